@@ -535,3 +535,60 @@ def test_a_common_name_of_two_bands_names_neither(tmp_path, run_cli, make_raster
     result = run_cli("predict", model, image(make_raster, s2[:3], ["red", "nir", "B08"]),
                      "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "s2.tif", "name no single band B8A,", "--bands")
+
+
+CLIPS = [{"type": "clip", "minimum": 2000, "maximum": 9000},
+         {"type": "clip-min", "minimum": 3000},
+         {"type": "clip-max", "maximum": 5000}]
+
+
+def test_extra_bands_take_the_item_s_steps_at_their_own_channels(tmp_path, run_cli,
+                                                                  make_raster, s2):
+    """An item of any channel count with 5 steps, and an image of 3 bands plus
+    --extra-bands of 2: channels 4 and 5 (the extra raster's) take steps 4 and 5 (an offset
+    and a clip-max), not the image's clips; the image's bands each their own clip."""
+    steps = [*CLIPS, {"type": "offset", "value": 1000}, {"type": "clip-max", "maximum": 4000}]
+    model, _ = folder(tmp_path, item([], steps, channels=-1), channels=5)
+    tif = image(make_raster, s2[:3])
+    extra = make_raster("extra.tif", s2[3:5])
+    out, _ = predicted(run_cli, tmp_path, model, tif, "--extra-bands", extra)
+    x = s2.astype(np.float64)
+    expected = np.stack([np.clip(x[0], 2000, 9000), np.maximum(x[1], 3000),
+                         np.minimum(x[2], 5000), x[3] - 1000, np.minimum(x[4], 4000)])
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_channels_past_the_item_s_clips_are_as_they_are(tmp_path, s2):
+    """The item's clips, 3 per band: predict's call for the image's 3 bands (start 0) clips
+    each; its call for 2 --extra-bands channels after them (start 3), past the item's bands,
+    leaves them as they are (float32), as it does where the options drop the item's
+    normalisation."""
+    from geotile.mlm_sidecars import mlm_input
+
+    model, _ = folder(tmp_path, item(["B02", "B03", "B04"], CLIPS), channels=3)
+    found = mlm_input(model, 3)
+    x = s2[None].astype(np.float32)
+    np.testing.assert_array_equal(found(x[:, :3]), np.stack([
+        np.clip(x[0, 0], 2000, 9000), np.maximum(x[0, 1], 3000), np.minimum(x[0, 2], 5000)
+    ])[None])
+    extra = found(s2[None, 3:5], 3)
+    assert extra.dtype == np.float32
+    np.testing.assert_array_equal(extra, x[:, 3:5])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("scaling", ["z-score", "null"])
+def test_value_scaling_is_of_the_raw_pixels_of_any_type(tmp_path, run_cli, make_raster, s2,
+                                                        dtype, scaling):
+    """value_scaling (or none) is of the raw pixels: geotile's scale is 1, so uint8 pixels
+    are not divided by 255 first, nor uint16 by 65535 (no clip step here that would read
+    them as float32)."""
+    pixels = (s2[:3] % 256).astype(dtype) if dtype == np.uint8 else s2[:3]
+    steps = [{"type": "z-score", "mean": 100.0 + 10 * i, "stddev": 4.0 + i} for i in range(3)]
+    model, _ = folder(tmp_path, item(["B02", "B03", "B04"], steps if scaling == "z-score"
+                                     else None, channels=3), channels=3)
+    out, _ = predicted(run_cli, tmp_path, model, image(make_raster, pixels))
+    x = pixels.astype(np.float64)
+    if scaling == "z-score":
+        x = np.stack([(x[i] - (100.0 + 10 * i)) / (4.0 + i) for i in range(3)])
+    np.testing.assert_allclose(out, x, rtol=1e-6, atol=1e-5)
