@@ -79,8 +79,20 @@ class AnnotationOptions:
     #: naming them first
     mask_classes: dict[str, int] | None = None
     mask_source: str | None = None
+    #: the class names a STAC label item declares (ids not depending on those a tile holds)
+    class_values: tuple | None = None
 
     def __post_init__(self) -> None:
+        from geotile.stac_labels import item_labels, label_item
+
+        item = label_item(self.labels)  # a STAC label item stands for its labels asset
+        if item is not None:
+            labels, field, mapping, values = item_labels(item, self.class_field,
+                                                         self.class_map, None)
+            for name, value in (("labels", labels), ("class_field", field),
+                                ("class_map", mapping),
+                                ("class_values", values and tuple(values))):
+                object.__setattr__(self, name, value)
         if self.annotations is not None and self.annotations not in KINDS:
             raise InputError(f"--annotations must be one of {', '.join(KINDS)}, "
                              f"got {self.annotations!r}")
@@ -186,6 +198,8 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
     if folder and options.class_field is not None and options.class_map is None:
         values = run_class_values(files, options.class_field, options.labels_crs,
                                   options.layer)
+    elif options.class_values is not None:
+        values = list(options.class_values)
     by_file: dict = {}
     pixels = is_pixels(options.labels_crs)
     for source in dict.fromkeys(files):
@@ -197,6 +211,10 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
                              class_field=options.class_field, crs_option=None,
                              empty_ok=True)  # an empty file (a tile without buildings): none
         if values is not None:
+            if options.class_values is not None:  # a STAC item's: its names only
+                from geotile.stac_labels import check_declared
+
+                check_declared(labels, options.class_field, values, source)
             labels = with_run_values(labels, options.class_field, values)
         class_map = options.class_map or _masks_class_map(labels, options, source)
         prepared: dict = {}

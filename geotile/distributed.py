@@ -504,9 +504,16 @@ def make_masks_on_cluster(
         return make_masks(labels_path, images, outputs, progress=progress, **kwargs)
     from geotile.input_paths import refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder, plan
+    from geotile.stac_labels import item_labels, label_item
 
     palette = kwargs.get("palette")
     files = [labels_path] * len(images)
+    item = label_item(labels_path)  # each task reads the item itself (its resume digest)
+    read, checked = labels_path, kwargs
+    if item is not None:
+        read, field, mapping, _ = item_labels(item, kwargs.get("class_field"),
+                                              kwargs.get("class_map"), None)
+        checked = {**kwargs, "class_field": field, "class_map": mapping}
     folder = is_label_folder(labels_path, kwargs.get("layer"))
     if folder:  # each image's own label file, class values of the whole run
         files, values = plan(labels_path, images, outputs, **{
@@ -518,21 +525,21 @@ def make_masks_on_cluster(
 
         if is_pixels(kwargs.get("labels_crs")):
             one_image(labels_path, images)
-    refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), *images, *(
+    refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), read, *images, *(
         [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
     from geotile.label_rasters import is_label_raster
     from geotile.palettes import PALETTES
 
-    if is_label_raster(labels_path):  # as in one process: before any mask is written
+    if is_label_raster(read):  # as in one process: before any mask is written
         from geotile.label_rasters import check_placeable as check_raster_placeable
 
-        check_raster_placeable(labels_path, images)
+        check_raster_placeable(read, images)
     else:
         from geotile.masks import check_placeable
 
-        check_placeable(labels_path, images, labels_crs=kwargs.get("labels_crs"),
-                        layer=kwargs.get("layer"), class_field=kwargs.get("class_field"),
-                        class_map=kwargs.get("class_map"))
+        check_placeable(read, images, labels_crs=kwargs.get("labels_crs"),
+                        layer=kwargs.get("layer"), class_field=checked.get("class_field"),
+                        class_map=checked.get("class_map"))
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
     if isinstance(palette, str | os.PathLike) and str(palette).lower() not in PALETTES:
@@ -549,7 +556,7 @@ def make_masks_on_cluster(
         summaries = [named_labels(s, labels) for s, labels in zip(summaries, files, strict=True)]
     from geotile.label_rasters import is_label_raster, same_class_lists
 
-    if is_label_raster(labels_path):  # each task named the ids under its own image
+    if is_label_raster(read):  # each task named the ids under its own image
         same_class_lists(summaries)
     return summaries
 

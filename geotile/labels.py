@@ -411,6 +411,10 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
     from geotile.json_text import loads
 
     document = loads(text)
+    from geotile.stac_labels import is_stac, labels_refusal
+
+    if is_stac(document):  # an item's footprint is no label (make_masks reads its asset)
+        raise InputError(labels_refusal(document, path))
     from geotile.xbd import is_xbd, read_xbd
 
     if is_xbd(document):

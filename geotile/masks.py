@@ -735,8 +735,13 @@ def make_masks(
     from geotile.labels import read_labels
     from geotile.output_files import check_geotiff_name, check_output
     from geotile.pixel_labels import is_pixels, one_image, placed_on
+    from geotile.stac_labels import item_labels, label_item
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
+    item = label_item(labels_path)  # a STAC label item: its labels asset, as it classes it
+    if item is not None:
+        labels_path, class_field, class_map, class_values = item_labels(
+            item, class_field, class_map, class_values)
     yolo = labelme = None
     kind = formats.pixel_label_format(labels_path, layer, image_paths)
     if kind == formats.YOLO:
@@ -774,6 +779,7 @@ def make_masks(
         one_image(labels_path, image_paths)
     extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
     own = yolo or labelme  # each image's own label file
+    extra = [*extra, *([item.item] if item else [])]  # the item joins the digest
     refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths, *(
         [f for f in own.files if f] if own else [])])
     for output in output_paths:
@@ -841,6 +847,10 @@ def make_masks(
     if class_values is not None:
         from geotile.label_folders import with_run_values
 
+        if item is not None:  # its declared names only: no id shifted by another
+            from geotile.stac_labels import check_declared
+
+            check_declared(labels, class_field, class_values, labels_path)
         labels = with_run_values(labels, class_field, class_values)
     if pixels:  # placed through the image's own geotransform, in its CRS
         from geotile.raster import open_raster

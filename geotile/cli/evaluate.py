@@ -274,7 +274,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     from geotile.evaluate_modes import evaluate_files
     from geotile.pixel_truth import is_pixel_truth
     from geotile.raster_kinds import check_threshold_applies
+    from geotile.stac_labels import labels_file
 
+    truth = labels_file(truth)  # a STAC label item: its labels asset
     if is_pixel_truth(truth):  # each prediction against its own image's instances
         _refuse_options(ctx, NOT_FOR_PIXEL_TRUTH, "pixel truth")
         if prediction.is_dir() or is_raster(prediction):

@@ -237,11 +237,16 @@ def make_masks(
     _refuse_unused_shape_options(ctx, options)
     mapping = None
     if class_map is not None:
-        if class_field is None and not _is_label_raster(labels) and not _is_coco(labels) \
-                and _pixel_label_format(labels, layer) is None:
+        from geotile.stac_labels import label_item
+
+        item = label_item(labels)  # its labels file, its class field
+        read = labels if item is None else item.labels
+        if class_field is None and not _is_label_raster(read) and not _is_coco(read) \
+                and _pixel_label_format(read, layer) is None \
+                and (item is None or item.class_field(None) is None):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
         mapping = read_class_map(class_map, zero=class_field is None
-                                 and _is_label_raster(labels))  # its 0 may be a class
+                                 and _is_label_raster(read))  # its 0 may be a class
     check_resume(overwrite, resume)
     resumed = "make-masks" if resume else None  # replacing only make-masks' outputs
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels],

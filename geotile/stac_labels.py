@@ -1,0 +1,258 @@
+"""STAC documents given as labels: a label-extension Item (stac-extensions/label) stands for
+its labels asset, never for its own footprint; other Items, Catalogs and Collections are
+refused in one line.
+
+A label Item's asset of role ``labels`` (or named ``labels``), of the kind ``label:type``
+says (GeoJSON for "vector", a raster for "raster"), is the labels file, its href read
+relative to the item. Vector labels are classed by the one ``label:properties`` field (or
+the one ``label:classes`` names; none: one class), and the class names ``label:classes``
+declares are the run's class values, so ids do not depend on which a tile holds. A raster
+asset's ``classification:classes`` (value, name) name its ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from geotile.errors import InputError
+
+#: the GeoJSON/STAC types a STAC document has
+STAC_TYPES = ("Feature", "Catalog", "Collection")
+#: the largest file read to tell a STAC document (items are a few kB)
+SNIFF_BYTES = 8 * 2**20
+#: asset keys the extension names for labels
+LABEL_KEYS = ("labels", "vector_labels", "raster_labels")
+REMOTE = ("http://", "https://", "s3://", "gs://", "az://", "/vsicurl/", "/vsis3/")
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png")
+
+
+def is_stac(document) -> bool:
+    """Whether a parsed JSON document is a STAC Item, Catalog or Collection."""
+    return (isinstance(document, dict) and "stac_version" in document
+            and document.get("type") in STAC_TYPES)
+
+
+def is_label_item(document) -> bool:
+    """Whether a STAC document is an Item of the label extension."""
+    if not is_stac(document) or document.get("type") != "Feature":
+        return False
+    properties = document.get("properties") or {}
+    return any(str(e) == "label" or str(e).split("/")[3:4] == ["label"]
+               for e in document.get("stac_extensions") or []) \
+        or any(str(k).startswith("label:") for k in properties)
+
+
+def stac_document(path) -> dict | None:
+    """The parsed STAC document at local ``path``, None when it is none."""
+    path = Path(os.fspath(path))
+    try:
+        if path.suffix.lower() not in (".json", ".geojson") or not path.is_file() \
+                or path.stat().st_size > SNIFF_BYTES:
+            return None
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    if b'"stac_version"' not in raw:
+        return None
+    try:
+        document = json.loads(raw.decode("utf-8-sig"))
+    except ValueError:
+        return None
+    return document if is_stac(document) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelItem:
+    """A label Item and the labels file it names."""
+
+    item: Path
+    labels: Path
+    raster: bool
+    #: label:properties (None: no class field)
+    fields: tuple | None
+    #: label:classes, {field: [class values]}
+    classes: dict
+    #: {name: id} of a raster asset's classification:classes
+    raster_names: dict | None
+
+    def class_field(self, given: str | None) -> str | None:
+        """The class field: ``given``, else the item's one (InputError naming them when it
+        declares several and label:classes does not single one out)."""
+        if given is not None or self.raster or not self.fields:
+            return given
+        if len(self.fields) == 1:
+            return self.fields[0]
+        named = [f for f in self.fields if f in self.classes]
+        if len(named) == 1:
+            return named[0]
+        listed = ", ".join(map(str, self.fields))
+        raise InputError(f"{self.item}: its label:properties name {len(self.fields)} class "
+                         f"fields ({listed}); say which with --class-field "
+                         f"{self.fields[0]}.")
+
+    def class_values(self, field: str | None) -> list | None:
+        """The class names label:classes declares for ``field`` (None: none, or ids)."""
+        values = self.classes.get(field) if field is not None else None
+        if not values or all(isinstance(v, int | float) for v in values):
+            return None
+        return [str(v) for v in values]
+
+
+def label_item(path) -> LabelItem | None:
+    """The label Item at ``path``; None when ``path`` is no STAC document; InputError in
+    one line for another STAC document or a label Item whose labels cannot be read here."""
+    document = stac_document(path)
+    if document is None:
+        return None
+    path = Path(os.fspath(path))
+    refusal = refusal_of(document, path)
+    if refusal:
+        raise InputError(refusal)
+    properties = document.get("properties") or {}
+    raster = properties.get("label:type") == "raster"
+    key, href = _labels_asset(document, path, raster)
+    target = _local(href, path, key)
+    fields = properties.get("label:properties")
+    fields = tuple(fields) if isinstance(fields, list) and fields else None
+    classes = {c.get("name"): list(c.get("classes") or [])
+               for c in properties.get("label:classes") or [] if isinstance(c, dict)}
+    asset = document["assets"][key]
+    return LabelItem(path, target, raster, fields, classes,
+                     _classification(asset) if raster else None)
+
+
+def labels_file(path):
+    """``path``, or the labels file of the label Item at ``path`` (InputError for another
+    STAC document)."""
+    item = label_item(path)
+    return path if item is None else item.labels
+
+
+def refusal_of(document, path) -> str | None:
+    """What to say of a STAC document given as labels that is no label Item (None: one)."""
+    if is_label_item(document):
+        return None
+    kind = document.get("type")
+    if kind == "Feature":
+        return (f"{path}: a STAC Item of imagery, not labels: give the labels (its label "
+                "item or their GeoJSON).")
+    items = _linked_label_items(document, path)
+    named = f" ({', '.join(items[:3])}{', ...' if len(items) > 3 else ''})" if items else ""
+    return (f"{path}: a STAC {kind}, not labels: give one label item per image{named}, or "
+            "their labels GeoJSON.")
+
+
+def labels_refusal(document, path) -> str:
+    """What read_labels says of any STAC document: its labels are read where labels are
+    given (make-masks, tile --labels, evaluate), not here."""
+    refusal = refusal_of(document, path)
+    if refusal:
+        return refusal
+    try:
+        target = label_item(path).labels
+    except InputError as exc:
+        return str(exc)
+    return (f"{path}: a STAC label item, not vector labels: give its labels asset "
+            f"({target}).")
+
+
+def _labels_asset(document, path: Path, raster: bool) -> tuple[str, str]:
+    """(key, href) of the item's labels asset of the kind ``raster`` says."""
+    assets = {k: a for k, a in (document.get("assets") or {}).items()
+              if isinstance(a, dict) and isinstance(a.get("href"), str)}
+    labelled = {k: a for k, a in assets.items() if k in LABEL_KEYS or {
+        "labels", "labels-raster", "labels-vector"} & set(a.get("roles") or [])}
+    labelled = {k: a for k, a in labelled.items()
+                if "labels-extent" not in (a.get("roles") or [])
+                and _is_raster_asset(a) == raster}
+    what = "raster" if raster else "GeoJSON"
+    if not labelled:
+        listed = ", ".join(assets) or "none"
+        raise InputError(f"{path}: a STAC label item without a {what} labels asset (role "
+                         f"'labels'; its assets: {listed}). Give the labels file itself.")
+    if len(labelled) > 1:
+        raise InputError(f"{path}: a STAC label item with {len(labelled)} {what} labels "
+                         f"assets ({', '.join(labelled)}): give the one to read itself "
+                         f"({labelled[next(iter(labelled))]['href']}).")
+    key, asset = next(iter(labelled.items()))
+    return key, asset["href"]
+
+
+def _is_raster_asset(asset: dict) -> bool:
+    media = str(asset.get("type") or "").lower()
+    if media:
+        return media.startswith("image/") or "geotiff" in media
+    href = asset["href"].split("?")[0].lower()
+    return href.endswith(RASTER_SUFFIXES) or "labels-raster" in (asset.get("roles") or [])
+
+
+def _local(href: str, item: Path, key: str) -> Path:
+    """The local file of asset ``key``'s ``href`` (relative to the item)."""
+    if href.lower().startswith(REMOTE):
+        name = href.split("?")[0].rstrip("/").rpartition("/")[2] or "labels"
+        raise InputError(f"{item}: its labels asset {key!r} is remote ({href}): download it "
+                         f"(to {item.parent / name}) and give that file.")
+    href = href.removeprefix("file://")
+    target = Path(href) if Path(href).is_absolute() else item.parent / href
+    if not target.exists():
+        raise InputError(f"{item}: its labels asset {key!r} is not there ({target}): download "
+                         "it beside the item, or give the labels file itself.")
+    return target
+
+
+def _classification(asset: dict) -> dict | None:
+    """{name: value} of a raster asset's classification:classes (its own or its first
+    band's), nodata classes aside; None without them."""
+    classes = asset.get("classification:classes")
+    bands = asset.get("raster:bands") or asset.get("bands") or []
+    if classes is None and bands and isinstance(bands[0], dict):
+        classes = bands[0].get("classification:classes")
+    named = {str(c["name"]): int(c["value"]) for c in classes or []
+             if isinstance(c, dict) and "name" in c and isinstance(c.get("value"), int)
+             and not c.get("nodata") and 0 <= c["value"] <= 254}
+    return named or None
+
+
+def _linked_label_items(document, path: Path) -> list[str]:
+    """The local label items a Catalog/Collection links (rel item), as their paths."""
+    found = []
+    for link in (document.get("links") or [])[:200]:
+        if not isinstance(link, dict) or link.get("rel") != "item":
+            continue
+        href = str(link.get("href") or "")
+        if href.lower().startswith(REMOTE):
+            continue
+        target = path.parent / href.removeprefix("file://")
+        linked = stac_document(target)
+        if linked is not None and is_label_item(linked):
+            found.append(os.path.normpath(target))
+    return found
+
+
+def item_labels(item: LabelItem, class_field, class_map, class_values) -> tuple:
+    """(labels file, class field, class map, class values) for make-masks of ``item``: the
+    options given win over what the item declares."""
+    if item.raster:
+        return item.labels, class_field, class_map or item.raster_names, class_values
+    field = item.class_field(class_field)
+    if class_map is None and class_values is None:
+        class_values = item.class_values(field)
+    return item.labels, field, class_map, class_values
+
+
+def check_declared(labels, class_field: str, declared, source) -> None:
+    """InputError naming a class value of ``labels`` that label:classes does not declare
+    (it would shift the ids of the declared names)."""
+    from geotile.class_keys import class_key
+
+    if class_field not in labels.fields:
+        return  # class_ids names the missing field
+    known = {class_key(v) for v in declared}
+    for value in [*labels.fields[class_field], *labels.values.get(class_field, [])]:
+        if value is not None and str(value).strip() and class_key(str(value)) not in known:
+            raise InputError(f"{source}: class {value!r} of field {class_field!r} is not "
+                             f"among the label:classes its STAC item declares "
+                             f"({', '.join(declared)}). Fix the item, or give --class-map.")

@@ -1,0 +1,263 @@
+"""STAC Items, Catalogs and Collections given as labels (make-masks, tile --labels,
+evaluate TRUTH): a label-extension Item's labels asset is read, never the item's footprint."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from pyproj import Transformer
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
+
+X0, Y0 = UTM_ORIGIN
+TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
+SIZE = 40
+LABEL_EXT = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
+TO_LONLAT = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
+
+
+def _box(a, b, c, d):
+    """A box a..c metres east, b..d metres south of the images' origin."""
+    return shapely.box(X0 + a, Y0 - d, X0 + c, Y0 - b)
+
+
+def _lonlat(geometry):
+    return shapely.transform(geometry, lambda xy: np.column_stack(TO_LONLAT.transform(
+        xy[:, 0], xy[:, 1])))
+
+
+def _image(tmp_path, name="tile.tif"):
+    return write_raster(tmp_path / name, np.ones((3, SIZE, SIZE), np.uint8))
+
+
+def _geojson(path, boxes, **fields):
+    features = [{"type": "Feature", "geometry": shapely.geometry.mapping(_lonlat(_box(*b))),
+                 "properties": {k: v[i] for k, v in fields.items()}}
+                for i, b in enumerate(boxes)]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def _item(path, properties=None, assets=None, links=(), extensions=(LABEL_EXT,)):
+    """A STAC Item whose footprint covers the whole tile (and more)."""
+    footprint = _lonlat(_box(-50, -50, SIZE + 50, SIZE + 50))
+    path.write_text(json.dumps({
+        "type": "Feature", "stac_version": "1.0.0", "stac_extensions": list(extensions),
+        "id": path.stem, "geometry": shapely.geometry.mapping(footprint),
+        "bbox": list(footprint.bounds),
+        "properties": {"datetime": "2020-01-01T00:00:00Z", **(properties or {})},
+        "assets": assets or {}, "links": list(links)}))
+    return path
+
+
+def _vector_item(path, href="labels.geojson", fields=("class",), classes=None):
+    properties = {"label:type": "vector", "label:properties": list(fields) if fields else None,
+                  "label:description": "buildings", "label:tasks": ["segmentation"]}
+    if classes is not None:
+        properties["label:classes"] = classes
+    return _item(path, properties, {"labels": {"href": href, "roles": ["labels"],
+                                               "type": "application/geo+json"}})
+
+
+def _read(path):
+    with rasterio.open(path) as src:
+        return src.read(1), src.tags()
+
+
+def _expected(boxes, ids):
+    return rasterize([(_box(*b), i) for b, i in zip(boxes, ids, strict=True)],
+                     out_shape=(SIZE, SIZE), transform=TRANSFORM, dtype="uint8")
+
+
+def test_an_item_footprint_is_never_burnt(run_cli, tmp_path):
+    """An item whose footprint covers the tile: its labels (two small boxes) are the mask,
+    not the footprint (it was burnt over the whole tile, exit 0)."""
+    boxes = [(1, 1, 6, 5), (10, 2, 15, 9)]
+    _geojson(tmp_path / "labels.geojson", boxes)
+    item = _vector_item(tmp_path / "item.json", fields=None)
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    mask, _ = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, _expected(boxes, [1, 1]))
+    assert 0 < mask.sum() < SIZE * SIZE / 4
+
+
+CLASSES = [{"name": "class", "classes": ["road", "building", "tree"]}]
+
+
+def test_declared_classes_give_the_ids_whichever_a_tile_holds(run_cli, tmp_path):
+    """label:classes road, building, tree: ids 1..3 by sorted name (building 1, road 2,
+    tree 3) in every mask, the tile holding only trees too (alone it would make tree 1);
+    the one label:properties field classes the features without --class-field."""
+    boxes = [(1, 1, 6, 5), (10, 2, 15, 9)]
+    _geojson(tmp_path / "labels.geojson", boxes, **{"class": ["tree", "tree"]})
+    item = _vector_item(tmp_path / "item.json", classes=CLASSES)
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    mask, tags = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, _expected(boxes, [3, 3]))
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "building", "road",
+                                                       "tree"]
+
+
+def test_a_class_the_item_does_not_declare_is_refused(run_cli, tmp_path):
+    _geojson(tmp_path / "labels.geojson", [(1, 1, 6, 5)], **{"class": ["car"]})
+    item = _vector_item(tmp_path / "item.json", classes=CLASSES)
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "labels.geojson", "'car'", "label:classes",
+                          "road, building, tree")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_several_class_fields_need_class_field(run_cli, tmp_path):
+    """Zanzibar's items: label:properties building and condition, both with classes."""
+    boxes = [(1, 1, 6, 5), (10, 2, 15, 9)]
+    _geojson(tmp_path / "labels.geojson", boxes, building=["yes", "yes"],
+             condition=["Complete", "Incomplete"])
+    classes = [{"name": "building", "classes": ["yes"]},
+               {"name": "condition", "classes": ["Complete", "Incomplete", "Foundation"]}]
+    item = _vector_item(tmp_path / "item.json", fields=("building", "condition"),
+                        classes=classes)
+    args = ("make-masks", str(item), str(_image(tmp_path)), "-o", str(tmp_path / "m.tif"))
+    assert_one_line_error(run_cli(*args), "item.json", "building, condition",
+                          "--class-field")
+    assert not (tmp_path / "m.tif").exists()
+    result = run_cli(*args, "--class-field", "condition")
+    assert result.exit_code == 0, result.output
+    mask, _ = _read(tmp_path / "m.tif")  # Complete 1, Foundation 2, Incomplete 3
+    np.testing.assert_array_equal(mask, _expected(boxes, [1, 3]))
+
+
+def test_a_raster_label_item_is_read_as_a_label_raster(run_cli, tmp_path):
+    """label:type raster: the GeoTIFF asset's ids copied, named by its
+    classification:classes (the extent GeoJSON beside it is not the labels)."""
+    ids = np.zeros((1, SIZE, SIZE), np.uint8)
+    ids[0, 5:10, 5:20], ids[0, 20:30, 10:15] = 1, 2
+    write_raster(tmp_path / "lc.tif", ids)
+    _geojson(tmp_path / "extent.geojson", [(0, 0, SIZE / 2, SIZE / 2)])
+    classes = [{"value": 0, "name": "other"}, {"value": 1, "name": "water"},
+               {"value": 2, "name": "crops"}]
+    item = _item(tmp_path / "item.json", {
+        "label:type": "raster", "label:properties": None, "label:description": "land cover",
+        "label:classes": [{"name": None, "classes": ["other", "water", "crops"]}]}, {
+        "labels": {"href": "./lc.tif", "roles": ["labels", "labels-raster"],
+                   "type": "image/tiff; application=geotiff",
+                   "classification:classes": classes},
+        "extent": {"href": "extent.geojson", "roles": ["labels", "labels-extent"],
+                   "type": "application/geo+json"}})
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    mask, tags = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, ids[0])
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["other", "water", "crops"]
+
+
+def test_an_imagery_item_is_refused(run_cli, tmp_path):
+    item = _item(tmp_path / "scene.json", {"eo:cloud_cover": 1},
+                 {"visual": {"href": "scene.tif", "roles": ["data"]}}, extensions=())
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "scene.json", "a STAC Item of imagery",
+                          "its label item or their GeoJSON")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_catalog_is_refused_naming_its_label_items(run_cli, tmp_path):
+    _geojson(tmp_path / "labels.geojson", [(1, 1, 6, 5)], **{"class": ["tree"]})
+    _vector_item(tmp_path / "item.json", classes=CLASSES)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({
+        "type": "Catalog", "stac_version": "1.0.0", "id": "c", "description": "labels",
+        "links": [{"rel": "item", "href": "./item.json"}, {"rel": "root", "href": "."}]}))
+    result = run_cli("make-masks", str(catalog), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "catalog.json", "a STAC Catalog", "one label item per image",
+                          str(tmp_path / "item.json"))
+
+
+@pytest.mark.parametrize("href", ["https://example.com/data/labels.geojson", "missing.geojson"])
+def test_a_labels_asset_not_here_is_refused(run_cli, tmp_path, href):
+    item = _vector_item(tmp_path / "item.json", href=href, fields=None)
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "item.json", "download it")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_resume_redoes_a_mask_whose_labels_geojson_changed(run_cli, tmp_path):
+    labels = _geojson(tmp_path / "labels.geojson", [(1, 1, 6, 5)], **{"class": ["tree"]})
+    item = _vector_item(tmp_path / "item.json", classes=CLASSES)
+    args = ("make-masks", str(item), str(_image(tmp_path)), "-o", str(tmp_path / "m.tif"),
+            "--resume")
+    assert run_cli(*args).exit_code == 0
+    assert "skipped" in run_cli(*args).output
+    _geojson(labels, [(1, 1, 6, 5)], **{"class": ["road"]})
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected([(1, 1, 6, 5)], [2]))
+    item.write_text(item.read_text().replace('"road", ', ""))  # road undeclared now
+    assert_one_line_error(run_cli(*args), "'road'", "label:classes")
+
+
+def test_workers_make_the_masks_of_a_serial_run(run_cli, tmp_path):
+    pytest.importorskip("distributed")
+    boxes = [(1, 1, 6, 5), (10, 2, 15, 9)]
+    _geojson(tmp_path / "labels.geojson", boxes, **{"class": ["tree", "road"]})
+    item = _vector_item(tmp_path / "item.json", classes=CLASSES)
+    images = [_image(tmp_path, f"t{i}.tif") for i in (1, 2)]
+    args = ("make-masks", str(item), *map(str, images), "--json", "-o")
+    serial = run_cli(*args, f"{tmp_path / 'serial'}/")
+    assert serial.exit_code == 0, serial.output
+    workers = run_cli(*args, f"{tmp_path / 'workers'}/", "--workers", "2")
+    assert workers.exit_code == 0, workers.output
+    assert workers.stdout == serial.stdout.replace("serial", "workers")
+    for image in images:
+        mask = _read(tmp_path / "workers" / image.name)[0]
+        np.testing.assert_array_equal(mask, _expected(boxes, [3, 2]))
+
+
+def test_tile_labels_of_an_item_are_its_geojson_classed_as_declared(run_cli, tmp_path):
+    boxes = [(1, 1, 6, 5)]
+    _geojson(tmp_path / "labels.geojson", boxes, **{"class": ["tree"]})
+    item = _vector_item(tmp_path / "item.json", classes=CLASSES)
+    result = run_cli("tile", str(_image(tmp_path)), "-o", str(tmp_path / "out"), "--size",
+                     "20", "--labels", str(item))
+    assert result.exit_code == 0, result.output
+    features = [f for p in sorted((tmp_path / "out" / "labels").glob("*.geojson"))
+                for f in json.loads(p.read_text())["features"]]
+    assert features and {f["properties"]["class_id"] for f in features} == {3}
+    assert {f["properties"]["class"] for f in features} == {"tree"}
+    assert sum(shapely.geometry.shape(f["geometry"]).area for f in features) == \
+        pytest.approx(20.0)
+
+
+def test_tile_labels_refuses_an_imagery_item(run_cli, tmp_path):
+    item = _item(tmp_path / "scene.json", {}, {"visual": {"href": "scene.tif"}},
+                 extensions=())
+    result = run_cli("tile", str(_image(tmp_path)), "-o", str(tmp_path / "out"), "--size",
+                     "20", "--labels", str(item))
+    assert_one_line_error(result, "scene.json", "a STAC Item of imagery")
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_scores_against_an_items_labels(run_cli, tmp_path):
+    """The truth is the item's two boxes (its footprint would be one more truth)."""
+    boxes = [(1, 1, 6, 5), (10, 2, 15, 9)]
+    _geojson(tmp_path / "labels.geojson", boxes, **{"class": ["tree", "road"]})
+    item = _vector_item(tmp_path / "item.json", classes=CLASSES)
+    prediction = _geojson(tmp_path / "pred.geojson", boxes)
+    result = run_cli("evaluate", str(prediction), str(item), "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 0, 0)
