@@ -114,9 +114,10 @@ def label_item(path) -> LabelItem | None:
     properties = document.get("properties") or {}
     raster = properties.get("label:type") == "raster"
     key, href = _labels_asset(document, path, raster)
-    target = _local(href, path, key)
     fields = properties.get("label:properties")
     fields = tuple(fields) if isinstance(fields, list) and fields else None
+    target = _local(href, path, key, f" with --class-field {fields[0]}"
+                    if fields and len(fields) == 1 and not raster else "")
     classes = {c.get("name"): list(c.get("classes") or [])
                for c in properties.get("label:classes") or [] if isinstance(c, dict)}
     asset = document["assets"][key]
@@ -189,12 +190,13 @@ def _is_raster_asset(asset: dict) -> bool:
     return href.endswith(RASTER_SUFFIXES) or "labels-raster" in (asset.get("roles") or [])
 
 
-def _local(href: str, item: Path, key: str) -> Path:
-    """The local file of asset ``key``'s ``href`` (relative to the item)."""
+def _local(href: str, item: Path, key: str, hint: str = "") -> Path:
+    """The local file of asset ``key``'s ``href`` (relative to the item); ``hint``: how
+    to give that file in the item's stead."""
     if href.lower().startswith(REMOTE):
         name = href.split("?")[0].rstrip("/").rpartition("/")[2] or "labels"
         raise InputError(f"{item}: its labels asset {key!r} is remote ({href}): download it "
-                         f"(to {item.parent / name}) and give that file.")
+                         f"(to {item.parent / name}) and give that file{hint}.")
     href = href.removeprefix("file://")
     target = Path(href) if Path(href).is_absolute() else item.parent / href
     if not target.exists():

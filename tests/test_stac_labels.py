@@ -261,3 +261,25 @@ def test_evaluate_scores_against_an_items_labels(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 0, 0)
+
+
+def test_read_labels_never_reads_an_item_as_a_feature(tmp_path):
+    """Where an item is read as vector labels without being resolved (a folder of label
+    items, a prediction): refused, naming its labels asset."""
+    from geotile.errors import InputError
+    from geotile.labels import read_labels
+
+    _geojson(tmp_path / "labels.geojson", [(1, 1, 6, 5)], **{"class": ["tree"]})
+    item = _vector_item(tmp_path / "item.json", classes=CLASSES)
+    with pytest.raises(InputError, match=r"a STAC label item.*labels\.geojson"):
+        read_labels(item)
+
+
+def test_class_map_applies_to_the_items_class_field(run_cli, tmp_path):
+    _geojson(tmp_path / "labels.geojson", [(1, 1, 6, 5)], **{"class": ["tree"]})
+    item = _vector_item(tmp_path / "item.json", classes=CLASSES)
+    (tmp_path / "map.json").write_text('{"road": 1, "building": 2, "tree": 7}')
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"), "--class-map", str(tmp_path / "map.json"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected([(1, 1, 6, 5)], [7]))
