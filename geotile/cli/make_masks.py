@@ -179,6 +179,13 @@ def make_masks(
     shape, used or not (ids 1..N by sorted title; __ignore__ 255; --class-map maps the
     titles).
 
+    LABELS may be a STAC label item (the label extension's: Radiant MLHub, Source
+    Cooperative): its labels asset (role 'labels', beside the item) is read, never the
+    item's footprint: GeoJSON classed by its one label:properties field, the names its
+    label:classes declare taking ids 1..N by sorted name in every mask; a raster
+    (label:type raster) as a label raster below, named by its classification:classes.
+    Other STAC items (imagery), catalogs and collections are refused.
+
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up) or RGB
