@@ -222,7 +222,7 @@ def read_patch_labels(images: Sequence[Path], options: AnnotationOptions) -> lis
         for image in map(input_path, its_images):
             with open_raster(image) as src:  # opened quietly: tile warns of no georeference
                 if pixels:  # placed through its own geotransform, in its CRS
-                    labels = placed_on(labels, src)
+                    labels = placed_on(labels, src, image, source)
                 refusal = labels_refusal(src, image, source, labels.crs, options.layer)
                 if refusal is None and options.labels_crs is None:  # lon/lat by default,
                     refusal = pixel_refusal(labels, src, image, source)  # but its pixels

@@ -187,7 +187,8 @@ def with_run_values(labels, class_field, values):
     if class_field not in fields and len(labels) == 0:  # nothing to class: an all-zero mask
         fields = {**fields, class_field: np.array([], dtype=object)}
     known = {**labels.values, class_field: [*values, *labels.values.get(class_field, [])]}
-    return Labels(labels.geometries, fields, labels.crs, labels.extent, known)
+    return Labels(labels.geometries, fields, labels.crs, labels.extent, known,
+                  declared=labels.declared)
 
 
 def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_crs=None,

@@ -50,6 +50,12 @@ class Labels:
     #: the requested fields over the whole file (so class names get the same ids)
     extent: tuple | None = None
     values: dict[str, list] = field(default_factory=dict)
+    #: read with --labels-crs pixels (:mod:`geotile.pixel_labels`): the CRS the file declares
+    #: (None: none, or GeoJSON's implicit lon/lat), which the option overrides
+    declared: Any = None
+    #: placed from an image's pixels (:func:`geotile.pixel_labels.placed_on`): their bounds
+    #: in its pixels, its width and height, for messages
+    in_pixels: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.geometries)

@@ -210,8 +210,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             check_geographic_coordinates(labels, path, why=f"although --labels-crs "
                                          f"{labels_crs} says they are")
     _drop_measures(labels.geometries)
-    if pixels:  # whatever the file declares: the option says pixels
-        return Labels(labels.geometries, labels.fields, None, labels.extent, labels.values)
+    if pixels:  # whatever the file declares: the option says pixels (what it says kept)
+        from geotile.pixel_labels import declared_crs
+
+        return Labels(labels.geometries, labels.fields, None, labels.extent, labels.values,
+                      declared=declared_crs(labels.crs, given))
     return _lonlat_checked(labels, path, crs_option)
 
 

@@ -856,7 +856,7 @@ def make_masks(
         from geotile.raster import open_raster
 
         with open_raster(input_path(image_paths[0])) as src:
-            labels = placed_on(labels, src)
+            labels = placed_on(labels, src, input_path(image_paths[0]), labels_path)
     _check_placeable(image_paths, labels_path, labels.crs, layer)
     if labels_crs is None:  # lon/lat by default, but each image's pixel coordinates
         refuse_pixel_coordinates(labels, labels_path, image_paths)
@@ -1376,6 +1376,7 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
     ``outcomes``: the same said of many images at once; ``layer``: the one read (--layer),
     named where it is empty (the file's other layers may hold features)."""
     from geotile.input_paths import input_path
+    from geotile.pixel_labels import no_overlap
 
     image = input_path(image_path).name  # a URL's ?query (a signature) is no part of it
     import shapely
@@ -1403,6 +1404,9 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
                    ". SpaceNet matches ImageId to the image name without its product prefix.")
         advice = (f"{labels_path} has no row for them; {outcomes}. SpaceNet matches ImageId to "
                   "the image name without its product prefix.")
+    elif (pixels := no_overlap(labels, image, outcome or "the mask is all zeros",
+                               outcomes)) is not None:  # --labels-crs pixels: said in pixels
+        message, advice = f"{labels_path}: {pixels[0]}", pixels[1]
     else:
         why = ("The labels' CRS may be wrong or missing (pass --labels-crs with the CRS their "
                "coordinates are in, or write them in the image's CRS) or the file may belong "

@@ -7,7 +7,9 @@ coordinates (solaris' ``geojson_to_px_gdf``: the inverse of the image's geotrans
 member. OpenCV contours, ``rasterio.features.shapes`` without a transform and ``geotile
 vectorize`` of a plain image write such files too. ``--labels-crs pixels`` says so: the
 labels are placed through each image's own geotransform (:func:`placed_on`), as SpaceNet
-CSV's PolygonWKT_Pix is (:func:`geotile.spacenet.pixel_to_map`).
+CSV's PolygonWKT_Pix is (:func:`geotile.spacenet.pixel_to_map`). Given for labels in map
+coordinates (SpaceNet 7's labels/, EPSG:3857), it is refused where none lies on the image's
+pixels but, in the CRS their file declares, they lie on the image.
 
 Without it, a GeoJSON of pixel coordinates is read as longitude/latitude (RFC 7946's
 default): :func:`pixel_refusal` refuses those that fit the image's pixel size and cannot be
@@ -32,6 +34,9 @@ OPTION = f"--labels-crs {PIXELS}"
 CONVENTION = "x right, y down from the top-left corner of the image's top-left pixel"
 #: pixel coordinates read as lon/lat make every feature at least this many times the image
 AREA_RATIO = 1000.0
+#: names of GeoJSON files (also gzipped, or zipped: a zip's one file), lon/lat without a crs
+#: member
+GEOJSON = (".geojson", ".json", ".geojsonl", ".geojsons", ".geojsonseq", ".zip")
 
 
 def is_pixels(labels_crs) -> bool:
@@ -39,18 +44,89 @@ def is_pixels(labels_crs) -> bool:
     return isinstance(labels_crs, str) and labels_crs.strip().lower() == PIXELS
 
 
-def placed_on(labels, src):
+def declared_crs(crs, path):
+    """The CRS the label file ``path`` declares, read as ``crs``: None where it declares none,
+    and where ``crs`` is GeoJSON's implicit lon/lat (RFC 7946: no crs member, or one naming
+    what it would be read as anyway)."""
+    if crs is None:
+        return None
+    name = (getattr(path, "name", None) or os.path.basename(str(path))).lower()
+    lonlat = crs.to_epsg() == 4326 or crs.to_string() == "OGC:CRS84"
+    if lonlat and name.removesuffix(".gz").endswith(GEOJSON):
+        return None
+    return crs
+
+
+def placed_on(labels, src, image, source: str | os.PathLike):
     """``labels`` (pixel coordinates of ``src``) in ``src``'s map coordinates and CRS, through
     its geotransform; left in pixels (no CRS) where nothing places ``src`` in a CRS (a plain
-    photo: its identity transform, as make-masks takes such labels)."""
+    photo: its identity transform, as make-masks takes such labels). Their bounds in its
+    pixels kept beside (``in_pixels``) for messages.
+
+    InputError where none lies on its pixels (0..width, 0..height) but, in the CRS their file
+    (``source``) declares, they lie on the image (``image``: its name for messages): labels in
+    map coordinates, SpaceNet 7's labels/ (EPSG:3857) given for its labels_match_pix/."""
+    import shapely
+
     from geotile.label_set import Labels
     from geotile.no_georef import map_crs
     from geotile.spacenet import pixel_to_map
 
     crs = map_crs(src)
+    present = labels.geometries[~(shapely.is_missing(labels.geometries)
+                                  | shapely.is_empty(labels.geometries))]
+    in_pixels = None
+    if len(present):
+        in_pixels = (tuple(float(v) for v in shapely.total_bounds(present)), src.width,
+                     src.height)
+        if not shapely.intersects(present, shapely.box(0, 0, src.width, src.height)).any():
+            refusal = _declared_refusal(labels.declared, present, src, crs, image, source)
+            if refusal:
+                raise InputError(refusal)
     geometries = labels.geometries if crs is None else pixel_to_map(labels.geometries,
                                                                      src.transform)
-    return Labels(geometries, labels.fields, crs, None, labels.values)
+    return Labels(geometries, labels.fields, crs, None, labels.values, in_pixels=in_pixels)
+
+
+def _declared_refusal(declared, geometries, src, crs, image, source) -> str | None:
+    """The refusal of ``geometries`` (none on ``src``'s pixels) that lie on it in the CRS
+    their file declares (``declared``); None where it declares none, or they miss it there
+    too (another image's pixels: "no feature overlaps" says so)."""
+    import shapely
+    from rasterio.warp import transform_bounds
+
+    from geotile.crs_names import crs_label
+    from geotile.label_set import grid_envelope
+
+    if declared is None or crs is None:
+        return None
+    try:
+        box = transform_bounds(crs, declared, *grid_envelope(src.transform, src.width,
+                                                              src.height))
+    except Exception:  # no place in their CRS: nothing to compare
+        return None
+    if not np.isfinite(box).all() or not shapely.intersects(geometries,
+                                                            shapely.box(*box)).any():
+        return None
+    name = getattr(image, "name", None) or os.path.basename(str(image))
+    return (f"{source} declares {crs_label(declared)}, in which its labels lie on {name}; "
+            f"leave out {OPTION} (it is for labels in the image's pixels).")
+
+
+def no_overlap(labels, image: str, outcome: str, outcomes: str) -> tuple[str, str] | None:
+    """What "no feature overlaps" says of ``labels`` placed from the pixels of ``image``
+    (named), whose mask is left as ``outcome`` (``outcomes``: those of many images): its
+    text after the file's name, and its advice for many images at once; None for labels not
+    read as pixels."""
+    if labels.in_pixels is None:
+        return None
+    (minx, miny, maxx, maxy), width, height = labels.in_pixels
+    return (f"no feature overlaps {image} (the labels span ({minx:.6g}, {miny:.6g}) to "
+            f"({maxx:.6g}, {maxy:.6g}) in pixels, the image is {width}x{height} px); "
+            f"{outcome}. With {OPTION} they are placed on its pixels ({CONVENTION}): check "
+            "that the file is this image's.",
+            f"no feature of their labels lies on their pixels ({OPTION}); {outcomes}. Check "
+            "that each label file is its image's.")
 
 
 def one_image(source, images, folder_fix: str = "a folder of label files, one per image "

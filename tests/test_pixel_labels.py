@@ -369,3 +369,123 @@ def test_pixel_labels_follow_the_images_own_transform(run_cli, tmp_path, transfo
     expected[20:40, 10:30] = 1
     np.testing.assert_array_equal(mask > 0, expected > 0)
     np.testing.assert_array_equal(mask, _mask(tmp_path / "m.tif"))
+
+
+#: SpaceNet 7's grid: EPSG:3857, 4.77 m pixels (a 100-pixel piece of a mosaic)
+SN7_TRANSFORM = from_origin(-8577000.0, 4705000.0, 4.77, 4.77)
+
+
+def _sn7(tmp_path):
+    """An SN7 image and its two label files: labels/ (EPSG:3857, a crs member) and
+    labels_match_pix/ (the same buildings in its pixels, no crs member)."""
+    image = write_raster(tmp_path / "mosaic.tif", np.ones((1, 100, 100), np.uint8),
+                         crs="EPSG:3857", transform=SN7_TRANSFORM)
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels_match_pix").mkdir()
+    mapped = _geojson(tmp_path / "labels" / "mosaic_Buildings.geojson",
+                      _to_map(BUILDINGS, SN7_TRANSFORM), "urn:ogc:def:crs:EPSG::3857")
+    pixels = _geojson(tmp_path / "labels_match_pix" / "mosaic_Buildings.geojson", BUILDINGS)
+    return image, mapped, pixels
+
+
+def test_map_coordinate_labels_given_as_pixels_are_refused(run_cli, tmp_path):
+    """SpaceNet 7's labels/ (EPSG:3857) given with --labels-crs pixels in place of
+    labels_match_pix/: placed as pixels they miss the image, in the CRS the file declares
+    they lie on it. Refused in one line, nothing written (make-masks and tile)."""
+    image, mapped, pixels = _sn7(tmp_path)
+    result = run_cli("make-masks", mapped, image, "-o", tmp_path / "m.tif", "--labels-crs",
+                     "pixels")
+    assert_one_line_error(result, "mosaic_Buildings.geojson declares EPSG:3857",
+                          "its labels lie on mosaic.tif",
+                          "leave out --labels-crs pixels (it is for labels in the image's "
+                          "pixels)")
+    assert not (tmp_path / "m.tif").exists()
+    result = run_cli("tile", image, "--labels", mapped, "--annotations", "coco", "--size", "50",
+                     "-o", tmp_path / "tiles", "--labels-crs", "pixels")
+    assert_one_line_error(result, "mosaic_Buildings.geojson declares EPSG:3857",
+                          "leave out --labels-crs pixels")
+    assert not (tmp_path / "tiles").exists() or not any((tmp_path / "tiles").iterdir())
+    # a folder of them (labels/ for labels_match_pix/): refused the same way
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", f"{tmp_path}/masks/",
+                     "--labels-crs", "pixels")
+    assert_one_line_error(result, "declares EPSG:3857", "leave out --labels-crs pixels")
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+    # as meant: the same mask either way
+    for labels, out, extra in ((mapped, "m.tif", []),
+                               (pixels, "p.tif", ["--labels-crs", "pixels"])):
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / out, *extra)
+        assert result.exit_code == 0, result.output
+    mask = _mask(tmp_path / "p.tif")
+    np.testing.assert_array_equal(mask, _mask(tmp_path / "m.tif"))
+    assert mask[40:60, 0:20].all() and mask.sum() > 1000
+
+
+def test_a_geopackage_of_pixels_declaring_lonlat_is_burnt_as_pixels(run_cli, tile, tmp_path):
+    """Tools write EPSG:4326 into a GeoPackage by default: its pixel coordinates fit the
+    image's pixels (and, read as lon/lat, would cover this tile in northern Italy too), so
+    the option places them, as the same buildings in map coordinates burn."""
+    import geopandas as gpd
+
+    pixels = tmp_path / "pix.gpkg"
+    gpd.GeoDataFrame(geometry=BUILDINGS, crs="EPSG:4326").to_file(pixels)
+    mapped = _geojson(tmp_path / "map.geojson", _to_map(BUILDINGS, TRANSFORM), CRS)
+    result = run_cli("make-masks", pixels, tile, "-o", tmp_path / "p.tif", "--labels-crs",
+                     "pixels")
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr, result.stderr
+    assert run_cli("make-masks", mapped, tile, "-o", tmp_path / "m.tif").exit_code == 0
+    mask = _mask(tmp_path / "p.tif")
+    np.testing.assert_array_equal(mask, _mask(tmp_path / "m.tif"))
+    assert mask[40:60, 0:20].all() and mask[:10].sum() == 0
+
+
+@pytest.mark.parametrize("crs", [None, "EPSG:3857"], ids=["no-crs", "declared-elsewhere"])
+def test_another_images_pixels_warn_in_pixels(run_cli, tile, tmp_path, crs):
+    """A file of a bigger image's pixels, none on this 100x100 tile (and, in the CRS the file
+    may declare, nowhere near it): burnt as nothing, exit 0, with a warning in pixels that
+    says to check the file is the image's (not to pass --labels-crs)."""
+    other = [shapely.box(500, 600, 520, 620), shapely.box(700, 150, 730, 190)]
+    labels = _geojson(tmp_path / "pix.geojson", other, crs)
+    result = run_cli("make-masks", labels, tile, "-o", tmp_path / "m.tif", "--labels-crs",
+                     "pixels")
+    assert result.exit_code == 0, result.output
+    assert _mask(tmp_path / "m.tif").sum() == 0
+    lines = [line for line in result.stderr.splitlines() if "Warning" in line]
+    assert len(lines) == 1, result.stderr
+    for fragment in ("pix.geojson: no feature overlaps tile.tif",
+                     "the labels span (500, 150) to (730, 620) in pixels",
+                     "the image is 100x100 px", "the mask is all zeros",
+                     "check that the file is this image's"):
+        assert fragment in lines[0], lines[0]
+    assert "pass --labels-crs with" not in lines[0] and "EPSG:32632" not in lines[0]
+    result = run_cli("tile", tile, "--labels", labels, "--annotations", "coco", "--size", "50",
+                     "-o", tmp_path / "tiles", "--labels-crs", "pixels")
+    assert result.exit_code == 0, result.output
+    assert "the labels span (500, 150) to (730, 620) in pixels" in result.stderr
+    assert "have no annotations" in result.stderr
+
+
+def test_a_shapefile_prj_or_geopackage_srs_is_what_the_file_declares(run_cli, tmp_path):
+    """The refusal of map coordinates given as pixels names what the file declares however
+    it declares it: a Shapefile's .prj, a GeoPackage's srs (EPSG:4326 lon/lat too); a
+    GeoJSON's implicit lon/lat is no declaration (warned of in pixels, as before)."""
+    import geopandas as gpd
+
+    image, _, _ = _sn7(tmp_path)
+    mapped = _to_map(BUILDINGS, SN7_TRANSFORM)
+    gpd.GeoDataFrame(geometry=mapped, crs="EPSG:3857").to_file(tmp_path / "b.shp")
+    gpd.GeoDataFrame(geometry=mapped, crs="EPSG:3857").to_crs("EPSG:4326").to_file(
+        tmp_path / "b.gpkg")
+    for labels, code in (("b.shp", "EPSG:3857"), ("b.gpkg", "EPSG:4326")):
+        result = run_cli("make-masks", tmp_path / labels, image, "-o", tmp_path / "m.tif",
+                         "--labels-crs", "pixels")
+        assert_one_line_error(result, f"{labels} declares {code}",
+                              "its labels lie on mosaic.tif", "leave out --labels-crs pixels")
+        assert not (tmp_path / "m.tif").exists()
+    lonlat = _geojson(tmp_path / "lonlat.geojson",
+                      _to_lonlat(mapped, "EPSG:3857"))  # RFC 7946: no crs member
+    result = run_cli("make-masks", lonlat, image, "-o", tmp_path / "m.tif", "--labels-crs",
+                     "pixels")
+    assert result.exit_code == 0, result.output
+    assert "lonlat.geojson: no feature overlaps mosaic.tif" in result.stderr
+    assert "in pixels, the image is 100x100 px" in result.stderr
