@@ -80,18 +80,27 @@ class LabelItem:
 
     def class_field(self, given: str | None) -> str | None:
         """The class field: ``given``, else the item's one (InputError naming them when it
-        declares several and label:classes does not single one out)."""
-        if given is not None or self.raster or not self.fields:
+        declares several and label:classes does not single one out); without
+        label:properties, the one field label:classes names with two classes or more (one
+        class needs no field)."""
+        if given is not None or self.raster:
             return given
-        if len(self.fields) == 1:
+        if not self.fields:
+            named = [f for f, values in self.classes.items()
+                     if isinstance(f, str) and f and len(values) > 1]
+            if len(named) < 2:
+                return named[0] if named else None
+            fields, what = named, "label:classes"
+        elif len(self.fields) == 1:
             return self.fields[0]
-        named = [f for f in self.fields if f in self.classes]
-        if len(named) == 1:
-            return named[0]
-        listed = ", ".join(map(str, self.fields))
-        raise InputError(f"{self.item}: its label:properties name {len(self.fields)} class "
-                         f"fields ({listed}); say which with --class-field "
-                         f"{self.fields[0]}.")
+        else:
+            named = [f for f in self.fields if f in self.classes]
+            if len(named) == 1:
+                return named[0]
+            fields, what = self.fields, "label:properties"
+        listed = ", ".join(map(str, fields))
+        raise InputError(f"{self.item}: its {what} name {len(fields)} class fields "
+                         f"({listed}); say which with --class-field {fields[0]}.")
 
     def class_values(self, field: str | None) -> list | None:
         """The class names label:classes declares for ``field`` (None: none, or ids)."""
@@ -114,7 +123,7 @@ def label_item(path) -> LabelItem | None:
     properties = document.get("properties") or {}
     raster = properties.get("label:type") == "raster"
     key, href = _labels_asset(document, path, raster)
-    fields = properties.get("label:properties")
+    fields = properties.get("label:properties", properties.get("label:property"))  # 0.8
     fields = tuple(fields) if isinstance(fields, list) and fields else None
     target = _local(href, path, key, f" with --class-field {fields[0]}"
                     if fields and len(fields) == 1 and not raster else "")

@@ -283,3 +283,53 @@ def test_class_map_applies_to_the_items_class_field(run_cli, tmp_path):
                      str(tmp_path / "m.tif"), "--class-map", str(tmp_path / "map.json"))
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected([(1, 1, 6, 5)], [7]))
+
+
+@pytest.mark.parametrize("properties", [
+    {"label:properties": None},  # the field named by label:classes alone
+    {"label:property": ["class"]},  # STAC 0.8's singular name
+], ids=["properties-null", "stac-0.8-property"])
+def test_the_field_label_classes_names_classes_the_features(run_cli, tmp_path, properties):
+    """label:properties null (or 0.8's label:property) and label:classes of road and tree:
+    the features are classed by that field (both were burnt as one class, exit 0)."""
+    boxes = [(1, 1, 6, 5), (10, 2, 15, 9)]
+    _geojson(tmp_path / "labels.geojson", boxes, **{"class": ["tree", "road"]})
+    item = _item(tmp_path / "item.json", {
+        "label:type": "vector", "label:description": "cover", **properties,
+        "label:classes": [{"name": "class", "classes": ["road", "tree"]}]},
+        {"labels": {"href": "labels.geojson", "roles": ["labels"]}})
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    mask, tags = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, _expected(boxes, [2, 1]))
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "road", "tree"]
+
+
+def test_one_declared_class_without_a_field_is_one_class(run_cli, tmp_path):
+    """label:properties null, label:classes of one name the features do not carry: one
+    class, as before."""
+    boxes = [(1, 1, 6, 5)]
+    _geojson(tmp_path / "labels.geojson", boxes)
+    item = _item(tmp_path / "item.json", {
+        "label:type": "vector", "label:properties": None,
+        "label:classes": [{"name": "building", "classes": ["building"]}]},
+        {"labels": {"href": "labels.geojson", "roles": ["labels"]}})
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected(boxes, [1]))
+
+
+def test_two_fields_label_classes_names_need_class_field(run_cli, tmp_path):
+    _geojson(tmp_path / "labels.geojson", [(1, 1, 6, 5)], kind=["a"], state=["new"])
+    item = _item(tmp_path / "item.json", {
+        "label:type": "vector", "label:properties": None,
+        "label:classes": [{"name": "kind", "classes": ["a", "b"]},
+                          {"name": "state", "classes": ["new", "old"]}]},
+        {"labels": {"href": "labels.geojson", "roles": ["labels"]}})
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "item.json", "label:classes", "kind, state",
+                          "--class-field kind")
+    assert not (tmp_path / "m.tif").exists()
