@@ -173,7 +173,9 @@ def _labels_asset(document, path: Path, raster: bool) -> tuple[str, str]:
     """(key, href) of the item's labels asset of the kind ``raster`` says."""
     assets = {k: a for k, a in (document.get("assets") or {}).items()
               if isinstance(a, dict) and isinstance(a.get("href"), str)}
-    labelled = {k: a for k, a in assets.items() if k in LABEL_KEYS or {
+    named = {str(k) for link in document.get("links") or [] if isinstance(link, dict)
+             and link.get("rel") == "source" for k in _listed(link.get("label:assets"))}
+    labelled = {k: a for k, a in assets.items() if k in LABEL_KEYS or k in named or {
         "labels", "labels-raster", "labels-vector"} & set(a.get("roles") or [])}
     labelled = {k: a for k, a in labelled.items()
                 if "labels-extent" not in (a.get("roles") or [])
@@ -191,6 +193,11 @@ def _labels_asset(document, path: Path, raster: bool) -> tuple[str, str]:
     return key, asset["href"]
 
 
+def _listed(value) -> list:
+    """``value`` as a list (one string: itself)."""
+    return value if isinstance(value, list) else [value] if isinstance(value, str) else []
+
+
 def _is_raster_asset(asset: dict) -> bool:
     media = str(asset.get("type") or "").lower()
     if media:
@@ -206,12 +213,27 @@ def _local(href: str, item: Path, key: str, hint: str = "") -> Path:
         name = href.split("?")[0].rstrip("/").rpartition("/")[2] or "labels"
         raise InputError(f"{item}: its labels asset {key!r} is remote ({href}): download it "
                          f"(to {item.parent / name}) and give that file{hint}.")
-    href = href.removeprefix("file://")
-    target = Path(href) if Path(href).is_absolute() else item.parent / href
+    target = local_path(href, item)
     if not target.exists():
         raise InputError(f"{item}: its labels asset {key!r} is not there ({target}): download "
                          "it beside the item, or give the labels file itself.")
     return target
+
+
+def local_path(href: str, document: Path) -> Path:
+    """The local path of a (non-remote) ``href`` of the STAC document at ``document``:
+    relative to its folder, a file:// URI or absolute; percent-escapes decoded where the
+    href as written names no file (``my%20labels.geojson``)."""
+    from urllib.parse import unquote
+
+    uri = href.lower().startswith("file:")
+    if uri:  # file:///abs, file:/abs, file://localhost/abs
+        href = href[5:]
+        if href.startswith("//"):
+            href = "/" + href[2:].partition("/")[2]
+    paths = [Path(p) for p in dict.fromkeys([href, unquote(href)])]
+    paths = [p if p.is_absolute() else document.parent / p for p in paths]
+    return next((p for p in paths if p.exists()), paths[-1] if uri else paths[0])
 
 
 def _classification(asset: dict) -> dict | None:

@@ -333,3 +333,32 @@ def test_two_fields_label_classes_names_need_class_field(run_cli, tmp_path):
     assert_one_line_error(result, "item.json", "label:classes", "kind, state",
                           "--class-field kind")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_the_asset_the_source_link_names_is_the_labels(run_cli, tmp_path):
+    """The extension's roads example: asset road_labels, no role, named by the source
+    link's label:assets (it was refused as an item without labels)."""
+    boxes = [(1, 1, 6, 5), (10, 2, 15, 9)]
+    _geojson(tmp_path / "roads.geojson", boxes, road_type=["5", "6"])
+    item = _item(tmp_path / "item.json", {
+        "label:type": "vector", "label:properties": ["road_type"],
+        "label:classes": [{"name": "road_type", "classes": ["1", "5", "6"]}]},
+        {"road_labels": {"href": "roads.geojson", "type": "application/geo+json"}},
+        links=[{"rel": "source", "href": "source.json", "label:assets": ["road_labels"]}])
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected(boxes, [5, 6]))
+
+
+@pytest.mark.parametrize("kind", ["relative", "file-uri"])
+def test_percent_encoded_hrefs_are_read(run_cli, tmp_path, kind):
+    boxes = [(1, 1, 6, 5)]
+    _geojson(tmp_path / "my labels.geojson", boxes)
+    href = "my%20labels.geojson" if kind == "relative" else \
+        (tmp_path / "my labels.geojson").as_uri()
+    item = _vector_item(tmp_path / "item.json", href=href, fields=None)
+    result = run_cli("make-masks", str(item), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected(boxes, [1]))
