@@ -495,8 +495,10 @@ def make_masks_on_cluster(
     images, outputs = path_list(images), path_list(outputs)
     check_pairs(images, outputs)
     from geotile.pixel_label_formats import pixel_label_format
+    from geotile.stac_catalogs import is_catalog
 
-    if pixel_label_format(labels_path, kwargs.get("layer"), images) is not None:
+    catalog = is_catalog(labels_path)  # each image's label item
+    if not catalog and pixel_label_format(labels_path, kwargs.get("layer"), images) is not None:
         # small files, read and checked together (the run's class names): burnt in this
         # process
         from geotile.masks import make_masks
@@ -508,14 +510,16 @@ def make_masks_on_cluster(
 
     palette = kwargs.get("palette")
     files = [labels_path] * len(images)
-    item = label_item(labels_path)  # each task reads the item itself (its resume digest)
+    item = None if catalog else label_item(labels_path)  # each task reads the item itself
     read, checked = labels_path, kwargs
     if item is not None:
         read, field, mapping, _ = item_labels(item, kwargs.get("class_field"),
                                               kwargs.get("class_map"), None)
         checked = {**kwargs, "class_field": field, "class_map": mapping}
-    folder = is_label_folder(labels_path, kwargs.get("layer"))
+    folder = catalog or is_label_folder(labels_path, kwargs.get("layer"))
     if folder:  # each image's own label file, class values of the whole run
+        if catalog:
+            from geotile.stac_catalogs import plan
         files, values = plan(labels_path, images, outputs, **{
             k: kwargs.get(k) for k in ("class_field", "class_map", "labels_crs", "layer",
                                        "overwrite", "resume")})
@@ -530,16 +534,22 @@ def make_masks_on_cluster(
     from geotile.label_rasters import is_label_raster
     from geotile.palettes import PALETTES
 
-    if is_label_raster(read):  # as in one process: before any mask is written
-        from geotile.label_rasters import check_placeable as check_raster_placeable
-
-        check_raster_placeable(read, images)
+    groups: dict = {}  # the labels read, their images, as each task reads them
+    if catalog:
+        rasters = False
+        for path, image in zip(files, images, strict=True):
+            one = label_item(path)
+            if path not in groups:
+                own, field, mapping, _ = item_labels(one, kwargs.get("class_field"),
+                                                     kwargs.get("class_map"), None)
+                groups[path] = (own, {**kwargs, "class_field": field,
+                                      "class_map": mapping}, [])
+            groups[path][2].append(image)
+            rasters = one.raster
     else:
-        from geotile.masks import check_placeable
-
-        check_placeable(read, images, labels_crs=kwargs.get("labels_crs"),
-                        layer=kwargs.get("layer"), class_field=checked.get("class_field"),
-                        class_map=checked.get("class_map"))
+        groups[labels_path] = (read, checked, images)
+    for own, own_kwargs, group in groups.values():
+        _check_placeable(own, group, own_kwargs)
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
     if isinstance(palette, str | os.PathLike) and str(palette).lower() not in PALETTES:
@@ -554,11 +564,28 @@ def make_masks_on_cluster(
         from geotile.masks import named_labels
 
         summaries = [named_labels(s, labels) for s, labels in zip(summaries, files, strict=True)]
-    from geotile.label_rasters import is_label_raster, same_class_lists
+    from geotile.label_rasters import same_class_lists
 
-    if is_label_raster(read):  # each task named the ids under its own image
-        same_class_lists(summaries)
+    if rasters if catalog else is_label_raster(read):  # each task named the ids under its
+        same_class_lists(summaries)  # own image
     return summaries
+
+
+def _check_placeable(read, images, kwargs) -> None:
+    """make_masks' refusals of ``images`` that labels ``read`` cannot be placed on, as in
+    one process: before any mask is written."""
+    from geotile.label_rasters import is_label_raster
+
+    if is_label_raster(read):
+        from geotile.label_rasters import check_placeable as check_raster_placeable
+
+        check_raster_placeable(read, images)
+    else:
+        from geotile.masks import check_placeable
+
+        check_placeable(read, images, labels_crs=kwargs.get("labels_crs"),
+                        layer=kwargs.get("layer"), class_field=kwargs.get("class_field"),
+                        class_map=kwargs.get("class_map"))
 
 
 def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool,

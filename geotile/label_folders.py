@@ -197,19 +197,30 @@ def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_cr
     folder, refusing before anything is written: an image without its label file (or with
     two), an output that exists (unless ``overwrite`` or ``resume``), a label file that
     cannot be read when class names are gathered (``class_field`` without ``class_map``)."""
-    from geotile.input_paths import refuse_overwriting_inputs
-    from geotile.output_files import check_geotiff_name, check_output
-
-    if len(images) != len(outputs):
-        raise InputError(f"{len(images)} images but {len(outputs)} outputs: give one output "
-                         "path per image.")
+    check_pairing(images, outputs)
     files = pair_labels(labels, images)
-    refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), *images])
-    for output in outputs:
-        check_geotiff_name(output)
-        if not resume:
-            check_output(output, overwrite)
+    check_outputs(outputs, [*dict.fromkeys(files), *images], overwrite, resume)
     values = None
     if class_field is not None and class_map is None:
         values = run_class_values(files, class_field, labels_crs, layer)
     return files, values
+
+
+def check_pairing(images, outputs) -> None:
+    """InputError unless there is one output per image."""
+    if len(images) != len(outputs):
+        raise InputError(f"{len(images)} images but {len(outputs)} outputs: give one output "
+                         "path per image.")
+
+
+def check_outputs(outputs, inputs, overwrite: bool, resume: bool) -> None:
+    """plan's refusals of ``outputs`` before anything is written: one of ``inputs``, not a
+    GeoTIFF name, there already (unless ``overwrite`` or ``resume``)."""
+    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.output_files import check_geotiff_name, check_output
+
+    refuse_overwriting_inputs(outputs, inputs)
+    for output in outputs:
+        check_geotiff_name(output)
+        if not resume:
+            check_output(output, overwrite)

@@ -738,6 +738,14 @@ def make_masks(
     from geotile.stac_labels import item_labels, label_item
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
+    from geotile.stac_catalogs import is_catalog
+
+    if is_catalog(labels_path):  # each image's label item, class values of the whole run
+        return _by_label_file(
+            labels_path, image_paths, output_paths, options=options, class_field=class_field,
+            class_map=class_map, labels_crs=labels_crs, layer=layer,
+            creation_options=creation_options, overwrite=overwrite, progress=progress,
+            palette=palette, resume=resume, settings=settings)
     item = label_item(labels_path)  # a STAC label item: its labels asset, as it classes it
     if item is not None:
         labels_path, class_field, class_map, class_values = item_labels(
@@ -1119,11 +1127,15 @@ def _refuse_shared_names(yolo) -> None:
 
 
 def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dict]:
-    """make_masks of a label folder: each image's mask from its own label file (those
-    pairing with several images read once), class values run-wide; summaries in the order
-    of the images, each naming its ``labels``."""
+    """make_masks of a label folder (or of a STAC catalog's label items): each image's
+    mask from its own label file (those pairing with several images read once), class
+    values run-wide; summaries in the order of the images, each naming its ``labels``."""
     from geotile.label_folders import plan
+    from geotile.stac_catalogs import is_catalog
+    from geotile.stac_catalogs import plan as plan_catalog
 
+    if is_catalog(labels_path):  # each image's label item
+        plan = plan_catalog
     files, values = plan(labels_path, image_paths, output_paths, **{
         k: kwargs[k] for k in ("class_field", "class_map", "labels_crs", "layer", "overwrite",
                                "resume")})

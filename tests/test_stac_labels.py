@@ -172,15 +172,15 @@ def test_an_imagery_item_is_refused(run_cli, tmp_path):
     assert not (tmp_path / "m.tif").exists()
 
 
-def test_a_catalog_is_refused_naming_its_label_items(run_cli, tmp_path):
+def test_tile_refuses_a_catalog_naming_its_label_items(run_cli, tmp_path):
     _geojson(tmp_path / "labels.geojson", [(1, 1, 6, 5)], **{"class": ["tree"]})
     _vector_item(tmp_path / "item.json", classes=CLASSES)
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps({
         "type": "Catalog", "stac_version": "1.0.0", "id": "c", "description": "labels",
         "links": [{"rel": "item", "href": "./item.json"}, {"rel": "root", "href": "."}]}))
-    result = run_cli("make-masks", str(catalog), str(_image(tmp_path)), "-o",
-                     str(tmp_path / "m.tif"))
+    result = run_cli("tile", str(_image(tmp_path)), "-o", str(tmp_path / "out"), "--size",
+                     "20", "--labels", str(catalog))
     assert_one_line_error(result, "catalog.json", "a STAC Catalog", "one label item per image",
                           str(tmp_path / "item.json"))
 
@@ -362,3 +362,154 @@ def test_percent_encoded_hrefs_are_read(run_cli, tmp_path, kind):
                      str(tmp_path / "m.tif"))
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected(boxes, [1]))
+
+
+
+def _catalog(path, links, kind="Catalog"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "type": kind, "stac_version": "1.0.0", "id": path.stem, "description": "labels",
+        "links": [{"rel": "root", "href": "./catalog.json"}, *links]}))
+    return path
+
+
+def _labelled_scene(folder, name, boxes, classes, declared):
+    """images/NAME.tif, its source imagery item source/NAME/NAME.json (its data asset
+    ../../images/NAME.tif) and its label item labels/NAME/item.json (labels.geojson beside
+    it, its source link ../../source/NAME/NAME.json): (label item, image, source item)."""
+    for sub in ("images", f"source/{name}", f"labels/{name}"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    image = _image(folder / "images", f"{name}.tif")
+    source = _item(folder / "source" / name / f"{name}.json", {}, {
+        "data": {"href": f"../../images/{name}.tif", "roles": ["data"],
+                 "type": "image/tiff; application=geotiff"}}, extensions=())
+    _geojson(folder / "labels" / name / "labels.geojson", boxes, **{"class": classes})
+    item = _vector_item(folder / "labels" / name / "item.json",
+                        classes=[{"name": "class", "classes": declared}])
+    document = json.loads(item.read_text())
+    document["links"] = [{"rel": "source", "href": f"../../source/{name}/{name}.json"}]
+    item.write_text(json.dumps(document))
+    return item, image, source
+
+
+A_BOXES, B_BOXES = [(1, 1, 6, 5), (10, 2, 15, 9)], [(3, 3, 12, 8)]
+
+
+def _two_scene_catalog(tmp_path):
+    """A catalog (a child collection of its label items) of scenes a (trees, roads) and b
+    (a building, declared only by b)."""
+    a = _labelled_scene(tmp_path, "a", A_BOXES, ["tree", "road"], ["road", "tree"])
+    b = _labelled_scene(tmp_path, "b", B_BOXES, ["building"], ["building", "road"])
+    _catalog(tmp_path / "labels" / "collection.json", [
+        {"rel": "item", "href": "./a/item.json"}, {"rel": "item", "href": "b/item.json"},
+        {"rel": "parent", "href": "../catalog.json"}], kind="Collection")
+    catalog = _catalog(tmp_path / "catalog.json",
+                       [{"rel": "child", "href": "./labels/collection.json"}])
+    return catalog, a, b
+
+
+def test_a_catalog_gives_each_image_its_label_items_labels(run_cli, tmp_path):
+    """Each image's mask is its label item's labels (as that item alone gives them, with
+    --class-map of the run's ids), ids alike across masks: building 1, road 2, tree 3 from
+    both items' label:classes."""
+    catalog, (item_a, image_a, _), (item_b, image_b, _) = _two_scene_catalog(tmp_path)
+    result = run_cli("make-masks", str(catalog), str(image_b), str(image_a), "-o",
+                     f"{tmp_path / 'masks'}/", "--json")
+    assert result.exit_code == 0, result.output
+    summaries = json.loads(result.stdout)["masks"]
+    assert [s["labels"] for s in summaries] == [str(item_b), str(item_a)]
+    mask_a, tags_a = _read(tmp_path / "masks" / "a.tif")
+    mask_b, tags_b = _read(tmp_path / "masks" / "b.tif")
+    np.testing.assert_array_equal(mask_a, _expected(A_BOXES, [3, 2]))
+    np.testing.assert_array_equal(mask_b, _expected(B_BOXES, [1]))
+    names = ["background", "building", "road", "tree"]
+    assert json.loads(tags_a["GEOTILE_CLASS_NAMES"]) == json.loads(
+        tags_b["GEOTILE_CLASS_NAMES"]) == names
+    (tmp_path / "map.json").write_text('{"building": 1, "road": 2, "tree": 3}')
+    for item, image, mask in ((item_a, image_a, mask_a), (item_b, image_b, mask_b)):
+        alone = tmp_path / f"alone_{image.name}"
+        result = run_cli("make-masks", str(item), str(image), "-o", str(alone),
+                         "--class-map", str(tmp_path / "map.json"))
+        assert result.exit_code == 0, result.output
+        np.testing.assert_array_equal(_read(alone)[0], mask)
+
+
+def test_a_catalog_image_found_by_name(run_cli, tmp_path):
+    """An image copied elsewhere pairs by its file name."""
+    catalog, _, (_, image_b, _) = _two_scene_catalog(tmp_path)
+    (tmp_path / "copy").mkdir()
+    copy = tmp_path / "copy" / "b.tif"
+    copy.write_bytes(image_b.read_bytes())
+    result = run_cli("make-masks", str(catalog), str(copy), "-o", str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected(B_BOXES, [1]))
+
+
+def test_a_catalog_refuses_an_image_no_item_names(run_cli, tmp_path):
+    catalog, (_, image_a, _), _ = _two_scene_catalog(tmp_path)
+    other = _image(tmp_path, "c.tif")
+    result = run_cli("make-masks", str(catalog), str(image_a), str(other), "-o",
+                     f"{tmp_path / 'masks'}/")
+    assert_one_line_error(result, "c.tif", "no label item of", "catalog.json",
+                          "2 label items found", "a.tif", "rel=\"source\"")
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+
+
+def test_a_catalog_refuses_an_image_two_items_name(run_cli, tmp_path):
+    catalog, (_, image_a, _), (item_b, _, _) = _two_scene_catalog(tmp_path)
+    document = json.loads(item_b.read_text())
+    document["links"] = [{"rel": "source", "href": "../../source/a/a.json"}]
+    item_b.write_text(json.dumps(document))
+    result = run_cli("make-masks", str(catalog), str(image_a), "-o", str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "a.tif", "label items", "both name it")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_catalog_whose_links_cycle_is_refused(run_cli, tmp_path):
+    _catalog(tmp_path / "sub" / "catalog.json", [{"rel": "child", "href": "../catalog.json"}])
+    catalog = _catalog(tmp_path / "catalog.json", [{"rel": "child",
+                                                   "href": "sub/catalog.json"}])
+    result = run_cli("make-masks", str(catalog), str(_image(tmp_path)), "-o",
+                     str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "catalog.json", "links cycle", "rel=\"child\"")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_deep_catalog_is_refused(run_cli, tmp_path):
+    from geotile.stac_catalogs import MAX_DEPTH
+
+    for depth in range(MAX_DEPTH + 1):
+        _catalog(tmp_path / ("d/" * depth) / "catalog.json",
+                 [{"rel": "child", "href": "d/catalog.json"}])
+    result = run_cli("make-masks", str(tmp_path / "catalog.json"), str(_image(tmp_path)),
+                     "-o", str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "catalog.json", f"more than {MAX_DEPTH} deep")
+
+
+def test_a_catalog_resumes_what_its_own_item_leaves_alone(run_cli, tmp_path):
+    """--resume redoes the mask whose own labels changed, skips the other."""
+    catalog, (_, image_a, _), (item_b, image_b, _) = _two_scene_catalog(tmp_path)
+    args = ("make-masks", str(catalog), str(image_a), str(image_b), "-o",
+            f"{tmp_path / 'masks'}/", "--resume")
+    assert run_cli(*args).exit_code == 0
+    _geojson(item_b.parent / "labels.geojson", B_BOXES, **{"class": ["road"]})
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert "a.tif: complete from an earlier run, skipped" in result.output
+    assert "b.tif: complete" not in result.output
+    np.testing.assert_array_equal(_read(tmp_path / "masks" / "b.tif")[0],
+                                  _expected(B_BOXES, [2]))
+
+
+def test_a_catalog_with_workers_makes_the_masks_of_a_serial_run(run_cli, tmp_path):
+    pytest.importorskip("distributed")
+    catalog, (_, image_a, _), (_, image_b, _) = _two_scene_catalog(tmp_path)
+    args = ("make-masks", str(catalog), str(image_a), str(image_b), "--json", "-o")
+    serial = run_cli(*args, f"{tmp_path / 'serial'}/")
+    assert serial.exit_code == 0, serial.output
+    workers = run_cli(*args, f"{tmp_path / 'workers'}/", "--workers", "2")
+    assert workers.exit_code == 0, workers.output
+    assert workers.stdout == serial.stdout.replace("serial", "workers")
+    for name in ("a.tif", "b.tif"):
+        np.testing.assert_array_equal(_read(tmp_path / "workers" / name)[0],
+                                      _read(tmp_path / "serial" / name)[0])

@@ -184,7 +184,14 @@ def make_masks(
     item's footprint: GeoJSON classed by its one label:properties field, the names its
     label:classes declare taking ids 1..N by sorted name in every mask; a raster
     (label:type raster) as a label raster below, named by its classification:classes.
-    Other STAC items (imagery), catalogs and collections are refused.
+    Other STAC items (imagery) are refused.
+
+    LABELS may be a STAC catalog (or collection) of label items: each IMAGE takes the
+    label item whose rel="source" link leads to it (through the source item's
+    data/visual/image assets, or to the image file itself): by resolved path, else by
+    the same file name. Every item is read (rel item/child links, local files only);
+    class ids are run-wide, from all items' label:classes. An IMAGE no label item names
+    is refused before any mask is written.
 
     LABELS may be a label raster: class indices (one band; its class names from
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
@@ -244,11 +251,14 @@ def make_masks(
     _refuse_unused_shape_options(ctx, options)
     mapping = None
     if class_map is not None:
+        from geotile.stac_catalogs import is_catalog
         from geotile.stac_labels import label_item
 
-        item = label_item(labels)  # its labels file, its class field
+        catalog = is_catalog(labels)  # its items' class fields: checked as they are paired
+        item = None if catalog else label_item(labels)  # its labels file, its class field
         read = labels if item is None else item.labels
-        if class_field is None and not _is_label_raster(read) and not _is_coco(read) \
+        if class_field is None and not catalog and not _is_label_raster(read) \
+                and not _is_coco(read) \
                 and _pixel_label_format(read, layer) is None \
                 and (item is None or item.class_field(None) is None):
             raise click.UsageError("--class-map needs --class-field to say which field to map.")
