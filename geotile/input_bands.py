@@ -39,15 +39,15 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
     --extra-bands); one InputError/ModelError line naming ``source`` otherwise."""
     from geotile.categories import paletted
 
-    indexes = list(options.bands) if options.bands else _default_bands(src, model, added,
-                                                                      source or src.name)
-    _warn_other_than_bundle(model, options.bands, src, source or src.name)
+    given = band_numbers(src, options.bands, source or src.name)
+    indexes = list(given) if given else _default_bands(src, model, added, source or src.name)
+    _warn_other_than_bundle(model, given, src, source or src.name)
     bad = [i for i in indexes if not 1 <= i <= src.count]
     if bad:
         raise InputError(f"{source or src.name}: band {bad[0]} does not exist (the raster has "
                          f"{src.count}). Choose --bands between 1 and {src.count}.")
     channels = getattr(model, "channels", None)
-    if not options.bands:
+    if not given:
         _refuse_alpha_as_data(src, model, indexes, added, source or src.name)
     one = src.count == 1 and not added and (channels == 3 or paletted(src))  # told below
     if channels is not None and src.count + added < channels and not one \
@@ -75,12 +75,37 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
                          f"{Path(model.path).name} takes {channels} channels. Give an image "
                          f"of {channels - added} bands.")
     model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src))
-    if not options.bands:
+    if not given:
         _warn_blue_first(src, indexes, source or src.name)
     fit = getattr(model, "image_bands", None)  # Raster Vision's stats of the bands fed
     if fit is not None:
         fit(indexes, source or src.name, added)
     return indexes
+
+
+def band_numbers(src, bands, source) -> tuple[int, ...] | None:
+    """``bands`` (--bands: numbers, or names of the bands' descriptions or of a STAC Item's
+    common names, :func:`geotile.mlm_sidecars.described_keys`) as band numbers of ``src``;
+    InputError naming ``source`` for a name no single band goes by."""
+    if not bands or all(isinstance(b, int) for b in bands):
+        return bands
+    from geotile.mlm_sidecars import _key, described_keys
+
+    keys = described_keys(src)
+    numbers = []
+    for band in bands:
+        if isinstance(band, int):
+            numbers.append(band)
+            continue
+        hits = [i for i, names in enumerate(keys, start=1) if _key(band) in names]
+        if len(hits) != 1:
+            shown = ", ".join(str(d) for d in src.descriptions if d) or "none"
+            what = "no band goes" if not hits else f"bands {hits[0]} and {hits[1]} go"
+            raise InputError(f"{source}: {what} by the name {band} (its band descriptions: "
+                             f"{shown:.200}); give --bands those names or band numbers "
+                             f"1-{src.count}.")
+        numbers.append(hits[0])
+    return tuple(numbers)
 
 
 def _refuse_grey_and_alpha(src, model, channels: int, added: int, source) -> None:

@@ -134,10 +134,13 @@ def _archive_files(text: str, suffixes: tuple[str, ...]) -> list | None:
     return [input_path(p) for _, p in files]
 
 
-def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list:
+def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFIXES,
+               stac_items: bool = False) -> list:
     """One argument as a list of inputs: a folder's raster files, a pattern's matches, a
     local archive's rasters (tiles.zip, x.tar.gz, scene.tif.gz, read in place), or the
-    argument itself (a file, a GDAL virtual or remote path)."""
+    argument itself (a file, a GDAL virtual or remote path). ``stac_items``: a folder holding
+    STAC Items of imagery (or folders of them, one level down) is its Items
+    (:func:`geotile.stac_images.folder_items`)."""
     text = gdal_archive_path(os.fspath(path))
     if text.startswith(ARCHIVE_PREFIXES):
         return _archive_files(text, suffixes) or [input_path(text)]
@@ -146,6 +149,11 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
         return [input_path(text)]
     local = local_path(text)
     if local.is_dir():
+        if stac_items:  # a downloaded search: its items, not their bands
+            from geotile.stac_images import folder_items
+
+            if found := folder_items(local):
+                return found
         return _folder_files(local, suffixes)
     if not local.exists() and glob.has_magic(text):
         return [item for match in _pattern_files(text) for item in (
@@ -195,13 +203,14 @@ def check_pairs(images: list, outputs: list) -> None:
                          "output path per image.")
 
 
-def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> Inputs:
+def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES,
+                  stac_items: bool = False) -> Inputs:
     """``paths`` with folders and glob patterns expanded (see :func:`expand_one`), in order.
     A file named twice stays twice, so that commands refuse it as before: the same raster
     twice is a mistake to report, never to hide. One str or path is one input."""
     inputs, folders = Inputs(), set()
     for path in path_list(paths):
-        items = expand_one(path, suffixes)
+        items = expand_one(path, suffixes, stac_items)
         inputs += items
         if items != [input_path(path)]:  # a folder or a pattern
             folders |= {Path(item).parent.resolve() for item in items

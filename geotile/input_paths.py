@@ -176,6 +176,10 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
     """``path`` and, for a VRT, the files GDAL reads its pixels from (which an output must
     never replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only."""
     path = input_path(path)
+    if isinstance(path, Path) and path.suffix.lower() in (".json", ".geojson"):
+        from geotile.stac_images import item_files
+
+        return [path, *item_files(path)]  # a STAC Item of imagery: its band files too
     if not (isinstance(path, Path) and path.suffix.lower() == ".vrt" and path.is_file()):
         return [path]
     try:

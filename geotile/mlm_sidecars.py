@@ -552,6 +552,16 @@ def _keys(description) -> set[str]:
     return {_key(description), _key(re.split(r"[,\s(]", str(description).strip())[0])}
 
 
+def described_keys(src) -> list[set[str]]:
+    """The names each band of ``src`` goes by (:func:`_keys` of its description, and the
+    common name a STAC Item's stack tags it with, :mod:`geotile.stac_images`)."""
+    keys = []
+    for band, description in enumerate(src.descriptions, start=1):
+        common = src.tags(band).get("STAC_COMMON_NAME") if src.driver == "VRT" else None
+        keys.append(_keys(description) | ({_key(common)} if common else set()))
+    return keys
+
+
 def _common_names(item) -> dict[str, set[str]]:
     """Band name -> its common name (``eo:bands``, ``raster:bands``, STAC 1.1 ``bands``, in
     the properties or an mlm:model asset); one shared by bands of other names is left out."""
@@ -646,7 +656,7 @@ class MlmInput:
             return None
         name, shown = Path(str(source)).name, ",".join(self.names)
         wanted = [{_key(b)} | self.aliases.get(_key(b), set()) for b in self.names]
-        described = [_keys(d) for d in src.descriptions]
+        described = described_keys(src)
         texts = ", ".join(str(d) for d in src.descriptions)
         keys = [_key(b) for b in self.names]
         twice = next((b for b in self.names if keys.count(_key(b)) > 1), None)

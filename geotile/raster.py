@@ -70,6 +70,10 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
     GDAL_NUM_THREADS (environment, rasterio.Env)."""
     if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
+    from geotile.stac_images import image_item, is_item_json, open_item
+
+    if is_item_json(path) and image_item(path) is not None:  # its band assets, one stack
+        return open_item(path)
     try:
         settings = {}
         if decode_threads and decode_threads > 1 and not _user_set("GDAL_NUM_THREADS"):

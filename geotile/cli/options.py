@@ -228,7 +228,7 @@ def resolve_outputs(
     inputs (or of ``protected``, e.g. the labels) is always refused.
     """
     from geotile.errors import InputError
-    from geotile.input_paths import input_exists, input_path, refuse_overwriting_inputs
+    from geotile.input_paths import input_exists, refuse_overwriting_inputs
     from geotile.output_files import GEOTIFF_SUFFIXES, check_geotiff_name, check_output
 
     missing = next((p for p in inputs if not input_exists(p)), None)
@@ -255,13 +255,13 @@ def resolve_outputs(
         from geotile.input_files import refuse_given_twice
 
         refuse_given_twice(inputs)
-        duplicates = {s for s, n in Counter(input_path(p).stem for p in inputs).items() if n > 1}
+        duplicates = {s for s, n in Counter(map(_output_stem, inputs)).items() if n > 1}
         if duplicates:
             raise InputError(
                 f"inputs share the file name {sorted(duplicates)[0]!r}: their outputs in "
                 f"{output} would collide. Run them separately."
             )
-        pairs = [(p, Path(output) / f"{input_path(p).stem}{suffix}") for p in inputs]
+        pairs = [(p, Path(output) / f"{_output_stem(p)}{suffix}") for p in inputs]
     refuse_overwriting_inputs([out for _, out in pairs], [*inputs, *protected])
     for _, out in pairs:
         check_output(out, overwrite)
@@ -270,6 +270,14 @@ def resolve_outputs(
 
         refuse_foreign((out for _, out in pairs), resume)
     return pairs
+
+
+def _output_stem(path) -> str:
+    """The name of an input's output in a folder: a STAC Item's id, else its file's stem."""
+    from geotile.input_paths import input_path
+    from geotile.stac_images import is_item_json, item_stem
+
+    return (is_item_json(path) and item_stem(path)) or input_path(path).stem
 
 
 def merge_opt(command):

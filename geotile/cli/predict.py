@@ -62,11 +62,12 @@ def _resolution(ctx, param, value):
 def _bands(ctx, param, value):
     if value is None:
         return None
-    try:
-        bands = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter("give 1-based band numbers, e.g. 1,2,3 or 1,1,1") from None
-    if any(b < 1 for b in bands):
+    bands = tuple(int(v) if v.strip().lstrip("-").isdigit() else v.strip()
+                  for v in value.split(","))
+    if any(b == "" for b in bands):
+        raise click.BadParameter("give 1-based band numbers or band names, e.g. 1,2,3, 1,1,1 "
+                                 "or B04,B03,B02")
+    if any(isinstance(b, int) and b < 1 for b in bands):
         raise click.BadParameter("band numbers start at 1")
     return bands
 
@@ -97,7 +98,9 @@ def _bands(ctx, param, value):
               "runs), and the outputs, turned back, are averaged as written: probabilities "
               "(after the activation; softmax classes still sum to 1), or raw values.")
 @click.option("--bands", callback=_bands, metavar="LIST",
-              help="Raster bands fed to the model, in order, e.g. 1,2,3 or 1,1,1. "
+              help="Raster bands fed to the model, in order: numbers, e.g. 1,2,3 or 1,1,1, "
+              "or names of their descriptions (a STAC Item's band names or common names), "
+              "e.g. B04,B03,B02 or red,green,blue. "
               "Default: all but an alpha band (only named here is it fed).")
 @click.option("--mean", callback=_floats, metavar="LIST",
               help="Per-channel mean (after --scale). Default: the model's metadata, else "
@@ -247,7 +250,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
 
     if other := not_onnx(model):  # a checkpoint, a SavedModel...: before any output is made
         raise ModelError(other)
-    images = expand_inputs(images)
+    images = expand_inputs(images, stac_items=True)
     from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands
     from geotile.mosaic import open_mosaic

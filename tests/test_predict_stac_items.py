@@ -1,0 +1,200 @@
+"""`geotile predict` of a STAC Item of imagery: its band assets read as one stack."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from .conftest import assert_one_line_error, write_raster
+from .onnx_models import pointwise_model, pointwise_reference
+
+CRS = "EPSG:32632"
+ORIGIN = (600000.0, 5200000.0)
+#: Sentinel-2 L2A bands: asset key -> (band name, common name)
+S2 = {"B02": ("B02", "blue"), "B03": ("B03", "green"), "B04": ("B04", "red"),
+      "B08": ("B08", "nir"), "B11": ("B11", "swir16")}
+
+
+def s2_item(folder, keys=("B08", "B03", "B02", "B04"), *, coarse=(), seed=1, crs=None,
+            stac11=False, extra_assets=None, item_id="S2A_MSIL2A_20240601_T32TQM"):
+    """An item.json in ``folder`` with one uint16 GeoTIFF per band key (10 m, 8 x 6 px; the
+    ``coarse`` ones at 20 m, 4 x 3 px), a thumbnail and an SCL asset; the pixels by key."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    pixels, assets = {}, {}
+    for key in keys:
+        name, common = S2[key]
+        res, shape = (20.0, (3, 4)) if key in coarse else (10.0, (6, 8))
+        pixels[key] = rng.integers(1, 10000, shape).astype(np.uint16)
+        write_raster(folder / f"{key}.tif", pixels[key], crs=(crs or {}).get(key, CRS),
+                     transform=from_origin(*ORIGIN, res, res), nodata=0)
+        band = ({"name": name, "eo:common_name": common} if stac11
+                else {"name": name, "common_name": common})
+        assets[key] = {"href": f"./{key}.tif", "roles": ["data"],
+                       "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                       "bands" if stac11 else "eo:bands": [band]}
+    write_raster(folder / "SCL.tif", np.ones((3, 4), np.uint8), crs=CRS,
+                 transform=from_origin(*ORIGIN, 20, 20))
+    assets["SCL"] = {"href": "SCL.tif", "roles": ["data"], "type": "image/tiff"}
+    assets["thumbnail"] = {"href": "thumb.jpg", "roles": ["thumbnail"], "type": "image/jpeg"}
+    assets.update(extra_assets or {})
+    item = {"type": "Feature", "stac_version": "1.1.0" if stac11 else "1.0.0",
+            "id": item_id, "geometry": None, "properties": {"datetime": "2024-06-01T10:00:00Z"},
+            "links": [], "assets": assets}
+    path = folder / "item.json"
+    path.write_text(json.dumps(item))
+    return path, pixels
+
+
+def expected(stack):
+    """The pointwise model (3 channels, raw values: --scale 1) on a (3, H, W) stack."""
+    return pointwise_reference(stack[np.newaxis].astype(np.float32).astype(np.float64),
+                               activation="none")[0, 0]
+
+
+def test_an_item_is_predicted_on_its_bands_picked_by_name(run_cli, tmp_path):
+    """Four single-band assets in shuffled key order; --bands B04,B03,B02 picks them by
+    their band names: the output is the model of those pixels, on their grid, named after
+    the item's id in a folder."""
+    item, pixels = s2_item(tmp_path / "S2A")
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, item, "-o", f"{tmp_path / 'out'}/", "--bands", "B04,B03,B02",
+                     "--scale", "1", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out" / "S2A_MSIL2A_20240601_T32TQM.tif"
+    with rasterio.open(out) as dst:
+        assert dst.crs.to_string() == CRS
+        assert dst.transform == from_origin(*ORIGIN, 10, 10)
+        assert dst.shape == (6, 8)
+        got = dst.read(1)
+    want = expected(np.stack([pixels["B04"], pixels["B03"], pixels["B02"]]))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-3)
+    # by common names too, in one file
+    result = run_cli("predict", model, item, "-o", tmp_path / "rgb.tif", "--bands",
+                     "red,green,blue", "--scale", "1", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "rgb.tif") as dst:
+        np.testing.assert_array_equal(dst.read(1), got)
+
+
+def test_the_stack_of_an_item_describes_its_bands(tmp_path):
+    """The data assets in the item's order, each band described by its name, its common name
+    a tag (and red/green/blue a colour interpretation); SCL and the thumbnail left out."""
+    from rasterio.enums import ColorInterp
+
+    from geotile.raster import open_raster
+
+    item, pixels = s2_item(tmp_path / "S2A", stac11=True)
+    with open_raster(item) as src:
+        assert src.descriptions == ("B08", "B03", "B02", "B04")
+        assert [src.tags(b)["STAC_COMMON_NAME"] for b in range(1, 5)] == \
+            ["nir", "green", "blue", "red"]
+        assert src.colorinterp[1:] == (ColorInterp.green, ColorInterp.blue, ColorInterp.red)
+        assert src.nodatavals == (0, 0, 0, 0)
+        np.testing.assert_array_equal(src.read(4), pixels["B04"])
+
+
+def test_a_20_m_band_is_put_on_the_10_m_grid_nearest(run_cli, tmp_path):
+    item, pixels = s2_item(tmp_path / "S2A", keys=("B04", "B11", "B08"), coarse=("B11",))
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, item, "-o", tmp_path / "p.tif", "--bands", "B04,B08,B11",
+                     "--scale", "1", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    swir = pixels["B11"].repeat(2, axis=0).repeat(2, axis=1)
+    with rasterio.open(tmp_path / "p.tif") as dst:
+        assert dst.transform == from_origin(*ORIGIN, 10, 10) and dst.shape == (6, 8)
+        np.testing.assert_allclose(
+            dst.read(1), expected(np.stack([pixels["B04"], pixels["B08"], swir])),
+            rtol=1e-6, atol=1e-3)
+
+
+def test_a_folder_of_items_is_predicted_item_by_item(run_cli, tmp_path):
+    _, pa = s2_item(tmp_path / "search" / "a", keys=("B02", "B03", "B04"), item_id="A")
+    _, pb = s2_item(tmp_path / "search" / "b", keys=("B04", "B02", "B03"), item_id="B", seed=2)
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, tmp_path / "search", "-o", tmp_path / "out",
+                     "--bands", "B04,B03,B02", "--scale", "1", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    for name, pixels in (("A", pa), ("B", pb)):
+        with rasterio.open(tmp_path / "out" / f"{name}.tif") as dst:
+            np.testing.assert_allclose(
+                dst.read(1), expected(np.stack([pixels[k] for k in ("B04", "B03", "B02")])),
+                rtol=1e-6, atol=1e-3)
+
+
+def test_a_band_name_the_item_lacks_is_refused(run_cli, tmp_path):
+    item, _ = s2_item(tmp_path / "S2A")
+    model = pointwise_model(tmp_path / "m.onnx")
+    assert_one_line_error(run_cli("predict", model, item, "-o", tmp_path / "p.tif",
+                                  "--bands", "B05,B03,B02"),
+                          "item.json", "B05", "B08, B03, B02, B04")
+    assert not (tmp_path / "p.tif").exists()
+
+
+def test_assets_in_two_crss_are_refused(run_cli, tmp_path):
+    item, _ = s2_item(tmp_path / "S2A", crs={"B08": "EPSG:32633"})
+    model = pointwise_model(tmp_path / "m.onnx")
+    assert_one_line_error(run_cli("predict", model, item, "-o", tmp_path / "p.tif",
+                                  "--bands", "B04,B03,B02"),
+                          "item.json", "different CRSs", "B08", "EPSG:32633", "EPSG:32632")
+    assert not (tmp_path / "p.tif").exists()
+
+
+def test_a_missing_asset_file_is_refused(run_cli, tmp_path):
+    item, _ = s2_item(tmp_path / "S2A")
+    (tmp_path / "S2A" / "B03.tif").unlink()
+    model = pointwise_model(tmp_path / "m.onnx")
+    assert_one_line_error(run_cli("predict", model, item, "-o", tmp_path / "p.tif",
+                                  "--bands", "B04,B03,B02"),
+                          "item.json", "asset 'B03'", "B03.tif", "no such file")
+
+
+def test_an_item_without_band_assets_is_refused(run_cli, tmp_path):
+    (tmp_path / "item.json").write_text(json.dumps({
+        "type": "Feature", "stac_version": "1.0.0", "id": "x", "geometry": None,
+        "properties": {}, "links": [],
+        "assets": {"thumbnail": {"href": "t.jpg", "roles": ["thumbnail"]}}}))
+    model = pointwise_model(tmp_path / "m.onnx")
+    assert_one_line_error(run_cli("predict", model, tmp_path / "item.json", "-o",
+                                  tmp_path / "p.tif"),
+                          "item.json", "no raster data assets", "thumbnail")
+
+
+def test_an_unreachable_remote_asset_is_one_line(run_cli, tmp_path):
+    """Remote hrefs are read through /vsicurl/; one that cannot be reached is one line
+    naming the item and the asset (a closed local port: no network needed)."""
+    item, _ = s2_item(tmp_path / "S2A", extra_assets={"B05": {
+        "href": "http://127.0.0.1:9/B05.tif", "roles": ["data"], "type": "image/tiff",
+        "eo:bands": [{"name": "B05", "common_name": "rededge"}]}})
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, item, "-o", tmp_path / "p.tif", "--bands", "B04,B03,B02")
+    assert_one_line_error(result, "item.json", "asset 'B05'", "http://127.0.0.1:9/B05.tif")
+    assert not (tmp_path / "p.tif").exists()
+
+
+@pytest.mark.parametrize(("href", "path"), [
+    ("https://e84.s3.amazonaws.com/T32/B04.tif", "/vsicurl/https://e84.s3.amazonaws.com/T32/B04.tif"),
+    ("s3://sentinel-cogs/T32/B04.tif", "/vsis3/sentinel-cogs/T32/B04.tif"),
+    ("gs://bucket/B04.tif", "/vsigs/bucket/B04.tif"),
+    ("B04.tif", "{folder}/B04.tif"),
+    ("./sub/B04.tif", "{folder}/sub/B04.tif"),
+    ("file:///data/B04.tif", "/data/B04.tif"),
+])
+def test_asset_hrefs_are_gdal_paths(tmp_path, href, path):
+    from geotile.stac_images import asset_path
+
+    assert asset_path(href, tmp_path / "item.json") == path.format(folder=tmp_path.resolve())
+
+
+def test_an_output_never_replaces_an_asset(run_cli, tmp_path):
+    item, _ = s2_item(tmp_path / "S2A")
+    model = pointwise_model(tmp_path / "m.onnx")
+    before = (tmp_path / "S2A" / "B04.tif").read_bytes()
+    assert_one_line_error(run_cli("predict", model, item, "-o", tmp_path / "S2A" / "B04.tif",
+                                  "--bands", "B04,B03,B02", "--overwrite"),
+                          "B04.tif", "read by the input", "item.json")
+    assert (tmp_path / "S2A" / "B04.tif").read_bytes() == before
