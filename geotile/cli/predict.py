@@ -234,11 +234,25 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     $ geotile predict rgb_ndsm.onnx top.tif --extra-bands ndsm.tif \\
           -o classes.tif --output-type class
     $ geotile predict unet.onnx tiles/*.tif -o predictions/ --mosaic
+    $ geotile predict unet.onnx S2A_MSIL2A_20240601_T32TQM/item.json \\
+          --bands B04,B03,B02 -o s2.tif
 
     An IMAGE without georeferencing (a plain JPEG/PNG) is predicted in pixel
     coordinates, with one warning; the output then carries no CRS.
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
+
+    An IMAGE may be a STAC Item of imagery (item.json of a Sentinel-2 or
+    Landsat scene whose bands are separate assets): its raster data assets
+    that list their bands (eo:bands / bands; thumbnails, overviews, visual,
+    metadata and masks such as SCL left out) are read as one stack, a band
+    per asset band in the item's order, described by its band name (B04) and
+    common name (red): --bands B04,B03,B02 or red,green,blue picks them. The
+    stack is on the finest asset's grid, coarser bands (20 m, 60 m) resampled
+    nearest; assets in different CRSs or extents are refused. hrefs are
+    relative to the item, remote ones read through GDAL's /vsicurl/ (/vsis3/,
+    /vsigs/). Outputs in a folder are named after the item's id; a folder of
+    items (or of their folders) is predicted item by item.
     """
     from geotile.input_files import expand_inputs
     from geotile.model import OnnxModel
