@@ -35,6 +35,7 @@ from geotile.errors import InputError, write_advice
 from geotile.input_paths import (
     _side_car_in_another_case,
     input_exists,
+    input_path,
     is_virtual_path,
 )
 from geotile.quiet_warnings import hidden, quietly
@@ -73,7 +74,7 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
     from geotile.stac_images import image_item, is_item_json, open_item
 
     if is_item_json(path) and image_item(path) is not None:  # its band assets, one stack
-        return open_item(path)
+        return open_item(path, lambda asset: open_raster(input_path(asset)))
     try:
         settings = {}
         if decode_threads and decode_threads > 1 and not _user_set("GDAL_NUM_THREADS"):

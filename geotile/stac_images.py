@@ -59,10 +59,9 @@ def is_item_json(path) -> bool:
 def image_item(path) -> dict | None:
     """The parsed STAC Item of imagery at local ``path`` (a .json or .geojson file with
     ``stac_version``, type Feature and ``assets``, not a label item), else None."""
-    from geotile.input_paths import is_virtual_path
     from geotile.stac_labels import is_label_item, stac_document
 
-    if path is None or is_virtual_path(path):
+    if path is None:  # a virtual or remote path is no local file: stac_document says None
         return None
     document = stac_document(path)
     if document is None or document.get("type") != "Feature" or is_label_item(document) \
@@ -177,13 +176,11 @@ def _name(band: dict, key: str) -> str:
     return name.strip() if isinstance(name, str) and name.strip() else (_common(band) or key)
 
 
-def _open_asset(key: str, gdal_path: str, item):
-    """The asset's raster, opened; InputError naming the item and the asset otherwise."""
-    from geotile.input_paths import input_path
-    from geotile.raster import open_raster
-
+def _open_asset(key: str, gdal_path: str, item, open_raster):
+    """The asset's raster, opened by ``open_raster`` (:func:`geotile.raster.open_raster`);
+    InputError naming the item and the asset otherwise."""
     try:
-        return open_raster(input_path(gdal_path))
+        return open_raster(gdal_path)
     except InputError as exc:
         text = str(exc).splitlines()[0] if str(exc) else "not readable"
         text = text.removeprefix(f"{gdal_path}: ")
@@ -197,8 +194,9 @@ def _crs_name(crs) -> str:
     return f"EPSG:{epsg}" if epsg else crs.to_string()[:60]
 
 
-def stack_xml(path) -> str:
-    """The VRT (XML) stacking the band assets of the Item at ``path`` on its finest grid."""
+def stack_xml(path, open_raster) -> str:
+    """The VRT (XML) stacking the band assets of the Item at ``path`` on its finest grid,
+    each asset opened by ``open_raster`` (a GDAL path -> dataset)."""
     from xml.sax.saxutils import escape
 
     from rasterio.dtypes import _gdal_typename
@@ -211,7 +209,7 @@ def stack_xml(path) -> str:
     try:
         for key, asset, bands in chosen:
             gdal_path = asset_path(asset["href"], path)
-            src = _open_asset(key, gdal_path, path)
+            src = _open_asset(key, gdal_path, path, open_raster)
             opened.append((key, gdal_path, bands, src))
             if len(bands) != src.count:
                 raise InputError(f"{path}: asset {key!r} lists {len(bands)} bands but its "
@@ -280,9 +278,11 @@ _STACKS: dict = {}
 _STACKS_LOCK = threading.Lock()
 
 
-def open_item(path):
+def open_item(path, open_raster):
     """The Item of imagery at ``path`` as a rasterio dataset (an in-memory VRT named
-    ``<id>.vrt``); InputError in one line when its assets cannot be stacked."""
+    ``<id>.vrt``; ``open_raster`` opens its assets: :func:`geotile.raster.open_raster`, which
+    asks this module, not the other way round); InputError in one line when its assets
+    cannot be stacked."""
     from rasterio.io import MemoryFile
 
     from geotile.quiet_warnings import quietly
@@ -292,7 +292,7 @@ def open_item(path):
     with _STACKS_LOCK:
         memory = _STACKS.get(key)
     if memory is None:
-        xml = stack_xml(path)
+        xml = stack_xml(path, open_raster)
         memory = MemoryFile(xml.encode(), filename=f"{item_stem(path)}.vrt")
         with _STACKS_LOCK:
             _STACKS[key] = memory
