@@ -5105,3 +5105,103 @@ def test_an_onnx_model_whose_first_bytes_match_another_format_is_read(
     tif = make_raster("img.tif", image)
     result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(("name", "data", "said"), [
+    # 'f' is field 12 (no ModelProto field), 'r' a length of 116 running to the file's end
+    ("unet.plan", b"ftrt" + b"\x01" * 116, "a TensorRT engine (built for one GPU"),
+    # fields 2 and 1 are ModelProto's, of the wrong wire types (a varint, a length)
+    ("seg.tflite", b"\x10\x00\x0a\x04TFL3", "a TensorFlow Lite model"),
+])
+def test_a_file_reading_as_protobuf_fields_of_no_model_proto_is_named(tmp_path, name, data,
+                                                                       said):
+    """The ONNX guard takes a file for an ONNX model only when each field it starts with is
+    one of ModelProto's numbers with that field's wire type: a TensorRT engine or a TFLite
+    file whose first bytes happen to read as other protobuf fields is still named."""
+    from geotile.model_formats import not_onnx
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert not_onnx(path).startswith(f"{path}: {said}")
+
+
+def test_only_the_first_16_kb_of_a_file_are_read(tmp_path):
+    """What a file is comes from its first 16 kB (a 2 GB checkpoint is not read whole): an
+    .xml whose '<net' is cut by byte 16,384 is left to the ONNX reader, one 10 bytes
+    shorter, its '<net' within them, is an OpenVINO model."""
+    from geotile.model_formats import not_onnx
+
+    def xml(path, at):  # '<net' at byte ``at``
+        start = b'<?xml version="1.0"?>\n<!--'
+        path.write_bytes(start + b" " * (at - len(start) - 4) + b"-->\n<net name='unet'/>\n")
+        assert path.read_bytes().index(b"<net") == at
+        return path
+
+    assert not_onnx(xml(tmp_path / "late.xml", 16384 - 3)) is None
+    assert "an OpenVINO IR model" in not_onnx(xml(tmp_path / "early.xml", 16384 - 13))
+
+
+@pytest.mark.parametrize(("tiles", "said"), [
+    (9_999, "an Esri deep learning package (.dlpk) of a PyTorch model (model.pth)"),
+    (10_000, "a zip of 10,001 files, no model (a Raster Vision bundle holds a few)"),
+])
+def test_only_a_zip_s_first_10_000_members_are_looked_at(tmp_path, tiles, said):
+    """A zip's first 10,000 member names are read (a zip declaring a million is answered
+    quickly); one holding more is no model bundle: an Esri .emd as its 10,000th member is
+    named, as its 10,001st it is not, and the zip is said to hold 10,001 files."""
+    from geotile.model_formats import not_onnx
+
+    emd = json.dumps({"Framework": "PyTorch", "ModelFile": "model.pth"}).encode()
+    path = stored_zip(tmp_path / "roads.dlpk", {**{f"t/{i}.tif": b"" for i in range(tiles)},
+                                                "model.emd": emd})
+    assert not_onnx(path) == f"{path}: {said}" + (
+        ", not an ONNX model: unzip it and export model.pth to ONNX from PyTorch "
+        "(torch.onnx.export, tf2onnx)." if tiles < 10_000 else
+        ": unzip it and give the model's .onnx file.")
+
+
+def test_a_pir_program_without_its_weights_beside_it_is_named(tmp_path):
+    """A PaddlePaddle 3 program (inference.json, '"magic":"pir"' in its base_code) given
+    without its .pdiparams beside it is named by its magic; a .json with neither is left
+    to the ONNX reader."""
+    from geotile.model_formats import not_onnx
+
+    program = tmp_path / "inference.json"
+    program.write_bytes(b'{\n  "base_code": {\n    "magic": "pir",\n    "version": 1\n  }}')
+    other = tmp_path / "labels.json"
+    other.write_bytes(b'{"base_code": {"magic": "other"}}')
+    assert not_onnx(program) == (
+        f"{program}: a PaddlePaddle inference model, not an ONNX model: convert it with "
+        f"`paddle2onnx --model_dir {tmp_path} --model_filename inference.json "
+        "--params_filename inference.pdiparams --save_file model.onnx` (paddle2onnx 2.0 or "
+        "later reads a .json program).")
+    assert not_onnx(other) is None
+
+
+def test_only_a_folder_s_first_10_000_files_are_looked_at(tmp_path, monkeypatch):
+    """A folder of 20,000 tiles given as the model is told from the names of its first
+    10,000 files, not all of them (counted as they are listed)."""
+    import os
+
+    from geotile.model_formats import not_onnx
+
+    crowd = tmp_path / "crowd"
+    crowd.mkdir()
+    for i in range(20_000):
+        (crowd / f"{i}.tif").touch()
+    listed = []
+    scandir = os.scandir
+
+    class Counted:
+        def __init__(self, folder):
+            self.entries = scandir(folder)
+
+        def __enter__(self):
+            return (listed.append(entry) or entry for entry in self.entries.__enter__())
+
+        def __exit__(self, *exc):
+            return self.entries.__exit__(*exc)
+
+    monkeypatch.setattr(os, "scandir", Counted)
+    assert not_onnx(crowd) is None
+    assert len(listed) == 10_000
