@@ -442,9 +442,13 @@ def _centre_polygon(rows: np.ndarray, first: np.ndarray, last: np.ndarray, insid
                     inscribed):
     """A convex shape's polygon that the pixel-centre rule burns exactly as the shape: the
     union of ``inscribed`` (for --all-touched) and the convex hull of the pixel centres
-    inside it, grown by less than the distance from it of any other pixel centre (half of 1
-    / its longest edge: a lattice point off a lattice segment's line lies at least 1 / its
-    length from it). ``first``, ``last``: each of ``rows``' first and last column inside,
+    inside it, grown by less than the distance from it of any other pixel centre or of any
+    pixel square it does not meet, so --all-touched burns no pixel the shape misses (a
+    quarter of 1 / its longest edge: a lattice point off a lattice segment's line lies at
+    least 1 / its length from it, a pixel corner at least half that, a pixel's edge beyond
+    the segment's ends half a pixel; half of 1 / its length reached the corner, and a lone
+    centre's or unit segment's half pixel the next pixel's edge, which --all-touched burned).
+    ``first``, ``last``: each of ``rows``' first and last column inside,
     estimated to a pixel; ``inside(columns)`` (of each row) decides."""
     for _ in range(2):  # the rounding of the estimates: the exact test decides
         first = np.where(inside(first - 1), first - 1, np.where(inside(first), first,
@@ -458,7 +462,7 @@ def _centre_polygon(rows: np.ndarray, first: np.ndarray, last: np.ndarray, insid
     hull = shapely.MultiPoint(centres).convex_hull
     ring = shapely.get_coordinates(hull)
     edges = np.hypot(*np.diff(ring, axis=0).T) if len(ring) > 1 else np.zeros(1)
-    grown = hull.buffer(0.5 / max(1.0, float(edges.max())), quad_segs=4)
+    grown = hull.buffer(0.25 / max(1.0, float(edges.max())), quad_segs=4)
     return shapely.union(inscribed, grown)
 
 

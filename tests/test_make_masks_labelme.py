@@ -697,3 +697,29 @@ def test_all_touched_ellipses_burn_the_pixels_they_meet():
         np.testing.assert_array_equal(touched[sure], (least <= 1)[sure],
                                       err_msg=f"{cx} {cy} {rx} {ry} {theta}")
         assert touched.any()
+
+
+def test_all_touched_thin_ellipses_burn_no_pixel_they_miss():
+    """Thin ellipses (axes 19 to 80 times as long as wide, at any angle, a few centres inside)
+    burned with --all-touched a pixel beside the ellipse now and then (its centres' hull was
+    grown by up to half a pixel, to the very edge of the next pixel): now no pixel whose
+    square the ellipse misses (analytically, by over 0.01 px) burns, and each that it meets
+    deeper than its outline's 0.01 px tolerance does."""
+    from geotile.labelme_labels import ellipse
+
+    size = 48
+    rng = np.random.default_rng(19)
+    for k in range(300):
+        ry = rng.uniform(0.05, 1.2)
+        rx = min(ry * rng.uniform(19, 80), 21)
+        cx, cy = rng.uniform(22, 26, 2)
+        theta = rng.uniform(0, 2 * math.pi)
+        rx, ry = (ry, rx) if k % 2 else (rx, ry)
+        least = _least_on_each_pixel(cx, cy, rx, ry, theta, size)
+        touched = rasterize([ellipse(cx, cy, rx, ry, theta)], out_shape=(size, size),
+                            all_touched=True).astype(bool)
+        case = f"{cx} {cy} {rx} {ry} {theta}"
+        # a square off the ellipse by over 0.01 px (GDAL's own fuzz) is off the ellipse
+        # grown by 0.01 px and so off it scaled by 1 + 0.01 / its shorter half-axis
+        assert not (touched & (least > (1 + 0.01 / min(rx, ry)) ** 2)).any(), case
+        assert touched[(1 - least) * min(rx, ry) > 0.02].all(), case
