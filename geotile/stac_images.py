@@ -17,6 +17,13 @@ data assets:
   ``eo:common_name``) a band tag ``STAC_COMMON_NAME`` (red, green and blue also a colour
   interpretation); ``--bands B04,B03,B02`` or ``red,green,blue`` picks them by name, as do
   an MLM item's band names beside the model.
+- what the item declares of a band's values (the raster extension's ``raster:bands``, STAC
+  1.1's band objects: ``scale``, ``offset``, ``nodata``) is the stack band's GDAL scale,
+  offset (else the asset file's own) and nodata (where the file declares none), its pixels
+  unchanged: predict feeds pixels as they are, as for any raster declaring a scale, and its
+  warning names them. Sentinel-2 L2A since processing baseline 04.00 is reflectance = DN x
+  0.0001 - 0.1 (BOA_ADD_OFFSET -1000), Landsat C2 L2 DN x 0.0000275 - 0.2: a model trained
+  on reflectance wants ``--scale`` and a ``--mean`` shifted by the offset.
 - the stack is on the finest asset's grid; coarser bands (Sentinel-2's 20 m and 60 m) are
   resampled to it by nearest neighbour (a 20 m pixel becomes 2 x 2 pixels of 10 m). Assets
   in different CRSs, or covering different extents, are refused in one line.
@@ -176,6 +183,24 @@ def _name(band: dict, key: str) -> str:
     return name.strip() if isinstance(name, str) and name.strip() else (_common(band) or key)
 
 
+def _raster_band(asset: dict, band: dict, index: int) -> dict:
+    """What the item declares of the asset's ``index``-th band's values: STAC 1.1's band
+    object itself (scale, offset, nodata), else the raster extension's ``raster:bands``."""
+    listed = asset.get("raster:bands")
+    if any(k in band for k in ("scale", "offset", "nodata")) or not isinstance(listed, list):
+        return band
+    return listed[index] if index < len(listed) and isinstance(listed[index], dict) else {}
+
+
+def _number(value) -> float | None:
+    """A finite JSON number (not a bool), else None."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def _open_asset(key: str, gdal_path: str, item, open_raster):
     """The asset's raster, opened by ``open_raster`` (:func:`geotile.raster.open_raster`);
     InputError naming the item and the asset otherwise."""
@@ -215,6 +240,7 @@ def stack_xml(path, open_raster) -> str:
                 raise InputError(f"{path}: asset {key!r} lists {len(bands)} bands but its "
                                  f"file {Path(gdal_path).name} has {src.count}; fix the item's "
                                  "eo:bands, or give the file itself.")
+        asset_of = {key: asset for key, asset, _ in chosen}
         first = opened[0]
         other = next((o for o in opened if o[3].crs != first[3].crs), None)
         if other is not None:
@@ -246,7 +272,15 @@ def stack_xml(path, open_raster) -> str:
                     "assets of one extent, or clip them to it (gdalwarp -te).")
             for index, band in enumerate(bands, start=1):
                 name, common = _name(band, key), _common(band)
+                declared = _raster_band(asset_of[key], band, index - 1)
                 nodata = src.nodatavals[index - 1]
+                if nodata is None and _number(declared.get("nodata")) is not None:
+                    nodata = _number(declared.get("nodata"))
+                scale = _number(declared.get("scale")) or src.scales[index - 1]
+                offset = _number(declared.get("offset"))
+                offset = src.offsets[index - 1] if offset is None else offset
+                scaling = (f"<Offset>{offset!r}</Offset><Scale>{scale!r}</Scale>"
+                           if (scale, offset) != (1, 0) else "")
                 interp = COLOURS.get((common or "").lower(), "Undefined")
                 tags = (f'<Metadata><MDI key="STAC_COMMON_NAME">{escape(common)}</MDI>'
                         f'<MDI key="STAC_ASSET">{escape(key)}</MDI></Metadata>' if common else
@@ -256,7 +290,7 @@ def stack_xml(path, open_raster) -> str:
                 bands_xml.append(
                     f'<VRTRasterBand dataType="{_gdal_typename(src.dtypes[index - 1])}" '
                     f'band="{len(bands_xml) + 1}"><Description>{escape(name)}</Description>'
-                    f"{tags}{nodata_xml}<ColorInterp>{interp}</ColorInterp>"
+                    f"{tags}{nodata_xml}<ColorInterp>{interp}</ColorInterp>{scaling}"
                     f'<SimpleSource resampling="nearest"><SourceFilename relativeToVRT="0">'
                     f"{escape(gdal_path)}</SourceFilename><SourceBand>{index}</SourceBand>"
                     f'<SrcRect xOff="0" yOff="0" xSize="{src.width}" ySize="{src.height}"/>'

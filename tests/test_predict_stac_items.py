@@ -198,3 +198,74 @@ def test_an_output_never_replaces_an_asset(run_cli, tmp_path):
                                   "--bands", "B04,B03,B02", "--overwrite"),
                           "B04.tif", "read by the input", "item.json")
     assert (tmp_path / "S2A" / "B04.tif").read_bytes() == before
+
+
+def earth_search_item(folder, *, scale=0.0001, offset=-0.1, file_nodata=0):
+    """An Earth Search Sentinel-2 L2A item: assets keyed by common name (red, green, blue,
+    nir) with their JPEG 2000 twins (red-jp2..., remote), a visual asset, an SCL asset
+    without band objects, eo:bands and raster:bands (scale, offset, nodata 0) on each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    pixels, assets = {}, {}
+    for key in ("blue", "green", "red", "nir"):
+        pixels[key] = rng.integers(1, 10000, (6, 8)).astype(np.uint16)
+        write_raster(folder / f"{key}.tif", pixels[key], crs=CRS,
+                     transform=from_origin(*ORIGIN, 10, 10), nodata=file_nodata)
+        eo = [{"name": key, "common_name": key, "center_wavelength": 0.665}]
+        raster = [{"nodata": 0, "data_type": "uint16", "bits_per_sample": 15,
+                   "spatial_resolution": 10, "scale": scale, "offset": offset}]
+        assets[key] = {"href": f"./{key}.tif", "roles": ["data", "reflectance"],
+                       "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                       "eo:bands": eo, "raster:bands": raster}
+        assets[f"{key}-jp2"] = {"href": f"s3://sentinel-s2-l2a/tiles/32/T/QM/{key}.jp2",
+                                "type": "image/jp2", "roles": ["data", "reflectance"],
+                                "eo:bands": eo, "raster:bands": raster}
+    assets["visual"] = {"href": "https://example.com/TCI.tif", "type": "image/tiff",
+                        "roles": ["visual"], "eo:bands": [
+                            {"name": c, "common_name": c} for c in ("red", "green", "blue")]}
+    assets["scl"] = {"href": "https://example.com/SCL.tif", "type": "image/tiff",
+                     "roles": ["data"], "raster:bands": [{"nodata": 0}]}
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "S2B_32TQM_20240601_0_L2A",
+            "geometry": None, "links": [], "assets": assets,
+            "properties": {"datetime": "2024-06-01T10:00:00Z",
+                           "s2:processing_baseline": "05.10"}}
+    (folder / "item.json").write_text(json.dumps(item))
+    return folder / "item.json", pixels
+
+
+def test_raster_bands_scale_offset_and_nodata_are_declared_by_the_stack(tmp_path):
+    """An Earth Search item's raster:bands (reflectance = DN x 0.0001 - 0.1 since processing
+    baseline 04.00) are the stack's GDAL scale and offset, as a GeoTIFF declaring them (its
+    pixels unchanged); its nodata where the file declares none; the -jp2 twins, the visual
+    and SCL assets left out."""
+    from geotile.raster import open_raster
+
+    item, pixels = earth_search_item(tmp_path / "es", file_nodata=None)
+    with open_raster(item) as src:
+        assert src.descriptions == ("blue", "green", "red", "nir")
+        assert src.scales == (0.0001,) * 4
+        assert src.offsets == (-0.1,) * 4
+        assert src.nodatavals == (0, 0, 0, 0)
+        np.testing.assert_array_equal(src.read(3), pixels["red"])
+
+
+def test_an_asset_files_own_scale_and_offset_are_kept(tmp_path):
+    from geotile.raster import open_raster
+
+    item, _ = s2_item(tmp_path / "S2A", keys=("B02", "B03"))
+    with rasterio.open(tmp_path / "S2A" / "B03.tif", "r+") as dst:
+        dst.scales, dst.offsets = (0.5,), (3.0,)
+    with open_raster(item) as src:
+        assert src.scales == (1.0, 0.5) and src.offsets == (0.0, 3.0)
+
+
+def test_predict_of_an_item_declaring_an_offset_says_how_to_feed_reflectance(run_cli,
+                                                                              tmp_path):
+    """Without --scale, the warning names the item's scale and offset (a model trained on
+    reflectance would otherwise get DN, or DN x scale without the -0.1)."""
+    item, _ = earth_search_item(tmp_path / "es")
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, item, "-o", tmp_path / "p.tif",
+                     "--bands", "red,green,blue")
+    assert result.exit_code == 0, result.output
+    assert "declares scale 0.0001 and offset -0.1" in result.output
