@@ -18,8 +18,8 @@ from geotile.dataset_names import (
 )
 from geotile.errors import InputError
 from geotile.input_files import RASTER_SUFFIXES
-from geotile.input_paths import input_path
 from geotile.sidecars import SIDECAR_SUFFIXES
+from geotile.stac_images import image_stem
 
 log = logging.getLogger("geotile")
 
@@ -93,7 +93,7 @@ def _without_masks(images: list, masks) -> list:
         return images
     files = {_resolved(f) for f in found[0]}
     mask_stems = {name_key(f.stem) for f in found[0]}
-    stems = [name_key(Path(p).stem) for p in images]
+    stems = [name_key(image_stem(p)) for p in images]
 
     def is_mask(i: int) -> bool:
         return (any(names_mask_of(stems[i], other) for j, other in enumerate(stems) if j != i)
@@ -111,7 +111,7 @@ def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
     scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its stem
     (:mod:`geotile.dataset_names`)."""
     stem = name_key(Path(mask).stem)
-    stems = [name_key(input_path(image).stem) for image in images]
+    stems = [name_key(image_stem(image)) for image in images]
     exact = [i for i, s in enumerate(stems) if s == stem]
     return exact or [i for i, s in enumerate(stems) if names_mask_of(stem, s)]
 
@@ -129,7 +129,7 @@ def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
     by_image: dict[int, list] = {}
     scenes: dict[tuple, dict] = {}  # the images of a scene: its label files
     for mask, found in zip(masks, matches, strict=True):
-        scenes_named = {scene_of_mask(Path(mask).stem, input_path(images[i]).stem) for i in found}
+        scenes_named = {scene_of_mask(Path(mask).stem, image_stem(images[i])) for i in found}
         if len(found) > 1 and (None in scenes_named or len(scenes_named) > 1):
             names = ", ".join(Path(images[i]).name for i in found)
             raise InputError(f"--masks {Path(mask).name} is named after several images "
@@ -168,12 +168,12 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
     # the images by stem: a file of another image's stem is that image's mask, and a scene
     # name that is another image's stem names that image's masks (farm-ortho.tif's scene
     # farm: farm_mask.tif is farm.tif's), never this one's
-    images_by_stem = {name_key(input_path(image).stem): image for image in images}
+    images_by_stem = {name_key(image_stem(image)): image for image in images}
     file_keys = {f: name_key(f.stem) for f in files}
     paired = []
     for image in images:
         found = []
-        stem = name_key(input_path(image).stem)
+        stem = name_key(image_stem(image))
         bases = [name_key(b) for b in mask_bases(stem)]
         others = [images_by_stem[b] for b in bases if b != stem and b in images_by_stem]
         others += [images_by_stem[key] for b in bases for s in MASK_SUFFIXES

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from geotile.errors import OutputExistsError
-from geotile.input_paths import input_path
+from geotile.stac_images import image_stem
 
 
 def _keep_finished(parts: Path, lock, images, digests) -> int:
@@ -22,7 +22,7 @@ def _keep_finished(parts: Path, lock, images, digests) -> int:
         return 0
     finished = 0
     for image, digest in zip(images, digests, strict=True):
-        part = parts / input_path(image).stem
+        part = parts / image_stem(image)
         if _read_record(part / "complete.json").get("complete") == digest:
             finished += 1
         else:

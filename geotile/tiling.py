@@ -62,7 +62,6 @@ from geotile.errors import (
 )
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid
-from geotile.input_paths import input_path
 from geotile.mask_pairing import _as_paths, _without_masks, pair_masks
 from geotile.mask_values import (
     _zero_class,
@@ -78,6 +77,7 @@ from geotile.patch_writer import PatchData, PatchWriter
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.splits import SPLIT_NAMES, SplitPlan, _warn_overlapping
+from geotile.stac_images import image_stem
 from geotile.streaming import BAND_PIXELS
 from geotile.tile_checks import (
     _check_class_names,
@@ -399,7 +399,7 @@ def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSumm
     with tempfile.TemporaryDirectory(prefix="geotile-masks-") as folder:
         converted = []
         for image, label in zip(images, masks, strict=True):
-            target = Path(folder) / f"{input_path(image).stem}.tif"
+            target = Path(folder) / f"{image_stem(image)}.tif"
             make_masks_from_raster(label, [image], [target], palette=palette)
             converted.append(target)
         # the label rasters and the palette stand for the masks in the resume digests: the
@@ -455,7 +455,7 @@ def tile_rasters(
 
     images = _without_masks(_as_paths(images), masks)
     refuse_given_twice(images)
-    stems = [input_path(p).stem for p in images]
+    stems = [image_stem(p) for p in images]
     if len(set(stems)) != len(stems):  # before pairing masks: by these names
         shared = sorted({s for s in stems if stems.count(s) > 1})
         raise InputError(f"images share a file name ({', '.join(shared)}): their patches "
@@ -551,7 +551,7 @@ def tile_rasters(
                 for number, image in enumerate(images):
                     mask = masks[number] if masks is not None else None
                     extra = extras and (extras[number], extra_resampling)
-                    _tile_part(image, mask, tmp, parts / input_path(image).stem, digests[number],
+                    _tile_part(image, mask, tmp, parts / image_stem(image), digests[number],
                                writer, options, summary, progress, plan, number, extra,
                                zeros_binary, zeros_nodata)
             if len(summary.skipped_images) == len(images):  # nothing to train on
@@ -570,7 +570,7 @@ def tile_rasters(
             raise
         if _finished_run(Path(outdir), run_digest) is not None:  # interrupted once in place
             raise
-        finished = sum(_read_record(parts / input_path(image).stem / "complete.json")
+        finished = sum(_read_record(parts / image_stem(image) / "complete.json")
                        .get("complete") == digest
                        for image, digest in zip(images, digests, strict=True))
         raise Interrupted(f"{outdir}: interrupted; nothing was published there. The "
@@ -774,7 +774,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
     from geotile.vrt_views import warn_vrt_gap
 
-    label = input_path(image)  # its name and stem (a URL's without its ?query)
+    label = input_path(image)  # its name (a URL's without its ?query)
+    stem = image_stem(image)  # a STAC Item's id
 
     with open_raster(image) as src, (
         open_raster(mask) if mask else contextlib.nullcontext()
@@ -849,7 +850,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                         summary.excluded_gap += 1
                         continue
                     summary.per_split[split] = summary.per_split.get(split, 0) + 1
-                name = f"{label.stem}_{patch.row}_{patch.col}"
+                name = f"{stem}_{patch.row}_{patch.col}"
                 image_rel, mask_rel = writers.names(name)
                 pending.append(pool.submit(writers.write, data, image_rel, mask_rel))
                 if len(pending) > most_pending:  # memory bounded while the pool catches up

@@ -269,3 +269,21 @@ def test_predict_of_an_item_declaring_an_offset_says_how_to_feed_reflectance(run
                      "--bands", "red,green,blue")
     assert result.exit_code == 0, result.output
     assert "declares scale 0.0001 and offset -0.1" in result.output
+
+
+def test_tile_names_an_items_patches_after_its_id(run_cli, tmp_path):
+    """tile of an Item: its stack in patches named <id>_<row>_<col>, not item_<row>_<col>;
+    a mask named after the id (make-masks' output in a folder) is its mask."""
+    item, pixels = s2_item(tmp_path / "S2A", keys=("B02", "B03", "B04"))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    write_raster(masks / "S2A_MSIL2A_20240601_T32TQM.tif", np.ones((6, 8), np.uint8), crs=CRS,
+                 transform=from_origin(*ORIGIN, 10, 10))
+    result = run_cli("tile", item, "--masks", masks, "-o", tmp_path / "tiles", "--size", "4")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "tiles" / "images").iterdir())
+    assert names == [f"S2A_MSIL2A_20240601_T32TQM_{r}_{c}.tif" for r in (0, 1) for c in (0, 1)]
+    assert sorted(p.name for p in (tmp_path / "tiles" / "masks").iterdir()) == names
+    with rasterio.open(tmp_path / "tiles" / "images" / names[0]) as src:
+        assert src.descriptions == ("B02", "B03", "B04")
+        np.testing.assert_array_equal(src.read(1), pixels["B02"][:4, :4])

@@ -274,10 +274,9 @@ def resolve_outputs(
 
 def _output_stem(path) -> str:
     """The name of an input's output in a folder: a STAC Item's id, else its file's stem."""
-    from geotile.input_paths import input_path
-    from geotile.stac_images import is_item_json, item_stem
+    from geotile.stac_images import image_stem
 
-    return (is_item_json(path) and item_stem(path)) or input_path(path).stem
+    return image_stem(path)
 
 
 def merge_opt(command):
