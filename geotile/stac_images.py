@@ -211,7 +211,12 @@ def _number(value) -> float | None:
 
 def _open_asset(key: str, gdal_path: str, item, open_raster):
     """The asset's raster, opened by ``open_raster`` (:func:`geotile.raster.open_raster`);
-    InputError naming the item and the asset otherwise."""
+    InputError naming the item and the asset otherwise (an asset that is a STAC Item itself:
+    a stack of stacks, or one of itself)."""
+    if is_item_json(gdal_path) and not gdal_path.startswith("/vsi") \
+            and image_item(gdal_path) is not None:
+        raise InputError(f"{item}: asset {key!r} ({gdal_path}) is a STAC Item, not a raster; "
+                         "point its href at the band's image file.")
     try:
         return open_raster(gdal_path)
     except InputError as exc:

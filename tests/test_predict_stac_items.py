@@ -287,3 +287,30 @@ def test_tile_names_an_items_patches_after_its_id(run_cli, tmp_path):
     with rasterio.open(tmp_path / "tiles" / "images" / names[0]) as src:
         assert src.descriptions == ("B02", "B03", "B04")
         np.testing.assert_array_equal(src.read(1), pixels["B02"][:4, :4])
+
+
+@pytest.mark.parametrize("href", ["item.json", "../other/item.json"])
+def test_an_asset_that_is_an_item_is_one_line(run_cli, tmp_path, href):
+    """An asset whose href is the item itself, or another item pointing back at it, is
+    refused in one line (not a recursion without a message)."""
+    s2_item(tmp_path / "other", extra_assets={"X": {
+        "href": "../S2A/item.json", "roles": ["data"], "type": "image/tiff",
+        "eo:bands": [{"name": "X"}]}})
+    item, _ = s2_item(tmp_path / "S2A", extra_assets={"X": {
+        "href": href, "roles": ["data"], "type": "image/tiff", "eo:bands": [{"name": "X"}]}})
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, item, "-o", tmp_path / "p.tif", "--bands",
+                     "B04,B03,B02", "--scale", "1")
+    assert_one_line_error(result, "item.json", "asset 'X'", "STAC Item")
+    assert not (tmp_path / "p.tif").exists()
+
+
+def test_an_href_out_of_the_folder_is_one_line(run_cli, tmp_path):
+    item, _ = s2_item(tmp_path / "S2A", extra_assets={"X": {
+        "href": "../../../../../../../../etc/passwd", "roles": ["data"], "type": "image/tiff",
+        "eo:bands": [{"name": "X"}]}})
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, item, "-o", tmp_path / "p.tif", "--bands",
+                     "B04,B03,B02", "--scale", "1")
+    assert_one_line_error(result, "item.json", "asset 'X'", "/etc/passwd", "not a raster")
+    assert "root:" not in result.output
