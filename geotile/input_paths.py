@@ -73,6 +73,14 @@ def input_path(path: str | os.PathLike) -> Path | VirtualPath:
     return VirtualPath(text) if is_virtual_path(text) else local_path(text)
 
 
+def image_stem(path) -> str:
+    """The name an input's outputs take (predict's and make-masks' in a folder, tile's
+    patches, the masks paired with it): a STAC Item's id, else its file's stem."""
+    from geotile.stac_images import is_item_json, item_stem
+
+    return (is_item_json(path) and item_stem(path)) or input_path(path).stem
+
+
 #: the start of a relative path that rasterio and pyogrio read as a URL's scheme
 #: ('file:a.tif' as a.tif, 's3:a.tif' as an S3 object) or GDAL as a driver's prefix
 #: ('GPKG:a.gpkg', 'NETCDF:a.nc')

@@ -18,8 +18,8 @@ from geotile.dataset_names import (
 )
 from geotile.errors import InputError
 from geotile.input_files import RASTER_SUFFIXES
+from geotile.input_paths import image_stem
 from geotile.sidecars import SIDECAR_SUFFIXES
-from geotile.stac_images import image_stem
 
 log = logging.getLogger("geotile")
 

@@ -87,14 +87,6 @@ def item_stem(path) -> str | None:
     return ident or Path(os.fspath(path)).stem
 
 
-def image_stem(path) -> str:
-    """The name an input's outputs take (predict's and make-masks' in a folder, tile's
-    patches, the masks paired with it): a STAC Item's id, else its file's stem."""
-    from geotile.input_paths import input_path
-
-    return (is_item_json(path) and item_stem(path)) or input_path(path).stem
-
-
 def folder_items(folder: Path) -> list[Path]:
     """The Items of imagery in ``folder`` and in its folders one level down (a downloaded
     search: an item's JSON beside its assets), sorted by path; [] when none."""

@@ -62,6 +62,7 @@ from geotile.errors import (
 )
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid
+from geotile.input_paths import image_stem
 from geotile.mask_pairing import _as_paths, _without_masks, pair_masks
 from geotile.mask_values import (
     _zero_class,
@@ -77,7 +78,6 @@ from geotile.patch_writer import PatchData, PatchWriter
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.splits import SPLIT_NAMES, SplitPlan, _warn_overlapping
-from geotile.stac_images import image_stem
 from geotile.streaming import BAND_PIXELS
 from geotile.tile_checks import (
     _check_class_names,

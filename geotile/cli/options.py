@@ -274,7 +274,7 @@ def resolve_outputs(
 
 def _output_stem(path) -> str:
     """The name of an input's output in a folder: a STAC Item's id, else its file's stem."""
-    from geotile.stac_images import image_stem
+    from geotile.input_paths import image_stem
 
     return image_stem(path)
 
