@@ -234,21 +234,13 @@ def _size(path: Path, entry: _Entry) -> tuple[int, int]:
 def _check_sizes(path: Path, chosen: list[_Entry], images) -> None:
     """Refuse an image of another size than its entry, or turned by its EXIF orientation
     (CVAT shows it, and its shapes are drawn on it, turned)."""
-    from geotile.input_paths import input_path
-    from geotile.raster import open_raster
+    from geotile.turned_images import image_view, refuse_turned
 
     for entry, image in zip(chosen, images, strict=True):
         size = _size(path, entry)
-        with open_raster(input_path(image)) as src:
-            orientation = src.tags().get("EXIF_Orientation", "1").strip()
-            width, height = src.width, src.height
-        if orientation not in ("", "1") and entry.shapes:
-            name = input_path(image).name
-            raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, "
-                             f"and CVAT draws its shapes on it turned, not on the stored "
-                             f"pixels. Rotate the pixels first (`exiftran -ai {name}` or "
-                             f"`magick mogrify -auto-orient {name}`).")
-        view = (height, width) if orientation in ("5", "6", "7", "8") else (width, height)
+        orientation, width, height, view = image_view(image)
+        if entry.shapes:
+            refuse_turned(image, orientation, "CVAT draws its shapes on it turned")
         if size != view:
             raise InputError(f"{image}: {width}x{height} px, but {path} gives "
                              f"{entry.what()} {size[0]}x{size[1]} px. Give the image the "

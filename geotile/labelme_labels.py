@@ -515,22 +515,14 @@ def check_images(labelme: Labelme, images) -> None:
     """Refuse, before any mask is written, an image whose Labelme file was drawn on another
     size (imageWidth x imageHeight), or turned by its EXIF orientation: Labelme shows (and
     labels) such a JPEG turned, not the stored pixels GDAL reads."""
-    from geotile.input_paths import input_path
-    from geotile.raster import open_raster
+    from geotile.turned_images import image_view, refuse_turned
 
     for position, image in enumerate(images):
         found = labelme.shapes[position]
-        with open_raster(input_path(image)) as src:
-            orientation = src.tags().get("EXIF_Orientation", "1").strip()
-            width, height = src.width, src.height
-        turned = orientation not in ("", "1")
-        if turned and found.instances:
-            name = input_path(image).name
-            raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, "
-                             f"and {found.path.name} is drawn on it as turned (Labelme shows it "
-                             "so), not on the stored pixels. Rotate the pixels first "
-                             f"(`exiftran -ai {name}` or `magick mogrify -auto-orient {name}`).")
-        view = (height, width) if orientation in ("5", "6", "7", "8") else (width, height)
+        orientation, width, height, view = image_view(image)
+        if found.instances:
+            refuse_turned(image, orientation,
+                          f"{found.path.name} is drawn on it as turned (Labelme shows it so)")
         if found.size is not None and found.size != view:
             drawn = ("imageWidth x imageHeight" if found.declared else "its imageData")
             drawn += f", imagePath {found.image_path}" if found.image_path else ""

@@ -94,6 +94,7 @@ def read_labelstudio(labels, images) -> Labelme:
     annotation chosen, its size checked and its regions placed, before anything is written;
     InputError in one line otherwise."""
     from geotile.labelme_labels import say_left_out
+    from geotile.turned_images import image_view
 
     path = Path(os.fspath(labels))
     document = _parse(path)
@@ -104,8 +105,8 @@ def read_labelstudio(labels, images) -> Labelme:
     found = []
     for image in images:
         task = _task_of(path, image, by_name)
-        width, height, orientation = _image_size(image)
-        found.append(_image_shapes(path, image, task, width, height, orientation))
+        orientation, _, _, view = image_view(image)
+        found.append(_image_shapes(path, image, task, orientation, view))
     say_left_out(path, found, "no_area", "result", "keypoints, polylines, unclosed polygons "
                  "and choices or text have no area to burn", _region_place, 3)
     say_left_out(path, found, "slivers", "region", "they have no area (points on one line, "
@@ -185,14 +186,6 @@ def _task_of(path: Path, image, by_name: dict) -> dict:
     return tasks[0]
 
 
-def _image_size(image) -> tuple[int, int, str]:
-    from geotile.input_paths import input_path
-    from geotile.raster import open_raster
-
-    with open_raster(input_path(image)) as src:
-        return src.width, src.height, src.tags().get("EXIF_Orientation", "1").strip()
-
-
 def _annotation(path: Path, task: dict) -> dict:
     """The task's annotation: its ground truth, else its one not cancelled."""
     where = f"{path}: task {task['id']} ({task['name']})"
@@ -223,9 +216,12 @@ def _annotation(path: Path, task: dict) -> dict:
                      "Studio and export again.")
 
 
-def _image_shapes(path: Path, image, task: dict, width: int, height: int,
-                  orientation: str) -> LabelmeFile:
-    """The regions of the task's annotation, in the image's pixels, as a LabelmeFile."""
+def _image_shapes(path: Path, image, task: dict, orientation: str,
+                  view: tuple[int, int]) -> LabelmeFile:
+    """The regions of the task's annotation, in the image's pixels (its ``view``: as its EXIF
+    ``orientation`` turns it), as a LabelmeFile."""
+    from geotile.turned_images import refuse_turned
+
     annotation = _annotation(path, task)
     where = f"{path}: task {task['id']} ({task['name']})"
     regions = _regions(where, annotation, task["min"])
@@ -235,14 +231,9 @@ def _image_shapes(path: Path, image, task: dict, width: int, height: int,
                          f"({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}); export it "
                          "again.")
     size = sizes.pop() if sizes else None
-    turned = orientation not in ("", "1")
-    view = (height, width) if orientation in ("5", "6", "7", "8") else (width, height)
-    drawn = [r for r in regions if r[1] is not None]
-    if turned and drawn:
-        raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, and "
-                         f"{where} is drawn on it as turned (browsers show it so), not on the "
-                         "stored pixels. Rotate the pixels first (`exiftran -ai "
-                         f"{Path(str(image)).name}`).")
+    if any(r[1] is not None for r in regions):
+        refuse_turned(image, orientation, f"{where} is drawn on it as turned (browsers show it "
+                      "so)", f"`exiftran -ai {Path(str(image)).name}`")
     if size is not None and size != view:
         raise InputError(f"{image}: {view[0]}x{view[1]} px, but {where} was drawn on an image "
                          f"of {size[0]}x{size[1]} px (original_width x original_height). Give "

@@ -247,19 +247,11 @@ def _size(ann: Path, size: dict) -> tuple[int, int]:
 def _check_image(ann: Path, size: tuple[int, int], image, objects: bool) -> None:
     """Refuse an image of another size than its annotation, or turned by its EXIF
     orientation (Supervisely shows it, and its objects are drawn on it, turned)."""
-    from geotile.input_paths import input_path
-    from geotile.raster import open_raster
+    from geotile.turned_images import image_view, refuse_turned
 
-    with open_raster(input_path(image)) as src:
-        orientation = src.tags().get("EXIF_Orientation", "1").strip()
-        width, height = src.width, src.height
-    if orientation not in ("", "1") and objects:
-        name = input_path(image).name
-        raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, "
-                         f"and Supervisely draws {ann.name}'s objects on it turned, not on the "
-                         f"stored pixels. Rotate the pixels first (`exiftran -ai {name}` or "
-                         f"`magick mogrify -auto-orient {name}`).")
-    view = (height, width) if orientation in ("5", "6", "7", "8") else (width, height)
+    orientation, width, height, view = image_view(image)
+    if objects:
+        refuse_turned(image, orientation, f"Supervisely draws {ann.name}'s objects on it turned")
     if size != view:
         raise InputError(f"{image}: {width}x{height} px, but {ann} annotates an image of "
                          f"{size[0]}x{size[1]} px. Give the image the annotations were made "

@@ -238,12 +238,10 @@ def _entry(path: Path, by_name: dict, image):
     """(key, entry, (width, height, EXIF orientation), bytes) of ``image``: its entry by
     file name (of its bytes among entries of one name); InputError naming both files otherwise."""
     from geotile.input_paths import input_path
-    from geotile.raster import open_raster
+    from geotile.turned_images import image_view
 
     source = input_path(image)
-    with open_raster(source) as src:
-        width, height = src.width, src.height
-        orientation = src.tags().get("EXIF_Orientation", "1").strip()
+    orientation, width, height, _ = image_view(image)
     size = os.path.getsize(source) if isinstance(source, Path) else None
     found = by_name.get(source.name, [])
     if not found:
@@ -338,16 +336,12 @@ def _check_image(path: Path, image, entry: dict, found, width: int, height: int,
                  orientation: str) -> None:
     """Refuse an image turned by its EXIF orientation (browsers show it, and VIA labels it,
     turned), and one a region lies wholly outside of (not the image annotated: resized?)."""
-    from geotile.input_paths import input_path
+    from geotile.turned_images import refuse_turned
 
     if not found.instances:
         return
-    if orientation not in ("", "1"):
-        name = input_path(image).name
-        raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, "
-                         f"and {path.name} is drawn on it as turned (browsers show it so to "
-                         "VIA), not on the stored pixels. Rotate the pixels first (`exiftran "
-                         f"-ai {name}` or `magick mogrify -auto-orient {name}`).")
+    refuse_turned(image, orientation,
+                  f"{path.name} is drawn on it as turned (browsers show it so to VIA)")
     frame = shapely.box(0, 0, width, height)
     for number, (_, geometry) in enumerate(found.instances):
         if not geometry.intersects(frame) or geometry.intersection(frame).area <= 0:

@@ -389,21 +389,12 @@ def check_images(yolo: Yolo, images) -> None:
     """Refuse, before any mask is written, an image with labels whose EXIF orientation
     turns or flips it: Ultralytics (OpenCV) reads it turned, as viewers show it, so its
     fractions are of that view, not of the stored pixels GDAL reads."""
-    from geotile.input_paths import input_path
-    from geotile.raster import open_raster
+    from geotile.turned_images import image_view, refuse_turned
 
     for position, image in enumerate(images):
-        if not yolo.objects[position]:
-            continue
-        with open_raster(input_path(image)) as src:
-            orientation = src.tags().get("EXIF_Orientation", "1").strip()
-        if orientation not in ("", "1"):
-            name = input_path(image).name
-            raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, "
-                             f"and {yolo.files[position].name} is drawn on it as turned "
-                             "(Ultralytics reads it so), not on the stored pixels. Rotate the "
-                             f"pixels first (`exiftran -ai {name}` or `magick mogrify "
-                             f"-auto-orient {name}`).")
+        if yolo.objects[position]:
+            refuse_turned(image, image_view(image)[0], f"{yolo.files[position].name} is drawn "
+                          "on it as turned (Ultralytics reads it so)")
 
 
 def image_labels(yolo: Yolo, position: int, width: int, height: int, transform, crs):

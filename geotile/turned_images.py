@@ -1,0 +1,38 @@
+"""The image labels in its own pixels were drawn on, as the labelling tools show it: its EXIF
+orientation, its size as stored and as viewed (turned a quarter by orientations 5..8), and
+the refusal of an image its orientation turns or flips (the tool drew on that view, not on the
+stored pixels GDAL reads)."""
+
+from __future__ import annotations
+
+from geotile.errors import InputError
+
+#: the EXIF orientations that turn an image a quarter (its view is height x width)
+QUARTER_TURNS = ("5", "6", "7", "8")
+
+
+def image_view(image) -> tuple[str, int, int, tuple[int, int]]:
+    """(EXIF orientation, width, height, (width, height) of its view) of ``image``."""
+    from geotile.input_paths import input_path
+    from geotile.raster import open_raster
+
+    with open_raster(input_path(image)) as src:
+        orientation = src.tags().get("EXIF_Orientation", "1").strip()
+        width, height = src.width, src.height
+    view = (height, width) if orientation in QUARTER_TURNS else (width, height)
+    return orientation, width, height, view
+
+
+def refuse_turned(image, orientation: str, drawn: str, rotate: str | None = None) -> None:
+    """InputError in one line where ``orientation`` turns or flips ``image``: ``drawn`` says,
+    in the format's words, that its labels are drawn on it turned ("CVAT draws its shapes on
+    it turned"); ``rotate``, the commands that rotate its pixels (exiftran's or magick's)."""
+    from geotile.input_paths import input_path
+
+    if orientation in ("", "1"):
+        return
+    if rotate is None:
+        name = input_path(image).name
+        rotate = f"`exiftran -ai {name}` or `magick mogrify -auto-orient {name}`"
+    raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, and "
+                     f"{drawn}, not on the stored pixels. Rotate the pixels first ({rotate}).")
