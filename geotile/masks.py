@@ -752,29 +752,11 @@ def make_masks(
             item, class_field, class_map, class_values)
     yolo = labelme = None
     kind = formats.pixel_label_format(labels_path, layer, image_paths)
-    if kind == formats.YOLO:
+    if kind is not None:
         check_pairs(image_paths, output_paths)
-        yolo = _yolo(labels_path, image_paths, options, class_field, palette, labels_crs, layer)
-    elif kind == formats.CVAT:
-        check_pairs(image_paths, output_paths)
-        labelme = _labelme(labels_path, image_paths, options, class_field, palette,
-                           labels_crs, layer, "CVAT shapes are")
-    elif kind == formats.LABELSTUDIO:
-        check_pairs(image_paths, output_paths)
-        labelme = _labelstudio(labels_path, image_paths, options, class_field, palette,
-                               labels_crs, layer)
-    elif kind == formats.SUPERVISELY:
-        check_pairs(image_paths, output_paths)
-        labelme = _supervisely(labels_path, image_paths, options, class_field, palette,
-                               labels_crs, layer)
-    elif kind == formats.LABELME:
-        check_pairs(image_paths, output_paths)
-        labelme = _labelme(labels_path, image_paths, options, class_field, palette,
-                           labels_crs, layer)
-    elif kind == formats.VIA:
-        check_pairs(image_paths, output_paths)
-        labelme = _via(labels_path, image_paths, options, class_field, palette, labels_crs,
-                       layer)
+        read = _pixel_labels(kind, labels_path, image_paths, options, class_field, palette,
+                             labels_crs, layer)
+        yolo, labelme = (read, None) if kind == formats.YOLO else (None, read)
     elif is_label_folder(labels_path, layer):
         return _by_label_file(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
@@ -902,6 +884,21 @@ def _refuse_other_options(labels_path, what: str, classed: str, mapped: str,
                          f"(--class-map maps {mapped}).")
 
 
+def _pixel_labels(kind: str, labels_path, image_paths, options: MaskOptions, class_field,
+                  palette, labels_crs, layer):
+    """The labels of the images in LABELS of format ``kind``
+    (:mod:`geotile.pixel_label_formats`: YOLO's, or shapes burnt as Labelme's), read and
+    checked once; InputError for options of other labels (VIA's --class-field names its
+    attribute)."""
+    from geotile import pixel_label_formats as formats
+
+    what, classed, mapped = formats.WORDING[kind]
+    refused_field = None if kind == formats.VIA else class_field
+    _refuse_other_options(labels_path, what, classed, mapped, options, refused_field, palette,
+                          labels_crs, layer)
+    return formats.read_pixel_labels(kind, labels_path, image_paths, class_field)
+
+
 def _coco(labels_path, options: MaskOptions, class_field, palette, labels_crs, layer):
     """The COCO file ``labels_path`` (:mod:`geotile.coco_labels`), read once; None when it is
     other labels. InputError for options of other labels."""
@@ -959,17 +956,6 @@ def _coco_frames(coco, image_paths, mapping, entries=None) -> list[tuple]:
     return prepared
 
 
-def _yolo(labels_path, image_paths, options: MaskOptions, class_field, palette, labels_crs,
-          layer):
-    """The YOLO labels of the images (:mod:`geotile.yolo_labels`), read and checked once;
-    InputError for options of other labels."""
-    from geotile.yolo_labels import read_yolo
-
-    _refuse_other_options(labels_path, "YOLO labels are", "by data.yaml's names",
-                          "the class names", options, class_field, palette, labels_crs, layer)
-    return read_yolo(labels_path, image_paths)
-
-
 def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, class_map,
                 progress, creation_options) -> list[dict]:
     """make_masks of YOLO labels: each mask from its image's own .txt (none: all
@@ -1013,55 +999,6 @@ def _yolo_frames(yolo, image_paths, mapping) -> list[tuple]:
         prepared.append((image, source, crs, labels,
                          prepare_labels(labels, crs, source, CATEGORY, mapping)))
     return prepared
-
-
-def _labelme(labels_path, image_paths, options: MaskOptions, class_field, palette,
-             labels_crs, layer, what: str = "Labelme shapes are"):
-    """The Labelme files of the images (:mod:`geotile.labelme_labels`), or their shapes in
-    a CVAT XML (:mod:`geotile.cvat_labels`), read and checked once; InputError for options
-    of other labels."""
-    from geotile.cvat_labels import read_cvat
-    from geotile.labelme_labels import read_labelme
-
-    _refuse_other_options(labels_path, what, "by their labels", "the labels",
-                          options, class_field, palette, labels_crs, layer)
-    read = read_cvat if what.startswith("CVAT") else read_labelme
-    return read(labels_path, image_paths)
-
-
-def _via(labels_path, image_paths, options: MaskOptions, class_field, palette, labels_crs,
-         layer):
-    """The regions of the images in a VIA file (:mod:`geotile.via_labels`), read and checked
-    once; InputError for options of other labels (--class-field names its attribute)."""
-    from geotile.via_labels import read_via
-
-    _refuse_other_options(labels_path, "VIA regions are", "by a region attribute",
-                          "the class names", options, None, palette, labels_crs, layer)
-    return read_via(labels_path, image_paths, class_field)
-
-
-def _labelstudio(labels_path, image_paths, options: MaskOptions, class_field, palette,
-                 labels_crs, layer):
-    """The regions of the images in a Label Studio export
-    (:mod:`geotile.labelstudio_labels`), read and checked once, burnt as Labelme's shapes;
-    InputError for options of other labels."""
-    from geotile.labelstudio_labels import read_labelstudio
-
-    _refuse_other_options(labels_path, "Label Studio's regions are", "by their labels",
-                          "the labels", options, class_field, palette, labels_crs, layer)
-    return read_labelstudio(labels_path, image_paths)
-
-
-def _supervisely(labels_path, image_paths, options: MaskOptions, class_field, palette,
-                 labels_crs, layer):
-    """The objects of the images in Supervisely's annotations
-    (:mod:`geotile.supervisely_labels`), read and checked once, burnt as Labelme's shapes;
-    InputError for options of other labels."""
-    from geotile.supervisely_labels import read_supervisely
-
-    _refuse_other_options(labels_path, "Supervisely's objects are", "by their class titles",
-                          "the titles", options, class_field, palette, labels_crs, layer)
-    return read_supervisely(labels_path, image_paths)
 
 
 def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, options,

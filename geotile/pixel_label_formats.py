@@ -1,6 +1,6 @@
 """Which of make-masks' readers of labels in each image's pixels takes a LABELS (YOLO,
 CVAT, Label Studio, Supervisely, Labelme or VIA): asked in one order by make-masks, its
-command line and its dask runs."""
+command line and its dask runs; each format's wording and its reader."""
 
 from __future__ import annotations
 
@@ -8,6 +8,16 @@ YOLO, CVAT, LABELSTUDIO, LABELME, VIA = "yolo", "cvat", "labelstudio", "labelme"
 SUPERVISELY = "supervisely"
 #: the formats whose shapes are classed by name as Labelme's (``__ignore__`` included)
 NAMED_SHAPES = (CVAT, LABELSTUDIO, SUPERVISELY, LABELME)
+#: each format's labels in make-masks' words: (what they are, classed how, what --class-map
+#: maps)
+WORDING = {
+    YOLO: ("YOLO labels are", "by data.yaml's names", "the class names"),
+    CVAT: ("CVAT shapes are", "by their labels", "the labels"),
+    LABELSTUDIO: ("Label Studio's regions are", "by their labels", "the labels"),
+    SUPERVISELY: ("Supervisely's objects are", "by their class titles", "the titles"),
+    LABELME: ("Labelme shapes are", "by their labels", "the labels"),
+    VIA: ("VIA regions are", "by a region attribute", "the class names"),
+}
 
 
 def pixel_label_format(labels, layer: str | None = None, images=None) -> str | None:
@@ -38,3 +48,23 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
     if is_via_file(labels):
         return VIA
     return None
+
+
+def read_pixel_labels(kind: str, labels, images, class_field: str | None = None):
+    """The labels of ``images`` in LABELS of format ``kind``, read and checked by its reader
+    (VIA's classed by its region attribute ``class_field``)."""
+    if kind == YOLO:
+        from geotile.yolo_labels import read_yolo as read
+    elif kind == CVAT:
+        from geotile.cvat_labels import read_cvat as read
+    elif kind == LABELSTUDIO:
+        from geotile.labelstudio_labels import read_labelstudio as read
+    elif kind == SUPERVISELY:
+        from geotile.supervisely_labels import read_supervisely as read
+    elif kind == LABELME:
+        from geotile.labelme_labels import read_labelme as read
+    else:
+        from geotile.via_labels import read_via
+
+        return read_via(labels, images, class_field)
+    return read(labels, images)
