@@ -190,6 +190,13 @@ def base_path(file_name: str) -> str:
     return re.sub(r"^(?:\.{0,2}/)+", "", file_name.replace("\\", "/"))
 
 
+def path_ends(image, entries: list, file_name) -> list:
+    """Those of ``entries`` (one name in several folders) whose ``file_name(entry)`` the path
+    of ``image`` ends with (a/img.png, relative, ends so too); all of them where none is."""
+    given = "/" + str(image).replace("\\", "/")
+    return [e for e in entries if given.endswith("/" + base_path(file_name(e)))] or entries
+
+
 def image_entry(coco: Coco, image, width: int, height: int, name: str | None = None) -> dict:
     """``image``'s entry in ``coco`` (its file name, of its size); InputError in one line
     naming both files otherwise. ``name``: the file name to look for when ``image`` is
@@ -199,8 +206,7 @@ def image_entry(coco: Coco, image, width: int, height: int, name: str | None = N
     name = name or input_path(image).name
     found = coco.by_name.get(name, [])
     if len(found) > 1:  # the same name in several folders: the one the path ends with
-        path = "/" + str(image).replace("\\", "/")  # a/img.png (relative) ends so too
-        found = [e for e in found if path.endswith("/" + base_path(e["file_name"]))] or found
+        found = path_ends(image, found, lambda e: e["file_name"])
     if not found:
         listed = sorted(coco.by_name)
         example = ", ".join(listed[:3]) or "none"

@@ -197,14 +197,13 @@ def _base(name: str) -> str:
 def _entry(path: Path, entries: list[_Entry], image) -> _Entry:
     """``image``'s entry: the one of its base name, or among several the one its path ends
     with; InputError naming them otherwise."""
-    from geotile.coco_labels import base_path
+    from geotile.coco_labels import path_ends
     from geotile.input_paths import input_path
 
     name = input_path(image).name
     found = [e for e in entries if e.shapes is not None and _base(e.name) == name]
     if len(found) > 1:
-        given = "/" + str(image).replace("\\", "/")
-        found = [e for e in found if given.endswith("/" + base_path(e.name))] or found
+        found = path_ends(image, found, lambda e: e.name)
     if not found:
         listed = ", ".join(e.name for e in entries[:3]) or "none"
         raise InputError(f"{image}: not in {path} (no <image> named {name!r}; it lists e.g. "
