@@ -295,6 +295,8 @@ def _objects(values: list) -> np.ndarray:
 def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: list):
     """The annotation's shape in its image's pixel coordinates (None: nothing to burn);
     InputError naming the file and the annotation when its segmentation is broken."""
+    from geotile.label_points import float_xy
+
     what = _what(annotation, index)
     segmentation = annotation.get("segmentation")
     if isinstance(segmentation, dict):
@@ -313,10 +315,7 @@ def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: li
             raise InputError(f"{path}: {what} has a polygon {_short(ring)}: a polygon is a "
                              "flat list of at least 3 points [x1, y1, x2, y2, x3, y3, ...]. "
                              "Fix or remove it.")
-        try:
-            xy = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
-        except OverflowError:  # an integer past any float (10**400)
-            xy = np.full((1, 2), np.inf)
+        xy = float_xy(ring)
         if not np.isfinite(xy).all():
             raise InputError(f"{path}: {what} has a polygon with a coordinate that is not a "
                              "finite number. Fix or remove it.")

@@ -310,21 +310,16 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
 def _points(where: str, label: str, kind: str, points) -> np.ndarray:
     """The shape's points as an (n, 2) array, checked for its kind."""
     from geotile.coco_labels import MAX_POINTS
+    from geotile.label_points import float_xy, xy_pairs
 
     if isinstance(points, list) and len(points) > MAX_POINTS:
         raise InputError(f"{where} ({label!r}) has {len(points):,} points; a shape holds at "
                          f"most {MAX_POINTS:,} (a broken export?). Simplify it or remove it.")
-    if (not isinstance(points, list) or not points or not all(
-            isinstance(p, list) and len(p) == 2
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
-            for p in points)):
+    if not xy_pairs(points) or not points:
         shown = str(points) if len(str(points)) <= 40 else str(points)[:37] + "..."
         raise InputError(f"{where} ({label!r}) has points {shown}; give a list of [x, y] "
                          "pixel coordinates. Fix or remove it.")
-    try:
-        xy = np.asarray(points, dtype=np.float64)
-    except OverflowError:  # an integer past any float (10**400)
-        xy = np.full((1, 2), np.inf)
+    xy = float_xy(points)
     if not np.isfinite(xy).all():
         raise InputError(f"{where} ({label!r}) has a point that is not a finite number. Fix "
                          "or remove it.")

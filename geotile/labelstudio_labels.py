@@ -403,20 +403,15 @@ def _geometry(where: str, kind: str, value: dict, width: int, height: int):
 
 def _polygon(where: str, points, width: int, height: int):
     from geotile.coco_labels import MAX_POINTS, _polygonal
+    from geotile.label_points import float_xy, xy_pairs
 
     if isinstance(points, list) and len(points) > MAX_POINTS:
         raise InputError(f"{where} has {len(points):,} points; a polygon holds at most "
                          f"{MAX_POINTS:,} (a broken export?). Simplify it or remove it.")
-    if (not isinstance(points, list) or len(points) < 3 or not all(
-            isinstance(p, list) and len(p) == 2
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
-            for p in points)):
+    if not xy_pairs(points) or len(points) < 3:
         raise InputError(f"{where} has points {_short(points)}; a polygon is a list of at "
                          "least 3 [x, y] points in percent of the image. Fix or remove it.")
-    try:
-        xy = np.asarray(points, dtype=np.float64)
-    except OverflowError:  # an integer past any float (10**400)
-        xy = np.full((1, 2), np.inf)
+    xy = float_xy(points)
     if not np.isfinite(xy).all() or np.abs(xy).max() > MOST_PERCENT:
         raise InputError(f"{where} has a point that is no percent of the image (not finite, "
                          f"or past {MOST_PERCENT:g}). Fix or remove it.")

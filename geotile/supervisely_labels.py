@@ -320,6 +320,7 @@ def _polygon(exterior: np.ndarray, interior: list[np.ndarray]):
 def _points(where: str, title: str, kind: str, points):
     """(exterior, [interior...]) as arrays of whole pixels, floored."""
     from geotile.coco_labels import MAX_POINTS
+    from geotile.label_points import float_xy, xy_pairs
     from geotile.labelme_labels import MOST_RADIUS
 
     if not isinstance(points, dict):
@@ -332,16 +333,10 @@ def _points(where: str, title: str, kind: str, points):
                          "export?). Simplify it or remove it.")
     arrays = []
     for ring in rings:
-        if not isinstance(ring, list) or not all(
-                isinstance(p, list) and len(p) == 2 and all(
-                    isinstance(v, int | float) and not isinstance(v, bool) for v in p)
-                for p in ring):
+        if not xy_pairs(ring):
             raise InputError(f"{where} ({title!r}) has points {_shown(ring)}; give lists of "
                              "[x, y] pixels. Fix or remove it.")
-        try:
-            array = np.floor(np.asarray(ring, dtype=np.float64).reshape(-1, 2))
-        except OverflowError:  # an integer past any float (10**400)
-            array = np.full((1, 2), np.inf)
+        array = np.floor(float_xy(ring))
         if not np.isfinite(array).all():
             raise InputError(f"{where} ({title!r}) has a point that is not a finite number. "
                              "Fix or remove it.")
