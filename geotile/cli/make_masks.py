@@ -227,7 +227,8 @@ def make_masks(
     $ geotile make-masks labelme/ 'labelme/*.jpg' -o masks/
     $ geotile make-masks annotations.xml images/ -o masks/
     $ geotile make-masks via_region_data.json train/ -o masks/
-    $ geotile make-masks project-1-at-2026-01-05.json images/ -o masks/
+    $ geotile make-masks project-1-at-2026-01-05-10-30-3f2a1b9c.json images/ \\
+          -o masks/
     $ geotile make-masks project/ project/ds0/img -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
