@@ -139,8 +139,8 @@ def _line_options(command):
               "without it by its 'class', geotile vectorize's names). Names match without "
               "case, separators or a plural ('building' is the truth's 'Buildings'). Features "
               "whose class says background ('background', 'No Data', as make-masks burns "
-              "them 0) are left out. VIA truth: also the region attribute naming the class, "
-              "as make-masks takes it (prediction rasters too).")
+              "them 0) are left out. VIA truth: the region attribute naming the class, as in "
+              "make-masks (with prediction rasters too).")
 @click.option("--conf-field", default=None, metavar="FIELD",
               help="Vectors: predictions are matched in decreasing order of this field, as "
               "SpaceNet scores them. Default: conf, else score (geotile vectorize's), else "

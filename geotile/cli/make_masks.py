@@ -46,7 +46,9 @@ def _line_options(command):
 @click.argument("labels", type=INPUT_PATH)
 @click.argument("images", nargs=-1, required=True, type=INPUT_PATH)
 @output_opt("Mask .tif for one IMAGE; a folder receiving <stem>.tif for several.")
-@click.option("--class-field", metavar="FIELD", help="Attribute holding the class (name or id).")
+@click.option("--class-field", metavar="FIELD",
+              help="Attribute holding the class (name or id); VIA: the region attribute "
+              "naming it, where regions have several.")
 @class_map_opt(
     'JSON file {"building": 1, ...} mapping class names to ids 1..254 (with a label '
     "raster of class indices: the names of its ids, over names the raster carries; it may "
