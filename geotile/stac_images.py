@@ -11,7 +11,8 @@ data assets:
   ``bands``) and whose roles are not a thumbnail's, overview's, visual's, metadata's or a
   mask's (``cloud``, ``snow-ice``...); assets without band objects (SCL, AOT, WVP) are
   left out. Where the same band is in a GeoTIFF and a JPEG 2000 asset (Earth Search's
-  ``red`` and ``red-jp2``), the GeoTIFF is read.
+  ``red`` and ``red-jp2``), the GeoTIFF is read; an asset of several bands that other
+  assets hold one each (a true-colour ``visual`` of roles ``data``) is left out.
 - one band per asset band, in the item's asset order, each described by its band's
   ``name`` (else its common name, else the asset's key), its ``common_name`` (STAC 1.1:
   ``eo:common_name``) a band tag ``STAC_COMMON_NAME`` (red, green and blue also a colour
@@ -164,12 +165,24 @@ def band_assets(document: dict, path) -> list[tuple[str, dict, list[dict]]]:
     tiffs = {_name(b, k) for k, a, bands in found if _is_tiff(a) for b in bands}
     found = [(k, a, bands) for k, a, bands in found
              if _is_tiff(a) or not {_name(b, k) for b in bands} <= tiffs]
+    found = [(k, a, bands) for k, a, bands in found if not _composite(k, bands, found)]
     if not found:
         listed = ", ".join(map(str, document["assets"])) or "none"
         raise InputError(f"{path}: a STAC Item with no raster data assets describing their "
                          f"bands (eo:bands or bands; its assets: {listed}); give the image "
                          "file itself.")
     return found
+
+
+def _composite(key: str, bands: list[dict], found: list) -> bool:
+    """Whether the asset ``key`` of several ``bands`` repeats bands that other assets of
+    ``found`` hold one each (a true-colour 'visual' of roles ["data"] beside B04, B03, B02):
+    left out, or every band of it would be in the stack twice."""
+    if len(bands) < 2:
+        return False
+    singles = {_name(b, k) for k, _, others in found if k != key and len(others) == 1
+               for b in others}
+    return {_name(b, key) for b in bands} <= singles
 
 
 def _is_tiff(asset: dict) -> bool:

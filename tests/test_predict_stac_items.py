@@ -314,3 +314,26 @@ def test_an_href_out_of_the_folder_is_one_line(run_cli, tmp_path):
                      "B04,B03,B02", "--scale", "1")
     assert_one_line_error(result, "item.json", "asset 'X'", "/etc/passwd", "not a raster")
     assert "root:" not in result.output
+
+
+def test_a_true_colour_data_asset_of_the_items_own_bands_is_left_out(run_cli, tmp_path):
+    """A Planetary Computer-style item: besides B02..B08, a 'visual' asset of roles
+    ["data"] whose bands are B04, B03, B02 again (the true-colour composite). It is left
+    out, so --bands B04,B03,B02 picks the single-band assets, as it does without it."""
+    folder = tmp_path / "S2"
+    folder.mkdir()
+    write_raster(folder / "TCI.tif", np.full((3, 6, 8), 7, np.uint8), crs=CRS,
+                 transform=from_origin(*ORIGIN, 10, 10))
+    visual = {"visual": {"href": "TCI.tif", "roles": ["data"], "type": "image/tiff",
+                         "eo:bands": [{"name": "B04", "common_name": "red"},
+                                      {"name": "B03", "common_name": "green"},
+                                      {"name": "B02", "common_name": "blue"}]}}
+    item, pixels = s2_item(folder, extra_assets=visual)
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, item, "-o", tmp_path / "o.tif", "--bands",
+                     "B04,B03,B02", "--scale", "1", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        got = dst.read(1)
+    want = expected(np.stack([pixels["B04"], pixels["B03"], pixels["B02"]]))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-3)

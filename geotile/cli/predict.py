@@ -245,8 +245,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     An IMAGE may be a STAC Item of imagery (item.json of a Sentinel-2 or
     Landsat scene whose bands are separate assets): its raster data assets
     that list their bands (eo:bands / bands; roles thumbnail, overview, visual,
-    metadata and masks' left out unless also data; SCL, AOT and WVP list
-    none) are read as one stack, a band
+    metadata and masks' left out unless also data, and a true-colour asset
+    repeating single-band ones; SCL, AOT and WVP list none) are read as one
+    stack, a band
     per asset band in the item's order, described by its band name (B04) and
     common name (red): --bands B04,B03,B02 or red,green,blue picks them. The
     stack is on the finest asset's grid, coarser bands (20 m, 60 m) resampled
