@@ -337,3 +337,24 @@ def test_a_true_colour_data_asset_of_the_items_own_bands_is_left_out(run_cli, tm
         got = dst.read(1)
     want = expected(np.stack([pixels["B04"], pixels["B03"], pixels["B02"]]))
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-3)
+
+
+def test_tile_of_a_folder_of_items_tiles_each_items_stack(run_cli, tmp_path):
+    """tile of a downloaded search (items in folders beside their bands): a patch set per
+    item, named after its id, of its stacked bands; never one per band GeoTIFF."""
+    _, pa = s2_item(tmp_path / "search" / "a", keys=("B02", "B03", "B04"), item_id="A")
+    _, pb = s2_item(tmp_path / "search" / "b", keys=("B02", "B03", "B04"), item_id="B", seed=2)
+    result = run_cli("tile", tmp_path / "search", "-o", tmp_path / "tiles", "--size", "4")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "tiles" / "images").iterdir())
+    assert names == [f"{i}_{r}_{c}.tif" for i in "AB" for r in (0, 1) for c in (0, 1)]
+    for name, pixels in (("A", pa), ("B", pb)):
+        with rasterio.open(tmp_path / "tiles" / "images" / f"{name}_0_1.tif") as src:
+            assert src.descriptions == ("B02", "B03", "B04")
+            np.testing.assert_array_equal(
+                src.read(), np.stack([pixels[k][:4, 4:8] for k in ("B02", "B03", "B04")]))
+    # one item's folder: the item, not its band GeoTIFFs (B02_0_0.tif, SCL_0_0.tif...)
+    result = run_cli("tile", tmp_path / "search" / "a", "-o", tmp_path / "one", "--size", "4")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "one" / "images").iterdir()) == [
+        f"A_{r}_{c}.tif" for r in (0, 1) for c in (0, 1)]

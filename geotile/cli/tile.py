@@ -170,11 +170,13 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     An IMAGE without georeferencing (a plain JPEG/PNG) is cut in pixel
     coordinates, with one warning: index.csv bounds are pixels (x right, y
     down) and the patches carry no CRS. An IMAGE may be a folder (its rasters)
-    or a quoted pattern ('city/*.tif').
+    or a quoted pattern ('city/*.tif'). A STAC Item of imagery (item.json) is
+    its band assets stacked, its patches named after its id; a folder of Items
+    (a downloaded search, or folders of them) is its Items, not their bands.
     """
     from geotile.input_files import expand_inputs
 
-    images = expand_inputs(images)
+    images = expand_inputs(images, stac_items=True)  # a folder of Items: its Items
     import json
 
     from geotile.creation_options import parse_creation_options
