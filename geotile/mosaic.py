@@ -189,6 +189,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
             if first is None:
                 first = (path, transform, crs, src.count, "/".join(dict.fromkeys(src.dtypes)),
                          src.count - len(alpha_bands(src)))
+                ref_names = tuple(src.descriptions)
             ref_path, ref, ref_crs, ref_count, ref_dtype, ref_data = first
             fix = (f"put all tiles on one grid, e.g. {_target_srs(ref_crs, ref_path)}gdalwarp "
                    f"-t_srs {_srs_argument(ref_crs, ref_path)} "
@@ -223,6 +224,10 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                 raise InputError(f"{path}: {src.count} bands, {ref_path.name} has "
                                  f"{ref_count}; a mosaic's tiles need the same bands: give "
                                  f"them the same (gdal_translate {bands}), {alternative}.")
+            names = tuple(src.descriptions)
+            if same_bands and all(names) and all(ref_names) and names != ref_names \
+                    and sorted(names) == sorted(ref_names):
+                raise InputError(_band_order(path, names, ref_path, ref_names, alternative))
             dtype = "/".join(dict.fromkeys(src.dtypes))
             if same_bands and "/" in dtype:
                 raise InputError(f"{path}: bands of different types ({dtype}); a mosaic's "
@@ -246,6 +251,23 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     width = max(t.col + t.width for t in tiles)
     height = max(t.row + t.height for t in tiles)
     return Mosaic(tiles, width, height, chain(first[1], Affine.translation(left, top)))
+
+
+def _band_order(path, names: tuple, ref_path, ref_names: tuple, alternative: str) -> str:
+    """The one line refusing a tile whose bands (``names``) are ``ref_path``'s in another
+    order: a mosaic reads every tile's bands by the numbers of the tile predicted, so the
+    neighbours' pixels would be other bands (a STAC Item's order is its assets')."""
+    from geotile.stac_images import image_item
+
+    if image_item(path) is not None:
+        fix = "list the items' band assets in one order"
+    else:  # the tile's bands put in the first one's order
+        fix = "reorder them (gdal_translate {})".format(
+            " ".join(f"-b {names.index(name) + 1}" for name in ref_names))
+    other = ref_path.name if Path(path).name != ref_path.name else ref_path  # item.json
+    return (f"{path}: bands {', '.join(names)}, in another order than {other}'s "
+            f"({', '.join(ref_names)}); a mosaic reads its tiles' bands by number: {fix}, "
+            f"{alternative}.")
 
 
 def _check_disjoint(placed: list[tuple], alternative: str) -> None:

@@ -358,3 +358,54 @@ def test_tile_of_a_folder_of_items_tiles_each_items_stack(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "one" / "images").iterdir()) == [
         f"A_{r}_{c}.tif" for r in (0, 1) for c in (0, 1)]
+
+
+def _strip_item(folder, ident, x0, pixels):
+    """An item.json in ``folder`` whose assets (by key, in ``pixels``' order) are 10 m
+    uint16 GeoTIFFs with their upper left corner at ``x0``, ORIGIN's northing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    assets = {}
+    for key, band in pixels.items():
+        write_raster(folder / f"{key}.tif", band, crs=CRS, nodata=0,
+                     transform=from_origin(x0, ORIGIN[1], 10, 10))
+        assets[key] = {"href": f"./{key}.tif", "roles": ["data"], "type": "image/tiff",
+                       "eo:bands": [{"name": key}]}
+    (folder / "item.json").write_text(json.dumps({
+        "type": "Feature", "stac_version": "1.0.0", "id": ident, "geometry": None,
+        "properties": {"datetime": "2024-06-01T10:00:00Z"}, "links": [], "assets": assets}))
+    return folder / "item.json"
+
+
+def test_a_mosaic_of_adjacent_items_is_the_prediction_of_one_item_covering_both(run_cli,
+                                                                              tmp_path):
+    """Two items side by side on one grid: --mosaic predicts them as one surface (the 3x3
+    model reads across their edge), each output the part of one item covering both. Items
+    listing their bands in different orders are refused in one line, nothing written: the
+    mosaic reads every item's bands by the same numbers."""
+    from .onnx_models import conv3x3_model
+
+    rng = np.random.default_rng(3)
+    keys = ("B02", "B03", "B04")
+    whole = {k: rng.integers(1, 10000, (6, 16)).astype(np.uint16) for k in keys}
+    both = _strip_item(tmp_path / "both", "AB", ORIGIN[0], whole)
+    a = _strip_item(tmp_path / "a", "A", ORIGIN[0], {k: whole[k][:, :8] for k in keys})
+    b = _strip_item(tmp_path / "b", "B", ORIGIN[0] + 80, {k: whole[k][:, 8:] for k in keys})
+    model = conv3x3_model(tmp_path / "m.onnx")
+    common = ["--bands", "B04,B03,B02", "--scale", "1", "--activation", "none"]
+    result = run_cli("predict", model, both, "-o", tmp_path / "both.tif", *common)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "both.tif") as src:
+        want = src.read(1)
+    result = run_cli("predict", model, b, a, "--mosaic", "-o", f"{tmp_path / 'out'}/", *common)
+    assert result.exit_code == 0, result.output
+    for name, part in (("A", slice(0, 8)), ("B", slice(8, 16))):
+        with rasterio.open(tmp_path / "out" / f"{name}.tif") as src:
+            assert src.transform == from_origin(ORIGIN[0] + part.start * 10, ORIGIN[1], 10, 10)
+            np.testing.assert_allclose(src.read(1), want[:, part], rtol=1e-6, atol=1e-3)
+    shuffled = _strip_item(tmp_path / "c", "C", ORIGIN[0] + 80,
+                           {k: whole[k][:, 8:] for k in ("B04", "B02", "B03")})
+    result = run_cli("predict", model, a, shuffled, "--mosaic", "-o", f"{tmp_path / 'o2'}/",
+                     *common)
+    assert_one_line_error(result, f"{shuffled}: bands B04, B02, B03, in another order than",
+                          "(B02, B03, B04)", "or predict without --mosaic")
+    assert not (tmp_path / "o2").exists() or not any((tmp_path / "o2").iterdir())

@@ -168,7 +168,8 @@ def _bands(ctx, param, value):
               "seamless surface (windows read across file edges), one output per tile. The "
               "tiles are read at their own pixel size: one differing from the model's "
               "(--model-resolution, its metadata) is refused (resample the tiles first, or "
-              "give native); no --extra-bands; one process (no --workers/--scheduler).")
+              "give native); tiles (or STAC Items, side by side) naming their bands in different "
+              "orders are refused; no --extra-bands; one process (no --workers/--scheduler).")
 @click.option("--block-size", type=click.IntRange(min=MIN_BLOCK_SIZE), default=DEFAULT_BLOCK_SIZE,
               show_default=True,
               help="Width in px of the vertical strips an image is predicted in: memory "
