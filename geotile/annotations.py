@@ -379,7 +379,8 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
                 if len(select_bounds(frame, extent)) == 0:
                     say_no_labels_on(labels, frame, source, image, extent, crs,
                                      f"the patches of {image.name} have no annotations",
-                                     "their patches have no annotations", options.layer)
+                                     "their patches have no annotations", options.layer,
+                                     size=shape)
             categories.update(names)
             x_off, y_off = int(row["x_off"]), int(row["y_off"])
             width, height = int(row["width"]), int(row["height"])

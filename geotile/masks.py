@@ -1273,7 +1273,8 @@ def _mask_one_image(
                                                   src.height + 2 * halo, -halo, -halo))
         on_image = select_bounds(near, extent) if halo else near
         if len(on_image) == 0 and not (listed and len(labels) == 0):
-            say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer)
+            say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer,
+                             size=(src.width, src.height))
         regions = bool(np.any(near.fields["class_id"] == IGNORE))  # COCO's crowd
         profile = mask_profile(src, len(options.channels), ignore or regions, creation_options)
         done = completed_as(complete) if complete else None  # by another run meanwhile
@@ -1317,15 +1318,17 @@ def own_rows(frame, labels, image_path):
 def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
                      outcome: str | None = None,
                      outcomes: str = "their masks are all zeros",
-                     layer: str | None = None) -> None:
+                     layer: str | None = None, size: tuple[int, int] | None = None) -> None:
     """Why ``image_path``'s mask is all zeros: a SpaceNet CSV that lists no building on it
     (its "no building" row) says so in the log; one without a row for it, or vector labels
     that lie elsewhere (a wrong CRS, another image's file), in a warning. ``outcome``: what
     that leaves of the image in place of its all-zero mask (tile: its annotations);
     ``outcomes``: the same said of many images at once; ``layer``: the one read (--layer),
-    named where it is empty (the file's other layers may hold features)."""
+    named where it is empty (the file's other layers may hold features); ``size``: the
+    image's (width, height) in pixels, to name --labels-crs pixels for lon/lat labels within
+    them."""
     from geotile.input_paths import input_path
-    from geotile.pixel_labels import no_overlap
+    from geotile.pixel_labels import fits_pixels, no_overlap
 
     image = input_path(image_path).name  # a URL's ?query (a signature) is no part of it
     import shapely
@@ -1371,6 +1374,11 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
         advice = (f"no feature of their labels overlaps them; {outcomes}. The labels' CRS may "
                   "be wrong or missing (pass --labels-crs with the CRS their coordinates are in, "
                   "or write them in the images' CRS) or they may belong to other images.")
+        if size is not None and "swapped" not in why \
+                and (pixels := fits_pixels(labels, *size, image)):
+            message += pixels
+            advice += (" They lie within the images' pixels, as pixel coordinates would: pass "
+                       "--labels-crs pixels if they are.")
     warnings.warn(GeotileWarning(message, about=image, advice=advice), stacklevel=3)
 
 

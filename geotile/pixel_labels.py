@@ -157,6 +157,19 @@ def _fitting(labels, src) -> tuple[float, float, float, float] | None:
     return minx, miny, maxx, maxy
 
 
+def fits_pixels(labels, width: int, height: int, image) -> str:
+    """The sentence naming --labels-crs pixels for lon/lat ``labels`` that overlap nothing
+    but lie within ``image``'s ``width`` x ``height`` pixels (0..width, 0..height), as its
+    pixel coordinates would; else ''. Degrees within those bounds (10..30) are no proof."""
+    from types import SimpleNamespace
+
+    if _fitting(labels, SimpleNamespace(width=width, height=height)) is None:
+        return ""
+    name = getattr(image, "name", None) or os.path.basename(str(image))
+    return (f" They lie within {name}'s {width}x{height} pixels, as its pixel coordinates "
+            f"would: pass {OPTION} if they are ({CONVENTION}).")
+
+
 def _advice(src, image) -> str:
     name = getattr(image, "name", None) or os.path.basename(str(image))
     return (f"they lie within {name}'s {src.width}x{src.height} pixels, as its pixel "

@@ -489,3 +489,31 @@ def test_a_shapefile_prj_or_geopackage_srs_is_what_the_file_declares(run_cli, tm
     assert result.exit_code == 0, result.output
     assert "lonlat.geojson: no feature overlaps mosaic.tif" in result.stderr
     assert "in pixels, the image is 100x100 px" in result.stderr
+
+
+def test_pixels_that_read_as_lon_lat_off_the_image_name_labels_crs_pixels(run_cli, tile,
+                                                                          tmp_path):
+    """Pixel coordinates given without --labels-crs that are degrees too (10..30: a spot in
+    the Sahara, read as lon/lat) overlap nothing: the warning says to pass --labels-crs
+    pixels as well as --labels-crs <CRS>, as they lie within the image's 100x100 pixels;
+    the mask is all zeros, exit 0. Coordinates beyond its pixels name no pixels."""
+    labels = _geojson(tmp_path / "pix.geojson", [shapely.box(10, 10, 20, 20),
+                                                 shapely.box(22, 15, 30, 25)])
+    result = run_cli("make-masks", labels, tile, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert _mask(tmp_path / "m.tif").sum() == 0
+    lines = [line for line in result.stderr.splitlines() if "Warning" in line]
+    assert len(lines) == 1, result.stderr
+    for fragment in ("pix.geojson: no feature overlaps tile.tif", "pass --labels-crs with",
+                     "They lie within tile.tif's 100x100 pixels, as its pixel coordinates "
+                     "would: pass --labels-crs pixels if they are"):
+        assert fragment in lines[0], lines[0]
+    result = run_cli("tile", tile, "--labels", labels, "--annotations", "coco", "--size", "50",
+                     "-o", tmp_path / "tiles")
+    assert result.exit_code == 0, result.output
+    assert "pass --labels-crs pixels if they are" in result.stderr
+    far = _geojson(tmp_path / "far.geojson", [shapely.box(110, 10, 120, 20)])
+    result = run_cli("make-masks", far, tile, "-o", tmp_path / "f.tif")
+    assert result.exit_code == 0, result.output
+    assert "no feature overlaps" in result.stderr
+    assert "--labels-crs pixels" not in result.stderr
