@@ -409,3 +409,37 @@ def test_a_mosaic_of_adjacent_items_is_the_prediction_of_one_item_covering_both(
     assert_one_line_error(result, f"{shuffled}: bands B04, B02, B03, in another order than",
                           "(B02, B03, B04)", "or predict without --mosaic")
     assert not (tmp_path / "o2").exists() or not any((tmp_path / "o2").iterdir())
+
+
+def test_make_masks_of_a_folder_of_items_writes_a_mask_per_item(run_cli, tmp_path):
+    """make-masks of a downloaded search: one mask per item, named after its id, on its 10 m
+    stack grid, the pixels of each item given alone; never one mask per band GeoTIFF."""
+    import geopandas as gpd
+    import shapely
+
+    ia, _ = s2_item(tmp_path / "search" / "a", keys=("B02", "B03", "B04"), item_id="A")
+    ib, _ = s2_item(tmp_path / "search" / "b", keys=("B02", "B03", "B04"), item_id="B",
+                    coarse=("B04",), seed=2)
+    labels = tmp_path / "labels.geojson"
+    x0, y0 = ORIGIN
+    gpd.GeoDataFrame(geometry=[shapely.box(x0 + 20, y0 - 40, x0 + 50, y0 - 10)],
+                     crs=CRS).to_file(labels)
+    result = run_cli("make-masks", labels, tmp_path / "search", "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "masks").glob("*.tif")) == ["A.tif", "B.tif"]
+    want = np.zeros((6, 8), np.uint8)
+    want[1:4, 2:5] = 1
+    for ident, item in (("A", ia), ("B", ib)):
+        alone = tmp_path / f"{ident}_alone.tif"
+        result = run_cli("make-masks", labels, item, "-o", alone)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / "masks" / f"{ident}.tif") as got, \
+                rasterio.open(alone) as one:
+            assert got.shape == (6, 8) and got.transform == from_origin(*ORIGIN, 10, 10)
+            assert got.crs == one.crs and got.transform == one.transform
+            np.testing.assert_array_equal(got.read(1), one.read(1))
+            np.testing.assert_array_equal(got.read(1), want)
+    # one item's folder: the item, not its band GeoTIFFs (B02.tif, SCL.tif...)
+    result = run_cli("make-masks", labels, tmp_path / "search" / "b", "-o", f"{tmp_path / 'one'}/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "one").glob("*.tif")) == ["B.tif"]

@@ -234,10 +234,13 @@ def make_masks(
     $ geotile make-masks project/ project/ds0/img -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
+    A STAC Item of imagery (item.json) is masked on its bands' stack grid, its
+    mask named after its id; a folder of Items (a downloaded search, or folders
+    of them) is its Items, not their bands.
     """
     from geotile.input_files import expand_inputs
 
-    images = expand_inputs(images)
+    images = expand_inputs(images, stac_items=True)  # a folder of Items: its Items
     import json
 
     from geotile.labels import read_class_map
