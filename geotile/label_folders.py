@@ -59,15 +59,15 @@ def pair_labels(labels, images) -> list[Path]:
     name expected for an image with no label file or with two. Label files of no image are
     left alone."""
     from geotile.dataset_names import image_name, name_key, scene_of_mask
-    from geotile.input_paths import input_path
+    from geotile.input_paths import image_stem, input_path
     from geotile.spacenet import image_id
 
     files = label_files(labels)
     candidates = _candidates(files)
-    stems = {name_key(input_path(image).stem): image for image in images}
+    stems = {name_key(image_stem(image)): image for image in images}
     found, others = [], []
     for image in images:
-        stem = name_key(input_path(image).stem)
+        stem = name_key(image_stem(image))
         own = [f for f in candidates(stem) if image_name(stem, label_stem(f)) is not None]
         # a file of another image's stem, or of its name as a scene (104_mask.geojson for
         # 104_sat.tif beside 104.tif), is that image's
@@ -86,7 +86,7 @@ def pair_labels(labels, images) -> list[Path]:
     # the images of one scene (_RGB, _IRRG) or of one SpaceNet id (PS-RGB_, PS-MS_) share it
     named: dict[Path, dict[str, list]] = defaultdict(dict)
     for image, (f,) in zip(images, found, strict=True):
-        stem = name_key(input_path(image).stem)
+        stem = name_key(image_stem(image))
         key = scene_of_mask(name_key(label_stem(f)), stem) or image_id(stem)
         named[f].setdefault(key, []).append(image)
     for f, by_name in named.items():
@@ -95,7 +95,7 @@ def pair_labels(labels, images) -> list[Path]:
             raise InputError(
                 f"{f.name} in {labels} pairs with {len(names)} images of other names "
                 f"({', '.join(names[:5])}): whose labels it holds is not clear. Name each "
-                f"image's label file after it ({input_path(images[0]).stem}"
+                f"image's label file after it ({image_stem(images[0])}"
                 f"{f.suffix if f.suffix else '.geojson'} for {input_path(images[0]).name}).")
     return [own[0] for own in found]
 
@@ -142,13 +142,14 @@ def _tails(ident: str) -> list[str]:
 
 def _refusal(image: Path, labels, files: list[Path], found: list[Path],
              others: dict | None = None) -> str:
-    from geotile.input_paths import input_path
+    from geotile.input_paths import image_stem, input_path
     from geotile.spacenet import image_id
 
+    stem = image_stem(image)  # a STAC Item's id
     suffixes = [f.suffix for f in files] or [".geojson"]
-    expected = image.stem + max(set(suffixes), key=suffixes.count)
-    ident = image_id(image.stem)
-    also = f", or a name of its image id {ident}" if ident != image.stem else ""
+    expected = stem + max(set(suffixes), key=suffixes.count)
+    ident = image_id(stem)
+    also = f", or a name of its image id {ident}" if ident != stem else ""
     if found:
         names = [f.name for f in found]  # a recursive pattern's files of one name: their paths
         names = names if len(set(names)) == len(names) else [str(f) for f in found]

@@ -443,3 +443,33 @@ def test_make_masks_of_a_folder_of_items_writes_a_mask_per_item(run_cli, tmp_pat
     result = run_cli("make-masks", labels, tmp_path / "search" / "b", "-o", f"{tmp_path / 'one'}/")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "one").glob("*.tif")) == ["B.tif"]
+
+
+def test_make_masks_pairs_a_label_folders_files_with_items_by_their_ids(run_cli, tmp_path):
+    """A label folder beside a folder of items: A.geojson is item A's labels, B.geojson
+    B's (both item files are item.json: the id, not the file's stem, pairs)."""
+    import geopandas as gpd
+    import shapely
+
+    s2_item(tmp_path / "search" / "a", keys=("B02", "B03"), item_id="A")
+    s2_item(tmp_path / "search" / "b", keys=("B02", "B03"), item_id="B", seed=2)
+    x0, y0 = ORIGIN
+    (tmp_path / "labels").mkdir()
+    for ident, box in (("A", (x0, y0 - 20, x0 + 20, y0)), ("B", (x0 + 60, y0 - 60, x0 + 80,
+                                                                 y0 - 40))):
+        gpd.GeoDataFrame(geometry=[shapely.box(*box)], crs=CRS).to_file(
+            tmp_path / "labels" / f"{ident}.geojson")
+    result = run_cli("make-masks", tmp_path / "labels", tmp_path / "search", "-o",
+                     tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    want_a, want_b = np.zeros((6, 8), np.uint8), np.zeros((6, 8), np.uint8)
+    want_a[0:2, 0:2] = 1
+    want_b[4:6, 6:8] = 1
+    for ident, want in (("A", want_a), ("B", want_b)):
+        with rasterio.open(tmp_path / "masks" / f"{ident}.tif") as src:
+            np.testing.assert_array_equal(src.read(1), want)
+    # an item of no label file: named by its id
+    (tmp_path / "labels" / "B.geojson").unlink()
+    assert_one_line_error(run_cli("make-masks", tmp_path / "labels", tmp_path / "search",
+                                  "-o", tmp_path / "again"),
+                          "item.json: no label file in", "(expected B.geojson")
