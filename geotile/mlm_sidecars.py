@@ -30,6 +30,8 @@ metadata override it (:class:`geotile.model.OnnxModel`). From ``properties``:
 """
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import math
 import re
@@ -101,6 +103,29 @@ def _read(path: Path, strict: bool, short_is_item: bool = False):
                              "extension); give an MLM item or the .onnx model.")
         return None
     return item
+
+
+def _read_beside(path: Path, short_is_item: bool):
+    """:func:`_read` of a JSON file beside a model (not strict), parsed once per version of
+    the file (device, inode, size, mtime, ctime): the normalisation, class names, input,
+    tasks and post-processing each look for the model's item, one folder scan apiece."""
+    import stat
+
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    item = _read_version(str(path), (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                                     info.st_ctime_ns), short_is_item)
+    return None if item is None else copy.deepcopy(item)
+
+
+@functools.lru_cache(maxsize=_MOST_ITEMS)
+def _read_version(path: str, version: tuple, short_is_item: bool):
+    """_read(path) of one ``version`` of the file (a ModelError is not kept: said again)."""
+    return _read(Path(path), strict=False, short_is_item=short_is_item)
 
 
 #: the start of an unreadable JSON file too short to tell from an MLM item being written
@@ -200,7 +225,7 @@ def mlm_item(model_path):
     found = []
     others = {p.name for p in named_sidecar_paths(model_path)}
     for path in mlm_files(model_path):
-        item = _read(path, strict=False, short_is_item=path.name not in others)
+        item = _read_beside(path, short_is_item=path.name not in others)
         if item is None:
             continue
         for _, asset in _model_assets(item):
