@@ -12,7 +12,9 @@ asset's ``classification:classes`` (value, name) name its ids.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import os
 from pathlib import Path
@@ -47,12 +49,29 @@ def is_label_item(document) -> bool:
 
 def stac_document(path) -> dict | None:
     """The parsed STAC document at local ``path``, None when it is none."""
+    import stat
+
     path = Path(os.fspath(path))
     try:
-        if path.suffix.lower() not in (".json", ".geojson") or not path.is_file() \
-                or path.stat().st_size > SNIFF_BYTES:
+        if path.suffix.lower() not in (".json", ".geojson"):
             return None
-        raw = path.read_bytes()
+        info = path.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > SNIFF_BYTES:
+        return None
+    document = _stac_version(str(path), (info.st_dev, info.st_ino, info.st_size,
+                                         info.st_mtime_ns, info.st_ctime_ns))
+    return None if document is None else copy.deepcopy(document)
+
+
+@functools.lru_cache(maxsize=32)
+def _stac_version(path: str, version: tuple) -> dict | None:
+    """stac_document of one ``version`` of the file at ``path`` (device, inode, size, mtime,
+    ctime), read once: make-masks and predict ask of one labels file or item several times
+    (its labels, its catalog, its item, the inputs' files, the resume digest)."""
+    try:
+        raw = Path(path).read_bytes()
     except OSError:
         return None
     if b'"stac_version"' not in raw:
