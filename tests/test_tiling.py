@@ -720,6 +720,16 @@ def test_mask_ignore_value_is_nodata_not_positive(make_raster, tmp_path):
     assert summary.written == 2 and summary.skipped_nodata == 2
 
 
+def _filtered(image, mask, folder, max_nodata):
+    """(written, skipped_empty) of a --skip-empty tiling of ``image`` and ``mask`` in 32 px
+    patches (under ``folder``/b), and (written, skipped_nodata) of a --max-nodata one (/c)."""
+    empty = tile_rasters([image], [mask], folder / "b",
+                         options=TileOptions(size=32, skip_empty=True))
+    nodata = tile_rasters([image], [mask], folder / "c",
+                          options=TileOptions(size=32, max_nodata=max_nodata))
+    return (empty.written, empty.skipped_empty), (nodata.written, nodata.skipped_nodata)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16])
 def test_an_undeclared_255_of_a_class_mask_is_nodata_not_positive(make_raster, tmp_path,
                                                                    dtype):
@@ -739,12 +749,7 @@ def test_an_undeclared_255_of_a_class_mask_is_nodata_not_positive(make_raster, t
     assert float(rows["0", "1"]["positive_fraction"]) == 0
     assert float(rows["0", "1"]["nodata_fraction"]) == 0.5
     assert float(rows["0", "0"]["positive_fraction"]) == 0.75
-    summary = tile_rasters([image], [mask], tmp_path / "b",
-                           options=TileOptions(size=32, skip_empty=True))
-    assert summary.written == 1 and summary.skipped_empty == 3
-    summary = tile_rasters([image], [mask], tmp_path / "c",
-                           options=TileOptions(size=32, max_nodata=0.25))
-    assert summary.written == 1 and summary.skipped_nodata == 3
+    assert _filtered(image, mask, tmp_path, 0.25) == ((1, 3), (1, 3))
 
 
 @pytest.mark.parametrize("dtype", [np.int16, np.int8])
@@ -769,12 +774,7 @@ def test_an_undeclared_negative_id_of_a_class_mask_is_nodata_not_positive(make_r
                          ("1", "1"): (0.5, 0.5)}
     with rasterio.open(tmp_path / "a" / "masks" / "img_0_0.tif") as patch:
         assert (patch.read(1) == -1).all()  # kept as it is
-    summary = tile_rasters([image], [mask], tmp_path / "b",
-                           options=TileOptions(size=32, skip_empty=True))
-    assert summary.written == 2 and summary.skipped_empty == 2
-    summary = tile_rasters([image], [mask], tmp_path / "c",
-                           options=TileOptions(size=32, max_nodata=0.5))
-    assert summary.written == 2 and summary.skipped_nodata == 2
+    assert _filtered(image, mask, tmp_path, 0.5) == ((2, 2), (2, 2))
 
 
 def test_a_class_id_a_masks_names_call_no_data_is_nodata_not_positive(make_raster, tmp_path):
@@ -797,12 +797,7 @@ def test_a_class_id_a_masks_names_call_no_data_is_nodata_not_positive(make_raste
                  for r in read_index(tmp_path / "a")}
     assert fractions == {("0", "0"): (0, 1), ("1", "0"): (0, 1), ("0", "1"): (0.5, 0.5),
                          ("1", "1"): (1, 0)}
-    summary = tile_rasters([image], [mask], tmp_path / "b",
-                           options=TileOptions(size=32, skip_empty=True))
-    assert summary.written == 2 and summary.skipped_empty == 2
-    summary = tile_rasters([image], [mask], tmp_path / "c",
-                           options=TileOptions(size=32, max_nodata=0.5))
-    assert summary.written == 2 and summary.skipped_nodata == 2
+    assert _filtered(image, mask, tmp_path, 0.5) == ((2, 2), (2, 2))
 
 
 @pytest.mark.parametrize("dtype,nodata", [(np.uint8, 15), (np.int16, -1), (np.uint8, 0)])
@@ -829,12 +824,7 @@ def test_255_of_a_class_mask_declaring_another_nodata_is_nodata_too(make_raster,
         assert float(rows["0", "1"]["positive_fraction"]) == 0.375
         assert float(rows["0", "1"]["nodata_fraction"]) == 0.625
         assert float(rows["0", "0"]["positive_fraction"]) == 1
-        summary = tile_rasters([image], [mask], tmp_path / "b",
-                               options=TileOptions(size=32, skip_empty=True))
-        assert summary.written == 2 and summary.skipped_empty == 2
-        summary = tile_rasters([image], [mask], tmp_path / "c",
-                               options=TileOptions(size=32, max_nodata=0.5))
-        assert summary.written == 1 and summary.skipped_nodata == 3
+        assert _filtered(image, mask, tmp_path, 0.5) == ((2, 2), (1, 3))
 
 
 def test_a_0_255_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_path):
