@@ -753,3 +753,62 @@ def mlm_input(model_path, channels: int | None = None) -> MlmInput | None:
         return None
     return MlmInput(path, names, steps, shape_channels, expressions,
                     _common_names(item))
+
+
+#: dim_order names of the input's axes (the spec's Dimension Order, and its short forms)
+_BATCH_DIMS = {"batch", "b", "n", "batch_size"}
+_CHANNEL_DIMS = {"bands", "band", "channel", "channels", "c", "variables"}
+_SPATIAL_DIMS = {"height", "h", "width", "w", "y", "x", "rows", "cols", "lat", "latitude",
+                 "lon", "longitude"}
+#: the spec's data types (STAC raster / 1.1 core) fed as floating-point values
+_FLOAT_TYPES = {"float16", "float32", "float64", "cfloat32", "cfloat64"}
+
+
+class MlmStructure:
+    """The item's input structure as geotile feeds it: ``layout`` (NCHW or NHWC, from its
+    dim_order; None without one), ``size`` (its fixed height/width, None when variable),
+    ``data_type`` (None when not given), ``where`` (the item's name and field)."""
+
+    def __init__(self, path: Path, layout, size, data_type, order):
+        self.file, self.layout, self.size, self.data_type = path, layout, size, data_type
+        self.where = f"{path.name} mlm:input input"
+        self.order = order
+
+
+def mlm_structure(model_path) -> MlmStructure | None:
+    """The input structure (dim_order, shape, data_type) of the MLM item beside
+    ``model_path``; None without an item. ModelError naming the item for a dim_order that is
+    no image batch (a time axis, no bands and two spatial axes) or a shape of unequal fixed
+    height and width: geotile feeds square windows of one image."""
+    path, item = mlm_item(model_path)
+    if item is None:
+        return None
+    spec = _input(item, path)
+    structure = spec.get("input")
+    if not isinstance(structure, dict) or structure.get("dim_order") is None:
+        return None
+    _channels(spec, path)  # a shape of integers matching the dim_order
+    shape, order = structure["shape"], [str(d).strip().lower() for d in structure["dim_order"]]
+    shown = f"{path}: mlm:input input dim_order {_shown(structure['dim_order'])}"
+    fix = ("geotile feeds one image as [batch, bands, height, width] or [batch, height, "
+           "width, bands]: fix the item, or give the .onnx with --bands/--mean/--std")
+    axes = [i for i, d in enumerate(order) if d not in _BATCH_DIMS or i != 0]
+    kinds = ["c" if order[i] in _CHANNEL_DIMS else "s" if order[i] in _SPATIAL_DIMS else "?"
+             for i in axes]
+    if len(axes) != 3 or sorted(kinds) != ["c", "s", "s"] or kinds[1] != "s":
+        raise ModelError(f"{shown} is no image batch (bands and two spatial axes, a batch "
+                         f"first or none); {fix}.")
+    layout = "NCHW" if kinds[0] == "c" else "NHWC"
+    height, width = (shape[i] for i, k in zip(axes, kinds, strict=True) if k == "s")
+    if height > 0 and width > 0 and height != width:
+        raise ModelError(f"{path}: mlm:input input shape {_shown(shape)} is of fixed "
+                         f"{height}x{width} windows; geotile predicts square ones: fix the "
+                         "item (-1 for a variable size), or export the model square.")
+    size = height if height > 0 else width if width > 0 else None
+    data_type = structure.get("data_type")
+    return MlmStructure(path, layout, size, data_type if isinstance(data_type, str) else
+                        None, structure["dim_order"])
+
+
+def is_float_type(data_type: str) -> bool:
+    return data_type.strip().lower() in _FLOAT_TYPES

@@ -122,10 +122,10 @@ _INPUT_TYPES = {
 _OUTPUT_TYPES = {*_INPUT_TYPES, "tensor(uint32)", "tensor(uint64)", "tensor(bool)"}
 
 
-def _check_layout_metadata(layout: str, shape: list, declared, path) -> None:
-    """ModelError when the metadata's ``layout`` contradicts the input's fixed axes: its
-    channel axis symbolic where the other layout's is fixed, or its patch axes unequal
-    where the other layout's are equal."""
+def _check_layout_metadata(layout: str, shape: list, declared, path, said=None) -> None:
+    """ModelError when the metadata's ``layout`` (or what ``said`` it: an MLM item's
+    dim_order) contradicts the input's fixed axes: its channel axis symbolic where the other
+    layout's is fixed, or its patch axes unequal where the other layout's are equal."""
     other = "NHWC" if layout == "NCHW" else "NCHW"
     channel, spatial = (1, (2, 3)) if layout == "NCHW" else (3, (1, 2))
     other_channel, other_spatial = (3, (1, 2)) if layout == "NCHW" else (1, (2, 3))
@@ -134,6 +134,9 @@ def _check_layout_metadata(layout: str, shape: list, declared, path) -> None:
         all(fixed[1:]) and shape[spatial[0]] != shape[spatial[1]]
         and shape[other_spatial[0]] == shape[other_spatial[1]])
     if contradicted:
+        if said:
+            raise ModelError(f"{said}, but {path.name} takes {list(declared)}, {other}; fix "
+                             "the item's dim_order (or give the model it describes).")
         raise ModelError(f"{path}: its metadata says layout={layout}, but its input "
                          f"{list(declared)} is {other}; fix or remove the model's 'layout' "
                          "metadata.")
@@ -308,8 +311,28 @@ class OnnxModel:
                 "reads float32, float16 and float64 outputs: export them as float32."
                 if unreadable else f"{path}: the model has no outputs; check the export.")
         layout = (self.metadata.get("layout") or "").upper()
+        from geotile.mlm_sidecars import is_float_type, mlm_structure
+
+        #: its MLM item's input structure (dim_order, shape, data_type), None without one
+        self.mlm_structure = structure = mlm_structure(path)
         if layout in ("NCHW", "NHWC"):
             _check_layout_metadata(layout, shape, model_input.shape, path)
+            if structure is not None and structure.layout != layout:
+                raise ModelError(f"{structure.file}: mlm:input input dim_order "
+                                 f"{structure.order} is {structure.layout}, but {path.name}'s "
+                                 f"metadata says layout={layout}; fix the one that is wrong.")
+        elif structure is not None:
+            layout = structure.layout
+            _check_layout_metadata(layout, shape, model_input.shape, path,
+                                   f"{structure.file}: mlm:input input dim_order "
+                                   f"{structure.order} says {layout}")
+            log.info("%s: fed %s, as %s dim_order says", path.name, layout, structure.where)
+        if structure is not None and structure.data_type is not None and is_float_type(
+                structure.data_type) and not np.issubdtype(self.input_type, np.floating):
+            raise ModelError(f"{structure.file}: mlm:input input data_type "
+                             f"{structure.data_type} (the scaled input), but {path.name} takes "
+                             f"{np.dtype(self.input_type).name}, which would round it; fix the "
+                             "item's data_type (or give the model it describes).")
         #: every dimension symbolic and no metadata: the layout comes from the names, and a
         #: failed probe tries the other one
         self._layout_guessed = layout not in ("NCHW", "NHWC") and shape[1] is None \
@@ -336,6 +359,11 @@ class OnnxModel:
         self.fixed_size = height is not None or width is not None
         if self.fixed_size:
             self.tile_size = height or width
+            if structure is not None and structure.size not in (None, self.tile_size):
+                raise ModelError(f"{structure.file}: mlm:input input shape is of "
+                                 f"{structure.size} px windows, but {path.name} takes fixed "
+                                 f"{self.tile_size} px ones; fix the item's shape (or give "
+                                 "the model it describes).")
         self.fixed_batch = shape[0]
         # every output declares the input's own symbolic batch: no need to probe it at 2
         batch_name = model_input.shape[0]
@@ -476,9 +504,16 @@ class OnnxModel:
     # --- metadata read when asked: an option that replaces a bad value makes it unread ----
     @functools.cached_property
     def tile_size(self) -> int | None:
-        """Its fixed input size, else its metadata's tile size (px), else None."""
-        return metadata_number(self.metadata, ("tile_size", "tiles_size"), self.path,
-                                integer=True, minimum=1, option="--tile-size")
+        """Its fixed input size, else its metadata's tile size (px), else its MLM item's
+        fixed height/width (mlm:input input shape), else None."""
+        size = metadata_number(self.metadata, ("tile_size", "tiles_size"), self.path,
+                               integer=True, minimum=1, option="--tile-size")
+        structure = getattr(self, "mlm_structure", None)
+        if size is None and structure is not None and structure.size is not None:
+            log.info("%s: %d px windows, as %s shape says", self.path.name, structure.size,
+                     structure.where)
+            return structure.size
+        return size
 
     @functools.cached_property
     def overlap_fraction(self) -> float | None:

@@ -202,6 +202,11 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
     if model.fixed_size and size != model.tile_size:
         raise ModelError(f"{model.path.name} takes fixed {model.tile_size} px tiles; "
                          f"--tile-size {size} cannot be used (leave it out).")
+    declared = getattr(model, "mlm_structure", None)
+    if declared is not None and declared.size not in (None, size) and not quiet:
+        log.warning("%s: --tile-size %d feeds the model %dx%d windows, where %s shape says "
+                    "%dx%d (leave --tile-size out to feed those)", model.path.name, size, size,
+                    size, declared.where, declared.size, declared.size)
     overlap = options.overlap
     if overlap is None:
         overlap = model.overlap_fraction if model.overlap_fraction is not None \
