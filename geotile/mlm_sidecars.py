@@ -651,6 +651,7 @@ class MlmInput:
         self.bands = self.order = None
         self.where = f"{file.name} mlm:input"
         self.why = ""
+        self.nodata: dict[str, float] = {}  # band name (_key) -> its band object's nodata
 
     def bind(self, indexes, source, added: int = 0) -> None:
         pass
@@ -669,6 +670,28 @@ class MlmInput:
         return f"{self.where} bands {','.join(self.names or [])}"
 
     def bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
+        """:meth:`_bands_for`, and a warning where the item's band objects give a nodata
+        value the image does not declare for the bands fed (its pixels of that value are
+        fed as values: geotile's nodata is the image's own)."""
+        picked = self._bands_for(src, source, quiet)
+        if quiet or not self.names or not self.nodata:
+            return picked
+        indexes = picked or list(range(1, src.count + 1))
+        undeclared = [(name, self.nodata[_key(name)], index) for name, index in zip(
+            self.names, indexes, strict=False) if _key(name) in self.nodata and (
+            src.nodatavals[index - 1] is None or src.nodatavals[index - 1] != self.nodata[
+                _key(name)])]
+        if undeclared:
+            name, value, index = undeclared[0]
+            declared = src.nodatavals[index - 1]
+            log.warning("%s: %s band objects give band %s nodata %g, but the image declares %s:"
+                        " its pixels of %g are fed to the model as values (set the image's "
+                        "nodata, e.g. gdal_edit.py -a_nodata %g, to leave them out)",
+                        Path(str(source)).name, self.file.name, name, value,
+                        "none" if declared is None else f"nodata {declared:g}", value, value)
+        return picked
+
+    def _bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
         """The image's bands (1-based) fed: by their descriptions where they name the
         item's bands (or their common names), else by position (an image of as many bands,
         none described); ModelError naming ``source`` otherwise, and for bands the item
@@ -751,8 +774,24 @@ def mlm_input(model_path, channels: int | None = None) -> MlmInput | None:
                    and b.get("expression") is not None]
     if not names and not steps:
         return None
-    return MlmInput(path, names, steps, shape_channels, expressions,
-                    _common_names(item))
+    found = MlmInput(path, names, steps, shape_channels, expressions, _common_names(item))
+    found.nodata = _band_nodata(item)
+    return found
+
+
+def _band_nodata(item) -> dict[str, float]:
+    """Band name (:func:`_key`) -> the nodata value its band object (``raster:bands``, STAC
+    1.1 ``bands``, in the properties or an mlm:model asset) gives."""
+    found: dict[str, float] = {}
+    for where in (item["properties"], *(a for _, a in _model_assets(item))):
+        for field in ("bands", "raster:bands"):
+            for band in where.get(field) if isinstance(where.get(field), list) else []:
+                value = band.get("nodata", band.get("raster:nodata")) if isinstance(
+                    band, dict) else None
+                if isinstance(band, dict) and isinstance(band.get("name"), str) and \
+                        isinstance(value, int | float) and not isinstance(value, bool):
+                    found.setdefault(_key(band["name"]), float(value))
+    return found
 
 
 #: dim_order names of the input's axes (the spec's Dimension Order, and its short forms)

@@ -140,3 +140,22 @@ def test_a_float_input_fed_to_an_integer_model_is_refused(tmp_path, run_cli, rgb
     path = write_item(tmp_path / "m", content)
     _, result = run(run_cli, tmp_path, path, tif, code=1)
     assert_one_line_error(result, "item.json", "data_type float32")
+
+
+def test_the_item_s_band_nodata_the_image_does_not_declare_is_warned_of(tmp_path, run_cli,
+                                                                        make_raster):
+    """raster:bands nodata 0 of the bands fed, an image declaring none: its 0 pixels were fed
+    as values without a word; now warned of with the fix (the image's own nodata rules)."""
+    pixels = np.random.default_rng(7).integers(0, 1000, (3, 16, 16)).astype(np.uint16)
+    tif = make_raster("rgb.tif", pixels)
+    (tmp_path / "m").mkdir()
+    centred_model(tmp_path / "m" / "model.onnx", dims=("n", 3, "h", "w"))
+    content = structured(["batch", "bands", "height", "width"])
+    content["properties"]["raster:bands"] = [{"name": b, "nodata": 0, "data_type": "uint16"}
+                                             for b in ("B02", "B03", "B04")]
+    path = write_item(tmp_path / "m", content)
+    _, result = run(run_cli, tmp_path, path, tif, "--tile-size", "16")
+    assert "nodata 0" in result.stderr and "a_nodata" in result.stderr, result.stderr
+    tagged = make_raster("tagged.tif", pixels, nodata=0)
+    _, result = run(run_cli, tmp_path, path, tagged, "--tile-size", "16")
+    assert "a_nodata" not in result.stderr, result.stderr
