@@ -11,6 +11,13 @@ metadata override it (:class:`geotile.model.OnnxModel`). From ``properties``:
   common names of the item's band objects), else by position (as many bands, none described
   otherwise; bands named twice, two dates, go by position only);
   ``input.shape`` / ``dim_order`` are checked against the model's channels;
+  ``dim_order`` sets the layout (NCHW or NHWC; a batch axis first or none; a time axis or
+  other refused), its fixed height/width the default tile size (:func:`mlm_structure`;
+  the model's metadata and --tile-size override, warned of), a float ``data_type`` for an
+  integer model is refused; band objects' ``nodata`` the image does not declare are warned
+  of. Left as they are: band ``scale``/``offset`` (they describe the source's values, which
+  value_scaling is of: the spec's examples scale raw DN), ``resize_type`` (windows are cut
+  at the input's size), the batch and ``mlm:batch_size_suggestion`` (no pixel changes).
   ``value_scaling`` (one object per band, or one for all) is applied per band as the spec
   defines each type: ``min-max`` (x - minimum) / (maximum - minimum), ``z-score``
   (x - mean) / stddev, ``offset`` x - value, ``scale`` x / value (geotile's mean/std, on
