@@ -510,6 +510,14 @@ class OnnxModel:
                                integer=True, minimum=1, option="--tile-size")
         structure = getattr(self, "mlm_structure", None)
         if size is None and structure is not None and structure.size is not None:
+            from geotile.streaming import MIN_TILE_SIZE
+
+            if structure.size < MIN_TILE_SIZE:  # the spec's example: 3x3, a placeholder
+                log.warning("%s: %s shape says %dx%d windows, smaller than any predict feeds "
+                            "(%d px): default windows used (give --tile-size to choose)",
+                            self.path.name, structure.where, structure.size, structure.size,
+                            MIN_TILE_SIZE)
+                return None
             log.info("%s: %d px windows, as %s shape says", self.path.name, structure.size,
                      structure.where)
             return structure.size

@@ -159,3 +159,18 @@ def test_the_item_s_band_nodata_the_image_does_not_declare_is_warned_of(tmp_path
     tagged = make_raster("tagged.tif", pixels, nodata=0)
     _, result = run(run_cli, tmp_path, path, tagged, "--tile-size", "16")
     assert "a_nodata" not in result.stderr, result.stderr
+
+
+def test_an_item_window_smaller_than_any_predict_feeds_is_warned_and_left(tmp_path, run_cli,
+                                                                          rgb):
+    """The spec's own U-Net example declares a [-1, 8, 3, 3] input (a placeholder) for a
+    model of symbolic H/W: 3 px windows are below the smallest predict feeds (8 px), so the
+    default 512 px windows are fed (the 16 px image padded) with a warning naming the item."""
+    tif, _ = rgb
+    (tmp_path / "m").mkdir()
+    window_model(tmp_path / "m" / "model.onnx")
+    path = write_item(tmp_path / "m", structured(["batch", "bands", "height", "width"],
+                                                 shape=[-1, 3, 3, 3]))
+    out, result = run(run_cli, tmp_path, path, tif)
+    assert np.all(out == 512), np.unique(out)
+    assert "item.json" in result.stderr and "3x3" in result.stderr, result.stderr
