@@ -78,7 +78,20 @@ def image_stem(path) -> str:
     patches, the masks paired with it): a STAC Item's id, else its file's stem."""
     from geotile.stac_images import is_item_json, item_stem
 
-    return (is_item_json(path) and item_stem(path)) or input_path(path).stem
+    return (is_item_json(path) and item_stem(path)) or subdataset_stem(path) \
+        or input_path(path).stem
+
+
+def subdataset_stem(path) -> str | None:
+    """A GDAL subdataset name's stem: its file's, and the fields that pick the subdataset
+    (NETCDF:"scene.nc":sst -> scene_sst, GTIFF_DIR:2:pages.tif -> pages_2); None for a
+    file."""
+    file = subdataset_file(path)
+    if file is None:
+        return None
+    text = os.fspath(path).replace(f'"{file}"', "\0").replace(file, "\0")
+    fields = [re.sub(r"[^A-Za-z0-9._-]+", "_", f).strip("_") for f in text.split(":")[1:]]
+    return "_".join([Path(file).stem, *(f for f in fields if f and f != "\0")])
 
 
 #: the start of a relative path that rasterio and pyogrio read as a URL's scheme
@@ -176,13 +189,34 @@ def in_name_order(paths) -> list:
 
 
 def input_exists(path: str | os.PathLike) -> bool:
-    """False only for a local file that does not exist (GDAL itself checks virtual paths)."""
-    return not _is_local(path) or Path(path).exists()
+    """False only for a local file that does not exist (GDAL itself checks virtual paths,
+    and the subdatasets of an existing file: :func:`subdataset_file`)."""
+    return not _is_local(path) or Path(path).exists() or subdataset_file(path) is not None
+
+
+def subdataset_file(path: str | os.PathLike) -> str | None:
+    """The existing local file of a GDAL subdataset's name ``path`` (NETCDF:"a.nc":sst, as
+    gdalinfo lists them), else None: a name GDAL opens, which is no file itself."""
+    text = os.fspath(path)
+    if os.path.lexists(text) or is_virtual_path(text):
+        return None
+    for match in re.finditer(r'"([^"]+)"', text):  # a quoted file
+        if os.path.isfile(match.group(1)):
+            return match.group(1)
+    parts = text.split(":")
+    for start in range(1, len(parts)):  # an unquoted one, between the prefix and the name
+        for end in range(len(parts), start, -1):
+            candidate = ":".join(parts[start:end])
+            if candidate and os.path.isfile(candidate):
+                return candidate
+    return None
 
 
 def files_read(path, _seen: frozenset = frozenset()) -> list:
     """``path`` and, for a VRT, the files GDAL reads its pixels from (which an output must
     never replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only."""
+    if subdataset_file(path):  # NETCDF:"scene.nc":sst reads scene.nc
+        return [input_path(path), *files_read(subdataset_file(path), _seen)]
     path = input_path(path)
     if isinstance(path, Path) and path.suffix.lower() in (".json", ".geojson"):
         from geotile.stac_images import item_files

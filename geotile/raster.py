@@ -102,8 +102,9 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
         if subdatasets:
             shown = ", ".join(subdatasets[:3]) + (", ..." if len(subdatasets) > 3 else "")
             raise InputError(f"{path}: holds {len(subdatasets)} rasters (GDAL subdatasets: "
-                             f"{shown}), not one; write the one to use to a GeoTIFF first, e.g. "
-                             f"gdal_translate '{subdatasets[0]}' one.tif, and give that.")
+                             f"{shown}), not one; give the one to use by that name, quoted "
+                             f"(e.g. '{subdatasets[0]}'), or write it to a GeoTIFF first "
+                             f"(gdal_translate '{subdatasets[0]}' one.tif) and give that.")
         raise InputError(f"{path}: the raster has no bands. Give a raster with pixels.")
     if "complex_int16" in src.dtypes:  # no numpy type: rasterio reads it as complex64
         src.close()

@@ -1,0 +1,123 @@
+"""Imagery in the containers providers ship: predict and tile give what the same pixels give
+as a plain GeoTIFF (georeference and values), or one line naming the file and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+import rasterio.shutil
+from rasterio.transform import from_origin
+
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+from .onnx_models import pointwise_model
+
+PIXELS = np.random.default_rng(7).integers(1, 250, (3, 40, 48)).astype(np.uint8)
+TRANSFORM = from_origin(*UTM_ORIGIN, 0.5, 0.5)
+
+
+def has_driver(name: str) -> bool:
+    with rasterio.Env() as env:
+        return name in env.drivers()
+
+
+def reference(tmp_path):
+    """A 3-band uint8 GeoTIFF in UTM 16N."""
+    path = tmp_path / "ref.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=48, height=40, count=3, dtype="uint8",
+                       crs=UTM_CRS, transform=TRANSFORM) as dst:
+        dst.write(PIXELS)
+    return path
+
+
+def netcdf_of_bands(tmp_path):
+    """A NetCDF holding each band of the reference as its own variable (Band1..Band3)."""
+    if not has_driver("netCDF"):
+        pytest.skip("this GDAL has no netCDF driver")
+    path = tmp_path / "bands.nc"
+    rasterio.shutil.copy(reference(tmp_path), path, driver="netCDF")
+    return path
+
+
+def two_page_tiff(tmp_path):
+    """A GeoTIFF whose second page (IFD) holds the reference inverted."""
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "pages.tif"
+    path.write_bytes(reference(tmp_path).read_bytes())
+    tifffile.imwrite(path, (255 - PIXELS).transpose(1, 2, 0), photometric="rgb", append=True)
+    return path
+
+
+#: a subdataset's name as gdalinfo lists it (quoted or not) -> (its file, the name's stem)
+SUBDATASETS = {
+    "netcdf-quoted": (netcdf_of_bands, lambda p: f'NETCDF:"{p}":Band2', "bands_Band2"),
+    "netcdf-unquoted": (netcdf_of_bands, lambda p: f"netcdf:{p}:Band2", "bands_Band2"),
+    "gtiff-page": (two_page_tiff, lambda p: f"GTIFF_DIR:2:{p}", "pages_2"),
+}
+
+
+def _same_rasters(a, b):
+    with rasterio.open(a) as one, rasterio.open(b) as two:
+        assert (one.crs, one.transform) == (two.crs, two.transform)
+        np.testing.assert_array_equal(one.read(), two.read())
+
+
+@pytest.mark.parametrize("case", sorted(SUBDATASETS))
+def test_a_subdataset_name_reads_that_raster(tmp_path, run_cli, case):
+    """NETCDF:"scene.nc":sst, as gdalinfo names a subdataset (and as the refusal of a file of
+    several names them), was refused 'no such file. Check the path.': it is read as GDAL
+    reads it, predict's output and tile's patches those of a GeoTIFF copy of it, outputs
+    named <file>_<subdataset>."""
+    make, name_of, stem = SUBDATASETS[case]
+    name = name_of(make(tmp_path))
+    copy = tmp_path / "copy.tif"
+    rasterio.shutil.copy(name, copy, driver="GTiff")
+    with rasterio.open(copy) as src:
+        model = pointwise_model(tmp_path / "m.onnx", channels=src.count)
+    outputs = tmp_path / "out"
+    for image, output in ((name, outputs / "a.tif"), (copy, outputs / "b.tif")):
+        result = run_cli("predict", model, image, "-o", output)
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output
+    _same_rasters(outputs / "a.tif", outputs / "b.tif")
+    for image, folder in ((name, tmp_path / "tiles_a"), (copy, tmp_path / "tiles_b")):
+        result = run_cli("tile", image, "--size", "16", "-o", folder)
+        assert result.exit_code == 0, result.output
+    patches = sorted((tmp_path / "tiles_a" / "images").iterdir())
+    assert patches and all(p.name.startswith(f"{stem}_") for p in patches)
+    for patch in patches:
+        _same_rasters(patch, tmp_path / "tiles_b" / "images" / patch.name.replace(stem, "copy"))
+    result = run_cli("predict", model, name, "-o", f"{tmp_path / 'folder'}/")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "folder").iterdir()] == [f"{stem}.tif"]
+
+
+def test_subdatasets_of_one_file_predict_into_one_folder(tmp_path, run_cli):
+    """Two variables of one NetCDF were both named after the file ('inputs share the file
+    name'): each output is named after its variable."""
+    path = netcdf_of_bands(tmp_path)
+    model = pointwise_model(tmp_path / "m.onnx", channels=1)
+    result = run_cli("predict", model, f'NETCDF:"{path}":Band1', f'NETCDF:"{path}":Band3',
+                     "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "bands_Band1.tif", "bands_Band3.tif"]
+
+
+def test_a_subdatasets_file_is_never_an_output(tmp_path, run_cli):
+    """A page of a TIFF given by its subdataset name is read from that TIFF: an output of
+    that name is refused, --overwrite too, and the file is left as it was."""
+    path = two_page_tiff(tmp_path)
+    before = path.read_bytes()
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, f"GTIFF_DIR:2:{path}", "-o", path, "--overwrite")
+    assert_one_line_error(result, "pages.tif")
+    assert path.read_bytes() == before
+
+
+def test_a_missing_subdatasets_file_is_no_such_file(tmp_path, run_cli):
+    """A subdataset name whose file is not there is still 'no such file'."""
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, f'NETCDF:"{tmp_path / "gone.nc"}":sst', "-o",
+                     tmp_path / "out.tif")
+    assert_one_line_error(result, "gone.nc", "no such file")
