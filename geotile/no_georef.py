@@ -252,9 +252,23 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str 
                 "coordinates (x right, y down) and carry no CRS.")
     else:
         text = (f"{name}: the raster has no CRS; {outputs} are in its own coordinates "
-                "(its geotransform) and carry no CRS.")
+                f"(its geotransform) and carry no CRS.{_unread_prj(src)}")
     warnings.warn(text + also, GeotileWarning, stacklevel=stacklevel)
     return True
+
+
+def _unread_prj(src) -> str:
+    """What to do with a .prj beside ``src`` (as ArcGIS writes beside a world-filed PNG or
+    JPEG) that GDAL does not read for its format: '' when there is none."""
+    import shlex
+
+    path = Path(str(src.name))
+    prj = next((p for p in (path.with_suffix(".prj"), path.with_suffix(".PRJ"))
+                if p.is_file()), None)
+    if prj is None or str(prj) in src.files:
+        return ""
+    return (f" GDAL does not read {prj.name} for this format: write its CRS in first "
+            f"(gdal_edit.py -a_srs {shlex.quote(str(prj))} {shlex.quote(str(path))}).")
 
 
 def sensor_georeferencing(src) -> str | None:

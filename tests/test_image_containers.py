@@ -121,3 +121,23 @@ def test_a_missing_subdatasets_file_is_no_such_file(tmp_path, run_cli):
     result = run_cli("predict", model, f'NETCDF:"{tmp_path / "gone.nc"}":sst', "-o",
                      tmp_path / "out.tif")
     assert_one_line_error(result, "gone.nc", "no such file")
+
+
+@pytest.mark.parametrize("driver,suffix,world", [("PNG", ".png", ".pgw"),
+                                                 ("JPEG", ".jpg", ".jgw")])
+def test_a_prj_gdal_does_not_read_is_named_with_the_fix(tmp_path, run_cli, driver, suffix,
+                                                         world):
+    """A world-filed PNG/JPEG with a .prj beside it (GDAL reads no .prj for them) was told
+    only 'the raster has no CRS': the warning names the .prj and how to write it in, and
+    once written in the output is that CRS on the world file's grid."""
+    path = tmp_path / f"scene{suffix}"
+    rasterio.shutil.copy(reference(tmp_path), path, driver=driver, WORLDFILE="YES")
+    (tmp_path / f"scene{suffix}.aux.xml").unlink(missing_ok=True)
+    (tmp_path / "scene.wld").rename(path.with_suffix(world))
+    path.with_suffix(".prj").write_text(rasterio.crs.CRS.from_string(UTM_CRS).to_wkt())
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, path, "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    assert "scene.prj" in result.stderr and "gdal_edit.py -a_srs" in result.stderr
+    with rasterio.open(tmp_path / "out.tif") as out:
+        assert out.crs is None and out.transform == TRANSFORM
