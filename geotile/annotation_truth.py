@@ -1,11 +1,13 @@
 """Truth in one file of many images' shapes read as Labelme's (a CVAT "for images 1.1" XML, a
-Label Studio JSON or JSON_MIN export, a VGG Image Annotator JSON), or in Supervisely's
+Label Studio JSON or JSON_MIN export, a Labelbox export, a VGG Image Annotator JSON), or in
+Supervisely's
 annotations (a project, dataset or ann/ folder, one ann file), for ``evaluate``.
 
 Each prediction raster takes the file's image its name names, as a COCO file's
 (:func:`geotile.image_truth.entry_name`), among the base names of the file's images: CVAT's
 ``name`` less its folders, Label Studio's image URL's file name with and without its upload
-prefix (``8a9b7c1d-``), VIA's ``filename``, Supervisely's ann files' names less ``.json``.
+prefix (``8a9b7c1d-``), Labelbox's external_id and row_data URL file name, VIA's
+``filename``, Supervisely's ann files' names less ``.json``.
 make-masks' reader of the format then finds that entry and checks it, as against its image,
 against a stand-in of the prediction named as the image: a VRT of the prediction's size and
 no pixels, in a temporary folder (its messages name the prediction). VIA's --class-field
@@ -65,6 +67,12 @@ def _via_names(path: Path) -> tuple[list[str], set[str]]:
     return [entry["filename"] for found in by_name.values() for _, entry in found], set(by_name)
 
 
+def _labelbox_names(path: Path) -> tuple[list[str], set[str]]:
+    from geotile.labelbox_labels import row_names
+
+    return row_names(path)
+
+
 def _supervisely_names(path: Path) -> tuple[list[str], set[str]]:
     from geotile.supervisely_labels import _layout, image_name
 
@@ -92,6 +100,12 @@ def _read_via(labels, images, class_field):
         return read_via(labels, images, class_field)
 
 
+def _read_labelbox(labels, images, class_field):
+    from geotile.labelbox_labels import read_labelbox
+
+    return read_labelbox(labels, images)
+
+
 def _read_supervisely(labels, images, class_field):
     from geotile.supervisely_labels import read_supervisely
 
@@ -101,12 +115,14 @@ def _read_supervisely(labels, images, class_field):
 def _formats() -> list[_Format]:
     """The formats, in the order make-masks tells them apart."""
     from geotile.label_documents import is_cvat_file
+    from geotile.labelbox_labels import is_labelbox_file
     from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.supervisely_labels import is_supervisely_labels
     from geotile.via_labels import is_via_file
 
     return [_Format(is_cvat_file, _cvat_names, _read_cvat),
             _Format(is_labelstudio_file, _labelstudio_names, _read_labelstudio),
+            _Format(is_labelbox_file, _labelbox_names, _read_labelbox),
             _Format(is_supervisely_labels, _supervisely_names, _read_supervisely),
             _Format(is_via_file, _via_names, _read_via)]
 
@@ -116,8 +132,8 @@ def _format(truth) -> _Format | None:
 
 
 def is_annotation_file(truth) -> bool:
-    """Whether TRUTH is a CVAT XML, a Label Studio export, Supervisely's annotations or a VIA
-    file."""
+    """Whether TRUTH is a CVAT XML, a Label Studio export, a Labelbox export, Supervisely's
+    annotations or a VIA file."""
     return _format(truth) is not None
 
 

@@ -120,6 +120,13 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             raise InputError(f"{path}: CVAT annotations, in the pixels of each image they "
                              "list: make-masks takes them (geotile make-masks "
                              f"{path.name} IMAGE... -o masks/); give vector labels here.")
+    if isinstance(path, Path) and path.suffix.lower() in (".ndjson", ".jsonl", ".json"):
+        from geotile.labelbox_labels import is_labelbox_file
+
+        if is_labelbox_file(path):  # each image's own pixels: placed by make-masks only
+            raise InputError(f"{path}: a Labelbox export, in the pixels of each data row's "
+                             "image: make-masks takes it (geotile make-masks "
+                             f"{path.name} IMAGE... -o masks/); give vector labels here.")
     override = parse_crs(labels_crs, "--labels-crs") if labels_crs is not None else None
     try:
         suffix = Path(path).suffix.lower()

@@ -1,19 +1,20 @@
 """Which of make-masks' readers of labels in each image's pixels takes a LABELS (YOLO,
-CVAT, Label Studio, Supervisely, Labelme or VIA): asked in one order by make-masks, its
+CVAT, Label Studio, Labelbox, Supervisely, Labelme or VIA): asked in one order by make-masks, its
 command line and its dask runs; each format's wording and its reader."""
 
 from __future__ import annotations
 
 YOLO, CVAT, LABELSTUDIO, LABELME, VIA = "yolo", "cvat", "labelstudio", "labelme", "via"
-SUPERVISELY = "supervisely"
+SUPERVISELY, LABELBOX = "supervisely", "labelbox"
 #: the formats whose shapes are classed by name as Labelme's (``__ignore__`` included)
-NAMED_SHAPES = (CVAT, LABELSTUDIO, SUPERVISELY, LABELME)
+NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME)
 #: each format's labels in make-masks' words: (what they are, classed how, what --class-map
 #: maps)
 WORDING = {
     YOLO: ("YOLO labels are", "by data.yaml's names", "the class names"),
     CVAT: ("CVAT shapes are", "by their labels", "the labels"),
     LABELSTUDIO: ("Label Studio's regions are", "by their labels", "the labels"),
+    LABELBOX: ("Labelbox objects are", "by their names", "the names"),
     SUPERVISELY: ("Supervisely's objects are", "by their class titles", "the titles"),
     LABELME: ("Labelme shapes are", "by their labels", "the labels"),
     VIA: ("VIA regions are", "by a region attribute", "the class names"),
@@ -23,12 +24,14 @@ WORDING = {
 def pixel_label_format(labels, layer: str | None = None, images=None) -> str | None:
     """The reader of LABELS, asked in this order (it matters): YOLO (before a pattern of its
     .txt files is taken for vector files), CVAT (one XML of many images' shapes), Label
-    Studio (before COCO: its tasks hold "annotations"), Supervisely (a project, dataset or
+    Studio (before COCO: its tasks hold "annotations"), Labelbox (an export v2 NDJSON or a
+    v1 JSON: before an .ndjson is taken for a GeoJSON sequence), Supervisely (a project, dataset or
     ann/ folder, or one ann file: before its folders' .json are taken for vector files;
     told by its own files, never Labelme's), Labelme (one file, or a folder or
     pattern of them: among those paired with ``images`` when given), VIA (regions of many
     images); None for other labels (vector files, COCO, label rasters)."""
     from geotile.label_documents import is_cvat_file
+    from geotile.labelbox_labels import is_labelbox_file
     from geotile.labelme_labels import is_labelme_labels
     from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.supervisely_labels import is_supervisely_labels
@@ -41,6 +44,8 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
         return CVAT
     if is_labelstudio_file(labels):
         return LABELSTUDIO
+    if is_labelbox_file(labels):
+        return LABELBOX
     if is_supervisely_labels(labels):
         return SUPERVISELY
     if is_labelme_labels(labels, layer, images):
@@ -59,6 +64,8 @@ def read_pixel_labels(kind: str, labels, images, class_field: str | None = None)
         from geotile.cvat_labels import read_cvat as read
     elif kind == LABELSTUDIO:
         from geotile.labelstudio_labels import read_labelstudio as read
+    elif kind == LABELBOX:
+        from geotile.labelbox_labels import read_labelbox as read
     elif kind == SUPERVISELY:
         from geotile.supervisely_labels import read_supervisely as read
     elif kind == LABELME:

@@ -1,13 +1,13 @@
 """Truth drawn in each image's pixels (a COCO instances file, a YOLO-seg labels folder, a
-Labelme file or folder, a CVAT XML, a Label Studio export, a VIA file: what make-masks reads
-as labels) for ``evaluate``.
+Labelme file or folder, a CVAT XML, a Label Studio or Labelbox export, a VIA file: what
+make-masks reads as labels) for ``evaluate``.
 
 Each prediction is scored against its own image's instances, placed on the grid of the
 prediction raster (or of --image, for a vector prediction) as make-masks places them on
 the image: that raster is of the image's size and takes the image's name, its stem or its
 stem with a prediction suffix (``<stem>.tif`` as predict names them, ``<stem>_pred.tif``)
-naming the COCO entry (the CVAT, Label Studio or VIA one: :mod:`geotile.annotation_truth`),
-the .txt or the Labelme file. Pixel scores burn the instances as
+naming the COCO entry (the CVAT, Label Studio, Labelbox or VIA one:
+:mod:`geotile.annotation_truth`), the .txt or the Labelme file. Pixel scores burn the instances as
 make-masks burns them (crowd and ``__ignore__`` regions ignored) and score that mask as two
 rasters are scored; object scores keep each instance a polygon, so that touching buildings
 stay apart. A prediction that matches no instance and lies mostly (more than half its
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 def is_pixel_truth(truth, layer: str | None = None) -> bool:
     """Whether TRUTH is labels in each image's pixels: COCO, YOLO, Labelme, CVAT, Label
-    Studio, Supervisely or VIA."""
+    Studio, Labelbox, Supervisely or VIA."""
     from geotile.annotation_truth import is_annotation_file
     from geotile.coco_labels import is_coco_file
     from geotile.labelme_labels import is_labelme_labels
@@ -85,8 +85,9 @@ def _read(truth, grids: list, class_field: str | None = None
         known = _label_stems(truth)
         truths = labelme_truth(read_labelme(truth, [_stand_in(g, known) for g in grids]), grids)
         return truths, None if known is None else [str(f) for f in labelme_files(truth)]
-    raise InputError(f"{truth}: no COCO, YOLO, Labelme, CVAT, Label Studio, Supervisely or VIA "
-                     "labels. Give labels in each image's pixels, or vector labels.")
+    raise InputError(f"{truth}: no COCO, YOLO, Labelme, CVAT, Label Studio, Labelbox, "
+                     "Supervisely or VIA labels. Give labels in each image's pixels, or vector "
+                     "labels.")
 
 
 def _label_stems(labels) -> set[str] | None:

@@ -223,7 +223,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     or confusion matrix, as SpaceNet totals; lines: summed lengths).
     TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
     labels folder, a Labelme file or folder, a CVAT XML, a Label Studio
-    export, a Supervisely project or dataset, a VIA file): each prediction
+    export, a Labelbox export (v2 NDJSON, v1 JSON), a Supervisely project or
+    dataset, a VIA file): each prediction
     against its own image's instances, the prediction raster (or a folder of
     them) taking the image's place and name (<stem>.tif, or
     <stem>_pred.tif...; the file's images listed under unpaired when none

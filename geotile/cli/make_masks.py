@@ -171,6 +171,18 @@ def make_masks(
     (exactly their pixels) are burnt as Labelme's shapes, classed by their one label;
     keypoints, polylines and choices are left out with a warning.
 
+    LABELS may be a Labelbox export (export v2 NDJSON, one data row a line, read line
+    by line; or the legacy JSON export v1): each IMAGE takes the data row whose
+    external_id, or whose row_data URL's file name, is its file name, of its size
+    (media_attributes), and its one label (among several, the benchmark reference;
+    a row skipped or never labelled is refused, a label without objects is all
+    background). Coordinates are the image's pixels (x right, y down from its
+    top-left corner): polygons and bounding boxes burnt as Labelme's shapes, later on
+    top; polylines and points left out with a warning; segmentation masks (URLs) are
+    refused, never fetched. The class is the object's name (v1: title), not its value;
+    classifications, nested ones too, are ignored (ids 1..N by sorted name; --class-map
+    maps the names).
+
     LABELS may be Supervisely's format (DatasetNinja's downloads): a project folder
     (meta.json beside datasets of img/ and ann/), a dataset, its ann/ folder or one ann
     file: each IMAGE takes ann/<its file name>.json (its own dataset's), of its size.
@@ -231,6 +243,7 @@ def make_masks(
     $ geotile make-masks via_region_data.json train/ -o masks/
     $ geotile make-masks project-1-at-2026-01-05-10-30-3f2a1b9c.json images/ \\
           -o masks/
+    $ geotile make-masks export-result.ndjson images/ -o masks/
     $ geotile make-masks project/ project/ds0/img -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
@@ -305,7 +318,7 @@ def make_masks(
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
-        from geotile.pixel_label_formats import LABELSTUDIO, NAMED_SHAPES, VIA
+        from geotile.pixel_label_formats import LABELBOX, LABELSTUDIO, NAMED_SHAPES, VIA
 
         kind = _pixel_label_format(labels, layer)
         why = "__ignore__ shapes or nodata in the image" if kind in NAMED_SHAPES else \
@@ -330,7 +343,7 @@ def make_masks(
             )
         if (class_field is not None or kind in (*NAMED_SHAPES, VIA)) and mapping is None:
             _echo_named_ids(summaries)
-        if kind in (VIA, LABELSTUDIO):
+        if kind in (VIA, LABELSTUDIO, LABELBOX):
             _echo_empty(summaries, labels)
         negatives = sum("labels" in s and s["labels"] is None for s in summaries)
         if negatives:

@@ -1,0 +1,474 @@
+"""Labelbox exports (export v2 NDJSON, the legacy JSON export v1) as make-masks labels.
+
+Export v2 (``export-result.ndjson``) is one JSON data row per line: ``{"data_row":
+{"id", "external_id", "global_key", "row_data"}, "media_attributes": {"width", "height",
+"exif_rotation"}, "projects": {"<id>": {"labels": [{"id", "label_details", "annotations":
+{"objects": [...], "classifications": [...]}}]}}}``; it is read line by line, never whole
+(only the rows of the IMAGEs given are kept, as shapes). Export v1 is a JSON list of labels
+``{"ID", "DataRow ID", "External ID", "Labeled Data", "Label": {"objects": [...],
+"classifications": [...]}, "Skipped"}`` (one row per label; a file of one row, too).
+
+An IMAGE takes the data row whose ``external_id`` (v1 ``External ID``; its base name) or
+whose ``row_data`` URL's file name (v1 ``Labeled Data``; query string left out) is its file
+name. Coordinates are Labelbox's pixel coordinates of the image: x right, y down, origin at
+the image's top-left corner (the corner of its top-left pixel: Labelbox's editor draws the
+image from (0, 0) and keeps fractions of a pixel), placed through the image's geotransform and
+burnt as Labelme's shapes (:mod:`geotile.labelme_labels`: pixel centre inside;
+--all-touched), later objects on top. ``media_attributes`` width x height, when given, is
+checked against the image.
+
+Objects burnt: ``ImagePolygon`` (``polygon``: [{x, y}, ...]; v1 ``polygon``) and
+``ImageBoundingBox`` (``bounding_box``: {top, left, height, width}, top and left its
+top-left corner; v1 ``bbox``). ``ImagePolyline`` (``line``) and ``ImagePoint`` (``point``)
+have no area: left out with one warning counting them. ``ImageSegmentationMask`` (``mask``:
+{url}; v1 an object of ``instanceURI`` alone) is a remote PNG: refused, never fetched
+(export polygons, or download the masks and give them as a label raster). Classifications,
+top-level or nested in an object, are no classes and change none. The class of an object is
+its ``name`` (v1 ``title``: the tool's name in the ontology, as Labelbox shows it), not its
+``value`` (a slug of it); ids by name over the run as Labelme's (1..N sorted, ``__ignore__``
+255, --class-map maps the names).
+
+Label of a data row: its one label; among several (annotators, projects), the one marked
+benchmark reference (``is_benchmark_reference``), else refused naming them (keep one label
+per data row in the export, or mark one benchmark). A row skipped or never labelled is
+refused (nobody labelled it: label it or leave the image out), as Label Studio's task
+without annotation; a label with no object is a negative image, all background.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import shapely
+
+from geotile.errors import InputError
+from geotile.labelme_labels import MOST_RADIUS, Labelme, LabelmeFile, run_names
+
+#: suffixes of Labelbox's exports (v2: .ndjson; v1: .json)
+SUFFIXES = (".ndjson", ".jsonl", ".json")
+#: keys of a Labelbox row near a file's start: worth reading its first row to see
+_SNIFF = re.compile(rb'"(?:data_row|Labeled Data|DataRow ID|External ID)"\s*:')
+SNIFF_BYTES = 1 << 16
+#: the longest first line read to tell an NDJSON export (a row of many objects is long)
+FIRST_LINE_BYTES = 1 << 26
+#: object kinds with an area, without one, and given by URL
+AREA = ("ImagePolygon", "ImageBoundingBox")
+NO_AREA = ("ImagePolyline", "ImagePoint")
+MASK = "ImageSegmentationMask"
+GIVE = "Give Labelbox's export (export v2 NDJSON, or the legacy JSON export v1)."
+
+
+@dataclass
+class _Label:
+    """One label of a data row, its objects read."""
+
+    id: str
+    benchmark: bool
+    skipped: bool
+    #: (place, kind: "area", "no_area" or "mask", class name, geometry or the mask's URL)
+    objects: list = field(default_factory=list)
+
+
+@dataclass
+class _Row:
+    """A data row of an IMAGE's name, its labels read."""
+
+    where: str
+    id: str
+    shown: str
+    size: tuple[int, int] | None
+    rotation: str | None
+    labels: list[_Label] = field(default_factory=list)
+
+
+def is_labelbox_row(item) -> bool:
+    """Whether a parsed JSON value is a Labelbox row: v2's (``data_row`` beside ``projects``
+    or ``media_attributes``) or v1's (``Labeled Data`` or ``External ID`` beside ``Label``)."""
+    return isinstance(item, dict) and (
+        (isinstance(item.get("data_row"), dict)
+         and ("projects" in item or "media_attributes" in item))
+        or (("Labeled Data" in item or "External ID" in item) and "Label" in item))
+
+
+def is_labelbox(document) -> bool:
+    """Whether a parsed JSON document is a Labelbox export (a list of rows, or one row)."""
+    items = document if isinstance(document, list) else [document]
+    return bool(items) and all(is_labelbox_row(item) for item in items[:100])
+
+
+def is_labelbox_file(path) -> bool:
+    """Whether ``path`` is a local Labelbox export: an NDJSON file whose first line is a v2
+    row, or a JSON file of rows (its start names a row's key: then it is read)."""
+    from geotile.json_text import holds, sniffed
+
+    if not isinstance(path, str | os.PathLike):
+        return False
+    path = Path(os.fspath(path))
+    if path.suffix.lower() not in SUFFIXES or not sniffed(path, _SNIFF, SNIFF_BYTES):
+        return False
+    if is_labelbox_row(_first_line(path)):
+        return True
+    return path.suffix.lower() == ".json" and holds(path, is_labelbox)
+
+
+def _first_line(path: Path):
+    """The first line of ``path`` parsed as JSON (None where it is none, or too long)."""
+    from geotile.json_text import loads
+
+    try:
+        with path.open("rb") as handle:
+            line = handle.readline(FIRST_LINE_BYTES).removeprefix(b"\xef\xbb\xbf")
+        return loads(line) if line.strip() else None
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def read_labelbox(labels, images) -> Labelme:
+    """The objects of ``images`` in the export ``labels``: each image's data row found (by
+    file name), its label chosen, its size checked and its objects placed, before anything
+    is written; InputError in one line naming the file (and line or row) otherwise."""
+    from geotile.input_paths import input_path
+    from geotile.labelme_labels import say_left_out
+    from geotile.turned_images import image_view
+
+    path = Path(os.fspath(labels))
+    wanted = {input_path(image).name for image in images}
+    by_name: dict[str, list[_Row]] = {}
+    examples: list[str] = []  # the first names of its rows, for an image none names
+    for names, row in _rows(path, wanted, examples):
+        for name in names:
+            by_name.setdefault(name, []).append(row)
+    found = []
+    for image in images:
+        row = _row_of(path, image, by_name, examples)
+        orientation, _, _, view = image_view(image)
+        found.append(_image_shapes(path, image, row, orientation, view))
+    say_left_out(path, found, "no_area", "ImagePolyline or ImagePoint object",
+                 "lines and points have no area to burn", _place, 3)
+    say_left_out(path, found, "slivers", "object", "they have no area (points on one line, "
+                 "a box of no width or height)", _place, 3)
+    return Labelme(os.fspath(labels), [path] * len(found), found, run_names(found))
+
+
+def row_names(path) -> tuple[list[str], set[str]]:
+    """(each row's image as it names it; the file names an image may take) of the export."""
+    listed, names = [], set()
+    for found, row in _rows(Path(os.fspath(path)), None):
+        listed.append(row.shown)
+        names |= set(found)
+    return listed, names
+
+
+def _rows(path: Path, wanted: set[str] | None, examples: list | None = None):
+    """(file names, row) of each row of the export whose file names meet ``wanted`` (all
+    when None; the first names of them all kept in ``examples``): NDJSON streamed line by
+    line, JSON read whole."""
+    examples = [] if examples is None else examples
+    if is_labelbox_row(_first_line(path)):
+        yield from _ndjson_rows(path, wanted, examples)
+        return
+    from geotile.json_text import read_json
+
+    document = read_json(path, GIVE)
+    items = document if isinstance(document, list) else [document]
+    for index, item in enumerate(items):
+        where = f"{path} [{index}]"
+        if not isinstance(item, dict):
+            raise InputError(f"{where} is not an object; Labelbox's export is a list of rows. "
+                             "Fix or remove it.")
+        yield from _row(where, item, wanted, examples)
+
+
+def _ndjson_rows(path: Path, wanted: set[str] | None, examples: list):
+    from geotile.json_text import loads
+
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line.strip():
+                continue
+            where = f"{path} line {number}"
+            try:
+                item = loads(line)
+            except (ValueError, RecursionError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise InputError(f"{where}: not a JSON object ({first}): a line cut short or "
+                                 "broken. Export it again from Labelbox.") from None
+            if not isinstance(item, dict) or not isinstance(item.get("data_row"), dict):
+                raise InputError(f"{where}: not a Labelbox data row (an object with data_row);"
+                                 " each line of export v2 is one. Fix or remove it.")
+            yield from _row(where, item, wanted, examples)
+
+
+def _row(where: str, item: dict, wanted: set[str] | None, examples: list):
+    """(file names, _Row) of a v1 or v2 row, when its names meet ``wanted``."""
+    v2 = isinstance(item.get("data_row"), dict)
+    data = item["data_row"] if v2 else item
+    external = data.get("external_id" if v2 else "External ID")
+    url = data.get("row_data" if v2 else "Labeled Data")
+    names = [n for n in (_base(external), _url_name(url)) if n]
+    if not names:
+        raise InputError(f"{where}: a data row with neither external_id nor row_data naming "
+                         "its image. Export it again with data row details.")
+    if len(examples) < 3:
+        examples.append(names[0])
+    if wanted is not None and not wanted.intersection(names):
+        return
+    key = _short(data.get("id" if v2 else "DataRow ID") or names[0])
+    shown = external if isinstance(external, str) and external else url
+    if v2:
+        media = item.get("media_attributes") or {}
+        row = _Row(f"{where} (data row {key})", key, str(shown),
+                   _size(where, media, "width", "height"),
+                   str(media.get("exif_rotation")) if isinstance(media, dict)
+                   and media.get("exif_rotation") is not None else None)
+        projects = item.get("projects") or {}
+        if not isinstance(projects, dict):
+            raise InputError(f"{where}: projects is {_short(projects)}; give an object of "
+                             "projects. Export it again.")
+        for project in projects.values():
+            found = project.get("labels") if isinstance(project, dict) else None
+            if not isinstance(found, list):
+                continue
+            for index, label in enumerate(found):
+                row.labels.append(_v2_label(row.where, index, label))
+    else:
+        media = item.get("Media Attributes") or {}
+        row = _Row(f"{where} (data row {key})", key, str(shown),
+                   _size(where, media, "width", "height") if isinstance(media, dict) else None,
+                   None)
+        row.labels.append(_v1_label(row.where, item))
+    yield list(dict.fromkeys(names)), row
+
+
+def _base(name) -> str | None:
+    if not isinstance(name, str):
+        return None
+    return PurePosixPath(name.replace("\\", "/")).name or None
+
+
+def _url_name(url) -> str | None:
+    from geotile.labelstudio_labels import url_name
+
+    return (url_name(url) or None) if isinstance(url, str) and url.strip() else None
+
+
+def _size(where: str, media, wkey: str, hkey: str) -> tuple[int, int] | None:
+    if not isinstance(media, dict) or (media.get(wkey) is None and media.get(hkey) is None):
+        return None
+    values = []
+    for key in (wkey, hkey):
+        value = media.get(key)
+        if not (isinstance(value, int | float) and not isinstance(value, bool)
+                and math.isfinite(value) and float(value).is_integer() and value > 0):
+            raise InputError(f"{where}: media_attributes {key} is {_short(value)}; it is the "
+                             "size of the image in pixels. Export it again.")
+        values.append(int(value))
+    return values[0], values[1]
+
+
+def _v2_label(where: str, index: int, label) -> _Label:
+    if not isinstance(label, dict):
+        raise InputError(f"{where} labels[{index}] is not an object. Export it again.")
+    details = label.get("label_details") if isinstance(label.get("label_details"), dict) \
+        else {}
+    found = _Label(_short(label.get("id", f"labels[{index}]")),
+                   label.get("is_benchmark_reference", details.get("is_benchmark_reference"))
+                   is True, label.get("skipped") is True or details.get("skipped") is True)
+    annotations = label.get("annotations") or {}
+    objects = annotations.get("objects") if isinstance(annotations, dict) else None
+    if objects is not None and not isinstance(objects, list):
+        raise InputError(f"{where} label {found.id} has objects {_short(objects)}; give a list."
+                         " Export it again.")
+    for number, obj in enumerate(objects or []):
+        found.objects.append(_object(f"{where} label {found.id} objects[{number}]", obj, True))
+    return found
+
+
+def _v1_label(where: str, item: dict) -> _Label:
+    label = item.get("Label")
+    skipped = item.get("Skipped") is True or label == "Skip"
+    found = _Label(_short(item.get("ID", "?")), False, skipped)
+    if skipped or label in (None, ""):
+        found.skipped = True
+        return found
+    if not isinstance(label, dict):
+        raise InputError(f"{where}: Label is {_short(label)}; give an object of objects and "
+                         "classifications. Export it again.")
+    objects = label.get("objects", [])
+    if not isinstance(objects, list):
+        raise InputError(f"{where}: Label objects is {_short(objects)}; give a list. Export it "
+                         "again.")
+    for number, obj in enumerate(objects):
+        found.objects.append(_object(f"{where} objects[{number}]", obj, False))
+    for title, shapes in label.items():  # the oldest exports: {"<title>": [{"geometry"}]}
+        if title in ("objects", "classifications") or not isinstance(shapes, list) \
+                or not all(isinstance(s, dict) and "geometry" in s for s in shapes):
+            continue
+        for number, shape in enumerate(shapes):
+            place = f"{where} {title}[{number}] ({title!r})"
+            found.objects.append((place, "area", title, _polygon(place, shape["geometry"])))
+    return found
+
+
+def _object(where: str, obj, v2: bool) -> tuple:
+    """(place, kind, class name, geometry or mask URL) of an object."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where} is not an object. Fix or remove it.")
+    name = obj.get("name" if v2 else "title")
+    if not isinstance(name, str) or not name.strip():
+        name = obj.get("value")
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{where} has no name (its class); give each object the name of its "
+                         "tool. Fix or remove it.")
+    where = f"{where} ({name!r})"
+    kind = obj.get("annotation_kind")
+    box = obj.get("bounding_box" if v2 else "bbox", obj.get("bbox"))
+    mask = obj.get("mask")
+    url = mask.get("url") if isinstance(mask, dict) else obj.get("instanceURI")
+    if kind == "ImagePolygon" or (kind is None and "polygon" in obj):
+        return where, "area", name, _polygon(where, obj.get("polygon"))
+    if kind == "ImageBoundingBox" or (kind is None and box is not None):
+        return where, "area", name, _box(where, box)
+    if kind in NO_AREA or (kind is None and ("line" in obj or "point" in obj)):
+        return where, "no_area", name, None
+    if kind == MASK or (kind is None and isinstance(url, str)):
+        return where, "mask", name, url if isinstance(url, str) else "no URL"
+    raise InputError(f"{where} is {_short(kind) if kind else 'no shape make-masks knows'}; "
+                     f"make-masks burns {' and '.join(AREA)} and leaves out "
+                     f"{' and '.join(NO_AREA)}. Convert it or remove it.")
+
+
+def _numbers(where: str, values: list, what: str) -> list[float]:
+    out = []
+    for value in values:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        try:
+            ok = ok and math.isfinite(float(value)) and abs(float(value)) <= MOST_RADIUS
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise InputError(f"{where} has {what} {_short(value)}; give finite pixel "
+                             f"coordinates (within {MOST_RADIUS} px of the image). Fix or "
+                             "remove it.")
+        out.append(float(value))
+    return out
+
+
+def _polygon(where: str, points):
+    from geotile.coco_labels import MAX_POINTS, _polygonal
+
+    if isinstance(points, list) and len(points) > MAX_POINTS:
+        raise InputError(f"{where} has {len(points):,} points; a polygon holds at most "
+                         f"{MAX_POINTS:,} (a broken export?). Simplify it or remove it.")
+    if not isinstance(points, list) or len(points) < 3 or not all(
+            isinstance(p, dict) and "x" in p and "y" in p for p in points):
+        raise InputError(f"{where} has polygon {_short(points)}; a polygon is a list of at "
+                         "least 3 {x, y} points in the image's pixels. Fix or remove it.")
+    xy = _numbers(where, [v for p in points for v in (p["x"], p["y"])], "a point of")
+    shape = shapely.Polygon(list(zip(xy[::2], xy[1::2], strict=True)))
+    return shape if shape.is_valid else _polygonal(shapely.make_valid(shape))
+
+
+def _box(where: str, box):
+    keys = ("top", "left", "height", "width")
+    if not isinstance(box, dict) or not all(k in box for k in keys):
+        raise InputError(f"{where} has bounding box {_short(box)}; give top, left, height and "
+                         "width in the image's pixels. Fix or remove it.")
+    top, left, height, width = _numbers(where, [box[k] for k in keys], "a bounding box of")
+    if height < 0 or width < 0:
+        raise InputError(f"{where} has a bounding box {width:g} px wide, {height:g} px high; "
+                         "give its width and height (not negative). Fix or remove it.")
+    return shapely.box(left, top, left + width, top + height)
+
+
+def _row_of(path: Path, image, by_name: dict, examples: list) -> _Row:
+    from geotile.input_paths import input_path
+
+    name = input_path(image).name
+    rows = list({id(r): r for r in by_name.get(name, [])}.values())
+    if not rows:
+        listed = ", ".join(examples) or "none"
+        raise InputError(f"{image}: not in {path} (no data row's external_id or row_data is "
+                         f"named {name!r}; its rows name e.g. {listed}). Give the images its "
+                         "rows name.")
+    ids = list(dict.fromkeys(r.id for r in rows))
+    if len(ids) > 1:
+        raise InputError(f"{image}: {path} holds {len(ids)} data rows named {name!r} "
+                         f"({', '.join(ids[:4])}). Export one data row per image (or give each "
+                         "its own external_id).")
+    if len(rows) == 1:
+        return rows[0]
+    first = rows[0]  # v1: one row per label of the data row
+    return _Row(first.where, first.id, first.shown, first.size, first.rotation,
+                [label for r in rows for label in r.labels])
+
+
+def _label(row: _Row) -> _Label:
+    """The row's label: its one not skipped, else its benchmark reference."""
+    live = [label for label in row.labels if not label.skipped]
+    benchmark = [label for label in live if label.benchmark]
+    chosen = benchmark or live
+    if len(chosen) == 1:
+        return chosen[0]
+    if not chosen:
+        had = (f"its {len(row.labels)} label{'s were' if len(row.labels) > 1 else ' was'} "
+               "skipped" if row.labels else "no label")
+        raise InputError(f"{row.where} has {had}: nobody labelled it. Label it in Labelbox "
+                         "and export again, or leave the image out.")
+    ids = ", ".join(label.id for label in chosen[:4])
+    raise InputError(f"{row.where} has {len(chosen)} labels (ids {ids}), "
+                     f"{'several' if benchmark else 'none'} marked benchmark reference: "
+                     "make-masks takes one label per image. Export one label per data row, or "
+                     "mark one (and only one) benchmark in Labelbox and export again.")
+
+
+def _image_shapes(path: Path, image, row: _Row, orientation: str,
+                  view: tuple[int, int]) -> LabelmeFile:
+    """The objects of the row's label, in the image's pixels (its ``view``), as a
+    LabelmeFile."""
+    from geotile.turned_images import refuse_turned
+
+    label = _label(row)
+    masks = [(place, url) for place, kind, _, url in label.objects if kind == "mask"]
+    if masks:
+        place, url = masks[0]
+        raise InputError(f"{place} is a segmentation mask given by URL ({_short(url)}) "
+                         f"{'and ' + str(len(masks) - 1) + ' more ' if len(masks) > 1 else ''}"
+                         "that make-masks does not fetch: draw it with the polygon tool (or "
+                         "convert it) and export again, or download the masks and give them "
+                         "as a label raster.")
+    if any(kind == "area" for _, kind, _, _ in label.objects):
+        refuse_turned(image, orientation, f"{row.where} is drawn on it as turned (Labelbox "
+                      "shows it so)", f"`exiftran -ai {Path(str(image)).name}`")
+    if row.size is not None and row.size != view:
+        raise InputError(f"{image}: {view[0]}x{view[1]} px, but {row.where} was drawn on an "
+                         f"image of {row.size[0]}x{row.size[1]} px (media_attributes). Give "
+                         "the image the labels were made on.")
+    found = LabelmeFile(path, row.size or view, row.shown)
+    for place, kind, name, geometry in label.objects:
+        if kind == "no_area":
+            found.no_area.append(place)
+        elif geometry is None or geometry.is_empty or geometry.area <= 0:
+            found.slivers.append(place)
+        else:
+            found.instances.append((name, geometry))
+    return found
+
+
+def _place(found: LabelmeFile, place: str) -> str:
+    return place.removeprefix(f"{found.path} ")
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
