@@ -43,6 +43,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import shapely
 
 from geotile.errors import InputError
@@ -168,7 +169,8 @@ def _rows(path: Path, wanted: set[str] | None, examples: list | None = None):
     when None; the first names of them all kept in ``examples``): NDJSON streamed line by
     line, JSON read whole."""
     examples = [] if examples is None else examples
-    if is_labelbox_row(_first_line(path)):
+    first = _first_line(path)  # a v2 row: NDJSON (a v1 file may be one line of JSON too)
+    if isinstance(first, dict) and isinstance(first.get("data_row"), dict):
         yield from _ndjson_rows(path, wanted, examples)
         return
     from geotile.json_text import read_json
@@ -215,6 +217,10 @@ def _row(where: str, item: dict, wanted: set[str] | None, examples: list):
     data = item["data_row"] if v2 else item
     external = data.get("external_id" if v2 else "External ID")
     url = data.get("row_data" if v2 else "Labeled Data")
+    if isinstance(url, str) and url.lstrip().startswith("{") and "tileLayerUrl" in url:
+        raise InputError(f"{where}: a tiled-imagery (geospatial) data row: its labels are in "
+                         "map coordinates, not an image's pixels. Export them as GeoJSON and "
+                         "give them as vector labels.")
     names = [n for n in (_base(external), _url_name(url)) if n]
     if not names:
         raise InputError(f"{where}: a data row with neither external_id nor row_data naming "
@@ -374,8 +380,16 @@ def _polygon(where: str, points):
             isinstance(p, dict) and "x" in p and "y" in p for p in points):
         raise InputError(f"{where} has polygon {_short(points)}; a polygon is a list of at "
                          "least 3 {x, y} points in the image's pixels. Fix or remove it.")
-    xy = _numbers(where, [v for p in points for v in (p["x"], p["y"])], "a point of")
-    shape = shapely.Polygon(list(zip(xy[::2], xy[1::2], strict=True)))
+    values = [v for p in points for v in (p["x"], p["y"])]
+    xy = None
+    if all(type(v) in (int, float) for v in values):  # a number's, read at once
+        try:
+            xy = np.asarray(values, dtype=np.float64).reshape(-1, 2)
+        except OverflowError:  # an integer past any float
+            xy = None
+    if xy is None or not (np.isfinite(xy).all() and np.abs(xy).max() <= MOST_RADIUS):
+        _numbers(where, values, "a point of")  # says which
+    shape = shapely.polygons(xy)
     return shape if shape.is_valid else _polygonal(shapely.make_valid(shape))
 
 

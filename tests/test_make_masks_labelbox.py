@@ -308,3 +308,24 @@ def test_evaluate_against_labelbox_truth(tmp_path, run_cli):
     house = next(c for c in scores["classes"] if c["class"] == "House")
     truth = (_expected() == 3).sum()
     assert house["iou"] == pytest.approx((_expected()[:, 10:] == 3).sum() / truth)
+
+
+def test_a_one_line_v1_row_and_a_tiled_imagery_export(tmp_path, run_cli):
+    """A v1 export of one row written on one line is JSON, not NDJSON; a tiled-imagery
+    (geospatial) row is refused in one line: its labels are map coordinates."""
+    row = {"ID": "c1", "DataRow ID": "d1", "Labeled Data": "https://x/img_001.png",
+           "Label": {"objects": [{"title": "House", "value": "house", "polygon": [
+               {"x": x, "y": y} for x, y in HOUSE]}], "classifications": []}, "Skipped": False}
+    export = tmp_path / "one.json"
+    export.write_text(json.dumps(row))
+    image = plain_png(tmp_path / "img_001.png", W, H)
+    result = run_cli("make-masks", export, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert (read_mask(tmp_path / "m.tif")[0] == 1).sum() == rasterize(
+        [(shapely.Polygon(HOUSE), 1)], out_shape=(H, W)).sum()
+    tiled = {**row, "Labeled Data": json.dumps({"tileLayerUrl": "https://t/{z}/{x}/{y}.png",
+                                                "bounds": [[19.3, -99.4], [19.4, -99.2]]})}
+    export.write_text(json.dumps([tiled]))
+    result = run_cli("make-masks", export, image, "-o", tmp_path / "t.tif")
+    assert_one_line_error(result, "one.json [0]: a tiled-imagery (geospatial) data row",
+                          "vector labels")
