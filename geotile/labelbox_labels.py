@@ -317,6 +317,11 @@ def _v1_label(where: str, item: dict) -> _Label:
     for number, obj in enumerate(objects):
         found.objects.append(_object(f"{where} objects[{number}]", obj, False))
     for title, shapes in label.items():  # the oldest exports: {"<title>": [{"geometry"}]}
+        if isinstance(shapes, str) and shapes.lstrip().upper().startswith(
+                ("POLYGON", "MULTIPOLYGON")):
+            raise InputError(f"{where}: Label {title!r} is WKT (the 2018 export's WKT "
+                             "option); make-masks reads its XY option. Export again as XY, "
+                             "or as Labelbox's JSON export.")
         if title in ("objects", "classifications") or not isinstance(shapes, list) \
                 or not all(isinstance(s, dict) and "geometry" in s for s in shapes):
             continue

@@ -284,6 +284,10 @@ def test_the_oldest_export_of_titles_and_geometry(tmp_path, run_cli):
     assert result.exit_code == 0, result.output
     expected = rasterize([(shapely.Polygon(HOUSE), 1)], out_shape=(H, W), dtype="uint8")
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+    rows[0]["Label"] = {"House": "MULTIPOLYGON (((5 4, 30 6, 25 30, 5 4)))"}
+    export.write_text(json.dumps(rows))  # its WKT option: refused, never all background
+    result = run_cli("make-masks", export, tmp_path / "img_001.png", "-o", tmp_path / "w.tif")
+    assert_one_line_error(result, "Label 'House' is WKT", "XY")
 
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
