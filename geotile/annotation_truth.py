@@ -1,13 +1,14 @@
 """Truth in one file of many images' shapes read as Labelme's (a CVAT "for images 1.1" XML, a
-Label Studio JSON or JSON_MIN export, a Labelbox export, a VGG Image Annotator JSON), or in
-Supervisely's
-annotations (a project, dataset or ann/ folder, one ann file), for ``evaluate``.
+Label Studio JSON or JSON_MIN export, a Labelbox export, a VGG Image Annotator JSON), in
+Supervisely's annotations (a project, dataset or ann/ folder, one ann file) or in V7's
+Darwin JSON (a file, folder or pattern of them), for ``evaluate``.
 
 Each prediction raster takes the file's image its name names, as a COCO file's
 (:func:`geotile.image_truth.entry_name`), among the base names of the file's images: CVAT's
 ``name`` less its folders, Label Studio's image URL's file name with and without its upload
 prefix (``8a9b7c1d-``), Labelbox's external_id and row_data URL file name, VIA's
-``filename``, Supervisely's ann files' names less ``.json``.
+``filename``, Supervisely's ann files' names less ``.json``, Darwin's item names (and source
+files' names).
 make-masks' reader of the format then finds that entry and checks it, as against its image,
 against a stand-in of the prediction named as the image: a VRT of the prediction's size and
 no pixels, in a temporary folder (its messages name the prediction). VIA's --class-field
@@ -80,6 +81,13 @@ def _supervisely_names(path: Path) -> tuple[list[str], set[str]]:
     return names, set(names)
 
 
+def _darwin_names(path: Path) -> tuple[list[str], set[str]]:
+    from geotile.darwin_labels import listed
+
+    files = listed(path)
+    return [found[0] for _, found in files if found], {n for _, found in files for n in found}
+
+
 def _read_cvat(labels, images, class_field):
     from geotile.cvat_labels import read_cvat
 
@@ -112,8 +120,15 @@ def _read_supervisely(labels, images, class_field):
     return read_supervisely(labels, images)
 
 
+def _read_darwin(labels, images, class_field):
+    from geotile.darwin_labels import read_darwin
+
+    return read_darwin(labels, images)
+
+
 def _formats() -> list[_Format]:
     """The formats, in the order make-masks tells them apart."""
+    from geotile.darwin_labels import is_darwin_labels
     from geotile.label_documents import is_cvat_file
     from geotile.labelbox_labels import is_labelbox_file
     from geotile.labelstudio_labels import is_labelstudio_file
@@ -124,6 +139,7 @@ def _formats() -> list[_Format]:
             _Format(is_labelstudio_file, _labelstudio_names, _read_labelstudio),
             _Format(is_labelbox_file, _labelbox_names, _read_labelbox),
             _Format(is_supervisely_labels, _supervisely_names, _read_supervisely),
+            _Format(is_darwin_labels, _darwin_names, _read_darwin),
             _Format(is_via_file, _via_names, _read_via)]
 
 
@@ -133,7 +149,7 @@ def _format(truth) -> _Format | None:
 
 def is_annotation_file(truth) -> bool:
     """Whether TRUTH is a CVAT XML, a Label Studio export, a Labelbox export, Supervisely's
-    annotations or a VIA file."""
+    annotations, V7's Darwin JSON or a VIA file."""
     return _format(truth) is not None
 
 

@@ -435,6 +435,12 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
         raise InputError(f"{path}: a Label Studio export, in percent of each task's image: "
                          f"make-masks takes it (geotile make-masks {path.name} IMAGE... -o "
                          "masks/); give vector labels here.")
+    from geotile.darwin_labels import is_darwin
+
+    if is_darwin(document):  # one image's own pixels: placed by make-masks only
+        raise InputError(f"{path}: V7's Darwin JSON, in the pixels of the image it "
+                         "annotates: make-masks takes it (geotile make-masks "
+                         f"{path.name} IMAGE -o mask.tif); give vector labels here.")
     if is_coco_results(document):
         raise InputError(f"{path}: COCO results (detections with scores, no images or "
                          "categories), not an instances file: give the annotations file "

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 YOLO, CVAT, LABELSTUDIO, LABELME, VIA = "yolo", "cvat", "labelstudio", "labelme", "via"
 SUPERVISELY, LABELBOX = "supervisely", "labelbox"
+DARWIN = "darwin"
 #: the formats whose shapes are classed by name as Labelme's (``__ignore__`` included)
-NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME)
+NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME, DARWIN)
 #: each format's labels in make-masks' words: (what they are, classed how, what --class-map
 #: maps)
 WORDING = {
@@ -17,6 +18,7 @@ WORDING = {
     LABELBOX: ("Labelbox objects are", "by their names", "the names"),
     SUPERVISELY: ("Supervisely's objects are", "by their class titles", "the titles"),
     LABELME: ("Labelme shapes are", "by their labels", "the labels"),
+    DARWIN: ("V7 Darwin annotations are", "by their names", "the names"),
     VIA: ("VIA regions are", "by a region attribute", "the class names"),
 }
 
@@ -27,9 +29,11 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
     Studio (before COCO: its tasks hold "annotations"), Labelbox (an export v2 NDJSON or a
     v1 JSON: before an .ndjson is taken for a GeoJSON sequence), Supervisely (a project, dataset or
     ann/ folder, or one ann file: before its folders' .json are taken for vector files;
-    told by its own files, never Labelme's), Labelme (one file, or a folder or
+    told by its own files, never Labelme's), V7 Darwin JSON (a file, folder or pattern of
+    them: told by its item or image beside annotations), Labelme (one file, or a folder or
     pattern of them: among those paired with ``images`` when given), VIA (regions of many
     images); None for other labels (vector files, COCO, label rasters)."""
+    from geotile.darwin_labels import is_darwin_labels
     from geotile.label_documents import is_cvat_file
     from geotile.labelbox_labels import is_labelbox_file
     from geotile.labelme_labels import is_labelme_labels
@@ -48,6 +52,8 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
         return LABELBOX
     if is_supervisely_labels(labels):
         return SUPERVISELY
+    if is_darwin_labels(labels):
+        return DARWIN
     if is_labelme_labels(labels, layer, images):
         return LABELME
     if is_via_file(labels):
@@ -70,6 +76,8 @@ def read_pixel_labels(kind: str, labels, images, class_field: str | None = None)
         from geotile.supervisely_labels import read_supervisely as read
     elif kind == LABELME:
         from geotile.labelme_labels import read_labelme as read
+    elif kind == DARWIN:
+        from geotile.darwin_labels import read_darwin as read
     else:
         from geotile.via_labels import read_via
 

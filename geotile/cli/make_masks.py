@@ -193,6 +193,16 @@ def make_masks(
     shape, used or not (ids 1..N by sorted title; __ignore__ 255; --class-map maps the
     titles).
 
+    LABELS may be V7's Darwin JSON (2.0 or 1.0): one file per image, a folder of them
+    (subfolders too) or a quoted pattern: each IMAGE takes the file naming it (item name,
+    source file, 1.0 filename; else its stem), of its slot's size; items of several slots
+    or of video are refused. Polygons (their paths even-odd: holes and parts) are drawn
+    as darwin-py's mask export draws them (vertices rounded to pixel centres, outlines
+    included); bounding boxes and ellipses (angle in radians) by the pixel-centre rule;
+    the raster layer's masks (dense_rle) exactly; lines, keypoints, tags, skeletons and
+    cuboids are left out with a warning. Names are the classes (ids 1..N by sorted name;
+    __ignore__ 255; --class-map maps the names).
+
     LABELS may be a STAC label item (the label extension's: Radiant MLHub, Source
     Cooperative): its labels asset (role 'labels', beside the item) is read, never the
     item's footprint: GeoJSON classed by its one label:properties field, the names its
@@ -241,6 +251,7 @@ def make_masks(
     $ geotile make-masks labelme/ 'labelme/*.jpg' -o masks/
     $ geotile make-masks annotations.xml images/ -o masks/
     $ geotile make-masks via_region_data.json train/ -o masks/
+    $ geotile make-masks darwin/annotations/ images/ -o masks/
     $ geotile make-masks project-1-at-2026-01-05-10-30-3f2a1b9c.json images/ \\
           -o masks/
     $ geotile make-masks export-result.ndjson images/ -o masks/
