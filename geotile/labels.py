@@ -672,12 +672,28 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     shaped = [name for name, kind in layers
               if any(word in kind for word in ("Polygon", "LineString", "Surface", "Curve",
                                                  "Unknown", "Geometry"))]
+    if len(shaped) > 1:  # a GPX file's routes and tracks, one of them empty
+        shaped = [name for name in shaped if _holds_features(path, name)] or shaped
     if len(shaped) > 1:
         raise InputError(
             f"{path}: the file holds {len(shaped)} layers of polygons or lines "
             f"({', '.join(shaped)}). Choose one with --layer NAME."
         )
     return shaped[0] if shaped else None
+
+
+def _holds_features(path: Path, layer: str) -> bool:
+    """Whether ``layer`` of ``path`` may hold features: False only when it surely holds none
+    (counted where the driver does not know; never for OSM, whose count is a pass over
+    the whole file, every layer)."""
+    from pyogrio import read_info
+
+    from geotile.input_paths import ogr_path
+
+    info = read_info(ogr_path(path), layer=layer)
+    if info.get("features", -1) < 0 and info.get("driver") != "OSM":
+        info = read_info(ogr_path(path), layer=layer, force_feature_count=True)
+    return info.get("features", -1) != 0
 
 
 #: Latin-1's C1 controls (U+0080..U+009F) as Windows-1252 has those bytes (€ – ’ Œ ...):

@@ -1,0 +1,197 @@
+"""make-masks of the same labels in each vector container GIS tools write: the mask the
+GeoJSON gives (same pixels, same class ids), or one line naming the file and the fix."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+from .conftest import assert_one_line_error
+
+CRS = "EPSG:32633"
+X0, Y0 = 500000.0, 5000100.0  # 200 x 200 pixels of 0.5 m
+
+
+def _box(x0, y0, x1, y1):
+    """A box x0..x1 metres right of, y0..y1 metres below the tile's top-left corner."""
+    return shapely.box(X0 + x0, Y0 - y1, X0 + x1, Y0 - y0)
+
+
+def _polygons() -> gpd.GeoDataFrame:
+    """Polygons of three classes: one with a hole, one of two parts, two overlapping (the
+    later wins)."""
+    holed = shapely.Polygon(_box(5, 5, 45, 45).exterior.coords,
+                            [_box(15, 15, 30, 30).exterior.coords[::-1]])
+    multi = shapely.MultiPolygon([_box(55, 5, 70, 20), _box(75, 5, 95, 25)])
+    return gpd.GeoDataFrame({"cls": ["building", "tree", "water", "building"]},
+                            geometry=[holed, multi, _box(10, 55, 90, 90), _box(40, 40, 60, 60)],
+                            crs=CRS)
+
+
+def _lines() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": ["road", "path"]}, geometry=[
+        shapely.LineString([(X0 + 2, Y0 - 50), (X0 + 98, Y0 - 50)]),
+        shapely.LineString([(X0 + 50, Y0 - 2), (X0 + 50, Y0 - 98)])], crs=CRS)
+
+
+@pytest.fixture
+def tile(tmp_path):
+    path = tmp_path / "tile.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=200, height=200, count=1,
+                       dtype="uint8", crs=CRS, transform=from_origin(X0, Y0, 0.5, 0.5)) as dst:
+        dst.write(np.full((1, 200, 200), 100, np.uint8))
+    return path
+
+
+def _mask(run_cli, labels, tile, out, *options):
+    result = run_cli("make-masks", labels, tile, "-o", out, *options)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    with rasterio.open(out) as src:
+        return src.read(1)
+
+
+def _needs(driver: str):
+    if driver not in pyogrio.list_drivers():
+        pytest.skip(f"this GDAL has no {driver} driver")
+
+
+def _gpx(frame, path, layer):
+    _needs("GPX")
+    frame = frame.to_crs("EPSG:4326")
+    if layer == "tracks":
+        frame = frame.set_geometry([shapely.MultiLineString([g]) for g in frame.geometry],
+                                   crs="EPSG:4326")
+    frame.to_file(path, driver="GPX", layer=layer)
+    return path
+
+
+def _topojson(frame, path):
+    """``frame`` in lon/lat as a TopoJSON topology (one arc per ring, unquantised)."""
+    arcs, shapes = [], []
+
+    def ring(coords):
+        arcs.append([list(c) for c in coords])
+        return [len(arcs) - 1]
+
+    for geometry, name in zip(frame.to_crs("EPSG:4326").geometry, frame["cls"], strict=True):
+        parts = getattr(geometry, "geoms", [geometry])
+        shapes.append({"type": "MultiPolygon", "properties": {"cls": name}, "arcs": [
+            [ring(p.exterior.coords)] + [ring(i.coords) for i in p.interiors] for p in parts]})
+    path.write_text(json.dumps({"type": "Topology", "arcs": arcs, "objects": {
+        "labels": {"type": "GeometryCollection", "geometries": shapes}}}))
+    return path
+
+
+def _write(kind: str, frame, tmp_path):
+    """``frame`` written as container ``kind``; the path to give make-masks."""
+    lonlat = frame.to_crs("EPSG:4326")
+    if kind == "kml":
+        _needs("KML")
+        lonlat.to_file(tmp_path / "a.kml", driver="KML")
+        return tmp_path / "a.kml"
+    if kind == "kmz":
+        _needs("LIBKML")
+        lonlat.to_file(tmp_path / "a.kmz", driver="LIBKML")
+        return tmp_path / "a.kmz"
+    if kind.startswith("gml"):
+        _needs("GML")
+        # GML 3 names EPSG:4326 by its URN, so its coordinates are in lat/lon order
+        lonlat.to_file(tmp_path / "a.gml", driver="GML",
+                       dataset_options={"FORMAT": f"GML{kind[3:] or 2}"})
+        return tmp_path / "a.gml"
+    if kind in ("geojsonl", "geojsons"):
+        lonlat.to_file(tmp_path / f"a.{kind}", driver="GeoJSONSeq")
+        return tmp_path / f"a.{kind}"
+    if kind in ("geojson.gz", "vsigzip"):
+        lonlat.to_file(tmp_path / "a.geojson")
+        path = tmp_path / "a.geojson.gz"
+        path.write_bytes(gzip.compress((tmp_path / "a.geojson").read_bytes()))
+        (tmp_path / "a.geojson").unlink()
+        return path if kind == "geojson.gz" else f"/vsigzip/{path}"
+    if kind == "gdb":
+        _needs("OpenFileGDB")
+        frame = frame.set_geometry([shapely.MultiPolygon([g]) if g.geom_type == "Polygon"
+                                    else g for g in frame.geometry], crs=frame.crs)
+        frame.to_file(tmp_path / "a.gdb", driver="OpenFileGDB")
+        return tmp_path / "a.gdb"
+    if kind == "tab":
+        _needs("MapInfo File")
+        frame.to_file(tmp_path / "a.tab", driver="MapInfo File")
+        return tmp_path / "a.tab"
+    if kind in ("zip", "shp.zip", "vsizip"):
+        folder = tmp_path / "shp"
+        folder.mkdir()
+        frame.to_file(folder / "a.shp")
+        path = tmp_path / ("a.shp.zip" if kind == "shp.zip" else "a.zip")
+        with zipfile.ZipFile(path, "w") as archive:
+            for member in folder.iterdir():
+                archive.write(member, member.name)
+        return f"/vsizip/{path}/a.shp" if kind == "vsizip" else path
+    if kind == "topojson":
+        _needs("TopoJSON")
+        return _topojson(frame, tmp_path / "a.topojson")
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["kml", "kmz", "gml", "gml3", "gml3.2", "geojsonl",
+                                  "geojsons", "geojson.gz", "vsigzip", "gdb", "tab", "zip",
+                                  "shp.zip", "vsizip"])
+def test_each_container_gives_the_geojson_mask(run_cli, tile, tmp_path, kind):
+    frame = _polygons()
+    frame.to_file(tmp_path / "ref.geojson")
+    want = _mask(run_cli, tmp_path / "ref.geojson", tile, tmp_path / "want.tif",
+                 "--class-field", "cls")
+    assert set(np.unique(want)) == {0, 1, 2, 3}
+    got = _mask(run_cli, _write(kind, frame, tmp_path), tile, tmp_path / "got.tif",
+                "--class-field", "cls")
+    assert (got == want).all(), int((got != want).sum())
+
+
+def test_topojson_without_a_crs_asks_for_one_then_gives_the_geojson_mask(run_cli, tile,
+                                                                        tmp_path):
+    frame = _polygons()
+    frame.to_file(tmp_path / "ref.geojson")
+    want = _mask(run_cli, tmp_path / "ref.geojson", tile, tmp_path / "want.tif",
+                 "--class-field", "cls")
+    path = _write("topojson", frame, tmp_path)
+    result = run_cli("make-masks", path, tile, "-o", tmp_path / "got.tif", "--class-field",
+                     "cls")
+    assert_one_line_error(result, str(path), "--labels-crs")
+    assert not (tmp_path / "got.tif").exists()
+    got = _mask(run_cli, path, tile, tmp_path / "got.tif", "--class-field", "cls",
+                "--labels-crs", "EPSG:4326")
+    assert (got == want).all()
+
+
+@pytest.mark.parametrize("layer", ["tracks", "routes"])
+def test_a_gpx_file_reads_its_one_layer_of_lines_holding_any(run_cli, tile, tmp_path, layer):
+    """A GPX file always has both a routes and a tracks layer: the one of them that holds
+    lines is read without --layer."""
+    lines = _lines()
+    lines.to_crs("EPSG:4326").to_file(tmp_path / "ref.geojson")
+    want = _mask(run_cli, tmp_path / "ref.geojson", tile, tmp_path / "want.tif",
+                 "--class-field", "name", "--line-width", "4")
+    path = _gpx(lines, tmp_path / "a.gpx", layer)
+    got = _mask(run_cli, path, tile, tmp_path / "got.tif", "--class-field", "name",
+                "--line-width", "4")
+    assert set(np.unique(got)) == {0, 1, 2}
+    assert (got == want).all()
+
+
+def test_layers_that_all_hold_lines_still_need_a_layer(run_cli, tile, tmp_path):
+    path = tmp_path / "two.gpkg"
+    _lines().to_file(path, layer="roads")
+    _polygons().to_file(path, layer="footprints")
+    result = run_cli("make-masks", path, tile, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, str(path), "roads, footprints", "--layer")
+    assert not (tmp_path / "m.tif").exists()
