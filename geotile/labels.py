@@ -1270,6 +1270,7 @@ def _csv_hint(path: Path, fields: dict) -> None:
     columns = [name for name, values in fields.items()
                if "wkt" in name.lower() or first(values).upper().startswith(shapes)]
     if not columns:
+        _say_points(path, fields)
         return
     column = next((c for c in columns if "geo" in c.lower()), columns[0])
     kind = "lines" if first(fields[column]).upper().startswith(shapes[2:]) else "polygons"
@@ -1298,6 +1299,22 @@ def _csv_hint(path: Path, fields: dict) -> None:
            " (-where keeps footprints of that confidence and up; drop it to keep all)."
            if confidence else ".")
     )
+
+
+#: column names of points' coordinates in a CSV (x first), as GDAL's X/Y_POSSIBLE_NAMES
+POINT_COLUMNS = ({"lon", "lng", "long", "longitude", "x", "easting"},
+                 {"lat", "latitude", "y", "northing"})
+
+
+def _say_points(path: Path, fields: dict) -> None:
+    """InputError for a CSV of points (a column of x and one of y: lon, lat): points have
+    no area to burn."""
+    found = [next((name for name in fields if name.lower() in names), None)
+             for names in POINT_COLUMNS]
+    if None not in found:
+        raise InputError(f"{path}: points (columns {found[0]}, {found[1]}), which have no area "
+                         "to burn. Give the footprints as polygons (GeoJSON, GeoPackage, or a "
+                         "CSV with a WKT column).")
 
 
 def _read_parquet(path: Path, regions=None, override=None,

@@ -195,3 +195,15 @@ def test_layers_that_all_hold_lines_still_need_a_layer(run_cli, tile, tmp_path):
     result = run_cli("make-masks", path, tile, "-o", tmp_path / "m.tif")
     assert_one_line_error(result, str(path), "roads, footprints", "--layer")
     assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize("columns", [("lon", "lat"), ("longitude", "latitude"), ("X", "Y")])
+def test_a_csv_of_point_columns_says_points_have_no_area(run_cli, tile, tmp_path, columns):
+    centres = _polygons().geometry.centroid.to_crs("EPSG:4326")
+    path = tmp_path / "points.csv"
+    path.write_text(f"cls,{columns[0]},{columns[1]}\n" + "".join(
+        f"{name},{p.x},{p.y}\n" for name, p in zip(_polygons()["cls"], centres, strict=True)))
+    result = run_cli("make-masks", path, tile, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, str(path), f"{columns[0]}, {columns[1]}", "no area",
+                          "polygons")
+    assert not (tmp_path / "m.tif").exists()
