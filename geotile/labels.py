@@ -654,6 +654,10 @@ def _geojson_crs(member, path):
     raise InputError(f"{path}: the GeoJSON crs member {json.dumps(member)} names no CRS. {fix}")
 
 
+#: the layers GDAL's OSM driver reads from an .osm or .pbf file
+OSM_LAYERS = ("points", "lines", "multilinestrings", "multipolygons", "other_relations")
+
+
 def _choose_layer(path: Path, layer: str | None) -> str | None:
     """The layer to read: ``layer`` when the file has it, else the file's only layer of
     polygons or lines (None: GDAL's first layer); InputError listing the layers otherwise."""
@@ -675,9 +679,12 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     if len(shaped) > 1:  # a GPX file's routes and tracks, one of them empty
         shaped = [name for name in shaped if _holds_features(path, name)] or shaped
     if len(shaped) > 1:
+        osm = set(OSM_LAYERS) <= {name for name, _ in layers}  # GDAL's OSM driver's
         raise InputError(
             f"{path}: the file holds {len(shaped)} layers of polygons or lines "
-            f"({', '.join(shaped)}). Choose one with --layer NAME."
+            f"({', '.join(shaped)}). Choose one with --layer NAME"
+            + (": OpenStreetMap's roads are --layer lines, its buildings and other areas "
+               "--layer multipolygons." if osm else ".")
         )
     return shaped[0] if shaped else None
 

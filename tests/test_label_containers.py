@@ -207,3 +207,29 @@ def test_a_csv_of_point_columns_says_points_have_no_area(run_cli, tile, tmp_path
     assert_one_line_error(result, str(path), f"{columns[0]}, {columns[1]}", "no area",
                           "polygons")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_an_osm_file_without_a_layer_says_which_holds_roads_and_buildings(run_cli, tile,
+                                                                          tmp_path):
+    _needs("OSM")
+    lonlat = _lines().to_crs("EPSG:4326")
+    nodes, ways = [], []
+    for i, line in enumerate(lonlat.geometry):
+        refs = []
+        for x, y in line.coords:
+            refs.append(len(nodes) + 1)
+            nodes.append(f'<node id="{refs[-1]}" version="1" lat="{y}" lon="{x}"/>')
+        ways.append(f'<way id="{100 + i}" version="1">' + "".join(
+            f'<nd ref="{r}"/>' for r in refs) + '<tag k="highway" v="residential"/></way>')
+    path = tmp_path / "map.osm"
+    path.write_text('<?xml version="1.0"?><osm version="0.6">' + "".join(nodes + ways)
+                    + "</osm>")
+    result = run_cli("make-masks", path, tile, "-o", tmp_path / "m.tif", "--line-width", "4")
+    assert_one_line_error(result, str(path), "--layer lines", "--layer multipolygons")
+    assert not (tmp_path / "m.tif").exists()
+    lines = tmp_path / "lines.geojson"
+    lonlat.to_file(lines)
+    want = _mask(run_cli, lines, tile, tmp_path / "want.tif", "--line-width", "4")
+    got = _mask(run_cli, path, tile, tmp_path / "got.tif", "--line-width", "4",
+                "--layer", "lines")
+    assert want.any() and (got == want).all()
