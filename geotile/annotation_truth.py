@@ -1,14 +1,16 @@
 """Truth in one file of many images' shapes read as Labelme's (a CVAT "for images 1.1" XML, a
 Label Studio JSON or JSON_MIN export, a Labelbox export, a VGG Image Annotator JSON), in
-Supervisely's annotations (a project, dataset or ann/ folder, one ann file) or in V7's
-Darwin JSON (a file, folder or pattern of them), for ``evaluate``.
+Supervisely's annotations (a project, dataset or ann/ folder, one ann file), in V7's
+Darwin JSON (a file, folder or pattern of them) or in DOTA's labelTxt (a DOTA root, its
+labelTxt folder, one file; difficult objects are regions to ignore, as DOTA's evaluation
+ignores them), for ``evaluate``.
 
 Each prediction raster takes the file's image its name names, as a COCO file's
 (:func:`geotile.image_truth.entry_name`), among the base names of the file's images: CVAT's
 ``name`` less its folders, Label Studio's image URL's file name with and without its upload
 prefix (``8a9b7c1d-``), Labelbox's external_id and row_data URL file name, VIA's
 ``filename``, Supervisely's ann files' names less ``.json``, Darwin's item names (and source
-files' names).
+files' names), DOTA's label files' names.
 make-masks' reader of the format then finds that entry and checks it, as against its image,
 against a stand-in of the prediction named as the image: a VRT of the prediction's size and
 no pixels, in a temporary folder (its messages name the prediction). VIA's --class-field
@@ -88,6 +90,13 @@ def _darwin_names(path: Path) -> tuple[list[str], set[str]]:
     return [found[0] for _, found in files if found], {n for _, found in files for n in found}
 
 
+def _dota_names(path: Path) -> tuple[list[str], set[str]]:
+    from geotile.dota_labels import label_files
+
+    files = label_files(path) or []
+    return [str(f) for f in files], {f.name for f in files}
+
+
 def _read_cvat(labels, images, class_field):
     from geotile.cvat_labels import read_cvat
 
@@ -126,16 +135,24 @@ def _read_darwin(labels, images, class_field):
     return read_darwin(labels, images)
 
 
+def _read_dota(labels, images, class_field):
+    from geotile.dota_labels import read_dota
+
+    return read_dota(labels, images, ignore_difficult=True)
+
+
 def _formats() -> list[_Format]:
     """The formats, in the order make-masks tells them apart."""
     from geotile.darwin_labels import is_darwin_labels
+    from geotile.dota_labels import is_dota_labels
     from geotile.label_documents import is_cvat_file
     from geotile.labelbox_labels import is_labelbox_file
     from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.supervisely_labels import is_supervisely_labels
     from geotile.via_labels import is_via_file
 
-    return [_Format(is_cvat_file, _cvat_names, _read_cvat),
+    return [_Format(is_dota_labels, _dota_names, _read_dota),
+            _Format(is_cvat_file, _cvat_names, _read_cvat),
             _Format(is_labelstudio_file, _labelstudio_names, _read_labelstudio),
             _Format(is_labelbox_file, _labelbox_names, _read_labelbox),
             _Format(is_supervisely_labels, _supervisely_names, _read_supervisely),
@@ -149,7 +166,7 @@ def _format(truth) -> _Format | None:
 
 def is_annotation_file(truth) -> bool:
     """Whether TRUTH is a CVAT XML, a Label Studio export, a Labelbox export, Supervisely's
-    annotations, V7's Darwin JSON or a VIA file."""
+    annotations, V7's Darwin JSON, a VIA file or DOTA's labelTxt."""
     return _format(truth) is not None
 
 

@@ -1,14 +1,16 @@
-"""Which of make-masks' readers of labels in each image's pixels takes a LABELS (YOLO,
-CVAT, Label Studio, Labelbox, Supervisely, Labelme or VIA): asked in one order by make-masks, its
-command line and its dask runs; each format's wording and its reader."""
+"""Which of make-masks' readers of labels in each image's pixels takes a LABELS (DOTA,
+YOLO, CVAT, Label Studio, Labelbox, Supervisely, V7 Darwin, Labelme or VIA): asked in one
+order by make-masks, its command line and its dask runs; each format's wording and its
+reader."""
 
 from __future__ import annotations
 
 YOLO, CVAT, LABELSTUDIO, LABELME, VIA = "yolo", "cvat", "labelstudio", "labelme", "via"
 SUPERVISELY, LABELBOX = "supervisely", "labelbox"
 DARWIN = "darwin"
+DOTA = "dota"
 #: the formats whose shapes are classed by name as Labelme's (``__ignore__`` included)
-NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME, DARWIN)
+NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME, DARWIN, DOTA)
 #: each format's labels in make-masks' words: (what they are, classed how, what --class-map
 #: maps)
 WORDING = {
@@ -20,11 +22,13 @@ WORDING = {
     LABELME: ("Labelme shapes are", "by their labels", "the labels"),
     DARWIN: ("V7 Darwin annotations are", "by their names", "the names"),
     VIA: ("VIA regions are", "by a region attribute", "the class names"),
+    DOTA: ("DOTA's objects are", "by their categories", "the category names"),
 }
 
 
 def pixel_label_format(labels, layer: str | None = None, images=None) -> str | None:
-    """The reader of LABELS, asked in this order (it matters): YOLO (before a pattern of its
+    """The reader of LABELS, asked in this order (it matters): DOTA (before YOLO: both are
+    .txt files, told apart by their first line), YOLO (before a pattern of its
     .txt files is taken for vector files), CVAT (one XML of many images' shapes), Label
     Studio (before COCO: its tasks hold "annotations"), Labelbox (an export v2 NDJSON or a
     v1 JSON: before an .ndjson is taken for a GeoJSON sequence), Supervisely (a project, dataset or
@@ -34,6 +38,7 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
     pattern of them: among those paired with ``images`` when given), VIA (regions of many
     images); None for other labels (vector files, COCO, label rasters)."""
     from geotile.darwin_labels import is_darwin_labels
+    from geotile.dota_labels import is_dota_labels
     from geotile.label_documents import is_cvat_file
     from geotile.labelbox_labels import is_labelbox_file
     from geotile.labelme_labels import is_labelme_labels
@@ -42,6 +47,8 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
     from geotile.via_labels import is_via_file
     from geotile.yolo_labels import is_yolo_labels
 
+    if is_dota_labels(labels):
+        return DOTA
     if is_yolo_labels(labels):
         return YOLO
     if is_cvat_file(labels):
@@ -78,6 +85,8 @@ def read_pixel_labels(kind: str, labels, images, class_field: str | None = None)
         from geotile.labelme_labels import read_labelme as read
     elif kind == DARWIN:
         from geotile.darwin_labels import read_darwin as read
+    elif kind == DOTA:
+        from geotile.dota_labels import read_dota as read
     else:
         from geotile.via_labels import read_via
 

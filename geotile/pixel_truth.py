@@ -1,6 +1,6 @@
 """Truth drawn in each image's pixels (a COCO instances file, a YOLO-seg labels folder, a
-Labelme file or folder, a CVAT XML, a Label Studio or Labelbox export, a VIA file: what
-make-masks reads as labels) for ``evaluate``.
+Labelme file or folder, a CVAT XML, a Label Studio or Labelbox export, a VIA file, DOTA's
+labelTxt: what make-masks reads as labels) for ``evaluate``.
 
 Each prediction is scored against its own image's instances, placed on the grid of the
 prediction raster (or of --image, for a vector prediction) as make-masks places them on
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 def is_pixel_truth(truth, layer: str | None = None) -> bool:
     """Whether TRUTH is labels in each image's pixels: COCO, YOLO, Labelme, CVAT, Label
-    Studio, Labelbox, Supervisely or VIA."""
+    Studio, Labelbox, Supervisely, VIA or DOTA."""
     from geotile.annotation_truth import is_annotation_file
     from geotile.coco_labels import is_coco_file
     from geotile.labelme_labels import is_labelme_labels
@@ -86,8 +86,8 @@ def _read(truth, grids: list, class_field: str | None = None
         truths = labelme_truth(read_labelme(truth, [_stand_in(g, known) for g in grids]), grids)
         return truths, None if known is None else [str(f) for f in labelme_files(truth)]
     raise InputError(f"{truth}: no COCO, YOLO, Labelme, CVAT, Label Studio, Labelbox, "
-                     "Supervisely or VIA labels. Give labels in each image's pixels, or vector "
-                     "labels.")
+                     "Supervisely, VIA or DOTA labels. Give labels in each image's pixels, or "
+                     "vector labels.")
 
 
 def _label_stems(labels) -> set[str] | None:

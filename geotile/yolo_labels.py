@@ -158,10 +158,11 @@ def read_yolo(labels, images) -> Yolo:
                 data_yaml, dict(sorted(class_map.items(), key=lambda item: item[1])))
 
 
-def pair(labels, files: list[Path], images) -> list[Path | None]:
+def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path | None]:
     """Each image's .txt among ``files`` (None: none), by stem as Ultralytics pairs them;
     of several of one stem (a recursive pattern), the one at the image's path with
-    images/ as labels/; InputError when that does not choose."""
+    images/ as ``folder``/ (labels/; DOTA's labelTxt/); InputError when that does not
+    choose."""
     from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
 
@@ -173,7 +174,7 @@ def pair(labels, files: list[Path], images) -> list[Path | None]:
         path = input_path(image)
         found = by_stem.get(name_key(path.stem), [])
         if len(found) > 1:
-            own = _label_path(path)
+            own = _label_path(path, folder)
             found = [f for f in found if f.resolve() == own] or found
         if len(found) > 1:
             raise InputError(f"{path.name}: {' and '.join(str(f) for f in found[:3])} in "
@@ -183,12 +184,12 @@ def pair(labels, files: list[Path], images) -> list[Path | None]:
     return paired
 
 
-def _label_path(image: Path) -> Path:
-    """Ultralytics' label path of an image: its last images/ folder as labels/, .txt."""
+def _label_path(image: Path, folder: str = "labels") -> Path:
+    """Ultralytics' label path of an image: its last images/ folder as ``folder``/, .txt."""
     parts = list(image.resolve().parts)
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == "images":
-            parts[i] = "labels"
+            parts[i] = folder
             break
     return Path(*parts).with_suffix(SUFFIX)
 
@@ -356,8 +357,9 @@ def _other_format(tokens: list[str]) -> str:
     head = tokens[0].lower()
     if head.startswith(("imagesource:", "gsd:")) or (
             len(tokens) in (9, 10) and _numbers(tokens[:8]) and not _numbers(tokens[8:9])):
-        return ("; this looks like DOTA's labelTxt (x1 y1 ... x4 y4 class difficult, in "
-                "pixels), which make-masks does not read: convert it to YOLO first")
+        return ("; this looks like DOTA's labelTxt (x1 y1 ... x4 y4 category difficult, in "
+                "pixels), but the first label file of these labels is YOLO's: give one "
+                "format's files (DOTA's folder is read as DOTA's)")
     return ""
 
 

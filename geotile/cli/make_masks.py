@@ -329,7 +329,13 @@ def make_masks(
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))
     elif not ctx.obj["quiet"]:
-        from geotile.pixel_label_formats import LABELBOX, LABELSTUDIO, NAMED_SHAPES, VIA
+        from geotile.pixel_label_formats import (
+            DOTA,
+            LABELBOX,
+            LABELSTUDIO,
+            NAMED_SHAPES,
+            VIA,
+        )
 
         kind = _pixel_label_format(labels, layer)
         why = "__ignore__ shapes or nodata in the image" if kind in NAMED_SHAPES else \
@@ -354,7 +360,7 @@ def make_masks(
             )
         if (class_field is not None or kind in (*NAMED_SHAPES, VIA)) and mapping is None:
             _echo_named_ids(summaries)
-        if kind in (VIA, LABELSTUDIO, LABELBOX):
+        if kind in (VIA, LABELSTUDIO, LABELBOX, DOTA):
             _echo_empty(summaries, labels)
         negatives = sum("labels" in s and s["labels"] is None for s in summaries)
         if negatives:
