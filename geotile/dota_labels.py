@@ -175,19 +175,23 @@ def read_dota(labels, images, ignore_difficult: bool = False):
             label = IGNORE_LABEL if ignore_difficult and item.difficult else item.name
             one.instances.append((label, geometry))
         shapes[f] = one
-    _say(labels, crossed, "quadrilateral", "cross themselves (corners out of order) and were "
-         "burnt as the convex hull of their corners")
-    _say(labels, slivers, "object", "have no area (corners on one line) and were left out")
+    _say(labels, crossed, ("quadrilateral crosses itself", "quadrilaterals cross themselves"),
+         "(corners out of order) and {} burnt as the convex hull of {} corners")
+    _say(labels, slivers, ("object has", "objects have"),
+         "no area (corners on one line) and {} left out")
     return Labelme(os.fspath(labels), list(paired), [shapes[f] for f in paired],
                    [n for n in names if n != IGNORE_LABEL])
 
 
-def _say(labels, found: list[tuple[Path, int]], what: str, happened: str) -> None:
+def _say(labels, found: list[tuple[Path, int]], what: tuple[str, str], happened: str) -> None:
+    """One warning counting the objects of ``found`` (file, line), naming the first."""
     if found:
         count = len(found)
         first, line = found[0]
-        warnings.warn(f"{labels}: {count} {what}{'s' if count > 1 else ''} {happened} "
-                      f"({first.name} line {line}{' first' if count > 1 else ''}).",
+        several = count > 1
+        warnings.warn(f"{labels}: {count} {what[several]} "
+                      f"{happened.format(*(('were', 'their') if several else ('was', 'its')))} "
+                      f"({first.name} line {line}{' first' if several else ''}).",
                       GeotileWarning, stacklevel=4)
 
 

@@ -161,8 +161,14 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
 
         # GDAL's advice to prefix the path with '<DRIVER>:' does not apply to these
         if isinstance(path, Path) and path.is_dir():
+            from geotile.dota_labels import is_dota_labels
             from geotile.yolo_labels import is_yolo_labels
 
+            if is_dota_labels(path):  # in each image's pixels: placed by make-masks only
+                raise InputError(f"{path}: DOTA's labelTxt, in each image's pixels: "
+                                 "make-masks takes them (geotile make-masks "
+                                 f"{path} IMAGE... -o masks/); give vector labels here.") \
+                    from exc
             if is_yolo_labels(path):  # in each image's pixels: placed by make-masks only
                 raise InputError(f"{path}: YOLO labels, in fractions of each image's size: "
                                  "make-masks takes them (geotile make-masks "

@@ -90,6 +90,19 @@ def test_dota_root_burns_quadrilaterals_on_pixel_centres(tmp_path, run_cli):
     np.testing.assert_array_equal(mask, _expected(objects, IDS))
     assert (mask == 5).sum() == 11 * 11  # 30..40 both ends: its edges on pixel centres
     assert not read_mask(out / "P0002.tif")[0].any()
+    again = run_cli("make-masks", root, root / "images", "-o", f"{out}/", "--resume")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.count("complete from an earlier run, skipped") == 2
+
+
+def test_other_commands_say_make_masks_takes_dota(tmp_path, run_cli):
+    """A labelTxt folder given as vector labels (tile --labels) is refused in one line
+    saying make-masks takes it."""
+    root = _root(tmp_path, {"a": [PLANE]}, make_images=False)
+    image = write_raster(tmp_path / "a.tif", np.ones((3, H, W), np.uint8))
+    result = run_cli("tile", image, "--labels", root / "labelTxt", "--annotations", "coco",
+                     "-o", tmp_path / "patches")
+    assert_one_line_error(result, "DOTA's labelTxt", "make-masks takes them")
 
 
 def test_utm_image_is_placed_through_its_geotransform(tmp_path, run_cli):
@@ -155,7 +168,7 @@ def test_bow_ties_burn_their_hull_and_slivers_are_left_out(tmp_path, run_cli):
     assert result.exit_code == 0, result.output
     assert ("2 quadrilaterals cross themselves (corners out of order) and were burnt as the "
             "convex hull of their corners (a.txt line 3 first)") in result.stderr
-    assert "1 object have no area (corners on one line) and were left out (a.txt line 5)" \
+    assert "1 object has no area (corners on one line) and was left out (a.txt line 5)" \
         in result.stderr
     np.testing.assert_array_equal(read_mask(out)[0], _inside(box).astype(np.uint8))
 

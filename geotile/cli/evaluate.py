@@ -46,7 +46,7 @@ APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (obj
 WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
        "rasters": "two rasters, which get pixel scores by class",
        "pixel truth": "truth drawn in each image's pixels (COCO, YOLO, Labelme, CVAT, Label "
-                      "Studio, Supervisely, V7 Darwin, VIA)",
+                      "Studio, Supervisely, V7 Darwin, VIA, DOTA)",
        "raster predictions": "prediction rasters, which get pixel scores by class",
        "polygons": "polygons, which match by their IoU (--iou)",
        "csvs": "two SpaceNet CSVs, scored as SpaceNet scores them (pixel WKT, Confidence "
@@ -224,7 +224,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
     labels folder, a Labelme file or folder, a CVAT XML, a Label Studio
     export, a Labelbox export (v2 NDJSON, v1 JSON), a Supervisely project or
-    dataset, V7 Darwin JSON files, a VIA file): each prediction
+    dataset, V7 Darwin JSON files, a VIA file, DOTA's labelTxt folder or root:
+    its difficult objects are regions to ignore, as DOTA's evaluation ignores
+    them): each prediction
     against its own image's instances, the prediction raster (or a folder of
     them) taking the image's place and name (<stem>.tif, or
     <stem>_pred.tif...; the file's images listed under unpaired when none

@@ -203,6 +203,18 @@ def make_masks(
     cuboids are left out with a warning. Names are the classes (ids 1..N by sorted name;
     __ignore__ 255; --class-map maps the names).
 
+    LABELS may be DOTA's labelTxt (DOTA v1.0/1.5/2.0, FAIR1M's or mmrotate's DOTA-style
+    files, "DOTA format" exports): a DOTA root (images/ and labelTxt/), its labelTxt
+    folder, a quoted pattern of its .txt files or one file: each IMAGE takes the .txt of
+    its stem (an IMAGE without one is refused; an empty file is all background). Lines
+    'x1 y1 x2 y2 x3 y3 x4 y4 category difficult' (difficult may be left out; headers
+    imagesource: and gsd: are skipped, gsd unused) are told from YOLO's by the first
+    line. Corners are pixel centres, as DOTA_devkit takes them: the pixels whose centre
+    is inside or on each quadrilateral are burnt, later on top; one crossing itself
+    (corners out of order) is burnt as the box its corners outline, one of no area left
+    out, each with a warning. Difficult objects are burnt as their class (evaluate
+    ignores them). Ids 1..N by sorted category over every file of the folder.
+
     LABELS may be a STAC label item (the label extension's: Radiant MLHub, Source
     Cooperative): its labels asset (role 'labels', beside the item) is read, never the
     item's footprint: GeoJSON classed by its one label:properties field, the names its
@@ -256,6 +268,7 @@ def make_masks(
           -o masks/
     $ geotile make-masks export-result.ndjson images/ -o masks/
     $ geotile make-masks project/ project/ds0/img -o masks/
+    $ geotile make-masks DOTA/train/ DOTA/train/images/ -o masks/
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     A STAC Item of imagery (item.json) is masked on its bands' stack grid, its
