@@ -26,6 +26,27 @@ WORDING = {
 }
 
 
+def _readers() -> tuple:
+    """Each format's (kind, predicate of LABELS, reader), in the order asked."""
+    from geotile.cvat_labels import read_cvat
+    from geotile.darwin_labels import is_darwin_labels, read_darwin
+    from geotile.dota_labels import is_dota_labels, read_dota
+    from geotile.label_documents import is_cvat_file
+    from geotile.labelbox_labels import is_labelbox_file, read_labelbox
+    from geotile.labelme_labels import is_labelme_labels, read_labelme
+    from geotile.labelstudio_labels import is_labelstudio_file, read_labelstudio
+    from geotile.supervisely_labels import is_supervisely_labels, read_supervisely
+    from geotile.via_labels import is_via_file, read_via
+    from geotile.yolo_labels import is_yolo_labels, read_yolo
+
+    return ((DOTA, is_dota_labels, read_dota), (YOLO, is_yolo_labels, read_yolo),
+            (CVAT, is_cvat_file, read_cvat), (LABELSTUDIO, is_labelstudio_file, read_labelstudio),
+            (LABELBOX, is_labelbox_file, read_labelbox),
+            (SUPERVISELY, is_supervisely_labels, read_supervisely),
+            (DARWIN, is_darwin_labels, read_darwin), (LABELME, is_labelme_labels, read_labelme),
+            (VIA, is_via_file, read_via))
+
+
 def pixel_label_format(labels, layer: str | None = None, images=None) -> str | None:
     """The reader of LABELS, asked in this order (it matters): DOTA (before YOLO: both are
     .txt files, told apart by their first line), YOLO (before a pattern of its
@@ -37,58 +58,14 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
     them: told by its item or image beside annotations), Labelme (one file, or a folder or
     pattern of them: among those paired with ``images`` when given), VIA (regions of many
     images); None for other labels (vector files, COCO, label rasters)."""
-    from geotile.darwin_labels import is_darwin_labels
-    from geotile.dota_labels import is_dota_labels
-    from geotile.label_documents import is_cvat_file
-    from geotile.labelbox_labels import is_labelbox_file
-    from geotile.labelme_labels import is_labelme_labels
-    from geotile.labelstudio_labels import is_labelstudio_file
-    from geotile.supervisely_labels import is_supervisely_labels
-    from geotile.via_labels import is_via_file
-    from geotile.yolo_labels import is_yolo_labels
-
-    if is_dota_labels(labels):
-        return DOTA
-    if is_yolo_labels(labels):
-        return YOLO
-    if is_cvat_file(labels):
-        return CVAT
-    if is_labelstudio_file(labels):
-        return LABELSTUDIO
-    if is_labelbox_file(labels):
-        return LABELBOX
-    if is_supervisely_labels(labels):
-        return SUPERVISELY
-    if is_darwin_labels(labels):
-        return DARWIN
-    if is_labelme_labels(labels, layer, images):
-        return LABELME
-    if is_via_file(labels):
-        return VIA
+    for kind, asks, _ in _readers():
+        if asks(labels, layer, images) if kind == LABELME else asks(labels):
+            return kind
     return None
 
 
 def read_pixel_labels(kind: str, labels, images, class_field: str | None = None):
     """The labels of ``images`` in LABELS of format ``kind``, read and checked by its reader
     (VIA's classed by its region attribute ``class_field``)."""
-    if kind == YOLO:
-        from geotile.yolo_labels import read_yolo as read
-    elif kind == CVAT:
-        from geotile.cvat_labels import read_cvat as read
-    elif kind == LABELSTUDIO:
-        from geotile.labelstudio_labels import read_labelstudio as read
-    elif kind == LABELBOX:
-        from geotile.labelbox_labels import read_labelbox as read
-    elif kind == SUPERVISELY:
-        from geotile.supervisely_labels import read_supervisely as read
-    elif kind == LABELME:
-        from geotile.labelme_labels import read_labelme as read
-    elif kind == DARWIN:
-        from geotile.darwin_labels import read_darwin as read
-    elif kind == DOTA:
-        from geotile.dota_labels import read_dota as read
-    else:
-        from geotile.via_labels import read_via
-
-        return read_via(labels, images, class_field)
-    return read(labels, images)
+    read = next(reader for k, _, reader in _readers() if k == kind)
+    return read(labels, images, class_field) if kind == VIA else read(labels, images)
