@@ -76,7 +76,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     Raises InputError when the file is missing, not vector data, has no
     geometry column or no features, or when the layer is unknown or ambiguous.
     A SpaceNet CSV is read by :func:`geotile.spacenet.read_labels` (``images``:
-    the images its ImageIds name, to place pixel coordinates).
+    the images its ImageIds name, to place pixel coordinates); another CSV of one WKT column
+    (Google Open Buildings' ``geometry``) by GDAL, in lon/lat unless ``labels_crs`` says.
 
     ``regions`` (a list of ``(crs, (minx, miny, maxx, maxy))``, e.g. the images' extents
     from :func:`image_regions`) reads only the features near them (a superset of those
@@ -747,6 +748,7 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         labels = _read_gpkg_boxes(path, layer, regions, override, class_field)
         if labels is not None:
             return labels
+    options = _wkt_csv_options(path)
     chosen = _choose_layer(path, layer)
     boxes, info = None, None
     if regions is not None:
@@ -755,27 +757,31 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         from geotile.input_paths import ogr_path
 
         info = read_info(ogr_path(path), layer=chosen, force_feature_count=True,
-                         force_total_bounds=True)
+                         force_total_bounds=True, **options)
         file_crs = override or header_crs(info.get("crs"), path)
+        if options and file_crs is None:
+            file_crs = parse_crs(GEOJSON_DEFAULT_CRS, "CSV")
         # no extent (GDAL's OSM driver reads the file as a stream): the whole layer is read
         if info.get("geometry_type") is not None and info.get("total_bounds") is not None:
             boxes = region_boxes(regions, file_crs)
     if boxes is None:
-        meta, fids, wkb, field_data = _ogr_read(path, chosen)
+        meta, fids, wkb, field_data = _ogr_read(path, chosen, **options)
     else:
-        meta, fids, wkb, field_data = _read_boxes(path, chosen, boxes, info.get("driver"))
+        meta, fids, wkb, field_data = _read_boxes(path, chosen, boxes, info.get("driver"),
+                                                  options)
     fields = {name: np.asarray(data)
               for name, data in zip(meta["fields"], field_data, strict=True)}
     if wkb is None or meta.get("geometry_type") is None:
-        _csv_hint(path, fields)
         return None
     crs = header_crs(meta.get("crs"), path)
+    if options and crs is None:  # WKT in a CSV, which names no CRS: lon/lat (checked later)
+        crs = parse_crs(GEOJSON_DEFAULT_CRS, "CSV")
     extent, values = None, {}
     if boxes is not None:
         if info["features"] or len(wkb):
             extent = tuple(float(v) for v in info["total_bounds"])
         if class_field is not None and class_field in fields:
-            values[class_field] = _distinct(path, chosen, class_field)
+            values[class_field] = _distinct(path, chosen, class_field, options)
     geometries = shapely.from_wkb(wkb, on_invalid="ignore")
     broken = np.array([i for i, (g, w) in enumerate(zip(geometries, wkb, strict=True))
                        if g is None and w is not None], dtype=np.int64)
@@ -894,13 +900,15 @@ _FID_IN_FILE_ORDER = {"GPKG", "SQLite", "ESRI Shapefile", "FlatGeobuf", "Parquet
                       "OpenFileGDB", "CSV", "MapInfo File"}
 
 
-def _read_boxes(path: Path, layer: str | None, boxes: list, driver: str | None = None):
+def _read_boxes(path: Path, layer: str | None, boxes: list, driver: str | None = None,
+                options: dict | None = None):
     """pyogrio's raw read of the features intersecting any of ``boxes`` (one spatial-index
     query per box), once each, in file order, as the later feature must win where they
-    overlap."""
+    overlap. ``options``: GDAL open options."""
+    options = options or {}
     if driver not in _FID_IN_FILE_ORDER and len(boxes) > 1:
         # FIDs tell no file order to merge the boxes' reads by: read once, keep those near
-        meta, fids, wkb, columns = _ogr_read(path, layer)
+        meta, fids, wkb, columns = _ogr_read(path, layer, **options)
         shapes = shapely.from_wkb(wkb, on_invalid="fix")
         near = shapely.intersects(shapes, shapely.MultiPolygon(
             [shapely.box(*box) for box in boxes]))
@@ -908,7 +916,7 @@ def _read_boxes(path: Path, layer: str | None, boxes: list, driver: str | None =
                          dtype=bool)  # unreadable: named later
         return meta, fids[near], wkb[near], [column[near] for column in columns]
     with _without_gdb_index(driver):
-        parts = [_ogr_read(path, layer, bbox=tuple(box)) for box in boxes]
+        parts = [_ogr_read(path, layer, bbox=tuple(box), **options) for box in boxes]
     meta = parts[0][0]
     fids = np.concatenate([part[1] for part in parts])
     if len(parts) > 1:
@@ -944,9 +952,10 @@ def _without_gdb_index(driver: str | None):
         pyogrio.set_gdal_config_options({key: None})
 
 
-def _distinct(path: Path, layer: str | None, name: str) -> list:
+def _distinct(path: Path, layer: str | None, name: str, options: dict | None = None) -> list:
     """The distinct values of field ``name`` over the whole file (one column read)."""
-    _, _, _, (column,) = _ogr_read(path, layer, columns=[name], read_geometry=False)
+    _, _, _, (column,) = _ogr_read(path, layer, columns=[name], read_geometry=False,
+                                   **(options or {}))
     return list(dict.fromkeys(v for v in column.tolist() if v is not None))
 
 
@@ -1272,10 +1281,32 @@ class _StreamState:
 
 
 
-def _csv_hint(path: Path, fields: dict) -> None:
-    """A CSV whose geometry is WKT text (SpaceNet's PolygonWKT_Geo / PolygonWKT_Pix): say
-    which GDAL open option reads it; pixel coordinates (SpaceNet's road CSVs) cannot take a
-    map CRS, so say what to give instead."""
+def _wkt_csv_options(path) -> dict:
+    """GDAL open options that read a CSV's geometry from its one WKT column (Google Open
+    Buildings' ``geometry``, lon/lat polygons beside latitude/longitude points: the polygons
+    are the labels), which GDAL reads only when told its name; {} for other files (GDAL
+    reads them as they are). InputError from :func:`_wkt_column` for a CSV it cannot read
+    so."""
+    if not os.fspath(path).lower().endswith((".csv", ".csv.gz")):
+        return {}
+    try:
+        meta, _, wkb, field_data = _ogr_read(path, None, max_features=100)
+    except Exception:  # not a CSV GDAL reads: the full read says why
+        return {}
+    if wkb is not None and meta.get("geometry_type") is not None:
+        return {}
+    fields = {name: np.asarray(data) for name, data in zip(meta["fields"], field_data,
+                                                            strict=True)}
+    column = _wkt_column(path, fields)
+    return {} if column is None else {"GEOM_POSSIBLE_NAMES": column,
+                                      "KEEP_GEOM_COLUMNS": "NO"}
+
+
+def _wkt_column(path: Path, fields: dict) -> str | None:
+    """The one column of WKT text of a CSV (SpaceNet's PolygonWKT_Geo is read by
+    :mod:`geotile.spacenet`), None when it has none. Pixel coordinates (SpaceNet's road
+    CSVs) cannot take a map CRS, so InputError says what to give instead; several WKT
+    columns, which GDAL open option reads the one meant."""
     def first(values) -> str:
         return next((v for v in values if isinstance(v, str) and v.strip()), "").lstrip()
 
@@ -1297,6 +1328,8 @@ def _csv_hint(path: Path, fields: dict) -> None:
             + (" (SpaceNet's geojson_roads; make-masks burns them with --line-width)."
                if kind == "lines"
                else "."))
+    if len(columns) == 1:
+        return column
     names = {name.lower(): name for name in fields}
     # Google Open Buildings: lon/lat WKT beside latitude/longitude columns, and a confidence
     lonlat = column == "PolygonWKT_Geo" or {"latitude", "longitude"} <= set(names)
@@ -1446,8 +1479,9 @@ def check_geographic_coordinates(labels, source: str | os.PathLike,
     minx, miny, maxx, maxy = extent if extent is not None else labels.total_bounds
     if min(minx, miny) < -180.5 or maxx > 360.5 or maxy > 90.5:
         if why is None:
-            why = ("read as EPSG:4326, SpaceNet's convention for PolygonWKT_Geo: a CSV names no "
-                   "CRS") if str(source).lower().endswith(".csv") else \
+            why = ("read as EPSG:4326 (a CSV names no CRS; Google Open Buildings' and "
+                   "SpaceNet's PolygonWKT_Geo are lon/lat)") \
+                if str(source).lower().endswith((".csv", ".csv.gz")) else \
                 f"although the file declares {labels.crs.to_string()} (GeoJSON's default)"
         raise InputError(
             f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "

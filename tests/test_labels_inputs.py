@@ -951,47 +951,6 @@ def test_microsoft_footprints_csv_gz_burns_as_given(run_cli, make_raster, tmp_pa
         assert np.count_nonzero(mask) == 48 and (mask[2:6, 2:14] == 1).all()
 
 
-def test_google_open_buildings_csv_names_its_crs_and_confidence_filter(run_cli, make_raster,
-                                                                        tmp_path):
-    """Google Open Buildings' CSV (WKT in lon/lat, a confidence column): the advice said
-    '-a_srs EPSG:xxxx' and no filter, and a -where on confidence fails on GDAL's text columns;
-    now it names EPSG:4326 and a working -where "confidence >= 0.7", which, done as said,
-    burns the 2 buildings of confidence 0.7 and up and not the one of 0.65."""
-    import csv
-    import re
-
-    import pyogrio
-    from pyproj import Transformer
-
-    to_ll = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
-    path = tmp_path / "open_buildings.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["latitude", "longitude", "area_in_meters", "confidence", "geometry",
-                         "full_plus_code"])
-        for col, confidence in ((1, 0.9), (4, 0.65), (7, 0.7)):
-            utm = shapely.box(X0 + col, Y0 - 7, X0 + col + 2, Y0 - 1)  # 2 x 6 m
-            shape = shapely.transform(utm, lambda xy: np.column_stack(to_ll.transform(*xy.T)))
-            writer.writerow([shape.centroid.y, shape.centroid.x, 12.0, confidence, shape.wkt,
-                             "8FWR00XX+XX"])
-    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
-    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
-    assert_one_line_error(result, "open_buildings.csv", "-a_srs EPSG:4326",
-                          '-where "confidence >= 0.7"')
-    assert not (tmp_path / "m.tif").exists()
-    options = dict(re.findall(r"-oo (\w+)=(\w+)", result.output))
-    where = re.search(r'-where "([^"]+)"', result.output).group(1)
-    frame = pyogrio.read_dataframe(path, where=where, **options).set_crs("EPSG:4326")
-    frame.to_file(tmp_path / "labels.gpkg")
-    result = run_cli("make-masks", tmp_path / "labels.gpkg", image, "-o", tmp_path / "m.tif")
-    assert result.exit_code == 0, result.output
-    with rasterio.open(tmp_path / "m.tif") as src:
-        mask = src.read(1)
-    assert np.count_nonzero(mask) == 96
-    assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 14:18] == 1).all()
-    assert not mask[:, 8:12].any()
-
-
 @pytest.mark.parametrize("lines", [3, 1])
 def test_footprints_gz_with_a_byte_order_mark_keeps_its_first_feature(run_cli, make_raster,
                                                                       tmp_path, lines):
@@ -1012,48 +971,6 @@ def test_footprints_gz_with_a_byte_order_mark_keeps_its_first_feature(run_cli, m
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "m.tif") as src:
         assert np.count_nonzero(src.read(1)) == 16 * lines
-
-
-def test_google_open_buildings_csv_gz_names_a_command_that_runs(run_cli, make_raster,
-                                                                 tmp_path):
-    """Open Buildings ship as .csv.gz: refused as 'gzip-compressed ... give /vsigzip/...',
-    a second try then needed for the real advice; now the one refusal is the WKT column's,
-    its ogr2ogr command naming the /vsigzip/ path, which, run as printed, makes the labels."""
-    import csv
-    import gzip
-    import io
-    import re
-    import shlex
-    import shutil
-    import subprocess
-
-    from pyproj import Transformer
-
-    to_ll = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(["latitude", "longitude", "area_in_meters", "confidence", "geometry",
-                     "full_plus_code"])
-    for col, confidence in ((1, 0.9), (4, 0.65), (7, 0.7)):
-        utm = shapely.box(X0 + col, Y0 - 7, X0 + col + 2, Y0 - 1)
-        shape = shapely.transform(utm, lambda xy: np.column_stack(to_ll.transform(*xy.T)))
-        writer.writerow([shape.centroid.y, shape.centroid.x, 12.0, confidence, shape.wkt,
-                         "8FWR00XX+XX"])
-    packed = tmp_path / "open_buildings.csv.gz"
-    packed.write_bytes(gzip.compress(text.getvalue().encode()))
-    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
-    result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif")
-    assert_one_line_error(result, "open_buildings.csv.gz", "GEOM_POSSIBLE_NAMES=geometry",
-                          f"labels.gpkg /vsigzip/{packed}", "-a_srs EPSG:4326")
-    assert "gunzip" not in result.output
-    if shutil.which("ogr2ogr") is None:
-        pytest.skip("no ogr2ogr to run the printed command")
-    command = re.search(r"ogr2ogr .*?/vsigzip/\S+", result.stderr).group(0)
-    subprocess.run(shlex.split(command), cwd=tmp_path, check=True)
-    result = run_cli("make-masks", tmp_path / "labels.gpkg", image, "-o", tmp_path / "m.tif")
-    assert result.exit_code == 0, result.output
-    with rasterio.open(tmp_path / "m.tif") as src:
-        assert np.count_nonzero(src.read(1)) == 96
 
 
 @pytest.mark.parametrize("content", [bytes(range(256)) * 8, b"hello world\nfoo bar\n"])
