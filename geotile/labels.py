@@ -1371,12 +1371,13 @@ def _read_parquet(path: Path, regions=None, override=None,
     _geo_metadata(path)  # refused in one line before geopandas' own message
     boxes = None if regions is None else region_boxes(regions, override or _parquet_crs(path))
     frame = None
-    if boxes is not None:
-        envelope = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                    max(b[2] for b in boxes), max(b[3] for b in boxes))
-        try:  # row groups outside the box are skipped (GeoParquet bbox covering column)
-            frame = gpd.read_parquet(path, bbox=envelope)
-        except (ValueError, TypeError):  # no covering column, or geopandas < 1.0 (no bbox):
+    covering = None if boxes is None else _bbox_columns(path)
+    if covering is not None:
+        import pyarrow as pa
+
+        try:  # only the rows whose bbox meets a box; row groups outside them are skipped
+            frame = gpd.read_parquet(path, filters=_boxes_filter(covering, boxes))
+        except (ValueError, TypeError, pa.ArrowException):  # bbox fields not numbers...:
             frame = None  # read it all, select below
     if frame is None:
         frame = gpd.read_parquet(path)
@@ -1390,7 +1391,8 @@ def _read_parquet(path: Path, regions=None, override=None,
         if whole.metadata.num_rows:
             meta = _geo_metadata(path)
             bbox = meta["columns"][meta["primary_column"]].get("bbox")
-            extent = tuple(bbox) if bbox else tuple(frame.total_bounds)
+            extent = (tuple(bbox) if bbox else _bbox_extent(whole, covering)
+                      if covering is not None else tuple(frame.total_bounds))
         if class_field is not None and class_field in frame.columns:
             column = whole.read(columns=[class_field]).column(0).to_pylist()
             values[class_field] = list(dict.fromkeys(  # (nested ones are refused in class_ids)
@@ -1405,6 +1407,63 @@ def _read_parquet(path: Path, regions=None, override=None,
               if name != frame.geometry.name}
     return Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
                   extent, values)
+
+
+#: names of the fields of a bbox struct column (Overture's, VIDA's), in the order xmin,
+#: ymin, xmax, ymax (Overture's releases before 2024-04: minX, minY, maxX, maxY)
+_BBOX_FIELDS = (("xmin", "ymin", "xmax", "ymax"), ("minx", "miny", "maxx", "maxy"))
+
+
+def _bbox_columns(path: Path) -> tuple | None:
+    """The columns of a GeoParquet file's per-row bounding boxes (xmin, ymin, xmax, ymax),
+    each a tuple of names (("bbox", "xmin")): its GeoParquet 1.1 covering, else a struct
+    column ``bbox`` of those fields (Overture's files without the covering metadata). None
+    when it has neither."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = _geo_metadata(path)
+    covering = (meta["columns"][meta["primary_column"]].get("covering") or {}).get("bbox")
+    if isinstance(covering, dict):
+        try:
+            return tuple(tuple(covering[k]) for k in _BBOX_FIELDS[0])
+        except (KeyError, TypeError):
+            return None
+    schema = pq.read_schema(path)
+    if "bbox" not in schema.names or not pa.types.is_struct(schema.field("bbox").type):
+        return None
+    kind = schema.field("bbox").type
+    names = {kind.field(i).name.lower(): kind.field(i).name for i in range(kind.num_fields)}
+    for fields in _BBOX_FIELDS:
+        if all(f in names for f in fields):
+            return tuple(("bbox", names[f]) for f in fields)
+    return None
+
+
+def _bbox_extent(whole, columns: tuple) -> tuple:
+    """The whole file's extent, from its bbox ``columns`` (a read of those alone)."""
+    import pyarrow.compute as pc
+
+    table = whole.read(columns=list(dict.fromkeys(c[0] for c in columns)))
+    extent = []
+    for i, column in enumerate(columns):
+        values = pc.struct_field(table.column(column[0]), list(column[1:])) \
+            if len(column) > 1 else table.column(column[0])
+        value = (pc.min(values) if i < 2 else pc.max(values)).as_py()
+        extent.append(np.nan if value is None else float(value))
+    return tuple(extent)
+
+
+def _boxes_filter(columns: tuple, boxes: list):
+    """A pyarrow filter keeping the rows whose bbox ``columns`` meet any of ``boxes``."""
+    import pyarrow.compute as pc
+
+    xmin, ymin, xmax, ymax = (pc.field(*c) for c in columns)
+    keep = None
+    for x0, y0, x1, y1 in boxes:
+        meets = (xmin <= x1) & (xmax >= x0) & (ymin <= y1) & (ymax >= y0)
+        keep = meets if keep is None else keep | meets
+    return keep
 
 
 def _parquet_column(series) -> np.ndarray:

@@ -113,3 +113,76 @@ def test_microsoft_footprints_csv_gz_with_height_and_confidence(run_cli, image, 
     result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
+
+
+def overture_parquet(path, shapes, covering: bool) -> None:
+    """Overture's buildings GeoParquet: WKB geometry in lon/lat, a float32 bbox struct
+    {xmin, xmax, ymin, ymax}, nested and nullable columns; the GeoParquet 1.1 covering
+    metadata naming the bbox column in newer releases, none in older ones (and VIDA's)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shapes = [lonlat(s) for s in shapes]
+    bounds = shapely.bounds(shapes)
+    bbox = pa.StructArray.from_arrays([pa.array(bounds[:, i].astype(np.float32))
+                                       for i in (0, 2, 1, 3)],
+                                      names=["xmin", "xmax", "ymin", "ymax"])
+    count = len(shapes)
+    table = pa.table({
+        "id": [f"08b2a{i:011x}" for i in range(count)],
+        "geometry": pa.array(shapely.to_wkb(shapes).tolist(), pa.binary()),
+        "bbox": bbox,
+        "height": pa.array([5.0 if i % 2 else None for i in range(count)]),
+        "class": pa.array(["house" if i % 3 else None for i in range(count)]),
+        "names": pa.array([{"primary": "Depot"} if i == 0 else None for i in range(count)],
+                          pa.struct([("primary", pa.string())])),
+        "sources": pa.array([[{"dataset": "OpenStreetMap"}]] * count)})
+    column = {"encoding": "WKB", "geometry_types": ["Polygon", "MultiPolygon"]}
+    if covering:
+        column["covering"] = {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax",
+                                                                 "ymax")}}
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": column}}
+    pq.write_table(table.replace_schema_metadata({b"geo": json.dumps(geo)}), path,
+                   row_group_size=10)
+
+
+@pytest.fixture
+def read_rows(monkeypatch):
+    """The row counts of every GeoParquet read (geopandas.read_parquet)."""
+    import geopandas as gpd
+
+    counts: list[int] = []
+    read = gpd.read_parquet
+
+    def counted(*args, **kwargs):
+        frame = read(*args, **kwargs)
+        counts.append(len(frame))
+        return frame
+
+    monkeypatch.setattr(gpd, "read_parquet", counted)
+    return counts
+
+
+@pytest.mark.parametrize("covering", [True, False], ids=["covering", "bbox-column"])
+def test_overture_geoparquet_reads_only_the_rows_near_the_images(
+        run_cli, make_raster, tmp_path, read_rows, covering):
+    """Overture's GeoParquet over a city, two tiles 2 km apart: without the covering
+    metadata every row was read (2.3 GB for 2 million footprints), with it every row of the
+    two tiles' envelope; now only the rows whose bbox column meets a tile, masks unchanged."""
+    from rasterio.transform import from_origin
+
+    near_a = [utm for utm, _ in FOOTPRINTS]
+    near_b = [shapely.box(X0 + 2001, Y0 - 3, X0 + 2003, Y0 - 1)]
+    between = [shapely.box(X0 + 100 + 20 * i, Y0 - 3 - 7 * i, X0 + 104 + 20 * i, Y0 - 7 * i)
+               for i in range(90)]  # 90 footprints between the tiles, near neither
+    path = tmp_path / "overture.parquet"
+    overture_parquet(path, [*near_a, *between, *near_b], covering)
+    a = make_raster("a.tif", np.zeros((20, 20), np.uint8))
+    b = make_raster("b.tif", np.zeros((20, 20), np.uint8),
+                    transform=from_origin(X0 + 2000, Y0, 0.5, 0.5))
+    result = run_cli("make-masks", path, a, b, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "masks" / "a.tif"))
+    mask_b = mask_of(tmp_path / "masks" / "b.tif")
+    assert np.count_nonzero(mask_b) == 16 and (mask_b[2:6, 2:6] == 1).all()
+    assert read_rows and max(read_rows) <= 10, read_rows  # row groups of 10: a tile's rows
