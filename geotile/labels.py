@@ -748,8 +748,12 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         labels = _read_gpkg_boxes(path, layer, regions, override, class_field)
         if labels is not None:
             return labels
-    options = _wkt_csv_options(path)
-    chosen = _choose_layer(path, layer)
+    # GDAL's GeoJSONSeq driver reads the whole file at each open (its fields): one layer,
+    # no CSV, so no opens to ask (a 2M-footprint .csv.gz: ~12 s each)
+    sequence = os.fspath(path).startswith(("GeoJSONSeq:", "GeoJSON:")) or \
+        os.fspath(path).lower().endswith((".geojsonl", ".geojsons"))
+    options = {} if sequence else _wkt_csv_options(path)
+    chosen = None if sequence and layer is None else _choose_layer(path, layer)
     boxes, info = None, None
     if regions is not None:
         from pyogrio import read_info

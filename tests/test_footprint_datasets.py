@@ -186,3 +186,33 @@ def test_overture_geoparquet_reads_only_the_rows_near_the_images(
     mask_b = mask_of(tmp_path / "masks" / "b.tif")
     assert np.count_nonzero(mask_b) == 16 and (mask_b[2:6, 2:6] == 1).all()
     assert read_rows and max(read_rows) <= 10, read_rows  # row groups of 10: a tile's rows
+
+
+def test_microsoft_csv_gz_is_opened_no_more_than_needed(tmp_path, make_raster, monkeypatch):
+    """GDAL's GeoJSONSeq driver reads the whole file at each open (2M footprints: ~12 s a
+    pass): make-masks opened Microsoft's .csv.gz 5 times for one tile (to list its one
+    layer, to look for a WKT column...); now twice (its extent, then the tile's features)."""
+    import pyogrio
+    import pyogrio.raw
+
+    from geotile.labels import image_regions, read_labels
+
+    lines = "".join(json.dumps({"type": "Feature", "geometry": shapely.geometry.mapping(
+        lonlat(utm)), "properties": {"height": -1.0, "confidence": c}}) + "\n"
+        for utm, c in FOOTPRINTS)
+    path = tmp_path / "part-00000.csv.gz"
+    path.write_bytes(gzip.compress(lines.encode()))
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    opened: list[str] = []
+    def spying(name, read):
+        def spy(*args, **kwargs):
+            opened.append(name)
+            return read(*args, **kwargs)
+        return spy
+
+    for module, name in ((pyogrio, "list_layers"), (pyogrio, "read_info"),
+                         (pyogrio.raw, "read")):
+        monkeypatch.setattr(module, name, spying(name, getattr(module, name)))
+    labels = read_labels(path, regions=image_regions([image]))
+    assert len(labels) == 3
+    assert opened == ["read_info", "read"], opened
