@@ -5,6 +5,7 @@ when pixels that want --scale reach the model as they are."""
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable
 
@@ -93,19 +94,27 @@ def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | 
     offsets = [src.offsets[i - 1] for i in indexes]
     if all(s == 1 for s in scales) and not any(offsets):
         return None
-
-    def shown(values) -> str:
-        return ",".join(f"{v:.12g}" for v in dict.fromkeys(values))
-
-    flags = model.declared_flags(scales, offsets) if not added else None
-    declared = (f"the raster declares scale {shown(scales)} and offset {shown(offsets)} "
+    declared = (f"the raster declares scale {_shown(scales)} and offset {_shown(offsets)} "
                 "(value = pixel * scale + offset)")
+    fix, flags = _declared_fix(model, scales, offsets, added)
+    return f"{declared}: {fix}; --scale 1 keeps the pixels" if flags else f"{declared}; {fix}"
+
+
+def _shown(values) -> str:
+    """Band values as a warning names them: each distinct one once, in band order."""
+    return ",".join(f"{v:.12g}" for v in dict.fromkeys(values))
+
+
+def _declared_fix(model, scales, offsets, added: int) -> tuple[str, bool]:
+    """How to feed the values bands declaring ``scales`` and ``offsets`` hold: the flags
+    (``model.declared_flags``; True), else a conversion first (False)."""
+    flags = model.declared_flags(scales, offsets) if not added else None
     if flags is None:
-        return f"{declared}; to feed those values convert it first (gdal_translate -unscale " \
-               "-ot Float32) or give --scale"
+        return ("to feed those values convert it first (gdal_translate -unscale -ot Float32) "
+                "or give --scale"), False
     plus = ", plus the model's mean" if any(getattr(model, "_mean", ())) else ""
-    return (f"{declared}: to feed those values give {flags} (--mean subtracts after --scale: "
-            f"the offset negated{plus}); --scale 1 keeps the pixels")
+    return (f"to feed those values give {flags} (--mean subtracts after --scale: the offset "
+            f"negated{plus})"), True
 
 
 def _warn_extra_declared(extra, stacklevel: int = 3) -> None:
@@ -127,18 +136,52 @@ def _warn_extra_declared(extra, stacklevel: int = 3) -> None:
 
 
 def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
-    """:func:`_warn_if_unscaled` for the bands ``indexes`` of ``src``."""
-    _warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],
-                      lambda: _float_top(src, indexes), name,
-                      lambda: _declared_scaling_hint(model, src, indexes, added), stacklevel=4)
+    """:func:`_warn_if_unscaled` for the bands ``indexes`` of ``src``, else
+    :func:`_warn_declared_unapplied`."""
+    if not _warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],
+                             lambda: _float_top(src, indexes), name,
+                             lambda: _declared_scaling_hint(model, src, indexes, added),
+                             stacklevel=4):
+        _warn_declared_unapplied(model, src, indexes, added, name)
+
+
+def _warn_declared_unapplied(model, src, indexes: list[int], added: int, name: str) -> None:
+    """Warn when bands among ``indexes`` of ``src`` declare values other than their pixels
+    (GDAL scale/offset: ``gdal_edit.py -scale 0.01 -offset -1`` on a uint8 band) that the
+    model does not get: no --scale and a float-input model, the pixels go in as stored,
+    times their type's default scale (1/255 for uint8). What goes in is kept as it is."""
+    if not hasattr(model, "normalization_for") or getattr(model, "_scale", None) is not None \
+            or np.issubdtype(getattr(model, "input_type", np.float32), np.integer):
+        return
+    scales = [src.scales[i - 1] for i in indexes]
+    offsets = [src.offsets[i - 1] for i in indexes]
+    bands = [(i, s, o) for i, s, o in zip(indexes, scales, offsets, strict=True)
+             if (s, o) != (1, 0)]
+    dtypes = list(dict.fromkeys(np.dtype(src.dtypes[i - 1]) for i, _, _ in bands))
+    if not bands or len(dtypes) != 1:
+        return
+    fed = model.normalization_for(dtypes[0]).scale
+    if all(math.isclose(s, fed, rel_tol=1e-6) and not o for _, s, o in bands):
+        return  # the model gets the declared values (a uint8 probability of scale 1/255)
+    how = "as stored" if fed == 1 else (
+        f"as stored, divided by {round(1 / fed)}" if math.isclose(1 / fed, round(1 / fed))
+        else f"as stored, times {fed:.6g}")
+    fix = _declared_fix(model, scales, offsets, added)[0]
+    warnings.warn(f"{name}: band{'s' if len(bands) > 1 else ''} "
+                  f"{','.join(str(i) for i, _, _ in bands)} declare scale "
+                  f"{_shown(s for _, s, _ in bands)} and offset "
+                  f"{_shown(o for _, _, o in bands)} (value = pixel * scale + offset), but "
+                  f"their {dtypes[0]} pixels go to the model {how}, not as those "
+                  f"values: {fix}.", GeotileWarning, stacklevel=3)
 
 
 def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
-                      declared: Callable = lambda: None, stacklevel: int = 3) -> None:
+                      declared: Callable = lambda: None, stacklevel: int = 3) -> bool:
     """Warn when pixels of a type that wants --scale reach the model as they are
     (``model.unscaled``), once per type among ``dtypes``. Bands of mixed types are each
     scaled by their own type's default: a float band's top (``float_top()``) is not looked
-    at then; ``declared()``: a hint from the raster's own scale/offset, else None."""
+    at then; ``declared()``: a hint from the raster's own scale/offset, else None. True when
+    it warned."""
     unscaled = getattr(model, "unscaled", None)
     dtypes = list(dict.fromkeys(np.dtype(d) for d in dtypes))
     for dtype in dtypes if unscaled is not None else ():
@@ -148,7 +191,8 @@ def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
             warnings.warn(f"{name}: {dtype} pixels go to the model as they are (no --scale, "
                           f"and the model declares none): {hint}.", GeotileWarning,
                           stacklevel=stacklevel)
-            return
+            return True
+    return False
 
 
 def _float_top(src, indexes: list[int]) -> float | None:

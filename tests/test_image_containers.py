@@ -141,3 +141,72 @@ def test_a_prj_gdal_does_not_read_is_named_with_the_fix(tmp_path, run_cli, drive
     assert "scene.prj" in result.stderr and "gdal_edit.py -a_srs" in result.stderr
     with rasterio.open(tmp_path / "out.tif") as out:
         assert out.crs is None and out.transform == TRANSFORM
+
+
+def _warnings(result, name: str) -> list[str]:
+    """The warnings on stderr that name the file ``name``."""
+    return [line for line in result.stderr.splitlines()
+            if line.startswith("Warning:") and name in line]
+
+
+def _predicted(run_cli, tmp_path, image, output, *options):
+    """predict of ``image`` by the 3-channel pointwise model (tiles of 16 px: several
+    windows) -> the CLI result and the output's pixels."""
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / output, "--tile-size", "16",
+                     *options)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    with rasterio.open(tmp_path / output) as out:
+        return result, out.read()
+
+
+def declaring(tmp_path, scales, offsets, name="declared.tif"):
+    """The reference, its bands declaring GDAL ``scales`` and ``offsets`` (gdal_edit.py
+    -scale -offset)."""
+    path = tmp_path / name
+    path.write_bytes(reference(tmp_path).read_bytes())
+    with rasterio.open(path, "r+") as dst:
+        dst.scales, dst.offsets = scales, offsets
+    return path
+
+
+@pytest.mark.parametrize("scales,offsets,shown", [
+    ((0.01,) * 3, (-1.0,) * 3, "scale 0.01 and offset -1"),
+    ((0.5, 0.5, 1.0), (0.0,) * 3, "scale 0.5 and offset 0"),
+    ((1.0,) * 3, (3.0,) * 3, "scale 1 and offset 3")])
+def test_a_byte_image_declaring_scale_and_offset_is_said_to_go_in_as_stored(
+        tmp_path, run_cli, scales, offsets, shown):
+    """uint8 bands declaring a GDAL scale/offset got the default 1/255 with no word: one
+    warning names the file, the bands, the scale/offset, what predict feeds (the pixels as
+    stored) and the flags that feed the declared values; the output is as before."""
+    _, expected = _predicted(run_cli, tmp_path, reference(tmp_path), "ref_out.tif")
+    result, got = _predicted(run_cli, tmp_path, declaring(tmp_path, scales, offsets), "o.tif")
+    np.testing.assert_array_equal(got, expected)
+    said = _warnings(result, "declared.tif")
+    assert len(said) == 1, result.stderr
+    bands = "bands 1,2" if scales[2] == 1 and offsets[2] == 0 else "bands 1,2,3"
+    for fragment in (bands, shown, "(value = pixel * scale + offset)",
+                     "uint8 pixels go to the model as stored", "divided by 255", "--scale"):
+        assert fragment in said[0], said[0]
+
+
+def test_declared_scale_and_offset_name_the_flags_that_feed_them(tmp_path, run_cli):
+    """The warning's flags feed pixel * scale + offset: --scale and the offset as --mean."""
+    result, _ = _predicted(run_cli, tmp_path, declaring(tmp_path, (0.01,) * 3, (-1.0,) * 3),
+                           "o.tif")
+    assert "give --scale 0.01 --mean 1 " in _warnings(result, "declared.tif")[0]
+
+
+def test_no_declared_scale_warning_without_one_or_with_scale(tmp_path, run_cli):
+    """GDAL's defaults (scale 1, offset 0, written or not) say nothing, nor does a scale of
+    1/255 (predict --dtype uint8's: the model gets those values); nor does a given --scale
+    (the user chose what goes in)."""
+    plain = declaring(tmp_path, (1.0,) * 3, (0.0,) * 3, "plain.tif")
+    probability = declaring(tmp_path, (1 / 255,) * 3, (0.0,) * 3, "probability.tif")
+    for image in (reference(tmp_path), plain, probability):
+        result, _ = _predicted(run_cli, tmp_path, image, "o.tif", "--overwrite")
+        assert not _warnings(result, "declare"), result.stderr
+    result, _ = _predicted(run_cli, tmp_path, declaring(tmp_path, (0.01,) * 3, (-1.0,) * 3),
+                           "s.tif", "--scale", "0.01")
+    assert not _warnings(result, "declared.tif"), result.stderr
