@@ -380,7 +380,12 @@ def _pixel_grid(label, image) -> bool:
 def placement_refusal(label, labels_path, image, image_path) -> str | None:
     """Why the label raster cannot be placed on ``image`` (one line naming the file and the
     fix), from both headers; None when it can."""
-    from geotile.no_georef import placed_nowhere, rotated_view_refusal, sensor_georeferencing
+    from geotile.no_georef import (
+        orthorectify,
+        placed_nowhere,
+        rotated_view_refusal,
+        sensor_georeferencing,
+    )
 
     if (rotated := rotated_view_refusal(image, label, "label raster")) is not None:
         return rotated
@@ -403,7 +408,7 @@ def placement_refusal(label, labels_path, image, image_path) -> str | None:
         if sensor:  # gdal_edit.py -a_srs would only name the CRS of its GCPs
             return (f"{missing}: the raster is georeferenced by {sensor} only (not "
                     "orthorectified), so the label raster cannot be placed on the image. Warp "
-                    "it to a map grid first (gdalwarp -t_srs EPSG:xxxx), or give a label "
+                    f"it to a map grid first ({orthorectify(sensor)}), or give a label "
                     "raster on the image's pixel grid.")
         return (f"{missing}: the raster has no CRS, so the label raster cannot be placed on "
                 "the image. Assign one with `gdal_edit.py -a_srs EPSG:xxxx`, or give a label "

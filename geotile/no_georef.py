@@ -170,7 +170,7 @@ def labels_refusal(src, image, labels_path, labels_crs, layer=None) -> str | Non
     if sensor:
         return (f"{image}: the raster is georeferenced by {sensor} only (not orthorectified), "
                 f"so the labels in {labels_path} cannot be placed on its grid. Orthorectify it "
-                "first (gdalwarp -t_srs EPSG:xxxx).")
+                f"first ({orthorectify(sensor)}).")
     if placed_nowhere(src):
         return labels_not_placed(image, labels_path, labels_crs, layer)
     if not src.transform.is_identity:
@@ -190,7 +190,7 @@ def unmapped_reason(src) -> tuple[str, str]:
     sensor = sensor_georeferencing(src)
     if sensor:
         return (f"the raster is georeferenced by {sensor} only (not orthorectified)",
-                "Orthorectify it first (gdalwarp -t_srs EPSG:xxxx)")
+                f"Orthorectify it first ({orthorectify(sensor)})")
     if placed_nowhere(src):
         return ("the raster names a CRS but has no geotransform",
                 "Georeference it (gdal_translate -a_ullr or -a_gt)")
@@ -237,7 +237,7 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str 
         sensor = sensor_georeferencing(src)
         warnings.warn(f"{name}: georeferenced by {sensor} only (not orthorectified): output "
                       f"rasters keep its {sensor} on the same pixels, other coordinates of "
-                      f"{outputs} are pixel ones. Orthorectify it (gdalwarp -t_srs EPSG:xxxx) "
+                      f"{outputs} are pixel ones. Orthorectify it ({orthorectify(sensor)}) "
                       f"for a map grid.{also}", GeotileWarning, stacklevel=stacklevel)
         return True
     orientation = src.tags().get("EXIF_Orientation", "1").strip()
@@ -281,6 +281,16 @@ def sensor_georeferencing(src) -> str | None:
     if src.rpcs is not None:
         return "RPCs"
     return None
+
+
+def orthorectify(sensor: str | None) -> str:
+    """The gdalwarp that puts a raster placed by ``sensor`` alone (:func:`sensor_georeferencing`)
+    on a map grid: by its RPCs (-rpc; a DEM for relief, else the RPCs' mean height), else by
+    its GCPs."""
+    if sensor == "RPCs":
+        return ("gdalwarp -rpc -t_srs EPSG:xxxx, with -to RPC_DEM=dem.tif where the ground "
+                "has relief")
+    return "gdalwarp -t_srs EPSG:xxxx"
 
 
 def copy_georeferencing(src, dst) -> None:

@@ -219,14 +219,14 @@ def check_missing_crs(paths, crs, option, writer: str) -> None:
         return
     caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
               if writer == "GeoJSON" else "")
-    from geotile.no_georef import sensor_georeferencing
+    from geotile.no_georef import orthorectify, sensor_georeferencing
     from geotile.raster import open_raster
 
     with open_raster(paths[0]) as first:
         sensor = sensor_georeferencing(first)
     if sensor is not None:
         caveat += (f". It is placed by {sensor} alone (not orthorectified): "
-                   "orthorectify it (gdalwarp -t_srs EPSG:xxxx) for map coordinates")
+                   f"orthorectify it ({orthorectify(sensor)}) for map coordinates")
     warnings.warn(f"{paths[0]}: {no_crs(paths[0])}; polygons are in its own "
                   "coordinates (pixels when it has no geotransform), areas and "
                   f"lengths in those units, and the output carries no CRS{caveat}.",

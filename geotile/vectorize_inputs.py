@@ -63,7 +63,7 @@ def _one_at_a_time(paths: list, bare: list[bool], i: int, j: int) -> str:
     """The refusal of rasters ``paths[i]`` and ``paths[j]``, one of them ``bare`` (without
     a geotransform, ``i``'s if both): its polygons would lie in pixel coordinates, on those
     of the other."""
-    from geotile.no_georef import sensor_georeferencing
+    from geotile.no_georef import orthorectify, sensor_georeferencing
     from geotile.raster import open_raster
 
     bare, other = (paths[i], paths[j]) if bare[i] else (paths[j], paths[i])
@@ -72,7 +72,7 @@ def _one_at_a_time(paths: list, bare: list[bool], i: int, j: int) -> str:
     how = f" (placed by {sensor} alone)" if sensor else ""
     return (f"{bare}: no geotransform{how}, so its polygons would be in its pixel "
             f"coordinates, where those of {other} lie too. Vectorize such rasters one at a "
-            "time (an -o each), or orthorectify them first (gdalwarp -t_srs EPSG:xxxx).")
+            f"time (an -o each), or orthorectify them first ({orthorectify(sensor)}).")
 
 
 def check_given_once(paths: Sequence[str | os.PathLike]) -> list:

@@ -210,3 +210,40 @@ def test_no_declared_scale_warning_without_one_or_with_scale(tmp_path, run_cli):
     result, _ = _predicted(run_cli, tmp_path, declaring(tmp_path, (0.01,) * 3, (-1.0,) * 3),
                            "s.tif", "--scale", "0.01")
     assert not _warnings(result, "declared.tif"), result.stderr
+
+
+def rpc_tiff(tmp_path, sidecar: bool):
+    """The reference's pixels placed by RPCs alone (no geotransform, as Maxar/WorldView L1B
+    and Pleiades primary ship), in the TIFF's tags or an .RPB beside it."""
+    import warnings
+
+    from rasterio.rpc import RPC
+
+    path = tmp_path / "l1b.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no geotransform
+        with rasterio.open(path, "w", driver="GTiff", width=48, height=40, count=3,
+                           dtype="uint8", **({"RPB": "YES"} if sidecar else {})) as dst:
+            dst.write(PIXELS)
+            dst.rpcs = RPC(height_off=0, height_scale=500, lat_off=50, lat_scale=0.01,
+                           line_den_coeff=[1] + [0] * 19, line_num_coeff=[0, 0, 1] + [0] * 17,
+                           line_off=20, line_scale=20, long_off=10, long_scale=0.01,
+                           samp_den_coeff=[1] + [0] * 19, samp_num_coeff=[0, 1] + [0] * 18,
+                           samp_off=24, samp_scale=24)
+    assert (tmp_path / "l1b.RPB").exists() == sidecar
+    return path
+
+
+@pytest.mark.parametrize("sidecar", [False, True], ids=["tags", "rpb"])
+def test_rpc_imagery_is_told_to_orthorectify_with_its_rpcs(tmp_path, run_cli, sidecar):
+    """An image placed by RPCs alone was told 'gdalwarp -t_srs', which does not say to use
+    them nor a DEM: predict and tile name gdalwarp -rpc and -to RPC_DEM; outputs as before."""
+    image = rpc_tiff(tmp_path, sidecar)
+    _, expected = _predicted(run_cli, tmp_path, reference(tmp_path), "ref_out.tif")
+    result, got = _predicted(run_cli, tmp_path, image, "o.tif")
+    np.testing.assert_array_equal(got, expected)
+    tiled = run_cli("tile", image, "--size", "16", "-o", tmp_path / "tiles")
+    assert tiled.exit_code == 0, tiled.output
+    for said in (_warnings(result, "l1b.tif"), _warnings(tiled, "l1b.tif")):
+        assert len(said) == 1 and "RPCs only" in said[0], said
+        assert "gdalwarp -rpc -t_srs EPSG:xxxx" in said[0] and "-to RPC_DEM=dem.tif" in said[0]
