@@ -827,6 +827,7 @@ def predict_raster(
     from geotile.cpus import usable_cpus
     from geotile.no_georef import copy_georeferencing, warn_if_not_georeferenced
     from geotile.quiet_warnings import quietly
+    from geotile.tiff_pages import warn_other_pages
 
     # on a GPU the cores are free to decode the image's tiles in parallel; on the CPU
     # provider they run the model
@@ -844,6 +845,7 @@ def predict_raster(
         # after the refusals: a refused image gets its one line alone
         warn_if_not_georeferenced(original, "the predictions",
                                   also=_scale_unknown(model, original, options))
+        warn_other_pages(original, image_path.name)
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)

@@ -772,6 +772,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.progress import progress_bar
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
+    from geotile.tiff_pages import warn_other_pages
     from geotile.vrt_views import warn_vrt_gap
 
     label = input_path(image)  # its name (a URL's without its ?query)
@@ -786,6 +787,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             check_pixels_readable(mask_src)
             _check_same_grid(src, mask_src)
         warn_if_not_georeferenced(src, "the patches and their index.csv bounds", stacklevel=4)
+        warn_other_pages(src, label.name, stacklevel=4)
         warn_vrt_gap(src, label.name, "become patches of valid pixels")
         if mask_src is not None:
             _warn_if_colour_labels(mask_src, image)

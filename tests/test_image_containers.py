@@ -247,3 +247,45 @@ def test_rpc_imagery_is_told_to_orthorectify_with_its_rpcs(tmp_path, run_cli, si
     for said in (_warnings(result, "l1b.tif"), _warnings(tiled, "l1b.tif")):
         assert len(said) == 1 and "RPCs only" in said[0], said
         assert "gdalwarp -rpc -t_srs EPSG:xxxx" in said[0] and "-to RPC_DEM=dem.tif" in said[0]
+
+
+def test_a_multi_page_tiff_says_which_page_is_read(tmp_path, run_cli):
+    """A TIFF of several pages was read as page 1 without a word: predict and tile say how
+    many pages it holds and that GTIFF_DIR:N:<file> reads another; page 1 is read as before."""
+    image = two_page_tiff(tmp_path)
+    _, expected = _predicted(run_cli, tmp_path, reference(tmp_path), "ref_out.tif")
+    result, got = _predicted(run_cli, tmp_path, image, "o.tif")
+    np.testing.assert_array_equal(got, expected)
+    tiled = run_cli("tile", image, "--size", "16", "-o", tmp_path / "tiles")
+    assert tiled.exit_code == 0, tiled.output
+    for said in (_warnings(result, "pages.tif"), _warnings(tiled, "pages.tif")):
+        assert len(said) == 1, said
+        assert "2 pages" in said[0] and "page 1" in said[0], said[0]
+        assert f"GTIFF_DIR:2:{image}" in said[0], said[0]
+
+
+def test_overviews_masks_and_a_chosen_page_are_no_pages(tmp_path, run_cli):
+    """A COG's overviews and a TIFF's internal mask are no pages; a page given by its
+    GTIFF_DIR name is the one wanted: no word of pages."""
+    cog = tmp_path / "cog.tif"  # a COG's layout: tiles, internal overviews
+    with rasterio.open(cog, "w", driver="GTiff", width=48, height=40, count=3, dtype="uint8",
+                       crs=UTM_CRS, transform=TRANSFORM, tiled=True, blockxsize=16,
+                       blockysize=16) as dst:
+        dst.write(PIXELS)
+        dst.build_overviews([2, 4])
+    masked = tmp_path / "masked.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(
+            masked, "w", driver="GTiff", width=48, height=40, count=3, dtype="uint8",
+            crs=UTM_CRS, transform=TRANSFORM, tiled=True, blockxsize=16,
+            blockysize=16) as dst:
+        dst.write(PIXELS)
+        dst.write_mask(np.full((40, 48), 255, np.uint8))
+    with rasterio.open(cog) as src:
+        assert src.overviews(1)
+    page = f"GTIFF_DIR:2:{two_page_tiff(tmp_path)}"
+    for image in (cog, masked, page):
+        result, _ = _predicted(run_cli, tmp_path, image, "o.tif", "--overwrite")
+        tiled = run_cli("tile", image, "--size", "16", "-o", tmp_path / "t", "--overwrite")
+        assert tiled.exit_code == 0, tiled.output
+        for said in (result.stderr, tiled.stderr):
+            assert "pages (" not in said and "GTIFF_DIR" not in said, said
