@@ -50,9 +50,10 @@ import shapely
 
 from geotile.errors import InputError
 
-#: annotation kinds without an area (left out), in darwin-py's order of main types
-NO_AREA = ("tag", "line", "keypoint", "cuboid", "skeleton", "directional_vector", "table",
-           "simple_table", "string", "graph")
+#: annotation kinds without an area (left out), in darwin-py's order of main types; a
+#: direction vector is a sub-annotation of a box or polygon (darwin-py's), a kind alone
+NO_AREA = ("tag", "line", "keypoint", "cuboid", "skeleton", "table", "simple_table",
+           "string", "graph", "directional_vector")
 RASTER_LAYER = "raster_layer"
 SNIFF_BYTES = 1 << 12
 _SNIFF = re.compile(rb'"(?:item|image)"\s*:\s*\{')
@@ -306,8 +307,8 @@ def _kind(annotation: dict) -> str | None:
     polygon = annotation.get("polygon")
     if isinstance(polygon, dict) and ("paths" in polygon or "path" in polygon):
         return "polygon"
-    for kind in ("complex_polygon", "ellipse", "mask", RASTER_LAYER, *NO_AREA,
-                 "bounding_box"):
+    for kind in ("complex_polygon", "ellipse", "mask", RASTER_LAYER, *NO_AREA[:-1],
+                 "bounding_box", NO_AREA[-1]):
         if kind in annotation:
             return kind
     return None

@@ -386,3 +386,20 @@ def test_told_apart_from_the_other_formats(tmp_path):
         assert not is_darwin_labels(_write(tmp_path / name, document)), name
     with pytest.raises(InputError, match=r"V7.s Darwin JSON.*make-masks takes it"):
         read_labels(darwin)
+
+
+def test_a_box_with_a_directional_vector_is_burnt(tmp_path, run_cli):
+    """A direction vector is a sub-annotation of a box (or polygon) in V7, as darwin-py
+    reads it: the box is burnt, not left out as an annotation without area."""
+    image = plain_png(tmp_path / "a.png", W, H)
+    labels = _write(tmp_path / "a.json", _v2("a.png", [
+        {"id": "b", "name": "car", "bounding_box": {"x": 10, "y": 10, "w": 20, "h": 10},
+         "directional_vector": {"angle": 1.5, "length": 10.0}, "instance_id": {"value": 3},
+         "slot_names": ["0"]}]))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", labels, image, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "left out" not in result.stderr
+    expected = np.zeros((H, W), np.uint8)
+    expected[10:20, 10:30] = 1
+    np.testing.assert_array_equal(read_mask(out)[0], expected)
