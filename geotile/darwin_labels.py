@@ -428,15 +428,22 @@ def _pixels(where: str, name: str, path, canvas) -> np.ndarray:
 def _canvas(path: Path, annotations: list, size) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): the image, or (as darwin-py's mask export) the box of it and of
     every polygon's bounding box where one reaches past it."""
+    from geotile.labelme_labels import MOST_RADIUS
+
     width, height = size
     boxes = []
-    for annotation in annotations:
+    for position, annotation in enumerate(annotations):
         if isinstance(annotation, dict) and _kind(annotation) in ("polygon",
                                                                   "complex_polygon"):
             box = annotation.get("bounding_box")
             values = [box.get(k) for k in "xywh"] if isinstance(box, dict) else []
             if len(values) == 4 and all(isinstance(v, int | float) and not isinstance(v, bool)
                                         and math.isfinite(v) for v in values):
+                if not all(abs(v) <= MOST_RADIUS for v in values):
+                    raise InputError(f"{path}: annotations[{position}] "
+                                     f"({annotation.get('name')!r}) has a "
+                                     f"bounding_box past {MOST_RADIUS} px (a broken export?)."
+                                     " Fix or remove it.")
                 boxes.append(values)
     beyond = [b for b in boxes if b[0] < 0 or b[1] < 0 or b[0] + b[2] > width
               or b[1] + b[3] > height]

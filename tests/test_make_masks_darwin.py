@@ -339,6 +339,8 @@ _RASTER = {"id": "rl", "name": "__raster_layer__", "raster_layer": {
     (_v2("a.png", [], width=50), ["a.png: 60x40 px", "annotates an image of 50x40 px"]),
     (_v2("a.png", [{"id": "q", "name": "x", "hologram": {}}]),
      ["annotations[0] ('x') has no shape make-masks knows"]),
+    (_v2("a.png", [_polygon("x", TRIANGLE, bbox=(-1e300, 2, 1e300, 10))]),
+     ["annotations[0] ('x') has a bounding_box past 16777216 px"]),
 ])
 def test_refusals_are_one_line(tmp_path, run_cli, document, fragments):
     image = plain_png(tmp_path / "a.png", W, H)
