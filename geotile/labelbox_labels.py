@@ -30,9 +30,10 @@ its ``name`` (v1 ``title``: the tool's name in the ontology, as Labelbox shows i
 
 Label of a data row: its one label; among several (annotators, projects), the one marked
 benchmark reference (``is_benchmark_reference``), else refused naming them (keep one label
-per data row in the export, or mark one benchmark). A row skipped or never labelled is
-refused (nobody labelled it: label it or leave the image out), as Label Studio's task
-without annotation; a label with no object is a negative image, all background.
+per data row in the export, or mark one benchmark); a label skipped (v2's
+``performance_details`` ``skipped``, v1's ``Skipped``) is none. A row skipped or never
+labelled is refused (nobody labelled it: label it or leave the image out), as Label
+Studio's task without annotation; a label with no object is a negative image, all background.
 """
 
 from __future__ import annotations
@@ -285,11 +286,11 @@ def _size(where: str, media, wkey: str, hkey: str) -> tuple[int, int] | None:
 def _v2_label(where: str, index: int, label) -> _Label:
     if not isinstance(label, dict):
         raise InputError(f"{where} labels[{index}] is not an object. Export it again.")
-    details = label.get("label_details") if isinstance(label.get("label_details"), dict) \
-        else {}
+    details, performance = (label.get(key) if isinstance(label.get(key), dict) else {}
+                            for key in ("label_details", "performance_details"))
     found = _Label(_short(label.get("id", f"labels[{index}]")),
                    label.get("is_benchmark_reference", details.get("is_benchmark_reference"))
-                   is True, label.get("skipped") is True or details.get("skipped") is True)
+                   is True, any(d.get("skipped") is True for d in (label, details, performance)))
     annotations = label.get("annotations") or {}
     objects = annotations.get("objects") if isinstance(annotations, dict) else None
     if objects is not None and not isinstance(objects, list):

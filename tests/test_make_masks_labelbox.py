@@ -192,6 +192,9 @@ def test_several_labels_take_the_benchmark_or_are_refused(tmp_path, run_cli):
 @pytest.mark.parametrize("labels, said", [
     ([], "has no label: nobody labelled it"),
     ([{**_label([]), "skipped": True}], "its 1 label was skipped"),
+    # export v2 with performance_details: a skip is told there
+    ([{**_label([]), "performance_details": {"seconds_to_create": 3, "seconds_to_review": 0,
+                                             "skipped": True}}], "its 1 label was skipped"),
 ])
 def test_a_row_nobody_labelled_is_refused(tmp_path, run_cli, labels, said):
     export = _ndjson(tmp_path / "e.ndjson", [_row("a.png", labels=labels)])
@@ -199,6 +202,19 @@ def test_a_row_nobody_labelled_is_refused(tmp_path, run_cli, labels, said):
                      tmp_path / "m.tif")
     assert_one_line_error(result, said, "leave the image out")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_skipped_label_beside_a_real_one_is_left_out(tmp_path, run_cli):
+    """A data row one annotator skipped (performance_details) and another labelled: the
+    label, not a refusal of two labels, nor the skip's empty label as all background."""
+    image = plain_png(tmp_path / "a.png", W, H)
+    skipped = {**_label([], "L1"), "performance_details": {"skipped": True}}
+    export = _ndjson(tmp_path / "e.ndjson", [_row("a.png", labels=[
+        skipped, _label([_v2_objects()[1]], "L2")])])
+    result = run_cli("make-masks", export, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert json.loads(read_mask(tmp_path / "m.tif")[2]["GEOTILE_CLASS_NAMES"]) == [
+        "background", "Car"]
 
 
 def test_a_mask_by_url_is_refused_never_fetched(tmp_path, run_cli):
