@@ -8,7 +8,7 @@ ignores them), for ``evaluate``.
 Each prediction raster takes the file's image its name names, as a COCO file's
 (:func:`geotile.image_truth.entry_name`), among the base names of the file's images: CVAT's
 ``name`` less its folders, Label Studio's image URL's file name with and without its upload
-prefix (``8a9b7c1d-``), Labelbox's external_id and row_data URL file name, VIA's
+prefix (``8a9b7c1d-``), Labelbox's external_id, global_key and row_data URL file name, VIA's
 ``filename``, Supervisely's ann files' names less ``.json``, Darwin's item names (and source
 files' names), DOTA's label files' names.
 make-masks' reader of the format then finds that entry and checks it, as against its image,

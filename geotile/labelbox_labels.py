@@ -8,14 +8,14 @@ Export v2 (``export-result.ndjson``) is one JSON data row per line: ``{"data_row
 ``{"ID", "DataRow ID", "External ID", "Labeled Data", "Label": {"objects": [...],
 "classifications": [...]}, "Skipped"}`` (one row per label; a file of one row, too).
 
-An IMAGE takes the data row whose ``external_id`` (v1 ``External ID``; its base name) or
-whose ``row_data`` URL's file name (v1 ``Labeled Data``; query string left out) is its file
-name. Coordinates are Labelbox's pixel coordinates of the image: x right, y down, origin at
-the image's top-left corner (the corner of its top-left pixel: Labelbox's editor draws the
-image from (0, 0) and keeps fractions of a pixel), placed through the image's geotransform and
-burnt as Labelme's shapes (:mod:`geotile.labelme_labels`: pixel centre inside;
---all-touched), later objects on top. ``media_attributes`` width x height, when given, is
-checked against the image.
+An IMAGE takes the data row whose ``external_id`` or ``global_key`` (v1 ``External ID``,
+``Global Key``; their base names) or whose ``row_data`` URL's file name (v1 ``Labeled
+Data``; query string left out) is its file name. Coordinates are Labelbox's pixel
+coordinates of the image: x right, y down, origin at the image's top-left corner (the corner
+of its top-left pixel: Labelbox's editor draws the image from (0, 0) and keeps fractions of
+a pixel), placed through the image's geotransform and burnt as Labelme's shapes
+(:mod:`geotile.labelme_labels`: pixel centre inside; --all-touched), later objects on top.
+``media_attributes`` width x height, when given, is checked against the image.
 
 Objects burnt: ``ImagePolygon`` (``polygon``: [{x, y}, ...]; v1 ``polygon``) and
 ``ImageBoundingBox`` (``bounding_box``: {top, left, height, width}, top and left its
@@ -222,10 +222,11 @@ def _row(where: str, item: dict, wanted: set[str] | None, examples: list):
         raise InputError(f"{where}: a tiled-imagery (geospatial) data row: its labels are in "
                          "map coordinates, not an image's pixels. Export them as GeoJSON and "
                          "give them as vector labels.")
-    names = [n for n in (_base(external), _url_name(url)) if n]
+    key = data.get("global_key" if v2 else "Global Key")
+    names = [n for n in (_base(external), _base(key), _url_name(url)) if n]
     if not names:
-        raise InputError(f"{where}: a data row with neither external_id nor row_data naming "
-                         "its image. Export it again with data row details.")
+        raise InputError(f"{where}: a data row with neither external_id, global_key nor "
+                         "row_data naming its image. Export it again with data row details.")
     if len(examples) < 3:
         examples.append(names[0])
     if wanted is not None and not wanted.intersection(names):
@@ -418,9 +419,9 @@ def _row_of(path: Path, image, by_name: dict, examples: list) -> _Row:
     rows = list({id(r): r for r in by_name.get(name, [])}.values())
     if not rows:
         listed = ", ".join(examples) or "none"
-        raise InputError(f"{image}: not in {path} (no data row's external_id or row_data is "
-                         f"named {name!r}; its rows name e.g. {listed}). Give the images its "
-                         "rows name.")
+        raise InputError(f"{image}: not in {path} (no data row's external_id, global_key or "
+                         f"row_data is named {name!r}; its rows name e.g. {listed}). Give the "
+                         "images its rows name.")
     ids = list(dict.fromkeys(r.id for r in rows))
     if len(ids) > 1:
         raise InputError(f"{image}: {path} holds {len(ids)} data rows named {name!r} "

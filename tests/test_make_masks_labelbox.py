@@ -170,6 +170,20 @@ def test_rows_pair_by_external_id_or_row_data_name(tmp_path, run_cli):
     assert "1 of 3 images have no region to burn in e.ndjson" in result.stdout
 
 
+def test_a_row_pairs_by_its_global_key(tmp_path, run_cli):
+    """A data row of no external_id (export v2 names it by global_key, as Labelbox's own
+    sample export) whose row_data's file name is no image's (a signed URL of an upload):
+    its global_key names its image."""
+    row = _row(None, row_data="https://storage.labelbox.com/ck1%2F5e2c9b7a?Expires=1&Sig=x",
+               row_id="dr-1")
+    row["data_row"]["global_key"] = "tiles/a.png"
+    export = _ndjson(tmp_path / "e.ndjson", [row])
+    image = plain_png(tmp_path / "a.png", W, H)
+    result = run_cli("make-masks", export, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], _expected())
+
+
 def test_several_labels_take_the_benchmark_or_are_refused(tmp_path, run_cli):
     """Two annotators' labels: refused naming them; one marked benchmark reference: it."""
     house = [_v2_objects()[0]]

@@ -173,8 +173,8 @@ def make_masks(
 
     LABELS may be a Labelbox export (export v2 NDJSON, one data row a line, read line
     by line; or the legacy JSON export v1): each IMAGE takes the data row whose
-    external_id, or whose row_data URL's file name, is its file name, of its size
-    (media_attributes), and its one label (among several, the benchmark reference;
+    external_id or global_key, or whose row_data URL's file name, is its file name,
+    of its size (media_attributes), and its one label (among several, the benchmark reference;
     a row skipped or never labelled is refused, a label without objects is all
     background). Coordinates are the image's pixels (x right, y down from its
     top-left corner): polygons and bounding boxes burnt as Labelme's shapes, later on
