@@ -383,7 +383,12 @@ def test_told_apart_from_the_other_formats(tmp_path):
         "ann.json": {"size": {"height": H, "width": W}, "objects": []},
         "coco.json": {"images": [{"id": 1, "file_name": "a.png", "width": W, "height": H}],
                       "annotations": [], "categories": []},
-        "g.geojson": {"type": "FeatureCollection", "features": []}}
+        "g.geojson": {"type": "FeatureCollection", "features": []},
+        # Segment Anything's SA-1B: a COCO-like image (file_name) beside annotations
+        "sa_1.json": {"image": {"image_id": 1, "width": W, "height": H,
+                                "file_name": "sa_1.jpg"},
+                      "annotations": [{"id": 1, "segmentation": {"size": [H, W],
+                                                                 "counts": "PPYo0"}}]}}
     for name, document in others.items():
         assert not is_darwin_labels(_write(tmp_path / name, document)), name
     with pytest.raises(InputError, match=r"V7.s Darwin JSON.*make-masks takes it"):
