@@ -28,14 +28,15 @@ class FilePairs:
 
 def _folder_files(folder: Path) -> dict[str, list[Path]]:
     """The rasters and vector files of a folder (not of its subfolders), by extension; a File
-    Geodatabase (a .gdb folder) is one vector file."""
+    Geodatabase (a .gdb folder) is one vector file
+    (:func:`geotile.label_folders.is_label_file`)."""
     from geotile.input_files import raster_files
+    from geotile.label_folders import is_label_file
 
     entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".")]
     files = [p for p in entries if p.is_file()]
     return {"raster": raster_files(files, RASTER_SUFFIXES),  # ENVI's .dat + .hdr too
-            "vector": [p for p in entries if p.suffix.lower() in (
-                VECTOR_SUFFIXES if p.is_file() else (".gdb",))]}
+            "vector": [p for p in entries if is_label_file(p)]}  # KMZ, .geojson.gz... too
 
 
 def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> list[Path]:

@@ -17,28 +17,71 @@ from pathlib import Path
 
 from geotile.errors import InputError
 
+#: suffixes of the files (and .gdb folders) that one image's labels may come in, beyond
+#: :data:`geotile.input_files.VECTOR_SUFFIXES`: those GDAL reads as one file (KMZ,
+#: GeoJSONSeq, GPX, MapInfo, TopoJSON, File Geodatabase folders); x.geojson.gz and a .zip
+#: holding a Shapefile too (:func:`is_label_file`). A CSV never: in a label folder it is a
+#: summary (SpaceNet's) or a list far more often than one tile's labels.
+CONTAINER_SUFFIXES = (".kmz", ".geojsonl", ".geojsons", ".gpx", ".tab", ".topojson")
+
 
 def is_label_folder(labels, layer: str | None = None) -> bool:
     """Whether LABELS names many label files: a folder of vector files, or a glob pattern
-    matching no file of its own name. A folder GDAL reads as one file (one Shapefile, or the
-    Shapefile ``layer`` names) is one file, as before."""
+    matching no file of its own name. A folder GDAL reads as one file (one Shapefile or
+    MapInfo file, or the one ``layer`` names; a File Geodatabase) is one file, as before."""
     text = os.fspath(labels)
     path = Path(text)
     if path.is_dir():
+        if path.suffix.lower() == ".gdb":
+            return False
         files = _folder_files(path)
-        shapefiles = [f.stem for f in files if f.suffix.lower() == ".shp"]
-        one_file = bool(files) and len(shapefiles) == len(files) and (
-            len(files) == 1 or layer in shapefiles)
+        layers = [f.stem for f in files if f.suffix.lower() in (".shp", ".tab")]
+        one_file = bool(files) and len(layers) == len(files) and (
+            len(files) == 1 or layer in layers) and len(
+            {f.suffix.lower() for f in files}) == 1
         return bool(files) and not one_file
     return not path.exists() and glob.has_magic(text)
 
 
-def _folder_files(folder: Path) -> list[Path]:
-    """The vector files of ``folder`` (evaluate's kinds: xBD's .json included)."""
+def is_label_file(path: Path) -> bool:
+    """Whether ``path`` (an entry of a folder) is one image's vector labels: a file of a
+    vector suffix or of :data:`CONTAINER_SUFFIXES`, one of them gzipped (x.geojson.gz), a
+    .zip holding a Shapefile (x.zip, x.shp.zip; a zip of images is not), a .gdb folder.
+    Side-cars (a Shapefile's .dbf, .shx, .prj; a MapInfo file's .dat, .map, .id) are not."""
     from geotile.input_files import VECTOR_SUFFIXES
 
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                  and p.suffix.lower() in VECTOR_SUFFIXES)
+    name = path.name.lower()
+    if name.startswith("."):
+        return False
+    if path.is_dir():
+        return name.endswith(".gdb")
+    if not path.is_file():
+        return False
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        suffix = Path(name[:-3]).suffix
+        return suffix in VECTOR_SUFFIXES + CONTAINER_SUFFIXES
+    if suffix == ".zip":
+        return _holds_shapefile(path)
+    return suffix in VECTOR_SUFFIXES + CONTAINER_SUFFIXES
+
+
+def _holds_shapefile(path: Path) -> bool:
+    """Whether the zip ``path`` holds a Shapefile (Mac's __MACOSX/ copies aside)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(n.lower().endswith(".shp") and not n.startswith("__MACOSX/")
+               and not n.rpartition("/")[2].startswith("._") for n in names)
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The label files of ``folder`` (:func:`is_label_file`; xBD's .json included)."""
+    return sorted(p for p in folder.iterdir() if is_label_file(p))
 
 
 def label_files(labels) -> list[Path]:
@@ -46,7 +89,8 @@ def label_files(labels) -> list[Path]:
     text = os.fspath(labels)
     if Path(text).is_dir():
         return _folder_files(Path(text))
-    files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    files = sorted(Path(p) for p in glob.glob(text, recursive=True)
+                   if Path(p).is_file() or (p.lower().endswith(".gdb") and Path(p).is_dir()))
     if not files:
         raise InputError(f"{text}: no label file matches this pattern. Check the path.")
     return files
@@ -96,14 +140,25 @@ def pair_labels(labels, images) -> list[Path]:
                 f"{f.name} in {labels} pairs with {len(names)} images of other names "
                 f"({', '.join(names[:5])}): whose labels it holds is not clear. Name each "
                 f"image's label file after it ({image_stem(images[0])}"
-                f"{f.suffix if f.suffix else '.geojson'} for {input_path(images[0]).name}).")
+                f"{label_suffix(f) or '.geojson'} for {input_path(images[0]).name}).")
     return [own[0] for own in found]
 
 
 def label_stem(path: Path) -> str:
-    """The name a label file pairs by: its stem, less .osm of an OpenStreetMap .osm.pbf."""
-    name = path.name
-    return name[:-8] if name.lower().endswith(".osm.pbf") else path.stem
+    """The name a label file pairs by: its name less its suffix, both of a double one
+    (x.osm.pbf, x.geojson.gz, x.shp.zip: x)."""
+    return path.name[:len(path.name) - len(label_suffix(path))]
+
+
+def label_suffix(path: Path) -> str:
+    """A label file's suffix, both parts of a double one (.osm.pbf, .geojson.gz, .shp.zip)."""
+    from geotile.input_files import VECTOR_SUFFIXES
+
+    inner, outer = Path(path.stem).suffix, path.suffix
+    if inner.lower() in {".gz": VECTOR_SUFFIXES + CONTAINER_SUFFIXES, ".zip": (".shp",),
+                         ".pbf": (".osm",)}.get(outer.lower(), ()) and inner != path.stem:
+        return inner + outer
+    return outer
 
 
 def _candidates(files: list[Path]):
@@ -146,7 +201,7 @@ def _refusal(image: Path, labels, files: list[Path], found: list[Path],
     from geotile.spacenet import image_id
 
     stem = image_stem(image)  # a STAC Item's id
-    suffixes = [f.suffix for f in files] or [".geojson"]
+    suffixes = [label_suffix(f) for f in files] or [".geojson"]
     expected = stem + max(set(suffixes), key=suffixes.count)
     ident = image_id(stem)
     also = f", or a name of its image id {ident}" if ident != stem else ""

@@ -84,16 +84,17 @@ class Yolo:
 
 def label_files(labels) -> list[Path] | None:
     """The .txt label files of LABELS when it is YOLO labels: a folder holding .txt files
-    and no vector files (those are vector label files), or a pattern whose files are .txt;
+    and no vector label files (those are vector label files), or a pattern whose files are .txt;
     None otherwise. Hidden files and classes.txt are no labels."""
-    from geotile.input_files import VECTOR_SUFFIXES
+    from geotile.label_folders import is_label_file
 
     text = os.fspath(labels)
     path = Path(text)
     if path.is_dir():
-        files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
-        if any(p.suffix.lower() in VECTOR_SUFFIXES for p in files):
+        entries = list(path.iterdir())
+        if any(map(is_label_file, entries)):  # x.kmz, x.gdb beside a README.txt too
             return None
+        files = [p for p in entries if p.is_file() and not p.name.startswith(".")]
     elif not path.exists() and glob.has_magic(text):
         files = [Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file()]
         if not files or any(p.suffix.lower() != SUFFIX for p in files):

@@ -233,3 +233,109 @@ def test_an_osm_file_without_a_layer_says_which_holds_roads_and_buildings(run_cl
     got = _mask(run_cli, path, tile, tmp_path / "got.tif", "--line-width", "4",
                 "--layer", "lines")
     assert want.any() and (got == want).all()
+
+
+FOLDER_KINDS = ["kmz", "geojsonl", "geojsons", "geojson.gz", "gdb", "tab", "zip", "shp.zip"]
+
+
+def _folder(kind: str, frames: dict, tmp_path, name: str):
+    """A folder ``name`` of one label file per image stem in ``frames``, each written as
+    container ``kind`` (side-cars beside it), beside a README.txt and a zip of images."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for stem, frame in frames.items():
+        scratch = tmp_path / f"{name}-{stem}"
+        scratch.mkdir()
+        if kind == "geojson":
+            frame.to_file(folder / f"{stem}.geojson")
+            continue
+        _write(kind, frame, scratch)
+        for entry in scratch.iterdir():
+            if entry.name != "shp":  # a zip's Shapefile, zipped
+                entry.rename(folder / f"{stem}{entry.name[1:]}")
+    (folder / "README.txt").write_text("labels of the tiles\n")
+    with zipfile.ZipFile(folder / "images.zip", "w") as archive:
+        archive.writestr("x.tif", b"not labels")
+    return folder
+
+
+def _two_tiles(tile, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for stem in ("x", "y"):
+        (images / f"{stem}.tif").write_bytes(tile.read_bytes())
+    frame = _polygons()  # y's without the tree and in another order: its own file is read
+    return images, {"x": frame, "y": frame.iloc[[3, 2, 0]]}
+
+
+def _masks(run_cli, labels, images, out, *options):
+    result = run_cli("make-masks", labels, images, "-o", out, "--class-field", "cls",
+                     *options)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    masks = {}
+    for stem in ("x", "y"):
+        with rasterio.open(out / f"{stem}.tif") as src:
+            masks[stem] = src.read(1)
+    return masks
+
+
+@pytest.mark.parametrize("kind", FOLDER_KINDS)
+def test_a_folder_of_each_container_pairs_as_a_geojson_folder(run_cli, tile, tmp_path, kind):
+    """A folder of x.kmz, y.kmz (x.geojson.gz, x.shp.zip, x.gdb, x.tab beside its .dat,
+    .map, .id...) was no label folder: make-masks read the folder as one file. Each image
+    takes its own file, as from a folder of GeoJSON; a README and a zip of images are no
+    label files."""
+    images, frames = _two_tiles(tile, tmp_path)
+    want = _masks(run_cli, _folder("geojson", frames, tmp_path, "ref"), images,
+                  tmp_path / "want")
+    assert set(np.unique(want["x"])) == {0, 1, 2, 3}
+    assert (want["x"] != want["y"]).any()
+    got = _masks(run_cli, _folder(kind, frames, tmp_path, "labels"), images, tmp_path / "got")
+    for stem in ("x", "y"):
+        assert (got[stem] == want[stem]).all(), (stem, int((got[stem] != want[stem]).sum()))
+
+
+def test_a_folder_of_kmz_with_dask_workers(run_cli, tile, tmp_path):
+    pytest.importorskip("distributed")
+    images, frames = _two_tiles(tile, tmp_path)
+    want = _masks(run_cli, _folder("geojson", frames, tmp_path, "ref"), images,
+                  tmp_path / "want")
+    got = _masks(run_cli, _folder("kmz", frames, tmp_path, "labels"), images,
+                 tmp_path / "got", "--workers", "2")
+    assert all((got[s] == want[s]).all() for s in ("x", "y"))
+
+
+def test_an_image_without_its_container_file_is_named(run_cli, tile, tmp_path):
+    images, frames = _two_tiles(tile, tmp_path)
+    folder = _folder("geojson.gz", {"x": frames["x"]}, tmp_path, "labels")
+    result = run_cli("make-masks", folder, images, "-o", tmp_path / "out", "--class-field",
+                     "cls")
+    assert_one_line_error(result, "y.tif", "y.geojson.gz")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("kind", ["kmz", "shp.zip"])
+def test_evaluate_pairs_a_truth_folder_of_containers(tmp_path, kind):
+    from geotile.folder_evaluation import evaluate_folders
+
+    frames = {"x": _polygons(), "y": _polygons().iloc[[3, 2, 0]]}
+    pred = _folder("geojson", frames, tmp_path, "pred")
+    want = evaluate_folders(pred, _folder("geojson", frames, tmp_path, "ref")).as_dict()
+    got = evaluate_folders(pred, _folder(kind, frames, tmp_path, "truth")).as_dict()
+    assert sorted(got["per_image"]) == ["x", "y"]
+    assert (got["tp"], got["fp"], got["fn"]) == (want["tp"], want["fp"], want["fn"]) == (7, 0, 0)
+
+
+def test_a_folder_of_one_mapinfo_file_is_still_that_file(run_cli, tile, tmp_path):
+    """GDAL reads a folder of one MapInfo file (its .dat, .map, .id beside it) as that file:
+    given as LABELS it is one file of labels, not a folder pairing each image by name."""
+    frame = _polygons()
+    frame.to_file(tmp_path / "ref.geojson")
+    want = _mask(run_cli, tmp_path / "ref.geojson", tile, tmp_path / "want.tif",
+                 "--class-field", "cls")
+    (tmp_path / "mapinfo").mkdir()
+    _write("tab", frame, tmp_path / "mapinfo")
+    got = _mask(run_cli, tmp_path / "mapinfo", tile, tmp_path / "got.tif", "--class-field",
+                "cls")
+    assert (got == want).all()

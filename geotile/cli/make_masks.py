@@ -109,10 +109,12 @@ def make_masks(
     LABELS may be a folder (or a quoted pattern, 'labels/*.geojson') of vector label
     files, one per IMAGE, paired by name as evaluate pairs folders: tile_12.geojson with
     tile_12.tif, SpaceNet's buildings_AOI_2_Vegas_img1.geojson with
-    RGB-PanSharpen_AOI_2_Vegas_img1.tif, xBD's labels/<name>.json with images/<name>.png.
-    An IMAGE without its label file (or with two) is refused before anything is written;
-    label files of no IMAGE are left alone. With --class-field names get ids 1..N from the
-    names of all the paired files, the same in every mask.
+    RGB-PanSharpen_AOI_2_Vegas_img1.tif, xBD's labels/<name>.json with images/<name>.png;
+    any container of one file too (tile_12.kmz, .geojsonl, .geojson.gz, .gpx, .tab,
+    .gdb, a .zip or .shp.zip holding a Shapefile; a CSV is not taken). An IMAGE without
+    its label file (or with two) is refused before anything is written; label files of no
+    IMAGE are left alone. With --class-field names get ids 1..N from the names of all the
+    paired files, the same in every mask.
 
     LABELS may be a COCO instances file (images, annotations, categories: CrowdAI's
     annotation.json, tile --annotations coco's): each IMAGE takes the entry whose
