@@ -525,10 +525,15 @@ def make_masks_on_cluster(
                                        "overwrite", "resume")})
         kwargs = {**kwargs, "class_values": values}
     else:  # one task per image: one file of pixel coordinates would label each the same
+        from geotile.labels import whole_class_values
         from geotile.pixel_labels import is_pixels, one_image
 
         if is_pixels(kwargs.get("labels_crs")):
             one_image(labels_path, images)
+        elif checked.get("class_field") is not None and len(images) > 1:
+            # the names of the whole file, read here once, not by every task
+            kwargs = {**kwargs, "whole_values": whole_class_values(
+                read, checked["class_field"], kwargs.get("layer"))}
     refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), read, *images, *(
         [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
     from geotile.label_rasters import is_label_raster

@@ -64,7 +64,8 @@ def _gzipped(path) -> bool:
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 layer: str | None = None, images=None, regions=None,
                 class_field: str | None = None, empty_ok: bool = False,
-                crs_option: str | None = "labels_crs=") -> Labels:
+                crs_option: str | None = "labels_crs=", whole_values: list | None = None,
+                ) -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
@@ -84,7 +85,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     intersecting them): nearby regions are grouped and each group's box, in the labels'
     CRS, is pushed down to the format's spatial index (GeoPackage R-tree, FlatGeobuf,
     Shapefile .qix, GeoParquet bbox covering); a large GeoJSON is streamed in chunks.
-    The result then has ``extent`` (the whole file's) and, for ``class_field``, ``values``.
+    The result then has ``extent`` (the whole file's) and, for ``class_field``, ``values``
+    (``whole_values``: those :func:`whole_class_values` read before, not read again).
     ``empty_ok``: a file of no features (SpaceNet's for a tile without buildings), or of
     features without geometry, is read as such, not refused. Coordinates that cannot be
     the lon/lat the file declares get a GeotileWarning naming ``crs_option`` (None: not
@@ -154,7 +156,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         elif isinstance(path, Path) and suffix in (".geojsonl", ".geojsons"):
             labels = _read_ogr(_without_bom(path), layer, regions, override, class_field)
         else:
-            labels = _read_ogr(_sequence_source(path), layer, regions, override, class_field)
+            labels = _read_ogr(_sequence_source(path), layer, regions, override, class_field,
+                               whole_values)
     except InputError:
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
@@ -743,7 +746,8 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
 
 
 def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
-              class_field: str | None = None) -> Labels | None:
+              class_field: str | None = None, whole_values: list | None = None,
+              ) -> Labels | None:
     if regions is not None and isinstance(path, Path) and path.suffix.lower() == ".gpkg":
         labels = _read_gpkg_boxes(path, layer, regions, override, class_field)
         if labels is not None:
@@ -785,7 +789,8 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         if info["features"] or len(wkb):
             extent = tuple(float(v) for v in info["total_bounds"])
         if class_field is not None and class_field in fields:
-            values[class_field] = _distinct(path, chosen, class_field, options)
+            values[class_field] = (list(whole_values) if whole_values is not None
+                                   else _distinct(path, chosen, class_field, options))
     geometries = shapely.from_wkb(wkb, on_invalid="ignore")
     broken = np.array([i for i, (g, w) in enumerate(zip(geometries, wkb, strict=True))
                        if g is None and w is not None], dtype=np.int64)
@@ -956,7 +961,34 @@ def _without_gdb_index(driver: str | None):
         pyogrio.set_gdal_config_options({key: None})
 
 
-def _distinct(path: Path, layer: str | None, name: str, options: dict | None = None) -> list:
+#: files whose class values beside a region's features are one column read (:func:`_distinct`)
+_COLUMN_READ = (".fgb", ".shp")
+
+
+def whole_class_values(path, class_field: str, layer: str | None = None) -> list | None:
+    """The distinct values of ``class_field`` over the whole of the local FlatGeobuf or
+    Shapefile ``path``, as :func:`read_labels` of a region reads them: for runs that mask
+    each image in a task of its own to read them once, not once per image. None for other
+    files (read otherwise, or cheaply) or where they cannot be read (the tasks say why)."""
+    import pyogrio
+
+    from geotile.input_paths import input_path
+
+    path = input_path(path)
+    if not isinstance(path, Path) or path.suffix.lower() not in _COLUMN_READ \
+            or not path.is_file():
+        return None
+    try:
+        chosen = _choose_layer(path, layer)
+        if class_field not in pyogrio.read_info(path, layer=chosen)["fields"]:
+            return None
+        return _distinct(path, chosen, class_field)
+    except (InputError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
+        return None
+
+
+def _distinct(path: Path, layer: str | None, name: str,
+              options: dict | None = None) -> list:
     """The distinct values of field ``name`` over the whole file (one column read)."""
     _, _, _, (column,) = _ogr_read(path, layer, columns=[name], read_geometry=False,
                                    **(options or {}))

@@ -705,6 +705,7 @@ def make_masks(
     resume: bool = False,
     settings: dict | None = None,
     class_values: Sequence | None = None,
+    whole_values: Sequence | None = None,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
 
@@ -726,7 +727,9 @@ def make_masks(
     ``labels_path`` may be a folder (or a glob pattern) of vector label files, one per image:
     see :mod:`geotile.label_folders`; each summary then names its ``labels``.
     ``class_values``: the class values of a whole run (a label folder's), so that names get
-    the same ids in every mask.
+    the same ids in every mask. ``whole_values``: those of ``class_field`` over the whole
+    labels file, read once for tasks of one image each
+    (:func:`geotile.labels.whole_class_values`), not again here.
     """
     from geotile import pixel_label_formats as formats
     from geotile.input_files import check_pairs, path_list
@@ -833,7 +836,8 @@ def make_masks(
     labels = read_labels(labels_path, labels_crs, layer=layer, images=image_paths,
                          regions=None if pixels else _regions(
                              image_paths, options.halo, (options.line_width or 0.0) / 2),
-                         class_field=class_field, empty_ok=True, crs_option=None)
+                         class_field=class_field, empty_ok=True, crs_option=None,
+                         whole_values=whole_values)
     if class_values is not None:
         from geotile.label_folders import with_run_values
 

@@ -1379,3 +1379,42 @@ def test_two_runs_at_once_leave_environment_and_loggers_as_they_were(monkeypatch
     second.join(10)
     assert "OMP_NUM_THREADS" not in os.environ
     assert (asyncio_log.level, client_log.level) == (logging.INFO, logging.WARNING)
+
+
+def test_tasks_over_one_flatgeobuf_get_its_class_names_read_once(run_cli, tmp_path,
+                                                                 monkeypatch):
+    """Each task of make-masks --workers over one big FlatGeobuf read the file's whole class
+    column again for the run's class ids (200k polygons, 20 tiles: 16.6 s against 5.1 s in
+    one process). It is read once before the tasks start; masks byte for byte as in one
+    process. (The tasks run in this process here, to count the reads.)"""
+    import geopandas as gpd
+    import shapely
+    from rasterio.transform import from_origin
+
+    from geotile import distributed as gd
+    from geotile import labels as gl
+
+    images = []
+    for i in range(4):
+        path = tmp_path / f"t{i}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1,
+                           dtype="uint8", crs="EPSG:32632",
+                           transform=from_origin(500000 + 30 * i, 5000030, 1, 1)) as dst:
+            dst.write(np.full((1, 30, 30), 100, np.uint8))
+        images.append(path)
+    gpd.GeoDataFrame({"kind": ["house", "shed", "barn", "house"]}, geometry=[
+        shapely.box(500002 + 30 * i, 5000005, 500020 + 30 * i, 5000020) for i in range(4)],
+        crs="EPSG:32632").to_file(tmp_path / "labels.fgb")
+    args = ("make-masks", tmp_path / "labels.fgb", *images, "--class-field", "kind", "-o")
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    reads = []
+    distinct = gl._distinct
+    monkeypatch.setattr(gl, "_distinct", lambda *a: reads.append(a) or distinct(*a))
+    monkeypatch.setattr(gd, "_run", lambda calls, *_: [f(*a) for f, *a in calls])
+    tasks = run_cli(*args, tmp_path / "tasks", "--workers", "2")
+    assert tasks.exit_code == 0, tasks.output
+    assert len(reads) == 1
+    for image in images:
+        assert (tmp_path / "tasks" / image.name).read_bytes() == \
+            (tmp_path / "single" / image.name).read_bytes()
