@@ -861,15 +861,20 @@ def make_masks(
         from geotile.spacenet import is_spacenet_csv
 
         spacenet_rows = is_spacenet_csv(labels_path)
+    from geotile.label_order import space_sorted, warn_order_lost
+
+    overlaps: list | None = [] if space_sorted(labels_path, layer) else None
     for image_path, output_path, replace, tag in zip(image_paths, output_paths, overwrites,
                                                      complete, strict=True):
         summaries.append(
             _mask_one_image(
                 labels, by_crs, labels_path, input_path(image_path), Path(output_path),
                 options, class_field, class_map, replace, progress, co, tag, spacenet_rows,
-                layer,
+                layer, overlaps=overlaps,
             )
         )
+    if overlaps:
+        warn_order_lost(labels_path, overlaps)
     return _in_order(skipped, summaries)
 
 
@@ -1242,11 +1247,12 @@ def mask_creation_options(creation_options, count: int) -> dict:
 def _mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
     overwrite, progress, creation_options, complete=None, spacenet_rows=False, layer=None,
-    *, multi: bool | None = None, listed: bool = False,
+    *, multi: bool | None = None, listed: bool = False, overlaps: list | None = None,
 ) -> dict:
     """The mask of one image (``multi``: its one band holds class ids, "class", by default
     with ``class_field``; ``listed``: the labels are the image's own, none is a negative
-    image, not labels that miss it)."""
+    image, not labels that miss it; ``overlaps``: the image is added to it where features
+    of different classes overlap on it, :mod:`geotile.label_order`)."""
     import rasterio
 
     from geotile.categories import class_colours, write_categories
@@ -1276,6 +1282,11 @@ def _mask_one_image(
         near = select_bounds(frame, grid_envelope(src.transform, src.width + 2 * halo,
                                                   src.height + 2 * halo, -halo, -halo))
         on_image = select_bounds(near, extent) if halo else near
+        if overlaps is not None:
+            from geotile.label_order import classes_overlap
+
+            if classes_overlap(on_image, extent):
+                overlaps.append(image_path)
         if len(on_image) == 0 and not (listed and len(labels) == 0):
             say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer,
                              size=(src.width, src.height))

@@ -339,3 +339,52 @@ def test_a_folder_of_one_mapinfo_file_is_still_that_file(run_cli, tile, tmp_path
     got = _mask(run_cli, tmp_path / "mapinfo", tile, tmp_path / "got.tif", "--class-field",
                 "cls")
     assert (got == want).all()
+
+
+def _stacked(n: int = 40) -> gpd.GeoDataFrame:
+    """``n`` boxes along the tile, then one box of another class over all of them last:
+    written in this order, the last is on top everywhere."""
+    boxes = [_box(2 + 2 * i, 2, 4 + 2 * i, 60) for i in range(n)]
+    return gpd.GeoDataFrame({"cls": ["tree"] * n + ["building"]},
+                            geometry=[*boxes, _box(1, 20, 95, 40)], crs=CRS)
+
+
+@pytest.mark.parametrize("index", ["YES", "NO"])
+def test_an_indexed_flatgeobuf_whose_classes_overlap_says_its_order_is_lost(
+        run_cli, tile, tmp_path, index):
+    """A FlatGeobuf with a spatial index (GDAL's default) stores its features sorted by
+    place: where classes overlap, the class on top followed that sort, silently (pixels
+    unlike the same GeoJSON's). The run says so, naming the file and the fix; without
+    the index the order is the written one and nothing is said."""
+    frame = _stacked()
+    frame.to_file(tmp_path / "ref.geojson")
+    want = _mask(run_cli, tmp_path / "ref.geojson", tile, tmp_path / "want.tif",
+                 "--class-field", "cls")
+    path = tmp_path / "a.fgb"
+    frame.to_file(path, SPATIAL_INDEX=index)
+    result = run_cli("make-masks", path, tile, "-o", tmp_path / "got.tif", "--class-field",
+                     "cls")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "got.tif") as src:
+        got = src.read(1)
+    if index == "NO":
+        assert (got == want).all()
+        assert "SPATIAL_INDEX" not in result.stderr
+    else:
+        assert (got != want).any()  # what the warning is for
+        assert "a.fgb" in result.stderr and "SPATIAL_INDEX=NO" in result.stderr
+        assert "tile.tif" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_indexed_flatgeobuf_whose_overlaps_are_of_one_class_says_nothing(
+        run_cli, tile, tmp_path):
+    """Where only features of one class overlap (or classes only touch) no pixel depends on
+    the order: no warning."""
+    frame = _stacked()
+    frame["cls"] = "tree"
+    frame.loc[len(frame)] = ["building", _box(96, 2, 99, 60)]  # beside, not over
+    frame.to_file(tmp_path / "a.fgb")
+    result = run_cli("make-masks", tmp_path / "a.fgb", tile, "-o", tmp_path / "m.tif",
+                     "--class-field", "cls")
+    assert result.exit_code == 0, result.output
+    assert "SPATIAL_INDEX" not in result.stderr

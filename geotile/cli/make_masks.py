@@ -101,7 +101,9 @@ def make_masks(
     one uint8 band per channel: 0 background, 1 building (or 1..N class ids with
     --class-field). A pixel is burnt when its centre lies inside a polygon
     (--all-touched: when the polygon touches it). Where polygons overlap, the
-    later feature in LABELS wins. Labels in another CRS are reprojected; invalid
+    later feature in LABELS wins (a FlatGeobuf with a spatial index keeps them sorted by
+    place, not as written: a warning says so where classes overlap; write it with -lco
+    SPATIAL_INDEX=NO). Labels in another CRS are reprojected; invalid
     polygons are repaired. LABELS is read once however many images are given.
     Where the image is nodata (nodata value, mask or alpha band, NaN in a float
     image) the mask is 255, declared as its nodata value, for losses to ignore.
