@@ -522,7 +522,7 @@ def make_masks_on_cluster(
             from geotile.stac_catalogs import plan
         files, values = plan(labels_path, images, outputs, **{
             k: kwargs.get(k) for k in ("class_field", "class_map", "labels_crs", "layer",
-                                       "overwrite", "resume")})
+                                       "overwrite", "resume", "where")})
         kwargs = {**kwargs, "class_values": values}
     else:  # one task per image: one file of pixel coordinates would label each the same
         from geotile.labels import whole_class_values
@@ -530,8 +530,10 @@ def make_masks_on_cluster(
 
         if is_pixels(kwargs.get("labels_crs")):
             one_image(labels_path, images)
-        elif checked.get("class_field") is not None and len(images) > 1:
-            # the names of the whole file, read here once, not by every task
+        elif checked.get("class_field") is not None and len(images) > 1 \
+                and kwargs.get("where") is None:
+            # the names of the whole file, read here once, not by every task (--where: of
+            # the features it selects, read by each)
             kwargs = {**kwargs, "whole_values": whole_class_values(
                 read, checked["class_field"], kwargs.get("layer"))}
     refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), read, *images, *(
@@ -555,6 +557,10 @@ def make_masks_on_cluster(
         groups[labels_path] = (read, checked, images)
     for own, own_kwargs, group in groups.values():
         _check_placeable(own, group, own_kwargs)
+    if not folder and not is_label_raster(read) and kwargs.get("where") is not None:
+        from geotile.label_filter import check_where  # each task reads it: refused once,
+
+        check_where(read, kwargs["where"], kwargs.get("layer"))  # before any mask
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
     if isinstance(palette, str | os.PathLike) and str(palette).lower() not in PALETTES:

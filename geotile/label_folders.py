@@ -216,15 +216,17 @@ def _refusal(image: Path, labels, files: list[Path], found: list[Path],
             f"{also}{taken}). Add its label file, or leave the image out.")
 
 
-def run_class_values(files, class_field: str, labels_crs=None, layer=None) -> list:
-    """The values of ``class_field`` over all ``files`` (first seen first): the names of a
-    run's classes, so that every mask of it gives a name the same id."""
+def run_class_values(files, class_field: str, labels_crs=None, layer=None,
+                     where: str | None = None) -> list:
+    """The values of ``class_field`` over all ``files`` (first seen first; with ``where``,
+    of the features it selects): the names of a run's classes, so that every mask of it
+    gives a name the same id."""
     from geotile.labels import nested_value, read_labels
 
     seen: dict = {}
     for path in dict.fromkeys(files):
         labels = read_labels(path, labels_crs, layer=layer, class_field=class_field,
-                             empty_ok=True, crs_option=None)
+                             empty_ok=True, crs_option=None, where=where)
         column = labels.fields.get(class_field, [])
         for value in [*list(column), *labels.values.get(class_field, [])]:
             if value is not None and not nested_value(value) and value == value:
@@ -248,17 +250,24 @@ def with_run_values(labels, class_field, values):
 
 
 def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_crs=None,
-         layer=None, overwrite: bool = False, resume: bool = False) -> tuple[list, list | None]:
+         layer=None, overwrite: bool = False, resume: bool = False,
+         where: str | None = None) -> tuple[list, list | None]:
     """(each image's label file, the run's class values or None) for make-masks of a label
     folder, refusing before anything is written: an image without its label file (or with
     two), an output that exists (unless ``overwrite`` or ``resume``), a label file that
-    cannot be read when class names are gathered (``class_field`` without ``class_map``)."""
+    cannot be read when class names are gathered (``class_field`` without ``class_map``),
+    a ``where`` expression that does not apply to a label file's fields."""
     check_pairing(images, outputs)
     files = pair_labels(labels, images)
     check_outputs(outputs, [*dict.fromkeys(files), *images], overwrite, resume)
+    if where is not None:
+        from geotile.label_filter import check_where
+
+        for path in dict.fromkeys(files):
+            check_where(path, where, layer)
     values = None
     if class_field is not None and class_map is None:
-        values = run_class_values(files, class_field, labels_crs, layer)
+        values = run_class_values(files, class_field, labels_crs, layer, where)
     return files, values
 
 

@@ -65,7 +65,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 layer: str | None = None, images=None, regions=None,
                 class_field: str | None = None, empty_ok: bool = False,
                 crs_option: str | None = "labels_crs=", whole_values: list | None = None,
-                ) -> Labels:
+                where: str | None = None) -> Labels:
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, GeoParquet...).
 
     ``labels_crs`` overrides a missing or wrong CRS declared by the file (the
@@ -91,6 +91,9 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     features without geometry, is read as such, not refused. Coordinates that cannot be
     the lon/lat the file declares get a GeotileWarning naming ``crs_option`` (None: not
     checked here; make_masks, tile and evaluate refuse them).
+    ``where``: an OGR SQL WHERE expression over the file's fields
+    (:mod:`geotile.label_filter`): only the features it selects are kept, and ``values`` are
+    those of the features it selects in the whole file.
     """
     from geotile.input_paths import input_exists, input_path
     from geotile.pixel_labels import OPTION, is_pixels
@@ -114,8 +117,10 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 raise InputError(f"{path}: a SpaceNet CSV places its pixel coordinates "
                                  "(PolygonWKT_Pix) on each image it names itself; leave out "
                                  f"{OPTION}.")
-            return _lonlat_checked(spacenet.read_labels(path, labels_crs, images), path,
-                                   crs_option)
+            from geotile.label_filter import filter_labels
+
+            return _lonlat_checked(filter_labels(spacenet.read_labels(path, labels_crs, images),
+                                                 where, path), path, crs_option)
     if isinstance(path, Path) and path.suffix.lower() == ".xml":
         from geotile.label_documents import is_cvat_file
 
@@ -138,9 +143,17 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             if suffix in PARQUET_SUFFIXES or streamed:
                 _one_layer(path, layer)
             if suffix in PARQUET_SUFFIXES:
-                labels = _read_parquet(path, regions, override, class_field)
+                labels = _read_parquet(path, regions, override, class_field, where)
             elif _geojson_sequence(path):  # GDAL's GeoJSONSeq driver reads it
-                labels = _read_ogr(_without_bom(path), layer, regions, override, class_field)
+                labels = _read_ogr(_without_bom(path), layer, regions, override, class_field,
+                                   where)
+            elif where is not None:  # GDAL's GeoJSON reader types the fields the
+                try:  # expression compares (xBD's, a COCO file... are read below)
+                    labels = _read_ogr(path, layer, regions, override, class_field, where)
+                except InputError:
+                    raise
+                except Exception:
+                    labels = _read_geojson(path, override, layer)
             else:
                 try:
                     with gc_paused():  # millions of lists and floats, none in a cycle
@@ -154,10 +167,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                     except Exception:
                         raise other from None
         elif isinstance(path, Path) and suffix in (".geojsonl", ".geojsons"):
-            labels = _read_ogr(_without_bom(path), layer, regions, override, class_field)
+            labels = _read_ogr(_without_bom(path), layer, regions, override, class_field,
+                               where)
         else:
             labels = _read_ogr(_sequence_source(path), layer, regions, override, class_field,
-                               whole_values)
+                               whole_values, where)
     except InputError:
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
@@ -220,6 +234,10 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         raise InputError(f"{path}: the file holds no features. Check that it is the right file.")
     if len(labels) and shapely.is_missing(labels.geometries).all() and not empty_ok:
         raise InputError(f"{path}: no feature has a geometry. Give a file of polygons.")
+    if where is not None:
+        from geotile.label_filter import filter_labels
+
+        labels = filter_labels(labels, where, given)
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")
         extent = labels.extent if labels.extent is not None else labels.total_bounds
@@ -747,8 +765,13 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
 
 def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
               class_field: str | None = None, whole_values: list | None = None,
-              ) -> Labels | None:
-    if regions is not None and isinstance(path, Path) and path.suffix.lower() == ".gpkg":
+              where: str | None = None) -> Labels | None:
+    """``path`` read by GDAL (pyogrio); ``where`` is applied by the caller, and to
+    ``values`` here (the SQLite reader of a GeoPackage is then not used: its field types
+    are SQLite's, not GDAL's); ``whole_values`` (read once for a run's tasks, of no
+    ``where``) stand for the file's class values."""
+    if regions is not None and isinstance(path, Path) and path.suffix.lower() == ".gpkg" \
+            and where is None:
         labels = _read_gpkg_boxes(path, layer, regions, override, class_field)
         if labels is not None:
             return labels
@@ -756,7 +779,7 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
     # no CSV, so no opens to ask (a 2M-footprint .csv.gz: ~12 s each)
     sequence = os.fspath(path).startswith(("GeoJSONSeq:", "GeoJSON:")) or \
         os.fspath(path).lower().endswith((".geojsonl", ".geojsons"))
-    options = {} if sequence else _wkt_csv_options(path)
+    options = {} if sequence else _wkt_csv_options(path, where)
     chosen = None if sequence and layer is None else _choose_layer(path, layer)
     boxes, info = None, None
     if regions is not None:
@@ -790,7 +813,8 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
             extent = tuple(float(v) for v in info["total_bounds"])
         if class_field is not None and class_field in fields:
             values[class_field] = (list(whole_values) if whole_values is not None
-                                   else _distinct(path, chosen, class_field, options))
+                                   and where is None
+                                   else _distinct(path, chosen, class_field, options, where))
     geometries = shapely.from_wkb(wkb, on_invalid="ignore")
     broken = np.array([i for i, (g, w) in enumerate(zip(geometries, wkb, strict=True))
                        if g is None and w is not None], dtype=np.int64)
@@ -987,11 +1011,20 @@ def whole_class_values(path, class_field: str, layer: str | None = None) -> list
         return None
 
 
-def _distinct(path: Path, layer: str | None, name: str,
-              options: dict | None = None) -> list:
-    """The distinct values of field ``name`` over the whole file (one column read)."""
-    _, _, _, (column,) = _ogr_read(path, layer, columns=[name], read_geometry=False,
-                                   **(options or {}))
+def _distinct(path: Path, layer: str | None, name: str, options: dict | None = None,
+              where: str | None = None) -> list:
+    """The distinct values of field ``name`` over the whole file (one column read; with
+    ``where``, of the features it selects: the whole file read)."""
+    if where is None:
+        _, _, _, (column,) = _ogr_read(path, layer, columns=[name], read_geometry=False,
+                                       **(options or {}))
+    else:
+        from geotile.label_filter import selected
+
+        meta, _, wkb, columns = _ogr_read(path, layer, **(options or {}))
+        fields = dict(zip(meta["fields"], columns, strict=True))
+        keep = selected(fields, shapely.from_wkb(wkb, on_invalid="ignore"), where, path)
+        column = fields[name][keep]
     return list(dict.fromkeys(v for v in column.tolist() if v is not None))
 
 
@@ -1317,25 +1350,27 @@ class _StreamState:
 
 
 
-def _wkt_csv_options(path) -> dict:
+def _wkt_csv_options(path, where: str | None = None) -> dict:
     """GDAL open options that read a CSV's geometry from its one WKT column (Google Open
     Buildings' ``geometry``, lon/lat polygons beside latitude/longitude points: the polygons
     are the labels), which GDAL reads only when told its name; {} for other files (GDAL
     reads them as they are). InputError from :func:`_wkt_column` for a CSV it cannot read
-    so."""
+    so. ``where``: the columns are typed (AUTODETECT_TYPE=YES) for it to compare numbers
+    (Google Open Buildings' confidence >= 0.75), as ogr2ogr -oo AUTODETECT_TYPE=YES does."""
     if not os.fspath(path).lower().endswith((".csv", ".csv.gz")):
         return {}
+    typed = {} if where is None else {"AUTODETECT_TYPE": "YES"}
     try:
         meta, _, wkb, field_data = _ogr_read(path, None, max_features=100)
     except Exception:  # not a CSV GDAL reads: the full read says why
         return {}
     if wkb is not None and meta.get("geometry_type") is not None:
-        return {}
+        return typed
     fields = {name: np.asarray(data) for name, data in zip(meta["fields"], field_data,
                                                             strict=True)}
     column = _wkt_column(path, fields)
-    return {} if column is None else {"GEOM_POSSIBLE_NAMES": column,
-                                      "KEEP_GEOM_COLUMNS": "NO"}
+    return typed if column is None else {"GEOM_POSSIBLE_NAMES": column,
+                                         "KEEP_GEOM_COLUMNS": "NO", **typed}
 
 
 def _wkt_column(path: Path, fields: dict) -> str | None:
@@ -1400,7 +1435,7 @@ def _say_points(path: Path, fields: dict) -> None:
 
 
 def _read_parquet(path: Path, regions=None, override=None,
-                  class_field: str | None = None) -> Labels | None:
+                  class_field: str | None = None, where: str | None = None) -> Labels | None:
     import geopandas as gpd
 
 
@@ -1429,7 +1464,9 @@ def _read_parquet(path: Path, regions=None, override=None,
             bbox = meta["columns"][meta["primary_column"]].get("bbox")
             extent = (tuple(bbox) if bbox else _bbox_extent(whole, covering)
                       if covering is not None else tuple(frame.total_bounds))
-        if class_field is not None and class_field in frame.columns:
+        if class_field is not None and class_field in frame.columns and where is not None:
+            values[class_field] = _parquet_values(path, class_field, where)
+        elif class_field is not None and class_field in frame.columns:
             column = whole.read(columns=[class_field]).column(0).to_pylist()
             values[class_field] = list(dict.fromkeys(  # (nested ones are refused in class_ids)
                 v for v in column if v is not None and not nested_value(v)))
@@ -1443,6 +1480,75 @@ def _read_parquet(path: Path, regions=None, override=None,
               if name != frame.geometry.name}
     return Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
                   extent, values)
+
+
+def _parquet_values(path: Path, name: str, where: str) -> list:
+    """The distinct values of field ``name`` of the features ``where`` selects in the whole
+    GeoParquet file ``path``."""
+    import geopandas as gpd
+
+    from geotile.label_filter import selected
+
+    frame = gpd.read_parquet(path)
+    fields = {str(c): _parquet_column(frame[c]) for c in frame.columns
+              if c != frame.geometry.name}
+    geometries = np.empty(len(frame), dtype=object)
+    geometries[:] = list(frame.geometry.values)
+    column = fields[name][selected(fields, geometries, where, path)]
+    return list(dict.fromkeys(v for v in column.tolist() if v is not None
+                              and not nested_value(v)))
+
+
+def field_schema(path, layer: str | None = None) -> dict | None:
+    """The fields of the vector file ``path`` (name -> NumPy dtype, as its reader types
+    them: a CSV's as read with --where), from its header, no feature read; None where GDAL
+    cannot tell them (xBD's JSON, a SpaceNet CSV: read whole)."""
+    from pyogrio import read_info
+
+    from geotile.input_paths import input_path, ogr_path
+
+    path = input_path(path)
+    try:
+        suffix = Path(path).suffix.lower()
+        if isinstance(path, Path) and suffix in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
+
+            primary = _geo_metadata(path)["primary_column"]
+            return {f.name: _arrow_dtype(f.type) for f in pq.read_schema(path)
+                    if f.name != primary}
+        if isinstance(path, Path) and _gzipped(path):
+            path = input_path(f"/vsigzip/{path}")
+        if isinstance(path, Path) and (suffix in (".geojsonl", ".geojsons") or (
+                suffix in GEOJSON_SUFFIXES and _geojson_sequence(path))):
+            source = _without_bom(path)
+        else:
+            source = _sequence_source(path)
+        sequence = os.fspath(source).startswith(("GeoJSONSeq:", "GeoJSON:")) or \
+            os.fspath(source).lower().endswith((".geojsonl", ".geojsons"))
+        options = {} if sequence else _wkt_csv_options(source, "where")
+        chosen = None if sequence and layer is None else _choose_layer(source, layer)
+        info = read_info(ogr_path(source), layer=chosen, **options)
+    except InputError:
+        raise
+    except Exception:  # GDAL reads it not (xBD...): checked as it is read
+        return None
+    return {str(n): np.dtype(t) for n, t in zip(info["fields"], info["dtypes"], strict=True)}
+
+
+def _arrow_dtype(kind) -> np.dtype:
+    """The NumPy dtype a GeoParquet column of arrow type ``kind`` is read as (a field of
+    its type for --where)."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(kind):
+        return np.dtype(np.int64)
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return np.dtype(np.float64)
+    if pa.types.is_boolean(kind):
+        return np.dtype(bool)
+    if pa.types.is_timestamp(kind):
+        return np.dtype("datetime64[ms]")
+    return np.dtype(object)
 
 
 #: names of the fields of a bbox struct column (Overture's, VIDA's), in the order xmin,

@@ -706,6 +706,7 @@ def make_masks(
     settings: dict | None = None,
     class_values: Sequence | None = None,
     whole_values: Sequence | None = None,
+    where: str | None = None,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
 
@@ -729,7 +730,11 @@ def make_masks(
     ``class_values``: the class values of a whole run (a label folder's), so that names get
     the same ids in every mask. ``whole_values``: those of ``class_field`` over the whole
     labels file, read once for tasks of one image each
-    (:func:`geotile.labels.whole_class_values`), not again here.
+    (:func:`geotile.labels.whole_class_values`; not used with ``where``), not again here.
+
+    ``where``: an OGR SQL WHERE expression over the vector labels' fields
+    (:mod:`geotile.label_filter`): only the features it selects are burnt, and names get
+    their ids from those (``class_values`` then: the selected features' of the run).
     """
     from geotile import pixel_label_formats as formats
     from geotile.input_files import check_pairs, path_list
@@ -748,7 +753,7 @@ def make_masks(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
             class_map=class_map, labels_crs=labels_crs, layer=layer,
             creation_options=creation_options, overwrite=overwrite, progress=progress,
-            palette=palette, resume=resume, settings=settings)
+            palette=palette, resume=resume, settings=settings, where=where)
     item = label_item(labels_path)  # a STAC label item: its labels asset, as it classes it
     if item is not None:
         labels_path, class_field, class_map, class_values = item_labels(
@@ -758,14 +763,14 @@ def make_masks(
     if kind is not None:
         check_pairs(image_paths, output_paths)
         read = _pixel_labels(kind, labels_path, image_paths, options, class_field, palette,
-                             labels_crs, layer)
+                             labels_crs, layer, where)
         yolo, labelme = (read, None) if kind == formats.YOLO else (None, read)
     elif is_label_folder(labels_path, layer):
         return _by_label_file(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
             class_map=class_map, labels_crs=labels_crs, layer=layer,
             creation_options=creation_options, overwrite=overwrite, progress=progress,
-            palette=palette, resume=resume, settings=settings)
+            palette=palette, resume=resume, settings=settings, where=where)
     check_pairs(image_paths, output_paths)
     pixels = is_pixels(labels_crs)
     if pixels:  # one image's pixel coordinates
@@ -781,7 +786,8 @@ def make_masks(
     if settings is None:
         settings = {"options": dataclasses.asdict(options), "class_field": class_field,
                     "class_map": class_map, "labels_crs": labels_crs, "layer": layer,
-                    "creation_options": co, "palette": palette}
+                    "creation_options": co, "palette": palette,
+                    **({"where": where} if where is not None else {})}
     if class_values is not None:  # other names in the run would change the ids
         settings = {**settings, "class_values": sorted(map(str, class_values))}
     if yolo is not None:  # names by index without data.yaml: those of the whole run
@@ -817,11 +823,11 @@ def make_masks(
         return _in_order(skipped, _labelme_masks(labelme, image_paths, output_paths,
                                                  overwrites, complete, options, class_map,
                                                  progress, co))
-    coco = _coco(labels_path, options, class_field, palette, labels_crs, layer)
+    coco = _coco(labels_path, options, class_field, palette, labels_crs, layer, where)
     if coco is not None:
         return _in_order(skipped, _coco_masks(coco, image_paths, output_paths, overwrites,
                                               complete, options, class_map, progress, co))
-    if _label_raster(labels_path, options, class_field, palette, labels_crs, layer):
+    if _label_raster(labels_path, options, class_field, palette, labels_crs, layer, where):
         from geotile.label_rasters import make_masks_from_raster, same_class_lists
 
         summaries = make_masks_from_raster(labels_path, image_paths, output_paths,
@@ -837,7 +843,7 @@ def make_masks(
                          regions=None if pixels else _regions(
                              image_paths, options.halo, (options.line_width or 0.0) / 2),
                          class_field=class_field, empty_ok=True, crs_option=None,
-                         whole_values=whole_values)
+                         whole_values=whole_values, where=where)
     if class_values is not None:
         from geotile.label_folders import with_run_values
 
@@ -879,13 +885,16 @@ def make_masks(
 
 
 def _refuse_other_options(labels_path, what: str, classed: str, mapped: str,
-                          options: MaskOptions, class_field, palette, labels_crs, layer) -> None:
+                          options: MaskOptions, class_field, palette, labels_crs, layer,
+                          where=None) -> None:
     """InputError for the options of other labels given with labels in each image's pixels
     (COCO, YOLO, Labelme): ``what`` they are, ``classed`` how, what --class-map maps."""
     other = [name for name, given in (
         ("--class-field", class_field is not None), ("--palette", palette is not None),
         ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
         ("--line-width", options.line_width is not None)) if given]
+    if where is not None:  # it filters the features of vector files by their fields
+        other.append("--where (it selects vector files' features by their fields)")
     if other:
         raise InputError(f"{labels_path}: {what} in each image's pixels, classed {classed}: "
                          f"{', '.join(other)} {'applies' if len(other) == 1 else 'apply'} to "
@@ -894,7 +903,7 @@ def _refuse_other_options(labels_path, what: str, classed: str, mapped: str,
 
 
 def _pixel_labels(kind: str, labels_path, image_paths, options: MaskOptions, class_field,
-                  palette, labels_crs, layer):
+                  palette, labels_crs, layer, where=None):
     """The labels of the images in LABELS of format ``kind``
     (:mod:`geotile.pixel_label_formats`: YOLO's, or shapes burnt as Labelme's), read and
     checked once; InputError for options of other labels (VIA's --class-field names its
@@ -904,11 +913,12 @@ def _pixel_labels(kind: str, labels_path, image_paths, options: MaskOptions, cla
     what, classed, mapped = formats.WORDING[kind]
     refused_field = None if kind == formats.VIA else class_field
     _refuse_other_options(labels_path, what, classed, mapped, options, refused_field, palette,
-                          labels_crs, layer)
+                          labels_crs, layer, where)
     return formats.read_pixel_labels(kind, labels_path, image_paths, class_field)
 
 
-def _coco(labels_path, options: MaskOptions, class_field, palette, labels_crs, layer):
+def _coco(labels_path, options: MaskOptions, class_field, palette, labels_crs, layer,
+          where=None):
     """The COCO file ``labels_path`` (:mod:`geotile.coco_labels`), read once; None when it is
     other labels. InputError for options of other labels."""
     from geotile.coco_labels import read_coco
@@ -917,7 +927,8 @@ def _coco(labels_path, options: MaskOptions, class_field, palette, labels_crs, l
     if coco is None:
         return None
     _refuse_other_options(labels_path, "COCO annotations are", "by their categories",
-                          "category names", options, class_field, palette, labels_crs, layer)
+                          "category names", options, class_field, palette, labels_crs, layer,
+                          where)
     return coco
 
 
@@ -1083,8 +1094,8 @@ def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dic
     if is_catalog(labels_path):  # each image's label item
         plan = plan_catalog
     files, values = plan(labels_path, image_paths, output_paths, **{
-        k: kwargs[k] for k in ("class_field", "class_map", "labels_crs", "layer", "overwrite",
-                               "resume")})
+        k: kwargs.get(k) for k in ("class_field", "class_map", "labels_crs", "layer",
+                                   "overwrite", "resume", "where")})
     groups: dict = {}
     for index, path in enumerate(files):
         groups.setdefault(path, []).append(index)
@@ -1184,7 +1195,7 @@ def _in_order(skipped: dict[int, dict], summaries: list[dict]) -> list[dict]:
 
 
 def _label_raster(labels_path, options: MaskOptions, class_field, palette, labels_crs=None,
-                  layer=None) -> bool:
+                  layer=None, where=None) -> bool:
     """True when LABELS is a label raster (geotile.label_rasters); InputError when the
     options given are for the other kind of labels."""
     from geotile.label_rasters import is_label_raster, refuse_raster_folder
@@ -1200,8 +1211,8 @@ def _label_raster(labels_path, options: MaskOptions, class_field, palette, label
                          "--channels boundary/contact and --class-field (vector labels).")
     vector_only = [name for name, given in (
         ("--labels-crs", labels_crs is not None), ("--layer", layer is not None),
-        ("--all-touched", options.all_touched), ("--line-width", options.line_width is not None))
-        if given]
+        ("--all-touched", options.all_touched), ("--line-width", options.line_width is not None),
+        ("--where", where is not None)) if given]
     if vector_only:
         fix = " (a raster's CRS is its own: assign one with gdal_edit.py -a_srs EPSG:xxxx)" \
             if "--labels-crs" in vector_only else ""

@@ -154,9 +154,12 @@ def _unnamed(image, catalog, found: Walk, by_name: dict) -> str:
 
 
 def plan(catalog, images, outputs, *, class_field=None, class_map=None, labels_crs=None,
-         layer=None, overwrite: bool = False, resume: bool = False) -> tuple[list, list | None]:
+         layer=None, overwrite: bool = False, resume: bool = False,
+         where: str | None = None) -> tuple[list, list | None]:
     """(each image's label item, the run's class values or None) for make-masks of a
-    catalog, refusing before anything is written (as :func:`geotile.label_folders.plan`)."""
+    catalog, refusing before anything is written (as :func:`geotile.label_folders.plan`;
+    ``where`` is applied as each item's labels are read: the classes stay those the items
+    declare)."""
     from geotile.label_folders import check_outputs, check_pairing, run_class_values
     from geotile.stac_labels import label_item
 

@@ -81,6 +81,18 @@ def _line_options(command):
               "others become 255 too, with a warning.")
 @click.option("--layer", metavar="NAME",
               help="Layer of LABELS to read when the file has several (GeoPackage...).")
+@click.option("--where", metavar="EXPR",
+              help="Burn only the features of vector LABELS that this OGR SQL WHERE "
+              "expression over their fields selects, as gdal_rasterize -where: "
+              "'confidence >= 0.75', 'building IS NOT NULL', \"class IN ('house', 'shed')\", "
+              "\"name LIKE 'Rue%'\" (as OGR SQL: LIKE minds case, = and IN do not; in a "
+              "GeoPackage too), "
+              "AND/OR, OGR_GEOM_AREA > 10 (in the file's units); quote names with spaces or "
+              "capitals: '\"Building Type\" IS NULL'. Every format alike (a CSV's columns "
+              "typed as -oo AUTODETECT_TYPE=YES types them); each file of a label folder "
+              "filtered. With --class-field, names get ids 1..N from the selected features "
+              "only (of the whole file or folder: the same in every mask). Not for labels "
+              "in each image's pixels (COCO, YOLO...) nor label rasters.")
 @_line_options
 @labels_crs_opt
 @creation_options_opt
@@ -92,7 +104,8 @@ def _line_options(command):
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
-    boundary_width, contact_spacing, palette, layer, labels_crs, creation_options, as_json,
+    boundary_width, contact_spacing, palette, layer, where, labels_crs, creation_options,
+    as_json,
     overwrite, resume, workers, scheduler, merge, **line_args,
 ):
     """Rasterize LABELS (footprint polygons or a label raster) into one mask per IMAGE.
@@ -260,6 +273,10 @@ def make_masks(
     $ geotile make-masks top_potsdam_2_10_label.tif top_potsdam_2_10_RGB.tif \\
           -o mask.tif --palette potsdam
     $ geotile make-masks roads.geojson tile.tif -o roads.tif --line-width 4
+    $ geotile make-masks open_buildings.csv.gz tile.tif -o mask.tif \\
+          --where "confidence >= 0.75"
+    $ geotile make-masks city.osm.pbf tiles/ -o masks/ --layer multipolygons \\
+          --where "building IS NOT NULL"
     $ geotile make-masks footprints.geojson city/ -o masks/ --merge masks.vrt
     $ geotile make-masks geojson/buildings/ RGB-PanSharpen/ -o masks/
     $ geotile make-masks annotation.json images/ -o masks/
@@ -341,6 +358,7 @@ def make_masks(
         palette=palette,
         resume=resume,
         settings=settings,
+        where=where,
     )
     if as_json:
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],

@@ -1,0 +1,130 @@
+"""make-masks --where: keep the vector labels' features an OGR SQL WHERE expression selects.
+
+Whichever reader read them (GeoJSON, GeoPackage, GeoParquet, CSV...), the features are
+selected by GDAL's own OGR SQL engine, alike: their fields and geometries are written to an
+in-memory FlatGeobuf layer, in their order, and ``SELECT ... WHERE <expression>`` picks
+them there. The expression so means what ``gdal_rasterize -where`` gives it on a GeoJSON,
+FlatGeobuf, Shapefile or CSV (OGR_GEOM_AREA too, in the file's units); GDAL hands a
+GeoPackage's to SQLite, whose LIKE ignores case, where here it does not.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import warnings
+
+import numpy as np
+import shapely
+
+from geotile.errors import InputError
+
+#: the in-memory layer's name, as the expression's SELECT names it
+_LAYER = "labels"
+
+
+def filter_labels(labels, where: str | None, source):
+    """``labels`` (:class:`~geotile.label_set.Labels`) keeping the features ``where`` selects
+    (all when it is None); InputError naming ``source``, the expression and GDAL's complaint
+    when it is not one GDAL can apply to their fields."""
+    if where is None:
+        return labels
+    return labels.take(selected(labels.fields, labels.geometries, where, source))
+
+
+def selected(fields: dict, geometries, where: str, source) -> np.ndarray:
+    """The boolean index of the features (``fields``: name -> column; ``geometries``:
+    shapely geometries or None) that ``where`` selects."""
+    count = len(geometries) if geometries is not None else \
+        len(next(iter(fields.values()), []))
+    names = list(fields)
+    data = [_ogr_column(fields[name]) for name in names]
+    wkb = None
+    if geometries is not None:
+        wkb = np.empty(count, dtype=object)
+        wkb[:] = list(shapely.to_wkb(np.asarray(geometries, dtype=object)))
+    path = f"/vsimem/geotile_where_{uuid.uuid4().hex}.fgb"
+    from pyogrio import vsi_unlink
+    from pyogrio.raw import read, write
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # no CRS: none is needed to select
+            write(path, wkb, data, names, driver="FlatGeobuf", layer=_LAYER,
+                  geometry_type="Unknown" if wkb is not None else None, crs=None,
+                  SPATIAL_INDEX="NO")  # no index: the features keep their order (FIDs)
+        try:
+            _, fids, _, _ = read(path, sql=f"SELECT * FROM {_LAYER} WHERE {where}",
+                                 sql_dialect="OGRSQL", return_fids=True,
+                                 read_geometry=False, columns=[])
+        except Exception as exc:  # pyogrio's DataLayerError... with GDAL's message
+            raise InputError(where_refusal(source, where, exc, names)) from None
+    finally:
+        vsi_unlink(path)
+    keep = np.zeros(count, dtype=bool)
+    keep[np.asarray(fids, dtype=np.int64)] = True
+    return keep
+
+
+def where_refusal(source, where: str, exc: Exception, names) -> str:
+    """One line: ``source``, the expression and GDAL's complaint (``exc``), the fields when
+    it names one the file lacks."""
+    complaint = " ".join(str(exc).split()) or type(exc).__name__
+    complaint = complaint.split(" Occurred around")[0]  # the SELECT we wrapped it in
+    fields = ""
+    if "not recognised as an available field" in complaint:
+        fields = f" Fields: {', '.join(names) or 'none'}" + (
+            " (quote names with spaces or capitals: \"Building Type\")." if names else ".")
+    return f"{source}: --where {where!r}: {complaint.rstrip('.')}.{fields}"
+
+
+def _ogr_column(column) -> np.ndarray:
+    """A field column as pyogrio writes it, typed as GDAL reads such values: numbers
+    (bools as 0/1) stay numbers, text text; a column of mixed values is text (as GDAL types
+    a GeoJSON property of numbers and text), nested values are their JSON."""
+    column = np.asarray(column)
+    if column.dtype != object:
+        return column
+    present = [v for v in column if v is not None and not _nan(v)]
+    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+        return np.array([np.nan if v is None or _nan(v) else float(v) for v in column])
+    if present and all(isinstance(v, (int, float, np.integer, np.floating))
+                       and not isinstance(v, (bool, np.bool_)) for v in present):
+        if all(isinstance(v, (int, np.integer)) for v in present) and len(present) == len(column):
+            return np.array(column.tolist(), dtype=np.int64)
+        return np.array([np.nan if v is None or _nan(v) else float(v) for v in column])
+    out = np.empty(len(column), dtype=object)
+    out[:] = [None if v is None or _nan(v) else _text(v) for v in column]
+    return out
+
+
+def _nan(value) -> bool:
+    return isinstance(value, (float, np.floating)) and np.isnan(value)
+
+
+def _text(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def check_where(path, where: str | None, layer: str | None = None) -> None:
+    """InputError (as :func:`selected`'s) when ``where`` does not apply to the fields of
+    the vector file ``path``, checked on its schema alone (no feature read), so that a run
+    is refused before any mask is written; files whose schema GDAL does not read (xBD's,
+    SpaceNet's CSV) are checked as they are read."""
+    if where is None:
+        return
+    from geotile.labels import field_schema
+
+    schema = field_schema(path, layer)
+    if schema is None:
+        return
+    fields = {name: np.empty(0, dtype=dtype) for name, dtype in schema.items()}
+    selected(fields, np.empty(0, dtype=object), where, path)

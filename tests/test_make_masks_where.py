@@ -1,0 +1,243 @@
+"""make-masks --where: vector labels' features selected by an OGR SQL WHERE expression, as
+gdal_rasterize -where selects them, the same from every container."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+
+from tests.conftest import UTM_CRS, UTM_ORIGIN, write_raster
+
+X0, Y0 = UTM_ORIGIN
+#: (confidence, "Building Type", status, n, kind) of 8 footprints, 2 m apart along a row
+ROWS = [
+    (0.80, "House", "ok", 1, "house"),
+    (0.60, "house", None, 2, "house"),
+    (0.75, "Shed", "it's", 3, "shed"),
+    (0.90, "Garage", "ok", 4, "garage"),
+    (0.70, "House", None, 5, "house"),
+    (0.95, "Shed", "ok", 6, "shed"),
+    (0.65, "garage", "old", 7, "garage"),
+    (0.85, "House", "ok", 8, "house"),
+]
+
+
+def _frame() -> gpd.GeoDataFrame:
+    boxes = [shapely.box(X0 + 1 + 2.5 * i, Y0 - 6, X0 + 2.5 + 2.5 * i, Y0 - 2)
+             for i in range(len(ROWS))]
+    columns = list(zip(*ROWS, strict=True))
+    return gpd.GeoDataFrame({"confidence": columns[0], "Building Type": columns[1],
+                             "status": columns[2], "n": np.array(columns[3], dtype=np.int64),
+                             "kind": columns[4]}, geometry=boxes, crs=UTM_CRS)
+
+
+def _containers(folder) -> dict:
+    """The same footprints as GeoJSON, GeoPackage, FlatGeobuf, GeoParquet and a CSV of WKT
+    (as Google Open Buildings' : no CRS, given by --labels-crs)."""
+    frame = _frame()
+    paths = {"geojson": folder / "f.geojson", "gpkg": folder / "f.gpkg",
+             "fgb": folder / "f.fgb", "parquet": folder / "f.parquet", "csv": folder / "f.csv"}
+    frame.to_file(paths["geojson"], driver="GeoJSON")
+    frame.to_file(paths["gpkg"], driver="GPKG")
+    frame.to_file(paths["fgb"], driver="FlatGeobuf")
+    frame.to_parquet(paths["parquet"])
+    table = frame.drop(columns="geometry").assign(geometry=frame.geometry.to_wkt())
+    table.to_csv(paths["csv"], index=False)
+    return paths
+
+
+def _image(path, x0=X0):
+    from rasterio.transform import from_origin
+
+    return write_raster(path, np.full((1, 20, 48), 9, np.uint8),
+                        transform=from_origin(x0, Y0, 0.5, 0.5))
+
+
+def _mask(path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read()
+
+
+def _make(run_cli, labels, image, output, *args):
+    crs = ["--labels-crs", UTM_CRS] if str(labels).endswith(".csv") else []
+    return run_cli("make-masks", labels, image, "-o", output, *crs, *args)
+
+
+#: expressions and the ROWS (by n) each selects
+EXPRESSIONS = {
+    "confidence >= 0.75": {1, 3, 4, 6, 8},
+    "\"Building Type\" = 'House'": {1, 2, 5, 8},  # OGR SQL: = ignores case, LIKE not
+    "status = 'it''s'": {3},
+    "n IN (2, 4, 6)": {2, 4, 6},
+    "\"Building Type\" LIKE 'Ho%'": {1, 5, 8},  # case-sensitive: not 'house'
+    "confidence > 0.7 AND (kind = 'shed' OR n < 2)": {1, 3, 6},
+    "NOT kind = 'garage' AND n <> 8": {1, 2, 3, 5, 6},
+}
+
+
+def _selected_pixels(numbers) -> int:
+    return sum(3 * 8 for n in numbers)  # each box 1.5 m x 4 m: 3 x 8 px at 0.5 m
+
+
+@pytest.mark.parametrize("where", list(EXPRESSIONS))
+def test_the_five_containers_give_identical_masks(tmp_path, run_cli, where):
+    """GeoJSON (GDAL's reader), GeoPackage (not its SQLite reader: OGR SQL, LIKE
+    case-sensitive), FlatGeobuf, GeoParquet (pyarrow) and CSV (typed): one mask."""
+    paths = _containers(tmp_path)
+    image = _image(tmp_path / "tile.tif")
+    masks = {}
+    for kind, labels in paths.items():
+        result = _make(run_cli, labels, image, tmp_path / f"{kind}.tif", "--where", where)
+        assert result.exit_code == 0, (kind, result.output)
+        masks[kind] = _mask(tmp_path / f"{kind}.tif")
+    first = masks["geojson"]
+    assert int(first.sum()) == _selected_pixels(EXPRESSIONS[where])
+    for kind, mask in masks.items():
+        assert mask.tobytes() == first.tobytes(), kind
+
+
+@pytest.mark.parametrize("where", ["status IS NULL", "status IS NOT NULL AND n > 3"])
+def test_nulls_are_selected_alike(tmp_path, run_cli, where):
+    """IS NULL / IS NOT NULL from the containers that hold nulls (a CSV's empty cell is
+    text '', as GDAL reads it)."""
+    paths = _containers(tmp_path)
+    image = _image(tmp_path / "tile.tif")
+    expected = {r[3] for r in ROWS if r[2] is None} if where == "status IS NULL" else \
+        {r[3] for r in ROWS if r[2] is not None and r[3] > 3}
+    for kind in ("geojson", "gpkg", "fgb", "parquet"):
+        result = _make(run_cli, paths[kind], image, tmp_path / f"{kind}.tif", "--where", where)
+        assert result.exit_code == 0, (kind, result.output)
+        assert int(_mask(tmp_path / f"{kind}.tif").sum()) == _selected_pixels(expected), kind
+
+
+@pytest.mark.skipif(shutil.which("gdal_rasterize") is None, reason="no gdal_rasterize")
+@pytest.mark.parametrize("where", [*EXPRESSIONS, "status IS NULL", "kind IS NOT NULL"])
+def test_equal_to_gdal_rasterize_where(tmp_path, run_cli, where):
+    paths = _containers(tmp_path)
+    image = _image(tmp_path / "tile.tif")
+    for kind in ("geojson", "fgb"):  # OGR SQL in GDAL too (a GeoPackage's goes to SQLite)
+        reference = write_raster(tmp_path / f"gdal_{kind}.tif", np.zeros((1, 20, 48), np.uint8),
+                                 transform=rasterio.open(image).transform)
+        subprocess.run(["gdal_rasterize", "-q", "-burn", "1", "-where", where,
+                        str(paths[kind]), str(reference)], check=True)
+        result = _make(run_cli, paths[kind], image, tmp_path / f"{kind}.tif", "--where", where)
+        assert result.exit_code == 0, result.output
+        assert _mask(tmp_path / f"{kind}.tif").tobytes() == _mask(reference).tobytes(), kind
+
+
+@pytest.mark.parametrize("where, complaint", [
+    ("confidence >>= 2", "syntax error"),
+    ("nope = 1", "Fields: confidence, Building Type, status, n, kind"),
+    ("kind >= 0.75", "Type mismatch"),
+])
+def test_a_bad_expression_is_one_line_and_writes_nothing(tmp_path, run_cli, where, complaint):
+    paths = _containers(tmp_path)
+    image = _image(tmp_path / "tile.tif")
+    for kind in ("geojson", "gpkg", "parquet"):
+        output = tmp_path / f"{kind}.tif"
+        result = _make(run_cli, paths[kind], image, output, "--where", where)
+        assert result.exit_code == 1, result.output
+        message = result.stderr.strip()
+        assert len(message.splitlines()) == 1, message
+        assert str(paths[kind]) in message and repr(where) in message and complaint in message
+        assert not output.exists()
+
+
+def test_labels_in_pixels_and_label_rasters_are_refused(tmp_path, run_cli):
+    image = _image(tmp_path / "tile.tif")
+    coco = tmp_path / "annotation.json"
+    coco.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "tile.tif", "width": 48, "height": 20}],
+        "annotations": [], "categories": [{"id": 1, "name": "building"}]}))
+    raster = _image(tmp_path / "classes.tif")
+    for labels in (coco, raster):
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                         "--where", "kind = 'shed'")
+        assert result.exit_code == 1, result.output
+        assert "--where" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "m.tif").exists()
+
+
+def _two_tiles(tmp_path):
+    """Two images: the first holds footprints 1..8, the second (48 m east) only sheds,
+    one of them a garage the filter drops."""
+    paths = _containers(tmp_path)
+    east = _frame().iloc[[2, 3, 5]].copy()
+    east["geometry"] = east.geometry.translate(48.0)
+    both = gpd.GeoDataFrame(
+        __import__("pandas").concat([_frame(), east], ignore_index=True), crs=UTM_CRS)
+    both.to_file(tmp_path / "both.gpkg", driver="GPKG")
+    images = tmp_path / "images"
+    images.mkdir()
+    _image(images / "a.tif")
+    _image(images / "b.tif", X0 + 48.0)
+    return paths, tmp_path / "both.gpkg", images
+
+
+def test_class_ids_come_from_the_selected_features_in_every_tile(tmp_path, run_cli):
+    """garage filtered out everywhere takes no id: house 1, shed 2, in both tiles (the
+    second holds only sheds), in one process and with --workers 2."""
+    _, both, images = _two_tiles(tmp_path)
+    where = "kind <> 'garage'"
+    runs = {}
+    for name, extra in (("one", []), ("two", ["--workers", "2"])):
+        out = tmp_path / name
+        result = run_cli("make-masks", both, images, "-o", out, "--class-field", "kind",
+                         "--where", where, "--json", *extra)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["classes"] == ["background", "house", "shed"], summary["classes"]
+        runs[name] = [_mask(out / "a.tif"), _mask(out / "b.tif")]
+    a, b = runs["one"]
+    assert set(np.unique(a)) == {0, 1, 2} and set(np.unique(b)) == {0, 2}
+    assert int((b == 2).sum()) == 2 * 24  # its two sheds, the garage left out
+    for one, two in zip(runs["one"], runs["two"], strict=True):
+        assert one.tobytes() == two.tobytes()
+
+
+def test_resume_redoes_the_masks_when_where_changes(tmp_path, run_cli):
+    paths = _containers(tmp_path)
+    image = _image(tmp_path / "tile.tif")
+    out = tmp_path / "m.tif"
+    args = (paths["gpkg"], image, "-o", out)
+    assert run_cli("make-masks", *args, "--where", "n < 4").exit_code == 0
+    again = run_cli("make-masks", *args, "--where", "n < 4", "--resume")
+    assert again.exit_code == 0 and "skipped (--resume)" in again.stdout
+    changed = run_cli("make-masks", *args, "--where", "n < 3", "--resume")
+    assert changed.exit_code == 0 and "skipped" not in changed.stdout, changed.output
+    assert int(_mask(out).sum()) == _selected_pixels({1, 2})
+    unfiltered = run_cli("make-masks", *args, "--resume")
+    assert unfiltered.exit_code == 0 and "skipped" not in unfiltered.stdout
+    assert int(_mask(out).sum()) == _selected_pixels(range(1, 9))
+
+
+def test_a_label_folder_is_filtered_file_by_file(tmp_path, run_cli):
+    """Each tile's own label file filtered; an expression one file cannot take (its fields
+    differ) is refused before any mask is written."""
+    labels, images = tmp_path / "labels", tmp_path / "images"
+    labels.mkdir()
+    images.mkdir()
+    frame = _frame()
+    frame.iloc[:4].to_file(labels / "a.geojson", driver="GeoJSON")
+    east = frame.iloc[4:].copy()
+    east["geometry"] = east.geometry.translate(48.0)
+    east.to_file(labels / "b.gpkg", driver="GPKG")
+    _image(images / "a.tif")
+    _image(images / "b.tif", X0 + 48.0)
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "m", "--where",
+                     "confidence >= 0.8")
+    assert result.exit_code == 0, result.output
+    assert int(_mask(tmp_path / "m" / "a.tif").sum()) == _selected_pixels({1, 4})
+    assert int(_mask(tmp_path / "m" / "b.tif").sum()) == _selected_pixels({6, 8})
+    east.drop(columns="kind").to_file(labels / "b.gpkg", driver="GPKG")
+    refused = run_cli("make-masks", labels, images, "-o", tmp_path / "n", "--where",
+                      "kind = 'house'")
+    assert refused.exit_code == 1 and "b.gpkg" in refused.stderr, refused.output
+    assert not (tmp_path / "n" / "a.tif").exists()
