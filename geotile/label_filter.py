@@ -4,8 +4,9 @@ Whichever reader read them (GeoJSON, GeoPackage, GeoParquet, CSV...), the featur
 selected by GDAL's own OGR SQL engine, alike: their fields and geometries are written to an
 in-memory FlatGeobuf layer, in their order, and ``SELECT ... WHERE <expression>`` picks
 them there. The expression so means what ``gdal_rasterize -where`` gives it on a GeoJSON,
-FlatGeobuf, Shapefile or CSV (OGR_GEOM_AREA too, in the file's units); GDAL hands a
-GeoPackage's to SQLite, whose LIKE ignores case, where here it does not.
+FlatGeobuf, Shapefile or CSV (= and IN ignore case, LIKE does not; OGR_GEOM_AREA in the
+file's units), a GeoPackage's too, which GDAL hands to SQLite (where LIKE ignores case and
+= does not). FID is the feature's place among those read, not the file's.
 """
 
 from __future__ import annotations

@@ -241,3 +241,34 @@ def test_a_label_folder_is_filtered_file_by_file(tmp_path, run_cli):
                       "kind = 'house'")
     assert refused.exit_code == 1 and "b.gpkg" in refused.stderr, refused.output
     assert not (tmp_path / "n" / "a.tif").exists()
+
+
+def test_osm_buildings_among_other_areas(tmp_path, run_cli):
+    """An OpenStreetMap extract's multipolygons layer holds buildings, landuse and parks:
+    --where "building IS NOT NULL" burns the buildings only."""
+    from rasterio.transform import from_origin
+
+    def way(ident, x0, tags):
+        corners = [(x0, 0), (x0 + 4, 0), (x0 + 4, 4), (x0, 4)]
+        nodes = "".join(f'<node id="{ident * 10 + i}" lat="{50 - (1 + y) * 1e-5}" '
+                        f'lon="{10 + (1 + x) * 1e-5}"/>' for i, (x, y) in enumerate(corners))
+        refs = "".join(f'<nd ref="{ident * 10 + i}"/>' for i in [0, 1, 2, 3, 0])
+        tagged = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        return nodes, f'<way id="{ident}">{refs}{tagged}</way>'
+
+    parts = [way(1, 0, {"building": "yes"}), way(2, 6, {"landuse": "grass"}),
+             way(3, 12, {"leisure": "park"}), way(4, 18, {"building": "house"})]
+    osm = tmp_path / "city.osm"
+    osm.write_text('<?xml version="1.0"?><osm version="0.6">'
+                   + "".join(n for n, _ in parts) + "".join(w for _, w in parts) + "</osm>")
+    image = write_raster(tmp_path / "tile.tif", np.ones((1, 8, 26), np.uint8),
+                         crs="EPSG:4326", transform=from_origin(10.0, 50.0, 1e-5, 1e-5))
+    everything = run_cli("make-masks", osm, image, "-o", tmp_path / "all.tif",
+                         "--layer", "multipolygons")
+    assert everything.exit_code == 0, everything.output
+    result = run_cli("make-masks", osm, image, "-o", tmp_path / "m.tif",
+                     "--layer", "multipolygons", "--where", "building IS NOT NULL")
+    assert result.exit_code == 0, result.output
+    assert int(_mask(tmp_path / "all.tif").sum()) == 4 * 16
+    mask = _mask(tmp_path / "m.tif")[0]
+    assert int(mask.sum()) == 2 * 16 and mask[3, 3] == 1 and mask[3, 9] == 0
