@@ -165,26 +165,28 @@ def test_labels_in_pixels_and_label_rasters_are_refused(tmp_path, run_cli):
         assert not (tmp_path / "m.tif").exists()
 
 
-def _two_tiles(tmp_path):
+def _two_tiles(tmp_path, suffix=".gpkg"):
     """Two images: the first holds footprints 1..8, the second (48 m east) only sheds,
-    one of them a garage the filter drops."""
+    one of them a garage the filter drops (in one file of ``suffix``)."""
     paths = _containers(tmp_path)
     east = _frame().iloc[[2, 3, 5]].copy()
     east["geometry"] = east.geometry.translate(48.0)
     both = gpd.GeoDataFrame(
         __import__("pandas").concat([_frame(), east], ignore_index=True), crs=UTM_CRS)
-    both.to_file(tmp_path / "both.gpkg", driver="GPKG")
+    both.to_file(tmp_path / f"both{suffix}", driver="GPKG" if suffix == ".gpkg" else None)
     images = tmp_path / "images"
     images.mkdir()
     _image(images / "a.tif")
     _image(images / "b.tif", X0 + 48.0)
-    return paths, tmp_path / "both.gpkg", images
+    return paths, tmp_path / f"both{suffix}", images
 
 
-def test_class_ids_come_from_the_selected_features_in_every_tile(tmp_path, run_cli):
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb"])
+def test_class_ids_come_from_the_selected_features_in_every_tile(tmp_path, run_cli, suffix):
     """garage filtered out everywhere takes no id: house 1, shed 2, in both tiles (the
-    second holds only sheds), in one process and with --workers 2."""
-    _, both, images = _two_tiles(tmp_path)
+    second holds only sheds), in one process and with --workers 2 (a FlatGeobuf's class
+    values are read once for the tasks: of the selected features too)."""
+    _, both, images = _two_tiles(tmp_path, suffix)
     where = "kind <> 'garage'"
     runs = {}
     for name, extra in (("one", []), ("two", ["--workers", "2"])):
