@@ -91,7 +91,8 @@ class Labelme:
     files: list[Path]
     #: each image's shapes, in the order of the images (one object for images sharing a file)
     shapes: list[LabelmeFile]
-    #: the class names of the whole run, first seen first
+    #: the class names of the whole run, first seen first (of the whole export for a file or
+    #: folder of many images: ids by name are then those of any subset of its images)
     names: list[str]
 
     def take(self, positions: list[int]) -> Labelme:
@@ -163,14 +164,15 @@ def read_labelme(labels, images) -> Labelme:
                    run_names(read.values()))
 
 
-def run_names(found) -> list[str]:
-    """The class names of the shapes of ``found`` (LabelmeFiles), first seen first, but
-    ``__ignore__``."""
+def run_names(found, export=()) -> list[str]:
+    """The class names of ``export`` (those of every image of a one-file export, so that ids
+    by name hold for any of its images) and of the shapes of ``found`` (LabelmeFiles), first
+    seen first, but ``__ignore__``."""
     names: dict[str, None] = {}
-    for one in found:
-        for label, _ in one.instances:
-            if not is_ignore(label):
-                names.setdefault(label, None)
+    labels = [*export, *(label for one in found for label, _ in one.instances)]
+    for label in labels:
+        if not is_ignore(label):
+            names.setdefault(label, None)
     return list(names)
 
 

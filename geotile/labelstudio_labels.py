@@ -24,8 +24,10 @@ one ground truth in Label Studio). Predictions are a model's, never labels: a ta
 annotation (predictions only) is refused; an annotation with no region is a negative
 image, all background. A region names one label (Label Studio's COCO export keeps only
 the first of several: refused here); a plain polygon, rectangle or ellipse takes the
-``labels`` result of its id. Class names are the labels; ids by name over the run as
-Labelme's (:mod:`geotile.labelme_labels`: 1..N sorted, ``__ignore__`` 255, --class-map).
+``labels`` result of its id. Class names are the labels; ids by name as Labelme's
+(:mod:`geotile.labelme_labels`: 1..N sorted, ``__ignore__`` 255, --class-map), over the
+labels of every task of the export (whichever of its images are masked: JSON exports no
+label config to declare them).
 A task drawn on a turned view (``image_rotation``) is refused.
 """
 
@@ -111,7 +113,32 @@ def read_labelstudio(labels, images) -> Labelme:
                  "and choices or text have no area to burn", _region_place, 3)
     say_left_out(path, found, "slivers", "region", "they have no area (points on one line, "
                  "a radius of 0)", _region_place, 3)
-    return Labelme(os.fspath(labels), [path] * len(found), found, run_names(found))
+    return Labelme(os.fspath(labels), [path] * len(found), found,
+                   run_names(found, export_names(path, tasks)))
+
+
+def export_names(path: Path, tasks: list[dict]) -> list[str]:
+    """The labels of the regions with an area of every task's annotation (its ground
+    truth, else those not cancelled), first seen first: the class names of the whole
+    export, whichever of its images are masked. Tasks and regions that would be refused
+    are left to their image's run."""
+    names = []
+    for task in tasks:
+        live = [a for a in task["annotations"] if isinstance(a, dict)
+                and not a.get("was_cancelled") and not a.get("skipped")]
+        where = f"{path}: task {task['id']} ({task['name']})"
+        for annotation in [a for a in live if a.get("ground_truth") is True] or live:
+            try:
+                regions = _regions(where, annotation, task["min"])
+            except InputError:
+                continue
+            for place, kind, labels, _, _ in regions:
+                if kind is not None:
+                    try:
+                        names.append(_one_label(where, place, labels))
+                    except InputError:
+                        continue
+    return names
 
 
 def _tasks(path: Path, items: list) -> list[dict]:

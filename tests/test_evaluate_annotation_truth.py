@@ -230,3 +230,35 @@ def test_label_studio_vector_named_after_another_upload_is_refused(tmp_path, run
     own = _polygons(tmp_path / "b.geojson", RIGHT)
     scores = _json(run_cli("evaluate", own, truth, "--image", image, "--json"))
     assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
+
+
+#: three images' one box each, of classes A, B and C: ids 1, 2, 3 over the whole export
+ABC = (("img1.png", "A", (0, 0, 10, 10)), ("img2.png", "B", (10, 10, 20, 20)),
+       ("img3.png", "C", (20, 20, 30, 30)))
+
+
+def _c_prediction(path):
+    """img3's prediction, no class names: id 3 (C over the whole export) where C is."""
+    array = np.zeros((H, W), np.uint8)
+    array[20:30, 20:30] = 3
+    return _classes(path, array)
+
+
+def test_an_unnamed_prediction_of_some_images_takes_the_export_s_ids(tmp_path, run_cli):
+    """Label Studio's export of img1 (A), img2 (B), img3 (C): a prediction of img3 alone
+    whose pixels are id 3 where C is scores IoU 1.0, as make-masks over the whole export
+    then evaluate (not against C numbered 1 over the names of img3 alone)."""
+    truth = _studio(tmp_path / "project.json", [(f"/data/upload/1/{name}", [(label, box)])
+                                               for name, label, box in ABC])
+    images = [plain_png(tmp_path / "images" / name, W, H) for name, _, _ in ABC]
+    masks = tmp_path / "masks"
+    made = run_cli("make-masks", truth, *images, "-o", masks)
+    assert made.exit_code == 0, made.output
+    assert "1 A, 2 B, 3 C" in made.output
+    prediction = _c_prediction(tmp_path / "pred" / "img3.tif")
+    full = _json(run_cli("evaluate", prediction, masks / "img3.tif", "--json"))
+    assert full["classes"][3]["iou"] == 1.0
+    for given in (prediction, prediction.parent):
+        scores = _json(run_cli("evaluate", given, truth, "--json"))
+        assert scores["classes"][3]["iou"] == 1.0
+        assert scores["classes"] == full["classes"]

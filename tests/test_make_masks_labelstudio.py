@@ -488,3 +488,38 @@ def test_unclosed_polygons_are_left_out(tmp_path, run_cli, minimal):
     left_out = [line for line in result.stderr.splitlines() if "left out" in line]
     assert len(left_out) == 1 and "1 result was left out" in left_out[0], result.stderr
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], _house_mask())
+
+
+def test_ids_are_the_export_s_whichever_images_are_masked(tmp_path, run_cli):
+    """Tasks a (Building), b (Car, and a cancelled annotation's Pole), c (Tree): c masked
+    alone takes Tree's id of the whole export (3: Building 1, Car 2, Tree 3; a cancelled
+    annotation's labels are none), as all three masked; a changed export redoes it under
+    --resume (a class added to a: Tree 4)."""
+    house = [_result("polygonlabels", {"points": POLYGON}, "Building")]
+    car = [_result("rectanglelabels", RECTANGLE, "Car")]
+    pole = [_result("rectanglelabels", TURNED, "Pole")]
+    tree = [_result("ellipselabels", ELLIPSE, "Tree")]
+    tasks = [_task("/data/upload/3/a.png", house, 1),
+             _task("/data/upload/3/b.png", None, 2, annotations=[
+                 _annotation(21, car), _annotation(22, pole, was_cancelled=True)]),
+             _task("/data/upload/3/c.png", tree, 3)]
+    export = _export(tmp_path / "e.json", tasks)
+    images = [_png(tmp_path / "i" / f"{n}.png") for n in "abc"]
+    full = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'full'}/")
+    assert full.exit_code == 0, full.output
+    assert "1 Building, 2 Car, 3 Tree" in full.stdout
+    one = run_cli("make-masks", export, images[2], "-o", f"{tmp_path / 'one'}/")
+    assert one.exit_code == 0, one.output
+    assert "1 Building, 2 Car, 3 Tree" in one.stdout
+    mask = read_mask(tmp_path / "one" / "c.tif")[0]
+    assert np.array_equal(mask, read_mask(tmp_path / "full" / "c.tif")[0])
+    assert set(np.unique(mask)) == {0, 3}
+    again = run_cli("make-masks", export, images[2], "-o", f"{tmp_path / 'one'}/", "--resume",
+                    "--json")
+    assert json.loads(again.stdout)["masks"][0].get("skipped")
+    tasks[0]["annotations"][0]["result"].append(_result("rectanglelabels", RECTANGLE, "Antenna",
+                                                        "z"))
+    _export(export, tasks)
+    again = run_cli("make-masks", export, images[2], "-o", f"{tmp_path / 'one'}/", "--resume")
+    assert again.exit_code == 0, again.output
+    assert set(np.unique(read_mask(tmp_path / "one" / "c.tif")[0])) == {0, 4}
