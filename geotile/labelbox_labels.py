@@ -25,8 +25,10 @@ have no area: left out with one warning counting them. ``ImageSegmentationMask``
 (export polygons, or download the masks and give them as a label raster). Classifications,
 top-level or nested in an object, are no classes and change none. The class of an object is
 its ``name`` (v1 ``title``: the tool's name in the ontology, as Labelbox shows it), not its
-``value`` (a slug of it); ids by name over the run as Labelme's (1..N sorted, ``__ignore__``
-255, --class-map maps the names).
+``value`` (a slug of it); ids by name as Labelme's (1..N sorted, ``__ignore__`` 255,
+--class-map maps the names), over the names of the objects with an area of every row's
+label (its benchmark, else those not skipped) in the export, whichever of its images are
+masked (exports carry no ontology to declare them).
 
 Label of a data row: its one label; among several (annotators, projects), the one marked
 benchmark reference (``is_benchmark_reference``), else refused naming them (keep one label
@@ -141,7 +143,8 @@ def read_labelbox(labels, images) -> Labelme:
     wanted = {input_path(image).name for image in images}
     by_name: dict[str, list[_Row]] = {}
     examples: list[str] = []  # the first names of its rows, for an image none names
-    for names, row in _rows(path, wanted, examples):
+    classes: list[str] = []  # the class names of every row
+    for names, row in _rows(path, wanted, examples, classes):
         for name in names:
             by_name.setdefault(name, []).append(row)
     found = []
@@ -153,7 +156,7 @@ def read_labelbox(labels, images) -> Labelme:
                  "lines and points have no area to burn", _place, 3)
     say_left_out(path, found, "slivers", "object", "they have no area (points on one line, "
                  "a box of no width or height)", _place, 3)
-    return Labelme(os.fspath(labels), [path] * len(found), found, run_names(found))
+    return Labelme(os.fspath(labels), [path] * len(found), found, run_names(found, classes))
 
 
 def row_names(path) -> tuple[list[str], set[str]]:
@@ -165,14 +168,16 @@ def row_names(path) -> tuple[list[str], set[str]]:
     return listed, names
 
 
-def _rows(path: Path, wanted: set[str] | None, examples: list | None = None):
+def _rows(path: Path, wanted: set[str] | None, examples: list | None = None,
+          classes: list | None = None):
     """(file names, row) of each row of the export whose file names meet ``wanted`` (all
-    when None; the first names of them all kept in ``examples``): NDJSON streamed line by
-    line, JSON read whole."""
+    when None; the first names of them all kept in ``examples``, the class names of every
+    row's label in ``classes``): NDJSON streamed line by line, JSON read whole."""
     examples = [] if examples is None else examples
+    classes = [] if classes is None else classes
     first = _first_line(path)  # a v2 row: NDJSON (a v1 file may be one line of JSON too)
     if isinstance(first, dict) and isinstance(first.get("data_row"), dict):
-        yield from _ndjson_rows(path, wanted, examples)
+        yield from _ndjson_rows(path, wanted, examples, classes)
         return
     from geotile.json_text import read_json
 
@@ -183,10 +188,10 @@ def _rows(path: Path, wanted: set[str] | None, examples: list | None = None):
         if not isinstance(item, dict):
             raise InputError(f"{where} is not an object; Labelbox's export is a list of rows. "
                              "Fix or remove it.")
-        yield from _row(where, item, wanted, examples)
+        yield from _row(where, item, wanted, examples, classes)
 
 
-def _ndjson_rows(path: Path, wanted: set[str] | None, examples: list):
+def _ndjson_rows(path: Path, wanted: set[str] | None, examples: list, classes: list):
     from geotile.json_text import loads
 
     try:
@@ -209,11 +214,12 @@ def _ndjson_rows(path: Path, wanted: set[str] | None, examples: list):
             if not isinstance(item, dict) or not isinstance(item.get("data_row"), dict):
                 raise InputError(f"{where}: not a Labelbox data row (an object with data_row);"
                                  " each line of export v2 is one. Fix or remove it.")
-            yield from _row(where, item, wanted, examples)
+            yield from _row(where, item, wanted, examples, classes)
 
 
-def _row(where: str, item: dict, wanted: set[str] | None, examples: list):
-    """(file names, _Row) of a v1 or v2 row, when its names meet ``wanted``."""
+def _row(where: str, item: dict, wanted: set[str] | None, examples: list, classes: list):
+    """(file names, _Row) of a v1 or v2 row, when its names meet ``wanted``; the class
+    names of its label added to ``classes`` in any case."""
     v2 = isinstance(item.get("data_row"), dict)
     data = item["data_row"] if v2 else item
     external = data.get("external_id" if v2 else "External ID")
@@ -229,6 +235,7 @@ def _row(where: str, item: dict, wanted: set[str] | None, examples: list):
                          "row_data naming its image. Export it again with data row details.")
     if len(examples) < 3:
         examples.append(names[0])
+    classes += _row_classes(item, v2)
     if wanted is not None and not wanted.intersection(names):
         return
     key = _short(data.get("id" if v2 else "DataRow ID") or names[0])
@@ -256,6 +263,51 @@ def _row(where: str, item: dict, wanted: set[str] | None, examples: list):
                    None)
         row.labels.append(_v1_label(row.where, item))
     yield list(dict.fromkeys(names)), row
+
+
+def _row_classes(item: dict, v2: bool) -> list[str]:
+    """The names of the objects with an area of a row's label (its benchmark, else those
+    not skipped), unchecked: what would be refused is said where its image is masked."""
+    if v2:
+        projects = item.get("projects")
+        live, benchmarks = [], []
+        for project in projects.values() if isinstance(projects, dict) else ():
+            found = project.get("labels") if isinstance(project, dict) else None
+            for label in found if isinstance(found, list) else ():
+                if not isinstance(label, dict):
+                    continue
+                details = label.get("label_details")
+                details = details if isinstance(details, dict) else {}
+                performance = label.get("performance_details")
+                if label.get("skipped") is True or details.get("skipped") is True or (
+                        isinstance(performance, dict) and performance.get("skipped") is True):
+                    continue
+                live.append(label)
+                if label.get("is_benchmark_reference",
+                             details.get("is_benchmark_reference")) is True:
+                    benchmarks.append(label)
+        objects = []
+        for label in benchmarks or live:
+            annotations = label.get("annotations")
+            found = annotations.get("objects") if isinstance(annotations, dict) else None
+            objects += found if isinstance(found, list) else []
+    else:
+        label = item.get("Label")
+        if item.get("Skipped") is True or not isinstance(label, dict):
+            return []
+        objects = label.get("objects") if isinstance(label.get("objects"), list) else []
+        objects = objects + [  # the oldest exports: {"<title>": [{"geometry"}]}
+            {"title": title, "polygon": []} for title, shapes in label.items()
+            if title not in ("objects", "classifications") and isinstance(shapes, list)
+            and shapes and all(isinstance(s, dict) and "geometry" in s for s in shapes)]
+    names = []
+    for obj in objects:
+        if isinstance(obj, dict) and (obj.get("annotation_kind") in AREA
+                                      or _kind(obj, v2) == "area"):
+            name = _name(obj, v2)
+            if name is not None:
+                names.append(name)
+    return names
 
 
 def _base(name) -> str | None:
@@ -337,28 +389,57 @@ def _object(where: str, obj, v2: bool) -> tuple:
     """(place, kind, class name, geometry or mask URL) of an object."""
     if not isinstance(obj, dict):
         raise InputError(f"{where} is not an object. Fix or remove it.")
-    name = obj.get("name" if v2 else "title")
-    if not isinstance(name, str) or not name.strip():
-        name = obj.get("value")
-    if not isinstance(name, str) or not name.strip():
+    name = _name(obj, v2)
+    if name is None:
         raise InputError(f"{where} has no name (its class); give each object the name of its "
                          "tool. Fix or remove it.")
     where = f"{where} ({name!r})"
     kind = obj.get("annotation_kind")
-    box = obj.get("bounding_box" if v2 else "bbox", obj.get("bbox"))
-    mask = obj.get("mask")
-    url = mask.get("url") if isinstance(mask, dict) else obj.get("instanceURI")
-    if kind == "ImagePolygon" or (kind is None and "polygon" in obj):
+    found = _kind(obj, v2)
+    if found == "area" and (kind == "ImagePolygon" or (kind is None and "polygon" in obj)):
         return where, "area", name, _polygon(where, obj.get("polygon"))
-    if kind == "ImageBoundingBox" or (kind is None and box is not None):
-        return where, "area", name, _box(where, box)
-    if kind in NO_AREA or (kind is None and ("line" in obj or "point" in obj)):
+    if found == "area":
+        return where, "area", name, _box(where, _box_of(obj, v2))
+    if found == "no_area":
         return where, "no_area", name, None
-    if kind == MASK or (kind is None and isinstance(url, str)):
+    if found == "mask":
+        url = _url(obj)
         return where, "mask", name, url if isinstance(url, str) else "no URL"
     raise InputError(f"{where} is {_short(kind) if kind else 'no shape make-masks knows'}; "
                      f"make-masks burns {' and '.join(AREA)} and leaves out "
                      f"{' and '.join(NO_AREA)}. Convert it or remove it.")
+
+
+def _name(obj: dict, v2: bool) -> str | None:
+    """An object's class: its ``name`` (v1 ``title``), else its ``value``."""
+    name = obj.get("name" if v2 else "title")
+    if not isinstance(name, str) or not name.strip():
+        name = obj.get("value")
+    return name if isinstance(name, str) and name.strip() else None
+
+
+def _box_of(obj: dict, v2: bool):
+    return obj.get("bounding_box" if v2 else "bbox", obj.get("bbox"))
+
+
+def _url(obj: dict):
+    mask = obj.get("mask")
+    return mask.get("url") if isinstance(mask, dict) else obj.get("instanceURI")
+
+
+def _kind(obj: dict, v2: bool) -> str | None:
+    """"area", "no_area" or "mask" (an object of a URL) of an object; None for a kind
+    make-masks does not know."""
+    kind = obj.get("annotation_kind")
+    if kind in AREA[:1] or (kind is None and "polygon" in obj):
+        return "area"
+    if kind in AREA[1:] or (kind is None and _box_of(obj, v2) is not None):
+        return "area"
+    if kind in NO_AREA or (kind is None and ("line" in obj or "point" in obj)):
+        return "no_area"
+    if kind == MASK or (kind is None and isinstance(_url(obj), str)):
+        return "mask"
+    return None
 
 
 def _numbers(where: str, values: list, what: str) -> list[float]:

@@ -168,12 +168,9 @@ def run_names(found, export=()) -> list[str]:
     """The class names of ``export`` (those of every image of a one-file export, so that ids
     by name hold for any of its images) and of the shapes of ``found`` (LabelmeFiles), first
     seen first, but ``__ignore__``."""
-    names: dict[str, None] = {}
-    labels = [*export, *(label for one in found for label, _ in one.instances)]
-    for label in labels:
-        if not is_ignore(label):
-            names.setdefault(label, None)
-    return list(names)
+    names = dict.fromkeys(export)
+    names.update(dict.fromkeys(label for one in found for label, _ in one.instances))
+    return [name for name in names if not is_ignore(name)]
 
 
 def _image_name(path: Path) -> str:

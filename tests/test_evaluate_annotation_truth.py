@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import rasterio
 
 from tests.conftest import assert_one_line_error
@@ -244,12 +245,35 @@ def _c_prediction(path):
     return _classes(path, array)
 
 
-def test_an_unnamed_prediction_of_some_images_takes_the_export_s_ids(tmp_path, run_cli):
-    """Label Studio's export of img1 (A), img2 (B), img3 (C): a prediction of img3 alone
-    whose pixels are id 3 where C is scores IoU 1.0, as make-masks over the whole export
-    then evaluate (not against C numbered 1 over the names of img3 alone)."""
-    truth = _studio(tmp_path / "project.json", [(f"/data/upload/1/{name}", [(label, box)])
-                                               for name, label, box in ABC])
+def _abc_labelbox(tmp_path):
+    rows = [{"data_row": {"id": f"dr{i}", "external_id": name},
+             "media_attributes": {"width": W, "height": H},
+             "projects": {"p": {"labels": [{"id": f"L{i}", "annotations": {"objects": [
+                 {"name": label, "annotation_kind": "ImageBoundingBox", "bounding_box": {
+                     "left": box[0], "top": box[1], "width": box[2] - box[0],
+                     "height": box[3] - box[1]}}]}}]}}}
+            for i, (name, label, box) in enumerate(ABC)]
+    path = tmp_path / "export.ndjson"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+#: each format's export of ABC
+ABC_EXPORTS = {
+    "labelstudio": lambda tmp_path: _studio(tmp_path / "project.json", [
+        (f"/data/upload/1/{name}", [(label, box)]) for name, label, box in ABC]),
+    "labelbox": _abc_labelbox,
+    "via": lambda tmp_path: _via(tmp_path / "via_region_data.json", [
+        (name, [({"class": label}, box)]) for name, label, box in ABC]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ABC_EXPORTS))
+def test_an_unnamed_prediction_of_some_images_takes_the_export_s_ids(tmp_path, run_cli, kind):
+    """An export of img1 (A), img2 (B), img3 (C): a prediction of img3 alone whose pixels
+    are id 3 where C is scores IoU 1.0, as make-masks over the whole export then evaluate
+    (not against C numbered 1 over the names of img3 alone), a folder of it too."""
+    truth = ABC_EXPORTS[kind](tmp_path)
     images = [plain_png(tmp_path / "images" / name, W, H) for name, _, _ in ABC]
     masks = tmp_path / "masks"
     made = run_cli("make-masks", truth, *images, "-o", masks)

@@ -363,3 +363,43 @@ def test_a_one_line_v1_row_and_a_tiled_imagery_export(tmp_path, run_cli):
     result = run_cli("make-masks", export, image, "-o", tmp_path / "t.tif")
     assert_one_line_error(result, "one.json [0]: a tiled-imagery (geospatial) data row",
                           "vector labels")
+
+
+def _polygon(name, points=SHED) -> dict:
+    return {"feature_id": name, "name": name, "value": name.lower(),
+            "annotation_kind": "ImagePolygon", "polygon": [{"x": x, "y": y} for x, y in points]}
+
+
+def test_ids_are_the_export_s_whichever_images_are_masked(tmp_path, run_cli):
+    """Rows a (House, a Road line), b (Car; beside it a skipped label's Antenna and a
+    label not benchmarked's Boat: no classes), c (Garden Shed): c masked alone takes the
+    export's ids (Car 1, Garden Shed 2, House 3), as all three masked; v1 JSON too."""
+    objects = _v2_objects()
+    rows = [_row("a.png", [objects[0], objects[2]]),
+            _row("b.png", labels=[{**_label([_polygon("Antenna")], "L1"), "skipped": True},
+                                  _label([_polygon("Boat")], "L2"),
+                                  _label([objects[1]], "L3", is_benchmark_reference=True)]),
+            _row("c.png", [objects[4]])]
+    export = _ndjson(tmp_path / "e.ndjson", rows)
+    images = [plain_png(tmp_path / "i" / f"{n}.png", W, H) for n in "abc"]
+    full = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'full'}/")
+    assert full.exit_code == 0, full.output
+    assert "class ids by name: 1 Car, 2 Garden Shed, 3 House" in full.stdout
+    one = run_cli("make-masks", export, images[2], "-o", f"{tmp_path / 'one'}/")
+    assert one.exit_code == 0, one.output
+    assert "class ids by name: 1 Car, 2 Garden Shed, 3 House" in one.stdout
+    mask = read_mask(tmp_path / "one" / "c.tif")[0]
+    assert np.array_equal(mask, read_mask(tmp_path / "full" / "c.tif")[0])
+    assert set(np.unique(mask)) == {0, 2}
+    v1 = [{"ID": f"lab{n}", "DataRow ID": f"dr{n}", "Labeled Data": f"https://x/{n}.png",
+           "External ID": f"{n}.png", "Skipped": skipped, "Label": {"objects": [
+               {"featureId": title, "title": title, "polygon": [{"x": x, "y": y}
+                                                                for x, y in SHED]}]}}
+          for n, title, skipped in (("a", "House", False), ("b", "Antenna", True),
+                                    ("c", "Garden Shed", False))]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(v1))
+    one = run_cli("make-masks", export, images[2], "-o", tmp_path / "v1.tif")
+    assert one.exit_code == 0, one.output
+    assert "class ids by name: 1 Garden Shed, 2 House" in one.stdout
+    assert set(np.unique(read_mask(tmp_path / "v1.tif")[0])) == {0, 1}
