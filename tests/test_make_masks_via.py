@@ -441,3 +441,28 @@ def test_a_region_outside_is_named_by_its_place_after_regions_left_out(tmp_path,
     line = {"name": "polyline", "all_points_x": [1, 50], "all_points_y": [1, 2]}
     _refused(tmp_path, run_cli, [{}, _region(line), _region(_rect(W, 5, 10, 10))],
              "a.png regions[2]", "wholly outside", "60x40", "x 60..70")
+
+
+def test_ids_are_the_file_s_whichever_images_are_masked(tmp_path, run_cli):
+    """Entries a (building), b (road), c (tree): c masked alone takes tree's id over every
+    region of the file (3), as all three masked; a project file declaring an option no
+    region uses (apple) gives the same ids as its regions exported (no _via_attributes:
+    VIA's export drops them), not one for each option."""
+    entries = [_entry("a.png", [_region(_polygon(HOUSE), type="building")]),
+               _entry("b.png", [_region(_rect(*CAR), type="road")]),
+               _entry("c.png", [_region(_circle(*TANK), type="tree")])]
+    options = {"apple": "", "building": "", "road": "", "tree": ""}
+    project = {"region": {"type": {"type": "dropdown", "options": options,
+                                   "default_options": {}}}, "file": {}}
+    images = [_png(tmp_path / "i" / f"{n}.png") for n in "abc"]
+    full = run_cli("make-masks", _via(tmp_path / "e.json", *entries), *images, "-o",
+                   f"{tmp_path / 'full'}/")
+    assert full.exit_code == 0, full.output
+    assert "1 building, 2 road, 3 tree" in full.stdout
+    for labels in (tmp_path / "e.json", _via(tmp_path / "p.json", *entries, project=project)):
+        one = run_cli("make-masks", labels, images[2], "-o", tmp_path / f"{labels.stem}.tif")
+        assert one.exit_code == 0, one.output
+        assert "1 building, 2 road, 3 tree" in one.stdout
+        mask = _read(tmp_path / f"{labels.stem}.tif")[0][0]
+        np.testing.assert_array_equal(mask, _read(tmp_path / "full" / "c.tif")[0][0])
+        assert set(np.unique(mask)) == {0, 3}
