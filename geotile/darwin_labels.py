@@ -8,8 +8,9 @@ IMAGE takes the file naming it (2.0: ``item.name`` or a source file's ``file_nam
 ``filename`` or ``original_filename``), else the one whose names' stem or own stem is its
 stem, of its slot's size. An item of several slots, or of a slot that is no image (video,
 DICOM...), is refused; an annotation whose ``slot_names`` names another slot too. Each
-annotation's ``name`` is its class (ids 1..N by sorted name over the run; ``__ignore__``
-255; --class-map maps the names); later annotations on top.
+annotation's ``name`` is its class (ids 1..N by sorted name over the annotations with an
+area of every file of LABELS, which pairing parses anyway: whichever of its images are
+masked; ``__ignore__`` 255; --class-map maps the names); later annotations on top.
 
 Polygons are drawn as darwin-py's mask exporters draw them (darwin/exporter/formats/mask.py,
 ``convert_polygons_to_sequences`` then upolygon's ``draw_polygon``): every vertex clipped
@@ -140,6 +141,11 @@ def names(document) -> list[str]:
 def listed(labels) -> list[tuple[Path, list[str]]]:
     """(file, the names of its image) of every Darwin file of LABELS; files that are not
     JSON kept with no names (their error is told when an image would take them)."""
+    return [(f, found) for f, found, _ in _listed(labels)]
+
+
+def _listed(labels) -> list[tuple[Path, list[str], list[str]]]:
+    """:func:`listed`, and the class names of each file's annotations with an area."""
     path = Path(os.fspath(labels))
     files = [path] if path.is_file() else _json_files(labels)
     found = []
@@ -147,11 +153,19 @@ def listed(labels) -> list[tuple[Path, list[str]]]:
         try:
             document = _parse(f)
         except InputError:
-            found.append((f, []))
+            found.append((f, [], []))
             continue
         if is_darwin(document):
-            found.append((f, names(document)))
+            found.append((f, names(document), class_names(document)))
     return found
+
+
+def class_names(document: dict) -> list[str]:
+    """The names of a Darwin document's annotations with an area, unchecked (what would be
+    refused is said where its image is masked)."""
+    return [a["name"].strip() for a in document["annotations"] if isinstance(a, dict)
+            and isinstance(a.get("name"), str) and a["name"].strip()
+            and _kind(a) not in (None, RASTER_LAYER, *NO_AREA)]
 
 
 def read_darwin(labels, images):
@@ -167,9 +181,11 @@ def read_darwin(labels, images):
             raise InputError(f"{path}: V7's Darwin JSON of one image, but {len(images)} "
                              "IMAGEs are given. Give its one image, or a folder of Darwin "
                              "files for several.")
-        chosen = [path]
+        chosen, classes = [path], []
     else:
-        chosen = _pair(labels, listed(labels), images)
+        files = _listed(labels)
+        chosen = _pair(labels, [(f, found) for f, found, _ in files], images)
+        classes = [name for _, _, found in files for name in found]
     read = {}
     for f, image in zip(chosen, images, strict=True):
         if f not in read:
@@ -181,7 +197,7 @@ def read_darwin(labels, images):
     say_left_out(labels, read.values(), "slivers", "annotation", "they burn no pixel of "
                  "the image (no area, or outside it)", _place, 4)
     return Labelme(os.fspath(labels), chosen, [read[f] for f in chosen],
-                   run_names(read.values()))
+                   run_names(read.values(), classes))
 
 
 def _place(found, position: int) -> str:

@@ -20,7 +20,8 @@ instance (Labelme's shapes_to_label), for make-masks' boundary and contact bands
 shapes win where they overlap. Class names are the labels; ids are given by name over the
 whole run (:func:`geotile.labels.class_ids`: 1..N by sorted name, ``_background_`` and
 other names of background 0, ``__ignore__`` ``IGNORE`` (255, as Labelme's labelme2voc
-saves its -1), --class-map maps them).
+saves its -1), --class-map maps them): over the files of the images given, not every
+file of the folder (:func:`folder_names`, which evaluate takes to score by id).
 """
 
 from __future__ import annotations
@@ -171,6 +172,25 @@ def run_names(found, export=()) -> list[str]:
     names = dict.fromkeys(export)
     names.update(dict.fromkeys(label for one in found for label, _ in one.instances))
     return [name for name in names if not is_ignore(name)]
+
+
+def folder_names(labelme: Labelme) -> list[str]:
+    """The class names of every Labelme file of ``labelme``'s folder or pattern, those not
+    read for its images read now (files that are no Labelme's, or that would be refused,
+    left out): the names make-masks numbers over the whole folder. Its run numbers those
+    of the files it reads only: parsing every file of a folder for one image would read
+    the images most Labelme files embed (imageData)."""
+    from geotile.label_folders import label_files
+
+    if Path(labelme.labels).is_file():
+        return labelme.names
+    read = set(labelme.files)
+    others = []
+    for f in label_files(labelme.labels):
+        if f.suffix.lower() == ".json" and f not in read:
+            with contextlib.suppress(InputError):
+                others.append(read_file(f))
+    return run_names([*labelme.shapes, *others])
 
 
 def _image_name(path: Path) -> str:

@@ -55,17 +55,21 @@ def is_pixel_truth(truth, layer: str | None = None) -> bool:
             or is_labelme_labels(truth, layer) or is_annotation_file(truth))
 
 
-def read_pixel_truth(truth, grids: list, class_field: str | None = None) -> list[ImageTruth]:
+def read_pixel_truth(truth, grids: list, class_field: str | None = None,
+                     unnamed: list[str] = ()) -> list[ImageTruth]:
     """Each raster of ``grids``' instances of TRUTH, every one found, of its size and placed
     before anything is scored (make-masks' checks, one line each); ``class_field``: a VIA
-    file's region attribute naming the class."""
-    return _read(truth, grids, class_field)[0]
+    file's region attribute naming the class; ``unnamed``: the names of those of ``grids``
+    scored by id (they name no classes)."""
+    return _read(truth, grids, class_field, unnamed)[0]
 
 
-def _read(truth, grids: list, class_field: str | None = None
+def _read(truth, grids: list, class_field: str | None = None, unnamed: list[str] = ()
           ) -> tuple[list[ImageTruth], list[str] | None]:
     """:func:`read_pixel_truth`, and the images TRUTH lists (``entry`` names: COCO file
-    names, label files, CVAT's, Label Studio's or VIA's names; None for one Labelme file)."""
+    names, label files, CVAT's, Label Studio's or VIA's names; None for one Labelme file).
+    A Labelme folder's classes scored by id (``unnamed``: the rasters naming none) are
+    numbered over every file of it, as make-masks numbers them over the whole folder."""
     from geotile.annotation_truth import annotation_truth, is_annotation_file
     from geotile.coco_labels import read_coco
     from geotile.labelme_labels import is_labelme_labels, read_labelme
@@ -83,11 +87,42 @@ def _read(truth, grids: list, class_field: str | None = None
         from geotile.label_folders import label_files as labelme_files
 
         known = _label_stems(truth)
-        truths = labelme_truth(read_labelme(truth, [_stand_in(g, known) for g in grids]), grids)
+        labelme = read_labelme(truth, [_stand_in(g, known) for g in grids])
+        if unnamed:
+            labelme = _whole_folder(labelme, unnamed)
+        truths = labelme_truth(labelme, grids)
         return truths, None if known is None else [str(f) for f in labelme_files(truth)]
     raise InputError(f"{truth}: no COCO, YOLO, Labelme, CVAT, Label Studio, Labelbox, "
                      "Supervisely, VIA or DOTA labels. Give labels in each image's pixels, or "
                      "vector labels.")
+
+
+def _whole_folder(labelme, unnamed: list[str]):
+    """``labelme`` numbered over the names of every file of its folder (read for it), as
+    make-masks numbers them over the whole folder, where the files read for the
+    predictions alone hold fewer; said, naming the ``unnamed`` ones scored by id, since
+    make-masks of those images alone numbers fewer."""
+    from dataclasses import replace as replaced
+
+    from geotile.labelme_labels import folder_names
+
+    names = folder_names(labelme)
+    if set(names) == set(labelme.names):
+        return labelme
+    ids = ", ".join(f"{i} {n}" for i, n in enumerate(sorted(names), 1))
+    log.warning("%s name%s no classes: %s ids are scored as make-masks numbers the labels of "
+                "every file of %s (%s), not those of the %d file%s paired with %s alone. "
+                "Give the predictions class names (predict writes its model's), or make "
+                "masks with a --class-map.", _names_of(unnamed),
+                "s" if len(unnamed) == 1 else "", "its" if len(unnamed) == 1 else "their",
+                labelme.labels, ids, len(set(labelme.files)),
+                "s" if len(set(labelme.files)) > 1 else "",
+                "them" if len(labelme.files) > 1 else "it")
+    return replaced(labelme, names=names)
+
+
+def _names_of(shown: list[str]) -> str:
+    return ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
 
 
 def _label_stems(labels) -> set[str] | None:
@@ -134,8 +169,9 @@ def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
         if image is not None:
             raise UsageError(f"{prediction} is a raster on its image's grid: leave out "
                              "--image.")
-        (one,) = read_pixel_truth(truth, [prediction], class_field)
-        _warn_unnamed([prediction], one)
+        unnamed = unnamed_rasters([prediction])
+        (one,) = read_pixel_truth(truth, [prediction], class_field, unnamed)
+        _warn_unnamed(unnamed, one)
         with scratch_folder(truth) as folder:
             mask = folder / f"{Path(one.image).stem}.tif"
             burn(one, mask)
@@ -209,9 +245,10 @@ def _folder(prediction, truth, threshold, progress, class_field=None):
     if not rasters:
         raise InputError(f"{prediction}: no prediction rasters. Give a folder of rasters "
                          "(predict's), or one vector file with --image.")
-    truths, listed = _read(truth, rasters, class_field)
+    unnamed = unnamed_rasters(rasters)
+    truths, listed = _read(truth, rasters, class_field, unnamed)
     _refuse_shared_images(truths)
-    _warn_unnamed(rasters, truths[0])
+    _warn_unnamed(unnamed, truths[0])
     unpaired = _unpaired(listed, truths)
     if unpaired:
         from geotile.folder_pairs import _names
@@ -251,26 +288,30 @@ def _unpaired(listed: list[str] | None, truths: list[ImageTruth]) -> list[Path]:
     return [Path(name) for name in listed or [] if name not in taken]
 
 
-def _warn_unnamed(rasters: list, one: ImageTruth) -> None:
-    """Warn when ``rasters`` name no classes while ``one``'s COCO file numbers its classes
-    other than by category id (1, 3, 7): their ids are taken as make-masks numbers them."""
+def unnamed_rasters(rasters: list) -> list[str]:
+    """The names of the prediction ``rasters`` that name no classes (scored by id)."""
     from geotile.raster import open_raster
     from geotile.raster_kinds import raster_kind
 
-    ids = one.category_ids or {}
-    if not one.several or all(one.mapping.get(name) == key for name, key in ids.items()):
-        return
     unnamed = []
     for path in rasters:
         with open_raster(path) as src:
             if raster_kind(src).names is None:
                 unnamed.append(Path(os.fspath(path)).name)
+    return unnamed
+
+
+def _warn_unnamed(unnamed: list[str], one: ImageTruth) -> None:
+    """Warn when prediction rasters name no classes (``unnamed``: theirs) while ``one``'s
+    COCO file numbers its classes other than by category id (1, 3, 7): their ids are taken
+    as make-masks numbers them."""
+    ids = one.category_ids or {}
+    if not one.several or all(one.mapping.get(name) == key for name, key in ids.items()):
+        return
     if unnamed:
-        shown = ", ".join(unnamed[:3]) + (f" and {len(unnamed) - 3} more" if len(unnamed) > 3
-                                          else "")
         log.warning("%s name%s no classes: %s ids are taken as make-masks numbers %s's classes "
                     "(%s), not as its category ids %s. Give the predictions class names "
-                    "(predict writes its model's), or those ids.", shown,
+                    "(predict writes its model's), or those ids.", _names_of(unnamed),
                     "s" if len(unnamed) == 1 else "", "its" if len(unnamed) == 1 else "their",
                     one.source, ", ".join(f"{n} {i}" for n, i in one.mapping.items()),
                     ", ".join(str(ids[n]) for n in one.mapping if n in ids))

@@ -258,8 +258,36 @@ def _abc_labelbox(tmp_path):
     return path
 
 
-#: each format's export of ABC
+def _abc_darwin(tmp_path):
+    folder = tmp_path / "darwin"
+    folder.mkdir()
+    for name, label, box in ABC:
+        slot = {"type": "image", "slot_name": "0", "width": W, "height": H,
+                "source_files": [{"file_name": name}]}
+        (folder / f"{name}.json").write_text(json.dumps({
+            "version": "2.0", "item": {"name": name, "slots": [slot]}, "annotations": [
+                {"id": "1", "name": label, "bounding_box": {
+                    "x": box[0], "y": box[1], "w": box[2] - box[0], "h": box[3] - box[1]}}]}))
+    return folder
+
+
+def _abc_labelme(tmp_path):
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    for name, label, box in ABC:
+        (folder / name).with_suffix(".json").write_text(json.dumps({
+            "version": "5.5.0", "flags": {}, "imagePath": name, "imageData": None,
+            "imageHeight": H, "imageWidth": W, "shapes": [
+                {"label": label, "points": [box[:2], box[2:]], "shape_type": "rectangle",
+                 "group_id": None, "flags": {}}]}))
+    return folder
+
+
+#: each format's export of ABC (Labelme's folder: make-masks of some images numbers theirs
+#: alone, evaluate by id every file's)
 ABC_EXPORTS = {
+    "darwin": _abc_darwin,
+    "labelme": _abc_labelme,
     "labelstudio": lambda tmp_path: _studio(tmp_path / "project.json", [
         (f"/data/upload/1/{name}", [(label, box)]) for name, label, box in ABC]),
     "labelbox": _abc_labelbox,

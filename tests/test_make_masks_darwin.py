@@ -410,3 +410,30 @@ def test_a_box_with_a_directional_vector_is_burnt(tmp_path, run_cli):
     expected = np.zeros((H, W), np.uint8)
     expected[10:20, 10:30] = 1
     np.testing.assert_array_equal(read_mask(out)[0], expected)
+
+
+def test_ids_are_the_folder_s_whichever_images_are_masked(tmp_path, run_cli):
+    """Files of a (building, and a tag 'apple': no area, no class), b (road), c (water): c
+    masked alone takes water's id over every file of the folder (3), as all three masked,
+    a pattern of them too; --resume redoes it when another file adds a class (water 4)."""
+    folder = tmp_path / "darwin"
+    _write(folder / "a.json", _v2("a.png", [_polygon("building", OUTER),
+                                            {"id": "t", "name": "apple", "tag": {}}]))
+    _write(folder / "b.json", _v2("b.png", [_polygon("road", OUTER)]))
+    _write(folder / "c.json", _v2("c.png", [_polygon("water", TRIANGLE)]))
+    images = [plain_png(tmp_path / "i" / f"{n}.png", W, H) for n in "abc"]
+    full = run_cli("make-masks", folder, *images, "-o", f"{tmp_path / 'full'}/")
+    assert full.exit_code == 0, full.output
+    assert "class ids by name: 1 building, 2 road, 3 water" in full.stdout
+    for labels in (folder, f"{folder}/*.json"):
+        one = run_cli("make-masks", labels, images[2], "-o", f"{tmp_path / 'one'}/",
+                      "--overwrite")
+        assert one.exit_code == 0, one.output
+        assert "class ids by name: 1 building, 2 road, 3 water" in one.stdout
+        mask = read_mask(tmp_path / "one" / "c.tif")[0]
+        np.testing.assert_array_equal(mask, read_mask(tmp_path / "full" / "c.tif")[0])
+        assert set(np.unique(mask)) == {0, 3}
+    _write(folder / "b.json", _v2("b.png", [_polygon("road", OUTER), _polygon("bridge", HOLE)]))
+    again = run_cli("make-masks", folder, images[2], "-o", f"{tmp_path / 'one'}/", "--resume")
+    assert again.exit_code == 0, again.output
+    assert set(np.unique(read_mask(tmp_path / "one" / "c.tif")[0])) == {0, 4}

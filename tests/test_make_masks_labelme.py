@@ -723,3 +723,47 @@ def test_all_touched_thin_ellipses_burn_no_pixel_they_miss():
         # grown by 0.01 px and so off it scaled by 1 + 0.01 / its shorter half-axis
         assert not (touched & (least > (1 + 0.01 / min(rx, ry)) ** 2)).any(), case
         assert touched[(1 - least) * min(rx, ry) > 0.02].all(), case
+
+
+def test_some_images_number_their_own_labels_evaluate_by_id_every_file_s(tmp_path, run_cli):
+    """A folder of a (A), b (B), c (C): make-masks of c alone numbers the labels of its file
+    (C 1, said so), not every file's (parsing a folder for one image would read every image
+    Labelme embeds); evaluate of a prediction of c naming no classes (C's id 3 over the
+    folder) scores it as make-masks over the whole folder then evaluate, IoU 1.0, saying
+    so; one naming its classes scores by name, reading no other file, saying nothing."""
+    folder = tmp_path / "labels"
+    for name, label, x in (("a", "A", 0), ("b", "B", 10), ("c", "C", 20)):
+        _labelme(folder / f"{name}.json", [_shape(label, [[x, 0], [x + 10, 10]], "rectangle")])
+    images = [_png(tmp_path / "images" / f"{n}.png") for n in "abc"]
+    full = run_cli("make-masks", folder, *images, "-o", f"{tmp_path / 'full'}/")
+    assert full.exit_code == 0, full.output
+    assert "class ids by name: 1 A, 2 B, 3 C (from the names these labels hold" in full.stdout
+    one = run_cli("make-masks", folder, images[2], "-o", tmp_path / "c.tif")
+    assert one.exit_code == 0, one.output
+    assert "class ids by name: 1 C (from the names these labels hold" in one.stdout
+    prediction = tmp_path / "pred" / "c.tif"
+    prediction.parent.mkdir()
+    pixels = np.zeros((H, W), np.uint8)
+    pixels[0:10, 20:30] = 3
+    with rasterio.open(prediction, "w", driver="GTiff", width=W, height=H, count=1,
+                       dtype="uint8") as dst:
+        dst.write(pixels[None])
+    expected = run_cli("evaluate", prediction, tmp_path / "full" / "c.tif", "--json")
+    expected = json.loads(expected.stdout)
+    assert expected["classes"][3]["iou"] == 1.0
+    for given in (prediction, prediction.parent):
+        scored = run_cli("evaluate", given, folder, "--json")
+        assert scored.exit_code == 0, scored.output
+        assert json.loads(scored.stdout)["classes"] == expected["classes"]
+        assert "c.tif names no classes: its ids are scored as make-masks numbers the labels " \
+               f"of every file of {folder} (1 A, 2 B, 3 C), not those of the 1 file" in \
+               scored.stderr
+    named = tmp_path / "named" / "c.tif"
+    named.parent.mkdir()
+    named.write_bytes((tmp_path / "full" / "c.tif").read_bytes())
+    (folder / "a.json").write_text("{broken")  # read only to number by id
+    scored = run_cli("evaluate", named, folder, "--json")
+    assert scored.exit_code == 0, scored.output
+    by_name = {c["class"]: c["iou"] for c in json.loads(scored.stdout)["classes"]}
+    assert by_name == {"background": 1.0, "C": 1.0, "A": None, "B": None}
+    assert "names no classes" not in scored.stderr
