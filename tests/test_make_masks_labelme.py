@@ -737,10 +737,12 @@ def test_some_images_number_their_own_labels_evaluate_by_id_every_file_s(tmp_pat
     images = [_png(tmp_path / "images" / f"{n}.png") for n in "abc"]
     full = run_cli("make-masks", folder, *images, "-o", f"{tmp_path / 'full'}/")
     assert full.exit_code == 0, full.output
-    assert "class ids by name: 1 A, 2 B, 3 C (from the names these labels hold" in full.stdout
+    assert "class ids by name: 1 A, 2 B, 3 C (from the names the label files of these " \
+        "images hold" in full.stdout
     one = run_cli("make-masks", folder, images[2], "-o", tmp_path / "c.tif")
     assert one.exit_code == 0, one.output
-    assert "class ids by name: 1 C (from the names these labels hold" in one.stdout
+    assert "class ids by name: 1 C (from the names the label files of these images hold" \
+        in one.stdout
     prediction = tmp_path / "pred" / "c.tif"
     prediction.parent.mkdir()
     pixels = np.zeros((H, W), np.uint8)

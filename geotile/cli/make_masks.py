@@ -367,6 +367,7 @@ def make_masks(
         from geotile.pixel_label_formats import (
             DOTA,
             LABELBOX,
+            LABELME,
             LABELSTUDIO,
             NAMED_SHAPES,
             VIA,
@@ -394,7 +395,7 @@ def make_masks(
                 + (f", {ignored} ignored ({why})" if ignored else "")
             )
         if (class_field is not None or kind in (*NAMED_SHAPES, VIA)) and mapping is None:
-            _echo_named_ids(summaries)
+            _echo_named_ids(summaries, kind == LABELME and not Path(str(labels)).is_file())
         if kind in (VIA, LABELSTUDIO, LABELBOX, DOTA):
             _echo_empty(summaries, labels)
         negatives = sum("labels" in s and s["labels"] is None for s in summaries)
@@ -404,9 +405,11 @@ def make_masks(
     write_merge(ctx, merge, pairs, replace_merge, as_json, creation_options)
 
 
-def _echo_named_ids(summaries: list) -> None:
+def _echo_named_ids(summaries: list, own_files: bool = False) -> None:
     """The ids that class names got without --class-map (1..N by name, per run), so that a
-    user making masks file by file sees them change with the names each file holds."""
+    user making masks file by file sees them change with the names each file holds
+    (``own_files``: a folder of each image's file, numbered over those of the images given,
+    not every file's)."""
     from geotile.xbd import damage_map
 
     done = [s for s in summaries if s.get("features") is not None and s.get("classes")]
@@ -414,8 +417,9 @@ def _echo_named_ids(summaries: list) -> None:
     if not names or all(str(n).isdigit() for n in names) or damage_map(names):
         return  # ids given by the field itself, or the xBD scale
     listed = ", ".join(f"{i} {name}" for i, name in enumerate(names, 1))
-    click.echo(f"class ids by name: {listed} (from the names these labels hold; "
-               "--class-map fixes them across runs)")
+    held = "the label files of these images hold" if own_files else "these labels hold"
+    click.echo(f"class ids by name: {listed} (from the names {held}; --class-map fixes them "
+               "across runs)")
 
 
 def _refuse_unused_shape_options(ctx, options) -> None:
