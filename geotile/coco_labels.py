@@ -292,12 +292,14 @@ def _objects(values: list) -> np.ndarray:
     return array
 
 
-def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: list):
+def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: list,
+              what: str | None = None):
     """The annotation's shape in its image's pixel coordinates (None: nothing to burn);
-    InputError naming the file and the annotation when its segmentation is broken."""
+    InputError naming the file and the annotation (``what``: how to name it) when its
+    segmentation is broken."""
     from geotile.label_points import float_xy
 
-    what = _what(annotation, index)
+    what = what or _what(annotation, index)
     segmentation = annotation.get("segmentation")
     if isinstance(segmentation, dict):
         return _rle_shape(path, what, segmentation, entry)

@@ -29,7 +29,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    min_area: float | None = None, buffer: float = 2.0,
                    pairs: FilePairs | None = None, kind: str | None = None,
                    class_map: dict[str, int] | None = None,
-                   image: str | os.PathLike | None = None):
+                   image: str | os.PathLike | None = None,
+                   min_score: float | None = None):
     """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector
     files of polygons (:func:`geotile.object_scores.evaluate_vectors`) or of lines
     (:func:`geotile.evaluate_lines`, within ``buffer`` metres), two rasters
@@ -42,7 +43,10 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     folders" for folders of polygons or rasters). ``class_map`` ({name: id}) names the
     truth rasters' ids (:func:`geotile.evaluate.evaluate_rasters`). TRUTH may be drawn in
     each image's pixels (COCO, YOLO, Labelme: :mod:`geotile.pixel_truth`; ``kind`` "pixel
-    truth"), ``image`` the image a vector prediction is drawn on."""
+    truth"), ``image`` the image a vector prediction is drawn on. PREDICTION may be an
+    instance model's COCO results file against a COCO instances file
+    (:mod:`geotile.coco_results`; ``kind`` "coco results"), its results scoring below
+    ``min_score`` left out."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
     check_range("--iou", iou, 0, 1, high_open=True)
@@ -57,9 +61,22 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         if value is not None:  # named as given, before any file is read
             parse_crs(value, option)
     if kind is None and pairs is None:
+        from geotile.coco_results import is_coco_results
         from geotile.pixel_truth import is_pixel_truth
 
-        kind = "pixel truth" if is_pixel_truth(truth) else None
+        kind = ("coco results" if is_coco_results(prediction) else
+                "pixel truth" if is_pixel_truth(truth) else None)
+    if kind == "coco results":
+        others = {"--image": image, "--layer": labels_layer, "--labels-crs": labels_crs,
+                  "--prediction-crs": prediction_crs, "--class-map": class_map,
+                  "--threshold": threshold, "--class-field": class_field}
+        return _coco_results(prediction, truth, others, iou=iou, min_score=min_score,
+                             conf_field=conf_field, min_area=min_area or 0.0,
+                             repair_truth=repair_truth)
+    if min_score is not None:
+        raise UsageError(f"{prediction}: --min-score keeps the results of a COCO results file "
+                         "(an instance model's image_id, segmentation, score list) by score; "
+                         "leave it out.")
     if kind == "pixel truth":
         return _against_pixel_truth(prediction, truth, image=image, labels_layer=labels_layer,
                                     labels_crs=labels_crs, class_map=class_map, iou=iou,
@@ -134,6 +151,22 @@ def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field
                             conf_field=conf_field, labels_crs=labels_crs,
                             prediction_crs=prediction_crs, repair_truth=repair_truth,
                             labels_layer=labels_layer, min_area=min_area)
+
+
+def _coco_results(prediction, truth, others: dict, *, iou, min_score, conf_field, min_area,
+                  repair_truth):
+    """:func:`geotile.coco_results.evaluate_coco_results`; UsageError for the options of
+    other inputs."""
+    from geotile.coco_results import evaluate_coco_results
+
+    for option, value in others.items():
+        if value is not None:
+            raise UsageError(f"{prediction} is a COCO results file, scored in its images' "
+                             f"pixels per category: {option} applies to other inputs; leave "
+                             "it out.")
+    return evaluate_coco_results(prediction, truth, iou=iou, min_score=min_score,
+                                 conf_field=conf_field, min_area=min_area,
+                                 repair_truth=repair_truth)
 
 
 def _against_pixel_truth(prediction, truth, *, image, labels_layer, labels_crs, class_map,

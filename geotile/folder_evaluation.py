@@ -95,6 +95,8 @@ class ManyEvaluation:
     iou: float = 0.5
     min_area: float = 0.0
     unpaired: dict[str, list[str]] = field(default_factory=dict)
+    #: the unit of ``min_area`` (px^2 in an image's pixels)
+    area_unit: str = "m^2"
 
     @property
     def scores(self) -> ObjectScores | PixelScores:
@@ -148,7 +150,7 @@ class ManyEvaluation:
         rows = self.rows()
         if self.mode == "object":
             s = self.scores
-            area = f", min area {self.min_area:g} m^2" if self.min_area else ""
+            area = f", min area {self.min_area:g} {self.area_unit}" if self.min_area else ""
             lines = [
                 f"Objects (SpaceNet metric, IoU > {s.iou_threshold:g}{area}): "
                 f"{len(rows)} images, {sum(r['predictions'] for r in rows.values())} "

@@ -29,8 +29,12 @@ NOT_FOR_CSVS = ("threshold", "buffer", "class_field", "conf_field", "repair_trut
                 "labels_crs", "prediction_crs", "class_map")
 #: options of other truth, which truth drawn in each image's pixels does not take
 NOT_FOR_PIXEL_TRUTH = ("buffer", "layer", "labels_crs", "class_map", "report", "errors")
+#: options of other inputs, which a COCO results file (PREDICTION) does not take
+NOT_FOR_RESULTS = ("threshold", "buffer", "layer", "labels_crs", "prediction_crs",
+                   "class_map", "report", "errors", "image", "class_field")
 #: the inputs each option applies to
 APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (object scores)",
+           "min_score": "a COCO results file (PREDICTION)",
            "min_area": "polygons and SpaceNet CSVs (object scores)",
            "errors": "polygons and SpaceNet CSVs (object scores)",
            "report": "two polygon files (object scores)",
@@ -49,6 +53,7 @@ WHY = {"lines": "lines, scored by their length within --buffer metres of each ot
                       "Studio, Supervisely, V7 Darwin, VIA, DOTA)",
        "raster predictions": "prediction rasters, which get pixel scores by class",
        "polygons": "polygons, which match by their IoU (--iou)",
+       "results": "a COCO results file, scored per category of the COCO truth",
        "csvs": "two SpaceNet CSVs, scored as SpaceNet scores them (pixel WKT, Confidence "
                "order, --iou, --min-area)"}
 
@@ -144,7 +149,13 @@ def _line_options(command):
 @click.option("--conf-field", default=None, metavar="FIELD",
               help="Vectors: predictions are matched in decreasing order of this field, as "
               "SpaceNet scores them. Default: conf, else score (geotile vectorize's), else "
-              "Confidence, when the file has one; '' for file order.")
+              "Confidence, when the file has one; '' for file order. COCO results file: its "
+              "key (default score).")
+@click.option("--min-score", type=float, default=None, metavar="S",
+              help="COCO results file (PREDICTION): leave out results scoring below S. "
+              "Default: none, every result is a prediction (frameworks write detections "
+              "down to 0.05 for COCO's AP: a warning says when many score below 0.5); give "
+              "the score the model is used at, e.g. 0.5.")
 @click.option("--layer", metavar="NAME",
               help="Vectors: layer of TRUTH to read when the file has several (GeoPackage...).")
 @evaluate_labels_crs_opt
@@ -184,9 +195,9 @@ def _line_options(command):
 @json_opt
 @overwrite_opt
 @click.pass_context
-def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, layer, labels_crs,
-             prediction_crs, repair_truth, report, image, as_json, overwrite, min_area, errors,
-             buffer, class_map):
+def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, min_score, layer,
+             labels_crs, prediction_crs, repair_truth, report, image, as_json, overwrite,
+             min_area, errors, buffer, class_map):
     """Score PREDICTION against TRUTH: two vector files (polygons or lines), two
     rasters, two SpaceNet CSVs, or two folders of them.
 
@@ -272,6 +283,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     $ geotile evaluate predictions/ via_region_data.json --class-field type
     """
     from geotile.annotation_truth import takes_class_field
+    from geotile.coco_results import is_coco_results
     from geotile.evaluate import dumps, is_raster
     from geotile.evaluate_inputs import are_line_folders, input_kind
     from geotile.evaluate_modes import evaluate_files
@@ -280,6 +292,16 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, la
     from geotile.stac_labels import labels_file
 
     truth = labels_file(truth)  # a STAC label item: its labels asset
+    if is_coco_results(prediction):  # an instance model's results: their images, by id
+        _refuse_options(ctx, NOT_FOR_RESULTS, "results")
+        result = evaluate_files(prediction, truth, iou=iou, conf_field=conf_field,
+                                repair_truth=repair_truth, min_area=min_area,
+                                min_score=min_score, kind="coco results")
+        click.echo(dumps(result) if as_json else result.table())
+        return
+    if min_score is not None:
+        raise click.UsageError("--min-score applies to a COCO results file as PREDICTION "
+                               "(image_id, category_id, segmentation, score); leave it out.")
     if is_pixel_truth(truth):  # each prediction against its own image's instances
         _refuse_options(ctx, NOT_FOR_PIXEL_TRUTH, "pixel truth")
         if prediction.is_dir() or is_raster(prediction):

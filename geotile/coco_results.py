@@ -1,0 +1,292 @@
+"""An instance model's COCO results file as evaluate's PREDICTION: detectron2's
+coco_instances_results.json, MMDetection's ``*.segm.json``, Ultralytics' predictions.json
+(``val save_json=True``): a JSON list of ``{image_id, category_id, segmentation, score,
+bbox}``, scored against the COCO instances file (TRUTH) whose images they name.
+
+Each result is one polygon, its mask's pixels (compressed or uncompressed RLE, or polygons,
+read as make-masks reads COCO's: :func:`geotile.coco_labels._geometry`), so that
+overlapping masks are scored each on its own, as COCO scores them. Its ``image_id`` is an
+image id of TRUTH, or (Ultralytics', of an image whose stem is no number) that image's file
+stem; its ``category_id`` a category of TRUTH. Each image of TRUTH is scored as two polygon
+files are (:mod:`geotile.object_scores`: decreasing score, one-to-one at IoU > --iou), in
+its pixels; crowd regions are ignored as for a vector prediction against COCO truth
+(:mod:`geotile.pixel_truth`); an image without results has every instance a false negative,
+as COCO counts it. Totals are summed, SpaceNet's way; per category where TRUTH has several.
+Results scoring below ``min_score`` are left out: frameworks write every detection down to
+0.05 (Ultralytics 0.001) for COCO's AP, which an F1 over all of them misjudges.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import GeotileWarning, InputError, UsageError
+from geotile.folder_evaluation import ManyEvaluation
+
+log = logging.getLogger("geotile")
+
+#: a JSON list opening with an object that names an image_id, or an empty list
+_SNIFF = re.compile(rb'\A\s*\[\s*(?:\]\s*\Z|\{[^\[\]]*?"image_id"\s*:)')
+SNIFF_BYTES = 1 << 16
+#: a score below which detections are what frameworks keep for COCO's AP only
+LOW_SCORE = 0.5
+#: share of results below LOW_SCORE, without --min-score, that is warned of
+LOW_SHARE = 0.1
+
+
+def is_coco_results(path) -> bool:
+    """Whether ``path`` is a local .json file holding a list of COCO results (its first
+    object naming an image_id), or an empty list."""
+    from geotile.json_text import sniffed
+
+    return sniffed(path, _SNIFF, SNIFF_BYTES, ".json")
+
+
+@dataclass
+class ResultsEvaluation(ManyEvaluation):
+    """:class:`~geotile.folder_evaluation.ManyEvaluation` of a results file's images, and
+    the --min-score it was scored at (None: every result)."""
+
+    min_score: float | None = None
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "min_score": self.min_score}
+
+    def table(self) -> str:
+        lines = super().table().split("\n")
+        if self.min_score is not None:
+            lines[0] += f", results scoring >= {self.min_score:g}"
+        return "\n".join(lines)
+
+
+def _read(path: Path) -> list:
+    from geotile.json_text import read_json
+
+    give = ("Give a COCO results file: a list of {image_id, category_id, segmentation, "
+            "score}.")
+    document = read_json(path, give)
+    if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
+        raise InputError(f"{path}: not a COCO results file (a JSON list of objects). {give}")
+    return document
+
+
+def _images(coco, path: Path, results: list) -> list:
+    """Each result's image entry of ``coco``: by image id, else by file stem; InputError
+    naming the image ids that are neither."""
+    from geotile.coco_labels import _listed
+
+    by_id = {e["id"]: e for found in coco.by_name.values() for e in found}
+    stems: dict = {}
+    for entry in by_id.values():
+        stems.setdefault(Path(entry["file_name"].replace("\\", "/")).stem, []).append(entry)
+    entries, unknown = [], {}
+    for result in results:
+        key = result.get("image_id")
+        if _listed(key, by_id):
+            entries.append(by_id[key])
+        elif isinstance(key, str) and len(stems.get(key, ())) == 1:
+            entries.append(stems[key][0])
+        else:
+            entries.append(None)
+            unknown[repr(key)] = unknown.get(repr(key), 0) + 1
+    if unknown:
+        shown = ", ".join(f"{k} ({n} result{'s' if n > 1 else ''})"
+                          for k, n in list(unknown.items())[:3])
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        ids = ", ".join(map(str, list(by_id)[:3]))
+        raise InputError(f"{path}: image_id {shown}{more} name no image of {coco.path} (its "
+                         f"ids: {ids}{', ...' if len(by_id) > 3 else ''}; or a file stem). "
+                         "Give the results of the truth's images, or the truth file they "
+                         "were made on.")
+    return entries
+
+
+def _categories(coco, path: Path, results: list) -> list:
+    """Each result's class name (None: a category make-masks burns as background);
+    InputError naming the category ids TRUTH lacks."""
+    from geotile.coco_labels import _listed
+
+    unknown = {}
+    for result in results:
+        key = result.get("category_id")
+        if not _listed(key, coco.categories):
+            unknown[repr(key)] = unknown.get(repr(key), 0) + 1
+    if unknown:
+        shown = ", ".join(f"{k} ({n} result{'s' if n > 1 else ''})"
+                          for k, n in list(unknown.items())[:3])
+        has = ", ".join(f"{k} {v}" for k, v in list(coco.categories.items())[:5])
+        raise InputError(f"{path}: category_id {shown} is no category of {coco.path} (it "
+                         f"has {has}). Number the results' categories as the truth does.")
+    return [coco.categories[r["category_id"]] if coco.categories[r["category_id"]] in
+            coco.class_map else None for r in results]
+
+
+def _scores(path: Path, results: list, key: str) -> np.ndarray:
+    """Each result's ``key`` (score) as a number; InputError naming the first that is not."""
+    values = []
+    for index, result in enumerate(results):
+        value = result.get(key)
+        if key not in result:
+            raise InputError(f"{path}: result [{index}] has no {key!r}. Give --conf-field the "
+                             "key of the results' confidence (default score), or '' to score "
+                             "in file order.")
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            raise InputError(f"{path}: result [{index}] has {key} {value!r}, not a number. "
+                             f"Give each result its confidence in {key!r} (--conf-field "
+                             "names another key; '' scores in file order).")
+        values.append(float(value))
+    return np.asarray(values, dtype=np.float64)
+
+
+def _warn_low(path: Path, scores: np.ndarray) -> None:
+    """A warning when many results score below :data:`LOW_SCORE` and no --min-score is
+    given: each is scored as a prediction."""
+    low = int((scores < LOW_SCORE).sum())
+    if low and low >= LOW_SHARE * len(scores):
+        warnings.warn(f"{path}: {low} of {len(scores)} results score below {LOW_SCORE:g} (the "
+                      f"lowest {scores.min():.3g}) and each is scored as a prediction; "
+                      "frameworks write detections down to 0.05 for COCO's AP. Give "
+                      "--min-score (the score the model is used at, e.g. 0.5) to score those "
+                      "it keeps.", GeotileWarning, stacklevel=3)
+
+
+def _shape(path: Path, result: dict, entry: dict, index: int, slivers: list):
+    from geotile.coco_labels import _geometry, _short
+
+    what = f"result [{index}] (image_id {result.get('image_id')!r})"
+    segmentation = result.get("segmentation")
+    if segmentation is None or segmentation == []:
+        raise InputError(f"{path}: {what} has segmentation {_short(segmentation)}, a box "
+                         "only: evaluate scores masks. Give the instance-segmentation results "
+                         "(MMDetection's *.segm.json, not *.bbox.json; detectron2's of a mask "
+                         "model).")
+    return _geometry(path, result, entry, index, slivers, what)
+
+
+def _shapes(path: Path, rows: list, entries: list, kept: np.ndarray) -> dict:
+    """image id -> (the positions of its ``kept`` results with a shape, those shapes); a
+    mask without pixels is no object."""
+    by_image: dict = {}
+    slivers: list = []
+    for index in np.flatnonzero(kept).tolist():
+        entry = entries[index]
+        geometry = _shape(path, rows[index], entry, index, slivers)
+        if geometry is not None and not geometry.is_empty:
+            indices, shapes = by_image.setdefault(entry["id"], ([], []))
+            indices.append(index)
+            shapes.append(geometry)
+    if slivers:
+        log.info("%s: %d polygon(s) without area left out", path, len(slivers))
+    return by_image
+
+
+def _image_truth(coco, entry: dict):
+    """(``entry``'s instances as a GeoDataFrame in its pixels, field "class"; its crowd
+    regions), as evaluate reads COCO truth on a plain image."""
+    from affine import Affine
+
+    from geotile.coco_labels import CATEGORY, CROWD, image_labels
+    from geotile.image_truth import ImageTruth
+    from geotile.masks import IGNORE, prepare_labels
+    from geotile.pixel_truth import truth_polygons
+
+    labels = image_labels(coco, entry, Affine.identity(), None)
+    frame, names = prepare_labels(labels, None, coco.path, CATEGORY, coco.class_map)
+    frame = frame.replace(class_id=np.where(frame.fields[CROWD], IGNORE,
+                                            frame.fields["class_id"]))
+    one = ImageTruth(Path(entry["file_name"]), coco.path, None, labels, frame, names,
+                     CATEGORY, coco.class_map, coco.several, entry["file_name"])
+    return truth_polygons(one, None)
+
+
+def _score_image(pred, truth, ignored, *, iou, min_area, conf_field, source, several,
+                 repair_truth):
+    """ObjectEvaluation of one image's predictions (a GeoDataFrame, fields class and the
+    confidence) against its truth, as :func:`geotile.object_scores.evaluate_vectors`."""
+    from geotile.object_scores import (
+        ObjectEvaluation,
+        _apply_min_area,
+        _scoring_order,
+        match_polygons,
+        outside_ignored,
+    )
+
+    pred, truth = _apply_min_area(pred, truth, min_area)
+    pred, conf_field = _scoring_order(pred, conf_field, source)
+    truth = truth.reset_index(drop=True)
+    if len(ignored):
+        pred = outside_ignored(pred, truth, ignored, iou, repair_truth)
+    scores = match_polygons(pred.geometry.values, truth.geometry.values, iou,
+                            repair_truth=repair_truth)
+    per_class = {}
+    if several:
+        pred_class = np.asarray(pred["class"], dtype=object)
+        true_class = np.asarray(truth["class"], dtype=object)
+        for name in sorted(set(pred_class) | set(true_class)):
+            per_class[name] = match_polygons(pred.geometry.values[pred_class == name],
+                                             truth.geometry.values[true_class == name], iou,
+                                             repair_truth=repair_truth)
+    return ObjectEvaluation(scores, pred, truth, per_class, conf_field=conf_field,
+                            inputs=(source,))
+
+
+def evaluate_coco_results(results, truth, *, iou: float = 0.5,
+                          min_score: float | None = None, conf_field: str | None = None,
+                          min_area: float = 0.0,
+                          repair_truth: bool = False) -> ResultsEvaluation:
+    """Object scores of the COCO results file ``results`` against the COCO instances file
+    ``truth``, image by image (every image of ``truth``) and in total; results whose
+    confidence (``conf_field``, default score; '' for file order) is below ``min_score``
+    left out, and ``min_area`` in px^2."""
+    import geopandas as gpd
+
+    from geotile.coco_labels import base_name, base_path, read_coco
+
+    path, truth = Path(os.fspath(results)), Path(os.fspath(truth))
+    coco = read_coco(truth) if truth.is_file() else None
+    if coco is None:
+        raise InputError(f"{path}: a COCO results file, whose image_ids name the images of a "
+                         f"COCO annotation file (images, annotations, categories); {truth} is "
+                         "none. Give TRUTH as the COCO file the model was validated on.")
+    rows = _read(path)
+    key = "score" if conf_field is None else conf_field
+    if min_score is not None and not key:
+        raise UsageError("--min-score keeps results by their score: leave out --conf-field ''.")
+    scores = _scores(path, rows, key) if key else np.zeros(len(rows))
+    entries = _images(coco, path, rows)
+    names = _categories(coco, path, rows)
+    kept = np.ones(len(rows), bool) if min_score is None else scores >= min_score
+    if min_score is not None:
+        log.info("--min-score %g leaves out %d of %d results", min_score,
+                 int((~kept).sum()), len(rows))
+    kept &= np.array([n is not None for n in names], dtype=bool)  # background: no object
+    by_image = _shapes(path, rows, entries, kept)
+    if min_score is None and key:  # once every result is read: refusals come first
+        _warn_low(path, scores)
+    shared = {n for n, found in coco.by_name.items() if len(found) > 1}
+    per_image, files = {}, {}
+    conf = key or None
+    for entry in (e for found in coco.by_name.values() for e in found):
+        indices, shapes = by_image.get(entry["id"], ([], []))
+        data = {"class": [names[i] for i in indices]}
+        if conf:
+            data[conf] = scores[indices]
+        pred = gpd.GeoDataFrame(data, geometry=shapes)
+        truth_frame, ignored = _image_truth(coco, entry)
+        name = entry["file_name"]
+        name = base_path(name) if base_name(name) in shared else base_name(name)
+        per_image[name] = _score_image(
+            pred, truth_frame, ignored, iou=iou, min_area=min_area, conf_field=conf or "",
+            source=path, several=coco.several, repair_truth=repair_truth)
+        files[name] = (str(path), entry["file_name"])
+    return ResultsEvaluation(per_image, files, "object", iou, min_area, area_unit="px^2",
+                             min_score=min_score)
