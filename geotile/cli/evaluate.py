@@ -248,6 +248,21 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     (touching buildings apart); a prediction matching none that lies mostly
     in crowd (iscrowd) or __ignore__ regions is neither TP nor FP, as COCO
     scores crowd.
+    An instance model's COCO results file as PREDICTION (detectron2's
+    coco_instances_results.json, MMDetection's *.segm.json, Ultralytics'
+    predictions.json: [{image_id, category_id, segmentation, score}]) against
+    the COCO instances file it was made on: each result one polygon of its
+    mask (compressed or uncompressed RLE, or polygons; overlapping masks each
+    on its own, as COCO scores them), matched in its image (image_id: the
+    truth's id, or the file stem, as Ultralytics writes it) by decreasing
+    score (--conf-field); every image of TRUTH scored, one without results
+    all FN; totals summed, per_class by the truth's categories when it has
+    several; --min-area in px^2; crowd as above. Frameworks write every
+    detection down to score 0.05 for COCO's AP: give --min-score (a warning
+    says when many results score below 0.5 without it). Image ids or
+    categories TRUTH lacks, box-only results and RLE sizes other than the
+    image's are refused; other truth (YOLO, Labelme...) cannot name the
+    results' image ids: refused.
 
     \b
     --json keys. Objects: mode ("object"), tp, fp, fn, precision, recall,
@@ -257,10 +272,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     class, iou, precision, recall, f1, support (truth pixels), predicted}],
     confusion_matrix, accuracy, mean_iou (over classes present), pixels; a
     score of 0/0 (a class, or an image's foreground, on neither side) is null.
-    Several images (folders, CSVs): the totals as above, plus images,
+    Several images (folders, CSVs, COCO results): the totals as above, plus images,
     min_area (objects), per_image {image: {tp, fp, fn, precision, recall,
     f1, ...}};
-    CSVs also coordinates ("pixel" or "geo": the WKT scored);
+    CSVs also coordinates ("pixel" or "geo": the WKT scored); COCO results
+    also min_score (null: none) and per_image truth (the image's file_name);
     folders also unpaired {prediction: [...], truth: [...]} and, for
     pixels, foreground (classes other than background pooled: tp, fp, fn, ...).
     Lines: mode ("line"), buffer_m, precision, recall, f1, predicted_length_m,
@@ -279,6 +295,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     $ geotile evaluate predictions/ annotation.json --json
     $ geotile evaluate buildings.geojson annotation.json --image val/0001.jpg
+    $ geotile evaluate coco_instances_results.json annotation.json --min-score 0.5
     $ geotile evaluate predictions/ annotations.xml --json
     $ geotile evaluate predictions/ via_region_data.json --class-field type
     """
