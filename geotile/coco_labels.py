@@ -368,10 +368,12 @@ def _rle_shape(path: Path, what: str, rle: dict, entry: dict):
     columns = np.flatnonzero(mask.any(axis=0))
     if not len(columns):
         return None
-    first, last = int(columns[0]), int(columns[-1]) + 1
-    part = np.ascontiguousarray(mask[:, first:last]).astype(np.uint8)
+    rows = np.flatnonzero(mask.any(axis=1))
+    left, right = int(columns[0]), int(columns[-1]) + 1
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    part = np.ascontiguousarray(mask[top:bottom, left:right]).astype(np.uint8)
     polygons = [shapely.geometry.shape(g) for g, _ in
-                shapes(part, mask=part.astype(bool), transform=Affine.translation(first, 0))]
+                shapes(part, mask=part.astype(bool), transform=Affine.translation(left, top))]
     outline = shapely.union_all(polygons)
     return shapely.buffer(outline, -RLE_INSET, join_style="mitre")
 

@@ -50,6 +50,14 @@ def is_coco_results(path) -> bool:
     return sniffed(path, _SNIFF, SNIFF_BYTES, ".json")
 
 
+def refuse_as_truth(truth) -> None:
+    """InputError when TRUTH is a COCO results file: a model's predictions, given second."""
+    if is_coco_results(truth):
+        raise InputError(f"{truth}: a COCO results file (a model's predictions) given as "
+                         "TRUTH: give it first, as PREDICTION, and the COCO annotation file "
+                         "as TRUTH.")
+
+
 @dataclass
 class ResultsEvaluation(ManyEvaluation):
     """:class:`~geotile.folder_evaluation.ManyEvaluation` of a results file's images, and
@@ -175,8 +183,18 @@ def _shape(path: Path, result: dict, entry: dict, index: int, slivers: list):
 def _shapes(path: Path, rows: list, entries: list, kept: np.ndarray) -> dict:
     """image id -> (the positions of its ``kept`` results with a shape, those shapes); a
     mask without pixels is no object."""
+    import rasterio
+
     by_image: dict = {}
     slivers: list = []
+    with rasterio.Env():  # once: not per mask's outline (a third of the time)
+        _add_shapes(path, rows, entries, kept, by_image, slivers)
+    if slivers:
+        log.info("%s: %d polygon(s) without area left out", path, len(slivers))
+    return by_image
+
+
+def _add_shapes(path, rows, entries, kept, by_image, slivers) -> None:
     for index in np.flatnonzero(kept).tolist():
         entry = entries[index]
         geometry = _shape(path, rows[index], entry, index, slivers)
@@ -184,9 +202,6 @@ def _shapes(path: Path, rows: list, entries: list, kept: np.ndarray) -> dict:
             indices, shapes = by_image.setdefault(entry["id"], ([], []))
             indices.append(index)
             shapes.append(geometry)
-    if slivers:
-        log.info("%s: %d polygon(s) without area left out", path, len(slivers))
-    return by_image
 
 
 def _image_truth(coco, entry: dict):
@@ -254,9 +269,12 @@ def evaluate_coco_results(results, truth, *, iou: float = 0.5,
     path, truth = Path(os.fspath(results)), Path(os.fspath(truth))
     coco = read_coco(truth) if truth.is_file() else None
     if coco is None:
+        refuse_as_truth(truth)
         raise InputError(f"{path}: a COCO results file, whose image_ids name the images of a "
                          f"COCO annotation file (images, annotations, categories); {truth} is "
-                         "none. Give TRUTH as the COCO file the model was validated on.")
+                         "none (YOLO, Labelme and other labels list no image ids). Give TRUTH "
+                         "as the COCO file the model was validated on (geotile tile "
+                         "--annotations coco writes one).")
     rows = _read(path)
     key = "score" if conf_field is None else conf_field
     if min_score is not None and not key:

@@ -73,6 +73,10 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         return _coco_results(prediction, truth, others, iou=iou, min_score=min_score,
                              conf_field=conf_field, min_area=min_area or 0.0,
                              repair_truth=repair_truth)
+    if kind is None and pairs is None:  # a model's results given second
+        from geotile.coco_results import refuse_as_truth
+
+        refuse_as_truth(truth)
     if min_score is not None:
         raise UsageError(f"{prediction}: --min-score keeps the results of a COCO results file "
                          "(an instance model's image_id, segmentation, score list) by score; "

@@ -254,7 +254,9 @@ def test_other_truth_and_options_refused(files, tmp_path, run_cli):
     labels.mkdir()
     (labels / "a.txt").write_text("0 0.1 0.1 0.3 0.1 0.3 0.3\n")
     assert_one_line_error(run_cli("evaluate", results, labels), "results.json",
-                          "COCO annotation file")
+                          "COCO annotation file", "no image ids")
+    assert_one_line_error(run_cli("evaluate", truth, results), "results.json",
+                          "as PREDICTION")
     assert_one_line_error(run_cli("evaluate", results, truth, "--report", tmp_path / "r.png"),
                           "--report", code=2)
     vectors = tmp_path / "v.geojson"

@@ -300,7 +300,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     $ geotile evaluate predictions/ via_region_data.json --class-field type
     """
     from geotile.annotation_truth import takes_class_field
-    from geotile.coco_results import is_coco_results
+    from geotile.coco_results import is_coco_results, refuse_as_truth
     from geotile.evaluate import dumps, is_raster
     from geotile.evaluate_inputs import are_line_folders, input_kind
     from geotile.evaluate_modes import evaluate_files
@@ -316,6 +316,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
                                 min_score=min_score, kind="coco results")
         click.echo(dumps(result) if as_json else result.table())
         return
+    refuse_as_truth(truth)
     if min_score is not None:
         raise click.UsageError("--min-score applies to a COCO results file as PREDICTION "
                                "(image_id, category_id, segmentation, score); leave it out.")
