@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 import time
 import warnings
 import zlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_origin
 
@@ -264,13 +267,13 @@ def test_an_image_without_its_annotation_is_refused(tmp_path, run_cli):
 
 
 def test_polygons_agree_with_supervisely_draw():
-    """geotile's polygons, burnt by the pixel-centre rule, against Supervisely's own draw
-    (cv2.fillPoly of the floored points, holes cleared) on random shapes within the image:
-    the same pixels (skipped without OpenCV)."""
+    """geotile's polygons, burnt by the pixel-centre rule and with --all-touched, against
+    Supervisely's own draw (cv2.fillPoly of the floored points) on random shapes within the
+    image: the same pixels (skipped without OpenCV)."""
     cv2 = pytest.importorskip("cv2")
     from rasterio.features import rasterize
 
-    from geotile.supervisely_labels import filled
+    from geotile.supervisely_labels import _drawn
 
     rng = np.random.default_rng(5)
     for _ in range(200):
@@ -280,8 +283,11 @@ def test_polygons_agree_with_supervisely_draw():
                                                                           np.sin(t)]
         drawn = np.zeros((H, W), np.uint8)
         cv2.fillPoly(drawn, [np.floor(ring).astype(np.int32)], 1)
-        ours = rasterize([filled(np.floor(ring) + 0.5)], out_shape=(H, W), dtype="uint8")
-        np.testing.assert_array_equal(ours, drawn)
+        geometry = next(_drawn([[(np.floor(ring), [])]], (W, H)))
+        for all_touched in (False, True):
+            ours = rasterize([geometry], out_shape=(H, W), dtype="uint8",
+                             all_touched=all_touched)
+            np.testing.assert_array_equal(ours, drawn)
 
 
 def test_evaluate_against_a_project(tmp_path, run_cli):
@@ -371,3 +377,134 @@ def test_annotation_without_size_is_refused_naming_it(tmp_path, run_cli):
     result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{out}/")
     assert_one_line_error(result, "a.png.json", "no 'size'", "height", "width")
     assert not out.exists()
+
+
+def _geotiff(transform):
+    """An image writer for :func:`_project`: a UTM GeoTIFF on ``transform``."""
+    def write(path, width, height):
+        write_raster(path, np.full((height, width), 90, np.uint8), transform=transform)
+    return write
+
+
+@pytest.mark.parametrize("transform", [
+    None, from_origin(523456.37, 4123456.71, 0.3, 0.3),
+    from_origin(523456.37, 4123456.71, 0.3, 0.3) * Affine.rotation(30)],
+    ids=["plain", "utm", "rotated"])
+@pytest.mark.parametrize("all_touched", [[], ["--all-touched"]], ids=["centre", "touched"])
+def test_all_touched_burns_exactly_the_drawn_pixels(tmp_path, run_cli, transform,
+                                                    all_touched):
+    """An 11 x 11 px square polygon, a rectangle, the triangle and a slanted polygon with a
+    hole burn exactly the pixels Supervisely draws, with --all-touched as without, on a
+    plain image, a UTM one and a rotated one: their outline pixels are drawn already, and
+    no neighbour is added on any side (it added the row above, the column left and pixels
+    the slanted edges crossed)."""
+    slanted = {"exterior": [[3, 20], [25, 24], [17, 37], [5, 33]],
+               "interior": [[[9, 26], [15, 27], [12, 31]]]}
+    name = "a.png" if transform is None else "a.tif"
+    root = _project(tmp_path / "p", {name: [
+        _polygon([[5, 5], [15, 5], [15, 15], [5, 15]]), _polygon(TRIANGLE, "water"),
+        _polygon([[45, 3], [52, 14]], "car", "rectangle"), _polygon(slanted)]},
+        image=plain_png if transform is None else _geotiff(transform))
+    out = tmp_path / "m"
+    result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{out}/", *all_touched)
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[5:16, 5:16] = 1
+    for row, (first, last) in TRIANGLE_ROWS.items():
+        expected[row, first:last + 1] = 4
+    expected[3:15, 45:53] = 2
+    expected[_reference_pixels([slanted], W, H)[1:-1, 1:-1]] = 1
+    np.testing.assert_array_equal(read_mask(out / "a.tif")[0], expected)
+
+
+def _reference_ring(ring: np.ndarray, width: int, height: int) -> np.ndarray:
+    """What cv2.fillPoly draws of one ring of whole pixels, on the pixels -1..width x
+    -1..height, pixel by pixel: the centres inside it (even-odd, counting the edges a ray
+    to the right crosses) and its edges' lines stepped from their left end."""
+    columns, rows = np.meshgrid(np.arange(-1, width + 1), np.arange(-1, height + 1))
+    inside = np.zeros(columns.shape, bool)
+    drawn = np.zeros(columns.shape, bool)
+    for (x0, y0), (x1, y1) in zip(ring.tolist(), np.roll(ring, -1, 0).tolist(), strict=True):
+        if y0 != y1:  # crosses row y once for min <= y < max, at x0 + (y - y0) dx / dy
+            crosses = (min(y0, y1) <= rows) & (rows < max(y0, y1))
+            left, cross = (columns - x0) * (y1 - y0), (rows - y0) * (x1 - x0)
+            inside ^= crosses & ((left < cross) if y1 > y0 else (left > cross))
+        if x1 < x0:
+            x0, y0, x1, y1 = x1, y1, x0, y0
+        if x1 - x0 >= abs(y1 - y0):  # one pixel a column, the row rounded half to the start
+            for x in range(x0, x1 + 1):
+                y = Fraction(y0) + Fraction((x - x0) * (y1 - y0), max(x1 - x0, 1))
+                y = math.ceil(y - Fraction(1, 2)) if y1 >= y0 else math.floor(y + Fraction(1, 2))
+                if -1 <= x <= width and -1 <= y <= height:
+                    drawn[y + 1, x + 1] = True
+        else:  # one pixel a row, the column rounded half to the left
+            for y in range(min(y0, y1), max(y0, y1) + 1):
+                x = math.ceil(Fraction(x0) + Fraction((y - y0) * (x1 - x0), y1 - y0)
+                              - Fraction(1, 2))
+                if -1 <= x <= width and -1 <= y <= height:
+                    drawn[y + 1, x + 1] = True
+    return inside | drawn
+
+
+def _reference_pixels(parts, width: int, height: int) -> np.ndarray:
+    """What Supervisely draws of polygons (exterior less holes, one over the other) on the
+    pixels -1..width x -1..height."""
+    out = np.zeros((height + 2, width + 2), bool)
+    for part in parts:
+        pixels = _reference_ring(np.asarray(part["exterior"]), width, height)
+        for hole in part.get("interior", []):
+            pixels &= ~_reference_ring(np.asarray(hole), width, height)
+        out |= pixels
+    return out
+
+
+def test_random_polygons_burn_the_drawn_pixels(tmp_path):
+    """Random polygons, multipolygons (holes at times; rings crossing themselves, far
+    vertices, a third crossing the image's edge) burn, by the pixel-centre rule and with
+    --all-touched, exactly the pixels a plain pixel-by-pixel reference draws of them
+    (:func:`_reference_pixels`) in the image and the ring of pixels round it."""
+    from rasterio.features import rasterize
+
+    from geotile.supervisely_labels import read_supervisely
+
+    rng = np.random.default_rng(142)
+    width, height = 30, 24
+
+    def ring(at, scale):
+        n = int(rng.integers(3, 10))
+        if rng.random() < 0.2:  # crossing itself
+            points = at + rng.uniform(-scale, scale, (n, 2))
+        else:
+            t = np.sort(rng.uniform(0, 2 * np.pi, n))
+            points = at + rng.uniform(0.2, 1, (n, 1)) * scale * np.c_[np.cos(t), np.sin(t)]
+        if rng.random() < 0.1:  # one vertex far out
+            points[0] = rng.choice([-1, 1], 2) * rng.uniform(100, 5000, 2)
+        return np.round(points).astype(int).tolist()
+
+    objects, drawn = [], []
+    for _ in range(120):
+        at = rng.uniform(-4, [width + 4, height + 4]) if rng.random() < 0.35 else \
+            rng.uniform(4, [width - 4, height - 4])
+        scale = rng.uniform(0.5, 12)
+        parts = [{"exterior": ring(at, scale),
+                  "interior": [ring(at, scale / 3)] if rng.random() < 0.3 else []}
+                 for _ in range(1 if rng.random() < 0.6 else int(rng.integers(2, 4)))]
+        objects.append({**_polygon([], "water", "multipolygon"), "parts": parts})
+        drawn.append(_reference_pixels(parts, width, height))
+    root = _project(tmp_path / "p", {"a.png": objects}, width=width, height=height)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # those outside the image, left out
+        found = read_supervisely(root, [root / "ds0" / "img" / "a.png"]).shapes[0]
+    burnt = {position: geometry for position, (_, geometry) in zip(
+        [p for p in range(len(objects)) if p not in found.slivers], found.instances,
+        strict=True)}
+    grid = {"out_shape": (height + 2, width + 2), "transform": Affine.translation(-1, -1),
+            "dtype": "uint8"}
+    assert sum(pixels.any() for pixels in drawn) > 80
+    for position, pixels in enumerate(drawn):
+        assert (position in burnt) == pixels.any(), position
+        if position in burnt:
+            for all_touched in (False, True):
+                np.testing.assert_array_equal(
+                    rasterize([burnt[position]], all_touched=all_touched, **grid), pixels,
+                    err_msg=f"objects[{position}], all_touched={all_touched}")
