@@ -6,7 +6,8 @@ polygons on each (default 50, of 3..15 whole-pixel vertices, radius 3..40 px, so
 the image's edge), written as a Supervisely project (meta.json, ds0/img, ds0/ann) and as
 one COCO file of the same polygons, then times `geotile make-masks` of each (a fresh
 process per run, the runs alternating, this checkout's geotile) and prints the median
-seconds, the peak RSS and the ratio of Supervisely's median to COCO's.
+seconds, CPU seconds, the peak RSS and the ratio of Supervisely's median to COCO's (the
+CPU seconds' too: steadier on a busy machine).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.runner import GEOTILE, HERE, run_once
+from benchmarks.runner import GEOTILE, HERE, run_measured
 
 SIZE = 512
 CLASSES = ("building", "tree", "water")
@@ -87,19 +88,22 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench_supervisely_"))
     try:
         project, coco, img = make_inputs(root, args.images, args.polygons)
-        runs: dict[str, list[tuple[float, float]]] = {"supervisely": [], "coco": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"supervisely": [], "coco": []}
         for _ in range(args.repeat):
             for name, labels in (("supervisely", project), ("coco", coco)):
                 out = root / f"masks_{name}"
                 shutil.rmtree(out, ignore_errors=True)
-                runs[name].append(run_once([*GEOTILE, "make-masks", str(labels), str(img),
+                runs[name].append(run_measured([*GEOTILE, "make-masks", str(labels), str(img),
                                             "-o", f"{out}/", *args.extra]))
-        medians = {name: statistics.median(s for s, _ in r) for name, r in runs.items()}
+        medians = {name: statistics.median(s for s, _, _ in r) for name, r in runs.items()}
+        cpu = {name: statistics.median(c for _, _, c in r) for name, r in runs.items()}
         print(f"{args.images} images x {args.polygons} polygons {' '.join(args.extra)}")
         for name, r in runs.items():
             print(f"{name:12s} median {medians[name]:7.2f} s  (runs "
-                  f"{', '.join(f'{s:.2f}' for s, _ in r)})  peak {max(m for _, m in r):.0f} MiB")
-        print(f"ratio supervisely / coco: {medians['supervisely'] / medians['coco']:.2f}")
+                  f"{', '.join(f'{s:.2f}' for s, _, _ in r)})  CPU {cpu[name]:.2f} s  peak "
+                  f"{max(m for _, m, _ in r):.0f} MiB")
+        print(f"ratio supervisely / coco: {medians['supervisely'] / medians['coco']:.2f} "
+              f"(CPU {cpu['supervisely'] / cpu['coco']:.2f})")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -249,26 +249,27 @@ def _read(ann: Path, image, classes: dict[str, str] | None):
 
 
 def _drawn(polygons: list, size: tuple[int, int]):
-    """What Supervisely draws of each object's polygons ([(exterior, [interior...])...])
-    within the image and a pixel round it: its pixels as boxes (:func:`run_boxes`), None
-    for none; one numpy pass over the file."""
-    from geotile.drawn_pixels import drawn_runs, run_boxes
+    """What Supervisely draws of each object's polygons ([(where, title, exterior,
+    [interior...])...], rings of [x, y] lists) within the image and a pixel round it: its
+    pixels as polygons (:func:`run_shapes`), None for none; one numpy pass over the file."""
+    from geotile.drawn_pixels import drawn_runs, run_shapes
 
-    rings = [(number, unit, hole, ring) for number, parts in enumerate(polygons)
-             for unit, (exterior, interior) in enumerate(parts)
+    rings = [(number, unit, hole, (where, title), ring)
+             for number, parts in enumerate(polygons)
+             for unit, (where, title, exterior, interior) in enumerate(parts)
              for hole, ring in ((False, exterior), *((True, h) for h in interior))]
     if not rings:
         return iter(())
-    objects, units, holes, arrays = zip(*rings, strict=True)
+    objects, units, holes, named, lists = zip(*rings, strict=True)
     objects, units = np.asarray(objects), np.asarray(units)
     first_ring = np.ones(len(rings), bool)
     first_ring[1:] = (objects[1:] != objects[:-1]) | (units[1:] != units[:-1])
     ring_unit = np.cumsum(first_ring) - 1
     starts = np.zeros(len(rings) + 1, np.int64)
-    starts[1:] = np.cumsum([len(a) for a in arrays])
-    runs = drawn_runs(np.concatenate(arrays).astype(np.int64), starts, ring_unit,
-                      np.asarray(holes), objects[first_ring], *size)
-    return iter(run_boxes(*runs, len(polygons)))
+    starts[1:] = np.cumsum([len(ring) for ring in lists])
+    runs = drawn_runs(_whole_pixels(named, lists), starts, ring_unit, np.asarray(holes),
+                      objects[first_ring], *size)
+    return iter(run_shapes(*runs, len(polygons)))
 
 
 def _size(ann: Path, size: dict) -> tuple[int, int]:
@@ -327,10 +328,12 @@ def _object(ann: Path, position: int, item, classes, found):
         if not isinstance(parts, list) or not parts:
             raise InputError(f"{where} ({title!r}) is a multipolygon without 'parts' (a list "
                              "of {'exterior', 'interior'}). Fix or remove it.")
-        return title, [_points(where, title, "polygon", part) for part in parts]
-    exterior, interior = _points(where, title, kind, item.get("points"))
+        return title, [(where, title, *_points(where, title, "polygon", part, False))
+                       for part in parts]
     if kind == "polygon":
-        return title, [(exterior, interior)]
+        return title, [(where, title, *_points(where, title, kind, item.get("points"),
+                                               False))]
+    exterior, _ = _points(where, title, kind, item.get("points"))
     # clipped to the image and a pixel round it, as OpenCV clips, drawn inside its pixels
     width, height = found.size
     left, top = np.maximum(exterior.min(axis=0), -1)
@@ -340,11 +343,11 @@ def _object(ann: Path, position: int, item, classes, found):
     return title, shapely.box(left + INSET, top + INSET, right - INSET, bottom - INSET)
 
 
-def _points(where: str, title: str, kind: str, points):
-    """(exterior, [interior...]) as arrays of whole pixels, floored."""
+def _points(where: str, title: str, kind: str, points, numbers: bool = True):
+    """(exterior, [interior...]) as arrays of whole pixels, floored; with ``numbers`` false
+    the rings' lists, checked but for their numbers (:func:`_whole_pixels` reads them)."""
     from geotile.coco_labels import MAX_POINTS
-    from geotile.label_points import float_xy, xy_pairs
-    from geotile.labelme_labels import MOST_RADIUS
+    from geotile.label_points import xy_pairs
 
     if not isinstance(points, dict):
         raise InputError(f"{where} ({title!r}) is a {kind} without 'points': {{'exterior', "
@@ -354,29 +357,57 @@ def _points(where: str, title: str, kind: str, points):
     if sum(len(r) for r in rings if isinstance(r, list)) > MAX_POINTS:
         raise InputError(f"{where} ({title!r}) has over {MAX_POINTS:,} points (a broken "
                          "export?). Simplify it or remove it.")
-    arrays = []
     for ring in rings:
         if not xy_pairs(ring):
             raise InputError(f"{where} ({title!r}) has points {_shown(ring)}; give lists of "
                              "[x, y] pixels. Fix or remove it.")
-        array = np.floor(float_xy(ring))
-        if not np.isfinite(array).all():
-            raise InputError(f"{where} ({title!r}) has a point that is not a finite number. "
-                             "Fix or remove it.")
-        if len(array) and np.abs(array).max() > MOST_RADIUS:
-            raise InputError(f"{where} ({title!r}) has a point {np.abs(array).max():.4g} px "
-                             f"out, past any image (at most {MOST_RADIUS} px). Fix or remove "
-                             "it.")
-        arrays.append(array)
-    if kind == "rectangle" and len(arrays[0]) != 2:
-        raise InputError(f"{where} ({title!r}) is a rectangle of {len(arrays[0])} point(s); "
+        if numbers:
+            _numbers(where, title, ring)
+    if kind == "rectangle" and len(rings[0]) != 2:
+        raise InputError(f"{where} ({title!r}) is a rectangle of {len(rings[0])} point(s); "
                          "give its 2 corners, [[left, top], [right, bottom]]. Fix or remove "
                          "it.")
-    if kind == "polygon" and min(len(a) for a in arrays) < 3:
+    if kind == "polygon" and min(len(r) for r in rings) < 3:
         raise InputError(f"{where} ({title!r}) is a polygon with a ring of "
-                         f"{min(len(a) for a in arrays)} point(s); each ring needs at least 3. "
+                         f"{min(len(r) for r in rings)} point(s); each ring needs at least 3. "
                          "Fix or remove it.")
-    return arrays[0], arrays[1:]
+    if numbers:
+        rings = [_numbers(where, title, ring) for ring in rings]
+    return rings[0], rings[1:]
+
+
+def _numbers(where: str, title: str, ring: list) -> np.ndarray:
+    """A ring's [x, y] pairs as whole pixels (floored); InputError for a point not finite or
+    past any image."""
+    from geotile.label_points import float_xy
+    from geotile.labelme_labels import MOST_RADIUS
+
+    array = np.floor(float_xy(ring))
+    if not np.isfinite(array).all():
+        raise InputError(f"{where} ({title!r}) has a point that is not a finite number. "
+                         "Fix or remove it.")
+    if len(array) and np.abs(array).max() > MOST_RADIUS:
+        raise InputError(f"{where} ({title!r}) has a point {np.abs(array).max():.4g} px "
+                         f"out, past any image (at most {MOST_RADIUS} px). Fix or remove "
+                         "it.")
+    return array
+
+
+def _whole_pixels(named: list, rings: list) -> np.ndarray:
+    """The points of ``rings`` ([x, y] lists, checked but for their numbers) as one (n, 2)
+    int64 array of whole pixels, read at once; InputError (:func:`_numbers`) naming the
+    first ring's object, ``named[i]`` (where, title), where one is not finite or too far."""
+    from geotile.labelme_labels import MOST_RADIUS
+
+    try:
+        xy = np.floor(np.asarray([p for ring in rings for p in ring], np.float64))
+    except OverflowError:  # an integer past any float: found ring by ring
+        xy = np.full((1, 2), np.inf)
+    xy = xy.reshape(-1, 2)
+    if not (np.abs(xy) <= MOST_RADIUS).all():  # NaN too
+        for (where, title), ring in zip(named, rings, strict=True):
+            _numbers(where, title, ring)
+    return xy.astype(np.int64)
 
 
 def _lines(ring: np.ndarray, open_end: bool = False):

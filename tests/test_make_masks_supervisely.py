@@ -283,7 +283,7 @@ def test_polygons_agree_with_supervisely_draw():
                                                                           np.sin(t)]
         drawn = np.zeros((H, W), np.uint8)
         cv2.fillPoly(drawn, [np.floor(ring).astype(np.int32)], 1)
-        geometry = next(_drawn([[(np.floor(ring), [])]], (W, H)))
+        geometry = next(_drawn([[("", "", np.floor(ring).astype(int).tolist(), [])]], (W, H)))
         for all_touched in (False, True):
             ours = rasterize([geometry], out_shape=(H, W), dtype="uint8",
                              all_touched=all_touched)
