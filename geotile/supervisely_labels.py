@@ -296,7 +296,9 @@ def _check_image(ann: Path, size: tuple[int, int], image, objects: bool) -> None
 
 
 def _object(ann: Path, position: int, item, classes, found):
-    """(class title, geometry) of one object; None for one left out."""
+    """(class title, shape) of one object: a geometry (None: no pixel in the image), or
+    for a polygon or multipolygon its polygons, [(where, title, exterior, [interior...])
+    ...] (rings of [x, y] lists, drawn by :func:`_drawn`); None for one left out."""
     from geotile.drawn_pixels import INSET
     from geotile.supervisely_bitmaps import bitmap_shape
 
@@ -361,8 +363,6 @@ def _points(where: str, title: str, kind: str, points, numbers: bool = True):
         if not xy_pairs(ring):
             raise InputError(f"{where} ({title!r}) has points {_shown(ring)}; give lists of "
                              "[x, y] pixels. Fix or remove it.")
-        if numbers:
-            _numbers(where, title, ring)
     if kind == "rectangle" and len(rings[0]) != 2:
         raise InputError(f"{where} ({title!r}) is a rectangle of {len(rings[0])} point(s); "
                          "give its 2 corners, [[left, top], [right, bottom]]. Fix or remove "
