@@ -100,7 +100,8 @@ def _fill(start, end, edge_ring, window):
 
 
 def _lines(start, end, edge_ring, window):
-    """(ring, row, first, stop) of each pixel of the rings' edges' 8-connected lines."""
+    """(ring, row, first, stop) of the pixels of the rings' edges' 8-connected lines: each
+    edge's along a row as one run (x clipped to the window beforehand)."""
     left, right, top, bottom = window
     swap = end[:, 0] < start[:, 0]
     start, end = np.where(swap[:, None], end, start), np.where(swap[:, None], start, end)
@@ -122,9 +123,13 @@ def _lines(start, end, edge_ring, window):
     step = (y2 - sy[edge2]) * np.sign(dy[edge2])
     twice = 2 * (sx[edge2] * rise[edge2] + step * dx[edge2])
     x2 = -((rise[edge2] - twice) // (2 * rise[edge2]))
-    edge, x, y = (np.concatenate(a) for a in ((edge, edge2), (x, x2), (y, y2)))
-    keep = (y >= top) & (y <= bottom) & (x >= left) & (x <= right)
-    return edge_ring[edge[keep]], y[keep], x[keep], x[keep] + 1
+    begins = np.ones(len(x), bool)  # an edge's pixels along a row: one run
+    begins[1:] = (edge[1:] != edge[:-1]) | (y[1:] != y[:-1])
+    ends = np.append(np.nonzero(begins)[0][1:], len(x))[:np.count_nonzero(begins)] - 1
+    edge, y, first, stop = (np.concatenate(a) for a in (
+        (edge[begins], edge2), (y[begins], y2), (x[begins], x2), (x[ends] + 1, x2 + 1)))
+    keep = (y >= top) & (y <= bottom) & (first >= left) & (first <= right)
+    return edge_ring[edge[keep]], y[keep], first[keep], stop[keep]
 
 
 def _sweep(key, column, weight, rows_per):
