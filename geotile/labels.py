@@ -145,8 +145,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             if suffix in PARQUET_SUFFIXES:
                 labels = _read_parquet(path, regions, override, class_field, where)
             elif _geojson_sequence(path):  # GDAL's GeoJSONSeq driver reads it
-                labels = _read_ogr(_without_bom(path), layer, regions, override, class_field,
-                                   where)
+                labels = _read_sequence(path, False, _without_bom(path), layer, regions,
+                                        override, class_field, where=where)
             elif where is not None:  # GDAL's GeoJSON reader types the fields the
                 try:  # expression compares (xBD's, a COCO file... are read below)
                     labels = _read_ogr(path, layer, regions, override, class_field, where)
@@ -167,11 +167,19 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                     except Exception:
                         raise other from None
         elif isinstance(path, Path) and suffix in (".geojsonl", ".geojsons"):
-            labels = _read_ogr(_without_bom(path), layer, regions, override, class_field,
-                               where)
+            labels = _read_sequence(path, False, _without_bom(path), layer, regions,
+                                    override, class_field, where=where)
         else:
-            labels = _read_ogr(_sequence_source(path), layer, regions, override, class_field,
-                               whole_values, where)
+            source = _sequence_source(path)
+            if os.fspath(source).startswith("GeoJSONSeq:"):  # a local file: sniffed
+                text = os.fspath(path)
+                labels = _read_sequence(Path(text.removeprefix("/vsigzip/")),
+                                        text.startswith("/vsigzip/"), source, layer, regions,
+                                        override, class_field, name=given,
+                                        whole_values=whole_values, where=where)
+            else:
+                labels = _read_ogr(source, layer, regions, override, class_field,
+                                   whole_values, where)
     except InputError:
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
@@ -387,6 +395,24 @@ def _sequence_source(path):
     return VirtualPath(f"GeoJSONSeq:{text}") if sequence else path
 
 
+def _read_sequence(local: Path, gzipped: bool, source, layer, regions, override,
+                   class_field, name=None, whole_values=None, where=None) -> Labels | None:
+    """The GeoJSON text sequence ``local`` (``gzipped``): the features near ``regions`` in
+    one streaming pass of :mod:`geotile.geojson_lines`; GDAL's GeoJSONSeq driver reads
+    ``source`` for all of them, a --layer, a ``where`` (its fields typed as GDAL types
+    them), or what that module leaves to it."""
+    if regions is not None and layer is None and where is None:
+        from geotile.geojson_lines import LeftToGDAL, read_near
+
+        crs = override or _geojson_crs(None, local)
+        try:
+            return read_near(local, gzipped, region_boxes(regions, crs), crs, class_field,
+                             name or local)
+        except LeftToGDAL:
+            pass
+    return _read_ogr(source, layer, regions, override, class_field, whole_values, where)
+
+
 def _one_feature(line: str) -> bool:
     """Whether ``line`` is one GeoJSON Feature."""
     try:
@@ -549,10 +575,11 @@ def _polygons(shapes: list) -> np.ndarray | None:
 
 
 def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Path,
-                        offset: int = 0) -> None:
+                        offset: int = 0, numbers: list | None = None) -> None:
     """Parse each feature's geometry into ``out``: unclosed rings are closed, geometries
     GEOS cannot read are left None; one warning names the features of each kind
-    (numbered from ``offset``: the chunk's first feature in the file)."""
+    (numbered from ``offset``: the chunk's first feature in the file; or ``numbers``,
+    each feature's own)."""
     present = [i for i, s in enumerate(shapes) if s is not None]
     if not present:
         return
@@ -583,7 +610,8 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
 
     def label(i: int) -> str:
         fid = features[i].get("id")
-        return f"feature {i + offset}" + (f" (id {fid!r})" if fid is not None else "")
+        number = i + offset if numbers is None else numbers[i]
+        return f"feature {number}" + (f" (id {fid!r})" if fid is not None else "")
 
     if trimmed:
         _warn(f"{path}: {_count(trimmed)} had positions of more than three numbers (an M "
@@ -1283,6 +1311,27 @@ class _GeoJSONStream:
         state.add(chunk, boxes, self.path, texts)
 
 
+def _chunk_geometries(chunk: list, features: list, texts: list, path, offset: int = 0,
+                      numbers: list | None = None) -> np.ndarray:
+    """The geometries of a chunk of parsed GeoJSON features (``chunk``; ``features``: the
+    same as dicts), ``texts`` their text: GEOS reads them as one collection, or one by one
+    (with repairs and warnings) where one is broken."""
+    shapes = [f.get("geometry") for f in features]
+    geometries = np.empty(len(features), dtype=object)
+    parts: Any = []
+    if all(s is not None for s in shapes) and all(isinstance(f, dict) for f in chunk):
+        try:  # GEOS reads the chunk's text as one collection, as _read_geojson does
+            parts = shapely.get_parts(shapely.from_geojson(
+                '{"type": "FeatureCollection", "features": [' + ",".join(texts) + "]}"))
+        except shapely.errors.GEOSException:  # a broken feature: one by one
+            parts = []
+    if len(parts) == len(features):
+        geometries[:] = list(parts)
+    elif any(s is not None for s in shapes):
+        _geojson_geometries(shapes, features, geometries, path, offset, numbers)
+    return geometries
+
+
 class _StreamState:
     """What a streamed GeoJSON keeps: the features near the boxes, field names and
     ``class_field`` values over all, the total bounds, the count."""
@@ -1298,19 +1347,7 @@ class _StreamState:
 
     def add(self, chunk: list, boxes, path: Path, texts: list) -> None:
         features = [f if isinstance(f, dict) else {} for f in chunk]
-        shapes = [f.get("geometry") for f in features]
-        geometries = np.empty(len(features), dtype=object)
-        parts: Any = []
-        if all(s is not None for s in shapes) and all(isinstance(f, dict) for f in chunk):
-            try:  # GEOS reads the chunk's text as one collection, as _read_geojson does
-                parts = shapely.get_parts(shapely.from_geojson(
-                    '{"type": "FeatureCollection", "features": [' + ",".join(texts) + "]}"))
-            except shapely.errors.GEOSException:  # a broken feature: one by one
-                parts = []
-        if len(parts) == len(features):
-            geometries[:] = list(parts)
-        elif any(s is not None for s in shapes):
-            _geojson_geometries(shapes, features, geometries, path, offset=self.count)
+        geometries = _chunk_geometries(chunk, features, texts, path, offset=self.count)
         properties = [f.get("properties") if isinstance(f.get("properties"), dict) else {}
                       for f in features]
         for p in properties:
@@ -1335,6 +1372,22 @@ class _StreamState:
         self.geometries.extend(geometries[keep].tolist())
         self.properties.extend(p for p, k in zip(properties, keep, strict=True) if k)
         self.count += len(features)
+
+    def keep(self, features: list, texts: list, numbers: list, boxes, path) -> None:
+        """Keep those of ``features`` (dicts, their ``texts``, numbered ``numbers`` in the
+        file) that meet ``boxes``; the caller counts them all and notes their names, values
+        and bounds (:mod:`geotile.geojson_lines`)."""
+        if not features:
+            return
+        geometries = _chunk_geometries(features, features, texts, path, numbers=numbers)
+        keep = np.ones(len(features), dtype=bool) if boxes is None else np.zeros(
+            len(features), dtype=bool)
+        for box in boxes or ():
+            keep |= shapely.intersects(geometries, shapely.box(*box))
+        self.geometries.extend(geometries[keep].tolist())
+        self.properties.extend(
+            f.get("properties") if isinstance(f.get("properties"), dict) else {}
+            for f, k in zip(features, keep, strict=True) if k)
 
     def labels(self, crs, class_field) -> Labels | None:
         if not self.count:
