@@ -13,8 +13,11 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from geotile.errors import InputError
 from geotile.gc_pause import gc_paused
@@ -30,11 +33,11 @@ class LeftToGDAL(Exception):
     UTF-8, a line that is no Feature): GDAL's GeoJSONSeq driver reads it."""
 
 
-def numbered_lines(path: Path, gzipped: bool) -> Iterator[tuple[int, str]]:
-    """(line number from 1, text) of each line of ``path`` (gunzipped), past a UTF-8
+def line_blocks(path: Path, gzipped: bool) -> Iterator[list[str]]:
+    """The lines of ``path`` (gunzipped), a block of them at a time, past a UTF-8
     byte-order mark."""
     with (gzip.open if gzipped else open)(path, "rb") as handle:
-        rest, number, first = b"", 0, True
+        rest, first = b"", True
         while data := handle.read(BLOCK):
             if first:
                 data, first = data.removeprefix(codecs.BOM_UTF8), False
@@ -47,31 +50,179 @@ def numbered_lines(path: Path, gzipped: bool) -> Iterator[tuple[int, str]]:
                 text = data[:cut].decode("utf-8")
             except UnicodeDecodeError:
                 raise LeftToGDAL() from None
-            for line in text.split("\n")[:-1]:
-                number += 1
-                yield number, line
+            yield text.split("\n")[:-1]
         if rest.strip():
             try:
-                yield number + 1, rest.decode("utf-8")
+                yield [rest.decode("utf-8")]
             except UnicodeDecodeError:
                 raise LeftToGDAL() from None
 
 
-def _points(geometry: dict) -> list:
-    """The positions of a GeoJSON geometry (TypeError, KeyError... where it is no
-    geometry)."""
-    kind, coordinates = geometry["type"], geometry.get("coordinates")
-    if kind == "Polygon" or kind == "MultiLineString":
-        return [p for ring in coordinates for p in ring]
-    if kind == "MultiPolygon":
-        return [p for polygon in coordinates for ring in polygon for p in ring]
-    if kind == "LineString" or kind == "MultiPoint":
-        return list(coordinates)
-    if kind == "Point":
+#: a geometry's coordinates (numbers and brackets only), read apart from the rest of its line
+COORDINATES = re.compile(r'"coordinates"\s*:\s*(\[[-+0-9.eE,\s\[\]]*\])')
+#: a position of one number, or of three or more (x, y and z...), or an empty array
+ODD_POSITION = re.compile(r"\[[^\[\],]*(?:\]|,[^\[\],]*,)")
+
+
+def _positions(coordinates) -> list:
+    """The positions of GeoJSON ``coordinates`` nested at any depth."""
+    if not coordinates or not isinstance(coordinates[0], list):
         return [coordinates] if coordinates else []
-    if kind == "GeometryCollection":
+    return [p for part in coordinates for p in _positions(part)]
+
+
+def _points(geometry: dict) -> list:
+    """The positions of a GeoJSON geometry (TypeError, KeyError... where it is none)."""
+    if geometry["type"] == "GeometryCollection":
         return [p for part in geometry["geometries"] for p in _points(part)]
-    raise ValueError(kind)
+    return _positions(geometry["coordinates"])
+
+
+def _box(points: list) -> tuple:
+    """(minx, miny, maxx, maxy) of ``points``; NaNs for none."""
+    if not points:
+        return (np.nan,) * 4
+    xs = [float(p[0]) for p in points]
+    ys = [float(p[1]) for p in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _boxes(texts: list) -> np.ndarray:
+    """The boxes of coordinates ``texts`` of two numbers a position (ValueError where one
+    is not)."""
+    if ODD_POSITION.search(",".join(texts)):
+        raise ValueError("a position of other than two numbers")
+    flat = [t.replace("[", "").replace("]", "") for t in texts]
+    counts = np.array([t.count(",") + 1 for t in flat]) // 2
+    numbers = np.array(",".join(flat).split(","), dtype=np.float64)
+    if len(numbers) != 2 * counts.sum():
+        raise ValueError("numbers out of place")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    x, y = numbers[0::2], numbers[1::2]
+    return np.column_stack([np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts),
+                            np.maximum.reduceat(x, starts), np.maximum.reduceat(y, starts)])
+
+
+class _Reader:
+    """The sequence's lines a block at a time: each feature's properties and box, the
+    features near the boxes kept (:class:`geotile.labels._StreamState`)."""
+
+    def __init__(self, boxes, class_field, name) -> None:
+        from geotile.labels import _StreamState
+
+        self.state = _StreamState(class_field)
+        self.boxes, self.class_field, self.name = boxes, class_field, name
+        self.scan = json.scanner.make_scanner(json.JSONDecoder())
+        self.lines = self.count = 0
+        self.extent = np.array([np.inf, np.inf, -np.inf, -np.inf])
+
+    def _parse(self, text: str, number: int):
+        """The JSON value ``text`` of line ``number``; InputError naming the line if it is
+        none."""
+        try:
+            value, end = self.scan(text, 0)
+            if end == len(text) or not text[end:].strip():
+                return value
+        except (StopIteration, ValueError):
+            pass
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"{self.name}: line {number} is not JSON ({exc}); each line "
+                             "must be one GeoJSON Feature. Fix or delete that line.") from None
+
+    def _note(self, feature) -> None:
+        """Count ``feature`` (a Feature, else LeftToGDAL) and note its property names and
+        class value."""
+        if type(feature) is not dict or feature.get("type") != "Feature":
+            raise LeftToGDAL()
+        properties = feature.get("properties")
+        if type(properties) is dict:
+            self.state.names.update(dict.fromkeys(properties))
+            if self.class_field is not None:
+                self.state.values[properties.get(self.class_field)] = None
+        elif self.class_field is not None:
+            self.state.values[None] = None
+
+    def block(self, lines: list) -> None:
+        kept, numbers, boxes = [], [], []  # of the block's features
+        coordinates, placed = [], []  # read apart, for _boxes; their features' places
+        unknown = []  # places of features whose geometry GEOS is to read (or refuse)
+        search, parse, scan, note = COORDINATES.search, self._parse, self.scan, self._note
+        for number, line in enumerate(lines, self.lines + 1):
+            found = search(line)
+            if found:  # the line without its coordinates: a short parse
+                start, end = found.span(1)
+                rest = line[:start] + "0" + line[end:]
+                try:
+                    feature, stop = scan(rest, 0)
+                except (StopIteration, ValueError):
+                    stop = -1
+                if stop != len(rest):
+                    feature = parse(rest, number)
+                note(feature)
+                geometry = feature.get("geometry")
+                if type(geometry) is dict and type(geometry.get("coordinates")) is int:
+                    coordinates.append(line[start:end])
+                    placed.append(len(kept))
+                    kept.append(line)
+                    numbers.append(number)
+                    boxes.append(None)
+                    continue
+            elif not line.strip():
+                continue
+            feature = parse(line, number)  # e.g. GeometryCollection, coordinates elsewhere
+            self._note(feature)
+            geometry = feature.get("geometry")
+            try:
+                box = (np.nan,) * 4 if geometry is None else _box(_points(geometry))
+            except (TypeError, KeyError, IndexError, ValueError, AttributeError):
+                box = (np.nan,) * 4
+                unknown.append(len(kept))
+            kept.append(line)
+            numbers.append(number)
+            boxes.append(box)
+        self.lines += len(lines)
+        if not kept:
+            return
+        if coordinates:
+            try:
+                found = _boxes(coordinates)
+            except ValueError:  # each apart: json says which is broken
+                found = []
+                for place, text in zip(placed, coordinates, strict=True):
+                    try:
+                        found.append(_box(_positions(parse(text, numbers[place]))))
+                    except (TypeError, IndexError, ValueError, AttributeError):
+                        found.append((np.nan,) * 4)
+                        unknown.append(place)
+            for place, box in zip(placed, found, strict=True):
+                boxes[place] = box
+        self._keep(kept, numbers, np.array(boxes, dtype=np.float64).reshape(-1, 4), unknown)
+
+    def _keep(self, lines: list, numbers: list, boxes: np.ndarray, unknown: list) -> None:
+        """Note the block's extent; keep its features near the boxes (or unknown)."""
+        from geotile.quiet_warnings import hidden
+
+        with hidden(RuntimeWarning):  # all-NaN: no geometry
+            self.extent = np.concatenate([np.fmin(self.extent[:2], np.nanmin(boxes[:, :2], 0)),
+                                          np.fmax(self.extent[2:], np.nanmax(boxes[:, 2:], 0))])
+        if self.boxes is None:
+            near = np.ones(len(boxes), dtype=bool)
+        else:
+            near = np.zeros(len(boxes), dtype=bool)
+            for x0, y0, x1, y1 in self.boxes:
+                near |= (boxes[:, 0] <= x1) & (boxes[:, 2] >= x0) & (boxes[:, 1] <= y1) & \
+                    (boxes[:, 3] >= y0)
+        near[unknown] = True
+        places = np.flatnonzero(near)
+        for at in range(0, len(places), CHUNK_FEATURES):
+            chosen = places[at:at + CHUNK_FEATURES]
+            texts = [lines[i] for i in chosen]
+            features = [self._parse(t, numbers[i]) for t, i in zip(texts, chosen, strict=True)]
+            self.state.keep(features, texts, [self.count + int(i) for i in chosen],
+                            self.boxes, self.name)
+        self.count += len(lines)
 
 
 def read_near(path: Path, gzipped: bool, boxes: list | None, crs, class_field: str | None,
@@ -80,61 +231,10 @@ def read_near(path: Path, gzipped: bool, boxes: list | None, crs, class_field: s
     (None: all), in ``crs``; ``name`` is the file as the user gave it (for messages).
     InputError naming the line for a line that is no JSON; LeftToGDAL for what GDAL reads
     instead."""
-    from geotile.labels import _StreamState
-
-    state = _StreamState(class_field)
-    names, values = state.names, state.values
-    x0 = y0 = float("inf")
-    x1 = y1 = float("-inf")
-    features: list = []
-    texts: list = []
-    numbers: list = []
-    index = 0
-    loads = json.loads
-    with gc_paused():  # millions of lists and floats, none in a cycle
-        for number, line in numbered_lines(path, gzipped):
-            try:
-                feature = loads(line)
-            except ValueError as exc:
-                if not line.strip():
-                    continue
-                raise InputError(f"{name}: line {number} is not JSON ({exc}); each line must "
-                                 "be one GeoJSON Feature. Fix or delete that line.") from None
-            if not isinstance(feature, dict) or feature.get("type") != "Feature":
-                raise LeftToGDAL()
-            properties = feature.get("properties")
-            if isinstance(properties, dict):
-                names.update(dict.fromkeys(properties))
-                if class_field is not None:
-                    values[properties.get(class_field)] = None
-            elif class_field is not None:
-                values[None] = None
-            geometry = feature.get("geometry")
-            near = False
-            if geometry is not None:
-                try:
-                    points = _points(geometry)
-                    xs = [p[0] for p in points]
-                    ys = [p[1] for p in points]
-                    if xs:
-                        bx0, by0, bx1, by1 = (float(min(xs)), float(min(ys)), float(max(xs)),
-                                              float(max(ys)))
-                        x0, y0 = min(x0, bx0), min(y0, by0)
-                        x1, y1 = max(x1, bx1), max(y1, by1)
-                        near = boxes is None or any(
-                            bx0 <= b[2] and bx1 >= b[0] and by0 <= b[3] and by1 >= b[1]
-                            for b in boxes)
-                except (TypeError, KeyError, IndexError, ValueError, AttributeError):
-                    near = True  # GEOS reads it, or says why it cannot
-            if near:
-                features.append(feature)
-                texts.append(line)
-                numbers.append(index)
-                if len(features) >= CHUNK_FEATURES:
-                    state.keep(features, texts, numbers, boxes, name)
-                    features, texts, numbers = [], [], []
-            index += 1
-        state.keep(features, texts, numbers, boxes, name)
-    state.count = index
-    state.bounds = [x0, y0, x1, y1]
-    return state.labels(crs, class_field)
+    reader = _Reader(boxes, class_field, name)
+    with gc_paused():  # many small lists and floats, none in a cycle
+        for lines in line_blocks(path, gzipped):
+            reader.block(lines)
+    reader.state.count = reader.count
+    reader.state.bounds = [float(v) for v in reader.extent]
+    return reader.state.labels(crs, class_field)
