@@ -217,3 +217,132 @@ def test_microsoft_csv_gz_is_opened_no_more_than_needed(tmp_path, make_raster, m
     labels = read_labels(path, regions=image_regions([image]))
     assert len(labels) == 3
     assert opened == [], opened
+
+
+# --- GeoJSON lines streamed by geotile (geotile.geojson_lines), not GDAL's driver ---------
+
+#: class 1 and 2 footprints over two tiles side by side (a: x 0-10 m, b: x 10-20 m): inside
+#: a, overlapping (the later on top), across the tiles' edge, on it from b's side, on the
+#: grid's corner, and far from both (never burnt)
+SPREAD = [(shapely.box(X0 + 1, Y0 - 4, X0 + 4, Y0 - 1), 1),
+          (shapely.box(X0 + 3, Y0 - 6, X0 + 6, Y0 - 3), 2),
+          (shapely.box(X0 + 8, Y0 - 9, X0 + 12, Y0 - 7), 1),
+          (shapely.box(X0 + 10, Y0 - 3, X0 + 11.5, Y0 - 1), 2),
+          (shapely.box(X0 + 19, Y0 - 10.5, X0 + 21, Y0 - 9), 1),
+          (shapely.box(X0 + 900, Y0 - 900, X0 + 905, Y0 - 895), 2),
+          (shapely.box(X0 - 3000, Y0 + 10, X0 - 2990, Y0 + 20), 1)]
+
+
+def feature_lines(rows=SPREAD) -> str:
+    return "".join(json.dumps({"type": "Feature", "properties": {"c": c, "height": -1.0},
+                               "geometry": shapely.geometry.mapping(lonlat(utm))}) + "\n"
+                   for utm, c in rows)
+
+
+@pytest.fixture
+def two_tiles(make_raster, tmp_path):
+    from rasterio.transform import from_origin
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for name, left in (("a.tif", X0), ("b.tif", X0 + 10)):
+        make_raster(f"tiles/{name}", np.zeros((20, 20), np.uint8),
+                    transform=from_origin(left, Y0, 0.5, 0.5))
+    return folder
+
+
+def reference_masks(run_cli, tiles, tmp_path, rows=SPREAD) -> dict:
+    """The masks GDAL's read of a GeoPackage of the same features gives."""
+    import geopandas as gpd
+
+    path = tmp_path / "reference.gpkg"
+    gpd.GeoDataFrame({"c": [c for _, c in rows]}, geometry=[lonlat(u) for u, _ in rows],
+                     crs="EPSG:4326").to_file(path)
+    result = run_cli("make-masks", path, tiles, "-o", tmp_path / "reference", "--class-field",
+                     "c")
+    assert result.exit_code == 0, result.output
+    return {p.name: mask_of(p) for p in sorted((tmp_path / "reference").glob("*.tif"))}
+
+
+@pytest.mark.parametrize("name", ["part-00000.csv.gz", "footprints.geojsonl",
+                                  "footprints.geojsonl.gz", "footprints.geojson"])
+def test_geojson_lines_burn_as_gdal_reads_them_tile_by_tile(run_cli, two_tiles, tmp_path,
+                                                             name, monkeypatch):
+    """GDAL's GeoJSONSeq driver read a 2M-footprint .csv.gz twice for one tile (164 s where
+    gdal_rasterize takes 72 s), whole into memory for several; now geotile's one streaming
+    pass: the same masks, byte for byte (the later footprint on top, the one across the
+    tiles' edge in both, the one on it in b only, the far ones nowhere), GDAL not asked."""
+    import pyogrio.raw
+
+    expected = reference_masks(run_cli, two_tiles, tmp_path)
+    text = feature_lines().encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("GDAL read the GeoJSON lines")
+
+    monkeypatch.setattr(pyogrio.raw, "read", refused)
+    result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks", "--class-field",
+                     "c")
+    assert result.exit_code == 0, result.output
+    masks = {p.name: mask_of(p) for p in sorted((tmp_path / "masks").glob("*.tif"))}
+    assert masks.keys() == expected.keys() == {"a.tif", "b.tif"}
+    for key, mask in masks.items():
+        np.testing.assert_array_equal(mask, expected[key], err_msg=key)
+    a, b = masks["a.tif"], masks["b.tif"]
+    assert (a[2:8, 2:6] == 1).all() and (a[6:12, 6:12] == 2).all()  # 2 over 1 where they meet
+    assert (a[14:18, 16:20] == 1).all() and (b[14:18, 0:4] == 1).all()  # across the edge
+    assert (b[2:6, 0:3] == 2).all() and not a[2:6, 19].any()  # on the edge: b's side
+    assert (b[18:20, 18:20] == 1).all()  # the corner footprint, in b only
+
+
+def test_geojson_lines_read_alike_through_one_tile_or_all(tmp_path, two_tiles):
+    """The features near one tile: its own, the one across its edge and the one touching it,
+    in file order with their properties, as GDAL reads them; the extent and class values are
+    the whole file's."""
+    from geotile.labels import image_regions, read_labels
+
+    path = tmp_path / "part-00001.csv.gz"
+    path.write_bytes(gzip.compress(feature_lines().encode()))
+    labels = read_labels(path, regions=image_regions([two_tiles / "a.tif"]), class_field="c")
+    assert list(labels.fields["c"]) == [1, 2, 1, 2]
+    assert labels.values["c"] == [1, 2]
+    whole = shapely.bounds(shapely.union_all([lonlat(u) for u, _ in SPREAD]))
+    np.testing.assert_allclose(labels.extent, whole, rtol=0, atol=1e-12)
+    everything = read_labels(path)
+    assert len(everything) == len(SPREAD)
+    for mine, gdal in zip(labels.geometries, everything.geometries[:4], strict=True):
+        assert shapely.equals_exact(mine, gdal, tolerance=0)
+
+
+def test_a_broken_geojson_line_is_named_by_its_number(run_cli, two_tiles, tmp_path):
+    """A line cut short in a .csv.gz: 'not vector data GDAL can read (JSON parsing error:
+    ...)'; now one line names the file and the line, and no mask is written."""
+    lines = feature_lines().splitlines()
+    lines[5] = lines[5][:-7]  # far from the tiles: still found
+    path = tmp_path / "part-00002.csv.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks")
+    assert_one_line_error(result, "part-00002.csv.gz", "line 6", "not JSON")
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+
+
+def test_geojson_lines_of_other_shapes_burn_alike(run_cli, two_tiles, tmp_path):
+    """Positions with a z, a GeometryCollection, CRLF endings and a blank line: read by json
+    line by line where the bulk read of coordinates does not fit, the same masks."""
+    expected = reference_masks(run_cli, two_tiles, tmp_path)
+    lines = feature_lines().splitlines()
+    raised = json.loads(lines[0])
+    raised["geometry"] = shapely.geometry.mapping(shapely.force_3d(lonlat(SPREAD[0][0]), 7.0))
+    collected = json.loads(lines[2])
+    collected["geometry"] = {"type": "GeometryCollection",
+                             "geometries": [collected["geometry"]]}
+    lines[0], lines[2] = json.dumps(raised), json.dumps(collected)
+    path = tmp_path / "footprints.geojsonl"
+    path.write_bytes(("\r\n".join(lines[:3]) + "\r\n\r\n" + "\r\n".join(lines[3:])).encode())
+    result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks", "--class-field",
+                     "c")
+    assert result.exit_code == 0, result.output
+    for key, mask in expected.items():
+        np.testing.assert_array_equal(mask_of(tmp_path / "masks" / key), mask, err_msg=key)
