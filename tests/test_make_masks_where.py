@@ -53,6 +53,18 @@ def _containers(folder) -> dict:
     return paths
 
 
+def _lines_files(folder) -> dict:
+    """The same footprints as GeoJSON text sequences, one Feature a line (plain, and
+    gzipped as Microsoft's .csv.gz), in UTM given by --labels-crs."""
+    import gzip
+
+    text = "".join(json.dumps(f) + "\n" for f in _frame().iterfeatures(drop_id=True))
+    paths = {"geojsonl": folder / "f.geojsonl", "csv.gz": folder / "f.csv.gz"}
+    paths["geojsonl"].write_text(text)
+    paths["csv.gz"].write_bytes(gzip.compress(text.encode()))
+    return paths
+
+
 def _image(path, x0=X0):
     from rasterio.transform import from_origin
 
@@ -66,7 +78,8 @@ def _mask(path) -> np.ndarray:
 
 
 def _make(run_cli, labels, image, output, *args):
-    crs = ["--labels-crs", UTM_CRS] if str(labels).endswith(".csv") else []
+    crs = ["--labels-crs", UTM_CRS] if str(labels).endswith((".csv", ".geojsonl", ".csv.gz")) \
+        else []
     return run_cli("make-masks", labels, image, "-o", output, *crs, *args)
 
 
@@ -89,8 +102,10 @@ def _selected_pixels(numbers) -> int:
 @pytest.mark.parametrize("where", list(EXPRESSIONS))
 def test_the_five_containers_give_identical_masks(tmp_path, run_cli, where):
     """GeoJSON (GDAL's reader), GeoPackage (not its SQLite reader: OGR SQL, LIKE
-    case-sensitive), FlatGeobuf, GeoParquet (pyarrow) and CSV (typed): one mask."""
-    paths = _containers(tmp_path)
+    case-sensitive), FlatGeobuf, GeoParquet (pyarrow), CSV (typed) and GeoJSON text
+    sequences, plain and gzipped (GDAL's GeoJSONSeq reader, not geotile's stream): one
+    mask."""
+    paths = {**_containers(tmp_path), **_lines_files(tmp_path)}
     image = _image(tmp_path / "tile.tif")
     masks = {}
     for kind, labels in paths.items():
