@@ -1466,6 +1466,34 @@ def test_a_city_road_network_is_edge_matched_by_its_segments():
     assert shapely.equals(matched[road], polygons[road])
 
 
+def test_edge_matching_runs_by_batches_of_whole_groups_with_one_pass_result(monkeypatch):
+    """Polygons are edge-matched in batches of whole groups that meet (all of 100,000
+    buildings' segments, points and trees at once took 1.45 GB): the same polygons as one
+    pass, exact and by distance, with a group larger than a batch kept whole."""
+    from rasterio.features import shapes
+
+    from geotile import coverage
+
+    rng = np.random.default_rng(5)
+    labels = np.zeros((120, 120), np.int32)
+    for k, (r, c) in enumerate(rng.integers(0, 110, (60, 2)), start=1):
+        labels[r:r + rng.integers(3, 10), c:c + rng.integers(3, 10)] = k  # overlapping
+    labels[60:64, :] = 1000  # a long terrace crossing many: one large group
+    polygons = np.array([shapely.geometry.shape(g) for g, v in shapes(
+        labels, mask=labels > 0, transform=from_origin(0, 60, 0.5, 0.5))], dtype=object)
+    moved = shapely.transform(polygons, lambda xy: xy + 1e-7 * (xy[:, ::-1] % 1))
+    wanted = [coverage.edge_matched(polygons, 5e-4, True), coverage.edge_matched(moved, 5e-4)]
+    assert not shapely.equals_exact(wanted[0], polygons, 0).all()
+    monkeypatch.setattr(coverage, "MATCH_BATCH", 3)
+    calls = []
+    shared = coverage._vertices_shared
+    monkeypatch.setattr(coverage, "_vertices_shared",
+                        lambda some, *a: calls.append(len(some)) or shared(some, *a))
+    assert shapely.equals_exact(coverage.edge_matched(polygons, 5e-4, True), wanted[0], 0).all()
+    assert shapely.equals_exact(coverage.edge_matched(moved, 5e-4), wanted[1], 0).all()
+    assert len(calls) > 4 and max(calls) > 3  # batches, one holding the whole terrace group
+
+
 def test_edge_matching_inserts_the_neighbours_vertices_in_order_along_each_edge():
     """The vertices a polygon lacks where its neighbours' corners lie on its edges are put
     into those edges (GEOS's snapping did it, quadratic: 11 of a vectorize's 13.4 s on one
