@@ -106,18 +106,32 @@ def split_instances(footprint: np.ndarray, boundary: np.ndarray | None = None,
 
     ``valid`` (bool) leaves nodata pixels out of every building.
     """
-    from scipy import ndimage
-    from skimage.segmentation import watershed
+    return _flooded(*_flood_inputs(footprint, boundary, contact, threshold, valid, options))
 
+
+def _flood_inputs(footprint, boundary, contact, threshold: float, valid, options):
+    """(mask, seeds, relief) of :func:`split_instances`; None for seeds and relief where
+    no pixel is a building. The bands are not needed after this (a caller may drop them
+    before the watershed: a block's three float32 bands are 140 MB)."""
     footprint = _finite(np.asarray(footprint, np.float32))
     mask = footprint >= threshold
     if valid is not None:
         mask &= valid
     if not mask.any():
-        return np.zeros(footprint.shape, np.int32)
-    seeds = markers(footprint, boundary, contact, mask, options)
-    labels = watershed(_relief(footprint, boundary, contact), seeds, mask=mask,
-                       connectivity=1).astype(np.int32)
+        return mask, None, None
+    return (mask, markers(footprint, boundary, contact, mask, options),
+            _relief(footprint, boundary, contact))
+
+
+def _flooded(mask: np.ndarray, seeds: np.ndarray | None, relief: np.ndarray | None):
+    """:func:`split_instances` from its :func:`_flood_inputs`."""
+    from scipy import ndimage
+    from skimage.segmentation import watershed
+
+    if seeds is None:
+        return np.zeros(mask.shape, np.int32)
+    labels = watershed(relief, seeds, mask=mask, connectivity=1).astype(np.int32, copy=False)
+    del relief
     orphans, count = ndimage.label(mask & (labels == 0), structure=FOUR_CONNECTED)
     if count:
         start = int(labels.max())
@@ -541,12 +555,17 @@ def _raster_pieces(src, *, threshold: float | None = None,
             below = np.zeros((end - shared, src.width), np.int64 if wide else np.int32)
             left = None  # (global labels of the block to the left, its first column)
             for number, column in enumerate(columns):
+                core_cols = slice(column.above, column.above + column.rows)
                 values, valid = read(column.read_top, band.read_top, column.read_rows,
                                      band.read_rows)
                 channels = dict(zip(present, values, strict=True))
-                local = split_instances(channels["footprint"], channels.get("boundary"),
-                                        channels.get("contact"), threshold=threshold,
-                                        valid=valid, options=options)
+                inputs = _flood_inputs(channels["footprint"], channels.get("boundary"),
+                                       channels.get("contact"), threshold, valid, options)
+                # only the core's footprint is kept (scores): the bands go before the flood
+                footprint = channels["footprint"][band.core, core_cols].copy()
+                del values, valid, channels
+                local = _flooded(*inputs)
+                del inputs
                 labels = np.where(local > 0, local + next_id, 0)
                 # labels are paired where both blocks see the building with context on every
                 # side: the middle half of what both read, around the seam (a block's label in
@@ -556,7 +575,6 @@ def _raster_pieces(src, *, threshold: float | None = None,
                     near = _around_seam(column.above)
                     both = previous[:, column.read_top - first :][:, near]
                     _link(links, both, labels[:, near])
-                core_cols = slice(column.above, column.above + column.rows)
                 if above is not None:  # the rows both bands read, over this block's columns
                     previous, first = above
                     near = _around_seam(band.above)
@@ -581,7 +599,6 @@ def _raster_pieces(src, *, threshold: float | None = None,
                 # in the grid's pixels (whole numbers), placed by the grid's transform:
                 # vertices where blocks or adjacent rasters meet are the same coordinates
                 pixels = Affine.translation(col0 + column.top, row0 + band.top)
-                footprint = channels["footprint"][band.core, core_cols]
                 found = instance_polygons(core, footprint, pixels, with_labels=True)
                 placed = shapely.transform(np.array([f[1] for f in found], dtype=object),
                                            lambda xy: np.column_stack(apply(grid, *xy.T)))
@@ -592,7 +609,9 @@ def _raster_pieces(src, *, threshold: float | None = None,
                     else:
                         piece[0].append(polygon)
                 next_id += int(local.max(initial=0))
-                left = (labels, column.read_top)
+                if number + 1 < len(columns):  # the columns the next block reads again
+                    again = columns[number + 1].read_top
+                    left = (labels[:, again - column.read_top :].copy(), again)
                 bar.update()
             above = (below, shared)
     bar.close()
