@@ -559,8 +559,10 @@ def make_masks_on_cluster(
         _check_placeable(own, group, own_kwargs)
     if not folder and not is_label_raster(read) and kwargs.get("where") is not None:
         from geotile.label_filter import check_where  # each task reads it: refused once,
+        from geotile.labels import field_schema
 
-        check_where(read, kwargs["where"], kwargs.get("layer"))  # before any mask
+        check_where(read, kwargs["where"],  # before any mask
+                    field_schema(read, kwargs.get("layer")))
     remote = scheduler is not None
     kwargs = {**kwargs, "progress": False}
     if isinstance(palette, str | os.PathLike) and str(palette).lower() not in PALETTES:

@@ -115,17 +115,13 @@ def _text(value) -> str:
     return str(value)
 
 
-def check_where(path, where: str | None, layer: str | None = None) -> None:
+def check_where(path, where: str | None, schema: dict | None) -> None:
     """InputError (as :func:`selected`'s) when ``where`` does not apply to the fields of
-    the vector file ``path``, checked on its schema alone (no feature read), so that a run
-    is refused before any mask is written; files whose schema GDAL does not read (xBD's,
+    the vector file ``path``, checked on its ``schema`` alone (name -> NumPy dtype:
+    :func:`geotile.labels.field_schema`; no feature read), so that a run is refused before
+    any mask is written; files whose schema GDAL does not read (``schema`` None: xBD's,
     SpaceNet's CSV) are checked as they are read."""
-    if where is None:
-        return
-    from geotile.labels import field_schema
-
-    schema = field_schema(path, layer)
-    if schema is None:
+    if where is None or schema is None:
         return
     fields = {name: np.empty(0, dtype=dtype) for name, dtype in schema.items()}
     selected(fields, np.empty(0, dtype=object), where, path)

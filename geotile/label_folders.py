@@ -262,9 +262,10 @@ def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_cr
     check_outputs(outputs, [*dict.fromkeys(files), *images], overwrite, resume)
     if where is not None:
         from geotile.label_filter import check_where
+        from geotile.labels import field_schema
 
         for path in dict.fromkeys(files):
-            check_where(path, where, layer)
+            check_where(path, where, field_schema(path, layer))
     values = None
     if class_field is not None and class_map is None:
         values = run_class_values(files, class_field, labels_crs, layer, where)
