@@ -145,8 +145,7 @@ def _formats() -> list[_Format]:
     """The formats, in the order make-masks tells them apart."""
     from geotile.darwin_labels import is_darwin_labels
     from geotile.dota_labels import is_dota_labels
-    from geotile.label_documents import is_cvat_file
-    from geotile.labelbox_labels import is_labelbox_file
+    from geotile.label_documents import is_cvat_file, is_labelbox_file
     from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.supervisely_labels import is_supervisely_labels
     from geotile.via_labels import is_via_file

@@ -50,6 +50,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import InputError
+from geotile.label_documents import is_darwin
 
 #: annotation kinds without an area (left out), in darwin-py's order of main types; a
 #: direction vector is a sub-annotation of a box or polygon (darwin-py's), a kind alone
@@ -62,18 +63,6 @@ _SNIFF = re.compile(rb'"(?:item|image)"\s*:\s*\{')
 _LOOKED_AT = 8
 #: px: a corner of a vertex's pixel square left out of the fill (upolygon leaves it out)
 _VERTEX = 0.01
-
-
-def is_darwin(document) -> bool:
-    """Whether a parsed JSON document is a Darwin JSON file: 2.0's ``item`` (with ``slots``
-    or ``name``) or 1.0's ``image`` (not COCO's of a ``file_name``, as SA-1B's per-image
-    files) beside an ``annotations`` list."""
-    if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
-        return False
-    item, image = document.get("item"), document.get("image")
-    return (isinstance(item, dict) and ("slots" in item or "name" in item)) or (
-        isinstance(image, dict) and "file_name" not in image  # COCO's (SA-1B's): not V7's
-        and any(k in image for k in ("width", "height", "filename", "original_filename")))
 
 
 def is_darwin_file(path) -> bool:

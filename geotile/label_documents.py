@@ -1,7 +1,9 @@
-"""Which label document a parsed JSON file (or an XML file) is, for the readers of labels in
-each image's pixels (:mod:`geotile.coco_labels`, :mod:`geotile.labelme_labels`,
-:mod:`geotile.via_labels`, :mod:`geotile.cvat_labels`...) and for :mod:`geotile.labels`, which
-refuses them as vector labels: plain predicates, importing nothing of geotile."""
+"""Which label document a parsed JSON file (or an XML file, a Labelbox export) is, for the
+readers of labels in each image's pixels (:mod:`geotile.coco_labels`,
+:mod:`geotile.labelme_labels`, :mod:`geotile.via_labels`, :mod:`geotile.cvat_labels`,
+:mod:`geotile.darwin_labels`, :mod:`geotile.labelbox_labels`...) and for
+:mod:`geotile.labels`, which refuses them as vector labels: plain predicates, importing
+nothing of geotile but :mod:`geotile.json_text`'s readers."""
 from __future__ import annotations
 
 import os
@@ -11,6 +13,13 @@ from pathlib import Path
 #: bytes of an XML file's start read to tell CVAT's
 CVAT_SNIFF_BYTES = 1 << 12
 _CVAT_ROOT = re.compile(rb"<annotations[\s>]")
+#: suffixes of Labelbox's exports (v2: .ndjson; v1: .json)
+LABELBOX_SUFFIXES = (".ndjson", ".jsonl", ".json")
+#: keys of a Labelbox row near a file's start: worth reading its first row to see
+_LABELBOX_SNIFF = re.compile(rb'"(?:data_row|Labeled Data|DataRow ID|External ID)"\s*:')
+LABELBOX_SNIFF_BYTES = 1 << 16
+#: the longest first line read to tell an NDJSON export (a row of many objects is long)
+FIRST_LINE_BYTES = 1 << 26
 
 
 def is_coco(document) -> bool:
@@ -46,6 +55,18 @@ def is_labelstudio(document) -> bool:
          and any(isinstance(item.get(k), list)
                  for k in ("annotations", "predictions", "completions")))
         or ("annotation_id" in item and "id" in item)) for item in items[:100])
+
+
+def is_darwin(document) -> bool:
+    """Whether a parsed JSON document is a Darwin JSON file: 2.0's ``item`` (with ``slots``
+    or ``name``) or 1.0's ``image`` (not COCO's of a ``file_name``, as SA-1B's per-image
+    files) beside an ``annotations`` list."""
+    if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
+        return False
+    item, image = document.get("item"), document.get("image")
+    return (isinstance(item, dict) and ("slots" in item or "name" in item)) or (
+        isinstance(image, dict) and "file_name" not in image  # COCO's (SA-1B's): not V7's
+        and any(k in image for k in ("width", "height", "filename", "original_filename")))
 
 
 def via_entries(document):
@@ -88,3 +109,46 @@ def is_cvat_file(path) -> bool:
     match = _CVAT_ROOT.search(head)
     return match is not None and any(
         key in head[match.start():] for key in (b"<version", b"<meta", b"<image"))
+
+
+def is_labelbox_row(item) -> bool:
+    """Whether a parsed JSON value is a Labelbox row: v2's (``data_row`` beside ``projects``
+    or ``media_attributes``) or v1's (``Labeled Data`` or ``External ID`` beside ``Label``)."""
+    return isinstance(item, dict) and (
+        (isinstance(item.get("data_row"), dict)
+         and ("projects" in item or "media_attributes" in item))
+        or (("Labeled Data" in item or "External ID" in item) and "Label" in item))
+
+
+def is_labelbox(document) -> bool:
+    """Whether a parsed JSON document is a Labelbox export (a list of rows, or one row)."""
+    items = document if isinstance(document, list) else [document]
+    return bool(items) and all(is_labelbox_row(item) for item in items[:100])
+
+
+def is_labelbox_file(path) -> bool:
+    """Whether ``path`` is a local Labelbox export: an NDJSON file whose first line is a v2
+    row, or a JSON file of rows (its start names a row's key: then it is read)."""
+    from geotile.json_text import holds, sniffed
+
+    if not isinstance(path, str | os.PathLike):
+        return False
+    path = Path(os.fspath(path))
+    if path.suffix.lower() not in LABELBOX_SUFFIXES \
+            or not sniffed(path, _LABELBOX_SNIFF, LABELBOX_SNIFF_BYTES):
+        return False
+    if is_labelbox_row(first_json_line(path)):
+        return True
+    return path.suffix.lower() == ".json" and holds(path, is_labelbox)
+
+
+def first_json_line(path: Path):
+    """The first line of ``path`` parsed as JSON (None where it is none, or too long)."""
+    from geotile.json_text import loads
+
+    try:
+        with path.open("rb") as handle:
+            line = handle.readline(FIRST_LINE_BYTES).removeprefix(b"\xef\xbb\xbf")
+        return loads(line) if line.strip() else None
+    except (OSError, ValueError, RecursionError):
+        return None

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -50,15 +49,9 @@ import numpy as np
 import shapely
 
 from geotile.errors import InputError
+from geotile.label_documents import first_json_line
 from geotile.labelme_labels import MOST_RADIUS, Labelme, LabelmeFile, run_names
 
-#: suffixes of Labelbox's exports (v2: .ndjson; v1: .json)
-SUFFIXES = (".ndjson", ".jsonl", ".json")
-#: keys of a Labelbox row near a file's start: worth reading its first row to see
-_SNIFF = re.compile(rb'"(?:data_row|Labeled Data|DataRow ID|External ID)"\s*:')
-SNIFF_BYTES = 1 << 16
-#: the longest first line read to tell an NDJSON export (a row of many objects is long)
-FIRST_LINE_BYTES = 1 << 26
 #: object kinds with an area, without one, and given by URL
 AREA = ("ImagePolygon", "ImageBoundingBox")
 NO_AREA = ("ImagePolyline", "ImagePoint")
@@ -87,48 +80,6 @@ class _Row:
     size: tuple[int, int] | None
     rotation: str | None
     labels: list[_Label] = field(default_factory=list)
-
-
-def is_labelbox_row(item) -> bool:
-    """Whether a parsed JSON value is a Labelbox row: v2's (``data_row`` beside ``projects``
-    or ``media_attributes``) or v1's (``Labeled Data`` or ``External ID`` beside ``Label``)."""
-    return isinstance(item, dict) and (
-        (isinstance(item.get("data_row"), dict)
-         and ("projects" in item or "media_attributes" in item))
-        or (("Labeled Data" in item or "External ID" in item) and "Label" in item))
-
-
-def is_labelbox(document) -> bool:
-    """Whether a parsed JSON document is a Labelbox export (a list of rows, or one row)."""
-    items = document if isinstance(document, list) else [document]
-    return bool(items) and all(is_labelbox_row(item) for item in items[:100])
-
-
-def is_labelbox_file(path) -> bool:
-    """Whether ``path`` is a local Labelbox export: an NDJSON file whose first line is a v2
-    row, or a JSON file of rows (its start names a row's key: then it is read)."""
-    from geotile.json_text import holds, sniffed
-
-    if not isinstance(path, str | os.PathLike):
-        return False
-    path = Path(os.fspath(path))
-    if path.suffix.lower() not in SUFFIXES or not sniffed(path, _SNIFF, SNIFF_BYTES):
-        return False
-    if is_labelbox_row(_first_line(path)):
-        return True
-    return path.suffix.lower() == ".json" and holds(path, is_labelbox)
-
-
-def _first_line(path: Path):
-    """The first line of ``path`` parsed as JSON (None where it is none, or too long)."""
-    from geotile.json_text import loads
-
-    try:
-        with path.open("rb") as handle:
-            line = handle.readline(FIRST_LINE_BYTES).removeprefix(b"\xef\xbb\xbf")
-        return loads(line) if line.strip() else None
-    except (OSError, ValueError, RecursionError):
-        return None
 
 
 def read_labelbox(labels, images) -> Labelme:
@@ -175,7 +126,7 @@ def _rows(path: Path, wanted: set[str] | None, examples: list | None = None,
     row's label in ``classes``): NDJSON streamed line by line, JSON read whole."""
     examples = [] if examples is None else examples
     classes = [] if classes is None else classes
-    first = _first_line(path)  # a v2 row: NDJSON (a v1 file may be one line of JSON too)
+    first = first_json_line(path)  # a v2 row: NDJSON (a v1 file may be one line of JSON too)
     if isinstance(first, dict) and isinstance(first.get("data_row"), dict):
         yield from _ndjson_rows(path, wanted, examples, classes)
         return

@@ -129,7 +129,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                              "list: make-masks takes them (geotile make-masks "
                              f"{path.name} IMAGE... -o masks/); give vector labels here.")
     if isinstance(path, Path) and path.suffix.lower() in (".ndjson", ".jsonl", ".json"):
-        from geotile.labelbox_labels import is_labelbox_file
+        from geotile.label_documents import is_labelbox_file
 
         if is_labelbox_file(path):  # each image's own pixels: placed by make-masks only
             raise InputError(f"{path}: a Labelbox export, in the pixels of each data row's "
@@ -483,14 +483,18 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
 
     if is_xbd(document):
         return read_xbd(document, path, layer, override)
-    from geotile.label_documents import is_coco, is_coco_results, is_labelme, is_labelstudio
+    from geotile.label_documents import (
+        is_coco,
+        is_coco_results,
+        is_darwin,
+        is_labelme,
+        is_labelstudio,
+    )
 
     if is_labelstudio(document):  # each image's own pixels (percent): placed by make-masks
         raise InputError(f"{path}: a Label Studio export, in percent of each task's image: "
                          f"make-masks takes it (geotile make-masks {path.name} IMAGE... -o "
                          "masks/); give vector labels here.")
-    from geotile.darwin_labels import is_darwin
-
     if is_darwin(document):  # one image's own pixels: placed by make-masks only
         raise InputError(f"{path}: V7's Darwin JSON, in the pixels of the image it "
                          "annotates: make-masks takes it (geotile make-masks "

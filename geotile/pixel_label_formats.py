@@ -31,8 +31,8 @@ def _readers() -> tuple:
     from geotile.cvat_labels import read_cvat
     from geotile.darwin_labels import is_darwin_labels, read_darwin
     from geotile.dota_labels import is_dota_labels, read_dota
-    from geotile.label_documents import is_cvat_file
-    from geotile.labelbox_labels import is_labelbox_file, read_labelbox
+    from geotile.label_documents import is_cvat_file, is_labelbox_file
+    from geotile.labelbox_labels import read_labelbox
     from geotile.labelme_labels import is_labelme_labels, read_labelme
     from geotile.labelstudio_labels import is_labelstudio_file, read_labelstudio
     from geotile.supervisely_labels import is_supervisely_labels, read_supervisely
