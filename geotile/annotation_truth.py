@@ -91,7 +91,7 @@ def _darwin_names(path: Path) -> tuple[list[str], set[str]]:
 
 
 def _dota_names(path: Path) -> tuple[list[str], set[str]]:
-    from geotile.dota_labels import label_files
+    from geotile.dota_files import label_files
 
     files = label_files(path) or []
     return [str(f) for f in files], {f.name for f in files}
@@ -144,7 +144,7 @@ def _read_dota(labels, images, class_field):
 def _formats() -> list[_Format]:
     """The formats, in the order make-masks tells them apart."""
     from geotile.darwin_labels import is_darwin_labels
-    from geotile.dota_labels import is_dota_labels
+    from geotile.dota_files import is_dota_labels
     from geotile.label_documents import is_cvat_file, is_labelbox_file
     from geotile.labelstudio_labels import is_labelstudio_file
     from geotile.supervisely_labels import is_supervisely_labels

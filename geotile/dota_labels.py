@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,18 +42,11 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from geotile.dota_files import HEADER, LABEL_FOLDER, SUFFIX, is_object, label_files, numbers
 from geotile.errors import GeotileWarning, InputError
 
-SUFFIX = ".txt"
-#: a DOTA root's folder of label files
-LABEL_FOLDER = "labelTxt"
-#: a header line (imagesource:GoogleEarth, gsd:0.146, gsd:null, acquisition dates:None)
-_HEADER = re.compile(r"[A-Za-z][A-Za-z0-9 _-]*:")
 #: px: each quadrilateral is grown so much, so that pixel centres on its edges are inside
 GROW = 1e-6
-#: the bytes of a file read to tell DOTA's from YOLO's, and the files read for that
-SNIFF_BYTES = 1 << 12
-SNIFF_FILES = 64
 #: a line's fields: 8 coordinates, the category, difficult
 FIELDS = 10
 
@@ -68,68 +60,6 @@ class DotaObject:
     name: str
     difficult: bool
     line: int
-
-
-def label_files(labels) -> list[Path] | None:
-    """The .txt files of LABELS read as DOTA's would be: one .txt file, a DOTA root's
-    labelTxt/ files, or a folder's (a pattern's) as YOLO's are listed; None otherwise."""
-    from geotile.yolo_labels import label_files as text_files
-
-    if not isinstance(labels, str | os.PathLike):
-        return None
-    path = Path(os.fspath(labels))
-    if path.is_file():
-        return [path] if path.suffix.lower() == SUFFIX else None
-    if path.is_dir() and (path / LABEL_FOLDER).is_dir():
-        return text_files(path / LABEL_FOLDER) or []
-    return text_files(labels)
-
-
-def is_dota_labels(labels) -> bool:
-    """Whether LABELS is DOTA's labelTxt: its first file holding a line (of the first
-    ``SNIFF_FILES``) opens with a header or a DOTA object line; a DOTA root (labelTxt/
-    beside its images) of empty files is too."""
-    files = label_files(labels)
-    if files is None:
-        return False
-    for path in files[:SNIFF_FILES]:
-        verdict = _sniff(path)
-        if verdict is not None:
-            return verdict
-    path = Path(os.fspath(labels))
-    return path.is_dir() and (path / LABEL_FOLDER).is_dir()
-
-
-def _sniff(path: Path) -> bool | None:
-    """Whether the first line of ``path`` that holds anything is DOTA's (None: it has none)."""
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(SNIFF_BYTES + 1)
-    except OSError:
-        return None
-    cut = len(head) > SNIFF_BYTES
-    text = head[:SNIFF_BYTES].decode("utf-8", errors="replace").removeprefix("\ufeff")
-    lines = text.splitlines()
-    if cut:
-        lines = lines[:-1]  # cut short
-    for line in lines:
-        tokens = line.split()
-        if tokens:
-            return bool(_HEADER.match(line.strip())) or _is_object(tokens)
-    return None
-
-
-def _is_object(tokens: list[str]) -> bool:
-    """Whether ``tokens`` are a DOTA object line: 8 numbers, a name, maybe difficult."""
-    return len(tokens) in (9, 10) and _numbers(tokens[:8]) and not _numbers(tokens[8:9])
-
-
-def _numbers(tokens: list[str]) -> bool:
-    try:
-        [float(t) for t in tokens]
-    except ValueError:
-        return False
-    return True
 
 
 def read_dota(labels, images, ignore_difficult: bool = False):
@@ -222,7 +152,7 @@ def read_file(path: Path) -> list[DotaObject]:
         tokens = raw.split(maxsplit=FIELDS)
         if not tokens:
             continue
-        if not objects and _HEADER.match(raw.strip()):
+        if not objects and HEADER.match(raw.strip()):
             continue  # imagesource:, gsd:
         objects.append(_parse(path, number, tokens))
     return objects
@@ -234,8 +164,8 @@ def _parse(path: Path, number: int, tokens: list[str]) -> DotaObject:
     if len(tokens) > FIELDS:
         raise InputError(f"{where}: more than {FIELDS} fields; {form}. Fix or remove the "
                          "line.")
-    if len(tokens) < 9 or _numbers(tokens[8:9]):
-        count = next((i for i, t in enumerate(tokens) if not _numbers([t])), len(tokens))
+    if len(tokens) < 9 or numbers(tokens[8:9]):
+        count = next((i for i, t in enumerate(tokens) if not numbers([t])), len(tokens))
         found = (f"{count} numbers and no category" if count == len(tokens) else
                  f"{count} numbers before the category {tokens[count]!r}")
         raise InputError(f"{where}: {found}; {form}{_yolo_hint(tokens)}. Fix or remove the "
@@ -263,7 +193,7 @@ def _parse(path: Path, number: int, tokens: list[str]) -> DotaObject:
 
 
 def _yolo_hint(tokens: list[str]) -> str:
-    if _numbers(tokens) and _whole(tokens[0]) is not None and all(
+    if numbers(tokens) and _whole(tokens[0]) is not None and all(
             0 <= float(t) <= 1 for t in tokens[1:]):
         return ("; this looks like a YOLO line (class x1 y1 ..., fractions of the image), "
                 "but the first file of these labels is DOTA's: give one format's files")
@@ -285,4 +215,4 @@ def _names(path: Path) -> list[str]:
     except OSError:
         return []
     return [tokens[8] for tokens in (line.split() for line in text.splitlines())
-            if len(tokens) in (9, 10) and _is_object(tokens)]
+            if len(tokens) in (9, 10) and is_object(tokens)]

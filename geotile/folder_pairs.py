@@ -29,9 +29,8 @@ class FilePairs:
 def _folder_files(folder: Path) -> dict[str, list[Path]]:
     """The rasters and vector files of a folder (not of its subfolders), by extension; a File
     Geodatabase (a .gdb folder) is one vector file
-    (:func:`geotile.label_folders.is_label_file`)."""
-    from geotile.input_files import raster_files
-    from geotile.label_folders import is_label_file
+    (:func:`geotile.input_files.is_label_file`)."""
+    from geotile.input_files import is_label_file, raster_files
 
     entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".")]
     files = [p for p in entries if p.is_file()]

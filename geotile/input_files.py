@@ -26,8 +26,48 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".png", ".jpg", ".jp
 #: label files are .json)
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb",
                    ".kml", ".gml", ".osm", ".pbf")
+#: suffixes of the files (and .gdb folders) that one image's labels may come in, beyond
+#: :data:`VECTOR_SUFFIXES`: those GDAL reads as one file (KMZ, GeoJSONSeq, GPX, MapInfo,
+#: TopoJSON, File Geodatabase folders); x.geojson.gz and a .zip holding a Shapefile too
+#: (:func:`is_label_file`). A CSV never: in a label folder it is a
+#: summary (SpaceNet's) or a list far more often than one tile's labels.
+CONTAINER_SUFFIXES = (".kmz", ".geojsonl", ".geojsons", ".gpx", ".tab", ".topojson")
 #: suffixes of the data file of a raster its .hdr describes (ENVI's, EHdr's), or none
 HEADER_DATA_SUFFIXES = ("", ".dat", ".raw", ".bin", ".bil", ".bip", ".bsq", ".flt", ".envi")
+
+
+def is_label_file(path: Path) -> bool:
+    """Whether ``path`` (an entry of a folder) is one image's vector labels: a file of a
+    vector suffix or of :data:`CONTAINER_SUFFIXES`, one of them gzipped (x.geojson.gz), a
+    .zip holding a Shapefile (x.zip, x.shp.zip; a zip of images is not), a .gdb folder.
+    Side-cars (a Shapefile's .dbf, .shx, .prj; a MapInfo file's .dat, .map, .id) are not."""
+    name = path.name.lower()
+    if name.startswith("."):
+        return False
+    if path.is_dir():
+        return name.endswith(".gdb")
+    if not path.is_file():
+        return False
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        suffix = Path(name[:-3]).suffix
+        return suffix in VECTOR_SUFFIXES + CONTAINER_SUFFIXES
+    if suffix == ".zip":
+        return _holds_shapefile(path)
+    return suffix in VECTOR_SUFFIXES + CONTAINER_SUFFIXES
+
+
+def _holds_shapefile(path: Path) -> bool:
+    """Whether the zip ``path`` holds a Shapefile (Mac's __MACOSX/ copies aside)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(n.lower().endswith(".shp") and not n.startswith("__MACOSX/")
+               and not n.rpartition("/")[2].startswith("._") for n in names)
 
 
 def raster_files(files, suffixes: tuple[str, ...] = RASTER_SUFFIXES) -> list[Path]:

@@ -16,13 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from geotile.errors import InputError
-
-#: suffixes of the files (and .gdb folders) that one image's labels may come in, beyond
-#: :data:`geotile.input_files.VECTOR_SUFFIXES`: those GDAL reads as one file (KMZ,
-#: GeoJSONSeq, GPX, MapInfo, TopoJSON, File Geodatabase folders); x.geojson.gz and a .zip
-#: holding a Shapefile too (:func:`is_label_file`). A CSV never: in a label folder it is a
-#: summary (SpaceNet's) or a list far more often than one tile's labels.
-CONTAINER_SUFFIXES = (".kmz", ".geojsonl", ".geojsons", ".gpx", ".tab", ".topojson")
+from geotile.input_files import CONTAINER_SUFFIXES, is_label_file
 
 
 def is_label_folder(labels, layer: str | None = None) -> bool:
@@ -41,42 +35,6 @@ def is_label_folder(labels, layer: str | None = None) -> bool:
             {f.suffix.lower() for f in files}) == 1
         return bool(files) and not one_file
     return not path.exists() and glob.has_magic(text)
-
-
-def is_label_file(path: Path) -> bool:
-    """Whether ``path`` (an entry of a folder) is one image's vector labels: a file of a
-    vector suffix or of :data:`CONTAINER_SUFFIXES`, one of them gzipped (x.geojson.gz), a
-    .zip holding a Shapefile (x.zip, x.shp.zip; a zip of images is not), a .gdb folder.
-    Side-cars (a Shapefile's .dbf, .shx, .prj; a MapInfo file's .dat, .map, .id) are not."""
-    from geotile.input_files import VECTOR_SUFFIXES
-
-    name = path.name.lower()
-    if name.startswith("."):
-        return False
-    if path.is_dir():
-        return name.endswith(".gdb")
-    if not path.is_file():
-        return False
-    suffix = path.suffix.lower()
-    if suffix == ".gz":
-        suffix = Path(name[:-3]).suffix
-        return suffix in VECTOR_SUFFIXES + CONTAINER_SUFFIXES
-    if suffix == ".zip":
-        return _holds_shapefile(path)
-    return suffix in VECTOR_SUFFIXES + CONTAINER_SUFFIXES
-
-
-def _holds_shapefile(path: Path) -> bool:
-    """Whether the zip ``path`` holds a Shapefile (Mac's __MACOSX/ copies aside)."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
-    return any(n.lower().endswith(".shp") and not n.startswith("__MACOSX/")
-               and not n.rpartition("/")[2].startswith("._") for n in names)
 
 
 def _folder_files(folder: Path) -> list[Path]:

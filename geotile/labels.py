@@ -187,7 +187,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
 
         # GDAL's advice to prefix the path with '<DRIVER>:' does not apply to these
         if isinstance(path, Path) and path.is_dir():
-            from geotile.dota_labels import is_dota_labels
+            from geotile.dota_files import is_dota_labels
             from geotile.yolo_labels import is_yolo_labels
 
             if is_dota_labels(path):  # in each image's pixels: placed by make-masks only

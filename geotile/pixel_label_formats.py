@@ -30,7 +30,8 @@ def _readers() -> tuple:
     """Each format's (kind, predicate of LABELS, reader), in the order asked."""
     from geotile.cvat_labels import read_cvat
     from geotile.darwin_labels import is_darwin_labels, read_darwin
-    from geotile.dota_labels import is_dota_labels, read_dota
+    from geotile.dota_files import is_dota_labels
+    from geotile.dota_labels import read_dota
     from geotile.label_documents import is_cvat_file, is_labelbox_file
     from geotile.labelbox_labels import read_labelbox
     from geotile.labelme_labels import is_labelme_labels, read_labelme

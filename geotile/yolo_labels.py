@@ -86,7 +86,7 @@ def label_files(labels) -> list[Path] | None:
     """The .txt label files of LABELS when it is YOLO labels: a folder holding .txt files
     and no vector label files (those are vector label files), or a pattern whose files are .txt;
     None otherwise. Hidden files and classes.txt are no labels."""
-    from geotile.label_folders import is_label_file
+    from geotile.input_files import is_label_file
 
     text = os.fspath(labels)
     path = Path(text)
