@@ -466,13 +466,13 @@ def painted(rings: list[np.ndarray]):
     as a polygon the pixel-centre rule burns alike: the even-odd fill of all of them, every
     edge's 8-connected line, and its vertices as its scanlines take them (see
     :func:`_vertices`)."""
-    from geotile.supervisely_labels import _lines
+    from geotile.drawn_pixels import line_bands
 
     fill = _even_odd([ring + 0.5 for ring in rings if len(ring) >= 3])
     taken, left = _vertices(rings, fill)
     if left:
         fill = shapely.difference(fill, shapely.union_all(left))
-    lines = [line for ring in rings for line in _lines(ring + 0.5, open_end=True)]
+    lines = [line for ring in rings for line in line_bands(ring + 0.5, open_end=True)]
     return shapely.union_all([fill, *taken, *lines])
 
 

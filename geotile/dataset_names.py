@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import PurePosixPath
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
@@ -121,3 +122,14 @@ def image_name(a: str, b: str) -> str | None:
     if a == b or a.endswith("_" + b):
         return b
     return a if b.endswith("_" + a) else None
+
+
+def url_name(url: str) -> str:
+    """The file name of a task's image URL: a path's, an http, s3 or gs URL's, or a
+    local-files URL's ``?d=`` path's (percent-escapes decoded)."""
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    parsed = urlparse(url.replace("\\", "/"))
+    shown = parse_qs(parsed.query).get("d") if parsed.query else None
+    target = shown[0] if shown else unquote(parsed.path)
+    return PurePosixPath(target).name

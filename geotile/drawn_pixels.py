@@ -217,3 +217,30 @@ def run_shapes(objects: np.ndarray, rows: np.ndarray, first: np.ndarray,
                                                             4 * length)[keep])
     shapely.multipolygons(shapely.polygons(rings), indices=objects[chains], out=out)
     return out
+
+
+def line_bands(ring: np.ndarray, open_end: bool = False):
+    """The pixels of cv2's 8-connected lines along a ring's edges, each as a band whose
+    pixel centres are exactly those its Bresenham steps take: walked from the left end,
+    one pixel per step of the longer axis, the other axis rounded half towards that end
+    (offsets [-0.5, 0.5) of the line, in the direction it goes); drawn 1/4 of a step
+    inside those bounds, which no pixel centre lies on. ``open_end``: an edge along
+    neither axis stops a step before its right end (as upolygon's lines do)."""
+    start, end = ring, np.roll(ring, -1, axis=0)
+    swap = end[:, 0] < start[:, 0]
+    start, end = np.where(swap[:, None], end, start), np.where(swap[:, None], start, end)
+    d = end - start
+    across = d[:, 0] < np.abs(d[:, 1])  # steps along y, the x rounded
+    major = np.where(across, np.abs(d[:, 1]), d[:, 0])
+    steps = np.maximum(major, 1.0)
+    step = np.where((major == 0)[:, None], [1.0, 0.0], d / steps[:, None])
+    sign = np.where(across | (d[:, 1] >= 0), 1.0, -1.0)
+    low, high = sign * (-0.5 - 0.25 / steps), sign * (0.5 - 0.25 / steps)
+    normal = np.where(across[:, None], [1.0, 0.0], [0.0, 1.0])
+    first, last = start - 0.25 * step, end + 0.25 * step
+    if open_end:
+        slanted = (d != 0).all(axis=1)
+        last = np.where(slanted[:, None], end - 0.75 * step, last)
+    corners = np.stack([first + low[:, None] * normal, last + low[:, None] * normal,
+                        last + high[:, None] * normal, first + high[:, None] * normal], axis=1)
+    return list(shapely.polygons(corners))

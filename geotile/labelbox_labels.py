@@ -268,7 +268,7 @@ def _base(name) -> str | None:
 
 
 def _url_name(url) -> str | None:
-    from geotile.labelstudio_labels import url_name
+    from geotile.dataset_names import url_name
 
     return (url_name(url) or None) if isinstance(url, str) and url.strip() else None
 

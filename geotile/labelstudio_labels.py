@@ -37,11 +37,11 @@ import math
 import os
 import re
 from pathlib import Path, PurePosixPath
-from urllib.parse import parse_qs, unquote, urlparse
 
 import numpy as np
 import shapely
 
+from geotile.dataset_names import url_name
 from geotile.errors import InputError
 from geotile.label_documents import is_labelstudio
 from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, ellipse, run_names
@@ -183,15 +183,6 @@ def _image_ref(path: Path, key: str, data: dict, minimal: bool) -> str:
                              "image's URL in data.image.")
         value = named[0]
     return value
-
-
-def url_name(url: str) -> str:
-    """The file name of a task's image URL: a path's, an http, s3 or gs URL's, or a
-    local-files URL's ``?d=`` path's (percent-escapes decoded)."""
-    parsed = urlparse(url.replace("\\", "/"))
-    shown = parse_qs(parsed.query).get("d") if parsed.query else None
-    target = shown[0] if shown else unquote(parsed.path)
-    return PurePosixPath(target).name
 
 
 def _task_of(path: Path, image, by_name: dict) -> dict:

@@ -433,7 +433,7 @@ def test_the_upload_prefix_is_only_at_the_start_of_the_name(tmp_path, run_cli):
     "s3://bucket/photos/b%20c.png", "https://host/photos/b%20c.png?X-Amz-Signature=a%20b",
     "/data/local-files/?d=photos%2Fsub%2Fb%20c.png"])
 def test_percent_escapes_in_urls_are_decoded(tmp_path, run_cli, url):
-    from geotile.labelstudio_labels import url_name
+    from geotile.dataset_names import url_name
 
     assert url_name(url) == "b c.png"
     export = _export(tmp_path / "e.json", [_task(url, [HOUSE])])
