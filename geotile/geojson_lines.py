@@ -105,12 +105,11 @@ def _boxes(texts: list) -> np.ndarray:
 
 class _Reader:
     """The sequence's lines a block at a time: each feature's properties and box, the
-    features near the boxes kept (:class:`geotile.labels._StreamState`)."""
+    features near the boxes kept in ``state`` (what a streamed GeoJSON keeps:
+    :class:`geotile.labels._StreamState`, handed in by its reader)."""
 
-    def __init__(self, boxes, class_field, name) -> None:
-        from geotile.labels import _StreamState
-
-        self.state = _StreamState(class_field)
+    def __init__(self, state, boxes, class_field, name) -> None:
+        self.state = state
         self.boxes, self.class_field, self.name = boxes, class_field, name
         self.scan = json.scanner.make_scanner(json.JSONDecoder())
         self.lines = self.count = 0
@@ -225,13 +224,13 @@ class _Reader:
         self.count += len(lines)
 
 
-def read_near(path: Path, gzipped: bool, boxes: list | None, crs, class_field: str | None,
-              name) -> object:
+def read_near(state, path: Path, gzipped: bool, boxes: list | None, crs,
+              class_field: str | None, name) -> object:
     """Labels of the features of the sequence ``path`` whose box meets one of ``boxes``
-    (None: all), in ``crs``; ``name`` is the file as the user gave it (for messages).
-    InputError naming the line for a line that is no JSON; LeftToGDAL for what GDAL reads
-    instead."""
-    reader = _Reader(boxes, class_field, name)
+    (None: all), in ``crs``, kept in ``state`` (a fresh :class:`geotile.labels._StreamState`);
+    ``name`` is the file as the user gave it (for messages). InputError naming the line for
+    a line that is no JSON; LeftToGDAL for what GDAL reads instead."""
+    reader = _Reader(state, boxes, class_field, name)
     with gc_paused():  # many small lists and floats, none in a cycle
         for lines in line_blocks(path, gzipped):
             reader.block(lines)

@@ -406,8 +406,8 @@ def _read_sequence(local: Path, gzipped: bool, source, layer, regions, override,
 
         crs = override or _geojson_crs(None, local)
         try:
-            return read_near(local, gzipped, region_boxes(regions, crs), crs, class_field,
-                             name or local)
+            return read_near(_StreamState(class_field), local, gzipped,
+                             region_boxes(regions, crs), crs, class_field, name or local)
         except LeftToGDAL:
             pass
     return _read_ogr(source, layer, regions, override, class_field, whole_values, where)
