@@ -272,9 +272,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     class, iou, precision, recall, f1, support (truth pixels), predicted}],
     confusion_matrix, accuracy, mean_iou (over classes present), pixels; a
     score of 0/0 (a class, or an image's foreground, on neither side) is null.
-    Several images (folders, CSVs, COCO results): the totals as above, plus images,
-    min_area (objects), per_image {image: {tp, fp, fn, precision, recall,
-    f1, ...}};
+    Several images (folders, CSVs, COCO results): the totals as above, plus
+    images, min_area (objects), per_image {image: {tp, fp, fn, precision,
+    recall, f1, ...}};
     CSVs also coordinates ("pixel" or "geo": the WKT scored); COCO results
     also min_score (null: none) and per_image truth (the image's file_name);
     folders also unpaired {prediction: [...], truth: [...]} and, for

@@ -90,7 +90,7 @@ def _line_options(command):
               "AND/OR, OGR_GEOM_AREA > 10 (in the file's units); quote names with spaces or "
               "capitals: '\"Building Type\" IS NULL'. Every format alike (a CSV's columns "
               "typed as -oo AUTODETECT_TYPE=YES types them); each file of a label folder "
-              "filtered. With --class-field, names get ids 1..N from the selected features "
+              "filtered. Names of --class-field get ids 1..N from the selected features "
               "only (of the whole file or folder: the same in every mask). Not for labels "
               "in each image's pixels (COCO, YOLO...) nor label rasters.")
 @_line_options
