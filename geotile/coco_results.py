@@ -87,23 +87,43 @@ def _read(path: Path) -> list:
 
 
 def _images(coco, path: Path, results: list) -> list:
-    """Each result's image entry of ``coco``: by image id, else by file stem; InputError
-    naming the image ids that are neither."""
+    """Each result's image entry of ``coco``: by image id, else by file stem (Ultralytics'
+    image_id: the stem, int(stem) where it is a number); by stem throughout where an int is
+    one image's id and another's number and only stems pair every result; InputError naming
+    the image ids that are neither, or such an int where both readings pair every result."""
     from geotile.coco_labels import _listed
 
     by_id = {e["id"]: e for found in coco.by_name.values() for e in found}
     stems: dict = {}
     for entry in by_id.values():
-        stems.setdefault(Path(entry["file_name"].replace("\\", "/")).stem, []).append(entry)
+        stem = Path(entry["file_name"].replace("\\", "/")).stem
+        stems.setdefault(stem, []).append(entry)
+        if stem.isdecimal():  # Ultralytics: int(stem) if stem.isnumeric()
+            stems.setdefault(int(stem), []).append(entry)
+    keys = [result.get("image_id") for result in results]
+    as_ids = [by_id[k] if _listed(k, by_id) else None for k in keys]
+    as_stems = [stems[k][0] if isinstance(k, str | int) and not isinstance(k, bool)
+                and len(stems.get(k, ())) == 1 else None for k in keys]
+    clash = next((i for i, (a, b) in enumerate(zip(as_ids, as_stems, strict=True))
+                  if a is not None and b is not None and a is not b), None)
+    by_stem = clash is not None and all(e is not None for e in as_stems)
+    if by_stem and all(e is not None for e in as_ids):
+        key, one, other = keys[clash], as_ids[clash], as_stems[clash]
+        raise InputError(f"{path}: image_id {key!r} is the id of {one['file_name']} in "
+                         f"{coco.path} and the number of {other['file_name']} (Ultralytics "
+                         "writes image_id as the file's number), and either reading pairs "
+                         "every result. Give results whose image_id are the truth's ids "
+                         "(detectron2's, MMDetection's), or a truth whose ids are its files' "
+                         "numbers.")
     entries, unknown = [], {}
-    for result in results:
-        key = result.get("image_id")
-        if _listed(key, by_id):
-            entries.append(by_id[key])
-        elif isinstance(key, str) and len(stems.get(key, ())) == 1:
-            entries.append(stems[key][0])
-        else:
-            entries.append(None)
+    for key, one, other in zip(keys, as_ids, as_stems, strict=True):
+        if by_stem:  # Ultralytics': every result pairs by its file's stem (number)
+            found = other
+        else:  # by id; by stem where no id clashes with a number (and always a string)
+            found = one if one is not None else other \
+                if clash is None or isinstance(key, str) else None
+        entries.append(found)
+        if found is None:
             unknown[repr(key)] = unknown.get(repr(key), 0) + 1
     if unknown:
         shown = ", ".join(f"{k} ({n} result{'s' if n > 1 else ''})"

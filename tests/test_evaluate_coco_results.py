@@ -263,3 +263,31 @@ def test_other_truth_and_options_refused(files, tmp_path, run_cli):
     vectors.write_text('{"type": "FeatureCollection", "features": []}')
     assert_one_line_error(run_cli("evaluate", vectors, truth, "--min-score", "0.5"),
                           "--min-score", code=2)
+
+
+def test_ultralytics_numeric_stems_are_not_taken_for_other_images_ids(tmp_path, run_cli):
+    """Ultralytics writes image_id int(stem) for a numeric stem (1.png: 1): against a truth
+    numbering its images otherwise (1.png id 0, 2.png id 1), the results are paired by
+    stem where ids cannot pair them all; where both could, refused in one line."""
+    document = json.loads(_truth(tmp_path / "t.json").read_text())
+    for image, name in zip(document["images"], ("val/1.png", "val/2.png"), strict=True):
+        image["file_name"] = name
+        image["id"] -= 1
+    for annotation in document["annotations"]:
+        annotation["image_id"] -= 1
+    truth = tmp_path / "annotation.json"
+    truth.write_text(json.dumps(document))
+    rows = json.loads(_results(tmp_path / "a.json", RESULTS[:3], image_id=1).read_text())
+    rows.append({**rows[0], "image_id": 2, "segmentation": _rle(D)})  # 2.png's: no id 2
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps(rows))
+    d = json.loads(run_cli("evaluate", path, truth, "--json").stdout)
+    rows_of = d["per_image"]
+    assert [(rows_of[n]["tp"], rows_of[n]["fp"], rows_of[n]["fn"])
+            for n in ("1.png", "2.png")] == [(2, 1, 1), (1, 0, 0)]
+    detectron = _results(tmp_path / "ids.json", RESULTS[:3], image_id=0)  # ids: 0 no stem
+    d = json.loads(run_cli("evaluate", detectron, truth, "--json").stdout)
+    assert (d["per_image"]["1.png"]["tp"], d["per_image"]["2.png"]["fp"]) == (2, 0)
+    ambiguous = _results(tmp_path / "either.json", RESULTS[:3], image_id=1)
+    assert_one_line_error(run_cli("evaluate", ambiguous, truth), "either.json",
+                          "image_id 1", "val/2.png", "val/1.png")
