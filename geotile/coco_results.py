@@ -18,11 +18,13 @@ Results scoring below ``min_score`` are left out: frameworks write every detecti
 
 from __future__ import annotations
 
+import gzip
 import logging
 import math
 import os
 import re
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,8 @@ log = logging.getLogger("geotile")
 #: a JSON list opening with an object that names an image_id, or an empty list
 _SNIFF = re.compile(rb'\A\s*\[\s*(?:\]\s*\Z|\{[^\[\]]*?"image_id"\s*:)')
 SNIFF_BYTES = 1 << 16
+#: zlib's wbits for a gzip stream
+GZIP_WBITS = 31
 #: a score below which detections are what frameworks keep for COCO's AP only
 LOW_SCORE = 0.5
 #: share of results below LOW_SCORE, without --min-score, that is warned of
@@ -43,11 +47,25 @@ LOW_SHARE = 0.1
 
 
 def is_coco_results(path) -> bool:
-    """Whether ``path`` is a local .json file holding a list of COCO results (its first
-    object naming an image_id), or an empty list."""
-    from geotile.json_text import sniffed
+    """Whether ``path`` is a local .json file (or .json.gz) holding a list of COCO results
+    (its first object naming an image_id), or an empty list."""
+    from geotile.json_text import sniffable, sniffed
 
-    return sniffed(path, _SNIFF, SNIFF_BYTES, ".json")
+    if not _gzipped(path):
+        return sniffed(path, _SNIFF, SNIFF_BYTES, ".json")
+    try:
+        with open(path, "rb") as handle:  # what the first bytes unpack to (cut short too)
+            head = zlib.decompressobj(GZIP_WBITS).decompress(handle.read(SNIFF_BYTES),
+                                                             SNIFF_BYTES)
+    except (OSError, zlib.error):
+        return False
+    return _SNIFF.search(sniffable(head)) is not None
+
+
+def _gzipped(path) -> bool:
+    """Whether ``path`` names a gzip-compressed JSON file (results.json.gz)."""
+    return isinstance(path, str | os.PathLike) and \
+        os.fspath(path).lower().endswith(".json.gz")
 
 
 def refuse_as_truth(truth) -> None:
@@ -56,6 +74,19 @@ def refuse_as_truth(truth) -> None:
         raise InputError(f"{truth}: a COCO results file (a model's predictions) given as "
                          "TRUTH: give it first, as PREDICTION, and the COCO annotation file "
                          "as TRUTH.")
+
+
+class _Unpacked:
+    """A .json.gz file as read_json reads a path: named as it, its bytes unpacked."""
+
+    def __init__(self, path: Path, raw: bytes):
+        self.path, self.raw = path, raw
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def read_bytes(self) -> bytes:
+        return self.raw
 
 
 @dataclass
@@ -80,7 +111,15 @@ def _read(path: Path) -> list:
 
     give = ("Give a COCO results file: a list of {image_id, category_id, segmentation, "
             "score}.")
-    document = read_json(path, give)
+    if _gzipped(path):
+        try:
+            raw = gzip.decompress(path.read_bytes())
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: not a whole gzip file ({exc}). Download or compress "
+                             f"it again, or give the plain .json. {give}") from exc
+        document = read_json(_Unpacked(path, raw), give)
+    else:
+        document = read_json(path, give)
     if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
         raise InputError(f"{path}: not a COCO results file (a JSON list of objects). {give}")
     return document

@@ -291,3 +291,20 @@ def test_ultralytics_numeric_stems_are_not_taken_for_other_images_ids(tmp_path, 
     ambiguous = _results(tmp_path / "either.json", RESULTS[:3], image_id=1)
     assert_one_line_error(run_cli("evaluate", ambiguous, truth), "either.json",
                           "image_id 1", "val/2.png", "val/1.png")
+
+
+def test_gzip_compressed_results(files, tmp_path, run_cli):
+    """results.json.gz (a gzipped detectron2 file) scores as the plain file; a broken gzip
+    is refused in one line naming it."""
+    import gzip
+
+    results, truth = files
+    packed = tmp_path / "coco_instances_results.json.gz"
+    packed.write_bytes(gzip.compress(results.read_bytes()))
+    result = run_cli("evaluate", packed, truth, "--min-score", "0.1", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert (d["tp"], d["fp"], d["fn"]) == (2, 1, 2)
+    assert_one_line_error(run_cli("evaluate", truth, packed), "json.gz", "as PREDICTION")
+    packed.write_bytes(gzip.compress(results.read_bytes())[:200])
+    assert_one_line_error(run_cli("evaluate", packed, truth), "coco_instances_results.json.gz")
