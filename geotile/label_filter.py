@@ -30,7 +30,9 @@ def filter_labels(labels, where: str | None, source):
     when it is not one GDAL can apply to their fields."""
     if where is None:
         return labels
-    return labels.take(selected(labels.fields, labels.geometries, where, source))
+    kept = labels.take(selected(labels.fields, labels.geometries, where, source))
+    kept.where = (where, len(labels))
+    return kept
 
 
 def selected(fields: dict, geometries, where: str, source) -> np.ndarray:

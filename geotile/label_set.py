@@ -56,6 +56,9 @@ class Labels:
     #: placed from an image's pixels (:func:`geotile.pixel_labels.placed_on`): their bounds
     #: in its pixels, its width and height, for messages
     in_pixels: tuple | None = None
+    #: selected by --where (:func:`geotile.label_filter.filter_labels`): (the expression,
+    #: the features it selected from), for messages
+    where: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.geometries)

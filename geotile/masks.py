@@ -1370,6 +1370,15 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
             f"{outcome or f'the mask of {image} is all zeros'}.", about=image,
             advice=f"the labels given for them hold no {features}; {outcomes}."), stacklevel=3)
         return
+    if labels.where is not None and len(labels) == 0:  # not a CRS's fault
+        expression, count = labels.where
+        near = " near the image" if labels.extent is not None else ""
+        warnings.warn(GeotileWarning(
+            f"{labels_path}: --where {expression!r} selects none of its {count} "
+            f"features{near}; {outcome or f'the mask of {image} is all zeros'}.", about=image,
+            advice=f"--where {expression!r} selects none of their labels' features; "
+            f"{outcomes}."), stacklevel=3)
+        return
     if "ImageId" in labels.fields and "BuildingId" in labels.fields:
         from geotile.spacenet import match_image
 

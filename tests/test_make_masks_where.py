@@ -289,3 +289,17 @@ def test_osm_buildings_among_other_areas(tmp_path, run_cli):
     assert int(_mask(tmp_path / "all.tif").sum()) == 4 * 16
     mask = _mask(tmp_path / "m.tif")[0]
     assert int(mask.sum()) == 2 * 16 and mask[3, 3] == 1 and mask[3, 9] == 0
+
+
+def test_an_empty_selection_says_so_not_a_wrong_crs(tmp_path, run_cli):
+    """--where selecting none of the features writes an all-zero mask (exit 0) and says the
+    expression selected none of them, not that the labels' CRS may be wrong."""
+    paths = _containers(tmp_path)
+    image = _image(tmp_path / "tile.tif")
+    for kind in ("geojson", "gpkg"):
+        output = tmp_path / f"{kind}.tif"
+        result = _make(run_cli, paths[kind], image, output, "--where", "confidence > 2")
+        assert result.exit_code == 0, result.output
+        assert not _mask(output).any()
+        assert "--where 'confidence > 2' selects none of its 8 features" in result.stderr
+        assert "CRS" not in result.stderr, result.stderr
