@@ -60,13 +60,9 @@ def _labelstudio_names(path: Path) -> tuple[list[str], set[str]]:
 
 
 def _via_names(path: Path) -> tuple[list[str], set[str]]:
-    from geotile.label_documents import via_entries
-    from geotile.via_labels import _by_name, _parse
+    from geotile.via_labels import _by_name, entries_of
 
-    entries = via_entries(_parse(path))
-    if entries is None:  # a VIA 3 project: read_via says so
-        return [], set()
-    by_name = _by_name(path, entries)
+    by_name = _by_name(path, entries_of(path))
     return [entry["filename"] for found in by_name.values() for _, entry in found], set(by_name)
 
 

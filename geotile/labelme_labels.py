@@ -79,6 +79,8 @@ class LabelmeFile:
     #: shapes[] positions of the shapes without area (lines, points) and of zero area
     no_area: list[int] = field(default_factory=list)
     slivers: list[int] = field(default_factory=list)
+    #: each shape's place in messages where not ``shapes[i]`` (VIA's CSV rows, VIA 3 ids)
+    places: list[str] | None = None
 
 
 @dataclass

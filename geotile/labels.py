@@ -111,6 +111,12 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         path = input_path(f"/vsigzip/{path}")  # what it holds is sniffed: _sequence_source
     if path.suffix.lower() == ".csv":
         from geotile import spacenet
+        from geotile.via_csv import is_via_csv
+
+        if is_via_csv(path):  # each image's own pixels: placed by make-masks only
+            raise InputError(f"{path}: VGG Image Annotator (VIA) regions, in the pixels of "
+                             "each image they list: make-masks takes them (geotile make-masks "
+                             f"{path.name} IMAGE... -o masks/); give vector labels here.")
 
         if spacenet.is_spacenet_csv(path):
             if pixels:

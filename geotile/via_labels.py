@@ -50,15 +50,18 @@ AREA = {"rect": ("x", "y", "width", "height"), "circle": ("cx", "cy", "r"),
 NO_AREA = ("polyline", "point")
 #: a VIA key near the start of a file: worth parsing it to see
 _SNIFF = re.compile(rb'"(?:_via_img_metadata|_via_settings|shape_attributes|region_attributes'
-                    rb'|regions)"\s*:|"data_format_version"\s*:\s*"3')
+                    rb'|regions|vid_list|fid_list)"\s*:|"data_format_version"\s*:\s*"3')
 SNIFF_BYTES = 1 << 16
 
 
 def is_via_file(path) -> bool:
     """Whether ``path`` is a local .json file holding a VIA document (its start names a VIA
-    key: then it is parsed)."""
+    key: then it is parsed), or VIA's CSV export (told by its header)."""
     from geotile.json_text import sniffed
+    from geotile.via_csv import is_via_csv
 
+    if is_via_csv(path):
+        return True
     if not sniffed(path, _SNIFF, SNIFF_BYTES, ".json"):
         return False
     path = Path(os.fspath(path))
@@ -80,7 +83,25 @@ def _parse(path: Path):
     from geotile.json_text import read_json
 
     return read_json(path, "Give VIA's exported JSON (Annotation > Export annotations (as "
-                     "json)).")
+                     "json)) or a VIA 3 project.")
+
+
+def entries_of(path: Path) -> dict:
+    """The image entries of the VIA file at ``path`` (a VIA 1.x/2.x JSON, VIA's CSV export or
+    a VIA 3 project), as VIA 2's JSON holds them; InputError in one line otherwise."""
+    from geotile.via3_project import via3_entries
+    from geotile.via_csv import csv_entries, is_via_csv
+
+    if is_via_csv(path):
+        return csv_entries(path)
+    document = _parse(path)
+    if is_via3(document):
+        return via3_entries(path, document)
+    entries = via_entries(document)
+    if entries is None:
+        raise InputError(f"{path}: not VIA JSON (image entries of filename, size and "
+                         "regions). Give VIA's exported JSON.")
+    return entries
 
 
 def read_via(labels, images, class_field: str | None = None):
@@ -91,17 +112,7 @@ def read_via(labels, images, class_field: str | None = None):
     from geotile.labelme_labels import Labelme, LabelmeFile
 
     path = Path(os.fspath(labels))
-    document = _parse(path)
-    if is_via3(document):
-        raise InputError(f"{path}: a VIA 3 project (project, file, metadata), which VIA 3 "
-                         "exports as nothing make-masks reads; it reads VIA 1.x/2.x JSON "
-                         "(VIA 2's Annotation > Export annotations (as json)). Convert the "
-                         "regions to VIA 2 JSON or COCO and give that.")
-    entries = via_entries(document)
-    if entries is None:
-        raise InputError(f"{path}: not VIA JSON (image entries of filename, size and "
-                         "regions). Give VIA's exported JSON.")
-    by_name = _by_name(path, entries)
+    by_name = _by_name(path, entries_of(path))
     field = _class_field(path, by_name, class_field)
     names, unnamed = _names(path, by_name, field)
     read: dict[tuple, LabelmeFile] = {}
@@ -110,7 +121,7 @@ def read_via(labels, images, class_field: str | None = None):
     for image in images:
         key, entry, view, size = _entry(path, by_name, image)
         if (key, view[1]) not in read:  # ellipses walk the image's rows only
-            found = LabelmeFile(path, None, entry["filename"])
+            found = LabelmeFile(path, None, entry["filename"], places=entry.get("_places"))
             found.instances = _instances(path, entry, field, found, view[1])
             read[key, view[1]] = found
         found = read[key, view[1]]
@@ -196,7 +207,7 @@ def _value(path: Path, entry: dict, index: int, region: dict,
     if isinstance(value, dict):  # a checkbox: {"option": true, ...}
         chosen = [k for k, v in value.items() if v is True]
         if len(chosen) > 1:
-            raise InputError(f"{path}: {entry['filename']} regions[{index}] has {field!r} "
+            raise InputError(f"{path}: {place(entry, index)} has {field!r} "
                              f"checked as {', '.join(map(repr, chosen[:4]))}: one region is "
                              "one class. Leave one checked, or split the region.")
         value = chosen[0] if len(chosen) == 1 else None
@@ -205,7 +216,7 @@ def _value(path: Path, entry: dict, index: int, region: dict,
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        raise InputError(f"{path}: {entry['filename']} regions[{index}] has {field!r} "
+        raise InputError(f"{path}: {place(entry, index)} has {field!r} "
                          f"{_shown(value)}; give a class name (text, or one checked option). "
                          "Fix or remove it.")
     return value.strip()
@@ -268,7 +279,7 @@ def _instances(path: Path, entry: dict, field: str | None, found,
     instances = []
     for index, region in enumerate(entry["regions"]):
         shape = region.get("shape_attributes") or {}
-        where = f"{path}: {entry['filename']} regions[{index}]"
+        where = f"{path}: {place(entry, index)}"
         kind = shape.get("name") if isinstance(shape.get("name"), str) else repr(
             shape.get("name"))
         if not shape and not region.get("region_attributes"):
@@ -347,7 +358,7 @@ def _check_image(path: Path, image, entry: dict, found, width: int, height: int,
         if not geometry.intersects(frame) or geometry.intersection(frame).area <= 0:
             index = _region_index(entry, found, number)
             x0, y0, x1, y1 = geometry.bounds
-            raise InputError(f"{image}: {path} {entry['filename']} regions[{index}] lies "
+            raise InputError(f"{image}: {path} {place(entry, index)} lies "
                              f"wholly outside its {width}x{height} px (x {x0:.0f}..{x1:.0f},"
                              f" y {y0:.0f}..{y1:.0f}): not the image annotated (resized?). "
                              "Give the image the regions were drawn on.")
@@ -383,8 +394,15 @@ def _say(path: Path, read, unnamed: int, field: str | None, differ: list) -> Non
                       stacklevel=3)
 
 
+def place(entry: dict, index: int) -> str:
+    """Where an entry's region ``index`` is, in messages: ``<filename> regions[i]`` (a CSV's
+    row, a VIA 3 project's metadata id, where it came from one)."""
+    places = entry.get("_places")
+    return places[index] if places else f"{entry['filename']} regions[{index}]"
+
+
 def _region_place(found, index: int) -> str:
-    return f"{found.image_path} regions[{index}]"
+    return found.places[index] if found.places else f"{found.image_path} regions[{index}]"
 
 
 def _number(value) -> bool:

@@ -14,6 +14,7 @@ import rasterio
 
 from tests.conftest import assert_one_line_error
 from tests.pixel_label_files import plain_png
+from tests.via_files import via3_project, via_csv
 
 H, W = 40, 50
 #: two buildings sharing a wall (x = 20), and a region to ignore, as (x0, y0, x1, y1) px
@@ -283,6 +284,13 @@ def _abc_labelme(tmp_path):
     return folder
 
 
+def _abc_via_entries(tmp_path) -> list:
+    """VIA 2 JSON's entries of ABC, as VIA's CSV export and a VIA 3 project hold them."""
+    document = json.loads(_via(tmp_path / "abc.json", [
+        (name, [({"class": label}, box)]) for name, label, box in ABC]).read_text())
+    return list(document.values())
+
+
 #: each format's export of ABC (Labelme's folder: make-masks of some images numbers theirs
 #: alone, evaluate by id every file's)
 ABC_EXPORTS = {
@@ -293,6 +301,8 @@ ABC_EXPORTS = {
     "labelbox": _abc_labelbox,
     "via": lambda tmp_path: _via(tmp_path / "via_region_data.json", [
         (name, [({"class": label}, box)]) for name, label, box in ABC]),
+    "via_csv": lambda tmp_path: via_csv(tmp_path / "via.csv", *_abc_via_entries(tmp_path)),
+    "via3": lambda tmp_path: via3_project(tmp_path / "via3.json", *_abc_via_entries(tmp_path)),
 }
 
 

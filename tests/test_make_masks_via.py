@@ -17,6 +17,7 @@ from rasterio.features import rasterize
 
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
 from tests.pixel_label_files import plain_png, read_mask, turned_jpeg
+from tests.via_files import via3_project, via_csv
 
 H, W = 40, 60
 ROWS, COLS = np.mgrid[0:H, 0:W]
@@ -359,14 +360,6 @@ def test_options_of_other_labels_are_refused(tmp_path, run_cli, option):
 
 def test_other_refusals(tmp_path, run_cli):
     image = _png(tmp_path / "a.png")
-    # VIA 3 projects
-    (tmp_path / "via3.json").write_text(json.dumps({
-        "project": {"pid": "__VIA_PROJECT_ID__", "data_format_version": "3.1.1",
-                    "vid_list": ["1"]}, "config": {}, "attribute": {},
-        "file": {"1": {"fid": "1", "fname": "a.png"}}, "view": {"1": {"fid_list": ["1"]}},
-        "metadata": {"1_a": {"vid": "1", "xy": [2, 1, 2, 3, 4], "av": {}}}}))
-    result = run_cli("make-masks", tmp_path / "via3.json", image, "-o", tmp_path / "m.tif")
-    assert_one_line_error(result, "via3.json", "VIA 3", "VIA 1.x/2.x JSON")
     # JSON nested 100,000 deep
     (tmp_path / "deep.json").write_text('{"a.png": {"filename": "a.png", "regions": [], '
                                         '"x": ' + "[" * 100000 + "]" * 100000 + "}}")
@@ -466,3 +459,247 @@ def test_ids_are_the_file_s_whichever_images_are_masked(tmp_path, run_cli):
         mask = _read(tmp_path / f"{labels.stem}.tif")[0][0]
         np.testing.assert_array_equal(mask, _read(tmp_path / "full" / "c.tif")[0][0])
         assert set(np.unique(mask)) == {0, 3}
+
+
+# VIA's CSV export and VIA 3 projects (geotile.via_csv, geotile.via3_project)
+
+def _masks(run_cli, labels, images, out, *options):
+    result = run_cli("make-masks", labels, *images, "-o", out, *options)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _same_masks(first, second):
+    for a, b in zip(sorted(first.glob("*.tif")), sorted(second.glob("*.tif")), strict=True):
+        assert a.name == b.name
+        one, other = _read(a), _read(b)
+        np.testing.assert_array_equal(one[0], other[0])
+        assert one[2]["GEOTILE_CLASS_NAMES"] == other[2]["GEOTILE_CLASS_NAMES"]
+
+
+def test_csv_export_masks_as_its_json(tmp_path, run_cli):
+    """VIA 2's CSV export of the JSON of test_each_shape_pixel_exact_on_plain_pngs (a row
+    per region, one of region_count 0 for c.png): the same masks, byte for byte in pixels
+    and class names, the same warnings; VIA 1.0's '#filename' header too."""
+    entries = [_entry("train/a.png", _regions()),
+               _entry("b.png", [_region(_rect(2, 3, 10, 10), kind="car")]), _entry("c.png", [])]
+    images = [_png(tmp_path / "images" / f"{s}.png") for s in "abc"]
+    _masks(run_cli, _via(tmp_path / "via.json", *entries), images, tmp_path / "json")
+    for name, header in (("via.csv", None), ("via1.csv", "#filename,file_size,file_attributes,"
+                                             "region_count,region_id,region_shape_attributes,"
+                                             "region_attributes")):
+        labels = via_csv(tmp_path / name, *entries, **({"header": header} if header else {}))
+        out = tmp_path / name.replace(".", "_")
+        result = _masks(run_cli, labels, images, out)
+        _same_masks(tmp_path / "json", out)
+        np.testing.assert_array_equal(_read(out / "a.tif")[0][0], _expected())
+        left_out = [line for line in result.stderr.splitlines() if "left out" in line]
+        assert len(left_out) == 1 and "2 polyline or point regions" in left_out[0]
+        assert "train/a.png row 7" in left_out[0], left_out
+        assert "1 of 3 images have no region to burn" in result.stdout
+
+
+def test_via3_project_masks_as_the_via2_json_of_its_regions(tmp_path, run_cli):
+    """A VIA 3 project of each _VIA_RSHAPE: rectangle, circle, ellipse (no rotation in VIA
+    3), polygon, extreme rectangle (the box of its 4 points), extreme circle (the circle
+    through its 3 points), and point, line, polyline left out with one warning: the masks of
+    VIA 2 JSON of the same regions; classes the select's option labels, not their ids."""
+    regions = [_region(_polygon(HOUSE), kind="house"),
+               _region(_polygon(TREE_ON_HOUSE), kind="tree"),
+               _region(_rect(*CAR), kind="car"), _region(_circle(*TANK), kind="tank"),
+               _region(_ellipse(*POND[:4], 0), kind="pond"),
+               _region(_rect(3.5, 24.2, 7.1, 9.4), kind="car"),  # extreme rectangle
+               _region(_circle(50, 30, 5), kind="tank"),  # extreme circle
+               _region({"name": "point", "cx": 33, "cy": 3}, kind="pole"),
+               _region({"name": "polyline", "all_points_x": [1, 50], "all_points_y": [1, 2]},
+                       kind="road"),
+               _region({"name": "polyline", "all_points_x": [1, 9, 20],
+                        "all_points_y": [1, 2, 5]}, kind="road")]
+    xy = [[7, *[v for p in HOUSE for v in p]], [7, *[v for p in TREE_ON_HOUSE for v in p]],
+          [2, *CAR], [3, *TANK], [4, *POND[:4]],
+          [8, 7.0, 24.2, 10.6, 29.0, 6.1, 33.6, 3.5, 28.8],
+          [9, 55, 30, 50, 25, 45, 30], [1, 33, 3], [5, 1, 1, 50, 2], [6, 1, 1, 9, 2, 20, 5]]
+    entries = [_entry("a.png", regions), _entry("b.png", [_region(_rect(2, 3, 10, 10),
+                                                                  kind="car")]),
+               _entry("c.png", [])]
+    images = [_png(tmp_path / "images" / f"{s}.png") for s in "abc"]
+    _masks(run_cli, _via(tmp_path / "via.json", *entries), images, tmp_path / "json")
+    labels = via3_project(tmp_path / "project.json", *entries, xy={"a.png": xy})
+    assert json.loads(labels.read_text())["attribute"]["1"]["options"]["0"] == "house"
+    result = _masks(run_cli, labels, images, tmp_path / "via3")
+    _same_masks(tmp_path / "json", tmp_path / "via3")
+    a = _read(tmp_path / "via3" / "a.tif")[0][0]
+    assert a[int(29.0)][int(7.0)] == 1 and a[30][54] == 4  # car box, tank circle
+    left_out = [line for line in result.stderr.splitlines() if "left out" in line]
+    assert len(left_out) == 1 and "3 polyline or point regions" in left_out[0]
+    assert "a.png metadata 1_m7" in left_out[0], left_out
+    assert "class ids by name: 1 car, 2 house, 3 pond, 4 tank, 5 tree" in result.stdout
+
+
+def test_via3_options_checkboxes_text_and_class_field(tmp_path, run_cli):
+    """VIA 3 attributes by aname: a radio's option ids map to their labels (an empty label:
+    the id, as VIA 3 imports VIA 2's options), a checkbox's one checked id to its label, a
+    text attribute as written; --class-field picks one; unknown option ids refused."""
+    entries = [_entry("a.png", [_region(_polygon(HOUSE), kind="h"),
+                                _region(_rect(*CAR), kind="c")])]
+    labels = via3_project(tmp_path / "p.json", *entries)
+    document = json.loads(labels.read_text())
+    document["attribute"]["1"].update(type=3, options={"h": "", "c": "Car"})
+    document["attribute"]["2"] = {"aname": "tags", "anchor_id": "FILE1_Z0_XY1", "type": 2,
+                                  "options": {"0": "roof", "1": "tank"}}
+    document["attribute"]["3"] = {"aname": "note", "anchor_id": "FILE1_Z0_XY1", "type": 1}
+    document["metadata"]["1_m0"]["av"] = {"1": "h", "2": "1", "3": "old"}
+    document["metadata"]["1_m1"]["av"] = {"1": "c", "2": "", "3": "new"}
+    labels.write_text(json.dumps(document))
+    image = _png(tmp_path / "a.png")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "p.json", "'kind', 'tags', 'note'", "--class-field")
+    for field, names in (("kind", ["Car", "h"]), ("tags", ["object", "tank"]),
+                         ("note", ["new", "old"])):
+        _masks(run_cli, labels, [image], tmp_path / f"{field}.tif", "--class-field", field)
+        found = json.loads(_read(tmp_path / f"{field}.tif")[2]["GEOTILE_CLASS_NAMES"])
+        assert found == ["background", *names]
+    document["metadata"]["1_m1"]["av"]["1"] = "x"
+    labels.write_text(json.dumps(document))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "x.tif", "--class-field",
+                     "kind")
+    assert_one_line_error(result, "p.json", "metadata '1_m1'", "'x'", "'h', 'c'")
+
+
+def test_csv_and_via3_on_a_utm_image_and_twin_names_by_csv_file_size(tmp_path, run_cli):
+    """A GeoTIFF in UTM: CSV and VIA 3 regions placed through its geotransform, the pixels
+    of the VIA 2 JSON's; two CSV images of one name told apart by file_size."""
+    (tmp_path / "x").mkdir()
+    image = write_raster(tmp_path / "x" / "a.tif", np.ones((1, H, W), np.uint8), crs=UTM_CRS)
+    size = image.stat().st_size
+    regions = [r for r in _regions() if r["shape_attributes"]["name"] != "ellipse"]
+    entries = [_entry("x/a.tif", regions, size),
+               _entry("y/a.tif", [_region(_rect(1, 1, 50, 30), kind="car")], size + 1)]
+    for name, labels in (("json", _via(tmp_path / "via.json", *entries)),
+                         ("csv", via_csv(tmp_path / "via.csv", *entries)),
+                         ("via3", via3_project(tmp_path / "p.json", *entries[:1]))):
+        _masks(run_cli, labels, [image], tmp_path / f"{name}.tif")
+        bands, profile, _, _ = _read(tmp_path / f"{name}.tif")
+        np.testing.assert_array_equal(bands[0], _read(tmp_path / "json.tif")[0][0])
+        with rasterio.open(image) as src:
+            assert profile["transform"] == src.transform and profile["crs"] == src.crs
+    assert set(np.unique(_read(tmp_path / "csv.tif")[0][0])) == {0, 1, 2, 3, 4}  # x/a.tif
+
+
+def test_evaluate_takes_csv_and_via3_truth_as_its_json(tmp_path, run_cli):
+    """evaluate PREDICTION TRUTH: the scores of the VIA 2 JSON's, for its CSV export and a
+    VIA 3 project of the same regions; --class-field passes through."""
+    regions = [_region(_polygon(HOUSE), kind="house", note="a"),
+               _region(_rect(*CAR), kind="car", note="b"),
+               _region(_circle(*TANK), kind="tank", note="c")]
+    entries = [_entry("a.png", regions)]
+    image = _png(tmp_path / "a.png")
+    truths = {"json": _via(tmp_path / "via.json", *entries),
+              "csv": via_csv(tmp_path / "via.csv", *entries),
+              "via3": via3_project(tmp_path / "p.json", *entries)}
+    prediction = np.zeros((H, W), np.uint8)
+    prediction[5:20, 5:25] = 2
+    prediction[22:30, 30:41] = 1
+    pred = write_raster(tmp_path / "a_classes.tif", prediction[None])
+    scores = {}
+    for name, truth in truths.items():
+        result = run_cli("evaluate", pred, truth, "--class-field", "kind", "--json")
+        assert result.exit_code == 0, result.output
+        scores[name] = json.loads(result.stdout)
+        result = run_cli("evaluate", pred, truth, "--json")
+        assert_one_line_error(result, truth.name, "--class-field")
+    assert scores["csv"]["classes"] == scores["json"]["classes"] == scores["via3"]["classes"]
+    assert scores["json"]["classes"][1]["class"] == "car"
+    assert scores["json"]["classes"][1]["iou"] == 1.0
+    del image
+
+
+@pytest.mark.parametrize("rows, fragments", [
+    (['a.png,12,"{}",1,0,"{""name"":""rect""}"'], ("row 2", "6 cells", "7")),
+    (['a.png,x,"{}",1,0,"{}","{}"'], ("row 2", "file_size 'x'")),
+    (['a.png,12,"{}",1,0,"{""name"":""rect"",}","{}"'], ("row 2", "region_shape_attributes",
+                                                         "JSON object")),
+    (['a.png,12,"{}",1,0,"[1]","{}"'], ("row 2", "not a JSON object")),
+    (['b.png,12,"{}",0,0,"{}","{}"', 'a.png,12,"{}",1,0,"{""name"":""rect"",""x"":1}","{}"'],
+     ("via.csv: a.png row 3", "rect")),
+    (['a.png,12,"{}",1,0,"{""name"":""cuboid""}","{}"'], ("a.png row 2", "'cuboid'")),
+    (['a,b.png,12,"{}",1,0,"{}","{}"'], ("row 2", "8 cells", "comma")),
+])
+def test_malformed_csv_rows_are_refused(tmp_path, run_cli, rows, fragments):
+    header = ("filename,file_size,file_attributes,region_count,region_id,"
+              "region_shape_attributes,region_attributes")
+    (tmp_path / "via.csv").write_text("\n".join([header, *rows]))
+    result = run_cli("make-masks", tmp_path / "via.csv", _png(tmp_path / "a.png"), "-o",
+                     tmp_path / "m.tif")
+    assert_one_line_error(result, "via.csv", *fragments)
+    assert not (tmp_path / "m.tif").exists()
+
+
+def _project(tmp_path, change):
+    labels = via3_project(tmp_path / "p.json", _entry("a.png", [_region(_rect(*CAR))]),
+                          _entry("b.png", [_region(_polygon(HOUSE))]))
+    document = json.loads(labels.read_text())
+    change(document)
+    labels.write_text(json.dumps(document))
+    return labels
+
+
+@pytest.mark.parametrize("change, fragments", [
+    (lambda d: d["file"].update({"9": {"fid": 9, "fname": "v.mp4", "type": 4, "loc": 1,
+                                       "src": ""}}), ("'v.mp4'", "a video", "images only")),
+    (lambda d: d["file"]["2"].update(type=8), ("'b.png'", "audio")),
+    (lambda d: d["metadata"]["1_m0"].update(z=[1.5, 2.0]),
+     ("metadata '1_m0'", "temporal", "z []")),
+    (lambda d: (d["view"].update({"3": {"fid_list": [1, 2]}}),
+                d["metadata"].update({"3_m": {"vid": "3", "z": [], "xy": [2, 1, 1, 5, 5],
+                                              "av": {}}})),
+     ("metadata '3_m'", "2 files", "one file's view")),
+    (lambda d: d["metadata"]["1_m0"].update(xy=[2, 1, 2, 3]), ("metadata '1_m0'",
+                                                               "RECTANGLE", "4")),
+    (lambda d: d["metadata"]["1_m0"].update(xy=[7, 1, 2, 3, 4, 5]), ("POLYGON", "even")),
+    (lambda d: d["metadata"]["1_m0"].update(xy=[9, 1, 1, 2, 2, 3, 3]), ("one line",)),
+    (lambda d: d["metadata"]["1_m0"].update(xy=[12, 1, 1]), ("a.png metadata 1_m0",
+                                                             "VIA 3 shape 12")),
+    (lambda d: d["metadata"]["1_m0"].update(vid="7"), ("metadata '1_m0'", "view '7'")),
+    (lambda d: d["metadata"]["1_m0"].update(av={"5": "x"}), ("attribute '5'",)),
+])
+def test_via3_refusals(tmp_path, run_cli, change, fragments):
+    """Video and audio files, video frames' regions and temporal segments (z), a region on
+    a view of several files, xy not as VIA 3 writes each shape: one line, nothing written."""
+    labels = _project(tmp_path, change)
+    result = run_cli("make-masks", labels, _png(tmp_path / "a.png"), "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "p.json", *fragments)
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_group_view_s_attributes_are_no_region(tmp_path, run_cli):
+    """A view of two files (VIA 3's pair annotator) holding a group attribute (xy []) adds
+    no region; each file's own view's regions are burnt."""
+    labels = _project(tmp_path, lambda d: (
+        d["view"].update({"3": {"fid_list": [1, 2]}}),
+        d["metadata"].update({"3_m": {"vid": "3", "z": [], "xy": [], "av": {}}})))
+    _masks(run_cli, labels, [_png(tmp_path / "a.png")], tmp_path / "m.tif")
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _in_rect(*CAR))
+
+
+def test_other_csvs_are_not_via(tmp_path, run_cli):
+    """Only VIA's exact header makes a CSV VIA's: a SpaceNet summary CSV, a WKT CSV, a CSV of
+    points and a near-VIA header (a column more) are not; a VIA CSV given as vector labels
+    is refused, saying make-masks takes it."""
+    from geotile.pixel_label_formats import VIA, pixel_label_format
+
+    texts = {"spacenet.csv": "ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo\n"
+                             'a,1,"POLYGON ((1 1, 5 1, 5 5, 1 1))","POLYGON EMPTY"\n',
+             "buildings.csv": 'latitude,longitude,area_in_meters,confidence,geometry,'
+                              'full_plus_code\n1,2,3,0.9,"POLYGON ((1 1, 2 1, 2 2, 1 1))",x\n',
+             "points.csv": "x,y,class\n1,2,tree\n",
+             "near.csv": "filename,file_size,file_attributes,region_count,region_id,"
+                         "region_shape_attributes,region_attributes,extra\n"}
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+        assert pixel_label_format(tmp_path / name) is None, name
+    labels = via_csv(tmp_path / "via.csv", _entry("a.png", [_region(_polygon(HOUSE))]))
+    assert pixel_label_format(labels) == VIA
+    image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8))
+    result = run_cli("tile", image, "--labels", labels, "-o", tmp_path / "p", "--size", "16")
+    assert_one_line_error(result, "via.csv", "VIA", "make-masks")
