@@ -1,5 +1,6 @@
 """Truth in one file of many images' shapes read as Labelme's (a CVAT "for images 1.1" XML, a
-Label Studio JSON or JSON_MIN export, a Labelbox export, a VGG Image Annotator JSON), in
+Label Studio JSON or JSON_MIN export, a Labelbox export, a VGG Image Annotator JSON, CSV
+export or VIA 3 project), in
 Supervisely's annotations (a project, dataset or ann/ folder, one ann file), in V7's
 Darwin JSON (a file, folder or pattern of them) or in DOTA's labelTxt (a DOTA root, its
 labelTxt folder, one file; difficult objects are regions to ignore, as DOTA's evaluation
@@ -9,8 +10,8 @@ Each prediction raster takes the file's image its name names, as a COCO file's
 (:func:`geotile.image_truth.entry_name`), among the base names of the file's images: CVAT's
 ``name`` less its folders, Label Studio's image URL's file name with and without its upload
 prefix (``8a9b7c1d-``), Labelbox's external_id, global_key and row_data URL file name, VIA's
-``filename``, Supervisely's ann files' names less ``.json``, Darwin's item names (and source
-files' names), DOTA's label files' names.
+``filename`` (a VIA 3 file's ``fname``), Supervisely's ann files' names less ``.json``,
+Darwin's item names (and source files' names), DOTA's label files' names.
 make-masks' reader of the format then finds that entry and checks it, as against its image,
 against a stand-in of the prediction named as the image: a VRT of the prediction's size and
 no pixels, in a temporary folder (its messages name the prediction). VIA's --class-field

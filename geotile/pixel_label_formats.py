@@ -58,7 +58,8 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
     told by its own files, never Labelme's), V7 Darwin JSON (a file, folder or pattern of
     them: told by its item or image beside annotations), Labelme (one file, or a folder or
     pattern of them: among those paired with ``images`` when given), VIA (regions of many
-    images); None for other labels (vector files, COCO, label rasters)."""
+    images: JSON, a CSV told by VIA's exact header, a VIA 3 project); None for other labels
+    (vector files, COCO, label rasters)."""
     for kind, asks, _ in _readers():
         if asks(labels, layer, images) if kind == LABELME else asks(labels):
             return kind

@@ -16,7 +16,8 @@ empty is a file's attributes (no region); ``z`` non-empty is a video frame's tim
 temporal segment: refused, as video and audio files are. ``av`` maps attribute ids to
 values: an option id for radio, select and image attributes (the class is the option's
 label, or its id where the label is empty, as VIA 3 imports VIA 2's options), ids joined
-by commas for a checkbox, the text itself for text; attributes are named by ``aname``.
+by commas for a checkbox, the text itself for text; attributes are named by ``aname``,
+those anchored to files (FILE1_Z0_XY0: captions) not region attributes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from geotile.errors import InputError
 
 #: VIA 3's _VIA_FILE_TYPE of images, and of what make-masks cannot read
 IMAGE, OTHER_TYPES = 2, {4: "a video", 8: "an audio file"}
+#: anchors of region attributes (an image's, a video frame's), as VIA 3's region editor
+REGION_ANCHORS = ("FILE1_Z0_XY1", "FILE1_Z1_XY1")
 #: VIA 3's attribute types whose value is an option id (radio, select, image), checkbox
 _OPTION_TYPES, _CHECKBOX = (3, 4, 5), 2
 #: _VIA_RSHAPE ids -> (name, how many numbers follow: exact, or a least even count)
@@ -163,6 +166,8 @@ def _attributes(where: str, av, attributes: dict) -> dict:
         if not isinstance(attribute, dict) or not isinstance(attribute.get("aname"), str):
             raise InputError(f"{where} has a value of attribute {aid!r}, which the project's "
                              "attribute does not define (with its aname). Fix or remove it.")
+        if attribute.get("anchor_id", REGION_ANCHORS[0]) not in REGION_ANCHORS:
+            continue  # a file's attribute (VIA's demo sets a caption on regions too)
         options = attribute.get("options") if isinstance(attribute.get("options"),
                                                          dict) else {}
         if attribute.get("type") == _CHECKBOX and isinstance(value, str):

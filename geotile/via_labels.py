@@ -23,7 +23,9 @@ whose regions have no attributes (the balloon dataset), are class ``object`` (sa
 --class-map maps it). Ids by name over every region of the file (1..N sorted), so that
 masks of some of its images share them. VIA keeps no image size in pixels: an image whose
 bytes differ from the file annotated is warned about, one with a region wholly outside it
-refused. VIA 3 projects are refused in one line.
+refused. VIA's CSV export (:mod:`geotile.via_csv`) and VIA 3 projects
+(:mod:`geotile.via3_project`) are made the same entries first, then read as these; their
+regions are named by CSV row and metadata id in messages.
 """
 
 from __future__ import annotations

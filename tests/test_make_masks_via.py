@@ -539,7 +539,8 @@ def test_via3_project_masks_as_the_via2_json_of_its_regions(tmp_path, run_cli):
 def test_via3_options_checkboxes_text_and_class_field(tmp_path, run_cli):
     """VIA 3 attributes by aname: a radio's option ids map to their labels (an empty label:
     the id, as VIA 3 imports VIA 2's options), a checkbox's one checked id to its label, a
-    text attribute as written; --class-field picks one; unknown option ids refused."""
+    text attribute as written; a file's attribute (VIA's demo sets captions on regions) is
+    no region attribute; --class-field picks one; unknown option ids refused."""
     entries = [_entry("a.png", [_region(_polygon(HOUSE), kind="h"),
                                 _region(_rect(*CAR), kind="c")])]
     labels = via3_project(tmp_path / "p.json", *entries)
@@ -548,12 +549,14 @@ def test_via3_options_checkboxes_text_and_class_field(tmp_path, run_cli):
     document["attribute"]["2"] = {"aname": "tags", "anchor_id": "FILE1_Z0_XY1", "type": 2,
                                   "options": {"0": "roof", "1": "tank"}}
     document["attribute"]["3"] = {"aname": "note", "anchor_id": "FILE1_Z0_XY1", "type": 1}
-    document["metadata"]["1_m0"]["av"] = {"1": "h", "2": "1", "3": "old"}
+    document["attribute"]["4"] = {"aname": "caption", "anchor_id": "FILE1_Z0_XY0", "type": 1}
+    document["metadata"]["1_m0"]["av"] = {"1": "h", "2": "1", "3": "old", "4": "a file's"}
     document["metadata"]["1_m1"]["av"] = {"1": "c", "2": "", "3": "new"}
     labels.write_text(json.dumps(document))
     image = _png(tmp_path / "a.png")
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
-    assert_one_line_error(result, "p.json", "'kind', 'tags', 'note'", "--class-field")
+    assert_one_line_error(result, "p.json", "several attributes ('kind', 'tags', 'note')",
+                          "--class-field")
     for field, names in (("kind", ["Car", "h"]), ("tags", ["object", "tank"]),
                          ("note", ["new", "old"])):
         _masks(run_cli, labels, [image], tmp_path / f"{field}.tif", "--class-field", field)

@@ -235,7 +235,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
     labels folder, a Labelme file or folder, a CVAT XML, a Label Studio
     export, a Labelbox export (v2 NDJSON, v1 JSON), a Supervisely project or
-    dataset, V7 Darwin JSON files, a VIA file, DOTA's labelTxt folder or root:
+    dataset, V7 Darwin JSON files, a VIA file (JSON, CSV export, VIA 3
+    project), DOTA's labelTxt folder or root:
     its difficult objects are regions to ignore, as DOTA's evaluation ignores
     them): each prediction
     against its own image's instances, the prediction raster (or a folder of

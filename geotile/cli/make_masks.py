@@ -171,13 +171,16 @@ def make_masks(
     the names, attributes are not classes). "CVAT for video 1.1" files are refused.
 
     LABELS may be a VGG Image Annotator (VIA 1.x/2.x) JSON file (Export annotations (as
-    json), a project file; Matterport Mask R-CNN's via_region_data.json): each IMAGE takes
-    the entry of its file name (folders and URLs apart), regions in its pixels burnt as
-    Labelme's: rect, polygon, circle and ellipse (exactly), later on top; polyline and
-    point left out with a warning; an entry without regions is all background. The class
-    is the regions' one attribute (several: --class-field NAME; a checkbox's one true
-    option); regions without one are class "object". Ids 1..N by sorted name over the
-    file.
+    json), a project file; Matterport Mask R-CNN's via_region_data.json), VIA's CSV export
+    (Export annotations (as csv): told by its header; file_size tells twin names apart) or
+    a VIA 3 project (image files only; video, audio and temporal segments refused): each
+    IMAGE takes the entry of its file name (folders and URLs apart), regions in its pixels
+    burnt as Labelme's: rect, polygon, circle and ellipse (exactly; VIA 3's extreme
+    rectangle and circle too), later on top; polyline, line and point left out with a
+    warning; an entry without regions is all background. The class is the regions' one
+    attribute (several: --class-field NAME; a checkbox's one true option; VIA 3: an
+    option's label, not its id); regions without one are class "object". Ids 1..N by
+    sorted name over the file.
 
     LABELS may be Label Studio's JSON (or JSON_MIN) export: each IMAGE takes the task
     whose image URL has its file name (an upload's 8-hex-digit prefix aside), of its size
@@ -285,6 +288,8 @@ def make_masks(
     $ geotile make-masks labelme/ 'labelme/*.jpg' -o masks/
     $ geotile make-masks annotations.xml images/ -o masks/
     $ geotile make-masks via_region_data.json train/ -o masks/
+
+    $ geotile make-masks via_export.csv train/ -o masks/
     $ geotile make-masks darwin/annotations/ images/ -o masks/
     $ geotile make-masks project-1-at-2026-01-05-10-30-3f2a1b9c.json images/ \\
           -o masks/
