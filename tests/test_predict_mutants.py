@@ -1,0 +1,253 @@
+"""predict's core pinned by exact outcomes, from mutation testing (blending, windows, strips,
+batches, outputs): models whose outputs tell where each window lay.
+
+The image holds each pixel's own column and row (x / 256, y / 256), so
+
+- an identity model must give the image back, pixel for pixel (windows placed right,
+  batches in order, strips joined, edges cropped);
+- a "corner" model outputs its window's first pixel, i.e. the window's x and y offsets,
+  everywhere in the window: the blend at a pixel is then the weighted mean of the offsets
+  of the windows covering it, with the weights the docs give (blending.py), so seams and
+  weight ramps are visible;
+- a constant-one model must blend to 1 everywhere, raster edges included.
+
+The expected values are computed here from the documented rules alone: windows at a
+regular stride, the last moved back to end on the raster's edge (grid.py, "shift"); the
+1-D profiles (tent, hann, uniform) floored at 1e-3, at full weight from the centre to a
+side on the raster's border; w(y, x) = w_y(y) * w_x(x).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from geotile.model import OnnxModel
+from geotile.predict import PredictOptions, predict_array
+
+from .onnx_models import FLOAT, save_graph
+
+SCALE = 256  # the image holds x / SCALE and y / SCALE: exact in float32, within 0..1 here
+
+
+def ramp_image(height: int, width: int, scale: int = SCALE) -> np.ndarray:
+    """(2, H, W) float32: each pixel's column, then row, divided by ``scale``."""
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([cols, rows]) / np.float32(scale)
+
+
+def _io(channels=2):
+    return ([("input", FLOAT, ["N", channels, "H", "W"])],
+            [("output", FLOAT, ["N", channels, "H2", "W2"])])
+
+
+def _spatial_slice(name_in, name_out, start, end, prefix):
+    node = helper.make_node("Slice", [name_in, f"{prefix}_s", f"{prefix}_e", f"{prefix}_a"],
+                            [name_out])
+    return node, {f"{prefix}_s": np.array([start, start], np.int64),
+                  f"{prefix}_e": np.array([end, end], np.int64),
+                  f"{prefix}_a": np.array([2, 3], np.int64)}
+
+
+def graph_model(path, kind: str, crop: int = 0, pool: int = 1):
+    """``kind``: "identity" (the input), "corner" (the window's first pixel, everywhere) or
+    "ones"; ``crop``: the output lacks ``crop`` px on each side (valid convolutions);
+    ``pool``: the output averaged over ``pool`` px cells (a downscaling model)."""
+    nodes, inits, current = [], {}, "input"
+    if kind == "corner":
+        node, values = _spatial_slice("input", "corner", 0, 1, "c")
+        nodes += [node, helper.make_node("Shape", ["input"], ["shape"]),
+                  helper.make_node("Expand", ["corner", "shape"], ["expanded"])]
+        inits.update(values)
+        current = "expanded"
+    elif kind == "ones":
+        nodes += [helper.make_node("Shape", ["input"], ["shape"]),
+                  helper.make_node("ConstantOfShape", ["shape"], ["expanded"],
+                                   value=helper.make_tensor("one", FLOAT, [1], [1.0]))]
+        current = "expanded"
+    if crop:
+        node, values = _spatial_slice(current, "cropped", crop, -crop, "k")
+        nodes.append(node)
+        inits.update(values)
+        current = "cropped"
+    if pool > 1:
+        nodes.append(helper.make_node("AveragePool", [current], ["pooled"],
+                                      kernel_shape=[pool, pool], strides=[pool, pool]))
+        current = "pooled"
+    nodes.append(helper.make_node("Identity", [current], ["output"]))
+    return OnnxModel.from_path(save_graph(path, nodes, *_io(), inits), activation="none")
+
+
+def predict(model, image, valid=None, steady=False, **options) -> np.ndarray:
+    """predict_array; ``steady``: as on a GPU provider (equal batches, padded; windows
+    stacked by several threads, batches run two at a time), here on the CPU."""
+    model.steady_batches = steady
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to say about these pixels
+        return predict_array(model, image, valid, options=PredictOptions(**options))
+
+
+# --- the documented rules, independently of geotile's code -----------------------------
+def window_starts(length: int, size: int, stride: int) -> list[int]:
+    """A regular stride, the last window ending on the raster's edge; one window (padded
+    past the edge) on a raster no longer than it."""
+    return [0] if length <= size else [*range(0, length - size, stride), length - size]
+
+
+def profile(blend: str, size: int, first: bool, last: bool) -> np.ndarray:
+    centre = np.arange(size) + 0.5
+    weights = {"bilinear": np.minimum(centre, size - centre) / (size / 2),
+               "hann": 0.5 - 0.5 * np.cos(2 * np.pi * centre / size),
+               "uniform": np.ones(size)}[blend]
+    weights = np.maximum(weights, 1e-3)
+    if first:
+        weights[: size // 2] = 1.0
+    if last:
+        weights[size - size // 2 :] = 1.0
+    return weights
+
+
+def blended_offsets(length: int, size: int, overlap: int, blend: str, crop: int = 0,
+                    scale: int = 1) -> np.ndarray:
+    """Along one axis, the weighted mean of the offsets of the windows covering each pixel
+    (the corner model's blend), NaN where no output reaches (a crop's outer margin).
+    ``crop``: the output lacks as many px on each side; ``scale``: the output is in cells of
+    ``scale`` px, upsampled, its outer ``scale // 2`` px at no weight (but on the raster's
+    border), the windows starting on whole cells (the last may reach past the edge)."""
+    out, margin = size - 2 * crop, scale // 2
+    extent = length + crop  # a crop's last output ends on the edge
+    if scale > 1 and extent > size:
+        extent = size + -(-(extent - size) // scale) * scale
+    starts = window_starts(extent, size, size - overlap)
+    sums, weights = np.zeros(length), np.zeros(length)
+    for i, start in enumerate(starts):
+        first, last = i == 0, i == len(starts) - 1
+        w = np.zeros(out)
+        w[margin : out - margin] = profile(blend, out - 2 * margin, first, last)
+        if first:
+            w[:margin] = 1.0
+        if last:
+            w[out - margin :] = 1.0
+        w = w[: max(0, length - start - crop)]
+        sums[start + crop : start + crop + len(w)] += w * start
+        weights[start + crop : start + crop + len(w)] += w
+    with np.errstate(invalid="ignore"):
+        result = sums / weights
+    result[:crop] = np.nan
+    result[length - crop :] = np.nan
+    return result
+
+
+def expected_corner(height, width, size, overlap, blend, crop=0, scale=1) -> np.ndarray:
+    """The corner model's blend (2, H, W): x offsets by column, y offsets by row, / SCALE."""
+    xs = blended_offsets(width, size, overlap, blend, crop, scale) / SCALE
+    ys = blended_offsets(height, size, overlap, blend, crop, scale) / SCALE
+    nan = np.isnan(xs)[np.newaxis] | np.isnan(ys)[:, np.newaxis]
+    result = np.stack([np.broadcast_to(xs, (height, width)),
+                       np.broadcast_to(ys[:, np.newaxis], (height, width))])
+    return np.where(nan, np.nan, result)
+
+
+def test_the_documented_rules_on_a_small_case():
+    # windows of 8 px at stride 4 over 14 px: at 0, 4 and 6 (the last moved back)
+    assert window_starts(14, 8, 4) == [0, 4, 6]
+    np.testing.assert_allclose(profile("bilinear", 8, False, False),
+                               [0.125, 0.375, 0.625, 0.875, 0.875, 0.625, 0.375, 0.125])
+    np.testing.assert_allclose(profile("bilinear", 8, True, False)[:5], [1, 1, 1, 1, 0.875])
+    # pixel 6: window 0 at 0.375 (its x 6), window 4 at 0.625 (x 2), window 6 at 0.125 (x 0:
+    # the last window's full weight runs from its centre to the raster's edge only)
+    assert blended_offsets(14, 8, 4, "bilinear")[6] == pytest.approx(
+        (0.375 * 0 + 0.625 * 4 + 0.125 * 6) / (0.375 + 0.625 + 0.125))
+
+
+# (height, width, tile, overlap, blend, block size, batch size): strips (block sizes below
+# the width) and batches across rows of windows (batch sizes not dividing a row)
+LAYOUTS = [
+    (37, 53, 16, 8, "bilinear", 10**6, 1),
+    (37, 53, 16, 5, "hann", 64, 3),
+    (41, 150, 12, 7, "uniform", 64, 5),
+    (33, 131, 20, 0, "bilinear", 64, 4),
+    (45, 70, 16, 15, "hann", 64, 7),
+    (70, 150, 64, 24, "hann", 10**6, 2),  # hann's first and last weights floored at 1e-3
+    (30, 19, 64, 16, "bilinear", 10**6, 2),  # smaller than one window: padded
+    (50, 150, 12, 4, "bilinear", 64, 9),  # steady below: 9 windows stacked by 4 threads
+]
+
+
+@pytest.mark.parametrize(("height", "width", "tile", "overlap", "blend", "block", "batch"),
+                         LAYOUTS)
+def test_an_identity_model_gives_the_image_back(tmp_path, height, width, tile, overlap, blend,
+                                                block, batch):
+    model = graph_model(tmp_path / "identity.onnx", "identity")
+    image = ramp_image(height, width)
+    for steady in (False, True):
+        out = predict(model, image, steady=steady, tile_size=tile, overlap=overlap, blend=blend,
+                      block_size=block, batch_size=batch)
+        np.testing.assert_allclose(out, image, rtol=3e-6, atol=0)
+
+
+@pytest.mark.parametrize(("height", "width", "tile", "overlap", "blend", "block", "batch"),
+                         LAYOUTS)
+def test_window_offsets_blend_with_the_documented_weights(tmp_path, height, width, tile,
+                                                          overlap, blend, block, batch):
+    model = graph_model(tmp_path / "corner.onnx", "corner")
+    out = predict(model, ramp_image(height, width), tile_size=tile, overlap=overlap,
+                  blend=blend, block_size=block, batch_size=batch)
+    np.testing.assert_allclose(out, expected_corner(height, width, tile, overlap, blend),
+                               rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("blend", ["bilinear", "hann", "uniform"])
+def test_a_constant_model_blends_to_one_everywhere(tmp_path, blend):
+    model = graph_model(tmp_path / "ones.onnx", "ones")
+    out = predict(model, ramp_image(45, 131), tile_size=16, overlap=6, blend=blend,
+                  block_size=64, batch_size=3)
+    np.testing.assert_allclose(out, 1.0, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("tile", "overlap", "crop", "block"),
+                         [(16, 8, 2, 10**6), (20, 9, 3, 64), (16, 4, 2, 64)])
+def test_a_cropped_output_is_placed_in_its_window_and_the_margin_left_nodata(
+        tmp_path, tile, overlap, crop, block):
+    """A valid-convolution model (output ``crop`` px short of each side): its output lies in
+    the window's centre; the raster's outer ``crop`` px get no prediction (NaN)."""
+    height, width = 43, 150
+    image = ramp_image(height, width)
+    identity = graph_model(tmp_path / "identity.onnx", "identity", crop=crop)
+    out = predict(identity, image, tile_size=tile, overlap=overlap, block_size=block,
+                  batch_size=3)
+    inner = (slice(None), slice(crop, height - crop), slice(crop, width - crop))
+    np.testing.assert_allclose(out[inner], image[inner], rtol=3e-6, atol=0)
+    margin = np.ones((height, width), bool)
+    margin[inner[1:]] = False
+    assert np.isnan(out[:, margin]).all()
+    corner = graph_model(tmp_path / "corner.onnx", "corner", crop=crop)
+    out = predict(corner, image, tile_size=tile, overlap=overlap, block_size=block,
+                  batch_size=3)
+    np.testing.assert_allclose(out, expected_corner(height, width, tile, overlap, "bilinear",
+                                                    crop), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("blend", "block"), [("bilinear", 10**6), ("hann", 64), ("uniform", 64)])
+def test_a_downscaling_models_cells_blend_without_their_outer_half_cell(tmp_path, blend, block):
+    """A model whose output is in 2 px cells (upsampled): its windows start on whole cells,
+    its outer half-cell has no weight but on the raster's border; odd sizes make the last
+    windows reach past the raster."""
+    height, width, tile, overlap = 41, 133, 16, 6
+    corner = graph_model(tmp_path / "corner.onnx", "corner", pool=2)
+    out = predict(corner, ramp_image(height, width), tile_size=tile, overlap=overlap,
+                  blend=blend, block_size=block, batch_size=3)
+    np.testing.assert_allclose(out, expected_corner(height, width, tile, overlap, blend,
+                                                    scale=2), rtol=0, atol=1e-6)
+
+
+def test_a_downscaling_model_keeps_a_constant_image_constant(tmp_path):
+    """Past the raster's edge a downscaling model's last cells see the edge pixels repeated,
+    never zeros: a constant image stays constant, up to its last row and column."""
+    identity = graph_model(tmp_path / "identity.onnx", "identity", pool=2)
+    image = np.full((2, 41, 133), 0.5, np.float32)
+    out = predict(identity, image, tile_size=16, overlap=6, block_size=64, batch_size=3)
+    np.testing.assert_allclose(out, 0.5, rtol=0, atol=1e-6)
