@@ -53,15 +53,26 @@ def _spatial_slice(name_in, name_out, start, end, prefix):
 
 
 def graph_model(path, kind: str, crop: int = 0, pool: int = 1):
-    """``kind``: "identity" (the input), "corner" (the window's first pixel, everywhere) or
-    "ones"; ``crop``: the output lacks ``crop`` px on each side (valid convolutions);
-    ``pool``: the output averaged over ``pool`` px cells (a downscaling model)."""
+    """``kind``: "identity" (the input), "corner" (the window's first pixel, everywhere),
+    "far" (its last pixel, everywhere), "max" (its largest value, everywhere), "ones" or
+    "reciprocal" (1 / the input: infinite at 0); ``crop``: the output lacks ``crop`` px on
+    each side (valid convolutions); ``pool``: the output averaged over ``pool`` px cells (a
+    downscaling model)."""
     nodes, inits, current = [], {}, "input"
-    if kind == "corner":
-        node, values = _spatial_slice("input", "corner", 0, 1, "c")
+    if kind in ("corner", "far"):
+        node, values = _spatial_slice("input", "corner", *((0, 1) if kind == "corner"
+                                                         else (-1, 2**62)), "c")
         nodes += [node, helper.make_node("Shape", ["input"], ["shape"]),
                   helper.make_node("Expand", ["corner", "shape"], ["expanded"])]
         inits.update(values)
+        current = "expanded"
+    elif kind == "max":
+        nodes += [helper.make_node("ReduceMax", ["input"], ["top"], axes=[2, 3], keepdims=1),
+                  helper.make_node("Shape", ["input"], ["shape"]),
+                  helper.make_node("Expand", ["top", "shape"], ["expanded"])]
+        current = "expanded"
+    elif kind == "reciprocal":
+        nodes.append(helper.make_node("Reciprocal", ["input"], ["expanded"]))
         current = "expanded"
     elif kind == "ones":
         nodes += [helper.make_node("Shape", ["input"], ["shape"]),
@@ -111,12 +122,14 @@ def profile(blend: str, size: int, first: bool, last: bool) -> np.ndarray:
 
 
 def blended_offsets(length: int, size: int, overlap: int, blend: str, crop: int = 0,
-                    scale: int = 1) -> np.ndarray:
+                    scale: int = 1, far: bool = False) -> np.ndarray:
     """Along one axis, the weighted mean of the offsets of the windows covering each pixel
     (the corner model's blend), NaN where no output reaches (a crop's outer margin).
     ``crop``: the output lacks as many px on each side; ``scale``: the output is in cells of
     ``scale`` px, upsampled, its outer ``scale // 2`` px at no weight (but on the raster's
-    border), the windows starting on whole cells (the last may reach past the edge)."""
+    border), the windows starting on whole cells (the last may reach past the edge, where
+    the raster's edge pixels are repeated); ``far``: the offsets of the windows' last pixels
+    (the far corner model's), the raster's last past its edge."""
     out, margin = size - 2 * crop, scale // 2
     extent = length + crop  # a crop's last output ends on the edge
     if scale > 1 and extent > size:
@@ -132,7 +145,8 @@ def blended_offsets(length: int, size: int, overlap: int, blend: str, crop: int 
         if last:
             w[out - margin :] = 1.0
         w = w[: max(0, length - start - crop)]
-        sums[start + crop : start + crop + len(w)] += w * start
+        value = min(start + size - 1, length - 1) if far else start
+        sums[start + crop : start + crop + len(w)] += w * value
         weights[start + crop : start + crop + len(w)] += w
     with np.errstate(invalid="ignore"):
         result = sums / weights
@@ -141,10 +155,11 @@ def blended_offsets(length: int, size: int, overlap: int, blend: str, crop: int 
     return result
 
 
-def expected_corner(height, width, size, overlap, blend, crop=0, scale=1) -> np.ndarray:
+def expected_corner(height, width, size, overlap, blend, crop=0, scale=1, far=False
+                    ) -> np.ndarray:
     """The corner model's blend (2, H, W): x offsets by column, y offsets by row, / SCALE."""
-    xs = blended_offsets(width, size, overlap, blend, crop, scale) / SCALE
-    ys = blended_offsets(height, size, overlap, blend, crop, scale) / SCALE
+    xs = blended_offsets(width, size, overlap, blend, crop, scale, far) / SCALE
+    ys = blended_offsets(height, size, overlap, blend, crop, scale, far) / SCALE
     nan = np.isnan(xs)[np.newaxis] | np.isnan(ys)[:, np.newaxis]
     result = np.stack([np.broadcast_to(xs, (height, width)),
                        np.broadcast_to(ys[:, np.newaxis], (height, width))])
@@ -244,6 +259,17 @@ def test_a_downscaling_models_cells_blend_without_their_outer_half_cell(tmp_path
                                                     scale=2), rtol=0, atol=1e-6)
 
 
+def test_a_downscaling_models_last_windows_see_the_edge_pixels_repeated(tmp_path):
+    """The far corner of the last windows lies past the raster (odd sizes): it holds the
+    raster's last column and row, repeated there."""
+    height, width, tile, overlap = 41, 133, 16, 6
+    far = graph_model(tmp_path / "far.onnx", "far", pool=2)
+    out = predict(far, ramp_image(height, width), tile_size=tile, overlap=overlap,
+                  block_size=64, batch_size=3)
+    np.testing.assert_allclose(out, expected_corner(height, width, tile, overlap, "bilinear",
+                                                    scale=2, far=True), rtol=0, atol=1e-6)
+
+
 def test_a_downscaling_model_keeps_a_constant_image_constant(tmp_path):
     """Past the raster's edge a downscaling model's last cells see the edge pixels repeated,
     never zeros: a constant image stays constant, up to its last row and column."""
@@ -251,3 +277,98 @@ def test_a_downscaling_model_keeps_a_constant_image_constant(tmp_path):
     image = np.full((2, 41, 133), 0.5, np.float32)
     out = predict(identity, image, tile_size=16, overlap=6, block_size=64, batch_size=3)
     np.testing.assert_allclose(out, 0.5, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("tile", "overlap", "pixels"), [(100, 0.29, 29), (100, 0.335, 34),
+                                                          (32, 1, 1), (32, 0.5, 16)])
+def test_the_overlap_in_pixels(tmp_path, tile, overlap, pixels):
+    """A fraction of the tile is rounded to whole pixels (0.29 of 100 px is 29 px, though
+    0.29 * 100 is 28.999999999999996); 1 (or more) is whole pixels, not the whole tile."""
+    height, width = 120, 260
+    corner = graph_model(tmp_path / "corner.onnx", "corner")
+    out = predict(corner, ramp_image(height, width), tile_size=tile, overlap=overlap,
+                  batch_size=4)
+    np.testing.assert_allclose(out, expected_corner(height, width, tile, pixels, "bilinear"),
+                               rtol=0, atol=1e-6)
+
+
+def test_a_downscaling_model_gets_the_overlap_that_covers_its_outer_cells(tmp_path):
+    """In 4 px cells, the outer 2 px of each window have no weight: windows asked for no
+    overlap overlap by 4 px, so that every pixel has a window's weight (none is NaN)."""
+    height, width = 40, 90
+    corner = graph_model(tmp_path / "corner.onnx", "corner", pool=4)
+    out = predict(corner, ramp_image(height, width), tile_size=16, overlap=0, batch_size=4)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, expected_corner(height, width, 16, 4, "bilinear", scale=4),
+                               rtol=0, atol=1e-6)
+
+
+def test_nodata_pixels_reach_the_model_as_zeros_and_come_out_as_nodata(tmp_path):
+    """The model never sees nodata pixels' raw values (they are zeroed after normalisation):
+    a model giving its window's largest value gives 0.25, the valid pixels' value, at every
+    valid pixel, however bright the nodata pixels; these are NaN in the output. Windows
+    holding nodata alone are not run; windows partly nodata are, and place their valid
+    pixels (an identity model gives them back)."""
+    height, width = 60, 150
+    valid = np.ones((height, width), bool)
+    valid[:, 40:75] = False  # wider than a window: some windows hold nodata alone
+    valid[10:13, 100:103] = False
+    valid[height - 1, :] = False
+    image = np.where(valid, np.float32(0.25), np.float32(0.75))[np.newaxis].repeat(2, axis=0)
+    options = {"tile_size": 16, "overlap": 4, "block_size": 64, "batch_size": 3}
+    out = predict(graph_model(tmp_path / "max.onnx", "max"), image, valid, **options)
+    assert np.isnan(out[:, ~valid]).all()
+    np.testing.assert_array_equal(out[:, valid], 0.25)
+    ramp = ramp_image(height, width)
+    out = predict(graph_model(tmp_path / "identity.onnx", "identity"), ramp, valid, **options)
+    assert np.isnan(out[:, ~valid]).all()
+    np.testing.assert_allclose(out[:, valid], ramp[:, valid], rtol=3e-6, atol=0)
+
+
+@pytest.mark.parametrize(("block", "align"), [(100, 64), (64, 48), (200, 64)])
+def test_strips_of_whole_output_blocks_hold_a_window(tmp_path, block, align):
+    """Strips are a multiple of the output's block width (``align``), each written block at
+    a multiple of it, and blend as the whole width does."""
+    from geotile.predict import predict_blocks
+
+    height, width, tile, overlap = 50, 300, 96, 24
+    image = ramp_image(height, width, scale=512)
+    corner = graph_model(tmp_path / "corner.onnx", "corner")
+
+    def read(left, top, cols, rows):
+        part = image[:, top : top + rows, left : left + cols]
+        pad = ((0, 0), (0, rows - part.shape[1]), (0, cols - part.shape[2]))
+        return np.pad(part, pad), np.pad(np.ones(part.shape[1:], bool), pad[1:])
+
+    out = np.full((2, height, width), np.nan, np.float32)
+    options = PredictOptions(tile_size=tile, overlap=overlap, block_size=block, batch_size=2)
+    for window, blended, valid in predict_blocks(corner, read, width, height, options,
+                                                 align=align):
+        assert window.col_off % align == 0
+        out[(slice(None), *window.toslices())] = np.where(valid, blended, np.nan)
+    np.testing.assert_allclose(out * 512, expected_corner(height, width, tile, overlap,
+                                                          "bilinear") * SCALE, rtol=0,
+                               atol=1e-4)
+
+
+def test_infinite_outputs_at_nodata_are_left_out_and_at_a_valid_pixel_named(tmp_path):
+    """A model dividing by its input gives inf at nodata pixels (fed as 0): left out, never
+    blended into their valid neighbours; at a valid pixel of 0 it is an error naming that
+    pixel's row and column (a valid-convolution model's output lies 2 px into its window)."""
+    from geotile.non_finite_output import NonFiniteOutput
+
+    height, width = 50, 90
+    model = graph_model(tmp_path / "reciprocal.onnx", "reciprocal", crop=2)
+    image = np.full((2, height, width), 0.5, np.float32)
+    valid = np.ones((height, width), bool)
+    valid[20:30, 41:52] = False
+    valid[5, 5] = False
+    options = {"tile_size": 16, "overlap": 6, "block_size": 64, "batch_size": 3}
+    out = predict(model, np.where(valid, image, np.float32(0.9)), valid, **options)
+    inner = np.zeros((height, width), bool)
+    inner[2:-2, 2:-2] = True
+    np.testing.assert_allclose(out[:, valid & inner], 2.0, rtol=1e-6, atol=0)
+    assert np.isnan(out[:, ~(valid & inner)]).all()
+    image[1, 17, 77] = 0  # one channel's value 0 at a valid pixel: 1 / 0
+    with pytest.raises(NonFiniteOutput, match=r"the first at row 17, col 77[^0-9]"):
+        predict(model, image, valid, **options)
