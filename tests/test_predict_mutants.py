@@ -23,10 +23,11 @@ import warnings
 
 import numpy as np
 import pytest
+import rasterio
 from onnx import helper
 
 from geotile.model import OnnxModel
-from geotile.predict import PredictOptions, predict_array
+from geotile.predict import PredictOptions, predict_array, predict_raster
 
 from .onnx_models import FLOAT, save_graph
 
@@ -39,7 +40,7 @@ def ramp_image(height: int, width: int, scale: int = SCALE) -> np.ndarray:
     return np.stack([cols, rows]) / np.float32(scale)
 
 
-def _io(channels=2):
+def _io(channels: int = 2):
     return ([("input", FLOAT, ["N", channels, "H", "W"])],
             [("output", FLOAT, ["N", channels, "H2", "W2"])])
 
@@ -52,12 +53,14 @@ def _spatial_slice(name_in, name_out, start, end, prefix):
                   f"{prefix}_a": np.array([2, 3], np.int64)}
 
 
-def graph_model(path, kind: str, crop: int = 0, pool: int = 1):
+def graph_model(path, kind: str, crop: int = 0, pool: int = 1, channels: int = 2,
+                final: str = ""):
     """``kind``: "identity" (the input), "corner" (the window's first pixel, everywhere),
     "far" (its last pixel, everywhere), "max" (its largest value, everywhere), "ones" or
     "reciprocal" (1 / the input: infinite at 0); ``crop``: the output lacks ``crop`` px on
     each side (valid convolutions); ``pool``: the output averaged over ``pool`` px cells (a
-    downscaling model)."""
+    downscaling model); ``final``: "Clip" (to 0..1), "Sigmoid" or "Softmax" make the outputs
+    probabilities (else raw values)."""
     nodes, inits, current = [], {}, "input"
     if kind in ("corner", "far"):
         node, values = _spatial_slice("input", "corner", *((0, 1) if kind == "corner"
@@ -88,8 +91,15 @@ def graph_model(path, kind: str, crop: int = 0, pool: int = 1):
         nodes.append(helper.make_node("AveragePool", [current], ["pooled"],
                                       kernel_shape=[pool, pool], strides=[pool, pool]))
         current = "pooled"
-    nodes.append(helper.make_node("Identity", [current], ["output"]))
-    return OnnxModel.from_path(save_graph(path, nodes, *_io(), inits), activation="none")
+    if final == "Clip":
+        nodes.append(helper.make_node("Clip", [current, "low", "high"], ["final"]))
+        inits.update(low=np.array(0, np.float32), high=np.array(1, np.float32))
+    elif final:
+        nodes.append(helper.make_node(final, [current], ["final"],
+                                      **({"axis": 1} if final == "Softmax" else {})))
+    nodes.append(helper.make_node("Identity", ["final" if final else current], ["output"]))
+    return OnnxModel.from_path(save_graph(path, nodes, *_io(channels), inits),
+                               activation=None if final else "none")
 
 
 def predict(model, image, valid=None, steady=False, **options) -> np.ndarray:
@@ -372,3 +382,75 @@ def test_infinite_outputs_at_nodata_are_left_out_and_at_a_valid_pixel_named(tmp_
     image[1, 17, 77] = 0  # one channel's value 0 at a valid pixel: 1 / 0
     with pytest.raises(NonFiniteOutput, match=r"the first at row 17, col 77[^0-9]"):
         predict(model, image, valid, **options)
+
+
+def test_uint8_probabilities_of_a_cropping_model_mask_its_margin_and_keep_the_values(
+        tmp_path, make_raster):
+    """uint8 pixels v reach the model as v / 255; an identity model's probabilities, written
+    as uint8 (round(p * 255)), are v again. A valid-convolution model leaves the raster's
+    outer 2 px unpredicted: nodata in the output's mask, though the image has no nodata."""
+    pixels = np.random.default_rng(5).integers(0, 256, (1, 37, 70), dtype=np.uint8)
+    model = graph_model(tmp_path / "m.onnx", "identity", crop=2, channels=1, final="Clip")
+    out = tmp_path / "p.tif"
+    predict_raster(model, make_raster("in.tif", pixels), out,
+                   options=PredictOptions(tile_size=16, overlap=6, dtype="uint8"))
+    with rasterio.open(out) as dst:
+        values, mask = dst.read(1), dst.read_masks(1)
+        assert dst.tags()["GEOTILE_SCALE"] == "255"
+    np.testing.assert_array_equal(values[2:-2, 2:-2], pixels[0, 2:-2, 2:-2])
+    assert (mask[2:-2, 2:-2] == 255).all()
+    mask[2:-2, 2:-2] = 0
+    assert not mask.any()
+
+
+@pytest.mark.parametrize("crop", [0, 2])
+def test_class_output_of_one_channel_is_p_at_least_the_default_threshold(tmp_path,
+                                                                        make_raster, crop):
+    """Class 1 where p >= 0.5 (the default threshold, tagged): v / 255 >= 0.5 from v = 128;
+    a valid-convolution model's unpredicted margin is nodata (255), not class 0."""
+    pixels = np.arange(256 * 4, dtype=np.int64).reshape(1, 32, 32).astype(np.uint8)
+    model = graph_model(tmp_path / "m.onnx", "identity", crop, channels=1, final="Clip")
+    out = tmp_path / "c.tif"
+    predict_raster(model, make_raster("in.tif", pixels), out,
+                   options=PredictOptions(tile_size=12, overlap=4, output_type="class"))
+    expected = (pixels[0] >= 128).astype(np.uint8)
+    if crop:
+        inner = expected[crop:-crop, crop:-crop].copy()
+        expected[...] = 255
+        expected[crop:-crop, crop:-crop] = inner
+    with rasterio.open(out) as dst:
+        np.testing.assert_array_equal(dst.read(1), expected)
+        assert float(dst.tags()["GEOTILE_THRESHOLD"]) == 0.5
+
+
+def _float_raster(make_raster, channels) -> str:
+    """One window's pixels (8 x 8, a window of its own: each blended value is the model's
+    own), the pixels ``channels`` (values per channel) in its first columns, 0 elsewhere."""
+    pixels = np.zeros((len(channels[0]), 8, 8), np.float32)
+    for col, values in enumerate(channels):
+        pixels[:, :, col] = np.asarray(values, np.float32)[:, np.newaxis]
+    return make_raster("in.tif", pixels)
+
+
+def test_independent_channels_reaching_the_threshold_exactly_are_a_class(tmp_path,
+                                                                         make_raster):
+    """Sigmoid channels (multi-label): 0 background where none reaches the threshold, else
+    1 + the most probable; p = sigmoid(0) = 0.5 reaches a threshold of 0.5."""
+    image = _float_raster(make_raster, [(0, -2), (-2, 0), (-0.5, -3), (0, 0), (1, 0.5)])
+    model = graph_model(tmp_path / "m.onnx", "identity", final="Sigmoid")
+    out = tmp_path / "c.tif"
+    predict_raster(model, image, out, options=PredictOptions(tile_size=8, output_type="class"))
+    with rasterio.open(out) as dst:
+        # columns: channel 1 at 0.5, channel 2 at 0.5, none, a tie (the first), channel 1;
+        # then pixels of 0: p = 0.5 in both channels, a tie
+        np.testing.assert_array_equal(dst.read(1)[0], [1, 2, 0, 1, 1, 1, 1, 1])
+
+
+def test_exclusive_classes_of_equal_probability_are_the_first(tmp_path, make_raster):
+    """Softmax classes: the argmax, a tie going to the first class (as numpy's argmax)."""
+    image = _float_raster(make_raster, [(0, 0), (0, 1), (1, 0)])
+    model = graph_model(tmp_path / "m.onnx", "identity", final="Softmax")
+    out = tmp_path / "c.tif"
+    predict_raster(model, image, out, options=PredictOptions(tile_size=8, output_type="class"))
+    with rasterio.open(out) as dst:
+        np.testing.assert_array_equal(dst.read(1)[0], [0, 1, 0, 0, 0, 0, 0, 0])
