@@ -397,6 +397,8 @@ def test_uint8_probabilities_of_a_cropping_model_mask_its_margin_and_keep_the_va
     with rasterio.open(out) as dst:
         values, mask = dst.read(1), dst.read_masks(1)
         assert dst.tags()["GEOTILE_SCALE"] == "255"
+        assert dst.scales == pytest.approx((1 / 255,), rel=1e-9)  # readers applying it: 0..1
+        assert dst.offsets == (0.0,)
     np.testing.assert_array_equal(values[2:-2, 2:-2], pixels[0, 2:-2, 2:-2])
     assert (mask[2:-2, 2:-2] == 255).all()
     mask[2:-2, 2:-2] = 0
@@ -454,3 +456,69 @@ def test_exclusive_classes_of_equal_probability_are_the_first(tmp_path, make_ras
     predict_raster(model, image, out, options=PredictOptions(tile_size=8, output_type="class"))
     with rasterio.open(out) as dst:
         np.testing.assert_array_equal(dst.read(1)[0], [0, 1, 0, 0, 0, 0, 0, 0])
+
+
+def test_class_overviews_of_a_cog_keep_class_ids_never_averaged(tmp_path, make_raster):
+    """A checkerboard of classes 0 and 2: a COG's overviews hold 0s and 2s (the most
+    frequent class), never 1, the average of two ids."""
+    rows, cols = np.indices((256, 256))
+    odd = (rows + cols) % 2 == 1
+    pixels = np.zeros((3, 256, 256), np.uint8)
+    pixels[0][~odd] = 255
+    pixels[2][odd] = 255
+    model = graph_model(tmp_path / "m.onnx", "identity", channels=3, final="Softmax")
+    out = tmp_path / "c.tif"
+    predict_raster(model, make_raster("in.tif", pixels), out, options=PredictOptions(
+        tile_size=64, output_type="class", cog=True, creation_options={"BLOCKSIZE": "128"}))
+    with rasterio.open(out) as dst:
+        np.testing.assert_array_equal(dst.read(1), np.where(odd, 2, 0))
+        assert dst.overviews(1)
+    with rasterio.open(out, overview_level=0) as overview:
+        assert set(np.unique(overview.read(1))) <= {0, 2}
+
+
+def test_raw_values_are_tagged_raw_with_no_threshold(tmp_path, make_raster):
+    """A model's raw values (no activation) are no probabilities: tagged raw, and no
+    threshold travels with them for vectorize or evaluate to apply."""
+    model = graph_model(tmp_path / "m.onnx", "identity", channels=1)
+    out = tmp_path / "p.tif"
+    pixels = np.random.default_rng(7).integers(0, 256, (1, 20, 20), dtype=np.uint8)
+    predict_raster(model, make_raster("in.tif", pixels), out,
+                   options=PredictOptions(tile_size=8, overlap=2))
+    with rasterio.open(out) as dst:
+        assert dst.tags()["GEOTILE_OUTPUT"] == "raw"
+        assert "GEOTILE_THRESHOLD" not in dst.tags()
+        np.testing.assert_allclose(dst.read(1), pixels[0] / 255, rtol=3e-6)
+
+
+def _outputs_model(*outputs, classes=None):
+    from types import SimpleNamespace
+
+    heads = [SimpleNamespace(name=f"out{i}", channels=channels, multi_label=multi)
+             for i, (channels, multi) in enumerate(outputs)]
+    names = [f"c{i}" for i in range(classes or sum(c for c, _ in outputs))]
+    return SimpleNamespace(path="m.onnx", outputs=heads, num_classes=len(names),
+                           class_names=names)
+
+
+def test_a_class_raster_holds_255_classes_and_refuses_more():
+    """Ids 0-254 (255 is nodata): 255 exclusive classes fit, 256 do not."""
+    from geotile.class_output import check_class_output
+    from geotile.errors import ModelError
+
+    check_class_output(_outputs_model((255, False)))
+    with pytest.raises(ModelError, match="256 classes do not fit a class raster of ids 0-254"):
+        check_class_output(_outputs_model((256, False)))
+
+
+@pytest.mark.parametrize(("outputs", "relation"), [
+    ([(3, False)], "exclusive"), ([(3, True)], "independent"),
+    ([(1, False), (1, False)], "independent"), ([(2, True), (1, False)], "independent"),
+    ([(2, False), (1, False)], "outputs")])
+def test_the_bands_tag_says_how_the_probability_bands_relate(outputs, relation):
+    """GEOTILE_BANDS: one softmax output's classes are exclusive; one output's sigmoid
+    channels, or several outputs each of sigmoids (a building head, a 2-channel sigmoid road
+    head), independent; a softmax head beside others neither ("outputs")."""
+    from geotile.class_output import band_relation
+
+    assert band_relation(_outputs_model(*outputs)) == relation
