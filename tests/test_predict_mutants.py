@@ -458,25 +458,6 @@ def test_exclusive_classes_of_equal_probability_are_the_first(tmp_path, make_ras
         np.testing.assert_array_equal(dst.read(1)[0], [0, 1, 0, 0, 0, 0, 0, 0])
 
 
-def test_class_overviews_of_a_cog_keep_class_ids_never_averaged(tmp_path, make_raster):
-    """A checkerboard of classes 0 and 2: a COG's overviews hold 0s and 2s (the most
-    frequent class), never 1, the average of two ids."""
-    rows, cols = np.indices((256, 256))
-    odd = (rows + cols) % 2 == 1
-    pixels = np.zeros((3, 256, 256), np.uint8)
-    pixels[0][~odd] = 255
-    pixels[2][odd] = 255
-    model = graph_model(tmp_path / "m.onnx", "identity", channels=3, final="Softmax")
-    out = tmp_path / "c.tif"
-    predict_raster(model, make_raster("in.tif", pixels), out, options=PredictOptions(
-        tile_size=64, output_type="class", cog=True, creation_options={"BLOCKSIZE": "128"}))
-    with rasterio.open(out) as dst:
-        np.testing.assert_array_equal(dst.read(1), np.where(odd, 2, 0))
-        assert dst.overviews(1)
-    with rasterio.open(out, overview_level=0) as overview:
-        assert set(np.unique(overview.read(1))) <= {0, 2}
-
-
 def test_raw_values_are_tagged_raw_with_no_threshold(tmp_path, make_raster):
     """A model's raw values (no activation) are no probabilities: tagged raw, and no
     threshold travels with them for vectorize or evaluate to apply."""
