@@ -340,9 +340,13 @@ def _polygonal(geometry):
 def _rle_shape(path: Path, what: str, rle: dict, entry: dict):
     """The pixels of an RLE segmentation as polygons (pixel edges drawn ``RLE_INSET``
     inside), None when it has none."""
-    from affine import Affine
-    from rasterio.features import shapes
+    return rle_outlines([rle_pieces(rle_runs(path, what, rle, entry),
+                                    int(entry["height"]))])[0]
 
+
+def rle_runs(path: Path, what: str, rle: dict, entry: dict) -> list[int]:
+    """The run lengths of an RLE segmentation of ``entry``'s image; InputError naming the
+    file and ``what`` when its size is not the image's or its counts are broken."""
     size, counts = rle.get("size"), rle.get("counts")
     height, width = int(entry["height"]), int(entry["width"])
     if (not isinstance(size, list) or len(size) != 2 or not all(map(_whole, size))
@@ -364,18 +368,86 @@ def _rle_shape(path: Path, what: str, rle: dict, entry: dict):
         raise InputError(f"{path}: {what} has an RLE whose counts cover {sum(runs)} pixels, "
                          f"not {height * width} ({height}x{width}); it is broken. Fix or "
                          "remove it.")
-    mask = rle_mask(runs, height, width)
-    columns = np.flatnonzero(mask.any(axis=0))
-    if not len(columns):
-        return None
-    rows = np.flatnonzero(mask.any(axis=1))
-    left, right = int(columns[0]), int(columns[-1]) + 1
-    top, bottom = int(rows[0]), int(rows[-1]) + 1
-    part = np.ascontiguousarray(mask[top:bottom, left:right]).astype(np.uint8)
-    polygons = [shapely.geometry.shape(g) for g, _ in
-                shapes(part, mask=part.astype(bool), transform=Affine.translation(left, top))]
-    outline = shapely.union_all(polygons)
-    return shapely.buffer(outline, -RLE_INSET, join_style="mitre")
+    return runs
+
+
+def rle_pieces(runs, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(column, first row, row past the last) of each column's part of each foreground run
+    of COCO run lengths (column-major, from a background run) of an image ``height`` high:
+    the mask as vertical strips of pixels, without its (height, width) array."""
+    runs = np.asarray(runs, dtype=np.int64)
+    ends = np.cumsum(runs)
+    first, last = (ends - runs)[1::2], ends[1::2]
+    held = last > first
+    first, last = first[held], last[held]
+    left, right = first // height, (last - 1) // height
+    spans = right - left + 1
+    run = np.repeat(np.arange(len(first)), spans)
+    column = left[run] + np.arange(len(run)) - np.repeat(np.cumsum(spans) - spans, spans)
+    return (column, np.maximum(first[run] - column * height, 0),
+            np.minimum(last[run] - column * height, height))
+
+
+#: pixels of the label canvas that :func:`rle_outlines` outlines at once (int32: 16 MB)
+OUTLINE_PIXELS = 1 << 22
+
+
+def rle_outlines(masks: list) -> list:
+    """Each mask's (:func:`rle_pieces`) pixels as polygons, their edges ``RLE_INSET``
+    inside (None: no pixels): the masks' crops side by side on one canvas of labels,
+    outlined (4-connected) by one rasterio ``shapes`` call per canvas, not one a mask (the
+    same polygons, a tenth of the time)."""
+    import rasterio
+
+    boxes = np.zeros((len(masks), 4), dtype=np.int64)  # left, top, width, height
+    for i, (column, top, bottom) in enumerate(masks):
+        if len(column):
+            boxes[i] = (column.min(), top.min(), column.max() + 1 - column.min(),
+                        bottom.max() - top.min())
+    present = np.flatnonzero(boxes[:, 2] > 0)
+    outlines = [None] * len(masks)
+    start = 0
+    with rasterio.Env():  # once: not per canvas (a GDAL env a call is a third of the time)
+        while start < len(present):
+            stop, high, wide = start, 0, 0
+            while stop < len(present) and (stop == start or max(
+                    high, boxes[present[stop], 3]) * (wide + boxes[present[stop], 2] + 1)
+                    <= OUTLINE_PIXELS):
+                high = max(high, int(boxes[present[stop], 3]))
+                wide += int(boxes[present[stop], 2]) + 1
+                stop += 1
+            batch = present[start:stop]
+            for i, shape in zip(batch, _outlined([masks[i] for i in batch], boxes[batch],
+                                                 high, wide), strict=True):
+                outlines[i] = shape
+            start = stop
+    return outlines
+
+
+def _outlined(masks: list, boxes: np.ndarray, high: int, wide: int) -> list:
+    from rasterio.features import shapes
+
+    offsets = np.concatenate(([0], np.cumsum(boxes[:, 2] + 1)[:-1]))
+    canvas = np.zeros((high, wide), dtype=np.int32)
+    for label, ((column, top, bottom), (left, up, _, _), offset) in enumerate(
+            zip(masks, boxes, offsets, strict=True), start=1):
+        lengths = bottom - top
+        strip = np.repeat(np.arange(len(column)), lengths)
+        rows = top[strip] - up + np.arange(len(strip)) - np.repeat(np.cumsum(lengths) -
+                                                                   lengths, lengths)
+        canvas[rows, column[strip] - left + offset] = label
+    parts: list[list] = [[] for _ in masks]
+    for geometry, value in shapes(canvas, mask=canvas > 0, connectivity=4):
+        i = int(value) - 1
+        shift = (boxes[i, 0] - offsets[i], boxes[i, 1])  # whole numbers: exact coordinates
+        rings = [np.asarray(ring, dtype=np.float64) + shift
+                 for ring in geometry["coordinates"]]
+        parts[i].append(shapely.polygons(rings[0], holes=[shapely.linearrings(r) for r in
+                                                         rings[1:]] or None))
+    outlines = np.empty(len(masks), dtype=object)
+    outlines[:] = [found[0] if len(found) == 1 else shapely.union_all(found)
+                   for found in parts]
+    return list(shapely.buffer(outlines, -RLE_INSET, join_style="mitre"))
 
 
 def rle_mask(runs, height: int, width: int) -> np.ndarray:

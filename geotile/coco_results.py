@@ -226,10 +226,14 @@ def _warn_low(path: Path, scores: np.ndarray) -> None:
                       "it keeps.", GeotileWarning, stacklevel=3)
 
 
+def _what(result: dict, index: int) -> str:
+    return f"result [{index}] (image_id {result.get('image_id')!r})"
+
+
 def _shape(path: Path, result: dict, entry: dict, index: int, slivers: list):
     from geotile.coco_labels import _geometry, _short
 
-    what = f"result [{index}] (image_id {result.get('image_id')!r})"
+    what = _what(result, index)
     segmentation = result.get("segmentation")
     if segmentation is None or segmentation == []:
         raise InputError(f"{path}: {what} has segmentation {_short(segmentation)}, a box "
@@ -240,27 +244,44 @@ def _shape(path: Path, result: dict, entry: dict, index: int, slivers: list):
 
 
 def _shapes(path: Path, rows: list, entries: list, kept: np.ndarray) -> dict:
-    """image id -> (the positions of its ``kept`` results with a shape, those shapes); a
-    mask without pixels is no object."""
-    import rasterio
+    """image id -> its ``kept`` results, each (position, its shape; None for an RLE, whose
+    outline :func:`_image_shapes` draws when its image is scored: the masks of one image at
+    a time, not every one at once); InputError for the first broken one. A polygon without
+    area is no object."""
+    from geotile.coco_labels import rle_runs
 
     by_image: dict = {}
     slivers: list = []
-    with rasterio.Env():  # once: not per mask's outline (a third of the time)
-        _add_shapes(path, rows, entries, kept, by_image, slivers)
+    for index in np.flatnonzero(kept).tolist():
+        entry, result = entries[index], rows[index]
+        segmentation = result.get("segmentation")
+        if isinstance(segmentation, dict):
+            rle_runs(path, _what(result, index), segmentation, entry)  # refused here if broken
+            geometry = None
+        else:
+            geometry = _shape(path, result, entry, index, slivers)
+            if geometry is None or geometry.is_empty:
+                continue
+        by_image.setdefault(entry["id"], []).append((index, geometry))
     if slivers:
         log.info("%s: %d polygon(s) without area left out", path, len(slivers))
     return by_image
 
 
-def _add_shapes(path, rows, entries, kept, by_image, slivers) -> None:
-    for index in np.flatnonzero(kept).tolist():
-        entry = entries[index]
-        geometry = _shape(path, rows[index], entry, index, slivers)
-        if geometry is not None and not geometry.is_empty:
-            indices, shapes = by_image.setdefault(entry["id"], ([], []))
-            indices.append(index)
-            shapes.append(geometry)
+def _image_shapes(path: Path, rows: list, entry: dict, listed: list) -> tuple[list, list]:
+    """(the positions of an image's results with a shape, those shapes), of its
+    :func:`_shapes`: its RLE masks outlined together (a mask without pixels is no object)."""
+    from geotile.coco_labels import rle_outlines, rle_pieces, rle_runs
+
+    masks = [i for i, (_, geometry) in enumerate(listed) if geometry is None]
+    shapes = [geometry for _, geometry in listed]
+    height = int(entry["height"])
+    for i, outline in zip(masks, rle_outlines([rle_pieces(rle_runs(
+            path, "", rows[listed[i][0]]["segmentation"], entry), height) for i in masks]),
+                          strict=True):
+        shapes[i] = outline
+    held = [i for i, shape in enumerate(shapes) if shape is not None and not shape.is_empty]
+    return [listed[i][0] for i in held], [shapes[i] for i in held]
 
 
 def _image_truth(coco, entry: dict):
@@ -353,7 +374,7 @@ def evaluate_coco_results(results, truth, *, iou: float = 0.5,
     per_image, files = {}, {}
     conf = key or None
     for entry in (e for found in coco.by_name.values() for e in found):
-        indices, shapes = by_image.get(entry["id"], ([], []))
+        indices, shapes = _image_shapes(path, rows, entry, by_image.get(entry["id"], []))
         data = {"class": [names[i] for i in indices]}
         if conf:
             data[conf] = scores[indices]

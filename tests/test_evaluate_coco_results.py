@@ -308,3 +308,49 @@ def test_gzip_compressed_results(files, tmp_path, run_cli):
     assert_one_line_error(run_cli("evaluate", truth, packed), "json.gz", "as PREDICTION")
     packed.write_bytes(gzip.compress(results.read_bytes())[:200])
     assert_one_line_error(run_cli("evaluate", packed, truth), "coco_instances_results.json.gz")
+
+
+def _outline_one_by_one(mask: np.ndarray):
+    """An RLE mask's polygons as geotile drew them one mask at a time: rasterio's shapes
+    of its crop, their union, drawn RLE_INSET inside."""
+    from affine import Affine
+
+    from geotile.coco_labels import RLE_INSET
+
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    part = np.ascontiguousarray(mask[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1])
+    polygons = [shapely.geometry.shape(g) for g, _ in shapes(
+        part.astype(np.uint8), mask=part, transform=Affine.translation(columns[0], rows[0]))]
+    return shapely.buffer(shapely.union_all(polygons), -RLE_INSET, join_style="mitre")
+
+
+def test_masks_outlined_together_as_one_by_one():
+    """Random masks (holes, several parts, parts touching at a corner, the image's edges,
+    none) outlined side by side on one canvas are the polygons of each alone, exactly."""
+    from geotile import coco_labels
+    from geotile.coco_labels import rle_outlines, rle_pieces
+
+    rng = np.random.default_rng(7)
+    masks = [rng.random((H, W)) < 0.002]  # scattered single pixels
+    for _ in range(40):
+        mask = np.zeros((H, W), bool)
+        y, x = rng.integers(0, H - 8), rng.integers(0, W - 8)
+        h, w = rng.integers(1, 40, 2)
+        mask[y:y + h, x:x + w] = rng.random((min(h, H - y), min(w, W - x))) < 0.7
+        masks.append(mask)
+    masks += [np.zeros((H, W), bool), np.ones((H, W), bool), np.eye(H, W, dtype=bool)]
+    pieces = [rle_pieces(_runs(m), H) for m in masks]
+    for pixels in (coco_labels.OUTLINE_PIXELS, 2000):  # one canvas; many
+        coco_labels.OUTLINE_PIXELS, before = pixels, coco_labels.OUTLINE_PIXELS
+        try:
+            together = rle_outlines(pieces)
+        finally:
+            coco_labels.OUTLINE_PIXELS = before
+        for mask, outline in zip(masks, together, strict=True):
+            alone = _outline_one_by_one(mask)
+            if alone is None:
+                assert outline is None
+            else:
+                assert shapely.equals_exact(outline, alone), (outline, alone)
