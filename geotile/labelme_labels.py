@@ -82,6 +82,11 @@ class LabelmeFile:
     #: each shape's place in messages where not ``shapes[i]`` (VIA's CSV rows, VIA 3 ids)
     places: list[str] | None = None
 
+    def geometries(self) -> list:
+        """Each instance's geometry, in burn order (made now by a reader that keeps its
+        shapes compact until its image's mask is made)."""
+        return [geometry for _, geometry in self.instances]
+
 
 @dataclass
 class Labelme:
@@ -564,9 +569,17 @@ def image_labels(labelme: Labelme, position: int, transform, crs, class_map=None
 
     found = labelme.shapes[position]
     array = np.empty(len(found.instances), dtype=object)
-    array[:] = [geometry for _, geometry in found.instances]
+    array[:] = found.geometries()
     if len(array):
         array = pixel_to_map(array, transform)
+    return Labels(array, image_classes(labelme, position, class_map), crs, None,
+                  {CATEGORY: list(labelme.names)})
+
+
+def image_classes(labelme: Labelme, position: int, class_map=None) -> dict:
+    """The fields of image ``position``'s instances (:func:`image_labels`): ``label`` and
+    ``ignored``, one value an instance."""
+    found = labelme.shapes[position]
     mapped = class_map is not None and any(is_ignore(k) for k in class_map)
     ignored = np.array([not mapped and is_ignore(label) for label, _ in found.instances],
                        dtype=bool)
@@ -574,5 +587,4 @@ def image_labels(labelme: Labelme, position: int, transform, crs, class_map=None
     names = np.empty(len(found.instances), dtype=object)
     names[:] = [stand_in if ignore else label
                 for (label, _), ignore in zip(found.instances, ignored, strict=True)]
-    return Labels(array, {CATEGORY: names, IGNORED: ignored}, crs, None,
-                  {CATEGORY: list(labelme.names)})
+    return {CATEGORY: names, IGNORED: ignored}

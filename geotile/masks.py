@@ -1042,29 +1042,47 @@ def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, opt
     return summaries
 
 
-def _labelme_frames(labelme, image_paths, class_map) -> list[tuple]:
+def _labelme_frames(labelme, image_paths, class_map):
     """(image, label file, crs, labels, (frame, names)) of every image of a Labelme run, its
-    shapes placed and classed (``__ignore__``'s ``IGNORE``), before any mask is written."""
+    shapes classed (``__ignore__``'s ``IGNORE``; a class the map lacks, in any image, refused
+    before any mask is written), then placed one image at a time as the iterator is walked:
+    all images' shapes at once would hold every object twice (pixels, map)."""
     from geotile.input_paths import input_path
-    from geotile.labelme_labels import CATEGORY, IGNORED, image_labels
+    from geotile.label_set import Labels
+    from geotile.labelme_labels import CATEGORY, image_classes
+    from geotile.labels import class_ids
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
-    prepared = []
+    opened = []
     for position, image in enumerate(image_paths):
         image = input_path(image)
-        source = labelme.files[position]
         with open_raster(image) as src:
-            crs = map_crs(src)
-            labels = image_labels(labelme, position, src.transform, crs, class_map)
+            opened.append((image, map_crs(src), src.transform))
+        fields = image_classes(labelme, position, class_map)
+        with warnings.catch_warnings():  # said as each image is placed
+            warnings.simplefilter("ignore")
+            class_ids(Labels(np.empty(len(fields[CATEGORY]), dtype=object), fields, None,
+                             None, {CATEGORY: list(labelme.names)}), CATEGORY, class_map,
+                      labelme.files[position])
+    return _placed_labelme(labelme, opened, class_map)
+
+
+def _placed_labelme(labelme, opened: list, class_map):
+    """(image, label file, crs, labels, (frame, names)) of each image of ``opened`` ((image,
+    crs, transform) of each), its shapes placed and classed when it is reached."""
+    from geotile.labelme_labels import CATEGORY, IGNORED, image_labels
+
+    for position, (image, crs, transform) in enumerate(opened):
+        source = labelme.files[position]
+        labels = image_labels(labelme, position, transform, crs, class_map)
         with warnings.catch_warnings():
             if not labelme.names:  # __ignore__ shapes only: burnt IGNORE, not background
                 warnings.filterwarnings("ignore", message=r".*names background \('__ignore")
             frame, names = prepare_labels(labels, crs, source, CATEGORY, class_map)
         frame = frame.replace(class_id=np.where(frame.fields[IGNORED], IGNORE,
                                                 frame.fields["class_id"]))
-        prepared.append((image, source, crs, labels, (frame, names)))
-    return prepared
+        yield image, source, crs, labels, (frame, names)
 
 
 def _refuse_shared_names(yolo) -> None:

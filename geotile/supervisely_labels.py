@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import shapely
 
 from geotile.errors import InputError
+from geotile.labelme_labels import LabelmeFile
 
 #: shapes burnt, and those without an area (left out)
 AREA = ("polygon", "rectangle", "bitmap", "multipolygon")
@@ -213,10 +215,30 @@ def _pair(labels: Path, files: list[Path], images) -> list[Path]:
     return chosen
 
 
+@dataclass
+class DrawnFile(LabelmeFile):
+    """A Supervisely ann file, read and checked, that keeps its polygons' drawn pixels as
+    row runs (a few int16 or int32 arrays) until its image's mask is made: their staircase
+    polygons (~150 points an object) are made by :meth:`geometries`, one file at a time."""
+
+    #: (object, row, first, stop) of the runs of the file's polygon objects (``_drawn``)
+    runs: tuple = ()
+    #: how many polygon objects the runs are of
+    drawn: int = 0
+    #: each instance's polygon object, -1 for one whose geometry ``instances`` holds
+    drawn_as: list[int] = field(default_factory=list)
+
+    def geometries(self) -> list:
+        from geotile.drawn_pixels import run_shapes
+
+        shapes = run_shapes(*(a.astype(np.int64) for a in self.runs), self.drawn)
+        return [shapes[k] if k >= 0 else geometry
+                for (_, geometry), k in zip(self.instances, self.drawn_as, strict=True)]
+
+
 def _read(ann: Path, image, classes: dict[str, str] | None):
     """One ann file, checked against its image, its objects made instances."""
     from geotile.json_text import read_json
-    from geotile.labelme_labels import LabelmeFile, group_instances
 
     document = read_json(ann, "Give Supervisely's annotation of the image (size, objects).")
     if isinstance(document, dict) and isinstance(document.get("objects"), list) \
@@ -230,36 +252,47 @@ def _read(ann: Path, image, classes: dict[str, str] | None):
                          "its ann/<image name>.json.")
     size = _size(ann, document["size"])
     _check_image(ann, size, image, bool(document["objects"]))
-    found = LabelmeFile(ann, size, image_name(ann))
+    found = DrawnFile(ann, size, image_name(ann))
     objects = []  # (position, title, geometry or [(exterior, [interior...])...])
     for position, item in enumerate(document["objects"]):
         geometry = _object(ann, position, item, classes, found)
         if geometry is not None:
             objects.append((position, *geometry))
-    drawn = _drawn([shape for _, _, shape in objects if isinstance(shape, list)], size)
-    items = []
-    for position, title, shape in objects:
-        geometry = next(drawn) if isinstance(shape, list) else shape
-        if geometry is None:
+    polygons = [shape for _, _, shape in objects if isinstance(shape, list)]
+    found.runs = _drawn(polygons, size)
+    found.drawn = len(polygons)
+    drawn = np.zeros(len(polygons), bool)
+    drawn[found.runs[0]] = True
+    number = 0
+    for position, title, shape in objects:  # each object its own instance, later on top
+        if isinstance(shape, list):
+            number += 1
+            if drawn[number - 1]:
+                found.instances.append((title, None))
+                found.drawn_as.append(number - 1)
+                continue
+            shape = None
+        if shape is None:
             found.slivers.append(position)
-        else:
-            items.append((position, title, position, geometry))
-    found.instances = group_instances(items)
+        elif not shape.is_empty:
+            found.instances.append((title, shape))
+            found.drawn_as.append(-1)
     return found
 
 
-def _drawn(polygons: list, size: tuple[int, int]):
-    """What Supervisely draws of each object's polygons ([(where, title, exterior,
-    [interior...])...], rings of [x, y] lists) within the image and a pixel round it: its
-    pixels as polygons (:func:`run_shapes`), None for none; one numpy pass over the file."""
-    from geotile.drawn_pixels import drawn_runs, run_shapes
+def _drawn(polygons: list, size: tuple[int, int]) -> tuple:
+    """(object, row, first, stop) of the runs of pixels Supervisely draws of each object's
+    polygons ([(where, title, exterior, [interior...])...], rings of [x, y] lists) within
+    the image and a pixel round it (:func:`geotile.drawn_pixels.drawn_runs`), as small an
+    integer type as holds them; one numpy pass over the file."""
+    from geotile.drawn_pixels import drawn_runs
 
     rings = [(number, unit, hole, (where, title), ring)
              for number, parts in enumerate(polygons)
              for unit, (where, title, exterior, interior) in enumerate(parts)
              for hole, ring in ((False, exterior), *((True, h) for h in interior))]
     if not rings:
-        return iter(())
+        return tuple(np.zeros(0, np.int16) for _ in range(4))
     objects, units, holes, named, lists = zip(*rings, strict=True)
     objects, units = np.asarray(objects), np.asarray(units)
     first_ring = np.ones(len(rings), bool)
@@ -269,7 +302,9 @@ def _drawn(polygons: list, size: tuple[int, int]):
     starts[1:] = np.cumsum([len(ring) for ring in lists])
     runs = drawn_runs(_whole_pixels(named, lists), starts, ring_unit, np.asarray(holes),
                       objects[first_ring], *size)
-    return iter(run_shapes(*runs, len(polygons)))
+    most = max(len(polygons), size[0] + 1, size[1] + 1)
+    kind = np.int16 if most < 1 << 15 else np.int32
+    return tuple(a.astype(kind) for a in runs)
 
 
 def _size(ann: Path, size: dict) -> tuple[int, int]:

@@ -495,9 +495,9 @@ def test_random_polygons_burn_the_drawn_pixels(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # those outside the image, left out
         found = read_supervisely(root, [root / "ds0" / "img" / "a.png"]).shapes[0]
-    burnt = {position: geometry for position, (_, geometry) in zip(
-        [p for p in range(len(objects)) if p not in found.slivers], found.instances,
-        strict=True)}
+    burnt = dict(zip(
+        [p for p in range(len(objects)) if p not in found.slivers], found.geometries(),
+        strict=True))
     grid = {"out_shape": (height + 2, width + 2), "transform": Affine.translation(-1, -1),
             "dtype": "uint8"}
     assert sum(pixels.any() for pixels in drawn) > 80
@@ -508,3 +508,15 @@ def test_random_polygons_burn_the_drawn_pixels(tmp_path):
                 np.testing.assert_array_equal(
                     rasterize([burnt[position]], all_touched=all_touched, **grid), pixels,
                     err_msg=f"objects[{position}], all_touched={all_touched}")
+
+
+def test_a_class_the_map_lacks_is_refused_before_any_mask(tmp_path, run_cli):
+    """Each image's shapes are placed as its mask is made, but a class --class-map lacks,
+    in the last image only, is refused before the first mask is written."""
+    root = _project(tmp_path / "p", {"a.png": [_polygon(HOUSE)],
+                                     "b.png": [_polygon(HOUSE, "water")]})
+    (tmp_path / "map.json").write_text(json.dumps({"building": 1}))
+    result = run_cli("make-masks", root, root / "ds0" / "img", "--class-map",
+                     tmp_path / "map.json", "-o", f"{tmp_path / 'm'}/")
+    assert_one_line_error(result, "b.png.json: class 'water'", "not in the class map")
+    assert not list((tmp_path / "m").glob("*.tif"))
