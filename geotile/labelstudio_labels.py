@@ -14,7 +14,9 @@ labels are (pixel centre inside; --all-touched), later regions on top. Polygons;
 (``x``, ``y`` their top-left corner, turned ``rotation`` degrees clockwise about it);
 ellipses (``x``, ``y`` their centre, ``radiusX``, ``radiusY``, turned about it): exactly
 the pixels whose centre is inside or on them; brush masks (Label Studio's RLE of the
-image's RGBA pixels, :func:`decode_rle`): exactly the pixels of alpha > 0. Keypoints,
+image's RGBA pixels, :func:`decode_rle`) and BitMask masks (``bitmasklabels``,
+``bitmask``: BitmaskRegion's ``imageDataURL``, a base64 PNG data URL of the image's size,
+its header checked before decoding): exactly the pixels of alpha > 0. Keypoints,
 polylines, unclosed polygons and per-image results (choices, text...) have no area: left
 out with one warning counting them.
 
@@ -49,19 +51,20 @@ from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, ellipse, ru
 #: keys a Label Studio export names near its start (JSON_MIN names its annotation's after
 #: the regions, a brush's RLE maybe 64 KiB long, after its format): worth parsing it to see
 _SNIFF = re.compile(rb'"(?:annotations|predictions|completions|annotation_id|annotator'
-                    rb'|original_width|(?:polygon|rectangle|ellipse|brush)labels)"\s*:'
-                    rb'|"format"\s*:\s*"rle"')
+                    rb'|original_width|(?:polygon|rectangle|ellipse|brush|bitmask)labels)"\s*:'
+                    rb'|"format"\s*:\s*"rle"|"imageDataURL"\s*:')
 SNIFF_BYTES = 1 << 16
 #: region types with an area (plain ones take the label of a ``labels`` result of their id)
 AREA = {"polygonlabels": "polygon", "polygon": "polygon", "rectanglelabels": "rectangle",
         "rectangle": "rectangle", "ellipselabels": "ellipse", "ellipse": "ellipse",
-        "brushlabels": "brush", "brush": "brush"}
+        "brushlabels": "brush", "brush": "brush", "bitmasklabels": "bitmask",
+        "bitmask": "bitmask"}
 #: result types without one: left out
 NO_AREA = ("keypointlabels", "keypoint", "polylinelabels", "polyline", "choices", "textarea",
            "rating", "taxonomy", "number", "datetime", "relation", "pairwise", "ranker")
 #: the label lists of a value, as JSON_MIN keeps them (the result's type dropped)
 LABEL_KEYS = ("polygonlabels", "rectanglelabels", "ellipselabels", "brushlabels",
-              "keypointlabels", "polylinelabels", "labels")
+              "bitmasklabels", "keypointlabels", "polylinelabels", "labels")
 #: JSON_MIN's keys of the annotation, beside the task's data and the regions
 MIN_KEYS = ("id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time",
             "agreement")
@@ -264,7 +267,7 @@ def _image_shapes(path: Path, image, task: dict, orientation: str,
         label = _one_label(where, place, names)
         geometry = _geometry(f"{where} {place} ({label!r})", kind, value, *view)
         if geometry is None or geometry.is_empty or geometry.area <= 0:
-            if kind != "brush":  # a mask of no pixel: nothing to burn, no mistake
+            if kind not in ("brush", "bitmask"):  # a mask of no pixel: nothing to burn
                 found.slivers.append(place)
             continue
         found.instances.append((label, geometry))
@@ -333,6 +336,8 @@ def _min_regions(where: str, record: dict) -> list[tuple]:
                 kind = None  # a keypoint's width is its size on screen
             elif "rle" in value:
                 kind = "brush"
+            elif "imageDataURL" in value:
+                kind = "bitmask"
             elif "radiusX" in value:
                 kind = "ellipse"
             elif "points" in value:
@@ -403,6 +408,8 @@ def _geometry(where: str, kind: str, value: dict, width: int, height: int):
     """The region in the image's pixels (``width`` x ``height``: what percents are of)."""
     if kind == "brush":
         return brush_shape(where, value, width, height)
+    if kind == "bitmask":
+        return bitmask_shape(where, value, width, height)
     if kind == "polygon":
         return _polygon(where, value.get("points"), width, height)
     if kind == "rectangle":
@@ -488,9 +495,6 @@ def decode_rle(data, count: int) -> np.ndarray | None:
 def brush_shape(where: str, value: dict, width: int, height: int):
     """The pixels of a brush region (its RLE of the image's RGBA pixels: alpha > 0) as
     polygons (their edges drawn ``MASK_INSET`` inside); None when it has none."""
-    from affine import Affine
-    from rasterio.features import shapes
-
     rle = value.get("rle")
     if value.get("format", "rle") != "rle" or not isinstance(rle, list) or not rle:
         raise InputError(f"{where} is a brush region without an RLE (format 'rle', rle [...])."
@@ -509,7 +513,15 @@ def brush_shape(where: str, value: dict, width: int, height: int):
         raise InputError(f"{where} has a broken RLE (not Label Studio's encoding of "
                          f"{width}x{height} RGBA pixels: cut short, or of another size). "
                          "Fix or remove it.")
-    mask = values[3::4].reshape(height, width) > 0
+    return _mask_shape(values[3::4].reshape(height, width) > 0)
+
+
+def _mask_shape(mask: np.ndarray):
+    """The pixels of a mask of the image as polygons (their edges drawn ``MASK_INSET``
+    inside); None when it has none."""
+    from affine import Affine
+    from rasterio.features import shapes
+
     columns = np.flatnonzero(mask.any(axis=0))
     if not len(columns):
         return None
@@ -518,6 +530,101 @@ def brush_shape(where: str, value: dict, width: int, height: int):
     polygons = [shapely.geometry.shape(g) for g, _ in shapes(
         part, mask=part.astype(bool), transform=Affine.translation(first, 0))]
     return shapely.buffer(shapely.union_all(polygons), -MASK_INSET, join_style="mitre")
+
+
+def bitmask_shape(where: str, value: dict, width: int, height: int):
+    """The pixels of a BitMask region (BitmaskRegion's ``imageDataURL``: a base64 PNG data
+    URL of the image's size, its canvas, black where painted) of alpha > 0, as Label Studio
+    tells them (its hover and bounds), as polygons; None when it has none. The PNG's header
+    is checked against the image before its pixels are decoded."""
+    import base64
+    import binascii
+    import struct
+
+    url = value.get("imageDataURL")
+    prefix = "data:image/png;base64,"
+    if not isinstance(url, str) or not url.startswith(prefix):
+        raise InputError(f"{where} is a bitmask region whose imageDataURL is "
+                         f"{_short(repr(url))}, not a PNG data URL ({prefix}...). Fix or "
+                         "remove it.")
+    try:
+        png = base64.b64decode(url[len(prefix):], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError(f"{where} is a bitmask region whose imageDataURL is not base64 "
+                         f"({exc}). Fix or remove it.") from None
+    if len(png) < 33 or not png.startswith(b"\x89PNG\r\n\x1a\n") or png[12:16] != b"IHDR":
+        raise InputError(f"{where} is a bitmask region whose imageDataURL holds no PNG. Fix "
+                         "or remove it.")
+    size = struct.unpack(">II", png[16:24])
+    if size != (width, height):
+        raise InputError(f"{where} is a bitmask of {size[0]}x{size[1]} px, but its image is "
+                         f"{width}x{height} px (Label Studio's bitmask is of the image's "
+                         "size). Fix or remove it.")
+    return _mask_shape(_png_alpha(where, png))
+
+
+def _png_alpha(where: str, png: bytes) -> np.ndarray:
+    """Where the PNG's alpha is > 0, as a browser decodes it: the alpha band (RGBA, grey
+    and alpha), a palette's tRNS, the colour tRNS marks transparent; one of no alpha (every
+    pixel opaque: the whole image) or of 16 bits is refused."""
+    import struct
+
+    from rasterio.errors import RasterioIOError
+    from rasterio.io import MemoryFile
+
+    from geotile.no_georef import quiet_rasterio
+    from geotile.supervisely_bitmaps import _chunks
+
+    if not _whole_png(png):  # libpng reads a cut one, its missing rows left 0
+        raise InputError(f"{where} is a bitmask whose PNG is cut short or broken (a chunk's "
+                         "length or CRC is wrong, or no IEND). Fix or remove it.")
+    chunks = _chunks(png)
+    depth, colour = chunks[b"IHDR"][8], chunks[b"IHDR"][9]
+    transparency = chunks.get(b"tRNS")
+    if colour not in (4, 6) and transparency is None:
+        raise InputError(f"{where} is a bitmask PNG with no alpha (Label Studio's region is "
+                         "its pixels of alpha > 0: here the whole image). Give it an alpha "
+                         "band (RGBA), or fix or remove it.")
+    if depth == 16:
+        raise InputError(f"{where} is a bitmask PNG of 16 bits; Label Studio writes 8-bit "
+                         "RGBA. Fix or remove it.")
+    try:
+        with quiet_rasterio(), MemoryFile(png) as memory, memory.open() as src:
+            bands = src.read()
+    except (RasterioIOError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{where} is a bitmask whose PNG does not read ({first}). Fix or "
+                         "remove it.") from None
+    if colour in (4, 6):
+        return bands[-1] != 0
+    if colour == 3:  # each palette entry's alpha (entries past tRNS opaque)
+        alpha = np.full(256, 255, np.uint8)
+        alpha[:len(transparency)] = np.frombuffer(transparency[:256], np.uint8)
+        return alpha[bands[0]] != 0
+    samples = 3 if colour == 2 else 1
+    if len(transparency) < 2 * samples:
+        raise InputError(f"{where} is a bitmask PNG whose tRNS chunk is broken. Fix or "
+                         "remove it.")
+    key = np.array(struct.unpack(f">{samples}H", transparency[:2 * samples]))[:, None, None]
+    return ~(bands[:samples] == key).all(axis=0)
+
+
+def _whole_png(png: bytes) -> bool:
+    """Whether the PNG's chunks are whole (lengths and CRCs right) up to its IEND."""
+    import struct
+    import zlib
+
+    at = 8
+    while at + 12 <= len(png):
+        length, kind = struct.unpack(">I4s", png[at:at + 8])
+        end = at + 12 + length
+        if end > len(png) or zlib.crc32(png[at + 4:end - 4]) != struct.unpack(
+                ">I", png[end - 4:end])[0]:
+            return False
+        if kind == b"IEND":
+            return True
+        at = end
+    return False
 
 
 def _region_place(found: LabelmeFile, place: str) -> str:

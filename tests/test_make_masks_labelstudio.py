@@ -523,3 +523,119 @@ def test_ids_are_the_export_s_whichever_images_are_masked(tmp_path, run_cli):
     again = run_cli("make-masks", export, images[2], "-o", f"{tmp_path / 'one'}/", "--resume")
     assert again.exit_code == 0, again.output
     assert set(np.unique(read_mask(tmp_path / "one" / "c.tif")[0])) == {0, 4}
+
+
+# Label Studio's BitMask tag (BitmaskRegion): value {"imageDataURL": "data:image/png;base64,
+# ..."}, the PNG its offscreen canvas at the image's natural size (RGBA, black where
+# painted): the region is its pixels of alpha > 0.
+
+
+def _png_bytes(pixels: np.ndarray, colour: int, depth: int = 8) -> bytes:
+    """A PNG of ``pixels`` (rows, columns[, samples]) of colour type ``colour``."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, -1).astype(">u2" if depth == 16 else np.uint8)
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                             depth, colour, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _data_url(png: bytes) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _canvas(alpha: np.ndarray) -> bytes:
+    """What BitmaskRegion.getImageSnapshotCanvas gives toDataURL: black, of ``alpha``."""
+    rgba = np.zeros((*alpha.shape, 4), np.uint8)
+    rgba[..., 3] = alpha
+    return _png_bytes(rgba, 6)
+
+
+#: a bitmask of alpha 255 inside, an antialiased rim of alpha 1..254, a hole of alpha 0
+BITMASK = np.zeros((H, W), np.uint8)
+BITMASK[100:150, 200:260] = 255
+BITMASK[99, 200:260] = 1
+BITMASK[150, 200:260] = 128
+BITMASK[120:130, 220:230] = 0
+
+
+def test_bitmask_burns_its_pixels_of_alpha_above_0(tmp_path, run_cli):
+    """bitmasklabels (its label in the value) and a plain bitmask labelled by a Labels
+    result of its id: exactly the pixels of alpha > 0, the later on top; JSON_MIN (its
+    type dropped, told by imageDataURL) and a UTM GeoTIFF give the same pixels."""
+    second = np.zeros((H, W), np.uint8)
+    second[140:160, 250:300] = 200
+    results = [_result("bitmasklabels", {"imageDataURL": _data_url(_canvas(BITMASK))},
+                       "Building", "a"),
+               _result("bitmask", {"imageDataURL": _data_url(_canvas(second))}, None, "b"),
+               {"id": "b", "type": "labels", "from_name": "tag", "to_name": "image",
+                "value": {"labels": ["Car"]}}]
+    expected = np.zeros((H, W), np.uint8)
+    expected[BITMASK > 0] = 1
+    expected[second > 0] = 2
+    export = _export(tmp_path / "e.json", [_task("/data/upload/3/img_001.png", results)])
+    image = _png(tmp_path / "img_001.png")
+    result = run_cli("make-masks", export, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+    assert "left out" not in result.stderr, result.stderr
+
+    record = {"image": "s3://b/img_001.tif", "id": 7, "annotator": 1, "annotation_id": 107,
+              "label": [{"imageDataURL": _data_url(_canvas(BITMASK)), "original_width": W,
+                         "original_height": H, "bitmasklabels": ["Building"]}]}
+    export = _export(tmp_path / "min.json", [record])
+    image = write_raster(tmp_path / "img_001.tif", np.ones((1, H, W), np.uint8), crs=UTM_CRS)
+    result = run_cli("make-masks", export, image, "-o", tmp_path / "g.tif")
+    assert result.exit_code == 0, result.output
+    mask, profile, _, _ = read_mask(tmp_path / "g.tif")
+    np.testing.assert_array_equal(mask, (BITMASK > 0).astype(np.uint8))
+    assert profile["crs"] == UTM_CRS
+
+
+def test_a_grey_and_alpha_bitmask_and_an_empty_one(tmp_path, run_cli):
+    """A grey+alpha PNG: its alpha band; one of no pixel: nothing burnt, no warning."""
+    grey = np.zeros((H, W, 2), np.uint8)
+    grey[10:20, 30:40] = [0, 77]
+    grey[0:5, 0:5] = [255, 0]  # grey but transparent: outside
+    results = [_result("bitmasklabels", {"imageDataURL": _data_url(_png_bytes(grey, 4))},
+                       "Tree", "a"),
+               _result("bitmasklabels", {"imageDataURL": _data_url(_canvas(
+                   np.zeros((H, W), np.uint8)))}, "Tree", "b")]
+    export = _export(tmp_path / "e.json", [_task("img.png", results)])
+    result = run_cli("make-masks", export, _png(tmp_path / "img.png"), "-o",
+                     tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[10:20, 30:40] = 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+    assert "left out" not in result.stderr, result.stderr
+
+
+def _bitmask(url) -> list[dict]:
+    return [_task("a.png", [_result("bitmasklabels", {"imageDataURL": url}, "B")])]
+
+
+@pytest.mark.parametrize("tasks, fragments", [
+    (_bitmask("data:image/png;base64,@@not base64@@"), ("result[0]", "base64")),
+    (_bitmask(_data_url(b"GIF89a" + bytes(40))), ("result[0]", "no PNG")),
+    (_bitmask("data:image/jpeg;base64,/9j/4AAQ"), ("result[0]", "data:image/png;base64")),
+    (_bitmask(None), ("result[0]", "imageDataURL")),
+    (_bitmask(_data_url(_canvas(np.zeros((H, 2 * W), np.uint8)))),
+     ("result[0]", "1280x480", "640x480")),
+    (_bitmask(_data_url(_canvas(np.zeros((100000, 1), np.uint8))[:33] + bytes(20))),
+     ("result[0]", "1x100000", "640x480")),
+    (_bitmask(_data_url(_png_bytes(np.zeros((H, W, 3), np.uint8), 2))),
+     ("result[0]", "no alpha")),
+    (_bitmask(_data_url(_canvas(BITMASK)[:-30])), ("result[0]", "cut short")),
+])
+def test_broken_bitmasks_are_refused_in_one_line(tmp_path, run_cli, tasks, fragments):
+    _refused(tmp_path, run_cli, tasks, *fragments)

@@ -187,8 +187,9 @@ def make_masks(
     (original_width, original_height), and its annotation (the ground-truth one, else its
     one not cancelled; predictions are never labels: a task without annotation is
     refused, one without regions is all background). Regions are in percent of the image:
-    polygons, rectangles (turned too), ellipses (pixel centres inside) and brush masks
-    (exactly their pixels) are burnt as Labelme's shapes, classed by their one label;
+    polygons, rectangles (turned too), ellipses (pixel centres inside), brush and
+    BitMask masks (exactly their pixels of alpha > 0) are burnt as Labelme's shapes,
+    classed by their one label;
     keypoints, polylines and choices are left out with a warning.
 
     LABELS may be a Labelbox export (export v2 NDJSON, one data row a line, read line
