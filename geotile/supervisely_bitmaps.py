@@ -6,6 +6,13 @@ else the grey values; a PNG of colours without transparency is none of Supervise
 refuses it). An older uncompressed PNG is inside where any band is not 0. Its top-left
 pixel lies at ``origin`` (column, row: whole pixels, floored as Supervisely's PointLocation).
 
+An ``alpha_mask`` object holds its ``bitmap`` so too, its PNG read grey as AlphaMask's
+base64_2_data reads it (cv2.IMREAD_GRAYSCALE: a grey+alpha PNG's alpha dropped; an older
+uncompressed one through PIL: grey only), the grey an opacity 0..255; its pixels are those
+of opacity > 0, as its get_mask and the instance masks of Supervisely's "Export as masks"
+draw it (its convert to a bitmap keeps only opacity 255; its machine masks blend class
+indices). A PNG of colours or of 16 bits is refused.
+
 The PNG's header is read first: a box reaching past the image, or a compressed stream
 inflating past what a PNG of that box can hold (a zlib bomb), is refused before anything is
 decoded.
@@ -35,17 +42,32 @@ def bitmap_shape(where: str, title: str, bitmap, size: tuple[int, int]):
     """The pixels of a bitmap object as polygons (their edges ``MASK_INSET`` inside) in
     the pixel coordinates of its image of ``size`` (width, height); None when it has no
     pixel. InputError in one line for one that is broken or reaches past the image."""
-    from affine import Affine
-    from rasterio.features import shapes
-
-    from geotile.labelme_labels import MASK_INSET
-
     if not isinstance(bitmap, dict) or not isinstance(bitmap.get("data"), str):
         raise InputError(f"{where} ({title!r}) is a bitmap without 'bitmap': {{'data', "
                          "'origin'}. Fix or remove it.")
     x0, y0 = _origin(where, title, bitmap.get("origin"))
     png, compressed = _png(where, title, bitmap["data"], x0, y0, size)
-    mask = _mask(where, title, png, compressed)
+    return _shape(_mask(where, title, png, compressed), x0, y0)
+
+
+def alpha_mask_shape(where: str, title: str, bitmap, size: tuple[int, int]):
+    """The pixels of an alpha_mask object (``bitmap`` as a bitmap's: its PNG an opacity
+    0..255) of opacity > 0, as polygons as :func:`bitmap_shape`'s; None when it has none."""
+    if not isinstance(bitmap, dict) or not isinstance(bitmap.get("data"), str):
+        raise InputError(f"{where} ({title!r}) is an alpha_mask without 'bitmap': {{'data', "
+                         "'origin'}. Fix or remove it.")
+    x0, y0 = _origin(where, title, bitmap.get("origin"))
+    png, compressed = _png(where, title, bitmap["data"], x0, y0, size)
+    return _shape(_opacity(where, title, png, compressed), x0, y0)
+
+
+def _shape(mask: np.ndarray, x0: int, y0: int):
+    """A bitmap's pixels (``mask`` at column x0, row y0) as polygons, None for none."""
+    from affine import Affine
+    from rasterio.features import shapes
+
+    from geotile.labelme_labels import MASK_INSET
+
     if not mask.any():
         return None
     part = mask.astype(np.uint8)
@@ -115,13 +137,36 @@ def _chunks(png: bytes) -> dict[bytes, bytes]:
     return found
 
 
-def _mask(where: str, title: str, png: bytes, compressed: bool) -> np.ndarray:
-    """The bitmap's pixels inside, as Supervisely reads them."""
+def _read_bands(where: str, title: str, png: bytes) -> np.ndarray:
     from rasterio.errors import RasterioIOError
     from rasterio.io import MemoryFile
 
     from geotile.no_georef import quiet_rasterio
 
+    try:
+        with quiet_rasterio(), MemoryFile(png) as memory, memory.open() as src:
+            return src.read()
+    except (RasterioIOError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{where} ({title!r}) is a bitmap whose PNG does not read "
+                         f"({first}). Fix or remove it.") from None
+
+
+def _opacity(where: str, title: str, png: bytes, compressed: bool) -> np.ndarray:
+    """An alpha mask's pixels of opacity > 0, as Supervisely's AlphaMask.base64_2_data reads
+    it (compressed: cv2.IMREAD_GRAYSCALE, a grey+alpha PNG's alpha dropped; older,
+    uncompressed: PIL, grey only) and its get_mask draws it (every opacity above 0). A PNG
+    of colours or of 16 bits, which it would turn grey by its own rounding, is refused."""
+    colour, depth = png[25], png[24]
+    if colour not in ((0, 4) if compressed else (0,)) or depth > 8:
+        raise InputError(f"{where} ({title!r}) is an alpha_mask whose PNG is of colour type "
+                         f"{colour}, {depth} bits; Supervisely writes alpha masks as 8-bit "
+                         "grey PNGs (the grey value the opacity). Fix or remove it.")
+    return _read_bands(where, title, png)[0] != 0
+
+
+def _mask(where: str, title: str, png: bytes, compressed: bool) -> np.ndarray:
+    """The bitmap's pixels inside, as Supervisely reads them."""
     chunks = _chunks(png)
     colour = chunks[b"IHDR"][9]
     transparency = chunks.get(b"tRNS")
@@ -131,13 +176,7 @@ def _mask(where: str, title: str, png: bytes, compressed: bool) -> np.ndarray:
         raise InputError(f"{where} ({title!r}) is a bitmap PNG of colours without "
                          "transparency; Supervisely's bitmaps are its alpha (or one grey "
                          "band). Fix or remove it.")
-    try:
-        with quiet_rasterio(), MemoryFile(png) as memory, memory.open() as src:
-            bands = src.read()
-    except (RasterioIOError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{where} ({title!r}) is a bitmap whose PNG does not read "
-                         f"({first}). Fix or remove it.") from None
+    bands = _read_bands(where, title, png)
     if not compressed:  # Supervisely: numpy.any over the channels
         return bands.any(axis=0)
     if colour == 3:  # a palette: each entry's alpha (tRNS; entries past it opaque)

@@ -8,10 +8,11 @@ per image: ``{"size": {"height", "width"}, "objects": [...]}``; nested datasets 
 each IMAGE takes ``ann/<its file name>.json`` (of its own dataset where it lies in one,
 else the one of its name, else of its stem), of its size. ``meta.json`` (the project's,
 found above an ann folder) gives the classes: every class of an area shape (polygon,
-rectangle, bitmap, multipolygon, any_shape) is one, used or not (ids 1..N by sorted title
-over the project; ``__ignore__`` 255, --class-map maps the titles), and its shape is its
-objects' (any_shape: each object's ``geometryType``); without one, each object's
-``geometryType`` and the titles of the files read (as Labelme's names).
+rectangle, bitmap, multipolygon, oriented_bbox, alpha_mask, any_shape) is one, used or
+not (ids 1..N by sorted title over the project; ``__ignore__`` 255, --class-map maps the
+titles), and its shape is its objects' (any_shape: each object's ``geometryType``);
+without one, each object's ``geometryType`` and the titles of the files read (as Labelme's
+names).
 
 Supervisely's points are ``[x, y]`` whole pixel indices (column, row; floored as its
 PointLocation floors them), and it draws with OpenCV: ``rectangle`` ``[[left, top], [right,
@@ -29,9 +30,12 @@ rectangles; where an edge leaves the image OpenCV clips it before stepping, and 
 polygons crossing its edge differ (409 of 29,434 px, 404 on an edge's line): here each
 edge is stepped whole, and its pixels in the image and the ring of pixels round it burnt.
 Coordinates past 2**24 px are refused. ``bitmap``: exactly its pixels
-(:mod:`geotile.supervisely_bitmaps`). ``line``, ``point``, ``graph`` and ``cuboid_2d`` have
-no area: left out, with one warning counting them; so is an object of no pixel there. Later
-objects on top.
+(:mod:`geotile.supervisely_bitmaps`); ``alpha_mask`` (a bitmap's ``bitmap``, its grey PNG
+an opacity 0..255): its pixels of opacity > 0, as its get_mask draws it;
+``oriented_bbox`` (``points`` [[left, top], [right, bottom]], ``angle`` radians clockwise):
+cv2.fillPoly of its turned, floored corners (:mod:`geotile.supervisely_oriented`).
+``line``, ``point``, ``graph`` and ``cuboid_2d`` have no area: left out, with one warning
+counting them; so is an object of no pixel there. Later objects on top.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from geotile.errors import InputError
 from geotile.labelme_labels import LabelmeFile
 
 #: shapes burnt, and those without an area (left out)
-AREA = ("polygon", "rectangle", "bitmap", "multipolygon")
+AREA = ("polygon", "rectangle", "bitmap", "multipolygon", "oriented_bbox", "alpha_mask")
 NO_AREA = ("line", "point", "graph", "cuboid_2d")
 #: a class shape whose objects each say their own
 ANY = "any_shape"
@@ -335,7 +339,8 @@ def _object(ann: Path, position: int, item, classes, found):
     for a polygon or multipolygon its polygons, [(where, title, exterior, [interior...])
     ...] (rings of [x, y] lists, drawn by :func:`_drawn`); None for one left out."""
     from geotile.drawn_pixels import INSET
-    from geotile.supervisely_bitmaps import bitmap_shape
+    from geotile.supervisely_bitmaps import alpha_mask_shape, bitmap_shape
+    from geotile.supervisely_oriented import oriented_corners
 
     where = f"{ann}: objects[{position}]"
     if not isinstance(item, dict):
@@ -357,9 +362,12 @@ def _object(ann: Path, position: int, item, classes, found):
         raise InputError(f"{where} ({title!r}) is a {_shown(kind)} object; make-masks burns "
                          f"{', '.join(AREA)} and leaves out {', '.join(NO_AREA)}. Convert it "
                          "or remove it.")
-    if kind == "bitmap":
-        geometry = bitmap_shape(where, title, item.get("bitmap"), found.size)
+    if kind in ("bitmap", "alpha_mask"):
+        geometry = (bitmap_shape if kind == "bitmap" else alpha_mask_shape)(
+            where, title, item.get("bitmap"), found.size)
         return None if geometry is None else (title, geometry)
+    if kind == "oriented_bbox":  # its turned corners, filled as a polygon's
+        return title, [(where, title, oriented_corners(where, title, item), [])]
     if kind == "multipolygon":  # each part drawn as a polygon, one over the other
         parts = item.get("parts")
         if not isinstance(parts, list) or not parts:

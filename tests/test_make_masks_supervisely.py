@@ -215,8 +215,8 @@ def test_bitmap_bombs_refused_from_the_header(tmp_path, run_cli):
     ([_polygon([[1, 1], [5, 5], [1e400, 2]])], (W, H), ["not a finite number"]),
     ([_polygon([[1, 1], [5, 5], [True, 2]])], (W, H), ["has points"]),
     ([_polygon([[1, 1], [1e300, 5], [3, 30]])], (W, H), ["1e+300 px out, past any image"]),
-    ([{**_polygon(HOUSE, "water"), "geometryType": "alpha_mask"}], (W, H),
-     ["'alpha_mask' object", "Convert it"]),
+    ([{**_polygon(HOUSE, "water"), "geometryType": "cuboid"}], (W, H),
+     ["'cuboid' object", "Convert it"]),
     ([_bitmap(np.ones((3, 3), bool), [58, 0])], (W, H), ["3x3 px at (58, 0), not within"]),
     ([_bitmap(None, [0, 0], encoded=b"not a png")], (W, H), ["no PNG"]),
 ])
@@ -520,3 +520,118 @@ def test_a_class_the_map_lacks_is_refused_before_any_mask(tmp_path, run_cli):
                      tmp_path / "map.json", "-o", f"{tmp_path / 'm'}/")
     assert_one_line_error(result, "b.png.json: class 'water'", "not in the class map")
     assert not list((tmp_path / "m").glob("*.tif"))
+
+
+# Supervisely's oriented_bbox (supervisely/geometry/oriented_bbox.py): "points" [[left, top],
+# [right, bottom]] (whole pixels, floored; sorted), "angle" in radians, clockwise on the
+# image; drawn as cv2.fillPoly of its corners turned about its centre ((top + bottom) // 2,
+# (left + right) // 2), each floored (PointLocation). alpha_mask (geometry/alpha_mask.py):
+# "bitmap" {"data", "origin"} as a bitmap's, its PNG read grey (cv2.IMREAD_GRAYSCALE: an
+# alpha band dropped), a 0..255 opacity; its pixels are those of opacity > 0, as its
+# get_mask and the instance masks of Supervisely's "Export as masks" draw it.
+SHAPES = {"classes": [*META["classes"],
+                      {"title": "boat", "shape": "oriented_bbox", "color": "#123456", "id": 17},
+                      {"title": "smoke", "shape": "alpha_mask", "color": "#654321", "id": 18}],
+          "tags": [], "projectType": "images"}
+
+
+def _oriented(points, angle, title="boat") -> dict:
+    box = {"id": 3, "classTitle": title, "geometryType": "oriented_bbox", "tags": [],
+           "points": points}
+    return box if angle is ... else {**box, "angle": angle}
+
+
+def _alpha(pixels, origin, title="smoke", colour=0, compressed=True) -> dict:
+    png = _png(pixels, colour)
+    encoded = zlib.compress(png) if compressed else png
+    return {"id": 4, "classTitle": title, "geometryType": "alpha_mask", "tags": [],
+            "bitmap": {"data": base64.b64encode(encoded).decode(), "origin": origin}}
+
+
+def _turned_corners(points, angle) -> list[list[int]]:
+    """OrientedBBox.calculate_rotated_corners, floored as its PointLocations."""
+    (left, right), (top, bottom) = (sorted(math.floor(p[k]) for p in points) for k in (0, 1))
+    cx, cy = (left + right) // 2, (top + bottom) // 2
+    cos, sin = np.cos(angle), np.sin(angle)
+    out = []
+    for x, y in ((left, top), (right, top), (right, bottom), (left, bottom)):
+        tx, ty = x - cx, y - cy
+        out.append([math.floor(tx * cos - ty * sin + cx), math.floor(tx * sin + ty * cos + cy)])
+    return out
+
+
+def test_oriented_bboxes_and_alpha_masks_burn_as_supervisely_draws(tmp_path, run_cli):
+    """An oriented_bbox of angle 0 (its right and bottom pixels in), one turned pi/2 (by
+    hand: the 11 x 5 box 10..20 x 10..14 about (15, 12) covers columns 13..17, rows 7..17)
+    and one turned 0.3 rad (cv2.fillPoly of its floored turned corners, by the reference
+    drawing); an alpha mask of opacities 0, 1, 128, 255 at its origin: those above 0."""
+    smoke = np.zeros((4, 6), np.uint8)
+    smoke[0, 0], smoke[1, 1:5], smoke[2, 2], smoke[3, 5] = 1, 255, 128, 0
+    root = _project(tmp_path / "p", {"a.png": [
+        _oriented([[2, 30], [8.7, 33.2]], 0),
+        _oriented([[20, 14], [10, 10]], math.pi / 2),
+        _oriented([[35, 2], [55, 12]], 0.3),
+        _alpha(smoke, [40, 30])]}, meta=SHAPES)
+    result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{tmp_path / 'm'}/")
+    assert result.exit_code == 0, result.output
+    # ids by sorted area title: boat 1, building 2, car 3, smoke 4, tree 5, water 6
+    expected = np.zeros((H, W), np.uint8)
+    expected[30:34, 2:9] = 1
+    expected[7:18, 13:18] = 1
+    turned = _turned_corners([[35, 2], [55, 12]], 0.3)
+    expected[_reference_pixels([{"exterior": turned}], W, H)[1:-1, 1:-1]] = 1
+    expected[30:34, 40:46][smoke > 0] = 4
+    np.testing.assert_array_equal(read_mask(tmp_path / "m" / "a.tif")[0], expected)
+    assert "1 boat, 2 building, 3 car, 4 smoke" in result.stdout, result.stdout
+    assert "left out" not in result.stderr, result.stderr
+
+
+def test_alpha_mask_encodings_and_a_utm_image(tmp_path, run_cli):
+    """An alpha mask's grey band (grey and alpha: its alpha dropped, as cv2 reads it grey),
+    an older uncompressed grey PNG, and one of no opacity (nothing burnt); on a UTM
+    GeoTIFF without meta.json (each object's geometryType, titles as classes)."""
+    grey = np.zeros((3, 3, 2), np.uint8)
+    grey[0, 0], grey[1, 1], grey[2, 2] = [9, 0], [0, 255], [200, 200]
+    old = np.zeros((2, 4), np.uint8)
+    old[1, 1:3] = 3
+    objects = [_alpha(grey, [5, 5], colour=4), _alpha(old, [20, 30], "mist", compressed=False),
+               _alpha(np.zeros((2, 2), np.uint8), [0, 0], "mist"),
+               _oriented([[50, 35], [53, 38]], -2 * math.pi, "boat")]
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "img").mkdir()
+    (tmp_path / "ann" / "a.tif.json").write_text(json.dumps(
+        {"size": {"height": H, "width": W}, "objects": objects}))
+    write_raster(tmp_path / "img" / "a.tif", np.ones((1, H, W), np.uint8), crs=UTM_CRS)
+    result = run_cli("make-masks", tmp_path / "ann", tmp_path / "img" / "a.tif", "-o",
+                     tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask, profile, _, _ = read_mask(tmp_path / "m.tif")
+    expected = np.zeros((H, W), np.uint8)  # boat 1, mist 2, smoke 3
+    expected[5, 5] = expected[7, 7] = 3
+    expected[31, 21:23] = 2
+    expected[35:39, 50:54] = 1
+    np.testing.assert_array_equal(mask, expected)
+    assert profile["crs"] == UTM_CRS
+
+
+@pytest.mark.parametrize(("objects", "fragments"), [
+    ([_oriented([[1, 1], [5, 5]], float("nan"))], ["objects[0] ('boat')", "angle nan"]),
+    ([_oriented([[1, 1], [5, 5]], "0.5")], ["objects[0] ('boat')", "angle '0.5'"]),
+    ([_oriented([[1, 1], [5, 5]], ...)], ["objects[0] ('boat')", "angle", "radians"]),
+    ([_oriented([[1, 1], [5, 5], [3, 3]], 0.1)], ["objects[0] ('boat')", "3 point(s)"]),
+    ([_oriented([[1, 1], [5, float("inf")]], 0.1)], ["objects[0] ('boat')", "finite"]),
+    ([_alpha(np.ones((3, 3), np.uint8), [58, 0])], ["objects[0] ('smoke')",
+                                                   "3x3 px at (58, 0), not within"]),
+    ([{**_alpha(np.ones((3, 3), np.uint8), [0, 0]), "bitmap": {"data": "@@@", "origin": [0, 0]}}],
+     ["objects[0] ('smoke')", "no PNG"]),
+    ([_alpha(np.ones((3, 3, 3), np.uint8), [0, 0], colour=2)], ["objects[0] ('smoke')",
+                                                               "grey"]),
+    ([_alpha(np.ones((3, 3, 2), np.uint8), [0, 0], colour=4, compressed=False)],
+     ["objects[0] ('smoke')", "grey"]),
+])
+def test_oriented_bbox_and_alpha_mask_refusals(tmp_path, run_cli, objects, fragments):
+    root = _project(tmp_path / "p", {"a.png": objects}, meta=SHAPES)
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", root, root / "ds0" / "img" / "a.png", "-o", out)
+    assert_one_line_error(result, "a.png.json", *fragments)
+    assert not out.exists()

@@ -209,7 +209,9 @@ def make_masks(
     file: each IMAGE takes ann/<its file name>.json (its own dataset's), of its size.
     Points are whole pixels as Supervisely draws them: rectangles include their right
     and bottom pixels, polygons (holes too) and multipolygons' parts the pixels OpenCV
-    fills and outlines; bitmaps are burnt exactly, later objects on top. All are whole
+    fills and outlines, oriented boxes (angle in radians) the pixels OpenCV fills of
+    their turned corners; bitmaps are burnt exactly, alpha masks where their opacity is
+    above 0, later objects on top. All are whole
     pixels, their outlines' included: --all-touched burns just those. Lines, points
     and graphs are left out with a warning. The classes are meta.json's of an area
     shape, used or not (ids 1..N by sorted title; __ignore__ 255; --class-map maps the
