@@ -155,7 +155,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                                         override, class_field, where=where)
             elif where is not None:  # GDAL's GeoJSON reader types the fields the
                 try:  # expression compares (xBD's, a COCO file... are read below)
-                    labels = _read_ogr(path, layer, regions, override, class_field, where)
+                    labels = _read_ogr(path, layer, regions, override, class_field, where=where)
                 except InputError:
                     raise
                 except Exception:

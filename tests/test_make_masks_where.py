@@ -196,7 +196,7 @@ def _two_tiles(tmp_path, suffix=".gpkg"):
     return paths, tmp_path / f"both{suffix}", images
 
 
-@pytest.mark.parametrize("suffix", [".gpkg", ".fgb"])
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb", ".geojson"])
 def test_class_ids_come_from_the_selected_features_in_every_tile(tmp_path, run_cli, suffix):
     """garage filtered out everywhere takes no id: house 1, shed 2, in both tiles (the
     second holds only sheds), in one process and with --workers 2 (a FlatGeobuf's class
