@@ -158,8 +158,8 @@ def plan(catalog, images, outputs, *, class_field=None, class_map=None, labels_c
          where: str | None = None) -> tuple[list, list | None]:
     """(each image's label item, the run's class values or None) for make-masks of a
     catalog, refusing before anything is written (as :func:`geotile.label_folders.plan`;
-    ``where`` is applied as each item's labels are read: the classes stay those the items
-    declare)."""
+    ``where``, checked against each item's labels here, is applied as they are read: the
+    classes stay those the items declare, else those of the features it selects)."""
     from geotile.label_folders import check_outputs, check_pairing, run_class_values
     from geotile.stac_labels import label_item
 
@@ -174,6 +174,12 @@ def plan(catalog, images, outputs, *, class_field=None, class_map=None, labels_c
                          f"({vector}): give the images of one kind at a time.")
     check_outputs(outputs, [*items, *(i.labels for i in items.values()), *images],
                   overwrite, resume)
+    if where is not None and kinds != {True}:  # each item's labels: refused before any mask
+        from geotile.label_filter import check_where
+        from geotile.labels import field_schema
+
+        for item in items.values():
+            check_where(item.labels, where, field_schema(item.labels, layer))
     if kinds == {True} or class_map is not None:
         return paired, None
     fields = {p: item.class_field(class_field) for p, item in items.items()}
@@ -194,7 +200,8 @@ def plan(catalog, images, outputs, *, class_field=None, class_map=None, labels_c
     for _path, document in found.items.values():  # the items of no image given, alike
         values.update(dict.fromkeys(_declared(document, field)))
     if undeclared:  # no label:classes: the names their files hold
-        values.update(dict.fromkeys(run_class_values(undeclared, field, labels_crs, layer)))
+        values.update(dict.fromkeys(
+            run_class_values(undeclared, field, labels_crs, layer, where)))
     return paired, list(values) or None
 
 

@@ -513,3 +513,32 @@ def test_a_catalog_with_workers_makes_the_masks_of_a_serial_run(run_cli, tmp_pat
     for name in ("a.tif", "b.tif"):
         np.testing.assert_array_equal(_read(tmp_path / "workers" / name)[0],
                                       _read(tmp_path / "serial" / name)[0])
+
+
+def test_a_catalog_where_one_item_cannot_take_is_refused_before_any_mask(run_cli, tmp_path):
+    """--where over a field scene a's labels hold and b's lack: refused in one line naming
+    b's labels before a's mask is written (as a label folder's files are checked)."""
+    catalog, (_, image_a, _), (_, image_b, _) = _two_scene_catalog(tmp_path)
+    _geojson(tmp_path / "labels" / "a" / "labels.geojson", A_BOXES,
+             **{"class": ["tree", "road"], "conf": [0.9, 0.2]})
+    result = run_cli("make-masks", str(catalog), str(image_a), str(image_b), "-o",
+                     f"{tmp_path / 'masks'}/", "--where", "conf > 0.5")
+    assert_one_line_error(result, str(tmp_path / "labels" / "b" / "labels.geojson"),
+                          "conf > 0.5")
+    assert not (tmp_path / "masks" / "a.tif").exists()
+
+
+def test_a_catalog_of_undeclared_classes_numbers_the_selected_features(run_cli, tmp_path):
+    """Items without label:classes: the names of their files' features --where selects
+    get the ids (tree filtered out takes none), as a label folder's do."""
+    catalog, (item_a, image_a, _), (item_b, image_b, _) = _two_scene_catalog(tmp_path)
+    for item in (item_a, item_b):
+        document = json.loads(item.read_text())
+        del document["properties"]["label:classes"]
+        item.write_text(json.dumps(document))
+    result = run_cli("make-masks", str(catalog), str(image_a), str(image_b), "-o",
+                     f"{tmp_path / 'masks'}/", "--where", "class <> 'tree'", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["classes"] == ["background", "building", "road"]
+    np.testing.assert_array_equal(_read(tmp_path / "masks" / "a.tif")[0],
+                                  _expected(A_BOXES[1:], [2]))
