@@ -202,8 +202,12 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
     if model.fixed_size and size != model.tile_size:
         raise ModelError(f"{model.path.name} takes fixed {model.tile_size} px tiles; "
                          f"--tile-size {size} cannot be used (leave it out).")
+    from geotile.streaming import MIN_TILE_SIZE
+
     declared = getattr(model, "mlm_structure", None)
-    if declared is not None and declared.size not in (None, size) and not quiet:
+    # an item's window below MIN_TILE_SIZE is never fed (model.tile_size said so)
+    if declared is not None and declared.size not in (None, size) and not quiet \
+            and declared.size >= MIN_TILE_SIZE:
         log.warning("%s: --tile-size %d feeds the model %dx%d windows, where %s shape says "
                     "%dx%d (leave --tile-size out to feed those)", model.path.name, size, size,
                     size, declared.where, declared.size, declared.size)

@@ -174,3 +174,5 @@ def test_an_item_window_smaller_than_any_predict_feeds_is_warned_and_left(tmp_pa
     out, result = run(run_cli, tmp_path, path, tif)
     assert np.all(out == 512), np.unique(out)
     assert "item.json" in result.stderr and "3x3" in result.stderr, result.stderr
+    # no --tile-size was given: no advice to leave it out (the 3x3 windows are not fed)
+    assert "--tile-size 512" not in result.stderr, result.stderr
