@@ -239,7 +239,8 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
                 and abs(shape.area - area) <= REGULARIZE_AREA_CHANGE * area:
             out[i] = shape
         elif i in mates:  # its pixels, less what larger neighbours squared over
-            near = [j for j in order[:rank] if mates.get(j) == mates[i]]
+            near = [j for j in order[:rank] if mates.get(j) == mates[i]
+                    and shapely.intersects(out[j], geometries[i])]
             kept = _largest(geometries[i].difference(shapely.union_all(out[near])))
             if kept is not None:
                 out[i] = kept
@@ -297,17 +298,24 @@ def _close_party_walls(out: np.ndarray, geometries: np.ndarray, mates: dict[int,
                 or mates[j] != mates[members[0]]]
         if near:
             slits = slits.difference(shapely.union_all(geometries[near]))
+        # the members a slit touches: of a tree of them as they were, or grown since
+        current = out[members]
+        walls, grown = shapely.STRtree(current), np.zeros(len(members), bool)
         for slit in shapely.get_parts(slits):
-            shared = [shapely.length(shapely.intersection(slit.boundary, out[i].boundary))
-                      for i in members]
-            if sum(length > 0 for length in shared) < 2:
+            near = np.union1d(walls.query(slit), np.flatnonzero(grown))
+            near = near[shapely.intersects(current[near], slit)]
+            shared = np.zeros(len(members))
+            shared[near] = shapely.length(shapely.intersection(
+                slit.boundary, shapely.boundary(current[near])))
+            if (shared > 0).sum() < 2:
                 continue  # a notch of one building's outline: squared away, as alone
             k = members[int(np.argmax(shared))]
             joined = _largest(shapely.simplify(shapely.union(out[k], slit), 0))
             if joined is not None:  # the overlay's round-off: a wall out and back
                 joined = _without_spikes(joined, cell * 1e-6)
             if joined is not None and is_valid(joined):
-                out[k] = joined
+                out[k] = current[members.index(k)] = joined
+                grown[members.index(k)] = True
     return out
 
 
