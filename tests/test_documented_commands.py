@@ -143,3 +143,12 @@ def test_continuations_and_comments_are_read_as_the_shell_reads_them():
                                           "# masks"]
     assert commands_in_help("  $ geotile tile a.tif \\\n        --size 8\n") == [
         "geotile tile a.tif          --size 8"]
+
+
+@pytest.mark.parametrize("names", [(), *((name,) for name in COMMANDS)])
+def test_each_help_example_starts_its_own_line(names):
+    """An example Click rewrapped into a paragraph (a blank line inside the examples ends
+    the unwrapped block) runs into the line before: `... -o masks/ $ geotile ...`."""
+    text = help_text(*names)
+    assert [line for line in text.splitlines()
+            if "$ geotile" in line and not line.strip().startswith("$ geotile")] == []

@@ -291,7 +291,6 @@ def make_masks(
     $ geotile make-masks labelme/ 'labelme/*.jpg' -o masks/
     $ geotile make-masks annotations.xml images/ -o masks/
     $ geotile make-masks via_region_data.json train/ -o masks/
-
     $ geotile make-masks via_export.csv train/ -o masks/
     $ geotile make-masks darwin/annotations/ images/ -o masks/
     $ geotile make-masks project-1-at-2026-01-05-10-30-3f2a1b9c.json images/ \\
