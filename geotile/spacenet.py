@@ -161,7 +161,14 @@ def _parse_wkt(text: str):
 
 def read_csv(path: str | os.PathLike) -> SpaceNetTable:
     """Read a SpaceNet label or proposal CSV (InputError naming the line when it is bad)."""
-    path = Path(path)
+    limit = csv.field_size_limit(2**31 - 1)  # a large building's WKT passes csv's 128 KB
+    try:
+        return _read_csv(Path(path))
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _read_csv(path: Path) -> SpaceNetTable:
     if not path.exists():
         raise InputError(f"{path}: no such file. Check the path.")
     with open(path, newline="", encoding="utf-8-sig") as handle:

@@ -113,6 +113,21 @@ def test_read_csv_keeps_buildings_and_images_without_buildings(tmp_path):
         read_csv(bad)
 
 
+def test_a_polygon_longer_than_csvs_field_limit_reads_back(tmp_path):
+    """vectorize -o x.csv writes a large jagged building's WKT whole (224 KB on a real
+    SpaceNet tile): read_csv takes it, past csv's 128 KB field limit, which it restores."""
+    angles = np.linspace(0, 2 * np.pi, 12000, endpoint=False)
+    ring = np.c_[500 + 400.123456 * np.cos(angles), 500 + 400.123456 * np.sin(angles)]
+    big = shapely.Polygon(ring).wkt
+    assert len(big) > csv.field_size_limit()
+    path = write_rows(tmp_path / "proposals.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix",
+                                                   "Confidence"], [["img1", 0, big, 0.9]])
+    limit = csv.field_size_limit()
+    table = read_csv(path)
+    assert len(table) == 1 and table.pixel[0].area > 500_000
+    assert csv.field_size_limit() == limit
+
+
 def test_real_sample_scores_as_the_official_scorer(real_data):
     folder = real_data / "spacenet"
     result = evaluate_csvs(folder / "sample_preds.csv", folder / "sample_truth.csv")
