@@ -1,6 +1,6 @@
 """`tile --labels L --annotations yolo` writes OUTPUT/data.yaml as Ultralytics reads it
 (ultralytics/data/utils.py check_det_dataset: without a `path` key the dataset root is the
-YAML file's folder; a list's ./ lines are relative to the list), so `yolo train
+YAML file's folder; a list's ./ lines are relative to the list), so `yolo segment train
 data=OUTPUT/data.yaml` trains from any working directory."""
 
 from __future__ import annotations

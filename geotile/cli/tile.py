@@ -151,8 +151,9 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     removing an image may move blocks of the others to another split.
 
     With --annotations yolo (tif or png patches), OUTPUT/data.yaml is a
-    dataset Ultralytics trains on as it is (`yolo train
-    data=OUTPUT/data.yaml`, from any folder): `names` {0: building, ...}
+    dataset Ultralytics trains on as it is (`yolo segment train
+    data=OUTPUT/data.yaml`, from any folder; it reads 8-bit RGB patches):
+    `names` {0: building, ...}
     as in labels/classes.txt, and `train`/`val`/`test` the split lists
     train.txt, val.txt, test.txt (a split without patches has no key), or
     images for each without --split. It has no `path` key, so Ultralytics
