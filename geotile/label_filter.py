@@ -12,6 +12,7 @@ file's units), a GeoPackage's too, which GDAL hands to SQLite (where LIKE ignore
 from __future__ import annotations
 
 import json
+import re
 import uuid
 import warnings
 
@@ -24,24 +25,27 @@ from geotile.errors import InputError
 _LAYER = "labels"
 
 
-def filter_labels(labels, where: str | None, source):
+def filter_labels(labels, where: str | None, source, geojson: bool = False):
     """``labels`` (:class:`~geotile.label_set.Labels`) keeping the features ``where`` selects
     (all when it is None); InputError naming ``source``, the expression and GDAL's complaint
-    when it is not one GDAL can apply to their fields."""
+    when it is not one GDAL can apply to their fields. ``geojson``: the fields are a GeoJSON's
+    properties as geotile's reader reads them, typed as GDAL's GeoJSON driver types them
+    (dates, nested objects: :func:`_ogr_column`)."""
     if where is None:
         return labels
-    kept = labels.take(selected(labels.fields, labels.geometries, where, source))
+    kept = labels.take(selected(labels.fields, labels.geometries, where, source, geojson))
     kept.where = (where, len(labels))
     return kept
 
 
-def selected(fields: dict, geometries, where: str, source) -> np.ndarray:
+def selected(fields: dict, geometries, where: str, source, geojson: bool = False
+             ) -> np.ndarray:
     """The boolean index of the features (``fields``: name -> column; ``geometries``:
-    shapely geometries or None) that ``where`` selects."""
+    shapely geometries or None) that ``where`` selects (``geojson``: :func:`filter_labels`)."""
     count = len(geometries) if geometries is not None else \
         len(next(iter(fields.values()), []))
     names = list(fields)
-    data = [_ogr_column(fields[name]) for name in names]
+    data = [_ogr_column(fields[name], geojson) for name in names]
     wkb = None
     if geometries is not None:
         wkb = np.empty(count, dtype=object)
@@ -81,14 +85,21 @@ def where_refusal(source, where: str, exc: Exception, names) -> str:
     return f"{source}: --where {where!r}: {complaint.rstrip('.')}.{fields}"
 
 
-def _ogr_column(column) -> np.ndarray:
+def _ogr_column(column, geojson: bool = False) -> np.ndarray:
     """A field column as pyogrio writes it, typed as GDAL reads such values: numbers
     (bools as 0/1) stay numbers, text text; a column of mixed values is text (as GDAL types
-    a GeoJSON property of numbers and text), nested values are their JSON."""
+    a GeoJSON property of numbers and text), nested values are their JSON. ``geojson``: as
+    GDAL's GeoJSON driver types a property: text that is all dates (2024-01-05, 2024/01/05)
+    a Date, all dates and date-times a DateTime (its offset dropped, as GDAL's read gives
+    it); a nested object its JSON as GDAL writes it ('{ "a": 1 }')."""
     column = np.asarray(column)
     if column.dtype != object:
         return column
     present = [v for v in column if v is not None and not _nan(v)]
+    if geojson and present and all(isinstance(v, str) for v in present):
+        dated = _dates(column, present)
+        if dated is not None:
+            return dated
     if present and all(isinstance(v, (bool, np.bool_)) for v in present):
         return np.array([np.nan if v is None or _nan(v) else float(v) for v in column])
     if present and all(isinstance(v, (int, float, np.integer, np.floating))
@@ -97,8 +108,60 @@ def _ogr_column(column) -> np.ndarray:
             return np.array(column.tolist(), dtype=np.int64)
         return np.array([np.nan if v is None or _nan(v) else float(v) for v in column])
     out = np.empty(len(column), dtype=object)
-    out[:] = [None if v is None or _nan(v) else _text(v) for v in column]
+    text = _gdal_json if geojson else _text
+    out[:] = [None if v is None or _nan(v) else text(v) for v in column]
     return out
+
+
+_DATE = re.compile(r"(\d{4})[-/](\d\d)[-/](\d\d)")
+_DATE_TIME = re.compile(r"(\d{4})[-/](\d\d)[-/](\d\d)[T ](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?"
+                        r"(?:Z|[+-]\d\d(?::?\d\d)?)?")
+
+
+def _dates(column, present) -> np.ndarray | None:
+    """``column`` (text, ``present`` its values) as GDAL's GeoJSON driver reads a property of
+    dates (datetime64[D]) or of dates and date-times (datetime64[ms]); None otherwise."""
+    if all(_DATE.fullmatch(v) for v in present):
+        unit, parts = "D", [None if v is None or _nan(v) else _DATE.fullmatch(v).groups()
+                            for v in column]
+    elif all(_DATE.fullmatch(v) or _DATE_TIME.fullmatch(v) for v in present):
+        unit = "ms"
+        parts = [None if v is None or _nan(v) else
+                 (_DATE_TIME.fullmatch(v) or _DATE.fullmatch(v)).groups() for v in column]
+    else:
+        return None
+    try:
+        return np.array([np.datetime64("NaT") if p is None else np.datetime64(
+            f"{p[0]}-{p[1]}-{p[2]}" + (f"T{p[3]}:{p[4]}:{p[5] or '00'}" if len(p) > 3 else ""),
+            unit) for p in parts], dtype=f"datetime64[{unit}]")
+    except ValueError:  # 2024-13-45: not a date, text as GDAL keeps it
+        return None
+
+
+def _gdal_json(value) -> str:
+    """A GeoJSON property's value as text, as GDAL's GeoJSON driver gives it: a nested
+    object (or a list holding one, or of mixed kinds) as json-c writes it, a list of
+    numbers or of text as :func:`_text`."""
+    if isinstance(value, list) and (all(isinstance(v, str) for v in value) or all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        if any(isinstance(v, float) for v in value):
+            value = [float(v) for v in value]  # a RealList
+        return _text(value)
+    if isinstance(value, (dict, list)):
+        return _json_c(value)
+    return _text(value)
+
+
+def _json_c(value) -> str:
+    """``value`` as json-c's spaced text (GDAL's JSON of a nested property)."""
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {_json_c(v)}"
+                          for k, v in value.items())
+        return f"{{ {inner} }}" if inner else "{ }"
+    if isinstance(value, list):
+        inner = ", ".join(_json_c(v) for v in value)
+        return f"[ {inner} ]" if inner else "[ ]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _nan(value) -> bool:

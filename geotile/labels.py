@@ -142,6 +142,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                              "image: make-masks takes it (geotile make-masks "
                              f"{path.name} IMAGE... -o masks/); give vector labels here.")
     override = parse_crs(labels_crs, "--labels-crs") if labels_crs is not None else None
+    geojson = False  # read by geotile's GeoJSON reader
     try:
         suffix = Path(path).suffix.lower()
         if isinstance(path, Path) and (suffix in GEOJSON_SUFFIXES or suffix in PARQUET_SUFFIXES):
@@ -153,21 +154,16 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             elif _geojson_sequence(path):  # GDAL's GeoJSONSeq driver reads it
                 labels = _read_sequence(path, False, _without_bom(path), layer, regions,
                                         override, class_field, where=where)
-            elif where is not None:  # GDAL's GeoJSON reader types the fields the
-                try:  # expression compares (xBD's, a COCO file... are read below)
-                    labels = _read_ogr(path, layer, regions, override, class_field, where=where)
-                except InputError:
-                    raise
-                except Exception:
-                    labels = _read_geojson(path, override, layer)
-            else:
-                try:
+            else:  # geotile's own reader, with or without --where (its fields typed for
+                try:  # the expression as GDAL's GeoJSON driver types them: below)
                     with gc_paused():  # millions of lists and floats, none in a cycle
-                        labels = (_stream_geojson(path, regions, override, class_field)
+                        labels = (_stream_geojson(path, regions, override, class_field, where)
                                   if streamed else _read_geojson(path, override, layer))
+                    geojson = True
                 except _OtherJSON as other:  # Esri JSON, TopoJSON: GDAL's drivers read them
                     try:
-                        labels = _read_ogr(path, layer, regions, override, class_field)
+                        labels = _read_ogr(path, layer, regions, override, class_field,
+                                           where=where)
                     except InputError:
                         raise
                     except Exception:
@@ -248,10 +244,10 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         raise InputError(f"{path}: the file holds no features. Check that it is the right file.")
     if len(labels) and shapely.is_missing(labels.geometries).all() and not empty_ok:
         raise InputError(f"{path}: no feature has a geometry. Give a file of polygons.")
-    if where is not None:
+    if where is not None and labels.where is None:  # a streamed GeoJSON's is, as read
         from geotile.label_filter import filter_labels
 
-        labels = filter_labels(labels, where, given)
+        labels = filter_labels(labels, where, given, geojson)
     if labels_crs is not None:
         labels.crs = parse_crs(labels_crs, "--labels-crs")
         extent = labels.extent if labels.extent is not None else labels.total_bounds
@@ -1188,23 +1184,26 @@ def _grown(box) -> tuple:
     return minx - dx, miny - dy, maxx + dx, maxy + dy
 
 
-def _stream_geojson(path: Path, regions, override, class_field: str | None) -> Labels | None:
+def _stream_geojson(path: Path, regions, override, class_field: str | None,
+                    where: str | None = None) -> Labels | None:
     """The features of a (large) GeoJSON FeatureCollection near ``regions``, read in chunks
     of CHUNK_FEATURES so that the file is never held whole; same results, repairs and
-    warnings as :func:`_read_geojson`, numbered over the whole file."""
+    warnings as :func:`_read_geojson`, numbered over the whole file. ``where``: those it
+    selects (:func:`geotile.label_filter.filter_labels`, over the whole file's properties,
+    typed as GDAL types them), ``class_field``'s values those of the selected features."""
     with open(path, "rb") as handle:
         wide = wide_encoding(handle.read(4))
     if wide:
         _say_wide(path, wide, depth=1)
     reader = _GeoJSONStream(path, wide or "utf-8-sig")
     try:
-        return reader.read(regions, override, class_field)
+        return reader.read(regions, override, class_field, where)
     except _NotUTF8:
         if wide:
             raise _cut_short(path, wide) from None
         _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
               "Check text fields with accents.", depth=1)
-        return _GeoJSONStream(path, "latin-1").read(regions, override, class_field)
+        return _GeoJSONStream(path, "latin-1").read(regions, override, class_field, where)
 
 
 class _NotUTF8(Exception):
@@ -1275,10 +1274,10 @@ class _GeoJSONStream:
         self.pos += 1
         return char
 
-    def read(self, regions, override, class_field) -> Labels | None:
+    def read(self, regions, override, class_field, where=None) -> Labels | None:
         with open(self.path, "rb") as self.handle:
             members: dict = {}
-            state = _StreamState(class_field)
+            state = _StreamState(class_field, where)
             self._expect("{")
             if self._skip() != "}":
                 while True:
@@ -1301,7 +1300,7 @@ class _GeoJSONStream:
         if state.deferred and "crs" in members and override is None:
             return _read_geojson(self.path, override)  # the CRS came after the features
         return state.labels(override or _geojson_crs(members.get("crs"), self.path),
-                            class_field)
+                            class_field, self.path)
 
     def _features(self, state, boxes) -> None:
         self._expect("[")
@@ -1346,8 +1345,12 @@ class _StreamState:
     """What a streamed GeoJSON keeps: the features near the boxes, field names and
     ``class_field`` values over all, the total bounds, the count."""
 
-    def __init__(self, class_field: str | None) -> None:
-        self.class_field = class_field
+    def __init__(self, class_field: str | None, where: str | None = None) -> None:
+        self.class_field, self.where = class_field, where
+        # --where: every feature's properties (and its geometry where the expression may
+        # ask of it: OGR_GEOM_AREA...), whether it is near the boxes; selected at the end
+        self.everything: list = []
+        self.near: list = []
         self.count, self.deferred = 0, False
         self.geometries: list = []
         self.properties: list = []
@@ -1362,7 +1365,7 @@ class _StreamState:
                       for f in features]
         for p in properties:
             self.names.update(dict.fromkeys(p))
-            if self.class_field is not None:
+            if self.class_field is not None and self.where is None:
                 self.values[p.get(self.class_field)] = None
         bounds = shapely.bounds(geometries)
         if len(bounds):
@@ -1379,9 +1382,16 @@ class _StreamState:
             keep = np.zeros(len(features), dtype=bool)
             for box in boxes:
                 keep |= shapely.intersects(geometries, shapely.box(*box))
+        self.count += len(features)
+        if self.where is not None:
+            self.everything.extend(properties)
+            self.near.extend(keep.tolist())
+            if "OGR_" not in self.where.upper():  # only the near ones' are needed
+                geometries = np.where(keep, geometries, None)
+            self.geometries.extend(geometries.tolist())
+            return
         self.geometries.extend(geometries[keep].tolist())
         self.properties.extend(p for p, k in zip(properties, keep, strict=True) if k)
-        self.count += len(features)
 
     def keep(self, features: list, texts: list, numbers: list, boxes, path) -> None:
         """Keep those of ``features`` (dicts, their ``texts``, numbered ``numbers`` in the
@@ -1399,17 +1409,31 @@ class _StreamState:
             f.get("properties") if isinstance(f.get("properties"), dict) else {}
             for f, k in zip(features, keep, strict=True) if k)
 
-    def labels(self, crs, class_field) -> Labels | None:
+    def labels(self, crs, class_field, path=None) -> Labels | None:
         if not self.count:
             return Labels(np.empty(0, dtype=object), {}, crs)
         geometries = np.empty(len(self.geometries), dtype=object)
         geometries[:] = self.geometries
-        fields = {name: field_column([p.get(name) for p in self.properties]) for name in self.names}
+        properties = self.properties if self.where is None else self.everything
+        fields = {name: field_column([p.get(name) for p in properties]) for name in self.names}
         extent = tuple(float(v) for v in self.bounds) if self.count else None
         values = {}
+        if self.where is not None:  # selected over the whole file, its near ones kept
+            from geotile.label_filter import selected
+
+            chosen = selected(fields, geometries, self.where, path, geojson=True)
+            if class_field is not None and class_field in self.names:
+                self.values = dict.fromkeys(v for v in fields[class_field][chosen].tolist()
+                                            if not (isinstance(v, float) and np.isnan(v)))
+            kept = Labels(geometries, fields, crs, extent).take(
+                chosen & np.asarray(self.near, dtype=bool))
+            geometries, fields, kept.where = kept.geometries, kept.fields, (self.where,
+                                                                          self.count)
         if class_field is not None and class_field in self.names:
             values[class_field] = [v for v in self.values if v is not None]
-        return Labels(geometries, fields, crs, extent, values)
+        labels = Labels(geometries, fields, crs, extent, values)
+        labels.where = None if self.where is None else (self.where, self.count)
+        return labels
 
 
 

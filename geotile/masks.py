@@ -1377,6 +1377,16 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
     image = input_path(image_path).name  # a URL's ?query (a signature) is no part of it
     import shapely
 
+    if labels.where is not None and len(labels) == 0 and labels.where[1]:  # not a CRS's
+        # fault, nor an empty file's (geotile's GeoJSON reader gives no extent)
+        expression, count = labels.where
+        near = " near the image" if labels.extent is not None else ""
+        warnings.warn(GeotileWarning(
+            f"{labels_path}: --where {expression!r} selects none of its {count} "
+            f"features{near}; {outcome or f'the mask of {image} is all zeros'}.", about=image,
+            advice=f"--where {expression!r} selects none of their labels' features; "
+            f"{outcomes}."), stacklevel=3)
+        return
     shapeless = shapely.is_missing(labels.geometries) | shapely.is_empty(labels.geometries)
     if shapeless.all() and labels.extent is None and "ImageId" not in labels.fields:
         # an empty file (SpaceNet's GeoJSON of a tile without buildings, or LINESTRING
@@ -1387,15 +1397,6 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
             f"{where} holds no {features}; "
             f"{outcome or f'the mask of {image} is all zeros'}.", about=image,
             advice=f"the labels given for them hold no {features}; {outcomes}."), stacklevel=3)
-        return
-    if labels.where is not None and len(labels) == 0:  # not a CRS's fault
-        expression, count = labels.where
-        near = " near the image" if labels.extent is not None else ""
-        warnings.warn(GeotileWarning(
-            f"{labels_path}: --where {expression!r} selects none of its {count} "
-            f"features{near}; {outcome or f'the mask of {image} is all zeros'}.", about=image,
-            advice=f"--where {expression!r} selects none of their labels' features; "
-            f"{outcomes}."), stacklevel=3)
         return
     if "ImageId" in labels.fields and "BuildingId" in labels.fields:
         from geotile.spacenet import match_image

@@ -3,6 +3,7 @@ gdal_rasterize -where selects them, the same from every container."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 import subprocess
@@ -196,11 +197,15 @@ def _two_tiles(tmp_path, suffix=".gpkg"):
     return paths, tmp_path / f"both{suffix}", images
 
 
-@pytest.mark.parametrize("suffix", [".gpkg", ".fgb", ".geojson"])
-def test_class_ids_come_from_the_selected_features_in_every_tile(tmp_path, run_cli, suffix):
+@pytest.mark.parametrize("suffix", [".gpkg", ".fgb", ".geojson", "streamed .geojson"])
+def test_class_ids_come_from_the_selected_features_in_every_tile(tmp_path, run_cli, suffix,
+                                                                 monkeypatch):
     """garage filtered out everywhere takes no id: house 1, shed 2, in both tiles (the
     second holds only sheds), in one process and with --workers 2 (a FlatGeobuf's class
     values are read once for the tasks: of the selected features too)."""
+    if suffix.startswith("streamed"):  # geotile's chunked reader of large GeoJSON
+        monkeypatch.setattr("geotile.labels.STREAM_BYTES", 0)
+        suffix = ".geojson"
     _, both, images = _two_tiles(tmp_path, suffix)
     where = "kind <> 'garage'"
     runs = {}
@@ -303,3 +308,104 @@ def test_an_empty_selection_says_so_not_a_wrong_crs(tmp_path, run_cli):
         assert not _mask(output).any()
         assert "--where 'confidence > 2' selects none of its 8 features" in result.stderr
         assert "CRS" not in result.stderr, result.stderr
+
+
+def _special_geojson(case: str) -> bytes:
+    """A GeoJSON of the 8 footprints showing one of the cases geotile's own reader handles
+    (and names in its warnings), in UTM by a GeoJSON 2008 crs member."""
+    crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32616"}}
+    if case == "crs link":
+        crs = {"type": "link", "properties": {"href": "http://example.com/crs/32616"}}
+    features = json.loads(_frame().to_json(drop_id=True))["features"]
+    for i, feature in enumerate(features):
+        ring = feature["geometry"]["coordinates"][0]
+        if case == "unclosed ring" and i % 2:
+            feature["geometry"]["coordinates"][0] = ring[:-1]
+        if case == "M values":
+            feature["geometry"]["coordinates"][0] = [[*p, 5.0, 7.0] for p in ring]
+        if case == "broken feature" and i == 3:
+            feature["geometry"]["coordinates"] = [[ring[0]]]
+        feature["id"] = f"b{i}"
+    document = {"type": "FeatureCollection", "crs": crs, "features": features}
+    if case == "latin-1":
+        return json.dumps(document, ensure_ascii=False).replace("Garage", "Garäge") \
+            .encode("latin-1")
+    raw = json.dumps(document).encode()
+    return codecs.BOM_UTF8 + raw if case == "UTF-8 BOM" else \
+        raw.decode().encode("utf-16") if case == "UTF-16" else raw
+
+
+GEOJSON_CASES = ["crs link", "unclosed ring", "M values", "broken feature", "latin-1",
+                 "UTF-8 BOM", "UTF-16"]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("case", GEOJSON_CASES)
+def test_a_geojson_is_read_as_without_where(tmp_path, run_cli, monkeypatch, case, streamed):
+    """--where read a GeoJSON with GDAL's driver, geotile's own reader only where GDAL
+    failed: a crs link taken for lon/lat ('coordinates ... are not longitude/latitude'
+    instead of 'crs member is a link'), GDAL's own warnings (unclosed rings as 'FID 1',
+    M values) instead of geotile's naming each feature and its id. Now: the same reader,
+    warnings and mask as without --where ("1 = 1"), and a selective --where burns what the
+    same features pre-filtered into another file burn."""
+    if streamed:
+        monkeypatch.setattr("geotile.labels.STREAM_BYTES", 0)
+    labels = tmp_path / "f.geojson"
+    labels.write_bytes(_special_geojson(case))
+    image = _image(tmp_path / "tile.tif")
+    out = tmp_path / "m.tif"
+    runs = {}
+    for name, extra in (("plain", []), ("all", ["--where", "1 = 1"])):
+        result = _make(run_cli, labels, image, out, "--class-field", "kind", "--overwrite",
+                       *extra)
+        runs[name] = (result.exit_code, result.stderr,
+                      _mask(out).tobytes() if result.exit_code == 0 else None)
+    assert runs["all"] == runs["plain"]
+    if case == "crs link":
+        assert "crs member is a link" in runs["plain"][1]
+        return
+    where = "confidence >= 0.75 AND kind <> 'house'"
+    selected = _make(run_cli, labels, image, out, "--class-field", "kind", "--overwrite",
+                     "--where", where)
+    assert selected.exit_code == 0, selected.output
+    kept = [n for c, _, _, n, k in ROWS if c >= 0.75 and k != "house"]
+    document = json.loads(_special_geojson(case).decode(
+        "latin-1" if case == "latin-1" else "utf-16" if case == "UTF-16" else "utf-8-sig"))
+    document["features"] = [f for f in document["features"] if f["properties"]["n"] in kept]
+    filtered = tmp_path / "filtered.geojson"
+    filtered.write_text(json.dumps(document))
+    reference = _make(run_cli, filtered, image, tmp_path / "r.tif", "--class-field", "kind")
+    assert reference.exit_code == 0, reference.output
+    assert _mask(out).tobytes() == _mask(tmp_path / "r.tif").tobytes()
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("where, expected", [
+    ("d > '2024-01-03'", {2, 3, 4}),
+    ("d = '2024/01/05'", {2}),  # a Date field, as GDAL types such strings
+    ("t >= '2024-01-05 10:00:00'", {2, 3, 4}),
+    ("o = '{ \"a\": 1 }'", {1}),  # a nested object: its JSON as GDAL writes it
+    ("n IS NULL", {2, 4}),
+    ("d LIKE '2024-01%'", None),  # LIKE takes no Date, as GDAL refuses it
+])
+def test_geojson_fields_are_typed_as_gdal_types_them(tmp_path, run_cli, monkeypatch,
+                                                     where, expected, streamed):
+    if streamed:
+        monkeypatch.setattr("geotile.labels.STREAM_BYTES", 0)
+    values = [{"n": 1, "d": "2024-01-01", "t": "2024-01-01T10:00:00Z", "o": {"a": 1}},
+              {"n": None, "d": "2024-01-05", "t": "2024-01-05T10:00:00Z", "o": {"a": 2}},
+              {"n": 3, "d": "2024-02-01", "t": "2024-02-01T10:00:00Z", "o": None},
+              {"d": "2024-02-03", "t": "2024-02-03T00:00:00"}]
+    features = json.loads(_frame().iloc[:4].to_json(drop_id=True))["features"]
+    for feature, properties in zip(features, values, strict=True):
+        feature["properties"] = properties
+    labels = tmp_path / "f.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": features,
+                                  "crs": {"type": "name", "properties": {"name": UTM_CRS}}}))
+    image = _image(tmp_path / "tile.tif")
+    result = _make(run_cli, labels, image, tmp_path / "m.tif", "--where", where)
+    if expected is None:
+        assert result.exit_code == 1 and "LIKE" in result.stderr, result.output
+        return
+    assert result.exit_code == 0, result.output
+    assert int(_mask(tmp_path / "m.tif").sum()) == _selected_pixels(expected)
