@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import rasterio
 import shapely
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_origin
 
 from tests.conftest import write_raster
@@ -92,3 +93,37 @@ def turned_jpeg(path, width: int, height: int):
             dst.write(np.full((3, height, width), 90, np.uint8))
             dst.update_tags(EXIF_Orientation="6")
     return path
+
+
+def assert_evaluate_as_make_masks(tmp_path, run_cli, truth, image, width: int,
+                                  height: int) -> None:
+    """evaluate TRUTH ``truth`` (two touching 10 x 20 px buildings at x 10-19 and 20-29,
+    y 10-29 of ``image``): a prediction raster scores as make-masks' mask of ``image``, and
+    two predicted buildings against the two polygons are 2 TP."""
+    prediction = np.zeros((height, width), np.uint8)
+    prediction[10:30, 10:28] = 1
+    pred = tmp_path / "img.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(pred, "w", driver="GTiff", width=width, height=height, count=1,
+                           dtype="uint8") as dst:
+            dst.write(prediction[None])
+    direct = run_cli("evaluate", pred, truth, "--json")
+    assert direct.exit_code == 0, direct.output
+    made = run_cli("make-masks", truth, image, "-o", tmp_path / "mask.tif")
+    assert made.exit_code == 0, made.output
+    via_mask = run_cli("evaluate", pred, tmp_path / "mask.tif", "--json")
+    scores = json.loads(direct.stdout)
+    assert scores == json.loads(via_mask.stdout)
+    assert scores["classes"][1]["class"] == "building"
+    assert scores["classes"][1]["iou"] == 360 / 400
+    vectors = tmp_path / "img.geojson"
+    vectors.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"class": "building"}, "geometry": {
+            "type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1],
+                                                [x0, y0]]]}}
+        for x0, y0, x1, y1 in ((10, 10, 20, 30), (20, 10, 30, 30))]}))
+    objects = run_cli("evaluate", vectors, truth, "--image", image, "--json")
+    assert objects.exit_code == 0, objects.output
+    found = json.loads(objects.stdout)
+    assert (found["tp"], found["fp"], found["fn"]) == (2, 0, 0)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 
 import numpy as np
 import pytest
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_origin
 
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
-from tests.pixel_label_files import plain_png, read_mask
+from tests.pixel_label_files import assert_evaluate_as_make_masks, plain_png, read_mask
 
 H, W = 40, 60
 #: a building of whole pixels 5..20 x 5..15 with a hole 10..14 x 8..11: upolygon paints the
@@ -280,33 +278,7 @@ def test_evaluate_against_darwin_truth(tmp_path, run_cli):
     _write(folder / "img.json", _v2("img.png", [_polygon("building", left),
                                                 _polygon("building", right)]))
     image = plain_png(tmp_path / "images" / "img.png", W, H)
-    prediction = np.zeros((H, W), np.uint8)
-    prediction[10:30, 10:28] = 1
-    pred = tmp_path / "img.tif"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(pred, "w", driver="GTiff", width=W, height=H, count=1,
-                           dtype="uint8") as dst:
-            dst.write(prediction[None])
-    direct = run_cli("evaluate", pred, folder, "--json")
-    assert direct.exit_code == 0, direct.output
-    made = run_cli("make-masks", folder, image, "-o", tmp_path / "mask.tif")
-    assert made.exit_code == 0, made.output
-    via_mask = run_cli("evaluate", pred, tmp_path / "mask.tif", "--json")
-    scores = json.loads(direct.stdout)
-    assert scores == json.loads(via_mask.stdout)
-    assert scores["classes"][1]["class"] == "building"
-    assert scores["classes"][1]["iou"] == 360 / 400
-    vectors = tmp_path / "img.geojson"
-    vectors.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"class": "building"}, "geometry": {
-            "type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1],
-                                                [x0, y0]]]}}
-        for x0, y0, x1, y1 in ((10, 10, 20, 30), (20, 10, 30, 30))]}))
-    objects = run_cli("evaluate", vectors, folder, "--image", image, "--json")
-    assert objects.exit_code == 0, objects.output
-    found = json.loads(objects.stdout)
-    assert (found["tp"], found["fp"], found["fn"]) == (2, 0, 0)
+    assert_evaluate_as_make_masks(tmp_path, run_cli, folder, image, W, H)
 
 
 def _slot(kind="image", name="0"):
