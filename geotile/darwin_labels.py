@@ -296,15 +296,9 @@ def _size(path: Path, holder: dict, what: str) -> tuple[int, int]:
 def _check_image(path: Path, size: tuple[int, int], image, annotated: bool) -> None:
     """Refuse an image of another size than its Darwin file's, or turned by its EXIF
     orientation (V7 shows it, and draws on it, turned)."""
-    from geotile.turned_images import image_view, refuse_turned
+    from geotile.turned_images import check_image
 
-    orientation, width, height, view = image_view(image)
-    if annotated:
-        refuse_turned(image, orientation, f"V7 draws {path.name}'s annotations on it turned")
-    if size != view:
-        raise InputError(f"{image}: {width}x{height} px, but {path} annotates an image of "
-                         f"{size[0]}x{size[1]} px. Give the image the annotations were made "
-                         "on.")
+    check_image(path, size, image, annotated, f"V7 draws {path.name}'s annotations on it turned")
 
 
 def _kind(annotation: dict) -> str | None:

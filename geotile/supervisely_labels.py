@@ -323,15 +323,9 @@ def _size(ann: Path, size: dict) -> tuple[int, int]:
 def _check_image(ann: Path, size: tuple[int, int], image, objects: bool) -> None:
     """Refuse an image of another size than its annotation, or turned by its EXIF
     orientation (Supervisely shows it, and its objects are drawn on it, turned)."""
-    from geotile.turned_images import image_view, refuse_turned
+    from geotile.turned_images import check_image
 
-    orientation, width, height, view = image_view(image)
-    if objects:
-        refuse_turned(image, orientation, f"Supervisely draws {ann.name}'s objects on it turned")
-    if size != view:
-        raise InputError(f"{image}: {width}x{height} px, but {ann} annotates an image of "
-                         f"{size[0]}x{size[1]} px. Give the image the annotations were made "
-                         "on.")
+    check_image(ann, size, image, objects, f"Supervisely draws {ann.name}'s objects on it turned")
 
 
 def _object(ann: Path, position: int, item, classes, found):

@@ -36,3 +36,16 @@ def refuse_turned(image, orientation: str, drawn: str, rotate: str | None = None
         rotate = f"`exiftran -ai {name}` or `magick mogrify -auto-orient {name}`"
     raise InputError(f"{image}: its EXIF orientation ({orientation}) turns or flips it, and "
                      f"{drawn}, not on the stored pixels. Rotate the pixels first ({rotate}).")
+
+
+def check_image(path, size: tuple[int, int], image, labelled: bool, drawn: str) -> None:
+    """Refuse ``image`` where its view is another size than ``size``, the size its labels
+    file ``path`` annotates, or, where ``labelled`` (the file has labels on it), where its
+    EXIF orientation turns or flips it (``drawn``: as :func:`refuse_turned`'s)."""
+    orientation, width, height, view = image_view(image)
+    if labelled:
+        refuse_turned(image, orientation, drawn)
+    if size != view:
+        raise InputError(f"{image}: {width}x{height} px, but {path} annotates an image of "
+                         f"{size[0]}x{size[1]} px. Give the image the annotations were made "
+                         "on.")
