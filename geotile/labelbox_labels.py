@@ -489,7 +489,7 @@ def _image_shapes(path: Path, image, row: _Row, orientation: str,
                   view: tuple[int, int]) -> LabelmeFile:
     """The objects of the row's label, in the image's pixels (its ``view``), as a
     LabelmeFile."""
-    from geotile.turned_images import refuse_turned
+    from geotile.turned_images import check_view
 
     label = _label(row)
     masks = [(place, url) for place, kind, _, url in label.objects if kind == "mask"]
@@ -500,13 +500,9 @@ def _image_shapes(path: Path, image, row: _Row, orientation: str,
                          "that make-masks does not fetch: draw it with the polygon tool (or "
                          "convert it) and export again, or download the masks and give them "
                          "as a label raster.")
-    if any(kind == "area" for _, kind, _, _ in label.objects):
-        refuse_turned(image, orientation, f"{row.where} is drawn on it as turned (Labelbox "
-                      "shows it so)", f"`exiftran -ai {Path(str(image)).name}`")
-    if row.size is not None and row.size != view:
-        raise InputError(f"{image}: {view[0]}x{view[1]} px, but {row.where} was drawn on an "
-                         f"image of {row.size[0]}x{row.size[1]} px (media_attributes). Give "
-                         "the image the labels were made on.")
+    check_view(image, orientation, view, row.where, "Labelbox shows",
+               any(kind == "area" for _, kind, _, _ in label.objects), row.size,
+               "media_attributes")
     found = LabelmeFile(path, row.size or view, row.shown)
     for place, kind, name, geometry in label.objects:
         if kind == "no_area":

@@ -241,7 +241,7 @@ def _image_shapes(path: Path, image, task: dict, orientation: str,
                   view: tuple[int, int]) -> LabelmeFile:
     """The regions of the task's annotation, in the image's pixels (its ``view``: as its EXIF
     ``orientation`` turns it), as a LabelmeFile."""
-    from geotile.turned_images import refuse_turned
+    from geotile.turned_images import check_view
 
     annotation = _annotation(path, task)
     where = f"{path}: task {task['id']} ({task['name']})"
@@ -252,13 +252,8 @@ def _image_shapes(path: Path, image, task: dict, orientation: str,
                          f"({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}); export it "
                          "again.")
     size = sizes.pop() if sizes else None
-    if any(r[1] is not None for r in regions):
-        refuse_turned(image, orientation, f"{where} is drawn on it as turned (browsers show it "
-                      "so)", f"`exiftran -ai {Path(str(image)).name}`")
-    if size is not None and size != view:
-        raise InputError(f"{image}: {view[0]}x{view[1]} px, but {where} was drawn on an image "
-                         f"of {size[0]}x{size[1]} px (original_width x original_height). Give "
-                         "the image the labels were made on.")
+    check_view(image, orientation, view, where, "browsers show",
+               any(r[1] is not None for r in regions), size, "original_width x original_height")
     found = LabelmeFile(path, size or view, task["image"])
     for place, kind, names, _, value in regions:
         if kind is None:

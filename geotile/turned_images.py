@@ -5,6 +5,8 @@ stored pixels GDAL reads)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from geotile.errors import InputError
 
 #: the EXIF orientations that turn an image a quarter (its view is height x width)
@@ -49,3 +51,18 @@ def check_image(path, size: tuple[int, int], image, labelled: bool, drawn: str) 
         raise InputError(f"{image}: {width}x{height} px, but {path} annotates an image of "
                          f"{size[0]}x{size[1]} px. Give the image the annotations were made "
                          "on.")
+
+
+def check_view(image, orientation: str, view: tuple[int, int], where: str, shows: str,
+               labelled: bool, size: tuple[int, int] | None, fields: str) -> None:
+    """Refuse, for an export whose labels were drawn on the image as a browser shows it
+    (Labelbox, Label Studio): where ``labelled``, an image its EXIF ``orientation`` turns or
+    flips (``shows``: who shows it so, "Labelbox shows"), and one whose ``view`` is another
+    size than the ``size`` the export (``where``) gives in its ``fields`` (None: none)."""
+    if labelled:
+        refuse_turned(image, orientation, f"{where} is drawn on it as turned ({shows} it so)",
+                      f"`exiftran -ai {Path(str(image)).name}`")
+    if size is not None and size != view:
+        raise InputError(f"{image}: {view[0]}x{view[1]} px, but {where} was drawn on an image "
+                         f"of {size[0]}x{size[1]} px ({fields}). Give the image the labels "
+                         "were made on.")
