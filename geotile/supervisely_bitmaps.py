@@ -42,23 +42,24 @@ def bitmap_shape(where: str, title: str, bitmap, size: tuple[int, int]):
     """The pixels of a bitmap object as polygons (their edges ``MASK_INSET`` inside) in
     the pixel coordinates of its image of ``size`` (width, height); None when it has no
     pixel. InputError in one line for one that is broken or reaches past the image."""
-    if not isinstance(bitmap, dict) or not isinstance(bitmap.get("data"), str):
-        raise InputError(f"{where} ({title!r}) is a bitmap without 'bitmap': {{'data', "
-                         "'origin'}. Fix or remove it.")
-    x0, y0 = _origin(where, title, bitmap.get("origin"))
-    png, compressed = _png(where, title, bitmap["data"], x0, y0, size)
-    return _shape(_mask(where, title, png, compressed), x0, y0)
+    return _read(where, title, "a bitmap", bitmap, size, _mask)
 
 
 def alpha_mask_shape(where: str, title: str, bitmap, size: tuple[int, int]):
     """The pixels of an alpha_mask object (``bitmap`` as a bitmap's: its PNG an opacity
     0..255) of opacity > 0, as polygons as :func:`bitmap_shape`'s; None when it has none."""
+    return _read(where, title, "an alpha_mask", bitmap, size, _opacity)
+
+
+def _read(where: str, title: str, what: str, bitmap, size: tuple[int, int], pixels):
+    """The polygons of ``bitmap`` (``what`` names its object, "a bitmap"), its PNG's
+    pixels as ``pixels`` (:func:`_mask` or :func:`_opacity`) gives them; None for none."""
     if not isinstance(bitmap, dict) or not isinstance(bitmap.get("data"), str):
-        raise InputError(f"{where} ({title!r}) is an alpha_mask without 'bitmap': {{'data', "
+        raise InputError(f"{where} ({title!r}) is {what} without 'bitmap': {{'data', "
                          "'origin'}. Fix or remove it.")
     x0, y0 = _origin(where, title, bitmap.get("origin"))
     png, compressed = _png(where, title, bitmap["data"], x0, y0, size)
-    return _shape(_opacity(where, title, png, compressed), x0, y0)
+    return _shape(pixels(where, title, png, compressed), x0, y0)
 
 
 def _shape(mask: np.ndarray, x0: int, y0: int):
