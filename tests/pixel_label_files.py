@@ -6,7 +6,9 @@ give back pixel for pixel from tile's own annotations."""
 from __future__ import annotations
 
 import json
+import struct
 import warnings
+import zlib
 
 import numpy as np
 import rasterio
@@ -127,3 +129,23 @@ def assert_evaluate_as_make_masks(tmp_path, run_cli, truth, image, width: int,
     assert objects.exit_code == 0, objects.output
     found = json.loads(objects.stdout)
     assert (found["tp"], found["fp"], found["fn"]) == (2, 0, 0)
+
+
+def png_bytes(pixels: np.ndarray, colour: int, palette=None, transparency=None,
+              depth: int = 8) -> bytes:
+    """A PNG of ``pixels`` (rows, columns[, samples]) of colour type ``colour``, with a
+    PLTE chunk of ``palette`` and a tRNS chunk of ``transparency`` where given."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, -1).astype(">u2" if depth == 16 else np.uint8)
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                             depth, colour, 0, 0, 0))
+    if palette is not None:
+        out += chunk(b"PLTE", bytes(palette))
+    if transparency is not None:
+        out += chunk(b"tRNS", bytes(transparency))
+    return out + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")

@@ -16,7 +16,7 @@ import shapely
 
 from geotile.labelstudio_labels import decode_rle
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
-from tests.pixel_label_files import plain_png, read_mask, turned_jpeg
+from tests.pixel_label_files import plain_png, png_bytes, read_mask, turned_jpeg
 
 W, H = 640, 480
 ROWS, COLS = np.mgrid[0:H, 0:W]
@@ -530,23 +530,6 @@ def test_ids_are_the_export_s_whichever_images_are_masked(tmp_path, run_cli):
 # painted): the region is its pixels of alpha > 0.
 
 
-def _png_bytes(pixels: np.ndarray, colour: int, depth: int = 8) -> bytes:
-    """A PNG of ``pixels`` (rows, columns[, samples]) of colour type ``colour``."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
-
-    height, width = pixels.shape[:2]
-    rows = pixels.reshape(height, -1).astype(">u2" if depth == 16 else np.uint8)
-    raw = b"".join(b"\0" + row.tobytes() for row in rows)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
-                                                             depth, colour, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
 def _data_url(png: bytes) -> str:
     import base64
 
@@ -557,7 +540,7 @@ def _canvas(alpha: np.ndarray) -> bytes:
     """What BitmaskRegion.getImageSnapshotCanvas gives toDataURL: black, of ``alpha``."""
     rgba = np.zeros((*alpha.shape, 4), np.uint8)
     rgba[..., 3] = alpha
-    return _png_bytes(rgba, 6)
+    return png_bytes(rgba, 6)
 
 
 #: a bitmask of alpha 255 inside, an antialiased rim of alpha 1..254, a hole of alpha 0
@@ -606,7 +589,7 @@ def test_a_grey_and_alpha_bitmask_and_an_empty_one(tmp_path, run_cli):
     grey = np.zeros((H, W, 2), np.uint8)
     grey[10:20, 30:40] = [0, 77]
     grey[0:5, 0:5] = [255, 0]  # grey but transparent: outside
-    results = [_result("bitmasklabels", {"imageDataURL": _data_url(_png_bytes(grey, 4))},
+    results = [_result("bitmasklabels", {"imageDataURL": _data_url(png_bytes(grey, 4))},
                        "Tree", "a"),
                _result("bitmasklabels", {"imageDataURL": _data_url(_canvas(
                    np.zeros((H, W), np.uint8)))}, "Tree", "b")]
@@ -633,7 +616,7 @@ def _bitmask(url) -> list[dict]:
      ("result[0]", "1280x480", "640x480")),
     (_bitmask(_data_url(_canvas(np.zeros((100000, 1), np.uint8))[:33] + bytes(20))),
      ("result[0]", "1x100000", "640x480")),
-    (_bitmask(_data_url(_png_bytes(np.zeros((H, W, 3), np.uint8), 2))),
+    (_bitmask(_data_url(png_bytes(np.zeros((H, W, 3), np.uint8), 2))),
      ("result[0]", "no alpha")),
     (_bitmask(_data_url(_canvas(BITMASK)[:-30])), ("result[0]", "cut short")),
 ])

@@ -22,7 +22,12 @@ from affine import Affine
 from rasterio.transform import from_origin
 
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
-from tests.pixel_label_files import assert_evaluate_as_make_masks, plain_png, read_mask
+from tests.pixel_label_files import (
+    assert_evaluate_as_make_masks,
+    plain_png,
+    png_bytes,
+    read_mask,
+)
 
 H, W = 40, 60
 META = {"classes": [
@@ -43,30 +48,11 @@ TRIANGLE_ROWS = {2: (30, 30), 3: (30, 32), 4: (30, 34), 5: (30, 35), 6: (30, 37)
                  12: (31, 32)}
 
 
-def _png(pixels: np.ndarray, colour: int, palette=None, transparency=None,
-         depth: int = 8) -> bytes:
-    """A PNG of ``pixels`` (rows, columns[, samples]) of colour type ``colour``."""
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
-
-    height, width = pixels.shape[:2]
-    rows = pixels.reshape(height, -1).astype(">u2" if depth == 16 else np.uint8)
-    raw = b"".join(b"\0" + row.tobytes() for row in rows)
-    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
-                                                             depth, colour, 0, 0, 0))
-    if palette is not None:
-        out += chunk(b"PLTE", bytes(palette))
-    if transparency is not None:
-        out += chunk(b"tRNS", bytes(transparency))
-    return out + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
 def _bitmap(mask: np.ndarray, origin, title="tree", encoded=None) -> dict:
     """A bitmap object as Supervisely's data_2_base64 writes it: a palette PNG (black,
     white), index 0 transparent, zlib-compressed, base64."""
     if encoded is None:
-        encoded = zlib.compress(_png(mask.astype(np.uint8), 3, [0, 0, 0, 255, 255, 255],
+        encoded = zlib.compress(png_bytes(mask.astype(np.uint8), 3, [0, 0, 0, 255, 255, 255],
                                      [0]))
     return {"id": 7, "classTitle": title, "geometryType": "bitmap", "tags": [],
             "bitmap": {"data": base64.b64encode(encoded).decode(), "origin": origin}}
@@ -167,15 +153,15 @@ def test_bitmap_encodings(tmp_path, run_cli, kind):
     inside[4, 0] = True
     value = inside.astype(np.uint8)
     pngs = {
-        "rgba": lambda: _png(np.dstack([value * 0] * 3 + [value * 255]), 6),
-        "grey": lambda: _png(value * 9, 0),
-        "grey16": lambda: _png(value.astype(np.uint16) * 300, 0, depth=16),
-        "grey_alpha": lambda: _png(np.dstack([value * 0 + 7, value * 200]), 4),
-        "rgb_trns": lambda: _png(np.dstack([(1 - value) * 5] * 3), 2,
+        "rgba": lambda: png_bytes(np.dstack([value * 0] * 3 + [value * 255]), 6),
+        "grey": lambda: png_bytes(value * 9, 0),
+        "grey16": lambda: png_bytes(value.astype(np.uint16) * 300, 0, depth=16),
+        "grey_alpha": lambda: png_bytes(np.dstack([value * 0 + 7, value * 200]), 4),
+        "rgb_trns": lambda: png_bytes(np.dstack([(1 - value) * 5] * 3), 2,
                                  transparency=[0, 5, 0, 5, 0, 5]),
         "uncompressed": lambda: None}
     png = pngs[kind]()
-    encoded = (_png(np.dstack([value * 255] * 3 + [value * 255]), 6)
+    encoded = (png_bytes(np.dstack([value * 255] * 3 + [value * 255]), 6)
                if kind == "uncompressed" else zlib.compress(png))
     root = _project(tmp_path / "p", {"a.png": [_bitmap(None, [3, 2], encoded=encoded)]})
     result = run_cli("make-masks", root, root / "ds0" / "img", "-o", f"{tmp_path / 'm'}/")
@@ -188,7 +174,7 @@ def test_bitmap_encodings(tmp_path, run_cli, kind):
 def test_bitmap_bombs_refused_from_the_header(tmp_path, run_cli):
     """A bitmap whose PNG header declares 100000 x 100000 px, and one whose zlib stream
     inflates to 200 MB behind a 4 x 4 header: one line each, quickly, nothing written."""
-    header = _png(np.zeros((1, 1), np.uint8), 0)[:33]
+    header = png_bytes(np.zeros((1, 1), np.uint8), 0)[:33]
     huge = header[:16] + struct.pack(">II", 100_000, 100_000) + header[24:]
     small = header[:16] + struct.pack(">II", 4, 4) + header[24:]
     bomb = zlib.compressobj(9)
@@ -514,7 +500,7 @@ def _oriented(points, angle, title="boat") -> dict:
 
 
 def _alpha(pixels, origin, title="smoke", colour=0, compressed=True) -> dict:
-    png = _png(pixels, colour)
+    png = png_bytes(pixels, colour)
     encoded = zlib.compress(png) if compressed else png
     return {"id": 4, "classTitle": title, "geometryType": "alpha_mask", "tags": [],
             "bitmap": {"data": base64.b64encode(encoded).decode(), "origin": origin}}
