@@ -51,6 +51,7 @@ import shapely
 
 from geotile.errors import InputError
 from geotile.label_documents import is_darwin
+from geotile.short_repr import short_repr
 
 #: annotation kinds without an area (left out), in darwin-py's order of main types; a
 #: direction vector is a sub-annotation of a box or polygon (darwin-py's), a kind alone
@@ -272,7 +273,7 @@ def _slot(path: Path, document: dict) -> tuple[tuple[int, int], str | None]:
         slot = slots[0]
         if not isinstance(slot, dict) or slot.get("type") != "image":
             kind = slot.get("type") if isinstance(slot, dict) else slot
-            raise InputError(f"{path}: its slot is of type {_shown(kind)}, not an image "
+            raise InputError(f"{path}: its slot is of type {short_repr(kind)}, not an image "
                              "(video, DICOM and PDF items have no mask here). Give image "
                              "items.")
         name = slot.get("slot_name")
@@ -287,8 +288,8 @@ def _slot(path: Path, document: dict) -> tuple[tuple[int, int], str | None]:
 def _size(path: Path, holder: dict, what: str) -> tuple[int, int]:
     values = holder.get("width"), holder.get("height")
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-        raise InputError(f"{path}: {what} has width {_shown(values[0])} and height "
-                         f"{_shown(values[1])}; give the image's size in pixels (V7 exports "
+        raise InputError(f"{path}: {what} has width {short_repr(values[0])} and height "
+                         f"{short_repr(values[1])}; give the image's size in pixels (V7 exports "
                          "both).")
     return values[0], values[1]
 
@@ -321,11 +322,11 @@ def _annotation(path: Path, position: int, annotation, slot, size, canvas, masks
         raise InputError(f"{where} is not an object. Fix or remove it.")
     name = annotation.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise InputError(f"{where} has name {_shown(name)}; give each annotation its class "
+        raise InputError(f"{where} has name {short_repr(name)}; give each annotation its class "
                          "name. Fix or remove it.")
     slots = annotation.get("slot_names")
     if slots and slot is not None and (not isinstance(slots, list) or slots[0] != slot):
-        raise InputError(f"{where} ({name!r}) is on slot {_shown(slots)}, but the item's one "
+        raise InputError(f"{where} ({name!r}) is on slot {short_repr(slots)}, but the item's one "
                          f"slot is {slot!r}. Fix its slot_names.")
     kind = _kind(annotation)
     if kind is None:
@@ -362,7 +363,7 @@ def _numbers(where: str, name: str, kind: str, data, keys) -> list[float]:
 
     values = [data.get(k) for k in keys] if isinstance(data, dict) else [None]
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        raise InputError(f"{where} ({name!r}) is a {kind} of {_shown(data)}; give "
+        raise InputError(f"{where} ({name!r}) is a {kind} of {short_repr(data)}; give "
                          f"{', '.join(keys)} in pixels. Fix or remove it.")
     if not all(math.isfinite(v) and abs(v) <= MOST_RADIUS for v in values):
         raise InputError(f"{where} ({name!r}) is a {kind} with a value that is not a finite "
@@ -374,7 +375,7 @@ def _ellipse(where: str, name: str, data, size):
     from geotile.labelme_labels import ellipse
 
     if not isinstance(data, dict):
-        raise InputError(f"{where} ({name!r}) is an ellipse of {_shown(data)}; give center, "
+        raise InputError(f"{where} ({name!r}) is an ellipse of {short_repr(data)}; give center, "
                          "radius and angle. Fix or remove it.")
     cx, cy = _numbers(where, name, "ellipse center", data.get("center"), ("x", "y"))
     rx, ry = _numbers(where, name, "ellipse radius", data.get("radius"), ("x", "y"))
@@ -388,7 +389,7 @@ def _paths(where: str, name: str, kind: str, data) -> list:
     from geotile.coco_labels import MAX_POINTS
 
     if not isinstance(data, dict):
-        raise InputError(f"{where} ({name!r}) is a {kind} of {_shown(data)}; give its paths. "
+        raise InputError(f"{where} ({name!r}) is a {kind} of {short_repr(data)}; give its paths. "
                          "Fix or remove it.")
     if "paths" in data:
         paths = data["paths"]
@@ -413,7 +414,7 @@ def _pixels(where: str, name: str, path, canvas) -> np.ndarray:
             isinstance(p, dict) and all(isinstance(p.get(k), int | float)
                                         and not isinstance(p.get(k), bool) for k in "xy")
             for p in path):
-        raise InputError(f"{where} ({name!r}) has a path {_shown(path)}; give lists of "
+        raise InputError(f"{where} ({name!r}) has a path {short_repr(path)}; give lists of "
                          "{\"x\", \"y\"} points. Fix or remove it.")
     xy = np.array([[p["x"], p["y"]] for p in path], dtype=np.float64)
     if not np.isfinite(xy).all():
@@ -545,7 +546,7 @@ def _raster(path: Path, annotations: list, size) -> dict:
                          "[value, count, ...]. Export it from V7 again.")
     if not isinstance(mapping, dict) or not all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in mapping.values()):
-        raise InputError(f"{where} has mask_annotation_ids_mapping {_shown(mapping)}; give "
+        raise InputError(f"{where} has mask_annotation_ids_mapping {short_repr(mapping)}; give "
                          "each mask annotation's id its value (> 0). Export it from V7 again.")
     width, height = size
     pairs = np.array(rle, dtype=object).reshape(-1, 2)
@@ -575,8 +576,3 @@ def _raster(path: Path, annotations: list, size) -> dict:
     return {ident: shapely.buffer(shapely.union_all(by_value[value]), -MASK_INSET,
                                   join_style="mitre")
             for ident, value in mapping.items() if value in by_value}
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

@@ -39,6 +39,7 @@ import shapely
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_documents import is_labelme
+from geotile.short_repr import short_repr
 
 #: the field of the Labels holding each shape's label (its class name)
 CATEGORY = "label"
@@ -299,7 +300,7 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
     kind = shape.get("shape_type")
     kind = "polygon" if kind is None else kind  # as Labelme's shape_to_mask reads it
     if not isinstance(kind, str):
-        raise InputError(f"{where} ({label!r}) has shape_type {_shown(kind)}; give one of "
+        raise InputError(f"{where} ({label!r}) has shape_type {short_repr(kind)}; give one of "
                          f"{', '.join(AREA)}. Fix or remove it.")
     if kind in NO_AREA:
         found.no_area.append(position)
@@ -367,11 +368,6 @@ def _whole(value) -> bool:
         return float(value).is_integer()
     except OverflowError:  # an integer past any float (10**400): no size
         return False
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def group_instances(items: list) -> list[tuple[str, object]]:

@@ -30,6 +30,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import InputError
+from geotile.short_repr import short_repr
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: bytes of a PNG's signature and IHDR chunk (its size and colour type)
@@ -81,7 +82,7 @@ def _origin(where: str, title: str, origin) -> tuple[int, int]:
     if (not isinstance(origin, list) or len(origin) != 2 or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in origin)
             or not all(math.isfinite(v) for v in origin)):
-        shown = repr(origin) if len(repr(origin)) <= 40 else repr(origin)[:37] + "..."
+        shown = short_repr(origin)
         raise InputError(f"{where} ({title!r}) is a bitmap of origin {shown}; give [x, y], "
                          "its top-left pixel's column and row. Fix or remove it.")
     return math.floor(origin[0]), math.floor(origin[1])

@@ -50,6 +50,7 @@ import shapely
 
 from geotile.errors import InputError
 from geotile.labelme_labels import LabelmeFile
+from geotile.short_repr import short_repr
 
 #: shapes burnt, and those without an area (left out)
 AREA = ("polygon", "rectangle", "bitmap", "multipolygon", "oriented_bbox", "alpha_mask")
@@ -314,7 +315,7 @@ def _drawn(polygons: list, size: tuple[int, int]) -> tuple:
 def _size(ann: Path, size: dict) -> tuple[int, int]:
     values = size.get("width"), size.get("height")
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-        shown = repr(size) if len(repr(size)) <= 40 else repr(size)[:37] + "..."
+        shown = short_repr(size)
         raise InputError(f"{ann}: size is {shown}; it is the image's height and width in "
                          "pixels. Fix it (Supervisely writes both).")
     return values[0], values[1]
@@ -341,7 +342,7 @@ def _object(ann: Path, position: int, item, classes, found):
         raise InputError(f"{where} is not an object. Fix or remove it.")
     title = item.get("classTitle")
     if not isinstance(title, str) or not title.strip():
-        raise InputError(f"{where} has classTitle {_shown(title)}; give each object its "
+        raise InputError(f"{where} has classTitle {short_repr(title)}; give each object its "
                          "class title. Fix or remove it.")
     shape = classes.get(title) if classes is not None else ANY
     if shape is None:
@@ -353,7 +354,7 @@ def _object(ann: Path, position: int, item, classes, found):
         found.no_area.append(position)
         return None
     if kind not in AREA:
-        raise InputError(f"{where} ({title!r}) is a {_shown(kind)} object; make-masks burns "
+        raise InputError(f"{where} ({title!r}) is a {short_repr(kind)} object; make-masks burns "
                          f"{', '.join(AREA)} and leaves out {', '.join(NO_AREA)}. Convert it "
                          "or remove it.")
     if kind in ("bitmap", "alpha_mask"):
@@ -398,7 +399,7 @@ def _points(where: str, title: str, kind: str, points, numbers: bool = True):
                          "export?). Simplify it or remove it.")
     for ring in rings:
         if not xy_pairs(ring):
-            raise InputError(f"{where} ({title!r}) has points {_shown(ring)}; give lists of "
+            raise InputError(f"{where} ({title!r}) has points {short_repr(ring)}; give lists of "
                              "[x, y] pixels. Fix or remove it.")
     if kind == "rectangle" and len(rings[0]) != 2:
         raise InputError(f"{where} ({title!r}) is a rectangle of {len(rings[0])} point(s); "
@@ -445,8 +446,3 @@ def _whole_pixels(named: list, rings: list) -> np.ndarray:
         for (where, title), ring in zip(named, rings, strict=True):
             _numbers(where, title, ring)
     return xy.astype(np.int64)
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from geotile.errors import InputError
+from geotile.short_repr import short_repr
 
 
 def oriented_corners(where: str, title: str, item: dict) -> list[list[int]]:
@@ -48,7 +49,7 @@ def oriented_corners(where: str, title: str, item: dict) -> list[list[int]]:
     except OverflowError:
         finite = False
     if not finite:
-        shown = repr(angle) if len(repr(angle)) <= 40 else repr(angle)[:37] + "..."
+        shown = short_repr(angle)
         raise InputError(f"{where} ({title!r}) is an oriented_bbox of angle {shown}; give a "
                          "finite number of radians. Fix or remove it.")
     (left, right), (top, bottom) = (sorted(int(v) for v in xy[:, k]) for k in (0, 1))

@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 
 from geotile.errors import InputError
+from geotile.short_repr import short_repr
 
 #: VIA 3's _VIA_FILE_TYPE of images, and of what make-masks cannot read
 IMAGE, OTHER_TYPES = 2, {4: "a video", 8: "an audio file"}
@@ -46,13 +47,13 @@ def via3_entries(path: Path, document: dict) -> dict:
     files, views, metadata = (_object(path, document, k) for k in ("file", "view", "metadata"))
     attributes = document.get("attribute") or {}
     if not isinstance(attributes, dict):
-        raise InputError(f"{path}: its attribute is {_shown(attributes)}, not an object of "
+        raise InputError(f"{path}: its attribute is {short_repr(attributes)}, not an object of "
                          "attribute definitions. Fix it.")
     entries = {}
     for fid, found in files.items():
         if not isinstance(found, dict) or not isinstance(found.get("fname"), str) \
                 or not found["fname"].strip():
-            raise InputError(f"{path}: file {fid!r} is {_shown(found)}; VIA 3 writes {{fid, "
+            raise InputError(f"{path}: file {fid!r} is {short_repr(found)}; VIA 3 writes {{fid, "
                              "fname, type, loc, src}}. Fix or remove it.")
         kind = found.get("type", IMAGE)
         if kind in OTHER_TYPES:
@@ -60,7 +61,7 @@ def via3_entries(path: Path, document: dict) -> dict:
                              f"file type {kind}); make-masks reads regions of images only. "
                              "Save the image annotations as a project of their own.")
         if kind != IMAGE:
-            raise InputError(f"{path}: file {found['fname']!r} has type {_shown(kind)}; VIA 3 "
+            raise InputError(f"{path}: file {found['fname']!r} has type {short_repr(kind)}; VIA 3 "
                              "writes 2 for an image. Fix or remove it.")
         entries[str(fid)] = {"filename": found["fname"], "regions": [], "file_attributes": {},
                              "_places": []}
@@ -72,7 +73,7 @@ def via3_entries(path: Path, document: dict) -> dict:
 def _object(path: Path, document: dict, key: str) -> dict:
     value = document.get(key, {})
     if not isinstance(value, dict):
-        raise InputError(f"{path}: its {key} is {_shown(value)}, not an object of ids as VIA 3 "
+        raise InputError(f"{path}: its {key} is {short_repr(value)}, not an object of ids as VIA 3 "
                          "saves. Fix it.")
     return value
 
@@ -81,19 +82,19 @@ def _add(path: Path, mid: str, one, views: dict, entries: dict, attributes: dict
     """Metadata ``mid``: a region added to its file's entry (a file's attributes: none)."""
     where = f"{path}: metadata {mid!r}"
     if not isinstance(one, dict):
-        raise InputError(f"{where} is {_shown(one)}, not {{vid, flg, z, xy, av}}. Fix or "
+        raise InputError(f"{where} is {short_repr(one)}, not {{vid, flg, z, xy, av}}. Fix or "
                          "remove it.")
     view = views.get(str(one.get("vid")))
     fids = view.get("fid_list") if isinstance(view, dict) else None
     if not isinstance(fids, list):
-        raise InputError(f"{where} names view {_shown(one.get('vid'))}, which the project's "
+        raise InputError(f"{where} names view {short_repr(one.get('vid'))}, which the project's "
                          "view does not list (with its fid_list). Fix or remove it.")
     z, xy = one.get("z") or [], one.get("xy") or []
     if z:
-        raise InputError(f"{where} has temporal coordinates z {_shown(z)} (a video frame or "
+        raise InputError(f"{where} has temporal coordinates z {short_repr(z)} (a video frame or "
                          "a temporal segment); make-masks reads image regions (z []) only.")
     if not isinstance(xy, list):
-        raise InputError(f"{where} has xy {_shown(xy)}; VIA 3 writes [shape id, "
+        raise InputError(f"{where} has xy {short_repr(xy)}; VIA 3 writes [shape id, "
                          "coordinates...]. Fix or remove it.")
     if not xy:
         return  # a file's (or a group's) attributes: no region
@@ -115,12 +116,12 @@ def shape_attributes(where: str, xy: list) -> dict:
     """VIA 2's shape_attributes of a VIA 3 ``xy``."""
     shape, values = xy[0], xy[1:]
     if not _number(shape) or int(shape) != shape or int(shape) not in SHAPES:
-        return {"name": f"VIA 3 shape {_shown(shape)}"}  # refused as a shape not burnt
+        return {"name": f"VIA 3 shape {short_repr(shape)}"}  # refused as a shape not burnt
     name, count = SHAPES[int(shape)]
     if not all(map(_number, values)) or (len(values) != count if count > 0 else (
             len(values) < -count or len(values) % 2)):
         many = f"{count}" if count > 0 else f"an even number, at least {-count}, of"
-        raise InputError(f"{where} is a {name} of xy {_shown(xy)}; VIA 3 writes [{shape}, "
+        raise InputError(f"{where} is a {name} of xy {short_repr(xy)}; VIA 3 writes [{shape}, "
                          f"then {many} pixel coordinates]. Fix or remove it.")
     xs, ys = values[0::2], values[1::2]
     if name == "POINT":
@@ -158,7 +159,7 @@ def _attributes(where: str, av, attributes: dict) -> dict:
     """VIA 2's region_attributes (attribute name -> class name, or a checkbox's {label:
     true}) of a VIA 3 ``av``."""
     if not isinstance(av, dict):
-        raise InputError(f"{where} has av {_shown(av)}; VIA 3 writes {{attribute id: "
+        raise InputError(f"{where} has av {short_repr(av)}; VIA 3 writes {{attribute id: "
                          "value}}. Fix or remove it.")
     found = {}
     for aid, value in av.items():
@@ -191,8 +192,3 @@ def _label(where: str, attribute: dict, options: dict, option: str) -> str:
 
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 from geotile.errors import InputError
+from geotile.short_repr import short_repr
 
 #: VIA 2 (and 1.1)'s header, and VIA 1.0's
 HEADERS = ("filename,file_size,file_attributes,region_count,region_id,"
@@ -92,7 +93,7 @@ def _add(path: Path, line: int, row: list[str], entries: dict) -> None:
         try:
             numbers.append(int(value))
         except ValueError:
-            raise InputError(f"{where} has {name} {_shown(value)}, not a whole number. Fix or "
+            raise InputError(f"{where} has {name} {short_repr(value)}, not a whole number. Fix or "
                              "remove the row.") from None
     cells = [_object(where, name, value) for name, value in (
         ("file_attributes", file_attributes), ("region_shape_attributes", shape),
@@ -112,11 +113,6 @@ def _object(where: str, name: str, value: str) -> dict:
     except (ValueError, RecursionError):
         found = None
     if not isinstance(found, dict):
-        raise InputError(f"{where} has {name} {_shown(value)}, not a JSON object (VIA writes "
+        raise InputError(f"{where} has {name} {short_repr(value)}, not a JSON object (VIA writes "
                          "e.g. \"{\"\"name\"\":\"\"rect\"\",...}\"). Fix or remove the row.")
     return found
-
-
-def _shown(value: str) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

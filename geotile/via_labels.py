@@ -42,6 +42,7 @@ import shapely
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_documents import is_via, is_via3, via_entries
+from geotile.short_repr import short_repr
 
 #: the class of regions without one (no region attribute, or none of --class-field)
 UNNAMED = "object"
@@ -142,18 +143,18 @@ def _by_name(path: Path, entries: dict) -> dict[str, list[tuple[str, dict]]]:
     by_name: dict[str, list[tuple[str, dict]]] = {}
     for key, entry in entries.items():
         if not isinstance(entry, dict):
-            raise InputError(f"{path}: entry {_shown(key)} is not an object. Fix or remove it.")
+            raise InputError(f"{path}: entry {short_repr(key)} is not an object. Fix or remove it.")
         name = entry.get("filename")
         if not isinstance(name, str) or not name.strip():
-            raise InputError(f"{path}: entry {_shown(key)} has filename {_shown(name)}; give "
-                             "each image entry its file name.")
+            raise InputError(f"{path}: entry {short_repr(key)} has filename "
+                             f"{short_repr(name)}; give each image entry its file name.")
         regions = entry.get("regions")
         if isinstance(regions, dict):  # VIA 1.x: {"0": region, ...}
             regions = list(regions.values())
         if regions is None:
             regions = []
         if not isinstance(regions, list):
-            raise InputError(f"{path}: {name} has regions {_shown(regions)}; give a list of "
+            raise InputError(f"{path}: {name} has regions {short_repr(regions)}; give a list of "
                              "regions (shape_attributes, region_attributes).")
         for index, region in enumerate(regions):
             if not isinstance(region, dict) or not isinstance(
@@ -219,7 +220,7 @@ def _value(path: Path, entry: dict, index: int, region: dict,
         return None
     if not isinstance(value, str):
         raise InputError(f"{path}: {place(entry, index)} has {field!r} "
-                         f"{_shown(value)}; give a class name (text, or one checked option). "
+                         f"{short_repr(value)}; give a class name (text, or one checked option). "
                          "Fix or remove it.")
     return value.strip()
 
@@ -264,7 +265,7 @@ def _entry(path: Path, by_name: dict, image):
     if len(found) > 1:
         same = [(k, e) for k, e in found if size is not None and e.get("size") == size]
         if len(same) != 1:
-            listed = ", ".join(f"{e['filename']} ({_shown(e.get('size'))} bytes)"
+            listed = ", ".join(f"{e['filename']} ({short_repr(e.get('size'))} bytes)"
                                for _, e in found[:3])
             raise InputError(f"{image}: {path} has {len(found)} entries named "
                              f"{source.name!r} ({listed}), and its size does not tell which "
@@ -317,8 +318,8 @@ def _geometry(where: str, kind: str, shape: dict, height: int):
                                  "remove it.")
         if (not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys)
                 or not all(map(_number, xs + ys))):
-            raise InputError(f"{where} is a polygon of all_points_x {_shown(xs)} and "
-                             f"all_points_y {_shown(ys)}; give two lists of as many pixel "
+            raise InputError(f"{where} is a polygon of all_points_x {short_repr(xs)} and "
+                             f"all_points_y {short_repr(ys)}; give two lists of as many pixel "
                              "coordinates. Fix or remove it.")
         if len(xs) < 3:
             raise InputError(f"{where} is a polygon of {len(xs)} point(s); it needs at least "
@@ -328,7 +329,7 @@ def _geometry(where: str, kind: str, shape: dict, height: int):
     keys = AREA[kind] + (("theta",) if kind == "ellipse" and "theta" in shape else ())
     values = [shape.get(k) for k in keys]
     if not all(map(_number, values)):
-        given = ", ".join(f"{k} {_shown(v)}" for k, v in zip(keys, values, strict=True))
+        given = ", ".join(f"{k} {short_repr(v)}" for k, v in zip(keys, values, strict=True))
         raise InputError(f"{where} is a {kind} of {given}; give numbers (pixels). Fix or "
                          "remove it.")
     values = list(_finite(where, values))
@@ -420,8 +421,3 @@ def _finite(where: str, values) -> np.ndarray:
         raise InputError(f"{where} has a coordinate that is not a finite number. Fix or "
                          "remove it.")
     return array
-
-
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
