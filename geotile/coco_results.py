@@ -51,7 +51,7 @@ def is_coco_results(path) -> bool:
     (its first object naming an image_id), or an empty list."""
     from geotile.json_text import sniffable, sniffed
 
-    if not _gzipped(path):
+    if not _named_json_gz(path):
         return sniffed(path, _SNIFF, SNIFF_BYTES, ".json")
     try:
         with open(path, "rb") as handle:  # what the first bytes unpack to (cut short too)
@@ -62,7 +62,7 @@ def is_coco_results(path) -> bool:
     return _SNIFF.search(sniffable(head)) is not None
 
 
-def _gzipped(path) -> bool:
+def _named_json_gz(path) -> bool:
     """Whether ``path`` names a gzip-compressed JSON file (results.json.gz)."""
     return isinstance(path, str | os.PathLike) and \
         os.fspath(path).lower().endswith(".json.gz")
@@ -111,7 +111,7 @@ def _read(path: Path) -> list:
 
     give = ("Give a COCO results file: a list of {image_id, category_id, segmentation, "
             "score}.")
-    if _gzipped(path):
+    if _named_json_gz(path):
         try:
             raw = gzip.decompress(path.read_bytes())
         except (OSError, EOFError, zlib.error) as exc:
