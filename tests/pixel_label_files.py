@@ -149,3 +149,18 @@ def png_bytes(pixels: np.ndarray, colour: int, palette=None, transparency=None,
     if transparency is not None:
         out += chunk(b"tRNS", bytes(transparency))
     return out + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def one_image_as_all(tmp_path, run_cli, labels, images, names: str) -> np.ndarray:
+    """The mask make-masks gives ``images[2]`` alone (tmp_path/one/), checked the same as
+    the one it gives with all ``images`` (tmp_path/full/), both runs naming the class ids
+    ``names`` ("1 Building, 2 Car")."""
+    full = run_cli("make-masks", labels, *images, "-o", f"{tmp_path / 'full'}/")
+    assert full.exit_code == 0, full.output
+    assert names in full.stdout
+    one = run_cli("make-masks", labels, images[2], "-o", f"{tmp_path / 'one'}/")
+    assert one.exit_code == 0, one.output
+    assert names in one.stdout
+    mask = read_mask(tmp_path / "one" / "c.tif")[0]
+    assert np.array_equal(mask, read_mask(tmp_path / "full" / "c.tif")[0])
+    return mask

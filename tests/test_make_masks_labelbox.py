@@ -18,7 +18,7 @@ from affine import Affine
 from rasterio.features import rasterize
 
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
-from tests.pixel_label_files import plain_png, read_mask
+from tests.pixel_label_files import one_image_as_all, plain_png, read_mask
 
 W, H = 64, 48
 HOUSE = [(5.3, 4.1), (30.2, 6.7), (25.9, 30.4), (7.7, 27.2)]  # pixels: x right, y down
@@ -382,14 +382,8 @@ def test_ids_are_the_export_s_whichever_images_are_masked(tmp_path, run_cli):
             _row("c.png", [objects[4]])]
     export = _ndjson(tmp_path / "e.ndjson", rows)
     images = [plain_png(tmp_path / "i" / f"{n}.png", W, H) for n in "abc"]
-    full = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'full'}/")
-    assert full.exit_code == 0, full.output
-    assert "class ids by name: 1 Car, 2 Garden Shed, 3 House" in full.stdout
-    one = run_cli("make-masks", export, images[2], "-o", f"{tmp_path / 'one'}/")
-    assert one.exit_code == 0, one.output
-    assert "class ids by name: 1 Car, 2 Garden Shed, 3 House" in one.stdout
-    mask = read_mask(tmp_path / "one" / "c.tif")[0]
-    assert np.array_equal(mask, read_mask(tmp_path / "full" / "c.tif")[0])
+    mask = one_image_as_all(tmp_path, run_cli, export, images,
+                            "class ids by name: 1 Car, 2 Garden Shed, 3 House")
     assert set(np.unique(mask)) == {0, 2}
     v1 = [{"ID": f"lab{n}", "DataRow ID": f"dr{n}", "Labeled Data": f"https://x/{n}.png",
            "External ID": f"{n}.png", "Skipped": skipped, "Label": {"objects": [

@@ -16,7 +16,13 @@ import shapely
 
 from geotile.labelstudio_labels import decode_rle
 from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
-from tests.pixel_label_files import plain_png, png_bytes, read_mask, turned_jpeg
+from tests.pixel_label_files import (
+    one_image_as_all,
+    plain_png,
+    png_bytes,
+    read_mask,
+    turned_jpeg,
+)
 
 W, H = 640, 480
 ROWS, COLS = np.mgrid[0:H, 0:W]
@@ -505,14 +511,7 @@ def test_ids_are_the_export_s_whichever_images_are_masked(tmp_path, run_cli):
              _task("/data/upload/3/c.png", tree, 3)]
     export = _export(tmp_path / "e.json", tasks)
     images = [_png(tmp_path / "i" / f"{n}.png") for n in "abc"]
-    full = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'full'}/")
-    assert full.exit_code == 0, full.output
-    assert "1 Building, 2 Car, 3 Tree" in full.stdout
-    one = run_cli("make-masks", export, images[2], "-o", f"{tmp_path / 'one'}/")
-    assert one.exit_code == 0, one.output
-    assert "1 Building, 2 Car, 3 Tree" in one.stdout
-    mask = read_mask(tmp_path / "one" / "c.tif")[0]
-    assert np.array_equal(mask, read_mask(tmp_path / "full" / "c.tif")[0])
+    mask = one_image_as_all(tmp_path, run_cli, export, images, "1 Building, 2 Car, 3 Tree")
     assert set(np.unique(mask)) == {0, 3}
     again = run_cli("make-masks", export, images[2], "-o", f"{tmp_path / 'one'}/", "--resume",
                     "--json")
