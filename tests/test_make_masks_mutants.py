@@ -1,0 +1,206 @@
+"""make-masks' burn pinned pixel by pixel: each test kills a hand-made mutant of the burn
+core (geotile.masks, label_set, labelme_labels, affine_math) that the other tests let
+survive; the right answer is computed independently in the test (by hand, or by the
+pixel-centre rule over the grid's centres with shapely.contains_xy)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+
+from geotile.errors import GeotileWarning
+from geotile.masks import MaskOptions, make_masks, rasterize_labels
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+CHANNELS = ("footprint", "boundary", "contact")
+
+
+def centres(transform, rows, cols, pad=0):
+    """Map x, y of the centres of a (rows + 2 pad) x (cols + 2 pad) grid starting ``pad`` px
+    before ``transform``'s origin, computed from the coefficients (not affine's operator)."""
+    c, r = np.meshgrid(np.arange(-pad, cols + pad) + 0.5, np.arange(-pad, rows + pad) + 0.5)
+    a, b, x0, d, e, y0 = transform[:6]
+    return a * c + b * r + x0, d * c + e * r + y0
+
+
+def reference_ids(geometries, values, transform, rows, cols, pad=0, touched=False):
+    """The last of ``values`` whose geometry holds each pixel's centre (``touched``: whose
+    interior meets the pixel's square), on the grid grown by ``pad`` px each side."""
+    out = np.zeros((rows + 2 * pad, cols + 2 * pad), np.int64)
+    xs, ys = centres(transform, rows, cols, pad)
+    if touched:
+        a, b, x0, d, e, y0 = transform[:6]
+        squares = np.empty(out.shape, dtype=object)
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                c, r = j - pad, i - pad
+                corners = [(c, r), (c + 1, r), (c + 1, r + 1), (c, r + 1)]
+                squares[i, j] = shapely.Polygon(
+                    [(a * u + b * v + x0, d * u + e * v + y0) for u, v in corners])
+    for geometry, value in zip(geometries, values, strict=True):
+        hit = (shapely.intersects(geometry, squares) if touched
+               else shapely.contains_xy(geometry, xs, ys))
+        out[hit] = value
+    return out
+
+
+def reference_boundary(instances, width):
+    """1 where the (2r+1)-square round a pixel (r = max(1, width // 2)) holds two ids."""
+    r = max(1, width // 2)
+    rows, cols = instances.shape
+    out = np.zeros(instances.shape, np.uint8)
+    for i in range(r, rows - r):
+        for j in range(r, cols - r):
+            out[i, j] = len(np.unique(instances[i - r:i + r + 1, j - r:j + r + 1])) > 1
+    return out
+
+
+def reference_contact(instances, spacing):
+    """1 on a background pixel with two different buildings at dx*dx + dy*dy <= (s/2)^2."""
+    radius = spacing / 2
+    reach = int(np.ceil(radius))
+    rows, cols = instances.shape
+    out = np.zeros(instances.shape, np.uint8)
+    for i in range(reach, rows - reach):
+        for j in range(reach, cols - reach):
+            if instances[i, j]:
+                continue
+            seen = {int(instances[i + dy, j + dx]) for dy in range(-reach, reach + 1)
+                    for dx in range(-reach, reach + 1) if dx * dx + dy * dy <= radius * radius}
+            out[i, j] = len(seen - {0}) >= 2
+    return out
+
+
+def reference_bands(geometries, classes, transform, rows, cols, options, pad=12):
+    """The three channels of the whole scene round the grid (features beyond its edges
+    included), computed on a grid ``pad`` px wider each side, then cut to the grid."""
+    touched = options.all_touched
+    footprint = reference_ids(geometries, classes, transform, rows, cols, pad, touched)
+    numbers = [i if c else 0 for i, c in enumerate(classes, start=1)]
+    instances = reference_ids(geometries, numbers, transform, rows, cols, pad, touched)
+    inner = (slice(pad, pad + rows), slice(pad, pad + cols))
+    return np.stack([footprint[inner],
+                     reference_boundary(instances, options.boundary_width)[inner],
+                     reference_contact(instances, options.contact_spacing)[inner]])
+
+
+def write_image(path, rows, cols, transform, nodata=None, pixels=None):
+    data = np.full((1, rows, cols), 7, np.uint8) if pixels is None else pixels
+    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=1,
+                       dtype="uint8", crs=UTM_CRS, transform=transform, nodata=nodata) as dst:
+        dst.write(data)
+    return path
+
+
+def write_labels(path, geometries, crs=UTM_CRS, **columns):
+    gpd.GeoDataFrame(columns, geometry=list(geometries), crs=crs).to_file(path)
+    return path
+
+
+def read(path):
+    with rasterio.open(path) as src:
+        return src.read(), src.profile
+
+
+def scattered_buildings(transform, rows, cols, seed, count=45, reach=6):
+    """Quadrilaterals of random size and turn (corners off every pixel centre and edge),
+    some beyond the grid's edges by up to ``reach`` px, some touching each other."""
+    rng = np.random.default_rng(seed)
+    a, b, x0, d, e, y0 = transform[:6]
+    shapes = []
+    for _ in range(count):
+        c, r = rng.uniform(-reach, cols + reach), rng.uniform(-reach, rows + reach)
+        w, h = rng.uniform(1.3, 6.7, 2)
+        turn = rng.uniform(0, np.pi / 2)
+        corners = [(c + np.cos(turn) * u - np.sin(turn) * v,
+                    r + np.sin(turn) * u + np.cos(turn) * v)
+                   for u, v in ((0, 0), (w, 0), (w, h), (0, h))]
+        shapes.append(shapely.Polygon([(a * u + b * v + x0, d * u + e * v + y0)
+                                       for u, v in corners]))
+    # two buildings sharing an edge: different instances, one outline between them
+    c, r = cols / 2 + 0.37, rows / 2 + 0.21
+    for dc in (0.0, 4.0):
+        box = [(c + dc, r), (c + dc + 4, r), (c + dc + 4, r + 3.3), (c + dc, r + 3.3)]
+        shapes.append(shapely.Polygon([(a * u + b * v + x0, d * u + e * v + y0)
+                                       for u, v in box]))
+    return shapes
+
+
+GRIDS = {
+    "north-up": Affine(0.5, 0, X0, 0, -0.5, Y0),
+    "south-up": Affine(0.5, 0, X0, 0, 0.5, Y0),
+    # turned 25 degrees: x = X0 + 0.5 (cos t col + sin t row), y = Y0 + 0.5 (sin t col - cos t row)
+    "rotated": Affine(0.5 * np.cos(0.4363), 0.5 * np.sin(0.4363), X0,
+                      0.5 * np.sin(0.4363), -0.5 * np.cos(0.4363), Y0),
+}
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize(("width", "spacing", "touched"), [(3, 5, False), (4, 6, True)])
+def test_channels_of_a_band_split_tile_are_the_whole_scenes(tmp_path, grid, width, spacing,
+                                                            touched):
+    """Footprint (classes, later on top, class 0 clearing), boundary and contact of a tile
+    burnt in 5-row bands equal an independent reference computed on the scene round the
+    tile: features beyond its edges, within the halo, shape its boundary and contact
+    pixels, on north-up, south-up and rotated grids, with and without --all-touched."""
+    transform, rows, cols = GRIDS[grid], 23, 19
+    shapes = scattered_buildings(transform, rows, cols, seed=len(grid) + width)
+    classes = [(i % 3) for i in range(len(shapes))]  # 0: a feature clearing what it covers
+    classes[-2:] = [1, 1]
+    image = write_image(tmp_path / "img.tif", rows, cols, transform)
+    names = ["background", "house", "shed"]  # ids 0 (named background), 1, 2
+    labels = write_labels(tmp_path / "l.gpkg", shapes, kind=[names[c] for c in classes])
+    options = MaskOptions(channels=CHANNELS, boundary_width=width, contact_spacing=spacing,
+                          all_touched=touched, band_rows=5)
+    with pytest.warns(GeotileWarning, match="burnt as background"):
+        make_masks(labels, [image], [tmp_path / "m.tif"], options=options, class_field="kind")
+    mask, profile = read(tmp_path / "m.tif")
+    expected = reference_bands(shapes, classes, transform, rows, cols, options)
+    assert profile["transform"] == transform and profile["nodata"] is None
+    assert (expected[0] == 2).any() and expected[1].any() and expected[2].any()
+    np.testing.assert_array_equal(mask, expected)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_boundary_alone_sees_buildings_beyond_the_tile(tmp_path, width):
+    """--channels boundary on its own (its halo alone: no contact's to lean on): a building
+    just past the tile's edge makes the outline pixels inside it, width 1 (r = 1) too."""
+    transform, rows, cols = GRIDS["north-up"], 17, 15
+    shapes = scattered_buildings(transform, rows, cols, seed=width, count=30, reach=3)
+    image = write_image(tmp_path / "img.tif", rows, cols, transform)
+    labels = write_labels(tmp_path / "l.gpkg", shapes)
+    options = MaskOptions(channels=("boundary",), boundary_width=width, band_rows=4)
+    make_masks(labels, [image], [tmp_path / "m.tif"], options=options)
+    expected = reference_bands(shapes, [1] * len(shapes), transform, rows, cols,
+                               MaskOptions(channels=CHANNELS, boundary_width=width))[1]
+    edges = np.concatenate([expected[0], expected[-1], expected[:, 0], expected[:, -1]])
+    assert edges.sum() > 4
+    np.testing.assert_array_equal(read(tmp_path / "m.tif")[0][0], expected)
+
+
+def test_a_region_to_ignore_is_255_in_every_band_and_background_to_the_others():
+    """A feature of class 255 (COCO's crowd, Labelme's __ignore__) on top is 255 in the
+    footprint, boundary and contact bands alike; to the other features' boundary and
+    contact it is background: no outline round it, no contact across the gap to it."""
+    transform, rows, cols = Affine(1, 0, 0, 0, -1, 30), 30, 30
+    shapes = scattered_buildings(transform, rows, cols, seed=11, count=25, reach=0)
+    classes = [255 if i % 4 == 0 else 1 + i % 3 for i in range(len(shapes))]
+    options = MaskOptions(channels=CHANNELS, boundary_width=2, contact_spacing=6)
+    bands = rasterize_labels(shapes, classes, (rows, cols), transform, options,
+                             ignore_ok=True)
+    instances = reference_ids(shapes, [i if c != 255 else 0 for i, c in
+                                       enumerate(classes, start=1)], transform, rows, cols, 3)
+    footprint = reference_ids(shapes, classes, transform, rows, cols)
+    inner = (slice(3, 3 + rows), slice(3, 3 + cols))
+    expected = np.stack([footprint, reference_boundary(instances, 2)[inner],
+                         reference_contact(instances, 6)[inner]]).astype(np.uint8)
+    expected[:, footprint == 255] = 255
+    # without a halo the bands see nothing past the edges: compare the inner pixels
+    assert (expected[0] == 255).sum() > 10 and expected[1].any() and expected[2].any()
+    np.testing.assert_array_equal(bands[:, 3:-3, 3:-3], expected[:, 3:-3, 3:-3])
