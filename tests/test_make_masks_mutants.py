@@ -204,3 +204,57 @@ def test_a_region_to_ignore_is_255_in_every_band_and_background_to_the_others():
     # without a halo the bands see nothing past the edges: compare the inner pixels
     assert (expected[0] == 255).sum() > 10 and expected[1].any() and expected[2].any()
     np.testing.assert_array_equal(bands[:, 3:-3, 3:-3], expected[:, 3:-3, 3:-3])
+
+
+def test_nodata_pixels_are_255_in_every_band_and_declared(tmp_path):
+    """Where the image is nodata each band of the mask is 255 (declared as its nodata);
+    elsewhere the bands are the reference's."""
+    transform, rows, cols = GRIDS["north-up"], 21, 18
+    pixels = np.full((1, rows, cols), 9, np.uint8)
+    pixels[0, 4:9, :] = 0
+    pixels[0, :, 13:] = 0
+    image = write_image(tmp_path / "img.tif", rows, cols, transform, nodata=0, pixels=pixels)
+    shapes = scattered_buildings(transform, rows, cols, seed=4, count=30, reach=2)
+    labels = write_labels(tmp_path / "l.gpkg", shapes)
+    options = MaskOptions(channels=CHANNELS, boundary_width=2, contact_spacing=4, band_rows=6)
+    make_masks(labels, [image], [tmp_path / "m.tif"], options=options)
+    mask, profile = read(tmp_path / "m.tif")
+    expected = reference_bands(shapes, [1] * len(shapes), transform, rows, cols, options)
+    expected[:, pixels[0] == 0] = 255
+    assert profile["nodata"] == 255 and expected[1:].max(axis=(1, 2)).tolist() == [255, 255]
+    assert (expected[1:] == 1).any(axis=(1, 2)).all()
+    np.testing.assert_array_equal(mask, expected)
+
+
+@pytest.mark.parametrize("cap", ["round", "flat"])
+def test_lines_burn_the_pixels_within_half_the_line_width(tmp_path, cap):
+    """--line-width W: a pixel is burnt when its centre lies within W/2 of the line (flat
+    caps: and beside it, not past its ends), distances computed point by point; a road
+    just outside the tile whose width reaches into it is read and burnt too."""
+    transform, rows, cols = GRIDS["north-up"], 24, 30
+    a, _, x0, _, e, y0 = transform[:6]
+    # pixel coordinates: a bent road inside, one running 1.3 px past the left edge
+    paths = [[(3.17, 4.3), (20.21, 4.3), (20.21, 17.77)], [(-1.3, 2.13), (-1.3, 21.2)]]
+    lines = [shapely.LineString([(x0 + a * c, y0 + e * r) for c, r in p]) for p in paths]
+    image = write_image(tmp_path / "img.tif", rows, cols, transform)
+    labels = write_labels(tmp_path / "roads.gpkg", lines)
+    width = 3.0  # metres: 6 px, half of it 3 px
+    make_masks(labels, [image], [tmp_path / "m.tif"],
+               options=MaskOptions(line_width=width, line_cap=cap))
+    xs, ys = centres(transform, rows, cols)
+    points = shapely.points(xs, ys)
+    expected = np.zeros((rows, cols), bool)
+    for line, path in zip(lines, paths, strict=True):
+        near = shapely.distance(line, points)
+        assert not (np.abs(near - width / 2) < 0.005).any()  # no centre on the outline
+        inside = near <= width / 2
+        if cap == "flat":  # not past either end along the road
+            (c0, r0), (c1, r1) = path[0], path[-1]
+            first = np.where(r0 == path[1][1], (xs - (x0 + a * c0)) * np.sign(path[1][0] - c0),
+                             (ys - (y0 + e * r0)) * np.sign(e * (path[1][1] - r0)))
+            last = np.where(r1 == path[-2][1], (xs - (x0 + a * c1)) * np.sign(c1 - path[-2][0]),
+                            (ys - (y0 + e * r1)) * np.sign(e * (r1 - path[-2][1])))
+            inside &= (first >= 0) & (last <= 0)
+        expected |= inside
+    assert expected[:, 0].sum() > 10  # the road beyond the edge reaches in
+    np.testing.assert_array_equal(read(tmp_path / "m.tif")[0][0], expected.astype(np.uint8))
