@@ -5,6 +5,8 @@ pixel-centre rule over the grid's centres with shapely.contains_xy)."""
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -159,8 +161,11 @@ def test_channels_of_a_band_split_tile_are_the_whole_scenes(tmp_path, grid, widt
     options = MaskOptions(channels=CHANNELS, boundary_width=width, contact_spacing=spacing,
                           all_touched=touched, band_rows=5)
     with pytest.warns(GeotileWarning, match="burnt as background"):
-        make_masks(labels, [image], [tmp_path / "m.tif"], options=options, class_field="kind")
+        summary, = make_masks(labels, [image], [tmp_path / "m.tif"], options=options,
+                              class_field="kind")
     mask, profile = read(tmp_path / "m.tif")
+    with rasterio.open(tmp_path / "m.tif") as src:  # the ids' names, by id
+        assert json.loads(src.tags()["GEOTILE_CLASS_NAMES"]) == names == summary["classes"]
     expected = reference_bands(shapes, classes, transform, rows, cols, options)
     assert profile["transform"] == transform and profile["nodata"] is None
     assert (expected[0] == 2).any() and expected[1].any() and expected[2].any()
@@ -217,10 +222,12 @@ def test_nodata_pixels_are_255_in_every_band_and_declared(tmp_path):
     shapes = scattered_buildings(transform, rows, cols, seed=4, count=30, reach=2)
     labels = write_labels(tmp_path / "l.gpkg", shapes)
     options = MaskOptions(channels=CHANNELS, boundary_width=2, contact_spacing=4, band_rows=6)
-    make_masks(labels, [image], [tmp_path / "m.tif"], options=options)
+    summary, = make_masks(labels, [image], [tmp_path / "m.tif"], options=options)
     mask, profile = read(tmp_path / "m.tif")
     expected = reference_bands(shapes, [1] * len(shapes), transform, rows, cols, options)
     expected[:, pixels[0] == 0] = 255
+    assert summary["positive_pixels"] == np.count_nonzero(expected[0] == 1)
+    assert summary["ignored_pixels"] == np.count_nonzero(pixels[0] == 0)
     assert profile["nodata"] == 255 and expected[1:].max(axis=(1, 2)).tolist() == [255, 255]
     assert (expected[1:] == 1).any(axis=(1, 2)).all()
     np.testing.assert_array_equal(mask, expected)
