@@ -137,6 +137,7 @@ def scattered_buildings(transform, rows, cols, seed, count=45, reach=6):
 GRIDS = {
     "north-up": Affine(0.5, 0, X0, 0, -0.5, Y0),
     "south-up": Affine(0.5, 0, X0, 0, 0.5, Y0),
+    "sheared": Affine(0.5, 0.2, X0, 0, -0.5, Y0),  # rows lean: b only
     # turned 25 degrees: x = X0 + 0.5 (cos t col + sin t row), y = Y0 + 0.5 (sin t col - cos t row)
     "rotated": Affine(0.5 * np.cos(0.4363), 0.5 * np.sin(0.4363), X0,
                       0.5 * np.sin(0.4363), -0.5 * np.cos(0.4363), Y0),
