@@ -169,6 +169,9 @@ def test_channels_of_a_band_split_tile_are_the_whole_scenes(tmp_path, grid, widt
         assert json.loads(src.tags()["GEOTILE_CLASS_NAMES"]) == names == summary["classes"]
     expected = reference_bands(shapes, classes, transform, rows, cols, options)
     assert profile["transform"] == transform and profile["nodata"] is None
+    if grid == "north-up":  # the features on the tile itself, not those in the halo alone
+        tile = shapely.box(X0, Y0 - rows / 2, X0 + cols / 2, Y0)
+        assert 0 < summary["features"] == shapely.intersects(shapes, tile).sum() < len(shapes)
     assert (expected[0] == 2).any() and expected[1].any() and expected[2].any()
     np.testing.assert_array_equal(mask, expected)
 
