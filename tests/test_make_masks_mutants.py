@@ -6,6 +6,7 @@ pixel-centre rule over the grid's centres with shapely.contains_xy)."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -269,3 +270,25 @@ def test_lines_burn_the_pixels_within_half_the_line_width(tmp_path, cap):
         expected |= inside
     assert expected[:, 0].sum() > 10  # the road beyond the edge reaches in
     np.testing.assert_array_equal(read(tmp_path / "m.tif")[0][0], expected.astype(np.uint8))
+
+
+def test_a_lonlat_feature_touching_180_from_the_other_side_is_not_on_the_tile(tmp_path):
+    """A lon/lat tile starting at -180 and a feature ending at +180 (the same meridian, the
+    other way round): moved 360 degrees it only touches the tile's west edge, so it is not
+    one of the tile's features; one reaching past 180 is, and burns its pixels."""
+    transform = Affine(0.001, 0, -180.0, 0, -0.001, 10.0)
+    image = tmp_path / "img.tif"
+    with rasterio.open(image, "w", driver="GTiff", width=10, height=10, count=1,
+                       dtype="uint8", crs="EPSG:4326", transform=transform) as dst:
+        dst.write(np.full((1, 10, 10), 7, np.uint8))
+    touching = shapely.box(179.99, 9.992, 180.0, 9.998)
+    past = shapely.box(179.99, 9.992, 180.0023, 9.998)  # 2.3 px onto the tile
+    for name, shape, count in (("touch", touching, 0), ("past", past, 1)):
+        labels = write_labels(tmp_path / f"{name}.geojson", [shape], crs="EPSG:4326")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GeotileWarning)  # no feature overlaps it
+            summary, = make_masks(labels, [image], [tmp_path / f"{name}.tif"])
+        expected = np.zeros((10, 10), np.uint8)
+        expected[2:8, :2] = count  # rows 9.998..9.992: 2..7; columns -180..-179.9977: 0, 1
+        assert summary["features"] == count
+        np.testing.assert_array_equal(read(tmp_path / f"{name}.tif")[0][0], expected)
