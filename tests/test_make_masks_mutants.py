@@ -292,3 +292,22 @@ def test_a_lonlat_feature_touching_180_from_the_other_side_is_not_on_the_tile(tm
         expected[2:8, :2] = count  # rows 9.998..9.992: 2..7; columns -180..-179.9977: 0, 1
         assert summary["features"] == count
         np.testing.assert_array_equal(read(tmp_path / f"{name}.tif")[0][0], expected)
+
+
+@pytest.mark.parametrize("kind", ["3d", "collection"])
+def test_later_features_win_whatever_their_geometry_type(kind):
+    """Overlapping features of different classes burn later on top also when they are not
+    all 2-D Polygons (polygons with z, a GeometryCollection among them: the shapes that go
+    to rasterize one by one)."""
+    transform, rows, cols = Affine(1, 0, 0, 0, -1, 25), 25, 25
+    shapes = scattered_buildings(transform, rows, cols, seed=8, count=30, reach=0)
+    if kind == "3d":
+        shapes = list(shapely.force_3d(shapes, 4.0))
+    else:
+        shapes[3] = shapely.GeometryCollection([shapes[3]])
+    classes = [1 + i % 4 for i in range(len(shapes))]
+    footprint = rasterize_labels(shapes, classes, (rows, cols), transform)[0]
+    expected = reference_ids(shapes, classes, transform, rows, cols)
+    first_on_top = reference_ids(shapes[::-1], classes[::-1], transform, rows, cols)
+    assert (expected != first_on_top).sum() > 5
+    np.testing.assert_array_equal(footprint, expected)
