@@ -311,3 +311,50 @@ def test_later_features_win_whatever_their_geometry_type(kind):
     first_on_top = reference_ids(shapes[::-1], classes[::-1], transform, rows, cols)
     assert (expected != first_on_top).sum() > 5
     np.testing.assert_array_equal(footprint, expected)
+
+
+def _labelme_file(path, shapes, width, height):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": "a.tif",
+        "imageData": None, "imageHeight": height, "imageWidth": width}))
+
+
+@pytest.mark.parametrize("grid", ["rotated", "sheared", "south-up"])
+@pytest.mark.parametrize("touched", [False, True])
+def test_labelme_shapes_land_on_their_pixels_whatever_the_geotransform(tmp_path, grid,
+                                                                       touched):
+    """Labelme shapes are drawn in the image's pixels and placed through its geotransform:
+    on a rotated, sheared or south-up GeoTIFF the mask holds exactly the pixels whose
+    centre (in pixel coordinates) lies inside each polygon, and exactly a mask shape's PNG
+    pixels, --all-touched or not (its outlines lie inside its pixels' edges)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    rows, cols = 20, 24
+    (tmp_path / "images").mkdir()
+    image = write_image(tmp_path / "images" / "a.tif", rows, cols, GRIDS[grid])
+    polygon = [[2.3, 1.7], [15.6, 3.2], [11.1, 12.8], [3.4, 9.9]]
+    png = np.zeros((4, 5), np.uint8)
+    png[[0, 1, 1, 2, 3, 3], [1, 0, 1, 2, 3, 4]] = 1
+    buffer = io.BytesIO()
+    Image.fromarray(png).save(buffer, format="PNG")
+    shapes = [{"label": "house", "points": polygon, "group_id": None, "shape_type": "polygon",
+               "flags": {}, "mask": None},
+              {"label": "tank", "points": [[17.0, 14.0], [21.0, 17.0]], "group_id": None,
+               "shape_type": "mask", "flags": {},
+               "mask": base64.b64encode(buffer.getvalue()).decode()}]
+    _labelme_file(tmp_path / "labels" / "a.json", shapes, cols, rows)
+    make_masks(tmp_path / "labels", [image], [tmp_path / "m.tif"],
+               options=MaskOptions(all_touched=touched))
+    c, r = np.meshgrid(np.arange(cols) + 0.5, np.arange(rows) + 0.5)
+    expected = np.zeros((rows, cols), np.uint8)
+    if touched:
+        squares = [[shapely.box(j, i, j + 1, i + 1) for j in range(cols)] for i in range(rows)]
+        expected[shapely.intersects(shapely.Polygon(polygon), np.array(squares))] = 1
+    else:
+        expected[shapely.contains_xy(shapely.Polygon(polygon), c, r)] = 1
+    expected[14:18, 17:22][png == 1] = 2  # house 1, tank 2 (by sorted name)
+    np.testing.assert_array_equal(read(tmp_path / "m.tif")[0][0], expected)
