@@ -358,3 +358,18 @@ def test_labelme_shapes_land_on_their_pixels_whatever_the_geotransform(tmp_path,
         expected[shapely.contains_xy(shapely.Polygon(polygon), c, r)] = 1
     expected[14:18, 17:22][png == 1] = 2  # house 1, tank 2 (by sorted name)
     np.testing.assert_array_equal(read(tmp_path / "m.tif")[0][0], expected)
+
+
+def test_chain_is_the_matrix_product_for_turned_and_sheared_transforms():
+    """chain(outer, inner) is outer @ inner as 3x3 matrices, every coefficient (b and d of
+    a turned or sheared inner transform included)."""
+    from geotile.affine_math import apply, chain
+
+    outer = Affine(0.5, 0.2, 740000.0, -0.1, -0.5, 3735000.0)
+    inner = Affine(0.9, 0.3, -4.0, 0.4, 1.1, 7.0)
+    product = np.array([[*outer[:3]], [*outer[3:6]], [0, 0, 1]]) @ np.array(
+        [[*inner[:3]], [*inner[3:6]], [0, 0, 1]])
+    np.testing.assert_allclose(chain(outer, inner)[:6], product[:2].ravel(), rtol=1e-15)
+    x, y = apply(inner, 3.0, -2.0)
+    np.testing.assert_allclose(apply(chain(outer, inner), 3.0, -2.0), apply(outer, x, y),
+                               rtol=1e-15)
