@@ -373,3 +373,17 @@ def test_chain_is_the_matrix_product_for_turned_and_sheared_transforms():
     x, y = apply(inner, 3.0, -2.0)
     np.testing.assert_allclose(apply(chain(outer, inner), 3.0, -2.0), apply(outer, x, y),
                                rtol=1e-15)
+
+
+def test_without_a_halo_a_building_running_past_the_edge_has_no_outline_there():
+    """rasterize_labels without halo_transform sees nothing past the grid: a building that
+    runs on past the edges gets no outline along them (its last row and column repeat), as
+    the whole scene's boundary has none there."""
+    transform, rows, cols = Affine(1, 0, 0, 0, -1, 16), 16, 18
+    shapes = [shapely.box(-5, 3.3, 7.6, 21), shapely.box(11.2, -4, 25, 9.7)]
+    options = MaskOptions(channels=("boundary",), boundary_width=4)
+    boundary = rasterize_labels(shapes, [1, 1], (rows, cols), transform, options)[0]
+    expected = reference_bands(shapes, [1, 1], transform, rows, cols,
+                               MaskOptions(channels=CHANNELS, boundary_width=4))[1]
+    assert expected[:, 5:10].any() and not expected[:10, :2].any()  # left, top: inside
+    np.testing.assert_array_equal(boundary, expected)
