@@ -34,6 +34,9 @@ IGNORE = 255
 #: the widest confusion matrix a text table prints (characters a line); wider ones (150
 #: classes) are in --json, the table lists their largest confusions
 MATRIX_CHARACTERS = 200
+#: the widest column of a confusion matrix (a space and 15 characters of a class name;
+#: longer names are cut, ending in '~')
+HEAD_CHARACTERS = 16
 
 #: the largest class id of a class raster (a confusion matrix of 1024 x 1024 counts)
 MAX_SCORED_CLASS_ID = 1023
@@ -100,11 +103,14 @@ class PixelScores:
                 shown(c[k], 8) for k in ("iou", "f1", "precision", "recall"))
                 + f"{c['support']:>12}")
         n = len(d["classes"])
-        width = max(8, len(str(self.confusion.max(initial=0))) + 2)
-        heads = [self.name(k)[:width - 1] for k in range(n)]
         rows = [self.name(k) for k in range(n)]
+        least = max(8, len(str(self.confusion.max(initial=0))) + 2)
+        fits = (MATRIX_CHARACTERS - _name_column(rows)) // max(n, 1)  # wider names, if room
+        width = max(least, min(HEAD_CHARACTERS, fits, max(map(len, rows), default=0) + 1))
+        heads = [r if len(r) < width else r[:width - 2] + "~" for r in rows]
         if len(set(heads)) < n:  # cut names would clash: columns by class id
             heads, rows = [str(k) for k in range(n)], [f"{k} {r}" for k, r in enumerate(rows)]
+            width = least
         w = _name_column(rows)
         if w + n * width > MATRIX_CHARACTERS:  # 150 classes: lines no terminal shows
             return "\n".join(lines + self._largest_confusions())

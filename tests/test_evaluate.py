@@ -1978,3 +1978,23 @@ def test_vector_options_for_two_rasters_are_usage_errors(make_raster, tmp_path, 
     assert result.exit_code == 2, result.output
     assert option[0] in result.stderr and "evaluate --help" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_confusion_matrix_heads_show_whole_class_names_up_to_a_cap():
+    """The matrix headed 'background' as 'backgrou' (columns 8 wide, names cut to 7); now
+    columns are as wide as the longest name (a space before it), up to 16 characters, and
+    a longer name is cut with '~'. The matrix keeps within 200 characters a line."""
+    truth = np.repeat(np.arange(3, dtype=np.uint8), 12).reshape(6, 6)
+    names = ["background", "building", "low_vegetation_and_shrubs"]
+    lines = pixel_scores(truth, truth, class_names=names).table().splitlines()
+    matrix = lines[lines.index("Confusion matrix (rows: truth, columns: prediction):") + 1:]
+    assert matrix[0].split() == ["background", "building", "low_vegetation~"]
+    assert len(matrix[0]) == len(matrix[1])
+    assert matrix[1].split() == ["background", "12", "0", "0"]
+    # 19 classes of 16-character names: columns narrowed to fit 200, not left to --json
+    many = [f"class_number_{k:03d}" for k in range(19)]
+    truth = np.arange(19 * 19, dtype=np.int64).reshape(19, 19) % 19
+    lines = pixel_scores(truth.astype(np.uint8), truth.astype(np.uint8),
+                         class_names=many).table().splitlines()
+    assert "Confusion matrix (rows: truth, columns: prediction):" in lines
+    assert not any(len(line) > 200 for line in lines)
