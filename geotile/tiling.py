@@ -530,6 +530,7 @@ def tile_rasters(
     made = [p for p in parts.parents if not p.exists()]  # removed again on failure
     lock = None
     about: dict = {}
+    all_nodata: dict = {}  # image -> its patches, every one entirely nodata
     try:
         read = [*images, *(masks or []), *(extras or []), *label_files,
                 *(masks_from[0] if masks_from else [])]  # never among the files replaced
@@ -551,9 +552,12 @@ def tile_rasters(
                 for number, image in enumerate(images):
                     mask = masks[number] if masks is not None else None
                     extra = extras and (extras[number], extra_resampling)
-                    _tile_part(image, mask, tmp, parts / image_stem(image), digests[number],
-                               writer, options, summary, progress, plan, number, extra,
-                               zeros_binary, zeros_nodata)
+                    rows = _tile_part(image, mask, tmp, parts / image_stem(image),
+                                      digests[number], writer, options, summary, progress,
+                                      plan, number, extra, zeros_binary, zeros_nodata)
+                    column = INDEX_COLUMNS.index("nodata_fraction")
+                    if rows and all(float(row[column]) == 1 for row in rows):
+                        all_nodata[image] = len(rows)
             if len(summary.skipped_images) == len(images):  # nothing to train on
                 (image, why), *others = summary.skipped_images.items()
                 more = f" (and {len(others)} more images)" if others else ""
@@ -598,6 +602,13 @@ def tile_rasters(
             os.close(lock)  # after the folder went: a run waiting on it makes a new one
     for image, why in summary.skipped_images.items():
         warnings.warn(f"{image}: skipped, no patch: {why}", GeotileWarning, stacklevel=2)
+    if options.max_nodata is None:  # else kept as asked (--max-nodata 1)
+        for image, count in all_nodata.items():
+            warnings.warn(
+                f"{image}: all {count} of its patches are entirely nodata (index.csv's "
+                "nodata_fraction 1.0), written as no --max-nodata was given. Pass "
+                "--max-nodata 0.99 to leave such patches out, or check the image's nodata "
+                "value.", GeotileWarning, stacklevel=2)
     if options.split is not None:
         empty = [name for name, fraction in zip(SPLIT_NAMES, options.split, strict=False)
                  if fraction > 0 and not summary.per_split.get(name)]
@@ -677,9 +688,10 @@ class _Rows(list):
 
 
 def _tile_part(image, mask, staging, part, complete, writer, options, summary, progress, plan,
-               number, extra=None, zeros_binary=False, zeros_nodata=False) -> None:
+               number, extra=None, zeros_binary=False, zeros_nodata=False) -> list:
     """Cut one image into ``part`` (unless a completion record equal to ``complete`` says it
-    already was), then link its patches into ``staging`` and add its rows and counts."""
+    already was), then link its patches into ``staging`` and add its rows and counts: its
+    index rows."""
     record = part / "complete.json"
     done = _read_record(record)
     if done.get("complete") != complete:
@@ -705,6 +717,7 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
     for key, value in counts["per_split"].items():
         summary.per_split[key] = summary.per_split.get(key, 0) + value
     summary.skipped_images.update(counts.get("skipped_images", {}))
+    return done["rows"]
 
 
 def _link(source: Path, target: Path) -> None:

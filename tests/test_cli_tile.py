@@ -2000,3 +2000,25 @@ def test_transparent_pixels_of_a_mask_with_alpha_are_no_data(run_cli, tmp_path, 
     with rasterio.open(tmp_path / "out" / rows["0", "0"]["mask"]) as patch:
         np.testing.assert_array_equal(patch.read(1), labels[:16, :16])
         assert (patch.read(2) == 255).all()
+
+
+def test_an_image_whose_every_patch_is_all_nodata_is_said_once(run_cli, make_raster, tmp_path):
+    """A raster all nodata (rasterio's all-nodata.tif: 10 patches) was cut into patches of
+    pure nodata with exit 0 and no word; the patches are still written (--max-nodata is
+    opt-in), with one warning naming the image, the count and the fixes. An image with one
+    valid pixel, or a run that filtered with --max-nodata, says nothing."""
+    empty = make_raster("empty.tif", np.zeros((3, 64, 160), np.uint16), nodata=0)
+    some = np.zeros((3, 64, 160), np.uint16)
+    some[:, 5, 5] = 7
+    valid = make_raster("valid.tif", some, nodata=0)
+    result = run_cli("tile", empty, valid, "--size", "32", "-o", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "nodata" in line]
+    assert len(said) == 1, result.stderr
+    assert "empty.tif" in said[0] and "all 10 of its patches" in said[0]
+    assert "--max-nodata 0.99" in said[0] and "nodata value" in said[0]
+    assert "20 patches" in result.stdout  # 10 + 10 written, none left out
+    assert len(list((tmp_path / "o" / "images").iterdir())) == 20
+    kept = run_cli("tile", empty, valid, "--size", "32", "--max-nodata", "1", "-o",
+                   tmp_path / "k")
+    assert kept.exit_code == 0 and "nodata" not in kept.stderr, kept.stderr
