@@ -31,7 +31,7 @@ def test_writes_mask_and_summary(run_cli, scene, tmp_path):
     image, labels = scene
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
     assert result.exit_code == 0, result.output
-    assert "1 features, 100 positive pixels" in result.stdout
+    assert "1 feature, 100 positive pixels" in result.stdout  # was "1 features"
     with rasterio.open(tmp_path / "mask.tif") as src:
         assert src.read(1)[2:12, 2:12].all()
 

@@ -1313,7 +1313,7 @@ def test_skip_empty_reads_a_0_255_mask_with_strays_as_make_masks_does(run_cli, m
     result = run_cli("tile", image, "--masks", mask_path, "--size", "128", "--skip-empty",
                      "-o", tmp_path / "kept")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("1 patches -> ") and "3 empty skipped" in result.stdout
+    assert result.stdout.startswith("1 patch -> ") and "3 empty skipped" in result.stdout
     result = run_cli("tile", image, "--masks", mask_path, "--size", "64", "--skip-empty",
                      "--split", "0.5,0.5", "-o", tmp_path / "split")  # planned before cut
     assert result.exit_code == 0, result.output
@@ -1507,7 +1507,7 @@ def test_all_nodata_message_names_the_padding(run_cli, make_raster, tmp_path):
                           "--edge shift")
     result = run_cli(*args, "--edge", "shift")  # as advised: the shifted patch is kept
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("1 patches -> ")
+    assert result.stdout.startswith("1 patch -> ")
 
 
 def test_a_flipped_mask_is_refused_saying_it_is_flipped(run_cli, make_raster, tmp_path):

@@ -926,3 +926,16 @@ def test_a_geopackage_named_so_that_its_stem_is_no_layer_name_is_written(run_cli
     again = run_cli("vectorize", raster, "-o", out, "--overwrite")
     assert again.exit_code == 0, again.output
     assert [name for name, _ in pyogrio.list_layers(out)] == [layer]
+
+
+def test_summaries_count_one_thing_in_the_singular(run_cli, make_raster, tmp_path):
+    """vectorize said "1 polygons" and tile "1 patches"; now "1 polygon", "1 patch"."""
+    classes = np.zeros((20, 20), np.uint8)
+    classes[4:14, 4:14] = 1
+    raster = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.geojson")
+    assert result.exit_code == 0, result.output
+    assert "1 polygon" in result.stdout and "1 polygons" not in result.stdout
+    result = run_cli("tile", raster, "--size", "32", "-o", tmp_path / "t")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("1 patch -> ")

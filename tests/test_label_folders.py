@@ -115,7 +115,7 @@ def test_label_files_of_the_image_stems_in_one_folder(run_cli, tmp_path):
     for labels, out in ((folder, tmp_path / "a"), (f"{folder}/*.geojson", tmp_path / "b")):
         result = run_cli("make-masks", labels, folder, "-o", out)
         assert result.exit_code == 0, result.output
-        assert "features of tile_12.geojson" in result.stdout
+        assert "1 feature of tile_12.geojson" in result.stdout
         for stem, shapes in boxes.items():
             np.testing.assert_array_equal(_read(out / f"{stem}.tif")[0], _expected(shapes))
 

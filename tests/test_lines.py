@@ -274,7 +274,7 @@ def test_vectorize_lines_gives_the_centreline_with_length_and_score(run_cli, mak
     out = tmp_path / "lines.gpkg"
     result = run_cli("vectorize", raster, "-o", out, "--lines")
     assert result.exit_code == 0, result.output
-    assert "1 lines" in result.stdout
+    assert "1 line," in result.stdout
     frame = gpd.read_file(out)
     assert list(frame.columns) == ["class_id", "class", "length_m", "score", "source",
                                    "geometry"]

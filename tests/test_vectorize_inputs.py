@@ -290,7 +290,7 @@ def test_raster_without_crs_cannot_be_reprojected(make_raster, tmp_path, run_cli
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Warning:") and "n.tif" in lines[0]
-    assert "1 polygons" in result.stdout
+    assert "1 polygon" in result.stdout
 
 
 def test_mixing_rasters_with_and_without_crs_is_one_line(make_raster, tmp_path):

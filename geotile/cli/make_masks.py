@@ -397,9 +397,10 @@ def make_masks(
             source = f" of {Path(summary['labels']).name}" if summary.get("labels") else ""
             if "labels" in summary and summary["labels"] is None:
                 source = " (no label file: a negative image, all background)"
+            n, pixels = summary["features"], summary["positive_pixels"]
             click.echo(
-                f"{summary['output']}: {summary['features']} features{source}, "
-                f"{summary['positive_pixels']} positive pixels"
+                f"{summary['output']}: {n} feature{'s' if n != 1 else ''}{source}, "
+                f"{pixels} positive pixel{'s' if pixels != 1 else ''}"
                 + (f", {ignored} ignored ({why})" if ignored else "")
             )
         if (class_field is not None or kind in (*NAMED_SHAPES, VIA)) and mapping is None:

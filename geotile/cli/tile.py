@@ -215,7 +215,8 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
     elif not ctx.obj["quiet"]:
-        parts = [f"{summary.written} patches -> {summary.outdir}"]
+        n = summary.written
+        parts = [f"{n} patch{'es' if n != 1 else ''} -> {summary.outdir}"]
         if summary.skipped_empty:
             parts.append(f"{summary.skipped_empty} empty skipped")
         if summary.skipped_nodata:

@@ -178,6 +178,8 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
 
         click.echo(json.dumps(summary, indent=2, default=str))
     elif not ctx.obj["quiet"]:
-        click.echo(f"{summary['output']}: {summary['features']} "
-                   + (f"lines, {summary['length_m']:g} m" if "length_m" in summary
-                      else "polygons"))
+        n = summary["features"]
+        click.echo(f"{summary['output']}: {n} "
+                   + ("line" if "length_m" in summary else "polygon")
+                   + ("s" if n != 1 else "")
+                   + (f", {summary['length_m']:g} m" if "length_m" in summary else ""))
