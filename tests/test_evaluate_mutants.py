@@ -1,0 +1,83 @@
+"""Scores that hand-made mutants of evaluate's scoring changed without a test noticing:
+each expected value is worked out by hand on a tiny input."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geotile.object_scores import evaluate_vectors, match_polygons
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+
+
+def box(x, y, size=10.0):
+    return shapely.box(X0 + x, Y0 + y, X0 + x + size, Y0 + y + size)
+
+
+def write(path, geometries, **columns):
+    gpd.GeoDataFrame(columns, geometry=list(geometries), crs=UTM_CRS).to_file(path)
+    return path
+
+
+# ----------------------------------------------------------------- objects
+
+
+def test_equal_confidences_keep_file_order_however_many(tmp_path):
+    # 40 proposals, every third of confidence 0.9 and the others 0.5, all the same square
+    # as the one truth polygon: scored 0.9s first, each tie in file order (a sort that is
+    # not stable reorders ties for n > 16), so proposal 0 takes the truth polygon
+    truth = write(tmp_path / "t.geojson", [box(0, 0)])
+    n = 40
+    conf = [0.9 if i % 3 == 0 else 0.5 for i in range(n)]
+    pred = write(tmp_path / "p.geojson", [box(0, 0)] * n, conf=conf, id=list(range(n)))
+    result = evaluate_vectors(pred, truth)
+    expected = list(range(0, n, 3)) + [i for i in range(n) if i % 3]
+    assert result.prediction["id"].tolist() == expected
+    (match,) = result.scores.matches
+    assert (match.pred, match.truth) == (0, 0)
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (1, n - 1, 0)
+
+
+def test_scores_without_truth_or_without_predictions_are_0_not_undefined():
+    nothing_true = match_polygons([box(0, 0)], [])
+    assert (nothing_true.tp, nothing_true.fp, nothing_true.fn) == (0, 1, 0)
+    assert nothing_true.as_dict()["recall"] == 0.0
+    assert nothing_true.as_dict()["precision"] == 0.0
+    assert nothing_true.as_dict()["f1"] == 0.0
+    nothing_predicted = match_polygons([], [box(0, 0)])
+    assert (nothing_predicted.tp, nothing_predicted.fp, nothing_predicted.fn) == (0, 0, 1)
+    assert nothing_predicted.as_dict()["precision"] == 0.0
+    assert nothing_predicted.as_dict()["recall"] == 0.0
+
+
+def test_min_area_keeps_truth_of_exactly_that_area_and_drops_such_predictions(tmp_path):
+    # SpaceNet: truth of area < min_area and predictions of area <= min_area left out; a
+    # 10 m x 10 m square is 100 m^2 exactly in UTM
+    truth = write(tmp_path / "t.geojson", [box(0, 0)])
+    pred = write(tmp_path / "p.geojson", [box(0, 0)])
+    result = evaluate_vectors(pred, truth, min_area=100.0)
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (0, 0, 1)
+    assert (len(result.prediction), len(result.truth)) == (0, 1)
+    just_below = evaluate_vectors(pred, truth, min_area=99.99)
+    assert (just_below.scores.tp, just_below.scores.fp, just_below.scores.fn) == (1, 0, 0)
+
+
+def test_crowd_regions_leave_out_unmatched_predictions_more_than_half_inside(tmp_path):
+    # ignored (crowd) regions: an unmatched prediction is left out when more than half of
+    # its area lies inside one; exactly half, or a tenth, is still a false positive; a
+    # matched prediction stays a true positive however much of it is inside
+    truth = write(tmp_path / "t.geojson", [box(0, 0)])
+    pred = write(tmp_path / "p.geojson", [box(0, 0), box(100, 0), box(200, 0), box(300, 0)],
+                 id=[0, 1, 2, 3])
+    ignored = np.array([box(-5, -5, 20),                              # all of 0 (matched)
+                        shapely.box(X0 + 95, Y0 - 5, X0 + 105, Y0 + 15),  # half of 1
+                        shapely.box(X0 + 195, Y0 - 5, X0 + 206, Y0 + 15),  # 0.6 of 2
+                        shapely.box(X0 + 295, Y0 - 5, X0 + 301, Y0 + 15)],  # 0.1 of 3
+                       dtype=object)
+    result = evaluate_vectors(pred, truth, ignored=ignored)
+    assert result.prediction["id"].tolist() == [0, 1, 3]
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (1, 2, 0)

@@ -1,0 +1,38 @@
+"""Polygons that hand-made mutants of vectorize changed without a test noticing: each
+expected geometry or attribute is worked out by hand on a tiny raster."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from rasterio.transform import from_origin
+
+from geotile.vectorize import VectorizeOptions, fill_small_holes, vectorize_polygons
+
+from .conftest import UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+
+
+def test_a_hole_of_exactly_fill_holes_area_is_kept():
+    # holes *smaller* than --fill-holes are filled: a 2 x 2 hole (4 m^2) stays at 4
+    ring = shapely.box(0, 0, 10, 10)
+    polygon = shapely.Polygon(ring.exterior, [shapely.box(4, 4, 6, 6).exterior])
+    kept = fill_small_holes(np.array([polygon], dtype=object), 4.0)[0]
+    assert len(kept.interiors) == 1 and kept.area == 96.0
+    filled = fill_small_holes(np.array([polygon], dtype=object), 4.0001)[0]
+    assert len(filled.interiors) == 0 and filled.area == 100.0
+
+
+def test_a_polygon_of_exactly_min_area_is_kept(make_raster, tmp_path):
+    # 1 m pixels in UTM: a 2 x 2 block is 4 m^2, a 1 x 3 bar 3 m^2 (4-connected apart)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1:3, 1:3] = 1
+    mask[5, 1:4] = 1
+    path = make_raster("m.tif", mask, transform=from_origin(X0, Y0, 1, 1))
+    vectorize_polygons([path], tmp_path / "v.gpkg",
+                       options=VectorizeOptions(min_area=4.0, crs="source"))
+    found = gpd.read_file(tmp_path / "v.gpkg")
+    assert found["area_m2"].tolist() == [4.0]
+    assert found.geometry[0].equals(shapely.box(X0 + 1, Y0 - 3, X0 + 3, Y0 - 1))
