@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 
 from geotile.object_scores import evaluate_vectors, match_polygons
@@ -81,3 +82,24 @@ def test_crowd_regions_leave_out_unmatched_predictions_more_than_half_inside(tmp
     result = evaluate_vectors(pred, truth, ignored=ignored)
     assert result.prediction["id"].tolist() == [0, 1, 3]
     assert (result.scores.tp, result.scores.fp, result.scores.fn) == (1, 2, 0)
+
+
+def test_an_invalid_truth_polygon_is_never_matched_though_geos_gives_it_an_overlap():
+    # a hole outside its shell: invalid; GEOS still intersects it with the square (area
+    # 100 of its 99.5), an IoU over 1 were it paired: SpaceNet scores it IoU 0
+    square = box(0, 0)
+    outside = shapely.Polygon(square.exterior, [box(20, 20, 1).exterior])
+    assert not outside.is_valid
+    scores = match_polygons([square], [outside])
+    assert (scores.tp, scores.fp, scores.fn) == (0, 1, 1)
+    assert scores.matches == []
+
+
+def test_mean_iou_is_the_mean_over_the_matches():
+    # IoUs 1, 1 and 75 / 125 = 0.6 (a 10 m square shifted 2.5 m): mean 2.6 / 3
+    truth = [box(0, 0), box(100, 0), box(200, 0)]
+    pred = [box(0, 0), box(100, 0), box(202.5, 0)]
+    scores = match_polygons(pred, truth)
+    assert [m.iou for m in scores.matches] == pytest.approx([1.0, 1.0, 0.6])
+    assert scores.mean_iou == pytest.approx(2.6 / 3)
+    assert scores.as_dict()["mean_iou"] == pytest.approx(2.6 / 3)

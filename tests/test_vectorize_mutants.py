@@ -36,3 +36,17 @@ def test_a_polygon_of_exactly_min_area_is_kept(make_raster, tmp_path):
     found = gpd.read_file(tmp_path / "v.gpkg")
     assert found["area_m2"].tolist() == [4.0]
     assert found.geometry[0].equals(shapely.box(X0 + 1, Y0 - 3, X0 + 3, Y0 - 1))
+
+
+def test_exteriors_counter_clockwise_and_holes_clockwise(make_raster, tmp_path):
+    # RFC 7946's right-hand rule, in every format: a 5 x 5 ring of pixels around a hole
+    mask = np.zeros((7, 7), np.uint8)
+    mask[1:6, 1:6] = 1
+    mask[3, 3] = 0
+    path = make_raster("m.tif", mask, transform=from_origin(X0, Y0, 1, 1))
+    vectorize_polygons([path], tmp_path / "v.gpkg", options=VectorizeOptions(crs="source"))
+    (polygon,) = gpd.read_file(tmp_path / "v.gpkg").geometry
+    assert polygon.area == 24.0 and len(polygon.interiors) == 1
+    assert polygon.exterior.is_ccw
+    assert not polygon.interiors[0].is_ccw
+    assert polygon.interiors[0].equals(shapely.box(X0 + 3, Y0 - 4, X0 + 4, Y0 - 3).exterior)
