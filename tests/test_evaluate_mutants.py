@@ -3,12 +3,15 @@ each expected value is worked out by hand on a tiny input."""
 
 from __future__ import annotations
 
+import csv
+
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 
 from geotile.object_scores import evaluate_vectors, match_polygons
+from geotile.spacenet_scoring import evaluate_csvs
 
 from .conftest import UTM_CRS, UTM_ORIGIN
 
@@ -103,3 +106,51 @@ def test_mean_iou_is_the_mean_over_the_matches():
     assert [m.iou for m in scores.matches] == pytest.approx([1.0, 1.0, 0.6])
     assert scores.mean_iou == pytest.approx(2.6 / 3)
     assert scores.as_dict()["mean_iou"] == pytest.approx(2.6 / 3)
+
+
+# ----------------------------------------------------------------- SpaceNet CSVs
+
+
+def write_rows(path, header, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def square(x, y, size):
+    return shapely.box(x, y, x + size, y + size).wkt
+
+
+def test_spacenet_csvs_min_area_bounds_missing_confidence_and_ties(tmp_path):
+    n = 20  # ties of confidence among more than 16 proposals: file order still
+    truth = write_rows(tmp_path / "truth.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix"], [
+        ["img1", 0, square(0, 0, 5)],                      # 25 px^2: kept at min_area 25
+        ["img2", 0, "POLYGON ((0 0, 10 0, 20 0, 0 0))"],   # zero area: no object at all
+        ["img3", 0, square(0, 0, 10)],
+        ["img4", 0, square(0, 0, 10)],
+    ])
+    proposals = write_rows(
+        tmp_path / "proposals.csv", ["ImageId", "BuildingId", "PolygonWKT_Pix", "Confidence"], [
+            ["img1", 0, square(0, 0, 5), 1],                   # 25 px^2: left out (<=)
+            ["img3", 0, square(0, 0, 10), ""],                  # no confidence: scored last
+            ["img3", 1, shapely.box(0, 0, 10, 6).wkt, 0.5],     # IoU 0.6, scored first
+            *[["img4", i, square(0, 0, 10), 0.9 if i % 3 == 0 else 0.5] for i in range(n)],
+        ])
+    result = evaluate_csvs(proposals, truth, min_area=25)
+    images = result.per_image
+    assert (images["img1"].tp, images["img1"].fp, images["img1"].fn) == (0, 0, 1)
+    assert (images["img2"].tp, images["img2"].fp, images["img2"].fn) == (0, 0, 0)
+    assert (images["img3"].tp, images["img3"].fp, images["img3"].fn) == (1, 1, 0)
+    assert images["img3"].matches[0].iou == pytest.approx(0.6)
+    rows = result.rows["img4"][0]
+    assert (rows - rows.min()).tolist() == list(range(0, n, 3)) + [i for i in range(n) if i % 3]
+    assert (images["img4"].tp, images["img4"].fp, images["img4"].fn) == (1, n - 1, 0)
+    s = result.scores
+    assert (s.tp, s.fp, s.fn) == (2, n, 1)
+    d = result.as_dict()
+    assert (d["predictions"], d["truths"]) == (2 + n, 3)
+    # at min_area 0 the zero-area truth polygon is still no object (never a false negative)
+    zero = evaluate_csvs(proposals, truth, min_area=0).per_image["img2"]
+    assert (zero.tp, zero.fp, zero.fn) == (0, 0, 0)

@@ -50,3 +50,16 @@ def test_exteriors_counter_clockwise_and_holes_clockwise(make_raster, tmp_path):
     assert polygon.exterior.is_ccw
     assert not polygon.interiors[0].is_ccw
     assert polygon.interiors[0].equals(shapely.box(X0 + 3, Y0 - 4, X0 + 4, Y0 - 3).exterior)
+
+
+def test_fill_holes_is_in_square_metres_not_pixels(make_raster, tmp_path):
+    # 0.5 m pixels: a 2 x 2 px hole is 1 m^2, filled under --fill-holes 1.5 (m^2)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1:7, 1:7] = 1
+    mask[3:5, 3:5] = 0
+    path = make_raster("m.tif", mask, transform=from_origin(X0, Y0, 0.5, 0.5))
+    vectorize_polygons([path], tmp_path / "v.gpkg",
+                       options=VectorizeOptions(fill_holes=1.5, crs="source"))
+    (polygon,) = gpd.read_file(tmp_path / "v.gpkg").geometry
+    assert polygon.equals(shapely.box(X0 + 0.5, Y0 - 3.5, X0 + 3.5, Y0 - 0.5))
+    assert polygon.area == 9.0
