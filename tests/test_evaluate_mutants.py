@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
+from geotile.evaluate import evaluate_rasters, pixel_scores
 from geotile.object_scores import evaluate_vectors, match_polygons
 from geotile.spacenet_scoring import evaluate_csvs
 
@@ -137,6 +138,7 @@ def test_spacenet_csvs_min_area_bounds_missing_confidence_and_ties(tmp_path):
             ["img3", 0, square(0, 0, 10), ""],                  # no confidence: scored last
             ["img3", 1, shapely.box(0, 0, 10, 6).wkt, 0.5],     # IoU 0.6, scored first
             *[["img4", i, square(0, 0, 10), 0.9 if i % 3 == 0 else 0.5] for i in range(n)],
+            ["img5", 0, square(0, 0, 10), 1],                   # no truth: a false positive
         ])
     result = evaluate_csvs(proposals, truth, min_area=25)
     images = result.per_image
@@ -148,9 +150,82 @@ def test_spacenet_csvs_min_area_bounds_missing_confidence_and_ties(tmp_path):
     assert (rows - rows.min()).tolist() == list(range(0, n, 3)) + [i for i in range(n) if i % 3]
     assert (images["img4"].tp, images["img4"].fp, images["img4"].fn) == (1, n - 1, 0)
     s = result.scores
-    assert (s.tp, s.fp, s.fn) == (2, n, 1)
+    assert (images["img5"].tp, images["img5"].fp, images["img5"].fn) == (0, 1, 0)
+    assert (s.tp, s.fp, s.fn) == (2, n + 1, 1)
     d = result.as_dict()
-    assert (d["predictions"], d["truths"]) == (2 + n, 3)
+    assert (d["predictions"], d["truths"], d["images"]) == (3 + n, 3, 5)
     # at min_area 0 the zero-area truth polygon is still no object (never a false negative)
     zero = evaluate_csvs(proposals, truth, min_area=0).per_image["img2"]
     assert (zero.tp, zero.fp, zero.fn) == (0, 0, 0)
+
+
+# ----------------------------------------------------------------- pixels
+
+
+def test_pixel_scores_of_a_three_class_grid_by_hand():
+    truth = np.array([[0, 1], [1, 2]])
+    prediction = np.array([[0, 1], [2, 2]])
+    scores = pixel_scores(prediction, truth)
+    # rows truth, columns prediction: the truth's 1 predicted as 2 is row 1, column 2
+    assert scores.confusion.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    d = scores.as_dict()
+    zero, one, two = d["classes"]
+    assert (zero["iou"], zero["precision"], zero["recall"], zero["f1"]) == (1, 1, 1, 1)
+    # class 1: TP 1, FP 0, FN 1; class 2: TP 1, FP 1, FN 0
+    assert (one["iou"], one["precision"], one["recall"]) == (0.5, 1.0, 0.5)
+    assert (two["iou"], two["precision"], two["recall"]) == (0.5, 0.5, 1.0)
+    assert one["f1"] == pytest.approx(2 / 3) and two["f1"] == pytest.approx(2 / 3)
+    assert (one["support"], one["predicted"], two["support"], two["predicted"]) == (2, 1, 1, 2)
+    assert [c["class"] for c in d["classes"]] == ["background", "1", "2"]
+    assert d["accuracy"] == 0.75 and d["pixels"] == 4
+    assert d["mean_iou"] == pytest.approx(2 / 3)
+
+
+def test_a_class_never_predicted_scores_0_and_an_absent_one_is_undefined():
+    scores = pixel_scores(np.array([[0, 0]]), np.array([[0, 1]]),
+                          class_names=["background", "building", "road"])
+    background, building, road = scores.as_dict()["classes"]
+    assert background["iou"] == 0.5 and background["precision"] == 0.5
+    # TP 0, FP 0, FN 1: precision 0 (not undefined), recall 0, F1 0, IoU 0
+    assert (building["iou"], building["precision"], building["recall"], building["f1"]) == (
+        0.0, 0.0, 0.0, 0.0)
+    assert building["class"] == "building"
+    # nothing of it anywhere: NaN, and left out of the mean IoU
+    assert all(np.isnan(road[k]) for k in ("iou", "precision", "recall", "f1"))
+    assert scores.as_dict()["mean_iou"] == 0.25
+
+
+def test_nodata_pixels_are_not_scored():
+    # a float prediction's NaN is nodata, also where a valid mask says the pixel counts
+    scores = pixel_scores(np.array([[0.0, np.nan, 1.0]]), np.array([[0, 1, 1]]),
+                          valid=np.array([[True, True, True]]))
+    assert scores.confusion.tolist() == [[1, 0], [0, 1]]
+    assert scores.pixels == 2 and scores.accuracy == 1.0
+    # a masked array: its masked pixels and its NaN are both nodata
+    masked = np.ma.masked_array([[0.0, np.nan, 1.0, 1.0]], mask=[[False, False, False, True]])
+    assert pixel_scores(masked, np.array([[0, 1, 1, 0]])).confusion.tolist() == [[1, 0], [0, 1]]
+    # a 0/1 valid mask: 1 counts (non-zero), not only 255
+    some = pixel_scores(np.array([[0, 1, 1]]), np.array([[0, 1, 0]]),
+                        valid=np.array([[1, 1, 0]], np.uint8))
+    assert some.confusion.tolist() == [[1, 0], [0, 1]]
+    nothing = pixel_scores(np.array([[0, 1]]), np.array([[0, 1]]), valid=np.zeros((1, 2)))
+    assert nothing.pixels == 0 and np.isnan(nothing.accuracy)
+    assert np.isnan(nothing.as_dict()["mean_iou"])
+
+
+def test_raster_counts_add_up_over_blocks(make_raster):
+    # 1100 columns, tiled: two 1024 px blocks; each holds one TP pixel, one FP, one FN
+    truth = np.zeros((16, 1100), np.uint8)
+    prediction = np.zeros((16, 1100), np.uint8)
+    for c in (10, 1050):
+        truth[1, c] = prediction[1, c] = 1
+        prediction[2, c] = 1
+        truth[3, c] = 1
+    tiled = {"tiled": True, "blockxsize": 16, "blockysize": 16}
+    scores = evaluate_rasters(make_raster("p.tif", prediction, **tiled),
+                              make_raster("t.tif", truth, **tiled))
+    assert scores.confusion.tolist() == [[16 * 1100 - 6, 2], [2, 2]]
+    building = scores.classes()[1]
+    # TP 2, FP 2, FN 2
+    assert building["iou"] == pytest.approx(1 / 3)
+    assert (building["precision"], building["recall"]) == (0.5, 0.5)
