@@ -11,6 +11,7 @@ import pytest
 import shapely
 
 from geotile.evaluate import evaluate_rasters, pixel_scores
+from geotile.line_metrics import line_scores
 from geotile.object_scores import evaluate_vectors, match_polygons
 from geotile.spacenet_scoring import evaluate_csvs
 
@@ -229,3 +230,37 @@ def test_raster_counts_add_up_over_blocks(make_raster):
     # TP 2, FP 2, FN 2
     assert building["iou"] == pytest.approx(1 / 3)
     assert (building["precision"], building["recall"]) == (0.5, 0.5)
+
+
+# ----------------------------------------------------------------- lines
+
+
+def test_line_scores_by_hand():
+    # the predicted line runs 20 along y = 0, the true one 10 along y = 1 and 10 along
+    # y = 50: within 1.5 of the first true line lies x in [0, 10 + sqrt(1.5^2 - 1)]
+    predicted = [shapely.LineString([(0, 0), (20, 0)])]
+    truth = [shapely.LineString([(0, 1), (10, 1)]), shapely.LineString([(0, 50), (10, 50)])]
+    s = line_scores(predicted, truth, buffer=1.5)
+    reach = 10 + np.sqrt(1.25)
+    assert (s.predicted_length, s.true_length) == (20.0, 20.0)
+    assert s.matched_predicted_length == pytest.approx(reach)
+    assert s.matched_true_length == pytest.approx(10.0)
+    assert s.precision == pytest.approx(reach / 20)
+    assert s.recall == pytest.approx(0.5)
+    p, r = reach / 20, 0.5
+    assert s.f1 == pytest.approx(2 * p * r / (p + r))
+    assert (s.predictions, s.truths) == (1, 2)
+    # a line drawn twice counts once
+    twice = line_scores(predicted * 2, truth, buffer=1.5)
+    assert twice.predicted_length == 20.0 and twice.precision == pytest.approx(reach / 20)
+    # ... also a copy 0.01 off (under buffer / 100 = 0.015): reprojected or from a tile overlap
+    near = line_scores([*predicted, shapely.LineString([(0, 0.01), (20, 0.01)])], truth,
+                       buffer=1.5)
+    assert near.predicted_length == pytest.approx(20.0)
+    assert near.precision == pytest.approx(reach / 20, rel=1e-3)
+
+
+def test_line_scores_without_truth_are_0():
+    s = line_scores([shapely.LineString([(0, 0), (20, 0)])], [], buffer=2.0)
+    assert (s.precision, s.recall, s.f1) == (0.0, 0.0, 0.0)
+    assert s.as_dict()["recall"] == 0.0

@@ -63,3 +63,16 @@ def test_fill_holes_is_in_square_metres_not_pixels(make_raster, tmp_path):
     (polygon,) = gpd.read_file(tmp_path / "v.gpkg").geometry
     assert polygon.equals(shapely.box(X0 + 0.5, Y0 - 3.5, X0 + 3.5, Y0 - 0.5))
     assert polygon.area == 9.0
+
+
+def test_a_probability_equal_to_the_threshold_is_foreground(make_raster, tmp_path):
+    probability = np.zeros((4, 4), np.float32)
+    probability[1, 1] = 0.5     # p >= threshold: building
+    probability[2, 3] = 0.4999  # below: background
+    path = make_raster("p.tif", probability, transform=from_origin(X0, Y0, 1, 1))
+    vectorize_polygons([path], tmp_path / "v.gpkg",
+                       options=VectorizeOptions(threshold=0.5, crs="source"))
+    found = gpd.read_file(tmp_path / "v.gpkg")
+    assert len(found) == 1
+    assert found.geometry[0].equals(shapely.box(X0 + 1, Y0 - 2, X0 + 2, Y0 - 1))
+    assert found["score"].tolist() == [0.5]
