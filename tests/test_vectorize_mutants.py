@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 from rasterio.transform import from_origin
 
+from geotile.instances import (
+    InstanceOptions,
+    finish_frame,
+    instance_polygons,
+    markers,
+    split_instances,
+)
 from geotile.vectorize import VectorizeOptions, fill_small_holes, vectorize_polygons
 
-from .conftest import UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN
 
 X0, Y0 = UTM_ORIGIN
 
@@ -76,3 +84,69 @@ def test_a_probability_equal_to_the_threshold_is_foreground(make_raster, tmp_pat
     assert len(found) == 1
     assert found.geometry[0].equals(shapely.box(X0 + 1, Y0 - 2, X0 + 2, Y0 - 1))
     assert found["score"].tolist() == [0.5]
+
+
+# ----------------------------------------------------------------- --instances
+
+
+def test_marker_thresholds_are_strict():
+    # seeds: footprint > 0.5 and boundary < 0.5 and contact < 0.5 (each equal is no seed)
+    footprint = np.array([[0.5, 0.6, 0, 0.6, 0.6, 0, 0.6, 0]], np.float32)
+    boundary = np.array([[0, 0, 0, 0.5, 0.4, 0, 0, 0]], np.float32)
+    contact = np.array([[0, 0, 0, 0, 0, 0, 0.5, 0]], np.float32)
+    seeds = markers(footprint, boundary, contact,
+                    options=InstanceOptions(erosion=0, min_marker=1))
+    assert seeds.tolist() == [[0, 1, 0, 0, 2, 0, 0, 0]]
+
+
+def test_markers_are_4_connected_and_small_ones_dropped():
+    footprint = np.array([[0.9, 0, 0, 0.9, 0.9],
+                          [0, 0.9, 0, 0, 0.9],
+                          [0, 0, 0, 0, 0]], np.float32)
+    one_each = markers(footprint, options=InstanceOptions(erosion=0, min_marker=1))
+    assert one_each.tolist() == [[1, 0, 0, 2, 2], [0, 3, 0, 0, 2], [0, 0, 0, 0, 0]]
+    # min_marker 3: the 3 px marker is kept (>=), renumbered 1; the single pixels dropped
+    kept = markers(footprint, options=InstanceOptions(erosion=0, min_marker=3))
+    assert kept.tolist() == [[0, 0, 0, 1, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+
+
+def test_marker_erosion_of_one_pixel_and_the_array_border():
+    inside = np.zeros((5, 5), np.float32)
+    inside[1:4, 1:4] = 0.9
+    eroded = markers(inside, options=InstanceOptions(erosion=1, min_marker=1))
+    assert eroded.tolist() == [[0] * 5, [0] * 5, [0, 0, 1, 0, 0], [0] * 5, [0] * 5]
+    # past the array's edge the seeds go on (a building cut by a block's edge)
+    whole = markers(np.full((3, 3), 0.9, np.float32),
+                    options=InstanceOptions(erosion=1, min_marker=1))
+    assert whole.tolist() == [[1, 1, 1]] * 3
+
+
+def test_instance_mask_threshold_and_regions_without_marker():
+    # footprint >= 0.5 is building; the 1 px wide arm holds no marker after erosion but
+    # stays an instance of its own, and it is 4-connected only to nothing else
+    footprint = np.zeros((6, 8), np.float32)
+    footprint[0:5, 0:5] = 0.9
+    footprint[2, 7] = 0.5
+    labels = split_instances(footprint, options=InstanceOptions(erosion=1, min_marker=1))
+    assert set(np.unique(labels[0:5, 0:5])) == {1}
+    assert labels[2, 7] == 2
+    assert (labels == 0).sum() == 48 - 26
+    polygons = sorted(instance_polygons(labels, footprint, from_origin(0, 6, 1, 1)),
+                      key=lambda r: -r[0].area)
+    (big, big_sum, big_count), (small, small_sum, small_count) = polygons
+    assert (big.area, big_count, small.area, small_count) == (25.0, 25, 1.0, 1)
+    assert big_sum == pytest.approx(25 * 0.9) and small_sum == pytest.approx(0.5)
+
+
+def test_instance_output_rings_follow_the_right_hand_rule():
+    # finish_frame (vectorize --instances) orients as the plain vectorizer: given a
+    # clockwise exterior and a counter-clockwise hole, it writes them the other way round
+    shell = [(X0, Y0), (X0, Y0 + 4), (X0 + 4, Y0 + 4), (X0 + 4, Y0), (X0, Y0)]  # clockwise
+    hole = [(X0 + 1, Y0 + 1), (X0 + 2, Y0 + 1), (X0 + 2, Y0 + 2), (X0 + 1, Y0 + 2)]
+    polygon = shapely.Polygon(shell, [hole])
+    assert not polygon.exterior.is_ccw and polygon.interiors[0].is_ccw
+    frame = gpd.GeoDataFrame({"class_id": [1], "class": ["building"], "score": [0.9]},
+                             geometry=[polygon], crs=UTM_CRS)
+    (out,) = finish_frame(frame, VectorizeOptions(crs="source"), 1.0).geometry
+    assert out.exterior.is_ccw and not out.interiors[0].is_ccw
+    assert out.area == 15.0
