@@ -16,6 +16,8 @@ from geotile.instances import (
     markers,
     split_instances,
 )
+from geotile.lines import prune
+from geotile.polygon_repair import repair_polygons
 from geotile.vectorize import VectorizeOptions, fill_small_holes, vectorize_polygons
 
 from .conftest import UTM_CRS, UTM_ORIGIN
@@ -150,3 +152,28 @@ def test_instance_output_rings_follow_the_right_hand_rule():
     (out,) = finish_frame(frame, VectorizeOptions(crs="source"), 1.0).geometry
     assert out.exterior.is_ccw and not out.interiors[0].is_ccw
     assert out.area == 15.0
+
+
+# ----------------------------------------------------------------- --lines, repair
+
+
+def test_a_spur_of_exactly_min_length_is_kept_and_a_shorter_one_pruned():
+    # a T: a road 0..20 along y = 0 and a spur up x = 10; spurs *shorter* than
+    # --min-length go
+    road = [shapely.LineString([(0, 0), (10, 0)]), shapely.LineString([(10, 0), (20, 0)])]
+    spur = shapely.LineString([(10, 0), (10, 3)])
+    kept = prune(np.array([*road, spur], dtype=object), 3.0)
+    assert sorted(shapely.length(kept).tolist()) == [3.0, 10.0, 10.0]
+    pruned = prune(np.array([*road, spur], dtype=object), 3.0001)
+    assert shapely.length(pruned).sum() == 20.0
+    assert shapely.union_all(pruned).equals(shapely.LineString([(0, 0), (20, 0)]))
+
+
+def test_a_collection_is_repaired_to_the_union_of_its_polygons():
+    # a GeometryCollection (a clipped file) of two squares and a line: both squares kept
+    collection = shapely.GeometryCollection([shapely.box(0, 0, 2, 2), shapely.box(5, 0, 8, 3),
+                                             shapely.LineString([(0, 5), (9, 5)])])
+    (repaired,) = repair_polygons(np.array([collection], dtype=object))
+    assert repaired.geom_type == "MultiPolygon" and repaired.area == 13.0
+    assert repaired.equals(shapely.MultiPolygon([shapely.box(0, 0, 2, 2),
+                                                 shapely.box(5, 0, 8, 3)]))
