@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import InputError
+from geotile.plurals import counted
 
 RESAMPLING = ("auto", "bilinear", "nearest", "cubic", "average")
 
@@ -259,7 +260,8 @@ def pair_extra_bands(images: Sequence, extra) -> list | None:
             paired.append(found[0])
         return paired
     if len(paths) != len(images):
-        raise InputError(f"{len(images)} images but {len(paths)} --extra-bands rasters: give "
+        raise InputError(f"{counted(len(images), 'image')} but "
+                         f"{counted(len(paths), '--extra-bands raster')}: give "
                          "one per image (in the same order), or a folder named after them.")
     for path in paths:
         if isinstance(path, Path) and not path.exists():

@@ -24,6 +24,7 @@ from geotile.evaluate import (
 )
 from geotile.folder_pairs import FilePairs, pair_folders
 from geotile.object_scores import ObjectEvaluation, ObjectScores, evaluate_vectors
+from geotile.plurals import counted
 from geotile.score_tables import image_table, shown
 
 log = logging.getLogger("geotile")
@@ -153,7 +154,7 @@ class ManyEvaluation:
             area = f", min area {self.min_area:g} {self.area_unit}" if self.min_area else ""
             lines = [
                 f"Objects (SpaceNet metric, IoU > {s.iou_threshold:g}{area}): "
-                f"{len(rows)} images, {sum(r['predictions'] for r in rows.values())} "
+                f"{counted(len(rows), 'image')}, {sum(r['predictions'] for r in rows.values())} "
                 f"predicted, {sum(r['truths'] for r in rows.values())} true",
                 f"  TP {s.tp}  FP {s.fp}  FN {s.fn}",
                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
@@ -166,14 +167,16 @@ class ManyEvaluation:
             lines += image_table(rows)
         else:
             f = foreground(self.scores)
-            lines = [f"Pixels over {len(rows)} images, classes other than background pooled: "
+            lines = [f"Pixels over {counted(len(rows), 'image')}, "
+                     "classes other than background pooled: "
                      f"TP {f['tp']}  FP {f['fp']}  FN {f['fn']}",
                      f"  precision {shown(f['precision'])}  recall {shown(f['recall'])}  "
                      f"F1 {shown(f['f1'])}  IoU {shown(f['iou'])}",
                      *image_table(rows, iou=True), "Total:", self.scores.table()]
         if self.unpaired.get("prediction") or self.unpaired.get("truth"):
-            lines.append(f"  left out (no partner): {len(self.unpaired['prediction'])} "
-                         f"predictions, {len(self.unpaired['truth'])} truths")
+            lines.append(f"  left out (no partner): "
+                         f"{counted(len(self.unpaired['prediction']), 'prediction')}, "
+                         f"{counted(len(self.unpaired['truth']), 'truth')}")
         return "\n".join(lines)
 
 
@@ -338,7 +341,7 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             if c.unmatched:
                 said.setdefault(c.unmatched, []).append(name)
         for text, names in said.items():  # once per set of names, not per image
-            more = f" and {len(names) - 1} other images" if len(names) > 1 else ""
+            more = f" and {counted(len(names) - 1, 'other image')}" if len(names) > 1 else ""
             log.warning("%s (against %s)%s: %s", *pairs.pairs[names[0]], more, text)
         meaning = _folder_meaning_of_255(per_image.values())
         per_image = {name: c.scores(meaning) for name, c in per_image.items()}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from geotile.errors import InputError
 from geotile.input_files import CONTAINER_SUFFIXES, is_label_file
+from geotile.plurals import counted
 
 
 def is_label_folder(labels, layer: str | None = None) -> bool:
@@ -233,7 +234,8 @@ def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_cr
 def check_pairing(images, outputs) -> None:
     """InputError unless there is one output per image."""
     if len(images) != len(outputs):
-        raise InputError(f"{len(images)} images but {len(outputs)} outputs: give one output "
+        raise InputError(f"{counted(len(images), 'image')} but {counted(len(outputs), 'output')}: "
+                         "give one output "
                          "path per image.")
 
 

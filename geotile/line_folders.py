@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from geotile.line_metrics import LineScores
+from geotile.plurals import counted
 
 
 @dataclass
@@ -53,7 +54,8 @@ class ManyLineScores:
         from geotile.score_tables import name_width
 
         s, n = self.scores, name_width(self.per_image)
-        lines = [f"Lines (length within {self.buffer:g} m): {len(self.per_image)} images, "
+        lines = [f"Lines (length within {self.buffer:g} m): "
+                 f"{counted(len(self.per_image), 'image')}, "
                  f"{s.predictions} predicted ({s.predicted_length:.1f} m), {s.truths} true "
                  f"({s.true_length:.1f} m)",
                  f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}",

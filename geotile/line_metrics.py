@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geotile.errors import InputError, check_range
+from geotile.plurals import counted_are
 
 log = logging.getLogger("geotile")
 
@@ -265,8 +266,10 @@ def _lines(geometries, side: str = "") -> np.ndarray:
                          "LineStrings (centrelines), or polygons' outlines (shapely.boundary).")
     linear, _, _, only = line_parts(array)
     if not only.all():
-        warnings.warn(f"line_scores: {int((~only).sum())} {side} geometries are points, not "
-                      "lines, and are left out of the line scores.", GeotileWarning,
+        n = int((~only).sum())
+        warnings.warn(f"line_scores: {counted_are(n, f'{side} geometry', f'{side} geometries')} "
+                      f"{'a point, not a line' if n == 1 else 'points, not lines'}, and "
+                      f"{'is' if n == 1 else 'are'} left out of the line scores.", GeotileWarning,
                       stacklevel=3)
     return linear[only]
 
@@ -425,8 +428,11 @@ def _lines_only(frame, path):
     kinds = shapely.get_type_id(frame.geometry.values)
     points = ~lines & np.isin(kinds, POINT_TYPES)
     if points.any():
-        warnings.warn(f"{path}: {int(points.sum())} features are points, not lines, and are "
-                      "left out of the line scores.", GeotileWarning, stacklevel=3)
+        n = int(points.sum())
+        warnings.warn(f"{path}: {counted_are(n, 'feature')} "
+                      f"{'a point, not a line' if n == 1 else 'points, not lines'}, and "
+                      f"{'is' if n == 1 else 'are'} left out of the line scores.",
+                      GeotileWarning, stacklevel=3)
     frame = frame[only].copy()
     frame[frame.geometry.name] = gpd.GeoSeries(linear[only], index=frame.index, crs=frame.crs)
     return frame

@@ -19,6 +19,7 @@ from geotile.dataset_names import (
 from geotile.errors import InputError
 from geotile.input_files import RASTER_SUFFIXES
 from geotile.input_paths import image_stem
+from geotile.plurals import counted
 from geotile.sidecars import SIDECAR_SUFFIXES
 
 log = logging.getLogger("geotile")
@@ -54,7 +55,8 @@ def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
         return _pair_by_stem(images, *found)
     if len(masks) != len(images):
         raise InputError(
-            f"{len(images)} images but {len(masks)} masks: give one --masks file per image, "
+            f"{counted(len(images), 'image')} but {counted(len(masks), 'mask')}: "
+            "give one --masks file per image, "
             "or a folder or a pattern ('masks/*.tif') of masks named after the images."
         )
     return _pair_files_by_name(images, masks)

@@ -40,6 +40,7 @@ from geotile.errors import GeotileWarning, InputError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.gdal_settings import with_read_settings
 from geotile.no_georef import copy_georeferencing
+from geotile.plurals import counted
 from geotile.quiet_warnings import is_valid, quietly
 from geotile.resume import REPLACE, SKIP, completed_as
 from geotile.resume import TAG as COMPLETE_TAG
@@ -472,7 +473,8 @@ def prepare_labels(
             raise InputError(f"{source}: no feature has a geometry. Give a file of polygons.")
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     if points:
-        warnings.warn(f"{source}: {points} point features were left out: points have no "
+        warnings.warn(f"{source}: {counted(points, 'point feature')} "
+                      f"{'was' if points == 1 else 'were'} left out: points have no "
                       "area to burn.", GeotileWarning, stacklevel=3)
     check_geographic_coordinates(labels, source)
     if crs is not None:
@@ -594,14 +596,18 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
             if only.all():
                 raise InputError(f"{source}: the features are lines (roads?), which have no "
                                  f"area; {lines_fix}{closed}")
-            warnings.warn(f"{source}: {int(lines.sum())} line features were left out of the "
-                          f"annotations; {lines_fix}{closed}", GeotileWarning, stacklevel=3)
+            n = int(lines.sum())
+            warnings.warn(f"{source}: {counted(n, 'line feature')} {'was' if n == 1 else 'were'} "
+                          f"left out of the annotations; {lines_fix}{closed}", GeotileWarning,
+                          stacklevel=3)
             return labels
         if only.all():
             raise InputError(f"{source}: the features are lines (roads?), which have no area "
                              f"to burn. Give --line-width M to burn them M metres wide.{closed}")
-        warnings.warn(f"{source}: {int(lines.sum())} line features were left out (no "
-                      f"--line-width); give --line-width M to burn them M metres wide.{closed}",
+        n = int(lines.sum())
+        warnings.warn(f"{source}: {counted(n, 'line feature')} {'was' if n == 1 else 'were'} "
+                      "left out (no --line-width); give --line-width M to burn them M metres "
+                      f"wide.{closed}",
                       GeotileWarning, stacklevel=3)
         return labels
     if not width > 0 or cap not in LINE_CAPS:

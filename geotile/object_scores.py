@@ -37,6 +37,7 @@ from geotile.errors import InputError, check_range
 from geotile.evaluation_crs import _same_crs, in_truth_crs, warn_if_apart
 from geotile.label_set import cut_name_hint
 from geotile.label_set import geometry_array as _geometry_array
+from geotile.plurals import counted_are
 from geotile.quiet_warnings import is_valid
 from geotile.score_tables import _name_column
 
@@ -292,19 +293,27 @@ def _polygons_only(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
     polygonal = present & np.isin(shapely.get_type_id(values), [3, 6])  # (Multi)Polygon
     others = present & ~polygonal
     if others.any():
-        names = ", ".join(sorted({_GEOMETRY_NAMES.get(int(t), str(t))
-                                  for t in shapely.get_type_id(values[others])}))
+        kinds = sorted({int(t) for t in shapely.get_type_id(values[others])})
+        names = ", ".join(sorted(_GEOMETRY_NAMES.get(t, str(t)) for t in kinds))
         if not polygonal.any():
             raise InputError(f"{path}: its features are {names}, not polygons; object scores "
                              "compare polygons (lines are scored against lines, with "
                              "--buffer).")
-        warnings.warn(f"{path}: {int(others.sum())} features are {names}, not polygons, and "
-                      "are left out of the object scores.", GeotileWarning, stacklevel=3)
+        n = int(others.sum())
+        what = f"a {_GEOMETRY_NAME[kinds[0]]}" if n == 1 and kinds[0] in _GEOMETRY_NAME \
+            else names
+        warnings.warn(f"{path}: {counted_are(n, 'feature')} {what}, "
+                      f"{'not a polygon' if n == 1 else 'not polygons'}, and "
+                      f"{'is' if n == 1 else 'are'} left out of the object scores.",
+                      GeotileWarning, stacklevel=3)
     return frame[polygonal]
 
 
 _GEOMETRY_NAMES = {0: "points", 1: "lines", 2: "rings", 4: "points", 5: "lines",
                    7: "geometry collections"}
+#: the same, of one feature ("1 feature is a point")
+_GEOMETRY_NAME = {0: "point", 1: "line", 2: "ring", 4: "multipoint", 5: "multiline",
+                  7: "geometry collection"}
 
 
 #: confidence fields looked for when none is named: SpaceNet's and geotile vectorize's

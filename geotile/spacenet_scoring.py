@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.plurals import counted
 from geotile.spacenet import GEO_CRS, read_csv
 
 log = logging.getLogger("geotile")
@@ -73,7 +74,7 @@ class CsvEvaluation:
         s = self.scores
         lines = [f"Objects (SpaceNet metric, IoU > {s.iou_threshold:g}, min area "
                  f"{self.min_area:g} px^2, {self.coordinates} coordinates): "
-                 f"{len(self.per_image)} images",
+                 f"{counted(len(self.per_image), 'image')}",
                  f"  TP {s.tp}  FP {s.fp}  FN {s.fn}",
                  f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}"]
         if len(self.per_image) > 1:

@@ -952,7 +952,7 @@ def test_tile_labels_of_lines_name_a_fix_tile_users_have(run_cli, tmp_path):
                      "-o", tmp_path / "mixed")
     assert result.exit_code == 0, result.output
     warned = [line for line in result.stderr.splitlines() if line.startswith("Warning")]
-    assert len(warned) == 1 and "1 line features were left out" in warned[0]
+    assert len(warned) == 1 and "1 line feature was left out" in warned[0]
     assert "ST_Buffer" in warned[0] and "geotile make-masks" in warned[0]
     assert "give --line-width" not in warned[0]
     coco = json.loads((tmp_path / "mixed" / "annotations.json").read_text())

@@ -1622,7 +1622,7 @@ def test_collections_of_polygons_are_scored_by_their_polygons(tmp_path, run_cli)
     scores = json.loads(result.stdout)
     assert (scores["tp"], scores["fp"], scores["fn"], scores["truths"]) == (3, 0, 0, 3)
     assert scores["mean_iou"] == pytest.approx(1.0)
-    assert "1 features are geometry collections, not polygons" in result.stderr
+    assert "1 feature is a geometry collection, not a polygon" in result.stderr
 
 
 def test_tables_tell_classes_apart_whose_names_share_their_start():

@@ -79,7 +79,7 @@ def test_images_without_a_prediction_are_said_and_listed(tmp_path, run_cli):
     assert scores["unpaired"] == {"prediction": [], "truth": ["val/b.jpg"]}
     assert "b.jpg" in result.stderr and "left out" in result.stderr
     table = run_cli("evaluate", folder, truth)
-    assert "left out (no partner): 0 predictions, 1 truths" in table.output
+    assert "left out (no partner): 0 predictions, 1 truth\n" in table.output
 
 
 def test_label_files_without_a_prediction_are_listed(tmp_path, run_cli):
@@ -311,3 +311,13 @@ def test_image_with_a_raster_prediction_is_refused(tmp_path, run_cli):
                           code=2)
     result = run_cli("evaluate", tmp_path / "pred", truth, "--image", image)
     assert_one_line_error(result, "folder of prediction rasters", "leave out --image", code=2)
+
+
+def test_the_table_of_one_image_says_one_image(tmp_path, run_cli):
+    """A folder scored against one image's truth said "Pixels over 1 images"."""
+    truth = _coco(tmp_path / "annotation.json", ("a.jpg",), annotated=(1,))
+    folder = tmp_path / "pred"
+    _classes(folder / "a.tif")
+    table = run_cli("evaluate", folder, truth)
+    assert table.exit_code == 0, table.output
+    assert "Pixels over 1 image, " in table.stdout and "1 images" not in table.stdout

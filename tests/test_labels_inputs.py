@@ -520,9 +520,19 @@ def test_points_among_polygons_are_left_out_with_a_warning(run_cli, image, tmp_p
     assert len(warned) == 2, result.stderr
     assert any("mixed.geojson: 3 point features were left out" in w and "no area" in w
                for w in warned), warned
-    assert any("1 line features were left out" in w for w in warned), warned
+    assert any("1 line feature was left out" in w for w in warned), warned
     mask = mask_of(out)
     assert mask.sum() == 32 and mask[:4, :4].all() and mask[:4, 8:12].all()
+
+
+def test_one_point_among_polygons_is_said_in_the_singular(run_cli, image, tmp_path):
+    """One Point beside a polygon was warned of as "1 point features were left out"."""
+    path = tmp_path / "one.geojson"
+    gpd.GeoDataFrame(geometry=[box(0, 0), shapely.Point(X0 + 5, Y0 - 5)],
+                     crs=UTM_CRS).to_file(path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "one.geojson: 1 point feature was left out" in result.stderr, result.stderr
     points = tmp_path / "points.geojson"
     gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 5, Y0 - 5)], crs=UTM_CRS).to_file(points)
     assert_one_line_error(run_cli("make-masks", points, image, "-o", tmp_path / "p.tif"),

@@ -92,7 +92,7 @@ def test_lines_among_polygons_without_width_are_left_out_with_a_warning(make_ras
     labels = write_lines(tmp_path / "mixed.geojson", [
         shapely.box(X0 + 1, Y0 - 3, X0 + 3, Y0 - 1),
         shapely.LineString([(X0 + 1, Y0 - 7), (X0 + 9, Y0 - 7)])])
-    with pytest.warns(GeotileWarning, match="1 line features were left out"):
+    with pytest.warns(GeotileWarning, match="1 line feature was left out"):
         summary = make_masks(labels, image, tmp_path / "mask.tif")
     assert summary[0]["positive_pixels"] == 16
 
@@ -210,7 +210,7 @@ def test_lines_in_geometry_collections_are_burnt_like_other_lines(make_raster, t
     assert result.exit_code == 1 and "--line-width" in result.stderr
     assert "lines (roads?)" in result.stderr and not (tmp_path / "none.tif").exists()
     # without --line-width the collection's road is left out with the lines' warning
-    with pytest.warns(GeotileWarning, match="1 line features were left out"):
+    with pytest.warns(GeotileWarning, match="1 line feature was left out"):
         [summary] = make_masks(labels, image, tmp_path / "house.tif")
     assert summary["positive_pixels"] == 64
 
@@ -489,7 +489,7 @@ def test_line_scores_refuse_polygons_and_points_as_evaluate_lines_does():
         message = str(caught.value)
         assert "\n" not in message
         assert message.startswith(f"line_scores: the {side} geometries hold {found}, not lines")
-    with pytest.warns(GeotileWarning, match="1 predicted geometries are points"):
+    with pytest.warns(GeotileWarning, match="1 predicted geometry is a point, not a line"):
         scores = line_scores([truth[0], shapely.Point(X0 + 500, Y0)], truth, 2.0)
     assert (scores.precision, scores.predicted_length) == (1.0, 100.0)
     assert scores.recall == pytest.approx(1 / 3)
@@ -568,7 +568,7 @@ def test_a_stray_point_among_lines_is_left_out_with_a_warning(run_cli, tmp_path)
     result = run_cli("evaluate", pred, truth, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["f1"] == 1.0
-    assert "pred.geojson: 1 features are points, not lines" in result.stderr
+    assert "pred.geojson: 1 feature is a point, not a line" in result.stderr
 
 
 def test_lines_in_geometry_collections_are_scored_like_other_lines(run_cli, tmp_path):
@@ -1974,7 +1974,7 @@ def test_closed_cad_polylines_are_named_with_the_conversion_that_burns_them(
         shapely.Polygon(square(2, 2)), shapely.LineString(square(10, 2) + square(10, 2)[:1])])
     from geotile.masks import make_masks
 
-    with pytest.warns(Warning, match=r"mixed.geojson: 1 line features were left out.*1 of "
+    with pytest.warns(Warning, match=r"mixed.geojson: 1 line feature was left out.*1 of "
                                      r"them is closed.*ogr2ogr -nlt POLYGON"):
         [summary] = make_masks(mixed, [image], [out])
     assert summary["positive_pixels"] == 64
@@ -2168,3 +2168,15 @@ def test_a_band_reads_only_the_rasters_near_it_of_many_on_their_own_grids(tmp_pa
     road = shapely.LineString([(X0, Y0 - 5), (X0 + 10 * 12 + 1.375, Y0 - 5)])
     assert frame.geometry.iloc[0].hausdorff_distance(road) < 1.0
     assert len(tried) <= 2 * 12  # each band the chips either side, not the 11 others
+
+
+def test_a_folder_of_one_pair_of_centrelines_says_one_image(run_cli, tmp_path):
+    """The line table of a folder said "1 images"; now "1 image"."""
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "truth").mkdir()
+    road = shapely.LineString([(X0, Y0), (X0 + 100, Y0)])
+    write_lines(tmp_path / "truth" / "a.gpkg", [road])
+    write_lines(tmp_path / "pred" / "a.gpkg", [road])
+    table = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth")
+    assert table.exit_code == 0, table.output
+    assert "m): 1 image, " in table.stdout and "1 images" not in table.stdout

@@ -333,7 +333,7 @@ def test_class_names_spelt_otherwise_pair_and_names_matching_none_are_warned_of(
             (tmp_path / folder / name).write_bytes(path.read_bytes())
     result = run_cli("evaluate", tmp_path / "pf", tmp_path / "tf")
     assert result.exit_code == 0, result.output
-    assert result.stderr.count("'Structures' (id 1)") == 1 and "1 other images" in result.stderr
+    assert result.stderr.count("'Structures' (id 1)") == 1 and "and 1 other image:" in result.stderr
 
 
 def test_match_class_names_pairs_only_one_loose_spelling():

@@ -793,3 +793,14 @@ def test_cli_vectorize_csv_of_a_site_grid_raster_is_one_line(run_cli, make_raste
     result = run_cli("vectorize", raster, "-o", tmp_path / "out.csv", "--crs", "source")
     assert result.exit_code == 0, result.output
     assert read_csv(tmp_path / "out.csv").geo[0].equals(shapely.box(1005, 1985, 1015, 1995))
+
+
+def test_the_table_of_one_image_says_one_image(tmp_path):
+    """The SpaceNet table said "1 images"; now "1 image"."""
+    header = ["ImageId", "BuildingId", "PolygonWKT_Pix"]
+    truth = write_rows(tmp_path / "truth.csv", header,
+                       [["AOI_2_Vegas_img1", 0, square(0, 0, 10)]])
+    proposals = write_rows(tmp_path / "proposals.csv", [*header, "Confidence"],
+                           [["AOI_2_Vegas_img1", 0, square(0, 0, 10), 1]])
+    table = evaluate_csvs(proposals, truth).table()
+    assert table.splitlines()[0].endswith(": 1 image"), table

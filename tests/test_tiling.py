@@ -275,7 +275,7 @@ def test_bad_inputs(spacenet_like, make_raster, real_data, tmp_path):
         tile_rasters([image], None, tmp_path / "x", options=TileOptions(size=1000, edge="drop"))
     with pytest.raises(InputError, match="sum to 1"):
         TileOptions(split=(0.5, 0.1))
-    with pytest.raises(InputError, match="1 images but 2 masks"):
+    with pytest.raises(InputError, match="1 image but 2 masks"):
         tile_rasters([image], [mask, mask], tmp_path / "x")
     other = make_raster("other_mask.tif", np.zeros((100, 100), np.uint8))
     with pytest.raises(InputError, match=r"other_mask.tif: the mask's grid differs from "
