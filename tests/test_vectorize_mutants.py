@@ -9,15 +9,19 @@ import pytest
 import shapely
 from rasterio.transform import from_origin
 
+from geotile import regularize
 from geotile.instances import (
     InstanceOptions,
+    _mutual_best_pairs,
     finish_frame,
+    instance_frame,
     instance_polygons,
     markers,
     split_instances,
 )
 from geotile.lines import prune
 from geotile.polygon_repair import repair_polygons
+from geotile.regularize import regularize_polygon
 from geotile.vectorize import VectorizeOptions, fill_small_holes, vectorize_polygons
 
 from .conftest import UTM_CRS, UTM_ORIGIN
@@ -177,3 +181,89 @@ def test_a_collection_is_repaired_to_the_union_of_its_polygons():
     assert repaired.geom_type == "MultiPolygon" and repaired.area == 13.0
     assert repaired.equals(shapely.MultiPolygon([shapely.box(0, 0, 2, 2),
                                                  shapely.box(5, 0, 8, 3)]))
+
+
+def test_the_watershed_floods_4_connected_only():
+    # (1, 1) is building (footprint >= 0.5) but no marker (not > 0.5); it touches the
+    # marker at (0, 0) by a corner only: not flooded from it, it is an instance of its own
+    footprint = np.array([[0.9, 0], [0, 0.5]], np.float32)
+    labels = split_instances(footprint, options=InstanceOptions(erosion=0, min_marker=1))
+    assert labels.tolist() == [[1, 0], [0, 2]]
+
+
+def test_mutual_best_pairs_take_the_lowest_label_on_a_tie():
+    # label 1 of one band covers one pixel of 1 and one of 2 of the other: a tie, settled
+    # for the lowest (1); 2's best partner is 1 too, but 1's is not 2
+    assert _mutual_best_pairs(np.array([[1, 1]]), np.array([[1, 2]])) == [(1, 1)]
+    assert _mutual_best_pairs(np.array([[1, 2]]), np.array([[1, 1]])) == [(1, 1)]
+
+
+def test_an_edge_half_of_whose_pixels_are_boundary_is_a_party_wall(make_raster):
+    # two rasters on different grids (1 m and 0.5 m pixels), one building each side of
+    # their edge x = X0 + 2; on the left, 1 of the 2 pixels along it is boundary (0.5, at
+    # the threshold): half of them is "mostly" (>= 0.5), a wall, so the two stay apart
+    names = ("footprint", "boundary", "contact")
+    left = np.zeros((3, 2, 2), np.float32)
+    left[0] = 0.9
+    left[1, 0, 1] = 0.5
+    right = np.zeros((3, 4, 4), np.float32)
+    right[0] = 0.9
+    a = make_raster("a.tif", left, transform=from_origin(X0, Y0, 1, 1), descriptions=names)
+    b = make_raster("b.tif", right, transform=from_origin(X0 + 2, Y0, 0.5, 0.5),
+                    descriptions=names)
+    found = instance_frame([a, b], options=InstanceOptions(erosion=0, min_marker=1))
+    assert sorted(shapely.normalize(found.geometry.values).tolist(), key=lambda g: g.wkt) == [
+        shapely.box(X0, Y0 - 2, X0 + 2, Y0).normalize(),
+        shapely.box(X0 + 2, Y0 - 2, X0 + 4, Y0).normalize()]
+    assert found["score"].tolist() == [0.9, 0.9]
+    # below the threshold the edge is no wall: one building across it
+    left[1, 0, 1] = 0.4999
+    a = make_raster("a.tif", left, transform=from_origin(X0, Y0, 1, 1), descriptions=names)
+    (joined,) = instance_frame([a, b], options=InstanceOptions(erosion=0, min_marker=1)).geometry
+    assert joined.equals(shapely.box(X0, Y0 - 2, X0 + 4, Y0))
+
+
+# ----------------------------------------------------------------- --regularize
+
+#: a thin L (rectangle 24 x 6, axis-aligned: its sides' direction is 0 degrees)
+THIN_L = shapely.Polygon([(0, 0), (0, 6), (4, 6), (4, 4), (24, 4), (24, 0)])
+
+
+def test_a_direction_angle_tolerance_off_the_rectangle_sides_tries_them_too(monkeypatch):
+    # a dominant direction exactly ANGLE_TOLERANCE (0.5 degrees) off the rectangle's
+    # sides (0): the sides are tried too, and the L squared along them is the L itself
+    assert regularize.ANGLE_TOLERANCE == 0.5
+    monkeypatch.setattr(regularize, "dominant_direction", lambda polygon, cell: 0.5)
+    assert regularize_polygon(THIN_L, 1.0).equals(THIN_L)
+    # closer than that: only the dominant direction is tried (an L tilted by 0.4 degrees)
+    monkeypatch.setattr(regularize, "dominant_direction", lambda polygon, cell: 0.4)
+    tilted = regularize_polygon(THIN_L, 1.0)
+    assert not tilted.equals(THIN_L) and tilted.intersection(THIN_L).area < 104
+
+
+def test_of_candidate_directions_matching_equally_well_the_dominant_one_is_kept(monkeypatch):
+    # the L squared along the dominant direction (10, stubbed) and along its rectangle's
+    # sides (0) give two outlines of one IoU with it (100 / 104): the first tried is kept
+    first = shapely.union(shapely.box(0, 0, 24, 4), shapely.box(0, 4, 2, 6))
+    second = shapely.union(shapely.box(0, 0, 24, 4), shapely.box(2, 4, 4, 6))
+    monkeypatch.setattr(regularize, "dominant_direction", lambda polygon, cell: 10.0)
+    tried = []
+    monkeypatch.setattr(regularize, "_rectilinear_at", lambda simple, angle: tried.append(
+        angle) or {10.0: first, 0.0: second}[angle])
+    assert regularize_polygon(THIN_L, 1.0).equals(first)
+    assert tried == [10.0, 0.0]
+
+
+def test_an_outline_squared_that_matches_it_poorly_is_not_kept():
+    # a quadrilateral; its minimum rectangle lies along its edge (4, 3)-(6, 5): in
+    # u = x + y, v = x - y it is u 4..11, v 1..4 (area 21 / 2), the quadrilateral's area
+    # is 11 / 2. Squared along its dominant direction (~15.9 degrees) its outline overlaps
+    # it by IoU ~0.66 < 0.7: rejected, so the rectangle fitted to its area stays, every
+    # side moved in by d: (7 - 2 e)(3 - 2 e) / 2 = 11 / 2 with e = d * sqrt(2) = 2.5 - h,
+    # h = sqrt(15) / 2
+    quad = shapely.Polygon([(3, 1), (6, 2), (6, 5), (4, 3)])
+    h = np.sqrt(15) / 2
+    expected = shapely.Polygon([(5 - h, 1.5), (6, 2.5 + h), (5 + h, 3.5), (4, 2.5 - h)])
+    found = regularize_polygon(quad, 1.0)
+    assert len(found.exterior.coords) == 5 and found.area == pytest.approx(5.5)
+    assert found.symmetric_difference(expected).area < 1e-9
