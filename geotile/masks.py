@@ -1071,15 +1071,19 @@ def _labelme_frames(labelme, image_paths, class_map):
             class_ids(Labels(np.empty(len(fields[CATEGORY]), dtype=object), fields, None,
                              None, {CATEGORY: list(labelme.names)}), CATEGORY, class_map,
                       labelme.files[position])
+            if opened[-1][1] is not None and opened[-1][1].is_geographic:
+                # shapes placed past degrees are refused by prepare_labels: here, first
+                next(_placed_labelme(labelme, opened[-1:], class_map, position))
     return _placed_labelme(labelme, opened, class_map)
 
 
-def _placed_labelme(labelme, opened: list, class_map):
+def _placed_labelme(labelme, opened: list, class_map, first: int = 0):
     """(image, label file, crs, labels, (frame, names)) of each image of ``opened`` ((image,
-    crs, transform) of each), its shapes placed and classed when it is reached."""
+    crs, transform) of each; the first image ``first``'s), its shapes placed and classed
+    when it is reached."""
     from geotile.labelme_labels import CATEGORY, IGNORED, image_labels
 
-    for position, (image, crs, transform) in enumerate(opened):
+    for position, (image, crs, transform) in enumerate(opened, first):
         source = labelme.files[position]
         labels = image_labels(labelme, position, transform, crs, class_map)
         with warnings.catch_warnings():

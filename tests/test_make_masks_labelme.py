@@ -769,3 +769,23 @@ def test_some_images_number_their_own_labels_evaluate_by_id_every_file_s(tmp_pat
     by_name = {c["class"]: c["iou"] for c in json.loads(scored.stdout)["classes"]}
     assert by_name == {"background": 1.0, "C": 1.0, "A": None, "B": None}
     assert "names no classes" not in scored.stderr
+
+
+def test_lon_lat_past_degrees_in_the_last_file_is_refused_before_any_mask(tmp_path, run_cli):
+    """Three lon/lat images: the last file's shape lies so far out that its map coordinates
+    are no degrees. The refusal comes before any mask is written (shapes are placed image by
+    image as masks are made, but this is checked for every image first)."""
+    from rasterio.transform import from_origin
+
+    images = []
+    (tmp_path / "images").mkdir()
+    for i in range(3):
+        images.append(write_raster(tmp_path / "images" / f"im{i}.tif",
+                                   np.zeros((20, 20), np.uint8), crs="EPSG:4326",
+                                   transform=from_origin(170, 10, 0.5, 0.5)))
+        x = 5 if i < 2 else 900  # 900 px east of 170 deg: lon 620
+        _labelme(tmp_path / "labels" / f"im{i}.json",
+                 [_shape("a", [[x, 5], [x + 5, 5], [x + 5, 10]])], 20, 20)
+    result = run_cli("make-masks", tmp_path / "labels", *images, "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, "im2.json", "not longitude/latitude")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
