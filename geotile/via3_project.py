@@ -174,8 +174,9 @@ def _attributes(where: str, av, attributes: dict) -> dict:
         if attribute.get("type") == _CHECKBOX and isinstance(value, str):
             value = {_label(where, attribute, options, o): True
                      for o in value.split(",") if o != ""}
-        elif attribute.get("type") in _OPTION_TYPES and isinstance(value, str) and value:
-            value = _label(where, attribute, options, value)
+        elif attribute.get("type") in _OPTION_TYPES and isinstance(value, str | int) \
+                and not isinstance(value, bool) and value != "":
+            value = _label(where, attribute, options, str(value))  # 1 indexes as "1" in JS
         found[attribute["aname"]] = value
     return found
 
@@ -187,6 +188,8 @@ def _label(where: str, attribute: dict, options: dict, option: str) -> str:
         raise InputError(f"{where} has {attribute['aname']!r} {option!r}, not one of its "
                          f"option ids ({listed}). Fix or remove it.")
     label = options[option]
+    if isinstance(label, int) and not isinstance(label, bool):
+        label = str(label)  # shown as its digits
     return label.strip() if isinstance(label, str) and label.strip() else option
 
 

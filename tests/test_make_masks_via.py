@@ -706,3 +706,25 @@ def test_other_csvs_are_not_via(tmp_path, run_cli):
     image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8))
     result = run_cli("tile", image, "--labels", labels, "-o", tmp_path / "p", "--size", "16")
     assert_one_line_error(result, "via.csv", "VIA", "make-masks")
+
+
+def test_via3_option_ids_and_labels_that_are_numbers(tmp_path, run_cli):
+    """A select whose av values are written as numbers (1, not "1": JavaScript indexes its
+    options alike) takes the options' labels, not the numbers as class names; an option label
+    that is a number is its text (a class id, as a VIA 2 name of digits), not the option's id."""
+    entries = [_entry("a.png", [_region(_polygon(HOUSE), kind="h"),
+                                _region(_rect(*CAR), kind="c")])]
+    labels = via3_project(tmp_path / "p.json", *entries)
+    document = json.loads(labels.read_text())
+    document["attribute"]["1"]["options"] = {"1": "house", "2": "car"}
+    document["metadata"]["1_m0"]["av"] = {"1": 1}
+    document["metadata"]["1_m1"]["av"] = {"1": 2}
+    labels.write_text(json.dumps(document))
+    image = _png(tmp_path / "a.png")
+    _masks(run_cli, labels, [image], tmp_path / "n.tif")
+    assert json.loads(_read(tmp_path / "n.tif")[2]["GEOTILE_CLASS_NAMES"]) == [
+        "background", "car", "house"]
+    document["attribute"]["1"]["options"] = {"1": 7, "2": 9}
+    labels.write_text(json.dumps(document))
+    _masks(run_cli, labels, [image], tmp_path / "l.tif")
+    assert set(np.unique(_read(tmp_path / "l.tif")[0][0])) == {0, 7, 9}  # not ids 1, 2
