@@ -425,13 +425,15 @@ def _one_feature(line: str) -> bool:
 
 
 def _without_bom(path: Path):
-    """``path``, or past its UTF-8 byte-order mark, which makes GDAL's GeoJSONSeq reader
-    drop the first feature."""
-    from geotile.input_paths import input_path
+    """The GeoJSON text sequence ``path`` as GDAL's GeoJSONSeq driver opens it (named:
+    GDAL's GeoJSON driver claims a sequence whose first line begins {"geometry": ... and
+    reads its first feature alone), past its UTF-8 byte-order mark (which makes the
+    GeoJSONSeq reader drop the first feature)."""
+    from geotile.input_paths import VirtualPath
 
     with path.open("rb") as handle:
         bom = handle.read(3) == codecs.BOM_UTF8
-    return input_path(f"/vsisubfile/3_,{path}") if bom else path
+    return VirtualPath(f"GeoJSONSeq:/vsisubfile/3_,{path}" if bom else f"GeoJSONSeq:{path}")
 
 
 def wide_encoding(head: bytes) -> str | None:

@@ -346,3 +346,22 @@ def test_geojson_lines_of_other_shapes_burn_alike(run_cli, two_tiles, tmp_path):
     assert result.exit_code == 0, result.output
     for key, mask in expected.items():
         np.testing.assert_array_equal(mask_of(tmp_path / "masks" / key), mask, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["f.geojsonl", "f.geojsons"])
+def test_a_sequence_whose_features_put_geometry_first_is_read_whole(tmp_path, name):
+    """Read whole (no tiles: evaluate, vectorize's inputs), a .geojsonl whose lines begin
+    {"geometry": ... was opened by GDAL's GeoJSON driver (it sniffs the first object, not
+    the name) and read as 1 feature of 4, exit 0; now GDAL's GeoJSONSeq driver reads 4."""
+    from geotile.labels import read_labels
+
+    x0, y0 = UTM_ORIGIN
+    lines = [json.dumps({"geometry": {"type": "Polygon", "coordinates": [[
+        [x0 + 10 * i, y0], [x0 + 10 * i + 5, y0], [x0 + 10 * i + 5, y0 - 5],
+        [x0 + 10 * i, y0 - 5], [x0 + 10 * i, y0]]]}, "type": "Feature",
+        "properties": {"n": i}}) for i in range(4)]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    labels = read_labels(path, labels_crs=UTM_CRS)
+    assert len(labels.geometries) == 4
+    assert sorted(labels.fields["n"].tolist()) == [0, 1, 2, 3]
