@@ -3,8 +3,6 @@ each expected value is worked out by hand on a tiny input."""
 
 from __future__ import annotations
 
-import csv
-
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from geotile.object_scores import evaluate_vectors, match_polygons
 from geotile.spacenet_scoring import evaluate_csvs
 
 from .conftest import UTM_CRS, UTM_ORIGIN
+from .test_spacenet import square, write_rows
 
 X0, Y0 = UTM_ORIGIN
 
@@ -113,16 +112,6 @@ def test_mean_iou_is_the_mean_over_the_matches():
 # ----------------------------------------------------------------- SpaceNet CSVs
 
 
-def write_rows(path, header, rows):
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def square(x, y, size):
-    return shapely.box(x, y, x + size, y + size).wkt
 
 
 def test_spacenet_csvs_min_area_bounds_missing_confidence_and_ties(tmp_path):

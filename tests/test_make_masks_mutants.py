@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import warnings
 
-import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
@@ -19,6 +18,7 @@ from geotile.errors import GeotileWarning
 from geotile.masks import MaskOptions, make_masks, rasterize_labels
 
 from .conftest import UTM_CRS, UTM_ORIGIN
+from .test_masks import read, write_labels
 
 X0, Y0 = UTM_ORIGIN
 CHANNELS = ("footprint", "boundary", "contact")
@@ -101,14 +101,6 @@ def write_image(path, rows, cols, transform, nodata=None, pixels=None):
     return path
 
 
-def write_labels(path, geometries, crs=UTM_CRS, **columns):
-    gpd.GeoDataFrame(columns, geometry=list(geometries), crs=crs).to_file(path)
-    return path
-
-
-def read(path):
-    with rasterio.open(path) as src:
-        return src.read(), src.profile
 
 
 def scattered_buildings(transform, rows, cols, seed, count=45, reach=6):
