@@ -103,6 +103,11 @@ def _boxes(texts: list) -> np.ndarray:
                             np.maximum.reduceat(x, starts), np.maximum.reduceat(y, starts)])
 
 
+def _no_constant(name: str):
+    """Refuse NaN, Infinity and -Infinity, which Python's json takes and JSON has not."""
+    raise ValueError(f"{name} is no JSON number")
+
+
 class _Reader:
     """The sequence's lines a block at a time: each feature's properties and box, the
     features near the boxes kept in ``state`` (what a streamed GeoJSON keeps:
@@ -111,7 +116,7 @@ class _Reader:
     def __init__(self, state, boxes, class_field, name) -> None:
         self.state = state
         self.boxes, self.class_field, self.name = boxes, class_field, name
-        self.scan = json.scanner.make_scanner(json.JSONDecoder())
+        self.scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_no_constant))
         self.lines = self.count = 0
         self.extent = np.array([np.inf, np.inf, -np.inf, -np.inf])
 
@@ -125,7 +130,7 @@ class _Reader:
         except (StopIteration, ValueError):
             pass
         try:
-            return json.loads(text)
+            return json.loads(text, parse_constant=_no_constant)
         except ValueError as exc:
             raise InputError(f"{self.name}: line {number} is not JSON ({exc}); each line "
                              "must be one GeoJSON Feature. Fix or delete that line.") from None

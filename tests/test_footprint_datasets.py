@@ -365,3 +365,25 @@ def test_a_sequence_whose_features_put_geometry_first_is_read_whole(tmp_path, na
     labels = read_labels(path, labels_crs=UTM_CRS)
     assert len(labels.geometries) == 4
     assert sorted(labels.fields["n"].tolist()) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("name", ["part-00003.csv.gz", "footprints.geojsonl"])
+def test_a_geojson_line_of_nan_coordinates_is_named_by_its_number(run_cli, two_tiles,
+                                                                   tmp_path, name):
+    """A line whose coordinates hold NaN (Python's json takes it; JSON has no NaN) beside a
+    tile: the feature was dropped without a word (exit 0); now one line names the file and
+    the line, exit 1, no mask written. GDAL's GeoJSONSeq driver (ogrinfo -al
+    GeoJSONSeq:f.geojsonl, GDAL 3.6.2) takes the line too: POLYGON ((nan 0.0,1 0,...)), no
+    warning, so it is no guide here."""
+    lines = feature_lines().splitlines()
+    broken = json.loads(lines[1])
+    broken["geometry"]["coordinates"][0][0][0] = float("nan")
+    lines[1] = json.dumps(broken)  # NaN, as Python writes it
+    assert "NaN" in lines[1]
+    text = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks")
+    assert_one_line_error(result, name, "line 2", "NaN")
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+
