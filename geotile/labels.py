@@ -385,7 +385,8 @@ def _sequence_source(path):
                 head = handle.read(2**20).decode("utf-8-sig", "replace").lstrip()
             if head.startswith("{"):
                 first = head.partition("\n")[0].strip()
-                sequence = _one_feature(first)  # a part of one footprint, as GeoJSONSeq
+                # a part of one footprint, as GeoJSONSeq; or Features after a broken line 1
+                sequence = _one_feature(first) or _features_after_first(head)
                 if not sequence:
                     return VirtualPath(f"GeoJSON:{text}")  # a FeatureCollection (.csv.gz)
         if sequence:  # past a UTF-8 byte-order mark, which makes GeoJSONSeq drop a feature
@@ -422,6 +423,14 @@ def _one_feature(line: str) -> bool:
     except ValueError:
         return False
     return isinstance(document, dict) and document.get("type") == "Feature"
+
+
+def _features_after_first(head: str) -> bool:
+    """Whether the complete lines of ``head`` after its first (up to 20) are all GeoJSON
+    Features: a sequence whose first line is broken (cut short...), which the reader of
+    GeoJSON lines then names as line 1."""
+    lines = [line for line in head.split("\n")[1:-1] if line.strip()][:20]
+    return bool(lines) and all(_one_feature(line) for line in lines)
 
 
 def _without_bom(path: Path):

@@ -387,3 +387,19 @@ def test_a_geojson_line_of_nan_coordinates_is_named_by_its_number(run_cli, two_t
     assert_one_line_error(result, name, "line 2", "NaN")
     assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
 
+
+
+@pytest.mark.parametrize("name", ["part-00004.csv.gz", "footprints.geojsonl",
+                                  "footprints.geojsons"])
+def test_a_broken_first_geojson_line_is_named_as_line_1(run_cli, two_tiles, tmp_path, name):
+    """A first line cut short (the rest Features): the whole file was 'not vector data GDAL
+    can read', line 1 being what marks it as GeoJSON lines; now, as for any other line, one
+    line names the file and line 1, and no mask is written."""
+    lines = feature_lines().splitlines()
+    lines[0] = lines[0][:-7]
+    text = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks")
+    assert_one_line_error(result, name, "line 1 is not JSON")
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
