@@ -50,7 +50,7 @@ APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (obj
 WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
        "rasters": "two rasters, which get pixel scores by class",
        "pixel truth": "truth drawn in each image's pixels (COCO, YOLO, Labelme, CVAT, Label "
-                      "Studio, Supervisely, V7 Darwin, VIA, DOTA)",
+                      "Studio, Labelbox, Supervisely, V7 Darwin, VIA, DOTA)",
        "raster predictions": "prediction rasters, which get pixel scores by class",
        "polygons": "polygons, which match by their IoU (--iou)",
        "results": "a COCO results file, scored per category of the COCO truth",
