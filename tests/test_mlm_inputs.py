@@ -36,6 +36,14 @@ def window_model(path, channels=3):
                       {"three": np.array(3, np.int64), "zero": np.array(0, np.float32)})
 
 
+def _window_item(tmp_path, size):
+    """window_model beside an item whose input shape is [-1, 3, size, size]."""
+    (tmp_path / "m").mkdir()
+    window_model(tmp_path / "m" / "model.onnx")
+    return write_item(tmp_path / "m", structured(["batch", "bands", "height", "width"],
+                                                 shape=[-1, 3, size, size]))
+
+
 def write_item(folder, content):
     (folder / "item.json").write_text(json.dumps(content))
     return folder / "item.json"
@@ -106,10 +114,7 @@ def test_the_item_s_fixed_height_and_width_are_the_tile_size(tmp_path, run_cli, 
     """An item whose input shape is [-1, 3, 8, 8] on a model of symbolic H/W: fed 512 px
     windows (16 px: the whole image); now 8 px ones, and --tile-size 16 warned of."""
     tif, _ = rgb
-    (tmp_path / "m").mkdir()
-    window_model(tmp_path / "m" / "model.onnx")
-    path = write_item(tmp_path / "m", structured(["batch", "bands", "height", "width"],
-                                                 shape=[-1, 3, 8, 8]))
+    path = _window_item(tmp_path, 8)
     out, result = run(run_cli, tmp_path, path, tif)
     assert np.all(out == 8), np.unique(out)
     out, result = run(run_cli, tmp_path, path, tif, "--tile-size", "16")
@@ -167,10 +172,7 @@ def test_an_item_window_smaller_than_any_predict_feeds_is_warned_and_left(tmp_pa
     model of symbolic H/W: 3 px windows are below the smallest predict feeds (8 px), so the
     default 512 px windows are fed (the 16 px image padded) with a warning naming the item."""
     tif, _ = rgb
-    (tmp_path / "m").mkdir()
-    window_model(tmp_path / "m" / "model.onnx")
-    path = write_item(tmp_path / "m", structured(["batch", "bands", "height", "width"],
-                                                 shape=[-1, 3, 3, 3]))
+    path = _window_item(tmp_path, 3)
     out, result = run(run_cli, tmp_path, path, tif)
     assert np.all(out == 512), np.unique(out)
     assert "item.json" in result.stderr and "3x3" in result.stderr, result.stderr
