@@ -1,7 +1,8 @@
 """Truth in one file of many images' shapes read as Labelme's (a CVAT "for images 1.1" XML, a
 Label Studio JSON or JSON_MIN export, a Labelbox export, a VGG Image Annotator JSON, CSV
 export or VIA 3 project), in
-Supervisely's annotations (a project, dataset or ann/ folder, one ann file), in V7's
+Supervisely's annotations (a project, dataset or ann/ folder, one ann file), in Datumaro
+JSON (a subset's file, its annotations folder, the export's root), in V7's
 Darwin JSON (a file, folder or pattern of them) or in DOTA's labelTxt (a DOTA root, its
 labelTxt folder, one file; difficult objects are regions to ignore, as DOTA's evaluation
 ignores them), for ``evaluate``.
@@ -11,7 +12,8 @@ Each prediction raster takes the file's image its name names, as a COCO file's
 ``name`` less its folders, Label Studio's image URL's file name with and without its upload
 prefix (``8a9b7c1d-``), Labelbox's external_id, global_key and row_data URL file name, VIA's
 ``filename`` (a VIA 3 file's ``fname``), Supervisely's ann files' names less ``.json``,
-Darwin's item names (and source files' names), DOTA's label files' names.
+Darwin's item names (and source files' names), DOTA's label files' names, Datumaro's
+items' image file names (their ids' last parts where they have none).
 make-masks' reader of the format then finds that entry and checks it, as against its image,
 against a stand-in of the prediction named as the image: a VRT of the prediction's size and
 no pixels, in a temporary folder (its messages name the prediction). VIA's --class-field
@@ -87,6 +89,12 @@ def _darwin_names(path: Path) -> tuple[list[str], set[str]]:
     return [found[0] for _, found in files if found], {n for _, found in files for n in found}
 
 
+def _datumaro_names(path: Path) -> tuple[list[str], set[str]]:
+    from geotile.datumaro_labels import names
+
+    return names(path)
+
+
 def _dota_names(path: Path) -> tuple[list[str], set[str]]:
     from geotile.dota_files import label_files
 
@@ -132,6 +140,12 @@ def _read_darwin(labels, images, class_field):
     return read_darwin(labels, images)
 
 
+def _read_datumaro(labels, images, class_field):
+    from geotile.datumaro_labels import read_datumaro
+
+    return read_datumaro(labels, images)
+
+
 def _read_dota(labels, images, class_field):
     from geotile.dota_labels import read_dota
 
@@ -141,6 +155,7 @@ def _read_dota(labels, images, class_field):
 def _formats() -> list[_Format]:
     """The formats, in the order make-masks tells them apart."""
     from geotile.darwin_labels import is_darwin_labels
+    from geotile.datumaro_labels import is_datumaro_labels
     from geotile.dota_files import is_dota_labels
     from geotile.label_documents import is_cvat_file, is_labelbox_file
     from geotile.labelstudio_labels import is_labelstudio_file
@@ -152,6 +167,7 @@ def _formats() -> list[_Format]:
             _Format(is_labelstudio_file, _labelstudio_names, _read_labelstudio),
             _Format(is_labelbox_file, _labelbox_names, _read_labelbox),
             _Format(is_supervisely_labels, _supervisely_names, _read_supervisely),
+            _Format(is_datumaro_labels, _datumaro_names, _read_datumaro),
             _Format(is_darwin_labels, _darwin_names, _read_darwin),
             _Format(is_via_file, _via_names, _read_via)]
 
@@ -162,7 +178,7 @@ def _format(truth) -> _Format | None:
 
 def is_annotation_file(truth) -> bool:
     """Whether TRUTH is a CVAT XML, a Label Studio export, a Labelbox export, Supervisely's
-    annotations, V7's Darwin JSON, a VIA file or DOTA's labelTxt."""
+    annotations, Datumaro JSON, V7's Darwin JSON, a VIA file or DOTA's labelTxt."""
     return _format(truth) is not None
 
 

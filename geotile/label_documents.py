@@ -1,7 +1,8 @@
 """Which label document a parsed JSON file (or an XML file, a Labelbox export) is, for the
 readers of labels in each image's pixels (:mod:`geotile.coco_labels`,
 :mod:`geotile.labelme_labels`, :mod:`geotile.via_labels`, :mod:`geotile.cvat_labels`,
-:mod:`geotile.darwin_labels`, :mod:`geotile.labelbox_labels`...) and for
+:mod:`geotile.darwin_labels`, :mod:`geotile.datumaro_labels`,
+:mod:`geotile.labelbox_labels`...) and for
 :mod:`geotile.labels`, which refuses them as vector labels: plain predicates, importing
 nothing of geotile but :mod:`geotile.json_text`'s readers."""
 from __future__ import annotations
@@ -67,6 +68,14 @@ def is_darwin(document) -> bool:
     return (isinstance(item, dict) and ("slots" in item or "name" in item)) or (
         isinstance(image, dict) and "file_name" not in image  # COCO's (SA-1B's): not V7's
         and any(k in image for k in ("width", "height", "filename", "original_filename")))
+
+
+def is_datumaro(document) -> bool:
+    """Whether a parsed JSON document is Datumaro's (a subset's annotations file): a
+    ``categories`` object beside an ``items`` list of objects."""
+    return (isinstance(document, dict) and isinstance(document.get("categories"), dict)
+            and isinstance(document.get("items"), list)
+            and all(isinstance(item, dict) for item in document["items"][:100]))
 
 
 def via_entries(document):

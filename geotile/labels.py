@@ -500,6 +500,7 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
         is_coco,
         is_coco_results,
         is_darwin,
+        is_datumaro,
         is_labelme,
         is_labelstudio,
     )
@@ -512,6 +513,10 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
         raise InputError(f"{path}: V7's Darwin JSON, in the pixels of the image it "
                          "annotates: make-masks takes it (geotile make-masks "
                          f"{path.name} IMAGE -o mask.tif); give vector labels here.")
+    if is_datumaro(document):  # each item's image's own pixels: placed by make-masks only
+        raise InputError(f"{path}: Datumaro JSON, in the pixels of the images it "
+                         "annotates: make-masks takes it (geotile make-masks "
+                         f"{path.name} IMAGE... -o masks/); give vector labels here.")
     if is_coco_results(document):
         raise InputError(f"{path}: COCO results (detections with scores, no images or "
                          "categories), not an instances file: give the annotations file "

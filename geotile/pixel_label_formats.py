@@ -1,16 +1,17 @@
 """Which of make-masks' readers of labels in each image's pixels takes a LABELS (DOTA,
-YOLO, CVAT, Label Studio, Labelbox, Supervisely, V7 Darwin, Labelme or VIA): asked in one
-order by make-masks, its command line and its dask runs; each format's wording and its
-reader."""
+YOLO, CVAT, Label Studio, Labelbox, Supervisely, Datumaro, V7 Darwin, Labelme or VIA):
+asked in one order by make-masks, its command line and its dask runs; each format's
+wording and its reader."""
 
 from __future__ import annotations
 
 YOLO, CVAT, LABELSTUDIO, LABELME, VIA = "yolo", "cvat", "labelstudio", "labelme", "via"
 SUPERVISELY, LABELBOX = "supervisely", "labelbox"
 DARWIN = "darwin"
+DATUMARO = "datumaro"
 DOTA = "dota"
 #: the formats whose shapes are classed by name as Labelme's (``__ignore__`` included)
-NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME, DARWIN, DOTA)
+NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME, DARWIN, DOTA, DATUMARO)
 #: each format's labels in make-masks' words: (what they are, classed how, what --class-map
 #: maps)
 WORDING = {
@@ -21,6 +22,7 @@ WORDING = {
     SUPERVISELY: ("Supervisely's objects are", "by their class titles", "the titles"),
     LABELME: ("Labelme shapes are", "by their labels", "the labels"),
     DARWIN: ("V7 Darwin annotations are", "by their names", "the names"),
+    DATUMARO: ("Datumaro annotations are", "by their labels", "the labels"),
     VIA: ("VIA regions are", "by a region attribute", "the class names"),
     DOTA: ("DOTA's objects are", "by their categories", "the category names"),
 }
@@ -30,6 +32,7 @@ def _readers() -> tuple:
     """Each format's (kind, predicate of LABELS, reader), in the order asked."""
     from geotile.cvat_labels import read_cvat
     from geotile.darwin_labels import is_darwin_labels, read_darwin
+    from geotile.datumaro_labels import is_datumaro_labels, read_datumaro
     from geotile.dota_files import is_dota_labels
     from geotile.dota_labels import read_dota
     from geotile.label_documents import is_cvat_file, is_labelbox_file
@@ -44,6 +47,7 @@ def _readers() -> tuple:
             (CVAT, is_cvat_file, read_cvat), (LABELSTUDIO, is_labelstudio_file, read_labelstudio),
             (LABELBOX, is_labelbox_file, read_labelbox),
             (SUPERVISELY, is_supervisely_labels, read_supervisely),
+            (DATUMARO, is_datumaro_labels, read_datumaro),
             (DARWIN, is_darwin_labels, read_darwin), (LABELME, is_labelme_labels, read_labelme),
             (VIA, is_via_file, read_via))
 
@@ -55,8 +59,10 @@ def pixel_label_format(labels, layer: str | None = None, images=None) -> str | N
     Studio (before COCO: its tasks hold "annotations"), Labelbox (an export v2 NDJSON or a
     v1 JSON: before an .ndjson is taken for a GeoJSON sequence), Supervisely (a project, dataset or
     ann/ folder, or one ann file: before its folders' .json are taken for vector files;
-    told by its own files, never Labelme's), V7 Darwin JSON (a file, folder or pattern of
-    them: told by its item or image beside annotations), Labelme (one file, or a folder or
+    told by its own files, never Labelme's), Datumaro JSON (a subset's file, its
+    annotations folder or the export's root: told by categories beside items), V7 Darwin
+    JSON (a file, folder or pattern of them: told by its item or image beside
+    annotations), Labelme (one file, or a folder or
     pattern of them: among those paired with ``images`` when given), VIA (regions of many
     images: JSON, a CSV told by VIA's exact header, a VIA 3 project); None for other labels
     (vector files, COCO, label rasters)."""

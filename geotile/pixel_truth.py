@@ -93,8 +93,8 @@ def _read(truth, grids: list, class_field: str | None = None, unnamed: list[str]
         truths = labelme_truth(labelme, grids)
         return truths, None if known is None else [str(f) for f in labelme_files(truth)]
     raise InputError(f"{truth}: no COCO, YOLO, Labelme, CVAT, Label Studio, Labelbox, "
-                     "Supervisely, V7 Darwin, VIA or DOTA labels. Give labels in each "
-                     "image's pixels, or vector labels.")
+                     "Supervisely, Datumaro, V7 Darwin, VIA or DOTA labels. Give labels in "
+                     "each image's pixels, or vector labels.")
 
 
 def _whole_folder(labelme, unnamed: list[str]):

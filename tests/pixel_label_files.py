@@ -164,3 +164,25 @@ def one_image_as_all(tmp_path, run_cli, labels, images, names: str) -> np.ndarra
     mask = read_mask(tmp_path / "one" / "c.tif")[0]
     assert np.array_equal(mask, read_mask(tmp_path / "full" / "c.tif")[0])
     return mask
+
+
+def coco_runs(mask: np.ndarray) -> list[int]:
+    """COCO's uncompressed counts: column-major, from a background run."""
+    flat = mask.ravel(order="F").astype(np.int8)
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    runs = np.diff(np.concatenate(([0], edges, [flat.size]))).tolist()
+    return [0, *runs] if flat[0] else runs
+
+
+def coco_counts(mask: np.ndarray) -> str:
+    """COCO's compressed counts string of ``mask`` (pycocotools' rleToString)."""
+    runs, out = coco_runs(mask), []
+    for i, value in enumerate(runs):
+        x = value - runs[i - 2] if i > 2 else value
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            out.append(chr((c | 0x20 if more else c) + 48))
+    return "".join(out)

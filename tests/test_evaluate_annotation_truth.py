@@ -272,6 +272,20 @@ def _abc_darwin(tmp_path):
     return folder
 
 
+def _abc_datumaro(tmp_path):
+    labels = sorted({label for _, label, _ in ABC})
+    items = [{"id": name.rsplit(".", 1)[0], "image": {"path": name, "size": [H, W]},
+              "annotations": [{"id": 1, "type": "bbox", "label_id": labels.index(label),
+                               "group": 0, "z_order": 0, "attributes": {},
+                               "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]]}]}
+             for name, label, box in ABC]
+    path = tmp_path / "datumaro" / "annotations" / "default.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"dm_format_version": "1.0", "infos": {}, "categories": {
+        "label": {"labels": [{"name": n, "parent": ""} for n in labels]}}, "items": items}))
+    return tmp_path / "datumaro"
+
+
 def _abc_labelme(tmp_path):
     folder = tmp_path / "labelme"
     folder.mkdir()
@@ -295,6 +309,7 @@ def _abc_via_entries(tmp_path) -> list:
 #: alone, evaluate by id every file's)
 ABC_EXPORTS = {
     "darwin": _abc_darwin,
+    "datumaro": _abc_datumaro,
     "labelme": _abc_labelme,
     "labelstudio": lambda tmp_path: _studio(tmp_path / "project.json", [
         (f"/data/upload/1/{name}", [(label, box)]) for name, label, box in ABC]),

@@ -13,6 +13,8 @@ import shapely
 from rasterio.features import shapes
 
 from tests.conftest import assert_one_line_error
+from tests.pixel_label_files import coco_counts as _compressed
+from tests.pixel_label_files import coco_runs as _runs
 from tests.pixel_label_files import plain_png
 
 H, W = 100, 120
@@ -28,28 +30,6 @@ def _box(x0, y0, x1, y1) -> np.ndarray:
 A, B, C = _box(10, 10, 30, 30), _box(50, 10, 70, 30), _box(10, 60, 30, 80)
 D = _box(40, 40, 60, 60)
 CROWD = _box(80, 70, 120, 100)
-
-
-def _runs(mask: np.ndarray) -> list[int]:
-    """COCO's uncompressed counts: column-major, from a background run."""
-    flat = mask.ravel(order="F").astype(np.int8)
-    edges = np.flatnonzero(np.diff(flat)) + 1
-    runs = np.diff(np.concatenate(([0], edges, [flat.size]))).tolist()
-    return [0, *runs] if flat[0] else runs
-
-
-def _compressed(mask: np.ndarray) -> str:
-    """COCO's compressed counts string of ``mask`` (pycocotools' rleToString)."""
-    runs, out = _runs(mask), []
-    for i, value in enumerate(runs):
-        x = value - runs[i - 2] if i > 2 else value
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            out.append(chr((c | 0x20 if more else c) + 48))
-    return "".join(out)
 
 
 def _rle(mask, compressed=True, size=(H, W)):

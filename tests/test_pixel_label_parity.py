@@ -1,6 +1,6 @@
 """Run-mode parity of the newest labels in each image's pixels (Supervisely with
 oriented_bbox and alpha_mask, Label Studio with BitMask, VIA's CSV export and VIA 3, DOTA's
-labelTxt, Labelbox, V7 Darwin): for each, one small export of two nearby houses (a gap of
+labelTxt, Labelbox, V7 Darwin, Datumaro): for each, one small export of two nearby houses (a gap of
 3 px between them) and a car of the format's newest shape, and
 
 - channels: --channels footprint,boundary,contact gives the default mask as its footprint,
@@ -186,8 +186,26 @@ def _darwin(root, names):
     return root
 
 
+def _datumaro(root, names):
+    x0, y0, x1, y1 = CAR
+    annotations = [*({"id": i, "type": "polygon", "attributes": {}, "group": 0, "label_id": 0,
+                      "z_order": 0, "points": [v for p in _corners(b) for v in p]}
+                     for i, b in enumerate(HOUSES)),
+                   {"id": 9, "type": "ellipse", "attributes": {}, "group": 0, "label_id": 1,
+                    "z_order": 0, "points": [x0, y0, x1, y1]}]
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "default.json").write_text(json.dumps(
+        {"dm_format_version": "1.0", "media_type": 2, "infos": {}, "categories": {"label": {
+            "labels": [{"name": n, "parent": "", "attributes": []} for n in ("house", "car")],
+            "label_groups": [], "attributes": []}},
+         "items": [{"id": name, "annotations": annotations,
+                    "image": {"path": f"{name}.tif", "size": [H, W]}} for name in names]}))
+    return root
+
+
 FORMATS = {"supervisely": _supervisely, "labelstudio": _labelstudio, "via_csv": _via_csv,
-           "via3": _via3, "dota": _dota, "labelbox": _labelbox, "darwin": _darwin}
+           "via3": _via3, "dota": _dota, "labelbox": _labelbox, "darwin": _darwin,
+           "datumaro": _datumaro}
 
 NORTH_UP = Affine.translation(*UTM_ORIGIN) * Affine.scale(0.5, -0.5)
 GRIDS = {"north_up": NORTH_UP,

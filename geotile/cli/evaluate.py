@@ -50,7 +50,8 @@ APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (obj
 WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
        "rasters": "two rasters, which get pixel scores by class",
        "pixel truth": "truth drawn in each image's pixels (COCO, YOLO, Labelme, CVAT, Label "
-                      "Studio, Labelbox, Supervisely, V7 Darwin, VIA, DOTA)",
+                      "Studio, Labelbox, Supervisely, Datumaro, V7 Darwin, VIA, "
+                      "DOTA)",
        "raster predictions": "prediction rasters, which get pixel scores by class",
        "polygons": "polygons, which match by their IoU (--iou)",
        "results": "a COCO results file, scored per category of the COCO truth",
@@ -235,8 +236,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
     labels folder, a Labelme file or folder, a CVAT XML, a Label Studio
     export, a Labelbox export (v2 NDJSON, v1 JSON), a Supervisely project or
-    dataset, V7 Darwin JSON files, a VIA file (JSON, CSV export, VIA 3
-    project), DOTA's labelTxt folder or root:
+    dataset, a Datumaro export or subset file, V7 Darwin JSON files, a VIA
+    file (JSON, CSV export, VIA 3 project), DOTA's labelTxt folder or root:
     its difficult objects are regions to ignore, as DOTA's evaluation ignores
     them): each prediction
     against its own image's instances, the prediction raster (or a folder of

@@ -227,6 +227,16 @@ def make_masks(
     cuboids are left out with a warning. Names are the classes (ids 1..N by sorted name;
     __ignore__ 255; --class-map maps the names).
 
+    LABELS may be Datumaro JSON (CVAT's "Datumaro 1.0" export, Intel Geti's, datum
+    export -f datumaro): an export's root, its annotations/ folder or one
+    <subset>.json: each IMAGE takes the item whose image path has its file name (else
+    whose id is its stem), of its size [h, w]. polygon, bbox (CVAT's rotation too),
+    ellipse (pixel centres inside) and mask (its RLE exactly) are burnt as Labelme's
+    shapes, by z_order then in file order; points, polylines, labels, captions,
+    cuboids and skeletons are left out with a warning; one group and label make one
+    instance. The categories' labels are the classes (ids 1..N by sorted name over
+    every subset; __ignore__ 255; --class-map maps the names).
+
     LABELS may be DOTA's labelTxt (DOTA v1.0/1.5/2.0, FAIR1M's or mmrotate's DOTA-style
     files, "DOTA format" exports): a DOTA root (images/ and labelTxt/), its labelTxt
     folder, a quoted pattern of its .txt files or one file: each IMAGE takes the .txt of
@@ -293,6 +303,7 @@ def make_masks(
     $ geotile make-masks via_region_data.json train/ -o masks/
     $ geotile make-masks via_export.csv train/ -o masks/
     $ geotile make-masks darwin/annotations/ images/ -o masks/
+    $ geotile make-masks datumaro_export/ datumaro_export/images/train/ -o masks/
     $ geotile make-masks project-1-at-2026-01-05-10-30-3f2a1b9c.json images/ \\
           -o masks/
     $ geotile make-masks export-result.ndjson images/ -o masks/
