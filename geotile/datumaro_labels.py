@@ -52,6 +52,8 @@ NO_AREA = ("label", "points", "polyline", "caption", "cuboid_3d", "cuboid_2d", "
 _SNIFF = re.compile(rb'"dm_format_version"\s*:|"categories"\s*:\s*\{')
 SNIFF_BYTES = 1 << 16
 ANNOTATIONS_DIR = "annotations"
+#: .json files of a folder looked at to tell it Datumaro's
+_LOOKED_AT = 8
 
 
 @dataclass
@@ -90,9 +92,10 @@ def _holds(path: str, version: tuple) -> bool:
         return True
 
 
-def datumaro_files(labels) -> list[Path]:
+def datumaro_files(labels, looked_at: int | None = None) -> list[Path]:
     """The Datumaro files of LABELS: the file, or the .json files of a folder (or of its
-    ``annotations`` folder: an export's root) that are Datumaro's; [] for none."""
+    ``annotations`` folder: an export's root) that are Datumaro's (among its first
+    ``looked_at`` when given); [] for none."""
     if not isinstance(labels, str | os.PathLike):
         return []
     path = Path(os.fspath(labels))
@@ -101,12 +104,15 @@ def datumaro_files(labels) -> list[Path]:
     if not path.is_dir():
         return []
     folder = path / ANNOTATIONS_DIR if (path / ANNOTATIONS_DIR).is_dir() else path
-    return sorted(f for f in folder.glob("*.json") if f.is_file() and is_datumaro_file(f))
+    files = sorted(f for f in folder.glob("*.json") if f.is_file())
+    return [f for f in files[:looked_at] if is_datumaro_file(f)]
 
 
 def is_datumaro_labels(labels) -> bool:
-    """Whether LABELS is a Datumaro file, its annotations folder or an export's root."""
-    return bool(datumaro_files(labels))
+    """Whether LABELS is a Datumaro file, its annotations folder or an export's root (one
+    of its first .json files Datumaro's: an export holds one a subset, and a folder of
+    thousands of other labels is not read through for it)."""
+    return bool(datumaro_files(labels, _LOOKED_AT))
 
 
 def _parse(path: Path):
@@ -261,6 +267,11 @@ def _read_item(found: _Item, image):
     from geotile.turned_images import image_view
 
     name, ident = _item_names(found)
+    other = next((k for k in ("point_cloud", "video") if found.item.get(k)), None)
+    if other is not None:
+        raise InputError(f"{found.path}: items[{found.index}] ({name or ident}) is a "
+                         f"{other.replace('_', ' ')}, not an image; make-masks burns labels "
+                         "in images. Give image items (a 2D export).")
     size = _size(found)
     view = size if size is not None else image_view(image)[3]
     shown = f"items[{found.index}] ({name or ident})"

@@ -208,6 +208,8 @@ _OK = [_ann("polygon", "building", points=[1, 1, 9, 1, 9, 9])]
     ([_item("a", _OK, size=(H, 50))], ["a.jpg: 60x40 px", "annotates an image of 50x40 px"]),
     ([_item("z", _OK)], ["a.jpg: no item of", "names it or its stem", "z.jpg"]),
     ([_item("a", _OK), _item("a", [], path="sub/a.jpg")], ["has 2 items of it"]),
+    ([{"id": "a", "annotations": [], "point_cloud": {"path": "a.pcd"}}],
+     ["items[0] (a) is a point cloud", "not an image"]),
 ])
 def test_refusals_are_one_line(tmp_path, run_cli, items, fragments):
     image = plain_png(tmp_path / "a.jpg", W, H)
