@@ -17,9 +17,13 @@ then in the file's order, later on top (datumaro's z_order sort); annotations of
 Burnt: ``polygon`` (flat ``[x1, y1, ...]``), ``bbox`` (``[x, y, w, h]``; CVAT's
 ``rotation`` attribute in degrees about its centre, as CVAT turns it), ``ellipse`` (its
 box ``[x1, y1, x2, y2]``; exactly the pixels whose centre lies inside or on it) and
-``mask`` (COCO RLE over the whole image: exactly its pixels). datumaro itself draws
-polygons, boxes and ellipses (a 720-point polygon) with pycocotools' frPyObjects, whose
-pixels differ from these along some edges (measured in the tests). ``label``, ``points``,
+``mask`` (COCO RLE over the whole image: exactly its pixels), as COCO's are
+(:mod:`geotile.coco_labels`). datumaro itself draws polygons, boxes and ellipses (a
+720-point polygon) with pycocotools' frPyObjects (PolygonsToMasks, BoxesToMasks): on 800
+random objects of datumaro 1.13's own export, 200 of 200 masks, 198 of 200 boxes (4 of
+22,681 px apart), 161 of 200 ellipses (47 of 19,359 px) and 23 of 200 polygons (643 of
+14,892 px: frPyObjects snaps vertices to a fifth of a pixel) gave the same pixels, every
+other one at pixel centres within half a pixel of its outline. ``label``, ``points``,
 ``polyline``, ``caption``, cuboids, skeletons and other types without an area are left
 out, with one warning counting them. Classes are the label names: the labels the
 export's categories declare (those used only by area-less annotations, and skeleton

@@ -310,3 +310,35 @@ def test_shapes_against_datumaro_s_own_drawing():
         differ = rasterize([polygon], out_shape=(H, W), dtype="uint8") != theirs(
             ring.ravel().tolist())
         assert near_outline(shapely.Polygon(ring), differ)
+
+
+def test_cvat_export_without_images(tmp_path, run_cli):
+    """CVAT's "Datumaro 1.0" export without images: items of no image path, ids with
+    folders (paired by their last part), a skeleton and its points' labels (a parent):
+    the skeleton left out, its labels no classes; a tag's label (no area) neither."""
+    labels = [{"name": "building", "parent": "", "attributes": ["roof"]},
+              {"name": "person", "parent": "", "attributes": []},
+              {"name": "head", "parent": "person", "attributes": []},
+              {"name": "sunny", "parent": "", "attributes": []}]
+    items = [{"id": "city/tile_01", "annotations": [
+        {"id": 0, "type": "polygon", "attributes": {"occluded": False, "roof": "flat"},
+         "group": 0, "label_id": 0, "points": [2.0, 2.0, 12.0, 2.0, 12.0, 8.0, 2.0, 8.0],
+         "z_order": 0},
+        {"id": 1, "type": "skeleton", "attributes": {}, "group": 0, "label_id": 1,
+         "elements": [{"type": "points", "label_id": 2, "points": [20.0, 20.0]}]},
+        {"id": 2, "type": "label", "attributes": {}, "group": 0, "label_id": 3}],
+        "attr": {"frame": 0}, "image": {"size": [H, W]}}]
+    path = tmp_path / "task" / "annotations" / "default.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"info": {}, "categories": {
+        "label": {"labels": labels, "attributes": ["occluded"]}, "points": {"items": [
+            {"label_id": 1, "labels": ["head"], "joints": []}]}}, "items": items}))
+    image = plain_png(tmp_path / "images" / "tile_01.png", W, H)
+    result = run_cli("make-masks", tmp_path / "task", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "class ids by name: 1 building (" in result.stdout
+    assert "2 label, points, polyline, caption, cuboid, skeleton or other annotations" \
+        in result.stderr
+    expected = np.zeros((H, W), np.uint8)
+    expected[2:8, 2:12] = 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
