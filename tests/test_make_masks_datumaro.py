@@ -230,7 +230,7 @@ def test_a_broken_file_of_the_export_is_refused_naming_it(tmp_path, run_cli):
     assert not (tmp_path / "m.tif").exists()
 
 
-def test_told_apart_from_the_other_formats(tmp_path):
+def test_told_apart_from_the_other_formats(tmp_path, run_cli):
     """Datumaro's files by categories beside items: no other format's file is taken for
     one, no other reader takes one; vector labels (and so tile --labels) refuse it."""
     from geotile import pixel_label_formats as formats
@@ -263,6 +263,10 @@ def test_told_apart_from_the_other_formats(tmp_path):
     assert not is_datumaro_labels(tmp_path / "others")
     with pytest.raises(InputError, match=r"Datumaro JSON.*make-masks takes it"):
         read_labels(subset)
+    tiled = run_cli("tile", root / "images" / "train" / "a.jpg", "--labels", subset,
+                    "--annotations", "coco", "-o", tmp_path / "patches")
+    assert_one_line_error(tiled, "train.json: Datumaro JSON", "make-masks takes it")
+    assert not (tmp_path / "patches").exists()
 
 
 def test_shapes_against_datumaro_s_own_drawing():
