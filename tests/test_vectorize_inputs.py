@@ -144,6 +144,36 @@ def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, s
         assert {p.suffix for p in tmp_path.glob("b.*")} >= {".shp", ".shx", ".dbf", ".prj"}
 
 
+def test_geoparquet_metadata_is_geoparquet_1(make_raster, tmp_path):
+    """The "geo" metadata as GeoParquet 1.0/1.1 asks: WKB, the geometry types and bbox of
+    the features, the CRS as PROJJSON; a raster without a CRS gives "crs": null, as an
+    absent crs would declare OGC:CRS84 (longitude/latitude)."""
+    import warnings
+
+    import pyarrow.parquet as pq
+    from pyproj import CRS
+
+    def geo(path):
+        return json.loads(pq.read_schema(path).metadata[b"geo"])
+
+    vectorize_polygons([_square(make_raster, "a.tif", X0, Y0)], tmp_path / "a.parquet")
+    meta = geo(tmp_path / "a.parquet")
+    assert meta["version"].startswith("1.") and meta["primary_column"] == "geometry"
+    column = meta["columns"]["geometry"]
+    assert column["encoding"] == "WKB" and column["geometry_types"] == ["Polygon"]
+    assert column["bbox"] == pytest.approx([X0 + 5, Y0 - 15, X0 + 15, Y0 - 5])
+    assert column["crs"]["type"] == "ProjectedCRS"  # PROJJSON, not WKT or "EPSG:..."
+    assert CRS.from_json_dict(column["crs"]) == CRS.from_epsg(32616)
+    classes = np.zeros((20, 20), np.uint8)
+    classes[5:15, 5:15] = 1
+    make_raster("n.tif", classes, crs=None, transform=from_origin(X0, Y0, 1, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the warning about the missing CRS
+        vectorize_polygons([tmp_path / "n.tif"], tmp_path / "n.parquet")
+    column = geo(tmp_path / "n.parquet")["columns"]["geometry"]
+    assert "crs" in column and column["crs"] is None
+
+
 def test_geojson_is_rfc7946_lon_lat_and_crs_overrides(make_raster, tmp_path):
     path = _square(make_raster, "a.tif", X0, Y0)
     vectorize_polygons([path], tmp_path / "b.geojson")
