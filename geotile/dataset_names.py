@@ -75,6 +75,18 @@ def scene_of_mask(mask_stem: str, image_stem: str) -> str | None:
     return scene
 
 
+#: SpaceNet 8's images: <Maxar catalog id (16 hex digits)>_<tile>, in PRE-event/ and
+#: POST-event/ alike, both drawn on the tile's one annotations/<tile>.geojson
+_CATALOG_TILE = re.compile(r"^[0-9A-F]{16}_(?=.)")
+
+
+def catalog_tile(image_stem: str) -> str | None:
+    """The tile an image of SpaceNet 8's <catalog id>_<tile> names
+    (``10500500C4DD7000_0_15_63`` -> ``0_15_63``), None for other names."""
+    match = _CATALOG_TILE.match(image_stem)
+    return image_stem[match.end():] if match else None
+
+
 #: ISPRS's DSM names of its images: Potsdam's top_potsdam_2_10_RGB (_RGBIR, _IRRG) has
 #: dsm_potsdam_02_10 (nDSM: ..._normalized_lastools), Vaihingen's top_mosaic_09cm_area1 has
 #: dsm_09cm_matching_area1 (nDSM: ..._normalized)

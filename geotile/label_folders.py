@@ -61,7 +61,7 @@ def pair_labels(labels, images) -> list[Path]:
     is x_buildings.tif's, not x.tif's); InputError naming the image, the folder and the
     name expected for an image with no label file or with two. Label files of no image are
     left alone."""
-    from geotile.dataset_names import image_name, name_key, scene_of_mask
+    from geotile.dataset_names import catalog_tile, image_name, name_key, scene_of_mask
     from geotile.input_paths import image_stem, input_path
     from geotile.spacenet import image_id
 
@@ -86,11 +86,13 @@ def pair_labels(labels, images) -> list[Path]:
         if len(own) != 1:
             raise InputError(_refusal(input_path(image), labels, files, own, other))
     # one file for images of other names (x_12.tif and y_12.tif: 12.geojson) is no one's;
-    # the images of one scene (_RGB, _IRRG) or of one SpaceNet id (PS-RGB_, PS-MS_) share it
+    # the images of one scene (_RGB, _IRRG), of one SpaceNet id (PS-RGB_, PS-MS_) or of one
+    # SpaceNet 8 tile (pre- and post-event acquisitions) share it
     named: dict[Path, dict[str, list]] = defaultdict(dict)
     for image, (f,) in zip(images, found, strict=True):
         stem = name_key(image_stem(image))
-        key = scene_of_mask(name_key(label_stem(f)), stem) or image_id(stem)
+        key = (scene_of_mask(name_key(label_stem(f)), stem) or catalog_tile(stem)
+               or image_id(stem))
         named[f].setdefault(key, []).append(image)
     for f, by_name in named.items():
         if len(by_name) > 1:

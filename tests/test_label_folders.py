@@ -353,3 +353,39 @@ def test_a_folder_of_openstreetmap_extracts_pairs_by_name(run_cli, tmp_path):
         b = src.read(1)
     assert a.sum() == 36 and (a[2:8, 2:8] == 1).all()  # 3 x 3 m at 0.5 m
     assert b.sum() == 40 and (b[20:24, 20:30] == 1).all()  # 5 x 2 m
+
+
+@pytest.mark.parametrize("command", ["make-masks", "tile"])
+def test_spacenet8_pre_and_post_event_images_share_their_tiles_annotations(run_cli, tmp_path,
+                                                                           command):
+    """SpaceNet 8 names images <Maxar catalog id>_<tile>.tif in PRE-event/ and POST-event/
+    and draws both on one annotations/<tile>.geojson: the pre and post images of a run were
+    refused as "images of other names" (each alone was burnt), though they are one tile's
+    two acquisitions; each is burnt from its tile's file. Other names ending alike still
+    share no file (x_12 and y_12: 12.geojson is no one's)."""
+    boxes = {"0_15_63": [(1, 1, 6, 5)], "0_15_64": [(10, 2, 15, 9)]}
+    images = {}
+    for tile, tile_boxes in boxes.items():
+        _labels(tmp_path / "annotations" / f"{tile}.geojson", tile_boxes, crs="EPSG:4326")
+        images[tile] = [_image(tmp_path / "PRE-event" / f"10500500C4DD7000_{tile}.tif"),
+                        _image(tmp_path / "POST-event" / f"105001001A0FFC00_{tile}.tif")]
+    every = [i for pair in images.values() for i in pair]
+    out = tmp_path / "out"
+    if command == "make-masks":
+        result = run_cli(command, tmp_path / "annotations", *every, "-o", out)
+    else:
+        result = run_cli(command, *every, "--labels", tmp_path / "annotations", "--size", 20,
+                         "-o", out)
+    assert result.exit_code == 0, result.output
+    if command == "make-masks":
+        for tile, pair in images.items():
+            for image in pair:
+                mask, tags = _read(out / image.name)
+                np.testing.assert_array_equal(mask, _expected(boxes[tile]))
+                assert tags["GEOTILE_LABELS"] == f"{tile}.geojson"
+    for stems in (("10500500C4DD7000_0_15_63", "y_0_15_63"),
+                  ("10500500c4dd7000_0_15_63", "105001001a0ffc00_0_15_63")):
+        named = [_image(tmp_path / "other" / f"{s}.tif") for s in stems]
+        result = run_cli("make-masks", tmp_path / "annotations", *named, "-o",
+                         tmp_path / "other_out")
+        assert_one_line_error(result, "0_15_63.geojson", named[1].name)
