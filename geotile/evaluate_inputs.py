@@ -72,8 +72,9 @@ def check_one_layer(path, layer: str | None, role: str) -> None:
 
 def pair_kind(prediction, truth, layer) -> bool | None:
     """Whether two files hold lines (centrelines): True; False when neither does, None when
-    both are empty; a one-line error when only one does."""
-    from geotile.line_metrics import is_line_file
+    both are empty; a one-line error when only one does (lines beside polygons, SpaceNet 8's
+    roads beside its buildings, are lines to score against lines)."""
+    from geotile.line_metrics import holds_lines, is_line_file
 
     lines = is_line_file(prediction), is_line_file(truth, layer)  # None: no features
     if lines == (None, None):
@@ -82,6 +83,8 @@ def pair_kind(prediction, truth, layer) -> bool | None:
         return False
     if False in lines:
         line, other = (prediction, truth) if lines[0] else (truth, prediction)
+        if holds_lines(other, layer if other is truth else None):
+            return True
         raise InputError(f"{line} holds lines but {other} does not: compare centrelines "
                          "with centrelines (`geotile vectorize --lines` makes them)."
                          + _closed(line, layer if line is truth else None))

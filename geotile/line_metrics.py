@@ -415,6 +415,46 @@ def _all_lines(geometries) -> bool:
     return bool(lines.any() and (lines | blank | np.isin(kinds, POINT_TYPES)).all())
 
 
+def holds_lines(path: str | os.PathLike, layer: str | None = None) -> bool:
+    """Whether a vector file that is no file of lines holds line features beside its
+    polygons (SpaceNet 8's annotations: buildings and roads, 'highway', in one file)."""
+    import pyogrio
+
+    from geotile.evaluate import is_raster
+    from geotile.input_paths import ogr_path
+    from geotile.masks import line_parts
+    from geotile.quiet_warnings import hidden
+
+    if is_raster(path):
+        return False
+    try:  # the geometries alone, as stored: the scores that read the file say its problems
+        with hidden(RuntimeWarning):
+            frame = pyogrio.read_dataframe(ogr_path(path), layer=layer, columns=[])
+    except Exception:
+        return False
+    return bool(len(frame)) and bool(line_parts(frame.geometry.values)[3].any())
+
+
+def _polygons_left_out(frame, path) -> None:
+    """One warning naming the features of ``path`` that are not lines (nor points, said by
+    :func:`_lines_only`): polygons beside its lines, left out of the line scores."""
+    import shapely
+
+    from geotile.errors import GeotileWarning
+    from geotile.masks import line_parts
+
+    geometries = frame.geometry.values
+    kinds = shapely.get_type_id(geometries)
+    blank = (kinds < 0) | shapely.is_empty(geometries)
+    other = ~line_parts(geometries)[3] & ~blank & ~np.isin(kinds, POINT_TYPES)
+    if other.any():
+        n = int(other.sum())
+        warnings.warn(f"{path}: {counted_are(n, 'feature')} "
+                      f"{'a polygon' if n == 1 else 'polygons'}, not lines (buildings beside "
+                      f"roads), and {'is' if n == 1 else 'are'} left out of the line scores.",
+                      GeotileWarning, stacklevel=3)
+
+
 def _lines_only(frame, path):
     """The line features (a GeometryCollection's lines alone); stray points beside them are
     left out with a warning."""
@@ -451,13 +491,18 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    labels_layer: str | None = None) -> LineScores:
     """:func:`line_scores` of two line files; the prediction is reprojected to the truth's
     CRS, both measured in ground metres (the truth's CRS where its unit is one, else their
-    UTM zone: not in Web Mercator's units)."""
+    UTM zone: not in Web Mercator's units); polygons beside lines (SpaceNet 8's buildings
+    beside its roads) are left out with a warning."""
+    from geotile.masks import line_parts
+
     truth_frame = _read(truth, labels_crs, labels_layer)
     pred_frame = _read(prediction, prediction_crs, None)
     for path, frame in ((prediction, pred_frame), (truth, truth_frame)):
         if len(frame) and not _all_lines(frame.geometry.values):
-            raise InputError(f"{path}: not every feature is a line; line scores compare two "
-                             "files of LineStrings (centrelines).")
+            if not line_parts(frame.geometry.values)[3].any():
+                raise InputError(f"{path}: not every feature is a line; line scores compare "
+                                 "two files of LineStrings (centrelines).")
+            _polygons_left_out(frame, path)
     pred_frame, truth_frame = _lines_only(pred_frame, prediction), _lines_only(truth_frame,
                                                                                truth)
     from geotile.evaluation_crs import _same_crs, warn_if_apart

@@ -2180,3 +2180,34 @@ def test_a_folder_of_one_pair_of_centrelines_says_one_image(run_cli, tmp_path):
     table = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth")
     assert table.exit_code == 0, table.output
     assert "m): 1 image, " in table.stdout and "1 images" not in table.stdout
+
+
+def test_centrelines_against_a_truth_of_roads_and_buildings_score_its_roads(run_cli, tmp_path):
+    """SpaceNet 8's annotations/<tile>.geojson holds buildings (polygons) and roads (lines,
+    'highway'): centrelines scored against it were refused as "the truth does not hold
+    lines". Its roads are the truth now, its buildings left out with one warning naming
+    them (as lines are left out of object scores), per file and per folder."""
+    roads = [shapely.LineString([(X0, Y0 - 20), (X0 + 100, Y0 - 20)]),
+             shapely.LineString([(X0 + 50, Y0 - 20), (X0 + 50, Y0 - 60)])]
+    buildings = [shapely.box(X0 + 5, Y0 - 15, X0 + 15, Y0 - 5),
+                 shapely.box(X0 + 60, Y0 - 15, X0 + 70, Y0 - 5)]
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "annotations").mkdir()
+    truth = write_lines(tmp_path / "annotations" / "0_15_63.geojson", [*buildings, *roads],
+                        building=["yes", "yes", None, None],
+                        highway=[None, None, "residential", "primary"])
+    pred = write_lines(tmp_path / "pred" / "0_15_63.geojson", [roads[0]])
+    for args in ((pred, truth), (tmp_path / "pred", tmp_path / "annotations")):
+        result = run_cli("evaluate", *args, "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert scores["mode"] == "line"
+        assert scores["true_length_m"] == pytest.approx(140.0)
+        assert scores["predicted_length_m"] == pytest.approx(100.0)
+        assert scores["precision"] == pytest.approx(1.0)
+        assert scores["recall"] == pytest.approx(100 / 140, abs=0.02)
+        assert "0_15_63.geojson" in result.stderr and "2 features are polygons" in \
+            result.stderr
+    only_buildings = write_lines(tmp_path / "buildings.geojson", buildings)
+    result = run_cli("evaluate", pred, only_buildings)
+    assert result.exit_code == 1 and "holds lines but" in result.stderr
