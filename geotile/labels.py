@@ -1832,25 +1832,30 @@ def class_ids(
         class_map = damage_map([*values, *labels.values.get(class_field, [])])
     if class_map is not None:
         class_map = check_class_map(class_map, "--class-map")
-    # an empty text value is no value (as in a Shapefile), unless the class map names it
+    # an empty text value is no value (as in a Shapefile), unless the class map names it:
+    # then a null is that value too (SpaceNet 8's 'flooded': 'yes' or null)
     maps_empty = class_map is not None and "" in {_class_key(k) for k in class_map}
 
-    def absent(v) -> bool:
-        return (v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
-                or (isinstance(v, str) and not v.strip() and not maps_empty))
+    def null(v) -> bool:
+        return v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
 
+    def absent(v) -> bool:
+        return not maps_empty and (null(v) or (isinstance(v, str) and not v.strip()))
+
+    if maps_empty:
+        values = ["" if null(v) else v for v in values]
     missing_values = sum(map(absent, values))
     if missing_values:
         many = missing_values != 1
-        empty = any(isinstance(v, str) for v in values if absent(v))
         raise InputError(
             f"{source}: {missing_values} feature{'s have' if many else ' has'} no "
-            f"{class_field!r} value (null or empty). Fill {'them' if many else 'it'}"
-            f"{',' if empty else ' or'} remove {'those features' if many else 'that feature'}"
-            + (', or give "" an id in the --class-map.' if empty else ".")
+            f"{class_field!r} value (null or empty). Fill {'them' if many else 'it'}, "
+            f"remove {'those features' if many else 'that feature'}, or give \"\" an id in "
+            "the --class-map (no value as a class of its own)."
         )
     # only part of the file was read: ids from the names of the whole file, as a full read
-    everything = values + [v for v in labels.values.get(class_field, []) if not absent(v)]
+    everything = values + ["" if null(v) else v for v in labels.values.get(class_field, [])
+                           if not absent(v)]
     numbers = [_number(v) for v in values]
     if class_map is None:
         _refuse_ids_mixed_with_names(values, everything, class_field, source)

@@ -1189,3 +1189,27 @@ def test_a_nested_class_field_is_refused_naming_the_field(run_cli, image, tmp_pa
                      "--class-field", "class", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["classes"] == ["background", "civic", "shed"]
+
+
+def test_a_class_map_naming_no_value_takes_null_values_too(run_cli, image, tmp_path):
+    """SpaceNet 8's annotations mark flooded buildings and roads 'flooded': 'yes' and leave
+    the others null: --class-field flooded was refused (2 features have no value) even with
+    a --class-map naming "" (no value), which took empty text only, so flood classes needed
+    two runs. A map naming "" takes null values too (as a Shapefile stores them: empty);
+    without it they are still refused, the message naming that way."""
+    path = tmp_path / "0_15_63.geojson"
+    gpd.GeoDataFrame({"flooded": ["yes", None, None], "building": ["yes", "yes", None]},
+                     geometry=[box(0, 0), box(4, 0), box(0, 4)], crs=UTM_CRS).to_file(path)
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "flooded")
+    assert_one_line_error(result, "0_15_63.geojson", "2 features have no 'flooded' value",
+                          'give "" an id in the --class-map')
+    assert not out.exists()
+    class_map = tmp_path / "flood.json"
+    class_map.write_text(json.dumps({"": 1, "yes": 2}))
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "flooded",
+                     "--class-map", class_map, "--json")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(out)
+    assert (mask[1, 1], mask[1, 9], mask[9, 1]) == (2, 1, 1)
+    assert np.count_nonzero(mask == 2) == 16 and np.count_nonzero(mask == 1) == 32
