@@ -216,7 +216,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     the same metric image by image in pixel coordinates, with SpaceNet's
     --min-area rule, per-image and total scores. A SpaceNet CSV against a
     vector file is read through its PolygonWKT_Geo column.
-    Two files of lines (centrelines, e.g. from `vectorize --lines`): length-
+    Two files of lines (centrelines, e.g. from `vectorize --lines`; a truth of
+    roads beside buildings, SpaceNet 8's annotations, gives its lines): length-
     weighted precision (predicted length within --buffer metres of the truth),
     recall (true length within --buffer of the prediction) and F1; the options
     of polygon scores (--iou, --errors, --report, --class-field...) do not apply.
