@@ -197,10 +197,12 @@ def path_ends(image, entries: list, file_name) -> list:
     return [e for e in entries if given.endswith("/" + base_path(file_name(e)))] or entries
 
 
-def image_entry(coco: Coco, image, width: int, height: int, name: str | None = None) -> dict:
+def image_entry(coco: Coco, image, width: int, height: int, name: str | None = None,
+                sized: bool = True) -> dict:
     """``image``'s entry in ``coco`` (its file name, of its size); InputError in one line
     naming both files otherwise. ``name``: the file name to look for when ``image`` is
-    another raster of the image's pixels (evaluate's prediction)."""
+    another raster of the image's pixels (evaluate's prediction); ``sized`` False: the
+    caller checks the entry's size."""
     from geotile.input_paths import input_path
 
     name = name or input_path(image).name
@@ -222,7 +224,7 @@ def image_entry(coco: Coco, image, width: int, height: int, name: str | None = N
                          f"({', '.join(e['file_name'] for e in found[:3])}); give the image "
                          "by a path that ends with one of them.")
     entry = found[0]
-    if (int(entry["width"]), int(entry["height"])) != (width, height):
+    if sized and (int(entry["width"]), int(entry["height"])) != (width, height):
         raise InputError(f"{image}: {width}x{height} px, but {coco.path} gives "
                          f"{entry['file_name']} (image id {entry['id']}) "
                          f"{int(entry['width'])}x{int(entry['height'])} px. Give the image the "
@@ -231,14 +233,26 @@ def image_entry(coco: Coco, image, width: int, height: int, name: str | None = N
 
 
 def check_images(coco: Coco, images) -> list[dict]:
-    """Every image's entry (:func:`image_entry`), before any mask is written."""
-    from geotile.input_paths import input_path
-    from geotile.raster import open_raster
+    """Every image's entry (:func:`image_entry`), before any mask is written: of the size
+    the image is viewed at, and refused where the image has annotations and its EXIF
+    orientation turns or flips it (CVAT and labelme2coco draw on it turned)."""
+    from geotile.turned_images import image_view, refuse_turned
 
     entries = []
     for image in images:
-        with open_raster(input_path(image)) as src:
-            entries.append(image_entry(coco, image, src.width, src.height))
+        orientation, width, height, view = image_view(image)
+        entry = image_entry(coco, image, width, height, sized=False)
+        if any(a.get("segmentation") for a in coco.by_image.get(entry["id"], [])):
+            refuse_turned(image, orientation, f"{coco.path.name} is drawn on it as turned "
+                          "(CVAT and labelme2coco show it so)")
+        size = int(entry["width"]), int(entry["height"])
+        if size != view:
+            turned = (f" ({view[0]}x{view[1]} as its EXIF orientation ({orientation}) turns "
+                      "it)" if view != (width, height) else "")
+            raise InputError(f"{image}: {width}x{height} px{turned}, but {coco.path} gives "
+                             f"{entry['file_name']} (image id {entry['id']}) {size[0]}x"
+                             f"{size[1]} px. Give the image the annotations were made on.")
+        entries.append(entry)
     return entries
 
 

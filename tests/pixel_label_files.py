@@ -84,16 +84,17 @@ def assert_masks_given_back(patches, back) -> None:
         assert again_tags["GEOTILE_CLASS_NAMES"] == tags["GEOTILE_CLASS_NAMES"]
 
 
-def turned_jpeg(path, width: int, height: int):
+def turned_jpeg(path, width: int, height: int, orientation: str = "6"):
     """A grey JPEG of ``width`` x ``height`` stored pixels whose EXIF orientation (6) has
-    viewers (Labelme, Ultralytics) turn it a quarter: ``height`` x ``width`` as they see it."""
+    viewers (Labelme, Ultralytics) turn it a quarter: ``height`` x ``width`` as they see it
+    (3: upside down, ``width`` x ``height``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with rasterio.open(path, "w", driver="JPEG", width=width, height=height, count=3,
                            dtype="uint8") as dst:
             dst.write(np.full((3, height, width), 90, np.uint8))
-            dst.update_tags(EXIF_Orientation="6")
+            dst.update_tags(EXIF_Orientation=orientation)
     return path
 
 

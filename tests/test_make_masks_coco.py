@@ -18,6 +18,7 @@ from tests.pixel_label_files import (
     plain_png,
     read_mask,
     tiled_scene,
+    turned_jpeg,
 )
 
 H, W = 40, 50
@@ -497,3 +498,38 @@ def test_a_coco_file_saved_as_utf16_or_with_a_bom_is_read(tmp_path, run_cli, enc
     expected = np.zeros((H, W), np.uint8)
     expected[_burnt([POLYGON])] = 1
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], expected)
+
+
+@pytest.mark.parametrize(("orientation", "size"), [("3", (W, H)), ("6", (H, W))])
+def test_a_photo_turned_by_exif_with_annotations_is_refused(tmp_path, run_cli, orientation,
+                                                            size):
+    """A drone JPEG upside down by its EXIF orientation (3, a FloodNet-style 4000 x 3000
+    photo) was burnt as if its COCO polygons were on the stored pixels, exit 0: the mask lay
+    turned half a turn off the photo. The tools that write COCO (CVAT, labelme2coco) draw
+    on the photo as viewers show it: refused, naming the orientation, as for Labelme and
+    CVAT; a quarter turn (6, its entry of the turned size) is too, not 'another image'."""
+    turned_jpeg(tmp_path / "train" / "images" / "img.jpg", W, H, orientation)
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}],
+                   images=(("train/images/img.jpg", *size),))
+    result = run_cli("make-masks", labels, tmp_path / "train" / "images" / "img.jpg", "-o",
+                     tmp_path / "m.tif")
+    assert_one_line_error(result, "img.jpg", f"EXIF orientation ({orientation})",
+                          "annotation.json", "exiftran -ai")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_turned_photo_without_annotations_is_checked_against_its_turned_size(tmp_path,
+                                                                                run_cli):
+    """A JPEG turned a quarter by EXIF (6) without annotations (a negative image) is listed
+    at its turned size (H x W), as CVAT lists it: all background; its stored size (W x H)
+    is another image's, refused."""
+    image = turned_jpeg(tmp_path / "train" / "images" / "img.jpg", W, H)
+    labels = _coco(tmp_path / "annotation.json", [], images=(("train/images/img.jpg", H, W),))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask = _read(tmp_path / "m.tif")[0]
+    assert mask.shape[-2:] == (H, W) and not mask.any()
+    labels = _coco(tmp_path / "annotation.json", [], images=(("train/images/img.jpg", W, H),))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif")
+    assert_one_line_error(result, "img.jpg", "annotation.json", f"{W}x{H}")
+    assert not (tmp_path / "m2.tif").exists()
