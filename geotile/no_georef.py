@@ -218,10 +218,12 @@ def rotated_view_refusal(src, other, what: str = "mask") -> str | None:
             f"then give it with the {what}.")
 
 
-def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str = "") -> bool:
+def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str = "",
+                              mask=None) -> bool:
     """One GeotileWarning when ``src`` has no CRS, or one that nothing places it in
     (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"; ``also``:
-    a sentence added to it); True when it warned."""
+    a sentence added to it; ``mask``: the mask paired with it, whose EXIF turn is said
+    as :func:`_turned`); True when it warned."""
     name = Path(str(src.name)).name
     also = f" {also}" if also else ""
     if placed_nowhere(src):
@@ -242,11 +244,8 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str 
         return True
     orientation = src.tags().get("EXIF_Orientation", "1").strip()
     if orientation not in ("", "1"):
-        warnings.warn(f"{name}: its EXIF orientation ({orientation}) has viewers rotate or "
-                      f"flip it; {outputs} follow the pixels as stored, so they overlay the "
-                      "photo only as stored. Rotate the pixels first (e.g. `exiftran -ai` or "
-                      "`magick mogrify -auto-orient`) to match what viewers show.",
-                      GeotileWarning, stacklevel=stacklevel)
+        warnings.warn(_turned(name, orientation, outputs, mask), GeotileWarning,
+                      stacklevel=stacklevel)
     if src.transform.is_identity:
         text = (f"{name}: the raster has no georeferencing; {outputs} are in pixel "
                 "coordinates (x right, y down) and carry no CRS.")
@@ -255,6 +254,27 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str 
                 f"(its geotransform) and carry no CRS.{_unread_prj(src)}")
     warnings.warn(text + also, GeotileWarning, stacklevel=stacklevel)
     return True
+
+
+def _turned(name: str, orientation: str, outputs: str, mask=None) -> str:
+    """The warning of a photo ``name`` its EXIF ``orientation`` turns or flips: ``outputs``
+    follow its stored pixels. With a ``mask``, that the mask is taken as drawn on them (as
+    FloodNet's _lab.png are; one of the turned size is refused before) and is turned with
+    the photo, never the photo alone (the pair would no longer line up)."""
+    rotate = "`exiftran -ai` or `magick mogrify -auto-orient`"
+    text = (f"{name}: its EXIF orientation ({orientation}) has viewers rotate or flip it; "
+            f"{outputs} follow the pixels as stored")
+    if mask is None:
+        return (f"{text}, so they overlay the photo only as stored. Rotate the pixels first "
+                f"(e.g. {rotate}) to match what viewers show.")
+    mask = Path(str(mask)).name
+    text = (f"{text}, and {mask} is taken as drawn on the stored pixels (as FloodNet's and "
+            "RescueNet's masks are). To match what viewers show, turn the photo and the mask "
+            "together, never the photo alone")
+    if orientation in ("5", "6", "7", "8"):  # a mask of the turned view is refused
+        return f"{text}."
+    return (f"{text}; a mask drawn on the photo as viewers show it (no size tells them apart) "
+            f"lies turned off it: then rotate the photo's pixels first ({rotate}).")
 
 
 def _unread_prj(src) -> str:

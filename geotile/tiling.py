@@ -799,7 +799,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         if mask_src is not None:  # a refused mask: no warning about the image before
             check_pixels_readable(mask_src)
             _check_same_grid(src, mask_src)
-        warn_if_not_georeferenced(src, "the patches and their index.csv bounds", stacklevel=4)
+        warn_if_not_georeferenced(src, "the patches and their index.csv bounds", stacklevel=4,
+                                  mask=mask)
         warn_other_pages(src, label.name, stacklevel=4)
         warn_vrt_gap(src, label.name, "become patches of valid pixels")
         if mask_src is not None:

@@ -574,3 +574,35 @@ def test_a_grey_photo_refused_by_an_rgb_model_is_one_line(tmp_path, run_cli):
                      "--tile-size", "32")
     assert_one_line_error(result, "grey.jpg", "--bands 1,1,1")
     assert not (tmp_path / "p.tif").exists()
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_a_turned_drone_photo_with_its_stored_mask_warns_to_turn_both(tmp_path, run_cli,
+                                                                       orientation):
+    """FloodNet's 4000 x 3000 drone JPEGs and their _lab.png masks are on the stored pixels
+    (its loaders read both without EXIF rotation). tile pairs them so, but its warning said
+    to rotate the photo alone (`exiftran -ai`): done, the mask lay half a turn off the
+    photo (orientation 3: no size tells) or was refused (6). The warning names the mask,
+    says it is taken as drawn on the stored pixels and to turn both together."""
+    Image = pytest.importorskip("PIL.Image")
+    classes = np.zeros((30, 40), np.uint8)
+    classes[:10, :20] = 1  # top left, as stored
+    classes[20:, 30:] = 5
+    pixels = np.stack([classes * 40] * 3, axis=-1).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(tmp_path / "6467.jpg", exif=exif.tobytes(), quality=95)
+    Image.fromarray(classes).save(tmp_path / "6467_lab.png")
+    result = run_cli("tile", tmp_path / "6467.jpg", "--masks", tmp_path / "6467_lab.png",
+                     "--size", 20, "--format", "png", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    turned = [line for line in _warning_lines(result.stderr)
+              if f"EXIF orientation ({orientation})" in line]
+    assert len(turned) == 1, result.stderr
+    assert "6467_lab.png" in turned[0] and "together" in turned[0], turned[0]
+    assert "drawn on the stored pixels" in turned[0], turned[0]
+    rows = list(csv.DictReader((tmp_path / "out" / "index.csv").read_text().splitlines()))
+    for row in rows:  # the patches pair the stored pixels with the mask as stored
+        top, left = int(row["y_off"]), int(row["x_off"])
+        mask = np.asarray(Image.open(tmp_path / "out" / row["mask"]))
+        np.testing.assert_array_equal(mask, classes[top:top + 20, left:left + 20])
