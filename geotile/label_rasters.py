@@ -115,10 +115,27 @@ def refuse_raster_folder(path: str | os.PathLike) -> None:
     if len(rasters) == 1:
         raise InputError(f"{path} is a folder; LABELS is one label raster (or one vector "
                          f"file). Give the raster it holds: {rasters[0]}")
-    raise InputError(f"{path} is a folder of {len(rasters)} rasters; LABELS is one label raster "
-                     "(or one vector file). Give each image's label raster in a run of its own, "
-                     "or mosaic them into one: gdalbuildvrt labels.vrt "
+    said = (f"{path} is a folder of {len(rasters)} rasters; LABELS is one label raster (or one "
+            "vector file). Give each image's label raster in a run of its own")
+    if any(_plain(r) for r in rasters):  # gdalbuildvrt skips ungeoreferenced images
+        raise InputError(f"{said}: they hold no georeferencing, so no mosaic places them. "
+                         "Masks on their images' pixels (FloodNet's 6467_lab.png) need no "
+                         "make-masks: tile --masks and evaluate take the folder as it is.")
+    raise InputError(f"{said}, or mosaic them into one: gdalbuildvrt labels.vrt "
                      f"{shlex.quote(str(folder))}/*{rasters[0].suffix}")
+
+
+def _plain(path: Path) -> bool:
+    """Whether the raster ``path`` has no georeferencing (:func:`geotile.no_georef.unplaced`;
+    unreadable: not said here)."""
+    from geotile.no_georef import unplaced
+    from geotile.raster import open_raster
+
+    try:
+        with open_raster(path) as src:
+            return unplaced(src)
+    except InputError:
+        return False
 
 
 def label_raster_source(path: str | os.PathLike) -> str | None:
