@@ -224,11 +224,15 @@ def image_entry(coco: Coco, image, width: int, height: int, name: str | None = N
                          f"({', '.join(e['file_name'] for e in found[:3])}); give the image "
                          "by a path that ends with one of them.")
     entry = found[0]
-    if sized and (int(entry["width"]), int(entry["height"])) != (width, height):
+    size = int(entry["width"]), int(entry["height"])
+    if sized and size != (width, height):
+        fix = ("That is its size turned a quarter, as labelling tools list a photo its EXIF "
+               "orientation turns: rotate the photo's pixels first (`exiftran -ai`) and "
+               "predict it again." if size == (height, width)
+               else "Give the image the annotations were made on.")
         raise InputError(f"{image}: {width}x{height} px, but {coco.path} gives "
-                         f"{entry['file_name']} (image id {entry['id']}) "
-                         f"{int(entry['width'])}x{int(entry['height'])} px. Give the image the "
-                         "annotations were made on.")
+                         f"{entry['file_name']} (image id {entry['id']}) {size[0]}x{size[1]} "
+                         f"px. {fix}")
     return entry
 
 

@@ -193,3 +193,14 @@ def test_ignore_regions_leave_out_only_unmatched_predictions_mostly_inside(tmp_p
     pred = _polygons(tmp_path / "pred.geojson", LEFT, RIGHT, half, most, inside)
     scores = _json(run_cli("evaluate", pred, truth, "--image", image, "--json"))
     assert (scores["tp"], scores["fp"], scores["fn"], scores["predictions"]) == (3, 1, 0, 4)
+
+
+def test_a_prediction_of_a_quarter_turned_photo_names_the_exif_turn(tmp_path, run_cli):
+    """A drone JPEG its EXIF orientation turns a quarter (6) is listed in COCO (CVAT,
+    labelme2coco) at its turned size, 40 x 50 for 50 x 40 stored; predict's raster is of the
+    stored pixels. 'Give the image the annotations were made on' sent the user looking for
+    another image: the line says the entry is the photo turned and how to rotate it."""
+    truth = _coco(tmp_path / "annotation.json", [{"segmentation": [LEFT]}], size=(H, W))
+    pred = _classes(tmp_path / "img.tif", _prediction())
+    assert_one_line_error(run_cli("evaluate", pred, truth), "img.tif", "50x40", "40x50",
+                          "EXIF orientation", "exiftran -ai")
