@@ -1979,9 +1979,11 @@ def read_class_map(path: str | os.PathLike, *, zero: bool = False) -> dict[str, 
 def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False
                     ) -> dict[str, int]:
     """``mapping`` (name -> id) with integer ids 1..254 (0..254 with ``zero``: the ids of a
-    label raster, whose 0 may be a class); keys that read as numbers ("01", 2.0) become
-    their canonical text ("1", "2"); keys of one class_key and one id, one key.
-    InputError naming ``source`` otherwise."""
+    label raster, whose 0 may be a class); a name that says background given 0 (FloodNet's
+    map of its ids, as evaluate takes it) is left out: such labels are 0 anyway. Keys that
+    read as numbers ("01", 2.0) become their canonical text ("1", "2"); keys of one
+    class_key and one id, one key. InputError naming ``source`` otherwise."""
+
     if not isinstance(mapping, dict) or not mapping:
         raise InputError(
             f'{source}: not a JSON object of class names to ids, like {{"building": 1}}.'
@@ -1991,6 +1993,8 @@ def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False
     for name, value in mapping.items():
         number = None if isinstance(value, str) else _number(value)
         low = 0 if zero else 1
+        if not zero and number == 0 and names_background(name):
+            continue
         if number is None or not float(number).is_integer() \
                 or not low <= number <= MAX_CLASS_ID:
             why = "255 the ignore value" if zero else "0 is background, 255 the ignore value"

@@ -533,3 +533,30 @@ def test_a_turned_photo_without_annotations_is_checked_against_its_turned_size(t
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif")
     assert_one_line_error(result, "img.jpg", "annotation.json", f"{W}x{H}")
     assert not (tmp_path / "m2.tif").exists()
+
+
+def test_a_class_map_naming_background_0_as_evaluate_takes_it(tmp_path, run_cli):
+    """FloodNet's ids name its class 0 'background' (water 5...): one class map of its ten
+    classes serves evaluate, but make-masks refused it ('ids are integers 1..254'). A name
+    that says background mapped to 0 is what make-masks does with it anyway: taken."""
+    image = _png(tmp_path / "img.png")
+    box = [14, 8, 24, 8, 24, 18, 14, 18]
+    labels = _coco(tmp_path / "annotation.json",
+                   [{"segmentation": [POLYGON], "category_id": 1},
+                    {"segmentation": [PARTS[0]], "category_id": 2},
+                    {"segmentation": [box], "category_id": 3}],
+                   categories=[{"id": 1, "name": "building-flooded"}, {"id": 2, "name": "water"},
+                               {"id": 3, "name": "background"}])
+    class_map = tmp_path / "floodnet.json"
+    class_map.write_text(json.dumps({"background": 0, "building-flooded": 1, "water": 5}))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--class-map",
+                     class_map)
+    assert result.exit_code == 0, result.output
+    expected = _burnt([POLYGON]).astype(np.uint8)
+    expected[_burnt([PARTS[0]])] = 5
+    expected[_burnt([box])] = 0
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], expected)
+    class_map.write_text(json.dumps({"building-flooded": 0}))  # a class as 0: refused
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m2.tif", "--class-map",
+                     class_map)
+    assert_one_line_error(result, "floodnet.json", "'building-flooded'", "1..254")
