@@ -197,12 +197,10 @@ def path_ends(image, entries: list, file_name) -> list:
     return [e for e in entries if given.endswith("/" + base_path(file_name(e)))] or entries
 
 
-def image_entry(coco: Coco, image, width: int, height: int, name: str | None = None,
-                sized: bool = True) -> dict:
-    """``image``'s entry in ``coco`` (its file name, of its size); InputError in one line
-    naming both files otherwise. ``name``: the file name to look for when ``image`` is
-    another raster of the image's pixels (evaluate's prediction); ``sized`` False: the
-    caller checks the entry's size."""
+def image_entry(coco: Coco, image, name: str | None = None) -> dict:
+    """``image``'s entry in ``coco`` (its file name; :func:`checked_entry` checks its size);
+    InputError in one line naming both files otherwise. ``name``: the file name to look for
+    when ``image`` is another raster of the image's pixels (evaluate's prediction)."""
     from geotile.input_paths import input_path
 
     name = name or input_path(image).name
@@ -223,41 +221,37 @@ def image_entry(coco: Coco, image, width: int, height: int, name: str | None = N
         raise InputError(f"{image}: {coco.path} lists {len(found)} images named {name!r} "
                          f"({', '.join(e['file_name'] for e in found[:3])}); give the image "
                          "by a path that ends with one of them.")
-    entry = found[0]
-    size = int(entry["width"]), int(entry["height"])
-    if sized and size != (width, height):
-        fix = ("That is its size turned a quarter, as labelling tools list a photo its EXIF "
-               "orientation turns: rotate the photo's pixels first (`exiftran -ai`) and "
-               "predict it again." if size == (height, width)
-               else "Give the image the annotations were made on.")
-        raise InputError(f"{image}: {width}x{height} px, but {coco.path} gives "
-                         f"{entry['file_name']} (image id {entry['id']}) {size[0]}x{size[1]} "
-                         f"px. {fix}")
-    return entry
+    return found[0]
 
 
 def check_images(coco: Coco, images) -> list[dict]:
-    """Every image's entry (:func:`image_entry`), before any mask is written: of the size
-    the image is viewed at, and refused where the image has annotations and its EXIF
-    orientation turns or flips it (CVAT and labelme2coco draw on it turned)."""
+    """Every image's entry (:func:`checked_entry`), before any mask is written."""
+    return [checked_entry(coco, image) for image in images]
+
+
+def checked_entry(coco: Coco, image, name: str | None = None) -> dict:
+    """``image``'s entry (:func:`image_entry`; ``name``: as there) of the size the image is
+    viewed at, refused where the image has annotations and its EXIF orientation turns or
+    flips it (CVAT and labelme2coco draw on it turned; a prediction: on the photo's)."""
     from geotile.turned_images import image_view, refuse_turned
 
-    entries = []
-    for image in images:
-        orientation, width, height, view = image_view(image)
-        entry = image_entry(coco, image, width, height, sized=False)
-        if any(a.get("segmentation") for a in coco.by_image.get(entry["id"], [])):
-            refuse_turned(image, orientation, f"{coco.path.name} is drawn on it as turned "
-                          "(CVAT and labelme2coco show it so)")
-        size = int(entry["width"]), int(entry["height"])
-        if size != view:
-            turned = (f" ({view[0]}x{view[1]} as its EXIF orientation ({orientation}) turns "
-                      "it)" if view != (width, height) else "")
-            raise InputError(f"{image}: {width}x{height} px{turned}, but {coco.path} gives "
-                             f"{entry['file_name']} (image id {entry['id']}) {size[0]}x"
-                             f"{size[1]} px. Give the image the annotations were made on.")
-        entries.append(entry)
-    return entries
+    orientation, width, height, view = image_view(image)
+    entry = image_entry(coco, image, name=name)
+    if any(a.get("segmentation") for a in coco.by_image.get(entry["id"], [])):
+        refuse_turned(image, orientation, f"{coco.path.name} is drawn on it as turned "
+                      "(CVAT and labelme2coco show it so)")
+    size = int(entry["width"]), int(entry["height"])
+    if size != view:
+        turned = (f" ({view[0]}x{view[1]} as its EXIF orientation ({orientation}) turns "
+                  "it)" if view != (width, height) else "")
+        fix = ("That is its size turned a quarter, as labelling tools list a photo its EXIF "
+               "orientation turns: rotate the photo's pixels first (`exiftran -ai`) and give "
+               "it (or predict it) again." if size == (view[1], view[0])
+               else "Give the image the annotations were made on.")
+        raise InputError(f"{image}: {width}x{height} px{turned}, but {coco.path} gives "
+                         f"{entry['file_name']} (image id {entry['id']}) {size[0]}x{size[1]} "
+                         f"px. {fix}")
+    return entry
 
 
 def image_labels(coco: Coco, entry: dict, transform, crs):

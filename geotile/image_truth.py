@@ -67,18 +67,12 @@ def _stand_in(path, known: set[str] | None) -> Path:
 
 def coco_truth(coco, grids: list) -> list[ImageTruth]:
     """The instances of a COCO file on each of ``grids``, its entry found by name."""
-    from geotile.coco_labels import CATEGORY, image_entry
-    from geotile.input_paths import input_path
+    from geotile.coco_labels import CATEGORY, checked_entry
     from geotile.masks import _coco_frames
-    from geotile.raster import open_raster
 
     by_stem = name_stems(coco.by_name)
-    entries = []
-    for grid in grids:
-        with open_raster(input_path(grid)) as src:
-            size = src.width, src.height
-        entries.append(image_entry(coco, grid, *size,
-                                   name=entry_name(grid, coco.path, coco.by_name, by_stem)))
+    entries = [checked_entry(coco, grid, entry_name(grid, coco.path, coco.by_name, by_stem))
+               for grid in grids]
     mapping = coco.class_map
     several = len(set(mapping.values())) > 1
     ids = {name: key for key, name in reversed(coco.categories.items()) if name in mapping}

@@ -832,6 +832,7 @@ def predict_raster(
     from geotile.no_georef import copy_georeferencing, warn_if_not_georeferenced
     from geotile.quiet_warnings import quietly
     from geotile.tiff_pages import warn_other_pages
+    from geotile.turned_images import note_orientation
 
     # on a GPU the cores are free to decode the image's tiles in parallel; on the CPU
     # provider they run the model
@@ -915,6 +916,7 @@ def predict_raster(
             try:
                 with quietly(rasterio.open, target, "w", **profile) as dst:
                     copy_georeferencing(original, dst)
+                    note_orientation(original, dst)
                     _describe_output(dst, options, names, threshold, model)
                     dst.update_tags(**{COMPLETE_TAG: complete})
                     if mosaic is not None:

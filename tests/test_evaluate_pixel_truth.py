@@ -204,3 +204,26 @@ def test_a_prediction_of_a_quarter_turned_photo_names_the_exif_turn(tmp_path, ru
     pred = _classes(tmp_path / "img.tif", _prediction())
     assert_one_line_error(run_cli("evaluate", pred, truth), "img.tif", "50x40", "40x50",
                           "EXIF orientation", "exiftran -ai")
+
+
+def test_a_prediction_of_an_upside_down_photo_against_its_drawn_truth_is_refused(tmp_path,
+                                                                                 run_cli):
+    """A drone JPEG upside down by its EXIF orientation (3): predict reads its stored
+    pixels, CVAT/labelme2coco and Ultralytics draw on it turned; the prediction was scored
+    against the truth half a turn off it, exit 0 (no size tells them apart). predict notes
+    the photo's orientation on its output; evaluate refuses it, naming the orientation."""
+    from tests.onnx_models import pointwise_model
+    from tests.pixel_label_files import turned_jpeg
+
+    photo = turned_jpeg(tmp_path / "val" / "images" / "img.jpg", W, H, "3")
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, photo, "-o", tmp_path / "img.tif", "--output-type",
+                     "class", "--tile-size", 32)
+    assert result.exit_code == 0, result.output
+    coco = _touching(tmp_path / "annotation.json")
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "img.txt").write_text("0 0.2 0.25 0.4 0.25 0.4 0.75\n")
+    (tmp_path / "data.yaml").write_text("names: [building]\n")
+    for truth in (coco, tmp_path / "labels"):
+        result = run_cli("evaluate", tmp_path / "img.tif", truth)
+        assert_one_line_error(result, "img.tif", "EXIF orientation (3)", "predict it again")
