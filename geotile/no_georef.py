@@ -244,8 +244,11 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str 
         return True
     orientation = src.tags().get("EXIF_Orientation", "1").strip()
     if orientation not in ("", "1"):
-        warnings.warn(_turned(name, orientation, outputs, mask), GeotileWarning,
-                      stacklevel=stacklevel)
+        shown = None if mask is None else Path(str(mask)).name
+        # said once for other photos: their masks' names apart
+        advice = _turned(name, orientation, outputs, shown and "its mask").partition(": ")[2]
+        warnings.warn(GeotileWarning(_turned(name, orientation, outputs, shown), about=name,
+                                     advice=advice), stacklevel=stacklevel)
     if src.transform.is_identity:
         text = (f"{name}: the raster has no georeferencing; {outputs} are in pixel "
                 "coordinates (x right, y down) and carry no CRS.")
@@ -256,9 +259,9 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str 
     return True
 
 
-def _turned(name: str, orientation: str, outputs: str, mask=None) -> str:
+def _turned(name: str, orientation: str, outputs: str, mask: str | None = None) -> str:
     """The warning of a photo ``name`` its EXIF ``orientation`` turns or flips: ``outputs``
-    follow its stored pixels. With a ``mask``, that the mask is taken as drawn on them (as
+    follow its stored pixels. With a ``mask`` (its name), that it is taken as drawn on them (as
     FloodNet's _lab.png are; one of the turned size is refused before) and is turned with
     the photo, never the photo alone (the pair would no longer line up)."""
     rotate = "`exiftran -ai` or `magick mogrify -auto-orient`"
@@ -267,7 +270,6 @@ def _turned(name: str, orientation: str, outputs: str, mask=None) -> str:
     if mask is None:
         return (f"{text}, so they overlay the photo only as stored. Rotate the pixels first "
                 f"(e.g. {rotate}) to match what viewers show.")
-    mask = Path(str(mask)).name
     text = (f"{text}, and {mask} is taken as drawn on the stored pixels (as FloodNet's and "
             "RescueNet's masks are). To match what viewers show, turn the photo and the mask "
             "together, never the photo alone")

@@ -606,3 +606,25 @@ def test_a_turned_drone_photo_with_its_stored_mask_warns_to_turn_both(tmp_path, 
         top, left = int(row["y_off"]), int(row["x_off"])
         mask = np.asarray(Image.open(tmp_path / "out" / row["mask"]))
         np.testing.assert_array_equal(mask, classes[top:top + 20, left:left + 20])
+
+
+def test_turned_photos_with_masks_are_warned_of_once(tmp_path, run_cli):
+    """The warning naming each photo's mask kept a FloodNet folder's turned photos apart:
+    one line per photo (1,445 for its training set). The first is said with its mask's name,
+    the others once at the end, as other advice is."""
+    Image = pytest.importorskip("PIL.Image")
+    (tmp_path / "org").mkdir()
+    (tmp_path / "lab").mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    for stem in ("6467", "6468", "6469"):
+        Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(
+            tmp_path / "org" / f"{stem}.jpg", exif=exif.tobytes())
+        Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "lab" / f"{stem}_lab.png")
+    result = run_cli("tile", tmp_path / "org", "--masks", tmp_path / "lab", "--size", 20,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    turned = [line for line in _warning_lines(result.stderr) if "EXIF orientation (6)" in line]
+    assert len(turned) == 2, result.stderr
+    assert "6467.jpg" in turned[0] and "6467_lab.png" in turned[0], turned[0]
+    assert "2 more images (6468.jpg, 6469.jpg)" in turned[1], turned[1]
