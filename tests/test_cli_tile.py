@@ -919,7 +919,7 @@ def test_floodnet_vaihingen_and_dronedeploy_names_pair(run_cli, make_raster, tmp
     photo[..., 0] = 200
     Image.fromarray(photo).save(tmp_path / "org" / "6467.jpg", quality=95)
     classes = np.zeros((48, 64), np.uint8)
-    classes[:, 32:] = 5  # FloodNet's class 5: flooded road
+    classes[:, 32:] = 5  # FloodNet's class 5: water (3 is road-flooded)
     Image.fromarray(classes).save(tmp_path / "lab" / "6467_lab.png")
     result = run_cli("tile", tmp_path / "org", "--masks", tmp_path / "lab", "--size", 32,
                      "--format", "png", "-o", tmp_path / "floodnet")
