@@ -155,6 +155,8 @@ def _snapped(lines: np.ndarray, tolerance: float) -> np.ndarray:
     if len(pairs):
         key = _leaders(pairs, len(points))[key]
     part, key = _distinct_vertices(part, key)
+    if not len(part):  # every line of zero length (or shorter than tolerance): none
+        return lines[:0]
     snapped = shapely.linestrings(points[key], indices=_dense(part))
     # the vertices of other lines within tolerance, where they project along each line
     used = np.unique(key)

@@ -1122,6 +1122,34 @@ def test_a_stretch_drawn_twice_counts_once_beside_a_road_ending_by_itself():
         line_scores([loop], [loop], 2.0).true_length, abs=1e-9)
 
 
+def test_zero_length_lines_measure_nothing_and_do_not_crash(run_cli, tmp_path):
+    """A side holding only zero-length lines (a road's two vertices at one point, as a
+    vectorised one-pixel stub gives) ended with an IndexError traceback; such a line is 0 m
+    of road: the other side's lines are measured as usual, nothing lies within the buffer."""
+    from geotile.line_metrics import line_scores
+
+    stub = shapely.LineString([(5, 1), (5, 1)])
+    short = shapely.LineString([(5, 1), (5, 1.001)])  # shorter than --buffer / 100
+    road = shapely.LineString([(0, 0), (10, 0)])
+    for degenerate in ([stub], [short], [stub, short]):
+        scores = line_scores(degenerate, [road], 2.0)
+        assert (scores.predicted_length, scores.true_length) == (0.0, 10.0)
+        assert (scores.precision, scores.recall, scores.matched_true_length) == (0, 0, 0)
+        scores = line_scores([road], degenerate, 2.0)
+        assert (scores.predicted_length, scores.true_length) == (10.0, 0.0)
+        assert (scores.precision, scores.recall, scores.matched_predicted_length) == (0, 0, 0)
+    assert line_scores([stub, road], [road], 2.0).precision == 1.0
+    pred = write_lines(tmp_path / "pred.geojson",
+                       [shapely.LineString([(X0 + 5, Y0 - 1), (X0 + 5, Y0 - 1)])])
+    truth = write_lines(tmp_path / "truth.geojson",
+                        [shapely.LineString([(X0, Y0), (X0 + 10, Y0)])])
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["predicted_length_m"], scores["true_length_m"]) == (0, 10)
+    assert (scores["precision"], scores["recall"]) == (0, 0)
+
+
 def test_length_within_a_buffer_skips_the_gaps_between_a_multilines_parts():
     """Two 10 m parts of one MultiLineString 10 m apart along a covered road: 20 m are
     within the buffer, not 30 (the gap read as one more segment)."""
