@@ -58,13 +58,14 @@ class ManyLineScores:
                  f"{counted(len(self.per_image), 'image')}, "
                  f"{s.predictions} predicted ({s.predicted_length:.1f} m), {s.truths} true "
                  f"({s.true_length:.1f} m)",
-                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}",
+                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
+                 f"quality {s.quality:.4f}",
                  f"  {'image':<{n}}{'pred. m':>10}{'true m':>10}{'prec.':>8}{'recall':>8}"
-                 f"{'F1':>8}"]
+                 f"{'F1':>8}{'quality':>8}"]
         for name, part in self.per_image.items():
             lines.append(f"  {name:<{n}}{part.predicted_length:>10.1f}"
                          f"{part.true_length:>10.1f}{part.precision:>8.4f}"
-                         f"{part.recall:>8.4f}{part.f1:>8.4f}")
+                         f"{part.recall:>8.4f}{part.f1:>8.4f}{part.quality:>8.4f}")
         return "\n".join(lines)
 
     def dumps(self) -> str:

@@ -1,10 +1,14 @@
 """Centreline scores: length-weighted precision and recall within a buffer.
 
-As road benchmarks report them (e.g. the "completeness / correctness" of
-Wiedemann et al., used by the DeepGlobe and SpaceNet road papers): precision is
-the fraction of predicted length lying within ``buffer`` metres of a true
-line, recall the fraction of true length within ``buffer`` metres of a
-predicted line, F1 their harmonic mean. Lengths and the buffer are in ground
+The buffer measures of road extraction (Wiedemann et al. 1998; Heipke et al.
+1997): precision ("correctness") is the fraction of predicted length lying
+within ``buffer`` metres of a true line, recall ("completeness") the fraction
+of true length within ``buffer`` metres of a predicted line, F1 their harmonic
+mean and quality TP / (TP + FP + FN) of the lengths (predicted length within
+the buffer over all predicted length plus the true length outside the
+prediction's buffer). Any number of lines may match one line (no one-to-one
+matching). Not SpaceNet's road metric (APLS, a graph's path lengths), nor the
+pixel "relaxed" precision of Mnih (road rasters). Lengths and the buffer are in ground
 metres (the truth's CRS where its unit is a ground metre, else the UTM zone:
 Web Mercator's units are not, :mod:`geotile.ground_scale`; files without a CRS
 in their own units).
@@ -60,9 +64,17 @@ class LineScores:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    @property
+    def quality(self) -> float:
+        """Wiedemann's quality: TP / (TP + FP + FN), TP the predicted length within the
+        buffer, FN the true length outside the prediction's."""
+        whole = self.predicted_length + self.true_length - self.matched_true_length
+        return self.matched_predicted_length / whole if whole > 0 else 0.0
+
     def as_dict(self) -> dict:
         return {"mode": "line", "buffer_m": self.buffer, "precision": round(self.precision, 6),
                 "recall": round(self.recall, 6), "f1": round(self.f1, 6),
+                "quality": round(self.quality, 6),
                 "predicted_length_m": round(self.predicted_length, 3),
                 "true_length_m": round(self.true_length, 3),
                 "matched_predicted_length_m": round(self.matched_predicted_length, 3),
@@ -73,7 +85,8 @@ class LineScores:
         return "\n".join([
             f"Lines (length within {self.buffer:g} m): {self.predictions} predicted "
             f"({self.predicted_length:.1f} m), {self.truths} true ({self.true_length:.1f} m)",
-            f"  precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}",
+            f"  precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}  "
+            f"quality {self.quality:.4f}",
         ])
 
     def dumps(self) -> str:

@@ -411,6 +411,46 @@ def test_line_scores_are_length_weighted_within_the_buffer():
     assert (empty.precision, empty.recall, empty.predictions) == (0.0, 0.0, 0)
 
 
+def test_line_scores_give_wiedemanns_quality_of_the_lengths(run_cli, tmp_path):
+    """Besides correctness (precision) and completeness (recall), road extraction reports
+    Wiedemann's quality, TP / (TP + FP + FN) of the lengths: the predicted length within the
+    buffer over all predicted length plus the true length left unmatched; geotile gave
+    precision, recall and F1 alone. Also in --json, its table, and folders' totals (of the
+    summed lengths) and rows."""
+    from geotile.line_metrics import line_scores
+
+    truth = [shapely.LineString([(0, 0), (100, 0)])]
+    # 50..150 along the truth (52 m within 2 m each way) and a 50 m stray 30 m off
+    pred = [shapely.LineString([(50, 0), (150, 0)]), shapely.LineString([(0, 30), (50, 30)])]
+    scores = line_scores(pred, truth, 2.0)
+    matched_pred, fp, fn = 52.0, 150.0 - 52.0, 100.0 - 52.0
+    assert scores.quality == pytest.approx(matched_pred / (matched_pred + fp + fn))
+    assert scores.as_dict()["quality"] == pytest.approx(52 / 198, abs=1e-6)
+    assert line_scores(truth, truth, 2.0).quality == 1.0
+    assert line_scores([], truth, 2.0).quality == 0.0
+    assert line_scores(pred, [], 2.0).quality == 0.0
+    # files, and a folder of two pairs: the total from the summed lengths
+    for folder in ("p", "t"):
+        (tmp_path / folder).mkdir()
+    shift = [shapely.affinity.translate(g, X0, Y0) for g in pred]
+    write_lines(tmp_path / "p" / "a.gpkg", shift)
+    write_lines(tmp_path / "t" / "a.gpkg", [shapely.affinity.translate(truth[0], X0, Y0)])
+    write_lines(tmp_path / "p" / "b.gpkg", [shapely.LineString([(X0, Y0), (X0 + 40, Y0)])])
+    write_lines(tmp_path / "t" / "b.gpkg", [shapely.LineString([(X0, Y0), (X0 + 40, Y0)])])
+    result = run_cli("evaluate", tmp_path / "p" / "a.gpkg", tmp_path / "t" / "a.gpkg", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["quality"] == pytest.approx(52 / 198, abs=1e-6)
+    result = run_cli("evaluate", tmp_path / "p" / "a.gpkg", tmp_path / "t" / "a.gpkg")
+    assert f"quality {52 / 198:.4f}" in result.stdout
+    result = run_cli("evaluate", tmp_path / "p", tmp_path / "t", "--json")
+    assert result.exit_code == 0, result.output
+    folders = json.loads(result.stdout)
+    assert folders["quality"] == pytest.approx((52 + 40) / (198 + 40), abs=1e-6)
+    assert folders["per_image"]["b"]["quality"] == 1.0
+    assert folders["per_image"]["a"]["quality"] == pytest.approx(52 / 198, abs=1e-6)
+    assert "quality" in run_cli("evaluate", tmp_path / "p", tmp_path / "t").stdout
+
+
 def test_line_scores_of_a_city_network_cut_each_line_by_its_neighbours_buffers_alone(
         monkeypatch):
     """A road grid of 2 x 22 streets of 21 blocks (924 segments): each line is intersected

@@ -217,9 +217,12 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     --min-area rule, per-image and total scores. A SpaceNet CSV against a
     vector file is read through its PolygonWKT_Geo column.
     Two files of lines (centrelines, e.g. from `vectorize --lines`; a truth of
-    roads beside buildings, SpaceNet 8's annotations, gives its lines): length-
-    weighted precision (predicted length within --buffer metres of the truth),
-    recall (true length within --buffer of the prediction) and F1; the options
+    roads beside buildings, SpaceNet 8's annotations, gives its lines): the
+    buffer measures of road extraction (Wiedemann): length-weighted precision
+    or correctness (predicted length within --buffer metres of the truth),
+    recall or completeness (true length within --buffer of the prediction),
+    F1, and quality TP/(TP+FP+FN) of the lengths (TP: predicted length within
+    the buffer); many lines may match one (not SpaceNet's APLS); the options
     of polygon scores (--iou, --errors, --report, --class-field...) do not apply.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction; one wider
@@ -282,9 +285,10 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     also min_score (null: none) and per_image truth (the image's file_name);
     folders also unpaired {prediction: [...], truth: [...]} and, for
     pixels, foreground (classes other than background pooled: tp, fp, fn, ...).
-    Lines: mode ("line"), buffer_m, precision, recall, f1, predicted_length_m,
-    true_length_m, matched_predicted_length_m, matched_true_length_m,
-    predictions, truths; folders of lines also images, per_image and unpaired.
+    Lines: mode ("line"), buffer_m, precision, recall, f1, quality,
+    predicted_length_m, true_length_m, matched_predicted_length_m,
+    matched_true_length_m, predictions, truths; folders of lines also images,
+    per_image and unpaired.
 
     \b
     Examples:
