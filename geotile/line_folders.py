@@ -35,7 +35,8 @@ class ManyLineScores:
             matched_predicted_length=sum(p.matched_predicted_length for p in parts),
             matched_true_length=sum(p.matched_true_length for p in parts),
             predictions=sum(p.predictions for p in parts),
-            truths=sum(p.truths for p in parts))
+            truths=sum(p.truths for p in parts),
+            metres=all(p.metres for p in parts))
 
     def rows(self) -> dict[str, dict]:
         rows = {}
@@ -43,7 +44,7 @@ class ManyLineScores:
             pred, true = self.files[name]
             rows[name] = {"prediction": pred, "truth": true,
                           **{k: v for k, v in part.as_dict().items()
-                             if k not in ("mode", "buffer_m")}}
+                             if k not in ("mode", "buffer_m", "units")}}
         return rows
 
     def as_dict(self) -> dict:
@@ -54,17 +55,17 @@ class ManyLineScores:
         from geotile.score_tables import name_width
 
         s, n = self.scores, name_width(self.per_image)
-        lines = [f"Lines (length within {self.buffer:g} m): "
+        lines = [f"Lines (length within {s.within}): "
                  f"{counted(len(self.per_image), 'image')}, "
-                 f"{s.predictions} predicted ({s.predicted_length:.1f} m), {s.truths} true "
-                 f"({s.true_length:.1f} m)",
+                 f"{s.predictions} predicted ({s.predicted_length:.1f} {s.unit}), {s.truths} "
+                 f"true ({s.true_length:.1f} {s.unit})",
                  f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
                  f"quality {s.quality:.4f}",
-                 f"  {'image':<{n}}{'pred. m':>10}{'true m':>10}{'prec.':>8}{'recall':>8}"
-                 f"{'F1':>8}{'quality':>8}"]
+                 f"  {'image':<{n}}{'pred. ' + s.unit:>12}{'true ' + s.unit:>12}"
+                 f"{'prec.':>8}{'recall':>8}{'F1':>8}{'quality':>8}"]
         for name, part in self.per_image.items():
-            lines.append(f"  {name:<{n}}{part.predicted_length:>10.1f}"
-                         f"{part.true_length:>10.1f}{part.precision:>8.4f}"
+            lines.append(f"  {name:<{n}}{part.predicted_length:>12.1f}"
+                         f"{part.true_length:>12.1f}{part.precision:>8.4f}"
                          f"{part.recall:>8.4f}{part.f1:>8.4f}{part.quality:>8.4f}")
         return "\n".join(lines)
 

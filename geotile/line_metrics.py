@@ -49,6 +49,8 @@ class LineScores:
     predictions: int = 0
     truths: int = 0
     mode: str = "line"
+    #: measured in ground metres (the lines carry a CRS); else in their coordinates' units
+    metres: bool = True
 
     @property
     def precision(self) -> float:
@@ -71,8 +73,21 @@ class LineScores:
         whole = self.predicted_length + self.true_length - self.matched_true_length
         return self.matched_predicted_length / whole if whole > 0 else 0.0
 
+    @property
+    def unit(self) -> str:
+        """The lengths' unit in tables: "m", or "units" (of coordinates in no CRS)."""
+        return "m" if self.metres else "units"
+
+    @property
+    def within(self) -> str:
+        """What "within the buffer" means, for tables."""
+        return (f"{self.buffer:g} m" if self.metres
+                else f"{self.buffer:g} coordinate units (no CRS)")
+
     def as_dict(self) -> dict:
-        return {"mode": "line", "buffer_m": self.buffer, "precision": round(self.precision, 6),
+        return {"mode": "line", "buffer_m": self.buffer,
+                "units": "m" if self.metres else "coordinates",
+                "precision": round(self.precision, 6),
                 "recall": round(self.recall, 6), "f1": round(self.f1, 6),
                 "quality": round(self.quality, 6),
                 "predicted_length_m": round(self.predicted_length, 3),
@@ -83,8 +98,9 @@ class LineScores:
 
     def table(self) -> str:
         return "\n".join([
-            f"Lines (length within {self.buffer:g} m): {self.predictions} predicted "
-            f"({self.predicted_length:.1f} m), {self.truths} true ({self.true_length:.1f} m)",
+            f"Lines (length within {self.within}): {self.predictions} predicted "
+            f"({self.predicted_length:.1f} {self.unit}), {self.truths} true "
+            f"({self.true_length:.1f} {self.unit})",
             f"  precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}  "
             f"quality {self.quality:.4f}",
         ])
@@ -102,6 +118,7 @@ def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
 
     check_range("--buffer", buffer, 0, low_open=True, required=True)
     predicted, truth = in_ground_metres(predicted, truth)
+    metres = getattr(truth, "crs", None) is not None  # a GeoSeries in metres
     predicted = _lines(predicted, "predicted")
     truth = _lines(truth, "true")
     counts = len(predicted), len(truth)
@@ -111,7 +128,7 @@ def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
     true_length = float(shapely.length(truth).sum())
     return LineScores(buffer, pred_length, true_length,
                       _length_within(predicted, truth, buffer),
-                      _length_within(truth, predicted, buffer), *counts)
+                      _length_within(truth, predicted, buffer), *counts, metres=metres)
 
 
 def in_ground_metres(predicted, truth):
@@ -523,6 +540,13 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     from geotile.evaluation_crs import _same_crs, warn_if_apart
 
     pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    if truth_frame.crs is None:
+        from geotile.errors import GeotileWarning
+
+        warnings.warn(f"{prediction}, {truth}: the files declare no CRS, so --buffer "
+                      f"{buffer:g} and the lengths are in their coordinates' units (pixels for "
+                      "lines vectorized from an image without georeference), not metres.",
+                      GeotileWarning, stacklevel=2)
     pred_lines, true_lines = in_ground_metres(pred_frame.geometry, truth_frame.geometry)
     for path, lines, outcome in ((prediction, pred_lines, "recall 0"),
                                  (truth, true_lines, "precision 0")):

@@ -451,6 +451,43 @@ def test_line_scores_give_wiedemanns_quality_of_the_lengths(run_cli, tmp_path):
     assert "quality" in run_cli("evaluate", tmp_path / "p", tmp_path / "t").stdout
 
 
+def test_lines_without_a_crs_are_scored_in_their_own_units_and_say_so(run_cli, tmp_path):
+    """Two line files declaring no CRS (vectorize --lines of an image without georeference:
+    pixel coordinates) were scored in their coordinates' units, --buffer 2 meaning 2 pixels,
+    but printed as 'length within 2 m' and '85.0 m' (--json: no word of it); they are still
+    scored in those units (a tolerance in pixels), and the output and a warning say so."""
+    truth = tmp_path / "truth.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.LineString([(7.5, 50.5), (92.5, 50.5)])]).to_file(
+        truth)
+    pred = tmp_path / "pred.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.LineString([(7.5, 51.5), (92.5, 51.5)])]).to_file(pred)
+    result = run_cli("evaluate", pred, truth, "--buffer", 2, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["precision"], scores["recall"], scores["true_length_m"]) == (1, 1, 85)
+    assert scores["units"] == "coordinates"
+    assert "declare no CRS" in result.stderr and "not metres" in result.stderr
+    assert "pred.gpkg" in result.stderr
+    narrow = run_cli("evaluate", pred, truth, "--buffer", 0.5)
+    assert "length within 0.5 coordinate units (no CRS)" in narrow.stdout
+    assert "(85.0 units)" in narrow.stdout and " m)" not in narrow.stdout
+    assert "precision 0.0000" in narrow.stdout
+    for folder, path in (("p", pred), ("t", truth)):  # folders of such files: their total
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.gpkg").write_bytes(path.read_bytes())
+    folders = run_cli("evaluate", tmp_path / "p", tmp_path / "t")
+    assert folders.exit_code == 0, folders.output
+    assert "coordinate units (no CRS)" in folders.stdout and "pred. units" in folders.stdout
+    assert json.loads(run_cli("evaluate", tmp_path / "p", tmp_path / "t", "--json").stdout)[
+        "units"] == "coordinates"
+    # in a CRS: ground metres, said so
+    metric = write_lines(tmp_path / "metric.gpkg",
+                         [shapely.LineString([(X0, Y0), (X0 + 85, Y0)])])
+    result = run_cli("evaluate", metric, metric, "--json")
+    assert json.loads(result.stdout)["units"] == "m"
+    assert "no CRS" not in result.stderr
+
+
 def test_line_scores_of_a_city_network_cut_each_line_by_its_neighbours_buffers_alone(
         monkeypatch):
     """A road grid of 2 x 22 streets of 21 blocks (924 segments): each line is intersected

@@ -285,10 +285,12 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     also min_score (null: none) and per_image truth (the image's file_name);
     folders also unpaired {prediction: [...], truth: [...]} and, for
     pixels, foreground (classes other than background pooled: tp, fp, fn, ...).
-    Lines: mode ("line"), buffer_m, precision, recall, f1, quality,
-    predicted_length_m, true_length_m, matched_predicted_length_m,
-    matched_true_length_m, predictions, truths; folders of lines also images,
-    per_image and unpaired.
+    Lines: mode ("line"), buffer_m, units ("m"; "coordinates" where neither
+    file declares a CRS: --buffer and the *_m lengths are then in their
+    coordinates' units, pixels for lines of an image without georeference),
+    precision, recall, f1, quality, predicted_length_m, true_length_m,
+    matched_predicted_length_m, matched_true_length_m, predictions, truths;
+    folders of lines also images, per_image and unpaired.
 
     \b
     Examples:
