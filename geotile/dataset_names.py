@@ -6,7 +6,7 @@ Most datasets give a mask its image's name (INRIA, LoveDA, Vaihingen) or add a s
 ``104_sat.jpg`` with ``104_mask.png`` in one folder, ISPRS Potsdam's
 ``top_potsdam_2_10_RGB.tif`` (``_RGBIR``, ``_IRRG``) with ``top_potsdam_2_10_label.tif``,
 DroneDeploy's ``107f24d6e9-ortho.tif`` with ``107f24d6e9-label.png``. Both come down to one
-scene name.
+scene name. FLAIR marks both by a prefix instead: ``IMG_000001.tif`` with ``MSK_000001.tif``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from pathlib import PurePosixPath
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
-#: SpaceNet 7's ``_Buildings``); "" first: a mask of the image's own name (in another
-#: folder) is the best match
+#: SpaceNet 7's ``_Buildings``, DFC2022's UrbanAtlas ``_UA2012``); "" first: a mask of the
+#: image's own name (in another folder) is the best match
 MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_lab",
-                 "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_Buildings")
+                 "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_UA2012", "_Buildings")
 _LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)
 #: what may follow the scene's name in an image's name (compared in lower case)
 IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img", "-ortho",
                   "_ortho")
+#: an image's name prefix and its mask's (FLAIR #1/#2: IMG_000001.tif, MSK_000001.tif)
+PREFIXES = (("IMG_", "MSK_"),)
 
 
 def name_key(name: str) -> str:
@@ -43,11 +45,27 @@ def scene_name(image_stem: str) -> str | None:
     return None
 
 
-def mask_bases(image_stem: str) -> list[str]:
-    """The names a mask of this image starts with: the image's stem, then its scene name
-    (:func:`scene_name`) when it has an image suffix."""
+def _stem_and_scene(image_stem: str) -> list[str]:
     scene = scene_name(image_stem)
     return [image_stem] if scene is None else [image_stem, scene]
+
+
+def prefixed_mask_name(image_stem: str) -> str | None:
+    """The mask name of an image named by a dataset's image prefix (FLAIR's ``IMG_000001``:
+    ``MSK_000001``, the prefix in the image's case), None for other names."""
+    for image, mask in PREFIXES:
+        head = image_stem[:len(image)]
+        if head.lower() == image.lower() and len(image_stem) > len(image):
+            return (mask.lower() if head.islower() else mask) + image_stem[len(image):]
+    return None
+
+
+def mask_bases(image_stem: str) -> list[str]:
+    """The names a mask of this image starts with: the image's stem, then its scene name
+    (:func:`scene_name`) when it has an image suffix, or its mask name when it has an image
+    prefix (:func:`prefixed_mask_name`)."""
+    prefixed = prefixed_mask_name(image_stem)
+    return _stem_and_scene(image_stem) + ([] if prefixed is None else [prefixed])
 
 
 def _named(mask_stem: str, base: str, suffixes: tuple[str, ...] = _LOWER_SUFFIXES) -> bool:
@@ -100,7 +118,7 @@ def elevation_bases(image_stem: str) -> list[str]:
     image's stem, its scene name (DroneDeploy's ``107f24d6e9-ortho``: ``107f24d6e9``, whose
     ``107f24d6e9-elev``), ISPRS's DSM name (``top_potsdam_2_10_RGB``:
     ``dsm_potsdam_02_10``)."""
-    bases = mask_bases(image_stem)
+    bases = _stem_and_scene(image_stem)
     for pattern, name in _ISPRS_DSM:
         match = pattern.match(image_stem)
         if match:

@@ -59,15 +59,15 @@ def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> 
 
 def _masks_of(stem: str, stems: set[str]) -> set[str]:
     """The names among ``stems`` (lower case: ``104_mask``, ``104``) of masks of the image
-    ``stem`` (``104_sat``; :mod:`geotile.dataset_names`), compared in NFC."""
-    from geotile.dataset_names import MASK_SUFFIXES, name_key, scene_name
+    ``stem`` (``104_sat``, FLAIR's ``IMG_000001``; :mod:`geotile.dataset_names`) when its
+    name marks it an image, compared in NFC."""
+    from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key
 
-    stem = name_key(stem)
-    scene = scene_name(stem)
-    if scene is None:
+    bases = mask_bases(name_key(stem))
+    if len(bases) == 1:  # no image suffix or prefix
         return set()
-    return {(base + suffix).lower() for base in (stem, scene) for suffix in MASK_SUFFIXES
-            if base + suffix != stem} & stems
+    return {(base + suffix).lower() for base in bases for suffix in MASK_SUFFIXES
+            if base + suffix != bases[0]} & stems
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:

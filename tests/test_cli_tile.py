@@ -2022,3 +2022,41 @@ def test_an_image_whose_every_patch_is_all_nodata_is_said_once(run_cli, make_ras
     kept = run_cli("tile", empty, valid, "--size", "32", "--max-nodata", "1", "-o",
                    tmp_path / "k")
     assert kept.exit_code == 0 and "nodata" not in kept.stderr, kept.stderr
+
+
+def test_flair_and_dfc2022_names_pair(run_cli, make_raster, tmp_path):
+    """FLAIR #1/#2 keep IMG_000001.tif (5 bands) in flair_aerial_train/<domain>/<zone>/img/
+    and its mask MSK_000001.tif in flair_labels_train/.../msk/; DFC2022 (MiniFrance) names
+    BDORTHO/<tile>.tif's labels UrbanAtlas/<tile>_UA2012.tif. Both were refused ('no mask
+    named IMG_000001.*'): they pair, each image with its own mask, not another id's."""
+    import rasterio
+
+    images, masks = [], []
+    for n, zone in ((1, "D006_2020/Z1_NN"), (2, "D006_2020/Z2_AA"), (12, "D013_2020/Z4_UF")):
+        (tmp_path / "flair_aerial_train" / zone / "img").mkdir(parents=True)
+        (tmp_path / "flair_labels_train" / zone / "msk").mkdir(parents=True)
+        images.append(make_raster(f"flair_aerial_train/{zone}/img/IMG_{n:06d}.tif",
+                                  np.full((5, 32, 32), n, np.uint8), crs="EPSG:2154"))
+        masks.append(make_raster(f"flair_labels_train/{zone}/msk/MSK_{n:06d}.tif",
+                                 np.full((32, 32), n + 1, np.uint8), crs="EPSG:2154"))
+    result = run_cli("tile", tmp_path / "flair_aerial_train/*/*/img/IMG_*.tif", "--masks",
+                     str(tmp_path / "flair_labels_train/*/*/msk/MSK_*.tif"), "--size", 32,
+                     "-o", tmp_path / "flair")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "flair") == {
+        "IMG_000001.tif": (1, 2), "IMG_000002.tif": (2, 3), "IMG_000012.tif": (12, 13)}
+    with rasterio.open(tmp_path / "flair/images/IMG_000001_0_0.tif") as patch:
+        assert patch.count == 5 and patch.crs.to_epsg() == 2154
+
+    for folder in ("BDORTHO", "UrbanAtlas"):
+        (tmp_path / "Nice" / folder).mkdir(parents=True)
+    for k, name in enumerate(("06-2014-1007-6318-LA93-0M50-E080",
+                              "06-2014-1008-6318-LA93-0M50-E080")):
+        make_raster(f"Nice/BDORTHO/{name}.tif", np.full((3, 32, 32), 10 + k, np.uint8))
+        make_raster(f"Nice/UrbanAtlas/{name}_UA2012.tif", np.full((32, 32), 14 - k, np.uint8))
+    result = run_cli("tile", tmp_path / "Nice/BDORTHO", "--masks", tmp_path / "Nice/UrbanAtlas",
+                     "--size", 32, "-o", tmp_path / "dfc")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "dfc") == {
+        "06-2014-1007-6318-LA93-0M50-E080.tif": (10, 14),
+        "06-2014-1008-6318-LA93-0M50-E080.tif": (11, 13)}

@@ -1100,3 +1100,30 @@ def test_a_truth_folder_of_openstreetmap_extracts_pairs_osm_pbf_by_the_name_befo
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 0, 0)
     assert scores["images"] == 2 and sorted(scores["per_image"]) == ["tile_a", "tile_b"]
     assert "left out" not in result.stderr
+
+
+def test_flair_and_dfc2022_predictions_pair_with_their_masks(tmp_path):
+    """Predictions named after FLAIR's images (IMG_000001.tif) pair with its masks
+    (MSK_000001.tif), those of DFC2022's BDORTHO tiles with UrbanAtlas' <tile>_UA2012.tif;
+    both folders were refused ('no file of one has the name of a file of the other'), and
+    no image takes another id's truth."""
+    one, two = np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.uint8)
+    one[:5] = 1  # 50 pixels
+    two[:, :2] = 1  # 20 pixels
+    for dataset, names in (("flair", (("IMG_000001", "MSK_000001"),
+                                      ("IMG_000011", "MSK_000011"))),
+                           ("dfc", (("06-2014-1007", "06-2014-1007_UA2012"),
+                                    ("06-2014-1008", "06-2014-1008_UA2012")))):
+        pred, truth = tmp_path / dataset / "pred", tmp_path / dataset / "truth"
+        pred.mkdir(parents=True)
+        truth.mkdir()
+        for (image, mask), array in zip(names, (one, two), strict=True):
+            write_raster(pred / f"{image}.tif", array)
+            write_raster(truth / f"{mask}.tif", array)
+        pairs = pair_folders(pred, truth)
+        assert {k: (p.stem, t.stem) for k, (p, t) in pairs.pairs.items()} == {
+            image: (image, mask) for image, mask in names}
+        rows = evaluate_folders(pred, truth).rows()
+        first, second = names[0][0], names[1][0]
+        assert (rows[first]["tp"], rows[first]["fp"], rows[first]["fn"]) == (50, 0, 0)
+        assert (rows[second]["tp"], rows[second]["fp"], rows[second]["fn"]) == (20, 0, 0)
