@@ -17,10 +17,12 @@ from pathlib import PurePosixPath
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
-#: SpaceNet 7's ``_Buildings``, DFC2022's UrbanAtlas ``_UA2012``); "" first: a mask of the
-#: image's own name (in another folder) is the best match
+#: SpaceNet 7's ``_Buildings``, DFC2022's UrbanAtlas ``_UA2012``, GID-15's ``_15label``,
+#: Five-Billion-Pixels' ``_24label``); "" first: a mask of the image's own name (in another
+#: folder) is the best match
 MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_lab",
-                 "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_UA2012", "_Buildings")
+                 "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_UA2012", "_15label",
+                 "_24label", "_Buildings")
 _LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)
 #: what may follow the scene's name in an image's name (compared in lower case)
 IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img", "-ortho",

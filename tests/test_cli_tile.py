@@ -2060,3 +2060,23 @@ def test_flair_and_dfc2022_names_pair(run_cli, make_raster, tmp_path):
     assert _mask_values(tmp_path / "dfc") == {
         "06-2014-1007-6318-LA93-0M50-E080.tif": (10, 14),
         "06-2014-1008-6318-LA93-0M50-E080.tif": (11, 13)}
+
+
+def test_gid15_and_five_billion_pixels_names_pair(run_cli, make_raster, tmp_path):
+    """GID-15 names the mask of img_dir/train/GF2_PMS1__L1A0000647767-MSS1.tif
+    ann_dir/train/GF2_PMS1__L1A0000647767-MSS1_15label.png, Five-Billion-Pixels its masks
+    (Annotation__index, Annotation__color) <image>_24label.png / .tif. Both were refused
+    ('no mask named GF2_PMS1__L1A0000647767-MSS1.*'): they pair."""
+    for folder in ("img", "ann15", "ann24"):
+        (tmp_path / folder).mkdir()
+    for k, name in enumerate(("GF2_PMS1__L1A0000647767-MSS1", "GF2_PMS2__L1A0001064454-MSS2")):
+        make_raster(f"img/{name}.tif", np.full((3, 32, 32), 10 + k, np.uint8))
+        make_raster(f"ann15/{name}_15label.tif", np.full((32, 32), 15 - k, np.uint8))
+        make_raster(f"ann24/{name}_24label.tif", np.full((32, 32), 24 - k, np.uint8))
+    for classes, ann in ((15, "ann15"), (24, "ann24")):
+        result = run_cli("tile", tmp_path / "img", "--masks", tmp_path / ann, "--size", 32,
+                         "-o", tmp_path / f"out{classes}")
+        assert result.exit_code == 0, result.output
+        assert _mask_values(tmp_path / f"out{classes}") == {
+            "GF2_PMS1__L1A0000647767-MSS1.tif": (10, classes),
+            "GF2_PMS2__L1A0001064454-MSS2.tif": (11, classes - 1)}

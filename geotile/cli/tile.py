@@ -34,8 +34,9 @@ def _parse_split(ctx, param, value):
 @click.option("--masks", "masks", multiple=True, type=INPUT_PATH,
               help="Masks: a folder or a quoted pattern ('masks/*.tif') whose files are "
               "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*; also -mask, "
-              "_label, _lab, _label_noBoundary, _noBoundary, _gt, DFC2022's _UA2012; an image's "
-              "_sat, _RGB, _RGBIR, _IRRG or -ortho may be left out, as in DeepGlobe's "
+              "_label, _lab, _label_noBoundary, _noBoundary, _gt, DFC2022's _UA2012, GID's "
+              "_15label and _24label; an image's _sat, _RGB, _RGBIR, _IRRG or -ortho may be "
+              "left out, as in DeepGlobe's "
               "104_sat.jpg / 104_mask.png, ISPRS Potsdam's _RGB.tif / _label.tif and "
               "DroneDeploy's -ortho.tif / -label.png; FLAIR's IMG_000001.tif pairs with "
               "MSK_000001.tif), or one file per IMAGE (repeat --masks; paired by name "
