@@ -18,15 +18,17 @@ from pathlib import PurePosixPath
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
 #: SpaceNet 7's ``_Buildings``, DFC2022's UrbanAtlas ``_UA2012``, GID-15's ``_15label``,
-#: Five-Billion-Pixels' ``_24label``); "" first: a mask of the image's own name (in another
-#: folder) is the best match
+#: Five-Billion-Pixels' ``_24label``, Chesapeake's ``_lc``); "" first: a mask of the image's
+#: own name (in another folder) is the best match; of a scene's, the first suffix found wins
+#: (Chesapeake's tile_lc.tif beside tile_buildings.tif: _lc)
 MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_lab",
                  "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_UA2012", "_15label",
-                 "_24label", "_Buildings")
+                 "_24label", "_lc", "_Buildings")
 _LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)
-#: what may follow the scene's name in an image's name (compared in lower case)
+#: what may follow the scene's name in an image's name (compared in lower case; the
+#: Chesapeake CVPR tiles' NAIP _naip-new and _naip-old)
 IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img", "-ortho",
-                  "_ortho")
+                  "_ortho", "_naip-new", "_naip-old")
 #: an image's name prefix and its mask's (FLAIR #1/#2: IMG_000001.tif, MSK_000001.tif)
 PREFIXES = (("IMG_", "MSK_"),)
 

@@ -2080,3 +2080,25 @@ def test_gid15_and_five_billion_pixels_names_pair(run_cli, make_raster, tmp_path
         assert _mask_values(tmp_path / f"out{classes}") == {
             "GF2_PMS1__L1A0000647767-MSS1.tif": (10, classes),
             "GF2_PMS2__L1A0001064454-MSS2.tif": (11, classes - 1)}
+
+
+def test_chesapeake_cvpr_names_pair(run_cli, make_raster, tmp_path):
+    """The Chesapeake CVPR land cover tiles keep m_3708035_ne_17_1_naip-new.tif (NAIP,
+    4 bands) beside its land cover m_3708035_ne_17_1_lc.tif, _naip-old, _nlcd and
+    _buildings of the same tile in one folder; `tile '*_naip-new.tif' --masks FOLDER` was
+    refused ('no mask named m_3708035_ne_17_1_naip-new.*'): the _lc labels pair, also with
+    _naip-old, not the NLCD or buildings rasters."""
+    tiles = tmp_path / "wv_1m_2014_extended-debuffered-val_tiles"
+    tiles.mkdir()
+    for k, tile in enumerate(("m_3708035_ne_17_1", "m_3708036_nw_17_1")):
+        for layer, value in (("naip-new", 10 + k), ("naip-old", 20 + k)):
+            make_raster(f"{tiles.name}/{tile}_{layer}.tif", np.full((4, 32, 32), value, np.uint8))
+        for layer, value in (("lc", 3 + k), ("nlcd", 41), ("buildings", 1)):
+            make_raster(f"{tiles.name}/{tile}_{layer}.tif", np.full((32, 32), value, np.uint8))
+    for layer in ("naip-new", "naip-old"):
+        result = run_cli("tile", str(tiles / f"*_{layer}.tif"), "--masks", tiles, "--size", 32,
+                         "-o", tmp_path / layer)
+        assert result.exit_code == 0, result.output
+        first = 10 if layer == "naip-new" else 20
+        assert _mask_values(tmp_path / layer) == {f"m_3708035_ne_17_1_{layer}.tif": (first, 3),
+                                                  f"m_3708036_nw_17_1_{layer}.tif": (first + 1, 4)}
