@@ -465,6 +465,20 @@ def _check_same_grid(pred, true, prediction, truth) -> None:
             "resample one onto the other with gdalwarp -tap -tr/-te.")
 
 
+def merged_ids(class_map: dict) -> tuple[dict[str, int], dict[int, int]]:
+    """A class map whose names may have several ids ({"other": (13, 14, 15)}, FLAIR's
+    classes merged as its benchmark scores them) as one id a name, the first, and the
+    other ids -> that id ({14: 13, 15: 13})."""
+    single, merged = {}, {}
+    for name, ids in class_map.items():
+        if isinstance(ids, tuple):
+            single[name] = ids[0]
+            merged.update(dict.fromkeys(ids[1:], ids[0]))
+        else:
+            single[name] = ids
+    return single, merged
+
+
 def truth_names(class_map: dict[str, int]) -> list[str]:
     """A truth's class names by id from a class map {name: id} (make-masks --class-map's for
     a label raster): an unnamed id is its number, or background for 0. An id named no data
@@ -605,7 +619,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             if kind.kind == "class":
                 warn_if_lossy_ids(src, path, "which count as errors", stacklevel=4)
         t_threshold = true_kind.threshold if true_kind.threshold is not None else 0.5
+        merged: dict[int, int] = {}
         if class_map:
+            class_map, merged = merged_ids(class_map)
             true_kind = replace(true_kind, names=truth_names(class_map))
         no_data = no_data_ids(true_kind.names)
         if threshold is None:
@@ -648,6 +664,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                 if lookup is not None:
                     p_ids = lookup[p_ids]
                 t_ids = _ids(t_values, keep, true_kind, t_threshold, truth)
+                for source, target in merged.items():  # --class-map's ids of one class
+                    t_ids = np.where(t_ids == source, target, t_ids)
                 if no_data:  # the truth's ids named no data: left out
                     keep = keep & ~np.isin(t_ids, no_data)
                 confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))

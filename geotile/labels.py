@@ -1949,9 +1949,11 @@ def _refuse_ids_mixed_with_names(values: list, everything: list, class_field: st
     )
 
 
-def read_class_map(path: str | os.PathLike, *, zero: bool = False) -> dict[str, int]:
+def read_class_map(path: str | os.PathLike, *, zero: bool = False, merges: bool = False
+                   ) -> dict[str, int]:
     """A JSON class map {"building": 1, ...} from ``path``, checked (see check_class_map;
-    ``zero``: it may name id 0, as a label raster's)."""
+    ``zero``: it may name id 0, as a label raster's; ``merges``: a list of ids names them
+    one class, {"other": [13, 14]}, as evaluate reads a truth's)."""
     from geotile.json_text import decoded
     from geotile.label_rasters import _no_twice
 
@@ -1973,16 +1975,18 @@ def read_class_map(path: str | os.PathLike, *, zero: bool = False) -> dict[str, 
     if twice:  # JSON keeps the last id: the first was silently lost
         raise InputError(f"{path}: class {twice[0]!r} is named twice; give each class one "
                          "id, once.")
-    return check_class_map(mapping, path, zero=zero)
+    return check_class_map(mapping, path, zero=zero, merges=merges)
 
 
-def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False
-                    ) -> dict[str, int]:
+def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False,
+                    merges: bool = False) -> dict[str, int]:
     """``mapping`` (name -> id) with integer ids 1..254 (0..254 with ``zero``: the ids of a
     label raster, whose 0 may be a class); a name that says background given 0 (FloodNet's
     map of its ids, as evaluate takes it) is left out: such labels are 0 anyway. Keys that
     read as numbers ("01", 2.0) become their canonical text ("1", "2"); keys of one
-    class_key and one id, one key. InputError naming ``source`` otherwise."""
+    class_key and one id, one key. With ``merges`` a name may have a non-empty list of ids,
+    none of them another name's: a tuple of ids (:func:`geotile.evaluate.merged_ids`).
+    InputError naming ``source`` otherwise."""
 
     if not isinstance(mapping, dict) or not mapping:
         raise InputError(
@@ -1990,27 +1994,46 @@ def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False
         )
     checked: dict[str, int] = {}
     keys: dict[str, str] = {}  # class_key -> the name as the map spells it
+    listed: dict[int, str] = {}  # an id of a list -> its name
+    low = 0 if zero else 1
     for name, value in mapping.items():
-        number = None if isinstance(value, str) else _number(value)
-        low = 0 if zero else 1
-        if not zero and number == 0 and names_background(name):
+        values = value if merges and isinstance(value, list) and value else [value]
+        numbers = [None if isinstance(v, str) else _number(v) for v in values]
+        if not zero and not isinstance(value, list) and numbers[0] == 0 \
+                and names_background(name):
             continue
-        if number is None or not float(number).is_integer() \
-                or not low <= number <= MAX_CLASS_ID:
+        if any(number is None or not float(number).is_integer()
+               or not low <= number <= MAX_CLASS_ID for number in numbers):
             why = "255 the ignore value" if zero else "0 is background, 255 the ignore value"
+            lists = " or a list of them" if merges else ""
             raise InputError(
                 f"{source}: class {str(name)!r} has id {json.dumps(value, default=str)}; "
-                f"ids are integers {low}..{MAX_CLASS_ID} ({why})."
+                f"ids are integers {low}..{MAX_CLASS_ID}{lists} ({why})."
             )
+        if len(values) > 1 or value is not values[0]:  # a list: one class of these ids
+            ids = tuple(dict.fromkeys(int(n) for n in numbers))
+            for i in ids:
+                if listed.setdefault(i, str(name)) != str(name) or i in checked.values():
+                    raise InputError(f"{source}: id {i} is in the ids of {str(name)!r} and "
+                                     "of another class; give each id one class.")
+            number = ids if len(ids) > 1 else ids[0]
+        else:
+            number = numbers[0]
+            if int(number) in listed:
+                raise InputError(f"{source}: id {int(number)} is in the ids of "
+                                 f"{listed[int(number)]!r} and of {str(name)!r}; give each "
+                                 "id one class.")
         key, spelt = class_key(_class_key(name)), _class_key(name)
-        if key in keys and checked[keys[key]] != int(number):
+        if not isinstance(number, tuple):
+            number = int(number)
+        if key in keys and checked[keys[key]] != number:
             raise InputError(
                 f"{source}: {keys[key]!r} and {str(name)!r} are one class (names compare "
                 "without case, spaces or hyphens) but have different ids. Give it one id."
             )
         if key not in keys:
             keys[key] = spelt
-            checked[spelt] = int(number)
+            checked[spelt] = number
     return checked
 
 

@@ -1545,3 +1545,41 @@ def test_a_folder_of_unnamed_predictions_of_no_data_ids_is_warned_of_once(tmp_pa
     assert "a.tif" in warned[0] and "1 other" in warned[0], warned[0]
     assert f"{pixels_said} pixels" in warned[0]
     assert "GEOTILE_CLASS_NAMES" in warned[0]
+
+
+FLAIR = ["building", "pervious surface", "impervious surface", "bare soil", "water",
+         "coniferous", "deciduous", "brushwood", "vineyard", "herbaceous vegetation",
+         "agricultural land", "plowed land", "other"]
+
+
+def test_class_map_merges_truth_ids_into_one_class(tmp_path, run_cli):
+    """FLAIR's masks hold ids 1..19; its benchmark (and TorchGeo) scores 13 classes, ids 13
+    to 19 (swimming pool ... other) merged into 'other', as models trained on it predict.
+    --class-map could not say so (one id per name: '"other" has id [13, ...]; ids are
+    integers'), and naming 13 alone scored a model right on every pixel at mean IoU 0.64,
+    14..19 as classes it never predicts. A list of ids names them one class."""
+    rng = np.random.default_rng(7)
+    truth = rng.integers(1, 20, (64, 64)).astype(np.uint8)
+    truth[:4] = 0  # not a FLAIR id: scored as is, unnamed
+    pred = np.clip(truth.astype(np.int64) - 1, 0, 12).astype(np.uint8)
+    noise = rng.random(truth.shape) < 0.2
+    pred[noise] = rng.integers(0, 13, int(noise.sum()))
+    t = write_raster(tmp_path / "MSK_000001.tif", truth, crs="EPSG:2154")
+    p = _tagged(write_raster(tmp_path / "IMG_000001.tif", pred, crs="EPSG:2154"), FLAIR)
+    mapping = {**{n: k + 1 for k, n in enumerate(FLAIR[:-1])}, "other": list(range(13, 20))}
+    (tmp_path / "flair.json").write_text(json.dumps(mapping))
+    result = run_cli("evaluate", p, t, "--class-map", tmp_path / "flair.json", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    merged = np.where(truth >= 13, 13, truth)
+    got = {c["class"]: c["iou"] for c in scores["classes"] if c["support"] or c["predicted"]}
+    for k, name in enumerate(FLAIR):
+        hit, said = merged == k + 1, pred == k
+        assert got[name] == pytest.approx((hit & said).sum() / (hit | said).sum())
+    assert got["other"] > 0.7 and scores["pixels"] == truth.size
+    assert {c["class"] for c in scores["classes"]} <= {*FLAIR, "background"}
+    for bad, said in (({"other": [13, 256]}, "256"), ({"other": []}, "[]"),
+                      ({"other": [13, 14], "snow": [14]}, "14")):
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        assert_one_line_error(run_cli("evaluate", p, t, "--class-map", tmp_path / "bad.json"),
+                              "bad.json", said)

@@ -191,7 +191,8 @@ def _line_options(command):
     'Rasters: JSON file {"no data": 0, "background": 1, ...} naming the TRUTH\'s class ids '
     "0..254 (as make-masks --class-map names a label raster's), over names it carries, so "
     "that classes pair by name with the prediction's. A truth id named no data (\"no "
-    'data", "ignore", "unknown"...) is left out, as 255.')
+    'data", "ignore", "unknown"...) is left out, as 255. A list of ids is one class: '
+    '{"other": [13, 14]} scores both as "other" (FLAIR\'s ids 13..19 are so scored).')
 @_line_options
 @json_opt
 @overwrite_opt
@@ -398,7 +399,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     if class_map is not None:
         from geotile.labels import read_class_map
 
-        class_map = read_class_map(class_map, zero=True)  # a label raster's ids: 0 too
+        # a label raster's ids: 0 too; {"other": [13, 14]}: ids scored as one class
+        class_map = read_class_map(class_map, zero=True, merges=True)
     result = evaluate_files(prediction, truth, iou=iou, threshold=threshold,
                             class_field=class_field, conf_field=conf_field,
                             labels_crs=labels_crs, labels_layer=layer,
