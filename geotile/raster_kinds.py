@@ -1190,7 +1190,7 @@ def check_threshold_applies(rasters) -> None:
 NODATA_NAMES = frozenset({"nodata", "no_data", "ignore", "ignored", "void", "unlabeled",
                           "unlabelled", "not_labeled", "not_labelled", "unknown", "null",
                           "masked", "missing", "unclassified", "no_class", "noclass",
-                          "not_classified", "fill"})
+                          "not_classified", "fill", "no_information"})  # DFC2022's 0
 
 
 #: names of no data at id 0 only: past it, a class (ASPRS LiDAR's 1 'Unclassified': points

@@ -1583,3 +1583,25 @@ def test_class_map_merges_truth_ids_into_one_class(tmp_path, run_cli):
         (tmp_path / "bad.json").write_text(json.dumps(bad))
         assert_one_line_error(run_cli("evaluate", p, t, "--class-map", tmp_path / "bad.json"),
                               "bad.json", said)
+
+
+def test_dfc2022_no_information_is_left_out(tmp_path, run_cli):
+    """DFC2022 (MiniFrance, UrbanAtlas labels) names its id 0 'No information': not a class
+    to score. Named so in --class-map (the dataset's own class table) it was scored as a
+    class: its pixels, where a model predicts land cover, counted as errors of every class
+    (urban fabric IoU 0.5 for a model right on every labelled pixel). It is left out, as
+    'no data' is."""
+    truth = np.ones((32, 32), np.uint8)  # urban fabric
+    truth[:, 16:] = 0  # no information: outside UrbanAtlas' polygons
+    truth[24:, :16] = 14  # water
+    pred = np.where(truth == 0, 1, truth).astype(np.uint8)
+    t = write_raster(tmp_path / "06-2014-1007_UA2012.tif", truth, crs="EPSG:2154")
+    p = write_raster(tmp_path / "06-2014-1007.tif", pred, crs="EPSG:2154")
+    mapping = {"No information": 0, "Urban fabric": 1, "Water": 14}
+    (tmp_path / "dfc.json").write_text(json.dumps(mapping))
+    result = run_cli("evaluate", p, t, "--class-map", tmp_path / "dfc.json", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["pixels"] == int((truth > 0).sum()) == 512
+    got = {c["class"]: c["iou"] for c in scores["classes"] if c["support"] or c["predicted"]}
+    assert got == {"Urban fabric": 1.0, "Water": 1.0}
