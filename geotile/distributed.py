@@ -505,7 +505,7 @@ def make_masks_on_cluster(
 
         return make_masks(labels_path, images, outputs, progress=progress, **kwargs)
     from geotile.input_paths import refuse_overwriting_inputs
-    from geotile.label_folders import is_label_folder, plan
+    from geotile.label_folders import is_label_folder, pairs_label_rasters, plan
     from geotile.stac_labels import item_labels, label_item
 
     palette = kwargs.get("palette")
@@ -516,7 +516,8 @@ def make_masks_on_cluster(
         read, field, mapping, _ = item_labels(item, kwargs.get("class_field"),
                                               kwargs.get("class_map"), None)
         checked = {**kwargs, "class_field": field, "class_map": mapping}
-    folder = catalog or is_label_folder(labels_path, kwargs.get("layer"))
+    folder = catalog or is_label_folder(labels_path, kwargs.get("layer")) \
+        or pairs_label_rasters(labels_path, images)
     if folder:  # each image's own label file, class values of the whole run
         if catalog:
             from geotile.stac_catalogs import plan
@@ -525,7 +526,12 @@ def make_masks_on_cluster(
                                        "overwrite", "resume", "where")})
         kwargs = {**kwargs, "class_values": values}
     else:  # one task per image: one file of pixel coordinates would label each the same
+        from geotile.label_rasters import refuse_raster_folder
         from geotile.labels import whole_class_values
+
+        # a folder of label rasters not named after every image: refused before any task,
+        # which would take the raster of its own image's name
+        refuse_raster_folder(labels_path)
         from geotile.pixel_labels import is_pixels, one_image
 
         if is_pixels(kwargs.get("labels_crs")):

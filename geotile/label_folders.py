@@ -55,17 +55,41 @@ def label_files(labels) -> list[Path]:
     return files
 
 
-def pair_labels(labels, images) -> list[Path]:
+def _label_rasters(labels) -> list[Path]:
+    """The rasters of a folder holding no vector label files (Potsdam's 5_Labels_all/,
+    OpenEarthMap's labels/); [] for anything else."""
+    from geotile.input_files import raster_files
+
+    folder = Path(os.fspath(labels))
+    if not folder.is_dir() or _folder_files(folder):
+        return []
+    return raster_files(sorted(p for p in folder.iterdir()
+                               if p.is_file() and not p.name.startswith(".")))
+
+
+def pairs_label_rasters(labels, images) -> bool:
+    """Whether ``labels`` is a folder of label rasters holding one named after each of
+    ``images`` (:func:`pair_labels`), as a pattern of them pairs."""
+    if not _label_rasters(labels):
+        return False
+    try:
+        pair_labels(labels, images, rasters=True)
+    except InputError:
+        return False
+    return True
+
+
+def pair_labels(labels, images, rasters: bool = False) -> list[Path]:
     """Each image's label file of the folder or pattern ``labels``, in the order of
     ``images`` (a file of another image's own name is not this one's: x_buildings.geojson
     is x_buildings.tif's, not x.tif's); InputError naming the image, the folder and the
     name expected for an image with no label file or with two. Label files of no image are
-    left alone."""
+    left alone. ``rasters``: a folder without vector files gives its rasters."""
     from geotile.dataset_names import catalog_tile, image_name, name_key, scene_of_mask
     from geotile.input_paths import image_stem, input_path
     from geotile.spacenet import image_id
 
-    files = label_files(labels)
+    files = (rasters and _label_rasters(labels)) or label_files(labels)
     candidates = _candidates(files)
     stems = {name_key(image_stem(image)): image for image in images}
     found, others = [], []
@@ -219,7 +243,7 @@ def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_cr
     cannot be read when class names are gathered (``class_field`` without ``class_map``),
     a ``where`` expression that does not apply to a label file's fields."""
     check_pairing(images, outputs)
-    files = pair_labels(labels, images)
+    files = pair_labels(labels, images, rasters=True)
     check_outputs(outputs, [*dict.fromkeys(files), *images], overwrite, resume)
     if where is not None:
         from geotile.label_filter import check_where

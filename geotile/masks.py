@@ -731,8 +731,9 @@ def make_masks(
     ``skipped``), see geotile.resume; ``settings`` (the CLI's options) replace the
     arguments in their completion digest.
 
-    ``labels_path`` may be a folder (or a glob pattern) of vector label files, one per image:
-    see :mod:`geotile.label_folders`; each summary then names its ``labels``.
+    ``labels_path`` may be a folder (or a glob pattern) of vector label files, one per image,
+    or a folder of label rasters holding one named after each image: see
+    :mod:`geotile.label_folders`; each summary then names its ``labels``.
     ``class_values``: the class values of a whole run (a label folder's), so that names get
     the same ids in every mask. ``whole_values``: those of ``class_field`` over the whole
     labels file, read once for tasks of one image each
@@ -745,7 +746,7 @@ def make_masks(
     from geotile import pixel_label_formats as formats
     from geotile.input_files import check_pairs, path_list
     from geotile.input_paths import input_path, refuse_overwriting_inputs
-    from geotile.label_folders import is_label_folder
+    from geotile.label_folders import is_label_folder, pairs_label_rasters
     from geotile.labels import read_labels
     from geotile.output_files import check_geotiff_name, check_output
     from geotile.pixel_labels import is_pixels, one_image, placed_on
@@ -771,7 +772,7 @@ def make_masks(
         read = _pixel_labels(kind, labels_path, image_paths, options, class_field, palette,
                              labels_crs, layer, where)
         yolo, labelme = (read, None) if kind == formats.YOLO else (None, read)
-    elif is_label_folder(labels_path, layer):
+    elif is_label_folder(labels_path, layer) or pairs_label_rasters(labels_path, image_paths):
         return _by_label_file(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
             class_map=class_map, labels_crs=labels_crs, layer=layer,

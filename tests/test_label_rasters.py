@@ -2309,6 +2309,7 @@ def test_a_vrts_scan_is_not_kept_past_a_rewrite_of_its_source(tmp_path):
         assert counts_0_255(src)[255] == 16
 
 
+<<<<<<< HEAD
 def test_a_folder_of_plain_label_pngs_is_not_told_to_mosaic(tmp_path, run_cli):
     """FloodNet's train-label-img/ (6467_lab.png... , no georeferencing) given as LABELS was
     told to mosaic them with gdalbuildvrt, which skips every ungeoreferenced image and
@@ -2327,3 +2328,37 @@ def test_a_folder_of_plain_label_pngs_is_not_told_to_mosaic(tmp_path, run_cli):
                           "tile --masks", "evaluate")
     assert "gdalbuildvrt" not in result.stderr
     assert not (tmp_path / "mask.tif").exists()
+=======
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+def test_a_folder_of_label_rasters_pairs_each_image_with_its_own(tmp_path, run_cli, workers):
+    """Potsdam's 5_Labels_all/ (top_potsdam_2_10_label.tif...) given as LABELS with its
+    _RGB tiles was refused ('a folder of 2 rasters; LABELS is one label raster'), though
+    the same files as a quoted pattern pair by name: each image gets the mask of its own
+    label tile, on its grid. An image without a label raster of its name keeps the
+    refusal."""
+    labdir = tmp_path / "5_Labels_all"
+    labdir.mkdir()
+    rng = np.random.default_rng(11)
+    ids, images = {}, []
+    for k, tile in enumerate(("2_10", "2_11")):
+        ids[tile] = _scene(rng, (20, 20))
+        transform = from_origin(X0 + 10 * k, Y0, 0.5, 0.5)
+        write_raster(labdir / f"top_potsdam_{tile}_label.tif", _paint(ids[tile]),
+                     transform=transform)
+        images.append(write_raster(tmp_path / f"top_potsdam_{tile}_RGB.tif",
+                                   np.ones((3, 20, 20), np.uint8), transform=transform))
+    result = run_cli("make-masks", labdir, *images, "--palette", "potsdam",
+                     "-o", tmp_path / "masks", *workers)
+    assert result.exit_code == 0, result.output
+    for tile, image in zip(ids, images, strict=True):
+        mask, _, _, profile = _read(tmp_path / "masks" / image.name)
+        assert (mask == ids[tile]).all()
+        with rasterio.open(image) as src:
+            assert profile["transform"] == src.transform and profile["crs"] == src.crs
+    other = write_raster(tmp_path / "image.tif", np.ones((3, 20, 20), np.uint8))
+    result = run_cli("make-masks", labdir, images[0], other, "--palette", "potsdam",
+                     "-o", tmp_path / "refused", *workers)
+    assert_one_line_error(result, str(labdir), "folder of 2 rasters", "one label raster")
+    assert not (tmp_path / "refused").exists()
+
+>>>>>>> 71be387 (make-masks LABELS as a folder of label rasters (Potsdam's 5_Labels_all/, OpenEarthMap's labels/, GID's Annotation__color/) was refused ('a folder of 2 rasters; LABELS is one label raster') though the same files as a quoted pattern pair by name -> a folder holding a raster named after each IMAGE gives each its own (serial and --workers); otherwise the refusal stays, before any task)

@@ -273,7 +273,9 @@ def make_masks(
     copied exactly on the same grid, else nearest neighbour. Colours not in
     the palette, label nodata (and ids past 0 its names call no data, as
     CORINE's 48 'NODATA') and pixels outside the label raster become 255
-    (declared nodata); unknown colours are reported with pixel counts.
+    (declared nodata); unknown colours are reported with pixel counts. A
+    folder of label rasters holding one named after each IMAGE (Potsdam's
+    5_Labels_all/ for its _RGB tiles) gives each IMAGE its own.
 
     \b
     --json keys: labels, classes (names by id, 0 = background), masks [{image,
