@@ -258,12 +258,15 @@ def _rgb(colour) -> tuple[int, int, int] | None:
 
 def _palette_ids(names: list[str]) -> dict[str, int]:
     """Class ids of palette names: 1..K in order; ``background`` is 0 and ``ignore``
-    (or ``nodata``, ``void``) is IGNORE, neither taking a number."""
+    (or ``nodata``, ``void``, any name that says no data: GID's 'unknown', 'unlabeled',
+    :func:`~geotile.raster_kinds.names_no_data`) is IGNORE, neither taking a number."""
+    from geotile.raster_kinds import names_no_data
+
     ids, k = {}, 0
     for name in names:
         if name.lower() == "background":
             ids[name] = 0
-        elif name.lower() in IGNORE_NAMES:
+        elif name.lower() in IGNORE_NAMES or names_no_data(name, 1):
             ids[name] = IGNORE
         else:
             k += 1

@@ -1247,7 +1247,6 @@ def test_a_0_255_mask_with_a_few_stray_values_is_binarised_not_read_as_class_ids
     np.testing.assert_array_equal(_read(tmp_path / "ids_mask.tif")[0], ids)
 
 
-
 def test_a_jpeg_0_255_mask_at_quality_75_is_a_mask_not_class_ids(tmp_path, run_cli):
     """A road mask saved as JPEG at PIL's default quality (about 3 % values 1..254) was
     read as class ids: its 255s, every road pixel, became the ignore value. JPEG noise is
@@ -1762,8 +1761,6 @@ def test_a_class_map_naming_id_0_of_a_0_255_mask_is_refused(tmp_path, run_cli):
                      tmp_path / "map.json")
     one_line(result, "gt.tif", "0/255 mask", "--class-map")
     assert not (tmp_path / "m.tif").exists()
-
-
 
 
 @pytest.mark.parametrize("driver", ["GTiff", "PNG"])
@@ -2309,7 +2306,6 @@ def test_a_vrts_scan_is_not_kept_past_a_rewrite_of_its_source(tmp_path):
         assert counts_0_255(src)[255] == 16
 
 
-<<<<<<< HEAD
 def test_a_folder_of_plain_label_pngs_is_not_told_to_mosaic(tmp_path, run_cli):
     """FloodNet's train-label-img/ (6467_lab.png... , no georeferencing) given as LABELS was
     told to mosaic them with gdalbuildvrt, which skips every ungeoreferenced image and
@@ -2328,7 +2324,8 @@ def test_a_folder_of_plain_label_pngs_is_not_told_to_mosaic(tmp_path, run_cli):
                           "tile --masks", "evaluate")
     assert "gdalbuildvrt" not in result.stderr
     assert not (tmp_path / "mask.tif").exists()
-=======
+
+
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
 def test_a_folder_of_label_rasters_pairs_each_image_with_its_own(tmp_path, run_cli, workers):
     """Potsdam's 5_Labels_all/ (top_potsdam_2_10_label.tif...) given as LABELS with its
@@ -2361,4 +2358,28 @@ def test_a_folder_of_label_rasters_pairs_each_image_with_its_own(tmp_path, run_c
     assert_one_line_error(result, str(labdir), "folder of 2 rasters", "one label raster")
     assert not (tmp_path / "refused").exists()
 
->>>>>>> 71be387 (make-masks LABELS as a folder of label rasters (Potsdam's 5_Labels_all/, OpenEarthMap's labels/, GID's Annotation__color/) was refused ('a folder of 2 rasters; LABELS is one label raster') though the same files as a quoted pattern pair by name -> a folder holding a raster named after each IMAGE gives each its own (serial and --workers); otherwise the refusal stays, before any task)
+
+@pytest.mark.parametrize("unknown", ["unknown", "unlabeled", "No Data"])
+def test_a_palette_colour_named_no_data_is_ignored(tmp_path, run_cli, unknown):
+    """GID's labels, as its docs list them, start with black 'unknown' (Five-Billion-Pixels:
+    'unlabeled'); a JSON palette naming it so made black class 1, built-up 2, ..., a class
+    of the masks every patch of unlabelled ground trains on. Only 'ignore', 'nodata' and
+    'void' were ignored: a colour whose name says no data, as evaluate and tile read class
+    names, is the ignore value 255 and takes no id."""
+    gid = {unknown: (0, 0, 0), "built_up": (255, 0, 0), "farmland": (0, 255, 0),
+           "forest": (0, 255, 255), "meadow": (255, 255, 0), "water": (0, 0, 255)}
+    labels = _coloured(tmp_path, "GF2_PMS1__L1A0000564539-MSS1_label.tif", gid)
+    (tmp_path / "gid.json").write_text(json.dumps({k: list(v) for k, v in gid.items()}))
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8))
+    result = run_cli("make-masks", labels, image, "--palette", tmp_path / "gid.json",
+                     "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    mask, nodata, tags, _ = _read(tmp_path / "mask.tif")
+    with rasterio.open(labels) as src:
+        rgb = src.read()
+    for k, colour in enumerate(gid.values()):
+        where = (rgb == np.array(colour, np.uint8)[:, None, None]).all(axis=0)
+        assert (mask[where] == (255 if k == 0 else k)).all()
+    assert nodata == 255
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", *list(gid)[1:]]
+    assert "not in the palette" not in result.stderr
