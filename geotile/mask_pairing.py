@@ -14,6 +14,7 @@ from geotile.dataset_names import (
     mask_bases,
     name_key,
     names_mask_of,
+    scene_name,
     scene_of_mask,
 )
 from geotile.errors import InputError
@@ -200,7 +201,8 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
                 "image's mask after its whole name, or give --masks files."
             )
         if not found:
-            example = f"{bases[-1]}_label.*" if len(bases) > 1 else f"{bases[0]}_mask.*"
+            scene = scene_name(stem)  # a FLAIR IMG_'s MSK_ name takes no suffix
+            example = f"{scene}_label.*" if scene else f"{bases[0]}_mask.*"
             raise InputError(
                 f"{image}: no mask named {' or '.join(f'{b}.*' for b in bases)} in {where}, "
                 f"nor so with {', '.join(MASK_SUFFIXES[1:-1])} or {MASK_SUFFIXES[-1]} before "

@@ -2047,6 +2047,11 @@ def test_flair_and_dfc2022_names_pair(run_cli, make_raster, tmp_path):
         "IMG_000001.tif": (1, 2), "IMG_000002.tif": (2, 3), "IMG_000012.tif": (12, 13)}
     with rasterio.open(tmp_path / "flair/images/IMG_000001_0_0.tif") as patch:
         assert patch.count == 5 and patch.crs.to_epsg() == 2154
+    masks[0].unlink()  # the refusal names the FLAIR name, not a MSK_000001_label.* of none
+    result = run_cli("tile", images[0], "--masks", masks[0].parent, "-o", tmp_path / "none")
+    assert_one_line_error(result, "no mask named IMG_000001.* or MSK_000001.*",
+                          "(IMG_000001_mask.*)")
+    assert "MSK_000001_label" not in result.stderr
 
     for folder in ("BDORTHO", "UrbanAtlas"):
         (tmp_path / "Nice" / folder).mkdir(parents=True)
