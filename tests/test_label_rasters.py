@@ -2307,10 +2307,11 @@ def test_a_vrts_scan_is_not_kept_past_a_rewrite_of_its_source(tmp_path):
 
 
 def test_a_folder_of_plain_label_pngs_is_not_told_to_mosaic(tmp_path, run_cli):
-    """FloodNet's train-label-img/ (6467_lab.png... , no georeferencing) given as LABELS was
-    told to mosaic them with gdalbuildvrt, which skips every ungeoreferenced image and
-    writes nothing: the line says no mosaic places them and that tile --masks and evaluate
-    take such a folder of masks as it is."""
+    """FloodNet's train-label-img/ (6467_lab.png... , no georeferencing) given as LABELS with
+    an image of none of their names was told to mosaic them with gdalbuildvrt, which skips
+    every ungeoreferenced image and writes nothing: the line says no mosaic places them and
+    that tile --masks and evaluate take such a folder of masks as it is. An image named as
+    one of them takes its own."""
     from PIL import Image
 
     labdir, images = tmp_path / "train-label-img", tmp_path / "train-org-img"
@@ -2319,11 +2320,17 @@ def test_a_folder_of_plain_label_pngs_is_not_told_to_mosaic(tmp_path, run_cli):
     for stem in ("6467", "6468"):
         Image.fromarray(np.full((30, 40), 5, np.uint8)).save(labdir / f"{stem}_lab.png")
         Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(images / f"{stem}.jpg")
-    result = run_cli("make-masks", labdir, images / "6467.jpg", "-o", tmp_path / "mask.tif")
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(images / "9999.jpg")
+    result = run_cli("make-masks", labdir, images / "9999.jpg", "-o", tmp_path / "mask.tif")
     assert_one_line_error(result, str(labdir), "folder of 2 rasters", "no georeferencing",
                           "tile --masks", "evaluate")
     assert "gdalbuildvrt" not in result.stderr
     assert not (tmp_path / "mask.tif").exists()
+    # an image with a mask of its own name in the folder takes it, as a pattern pairs them
+    result = run_cli("make-masks", labdir, images / "6467.jpg", "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        assert (src.read(1) == 5).all()
 
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
