@@ -108,6 +108,33 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is no JSON number")
 
 
+def collection_refusal(name, number: int) -> InputError:
+    """The refusal of a FeatureCollection on line ``number`` of the sequence ``name``: GDAL's
+    GeoJSONSeq driver reads none of its features."""
+    return InputError(f"{name}: line {number} is a FeatureCollection; GeoJSON lines hold one "
+                      "Feature a line, and GDAL reads none of a collection's. Split it: jq -c "
+                      f"'.features[]' {Path(str(name)).name} > features.geojsonl")
+
+
+def first_collection(path: Path, gzipped: bool) -> int | None:
+    """The number of the first line of ``path`` (gunzipped) that is not blank when it is a
+    FeatureCollection (a sequence of them); None otherwise."""
+    with (gzip.open if gzipped else open)(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            text = line.decode("utf-8", "replace").lstrip("\ufeff\x1e").strip()
+            if not text:
+                continue
+            if '"FeatureCollection"' not in text:
+                return None
+            try:
+                document = json.loads(text)
+            except ValueError:
+                return None
+            found = type(document) is dict and document.get("type") == "FeatureCollection"
+            return number if found else None
+    return None
+
+
 class _Reader:
     """The sequence's lines a block at a time: each feature's properties and box, the
     features near the boxes kept in ``state`` (what a streamed GeoJSON keeps:
@@ -135,10 +162,12 @@ class _Reader:
             raise InputError(f"{self.name}: line {number} is not JSON ({exc}); each line "
                              "must be one GeoJSON Feature. Fix or delete that line.") from None
 
-    def _note(self, feature) -> None:
-        """Count ``feature`` (a Feature, else LeftToGDAL) and note its property names and
-        class value."""
+    def _note(self, feature, number: int) -> None:
+        """Count ``feature`` (of line ``number``: a Feature, InputError for a
+        FeatureCollection, else LeftToGDAL) and note its property names and class value."""
         if type(feature) is not dict or feature.get("type") != "Feature":
+            if type(feature) is dict and feature.get("type") == "FeatureCollection":
+                raise collection_refusal(self.name, number)
             raise LeftToGDAL()
         properties = feature.get("properties")
         if type(properties) is dict:
@@ -164,7 +193,7 @@ class _Reader:
                     stop = -1
                 if stop != len(rest):
                     feature = parse(rest, number)
-                note(feature)
+                note(feature, number)
                 geometry = feature.get("geometry")
                 if type(geometry) is dict and type(geometry.get("coordinates")) is int:
                     coordinates.append(line[start:end])
@@ -176,7 +205,7 @@ class _Reader:
             elif not line.strip():
                 continue
             feature = parse(line, number)  # e.g. GeometryCollection, coordinates elsewhere
-            self._note(feature)
+            self._note(feature, number)
             geometry = feature.get("geometry")
             try:
                 box = (np.nan,) * 4 if geometry is None else _box(_points(geometry))

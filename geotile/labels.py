@@ -403,7 +403,12 @@ def _read_sequence(local: Path, gzipped: bool, source, layer, regions, override,
     """The GeoJSON text sequence ``local`` (``gzipped``): the features near ``regions`` in
     one streaming pass of :mod:`geotile.geojson_lines`; GDAL's GeoJSONSeq driver reads
     ``source`` for all of them, a --layer, a ``where`` (its fields typed as GDAL types
-    them), or what that module leaves to it."""
+    them), or what that module leaves to it. InputError for a sequence of FeatureCollections
+    (GDAL reads none of their features)."""
+    from geotile.geojson_lines import collection_refusal, first_collection
+
+    if (number := first_collection(local, gzipped)) is not None:
+        raise collection_refusal(name or local, number)
     if regions is not None and layer is None and where is None:
         from geotile.geojson_lines import LeftToGDAL, read_near
 

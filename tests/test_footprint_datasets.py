@@ -403,3 +403,37 @@ def test_a_broken_first_geojson_line_is_named_as_line_1(run_cli, two_tiles, tmp_
     result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks")
     assert_one_line_error(result, name, "line 1 is not JSON")
     assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+
+
+def collection_lines(rows=SPREAD) -> list:
+    """Each footprint of :func:`feature_lines` as a FeatureCollection of one on its line."""
+    return [json.dumps({"type": "FeatureCollection", "features": [json.loads(line)]})
+            for line in feature_lines(rows).splitlines()]
+
+
+@pytest.mark.parametrize("first", [0, 3])
+def test_geojson_lines_of_feature_collections_are_refused(run_cli, two_tiles, tmp_path,
+                                                          first):
+    """A .geojsonl of one FeatureCollection a line (RFC 8142 takes any GeoJSON text): GDAL's
+    GeoJSONSeq driver reads none of its features, so make-masks wrote all-zero masks with
+    'holds no features', exit 0 (from line 4 on: the first three footprints alone); now one
+    line names the file and the line and says how to split it, no mask written."""
+    lines = feature_lines().splitlines()
+    lines[first:] = collection_lines()[first:]
+    path = tmp_path / "footprints.geojsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks")
+    assert_one_line_error(result, "footprints.geojsonl", f"line {first + 1}",
+                          "FeatureCollection", ".features[]")
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+
+
+def test_geojson_lines_of_feature_collections_read_whole_are_refused(tmp_path):
+    """Read whole (evaluate, vectorize's inputs), GDAL's 0 features were 0 labels."""
+    from geotile.errors import InputError
+    from geotile.labels import read_labels
+
+    path = tmp_path / "pred.geojsonl"
+    path.write_text("\ufeff\n" + "\n".join(collection_lines()) + "\n")
+    with pytest.raises(InputError, match=r"pred\.geojsonl: line 2 is a FeatureCollection"):
+        read_labels(path)
