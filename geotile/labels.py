@@ -1705,14 +1705,14 @@ def _bbox_extent(whole, columns: tuple) -> tuple:
 
 
 def _boxes_filter(columns: tuple, boxes: list):
-    """A pyarrow filter keeping the rows whose bbox ``columns`` meet any of ``boxes``."""
+    """A pyarrow filter keeping the rows whose bbox ``columns`` meet any of ``boxes``, and
+    those without a bbox (null: their geometry is tested after the read)."""
     import pyarrow.compute as pc
 
     xmin, ymin, xmax, ymax = (pc.field(*c) for c in columns)
-    keep = None
+    keep = xmin.is_null() | ymin.is_null() | xmax.is_null() | ymax.is_null()
     for x0, y0, x1, y1 in boxes:
-        meets = (xmin <= x1) & (xmax >= x0) & (ymin <= y1) & (ymax >= y0)
-        keep = meets if keep is None else keep | meets
+        keep = keep | ((xmin <= x1) & (xmax >= x0) & (ymin <= y1) & (ymax >= y0))
     return keep
 
 

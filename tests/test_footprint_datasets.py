@@ -437,3 +437,24 @@ def test_geojson_lines_of_feature_collections_read_whole_are_refused(tmp_path):
     path.write_text("\ufeff\n" + "\n".join(collection_lines()) + "\n")
     with pytest.raises(InputError, match=r"pred\.geojsonl: line 2 is a FeatureCollection"):
         read_labels(path)
+
+
+@pytest.mark.parametrize("covering", [True, False], ids=["covering", "bbox-column"])
+def test_a_geoparquet_row_without_its_bbox_is_still_burnt(run_cli, image, tmp_path, covering):
+    """A row whose bbox struct is null (a row added by hand, the bbox not recomputed): the
+    bbox filter dropped it, its footprint missing from the mask with exit 0 (3 x 48 px
+    expected, 2 x 48 burnt); now such rows are kept for the geometry test."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "overture.parquet"
+    overture_parquet(path, [utm for utm, _ in FOOTPRINTS], covering)
+    table = pq.read_table(path)
+    at = table.schema.get_field_index("bbox")
+    boxes = table.column(at).to_pylist()
+    boxes[1] = None
+    table = table.set_column(at, "bbox", pa.array(boxes, table.schema.field(at).type))
+    pq.write_table(table, path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "mask.tif"))
