@@ -1416,13 +1416,15 @@ class _StreamState:
 
     def keep(self, features: list, texts: list, numbers: list, boxes, path) -> None:
         """Keep those of ``features`` (dicts, their ``texts``, numbered ``numbers`` in the
-        file) that meet ``boxes``; the caller counts them all and notes their names, values
-        and bounds (:mod:`geotile.geojson_lines`)."""
+        file) that meet ``boxes``, and those near them whose geometry GEOS cannot read (None,
+        as :func:`_read_geojson` keeps them: none read is refused); the caller counts them all
+        and notes their names, values and bounds (:mod:`geotile.geojson_lines`)."""
         if not features:
             return
         geometries = _chunk_geometries(features, features, texts, path, numbers=numbers)
-        keep = np.ones(len(features), dtype=bool) if boxes is None else np.zeros(
-            len(features), dtype=bool)
+        unread = np.array([g is None and f.get("geometry") is not None
+                           for g, f in zip(geometries, features, strict=True)], dtype=bool)
+        keep = np.ones(len(features), dtype=bool) if boxes is None else unread
         for box in boxes or ():
             keep |= shapely.intersects(geometries, shapely.box(*box))
         self.geometries.extend(geometries[keep].tolist())

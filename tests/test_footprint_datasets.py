@@ -458,3 +458,30 @@ def test_a_geoparquet_row_without_its_bbox_is_still_burnt(run_cli, image, tmp_pa
     result = run_cli("make-masks", path, image, "-o", tmp_path / "mask.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "mask.tif"))
+
+
+@pytest.mark.parametrize("name", ["part-00005.csv.gz", "footprints.geojsonl"])
+def test_geojson_lines_of_text_coordinates_are_refused(run_cli, two_tiles, tmp_path, name):
+    """Coordinates written as JSON text ("-84.4"), of which GEOS and GDAL read no geometry:
+    the features near the tiles were skipped with a warning and the masks written all
+    zeros, exit 0 ('no feature overlaps'); now refused as a GeoJSON of such features is
+    ('no feature has a geometry'), nothing written."""
+    def text(value):
+        return [text(v) for v in value] if isinstance(value, list) else repr(value)
+
+    features = [json.loads(line) for line in feature_lines().splitlines()]
+    for feature in features:
+        feature["geometry"] = {"type": "MultiPolygon",
+                               "coordinates": [text(feature["geometry"]["coordinates"])]}
+    data = "".join(json.dumps(f) + "\n" for f in features).encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks")
+    assert result.exit_code == 1, result.output
+    assert f"{name}: no feature has a geometry" in result.output, result.output
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+    collection = tmp_path / "footprints.geojson"  # the same features, as one document
+    collection.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    result = run_cli("make-masks", collection, two_tiles, "-o", tmp_path / "masks")
+    assert result.exit_code == 1, result.output
+    assert "footprints.geojson: no feature has a geometry" in result.output, result.output
