@@ -648,7 +648,8 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
         _warn(f"{path}: {_count(closed)} had rings that were not closed and were closed: "
               f"{_names(closed, label)} (numbered from 0, as ogrinfo does).", depth=1)
     if skipped:
-        _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read were skipped: "
+        _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read "
+              f"{'was' if len(skipped) == 1 else 'were'} skipped: "
               f"{_names(skipped, label)} (numbered from 0, as ogrinfo does; {reason}).",
               depth=1)
 

@@ -485,3 +485,23 @@ def test_geojson_lines_of_text_coordinates_are_refused(run_cli, two_tiles, tmp_p
     result = run_cli("make-masks", collection, two_tiles, "-o", tmp_path / "masks")
     assert result.exit_code == 1, result.output
     assert "footprints.geojson: no feature has a geometry" in result.output, result.output
+
+
+def test_one_unreadable_geojson_line_is_skipped_with_one_warning(run_cli, two_tiles, tmp_path):
+    """One feature of text coordinates among readable ones: skipped with a warning ('1
+    feature ... were skipped' before), the others burnt as GDAL reads them."""
+    expected = reference_masks(run_cli, two_tiles, tmp_path, SPREAD[1:])
+    lines = feature_lines().splitlines()
+    broken = json.loads(lines[0])
+    broken["geometry"]["coordinates"] = [[[str(x), str(y)] for x, y in ring]
+                                         for ring in broken["geometry"]["coordinates"]]
+    lines[0] = json.dumps(broken)
+    path = tmp_path / "footprints.geojsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks", "--class-field",
+                     "c")
+    assert result.exit_code == 0, result.output
+    assert "1 feature with a geometry that cannot be read was skipped: feature 0" in \
+        result.output, result.output
+    for key, mask in expected.items():
+        np.testing.assert_array_equal(mask_of(tmp_path / "masks" / key), mask, err_msg=key)
