@@ -804,8 +804,10 @@ def _band_nodata(item) -> dict[str, float]:
 #: dim_order names of the input's axes (the spec's Dimension Order, and its short forms)
 _BATCH_DIMS = {"batch", "b", "n", "batch_size"}
 _CHANNEL_DIMS = {"bands", "band", "channel", "channels", "c", "variables"}
-_SPATIAL_DIMS = {"height", "h", "width", "w", "y", "x", "rows", "cols", "lat", "latitude",
-                 "lon", "longitude"}
+#: (the spatial axes: across the window, its width; down it, its height)
+_WIDTH_DIMS = {"width", "w", "x", "cols", "lon", "longitude"}
+_HEIGHT_DIMS = {"height", "h", "y", "rows", "lat", "latitude"}
+_SPATIAL_DIMS = _WIDTH_DIMS | _HEIGHT_DIMS
 #: the spec's data types (STAC raster / 1.1 core) fed as floating-point values
 _FLOAT_TYPES = {"float16", "float32", "float64", "cfloat32", "cfloat64"}
 
@@ -844,6 +846,10 @@ def mlm_structure(model_path) -> MlmStructure | None:
     if len(axes) != 3 or sorted(kinds) != ["c", "s", "s"] or kinds[1] != "s":
         raise ModelError(f"{shown} is no image batch (bands and two spatial axes, a batch "
                          f"first or none); {fix}.")
+    spatial = [order[i] for i, k in zip(axes, kinds, strict=True) if k == "s"]
+    if spatial[0] in _WIDTH_DIMS and spatial[1] in _HEIGHT_DIMS:
+        raise ModelError(f"{shown} puts the window's width before its height (a transposed "
+                         f"window); {fix}.")
     layout = "NCHW" if kinds[0] == "c" else "NHWC"
     height, width = (shape[i] for i, k in zip(axes, kinds, strict=True) if k == "s")
     if height > 0 and width > 0 and height != width:

@@ -178,3 +178,17 @@ def test_an_item_window_smaller_than_any_predict_feeds_is_warned_and_left(tmp_pa
     assert "item.json" in result.stderr and "3x3" in result.stderr, result.stderr
     # no --tile-size was given: no advice to leave it out (the 3x3 windows are not fed)
     assert "--tile-size 512" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("dim_order", [["batch", "bands", "width", "height"],
+                                       ["batch", "x", "y", "bands"]])
+def test_a_dim_order_of_width_before_height_is_refused(tmp_path, run_cli, rgb, dim_order):
+    """An item whose model takes its windows transposed ([batch, bands, width, height]) was
+    fed [batch, bands, height, width] (the first spatial axis taken as the height), the
+    model's rows and columns swapped, exit 0; now refused in one line naming the item."""
+    tif, _ = rgb
+    (tmp_path / "m").mkdir()
+    centred_model(tmp_path / "m" / "model.onnx")
+    path = write_item(tmp_path / "m", structured(dim_order))
+    _, result = run(run_cli, tmp_path, path, tif, code=1)
+    assert_one_line_error(result, "item.json", "dim_order", "width before its height")
