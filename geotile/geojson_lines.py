@@ -111,9 +111,12 @@ def _no_constant(name: str):
 def collection_refusal(name, number: int) -> InputError:
     """The refusal of a FeatureCollection on line ``number`` of the sequence ``name``: GDAL's
     GeoJSONSeq driver reads none of its features."""
+    file = Path(str(name)).name
+    split = (f"gunzip -c {file} | jq -c '.features[]'" if file.lower().endswith(".gz") else
+             f"jq -c '.features[]' {file}")
     return InputError(f"{name}: line {number} is a FeatureCollection; GeoJSON lines hold one "
-                      "Feature a line, and GDAL reads none of a collection's. Split it: jq -c "
-                      f"'.features[]' {Path(str(name)).name} > features.geojsonl")
+                      "Feature a line, and GDAL reads none of a collection's. Split it: "
+                      f"{split} > features.geojsonl")
 
 
 def first_collection(path: Path, gzipped: bool) -> int | None:

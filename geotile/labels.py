@@ -386,7 +386,8 @@ def _sequence_source(path):
             if head.startswith("{"):
                 first = head.partition("\n")[0].strip()
                 # a part of one footprint, as GeoJSONSeq; or Features after a broken line 1
-                sequence = _one_feature(first) or _features_after_first(head)
+                sequence = _one_feature(first) or _features_after_first(head) or \
+                    _collection_lines(head)
                 if not sequence:
                     return VirtualPath(f"GeoJSON:{text}")  # a FeatureCollection (.csv.gz)
         if sequence:  # past a UTF-8 byte-order mark, which makes GeoJSONSeq drop a feature
@@ -421,13 +422,13 @@ def _read_sequence(local: Path, gzipped: bool, source, layer, regions, override,
     return _read_ogr(source, layer, regions, override, class_field, whole_values, where)
 
 
-def _one_feature(line: str) -> bool:
-    """Whether ``line`` is one GeoJSON Feature."""
+def _one_feature(line: str, kind: str = "Feature") -> bool:
+    """Whether ``line`` is one GeoJSON Feature (or other object of type ``kind``)."""
     try:
         document = json.loads(line)
     except ValueError:
         return False
-    return isinstance(document, dict) and document.get("type") == "Feature"
+    return isinstance(document, dict) and document.get("type") == kind
 
 
 def _features_after_first(head: str) -> bool:
@@ -436,6 +437,13 @@ def _features_after_first(head: str) -> bool:
     GeoJSON lines then names as line 1."""
     lines = [line for line in head.split("\n")[1:-1] if line.strip()][:20]
     return bool(lines) and all(_one_feature(line) for line in lines)
+
+
+def _collection_lines(head: str) -> bool:
+    """Whether the complete lines of ``head`` (up to 20) are two or more FeatureCollections,
+    one a line: a sequence of them, which :func:`_read_sequence` refuses by name."""
+    lines = [line for line in head.split("\n")[:-1] if line.strip()][:20]
+    return len(lines) > 1 and all(_one_feature(line, "FeatureCollection") for line in lines)
 
 
 def _without_bom(path: Path):

@@ -411,20 +411,25 @@ def collection_lines(rows=SPREAD) -> list:
             for line in feature_lines(rows).splitlines()]
 
 
-@pytest.mark.parametrize("first", [0, 3])
+@pytest.mark.parametrize(("name", "first"), [("footprints.geojsonl", 0),
+                                             ("footprints.geojsonl", 3),
+                                             ("part-00006.csv.gz", 0)])
 def test_geojson_lines_of_feature_collections_are_refused(run_cli, two_tiles, tmp_path,
-                                                          first):
+                                                          name, first):
     """A .geojsonl of one FeatureCollection a line (RFC 8142 takes any GeoJSON text): GDAL's
     GeoJSONSeq driver reads none of its features, so make-masks wrote all-zero masks with
-    'holds no features', exit 0 (from line 4 on: the first three footprints alone); now one
+    'holds no features', exit 0 (from line 4 on: the first three footprints alone; as
+    .csv.gz: 'not vector data GDAL can read ... Check that it is the right file'); now one
     line names the file and the line and says how to split it, no mask written."""
     lines = feature_lines().splitlines()
     lines[first:] = collection_lines()[first:]
-    path = tmp_path / "footprints.geojsonl"
-    path.write_text("\n".join(lines) + "\n")
+    text = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
     result = run_cli("make-masks", path, two_tiles, "-o", tmp_path / "masks")
-    assert_one_line_error(result, "footprints.geojsonl", f"line {first + 1}",
-                          "FeatureCollection", ".features[]")
+    split = f"gunzip -c {name} | jq" if name.endswith(".gz") else "jq"
+    assert_one_line_error(result, name, f"line {first + 1}", "FeatureCollection",
+                          f"{split} -c '.features[]'")
     assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
 
 
