@@ -30,8 +30,12 @@ def filter_labels(labels, where: str | None, source, geojson: bool = False):
     (all when it is None); InputError naming ``source``, the expression and GDAL's complaint
     when it is not one GDAL can apply to their fields. ``geojson``: the fields are a GeoJSON's
     properties as geotile's reader reads them, typed as GDAL's GeoJSON driver types them
-    (dates, nested objects: :func:`_ogr_column`)."""
+    (dates, nested objects: :func:`_ogr_column`). A file of no features (SpaceNet's for a
+    tile without buildings) has no fields to check: nothing is selected from it."""
     if where is None:
+        return labels
+    if len(labels) == 0:
+        labels.where = (where, 0)
         return labels
     kept = labels.take(selected(labels.fields, labels.geometries, where, source, geojson))
     kept.where = (where, len(labels))
@@ -184,8 +188,8 @@ def check_where(path, where: str | None, schema: dict | None) -> None:
     """InputError (as :func:`selected`'s) when ``where`` does not apply to the fields of
     the vector file ``path``, checked on its ``schema`` alone (name -> NumPy dtype:
     :func:`geotile.labels.field_schema`; no feature read), so that a run is refused before
-    any mask is written; files whose schema GDAL does not read (``schema`` None: xBD's,
-    SpaceNet's CSV) are checked as they are read."""
+    any mask is written; files whose schema GDAL does not read, or that hold no features
+    (``schema`` None: xBD's, SpaceNet's CSV) are checked as they are read."""
     if where is None or schema is None:
         return
     fields = {name: np.empty(0, dtype=dtype) for name, dtype in schema.items()}

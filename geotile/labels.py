@@ -1621,7 +1621,8 @@ def _parquet_values(path: Path, name: str, where: str) -> list:
 def field_schema(path, layer: str | None = None) -> dict | None:
     """The fields of the vector file ``path`` (name -> NumPy dtype, as its reader types
     them: a CSV's as read with --where), from its header, no feature read; None where GDAL
-    cannot tell them (xBD's JSON, a SpaceNet CSV: read whole)."""
+    cannot tell them (xBD's JSON, a SpaceNet CSV: read whole) or it holds no features (no
+    fields to check an expression against: SpaceNet's file of a tile without buildings)."""
     from pyogrio import read_info
 
     from geotile.input_paths import input_path, ogr_path
@@ -1633,6 +1634,8 @@ def field_schema(path, layer: str | None = None) -> dict | None:
             import pyarrow.parquet as pq
 
             primary = _geo_metadata(path)["primary_column"]
+            if not pq.ParquetFile(path).metadata.num_rows:
+                return None
             return {f.name: _arrow_dtype(f.type) for f in pq.read_schema(path)
                     if f.name != primary}
         if isinstance(path, Path) and _gzipped(path):
@@ -1650,6 +1653,8 @@ def field_schema(path, layer: str | None = None) -> dict | None:
     except InputError:
         raise
     except Exception:  # GDAL reads it not (xBD...): checked as it is read
+        return None
+    if info.get("features") == 0:
         return None
     return {str(n): np.dtype(t) for n, t in zip(info["fields"], info["dtypes"], strict=True)}
 

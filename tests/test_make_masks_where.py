@@ -409,3 +409,33 @@ def test_geojson_fields_are_typed_as_gdal_types_them(tmp_path, run_cli, monkeypa
         return
     assert result.exit_code == 0, result.output
     assert int(_mask(tmp_path / "m.tif").sum()) == _selected_pixels(expected)
+
+
+@pytest.mark.parametrize("empty", ["b.geojson", "b.gpkg", "b.parquet"])
+def test_a_label_file_without_features_takes_any_expression(tmp_path, run_cli, empty):
+    """A tile without buildings has a label file of no features (SpaceNet's empty
+    FeatureCollection): it has no fields either, so every expression was refused for it
+    ('"confidence" not recognised ... Fields: none'), the whole folder with it; now it gives
+    the all-zero mask it gives without --where, the other tiles filtered."""
+    labels, images = tmp_path / "labels", tmp_path / "images"
+    labels.mkdir()
+    images.mkdir()
+    _frame().iloc[:4].to_file(labels / "a.geojson", driver="GeoJSON")
+    if empty == "b.geojson":
+        (labels / empty).write_text('{"type": "FeatureCollection", "features": []}')
+    else:
+        none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=UTM_CRS))
+        none.to_parquet(labels / empty) if empty.endswith(".parquet") else \
+            none.to_file(labels / empty, driver="GPKG")
+    _image(images / "a.tif")
+    _image(images / "b.tif", X0 + 48.0)
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "m", "--where",
+                     "confidence >= 0.8")
+    assert result.exit_code == 0, result.output
+    assert int(_mask(tmp_path / "m" / "a.tif").sum()) == _selected_pixels({1, 4})
+    assert not _mask(tmp_path / "m" / "b.tif").any()
+    assert f"{empty} holds no features" in result.output, result.output
+    alone = run_cli("make-masks", labels / empty, images / "b.tif", "-o", tmp_path / "b.tif",
+                    "--where", "confidence >= 0.8")
+    assert alone.exit_code == 0, alone.output
+    assert not _mask(tmp_path / "b.tif").any()
