@@ -159,6 +159,8 @@ def read_file(path: Path) -> list[DotaObject]:
 
 
 def _parse(path: Path, number: int, tokens: list[str]) -> DotaObject:
+    from geotile.labelme_labels import MOST_RADIUS
+
     where = f"{path} line {number}"
     form = "a DOTA line is 'x1 y1 x2 y2 x3 y3 x4 y4 category difficult' (pixels)"
     if len(tokens) > FIELDS:
@@ -180,6 +182,9 @@ def _parse(path: Path, number: int, tokens: list[str]) -> DotaObject:
         if not math.isfinite(value):
             raise InputError(f"{where}: a coordinate is {token!r}, not a finite number. Fix "
                              "or remove the line.")
+        if abs(value) > MOST_RADIUS:  # GDAL burns a polygon reaching 2**31 px wrong
+            raise InputError(f"{where}: a coordinate of {value:.4g} px, past {MOST_RADIUS} px "
+                             "of any image (a broken file?). Fix or remove the line.")
         values.append(value)
     difficult = False
     if len(tokens) == FIELDS:

@@ -324,7 +324,7 @@ def _geometry(where: str, kind: str, shape: dict, height: int):
         if len(xs) < 3:
             raise InputError(f"{where} is a polygon of {len(xs)} point(s); it needs at least "
                              "3 points. Fix or remove it.")
-        xy = _finite(where, xs + ys).reshape(2, -1).T
+        xy = _within(where, _finite(where, xs + ys)).reshape(2, -1).T
         return _polygonal(shapely.make_valid(shapely.Polygon(xy)))
     keys = AREA[kind] + (("theta",) if kind == "ellipse" and "theta" in shape else ())
     values = [shape.get(k) for k in keys]
@@ -333,6 +333,7 @@ def _geometry(where: str, kind: str, shape: dict, height: int):
         raise InputError(f"{where} is a {kind} of {given}; give numbers (pixels). Fix or "
                          "remove it.")
     values = list(_finite(where, values))
+    _within(where, values[:4] if kind == "rect" else values[:2])
     if kind == "rect":
         x, y, w, h = values
         return shapely.box(min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h))
@@ -410,6 +411,19 @@ def _region_place(found, index: int) -> str:
 
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _within(where: str, values) -> np.ndarray:
+    """``values`` (pixels), refused past ``MOST_RADIUS`` (GDAL burns a polygon reaching
+    2**31 px wrong; one reaching 1e300 px does not even clip)."""
+    from geotile.labelme_labels import MOST_RADIUS
+
+    array = np.asarray(values, dtype=np.float64)
+    if len(array) and np.abs(array).max() > MOST_RADIUS:
+        raise InputError(f"{where} has a coordinate of {np.abs(array).max():.4g} px, past "
+                         f"{MOST_RADIUS} px of any image (a broken export?). Fix or remove "
+                         "it.")
+    return array
 
 
 def _finite(where: str, values) -> np.ndarray:

@@ -219,6 +219,9 @@ def test_yolo_folders_stay_yolo(tmp_path, run_cli):
     ("0 0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5",
      ["a.txt line 3", "no category", "looks like a YOLO line"]),
     ("1 2 3 4 5 6 7 8 plane 0 extra", ["a.txt line 3", "more than 10 fields"]),
+    # past 2**24 px: GDAL burnt a quadrilateral reaching 1e12 px as 46 of its 108 pixels
+    ("2 2 1e12 5 1e12 5.1 2 8 plane 0", ["a.txt line 3", "1e+12 px", "16777216 px"]),
+    ("2 2 3 2 3 3 -2e7 3 plane 0", ["a.txt line 3", "2e+07 px", "16777216 px"]),
 ])
 def test_malformed_lines_are_refused(tmp_path, run_cli, line, fragments):
     root = _root(tmp_path, {"a": [PLANE]})
@@ -228,6 +231,18 @@ def test_malformed_lines_are_refused(tmp_path, run_cli, line, fragments):
     result = run_cli("make-masks", root, root / "images", "-o", f"{out}/")
     assert_one_line_error(result, *fragments)
     assert not out.exists()
+
+
+def test_a_quadrilateral_reaching_2_24_px_burns_its_part_in_the_image(tmp_path, run_cli):
+    """Corners 2**24 px right of the image (GDAL burns such far coordinates right up to
+    2**31): the pixels whose centre the quadrilateral holds."""
+    far = 1 << 24
+    corners = [2, 2.3, far, 5.3, far, 5.4, 2, 7.6]  # no centre within GROW of an edge
+    root = _root(tmp_path, {"a": [(corners, "plane", 0)]})
+    result = run_cli("make-masks", root, root / "images", "-o", f"{tmp_path / 'm'}/")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m" / "a.tif")[0],
+                                  _inside(corners).astype(np.uint8))
 
 
 def test_pairing_refusals(tmp_path, run_cli):

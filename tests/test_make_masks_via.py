@@ -301,9 +301,31 @@ BIG = 10 ** 400  # an integer JSON reads, past any float
      ("a.png regions[0]", "'car', 'bus'", "one class")),
     (_region(_rect(*CAR), kind=["car"]), ("a.png regions[0]", "class name")),
     (_region(_rect(100, 50, 20, 10)), ("a.png", "regions[0]", "wholly outside", "60x40")),
+    # past 2**24 px (GDAL burnt a polygon reaching 1e12 px as 12 of its 108 pixels, exit 0;
+    # one reaching 1e300 was 'wholly outside' its image, shown in 300 digits)
+    (_region(_polygon([[2, 2], [1e12, 5], [2, 8]])), ("a.png regions[0]", "16777216 px")),
+    (_region(_polygon([[2, 2], [1e300, 5], [2, 8]])), ("a.png regions[0]", "16777216 px")),
+    (_region(_rect(2, 2, 1e12, 6)), ("a.png regions[0]", "16777216 px")),
+    (_region(_rect(-1e300, 2, 3, 6)), ("a.png regions[0]", "16777216 px")),
+    (_region(_circle(3e7, 10, 5)), ("a.png regions[0]", "16777216 px")),
+    (_region(_ellipse(10, -3e7, 5, 4, 0.3)), ("a.png regions[0]", "16777216 px")),
 ])
 def test_broken_regions_are_refused(tmp_path, run_cli, region, fragments):
     _refused(tmp_path, run_cli, [region], *fragments)
+
+
+def test_regions_reaching_2_24_px_burn_as_their_part_in_the_image(tmp_path, run_cli):
+    """A polygon and a box reaching 2**24 px right of the image (GDAL burns such far
+    coordinates right up to 2**31) burn the pixels whose centre they hold in it."""
+    far = float(1 << 24)
+    labels = _via(tmp_path / "via.json", _entry("a.png", [
+        _region(_polygon([[2, 2], [far, 5], [2, 8]])), _region(_rect(3, 20, far - 3, 6))]))
+    image = _png(tmp_path / "a.png")
+    result = run_cli("make-masks", labels, image, "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 0, result.output
+    expected = (_in_polygon([[2, 2], [far, 5], [2, 8]])
+                | _in_rect(3, 20, far - 3, 6)).astype(np.uint8)
+    np.testing.assert_array_equal(_read(tmp_path / "out" / "a.tif")[0][0], expected)
 
 
 def test_pairing_by_file_name(tmp_path, run_cli):
