@@ -257,6 +257,7 @@ def test_polygons_agree_with_supervisely_draw():
     cv2 = pytest.importorskip("cv2")
     from rasterio.features import rasterize
 
+    from geotile.drawn_pixels import run_shapes
     from geotile.supervisely_labels import _drawn
 
     rng = np.random.default_rng(5)
@@ -267,7 +268,8 @@ def test_polygons_agree_with_supervisely_draw():
                                                                           np.sin(t)]
         drawn = np.zeros((H, W), np.uint8)
         cv2.fillPoly(drawn, [np.floor(ring).astype(np.int32)], 1)
-        geometry = next(_drawn([[("", "", np.floor(ring).astype(int).tolist(), [])]], (W, H)))
+        runs = _drawn([[("", "", np.floor(ring).astype(int).tolist(), [])]], (W, H))
+        geometry = run_shapes(*(a.astype(np.int64) for a in runs), 1)[0]
         for all_touched in (False, True):
             ours = rasterize([geometry], out_shape=(H, W), dtype="uint8",
                              all_touched=all_touched)
