@@ -118,10 +118,11 @@ def names(document) -> list[str]:
     item, image = document.get("item"), document.get("image")
     if isinstance(item, dict):
         found.append(item.get("name"))
-        for slot in item.get("slots") or []:
-            if isinstance(slot, dict):
-                found += [s.get("file_name") for s in slot.get("source_files") or []
-                          if isinstance(s, dict)]
+        slots = item.get("slots")
+        for slot in slots if isinstance(slots, list) else []:
+            sources = slot.get("source_files") if isinstance(slot, dict) else None
+            found += [s.get("file_name") for s in sources if isinstance(s, dict)] \
+                if isinstance(sources, list) else []
     elif isinstance(image, dict):
         found += [image.get("filename"), image.get("original_filename")]
     return list(dict.fromkeys(n.replace("\\", "/").rsplit("/", 1)[-1] for n in found
@@ -365,7 +366,7 @@ def _numbers(where: str, name: str, kind: str, data, keys) -> list[float]:
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         raise InputError(f"{where} ({name!r}) is a {kind} of {short_repr(data)}; give "
                          f"{', '.join(keys)} in pixels. Fix or remove it.")
-    if not all(math.isfinite(v) and abs(v) <= MOST_RADIUS for v in values):
+    if not all(abs(v) <= MOST_RADIUS for v in values):  # NaN, infinity and 10**400 too
         raise InputError(f"{where} ({name!r}) is a {kind} with a value that is not a finite "
                          f"number of pixels within {MOST_RADIUS} px. Fix or remove it.")
     return [float(v) for v in values]
@@ -416,7 +417,10 @@ def _pixels(where: str, name: str, path, canvas) -> np.ndarray:
             for p in path):
         raise InputError(f"{where} ({name!r}) has a path {short_repr(path)}; give lists of "
                          "{\"x\", \"y\"} points. Fix or remove it.")
-    xy = np.array([[p["x"], p["y"]] for p in path], dtype=np.float64)
+    try:
+        xy = np.array([[p["x"], p["y"]] for p in path], dtype=np.float64)
+    except OverflowError:  # an integer past any float
+        xy = np.full(1, np.inf)
     if not np.isfinite(xy).all():
         raise InputError(f"{where} ({name!r}) has a point that is not a finite number. Fix "
                          "or remove it.")
@@ -439,7 +443,8 @@ def _canvas(path: Path, annotations: list, size) -> tuple[int, int, int, int]:
             box = annotation.get("bounding_box")
             values = [box.get(k) for k in "xywh"] if isinstance(box, dict) else []
             if len(values) == 4 and all(isinstance(v, int | float) and not isinstance(v, bool)
-                                        and math.isfinite(v) for v in values):
+                                        and (isinstance(v, int) or math.isfinite(v))
+                                        for v in values):
                 if not all(abs(v) <= MOST_RADIUS for v in values):
                     raise InputError(f"{path}: annotations[{position}] "
                                      f"({annotation.get('name')!r}) has a "

@@ -280,7 +280,7 @@ def _size(where: str, media, wkey: str, hkey: str) -> tuple[int, int] | None:
     for key in (wkey, hkey):
         value = media.get(key)
         if not (isinstance(value, int | float) and not isinstance(value, bool)
-                and math.isfinite(value) and float(value).is_integer() and value > 0):
+                and 0 < value <= MOST_RADIUS and float(value).is_integer()):  # NaN too
             raise InputError(f"{where}: media_attributes {key} is {_short(value)}; it is the "
                              "size of the image in pixels. Export it again.")
         values.append(int(value))

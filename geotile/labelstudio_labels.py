@@ -278,8 +278,8 @@ def _regions(where: str, annotation: dict, minimal: bool) -> list[tuple]:
     if not isinstance(results, list):
         raise InputError(f"{where}: its annotation's result is {_short(results)}; give a "
                          "list. Export it again.")
-    named = {r.get("id"): r for r in results if isinstance(r, dict) and r.get("type") == "labels"
-             and isinstance(r.get("id"), str | int)}
+    named = {_id(r): r for r in results if isinstance(r, dict) and r.get("type") == "labels"
+             and _id(r) is not None}
     used = set()
     regions = []
     for index, result in enumerate(results):
@@ -294,7 +294,7 @@ def _regions(where: str, annotation: dict, minimal: bool) -> list[tuple]:
                                and value.get("closed") is False):
             regions.append((place, None, None, None, None))
             continue
-        if kind not in AREA:
+        if not isinstance(kind, str) or kind not in AREA:
             raise InputError(f"{where} {place} has type {_short(repr(kind))}; make-masks burns "
                              f"{', '.join(AREA)} and leaves out {', '.join(NO_AREA[:4])}, ... "
                              "Convert it or remove it.")
@@ -307,14 +307,20 @@ def _regions(where: str, annotation: dict, minimal: bool) -> list[tuple]:
                              "unturned image. Redraw it with the image unturned.")
         names = value.get(kind)
         if not kind.endswith("labels"):
-            partner = named.get(result.get("id"))
+            partner = named.get(_id(result))
             partner_value = partner.get("value") if partner else None
             names = partner_value.get("labels") if isinstance(partner_value, dict) else None
-            used.add(result.get("id"))
+            used.add(_id(result))
         regions.append((place, AREA[kind], names, _size(where, place, result), value))
     regions += [(f"result[{i}]", None, None, None, None) for i, r in enumerate(results)
-                if isinstance(r, dict) and r.get("type") == "labels" and r.get("id") not in used]
+                if isinstance(r, dict) and r.get("type") == "labels" and _id(r) not in used]
     return regions
+
+
+def _id(result: dict):
+    """A result's id, None for one that is no string or number (an object, a list)."""
+    found = result.get("id")
+    return found if isinstance(found, str | int) else None
 
 
 def _min_regions(where: str, record: dict) -> list[tuple]:

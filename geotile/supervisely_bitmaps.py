@@ -79,12 +79,15 @@ def _shape(mask: np.ndarray, x0: int, y0: int):
 
 
 def _origin(where: str, title: str, origin) -> tuple[int, int]:
+    from geotile.labelme_labels import MOST_RADIUS
+
     if (not isinstance(origin, list) or len(origin) != 2 or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in origin)
-            or not all(math.isfinite(v) for v in origin)):
+            or not all(abs(v) <= MOST_RADIUS for v in origin)):  # NaN too
         shown = short_repr(origin)
         raise InputError(f"{where} ({title!r}) is a bitmap of origin {shown}; give [x, y], "
-                         "its top-left pixel's column and row. Fix or remove it.")
+                         "its top-left pixel's column and row (within "
+                         f"{MOST_RADIUS} px). Fix or remove it.")
     return math.floor(origin[0]), math.floor(origin[1])
 
 

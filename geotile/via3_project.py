@@ -56,7 +56,7 @@ def via3_entries(path: Path, document: dict) -> dict:
             raise InputError(f"{path}: file {fid!r} is {short_repr(found)}; VIA 3 writes {{fid, "
                              "fname, type, loc, src}}. Fix or remove it.")
         kind = found.get("type", IMAGE)
-        if kind in OTHER_TYPES:
+        if _number(kind) and kind in OTHER_TYPES:
             raise InputError(f"{path}: file {found['fname']!r} is {OTHER_TYPES[kind]} (VIA 3 "
                              f"file type {kind}); make-masks reads regions of images only. "
                              "Save the image annotations as a project of their own.")
@@ -115,7 +115,7 @@ def _add(path: Path, mid: str, one, views: dict, entries: dict, attributes: dict
 def shape_attributes(where: str, xy: list) -> dict:
     """VIA 2's shape_attributes of a VIA 3 ``xy``."""
     shape, values = xy[0], xy[1:]
-    if not _number(shape) or int(shape) != shape or int(shape) not in SHAPES:
+    if not _number(shape) or shape not in SHAPES:  # 2.0 is 2; NaN, inf none
         return {"name": f"VIA 3 shape {short_repr(shape)}"}  # refused as a shape not burnt
     name, count = SHAPES[int(shape)]
     if not all(map(_number, values)) or (len(values) != count if count > 0 else (
@@ -143,10 +143,19 @@ def shape_attributes(where: str, xy: list) -> dict:
 
 
 def _circle_through(where: str, xs: list, ys: list) -> dict:
+    from geotile.labelme_labels import MOST_RADIUS
+
     """The circle through three points (VIA 3's EXTREME_CIRCLE)."""
-    (ax, bx, cx), (ay, by, cy) = (map(float, xs), map(float, ys))
+    try:
+        points = [float(v) for v in (*xs, *ys)]
+    except OverflowError:  # an integer past any float
+        points = [math.inf]
+    if not all(abs(v) <= MOST_RADIUS for v in points):  # NaN too
+        raise InputError(f"{where} is an EXTREME_CIRCLE with a point that is not a finite "
+                         f"number within {MOST_RADIUS} px. Fix or remove it.")
+    (ax, bx, cx), (ay, by, cy) = points[:3], points[3:]
     d = 2 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
-    if d == 0 or not math.isfinite(d):
+    if d == 0:
         raise InputError(f"{where} is an EXTREME_CIRCLE through points on one line: no "
                          "circle passes through them. Fix or remove it.")
     a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy

@@ -313,6 +313,14 @@ _RASTER = {"id": "rl", "name": "__raster_layer__", "raster_layer": {
      ["annotations[0] ('x') has no shape make-masks knows"]),
     (_v2("a.png", [_polygon("x", TRIANGLE, bbox=(-1e300, 2, 1e300, 10))]),
      ["annotations[0] ('x') has a bounding_box past 16777216 px"]),
+    # integers past any float (JSON has no limit) were OverflowError tracebacks
+    (_v2("a.png", [_polygon("x", TRIANGLE, bbox=(10 ** 400, 2, 5, 10))]),
+     ["annotations[0] ('x') has a bounding_box past 16777216 px"]),
+    (_v2("a.png", [_polygon("x", [(10 ** 400, 1), *TRIANGLE[1:]])]),
+     ["annotations[0] ('x') has a point that is not a finite number"]),
+    (_v2("a.png", [{"id": "b", "name": "car", "bounding_box": {"x": 10 ** 400, "y": 2,
+                                                               "w": 5, "h": 6}}]),
+     ["annotations[0] ('car') is a bounding_box with a value that is not a finite number"]),
 ])
 def test_refusals_are_one_line(tmp_path, run_cli, document, fragments):
     image = plain_png(tmp_path / "a.png", W, H)
@@ -323,6 +331,19 @@ def test_refusals_are_one_line(tmp_path, run_cli, document, fragments):
     assert_one_line_error(result, str(labels) if "a.png:" not in fragments[0] else "",
                           *fragments)
     assert not out.exists()
+
+
+def test_source_files_that_are_no_list_name_nothing(tmp_path, run_cli):
+    """A slot's source_files that is no list (true, a number) names no file (it was a
+    TypeError traceback): the item's name pairs the image, its polygon burnt."""
+    document = _v2("a.png", [_polygon("building", OUTER, HOLE, bbox=(5, 5, 15, 10))])
+    document["item"]["slots"][0]["source_files"] = True
+    labels = tmp_path / "a.json"
+    labels.write_text(json.dumps(document))
+    image = plain_png(tmp_path / "a.png", W, H)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], _expected_house())
 
 
 def test_one_file_for_two_images_and_an_image_without_a_file_are_refused(tmp_path, run_cli):

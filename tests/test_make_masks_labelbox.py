@@ -249,6 +249,8 @@ def test_a_mask_by_url_is_refused_never_fetched(tmp_path, run_cli):
     ("two points", "line 2 (data row dr-b.png) label L1 objects[0] ('House') has polygon"),
     ("nan", "line 2 (data row dr-b.png) label L1 objects[0] ('House') has a point of nan"),
     ("negative box", "objects[1] ('Car') has a bounding box 15.3 px wide, -9.2 px high"),
+    # an integer past any float was an OverflowError traceback
+    ("huge width", "line 2: media_attributes width is 1000000000000000000000000000000000000..."),
 ])
 def test_a_malformed_export_is_refused_naming_its_line(tmp_path, run_cli, broken, said):
     objects = _v2_objects()
@@ -258,7 +260,9 @@ def test_a_malformed_export_is_refused_naming_its_line(tmp_path, run_cli, broken
         objects[0]["polygon"][1]["x"] = float("nan")
     elif broken == "negative box":
         objects[1]["bounding_box"] = {**CAR, "height": -9.2}
-    lines = [json.dumps(_row("a.png")), json.dumps(_row("b.png", objects=objects))]
+    lines = [json.dumps(_row("a.png")), json.dumps(_row("b.png", objects=objects,
+                                                        size=(10 ** 400, H)))
+             if broken == "huge width" else json.dumps(_row("b.png", objects=objects))]
     if broken == "cut":
         lines[1] = lines[1][:len(lines[1]) // 2]
     elif broken == "list":

@@ -279,9 +279,27 @@ HOUSE = _result("polygonlabels", {"points": POLYGON}, "Building")
         np.zeros(2 * W * H * 4, np.uint8))}, "B")])], ("result[0]", "broken RLE", "640x480")),
     ([_task("a.png", [_result("brushlabels", {"format": "rle", "rle": [1, "x"]}, "B")])],
      ("result[0]", "bytes")),
+    # a type or id that is an object or a list was a TypeError traceback (unhashable)
+    ([_task("a.png", [{**HOUSE, "type": {"a": 1}}])], ("result[0]", "has type {'a': 1}")),
+    ([_task("a.png", [{**_result("rectangle", RECTANGLE, None, "b"), "id": {"a": 1}}])],
+     ("result[0]", "label")),
 ])
 def test_refusals_in_one_line_nothing_written(tmp_path, run_cli, tasks, fragments):
     _refused(tmp_path, run_cli, tasks, *fragments)
+
+
+def test_a_labels_result_of_a_list_id_labels_nothing(tmp_path, run_cli):
+    """A labels result whose id is a list (a TypeError traceback: unhashable) names no
+    region: left out with the warning of a label of nothing, the polygon burnt."""
+    labels = _export(tmp_path / "e.json", [_task("a.png", [
+        HOUSE, {"id": ["b"], "type": "labels", "value": {"labels": ["Car"]}}])])
+    image = plain_png(tmp_path / "a.png", W, H)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "1 result was left out (a.png result[1])" in result.stderr, result.stderr
+    expected = shapely.contains_xy(shapely.Polygon(np.array(POLYGON) * [W / 100, H / 100]),
+                                   X, Y).astype(np.uint8)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
 
 
 def test_a_size_other_than_the_image_is_refused(tmp_path, run_cli):

@@ -203,6 +203,8 @@ def test_bitmap_bombs_refused_from_the_header(tmp_path, run_cli):
      ["'cuboid' object", "Convert it"]),
     ([_bitmap(np.ones((3, 3), bool), [58, 0])], (W, H), ["3x3 px at (58, 0), not within"]),
     ([_bitmap(None, [0, 0], encoded=b"not a png")], (W, H), ["no PNG"]),
+    # an integer past any float (JSON has no limit) was an OverflowError traceback
+    ([_bitmap(np.ones((3, 3), bool), [10 ** 400, 0])], (W, H), ["bitmap of origin"]),
 ])
 def test_refusals_are_one_line(tmp_path, run_cli, objects, size, fragments):
     root = _project(tmp_path / "p", {"a.png": objects})

@@ -558,6 +558,40 @@ def test_via3_project_masks_as_the_via2_json_of_its_regions(tmp_path, run_cli):
     assert "class ids by name: 1 car, 2 house, 3 pond, 4 tank, 5 tree" in result.stdout
 
 
+@pytest.mark.parametrize("xy", [
+    [9, 10 ** 400, 30, 50, 25, 45, 30],  # was an OverflowError traceback
+    [9, 1e308, 1e308, -1e308, 25, 45, 30],  # was 'through points on one line'
+])
+def test_via3_extreme_circle_of_far_points_is_refused(tmp_path, run_cli, xy):
+    labels = via3_project(tmp_path / "project.json",
+                          _entry("a.png", [_region(_circle(50, 30, 5), kind="tank")]),
+                          xy={"a.png": [xy]})
+    out = tmp_path / "out"
+    result = run_cli("make-masks", labels, _png(tmp_path / "a.png"), "-o", f"{out}/")
+    assert_one_line_error(result, "project.json: metadata '1_m0'", "EXTREME_CIRCLE",
+                          "not a finite number")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("change, fragments", [
+    # each was a traceback: int(inf) an OverflowError, a dict type unhashable
+    (lambda d: d["metadata"]["1_m0"].update(xy=[float("inf"), 1, 2, 3, 4]),
+     ("a.png metadata 1_m0", "shape 'VIA 3 shape inf'")),
+    (lambda d: d["file"]["1"].update(type={"a": 1}), ("file 'a.png' has type {'a': 1}",)),
+])
+def test_via3_broken_shape_ids_and_file_types_are_refused(tmp_path, run_cli, change,
+                                                          fragments):
+    labels = via3_project(tmp_path / "project.json",
+                          _entry("a.png", [_region(_rect(*CAR), kind="car")]))
+    document = json.loads(labels.read_text())
+    change(document)
+    labels.write_text(json.dumps(document))
+    out = tmp_path / "out"
+    result = run_cli("make-masks", labels, _png(tmp_path / "a.png"), "-o", f"{out}/")
+    assert_one_line_error(result, "project.json", *fragments)
+    assert not out.exists()
+
+
 def test_via3_options_checkboxes_text_and_class_field(tmp_path, run_cli):
     """VIA 3 attributes by aname: a radio's option ids map to their labels (an empty label:
     the id, as VIA 3 imports VIA 2's options), a checkbox's one checked id to its label, a
