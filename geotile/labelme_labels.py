@@ -394,16 +394,20 @@ def group_instances(items: list) -> list[tuple[str, object]]:
     return instances
 
 
-def circle(cx: float, cy: float, px: float, py: float):
+def circle(cx: float, cy: float, px: float, py: float, rows: tuple[int, int] | None = None):
     """The circle of centre (cx, cy) through (px, py), in pixel coordinates, as a polygon
     that the pixel-centre rule burns exactly as the circle: the pixels whose centre lies
-    inside or on it (:func:`_centre_polygon`). Not :func:`ellipse` of equal radii: its
-    squared radius is summed here, not the square of a square root."""
+    inside or on it (:func:`_centre_polygon`); only rows ``rows`` (first, stop) are walked
+    when given, as :func:`ellipse`'s. Not :func:`ellipse` of equal radii: its squared
+    radius is summed here, not the square of a square root."""
     r2 = (px - cx) ** 2 + (py - cy) ** 2
     if not r2 > 0:
         return shapely.Polygon()
     radius = math.sqrt(r2)
-    rows = np.arange(math.floor(cy - radius - 0.5) - 1, math.ceil(cy + radius - 0.5) + 2)
+    low, high = math.floor(cy - radius - 0.5) - 1, math.ceil(cy + radius - 0.5) + 2
+    if rows is not None:
+        low, high = max(low, rows[0]), min(high, rows[1])
+    rows = np.arange(low, max(low, high))
     dy2 = (rows + 0.5 - cy) ** 2
     half = np.sqrt(np.maximum(r2 - dy2, 0.0))
 

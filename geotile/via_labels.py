@@ -342,7 +342,7 @@ def _geometry(where: str, kind: str, shape: dict, height: int):
         raise InputError(f"{where} is a {kind} of radius {max(radii):.4g} px, larger than any "
                          f"image (at most {MOST_RADIUS} px). Fix or remove it.")
     if kind == "circle":
-        return circle(values[0], values[1], values[0] + radii[0], values[1])
+        return circle(values[0], values[1], values[0] + radii[0], values[1], (-2, height + 2))
     theta = values[4] if len(values) > 4 else 0.0
     return ellipse(values[0], values[1], radii[0], radii[1], theta, (-2, height + 2))
 

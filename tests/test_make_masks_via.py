@@ -314,6 +314,30 @@ def test_broken_regions_are_refused(tmp_path, run_cli, region, fragments):
     _refused(tmp_path, run_cli, [region], *fragments)
 
 
+def test_a_huge_circle_walks_the_image_s_rows_only(tmp_path, run_cli):
+    """A circle of radius 1e6 px crossing the image (a circle of 1.6e7 px took 8 GB and
+    minutes: every row of it was walked) is read in the memory of the image's rows, and
+    burns the pixels whose centre lies inside or on it."""
+    import tracemalloc
+
+    from geotile.via_labels import read_via
+
+    cx, cy, r = 30.3, 1e6 + 20.2, 1e6
+    labels = _via(tmp_path / "via.json", _entry("a.png", [_region(_circle(cx, cy, r), c="a")]))
+    image = _png(tmp_path / "a.png")
+    tracemalloc.start()
+    try:
+        read_via(labels, [image])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak  # 2e6 rows of float64 arrays: over 16 MB each
+    result = run_cli("make-masks", labels, image, "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "out" / "a.tif")[0][0],
+                                  _in_circle(cx, cy, r).astype(np.uint8))
+
+
 def test_regions_reaching_2_24_px_burn_as_their_part_in_the_image(tmp_path, run_cli):
     """A polygon and a box reaching 2**24 px right of the image (GDAL burns such far
     coordinates right up to 2**31) burn the pixels whose centre they hold in it."""
