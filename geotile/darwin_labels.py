@@ -342,7 +342,10 @@ def _annotation(path: Path, position: int, annotation, slot, size, canvas, masks
         return None
     if kind == "mask":
         geometry = masks.get(annotation.get("id"))
-        return None if geometry is None else (name.strip(), geometry)
+        if geometry is None:  # no pixel of it in the raster layer
+            found.slivers.append(position)
+            return None
+        return name.strip(), geometry
     if kind == "bounding_box":
         x, y, w, h = _numbers(where, name, kind, annotation[kind], ("x", "y", "w", "h"))
         geometry = shapely.box(min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h))
@@ -534,6 +537,19 @@ def _raster(path: Path, annotations: list, size) -> dict:
 
     layers = [(i, a) for i, a in enumerate(annotations)
               if isinstance(a, dict) and _kind(a) == RASTER_LAYER]
+    masks = {}
+    for position, a in enumerate(annotations):
+        if isinstance(a, dict) and _kind(a) == "mask":
+            where = f"{path}: annotations[{position}] ({a.get('name')!r}) is a mask"
+            ident = a.get("id")
+            if not isinstance(ident, str | int) or isinstance(ident, bool):
+                raise InputError(f"{where} of id {short_repr(ident)}; its id names it in the "
+                                 "raster layer's mask_annotation_ids_mapping. Export it from "
+                                 "V7 again.")
+            if not layers:
+                raise InputError(f"{where}, but the file has no __raster_layer__ annotation "
+                                 "(the pixels of its masks). Export it from V7 again.")
+            masks[ident] = a
     if not layers:
         return {}
     if len(layers) > 1:
@@ -559,8 +575,6 @@ def _raster(path: Path, annotations: list, size) -> dict:
     if total != width * height:
         raise InputError(f"{where} has a dense_rle of {total:,} pixels, but its image has "
                          f"{width}x{height} = {width * height:,}. Export it from V7 again.")
-    masks = {a.get("id"): a for a in annotations if isinstance(a, dict)
-             and _kind(a) == "mask"}
     unknown = [k for k in mapping if k not in masks]
     if unknown:
         raise InputError(f"{where} maps id {unknown[0]!r} to a value, but no mask annotation "

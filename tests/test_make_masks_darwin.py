@@ -159,6 +159,31 @@ def test_raster_layer_masks_are_exact(tmp_path, run_cli):
                                   np.choose(values, [0, 2, 1]))
 
 
+def test_mask_annotations_without_their_pixels(tmp_path, run_cli):
+    """A mask annotation beside a raster layer that holds no pixel of it is left out with
+    the warning of annotations that burn nothing; mask annotations in a file without a
+    raster layer (their pixels) were left out without a word, exit 0: refused in one line."""
+    image = plain_png(tmp_path / "r.png", W, H)
+    masks = [{"id": "m1", "name": "tree", "mask": {"sparse_rle": None}, "slot_names": ["0"]},
+             {"id": "m2", "name": "road", "mask": {"sparse_rle": None}, "slot_names": ["0"]}]
+    layer = {"id": "rl", "name": "__raster_layer__", "raster_layer": {
+        "dense_rle": [0, 10, 1, 5, 0, W * H - 15],
+        "mask_annotation_ids_mapping": {"m1": 1, "m2": 2}, "total_pixels": W * H}}
+    labels = _write(tmp_path / "r.json", _v2("r.png", [*masks, layer]))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "1 annotation was left out (r.json annotations[1]): they burn no pixel" \
+        in result.stderr, result.stderr
+    expected = np.zeros((H, W), np.uint8)
+    expected[0, 10:15] = 1  # tree, the one class burnt (one file: its names burnt)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+    _write(labels, _v2("r.png", [_polygon("water", TRIANGLE), *masks]))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "n.tif")
+    assert_one_line_error(result, "r.json: annotations[1] ('tree') is a mask",
+                          "no __raster_layer__")
+    assert not (tmp_path / "n.tif").exists()
+
+
 def test_georeferenced_utm_image(tmp_path, run_cli):
     """A UTM image: the mask on its grid (CRS, transform), the pixels as on a plain one."""
     transform = from_origin(740000.0, 3735000.0, 0.5, 0.5)
@@ -318,6 +343,9 @@ _RASTER = {"id": "rl", "name": "__raster_layer__", "raster_layer": {
      ["annotations[0] ('x') has a bounding_box past 16777216 px"]),
     (_v2("a.png", [_polygon("x", [(10 ** 400, 1), *TRIANGLE[1:]])]),
      ["annotations[0] ('x') has a point that is not a finite number"]),
+    (_v2("a.png", [{"id": {"a": 1}, "name": "x", "mask": {}}, {**_RASTER, "raster_layer": {
+        **_RASTER["raster_layer"], "dense_rle": [0, W * H]}}]),
+     ["annotations[0] ('x') is a mask of id {'a': 1}"]),
     (_v2("a.png", [{"id": "b", "name": "car", "bounding_box": {"x": 10 ** 400, "y": 2,
                                                                "w": 5, "h": 6}}]),
      ["annotations[0] ('car') is a bounding_box with a value that is not a finite number"]),
