@@ -318,7 +318,8 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
             raise InputError(f"{where} ({label!r}) is a circle of radius {radius:.4g} px, "
                              f"larger than any image (at most {MOST_RADIUS} px). Fix or "
                              "remove it.")
-        geometry = circle(*xy[0], *xy[1])
+        rows = None if found.size is None else (-2, found.size[1] + 2)  # the image's
+        geometry = circle(*xy[0], *xy[1], rows)
     elif kind == "rectangle":
         geometry = shapely.box(*xy.min(axis=0), *xy.max(axis=0))
     else:

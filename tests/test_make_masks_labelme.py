@@ -126,6 +126,30 @@ def _expected_all() -> np.ndarray:
     return expected
 
 
+def test_a_huge_circle_walks_the_image_s_rows_only(tmp_path, run_cli):
+    """A circle of radius 1e6 px crossing the image (one of 4e6 px took 139 s and 6.5 GB on
+    a 20 x 10 image: every row of it was walked) is read in the memory of the image's rows
+    and burns the pixels whose centre lies inside or on it."""
+    import tracemalloc
+
+    from geotile.labelme_labels import read_labelme
+
+    circle = ([30.3, 1e6 + 20.2], [30.3, 20.2])
+    labels = tmp_path / "labels" / "a.json"
+    _labelme(labels, [_shape("pond", [list(p) for p in circle], "circle")])
+    image = _png(tmp_path / "images" / "a.png")
+    tracemalloc.start()
+    try:
+        read_labelme(labels, [image])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak  # 2e6 rows of float64 arrays: over 16 MB each
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0],
+                                  _circle(*circle).astype(np.uint8))
+
 def test_each_shape_type_pixel_exact_on_a_plain_png(tmp_path, run_cli):
     """Labelme's layout (labels/a.json for images/a.png, no georeference): polygon,
     rectangle (corners in any order), circle, mask (its PNG exactly, at its first point),
