@@ -318,6 +318,10 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
             raise InputError(f"{where} ({label!r}) is a circle of radius {radius:.4g} px, "
                              f"larger than any image (at most {MOST_RADIUS} px). Fix or "
                              "remove it.")
+        if np.abs(xy[0]).max() > MOST_RADIUS:
+            raise InputError(f"{where} ({label!r}) is a circle centred {np.abs(xy[0]).max():.4g}"
+                             f" px out, past {MOST_RADIUS} px of any image (a broken file?). "
+                             "Fix or remove it.")
         rows = None if found.size is None else (-2, found.size[1] + 2)  # the image's
         geometry = circle(*xy[0], *xy[1], rows)
     elif kind == "rectangle":
@@ -351,6 +355,9 @@ def _points(where: str, label: str, kind: str, points) -> np.ndarray:
     if not np.isfinite(xy).all():
         raise InputError(f"{where} ({label!r}) has a point that is not a finite number. Fix "
                          "or remove it.")
+    if kind != "circle" and np.abs(xy).max() > MOST_RADIUS:  # GDAL burns them wrong past 2**31
+        raise InputError(f"{where} ({label!r}) has a point {np.abs(xy).max():.4g} px out, past "
+                         f"{MOST_RADIUS} px of any image (a broken file?). Fix or remove it.")
     need = AREA[kind]
     if kind == "polygon" and len(xy) < 3:
         raise InputError(f"{where} ({label!r}) is a polygon of {len(xy)} point(s); it needs "

@@ -429,6 +429,10 @@ def _refused(tmp_path, run_cli, shapes, *fragments, options=(), width=W, height=
     (_shape("a", [[1, 1], [5, 5]], "oriented_rectangle"), ("oriented_rectangle", "4 points")),
     (_shape("a", [[1, 1], [5, "x"], [1, 5]]), ("shapes[1]", "[x, y]")),
     (_shape("a", [[1, 1], [5, float("nan")], [1, 5]]), ("shapes[1]", "finite")),
+    # past 2**24 px: GDAL burnt a polygon reaching 1e12 px as 12 of its 108 pixels, exit 0
+    (_shape("a", [[2, 2], [1e12, 5], [2, 8]]), ("shapes[1]", "16777216 px")),
+    (_shape("a", [[2, 2], [-3e7, 9]], "rectangle"), ("shapes[1]", "16777216 px")),
+    (_shape("a", [[3e7, 2], [3e7 + 4, 2]], "circle"), ("shapes[1]", "centred 3e+07 px out")),
     (_shape("", [[1, 1], [5, 5], [1, 5]]), ("shapes[1]", "label")),
     (_shape("a", [[1, 1], [5, 5], [1, 5]], "cuboid"), ("shapes[1]", "'cuboid'")),
     (_shape("a", [[1, 1], [5, 5]], "mask"), ("shapes[1]", "mask", "no PNG")),
