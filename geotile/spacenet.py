@@ -11,6 +11,12 @@ challenges' scoring matched them: the public release's
 ``SN2_buildings_train_AOI_2_Vegas_PS-RGB_img1`` -> ``AOI_2_Vegas_img1``, SpaceNet 6's
 ``SN6_Train_AOI_11_Rotterdam_SAR-Intensity_<rest>`` -> ``<rest>``; SpaceNet 7 and 8 names
 stay whole.
+
+SpaceNet's road CSVs (SpaceNet 3 and 5) hold one line per row: ``ImageId, WKT_Pix``
+(``LINESTRING EMPTY`` for an image without roads), SpaceNet 5's also ``length_m`` and
+``travel_time_s``; SpaceNet 8's reference CSV ``ImageId, Object, Wkt_Pix, Flooded, length_m,
+travel_time_s`` holds its roads and buildings. They are read as the building CSVs are, each
+row's geometry as it is (lines; SpaceNet 8's building polygons beside them).
 """
 
 from __future__ import annotations
@@ -48,6 +54,12 @@ LABEL_PRODUCTS = ("geojson_buildings", "geojson_roads_speed", "geojson_roads")
 #: (group 1) and the rest (AOI_7_Moscow_chip0)
 _RELEASE = re.compile(r"^SN\d+_[a-z]+_(?:train|test)(?:_public)?_(AOI_\d+_[A-Za-z_]+?_)(?:"
                       + _PRODUCT + "|(?:" + "|".join(LABEL_PRODUCTS) + ")_)", re.IGNORECASE)
+#: the pixel and map WKT columns of building CSVs, and of road CSVs (SpaceNet 3 and 5:
+#: WKT_Pix; SpaceNet 8: Wkt_Pix)
+PIXEL_COLUMNS = ("PolygonWKT_Pix", "WKT_Pix", "Wkt_Pix")
+GEO_COLUMNS = ("PolygonWKT_Geo", "WKT_Geo", "Wkt_Geo")
+#: road CSVs' columns kept as fields (SpaceNet 5's and 8's)
+ROAD_FIELDS = ("Object", "Flooded", "length_m", "travel_time_s")
 #: SpaceNet's default CRS of PolygonWKT_Geo
 GEO_CRS = "EPSG:4326"
 #: PolygonWKT_Geo's decimals move no pixel edge by more than this share of a pixel
@@ -88,22 +100,39 @@ _SEPARATORS = (",", ";", "\t")
 
 
 def _separator(header: str) -> str | None:
-    """The separator that splits the ``header`` line into ImageId and PolygonWKT_Pix or
-    PolygonWKT_Geo, or None when none does."""
+    """The separator that splits the ``header`` line into ImageId and a WKT column
+    (:data:`PIXEL_COLUMNS`, :data:`GEO_COLUMNS`), or None when none does."""
     for separator in _SEPARATORS:
         names = {h.strip() for h in next(csv.reader([header], delimiter=separator), [])}
-        if "ImageId" in names and {"PolygonWKT_Pix", "PolygonWKT_Geo"} & names:
+        if "ImageId" in names and {*PIXEL_COLUMNS, *GEO_COLUMNS} & names:
             return separator
     return None
 
 
-def is_spacenet_csv(path: str | os.PathLike) -> bool:
-    """A CSV whose header has ImageId and PolygonWKT_Pix or PolygonWKT_Geo."""
+def _header(path: str | os.PathLike) -> list[str] | None:
+    """The column names of a SpaceNet CSV (building or road), else None."""
     path = Path(path)
     if path.suffix.lower() != ".csv" or not path.is_file():
-        return False
+        return None
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        return _separator(handle.readline()) is not None
+        header = handle.readline()
+    separator = _separator(header)
+    if separator is None:
+        return None
+    return [h.strip() for h in next(csv.reader([header], delimiter=separator), [])]
+
+
+def is_spacenet_csv(path: str | os.PathLike) -> bool:
+    """A CSV whose header has ImageId and a WKT column: PolygonWKT_Pix or PolygonWKT_Geo
+    (buildings), WKT_Pix or Wkt_Pix (roads)."""
+    return _header(path) is not None
+
+
+def is_road_csv(path: str | os.PathLike) -> bool:
+    """A SpaceNet road CSV: ImageId and WKT_Pix (SpaceNet 3, 5) or Wkt_Pix (SpaceNet 8),
+    without the building CSVs' PolygonWKT_Pix."""
+    names = _header(path)
+    return names is not None and not {"PolygonWKT_Pix", "PolygonWKT_Geo"} & set(names)
 
 
 @dataclass
@@ -119,6 +148,8 @@ class SpaceNetTable:
     images: list[str] = field(default_factory=list)
     geo_column: bool = True  # the header has PolygonWKT_Geo
     no_geo: tuple[int, str] | None = None  # (line, cell) of the first building without Geo WKT
+    roads: bool = False  # a road CSV (WKT_Pix): rows are lines
+    extra: dict = field(default_factory=dict)  # road CSVs' ROAD_FIELDS, per row
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -177,38 +208,58 @@ def _read_csv(path: Path) -> SpaceNetTable:
                                 delimiter=_separator(header) or ",")
         fields = [f.strip() for f in reader.fieldnames or []]
         reader.fieldnames = fields
-        if "ImageId" not in fields or not {"PolygonWKT_Pix", "PolygonWKT_Geo"} & set(fields):
+        pix_column = next((c for c in PIXEL_COLUMNS if c in fields), None)
+        geo_column = next((c for c in GEO_COLUMNS if c in fields), None)
+        if "ImageId" not in fields or not (pix_column or geo_column):
             raise InputError(f"{path}: not a SpaceNet CSV (the header needs ImageId and "
-                             "PolygonWKT_Pix or PolygonWKT_Geo).")
+                             "PolygonWKT_Pix or PolygonWKT_Geo for buildings, WKT_Pix for "
+                             "roads).")
+        roads = not (pix_column or geo_column).startswith("Polygon")
+        kept = [c for c in ROAD_FIELDS if roads and c in fields]
         images: dict[str, None] = {}
         ids, buildings, pixel, geo, confidence = [], [], [], [], []
+        extra: dict[str, list] = {c: [] for c in kept}
         no_geo = None
         for line, row in enumerate(reader, start=2):
             image = (row.get("ImageId") or "").strip()
             if not image:
                 continue
             images.setdefault(image)
-            pix = _parse_wkt(row.get("PolygonWKT_Pix", ""))
-            if "PolygonWKT_Pix" in fields and pix is None:
-                raise InputError(f"{path}, line {line}: PolygonWKT_Pix {row['PolygonWKT_Pix']!r}"
+            pix = _parse_wkt(row.get(pix_column, "")) if pix_column else None
+            if pix_column and pix is None:
+                raise InputError(f"{path}, line {line}: {pix_column} {row[pix_column]!r}"
                                  " is not WKT. Fix or remove the row.")
-            geo_shape = _parse_wkt(row.get("PolygonWKT_Geo", ""))
+            geo_shape = _parse_wkt(row.get(geo_column, "")) if geo_column else None
             if pix is None and geo_shape is None:
-                raise InputError(f"{path}, line {line}: PolygonWKT_Geo "
-                                 f"{row.get('PolygonWKT_Geo')!r} is not WKT. Fix or remove "
+                raise InputError(f"{path}, line {line}: {geo_column} "
+                                 f"{row.get(geo_column)!r} is not WKT. Fix or remove "
                                  "the row.")
             if (pix if pix is not None else geo_shape).is_empty:
-                continue  # POLYGON EMPTY: an image without buildings
+                continue  # POLYGON / LINESTRING EMPTY: an image without buildings (roads)
             ids.append(image)
-            buildings.append(_number(row.get("BuildingId"), int, len(buildings)))
+            buildings.append(line - 2 if roads else
+                             _number(row.get("BuildingId"), int, len(buildings)))
             pixel.append(pix)
             geo.append(geo_shape if geo_shape is not None and not geo_shape.is_empty else None)
             if geo[-1] is None and no_geo is None:
-                no_geo = line, row.get("PolygonWKT_Geo") or ""
+                no_geo = line, row.get(geo_column) or ""
             confidence.append(_confidence(row.get("Confidence"), path, line))
+            for column in kept:
+                extra[column].append(_road_field(column, row.get(column)))
     return SpaceNetTable(np.array(ids, dtype=object), np.array(buildings, np.int64),
                          _objects(pixel), _objects(geo), np.array(confidence, np.float64),
-                         list(images), "PolygonWKT_Geo" in fields, no_geo)
+                         list(images), geo_column is not None, no_geo, roads,
+                         {c: np.array(v, dtype=np.float64 if c in ("length_m", "travel_time_s")
+                                      else object) for c, v in extra.items()})
+
+
+def _road_field(column: str, text):
+    """A road CSV's cell: length_m and travel_time_s as numbers (NaN when empty, 'Null' as
+    SpaceNet 8 writes on buildings, or no number), Object and Flooded as text."""
+    text = (text or "").strip()
+    if column in ("length_m", "travel_time_s"):
+        return _number(text, float, math.nan)
+    return text
 
 
 def _number(text, kind, default):
@@ -256,7 +307,7 @@ def map_to_pixel(geometries, transform):
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 images: Sequence[str | os.PathLike] | None = None):
     """A SpaceNet CSV as :class:`geotile.label_set.Labels` (fields ImageId, BuildingId,
-    Confidence).
+    Confidence; a road CSV's ImageId and those of :data:`ROAD_FIELDS` it has).
 
     With ``images``, each image takes the rows of its ImageId, placed by the image's
     transform (pixel WKT; Geo WKT when the file has no pixel WKT) in the first image's CRS;
@@ -269,6 +320,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     table = read_csv(path)
     if images:
         return _labels_on_images(path, table, images, labels_crs)
+    if len(table) and not table.has_geo and table.roads:
+        raise InputError(f"{path}: the SpaceNet road CSV has pixel coordinates only "
+                         "(WKT_Pix): commands given its images place it (make-masks, tile "
+                         "--labels); evaluate places it with --image FOLDER (the images its "
+                         "ImageIds name).")
     if len(table) and not table.has_geo:
         raise InputError(f"{path}: the SpaceNet CSV has pixel coordinates only (no map "
                          "coordinates, PolygonWKT_Geo): commands given its images place it "
@@ -280,6 +336,9 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
 
 
 def _fields(table: SpaceNetTable, rows: np.ndarray) -> dict[str, np.ndarray]:
+    if table.roads:  # ImageId and SpaceNet 5's and 8's columns
+        return {"ImageId": table.image_ids[rows],
+                **{k: v[rows] for k, v in table.extra.items()}}
     return {"ImageId": table.image_ids[rows], "BuildingId": table.building_ids[rows],
             "Confidence": table.confidence[rows]}
 
@@ -321,7 +380,8 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
                          f"e.g. {example}. SpaceNet matches ImageId to the image name without "
                          "its product prefix (RGB-PanSharpen_AOI_2_Vegas_img12 -> "
                          "AOI_2_Vegas_img12).")
-    log.info("%s: %d buildings on %d images", path, sum(len(p) for p in parts), len(matched))
+    log.info("%s: %d %s on %d images", path, sum(len(p) for p in parts),
+             "lines" if table.roads else "buildings", len(matched))
     geometries = np.concatenate([p.geometries for p in parts]) if parts else _objects([])
     fields = {k: np.concatenate([p.fields[k] for p in parts]) for k in parts[0].fields}
     # every ImageId of the file, those with only a "no building" row too

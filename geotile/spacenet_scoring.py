@@ -122,6 +122,11 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     from geotile.object_scores import ObjectScores, match_polygons
 
     pred, true = read_csv(prediction), read_csv(truth)
+    for path, table in ((prediction, pred), (truth, true)):
+        if table.roads:
+            raise InputError(f"{path}: a SpaceNet road CSV (WKT_Pix lines, in each image's "
+                             "pixels): its lines are scored in metres with --image FOLDER "
+                             "(the images its ImageIds name).")
     if (pred.has_pixel or not len(pred)) and (true.has_pixel or not len(true)):
         coordinates, pred_shapes, true_shapes = "pixel", pred.pixel, true.pixel
     elif (pred.has_geo or not len(pred)) and (true.has_geo or not len(true)):

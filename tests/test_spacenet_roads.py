@@ -1,0 +1,115 @@
+"""SpaceNet's road CSVs (SpaceNet 3 and 5: ImageId, WKT_Pix[, length_m, travel_time_s];
+SpaceNet 8: ImageId, Object, Wkt_Pix, Flooded, length_m, travel_time_s): read as labels,
+written by vectorize --lines, scored by evaluate."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+from geotile.spacenet import is_road_csv, is_spacenet_csv, read_csv
+
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+from .test_lines import road_network, write_lines
+
+X0, Y0 = UTM_ORIGIN
+CELL = 0.5
+TRANSFORM = from_origin(X0, Y0, CELL, CELL)
+SIZE = 400  # px: 200 m
+
+
+def write_rows(path, header, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def to_pixels(line, transform=TRANSFORM):
+    """``line`` (map coordinates) in the pixel coordinates of ``transform``'s image."""
+    inverse = ~transform
+    return shapely.transform(line, lambda xy: np.column_stack(
+        [inverse.a * xy[:, 0] + inverse.b * xy[:, 1] + inverse.c,
+         inverse.d * xy[:, 0] + inverse.e * xy[:, 1] + inverse.f]))
+
+
+def roads_csv(path, image_id="AOI_2_Vegas_img1", empty=("AOI_2_Vegas_img2",)):
+    """SpaceNet 3's truth of ``road_network`` on the image at TRANSFORM, and a LINESTRING
+    EMPTY row for each of ``empty``."""
+    rows = [[image_id, to_pixels(line).wkt] for line in road_network(X0, Y0, SIZE * CELL)]
+    rows += [[other, "LINESTRING EMPTY"] for other in empty]
+    return write_rows(path, ["ImageId", "WKT_Pix"], rows)
+
+
+def test_road_csvs_of_spacenet_3_5_and_8_are_read_as_lines(tmp_path):
+    sn3 = roads_csv(tmp_path / "sn3.csv")
+    table = read_csv(sn3)
+    assert is_spacenet_csv(sn3) and is_road_csv(sn3) and table.roads
+    assert table.images == ["AOI_2_Vegas_img1", "AOI_2_Vegas_img2"]  # the empty one too
+    assert len(table) == len(road_network(X0, Y0, SIZE * CELL))
+    assert set(shapely.get_type_id(table.pixel)) == {1}  # LineStrings
+    line = "LINESTRING (10 20, 110 20)"
+    sn5 = write_rows(tmp_path / "sn5.csv", ["ImageId", "WKT_Pix", "length_m", "travel_time_s"],
+                     [["AOI_7_Moscow_chip0", line, "30.0", "2.4"],
+                      ["AOI_7_Moscow_chip1", "LINESTRING EMPTY", "0", "0"]])
+    table = read_csv(sn5)
+    assert table.images == ["AOI_7_Moscow_chip0", "AOI_7_Moscow_chip1"]
+    assert table.extra["length_m"].tolist() == [30.0]
+    assert table.extra["travel_time_s"].tolist() == [2.4]
+    sn8 = write_rows(tmp_path / "sn8.csv", ["ImageId", "Object", "Wkt_Pix", "Flooded",
+                                            "length_m", "travel_time_s"],
+                     [["10500500C4DD7000_0_26_62", "Road", line, "False", "30.0", "3.1"],
+                      ["10500500C4DD7000_0_26_62", "Building",
+                       shapely.box(1, 1, 5, 5).wkt, "True", "Null", "Null"]])
+    table = read_csv(sn8)
+    assert is_road_csv(sn8) and list(table.extra["Object"]) == ["Road", "Building"]
+    assert np.isnan(table.extra["length_m"][1])  # 'Null' on a building
+    buildings = tmp_path / "buildings.csv"
+    write_rows(buildings, ["ImageId", "BuildingId", "PolygonWKT_Pix"],
+               [["AOI_2_Vegas_img1", 0, shapely.box(1, 1, 5, 5).wkt]])
+    assert is_spacenet_csv(buildings) and not is_road_csv(buildings)
+
+
+def test_make_masks_burns_a_road_csv_as_the_same_roads_in_geojson(run_cli, make_raster,
+                                                                   tmp_path):
+    zeros = np.zeros((3, SIZE, SIZE), np.uint8)
+    one = make_raster("PS-RGB_AOI_2_Vegas_img1.tif", zeros, transform=TRANSFORM)
+    two = make_raster("PS-RGB_AOI_2_Vegas_img2.tif", zeros,
+                      transform=from_origin(X0 + 1000, Y0, CELL, CELL))
+    truth = roads_csv(tmp_path / "truth.csv")
+    geojson = write_lines(tmp_path / "roads.geojson", road_network(X0, Y0, SIZE * CELL))
+    result = run_cli("make-masks", truth, one, two, "-o", tmp_path / "masks",
+                     "--line-width", 4)
+    assert result.exit_code == 0, result.output
+    result = run_cli("make-masks", geojson, one, "-o", tmp_path / "expected.tif",
+                     "--line-width", 4)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / f"{one.stem}.tif") as src, \
+            rasterio.open(tmp_path / "expected.tif") as ref:
+        mask = src.read(1)
+        assert src.transform == TRANSFORM and src.crs.to_string() == UTM_CRS
+        assert mask.sum() > 1000 and np.array_equal(mask, ref.read(1))
+        assert src.descriptions == ref.descriptions
+    with rasterio.open(tmp_path / "masks" / f"{two.stem}.tif") as src:  # LINESTRING EMPTY
+        assert not src.read(1).any()
+    result = run_cli("make-masks", truth, one, "-o", tmp_path / "no_width.tif")
+    assert_one_line_error(result, "truth.csv", "--line-width")
+    assert not (tmp_path / "no_width.tif").exists()
+
+
+def test_a_csv_of_pixel_lines_in_neither_spacenet_format_is_still_refused(run_cli,
+                                                                          make_raster,
+                                                                          tmp_path):
+    image = make_raster("PS-RGB_AOI_2_Vegas_img1.tif", np.zeros((1, 40, 40), np.uint8),
+                        transform=TRANSFORM)
+    other = write_rows(tmp_path / "lines.csv", ["name", "geometry_pix"],
+                       [["AOI_2_Vegas_img1", "LINESTRING (1 1, 30 30)"]])
+    assert not is_spacenet_csv(other)
+    result = run_cli("make-masks", other, image, "-o", tmp_path / "m.tif", "--line-width", 2)
+    assert_one_line_error(result, "lines.csv", "pixel coordinates", "SpaceNet")
+    assert not (tmp_path / "m.tif").exists()
