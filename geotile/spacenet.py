@@ -415,15 +415,27 @@ def proposal_rows(frame, transform, image: str, geo_crs=GEO_CRS,
             for number, (p, g, s) in enumerate(zip(pixel_wkt, geo_wkt, scores, strict=True))]
 
 
-def write_csv(rows: Sequence[tuple], output: str | os.PathLike, overwrite: bool = False) -> None:
-    """Write proposal rows (ImageId, BuildingId, PolygonWKT_Pix, PolygonWKT_Geo, Confidence)
-    atomically."""
+def write_csv(rows: Sequence[tuple], output: str | os.PathLike, overwrite: bool = False,
+              columns: Sequence[str] = PROPOSAL_COLUMNS) -> None:
+    """Write rows atomically under the header ``columns`` (default: proposals' ImageId,
+    BuildingId, PolygonWKT_Pix, PolygonWKT_Geo, Confidence)."""
     from geotile.output_files import atomic_output
 
     with atomic_output(output, overwrite) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(PROPOSAL_COLUMNS)
+        writer.writerow(columns)
         writer.writerows(rows)
+
+
+def check_image_ids(paths: Sequence, rows: str = "proposals") -> None:
+    """An InputError for two rasters of one ImageId: their ``rows`` would be one image's."""
+    named: dict[str, object] = {}
+    for path in paths:
+        other = named.setdefault(image_id(path), path)
+        if other != path:
+            raise InputError(f"{other} and {path} have the same SpaceNet ImageId "
+                             f"{image_id(path)!r}: their {rows} would be one image's. "
+                             "Write one CSV per folder, or rename one of them.")
 
 
 def _check_crs(paths: list, option) -> None:
@@ -475,13 +487,15 @@ def _check_local_crs(paths: list, option) -> None:
         check_transformable(crs, target, option)
 
 
-def _several_classes(path, classes: list[str]) -> InputError:
-    """The error for a raster of several ``classes`` written to a SpaceNet CSV."""
+def _several_classes(path, classes: list[str], rows: str = "building proposals"
+                     ) -> InputError:
+    """The error for a raster of several ``classes`` written to a SpaceNet CSV as ``rows``."""
     from geotile.regularize import is_building_class
 
-    pick = next((c for c in classes if is_building_class(c)), classes[0])
+    wanted = is_building_class if rows != "roads" else (lambda c: "road" in c.lower())
+    pick = next((c for c in classes if wanted(c)), classes[0])
     return InputError(f"{path}: its classes {', '.join(classes)} would all be written as "
-                      "building proposals, and a SpaceNet CSV holds one class with no class "
+                      f"{rows}, and a SpaceNet CSV holds one class with no class "
                       f"column. Give --classes {pick} (one class), or write .gpkg to keep "
                       "every class.")
 
@@ -549,8 +563,8 @@ def _scattered_ids(path, found: tuple[int, int], count: int) -> InputError:
                       "to keep every region.")
 
 
-def _check_one_class(paths: list, options) -> None:
-    """A SpaceNet CSV holds proposals of one class: --classes of several is a UsageError, a
+def check_one_class(paths: list, options, rows: str = "building proposals") -> None:
+    """A SpaceNet CSV holds ``rows`` of one class: --classes of several is a UsageError, a
     raster naming several classes without --classes an InputError (before any work)."""
     from geotile.class_keys import class_key
     from geotile.raster import open_raster
@@ -559,7 +573,7 @@ def _check_one_class(paths: list, options) -> None:
     if options.classes:
         if len({class_key(c) for c in options.classes}) > 1:
             raise UsageError(f"--classes {','.join(options.classes)}: a SpaceNet CSV holds "
-                             "proposals of one class, with no class column; keep one class, "
+                             f"{rows} of one class, with no class column; keep one class, "
                              "or write .gpkg to keep them apart.")
         return
     for path in paths:
@@ -567,7 +581,7 @@ def _check_one_class(paths: list, options) -> None:
             _, kind = plain_bands(src, raster_kind(src))
         classes = [n for i, n in enumerate(kind.names or []) if i or kind.zero_class]
         if len(classes) > 1:
-            raise _several_classes(path, classes)
+            raise _several_classes(path, classes, rows)
 
 
 def _geo_crs(paths: list, option) -> str | None:
@@ -620,19 +634,13 @@ def vectorize_to_csv(
     _check_local_crs(paths, options.crs)
     keep = None
     if instance_options is None:  # instances are buildings (geotile.instances checks)
-        _check_one_class(paths, options)
+        check_one_class(paths, options)
     elif paths:  # their one class, building: --classes building (1) keeps them
         from geotile.instances import INSTANCE_CLASSES
         from geotile.vectorize import kept_class_ids
 
         keep = kept_class_ids(options, INSTANCE_CLASSES, paths[0])
-    named: dict[str, Path] = {}
-    for path in paths:  # one ImageId per image: rows of two would be one image's
-        other = named.setdefault(image_id(path), path)
-        if other != path:
-            raise InputError(f"{other} and {path} have the same SpaceNet ImageId "
-                             f"{image_id(path)!r}: their proposals would be one image's. "
-                             "Write one CSV per folder, or rename one of them.")
+    check_image_ids(paths)
     source = dataclasses.replace(options, crs="source")
     geo_crs = options.crs or GEO_CRS
     decimals = coordinate_decimals(paths, geo_crs, GEO_EDGE)

@@ -58,9 +58,10 @@ def check_vector_output(output: Path, overwrite: bool, layer: str | None = None)
         raise InputError(f"{output}: is a folder. Give a file name, e.g. "
                          f"{output / 'buildings.gpkg'}.")
     writer = WRITERS.get(output.suffix.lower())
-    if writer is None and output.suffix.lower() == ".csv":  # reached by --lines only
-        raise InputError(f"{output}: .csv holds SpaceNet building proposals, not lines; use "
-                         f"one of {', '.join(WRITERS)}.")
+    if writer is None and output.suffix.lower() == ".csv":  # geotile.spacenet(_roads) write
+        raise InputError(f"{output}: .csv is SpaceNet's format, written by vectorize "
+                         "(geotile.vectorize_rasters); here use one of "
+                         f"{', '.join(WRITERS)}.")
     if writer is None:
         raise InputError(f"{output}: unknown vector format. Use one of "
                          f"{', '.join(WRITERS)}, or .csv for SpaceNet proposals.")

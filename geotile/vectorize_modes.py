@@ -2,7 +2,8 @@
 
 Footprint/boundary/contact rasters get the marker watershed (:mod:`geotile.instances`) with
 the thresholds the raster declares (the model's), ``lines`` road centrelines
-(:mod:`geotile.lines`), a ``.csv`` output SpaceNet proposals (:mod:`geotile.spacenet`),
+(:mod:`geotile.lines`; to ``.csv`` SpaceNet's road CSV, :mod:`geotile.spacenet_roads`), a
+``.csv`` output SpaceNet proposals (:mod:`geotile.spacenet`),
 other rasters the plain polygonizer (:func:`geotile.vectorize.vectorize_polygons`).
 Options that the chosen mode would not use are a :class:`~geotile.errors.UsageError`.
 ``geotile.vectorize_rasters`` is the function below.
@@ -42,7 +43,8 @@ def vectorize_rasters(
     progress: bool = False,
 ) -> dict:
     """Polygonize rasters (files, folders or glob patterns) into one vector file, as
-    ``geotile vectorize`` does; ``.csv``: SpaceNet proposals (ImageId from each raster's name).
+    ``geotile vectorize`` does; ``.csv``: SpaceNet proposals (ImageId from each raster's name;
+    with ``lines`` SpaceNet's road CSV).
 
     ``options``: :class:`geotile.VectorizeOptions`. ``instances``: one polygon per building
     by a marker watershed; None: on when every raster's bands are footprint and
@@ -85,6 +87,14 @@ def vectorize_rasters(
             rules = LineOptions(threshold=options.threshold, simplify=options.simplify,
                                 crs=options.crs, classes=options.classes,
                                 **({} if min_length is None else {"min_length": min_length}))
+            if Path(output).suffix.lower() == ".csv":
+                from geotile.spacenet_roads import vectorize_lines_to_csv
+
+                if options.crs is not None:
+                    raise UsageError("--crs: a SpaceNet road CSV holds each image's pixel "
+                                     "coordinates (WKT_Pix), in no CRS; leave it out.")
+                return _said_empty(rasters, "line", vectorize_lines_to_csv(
+                    rasters, output, options=rules, overwrite=overwrite, progress=progress))
             return _said_empty(rasters, "line", vectorize_lines(
                 rasters, output, options=rules, overwrite=overwrite, progress=progress))
         rules = None

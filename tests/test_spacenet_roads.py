@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 import rasterio
 import shapely
 from rasterio.transform import from_origin
@@ -113,3 +114,106 @@ def test_a_csv_of_pixel_lines_in_neither_spacenet_format_is_still_refused(run_cl
     result = run_cli("make-masks", other, image, "-o", tmp_path / "m.tif", "--line-width", 2)
     assert_one_line_error(result, "lines.csv", "pixel coordinates", "SpaceNet")
     assert not (tmp_path / "m.tif").exists()
+
+
+def road_probabilities(make_raster, name, transform=TRANSFORM, crs=UTM_CRS, roads=None):
+    """A float32 road probability raster (0.9 on 4 m wide roads, 0.05 elsewhere) of
+    ``road_network`` (or ``roads``, map coordinates) at ``transform``."""
+    from rasterio.features import rasterize
+
+    x0, y0 = transform.c, transform.f
+    roads = road_network(x0, y0, SIZE * transform.a) if roads is None else roads
+    burnt = rasterize([(g.buffer(2 * transform.a / CELL), 1) for g in roads],
+                      out_shape=(SIZE, SIZE), transform=transform)
+    probability = np.where(burnt > 0, 0.9, 0.05).astype(np.float32)
+    return make_raster(name, probability, transform=transform, crs=crs)
+
+
+def read_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_vectorize_lines_to_csv_writes_spacenet_5_rows_in_each_images_pixels(
+        run_cli, make_raster, tmp_path):
+    import geopandas as gpd
+
+    one = road_probabilities(make_raster, "PS-RGB_AOI_2_Vegas_img1.tif")
+    other = from_origin(X0 + 1000, Y0, CELL, CELL)
+    two = road_probabilities(make_raster, "SN5_roads_train_AOI_7_Moscow_PS-MS_chip3.tif",
+                             transform=other, roads=[])
+    out = tmp_path / "roads.csv"
+    result = run_cli("vectorize", one, two, "-o", out, "--lines")
+    assert result.exit_code == 0, result.output
+    gpkg = tmp_path / "roads.gpkg"
+    assert run_cli("vectorize", one, "-o", gpkg, "--lines").exit_code == 0
+    expected = gpd.read_file(gpkg)
+    rows = read_rows(out)
+    assert rows[0] == ["ImageId", "WKT_Pix", "length_m"]
+    lines = [r for r in rows[1:] if r[0] == "AOI_2_Vegas_img1"]
+    assert len(lines) == len(expected) > 5 and f"{len(lines)} lines" in result.stdout
+    assert rows[1:].count(["AOI_7_Moscow_chip3", "LINESTRING EMPTY", "0"]) == 1
+    assert len(rows) == len(lines) + 2
+    written = shapely.from_wkt([r[1] for r in lines])
+    assert set(shapely.get_type_id(written)) == {1}
+    pixels = [to_pixels(g) for g in expected.geometry]  # the .gpkg's lines, in pixels
+    for line, length in zip(written, (float(r[2]) for r in lines), strict=True):
+        match = min(range(len(pixels)), key=lambda i: pixels[i].hausdorff_distance(line))
+        assert pixels[match].equals_exact(line, 1e-6)
+        assert length == pytest.approx(expected["length_m"].iloc[match])
+        assert length == pytest.approx(line.length * CELL, abs=0.006)  # m of 0.5 m pixels
+    assert result.stdout.count("\n") == 1 and "roads.csv" in result.stdout
+
+
+def test_vectorize_lines_to_csv_of_a_lonlat_raster_measures_ground_metres(run_cli,
+                                                                          make_raster,
+                                                                          tmp_path):
+    cell = 0.5 / 111_320  # 0.5 m pixels near the equator, as SpaceNet's lon/lat road tiles
+    transform = from_origin(10.0, 1.0, cell, cell)
+    road = shapely.LineString([(10.0 + 20 * cell, 1.0 - 100 * cell),
+                               (10.0 + 380 * cell, 1.0 - 100 * cell)])
+    raster = road_probabilities(make_raster, "AOI_9_San_Juan_chip1.tif", transform=transform,
+                                crs="EPSG:4326", roads=[road])
+    out = tmp_path / "roads.csv"
+    result = run_cli("vectorize", raster, "-o", out, "--lines")
+    assert result.exit_code == 0, result.output
+    (image, wkt, length), = read_rows(out)[1:]
+    line = shapely.from_wkt(wkt)
+    assert image == "AOI_9_San_Juan_chip1"
+    assert line.hausdorff_distance(to_pixels(road, transform)) < 2  # pixels
+    from pyproj import Geod
+
+    lonlat = shapely.transform(line, lambda xy: np.column_stack(
+        [10.0 + xy[:, 0] * cell, 1.0 - xy[:, 1] * cell]))
+    assert float(length) == pytest.approx(Geod(ellps="WGS84").geometry_length(lonlat),
+                                          abs=0.05)
+
+
+def test_vectorize_lines_to_csv_without_a_crs_leaves_length_m_out(run_cli, make_raster,
+                                                                   tmp_path):
+    raster = road_probabilities(make_raster, "AOI_2_Vegas_img4.tif", crs=None)
+    out = tmp_path / "roads.csv"
+    result = run_cli("vectorize", raster, "-o", out, "--lines")
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    assert rows[0] == ["ImageId", "WKT_Pix"] and len(rows) > 5
+    assert {r[0] for r in rows[1:]} == {"AOI_2_Vegas_img4"}
+    said = [line for line in result.stderr.splitlines() if "length_m" in line]
+    assert len(said) == 1 and "AOI_2_Vegas_img4.tif" in said[0] and "no CRS" in said[0]
+
+
+def test_vectorize_lines_to_csv_refuses_what_it_cannot_write(run_cli, make_raster,
+                                                             tmp_path):
+    one = road_probabilities(make_raster, "PS-RGB_AOI_2_Vegas_img1.tif")
+    again = road_probabilities(make_raster, "RGB-PanSharpen_AOI_2_Vegas_img1.tif",
+                               transform=from_origin(X0 + 1000, Y0, CELL, CELL))
+    out = tmp_path / "roads.csv"
+    result = run_cli("vectorize", one, again, "-o", out, "--lines")
+    assert_one_line_error(result, "same SpaceNet ImageId", "AOI_2_Vegas_img1")
+    result = run_cli("vectorize", one, "-o", out, "--lines", "--crs", "EPSG:4326")
+    assert_one_line_error(result, "--crs", "WKT_Pix", code=2)
+    assert not out.exists()
+    out.write_text("mine\n")
+    result = run_cli("vectorize", one, "-o", out, "--lines")
+    assert result.exit_code == 1 and "--overwrite" in result.stderr
+    assert out.read_text() == "mine\n"

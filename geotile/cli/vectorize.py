@@ -79,7 +79,9 @@ def _line_options(command):
             "(ImageId from each raster's name, pixel WKT and lon/lat WKT, Confidence; a "
             "raster of several classes needs --classes to pick one; an instance-id mask, "
             "each id one piece (8-connected, as skimage labels), eight or more or wider than "
-            "8 bits, gives one building per id).")
+            "8 bits, gives one building per id); with --lines SpaceNet's road CSV "
+            "(ImageId, WKT_Pix in each raster's pixels, length_m in metres; no "
+            "travel_time_s).")
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
               help="Probability rasters: p >= threshold is the class. Default: the raster's "
               "own threshold tag, else 0.5.")
