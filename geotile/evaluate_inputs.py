@@ -128,14 +128,16 @@ def are_line_folders(pairs, layer, empty: bool = False) -> bool:
 
 
 def input_kind(prediction, truth, layer: str | None = None, empty: str = "files") -> str:
-    """"folders", "csvs" (two SpaceNet CSVs), "lines" (two files of lines) or "files" (two
-    vector files of polygons, two rasters, or a SpaceNet CSV and a vector file); ``empty``
-    for two vector files without features of no declared type (e.g. "lines" where the
-    user gave --buffer)."""
-    from geotile.spacenet import is_spacenet_csv
+    """"folders", "road csvs" (a SpaceNet road CSV and another file of lines), "csvs" (two
+    SpaceNet CSVs), "lines" (two files of lines) or "files" (two vector files of polygons,
+    two rasters, or a SpaceNet CSV and a vector file); ``empty`` for two vector files
+    without features of no declared type (e.g. "lines" where the user gave --buffer)."""
+    from geotile.spacenet import is_road_csv, is_spacenet_csv
 
     if are_folders(prediction, truth, layer):
         return "folders"
+    if is_road_csv(prediction) or is_road_csv(truth):
+        return "road csvs"
     if is_spacenet_csv(prediction) and is_spacenet_csv(truth):
         return "csvs"
     check_one_layer(prediction, None, "prediction")

@@ -43,7 +43,9 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     folders" for folders of polygons or rasters). ``class_map`` ({name: id}) names the
     truth rasters' ids (:func:`geotile.evaluate.evaluate_rasters`). TRUTH may be drawn in
     each image's pixels (COCO, YOLO, Labelme: :mod:`geotile.pixel_truth`; ``kind`` "pixel
-    truth"), ``image`` the image a vector prediction is drawn on. PREDICTION may be an
+    truth"), ``image`` the image a vector prediction is drawn on. A SpaceNet road CSV
+    (either side) takes ``image``: its images, or a folder of them
+    (:func:`geotile.spacenet_scoring.evaluate_road_csvs`). PREDICTION may be an
     instance model's COCO results file against a COCO instances file
     (:mod:`geotile.coco_results`; ``kind`` "coco results"), its results scoring below
     ``min_score`` left out."""
@@ -96,7 +98,7 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             kind = "line folders"
     elif kind == "object folders":  # folders known to hold polygons or rasters
         kind, pairs = "folders", pairs or pair_folders(prediction, truth)
-    if class_map and kind in ("csvs", "lines", "line folders"):
+    if class_map and kind in ("csvs", "road csvs", "lines", "line folders"):
         raise InputError(f"{truth}: --class-map names the ids of truth rasters; give "
                          "rasters.")
     if kind == "csvs":
@@ -106,6 +108,10 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                              min_area=20.0 if min_area is None else min_area)
     lines = {"buffer": buffer, "labels_crs": labels_crs, "prediction_crs": prediction_crs,
              "labels_layer": labels_layer}
+    if kind == "road csvs":
+        from geotile.spacenet_scoring import evaluate_road_csvs
+
+        return evaluate_road_csvs(prediction, truth, images=image, **lines)
     if kind == "lines":
         from geotile.line_metrics import evaluate_lines
 

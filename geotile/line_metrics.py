@@ -525,10 +525,16 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     CRS, both measured in ground metres (the truth's CRS where its unit is one, else their
     UTM zone: not in Web Mercator's units); polygons beside lines (SpaceNet 8's buildings
     beside its roads) are left out with a warning."""
+    return score_line_frames(_read(prediction, prediction_crs, None),
+                             _read(truth, labels_crs, labels_layer), prediction, truth, buffer)
+
+
+def score_line_frames(pred_frame, truth_frame, prediction, truth,
+                      buffer: float = 2.0) -> LineScores:
+    """:func:`evaluate_lines` of two frames read already (from files ``prediction`` and
+    ``truth``, which messages name)."""
     from geotile.masks import line_parts
 
-    truth_frame = _read(truth, labels_crs, labels_layer)
-    pred_frame = _read(prediction, prediction_crs, None)
     for path, frame in ((prediction, pred_frame), (truth, truth_frame)):
         if len(frame) and not _all_lines(frame.geometry.values):
             if not line_parts(frame.geometry.values)[3].any():

@@ -125,8 +125,8 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     for path, table in ((prediction, pred), (truth, true)):
         if table.roads:
             raise InputError(f"{path}: a SpaceNet road CSV (WKT_Pix lines, in each image's "
-                             "pixels): its lines are scored in metres with --image FOLDER "
-                             "(the images its ImageIds name).")
+                             "pixels): evaluate_road_csvs scores its lines in metres, given "
+                             "the images its ImageIds name.")
     if (pred.has_pixel or not len(pred)) and (true.has_pixel or not len(true)):
         coordinates, pred_shapes, true_shapes = "pixel", pred.pixel, true.pixel
     elif (pred.has_geo or not len(pred)) and (true.has_geo or not len(true)):
@@ -162,3 +162,136 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                              iou, total.matches + scores.matches)
     return CsvEvaluation(total, per_image, min_area, coordinates, tables=(pred, true),
                          rows=kept, inputs=(prediction, truth))
+
+
+def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
+                       images=None, buffer: float = 2.0, labels_crs: str | None = None,
+                       prediction_crs: str | None = None, labels_layer: str | None = None):
+    """Line scores (:mod:`geotile.line_metrics`) where one file or both are SpaceNet road
+    CSVs, in each image's pixels: ``images`` (an image or prediction raster, a folder or
+    pattern of them) places each ImageId's lines through its geotransform, so that they are
+    measured in ground metres. Two CSVs are scored image by image and summed
+    (:class:`geotile.line_folders.ManyLineScores`), as SpaceNet scores each image alone; a
+    CSV against a vector file of lines as two line files (:func:`~geotile.evaluate_lines`).
+    SpaceNet 8's building polygons beside its roads are left out with one warning."""
+    from geotile.line_metrics import _read, score_line_frames
+    from geotile.spacenet import is_road_csv, is_spacenet_csv
+
+    paths = (prediction, truth)
+    roads = [is_road_csv(p) for p in paths]
+    for path, other, road in ((prediction, truth, roads[0]), (truth, prediction, roads[1])):
+        if not road and is_spacenet_csv(path):
+            raise InputError(f"{path} is a SpaceNet building CSV (PolygonWKT_Pix) and {other} "
+                             "a road CSV (WKT_Pix): compare buildings with buildings, roads "
+                             "with roads.")
+    csv_path = prediction if roads[0] else truth
+    if images is None:
+        raise InputError(f"{csv_path}: a SpaceNet road CSV is in each image's pixels "
+                         "(WKT_Pix), in no metres: give --image FOLDER (the images or "
+                         "prediction rasters its ImageIds name), whose geotransforms place "
+                         "and measure its lines.")
+    rasters = _rasters(images)
+    tables = {p: _lines_of(p) for p, road in zip(paths, roads, strict=True) if road}
+    placed = _images_of(tables, rasters, images)
+    if all(roads):
+        from geotile.line_folders import ManyLineScores
+
+        pred, true = tables[prediction], tables[truth]
+        per_image, files = {}, {}
+        for image in sorted(set(pred.images) | set(true.images)):
+            frames = [_frame(t, image, placed) for t in (pred, true)]
+            per_image[image] = score_line_frames(*frames, prediction, truth, buffer)
+            files[image] = (os.fspath(prediction), os.fspath(truth))
+        return ManyLineScores(per_image, files, buffer)
+    frames = [_frame(tables[p], None, placed) if road else
+              _read(p, crs, layer) for p, road, crs, layer in
+              ((prediction, roads[0], prediction_crs, None),
+               (truth, roads[1], labels_crs, labels_layer))]
+    return score_line_frames(*frames, prediction, truth, buffer)
+
+
+def _rasters(images) -> list:
+    """The rasters of --image: a file, a folder or a pattern."""
+    from geotile.input_files import expand_inputs
+
+    rasters = list(expand_inputs([images]))
+    if not rasters:
+        raise InputError(f"{images}: holds no raster. Give the images (or prediction "
+                         "rasters) the road CSV's ImageIds name.")
+    return rasters
+
+
+def _lines_of(path):
+    """The table of a road CSV, its polygons (SpaceNet 8's buildings) left out with one
+    warning."""
+    import shapely
+
+    from geotile.masks import line_parts
+
+    table = read_csv(path)
+    lines = line_parts(table.pixel)[3] if len(table) else np.zeros(0, bool)
+    blank = shapely.is_empty(table.pixel) if len(table) else lines
+    other = ~lines & ~blank
+    if other.any():
+        n = int(other.sum())
+        are = "is a polygon" if n == 1 else "are polygons"
+        warnings.warn(f"{path}: {counted(n, 'row')} {are}, not lines (buildings beside "
+                      "roads), left out of the line scores.", GeotileWarning, stacklevel=3)
+        keep = np.flatnonzero(~other)
+        table.image_ids, table.pixel = table.image_ids[keep], table.pixel[keep]
+    return table
+
+
+def _images_of(tables: dict, rasters: list, images) -> dict:
+    """{ImageId: (transform, CRS)} of the rasters that the tables' ImageIds name; an
+    InputError for an ImageId with lines that none names, or a raster without a CRS."""
+    from geotile.no_georef import map_crs
+    from geotile.raster import open_raster
+    from geotile.spacenet import match_image
+
+    placed = {}
+    for path, table in tables.items():
+        ids = set(table.images)
+        for raster in rasters:
+            found = match_image(raster, ids)
+            if found is None or found in placed:
+                continue
+            with open_raster(raster) as src:
+                crs, transform = map_crs(src), src.transform
+            if crs is None:
+                raise InputError(f"{raster}: the image has no CRS, so its pixels measure no "
+                                 "metres; assign one (gdal_edit.py -a_srs EPSG:xxxx) to score "
+                                 f"{path}'s lines in metres.")
+            placed[found] = transform, crs
+        missing = sorted(set(table.image_ids) - set(placed))
+        if missing:
+            more = f" (and {len(missing) - 1} other ImageIds of lines)" if len(missing) > 1 \
+                else ""
+            raise InputError(f"{path}: no image of --image {images} is ImageId "
+                             f"{missing[0]!r}{more}; give the folder holding every image it "
+                             "names (ImageId: the image name without its product prefix, "
+                             "PS-RGB_AOI_2_Vegas_img1 -> AOI_2_Vegas_img1).")
+    return placed
+
+
+def _frame(table, image: str | None, placed: dict):
+    """The lines of ``image`` (None: every image's, in the first one's CRS) in map
+    coordinates, placed through their images' geotransforms."""
+    import geopandas as gpd
+
+    from geotile.ground_scale import to_crs
+    from geotile.spacenet import pixel_to_map
+
+    frames = []
+    for name in ([image] if image is not None else sorted(set(table.image_ids))):
+        rows = table.rows_of(name)
+        transform, crs = placed.get(name, (None, None))
+        frame = gpd.GeoDataFrame(geometry=list(pixel_to_map(table.pixel[rows], transform))
+                                 if len(rows) else [], crs=crs)
+        frames.append(frame)
+    if not frames:
+        return gpd.GeoDataFrame(geometry=[], crs=None)
+    crs = next((f.crs for f in frames if f.crs is not None), None)
+    frames = [f if f.crs in (None, crs) or not len(f) else to_crs(f, crs) for f in frames]
+    return gpd.GeoDataFrame(gpd.pd.concat([f.set_crs(crs, allow_override=True)
+                                           for f in frames], ignore_index=True), crs=crs)

@@ -217,3 +217,123 @@ def test_vectorize_lines_to_csv_refuses_what_it_cannot_write(run_cli, make_raste
     result = run_cli("vectorize", one, "-o", out, "--lines")
     assert result.exit_code == 1 and "--overwrite" in result.stderr
     assert out.read_text() == "mine\n"
+
+
+def scored(run_cli, *args):
+    import json
+
+    result = run_cli("evaluate", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+SCORES = ("precision", "recall", "f1", "predicted_length_m", "true_length_m",
+          "matched_predicted_length_m", "matched_true_length_m")
+
+
+def scene_with_misses(make_raster, tmp_path):
+    """A raster of road_network and a road the truth lacks, and a GeoJSON truth of
+    road_network and a road the raster lacks (precision and recall below 1)."""
+    roads = road_network(X0, Y0, SIZE * CELL)
+    extra = shapely.LineString([(X0 + 20, Y0 - 185), (X0 + 180, Y0 - 185)])
+    missed = shapely.LineString([(X0 + 185, Y0 - 20), (X0 + 185, Y0 - 180)])
+    raster = road_probabilities(make_raster, "PS-RGB_AOI_2_Vegas_img1.tif",
+                                roads=[*roads, extra])
+    truth = write_lines(tmp_path / "truth.geojson", [*roads, missed])
+    return raster, truth
+
+
+def test_a_road_csv_scores_as_the_geojson_vectorize_writes_of_the_same_lines(
+        run_cli, make_raster, tmp_path):
+    raster, truth = scene_with_misses(make_raster, tmp_path)
+    for out in ("roads.csv", "roads.geojson"):
+        result = run_cli("vectorize", raster, "-o", tmp_path / out, "--lines")
+        assert result.exit_code == 0, result.output
+    expected = scored(run_cli, tmp_path / "roads.geojson", truth)
+    assert 0.5 < expected["precision"] < 0.99 and 0.5 < expected["recall"] < 0.99
+    got = scored(run_cli, tmp_path / "roads.csv", truth, "--image", raster)
+    assert got["mode"] == "line" and got["predictions"] == expected["predictions"]
+    for key in SCORES:
+        assert got[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-4), key
+    # the images as a folder; the truth as SpaceNet 3's CSV of the same roads
+    folder = tmp_path / "images"
+    folder.mkdir()
+    image = make_raster("images/RGB-PanSharpen_AOI_2_Vegas_img1.tif",
+                        np.zeros((3, SIZE, SIZE), np.uint8), transform=TRANSFORM)
+    assert image.parent == folder
+    truth_csv = roads_csv(tmp_path / "truth.csv", empty=())
+    plain = write_lines(tmp_path / "plain.geojson", road_network(X0, Y0, SIZE * CELL))
+    expected = scored(run_cli, tmp_path / "roads.geojson", plain)
+    got = scored(run_cli, tmp_path / "roads.geojson", truth_csv, "--image", folder)
+    for key in SCORES:
+        assert got[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-4), key
+
+
+def test_two_road_csvs_are_scored_image_by_image_in_metres(run_cli, make_raster, tmp_path):
+    raster, _ = scene_with_misses(make_raster, tmp_path)
+    other = road_probabilities(make_raster, "PS-RGB_AOI_2_Vegas_img2.tif",
+                               transform=from_origin(X0 + 1000, Y0, CELL, CELL), roads=[])
+    pred = tmp_path / "roads.csv"
+    assert run_cli("vectorize", raster, other, "-o", pred, "--lines").exit_code == 0
+    truth = roads_csv(tmp_path / "truth.csv")  # img2: LINESTRING EMPTY
+    gpkg = tmp_path / "roads.gpkg"
+    assert run_cli("vectorize", raster, "-o", gpkg, "--lines").exit_code == 0
+    plain = write_lines(tmp_path / "plain.geojson", road_network(X0, Y0, SIZE * CELL))
+    expected = scored(run_cli, gpkg, plain)
+    got = scored(run_cli, pred, truth, "--image", tmp_path)
+    assert got["images"] == 2 and set(got["per_image"]) == {"AOI_2_Vegas_img1",
+                                                            "AOI_2_Vegas_img2"}
+    for key in SCORES:
+        assert got[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-4), key
+        assert got["per_image"]["AOI_2_Vegas_img1"][key] == pytest.approx(expected[key], rel=1e-4,
+                                                                          abs=1e-4)
+    empty = got["per_image"]["AOI_2_Vegas_img2"]
+    assert empty["predicted_length_m"] == empty["true_length_m"] == 0
+
+
+def test_road_csvs_refused_in_one_line_with_what_to_give(run_cli, make_raster, tmp_path):
+    raster, truth = scene_with_misses(make_raster, tmp_path)
+    pred = tmp_path / "roads.csv"
+    assert run_cli("vectorize", raster, "-o", pred, "--lines").exit_code == 0
+    assert_one_line_error(run_cli("evaluate", pred, truth), "roads.csv", "--image",
+                          "metres")
+    elsewhere = make_raster("PS-RGB_AOI_2_Vegas_img9.tif", np.zeros((1, 8, 8), np.uint8))
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--image", elsewhere),
+                          "roads.csv", "AOI_2_Vegas_img1", "--image")
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    make_raster("bare/PS-RGB_AOI_2_Vegas_img1.tif", np.zeros((1, 8, 8), np.uint8), crs=None,
+                transform=TRANSFORM)
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--image", bare),
+                          "PS-RGB_AOI_2_Vegas_img1.tif", "no CRS")
+    buildings = write_rows(tmp_path / "buildings.csv",
+                           ["ImageId", "BuildingId", "PolygonWKT_Pix"],
+                           [["AOI_2_Vegas_img1", 0, shapely.box(1, 1, 9, 9).wkt]])
+    assert_one_line_error(run_cli("evaluate", buildings, pred, "--image", raster),
+                          "buildings.csv", "building CSV", "road CSV")
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--image", raster, "--iou", "0.3"),
+                          "--iou", code=2)
+
+
+def test_spacenet_8_buildings_beside_roads_are_left_out_of_line_scores(run_cli, make_raster,
+                                                                      tmp_path):
+    image = make_raster("10500500C4DD7000_0_26_62.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                        transform=TRANSFORM)
+    road = "LINESTRING (20 100, 380 100)"
+    truth = write_rows(tmp_path / "reference.csv", ["ImageId", "Object", "Wkt_Pix", "Flooded",
+                                                    "length_m", "travel_time_s"],
+                       [["10500500C4DD7000_0_26_62", "Road", road, "False", "180", "14"],
+                        ["10500500C4DD7000_0_26_62", "Building",
+                         shapely.box(30, 30, 60, 60).wkt, "True", "Null", "Null"]])
+    pred = write_lines(tmp_path / "pred.geojson", [shapely.LineString(
+        [(X0 + 10, Y0 - 50), (X0 + 100, Y0 - 50)])])
+    result = run_cli("evaluate", pred, truth, "--image", image, "--json")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "polygon" in line]
+    assert len(said) == 1 and "reference.csv" in said[0] and "1 row" in said[0]
+    import json
+
+    scores = json.loads(result.stdout)
+    assert scores["true_length_m"] == pytest.approx(180.0)
+    assert scores["recall"] == pytest.approx(92 / 180, abs=1e-4)  # 90 m and the 2 m buffer
+    assert scores["precision"] == 1.0

@@ -38,7 +38,7 @@ APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (obj
            "min_area": "polygons and SpaceNet CSVs (object scores)",
            "errors": "polygons and SpaceNet CSVs (object scores)",
            "report": "two polygon files (object scores)",
-           "image": "two polygon files (object scores)",
+           "image": "two polygon files (object scores) and SpaceNet road CSVs",
            "class_field": "polygon files (object scores)",
            "conf_field": "polygon files (object scores)",
            "repair_truth": "polygon files (object scores)",
@@ -169,7 +169,9 @@ def _line_options(command):
               help="Vectors: draw TP (green), FP (red) and FN (yellow) polygons.")
 @click.option("--image", type=INPUT_PATH,
               help="Image drawn under --report (else a blank background); with TRUTH in "
-              "each image's pixels, the image a vector PREDICTION is drawn on.")
+              "each image's pixels, the image a vector PREDICTION is drawn on; with a "
+              "SpaceNet road CSV, its images (a folder, or one image or prediction "
+              "raster), which place its ImageIds' pixel lines and measure them in metres.")
 @click.option("--min-area", type=FloatRange(min=0), default=None, metavar="AREA",
               help="SpaceNet's minimum-area rule: leave out truth polygons smaller than AREA "
               "and predictions not larger. Two SpaceNet CSVs: AREA in px^2 (pixel WKT), "
@@ -225,6 +227,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     F1, and quality TP/(TP+FP+FN) of the lengths (TP: predicted length within
     the buffer); many lines may match one (not SpaceNet's APLS); the options
     of polygon scores (--iou, --errors, --report, --class-field...) do not apply.
+    A SpaceNet road CSV (ImageId, WKT_Pix: SpaceNet 3, 5 and 8's, vectorize
+    --lines -o x.csv's) on either side: its lines are placed on the images
+    --image gives (a folder; ImageId: the image name without its product
+    prefix) and scored so, in metres; two road CSVs image by image, totals
+    summed (per_image as folders'); no --image is refused.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction; one wider
     than 200 characters, as of 150 classes, is left to --json and its 10
@@ -303,6 +310,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     $ geotile evaluate buildings/ footprints/ --errors errors.gpkg
     $ geotile evaluate proposals.csv truth.csv --json
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
+    $ geotile evaluate roads.csv truth_roads.csv --image PS-RGB/
     $ geotile evaluate predictions/ annotation.json --json
     $ geotile evaluate buildings.geojson annotation.json --image val/0001.jpg
     $ geotile evaluate coco_instances_results.json annotation.json --min-score 0.5
@@ -355,7 +363,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     refuse_for_evaluate(labels_crs, truth)  # before --errors and --report read its CRS
     buffered = given(ctx, "buffer")  # two files (or folders) of nothing: lines
     kind = input_kind(prediction, truth, layer, "lines" if buffered else "files")
-    if kind == "lines":
+    if kind == "road csvs":  # --image: the images that place its pixel coordinates
+        _refuse_options(ctx, [n for n in NOT_FOR_LINES if n != "image"], "lines")
+    elif kind == "lines":
         _refuse_options(ctx, NOT_FOR_LINES, "lines")
     else:
         _check_outputs(kind, prediction, truth, report, image, errors, overwrite, layer=layer,
@@ -407,7 +417,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
                             prediction_crs=prediction_crs, repair_truth=repair_truth,
                             progress=bool(ctx.obj and ctx.obj.get("progress")),
                             min_area=min_area, buffer=buffer, pairs=pairs, kind=kind,
-                            class_map=class_map)
+                            class_map=class_map,
+                            image=image if kind == "road csvs" else None)
     # the scores first: a write that fails (a full disk) does not lose them
     click.echo(dumps(result) if as_json else result.table())
     if report is not None:
