@@ -461,12 +461,14 @@ def prepare_labels(
         _say_no_area(original, labels.geometries, source,
                      labels.crs is not None and labels.crs.is_geographic)
     labels = labels.take(~shapely.is_empty(labels.geometries))
-    # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows) makes empty masks
+    # a SpaceNet CSV whose images hold no building (POLYGON EMPTY rows; roads: LINESTRING
+    # EMPTY) makes empty masks
     # (nor one read only near the images that found nothing there: make_masks warns)
     # (nor an empty file, as SpaceNet's for a tile without buildings: make_masks warns)
     # (nor a road file whose features have no geometry, as SpaceNet's LINESTRING EMPTY)
-    if len(labels) == 0 and not {"ImageId", "BuildingId"} <= set(labels.fields) \
-            and read_some and not no_roads:
+    spacenet = {"ImageId", "BuildingId"} <= set(labels.fields) or \
+        {"ImageId", "RoadId"} <= set(labels.fields)
+    if len(labels) == 0 and not spacenet and read_some and not no_roads:
         if line_width is not None:
             raise InputError(f"{source}: no feature is a line or a polygon. Give road lines.")
         if not shaped:
@@ -1409,12 +1411,13 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
             f"{outcome or f'the mask of {image} is all zeros'}.", about=image,
             advice=f"the labels given for them hold no {features}; {outcomes}."), stacklevel=3)
         return
-    if "ImageId" in labels.fields and "BuildingId" in labels.fields:
+    if "ImageId" in labels.fields and {"BuildingId", "RoadId"} & set(labels.fields):
         from geotile.spacenet import match_image
 
         listed = labels.values.get("ImageId", labels.fields["ImageId"].tolist())
         if match_image(image_path, set(listed)) is not None:
-            log.info("%s lists no building on %s: %s", labels_path, image,
+            log.info("%s lists no %s on %s: %s", labels_path,
+                     "building" if "BuildingId" in labels.fields else "road", image,
                      outcome or "its mask is all zeros")
             return
         message = (f"{labels_path} has no row for {image}; {outcome or 'its mask is all zeros'}"

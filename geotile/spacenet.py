@@ -307,7 +307,8 @@ def map_to_pixel(geometries, transform):
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 images: Sequence[str | os.PathLike] | None = None):
     """A SpaceNet CSV as :class:`geotile.label_set.Labels` (fields ImageId, BuildingId,
-    Confidence; a road CSV's ImageId and those of :data:`ROAD_FIELDS` it has).
+    Confidence; a road CSV's ImageId, RoadId (its row) and those of :data:`ROAD_FIELDS` it
+    has).
 
     With ``images``, each image takes the rows of its ImageId, placed by the image's
     transform (pixel WKT; Geo WKT when the file has no pixel WKT) in the first image's CRS;
@@ -336,8 +337,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
 
 
 def _fields(table: SpaceNetTable, rows: np.ndarray) -> dict[str, np.ndarray]:
-    if table.roads:  # ImageId and SpaceNet 5's and 8's columns
-        return {"ImageId": table.image_ids[rows],
+    if table.roads:  # ImageId, the row's number and SpaceNet 5's and 8's columns
+        return {"ImageId": table.image_ids[rows], "RoadId": table.building_ids[rows],
                 **{k: v[rows] for k, v in table.extra.items()}}
     return {"ImageId": table.image_ids[rows], "BuildingId": table.building_ids[rows],
             "Confidence": table.confidence[rows]}

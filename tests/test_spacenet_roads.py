@@ -337,3 +337,20 @@ def test_spacenet_8_buildings_beside_roads_are_left_out_of_line_scores(run_cli, 
     assert scores["true_length_m"] == pytest.approx(180.0)
     assert scores["recall"] == pytest.approx(92 / 180, abs=1e-4)  # 90 m and the 2 m buffer
     assert scores["precision"] == 1.0
+
+
+def test_make_masks_of_an_image_the_road_csv_lists_without_roads_says_no_crs_is_wrong(
+        run_cli, make_raster, tmp_path):
+    """A road CSV's LINESTRING EMPTY row alone (a chip without roads): an all-zero mask,
+    said as such, with no guess that the labels' CRS is wrong (as for buildings)."""
+    image = make_raster("PS-RGB_AOI_2_Vegas_img2.tif", np.zeros((1, 40, 40), np.uint8),
+                        transform=TRANSFORM)
+    truth = write_rows(tmp_path / "truth.csv", ["ImageId", "WKT_Pix"],
+                       [["AOI_2_Vegas_img2", "LINESTRING EMPTY"]])
+    result = run_cli("-v", "make-masks", truth, image, "-o", tmp_path / "m.tif",
+                     "--line-width", 4)
+    assert result.exit_code == 0, result.output
+    assert "CRS" not in result.stderr and "Warning" not in result.stderr, result.stderr
+    assert "lists no road on PS-RGB_AOI_2_Vegas_img2.tif" in result.stderr
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert not src.read(1).any()
