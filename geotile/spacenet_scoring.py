@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geotile.errors import GeotileWarning, InputError
+from geotile.errors import GeotileWarning, InputError, UsageError
 from geotile.plurals import counted
 from geotile.spacenet import GEO_CRS, read_csv
 
@@ -184,6 +184,12 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
             raise InputError(f"{path} is a SpaceNet building CSV (PolygonWKT_Pix) and {other} "
                              "a road CSV (WKT_Pix): compare buildings with buildings, roads "
                              "with roads.")
+    for option, value, side in (("--prediction-crs", prediction_crs, 0),
+                                ("--labels-crs", labels_crs, 1), ("--layer", labels_layer, 1)):
+        if value is not None and roads[side]:
+            raise UsageError(f"{option} names a vector file's CRS or layer; "
+                             f"{paths[side]} is a SpaceNet road CSV, placed by its images: "
+                             "leave it out.")
     csv_path = prediction if roads[0] else truth
     if images is None:
         raise InputError(f"{csv_path}: a SpaceNet road CSV is in each image's pixels "

@@ -354,3 +354,19 @@ def test_make_masks_of_an_image_the_road_csv_lists_without_roads_says_no_crs_is_
     assert "lists no road on PS-RGB_AOI_2_Vegas_img2.tif" in result.stderr
     with rasterio.open(tmp_path / "m.tif") as src:
         assert not src.read(1).any()
+
+
+def test_options_of_a_vector_files_crs_or_layer_are_refused_for_the_road_csv(run_cli,
+                                                                            make_raster,
+                                                                            tmp_path):
+    """--labels-crs, --layer (truth) and --prediction-crs name a vector file's CRS or layer:
+    given for a road CSV, whose images place it, they would change nothing."""
+    raster, truth = scene_with_misses(make_raster, tmp_path)
+    pred = tmp_path / "roads.csv"
+    assert run_cli("vectorize", raster, "-o", pred, "--lines").exit_code == 0
+    truth_csv = roads_csv(tmp_path / "truth.csv", empty=())
+    for args, option in (((pred, truth, "--prediction-crs", "EPSG:4326"), "--prediction-crs"),
+                         ((truth, truth_csv, "--labels-crs", "EPSG:4326"), "--labels-crs"),
+                         ((truth, truth_csv, "--layer", "roads"), "--layer")):
+        result = run_cli("evaluate", *args, "--image", raster)
+        assert_one_line_error(result, option, "road CSV", code=2)
