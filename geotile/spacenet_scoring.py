@@ -255,20 +255,26 @@ def _images_of(tables: dict, rasters: list, images) -> dict:
     from geotile.raster import open_raster
     from geotile.spacenet import match_image
 
-    placed = {}
+    placed, sources = {}, {}
     for path, table in tables.items():
         ids = set(table.images)
         for raster in rasters:
             found = match_image(raster, ids)
-            if found is None or found in placed:
+            if found is None or sources.get(found) == raster:
                 continue
             with open_raster(raster) as src:
                 crs, transform = map_crs(src), src.transform
+            if found in placed and placed[found] != (transform, crs):
+                raise InputError(f"{sources[found]} and {raster} are both ImageId {found!r} "
+                                 "on other pixel grids (PAN and MUL?); give --image a folder "
+                                 "of one product (the one the CSV's pixels are of).")
+            if found in placed:
+                continue
             if crs is None:
                 raise InputError(f"{raster}: the image has no CRS, so its pixels measure no "
                                  "metres; assign one (gdal_edit.py -a_srs EPSG:xxxx) to score "
                                  f"{path}'s lines in metres.")
-            placed[found] = transform, crs
+            placed[found], sources[found] = (transform, crs), raster
         missing = sorted(set(table.image_ids) - set(placed))
         if missing:
             more = f" (and {len(missing) - 1} other ImageIds of lines)" if len(missing) > 1 \

@@ -370,3 +370,24 @@ def test_options_of_a_vector_files_crs_or_layer_are_refused_for_the_road_csv(run
                          ((truth, truth_csv, "--layer", "roads"), "--layer")):
         result = run_cli("evaluate", *args, "--image", raster)
         assert_one_line_error(result, option, "road CSV", code=2)
+
+
+def test_images_of_one_image_id_on_other_grids_are_refused(run_cli, make_raster, tmp_path):
+    """SpaceNet's PAN and MUL images of one ImageId lie on other pixel grids (0.3 and
+    1.2 m): the CSV's pixels are of one of them, so --image must hold one product."""
+    truth = roads_csv(tmp_path / "truth.csv", empty=())
+    for folder in ("imgs", "same"):
+        (tmp_path / folder).mkdir()
+    make_raster("imgs/PAN_AOI_2_Vegas_img1.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                transform=TRANSFORM)
+    make_raster("imgs/MUL_AOI_2_Vegas_img1.tif", np.zeros((1, 100, 100), np.uint8),
+                transform=from_origin(X0, Y0, 4 * CELL, 4 * CELL))
+    make_raster("same/PS-RGB_AOI_2_Vegas_img1.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                transform=TRANSFORM)
+    make_raster("same/PS-MS_AOI_2_Vegas_img1.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                transform=TRANSFORM)
+    result = run_cli("evaluate", truth, truth, "--image", tmp_path / "imgs")
+    assert_one_line_error(result, "MUL_AOI_2_Vegas_img1.tif", "PAN_AOI_2_Vegas_img1.tif",
+                          "other pixel grids")
+    scores = scored(run_cli, truth, truth, "--image", tmp_path / "same")
+    assert scores["precision"] == scores["recall"] == 1.0
