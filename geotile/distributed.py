@@ -544,6 +544,7 @@ def make_masks_on_cluster(
                 read, checked["class_field"], kwargs.get("layer"))}
     refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), read, *images, *(
         [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
+    from geotile.label_order import OrderLostWarning, warn_order_lost
     from geotile.label_rasters import is_label_raster
     from geotile.palettes import PALETTES
 
@@ -578,7 +579,12 @@ def make_masks_on_cluster(
              for labels, image, output in zip(files, images, outputs, strict=True)]
     given = [(image, output, labels, palette if isinstance(palette, str | os.PathLike)
               else None) for labels, image, output in zip(files, images, outputs, strict=True)]
-    summaries = _run(calls, images, outputs, workers, scheduler, progress, given)
+    # each task warns of the FlatGeobuf's lost order on its image: said once, of them all
+    lost: list[int] = []
+    summaries = _run(calls, images, outputs, workers, scheduler, progress, given,
+                     gather=None if folder else (OrderLostWarning, lost))
+    if lost:
+        warn_order_lost(read, [images[i] for i in sorted(lost)])
     if folder:
         from geotile.masks import named_labels
 
@@ -608,13 +614,14 @@ def _check_placeable(read, images, kwargs) -> None:
 
 
 def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool,
-         given: list[tuple] | None = None) -> list:
+         given: list[tuple] | None = None, gather: tuple | None = None) -> list:
     """Run each ``(func, *args)`` of ``calls`` (reading ``images``, writing ``outputs``) as
     one task; results in order. The first GeotileError is raised once the tasks already
     running have finished (their outputs are atomic: none is killed half-written); tasks not
     started are skipped. Ctrl-C/SIGTERM stops the running tasks too, and none publishes
     after it. ``given``: per call, the paths it names as the user gave them (its messages
-    name them so)."""
+    name them so); ``gather``: (a warning category, a list): the tasks' warnings of it are
+    not said, their numbers are added to the list, for the caller to say one for all."""
 
     from geotile.progress import progress_bar
 
@@ -628,7 +635,7 @@ def _run(calls: list[tuple], images, outputs, workers, scheduler, progress: bool
             client, cluster = _client(_local_workers(workers, len(calls)), scheduler, scratch)
             _RUN_CLIENTS[names.stop] = client
             return _run_on(client, names, scheduler, calls, images, outputs, progress,
-                           progress_bar, given)
+                           progress_bar, given, gather)
         finally:
             _RUN_CLIENTS.pop(names.stop, None)
             try:
@@ -710,7 +717,7 @@ def _scratch_folder() -> str:
 
 
 def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progress: bool,
-            progress_bar, given) -> list:
+            progress_bar, given, gather: tuple | None = None) -> list:
     """:func:`_run` on a connected ``client``."""
     from concurrent.futures import CancelledError
 
@@ -757,6 +764,9 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                     caught = [(_text_as_given(text, *given[number]), category, digest)
                               for text, category, digest in caught]
                 name = Path(images[number]).name
+                if gather is not None and any(issubclass(c, gather[0]) for _, c, _ in caught):
+                    gather[1].append(number)
+                    caught = [w for w in caught if not issubclass(w[1], gather[0])]
                 for text, category, digest in caught:  # among many images, say whose it is
                     text = text if name in text else f"{name}: {text}"
                     # with its file and advice, as in one process (the CLI's digest)

@@ -17,6 +17,11 @@ import numpy as np
 from geotile.errors import GeotileWarning
 
 
+class OrderLostWarning(GeotileWarning):
+    """:func:`warn_order_lost`'s: the tasks of a cluster run, one image each, raise it per
+    image; the run gathers theirs into one (geotile.distributed), as one process says it."""
+
+
 def space_sorted(labels_path, layer: str | None = None) -> bool:
     """Whether ``labels_path`` is a FlatGeobuf with a spatial index (features re-sorted)."""
     if not os.fspath(labels_path).lower().endswith(".fgb"):
@@ -64,4 +69,4 @@ def warn_order_lost(labels_path, images: list) -> None:
         "place, not in the order they were written, so where features of different classes "
         f"overlap (on {shown}) the class on top follows that sort. For later features on "
         "top, write it without the index (ogr2ogr -lco SPATIAL_INDEX=NO; geopandas "
-        "to_file(..., SPATIAL_INDEX='NO')) or as a GeoPackage.", GeotileWarning, stacklevel=3)
+        "to_file(..., SPATIAL_INDEX='NO')) or as a GeoPackage.", OrderLostWarning, stacklevel=3)

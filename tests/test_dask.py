@@ -1411,10 +1411,47 @@ def test_tasks_over_one_flatgeobuf_get_its_class_names_read_once(run_cli, tmp_pa
     reads = []
     distinct = gl._distinct
     monkeypatch.setattr(gl, "_distinct", lambda *a: reads.append(a) or distinct(*a))
-    monkeypatch.setattr(gd, "_run", lambda calls, *_: [f(*a) for f, *a in calls])
+    monkeypatch.setattr(gd, "_run", lambda calls, *_, **__: [f(*a) for f, *a in calls])
     tasks = run_cli(*args, tmp_path / "tasks", "--workers", "2")
     assert tasks.exit_code == 0, tasks.output
     assert len(reads) == 1
     for image in images:
         assert (tmp_path / "tasks" / image.name).read_bytes() == \
+            (tmp_path / "single" / image.name).read_bytes()
+
+
+def test_a_flatgeobuf_s_lost_order_is_one_warning_as_in_one_process(run_cli, tmp_path,
+                                                                     cluster):
+    """make-masks over a spatially indexed FlatGeobuf whose classes overlap on 12 tiles
+    warned once in one process ("on t_0_0.tif, t_0_1.tif, t_0_2.tif and 9 more") but once
+    per tile on a cluster, 12 warnings in the order the tasks ended (2000 for a city). The
+    tasks' warnings are gathered: one warning, word for word as in one process."""
+    import geopandas as gpd
+    import shapely
+    from rasterio.transform import from_origin
+
+    images, boxes, kinds = [], [], []
+    for i in range(4):
+        path = tmp_path / f"t_{i}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1,
+                           dtype="uint8", crs="EPSG:32632",
+                           transform=from_origin(500000 + 30 * i, 5000030, 1, 1)) as dst:
+            dst.write(np.full((1, 30, 30), 100, np.uint8))
+        images.append(path)
+        boxes += [shapely.box(500002 + 30 * i, 5000005, 500020 + 30 * i, 5000020),
+                  shapely.box(500010 + 30 * i, 5000010, 500025 + 30 * i, 5000025)]
+        kinds += ["house", "shed"]
+    gpd.GeoDataFrame({"kind": kinds}, geometry=boxes, crs="EPSG:32632").to_file(
+        tmp_path / "labels.fgb")
+    args = ("make-masks", tmp_path / "labels.fgb", *images, "--class-field", "kind", "-o")
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    lost = [line for line in single.output.splitlines() if "spatial index" in line]
+    assert len(lost) == 1 and "t_0.tif, t_1.tif, t_2.tif and 1 more" in lost[0], lost
+    on_cluster = run_cli(*args, tmp_path / "cluster", "--scheduler",
+                         cluster.scheduler_address)
+    assert on_cluster.exit_code == 0, on_cluster.output
+    assert [line for line in on_cluster.output.splitlines() if "spatial index" in line] == lost
+    for image in images:
+        assert (tmp_path / "cluster" / image.name).read_bytes() == \
             (tmp_path / "single" / image.name).read_bytes()
