@@ -769,6 +769,8 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                     caught = [w for w in caught if not issubclass(w[1], gather[0])]
                 for text, category, digest in caught:  # among many images, say whose it is
                     text = text if name in text else f"{name}: {text}"
+                    if digest and Path(digest[0]).name != name:  # of the labels file, said
+                        digest = (name, digest[1])  # by each task: once, the others named
                     # with its file and advice, as in one process (the CLI's digest)
                     warnings.warn(category(text, *digest) if digest else text, category,
                                   stacklevel=2)

@@ -475,9 +475,11 @@ def prepare_labels(
             raise InputError(f"{source}: no feature has a geometry. Give a file of polygons.")
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     if points:
-        warnings.warn(f"{source}: {counted(points, 'point feature')} "
-                      f"{'was' if points == 1 else 'were'} left out: points have no "
-                      "area to burn.", GeotileWarning, stacklevel=3)
+        warnings.warn(GeotileWarning(
+            f"{source}: {counted(points, 'point feature')} {'was' if points == 1 else 'were'} "
+            "left out: points have no area to burn.", about=os.fspath(source),
+            advice=f"{source}: point features near them were left out: points have no area "
+            "to burn."), stacklevel=3)
     check_geographic_coordinates(labels, source)
     if crs is not None:
         if labels.crs is not None and len(labels):
@@ -525,10 +527,13 @@ def _drop_non_finite(labels, source, chunk: int = 100_000):
         return labels
     count = int(bad.sum())
     more = f" and {count - len(places)} more" if count > len(places) else ""
-    warnings.warn(f"{source}: {count} feature{'s' if count > 1 else ''} with infinite or NaN "
-                  f"coordinates (reprojected outside a CRS's area?) "
-                  f"{'were' if count > 1 else 'was'} skipped: at {', '.join(places)}{more} "
-                  "(first finite vertex). Fix or remove them.", GeotileWarning, stacklevel=4)
+    warnings.warn(GeotileWarning(
+        f"{source}: {count} feature{'s' if count > 1 else ''} with infinite or NaN "
+        f"coordinates (reprojected outside a CRS's area?) {'were' if count > 1 else 'was'} "
+        f"skipped: at {', '.join(places)}{more} (first finite vertex). Fix or remove them.",
+        about=os.fspath(source), advice=f"{source}: features near them with infinite or NaN "
+        "coordinates (reprojected outside a CRS's area?) were skipped. Fix or remove them."),
+        stacklevel=4)
     geometries = labels.geometries.copy()
     geometries[bad] = None
     return labels.replace(geometries=geometries)
@@ -549,10 +554,12 @@ def _say_no_area(original, repaired, source, degrees: bool = False) -> None:
     places = ", ".join(f"({x:.{digits}f}, {y:.{digits}f})" for x, y in
                        (shapely.get_coordinates(original[i])[0] for i in gone[:5]))
     more = f" and {count - 5} more" if count > 5 else ""
-    warnings.warn(f"{source}: {count} polygon{'s have' if count > 1 else ' has'} no area "
-                  "(rings folded back on themselves or on one line) and "
-                  f"{'were' if count > 1 else 'was'} left out: at {places}{more} (first "
-                  "vertex). Fix or remove them.", GeotileWarning, stacklevel=4)
+    warnings.warn(GeotileWarning(
+        f"{source}: {count} polygon{'s have' if count > 1 else ' has'} no area (rings folded "
+        f"back on themselves or on one line) and {'were' if count > 1 else 'was'} left out: "
+        f"at {places}{more} (first vertex). Fix or remove them.", about=os.fspath(source),
+        advice=f"{source}: polygons near them with no area (rings folded back on themselves "
+        "or on one line) were left out. Fix or remove them."), stacklevel=4)
 
 
 def _drop_shapeless(labels, class_field: str | None):

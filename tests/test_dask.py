@@ -1455,3 +1455,43 @@ def test_a_flatgeobuf_s_lost_order_is_one_warning_as_in_one_process(run_cli, tmp
     for image in images:
         assert (tmp_path / "cluster" / image.name).read_bytes() == \
             (tmp_path / "single" / image.name).read_bytes()
+
+
+def test_a_labels_file_s_warnings_are_not_repeated_for_every_task(run_cli, tmp_path,
+                                                                  cluster):
+    """make-masks --workers/--scheduler over a file with a point feature and a polygon of no
+    area near each of 4 tiles said both warnings once per tile, each with that tile's counts
+    (8 lines; 4000 for a city of 2000 tiles; one process: 2). Each is said once in full, the
+    other tiles named in one line per warning, as for warnings about images."""
+    import geopandas as gpd
+    import shapely
+    from rasterio.transform import from_origin
+
+    images, shapes = [], []
+    for i in range(4):
+        path = tmp_path / f"t_{i}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1,
+                           dtype="uint8", crs="EPSG:32632",
+                           transform=from_origin(500000 + 30 * i, 5000030, 1, 1)) as dst:
+            dst.write(np.full((1, 30, 30), 100, np.uint8))
+        images.append(path)
+        x = 500000 + 30 * i
+        shapes += [shapely.box(x + 2, 5000005, x + 20, 5000020), shapely.Point(x + 5, 5000025),
+                   shapely.Polygon([(x + 3, 5000003), (x + 6, 5000003), (x + 9, 5000003)])]
+    gpd.GeoDataFrame(geometry=shapes, crs="EPSG:32632").to_file(tmp_path / "labels.gpkg")
+    args = ("make-masks", tmp_path / "labels.gpkg", *images, "-o")
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    on_cluster = run_cli(*args, tmp_path / "cluster", "--scheduler",
+                         cluster.scheduler_address)
+    assert on_cluster.exit_code == 0, on_cluster.output
+    for kind in ("point feature", "no area (rings"):
+        said = [line for line in single.output.splitlines() if kind in line]
+        assert len(said) == 1 and "4 " in said[0], said
+        said = [line for line in on_cluster.output.splitlines() if kind in line]
+        assert len(said) == 2, said  # one in full, one naming the 3 other tiles
+        assert "3 more images" in said[1] and all(
+            any(image.name in line for line in said) for image in images), said
+    for image in images:
+        assert (tmp_path / "cluster" / image.name).read_bytes() == \
+            (tmp_path / "single" / image.name).read_bytes()
