@@ -606,18 +606,22 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
                 raise InputError(f"{source}: the features are lines (roads?), which have no "
                                  f"area; {lines_fix}{closed}")
             n = int(lines.sum())
-            warnings.warn(f"{source}: {counted(n, 'line feature')} {'was' if n == 1 else 'were'} "
-                          f"left out of the annotations; {lines_fix}{closed}", GeotileWarning,
-                          stacklevel=3)
+            warnings.warn(GeotileWarning(
+                f"{source}: {counted(n, 'line feature')} {'was' if n == 1 else 'were'} left out "
+                f"of the annotations; {lines_fix}{closed}", about=os.fspath(source),
+                advice=f"{source}: line features near them were left out of the annotations; "
+                f"{lines_fix}{_closed_advice(closed, source)}"), stacklevel=3)
             return labels
         if only.all():
             raise InputError(f"{source}: the features are lines (roads?), which have no area "
                              f"to burn. Give --line-width M to burn them M metres wide.{closed}")
         n = int(lines.sum())
-        warnings.warn(f"{source}: {counted(n, 'line feature')} {'was' if n == 1 else 'were'} "
-                      "left out (no --line-width); give --line-width M to burn them M metres "
-                      f"wide.{closed}",
-                      GeotileWarning, stacklevel=3)
+        warnings.warn(GeotileWarning(
+            f"{source}: {counted(n, 'line feature')} {'was' if n == 1 else 'were'} left out "
+            f"(no --line-width); give --line-width M to burn them M metres wide.{closed}",
+            about=os.fspath(source), advice=f"{source}: line features near them were left out "
+            "(no --line-width); give --line-width M to burn them M metres wide."
+            f"{_closed_advice(closed, source)}"), stacklevel=3)
         return labels
     if not width > 0 or cap not in LINE_CAPS:
         raise InputError(f"--line-width {width} --line-cap {cap}: give a width > 0 metres and "
@@ -655,6 +659,14 @@ def _closed_lines(lines, source) -> str:
     return (f" {count} of them {'is' if count == 1 else 'are'} closed (outlines, as CAD "
             f"polylines are read): to read them as polygons, convert them: ogr2ogr -nlt "
             f"POLYGON labels.gpkg {source}")
+
+
+def _closed_advice(closed: str, source) -> str:
+    """:func:`_closed_lines`' text without its count, for the advice of many images."""
+    if not closed:
+        return ""
+    return (" Most are closed (outlines, as CAD polylines are read): to read them as "
+            f"polygons, convert them: ogr2ogr -nlt POLYGON labels.gpkg {source}")
 
 
 def line_parts(geometries):

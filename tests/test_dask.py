@@ -1495,3 +1495,38 @@ def test_a_labels_file_s_warnings_are_not_repeated_for_every_task(run_cli, tmp_p
     for image in images:
         assert (tmp_path / "cluster" / image.name).read_bytes() == \
             (tmp_path / "single" / image.name).read_bytes()
+
+
+def test_a_labels_file_s_lines_left_out_are_not_repeated_for_every_task(run_cli, tmp_path,
+                                                                        cluster):
+    """The same for line features without --line-width: 9 lines for a 16-tile city (one
+    process: 1), each with its tile's count; now one in full and one naming the others."""
+    import geopandas as gpd
+    import shapely
+    from rasterio.transform import from_origin
+
+    images, shapes = [], []
+    for i in range(4):
+        path = tmp_path / f"t_{i}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1,
+                           dtype="uint8", crs="EPSG:32632",
+                           transform=from_origin(500000 + 30 * i, 5000030, 1, 1)) as dst:
+            dst.write(np.full((1, 30, 30), 100, np.uint8))
+        images.append(path)
+        x = 500000 + 30 * i
+        shapes += [shapely.box(x + 2, 5000005, x + 20, 5000020), *(  # i + 1 lines on t_i
+            shapely.LineString([(x + 3, 5000025 - k), (x + 25, 5000027 - k)])
+            for k in range(i + 1))]
+    gpd.GeoDataFrame(geometry=shapes, crs="EPSG:32632").to_file(tmp_path / "labels.gpkg")
+    args = ("make-masks", tmp_path / "labels.gpkg", *images, "-o")
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    on_cluster = run_cli(*args, tmp_path / "cluster", "--scheduler",
+                         cluster.scheduler_address)
+    assert on_cluster.exit_code == 0, on_cluster.output
+    said = [line for line in single.output.splitlines() if "line feature" in line]
+    assert len(said) == 1 and "10 line features" in said[0], said
+    said = [line for line in on_cluster.output.splitlines() if "line feature" in line]
+    assert len(said) == 2 and "3 more images" in said[1], said
+    assert all(any(image.name in line for line in said) for image in images), said
+    assert "--line-width M" in said[1]
