@@ -10,6 +10,8 @@ override both, see :meth:`geotile.model.OnnxModel.set_normalization`):
   true, 1/255; false: 0..255 pixels go in as they are), minus ``image_mean``, divided by
   ``image_std`` when ``do_normalize`` (false: neither). Its ``size`` is the processor's
   resize, not a tile size: geotile does not resize windows, so it is not read.
+  ``do_flip_channel_order`` (MobileViT's default) means the model takes BGR: warned about
+  (--bands 3,2,1), as MMDeploy's to_rgb false.
 - config.json (``model_type``, ``architectures`` or ``id2label``): class names from
   ``id2label`` ({"0": "wall"}), else ``label2id``; transformers' placeholders (LABEL_0,
   LABEL_1, ... written when nobody named the classes) are not read. ``do_reduce_labels``
@@ -62,6 +64,13 @@ def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     if not isinstance(processor, dict) or not {
             "image_processor_type", "feature_extractor_type", "image_mean"} & set(processor):
         return {}
+    flips = processor.get("do_flip_channel_order", str(processor.get(
+        "image_processor_type", processor.get("feature_extractor_type", ""))).startswith(
+        "MobileViT"))  # transformers' default for MobileViT's processor: true
+    if flips is True:
+        log.warning("%s: its %s says do_flip_channel_order (the model takes BGR pixels, as "
+                    "MobileViT's processor flips RGB): give --bands 3,2,1 for an RGB image",
+                    Path(model_path).name, shown(model_path, path))
     found = {}
     if scale:
         if processor.get("do_rescale", True) is False:

@@ -3438,6 +3438,43 @@ def test_a_bad_hugging_face_preprocessor_is_one_line(tmp_path, run_cli, make_ras
     assert fixed.exit_code == 0, fixed.output
 
 
+MOBILEVIT_PROCESSOR = {"image_processor_type": "MobileViTImageProcessor", "do_rescale": True,
+                       "rescale_factor": 0.00392156862745098, "do_flip_channel_order": True,
+                       "do_resize": True, "size": {"shortest_edge": 512}}
+
+
+@pytest.mark.parametrize("processor", [
+    MOBILEVIT_PROCESSOR,
+    # older exports: the feature extractor, whose default flips without saying so
+    {"feature_extractor_type": "MobileViTFeatureExtractor", "do_resize": True, "size": 288}])
+def test_hugging_face_processor_flipping_channels_to_bgr_is_warned(tmp_path, run_cli,
+                                                                   make_raster, image,
+                                                                   processor):
+    """MobileViT's (and MobileViTV2's) image processor flips RGB to BGR before the model
+    (do_flip_channel_order, its default): apple/deeplabv3-mobilevit-small exported by Optimum
+    ran on RGB without a word, its argmax agreeing with transformers' on 53 % of pixels
+    (exit 0). As for mmseg's to_rgb false, a warning naming the file asks for --bands 3,2,1,
+    which gives transformers' result."""
+    path = optimum_folder(tmp_path / "mobilevit", processor=processor)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "BGR" in result.stderr and "--bands 3,2,1" in result.stderr, result.stderr
+    assert "preprocessor_config.json" in result.stderr and "flip" in result.stderr
+    result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--dtype", "float32",
+                     "--tile-size", "64", "--bands", "3,2,1")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "b.tif") as out:
+        np.testing.assert_allclose(out.read(), hf_reference(path, image[::-1], 1 / 255,
+                                                            [0.0] * 3, [1.0] * 3), atol=1e-5)
+    # a processor that keeps RGB says nothing of it
+    keeps = optimum_folder(tmp_path / "rgb", processor={**MOBILEVIT_PROCESSOR,
+                                                        "do_flip_channel_order": False})
+    result = run_cli("predict", keeps, tif, "-o", tmp_path / "k.tif", "--tile-size", "64")
+    assert result.exit_code == 0 and "BGR" not in result.stderr, result.output
+
+
 @pytest.mark.parametrize("config", ['{"model_type": "segformer", "id2label": {"0": "wa',
                                     {"model_type": "segformer", "id2label": [[1], [2]]}])
 def test_a_bad_hugging_face_config_is_warned_and_not_read(tmp_path, caplog, config):
