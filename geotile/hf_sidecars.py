@@ -11,7 +11,8 @@ override both, see :meth:`geotile.model.OnnxModel.set_normalization`):
   ``image_std`` when ``do_normalize`` (false: neither). Its ``size`` is the processor's
   resize, not a tile size: geotile does not resize windows, so it is not read.
   ``do_flip_channel_order`` (MobileViT's default) means the model takes BGR: warned about
-  (--bands 3,2,1), as MMDeploy's to_rgb false.
+  (--bands 3,2,1), as MMDeploy's to_rgb false. MobileViT's processor does not normalise
+  unless ``do_normalize`` says so (transformers 5 writes its image_mean/std 0.5 anyway).
 - config.json (``model_type``, ``architectures`` or ``id2label``): class names from
   ``id2label`` ({"0": "wall"}), else ``label2id``; transformers' placeholders (LABEL_0,
   LABEL_1, ... written when nobody named the classes) are not read. ``do_reduce_labels``
@@ -64,10 +65,11 @@ def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     if not isinstance(processor, dict) or not {
             "image_processor_type", "feature_extractor_type", "image_mean"} & set(processor):
         return {}
-    flips = processor.get("do_flip_channel_order", str(processor.get(
-        "image_processor_type", processor.get("feature_extractor_type", ""))).startswith(
-        "MobileViT"))  # transformers' default for MobileViT's processor: true
-    if flips is True:
+    # MobileViT's processor flips RGB to BGR and does not normalise unless told: transformers
+    # 5 writes its image_mean/std 0.5 without do_normalize (whose default there is None)
+    mobilevit = str(processor.get("image_processor_type", processor.get(
+        "feature_extractor_type", ""))).startswith("MobileViT")
+    if processor.get("do_flip_channel_order", mobilevit) is True:
         log.warning("%s: its %s says do_flip_channel_order (the model takes BGR pixels, as "
                     "MobileViT's processor flips RGB): give --bands 3,2,1 for an RGB image",
                     Path(model_path).name, shown(model_path, path))
@@ -86,8 +88,9 @@ def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     for name, default in (("mean", 0.0), ("std", 1.0)):
         if name not in wanted:
             continue
-        if processor.get("do_normalize", True) is False:
-            found[name] = (default, f"{PREPROCESSOR} do_normalize false")
+        if processor.get("do_normalize", not mobilevit) in (False, None):
+            found[name] = (default, f"{PREPROCESSOR} do_normalize "
+                                    f"{'false' if 'do_normalize' in processor else 'unset'}")
         elif f"image_{name}" in processor:
             value = processor[f"image_{name}"]
             found[name] = (value, f"{PREPROCESSOR} image_{name} {value!r}")
