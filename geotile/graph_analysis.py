@@ -173,15 +173,19 @@ def graph_scales_input(graph, input_name: str, wide: bool = False) -> str:
     return scales(input_name)
 
 
-#: ops that keep the channels of their first input (a constant, or nothing, beside it)
+#: ops that keep the channels of their first input (a constant, or nothing, beside it);
+#: quantisation (onnxruntime's quantize_dynamic, QDQ) hands on its first output
 _CHANNEL_PASS_OPS = _INPUT_PASS_OPS | {"Sub", "Add", "Mul", "Div", "Pad", "Relu", "Clip",
-                                       "BatchNormalization"}
+                                       "BatchNormalization", "DynamicQuantizeLinear",
+                                       "QuantizeLinear", "DequantizeLinear"}
+#: convolutions -> the input holding their weights (quantised ones: ConvInteger, QLinearConv)
+_CONV_WEIGHTS = {"Conv": 1, "ConvTranspose": 1, "ConvInteger": 1, "QLinearConv": 3}
 
 
 def graph_input_channels(graph, input_name: str) -> int | None:
-    """The channels the model's input has, from the weights of the Conv (or ConvTranspose)
-    it goes into through ops that keep its channels (a normalisation, a Transpose); None
-    when the graph does not tell (or tells two counts)."""
+    """The channels the model's input has, from the weights of the Conv (ConvTranspose, or a
+    quantised one) it goes into through ops that keep its channels (a normalisation, a
+    Transpose, quantisation); None when the graph does not tell (or tells two counts)."""
     from geotile.onnx_graph import attribute
 
     _, constant_names = _graph_index(graph)
@@ -189,6 +193,8 @@ def graph_input_channels(graph, input_name: str) -> int | None:
     dims.update({node.output[0]: list(a.t.dims) for node in graph.node
                  if node.op_type == "Constant" and node.output
                  for a in node.attribute if a.name == "value"})
+    dims.update({node.output[0]: dims[node.input[0]] for node in graph.node  # QDQ weights
+                 if node.op_type == "DequantizeLinear" and node.input[0] in dims})
 
     def counts(name: str, depth: int = 0) -> set:
         consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
@@ -196,11 +202,11 @@ def graph_input_channels(graph, input_name: str) -> int | None:
             return {None}
         found = set()
         for node in consumers:
-            weight = dims.get(node.input[1]) if len(node.input) > 1 else None
-            if node.op_type in ("Conv", "ConvTranspose") and node.input[0] == name \
-                    and weight and len(weight) >= 3:
+            at = _CONV_WEIGHTS.get(node.op_type)
+            weight = dims.get(node.input[at]) if at and len(node.input) > at else None
+            if weight and node.input[0] == name and len(weight) >= 3:
                 group = int(attribute(node, "group", 1) or 1)
-                found.add(weight[1] * group if node.op_type == "Conv" else weight[0])
+                found.add(weight[0] if node.op_type == "ConvTranspose" else weight[1] * group)
             elif node.op_type in _CHANNEL_PASS_OPS and all(
                     i in constant_names or not i for i in node.input if i != name):
                 found |= counts(node.output[0], depth + 1)

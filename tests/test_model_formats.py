@@ -3478,6 +3478,60 @@ def test_hugging_face_processor_flipping_channels_to_bgr_is_warned(tmp_path, run
     assert result.exit_code == 0 and "BGR" not in result.stderr, result.output
 
 
+def quantized_hub_model(path, form):
+    """An Optimum export's graph ([batch_size, num_channels, height, width] in, 1x1 logits
+    out) quantised as onnxruntime does: ``dynamic`` (quantize_dynamic: DynamicQuantizeLinear
+    into ConvInteger) or ``qdq`` (quantize_static: Quantize/DequantizeLinear pairs, the
+    weights int8 behind a DequantizeLinear)."""
+    weights = np.random.default_rng(17).integers(0, 256, (len(HF_LABELS), 3, 1, 1))
+    if form == "dynamic":
+        nodes = [helper.make_node("DynamicQuantizeLinear", ["pixel_values"],
+                                  ["q", "q_scale", "q_zero"]),
+                 helper.make_node("ConvInteger", ["q", "w", "q_zero", "w_zero"], ["acc"]),
+                 helper.make_node("Cast", ["acc"], ["acc_f"], to=FLOAT),
+                 helper.make_node("Mul", ["q_scale", "w_scale"], ["scale"]),
+                 helper.make_node("Mul", ["acc_f", "scale"], ["logits"])]
+        constants = {"w": weights.astype(np.uint8), "w_zero": np.uint8(128),
+                     "w_scale": np.float32(0.01)}
+    else:
+        nodes = [helper.make_node("QuantizeLinear", ["pixel_values", "x_scale", "x_zero"],
+                                  ["q"]),
+                 helper.make_node("DequantizeLinear", ["q", "x_scale", "x_zero"], ["x"]),
+                 helper.make_node("DequantizeLinear", ["w", "w_scale", "w_zero"], ["w_f"]),
+                 helper.make_node("Conv", ["x", "w_f"], ["logits"])]
+        constants = {"w": (weights - 128).astype(np.int8), "w_zero": np.int8(0),
+                     "w_scale": np.float32(0.01), "x_scale": np.float32(0.02),
+                     "x_zero": np.uint8(128)}
+    return save_graph(path, nodes,
+                      [("pixel_values", FLOAT, ["batch_size", "num_channels", "height", "width"])],
+                      [("logits", FLOAT, ["batch_size", len(HF_LABELS), "height", "width"])],
+                      constants)
+
+
+@pytest.mark.parametrize("form", ["dynamic", "qdq"])
+def test_a_quantized_hub_export_with_a_symbolic_channel_axis_runs(
+        tmp_path, run_cli, make_raster, image, form):
+    """transformers.js' onnx/model_quantized.onnx (onnxruntime's quantize_dynamic) of an
+    Optimum export, whose input is [batch_size, num_channels, height, width], or one
+    quantize_static made (QDQ): its channels were not found behind the quantisation, so the
+    preprocessor's 3 means were refused as '3 values for 1 channels' (a SegFormer snapshot,
+    exit 1). The quantised convolution's weights tell them: it runs, normalised as
+    transformers does."""
+    folder = tmp_path / "hub"
+    (folder / "onnx").mkdir(parents=True)
+    path = quantized_hub_model(folder / "onnx" / "model_quantized.onnx", form)
+    for name, content in (("preprocessor_config.json", HF_PROCESSOR), ("config.json", HF_CONFIG)):
+        (folder / name).write_text(json.dumps(content))
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert list(out.descriptions) == HF_LABELS
+        np.testing.assert_allclose(out.read(), hf_reference(path, image, 1 / 255, UNIT_MEAN,
+                                                            UNIT_STD), atol=1e-5)
+
+
 @pytest.mark.parametrize("config", ['{"model_type": "segformer", "id2label": {"0": "wa',
                                     {"model_type": "segformer", "id2label": [[1], [2]]}])
 def test_a_bad_hugging_face_config_is_warned_and_not_read(tmp_path, caplog, config):
