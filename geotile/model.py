@@ -10,7 +10,8 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   UperNet's ``auxiliary_logits``, beside others) becomes bands, in order; each may be
   [N,K,H,W], [N,H,W,K] or [N,H,W] (checked against the window, not guessed
   from the input layout alone); a batch of 1 baked into the graph runs in
-  chunks. The output is the window, its centred crop (valid convolutions), a few px
+  chunks, as does a dynamically quantized model (DynamicQuantizeLinear: one range a
+  run). The output is the window, its centred crop (valid convolutions), a few px
   wider on every side (padding beyond the kernel's: its centre is taken) or
   an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too; upsampled
   bilinearly here: logits before the activation applied here, as HF/mmseg do), see
@@ -436,6 +437,11 @@ class OnnxModel:
             [tuple(o.shape or ()) for o in session.get_outputs()], height)
         self._geometries: dict[int, Geometry] = {}
         self._chunk: int | None = None  # batch limit found by the probe (fixed output batch)
+        if graph is not None and any(n.op_type == "DynamicQuantizeLinear" for n in graph.node):
+            # quantize_dynamic's ranges span the whole batch: windows would share them
+            self._chunk = 1
+            log.info("%s: dynamically quantized (DynamicQuantizeLinear): one window a run, each "
+                     "quantized on its own range", path.name)
         self._probed_batch = 0
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
         self._other_sizes: dict[int, tuple | None] = {}
