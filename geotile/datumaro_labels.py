@@ -12,7 +12,9 @@ annotations are in the image's pixel coordinates (x right, y down from the top-l
 corner), placed through the image's geotransform and burnt as Labelme shapes are
 (:mod:`geotile.labelme_labels`: pixel centre inside; --all-touched), by ``z_order`` and
 then in the file's order, later on top (datumaro's z_order sort); annotations of one
-``group`` and label are one instance.
+``group`` and label are one instance. An annotation whose ``is_crowd`` attribute is true
+(COCO's ``iscrowd``, as datumaro's COCO import keeps it and its COCO export writes it back)
+is burnt as ignore (255), as :mod:`geotile.coco_labels` burns COCO's crowd regions.
 
 Burnt: ``polygon`` (flat ``[x1, y1, ...]``), ``bbox`` (``[x, y, w, h]``; CVAT's
 ``rotation`` attribute in degrees about its centre, as CVAT turns it), ``ellipse`` (its
@@ -304,6 +306,9 @@ def _z_order(annotation) -> float:
 
 def _annotation(found: _Item, shown: str, position: int, annotation, view, result):
     """(position, label, group key, geometry) of one annotation; None for one left out."""
+    from geotile.coco_labels import is_crowd
+    from geotile.labelme_labels import IGNORE_LABEL
+
     where = f"{found.path}: {shown} annotations[{position}]"
     if not isinstance(annotation, dict):
         raise InputError(f"{where} is not an object. Fix or remove it.")
@@ -325,6 +330,8 @@ def _annotation(found: _Item, shown: str, position: int, annotation, view, resul
     attributes = annotation.get("attributes") if isinstance(
         annotation.get("attributes"), dict) else {}
     what = f"{where} ({kind} {label!r})"
+    if is_crowd(attributes.get("is_crowd")):  # COCO's iscrowd, as datumaro keeps it
+        label = IGNORE_LABEL
     if kind == "mask":
         geometry = _mask(what, annotation.get("rle"), view)
         if geometry is None:

@@ -346,3 +346,27 @@ def test_cvat_export_without_images(tmp_path, run_cli):
     expected = np.zeros((H, W), np.uint8)
     expected[2:8, 2:12] = 1
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+
+
+def test_a_crowd_region_is_burnt_as_ignore_as_coco_s(tmp_path, run_cli):
+    """datumaro keeps COCO's iscrowd as the attribute is_crowd (its COCO import and export):
+    a crowd mask and a crowd box are burnt 255 (ignore), as make-masks burns the COCO file;
+    is_crowd false, or "0", an object; its label still a class (car 2)."""
+    crowd = np.zeros((H, W), bool)
+    crowd[0:6, 40:50] = True
+    labels = _write(tmp_path / "default.json", [_item("a", [
+        _ann("mask", "tree", rle=_mask_rle(crowd), attributes={"is_crowd": True}),
+        _ann("bbox", "car", bbox=[0, 20, 10, 10], attributes={"is_crowd": "1"}),
+        _ann("polygon", "building", points=[5, 5, 20, 5, 20, 15, 5, 15],
+             attributes={"is_crowd": False}),
+        _ann("bbox", "water", bbox=[30, 20, 5, 5], attributes={"is_crowd": "0"})])])
+    image = plain_png(tmp_path / "a.jpg", W, H)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "class ids by name: 1 building, 2 car, 3 road, 4 tree, 5 water" in result.stdout
+    expected = np.zeros((H, W), np.uint8)
+    expected[crowd] = 255
+    expected[20:30, 0:10] = 255
+    expected[5:15, 5:20] = 1
+    expected[20:25, 30:35] = 5
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
