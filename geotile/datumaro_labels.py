@@ -279,6 +279,7 @@ def _read_item(found: _Item, image):
                          f"{other.replace('_', ' ')}, not an image; make-masks burns labels "
                          "in images. Give image items (a 2D export).")
     size = _size(found)
+    _check(found, size, image, False)  # before its masks are decoded at the item's size
     view = size if size is not None else image_view(image)[3]
     shown = f"items[{found.index}] ({name or ident})"
     annotations = found.item.get("annotations")

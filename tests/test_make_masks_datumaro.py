@@ -370,3 +370,16 @@ def test_a_crowd_region_is_burnt_as_ignore_as_coco_s(tmp_path, run_cli):
     expected[5:15, 5:20] = 1
     expected[20:25, 30:35] = 5
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+
+
+def test_an_image_of_another_size_is_refused_before_its_annotations_are_read(tmp_path,
+                                                                             run_cli):
+    """The item's size is checked against the image first: an item of 40000 x 40000 px
+    given a 60 x 40 px image is refused for its size, not for a broken annotation (its masks
+    were decoded at the item's size first: one of 40000 x 40000 px took past 22 GB)."""
+    labels = _write(tmp_path / "default.json", [_item("a", [{**_OK[0], "label_id": 9}],
+                                                      size=(40000, 40000))])
+    image = plain_png(tmp_path / "a.jpg", W, H)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "a.jpg: 60x40 px", "annotates an image of 40000x40000 px")
+    assert not (tmp_path / "m.tif").exists()
