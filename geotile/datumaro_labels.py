@@ -247,13 +247,16 @@ def _size(found: _Item) -> tuple[int, int] | None:
     """(width, height) of an item's image ([h, w] in the file); None where it gives none."""
     image = found.item.get("image")
     size = image.get("size") if isinstance(image, dict) else None
+    from geotile.labelme_labels import MOST_RADIUS
+
     if size is None:
         return None
     if not (isinstance(size, list) and len(size) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MOST_RADIUS
+            for v in size)):
         raise InputError(f"{found.path}: items[{found.index}] has image size "
-                         f"{short_repr(size)}; give [height, width] in pixels (Datumaro "
-                         "writes it so).")
+                         f"{short_repr(size)}; give [height, width] in pixels, each at most "
+                         f"{MOST_RADIUS} (Datumaro writes it so).")
     return size[1], size[0]
 
 
@@ -289,7 +292,9 @@ def _read_item(found: _Item, image):
         raise InputError(f"{found.path}: {shown} has annotations {short_repr(annotations)};"
                          " give a list. Export it from Datumaro again.")
     result = LabelmeFile(found.path, size, name or ident)
-    order = sorted(range(len(annotations)), key=lambda i: _z_order(annotations[i]))
+    order = sorted(range(len(annotations)),
+                   key=lambda i: _z_order(f"{found.path}: {shown} annotations[{i}]",
+                                          annotations[i]))
     parts = []
     for position in order:
         item = _annotation(found, shown, position, annotations[position], view, result)
@@ -300,9 +305,15 @@ def _read_item(found: _Item, image):
     return result
 
 
-def _z_order(annotation) -> float:
+def _z_order(where: str, annotation) -> float:
+    """An annotation's z_order (none: 0); InputError for one that is no finite number."""
     value = annotation.get("z_order") if isinstance(annotation, dict) else None
-    return value if _number(value) and math.isfinite(value) else 0
+    if value is None:
+        return 0
+    if not _finite(value):
+        raise InputError(f"{where} has z_order {short_repr(value)}; give a number (datumaro "
+                         "writes whole numbers, later on top). Fix or remove it.")
+    return value
 
 
 def _annotation(found: _Item, shown: str, position: int, annotation, view, result):
@@ -322,8 +333,8 @@ def _annotation(found: _Item, shown: str, position: int, annotation, view, resul
                          f"{', '.join(AREA)} and leaves out {', '.join(NO_AREA[:5])}... "
                          "Convert it or remove it.")
     label_id = annotation.get("label_id")
-    if not (_number(label_id) and float(label_id).is_integer()
-            and 0 <= label_id < len(found.labels)):
+    if not (_number(label_id) and 0 <= label_id < len(found.labels)
+            and float(label_id).is_integer()):
         raise InputError(f"{where} ({kind}) has label_id {short_repr(label_id)}, but the "
                          f"file's categories list {len(found.labels)} labels; give each "
                          "annotation one of them. Fix or remove it.")
@@ -368,7 +379,7 @@ def _boxed(what: str, kind: str, annotation: dict, attributes: dict, view):
         raise InputError(f"{what} is {x1 - x0:.4g} x {y1 - y0:.4g} px, larger than any image "
                          f"(at most {2 * MOST_RADIUS} px). Fix or remove it.")
     rotation = attributes.get("rotation", 0)
-    if not (_number(rotation) and math.isfinite(rotation)):
+    if not _finite(rotation):
         raise InputError(f"{what} has rotation {short_repr(rotation)}; give degrees. Fix "
                          "or remove it.")
     if kind == "ellipse":
@@ -415,3 +426,13 @@ def _mask(what: str, rle, view):
 
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite(value) -> bool:
+    """Whether ``value`` is a number a float holds, finite (no integer past any float)."""
+    if not _number(value):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

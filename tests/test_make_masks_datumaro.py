@@ -192,6 +192,7 @@ def test_evaluate_against_datumaro_truth(tmp_path, run_cli):
 
 
 _OK = [_ann("polygon", "building", points=[1, 1, 9, 1, 9, 9])]
+_PAST_FLOAT = 10 ** 400  # an integer JSON may hold and no float can
 
 
 @pytest.mark.parametrize(("items", "fragments"), [
@@ -206,6 +207,8 @@ _OK = [_ann("polygon", "building", points=[1, 1, 9, 1, 9, 9])]
     ([_item("a", [_ann("bbox", "car", bbox=[1, 2, float("nan"), 4])])],
      ["(bbox 'car') has a coordinate that is not a finite number"]),
     ([_item("a", _OK, size=(H, 50))], ["a.jpg: 60x40 px", "annotates an image of 50x40 px"]),
+    ([_item("a", _OK, size=(H, _PAST_FLOAT))], ["items[0] has image size [40, 1000",
+                                                 "[height, width] in pixels"]),
     ([_item("z", _OK)], ["a.jpg: no item of", "names it or its stem", "z.jpg"]),
     ([_item("a", _OK), _item("a", [], path="sub/a.jpg")], ["has 2 items of it"]),
     ([{"id": "a", "annotations": [], "point_cloud": {"path": "a.pcd"}}],
@@ -382,4 +385,23 @@ def test_an_image_of_another_size_is_refused_before_its_annotations_are_read(tmp
     image = plain_png(tmp_path / "a.jpg", W, H)
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
     assert_one_line_error(result, "a.jpg: 60x40 px", "annotates an image of 40000x40000 px")
+    assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize(("annotation", "fragments"), [
+    ({**_OK[0], "z_order": _PAST_FLOAT}, ["annotations[0] has z_order 1000", "give a number"]),
+    ({**_OK[0], "z_order": "top"}, ["annotations[0] has z_order 'top'", "give a number"]),
+    ({**_OK[0], "label_id": _PAST_FLOAT}, ["(polygon) has label_id 1000", "6 labels"]),
+    (_ann("bbox", "car", bbox=[1, 2, 3, 4], attributes={"rotation": _PAST_FLOAT}),
+     ["(bbox 'car') has rotation 1000", "give degrees"]),
+])
+def test_numbers_past_any_float_are_refused_in_one_line(tmp_path, run_cli, annotation,
+                                                         fragments):
+    """Integers past any float (JSON holds them) as z_order, label_id or rotation, and a
+    z_order that is no number: one line naming the annotation, no traceback."""
+    image = plain_png(tmp_path / "a.jpg", W, H)
+    labels = tmp_path / "default.json"
+    _write(labels, [_item("a", [annotation])])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "default.json: items[0] (a.jpg) ", *fragments)
     assert not (tmp_path / "m.tif").exists()
