@@ -263,11 +263,13 @@ def _size(found: _Item) -> tuple[int, int] | None:
 def _check(found: _Item, size, image, annotated: bool) -> None:
     """Refuse an image of another size than its item's, or one turned by its EXIF
     orientation (the annotation tools show it, and draw on it, turned)."""
-    from geotile.turned_images import check_image
+    from geotile.turned_images import check_image, image_view, refuse_turned
 
+    drawn = f"{found.path.name} items[{found.index}] is drawn on it as turned"
     if size is not None:
-        check_image(found.path, size, image, annotated,
-                    f"{found.path.name} items[{found.index}] is drawn on it as turned")
+        check_image(found.path, size, image, annotated, drawn)
+    elif annotated:  # an item of no size: its image's view
+        refuse_turned(image, image_view(image)[0], drawn)
 
 
 def _read_item(found: _Item, image):

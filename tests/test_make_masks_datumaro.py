@@ -21,6 +21,7 @@ from tests.pixel_label_files import (
     one_image_as_all,
     plain_png,
     read_mask,
+    turned_jpeg,
 )
 
 H, W = 40, 60
@@ -404,4 +405,19 @@ def test_numbers_past_any_float_are_refused_in_one_line(tmp_path, run_cli, annot
     _write(labels, [_item("a", [annotation])])
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
     assert_one_line_error(result, "default.json: items[0] (a.jpg) ", *fragments)
+    assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize(("orientation", "size"), [("6", None), ("3", None), ("6", (W, H))])
+def test_a_photo_turned_by_exif_is_refused_naming_the_item(tmp_path, run_cli, orientation,
+                                                           size):
+    """A JPEG its EXIF orientation turns (6: a quarter; 3: upside down), with an item of
+    no size (CVAT's export without images) or of its turned size: refused in one line
+    naming the Datumaro file and item (not Labelme), nothing written."""
+    image = turned_jpeg(tmp_path / "a.jpg", W, H, orientation)
+    labels = _write(tmp_path / "default.json", [_item("a", _OK, size=size)])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "a.jpg", f"EXIF orientation ({orientation})",
+                          "default.json items[0] is drawn on it as turned")
+    assert "Labelme" not in result.output
     assert not (tmp_path / "m.tif").exists()
