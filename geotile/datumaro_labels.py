@@ -393,6 +393,7 @@ def _boxed(what: str, kind: str, annotation: dict, attributes: dict, view):
 def _xy(what: str, values, least: int, exactly: int | None) -> np.ndarray:
     """Flat ``[x1, y1, ...]`` as an (n, 2) array of finite numbers."""
     from geotile.coco_labels import MAX_POINTS
+    from geotile.labelme_labels import MOST_RADIUS
 
     if isinstance(values, list) and len(values) > 2 * MAX_POINTS:
         raise InputError(f"{what} has {len(values) // 2:,} points; a shape holds at most "
@@ -410,6 +411,9 @@ def _xy(what: str, values, least: int, exactly: int | None) -> np.ndarray:
     if not np.isfinite(xy).all():
         raise InputError(f"{what} has a coordinate that is not a finite number. Fix or "
                          "remove it.")
+    if np.abs(xy).max() > MOST_RADIUS:  # clipped to the image, or burnt, wrong past it
+        raise InputError(f"{what} has a point {np.abs(xy).max():.4g} px out, past "
+                         f"{MOST_RADIUS} px of any image (a broken file?). Fix or remove it.")
     return xy
 
 
