@@ -133,7 +133,9 @@ def _parse(path: Path):
 
 def _label_names(path: Path, document: dict) -> tuple[list, list]:
     """(each label_id's name, each one's parent) of a file's label categories."""
-    found = document["categories"].get("label") or {}
+    found = document["categories"].get("label")
+    if found is None:  # a dataset of no labels: datumaro writes "categories": {}
+        return [], []
     labels = found.get("labels") if isinstance(found, dict) else None
     if not isinstance(labels, list) or not all(
             isinstance(lab, dict) and isinstance(lab.get("name"), str) and lab["name"].strip()

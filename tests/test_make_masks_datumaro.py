@@ -425,3 +425,26 @@ def test_a_photo_turned_by_exif_is_refused_naming_the_item(tmp_path, run_cli, or
                           "default.json items[0] is drawn on it as turned")
     assert "Labelme" not in result.output
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_an_export_without_label_categories_is_all_background(tmp_path, run_cli):
+    """datumaro exports a dataset of no labels with "categories": {} (no label categories):
+    its images are all background, not refused; an annotation there is refused naming its
+    label_id."""
+    path = tmp_path / "export" / "annotations" / "default.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"dm_format_version": "1.0", "media_type": 2, "infos": {},
+                                "categories": {}, "items": [
+                                    {"id": "a", "annotations": [],
+                                     "image": {"path": "a.jpg", "size": [H, W]}}]}))
+    image = plain_png(tmp_path / "a.jpg", W, H)
+    result = run_cli("make-masks", tmp_path / "export", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    band = read_mask(tmp_path / "m.tif")[0]
+    assert band.shape == (H, W) and not band.any()
+    document = json.loads(path.read_text())
+    document["items"][0]["annotations"] = _OK
+    path.write_text(json.dumps(document))
+    refused = run_cli("make-masks", tmp_path / "export", image, "-o", tmp_path / "n.tif")
+    assert_one_line_error(refused, "(polygon) has label_id 0", "categories list 0 labels")
+    assert not (tmp_path / "n.tif").exists()
