@@ -7,7 +7,8 @@ One file per subset, ``annotations/<subset>.json``: ``{"dm_format_version"?, "in
 "annotations": [{"type", "label_id", "points" | "bbox" | "rle", "attributes", "group",
 "z_order"}]}]}``. LABELS may be one such file, its ``annotations`` folder or the export's
 root (every subset's file read together). Each IMAGE takes the item whose image path's file
-name is its own, else the one whose id's last part is its stem, of the item's size;
+name is its own, else the one whose id's last part is its stem (of several in different
+subsets, the one of the subset that names a folder of its path), of the item's size;
 annotations are in the image's pixel coordinates (x right, y down from the top-left
 corner), placed through the image's geotransform and burnt as Labelme shapes are
 (:mod:`geotile.labelme_labels`: pixel centre inside; --all-touched), by ``z_order`` and
@@ -225,7 +226,8 @@ def _place(found, position: int) -> str:
 
 def _pair(labels, items: list[_Item], image) -> _Item:
     """``image``'s item: the one whose image path names it, else the one whose id is its
-    stem; InputError naming the image for none or several."""
+    stem (of several, the one of the subset a folder of the image's path names: datumaro's
+    images/<subset>/); InputError naming the image for none or several."""
     from geotile.input_paths import input_path
 
     source = Path(os.fspath(input_path(image)))
@@ -234,11 +236,17 @@ def _pair(labels, items: list[_Item], image) -> _Item:
     if not found:
         found = [it for it, name, ident in listed
                  if ident == source.stem or (name and PurePosixPath(name).stem == source.stem)]
+    if len(found) > 1:  # datumaro saves a subset's images in images/<subset>/
+        ours = [it for it in found if it.path.stem in source.parent.parts]
+        found = ours if len(ours) == 1 else found
     if len(found) != 1:
         if found:
             shown = ", ".join(f"{f.path.name} items[{f.index}]" for f in found[:3])
-            raise InputError(f"{image}: {labels} has {len(found)} items of it ({shown}); keep "
-                             "one per image.")
+            files = sorted({f.path.name for f in found})
+            fix = (f"give its subset's file ({', '.join(files[:3])}) as LABELS, or keep its "
+                   "images in images/<subset>/" if len(files) > 1 else "keep one per image")
+            raise InputError(f"{image}: {labels} has {len(found)} items of it ({shown}); "
+                             f"{fix}.")
         example = ", ".join(dict.fromkeys(n or i for _, n, i in listed if n or i)) or "none"
         raise InputError(f"{image}: no item of {labels} names it or its stem (it lists e.g. "
                          f"{short_repr(example)}). Give the images the export names.")

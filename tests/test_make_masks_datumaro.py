@@ -448,3 +448,27 @@ def test_an_export_without_label_categories_is_all_background(tmp_path, run_cli)
     refused = run_cli("make-masks", tmp_path / "export", image, "-o", tmp_path / "n.tif")
     assert_one_line_error(refused, "(polygon) has label_id 0", "categories list 0 labels")
     assert not (tmp_path / "n.tif").exists()
+
+
+def test_an_item_id_in_two_subsets_is_told_apart_by_the_image_s_subset_folder(tmp_path,
+                                                                              run_cli):
+    """Two subsets each with an item a (a.jpg: a CVAT project's tasks, frame_000000 in
+    each): datumaro's images/<subset>/a.jpg take their own subset's item; an a.jpg in no
+    subset's folder is refused, naming both and the subset file to give instead."""
+    root = tmp_path / "export"
+    _write(root / "annotations" / "train.json",
+           [_item("a", [_ann("bbox", "car", bbox=[0, 0, 4, 4])])])
+    _write(root / "annotations" / "val.json",
+           [_item("a", [_ann("bbox", "tree", bbox=[10, 10, 4, 4])])])
+    for sub, (box, value) in (("train", (slice(0, 4), 2)), ("val", (slice(10, 14), 4))):
+        image = plain_png(root / "images" / sub / "a.jpg", W, H)
+        result = run_cli("make-masks", root, image, "-o", tmp_path / f"{sub}.tif")
+        assert result.exit_code == 0, result.output
+        expected = np.zeros((H, W), np.uint8)
+        expected[box, box] = value
+        np.testing.assert_array_equal(read_mask(tmp_path / f"{sub}.tif")[0], expected)
+    elsewhere = plain_png(tmp_path / "other" / "a.jpg", W, H)
+    refused = run_cli("make-masks", root, elsewhere, "-o", tmp_path / "n.tif")
+    assert_one_line_error(refused, "has 2 items of it (train.json items[0], val.json "
+                          "items[0])", "give its subset's file")
+    assert not (tmp_path / "n.tif").exists()
