@@ -160,7 +160,8 @@ def _items(files: list[Path]) -> tuple[list[_Item], list[str]]:
             if not isinstance(item, dict):
                 raise InputError(f"{path}: items[{index}] is not an object. Fix or remove it.")
             items.append(_Item(path, index, item, names))
-            for annotation in item.get("annotations") or []:
+            listed = item.get("annotations")
+            for annotation in listed if isinstance(listed, list) else []:  # else refused
                 if isinstance(annotation, dict) and _number(annotation.get("label_id")) \
                         and 0 <= annotation["label_id"] < len(names):
                     used = area if annotation.get("type") in AREA else other

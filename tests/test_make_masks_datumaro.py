@@ -212,6 +212,8 @@ _PAST_FLOAT = 10 ** 400  # an integer JSON may hold and no float can
     ([_item("a", [_ann("bbox", "car", bbox=[-1e15, 0, 10, 10])])],
      ["(bbox 'car') has a point 1e+15 px out", "past 16777216 px"]),
     ([_item("a", _OK, size=(H, 50))], ["a.jpg: 60x40 px", "annotates an image of 50x40 px"]),
+    ([{**_item("a", _OK), "annotations": 5}], ["items[0] (a.jpg) has annotations 5",
+                                                "give a list"]),
     ([_item("a", _OK, size=(H, _PAST_FLOAT))], ["items[0] has image size [40, 1000",
                                                  "[height, width] in pixels"]),
     ([_item("z", _OK)], ["a.jpg: no item of", "names it or its stem", "z.jpg"]),
