@@ -202,10 +202,11 @@ def read_datumaro(labels, images):
         raise InputError(f"{labels}: no Datumaro JSON (annotations/<subset>.json) there. Give "
                          "Datumaro's export or its annotations file.")
     items, classes = _items(files)
+    index = _Index(items)
     read: dict[tuple, object] = {}
     chosen = []
     for image in images:
-        found = _pair(labels, items, image)
+        found = _pair(labels, index, image)
         key = (found.path, found.index)
         if key not in read:
             read[key] = _read_item(found, image)
@@ -225,18 +226,34 @@ def _place(found, position: int) -> str:
     return f"{found.path.name} {found.image_path} annotations[{position}]"
 
 
-def _pair(labels, items: list[_Item], image) -> _Item:
+class _Index:
+    """The items of LABELS by their image path's file name and by their stems (the id's last
+    part, the file name's stem), each in the files' order: read once for all the images."""
+
+    def __init__(self, items: list[_Item]):
+        self.by_name: dict[str, list[_Item]] = {}
+        self.by_stem: dict[str, list[_Item]] = {}
+        listed = []
+        for it in items:
+            name, ident = _item_names(it)
+            if name:
+                self.by_name.setdefault(name, []).append(it)
+            stems = (ident, PurePosixPath(name).stem if name else None)
+            for stem in dict.fromkeys(s for s in stems if s is not None):
+                self.by_stem.setdefault(stem, []).append(it)
+            if name or ident:
+                listed.append(name or ident)
+        self.example = ", ".join(dict.fromkeys(listed)) or "none"
+
+
+def _pair(labels, index: _Index, image) -> _Item:
     """``image``'s item: the one whose image path names it, else the one whose id is its
     stem (of several, the one of the subset a folder of the image's path names: datumaro's
     images/<subset>/); InputError naming the image for none or several."""
     from geotile.input_paths import input_path
 
     source = Path(os.fspath(input_path(image)))
-    listed = [(it, *_item_names(it)) for it in items]
-    found = [it for it, name, _ in listed if name == source.name]
-    if not found:
-        found = [it for it, name, ident in listed
-                 if ident == source.stem or (name and PurePosixPath(name).stem == source.stem)]
+    found = index.by_name.get(source.name) or index.by_stem.get(source.stem) or []
     if len(found) > 1:  # datumaro saves a subset's images in images/<subset>/
         ours = [it for it in found if it.path.stem in source.parent.parts]
         found = ours if len(ours) == 1 else found
@@ -248,9 +265,8 @@ def _pair(labels, items: list[_Item], image) -> _Item:
                    "images in images/<subset>/" if len(files) > 1 else "keep one per image")
             raise InputError(f"{image}: {labels} has {len(found)} items of it ({shown}); "
                              f"{fix}.")
-        example = ", ".join(dict.fromkeys(n or i for _, n, i in listed if n or i)) or "none"
         raise InputError(f"{image}: no item of {labels} names it or its stem (it lists e.g. "
-                         f"{short_repr(example)}). Give the images the export names.")
+                         f"{short_repr(index.example)}). Give the images the export names.")
     return found[0]
 
 

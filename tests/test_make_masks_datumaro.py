@@ -474,3 +474,22 @@ def test_an_item_id_in_two_subsets_is_told_apart_by_the_image_s_subset_folder(tm
     assert_one_line_error(refused, "has 2 items of it (train.json items[0], val.json "
                           "items[0])", "give its subset's file")
     assert not (tmp_path / "n.tif").exists()
+
+
+def test_images_are_paired_through_one_index_of_the_items(tmp_path, monkeypatch):
+    """Each item's names are read once for the run, not once per image: pairing every image
+    against every item took 0.15 s an image for 20,000 items (50 min for their 20,000
+    images); the images still take their own items."""
+    from geotile import datumaro_labels
+
+    items = [_item(f"i{i}", [_ann("bbox", "car", bbox=[i % W, 0, 1, 1])]) for i in range(50)]
+    labels = _write(tmp_path / "default.json", items)
+    images = [plain_png(tmp_path / f"i{i}.jpg", W, H) for i in (3, 7, 41)]
+    read = datumaro_labels._item_names
+    calls = []
+    monkeypatch.setattr(datumaro_labels, "_item_names",
+                        lambda found: calls.append(found) or read(found))
+    found = datumaro_labels.read_datumaro(labels, images)
+    assert len(calls) <= len(items) + len(images)
+    assert [f.image_path for f in found.shapes] == ["i3.jpg", "i7.jpg", "i41.jpg"]
+    assert [f.instances[0][1].bounds[0] for f in found.shapes] == [3, 7, 41]
