@@ -228,18 +228,21 @@ def _place(found, position: int) -> str:
 
 class _Index:
     """The items of LABELS by their image path's file name and by their stems (the id's last
-    part, the file name's stem), each in the files' order: read once for all the images."""
+    part, the file name's stem), each in the files' order: read once for all the images;
+    names in Unicode NFC (:func:`geotile.dataset_names.name_key`)."""
 
     def __init__(self, items: list[_Item]):
+        from geotile.dataset_names import name_key
+
         self.by_name: dict[str, list[_Item]] = {}
         self.by_stem: dict[str, list[_Item]] = {}
         listed = []
         for it in items:
             name, ident = _item_names(it)
             if name:
-                self.by_name.setdefault(name, []).append(it)
+                self.by_name.setdefault(name_key(name), []).append(it)
             stems = (ident, PurePosixPath(name).stem if name else None)
-            for stem in dict.fromkeys(s for s in stems if s is not None):
+            for stem in dict.fromkeys(name_key(s) for s in stems if s is not None):
                 self.by_stem.setdefault(stem, []).append(it)
             if name or ident:
                 listed.append(name or ident)
@@ -250,10 +253,12 @@ def _pair(labels, index: _Index, image) -> _Item:
     """``image``'s item: the one whose image path names it, else the one whose id is its
     stem (of several, the one of the subset a folder of the image's path names: datumaro's
     images/<subset>/); InputError naming the image for none or several."""
+    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
 
     source = Path(os.fspath(input_path(image)))
-    found = index.by_name.get(source.name) or index.by_stem.get(source.stem) or []
+    found = (index.by_name.get(name_key(source.name))
+             or index.by_stem.get(name_key(source.stem)) or [])
     if len(found) > 1:  # datumaro saves a subset's images in images/<subset>/
         ours = [it for it in found if it.path.stem in source.parent.parts]
         found = ours if len(ours) == 1 else found

@@ -493,3 +493,16 @@ def test_images_are_paired_through_one_index_of_the_items(tmp_path, monkeypatch)
     assert len(calls) <= len(items) + len(images)
     assert [f.image_path for f in found.shapes] == ["i3.jpg", "i7.jpg", "i41.jpg"]
     assert [f.instances[0][1].bounds[0] for f in found.shapes] == [3, 7, 41]
+
+
+def test_names_are_paired_in_unicode_nfc(tmp_path, run_cli):
+    """An image whose name macOS wrote decomposed (Zu + combining diaeresis + rich.png, NFD)
+    takes the item that names it composed (Zürich.png, as CVAT and datumaro write it), by
+    its image path and by its id, as YOLO's labels are paired."""
+    for key, item in (("path", _item("x", _OK, path="Z\u00fcrich.png")),
+                      ("id", _item("Z\u00fcrich", _OK, path=""))):
+        labels = _write(tmp_path / key / "default.json", [item])
+        image = plain_png(tmp_path / key / "Zu\u0308rich.png", W, H)
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / key / "m.tif")
+        assert result.exit_code == 0, result.output
+        assert read_mask(tmp_path / key / "m.tif")[0].sum() > 0
