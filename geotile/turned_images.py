@@ -82,9 +82,13 @@ def check_image(path, size: tuple[int, int], image, labelled: bool, drawn: str) 
     if labelled:
         refuse_turned(image, orientation, drawn)
     if size != view:
-        raise InputError(f"{image}: {width}x{height} px, but {path} annotates an image of "
-                         f"{size[0]}x{size[1]} px. Give the image the annotations were made "
-                         "on.")
+        turned = (f" ({view[0]}x{view[1]} as its EXIF orientation ({orientation}) turns "
+                  "it)" if view != (width, height) else "")
+        fix = ("That is its size turned a quarter: rotate the photo's pixels first "
+               "(`exiftran -ai`) and give it again." if size == (view[1], view[0])
+               else "Give the image the annotations were made on.")
+        raise InputError(f"{image}: {width}x{height} px{turned}, but {path} annotates an "
+                         f"image of {size[0]}x{size[1]} px. {fix}")
 
 
 def check_view(image, orientation: str, view: tuple[int, int], where: str, shows: str,

@@ -506,3 +506,15 @@ def test_names_are_paired_in_unicode_nfc(tmp_path, run_cli):
         result = run_cli("make-masks", labels, image, "-o", tmp_path / key / "m.tif")
         assert result.exit_code == 0, result.output
         assert read_mask(tmp_path / key / "m.tif")[0].sum() > 0
+
+
+@pytest.mark.parametrize("annotations", [[], _OK])
+def test_a_turned_photo_of_its_stored_size_names_its_turn(tmp_path, run_cli, annotations):
+    """An item of the photo's stored size (60 x 40) whose EXIF orientation (6) turns it to
+    40 x 60: the line says so, not '60x40 px, but ... an image of 60x40 px'."""
+    image = turned_jpeg(tmp_path / "a.jpg", W, H, "6")
+    labels = _write(tmp_path / "default.json", [_item("a", annotations, size=(H, W))])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "a.jpg: 60x40 px (40x60 as its EXIF orientation (6) turns "
+                          "it), but", "annotates an image of 60x40 px")
+    assert not (tmp_path / "m.tif").exists()
