@@ -260,7 +260,8 @@ def _pair(labels, index: _Index, image) -> _Item:
     found = (index.by_name.get(name_key(source.name))
              or index.by_stem.get(name_key(source.stem)) or [])
     if len(found) > 1:  # datumaro saves a subset's images in images/<subset>/
-        ours = [it for it in found if it.path.stem in source.parent.parts]
+        folders = Path(os.path.abspath(source)).parent.parts
+        ours = [it for it in found if it.path.stem in folders]
         found = ours if len(ours) == 1 else found
     if len(found) != 1:
         if found:

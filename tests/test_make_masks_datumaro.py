@@ -452,11 +452,12 @@ def test_an_export_without_label_categories_is_all_background(tmp_path, run_cli)
     assert not (tmp_path / "n.tif").exists()
 
 
-def test_an_item_id_in_two_subsets_is_told_apart_by_the_image_s_subset_folder(tmp_path,
-                                                                              run_cli):
+def test_an_item_id_in_two_subsets_is_told_apart_by_the_image_s_subset_folder(
+        tmp_path, run_cli, monkeypatch):
     """Two subsets each with an item a (a.jpg: a CVAT project's tasks, frame_000000 in
-    each): datumaro's images/<subset>/a.jpg take their own subset's item; an a.jpg in no
-    subset's folder is refused, naming both and the subset file to give instead."""
+    each): datumaro's images/<subset>/a.jpg take their own subset's item, given by a
+    relative path from that folder too; an a.jpg in no subset's folder is refused, naming
+    both and the subset file to give instead."""
     root = tmp_path / "export"
     _write(root / "annotations" / "train.json",
            [_item("a", [_ann("bbox", "car", bbox=[0, 0, 4, 4])])])
@@ -469,6 +470,10 @@ def test_an_item_id_in_two_subsets_is_told_apart_by_the_image_s_subset_folder(tm
         expected = np.zeros((H, W), np.uint8)
         expected[box, box] = value
         np.testing.assert_array_equal(read_mask(tmp_path / f"{sub}.tif")[0], expected)
+    monkeypatch.chdir(root / "images" / "val")
+    result = run_cli("make-masks", root, "a.jpg", "-o", tmp_path / "here.tif")
+    assert result.exit_code == 0, result.output
+    assert set(np.unique(read_mask(tmp_path / "here.tif")[0])) == {0, 4}
     elsewhere = plain_png(tmp_path / "other" / "a.jpg", W, H)
     refused = run_cli("make-masks", root, elsewhere, "-o", tmp_path / "n.tif")
     assert_one_line_error(refused, "has 2 items of it (train.json items[0], val.json "
