@@ -278,10 +278,10 @@ def _pair(labels, index: _Index, image) -> _Item:
 
 def _size(found: _Item) -> tuple[int, int] | None:
     """(width, height) of an item's image ([h, w] in the file); None where it gives none."""
-    image = found.item.get("image")
-    size = image.get("size") if isinstance(image, dict) else None
     from geotile.labelme_labels import MOST_RADIUS
 
+    image = found.item.get("image")
+    size = image.get("size") if isinstance(image, dict) else None
     if size is None:
         return None
     if not (isinstance(size, list) and len(size) == 2 and all(
