@@ -30,7 +30,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    pairs: FilePairs | None = None, kind: str | None = None,
                    class_map: dict[str, int] | None = None,
                    image: str | os.PathLike | None = None,
-                   min_score: float | None = None):
+                   min_score: float | None = None,
+                   road_class: str | int | None = None):
     """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector
     files of polygons (:func:`geotile.object_scores.evaluate_vectors`) or of lines
     (:func:`geotile.evaluate_lines`, within ``buffer`` metres), two rasters
@@ -48,7 +49,10 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     (:func:`geotile.spacenet_scoring.evaluate_road_csvs`). PREDICTION may be an
     instance model's COCO results file against a COCO instances file
     (:mod:`geotile.coco_results`; ``kind`` "coco results"), its results scoring below
-    ``min_score`` left out."""
+    ``min_score`` left out. Two road rasters (``kind`` "relaxed") or folders of them
+    ("relaxed folders") get the relaxed precision and recall of their road pixels within
+    ``buffer`` (:func:`geotile.relaxed_scores.evaluate_relaxed`; ``road_class``: the road
+    class of class rasters)."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
     check_range("--iou", iou, 0, 1, high_open=True)
@@ -98,6 +102,24 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             kind = "line folders"
     elif kind == "object folders":  # folders known to hold polygons or rasters
         kind, pairs = "folders", pairs or pair_folders(prediction, truth)
+    if road_class is not None and kind not in ("relaxed", "relaxed folders"):
+        raise UsageError(f"{truth}: --class picks the road class of two road rasters scored "
+                         "with --buffer (relaxed scores); leave it out.")
+    if kind in ("relaxed", "relaxed folders"):
+        for option, value in (("--layer", labels_layer), ("--labels-crs", labels_crs),
+                              ("--prediction-crs", prediction_crs), ("--class-map", class_map),
+                              ("--min-area", min_area)):
+            if value:
+                raise UsageError(f"{truth}: {option} does not apply to road rasters scored "
+                                 "with --buffer (relaxed scores); leave it out.")
+        from geotile.relaxed_scores import evaluate_relaxed, evaluate_relaxed_folders
+
+        relaxed = {"buffer": buffer, "road_class": road_class, "threshold": threshold,
+                   "progress": progress}
+        if kind == "relaxed folders":
+            return evaluate_relaxed_folders(pairs or pair_folders(prediction, truth),
+                                            **relaxed)
+        return evaluate_relaxed(prediction, truth, **relaxed)
     if class_map and kind in ("csvs", "road csvs", "lines", "line folders"):
         raise InputError(f"{truth}: --class-map names the ids of truth rasters; give "
                          "rasters.")

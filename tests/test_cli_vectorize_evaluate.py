@@ -311,8 +311,10 @@ def test_refused_options_name_the_inputs_they_apply_to(run_cli, make_raster, tmp
               "not to lines", "polygon"),
              ((polygons, "--threshold", "0.4"), "--threshold applies to probability rasters",
               "not to polygons", "line"),
-             ((raster, "--buffer", "3"), "--buffer applies to line files", "not to two rasters",
-              "vector files"),
+             ((raster, "--class", "1"), "--class applies to road rasters scored with --buffer",
+              "not to two rasters", "vector files"),
+             ((raster, "--buffer", "3", "--iou", "0.3"), "--iou applies to polygons",
+              "not to road rasters scored with --buffer", "pixel"),
              ((polygons, "--buffer", "3"), "--buffer applies to line files", "not to polygons",
               "probability"),
              ((lines, "--iou", "0.3"), "--iou applies to polygons and SpaceNet CSVs",
@@ -341,7 +343,7 @@ def test_evaluate_refuses_options_the_inputs_do_not_take(run_cli, make_raster, t
     for folder, source in (("rp", pred), ("rt", true)):
         (tmp_path / folder / "t.tif").write_bytes(source.read_bytes())
     refused = [((pred, true, "--iou", "0.9"), "--iou", "pixel"),
-               ((pred, true, "--buffer", "3"), "--buffer"),
+               ((pred, true, "--class", "1"), "--class"),  # (--buffer: relaxed scores)
                ((pred, true, "--class-field", "cls"), "--class-field"),
                ((pred, true, "--conf-field", "foo", "--repair-truth"),
                 "--conf-field, --repair-truth", "apply"),

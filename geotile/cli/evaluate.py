@@ -17,21 +17,25 @@ from geotile.cli.options import (
 
 #: options of object (or pixel) scores, which line scores do not take
 NOT_FOR_LINES = ("iou", "threshold", "class_field", "conf_field", "repair_truth", "report",
-                 "image", "min_area", "errors", "class_map")
+                 "image", "min_area", "errors", "class_map", "road_class")
 #: options of vector files, which pixel scores of two rasters do not take (--min-area,
 #: --errors, --report and --layer have their own messages)
 NOT_FOR_RASTERS = ("iou", "class_field", "conf_field", "repair_truth", "labels_crs",
-                   "prediction_crs", "buffer")
+                   "prediction_crs", "buffer", "road_class")
+#: options of other inputs, which relaxed scores of two road rasters (--buffer) do not take
+NOT_FOR_RELAXED = ("iou", "class_field", "conf_field", "repair_truth", "labels_crs",
+                   "prediction_crs", "class_map", "min_area", "layer")
 #: options of lines and probability rasters, which polygon scores do not take
-NOT_FOR_POLYGONS = ("threshold", "buffer", "class_map")
+NOT_FOR_POLYGONS = ("threshold", "buffer", "class_map", "road_class")
 #: options of vector files, lines or rasters, which two SpaceNet CSVs do not take
 NOT_FOR_CSVS = ("threshold", "buffer", "class_field", "conf_field", "repair_truth",
-                "labels_crs", "prediction_crs", "class_map")
+                "labels_crs", "prediction_crs", "class_map", "road_class")
 #: options of other truth, which truth drawn in each image's pixels does not take
-NOT_FOR_PIXEL_TRUTH = ("buffer", "layer", "labels_crs", "class_map", "report", "errors")
+NOT_FOR_PIXEL_TRUTH = ("buffer", "layer", "labels_crs", "class_map", "report", "errors",
+                       "road_class")
 #: options of other inputs, which a COCO results file (PREDICTION) does not take
 NOT_FOR_RESULTS = ("threshold", "buffer", "layer", "labels_crs", "prediction_crs",
-                   "class_map", "report", "errors", "image", "class_field")
+                   "class_map", "report", "errors", "image", "class_field", "road_class")
 #: the inputs each option applies to
 APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (object scores)",
            "min_score": "a COCO results file (PREDICTION)",
@@ -45,10 +49,13 @@ APPLIES = {"layer": "vector truth files","iou": "polygons and SpaceNet CSVs (obj
            "labels_crs": "vector files", "prediction_crs": "vector files",
            "threshold": "probability rasters (pixel scores)",
            "class_map": "truth rasters (pixel scores)",
-           "buffer": "line files (length-weighted scores)"}
+           "buffer": "line files (length-weighted scores) and road rasters (relaxed scores)",
+           "road_class": "road rasters scored with --buffer (relaxed scores)"}
 #: each kind of inputs and how it is scored
 WHY = {"lines": "lines, scored by their length within --buffer metres of each other",
        "rasters": "two rasters, which get pixel scores by class",
+       "relaxed": "road rasters scored with --buffer (relaxed precision and recall of road "
+                  "pixels)",
        "pixel truth": "truth drawn in each image's pixels (COCO, YOLO, Labelme, CVAT, Label "
                       "Studio, Labelbox, Supervisely, Datumaro, V7 Darwin, VIA, "
                       "DOTA)",
@@ -128,7 +135,9 @@ def _line_options(command):
         show_default=True, metavar="M", help="Lines: predicted and true centrelines match "
         "where they lie within M metres of each other. On each side, stretches within M/100 "
         "of each other (2 cm at 2 m: a road drawn twice, overlapping tiles' lines, copies "
-        "reprojected) are measured once.")(command)
+        "reprojected) are measured once. Two road rasters (or folders): given, relaxed "
+        "scores of road pixels within M ground metres (Euclidean, M included: rho = M / "
+        "pixel size px); rasters without a CRS in pixels (--buffer 3: rho 3 px).")(command)
 
 
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
@@ -196,12 +205,15 @@ def _line_options(command):
     'data", "ignore", "unknown"...) is left out, as 255. A list of ids is one class: '
     '{"other": [13, 14]} scores both as "other" (FLAIR\'s ids 13..19 are so scored).')
 @_line_options
+@click.option("--class", "road_class", metavar="ID|NAME", default=None,
+              help="Road rasters with --buffer: the road class of class rasters, by id or "
+              "name (default: class 1 of binary masks, 0/1 or 0/255).")
 @json_opt
 @overwrite_opt
 @click.pass_context
 def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, min_score, layer,
              labels_crs, prediction_crs, repair_truth, report, image, as_json, overwrite,
-             min_area, errors, buffer, class_map):
+             min_area, errors, buffer, class_map, road_class):
     """Score PREDICTION against TRUTH: two vector files (polygons or lines), two
     rasters, two SpaceNet CSVs, or two folders of them.
 
@@ -240,6 +252,16 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     both name their classes in another order, classes match by name (case,
     separators and a plural 's' aside); --class-map names an unnamed truth's
     ids (LoveDA, OpenEarthMap: 0 no data, a model's class k is id k+1).
+    Two road rasters on the same grid with --buffer (Massachusetts Roads,
+    DeepGlobe, SpaceNet road masks): the relaxed precision and recall of
+    Mnih & Hinton (2010): a predicted road pixel is correct where a true
+    road pixel lies within --buffer of it, a true one found where a
+    predicted one does; F1 and quality TP/(TP+FP+FN) of those pixels.
+    Within: Euclidean distance <= --buffer ground metres (a disk of rho =
+    buffer / pixel size px, rho itself included; an ellipse of px on a
+    lon/lat grid), or pixels for rasters without a CRS. Road: class 1 of
+    binary masks (0/1, 0/255), or --class of class rasters; nodata and the
+    truth's 255 are left out on both sides. Streamed by blocks.
     Two folders: each file of PREDICTION is scored against the file of TRUTH
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
     rasters; else SpaceNet's image ids); files without a partner are left
@@ -299,6 +321,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     precision, recall, f1, quality, predicted_length_m, true_length_m,
     matched_predicted_length_m, matched_true_length_m, predictions, truths;
     folders of lines also images, per_image and unpaired.
+    Road rasters (--buffer): mode ("relaxed"), buffer_m, units, rho_px
+    (along columns), rho_px_rows, road_class, precision, recall, f1,
+    quality, predicted_pixels, true_pixels, matched_predicted_pixels,
+    matched_true_pixels, pixels (scored); folders also images, per_image,
+    unpaired.
 
     \b
     Examples:
@@ -311,6 +338,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     $ geotile evaluate proposals.csv truth.csv --json
     $ geotile evaluate centrelines.gpkg roads.geojson --buffer 2
     $ geotile evaluate roads.csv truth_roads.csv --image PS-RGB/
+    $ geotile evaluate road_pred.tif road_mask.tif --buffer 3
     $ geotile evaluate predictions/ annotation.json --json
     $ geotile evaluate buildings.geojson annotation.json --image val/0001.jpg
     $ geotile evaluate coco_instances_results.json annotation.json --min-score 0.5
@@ -374,7 +402,12 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
         _refuse_options(ctx, NOT_FOR_CSVS, "csvs")
     elif kind == "files" and prediction.exists() and truth.exists():
         rasters = is_raster(prediction), is_raster(truth)
-        if all(rasters):
+        if all(rasters) and buffered:  # road masks: relaxed precision and recall
+            kind = "relaxed"
+            _refuse_options(ctx, NOT_FOR_RELAXED, "relaxed")
+            if given(ctx, "threshold"):
+                check_threshold_applies([prediction])
+        elif all(rasters):
             _refuse_options(ctx, NOT_FOR_RASTERS, "rasters")
             if given(ctx, "threshold"):
                 check_threshold_applies([prediction])
@@ -388,6 +421,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
         if are_line_folders(pairs, layer, buffered):
             kind = "line folders"
             _refuse_options(ctx, NOT_FOR_LINES, "lines")
+        elif pairs.kind == "raster" and buffered:
+            kind = "relaxed folders"
+            _refuse_options(ctx, NOT_FOR_RELAXED, "relaxed")
+            if given(ctx, "threshold"):
+                check_threshold_applies([p for p, _ in pairs.pairs.values()])
         elif pairs.kind == "raster":
             kind = "object folders"
             _refuse_options(ctx, NOT_FOR_RASTERS, "rasters")
@@ -417,7 +455,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
                             prediction_crs=prediction_crs, repair_truth=repair_truth,
                             progress=bool(ctx.obj and ctx.obj.get("progress")),
                             min_area=min_area, buffer=buffer, pairs=pairs, kind=kind,
-                            class_map=class_map,
+                            class_map=class_map, road_class=road_class,
                             image=image if kind == "road csvs" else None)
     # the scores first: a write that fails (a full disk) does not lose them
     click.echo(dumps(result) if as_json else result.table())

@@ -1,0 +1,406 @@
+"""Relaxed precision and recall of two road masks (Mnih & Hinton 2010, "Learning to detect
+roads in high-resolution aerial images"; the Massachusetts Roads benchmark's, DeepGlobe's
+and SpaceNet road masks' usual pixel score).
+
+A predicted road pixel is correct when a true road pixel lies within rho pixels of it
+(precision, "correctness"); a true road pixel is found when a predicted road pixel lies
+within rho of it (recall, "completeness"); F1 is their harmonic mean and quality
+TP / (TP + FP + FN) counts the correct predicted pixels, the wrong ones and the true
+pixels not found, as the line scores' quality does lengths (:mod:`geotile.line_metrics`).
+
+Within rho: the Euclidean distance between the pixels' centres on the ground is at most
+``buffer`` (distance == buffer included), so the footprint is a disk of radius rho =
+buffer / pixel size (an ellipse on a grid of pixels that are not square on the ground,
+such as a lon/lat one). ``buffer`` is in ground metres where the rasters carry a CRS,
+else in their coordinates' units: pixels for an image without georeference
+(Massachusetts Roads' and DeepGlobe's tiles), as line scores measure lines of such an
+image.
+
+Streams by blocks (:func:`geotile.streaming.blocks`) read with a halo of ceil(rho) pixels:
+each side's road mask is dilated (scipy.ndimage.binary_dilation with the disk) to test the
+other side's pixels, counting only the block's own pixels, so memory depends on the block
+size alone. Pixels that are nodata in either raster, or the truth's ignore value 255 (or
+ids named no data), are left out on both sides, as pixel scores leave them out: they are
+neither counted nor road for the other side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from geotile.errors import InputError, check_range
+
+#: relative slack on the radius, so that a distance equal to rho (3 px at 0.5 m and 1.5 m)
+#: is within it despite rounding
+RADIUS_SLACK = 1e-9
+#: the widest footprint scored (px a side): a dilation costs its pixels per pixel
+MAX_FOOTPRINT = 1001
+
+
+@dataclass(frozen=True)
+class RelaxedScores:
+    """Road pixels predicted and true, and how many of each lie within ``buffer``."""
+
+    buffer: float
+    #: rho in pixels along the raster's columns (x) and rows (y): equal for square pixels
+    rho_px: tuple[float, float]
+    predicted_pixels: int
+    true_pixels: int
+    matched_predicted_pixels: int
+    matched_true_pixels: int
+    #: pixels scored (valid in both rasters)
+    pixels: int = 0
+    #: buffer in ground metres (the rasters carry a CRS); else in their coordinates' units
+    metres: bool = True
+    #: the road class: its id, or None for a binary mask's class 1 (0/255: 255)
+    road_class: str | None = None
+    mode: str = "relaxed"
+
+    @property
+    def precision(self) -> float:
+        return (self.matched_predicted_pixels / self.predicted_pixels
+                if self.predicted_pixels else 0.0)
+
+    @property
+    def recall(self) -> float:
+        return self.matched_true_pixels / self.true_pixels if self.true_pixels else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def quality(self) -> float:
+        """TP / (TP + FP + FN): TP the predicted pixels within rho of the truth, FN the
+        true pixels beyond rho of the prediction."""
+        whole = self.predicted_pixels + self.true_pixels - self.matched_true_pixels
+        return self.matched_predicted_pixels / whole if whole > 0 else 0.0
+
+    @property
+    def within(self) -> str:
+        x, y = self.rho_px
+        rho = f"{x:g} px" if math.isclose(x, y, rel_tol=1e-6) else f"{x:g} x {y:g} px"
+        unit = "m" if self.metres else "coordinate units (no CRS)"
+        return f"{self.buffer:g} {unit}, rho {rho}"
+
+    def as_dict(self) -> dict:
+        x, y = self.rho_px
+        return {"mode": "relaxed", "buffer_m": self.buffer,
+                "units": "m" if self.metres else "coordinates",
+                "rho_px": round(x, 6), "rho_px_rows": round(y, 6),
+                "road_class": self.road_class,
+                "precision": round(self.precision, 6), "recall": round(self.recall, 6),
+                "f1": round(self.f1, 6), "quality": round(self.quality, 6),
+                "predicted_pixels": self.predicted_pixels, "true_pixels": self.true_pixels,
+                "matched_predicted_pixels": self.matched_predicted_pixels,
+                "matched_true_pixels": self.matched_true_pixels, "pixels": self.pixels}
+
+    def table(self) -> str:
+        road = f" (class {self.road_class})" if self.road_class is not None else ""
+        return "\n".join([
+            f"Road pixels{road}, relaxed (within {self.within}): {self.predicted_pixels} "
+            f"predicted, {self.true_pixels} true, of {self.pixels} scored",
+            f"  precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}  "
+            f"quality {self.quality:.4f}",
+        ])
+
+    def dumps(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+
+def footprint(column: tuple[float, float], row: tuple[float, float],
+              buffer: float) -> np.ndarray:
+    """The offsets (rows, columns) within ``buffer`` of a pixel, as a bool array of odd
+    sides centred on it: |j column + i row| <= buffer, ``column`` and ``row`` the ground
+    vectors of one column and one row of the grid (a disk on square pixels, distance ==
+    buffer included)."""
+    m = np.array([column, row], float).T  # columns of m: a column step, a row step
+    smallest = np.linalg.svd(m, compute_uv=False).min()
+    if not smallest > 0:
+        raise InputError("the rasters' pixels have no area (a degenerate geotransform); "
+                         "fix their georeference.")
+    reach = math.floor(buffer / smallest * (1 + RADIUS_SLACK))
+    if 2 * reach + 1 > MAX_FOOTPRINT:
+        raise InputError(f"--buffer {buffer:g} is {reach} pixels or more: give a buffer of "
+                         f"at most {MAX_FOOTPRINT // 2} pixels (rho is a few pixels, 3 in "
+                         "Mnih's scores).")
+    i, j = np.mgrid[-reach:reach + 1, -reach:reach + 1]
+    x = j * m[0, 0] + i * m[0, 1]
+    y = j * m[1, 0] + i * m[1, 1]
+    disk = x * x + y * y <= (buffer * (1 + RADIUS_SLACK)) ** 2
+    rows, cols = np.flatnonzero(disk.any(axis=1)), np.flatnonzero(disk.any(axis=0))
+    a, b = min(rows[0], 2 * reach - rows[-1]), min(cols[0], 2 * reach - cols[-1])
+    return disk[a:disk.shape[0] - a, b:disk.shape[1] - b]
+
+
+def relaxed_counts(prediction: np.ndarray, truth: np.ndarray, disk: np.ndarray,
+                   core: tuple[slice, slice] | None = None) -> tuple[int, int, int, int]:
+    """(predicted, true, matched predicted, matched true) road pixels of two bool road
+    masks (pixels left out already False on both), within ``core`` (the block's own pixels
+    of masks read with a halo of at least the ``disk``'s radius)."""
+    from scipy.ndimage import binary_dilation
+
+    core = core or (slice(None), slice(None))
+    p, t = prediction[core], truth[core]
+    near_truth = binary_dilation(truth, structure=disk)[core] if p.any() else p
+    near_prediction = binary_dilation(prediction, structure=disk)[core] if t.any() else t
+    return (int(p.sum()), int(t.sum()), int((p & near_truth).sum()),
+            int((t & near_prediction).sum()))
+
+
+def ground_steps(src) -> tuple[tuple[float, float], tuple[float, float], bool]:
+    """(the ground vector of one column, of one row, in metres; whether in metres) of a
+    raster's grid: its CRS's units where they are ground metres, else scaled at the
+    raster's centre (degrees, feet, Web Mercator); in its coordinates' units without a
+    CRS."""
+    t = src.transform
+    column, row = (t.a, t.d), (t.b, t.e)
+    if src.crs is None:
+        return column, row, False
+    from geotile.ground_scale import centre_scales, in_ground_metres
+
+    corners = [(c, r) for c in (0, src.width) for r in (0, src.height)]
+    xs = [t.c + t.a * c + t.b * r for c, r in corners]
+    ys = [t.f + t.d * c + t.e * r for c, r in corners]
+    bounds = (min(xs), min(ys), max(xs), max(ys))  # (src.bounds warns on a rotated grid)
+    if in_ground_metres(src.crs, bounds):
+        return column, row, True
+    sx, sy = centre_scales(src.crs, bounds)
+    if not (math.isfinite(sx) and math.isfinite(sy)):
+        raise InputError(f"{src.name}: its CRS cannot be measured in metres where it lies; "
+                         "reproject it (gdalwarp -t_srs EPSG:<UTM zone>).")
+    return (t.a * sx, t.d * sy), (t.b * sx, t.e * sy), True
+
+
+def _road_id(road_class, kind, path, truth_id: int | None = None) -> int | None:
+    """The id of ``road_class`` (an id, or a name of the raster's classes) in a raster read
+    as ``kind``; None when no class is given (a binary mask's class 1). A prediction naming
+    no classes takes the truth's id of that name (``truth_id``): ids pair by id, as in
+    pixel scores."""
+    if road_class is None:
+        return None
+    text = str(road_class).strip()
+    if text.isdigit():
+        return int(text)
+    from geotile.class_keys import class_key
+
+    if truth_id is not None and not kind.names:
+        return truth_id
+    names = kind.names or []
+    for i, name in enumerate(names):
+        if class_key(name) == class_key(text):
+            return i
+    said = f"its classes are {', '.join(map(repr, names))}" if names else "it names no classes"
+    raise InputError(f"{path}: no class {text!r} ({said}). Give --class the road class's id "
+                     "or one of its names.")
+
+
+def _check_rasters(*paths) -> None:
+    """An InputError naming an input that is missing or no raster."""
+    from geotile.evaluate import is_raster
+    from geotile.input_paths import input_exists
+
+    for path in paths:
+        if not input_exists(path):
+            raise InputError(f"{path}: no such file. Check the path.")
+        if not is_raster(path):
+            raise InputError(f"{path} is no raster: relaxed scores (--buffer on rasters) "
+                             "take two road masks on one grid; two line files get line "
+                             "scores.")
+
+
+class _Side:
+    """How one raster's blocks become a road mask."""
+
+    def __init__(self, src, path, kind, indexes, threshold, road, truth: bool) -> None:
+        from geotile.raster_kinds import binary_mask_kind, may_ignore_255, no_data_ids
+
+        if kind.kind == "class" and road is None:
+            kind = binary_mask_kind(src, kind)
+        self.src, self.path, self.kind, self.indexes = src, path, kind, indexes
+        self.threshold, self.road, self.truth = threshold, road, truth
+        self.ignore = truth and may_ignore_255(src, kind) and road != 255
+        self.no_data = no_data_ids(kind.names) if truth else []
+
+    def masks(self, values, valid) -> tuple[np.ndarray, np.ndarray]:
+        """(road, scored) of a block: scored False where the truth leaves pixels out."""
+        from geotile.evaluate import _ids
+
+        # class ids as pixel scores read them; probabilities thresholded or argmaxed
+        ids = _ids(values, valid, self.kind, self.threshold, self.path)
+        scored = valid.copy()
+        if self.kind.binary_255:  # a 0/255 mask: 255 (strays from 128 up) is road
+            return valid & (ids >= 128), scored
+        if self.ignore:
+            scored &= ids != 255
+        if self.no_data:
+            scored &= ~np.isin(ids, self.no_data)
+        if self.road is not None:
+            return scored & (ids == self.road), scored
+        others = ids[scored & (ids > 1)]
+        if others.size:
+            raise InputError(
+                f"{self.path}: holds class id {int(others.max())} besides 0 and 1: relaxed "
+                "scores take one road class. Give --class ID|NAME (the road class of a class "
+                "raster), or binary road masks (0/1 or 0/255).")
+        return scored & (ids == 1), scored
+
+
+def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
+                     buffer: float = 3.0, road_class: str | int | None = None,
+                     threshold: float | None = None, progress: bool = False,
+                     block_size: int | None = None) -> RelaxedScores:
+    """Relaxed precision, recall, F1 and quality of road masks (Mnih & Hinton 2010): two
+    rasters on the same grid, road pixels within ``buffer`` (ground metres, or the
+    coordinates' units, pixels, for rasters without a CRS) of each other. The road class:
+    ``road_class`` (an id, or a class name of each raster), else class 1 of binary masks
+    (0/1, or 0/255: 255). A probability prediction is thresholded (``threshold``, else its
+    tag, else 0.5) or argmaxed. Streams by ``block_size`` px blocks (default evaluate's)."""
+    from geotile.evaluate import PIXEL_BLOCK_SIZE, _check_same_grid
+    from geotile.progress import progress_bar
+    from geotile.raster import has_nodata, open_raster, read_block
+    from geotile.raster_kinds import plain_bands, raster_kind, reads_nodata
+    from geotile.streaming import background, blocks
+
+    check_range("--buffer", buffer, 0, low_open=True, required=True)
+    check_range("--threshold", threshold, 0, 1)
+    _check_rasters(prediction, truth)
+    block_size = block_size or PIXEL_BLOCK_SIZE
+    with open_raster(prediction) as pred, open_raster(truth) as true:
+        _check_same_grid(pred, true, prediction, truth)
+        p_indexes, p_kind = plain_bands(pred, raster_kind(
+            pred, threshold_given=threshold is not None))
+        t_indexes, t_kind = plain_bands(true, raster_kind(true, truth=True))
+        t_indexes = t_indexes or (None if t_kind.kind == "probability" else [1])
+        if threshold is None:
+            threshold = p_kind.threshold if p_kind.threshold is not None else 0.5
+        t_threshold = t_kind.threshold if t_kind.threshold is not None else 0.5
+        true_road = _road_id(road_class, t_kind, truth)
+        sides = (_Side(pred, prediction, p_kind, p_indexes, threshold,
+                       _road_id(road_class, p_kind, prediction, true_road), False),
+                 _Side(true, truth, t_kind, t_indexes, t_threshold, true_road, True))
+        column, row, metres = ground_steps(true)
+        disk = footprint(column, row, buffer)
+        hr, hc = disk.shape[0] // 2, disk.shape[1] // 2
+        checks = (reads_nodata(pred, p_kind), has_nodata(true))
+
+        def read(parts):
+            for left, top, cols, rows in parts:
+                yield left, top, cols, rows, tuple(
+                    read_block(side.src, left - hc, top - hr, cols + 2 * hc, rows + 2 * hr,
+                               side.indexes, check,
+                               band_nodata_values=side.kind.kind != "probability")
+                    for side, check in zip(sides, checks, strict=True))
+
+        parts = list(blocks(pred.width, pred.height, block_size))
+        totals = np.zeros(5, np.int64)
+        with contextlib.closing(background(read(parts))) as read_parts:
+            for _, _, cols, rows, ((p_values, p_valid), (t_values, t_valid)) in progress_bar(
+                    read_parts, progress, total=len(parts), unit="block", desc="evaluate"):
+                p_road, _ = sides[0].masks(p_values, p_valid & t_valid)
+                t_road, scored = sides[1].masks(t_values, p_valid & t_valid)
+                p_road &= scored  # the truth's ignored pixels: left out on both sides
+                core = (slice(hr, hr + rows), slice(hc, hc + cols))
+                totals[:4] += relaxed_counts(p_road, t_road, disk, core)
+                totals[4] += int(scored[core].sum())
+    rho = (buffer / math.hypot(*column), buffer / math.hypot(*row))
+    return RelaxedScores(buffer, rho, *(int(v) for v in totals[:4]), pixels=int(totals[4]),
+                         metres=metres,
+                         road_class=None if road_class is None else str(road_class))
+
+
+@dataclass
+class ManyRelaxedScores:
+    """Relaxed scores of many images: ``per_image`` {image: RelaxedScores} and their sum
+    (the pixels counted over every image, as one mosaic of them would count)."""
+
+    per_image: dict[str, RelaxedScores]
+    files: dict[str, tuple[str, str]]
+    buffer: float
+    unpaired: dict[str, list[str]] = field(default_factory=dict)
+    mode: str = "relaxed"
+
+    @property
+    def scores(self) -> RelaxedScores:
+        parts = list(self.per_image.values())
+        rhos = {p.rho_px for p in parts}
+        rho = rhos.pop() if len(rhos) == 1 else (math.nan, math.nan)
+        return RelaxedScores(
+            self.buffer, rho, *(sum(getattr(p, k) for p in parts) for k in (
+                "predicted_pixels", "true_pixels", "matched_predicted_pixels",
+                "matched_true_pixels")),
+            pixels=sum(p.pixels for p in parts), metres=all(p.metres for p in parts),
+            road_class=parts[0].road_class if parts else None)
+
+    def rows(self) -> dict[str, dict]:
+        return {name: {"prediction": self.files[name][0], "truth": self.files[name][1],
+                       **{k: v for k, v in part.as_dict().items()
+                          if k not in ("mode", "buffer_m", "units", "road_class")}}
+                for name, part in self.per_image.items()}
+
+    def as_dict(self) -> dict:
+        total = self.scores.as_dict()
+        if len({p.rho_px for p in self.per_image.values()}) > 1:  # grids of other sizes
+            total["rho_px"] = total["rho_px_rows"] = None
+        return {**total, "images": len(self.per_image), "per_image": self.rows(),
+                "unpaired": self.unpaired}
+
+    def table(self) -> str:
+        from geotile.plurals import counted
+        from geotile.score_tables import name_width
+
+        s, n = self.scores, name_width(self.per_image)
+        within = s.within if not math.isnan(s.rho_px[0]) else (
+            f"{s.buffer:g} {'m' if s.metres else 'coordinate units (no CRS)'}")
+        lines = [f"Road pixels, relaxed (within {within}): "
+                 f"{counted(len(self.per_image), 'image')}, {s.predicted_pixels} predicted, "
+                 f"{s.true_pixels} true",
+                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
+                 f"quality {s.quality:.4f}",
+                 f"  {'image':<{n}}{'pred. px':>12}{'true px':>12}"
+                 f"{'prec.':>8}{'recall':>8}{'F1':>8}{'quality':>8}"]
+        for name, part in self.per_image.items():
+            lines.append(f"  {name:<{n}}{part.predicted_pixels:>12}{part.true_pixels:>12}"
+                         f"{part.precision:>8.4f}{part.recall:>8.4f}{part.f1:>8.4f}"
+                         f"{part.quality:>8.4f}")
+        if self.unpaired.get("prediction") or self.unpaired.get("truth"):
+            lines.append(f"  left out (no partner): "
+                         f"{counted(len(self.unpaired['prediction']), 'prediction')}, "
+                         f"{counted(len(self.unpaired['truth']), 'truth')}")
+        return "\n".join(lines)
+
+    def dumps(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+
+def evaluate_relaxed_folders(pairs, *, buffer: float = 3.0,
+                             road_class: str | int | None = None,
+                             threshold: float | None = None,
+                             progress: bool = False) -> ManyRelaxedScores:
+    """Relaxed scores of each pair of rasters of ``pairs``
+    (:class:`geotile.folder_pairs.FilePairs`) and in total (summed pixel counts)."""
+    from geotile.progress import progress_bar
+
+    if pairs.kind != "raster":
+        raise InputError("relaxed scores (--buffer on rasters) pair folders of road rasters; "
+                         f"these hold {pairs.kind} files (lines: give line files).")
+    per_image = {}
+    for name, (pred, true) in progress_bar(pairs.pairs.items(), progress, unit="image",
+                                           desc="evaluate"):
+        per_image[name] = evaluate_relaxed(pred, true, buffer=buffer, road_class=road_class,
+                                           threshold=threshold)
+    files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
+    unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
+                "truth": [str(t) for t in pairs.unpaired_truth]}
+    return ManyRelaxedScores(per_image, files, buffer, unpaired)
+
+
+__all__ = ["ManyRelaxedScores", "RelaxedScores", "evaluate_relaxed",
+           "evaluate_relaxed_folders", "footprint", "relaxed_counts"]

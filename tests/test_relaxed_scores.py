@@ -1,0 +1,213 @@
+"""Relaxed precision and recall of road masks (Mnih & Hinton 2010): `evaluate A.tif B.tif
+--buffer M`, streamed by blocks with a halo, against an independent whole-array
+computation (scipy's Euclidean distance transform)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from rasterio.transform import Affine, from_origin
+from scipy.ndimage import distance_transform_edt
+
+from geotile.errors import InputError
+from geotile.relaxed_scores import evaluate_relaxed
+
+from .conftest import UTM_ORIGIN, assert_one_line_error
+
+
+def _expected(pred_road, true_road, buffer, sampling=(1.0, 1.0)):
+    """(predicted, true, matched predicted, matched true) pixels, from the Euclidean
+    distance of each pixel to the other side's nearest road pixel (distance == buffer
+    within)."""
+    to_truth = distance_transform_edt(~true_road, sampling=sampling)
+    to_prediction = distance_transform_edt(~pred_road, sampling=sampling)
+    near = buffer * (1 + 1e-12) + 1e-12
+    return (int(pred_road.sum()), int(true_road.sum()),
+            int((pred_road & (to_truth <= near)).sum()),
+            int((true_road & (to_prediction <= near)).sum()))
+
+
+def _counts(scores):
+    return (scores.predicted_pixels, scores.true_pixels, scores.matched_predicted_pixels,
+            scores.matched_true_pixels)
+
+
+def _roads(rng, shape, share=0.04):
+    """Random masks with some runs (road-like strokes) besides scattered pixels."""
+    road = rng.random(shape) < share
+    for _ in range(4):
+        r = rng.integers(0, shape[0])
+        road[r, rng.integers(0, shape[1] // 2):] = True
+    return road
+
+
+@pytest.mark.parametrize("buffer", [0.5, 1.0, 1.5, 2.3])
+def test_relaxed_counts_equal_a_whole_array_distance_transform(make_raster, buffer):
+    """Random 0/1 masks at 0.5 m (rho 1..4.6 px): tiny blocks (5, 7 px: every road pixel
+    near a block edge, halos crossing several blocks) and one block count the same as the
+    Euclidean distance transform of the whole arrays."""
+    rng = np.random.default_rng(int(buffer * 10))
+    shape = (61, 47)
+    pred, true = _roads(rng, shape), _roads(rng, shape)
+    p = make_raster("p.tif", pred.astype(np.uint8))
+    t = make_raster("t.tif", true.astype(np.uint8))
+    expected = _expected(pred, true, buffer, (0.5, 0.5))
+    assert expected[2] < expected[0] and expected[3] < expected[1]  # not all matched
+    for block in (5, 7, 1024):
+        s = evaluate_relaxed(p, t, buffer=buffer, block_size=block)
+        assert _counts(s) == expected, block
+        assert s.pixels == pred.size
+        assert s.rho_px == pytest.approx((buffer / 0.5, buffer / 0.5))
+        assert s.precision == pytest.approx(expected[2] / expected[0])
+        assert s.recall == pytest.approx(expected[3] / expected[1])
+
+
+def test_nodata_and_ignored_truth_are_left_out_on_both_sides(make_raster):
+    """A probability prediction with NaN holes (thresholded at 0.5) against a 0/1 truth
+    with 255 to ignore: those pixels are neither counted nor road for the other side."""
+    rng = np.random.default_rng(5)
+    shape = (50, 64)
+    probability = rng.random(shape).astype(np.float32) ** 8  # p >= 0.5 on ~9%
+    probability[10:20, 5:30] = np.nan
+    truth = _roads(rng, shape).astype(np.uint8)
+    truth[rng.random(shape) < 0.02] = 255
+    truth[30:40, 40:60] = 255
+    p = make_raster("p.tif", probability)
+    t = make_raster("t.tif", truth)
+    valid = ~np.isnan(probability) & (truth != 255)
+    pred_road = valid & (np.nan_to_num(probability) >= 0.5)
+    true_road = valid & (truth == 1)
+    expected = _expected(pred_road, true_road, 1.0, (0.5, 0.5))
+    for block in (6, 1024):
+        s = evaluate_relaxed(p, t, buffer=1.0, block_size=block)
+        assert _counts(s) == expected
+        assert s.pixels == int(valid.sum())
+    # what leaving out changed: the ignored truth pixels' predictions count no more
+    assert expected[0] < int((np.nan_to_num(probability) >= 0.5).sum())
+
+
+@pytest.mark.parametrize("transform", [
+    Affine.translation(*UTM_ORIGIN) @ Affine.rotation(30) @ Affine.scale(0.5, -0.5),
+    from_origin(*UTM_ORIGIN, 0.5, 0.5) @ Affine.scale(1, -1),  # south-up
+    Affine.translation(*UTM_ORIGIN) @ Affine.rotation(-65) @ Affine.scale(-0.5, 0.5)],
+    ids=["rotated", "south-up", "rotated-flipped"])
+def test_rotated_and_south_up_grids_measure_ground_distance(make_raster, transform):
+    """A rotated or south-up grid of 0.5 m pixels: the disk is the same 0.5 m pixels' (the
+    distance on the ground, whichever way the rows run)."""
+    rng = np.random.default_rng(9)
+    pred, true = _roads(rng, (40, 52)), _roads(rng, (40, 52))
+    p = make_raster("p.tif", pred.astype(np.uint8), transform=transform)
+    t = make_raster("t.tif", true.astype(np.uint8), transform=transform)
+    s = evaluate_relaxed(p, t, buffer=1.5, block_size=8)
+    assert _counts(s) == _expected(pred, true, 1.5, (0.5, 0.5))
+    assert s.rho_px == pytest.approx((3.0, 3.0))
+
+
+def test_pixels_not_square_on_the_ground_take_an_ellipse(make_raster):
+    """0.5 m wide, 1 m high pixels: rho 3 px along rows, 1.5 px along columns."""
+    rng = np.random.default_rng(4)
+    pred, true = _roads(rng, (45, 38)), _roads(rng, (45, 38))
+    transform = from_origin(*UTM_ORIGIN, 0.5, 1.0)
+    p = make_raster("p.tif", pred.astype(np.uint8), transform=transform)
+    t = make_raster("t.tif", true.astype(np.uint8), transform=transform)
+    s = evaluate_relaxed(p, t, buffer=1.5, block_size=9)
+    assert _counts(s) == _expected(pred, true, 1.5, (1.0, 0.5))
+    assert s.rho_px == pytest.approx((3.0, 1.5))
+
+
+def _road_masks(make_raster, shift=2, scale=255):
+    """A 3 px wide vertical road in a 0/255 truth (DeepGlobe's masks, no georeference:
+    pixels), and the prediction ``shift`` px to its right."""
+    truth = np.zeros((40, 40), np.uint8)
+    truth[:, 18:21] = scale
+    pred = np.zeros_like(truth)
+    pred[:, 18 + shift:21 + shift] = scale
+    return (make_raster("pred.png.tif", pred, crs=None, transform=Affine.identity()),
+            make_raster("truth.tif", truth, crs=None, transform=Affine.identity()))
+
+
+def test_a_road_shifted_by_2_px_scores_1_at_rho_3_and_less_at_rho_1(run_cli, make_raster):
+    pred, truth = _road_masks(make_raster)
+    result = run_cli("evaluate", pred, truth, "--buffer", "3", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["mode"] == "relaxed" and d["units"] == "coordinates" and d["rho_px"] == 3
+    assert (d["precision"], d["recall"], d["f1"]) == (1.0, 1.0, 1.0)
+    assert d["predicted_pixels"] == d["true_pixels"] == 120
+    result = run_cli("evaluate", pred, truth, "--buffer", "1", "--json")
+    d = json.loads(result.stdout)
+    # within 1 px: the pixels of columns 19..21 on either side (2 of 3 columns)
+    assert d["precision"] == pytest.approx(2 / 3) and d["recall"] == pytest.approx(2 / 3)
+    table = run_cli("evaluate", pred, truth, "--buffer", "1").stdout
+    assert "relaxed (within 1 coordinate units (no CRS), rho 1 px)" in table
+    assert "precision 0.6667  recall 0.6667" in table
+
+
+def test_class_rasters_take_the_road_class_by_name_or_id(run_cli, make_raster):
+    """A land-cover class raster: --class picks the road class (by id, or by the truth's
+    name); without it, ids other than 0 and 1 are refused in one line, not pooled."""
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 4, (30, 30)).astype(np.uint8)
+    pred = rng.integers(0, 4, (30, 30)).astype(np.uint8)
+    names = '["background", "building", "road", "water"]'
+    t = make_raster("t.tif", truth)
+    p = make_raster("p.tif", pred)
+    from rasterio import open as rio_open
+
+    for path in (t, p):
+        with rio_open(path, "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES=names)
+    expected = _expected(pred == 2, truth == 2, 1.0, (0.5, 0.5))
+    by_name = json.loads(run_cli("evaluate", p, t, "--buffer", "1", "--class", "Road",
+                                 "--json").stdout)
+    by_id = evaluate_relaxed(p, t, buffer=1.0, road_class=2, block_size=7)
+    assert _counts(by_id) == expected
+    assert (by_name["predicted_pixels"], by_name["true_pixels"],
+            by_name["matched_predicted_pixels"], by_name["matched_true_pixels"]) == expected
+    result = run_cli("evaluate", p, t, "--buffer", "1")
+    assert_one_line_error(result, "--class", "binary road masks", code=1)
+    assert_one_line_error(run_cli("evaluate", p, t, "--buffer", "1", "--class", "rail"),
+                          "t.tif", "no class 'rail'", "'road'", code=1)
+    unnamed = make_raster("unnamed.tif", pred)  # pairs by id: the truth's road id
+    assert _counts(evaluate_relaxed(unnamed, t, buffer=1.0, road_class="road")) == expected
+
+
+def test_folders_of_road_masks_score_per_image_and_in_total(run_cli, make_raster, tmp_path):
+    rng = np.random.default_rng(3)
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "true").mkdir()
+    sums = np.zeros(4, int)
+    for name in ("a", "b"):
+        pred, true = _roads(rng, (30, 33)), _roads(rng, (30, 33))
+        make_raster(f"pred/{name}.tif", pred.astype(np.uint8) * 255)
+        make_raster(f"true/{name}.tif", true.astype(np.uint8) * 255)
+        sums += _expected(pred, true, 1.0, (0.5, 0.5))
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "true", "--buffer", "1",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["mode"] == "relaxed" and d["images"] == 2 and set(d["per_image"]) == {"a", "b"}
+    assert [d[k] for k in ("predicted_pixels", "true_pixels", "matched_predicted_pixels",
+                           "matched_true_pixels")] == list(sums)
+    assert sum(r["true_pixels"] for r in d["per_image"].values()) == sums[1]
+    assert d["precision"] == pytest.approx(sums[2] / sums[0])
+    table = run_cli("evaluate", tmp_path / "pred", tmp_path / "true", "--buffer", "1").stdout
+    assert "2 images" in table and "rho 2 px" in table
+
+
+def test_bad_inputs_fail_in_one_line(run_cli, make_raster, tmp_path):
+    pred, truth = _road_masks(make_raster)
+    other = make_raster("other.tif", np.zeros((20, 20), np.uint8), crs=None,
+                        transform=Affine.identity())
+    assert_one_line_error(run_cli("evaluate", pred, other, "--buffer", "3"),
+                          "not on the same grid", code=1)
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--buffer", "3",
+                                  "--class-field", "x"), "--class-field", code=2)
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--buffer", "5000"),
+                          "--buffer 5000", code=1)
+    lines = tmp_path / "x.geojson"
+    lines.write_text('{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(InputError, match="no raster"):
+        evaluate_relaxed(pred, lines, buffer=3)
