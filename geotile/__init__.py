@@ -43,6 +43,7 @@ _EXPORTS = {
     "vectorize_lines": "geotile.lines",
     "evaluate_lines": "geotile.line_metrics",
     "line_scores": "geotile.line_metrics",
+    "evaluate_relaxed": "geotile.relaxed_scores",
     "evaluate_files": "geotile.evaluate_modes",
     "match_polygons": "geotile.object_scores",
     "pixel_scores": "geotile.evaluate",
