@@ -494,6 +494,10 @@ def make_masks_on_cluster(
 
     images, outputs = path_list(images), path_list(outputs)
     check_pairs(images, outputs)
+    from geotile.ignore_regions import pair_regions
+
+    # each image's --ignore regions, paired and checked once, before any task
+    kwargs = {**kwargs, "ignore": pair_regions(kwargs.get("ignore"), images)}
     from geotile.pixel_label_formats import pixel_label_format
     from geotile.stac_catalogs import is_catalog
 
@@ -542,8 +546,10 @@ def make_masks_on_cluster(
             # the features it selects, read by each)
             kwargs = {**kwargs, "whole_values": whole_class_values(
                 read, checked["class_field"], kwargs.get("layer"))}
+    regions = [f for own in kwargs["ignore"].files for f in own] if kwargs["ignore"] else []
     refuse_overwriting_inputs(outputs, [*dict.fromkeys(files), read, *images, *(
-        [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else [])])
+        [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []),
+        *dict.fromkeys(regions)])
     from geotile.label_order import OrderLostWarning, warn_order_lost
     from geotile.label_rasters import is_label_raster
     from geotile.palettes import PALETTES
@@ -574,9 +580,12 @@ def make_masks_on_cluster(
     kwargs = {**kwargs, "progress": False}
     if isinstance(palette, str | os.PathLike) and str(palette).lower() not in PALETTES:
         kwargs["palette"] = _shared(palette, remote)  # a file: found from the workers' folder
+    ignore = kwargs.pop("ignore")
     calls = [(_mask_one, _shared(labels, remote), _shared(image, remote),
-              _shared(output, remote), kwargs)
-             for labels, image, output in zip(files, images, outputs, strict=True)]
+              _shared(output, remote), {**kwargs, "ignore": ignore.take([i]).mapped(
+                  lambda f: _shared(f, remote)) if ignore else None})
+             for i, (labels, image, output) in enumerate(zip(files, images, outputs,
+                                                             strict=True))]
     given = [(image, output, labels, palette if isinstance(palette, str | os.PathLike)
               else None) for labels, image, output in zip(files, images, outputs, strict=True)]
     # each task warns of the FlatGeobuf's lost order on its image: said once, of them all

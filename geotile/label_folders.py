@@ -79,29 +79,35 @@ def pairs_label_rasters(labels, images) -> bool:
     return True
 
 
-def pair_labels(labels, images, rasters: bool = False) -> list[Path]:
+def pair_labels(labels, images, rasters: bool = False,
+                strip: tuple[str, ...] = ()) -> list[Path]:
     """Each image's label file of the folder or pattern ``labels``, in the order of
     ``images`` (a file of another image's own name is not this one's: x_buildings.geojson
     is x_buildings.tif's, not x.tif's); InputError naming the image, the folder and the
     name expected for an image with no label file or with two. Label files of no image are
-    left alone. ``rasters``: a folder without vector files gives its rasters."""
+    left alone. ``rasters``: a folder without vector files gives its rasters. ``strip``:
+    suffixes (any case) left out of the files' names before pairing (SpaceNet 7's _UDM)."""
     from geotile.dataset_names import catalog_tile, image_name, name_key, scene_of_mask
     from geotile.input_paths import image_stem, input_path
     from geotile.spacenet import image_id
 
     files = (rasters and _label_rasters(labels)) or label_files(labels)
-    candidates = _candidates(files)
+
+    def stem_of(f: Path) -> str:
+        return _stripped(label_stem(f), strip)
+
+    candidates = _candidates(files, stem_of)
     stems = {name_key(image_stem(image)): image for image in images}
     found, others = [], []
     for image in images:
         stem = name_key(image_stem(image))
-        own = [f for f in candidates(stem) if image_name(stem, label_stem(f)) is not None]
+        own = [f for f in candidates(stem) if image_name(stem, stem_of(f)) is not None]
         # a file of another image's stem, or of its name as a scene (104_mask.geojson for
         # 104_sat.tif beside 104.tif), is that image's
-        found.append([f for f in own if (key := name_key(label_stem(f))) == stem
+        found.append([f for f in own if (key := name_key(stem_of(f))) == stem
                       or (key not in stems and scene_of_mask(key, stem) not in stems)])
         others.append({f: stems.get(key) or stems[scene_of_mask(key, stem)] for f in own
-                       if f not in found[-1] and (key := name_key(label_stem(f)))})
+                       if f not in found[-1] and (key := name_key(stem_of(f)))})
     if files and not any(found) and all(f.suffix.lower() == ".shp" for f in files):
         raise InputError(f"{labels}: the folder holds {len(files)} layers of polygons or "
                          f"lines ({', '.join(f.stem for f in files)}), none named after an "
@@ -115,7 +121,7 @@ def pair_labels(labels, images, rasters: bool = False) -> list[Path]:
     named: dict[Path, dict[str, list]] = defaultdict(dict)
     for image, (f,) in zip(images, found, strict=True):
         stem = name_key(image_stem(image))
-        key = (scene_of_mask(name_key(label_stem(f)), stem) or catalog_tile(stem)
+        key = (scene_of_mask(name_key(stem_of(f)), stem) or catalog_tile(stem)
                or image_id(stem))
         named[f].setdefault(key, []).append(image)
     for f, by_name in named.items():
@@ -127,6 +133,14 @@ def pair_labels(labels, images, rasters: bool = False) -> list[Path]:
                 f"image's label file after it ({image_stem(images[0])}"
                 f"{label_suffix(f) or '.geojson'} for {input_path(images[0]).name}).")
     return [own[0] for own in found]
+
+
+def _stripped(stem: str, suffixes: tuple[str, ...]) -> str:
+    """``stem`` less the first of ``suffixes`` (any case) it ends with."""
+    for suffix in suffixes:
+        if stem.lower().endswith(suffix.lower()) and len(stem) > len(suffix):
+            return stem[:len(stem) - len(suffix)]
+    return stem
 
 
 def label_stem(path: Path) -> str:
@@ -146,7 +160,7 @@ def label_suffix(path: Path) -> str:
     return outer
 
 
-def _candidates(files: list[Path]):
+def _candidates(files: list[Path], stem_of=label_stem):
     """A function of an image's stem giving the label files that
     :func:`~geotile.dataset_names.image_name` may pair with it (a superset, found by the
     names' bases and SpaceNet ids, so that pairing thousands of tiles takes no
@@ -156,7 +170,7 @@ def _candidates(files: list[Path]):
 
     by_base, by_id, by_tail = defaultdict(set), defaultdict(set), defaultdict(set)
     for f in files:
-        stem = name_key(label_stem(f))  # compared in NFC
+        stem = name_key(stem_of(f))  # compared in NFC
         for suffix in MASK_SUFFIXES:  # names_mask_of: a base of the image and a suffix
             if stem.lower().endswith(suffix.lower()):
                 by_base[stem[:len(stem) - len(suffix)]].add(f)

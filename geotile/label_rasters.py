@@ -892,11 +892,13 @@ def make_masks_from_raster(
     progress: bool = False,
     complete: Sequence[str] | None = None,
     band_rows: int = DEFAULT_BAND_ROWS,
+    ignore=None,
 ) -> list[dict]:
     """One mask per image from a label raster (see the module's docstring); checked
     creation options (``mask_creation_options``) and outputs are the caller's. Returns
     one summary dict per image. ``complete``: the masks' completion tags (geotile.resume);
-    ``band_rows``: image rows per band (fewer where the labels are finer)."""
+    ``band_rows``: image rows per band (fewer where the labels are finer); ``ignore``: each
+    image's regions burnt ``IGNORE`` last (:class:`geotile.ignore_regions.IgnoreRegions`)."""
     from geotile.input_paths import input_path
     from geotile.raster import check_pixels_readable, lossy_codec, open_raster
 
@@ -931,9 +933,9 @@ def make_masks_from_raster(
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
                       (table, ignore_codes, expand, kind == "binary", snap), names, unknown,
                       creation_options, overwrite,
-                      progress, tag, band_rows, left_out)
-            for image, output, tag in zip(image_paths, output_paths,
-                                          complete or [None] * len(image_paths), strict=True)
+                      progress, tag, band_rows, left_out, ignore.of(i) if ignore else ())
+            for i, (image, output, tag) in enumerate(zip(
+                image_paths, output_paths, complete or [None] * len(image_paths), strict=True))
         ]
     if snap is not None and snap.pixels:
         cause = (f"its {lossy} compression (lossy) shifted them" if lossy
@@ -1058,11 +1060,13 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
 
 def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
               creation_options, overwrite, progress, complete=None,
-              band_rows: int = DEFAULT_BAND_ROWS, left_out: dict | None = None) -> dict:
+              band_rows: int = DEFAULT_BAND_ROWS, left_out: dict | None = None,
+              regions=()) -> dict:
     import rasterio
     from rasterio.windows import Window
 
     from geotile.categories import class_colours, write_categories
+    from geotile.ignore_regions import RegionMask
     from geotile.no_georef import copy_georeferencing
     from geotile.output_files import atomic_output
     from geotile.progress import progress_bar
@@ -1079,7 +1083,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     from geotile.resume import completed_as
 
     table, ignore_codes, expand, binary, snap = lookup
-    with open_raster(image_path) as image:
+    with open_raster(image_path) as image, RegionMask(regions, image) as ignored_regions:
         check_pixels_readable(image)  # placement: checked for every image up front
         pixel_grid = _pixel_grid(label, image)
         if pixel_grid:
@@ -1161,6 +1165,9 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 ids[hit] = IGNORE
                         if seeing is not None:
                             ids[~seeing] = IGNORE
+                        hit = ignored_regions(window)  # --ignore, over every class
+                        if hit is not None:
+                            ids[hit] = IGNORE
                         counts += np.bincount(ids.ravel(), minlength=256)
                         writer.submit(dst.write, ids, 1, window=window)
                 if bad_ids:

@@ -734,6 +734,7 @@ def make_masks(
     class_values: Sequence | None = None,
     whole_values: Sequence | None = None,
     where: str | None = None,
+    ignore: Sequence[str | os.PathLike] | None = None,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
 
@@ -763,6 +764,10 @@ def make_masks(
     ``where``: an OGR SQL WHERE expression over the vector labels' fields
     (:mod:`geotile.label_filter`): only the features it selects are burnt, and names get
     their ids from those (``class_values`` then: the selected features' of the run).
+
+    ``ignore``: regions burnt ``IGNORE`` over every band after the labels (vector files or
+    rasters, a folder or pattern of one per image: :mod:`geotile.ignore_regions`), each
+    file checked before any mask is written and part of the completion digest.
     """
     from geotile import pixel_label_formats as formats
     from geotile.input_files import check_pairs, path_list
@@ -774,14 +779,17 @@ def make_masks(
     from geotile.stac_labels import item_labels, label_item
 
     image_paths, output_paths = path_list(image_paths), path_list(output_paths)
+    from geotile.ignore_regions import pair_regions
     from geotile.stac_catalogs import is_catalog
+
+    ignore = pair_regions(ignore, image_paths)  # each image's, checked before any mask
 
     if is_catalog(labels_path):  # each image's label item, class values of the whole run
         return _by_label_file(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
             class_map=class_map, labels_crs=labels_crs, layer=layer,
             creation_options=creation_options, overwrite=overwrite, progress=progress,
-            palette=palette, resume=resume, settings=settings, where=where)
+            palette=palette, resume=resume, settings=settings, where=where, ignore=ignore)
     item = label_item(labels_path)  # a STAC label item: its labels asset, as it classes it
     if item is not None:
         labels_path, class_field, class_map, class_values = item_labels(
@@ -798,7 +806,7 @@ def make_masks(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
             class_map=class_map, labels_crs=labels_crs, layer=layer,
             creation_options=creation_options, overwrite=overwrite, progress=progress,
-            palette=palette, resume=resume, settings=settings, where=where)
+            palette=palette, resume=resume, settings=settings, where=where, ignore=ignore)
     check_pairs(image_paths, output_paths)
     pixels = is_pixels(labels_crs)
     if pixels:  # one image's pixel coordinates
@@ -806,8 +814,9 @@ def make_masks(
     extra = [palette] if isinstance(palette, str | os.PathLike) and palette != "potsdam" else []
     own = yolo or labelme  # each image's own label file
     extra = [*extra, *([item.item] if item else [])]  # the item joins the digest
+    regions = [f for own_regions in ignore.files for f in own_regions] if ignore else []
     refuse_overwriting_inputs(output_paths, [labels_path, *extra, *image_paths, *(
-        [f for f in own.files if f] if own else [])])
+        [f for f in own.files if f] if own else []), *dict.fromkeys(regions)])
     for output in output_paths:
         check_geotiff_name(output)
     co = mask_creation_options(creation_options, len(options.channels))
@@ -823,7 +832,8 @@ def make_masks(
     if labelme is not None:  # ids by name: other names in the run would change them
         settings = {**settings, "labelme_names": sorted(labelme.names)}
     complete = [resume_digest("make-masks", settings, [
-        *(own.sources(i) if own else [labels_path]), *extra, image])
+        *(own.sources(i) if own else [labels_path]), *extra,
+        *(ignore.of(i) if ignore else ()), image])
         for i, image in enumerate(image_paths)]
     overwrites = [overwrite] * len(output_paths)
     skipped: dict[int, dict] = {}
@@ -840,21 +850,25 @@ def make_masks(
             yolo = yolo.take(todo)
         if labelme is not None:
             labelme = labelme.take(todo)
+        if ignore is not None:
+            ignore = ignore.take(todo)
         if not todo:
             return list(skipped.values())
     for output, replace in zip(output_paths, overwrites, strict=True):
         check_output(output, replace)
     if yolo is not None:
         return _in_order(skipped, _yolo_masks(yolo, image_paths, output_paths, overwrites,
-                                              complete, options, class_map, progress, co))
+                                              complete, options, class_map, progress, co,
+                                              ignore))
     if labelme is not None:
         return _in_order(skipped, _labelme_masks(labelme, image_paths, output_paths,
                                                  overwrites, complete, options, class_map,
-                                                 progress, co))
+                                                 progress, co, ignore))
     coco = _coco(labels_path, options, class_field, palette, labels_crs, layer, where)
     if coco is not None:
         return _in_order(skipped, _coco_masks(coco, image_paths, output_paths, overwrites,
-                                              complete, options, class_map, progress, co))
+                                              complete, options, class_map, progress, co,
+                                              ignore))
     if _label_raster(labels_path, options, class_field, palette, labels_crs, layer, where):
         from geotile.label_rasters import make_masks_from_raster, same_class_lists
 
@@ -862,7 +876,7 @@ def make_masks(
                                            palette=palette, class_map=class_map,
                                            creation_options=co, overwrite=any(overwrites),
                                            progress=progress, complete=complete,
-                                           band_rows=options.band_rows)
+                                           band_rows=options.band_rows, ignore=ignore)
         summaries = _in_order(skipped, summaries)
         same_class_lists(summaries)  # with those skipped
         return summaries
@@ -898,13 +912,13 @@ def make_masks(
     from geotile.label_order import space_sorted, warn_order_lost
 
     overlaps: list | None = [] if space_sorted(labels_path, layer) else None
-    for image_path, output_path, replace, tag in zip(image_paths, output_paths, overwrites,
-                                                     complete, strict=True):
+    for index, (image_path, output_path, replace, tag) in enumerate(zip(
+            image_paths, output_paths, overwrites, complete, strict=True)):
         summaries.append(
             _mask_one_image(
                 labels, by_crs, labels_path, input_path(image_path), Path(output_path),
                 options, class_field, class_map, replace, progress, co, tag, spacenet_rows,
-                layer, overlaps=overlaps,
+                layer, overlaps=overlaps, regions=ignore.of(index) if ignore else (),
             )
         )
     if overlaps:
@@ -961,7 +975,7 @@ def _coco(labels_path, options: MaskOptions, class_field, palette, labels_crs, l
 
 
 def _coco_masks(coco, image_paths, output_paths, overwrites, complete, options, class_map,
-                progress, creation_options) -> list[dict]:
+                progress, creation_options, ignore=None) -> list[dict]:
     """make_masks of a COCO file: every image's entry found (and of its size) before any
     mask is written, then each mask from the image's own annotations, in its pixels; crowd
     regions are ``IGNORE``."""
@@ -970,13 +984,13 @@ def _coco_masks(coco, image_paths, output_paths, overwrites, complete, options, 
     mapping = class_map or coco.class_map
     several = len(set(mapping.values())) > 1
     summaries = []
-    for (image, labels, crs, frame, names), output, replace, tag in zip(
+    for index, ((image, labels, crs, frame, names), output, replace, tag) in enumerate(zip(
             _coco_frames(coco, image_paths, mapping), output_paths, overwrites, complete,
-            strict=True):
+            strict=True)):
         summaries.append(_mask_one_image(
             labels, {crs.to_wkt() if crs else None: (frame, names)}, coco.path, image,
             Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
-            tag, multi=several, listed=True))
+            tag, multi=several, listed=True, regions=ignore.of(index) if ignore else ()))
     return summaries
 
 
@@ -1005,7 +1019,7 @@ def _coco_frames(coco, image_paths, mapping, entries=None) -> list[tuple]:
 
 
 def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, class_map,
-                progress, creation_options) -> list[dict]:
+                progress, creation_options, ignore=None) -> list[dict]:
     """make_masks of YOLO labels: each mask from its image's own .txt (none: all
     background), its fractions of the image's size in its pixels; summaries name the .txt
     (``labels``; None for a negative image)."""
@@ -1023,7 +1037,7 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
         summary = _mask_one_image(
             labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
             Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
-            tag, multi=several, listed=True)
+            tag, multi=several, listed=True, regions=ignore.of(position) if ignore else ())
         own = yolo.files[position]
         summaries.append({**named_labels(summary, own), "labels": str(own) if own else None})
     return summaries
@@ -1050,7 +1064,7 @@ def _yolo_frames(yolo, image_paths, mapping) -> list[tuple]:
 
 
 def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, options,
-                   class_map, progress, creation_options) -> list[dict]:
+                   class_map, progress, creation_options, ignore=None) -> list[dict]:
     """make_masks of Labelme files: every image checked (its size, its EXIF orientation)
     and its shapes placed and classed before any mask is written, then each mask from its
     own file, in its pixels; summaries name the file (``labels``)."""
@@ -1058,14 +1072,14 @@ def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, opt
 
     check_images(labelme, image_paths)
     summaries = []
-    for (image, source, crs, labels, (frame, names)), output, replace, tag in zip(
-            _labelme_frames(labelme, image_paths, class_map), output_paths, overwrites,
-            complete, strict=True):
+    for index, ((image, source, crs, labels, (frame, names)), output, replace, tag) in \
+            enumerate(zip(_labelme_frames(labelme, image_paths, class_map), output_paths,
+                          overwrites, complete, strict=True)):
         several = len([i for i in names if i]) > 1
         summary = _mask_one_image(
             labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
             Path(output), options, CATEGORY, class_map, replace, progress, creation_options,
-            tag, multi=several, listed=True)
+            tag, multi=several, listed=True, regions=ignore.of(index) if ignore else ())
         summaries.append(named_labels(summary, source))
     return summaries
 
@@ -1150,9 +1164,11 @@ def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dic
     for index, path in enumerate(files):
         groups.setdefault(path, []).append(index)
     summaries: list = [None] * len(files)
+    ignore = kwargs.pop("ignore", None)  # each image's, paired once for the run
     for path, indices in groups.items():
         done = make_masks(path, [image_paths[i] for i in indices],
-                          [output_paths[i] for i in indices], class_values=values, **kwargs)
+                          [output_paths[i] for i in indices], class_values=values,
+                          ignore=ignore.take(indices) if ignore else None, **kwargs)
         for i, summary in zip(indices, done, strict=True):
             summaries[i] = named_labels(summary, path)
     return summaries
@@ -1309,14 +1325,17 @@ def _mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
     overwrite, progress, creation_options, complete=None, spacenet_rows=False, layer=None,
     *, multi: bool | None = None, listed: bool = False, overlaps: list | None = None,
+    regions: Sequence = (),
 ) -> dict:
     """The mask of one image (``multi``: its one band holds class ids, "class", by default
     with ``class_field``; ``listed``: the labels are the image's own, none is a negative
     image, not labels that miss it; ``overlaps``: the image is added to it where features
-    of different classes overlap on it, :mod:`geotile.label_order`)."""
+    of different classes overlap on it, :mod:`geotile.label_order`; ``regions``: its
+    --ignore files, :mod:`geotile.ignore_regions`)."""
     import rasterio
 
     from geotile.categories import class_colours, write_categories
+    from geotile.ignore_regions import RegionMask
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.output_files import atomic_output
     from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster
@@ -1351,7 +1370,8 @@ def _mask_one_image(
         if len(on_image) == 0 and not (listed and len(labels) == 0):
             say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer,
                              size=(src.width, src.height))
-        regions = bool(np.any(near.fields["class_id"] == IGNORE))  # COCO's crowd
+        left_out = RegionMask(regions, src, options.all_touched)  # --ignore
+        regions = bool(np.any(near.fields["class_id"] == IGNORE)) or bool(regions)  # crowd
         profile = mask_profile(src, len(options.channels), ignore or regions, creation_options)
         done = completed_as(complete) if complete else None  # by another run meanwhile
         with atomic_output(output_path, overwrite, written_meanwhile=done) as tmp:
@@ -1369,8 +1389,9 @@ def _mask_one_image(
                     options.channels) == ("footprint",)
                 for index, channel in enumerate(options.channels, start=1):
                     dst.set_band_description(index, "class" if multi else channel)
-                positives, ignored = _burn_bands(src, dst, near, options, progress, ignore,
-                                                 regions)
+                with left_out:
+                    positives, ignored = _burn_bands(src, dst, near, options, progress,
+                                                     ignore, regions, left_out)
             if options.channels[0] == "footprint":  # its class ids named for GIS clients
                 classes = json.loads(_class_names_json(names))  # (gdalinfo, QGIS)
                 write_categories(tmp, classes, class_colours(len(classes), classes))
@@ -1482,10 +1503,12 @@ def mask_profile(src, count: int, ignore: bool, creation_options: dict) -> dict:
 
 
 def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
-                ignore: bool = False, regions: bool = False) -> tuple[int, int]:
+                ignore: bool = False, regions: bool = False,
+                left_out=None) -> tuple[int, int]:
     """Burn ``labels`` into ``dst`` (on ``src``'s grid) by row bands with a halo, ``IGNORE``
     where ``src`` is nodata when ``ignore`` (``regions``: some labels are of class
-    ``IGNORE``); returns (positive footprint pixels, ignored pixels)."""
+    ``IGNORE``, or ``left_out``, a :class:`geotile.ignore_regions.RegionMask`, marks
+    pixels: burnt after the labels); returns (positive footprint pixels, ignored pixels)."""
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
@@ -1517,6 +1540,9 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
             )
             if ignore:
                 _ignore_nodata(src, core, bands, data_alpha)
+            hit = left_out(core) if left_out is not None else None
+            if hit is not None:  # a second pass, as gdal_rasterize's: over every class
+                bands[:, hit] = IGNORE
             writer.submit(dst.write, bands, window=core)
             # class ids stop at 254: IGNORE pixels are the image's nodata and the regions to
             # ignore (COCO's crowd), in every band

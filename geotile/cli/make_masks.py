@@ -93,6 +93,12 @@ def _line_options(command):
               "filtered. Names of --class-field get ids 1..N from the selected features "
               "only (of the whole file or folder: the same in every mask). Not for labels "
               "in each image's pixels (COCO, YOLO...) nor label rasters.")
+@click.option("--ignore", "ignore", metavar="REGIONS", multiple=True, type=INPUT_PATH,
+              help="Regions to leave out, burnt 255 (ignore) over every band after the "
+              "labels: a vector file (polygons, reprojected as labels; --all-touched "
+              "applies) or a one-band raster (nonzero pixels, nearest onto each image's "
+              "grid; its nodata is kept); a folder or quoted pattern gives each IMAGE its "
+              "own, paired as LABELS folders (a _UDM suffix left out). Repeatable.")
 @_line_options
 @labels_crs_opt
 @creation_options_opt
@@ -104,9 +110,8 @@ def _line_options(command):
 @click.pass_context
 def make_masks(
     ctx, labels, images, output, class_field, class_map, all_touched, channels,
-    boundary_width, contact_spacing, palette, layer, where, labels_crs, creation_options,
-    as_json,
-    overwrite, resume, workers, scheduler, merge, **line_args,
+    boundary_width, contact_spacing, palette, layer, where, ignore, labels_crs,
+    creation_options, as_json, overwrite, resume, workers, scheduler, merge, **line_args,
 ):
     """Rasterize LABELS (footprint polygons or a label raster) into one mask per IMAGE.
 
@@ -285,6 +290,13 @@ def make_masks(
     unknown_pixels, class_pixels {class: pixels} and aligned ("copy" or
     "nearest").
 
+    --ignore REGIONS marks regions no label may speak for (SpaceNet 7's UDM clouds,
+    Sentinel-2 or Planet cloud masks, a city's unlabelled zones): 255 in every band,
+    over any class, counted in ignored_pixels; each file (and each image's own, from a
+    folder or pattern) is read and checked before any mask is written, and enters
+    --resume's digest. A region outside an image changes nothing. A class raster such
+    as Sentinel-2's SCL is reduced to one band of 0 and 1 first (gdal_calc.py).
+
     \b
     Examples:
     $ geotile make-masks footprints.geojson tile.tif -o mask.tif
@@ -313,6 +325,8 @@ def make_masks(
     $ geotile make-masks export-result.ndjson images/ -o masks/
     $ geotile make-masks project/ project/ds0/img -o masks/
     $ geotile make-masks DOTA/train/ DOTA/train/images/ -o masks/
+    $ geotile make-masks sn7/labels/ sn7/images/ -o masks/ \\
+          --ignore 'sn7/labels/*_UDM.geojson'
 
     An IMAGE may be a folder (its rasters) or a quoted pattern ('city/*.tif').
     A STAC Item of imagery (item.json) is masked on its bands' stack grid, its
@@ -358,7 +372,8 @@ def make_masks(
     replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resumed,
                                 input_folders=images.folders,
                                 creation_options=creation_options, categorical=True)
-    settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler"),
+    # --ignore files, as LABELS, enter the digest by identity
+    settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler", "ignore"),
                 "class_map": mapping}
     if workers or scheduler:
         from functools import partial
@@ -382,6 +397,7 @@ def make_masks(
         resume=resume,
         settings=settings,
         where=where,
+        ignore=ignore or None,
     )
     if as_json:
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
@@ -400,6 +416,8 @@ def make_masks(
         why = "__ignore__ shapes or nodata in the image" if kind in NAMED_SHAPES else \
             "crowd regions or nodata in the image" if _is_coco(labels) else \
             "nodata in the image"
+        if ignore:
+            why = "--ignore regions, " + why
         for summary in summaries:
             if summary.get("skipped"):
                 click.echo(f"{summary['output']}: complete from an earlier run, skipped "
