@@ -234,3 +234,18 @@ def test_workers_make_the_masks_of_a_serial_run(run_cli, make_raster, tmp_path):
     for name in ("a", "b"):
         assert ((tmp_path / "workers" / f"{name}.tif").read_bytes()
                 == (tmp_path / "serial" / f"{name}.tif").read_bytes())
+
+
+def test_a_folder_of_region_rasters_pairs_by_name(run_cli, scene, make_raster, tmp_path):
+    """SpaceNet 7's UDM_masks/<scene>_UDM.tif for images/<scene>.tif."""
+    image, labels = scene
+    udm = np.zeros((30, 30), np.uint8)
+    udm[20:, 25:] = 255
+    (tmp_path / "UDM_masks").mkdir()
+    make_raster("UDM_masks/img_UDM.tif", udm)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--ignore",
+                     tmp_path / "UDM_masks")
+    assert result.exit_code == 0, result.output
+    assert "50 ignored (--ignore regions" in result.stdout
+    mask = _mask(tmp_path / "mask.tif")[0][0]
+    assert (mask[20:, 25:] == 255).all() and (mask == 255).sum() == 50
