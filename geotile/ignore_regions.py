@@ -138,7 +138,7 @@ class RegionMask:
         from rasterio.vrt import WarpedVRT
 
         from geotile.input_paths import input_path
-        from geotile.labels import image_regions
+        from geotile.label_set import grid_envelope
         from geotile.masks import prepare_labels
         from geotile.raster import open_raster
 
@@ -151,7 +151,8 @@ class RegionMask:
                     region, crs=image.crs, transform=image.transform, width=image.width,
                     height=image.height, resampling=Resampling.nearest)))
                 continue
-            labels = _read_vector(f, image_regions([image.name]))
+            labels = _read_vector(f, [(image.crs, grid_envelope(
+                image.transform, image.width, image.height))])
             if len(labels):
                 frame, _ = prepare_labels(labels, image.crs, f)
                 self.shapes.append(frame)
