@@ -43,6 +43,8 @@ class _Format:
     names: Callable
     #: read(labels, images, class_field) -> Labelme
     read: Callable
+    #: who shows an image its EXIF orientation turns as turned, and draws on it so
+    shows: str
 
 
 def _cvat_names(path: Path) -> tuple[list[str], set[str]]:
@@ -162,14 +164,17 @@ def _formats() -> list[_Format]:
     from geotile.supervisely_labels import is_supervisely_labels
     from geotile.via_labels import is_via_file
 
-    return [_Format(is_dota_labels, _dota_names, _read_dota),
-            _Format(is_cvat_file, _cvat_names, _read_cvat),
-            _Format(is_labelstudio_file, _labelstudio_names, _read_labelstudio),
-            _Format(is_labelbox_file, _labelbox_names, _read_labelbox),
-            _Format(is_supervisely_labels, _supervisely_names, _read_supervisely),
-            _Format(is_datumaro_labels, _datumaro_names, _read_datumaro),
-            _Format(is_darwin_labels, _darwin_names, _read_darwin),
-            _Format(is_via_file, _via_names, _read_via)]
+    return [_Format(is_dota_labels, _dota_names, _read_dota, "annotation tools show"),
+            _Format(is_cvat_file, _cvat_names, _read_cvat, "CVAT shows"),
+            _Format(is_labelstudio_file, _labelstudio_names, _read_labelstudio,
+                    "Label Studio shows"),
+            _Format(is_labelbox_file, _labelbox_names, _read_labelbox, "Labelbox shows"),
+            _Format(is_supervisely_labels, _supervisely_names, _read_supervisely,
+                    "Supervisely shows"),
+            _Format(is_datumaro_labels, _datumaro_names, _read_datumaro,
+                    "annotation tools show"),
+            _Format(is_darwin_labels, _darwin_names, _read_darwin, "V7 shows"),
+            _Format(is_via_file, _via_names, _read_via, "VIA shows")]
 
 
 def _format(truth) -> _Format | None:
@@ -211,7 +216,7 @@ def annotation_truth(truth, grids: list, class_field: str | None = None):
             for stand_in, grid in zip(stand_ins, grids, strict=True):
                 text = text.replace(str(stand_in), str(grid))
             raise InputError(text) from None
-    truths = labelme_truth(labelme, grids)
+    truths = labelme_truth(labelme, grids, found.shows)
     return [replace(one, entry=shapes.image_path)
             for one, shapes in zip(truths, labelme.shapes, strict=True)], listed
 

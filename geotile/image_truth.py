@@ -125,13 +125,14 @@ def yolo_truth(truth, grids: list) -> list[ImageTruth]:
                 _yolo_frames(yolo, grids, yolo.class_map), yolo.files, strict=True)]
 
 
-def labelme_truth(labelme, grids: list) -> list[ImageTruth]:
+def labelme_truth(labelme, grids: list, shows: str = "Labelme shows") -> list[ImageTruth]:
     """The shapes of a :class:`~geotile.labelme_labels.Labelme` (one image's each, in the
-    order of ``grids``) on each of ``grids``."""
+    order of ``grids``) on each of ``grids`` (``shows``: who shows an image its EXIF
+    orientation turns as turned, the format's tool, in the refusal of one)."""
     from geotile.labelme_labels import CATEGORY, check_images
     from geotile.masks import _labelme_frames
 
-    check_images(labelme, grids)
+    check_images(labelme, grids, shows)
     shared = len(set(labelme.files)) < len(labelme.files)  # one file of several images
     return [ImageTruth(image, source, crs, labels, frame, names, CATEGORY, None,
                        len([i for i in names if i]) > 1, None if shared else str(source))

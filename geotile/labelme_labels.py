@@ -540,10 +540,11 @@ def _mask_shape(where: str, label: str, text, origin: np.ndarray, size=None):
     return shapely.buffer(shapely.union_all(polygons), -MASK_INSET, join_style="mitre")
 
 
-def check_images(labelme: Labelme, images) -> None:
+def check_images(labelme: Labelme, images, shows: str = "Labelme shows") -> None:
     """Refuse, before any mask is written, an image whose Labelme file was drawn on another
     size (imageWidth x imageHeight), or turned by its EXIF orientation: Labelme shows (and
-    labels) such a JPEG turned, not the stored pixels GDAL reads."""
+    labels) such a JPEG turned, not the stored pixels GDAL reads (``shows``: who shows it
+    so, for the shapes of another format read as Labelme's, "CVAT shows")."""
     from geotile.turned_images import image_view, refuse_turned
 
     for position, image in enumerate(images):
@@ -551,7 +552,7 @@ def check_images(labelme: Labelme, images) -> None:
         orientation, width, height, view = image_view(image)
         if found.instances:
             refuse_turned(image, orientation,
-                          f"{found.path.name} is drawn on it as turned (Labelme shows it so)")
+                          f"{found.path.name} is drawn on it as turned ({shows} it so)")
         if found.size is not None and found.size != view:
             drawn = ("imageWidth x imageHeight" if found.declared else "its imageData")
             drawn += f", imagePath {found.image_path}" if found.image_path else ""

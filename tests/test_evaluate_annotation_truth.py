@@ -339,3 +339,20 @@ def test_an_unnamed_prediction_of_some_images_takes_the_export_s_ids(tmp_path, r
         scores = _json(run_cli("evaluate", given, truth, "--json"))
         assert scores["classes"][3]["iou"] == 1.0
         assert scores["classes"] == full["classes"]
+
+
+def test_a_turned_photo_is_refused_naming_the_format_read(tmp_path, run_cli):
+    """A JPEG its EXIF orientation (6) turns, with VIA or CVAT shapes on it: evaluate's
+    refusal said '(Labelme shows it so)' of every format's file (the shapes are read as
+    Labelme's) -> it names the tool of the format read."""
+    from tests.pixel_label_files import turned_jpeg
+
+    photo = turned_jpeg(tmp_path / "img.jpg", W, H)
+    pred = _polygons(tmp_path / "img.geojson", LEFT)
+    via = _via(tmp_path / "via.json", [("img.jpg", [({"class": "building"}, LEFT)])])
+    cvat = _cvat(tmp_path / "annotations.xml", [("img.jpg", W, H, [("building", LEFT)])])
+    for truth, shows in ((via, "VIA shows"), (cvat, "CVAT shows")):
+        result = run_cli("evaluate", pred, truth, "--image", photo)
+        assert_one_line_error(result, "img.jpg", "EXIF orientation (6)", truth.name,
+                              f"({shows} it so)", "exiftran -ai")
+        assert "Labelme" not in result.output
