@@ -35,7 +35,6 @@ import os
 import re
 import warnings
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import shapely
@@ -167,11 +166,13 @@ def _by_name(path: Path, entries: dict) -> dict[str, list[tuple[str, dict]]]:
 
 
 def base_name(filename: str) -> str:
-    """The file name of a VIA filename (a path with / or \\, or a URL)."""
+    """The file name of a VIA filename (a path with / or \\, or a URL: its path's last part,
+    percent-escapes decoded, as VIA writes a remote image's, "http://host/img%20one.jpg")."""
     from geotile.coco_labels import base_name as coco_base_name
+    from geotile.dataset_names import url_name
 
     if "://" in filename:
-        filename = urlparse(filename).path
+        return url_name(filename)
     return coco_base_name(filename)
 
 

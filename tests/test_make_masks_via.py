@@ -808,3 +808,24 @@ def test_via3_option_ids_and_labels_that_are_numbers(tmp_path, run_cli):
     labels.write_text(json.dumps(document))
     _masks(run_cli, labels, [image], tmp_path / "l.tif")
     assert set(np.unique(_read(tmp_path / "l.tif")[0][0])) == {0, 7, 9}  # not ids 1, 2
+
+
+def test_url_filenames_pair_by_their_percent_decoded_file_name(tmp_path, run_cli):
+    """VIA writes a remote image's URL as its filename, percent-escaped
+    (http://host/path/img%20one.png): the local 'img one.png' was refused as not in the
+    file -> paired by the URL path's last part, decoded (as Labelbox's row_data); two URLs
+    of that name and the image's size are refused as twin entries."""
+    image = _png(tmp_path / "img one.png")
+    labels = _via(tmp_path / "via.json", _entry("http://host/path/img%20one.png",
+                                                [_region(_polygon(HOUSE))]))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _in_polygon(HOUSE))
+    size = image.stat().st_size
+    labels = _via(tmp_path / "twins.json",
+                  _entry("http://host/a/img%20one.png", [_region(_polygon(HOUSE))], size),
+                  _entry("https://other.org/b/img%20one.png?dl=1", [_region(_rect(*CAR))],
+                         size))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "t.tif")
+    assert_one_line_error(result, "img one.png", "twins.json", "2 entries", "size")
+    assert not (tmp_path / "t.tif").exists()
