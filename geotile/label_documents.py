@@ -146,9 +146,35 @@ def is_labelbox_file(path) -> bool:
     if path.suffix.lower() not in LABELBOX_SUFFIXES \
             or not sniffed(path, _LABELBOX_SNIFF, LABELBOX_SNIFF_BYTES):
         return False
-    if is_labelbox_row(first_json_line(path)):
+    if is_labelbox_row(first_json_line(path)) or ndjson_row(path) is not None:
         return True
     return path.suffix.lower() == ".json" and holds(path, is_labelbox)
+
+
+def ndjson_row(path: Path) -> dict | None:
+    """The first v2 row (an object of ``data_row``) of an NDJSON export: its first line's,
+    or, where that is an object cut short or broken (its reader then names line 1), the
+    next line's; None where neither is."""
+    from geotile.json_text import loads
+
+    first = first_json_line(path)
+    if first is not None:
+        return first if isinstance(first, dict) and isinstance(first.get("data_row"), dict) \
+            else None
+    try:
+        with path.open("rb") as handle:
+            line = handle.readline(FIRST_LINE_BYTES).removeprefix(b"\xef\xbb\xbf")
+            if not line.lstrip().startswith(b"{") or not line.endswith(b"\n"):
+                return None
+            following = b""
+            while not following.strip():
+                following = handle.readline(FIRST_LINE_BYTES)
+                if not following:
+                    return None
+        row = loads(following)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return row if isinstance(row, dict) and isinstance(row.get("data_row"), dict) else None
 
 
 def first_json_line(path: Path):

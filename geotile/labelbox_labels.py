@@ -49,7 +49,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import InputError
-from geotile.label_documents import first_json_line
+from geotile.label_documents import ndjson_row
 from geotile.labelme_labels import MOST_RADIUS, Labelme, LabelmeFile, run_names
 
 #: object kinds with an area, without one, and given by URL
@@ -126,8 +126,7 @@ def _rows(path: Path, wanted: set[str] | None, examples: list | None = None,
     row's label in ``classes``): NDJSON streamed line by line, JSON read whole."""
     examples = [] if examples is None else examples
     classes = [] if classes is None else classes
-    first = first_json_line(path)  # a v2 row: NDJSON (a v1 file may be one line of JSON too)
-    if isinstance(first, dict) and isinstance(first.get("data_row"), dict):
+    if ndjson_row(path) is not None:  # a v2 row: NDJSON (a v1 file may be one line of JSON)
         yield from _ndjson_rows(path, wanted, examples, classes)
         return
     from geotile.json_text import read_json

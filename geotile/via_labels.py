@@ -54,6 +54,10 @@ NO_AREA = ("polyline", "point")
 _SNIFF = re.compile(rb'"(?:_via_img_metadata|_via_settings|shape_attributes|region_attributes'
                     rb'|regions|vid_list|fid_list)"\s*:|"data_format_version"\s*:\s*"3')
 SNIFF_BYTES = 1 << 16
+#: keys only VIA's files hold: a file starting with one that nests too deep to read is
+#: refused as VIA's, not read as vector data
+_OWN_SNIFF = re.compile(rb'"(?:_via_img_metadata|_via_settings|shape_attributes|file_attributes'
+                        rb'|region_attributes)"\s*:|"data_format_version"\s*:\s*"3')
 
 
 def is_via_file(path) -> bool:
@@ -76,9 +80,15 @@ def is_via_file(path) -> bool:
 def _is_via_version(path: str, version: tuple) -> bool:
     """Whether the file at ``path`` is VIA's, parsed once per ``version`` of it (inode, size,
     mtime, ctime): make-masks and its CLI ask several times of one file of many images."""
-    from geotile.json_text import holds
+    from geotile.json_text import decoded, loads, sniffed
 
-    return holds(Path(path), is_via)
+    try:
+        document = loads(decoded(Path(path).read_bytes()))
+    except RecursionError:  # VIA's by the keys it starts with: its reader says it nests so
+        return sniffed(path, _OWN_SNIFF, SNIFF_BYTES)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return is_via(document)
 
 
 def _parse(path: Path):

@@ -401,3 +401,23 @@ def test_ids_are_the_export_s_whichever_images_are_masked(tmp_path, run_cli):
     assert one.exit_code == 0, one.output
     assert "class ids by name: 1 Garden Shed, 2 House" in one.stdout
     assert set(np.unique(read_mask(tmp_path / "v1.tif")[0])) == {0, 1}
+
+
+def test_an_export_whose_first_line_is_broken_is_refused_naming_it(tmp_path, run_cli):
+    """NDJSON whose first row is cut short, the next ones whole rows: it was 'not vector
+    data GDAL can read' (the first line told Labelbox's export apart) -> told by the next
+    line, refused naming line 1; nothing written."""
+    lines = [json.dumps(_row("a.png")), "", json.dumps(_row("b.png"))]
+    lines[0] = lines[0][:len(lines[0]) // 2]
+    export = tmp_path / "e.ndjson"
+    export.write_text("\n".join(lines) + "\n")
+    images = [plain_png(tmp_path / n, W, H) for n in ("a.png", "b.png")]
+    result = run_cli("make-masks", export, *images, "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, f"{export} line 1: not a JSON object", "Labelbox")
+    assert "GDAL" not in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    (tmp_path / "pred").mkdir()
+    pred = write_raster(tmp_path / "pred" / "a.tif", np.zeros((1, H, W), np.uint8), crs=None,
+                        transform=Affine.identity())
+    result = run_cli("evaluate", pred, export)
+    assert_one_line_error(result, f"{export} line 1: not a JSON object", "Labelbox")

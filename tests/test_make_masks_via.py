@@ -829,3 +829,17 @@ def test_url_filenames_pair_by_their_percent_decoded_file_name(tmp_path, run_cli
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "t.tif")
     assert_one_line_error(result, "img one.png", "twins.json", "2 entries", "size")
     assert not (tmp_path / "t.tif").exists()
+
+
+def test_an_export_nested_too_deep_is_refused_as_via_s(tmp_path, run_cli):
+    """A VIA export whose file_attributes nest 100,000 deep: it was 'not vector data GDAL
+    can read' (it could not be parsed to tell VIA's) -> told by its VIA keys, refused as a
+    VIA file nested too deep to read; nothing written."""
+    image = _png(tmp_path / "a.png")
+    labels = tmp_path / "via.json"
+    labels.write_text('{"a.png-1": {"filename": "a.png", "size": -1, "regions": [], '
+                      '"file_attributes": {"x": ' + "[" * 100000 + "]" * 100000 + "}}}")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, str(labels), "nested too deep", "VIA")
+    assert "GDAL" not in result.output
+    assert not (tmp_path / "m.tif").exists()
