@@ -586,8 +586,9 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
 
 def _polygons(shapes: list) -> np.ndarray | None:
     """Shapely Polygons from parsed GeoJSON geometries, built from one coordinate array;
-    None unless every geometry is a 2D Polygon whose rings are closed (GEOS reads, closes or
-    skips the others, with warnings)."""
+    None unless every geometry is a 2D Polygon whose rings are closed, of numbers (GEOS reads,
+    closes or skips the others, with warnings: coordinates of JSON text, "-84.4", are none
+    to GEOS and GDAL, as to the reader of GeoJSON lines)."""
     sizes, counts, points = [], [], []
     try:
         for shape in shapes:
@@ -600,11 +601,12 @@ def _polygons(shapes: list) -> np.ndarray | None:
                     return None
                 sizes.append(len(ring))
                 points.extend(ring)
-        coords = np.array(points, dtype=np.float64)
+        coords = np.array(points)
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
-    if not shapes or coords.ndim != 2 or coords.shape[1] != 2:
+    if not shapes or coords.ndim != 2 or coords.shape[1] != 2 or coords.dtype.kind not in "fi":
         return None
+    coords = coords.astype(np.float64, copy=False)
     offsets = (np.cumsum([0, *sizes]), np.cumsum([0, *counts]))
     return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)
 

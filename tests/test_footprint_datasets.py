@@ -510,3 +510,34 @@ def test_one_unreadable_geojson_line_is_skipped_with_one_warning(run_cli, two_ti
         result.output, result.output
     for key, mask in expected.items():
         np.testing.assert_array_equal(mask_of(tmp_path / "masks" / key), mask, err_msg=key)
+
+
+def test_a_feature_collection_of_text_coordinate_polygons_agrees_with_gdal(run_cli, two_tiles,
+                                                                           tmp_path):
+    """Polygons whose coordinates are JSON text ("-84.4") in a FeatureCollection: GDAL and
+    GEOS read no geometry of them, but geotile's all-Polygon fast path took the text for
+    numbers and burnt them, exit 0 -> read as GEOS reads them, as GeoJSON lines are: all
+    such features refused ('no feature has a geometry'), some skipped with the warning
+    naming them, the rest burnt as GDAL reads them."""
+    def text(value):
+        return [text(v) for v in value] if isinstance(value, list) else repr(value)
+
+    features = [json.loads(line) for line in feature_lines().splitlines()]
+    texts = [{**f, "geometry": {"type": "Polygon", "coordinates": text(
+        f["geometry"]["coordinates"])}} for f in features]
+    collection = tmp_path / "footprints.geojson"
+    collection.write_text(json.dumps({"type": "FeatureCollection", "features": texts}))
+    result = run_cli("make-masks", collection, two_tiles, "-o", tmp_path / "masks")
+    assert result.exit_code == 1, result.output
+    assert "footprints.geojson: no feature has a geometry" in result.output, result.output
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+    mixed = [texts[0], *features[1:]]
+    collection.write_text(json.dumps({"type": "FeatureCollection", "features": mixed}))
+    result = run_cli("make-masks", collection, two_tiles, "-o", tmp_path / "mixed",
+                     "--class-field", "c")
+    assert result.exit_code == 0, result.output
+    assert "1 feature with a geometry that cannot be read was skipped: feature 0" \
+        in result.stderr, result.stderr
+    expected = reference_masks(run_cli, two_tiles, tmp_path, SPREAD[1:])
+    for name, mask in expected.items():
+        np.testing.assert_array_equal(mask_of(tmp_path / "mixed" / name), mask)
