@@ -44,7 +44,10 @@ def declared_crs(path, layer: str | None = None, override: str | None = None):
         from pyogrio import read_info
 
         from geotile.input_paths import ogr_path
+        from geotile.labels import no_crs
 
+        if no_crs(path):  # "crs": null, which GDAL reads as lon/lat
+            return None
         crs = read_info(ogr_path(path), layer=layer)["crs"]
         return None if header_crs(crs, path) is None else CRS.from_user_input(crs)
     except Exception:  # scoring reads the file and names its problem

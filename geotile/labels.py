@@ -413,7 +413,7 @@ def _read_sequence(local: Path, gzipped: bool, source, layer, regions, override,
     if regions is not None and layer is None and where is None:
         from geotile.geojson_lines import LeftToGDAL, read_near
 
-        crs = override or _geojson_crs(None, local)
+        crs = override or _geojson_crs(_NO_MEMBER, local)
         try:
             return read_near(_StreamState(class_field), local, gzipped,
                              region_boxes(regions, crs), crs, class_field, name or local)
@@ -581,7 +581,7 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
     properties = [f.get("properties") if isinstance(f.get("properties"), dict) else {}
                   for f in features]
     return Labels(geometries, property_fields(properties),
-                  override or _geojson_crs(document.get("crs"), path))
+                  override or _geojson_crs(document.get("crs", _NO_MEMBER), path))
 
 
 def _polygons(shapes: list) -> np.ndarray | None:
@@ -724,10 +724,19 @@ def _warn(message: str, depth: int = 0) -> None:
     warnings.warn(message, GeotileWarning, stacklevel=4 + depth)
 
 
+#: a GeoJSON object without a ``crs`` member (``"crs": null`` is one: no CRS)
+_NO_MEMBER = object()
+
+
 def _geojson_crs(member, path):
-    """The CRS named by a (pre-RFC 7946) ``crs`` member; EPSG:4326 without one. InputError
-    naming ``path`` and --labels-crs (which replaces the member) when it names none."""
-    if not member:
+    """The CRS named by a (pre-RFC 7946) ``crs`` member; EPSG:4326 without one (``member``
+    :data:`_NO_MEMBER`); None for ``"crs": null``, GeoJSON 2008's "no CRS can be assumed",
+    which vectorize writes for coordinates in no CRS (an image's pixels: :func:`no_crs`).
+    InputError naming ``path`` and --labels-crs (which replaces the member) when it names
+    none."""
+    if member is None:
+        return None
+    if member is _NO_MEMBER or not member:
         return parse_crs(GEOJSON_DEFAULT_CRS, "GeoJSON")
     fix = "Pass --labels-crs EPSG:xxxx with the CRS of its coordinates."
     properties = member.get("properties") if isinstance(member, dict) else None
@@ -746,6 +755,25 @@ def _geojson_crs(member, path):
         raise InputError(f"{path}: the GeoJSON crs member {json.dumps(member)} names no CRS "
                          f"GDAL knows. {fix}") from None
     raise InputError(f"{path}: the GeoJSON crs member {json.dumps(member)} names no CRS. {fix}")
+
+
+#: a GeoJSON text's top-level members before its ``"crs": null`` (:func:`no_crs`)
+_NULL_CRS = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*(?:"[^"\\]*"\s*:\s*(?:"[^"\\]*"|[-+.\w]+)\s*,'
+                       rb'\s*)*"crs"\s*:\s*null\s*[,}]')
+
+
+def no_crs(path) -> bool:
+    """Whether ``path`` is a GeoJSON file that says ``"crs": null`` (GeoJSON 2008: no CRS
+    can be assumed) before its features, as vectorize writes coordinates in no CRS (an
+    image's pixels) and geotile reads them: GDAL reads such a file as lon/lat."""
+    if Path(str(path)).suffix.lower() not in GEOJSON_SUFFIXES:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return False
+    return _NULL_CRS.match(head) is not None
 
 
 #: the layers GDAL's OSM driver reads from an .osm or .pbf file
@@ -1317,7 +1345,8 @@ class _GeoJSONStream:
                     self._expect(":")
                     if key == "features" and members.get("type", "FeatureCollection") == \
                             "FeatureCollection" and self._skip() == "[":
-                        crs = override or _geojson_crs(members.get("crs"), self.path)
+                        crs = override or _geojson_crs(members.get("crs", _NO_MEMBER),
+                                                       self.path)
                         boxes = region_boxes(regions, crs)
                         if "crs" not in members and boxes is not None:
                             state.deferred = True  # a crs member may still follow
@@ -1331,7 +1360,8 @@ class _GeoJSONStream:
             return _read_geojson(self.path, override)  # a lone Feature or geometry: small
         if state.deferred and "crs" in members and override is None:
             return _read_geojson(self.path, override)  # the CRS came after the features
-        return state.labels(override or _geojson_crs(members.get("crs"), self.path),
+        return state.labels(override or _geojson_crs(members.get("crs", _NO_MEMBER),
+                                                     self.path),
                             class_field, self.path)
 
     def _features(self, state, boxes) -> None:

@@ -242,6 +242,13 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
             raise
         if crs_override is not None:
             frame = frame.set_crs(crs_override, allow_override=True)
+        else:
+            from geotile.labels import no_crs
+
+            if no_crs(path):  # "crs": null, which GDAL reads as lon/lat
+                from geotile.evaluation_crs import _without_crs
+
+                frame = _without_crs(frame)
     frame = _polygons_only(frame, path) if polygons else \
         frame[~shapely.is_missing(frame.geometry.values)]
     _refuse_overflowing(frame, path)

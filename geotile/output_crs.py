@@ -217,7 +217,8 @@ def check_missing_crs(paths, crs, option, writer: str) -> None:
                          f"{option}. {fix}, or leave out --crs.")
     if NO_CRS_SAID.get():
         return
-    caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
+    caveat = (" (it says \"crs\": null, which geotile evaluate reads as no CRS, but other "
+              "GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
               if writer == "GeoJSON" else "")
     from geotile.no_georef import orthorectify, sensor_georeferencing
     from geotile.raster import open_raster

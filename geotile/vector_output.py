@@ -407,3 +407,24 @@ def _write(frame, path: Path, writer: str, layer: str,
         frame.to_file(target, driver=writer, engine="pyogrio", layer=layer,
                       layer_options=options or None, **created,
                       **({"geometry_type": geometry_type} if geometry_type else {}))
+    if writer == "GeoJSON" and frame.crs is None:
+        _null_crs(path)
+
+
+def _null_crs(path: Path) -> None:
+    """Say ``"crs": null`` in the GeoJSON ``path`` GDAL wrote in no CRS (an image's pixels):
+    GeoJSON 2008's "no CRS can be assumed", which geotile reads back as no CRS
+    (:func:`geotile.labels.no_crs`); without it, coordinates read as lon/lat (RFC 7946).
+    GDAL writes no such member (and reads it as lon/lat, as before): put after its first
+    one, the rest of the file copied after it."""
+    import shutil
+
+    marker = b'{\n"type": "FeatureCollection",\n'
+    with open(path, "rb") as written:
+        head = written.read(len(marker))
+        if head != marker:  # not GDAL's layout: left as written
+            return
+        with open(path.with_name(f"{path.name}.crs"), "wb") as copy:
+            copy.write(head + b'"crs": null,\n')
+            shutil.copyfileobj(written, copy, 2**20)
+    os.replace(path.with_name(f"{path.name}.crs"), path)

@@ -628,3 +628,122 @@ def test_turned_photos_with_masks_are_warned_of_once(tmp_path, run_cli):
     assert len(turned) == 2, result.stderr
     assert "6467.jpg" in turned[0] and "6467_lab.png" in turned[0], turned[0]
     assert "2 more images (6468.jpg, 6469.jpg)" in turned[1], turned[1]
+
+
+def _plain_mask(path, mask):
+    """A one-band PNG of ``mask`` (no CRS, no geotransform), as a drone photo's mask."""
+    return _plain(path, mask[None].astype(np.uint8), "PNG")
+
+
+def _pixel_scene(tmp_path, run_cli, kind, shape=(80, 300)):
+    """Truth and prediction masks of one plain image (the prediction 1 px lower), vectorized
+    (``kind``: "lines" or "polygons") to GeoJSON and GeoPackage: {(side, ext): path}."""
+    height, width = shape
+    truth = np.zeros(shape, np.uint8)
+    if kind == "lines":
+        truth[height // 2 - 2:height // 2 + 3, 10:width - 10] = 1
+    else:
+        truth[10:30, 10:40] = 1  # 600 px^2
+        truth[40:50, 60:70] = 1  # 100 px^2
+    pred = np.roll(truth, 1, axis=0)
+    files = {}
+    for side, mask in (("truth", truth), ("pred", pred)):
+        png = _plain_mask(tmp_path / f"{side}.png", mask)
+        for ext in ("geojson", "gpkg"):
+            out = tmp_path / f"{side}.{ext}"
+            result = run_cli("vectorize", png, "-o", out,
+                             *(["--lines"] if kind == "lines" else []))
+            assert result.exit_code == 0, result.output
+            files[side, ext] = out
+    return files, truth, pred
+
+
+@pytest.mark.parametrize("exts", [("geojson", "geojson"), ("geojson", "gpkg"),
+                                  ("gpkg", "geojson")])
+def test_pixel_lines_in_geojson_are_scored_in_pixels(tmp_path, run_cli, exts):
+    """vectorize --lines of a PNG to .geojson wrote pixel coordinates without a word of it in
+    the file, and evaluate read them as lon/lat: a road shifted 1 px scored precision 0
+    with 5,520,702 m of predicted line, exit 0 (against a GeoPackage of the same pixels:
+    refused). The file says "crs": null (GeoJSON 2008: no CRS can be assumed), and evaluate
+    scores them in pixels, as two GeoPackages without CRS."""
+    import json
+
+    files, _, _ = _pixel_scene(tmp_path, run_cli, "lines")
+    document = json.loads(files["pred", "geojson"].read_text())
+    assert "crs" in document and document["crs"] is None
+    pred, truth = files["pred", exts[0]], files["truth", exts[1]]
+    lengths = [sum(float(np.hypot(*np.diff(np.asarray(f["geometry"]["coordinates"]), axis=0).T
+                                  ).sum()) for f in json.loads(files[s, "geojson"].read_text())
+                   ["features"]) for s in ("pred", "truth")]
+    result = run_cli("evaluate", pred, truth, "--buffer", 2, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["units"] == "coordinates"
+    assert (scores["precision"], scores["recall"], scores["f1"]) == (1.0, 1.0, 1.0)
+    assert scores["predicted_length_m"] == pytest.approx(lengths[0])
+    assert scores["true_length_m"] == pytest.approx(lengths[1])
+    narrow = json.loads(run_cli("evaluate", pred, truth, "--buffer", 0.5, "--json").stdout)
+    assert (narrow["precision"], narrow["recall"]) == (0.0, 0.0)  # 1 px apart
+
+
+@pytest.mark.parametrize("exts", [("geojson", "geojson"), ("geojson", "gpkg"),
+                                  ("gpkg", "geojson")])
+def test_pixel_polygons_in_geojson_are_scored_in_pixels(tmp_path, run_cli, exts):
+    """Buildings vectorized from a PNG to .geojson were scored as lon/lat polygons (20
+    degrees wide, in UTM), --min-area in m^2 of those; against a GeoPackage of the same
+    pixels, refused. Now scored in pixels: IoU of the 1 px shift, --min-area in px^2."""
+    import json
+
+    files, truth, pred = _pixel_scene(tmp_path, run_cli, "polygons")
+    pred_file, truth_file = files["pred", exts[0]], files["truth", exts[1]]
+    result = run_cli("evaluate", pred_file, truth_file, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 0, 0)
+    ious = [np.logical_and(truth[s], pred[s]).sum() / np.logical_or(truth[s], pred[s]).sum()
+            for s in (np.s_[:35, :50], np.s_[35:, 50:])]
+    assert scores["mean_iou"] == pytest.approx(np.mean(ious))
+    small, large = 100, 600  # px^2 of the two buildings
+    result = run_cli("evaluate", pred_file, truth_file, "--min-area", (small + large) / 2,
+                     "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 0, 0)
+
+
+@pytest.mark.parametrize("kind", ["lines", "polygons"])
+def test_an_empty_pixel_geojson_is_scored_in_pixels_too(tmp_path, run_cli, kind):
+    """A photo without roads or buildings vectorizes to an empty GeoJSON, which was read as
+    lon/lat against a GeoPackage of the other pixels: refused ('declares no CRS while the
+    other one does'). It says "crs": null too: nothing found scores recall 0 (all truth missed), a
+    truth of nothing precision 0."""
+    import json
+
+    files, _, _ = _pixel_scene(tmp_path, run_cli, kind)
+    empty = tmp_path / "empty.geojson"
+    png = _plain_mask(tmp_path / "empty.png", np.zeros((80, 300), np.uint8))
+    result = run_cli("vectorize", png, "-o", empty, *(["--lines"] if kind == "lines" else []))
+    assert result.exit_code == 0, result.output
+    assert json.loads(empty.read_text())["features"] == []
+    truths = len(json.loads(files["truth", "geojson"].read_text())["features"])
+    for pair in ((empty, files["truth", "geojson"]), (empty, files["truth", "gpkg"]),
+                 (files["truth", "gpkg"], empty)):
+        result = run_cli("evaluate", *pair, "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert scores["recall" if pair[0] == empty else "precision"] == 0.0
+        if kind == "polygons":
+            assert (scores["fn"] if pair[0] == empty else scores["fp"]) == truths
+
+
+def test_make_masks_burns_a_pixel_geojson_on_its_photo(tmp_path, run_cli):
+    """make-masks of vectorize's GeoJSON of a PNG on that PNG (as evaluate's 'compare like
+    with like' advises for a mask truth) read it as lon/lat and refused it (pass
+    --labels-crs pixels); its "crs": null says no CRS: burnt on the pixels it came from."""
+    files, truth, _ = _pixel_scene(tmp_path, run_cli, "polygons")
+    out = tmp_path / "burnt.tif"
+    result = run_cli("make-masks", files["truth", "geojson"], tmp_path / "truth.png", "-o", out)
+    assert result.exit_code == 0, result.output
+    mask, crs, _ = _read(out)
+    assert crs is None
+    np.testing.assert_array_equal(mask[0], truth)

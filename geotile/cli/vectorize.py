@@ -110,7 +110,9 @@ def _line_options(command):
               help="Output CRS (e.g. EPSG:3857, or a .prj file), or 'source' for the "
               "rasters'. Default: EPSG:4326 for GeoJSON (RFC 7946) and .csv "
               "(PolygonWKT_Geo in lon/lat, as SpaceNet's), the rasters' CRS for every other "
-              "format. GeoJSON in another CRS carries a crs member, outside RFC 7946.")
+              "format. GeoJSON in another CRS carries a crs member, outside RFC 7946; "
+              "rasters without CRS (plain photos: pixels) give \"crs\": null (GeoJSON "
+              "2008's no CRS), which evaluate reads, other readers take as lon/lat.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes polygonizing row bands (and, with --instances, rasters) at "
               "once, on Linux. Default: one per CPU, up to 8; 1: this process only.")
