@@ -93,11 +93,15 @@ def reprojected(frame, crs, source, other):
     return moved.set_geometry(list(geometries), crs=moved.crs)
 
 
-def _same_crs(prediction_frame, truth_frame, prediction, truth):
+def _same_crs(prediction_frame, truth_frame, prediction, truth, prediction_crs=None,
+              labels_crs=None):
     """(prediction, truth) frames in the truth's CRS; lon/lat geometries cut at the
-    antimeridian (RFC 7946) or wrapped round the globe by PROJ made whole."""
+    antimeridian (RFC 7946) or wrapped round the globe by PROJ made whole. ``prediction_crs``
+    / ``labels_crs``: the options that gave the frames' CRS, if any (else their files)."""
     from geotile.labels import check_geographic_coordinates
 
+    prediction_frame, truth_frame = _both_in_pixels(
+        prediction_frame, truth_frame, prediction, truth, prediction_crs, labels_crs)
     prediction_frame = _in_the_others_frame(prediction_frame, truth_frame, prediction, truth)
     truth_frame = _in_the_others_frame(truth_frame, prediction_frame, truth, prediction)
     check_geographic_coordinates(truth_frame, truth)
@@ -113,6 +117,45 @@ def _same_crs(prediction_frame, truth_frame, prediction, truth):
         prediction_frame = reprojected(prediction_frame, truth_frame.crs, prediction, truth)
     return _one_longitude_range(_whole_at_antimeridian(prediction_frame),
                                 _whole_at_antimeridian(truth_frame))
+
+
+def _both_in_pixels(prediction_frame, truth_frame, prediction, truth, prediction_crs,
+                    labels_crs):
+    """Both frames in no CRS, said in a warning, where neither file declares a CRS (GeoJSON
+    without a crs member, read as lon/lat: :func:`geotile.pixel_labels.declared_crs`) and the
+    coordinates of one cannot be lon/lat (a photo's pixels, as users write Labelme-like
+    files), when the other's lie on the same ground and span over a degree (a unit): pixels
+    too. Others as they are (those beyond lon/lat then refused)."""
+    from geotile.labels import check_geographic_coordinates
+    from geotile.pixel_labels import declared_crs
+
+    frames = (prediction_frame, truth_frame)
+    if any(option is not None for option in (prediction_crs, labels_crs)) or any(
+            f.crs is None or declared_crs(f.crs, path) is not None or not len(f)
+            for f, path in zip(frames, (prediction, truth), strict=True)):
+        return frames
+    beyond = []
+    for frame, path in zip(frames, (prediction, truth), strict=True):
+        try:
+            check_geographic_coordinates(frame, path)
+            beyond.append(False)
+        except InputError:
+            beyond.append(True)
+    if not any(beyond):
+        return frames  # lon/lat as far as they tell
+    if not all(beyond):
+        within = frames[beyond.index(False)].total_bounds
+        if max(within[2] - within[0], within[3] - within[1]) <= 1 or \
+                _apart(prediction_frame, truth_frame):
+            return frames  # lon/lat elsewhere, or a single place in degrees: refused later
+    from geotile.errors import GeotileWarning
+
+    minx, miny = frames[beyond.index(True)].total_bounds[:2]
+    warnings.warn(f"{prediction}, {truth}: coordinates like ({minx:.0f}, {miny:.0f}) are not "
+                  "longitude/latitude and neither file declares a CRS: both read in no CRS "
+                  "(pixel coordinates, say). Pass --labels-crs and --prediction-crs if they "
+                  "are in one.", GeotileWarning, stacklevel=4)
+    return _without_crs(prediction_frame), _without_crs(truth_frame)
 
 
 def _in_the_others_frame(frame, other, source, other_source):
@@ -212,16 +255,22 @@ def warn_if_apart(pred_frame, truth_frame, prediction, truth, outcome: str,
     beyond the buffer is not other ground): a CRS or longitude/latitude mix-up, or
     another image's file, scores 0 (``outcome``) rather than an error. Empty geometries
     are no ground: a side of only those is not warned of."""
+    if _apart(pred_frame, truth_frame, margin):
+        log.warning("%s and %s cover different ground (no feature of one near the other's): "
+                    "%s. Check their CRS (longitude and latitude swapped?) and that they are "
+                    "of one image.", prediction, truth, outcome)
+
+
+def _apart(pred_frame, truth_frame, margin: float = 0.0) -> bool:
+    """Whether the two frames' extents (same CRS, empty geometries apart) are farther apart
+    than ``margin`` and than a tenth of their larger side (:func:`warn_if_apart`)."""
     import shapely
 
     frames = [f[~(shapely.is_missing(f.geometry.values) | shapely.is_empty(f.geometry.values))]
               if len(f) else f for f in (pred_frame, truth_frame)]
     if not len(frames[0]) or not len(frames[1]):
-        return
+        return False
     a, b = frames[0].total_bounds, frames[1].total_bounds
     margin = max(margin, 0.1 * max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]))
-    if not np.isfinite([*a, *b]).all() or a[0] > b[2] + margin or b[0] > a[2] + margin or \
-            a[1] > b[3] + margin or b[1] > a[3] + margin:  # (off the CRS's area: inf)
-        log.warning("%s and %s cover different ground (no feature of one near the other's): "
-                    "%s. Check their CRS (longitude and latitude swapped?) and that they are "
-                    "of one image.", prediction, truth, outcome)
+    return bool(not np.isfinite([*a, *b]).all() or a[0] > b[2] + margin or
+                b[0] > a[2] + margin or a[1] > b[3] + margin or b[1] > a[3] + margin)

@@ -545,7 +545,8 @@ def score_line_frames(pred_frame, truth_frame, prediction, truth,
                                                                                truth)
     from geotile.evaluation_crs import _same_crs, warn_if_apart
 
-    pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth,
+                                        prediction_crs, labels_crs)
     if truth_frame.crs is None:
         from geotile.errors import GeotileWarning
 

@@ -432,7 +432,8 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         from geotile.evaluation_crs import _without_crs
 
         pred_frame = _without_crs(pred_frame)
-    pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth)
+    pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth,
+                                        prediction_crs, labels_crs)
     if class_field:
         pred_field = class_field
         if class_field not in pred_frame.columns and "class" in pred_frame.columns:

@@ -387,9 +387,18 @@ def test_a_geopackage_with_srs_id_0_declares_no_crs(tmp_path, srs_id):
 
 
 def test_projected_coordinates_claiming_degrees(real_data, tmp_path):
+    """Projected coordinates in a GeoJSON without a crs member cannot be lon/lat: against a
+    file in lon/lat, refused (--labels-crs); two such files (pixels, or one unnamed map
+    CRS) are read in no CRS, said in a warning, and scored in their own units."""
     labels = real_data / "spacenet" / "geotiff_custom_proj_labels.geojson"
+    lonlat = tmp_path / "lonlat.geojson"
+    frame([box(X0, Y0)]).to_crs("EPSG:4326").to_file(lonlat)
     with pytest.raises(InputError, match="--labels-crs"):
-        evaluate_files(labels, labels)
+        evaluate_files(lonlat, labels)
+    with pytest.warns(GeotileWarning, match="not longitude/latitude.*no CRS"):
+        result = evaluate_files(labels, labels)
+    n = len(gpd.read_file(labels))
+    assert (result.scores.tp, result.scores.fp, result.scores.fn) == (n, 0, 0)
 
 
 def test_empty_prediction_and_truth_files(tmp_path):

@@ -747,3 +747,58 @@ def test_make_masks_burns_a_pixel_geojson_on_its_photo(tmp_path, run_cli):
     mask, crs, _ = _read(out)
     assert crs is None
     np.testing.assert_array_equal(mask[0], truth)
+
+
+def _pixel_geojson(path, lines):
+    """A GeoJSON of ``lines`` in pixel coordinates without a crs member, as users write
+    Labelme-like files themselves (json.dumps): GeoJSON readers take them for lon/lat."""
+    import json
+
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {},
+         "geometry": {"type": "LineString", "coordinates": line}} for line in lines]}))
+    return path
+
+
+def test_pixel_lines_beyond_lonlat_in_geojson_without_crs_are_read_in_pixels(tmp_path,
+                                                                             run_cli):
+    """Two GeoJSONs of pixel lines without a crs member (a 400 x 300 px photo's roads,
+    y up to 250) were refused as not lon/lat with advice to pass the CRS they are in, which
+    pixels have none of. Coordinates that cannot be lon/lat in either file (the other's
+    within its range and on the same pixels) read both in no CRS, with a warning."""
+    import json
+
+    upper, lower = [[10, 40], [390, 40]], [[10, 250], [390, 250]]
+    truth = _pixel_geojson(tmp_path / "truth.geojson", [upper, lower])
+    pred = _pixel_geojson(tmp_path / "pred.geojson",
+                          [[[x, y + 1] for x, y in line] for line in (upper, lower)])
+    found = _pixel_geojson(tmp_path / "upper.geojson", [[[x, y + 1] for x, y in upper]])
+    for prediction, recall in ((pred, 1.0), (found, 0.5)):  # (found: within lon/lat's range)
+        result = run_cli("evaluate", prediction, truth, "--buffer", 2, "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert (scores["units"], scores["precision"], scores["recall"]) == (
+            "coordinates", 1.0, recall)
+        assert scores["true_length_m"] == pytest.approx(2 * 380)
+        assert "not longitude/latitude" in result.stderr and "no CRS" in result.stderr
+        narrow = json.loads(run_cli("evaluate", prediction, truth, "--buffer", 0.5,
+                                    "--json").stdout)
+        assert narrow["precision"] == 0.0
+
+
+def test_pixel_geojson_against_a_georeferenced_file_is_refused(tmp_path, run_cli):
+    """Pixel lines (no crs member, beyond lon/lat) against lines in a map CRS, or against
+    lon/lat lines elsewhere, cannot be scored: one line naming the pixel file, exit 1."""
+    import geopandas as gpd
+    import shapely
+
+    pixels = _pixel_geojson(tmp_path / "pixels.geojson", [[[10, 250], [390, 250]]])
+    utm = tmp_path / "utm.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.LineString([(500000, 3300000), (500100, 3300000)])],
+                     crs="EPSG:32615").to_file(utm)
+    lonlat = _pixel_geojson(tmp_path / "lonlat.geojson",
+                            [[[-95.3601, 29.7601], [-95.3591, 29.7601]]])
+    for truth in (utm, lonlat):
+        for pair in ((pixels, truth), (truth, pixels)):
+            result = run_cli("evaluate", *pair, "--json")
+            assert_one_line_error(result, str(pixels), "not longitude/latitude")

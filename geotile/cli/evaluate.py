@@ -223,6 +223,13 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     the remaining truth polygon of highest IoU; IoU > --iou is a true
     positive (TP), else a false positive (FP); unmatched truth polygons are
     false negatives (FN). PREDICTION is reprojected to TRUTH's CRS.
+    GeoJSON without a crs member is lon/lat (RFC 7946); with "crs": null
+    (GeoJSON 2008: vectorize's of an image without georeference) it is in
+    no CRS, as a GeoPackage without one, and so are two GeoJSONs without a
+    crs member where one's coordinates cannot be lon/lat (y beyond 90: an
+    image's pixels) and the other's lie on the same ground (a warning says
+    so). Files in no CRS are scored in their coordinates' units (pixels:
+    --min-area in px^2, --buffer in px).
     Equal confidences keep the file's order, as in SpaceNet's scorer (equal
     IoUs: the truth first in its file), so two tied predictions that want
     one truth may score differently in another order: sort the predictions
