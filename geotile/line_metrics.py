@@ -526,13 +526,16 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     UTM zone: not in Web Mercator's units); polygons beside lines (SpaceNet 8's buildings
     beside its roads) are left out with a warning."""
     return score_line_frames(_read(prediction, prediction_crs, None),
-                             _read(truth, labels_crs, labels_layer), prediction, truth, buffer)
+                             _read(truth, labels_crs, labels_layer), prediction, truth, buffer,
+                             prediction_crs=prediction_crs, labels_crs=labels_crs)
 
 
 def score_line_frames(pred_frame, truth_frame, prediction, truth,
-                      buffer: float = 2.0) -> LineScores:
+                      buffer: float = 2.0, *, prediction_crs: str | None = None,
+                      labels_crs: str | None = None) -> LineScores:
     """:func:`evaluate_lines` of two frames read already (from files ``prediction`` and
-    ``truth``, which messages name)."""
+    ``truth``, which messages name; ``prediction_crs``/``labels_crs``: the CRSs given for
+    them, if any)."""
     from geotile.masks import line_parts
 
     for path, frame in ((prediction, pred_frame), (truth, truth_frame)):
