@@ -688,3 +688,43 @@ def test_labels_crs_as_a_bare_epsg_number_is_that_code(run_cli, scene, tmp_path)
     assert_one_line_error(run_cli("make-masks", bare, image, "-o", tmp_path / "x.tif",
                                   "--labels-crs", "99999"), "--labels-crs", "99999")
     assert not (tmp_path / "x.tif").exists()
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_labels_reaching_far_past_the_image_burn_exactly_their_pixels(run_cli, make_raster,
+                                                                      tmp_path, all_touched):
+    """A GeoJSON in the image's UTM CRS (0.5 m pixels) with polygons reaching 1e12 px to the
+    right and 3e9 px below, and a road 3e9 px long (--line-width 2): GDAL's burn overflowed
+    past 2**31 px (18 of the first's 162 pixels burnt, none of the second's, exit 0). Each
+    is burnt as exactly its pixels of the image: those of shapely's rule, footprint, boundary
+    and contact the bands of the features cut 1000 px past the image."""
+    from tests.pixel_label_files import FAR_DOWN, FAR_RIGHT, analytic_pixels
+
+    height, width = 40, 50
+    image = make_raster("img.tif", np.zeros((1, height, width), np.uint8))
+    with rasterio.open(image) as src:
+        transform = src.transform
+    polygons = [shapely.affinity.affine_transform(shapely.Polygon(r), transform.to_shapely())
+                for r in (FAR_RIGHT, FAR_DOWN)]
+    road = shapely.LineString([transform * (40.3, 15.2), transform * (44.6, 3e9)])
+    near = shapely.affinity.affine_transform(
+        shapely.box(-1000, -1000, width + 1000, height + 1000), transform.to_shapely())
+    touched = ["--all-touched"] if all_touched else []
+    masks = []
+    for name, geometries in (("far", [*polygons, road]),
+                             ("near", [g.intersection(near) for g in (*polygons, road)])):
+        labels = tmp_path / f"{name}.geojson"
+        gpd.GeoDataFrame(geometry=geometries, crs=UTM_CRS).to_file(labels)
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / f"{name}.tif",
+                         "--channels", "footprint,boundary,contact", "--line-width", "2",
+                         *touched)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / f"{name}.tif") as src:
+            masks.append(src.read())
+    np.testing.assert_array_equal(masks[0], masks[1])
+    expected = analytic_pixels([FAR_RIGHT, FAR_DOWN], height, width, all_touched)
+    beside_road = np.ones((height, width), bool)
+    beside_road[12:, 36:] = False
+    np.testing.assert_array_equal((masks[0][0] > 0)[beside_road], expected[beside_road])
+    assert masks[0][0][:, 38:].any()  # the road
+    assert masks[0][1].any() and masks[0][2].any()  # boundary, contact between the polygons

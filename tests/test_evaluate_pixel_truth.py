@@ -227,3 +227,19 @@ def test_a_prediction_of_an_upside_down_photo_against_its_drawn_truth_is_refused
     for truth in (coco, tmp_path / "labels"):
         result = run_cli("evaluate", tmp_path / "img.tif", truth)
         assert_one_line_error(result, "img.tif", "EXIF orientation (3)", "predict it again")
+
+
+def test_truth_reaching_far_past_the_image_scores_its_own_pixels(tmp_path, run_cli):
+    """COCO truth polygons reaching 1e12 px right and 3e9 px below the image (GDAL's burn
+    overflowed past 2**31 px: 18 of the first's 162 pixels, none of the second's, exit 0):
+    the pixel scores of exactly their pixels of the image."""
+    from tests.pixel_label_files import FAR_DOWN, FAR_RIGHT, analytic_pixels
+
+    truth = _coco(tmp_path / "annotation.json",
+                  [{"segmentation": [np.ravel(r).tolist()]} for r in (FAR_RIGHT, FAR_DOWN)])
+    pred = _classes(tmp_path / "img.tif", _prediction())
+    building = _json(run_cli("evaluate", pred, truth, "--json"))["classes"][1]
+    true = analytic_pixels([FAR_RIGHT, FAR_DOWN], H, W)
+    predicted = _prediction() == 1
+    assert (building["support"], building["predicted"]) == (true.sum(), predicted.sum())
+    assert building["iou"] == (true & predicted).sum() / (true | predicted).sum()

@@ -14,6 +14,9 @@ from rasterio.transform import from_origin
 
 from tests.conftest import assert_one_line_error, write_raster
 from tests.pixel_label_files import (
+    FAR_DOWN,
+    FAR_RIGHT,
+    analytic_pixels,
     assert_masks_given_back,
     plain_png,
     read_mask,
@@ -143,6 +146,24 @@ def test_a_georeferenced_image_takes_its_pixels(tmp_path, run_cli):
     np.testing.assert_array_equal(mask, (_burnt([POLYGON]) | _mask()).astype(np.uint8))
     assert profile["transform"] == transform and profile["crs"] == "EPSG:32633"
     assert profile["nodata"] is None  # no crowd, no image nodata
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_polygons_reaching_far_past_the_image_burn_exactly_their_pixels(tmp_path, run_cli,
+                                                                       all_touched):
+    """One vertex 1e12 px to the right, one 3e9 px below a UTM GeoTIFF: each polygon's pixels
+    of the image, by pixel centre and all touched (GDAL's burn overflowed past 2**31 px: 18
+    of the first's 162 pixels, none of the second's, exit 0)."""
+    image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8), crs="EPSG:32633",
+                         transform=from_origin(500000.0, 4100000.0, 0.5, 0.5))
+    labels = _coco(tmp_path / "annotation.json",
+                   [{"segmentation": [np.ravel(ring).tolist()]} for ring in (FAR_RIGHT, FAR_DOWN)],
+                   images=(("img.tif", W, H),))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif",
+                     *(["--all-touched"] if all_touched else []))
+    assert result.exit_code == 0, result.output
+    expected = analytic_pixels([FAR_RIGHT, FAR_DOWN], H, W, all_touched)
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], expected.astype(np.uint8))
 
 
 def test_categories_get_ids_by_ascending_id_with_names(tmp_path, run_cli):

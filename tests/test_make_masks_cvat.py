@@ -15,7 +15,14 @@ import shapely
 from rasterio.features import rasterize
 
 from tests.conftest import assert_one_line_error, write_raster
-from tests.pixel_label_files import plain_png, read_mask, turned_jpeg
+from tests.pixel_label_files import (
+    FAR_DOWN,
+    FAR_RIGHT,
+    analytic_pixels,
+    plain_png,
+    read_mask,
+    turned_jpeg,
+)
 
 H, W = 40, 60
 ROWS, COLS = np.mgrid[0:H, 0:W]
@@ -408,6 +415,22 @@ def test_other_commands_say_make_masks_takes_cvat(tmp_path, run_cli):
     result = run_cli("tile", image, "--labels", tmp_path / "annotations.xml", "-o",
                      tmp_path / "p", "--size", "16")
     assert_one_line_error(result, "annotations.xml", "CVAT", "make-masks")
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_polygons_reaching_far_past_the_image_burn_exactly_their_pixels(tmp_path, run_cli,
+                                                                       all_touched):
+    """One vertex 1e12 px to the right, one 3e9 px below a UTM GeoTIFF: each polygon's pixels
+    of the image, by pixel centre and all touched (GDAL's burn overflowed past 2**31 px: 18
+    of the first's 162 pixels, none of the second's, exit 0)."""
+    write_cvat(tmp_path / "annotations.xml", [("img.tif", W, H, [
+        polygon("house", FAR_RIGHT), polygon("house", FAR_DOWN)])], labels=[("house", "polygon")])
+    image = write_raster(tmp_path / "img.tif", np.ones((1, H, W), np.uint8), crs="EPSG:32633")
+    result = run_cli("make-masks", tmp_path / "annotations.xml", image, "-o", tmp_path / "m.tif",
+                     *(["--all-touched"] if all_touched else []))
+    assert result.exit_code == 0, result.output
+    expected = analytic_pixels([FAR_RIGHT, FAR_DOWN], H, W, all_touched)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected.astype(np.uint8))
 
 
 def test_a_self_crossing_polygon_burns_both_of_its_parts(tmp_path, run_cli):

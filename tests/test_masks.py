@@ -1206,3 +1206,62 @@ def test_a_lonlat_labels_crs_on_projected_coordinates_names_the_option(tmp_path,
         assert "declares EPSG:4326" not in result.stderr
         assert "GeoJSON's default" not in result.stderr
     assert not (tmp_path / "m").exists() and not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_geometries_cut_past_the_window_burn_the_same_bands(monkeypatch, all_touched):
+    """Random polygons crossing the edges of a grid burnt by bands of 16 rows with a halo,
+    as make-masks burns them: cut 2 px past each band (clip_far with CLIP_MARGIN 2), the
+    footprint, boundary and contact bands are byte-identical to the uncut polygons' (edges
+    at random, not through pixel centres: a cut edge's end is rounded). With the default
+    margin none of them is cut."""
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+
+    grid, height, width, rows = from_origin(X0, Y0, 0.5, 0.5), 64, 40, 16
+    import geotile.masks as masks
+    from geotile.affine_math import apply
+
+    rng = np.random.default_rng(7)
+    cuts = []
+    clip_by_rect = shapely.clip_by_rect
+    monkeypatch.setattr(shapely, "clip_by_rect",
+                        lambda g, *box: cuts.append(len(g)) or clip_by_rect(g, *box))
+
+    def burn(geometries, classes, options):
+        halo, bands = options.halo, []
+        for top in range(0, height, rows):
+            bands.append(rasterize_labels(
+                geometries, classes, (rows, width),
+                window_transform(Window(0, top, width, rows), grid), options,
+                halo_transform=window_transform(
+                    Window(-halo, top - halo, width + 2 * halo, rows + 2 * halo), grid),
+                grid_transform=grid))
+        return np.concatenate(bands, axis=1)
+
+    for _ in range(40):
+        polygons = []
+        for _ in range(rng.integers(2, 6)):
+            n = int(rng.integers(3, 9))
+            turns = np.sort(rng.uniform(0, 2 * np.pi, n))
+            reach = rng.uniform(1, 30, n) * np.where(rng.random(n) < 0.3,
+                                                     rng.uniform(1, 100, n), 1)
+            centre = rng.uniform(-10, [width + 10, height + 10])
+            ring = centre + reach[:, None] * np.column_stack((np.cos(turns), np.sin(turns)))
+            polygons.append(shapely.Polygon(np.column_stack(apply(grid, *ring.T))))
+        classes = rng.integers(1, 4, len(polygons)).tolist()
+        options = MaskOptions(channels=("footprint", "boundary", "contact"),
+                              all_touched=all_touched, boundary_width=int(rng.integers(1, 6)),
+                              contact_spacing=int(rng.integers(2, 12)))
+        monkeypatch.setattr(masks, "CLIP_MARGIN", 2**40)
+        uncut = burn(polygons, classes, options)
+        monkeypatch.setattr(masks, "CLIP_MARGIN", 2)
+        cut = burn(polygons, classes, options)
+        np.testing.assert_array_equal(cut, uncut)
+    assert sum(cuts) > 100 and uncut.any(axis=(1, 2)).all()
+    cuts.clear()
+    monkeypatch.undo()
+    monkeypatch.setattr(shapely, "clip_by_rect",
+                        lambda g, *box: cuts.append(len(g)) or clip_by_rect(g, *box))
+    burn(polygons, classes, options)
+    assert not cuts
