@@ -136,13 +136,19 @@ def _warn_if_outside(groups, canvas: Canvas, image) -> None:
 
 
 def _draw_png(groups, canvas: Canvas) -> np.ndarray:
+    from geotile.masks import CLIP_MARGIN, clip_far
     from geotile.quiet_warnings import rasterize
 
     pixels = canvas.pixels.copy()
     _, height, width = pixels.shape
     for name in ("FN", "FP", "TP"):  # TP last: drawn on top where outlines coincide
-        outlines = [g.boundary for g in groups[name] if g is not None and not g.is_empty]
-        if not outlines:
+        drawn_ones = [g.boundary for g in groups[name] if g is not None and not g.is_empty]
+        outlines = np.empty(len(drawn_ones), dtype=object)
+        outlines[:] = drawn_ones
+        # those reaching past 2**31 px drawn wrong, and slowly: cut near the image
+        outlines = clip_far(outlines, [1] * len(outlines), canvas.transform, height, width,
+                            CLIP_MARGIN)[0]
+        if not len(outlines):
             continue
         drawn = rasterize(outlines, out_shape=(height, width), transform=canvas.transform,
                           all_touched=True).astype(bool)

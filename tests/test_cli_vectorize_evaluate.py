@@ -941,3 +941,37 @@ def test_summaries_count_one_thing_in_the_singular(run_cli, make_raster, tmp_pat
     result = run_cli("tile", raster, "--size", "32", "-o", tmp_path / "t")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("1 patch -> ")
+
+
+def test_report_of_truth_reaching_far_past_the_image_draws_its_outlines(run_cli, make_raster,
+                                                                       tmp_path):
+    """evaluate --report r.png --image over truth polygons reaching 1e12 px right and 3e9
+    px below the image: GDAL drew the outlines all touched, overflowing past 2**31 px, and
+    walked the 3e9 px edge pixel by pixel (minutes). The PNG is that of the truth cut 1000 px
+    past the image, drawn at once."""
+    import rasterio
+
+    from geotile.affine_math import apply
+    from geotile.quiet_warnings import quietly
+    from tests.pixel_label_files import FAR_DOWN, FAR_RIGHT
+
+    image = make_raster("img.tif", np.full((3, 40, 50), 90, np.uint8))
+    with rasterio.open(image) as src:
+        transform = src.transform
+    to_map = lambda ring: shapely.Polygon(np.column_stack(apply(transform, *np.transpose(ring))))  # noqa: E731
+    found = to_map([(30.2, 20.3), (40.4, 20.2), (40.3, 30.6), (30.1, 30.2)])
+    near = to_map([(-1000, -1000), (1050, -1000), (1050, 1040), (-1000, 1040)])
+    gpd.GeoDataFrame(geometry=[found], crs=UTM_CRS).to_file(tmp_path / "pred.geojson")
+    pictures = []
+    for name, cut in (("far", lambda g: g), ("near", lambda g: g.intersection(near))):
+        truth = tmp_path / f"{name}.geojson"
+        gpd.GeoDataFrame(geometry=[cut(to_map(FAR_RIGHT)), cut(to_map(FAR_DOWN)), found],
+                         crs=UTM_CRS).to_file(truth)
+        result = run_cli("evaluate", tmp_path / "pred.geojson", truth, "--report",
+                         tmp_path / f"{name}.png", "--image", image)
+        assert result.exit_code == 0, result.output
+        assert "TP 1  FP 0  FN 2" in result.stdout
+        with quietly(rasterio.open, tmp_path / f"{name}.png") as src:  # a PNG: no transform
+            pictures.append(src.read())
+    np.testing.assert_array_equal(pictures[0], pictures[1])
+    assert (pictures[0][:, 11:13, 20] != 90).any()  # FAR_RIGHT's outline, from x 14 on
