@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geotile.buffer_measures import BufferMeasures
 from geotile.errors import InputError, check_range
 from geotile.plurals import counted_are
 
@@ -38,7 +39,7 @@ DISSOLVE_FRACTION = 0.01
 
 
 @dataclass(frozen=True)
-class LineScores:
+class LineScores(BufferMeasures):
     """Lengths (metres) predicted and true, and how much of each lies within ``buffer``."""
 
     buffer: float
@@ -52,26 +53,12 @@ class LineScores:
     #: measured in ground metres (the lines carry a CRS); else in their coordinates' units
     metres: bool = True
 
-    @property
-    def precision(self) -> float:
-        return (self.matched_predicted_length / self.predicted_length
-                if self.predicted_length else 0.0)
-
-    @property
-    def recall(self) -> float:
-        return self.matched_true_length / self.true_length if self.true_length else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def quality(self) -> float:
-        """Wiedemann's quality: TP / (TP + FP + FN), TP the predicted length within the
-        buffer, FN the true length outside the prediction's."""
-        whole = self.predicted_length + self.true_length - self.matched_true_length
-        return self.matched_predicted_length / whole if whole > 0 else 0.0
+    def amounts(self) -> tuple[float, float, float, float]:
+        """Lengths within the buffer and in all, predicted then true (Wiedemann's quality:
+        TP the predicted length within the buffer, FN the true length outside the
+        prediction's)."""
+        return (self.matched_predicted_length, self.predicted_length,
+                self.matched_true_length, self.true_length)
 
     @property
     def unit(self) -> str:

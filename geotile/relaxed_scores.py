@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from geotile.buffer_measures import BufferMeasures
 from geotile.errors import InputError, check_range
 
 #: relative slack on the radius, so that a distance equal to rho (3 px at 0.5 m and 1.5 m)
@@ -44,7 +45,7 @@ MAX_FOOTPRINT = 1001
 
 
 @dataclass(frozen=True)
-class RelaxedScores:
+class RelaxedScores(BufferMeasures):
     """Road pixels predicted and true, and how many of each lie within ``buffer``."""
 
     buffer: float
@@ -62,26 +63,10 @@ class RelaxedScores:
     road_class: str | None = None
     mode: str = "relaxed"
 
-    @property
-    def precision(self) -> float:
-        return (self.matched_predicted_pixels / self.predicted_pixels
-                if self.predicted_pixels else 0.0)
-
-    @property
-    def recall(self) -> float:
-        return self.matched_true_pixels / self.true_pixels if self.true_pixels else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def quality(self) -> float:
-        """TP / (TP + FP + FN): TP the predicted pixels within rho of the truth, FN the
-        true pixels beyond rho of the prediction."""
-        whole = self.predicted_pixels + self.true_pixels - self.matched_true_pixels
-        return self.matched_predicted_pixels / whole if whole > 0 else 0.0
+    def amounts(self) -> tuple[int, int, int, int]:
+        """Pixels within rho and in all, predicted then true."""
+        return (self.matched_predicted_pixels, self.predicted_pixels,
+                self.matched_true_pixels, self.true_pixels)
 
     @property
     def within(self) -> str:
