@@ -650,18 +650,28 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
         number = i + offset if numbers is None else numbers[i]
         return f"feature {number}" + (f" (id {fid!r})" if fid is not None else "")
 
+    # each with a count-free advice: tasks reading the features near their own tiles (make-masks
+    # --workers) say it once in full, then once for the other images (the CLI's digest)
     if trimmed:
-        _warn(f"{path}: {_count(trimmed)} had positions of more than three numbers (an M "
-              f"value?), read as x, y, z as GDAL does: {_names(trimmed, label)} (numbered "
-              "from 0, as ogrinfo does).", depth=1)
+        _warn(GeotileWarning(
+            f"{path}: {_count(trimmed)} had positions of more than three numbers (an M "
+            f"value?), read as x, y, z as GDAL does: {_names(trimmed, label)} (numbered from "
+            "0, as ogrinfo does).", about=str(path), advice=f"{path}: features near "
+            "them had positions of more than three numbers (an M value?), read as x, y, z as "
+            "GDAL does."), depth=1)
     if closed:
-        _warn(f"{path}: {_count(closed)} had rings that were not closed and were closed: "
-              f"{_names(closed, label)} (numbered from 0, as ogrinfo does).", depth=1)
+        _warn(GeotileWarning(
+            f"{path}: {_count(closed)} had rings that were not closed and were closed: "
+            f"{_names(closed, label)} (numbered from 0, as ogrinfo does).",
+            about=str(path), advice=f"{path}: features near them had rings that were "
+            "not closed and were closed."), depth=1)
     if skipped:
-        _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read "
-              f"{'was' if len(skipped) == 1 else 'were'} skipped: "
-              f"{_names(skipped, label)} (numbered from 0, as ogrinfo does; {reason}).",
-              depth=1)
+        _warn(GeotileWarning(
+            f"{path}: {_count(skipped)} with a geometry that cannot be read "
+            f"{'was' if len(skipped) == 1 else 'were'} skipped: "
+            f"{_names(skipped, label)} (numbered from 0, as ogrinfo does; {reason}).",
+            about=str(path), advice=f"{path}: features near them with a geometry that "
+            f"cannot be read were skipped ({reason})."), depth=1)
 
 
 def _xyz_positions(shape):
@@ -719,7 +729,7 @@ def _names(indices: list, label, limit: int = 5) -> str:
     return shown + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
 
 
-def _warn(message: str, depth: int = 0) -> None:
+def _warn(message: str | GeotileWarning, depth: int = 0) -> None:
     """A GeotileWarning attributed to read_labels' caller (``depth``: extra frames)."""
     warnings.warn(message, GeotileWarning, stacklevel=4 + depth)
 

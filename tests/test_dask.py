@@ -1530,3 +1530,43 @@ def test_a_labels_file_s_lines_left_out_are_not_repeated_for_every_task(run_cli,
     assert len(said) == 2 and "3 more images" in said[1], said
     assert all(any(image.name in line for line in said) for image in images), said
     assert "--line-width M" in said[1]
+
+
+def test_unreadable_geojson_lines_features_are_not_repeated_for_every_task(run_cli, tmp_path,
+                                                                           cluster):
+    """GeoJSON lines keep features whose coordinates are JSON text as unread (81cb572): one
+    process said their skip once, a cluster once per task with that tile's feature numbers
+    (2,000 lines for a 2,000-tile city); now one in full and one naming the others."""
+    import json
+
+    from rasterio.transform import from_origin
+
+    images, lines = [], []
+    for i in range(4):
+        path = tmp_path / f"t_{i}.tif"
+        x = 10 + i * 0.001
+        with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=1,
+                           dtype="uint8", crs="EPSG:4326",
+                           transform=from_origin(x, 50, 0.00005, 0.00005)) as dst:
+            dst.write(np.full((1, 20, 20), 100, np.uint8))
+        images.append(path)
+        ring = [[x + 0.0001, 49.9999], [x + 0.0006, 49.9999], [x + 0.0006, 49.9994],
+                [x + 0.0001, 49.9994], [x + 0.0001, 49.9999]]
+        for coordinates in (ring, [[str(a), str(b)] for a, b in ring]):  # text: unread
+            lines.append(json.dumps({"type": "Feature", "properties": {}, "geometry": {
+                "type": "Polygon", "coordinates": [coordinates]}}))
+    (tmp_path / "f.geojsonl").write_text("\n".join(lines) + "\n")
+    args = ("make-masks", tmp_path / "f.geojsonl", *images, "-o")
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    on_cluster = run_cli(*args, tmp_path / "cluster", "--scheduler",
+                         cluster.scheduler_address)
+    assert on_cluster.exit_code == 0, on_cluster.output
+    said = [line for line in single.output.splitlines() if "cannot be read" in line]
+    assert len(said) == 1 and "4 features" in said[0], said
+    said = [line for line in on_cluster.output.splitlines() if "cannot be read" in line]
+    assert len(said) == 2 and "3 more images" in said[1], said
+    assert all(any(image.name in line for line in said) for image in images), said
+    for image in images:  # the readable footprint burnt on each, as in one process
+        assert (tmp_path / "cluster" / image.name).read_bytes() == \
+            (tmp_path / "single" / image.name).read_bytes()
