@@ -2097,6 +2097,11 @@ def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False,
         if key not in keys:
             keys[key] = spelt
             checked[spelt] = number
+    if not checked:  # every name said background, left out: nothing is mapped
+        raise InputError(
+            f"{source}: names only background ({', '.join(map(repr, map(str, mapping)))} as "
+            "0, which unlabelled pixels are anyway); give the classes their ids 1.."
+            f'{MAX_CLASS_ID} too, like {{"background": 0, "building": 1}}.')
     return checked
 
 

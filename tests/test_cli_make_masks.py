@@ -728,3 +728,28 @@ def test_labels_reaching_far_past_the_image_burn_exactly_their_pixels(run_cli, m
     np.testing.assert_array_equal((masks[0][0] > 0)[beside_road], expected[beside_road])
     assert masks[0][0][:, 38:].any()  # the road
     assert masks[0][1].any() and masks[0][2].any()  # boundary, contact between the polygons
+
+
+def test_a_class_map_naming_only_background_is_refused_naming_its_file(run_cli, make_raster,
+                                                                       tmp_path):
+    """A name that says background given 0 is left out of a class map (FloodNet's, b61ca3a):
+    a map of nothing else was then empty and refused as '--class-map: not a JSON object of
+    class names to ids' (it is one, and the file went unnamed); now one line naming the
+    file and what to add. Beside a class, background 0 is still taken."""
+    image = make_raster("img.tif", np.zeros((10, 20), np.uint8))
+    labels = _boxes_geojson(tmp_path / "names.geojson", ["tree", "house"])
+    mapping = tmp_path / "floodnet.json"
+    out = tmp_path / "m.tif"
+    for only in ({"background": 0}, {"Background": 0, "void": 0}):
+        mapping.write_text(json.dumps(only))
+        result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls",
+                         "--class-map", mapping)
+        assert_one_line_error(result, "floodnet.json", "background", "1..254")
+        assert "not a JSON object" not in result.stderr and not out.exists()
+    mapping.write_text(json.dumps({"background": 0, "tree": 3, "house": 5}))
+    result = run_cli("make-masks", labels, image, "-o", out, "--class-field", "cls",
+                     "--class-map", mapping)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        mask = src.read(1)
+    assert [int(mask[4, 10 * i + 4]) for i in range(2)] == [3, 5]
