@@ -666,6 +666,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                 t_ids = _ids(t_values, keep, true_kind, t_threshold, truth)
                 for source, target in merged.items():  # --class-map's ids of one class
                     t_ids = np.where(t_ids == source, target, t_ids)
+                    if lookup is None:  # the prediction's ids are the truth's: merged too
+                        p_ids = np.where(p_ids == source, target, p_ids)
                 if no_data:  # the truth's ids named no data: left out
                     keep = keep & ~np.isin(t_ids, no_data)
                 confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))

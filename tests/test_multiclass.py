@@ -1605,3 +1605,23 @@ def test_dfc2022_no_information_is_left_out(tmp_path, run_cli):
     assert scores["pixels"] == int((truth > 0).sum()) == 512
     got = {c["class"]: c["iou"] for c in scores["classes"] if c["support"] or c["predicted"]}
     assert got == {"Urban fabric": 1.0, "Water": 1.0}
+
+
+def test_class_map_merges_the_ids_of_a_prediction_compared_by_id(tmp_path, run_cli):
+    """A list of ids names one class of the truth ({"other": [13, ..., 19]}); a prediction
+    of the same ids, unnamed (a model trained on FLAIR's 19 ids), kept its 14..19: a
+    prediction equal to the truth scored 'other' at IoU 0.64 and classes '14'..'19' beside
+    it (IoU 0, support 0), exit 0. Its ids are the truth's: merged as the truth's are."""
+    rng = np.random.default_rng(8)
+    truth = rng.integers(1, 20, (64, 64)).astype(np.uint8)
+    t = write_raster(tmp_path / "MSK_000001.tif", truth, crs="EPSG:2154")
+    p = write_raster(tmp_path / "IMG_000001.tif", truth.copy(), crs="EPSG:2154")
+    mapping = {**{n: k + 1 for k, n in enumerate(FLAIR[:-1])}, "other": list(range(13, 20))}
+    (tmp_path / "flair.json").write_text(json.dumps(mapping))
+    result = run_cli("evaluate", p, t, "--class-map", tmp_path / "flair.json", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    scored = {c["class"]: c for c in scores["classes"] if c["support"] or c["predicted"]}
+    assert set(scored) == set(FLAIR), sorted(scored)
+    assert all(c["iou"] == 1.0 for c in scored.values()), scored
+    assert scored["other"]["support"] == int((truth >= 13).sum())

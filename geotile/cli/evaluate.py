@@ -203,7 +203,8 @@ def _line_options(command):
     "0..254 (as make-masks --class-map names a label raster's), over names it carries, so "
     "that classes pair by name with the prediction's. A truth id named no data (\"no "
     'data", "ignore", "unknown"...) is left out, as 255. A list of ids is one class: '
-    '{"other": [13, 14]} scores both as "other" (FLAIR\'s ids 13..19 are so scored).')
+    '{"other": [13, 14]} scores both as "other", in a prediction of the truth\'s ids too '
+    '(FLAIR\'s ids 13..19 are so scored).')
 @_line_options
 @click.option("--class", "road_class", metavar="ID|NAME", default=None,
               help="Road rasters with --buffer: the road class of class rasters, by id or "
