@@ -205,7 +205,7 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
         pred, true = tables[prediction], tables[truth]
         per_image, files = {}, {}
         for image in sorted(set(pred.images) | set(true.images)):
-            frames = [_frame(t, image, placed) for t in (pred, true)]
+            frames = _placed_alike([_frame(t, image, placed) for t in (pred, true)], placed)
             per_image[image] = score_line_frames(*frames, prediction, truth, buffer)
             files[image] = (os.fspath(prediction), os.fspath(truth))
         return ManyLineScores(per_image, files, buffer)
@@ -213,7 +213,18 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
               _read(p, crs, layer) for p, road, crs, layer in
               ((prediction, roads[0], prediction_crs, None),
                (truth, roads[1], labels_crs, labels_layer))]
-    return score_line_frames(*frames, prediction, truth, buffer)
+    return score_line_frames(*_placed_alike(frames, placed), prediction, truth, buffer)
+
+
+def _placed_alike(frames: list, placed: dict) -> list:
+    """``frames`` where a road CSV's frame of no lines (LINESTRING EMPTY alone, or an ImageId
+    of none not in --image), which no image placed, takes the other frame's CRS, else a
+    placed image's: it has no coordinates to be in another, and is measured in metres as
+    the CSV's lines are."""
+    crs = next((f.crs for f in frames if f.crs is not None),
+               next((c for _, c in placed.values()), None))
+    return [f.set_crs(crs) if f.crs is None and not len(f) and crs is not None else f
+            for f in frames]
 
 
 def _rasters(images) -> list:

@@ -391,3 +391,35 @@ def test_images_of_one_image_id_on_other_grids_are_refused(run_cli, make_raster,
                           "other pixel grids")
     scores = scored(run_cli, truth, truth, "--image", tmp_path / "same")
     assert scores["precision"] == scores["recall"] == 1.0
+
+
+def test_a_road_csv_without_lines_scores_zero_in_metres(run_cli, make_raster, tmp_path):
+    """A road CSV of LINESTRING EMPTY rows alone (a model that found no road) against a line
+    file was refused 'declares no CRS ... Pass --prediction-crs', an option refused for road
+    CSVs; an ImageId without lines in two CSVs and not in --image (no lines to place) made
+    the whole score 'coordinate units (no CRS)', units 'coordinates', with a warning that
+    the files declare none. Lines none of them have need no CRS: scored in metres."""
+    raster, truth = scene_with_misses(make_raster, tmp_path)
+    empty = write_rows(tmp_path / "none.csv", ["ImageId", "WKT_Pix"],
+                       [["AOI_2_Vegas_img1", "LINESTRING EMPTY"]])
+    for args in ((empty, truth), (truth, empty)):
+        got = scored(run_cli, *args, "--image", raster)
+        assert got["units"] == "m" and got["precision"] == got["recall"] == 0, got
+        assert got["true_length_m" if args[1] == truth else "predicted_length_m"] > 100
+    pred = tmp_path / "roads.csv"
+    assert run_cli("vectorize", raster, "-o", pred, "--lines").exit_code == 0
+    truth_csv = roads_csv(tmp_path / "truth.csv", empty=())
+    expected = scored(run_cli, pred, truth_csv, "--image", raster)
+    with open(pred, "a") as handle:  # an image without roads, and without its image here
+        handle.write("AOI_2_Vegas_img3,LINESTRING EMPTY,0\n")
+    with open(truth_csv, "a") as handle:
+        handle.write("AOI_2_Vegas_img3,LINESTRING EMPTY\n")
+    result = run_cli("evaluate", pred, truth_csv, "--image", raster, "--json")
+    assert result.exit_code == 0, result.output
+    assert "declare no CRS" not in result.output
+    import json
+
+    got = json.loads(result.stdout)
+    assert got["units"] == "m" and got["images"] == 2, got
+    for key in SCORES:
+        assert got[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-6), key
