@@ -2315,3 +2315,21 @@ def test_centrelines_against_a_truth_of_roads_and_buildings_score_its_roads(run_
     only_buildings = write_lines(tmp_path / "buildings.geojson", buildings)
     result = run_cli("evaluate", pred, only_buildings)
     assert result.exit_code == 1 and "holds lines but" in result.stderr
+
+
+def test_lines_of_a_raster_without_crs_to_geojson_warn_it_is_read_as_lonlat(run_cli,
+                                                                           make_raster,
+                                                                           tmp_path):
+    """vectorize --lines of an image without a CRS to .geojson wrote pixel lines that every
+    GeoJSON reader takes for lon/lat (evaluate of two such files: 7.6 million 'm' a side,
+    precision 0, exit 0, where the same lines as .gpkg score in pixels, 'coordinate units
+    (no CRS)'); polygons warn so ('prefer .gpkg'), lines did not. Now they do."""
+    mask = np.zeros((50, 50), np.uint8)
+    mask[20:24, 5:45] = 1
+    raster = make_raster("plain.tif", mask, crs=None, transform=from_origin(0, 50, 1, 1))
+    result = run_cli("vectorize", raster, "--lines", "-o", tmp_path / "plain.geojson")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "no CRS" in line]
+    assert len(said) == 1 and "longitude/latitude" in said[0] and ".gpkg" in said[0], said
+    result = run_cli("vectorize", raster, "--lines", "-o", tmp_path / "plain.gpkg")
+    assert result.exit_code == 0 and "longitude/latitude" not in result.stderr
