@@ -1174,9 +1174,10 @@ def vectorize_lines(
                 why, fix = unmapped_reason(src)
             raise InputError(f"{paths[0]}: {why}, so its lines cannot be reprojected to "
                              f"--crs {options.crs}. {fix}, or leave out --crs.")
-        if crs is None:  # GeoJSON's coordinates are lon/lat to its readers, evaluate's too
-            caveat = (" (GeoJSON readers will take them for longitude/latitude: prefer .gpkg)"
-                      if writer == "GeoJSON" else "")
+        if crs is None:  # GeoJSON's coordinates are lon/lat to readers other than geotile's
+            caveat = (" (it says \"crs\": null, which geotile evaluate reads as no CRS, but "
+                      "other GeoJSON readers will take them for longitude/latitude: prefer "
+                      ".gpkg)" if writer == "GeoJSON" else "")
             warnings.warn(f"{paths[0]}: {no_crs(paths[0])}; lines are in its own "
                           "coordinates (pixels when it has no geotransform), lengths in those "
                           f"units, and the output carries no CRS{caveat}.", GeotileWarning,

@@ -2320,10 +2320,10 @@ def test_centrelines_against_a_truth_of_roads_and_buildings_score_its_roads(run_
 def test_lines_of_a_raster_without_crs_to_geojson_warn_it_is_read_as_lonlat(run_cli,
                                                                            make_raster,
                                                                            tmp_path):
-    """vectorize --lines of an image without a CRS to .geojson wrote pixel lines that every
-    GeoJSON reader takes for lon/lat (evaluate of two such files: 7.6 million 'm' a side,
-    precision 0, exit 0, where the same lines as .gpkg score in pixels, 'coordinate units
-    (no CRS)'); polygons warn so ('prefer .gpkg'), lines did not. Now they do."""
+    """vectorize --lines of an image without a CRS to .geojson writes pixel lines that
+    GeoJSON readers other than geotile's take for lon/lat (evaluate read them so, 7.6
+    million 'm' a side, before the file said "crs": null); polygons warn so ('prefer
+    .gpkg'), lines did not. Now they do."""
     mask = np.zeros((50, 50), np.uint8)
     mask[20:24, 5:45] = 1
     raster = make_raster("plain.tif", mask, crs=None, transform=from_origin(0, 50, 1, 1))
