@@ -527,3 +527,18 @@ def test_a_ctrl_c_landing_in_a_callback_that_swallows_exceptions_still_interrupt
         "    return real(*args, **kwargs)\n"))
     assert "interrupted; nothing was written" in lines[0]
     assert not (tmp_path / "v.gpkg").exists()
+
+
+def test_vectorize_lines_summary_names_the_units_of_its_length(run_cli, make_raster, tmp_path):
+    """A raster without CRS gives lines in its own coordinates: the summary line says so,
+    not metres (as evaluate's "(23.0 units)" and the warning do)."""
+    roads = np.zeros((20, 20), np.uint8)
+    roads[10, :] = 1
+    plain = make_raster("plain.tif", roads, crs=None)
+    result = run_cli("vectorize", plain, "-o", tmp_path / "plain.geojson", "--lines")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("1 line, 9.5 units (no CRS)")
+    mapped = make_raster("mapped.tif", roads)
+    result = run_cli("vectorize", mapped, "-o", tmp_path / "mapped.geojson", "--lines")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("1 line, 9.5 m")

@@ -186,4 +186,6 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
         click.echo(f"{summary['output']}: {n} "
                    + ("line" if "length_m" in summary else "polygon")
                    + ("s" if n != 1 else "")
-                   + (f", {summary['length_m']:g} m" if "length_m" in summary else ""))
+                   + (f", {summary['length_m']:g} "
+                      + ("m" if summary.get("crs") else "units (no CRS)")
+                      if "length_m" in summary else ""))
