@@ -1193,6 +1193,7 @@ def vectorize_lines(
         log.info("%s: %d lines from %s", output, len(frame), ", ".join(p.name for p in paths))
         return {"output": str(output), "features": len(frame),
                 "length_m": round(float(frame["length_m"].sum()), 2) if len(frame) else 0.0,
+                "units": "m" if crs is not None else "coordinates",
                 "per_class": frame["class"].value_counts().to_dict() if len(frame) else {},
                 "crs": frame.crs.to_string() if frame.crs is not None else None,
                 "sources": [p.name for p in paths]}

@@ -111,5 +111,5 @@ def vectorize_lines_to_csv(
     lines = sum(1 for r in rows if r[1] != "LINESTRING EMPTY")
     log.info("%s: %d lines on %d images", os.fspath(output), lines, len(paths))
     return {"output": os.fspath(output), "features": lines, "length_m": round(total, 2),
-            "per_class": per_class, "crs": None, "sources": [os.path.basename(os.fspath(p))
-                                                             for p in paths]}
+            "units": "m" if lengths else "coordinates", "per_class": per_class, "crs": None,
+            "sources": [os.path.basename(os.fspath(p)) for p in paths]}

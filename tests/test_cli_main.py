@@ -542,3 +542,9 @@ def test_vectorize_lines_summary_names_the_units_of_its_length(run_cli, make_ras
     result = run_cli("vectorize", mapped, "-o", tmp_path / "mapped.geojson", "--lines")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith("1 line, 9.5 m")
+    # a road CSV's pixel WKT carries no CRS, but the lengths of georeferenced rasters are m
+    result = run_cli("vectorize", mapped, "-o", tmp_path / "roads.csv", "--lines")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("1 line, 9.5 m")
+    result = run_cli("vectorize", plain, "-o", tmp_path / "p.csv", "--lines", "--json")
+    assert '"units": "coordinates"' in result.stdout

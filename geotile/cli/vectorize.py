@@ -150,7 +150,8 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
     \b
     --json keys: output, features, per_class {class: count}, crs (of the
     output; null without one), sources (raster file names); with --lines,
-    length_m (the lines' total length in metres).
+    length_m (the lines' total length) and units ("m"; "coordinates" for
+    rasters without CRS: length_m in their own units, pixels for photos).
 
     \b
     Examples:
@@ -187,5 +188,5 @@ def vectorize(ctx, rasters, output, threshold, min_area, simplify, classes, fill
                    + ("line" if "length_m" in summary else "polygon")
                    + ("s" if n != 1 else "")
                    + (f", {summary['length_m']:g} "
-                      + ("m" if summary.get("crs") else "units (no CRS)")
+                      + ("units (no CRS)" if summary["units"] == "coordinates" else "m")
                       if "length_m" in summary else ""))
