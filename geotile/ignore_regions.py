@@ -17,8 +17,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from geotile.errors import InputError
 
 #: what may follow an image's stem in its region file's name (SpaceNet 7's _UDM), any case
@@ -119,68 +117,3 @@ def _read_vector(path, places):
     from geotile.labels import read_labels
 
     return read_labels(path, None, regions=places, empty_ok=True, crs_option=None)
-
-
-class RegionMask:
-    """The pixels of one image that its regions cover, by window of its grid (a context
-    manager: region rasters stay open, warped onto the image's grid, until it ends)."""
-
-    def __init__(self, files, src, all_touched: bool = False):
-        self.files, self.src, self.all_touched = tuple(files), src, all_touched
-        self.shapes: list = []
-        self.warped: list = []
-        self._stack = None
-
-    def __enter__(self) -> RegionMask:
-        from contextlib import ExitStack
-
-        from rasterio.enums import Resampling
-        from rasterio.vrt import WarpedVRT
-
-        from geotile.input_paths import input_path
-        from geotile.label_set import grid_envelope
-        from geotile.masks import prepare_labels
-        from geotile.raster import open_raster
-
-        self._stack = ExitStack()
-        image = self.src
-        for f in self.files:
-            if is_region_raster(f):
-                region = self._stack.enter_context(open_raster(input_path(f)))
-                self.warped.append(self._stack.enter_context(WarpedVRT(
-                    region, crs=image.crs, transform=image.transform, width=image.width,
-                    height=image.height, resampling=Resampling.nearest)))
-                continue
-            labels = _read_vector(f, [(image.crs, grid_envelope(
-                image.transform, image.width, image.height))])
-            if len(labels):
-                frame, _ = prepare_labels(labels, image.crs, f)
-                self.shapes.append(frame)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._stack is not None:
-            self._stack.close()
-
-    def __call__(self, window) -> np.ndarray | None:
-        """Where ``window`` (of the image) is ignored, a boolean array; None: nowhere."""
-        if not self.shapes and not self.warped:
-            return None
-        from rasterio.features import geometry_mask
-        from rasterio.windows import transform as window_transform
-
-        from geotile.label_set import grid_envelope, select_bounds
-
-        shape = (int(window.height), int(window.width))
-        transform = window_transform(window, self.src.transform)
-        hit = np.zeros(shape, bool)
-        for frame in self.shapes:
-            near = select_bounds(frame, grid_envelope(transform, shape[1], shape[0]))
-            geometries = [g for g in near.geometries if g is not None and not g.is_empty]
-            if geometries:
-                hit |= geometry_mask(geometries, shape, transform, invert=True,
-                                     all_touched=self.all_touched)
-        for vrt in self.warped:  # nonzero pixels, not the region raster's nodata
-            values = np.ma.masked_invalid(vrt.read(1, window=window, masked=True))
-            hit |= np.asarray(values.filled(0) != 0)
-        return hit if hit.any() else None

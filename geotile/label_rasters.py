@@ -49,6 +49,8 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -880,6 +882,11 @@ def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray
     return ids
 
 
+def _nowhere(window) -> None:
+    """No --ignore region on any window."""
+    return None
+
+
 def make_masks_from_raster(
     labels_path: str | os.PathLike,
     image_paths: Sequence[str | os.PathLike],
@@ -893,12 +900,14 @@ def make_masks_from_raster(
     complete: Sequence[str] | None = None,
     band_rows: int = DEFAULT_BAND_ROWS,
     ignore=None,
+    region_mask=None,
 ) -> list[dict]:
     """One mask per image from a label raster (see the module's docstring); checked
     creation options (``mask_creation_options``) and outputs are the caller's. Returns
     one summary dict per image. ``complete``: the masks' completion tags (geotile.resume);
     ``band_rows``: image rows per band (fewer where the labels are finer); ``ignore``: each
-    image's regions burnt ``IGNORE`` last (:class:`geotile.ignore_regions.IgnoreRegions`)."""
+    image's regions burnt ``IGNORE`` last (:class:`geotile.ignore_regions.IgnoreRegions`),
+    by window through ``region_mask(files, image)`` (:class:`geotile.masks.RegionMask`)."""
     from geotile.input_paths import input_path
     from geotile.raster import check_pixels_readable, lossy_codec, open_raster
 
@@ -933,7 +942,8 @@ def make_masks_from_raster(
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
                       (table, ignore_codes, expand, kind == "binary", snap), names, unknown,
                       creation_options, overwrite,
-                      progress, tag, band_rows, left_out, ignore.of(i) if ignore else ())
+                      progress, tag, band_rows, left_out,
+                      partial(region_mask, ignore.of(i)) if ignore else None)
             for i, (image, output, tag) in enumerate(zip(
                 image_paths, output_paths, complete or [None] * len(image_paths), strict=True))
         ]
@@ -1061,12 +1071,11 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
 def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
               creation_options, overwrite, progress, complete=None,
               band_rows: int = DEFAULT_BAND_ROWS, left_out: dict | None = None,
-              regions=()) -> dict:
+              regions=None) -> dict:
     import rasterio
     from rasterio.windows import Window
 
     from geotile.categories import class_colours, write_categories
-    from geotile.ignore_regions import RegionMask
     from geotile.no_georef import copy_georeferencing
     from geotile.output_files import atomic_output
     from geotile.progress import progress_bar
@@ -1083,7 +1092,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     from geotile.resume import completed_as
 
     table, ignore_codes, expand, binary, snap = lookup
-    with open_raster(image_path) as image, RegionMask(regions, image) as ignored_regions:
+    with open_raster(image_path) as image, \
+            (regions(image) if regions else nullcontext(_nowhere)) as ignored_regions:
         check_pixels_readable(image)  # placement: checked for every image up front
         pixel_grid = _pixel_grid(label, image)
         if pixel_grid:

@@ -919,7 +919,8 @@ def make_masks(
                                            palette=palette, class_map=class_map,
                                            creation_options=co, overwrite=any(overwrites),
                                            progress=progress, complete=complete,
-                                           band_rows=options.band_rows, ignore=ignore)
+                                           band_rows=options.band_rows, ignore=ignore,
+                                           region_mask=RegionMask)
         summaries = _in_order(skipped, summaries)
         same_class_lists(summaries)  # with those skipped
         return summaries
@@ -1378,7 +1379,6 @@ def _mask_one_image(
     import rasterio
 
     from geotile.categories import class_colours, write_categories
-    from geotile.ignore_regions import RegionMask
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.output_files import atomic_output
     from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster
@@ -1668,3 +1668,69 @@ def _swapped_axes(extent, crs, labels) -> bool:
 
 def _fmt_bounds(bounds) -> str:
     return "({:.6g}, {:.6g}, {:.6g}, {:.6g})".format(*bounds)
+
+
+class RegionMask:
+    """The pixels of one image that its --ignore regions cover, by window of its grid (a
+    context manager: region rasters stay open, warped onto the image's grid, until it ends;
+    the files are paired and checked by :mod:`geotile.ignore_regions`)."""
+
+    def __init__(self, files, src, all_touched: bool = False):
+        self.files, self.src, self.all_touched = tuple(files), src, all_touched
+        self.shapes: list = []
+        self.warped: list = []
+        self._stack = None
+
+    def __enter__(self) -> RegionMask:
+        from contextlib import ExitStack
+
+        from rasterio.enums import Resampling
+        from rasterio.vrt import WarpedVRT
+
+        from geotile.ignore_regions import _read_vector, is_region_raster
+        from geotile.input_paths import input_path
+        from geotile.label_set import grid_envelope
+        from geotile.raster import open_raster
+
+        self._stack = ExitStack()
+        image = self.src
+        for f in self.files:
+            if is_region_raster(f):
+                region = self._stack.enter_context(open_raster(input_path(f)))
+                self.warped.append(self._stack.enter_context(WarpedVRT(
+                    region, crs=image.crs, transform=image.transform, width=image.width,
+                    height=image.height, resampling=Resampling.nearest)))
+                continue
+            labels = _read_vector(f, [(image.crs, grid_envelope(
+                image.transform, image.width, image.height))])
+            if len(labels):
+                frame, _ = prepare_labels(labels, image.crs, f)
+                self.shapes.append(frame)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._stack is not None:
+            self._stack.close()
+
+    def __call__(self, window) -> np.ndarray | None:
+        """Where ``window`` (of the image) is ignored, a boolean array; None: nowhere."""
+        if not self.shapes and not self.warped:
+            return None
+        from rasterio.features import geometry_mask
+        from rasterio.windows import transform as window_transform
+
+        from geotile.label_set import grid_envelope, select_bounds
+
+        shape = (int(window.height), int(window.width))
+        transform = window_transform(window, self.src.transform)
+        hit = np.zeros(shape, bool)
+        for frame in self.shapes:
+            near = select_bounds(frame, grid_envelope(transform, shape[1], shape[0]))
+            geometries = [g for g in near.geometries if g is not None and not g.is_empty]
+            if geometries:
+                hit |= geometry_mask(geometries, shape, transform, invert=True,
+                                     all_touched=self.all_touched)
+        for vrt in self.warped:  # nonzero pixels, not the region raster's nodata
+            values = np.ma.masked_invalid(vrt.read(1, window=window, masked=True))
+            hit |= np.asarray(values.filled(0) != 0)
+        return hit if hit.any() else None
