@@ -1480,11 +1480,7 @@ def test_a_labels_file_s_warnings_are_not_repeated_for_every_task(run_cli, tmp_p
                    shapely.Polygon([(x + 3, 5000003), (x + 6, 5000003), (x + 9, 5000003)])]
     gpd.GeoDataFrame(geometry=shapes, crs="EPSG:32632").to_file(tmp_path / "labels.gpkg")
     args = ("make-masks", tmp_path / "labels.gpkg", *images, "-o")
-    single = run_cli(*args, tmp_path / "single")
-    assert single.exit_code == 0, single.output
-    on_cluster = run_cli(*args, tmp_path / "cluster", "--scheduler",
-                         cluster.scheduler_address)
-    assert on_cluster.exit_code == 0, on_cluster.output
+    single, on_cluster = _here_and_on_cluster(run_cli, args, tmp_path, cluster)
     for kind in ("point feature", "no area (rings"):
         said = [line for line in single.output.splitlines() if kind in line]
         assert len(said) == 1 and "4 " in said[0], said
@@ -1519,11 +1515,7 @@ def test_a_labels_file_s_lines_left_out_are_not_repeated_for_every_task(run_cli,
             for k in range(i + 1))]
     gpd.GeoDataFrame(geometry=shapes, crs="EPSG:32632").to_file(tmp_path / "labels.gpkg")
     args = ("make-masks", tmp_path / "labels.gpkg", *images, "-o")
-    single = run_cli(*args, tmp_path / "single")
-    assert single.exit_code == 0, single.output
-    on_cluster = run_cli(*args, tmp_path / "cluster", "--scheduler",
-                         cluster.scheduler_address)
-    assert on_cluster.exit_code == 0, on_cluster.output
+    single, on_cluster = _here_and_on_cluster(run_cli, args, tmp_path, cluster)
     said = [line for line in single.output.splitlines() if "line feature" in line]
     assert len(said) == 1 and "10 line features" in said[0], said
     said = [line for line in on_cluster.output.splitlines() if "line feature" in line]
@@ -1557,11 +1549,7 @@ def test_unreadable_geojson_lines_features_are_not_repeated_for_every_task(run_c
                 "type": "Polygon", "coordinates": [coordinates]}}))
     (tmp_path / "f.geojsonl").write_text("\n".join(lines) + "\n")
     args = ("make-masks", tmp_path / "f.geojsonl", *images, "-o")
-    single = run_cli(*args, tmp_path / "single")
-    assert single.exit_code == 0, single.output
-    on_cluster = run_cli(*args, tmp_path / "cluster", "--scheduler",
-                         cluster.scheduler_address)
-    assert on_cluster.exit_code == 0, on_cluster.output
+    single, on_cluster = _here_and_on_cluster(run_cli, args, tmp_path, cluster)
     said = [line for line in single.output.splitlines() if "cannot be read" in line]
     assert len(said) == 1 and "4 features" in said[0], said
     said = [line for line in on_cluster.output.splitlines() if "cannot be read" in line]
@@ -1570,3 +1558,14 @@ def test_unreadable_geojson_lines_features_are_not_repeated_for_every_task(run_c
     for image in images:  # the readable footprint burnt on each, as in one process
         assert (tmp_path / "cluster" / image.name).read_bytes() == \
             (tmp_path / "single" / image.name).read_bytes()
+
+
+def _here_and_on_cluster(run_cli, args, tmp_path, cluster):
+    """The command ``args`` (ending in -o) run in one process into tmp_path/single and on
+    ``cluster`` into tmp_path/cluster, each checked to exit 0."""
+    single = run_cli(*args, tmp_path / "single")
+    assert single.exit_code == 0, single.output
+    on_cluster = run_cli(*args, tmp_path / "cluster", "--scheduler",
+                         cluster.scheduler_address)
+    assert on_cluster.exit_code == 0, on_cluster.output
+    return single, on_cluster

@@ -16,19 +16,12 @@ from geotile.spacenet import is_road_csv, is_spacenet_csv, read_csv
 
 from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
 from .test_lines import road_network, write_lines
+from .test_spacenet import write_rows
 
 X0, Y0 = UTM_ORIGIN
 CELL = 0.5
 TRANSFORM = from_origin(X0, Y0, CELL, CELL)
 SIZE = 400  # px: 200 m
-
-
-def write_rows(path, header, rows):
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def to_pixels(line, transform=TRANSFORM):
