@@ -886,7 +886,7 @@ def test_the_json_keys_vectorize_emits_are_those_its_help_lists(run_cli, make_ra
                                                                lines):
     """vectorize --lines --json printed a length_m key (the lines' total length) that the
     help's '--json keys' paragraph did not name: each key emitted, polygons or lines, is
-    listed there, and each listed is emitted (length_m with --lines only)."""
+    listed there, and each listed is emitted (length_m and units with --lines only)."""
     import json
     import re
 
@@ -902,8 +902,8 @@ def test_the_json_keys_vectorize_emits_are_those_its_help_lists(run_cli, make_ra
     listed = text.split("--json keys:", 1)[1].split("Examples:", 1)[0]
     named = set(re.findall(r"(?<![-\w])([a-z_]+)(?= \(|,| \{|;|\.)", listed))
     assert emitted <= named, (emitted - named, listed)
-    assert ("length_m" in emitted) == lines
-    assert named - {"length_m"} <= emitted
+    assert ("length_m" in emitted) == ("units" in emitted) == lines
+    assert named - {"length_m", "units"} <= emitted
     if lines:
         length = json.loads(result.stdout)["length_m"]
         assert length == pytest.approx(gpd.read_file(tmp_path / "out.gpkg")["length_m"].sum())
