@@ -10,6 +10,19 @@ class BufferMeasures:
     def amounts(self) -> tuple[float, float, float, float]:
         raise NotImplementedError
 
+    def as_dict(self) -> dict:
+        raise NotImplementedError
+
+    def scores_line(self) -> str:
+        """The tables' line of the four scores."""
+        return (f"  precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}  "
+                f"quality {self.quality:.4f}")
+
+    def dumps(self) -> str:
+        import json
+
+        return json.dumps(self.as_dict(), indent=2)
+
     @property
     def precision(self) -> float:
         matched, predicted, _, _ = self.amounts()

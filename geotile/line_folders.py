@@ -59,8 +59,7 @@ class ManyLineScores:
                  f"{counted(len(self.per_image), 'image')}, "
                  f"{s.predictions} predicted ({s.predicted_length:.1f} {s.unit}), {s.truths} "
                  f"true ({s.true_length:.1f} {s.unit})",
-                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
-                 f"quality {s.quality:.4f}",
+                 s.scores_line(),
                  f"  {'image':<{n}}{'pred. ' + s.unit:>12}{'true ' + s.unit:>12}"
                  f"{'prec.':>8}{'recall':>8}{'F1':>8}{'quality':>8}"]
         for name, part in self.per_image.items():

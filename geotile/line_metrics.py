@@ -16,7 +16,6 @@ in their own units).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
@@ -88,12 +87,8 @@ class LineScores(BufferMeasures):
             f"Lines (length within {self.within}): {self.predictions} predicted "
             f"({self.predicted_length:.1f} {self.unit}), {self.truths} true "
             f"({self.true_length:.1f} {self.unit})",
-            f"  precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}  "
-            f"quality {self.quality:.4f}",
+            self.scores_line(),
         ])
-
-    def dumps(self) -> str:
-        return json.dumps(self.as_dict(), indent=2)
 
 
 def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:

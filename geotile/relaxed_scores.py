@@ -92,12 +92,8 @@ class RelaxedScores(BufferMeasures):
         return "\n".join([
             f"Road pixels{road}, relaxed (within {self.within}): {self.predicted_pixels} "
             f"predicted, {self.true_pixels} true, of {self.pixels} scored",
-            f"  precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}  "
-            f"quality {self.quality:.4f}",
+            self.scores_line(),
         ])
-
-    def dumps(self) -> str:
-        return json.dumps(self.as_dict(), indent=2)
 
 
 def footprint(column: tuple[float, float], row: tuple[float, float],
@@ -347,8 +343,7 @@ class ManyRelaxedScores:
         lines = [f"Road pixels, relaxed (within {within}): "
                  f"{counted(len(self.per_image), 'image')}, {s.predicted_pixels} predicted, "
                  f"{s.true_pixels} true",
-                 f"  precision {s.precision:.4f}  recall {s.recall:.4f}  F1 {s.f1:.4f}  "
-                 f"quality {s.quality:.4f}",
+                 s.scores_line(),
                  f"  {'image':<{n}}{'pred. px':>12}{'true px':>12}"
                  f"{'prec.':>8}{'recall':>8}{'F1':>8}{'quality':>8}"]
         for name, part in self.per_image.items():

@@ -1465,16 +1465,9 @@ def test_a_labels_file_s_warnings_are_not_repeated_for_every_task(run_cli, tmp_p
     other tiles named in one line per warning, as for warnings about images."""
     import geopandas as gpd
     import shapely
-    from rasterio.transform import from_origin
 
-    images, shapes = [], []
+    images, shapes = _four_tiles(tmp_path), []
     for i in range(4):
-        path = tmp_path / f"t_{i}.tif"
-        with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1,
-                           dtype="uint8", crs="EPSG:32632",
-                           transform=from_origin(500000 + 30 * i, 5000030, 1, 1)) as dst:
-            dst.write(np.full((1, 30, 30), 100, np.uint8))
-        images.append(path)
         x = 500000 + 30 * i
         shapes += [shapely.box(x + 2, 5000005, x + 20, 5000020), shapely.Point(x + 5, 5000025),
                    shapely.Polygon([(x + 3, 5000003), (x + 6, 5000003), (x + 9, 5000003)])]
@@ -1499,16 +1492,9 @@ def test_a_labels_file_s_lines_left_out_are_not_repeated_for_every_task(run_cli,
     process: 1), each with its tile's count; now one in full and one naming the others."""
     import geopandas as gpd
     import shapely
-    from rasterio.transform import from_origin
 
-    images, shapes = [], []
+    images, shapes = _four_tiles(tmp_path), []
     for i in range(4):
-        path = tmp_path / f"t_{i}.tif"
-        with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1,
-                           dtype="uint8", crs="EPSG:32632",
-                           transform=from_origin(500000 + 30 * i, 5000030, 1, 1)) as dst:
-            dst.write(np.full((1, 30, 30), 100, np.uint8))
-        images.append(path)
         x = 500000 + 30 * i
         shapes += [shapely.box(x + 2, 5000005, x + 20, 5000020), *(  # i + 1 lines on t_i
             shapely.LineString([(x + 3, 5000025 - k), (x + 25, 5000027 - k)])
@@ -1569,3 +1555,18 @@ def _here_and_on_cluster(run_cli, args, tmp_path, cluster):
                          cluster.scheduler_address)
     assert on_cluster.exit_code == 0, on_cluster.output
     return single, on_cluster
+
+
+def _four_tiles(tmp_path):
+    """Four adjacent 30 px tiles t_0..t_3.tif (UTM 32N, 1 m) in a row from x 500000."""
+    from rasterio.transform import from_origin
+
+    images = []
+    for i in range(4):
+        path = tmp_path / f"t_{i}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1,
+                           dtype="uint8", crs="EPSG:32632",
+                           transform=from_origin(500000 + 30 * i, 5000030, 1, 1)) as dst:
+            dst.write(np.full((1, 30, 30), 100, np.uint8))
+        images.append(path)
+    return images
