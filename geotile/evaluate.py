@@ -643,6 +643,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         lost_255 = ignored_255 = 0  # pixels of a class in the prediction, of all pixels,
         # left out as truth nodata 255
         wide_truth = true_kind.kind == "class" and true.dtypes[0] != "uint8"
+        # a signed integer class truth's negative values are no class ids: no data
+        signed_truth = true_kind.kind == "class" and np.dtype(true.dtypes[0]).kind == "i"
+        left_negative = 0
         nodata_255 = true.nodata == IGNORE and may_be_0_255(true, true_kind)  # not make-masks'
 
         def read(parts):
@@ -660,6 +663,10 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             for (p_values, p_valid), (t_values, t_valid) in progress_bar(
                     pairs, progress, total=len(parts), unit="block", desc="evaluate"):
                 keep = p_valid & t_valid
+                if signed_truth:  # Sen1Floods11's undeclared -1: no class, left out
+                    negative = t_values[0] < 0
+                    keep = keep & ~negative
+                    left_negative += int((negative & p_valid & t_valid).sum())
                 p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
                 if lookup is not None:
                     p_ids = lookup[p_ids]
@@ -714,6 +721,9 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                   wide_truth=wide_truth, zeros=zeros,
                                   may_be_0_255=may, edge_strays=edge, unmatched=unmatched,
                                   left_out=tuple(no_data), predicted_no_data=said)
+        if left_negative:
+            log.info("%s: %d pixels of negative value left out as no data (no class id)",
+                     truth, left_negative)
         if warn and unmatched:
             log.warning("%s (against %s): %s", prediction, truth, unmatched)
         if warn:

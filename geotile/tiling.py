@@ -272,7 +272,7 @@ def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
     """The patch's nodata fraction (image nodata, or the mask's ignore values,
     :func:`~geotile.mask_values.mask_ignore_values`: 255 where make-masks found no image or
     an unknown label; negative values of an integer mask, Sen1Floods11's undeclared -1,
-    which make-masks and evaluate refuse as class ids) and its positive (labelled)
+    which make-masks refuses as class ids and evaluate leaves out) and its positive (labelled)
     fraction: ids other than 0, or every id where the mask names 0 as a class
     (``zero_class``); of a 0/255 mask (``binary``:
     :func:`~geotile.mask_values.is_binary_0_255`), values from 128 up, as make-masks reads

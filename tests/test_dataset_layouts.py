@@ -52,3 +52,40 @@ def test_sen1floods11_chips_pair_with_their_labelhand(run_cli, make_raster, tmp_
             with rasterio.open(out / row["mask"]) as mask:
                 assert mask.read(1).tolist() == labels[chip][top:top + 16,
                                                              left:left + 16].tolist()
+
+
+def test_sen1floods11_predictions_score_against_labelhand_without_its_no_data(
+        run_cli, make_raster, tmp_path):
+    """evaluate preds/ LabelHand/ (predict names its outputs <chip>_S1Hand.tif) found no
+    pairs, and a chip's pair was refused: 'negative class id -1 ... declare it'. The chips
+    pair; the truth's undeclared -1 is no data, left out as declaring it would; a
+    prediction's -1 is still refused."""
+    import json
+
+    from .conftest import assert_one_line_error
+
+    for folder in ("S1Hand", "S2Hand", "LabelHand", "preds"):
+        (tmp_path / folder).mkdir()
+    kw = {"crs": "EPSG:4326", "transform": _S1F_TRANSFORM}
+    expected = np.zeros((2, 2), np.int64)
+    for seed, chip in enumerate(("Bolivia_103757", "Ghana_5079")):
+        label = _sen1floods11_chip(make_raster, chip, seed)
+        pred = (label == 1).astype(np.uint8)
+        pred[:, 8:12] = 1  # false positives, some under the no-data rows
+        pred[20:, -2:] = 0  # false negatives
+        make_raster(f"preds/{chip}_S1Hand.tif", pred, **kw)
+        known = label >= 0
+        np.add.at(expected, (label[known], pred[known]), 1)
+    result = run_cli("evaluate", tmp_path / "preds", tmp_path / "LabelHand", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["confusion_matrix"] == expected.tolist()
+    assert scores["images"] == 2 and scores["pixels"] == expected.sum() == 2 * 28 * 32
+    one = run_cli("evaluate", tmp_path / "preds/Ghana_5079_S1Hand.tif",
+                  tmp_path / "LabelHand/Ghana_5079_LabelHand.tif", "--json")
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)["pixels"] == 28 * 32
+
+    negative = make_raster("neg_S1Hand.tif", np.full((32, 32), -1, np.int16), **kw)
+    result = run_cli("evaluate", negative, tmp_path / "LabelHand/Ghana_5079_LabelHand.tif")
+    assert_one_line_error(result, "neg_S1Hand.tif", "negative class id -1")

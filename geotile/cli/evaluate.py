@@ -255,7 +255,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction; one wider
     than 200 characters, as of 150 classes, is left to --json and its 10
-    largest confusions listed), nodata left out. Probability rasters are
+    largest confusions listed), nodata left out (and a signed integer truth's
+    negative values: Sen1Floods11's -1). Probability rasters are
     thresholded (one band) or argmaxed. Where
     both name their classes in another order, classes match by name (case,
     separators and a plural 's' aside); --class-map names an unnamed truth's
