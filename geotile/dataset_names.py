@@ -101,15 +101,22 @@ def scene_of_mask(mask_stem: str, image_stem: str) -> str | None:
 
 
 #: SpaceNet 8's images: <Maxar catalog id (16 hex digits)>_<tile>, in PRE-event/ and
-#: POST-event/ alike, both drawn on the tile's one annotations/<tile>.geojson
-_CATALOG_TILE = re.compile(r"^[0-9A-F]{16}_(?=.)")
+#: POST-event/ alike, both drawn on the tile's one annotations/<tile>.geojson; SpaceNet 4's:
+#: [Pan-Sharpen_]Atlanta_nadir<angle>_catid_<catalog id>_<tile>, the 27 collects of a tile
+#: drawn on its one geojson/spacenet-buildings/spacenet-buildings_<tile>.geojson
+_CATALOG_TILE = re.compile(r"^(?:[A-Za-z]+_nadir\d+_catid_)?[0-9A-F]{16}_(?=.)")
 
 
 def catalog_tile(image_stem: str) -> str | None:
-    """The tile an image of SpaceNet 8's <catalog id>_<tile> names
-    (``10500500C4DD7000_0_15_63`` -> ``0_15_63``), None for other names."""
-    match = _CATALOG_TILE.match(image_stem)
-    return image_stem[match.end():] if match else None
+    """The tile an image of SpaceNet 8's <catalog id>_<tile> or SpaceNet 4's
+    <city>_nadir<angle>_catid_<catalog id>_<tile> names (``10500500C4DD7000_0_15_63`` ->
+    ``0_15_63``; ``Pan-Sharpen_Atlanta_nadir7_catid_1030010003D22F00_732701_3730939`` ->
+    ``732701_3730939``), None for other names."""
+    from geotile.spacenet import image_id
+
+    ident = image_id(image_stem)
+    match = _CATALOG_TILE.match(ident)
+    return ident[match.end():] if match else None
 
 
 #: ISPRS's DSM names of its images: Potsdam's top_potsdam_2_10_RGB (_RGBIR, _IRRG) has

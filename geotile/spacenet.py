@@ -9,8 +9,9 @@ prefix (``RGB-PanSharpen_AOI_2_Vegas_img12`` -> ``AOI_2_Vegas_img12``; also ``3b
 ``8band_``, ``PAN_``, ``MUL_``, ``MS_``, ``Pan-Sharpen_``, ``PS-RGB_``, ``PS-MS_``...), as the
 challenges' scoring matched them: the public release's
 ``SN2_buildings_train_AOI_2_Vegas_PS-RGB_img1`` -> ``AOI_2_Vegas_img1``, SpaceNet 6's
-``SN6_Train_AOI_11_Rotterdam_SAR-Intensity_<rest>`` -> ``<rest>``; SpaceNet 7 and 8 names
-stay whole.
+``SN6_Train_AOI_11_Rotterdam_SAR-Intensity_<rest>`` -> ``<rest>``, SpaceNet 4's label
+``spacenet-buildings_732701_3730939`` -> ``732701_3730939``; SpaceNet 7 and 8 names stay
+whole.
 
 SpaceNet's road CSVs (SpaceNet 3 and 5) hold one line per row: ``ImageId, WKT_Pix``
 (``LINESTRING EMPTY`` for an image without roads), SpaceNet 5's also ``length_m`` and
@@ -42,7 +43,9 @@ PROPOSAL_COLUMNS = ("ImageId", "BuildingId", "PolygonWKT_Pix", "PolygonWKT_Geo",
 #: SpaceNet's image product prefixes, longest first
 PREFIXES = ("RGB-PanSharpen", "MUL-PanSharpen", "Pan-Sharpen", "PS-RGBNIR", "PS-RGB", "PS-MS",
             "SAR-Intensity", "RGBNIR", "3band", "8band", "PAN", "MUL", "RGB", "MS")
-_PRODUCT = "(?:" + "|".join(map(re.escape, PREFIXES)) + ")_"
+#: SpaceNet 4's label files, spacenet-buildings_<tile>.geojson: the prefix of a label product
+SN4_LABELS = "spacenet-buildings"
+_PRODUCT = "(?:" + "|".join(map(re.escape, (*PREFIXES, SN4_LABELS))) + ")_"
 #: a product prefix, after SpaceNet 6's "SN6_Train_AOI_11_Rotterdam_" too (its truth's ImageId
 #: is the rest, e.g. 20190822070610_20190822070846_tile_3721)
 _PREFIX = re.compile(r"^(?:SN\d+_(?:Train|Test)(?:_Public)?_AOI_\d+_[A-Za-z_]+?_)?" + _PRODUCT,

@@ -89,3 +89,64 @@ def test_sen1floods11_predictions_score_against_labelhand_without_its_no_data(
     negative = make_raster("neg_S1Hand.tif", np.full((32, 32), -1, np.int16), **kw)
     result = run_cli("evaluate", negative, tmp_path / "LabelHand/Ghana_5079_LabelHand.tif")
     assert_one_line_error(result, "neg_S1Hand.tif", "negative class id -1")
+
+
+#: SpaceNet 4's tiles (UTM 16N, 0.5 m): <easting>_<northing> of their top-left corner
+_SN4_TILES = {"732701_3730939": (732701.0, 3730939.0), "733601_3730939": (733601.0, 3730939.0)}
+_SN4_COLLECTS = ("Atlanta_nadir7_catid_1030010003D22F00", "Atlanta_nadir53_catid_103001000352C200")
+
+
+def _spacenet4(root, prefixed: bool = True) -> list:
+    """SpaceNet 4 off-nadir: <collect>/Pan-Sharpen/Pan-Sharpen_<collect>_<tile>.tif (or
+    <collect>_<tile>.tif) for each collect, and one
+    geojson/spacenet-buildings/spacenet-buildings_<tile>.geojson (EPSG:4326) per tile,
+    shared by all the collects; each tile's building at another place."""
+    import json
+
+    from pyproj import Transformer
+
+    from .conftest import write_raster
+
+    to_lonlat = Transformer.from_crs("EPSG:32616", "EPSG:4326", always_xy=True)
+    (root / "geojson/spacenet-buildings").mkdir(parents=True)
+    images = []
+    for k, (tile, (x0, y0)) in enumerate(_SN4_TILES.items()):
+        left, top = x0 + 4 + 8 * k, y0 - 4  # 16 x 12 px from column 8 + 16 k, row 8
+        ring = [to_lonlat.transform(x, y) for x, y in ((left, top), (left + 8, top),
+                (left + 8, top - 6), (left, top - 6), (left, top))]
+        (root / f"geojson/spacenet-buildings/spacenet-buildings_{tile}.geojson").write_text(
+            json.dumps({"type": "FeatureCollection", "features": [{
+                "type": "Feature", "properties": {"building": "yes"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+        for collect in _SN4_COLLECTS:
+            (root / collect / "Pan-Sharpen").mkdir(parents=True, exist_ok=True)
+            name = f"Pan-Sharpen_{collect}_{tile}" if prefixed else f"{collect}_{tile}"
+            images.append(write_raster(root / collect / "Pan-Sharpen" / f"{name}.tif",
+                                       np.full((4, 48, 48), 300, np.uint16),
+                                       crs="EPSG:32616",
+                                       transform=from_origin(x0, y0, 0.5, 0.5)))
+    return images
+
+
+def _sn4_expected(tile_index: int) -> np.ndarray:
+    expected = np.zeros((48, 48), np.uint8)
+    expected[8:20, 8 + 16 * tile_index:24 + 16 * tile_index] = 1
+    return expected
+
+
+def test_spacenet4_collects_take_their_tiles_buildings(run_cli, tmp_path):
+    """make-masks geojson/spacenet-buildings/ over SpaceNet 4's collects was refused: 'no
+    label file in geojson/spacenet-buildings pairs with
+    Pan-Sharpen_Atlanta_nadir7_catid_..._732701_3730939.tif'. Every collect of a tile (27
+    nadir angles) takes spacenet-buildings_<tile>.geojson, never another tile's."""
+    for prefixed in (True, False):
+        root = tmp_path / f"p{prefixed}"
+        images = _spacenet4(root, prefixed)
+        result = run_cli("make-masks", root / "geojson/spacenet-buildings", *images,
+                         "-o", root / "masks")
+        assert result.exit_code == 0, result.output
+        for image in images:
+            with rasterio.open(root / "masks" / image.name) as mask:
+                tile = image.stem[-14:]
+                assert mask.read(1).tolist() == _sn4_expected(
+                    list(_SN4_TILES).index(tile)).tolist(), image.name

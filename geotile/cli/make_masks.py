@@ -131,7 +131,8 @@ def make_masks(
     tile_12.tif, SpaceNet's buildings_AOI_2_Vegas_img1.geojson with
     RGB-PanSharpen_AOI_2_Vegas_img1.tif, xBD's labels/<name>.json with images/<name>.png,
     SpaceNet 8's annotations/<tile>.geojson with the <catid>_<tile>.tif of its
-    PRE-event/ and POST-event/ folders;
+    PRE-event/ and POST-event/ folders, SpaceNet 4's spacenet-buildings_<tile>.geojson
+    with Pan-Sharpen_Atlanta_nadir<N>_catid_<catid>_<tile>.tif of each collect;
     any container of one file too (tile_12.kmz, .geojsonl, .geojson.gz, .gpx, .tab,
     .gdb, a .zip or .shp.zip holding a Shapefile; a CSV is not taken). An IMAGE without
     its label file (or with two) is refused before anything is written; label files of no
