@@ -1,4 +1,4 @@
-"""Which of make-masks' readers of labels in each image's pixels takes a LABELS (DOTA,
+"""Which of make-masks' readers of labels in each image's pixels takes a LABELS (xView, DOTA,
 YOLO, CVAT, Label Studio, Labelbox, Supervisely, Datumaro, V7 Darwin, Labelme or VIA):
 asked in one order by make-masks, its command line and its dask runs; each format's
 wording and its reader."""
@@ -10,8 +10,10 @@ SUPERVISELY, LABELBOX = "supervisely", "labelbox"
 DARWIN = "darwin"
 DATUMARO = "datumaro"
 DOTA = "dota"
+XVIEW = "xview"
 #: the formats whose shapes are classed by name as Labelme's (``__ignore__`` included)
-NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME, DARWIN, DOTA, DATUMARO)
+NAMED_SHAPES = (CVAT, LABELSTUDIO, LABELBOX, SUPERVISELY, LABELME, DARWIN, DOTA, DATUMARO,
+                XVIEW)
 #: each format's labels in make-masks' words: (what they are, classed how, what --class-map
 #: maps)
 WORDING = {
@@ -25,6 +27,7 @@ WORDING = {
     DATUMARO: ("Datumaro annotations are", "by their labels", "the labels"),
     VIA: ("VIA regions are", "by a region attribute", "the class names"),
     DOTA: ("DOTA's objects are", "by their categories", "the category names"),
+    XVIEW: ("xView's boxes are", "by their type_id", "the type_ids"),
 }
 
 
@@ -41,9 +44,11 @@ def _readers() -> tuple:
     from geotile.labelstudio_labels import is_labelstudio_file, read_labelstudio
     from geotile.supervisely_labels import is_supervisely_labels, read_supervisely
     from geotile.via_labels import is_via_file, read_via
+    from geotile.xview_labels import is_xview_file, read_xview
     from geotile.yolo_labels import is_yolo_labels, read_yolo
 
-    return ((DOTA, is_dota_labels, read_dota), (YOLO, is_yolo_labels, read_yolo),
+    return ((XVIEW, is_xview_file, read_xview), (DOTA, is_dota_labels, read_dota),
+            (YOLO, is_yolo_labels, read_yolo),
             (CVAT, is_cvat_file, read_cvat), (LABELSTUDIO, is_labelstudio_file, read_labelstudio),
             (LABELBOX, is_labelbox_file, read_labelbox),
             (SUPERVISELY, is_supervisely_labels, read_supervisely),
@@ -53,7 +58,8 @@ def _readers() -> tuple:
 
 
 def pixel_label_format(labels, layer: str | None = None, images=None) -> str | None:
-    """The reader of LABELS, asked in this order (it matters): DOTA (before YOLO: both are
+    """The reader of LABELS, asked in this order (it matters): xView (a GeoJSON file of
+    pixel boxes: before it is taken for vector labels), DOTA (before YOLO: both are
     .txt files, told apart by their first line), YOLO (before a pattern of its
     .txt files is taken for vector files), CVAT (one XML of many images' shapes), Label
     Studio (before COCO: its tasks hold "annotations"), Labelbox (an export v2 NDJSON or a

@@ -150,3 +150,63 @@ def test_spacenet4_collects_take_their_tiles_buildings(run_cli, tmp_path):
                 tile = image.stem[-14:]
                 assert mask.read(1).tolist() == _sn4_expected(
                     list(_SN4_TILES).index(tile)).tolist(), image.name
+
+
+def _xview(tmp_path, make_raster):
+    """train_images/2355.tif (EPSG:4326, 1e-5 degree pixels) and xView_train.geojson:
+    features with image_id, type_id and bounds_imcoords (pixel boxes), whose lon/lat
+    geometries are 3 px off as xView's are known to be; one of another image (1036.tif)
+    lies over 2355.tif's ground."""
+    import json
+
+    (tmp_path / "train_images").mkdir()
+    image = make_raster("train_images/2355.tif", np.full((3, 80, 100), 90, np.uint8),
+                        crs="EPSG:4326", transform=from_origin(-80.0, 26.0, 1e-5, 1e-5))
+    features = []
+    for image_id, (x1, y1, x2, y2), type_id in (("2355.tif", (10, 10, 30, 20), 73),
+                                                 ("2355.tif", (50, 40, 60, 70), 18),
+                                                 ("2355.tif", (70, 70, 70, 75), 73),
+                                                 ("1036.tif", (70, 5, 90, 25), 73)):
+        def lon(x):
+            return -80.0 + (x + 3) * 1e-5
+
+        def lat(y):
+            return 26.0 - (y + 3) * 1e-5
+
+        ring = [[lon(x1), lat(y1)], [lon(x2), lat(y1)], [lon(x2), lat(y2)], [lon(x1), lat(y2)],
+                [lon(x1), lat(y1)]]
+        features.append({"type": "Feature", "properties": {
+            "bounds_imcoords": f"{x1},{y1},{x2},{y2}", "edited_by": "wwoscarbecerril",
+            "cat_id": "1040010028371A00", "type_id": type_id, "image_id": image_id,
+            "feature_id": len(features) + 1, "grade": 1,
+            "ingest_time": "2017/07/24 12:49:09.118+00", "index_right": 2356},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    labels = tmp_path / "xView_train.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return labels, image
+
+
+def test_xview_boxes_are_burnt_in_their_images_pixels(run_cli, make_raster, tmp_path):
+    """make-masks xView_train.geojson 2355.tif burnt the features' lon/lat geometries (3 px
+    off) and another image's box over its ground, exit 0. Each image takes the boxes of its
+    image_id, in its pixels (bounds_imcoords), classed by type_id; an unlisted image is
+    refused."""
+    from .conftest import assert_one_line_error
+
+    labels, image = _xview(tmp_path, make_raster)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((80, 100), np.uint8)
+    expected[10:20, 10:30] = 73
+    expected[40:70, 50:60] = 18
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        assert mask.read(1).tolist() == expected.tolist()
+        assert mask.crs.to_epsg() == 4326
+    assert "1 box of no area left out" in result.output
+
+    other = make_raster("train_images/99.tif", np.full((3, 8, 8), 90, np.uint8),
+                        crs="EPSG:4326", transform=from_origin(-80.0, 26.0, 1e-5, 1e-5))
+    result = run_cli("make-masks", labels, other, "-o", tmp_path / "other.tif")
+    assert_one_line_error(result, "99.tif", "no feature of xView_train.geojson",
+                          "image_id 99.tif")
+    assert not (tmp_path / "other.tif").exists()

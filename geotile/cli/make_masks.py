@@ -257,6 +257,12 @@ def make_masks(
     out, each with a warning. Difficult objects are burnt as their class (evaluate
     ignores them). Ids 1..N by sorted category over every file of the folder.
 
+    LABELS may be xView's xView_train.geojson: each IMAGE takes the boxes of the
+    features whose image_id is its file name (bounds_imcoords 'x1,y1,x2,y2', box edges
+    in its pixels; the features' lon/lat geometries, known to be off, are not read),
+    burnt as pixels whose centre is inside, later on top; ids are the type_ids (11..94).
+    An IMAGE no feature names is refused.
+
     LABELS may be a STAC label item (the label extension's: Radiant MLHub, Source
     Cooperative): its labels asset (role 'labels', beside the item) is read, never the
     item's footprint: GeoJSON classed by its one label:properties field, the names its

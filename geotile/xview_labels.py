@@ -1,0 +1,102 @@
+"""xView's one GeoJSON of every image's objects (``xView_train.geojson``) as make-masks labels.
+
+Each feature names its image by ``image_id`` (the file name, ``2355.tif``), its class by
+``type_id`` (xView's ids, 11..94) and its box by ``bounds_imcoords`` (``"x1,y1,x2,y2"``: the
+box's edges in the image's pixels, origin at its top-left corner). The features' lon/lat
+geometries are known to be off by some pixels: the boxes are what xView's own tools read,
+so each IMAGE takes the boxes of the features of its file name (else of its stem: a
+``2355.png`` made from it), burnt by its geotransform as the pixels whose centre lies
+inside, later on top. Class ids are the type_ids (numbers as names, as Labelme's labels
+that read as numbers; --class-map maps them). An IMAGE no feature names is refused; a box
+of no area is left out with one warning counting them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import shapely
+
+from geotile.errors import GeotileWarning, InputError
+
+#: bytes of a file's start searched for xView's keys
+SNIFF_BYTES = 1 << 16
+_KEYS = re.compile(rb'"bounds_imcoords"\s*:')
+#: what to give instead, in refusals
+_GIVE = "Give xView's xView_train.geojson (features with image_id, type_id, bounds_imcoords)."
+
+
+def is_xview_file(labels) -> bool:
+    """Whether LABELS is a GeoJSON file whose features carry xView's ``bounds_imcoords``."""
+    from geotile.json_text import sniffed
+
+    return any(sniffed(labels, _KEYS, SNIFF_BYTES, suffix)
+               for suffix in (".geojson", ".json"))
+
+
+def read_xview(labels, images):
+    """The boxes of ``images`` in xView's LABELS, as :class:`geotile.labelme_labels.Labelme`
+    (one file for every image, each image's own boxes), every image found and every box
+    read before anything is written; InputError in one line otherwise."""
+    from geotile.input_paths import input_path
+    from geotile.json_text import read_json
+    from geotile.labelme_labels import Labelme, LabelmeFile
+
+    path = Path(os.fspath(labels))
+    document = read_json(path, _GIVE)
+    features = document.get("features") if isinstance(document, dict) else None
+    if not isinstance(features, list):
+        raise InputError(f"{path}: no GeoJSON features. {_GIVE}")
+    by_name: dict[str, list] = {}
+    for position, feature in enumerate(features):
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(properties, dict) or "image_id" not in properties:
+            raise InputError(f"{path}: feature {position} has no image_id. {_GIVE}")
+        by_name.setdefault(str(properties["image_id"]), []).append((position, properties))
+    stems = {}
+    for name in by_name:
+        stems.setdefault(Path(name).stem, []).append(name)
+    shapes, names, slivers = [], set(), []
+    for image in images:
+        image = input_path(image)
+        own = by_name.get(image.name)
+        if own is None and len(stems.get(image.stem, ())) == 1:
+            own = by_name[stems[image.stem][0]]
+        if own is None:
+            raise InputError(f"{image}: no feature of {path.name} has image_id {image.name}. "
+                             "Give the images it labels.")
+        found = LabelmeFile(path, None, image.name)
+        for position, properties in own:
+            label, box = _box(path, position, properties)
+            if box is None:
+                slivers.append(position)
+                continue
+            found.instances.append((label, box))
+            names.add(label)
+        shapes.append(found)
+    if slivers:
+        count = len(slivers)
+        warnings.warn(f"{path}: {count} box{'es' if count > 1 else ''} of no area left out "
+                      f"(feature {slivers[0]}{' first' if count > 1 else ''}).",
+                      GeotileWarning, stacklevel=3)
+    return Labelme(os.fspath(labels), [path] * len(shapes), shapes,
+                   sorted(names, key=lambda n: (len(n), n)))
+
+
+def _box(path: Path, position: int, properties: dict):
+    """(class name, box polygon in pixel coordinates or None for no area) of a feature."""
+    type_id, bounds = properties.get("type_id"), properties.get("bounds_imcoords")
+    try:
+        x1, y1, x2, y2 = (float(v) for v in str(bounds).split(","))
+        label = str(int(type_id))
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: feature {position} ({properties.get('image_id')}) has "
+                         f"bounds_imcoords {bounds!r}, type_id {type_id!r}; xView's are "
+                         f"'x1,y1,x2,y2' pixels and a whole number. {_GIVE}") from None
+    left, right, top, bottom = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
+    if not (right > left and bottom > top):
+        return label, None
+    return label, shapely.box(left, top, right, bottom)
