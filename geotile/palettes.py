@@ -1,6 +1,6 @@
-"""Built-in palettes of colour-coded labels (ISPRS, DeepGlobe, UAVid, DroneDeploy) and which
-of them a raster's colours are: the advice to give a colour-coded raster met without
---palette."""
+"""Built-in palettes of colour-coded labels (ISPRS, DeepGlobe, UAVid, DroneDeploy, iSAID)
+and which of them a raster's colours are: the advice to give a colour-coded raster met
+without --palette."""
 
 from __future__ import annotations
 
@@ -50,10 +50,30 @@ DRONEDEPLOY = {
     "car": (255, 255, 0),
     "ignore": (255, 0, 255),
 }
+#: iSAID's semantic masks (P0001_instance_color_RGB.png), background 0 and its 15 classes
+#: in the iSAID devkit's order, as mmsegmentation's converter reads them
+ISAID = {
+    "background": (0, 0, 0),
+    "ship": (0, 0, 63),
+    "storage_tank": (0, 63, 63),
+    "baseball_diamond": (0, 63, 0),
+    "tennis_court": (0, 63, 127),
+    "basketball_court": (0, 63, 191),
+    "ground_track_field": (0, 63, 255),
+    "bridge": (0, 127, 63),
+    "large_vehicle": (0, 127, 127),
+    "small_vehicle": (0, 0, 127),
+    "helicopter": (0, 0, 191),
+    "swimming_pool": (0, 0, 255),
+    "roundabout": (0, 191, 127),
+    "soccer_ball_field": (0, 127, 191),
+    "plane": (0, 127, 255),
+    "harbor": (0, 100, 155),
+}
 PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
-            "uavid": UAVID, "dronedeploy": DRONEDEPLOY}
+            "uavid": UAVID, "dronedeploy": DRONEDEPLOY, "isaid": ISAID}
 #: the built-in palettes of colours of their own (vaihingen's are potsdam's)
-OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy")
+OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy", "isaid")
 #: colours off a palette colour by at most this in every band take its class (_Snap)
 NEAR = 16
 #: a colour of this share of a label raster's sampled pixels is a class: a palette

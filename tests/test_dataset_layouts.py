@@ -210,3 +210,30 @@ def test_xview_boxes_are_burnt_in_their_images_pixels(run_cli, make_raster, tmp_
     assert_one_line_error(result, "99.tif", "no feature of xView_train.geojson",
                           "image_id 99.tif")
     assert not (tmp_path / "other.tif").exists()
+
+
+def test_isaid_semantic_masks_pair_and_read_by_its_palette(run_cli, tmp_path):
+    """tile images/ --masks Semantic_masks/ --palette isaid: iSAID's P0001_instance_color_RGB.png
+    (colours of the iSAID devkit's palette, as mmsegmentation's converter reads them) beside
+    DOTA's P0001.png was refused twice: no mask named P0001.*, and no built-in palette
+    'isaid' (a JSON palette to write by hand). The mask pairs and its colours are iSAID's
+    class ids: background 0, ship 1, ..., plane 14, Harbor 15."""
+    from PIL import Image
+
+    for folder in ("images", "Semantic_masks"):
+        (tmp_path / folder).mkdir()
+    Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(tmp_path / "images/P0001.png")
+    colours = np.zeros((32, 32, 3), np.uint8)
+    colours[:16, :16] = (0, 0, 63)  # ship
+    colours[16:, :16] = (0, 127, 255)  # plane
+    colours[16:, 16:] = (0, 100, 155)  # Harbor
+    Image.fromarray(colours).save(tmp_path / "Semantic_masks/P0001_instance_color_RGB.png")
+    result = run_cli("tile", tmp_path / "images", "--masks", tmp_path / "Semantic_masks",
+                     "--palette", "isaid", "--size", 16, "--format", "png",
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "out/index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    ids = {(int(r["y_off"]), int(r["x_off"])): np.unique(np.asarray(
+        Image.open(tmp_path / "out" / r["mask"]))).tolist() for r in rows}
+    assert ids == {(0, 0): [1], (0, 16): [0], (16, 0): [14], (16, 16): [15]}
