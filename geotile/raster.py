@@ -116,7 +116,9 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
         src.close()
         raise InputError(f"{path}: {bad}; fix it (gdal_edit.py -a_ullr ULX ULY LRX LRY, or "
                          "-unsetgt) or give the raster it came from.")
-    return src
+    from geotile.sentinel2_safe import with_declared_values
+
+    return with_declared_values(src)  # a Sentinel-2 SAFE's nodata, scale and offset
 
 
 def _unusable_geotransform(src) -> str | None:

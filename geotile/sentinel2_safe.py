@@ -1,0 +1,135 @@
+"""Sentinel-2 SAFE products as GDAL's SENTINEL2 driver opens them (MTD_MSIL2A.xml's
+subdatasets, ``SENTINEL2_L2A:.../MTD_MSIL2A.xml:10m:EPSG_32631``).
+
+The driver names each band (BANDNAME B4, its BOA_ADD_OFFSET) and the product's no-data
+value and quantification (SPECIAL_VALUE_NODATA 0, BOA_QUANTIFICATION_VALUE 10000) in
+metadata only: its bands declare no nodata, scale or offset, so the fill outside the
+swath would be predicted and no warning could name the values the pixels hold. The
+spectral bands (B1..B12, B8A) are read through a VRT declaring them, as a STAC Item's
+stack declares its raster:bands (:mod:`geotile.stac_images`), pixels unchanged:
+
+- nodata: SPECIAL_VALUE_NODATA (0) on the spectral bands, the 8-bit true-colour (TCI)
+  ones, AOT, WVP and SCL (whose class 0 is no data); not on the cloud and snow
+  probabilities (CLD, SNW), whose 0 is a value;
+- scale 1 / BOA_QUANTIFICATION_VALUE (L1C: QUANTIFICATION_VALUE) and offset
+  BOA_ADD_OFFSET (RADIO_ADD_OFFSET) / that value: L2A since processing baseline 04.00 is
+  reflectance = DN x 0.0001 - 0.1, before it DN x 0.0001; not on TCI's 8-bit bands. AOT
+  and WVP: 1 / AOT_QUANTIFICATION_VALUE, 1 / WVP_QUANTIFICATION_VALUE.
+
+What a band declares itself is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+
+#: a spectral band's BANDNAME (B4, B8A, B12)
+_SPECTRAL = re.compile(r"B\d{1,2}A?")
+#: other bands whose 0 is no data (SCL's class 0 is NO_DATA)
+_FILLED = frozenset({"AOT", "WVP", "SCL"})
+#: (subdataset name, its bands' declarations) -> the MemoryFile of its VRT (a few kB each)
+_VIEWS: dict = {}
+_LOCK = threading.Lock()
+
+
+def _number(text) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def declared_values(src) -> list[tuple] | None:
+    """(nodata, scale, offset) per band of a SENTINEL2 dataset ``src`` from the product's
+    metadata, where its bands declare none; None when nothing is to be added."""
+    if src.driver != "SENTINEL2" or src.gcps[0] or src.transform.is_identity:
+        return None  # L1B's granules, placed by GCPs: left as GDAL reads them
+    tags = src.tags()
+    nodata = _number(tags.get("SPECIAL_VALUE_NODATA"))
+    bands, added = [], False
+    for index in range(1, src.count + 1):
+        band = src.tags(index)
+        name = band.get("BANDNAME", "")
+        own = (src.nodatavals[index - 1], src.scales[index - 1], src.offsets[index - 1])
+        spectral = bool(_SPECTRAL.fullmatch(name))
+        if not spectral and name not in _FILLED:
+            bands.append(own)
+            continue
+        value = own[0] if own[0] is not None else nodata
+        scale, offset = own[1], own[2]
+        quantity = _number(tags.get(f"{name}_QUANTIFICATION_VALUE")) if not spectral else \
+            _number(tags.get("BOA_QUANTIFICATION_VALUE") or tags.get("QUANTIFICATION_VALUE"))
+        if (scale, offset) == (1, 0) and quantity and src.dtypes[index - 1] != "uint8":
+            shift = _number(band.get("BOA_ADD_OFFSET") or band.get("RADIO_ADD_OFFSET")) \
+                if spectral else 0
+            scale, offset = 1 / quantity, (shift or 0) / quantity
+        added |= (value, scale, offset) != own
+        bands.append((value, scale, offset))
+    return bands if added else None
+
+
+def view_xml(src, bands: list[tuple]) -> str:
+    """The VRT (XML) of ``src`` whose bands declare ``bands``' (nodata, scale, offset),
+    with its descriptions, band metadata and colour interpretation."""
+    from xml.sax.saxutils import escape
+
+    from rasterio.dtypes import _gdal_typename
+
+    colours = {"red": "Red", "green": "Green", "blue": "Blue", "gray": "Gray"}
+    parts = []
+    for index, (nodata, scale, offset) in enumerate(bands, start=1):
+        tags = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>'
+                       for k, v in src.tags(index).items())
+        parts.append(
+            f'<VRTRasterBand dataType="{_gdal_typename(src.dtypes[index - 1])}" '
+            f'band="{index}"><Description>{escape(src.descriptions[index - 1] or "")}'
+            f"</Description><Metadata>{tags}</Metadata>"
+            + (f"<NoDataValue>{nodata!r}</NoDataValue>" if nodata is not None else "")
+            + f"<ColorInterp>{colours.get(src.colorinterp[index - 1].name, 'Undefined')}"
+            f"</ColorInterp><Offset>{offset!r}</Offset><Scale>{scale!r}</Scale>"
+            f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(_absolute(src.name))}'
+            f"</SourceFilename><SourceBand>{index}</SourceBand></SimpleSource>"
+            "</VRTRasterBand>")
+    tags = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in src.tags().items())
+    georef = f"<SRS>{escape(src.crs.to_wkt())}</SRS>" if src.crs is not None else ""
+    georef += f"<GeoTransform>{', '.join(map(repr, src.transform.to_gdal()))}</GeoTransform>"
+    return (f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">{georef}'
+            f"<Metadata>{tags}</Metadata>{''.join(parts)}</VRTDataset>")
+
+
+def _absolute(name: str) -> str:
+    """A subdataset name whose file is an absolute path (the VRT may be read from another
+    working directory)."""
+    import os
+
+    from geotile.input_paths import subdataset_file
+
+    file = subdataset_file(name)
+    return name.replace(file, os.path.abspath(file), 1) if file else name
+
+
+def with_declared_values(src):
+    """``src``, or for a SENTINEL2 dataset whose product declares band values its bands
+    do not (:func:`declared_values`) an in-memory VRT of it declaring them (``src`` is
+    closed then)."""
+    bands = declared_values(src)
+    if bands is None:
+        return src
+    from rasterio.io import MemoryFile
+
+    from geotile.quiet_warnings import quietly
+
+    key = (src.name, tuple(bands))
+    with _LOCK:
+        memory = _VIEWS.get(key)
+    if memory is None:
+        xml = view_xml(src, bands)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", src.name.rsplit("/", 1)[-1])
+        memory = MemoryFile(xml.encode(), filename=f"{stem}.vrt")
+        with _LOCK:
+            _VIEWS[key] = memory
+    src.close()
+    return quietly(memory.open)

@@ -1,0 +1,141 @@
+"""Sentinel-2 SAFE products through GDAL's SENTINEL2 driver (MTD_MSIL2A.xml's subdatasets):
+the product's nodata and reflectance scale/offset declared on the bands it names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from .test_predict_mlm import identity_model
+
+with rasterio.Env() as _env:
+    _DRIVERS = _env.drivers()
+pytestmark = pytest.mark.skipif(
+    not {"SENTINEL2", "JP2OpenJPEG"} <= set(_DRIVERS),
+    reason="GDAL without the SENTINEL2 or JP2OpenJPEG driver")
+
+TILE, GRANULE, SIZE = "T31TCJ", "L2A_T31TCJ_A044000_20240101T105441", 20
+#: band -> its DN in the synthetic product (left 5 columns 0: the fill outside the swath)
+DN = {"B02": 1100, "B03": 1200, "B04": 1300, "B08": 1700, "AOT": 120, "WVP": 900}
+PHYSICAL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12"]
+
+
+def safe_product(folder, baseline="05.10"):
+    """A minimal L2A SAFE (SAFE_COMPACT) with the 10 m B02, B03, B04, B08, AOT and WVP
+    JPEG 2000 files, MTD_MSIL2A.xml (nodata 0, quantification 10000, BOA_ADD_OFFSET -1000 from
+    baseline 04.00) and the granule's MTD_TL.xml; its 10 m subdataset's name."""
+    safe = folder / (f"S2A_MSIL2A_20240101T105441_N{baseline.replace('.', '')}_R051_{TILE}"
+                     "_20240101T120000.SAFE")
+    files = []
+    for band, value in DN.items():
+        name = f"GRANULE/{GRANULE}/IMG_DATA/R10m/{TILE}_20240101T105441_{band}_10m"
+        (safe / name).parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.full((SIZE, SIZE), value, np.uint16)
+        pixels[:, :5] = 0
+        with rasterio.open(safe / f"{name}.jp2", "w", driver="JP2OpenJPEG", width=SIZE,
+                           height=SIZE, count=1, dtype="uint16", crs="EPSG:32631",
+                           transform=from_origin(300000, 4900020, 10, 10), QUALITY=100,
+                           REVERSIBLE="YES") as dst:
+            dst.write(pixels, 1)
+        files.append(f"<IMAGE_FILE>{name}</IMAGE_FILE>")
+    offsets = "".join(f'<BOA_ADD_OFFSET band_id="{i}">-1000</BOA_ADD_OFFSET>'
+                      for i in range(13)) if baseline >= "04.00" else ""
+    spectral = "".join(f'<Spectral_Information bandId="{i}" physicalBand="{b}">'
+                       "</Spectral_Information>" for i, b in enumerate(PHYSICAL))
+    (safe / "MTD_MSIL2A.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><n1:Level-2A_User_Product xmlns:n1="https://'
+        'psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd"><n1:General_Info>'
+        "<Product_Info><PRODUCT_START_TIME>2024-01-01T10:54:41.024Z</PRODUCT_START_TIME>"
+        f"<PRODUCT_URI>{safe.name}</PRODUCT_URI><PROCESSING_LEVEL>Level-2A</PROCESSING_LEVEL>"
+        f"<PRODUCT_TYPE>S2MSI2A</PRODUCT_TYPE><PROCESSING_BASELINE>{baseline}"
+        "</PROCESSING_BASELINE><Query_Options><PRODUCT_FORMAT>SAFE_COMPACT</PRODUCT_FORMAT>"
+        "</Query_Options><Product_Organisation><Granule_List><Granule "
+        f'imageFormat="JPEG2000">{"".join(files)}</Granule></Granule_List>'
+        "</Product_Organisation></Product_Info><Product_Image_Characteristics>"
+        "<Special_Values><SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT>"
+        "<SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX></Special_Values>"
+        "<QUANTIFICATION_VALUES_LIST><BOA_QUANTIFICATION_VALUE>10000"
+        "</BOA_QUANTIFICATION_VALUE><AOT_QUANTIFICATION_VALUE>1000.0</AOT_QUANTIFICATION_VALUE>"
+        "<WVP_QUANTIFICATION_VALUE>1000.0</WVP_QUANTIFICATION_VALUE>"
+        "</QUANTIFICATION_VALUES_LIST>"
+        f"<BOA_ADD_OFFSET_VALUES_LIST>{offsets}</BOA_ADD_OFFSET_VALUES_LIST>"
+        f"<Spectral_Information_List>{spectral}</Spectral_Information_List>"
+        "</Product_Image_Characteristics></n1:General_Info></n1:Level-2A_User_Product>")
+    grid = "".join(
+        f'<Size resolution="{r}"><NROWS>{SIZE * 10 // r}</NROWS><NCOLS>{SIZE * 10 // r}'
+        f'</NCOLS></Size><Geoposition resolution="{r}"><ULX>300000</ULX><ULY>4900020</ULY>'
+        f"<XDIM>{r}</XDIM><YDIM>-{r}</YDIM></Geoposition>" for r in (10, 20, 60))
+    (safe / "GRANULE" / GRANULE / "MTD_TL.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><n1:Level-2A_Tile_ID xmlns:n1="https://psd-14.'
+        'sentinel2.eo.esa.int/PSD/S2_PDI_Level-2A_Tile_Metadata.xsd"><n1:Geometric_Info>'
+        "<Tile_Geocoding><HORIZONTAL_CS_NAME>WGS84 / UTM zone 31N</HORIZONTAL_CS_NAME>"
+        f"<HORIZONTAL_CS_CODE>EPSG:32631</HORIZONTAL_CS_CODE>{grid}</Tile_Geocoding>"
+        "</n1:Geometric_Info></n1:Level-2A_Tile_ID>")
+    return f"SENTINEL2_L2A:{safe / 'MTD_MSIL2A.xml'}:10m:EPSG_32631"
+
+
+def test_a_safe_product_fill_is_nodata_and_its_reflectance_is_named(run_cli, tmp_path):
+    """The 10 m subdataset of an L2A product of baseline 05.10 picked B04,B03,B02 by name:
+    its 0 fill is NaN in the output (not predicted), the DN go in as stored, and the
+    warning names scale 0.0001, offset -0.1 and the flags feeding reflectance, which then
+    reach the model as (DN - 1000) / 10000. Before, the fill was predicted and the warning
+    advised 16-bit scaling."""
+    name = safe_product(tmp_path)
+    model = identity_model(tmp_path / "id.onnx", 3)
+    out = tmp_path / "raw.tif"
+    result = run_cli("predict", model, name, "--bands", "B04,B03,B02", "--activation", "none",
+                     "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "declares scale 0.0001 and offset -0.1" in result.stderr
+    assert "--scale 0.0001 --mean 0.1" in result.stderr
+    assert "declares no nodata" not in result.stderr
+    with rasterio.open(out) as dst, rasterio.open(name) as src:
+        values = dst.read()
+        assert (dst.crs, dst.transform, dst.shape) == (src.crs, src.transform, src.shape)
+    assert np.isnan(values[:, :, :5]).all()
+    assert values[:, :, 5:].tolist() == [[[v] * 15] * SIZE for v in (1300, 1200, 1100)]
+
+    out = tmp_path / "reflectance.tif"
+    result = run_cli("predict", model, name, "--bands", "B04,B03,B02", "--activation", "none",
+                     "--scale", "0.0001", "--mean", "0.1", "-o", out)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as dst:
+        values = dst.read()
+    np.testing.assert_allclose(values[:, 0, 5:], [[0.03] * 15, [0.02] * 15, [0.01] * 15],
+                               atol=1e-6)
+    assert np.isnan(values[:, :, :5]).all()
+
+
+def test_a_product_before_baseline_04_declares_no_offset(tmp_path):
+    """Baseline 03.01 (no BOA_ADD_OFFSET): reflectance = DN / 10000, nodata 0; the
+    geometry and band names are GDAL's."""
+    from geotile.raster import open_raster
+
+    with open_raster(safe_product(tmp_path, "03.01")) as src:
+        assert [src.tags(i)["BANDNAME"] for i in range(1, 7)] == \
+            ["B4", "B3", "B2", "B8", "AOT", "WVP"]
+        assert src.scales == (0.0001,) * 4 + (0.001,) * 2 and src.offsets == (0.0,) * 6
+        assert src.nodatavals == (0.0,) * 6
+        assert src.crs.to_epsg() == 32631
+        assert src.transform == from_origin(300000, 4900020, 10, 10)
+        assert src.read(1)[0, :6].tolist() == [0] * 5 + [1300]
+
+
+def test_tile_patches_of_a_safe_product_keep_its_nodata_and_scale(run_cli, tmp_path):
+    """tile of the 10 m subdataset: patches declare nodata 0, scale 0.0001 and offset
+    -0.1 on the spectral bands (AOT and WVP: 0.001, 0), and their nodata_fraction counts
+    the fill."""
+    import csv
+
+    name = safe_product(tmp_path)
+    result = run_cli("tile", name, "--size", "10", "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "patches" / "index.csv").read_text().splitlines()))
+    first = next(r for r in rows if r["x_off"] == "0" and r["y_off"] == "0")
+    assert float(first["nodata_fraction"]) == 0.5
+    with rasterio.open(tmp_path / "patches" / first["image"]) as patch:
+        assert patch.nodatavals == (0.0,) * 6
+        assert patch.scales == (0.0001,) * 4 + (0.001,) * 2
+        assert patch.offsets == (-0.1,) * 4 + (0.0,) * 2
