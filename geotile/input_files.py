@@ -99,6 +99,10 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
                                  and not p.name.startswith(".")), suffixes),
                    key=lambda p: p.name)
     if not files:
+        from geotile.sentinel2_safe import safe_folder_advice
+
+        if advice := safe_folder_advice(folder):
+            raise InputError(f"{folder}: {advice}.")
         archives = sorted(p.name for p in folder.iterdir() if _archive_prefix(p))
         fix = (f"give its archives themselves ({', '.join(archives[:3])}"
                f"{' ...' if archives[3:] else ''}): geotile reads the rasters inside"

@@ -84,14 +84,17 @@ def image_stem(path) -> str:
 
 def subdataset_stem(path) -> str | None:
     """A GDAL subdataset name's stem: its file's, and the fields that pick the subdataset
-    (NETCDF:"scene.nc":sst -> scene_sst, GTIFF_DIR:2:pages.tif -> pages_2); None for a
-    file."""
+    (NETCDF:"scene.nc":sst -> scene_sst, GTIFF_DIR:2:pages.tif -> pages_2); a product's
+    metadata file in its .SAFE folder, which every product names alike (MTD_MSIL2A.xml),
+    by that folder: S2A_MSIL2A_..._T31TCJ_..._10m_EPSG_32631. None for a file."""
     file = subdataset_file(path)
     if file is None:
         return None
     text = os.fspath(path).replace(f'"{file}"', "\0").replace(file, "\0")
     fields = [re.sub(r"[^A-Za-z0-9._-]+", "_", f).strip("_") for f in text.split(":")[1:]]
-    return "_".join([Path(file).stem, *(f for f in fields if f and f != "\0")])
+    folder = Path(file).absolute().parent
+    stem = folder.stem if folder.suffix.lower() == ".safe" else Path(file).stem
+    return "_".join([stem, *(f for f in fields if f and f != "\0")])
 
 
 #: the start of a relative path that rasterio and pyogrio read as a URL's scheme

@@ -133,3 +133,28 @@ def with_declared_values(src):
             _VIEWS[key] = memory
     src.close()
     return quietly(memory.open)
+
+
+def safe_folder_advice(folder) -> str | None:
+    """What to give for a product's .SAFE ``folder`` given as an IMAGE (its rasters are
+    GDAL subdatasets of its metadata file, not files in it), else None."""
+    from pathlib import Path
+
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from geotile.quiet_warnings import quietly
+
+    folder = Path(folder)
+    found = sorted(folder.glob("MTD_MSI*.xml")) + sorted(folder.glob("manifest.safe"))
+    for metadata in found:
+        try:
+            with quietly(rasterio.open, metadata) as src:
+                names = list(src.subdatasets)
+        except RasterioError:
+            continue
+        if names:
+            return (f"a satellite product (SAFE) whose rasters are GDAL subdatasets of "
+                    f"{metadata.name}: give one by its name, quoted, e.g. '{names[0]}' "
+                    f"({len(names)} of them: gdalinfo {metadata} lists them)")
+    return None

@@ -8,6 +8,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from .conftest import assert_one_line_error
 from .test_predict_mlm import identity_model
 
 with rasterio.Env() as _env:
@@ -139,3 +140,30 @@ def test_tile_patches_of_a_safe_product_keep_its_nodata_and_scale(run_cli, tmp_p
         assert patch.nodatavals == (0.0,) * 6
         assert patch.scales == (0.0001,) * 4 + (0.001,) * 2
         assert patch.offsets == (-0.1,) * 4 + (0.0,) * 2
+
+
+def test_two_safe_products_are_predicted_into_one_folder_by_product_name(run_cli, tmp_path):
+    """Every product's metadata file is MTD_MSIL2A.xml: outputs in a folder are named
+    after the .SAFE folder (before: 'inputs share the file name MTD_MSIL2A_10m_EPSG_32631',
+    exit 1)."""
+    first = safe_product(tmp_path / "a")
+    second = safe_product(tmp_path / "b", "04.00")
+    model = identity_model(tmp_path / "id.onnx", 4)
+    result = run_cli("predict", model, first, second, "--bands", "1,2,3,4", "-o",
+                     tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"S2A_MSIL2A_20240101T105441_N{n}_R051_T31TCJ_20240101T120000_10m_EPSG_32631.tif"
+        for n in ("0400", "0510")]
+
+
+def test_a_safe_folder_given_as_an_image_names_its_subdatasets(run_cli, tmp_path):
+    """The .SAFE folder (its rasters are in GRANULE/.../IMG_DATA): one line naming a
+    subdataset to give, not 'the folder holds no raster files ... Check the path'."""
+    name = safe_product(tmp_path)
+    safe = next(tmp_path.glob("*.SAFE"))
+    model = identity_model(tmp_path / "id.onnx", 4)
+    result = run_cli("predict", model, safe, "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, f"{safe}: a satellite product (SAFE)",
+                          f"e.g. '{name}'", "gdalinfo")
+    assert not (tmp_path / "out.tif").exists()
