@@ -16,12 +16,14 @@ stack declares its raster:bands (:mod:`geotile.stac_images`), pixels unchanged:
   reflectance = DN x 0.0001 - 0.1, before it DN x 0.0001; not on TCI's 8-bit bands. AOT
   and WVP: 1 / AOT_QUANTIFICATION_VALUE, 1 / WVP_QUANTIFICATION_VALUE.
 
-What a band declares itself is kept.
+What a band declares itself is kept. A spectral band whose file is missing (a partial
+download, which GDAL reads as 0s with a warning only) is refused in one line naming it.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 
@@ -71,6 +73,43 @@ def declared_values(src) -> list[tuple] | None:
     return bands if added else None
 
 
+def missing_files(src) -> dict[str, str]:
+    """{BANDNAME: its missing file} of a SENTINEL2 dataset ``src`` (a partial download:
+    GDAL reads such a band as 0s, only warning 'Tile ... not found on filesystem')."""
+    import rasterio
+
+    from geotile.quiet_warnings import gdal_messages, quietly
+
+    with gdal_messages() as messages:
+        quietly(rasterio.open, src.name).close()
+    missing = {}
+    for text in messages:
+        found = re.search(r"Tile (.+\.jp2) not found on filesystem", text)
+        band = found and re.search(r"_([A-Z0-9]{2,3})(?:_\d+m)?$", found.group(1)[:-4])
+        if band:
+            name = band.group(1)
+            missing[re.sub(r"^B0(\d)$", r"B\1", name)] = found.group(1)
+    return missing
+
+
+def _refuse_missing_bands(src) -> None:
+    """InputError naming a spectral band's missing file (GDAL would read it as 0s). AOT,
+    WVP and SCL files missing read as their no data."""
+    from geotile.errors import InputError
+
+    lost = [(band, file) for band, file in missing_files(src).items()
+            if _SPECTRAL.fullmatch(band)]
+    if not lost:
+        return
+    src.close()
+    names = ", ".join(band for band, _ in lost)
+    raise InputError(
+        f"{lost[0][1]}: missing from the product (band{'s' if lost[1:] else ''} {names}: "
+        "GDAL would read 0s); download it again, or stack the band files you have "
+        "(gdalbuildvrt -separate -srcnodata 0 -vrtnodata 0 stack.vrt B04.jp2 B03.jp2 "
+        "B02.jp2) and give that.")
+
+
 def view_xml(src, bands: list[tuple]) -> str:
     """The VRT (XML) of ``src`` whose bands declare ``bands``' (nodata, scale, offset),
     with its descriptions, band metadata and colour interpretation."""
@@ -103,8 +142,6 @@ def view_xml(src, bands: list[tuple]) -> str:
 def _absolute(name: str) -> str:
     """A subdataset name whose file is an absolute path (the VRT may be read from another
     working directory)."""
-    import os
-
     from geotile.input_paths import subdataset_file
 
     file = subdataset_file(name)
@@ -115,6 +152,8 @@ def with_declared_values(src):
     """``src``, or for a SENTINEL2 dataset whose product declares band values its bands
     do not (:func:`declared_values`) an in-memory VRT of it declaring them (``src`` is
     closed then)."""
+    if src.driver == "SENTINEL2":
+        _refuse_missing_bands(src)
     bands = declared_values(src)
     if bands is None:
         return src

@@ -167,3 +167,26 @@ def test_a_safe_folder_given_as_an_image_names_its_subdatasets(run_cli, tmp_path
     assert_one_line_error(result, f"{safe}: a satellite product (SAFE)",
                           f"e.g. '{name}'", "gdalinfo")
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_product_missing_a_band_file_is_refused_naming_it(run_cli, tmp_path):
+    """A partial download without B03's JPEG 2000: GDAL reads that band as 0s (before,
+    predicted with exit 0); one line naming the file and the fixes, nothing written. A
+    missing WVP file (no reflectance) reads as its no data: the RGB bands are predicted."""
+    name = safe_product(tmp_path)
+    images = next(tmp_path.glob("*.SAFE/GRANULE/*/IMG_DATA/R10m"))
+    (images / f"{TILE}_20240101T105441_WVP_10m.jp2").unlink()
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, name, "--bands", "B04,B03,B02", "--activation", "none",
+                     "-o", tmp_path / "rgb.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "rgb.tif") as dst:
+        assert dst.read(2)[0, 5:].tolist() == [1200] * 15
+
+    (images / f"{TILE}_20240101T105441_B03_10m.jp2").unlink()
+    result = run_cli("predict", model, name, "--bands", "B04,B03,B02", "-o",
+                     tmp_path / "out.tif")
+    assert_one_line_error(result, f"{images / TILE}_20240101T105441_B03_10m.jp2: missing "
+                          "from the product (band B3", "download it again",
+                          "gdalbuildvrt -separate")
+    assert not (tmp_path / "out.tif").exists()
