@@ -39,6 +39,7 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
     --extra-bands); one InputError/ModelError line naming ``source`` otherwise."""
     from geotile.categories import paletted
 
+    _check_second_date(model, added, source or src.name)
     given = band_numbers(src, options.bands, source or src.name)
     indexes = list(given) if given else _default_bands(src, model, added, source or src.name)
     _warn_other_than_bundle(model, given, src, source or src.name)
@@ -81,6 +82,24 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
     if fit is not None:
         fit(indexes, source or src.name, added)
     return indexes
+
+
+def _check_second_date(model, added: int, source) -> None:
+    """ModelError naming ``source`` when a change detection model's second date input
+    (:mod:`geotile.model_inputs`) gets no --extra-bands raster, or one of other channels."""
+    second = getattr(model, "second_input", None)
+    if second is None:
+        return
+    name = Path(model.path).name
+    if not added:
+        raise ModelError(f"{source}: {name} has 2 inputs, the two dates of a change detection "
+                         f"model ({model.input_name} gets the image): give the second date's "
+                         f"image for {second.name} with --extra-bands.")
+    wanted = model.date_channels[1]
+    if wanted is not None and added != wanted:
+        raise ModelError(f"{source}: the --extra-bands raster has {added} band(s) but "
+                         f"{name}'s second date input {second.name} takes {wanted} channels; "
+                         f"give the second date's image with {wanted} bands.")
 
 
 def band_numbers(src, bands, source) -> tuple[int, ...] | None:

@@ -289,13 +289,13 @@ class OnnxModel:
         #: differ were warned of
         self.raster_input = None
         self.bands_warned = False
-        inputs = session.get_inputs()
-        if len(inputs) != 1:
-            raise ModelError(f"{path}: the model has {len(inputs)} inputs "
-                             f"({', '.join(i.name for i in inputs)}); geotile runs models with "
-                             "one image input. Re-export it with a single input.")
+        from geotile.model_inputs import image_inputs
+
+        inputs = image_inputs(session.get_inputs(), path, _INPUT_TYPES)
         model_input = inputs[0]
         self.input_name = model_input.name
+        #: a change detection model's second date input (the --extra-bands raster's), or None
+        self.second_input = inputs[1] if len(inputs) > 1 else None
         if model_input.type not in _INPUT_TYPES:
             raise ModelError(f"{path}: the model input has type {model_input.type}; geotile "
                              "feeds images as float, float16 or integer tensors.")
@@ -352,6 +352,10 @@ class OnnxModel:
             if self.channels is not None:
                 log.info("%s: its channel axis is symbolic; its first convolution takes %d "
                          "channels", path.name, self.channels)
+        #: channels of each date's input (first, second) of a change detection model
+        self.date_channels: tuple[int | None, int | None] | None = None
+        if self.second_input is not None:
+            self._two_dates(model_input, graph)
         height, width = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
         if height is not None and width is not None and height != width:
             raise ModelError(f"{path}: fixed input {height}x{width} is not square; geotile "
@@ -471,8 +475,8 @@ class OnnxModel:
         if any(n not in chosen and not _auxiliary_head(n, self.all_output_names)
                for n in self.all_output_names):  # those left out may tell
             try:
-                every = session.run(None, {self.input_name: self._zeros(
-                    self.fixed_batch or 1, probe_size)})
+                every = session.run(None, self._feeds(self._zeros(
+                    self.fixed_batch or 1, probe_size)))
             except Exception:  # ONNX Runtime raises several types; the probe explains
                 every = []
             self._refuse_instance_model([np.shape(r) for r in every], probe_size)
@@ -506,6 +510,33 @@ class OnnxModel:
         of their own. A Deepness Regressor's values are read as probabilities, as before."""
         return self.activation == "none" and self.model_type != "regressor" and not all(
             o.final_kind and not o.not_probabilities for o in self.outputs)
+
+    def _two_dates(self, first, graph) -> None:
+        """Channels of each date's input (:mod:`geotile.model_inputs`): the model is fed
+        both stacked (the image's, then --extra-bands'), split at :meth:`_feeds`."""
+        from geotile.model_inputs import check_pair, input_channels
+
+        second = self.second_input
+        check_pair(first, second, self.layout, self.path)
+        counts = [self.channels, input_channels(second, self.layout)]
+        if counts[1] is None and graph is not None:
+            counts[1] = graph_input_channels(graph, second.name)
+        self.date_channels = (counts[0], counts[1])
+        self.channels = counts[0] + counts[1] if None not in counts else None
+        log.info("%s: a change detection model of two inputs: %s gets the image, %s the "
+                 "--extra-bands raster", self.path.name, first.name, second.name)
+
+    def _feeds(self, feed: np.ndarray) -> dict[str, np.ndarray]:
+        """The session's inputs of a batch of stacked channels: one, or each date's."""
+        if self.second_input is None:
+            return {self.input_name: feed}
+        axis = 1 if self.layout == "NCHW" else 3
+        first, second = self.date_channels
+        at = first if first is not None else (feed.shape[axis] - second
+                                              if second is not None else feed.shape[axis] // 2)
+        before, after = np.split(feed, [at], axis=axis)
+        return {self.input_name: np.ascontiguousarray(before),
+                self.second_input.name: np.ascontiguousarray(after)}
 
     # --- metadata read when asked: an option that replaces a bad value makes it unread ----
     @functools.cached_property
@@ -765,8 +796,8 @@ class OnnxModel:
                 is_float and (d is None or len(d) == 3) for d, is_float in zip(
                     declared, floats, strict=True)):
             try:
-                every = self.session.run(None, {self.input_name: self._zeros(
-                    self.fixed_batch or 1, size)})
+                every = self.session.run(None, self._feeds(self._zeros(
+                    self.fixed_batch or 1, size)))
             except Exception:  # ONNX Runtime raises several types; the probe explains
                 every = []
             if every:
@@ -930,8 +961,7 @@ class OnnxModel:
             self._run_options.log_severity_level = 4  # errors come back as one line
         names = [o.name for o in self.outputs]
         queries = [o.class_queries for o in self.outputs if o.class_queries]
-        results = self.session.run(names + queries, {self.input_name: feed},
-                                   self._run_options)
+        results = self.session.run(names + queries, self._feeds(feed), self._run_options)
         if not queries:
             return results
         from geotile.mask_classification import semantic_scores
@@ -941,7 +971,8 @@ class OnnxModel:
                 if o.class_queries else r for o, r in zip(self.outputs, results, strict=False)]
 
     def _zeros(self, batch: int, size: int) -> np.ndarray:
-        channels = self.channels or 3
+        channels = self.channels or (sum(c or 3 for c in self.date_channels)
+                                     if self.date_channels else 3)
         shape = (batch, channels, size, size) if self.layout == "NCHW" else (
             batch, size, size, channels)
         return np.zeros(shape, self.input_type)
@@ -1358,12 +1389,10 @@ class OnnxModel:
                 scale = found[0]
                 log.info("%s: scale %r (%s) before --mean and --std", self.path.name, *found)
         for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
-            if given is None and name in declared:
-                values[name] = _per_channel(declared[name][0], channels, name, self.path,
-                                            declared[name][1])
-            else:
-                values[name] = _per_channel(given if given is not None else default, channels,
-                                            name, self.path)
+            value, source = (declared[name] if given is None and name in declared
+                             else (given if given is not None else default, None))
+            values[name] = _per_channel(_both_dates(value, self.date_channels), channels,
+                                        name, self.path, source)
         self._mean, self._std = values["mean"], values["std"]
         for name, given, other in (("mean", mean, "std"), ("std", std, "mean")):
             if given is not None and other in declared:  # one replaced, one kept: say so
@@ -1700,7 +1729,10 @@ class OnnxModel:
         size = f"{self.tile_size} px fixed" if self.fixed_size else (
             f"dynamic size (metadata {meta_size} px)" if meta_size else "dynamic size")
         activations = ",".join(sorted({o.activation for o in self.outputs}))
-        return (f"{self.path.name}: {self.provider}, {self.layout}, {self.channels} channels "
+        channels = f"{self.channels} channels" if self.second_input is None else (
+            f"{self.input_name} {self.date_channels[0]} + {self.second_input.name} "
+            f"{self.date_channels[1]} channels (two dates)")
+        return (f"{self.path.name}: {self.provider}, {self.layout}, {channels} "
                 f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "
                 f"{self.class_names}, activation {activations}")
 
@@ -1865,6 +1897,15 @@ def _shown(values) -> str:
     """Per-channel values as a comma-separated list, one value when all are equal."""
     shown = [f"{v:g}" for v in values]
     return shown[0] if len(set(shown)) == 1 else ",".join(shown)
+
+
+def _both_dates(value, dates):
+    """A mean or std of one date's channels repeated for both dates of a change detection
+    model (``dates``: each date's channels) whose dates have as many; else ``value``."""
+    if dates is None or dates[0] != dates[1] or not isinstance(value, list | tuple) or \
+            len(value) != dates[0]:
+        return value
+    return [*value, *value]
 
 
 def _per_channel(value, channels: int, name: str, path, source: str | None = None

@@ -244,3 +244,50 @@ def pooled_unet_model(path, *, levels=2, batch="N", height="H", width="W", seed=
                                   kernel_shape=[1, 1]))
     return save_graph(path, nodes, [("input", FLOAT, [batch, 3, height, width])],
                       [("output", FLOAT, [batch, 1, height, width])], inits)
+
+
+def siamese_model(path, *, names=("x1", "x2"), channels=3, second_channels=None,
+                  layout="NCHW", size=None, second_size=None, batch=None, elem=FLOAT,
+                  second_elem=None, seed=30, metadata=None) -> Path:
+    """A change detection model of two image inputs (``names``, in declaration order):
+    ``sigmoid(conv1x1(names[1]) - conv1x1(names[0]))`` per pixel, so that which raster
+    reached which input shows (:func:`siamese_reference`)."""
+    second_channels = second_channels or channels
+    n = batch if batch else "N"
+    nodes, convs, inits = [], [], {}
+    shapes = []
+    types = (elem, second_elem or elem)
+    for i, (name, count, side) in enumerate(((names[0], channels, size),
+                                            (names[1], second_channels, second_size or size))):
+        dims = (side or "H", side or "W")
+        shapes.append([n, count, *dims] if layout == "NCHW" else [n, *dims, count])
+        current = name
+        if layout == "NHWC":
+            nodes.append(helper.make_node("Transpose", [name], [f"t{i}"], perm=[0, 3, 1, 2]))
+            current = f"t{i}"
+        if types[i] != FLOAT:
+            nodes.append(helper.make_node("Cast", [current], [f"k{i}"], to=FLOAT))
+            current = f"k{i}"
+        node, weights = conv1x1(current, f"f{i}", count, 1, seed + i, prefix=f"c{i}")
+        nodes.append(node)
+        inits.update(weights)
+        convs.append(f"f{i}")
+    nodes += [helper.make_node("Sub", [convs[1], convs[0]], ["diff"]),
+              helper.make_node("Sigmoid", ["diff"], ["act"])]
+    out_shape = [n, 1, "H", "W"] if layout == "NCHW" else [n, "H", "W", 1]
+    if layout == "NHWC":
+        nodes.append(helper.make_node("Transpose", ["act"], ["change"], perm=[0, 2, 3, 1]))
+    else:
+        nodes.append(helper.make_node("Identity", ["act"], ["change"]))
+    return save_graph(path, nodes, [(names[0], types[0], shapes[0]),
+                                    (names[1], types[1], shapes[1])],
+                      [("change", FLOAT, out_shape)], inits, metadata=metadata)
+
+
+def siamese_reference(first: np.ndarray, second: np.ndarray, *, seed=30) -> np.ndarray:
+    """:func:`siamese_model`'s (1, H, W) output for float (C, H, W) inputs of each date."""
+    def conv(pixels, s):
+        weights, bias = conv_weights(len(pixels), 1, 1, s)
+        return np.einsum("c,chw->hw", weights[0, :, 0, 0].astype(np.float64), pixels) + bias[0]
+
+    return 1 / (1 + np.exp(-(conv(second, seed + 1) - conv(first, seed))))[np.newaxis]

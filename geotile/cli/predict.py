@@ -234,6 +234,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
           --scale 0.0005 -o buildings.tif --output-type class
     $ geotile predict rgb_ndsm.onnx top.tif --extra-bands ndsm.tif \\
           -o classes.tif --output-type class
+    $ geotile predict siamese.onnx test/A --extra-bands test/B \\
+          -o change/ --output-type class
     $ geotile predict unet.onnx tiles/*.tif -o predictions/ --mosaic
     $ geotile predict unet.onnx S2A_MSIL2A_20240601_T32TQM/item.json \\
           --bands B04,B03,B02 -o s2.tif

@@ -1,0 +1,238 @@
+"""Change detection models of two image inputs (Siamese: x1/x2, pre/post, A/B...): the image
+feeds the first date's input and --extra-bands the second's, with predict's windows,
+normalisation, blending and outputs; what cannot be fed so is one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+
+from tests.conftest import assert_one_line_error
+from tests.onnx_models import FLOAT, FLOAT16, save_graph, siamese_model, siamese_reference
+
+HEIGHT, WIDTH = 90, 110
+
+
+@pytest.fixture
+def dates(make_raster):
+    """Two uint8 RGB rasters of the same place: before.tif and after.tif."""
+    rng = np.random.default_rng(7)
+    before = rng.integers(0, 256, (3, HEIGHT, WIDTH), dtype=np.uint8)
+    after = rng.integers(0, 256, (3, HEIGHT, WIDTH), dtype=np.uint8)
+    return make_raster("before.tif", before), make_raster("after.tif", after)
+
+
+def _read(path):
+    with rasterio.open(path) as src:
+        return src.read().astype(np.float64)
+
+
+def _predict(run_cli, model, image, extra, out, *more):
+    result = run_cli("predict", model, image, "--extra-bands", extra, "-o", out,
+                     "--dtype", "float32", *more)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        return src.read(), src
+
+
+def test_the_image_feeds_the_first_date_and_extra_bands_the_second(dates, tmp_path, run_cli):
+    """Two inputs were refused ("Re-export it with a single input"); now each date reaches
+    its own input, blended over overlapping windows as a one-input model's."""
+    before, after = dates
+    model = siamese_model(tmp_path / "siamese.onnx")
+    got, src = _predict(run_cli, model, before, after, tmp_path / "change.tif",
+                        "--tile-size", 32, "--overlap", 12)
+    want = siamese_reference(_read(before) / 255, _read(after) / 255)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    swapped = siamese_reference(_read(after) / 255, _read(before) / 255)
+    assert np.abs(got - swapped).max() > 0.1
+    with rasterio.open(before) as image:
+        assert (src.crs, src.transform) == (image.crs, image.transform)
+
+
+@pytest.mark.parametrize(("names", "image_gets"), [
+    (("x1", "x2"), "x1"), (("post", "pre"), "pre"), (("img_B", "img_A"), "img_A"),
+    (("t2", "t1"), "t1"), (("after", "before"), "before"), (("image2", "image1"), "image1"),
+    (("imageB", "imageA"), "imageA"), (("B", "A"), "A"), (("optical", "radar"), "optical"),
+])
+def test_the_names_say_which_input_is_the_first_date(dates, tmp_path, run_cli, names,
+                                                     image_gets):
+    """Inputs declared later-date first (post, pre) still get the dates in order; names that
+    say nothing keep the declaration order."""
+    before, after = dates
+    model = siamese_model(tmp_path / "m.onnx", names=names)
+    got, _ = _predict(run_cli, model, before, after, tmp_path / "c.tif")
+    first, second = (before, after) if image_gets == names[0] else (after, before)
+    np.testing.assert_allclose(got, siamese_reference(_read(first) / 255,
+                                                      _read(second) / 255), atol=1e-5)
+
+
+def test_python_api_batches_tta_and_nhwc_give_the_same_change(dates, tmp_path):
+    """predict_raster(extra_bands=...) as the CLI; batch sizes 1 and 5, --tta d4 (both dates
+    turned alike) and a channels-last export agree with the reference."""
+    import geotile
+    from geotile.predict import PredictOptions
+
+    before, after = dates
+    want = siamese_reference(_read(before) / 255, _read(after) / 255)
+    for i, (layout, batch, tta) in enumerate((("NCHW", 1, "none"), ("NCHW", 5, "d4"),
+                                              ("NHWC", 3, "flip"))):
+        model = siamese_model(tmp_path / f"m{i}.onnx", layout=layout)
+        out = tmp_path / f"c{i}.tif"
+        options = PredictOptions(tile_size=32, overlap=8, batch_size=batch, tta=tta,
+                                 dtype="float32")
+        geotile.predict_raster(model, before, out, options=options, extra_bands=after)
+        np.testing.assert_allclose(_read(out), want, atol=1e-5)
+
+
+def test_a_mean_and_std_of_one_date_apply_to_both(dates, tmp_path, run_cli):
+    before, after = dates
+    mean, std = [0.4, 0.5, 0.6], [0.2, 0.25, 0.3]
+    model = siamese_model(tmp_path / "m.onnx")
+    got, _ = _predict(run_cli, model, before, after, tmp_path / "c.tif",
+                      "--mean", "0.4,0.5,0.6", "--std", "0.2,0.25,0.3")
+    m, s = np.reshape(mean, (3, 1, 1)), np.reshape(std, (3, 1, 1))
+    want = siamese_reference((_read(before) / 255 - m) / s, (_read(after) / 255 - m) / s)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # the model's metadata, as Deepness writes it, likewise
+    model = siamese_model(tmp_path / "meta.onnx", metadata={
+        "standardization_mean": mean, "standardization_std": std})
+    got, _ = _predict(run_cli, model, before, after, tmp_path / "m.tif")
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_nodata_in_either_date_is_nodata_in_the_change(make_raster, tmp_path, run_cli):
+    rng = np.random.default_rng(8)
+    first = rng.integers(1, 256, (3, HEIGHT, WIDTH), dtype=np.uint8)
+    second = rng.integers(1, 256, (3, HEIGHT, WIDTH), dtype=np.uint8)
+    first[:, :10, :20] = 0
+    second[:, -15:, -5:] = 0
+    before = make_raster("b.tif", first, nodata=0)
+    after = make_raster("a.tif", second, nodata=0)
+    got, _ = _predict(run_cli, siamese_model(tmp_path / "m.onnx"), before, after,
+                      tmp_path / "c.tif", "--tile-size", 32)
+    invalid = np.zeros((HEIGHT, WIDTH), bool)
+    invalid[:10, :20] = invalid[-15:, -5:] = True
+    assert np.isnan(got[0][invalid]).all()
+    want = siamese_reference(first / 255, second / 255)
+    np.testing.assert_allclose(got[0][~invalid], want[0][~invalid], atol=1e-5)
+
+
+def test_a_second_date_of_other_channels_or_none_is_one_line(dates, make_raster, tmp_path,
+                                                            run_cli):
+    before = dates[0]
+    model = siamese_model(tmp_path / "cd.onnx", names=("pre", "post"))
+    out = tmp_path / "c.tif"
+    assert_one_line_error(run_cli("predict", model, before, "-o", out),
+                          "cd.onnx", "2 inputs", "pre gets the image", "post",
+                          "--extra-bands")
+    four = make_raster("four.tif", np.ones((4, HEIGHT, WIDTH), np.uint8))
+    assert_one_line_error(run_cli("predict", model, before, "--extra-bands", four, "-o", out),
+                          "cd.onnx", "4 band(s)", "post takes 3 channels")
+    assert not out.exists()
+
+
+def test_inputs_that_cannot_be_two_dates_are_one_line(dates, tmp_path, run_cli):
+    before, after = dates
+    out = tmp_path / "c.tif"
+    from onnx import helper
+
+    shape = ["N", 3, "H", "W"]
+    sizes = save_graph(tmp_path / "sizes.onnx", [  # the second date's mean added everywhere
+        helper.make_node("ReduceMean", ["x1"], ["m1"], axes=[1], keepdims=1),
+        helper.make_node("ReduceMean", ["x2"], ["m2"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Add", ["m1", "m2"], ["out"])],
+        [("x1", FLOAT, ["N", 3, 32, 32]), ("x2", FLOAT, ["N", 3, 16, 16])],
+        [("out", FLOAT, ["N", 1, 32, 32])])
+    assert_one_line_error(run_cli("predict", sizes, before, "--extra-bands", after, "-o", out),
+                          "sizes.onnx", "x1", "x2", "differ in window size")
+    types = siamese_model(tmp_path / "types.onnx", second_elem=FLOAT16)
+    assert_one_line_error(run_cli("predict", types, before, "--extra-bands", after, "-o", out),
+                          "types.onnx", "differ in type")
+    three = save_graph(tmp_path / "three.onnx", [
+        helper.make_node("Sum", ["a", "b", "c"], ["s"]),
+        helper.make_node("ReduceMean", ["s"], ["out"], axes=[1], keepdims=1)],
+        [("a", FLOAT, shape), ("b", FLOAT, shape), ("c", FLOAT, shape)],
+        [("out", FLOAT, ["N", 1, "H", "W"])], opset=17)
+    assert_one_line_error(run_cli("predict", three, before, "--extra-bands", after, "-o", out),
+                          "three.onnx", "3 image inputs", "one or two inputs")
+    scalar = save_graph(tmp_path / "scalar.onnx", [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["m", "gain"], ["out"])],
+        [("x", FLOAT, shape), ("gain", FLOAT, [1])], [("out", FLOAT, ["N", 1, "H", "W"])])
+    assert_one_line_error(run_cli("predict", scalar, before, "--extra-bands", after, "-o", out),
+                          "scalar.onnx", "'gain'", "[1]", "no image batch", "constant")
+    assert not out.exists()
+
+
+@pytest.fixture
+def levir(tmp_path):
+    """LEVIR-CD's layout: train/A, train/B and train/label PNGs of the same names, no
+    georeference, labels 0/255 (255: change), one of them without any change."""
+    from PIL import Image
+
+    rng = np.random.default_rng(9)
+    root = tmp_path / "train"
+    for part in ("A", "B", "label"):
+        (root / part).mkdir(parents=True)
+    for i in (1, 2, 10):
+        for part in ("A", "B"):
+            Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(
+                root / part / f"train_{i}.png")
+        label = np.zeros((48, 48), np.uint8)
+        if i != 10:
+            label[5:20, 8:30] = 255
+        Image.fromarray(label).save(root / "label" / f"train_{i}.png")
+    return root
+
+
+def test_levir_folders_pair_by_name_and_evaluate_255_as_change(levir, tmp_path, run_cli):
+    """predict A/ --extra-bands B/ pairs each image with its namesake; evaluate reads the
+    0/255 labels' 255 as the change class (not as ignored pixels)."""
+    from PIL import Image
+
+    model = siamese_model(tmp_path / "cd.onnx", names=("A", "B"))
+    out = tmp_path / "pred"
+    result = run_cli("predict", model, levir / "A", "--extra-bands", levir / "B", "-o", out,
+                     "--output-type", "class", "--tile-size", 32)
+    assert result.exit_code == 0, result.output
+    tp = fp = fn = 0
+    for i in (1, 2, 10):
+        a, b = (np.asarray(Image.open(levir / p / f"train_{i}.png"), np.float64)
+                .transpose(2, 0, 1) / 255 for p in ("A", "B"))
+        with rasterio.open(out / f"train_{i}.tif") as src:
+            got = src.read(1)
+        want = siamese_reference(a, b)[0] >= 0.5
+        assert (got == want).mean() > 0.999  # float32 rounding at exactly 0.5 aside
+        truth = np.asarray(Image.open(levir / "label" / f"train_{i}.png")) == 255
+        tp += int((truth & (got == 1)).sum())
+        fp += int((~truth & (got == 1)).sum())
+        fn += int((truth & (got == 0)).sum())
+    result = run_cli("evaluate", out, levir / "label", "--json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    scores = json.loads(result.stdout)
+    assert scores["pixels"] == 3 * 48 * 48
+    assert scores["classes"][1]["support"] == 2 * 15 * 22  # 255 is change, never ignored
+    assert (scores["foreground"]["tp"], scores["foreground"]["fp"],
+            scores["foreground"]["fn"]) == (tp, fp, fn)
+
+
+def test_tile_patches_carry_both_dates_and_their_change_mask(levir, tmp_path, run_cli):
+    from PIL import Image
+
+    out = tmp_path / "patches"
+    result = run_cli("tile", levir / "A", "--extra-bands", levir / "B", "--masks",
+                     levir / "label", "-o", out, "--size", 24)
+    assert result.exit_code == 0, result.output
+    a, b = (np.asarray(Image.open(levir / p / "train_2.png")).transpose(2, 0, 1)
+            for p in ("A", "B"))
+    with rasterio.open(out / "images" / "train_2_0_1.tif") as src:
+        np.testing.assert_array_equal(src.read(), np.concatenate([a, b])[:, :24, 24:])
+    with rasterio.open(out / "masks" / "train_2_0_1.tif") as src:
+        changed = src.read(1)
+    truth = np.asarray(Image.open(levir / "label" / "train_2.png"))[:24, 24:]
+    assert set(np.unique(changed)) <= {0, 1, 255}
+    np.testing.assert_array_equal(changed > 0, truth == 255)
