@@ -102,12 +102,33 @@ def _resampling_for(src, path, resampling: str) -> str:
     return resampling
 
 
+def date_bands(model, bands):
+    """The --bands that also pick the --extra-bands raster's: those of a change detection
+    model's second date (:mod:`geotile.model_inputs`), else None (all its bands)."""
+    return bands if getattr(model, "second_input", None) is not None and bands else None
+
+
+def picked_bands(src, bands, path) -> list[int]:
+    """``bands`` (--bands: numbers or band names) as band numbers of the --extra-bands
+    raster ``src`` at ``path``; InputError for one it lacks."""
+    from geotile.input_bands import band_numbers
+
+    numbers = list(band_numbers(src, bands, path))
+    bad = [i for i in numbers if not 1 <= i <= src.count]
+    if bad:
+        raise InputError(f"{path}: band {bad[0]} does not exist (the --extra-bands raster, "
+                         f"the second date, has {src.count}); --bands picks both dates' "
+                         "bands: give rasters of the same bands.")
+    return numbers
+
+
 class ExtraBands:
     """All bands of the raster ``path`` on the grid of ``like`` (width, height, transform,
     crs). Use as a context manager; :meth:`read` reads a band of rows as
     :func:`geotile.raster.read_band` does."""
 
-    def __init__(self, path: str | os.PathLike, like, resampling: str = "auto") -> None:
+    def __init__(self, path: str | os.PathLike, like, resampling: str = "auto",
+                 bands=None) -> None:
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
@@ -135,6 +156,8 @@ class ExtraBands:
             masks = [i for i in alpha_bands(src) if holds_a_mask(src, i)]
             self._data = [i for i in range(1, src.count + 1) if i not in masks] or \
                 list(range(1, src.count + 1))
+            if bands:  # a change detection model's second date: the image's --bands
+                self._data = picked_bands(src, bands, self.path)
             self.count, self.dtype = len(self._data), common_dtype(src, self._data)
             self.dtypes = [np.dtype(src.dtypes[i - 1]) for i in self._data]  # each band's own
             self.exact = same_grid(src, like)

@@ -99,7 +99,8 @@ def _check_second_date(model, added: int, source) -> None:
     if wanted is not None and added != wanted:
         raise ModelError(f"{source}: the --extra-bands raster has {added} band(s) but "
                          f"{name}'s second date input {second.name} takes {wanted} channels; "
-                         f"give the second date's image with {wanted} bands.")
+                         f"give the second date's image with {wanted} bands, or pick both dates' "
+                         "bands with --bands.")
 
 
 def band_numbers(src, bands, source) -> tuple[int, ...] | None:

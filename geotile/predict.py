@@ -71,6 +71,7 @@ from geotile.errors import (
     check_range,
     check_whole,
 )
+from geotile.extra_bands import date_bands
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
 from geotile.input_bands import model_view, select_bands
@@ -838,7 +839,8 @@ def predict_raster(
     # provider they run the model
     decode_threads = usable_cpus() if getattr(model, "steady_batches", False) else None
     with open_raster(image_path, decode_threads) as original, _extra(
-            extra_bands, original, extra_resampling) as extra, model_view(
+            extra_bands, original, extra_resampling, date_bands(model, options.bands)
+    ) as extra, model_view(
             original, model, extra.count if extra is not None else 0) as src:
         check_pixels_readable(original)
         added = extra.count if extra is not None else 0
@@ -961,13 +963,14 @@ def predict_raster(
     return summary
 
 
-def _extra(path, src, resampling):
-    """The ExtraBands of ``path`` on ``src``'s grid, or a null context without one."""
+def _extra(path, src, resampling, bands=None):
+    """The ExtraBands of ``path`` on ``src``'s grid (``bands`` of it: a second date's), or a
+    null context without one."""
     if path is None:
         return contextlib.nullcontext()
     from geotile.extra_bands import ExtraBands
 
-    return ExtraBands(path, src, resampling)
+    return ExtraBands(path, src, resampling, bands)
 
 
 def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
@@ -1086,7 +1089,8 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                           add_alpha=data_alpha or mask_band,
                           **({"UNIFIED_SRC_NODATA": "NO"} if own else {}),
                           **source_nodata) as vrt, \
-                _extra(extra_bands[0], vrt, extra_bands[1]) as extra:
+                _extra(extra_bands[0], vrt, extra_bands[1],
+                       date_bands(model, options.bands)) as extra:
             # the VRT holds the bands in one type: each is scaled for its own
             read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra,
                                             [np.dtype(src.dtypes[i - 1]) for i in indexes])

@@ -236,3 +236,27 @@ def test_tile_patches_carry_both_dates_and_their_change_mask(levir, tmp_path, ru
     truth = np.asarray(Image.open(levir / "label" / "train_2.png"))[:24, 24:]
     assert set(np.unique(changed)) <= {0, 1, 255}
     np.testing.assert_array_equal(changed > 0, truth == 255)
+
+
+def test_bands_pick_both_dates_bands(make_raster, tmp_path, run_cli):
+    """Five-band dates and a three-channel model: --bands 3,2,1 picks each date's bands (the
+    second date's were all stacked, and refused as 5 for 3 channels)."""
+    rng = np.random.default_rng(10)
+    first = rng.integers(0, 256, (5, HEIGHT, WIDTH), dtype=np.uint8)
+    second = rng.integers(0, 256, (5, HEIGHT, WIDTH), dtype=np.uint8)
+    before, after = make_raster("b.tif", first), make_raster("a.tif", second)
+    model = siamese_model(tmp_path / "m.onnx")
+    got, _ = _predict(run_cli, model, before, after, tmp_path / "c.tif", "--bands", "3,2,1")
+    want = siamese_reference(first[[2, 1, 0]] / 255, second[[2, 1, 0]] / 255)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # several images: every pair checked before the first is predicted
+    out = tmp_path / "many"
+    again = make_raster("b2.tif", first)
+    result = run_cli("predict", model, before, again, "--extra-bands", after,
+                     "--extra-bands", after, "-o", out, "--bands", "3,2,1", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(_read(out / "b2.tif"), want, atol=1e-5)
+    three = make_raster("three.tif", second[:3])
+    assert_one_line_error(run_cli("predict", model, before, "--extra-bands", three, "-o",
+                                  tmp_path / "x.tif", "--bands", "4,2,1"),
+                          "three.tif", "band 4 does not exist", "second date")

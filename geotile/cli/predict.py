@@ -354,6 +354,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     """Every image's bands against the model, and what else its header refuses
     (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
     image too (its first and last blocks read)."""
+    from geotile.extra_bands import date_bands, picked_bands
     from geotile.input_bands import model_view, select_bands
     from geotile.input_range import warn_one_scale_over_types
     from geotile.model_pixel import refuse_complex, refuse_unpredictable
@@ -364,7 +365,8 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
         added = 0
         if extra is not None:
             with open_raster(extra) as more:
-                added = more.count
+                bands = date_bands(model, options.bands)  # a second date's: the image's
+                added = len(picked_bands(more, bands, extra)) if bands else more.count
                 refuse_complex(common_dtype(more), extra, "the --extra-bands raster's ")
         with open_raster(image) as raw, model_view(raw, model, added) as src:
             if pixels:
