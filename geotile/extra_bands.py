@@ -104,8 +104,10 @@ def _resampling_for(src, path, resampling: str) -> str:
 
 def date_bands(model, bands):
     """The --bands that also pick the --extra-bands raster's: those of a change detection
-    model's second date (:mod:`geotile.model_inputs`), else None (all its bands)."""
-    return bands if getattr(model, "second_input", None) is not None and bands else None
+    model's second date (:mod:`geotile.model_inputs`) of as many channels as the first,
+    else None (all its bands)."""
+    dates = getattr(model, "date_channels", None)
+    return bands if bands and dates is not None and dates[0] == dates[1] else None
 
 
 def picked_bands(src, bands, path) -> list[int]:

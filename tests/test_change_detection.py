@@ -260,3 +260,16 @@ def test_bands_pick_both_dates_bands(make_raster, tmp_path, run_cli):
     assert_one_line_error(run_cli("predict", model, before, "--extra-bands", three, "-o",
                                   tmp_path / "x.tif", "--bands", "4,2,1"),
                           "three.tif", "band 4 does not exist", "second date")
+
+
+def test_a_second_input_of_other_channels_gets_the_whole_extra_raster(dates, make_raster,
+                                                                       tmp_path, run_cli):
+    """An image and a one-channel prior map (inputs 'image', 'prior'): --bands picks the
+    image's bands only; the prior raster's one band feeds 'prior'."""
+    before = dates[0]
+    prior = np.random.default_rng(11).random((1, HEIGHT, WIDTH)).astype(np.float32)
+    extra = make_raster("prior.tif", prior)
+    model = siamese_model(tmp_path / "m.onnx", names=("image", "prior"), second_channels=1)
+    got, _ = _predict(run_cli, model, before, extra, tmp_path / "c.tif", "--bands", "3,2,1")
+    want = siamese_reference(_read(before)[[2, 1, 0]] / 255, prior.astype(np.float64))
+    np.testing.assert_allclose(got, want, atol=1e-5)

@@ -182,7 +182,8 @@ def extra_bands_opts(command):
         "IMAGE (repeat), or a folder of rasters named after the IMAGEs (<stem>_ndsm.tif; "
         "ISPRS's dsm_potsdam_02_10.tif for top_potsdam_2_10_RGB.tif; LEVIR-CD's B/ "
         "for A/: the same names). predict: a change detection model of two inputs "
-        "(x1/x2, pre/post, A/B) gets IMAGE as its first date, RASTER as its second.")(command)
+        "(x1/x2, pre/post, A/B) gets IMAGE as its first date, RASTER as its second; "
+        "--bands picks both dates' bands.")(command)
 
 
 def _local_output(ctx, param, value):
