@@ -9,7 +9,14 @@ import pytest
 import rasterio
 
 from tests.conftest import assert_one_line_error
-from tests.onnx_models import FLOAT, FLOAT16, save_graph, siamese_model, siamese_reference
+from tests.onnx_models import (
+    FLOAT,
+    FLOAT16,
+    UINT8,
+    save_graph,
+    siamese_model,
+    siamese_reference,
+)
 
 HEIGHT, WIDTH = 90, 110
 
@@ -273,3 +280,21 @@ def test_a_second_input_of_other_channels_gets_the_whole_extra_raster(dates, mak
     got, _ = _predict(run_cli, model, before, extra, tmp_path / "c.tif", "--bands", "3,2,1")
     want = siamese_reference(_read(before)[[2, 1, 0]] / 255, prior.astype(np.float64))
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize(("kind", "divisor"), [({"batch": 2}, 255), ({"size": 32, "batch": 1}, 255),
+                                               ({"elem": UINT8}, 1)])
+def test_fixed_batches_sizes_and_integer_inputs_take_both_dates(dates, tmp_path, kind,
+                                                                divisor):
+    """A batch or window size baked into both inputs, and uint8 inputs (raw pixels)."""
+    import geotile
+    from geotile.predict import PredictOptions
+
+    before, after = dates
+    out = tmp_path / "c.tif"
+    options = PredictOptions(batch_size=5, dtype="float32",
+                             tile_size=None if "size" in kind else 32)
+    geotile.predict_raster(siamese_model(tmp_path / "m.onnx", **kind), before, out,
+                           options=options, extra_bands=after)
+    want = siamese_reference(_read(before) / divisor, _read(after) / divisor)
+    np.testing.assert_allclose(_read(out), want, atol=1e-5)
