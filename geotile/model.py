@@ -5,8 +5,7 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
 
 - input: one image tensor (or a change detection model's two dates, fed the image's and
   --extra-bands' channels: :mod:`geotile.model_inputs`), NCHW (PyTorch) or NHWC (Keras via
-  tf2onnx), of
-  float, float16 or integer type (an integer model gets raw pixels); a fixed
+  tf2onnx), of float, float16 or integer type (an integer model gets raw pixels); a fixed
   H=W (or one of them fixed) sets the tile size; a fixed batch size is honoured by padding;
 - outputs: every output (or those chosen; not an auxiliary head's, torchvision's ``aux``,
   UperNet's ``auxiliary_logits``, beside others) becomes bands, in order; each may be
