@@ -360,9 +360,11 @@ def lossy_codec(src) -> str | None:
 def holds_a_mask(src, band: int) -> bool:
     """Whether ``band`` holds a mask's values (its type's largest, or 255, and maybe 0),
     read at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF alpha,
-    an RGB+NIR image's NIR too (all 0 in a tile outside the scene: no mask told). A lossy
-    codec's mask holds values near 0 or 255; a feathered or resampled one (a seam, ``-r
-    average``) others too, at most :data:`MASK_EDGE_SHARE` of its pixels not (near) 0."""
+    an RGB+NIR image's NIR too. A lossy codec's mask holds values near 0 or 255; a feathered
+    or resampled one (a seam, ``-r average``) others too, at most :data:`MASK_EDGE_SHARE` of
+    its pixels not (near) 0. A band of 0 alone over other bands holding values is a mask
+    showing nothing (a drone mosaic's split tile outside the flight, white under it), not an
+    NIR (none is 0 everywhere); over bands of 0 alone (outside the scene) no mask is told."""
     from rasterio.enums import Resampling
 
     rows, cols = min(src.height, 1024), min(src.width, 1024)
@@ -373,6 +375,11 @@ def holds_a_mask(src, band: int) -> bool:
         low, high = values < 64, values >= 192
     else:
         low, high = values == 0, np.isin(values, [255, top])
+    if not values.any():
+        others = [i for i in range(1, src.count + 1) if i != band]
+        return bool(others) and bool(
+            src.read(others, out_shape=(len(others), rows, cols),
+                     resampling=Resampling.nearest).any())
     shown = np.count_nonzero(~low)
     return bool(high.any() and shown - np.count_nonzero(high) <= MASK_EDGE_SHARE * shown)
 

@@ -1,0 +1,118 @@
+"""Drone orthophotos as photogrammetry software writes them (OpenDroneMap, Pix4D, Metashape,
+DJI Terra): RGBA or RGB with a mask, the area outside the flight transparent, through
+make-masks, tile, predict, vectorize and evaluate."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+
+import geopandas
+import numpy as np
+import pytest
+import rasterio
+from rasterio.enums import ColorInterp
+from rasterio.transform import from_origin
+from shapely.geometry import box
+
+from tests.conftest import write_raster
+from tests.onnx_models import pointwise_model
+
+CRS = "EPSG:32633"
+ORIGIN = (500000.0, 4000000.0)
+PIXEL = 0.05  # 5 cm, a drone's ground sampling distance
+RGBA = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+
+
+def flight_mosaic(path, width=128, height=64, under=255):
+    """A Pix4D-like RGBA transparent mosaic: the flight covers the left half's ellipse, the
+    right half lies outside it (alpha 0), RGB ``under`` there (Metashape's and Pix4D's white
+    background under the alpha)."""
+    rng = np.random.default_rng(7)
+    rgba = np.zeros((4, height, width), np.uint8)
+    rgba[:3] = rng.integers(20, 230, (3, height, width))
+    rows, cols = np.mgrid[0:height, 0:width]
+    inside = ((rows - height / 2) / (height / 2 - 2)) ** 2 + ((cols - 32) / 30) ** 2 <= 1
+    rgba[3] = np.where(inside, 255, 0)
+    rgba[:3, ~inside] = under
+    write_raster(path, rgba, crs=CRS, transform=from_origin(*ORIGIN, PIXEL, PIXEL),
+                 tiled=True, blockxsize=32, blockysize=32, compress="lzw")
+    with rasterio.open(path, "r+") as dst:
+        dst.colorinterp = RGBA
+    return path, inside
+
+
+def split_tiles(mosaic, folder, size=64):
+    """The mosaic split as Pix4D splits it (<name>_1_1.tif, _1_2.tif, ...), by gdal_translate
+    -srcwin: the tiles keep RGBA and the colour interpretation."""
+    folder.mkdir()
+    with rasterio.open(mosaic) as src:
+        width = src.width
+    tiles = []
+    for col in range(width // size):
+        tile = folder / f"site_transparent_mosaic_group1_1_{col + 1}.tif"
+        subprocess.run(["gdal_translate", "-q", "-srcwin", str(col * size), "0", str(size),
+                        str(size), "-co", "TILED=YES", "-co", "BLOCKXSIZE=32", "-co",
+                        "BLOCKYSIZE=32", "-co", "COMPRESS=LZW", str(mosaic), str(tile)],
+                       check=True)
+        tiles.append(tile)
+    return tiles
+
+
+def needs_gdal_translate():
+    import shutil
+
+    if shutil.which("gdal_translate") is None:
+        pytest.skip("gdal_translate (gdal-bin) is not installed")
+
+
+@pytest.fixture
+def pix4d_tiles(tmp_path):
+    needs_gdal_translate()
+    mosaic, inside = flight_mosaic(tmp_path / "site_transparent_mosaic_group1.tif")
+    tiles = split_tiles(mosaic, tmp_path / "tiles")
+    with rasterio.open(tiles[1]) as src:  # the premise: tile 2 lies outside the flight
+        assert src.colorinterp[3] == ColorInterp.alpha
+        assert not src.read(4).any() and (src.read([1, 2, 3]) == 255).all()
+    return tiles, inside
+
+
+def test_predict_of_a_split_tile_outside_the_flight_is_nodata(tmp_path, run_cli, pix4d_tiles):
+    """A Pix4D tile lying wholly outside the flight (alpha 0 everywhere over a white RGB) was
+    read as an RGB+NIR whose NIR is 0 (no alpha value 255 in it): its 4096 white pixels were
+    predicted (0.665 each), exit 0. Its alpha masks them: the output is all nodata, as the
+    transparent half of the tile beside it, fed alone or with --mosaic."""
+    tiles, inside = pix4d_tiles
+    model = pointwise_model(tmp_path / "rgb.onnx", channels=3, activation="sigmoid")
+    result = run_cli("predict", model, tiles[1], "-o", tmp_path / "alone.tif")
+    assert result.exit_code == 0, result.output
+    assert "holds no valid pixel" in result.stderr
+    with rasterio.open(tmp_path / "alone.tif") as out:
+        assert np.isnan(out.read(1)).all()
+    result = run_cli("predict", model, *tiles, "--mosaic", "-o", tmp_path / "mosaic")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mosaic" / tiles[0].name) as out:
+        assert (np.isnan(out.read(1)) == ~inside[:, :64]).all()
+    with rasterio.open(tmp_path / "mosaic" / tiles[1].name) as out:
+        assert np.isnan(out.read(1)).all()
+
+
+def test_tile_and_make_masks_of_a_split_tile_outside_the_flight(tmp_path, run_cli,
+                                                                 pix4d_tiles):
+    """The same tile: tile wrote its patches as wholly valid (nodata_fraction 0.0) and
+    make-masks burnt a building into its transparent pixels -> nodata_fraction 1.0, the mask
+    all 255 (ignored)."""
+    tiles, _ = pix4d_tiles
+    result = run_cli("tile", tiles[1], "--size", "32", "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "patches" / "index.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["nodata_fraction"]) for r in rows] == [1.0] * 4
+    x0, y0 = ORIGIN
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[box(x0 + 2.0, y0 - 2.5, x0 + 4.5, y0 - 0.5)],
+                           crs=CRS).to_file(labels)
+    result = run_cli("make-masks", labels, tiles[1], "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        assert (mask.read(1) == 255).all()
