@@ -1045,7 +1045,14 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from rasterio.windows import Window
 
     from geotile.output_files import verify_geotiff
-    from geotile.raster import alpha_holds_values, masked_by_mask_band, output_profile, valid_pixels
+    from geotile.raster import (
+        alpha_bands,
+        alpha_holds_values,
+        masked_by_mask_band,
+        output_profile,
+        shadowed_alpha,
+        valid_pixels,
+    )
     from geotile.vrt_views import alpha_as_values, nodata_as_nan
 
     clock = clock or StageClock()
@@ -1068,25 +1075,29 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     # every band is 0, marked in an added alpha band (a nodata value of 0 would make warped
     # 0s 1s)
     data_alpha = check_nodata and alpha_holds_values(src, indexes)
-    own = not data_alpha and (floating or sorted(set(indexes)) != list(range(1, src.count + 1)))
+    # so is one beside a nodata value (RGB+NIR, nodata 0): nodata where every band holds it
+    shadowed = shadowed_alpha(src) if check_nodata else None
+    value_alpha = shadowed is not None and set(alpha_bands(src)) != set(shadowed[1])
+    as_band = data_alpha or value_alpha
+    own = not as_band and (floating or sorted(set(indexes)) != list(range(1, src.count + 1)))
     # a mask band beside a nodata value is GDAL's mask (the value ignored, as read_block
     # has it), which the warper honours only without a source nodata value
     mask_band = masked_by_mask_band(src)
-    source_nodata = ({"src_nodata": 0} if data_alpha else
+    source_nodata = ({"src_nodata": src.nodata if value_alpha else 0} if as_band else
                      {"src_nodata": None} if mask_band and not floating else undeclared_nan)
     # float bands declaring a nodata value (-9999) beside NaN gaps, or holding +/-inf (a
     # division by zero): all read as NaN, the one nodata value a band that the warper knows
     # (inf was averaged into its model cells, a ring of valid pixels around it nodata)
-    nan_view = floating and not data_alpha and not mask_band and all(
+    nan_view = floating and not as_band and not mask_band and all(
         np.dtype(dtype).kind == "f" for dtype in src.dtypes)
     if nan_view:
         source_nodata = {"src_nodata": float("nan")}
     try:
-        with (alpha_as_values(src) if data_alpha else nodata_as_nan(src) if nan_view
+        with (alpha_as_values(src) if as_band else nodata_as_nan(src) if nan_view
               else contextlib.nullcontext(src)) as source, \
                 WarpedVRT(source, crs=src.crs, transform=transform, width=width, height=height,
                           resampling=Resampling.average if down else Resampling.bilinear,
-                          add_alpha=data_alpha or mask_band,
+                          add_alpha=as_band or mask_band,
                           **({"UNIFIED_SRC_NODATA": "NO"} if own else {}),
                           **source_nodata) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1],

@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.errors import NodataShadowWarning, RasterioError, RasterioIOError
 
 from geotile.creation_options import (
     COMPRESSION_PROFILES,
@@ -407,11 +408,58 @@ def alpha_holds_values(src, indexes=None) -> bool:
 
 def dataset_valid(src: rasterio.io.DatasetReader, window) -> np.ndarray:
     """(rows, cols) bool: GDAL's dataset mask of ``window`` and, where it leaves them out
-    (:func:`unmasked_alpha`), the alpha bands above 0."""
+    (:func:`unmasked_alpha`), the alpha bands above 0. Alpha bands beside a nodata value
+    (:func:`shadowed_alpha`): where some band of values is not nodata and no alpha is 0."""
+    shadowed = shadowed_alpha(src)
+    if shadowed is not None:
+        values, masks = shadowed
+        valid = _any_valid(src, window, values)
+        for band in masks:
+            valid &= read_window(src, window, band) > 0
+        return valid
     valid = src.dataset_mask(window=window) > 0
     for band in unmasked_alpha(src):
         valid &= read_window(src, window, band) > 0
     return valid
+
+
+def _any_valid(src, window, bands) -> np.ndarray:
+    """Where any of ``bands`` is valid by its own GDAL mask (its nodata value)."""
+    valid = None
+    for i in bands:
+        # rasterio warns that a nodata value shadows the alpha band: shadowed_alpha reads it
+        with hidden(NodataShadowWarning):
+            here = src.read_masks(i, window=window) > 0
+        valid = here if valid is None else valid | here
+    return valid
+
+
+#: shadowed_alpha's answers by open raster (holds_a_mask reads a whole band, once)
+_SHADOWED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def shadowed_alpha(src) -> tuple[list[int], list[int]] | None:
+    """For a raster with alpha bands and a nodata value (an ODM orthophoto given
+    ``gdal_edit.py -a_nodata 0``; an RGB+NIR GeoTIFF with nodata 0, its NIR flagged alpha by
+    GDAL's default), which GDAL masks by the value alone and rasterio by band 4 alone (the
+    NIR's 0s over water): ``(bands of values, alpha bands holding a mask)``. Both mask: a
+    pixel is nodata where every band of values is nodata or a mask's alpha is 0. None for
+    other rasters."""
+    from rasterio.enums import MaskFlags
+
+    alphas = alpha_bands(src)
+    if not alphas or src.nodata is None or not all(
+            MaskFlags.nodata in flags for flags in src.mask_flag_enums):
+        return None
+    try:
+        return _SHADOWED[src]
+    except (KeyError, TypeError):
+        pass
+    masks = [i for i in alphas if holds_a_mask(src, i)]
+    found = [i for i in range(1, src.count + 1) if i not in masks] or masks, masks
+    with contextlib.suppress(TypeError):
+        _SHADOWED[src] = found
+    return found
 
 
 def masked_by_mask_band(src: rasterio.io.DatasetReader) -> bool:
@@ -544,12 +592,15 @@ def _selected_mask(src, window, indexes) -> np.ndarray:
     bands = sorted(set(np.atleast_1d(indexes).tolist())) if indexes is not None else None
     if bands is None or bands == list(range(1, src.count + 1)):
         return dataset_valid(src, window)
-    values = [i for i in bands if src.colorinterp[i - 1] != ColorInterp.alpha] or bands
-    valid = None
-    for i in values:
-        here = src.read_masks(i, window=window) > 0
-        valid = here if valid is None else valid | here
-    for band in unmasked_alpha(src):  # float alpha bands: GDAL's masks leave them out
+    shadowed = shadowed_alpha(src)
+    if shadowed is not None:  # a nodata value beside alpha bands: both mask
+        values = [i for i in bands if i not in shadowed[1]] or bands
+        alphas = shadowed[1]
+    else:
+        values = [i for i in bands if src.colorinterp[i - 1] != ColorInterp.alpha] or bands
+        alphas = unmasked_alpha(src)  # float alpha bands: GDAL's masks leave them out
+    valid = _any_valid(src, window, values)
+    for band in alphas:
         valid &= read_window(src, window, band) > 0
     return valid
 

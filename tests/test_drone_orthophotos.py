@@ -116,3 +116,116 @@ def test_tile_and_make_masks_of_a_split_tile_outside_the_flight(tmp_path, run_cl
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "mask.tif") as mask:
         assert (mask.read(1) == 255).all()
+
+
+def test_an_rgba_given_a_nodata_value_too_is_masked_by_both_without_rasterios_warning(
+        tmp_path, run_cli):
+    """An ODM orthophoto given a nodata value as well (gdal_edit.py -a_nodata 0, for QGIS):
+    rasterio's 'nodata attribute is shadowing the alpha band. All masks will be determined by
+    the nodata attribute' came out of predict, tile and make-masks, nameless and untrue:
+    geotile masks by both (white under alpha 0, a black shadow under alpha 255). The masks
+    are those, without the warning."""
+    path, inside = flight_mosaic(tmp_path / "odm_orthophoto.tif")
+    with rasterio.open(path, "r+") as dst:
+        rgba = dst.read()
+        rgba[:3, 20:30, 20:30] = 0  # a shadow inside the flight: nodata by its value
+        dst.write(rgba)
+        dst.nodata = 0
+    shadow = np.zeros_like(inside)
+    shadow[20:30, 20:30] = True
+    invalid = ~inside | shadow
+    model = pointwise_model(tmp_path / "rgb.onnx", channels=3, activation="sigmoid")
+    result = run_cli("predict", model, path, "-o", tmp_path / "pred.tif")
+    assert result.exit_code == 0, result.output
+    assert "shadowing" not in result.stderr
+    with rasterio.open(tmp_path / "pred.tif") as out:
+        assert (np.isnan(out.read(1)) == invalid).all()
+    result = run_cli("tile", path, "--size", "32", "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    assert "shadowing" not in result.stderr
+    with open(tmp_path / "patches" / "index.csv") as f:
+        rows = {(int(r["row"]), int(r["col"])): float(r["nodata_fraction"])
+                for r in csv.DictReader(f)}
+    for (row, col), fraction in rows.items():
+        assert fraction == invalid[row * 32:row * 32 + 32, col * 32:col * 32 + 32].mean()
+    x0, y0 = ORIGIN
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[box(x0 + 0.5, y0 - 2.5, x0 + 6.0, y0 - 0.5)],
+                           crs=CRS).to_file(labels)
+    result = run_cli("make-masks", labels, path, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    assert "shadowing" not in result.stderr
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        assert ((mask.read(1) == 255) == invalid).all()
+
+
+@pytest.fixture
+def rgbn_pair(tmp_path):
+    """A uint8 RGB+NIR composite (a multispectral drone's, band 4 flagged alpha by GDAL's
+    default) with NIR 0 over a pond and every band 0 in an 8 px collar, written twice:
+    declaring nodata 0, and declaring none (read right since 2eb8d4f: the reference)."""
+    from tests.conftest import rgbn_with_a_lake
+
+    stack = rgbn_with_a_lake((64, 64), (slice(20, 40), slice(10, 50)),
+                             (slice(None), slice(0, 8)), seed=3)
+    transform = from_origin(*ORIGIN, 1.0, 1.0)
+    declared = write_raster(tmp_path / "rgbn_nodata0.tif", stack, crs=CRS,
+                            transform=transform, nodata=0)
+    plain = write_raster(tmp_path / "rgbn.tif", stack, crs=CRS, transform=transform)
+    with rasterio.open(declared) as src:
+        assert src.colorinterp[3] == ColorInterp.alpha
+    return declared, plain
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("how", ["plain", "model-resolution", "mosaic"])
+def test_an_rgbn_declaring_nodata_0_keeps_its_nir_0s(tmp_path, run_cli, rgbn_pair, how,
+                                                     channels):
+    """An RGB+NIR GeoTIFF declaring nodata 0: rasterio's dataset mask is band 4's alone, so
+    the NIR's 0s over a pond made its 800 px nodata (NaN, exit 0), the model fed RGB or all
+    four bands, plainly, with --model-resolution or --mosaic. A nodata value beside a band
+    flagged alpha that holds values: nodata where every band is 0 (the collar), the same
+    output as the raster without the nodata value."""
+    outputs = []
+    model = pointwise_model(tmp_path / "m.onnx", channels=channels, activation="sigmoid")
+    for image in rgbn_pair:
+        options = []
+        if how == "model-resolution":
+            options = ["--model-resolution", "2"]
+        if how == "mosaic":
+            needs_gdal_translate()
+            folder = tmp_path / f"{image.stem}_tiles"
+            images = split_tiles(image, folder, size=32)
+            options = ["--mosaic"]
+        else:
+            images = [image]
+        out = tmp_path / f"{image.stem}_out"
+        result = run_cli("predict", model, *images, "-o", f"{out}/", *options)
+        assert result.exit_code == 0, result.output
+        outputs.append(np.concatenate(
+            [rasterio.open(out / p.name).read(1) for p in images], axis=1))
+    declared, plain = outputs
+    assert np.isnan(plain[:, :8]).all() and not np.isnan(plain[:, 8:]).any()
+    np.testing.assert_array_equal(np.isnan(declared), np.isnan(plain))
+    np.testing.assert_allclose(declared, plain, atol=1e-6)
+
+
+def test_tile_and_make_masks_of_an_rgbn_declaring_nodata_0(tmp_path, run_cli, rgbn_pair):
+    """The same raster through tile and make-masks: nodata_fraction and the ignored pixels
+    are the collar's alone, its pond kept (as without the nodata value)."""
+    declared, _ = rgbn_pair
+    result = run_cli("tile", declared, "--size", "32", "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "patches" / "index.csv") as f:
+        fractions = [float(r["nodata_fraction"]) for r in csv.DictReader(f)]
+    assert fractions == [0.25, 0.0, 0.25, 0.0]
+    x0, y0 = ORIGIN
+    labels = tmp_path / "pond.geojson"
+    geopandas.GeoDataFrame(geometry=[box(x0 + 10, y0 - 40, x0 + 50, y0 - 20)],
+                           crs=CRS).to_file(labels)
+    result = run_cli("make-masks", labels, declared, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        values = mask.read(1)
+    assert (values[:, :8] == 255).all() and (values[20:40, 10:50] == 1).all()
+    assert (values == 255).sum() == 64 * 8
