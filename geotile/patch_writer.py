@@ -63,7 +63,7 @@ def _colour_options(like, count: int) -> dict:
     holds values (:func:`~geotile.raster.alpha_holds_values`)."""
     from rasterio.enums import ColorInterp
 
-    from geotile.raster import alpha_holds_values
+    from geotile.raster import alpha_holds_values, shadowed_alpha
 
     kinds = list(like.colorinterp)[:count]
     kinds += [ColorInterp.undefined] * (count - len(kinds))
@@ -73,7 +73,9 @@ def _colour_options(like, count: int) -> dict:
     options = {"photometric": "rgb" if rgb else "minisblack"}
     first_extra = 3 if rgb else 1  # GDAL's ALPHA marks the first extra sample
     if count > first_extra:
-        alpha = kinds[first_extra] == ColorInterp.alpha and not alpha_holds_values(like)
+        shadowed = shadowed_alpha(like)  # beside a nodata value: an NIR holds values too
+        alpha = kinds[first_extra] == ColorInterp.alpha and not alpha_holds_values(like) and (
+            shadowed is None or first_extra + 1 in shadowed[1])
         options["alpha"] = "yes" if alpha else "unspecified"
     return options
 

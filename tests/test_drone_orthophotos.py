@@ -219,6 +219,10 @@ def test_tile_and_make_masks_of_an_rgbn_declaring_nodata_0(tmp_path, run_cli, rg
     with open(tmp_path / "patches" / "index.csv") as f:
         fractions = [float(r["nodata_fraction"]) for r in csv.DictReader(f)]
     assert fractions == [0.25, 0.0, 0.25, 0.0]
+    with rasterio.open(tmp_path / "patches" / "images" / "rgbn_nodata0_0_1.tif") as patch:
+        assert patch.nodata == 0  # band 4 is no alpha there either: the pond is data
+        assert patch.colorinterp[3] == ColorInterp.undefined
+        assert (patch.read_masks(1) > 0).all()
     x0, y0 = ORIGIN
     labels = tmp_path / "pond.geojson"
     geopandas.GeoDataFrame(geometry=[box(x0 + 10, y0 - 40, x0 + 50, y0 - 20)],
