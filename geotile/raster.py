@@ -363,24 +363,29 @@ def holds_a_mask(src, band: int) -> bool:
     read at up to 1024 px a side: GDAL flags band 4 of any 4-band uint8 RGB GeoTIFF alpha,
     an RGB+NIR image's NIR too. A lossy codec's mask holds values near 0 or 255; a feathered
     or resampled one (a seam, ``-r average``) others too, at most :data:`MASK_EDGE_SHARE` of
-    its pixels not (near) 0. A band of 0 alone over other bands holding values is a mask
-    showing nothing (a drone mosaic's split tile outside the flight, white under it), not an
-    NIR (none is 0 everywhere); over bands of 0 alone (outside the scene) no mask is told."""
+    its pixels not (near) 0. A band of 0 alone over other bands each holding one value is a
+    mask showing nothing (a drone mosaic's split tile outside the flight, white under it);
+    over bands whose values vary it is an NIR of 0 (a chip over water, the NIR clipped by an
+    8-bit stretch); over bands of 0 alone (outside the scene) no mask is told."""
     from rasterio.enums import Resampling
 
     rows, cols = min(src.height, 1024), min(src.width, 1024)
     values = src.read(band, out_shape=(rows, cols), resampling=Resampling.nearest)
     dtype = np.dtype(src.dtypes[band - 1])
     top = np.iinfo(dtype).max if dtype.kind in "iu" else 1
-    if dtype == np.uint8 and lossy_codec(src):  # JPEG, WebP ring a mask's edges: near 0/255
+    lossy = lossy_codec(src)
+    if dtype == np.uint8 and lossy:  # JPEG, WebP ring a mask's edges: near 0/255
         low, high = values < 64, values >= 192
     else:
         low, high = values == 0, np.isin(values, [255, top])
     if not values.any():
         others = [i for i in range(1, src.count + 1) if i != band]
-        return bool(others) and bool(
-            src.read(others, out_shape=(len(others), rows, cols),
-                     resampling=Resampling.nearest).any())
+        if not others:
+            return False
+        under = src.read(others, out_shape=(len(others), rows, cols),
+                         resampling=Resampling.nearest).reshape(len(others), -1)
+        spread = [np.ptp(b[np.isfinite(b)]) if np.isfinite(b).any() else 0 for b in under]
+        return bool(under.any()) and all(s <= (8 if lossy else 0) for s in spread)
     shown = np.count_nonzero(~low)
     return bool(high.any() and shown - np.count_nonzero(high) <= MASK_EDGE_SHARE * shown)
 

@@ -233,3 +233,40 @@ def test_tile_and_make_masks_of_an_rgbn_declaring_nodata_0(tmp_path, run_cli, rg
         values = mask.read(1)
     assert (values[:, :8] == 255).all() and (values[20:40, 10:50] == 1).all()
     assert (values == 255).sum() == 64 * 8
+
+
+@pytest.fixture
+def water_chip(tmp_path):
+    """A uint8 RGB+NIR chip wholly over open water, its NIR 0 everywhere (an 8-bit stretch
+    clips water's NIR), band 4 flagged alpha by GDAL's default for 4 uint8 bands."""
+    rng = np.random.default_rng(11)
+    stack = np.zeros((4, 64, 64), np.uint8)
+    for band, (low, high) in enumerate([(5, 30), (20, 60), (40, 90)]):
+        stack[band] = rng.integers(low, high, (64, 64))
+    chip = write_raster(tmp_path / "water_chip.tif", stack, crs=CRS,
+                        transform=from_origin(*ORIGIN, 1.0, 1.0))
+    with rasterio.open(chip) as src:
+        assert src.colorinterp[3] == ColorInterp.alpha
+    return chip, stack
+
+
+def test_an_rgbn_chip_whose_nir_is_0_everywhere_is_data(tmp_path, run_cli, water_chip):
+    """Since aa3ec75 a band flagged alpha and 0 everywhere over other bands holding values
+    masked every pixel: an RGB+NIR chip over water (NIR clipped to 0) was refused for a
+    4-channel model ('band 4 is alpha'), all NaN with --bands 1,2,3,4 (exit 0), and tile
+    gave it nodata_fraction 1.0. Its RGB varies, as no fill under a transparent tile does:
+    band 4 is its NIR, every pixel data."""
+    from tests.onnx_models import pointwise_reference
+
+    chip, stack = water_chip
+    model = pointwise_model(tmp_path / "rgbn.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, chip, "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out.tif") as out:
+        values = out.read(1)
+    expected = pointwise_reference(stack[np.newaxis].astype(np.float64) / 255, channels=4)
+    np.testing.assert_allclose(values, expected[0, 0], atol=1e-5)
+    result = run_cli("tile", chip, "--size", "32", "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "patches" / "index.csv") as f:
+        assert [float(r["nodata_fraction"]) for r in csv.DictReader(f)] == [0.0] * 4
