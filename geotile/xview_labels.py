@@ -8,7 +8,9 @@ so each IMAGE takes the boxes of the features of its file name (else of its stem
 ``2355.png`` made from it), burnt by its geotransform as the pixels whose centre lies
 inside, later on top. Class ids are the type_ids (numbers as names, as Labelme's labels
 that read as numbers; --class-map maps them). An IMAGE no feature names is refused; a box
-of no area is left out with one warning counting them.
+of no area is left out with one warning counting them. A feature keeps those three
+properties alone as the file is parsed (its geometry dropped): the whole file as Python
+objects would take some 10 GB.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def read_xview(labels, images):
     from geotile.labelme_labels import Labelme, LabelmeFile
 
     path = Path(os.fspath(labels))
-    document = read_json(path, _GIVE)
+    document = read_json(path, _GIVE, _parse)
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list):
         raise InputError(f"{path}: no GeoJSON features. {_GIVE}")
@@ -84,6 +86,25 @@ def read_xview(labels, images):
                       GeotileWarning, stacklevel=3)
     return Labelme(os.fspath(labels), [path] * len(shapes), shapes,
                    sorted(names, key=lambda n: (len(n), n)))
+
+
+#: the properties a feature keeps (xView_train.geojson: 600k features, 800 MB)
+_KEPT = ("image_id", "type_id", "bounds_imcoords")
+
+
+def _parse(text: str):
+    """The document with each feature's properties alone, those of :data:`_KEPT`: a whole
+    xView_train.geojson would take some 10 GB as Python objects, its geometries most."""
+    import json
+
+    def kept(obj: dict):
+        if "image_id" in obj or "bounds_imcoords" in obj:
+            return {key: obj[key] for key in _KEPT if key in obj}
+        if obj.get("type") == "Feature":
+            return {"properties": obj.get("properties")}
+        return obj
+
+    return json.loads(text, object_hook=kept)
 
 
 def _box(path: Path, position: int, properties: dict):
