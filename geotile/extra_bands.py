@@ -110,6 +110,33 @@ def date_bands(model, bands):
     return bands if bands and dates is not None and dates[0] == dates[1] else None
 
 
+def check_date_types(model, dtypes, extra_dtypes, image, extra) -> None:
+    """InputError when a change detection model's two dates (the image's bands of
+    ``dtypes``, the --extra-bands raster's of ``extra_dtypes``) of integer pixels would be
+    scaled apart: a uint8 date divided by 255 beside a uint16 one fed raw. --scale puts both
+    on one. Float pixels may hold anything (0..1 beside uint8's /255): they pass."""
+    dates = getattr(model, "date_channels", None)
+    if dates is None or dates[0] != dates[1] or getattr(model, "_dtype_max", "") or any(
+            np.dtype(d).kind not in "iu" for d in (*dtypes, *extra_dtypes)):
+        return
+    first = {model.normalization_for(d).scale for d in dtypes}
+    second = {model.normalization_for(d).scale for d in extra_dtypes}
+    if first == second:
+        return
+
+    def said(types, scales):
+        names = "/".join(dict.fromkeys(np.dtype(d).name for d in types))
+        how = "as they are" if scales == {1.0} else (
+            "divided by 255" if scales == {1 / 255} else "scaled by type")
+        return f"{names} pixels go in {how}"
+
+    raise InputError(
+        f"{Path(str(image)).name} and {Path(str(extra)).name}: the two dates of "
+        f"{Path(model.path).name} would reach it on different scales (the first's "
+        f"{said(dtypes, first)}, the second's {said(extra_dtypes, second)}). Give both dates "
+        "in one type, or --scale for both (0.00392 for two 0..255 dates).")
+
+
 def picked_bands(src, bands, path) -> list[int]:
     """``bands`` (--bands: numbers or band names) as band numbers of the --extra-bands
     raster ``src`` at ``path``; InputError for one it lacks."""

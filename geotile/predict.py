@@ -71,7 +71,7 @@ from geotile.errors import (
     check_range,
     check_whole,
 )
-from geotile.extra_bands import date_bands
+from geotile.extra_bands import check_date_types, date_bands
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
 from geotile.input_bands import model_view, select_bands
@@ -854,6 +854,9 @@ def predict_raster(
                                   also=_scale_unknown(model, original, options))
         warn_other_pages(original, image_path.name)
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels
+        if extra is not None:
+            check_date_types(model, [src.dtypes[i - 1] for i in indexes], extra.dtypes,
+                             image_path, extra.path)
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)
         if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel

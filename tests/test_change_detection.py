@@ -298,3 +298,34 @@ def test_fixed_batches_sizes_and_integer_inputs_take_both_dates(dates, tmp_path,
                            options=options, extra_bands=after)
     want = siamese_reference(_read(before) / divisor, _read(after) / divisor)
     np.testing.assert_allclose(_read(out), want, atol=1e-5)
+
+
+def test_dates_of_types_scaled_apart_are_one_line(dates, make_raster, tmp_path, run_cli):
+    """A uint8 first date and a uint16 second one were fed on different scales (the uint8
+    divided by 255, the uint16 raw: a saturated change map, exit 0); now one line, unless
+    --scale puts both on one."""
+    before = dates[0]
+    rng = np.random.default_rng(12)
+    wide = rng.integers(0, 256, (3, HEIGHT, WIDTH)).astype(np.uint16)
+    after16 = make_raster("after16.tif", wide)
+    model = siamese_model(tmp_path / "m.onnx")
+    out = tmp_path / "c.tif"
+    for image, extra in ((before, after16), (after16, before)):
+        assert_one_line_error(run_cli("predict", model, image, "--extra-bands", extra, "-o",
+                                      out), "before.tif", "after16.tif", "uint8", "uint16",
+                              "--scale")
+        assert not out.exists()
+    # several pairs: the mismatched second is refused before the first is predicted
+    many = tmp_path / "many"
+    assert_one_line_error(run_cli("predict", model, before, after16, "--extra-bands", dates[1],
+                                  "--extra-bands", before, "-o", many),
+                          "after16.tif", "before.tif", "different scales")
+    assert not many.exists() or not any(many.iterdir())
+    got, _ = _predict(run_cli, model, before, after16, out, "--scale", 1 / 255)
+    np.testing.assert_allclose(got, siamese_reference(_read(before) / 255, wide / 255),
+                               atol=1e-5)
+    # 0..1 float pixels beside uint8 ones divided by 255: one scale, fed as they are
+    unit = make_raster("unit.tif", (wide / 255).astype(np.float32))
+    got, _ = _predict(run_cli, model, before, unit, tmp_path / "f.tif")
+    np.testing.assert_allclose(got, siamese_reference(_read(before) / 255, wide / 255),
+                               atol=1e-5)

@@ -354,7 +354,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     """Every image's bands against the model, and what else its header refuses
     (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
     image too (its first and last blocks read)."""
-    from geotile.extra_bands import date_bands, picked_bands
+    from geotile.extra_bands import check_date_types, date_bands, picked_bands
     from geotile.input_bands import model_view, select_bands
     from geotile.input_range import warn_one_scale_over_types
     from geotile.model_pixel import refuse_complex, refuse_unpredictable
@@ -362,11 +362,13 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
 
     typed = []
     for (image, _), extra in zip(pairs, extras, strict=True):
-        added = 0
+        added, extra_types = 0, []
         if extra is not None:
             with open_raster(extra) as more:
                 bands = date_bands(model, options.bands)  # a second date's: the image's
-                added = len(picked_bands(more, bands, extra)) if bands else more.count
+                numbers = picked_bands(more, bands, extra) if bands else range(
+                    1, more.count + 1)
+                added, extra_types = len(numbers), [more.dtypes[i - 1] for i in numbers]
                 refuse_complex(common_dtype(more), extra, "the --extra-bands raster's ")
         with open_raster(image) as raw, model_view(raw, model, added) as src:
             if pixels:
@@ -375,6 +377,10 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
             indexes = select_bands(model, src, options, added,
                                    image if extra is None else f"{image} + {Path(extra).name}")
             typed.append((Path(image).name, common_dtype(src, indexes)))
+            if extra is not None:  # the image's uint8 scale from its channels, then both dates
+                model.image_channels(len(indexes))
+                check_date_types(model, [src.dtypes[i - 1] for i in indexes], extra_types,
+                                 image, extra)
     warn_one_scale_over_types(model, typed)
 
 
