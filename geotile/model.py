@@ -302,6 +302,10 @@ class OnnxModel:
                              "feeds images as float, float16 or integer tensors.")
         self.input_type = _INPUT_TYPES[model_input.type]
         shape = [d if isinstance(d, int) and d > 0 else None for d in model_input.shape]
+        if len(shape) == 5:  # both dates (or frames) on an axis of their own
+            from geotile.model_inputs import five_d_error
+
+            raise five_d_error(model_input, path)
         if len(shape) != 4:
             declared = f"shape {model_input.shape}" if model_input.shape else "no declared rank"
             raise ModelError(f"{path}: the model input has {declared}; geotile needs a 4-D "

@@ -98,3 +98,16 @@ def input_channels(arg, layout: str) -> int | None:
     """The fixed channel count of the input ``arg`` in ``layout``, else None."""
     count = arg.shape[1] if layout == "NCHW" else arg.shape[3]
     return count if isinstance(count, int) and count > 0 else None
+
+
+def five_d_error(arg, path) -> ModelError:
+    """The line for a 5-D input ([N, T, C, H, W]: dates on an axis of their own): the two
+    exports geotile feeds, one input per date or their channels stacked."""
+    n, dates, channels, height, width = (str(d) if d else "?" for d in arg.shape)
+    stacked = str(int(dates) * int(channels)) if (dates + channels).isdigit() else \
+        f"{dates}x{channels}"
+    return ModelError(
+        f"{path}: input {arg.name} has shape {_shape(arg)}, 5-D (dates on an axis of their "
+        "own); geotile feeds 4-D image batches. Re-export it with one input per date "
+        "(forward(x1, x2): the image and --extra-bands) or one of both dates' channels "
+        f"stacked, [{n},{stacked},{height},{width}].")

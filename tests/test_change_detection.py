@@ -329,3 +329,24 @@ def test_dates_of_types_scaled_apart_are_one_line(dates, make_raster, tmp_path, 
     got, _ = _predict(run_cli, model, before, unit, tmp_path / "f.tif")
     np.testing.assert_allclose(got, siamese_reference(_read(before) / 255, wide / 255),
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [["N", 2, 3, "H", "W"], [1, 2, 3, 32, 32]])
+def test_both_dates_in_one_5d_input_are_one_line_naming_the_re_export(dates, tmp_path,
+                                                                      run_cli, shape):
+    """forward(x) of x [N, 2, C, H, W] (both dates on an axis of their own) was told to
+    'Export it with its shape', which it has; now the line names the exports geotile feeds."""
+    from onnx import helper
+
+    before, after = dates
+    out = tmp_path / "c.tif"
+    model = save_graph(tmp_path / "pair.onnx", [
+        helper.make_node("ReduceMean", ["pair"], ["m"], axes=[1, 2], keepdims=0),
+        helper.make_node("Unsqueeze", ["m", "one"], ["change"])],
+        [("pair", FLOAT, shape)], [("change", FLOAT, [shape[0], 1, shape[3], shape[4]])],
+        {"one": np.array([1], np.int64)}, opset=17)
+    result = run_cli("predict", model, before, "--extra-bands", after, "-o", out)
+    assert_one_line_error(result, "pair.onnx", "5-D", "one input per date",
+                          f"[{shape[0]},6,{shape[3]},{shape[4]}]")
+    assert "Export it with its shape" not in result.stderr
+    assert not out.exists()
