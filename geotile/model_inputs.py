@@ -5,9 +5,10 @@ A Siamese change detection export (BIT, ChangeFormer, SNUNet, FC-Siam, open-cd) 
 the --extra-bands raster to the second's (stacked after the image's bands, then split at
 the model). The first date is the input whose name says so where the two names differ in
 one word that orders them (pre/post, before/after, old/new, first/second, a/b, 1/2: x1/x2,
-t1/t2, img1/img2, image_A/image_B), else the one declared first. Both must be 4-D image
-batches of one type and window shape (their channel counts may differ); any other input
-(a scalar, a 1-D one), or a third image, is refused.
+t1/t2, img1/img2, image_A/image_B), else the one declared first (TorchScript's own names of
+unnamed inputs, input.49 and input.1, are numbered by first use: they say nothing). Both
+must be 4-D image batches of one type and window shape (their channel counts may differ);
+any other input (a scalar, a 1-D one), or a third image, is refused.
 """
 
 from __future__ import annotations
@@ -27,9 +28,17 @@ def _words(name: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Za-z]+|[0-9]+", spaced)]
 
 
+def _exporters_own(name: str) -> bool:
+    """Whether ``name`` is one TorchScript gave an unnamed input (``input.49``,
+    ``onnx::Conv_0``): numbered by the graph's first use of it, which says no date."""
+    return "::" in name or re.fullmatch(r".+\.[0-9]+", name) is not None
+
+
 def names_first(first: str, second: str) -> bool | None:
     """Whether the input named ``first`` is the earlier date by the names (True), the later
-    (False), or None when they do not say."""
+    (False), or None when they do not say (TorchScript's own names never do)."""
+    if _exporters_own(first) or _exporters_own(second):
+        return None
     a, b = _words(first), _words(second)
     if len(a) != len(b):
         return None

@@ -62,6 +62,8 @@ def test_the_image_feeds_the_first_date_and_extra_bands_the_second(dates, tmp_pa
     (("x1", "x2"), "x1"), (("post", "pre"), "pre"), (("img_B", "img_A"), "img_A"),
     (("t2", "t1"), "t1"), (("after", "before"), "before"), (("image2", "image1"), "image1"),
     (("imageB", "imageA"), "imageA"), (("B", "A"), "A"), (("optical", "radar"), "optical"),
+    # TorchScript's own names (no input_names): numbered by first use, not by date
+    (("input.49", "input.1"), "input.49"), (("onnx::Mul_1", "onnx::Mul_0"), "onnx::Mul_1"),
 ])
 def test_the_names_say_which_input_is_the_first_date(dates, tmp_path, run_cli, names,
                                                      image_gets):
