@@ -19,7 +19,9 @@ from geotile.errors import ModelError
 
 #: words that put two inputs in order: (first date's, second date's)
 ORDERED_WORDS = (("pre", "post"), ("before", "after"), ("old", "new"), ("first", "second"),
-                 ("a", "b"), ("prev", "next"), ("past", "present"), ("ref", "cur"))
+                 ("a", "b"), ("prev", "next"), ("past", "present"), ("ref", "cur"),
+                 ("previous", "current"), ("prev", "curr"), ("prev", "cur"),
+                 ("earlier", "later"), ("ref", "test"))  # TinyCD's forward(ref, test)
 
 
 def _words(name: str) -> list[str]:

@@ -64,6 +64,8 @@ def test_the_image_feeds_the_first_date_and_extra_bands_the_second(dates, tmp_pa
     (("imageB", "imageA"), "imageA"), (("B", "A"), "A"), (("optical", "radar"), "optical"),
     # TorchScript's own names (no input_names): numbered by first use, not by date
     (("input.49", "input.1"), "input.49"), (("onnx::Mul_1", "onnx::Mul_0"), "onnx::Mul_1"),
+    (("current", "previous"), "previous"), (("img_curr", "img_prev"), "img_prev"),
+    (("test", "ref"), "ref"), (("later", "earlier"), "earlier"),
 ])
 def test_the_names_say_which_input_is_the_first_date(dates, tmp_path, run_cli, names,
                                                      image_gets):
