@@ -40,14 +40,15 @@ UAVID = {
     "moving_car": (64, 0, 128),
     "human": (64, 64, 0),
 }
-#: DroneDeploy's segmentation benchmark (its label ids 1..6), magenta its IGNORE
+#: DroneDeploy's segmentation benchmark, as its README gives the colours (BGR there) and
+#: its label ids 1..6; magenta its IGNORE (missing labels, the scene's edges)
 DRONEDEPLOY = {
-    "building": (0, 0, 255),
-    "clutter": (255, 0, 0),
-    "vegetation": (0, 255, 255),
-    "tree": (0, 255, 0),
+    "building": (230, 25, 75),
+    "clutter": (145, 30, 180),
+    "vegetation": (60, 180, 75),
+    "water": (245, 130, 48),
     "ground": (255, 255, 255),
-    "car": (255, 255, 0),
+    "car": (0, 130, 200),
     "ignore": (255, 0, 255),
 }
 #: iSAID's semantic masks (P0001_instance_color_RGB.png), background 0 and its 15 classes

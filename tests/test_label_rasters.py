@@ -1865,10 +1865,10 @@ def test_a_wider_0_255_mask_as_labels_is_class_1_not_ignored(tmp_path, run_cli, 
       (64, 0, 128), (64, 64, 0)],
      ["background", "building", "road", "tree", "low_vegetation", "static_car", "moving_car",
       "human"]),
-    ("dronedeploy",  # DroneDeploy: magenta is its IGNORE
-     [(0, 0, 255), (255, 0, 0), (0, 255, 255), (0, 255, 0), (255, 255, 255), (255, 255, 0),
-      (255, 0, 255)],
-     ["building", "clutter", "vegetation", "tree", "ground", "car", None]),
+    ("dronedeploy",  # DroneDeploy (its README's colours): magenta is its IGNORE
+     [(230, 25, 75), (145, 30, 180), (60, 180, 75), (245, 130, 48), (255, 255, 255),
+      (0, 130, 200), (255, 0, 255)],
+     ["building", "clutter", "vegetation", "water", "ground", "car", None]),
 ])
 def test_built_in_palettes_of_colour_coded_datasets(tmp_path, run_cli, palette, colours,
                                                     names):
