@@ -24,7 +24,7 @@ A label raster is either
   low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red). An entry
   named ``ignore`` (or ``nodata``, ``void``) marks a colour to ignore (255) silently,
   e.g. the black eroded boundaries of ISPRS's "noBoundary" labels. ``deepglobe``,
-  ``uavid``, ``dronedeploy`` and ``isaid`` are those datasets' palettes
+  ``uavid``, ``dronedeploy``, ``isaid`` and ``second`` are those datasets' palettes
   (:data:`geotile.palettes.PALETTES`).
 
 A colour within :data:`NEAR` (16) in every band of one palette colour takes its class

@@ -1,4 +1,5 @@
-"""Built-in palettes of colour-coded labels (ISPRS, DeepGlobe, UAVid, DroneDeploy, iSAID)
+"""Built-in palettes of colour-coded labels (ISPRS, DeepGlobe, UAVid, DroneDeploy, iSAID,
+SECOND)
 and which of them a raster's colours are: the advice to give a colour-coded raster met
 without --palette."""
 
@@ -71,10 +72,21 @@ ISAID = {
     "plane": (0, 127, 255),
     "harbor": (0, 100, 155),
 }
+#: SECOND's semantic change maps (label1/, label2/: each date's classes where the two
+#: differ), white no change (0), then its classes in Bi-SRNet's and open-cd's order
+SECOND = {
+    "background": (255, 255, 255),
+    "water": (0, 0, 255),
+    "ground": (128, 128, 128),
+    "low_vegetation": (0, 128, 0),
+    "tree": (0, 255, 0),
+    "building": (128, 0, 0),
+    "playground": (255, 0, 0),
+}
 PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
-            "uavid": UAVID, "dronedeploy": DRONEDEPLOY, "isaid": ISAID}
+            "uavid": UAVID, "dronedeploy": DRONEDEPLOY, "isaid": ISAID, "second": SECOND}
 #: the built-in palettes of colours of their own (vaihingen's are potsdam's)
-OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy", "isaid")
+OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy", "isaid", "second")
 #: colours off a palette colour by at most this in every band take its class (_Snap)
 NEAR = 16
 #: a colour of this share of a label raster's sampled pixels is a class: a palette

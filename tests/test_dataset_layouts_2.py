@@ -59,3 +59,44 @@ def test_dronedeploy_labels_in_the_colours_its_readme_gives(tmp_path, run_cli):
         "background", "building", "clutter", "vegetation", "water", "ground", "car"]
     assert patch["pixels"].shape == (4, 56, 56)
     assert (patch["pixels"][3] == 12.5).all()
+
+
+#: SECOND's semantic change colours in its class order (Bi-SRNet's, open-cd's): white is
+#: no change, then water, ground, low vegetation, tree, building, playground
+SECOND_RGB = [(255, 255, 255), (0, 0, 255), (128, 128, 128), (0, 128, 0), (0, 255, 0),
+              (128, 0, 0), (255, 0, 0)]
+
+
+def test_second_semantic_change_maps_of_each_date(tmp_path, run_cli):
+    """SECOND's im1/ and im2/ with label1/ and label2/ (RGB maps of each date, white where
+    nothing changed): --palette second was 'not a built-in palette', and make-masks' advice
+    a JSON palette. Each date's map is its classes now, no change 0 (background), water..
+    playground 1..6; each date's image takes its own date's map."""
+    for folder in ("im1", "im2", "label1", "label2"):
+        (tmp_path / folder).mkdir()
+    ids = np.repeat(np.arange(7), 8)[None, :].repeat(56, axis=0)
+    colours = np.array(SECOND_RGB, np.uint8)
+    for name in ("00003", "00010"):
+        for date, value in (("1", 40), ("2", 90)):
+            Image.fromarray(np.full((56, 56, 3), value, np.uint8)).save(
+                tmp_path / f"im{date}/{name}.png")
+        Image.fromarray(colours[ids]).save(tmp_path / f"label1/{name}.png")
+        Image.fromarray(colours[ids[:, ::-1]]).save(tmp_path / f"label2/{name}.png")
+    result = run_cli("make-masks", tmp_path / "label1/00003.png", tmp_path / "im1/00003.png",
+                     "-o", tmp_path / "refused.tif")
+    assert result.exit_code == 1
+    assert "--palette second" in result.stderr
+    for date in ("1", "2"):
+        out = tmp_path / f"patches{date}"
+        result = run_cli("tile", tmp_path / f"im{date}", "--masks", tmp_path / f"label{date}",
+                         "--palette", "second", "--size", 56, "-o", out)
+        assert result.exit_code == 0, result.output
+        patches = _patches(out)
+        assert [p["source"] for p in patches] == ["00003.png", "00010.png"]
+        for patch in patches:
+            expected = ids if date == "1" else ids[:, ::-1]
+            np.testing.assert_array_equal(patch["labels"], expected)
+            assert patch["pixels"][0, 0, 0] == (40 if date == "1" else 90)
+            assert json.loads(patch["tags"]["GEOTILE_CLASS_NAMES"]) == [
+                "background", "water", "ground", "low_vegetation", "tree", "building",
+                "playground"]
