@@ -124,6 +124,8 @@ def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[s
     replacing it would lose whatever layers it holds."""
     if writer != "GPKG" or not output.is_file():
         return []
+    if _holds_only(output, layer or default_layer(output)):
+        return []
     import pyogrio
 
     try:
@@ -143,6 +145,31 @@ def _other_layers(output: Path, writer: str, layer: str | None = None) -> list[s
                          "replacing it would lose its other layers. Close the program "
                          "writing it (or repair it), or choose another output.") from exc
     return [name for name in layers if name.lower() != (layer or default_layer(output)).lower()]
+
+
+def _holds_only(output: Path, layer: str) -> bool:
+    """Whether the SQLite file ``output`` surely holds no layer but ``layer``: no table or view
+    but it, its R-tree and SQLite's and GeoPackage's own, and gpkg_contents names no other.
+    Read with Python's sqlite3, not GDAL: importing pyogrio imports pandas and geopandas
+    (0.3 s), which vectorize imports while its workers polygonize. False where it cannot tell
+    (a journal or WAL beside it, locked, not SQLite): then GDAL lists the layers."""
+    import sqlite3
+
+    if any(output.with_name(output.name + end).exists() for end in ("-journal", "-wal")):
+        return False
+    ours = layer.lower()
+    try:
+        with contextlib.closing(sqlite3.connect(f"{output.absolute().as_uri()}?mode=ro",
+                                                uri=True)) as db:
+            names = [name for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
+            listed = [name for (name,) in db.execute("SELECT table_name FROM gpkg_contents")
+                      ] if "gpkg_contents" in names else []
+    except (sqlite3.Error, ValueError):
+        return False
+    own = ("gpkg_", "sqlite_", f"rtree_{ours}_")
+    return all(str(name).lower() == ours or str(name).lower().startswith(own) for name in names
+               ) and all(str(name).lower() == ours for name in listed)
 
 
 def _parts(output: Path, writer: str) -> list[Path]:

@@ -1759,3 +1759,22 @@ def test_geojson_of_a_compound_crs_whose_geotiff_renames_its_horizontal_part(
     assert "EPSG::28992" in json.dumps(written.get("crs"))
     frame = gpd.read_file(tmp_path / "o.geojson")
     assert frame.total_bounds.tolist() == [155005, 462990, 155010, 462995]
+
+
+def test_layers_of_a_geopackage_told_without_gdal_only_when_sure(make_raster, tmp_path):
+    # vectorize -o v.gpkg --overwrite looks for other layers before its workers start; where
+    # the file holds nothing but its own layer, sqlite3 tells (no pyogrio, pandas, geopandas)
+    import pyogrio
+
+    from geotile.vector_output import _holds_only, _other_layers
+
+    raster = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / "v.gpkg"
+    vectorize_polygons([raster], out)
+    assert _holds_only(out, "v") and _holds_only(out, "V") and not _holds_only(out, "w")
+    pyogrio.write_dataframe(pd.DataFrame({"name": ["main st"]}), out, layer="roads",
+                            driver="GPKG")
+    assert not _holds_only(out, "v")
+    assert _other_layers(out, "GPKG") == ["roads"]
+    (tmp_path / "x.gpkg").write_bytes(b"not a geopackage")
+    assert not _holds_only(tmp_path / "x.gpkg", "x")
