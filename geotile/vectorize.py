@@ -410,15 +410,17 @@ def _metric_crs(crs, frame):
 
 
 def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
-          names: list[str] | None = None):
+          names: list[str] | None = None, matched: bool = False):
     """Edge-match (:func:`~geotile.coverage.edge_matched`; ``exact``: the polygons are in
-    the raster's own CRS, not reprojected), fill holes, simplify, regularise and drop small
-    polygons (and those simplified into nothing), in a metric CRS. The polygons of a raster
-    tile its surface: cleaning never makes two of them overlap. ``names``: the rasters' class
-    names by id (per-class keys naming a class are that class: :func:`per_class_values`)."""
+    the raster's own CRS, not reprojected; ``matched``: they are already), fill holes,
+    simplify, regularise and drop small polygons (and those simplified into nothing), in a
+    metric CRS. The polygons of a raster tile its surface: cleaning never makes two of them
+    overlap. ``names``: the rasters' class names by id (per-class keys naming a class are
+    that class: :func:`per_class_values`)."""
 
     # a coverage: where regions meet on another's straight edge, that edge gets the vertex too
-    geometries = edge_matched(frame.geometry.values, cell * 1e-3, exact)
+    geometries = frame.geometry.values if matched else edge_matched(
+        frame.geometry.values, cell * 1e-3, exact)
     if options.fill_holes > 0:
         geometries = fill_small_holes(geometries, options.fill_holes)
     tolerance = per_class_values(options.simplify, frame, names)
@@ -672,12 +674,23 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         frame = clean(frame, options, cell, names=names)
     elif len(frame):
         metric = _metric_crs(crs, frame)
+        exact = metric == crs and exact
         frame = clean(densified_to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
-                      exact=metric == crs and exact, names=names)
+                      exact=exact, names=names,
+                      matched=exact and len(paths) == 1 and _one_class(frame))
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)
     return frame, crs
+
+
+def _one_class(frame) -> bool:
+    """Whether ``frame``'s regions are all of one class: 4-connected regions of one class
+    of one raster meet only at corners, each a vertex of both (a pixel of each, diagonal),
+    so that none lacks a vertex of another (:func:`~geotile.coverage.edge_matched` finds
+    none; 0.05 s for a 6000 px building mask)."""
+    ids = frame["class_id"].to_numpy()
+    return bool((ids == ids[0]).all())
 
 
 def places_edges_exactly(transform) -> bool:
