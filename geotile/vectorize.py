@@ -73,6 +73,7 @@ from geotile.raster_kinds import (
 )
 from geotile.regularize import _building_rows, regularize_coverage
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
+from geotile.touching_union import touching_unions
 from geotile.vector_output import (
     _check_not_an_input,
     check_vector_output,
@@ -343,10 +344,9 @@ def merge_edge_regions(regions, tolerance: float = 0.0):
         polygons = [r[0] for r in members]
         if tolerance > 0:
             polygons = edge_matched(polygons, tolerance)
-        union = shapely.union_all(polygons)
         # without the seams' collinear vertices: the same outline, vertex for vertex,
         # whichever rows the bands were cut at
-        parts = list(without_straight_vertices(shapely.get_parts(union), tolerance))
+        parts = list(without_straight_vertices(touching_unions(polygons), tolerance))
         tree = shapely.STRtree(parts)
         sums = np.zeros(len(parts))
         counts = np.zeros(len(parts), int)
