@@ -120,8 +120,11 @@ def vectorize_rasters(
                 progress=progress))
         from geotile.vectorize import vectorize_polygons
 
-        return _said_empty(rasters, "polygon", vectorize_polygons(
-            rasters, output, options=options, overwrite=overwrite, progress=progress))
+        summary = vectorize_polygons(rasters, output, options=options, overwrite=overwrite,
+                                     progress=progress)
+        # its polygons are of its valid pixels: one raster with any holds one (not read again)
+        return summary if len(rasters) == 1 and summary["features"] else _said_empty(
+            rasters, "polygon", summary)
 
 
 def _said_empty(rasters, feature: str, summary: dict) -> dict:
