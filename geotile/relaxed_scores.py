@@ -21,7 +21,9 @@ each side's road mask is dilated (scipy.ndimage.binary_dilation with the disk) t
 other side's pixels, counting only the block's own pixels, so memory depends on the block
 size alone. Pixels that are nodata in either raster, or the truth's ignore value 255 (or
 ids named no data), are left out on both sides, as pixel scores leave them out: they are
-neither counted nor road for the other side.
+neither counted nor road for the other side. A mask's declared nodata 0 is read as pixel
+scores read it (:func:`geotile.raster_kinds.zero_nodata`): the background of a 0/1 or 0/255
+mask (gdal_rasterize -a_nodata 0), with a warning.
 """
 
 from __future__ import annotations
@@ -247,7 +249,13 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     from geotile.evaluate import PIXEL_BLOCK_SIZE, _check_same_grid
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
-    from geotile.raster_kinds import plain_bands, raster_kind, reads_nodata
+    from geotile.raster_kinds import (
+        plain_bands,
+        raster_kind,
+        reads_nodata,
+        warn_zero_nodata,
+        zero_nodata,
+    )
     from geotile.streaming import background, blocks
 
     check_range("--buffer", buffer, 0, low_open=True, required=True)
@@ -270,7 +278,13 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         column, row, metres = ground_steps(true)
         disk = footprint(column, row, buffer)
         hr, hc = disk.shape[0] // 2, disk.shape[1] // 2
-        checks = (reads_nodata(pred, p_kind), has_nodata(true))
+        # a mask's declared nodata 0 may be its background (gdal_rasterize -a_nodata 0), as
+        # pixel scores read it
+        zeros = tuple(zero_nodata(src) if kind.kind == "class" else None
+                      for src, kind in ((pred, p_kind), (true, t_kind)))
+        checks = tuple(reads and not (zero and zero.background) for reads, zero in zip(
+            (reads_nodata(pred, p_kind), has_nodata(true)), zeros, strict=True))
+        warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
 
         def read(parts):
             for left, top, cols, rows in parts:

@@ -211,3 +211,21 @@ def test_bad_inputs_fail_in_one_line(run_cli, make_raster, tmp_path):
     lines.write_text('{"type": "FeatureCollection", "features": []}')
     with pytest.raises(InputError, match="no raster"):
         evaluate_relaxed(pred, lines, buffer=3)
+
+
+@pytest.mark.parametrize("scale", [1, 255], ids=["0-1", "0-255"])
+@pytest.mark.parametrize("declared", [(0, None), (None, 0), (0, 0)],
+                         ids=["prediction", "truth", "both"])
+def test_masks_declaring_nodata_0_score_their_0_as_background(make_raster, scale, declared):
+    """A road mask declaring nodata 0 (gdal_rasterize -burn 1 -a_nodata 0, QGIS' Rasterize)
+    holds background in its 0s, as pixel scores read it: counted as without the nodata,
+    not every background pixel left out (true 0, precision and recall 0, exit 0)."""
+    rng = np.random.default_rng(11)
+    pred, true = _roads(rng, (36, 44)), _roads(rng, (36, 44))
+    expected = _expected(pred, true, 1.0, (0.5, 0.5))
+    p = make_raster("p.tif", pred.astype(np.uint8) * scale, nodata=declared[0])
+    t = make_raster("t.tif", true.astype(np.uint8) * scale, nodata=declared[1])
+    with pytest.warns(UserWarning, match="nodata 0"):
+        s = evaluate_relaxed(p, t, buffer=1.0, block_size=8)
+    assert _counts(s) == expected
+    assert s.pixels == pred.size
