@@ -90,9 +90,9 @@ def check_regions(regions: IgnoreRegions, image_paths) -> None:
     for f, images in by_file.items():
         if is_region_raster(f):
             with open_raster(input_path(f)) as src:
-                _check_raster(src, f)
+                _check_raster(src, f, images)
         else:
-            _read_vector(f, image_regions(images))
+            _check_vector(f, images, image_regions(images))
 
 
 def is_region_raster(path) -> bool:
@@ -102,7 +102,9 @@ def is_region_raster(path) -> bool:
     return is_label_raster(path)
 
 
-def _check_raster(src, path) -> None:
+def _check_raster(src, path, images) -> None:
+    """InputError in one line where region raster ``src`` cannot be placed; a warning where
+    it lies on none of its ``images``."""
     if src.count != 1:
         raise InputError(f"{path}: a region raster has one band, nonzero where pixels are "
                          f"ignored; this one has {src.count}. Take the band that marks them "
@@ -110,6 +112,16 @@ def _check_raster(src, path) -> None:
     if src.crs is None:
         raise InputError(f"{path}: the region raster has no CRS, so it cannot be placed on "
                          "the images. Assign one with gdal_edit.py -a_srs EPSG:xxxx.")
+    import numpy as np
+    import shapely
+
+    from geotile.label_set import Labels, grid_envelope
+    from geotile.labels import image_regions
+
+    extent = shapely.box(*grid_envelope(src.transform, src.width, src.height))
+    if not _lies_on(Labels(np.array([extent], dtype=object), crs=src.crs),
+                    image_regions(images)):
+        _warn_off(path, images, extent.bounds, src.crs)
 
 
 def _read_vector(path, places):
@@ -117,3 +129,90 @@ def _read_vector(path, places):
     from geotile.labels import read_labels
 
     return read_labels(path, None, regions=places, empty_ok=True, crs_option=None)
+
+
+def areas(regions):
+    """``regions`` (Labels) without the features that mark no area (lines, points), and how
+    many those were."""
+    import numpy as np
+    import shapely
+
+    no_area = np.isin(shapely.get_type_id(regions.geometries), NO_AREA)
+    return regions.take(~no_area), int(no_area.sum())
+
+
+#: shapely type ids of points and lines (and their multi-parts): no area to leave out
+NO_AREA = (0, 1, 2, 4, 5)
+
+
+def _check_vector(path, images, places) -> None:
+    """InputError in one line where region file ``path`` cannot be placed on ``images``
+    (no CRS; coordinates that are no lon/lat, though read so; no polygon near them); a
+    warning where lines or points are left out, or no region lies on any of them."""
+    import math
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    regions = _read_vector(path, places)
+    extent = regions.extent if regions.extent is not None else tuple(regions.total_bounds)
+    if not all(math.isfinite(v) for v in extent):
+        return  # no feature with a geometry: no region (SpaceNet 7's UDM of a clear sky)
+    fix = f"write the file in its CRS (ogr2ogr -a_srs EPSG:xxxx regions.gpkg {Path(path).name})"
+    if regions.crs is None:
+        raise InputError(f"{path}: the --ignore regions declare no CRS, so they cannot be "
+                         f"placed on the images; {fix}.")
+    minx, miny, maxx, maxy = extent
+    if regions.crs.is_geographic and (min(minx, miny) < -180.5 or maxx > 360.5 or maxy > 90.5):
+        raise InputError(f"{path}: --ignore region coordinates like ({minx:.0f}, {miny:.0f}) "
+                         "are not longitude/latitude, although the file declares "
+                         f"{regions.crs.to_string()} (GeoJSON's default); {fix}. An image's "
+                         "pixel coordinates (SpaceNet 7's labels_match_pix) cannot be placed: "
+                         "give the regions in map coordinates.")
+    shaped, no_area = areas(regions.take(
+        [g is not None and not g.is_empty for g in regions.geometries]))
+    if no_area and not len(shaped):
+        raise InputError(f"{path}: no polygon among the --ignore regions near the images "
+                         f"({no_area} lines or points, which mark no area); give polygons "
+                         "(or a raster) of the regions.")
+    if no_area:
+        warnings.warn(f"{path}: {no_area} line or point feature{'s' if no_area > 1 else ''} "
+                      f"of --ignore {'were' if no_area > 1 else 'was'} left out: they mark no "
+                      "area.", GeotileWarning, stacklevel=4)
+    if not _lies_on(shaped, places):
+        _warn_off(path, images, extent, regions.crs)
+
+
+def _warn_off(path, images, extent, crs) -> None:
+    """Warn that region file ``path`` (spanning ``extent`` in ``crs``) lies on none of its
+    ``images``."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    names = ", ".join(Path(os.fspath(i)).name for i in images[:3])
+    more = f" and {len(images) - 3} more" if len(images) > 3 else ""
+    minx, miny, maxx, maxy = extent
+    warnings.warn(f"{path}: no --ignore region lies on {names}{more} (regions span "
+                  f"({minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}) in {crs.to_string()}); "
+                  "no pixel is left out. Their CRS may be wrong, or the file may belong to "
+                  "other images.", GeotileWarning, stacklevel=5)
+
+
+def _lies_on(regions, places) -> bool:
+    """Whether any of ``regions`` (Labels in a CRS) meets any of ``places`` (image regions:
+    (crs, bounds))."""
+    import shapely
+    from rasterio.warp import transform_bounds
+
+    geometries = [g for g in regions.geometries if g is not None and not g.is_empty]
+    if not geometries:
+        return False
+    for crs, bounds in places:
+        try:
+            box = shapely.box(*transform_bounds(crs, regions.crs, *bounds, densify_pts=21))
+        except Exception:  # no place to compare in the regions' CRS: not said to be off
+            return True
+        if shapely.intersects(box, geometries).any():
+            return True
+    return False

@@ -1687,7 +1687,7 @@ class RegionMask:
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
-        from geotile.ignore_regions import _read_vector, is_region_raster
+        from geotile.ignore_regions import _read_vector, areas, is_region_raster
         from geotile.input_paths import input_path
         from geotile.label_set import grid_envelope
         from geotile.raster import open_raster
@@ -1701,8 +1701,8 @@ class RegionMask:
                     region, crs=image.crs, transform=image.transform, width=image.width,
                     height=image.height, resampling=Resampling.nearest)))
                 continue
-            labels = _read_vector(f, [(image.crs, grid_envelope(
-                image.transform, image.width, image.height))])
+            labels, _ = areas(_read_vector(f, [(image.crs, grid_envelope(
+                image.transform, image.width, image.height))]))  # lines: said in the check
             if len(labels):
                 frame, _ = prepare_labels(labels, image.crs, f)
                 self.shapes.append(frame)

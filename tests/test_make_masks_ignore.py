@@ -249,3 +249,90 @@ def test_a_folder_of_region_rasters_pairs_by_name(run_cli, scene, make_raster, t
     assert "50 ignored (--ignore regions" in result.stdout
     mask = _mask(tmp_path / "mask.tif")[0][0]
     assert (mask[20:, 25:] == 255).all() and (mask == 255).sum() == 50
+
+
+def _images_with_regions(make_raster, tmp_path, second: str):
+    """images/a.tif and b.tif with udm/a_UDM.geojson (a box) and udm/b_UDM.geojson
+    (``second``, as written)."""
+    images, udm = tmp_path / "images", tmp_path / "udm"
+    images.mkdir()
+    udm.mkdir()
+    for name in ("a", "b"):
+        make_raster(f"images/{name}.tif", np.full((30, 30), 9, np.uint8))
+    _vector(udm / "a_UDM.geojson", (0, 0, 2, 3))
+    (udm / "b_UDM.geojson").write_text(second)
+    return images, udm
+
+
+def _feature_collection(geometry, crs=None):
+    doc = {"type": "FeatureCollection",
+           "features": [{"type": "Feature", "properties": {}, "geometry": geometry}]}
+    if crs != "absent":
+        doc["crs"] = crs
+    return json.dumps(doc)
+
+
+PIXEL_BOX = {"type": "Polygon",  # SpaceNet 7's labels_match_pix: an image's pixels
+             "coordinates": [[[0, 100], [200, 100], [200, 200], [0, 200], [0, 100]]]}
+
+
+@pytest.mark.parametrize("second, fragments", [
+    (_feature_collection(PIXEL_BOX, "absent"),
+     ("b_UDM.geojson", "not longitude/latitude", "ogr2ogr -a_srs")),
+    (_feature_collection(PIXEL_BOX, None), ("b_UDM.geojson", "no CRS", "ogr2ogr -a_srs")),
+    (_feature_collection({"type": "LineString", "coordinates": [[X0, Y0], [X0 + 5, Y0 - 5]]},
+                         {"type": "name", "properties": {"name": UTM_CRS}}),
+     ("b_UDM.geojson", "no polygon", "mark no area"))],
+    ids=["pixels-read-as-lon-lat", "no-crs", "lines-only"])
+def test_a_region_file_that_cannot_be_placed_is_refused_before_any_mask(
+        run_cli, make_raster, tmp_path, second, fragments):
+    """The second image's region file refused in one line naming it and what to do with the
+    file (--labels-crs, --line-width and 'building footprints' speak of LABELS), before the
+    first image's mask is written."""
+    images, udm = _images_with_regions(make_raster, tmp_path, second)
+    labels = _vector(tmp_path / "buildings.geojson", (1, 1, 6, 6))
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "masks", "--ignore", udm)
+    assert_one_line_error(result, *fragments, code=1)
+    for wrong in ("--labels-crs", "--line-width", "footprints"):
+        assert wrong not in result.stderr
+    assert not (tmp_path / "masks").exists() or not any((tmp_path / "masks").iterdir())
+
+
+def test_region_lines_beside_polygons_are_left_out_with_a_region_warning(run_cli, scene,
+                                                                         tmp_path):
+    image, labels = scene
+    region = tmp_path / "clouds.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 4, Y0 - 8, X0 + 9, Y0 - 4),
+                               shapely.LineString([(X0, Y0 - 12), (X0 + 14, Y0 - 12)])],
+                     crs=UTM_CRS).to_file(region)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--ignore", region)
+    assert result.exit_code == 0, result.output
+    assert "clouds.geojson: 1 line or point feature of --ignore was left out" in result.stderr
+    assert "--line-width" not in result.stderr
+    assert (_mask(tmp_path / "mask.tif")[0][0] == 255).sum() == 80  # the box alone
+
+
+def test_a_region_file_on_none_of_its_images_is_warned_of(run_cli, scene, tmp_path):
+    """Regions whose lon/lat lie nowhere near the image (pixels of a small image, in lon/lat
+    range, read as GeoJSON's lon/lat): a mask without them, and a warning saying so."""
+    image, labels = scene
+    region = tmp_path / "clouds.geojson"
+    small = {"type": "Polygon", "coordinates": [[[0, 0], [20, 0], [20, 20], [0, 20], [0, 0]]]}
+    region.write_text(_feature_collection(small, "absent"))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--ignore", region)
+    assert result.exit_code == 0, result.output
+    assert "clouds.geojson: no --ignore region lies on img.tif" in result.stderr
+    assert "EPSG:4326" in result.stderr
+
+
+def test_a_region_raster_on_none_of_its_images_is_warned_of(run_cli, scene, make_raster,
+                                                            tmp_path):
+    image, labels = scene
+    far = make_raster("far_clouds.tif", np.ones((10, 10), np.uint8),
+                      transform=from_origin(X0 + 10_000, Y0, 1, 1))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--ignore", far)
+    assert result.exit_code == 0, result.output
+    assert "far_clouds.tif: no --ignore region lies on img.tif" in result.stderr
+    assert (_mask(tmp_path / "mask.tif")[0] == 255).sum() == 0
