@@ -302,6 +302,34 @@ def pixel_to_map(geometries, transform):
         (a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f)))
 
 
+#: pixel coordinates may reach past their image by this share of its size (rounding, a
+#: line drawn to its edge) before they are taken for the pixels of another image of the
+#: ImageId (SpaceNet's PAN or PS-RGB beside MUL, 4x finer): SpaceNet clips them to the image
+PAST_IMAGE = 0.1
+
+
+def check_in_image(path, image_id: str, geometries, image, width: int, height: int) -> None:
+    """InputError in one line where the pixel ``geometries`` of ``image_id`` (rows of CSV
+    ``path``) reach far past ``image``, ``width`` x ``height`` px: they are the pixels of
+    another image of that ImageId, and would be placed at another scale."""
+    import shapely
+
+    if not len(geometries):
+        return
+    minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geometries, dtype=object))
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        return
+    x = maxx if maxx > (1 + PAST_IMAGE) * width else minx
+    y = maxy if maxy > (1 + PAST_IMAGE) * height else miny
+    if (-PAST_IMAGE * width <= x <= (1 + PAST_IMAGE) * width
+            and -PAST_IMAGE * height <= y <= (1 + PAST_IMAGE) * height):
+        return
+    raise InputError(f"{path}: ImageId {image_id!r} reaches pixel ({x:.0f}, {y:.0f}), far "
+                     f"past {Path(os.fspath(image)).name} ({width}x{height} px): its pixel "
+                     "coordinates are another image's of that ImageId (PAN's or PS-RGB's "
+                     "beside MUL's?). Give the images whose pixels the CSV is in.")
+
+
 def map_to_pixel(geometries, transform):
     """Map-coordinate geometries as pixel coordinates of the image (its inverse transform)."""
     return pixel_to_map(geometries, ~transform)
@@ -355,7 +383,7 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
     parts, crs, matched, placed = [], None, [], {}
     for image in images:
         with open_raster(image) as src:  # quietly: for a photo the caller warns
-            transform, image_crs = src.transform, src.crs
+            transform, image_crs, size = src.transform, src.crs, (src.width, src.height)
         placed.setdefault(image_crs is None, image)
         if len(placed) == 2:  # one table holds one CRS, or none
             other = placed[image_crs is not None]
@@ -370,6 +398,7 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
         rows = table.rows_of(found)
         matched.append(found)
         if table.has_pixel:
+            check_in_image(path, found, table.pixel[rows], image, *size)
             geometries = pixel_to_map(table.pixel[rows], transform)
             part = Labels(geometries, _fields(table, rows), image_crs)
         else:

@@ -264,9 +264,9 @@ def _images_of(tables: dict, rasters: list, images) -> dict:
     InputError for an ImageId with lines that none names, or a raster without a CRS."""
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
-    from geotile.spacenet import match_image
+    from geotile.spacenet import check_in_image, match_image
 
-    placed, sources = {}, {}
+    placed, sources, sizes = {}, {}, {}
     for path, table in tables.items():
         ids = set(table.images)
         for raster in rasters:
@@ -274,7 +274,7 @@ def _images_of(tables: dict, rasters: list, images) -> dict:
             if found is None or sources.get(found) == raster:
                 continue
             with open_raster(raster) as src:
-                crs, transform = map_crs(src), src.transform
+                crs, transform, size = map_crs(src), src.transform, (src.width, src.height)
             if found in placed and placed[found] != (transform, crs):
                 raise InputError(f"{sources[found]} and {raster} are both ImageId {found!r} "
                                  "on other pixel grids (PAN and MUL?); give --image a folder "
@@ -285,7 +285,10 @@ def _images_of(tables: dict, rasters: list, images) -> dict:
                 raise InputError(f"{raster}: the image has no CRS, so its pixels measure no "
                                  "metres; assign one (gdal_edit.py -a_srs EPSG:xxxx) to score "
                                  f"{path}'s lines in metres.")
-            placed[found], sources[found] = (transform, crs), raster
+            placed[found], sources[found], sizes[found] = (transform, crs), raster, size
+        for found in set(table.images) & set(placed):  # another product's pixels?
+            check_in_image(path, found, table.pixel[table.rows_of(found)], sources[found],
+                           *sizes[found])
         missing = sorted(set(table.image_ids) - set(placed))
         if missing:
             more = f" (and {len(missing) - 1} other ImageIds of lines)" if len(missing) > 1 \

@@ -416,3 +416,32 @@ def test_a_road_csv_without_lines_scores_zero_in_metres(run_cli, make_raster, tm
     assert got["units"] == "m" and got["images"] == 2, got
     for key in SCORES:
         assert got[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-6), key
+
+
+def test_a_csv_in_another_products_pixels_is_refused_not_burnt_4x_off(run_cli, make_raster,
+                                                                      tmp_path):
+    """SpaceNet's road and building CSVs are in PAN's (PS-RGB's) pixels; given MUL's image of
+    the ImageId alone (4x coarser), each row was placed at 4x its place, the lines past the
+    image's 100 px cut off and the rest burnt on other roads, exit 0 -> refused in one line
+    naming the CSV, the image and its size, before any mask."""
+    truth = roads_csv(tmp_path / "truth.csv", empty=())
+    buildings = write_rows(tmp_path / "buildings.csv", ["ImageId", "BuildingId",
+                                                        "PolygonWKT_Pix"],
+                           [["AOI_2_Vegas_img1", 1, "POLYGON ((10 10, 30 10, 30 30, 10 10))"],
+                            ["AOI_2_Vegas_img1", 2,
+                             "POLYGON ((300 300, 390 300, 390 390, 300 390, 300 300))"]])
+    (tmp_path / "mul").mkdir()
+    mul = make_raster("mul/MUL_AOI_2_Vegas_img1.tif", np.zeros((1, 100, 100), np.uint8),
+                      transform=from_origin(X0, Y0, 4 * CELL, 4 * CELL))
+    for labels, extra in ((truth, ["--line-width", 4]), (buildings, [])):
+        result = run_cli("make-masks", labels, mul, "-o", tmp_path / "mask.tif", *extra)
+        assert_one_line_error(result, labels.name, "MUL_AOI_2_Vegas_img1.tif", "100x100 px",
+                              "another image")
+        assert not (tmp_path / "mask.tif").exists()
+    result = run_cli("evaluate", truth, truth, "--image", tmp_path / "mul")
+    assert_one_line_error(result, "truth.csv", "MUL_AOI_2_Vegas_img1.tif", "100x100 px")
+    # on PAN's grid the same files burn and score
+    pan = make_raster("PAN_AOI_2_Vegas_img1.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                      transform=TRANSFORM)
+    assert run_cli("make-masks", buildings, pan, "-o", tmp_path / "pan.tif").exit_code == 0
+    assert scored(run_cli, truth, truth, "--image", pan)["precision"] == 1.0
