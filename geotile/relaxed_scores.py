@@ -239,13 +239,16 @@ class _Side:
 def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      buffer: float = 3.0, road_class: str | int | None = None,
                      threshold: float | None = None, progress: bool = False,
-                     block_size: int | None = None) -> RelaxedScores:
+                     block_size: int | None = None,
+                     zeros_seen: list | None = None) -> RelaxedScores:
     """Relaxed precision, recall, F1 and quality of road masks (Mnih & Hinton 2010): two
     rasters on the same grid, road pixels within ``buffer`` (ground metres, or the
     coordinates' units, pixels, for rasters without a CRS) of each other. The road class:
     ``road_class`` (an id, or a class name of each raster), else class 1 of binary masks
     (0/1, or 0/255: 255). A probability prediction is thresholded (``threshold``, else its
-    tag, else 0.5) or argmaxed. Streams by ``block_size`` px blocks (default evaluate's)."""
+    tag, else 0.5) or argmaxed. Streams by ``block_size`` px blocks (default evaluate's).
+    ``zeros_seen``: a list that gathers (path, what its nodata 0 means) for one warning
+    over many pairs, instead of a warning of this pair."""
     from geotile.evaluate import PIXEL_BLOCK_SIZE, _check_same_grid
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
@@ -284,7 +287,10 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                       for src, kind in ((pred, p_kind), (true, t_kind)))
         checks = tuple(reads and not (zero and zero.background) for reads, zero in zip(
             (reads_nodata(pred, p_kind), has_nodata(true)), zeros, strict=True))
-        warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
+        if zeros_seen is None:
+            warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
+        else:
+            zeros_seen += zip((prediction, truth), zeros, strict=True)
 
         def read(parts):
             for left, top, cols, rows in parts:
@@ -385,11 +391,14 @@ def evaluate_relaxed_folders(pairs, *, buffer: float = 3.0,
     if pairs.kind != "raster":
         raise InputError("relaxed scores (--buffer on rasters) pair folders of road rasters; "
                          f"these hold {pairs.kind} files (lines: give line files).")
-    per_image = {}
+    from geotile.raster_kinds import warn_zero_nodata
+
+    per_image, zeros = {}, []
     for name, (pred, true) in progress_bar(pairs.pairs.items(), progress, unit="image",
                                            desc="evaluate"):
         per_image[name] = evaluate_relaxed(pred, true, buffer=buffer, road_class=road_class,
-                                           threshold=threshold)
+                                           threshold=threshold, zeros_seen=zeros)
+    warn_zero_nodata([p for p, _ in zeros], [m for _, m in zeros], stacklevel=3)
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
     unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
                 "truth": [str(t) for t in pairs.unpaired_truth]}

@@ -229,3 +229,20 @@ def test_masks_declaring_nodata_0_score_their_0_as_background(make_raster, scale
         s = evaluate_relaxed(p, t, buffer=1.0, block_size=8)
     assert _counts(s) == expected
     assert s.pixels == pred.size
+
+
+def test_folders_of_masks_declaring_nodata_0_warn_once(run_cli, make_raster, tmp_path):
+    """Three pairs of 0/1 masks declaring nodata 0: their 0 background, said in one warning
+    for the six rasters (pixel scores' folders say it once too), not one per pair."""
+    road = np.zeros((20, 20), np.uint8)
+    road[5] = 1
+    for folder in ("pred", "true"):
+        (tmp_path / folder).mkdir()
+        for name in "abc":
+            make_raster(f"{folder}/{name}.tif", road, nodata=0)
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "true", "--buffer", "1",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["true_pixels"] == 60
+    warnings = [line for line in result.stderr.splitlines() if "nodata 0" in line]
+    assert len(warnings) == 1 and "and 5 other rasters" in warnings[0], result.stderr
