@@ -198,14 +198,17 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
                          "and measure its lines.")
     rasters = _rasters(images)
     tables = {p: _lines_of(p) for p, road in zip(paths, roads, strict=True) if road}
-    placed = _images_of(tables, rasters, images)
+    sources: dict = {}
+    placed = _images_of(tables, rasters, images, sources)
     if all(roads):
         from geotile.line_folders import ManyLineScores
 
         pred, true = tables[prediction], tables[truth]
         per_image, files = {}, {}
-        for image in sorted(set(pred.images) | set(true.images)):
-            frames = _placed_alike([_frame(t, image, placed) for t in (pred, true)], placed)
+        for ids in _same_images(pred, true, sources):
+            frames = _placed_alike([_frame(t, i, placed) for t, i in
+                                    zip((pred, true), ids, strict=True)], placed)
+            image = (ids[1] or ids[0])[0]  # the truth's ImageId
             per_image[image] = score_line_frames(*frames, prediction, truth, buffer)
             files[image] = (os.fspath(prediction), os.fspath(truth))
         return ManyLineScores(per_image, files, buffer)
@@ -214,6 +217,21 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
               ((prediction, roads[0], prediction_crs, None),
                (truth, roads[1], labels_crs, labels_layer))]
     return score_line_frames(*_placed_alike(frames, placed), prediction, truth, buffer)
+
+
+def _same_images(pred, true, sources: dict) -> list[tuple[list, list]]:
+    """The ImageIds of two road CSV tables that name one image, (the prediction's, the
+    truth's), in the order of that image's ImageId: ids placed on one raster (vectorize's
+    AOI_2_Vegas_img1 and the file stem SN3_roads_train_AOI_2_Vegas_PS-RGB_img1), or, where
+    ``sources`` (ImageId: raster) places neither, the same without product prefixes."""
+    from geotile.spacenet import image_id
+
+    groups: dict[str, tuple[list, list]] = {}
+    for side, table in enumerate((pred, true)):
+        for image in table.images:
+            key = image_id(sources[image]) if image in sources else image_id(image)
+            groups.setdefault(key, ([], []))[side].append(image)
+    return [groups[key] for key in sorted(groups)]
 
 
 def _placed_alike(frames: list, placed: dict) -> list:
@@ -259,14 +277,16 @@ def _lines_of(path):
     return table
 
 
-def _images_of(tables: dict, rasters: list, images) -> dict:
-    """{ImageId: (transform, CRS)} of the rasters that the tables' ImageIds name; an
-    InputError for an ImageId with lines that none names, or a raster without a CRS."""
+def _images_of(tables: dict, rasters: list, images, sources: dict | None = None) -> dict:
+    """{ImageId: (transform, CRS)} of the rasters that the tables' ImageIds name (``sources``
+    filled with {ImageId: raster}); an InputError for an ImageId with lines that none names,
+    or a raster without a CRS."""
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
     from geotile.spacenet import check_in_image, match_image
 
-    placed, sources, sizes = {}, {}, {}
+    placed, sizes = {}, {}
+    sources = {} if sources is None else sources
     for path, table in tables.items():
         ids = set(table.images)
         for raster in rasters:
@@ -300,16 +320,18 @@ def _images_of(tables: dict, rasters: list, images) -> dict:
     return placed
 
 
-def _frame(table, image: str | None, placed: dict):
-    """The lines of ``image`` (None: every image's, in the first one's CRS) in map
-    coordinates, placed through their images' geotransforms."""
+def _frame(table, image: str | list | None, placed: dict):
+    """The lines of ``image`` (an ImageId, a list of them; None: every image's), in the
+    first one's CRS, in map coordinates, placed through their images' geotransforms."""
     import geopandas as gpd
 
     from geotile.ground_scale import to_crs
     from geotile.spacenet import pixel_to_map
 
     frames = []
-    for name in ([image] if image is not None else sorted(set(table.image_ids))):
+    names = sorted(set(table.image_ids)) if image is None else \
+        [image] if isinstance(image, str) else image
+    for name in names:
         rows = table.rows_of(name)
         transform, crs = placed.get(name, (None, None))
         frame = gpd.GeoDataFrame(geometry=list(pixel_to_map(table.pixel[rows], transform))

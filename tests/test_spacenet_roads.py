@@ -445,3 +445,28 @@ def test_a_csv_in_another_products_pixels_is_refused_not_burnt_4x_off(run_cli, m
                       transform=TRANSFORM)
     assert run_cli("make-masks", buildings, pan, "-o", tmp_path / "pan.tif").exit_code == 0
     assert scored(run_cli, truth, truth, "--image", pan)["precision"] == 1.0
+
+
+def test_two_road_csvs_naming_one_image_by_other_image_ids_score_it_once(run_cli,
+                                                                         make_raster,
+                                                                         tmp_path):
+    """vectorize --lines of the public release's SN3_roads_train_AOI_2_Vegas_PS-RGB_img1.tif
+    writes ImageId AOI_2_Vegas_img1; a truth CSV keyed by the file's stem names the same
+    image. Both were placed on it, but scored as two images (the prediction's all FP, the
+    truth's all FN): precision 0 for the same line, exit 0 -> one image, precision 1."""
+    (tmp_path / "img").mkdir()
+    make_raster("img/SN3_roads_train_AOI_2_Vegas_PS-RGB_img1.tif",
+                np.zeros((1, SIZE, SIZE), np.uint8), transform=TRANSFORM)
+    line = "LINESTRING (10 50, 390 50)"
+    pred = write_rows(tmp_path / "pred.csv", ["ImageId", "WKT_Pix"],
+                      [["AOI_2_Vegas_img1", line], ["AOI_2_Vegas_img2", "LINESTRING EMPTY"]])
+    truth = write_rows(tmp_path / "truth.csv", ["ImageId", "WKT_Pix"],
+                       [["SN3_roads_train_AOI_2_Vegas_PS-RGB_img1", line],
+                        ["SN3_roads_train_AOI_2_Vegas_PS-RGB_img2", "LINESTRING EMPTY"]])
+    got = scored(run_cli, pred, truth, "--image", tmp_path / "img")
+    assert got["precision"] == got["recall"] == 1.0
+    assert got["images"] == 2
+    assert set(got["per_image"]) == {"SN3_roads_train_AOI_2_Vegas_PS-RGB_img1",
+                                     "SN3_roads_train_AOI_2_Vegas_PS-RGB_img2"}
+    assert got["per_image"]["SN3_roads_train_AOI_2_Vegas_PS-RGB_img1"][
+        "true_length_m"] == pytest.approx(190.0)
