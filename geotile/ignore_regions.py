@@ -87,12 +87,14 @@ def check_regions(regions: IgnoreRegions, image_paths) -> None:
                 raise InputError(f"{input_path(image).name}: --ignore regions are placed by "
                                  "their CRS, and this image has none. Georeference it, or "
                                  "leave out --ignore.")
+    said: dict[str, list] = {"off": [], "no area": []}  # warned once over the files
     for f, images in by_file.items():
         if is_region_raster(f):
             with open_raster(input_path(f)) as src:
-                _check_raster(src, f, images)
+                _check_raster(src, f, images, said)
         else:
-            _check_vector(f, images, image_regions(images))
+            _check_vector(f, images, image_regions(images), said)
+    _warn(said)
 
 
 def is_region_raster(path) -> bool:
@@ -102,9 +104,9 @@ def is_region_raster(path) -> bool:
     return is_label_raster(path)
 
 
-def _check_raster(src, path, images) -> None:
-    """InputError in one line where region raster ``src`` cannot be placed; a warning where
-    it lies on none of its ``images``."""
+def _check_raster(src, path, images, said: dict) -> None:
+    """InputError in one line where region raster ``src`` cannot be placed; ``said["off"]``
+    gets it where it lies on none of its ``images``."""
     if src.count != 1:
         raise InputError(f"{path}: a region raster has one band, nonzero where pixels are "
                          f"ignored; this one has {src.count}. Take the band that marks them "
@@ -121,7 +123,7 @@ def _check_raster(src, path, images) -> None:
     extent = shapely.box(*grid_envelope(src.transform, src.width, src.height))
     if not _lies_on(Labels(np.array([extent], dtype=object), crs=src.crs),
                     image_regions(images)):
-        _warn_off(path, images, extent.bounds, src.crs)
+        said["off"].append((path, images, extent.bounds, src.crs))
 
 
 def _read_vector(path, places):
@@ -145,14 +147,12 @@ def areas(regions):
 NO_AREA = (0, 1, 2, 4, 5)
 
 
-def _check_vector(path, images, places) -> None:
+def _check_vector(path, images, places, said: dict) -> None:
     """InputError in one line where region file ``path`` cannot be placed on ``images``
     (no CRS; coordinates that are no lon/lat, though read so; no polygon near them); a
-    warning where lines or points are left out, or no region lies on any of them."""
+    word in ``said`` where lines or points are left out ("no area": the file and how many),
+    or no region lies on any of them ("off")."""
     import math
-    import warnings
-
-    from geotile.errors import GeotileWarning
 
     regions = _read_vector(path, places)
     extent = regions.extent if regions.extent is not None else tuple(regions.total_bounds)
@@ -176,27 +176,36 @@ def _check_vector(path, images, places) -> None:
                          f"({no_area} lines or points, which mark no area); give polygons "
                          "(or a raster) of the regions.")
     if no_area:
-        warnings.warn(f"{path}: {no_area} line or point feature{'s' if no_area > 1 else ''} "
-                      f"of --ignore {'were' if no_area > 1 else 'was'} left out: they mark no "
-                      "area.", GeotileWarning, stacklevel=4)
+        said["no area"].append((path, no_area))
     if not _lies_on(shaped, places):
-        _warn_off(path, images, extent, regions.crs)
+        said["off"].append((path, images, extent, regions.crs))
 
 
-def _warn_off(path, images, extent, crs) -> None:
-    """Warn that region file ``path`` (spanning ``extent`` in ``crs``) lies on none of its
-    ``images``."""
+def _warn(said: dict) -> None:
+    """One warning of the region files whose lines or points were left out, one of those
+    lying on none of their images: the first file in full, how many others."""
     import warnings
 
     from geotile.errors import GeotileWarning
 
-    names = ", ".join(Path(os.fspath(i)).name for i in images[:3])
-    more = f" and {len(images) - 3} more" if len(images) > 3 else ""
-    minx, miny, maxx, maxy = extent
-    warnings.warn(f"{path}: no --ignore region lies on {names}{more} (regions span "
-                  f"({minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}) in {crs.to_string()}); "
-                  "no pixel is left out. Their CRS may be wrong, or the file may belong to "
-                  "other images.", GeotileWarning, stacklevel=5)
+    def others(found, what):
+        return f" (and {len(found) - 1} other {what})" if len(found) > 1 else ""
+
+    if lines := said["no area"]:
+        path, count = lines[0]
+        warnings.warn(f"{path}: {count} line or point feature{'s' if count > 1 else ''} of "
+                      f"--ignore {'were' if count > 1 else 'was'} left out"
+                      f"{others(lines, 'region files of some')}: they mark no area.",
+                      GeotileWarning, stacklevel=5)
+    if off := said["off"]:
+        path, images, (minx, miny, maxx, maxy), crs = off[0]
+        names = ", ".join(Path(os.fspath(i)).name for i in images[:3])
+        more = f" and {len(images) - 3} more" if len(images) > 3 else ""
+        warnings.warn(f"{path}: no --ignore region lies on {names}{more} (regions span "
+                      f"({minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}) in "
+                      f"{crs.to_string()}){others(off, 'region files on none of theirs')}; "
+                      "no pixel is left out. Their CRS may be wrong, or the files may belong "
+                      "to other images.", GeotileWarning, stacklevel=5)
 
 
 def _lies_on(regions, places) -> bool:

@@ -336,3 +336,23 @@ def test_a_region_raster_on_none_of_its_images_is_warned_of(run_cli, scene, make
     assert result.exit_code == 0, result.output
     assert "far_clouds.tif: no --ignore region lies on img.tif" in result.stderr
     assert (_mask(tmp_path / "mask.tif")[0] == 255).sum() == 0
+
+
+def test_a_folder_of_regions_on_none_of_their_images_is_said_once(run_cli, make_raster,
+                                                                  tmp_path):
+    """Three images' region files all off their images (a wrong CRS for all): one warning
+    naming the first file and how many others, not one per file (per image of a city)."""
+    images, udm = tmp_path / "images", tmp_path / "udm"
+    images.mkdir()
+    udm.mkdir()
+    labels = _vector(tmp_path / "buildings.geojson", (1, 1, 6, 6))
+    small = {"type": "Polygon", "coordinates": [[[0, 0], [20, 0], [20, 20], [0, 20], [0, 0]]]}
+    for name in "abc":
+        make_raster(f"images/{name}.tif", np.full((30, 30), 9, np.uint8))
+        (udm / f"{name}_UDM.geojson").write_text(_feature_collection(small, "absent"))
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "masks", "--ignore", udm)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "no --ignore region" in line]
+    assert len(said) == 1, result.stderr
+    assert "a_UDM.geojson: no --ignore region lies on a.tif" in said[0]
+    assert "and 2 other region files" in said[0]
