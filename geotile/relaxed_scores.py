@@ -302,6 +302,7 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
         parts = list(blocks(pred.width, pred.height, block_size))
         totals = np.zeros(5, np.int64)
+        nodata_255 = [0, 0]  # pixels of each side's declared nodata 255 (its roads?)
         with contextlib.closing(background(read(parts))) as read_parts:
             for _, _, cols, rows, ((p_values, p_valid), (t_values, t_valid)) in progress_bar(
                     read_parts, progress, total=len(parts), unit="block", desc="evaluate"):
@@ -311,10 +312,32 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                 core = (slice(hr, hr + rows), slice(hc, hc + cols))
                 totals[:4] += relaxed_counts(p_road, t_road, disk, core)
                 totals[4] += int(scored[core].sum())
+                for i, (values, valid) in enumerate(((p_values, p_valid),
+                                                     (t_values, t_valid))):
+                    if sides[i].src.nodata == 255:
+                        nodata_255[i] += int(((values[0] == 255) & ~valid)[core].sum())
+        _warn_nodata_255(sides, nodata_255, (totals[0], totals[1]))
     rho = (buffer / math.hypot(*column), buffer / math.hypot(*row))
     return RelaxedScores(buffer, rho, *(int(v) for v in totals[:4]), pixels=int(totals[4]),
                          metres=metres,
                          road_class=None if road_class is None else str(road_class))
+
+
+def _warn_nodata_255(sides, nodata: list[int], roads) -> None:
+    """Warn of a side without road pixels whose declared nodata 255 left some out: a 0/255
+    road mask whose roads are its nodata (as pixel scores warn of a truth's)."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+    from geotile.raster_kinds import may_be_0_255
+
+    for side, lost, road in zip(sides, nodata, roads, strict=True):
+        if lost and not road and may_be_0_255(side.src, side.kind):
+            name = os.path.basename(os.fspath(side.path))
+            warnings.warn(f"{side.path}: its nodata value 255 is {lost} pixels and it holds no "
+                          "road: if it is a 0/255 road mask (255 road, not no data), unset "
+                          f"its nodata (gdal_edit.py -unsetnodata {name}); they are left out "
+                          "on both sides.", GeotileWarning, stacklevel=4)
 
 
 @dataclass

@@ -246,3 +246,18 @@ def test_folders_of_masks_declaring_nodata_0_warn_once(run_cli, make_raster, tmp
     assert json.loads(result.stdout)["true_pixels"] == 60
     warnings = [line for line in result.stderr.splitlines() if "nodata 0" in line]
     assert len(warnings) == 1 and "and 5 other rasters" in warnings[0], result.stderr
+
+
+@pytest.mark.parametrize("side", ["prediction", "truth"])
+def test_a_0_255_mask_declaring_nodata_255_is_warned_of(make_raster, side):
+    """A 0/255 road mask declaring nodata 255 makes its every road pixel no data: no road on
+    that side and those pixels left out of the other's, exit 0 without a word -> a warning
+    naming the file and gdal_edit.py -unsetnodata (as pixel scores warn of it)."""
+    rng = np.random.default_rng(12)
+    pred, true = _roads(rng, (30, 30)), _roads(rng, (30, 30))
+    nodata = (255, None) if side == "prediction" else (None, 255)
+    p = make_raster("p.tif", pred.astype(np.uint8) * 255, nodata=nodata[0])
+    t = make_raster("t.tif", true.astype(np.uint8) * 255, nodata=nodata[1])
+    with pytest.warns(UserWarning, match=r"(p|t)\.tif: its nodata value 255 .*-unsetnodata"):
+        s = evaluate_relaxed(p, t, buffer=1.0)
+    assert (s.predicted_pixels if side == "prediction" else s.true_pixels) == 0
