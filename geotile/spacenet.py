@@ -112,12 +112,23 @@ def _separator(header: str) -> str | None:
     return None
 
 
+def _encoding(path: Path) -> str:
+    """The text encoding of a CSV: UTF-16 or UTF-32 as Excel's 'Unicode Text' saves it (a
+    byte-order mark, or the zero bytes of its first ASCII character), else UTF-8 (a mark
+    left out)."""
+    import json
+
+    with open(path, "rb") as handle:
+        encoding = json.detect_encoding(handle.read(4))
+    return "utf-8-sig" if encoding.startswith("utf-8") else encoding
+
+
 def _header(path: str | os.PathLike) -> list[str] | None:
     """The column names of a SpaceNet CSV (building or road), else None."""
     path = Path(path)
     if path.suffix.lower() != ".csv" or not path.is_file():
         return None
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+    with open(path, newline="", encoding=_encoding(path), errors="replace") as handle:
         header = handle.readline()
     separator = _separator(header)
     if separator is None:
@@ -205,7 +216,7 @@ def read_csv(path: str | os.PathLike) -> SpaceNetTable:
 def _read_csv(path: Path) -> SpaceNetTable:
     if not path.exists():
         raise InputError(f"{path}: no such file. Check the path.")
-    with open(path, newline="", encoding="utf-8-sig") as handle:
+    with open(path, newline="", encoding=_encoding(path)) as handle:
         header = handle.readline()
         reader = csv.DictReader(itertools.chain([header], handle),
                                 delimiter=_separator(header) or ",")

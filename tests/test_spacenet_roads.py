@@ -470,3 +470,25 @@ def test_two_road_csvs_naming_one_image_by_other_image_ids_score_it_once(run_cli
                                      "SN3_roads_train_AOI_2_Vegas_PS-RGB_img2"}
     assert got["per_image"]["SN3_roads_train_AOI_2_Vegas_PS-RGB_img1"][
         "true_length_m"] == pytest.approx(190.0)
+
+
+def test_a_road_csv_excel_saved_as_unicode_text_reads_as_its_utf8_copy(run_cli, make_raster,
+                                                                        tmp_path):
+    """Excel's 'Unicode Text' (UTF-16 with a byte-order mark, tab separated) named .csv was
+    not taken for a SpaceNet CSV: 'the file has no geometries', 'not vector data GDAL can
+    read' -> read as the UTF-8 file it was saved from: the same masks."""
+    truth = roads_csv(tmp_path / "truth.csv", empty=())
+    text = truth.read_text(encoding="utf-8")
+    rows = list(csv.reader(text.splitlines()))
+    wide = tmp_path / "excel.csv"
+    wide.write_text("\r\n".join("\t".join(r) for r in rows) + "\r\n", encoding="utf-16")
+    assert is_road_csv(wide)
+    assert read_csv(wide).pixel.tolist() == read_csv(truth).pixel.tolist()
+    image = make_raster("PS-RGB_AOI_2_Vegas_img1.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                        transform=TRANSFORM)
+    for name, labels in (("a.tif", truth), ("b.tif", wide)):
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / name,
+                         "--line-width", 4)
+        assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        assert a.read(1).sum() > 1000 and np.array_equal(a.read(1), b.read(1))
