@@ -219,7 +219,8 @@ def _read_csv(path: Path) -> SpaceNetTable:
     with open(path, newline="", encoding=_encoding(path)) as handle:
         header = handle.readline()
         reader = csv.DictReader(itertools.chain([header], handle),
-                                delimiter=_separator(header) or ",")
+                                delimiter=_separator(header) or ",",
+                                skipinitialspace=True)  # 'img1, "POLYGON ((...))"'
         fields = [f.strip() for f in reader.fieldnames or []]
         reader.fieldnames = fields
         pix_column = next((c for c in PIXEL_COLUMNS if c in fields), None)

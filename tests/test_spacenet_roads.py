@@ -492,3 +492,15 @@ def test_a_road_csv_excel_saved_as_unicode_text_reads_as_its_utf8_copy(run_cli, 
         assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
         assert a.read(1).sum() > 1000 and np.array_equal(a.read(1), b.read(1))
+
+
+def test_a_road_csv_with_a_space_after_each_comma_reads_its_quoted_wkt(tmp_path):
+    """A hand-written CSV, 'ImageId, WKT_Pix' and 'img1, "LINESTRING (...)"', was refused:
+    'WKT_Pix ' "LINESTRING (10 50' is not WKT' (the space before the quote kept the comma
+    inside it a separator) -> the quoted cell read whole."""
+    path = tmp_path / "roads.csv"
+    path.write_text('ImageId, WKT_Pix\nAOI_2_Vegas_img1, "LINESTRING (10 50, 90 50)"\n'
+                    'AOI_2_Vegas_img2, LINESTRING EMPTY\n')
+    table = read_csv(path)
+    assert table.images == ["AOI_2_Vegas_img1", "AOI_2_Vegas_img2"]
+    assert [g.wkt for g in table.pixel] == ["LINESTRING (10 50, 90 50)"]
