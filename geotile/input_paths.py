@@ -215,9 +215,21 @@ def subdataset_file(path: str | os.PathLike) -> str | None:
     return None
 
 
+#: the files of a Shapefile that GDAL reads with its .shp: index, fields, CRS, encoding,
+#: spatial indexes
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+def shapefile_parts(path: Path) -> list[Path]:
+    """The files beside Shapefile ``path`` that GDAL reads with it (either case)."""
+    return [part for ext in SHAPEFILE_PARTS for part in dict.fromkeys(
+        (path.with_suffix(ext), path.with_suffix(ext.upper()))) if part.is_file()]
+
+
 def files_read(path, _seen: frozenset = frozenset()) -> list:
     """``path`` and, for a VRT, the files GDAL reads its pixels from (which an output must
-    never replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only."""
+    never replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only; for
+    a Shapefile, its other files (:func:`shapefile_parts`)."""
     if subdataset_file(path):  # NETCDF:"scene.nc":sst reads scene.nc
         return [input_path(path), *files_read(subdataset_file(path), _seen)]
     path = input_path(path)
@@ -225,6 +237,8 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
         from geotile.stac_images import item_files
 
         return [path, *item_files(path)]  # a STAC Item of imagery: its band files too
+    if isinstance(path, Path) and path.suffix.lower() == ".shp":
+        return [path, *shapefile_parts(path)]  # its fields (.dbf) and CRS (.prj) too
     if not (isinstance(path, Path) and path.suffix.lower() == ".vrt" and path.is_file()):
         return [path]
     try:

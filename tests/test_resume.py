@@ -984,3 +984,34 @@ def test_a_resume_whose_output_another_resume_finished_meanwhile_skips_it(
     assert result.exit_code == 0, result.output
     assert _files(out) == _files(other)
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_make_masks_resume_redoes_a_mask_whose_shapefile_attributes_or_crs_changed(
+        run_cli, make_raster, tmp_path):
+    """A Shapefile's classes live in its .dbf and its CRS in its .prj; editing a class in
+    QGIS rewrites the .dbf alone, but --resume looked at the .shp only: the mask of class 1
+    kept as 'complete from an earlier run' after the class became 2, exit 0 -> its parts
+    are inputs: made again, with class 2 (and again after a .prj change)."""
+    import geopandas as gpd
+    import shapely
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    image = make_raster("img.tif", np.full((3, 20, 20), 9, np.uint8),
+                        transform=from_origin(x0, y0, 0.5, 0.5))
+    labels, out = tmp_path / "roofs.shp", tmp_path / "mask.tif"
+    box = shapely.box(x0 + 1, y0 - 6, x0 + 6, y0 - 1)
+    gpd.GeoDataFrame({"cls": [1]}, geometry=[box], crs=UTM_CRS).to_file(labels)
+    args = ("make-masks", labels, image, "-o", out, "--class-field", "cls", "--resume")
+    assert run_cli(*args).exit_code == 0
+    gpd.GeoDataFrame({"cls": [2]}, geometry=[box], crs=UTM_CRS).to_file(tmp_path / "new.shp")
+    (tmp_path / "roofs.dbf").write_bytes((tmp_path / "new.dbf").read_bytes())
+    result = run_cli(*args)
+    assert result.exit_code == 0 and "skipped" not in result.stdout, result.output
+    with rasterio.open(out) as src:
+        assert set(np.unique(src.read(1))) == {0, 2}
+    assert "skipped" in run_cli(*args).stdout
+    (tmp_path / "roofs.prj").write_text((tmp_path / "roofs.prj").read_text() + "\n")
+    assert "skipped" not in run_cli(*args).stdout
