@@ -147,8 +147,8 @@ def _line_options(command):
               show_default=True,
               help="Vectors: a prediction matches a truth polygon when IoU > this.")
 @click.option("--threshold", type=FloatRange(0, 1), default=None,
-              help="Probability rasters: p >= threshold is the class (default: the raster's "
-              "GEOTILE_THRESHOLD tag, else 0.5).")
+              help="Probability rasters: p >= threshold is the class (torchmetrics: p > "
+              "threshold; default: the raster's GEOTILE_THRESHOLD tag, else 0.5).")
 @click.option("--class-field", metavar="FIELD",
               help="Vectors: also score each class apart (FIELD in both files; a prediction "
               "without it by its 'class', geotile vectorize's names). Names match without "
@@ -257,7 +257,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     than 200 characters, as of 150 classes, is left to --json and its 10
     largest confusions listed), nodata left out (and a signed integer truth's
     negative values: Sen1Floods11's -1). Probability rasters are
-    thresholded (one band) or argmaxed. Where
+    thresholded (one band) or argmaxed. A class truth's 255 is left out (its
+    ignore value, as mmseg's and torchmetrics' ignore_index), a 0/255 mask's
+    is class 1. Where
     both name their classes in another order, classes match by name (case,
     separators and a plural 's' aside); --class-map names an unnamed truth's
     ids (LoveDA, OpenEarthMap: 0 no data, a model's class k is id k+1).
@@ -275,7 +277,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
     rasters; else SpaceNet's image ids); files without a partner are left
     out with one warning. Scores per image and in total (summed TP, FP, FN
-    or confusion matrix, as SpaceNet totals; lines: summed lengths).
+    or confusion matrix, as SpaceNet totals; lines: summed lengths): pixels
+    pooled over images, as mmseg's IoUMetric, not a mean of per-image scores.
     TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
     labels folder, a Labelme file or folder, a CVAT XML, a Label Studio
     export, a Labelbox export (v2 NDJSON, v1 JSON), a Supervisely project or
@@ -311,12 +314,17 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
 
     \b
     --json keys. Objects: mode ("object"), tp, fp, fn, precision, recall,
-    f1, mean_iou (of the matches), iou_threshold, predictions, truths and,
-    with --class-field, per_class {class: {tp, fp, fn, precision, recall,
-    f1, mean_iou, iou_threshold}}. Pixels: mode ("pixel"), classes [{class_id,
-    class, iou, precision, recall, f1, support (truth pixels), predicted}],
-    confusion_matrix, accuracy, mean_iou (over classes present), pixels; a
-    score of 0/0 (a class, or an image's foreground, on neither side) is null.
+    f1, mean_iou (of the matches; 0: none), iou_threshold, predictions,
+    truths and, with --class-field, per_class {class: {tp, fp, fn,
+    precision, recall, f1, mean_iou, iou_threshold}}. Pixels: mode
+    ("pixel"), classes [{class_id, class, iou, precision, recall, f1,
+    support (truth pixels), predicted}],
+    confusion_matrix, accuracy (pixels agreeing / pixels scored: mmseg's
+    aAcc, torchmetrics' average="micro"), mean_iou (mean of the IoUs of the
+    classes on either side, background included: mmseg's mIoU, torchmetrics'
+    macro JaccardIndex), pixels; a score of 0/0 (a class, or an image's
+    foreground, on neither side) is null; precision of a class never
+    predicted, recall of one never true: 0 (mmseg: NaN).
     Several images (folders, CSVs, COCO results): the totals as above, plus
     images, min_area (objects), per_image {image: {tp, fp, fn, precision,
     recall, f1, ...}};
