@@ -117,9 +117,11 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
         src.close()
         raise InputError(f"{path}: {bad}; fix it (gdal_edit.py -a_ullr ULX ULY LRX LRY, or "
                          "-unsetgt) or give the raster it came from.")
+    from geotile.change_maps import with_change_codes
     from geotile.sentinel2_safe import with_declared_values
 
-    return with_declared_values(src)  # a Sentinel-2 SAFE's nodata, scale and offset
+    src = with_declared_values(src)  # a Sentinel-2 SAFE's nodata, scale and offset
+    return with_change_codes(src, path)  # OSCD's 1/2 change maps: 0/1
 
 
 def _unusable_geotransform(src) -> str | None:

@@ -1,0 +1,76 @@
+"""Datasets' own layouts and label codes, on small faithful replicas: OSCD's 1/2 change
+maps, Agriculture-Vision's per-class label folders, S2Looking, LandCoverNet..."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+from tests.conftest import write_raster
+
+GRID = {"crs": "EPSG:32631", "transform": from_origin(500000, 4100000, 10, 10)}
+
+
+def _rows(out):
+    """index.csv's rows of a tile output, with each patch's mask array."""
+    with (out / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        with rasterio.open(out / row["mask"]) as mask:
+            row["labels"], row["tags"] = mask.read(), mask.tags()
+    return rows
+
+
+def _oscd(tmp_path):
+    """OSCD's <city>/cm/<city>-cm.tif (1 no change, 2 change; TorchGeo subtracts 1) for
+    images/<city>.tif, and a 0/1 prediction matching it."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "labels/paris/cm").mkdir(parents=True)
+    write_raster(tmp_path / "images/paris.tif", np.full((3, 32, 32), 900, np.uint16), **GRID)
+    change = np.zeros((32, 32), np.uint8)
+    change[:8] = 1
+    write_raster(tmp_path / "labels/paris/cm/paris-cm.tif", change + 1, **GRID)
+    write_raster(tmp_path / "pred/paris.tif", change, **GRID)
+    return change
+
+
+def test_oscd_change_maps_code_no_change_1_and_change_2(tmp_path, run_cli):
+    """OSCD's <city>-cm.tif codes no change 1, change 2: tile found no mask for
+    images/paris.tif ('-cm' no mask suffix), and given the file it counted every pixel
+    positive (positive_fraction 1.0), while evaluate scored a right 0/1 prediction 0.0.
+    Its change maps read as 0 no change, 1 change now."""
+    change = _oscd(tmp_path)
+    out = tmp_path / "patches"
+    result = run_cli("tile", tmp_path / "images", "--masks",
+                     tmp_path / "labels/*/cm/*-cm.tif", "--size", 16, "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = _rows(out)
+    assert [float(r["positive_fraction"]) for r in rows] == [0.5, 0.5, 0.0, 0.0]
+    np.testing.assert_array_equal(rows[0]["labels"][0], change[:16, :16])
+    assert json.loads(rows[0]["tags"]["GEOTILE_CLASS_NAMES"]) == ["no change", "change"]
+    result = run_cli("evaluate", tmp_path / "pred/paris.tif",
+                     tmp_path / "labels/paris/cm/paris-cm.tif", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == 1.0
+    assert [c["iou"] for c in scores["classes"]] == [1.0, 1.0]
+
+
+def test_ids_1_and_2_of_other_names_stay_classes(tmp_path, run_cli):
+    """A class raster of ids 1 and 2 (a chip without background) named otherwise keeps its
+    ids, and so does a cm/<name>-cm.tif of 0 and 1: only OSCD's name and codes read as
+    change."""
+    ids = np.ones((16, 16), np.uint8)
+    ids[:4] = 2
+    (tmp_path / "cm").mkdir()
+    write_raster(tmp_path / "chip.tif", ids, **GRID)
+    write_raster(tmp_path / "cm/zero-cm.tif", ids - 1, **GRID)
+    for name, support in (("chip.tif", [0, 192, 64]), ("cm/zero-cm.tif", [192, 64])):
+        result = run_cli("evaluate", tmp_path / name, tmp_path / name, "--json")
+        assert result.exit_code == 0, result.output
+        assert [c["support"] for c in json.loads(result.stdout)["classes"]] == support
