@@ -123,6 +123,11 @@ def palette_advice(label) -> str:
     a colour of at least OWN_COLOUR_SHARE of the pixels (a class of another dataset's, not
     JPEG's thin spread of strays) is none to give: GID's red built-up was told deepglobe.
     The black edges of ISPRS's "noBoundary" labels (by the file's name) are to be ignored."""
+    from geotile.raster_kinds import one_colour_on_black
+
+    if (colour := one_colour_on_black(label)) is not None:  # a binary mask in a colour
+        return ('--palette palette.json ({"background": [0, 0, 0], "building": '
+                f"{list(colour)}}}: a mask of black and one colour)")
     colours, counts = _sampled_colours(label)
     if "noboundary" in Path(label.name).stem.lower():
         counts = np.where(colours == 0, 0, counts)  # black: ignored with --palette potsdam

@@ -948,7 +948,24 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
     few = len(np.unique(codes)) <= 64  # a palette's colours, not a photo's thousands
     if pure and not np.isin(sample, (0, 255)).all():
         return False
-    return few and not grey and int((sample.max(axis=1) > 1).sum()) >= 2
+    return few and not grey and (int((sample.max(axis=1) > 1).sum()) >= 2
+                                 or one_colour_on_black(src) is not None)
+
+
+def one_colour_on_black(src) -> tuple[int, int, int] | None:
+    """The colour of a uint8 RGB raster holding black and one colour of 0s and 255s alone,
+    not grey (S2Looking's building masks drawn in red, a binary mask in a colour): its
+    positive class; None for any other (its pixels sampled)."""
+    from geotile.raster import sample_pixels
+
+    if src.count < 3 or src.dtypes[0] != "uint8":
+        return None
+    sample = sample_pixels(src, [1, 2, 3]).reshape(3, -1)
+    colours = np.unique(sample.T, axis=0)
+    if len(colours) != 2 or colours[0].any() or not np.isin(colours[1], (0, 255)).all() \
+            or colours[1].all():
+        return None
+    return tuple(int(v) for v in colours[1])
 
 
 #: a uint8 raster is a 0/255 mask when at least this share of its valid pixels is 0 or 255,

@@ -74,3 +74,33 @@ def test_ids_1_and_2_of_other_names_stay_classes(tmp_path, run_cli):
         result = run_cli("evaluate", tmp_path / name, tmp_path / name, "--json")
         assert result.exit_code == 0, result.output
         assert [c["support"] for c in json.loads(result.stdout)["classes"]] == support
+
+
+def test_s2looking_building_masks_in_one_colour_on_black(tmp_path, run_cli):
+    """A binary mask drawn in one colour on black (S2Looking's label1/, label2/ as RGB
+    PNGs, red or blue on black): tile read its red band as class ids, 255 the ignore value,
+    and said positive_fraction 0.0 with no word; evaluate scored it so. Both name the
+    palette that reads it now, and tile --palette with it gives 0/1 masks."""
+    from PIL import Image
+
+    for folder in ("Image1", "label1"):
+        (tmp_path / folder).mkdir()
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(tmp_path / "Image1/7.png")
+    red = np.zeros((32, 32, 3), np.uint8)
+    red[:8, :, 0] = 255
+    Image.fromarray(red).save(tmp_path / "label1/7.png")
+    advice = '{"background": [0, 0, 0], "building": [255, 0, 0]}'
+    result = run_cli("tile", tmp_path / "Image1", "--masks", tmp_path / "label1",
+                     "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert advice in result.stderr
+    result = run_cli("evaluate", tmp_path / "label1/7.png", tmp_path / "label1/7.png")
+    assert result.exit_code == 1
+    assert advice in result.stderr and "Traceback" not in result.output
+    (tmp_path / "palette.json").write_text(advice)
+    result = run_cli("tile", tmp_path / "Image1", "--masks", tmp_path / "label1", "--palette",
+                     tmp_path / "palette.json", "--size", 32, "-o", tmp_path / "ids")
+    assert result.exit_code == 0, result.output
+    [row] = _rows(tmp_path / "ids")
+    assert float(row["positive_fraction"]) == 0.25
+    np.testing.assert_array_equal(row["labels"][0], (red[:, :, 0] > 0).astype(np.uint8))
