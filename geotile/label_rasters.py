@@ -944,7 +944,8 @@ def make_masks_from_raster(
                       (table, ignore_codes, expand, kind == "binary", snap), names, unknown,
                       creation_options, overwrite,
                       progress, tag, band_rows, left_out,
-                      partial(region_mask, ignore.of(i)) if ignore else None)
+                      partial(region_mask, ignore.of(i)) if ignore else None,
+                      zero_no_data=bool(class_map) and 0 in _no_data_ids(names, True))
             for i, (image, output, tag) in enumerate(zip(
                 image_paths, output_paths, complete or [None] * len(image_paths), strict=True))
         ]
@@ -1032,13 +1033,15 @@ def _index_names(label, class_map) -> list[str] | None:
     return own
 
 
-def _no_data_ids(names: list[str] | None) -> np.ndarray:
+def _no_data_ids(names: list[str] | None, zero: bool = False) -> np.ndarray:
     """The class ids past 0 whose name says no data (CORINE's 48 'NODATA', a legend's
     'unknown'): a mask ignores them, as evaluate leaves them out; 0 keeps its own rule
-    (:func:`~geotile.raster_kinds.zero_nodata`)."""
+    (:func:`~geotile.raster_kinds.zero_nodata`) unless ``zero``: a class map naming it no
+    data (a STAC item's label:classes, LandCoverNet's "No Data")."""
     from geotile.raster_kinds import no_data_ids
 
-    return np.array([i for i in no_data_ids(names) if 0 < i < IGNORE], np.uint8)
+    low = 0 if zero else 1
+    return np.array([i for i in no_data_ids(names) if low <= i < IGNORE], np.uint8)
 
 
 def _warn_no_data_ids(labels_path, left_out: dict[int, int], names: list[str]) -> None:
@@ -1072,7 +1075,7 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
 def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
               creation_options, overwrite, progress, complete=None,
               band_rows: int = DEFAULT_BAND_ROWS, left_out: dict | None = None,
-              regions=None) -> dict:
+              regions=None, zero_no_data: bool = False) -> dict:
     import rasterio
     from rasterio.windows import Window
 
@@ -1106,7 +1109,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         profile = output_profile(image, count=1, dtype="uint8", nodata=IGNORE,
                                  creation_options=creation_options)
         counts = np.zeros(256, np.int64)
-        no_data = _no_data_ids(names) if table is None and not binary else np.zeros(0)
+        no_data = _no_data_ids(names, zero_no_data) if table is None and not binary \
+            else np.zeros(0)
         dropped = np.zeros(256, np.int64)  # pixels of those ids
         seen: dict[int, int] = {}
         bad_ids = []  # class ids a mask cannot hold, named together (in their own type)

@@ -7,7 +7,8 @@ says (GeoJSON for "vector", a raster for "raster"), is the labels file, its href
 relative to the item. Vector labels are classed by the one ``label:properties`` field (or
 the one ``label:classes`` names; none: one class), and the class names ``label:classes``
 declares are the run's class values, so ids do not depend on which a tile holds. A raster
-asset's ``classification:classes`` (value, name) name its ids.
+asset's ``classification:classes`` (value, name) name its ids; without them, the one list
+of names label:classes gives names its ids 0, 1, ... (LandCoverNet: "No Data" first).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def label_item(path) -> LabelItem | None:
                for c in properties.get("label:classes") or [] if isinstance(c, dict)}
     asset = document["assets"][key]
     return LabelItem(path, target, raster, fields, classes,
-                     _classification(asset) if raster else None)
+                     (_classification(asset) or _listed_names(classes)) if raster else None)
 
 
 def labels_file(path):
@@ -266,6 +267,18 @@ def _classification(asset: dict) -> dict | None:
              if isinstance(c, dict) and "name" in c and isinstance(c.get("value"), int)
              and not c.get("nodata") and 0 <= c["value"] <= 254}
     return named or None
+
+
+def _listed_names(classes: dict) -> dict | None:
+    """{name: value} of a raster item naming its values only in label:classes, one list of
+    names by value (LandCoverNet's "No Data", "Water", ...: 0 is no data, a name make-masks
+    writes as 255); None for several lists, or values rather than names."""
+    if len(classes) != 1:
+        return None
+    names = next(iter(classes.values()))
+    if not names or not all(isinstance(n, str) for n in names) or len(names) > 255:
+        return None
+    return {name: value for value, name in enumerate(names)}
 
 
 def _linked_label_items(document, path: Path) -> list[str]:

@@ -104,3 +104,26 @@ def test_s2looking_building_masks_in_one_colour_on_black(tmp_path, run_cli):
     [row] = _rows(tmp_path / "ids")
     assert float(row["positive_fraction"]) == 0.25
     np.testing.assert_array_equal(row["labels"][0], (red[:, :, 0] > 0).astype(np.uint8))
+
+
+def test_landcovernet_raster_item_naming_its_classes_in_label_classes(tmp_path, run_cli):
+    """LandCoverNet's label items name the values of their raster only in label:classes,
+    "No Data" first (no classification:classes): its 0 was read as background and scored,
+    the classes left unnamed. 0 is no data (255) now, 1.. named as label:classes says."""
+    from tests.test_stac_labels import SIZE, _image, _item, _read
+
+    ids = np.zeros((1, SIZE, SIZE), np.uint8)
+    ids[0, :8], ids[0, 8:16], ids[0, 16:24] = 1, 5, 7
+    write_raster(tmp_path / "labels.tif", ids)
+    names = ["No Data", "Water", "Artificial Bareground", "Natural Bareground",
+             "Permanent Snow/Ice", "Cultivated Vegetation", "(Semi) Natural Vegetation",
+             "Woody Vegetation"]
+    item = _item(tmp_path / "item.json", {
+        "label:type": "raster", "label:properties": None,
+        "label:classes": [{"name": "", "classes": names}]}, {
+        "labels": {"href": "labels.tif", "roles": ["labels"], "type": "image/tiff"}})
+    result = run_cli("make-masks", item, _image(tmp_path), "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask, tags = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, np.where(ids[0] == 0, 255, ids[0]))
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"])[1:] == names[1:]
