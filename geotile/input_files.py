@@ -16,6 +16,7 @@ from geotile.input_paths import (
     gdal_archive_path,
     input_path,
     is_virtual_path,
+    is_virtual_subdataset,
     local_path,
 )
 from geotile.sidecars import is_sidecar
@@ -191,6 +192,8 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
     if is_virtual_path(text):
         refuse_remote_listing(text)
         return [input_path(text)]
+    if is_virtual_subdataset(text):  # SENTINEL2_L2A:/vsizip//abs/S2A_....SAFE.zip/...
+        return [input_path(text)]
     local = local_path(text)
     if local.is_dir():
         if stac_items:  # a downloaded search: its items, not their bands
@@ -203,6 +206,10 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
         return [item for match in _pattern_files(text) for item in (
             expand_one(match, suffixes) if _archive_prefix(match) else [match])]
     if (inside := in_place(local)) is not local:  # a download as it came: the rasters inside
+        from geotile.sentinel2_safe import safe_archive_advice
+
+        if advice := safe_archive_advice(local):
+            raise InputError(f"{local}: {advice}.")
         return expand_one(inside, suffixes)
     return [local]
 

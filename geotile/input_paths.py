@@ -27,6 +27,17 @@ def is_virtual_path(path: str | os.PathLike) -> bool:
     return text.startswith("/vsi") or "://" in text
 
 
+#: a GDAL subdataset name whose file is a GDAL virtual path, as gdalinfo lists those of a
+#: zipped product: SENTINEL2_L2A:/vsizip//abs/S2A_....SAFE.zip/S2A_....SAFE/MTD_MSIL2A.xml:10m:...
+_VIRTUAL_SUBDATASET = re.compile(r'[A-Za-z][A-Za-z0-9_]*:"?/vsi')
+
+
+def is_virtual_subdataset(path: str | os.PathLike) -> bool:
+    """True for a GDAL subdataset name of a file read through GDAL's /vsi... (a Path would
+    collapse the "//" of /vsizip//abs/a.zip)."""
+    return bool(_VIRTUAL_SUBDATASET.match(os.fspath(path)))
+
+
 def _is_local(path: str | os.PathLike) -> bool:
     return not is_virtual_path(path)
 
@@ -70,7 +81,8 @@ def input_path(path: str | os.PathLike) -> Path | VirtualPath:
     path (rasterio's ``zip://a.zip!b.tif`` as GDAL's ``/vsizip/a.zip/b.tif``:
     :func:`gdal_archive_path`)."""
     text = gdal_archive_path(os.fspath(path))
-    return VirtualPath(text) if is_virtual_path(text) else local_path(text)
+    virtual = is_virtual_path(text) or is_virtual_subdataset(text)
+    return VirtualPath(text) if virtual else local_path(text)
 
 
 def image_stem(path) -> str:
@@ -86,14 +98,17 @@ def subdataset_stem(path) -> str | None:
     """A GDAL subdataset name's stem: its file's, and the fields that pick the subdataset
     (NETCDF:"scene.nc":sst -> scene_sst, GTIFF_DIR:2:pages.tif -> pages_2); a product's
     metadata file in its .SAFE folder, which every product names alike (MTD_MSIL2A.xml),
-    by that folder: S2A_MSIL2A_..._T31TCJ_..._10m_EPSG_32631. None for a file."""
+    by that folder (zipped too: .SAFE.zip): S2A_MSIL2A_..._T31TCJ_..._10m_EPSG_32631. None
+    for a file."""
     file = subdataset_file(path)
     if file is None:
         return None
     text = os.fspath(path).replace(f'"{file}"', "\0").replace(file, "\0")
     fields = [re.sub(r"[^A-Za-z0-9._-]+", "_", f).strip("_") for f in text.split(":")[1:]]
-    folder = Path(file).absolute().parent
-    stem = folder.stem if folder.suffix.lower() == ".safe" else Path(file).stem
+    folder = PurePosixPath(file).parent.name if is_virtual_path(file) else \
+        Path(file).absolute().parent.name
+    safe = re.match(r"(.+)\.safe(?:\.zip)?$", folder, re.IGNORECASE)
+    stem = safe.group(1) if safe else Path(file).stem
     return "_".join([stem, *(f for f in fields if f and f != "\0")])
 
 
@@ -199,20 +214,39 @@ def input_exists(path: str | os.PathLike) -> bool:
 
 def subdataset_file(path: str | os.PathLike) -> str | None:
     """The existing local file of a GDAL subdataset's name ``path`` (NETCDF:"a.nc":sst, as
-    gdalinfo lists them), else None: a name GDAL opens, which is no file itself."""
+    gdalinfo lists them), or the file in a local archive it names as GDAL does
+    (/vsizip//abs/S2A_....SAFE.zip/S2A_....SAFE/MTD_MSIL2A.xml), else None: a name GDAL
+    opens, which is no file itself."""
     text = os.fspath(path)
     if os.path.lexists(text) or is_virtual_path(text):
         return None
     for match in re.finditer(r'"([^"]+)"', text):  # a quoted file
-        if os.path.isfile(match.group(1)):
+        if _is_file(match.group(1)):
             return match.group(1)
     parts = text.split(":")
     for start in range(1, len(parts)):  # an unquoted one, between the prefix and the name
         for end in range(len(parts), start, -1):
             candidate = ":".join(parts[start:end])
-            if candidate and os.path.isfile(candidate):
+            if candidate and _is_file(candidate):
                 return candidate
     return None
+
+
+def _is_file(candidate: str) -> bool:
+    """Whether ``candidate`` is a local file or a file in a local archive (GDAL's path)."""
+    if not candidate.startswith(ARCHIVE_PREFIXES):
+        return os.path.isfile(candidate)
+    from geotile.resume import local_archive
+
+    folder, _, name = candidate.rpartition("/")
+    if not name or local_archive(candidate) is None:
+        return False
+    from pyogrio import vsi_listtree
+
+    try:
+        return any(p == candidate for p in vsi_listtree(folder))
+    except (OSError, ValueError, RuntimeError):
+        return False
 
 
 #: the files of a Shapefile that GDAL reads with its .shp: index, fields, CRS, encoding,
@@ -233,6 +267,11 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
     if subdataset_file(path):  # NETCDF:"scene.nc":sst reads scene.nc
         return [input_path(path), *files_read(subdataset_file(path), _seen)]
     path = input_path(path)
+    if str(path).startswith(ARCHIVE_PREFIXES):  # /vsizip/a.zip/x.tif reads a.zip
+        from geotile.resume import local_archive
+
+        archive = local_archive(str(path))
+        return [path, Path(archive)] if archive else [path]
     if isinstance(path, Path) and path.suffix.lower() in (".json", ".geojson"):
         from geotile.stac_images import item_files
 

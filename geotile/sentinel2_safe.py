@@ -142,10 +142,14 @@ def view_xml(src, bands: list[tuple]) -> str:
 def _absolute(name: str) -> str:
     """A subdataset name whose file is an absolute path (the VRT may be read from another
     working directory)."""
-    from geotile.input_paths import subdataset_file
+    from geotile.input_paths import is_virtual_path, subdataset_file
+    from geotile.resume import with_absolute_archive
 
     file = subdataset_file(name)
-    return name.replace(file, os.path.abspath(file), 1) if file else name
+    if not file:
+        return name
+    absolute = with_absolute_archive(file) if is_virtual_path(file) else os.path.abspath(file)
+    return name.replace(file, absolute, 1)
 
 
 def with_declared_values(src):
@@ -179,13 +183,19 @@ def safe_folder_advice(folder) -> str | None:
     GDAL subdatasets of its metadata file, not files in it), else None."""
     from pathlib import Path
 
+    folder = Path(folder)
+    found = sorted(folder.glob("MTD_MSI*.xml")) + sorted(folder.glob("manifest.safe"))
+    return _subdatasets_advice(found)
+
+
+def _subdatasets_advice(found) -> str | None:
+    """The advice of :func:`safe_folder_advice` for the first of the metadata files
+    ``found`` (local or GDAL paths) that lists subdatasets, else None."""
     import rasterio
     from rasterio.errors import RasterioError
 
     from geotile.quiet_warnings import quietly
 
-    folder = Path(folder)
-    found = sorted(folder.glob("MTD_MSI*.xml")) + sorted(folder.glob("manifest.safe"))
     for metadata in found:
         try:
             with quietly(rasterio.open, metadata) as src:
@@ -194,6 +204,24 @@ def safe_folder_advice(folder) -> str | None:
             continue
         if names:
             return (f"a satellite product (SAFE) whose rasters are GDAL subdatasets of "
-                    f"{metadata.name}: give one by its name, quoted, e.g. '{names[0]}' "
-                    f"({len(names)} of them: gdalinfo {metadata} lists them)")
+                    f"{os.path.basename(metadata)}: give one by its name, quoted, e.g. "
+                    f"'{names[0]}' ({len(names)} of them: gdalinfo {metadata} lists them)")
     return None
+
+
+def safe_archive_advice(archive) -> str | None:
+    """What to give for a zipped product (S2A_MSIL2A_....SAFE.zip as the Copernicus Data
+    Space serves it) given as an IMAGE: :func:`safe_folder_advice` of the .SAFE folder in
+    it; None for another archive."""
+    import zipfile
+
+    if not str(archive).lower().endswith(".zip"):
+        return None
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            names = opened.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return None
+    found = sorted(n for n in names if re.fullmatch(
+        r"(?:[^/]+\.SAFE/)?(?:MTD_MSI\w+\.xml|manifest\.safe)", n, re.IGNORECASE))
+    return _subdatasets_advice([f"/vsizip/{os.path.abspath(archive)}/{n}" for n in found])

@@ -190,3 +190,75 @@ def test_a_product_missing_a_band_file_is_refused_naming_it(run_cli, tmp_path):
                           "from the product (band B3", "download it again",
                           "gdalbuildvrt -separate")
     assert not (tmp_path / "out.tif").exists()
+
+
+def zipped(name):
+    """The product of the subdataset ``name`` as the Copernicus Data Space serves it, a
+    <product>.SAFE.zip holding its .SAFE folder (the folder removed); the subdataset's
+    name as gdalinfo lists it: SENTINEL2_L2A:/vsizip//abs/<product>.SAFE.zip/...."""
+    import shutil
+    import zipfile
+    from pathlib import Path
+
+    metadata = Path(name.split(":", 1)[1].rsplit(":", 2)[0])
+    safe = metadata.parent
+    archive = safe.with_name(f"{safe.name}.zip")
+    with zipfile.ZipFile(archive, "w") as zipped_file:
+        for path in sorted(safe.rglob("*")):
+            zipped_file.write(path, path.relative_to(safe.parent))
+    shutil.rmtree(safe)
+    return name.replace(f"{metadata}", f"/vsizip/{archive}/{safe.name}/{metadata.name}")
+
+
+def test_a_zipped_product_subdataset_reads_as_the_unzipped_one(run_cli, tmp_path):
+    """The subdataset of a .SAFE.zip as gdalinfo lists it (/vsizip//abs/...): read as
+    the unzipped product (fill NaN, DN as stored, the reflectance advice), its output named
+    after the product; before, 'no such file. Check the path.' (its '//' collapsed too)."""
+    from geotile.input_paths import files_read, image_stem, input_path
+
+    name = zipped(safe_product(tmp_path))
+    archive = next(tmp_path.glob("*.SAFE.zip"))
+    assert f":/vsizip//{str(archive).lstrip('/')}/" in name
+    assert str(input_path(name)) == name
+    assert image_stem(name) == f"{archive.name[:-9]}_10m_EPSG_32631"
+    assert archive in files_read(name)
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, name, "--bands", "B04,B03,B02", "--activation", "none",
+                     "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 0, result.output
+    assert "--scale 0.0001 --mean 0.1" in result.stderr
+    out = tmp_path / "out" / f"{archive.name[:-9]}_10m_EPSG_32631.tif"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [out.name]
+    with rasterio.open(out) as dst:
+        values = dst.read()
+        assert dst.crs.to_epsg() == 32631
+        assert dst.transform == from_origin(300000, 4900020, 10, 10)
+    assert np.isnan(values[:, :, :5]).all()
+    assert values[:, :, 5:].tolist() == [[[v] * 15] * SIZE for v in (1300, 1200, 1100)]
+
+
+def test_tile_patches_of_a_zipped_product_are_named_after_it(run_cli, tmp_path):
+    """tile of a .SAFE.zip's subdataset: patches named <product>_10m_EPSG_32631_<row>_<col>
+    keeping nodata and scale, as for the unzipped product."""
+    name = zipped(safe_product(tmp_path))
+    product = next(tmp_path.glob("*.SAFE.zip")).name[:-9]
+    result = run_cli("tile", name, "--size", "10", "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    patches = sorted(p.name for p in (tmp_path / "patches" / "images").glob("*.tif"))
+    assert len(patches) == 4 and all(p.startswith(f"{product}_10m_EPSG_32631_")
+                                     for p in patches)
+    with rasterio.open(tmp_path / "patches" / "images" / patches[0]) as patch:
+        assert patch.nodatavals == (0.0,) * 6 and patch.offsets[0] == -0.1
+
+
+def test_a_zipped_product_given_itself_names_its_subdatasets(run_cli, tmp_path):
+    """The .SAFE.zip as downloaded, given as an IMAGE: one line naming a subdataset to give
+    (as for the .SAFE folder), not the JPEG 2000 folder inside; nothing written."""
+    name = zipped(safe_product(tmp_path))
+    archive = next(tmp_path.glob("*.SAFE.zip"))
+    model = identity_model(tmp_path / "id.onnx", 4)
+    result = run_cli("predict", model, archive, "-o", tmp_path / "out")
+    assert_one_line_error(result, f"{archive}: a satellite product (SAFE)",
+                          f"e.g. '{name}'", "gdalinfo")
+    assert "IMG_DATA" not in result.output
+    assert not (tmp_path / "out").exists()
