@@ -16,7 +16,7 @@ stack declares its raster:bands (:mod:`geotile.stac_images`), pixels unchanged:
   reflectance = DN x 0.0001 - 0.1, before it DN x 0.0001; not on TCI's 8-bit bands. AOT
   and WVP: 1 / AOT_QUANTIFICATION_VALUE, 1 / WVP_QUANTIFICATION_VALUE.
 
-What a band declares itself is kept. A spectral band whose file is missing (a partial
+What a band declares itself is kept. A spectral band's or TCI's file missing (a partial
 download, which GDAL reads as 0s with a warning only) is refused in one line naming it.
 """
 
@@ -93,12 +93,12 @@ def missing_files(src) -> dict[str, str]:
 
 
 def _refuse_missing_bands(src) -> None:
-    """InputError naming a spectral band's missing file (GDAL would read it as 0s). AOT,
-    WVP and SCL files missing read as their no data."""
+    """InputError naming a spectral band's or the true-colour (TCI) missing file (GDAL
+    would read it as 0s). AOT, WVP and SCL files missing read as their no data."""
     from geotile.errors import InputError
 
     lost = [(band, file) for band, file in missing_files(src).items()
-            if _SPECTRAL.fullmatch(band)]
+            if _SPECTRAL.fullmatch(band) or band == "TCI"]
     if not lost:
         return
     src.close()

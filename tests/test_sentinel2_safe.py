@@ -23,58 +23,79 @@ DN = {"B02": 1100, "B03": 1200, "B04": 1300, "B08": 1700, "AOT": 120, "WVP": 900
 PHYSICAL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12"]
 
 
-def safe_product(folder, baseline="05.10"):
-    """A minimal L2A SAFE (SAFE_COMPACT) with the 10 m B02, B03, B04, B08, AOT and WVP
-    JPEG 2000 files, MTD_MSIL2A.xml (nodata 0, quantification 10000, BOA_ADD_OFFSET -1000 from
-    baseline 04.00) and the granule's MTD_TL.xml; its 10 m subdataset's name."""
-    safe = folder / (f"S2A_MSIL2A_20240101T105441_N{baseline.replace('.', '')}_R051_{TILE}"
-                     "_20240101T120000.SAFE")
-    files = []
-    for band, value in DN.items():
-        name = f"GRANULE/{GRANULE}/IMG_DATA/R10m/{TILE}_20240101T105441_{band}_10m"
-        (safe / name).parent.mkdir(parents=True, exist_ok=True)
-        pixels = np.full((SIZE, SIZE), value, np.uint16)
-        pixels[:, :5] = 0
-        with rasterio.open(safe / f"{name}.jp2", "w", driver="JP2OpenJPEG", width=SIZE,
-                           height=SIZE, count=1, dtype="uint16", crs="EPSG:32631",
-                           transform=from_origin(300000, 4900020, 10, 10), QUALITY=100,
-                           REVERSIBLE="YES") as dst:
-            dst.write(pixels, 1)
-        files.append(f"<IMAGE_FILE>{name}</IMAGE_FILE>")
-    offsets = "".join(f'<BOA_ADD_OFFSET band_id="{i}">-1000</BOA_ADD_OFFSET>'
+def _band_file(path, value, resolution):
+    """A band's JPEG 2000 on the tile's grid at ``resolution`` m, its left 50 m (at least
+    a column) 0; TCI: 3 bands of uint8."""
+    n, tci = SIZE * 10 // resolution, path.stem.split("_")[2] == "TCI"
+    pixels = np.full((3 if tci else 1, n, n), value, np.uint8 if tci else np.uint16)
+    pixels[:, :, :max(1, 50 // resolution)] = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="JP2OpenJPEG", width=n, height=n,
+                       count=pixels.shape[0], dtype=pixels.dtype, crs="EPSG:32631",
+                       transform=from_origin(300000, 4900020, resolution, resolution),
+                       QUALITY=100, REVERSIBLE="YES") as dst:
+        dst.write(pixels)
+
+
+def safe_product(folder, baseline="05.10", level="2A", files=None, resolution="10m"):
+    """A minimal SAFE (SAFE_COMPACT) of ``level`` 2A or 1C with JPEG 2000 files ``files``
+    ({(band, resolution m): DN}; default the 10 m B02, B03, B04, B08, AOT and WVP of DN;
+    L1C's in IMG_DATA/ without a resolution), MTD_MSIL2A.xml or MTD_MSIL1C.xml (nodata 0,
+    quantification 10000, BOA_ADD_OFFSET or RADIO_ADD_OFFSET -1000 from baseline 04.00,
+    PHYSICAL_GAINS) and the granule's MTD_TL.xml; the name of its ``resolution``
+    subdataset (10m, 20m, 60m, TCI)."""
+    files = files or {(band, 10): value for band, value in DN.items()}
+    granule = GRANULE.replace("L2A", f"L{level}")
+    safe = folder / (f"S2A_MSIL{level}_20240101T105441_N{baseline.replace('.', '')}_R051_"
+                     f"{TILE}_20240101T120000.SAFE")
+    images = []
+    for (band, r), value in files.items():
+        name = (f"GRANULE/{granule}/IMG_DATA/R{r}m/{TILE}_20240101T105441_{band}_{r}m"
+                if level == "2A" else f"GRANULE/{granule}/IMG_DATA/{TILE}_20240101T105441_{band}")
+        _band_file(safe / f"{name}.jp2", value, r)
+        if band != "TCI":
+            images.append(f"<IMAGE_FILE>{name}</IMAGE_FILE>")
+    add = "BOA_ADD_OFFSET" if level == "2A" else "RADIO_ADD_OFFSET"
+    offsets = "".join(f'<{add} band_id="{i}">-1000</{add}>'
                       for i in range(13)) if baseline >= "04.00" else ""
-    spectral = "".join(f'<Spectral_Information bandId="{i}" physicalBand="{b}">'
-                       "</Spectral_Information>" for i, b in enumerate(PHYSICAL))
-    (safe / "MTD_MSIL2A.xml").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?><n1:Level-2A_User_Product xmlns:n1="https://'
-        'psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd"><n1:General_Info>'
-        "<Product_Info><PRODUCT_START_TIME>2024-01-01T10:54:41.024Z</PRODUCT_START_TIME>"
-        f"<PRODUCT_URI>{safe.name}</PRODUCT_URI><PROCESSING_LEVEL>Level-2A</PROCESSING_LEVEL>"
-        f"<PRODUCT_TYPE>S2MSI2A</PRODUCT_TYPE><PROCESSING_BASELINE>{baseline}"
-        "</PROCESSING_BASELINE><Query_Options><PRODUCT_FORMAT>SAFE_COMPACT</PRODUCT_FORMAT>"
-        "</Query_Options><Product_Organisation><Granule_List><Granule "
-        f'imageFormat="JPEG2000">{"".join(files)}</Granule></Granule_List>'
-        "</Product_Organisation></Product_Info><Product_Image_Characteristics>"
-        "<Special_Values><SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT>"
-        "<SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX></Special_Values>"
+    listed = "BOA_ADD_OFFSET_VALUES_LIST" if level == "2A" else "Radiometric_Offset_List"
+    offsets = f"<{listed}>{offsets}</{listed}>"
+    quantification = (
         "<QUANTIFICATION_VALUES_LIST><BOA_QUANTIFICATION_VALUE>10000"
         "</BOA_QUANTIFICATION_VALUE><AOT_QUANTIFICATION_VALUE>1000.0</AOT_QUANTIFICATION_VALUE>"
         "<WVP_QUANTIFICATION_VALUE>1000.0</WVP_QUANTIFICATION_VALUE>"
-        "</QUANTIFICATION_VALUES_LIST>"
-        f"<BOA_ADD_OFFSET_VALUES_LIST>{offsets}</BOA_ADD_OFFSET_VALUES_LIST>"
+        "</QUANTIFICATION_VALUES_LIST>" if level == "2A" else
+        '<QUANTIFICATION_VALUE unit="none">10000</QUANTIFICATION_VALUE>')
+    gains = "".join(f'<PHYSICAL_GAINS bandId="{i}">3.97</PHYSICAL_GAINS>' for i in range(13))
+    spectral = "".join(f'<Spectral_Information bandId="{i}" physicalBand="{b}">'
+                       "</Spectral_Information>" for i, b in enumerate(PHYSICAL))
+    root = f"Level-{level}_User_Product"
+    (safe / f"MTD_MSIL{level}.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><n1:{root} xmlns:n1="https://'
+        f'psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-{level}.xsd"><n1:General_Info>'
+        "<Product_Info><PRODUCT_START_TIME>2024-01-01T10:54:41.024Z</PRODUCT_START_TIME>"
+        f"<PRODUCT_URI>{safe.name}</PRODUCT_URI><PROCESSING_LEVEL>Level-{level}"
+        f"</PROCESSING_LEVEL><PRODUCT_TYPE>S2MSI{level}</PRODUCT_TYPE><PROCESSING_BASELINE>"
+        f"{baseline}</PROCESSING_BASELINE><Query_Options><PRODUCT_FORMAT>SAFE_COMPACT"
+        "</PRODUCT_FORMAT></Query_Options><Product_Organisation><Granule_List><Granule "
+        f'imageFormat="JPEG2000">{"".join(images)}</Granule></Granule_List>'
+        "</Product_Organisation></Product_Info><Product_Image_Characteristics>"
+        f"{gains}<Special_Values><SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT>"
+        "<SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX></Special_Values>"
+        f"{quantification}{offsets}"
         f"<Spectral_Information_List>{spectral}</Spectral_Information_List>"
-        "</Product_Image_Characteristics></n1:General_Info></n1:Level-2A_User_Product>")
+        f"</Product_Image_Characteristics></n1:General_Info></n1:{root}>")
     grid = "".join(
         f'<Size resolution="{r}"><NROWS>{SIZE * 10 // r}</NROWS><NCOLS>{SIZE * 10 // r}'
         f'</NCOLS></Size><Geoposition resolution="{r}"><ULX>300000</ULX><ULY>4900020</ULY>'
         f"<XDIM>{r}</XDIM><YDIM>-{r}</YDIM></Geoposition>" for r in (10, 20, 60))
-    (safe / "GRANULE" / GRANULE / "MTD_TL.xml").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?><n1:Level-2A_Tile_ID xmlns:n1="https://psd-14.'
-        'sentinel2.eo.esa.int/PSD/S2_PDI_Level-2A_Tile_Metadata.xsd"><n1:Geometric_Info>'
-        "<Tile_Geocoding><HORIZONTAL_CS_NAME>WGS84 / UTM zone 31N</HORIZONTAL_CS_NAME>"
-        f"<HORIZONTAL_CS_CODE>EPSG:32631</HORIZONTAL_CS_CODE>{grid}</Tile_Geocoding>"
-        "</n1:Geometric_Info></n1:Level-2A_Tile_ID>")
-    return f"SENTINEL2_L2A:{safe / 'MTD_MSIL2A.xml'}:10m:EPSG_32631"
+    (safe / "GRANULE" / granule / "MTD_TL.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><n1:Level-{level}_Tile_ID xmlns:n1="https://'
+        f'psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-{level}_Tile_Metadata.xsd">'
+        "<n1:Geometric_Info><Tile_Geocoding><HORIZONTAL_CS_NAME>WGS84 / UTM zone 31N"
+        "</HORIZONTAL_CS_NAME><HORIZONTAL_CS_CODE>EPSG:32631</HORIZONTAL_CS_CODE>"
+        f"{grid}</Tile_Geocoding></n1:Geometric_Info></n1:Level-{level}_Tile_ID>")
+    return f"SENTINEL2_L{level}:{safe / f'MTD_MSIL{level}.xml'}:{resolution}:EPSG_32631"
 
 
 def test_a_safe_product_fill_is_nodata_and_its_reflectance_is_named(run_cli, tmp_path):
@@ -262,3 +283,95 @@ def test_a_zipped_product_given_itself_names_its_subdatasets(run_cli, tmp_path):
                           f"e.g. '{name}'", "gdalinfo")
     assert "IMG_DATA" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+RGB = {("B02", 10): 1100, ("B03", 10): 1200, ("B04", 10): 1300, ("B08", 10): 1700}
+
+
+@pytest.mark.parametrize(("baseline", "mean", "expected"), [
+    ("05.10", "0.1", [0.03, 0.02, 0.01]),  # (DN + RADIO_ADD_OFFSET) / QUANTIFICATION_VALUE
+    ("02.07", "0", [0.13, 0.12, 0.11]),  # before baseline 04.00: DN / 10000
+])
+def test_an_l1c_product_declares_its_top_of_atmosphere_reflectance(run_cli, tmp_path, baseline,
+                                                                   mean, expected):
+    """L1C (MTD_MSIL1C.xml, QUANTIFICATION_VALUE, RADIO_ADD_OFFSET from baseline 04.00;
+    PHYSICAL_GAINS, radiance gains, ignored): the warning names the flags feeding
+    reflectance, which reach the model; the fill is NaN; the output is on the 10 m grid,
+    named after the product."""
+    name = safe_product(tmp_path, baseline, "1C", RGB)
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, name, "--bands", "B04,B03,B02", "--activation", "none",
+                     "-o", f"{tmp_path / 'raw'}/")
+    assert result.exit_code == 0, result.output
+    assert f"--scale 0.0001 --mean {mean} " in result.stderr
+    result = run_cli("predict", model, name, "--bands", "B04,B03,B02", "--activation", "none",
+                     "--scale", "0.0001", "--mean", mean, "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out" / (f"S2A_MSIL1C_20240101T105441_N{baseline.replace('.', '')}_R051_"
+                              "T31TCJ_20240101T120000_10m_EPSG_32631.tif")
+    with rasterio.open(out) as dst:
+        values = dst.read()
+        assert dst.transform == from_origin(300000, 4900020, 10, 10) and dst.shape == (20, 20)
+    assert np.isnan(values[:, :, :5]).all()
+    np.testing.assert_allclose(values[:, 0, 5:], [[v] * 15 for v in expected], atol=1e-6)
+
+
+@pytest.mark.parametrize(("resolution", "bands", "fill"), [
+    ("20m", {"B05": 1500, "B06": 1600, "B07": 1700, "B8A": 1800, "B11": 2100, "B12": 2200,
+             "SCL": 4}, 2),
+    ("60m", {"B01": 1000, "B09": 1900, "SCL": 4}, 1),
+])
+def test_20_and_60_m_subdatasets_are_read_on_their_grid(run_cli, tmp_path, resolution, bands,
+                                                        fill):
+    """The 20 m and 60 m subdatasets (B8A, B11, B12; B1, B9; SCL, whose 0 is no data):
+    predicted on their own grid, bands picked by name, reflectance declared, the fill
+    NaN."""
+    r = int(resolution[:-1])
+    files = {**RGB, **{(band, r): value for band, value in bands.items()}}
+    name = safe_product(tmp_path, files=files, resolution=resolution)
+    picked = [b for b in bands if b != "SCL"][-2:]
+    model = identity_model(tmp_path / "id.onnx", 2)
+    result = run_cli("predict", model, name, "--bands", ",".join(picked), "--activation",
+                     "none", "--scale", "0.0001", "--mean", "0.1", "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out := tmp_path / "out.tif") as dst, rasterio.open(name) as src:
+        values = dst.read()
+        assert dst.transform == from_origin(300000, 4900020, r, r) == src.transform
+        assert dst.shape == (SIZE * 10 // r,) * 2
+    assert out.exists() and np.isnan(values[:, :, :fill]).all()
+    np.testing.assert_allclose(values[:, 0, fill:], [
+        [(bands[b] - 1000) / 10000] * (SIZE * 10 // r - fill) for b in picked], atol=1e-6)
+    from geotile.raster import open_raster
+
+    with open_raster(name) as src:
+        scl = [src.tags(i)["BANDNAME"] for i in range(1, src.count + 1)].index("SCL")
+        assert (src.nodatavals[scl], src.scales[scl], src.offsets[scl]) == (0.0, 1.0, 0.0)
+
+
+def test_the_true_colour_subdataset_is_8_bit_without_reflectance_scale(run_cli, tmp_path):
+    """TCI (uint8 RGB): nodata 0 but no reflectance scale (its bands carry BOA_ADD_OFFSET
+    too), so 8-bit pixels / 255 reach the model; the output is named ..._TCI_EPSG_32631."""
+    name = safe_product(tmp_path, files={**RGB, ("TCI", 10): 90}, resolution="TCI")
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, name, "--activation", "none",
+                     "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 0, result.output
+    assert "declares scale" not in result.stderr
+    out, = (tmp_path / "out").iterdir()
+    assert out.name.endswith("T31TCJ_20240101T120000_TCI_EPSG_32631.tif")
+    with rasterio.open(out) as dst:
+        values = dst.read()
+    assert np.isnan(values[:, :, :5]).all()
+    np.testing.assert_allclose(values[:, :, 5:], 90 / 255, atol=1e-6)
+
+
+def test_a_product_missing_its_true_colour_file_is_refused(run_cli, tmp_path):
+    """TCI's file missing (a partial download): GDAL reads 0s, all no data (before: an
+    all-NaN output, exit 0); one line naming it, nothing written."""
+    name = safe_product(tmp_path, files={**RGB, ("TCI", 10): 90}, resolution="TCI")
+    tci = next(tmp_path.glob("*.SAFE/GRANULE/*/IMG_DATA/R10m/*_TCI_10m.jp2"))
+    tci.unlink()
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, name, "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, f"{tci}: missing from the product", "download it again")
+    assert not (tmp_path / "out.tif").exists()
