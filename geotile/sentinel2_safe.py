@@ -147,7 +147,7 @@ def _absolute(name: str) -> str:
 
     file = subdataset_file(name)
     if not file:
-        return name
+        return os.path.abspath(name) if os.path.isfile(name) else name
     absolute = with_absolute_archive(file) if is_virtual_path(file) else os.path.abspath(file)
     return name.replace(file, absolute, 1)
 
@@ -159,8 +159,12 @@ def with_declared_values(src):
     if src.driver == "SENTINEL2":
         _refuse_missing_bands(src)
     bands = declared_values(src)
-    if bands is None:
-        return src
+    return src if bands is None else declared_view(src, bands)
+
+
+def declared_view(src, bands: list[tuple]):
+    """An in-memory VRT of ``src`` whose bands declare ``bands``' (nodata, scale, offset),
+    made once per name and declarations; ``src`` is closed."""
     from rasterio.io import MemoryFile
 
     from geotile.quiet_warnings import quietly

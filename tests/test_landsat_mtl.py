@@ -1,0 +1,123 @@
+"""Landsat Collection 2 Level-2 band files (LC09_L2SP_..._SR_B4.TIF beside _MTL.json or
+_MTL.xml) and STAC Items of them: the reflectance scale and offset and the 0 fill the
+product declares reach predict's warning and the model as declared."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from .test_predict_mlm import identity_model
+
+PRODUCT = "LC09_L2SP_198030_20240101_20240103_02_T1"
+#: band file -> its DN (left 5 columns 0: the fill outside the scene)
+DN = {"SR_B2": 9100, "SR_B3": 9200, "SR_B4": 9300, "SR_B5": 15000, "ST_B10": 44000}
+COMMON = {"SR_B2": "blue", "SR_B3": "green", "SR_B4": "red", "SR_B5": "nir08",
+          "ST_B10": "lwir11"}
+
+
+def landsat_files(folder, mtl="json"):
+    """The band files (uint16 GeoTIFFs declaring no nodata, scale or offset) and the
+    product's _MTL.json or _MTL.xml (reflectance x 2.75e-05 - 0.2, temperature
+    x 0.00341802 + 149)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for band, value in DN.items():
+        pixels = np.full((1, 20, 20), value, np.uint16)
+        pixels[:, :, :5] = 0
+        with rasterio.open(folder / f"{PRODUCT}_{band}.TIF", "w", driver="GTiff", width=20,
+                           height=20, count=1, dtype="uint16", crs="EPSG:32631",
+                           transform=from_origin(300000, 4900020, 30, 30)) as dst:
+            dst.write(pixels)
+    reflectance = {}
+    for n in range(1, 8):
+        reflectance[f"REFLECTANCE_MULT_BAND_{n}"] = "2.75E-05"
+        reflectance[f"REFLECTANCE_ADD_BAND_{n}"] = "-0.200000"
+    temperature = {"TEMPERATURE_MULT_BAND_ST_B10": "0.00341802",
+                   "TEMPERATURE_ADD_BAND_ST_B10": "149.000000"}
+    document = {"LANDSAT_METADATA_FILE": {
+        "PRODUCT_CONTENTS": {"LANDSAT_PRODUCT_ID": PRODUCT, "PROCESSING_LEVEL": "L2SP"},
+        "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS": reflectance,
+        "LEVEL2_SURFACE_TEMPERATURE_PARAMETERS": temperature}}
+    if mtl == "json":
+        (folder / f"{PRODUCT}_MTL.json").write_text(json.dumps(document))
+    else:
+        def xml(values):
+            return "".join(f"<{k}>{v}</{k}>" for k, v in values.items())
+        (folder / f"{PRODUCT}_MTL.xml").write_text(
+            '<?xml version="1.0" encoding="UTF-8"?><LANDSAT_METADATA_FILE>'
+            f"<LEVEL2_SURFACE_REFLECTANCE_PARAMETERS>{xml(reflectance)}"
+            "</LEVEL2_SURFACE_REFLECTANCE_PARAMETERS><LEVEL2_SURFACE_TEMPERATURE_PARAMETERS>"
+            f"{xml(temperature)}</LEVEL2_SURFACE_TEMPERATURE_PARAMETERS>"
+            "</LANDSAT_METADATA_FILE>")
+    return folder
+
+
+def usgs_item(folder, raster_bands=False):
+    """A STAC Item as the USGS serves it (assets SR_B2.. named SR_B4 with common names, no
+    raster:bands; the MTL files as metadata assets), or the Planetary Computer's (assets
+    blue.. named OLI_B4, raster:bands scale, offset and nodata 0)."""
+    landsat_files(folder)
+    assets = {}
+    for band in DN:
+        declared = {"raster:bands": [
+            {"scale": 0.00341802, "offset": 149.0, "nodata": 0} if band == "ST_B10" else
+            {"scale": 2.75e-05, "offset": -0.2, "nodata": 0}]} if raster_bands else {}
+        name = band if not raster_bands else band.replace("SR_", "OLI_").replace("ST_", "TIRS_")
+        assets[COMMON[band] if raster_bands else band] = {
+            "href": f"./{PRODUCT}_{band}.TIF", "roles": ["data"],
+            "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+            "eo:bands": [{"name": name, "common_name": COMMON[band]}], **declared}
+    assets["MTL.json"] = {"href": f"./{PRODUCT}_MTL.json", "type": "application/json",
+                          "roles": ["metadata"]}
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": PRODUCT, "geometry": None,
+            "properties": {"datetime": "2024-01-01T10:00:00Z"}, "links": [], "assets": assets}
+    (folder / f"{PRODUCT}.json").write_text(json.dumps(item))
+    return folder / f"{PRODUCT}.json"
+
+
+@pytest.mark.parametrize("raster_bands", [False, True], ids=["usgs", "planetary-computer"])
+def test_an_items_reflectance_and_fill_reach_the_model_as_declared(run_cli, tmp_path,
+                                                                   raster_bands):
+    """red,green,blue of a Landsat C2 L2 Item: the warning names --scale 2.75e-05
+    --mean 0.2, which feed reflectance, DN x 2.75e-05 - 0.2; the 0 fill is NaN. A USGS
+    item declares neither (before: 16-bit advice, the fill predicted): the MTL beside
+    the band files does."""
+    item = usgs_item(tmp_path, raster_bands)
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, item, "--bands", "red,green,blue", "--activation",
+                     "none", "-o", tmp_path / "raw.tif")
+    assert result.exit_code == 0, result.output
+    assert "declares scale 2.75e-05 and offset -0.2" in result.stderr
+    assert "--scale 2.75e-05 --mean 0.2 " in result.stderr
+    result = run_cli("predict", model, item, "--bands", "red,green,blue", "--activation",
+                     "none", "--scale", "2.75e-05", "--mean", "0.2", "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out.tif") as dst:
+        values = dst.read()
+        assert dst.transform == from_origin(300000, 4900020, 30, 30)
+    assert np.isnan(values[:, :, :5]).all()
+    np.testing.assert_allclose(values[:, 0, 5:], [
+        [DN[b] * 2.75e-05 - 0.2] * 15 for b in ("SR_B4", "SR_B3", "SR_B2")], atol=1e-6)
+
+
+@pytest.mark.parametrize("mtl", ["json", "xml"])
+def test_a_band_file_beside_its_mtl_declares_the_products_values(tmp_path, mtl):
+    """LC09_..._SR_B4.TIF beside _MTL.json or _MTL.xml: scale 2.75e-05, offset -0.2,
+    nodata 0 (the surface temperature band: 0.00341802, 149); without the MTL, as the file
+    declares (nothing)."""
+    from geotile.raster import open_raster
+
+    folder = landsat_files(tmp_path / "scene", mtl)
+    with open_raster(folder / f"{PRODUCT}_SR_B4.TIF") as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (2.75e-05,), (-0.2,))
+        assert src.read(1)[0, 4:6].tolist() == [0, 9300]
+        assert src.transform == from_origin(300000, 4900020, 30, 30)
+    with open_raster(folder / f"{PRODUCT}_ST_B10.TIF") as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (0.00341802,), (149.0,))
+    next(folder.glob("*_MTL.*")).unlink()
+    with open_raster(folder / f"{PRODUCT}_SR_B4.TIF") as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((None,), (1.0,), (0.0,))
