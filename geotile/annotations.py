@@ -43,6 +43,7 @@ import dataclasses
 import itertools
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -414,7 +415,8 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
         (folder / "labels" / "classes.txt").write_text(
             "".join(f"{name}\n" for name in classes),
             encoding="utf-8")  # class names in any script, whatever the locale
-        write_data_yaml(folder, rows, classes, splits)
+        first = by_source[rows[0]["source"]] if rows else None
+        write_data_yaml(folder, rows, classes, splits, _yolo_channels(folder, rows, first))
     if options.annotations == "coco":
         # info and licenses as COCO's own files: pycocotools 2.0.9/2.0.10's loadRes (any
         # COCOeval) copies dataset['info'], a KeyError without it
@@ -452,15 +454,46 @@ def _write_splits(folder: Path, rows: list[dict], kind: str, document: dict | No
 YOLO_IMAGE_SUFFIXES = (".tif", ".png")
 
 
+def _yolo_channels(folder: Path, rows: list[dict], source) -> int | None:
+    """The ``channels`` data.yaml gives Ultralytics for the image patches of index.csv's
+    ``rows`` (``source``: the image of the first row), or None for its default
+    (3: BGR, bands past the third dropped; a grey patch read as 3 grey channels): the
+    patch's bands less an alpha band (Ultralytics' default drops an RGBA's alpha; an
+    RGB+NIR's NIR is a band). -1 where Ultralytics cannot read the patches (not 8 bit):
+    warned, and no data.yaml."""
+    if not rows or Path(rows[0]["image"]).suffix.lower() not in YOLO_IMAGE_SUFFIXES:
+        return None
+    from geotile.no_georef import quiet_rasterio
+    from geotile.patch_writer import colour_options
+    from geotile.raster import open_raster
+
+    with quiet_rasterio(), open_raster(folder / rows[0]["image"]) as patch:
+        count, dtype = patch.count, patch.dtypes[0]
+    if dtype != "uint8":
+        warnings.warn(
+            f"the image patches are {dtype}, and Ultralytics reads 8-bit images only (a "
+            "16-bit one by its high byte: values 0-4095 as 0-15; a 16-bit RGB TIFF not at "
+            "all), so no data.yaml was written (the labels were). Scale the images to 8 bit "
+            "first (gdal_translate -ot Byte -scale MIN MAX 0 255 in.tif in_8bit.tif) and tile "
+            "those for Ultralytics.", GeotileWarning, stacklevel=3)
+        return -1
+    with quiet_rasterio(), open_raster(source) as src:
+        alpha = colour_options(src, count).get("alpha") == "yes"
+    channels = count - alpha
+    return None if channels in (1, 3) else channels
+
+
 def write_data_yaml(folder: Path, rows: list[dict], classes: list[str],
-                    splits: Sequence[str]) -> None:
+                    splits: Sequence[str], channels: int | None = None) -> None:
     """``folder``/data.yaml as Ultralytics' check_det_dataset reads it: no ``path`` key, so
     that its root is the YAML's own folder wherever training runs; ``train``/``val``/``test``
     the split lists of index.csv's ``rows`` (``splits``, in order; a split without patches
-    has no key), or ``images`` for each without --split; ``names`` {0: classes[0], ...}.
+    has no key), or ``images`` for each without --split; ``channels`` where given
+    (:func:`_yolo_channels`: a 4-band patch read whole); ``names`` {0: classes[0], ...}.
     Plain text (names JSON-quoted: a YAML double-quoted scalar); not written for patches
-    Ultralytics cannot read (.npy)."""
-    if not rows or Path(rows[0]["image"]).suffix.lower() not in YOLO_IMAGE_SUFFIXES:
+    Ultralytics cannot read (.npy; ``channels`` -1: not 8 bit)."""
+    if not rows or Path(rows[0]["image"]).suffix.lower() not in YOLO_IMAGE_SUFFIXES \
+            or channels == -1:
         return
     present = {row.get("split") for row in rows}
     if present - {None, ""}:
@@ -469,7 +502,7 @@ def write_data_yaml(folder: Path, rows: list[dict], classes: list[str],
         keys = [f"{s}: images" for s in splits]
     lines = ["# Ultralytics dataset written by `geotile tile`: paths are relative to this",
              "# file's folder (Ultralytics' root when there is no `path` key).",
-             *keys, "names:",
+             *keys, *([f"channels: {channels}"] if channels else []), "names:",
              *(f"  {i}: {json.dumps(name, ensure_ascii=False)}"
                for i, name in enumerate(classes))]
     (folder / "data.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")

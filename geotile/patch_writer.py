@@ -56,7 +56,7 @@ def _place_by_sensor(src, dst, patch) -> None:
         dst.rpcs = RPC(**rpc)
 
 
-def _colour_options(like, count: int) -> dict:
+def colour_options(like, count: int) -> dict:
     """PHOTOMETRIC and ALPHA that keep ``like``'s colour interpretation on ``count`` bands
     (those past its own undefined). GDAL's default for 3-4 uint8 bands (RGB, band 4 alpha)
     would take an RGBIR image's infrared for opacity, as would keeping an alpha band that
@@ -202,7 +202,7 @@ class PatchWriter:
             from geotile.no_georef import map_crs
 
             profile.update(driver="GTiff", crs=map_crs(like), nodata=nodata, interleave="pixel")
-            profile.update(_colour_options(like, count))
+            profile.update(colour_options(like, count))
             meta = _carried_metadata(like, count, more)
             if meta:
                 profile["_meta"] = meta

@@ -155,3 +155,67 @@ def test_overwrite_and_resume_keep_a_data_yaml_geotile_did_not_write(run_cli, tm
 def test_help_tells_of_data_yaml(run_cli):
     text = " ".join(run_cli("tile", "--help").output.split())
     assert "OUTPUT/data.yaml" in text and "no `path` key" in text
+
+
+def _ultralytics_read_flag(yaml_path: Path) -> str:
+    """How Ultralytics reads the patches of ``yaml_path``: its BaseDataset's cv2 flag by
+    data.yaml's ``channels`` (default 3): 1 GRAYSCALE, 3 COLOR (BGR, bands past the third
+    dropped), any other count UNCHANGED (every band)."""
+    yaml = pytest.importorskip("yaml")
+    data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    return {1: "GRAYSCALE", 3: "COLOR"}.get(data.get("channels", 3), "UNCHANGED")
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png"])
+def test_four_band_patches_are_read_with_every_band(run_cli, tmp_path, fmt):
+    """RGB+NIR patches: without a `channels` key Ultralytics read them 3-channel
+    (IMREAD_COLOR), the NIR dropped, exit 0 -> data.yaml says channels: 4 (read UNCHANGED);
+    an RGBA image's patches keep Ultralytics' default, which drops the alpha."""
+    import rasterio
+    from rasterio.enums import ColorInterp
+
+    _, labels = _scene(tmp_path, size=80)
+    pixels = np.full((4, 80, 80), 9, np.uint8)
+    pixels[3] = 200  # the NIR
+    nir = write_raster(tmp_path / "scene.tif", pixels, transform=from_origin(X0, Y0, 1, 1),
+                       photometric="rgb", alpha="unspecified")
+    out = tmp_path / "out"
+    result = run_cli("tile", nir, "--labels", labels, "--annotations", "yolo", "--size",
+                     "40", "--format", fmt, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "channels: 4" in _entries(out / "data.yaml")
+    assert _ultralytics_read_flag(out / "data.yaml") == "UNCHANGED"
+    with rasterio.open(out / "images" / f"scene_0_0.{fmt}") as patch:
+        assert patch.count == 4 and (patch.read(4) == 200).all()
+    (tmp_path / "rgba").mkdir()
+    pixels[3] = 255  # opaque everywhere
+    rgba = write_raster(tmp_path / "rgba" / "scene.tif", pixels,
+                        transform=from_origin(X0, Y0, 1, 1), photometric="rgb", alpha="yes")
+    with rasterio.open(rgba) as src:
+        assert src.colorinterp[3] == ColorInterp.alpha
+    out = tmp_path / "out_rgba"
+    result = run_cli("tile", rgba, "--labels", labels, "--annotations", "yolo", "--size",
+                     "40", "--format", fmt, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert not any(e.startswith("channels") for e in _entries(out / "data.yaml"))
+    assert _ultralytics_read_flag(out / "data.yaml") == "COLOR"
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png"])
+def test_16_bit_patches_get_no_data_yaml(run_cli, tmp_path, fmt):
+    """Ultralytics reads a 16-bit patch by its high byte (12-bit values 0..4095 as 0..15:
+    black images) or not at all (a 16-bit RGB TIFF is 'corrupt' to PIL): data.yaml was
+    written as for 8-bit patches, exit 0 -> none, with a warning saying why and how to make
+    8-bit patches; the labels are written all the same."""
+    _, labels = _scene(tmp_path, size=80)
+    image = write_raster(tmp_path / "scene16.tif", np.full((3, 80, 80), 4000, np.uint16),
+                         transform=from_origin(X0, Y0, 1, 1))
+    out = tmp_path / "out"
+    result = run_cli("tile", image, "--labels", labels, "--annotations", "yolo", "--size",
+                     "40", "--format", fmt, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert not (out / "data.yaml").exists()
+    said = " ".join(result.stderr.split())
+    assert "uint16" in said and "high byte" in said and "data.yaml" in said
+    assert "-ot Byte -scale" in said
+    assert (out / "labels" / "scene16_0_0.txt").read_text().strip()

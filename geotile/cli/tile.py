@@ -155,9 +155,10 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
 
     With --annotations yolo (tif or png patches), OUTPUT/data.yaml is a
     dataset Ultralytics trains on as it is (`yolo segment train
-    data=OUTPUT/data.yaml`, from any folder; it reads 8-bit RGB patches):
-    `names` {0: building, ...}
-    as in labels/classes.txt, and `train`/`val`/`test` the split lists
+    data=OUTPUT/data.yaml`, from any folder; it reads 8-bit patches only:
+    none is written for 16-bit ones, with a warning): `channels` the bands
+    of patches of other than 3 (RGB+NIR: 4; an alpha band left out),
+    `names` {0: building, ...} as in labels/classes.txt, and `train`/`val`/`test` the split lists
     train.txt, val.txt, test.txt (a split without patches has no key), or
     images for each without --split. It has no `path` key, so Ultralytics
     takes its paths as relative to the YAML's folder: move or copy OUTPUT
