@@ -13,9 +13,10 @@ from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import run_zero_nodata, warn_zero_nodata, zero_nodata
 
 
-def _check_png(image, mask=None, extra=None) -> None:
+def _check_png(image, mask=None, extra=None) -> bool:
     """Refuse, naming the file, rasters whose pixels PNG patches cannot hold (1 to 4 bands
-    of uint8 or uint16)."""
+    of uint8 or uint16); whether the image patches are 16-bit PNGs of 2 to 4 bands, which
+    PIL reads by their high byte (:func:`_warn_16_bit_png`)."""
     from geotile.raster import common_dtype, open_raster
 
     fix = "Use --format tif or --format npy."
@@ -36,6 +37,23 @@ def _check_png(image, mask=None, extra=None) -> None:
             raise InputError(f"{extra}: PNG holds 1 to 4 bands, and this --extra-bands "
                              f"raster's {found['--extra-bands raster'][1]} after the "
                              f"{found['raster'][1]} of {image} make {count} bands. {fix}")
+    bands = [found[what] for what in ("raster", "--extra-bands raster") if what in found]
+    return sum(count for _, count in bands) > 1 and any(d == np.uint16 for d, _ in bands)
+
+
+def _warn_16_bit_png(images: list) -> None:
+    """One warning naming ``images`` (those cut into 16-bit PNGs of 2 to 4 bands): the
+    files hold the exact values, but PIL reads such a PNG as 8-bit, its high byte (RGB
+    4000 as 15), and so does cv2.imread unless told IMREAD_UNCHANGED."""
+    if not images:
+        return
+    more = f" (and {len(images) - 1} more)" if len(images) > 1 else ""
+    warnings.warn(
+        f"{images[0]}{more}: its 16-bit bands make 16-bit PNG patches of several bands, "
+        "which PIL (torchvision's and Hugging Face's image loading) reads as 8-bit, their "
+        "high byte (4000 as 15), as cv2.imread does by default: read them with rasterio "
+        "or cv2.IMREAD_UNCHANGED, or use --format tif or --format npy.",
+        GeotileWarning, stacklevel=3)
 
 
 def _check_paletted_with_extra(images, extras, fmt: str = "tif") -> None:

@@ -85,6 +85,7 @@ from geotile.tile_checks import (
     _check_paletted_with_extra,
     _check_png,
     _check_same_grid,
+    _warn_16_bit_png,
     _warn_if_colour_labels,
     _warn_if_lossy_mask,
     _warn_mask_band_lost,
@@ -477,8 +478,8 @@ def tile_rasters(
     if options.skip_empty and masks is None:
         raise UsageError("--skip-empty needs --masks (it drops patches with no positive pixel)")
     if options.fmt == "png":  # every input, before any patch is cut
-        for i, image in enumerate(images):
-            _check_png(image, masks[i] if masks else None, extras[i] if extras else None)
+        _warn_16_bit_png([image for i, image in enumerate(images) if _check_png(
+            image, masks[i] if masks else None, extras[i] if extras else None)])
     _check_grids(images, masks)
     _check_paletted_with_extra(images, extras, options.fmt)
     _check_class_names(masks)

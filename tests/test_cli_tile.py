@@ -2107,3 +2107,38 @@ def test_chesapeake_cvpr_names_pair(run_cli, make_raster, tmp_path):
         first = 10 if layer == "naip-new" else 20
         assert _mask_values(tmp_path / layer) == {f"m_3708035_ne_17_1_{layer}.tif": (first, 3),
                                                   f"m_3708036_nw_17_1_{layer}.tif": (first + 1, 4)}
+
+
+def test_16_bit_png_patches_of_several_bands_say_pil_reads_them_8_bit(run_cli, tmp_path):
+    """PIL (torchvision's and Hugging Face's image loading) reads a 16-bit PNG of 2 to 4
+    bands by its high byte (RGB 4000 as 15: a black training set), and cv2.imread too by
+    default: tile wrote such patches without a word -> one warning names the readers and
+    the fix; the PNG holds the exact values (GDAL reads 4000); a one-band 16-bit PNG, which
+    PIL reads whole (I;16), is not warned of."""
+    import warnings
+
+    import rasterio
+    from PIL import Image
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_CRS, write_raster
+
+    image = write_raster(tmp_path / "ms.tif", np.full((3, 64, 64), 4000, np.uint16),
+                         crs=UTM_CRS, transform=from_origin(500000, 4000000, 1, 1))
+    result = run_cli("tile", image, "--size", "32", "--format", "png", "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "high byte" in line]
+    assert len(warned) == 1, result.stderr
+    assert "ms.tif" in warned[0] and "PIL" in warned[0] and "--format tif" in warned[0]
+    patch = tmp_path / "p" / "images" / "ms_0_0.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(patch) as src:
+            assert (src.read() == 4000).all()
+    assert np.asarray(Image.open(patch)).max() == 15  # what the warning is about
+    grey = write_raster(tmp_path / "pan.tif", np.full((64, 64), 4000, np.uint16),
+                        crs=UTM_CRS, transform=from_origin(500000, 4000000, 1, 1))
+    result = run_cli("tile", grey, "--size", "32", "--format", "png", "-o", tmp_path / "g")
+    assert result.exit_code == 0 and "high byte" not in result.stderr, result.stderr
+    assert np.asarray(Image.open(tmp_path / "g" / "images" / "pan_0_0.png")).max() == 4000
