@@ -164,6 +164,7 @@ class PatchWriter:
         use_templates = fmt == "tif" and templates and not self.creation_options
         self.image_template = TiffTemplate() if use_templates else None
         self.mask_fill, self.mask_band = None, False
+        self.mask_no_data: tuple = ()  # written as 255 (:meth:`no_data_as_255`)
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             # a mask's declared nodata (make-masks' ignore value, 255) travels to every patch
@@ -191,6 +192,21 @@ class PatchWriter:
             alpha = np.zeros((mask_src.count, 1, 1), bool)
             alpha[mask_alpha_bands(mask_src)] = True
             self.mask_alpha = alpha
+
+    def no_data_as_255(self, ignore_values: tuple) -> None:
+        """Write the mask values tile counts as no data (``ignore_values``: a declared
+        nodata 0 or 15, ids named no data) as 255, the ignore value, in PNG/npy mask
+        patches, which hold no nodata value or tag to say it: trainers would read them as
+        classes. Only where 255 is the mask's ignore value too; GeoTIFF patches declare
+        them."""
+        if self.fmt != "tif" and 255 in ignore_values:
+            self.mask_no_data = tuple(v for v in ignore_values if v != 255 and v == v)
+
+    def _mask_values(self, labels: np.ndarray) -> np.ndarray:
+        if not self.mask_no_data:
+            return labels
+        return np.where(np.isin(labels, self.mask_no_data) & ~self.mask_alpha,
+                        np.asarray(255).astype(labels.dtype), labels)
 
     def _profile(self, like, count, dtype, nodata, options: dict | None = None,
                  more: list[tuple] = ()) -> dict:
@@ -315,10 +331,12 @@ class PatchWriter:
                     if band is None and not np.isnan(self.mask_fill):  # NaN labels too
                         labels = np.where(data.mask_valid | self.mask_alpha, labels,
                                           np.asarray(self.mask_fill).astype(labels.dtype))
-                    self._write(labels, data.patch, self.outdir / mask_rel,
-                                self.padded_mask_profile, None, band, self.mask_tags)
+                    self._write(self._mask_values(labels), data.patch,
+                                self.outdir / mask_rel, self.padded_mask_profile, None, band,
+                                self.mask_tags)
                 else:
-                    self._write(data.mask, data.patch, self.outdir / mask_rel,
+                    self._write(self._mask_values(data.mask), data.patch,
+                                self.outdir / mask_rel,
                                 self.mask_profile, self.mask_template, tags=self.mask_tags)
         except OSError:
             raise  # full disk, read-only folder: the output folder reports it

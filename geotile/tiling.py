@@ -838,6 +838,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         probability = probability_mask(mask_src)
         ignore_values = mask_ignore_values(mask_src, positive_128, zeros_nodata) \
             if mask_src is not None and probability is None else ()
+        writers.no_data_as_255(ignore_values)
         # patches waiting for the pool: 64, or as many as make BAND_PIXELS (each holds the
         # run of patches it was read with), two at least: one being written, one waiting
         most_pending = max(2, min(64, BAND_PIXELS // grid.size ** 2))

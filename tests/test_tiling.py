@@ -1726,3 +1726,38 @@ def test_a_masks_footprint_band_is_counted_whatever_its_place(make_raster, tmp_p
     rows = read_index(tmp_path / "out")
     assert summary.written == 1 and [r["col"] for r in rows] == ["0"]
     assert float(rows[0]["positive_fraction"]) == 30 / 32
+
+
+@pytest.mark.parametrize("fmt", ["png", "npy"])
+def test_no_data_of_a_mask_is_255_in_png_and_npy_patches(make_raster, tmp_path, fmt):
+    """Land cover codes declaring nodata 0 (a no-data strip): tile counts their 0 as no
+    data (index.csv, the warning), but PNG/npy mask patches, which hold no nodata value or
+    tag, kept the 0s, read as class 0 by every trainer (PIL, cv2, mmsegmentation's
+    ignore_index 255), exit 0 -> written as 255, the ignore value, as index.csv counts
+    them; class ids unchanged; a 0/1 mask's declared 0 stays background."""
+    from PIL import Image
+
+    codes = np.full((64, 64), 10, np.uint8)
+    codes[32:, 32:] = 20
+    codes[:, :8] = 0  # no data
+    image = make_raster("a.tif", np.full((1, 64, 64), 7, np.uint8))
+    mask = make_raster("a_mask.tif", codes, nodata=0)
+    with pytest.warns(GeotileWarning, match="its 0 is read as no data"):
+        tile_rasters([image], [mask], tmp_path / "t", options=TileOptions(size=32, fmt=fmt))
+
+    def read(name):
+        path = tmp_path / "t" / "masks" / f"{name}.{fmt}"
+        return np.asarray(Image.open(path)) if fmt == "png" else np.load(path)[0]
+
+    rows = {r["image"].split("/")[-1]: r for r in read_index(tmp_path / "t")}
+    for name, want in (("a_0_0", codes[:32, :32]), ("a_1_1", codes[32:, 32:])):
+        assert (read(name) == np.where(want == 0, 255, want)).all()
+    assert float(rows[f"a_0_0.{fmt}"]["nodata_fraction"]) == 0.25
+    assert (read("a_0_0")[:, :8] == 255).all()
+    binary = make_raster("b_mask.tif", (codes > 0).astype(np.uint8), nodata=0)
+    image = make_raster("b.tif", np.full((1, 64, 64), 7, np.uint8))
+    with pytest.warns(GeotileWarning, match="a 0/1 mask declaring nodata 0"):
+        tile_rasters([image], [binary], tmp_path / "u", options=TileOptions(size=32, fmt=fmt))
+    path = tmp_path / "u" / "masks" / f"b_0_0.{fmt}"
+    patch = np.asarray(Image.open(path)) if fmt == "png" else np.load(path)[0]
+    assert set(np.unique(patch).tolist()) == {0, 1}

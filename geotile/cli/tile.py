@@ -56,7 +56,9 @@ def _parse_split(ctx, param, value):
               "building, with 0, marked only in a tif patch's mask band; --labels stop at the "
               "image's edge), or dropped.")
 @click.option("--format", "fmt", type=click.Choice(["tif", "png", "npy"]), default="tif",
-              show_default=True, help="Patch file format (tif keeps the georeference).")
+              show_default=True, help="Patch file format (tif keeps the georeference; "
+              "png and npy mask patches hold a mask's no data, such as a declared nodata "
+              "0, as 255).")
 @click.option("--skip-empty", is_flag=True, help="Drop patches whose mask has no positive pixel.")
 @click.option("--max-nodata", type=FloatRange(0, 1), default=None,
               help="Drop patches with a larger fraction of nodata pixels (an image left "
