@@ -164,7 +164,8 @@ class PatchWriter:
         use_templates = fmt == "tif" and templates and not self.creation_options
         self.image_template = TiffTemplate() if use_templates else None
         self.mask_fill, self.mask_band = None, False
-        self.mask_no_data: tuple = ()  # written as 255 (:meth:`no_data_as_255`)
+        self.mask_no_data: tuple = ()  # written as 255 (:meth:`ignore`)
+        self.ignores_invalid = False  # mask pixels on the image's nodata: the ignore value
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             # a mask's declared nodata (make-masks' ignore value, 255) travels to every patch
@@ -193,13 +194,17 @@ class PatchWriter:
             alpha[mask_alpha_bands(mask_src)] = True
             self.mask_alpha = alpha
 
-    def no_data_as_255(self, ignore_values: tuple) -> None:
-        """Write the mask values tile counts as no data (``ignore_values``: a declared
-        nodata 0 or 15, ids named no data) as 255, the ignore value, in PNG/npy mask
-        patches, which hold no nodata value or tag to say it: trainers would read them as
-        classes. Only where 255 is the mask's ignore value too; GeoTIFF patches declare
-        them."""
-        if self.fmt != "tif" and 255 in ignore_values:
+    def ignore(self, ignore_values: tuple) -> None:
+        """For a mask whose 255 is the ignore value (among ``ignore_values``, those tile
+        counts as no data): its pixels on the image's nodata are written as its padding
+        is (255, or its declared nodata), as make-masks writes them, not as the background
+        or class the mask says there; and in PNG/npy mask patches, which hold no nodata
+        value or tag to say it, its other no-data values (a declared nodata 0 or 15, ids
+        named no data) are 255 too: trainers would read them as classes."""
+        if 255 not in ignore_values or not self.has_mask:
+            return
+        self.ignores_invalid = not np.isnan(self.mask_fill)
+        if self.fmt != "tif":
             self.mask_no_data = tuple(v for v in ignore_values if v != 255 and v == v)
 
     def _mask_values(self, labels: np.ndarray) -> np.ndarray:
@@ -323,13 +328,16 @@ class PatchWriter:
                         self.image_template, self.validity_mask(data))
             if mask_rel is not None:
                 current = mask_rel
-                padded = data.mask_valid is not None and not data.mask_valid.all()
+                inside = data.mask_valid
+                if self.ignores_invalid and not data.valid.all():  # as padding
+                    inside = data.valid if inside is None else inside & data.valid
+                padded = inside is not None and not inside.all()
                 if padded:  # another profile: GDAL writes it, not the template
-                    band = mask_band(data.mask_valid) if self.mask_band and self.fmt == "tif" \
+                    band = mask_band(inside) if self.mask_band and self.fmt == "tif" \
                         else None
                     labels = data.mask
                     if band is None and not np.isnan(self.mask_fill):  # NaN labels too
-                        labels = np.where(data.mask_valid | self.mask_alpha, labels,
+                        labels = np.where(inside | self.mask_alpha, labels,
                                           np.asarray(self.mask_fill).astype(labels.dtype))
                     self._write(self._mask_values(labels), data.patch,
                                 self.outdir / mask_rel, self.padded_mask_profile, None, band,

@@ -303,6 +303,8 @@ def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
     if data.mask_valid is not None:  # padding: the ignore value, never a building
         invalid = invalid | ~data.mask_valid
         positive &= data.mask_valid
+    if 255 in ignore_values and not binary:  # the image's nodata: written as ignored
+        positive &= data.valid
     return (float(np.count_nonzero(invalid)) / invalid.size,
             float(np.count_nonzero(positive)) / positive.size)
 
@@ -838,7 +840,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         probability = probability_mask(mask_src)
         ignore_values = mask_ignore_values(mask_src, positive_128, zeros_nodata) \
             if mask_src is not None and probability is None else ()
-        writers.no_data_as_255(ignore_values)
+        writers.ignore(ignore_values)
         # patches waiting for the pool: 64, or as many as make BAND_PIXELS (each holds the
         # run of patches it was read with), two at least: one being written, one waiting
         most_pending = max(2, min(64, BAND_PIXELS // grid.size ** 2))

@@ -1761,3 +1761,47 @@ def test_no_data_of_a_mask_is_255_in_png_and_npy_patches(make_raster, tmp_path, 
     path = tmp_path / "u" / "masks" / f"b_0_0.{fmt}"
     patch = np.asarray(Image.open(path)) if fmt == "png" else np.load(path)[0]
     assert set(np.unique(patch).tolist()) == {0, 1}
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png", "npy"])
+def test_mask_pixels_on_the_image_nodata_are_ignored(make_raster, tmp_path, fmt):
+    """A SpaceNet-style tile whose left strip is the image's nodata (0), with a class mask
+    made elsewhere that says background (0) or a class there: index.csv counted the strip
+    as nodata, but the mask patches kept 0 and 2 there, so a trainer learnt the black
+    nodata as background and as class 2, exit 0 -> those mask pixels are 255, the ignore
+    value (as make-masks writes them), in every format; elsewhere the ids are unchanged.
+    A 0/255 mask, whose 255 is the building, is left as it is."""
+    from PIL import Image
+
+    pixels = np.full((3, 64, 64), 90, np.uint8)
+    pixels[:, :, :16] = 0  # no data
+    image = make_raster("a.tif", pixels, nodata=0)
+    labels = np.zeros((64, 64), np.uint8)
+    labels[8:24, 10:30] = 2  # partly over the nodata strip
+    labels[40:60, 30:50] = 1
+    mask = make_raster("a_mask.tif", labels)
+    tile_rasters([image], [mask], tmp_path / "t", options=TileOptions(size=32, fmt=fmt))
+
+    def read(folder, name):
+        path = tmp_path / folder / "masks" / f"{name}.{fmt}"
+        if fmt == "npy":
+            return np.load(path)[0]
+        if fmt == "png":
+            return np.asarray(Image.open(path))
+        with rasterio.open(path) as src:
+            return src.read(1)
+
+    want = labels.copy()
+    want[:, :16] = 255
+    for name, rows, cols in (("a_0_0", slice(0, 32), slice(0, 32)),
+                             ("a_1_1", slice(32, 64), slice(32, 64)),
+                             ("a_1_0", slice(32, 64), slice(0, 32))):
+        assert (read("t", name) == want[rows, cols]).all(), name
+    index = {r["image"].split("/")[-1]: r for r in read_index(tmp_path / "t")}
+    assert float(index[f"a_0_0.{fmt}"]["nodata_fraction"]) == 0.5
+    assert float(index[f"a_0_0.{fmt}"]["positive_fraction"]) == pytest.approx(
+        (16 * 14) / 32 ** 2)  # class 2 on valid pixels only
+    binary = make_raster("b_mask.tif", np.where(labels > 0, 255, 0).astype(np.uint8))
+    image_b = make_raster("b.tif", pixels, nodata=0)
+    tile_rasters([image_b], [binary], tmp_path / "u", options=TileOptions(size=32, fmt=fmt))
+    assert (read("u", "b_0_0") == np.where(labels > 0, 255, 0)[:32, :32]).all()

@@ -131,7 +131,9 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     shift (default) every pixel is covered and no patch is padded (unless
     the image is smaller than --size). Pixels that are not valid image data
     (nodata, masked, padding) are marked in the GeoTIFF patch: by its nodata
-    value, or by a mask band where that cannot (read_masks/dataset_mask). A
+    value, or by a mask band where that cannot (read_masks/dataset_mask); the
+    mask patch holds its ignore value there (255, as make-masks writes it; a
+    0/255 mask, whose 255 is the building, as it is), not the class it says. A
     900 px SpaceNet tile gives 16 patches at --size 224 --edge drop and 25
     with --edge shift.
 
