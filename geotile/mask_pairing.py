@@ -42,18 +42,20 @@ def _as_paths(paths) -> list:
     return [input_path(os.fsdecode(p)) for p in paths]
 
 
-def pair_masks(images: Sequence[str | Path], masks) -> list[str | Path] | None:
+def pair_masks(images: Sequence[str | Path], masks,
+               missing_ok: bool = False) -> list[str | Path] | None:
     """The mask of each image, from ``masks``: a folder or a glob pattern (paired with the
     images by file stem: ``<stem>.*``, else ``<stem>_mask.*`` and the other
-    :data:`MASK_SUFFIXES`), or one file per image (paired by name when every mask is named
-    after an image, in order when none is, refused when only some are)."""
+    :data:`MASK_SUFFIXES`; ``missing_ok``: None for an image without one), or one file per
+    image (paired by name when every mask is named after an image, in order when none is,
+    refused when only some are)."""
     if not masks:
         return None
     from geotile.input_files import in_place
 
     masks = [in_place(m) for m in _as_paths(masks)]  # masks.zip: read in place
     if len(images) >= 1 and (found := _mask_files(masks)) is not None:
-        return _pair_by_stem(images, *found)
+        return _pair_by_stem(images, *found, missing_ok=missing_ok)
     if len(masks) != len(images):
         raise InputError(
             f"{counted(len(images), 'image')} but {counted(len(masks), 'mask')}: "
@@ -163,7 +165,8 @@ def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
     return [by_image[i][0] for i in range(len(images))]
 
 
-def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -> list[Path]:
+def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
+                  missing_ok: bool = False) -> list[Path | None]:
     files = [f for f in files if not f.name.startswith(".")
              and not f.name.lower().endswith(_SIDECARS)]
     own = {_resolved(p) for p in images}
@@ -192,6 +195,9 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str) -
             found = [f for f in found if f.suffix.lower() in RASTER_SUFFIXES] or found
             if found:
                 break
+        if not found and missing_ok:
+            paired.append(None)
+            continue
         if not found and others:
             names = ", ".join(dict.fromkeys(Path(o).name for o in others))
             raise InputError(

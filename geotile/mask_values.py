@@ -88,15 +88,27 @@ def probability_mask(mask_src):
     return plain_bands(mask_src, raster_kind(mask_src))
 
 
-def counted_band(mask_src) -> int:
+def counted_band(mask_src) -> int | None:
     """The 0-based band whose positive pixels index.csv and --skip-empty count: make-masks'
     footprint band wherever its --channels put it (bands described footprint, boundary,
     contact: :func:`~geotile.raster_kinds.band_roles`, as evaluate and vectorize read it),
-    else the first (as make-masks' own positive_pixels)."""
+    else the first (as make-masks' own positive_pixels); None, every band (a pixel of any
+    class), for a multi-label mask of one 0/1 band per class (:func:`multi_label_mask`)."""
     from geotile.raster_kinds import band_roles
 
+    if multi_label_mask(mask_src):
+        return None
     roles = band_roles(mask_src) if mask_src is not None and mask_src.count > 1 else None
     return roles["footprint"] - 1 if roles and "footprint" in roles else 0
+
+
+def multi_label_mask(mask_src) -> bool:
+    """Whether a mask holds one 0/1 band per class, classes overlapping (GEOTILE_OUTPUT=mask
+    and GEOTILE_BANDS=independent: :mod:`geotile.class_folders`' masks)."""
+    if mask_src is None or mask_src.count < 2:
+        return False
+    tags = mask_src.tags()
+    return tags.get("GEOTILE_OUTPUT") == "mask" and tags.get("GEOTILE_BANDS") == "independent"
 
 
 def _zero_class(mask_src) -> bool:

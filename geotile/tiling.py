@@ -279,13 +279,14 @@ def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
     :func:`~geotile.mask_values.is_binary_0_255`), values from 128 up, as make-masks reads
     its strays; of predict's probabilities (``probability``:
     :func:`~geotile.mask_values.probability_mask`), pixels whose class is not background.
-    ``band``: the mask's band counted (:func:`~geotile.mask_values.counted_band`)."""
+    ``band``: the mask's band counted (:func:`~geotile.mask_values.counted_band`; None: a
+    multi-label mask's bands, a pixel positive in any, ignored where they hold 255)."""
     from geotile.raster_kinds import class_ids
 
     invalid = ~data.valid
     if data.mask is None:
         return float(np.count_nonzero(invalid)) / invalid.size, None
-    labels = data.mask[band]
+    labels = data.mask.max(axis=0) if band is None else data.mask[band]
     if probability is not None:
         bands, kind = probability
         values = data.mask if bands is None else data.mask[[b - 1 for b in bands]]
@@ -411,6 +412,40 @@ def _tile_label_rasters(images, masks, outdir, palette, **tile_args) -> TileSumm
                             **tile_args)
 
 
+def _tile_class_folders(images, folders, outdir, **tile_args) -> TileSummary:
+    """Tile with a folder of binary masks per class as masks: a multi-label mask (a 0/1
+    band per class) is made on each image's grid in a temporary folder
+    (geotile.class_folders), then tiled as usual."""
+    import tempfile
+
+    from geotile.class_folders import describe, pair_class_files, write_class_mask
+
+    log.info("%s", describe(folders))
+    if tile_args["options"].fmt == "png" and len(folders.classes) > 4:
+        raise InputError(f"--masks {folders.root}: {len(folders.classes)} class folders make "
+                         "masks of as many bands, and PNG holds 1 to 4. Use --format tif or "
+                         "--format npy.")
+    paired = pair_class_files(images, folders)
+    with tempfile.TemporaryDirectory(prefix="geotile-masks-") as folder:
+        made = []
+        for image, (files, validity) in zip(images, paired, strict=True):
+            target = Path(folder) / f"{image_stem(image)}.tif"
+            write_class_mask(image, folders.classes, files, validity, target)
+            made.append(target)
+        # the class and validity files stand for the masks in the resume digests
+        sources = [tuple(f for f in (*files, *validity) if f is not None)
+                   for files, validity in paired]
+        return tile_rasters(images, made, outdir,
+                            masks_from=(sources, {"class_folders": list(folders.classes)}),
+                            **tile_args)
+
+
+def _files_of(entries) -> list:
+    """``entries`` (paths, or tuples of paths standing for one mask) as one list of paths."""
+    return [p for entry in entries or []
+            for p in (entry if isinstance(entry, tuple) else (entry,))]
+
+
 @with_read_settings
 def tile_rasters(
     images: str | os.PathLike | Sequence[str | os.PathLike],
@@ -463,6 +498,16 @@ def tile_rasters(
         shared = sorted({s for s in stems if stems.count(s) > 1})
         raise InputError(f"images share a file name ({', '.join(shared)}): their patches "
                          "would collide. Rename them.")
+    from geotile.class_folders import class_folders
+
+    if (folders := class_folders(_as_paths(masks) if masks else None)) is not None:
+        if palette is not None:
+            raise UsageError(f"--palette maps colour label rasters; --masks {folders.root} "
+                             "holds a folder of binary masks per class. Leave out --palette.")
+        return _tile_class_folders(images, folders, outdir, options=options,
+                                   overwrite=overwrite, progress=progress,
+                                   annotations=annotations, extra_bands=extra_bands,
+                                   extra_resampling=extra_resampling, resume=resume)
     masks = pair_masks(images, masks)
     if palette is not None:
         return _tile_label_rasters(images, masks, outdir, palette, options=options,
@@ -536,7 +581,7 @@ def tile_rasters(
     all_nodata: dict = {}  # image -> its patches, every one entirely nodata
     try:
         read = [*images, *(masks or []), *(extras or []), *label_files,
-                *(masks_from[0] if masks_from else [])]  # never among the files replaced
+                *_files_of(masks_from[0] if masks_from else [])]  # never among the files replaced
         with staged_folder(outdir, overwrite, inputs=read, about=about) as tmp:
             lock = _lock_parts(parts)  # one run at a time in outdir: the others are refused
             # a killed run's staging folders (no other run is writing now: the lock)
@@ -648,7 +693,7 @@ def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
     if options.split is not None:
         settings["split_over"] = [resume_identity(p) for p in images]
     return [resume_digest("tile", settings,
-                          [image, *([masks[i]] if masks is not None else []),
+                          [image, *(_files_of([masks[i]]) if masks is not None else []),
                            *([extras[i]] if extras else [])])
             for i, image in enumerate(images)]
 
@@ -667,7 +712,7 @@ def _run_key(images, masks, extras, options: TileOptions, masks_from, annotation
     return settings_key("tile", {
         "options": dataclasses.asdict(options), "annotations": annotations,
         "palette": palette if isinstance(palette, (str, dict, type(None))) else repr(palette),
-        "files": [[resume_identity(p)[0] for p in group or []]
+        "files": [[resume_identity(p)[0] for p in _files_of(group)]
                   for group in (images, masks, extras)]})
 
 

@@ -42,7 +42,13 @@ def _parse_split(ctx, param, value):
               "DroneDeploy's -ortho.tif / -label.png; FLAIR's IMG_000001.tif pairs with "
               "MSK_000001.tif), or one file per IMAGE (repeat --masks; paired by name "
               "when each is named after an IMAGE, a scene's label file given for each of its "
-              "_RGB and _IRRG; in order when none is; a partial match is refused).")
+              "_RGB and _IRRG; in order when none is; a partial match is refused). A "
+              "folder of class folders (Agriculture-Vision's labels/<class>/<field>.png, "
+              "binary masks named after the IMAGEs) is one 0/1 band per class, in folder "
+              "name order (classes may overlap; a missing file is 0, with a warning); "
+              "boundaries/ and masks/ beside it, if found, mark with 0 the pixels written "
+              "255 in every band (-v says which were used). index.csv counts a pixel "
+              "positive in any class.")
 @click.option("--size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Patch size in pixels.")
 @click.option("--overlap", type=FloatRange(min=0), default=0, show_default=True,

@@ -1,0 +1,178 @@
+"""Labels as one binary mask per class, in a folder per class (Agriculture-Vision's
+``labels/<class>/<field>.png``): one multi-label mask per image, a 0/1 band per class.
+
+A --masks folder that holds no mask files but subfolders of them is read so: each subfolder
+is a class (bands in the order of their names, each described by its class name), its
+files named after the images as a masks folder's are. Classes may overlap: a pixel is 1 in
+every class band it belongs to. A class folder without an image's file gives 0 in that
+band (datasets that leave out empty masks), with a warning; an image without a file in
+any class folder is refused. Folders ``boundaries/`` and ``masks/`` beside the class
+folders' parent (Agriculture-Vision's field boundaries and invalid pixels), when present,
+hold one file per image whose 0 marks pixels that are not valid: 255 (the ignore value)
+in every band. The mask is tagged GEOTILE_OUTPUT=mask, GEOTILE_BANDS=independent and
+GEOTILE_CLASS_NAMES (background first), so tile's index.csv counts a pixel positive when
+any class band is (:func:`~geotile.mask_values.counted_band`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import GeotileWarning, InputError
+
+log = logging.getLogger("geotile")
+
+#: folders beside the class folders' parent whose 0 marks pixels that are not valid
+#: (Agriculture-Vision: outside the field's boundary, and invalid pixels)
+VALIDITY_FOLDERS = ("boundaries", "masks")
+#: rows read and written at a time
+BAND_ROWS = 512
+
+
+@dataclass(frozen=True)
+class ClassFolders:
+    """A labels folder of one subfolder per class; ``validity``: the folders found beside it
+    whose 0 marks pixels that are not valid."""
+
+    root: Path
+    classes: tuple[str, ...]
+    validity: tuple[Path, ...]
+
+
+def class_folders(masks) -> ClassFolders | None:
+    """``masks`` (tile's --masks) as a :class:`ClassFolders` when it is one local folder
+    holding no raster but subfolders that hold rasters; None otherwise."""
+    from geotile.input_files import RASTER_SUFFIXES
+
+    if masks is None or isinstance(masks, (str, bytes)) or len(masks) != 1:
+        return None
+    root = masks[0]
+    if not isinstance(root, Path) or not root.is_dir():
+        return None
+
+    def rasters(folder: Path) -> bool:
+        return any(f.is_file() and not f.name.startswith(".")
+                   and f.suffix.lower() in RASTER_SUFFIXES for f in folder.iterdir())
+
+    if rasters(root):
+        return None
+    classes = sorted(d.name for d in root.iterdir()
+                     if d.is_dir() and not d.name.startswith(".") and rasters(d))
+    if not classes:
+        return None
+    validity = tuple(root.resolve().parent / name for name in VALIDITY_FOLDERS
+                     if (root.resolve().parent / name).is_dir()
+                     and (root.resolve().parent / name) != root.resolve())
+    return ClassFolders(root, tuple(classes), validity)
+
+
+def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
+    """Per image, (its file in each class folder or None, its file in each validity
+    folder): an image without a file in any class folder, or without one in a validity
+    folder, is refused; a class folder missing some images' files is warned of."""
+    from geotile.mask_pairing import pair_masks
+
+    by_class = [pair_masks(images, [folders.root / name], missing_ok=True)
+                for name in folders.classes]
+    for name, files in zip(folders.classes, by_class, strict=True):
+        missing = [image for image, f in zip(images, files, strict=True) if f is None]
+        if missing:
+            warnings.warn(
+                f"{folders.root / name}: no file named after {Path(missing[0]).name}"
+                f"{f' and {len(missing) - 1} more images' if len(missing) > 1 else ''}: "
+                f"read as no {name} there (0 in its band).", GeotileWarning, stacklevel=3)
+    for i, image in enumerate(images):
+        if all(files[i] is None for files in by_class):
+            raise InputError(
+                f"{image}: no file named after it in any class folder of {folders.root} "
+                f"({', '.join(folders.classes)}). Give its masks there, or leave it out.")
+    by_validity = []
+    for folder in folders.validity:
+        files = pair_masks(images, [folder], missing_ok=True)
+        for image, f in zip(images, files, strict=True):
+            if f is None:
+                raise InputError(
+                    f"{image}: no file named after it in {folder}, whose 0 marks the pixels "
+                    f"that are not valid beside the class folders of {folders.root}. Add it, "
+                    "or move the folder away to count every pixel as valid.")
+        by_validity.append(files)
+    return [(tuple(files[i] for files in by_class), tuple(files[i] for files in by_validity))
+            for i in range(len(images))]
+
+
+def describe(folders: ClassFolders) -> str:
+    """One line saying how the class folders are read (for -v)."""
+    used = " and ".join(f"{f.name}/" for f in folders.validity)
+    return (f"{folders.root}: one 0/1 band per class folder ({', '.join(folders.classes)})"
+            + (f"; pixels that {used} mark 0 are 255 in every band" if used else ""))
+
+
+def write_class_mask(image, classes: tuple[str, ...], files: tuple, validity: tuple,
+                     target: Path) -> None:
+    """Write ``target``: the multi-label mask of ``image`` (its grid), band k 1 where the
+    file of ``classes[k]`` (``files[k]``, None: none) is not 0, 255 where a ``validity``
+    file is 0. Read and written by row bands."""
+    import contextlib
+
+    import rasterio
+    from rasterio.windows import Window
+
+    from geotile.no_georef import copy_georeferencing
+    from geotile.quiet_warnings import quietly
+    from geotile.raster import open_raster, output_profile
+
+    with contextlib.ExitStack() as stack:
+        src = stack.enter_context(open_raster(image))
+        sources = [stack.enter_context(open_raster(f)) if f is not None else None
+                   for f in files]
+        checks = [stack.enter_context(open_raster(f)) for f in validity]
+        for path, other in zip([*files, *validity], [*sources, *checks], strict=True):
+            if other is not None:
+                _check_grid(src, image, other, path)
+        profile = output_profile(src, count=len(classes), dtype="uint8", nodata=255)
+        with quietly(rasterio.open, target, "w", **profile) as dst:
+            copy_georeferencing(src, dst)
+            dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_BANDS="independent",
+                            GEOTILE_CLASS_NAMES=json.dumps(["background", *classes]))
+            for band, name in enumerate(classes, start=1):
+                dst.set_band_description(band, name)
+            for top in range(0, src.height, BAND_ROWS):
+                window = Window(0, top, src.width, min(BAND_ROWS, src.height - top))
+                block = np.zeros((len(classes), window.height, window.width), np.uint8)
+                for band, (path, other) in enumerate(zip(files, sources, strict=True)):
+                    if other is not None:
+                        block[band] = _binary(other.read(1, window=window), path)
+                for check in checks:
+                    block[:, check.read(1, window=window) == 0] = 255
+                dst.write(block, window=window)
+
+
+def _binary(values: np.ndarray, path) -> np.ndarray:
+    """``values`` of a binary mask as 0/1: refused unless they are 0 and 1 or 0 and 255."""
+    stray = ~np.isin(values, (0, 1, 255))
+    if stray.any():
+        raise InputError(f"{path}: holds values other than 0, 1 and 255 (such as "
+                         f"{values[stray][0]}), so it is no binary mask of its class. Give "
+                         "one 0/1 (or 0/255) mask per class.")
+    return (values != 0).astype(np.uint8)
+
+
+def _check_grid(src, image, other, path) -> None:
+    """Refuse a class or validity file whose size is not the image's, or placed on another
+    map grid."""
+    from geotile.no_georef import unplaced
+
+    if (other.width, other.height) != (src.width, src.height):
+        raise InputError(f"{path} ({other.width} x {other.height} px) is not the size of "
+                         f"{image} ({src.width} x {src.height} px), whose mask it is named "
+                         "as. Give masks of their images' size.")
+    if not unplaced(other) and not unplaced(src) and (
+            other.transform != src.transform or other.crs != src.crs):
+        raise InputError(f"{path}: its grid differs from {image}'s (transform or CRS). "
+                         "Give masks on their images' grid.")
