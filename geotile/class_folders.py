@@ -110,22 +110,41 @@ def describe(folders: ClassFolders) -> str:
     """One line saying how the class folders are read (for -v)."""
     used = " and ".join(f"{f.name}/" for f in folders.validity)
     return (f"{folders.root}: one 0/1 band per class folder ({', '.join(folders.classes)})"
-            + (f"; pixels that {used} mark 0 are 255 in every band" if used else ""))
+            + (f"; pixels that {used} mark 0 are no data (255 in every band)" if used
+               else ""))
 
 
 def write_class_mask(image, classes: tuple[str, ...], files: tuple, validity: tuple,
                      target: Path) -> None:
-    """Write ``target``: the multi-label mask of ``image`` (its grid), band k 1 where the
-    file of ``classes[k]`` (``files[k]``, None: none) is not 0, 255 where a ``validity``
-    file is 0. Read and written by row bands."""
-    import contextlib
-
+    """Write ``target``: the multi-label mask of ``image`` (its grid, :func:`class_blocks`),
+    its bands described by ``classes``."""
     import rasterio
-    from rasterio.windows import Window
 
     from geotile.no_georef import copy_georeferencing
     from geotile.quiet_warnings import quietly
     from geotile.raster import open_raster, output_profile
+
+    with open_raster(image) as src:
+        profile = output_profile(src, count=len(classes), dtype="uint8", nodata=255)
+        with quietly(rasterio.open, target, "w", **profile) as dst:
+            copy_georeferencing(src, dst)
+            dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_BANDS="independent",
+                            GEOTILE_CLASS_NAMES=json.dumps(["background", *classes]))
+            for band, name in enumerate(classes, start=1):
+                dst.set_band_description(band, name)
+            for window, block in class_blocks(image, files, validity):
+                dst.write(block, window=window)
+
+
+def class_blocks(image, files: tuple, validity: tuple):
+    """Yield (window, block) by row bands of ``image``'s grid: block (classes, rows, cols)
+    uint8, band k 1 where ``files[k]`` (None: none) is not 0, 255 in every band where a
+    ``validity`` file is 0. Each file is checked to lie on the image's grid first."""
+    import contextlib
+
+    from rasterio.windows import Window
+
+    from geotile.raster import open_raster
 
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(open_raster(image))
@@ -135,22 +154,15 @@ def write_class_mask(image, classes: tuple[str, ...], files: tuple, validity: tu
         for path, other in zip([*files, *validity], [*sources, *checks], strict=True):
             if other is not None:
                 _check_grid(src, image, other, path)
-        profile = output_profile(src, count=len(classes), dtype="uint8", nodata=255)
-        with quietly(rasterio.open, target, "w", **profile) as dst:
-            copy_georeferencing(src, dst)
-            dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_BANDS="independent",
-                            GEOTILE_CLASS_NAMES=json.dumps(["background", *classes]))
-            for band, name in enumerate(classes, start=1):
-                dst.set_band_description(band, name)
-            for top in range(0, src.height, BAND_ROWS):
-                window = Window(0, top, src.width, min(BAND_ROWS, src.height - top))
-                block = np.zeros((len(classes), window.height, window.width), np.uint8)
-                for band, (path, other) in enumerate(zip(files, sources, strict=True)):
-                    if other is not None:
-                        block[band] = _binary(other.read(1, window=window), path)
-                for check in checks:
-                    block[:, check.read(1, window=window) == 0] = 255
-                dst.write(block, window=window)
+        for top in range(0, src.height, BAND_ROWS):
+            window = Window(0, top, src.width, min(BAND_ROWS, src.height - top))
+            block = np.zeros((len(files), window.height, window.width), np.uint8)
+            for band, (path, other) in enumerate(zip(files, sources, strict=True)):
+                if other is not None:
+                    block[band] = _binary(other.read(1, window=window), path)
+            for check in checks:
+                block[:, check.read(1, window=window) == 0] = 255
+            yield window, block
 
 
 def _binary(values: np.ndarray, path) -> np.ndarray:

@@ -85,9 +85,13 @@ def _read(path):
 
 def test_tile_class_folders_give_one_band_per_class(agrivision, tmp_path, run_cli):
     out = tmp_path / "patches"
-    result = run_cli("tile", agrivision / "images" / "rgb", "--masks", agrivision / "labels",
-                     "--extra-bands", agrivision / "images" / "nir", "--size", 32, "-o", out)
+    result = run_cli("-v", "tile", agrivision / "images" / "rgb", "--masks",
+                     agrivision / "labels", "--extra-bands", agrivision / "images" / "nir",
+                     "--size", 32, "-o", out)
     assert result.exit_code == 0, result.output
+    said = result.stderr.replace("\n", " ")
+    assert "one 0/1 band per class folder (double_plant, water, weed_cluster)" in said
+    assert "pixels that boundaries/ and masks/ mark 0 are no data" in said
     with (out / "index.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 8
@@ -170,3 +174,93 @@ def test_refusals_name_the_file_and_write_nothing(agrivision, tmp_path, run_cli)
     assert result.exit_code == 1 and not out.exists()
     assert f"--masks {agrivision / 'labels'}: 5 class folders" in \
         result.stderr.replace("\n", " ")
+
+
+def _write_tif(path, array, descriptions=(), **tags):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE,
+                           count=array.shape[0], dtype=array.dtype.name) as dst:
+            dst.write(array)
+            dst.update_tags(**tags)
+            for band, text in enumerate(descriptions, 1):
+                dst.set_band_description(band, text)
+    return path
+
+
+def _expected_scores(predicted: dict[int, np.ndarray]) -> dict[str, tuple[int, int, int]]:
+    """TP, FP, FN per class over both fields' valid pixels; ``predicted``: field -> (3,
+    rows, cols) booleans in CLASSES order."""
+    counts = {name: np.zeros(3, int) for name in CLASSES}
+    for number in range(len(FIELDS)):
+        truth = _expected(number)
+        valid = truth[0] != 255
+        for k, name in enumerate(CLASSES):
+            true, said = truth[k] == 1, predicted[number][k]
+            counts[name] += [np.count_nonzero(a & b & valid)
+                             for a, b in ((true, said), (~true, said), (true, ~said))]
+    return {name: tuple(int(v) for v in c) for name, c in counts.items()}
+
+
+def test_evaluate_scores_each_class_on_its_own(agrivision, tmp_path, run_cli):
+    # independent probabilities (predict's sigmoid channels), bands in another order
+    predicted = {}
+    for number, field in enumerate(FIELDS):
+        truth = np.stack([_class_pixels(number)[name] for name in CLASSES]).astype(bool)
+        said = truth.copy()
+        said[2] = np.roll(truth[2], 5, axis=1)  # weed_cluster shifted
+        said[1] = False  # no water found
+        predicted[number] = said
+        p = np.where(said, 230, 20).astype(np.uint8)
+        _write_tif(tmp_path / "pred" / f"{field}.tif", p[[1, 0, 2]],
+                   ["water", "double_plant", "weed_cluster"],
+                   GEOTILE_OUTPUT="probability", GEOTILE_BANDS="independent")
+    result = run_cli("evaluate", tmp_path / "pred", agrivision / "labels", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["mode"] == "multi-label"
+    expected = _expected_scores(predicted)
+    for row in scores["classes"]:
+        tp, fp, fn = expected[row["class"]]
+        assert row["support"] == tp + fn and row["predicted"] == tp + fp
+        assert row["iou"] == pytest.approx(tp / (tp + fp + fn))
+    by_name = {row["class"]: row for row in scores["classes"]}
+    assert by_name["double_plant"]["iou"] == 1.0 and by_name["water"]["iou"] == 0.0
+    assert 0 < by_name["weed_cluster"]["iou"] < 1
+    # the overlap counts for both classes: double_plant's support is all its pixels
+    assert by_name["double_plant"]["support"] == sum(
+        np.count_nonzero(_expected(n)[0] == 1) for n in range(2))
+    table = run_cli("evaluate", tmp_path / "pred", agrivision / "labels")
+    assert table.exit_code == 0 and "weed_cluster" in table.stdout
+    assert "multi-label" in table.stdout
+
+
+def test_evaluate_class_rasters_and_refusals(agrivision, tmp_path, run_cli):
+    # a class raster (ids in folder order): one class per pixel, so the overlap is half lost
+    predicted = {}
+    for number, field in enumerate(FIELDS):
+        ids = np.zeros((SIZE, SIZE), np.uint8)
+        for k, name in enumerate(CLASSES, start=1):
+            ids[_class_pixels(number)[name] == 1] = k
+        predicted[number] = np.stack([ids == k for k in range(1, 4)])
+        _write_tif(tmp_path / "ids" / f"{field}.tif", ids[np.newaxis], GEOTILE_OUTPUT="class")
+    result = run_cli("evaluate", tmp_path / "ids", agrivision / "labels", "--json")
+    assert result.exit_code == 0, result.output
+    expected = _expected_scores(predicted)
+    for row in json.loads(result.stdout)["classes"]:
+        tp, fp, fn = expected[row["class"]]
+        assert row["iou"] == pytest.approx(tp / (tp + fp + fn))
+    assert expected["double_plant"][2] > 0  # the overlap written as weed_cluster: missed
+    # a prediction naming a class of no folder
+    _write_tif(tmp_path / "named" / f"{FIELDS[0]}.tif", np.zeros((3, SIZE, SIZE), np.uint8),
+               ["water", "double_plant", "storm_damage"], GEOTILE_OUTPUT="probability",
+               GEOTILE_BANDS="independent")
+    result = run_cli("evaluate", tmp_path / "named", agrivision / "labels")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "storm_damage" in result.stderr and "no class folder" in result.stderr
+    # options of other inputs
+    result = run_cli("evaluate", tmp_path / "ids", agrivision / "labels", "--iou", 0.7)
+    assert result.exit_code == 2 and "--iou" in result.stderr
+    result = run_cli("evaluate", tmp_path / "ids", agrivision / "labels", "--threshold", 0.3)
+    assert result.exit_code == 2 and "holds class ids, not probabilities" in result.stderr

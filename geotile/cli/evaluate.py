@@ -62,6 +62,7 @@ WHY = {"lines": "lines, scored by their length within --buffer metres of each ot
        "raster predictions": "prediction rasters, which get pixel scores by class",
        "polygons": "polygons, which match by their IoU (--iou)",
        "results": "a COCO results file, scored per category of the COCO truth",
+       "class folders": "a folder of binary masks per class, scored class by class",
        "csvs": "two SpaceNet CSVs, scored as SpaceNet scores them (pixel WKT, Confidence "
                "order, --iou, --min-area)"}
 
@@ -273,6 +274,13 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     lon/lat grid), or pixels for rasters without a CRS. Road: class 1 of
     binary masks (0/1, 0/255), or --class of class rasters; nodata and the
     truth's 255 are left out on both sides. Streamed by blocks.
+    TRUTH a folder of class folders (Agriculture-Vision's labels/<class>/, as
+    tile --masks reads it; boundaries/ and masks/ beside it leave their 0
+    pixels out): each class scored on its own (classes may overlap), pooled
+    over the PREDICTION folder's rasters: band k of independent probabilities
+    (p >= --threshold) or of a multi-label mask, else a class raster's id k
+    or a softmax's argmax; classes by name where the prediction names them,
+    else in folder name order. No confusion matrix (--json: "multi-label").
     Two folders: each file of PREDICTION is scored against the file of TRUTH
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
     rasters; else SpaceNet's image ids); files without a partner are left
@@ -408,6 +416,16 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     refuse_for_evaluate(labels_crs, truth)  # before --errors and --report read its CRS
     buffered = given(ctx, "buffer")  # two files (or folders) of nothing: lines
     kind = input_kind(prediction, truth, layer, "lines" if buffered else "files")
+    if kind == "folders":
+        from geotile.class_folders import class_folders
+
+        if (folders := class_folders([truth])) is not None:  # labels/<class>/<image>.png
+            from geotile.class_folder_scores import evaluate_class_folders
+
+            _refuse_options(ctx, [n for n in APPLIES if n != "threshold"], "class folders")
+            result = evaluate_class_folders(prediction, folders, threshold)
+            click.echo(dumps(result) if as_json else result.table())
+            return
     if kind == "road csvs":  # --image: the images that place its pixel coordinates
         _refuse_options(ctx, [n for n in NOT_FOR_LINES if n != "image"], "lines")
     elif kind == "lines":
