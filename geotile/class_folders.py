@@ -80,6 +80,7 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
 
     by_class = [pair_masks(images, [folders.root / name], missing_ok=True)
                 for name in folders.classes]
+    _refuse_folders_of_masks(images, folders, by_class)
     for name, files in zip(folders.classes, by_class, strict=True):
         missing = [image for image, f in zip(images, files, strict=True) if f is None]
         if missing:
@@ -104,6 +105,21 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
         by_validity.append(files)
     return [(tuple(files[i] for files in by_class), tuple(files[i] for files in by_validity))
             for i in range(len(images))]
+
+
+def _refuse_folders_of_masks(images, folders: ClassFolders, by_class) -> None:
+    """Subfolders each holding other images' masks (by region, by split) are folders of
+    masks, not classes: refused with the pattern that pairs them."""
+    if len(folders.classes) < 2 or len(images) < 2 or any(
+            sum(files[i] is not None for files in by_class) > 1 for i in range(len(images))):
+        return
+    found = next(f for files in by_class for f in files if f is not None)
+    raise InputError(
+        f"{folders.root}: its subfolders ({', '.join(folders.classes[:4])}"
+        f"{', ...' if len(folders.classes) > 4 else ''}) each hold other images' masks, as "
+        "folders of masks by region or split do, not one mask per class of each image; "
+        f"give them as a pattern ('{folders.root}/*/*{Path(found).suffix}') or one "
+        "subfolder at a time.")
 
 
 def describe(folders: ClassFolders) -> str:

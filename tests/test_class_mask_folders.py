@@ -176,6 +176,39 @@ def test_refusals_name_the_file_and_write_nothing(agrivision, tmp_path, run_cli)
         result.stderr.replace("\n", " ")
 
 
+def test_subfolders_of_other_images_masks_are_refused_not_read_as_classes(tmp_path, run_cli):
+    """masks/<region>/<image>.tif (SpaceNet's AOIs, train/val splits) each naming other
+    images were read as classes since the class folders came: each image's mask in one
+    band, 0 in the others, exit 0. Refused with the pattern that pairs them, which works."""
+    from rasterio.transform import from_origin
+
+    profile = {"driver": "GTiff", "width": SIZE, "height": SIZE, "crs": "EPSG:32633",
+               "transform": from_origin(500000, 4000000, 1, 1)}
+    for name, region in (("a", "AOI_2_Vegas"), ("b", "AOI_3_Paris")):
+        (tmp_path / "images").mkdir(exist_ok=True)
+        (tmp_path / "masks" / region).mkdir(parents=True)
+        with rasterio.open(tmp_path / "images" / f"{name}.tif", "w", count=3, dtype="uint8",
+                           **profile) as dst:
+            dst.write(np.full((3, SIZE, SIZE), 90, np.uint8))
+        mask = np.zeros((1, SIZE, SIZE), np.uint8)
+        mask[0, 4:20, 4:20] = 1
+        with rasterio.open(tmp_path / "masks" / region / f"{name}.tif", "w", count=1,
+                           dtype="uint8", **profile) as dst:
+            dst.write(mask)
+    out = tmp_path / "patches"
+    result = run_cli("tile", tmp_path / "images", "--masks", tmp_path / "masks", "--size", 32,
+                     "-o", out)
+    assert result.exit_code == 1 and not out.exists()
+    said = result.stderr.replace("\n", " ")
+    assert "(AOI_2_Vegas, AOI_3_Paris) each hold other images' masks" in said
+    assert "Traceback" not in result.output
+    result = run_cli("tile", tmp_path / "images", "--masks", f"{tmp_path / 'masks'}/*/*.tif",
+                     "--size", 32, "-o", out)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / "masks" / "a_0_0.tif") as src:
+        assert src.count == 1 and int(src.read(1).sum()) == 16 * 16
+
+
 def _write_tif(path, array, descriptions=(), **tags):
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
