@@ -242,8 +242,9 @@ def _mask_one(labels, image, output, kwargs) -> dict:
 def _shared(path, remote: bool):
     """``path`` as text; a local one made absolute for workers on other machines (their
     working folder is not ours; shared storage is mounted at the same place), as is the
-    local archive a GDAL path reads from (``/vsizip/tiles.zip/a.tif``)."""
-    from geotile.input_paths import is_virtual_path
+    local archive a GDAL path reads from (``/vsizip/tiles.zip/a.tif``) and the file of a
+    subdataset's name (``SENTINEL2_L2A:<file>:10m:EPSG_32631``)."""
+    from geotile.input_paths import absolute_subdataset, is_virtual_path
     from geotile.resume import with_absolute_archive
 
     if path is None:
@@ -251,6 +252,8 @@ def _shared(path, remote: bool):
     text = os.fspath(path)
     if not remote:
         return text
+    if (subdataset := absolute_subdataset(text)) is not None:  # SENTINEL2_L2A:<file>:10m:..
+        return subdataset
     if not is_virtual_path(text):
         return os.path.abspath(text)
     return with_absolute_archive(text)

@@ -232,6 +232,18 @@ def subdataset_file(path: str | os.PathLike) -> str | None:
     return None
 
 
+def absolute_subdataset(name: str) -> str | None:
+    """A GDAL subdataset's ``name`` with its file's path made absolute (read from another
+    working folder: a VRT's source, a dask worker), else None: no subdataset name."""
+    from geotile.resume import with_absolute_archive
+
+    file = subdataset_file(name)
+    if not file:
+        return None
+    absolute = with_absolute_archive(file) if is_virtual_path(file) else os.path.abspath(file)
+    return name.replace(file, absolute, 1)
+
+
 def _is_file(candidate: str) -> bool:
     """Whether ``candidate`` is a local file or a file in a local archive (GDAL's path)."""
     if not candidate.startswith(ARCHIVE_PREFIXES):

@@ -43,10 +43,13 @@ OWNERS = {"predict": (("probability", "raw", "class"), "GEOTILE_MODEL"),
 
 
 def identity(path: str | os.PathLike) -> list:
-    """``[path, size, mtime_ns]`` of a local file; ``[path]`` for a virtual/remote one."""
-    from geotile.input_paths import is_virtual_path
+    """``[path, size, mtime_ns]`` of a local file; ``[path]`` for a virtual/remote one or a
+    subdataset's name (its file made absolute)."""
+    from geotile.input_paths import absolute_subdataset, is_virtual_path
 
     text = os.fspath(path)
+    if (subdataset := absolute_subdataset(text)) is not None:  # its file: one more input
+        return [subdataset]
     if is_virtual_path(text):
         archive = local_archive(text)
         return [with_absolute_archive(text), *identity(archive)[1:]] if archive else [text]

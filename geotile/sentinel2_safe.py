@@ -142,14 +142,12 @@ def view_xml(src, bands: list[tuple]) -> str:
 def _absolute(name: str) -> str:
     """A subdataset name whose file is an absolute path (the VRT may be read from another
     working directory)."""
-    from geotile.input_paths import is_virtual_path, subdataset_file
-    from geotile.resume import with_absolute_archive
+    from geotile.input_paths import absolute_subdataset
 
-    file = subdataset_file(name)
-    if not file:
+    absolute = absolute_subdataset(name)
+    if absolute is None:
         return os.path.abspath(name) if os.path.isfile(name) else name
-    absolute = with_absolute_archive(file) if is_virtual_path(file) else os.path.abspath(file)
-    return name.replace(file, absolute, 1)
+    return absolute
 
 
 def with_declared_values(src):

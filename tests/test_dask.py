@@ -1570,3 +1570,29 @@ def _four_tiles(tmp_path):
             dst.write(np.full((1, 30, 30), 100, np.uint8))
         images.append(path)
     return images
+
+
+def test_a_sentinel2_subdataset_is_predicted_on_a_scheduler_as_in_one_process(
+        run_cli, tmp_path, cluster, monkeypatch):
+    """A SAFE subdataset's name (SENTINEL2_L2A:<file>:10m:EPSG_32631) went to the workers
+    made absolute as a path, /cwd/SENTINEL2_L2A:/abs/...: 'not a raster GDAL can read'.
+    Its file is made absolute (a relative one too, from our folder): the same output."""
+    from .test_predict_mlm import identity_model
+    from .test_sentinel2_safe import _DRIVERS, safe_product
+
+    if not {"SENTINEL2", "JP2OpenJPEG"} <= set(_DRIVERS):
+        pytest.skip("GDAL without the SENTINEL2 or JP2OpenJPEG driver")
+    name = safe_product(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    relative = name.replace(f"{tmp_path}/", "")
+    model = identity_model(tmp_path / "id.onnx", 3)
+    for number, given in enumerate((name, relative)):
+        args = ("predict", model, given, "--bands", "B04,B03,B02", "--activation", "none",
+                "--tile-size", "16", "-o")
+        single = run_cli(*args, tmp_path / f"single{number}.tif")
+        assert single.exit_code == 0, single.output
+        on_cluster = run_cli(*args, tmp_path / f"cluster{number}.tif", "--scheduler",
+                             cluster.scheduler_address)
+        assert on_cluster.exit_code == 0, on_cluster.output
+        assert (tmp_path / f"cluster{number}.tif").read_bytes() == \
+            (tmp_path / f"single{number}.tif").read_bytes()
