@@ -275,9 +275,13 @@ def shapefile_parts(path: Path) -> list[Path]:
 def files_read(path, _seen: frozenset = frozenset()) -> list:
     """``path`` and, for a VRT, the files GDAL reads its pixels from (which an output must
     never replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only; for
-    a Shapefile, its other files (:func:`shapefile_parts`)."""
-    if subdataset_file(path):  # NETCDF:"scene.nc":sst reads scene.nc
-        return [input_path(path), *files_read(subdataset_file(path), _seen)]
+    a Shapefile, its other files (:func:`shapefile_parts`); for a subdataset, those GDAL
+    reads it from; for a Landsat band file, its product's MTL."""
+    if subdataset_file(path):  # NETCDF:"scene.nc":sst reads scene.nc (a SAFE: its bands')
+        read = [input_path(path), *files_read(subdataset_file(path), _seen)]
+        return [*read, *(f for f in _subdataset_files(path) if f not in read)]
+    from geotile.landsat_mtl import mtl_files
+
     path = input_path(path)
     if str(path).startswith(ARCHIVE_PREFIXES):  # /vsizip/a.zip/x.tif reads a.zip
         from geotile.resume import local_archive
@@ -287,11 +291,12 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
     if isinstance(path, Path) and path.suffix.lower() in (".json", ".geojson"):
         from geotile.stac_images import item_files
 
-        return [path, *item_files(path)]  # a STAC Item of imagery: its band files too
+        return [path, *(f for band in item_files(path)  # a STAC Item's band files too
+                        for f in (band, *mtl_files(band)))]
     if isinstance(path, Path) and path.suffix.lower() == ".shp":
         return [path, *shapefile_parts(path)]  # its fields (.dbf) and CRS (.prj) too
     if not (isinstance(path, Path) and path.suffix.lower() == ".vrt" and path.is_file()):
-        return [path]
+        return [path, *(mtl_files(path) if isinstance(path, Path) else ())]
     try:
         with rasterio.open(path) as src:
             files = src.files
@@ -304,6 +309,17 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
             continue
         found += files_read(Path(name), seen)
     return found
+
+
+def _subdataset_files(name) -> list:
+    """The local files GDAL reads the subdataset ``name`` from (a SAFE's MTD_TL.xml and
+    band files), [] when it does not open."""
+    try:
+        with quietly(rasterio.open, os.fspath(name)) as src:
+            files = src.files
+    except RasterioError:
+        return []
+    return [Path(f) for f in files if not f.startswith("/vsi")]
 
 
 def refuse_overwriting_inputs(outputs, inputs, more: dict | None = None) -> None:

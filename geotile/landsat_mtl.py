@@ -70,6 +70,18 @@ def _number(text) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def mtl_files(path) -> list:
+    """The product's ``_MTL.json``/``_MTL.xml`` beside the Landsat C2 L2 band file ``path``
+    (they decide its nodata, scale and offset: inputs too), those there."""
+    from pathlib import Path
+
+    found = _BAND_FILE.fullmatch(os.path.basename(os.fspath(path)))
+    if not found:
+        return []
+    base = Path(os.fspath(path)).with_name(found.group(1))
+    return [mtl for mtl in (Path(f"{base}_MTL.json"), Path(f"{base}_MTL.xml")) if mtl.is_file()]
+
+
 def mtl_declared(src) -> list[tuple] | None:
     """(nodata, scale, offset) of the one band of a Landsat C2 L2 band file ``src`` from
     the MTL beside it, where the file declares no scale or offset; else None."""

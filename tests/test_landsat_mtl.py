@@ -121,3 +121,38 @@ def test_a_band_file_beside_its_mtl_declares_the_products_values(tmp_path, mtl):
     next(folder.glob("*_MTL.*")).unlink()
     with open_raster(folder / f"{PRODUCT}_SR_B4.TIF") as src:
         assert (src.nodatavals, src.scales, src.offsets) == ((None,), (1.0,), (0.0,))
+
+
+def test_resume_redoes_a_band_file_whose_mtl_came_or_changed(run_cli, tmp_path):
+    """The MTL decides a band file's nodata, scale and offset, but --resume digested the
+    band file alone: an output predicted before the MTL was downloaded (the 0 fill
+    predicted) and patches cut before its offset was fixed were 'complete from an earlier
+    run, skipped', exit 0. The MTL is an input: either change redoes the work."""
+    import glob
+
+    folder = landsat_files(tmp_path / "scene")
+    band, mtl = folder / f"{PRODUCT}_SR_B4.TIF", folder / f"{PRODUCT}_MTL.json"
+    text = mtl.read_text()
+    mtl.unlink()
+    model = identity_model(tmp_path / "id.onnx", 1)
+    out = tmp_path / "out.tif"
+    args = ("predict", model, band, "--activation", "none", "-o", out, "--resume")
+    assert run_cli(*args).exit_code == 0
+    with rasterio.open(out) as dst:
+        assert (dst.read(1)[:, :5] == 0).all()  # no MTL: the fill is a value
+    mtl.write_text(text)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output
+    with rasterio.open(out) as dst:
+        assert np.isnan(dst.read(1)[:, :5]).all()
+
+    patches = tmp_path / "patches"
+    tile = ("tile", band, "--size", "10", "-o", patches, "--resume")
+    assert run_cli(*tile).exit_code == 0
+    mtl.write_text(text.replace("-0.200000", "-0.100000"))
+    result = run_cli(*tile)
+    assert result.exit_code == 0, result.output
+    for patch in glob.glob(str(patches / "images" / "*.tif")):
+        with rasterio.open(patch) as src:
+            assert src.offsets == (-0.1,), patch

@@ -375,3 +375,23 @@ def test_a_product_missing_its_true_colour_file_is_refused(run_cli, tmp_path):
     result = run_cli("predict", model, name, "-o", tmp_path / "out.tif")
     assert_one_line_error(result, f"{tci}: missing from the product", "download it again")
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_resume_redoes_a_product_whose_band_file_changed(run_cli, tmp_path):
+    """--resume digested the subdataset's metadata file alone, not the band files GDAL
+    reads its pixels from: B04 downloaded again with other values kept the old output,
+    'complete from an earlier run, skipped', exit 0. Each band file is an input."""
+    name = safe_product(tmp_path)
+    model = identity_model(tmp_path / "id.onnx", 3)
+    out = tmp_path / "out.tif"
+    args = ("predict", model, name, "--bands", "B04,B03,B02", "--activation", "none",
+            "-o", out, "--resume")
+    assert run_cli(*args).exit_code == 0
+    with rasterio.open(out) as dst:
+        assert dst.read(1)[0, 5:].tolist() == [1300] * 15
+    _band_file(next(tmp_path.rglob("*_B04_10m.jp2")), 3000, 10)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output
+    with rasterio.open(out) as dst:
+        assert dst.read(1)[0, 5:].tolist() == [3000] * 15
