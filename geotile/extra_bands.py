@@ -137,6 +137,40 @@ def check_date_types(model, dtypes, extra_dtypes, image, extra) -> None:
         "in one type, or --scale for both (0.00392 for two 0..255 dates).")
 
 
+def two_dates(model) -> bool:
+    """Whether ``model`` takes two dates of as many channels (a change detection model:
+    :mod:`geotile.model_inputs`), normalised alike."""
+    dates = getattr(model, "date_channels", None)
+    return dates is not None and dates[0] == dates[1]
+
+
+def check_date_values(model, declared, extra_declared, image, extra) -> None:
+    """InputError when a change detection model's two dates declare other values for their
+    pixels (``declared``, ``extra_declared``: (scale, offset) per band fed; Sentinel-2
+    across baseline 04.00: DN x 0.0001 - 0.1, then DN x 0.0001): fed alike (one --scale and
+    --mean), the model would see a change everywhere."""
+    import math
+
+    if not two_dates(model) or len(declared) != len(extra_declared) or all(
+            math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+            for one, two in zip(declared, extra_declared, strict=True)
+            for a, b in zip(one, two, strict=True)):
+        return
+    from geotile.input_range import _shown
+
+    def said(values):
+        return (f"scale {_shown(s for s, _ in values)} offset "
+                f"{_shown(o for _, o in values)}")
+
+    raise InputError(
+        f"{Path(str(image)).name} and {Path(str(extra)).name}: the two dates of "
+        f"{Path(model.path).name} declare other values for their pixels (value = pixel * "
+        f"scale + offset; the first's {said(declared)}, the second's "
+        f"{said(extra_declared)}): fed alike, the model would see a change everywhere. "
+        "Convert both to their values (gdal_translate -unscale -ot Float32 IN OUT) and give "
+        "those.")
+
+
 def picked_bands(src, bands, path) -> list[int]:
     """``bands`` (--bands: numbers or band names) as band numbers of the --extra-bands
     raster ``src`` at ``path``; InputError for one it lacks."""

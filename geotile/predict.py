@@ -71,7 +71,7 @@ from geotile.errors import (
     check_range,
     check_whole,
 )
-from geotile.extra_bands import check_date_types, date_bands
+from geotile.extra_bands import check_date_types, check_date_values, date_bands, two_dates
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
 from geotile.input_bands import model_view, select_bands
@@ -857,6 +857,9 @@ def predict_raster(
         if extra is not None:
             check_date_types(model, [src.dtypes[i - 1] for i in indexes], extra.dtypes,
                              image_path, extra.path)
+            check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
+                                      for i in indexes],
+                              [b[2:4] for b in extra.band_metadata()], image_path, extra.path)
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)
         if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel
@@ -865,7 +868,7 @@ def predict_raster(
                           "are. For its colours, run gdal_translate -expand rgb on it and give "
                           "a 3-channel model.", GeotileWarning, stacklevel=2)
         _warn_unscaled(model, src, indexes, added, image_path.name)
-        if extra is not None:
+        if extra is not None and not two_dates(model):  # a second date is fed as the first
             _warn_extra_declared(extra)
         # a float image's NaN pixels are nodata too (read_block), declared or not
         check_nodata = may_hold_nodata(src, indexes)

@@ -335,6 +335,40 @@ def test_dates_of_types_scaled_apart_are_one_line(dates, make_raster, tmp_path, 
                                atol=1e-5)
 
 
+def test_dates_declaring_other_reflectance_values_are_one_line(make_raster, tmp_path, run_cli):
+    """Two Sentinel-2 dates across baseline 04.00 (DN x 0.0001 - 0.1, then DN x 0.0001):
+    the second was warned of as an nDSM ('its pixels go to the model as they are ...
+    gdal_translate -unscale'), though --scale and --mean feed both dates alike, and a
+    change 0.1 wide was predicted everywhere, exit 0. Dates declaring the same values are
+    fed alike without that warning; declaring others, one line naming both."""
+    rng = np.random.default_rng(3)
+    first = make_raster("t1.tif", rng.integers(1000, 3000, (3, 40, 40)).astype(np.uint16))
+    second = make_raster("t2.tif", rng.integers(1000, 3000, (3, 40, 40)).astype(np.uint16))
+    for path in (first, second):
+        with rasterio.open(path, "r+") as dst:
+            dst.scales, dst.offsets = (0.0001,) * 3, (-0.1,) * 3
+    model = siamese_model(tmp_path / "m.onnx")
+    got, _ = _predict(run_cli, model, first, second, tmp_path / "same.tif", "--scale",
+                      0.0001, "--mean", 0.1)
+    np.testing.assert_allclose(got, siamese_reference(_read(first) / 1e4 - 0.1,
+                                                      _read(second) / 1e4 - 0.1), atol=1e-5)
+    result = run_cli("predict", model, first, "--extra-bands", second, "-o",
+                     tmp_path / "w.tif", "--scale", 0.0001, "--mean", 0.1)
+    assert "--extra-bands raster declares" not in result.stderr, result.stderr
+    with rasterio.open(second, "r+") as dst:
+        dst.offsets = (0.0,) * 3
+    out = tmp_path / "c.tif"
+    for more in ((), ("--scale", 0.0001, "--mean", 0.1)):
+        assert_one_line_error(run_cli("predict", model, first, "--extra-bands", second, "-o",
+                                      out, *more), "t1.tif", "t2.tif", "offset -0.1",
+                              "offset 0", "gdal_translate -unscale")
+        assert not out.exists()
+    many = tmp_path / "many"  # several pairs: refused before the first is predicted
+    assert_one_line_error(run_cli("predict", model, second, first, "--extra-bands", second,
+                                  "--extra-bands", second, "-o", many), "t1.tif", "t2.tif")
+    assert not many.exists() or not any(many.iterdir())
+
+
 @pytest.mark.parametrize("shape", [["N", 2, 3, "H", "W"], [1, 2, 3, 32, 32]])
 def test_both_dates_in_one_5d_input_are_one_line_naming_the_re_export(dates, tmp_path,
                                                                       run_cli, shape):

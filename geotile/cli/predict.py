@@ -354,7 +354,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     """Every image's bands against the model, and what else its header refuses
     (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
     image too (its first and last blocks read)."""
-    from geotile.extra_bands import check_date_types, date_bands, picked_bands
+    from geotile.extra_bands import check_date_types, check_date_values, date_bands, picked_bands
     from geotile.input_bands import model_view, select_bands
     from geotile.input_range import warn_one_scale_over_types
     from geotile.model_pixel import refuse_complex, refuse_unpredictable
@@ -369,6 +369,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
                 numbers = picked_bands(more, bands, extra) if bands else range(
                     1, more.count + 1)
                 added, extra_types = len(numbers), [more.dtypes[i - 1] for i in numbers]
+                extra_values = [(more.scales[i - 1], more.offsets[i - 1]) for i in numbers]
                 refuse_complex(common_dtype(more), extra, "the --extra-bands raster's ")
         with open_raster(image) as raw, model_view(raw, model, added) as src:
             if pixels:
@@ -381,6 +382,8 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
                 model.image_channels(len(indexes))
                 check_date_types(model, [src.dtypes[i - 1] for i in indexes], extra_types,
                                  image, extra)
+                check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
+                                          for i in indexes], extra_values, image, extra)
     warn_one_scale_over_types(model, typed)
 
 
