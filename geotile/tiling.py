@@ -787,13 +787,11 @@ def _kept_patches(image, mask, extra, options: TileOptions,
     """Which patches of ``image``'s grid ``skip_empty`` and ``max_nodata`` keep (a boolean
     array of the grid's shape), from the values the tiling pass reads."""
     from geotile.extra_bands import ExtraBands
-    from geotile.raster import check_pixels_readable, open_raster
+    from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster
 
-    nodata = options.max_nodata is not None
     with open_raster(image) as src, (
         open_raster(mask) if mask else contextlib.nullcontext()
-    ) as mask_src, (ExtraBands(extra[0], src, extra[1]) if extra and nodata
-                    else contextlib.nullcontext()) as extra_src:
+    ) as mask_src:
         check_pixels_readable(src)
         if mask_src is not None:
             check_pixels_readable(mask_src)
@@ -806,10 +804,17 @@ def _kept_patches(image, mask, extra, options: TileOptions,
             if mask_src is not None and probability is None else ()
         zero_class = _zero_class(mask_src)
         band = counted_band(mask_src)  # make-masks' footprint, wherever --channels put it
+        nodata = options.max_nodata is not None
+        # the image's nodata counts for max_nodata, and for skip_empty where the mask's
+        # pixels on it are written as ignored (_fractions): no building there
+        read_image = nodata or (options.skip_empty and 255 in ignore_values and not binary
+                                and (may_hold_nodata(src) or bool(extra)))
         # the padding's fill counts for nothing (it is never positive, always nodata);
-        # without max_nodata only the mask counts: read once, as the pixels
-        with contextlib.closing(iter_patches(src, mask_src, grid, extra_src, mask_fill=0)
-                                if nodata else _mask_patches(mask_src, grid)) as patches:
+        # else only the mask counts: read once, as the pixels
+        with (ExtraBands(extra[0], src, extra[1]) if extra and read_image
+              else contextlib.nullcontext()) as extra_src, contextlib.closing(
+                iter_patches(src, mask_src, grid, extra_src, mask_fill=0) if read_image
+                else _mask_patches(mask_src, grid)) as patches:
             for data in patches:
                 nodata_fraction, positive = _fractions(data, ignore_values, zero_class,
                                                        binary, probability, band)

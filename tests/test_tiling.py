@@ -1805,3 +1805,26 @@ def test_mask_pixels_on_the_image_nodata_are_ignored(make_raster, tmp_path, fmt)
     image_b = make_raster("b.tif", pixels, nodata=0)
     tile_rasters([image_b], [binary], tmp_path / "u", options=TileOptions(size=32, fmt=fmt))
     assert (read("u", "b_0_0") == np.where(labels > 0, 255, 0)[:32, :32]).all()
+
+
+def test_skip_empty_split_plans_on_what_is_written_over_image_nodata(make_raster, tmp_path):
+    """--skip-empty --split planned on the mask alone: patches whose buildings lie only on
+    the image's nodata (written as 255, positive_fraction 0, so dropped) were counted as
+    kept, and blocks of them given to a split: 'no patch in train', every patch in val,
+    exit 0 -> the plan counts the image's nodata as the writing does: both splits hold
+    patches, in the proportions asked."""
+    pixels = np.full((3, 256, 256), 90, np.uint8)
+    pixels[:, :, :192] = 0  # three quarters no data
+    image = make_raster("a.tif", pixels, nodata=0)
+    labels = np.zeros((256, 256), np.uint8)
+    labels[4::16, :] = 1  # buildings on every patch, on the no data too
+    mask = make_raster("a_mask.tif", labels)
+    for seed in (0, 5):  # before: {'val': 16} and 'no patch in train'
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", GeotileWarning)
+            summary = tile_rasters([image], [mask], tmp_path / f"t{seed}", options=TileOptions(
+                size=32, skip_empty=True, split=(0.5, 0.5, 0.0), seed=seed))
+        rows = read_index(tmp_path / f"t{seed}")
+        assert summary.written == len(rows) == 16  # the two valid columns
+        assert summary.per_split == {"train": 8, "val": 8}
+        assert all(float(r["positive_fraction"]) > 0 for r in rows)
