@@ -203,7 +203,9 @@ class PatchWriter:
         named no data) are 255 too: trainers would read them as classes."""
         if 255 not in ignore_values or not self.has_mask:
             return
-        self.ignores_invalid = not np.isnan(self.mask_fill)
+        # a NaN fill (a float mask declaring nodata NaN) is written there too
+        self.ignores_invalid = not np.isnan(self.mask_fill) or \
+            np.dtype(self.mask_profile["dtype"]).kind == "f"
         if self.fmt != "tif":
             self.mask_no_data = tuple(v for v in ignore_values if v != 255 and v == v)
 
@@ -336,7 +338,8 @@ class PatchWriter:
                     band = mask_band(inside) if self.mask_band and self.fmt == "tif" \
                         else None
                     labels = data.mask
-                    if band is None and not np.isnan(self.mask_fill):  # NaN labels too
+                    if band is None and (labels.dtype.kind == "f"
+                                         or not np.isnan(self.mask_fill)):  # NaN labels too
                         labels = np.where(inside | self.mask_alpha, labels,
                                           np.asarray(self.mask_fill).astype(labels.dtype))
                     self._write(self._mask_values(labels), data.patch,

@@ -1828,3 +1828,25 @@ def test_skip_empty_split_plans_on_what_is_written_over_image_nodata(make_raster
         assert summary.written == len(rows) == 16  # the two valid columns
         assert summary.per_split == {"train": 8, "val": 8}
         assert all(float(r["positive_fraction"]) > 0 for r in rows)
+
+
+def test_float_mask_declaring_nodata_nan_is_nan_on_the_image_nodata(make_raster, tmp_path):
+    """A float class mask declaring nodata NaN over an image with a nodata strip kept its
+    class 1 there in the patches while index.csv's positive_fraction left it out (0.5 for
+    a patch holding 1 everywhere), exit 0 -> written NaN there, as its padding is."""
+    pixels = np.full((3, 32, 32), 90, np.uint8)
+    pixels[:, :, :16] = 0
+    image = make_raster("a.tif", pixels, nodata=0)
+    mask = make_raster("a_mask.tif", np.ones((32, 32), np.float32), nodata=float("nan"))
+    for fmt in ("tif", "npy"):
+        tile_rasters([image], [mask], tmp_path / fmt, options=TileOptions(size=32, fmt=fmt))
+        path = tmp_path / fmt / "masks" / f"a_0_0.{fmt}"
+        if fmt == "npy":
+            patch = np.load(path)[0]
+        else:
+            with rasterio.open(path) as src:
+                patch = src.read(1)
+        assert np.isnan(patch[:, :16]).all() and (patch[:, 16:] == 1).all()
+        row = read_index(tmp_path / fmt)[0]
+        assert float(row["positive_fraction"]) == 0.5
+        assert float(row["nodata_fraction"]) == 0.5
