@@ -46,8 +46,8 @@ def _codes_1_2(src) -> bool:
 
 def with_change_codes(src, path):
     """``src``, or for OSCD's change map (:func:`is_oscd_name`, values 1 and 2) an
-    in-memory VRT of it reading 1 as 0 (no change) and 2 as 1 (change), its classes named
-    (``src`` is closed then)."""
+    in-memory VRT of it reading 1 as 0 (no change) and 2 as 1 (change), its declared nodata
+    as nodata 255, its classes named (``src`` is closed then)."""
     if not is_oscd_name(path) or not os.path.isfile(src.name) or not _codes_1_2(src):
         return src
     from xml.sax.saxutils import escape
@@ -61,11 +61,17 @@ def with_change_codes(src, path):
     if not src.transform.is_identity:
         georef += f"<GeoTransform>{', '.join(map(repr, src.transform.to_gdal()))}</GeoTransform>"
     names = escape(json.dumps(list(CLASS_NAMES)))  # in memory: GDAL categories unread
+    # its declared nodata (a strip outside the scene) is 255, the ignore value: the LUT
+    # would clamp it to a class
+    nodata = skipped = ""
+    if src.nodata is not None:
+        nodata = "<NoDataValue>255</NoDataValue>"
+        skipped = f"<NODATA>{src.nodata!r}</NODATA>"
     xml = (f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">{georef}'
            f'<Metadata><MDI key="GEOTILE_CLASS_NAMES">{names}</MDI></Metadata>'
-           '<VRTRasterBand dataType="Byte" band="1"><ComplexSource>'
+           f'<VRTRasterBand dataType="Byte" band="1">{nodata}<ComplexSource>'
            f'<SourceFilename relativeToVRT="0">{escape(name)}</SourceFilename>'
-           "<SourceBand>1</SourceBand><LUT>1:0,2:1</LUT></ComplexSource>"
+           f"<SourceBand>1</SourceBand>{skipped}<LUT>1:0,2:1</LUT></ComplexSource>"
            "</VRTRasterBand></VRTDataset>")
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(os.fspath(path)).stem)
     memory = MemoryFile(xml.encode(), filename=f"{stem}.vrt")

@@ -61,6 +61,39 @@ def test_oscd_change_maps_code_no_change_1_and_change_2(tmp_path, run_cli):
     assert [c["iou"] for c in scores["classes"]] == [1.0, 1.0]
 
 
+def test_oscd_change_map_keeps_its_declared_nodata(tmp_path, run_cli):
+    """An OSCD change map declaring nodata (255 or 0 on a strip outside the scene) opened
+    as a view declaring none, the LUT clamping the strip to change (255) or no change (0):
+    tile counted it as labelled, evaluate scored it, exit 0 -> the view declares nodata 255
+    on those pixels: tile's patches hold 255 there and index.csv counts them nodata."""
+    for nodata in (255, 0):
+        codes = np.ones((32, 32), np.uint8)
+        codes[:8] = 2
+        codes[:, 24:] = nodata
+        (tmp_path / f"c{nodata}/images").mkdir(parents=True)
+        (tmp_path / f"c{nodata}/cm").mkdir()
+        write_raster(tmp_path / f"c{nodata}/images/rome.tif",
+                     np.full((3, 32, 32), 900, np.uint16), **GRID)
+        write_raster(tmp_path / f"c{nodata}/cm/rome-cm.tif", codes, nodata=nodata, **GRID)
+        out = tmp_path / f"c{nodata}/patches"
+        result = run_cli("tile", tmp_path / f"c{nodata}/images/rome.tif", "--masks",
+                         tmp_path / f"c{nodata}/cm/rome-cm.tif", "--size", 32, "-o", out)
+        assert result.exit_code == 0, result.output
+        (row,) = _rows(out)
+        want = np.where(codes == 2, 1, 0)
+        want[:, 24:] = 255
+        np.testing.assert_array_equal(row["labels"][0], want)
+        assert float(row["nodata_fraction"]) == 0.25
+        assert float(row["positive_fraction"]) == 0.1875  # 8 x 24 px of change
+        prediction = np.where(codes == 2, 1, 0).astype(np.uint8)
+        prediction[:, 24:] = 1 - nodata // 255  # the other class than the clamp gave
+        write_raster(tmp_path / f"c{nodata}/rome.tif", prediction, **GRID)
+        result = run_cli("evaluate", tmp_path / f"c{nodata}/rome.tif",
+                         tmp_path / f"c{nodata}/cm/rome-cm.tif", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["accuracy"] == 1.0
+
+
 def test_ids_1_and_2_of_other_names_stay_classes(tmp_path, run_cli):
     """A class raster of ids 1 and 2 (a chip without background) named otherwise keeps its
     ids, and so does a cm/<name>-cm.tif of 0 and 1: only OSCD's name and codes read as
