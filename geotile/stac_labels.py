@@ -272,11 +272,16 @@ def _classification(asset: dict) -> dict | None:
 def _listed_names(classes: dict) -> dict | None:
     """{name: value} of a raster item naming its values only in label:classes, one list of
     names by value (LandCoverNet's "No Data", "Water", ...: 0 is no data, a name make-masks
-    writes as 255); None for several lists, or values rather than names."""
+    writes as 255); None for several lists, values rather than names, or a first name
+    that is no background or no data (["building"] of a 0/1 raster names its classes past
+    0: its 0 named 'building' would be a class)."""
+    from geotile.class_keys import is_background_name
+
     if len(classes) != 1:
         return None
     names = next(iter(classes.values()))
-    if not names or not all(isinstance(n, str) for n in names) or len(names) > 255:
+    if not names or not all(isinstance(n, str) for n in names) or len(names) > 255 \
+            or not is_background_name(names[0]):
         return None
     return {name: value for value, name in enumerate(names)}
 

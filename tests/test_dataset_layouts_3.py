@@ -160,3 +160,27 @@ def test_landcovernet_raster_item_naming_its_classes_in_label_classes(tmp_path, 
     mask, tags = _read(tmp_path / "m.tif")
     np.testing.assert_array_equal(mask, np.where(ids[0] == 0, 255, ids[0]))
     assert json.loads(tags["GEOTILE_CLASS_NAMES"])[1:] == names[1:]
+
+
+def test_raster_item_listing_only_its_classes_past_background_keeps_0_background(
+        tmp_path, run_cli):
+    """A building raster item (0 background, 1 building) listing label:classes
+    ["building"]: the list named id 0 'building' and id 1 '1', so make-masks counted every
+    pixel labelled (1600 of 1600) and 0 became a class, exit 0 -> the list names ids from 0
+    only when its first name is background or no data (LandCoverNet's "No Data"): 0 stays
+    background here."""
+    from tests.test_stac_labels import SIZE, _image, _item, _read
+
+    ids = np.zeros((1, SIZE, SIZE), np.uint8)
+    ids[0, :8] = 1
+    write_raster(tmp_path / "labels.tif", ids)
+    item = _item(tmp_path / "item.json", {
+        "label:type": "raster", "label:properties": None,
+        "label:classes": [{"name": None, "classes": ["building"]}]}, {
+        "labels": {"href": "labels.tif", "roles": ["labels"], "type": "image/tiff"}})
+    result = run_cli("make-masks", item, _image(tmp_path), "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert f"{8 * SIZE} labelled pixels" in result.output
+    mask, tags = _read(tmp_path / "m.tif")
+    np.testing.assert_array_equal(mask, ids[0])
+    assert json.loads(tags["GEOTILE_CLASS_NAMES"])[0] == "background"
