@@ -945,7 +945,7 @@ def make_masks_from_raster(
                       creation_options, overwrite,
                       progress, tag, band_rows, left_out,
                       partial(region_mask, ignore.of(i)) if ignore else None,
-                      zero_no_data=bool(class_map) and 0 in _no_data_ids(names, True))
+                      zero_no_data=_map_names_0_no_data(class_map))
             for i, (image, output, tag) in enumerate(zip(
                 image_paths, output_paths, complete or [None] * len(image_paths), strict=True))
         ]
@@ -1031,6 +1031,17 @@ def _index_names(label, class_map) -> list[str] | None:
             zero = own[0]
         return [zero or "background"] + [by_id.get(i, str(i)) for i in range(1, top + 1)]
     return own
+
+
+def _map_names_0_no_data(class_map) -> bool:
+    """Whether a class map names id 0 no data itself ({"nodata": 0, ...}, LandCoverNet's
+    label:classes): its 0 is written 255. A map naming no id 0 leaves the raster's own 0
+    to its own rule (:func:`~geotile.raster_kinds.zero_nodata`), as without a map."""
+    from geotile.label_set import class_map_names
+    from geotile.raster_kinds import names_no_data
+
+    zero = class_map_names(class_map).get(0) if class_map else None
+    return zero is not None and names_no_data(zero)
 
 
 def _no_data_ids(names: list[str] | None, zero: bool = False) -> np.ndarray:

@@ -184,3 +184,29 @@ def test_raster_item_listing_only_its_classes_past_background_keeps_0_background
     mask, tags = _read(tmp_path / "m.tif")
     np.testing.assert_array_equal(mask, ids[0])
     assert json.loads(tags["GEOTILE_CLASS_NAMES"])[0] == "background"
+
+
+def test_class_map_not_naming_0_leaves_the_rasters_own_0(tmp_path, run_cli):
+    """A label raster naming its 0 'Unclassified' (no nodata declared) keeps 0 as it is
+    without --class-map; a --class-map naming only its classes 1 and 2 made that 0 ignored
+    (255, 512 px) though the map said nothing of it, exit 0 -> only a map naming id 0 no
+    data (LandCoverNet's item, {"nodata": 0, ...}) writes it 255."""
+    from tests.test_stac_labels import SIZE, _image
+
+    ids = np.zeros((SIZE, SIZE), np.uint8)
+    ids[:8], ids[8:16] = 1, 2
+    write_raster(tmp_path / "lab.tif", ids)
+    with rasterio.open(tmp_path / "lab.tif", "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["Unclassified", "water", "forest"]))
+    image = _image(tmp_path)
+    for number, (mapping, zero) in enumerate(((None, 0), ({"water": 1, "forest": 2}, 0),
+                                              ({"nodata": 0, "water": 1, "forest": 2}, 255))):
+        out = tmp_path / f"m{number}.tif"
+        more = []
+        if mapping:
+            (tmp_path / f"map{number}.json").write_text(json.dumps(mapping))
+            more = ["--class-map", tmp_path / f"map{number}.json"]
+        result = run_cli("make-masks", tmp_path / "lab.tif", image, "-o", out, *more)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out) as src:
+            np.testing.assert_array_equal(src.read(1), np.where(ids == 0, zero, ids))
