@@ -1437,8 +1437,10 @@ def test_rasters_in_two_crs_of_one_look_are_told_apart(make_raster, tmp_path, in
     bands = 3 if instances else 1
     pixels = np.zeros((bands, 20, 20), np.uint8)
     pixels[0, 5:15, 5:15] = 255
-    a = make_raster("a.tif", pixels, crs="EPSG:3031", transform=from_origin(0, 0, 1, 1))
-    b = make_raster("b.tif", pixels, crs=loose, transform=from_origin(20, 0, 1, 1))
+    named = {"descriptions": ("footprint", "boundary", "contact")} if instances else {}
+    a = make_raster("a.tif", pixels, crs="EPSG:3031", transform=from_origin(0, 0, 1, 1),
+                    **named)
+    b = make_raster("b.tif", pixels, crs=loose, transform=from_origin(20, 0, 1, 1), **named)
     with pytest.raises(InputError) as err:
         if instances:
             instance_frame([a, b], threshold=0.5)
@@ -1632,12 +1634,14 @@ def test_rasters_in_a_compound_crs_and_its_horizontal_part_are_one_set(make_rast
     bands = 3 if instances else 1
     pixels = np.zeros((bands, 20, 40), np.uint8)
     pixels[0, 5:15, 10:30] = 255
+    named = {"descriptions": ("footprint", "boundary", "contact")} if instances else {}
     compound = rasterio.crs.CRS.from_user_input("EPSG:32616+5773")
     frames = []
     for second in (UTM_CRS, compound):
-        a = make_raster("a.tif", pixels[:, :, :20], transform=from_origin(X0, Y0, 1, 1))
+        a = make_raster("a.tif", pixels[:, :, :20], transform=from_origin(X0, Y0, 1, 1),
+                        **named)
         b = make_raster("b.tif", pixels[:, :, 20:], crs=second,
-                        transform=from_origin(X0 + 20, Y0, 1, 1))
+                        transform=from_origin(X0 + 20, Y0, 1, 1), **named)
         if instances:
             frames.append(instance_frame([a, b], threshold=0.5))
         else:
