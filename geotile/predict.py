@@ -160,6 +160,8 @@ class PredictOptions:
     block_size: int = DEFAULT_BLOCK_SIZE
 
     def __post_init__(self) -> None:
+        if isinstance(self.bands, str | list):  # "B04,B03,B02", as --bands is written
+            object.__setattr__(self, "bands", parse_bands(self.bands))
         res = self.model_resolution
         if res is not None and res != "native" and not (
                 isinstance(res, int | float) and math.isfinite(res) and res > 0):
@@ -190,6 +192,20 @@ class PredictOptions:
             check_creation_options(self.creation_options, cog=self.cog, categorical=classes,
                                    cog_option=True,
                                    dtype="uint8" if classes else self.dtype)
+
+
+def parse_bands(value) -> tuple:
+    """--bands as the CLI and PredictOptions take it: "1,2,3" or "B04,B03,B02" (or a list)
+    as a tuple of 1-based band numbers and band names."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    bands = tuple(v if isinstance(v, int) else int(v) if str(v).strip().lstrip("-").isdigit()
+                  else str(v).strip() for v in items)
+    if any(b == "" for b in bands):
+        raise InputError("--bands: give 1-based band numbers or band names, e.g. 1,2,3, "
+                         "1,1,1 or B04,B03,B02")
+    if any(isinstance(b, int) and b < 1 for b in bands):
+        raise InputError("--bands: band numbers start at 1")
+    return bands
 
 
 def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple[int, int]:

@@ -651,3 +651,24 @@ def test_uint8_probabilities_round_halves_up_and_nothing_else():
     small = np.array([np.nextafter(np.float32(0.5), np.float32(0)) / 255, np.nan, -1, 2, 1],
                      np.float32)
     np.testing.assert_array_equal(scaled_uint8(small), [0, 0, 0, 255, 255])
+
+
+def test_predict_options_take_bands_as_the_cli_writes_them(tmp_path, make_raster):
+    """PredictOptions(bands="3,2,1") (as --bands is written) was read character by
+    character: '3', ',', '2' ... ('no band goes by the name ,'); B04,B03,B02 likewise. The
+    string (or a list) is read as the CLI reads it: the run equals bands=(3, 2, 1)."""
+    assert PredictOptions(bands="B04, B03,B02").bands == ("B04", "B03", "B02")
+    assert PredictOptions(bands=["3", 2, "1"]).bands == (3, 2, 1)
+    with pytest.raises(InputError, match="band numbers start at 1"):
+        PredictOptions(bands="0,1,2")
+    pixels = np.random.default_rng(3).integers(0, 255, (3, 40, 40), dtype=np.uint8)
+    image = make_raster("i.tif", pixels)
+    model = pointwise_model(tmp_path / "m.onnx")
+    results = []
+    for bands in ("3,2,1", (3, 2, 1), None):
+        out = tmp_path / f"p{len(results)}.tif"
+        predict_raster(model, image, out, options=PredictOptions(tile_size=32, bands=bands))
+        with rasterio.open(out) as src:
+            results.append(src.read())
+    np.testing.assert_array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], results[2])

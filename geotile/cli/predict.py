@@ -62,14 +62,13 @@ def _resolution(ctx, param, value):
 def _bands(ctx, param, value):
     if value is None:
         return None
-    bands = tuple(int(v) if v.strip().lstrip("-").isdigit() else v.strip()
-                  for v in value.split(","))
-    if any(b == "" for b in bands):
-        raise click.BadParameter("give 1-based band numbers or band names, e.g. 1,2,3, 1,1,1 "
-                                 "or B04,B03,B02")
-    if any(isinstance(b, int) and b < 1 for b in bands):
-        raise click.BadParameter("band numbers start at 1")
-    return bands
+    from geotile.errors import InputError
+    from geotile.predict import parse_bands
+
+    try:
+        return parse_bands(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--bands: ")) from None
 
 
 @click.command("predict", short_help="Run an ONNX model over whole images, blended windows.")
