@@ -4,6 +4,7 @@ raster reads (side-cars too, as GDAL finds them), and the refusal to write over 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -251,14 +252,27 @@ def _is_file(candidate: str) -> bool:
     from geotile.resume import local_archive
 
     folder, _, name = candidate.rpartition("/")
-    if not name or local_archive(candidate) is None:
+    archive = local_archive(candidate)
+    if not name or archive is None:
         return False
+    try:
+        stat = os.stat(archive)
+    except OSError:
+        return False
+    return candidate in _archive_files(folder, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _archive_files(folder: str, *_version) -> frozenset[str]:
+    """The paths GDAL lists under ``folder`` of a local archive, listed once per version
+    of it (``_version``: its mtime and size): a .SAFE.zip subdataset's file is looked up
+    some 50 times a run, each listing 10,000 members in 0.5-1 s."""
     from pyogrio import vsi_listtree
 
     try:
-        return any(p == candidate for p in vsi_listtree(folder))
+        return frozenset(vsi_listtree(folder))
     except (OSError, ValueError, RuntimeError):
-        return False
+        return frozenset()
 
 
 #: the files of a Shapefile that GDAL reads with its .shp: index, fields, CRS, encoding,
