@@ -83,12 +83,14 @@ def mtl_files(path) -> list:
 
 
 def mtl_declared(src) -> list[tuple] | None:
-    """(nodata, scale, offset) of the one band of a Landsat C2 L2 band file ``src`` from
-    the MTL beside it, where the file declares no scale or offset; else None."""
+    """(nodata, scale, offset) of the one band of a Landsat C2 L2 band file ``src`` (its
+    uint16 DN) from the MTL beside it, where the file declares no scale or offset; else
+    None."""
     name = str(src.name)
     found = _BAND_FILE.fullmatch(os.path.basename(name))
+    # the product's DN are uint16: a copy rescaled to reflectance (float) or 8 bits is not
     if not found or src.driver != "GTiff" or src.count != 1 or name.startswith("/vsi") \
-            or (src.scales[0], src.offsets[0]) != (1, 0):
+            or src.dtypes[0] != "uint16" or (src.scales[0], src.offsets[0]) != (1, 0):
         return None
     kind, number = found.group(2).upper().split("_B")
     mult, add = (key.format(n=number) for key in _KEYS[kind])

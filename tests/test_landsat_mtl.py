@@ -156,3 +156,29 @@ def test_resume_redoes_a_band_file_whose_mtl_came_or_changed(run_cli, tmp_path):
     for patch in glob.glob(str(patches / "images" / "*.tif")):
         with rasterio.open(patch) as src:
             assert src.offsets == (-0.1,), patch
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_a_band_file_not_of_the_products_dn_declares_nothing(tmp_path, dtype):
+    """A user's SR_B4 rescaled to reflectance (float32, gdal_calc's 'A*2.75e-05-0.2') or an
+    8-bit copy, written back under its name beside the MTL, took the MTL's scale 2.75e-05,
+    offset -0.2 and nodata 0: predict's advice, tile's patches and every reader applying
+    them rescaled reflectance again (0.09 as -0.19999) and its 0.0 pixels were no data ->
+    the MTL is for the product's uint16 DN alone; the QA band is no reflectance either."""
+    from geotile.raster import open_raster
+
+    folder = landsat_files(tmp_path / "scene")
+    values = np.full((1, 20, 20), 9300 * 2.75e-05 - 0.2, dtype)
+    values[:, :, :5] = 0
+    band = folder / f"{PRODUCT}_SR_B4.TIF"
+    with rasterio.open(band, "w", driver="GTiff", width=20, height=20, count=1, dtype=dtype,
+                       crs="EPSG:32631", transform=from_origin(300000, 4900020, 30, 30)) as dst:
+        dst.write(values)
+    with rasterio.open(folder / f"{PRODUCT}_QA_PIXEL.TIF", "w", driver="GTiff", width=20,
+                       height=20, count=1, dtype="uint16") as dst:
+        dst.write(np.full((1, 20, 20), 21824, np.uint16))
+    for path in (band, folder / f"{PRODUCT}_QA_PIXEL.TIF"):
+        with open_raster(path) as src:
+            assert (src.nodatavals, src.scales, src.offsets) == ((None,), (1.0,), (0.0,))
+    with open_raster(band) as src:
+        np.testing.assert_allclose(src.read(1)[0, 4:6], values[0, 0, 4:6])
