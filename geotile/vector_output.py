@@ -74,6 +74,8 @@ def check_vector_output(output: Path, overwrite: bool, layer: str | None = None)
             import pyarrow  # noqa: F401
         except ImportError as exc:
             raise InputError("writing GeoParquet needs pyarrow: pip install pyarrow") from exc
+    if overwrite and writer == "GPKG":
+        refuse_open_in_wal_mode(output)
     others = _other_layers(output, writer, layer)
     if others and not overwrite:
         from geotile.errors import OutputExistsError
@@ -88,6 +90,17 @@ def check_vector_output(output: Path, overwrite: bool, layer: str | None = None)
         _refuse_stale_indexes(output)
     check_writable(output)
     return writer
+
+
+def refuse_open_in_wal_mode(output: Path) -> None:
+    """InputError for a GeoPackage ``output`` a program holds open in WAL mode (QGIS
+    editing it): its latest changes are in <name>-wal, not in the file, and that program
+    would apply them to a file that replaced it (a damaged GeoPackage)."""
+    wal = output.with_name(f"{output.name}-wal")
+    if output.is_file() and wal.exists():
+        raise InputError(f"{output}: open in another program ({wal.name} beside it holds "
+                         "its latest changes; QGIS?): replacing it would lose them and "
+                         "damage the new file. Close it there, or choose another output.")
 
 
 def _refuse_stale_indexes(output: Path) -> None:
@@ -236,6 +249,8 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
         folder.mkdir()
         tmp = folder / _written_name(output)
         try:
+            if overwrite and whole:
+                refuse_open_in_wal_mode(output)
             if overwrite and _other_layers(output, writer, layer):
                 shutil.copyfile(output, tmp)
             _write(frame, tmp, writer, layer, geojson_decimals(rasters),

@@ -1320,6 +1320,38 @@ def test_overwrite_refuses_a_geopackage_it_cannot_read(run_cli, make_raster, tmp
     assert [name for name, _ in pyogrio.list_layers(out)] == ["city"]
 
 
+
+def test_overwrite_refuses_a_geopackage_open_in_wal_mode(run_cli, make_raster, tmp_path):
+    """QGIS edits a GeoPackage in WAL mode: its last edits sit in city.gpkg-wal until it
+    closes. --overwrite copied city.gpkg alone, so the copy lacked them, and replaced it
+    under QGIS, whose -wal then applied to the new file: 'malformed database schema', the
+    user's roads lost, exit 0 -> refused in one line naming the -wal; nothing changed."""
+    import sqlite3
+
+    import pyogrio
+
+    path = _square(make_raster, "a.tif", X0, Y0)
+    out = tmp_path / "city.gpkg"
+    pyogrio.write_dataframe(pd.DataFrame({"name": ["main st"]}), out, layer="roads",
+                            driver="GPKG")
+    assert run_cli("vectorize", path, "-o", out, "--overwrite").exit_code == 0
+    editor = sqlite3.connect(out, isolation_level=None)
+    try:
+        editor.execute("PRAGMA journal_mode=WAL")
+        editor.execute("INSERT INTO roads(name) VALUES ('high st')")
+        before = out.read_bytes()
+        result = run_cli("vectorize", path, "-o", out, "--overwrite")
+        assert_one_line_error(result, "city.gpkg", "city.gpkg-wal", "Close")
+        assert out.read_bytes() == before
+    finally:
+        editor.close()
+    roads = pyogrio.read_dataframe(out, layer="roads", read_geometry=False)
+    assert roads["name"].tolist() == ["main st", "high st"]
+    assert sorted(name for name, _ in pyogrio.list_layers(out)) == ["city", "roads"]
+    # closed: -wal gone, --overwrite replaces the layer and keeps the roads
+    assert run_cli("vectorize", path, "-o", out, "--overwrite").exit_code == 0
+    assert len(pyogrio.read_dataframe(out, layer="roads", read_geometry=False)) == 2
+
 def test_float64_probabilities_are_thresholded_at_their_own_precision(make_raster, tmp_path):
     """A Float64 probability raster: 0.4999999999 and the float64 just below 0.5 are under a
     0.5 threshold (a float32 cast made them 0.5), for vectorize and evaluate alike."""
