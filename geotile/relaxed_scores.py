@@ -268,7 +268,8 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      buffer: float = 3.0, road_class: str | int | None = None,
                      threshold: float | None = None, progress: bool = False,
                      block_size: int | None = None,
-                     zeros_seen: list | None = None) -> RelaxedScores:
+                     zeros_seen: list | None = None,
+                     lost_255: list | None = None) -> RelaxedScores:
     """Relaxed precision, recall, F1 and quality of road masks (Mnih & Hinton 2010): two
     rasters on the same grid, road pixels within ``buffer`` (ground metres, or the
     coordinates' units, pixels, for rasters without a CRS) of each other. The road class:
@@ -276,7 +277,8 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     (0/1, or 0/255: 255). A probability prediction is thresholded (``threshold``, else its
     tag, else 0.5) or argmaxed. Streams by ``block_size`` px blocks (default evaluate's).
     ``zeros_seen``: a list that gathers (path, what its nodata 0 means) for one warning
-    over many pairs, instead of a warning of this pair."""
+    over many pairs, instead of a warning of this pair; ``lost_255`` likewise (path, pixels
+    its nodata 255 left out) of 0/255 masks without road."""
     from geotile.evaluate import PIXEL_BLOCK_SIZE, _check_same_grid
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
@@ -346,28 +348,48 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                                                      (t_values, t_valid))):
                     if sides[i].src.nodata == 255:
                         nodata_255[i] += int(((values[0] == 255) & ~valid)[core].sum())
-        _warn_nodata_255(sides, nodata_255, (totals[0], totals[1]))
+        lost = _nodata_255_lost(sides, nodata_255, (totals[0], totals[1]))
+        if lost_255 is None:
+            _warn_nodata_255(lost)
+        else:
+            lost_255 += lost
     rho = (buffer / math.hypot(*column), buffer / math.hypot(*row))
     return RelaxedScores(buffer, rho, *(int(v) for v in totals[:4]), pixels=int(totals[4]),
                          metres=metres,
                          road_class=None if road_class is None else str(road_class))
 
 
-def _warn_nodata_255(sides, nodata: list[int], roads) -> None:
-    """Warn of a side without road pixels whose declared nodata 255 left some out: a 0/255
-    road mask whose roads are its nodata (as pixel scores warn of a truth's)."""
+def _nodata_255_lost(sides, nodata: list[int], roads) -> list[tuple[str, int]]:
+    """(path, pixels) of each side without road pixels whose declared nodata 255 left
+    ``nodata`` pixels out: a 0/255 road mask whose roads are its nodata?"""
+    from geotile.raster_kinds import may_be_0_255
+
+    return [(str(side.path), lost) for side, lost, road in zip(sides, nodata, roads,
+                                                                strict=True)
+            if lost and not road and may_be_0_255(side.src, side.kind)]
+
+
+def _warn_nodata_255(lost: list[tuple[str, int]], stacklevel: int = 4) -> None:
+    """One warning for the masks ``lost`` (:func:`_nodata_255_lost`), the first named (as
+    pixel scores warn of a truth's)."""
     import warnings
 
     from geotile.errors import GeotileWarning
-    from geotile.raster_kinds import may_be_0_255
 
-    for side, lost, road in zip(sides, nodata, roads, strict=True):
-        if lost and not road and may_be_0_255(side.src, side.kind):
-            name = os.path.basename(os.fspath(side.path))
-            warnings.warn(f"{side.path}: its nodata value 255 is {lost} pixels and it holds no "
-                          "road: if it is a 0/255 road mask (255 road, not no data), unset "
-                          f"its nodata (gdal_edit.py -unsetnodata {name}); they are left out "
-                          "on both sides.", GeotileWarning, stacklevel=4)
+    if not lost:
+        return
+    first = lost[0][0]
+    name = os.path.basename(first)
+    pixels = sum(n for _, n in lost)
+    if len(lost) == 1:
+        said, fix = f"{first}: its nodata value 255 is {pixels} pixels and it holds", name
+    else:
+        said = (f"{first} and {len(lost) - 1} other rasters: their nodata value 255 is "
+                f"{pixels} pixels and they hold")
+        fix = f"on each, e.g. {name}"
+    warnings.warn(f"{said} no road: if it is a 0/255 road mask (255 road, not no data), "
+                  f"unset its nodata (gdal_edit.py -unsetnodata {fix}); they are left out "
+                  "on both sides.", GeotileWarning, stacklevel=stacklevel)
 
 
 @dataclass
@@ -446,12 +468,14 @@ def evaluate_relaxed_folders(pairs, *, buffer: float = 3.0,
                          f"these hold {pairs.kind} files (lines: give line files).")
     from geotile.raster_kinds import warn_zero_nodata
 
-    per_image, zeros = {}, []
+    per_image, zeros, lost = {}, [], []
     for name, (pred, true) in progress_bar(pairs.pairs.items(), progress, unit="image",
                                            desc="evaluate"):
         per_image[name] = evaluate_relaxed(pred, true, buffer=buffer, road_class=road_class,
-                                           threshold=threshold, zeros_seen=zeros)
+                                           threshold=threshold, zeros_seen=zeros,
+                                           lost_255=lost)
     warn_zero_nodata([p for p, _ in zeros], [m for _, m in zeros], stacklevel=3)
+    _warn_nodata_255(lost, stacklevel=3)
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
     unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
                 "truth": [str(t) for t in pairs.unpaired_truth]}

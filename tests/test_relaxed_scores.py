@@ -290,3 +290,24 @@ def test_a_wide_buffer_counts_exactly_in_time_independent_of_rho(make_raster):
     s = evaluate_relaxed(p, t, buffer=100.0)  # rho 200 px
     assert time.perf_counter() - start < 20
     assert _counts(s) == _expected(big, big.T, 100.0, (0.5, 0.5))
+
+
+def test_folders_of_0_255_masks_declaring_nodata_255_warn_once(run_cli, make_raster,
+                                                               tmp_path):
+    """Three truths, 0/255 road masks declaring nodata 255: each pair said the warning
+    (1000 lines for a city's 1000 tiles) -> one line naming the first, how many others and
+    their pixels together, as the nodata-0 warning of folders says it."""
+    road = np.zeros((20, 20), np.uint8)
+    road[5] = 255
+    for folder, nodata in (("pred", None), ("true", 255)):
+        (tmp_path / folder).mkdir()
+        for name in "abc":
+            make_raster(f"{folder}/{name}.tif", road, nodata=nodata)
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "true", "--buffer", "1",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["true_pixels"] == 0
+    said = [line for line in result.stderr.splitlines() if "nodata value 255" in line]
+    assert len(said) == 1, result.stderr
+    assert "a.tif and 2 other rasters" in said[0] and "60 pixels" in said[0], said[0]
+    assert "-unsetnodata on each, e.g." in said[0]
