@@ -382,14 +382,16 @@ def _warn_nodata_255(lost: list[tuple[str, int]], stacklevel: int = 4) -> None:
     name = os.path.basename(first)
     pixels = sum(n for _, n in lost)
     if len(lost) == 1:
-        said, fix = f"{first}: its nodata value 255 is {pixels} pixels and it holds", name
+        said = (f"{first}: its nodata value 255 is {pixels} pixels and it holds no road: if "
+                "it is a 0/255 road mask (255 road, not no data), unset its nodata "
+                f"(gdal_edit.py -unsetnodata {name})")
     else:
         said = (f"{first} and {len(lost) - 1} other rasters: their nodata value 255 is "
-                f"{pixels} pixels and they hold")
-        fix = f"on each, e.g. {name}"
-    warnings.warn(f"{said} no road: if it is a 0/255 road mask (255 road, not no data), "
-                  f"unset its nodata (gdal_edit.py -unsetnodata {fix}); they are left out "
-                  "on both sides.", GeotileWarning, stacklevel=stacklevel)
+                f"{pixels} pixels and they hold no road: if they are 0/255 road masks (255 "
+                "road, not no data), unset their nodata (gdal_edit.py -unsetnodata on each, "
+                f"e.g. {name})")
+    warnings.warn(f"{said}; they are left out on both sides.", GeotileWarning,
+                  stacklevel=stacklevel)
 
 
 @dataclass
