@@ -209,6 +209,13 @@ def read_csv(path: str | os.PathLike) -> SpaceNetTable:
     limit = csv.field_size_limit(2**31 - 1)  # a large building's WKT passes csv's 128 KB
     try:
         return _read_csv(Path(path))
+    except UnicodeDecodeError as exc:  # Excel's 'CSV (Comma delimited)': the code page
+        name, encoding = Path(path).name, exc.encoding.upper().removesuffix("-SIG")
+        fix = (f"save it as 'CSV UTF-8', or convert it: iconv -f CP1252 -t UTF-8 {name} > "
+               f"utf8_{name} (CP1252: Excel's on Windows in Western Europe and the Americas)"
+               if encoding == "UTF-8" else "cut short? Save it again as 'CSV UTF-8'")
+        raise InputError(f"{path}: not {encoding} text (byte 0x{exc.object[exc.start]:02X}): "
+                         f"{fix}.") from None
     finally:
         csv.field_size_limit(limit)
 

@@ -504,3 +504,23 @@ def test_a_road_csv_with_a_space_after_each_comma_reads_its_quoted_wkt(tmp_path)
     table = read_csv(path)
     assert table.images == ["AOI_2_Vegas_img1", "AOI_2_Vegas_img2"]
     assert [g.wkt for g in table.pixel] == ["LINESTRING (10 50, 90 50)"]
+
+
+def test_a_road_csv_in_the_windows_code_page_is_refused_in_one_line(run_cli, make_raster,
+                                                                    tmp_path):
+    """Excel's 'CSV (Comma delimited)' saves in the Windows code page (cp1252): a street
+    named 'Rue de l'École' made make-masks and evaluate end in a UnicodeDecodeError
+    traceback -> one line naming the file, UTF-8 and the conversion."""
+    truth = roads_csv(tmp_path / "truth.csv", empty=())
+    rows = list(csv.reader(truth.read_text(encoding="utf-8").splitlines()))
+    rows = [[*rows[0], "name"]] + [[*r, "Rue de l'\u00c9cole"] for r in rows[1:]]
+    ansi = tmp_path / "ansi.csv"
+    ansi.write_bytes("\r\n".join(",".join(f'"{c}"' for c in r) for r in rows).encode("cp1252"))
+    assert is_road_csv(ansi)
+    image = make_raster("PS-RGB_AOI_2_Vegas_img1.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                        transform=TRANSFORM)
+    result = run_cli("make-masks", ansi, image, "-o", tmp_path / "m.tif", "--line-width", 4)
+    assert_one_line_error(result, "ansi.csv", "UTF-8", "iconv -f CP1252")
+    assert not (tmp_path / "m.tif").exists()
+    result = run_cli("evaluate", ansi, truth, "--image", image)
+    assert_one_line_error(result, "ansi.csv", "UTF-8")
