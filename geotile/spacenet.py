@@ -325,6 +325,8 @@ def pixel_to_map(geometries, transform):
 #: line drawn to its edge) before they are taken for the pixels of another image of the
 #: ImageId (SpaceNet's PAN or PS-RGB beside MUL, 4x finer): SpaceNet clips them to the image
 PAST_IMAGE = 0.1
+#: ... and by this many pixels, whatever the image's size (a 16 px chip's line 2 px past)
+PAST_PIXELS = 4
 
 
 def check_in_image(path, image_id: str, geometries, image, width: int, height: int) -> None:
@@ -338,10 +340,11 @@ def check_in_image(path, image_id: str, geometries, image, width: int, height: i
     minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geometries, dtype=object))
     if not np.isfinite([minx, miny, maxx, maxy]).all():
         return
-    x = maxx if maxx > (1 + PAST_IMAGE) * width else minx
-    y = maxy if maxy > (1 + PAST_IMAGE) * height else miny
-    if (-PAST_IMAGE * width <= x <= (1 + PAST_IMAGE) * width
-            and -PAST_IMAGE * height <= y <= (1 + PAST_IMAGE) * height):
+    past_x = max(PAST_IMAGE * width, PAST_PIXELS)
+    past_y = max(PAST_IMAGE * height, PAST_PIXELS)
+    x = maxx if maxx > width + past_x else minx
+    y = maxy if maxy > height + past_y else miny
+    if -past_x <= x <= width + past_x and -past_y <= y <= height + past_y:
         return
     raise InputError(f"{path}: ImageId {image_id!r} reaches pixel ({x:.0f}, {y:.0f}), far "
                      f"past {Path(os.fspath(image)).name} ({width}x{height} px): its pixel "

@@ -524,3 +524,23 @@ def test_a_road_csv_in_the_windows_code_page_is_refused_in_one_line(run_cli, mak
     assert not (tmp_path / "m.tif").exists()
     result = run_cli("evaluate", ansi, truth, "--image", image)
     assert_one_line_error(result, "ansi.csv", "UTF-8")
+
+
+def test_a_small_chips_lines_a_pixel_or_two_past_its_edge_are_burnt(run_cli, make_raster,
+                                                                     tmp_path):
+    """SpaceNet's lines run a pixel or two past their image's edge; on a 16 px chip that
+    was more than 10% of it, refused as another image's pixels -> a few pixels past any
+    image are its own; 4x past (MUL's image of PAN's pixels) still refused."""
+    chip = make_raster("PS-RGB_AOI_2_Vegas_img1.tif", np.zeros((1, 16, 16), np.uint8),
+                       transform=TRANSFORM)
+    near = write_rows(tmp_path / "near.csv", ["ImageId", "WKT_Pix"],
+                      [["AOI_2_Vegas_img1", "LINESTRING (-2 8.5, 18 8.5)"]])
+    result = run_cli("make-masks", near, chip, "-o", tmp_path / "m.tif", "--line-width",
+                     CELL)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as mask:
+        assert (mask.read(1) == 1).sum(axis=1).tolist() == [0] * 8 + [16] + [0] * 7
+    far = write_rows(tmp_path / "far.csv", ["ImageId", "WKT_Pix"],
+                     [["AOI_2_Vegas_img1", "LINESTRING (4 8.5, 60 8.5)"]])
+    result = run_cli("make-masks", far, chip, "-o", tmp_path / "f.tif", "--line-width", CELL)
+    assert_one_line_error(result, "far.csv", "16x16 px", "another image")
