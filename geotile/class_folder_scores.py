@@ -51,18 +51,12 @@ class MultiLabelScores:
                               for name, counts in self.per_image.items()}}
 
     def table(self) -> str:
-        from geotile.evaluate import _name_column, shown
+        from geotile.score_tables import class_lines, shown
 
         d = self.as_dict()
-        w = _name_column(c["class"] for c in d["classes"])
-        lines = [f"Pixels: {d['pixels']}  mean IoU {shown(d['mean_iou'])}  (multi-label: "
-                 f"each class scored on its own, {len(self.per_image)} images pooled)",
-                 f"{'class':<{w}}{'IoU':>8}{'F1':>8}{'prec.':>8}{'recall':>8}{'support':>12}"]
-        for c in d["classes"]:
-            lines.append(f"{c['class']:<{w}}" + "".join(
-                shown(c[k], 8) for k in ("iou", "f1", "precision", "recall"))
-                + f"{c['support']:>12}")
-        return "\n".join(lines)
+        return "\n".join([f"Pixels: {d['pixels']}  mean IoU {shown(d['mean_iou'])}  "
+                          f"(multi-label: each class scored on its own, "
+                          f"{len(self.per_image)} images pooled)", *class_lines(d["classes"])])
 
 
 def evaluate_class_folders(prediction, folders, threshold: float | None = None

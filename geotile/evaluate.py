@@ -23,7 +23,7 @@ import numpy as np
 from geotile import label_rasters
 from geotile.errors import InputError
 from geotile.input_files import VECTOR_SUFFIXES
-from geotile.score_tables import _name_column, shown
+from geotile.score_tables import _name_column, class_lines, shown
 
 log = logging.getLogger("geotile")
 
@@ -94,14 +94,8 @@ class PixelScores:
 
     def table(self) -> str:
         d = self.as_dict()
-        w = _name_column(c["class"] for c in d["classes"])
         lines = [f"Pixels: {d['pixels']}  accuracy {shown(d['accuracy'])}  mean IoU "
-                 f"{shown(d['mean_iou'])}",
-                 f"{'class':<{w}}{'IoU':>8}{'F1':>8}{'prec.':>8}{'recall':>8}{'support':>12}"]
-        for c in d["classes"]:
-            lines.append(f"{c['class']:<{w}}" + "".join(
-                shown(c[k], 8) for k in ("iou", "f1", "precision", "recall"))
-                + f"{c['support']:>12}")
+                 f"{shown(d['mean_iou'])}", *class_lines(d["classes"])]
         n = len(d["classes"])
         rows = [self.name(k) for k in range(n)]
         least = max(8, len(str(self.confusion.max(initial=0))) + 2)

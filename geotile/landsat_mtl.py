@@ -18,7 +18,6 @@ itself is kept.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 
@@ -62,14 +61,6 @@ def _mtl_values(base: str) -> dict[str, str]:
     return values
 
 
-def _number(text) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def mtl_files(path) -> list:
     """The product's ``_MTL.json``/``_MTL.xml`` beside the Landsat C2 L2 band file ``path``
     (they decide its nodata, scale and offset: inputs too), those there."""
@@ -95,7 +86,9 @@ def mtl_declared(src) -> list[tuple] | None:
     kind, number = found.group(2).upper().split("_B")
     mult, add = (key.format(n=number) for key in _KEYS[kind])
     values = _mtl_values(os.path.join(os.path.dirname(name), found.group(1)))
-    scale, offset = _number(values.get(mult)), _number(values.get(add))
+    from geotile.sentinel2_safe import finite_number
+
+    scale, offset = finite_number(values.get(mult)), finite_number(values.get(add))
     if not scale or offset is None:
         return None
     nodata = src.nodatavals[0] if src.nodatavals[0] is not None else 0.0

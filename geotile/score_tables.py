@@ -17,6 +17,15 @@ def shown(value: float, width: int = 0) -> str:
     return f"{'-':>{width}}" if np.isnan(value) else f"{value:>{width}.4f}"
 
 
+def class_lines(classes) -> list[str]:
+    """A pixel score table's header and one line per class of ``classes`` (as_dict's):
+    IoU, F1, precision, recall and support."""
+    w = _name_column(c["class"] for c in classes)
+    return [f"{'class':<{w}}{'IoU':>8}{'F1':>8}{'prec.':>8}{'recall':>8}{'support':>12}",
+            *(f"{c['class']:<{w}}" + "".join(shown(c[k], 8) for k in (
+                "iou", "f1", "precision", "recall")) + f"{c['support']:>12}" for c in classes)]
+
+
 def name_width(names) -> int:
     """The width of a table's image column: 40, or the longest name and a space (names are
     never cut: SpaceNet 7's months differ early in 59 characters)."""

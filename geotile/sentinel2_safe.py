@@ -36,7 +36,8 @@ _VIEWS: dict = {}
 _LOCK = threading.Lock()
 
 
-def _number(text) -> float | None:
+def finite_number(text) -> float | None:
+    """``text`` as a finite float, else None (metadata values: missing, text, NaN)."""
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -50,7 +51,7 @@ def declared_values(src) -> list[tuple] | None:
     if src.driver != "SENTINEL2" or src.gcps[0] or src.transform.is_identity:
         return None  # L1B's granules, placed by GCPs: left as GDAL reads them
     tags = src.tags()
-    nodata = _number(tags.get("SPECIAL_VALUE_NODATA"))
+    nodata = finite_number(tags.get("SPECIAL_VALUE_NODATA"))
     bands, added = [], False
     for index in range(1, src.count + 1):
         band = src.tags(index)
@@ -62,10 +63,10 @@ def declared_values(src) -> list[tuple] | None:
             continue
         value = own[0] if own[0] is not None else nodata
         scale, offset = own[1], own[2]
-        quantity = _number(tags.get(f"{name}_QUANTIFICATION_VALUE")) if not spectral else \
-            _number(tags.get("BOA_QUANTIFICATION_VALUE") or tags.get("QUANTIFICATION_VALUE"))
+        quantity = finite_number(tags.get(f"{name}_QUANTIFICATION_VALUE")) if not spectral else \
+            finite_number(tags.get("BOA_QUANTIFICATION_VALUE") or tags.get("QUANTIFICATION_VALUE"))
         if (scale, offset) == (1, 0) and quantity and src.dtypes[index - 1] != "uint8":
-            shift = _number(band.get("BOA_ADD_OFFSET") or band.get("RADIO_ADD_OFFSET")) \
+            shift = finite_number(band.get("BOA_ADD_OFFSET") or band.get("RADIO_ADD_OFFSET")) \
                 if spectral else 0
             scale, offset = 1 / quantity, (shift or 0) / quantity
         added |= (value, scale, offset) != own
