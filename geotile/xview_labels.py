@@ -7,8 +7,10 @@ geometries are known to be off by some pixels: the boxes are what xView's own to
 so each IMAGE takes the boxes of the features of its file name (else of its stem: a
 ``2355.png`` made from it), burnt by its geotransform as the pixels whose centre lies
 inside, later on top. Class ids are the type_ids (numbers as names, as Labelme's labels
-that read as numbers; --class-map maps them). An IMAGE no feature names is refused; a box
-of no area is left out with one warning counting them. A feature keeps those three
+that read as numbers; --class-map maps them). Boxes of type_id 75 and 82, classes xView's
+own label list (xview_class_labels.txt: 60 classes) lacks and its converters drop, are
+left out with one warning counting them. An IMAGE no feature names is refused; a box of
+no area is left out with one warning counting them. A feature keeps those three
 properties alone as the file is parsed (its geometry dropped): the whole file as Python
 objects would take some 10 GB.
 """
@@ -29,6 +31,8 @@ SNIFF_BYTES = 1 << 16
 _KEYS = re.compile(rb'"bounds_imcoords"\s*:')
 #: what to give instead, in refusals
 _GIVE = "Give xView's xView_train.geojson (features with image_id, type_id, bounds_imcoords)."
+#: type_ids of boxes in xView_train.geojson of no class in xView's xview_class_labels.txt
+UNLABELLED_TYPES = ("75", "82")
 
 
 def is_xview_file(labels) -> bool:
@@ -61,7 +65,7 @@ def read_xview(labels, images):
     stems = {}
     for name in by_name:
         stems.setdefault(Path(name).stem, []).append(name)
-    shapes, names, slivers = [], set(), []
+    shapes, names, slivers, unlabelled = [], set(), [], 0
     for image in images:
         image = input_path(image)
         own = by_name.get(image.name)
@@ -76,6 +80,9 @@ def read_xview(labels, images):
             if box is None:
                 slivers.append(position)
                 continue
+            if label in UNLABELLED_TYPES:
+                unlabelled += 1
+                continue
             found.instances.append((label, box))
             names.add(label)
         shapes.append(found)
@@ -84,6 +91,10 @@ def read_xview(labels, images):
         warnings.warn(f"{path}: {count} box{'es' if count > 1 else ''} of no area left out "
                       f"(feature {slivers[0]}{' first' if count > 1 else ''}).",
                       GeotileWarning, stacklevel=3)
+    if unlabelled:
+        warnings.warn(f"{path}: {unlabelled} box{'es' if unlabelled > 1 else ''} of type_id 75 "
+                      "or 82 left out: xView's class list (xview_class_labels.txt) has no such "
+                      "class, and its tools drop them.", GeotileWarning, stacklevel=3)
     return Labelme(os.fspath(labels), [path] * len(shapes), shapes,
                    sorted(names, key=lambda n: (len(n), n)))
 

@@ -269,3 +269,28 @@ def test_isaid_semantic_masks_pair_and_read_by_its_palette(run_cli, tmp_path):
     ids = {(int(r["y_off"]), int(r["x_off"])): np.unique(np.asarray(
         Image.open(tmp_path / "out" / r["mask"]))).tolist() for r in rows}
     assert ids == {(0, 0): [1], (0, 16): [0], (16, 0): [14], (16, 16): [15]}
+
+
+def test_xview_type_ids_75_and_82_are_left_out_with_one_warning(run_cli, make_raster,
+                                                                tmp_path):
+    """xView_train.geojson holds boxes of type_id 75 and 82, classes xView's own label list
+    (xview_class_labels.txt: 60 classes) lacks and its converters drop (Ultralytics' xView
+    maps them to -1 and skips them): they were burnt as classes 75 and 82, exit 0 with a
+    silent 62-class mask. Now left out with one warning counting them."""
+    import json
+
+    labels, _ = _xview(tmp_path, make_raster)
+    document = json.loads(labels.read_text())
+    for box, type_id in (((0, 60, 8, 70), 75), ((20, 60, 30, 70), 82), ((85, 0, 95, 9), 82)):
+        document["features"].append({"type": "Feature", "properties": {
+            "bounds_imcoords": ",".join(str(v) for v in box), "type_id": type_id,
+            "image_id": "2355.tif"}, "geometry": None})
+    labels.write_text(json.dumps(document))
+    result = run_cli("make-masks", labels, tmp_path / "train_images" / "2355.tif", "-o",
+                     tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        assert sorted(np.unique(mask.read(1)).tolist()) == [0, 18, 73]
+    warned = [line for line in result.stderr.splitlines() if "type_id 75" in line]
+    assert len(warned) == 1, result.stderr
+    assert "3 boxes" in warned[0] and "82" in warned[0], warned[0]
