@@ -740,6 +740,15 @@ def _refuse_raster_options(options: PredictOptions) -> None:
 
 
 @with_read_settings
+def _dates_named(model, src, indexes, extra, name: str) -> str:
+    """``name``, or "before.tif and after.tif" for a change detection model's two dates of
+    one pixel type: what is said of the image's pixels holds for the second date's too."""
+    if extra is None or not two_dates(model) or set(extra.dtypes) != {
+            np.dtype(src.dtypes[i - 1]) for i in indexes}:
+        return name
+    return f"{name} and {extra.path.name}"
+
+
 def predict_raster(
     model,
     image_path: str | os.PathLike,
@@ -883,7 +892,8 @@ def predict_raster(
                           f"image), not intensities, and {model.path.name} gets them as they "
                           "are. For its colours, run gdal_translate -expand rgb on it and give "
                           "a 3-channel model.", GeotileWarning, stacklevel=2)
-        _warn_unscaled(model, src, indexes, added, image_path.name)
+        _warn_unscaled(model, src, indexes, added, _dates_named(model, src, indexes, extra,
+                                                                image_path.name))
         if extra is not None and not two_dates(model):  # a second date is fed as the first
             _warn_extra_declared(extra)
         # a float image's NaN pixels are nodata too (read_block), declared or not

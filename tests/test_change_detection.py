@@ -388,3 +388,19 @@ def test_both_dates_in_one_5d_input_are_one_line_naming_the_re_export(dates, tmp
                           f"[{shape[0]},6,{shape[3]},{shape[4]}]")
     assert "Export it with its shape" not in result.stderr
     assert not out.exists()
+
+
+def test_two_uint16_dates_are_warned_of_once_naming_both(make_raster, tmp_path, run_cli):
+    """Two uint16 dates fed without --scale: the warning 'uint16 pixels go to the model as
+    they are' named the image alone, though the second date's go in alike. Now one warning
+    naming both dates."""
+    rng = np.random.default_rng(5)
+    first = make_raster("t1.tif", rng.integers(0, 3000, (3, 40, 40)).astype(np.uint16))
+    second = make_raster("t2.tif", rng.integers(0, 3000, (3, 40, 40)).astype(np.uint16))
+    result = run_cli("predict", siamese_model(tmp_path / "m.onnx"), first, "--extra-bands",
+                     second, "-o", tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "uint16 pixels go" in line]
+    assert len(warned) == 1, result.stderr
+    assert "t1.tif and t2.tif: uint16 pixels go to the model as they are" in warned[0], \
+        warned[0]
