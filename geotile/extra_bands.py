@@ -263,6 +263,12 @@ class ExtraBands:
             self.close()
             raise
 
+    @property
+    def raster(self):
+        """The raster as it is (not warped onto the image grid) and its stacked bands'
+        numbers."""
+        return self._src, self._data
+
     def band_metadata(self) -> list[tuple]:
         """Description, unit, scale, offset and tags of each stacked band, which its
         patches keep (:func:`geotile.patch_writer.band_metadata`)."""

@@ -64,6 +64,7 @@ from geotile.class_output import (
     class_names,
     class_threshold,
 )
+from geotile.date_ranges import check_date_ranges, date_range
 from geotile.errors import (
     GeotileWarning,
     InputError,
@@ -739,7 +740,6 @@ def _refuse_raster_options(options: PredictOptions) -> None:
         )
 
 
-@with_read_settings
 def _dates_named(model, src, indexes, extra, name: str) -> str:
     """``name``, or "before.tif and after.tif" for a change detection model's two dates of
     one pixel type: what is said of the image's pixels holds for the second date's too."""
@@ -749,6 +749,7 @@ def _dates_named(model, src, indexes, extra, name: str) -> str:
     return f"{name} and {extra.path.name}"
 
 
+@with_read_settings
 def predict_raster(
     model,
     image_path: str | os.PathLike,
@@ -885,6 +886,9 @@ def predict_raster(
             check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
                                       for i in indexes],
                               [b[2:4] for b in extra.band_metadata()], image_path, extra.path)
+            if two_dates(model):
+                check_date_ranges(model, date_range(model, src, indexes),
+                                  date_range(model, *extra.raster), image_path, extra.path)
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)
         if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel

@@ -404,3 +404,40 @@ def test_two_uint16_dates_are_warned_of_once_naming_both(make_raster, tmp_path, 
     assert len(warned) == 1, result.stderr
     assert "t1.tif and t2.tif: uint16 pixels go to the model as they are" in warned[0], \
         warned[0]
+
+
+def test_float_dates_on_scales_far_apart_are_one_line(make_raster, tmp_path, run_cli):
+    """A float32 date of reflectance 0..1 beside one of 0..255 (or 0..10000) was fed alike
+    and a change predicted everywhere, exit 0. Now one line naming both files, their ranges
+    and the rescale, before any pair is predicted; dates of one scale (both 0..1, both
+    0..255 of other content, one mostly dark water) are fed as before."""
+    rng = np.random.default_rng(21)
+    unit = rng.random((3, 40, 40)).astype(np.float32)
+    first = make_raster("t1.tif", unit)
+    model = siamese_model(tmp_path / "m.onnx")
+    out = tmp_path / "c.tif"
+    for name, top in (("t2_255.tif", 255), ("t2_dn.tif", 10000)):
+        second = make_raster(name, (rng.random((3, 40, 40)) * top).astype(np.float32))
+        for image, extra in ((first, second), (second, first)):
+            assert_one_line_error(run_cli("predict", model, image, "--extra-bands", extra,
+                                          "-o", out), "t1.tif", name, "different scales",
+                                  "..0.9", "gdal_translate", f"-scale 0 {top} 0 1 {name}",
+                                  "--scale")
+            assert not out.exists()
+    many = tmp_path / "many"  # several pairs: refused before the first is predicted
+    again = make_raster("u2.tif", unit[::-1].copy())
+    assert_one_line_error(run_cli("predict", model, first, again, "--extra-bands", again,
+                                  "--extra-bands", tmp_path / "t2_255.tif", "-o", many),
+                          "u2.tif and t2_255.tif", "different scales")
+    assert not many.exists() or not any(many.iterdir())
+    # dates of one scale: both 0..1 (one mostly water, dark), both 0..255
+    water = (rng.random((3, 40, 40)) * 0.08).astype(np.float32)
+    water[:, :4] = rng.random((3, 4, 40)) * 0.5
+    dark = make_raster("water.tif", water)
+    got, _ = _predict(run_cli, model, first, dark, out)
+    np.testing.assert_allclose(got, siamese_reference(unit, water), atol=1e-5)
+    a = make_raster("a.tif", (rng.random((3, 40, 40)) * 255).astype(np.float32))
+    b = make_raster("b.tif", (rng.random((3, 40, 40)) * 120).astype(np.float32))
+    got, _ = _predict(run_cli, model, a, b, tmp_path / "ab.tif", "--scale", 1 / 255)
+    np.testing.assert_allclose(got, siamese_reference(_read(a) / 255, _read(b) / 255),
+                               atol=1e-5)

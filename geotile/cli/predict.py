@@ -353,7 +353,14 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     """Every image's bands against the model, and what else its header refuses
     (refuse_unpredictable), before any is predicted; ``pixels``: a damaged or truncated
     image too (its first and last blocks read)."""
-    from geotile.extra_bands import check_date_types, check_date_values, date_bands, picked_bands
+    from geotile.date_ranges import check_date_ranges, date_range
+    from geotile.extra_bands import (
+        check_date_types,
+        check_date_values,
+        date_bands,
+        picked_bands,
+        two_dates,
+    )
     from geotile.input_bands import model_view, select_bands
     from geotile.input_range import warn_one_scale_over_types
     from geotile.model_pixel import refuse_complex, refuse_unpredictable
@@ -383,6 +390,10 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
                                  image, extra)
                 check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
                                           for i in indexes], extra_values, image, extra)
+                if two_dates(model):  # as fed: after the image's uint8 scale is known
+                    with open_raster(extra) as more:
+                        check_date_ranges(model, date_range(model, src, indexes),
+                                          date_range(model, more, numbers), image, extra)
     warn_one_scale_over_types(model, typed)
 
 
