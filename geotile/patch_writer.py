@@ -165,6 +165,7 @@ class PatchWriter:
         self.image_template = TiffTemplate() if use_templates else None
         self.mask_fill, self.mask_band = None, False
         self.mask_no_data: tuple = ()  # written as 255 (:meth:`ignore`)
+        self.negative_no_data = False  # a signed mask's negative values too
         self.ignores_invalid = False  # mask pixels on the image's nodata: the ignore value
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
@@ -200,7 +201,8 @@ class PatchWriter:
         is (255, or its declared nodata), as make-masks writes them, not as the background
         or class the mask says there; and in PNG/npy mask patches, which hold no nodata
         value or tag to say it, its other no-data values (a declared nodata 0 or 15, ids
-        named no data) are 255 too: trainers would read them as classes."""
+        named no data, a signed mask's negative values: Sen1Floods11's undeclared -1) are
+        255 too: trainers would read them as classes."""
         if 255 not in ignore_values or not self.has_mask:
             return
         # a NaN fill (a float mask declaring nodata NaN) is written there too
@@ -208,12 +210,16 @@ class PatchWriter:
             np.dtype(self.mask_profile["dtype"]).kind == "f"
         if self.fmt != "tif":
             self.mask_no_data = tuple(v for v in ignore_values if v != 255 and v == v)
+            # as tile's index.csv counts them (tiling._fractions): no class ids
+            self.negative_no_data = np.dtype(self.mask_profile["dtype"]).kind == "i"
 
     def _mask_values(self, labels: np.ndarray) -> np.ndarray:
-        if not self.mask_no_data:
+        if not self.mask_no_data and not self.negative_no_data:
             return labels
-        return np.where(np.isin(labels, self.mask_no_data) & ~self.mask_alpha,
-                        np.asarray(255).astype(labels.dtype), labels)
+        no_data = np.isin(labels, self.mask_no_data)
+        if self.negative_no_data:
+            no_data |= labels < 0
+        return np.where(no_data & ~self.mask_alpha, np.asarray(255).astype(labels.dtype), labels)
 
     def _profile(self, like, count, dtype, nodata, options: dict | None = None,
                  more: list[tuple] = ()) -> dict:

@@ -54,6 +54,29 @@ def test_sen1floods11_chips_pair_with_their_labelhand(run_cli, make_raster, tmp_
                                                              left:left + 16].tolist()
 
 
+def test_sen1floods11_npy_mask_patches_hold_its_minus_one_as_255(run_cli, make_raster,
+                                                                 tmp_path):
+    """tile --format npy wrote LabelHand's -1 (no data: index.csv counts it so, evaluate
+    leaves it out) as -1, while --format's help says npy mask patches hold a mask's no data
+    as 255, as they hold the image's nodata beside it: two ignore values in one patch, no
+    ignore_index fits both. Now -1 is 255 there; 0 and 1 as they are."""
+    for folder in ("S1Hand", "S2Hand", "LabelHand"):
+        (tmp_path / folder).mkdir()
+    label = _sen1floods11_chip(make_raster, "Bolivia_103757", 0)
+    out = tmp_path / "out"
+    result = run_cli("tile", tmp_path / "S1Hand", "--masks", tmp_path / "LabelHand",
+                     "--size", 16, "--format", "npy", "-o", out)
+    assert result.exit_code == 0, result.output
+    with (out / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    want = np.where(label < 0, 255, label)
+    for row in rows:
+        top, left = int(row["y_off"]), int(row["x_off"])
+        got = np.load(out / row["mask"])
+        assert got[0].tolist() == want[top:top + 16, left:left + 16].tolist()
+    assert float(rows[0]["nodata_fraction"]) == 0.25
+
+
 def test_sen1floods11_predictions_score_against_labelhand_without_its_no_data(
         run_cli, make_raster, tmp_path):
     """evaluate preds/ LabelHand/ (predict names its outputs <chip>_S1Hand.tif) found no
