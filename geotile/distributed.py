@@ -97,7 +97,8 @@ class _RunNames:
     """The cluster-wide names of one run: ``stop`` (an Event: start no new image; set by
     the first failure), ``abort`` (an Event: the run was interrupted, running images stop
     and write nothing) and ``publish`` (a Lock held around each move into place); ``gdal``:
-    the run's :data:`WORKER_GDAL_OPTIONS`, as set where it was started."""
+    the run's :data:`WORKER_GDAL_OPTIONS`, as set where it was started; ``code``: its
+    geotile code fingerprint, which its tasks digest with (geotile.code_fingerprint)."""
 
     def __init__(self):
         from rasterio.env import get_gdal_config
@@ -110,6 +111,9 @@ class _RunNames:
         self.publish = f"geotile-publish-{run}"
         self.tag = run[:8]
         self.pid = os.getpid()  # the caller's process
+        from geotile.code_fingerprint import fingerprint
+
+        self.code = fingerprint()  # the workers' completion digests are the caller's
 
 
 def _run_client(names: _RunNames):
@@ -173,6 +177,7 @@ def _task(names: _RunNames, func, *args):
     Once the run is interrupted the task stops between blocks and publishes nothing."""
     from distributed import Event
 
+    from geotile.code_fingerprint import SHIPPED
     from geotile.output_files import RUN_GUARD
     from geotile.quiet_warnings import recorded
 
@@ -180,7 +185,7 @@ def _task(names: _RunNames, func, *args):
     if Event(names.stop, client=_run_client(names)).is_set():
         return None, []
     failure = None
-    token = RUN_GUARD.set(_Guard(names))
+    token, code = RUN_GUARD.set(_Guard(names)), SHIPPED.set(names.code)
     try:
         import rasterio
 
@@ -201,6 +206,7 @@ def _task(names: _RunNames, func, *args):
             failure.worker = get_worker().address
     finally:
         RUN_GUARD.reset(token)
+        SHIPPED.reset(code)
     if failure is not None:  # raised outside the handler: no context (a GDAL error) to carry
         raise failure
     # a library's deprecation notices are for developers: hidden here as Python hides them

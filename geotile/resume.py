@@ -2,17 +2,19 @@
 
 Every GeoTIFF that predict and make-masks write carries ``GEOTILE_COMPLETE=<digest>``, a
 hash of the command, of everything that decides the output's bytes (its options), of the
-inputs' identity (path, size, modification time) and of geotile's version. The tag is in
-the TIFF directory, which GDAL writes last, at close, and the file only appears under its
-final name after it was verified and renamed (:func:`geotile.output_files.atomic_output`): a
-tagged file under its final name is complete.
+inputs' identity (path, size, modification time) and of geotile's code (a fingerprint of
+its source files, :mod:`geotile.code_fingerprint`: ``__version__`` stays the same while
+what the outputs hold changes). The tag is in the TIFF directory, which GDAL writes last,
+at close, and the file only appears under its final name after it was verified and
+renamed (:func:`geotile.output_files.atomic_output`): a tagged file under its final name
+is complete.
 
 With ``--resume`` (:func:`plan`), an output whose tag equals the digest of this run is
 skipped; one that the same command wrote (:func:`written_by`) but with another digest
-(other options, changed inputs, another version) or without the tag is redone; a file it
-did not write (the user's, another command's) is never replaced (one-line error).
-Temporary files that a killed run left beside the outputs (geotile's own names only, see
-:func:`remove_temporaries`) are removed first.
+(other options, changed inputs, another geotile's code: said once, :data:`OTHER_CODE`) or
+without the tag is redone; a file it did not write (the user's, another command's) is
+never replaced (one-line error). Temporary files that a killed run left beside the outputs
+(geotile's own names only, see :func:`remove_temporaries`) are removed first.
 """
 
 from __future__ import annotations
@@ -123,14 +125,42 @@ def digest(command: str, options: Mapping[str, Any], inputs: Iterable[str | os.P
            identities: Iterable = ()) -> str:
     """The completion digest of one output: ``command``, its ``options`` (JSON-able, paths
     and tuples allowed), the identity of each input file (then ``identities``, those of
-    more inputs, from :func:`input_identities`) and geotile's version."""
-    from geotile._version import __version__
+    more inputs, from :func:`input_identities`) and geotile's code (its fingerprint, also
+    after the ``-``: :func:`by_other_code` tells an earlier geotile's output)."""
+    from geotile.code_fingerprint import fingerprint
 
+    code = fingerprint()
     data = {"command": command, "options": _plain(options),
-            "inputs": [*input_identities(inputs), *identities],
-            "version": __version__}
+            "inputs": [*input_identities(inputs), *identities], "code": code}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return f"{hashlib.sha256(text.encode()).hexdigest()[:32]}-{code[:CODE_CHARS]}"
+
+
+#: how much of geotile's code fingerprint a completion digest ends with
+CODE_CHARS = 12
+
+#: said once a run when --resume redoes an output another geotile wrote
+OTHER_CODE = ("The earlier outputs that another geotile wrote (other code than this one's, "
+              "whose rules may differ) are redone, not kept as complete (--resume).")
+
+
+def by_other_code(found: str | None) -> bool:
+    """Whether a completion digest ``found`` (a tag, a record; None: none) was made by
+    another geotile's code than this one's (one of before the code was in it included)."""
+    from geotile.code_fingerprint import fingerprint
+
+    return bool(found) and not found.endswith(f"-{fingerprint()[:CODE_CHARS]}")
+
+
+def say_other_code(found: str | None) -> None:
+    """Warn (:data:`OTHER_CODE`, one line however many outputs) when ``found`` is another
+    geotile's completion digest."""
+    if by_other_code(found):
+        import warnings
+
+        from geotile.errors import GeotileWarning
+
+        warnings.warn(OTHER_CODE, GeotileWarning, stacklevel=3)
 
 
 def settings_key(command: str, settings: Mapping[str, Any]) -> str:
@@ -170,6 +200,7 @@ def plan(output: str | os.PathLike, wanted: str, command: str, sidecar: bool = F
             not sidecar or pam_sidecar(final).is_file()) and _whole(final):
         return SKIP
     _refuse_foreign(final, tags, command)
+    say_other_code(tags.get(TAG) if tags else None)
     return REPLACE
 
 

@@ -77,6 +77,7 @@ from geotile.mask_values import (
 from geotile.patch_writer import PatchData, PatchWriter
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
+from geotile.resume import say_other_code
 from geotile.splits import SPLIT_NAMES, SplitPlan, _warn_overlapping
 from geotile.streaming import BAND_PIXELS
 from geotile.tile_checks import (
@@ -557,6 +558,7 @@ def tile_rasters(
             return finished
         if not overwrite and _holds_geotile_output(Path(outdir)):
             _check_resumable(Path(outdir), run_key)
+            _say_other_code(Path(outdir))
             overwrite = True
     patch_labels = None
     if annotations is not None:  # read and checked before any patch is cut
@@ -716,6 +718,13 @@ def _run_key(images, masks, extras, options: TileOptions, masks_from, annotation
                   for group in (images, masks, extras)]})
 
 
+def _say_other_code(outdir: Path) -> None:
+    """The one line of --resume redoing an output folder that another geotile finished."""
+    from geotile.output_folder import MARKER
+
+    say_other_code(_read_record(outdir / MARKER).get("complete"))
+
+
 def _finished_run(outdir: Path, run_digest: str) -> TileSummary | None:
     """The summary of ``outdir`` when its marker says it is complete for ``run_digest``."""
     from geotile.output_folder import MARKER
@@ -743,6 +752,7 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
     record = part / "complete.json"
     done = _read_record(record)
     if done.get("complete") != complete:
+        say_other_code(done.get("complete"))  # a killed run of another geotile's
         shutil.rmtree(part, ignore_errors=True)
         for sub in ("images", "masks") if mask is not None else ("images",):
             (part / sub).mkdir(parents=True)

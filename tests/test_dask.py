@@ -1596,3 +1596,23 @@ def test_a_sentinel2_subdataset_is_predicted_on_a_scheduler_as_in_one_process(
         assert on_cluster.exit_code == 0, on_cluster.output
         assert (tmp_path / f"cluster{number}.tif").read_bytes() == \
             (tmp_path / f"single{number}.tif").read_bytes()
+
+
+def test_the_workers_digest_with_the_callers_code_fingerprint(run_cli, make_raster, tmp_path,
+                                                               cluster, monkeypatch):
+    """--resume's digests hold geotile's code fingerprint: the workers (other processes,
+    maybe another install) tag outputs with the caller's, so that a run on the cluster and
+    one without it agree on what is complete."""
+    from geotile import code_fingerprint, resume
+
+    monkeypatch.setattr(code_fingerprint, "_own", lambda: "f" * 64)  # the workers' differs
+    model = tmp_path / "m.onnx"
+    pointwise_model(model, classes=2)
+    images = _images(make_raster, 2)
+    args = ("predict", model, *images, "--tile-size", "32", "-o", tmp_path / "out")
+    result = run_cli(*args, "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / images[0].name) as src:
+        assert src.tags()[resume.TAG].endswith("-" + "f" * resume.CODE_CHARS)
+    resumed = run_cli(*args, "--resume")
+    assert resumed.exit_code == 0 and resumed.output.count("skipped (--resume)") == 2

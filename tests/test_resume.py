@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_killed_predict_resumes_byte_identical(run_cli, predict_setup, tmp_path,
     assert _files(again) == expected
     with rasterio.open(clean / "img0.tif") as src:
         assert "TIFFTAG_DATETIME" not in src.tags()
-        assert len(src.tags()[resume.TAG]) == 32
+        assert re.fullmatch(r"[0-9a-f]{32}-[0-9a-f]{12}", src.tags()[resume.TAG])
 
     # a run killed while writing the second image: the first is complete, the second left
     # a temporary file (as SIGKILL would), the third never started
@@ -1015,3 +1016,47 @@ def test_make_masks_resume_redoes_a_mask_whose_shapefile_attributes_or_crs_chang
     assert "skipped" in run_cli(*args).stdout
     (tmp_path / "roofs.prj").write_text((tmp_path / "roofs.prj").read_text() + "\n")
     assert "skipped" not in run_cli(*args).stdout
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks", "tile"])
+def test_resume_redoes_the_outputs_another_geotile_wrote(run_cli, request, tmp_path,
+                                                         monkeypatch, command):
+    """__version__ stays "0.1.0" while what outputs hold changes: outputs that another
+    geotile's code wrote were kept as complete, mixing two rules in one dataset. They are
+    redone, said in one line; those of the same code are skipped as before."""
+    import time
+
+    from geotile import code_fingerprint
+
+    out = tmp_path / "out"
+    if command == "predict":
+        model, images = request.getfixturevalue("predict_setup")
+        args = ("predict", model, *images, "--tile-size", "32", "-o", out)
+    elif command == "make-masks":
+        labels, images = request.getfixturevalue("masks_setup")
+        args = ("make-masks", labels, *images, "-o", out)
+    else:
+        images = _images(request.getfixturevalue("make_raster"))
+        args = ("tile", *images, "--size", "20", "-o", out)
+    folder = out / "images" if command == "tile" else out
+
+    def written():
+        return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.suffix == ".tif"}
+
+    assert run_cli(*args).exit_code == 0
+    first = written()
+    time.sleep(0.01)
+    same = run_cli(*args, "--resume")
+    assert same.exit_code == 0 and written() == first
+    assert "another geotile" not in same.output
+    monkeypatch.setattr(code_fingerprint, "_own", lambda: "f" * 64)  # another geotile's code
+    other = run_cli(*args, "--resume")
+    assert other.exit_code == 0, other.output
+    assert "skipped" not in other.stdout
+    redone = written()
+    assert redone.keys() == first.keys() and all(redone[k] != first[k] for k in first)
+    assert other.stderr.count("another geotile") == 1, other.stderr
+    time.sleep(0.01)
+    again = run_cli(*args, "--resume")
+    assert again.exit_code == 0 and written() == redone
+    assert "another geotile" not in again.output
