@@ -66,10 +66,27 @@ def class_folders(masks) -> ClassFolders | None:
                      if d.is_dir() and not d.name.startswith(".") and rasters(d))
     if not classes:
         return None
+    _refuse_validity_as_class(root, classes, rasters)
     validity = tuple(root.resolve().parent / name for name in VALIDITY_FOLDERS
                      if (root.resolve().parent / name).is_dir()
                      and (root.resolve().parent / name) != root.resolve())
     return ClassFolders(root, tuple(classes), validity)
+
+
+def _refuse_validity_as_class(root: Path, classes: list[str], rasters) -> None:
+    """A subfolder named as a validity folder (``--masks train/`` holding labels/,
+    boundaries/ and masks/) is no class: refused, naming the folder of class folders."""
+    named = [c for c in classes if c.lower() in VALIDITY_FOLDERS]
+    if not named:
+        return
+    holders = sorted(d for d in root.iterdir() if d.is_dir() and "label" in d.name.lower()
+                     and any(sub.is_dir() and rasters(sub) for sub in d.iterdir()))
+    hint = (f"Give {holders[0]}, which holds a folder per class" if holders else
+            "Give the folder that holds one folder per class, or a folder of masks")
+    raise InputError(
+        f"{root / named[0]}: named as a folder of valid pixels (Agriculture-Vision's "
+        f"boundaries/ and masks/, 0: not valid), not of a class, so {root} is no folder of "
+        f"binary masks per class. {hint}.")
 
 
 def pair_class_files(images, folders: ClassFolders) -> list[tuple]:

@@ -297,3 +297,21 @@ def test_evaluate_class_rasters_and_refusals(agrivision, tmp_path, run_cli):
     assert result.exit_code == 2 and "--iou" in result.stderr
     result = run_cli("evaluate", tmp_path / "ids", agrivision / "labels", "--threshold", 0.3)
     assert result.exit_code == 2 and "holds class ids, not probabilities" in result.stderr
+
+
+def test_the_folder_above_labels_is_refused_not_read_as_classes(agrivision, tmp_path,
+                                                                 run_cli):
+    """--masks train/ (labels/, boundaries/, masks/ in it) read boundaries/ and masks/ as
+    the classes: every valid pixel of both bands 1, exit 0. Refused, naming labels/."""
+    out = tmp_path / "patches"
+    result = run_cli("tile", agrivision / "images" / "rgb", "--masks", agrivision,
+                     "--size", 32, "-o", out)
+    assert result.exit_code == 1 and not out.exists()
+    said = result.stderr.replace("\n", " ")
+    assert "Traceback" not in result.output
+    assert f"{agrivision / 'boundaries'}" in said and f"{agrivision / 'labels'}" in said
+    _write_tif(tmp_path / "pred" / f"{FIELDS[0]}.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+               GEOTILE_OUTPUT="class")
+    result = run_cli("evaluate", tmp_path / "pred", agrivision)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{agrivision / 'labels'}" in result.stderr.replace("\n", " ")
