@@ -161,7 +161,7 @@ class PredictOptions:
     block_size: int = DEFAULT_BLOCK_SIZE
 
     def __post_init__(self) -> None:
-        if isinstance(self.bands, str | list):  # "B04,B03,B02", as --bands is written
+        if isinstance(self.bands, str | list | tuple):  # "B04,B03,B02", as in --bands
             object.__setattr__(self, "bands", parse_bands(self.bands))
         res = self.model_resolution
         if res is not None and res != "native" and not (
@@ -199,7 +199,7 @@ def parse_bands(value) -> tuple:
     """--bands as the CLI and PredictOptions take it: "1,2,3" or "B04,B03,B02" (or a list)
     as a tuple of 1-based band numbers and band names."""
     items = value.split(",") if isinstance(value, str) else list(value)
-    bands = tuple(v if isinstance(v, int) else int(v) if str(v).strip().lstrip("-").isdigit()
+    bands = tuple(v if isinstance(v, int) else int(v) if str(v).strip().lstrip("-").isdecimal()
                   else str(v).strip() for v in items)
     if any(b == "" for b in bands):
         raise InputError("--bands: give 1-based band numbers or band names, e.g. 1,2,3, "

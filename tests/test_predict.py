@@ -672,3 +672,14 @@ def test_predict_options_take_bands_as_the_cli_writes_them(tmp_path, make_raster
             results.append(src.read())
     np.testing.assert_array_equal(results[0], results[1])
     assert not np.array_equal(results[0], results[2])
+
+
+def test_predict_options_read_a_tuple_of_band_strings_as_numbers():
+    """A tuple of strings ("3", "2", "1") was kept as band names ('no band goes by the name
+    3') while the same list was read as numbers; '³' (a digit to str.isdigit, no number to
+    int) ended in a ValueError traceback."""
+    assert PredictOptions(bands=("3", "2", "1")).bands == (3, 2, 1)
+    assert PredictOptions(bands=(" B8A", "4")).bands == ("B8A", 4)
+    with pytest.raises(InputError, match="band numbers start at 1"):
+        PredictOptions(bands=(-1, 2))
+    assert PredictOptions(bands="³,2").bands == ("³", 2)
