@@ -213,13 +213,18 @@ def input_exists(path: str | os.PathLike) -> bool:
     return not _is_local(path) or Path(path).exists() or subdataset_file(path) is not None
 
 
+#: the start of a URL (s3://, https://, rasterio's zip://)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def subdataset_file(path: str | os.PathLike) -> str | None:
     """The existing local file of a GDAL subdataset's name ``path`` (NETCDF:"a.nc":sst, as
     gdalinfo lists them), or the file in a local archive it names as GDAL does
     (/vsizip//abs/S2A_....SAFE.zip/S2A_....SAFE/MTD_MSIL2A.xml), else None: a name GDAL
     opens, which is no file itself."""
     text = os.fspath(path)
-    if os.path.lexists(text) or is_virtual_path(text):
+    # HDF5:"a.h5"://group/dataset is no URL: only a name starting as one is
+    if os.path.lexists(text) or text.startswith("/vsi") or _URL.match(text):
         return None
     for match in re.finditer(r'"([^"]+)"', text):  # a quoted file
         if _is_file(match.group(1)):

@@ -93,10 +93,11 @@ def with_absolute_archive(path: str) -> str:
 def _files_of(path: str | os.PathLike) -> list:
     """The files an input is read from: itself, a VRT's sources, and the sidecars GDAL reads
     with it (.aux.xml: nodata, scale; .ovr; .msk): a change to any makes another input."""
-    from geotile.input_paths import files_read, is_virtual_path
+    from geotile.input_paths import files_read, is_virtual_path, subdataset_file
     from geotile.sidecars import gdal_sidecars
 
-    if is_virtual_path(os.fspath(path)):
+    # HDF5:"a.h5"://dataset (a "://" in it) reads a.h5
+    if is_virtual_path(os.fspath(path)) and not subdataset_file(path):
         return [path]
     return [*files_read(path), *gdal_sidecars(path)]
 
