@@ -202,9 +202,12 @@ def _binary(values: np.ndarray, path) -> np.ndarray:
     """``values`` of a binary mask as 0/1: refused unless they are 0 and 1 or 0 and 255."""
     stray = ~np.isin(values, (0, 1, 255))
     if stray.any():
+        lossy = Path(path).suffix.lower() in (".jpg", ".jpeg")
         raise InputError(f"{path}: holds values other than 0, 1 and 255 (such as "
-                         f"{values[stray][0]}), so it is no binary mask of its class. Give "
-                         "one 0/1 (or 0/255) mask per class.")
+                         f"{values[stray][0]}), so it is no binary mask of its class"
+                         + (", its edges blurred by JPEG's lossy compression" if lossy
+                            else "") + ". Give one 0/1 (or 0/255) mask per class"
+                         + (", saved as PNG or TIFF." if lossy else "."))
     return (values != 0).astype(np.uint8)
 
 

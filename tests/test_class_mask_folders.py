@@ -315,3 +315,17 @@ def test_the_folder_above_labels_is_refused_not_read_as_classes(agrivision, tmp_
     result = run_cli("evaluate", tmp_path / "pred", agrivision)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{agrivision / 'labels'}" in result.stderr.replace("\n", " ")
+
+
+def test_jpeg_class_masks_are_refused_naming_the_lossy_format(agrivision, tmp_path,
+                                                              run_cli):
+    """A JPEG class mask's blurred edges (values 1..254) were refused as 'no binary mask'
+    without saying why a 0/255 mask holds them: the refusal names JPEG's compression."""
+    pixels = _class_pixels(0)["weed_cluster"] * 255
+    (agrivision / "labels" / "weed_cluster" / f"{FIELDS[0]}.png").unlink()
+    _write(agrivision / "labels" / "weed_cluster" / f"{FIELDS[0]}.jpg", pixels, "JPEG")
+    out = tmp_path / "patches"
+    result = _tile(run_cli, agrivision, out)
+    assert result.exit_code == 1 and not out.exists()
+    said = result.stderr.replace("\n", " ")
+    assert f"{FIELDS[0]}.jpg" in said and "JPEG" in said and "PNG" in said
