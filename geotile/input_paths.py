@@ -222,19 +222,25 @@ def subdataset_file(path: str | os.PathLike) -> str | None:
     gdalinfo lists them), or the file in a local archive it names as GDAL does
     (/vsizip//abs/S2A_....SAFE.zip/S2A_....SAFE/MTD_MSIL2A.xml), else None: a name GDAL
     opens, which is no file itself."""
-    text = os.fspath(path)
+    span = _file_span(os.fspath(path))
+    return os.fspath(path)[span[0]:span[1]] if span else None
+
+
+def _file_span(text: str) -> tuple[int, int] | None:
+    """Where in the subdataset name ``text`` its file stands (:func:`subdataset_file`)."""
     # HDF5:"a.h5"://group/dataset is no URL: only a name starting as one is
     if os.path.lexists(text) or text.startswith("/vsi") or _URL.match(text):
         return None
     for match in re.finditer(r'"([^"]+)"', text):  # a quoted file
         if _is_file(match.group(1)):
-            return match.group(1)
+            return match.span(1)
     parts = text.split(":")
     for start in range(1, len(parts)):  # an unquoted one, between the prefix and the name
         for end in range(len(parts), start, -1):
             candidate = ":".join(parts[start:end])
             if candidate and _is_file(candidate):
-                return candidate
+                offset = len(":".join(parts[:start])) + 1
+                return offset, offset + len(candidate)
     return None
 
 
@@ -243,11 +249,12 @@ def absolute_subdataset(name: str) -> str | None:
     working folder: a VRT's source, a dask worker), else None: no subdataset name."""
     from geotile.resume import with_absolute_archive
 
-    file = subdataset_file(name)
-    if not file:
+    span = _file_span(name)
+    if not span:
         return None
+    file = name[span[0]:span[1]]
     absolute = with_absolute_archive(file) if is_virtual_path(file) else os.path.abspath(file)
-    return name.replace(file, absolute, 1)
+    return f"{name[:span[0]]}{absolute}{name[span[1]:]}"
 
 
 def _is_file(candidate: str) -> bool:

@@ -57,3 +57,12 @@ def test_tile_resume_of_an_hdf5_subdataset_sees_its_file_change(tmp_path, monkey
     assert result.exit_code == 0, result.output
     with rasterio.open(patches[0]) as src:
         assert src.read(1)[0, 0] == 99
+
+
+def test_the_file_is_made_absolute_where_it_stands_in_the_name(tmp_path, monkeypatch):
+    """A file named as a part of the driver's prefix (CDF in NETCDF:"CDF":v) was made
+    absolute where the prefix holds it first: NET/abs/CDF:"CDF":v, which GDAL opens not."""
+    (tmp_path / "CDF").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert absolute_subdataset('NETCDF:"CDF":v') == f'NETCDF:"{tmp_path / "CDF"}":v'
+    assert absolute_subdataset("NETCDF:CDF:v") == f"NETCDF:{tmp_path / 'CDF'}:v"
