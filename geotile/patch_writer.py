@@ -36,6 +36,9 @@ class PatchData:
     mask: np.ndarray | None
     #: the mask's pixels inside the raster (False: padding, filled with the ignore value)
     mask_valid: np.ndarray | None = None
+    #: ``valid`` is False only where ``mask_valid`` is (an image that declares no nodata,
+    #: mask or alpha, on its mask's grid: the padding alone), so it adds nothing to it
+    valid_in_mask: bool = False
 
 
 def _place_by_sensor(src, dst, patch) -> None:
@@ -337,7 +340,8 @@ class PatchWriter:
             if mask_rel is not None:
                 current = mask_rel
                 inside = data.mask_valid
-                if self.ignores_invalid and not data.valid.all():  # as padding
+                # the image's nodata as padding (none beyond it: valid_in_mask)
+                if self.ignores_invalid and not data.valid_in_mask and not data.valid.all():
                     inside = data.valid if inside is None else inside & data.valid
                 padded = inside is not None and not inside.all()
                 if padded:  # another profile: GDAL writes it, not the template

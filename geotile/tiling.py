@@ -305,7 +305,8 @@ def _fractions(data: PatchData, ignore_values=(), zero_class: bool = False,
     if data.mask_valid is not None:  # padding: the ignore value, never a building
         invalid = invalid | ~data.mask_valid
         positive &= data.mask_valid
-    if 255 in ignore_values and not binary:  # the image's nodata: written as ignored
+    # the image's nodata: written as ignored (none beyond the padding: valid_in_mask)
+    if 255 in ignore_values and not binary and not data.valid_in_mask:
         positive &= data.valid
     return (float(np.count_nonzero(invalid)) / invalid.size,
             float(np.count_nonzero(positive)) / positive.size)
@@ -375,6 +376,9 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
         mask_fill = mask_padding_value(mask_src)
     mask_band = mask_src is not None and (masked_by_band(mask_src) or
                                           bool(mask_alpha_bands(mask_src)))
+    # an image of no nodata (no mask read) is invalid only in its padding, the mask's too
+    in_mask = not check_nodata and extra is None and mask_src is not None and \
+        (mask_src.width, mask_src.height) == (src.width, src.height)
     # closed here, not when garbage-collected: closing this generator stops the thread
     with contextlib.closing(background(bands(), depth=1)) as reader:
         for left, patches, pixels, valid, labels, inside in reader:
@@ -386,6 +390,7 @@ def iter_patches(src, mask_src, grid: Grid, extra=None,
                     valid[:, cols],
                     None if labels is None else labels[:, :, cols],
                     None if inside is None else inside[:, cols],
+                    in_mask and inside is not None,
                 )
 
 
