@@ -250,8 +250,7 @@ def _shared(path, remote: bool):
     working folder is not ours; shared storage is mounted at the same place), as is the
     local archive a GDAL path reads from (``/vsizip/tiles.zip/a.tif``) and the file of a
     subdataset's name (``SENTINEL2_L2A:<file>:10m:EPSG_32631``)."""
-    from geotile.input_paths import absolute_subdataset, is_virtual_path
-    from geotile.resume import with_absolute_archive
+    from geotile.input_paths import absolute_subdataset, is_virtual_path, with_absolute_archive
 
     if path is None:
         return None

@@ -20,6 +20,10 @@ from geotile.quiet_warnings import quietly
 
 #: GDAL's prefixes of a file inside a local archive (read in place, with its side-cars)
 ARCHIVE_PREFIXES = ("/vsizip/", "/vsitar/", "/vsigzip/", "/vsi7z/", "/vsirar/")
+#: a Landsat Collection 2 Level-2 band file: the product's id, then its band
+#: (geotile.landsat_mtl reads the MTL beside it)
+LANDSAT_BAND_FILE = re.compile(r"(L[COTEM]0\d_L2S[PR]_\d{6}_\d{8}_\d{8}_\d{2}_[A-Z0-9]{2})_"
+                               r"((?:SR|ST)_B\d{1,2})\.TIF", re.IGNORECASE)
 
 
 def is_virtual_path(path: str | os.PathLike) -> bool:
@@ -247,8 +251,6 @@ def _file_span(text: str) -> tuple[int, int] | None:
 def absolute_subdataset(name: str) -> str | None:
     """A GDAL subdataset's ``name`` with its file's path made absolute (read from another
     working folder: a VRT's source, a dask worker), else None: no subdataset name."""
-    from geotile.resume import with_absolute_archive
-
     span = _file_span(name)
     if not span:
         return None
@@ -261,8 +263,6 @@ def _is_file(candidate: str) -> bool:
     """Whether ``candidate`` is a local file or a file in a local archive (GDAL's path)."""
     if not candidate.startswith(ARCHIVE_PREFIXES):
         return os.path.isfile(candidate)
-    from geotile.resume import local_archive
-
     folder, _, name = candidate.rpartition("/")
     archive = local_archive(candidate)
     if not name or archive is None:
@@ -306,12 +306,8 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
     if subdataset_file(path):  # NETCDF:"scene.nc":sst reads scene.nc (a SAFE: its bands')
         read = [input_path(path), *files_read(subdataset_file(path), _seen)]
         return [*read, *(f for f in _subdataset_files(path) if f not in read)]
-    from geotile.landsat_mtl import mtl_files
-
     path = input_path(path)
     if str(path).startswith(ARCHIVE_PREFIXES):  # /vsizip/a.zip/x.tif reads a.zip
-        from geotile.resume import local_archive
-
         archive = local_archive(str(path))
         return [path, Path(archive)] if archive else [path]
     if isinstance(path, Path) and path.suffix.lower() in (".json", ".geojson"):
@@ -501,3 +497,39 @@ def _side_car_in_another_case(path) -> bool:
         if not other.startswith(base + ".") or rest not in (rest.lower(), rest.upper()):
             return True
     return False
+
+
+def mtl_files(path) -> list:
+    """The product's ``_MTL.json``/``_MTL.xml`` beside the Landsat C2 L2 band file ``path``
+    (they decide its nodata, scale and offset: inputs too), those there."""
+    found = LANDSAT_BAND_FILE.fullmatch(os.path.basename(os.fspath(path)))
+    if not found:
+        return []
+    base = Path(os.fspath(path)).with_name(found.group(1))
+    return [mtl for mtl in (Path(f"{base}_MTL.json"), Path(f"{base}_MTL.xml")) if mtl.is_file()]
+
+
+def local_archive(path: str) -> str | None:
+    """The local archive a GDAL path reads from (``/vsizip/a.zip/x.tif``, rasterio's
+    ``zip://a.zip!x.tif``: ``a.zip``), else None: a re-downloaded archive is another input."""
+    for prefix in ("zip://", "tar://", "gzip://"):
+        if path.startswith(prefix):
+            return path[len(prefix):].split("!", 1)[0] or None
+    if not path.startswith(ARCHIVE_PREFIXES):
+        return None
+    parts = path.split("/")[2:]  # "", "vsizip", then the archive's path and the member's
+    for end in range(1, len(parts) + 1):
+        candidate = "/".join(parts[:end])
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def with_absolute_archive(path: str) -> str:
+    """A GDAL path into a local archive given relative (``/vsizip/tiles.zip/a.tif``) with
+    the archive's path made absolute (``/vsizip//data/tiles.zip/a.tif``); others as given."""
+    archive = local_archive(path)  # right after its prefix: /vsizip/, zip://, ...
+    if not archive or os.path.isabs(archive):
+        return path
+    start = path.index("/", 1) + 1 if path.startswith("/vsi") else path.index("://") + 3
+    return f"{path[:start]}{os.path.abspath(archive)}{path[start + len(archive):]}"

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
-#: a Level-2 band file: the product's id, then its band
-_BAND_FILE = re.compile(r"(L[COTEM]0\d_L2S[PR]_\d{6}_\d{8}_\d{8}_\d{2}_[A-Z0-9]{2})_"
-                        r"((?:SR|ST)_B\d{1,2})\.TIF", re.IGNORECASE)
+from geotile.input_paths import LANDSAT_BAND_FILE
+
 #: a Level-2 band's scale and offset keys in the MTL, by its kind
 _KEYS = {"SR": ("REFLECTANCE_MULT_BAND_{n}", "REFLECTANCE_ADD_BAND_{n}"),
          "ST": ("TEMPERATURE_MULT_BAND_ST_B{n}", "TEMPERATURE_ADD_BAND_ST_B{n}")}
@@ -61,24 +59,12 @@ def _mtl_values(base: str) -> dict[str, str]:
     return values
 
 
-def mtl_files(path) -> list:
-    """The product's ``_MTL.json``/``_MTL.xml`` beside the Landsat C2 L2 band file ``path``
-    (they decide its nodata, scale and offset: inputs too), those there."""
-    from pathlib import Path
-
-    found = _BAND_FILE.fullmatch(os.path.basename(os.fspath(path)))
-    if not found:
-        return []
-    base = Path(os.fspath(path)).with_name(found.group(1))
-    return [mtl for mtl in (Path(f"{base}_MTL.json"), Path(f"{base}_MTL.xml")) if mtl.is_file()]
-
-
 def mtl_declared(src) -> list[tuple] | None:
     """(nodata, scale, offset) of the one band of a Landsat C2 L2 band file ``src`` (its
     uint16 DN) from the MTL beside it, where the file declares no scale or offset; else
     None."""
     name = str(src.name)
-    found = _BAND_FILE.fullmatch(os.path.basename(name))
+    found = LANDSAT_BAND_FILE.fullmatch(os.path.basename(name))
     # the product's DN are uint16: a copy rescaled to reflectance (float) or 8 bits is not
     if not found or src.driver != "GTiff" or src.count != 1 or name.startswith("/vsi") \
             or src.dtypes[0] != "uint16" or (src.scales[0], src.offsets[0]) != (1, 0):

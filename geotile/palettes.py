@@ -123,8 +123,6 @@ def palette_advice(label) -> str:
     a colour of at least OWN_COLOUR_SHARE of the pixels (a class of another dataset's, not
     JPEG's thin spread of strays) is none to give: GID's red built-up was told deepglobe.
     The black edges of ISPRS's "noBoundary" labels (by the file's name) are to be ignored."""
-    from geotile.raster_kinds import one_colour_on_black
-
     if (colour := one_colour_on_black(label)) is not None:  # a binary mask in a colour
         return ('--palette palette.json ({"background": [0, 0, 0], "building": '
                 f"{list(colour)}}}: a mask of black and one colour)")
@@ -145,3 +143,22 @@ def palette_advice(label) -> str:
         return f"--palette {best}"
     return ('--palette palette.json ({"building": [0, 0, 255], ...}, one colour per class; '
             f"its colours are not those of a built-in palette: {', '.join(OWN_PALETTES)})")
+
+
+def one_colour_on_black(src, codes=None) -> tuple[int, int, int] | None:
+    """The colour of a uint8 RGB raster holding black and one colour of 0s and 255s alone,
+    not grey (S2Looking's building masks drawn in red, a binary mask in a colour): its
+    positive class; None for any other (its pixels sampled; ``codes``: the sample's
+    colours as R << 16 | G << 8 | B, when read)."""
+    if src.count < 3 or src.dtypes[0] != "uint8":
+        return None
+    if codes is None:
+        sample = sample_pixels(src, [1, 2, 3]).reshape(3, -1).astype(np.int32)
+        codes = sample[0] << 16 | sample[1] << 8 | sample[2]
+    colours = np.unique(codes)  # one number per colour: a sort of rows is 20x slower
+    if len(colours) != 2 or colours[0] != 0:
+        return None
+    colour = tuple(int(colours[1]) >> shift & 255 for shift in (16, 8, 0))
+    if not set(colour) <= {0, 255} or min(colour) == 255:
+        return None
+    return colour

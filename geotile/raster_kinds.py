@@ -948,30 +948,11 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
     few = len(np.unique(codes)) <= 64  # a palette's colours, not a photo's thousands
     if pure and not np.isin(sample, (0, 255)).all():
         return False
+    from geotile.palettes import one_colour_on_black
+
     return few and not grey and (int((sample.max(axis=1) > 1).sum()) >= 2
                                  or one_colour_on_black(
                                      src, codes if src.nodata is None else None) is not None)
-
-
-def one_colour_on_black(src, codes=None) -> tuple[int, int, int] | None:
-    """The colour of a uint8 RGB raster holding black and one colour of 0s and 255s alone,
-    not grey (S2Looking's building masks drawn in red, a binary mask in a colour): its
-    positive class; None for any other (its pixels sampled; ``codes``: the sample's
-    colours as R << 16 | G << 8 | B, when read)."""
-    from geotile.raster import sample_pixels
-
-    if src.count < 3 or src.dtypes[0] != "uint8":
-        return None
-    if codes is None:
-        sample = sample_pixels(src, [1, 2, 3]).reshape(3, -1).astype(np.int32)
-        codes = sample[0] << 16 | sample[1] << 8 | sample[2]
-    colours = np.unique(codes)  # one number per colour: a sort of rows is 20x slower
-    if len(colours) != 2 or colours[0] != 0:
-        return None
-    colour = tuple(int(colours[1]) >> shift & 255 for shift in (16, 8, 0))
-    if not set(colour) <= {0, 255} or min(colour) == 255:
-        return None
-    return colour
 
 
 #: a uint8 raster is a 0/255 mask when at least this share of its valid pixels is 0 or 255,

@@ -47,7 +47,12 @@ OWNERS = {"predict": (("probability", "raw", "class"), "GEOTILE_MODEL"),
 def identity(path: str | os.PathLike) -> list:
     """``[path, size, mtime_ns]`` of a local file; ``[path]`` for a virtual/remote one or a
     subdataset's name (its file made absolute)."""
-    from geotile.input_paths import absolute_subdataset, is_virtual_path
+    from geotile.input_paths import (
+        absolute_subdataset,
+        is_virtual_path,
+        local_archive,
+        with_absolute_archive,
+    )
 
     text = os.fspath(path)
     if (subdataset := absolute_subdataset(text)) is not None:  # its file: one more input
@@ -60,34 +65,6 @@ def identity(path: str | os.PathLike) -> list:
     except OSError:  # missing: the command reports it when it opens the file
         return [os.path.abspath(text)]
     return [os.path.abspath(text), stat.st_size, stat.st_mtime_ns]
-
-
-def local_archive(path: str) -> str | None:
-    """The local archive a GDAL path reads from (``/vsizip/a.zip/x.tif``, rasterio's
-    ``zip://a.zip!x.tif``: ``a.zip``), else None: a re-downloaded archive is another input."""
-    from geotile.input_paths import ARCHIVE_PREFIXES
-
-    for prefix in ("zip://", "tar://", "gzip://"):
-        if path.startswith(prefix):
-            return path[len(prefix):].split("!", 1)[0] or None
-    if not path.startswith(ARCHIVE_PREFIXES):
-        return None
-    parts = path.split("/")[2:]  # "", "vsizip", then the archive's path and the member's
-    for end in range(1, len(parts) + 1):
-        candidate = "/".join(parts[:end])
-        if candidate and os.path.isfile(candidate):
-            return candidate
-    return None
-
-
-def with_absolute_archive(path: str) -> str:
-    """A GDAL path into a local archive given relative (``/vsizip/tiles.zip/a.tif``) with
-    the archive's path made absolute (``/vsizip//data/tiles.zip/a.tif``); others as given."""
-    archive = local_archive(path)  # right after its prefix: /vsizip/, zip://, ...
-    if not archive or os.path.isabs(archive):
-        return path
-    start = path.index("/", 1) + 1 if path.startswith("/vsi") else path.index("://") + 3
-    return f"{path[:start]}{os.path.abspath(archive)}{path[start + len(archive):]}"
 
 
 def _files_of(path: str | os.PathLike) -> list:
