@@ -113,21 +113,27 @@ class TiffTemplate:
               gdal_write: Callable[[], None]) -> None:
         """Write ``array`` whose top-left corner lies at ``origin`` to ``path``;
         ``gdal_write()`` writes the same file through GDAL."""
-        layout = self._layout
-        if layout is not None and (array.shape, array.dtype) == layout[0] \
-                and _empty_strip(array, layout[1], layout[2]):
-            gdal_write()  # GDAL's other layout (module docstring)
-            return
         if self.state == "learning":
+            if self._other_layout(array):
+                gdal_write()  # nothing to learn from it: no need to wait for the lock
+                return
             with self._lock:
                 if self.state == "learning":
                     gdal_write()
                     self._learn(path.read_bytes(), array, origin)
                     return
-        if self.state == "ready" and (array.shape, array.dtype) == self._key:
+        # the layout is read once "ready" is: it is set before, and not changed after
+        if self.state == "ready" and (array.shape, array.dtype) == self._key \
+                and not self._other_layout(array):
             path.write_bytes(self._fill(array, origin))
         else:
             gdal_write()
+
+    def _other_layout(self, array: np.ndarray) -> bool:
+        """Whether GDAL lays ``array`` out otherwise (module docstring)."""
+        layout = self._layout
+        return layout is not None and (array.shape, array.dtype) == layout[0] \
+            and _empty_strip(array, layout[1], layout[2])
 
     def _fill(self, array: np.ndarray, origin: tuple[float, float]) -> bytes:
         out = bytearray(self._bytes)
@@ -145,7 +151,7 @@ class TiffTemplate:
             if layout is not None:
                 self._layout = (key, *layout)
         layout = self._layout
-        if layout is not None and key == layout[0] and _empty_strip(array, *layout[1:]):
+        if self._other_layout(array):
             self._tries -= 1  # neither learnt from nor checked: GDAL's other layout
             return
         if self._bytes is not None and key == self._key:

@@ -1892,3 +1892,30 @@ def test_template_writes_gdal_bytes_for_patches_with_an_empty_strip(tmp_path, no
             template.write(path, arrays[i], origin, lambda p=path, w=want: p.write_bytes(w))
             assert path.read_bytes() == want, (order, n, i)
         assert template.state == "ready"
+
+
+def test_template_bytes_do_not_depend_on_which_thread_writes_first(tmp_path):
+    """Patches written from several threads, as tile's writer pool does, are GDAL's bytes
+    whichever reaches the template first, those with an empty strip too (a thread that
+    saw no layout yet, then the template ready, filled one: 1 run in 5 of tile)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geotile.tiff_template import TiffTemplate
+
+    rng = np.random.default_rng(8)
+    arrays = [rng.integers(1, 3, (1, 300, 300), dtype=np.uint8) for _ in range(8)]
+    for array in arrays[1::2]:
+        array[:, 54:81] = 0
+    wanted = [_gdal_bytes(a, None, (500000.0 + i, 3700000.0)) for i, a in enumerate(arrays)]
+    for run in range(30):
+        template = TiffTemplate()
+        order = rng.permutation(len(arrays))
+
+        def write(i, run=run, template=template):
+            path = tmp_path / f"{run}_{i}.tif"
+            template.write(path, arrays[i], (500000.0 + i, 3700000.0),
+                           lambda: path.write_bytes(wanted[i]))
+            return path.read_bytes() == wanted[i]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert all(pool.map(write, order)), run
