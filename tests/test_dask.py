@@ -1389,19 +1389,11 @@ def test_tasks_over_one_flatgeobuf_get_its_class_names_read_once(run_cli, tmp_pa
     process. (The tasks run in this process here, to count the reads.)"""
     import geopandas as gpd
     import shapely
-    from rasterio.transform import from_origin
 
     from geotile import distributed as gd
     from geotile import labels as gl
 
-    images = []
-    for i in range(4):
-        path = tmp_path / f"t{i}.tif"
-        with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1,
-                           dtype="uint8", crs="EPSG:32632",
-                           transform=from_origin(500000 + 30 * i, 5000030, 1, 1)) as dst:
-            dst.write(np.full((1, 30, 30), 100, np.uint8))
-        images.append(path)
+    images = _four_tiles(tmp_path)
     gpd.GeoDataFrame({"kind": ["house", "shed", "barn", "house"]}, geometry=[
         shapely.box(500002 + 30 * i, 5000005, 500020 + 30 * i, 5000020) for i in range(4)],
         crs="EPSG:32632").to_file(tmp_path / "labels.fgb")
