@@ -298,9 +298,22 @@ def shapefile_parts(path: Path) -> list[Path]:
         (path.with_suffix(ext), path.with_suffix(ext.upper()))) if part.is_file()]
 
 
+#: a vendor's product file that GDAL reads as the mosaic of the tiles it lists (Maxar's
+#: .TIL; Airbus' DIMAP DIM_*.XML, SPOT 5's METADATA.DIM), as a VRT is read
+_PRODUCT_FILE = re.compile(r"(.+\.til|dim_.+\.xml|metadata\.dim)", re.IGNORECASE)
+
+
+def is_mosaic_file(path) -> bool:
+    """Whether ``path`` names a VRT or a product file (:data:`_PRODUCT_FILE`): GDAL reads
+    its pixels from other files, which it lists."""
+    name = os.path.basename(os.fspath(path))
+    return name.lower().endswith(".vrt") or bool(_PRODUCT_FILE.fullmatch(name))
+
+
 def files_read(path, _seen: frozenset = frozenset()) -> list:
-    """``path`` and, for a VRT, the files GDAL reads its pixels from (which an output must
-    never replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only; for
+    """``path`` and, for a VRT or a vendor's product file (:func:`is_mosaic_file`: a .TIL,
+    a DIMAP), the files GDAL reads it from (tiles, .IMD, .RPB; which an output must never
+    replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only; for
     a Shapefile, its other files (:func:`shapefile_parts`); for a subdataset, those GDAL
     reads it from; for a Landsat band file, its product's MTL."""
     if subdataset_file(path):  # NETCDF:"scene.nc":sst reads scene.nc (a SAFE: its bands')
@@ -317,7 +330,7 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
                         for f in (band, *mtl_files(band)))]
     if isinstance(path, Path) and path.suffix.lower() == ".shp":
         return [path, *shapefile_parts(path)]  # its fields (.dbf) and CRS (.prj) too
-    if not (isinstance(path, Path) and path.suffix.lower() == ".vrt" and path.is_file()):
+    if not (isinstance(path, Path) and is_mosaic_file(path) and path.is_file()):
         return [path, *(mtl_files(path) if isinstance(path, Path) else ())]
     try:
         with rasterio.open(path) as src:

@@ -1,0 +1,53 @@
+"""Commercial VHR deliveries (tests/vendor_deliveries.py): every file of the product is
+read, in place, and counts as an input."""
+
+from __future__ import annotations
+
+import numpy as np
+import rasterio
+
+from geotile.input_paths import files_read
+from tests.conftest import assert_one_line_error
+from tests.onnx_models import pointwise_model
+from tests.vendor_deliveries import maxar_tiles
+
+
+def test_maxar_til_reads_every_tile_in_place(tmp_path):
+    til = maxar_tiles(tmp_path / "order")
+    with rasterio.open(til) as src:
+        assert (src.width, src.height, src.count) == (96, 64, 4)
+        assert src.transform.c == 500000 and src.transform.f == 4000000
+        assert not src.read(window=((0, 64), (86, 96))).any()  # the collar, in R1C2
+    read = {p.name for p in files_read(til)}
+    assert {f"{til.stem[:18]}_R1C1{til.stem[18:]}.TIF", f"{til.stem[:18]}_R1C2{til.stem[18:]}.TIF",
+            til.with_suffix(".IMD").name, til.name} <= read
+
+
+def test_predict_resume_redoes_a_til_whose_tile_changed(tmp_path, run_cli):
+    til = maxar_tiles(tmp_path / "order")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    out = tmp_path / "out"
+    assert run_cli("predict", model, til, "-o", f"{out}/", "--scale", "0.000489").exit_code == 0
+    written = out / f"{til.stem}.tif"
+    with rasterio.open(written) as src:
+        before = src.read(1)
+    tile = sorted(til.parent.glob("*_R1C2*.TIF"))[0]
+    with rasterio.open(tile, "r+") as dst:
+        dst.write(np.full((4, 64, 48), 2000, "uint16"))
+    result = run_cli("predict", model, til, "-o", f"{out}/", "--scale", "0.000489", "--resume")
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output + result.stderr
+    with rasterio.open(written) as src:
+        after = src.read(1)
+    assert np.array_equal(after[:, :48], before[:, :48])
+    assert not np.allclose(after[:, 48:], before[:, 48:])
+
+
+def test_predict_refuses_to_write_over_a_til_tile(tmp_path, run_cli):
+    til = maxar_tiles(tmp_path / "order")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    tile = sorted(til.parent.glob("*_R1C1*.TIF"))[0]
+    before = tile.read_bytes()
+    result = run_cli("predict", model, til, "-o", tile, "--overwrite")
+    assert_one_line_error(result, tile.name, "never writes over its inputs")
+    assert tile.read_bytes() == before
