@@ -99,6 +99,8 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     files = sorted(raster_files((p for p in folder.iterdir() if _file_or_dangling(p)
                                  and not p.name.startswith(".")), suffixes),
                    key=lambda p: p.name)
+    if ".tif" in wanted:
+        files = _products_for_tiles(folder, files)
     if not files:
         from geotile.sentinel2_safe import safe_folder_advice
 
@@ -111,6 +113,24 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
         raise InputError(f"{folder}: the folder holds no raster files "
                          f"({' '.join(wanted)}); {fix}.")
     return files
+
+
+def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
+    """``files`` with the tiles that a vendor's product file in ``folder`` lists (Maxar's
+    .TIL, Airbus' DIM_*.XML: :func:`geotile.input_paths.is_product_file`) replaced by that
+    file, which GDAL reads as their scene (its mosaic, its metadata), sorted by name; a
+    product file GDAL cannot open leaves the folder's rasters as they are."""
+    from geotile.input_paths import files_read, is_product_file
+
+    products = sorted((p for p in folder.iterdir() if is_product_file(p) and p.is_file()
+                       and not p.name.startswith(".")), key=lambda p: p.name)
+    listed: set[str] = set()
+    for product in products:
+        read = files_read(product)
+        if len(read) > 1:  # it opened: GDAL listed its tiles
+            listed |= {os.path.realpath(f) for f in read[1:]}
+            files.append(product)
+    return sorted((f for f in files if os.path.realpath(f) not in listed), key=lambda p: p.name)
 
 
 #: a downloaded archive's suffix -> GDAL's prefix for the files inside it

@@ -303,11 +303,15 @@ def shapefile_parts(path: Path) -> list[Path]:
 _PRODUCT_FILE = re.compile(r"(.+\.til|dim_.+\.xml|metadata\.dim)", re.IGNORECASE)
 
 
+def is_product_file(path) -> bool:
+    """Whether ``path`` names a vendor's product file (:data:`_PRODUCT_FILE`)."""
+    return bool(_PRODUCT_FILE.fullmatch(os.path.basename(os.fspath(path))))
+
+
 def is_mosaic_file(path) -> bool:
-    """Whether ``path`` names a VRT or a product file (:data:`_PRODUCT_FILE`): GDAL reads
+    """Whether ``path`` names a VRT or a product file (:func:`is_product_file`): GDAL reads
     its pixels from other files, which it lists."""
-    name = os.path.basename(os.fspath(path))
-    return name.lower().endswith(".vrt") or bool(_PRODUCT_FILE.fullmatch(name))
+    return os.fspath(path).lower().endswith(".vrt") or is_product_file(path)
 
 
 def files_read(path, _seen: frozenset = frozenset()) -> list:

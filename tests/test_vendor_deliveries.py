@@ -51,3 +51,16 @@ def test_predict_refuses_to_write_over_a_til_tile(tmp_path, run_cli):
     result = run_cli("predict", model, til, "-o", tile, "--overwrite")
     assert_one_line_error(result, tile.name, "never writes over its inputs")
     assert tile.read_bytes() == before
+
+
+def test_a_folder_holding_a_til_is_its_scene_not_its_tiles(tmp_path, run_cli):
+    til = maxar_tiles(tmp_path / "order")
+    (tmp_path / "order" / "other.tif").write_bytes(
+        sorted(til.parent.glob("*_R1C1*.TIF"))[0].read_bytes())  # a raster it does not list
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    out = tmp_path / "out"
+    result = run_cli("predict", model, tmp_path / "order", "-o", f"{out}/", "--scale", "0.000489")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("*.tif")) == sorted([f"{til.stem}.tif", "other.tif"])
+    with rasterio.open(out / f"{til.stem}.tif") as src, rasterio.open(til) as scene:
+        assert (src.width, src.height, src.transform) == (96, 64, scene.transform)
