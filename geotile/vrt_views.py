@@ -194,9 +194,21 @@ def warn_vrt_gap(src, name: str, what: str, indexes=None) -> None:
     elif share := _zero_fill_share(src, indexes):
         warnings.warn(f"{name}: its {src.dtypes[0]} bands are 0 together in {share * 100:.3g} "
                       "% of it (sampled), a fill, but it declares no nodata: GDAL reads those "
-                      f"pixels as valid, and they {what}. Declare it (gdal_edit.py -a_nodata 0; "
-                      "gdalbuildvrt -srcnodata 0 -vrtnodata 0 for a stack) to leave them out.",
-                      GeotileWarning, stacklevel=3)
+                      f"pixels as valid, and they {what}. {_declare_fill(src.name)} to leave "
+                      "them out.", GeotileWarning, stacklevel=3)
+
+
+def _declare_fill(path) -> str:
+    """How to declare 0 nodata in the raster ``path``: gdal_edit.py, but a vendor's product
+    file (a .TIL, a DIMAP), which GDAL opens read-only, through a VRT of it."""
+    from geotile.input_paths import input_path, is_product_file
+
+    if not is_product_file(path):
+        return ("Declare it (gdal_edit.py -a_nodata 0; gdalbuildvrt -srcnodata 0 -vrtnodata 0 "
+                "for a stack)")
+    path = input_path(path)
+    return (f"GDAL opens {path.name} read-only: give a VRT that declares it (gdalbuildvrt "
+            f"-srcnodata 0 -vrtnodata 0 {path.stem}_nodata.vrt {path.name})")
 
 
 def _zero_fill_share(src, indexes=None) -> float:

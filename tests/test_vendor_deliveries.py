@@ -4,6 +4,7 @@ read, in place, and counts as an input."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 
 from geotile.input_paths import files_read
@@ -64,3 +65,29 @@ def test_a_folder_holding_a_til_is_its_scene_not_its_tiles(tmp_path, run_cli):
     assert sorted(p.name for p in out.glob("*.tif")) == sorted([f"{til.stem}.tif", "other.tif"])
     with rasterio.open(out / f"{til.stem}.tif") as src, rasterio.open(til) as scene:
         assert (src.width, src.height, src.transform) == (96, 64, scene.transform)
+
+
+def test_the_collar_of_a_til_is_advised_a_vrt_not_gdal_edit(tmp_path, run_cli):
+    """GDAL opens a .TIL read-only (gdal_edit.py fails on it): the fill advice names the
+    VRT that declares it, which predict then leaves out."""
+    til = maxar_tiles(tmp_path / "order")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, til, "-o", f"{tmp_path}/out/", "--scale", "0.000489")
+    assert result.exit_code == 0, result.output
+    assert "0 together" in result.stderr
+    assert "gdal_edit.py" not in result.stderr
+    vrt = f"{til.stem}_nodata.vrt"
+    assert f"gdalbuildvrt -srcnodata 0 -vrtnodata 0 {vrt} {til.name}" in result.stderr
+    import shutil
+    import subprocess
+
+    if shutil.which("gdalbuildvrt") is None:
+        pytest.skip("gdalbuildvrt is not installed: the advice is not run")
+    subprocess.run(["gdalbuildvrt", "-q", "-srcnodata", "0", "-vrtnodata", "0",
+                    str(til.parent / vrt), str(til)], check=True)
+    result = run_cli("predict", model, til.parent / vrt, "-o", f"{tmp_path}/out/", "--scale",
+                     "0.000489")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / f"{til.stem}_nodata.tif") as src:
+        masked = src.read(1, masked=True).mask
+    assert masked[:, 86:].all() and not masked[:, :86].any()
