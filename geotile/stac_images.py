@@ -24,7 +24,10 @@ data assets:
   unchanged: predict feeds pixels as they are, as for any raster declaring a scale, and its
   warning names them. Sentinel-2 L2A since processing baseline 04.00 is reflectance = DN x
   0.0001 - 0.1 (BOA_ADD_OFFSET -1000), Landsat C2 L2 DN x 0.0000275 - 0.2: a model trained
-  on reflectance wants ``--scale`` and a ``--mean`` shifted by the offset.
+  on reflectance wants ``--scale`` and a ``--mean`` shifted by the offset. A Sentinel-2
+  item's reflectance bands declare what their pixels hold where its catalog's raster:bands
+  do not (Earth Search's offset applied, the Planetary Computer's none declared:
+  :mod:`geotile.sentinel2_items`).
 - the stack is on the finest asset's grid; coarser bands (Sentinel-2's 20 m and 60 m) are
   resampled to it by nearest neighbour (a 20 m pixel becomes 2 x 2 pixels of 10 m). Assets
   in different CRSs, or covering different extents, are refused in one line.
@@ -244,6 +247,8 @@ def stack_xml(path, open_raster) -> str:
 
     from rasterio.dtypes import _gdal_typename
 
+    from geotile.sentinel2_items import declared_values as s2_declared
+
     document = image_item(path)
     if document is None:
         raise InputError(f"{path}: not a STAC Item of imagery.")
@@ -290,7 +295,8 @@ def stack_xml(path, open_raster) -> str:
                     "assets of one extent, or clip them to it (gdalwarp -te).")
             for index, band in enumerate(bands, start=1):
                 name, common = _name(band, key), _common(band)
-                declared = _raster_band(asset_of[key], band, index - 1)
+                declared = s2_declared(document, [name, common, key],
+                                       _raster_band(asset_of[key], band, index - 1))
                 nodata = src.nodatavals[index - 1]
                 if nodata is None and _number(declared.get("nodata")) is not None:
                     nodata = _number(declared.get("nodata"))

@@ -1,0 +1,50 @@
+"""What a STAC Item of Sentinel-2 (L2A or L1C, ``s2:processing_baseline`` among its
+properties) declares of a reflectance band's values, as catalogs serve them:
+
+- Earth Search's ``sentinel-2-l2a`` shifted the pixels of baseline 04.00 on by the
+  product's -1000 already (``earthsearch:boa_offset_applied`` true) but its raster:bands
+  still declare offset -0.1: the pixels are reflectance x 10000, offset 0;
+- the Planetary Computer's items declare no raster:bands on their raw DN: scale 0.0001
+  (the product's quantification value, 10000) and, since baseline 04.00, offset -0.1
+  (BOA_ADD_OFFSET / RADIO_ADD_OFFSET -1000), as :mod:`geotile.sentinel2_safe` reads a
+  SAFE; 0 is the product's no data;
+- what an item declares otherwise (Earth Search's ``sentinel-2-c1-l2a``: -0.1, not
+  applied) is kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: the spectral bands, by name or common name (Earth Search names its assets by the latter)
+_SPECTRAL = re.compile(r"B(0?[1-9]|1[0-2]|8A)|coastal|blue|green|red|rededge\d?|nir\d*|"
+                       r"water_?vapou?r|cirrus|swir\d+", re.IGNORECASE)
+_PRODUCTS = ("S2MSI2A", "S2MSI1C")
+
+
+def _baseline(properties: dict) -> float | None:
+    """The item's processing baseline (``"05.09"``) as a number, else None."""
+    found = re.fullmatch(r"\s*(\d{1,2})\.(\d{1,2})\s*",
+                         str(properties.get("s2:processing_baseline", "")))
+    return int(found.group(1)) + int(found.group(2)) / 100 if found else None
+
+
+def declared_values(document: dict, names: list[str], declared: dict) -> dict:
+    """``declared`` (a band's raster:bands object) for a band of ``document`` known by any
+    of ``names`` (its name, common name, asset key), with the reflectance its pixels hold
+    where ``document`` is a Sentinel-2 item (see the module docstring); as it is else."""
+    properties = document.get("properties")
+    if not isinstance(properties, dict):
+        return declared
+    baseline = _baseline(properties)
+    product = str(properties.get("s2:product_type", "")).upper()
+    if baseline is None or product not in _PRODUCTS \
+            or not any(name and _SPECTRAL.fullmatch(name) for name in names):
+        return declared
+    declared = dict(declared)
+    if properties.get("earthsearch:boa_offset_applied") is True:
+        declared["offset"] = 0.0
+    elif "scale" not in declared and "offset" not in declared:
+        declared |= {"scale": 0.0001, "offset": -0.1 if baseline >= 4 else 0.0}
+    declared.setdefault("nodata", 0)
+    return declared

@@ -1,0 +1,125 @@
+"""STAC Items of Sentinel-2 L2A as catalogs serve them: Earth Search's sentinel-2-l2a
+(the -1000 offset applied to the COGs, ``earthsearch:boa_offset_applied``), its
+sentinel-2-c1-l2a (the offset declared in raster:bands) and the Planetary Computer's
+(raw DN, no raster:bands): the reflectance the pixels hold reaches predict's advice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from .test_predict_mlm import identity_model
+
+GRID = from_origin(600000, 4200000, 10, 10)
+#: asset key (Earth Search's), band name, DN (left 4 columns 0: the fill outside the swath)
+BANDS = (("red", "B04", 1500), ("green", "B03", 1400), ("blue", "B02", 1300))
+#: Earth Search's raster:bands of a reflectance asset (both collections)
+EARTH_SEARCH = {"nodata": 0, "data_type": "uint16", "bits_per_sample": 15,
+                "spatial_resolution": 10, "scale": 0.0001, "offset": -0.1}
+
+
+def s2_item(folder, catalog, baseline="05.09", nodata=0):
+    """An item of three 10 m uint16 band COGs as ``catalog`` serves it: 'earth-search'
+    (sentinel-2-l2a, offset applied, raster:bands still declaring -0.1), 'earth-search-c1'
+    (sentinel-2-c1-l2a, not applied, declared), 'planetary-computer' (B04.. assets, no
+    raster:bands)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pc = catalog == "planetary-computer"
+    assets = {}
+    for key, band, dn in BANDS:
+        pixels = np.full((1, 16, 16), dn, np.uint16)
+        pixels[:, :, :4] = 0
+        name = f"T10SEG_20230828T184919_{band}_10m.tif" if pc else f"{band}.tif"
+        with rasterio.open(folder / name, "w", driver="GTiff", width=16, height=16, count=1,
+                           dtype="uint16", crs="EPSG:32610", transform=GRID, nodata=nodata,
+                           tiled=True, blockxsize=16, blockysize=16) as dst:
+            dst.write(pixels)
+        asset = {"href": f"./{name}", "roles": ["data"] if pc else ["data", "reflectance"],
+                 "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                 "eo:bands": [{"name": band if pc else key, "common_name": key}]}
+        if not pc:
+            asset["raster:bands"] = [EARTH_SEARCH]
+        assets[band if pc else key] = asset
+    properties = {"datetime": "2023-08-28T18:49:19Z", "s2:processing_baseline": baseline,
+                  "s2:product_type": "S2MSI2A"}
+    properties |= {"earth-search": {"earthsearch:boa_offset_applied": True},
+                   "earth-search-c1": {"earthsearch:boa_offset_applied": False},
+                   "planetary-computer": {"platform": "Sentinel-2A"}}[catalog]
+    collection = {"earth-search": "sentinel-2-l2a", "earth-search-c1": "sentinel-2-c1-l2a",
+                  "planetary-computer": "sentinel-2-l2a"}[catalog]
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": f"S2A_10SEG_{catalog}",
+            "collection": collection, "geometry": None, "properties": properties,
+            "links": [], "assets": assets}
+    path = folder / "item.json"
+    path.write_text(json.dumps(item))
+    return path
+
+
+@pytest.mark.parametrize(("catalog", "baseline", "offset"), [
+    ("earth-search", "05.09", 0.0), ("earth-search-c1", "05.09", -0.1),
+    ("planetary-computer", "05.09", -0.1), ("planetary-computer", "03.01", 0.0)])
+def test_an_items_bands_declare_the_reflectance_their_pixels_hold(tmp_path, catalog,
+                                                                  baseline, offset):
+    """Earth Search's sentinel-2-l2a declared offset -0.1 on pixels it had already shifted
+    by -1000 (earthsearch:boa_offset_applied true): reflectance read 0.1 low. The
+    Planetary Computer's raw DN declared nothing: since baseline 04.00 they are
+    DN x 0.0001 - 0.1, before it DN x 0.0001, 0 the fill (its COGs may declare none)."""
+    from geotile.raster import open_raster
+
+    item = s2_item(tmp_path, catalog, baseline, nodata=None if "planetary" in catalog else 0)
+    with open_raster(item) as src:
+        assert src.scales == (0.0001,) * 3
+        assert src.offsets == (offset,) * 3
+        assert src.nodatavals == (0.0,) * 3
+        assert src.read(1)[0, 3:5].tolist() == [0, 1500]
+
+
+def test_earth_search_applied_offset_advises_no_mean(run_cli, tmp_path):
+    """predict on Earth Search's sentinel-2-l2a item advised --scale 0.0001 --mean 0.1:
+    reflectance 0.15 fed as 0.05. It names --scale 0.0001 alone now, which feeds DN x
+    0.0001; the fill is NaN."""
+    item = s2_item(tmp_path, "earth-search")
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, item, "--bands", "red,green,blue", "--activation",
+                     "none", "-o", tmp_path / "raw.tif")
+    assert result.exit_code == 0, result.output
+    assert "declares scale 0.0001 and offset 0 " in result.stderr
+    assert "--mean 0.1" not in result.stderr
+    result = run_cli("predict", model, item, "--bands", "red,green,blue", "--activation",
+                     "none", "--scale", "0.0001", "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out.tif") as dst:
+        values = dst.read()
+        assert dst.transform == GRID
+    assert np.isnan(values[:, :, :4]).all()
+    np.testing.assert_allclose(values[:, 0, 4:], [[dn * 0.0001] * 12 for _, _, dn in BANDS],
+                               atol=1e-6)
+
+
+def test_planetary_computer_item_advises_the_products_offset(run_cli, tmp_path):
+    """predict on a Planetary Computer item (baseline 05.09) gave 16-bit advice (--scale
+    0.0000153): it names --scale 0.0001 --mean 0.1 now, the product's reflectance."""
+    item = s2_item(tmp_path, "planetary-computer")
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, item, "--bands", "B04,B03,B02", "--activation",
+                     "none", "-o", tmp_path / "raw.tif")
+    assert result.exit_code == 0, result.output
+    assert "--scale 0.0001 --mean 0.1 " in result.stderr
+
+
+def test_other_items_are_left_as_they_declare(tmp_path):
+    """An item without Sentinel-2's processing baseline (a user's stack of B04.tif..
+    described by eo:bands alone) keeps what its files declare: nothing added."""
+    from geotile.raster import open_raster
+
+    item = s2_item(tmp_path, "planetary-computer", nodata=None)
+    document = json.loads(item.read_text())
+    del document["properties"]["s2:processing_baseline"]
+    item.write_text(json.dumps(document))
+    with open_raster(item) as src:
+        assert (src.scales, src.offsets, src.nodatavals) == ((1.0,) * 3, (0.0,) * 3,
+                                                             (None,) * 3)
