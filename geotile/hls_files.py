@@ -1,0 +1,48 @@
+"""NASA HLS v2.0 band files (``HLS.S30.T10SEG.2023240T184919.v2.0.B04.tif``, ``HLS.L30...``)
+as LP DAAC delivers them: int16 surface reflectance of scale 0.0001 and fill -9999, which
+some files declare only in their band metadata (``scale_factor``, ``add_offset``,
+``_FillValue``, netCDF's names), not as GDAL's scale, offset or nodata. Such a file is
+read through a VRT declaring them, pixels unchanged (as :mod:`geotile.landsat_mtl` does),
+so that predict's warning names ``--scale 0.0001`` and the fill is nodata. The angle bands
+(SZA, VZA...) declare 0.01 the same way; Fmask declares no scale. What a file declares
+itself is kept; a copy of another type (float reflectance) under the name declares nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+#: an HLS v2.0 band file: product (S30 Sentinel-2, L30 Landsat), tile, time, band
+HLS_FILE = re.compile(r"HLS\.[SL]30\.T\d{2}[A-Z]{3}\.\d{7}T\d{6}\.v2\.0\.\w+\.tiff?",
+                      re.IGNORECASE)
+
+
+def hls_declared(src) -> list[tuple] | None:
+    """(nodata, scale, offset) of the one band of an HLS v2.0 file ``src`` from its band
+    metadata, where GDAL's own declare none; None when nothing is to be added."""
+    from geotile.sentinel2_safe import finite_number
+
+    if not HLS_FILE.fullmatch(os.path.basename(str(src.name))) or src.count != 1 \
+            or src.dtypes[0] not in ("int16", "uint16", "uint8"):
+        return None
+    tags = src.tags(1)
+    own = (src.nodatavals[0], src.scales[0], src.offsets[0])
+    nodata, scale, offset = own
+    if nodata is None:
+        nodata = finite_number(tags.get("_FillValue"))
+    if (scale, offset) == (1, 0) and finite_number(tags.get("scale_factor")):
+        scale = finite_number(tags.get("scale_factor"))
+        offset = finite_number(tags.get("add_offset")) or 0.0
+    return None if (nodata, scale, offset) == own else [(nodata, scale, offset)]
+
+
+def with_hls_values(src):
+    """``src``, or for an HLS v2.0 file whose band metadata declares values GDAL's do not
+    (:func:`hls_declared`) an in-memory VRT of it declaring them (``src`` is closed then)."""
+    bands = hls_declared(src)
+    if bands is None:
+        return src
+    from geotile.sentinel2_safe import declared_view
+
+    return declared_view(src, bands)

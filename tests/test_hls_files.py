@@ -1,0 +1,80 @@
+"""NASA HLS v2.0 band files (HLS.S30.T10SEG.2023240T184919.v2.0.B04.tif): int16 surface
+reflectance whose scale (0.0001) some files declare only in their band metadata
+(scale_factor, add_offset, _FillValue), not as GDAL's scale: it reaches predict's advice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from .test_predict_mlm import identity_model
+
+GRID = from_origin(600000, 4200000, 30, 30)
+NAME = "HLS.S30.T10SEG.2023240T184919.v2.0"
+
+
+def hls_band(folder, band="B04", gdal_scale=False, nodata=-9999, name=NAME, dtype="int16",
+             tags=True):
+    """An HLS band COG: 1200 (reflectance 0.12), its left 4 columns -9999 (the fill);
+    band tags as LP DAAC's files carry them; GDAL's scale 0.0001 too with ``gdal_scale``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = np.full((1, 16, 16), 1200, dtype)
+    pixels[:, :, :4] = -9999 if dtype == "int16" else 0
+    path = folder / f"{name}.{band}.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=16, height=16, count=1, dtype=dtype,
+                       crs="EPSG:32610", transform=GRID, nodata=nodata, tiled=True,
+                       blockxsize=16, blockysize=16, compress="deflate") as dst:
+        dst.write(pixels)
+        if tags:
+            dst.update_tags(1, _FillValue="-9999", add_offset="0", scale_factor="0.0001",
+                            long_name="Red")
+        if gdal_scale:
+            dst.scales, dst.offsets = [0.0001], [0.0]
+    return path
+
+
+@pytest.mark.parametrize("gdal_scale", [False, True], ids=["tags", "gdal-scale"])
+@pytest.mark.parametrize("nodata", [-9999, None], ids=["nodata", "fill-tag-only"])
+def test_a_band_file_declares_its_scale_and_fill(tmp_path, gdal_scale, nodata):
+    """scale_factor 0.0001 in the band's metadata alone read as scale 1 (predict's advice:
+    --scale 0.000489 for 11-bit pixels): the file declares scale 0.0001, offset 0 and
+    nodata -9999 (its _FillValue where it declares no nodata)."""
+    from geotile.raster import open_raster
+
+    with open_raster(hls_band(tmp_path, gdal_scale=gdal_scale, nodata=nodata)) as src:
+        assert (src.scales, src.offsets, src.nodatavals) == ((0.0001,), (0.0,), (-9999.0,))
+        assert src.read(1)[0, 3:5].tolist() == [-9999, 1200]
+        assert src.transform == GRID
+
+
+def test_predict_names_the_products_scale(run_cli, tmp_path):
+    """predict on an HLS B04 whose scale is a tag: the warning names --scale 0.0001, which
+    feeds reflectance 0.12; the fill is NaN."""
+    band = hls_band(tmp_path)
+    model = identity_model(tmp_path / "id.onnx", 1)
+    result = run_cli("predict", model, band, "--activation", "none", "-o", tmp_path / "r.tif")
+    assert result.exit_code == 0, result.output
+    assert "declares scale 0.0001 and offset 0 " in result.stderr
+    assert "11-bit" not in result.stderr
+    result = run_cli("predict", model, band, "--activation", "none", "--scale", "0.0001",
+                     "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out.tif") as dst:
+        values = dst.read(1)
+    assert np.isnan(values[:, :4]).all()
+    np.testing.assert_allclose(values[:, 4:], 0.12, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["other-name", "float", "no-tags"])
+def test_other_files_are_left_as_they_declare(tmp_path, case):
+    """A file not named as HLS names its bands, one rescaled to float reflectance (under
+    the product's name), or one without the tags keeps what it declares."""
+    from geotile.raster import open_raster
+
+    path = hls_band(tmp_path, name="red" if case == "other-name" else NAME,
+                    dtype="float32" if case == "float" else "int16",
+                    tags=case != "no-tags", nodata=None)
+    with open_raster(path) as src:
+        assert (src.scales, src.offsets, src.nodatavals) == ((1.0,), (0.0,), (None,))
