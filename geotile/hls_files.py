@@ -46,3 +46,20 @@ def with_hls_values(src):
     from geotile.sentinel2_safe import declared_view
 
     return declared_view(src, bands)
+
+
+def refuse_fmask(src) -> None:
+    """InputError when ``src`` is an HLS Fmask given as classes (labels, a mask, a truth):
+    its values are bit flags (64: clear, aerosol low; 66: cloud), not class ids."""
+    from geotile.errors import InputError
+
+    name = str(src.name)
+    found = HLS_FILE.fullmatch(os.path.basename(name))
+    if not found or os.path.basename(name).lower().rsplit(".", 2)[-2] != "fmask":
+        return
+    raise InputError(
+        f"{name}: an HLS Fmask, bit flags (1 cloud, 2 adjacent to cloud or shadow, 3 cloud "
+        "shadow, 4 snow/ice, 5 water, 6-7 aerosol level), not class ids; take the flag to "
+        f"learn out as a class raster first (gdal_calc.py -A {os.path.basename(name)} "
+        "--calc '(A >> 1) & 1' --NoDataValue 255 --type Byte --outfile cloud.tif for "
+        "clouds) and give that.")

@@ -87,7 +87,10 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     2..100 (no probabilities, nor 0..255 scores), or 0 and 255 only (a 0/255 mask), or
     any for a ``truth``.
     """
+    from geotile.hls_files import refuse_fmask
+
     refuse_mixed_types(src)
+    refuse_fmask(src)
     tags = {**src.tags(1), **src.tags()}
     names = class_names(src)
     threshold = threshold_tag(src)

@@ -78,3 +78,35 @@ def test_other_files_are_left_as_they_declare(tmp_path, case):
                     tags=case != "no-tags", nodata=None)
     with open_raster(path) as src:
         assert (src.scales, src.offsets, src.nodatavals) == ((1.0,), (0.0,), (None,))
+
+
+def fmask(folder):
+    """An HLS Fmask: bit flags (64: clear, aerosol low; 66: cloud), 255 the fill."""
+    folder.mkdir(parents=True, exist_ok=True)
+    flags = np.full((1, 16, 16), 64, np.uint8)
+    flags[:, :8] = 66
+    flags[:, :, :4] = 255
+    path = folder / f"{NAME}.Fmask.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=16, height=16, count=1,
+                       dtype="uint8", crs="EPSG:32610", transform=GRID, nodata=255) as dst:
+        dst.write(flags)
+        dst.update_tags(1, _FillValue="255", long_name="Fmask")
+    return path
+
+
+@pytest.mark.parametrize("command", ["make-masks", "tile", "evaluate"])
+def test_fmask_bit_flags_are_refused_as_classes(run_cli, tmp_path, command):
+    """An HLS Fmask given as labels, masks or truth made masks of 'classes' 64 and 66 (bit
+    flags: aerosol level, cloud...), exit 0: refused in one line naming the file and how to
+    take a flag out as a class raster; nothing written."""
+    flags, band = fmask(tmp_path), hls_band(tmp_path)
+    out = tmp_path / "out"
+    args = {"make-masks": ("make-masks", flags, band, "-o", out / "mask.tif"),
+            "tile": ("tile", band, "--masks", flags, "--size", "8", "-o", out),
+            "evaluate": ("evaluate", flags, flags)}[command]
+    result = run_cli(*args)
+    assert result.exit_code == 1, result.output
+    assert f"{flags.name}: an HLS Fmask" in result.output
+    assert "gdal_calc.py" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
