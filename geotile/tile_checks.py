@@ -1,6 +1,6 @@
-"""The checks and warnings on tile's inputs before and while they are cut: rasters PNG
-patches cannot hold, masks off their image's grid or numbering classes otherwise, colour,
-lossy or mask-band-only labels, and masks declaring nodata 0."""
+"""The checks and warnings on tile's inputs before and while they are cut: complex (SAR)
+rasters, rasters PNG patches cannot hold, masks off their image's grid or numbering classes
+otherwise, colour, lossy or mask-band-only labels, and masks declaring nodata 0."""
 
 from __future__ import annotations
 
@@ -11,6 +11,27 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import run_zero_nodata, warn_zero_nodata, zero_nodata
+
+
+def _refuse_complex(images, masks, extras) -> None:
+    """Refuse, naming the file, a complex (SAR SLC) image, mask or --extra-bands raster:
+    its patches would hold two values a pixel, which predict refuses to feed a model
+    (:func:`~geotile.model_pixel.refuse_complex`) and a mask's classes are not."""
+    from geotile.model_pixel import refuse_complex
+    from geotile.raster import common_dtype, open_raster
+    from geotile.raster_kinds import refuse_mixed_types
+
+    for i, image in enumerate(images):
+        extra = extras[i] if extras and i < len(extras) else None
+        for path, whose in ((image, ""), (extra, "the --extra-bands raster's ")):
+            if path is not None:
+                with open_raster(path) as src:
+                    dtype = common_dtype(src)
+                refuse_complex(dtype, path, whose)
+    for mask in masks or ():
+        with open_raster(mask) as src:
+            if common_dtype(src).kind == "c":
+                refuse_mixed_types(src, "mask", "give a mask of class ids")
 
 
 def _check_png(image, mask=None, extra=None) -> bool:

@@ -86,6 +86,7 @@ from geotile.tile_checks import (
     _check_paletted_with_extra,
     _check_png,
     _check_same_grid,
+    _refuse_complex,
     _warn_16_bit_png,
     _warn_if_colour_labels,
     _warn_if_lossy_mask,
@@ -530,6 +531,7 @@ def tile_rasters(
         masks_from = ([masks_from[0][i] for i in order], masks_from[1])
     if options.skip_empty and masks is None:
         raise UsageError("--skip-empty needs --masks (it drops patches with no positive pixel)")
+    _refuse_complex(images, masks, extras)
     if options.fmt == "png":  # every input, before any patch is cut
         _warn_16_bit_png([image for i, image in enumerate(images) if _check_png(
             image, masks[i] if masks else None, extras[i] if extras else None)])

@@ -2142,3 +2142,33 @@ def test_16_bit_png_patches_of_several_bands_say_pil_reads_them_8_bit(run_cli, t
     result = run_cli("tile", grey, "--size", "32", "--format", "png", "-o", tmp_path / "g")
     assert result.exit_code == 0 and "high byte" not in result.stderr, result.stderr
     assert np.asarray(Image.open(tmp_path / "g" / "images" / "pan_0_0.png")).max() == 4000
+
+
+@pytest.mark.parametrize("fmt", ["tif", "npy"])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_sar_images_are_refused_before_any_patch(run_cli, make_raster, tmp_path,
+                                                         dtype, fmt):
+    """A CFloat32/CFloat64 image (an SLC: Capella, Umbra SICD-derived) or --extra-bands
+    raster was cut into complex patches, exit 0: a dataset no model of geotile's can be run
+    on, predict refusing the same image. Refused in one line naming the file and the
+    conversion to amplitude, before any patch is written."""
+    pixels = np.arange(32 * 32, dtype=np.float32).reshape(32, 32)
+    slc = make_raster("slc.tif", (pixels + 1j * (pixels % 7)).astype(dtype))
+    amplitude = make_raster("amp.tif", pixels)
+    for image, extra in ((slc, []), (amplitude, ["--extra-bands", slc])):
+        out = tmp_path / f"out_{extra != []}"
+        result = run_cli("tile", image, *extra, "--size", "16", "--format", fmt, "-o", out)
+        assert_one_line_error(result, "slc.tif", "complex pixels", "amplitude",
+                              "gdal_calc.py --calc 'abs(A)'")
+        assert not out.exists()
+
+
+def test_a_complex_mask_is_refused(run_cli, make_raster, tmp_path):
+    """A complex raster given as --masks was cut into complex mask patches, exit 0 (its
+    classes in the real parts, the imaginary ones kept): refused in one line, as evaluate
+    and vectorize refuse it."""
+    image = make_raster("img.tif", np.ones((32, 32), np.float32))
+    mask = make_raster("sar_mask.tif", np.ones((32, 32), np.complex64))
+    result = run_cli("tile", image, "--masks", mask, "--size", "16", "-o", tmp_path / "out")
+    assert_one_line_error(result, "sar_mask.tif", "complex pixels", "not a mask")
+    assert not (tmp_path / "out").exists()
