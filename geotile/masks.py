@@ -941,7 +941,7 @@ def make_masks(
     if pixels:  # placed through the image's own geotransform, in its CRS
         from geotile.raster import open_raster
 
-        with open_raster(input_path(image_paths[0])) as src:
+        with open_raster(input_path(image_paths[0]), grid=True) as src:
             labels = placed_on(labels, src, input_path(image_paths[0]), labels_path)
     _check_placeable(image_paths, labels_path, labels.crs, layer)
     if labels_crs is None:  # lon/lat by default, but each image's pixel coordinates
@@ -1052,7 +1052,7 @@ def _coco_frames(coco, image_paths, mapping, entries=None) -> list[tuple]:
     entries = check_images(coco, image_paths) if entries is None else entries
     for image, entry in zip(image_paths, entries, strict=True):
         image = input_path(image)
-        with open_raster(image) as src:
+        with open_raster(image, grid=True) as src:
             crs = map_crs(src)
             labels = image_labels(coco, entry, src.transform, crs)
         frame, names = prepare_labels(labels, crs, coco.path, CATEGORY, mapping)
@@ -1099,7 +1099,7 @@ def _yolo_frames(yolo, image_paths, mapping) -> list[tuple]:
     for position, image in enumerate(image_paths):
         image = input_path(image)
         source = yolo.files[position] or Path(yolo.labels)
-        with open_raster(image) as src:
+        with open_raster(image, grid=True) as src:
             crs = map_crs(src)
             labels = image_labels(yolo, position, src.width, src.height, src.transform, crs)
         prepared.append((image, source, crs, labels,
@@ -1143,7 +1143,7 @@ def _labelme_frames(labelme, image_paths, class_map):
     opened = []
     for position, image in enumerate(image_paths):
         image = input_path(image)
-        with open_raster(image) as src:
+        with open_raster(image, grid=True) as src:
             opened.append((image, map_crs(src), src.transform))
         fields = image_classes(labelme, position, class_map)
         with warnings.catch_warnings():  # said as each image is placed
@@ -1235,12 +1235,12 @@ def refuse_pixel_coordinates(labels, labels_path, image_paths) -> None:
     if labels.crs is None or not labels.crs.is_geographic:
         return
     for image_path in image_paths:
-        with open_raster(input_path(image_path)) as src:
+        with open_raster(input_path(image_path), grid=True) as src:
             refusal = pixel_refusal(labels, src, input_path(image_path), labels_path)
             if refusal:
                 raise InputError(refusal)
     for image_path in image_paths:  # warned of once none is refused
-        with open_raster(input_path(image_path)) as src:
+        with open_raster(input_path(image_path), grid=True) as src:
             warn_if_pixels(labels, src, input_path(image_path), labels_path)
 
 
@@ -1252,7 +1252,7 @@ def _check_placeable(image_paths, labels_path, labels_crs, layer=None) -> None:
     from geotile.raster import check_pixels_readable, open_raster
 
     for image_path in image_paths:
-        with open_raster(input_path(image_path)) as src:
+        with open_raster(input_path(image_path), grid=True) as src:
             if len(image_paths) > 1:  # one image: checked as its mask is made
                 check_pixels_readable(src)
             refusal = labels_refusal(src, image_path, labels_path, labels_crs, layer)
@@ -1276,7 +1276,7 @@ def check_placeable(labels_path, image_paths, *, labels_crs=None, layer=None,
         return
     unplaced = []
     for image_path in image_paths:
-        with open_raster(input_path(image_path)) as src:
+        with open_raster(input_path(image_path), grid=True) as src:
             if map_crs(src) is None:
                 unplaced.append(image_path)
     if unplaced:
@@ -1383,7 +1383,7 @@ def _mask_one_image(
     from geotile.output_files import atomic_output
     from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster
 
-    with open_raster(image_path) as src:
+    with open_raster(image_path, grid=True) as src:
         check_pixels_readable(src)
         from geotile.no_georef import labels_refusal, map_crs
 

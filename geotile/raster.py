@@ -64,12 +64,14 @@ def _user_set(key: str) -> bool:
 AMPLITUDE = "gdal_calc.py --calc 'abs(A)' --type Float32"
 
 
-def open_raster(path: str | os.PathLike, decode_threads: int | None = None
-                ) -> rasterio.io.DatasetReader:
+def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
+                grid: bool = False) -> rasterio.io.DatasetReader:
     """Open a raster for reading, or raise InputError naming the file and the fix.
     ``decode_threads``: a read spanning several compressed GeoTIFF tiles decodes them in
     that many threads (GDAL_NUM_THREADS, read when the file is opened), unless the user set
-    GDAL_NUM_THREADS (environment, rasterio.Env)."""
+    GDAL_NUM_THREADS (environment, rasterio.Env). ``grid``: the raster is read for its grid
+    and nodata only (make-masks' image), so CInt16 pixels (read as complex64) are let
+    through; else they are refused."""
     if not input_exists(path):
         raise InputError(f"{path}: no such file. Check the path.")
     from geotile.stac_images import image_item, is_item_json, open_item
@@ -107,7 +109,7 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None
                              f"(e.g. '{subdatasets[0]}'), or write it to a GeoTIFF first "
                              f"(gdal_translate '{subdatasets[0]}' one.tif) and give that.")
         raise InputError(f"{path}: the raster has no bands. Give a raster with pixels.")
-    if "complex_int16" in src.dtypes:  # no numpy type: rasterio reads it as complex64
+    if "complex_int16" in src.dtypes and not grid:  # no numpy type: read as complex64
         src.close()
         raise InputError(f"{path}: CInt16 complex pixels (SAR) hold two values each; convert "
                          f"them to amplitude or intensity first ({AMPLITUDE}), or to CFloat32 "
@@ -196,7 +198,8 @@ def common_dtype(src: rasterio.io.DatasetReader, indexes=None) -> np.dtype:
     """The type that holds every value of the bands ``indexes`` (all by default) of ``src``:
     their own when they share one, else the widest (uint8 and float32: float32)."""
     bands = range(1, src.count + 1) if indexes is None else np.atleast_1d(indexes)
-    return np.result_type(*(np.dtype(src.dtypes[int(i) - 1]) for i in bands))
+    types = (src.dtypes[int(i) - 1] for i in bands)  # CInt16 is read as complex64
+    return np.result_type(*(np.dtype(t.replace("complex_int16", "complex64")) for t in types))
 
 
 def alpha_bands(src) -> list[int]:

@@ -303,17 +303,15 @@ def test_a_geotransform_of_nan_or_inf_is_refused_by_every_command(tmp_path, run_
 
 def test_complex_int16_pixels_are_refused_by_every_command(tmp_path, run_cli):
     """A CInt16 raster (Sentinel-1 SLC's type) gave every command a TypeError traceback
-    ('complex_int16' is no numpy type): one line naming the file and the conversions."""
+    ('complex_int16' is no numpy type): one line naming the file and the conversions (but
+    make-masks, which takes it as a grid: below)."""
     from .conftest import assert_one_line_error, write_raster
     from .onnx_models import pointwise_model
 
     pixels = (np.arange(256).reshape(16, 16) + 1j * 7).astype(np.complex64)
     image = write_raster(tmp_path / "slc.tif", pixels, dtype="complex_int16")
-    labels = tmp_path / "labels.geojson"
-    labels.write_text('{"type": "FeatureCollection", "features": []}')
     model = pointwise_model(tmp_path / "m.onnx", channels=1)
-    runs = {"mask.tif": ("make-masks", labels, image, "-o", tmp_path / "mask.tif"),
-            "patches": ("tile", image, "--size", "8", "-o", tmp_path / "patches"),
+    runs = {"patches": ("tile", image, "--size", "8", "-o", tmp_path / "patches"),
             "pred.tif": ("predict", model, image, "-o", tmp_path / "pred.tif"),
             "polygons.gpkg": ("vectorize", image, "-o", tmp_path / "polygons.gpkg")}
     for output, args in runs.items():
@@ -481,3 +479,30 @@ def test_a_folder_written_into_is_not_listed_again_at_every_open(tmp_path, monke
         (tmp_path / "new.tif").touch()
         (tmp_path / "new.Tfw").touch()
         assert _side_car_in_another_case(tmp_path / "new.tif")
+
+
+def test_make_masks_takes_a_complex_int16_image_as_its_grid(tmp_path, run_cli):
+    """make-masks reads an image for its grid (and nodata) only, but refused a CInt16 one
+    (Sentinel-1 SLC's, Capella SLC's type) with 'convert it to amplitude': its mask is made,
+    on its exact grid, as for a CFloat32 image."""
+    import json
+
+    import rasterio
+
+    from .conftest import UTM_ORIGIN, write_raster
+
+    pixels = (np.arange(256).reshape(16, 16) + 1j * 7).astype(np.complex64)
+    image = write_raster(tmp_path / "slc.tif", pixels, dtype="complex_int16")
+    x, y = UTM_ORIGIN
+    square = [[x + 1, y - 1], [x + 3, y - 1], [x + 3, y - 3], [x + 1, y - 3], [x + 1, y - 1]]
+    labels = tmp_path / "labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "crs": {
+        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32616"}}, "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
+                                                          "coordinates": [square]}}]}))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as mask, rasterio.open(image) as src:
+        assert (mask.crs, mask.transform, mask.shape) == (src.crs, src.transform, src.shape)
+        values = mask.read(1)
+    assert values[2:6, 2:6].all() and values.sum() == 16
