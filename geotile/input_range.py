@@ -196,12 +196,25 @@ def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
 
 
 def _float_top(src, indexes: list[int]) -> float | None:
-    """The largest finite value of a float raster's ``indexes`` bands in a sample of it
-    (:func:`geotile.raster.sample_pixels`), its nodata value left out; None when none."""
+    """:func:`float_top` of a float raster's ``indexes`` bands in a sample of it
+    (:func:`geotile.raster.sample_pixels`), its nodata value left out."""
     from geotile.raster import sample_pixels
 
     values = sample_pixels(src, indexes)
-    values = values[np.isfinite(values)]
     if src.nodata is not None:
         values = values[values != src.nodata]
-    return float(values.max()) if values.size else None
+    return float_top(values)
+
+
+def float_top(values: np.ndarray) -> float | None:
+    """The largest finite value of float ``values`` that --scale advice may go by, else None:
+    none finite; a tenth or more of them negative (SAR backscatter in dB, standardised
+    values: no scale brings those to 0..1); or 99% of them at most 1.5 below a larger top
+    (linear SAR power or amplitude, a few bright targets in a long tail: not 0..255)."""
+    values = values[np.isfinite(values)]
+    if not values.size or np.count_nonzero(values < 0) >= values.size / 10:
+        return None
+    top = float(values.max())
+    if top > 1.5 and np.percentile(values, 99) <= 1.5:
+        return None
+    return top

@@ -82,6 +82,7 @@ from geotile.input_range import (
     _warn_if_unscaled,
     _warn_unscaled,
     _whole_range_advice,
+    float_top,
 )
 from geotile.model import DEFAULT_TILE_SIZE, DEPTH_OUTPUT
 from geotile.model_pixel import (
@@ -705,8 +706,8 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
     finite = finite_pixels(pixels)
     if finite is not None:
         valid = valid & finite
-    _warn_if_unscaled(model, [pixels.dtype], lambda: float(
-        pixels.max(where=valid, initial=-np.inf)) if valid.any() else None, "predict_array")
+    _warn_if_unscaled(model, [pixels.dtype], lambda: float_top(pixels[:, valid]),
+                      "predict_array")
 
     def read(left, top, cols, rows):
         part = pixels[:, top : top + rows, left : left + cols]
