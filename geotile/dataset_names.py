@@ -126,18 +126,26 @@ def catalog_tile(image_stem: str) -> str | None:
 _ISPRS_DSM = ((re.compile(r"top_potsdam_(\d+)_(\d+)(?:_(?:rgb|rgbir|irrg))?$", re.I),
                "dsm_potsdam_{0:02d}_{1:02d}"),
               (re.compile(r"top_mosaic_09cm_area(\d+)$", re.I), "dsm_09cm_matching_area{0}"))
+#: a SAR scene's co-polarised band file (ASF HyP3's and OPERA RTC-S1's <scene>_VV.tif,
+#: HyP3's dB <scene>_VV_dB.tif) and its cross-polarised partner's polarisation
+_CO_POLARISED = re.compile(r"(.+_)(VV|HH)((?:_db)?)$", re.I)
+_CROSS_POLARISED = str.maketrans("VHvh", "HVhv")  # of the second letter: VV -> VH
 
 
 def elevation_bases(image_stem: str) -> list[str]:
     """The names an image's elevation raster (DSM, nDSM) starts with, best first: the
     image's stem, its scene name (DroneDeploy's ``107f24d6e9-ortho``: ``107f24d6e9``, whose
     ``107f24d6e9-elev``), ISPRS's DSM name (``top_potsdam_2_10_RGB``:
-    ``dsm_potsdam_02_10``)."""
+    ``dsm_potsdam_02_10``), a SAR scene's cross-polarised band (``<scene>_VV``:
+    ``<scene>_VH``; ``_HH``: ``_HV``; ``_VV_dB``: ``_VH_dB``)."""
     bases = _stem_and_scene(image_stem)
     for pattern, name in _ISPRS_DSM:
         match = pattern.match(image_stem)
         if match:
             bases.append(name.format(*map(int, match.groups())))
+    if match := _CO_POLARISED.match(image_stem):
+        scene, co, db = match.groups()
+        bases.append(f"{scene}{co[0]}{co[1].translate(_CROSS_POLARISED)}{db}")
     return bases
 
 

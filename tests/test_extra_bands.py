@@ -424,6 +424,33 @@ def test_a_folder_holding_the_images_and_labels_too_gives_their_elevation(make_r
         assert patch.count == 4
 
 
+def test_a_folder_of_cross_polarised_sar_pairs_with_its_co_polarised_images(make_raster,
+                                                                          tmp_path, run_cli):
+    """Sentinel-1 RTC products (ASF HyP3, OPERA RTC-S1) ship a scene's polarisations as
+    <scene>_VV.tif and <scene>_VH.tif (HH/HV; HyP3's dB as _VV_dB): --extra-bands vh/ with
+    the _VV images was refused ('no extra-bands raster(s) named <scene>_VV.*'). Each _VV
+    (_HH) image gets its own scene's _VH (_HV) band."""
+    rng = np.random.default_rng(18)
+    scenes = {"S1A_IW_20230101T000000_DVP_RTC30_G_gpuned_ABCD_VV": "_VH",
+              "OPERA_L2_RTC-S1_T001-000001-IW1_20230102T000000Z_S1A_30_v1.0_HH": "_HV",
+              "S1A_IW_20230103T000000_DVP_RTC30_G_dpuned_EF01_VV_dB": "_VH_dB"}
+    (tmp_path / "co").mkdir()
+    (tmp_path / "cross").mkdir()
+    images, cross = [], {}
+    for stem, other in scenes.items():
+        images.append(make_raster(f"co/{stem}.tif",
+                                  rng.gamma(1.0, 0.05, (32, 32)).astype(np.float32)))
+        cross[stem] = rng.gamma(1.0, 0.01, (32, 32)).astype(np.float32)
+        scene = stem.rsplit("_V", 1)[0] if "_V" in stem else stem.rsplit("_H", 1)[0]
+        make_raster(f"cross/{scene}{other}.tif", cross[stem])
+    result = run_cli("tile", *images, "--extra-bands", tmp_path / "cross", "--size", 32,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for stem, values in cross.items():
+        with rasterio.open(tmp_path / "out" / "images" / f"{stem}_0_0.tif") as patch:
+            np.testing.assert_array_equal(patch.read(2), values)
+
+
 def _assert_stacked(run_cli, images, folder, heights, size, out):
     """tile IMAGES --extra-bands FOLDER: each image's one patch has its ``heights`` (by
     image stem) as band 4."""

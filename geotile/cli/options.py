@@ -180,8 +180,9 @@ def extra_bands_opts(command):
         help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands, read on the "
         "image grid (exactly when the grids match, else resampled or reprojected). One per "
         "IMAGE (repeat), or a folder of rasters named after the IMAGEs (<stem>_ndsm.tif; "
-        "ISPRS's dsm_potsdam_02_10.tif for top_potsdam_2_10_RGB.tif; LEVIR-CD's B/ "
-        "for A/: the same names). predict: a change detection model of two inputs "
+        "ISPRS's dsm_potsdam_02_10.tif for top_potsdam_2_10_RGB.tif; Sentinel-1's "
+        "<scene>_VH.tif for <scene>_VV.tif, _HV for _HH; LEVIR-CD's B/ for A/: the same "
+        "names). predict: a change detection model of two inputs "
         "(x1/x2, pre/post, A/B) gets IMAGE as its first date, RASTER as its second; "
         "--bands picks both dates' bands.")(command)
 
