@@ -516,14 +516,24 @@ def _side_car_in_another_case(path) -> bool:
     return False
 
 
+#: a product's metadata files, in the order read: JSON, XML, then the ODL text
+MTL_SUFFIXES = ("_mtl.json", "_mtl.xml", "_mtl.txt")
+
+
 def mtl_files(path) -> list:
-    """The product's ``_MTL.json``/``_MTL.xml`` beside the Landsat C2 L2 band file ``path``
-    (they decide its nodata, scale and offset: inputs too), those there."""
+    """The product's ``_MTL.json``/``_MTL.xml``/``_MTL.txt`` beside the Landsat C2 L2 band
+    file ``path`` (they decide its nodata, scale and offset: inputs too), those there, in
+    that order; named in any case, as the band file may be (lc09_..._mtl.json)."""
     found = LANDSAT_BAND_FILE.fullmatch(os.path.basename(os.fspath(path)))
     if not found:
         return []
-    base = Path(os.fspath(path)).with_name(found.group(1))
-    return [mtl for mtl in (Path(f"{base}_MTL.json"), Path(f"{base}_MTL.xml")) if mtl.is_file()]
+    folder, base = Path(os.fspath(path)).parent, found.group(1).lower()
+    try:
+        names = {name.lower(): name for name in sorted(os.listdir(folder or "."))}
+    except OSError:
+        return []
+    return [folder / names[base + suffix] for suffix in MTL_SUFFIXES
+            if base + suffix in names and (folder / names[base + suffix]).is_file()]
 
 
 def local_archive(path: str) -> str | None:

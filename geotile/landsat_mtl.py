@@ -1,6 +1,8 @@
 """Landsat Collection 2 Level-2 band files (``LC09_L2SP_..._T1_SR_B4.TIF``) as the USGS
 delivers them: their GeoTIFFs declare no scale or offset, which the product's metadata
-file beside them (``<product>_MTL.json`` or ``_MTL.xml``) gives per band:
+file beside them (``<product>_MTL.json``, ``_MTL.xml`` or the ODL ``_MTL.txt``, named in
+any case as the band file) gives per band, in its LEVEL2 groups (the same keys in
+LEVEL1_RADIOMETRIC_RESCALING are the Level-1 product's top-of-atmosphere values):
 
 - surface reflectance (SR_B1..SR_B7): REFLECTANCE_MULT_BAND_n (2.75e-05) and
   REFLECTANCE_ADD_BAND_n (-0.2);
@@ -20,43 +22,87 @@ from __future__ import annotations
 import json
 import os
 
-from geotile.input_paths import LANDSAT_BAND_FILE
+from geotile.input_paths import LANDSAT_BAND_FILE, mtl_files
 
-#: a Level-2 band's scale and offset keys in the MTL, by its kind
-_KEYS = {"SR": ("REFLECTANCE_MULT_BAND_{n}", "REFLECTANCE_ADD_BAND_{n}"),
-         "ST": ("TEMPERATURE_MULT_BAND_ST_B{n}", "TEMPERATURE_ADD_BAND_ST_B{n}")}
+#: a Level-2 band's MTL group and its scale and offset keys, by its kind (the MTL repeats
+#: the keys of surface reflectance in LEVEL1_RADIOMETRIC_RESCALING: the Level-1 product's)
+_KEYS = {"SR": ("LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", "REFLECTANCE_MULT_BAND_{n}",
+                "REFLECTANCE_ADD_BAND_{n}"),
+         "ST": ("LEVEL2_SURFACE_TEMPERATURE_PARAMETERS", "TEMPERATURE_MULT_BAND_ST_B{n}",
+                "TEMPERATURE_ADD_BAND_ST_B{n}")}
 
 
-def _mtl_values(base: str) -> dict[str, str]:
-    """Every KEY: value of the product's ``<base>_MTL.json`` or ``_MTL.xml`` (the groups
-    flattened), {} when neither is there or readable."""
-    import xml.etree.ElementTree as ElementTree
+def mtl_groups(files) -> dict[str, dict[str, str]]:
+    """{GROUP: {KEY: value}} of the first readable of a product's MTL ``files``
+    (:func:`geotile.input_paths.mtl_files`: JSON, XML or the ODL text), a value under its
+    innermost group; {} when none is readable."""
+    for path in files:
+        try:
+            with open(path, encoding="utf-8-sig") as file:  # a byte order mark too
+                text = file.read()
+        except (OSError, ValueError):
+            continue
+        suffix = str(path).lower().rsplit(".", 1)[-1]
+        groups = {"json": _json_groups, "xml": _xml_groups, "txt": _odl_groups}[suffix](text)
+        if groups:
+            return groups
+    return {}
 
-    values: dict[str, str] = {}
 
-    def walk(node):
+def _json_groups(text: str) -> dict:
+    """:func:`mtl_groups` of an _MTL.json's ``text``."""
+    groups: dict[str, dict[str, str]] = {}
+
+    def walk(group, node):
         for key, value in node.items():
             if isinstance(value, dict):
-                walk(value)
+                walk(str(key).upper(), value)
             else:
-                values.setdefault(str(key).upper(), str(value))
+                groups.setdefault(group, {}).setdefault(str(key).upper(), str(value))
 
     try:
-        with open(f"{base}_MTL.json", encoding="utf-8") as file:
-            document = json.load(file)
-        if isinstance(document, dict):
-            walk(document)
-            return values
-    except (OSError, ValueError):
-        pass
-    try:
-        root = ElementTree.parse(f"{base}_MTL.xml").getroot()
-    except (OSError, ElementTree.ParseError):
+        document = json.loads(text)
+    except ValueError:
         return {}
-    for element in root.iter():
-        if len(element) == 0 and element.text:
-            values.setdefault(element.tag.upper(), element.text.strip())
-    return values
+    if isinstance(document, dict):
+        walk("", document)
+    return groups
+
+
+def _xml_groups(text: str) -> dict:
+    """:func:`mtl_groups` of an _MTL.xml's ``text``."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError:
+        return {}
+    groups: dict[str, dict[str, str]] = {}
+    for group in root.iter():
+        for element in group:
+            if len(element) == 0 and element.text:
+                groups.setdefault(group.tag.upper(), {}).setdefault(
+                    element.tag.upper(), element.text.strip())
+    return groups
+
+
+def _odl_groups(text: str) -> dict:
+    """:func:`mtl_groups` of an _MTL.txt's ``text`` (ODL: GROUP = NAME ... END_GROUP = NAME,
+    KEY = value, strings quoted)."""
+    groups: dict[str, dict[str, str]] = {}
+    stack: list[str] = []
+    for line in text.splitlines():
+        key, equals, value = (part.strip() for part in line.partition("="))
+        if not equals:
+            continue
+        if key == "GROUP":
+            stack.append(value.upper())
+        elif key == "END_GROUP":
+            stack = stack[:-1]
+        else:
+            groups.setdefault(stack[-1] if stack else "", {}).setdefault(
+                key.upper(), value.strip('"'))
+    return groups
 
 
 def mtl_declared(src) -> list[tuple] | None:
@@ -70,8 +116,9 @@ def mtl_declared(src) -> list[tuple] | None:
             or src.dtypes[0] != "uint16" or (src.scales[0], src.offsets[0]) != (1, 0):
         return None
     kind, number = found.group(2).upper().split("_B")
-    mult, add = (key.format(n=number) for key in _KEYS[kind])
-    values = _mtl_values(os.path.join(os.path.dirname(name), found.group(1)))
+    group, mult, add = _KEYS[kind]
+    mult, add = mult.format(n=number), add.format(n=number)
+    values = mtl_groups(mtl_files(name)).get(group, {})
     from geotile.sentinel2_safe import finite_number
 
     scale, offset = finite_number(values.get(mult)), finite_number(values.get(add))

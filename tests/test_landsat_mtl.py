@@ -22,8 +22,8 @@ COMMON = {"SR_B2": "blue", "SR_B3": "green", "SR_B4": "red", "SR_B5": "nir08",
 
 def landsat_files(folder, mtl="json"):
     """The band files (uint16 GeoTIFFs declaring no nodata, scale or offset) and the
-    product's _MTL.json or _MTL.xml (reflectance x 2.75e-05 - 0.2, temperature
-    x 0.00341802 + 149)."""
+    product's _MTL.json (``mtl`` json; json-bom: UTF-8 with a byte order mark), _MTL.xml or
+    _MTL.txt (reflectance x 2.75e-05 - 0.2, temperature x 0.00341802 + 149)."""
     folder.mkdir(parents=True, exist_ok=True)
     for band, value in DN.items():
         pixels = np.full((1, 20, 20), value, np.uint16)
@@ -38,17 +38,31 @@ def landsat_files(folder, mtl="json"):
         reflectance[f"REFLECTANCE_ADD_BAND_{n}"] = "-0.200000"
     temperature = {"TEMPERATURE_MULT_BAND_ST_B10": "0.00341802",
                    "TEMPERATURE_ADD_BAND_ST_B10": "149.000000"}
+    # the Level-1 product's own rescaling (TOA: x 2e-05 - 0.1) under the same key names,
+    # in a group some MTLs write first
+    level1 = {k: "2.0000E-05" if "MULT" in k else "-0.100000" for k in reflectance}
     document = {"LANDSAT_METADATA_FILE": {
         "PRODUCT_CONTENTS": {"LANDSAT_PRODUCT_ID": PRODUCT, "PROCESSING_LEVEL": "L2SP"},
+        "LEVEL1_RADIOMETRIC_RESCALING": level1,
         "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS": reflectance,
         "LEVEL2_SURFACE_TEMPERATURE_PARAMETERS": temperature}}
-    if mtl == "json":
-        (folder / f"{PRODUCT}_MTL.json").write_text(json.dumps(document))
+    if mtl in ("json", "json-bom"):
+        (folder / f"{PRODUCT}_MTL.json").write_text(
+            json.dumps(document), encoding="utf-8-sig" if mtl == "json-bom" else "utf-8")
+    elif mtl == "txt":  # the ODL text (GROUP = ... END_GROUP, strings quoted)
+        lines = ["GROUP = LANDSAT_METADATA_FILE"]
+        for group, values in document["LANDSAT_METADATA_FILE"].items():
+            lines += [f"  GROUP = {group}", *(
+                f'    {k} = "{v}"' if k in ("LANDSAT_PRODUCT_ID", "PROCESSING_LEVEL")
+                else f"    {k} = {v}" for k, v in values.items()), f"  END_GROUP = {group}"]
+        (folder / f"{PRODUCT}_MTL.txt").write_text(
+            "\n".join([*lines, "END_GROUP = LANDSAT_METADATA_FILE", "END", ""]))
     else:
         def xml(values):
             return "".join(f"<{k}>{v}</{k}>" for k, v in values.items())
         (folder / f"{PRODUCT}_MTL.xml").write_text(
             '<?xml version="1.0" encoding="UTF-8"?><LANDSAT_METADATA_FILE>'
+            f"<LEVEL1_RADIOMETRIC_RESCALING>{xml(level1)}</LEVEL1_RADIOMETRIC_RESCALING>"
             f"<LEVEL2_SURFACE_REFLECTANCE_PARAMETERS>{xml(reflectance)}"
             "</LEVEL2_SURFACE_REFLECTANCE_PARAMETERS><LEVEL2_SURFACE_TEMPERATURE_PARAMETERS>"
             f"{xml(temperature)}</LEVEL2_SURFACE_TEMPERATURE_PARAMETERS>"
@@ -104,11 +118,13 @@ def test_an_items_reflectance_and_fill_reach_the_model_as_declared(run_cli, tmp_
         [DN[b] * 2.75e-05 - 0.2] * 15 for b in ("SR_B4", "SR_B3", "SR_B2")], atol=1e-6)
 
 
-@pytest.mark.parametrize("mtl", ["json", "xml"])
+@pytest.mark.parametrize("mtl", ["json", "xml", "txt", "json-bom"])
 def test_a_band_file_beside_its_mtl_declares_the_products_values(tmp_path, mtl):
-    """LC09_..._SR_B4.TIF beside _MTL.json or _MTL.xml: scale 2.75e-05, offset -0.2,
-    nodata 0 (the surface temperature band: 0.00341802, 149); without the MTL, as the file
-    declares (nothing)."""
+    """LC09_..._SR_B4.TIF beside _MTL.json, _MTL.xml or the ODL _MTL.txt alone: scale
+    2.75e-05, offset -0.2, nodata 0 (the surface temperature band: 0.00341802, 149);
+    without the MTL, as the file declares (nothing). Before, an MTL writing its
+    LEVEL1_RADIOMETRIC_RESCALING group first gave the Level-1 TOA 2e-05 and -0.1 (the same
+    key names), and an _MTL.txt alone or a JSON with a byte order mark declared nothing."""
     from geotile.raster import open_raster
 
     folder = landsat_files(tmp_path / "scene", mtl)
@@ -182,3 +198,29 @@ def test_a_band_file_not_of_the_products_dn_declares_nothing(tmp_path, dtype):
             assert (src.nodatavals, src.scales, src.offsets) == ((None,), (1.0,), (0.0,))
     with open_raster(band) as src:
         np.testing.assert_allclose(src.read(1)[0, 4:6], values[0, 0, 4:6])
+
+
+def test_a_product_renamed_to_lower_case_declares_its_values(run_cli, tmp_path):
+    """lc09_l2sp_..._sr_b4.tif beside lc09_..._mtl.json (a product's files lower-cased, as
+    some archives and tools do): before, the MTL was looked up as ..._MTL.json and the
+    band declared nothing, the 0 fill predicted; now as the upper-case product, and
+    --resume redoes the output when the MTL changes."""
+    from geotile.input_paths import files_read
+    from geotile.raster import open_raster
+
+    folder = landsat_files(tmp_path / "scene")
+    for path in list(folder.iterdir()):
+        path.rename(path.with_name(path.name.lower()))
+    band, mtl = folder / f"{PRODUCT}_SR_B4.TIF".lower(), folder / f"{PRODUCT}_MTL.json".lower()
+    with open_raster(band) as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (2.75e-05,), (-0.2,))
+    assert mtl in files_read(band)
+    model = identity_model(tmp_path / "id.onnx", 1)
+    out = tmp_path / "out.tif"
+    args = ("predict", model, band, "--activation", "none", "-o", out, "--resume")
+    assert run_cli(*args).exit_code == 0
+    with rasterio.open(out) as dst:
+        assert np.isnan(dst.read(1)[:, :5]).all() and (dst.read(1)[:, 5:] == 9300).all()
+    mtl.write_text(mtl.read_text().replace("-0.200000", "-0.100000"))
+    result = run_cli(*args)
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
