@@ -103,8 +103,8 @@ def subdataset_stem(path) -> str | None:
     """A GDAL subdataset name's stem: its file's, and the fields that pick the subdataset
     (NETCDF:"scene.nc":sst -> scene_sst, GTIFF_DIR:2:pages.tif -> pages_2); a product's
     metadata file in its .SAFE folder, which every product names alike (MTD_MSIL2A.xml),
-    by that folder (zipped too: .SAFE.zip): S2A_MSIL2A_..._T31TCJ_..._10m_EPSG_32631. None
-    for a file."""
+    by that folder (zipped too: .SAFE.zip; renamed without .SAFE too):
+    S2A_MSIL2A_..._T31TCJ_..._10m_EPSG_32631. None for a file."""
     file = subdataset_file(path)
     if file is None:
         return None
@@ -114,6 +114,8 @@ def subdataset_stem(path) -> str | None:
         Path(file).absolute().parent.name
     safe = re.match(r"(.+)\.safe(?:\.zip)?$", folder, re.IGNORECASE)
     stem = safe.group(1) if safe else Path(file).stem
+    if not safe and folder and re.fullmatch(r"MTD_MSIL\w+", stem, re.IGNORECASE):
+        stem = re.sub(r"\.zip$", "", folder, flags=re.IGNORECASE)  # renamed: no .SAFE
     return "_".join([stem, *(f for f in fields if f and f != "\0")])
 
 

@@ -178,6 +178,33 @@ def test_two_safe_products_are_predicted_into_one_folder_by_product_name(run_cli
         for n in ("0400", "0510")]
 
 
+def test_renamed_products_are_predicted_into_one_folder_by_folder_name(run_cli, tmp_path):
+    """Products whose folders lost the .SAFE suffix (renamed, or unzipped by a tool that
+    drops it; zipped under another top folder too): before, each output was named after
+    MTD_MSIL2A.xml and two were refused ('inputs share the file name
+    MTD_MSIL2A_10m_EPSG_32631'); now after its folder."""
+    import zipfile
+
+    names = []
+    for folder, baseline in (("a", "05.10"), ("b", "04.00")):
+        name = safe_product(tmp_path / folder, baseline)
+        safe = next((tmp_path / folder).glob("*.SAFE"))
+        names.append(name.replace(safe.name, safe.stem))
+        safe.rename(safe.with_suffix(""))
+    archive = tmp_path / "download.zip"
+    product = next((tmp_path / "b").iterdir())
+    with zipfile.ZipFile(archive, "w") as zipped_product:
+        for path in sorted(product.rglob("*")):
+            zipped_product.write(path, f"product/{path.relative_to(product)}")
+    names.append(f"SENTINEL2_L2A:/vsizip/{archive}/product/MTD_MSIL2A.xml:10m:EPSG_32631")
+    model = identity_model(tmp_path / "id.onnx", 4)
+    result = run_cli("predict", model, *names, "--bands", "1,2,3,4", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([
+        *(f"S2A_MSIL2A_20240101T105441_N{n}_R051_T31TCJ_20240101T120000_10m_EPSG_32631.tif"
+          for n in ("0400", "0510")), "product_10m_EPSG_32631.tif"])
+
+
 def test_a_safe_folder_given_as_an_image_names_its_subdatasets(run_cli, tmp_path):
     """The .SAFE folder (its rasters are in GRANULE/.../IMG_DATA): one line naming a
     subdataset to give, not 'the folder holds no raster files ... Check the path'."""
