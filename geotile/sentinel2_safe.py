@@ -214,8 +214,8 @@ def _subdatasets_advice(found) -> str | None:
 
 def safe_archive_advice(archive) -> str | None:
     """What to give for a zipped product (S2A_MSIL2A_....SAFE.zip as the Copernicus Data
-    Space serves it) given as an IMAGE: :func:`safe_folder_advice` of the .SAFE folder in
-    it; None for another archive."""
+    Space serves it) given as an IMAGE: :func:`safe_folder_advice` of the product's folder
+    in it (.SAFE or renamed, at its top or deeper); None for another archive."""
     import zipfile
 
     if not str(archive).lower().endswith(".zip"):
@@ -225,6 +225,8 @@ def safe_archive_advice(archive) -> str | None:
             names = opened.namelist()
     except (OSError, zipfile.BadZipFile):
         return None
-    found = sorted(n for n in names if re.fullmatch(
-        r"(?:[^/]+\.SAFE/)?(?:MTD_MSI\w+\.xml|manifest\.safe)", n, re.IGNORECASE))
+    # the product's top folder named otherwise, or a folder deeper: shallowest first
+    found = sorted((n for n in names if re.fullmatch(
+        r"(?:.+/)?(?:MTD_MSI\w+\.xml|manifest\.safe)", n, re.IGNORECASE)),
+        key=lambda n: (n.count("/"), n))
     return _subdatasets_advice([f"/vsizip/{os.path.abspath(archive)}/{n}" for n in found])

@@ -312,6 +312,34 @@ def test_a_zipped_product_given_itself_names_its_subdatasets(run_cli, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("top", ["product", "download/{safe}"])
+def test_a_zip_of_a_renamed_or_nested_product_names_its_subdatasets(run_cli, tmp_path, top):
+    """A zip whose product lies under a folder not named .SAFE, or one folder deeper:
+    before, 'the folder holds no raster files ... give' its IMG_DATA/R10m folder (the
+    JPEG 2000 bands without the product's nodata and scale); now, as for a .SAFE.zip,
+    one line naming a subdataset to give, which reads."""
+    import zipfile
+
+    safe_product(tmp_path)
+    safe = next(tmp_path.glob("*.SAFE"))
+    top = top.format(safe=safe.name)
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as zipped_product:
+        for path in sorted(safe.rglob("*")):
+            zipped_product.write(path, f"{top}/{path.relative_to(safe)}")
+    name = f"SENTINEL2_L2A:/vsizip/{archive}/{top}/MTD_MSIL2A.xml:10m:EPSG_32631"
+    model = identity_model(tmp_path / "id.onnx", 4)
+    result = run_cli("predict", model, archive, "-o", tmp_path / "out")
+    assert_one_line_error(result, f"{archive}: a satellite product (SAFE)",
+                          f"e.g. '{name}'", "gdalinfo")
+    assert "IMG_DATA" not in result.output
+    assert not (tmp_path / "out").exists()
+    result = run_cli("predict", model, name, "--bands", "1,2,3,4", "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out.tif") as dst:
+        assert dst.crs.to_epsg() == 32631 and np.isnan(dst.read(1)[:, :5]).all()
+
+
 RGB = {("B02", 10): 1100, ("B03", 10): 1200, ("B04", 10): 1300, ("B08", 10): 1700}
 
 
