@@ -4,10 +4,11 @@ Each feature names its image by ``image_id`` (the file name, ``2355.tif``), its 
 ``type_id`` (xView's ids, 11..94) and its box by ``bounds_imcoords`` (``"x1,y1,x2,y2"``: the
 box's edges in the image's pixels, origin at its top-left corner). The features' lon/lat
 geometries are known to be off by some pixels: the boxes are what xView's own tools read,
-so each IMAGE takes the boxes of the features of its file name (else of its stem: a
-``2355.png`` made from it), burnt by its geotransform as the pixels whose centre lies
-inside, later on top. Class ids are the type_ids (numbers as names, as Labelme's labels
-that read as numbers; --class-map maps them). Boxes of type_id 75 and 82, classes xView's
+so each IMAGE takes the boxes of the features of its file name or stem (``2355.tif`` and
+``2355``; else of the one name of its stem: a ``2355.png`` made from it), burnt by its
+geotransform as the pixels whose centre lies inside, later on top. Class ids are the
+type_ids (numbers as names, as Labelme's labels that read as numbers; --class-map maps
+them). Boxes of type_id 75 and 82, classes xView's
 own label list (xview_class_labels.txt: 60 classes) lacks and its converters drop, are
 left out with one warning counting them. An IMAGE no feature names is refused; a box of
 no area is left out with one warning counting them. A feature keeps those three
@@ -68,10 +69,8 @@ def read_xview(labels, images):
     shapes, names, slivers, unlabelled = [], set(), [], 0
     for image in images:
         image = input_path(image)
-        own = by_name.get(image.name)
-        if own is None and len(stems.get(image.stem, ())) == 1:
-            own = by_name[stems[image.stem][0]]
-        if own is None:
+        own = _own_features(by_name, stems, image)
+        if not own:
             raise InputError(f"{image}: no feature of {path.name} has image_id {image.name}. "
                              "Give the images it labels.")
         found = LabelmeFile(path, None, image.name)
@@ -97,6 +96,17 @@ def read_xview(labels, images):
                       "class, and its tools drop them.", GeotileWarning, stacklevel=3)
     return Labelme(os.fspath(labels), [path] * len(shapes), shapes,
                    sorted(names, key=lambda n: (len(n), n)))
+
+
+def _own_features(by_name: dict, stems: dict, image) -> list:
+    """The (position, properties) of ``image``'s features, in the file's order: those of
+    image_id its name or stem (2355.tif and 2355 name one image), else of the one name of
+    its stem (2355.tif for a 2355.png made from it)."""
+    names = [name for name in dict.fromkeys((image.name, image.stem)) if name in by_name]
+    if image.name not in by_name:
+        others = [name for name in stems.get(image.stem, ()) if name not in names]
+        names += others if len(others) == 1 else []
+    return sorted(feature for name in names for feature in by_name[name])
 
 
 #: the properties a feature keeps (xView_train.geojson: 600k features, 800 MB)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.transform import from_origin
 
@@ -317,3 +318,34 @@ def test_xview_type_ids_75_and_82_are_left_out_with_one_warning(run_cli, make_ra
     warned = [line for line in result.stderr.splitlines() if "type_id 75" in line]
     assert len(warned) == 1, result.stderr
     assert "3 boxes" in warned[0] and "82" in warned[0], warned[0]
+
+
+@pytest.mark.parametrize("image_name", ["2355.tif", "2355.png"])
+def test_xview_boxes_of_an_image_named_with_and_without_tif_are_all_burnt(
+        run_cli, make_raster, tmp_path, image_name):
+    """A file whose image_ids name one image both ways (2355.tif and 2355: features added
+    by another tool, or files merged): before, the image took its exact name's boxes alone,
+    the others silently left out (exit 0, fewer features counted); now both, later on
+    top, for a 2355.png made from it too."""
+    import json
+
+    labels, image = _xview(tmp_path, make_raster)
+    document = json.loads(labels.read_text())
+    document["features"].append({"type": "Feature", "properties": {
+        "bounds_imcoords": " 80, 0, 90, 5 ", "type_id": "21", "image_id": "2355"},
+        "geometry": None})
+    document["features"].append({"type": "Feature", "properties": {
+        "bounds_imcoords": "12,12,14,14", "type_id": 42, "image_id": 2355}, "geometry": None})
+    labels.write_text(json.dumps(document))
+    if image_name != image.name:
+        image = image.rename(image.with_name(image_name))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((80, 100), np.uint8)
+    expected[10:20, 10:30] = 73
+    expected[40:70, 50:60] = 18
+    expected[0:5, 80:90] = 21
+    expected[12:14, 12:14] = 42
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        assert mask.read(1).tolist() == expected.tolist()
+    assert "4 features" in result.output
