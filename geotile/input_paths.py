@@ -20,10 +20,11 @@ from geotile.quiet_warnings import quietly
 
 #: GDAL's prefixes of a file inside a local archive (read in place, with its side-cars)
 ARCHIVE_PREFIXES = ("/vsizip/", "/vsitar/", "/vsigzip/", "/vsi7z/", "/vsirar/")
-#: a Landsat Collection 2 Level-2 band file: the product's id, then its band
-#: (geotile.landsat_mtl reads the MTL beside it)
-LANDSAT_BAND_FILE = re.compile(r"(L[COTEM]0\d_L2S[PR]_\d{6}_\d{8}_\d{8}_\d{2}_[A-Z0-9]{2})_"
-                               r"((?:SR|ST)_B\d{1,2})\.TIF", re.IGNORECASE)
+#: a Landsat Collection 2 Level-2 or Level-1 band file: the product's id, then its band
+#: (SR_B4, ST_B10; B4, B6_VCID_1) (geotile.landsat_mtl reads the MTL beside it)
+LANDSAT_BAND_FILE = re.compile(
+    r"(L[COTEM]0\d_(?:L2S[PR]|L1(?:TP|GT|GS))_\d{6}_\d{8}_\d{8}_\d{2}_[A-Z0-9]{2})_"
+    r"((?:SR_|ST_)?B\d{1,2}|B6_VCID_[12])\.TIF", re.IGNORECASE)
 
 
 def is_virtual_path(path: str | os.PathLike) -> bool:
@@ -523,7 +524,7 @@ MTL_SUFFIXES = ("_mtl.json", "_mtl.xml", "_mtl.txt")
 
 
 def mtl_files(path) -> list:
-    """The product's ``_MTL.json``/``_MTL.xml``/``_MTL.txt`` beside the Landsat C2 L2 band
+    """The product's ``_MTL.json``/``_MTL.xml``/``_MTL.txt`` beside the Landsat C2 band
     file ``path`` (they decide its nodata, scale and offset: inputs too), those there, in
     that order; named in any case, as the band file may be (lc09_..._mtl.json)."""
     found = LANDSAT_BAND_FILE.fullmatch(os.path.basename(os.fspath(path)))

@@ -9,8 +9,14 @@ LEVEL1_RADIOMETRIC_RESCALING are the Level-1 product's top-of-atmosphere values)
 - surface temperature (ST_B10; ST_B6 of Landsat 4-7): TEMPERATURE_MULT_BAND_ST_Bn
   (0.00341802) and TEMPERATURE_ADD_BAND_ST_Bn (149, kelvin).
 
+A Level-1 band file (``LC08_L1TP_..._B4.TIF``; Landsat 1-7's DN are 8-bit) takes the
+LEVEL1_RADIOMETRIC_RESCALING group's: a reflective band's top-of-atmosphere reflectance
+corrected for the sun's elevation, (DN x REFLECTANCE_MULT_BAND_n + REFLECTANCE_ADD_BAND_n)
+/ sin(SUN_ELEVATION) as the USGS defines it; a thermal band's (B10, B11, B6, B6_VCID_1)
+radiance, RADIANCE_MULT_BAND_n and RADIANCE_ADD_BAND_n.
+
 Such a file is read through a VRT declaring them as its scale and offset, and nodata 0
-(the fill the Level-2 product guide documents) where it declares none, pixels unchanged:
+(the fill both product guides document) where it declares none, pixels unchanged:
 as :mod:`geotile.sentinel2_safe` does for a SAFE, so predict's warning names the
 ``--scale 2.75e-05 --mean 0.2`` that feed reflectance, the fill is nodata, and a STAC Item
 of the files (the USGS's declare no raster:bands) gets them too. What the file declares
@@ -106,30 +112,66 @@ def _odl_groups(text: str) -> dict:
 
 
 def mtl_declared(src) -> list[tuple] | None:
-    """(nodata, scale, offset) of the one band of a Landsat C2 L2 band file ``src`` (its
-    uint16 DN) from the MTL beside it, where the file declares no scale or offset; else
-    None."""
+    """(nodata, scale, offset) of the one band of a Landsat C2 band file ``src`` (its DN:
+    uint16; Level-1 of Landsat 1-7 uint8) from the MTL beside it, where the file declares
+    no scale or offset; else None."""
     name = str(src.name)
     found = LANDSAT_BAND_FILE.fullmatch(os.path.basename(name))
-    # the product's DN are uint16: a copy rescaled to reflectance (float) or 8 bits is not
-    if not found or src.driver != "GTiff" or src.count != 1 or name.startswith("/vsi") \
-            or src.dtypes[0] != "uint16" or (src.scales[0], src.offsets[0]) != (1, 0):
+    if not found:
         return None
-    kind, number = found.group(2).upper().split("_B")
-    group, mult, add = _KEYS[kind]
-    mult, add = mult.format(n=number), add.format(n=number)
-    values = mtl_groups(mtl_files(name)).get(group, {})
-    from geotile.sentinel2_safe import finite_number
-
-    scale, offset = finite_number(values.get(mult)), finite_number(values.get(add))
-    if not scale or offset is None:
+    product, band = found.group(1).upper(), found.group(2).upper()
+    level2 = "_L2S" in product
+    # the product's DN: a copy rescaled to reflectance (float) or 8 bits is not
+    dtype = "uint16" if level2 or int(product[2:4]) >= 8 else "uint8"
+    if level2 != band.startswith(("SR_", "ST_")) or src.driver != "GTiff" \
+            or src.count != 1 or name.startswith("/vsi") or src.dtypes[0] != dtype \
+            or (src.scales[0], src.offsets[0]) != (1, 0):
+        return None
+    groups = mtl_groups(mtl_files(name))
+    found = _level2_values(groups, band) if level2 else _level1_values(groups, band[1:])
+    if found is None:
         return None
     nodata = src.nodatavals[0] if src.nodatavals[0] is not None else 0.0
-    return [(nodata, scale, offset)]
+    return [(nodata, *found)]
+
+
+def _level2_values(groups: dict, band: str) -> tuple | None:
+    """(scale, offset) of Level-2 ``band`` (SR_B4, ST_B10) in the MTL's ``groups``."""
+    from geotile.sentinel2_safe import finite_number
+
+    kind, number = band.split("_B")
+    group, mult, add = _KEYS[kind]
+    values = groups.get(group, {})
+    scale = finite_number(values.get(mult.format(n=number)))
+    offset = finite_number(values.get(add.format(n=number)))
+    return (scale, offset) if scale and offset is not None else None
+
+
+def _level1_values(groups: dict, number: str) -> tuple | None:
+    """(scale, offset) of Level-1 band ``number`` (4, 10, 6_VCID_1) in the MTL's
+    ``groups``: a reflective band's top-of-atmosphere reflectance corrected for the sun's
+    elevation, (DN x REFLECTANCE_MULT + REFLECTANCE_ADD) / sin(SUN_ELEVATION) as the USGS
+    defines it (None with the sun at or below the horizon); a thermal band's radiance."""
+    import math
+
+    from geotile.sentinel2_safe import finite_number
+
+    values = groups.get("LEVEL1_RADIOMETRIC_RESCALING", {})
+    if f"REFLECTANCE_MULT_BAND_{number}" not in values:
+        scale = finite_number(values.get(f"RADIANCE_MULT_BAND_{number}"))
+        offset = finite_number(values.get(f"RADIANCE_ADD_BAND_{number}"))
+        return (scale, offset) if scale and offset is not None else None
+    scale = finite_number(values.get(f"REFLECTANCE_MULT_BAND_{number}"))
+    offset = finite_number(values.get(f"REFLECTANCE_ADD_BAND_{number}"))
+    sun = finite_number(groups.get("IMAGE_ATTRIBUTES", {}).get("SUN_ELEVATION"))
+    if not scale or offset is None or sun is None or not 0 < sun <= 90:
+        return None
+    sine = math.sin(math.radians(sun))
+    return scale / sine, offset / sine
 
 
 def with_mtl_values(src):
-    """``src``, or for a Landsat C2 L2 band file whose MTL declares its scale and offset
+    """``src``, or for a Landsat C2 band file whose MTL declares its scale and offset
     (:func:`mtl_declared`) an in-memory VRT of it declaring them (``src`` is closed then)."""
     bands = mtl_declared(src)
     if bands is None:

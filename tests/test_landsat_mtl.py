@@ -224,3 +224,94 @@ def test_a_product_renamed_to_lower_case_declares_its_values(run_cli, tmp_path):
     mtl.write_text(mtl.read_text().replace("-0.200000", "-0.100000"))
     result = run_cli(*args)
     assert result.exit_code == 0 and "skipped" not in result.output, result.output
+
+
+def level1_files(folder, product, bands, mtl_format="json"):
+    """Level-1 band files ``bands`` ({name: (dtype, DN)}, left 5 columns 0) of ``product``
+    and its MTL (json or txt): LEVEL1_RADIOMETRIC_RESCALING (reflective bands: radiance
+    and reflectance x 2e-05 - 0.1; thermal ones: radiance x 3.342e-04 + 0.1) and the sun
+    30 degrees above the horizon."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rescaling = {}
+    for band, (dtype, value) in bands.items():
+        pixels = np.full((1, 20, 20), value, dtype)
+        pixels[:, :, :5] = 0
+        with rasterio.open(folder / f"{product}_{band}.TIF", "w", driver="GTiff", width=20,
+                           height=20, count=1, dtype=dtype, crs="EPSG:3031",
+                           transform=from_origin(-1000000, 500000, 30, 30)) as dst:
+            dst.write(pixels)
+        number = band[1:]
+        rescaling[f"RADIANCE_MULT_BAND_{number}"] = "3.3420E-04" if "6" in number or \
+            number in ("10", "11") else "1.2000E-02"
+        rescaling[f"RADIANCE_ADD_BAND_{number}"] = "0.10000" if "6" in number or \
+            number in ("10", "11") else "-60.00000"
+        if not ("6" in number or number in ("10", "11")):
+            rescaling[f"REFLECTANCE_MULT_BAND_{number}"] = "2.0000E-05"
+            rescaling[f"REFLECTANCE_ADD_BAND_{number}"] = "-0.100000"
+    groups = {"PRODUCT_CONTENTS": {"LANDSAT_PRODUCT_ID": product},
+              "IMAGE_ATTRIBUTES": {"SUN_AZIMUTH": "150.1", "SUN_ELEVATION": "30.00000000"},
+              "LEVEL1_RADIOMETRIC_RESCALING": rescaling}
+    if mtl_format == "json":
+        (folder / f"{product}_MTL.json").write_text(
+            json.dumps({"LANDSAT_METADATA_FILE": groups}))
+    else:
+        lines = ["GROUP = LANDSAT_METADATA_FILE"]
+        for group, values in groups.items():
+            lines += [f"  GROUP = {group}", *(f"    {k} = {v}" for k, v in values.items()),
+                      f"  END_GROUP = {group}"]
+        (folder / f"{product}_MTL.txt").write_text(
+            "\n".join([*lines, "END_GROUP = LANDSAT_METADATA_FILE", "END", ""]))
+    return folder
+
+
+@pytest.mark.parametrize("mtl_format", ["json", "txt"])
+def test_a_level1_band_file_declares_top_of_atmosphere_values(run_cli, tmp_path, mtl_format):
+    """Collection 2 Level-1 band files (LC08_L1TP_..._B4.TIF, uint16; Landsat 4-7's uint8,
+    ETM+'s thermal B6_VCID_1): before, they declared nothing beside their MTL (the 0 fill
+    predicted, the DN taken as they are). Now nodata 0 and the MTL's rescaling: reflective
+    bands top-of-atmosphere reflectance corrected for the sun's elevation (USGS:
+    (DN x REFLECTANCE_MULT + REFLECTANCE_ADD) / sin(SUN_ELEVATION)), thermal ones radiance
+    (RADIANCE_MULT, RADIANCE_ADD)."""
+    from geotile.raster import open_raster
+
+    oli = level1_files(tmp_path / "oli", "LC08_L1TP_217123_20240101_20240110_02_T1",
+                       {"B4": ("uint16", 9300), "B10": ("uint16", 30000)}, mtl_format)
+    with open_raster(oli / "LC08_L1TP_217123_20240101_20240110_02_T1_B4.TIF") as src:
+        assert src.nodatavals == (0.0,)
+        np.testing.assert_allclose([src.scales[0], src.offsets[0]], [4e-05, -0.2])
+        assert src.crs.to_epsg() == 3031 and src.read(1)[0, 4:6].tolist() == [0, 9300]
+    with open_raster(oli / "LC08_L1TP_217123_20240101_20240110_02_T1_B10.TIF") as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (3.342e-04,), (0.1,))
+    etm = level1_files(tmp_path / "etm", "LE07_L1TP_217123_20200101_20200110_02_T1",
+                       {"B3": ("uint8", 93), "B6_VCID_1": ("uint8", 150)}, mtl_format)
+    with open_raster(etm / "LE07_L1TP_217123_20200101_20200110_02_T1_B3.TIF") as src:
+        assert src.nodatavals == (0.0,)
+        np.testing.assert_allclose([src.scales[0], src.offsets[0]], [4e-05, -0.2])
+    with open_raster(etm / "LE07_L1TP_217123_20200101_20200110_02_T1_B6_VCID_1.TIF") as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (3.342e-04,), (0.1,))
+
+    model = identity_model(tmp_path / "id.onnx", 1)
+    out = tmp_path / "out.tif"
+    result = run_cli("predict", model, oli / "LC08_L1TP_217123_20240101_20240110_02_T1_B4.TIF",
+                     "--activation", "none", "--scale", "4e-05", "--mean", "0.2", "-o", out)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as dst:
+        values = dst.read(1)
+    assert np.isnan(values[:, :5]).all()
+    np.testing.assert_allclose(values[:, 5:], 9300 * 4e-05 - 0.2, rtol=1e-5)
+
+
+def test_a_level1_band_file_of_a_night_scene_declares_no_reflectance(tmp_path):
+    """The sun at or below the horizon (a night scene: SUN_ELEVATION -20) gives no
+    reflectance: the reflective band declares nothing; the thermal one its radiance."""
+    from geotile.raster import open_raster
+
+    product = "LC08_L1TP_217123_20240101_20240110_02_T1"
+    folder = level1_files(tmp_path, product, {"B4": ("uint16", 9300),
+                                              "B10": ("uint16", 30000)})
+    mtl = folder / f"{product}_MTL.json"
+    mtl.write_text(mtl.read_text().replace('"30.00000000"', '"-20.0"'))
+    with open_raster(folder / f"{product}_B4.TIF") as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((None,), (1.0,), (0.0,))
+    with open_raster(folder / f"{product}_B10.TIF") as src:
+        assert (src.scales, src.offsets) == ((3.342e-04,), (0.1,))
