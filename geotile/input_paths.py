@@ -526,11 +526,24 @@ MTL_SUFFIXES = ("_mtl.json", "_mtl.xml", "_mtl.txt")
 def mtl_files(path) -> list:
     """The product's ``_MTL.json``/``_MTL.xml``/``_MTL.txt`` beside the Landsat C2 band
     file ``path`` (they decide its nodata, scale and offset: inputs too), those there, in
-    that order; named in any case, as the band file may be (lc09_..._mtl.json)."""
+    that order; named in any case, as the band file may be (lc09_..._mtl.json). Of a band
+    in a local archive (/vsitar/LC09_..._T1.tar/...): their GDAL paths in it."""
     found = LANDSAT_BAND_FILE.fullmatch(os.path.basename(os.fspath(path)))
     if not found:
         return []
-    folder, base = Path(os.fspath(path)).parent, found.group(1).lower()
+    base = found.group(1).lower()
+    if os.fspath(path).startswith(ARCHIVE_PREFIXES):  # a member of the product's .tar
+        folder = os.fspath(path).rpartition("/")[0]
+        archive = local_archive(folder)
+        try:
+            stat = os.stat(archive) if archive else None
+        except OSError:
+            stat = None
+        members = _archive_files(folder, stat.st_mtime_ns, stat.st_size) if stat else ()
+        names = {m.rpartition("/")[2].lower(): m for m in sorted(members)
+                 if m.rpartition("/")[0] == folder}
+        return [names[base + suffix] for suffix in MTL_SUFFIXES if base + suffix in names]
+    folder = Path(os.fspath(path)).parent
     try:
         names = {name.lower(): name for name in sorted(os.listdir(folder or "."))}
     except OSError:

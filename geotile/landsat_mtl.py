@@ -25,8 +25,10 @@ itself is kept.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 
 from geotile.input_paths import LANDSAT_BAND_FILE, mtl_files
 
@@ -44,8 +46,7 @@ def mtl_groups(files) -> dict[str, dict[str, str]]:
     innermost group; {} when none is readable."""
     for path in files:
         try:
-            with open(path, encoding="utf-8-sig") as file:  # a byte order mark too
-                text = file.read()
+            text = _read_bytes(path).decode("utf-8-sig")  # a byte order mark too
         except (OSError, ValueError):
             continue
         suffix = str(path).lower().rsplit(".", 1)[-1]
@@ -53,6 +54,55 @@ def mtl_groups(files) -> dict[str, dict[str, str]]:
         if groups:
             return groups
     return {}
+
+
+#: the most bytes an MTL is read of (USGS's are some 10-30 kB)
+_LARGEST = 1 << 22
+
+
+def _read_bytes(path) -> bytes:
+    """The bytes of MTL ``path``: a file, or a member of a local .tar, .tar.gz or .zip by
+    its GDAL path (/vsitar/scene.tar/..._MTL.json); OSError or ValueError otherwise."""
+    from geotile.input_paths import local_archive
+
+    text = os.fspath(path)
+    archive = local_archive(text) if text.startswith(("/vsitar/", "/vsizip/")) else None
+    if archive is None:
+        with open(path, "rb") as file:
+            return file.read(_LARGEST + 1)[:_LARGEST]
+    member = text[text.index(archive) + len(archive):].lstrip("/")
+    return _member_bytes(archive, member, *_version(archive))
+
+
+def _version(archive: str) -> tuple:
+    """(mtime, size) of ``archive``: a re-downloaded one is read again."""
+    stat = os.stat(archive)
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=32)
+def _member_bytes(archive: str, member: str, *_version) -> bytes:
+    """The bytes of ``member`` of the local tar (compressed too) or zip ``archive``, read
+    once per version of it; ValueError for a member too large to be an MTL."""
+    import tarfile
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as opened:
+                if opened.getinfo(member).file_size > _LARGEST:
+                    raise ValueError(f"{member}: too large for an MTL")
+                return opened.read(member)
+        with tarfile.open(archive) as opened:
+            # GDAL lists ./name (tar -C scene .) as name
+            info = next(i for i in opened if re.sub(r"^(?:\./)+", "", i.name) == member)
+            extracted = opened.extractfile(info) if info.size <= _LARGEST else None
+            if extracted is None:
+                raise ValueError(f"{member}: not an MTL file")
+            return extracted.read()
+    except (KeyError, StopIteration, tarfile.TarError, zipfile.BadZipFile,
+            EOFError) as exc:
+        raise ValueError(f"{archive}: {exc}") from exc
 
 
 def _json_groups(text: str) -> dict:
@@ -123,8 +173,9 @@ def mtl_declared(src) -> list[tuple] | None:
     level2 = "_L2S" in product
     # the product's DN: a copy rescaled to reflectance (float) or 8 bits is not
     dtype = "uint16" if level2 or int(product[2:4]) >= 8 else "uint8"
+    local = not name.startswith("/vsi") or name.startswith(("/vsitar/", "/vsizip/"))
     if level2 != band.startswith(("SR_", "ST_")) or src.driver != "GTiff" \
-            or src.count != 1 or name.startswith("/vsi") or src.dtypes[0] != dtype \
+            or src.count != 1 or not local or src.dtypes[0] != dtype \
             or (src.scales[0], src.offsets[0]) != (1, 0):
         return None
     groups = mtl_groups(mtl_files(name))

@@ -315,3 +315,39 @@ def test_a_level1_band_file_of_a_night_scene_declares_no_reflectance(tmp_path):
         assert (src.nodatavals, src.scales, src.offsets) == ((None,), (1.0,), (0.0,))
     with open_raster(folder / f"{product}_B10.TIF") as src:
         assert (src.scales, src.offsets) == ((3.342e-04,), (0.1,))
+
+
+@pytest.mark.parametrize("archive", ["tar", "tar.gz", "zip", "./tar.gz"])
+def test_a_product_archive_given_itself_reads_as_the_extracted_files(run_cli, tmp_path,
+                                                                    archive):
+    """The product as the USGS delivers it (LC09_..._T1.tar of the band files and MTLs),
+    given as an IMAGE or by a band's GDAL path in it: before, the MTL in it was never read,
+    the 0 fill predicted and the advice 16-bit scaling; now as the extracted files: fill
+    NaN, the reflectance advice. ./tar.gz: members named ./LC09_... (tar -C scene .),
+    which GDAL lists without the ./"""
+    dot, archive = archive.startswith("./"), archive.removeprefix("./")
+    import shutil
+    import tarfile
+    import zipfile
+
+    folder = landsat_files(tmp_path / "scene")
+    path = tmp_path / f"{PRODUCT}.{archive}"
+    if archive == "zip":
+        with zipfile.ZipFile(path, "w") as opened:
+            for file in sorted(folder.iterdir()):
+                opened.write(file, file.name)
+    else:
+        with tarfile.open(path, "w:gz" if archive == "tar.gz" else "w") as opened:
+            for file in sorted(folder.iterdir()):
+                opened.add(file, f"./{file.name}" if dot else file.name)
+    shutil.rmtree(folder)
+    prefix = "/vsizip/" if archive == "zip" else "/vsitar/"
+    band = f"{prefix}{path}/{PRODUCT}_SR_B4.TIF"
+    model = identity_model(tmp_path / "id.onnx", 1)
+    out = tmp_path / "out.tif"
+    result = run_cli("predict", model, band, "--activation", "none", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "--scale 2.75e-05 --mean 0.2" in result.stderr
+    with rasterio.open(out) as dst:
+        values = dst.read(1)
+    assert np.isnan(values[:, :5]).all() and (values[:, 5:] == 9300).all()
