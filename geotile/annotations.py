@@ -332,7 +332,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
-    from geotile.input_paths import input_path
+    from geotile.input_paths import input_path, source_name
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.masks import own_rows, say_no_labels_on
     from geotile.no_georef import map_crs, quiet_rasterio
@@ -345,7 +345,7 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     read = read or read_patch_labels(images, options)
     (folder / "labels").mkdir(exist_ok=True)
     # as written: a Path would make /vsizip//tmp/x.zip/a.tif /vsizip/tmp/x.zip/a.tif
-    by_source = {input_path(image).name: input_path(image) for image in images}
+    by_source = {source_name(image): input_path(image) for image in images}
     of_image = {input_path(image): labelled for image, labelled in zip(images, read,
                                                                        strict=True)}
     coco_images, coco_annotations, categories = [], [], {}

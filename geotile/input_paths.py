@@ -100,6 +100,13 @@ def image_stem(path) -> str:
         or input_path(path).stem
 
 
+def source_name(path) -> str:
+    """The name index.csv's source column gives an input: its file's name; a GDAL
+    subdataset's :func:`subdataset_stem` (every SAFE product's would read
+    MTD_MSIL2A.xml:10m:EPSG_32631)."""
+    return subdataset_stem(path) or input_path(path).name
+
+
 def subdataset_stem(path) -> str | None:
     """A GDAL subdataset name's stem: its file's, and the fields that pick the subdataset
     (NETCDF:"scene.nc":sst -> scene_sst, GTIFF_DIR:2:pages.tif -> pages_2); a product's

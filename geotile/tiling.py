@@ -851,7 +851,7 @@ def _mask_patches(mask_src, grid: Grid) -> Iterator[PatchData]:
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
               extra=None, zeros_binary=False, zeros_nodata=False) -> None:
     from geotile.extra_bands import ExtraBands
-    from geotile.input_paths import input_path
+    from geotile.input_paths import input_path, source_name
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.progress import progress_bar
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
@@ -859,6 +859,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
     from geotile.vrt_views import warn_vrt_gap
 
     label = input_path(image)  # its name (a URL's without its ?query)
+    source = source_name(image)  # index.csv's: a SAFE's by its product
     stem = image_stem(image)  # a STAC Item's id
 
     with open_raster(image) as src, (
@@ -944,7 +945,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                     pending.pop(0).result()
                 minx, miny, maxx, maxy = patch.bounds(src.transform)
                 writer.writerow([
-                    image_rel, mask_rel or "", label.name, patch.row, patch.col, patch.x_off,
+                    image_rel, mask_rel or "", source, patch.row, patch.col, patch.x_off,
                     patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),
                     _fmt(maxy), "" if positive is None else _fmt(positive),
                     _fmt(nodata_fraction), split,

@@ -3,6 +3,8 @@ the product's nodata and reflectance scale/offset declared on the bands it names
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -161,6 +163,39 @@ def test_tile_patches_of_a_safe_product_keep_its_nodata_and_scale(run_cli, tmp_p
         assert patch.nodatavals == (0.0,) * 6
         assert patch.scales == (0.0001,) * 4 + (0.001,) * 2
         assert patch.offsets == (-0.1,) * 4 + (0.0,) * 2
+
+
+def test_tile_annotations_of_two_products_are_each_products_own(run_cli, tmp_path):
+    """Two products of different tiles (the second 10 km east) cut with --labels
+    --annotations coco: index.csv named both sources MTD_MSIL2A.xml:10m:EPSG_32631, and the
+    annotations looked each patch's image up by that name: the second product's patches
+    took the first's boxes (exit 0). Now each source is its product's, and so are its
+    boxes."""
+    import csv
+    import json
+
+    import geopandas as gpd
+    import shapely
+
+    first = safe_product(tmp_path / "a")
+    second = safe_product(tmp_path / "b", "04.00")
+    for metadata in (tmp_path / "b").rglob("MTD_TL.xml"):
+        metadata.write_text(metadata.read_text().replace("<ULX>300000</ULX>",
+                                                         "<ULX>310000</ULX>"))
+    labels = tmp_path / "labels.gpkg"
+    gpd.GeoDataFrame({"class": [1, 1]}, geometry=[
+        shapely.box(300060, 4899900, 300150, 4900000),  # the first's pixels 6..15, 2..12
+        shapely.box(310100, 4899950, 310190, 4900010)], crs="EPSG:32631").to_file(labels)
+    result = run_cli("tile", first, second, "--labels", labels, "--annotations", "coco",
+                     "--size", "20", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "out" / "index.csv").read_text().splitlines()))
+    assert len({row["source"] for row in rows}) == 2
+    coco = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    boxes = {Path(image["file_name"]).name.split("_")[3]: [
+        a["bbox"] for a in coco["annotations"] if a["image_id"] == image["id"]]
+        for image in coco["images"]}
+    assert boxes == {"N0510": [[6.0, 2.0, 9.0, 10.0]], "N0400": [[10.0, 1.0, 9.0, 6.0]]}
 
 
 def test_two_safe_products_are_predicted_into_one_folder_by_product_name(run_cli, tmp_path):
