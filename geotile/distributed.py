@@ -462,7 +462,8 @@ def predict_rasters(
     extra_bands = list(extra_bands) if extra_bands else [None] * len(images)
     from geotile.input_paths import refuse_overwriting_inputs
 
-    refuse_overwriting_inputs(outputs, [model_path, *images, *extra_bands])
+    refuse_overwriting_inputs(outputs, [model_path, *images, *(
+        p for e in extra_bands for p in (e if isinstance(e, list | tuple) else [e]))])
     model_options = dict(model_options or {})
     threads = None
     if workers:  # share the machine's cores between the local workers
@@ -475,7 +476,9 @@ def predict_rasters(
     calls = [(_predict_one, _shared(model_path, remote), model_options,
               _shared(image, remote), _shared(output, remote),
               {"options": options, "overwrite": overwrite, "progress": False,
-               "extra_bands": _shared(extra, remote), "extra_resampling": extra_resampling,
+               "extra_bands": [_shared(e, remote) for e in extra] if isinstance(
+                   extra, list | tuple) else _shared(extra, remote),  # a list: dates
+               "extra_resampling": extra_resampling,
                "resume": resume, "settings": settings})
              for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
     given = [(image, output, model_path, extra)

@@ -107,7 +107,8 @@ def date_bands(model, bands):
     model's second date (:mod:`geotile.model_inputs`) of as many channels as the first,
     else None (all its bands)."""
     dates = getattr(model, "date_channels", None)
-    return bands if bands and dates is not None and dates[0] == dates[1] else None
+    timed = getattr(model, "dates", None) is not None  # a 5-D input: every date alike
+    return bands if bands and (timed or (dates is not None and dates[0] == dates[1])) else None
 
 
 def check_date_types(model, dtypes, extra_dtypes, image, extra) -> None:
@@ -116,7 +117,7 @@ def check_date_types(model, dtypes, extra_dtypes, image, extra) -> None:
     scaled apart: a uint8 date divided by 255 beside a uint16 one fed raw. --scale puts both
     on one. Float pixels may hold anything (0..1 beside uint8's /255): they pass."""
     dates = getattr(model, "date_channels", None)
-    if dates is None or dates[0] != dates[1] or getattr(model, "_dtype_max", "") or any(
+    if dates is None or len(set(dates)) != 1 or getattr(model, "_dtype_max", "") or any(
             np.dtype(d).kind not in "iu" for d in (*dtypes, *extra_dtypes)):
         return
     first = {model.normalization_for(d).scale for d in dtypes}
@@ -141,7 +142,7 @@ def two_dates(model) -> bool:
     """Whether ``model`` takes two dates of as many channels (a change detection model:
     :mod:`geotile.model_inputs`), normalised alike."""
     dates = getattr(model, "date_channels", None)
-    return dates is not None and dates[0] == dates[1]
+    return dates is not None and len(dates) > 1 and len(set(dates)) == 1
 
 
 def check_date_values(model, declared, extra_declared, image, extra) -> None:
@@ -301,21 +302,84 @@ class ExtraBands:
         self.close()
 
 
+class DateStack:
+    """The --extra-bands rasters of a multi-temporal model's further dates (one each, in
+    date order), each an :class:`ExtraBands` on the image's grid, read stacked as one."""
+
+    def __init__(self, dates: list[ExtraBands]) -> None:
+        self.dates = dates
+        self.count = sum(d.count for d in dates)
+        self.dtypes = [t for d in dates for t in d.dtypes]
+        self.dtype = np.result_type(*(d.dtype for d in dates))
+        self.path = dates[0].path
+
+    def band_metadata(self) -> list[tuple]:
+        return [b for d in self.dates for b in d.band_metadata()]
+
+    def read(self, top: int, rows: int, width: int, left: int = 0
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Every date's pixels stacked in date order, valid where all are."""
+        read = [d.read(top, rows, width, left) for d in self.dates]
+        return (np.concatenate([p for p, _ in read]),
+                np.logical_and.reduce([v for _, v in read]))
+
+    def close(self) -> None:
+        for date in self.dates:
+            date.close()
+
+    def __enter__(self) -> DateStack:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_dates(paths, like, resampling: str = "auto", bands=None):
+    """:class:`ExtraBands` of one path, a :class:`DateStack` of several (each closed if a
+    later one is refused)."""
+    if isinstance(paths, str | os.PathLike):
+        return ExtraBands(paths, like, resampling, bands)
+    opened = []
+    try:
+        for path in paths:
+            opened.append(ExtraBands(path, like, resampling, bands))
+    except BaseException:
+        for date in opened:
+            date.close()
+        raise
+    return opened[0] if len(opened) == 1 else DateStack(opened)
+
+
+def each_date(extra) -> list:
+    """The further dates of ``extra`` (an ExtraBands or a DateStack), none for None."""
+    return [] if extra is None else list(getattr(extra, "dates", [extra]))
+
+
 def _same_file_key(path) -> str:
     """A path as it names a file, to tell an image given from the same file in a folder."""
     return os.path.realpath(os.fspath(path))
 
 
-def pair_extra_bands(images: Sequence, extra) -> list | None:
+def pair_extra_bands(images: Sequence, extra, dates: bool = False) -> list | None:
     """The extra-bands raster of each image: one file per image (in order), or a folder of
     files named after the images (``<stem>.*``, ``<stem>_dsm.*``..., or as datasets name
-    them: :func:`geotile.dataset_names.elevation_bases`)."""
+    them: :func:`geotile.dataset_names.elevation_bases`). ``dates`` (predict): several for
+    one image, or several folders, are its further dates in order (a list per image)."""
     if not extra:
         return None
     from geotile.input_paths import input_path
 
     paths = [input_path(p) for p in
              ([extra] if isinstance(extra, str | os.PathLike) else list(extra))]
+    folders = [isinstance(p, Path) and p.is_dir() for p in paths]
+    if dates and len(paths) > 1 and all(folders):  # a folder per date
+        per_date = [pair_extra_bands(images, folder) for folder in paths]
+        return [list(one) for one in zip(*per_date, strict=True)]
+    if dates and len(paths) > 1 and len(images) == 1 and not any(folders):
+        for path in paths:
+            if isinstance(path, Path) and not path.exists():
+                raise InputError(f"--extra-bands {path}: no such file. Check the path.")
+        return [paths]
     if len(paths) == 1 and isinstance(paths[0], Path) and paths[0].is_dir():
         folder = paths[0]
         from geotile.sidecars import is_sidecar

@@ -302,10 +302,18 @@ class OnnxModel:
                              "feeds images as float, float16 or integer tensors.")
         self.input_type = _INPUT_TYPES[model_input.type]
         shape = [d if isinstance(d, int) and d > 0 else None for d in model_input.shape]
-        if len(shape) == 5:  # both dates (or frames) on an axis of their own
-            from geotile.model_inputs import five_d_error
+        #: a multi-temporal model's 5-D input ([N,T,C,H,W] or [N,C,T,H,W]), fed the dates'
+        #: channels stacked [N,T*C,H,W] and split at :meth:`_feeds`; None for 4-D ones
+        self.dates = None
+        if len(shape) == 5:  # dates (or frames) on an axis of their own
+            from geotile.model_inputs import Dates, five_d_error, time_axis
 
-            raise five_d_error(model_input, path)
+            if self.second_input is not None:
+                raise five_d_error(model_input, path)
+            self.dates = Dates(model_input, time_axis(model_input, graph, lower_keys(
+                dict(session.get_modelmeta().custom_metadata_map)), path), path)
+            stacked = None if None in shape[1:3] else shape[1] * shape[2]
+            shape = [shape[0], stacked, shape[3], shape[4]]
         if len(shape) != 4:
             declared = f"shape {model_input.shape}" if model_input.shape else "no declared rank"
             raise ModelError(f"{path}: the model input has {declared}; geotile needs a 4-D "
@@ -321,6 +329,8 @@ class OnnxModel:
 
         #: its MLM item's input structure (dim_order, shape, data_type), None without one
         self.mlm_structure = structure = mlm_structure(path)
+        if self.dates is not None:
+            layout, structure = "NCHW", None  # its time axis read above
         if layout in ("NCHW", "NHWC"):
             _check_layout_metadata(layout, shape, model_input.shape, path)
             if structure is not None and structure.layout != layout:
@@ -352,7 +362,7 @@ class OnnxModel:
                 layout = "NHWC"
         self.layout = layout
         self.channels = shape[1] if layout == "NCHW" else shape[3]
-        if self.channels is None and graph is not None:  # a symbolic channel axis
+        if self.channels is None and graph is not None and self.dates is None:  # symbolic
             self.channels = graph_input_channels(graph, self.input_name)
             if self.channels is not None:
                 log.info("%s: its channel axis is symbolic; its first convolution takes %d "
@@ -531,8 +541,33 @@ class OnnxModel:
         log.info("%s: a change detection model of two inputs: %s gets the image, %s the "
                  "--extra-bands raster", self.path.name, first.name, second.name)
 
+    def take_dates(self, count: int, channels: int, source) -> None:
+        """Feed a 5-D model ``count`` dates of ``channels`` each (the image's, then each
+        --extra-bands raster's): :meth:`geotile.model_inputs.Dates.resolve`, then one
+        date's --mean/--std repeated for every date."""
+        self.dates.resolve(count, channels, source)
+        self.date_channels = (channels,) * count
+        self.channels = count * channels
+        fed = getattr(self, "_one_date", None)  # (as repeated, as given) for the last image
+        if fed is not None and fed[0] == (self._mean, self._std):
+            self._mean, self._std = fed[1]
+        given = (self._mean, self._std)
+        for name in ("_mean", "_std"):
+            values = getattr(self, name)
+            if values is not None and len(values) == channels:
+                setattr(self, name, tuple(values) * count)
+            elif values is not None and len(values) not in (1, count * channels):
+                raise ModelError(f"{self.path}: {name[1:]} has {len(values)} values for "
+                                 f"{channels} channels per date; give one value or one per "
+                                 f"channel (--{name[1:]}), applied to every date.")
+            elif values is not None and len(values) == 1:
+                setattr(self, name, tuple(values) * count * channels)
+        self._one_date = ((self._mean, self._std), given)
+
     def _feeds(self, feed: np.ndarray) -> dict[str, np.ndarray]:
         """The session's inputs of a batch of stacked channels: one, or each date's."""
+        if self.dates is not None:
+            return {self.input_name: self.dates.split(feed)}
         if self.second_input is None:
             return {self.input_name: feed}
         axis = 1 if self.layout == "NCHW" else 3
@@ -978,6 +1013,8 @@ class OnnxModel:
     def _zeros(self, batch: int, size: int) -> np.ndarray:
         channels = self.channels or (sum(c or 3 for c in self.date_channels)
                                      if self.date_channels else 3)
+        if self.dates is not None:
+            channels = int(np.prod(self.dates.probe()))
         shape = (batch, channels, size, size) if self.layout == "NCHW" else (
             batch, size, size, channels)
         return np.zeros(shape, self.input_type)
@@ -1349,6 +1386,10 @@ class OnnxModel:
             raise InputError(f"--scale {scale:g}: give a number > 0 (pixels are multiplied "
                              f"by it before model {self.path.name} sees them).")
         channels = self.channels or 1
+        if getattr(self, "dates", None) is not None:  # one date's values: see take_dates
+            given = [len(v) if isinstance(v, list | tuple) else 1 for v in (mean, std)
+                     if v is not None]
+            channels = self.dates.fixed()[1] or max(given, default=1)
         values = {}
         wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
@@ -1907,10 +1948,10 @@ def _shown(values) -> str:
 def _both_dates(value, dates):
     """A mean or std of one date's channels repeated for both dates of a change detection
     model (``dates``: each date's channels) whose dates have as many; else ``value``."""
-    if dates is None or dates[0] != dates[1] or not isinstance(value, list | tuple) or \
+    if dates is None or len(set(dates)) != 1 or not isinstance(value, list | tuple) or \
             len(value) != dates[0]:
         return value
-    return [*value, *value]
+    return list(value) * len(dates)
 
 
 def _per_channel(value, channels: int, name: str, path, source: str | None = None

@@ -14,6 +14,7 @@ any other input (a scalar, a 1-D one), or a third image, is refused.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from geotile.errors import ModelError
 
@@ -109,6 +110,125 @@ def input_channels(arg, layout: str) -> int | None:
     """The fixed channel count of the input ``arg`` in ``layout``, else None."""
     count = arg.shape[1] if layout == "NCHW" else arg.shape[3]
     return count if isinstance(count, int) and count > 0 else None
+
+
+#: words of a 5-D input's axis names (torch.onnx dynamic_axes) that say time or channels
+TIME_WORDS = {"t", "time", "times", "timestep", "timesteps", "steps", "frames", "frame",
+              "dates", "date", "seq", "sequence", "temporal", "num_frames", "num_timesteps"}
+CHANNEL_WORDS = {"c", "channel", "channels", "bands", "band", "chans", "in_chans"}
+
+
+def _said_axis(text: str) -> int | None:
+    """The time axis (1 or 2) that ``text`` (metadata layout, a doc string, a name) spells
+    as NTCHW/NCTHW or [N, T, C, H, W], else None."""
+    letters = re.sub(r"[^A-Za-z]", "", text or "").upper()
+    ntchw, ncthw = "NTCHW" in letters, "NCTHW" in letters
+    return 1 if ntchw and not ncthw else 2 if ncthw and not ntchw else None
+
+
+def time_axis(arg, graph, metadata: dict, path) -> int | None:
+    """The time axis (1: [N,T,C,H,W], 2: [N,C,T,H,W]) of the 5-D input ``arg``, as its
+    metadata layout, its axes' names, its name or doc string, or the channels its first
+    convolution takes (Prithvi's Conv3d) tell; None when none tells (the dates given may:
+    :meth:`Dates.resolve`). ModelError for a metadata layout of another 5-D order."""
+    layout = str(metadata.get("layout") or "")
+    if layout and len(re.sub(r"[^A-Za-z]", "", layout)) == 5:
+        axis = _said_axis(layout)
+        if axis is None:
+            raise ModelError(f"{path}: metadata layout={layout} for its 5-D input "
+                             f"{arg.name}; geotile feeds NTCHW or NCTHW: fix the metadata.")
+        return axis
+    names = [_words(d) if isinstance(d, str) else [] for d in arg.shape[1:3]]
+    for axis, (one, other) in ((1, names), (2, names[::-1])):
+        if set(one) & TIME_WORDS or set(other) & CHANNEL_WORDS:
+            return axis
+    doc = next((getattr(i, "doc_string", "") for i in graph.input if i.name == arg.name),
+               "") \
+        if graph is not None else ""
+    said = _said_axis(doc) or _said_axis(arg.name)
+    if said is not None or graph is None:
+        return said
+    from geotile.graph_analysis import graph_input_channels
+
+    channels = graph_input_channels(graph, arg.name)
+    dims = [d if isinstance(d, int) and d > 0 else None for d in arg.shape[1:3]]
+    if channels is not None and dims.count(channels) == 1:
+        return 2 if dims[0] == channels else 1
+    return None
+
+
+class Dates:
+    """A 5-D input's dates: ``dims`` (axes 1 and 2 as declared, None symbolic), ``axis``
+    (the time axis, None until told), and once fed (:meth:`resolve`) ``count`` dates of
+    ``channels`` each."""
+
+    def __init__(self, arg, axis: int | None, path) -> None:
+        self.arg, self.axis, self.path = arg, axis, path
+        self.dims = [d if isinstance(d, int) and d > 0 else None for d in arg.shape[1:3]]
+        self.count = self.channels = None
+
+    def layout(self) -> str:
+        return {1: "[N,T,C,H,W]", 2: "[N,C,T,H,W]"}.get(self.axis, "5-D")
+
+    def fixed(self) -> tuple[int | None, int | None]:
+        """(dates, channels) the model fixes, as far as the time axis is known."""
+        if self.axis is None:
+            return None, None
+        return self.dims[self.axis - 1], self.dims[2 - self.axis]
+
+    def probe(self) -> tuple[int, int]:
+        """(dates, channels) of a feed before any is given: those known, else 2 and 3."""
+        if self.count is not None:
+            return self.count, self.channels
+        if self.axis is None:  # both fixed: their product is all a probe needs
+            return self.dims[0] or 2, self.dims[1] or 3
+        dates, channels = self.fixed()
+        return dates or 2, channels or 3
+
+    def resolve(self, count: int, channels: int, source) -> None:
+        """Take ``count`` dates of ``channels`` each (the image, then each --extra-bands):
+        the time axis where the model's shape left it open, ModelError naming ``source``,
+        both numbers and the flag where they do not fit."""
+        name = Path(str(self.path)).name
+        fits = [a for a in (1, 2) if self.dims[a - 1] in (None, count)
+                and self.dims[2 - a] in (None, channels)]
+        told = self.axis
+        if self.axis is None and len(fits) == 1:
+            self.axis = fits[0]
+        elif self.axis is None and fits:
+            raise ModelError(
+                f"{name}: input {self.arg.name} {_shape(self.arg)} takes {count} dates of "
+                f"{channels} channels as [N,T,C,H,W] or [N,C,T,H,W] alike, and nothing says "
+                "which; tell it in the model's metadata (layout=NTCHW or layout=NCTHW: "
+                "onnx.helper.set_model_props) and predict again.")
+        elif self.axis is None:  # neither fits: said of the layout whose channels fit
+            self.axis = next((a for a in (1, 2) if self.dims[2 - a] in (None, channels)), 1)
+        dates, wanted = self.fixed()
+        if (dates or count, wanted or channels) != (count, channels):
+            self.axis = told  # the next image's dates may tell
+        if dates is not None and dates != count:
+            raise ModelError(
+                f"{source}: {name} takes {dates} dates (input {self.arg.name} "
+                f"{_shape(self.arg)}, {self.layout()}) but {count} were given (the image and "
+                f"{count - 1} --extra-bands); give --extra-bands once per further date, in "
+                f"date order ({dates - 1} of them).")
+        if wanted is not None and wanted != channels:
+            raise ModelError(
+                f"{source}: {name} takes {wanted} channels per date (input {self.arg.name} "
+                f"{_shape(self.arg)}, {self.layout()}) but the dates have {channels}; give "
+                f"rasters of {wanted} bands, or pick them with --bands (applied to every "
+                "date).")
+        self.count, self.channels = count, channels
+
+    def split(self, feed):
+        """A batch of the dates' channels stacked [N, T*C, H, W] as the model's 5-D input."""
+        import numpy as np
+
+        dates, channels = self.probe()
+        if self.axis is None:  # a probe of zeros: the declared shape
+            return feed.reshape(feed.shape[0], dates, channels, *feed.shape[2:])
+        out = feed.reshape(feed.shape[0], dates, channels, *feed.shape[2:])
+        return np.ascontiguousarray(out.transpose(0, 2, 1, 3, 4) if self.axis == 2 else out)
 
 
 def five_d_error(arg, path) -> ModelError:

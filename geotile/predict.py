@@ -72,7 +72,13 @@ from geotile.errors import (
     check_range,
     check_whole,
 )
-from geotile.extra_bands import check_date_types, check_date_values, date_bands, two_dates
+from geotile.extra_bands import (
+    check_date_types,
+    check_date_values,
+    date_bands,
+    each_date,
+    two_dates,
+)
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
 from geotile.input_bands import model_view, select_bands
@@ -742,12 +748,45 @@ def _refuse_raster_options(options: PredictOptions) -> None:
 
 
 def _dates_named(model, src, indexes, extra, name: str) -> str:
-    """``name``, or "before.tif and after.tif" for a change detection model's two dates of
-    one pixel type: what is said of the image's pixels holds for the second date's too."""
+    """``name``, or "before.tif and after.tif" for a change detection model's dates of one
+    pixel type: what is said of the image's pixels holds for the other dates' too."""
     if extra is None or not two_dates(model) or set(extra.dtypes) != {
             np.dtype(src.dtypes[i - 1]) for i in indexes}:
         return name
-    return f"{name} and {extra.path.name}"
+    return " and ".join([name, *(d.path.name for d in each_date(extra))])
+
+
+def _several_dates(model, extra_bands):
+    """``extra_bands`` as one path, or the paths of a multi-temporal model's further dates;
+    InputError for several given to a model of no time axis."""
+    if extra_bands is None or isinstance(extra_bands, str | os.PathLike):
+        return extra_bands
+    paths = list(extra_bands)
+    if len(paths) == 1:
+        return paths[0]
+    if getattr(model, "dates", None) is None:
+        raise InputError(
+            f"{len(paths)} --extra-bands rasters for one image ({', '.join(map(str, paths))})"
+            f", but {Path(model.path).name} takes no dates on an axis of their own (a 5-D "
+            "input); give one per image.")
+    return paths if paths else None
+
+
+def _take_dates(model, src, options, extra, source) -> None:
+    """A multi-temporal model's dates: the image, then each --extra-bands raster (in date
+    order), of as many channels each (:meth:`geotile.model.OnnxModel.take_dates`)."""
+    if getattr(model, "dates", None) is None:
+        return
+    dates = each_date(extra)
+    counts = {d.path.name: d.count for d in dates}
+    if len(set(counts.values())) > 1:
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+        raise InputError(f"{source}: the --extra-bands dates have other band counts ({shown}); "
+                         f"{Path(model.path).name} takes as many channels from every date: "
+                         "give rasters of the same bands, or pick them with --bands.")
+    channels = dates[0].count if dates else (len(options.bands) if options.bands
+                                             else src.count)
+    model.take_dates(1 + len(dates), channels, source)
 
 
 @with_read_settings
@@ -842,7 +881,8 @@ def predict_raster(
                 "logits: p >= 0.5), or predict with --activation sigmoid.")
     started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
-    refuse_overwriting_inputs([output_path], [image_path, extra_bands, getattr(
+    extra_bands = _several_dates(model, extra_bands)
+    refuse_overwriting_inputs([output_path], [image_path, *_paths(extra_bands), getattr(
         model, "path", None)], mosaic.input_sources(output_folders([output_path]))
         if mosaic is not None else None)
     check_geotiff_name(output_path)
@@ -871,25 +911,27 @@ def predict_raster(
             original, model, extra.count if extra is not None else 0) as src:
         check_pixels_readable(original)
         added = extra.count if extra is not None else 0
-        source = image_path if extra is None else f"{image_path} + {extra.path.name}"
+        source = image_path if extra is None else " + ".join(
+            [str(image_path), *(d.path.name for d in each_date(extra))])
         refuse_unpredictable(model, original, src, options, image_path)
-        if extra is not None:
-            refuse_complex(extra.dtype, extra.path, "the --extra-bands raster's ")
+        for date in each_date(extra):
+            refuse_complex(date.dtype, date.path, "the --extra-bands raster's ")
+        _take_dates(model, src, options, extra, source)
         indexes = select_bands(model, src, options, added, source)
         # after the refusals: a refused image gets its one line alone
         warn_if_not_georeferenced(original, "the predictions",
                                   also=_scale_unknown(model, original, options))
         warn_other_pages(original, image_path.name)
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels
-        if extra is not None:
-            check_date_types(model, [src.dtypes[i - 1] for i in indexes], extra.dtypes,
-                             image_path, extra.path)
+        for date in each_date(extra):  # each further date beside the first
+            check_date_types(model, [src.dtypes[i - 1] for i in indexes], date.dtypes,
+                             image_path, date.path)
             check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
                                       for i in indexes],
-                              [b[2:4] for b in extra.band_metadata()], image_path, extra.path)
+                              [b[2:4] for b in date.band_metadata()], image_path, date.path)
             if two_dates(model):
                 check_date_ranges(model, date_range(model, src, indexes),
-                                  date_range(model, *extra.raster), image_path, extra.path)
+                                  date_range(model, *date.raster), image_path, date.path)
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)
         if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel
@@ -1005,9 +1047,16 @@ def _extra(path, src, resampling, bands=None):
     null context without one."""
     if path is None:
         return contextlib.nullcontext()
-    from geotile.extra_bands import ExtraBands
+    from geotile.extra_bands import open_dates
 
-    return ExtraBands(path, src, resampling, bands)
+    return open_dates(path, src, resampling, bands)
+
+
+def _paths(extra_bands) -> list:
+    """The --extra-bands path(s) of one image as a list: none, one, or one per date."""
+    if extra_bands is None:
+        return []
+    return [extra_bands] if isinstance(extra_bands, str | os.PathLike) else list(extra_bands)
 
 
 def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
@@ -1061,7 +1110,7 @@ def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(
     # Hugging Face's, MMDeploy's or Paddle's files that normalise its input or name its
     # classes, when read
     inputs = [model.path, *getattr(model, "sidecars", {}).values(), image_path,
-              *([extra_bands] if extra_bands is not None else [])]
+              *_paths(extra_bands)]
     return digest("predict", settings, inputs, mosaic)
 
 

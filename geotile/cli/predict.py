@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -288,8 +289,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         raise click.UsageError("--mosaic cannot be combined with --extra-bands.")
     if mosaic and (workers or scheduler):
         raise click.UsageError("--mosaic runs in one process: leave out --workers/--scheduler.")
-    extras = pair_extra_bands(images, extra_bands) or [None] * len(images)
-    read = [extra for extra in extras if extra is not None]  # inputs too: never replaced
+    extras = pair_extra_bands(images, extra_bands, dates=True) or [None] * len(images)
+    read = [path for extra in extras if extra is not None  # inputs too: never replaced
+            for path in ([extra] if isinstance(extra, str | os.PathLike) else extra)]
     resumed = "predict" if resume else None  # replacing only predict's outputs
     pairs = resolve_outputs(images, output, overwrite or resume, protected=read,
                             resume=resumed)
@@ -364,28 +366,37 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     from geotile.input_bands import model_view, select_bands
     from geotile.input_range import warn_one_scale_over_types
     from geotile.model_pixel import refuse_complex, refuse_unpredictable
+    from geotile.predict import _several_dates
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
 
     typed = []
-    for (image, _), extra in zip(pairs, extras, strict=True):
-        added, extra_types = 0, []
-        if extra is not None:
+    for (image, _), paths in zip(pairs, extras, strict=True):
+        paths = _several_dates(model, paths)
+        paths = [] if paths is None else [paths] if isinstance(paths, str | os.PathLike) \
+            else paths
+        dates = []  # (path, band numbers, types, declared values) of each further date
+        for extra in paths:
             with open_raster(extra) as more:
-                bands = date_bands(model, options.bands)  # a second date's: the image's
+                bands = date_bands(model, options.bands)  # a further date's: the image's
                 numbers = picked_bands(more, bands, extra) if bands else range(
                     1, more.count + 1)
-                added, extra_types = len(numbers), [more.dtypes[i - 1] for i in numbers]
-                extra_values = [(more.scales[i - 1], more.offsets[i - 1]) for i in numbers]
+                dates.append((extra, numbers, [more.dtypes[i - 1] for i in numbers],
+                              [(more.scales[i - 1], more.offsets[i - 1]) for i in numbers]))
                 refuse_complex(common_dtype(more), extra, "the --extra-bands raster's ")
+        added = sum(len(numbers) for _, numbers, _, _ in dates)
+        source = " + ".join([str(image), *(Path(p).name for p in paths)])
         with open_raster(image) as raw, model_view(raw, model, added) as src:
             if pixels:
                 check_pixels_readable(raw)
             refuse_unpredictable(model, raw, src, options, image)
-            indexes = select_bands(model, src, options, added,
-                                   image if extra is None else f"{image} + {Path(extra).name}")
+            if getattr(model, "dates", None) is not None:
+                model.take_dates(1 + len(dates), len(dates[0][1]) if dates else len(
+                    options.bands or range(src.count)), source)
+            indexes = select_bands(model, src, options, added, source)
             typed.append((Path(image).name, common_dtype(src, indexes)))
-            if extra is not None:  # the image's uint8 scale from its channels, then both dates
+            if dates:  # the image's uint8 scale from its channels, then every date
                 model.image_channels(len(indexes))
+            for extra, numbers, extra_types, extra_values in dates:
                 check_date_types(model, [src.dtypes[i - 1] for i in indexes], extra_types,
                                  image, extra)
                 check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])

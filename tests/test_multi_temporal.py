@@ -1,0 +1,192 @@
+"""Multi-temporal models of one 5-D input ([N,T,C,H,W]: U-TAE, BIT's 5-D exports;
+[N,C,T,H,W]: Prithvi-EO-2.0's Conv3d): the image is the first date, each --extra-bands the
+next, stacked on the time axis the model's shape, names or graph tell."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import rasterio
+from onnx import TensorProto, helper, numpy_helper
+
+from tests.conftest import assert_one_line_error
+
+HEIGHT, WIDTH = 40, 52
+
+
+def temporal_model(path, layout="NTCHW", dates=3, channels=2, *, fixed=True, names=None,
+                   metadata=None, conv3d=False):
+    """``out[c] = sum_t W[t, c] * x[t, c]`` per pixel (W distinct: a date fed out of order
+    shows), of a 5-D input in ``layout``; ``fixed``: T and C fixed, else T named
+    ``names[0]`` (W[t, c] = (T - t) * w[c]: a CumSum over any count of dates)."""
+    axis = 1 if layout == "NTCHW" else 2
+    dims = [dates, channels] if axis == 1 else [channels, dates]
+    if not fixed:
+        dims[axis - 1] = names[0]
+    weights = _weights(dates, channels, fixed)
+    if not fixed:
+        weights = weights[:1] / dates
+    shaped = weights.reshape(1, -1, channels, 1, 1) if axis == 1 else \
+        weights.T.reshape(1, channels, -1, 1, 1)
+    nodes = [helper.make_node("Mul", ["xc", "w"], ["xw"]),
+             helper.make_node("ReduceSum", ["xw", "axes"], ["out"], keepdims=0),
+             helper.make_node("CumSum", ["x", "axis"], ["xc"]) if not fixed else
+             helper.make_node("Identity", ["x"], ["xc"])]
+    inits = [numpy_helper.from_array(shaped.astype(np.float32), "w"),
+             numpy_helper.from_array(np.array([axis], np.int64), "axes"),
+             numpy_helper.from_array(np.array(axis, np.int64), "axis")]
+    if conv3d:  # Prithvi's patch embedding: a Conv3d on [N,C,T,H,W], here the identity
+        kernel = np.eye(channels, dtype=np.float32).reshape(channels, channels, 1, 1, 1)
+        nodes.insert(0, helper.make_node("Conv", ["x0", "k"], ["x"], kernel_shape=[1, 1, 1]))
+        inits.append(numpy_helper.from_array(kernel, "k"))
+    graph = helper.make_graph(
+        nodes, "temporal",
+        [helper.make_tensor_value_info("x0" if conv3d else "x", TensorProto.FLOAT,
+                                       ["N", *dims, "H", "W"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", channels, "H", "W"])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    for key, value in (metadata or {}).items():
+        helper.set_model_props(model, {key: value})
+    onnx.save(model, str(path))
+    return path
+
+
+def _weights(dates, channels, fixed=True):
+    """W[t, c] of :func:`temporal_model`."""
+    if not fixed:
+        return np.outer(np.arange(dates, 0, -1), _weights(1, channels)[0]).astype(np.float64)
+    return (np.arange(1, dates * channels + 1, dtype=np.float64).reshape(dates, channels)
+            * np.array([1, -1] * channels)[:channels] / 3)
+
+
+def _reference(stack, dates, channels, fixed=True):
+    """The model's output for float (T, C, H, W) inputs."""
+    return np.einsum("tc,tchw->chw", _weights(dates, channels, fixed), stack)
+
+
+@pytest.fixture
+def series(make_raster):
+    """Three float32 dates of two bands, 0..1, of one place."""
+    rng = np.random.default_rng(11)
+    stack = rng.random((3, 2, HEIGHT, WIDTH)).astype(np.float32)
+    paths = [make_raster(f"d{i}.tif", stack[i]) for i in range(3)]
+    return stack, paths
+
+
+def _predict(run_cli, model, paths, out, *more):
+    extras = [a for p in paths[1:] for a in ("--extra-bands", p)]
+    result = run_cli("predict", model, paths[0], *extras, "-o", out, "--dtype", "float32",
+                     "--activation", "none", *more)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        return src.read().astype(np.float64), src
+
+
+@pytest.mark.parametrize("layout", ["NTCHW", "NCTHW"])
+@pytest.mark.parametrize("fixed", [True, False])
+def test_each_date_reaches_its_place_on_the_time_axis(series, tmp_path, run_cli, layout,
+                                                      fixed):
+    """A 5-D input was refused ('geotile feeds 4-D image batches'); now the image is date 1
+    and each --extra-bands the next, over overlapping windows, in either axis order."""
+    stack, paths = series
+    names = ("T",) if layout == "NTCHW" else ("num_frames",)
+    model = temporal_model(tmp_path / "m.onnx", layout, fixed=fixed, names=names,
+                           metadata=None if not fixed else {"layout": layout})
+    got, src = _predict(run_cli, model, paths, tmp_path / "o.tif", "--tile-size", 32,
+                        "--overlap", 8)
+    np.testing.assert_allclose(got, _reference(stack, 3, 2, fixed), atol=1e-5)
+    swapped = _reference(stack[[1, 0, 2]], 3, 2, fixed)
+    assert np.abs(got - swapped).max() > 0.05
+    with rasterio.open(paths[0]) as image:
+        assert (src.crs, src.transform) == (image.crs, image.transform)
+
+
+def test_the_dates_given_or_a_conv3d_tell_the_time_axis(series, tmp_path, run_cli):
+    """[N,2,3,...] fixed both (C=2, T=3: NCTHW) with nothing named: 3 dates of 2 bands fit
+    one order only; a Conv3d on the input says NCTHW by itself."""
+    stack, paths = series
+    for name, conv in (("plain.onnx", False), ("conv3d.onnx", True)):
+        model = temporal_model(tmp_path / name, "NCTHW", conv3d=conv)
+        got, _ = _predict(run_cli, model, paths, tmp_path / f"{name}.tif")
+        np.testing.assert_allclose(got, _reference(stack, 3, 2), atol=1e-5)
+
+
+def test_a_fixed_count_of_dates_other_than_given_is_one_line(series, tmp_path, run_cli):
+    _, paths = series
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "-o", out)
+    assert_one_line_error(result, "m.onnx takes 3 dates", "2 were given", "--extra-bands")
+    assert not out.exists()
+
+
+def test_dates_of_ambiguous_axes_are_one_line_saying_how_to_tell(make_raster, tmp_path,
+                                                                 run_cli):
+    """[N,2,2,H,W] given 2 dates of 2 bands: either order fits, nothing says which."""
+    rng = np.random.default_rng(3)
+    paths = [make_raster(f"d{i}.tif", rng.random((2, 20, 20)).astype(np.float32))
+             for i in range(2)]
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", dates=2, channels=2)
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "-o", out)
+    assert_one_line_error(result, "m.onnx", "layout=NTCHW or layout=NCTHW")
+    assert not out.exists()
+
+
+def test_bands_mean_std_and_uint8_apply_to_every_date(make_raster, tmp_path, run_cli):
+    """--bands picks every date's bands; --mean/--std of one date's channels, every date's;
+    uint8 dates divided by 255 alike."""
+    rng = np.random.default_rng(5)
+    stack = rng.integers(0, 256, (3, 3, HEIGHT, WIDTH), dtype=np.uint8)
+    paths = [make_raster(f"u{i}.tif", stack[i]) for i in range(3)]
+    model = temporal_model(tmp_path / "m.onnx", "NCTHW", metadata={"layout": "NCTHW"})
+    got, _ = _predict(run_cli, model, paths, tmp_path / "o.tif", "--bands", "3,1",
+                      "--mean", "0.5,0.25", "--std", "0.5,2")
+    fed = stack[:, [2, 0]].astype(np.float64) / 255
+    fed = (fed - np.array([0.5, 0.25]).reshape(1, 2, 1, 1)) / np.array(
+        [0.5, 2]).reshape(1, 2, 1, 1)
+    np.testing.assert_allclose(got, _reference(fed, 3, 2), atol=1e-4)
+
+
+def test_api_tta_and_workers_give_the_same(series, tmp_path, run_cli):
+    """predict_raster takes the dates as a list; --tta flips every date alike."""
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+
+    stack, paths = series
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    want = _reference(stack, 3, 2)
+    loaded = OnnxModel.from_path(model, activation="none")
+    predict_raster(loaded, paths[0], tmp_path / "api.tif", extra_bands=paths[1:],
+                   options=PredictOptions(dtype="float32", tile_size=32))
+    with rasterio.open(tmp_path / "api.tif") as src:
+        np.testing.assert_allclose(src.read(), want, atol=1e-5)
+    got, _ = _predict(run_cli, model, paths, tmp_path / "tta.tif", "--tta", "flip")
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_resume_digests_every_date(series, tmp_path, run_cli):
+    """A changed third date makes --resume predict again."""
+    stack, paths = series
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    out = tmp_path / "o.tif"
+    _predict(run_cli, model, paths, out, "--resume")
+    with rasterio.open(paths[2], "r+") as dst:
+        dst.write(stack[2] * 0 + 0.5)
+    got, _ = _predict(run_cli, model, paths, out, "--resume")
+    changed = stack.copy()
+    changed[2] = 0.5
+    np.testing.assert_allclose(got, _reference(changed, 3, 2), atol=1e-5)
+
+
+def test_several_dates_for_a_4d_model_are_one_line(series, tmp_path, run_cli):
+    from tests.onnx_models import pointwise_model
+
+    _, paths = series
+    model = pointwise_model(tmp_path / "flat.onnx", channels=4)
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     paths[2], "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "2 --extra-bands rasters for one image", "5-D")
