@@ -1778,6 +1778,8 @@ class OnnxModel:
         channels = f"{self.channels} channels" if self.second_input is None else (
             f"{self.input_name} {self.date_channels[0]} + {self.second_input.name} "
             f"{self.date_channels[1]} channels (two dates)")
+        if self.dates is not None:
+            channels = f"{self.input_name} {self.dates.describe()}"
         return (f"{self.path.name}: {self.provider}, {self.layout}, {channels} "
                 f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "
                 f"{self.class_names}, activation {activations}")

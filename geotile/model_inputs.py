@@ -170,6 +170,13 @@ class Dates:
     def layout(self) -> str:
         return {1: "[N,T,C,H,W]", 2: "[N,C,T,H,W]"}.get(self.axis, "5-D")
 
+    def describe(self) -> str:
+        """E.g. "[1,6,3,224,224] [N,C,T,H,W] (3 dates of 6 channels)"."""
+        dates, channels = (self.count, self.channels) if self.count else self.fixed()
+        known = f" ({dates or '?'} dates of {channels or '?'} channels)" \
+            if self.axis else " (time axis told by the dates given)"
+        return f"{_shape(self.arg)} {self.layout()}{known}"
+
     def fixed(self) -> tuple[int | None, int | None]:
         """(dates, channels) the model fixes, as far as the time axis is known."""
         if self.axis is None:

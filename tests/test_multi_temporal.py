@@ -190,3 +190,48 @@ def test_several_dates_for_a_4d_model_are_one_line(series, tmp_path, run_cli):
     result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
                      paths[2], "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "2 --extra-bands rasters for one image", "5-D")
+
+
+def test_workers_and_folders_per_date_feed_every_image(make_raster, tmp_path, run_cli):
+    """Several images: one --extra-bands folder per further date, paired by name; --workers
+    gives what one process does."""
+    rng = np.random.default_rng(9)
+    stacks = {}
+    for name in ("a", "b"):
+        stacks[name] = rng.random((3, 2, 24, 24)).astype(np.float32)
+        for i, folder in enumerate(("t1", "t2", "t3")):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            make_raster(f"{folder}/{name}.tif", stacks[name][i])
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    for more in ((), ("--workers", 2)):
+        out = tmp_path / f"out{len(more)}"
+        result = run_cli("predict", model, tmp_path / "t1" / "a.tif", tmp_path / "t1" / "b.tif",
+                         "--extra-bands", tmp_path / "t2", "--extra-bands", tmp_path / "t3",
+                         "-o", out, "--dtype", "float32", "--activation", "none", *more)
+        assert result.exit_code == 0, result.output
+        for name, stack in stacks.items():
+            with rasterio.open(out / f"{name}.tif") as src:
+                np.testing.assert_allclose(src.read(), _reference(stack, 3, 2), atol=1e-5)
+
+
+def test_a_date_on_another_scale_is_one_line_naming_it(series, make_raster, tmp_path,
+                                                       run_cli):
+    """The third date in reflectance x 10000 beside two of 0..1: fed alike, the model would
+    see a change everywhere, as of two dates (geotile.date_ranges)."""
+    stack, paths = series
+    paths[2] = make_raster("d2_dn.tif", stack[2] * 10000)
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     paths[2], "-o", out)
+    assert_one_line_error(result, "d0.tif and d2_dn.tif", "different scales")
+    assert not out.exists()
+
+
+def test_verbose_names_the_time_axis_and_dates(series, tmp_path, run_cli):
+    _, paths = series
+    model = temporal_model(tmp_path / "m.onnx", "NCTHW", conv3d=True)
+    result = run_cli("-v", "predict", model, *paths[:1], "--extra-bands", paths[1],
+                     "--extra-bands", paths[2], "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    assert "x0 [N,2,3,H,W] [N,C,T,H,W] (3 dates of 2 channels)" in result.stderr

@@ -184,7 +184,9 @@ def extra_bands_opts(command):
         "<scene>_VH.tif for <scene>_VV.tif, _HV for _HH; LEVIR-CD's B/ for A/: the same "
         "names). predict: a change detection model of two inputs "
         "(x1/x2, pre/post, A/B) gets IMAGE as its first date, RASTER as its second; "
-        "--bands picks both dates' bands.")(command)
+        "a multi-temporal one (a 5-D input [N,T,C,H,W] or [N,C,T,H,W]) gets IMAGE as "
+        "date 1 and one --extra-bands per further date, in date order (a file each, or a "
+        "folder each for several IMAGEs); --bands picks every date's bands.")(command)
 
 
 def _local_output(ctx, param, value):

@@ -236,6 +236,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
           -o classes.tif --output-type class
     $ geotile predict siamese.onnx test/A --extra-bands test/B \\
           -o change/ --output-type class
+    $ geotile predict prithvi_crops.onnx march.tif --extra-bands \\
+          june.tif --extra-bands sept.tif -o crops.tif --output-type class
     $ geotile predict unet.onnx tiles/*.tif -o predictions/ --mosaic
     $ geotile predict unet.onnx S2A_MSIL2A_20240601_T32TQM/item.json \\
           --bands B04,B03,B02 -o s2.tif
