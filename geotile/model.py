@@ -331,7 +331,7 @@ class OnnxModel:
         self.mlm_structure = structure = mlm_structure(path)
         if self.dates is not None:
             layout, structure = "NCHW", None  # its time axis read above
-        if layout in ("NCHW", "NHWC"):
+        if layout in ("NCHW", "NHWC") and self.dates is None:
             _check_layout_metadata(layout, shape, model_input.shape, path)
             if structure is not None and structure.layout != layout:
                 raise ModelError(f"{structure.file}: mlm:input input dim_order "

@@ -115,6 +115,8 @@ def input_channels(arg, layout: str) -> int | None:
 #: words of a 5-D input's axis names (torch.onnx dynamic_axes) that say time or channels
 TIME_WORDS = {"t", "time", "times", "timestep", "timesteps", "steps", "frames", "frame",
               "dates", "date", "seq", "sequence", "temporal", "num_frames", "num_timesteps"}
+#: a fixed last axis of a 5-D input below this, beside another size, holds channels
+FEW_CHANNELS = 32
 CHANNEL_WORDS = {"c", "channel", "channels", "bands", "band", "chans", "in_chans"}
 
 
@@ -132,6 +134,14 @@ def time_axis(arg, graph, metadata: dict, path) -> int | None:
     convolution takes (Prithvi's Conv3d) tell; None when none tells (the dates given may:
     :meth:`Dates.resolve`). ModelError for a metadata layout of another 5-D order."""
     layout = str(metadata.get("layout") or "")
+    last = arg.shape[4] if isinstance(arg.shape[4], int) and arg.shape[4] > 0 else None
+    if layout.upper().endswith("C") or (last is not None and last < FEW_CHANNELS
+                                         and arg.shape[3] != last):
+        raise ModelError(
+            f"{path}: input {arg.name} {_shape(arg)} is 5-D with its channels last "
+            "([N,T,H,W,C]); geotile feeds [N,T,C,H,W] or [N,C,T,H,W]. Re-export it with a "
+            "Transpose to channels first in front (or tell its layout: metadata "
+            "layout=NTCHW or NCTHW).")
     if layout and len(re.sub(r"[^A-Za-z]", "", layout)) == 5:
         axis = _said_axis(layout)
         if axis is None:
@@ -216,7 +226,7 @@ class Dates:
         if dates is not None and dates != count:
             raise ModelError(
                 f"{source}: {name} takes {dates} dates (input {self.arg.name} "
-                f"{_shape(self.arg)}, {self.layout()}) but {count} were given (the image and "
+                f"{_shape(self.arg)}, {self.layout()}) but {count} given (the image and "
                 f"{count - 1} --extra-bands); give --extra-bands once per further date, in "
                 f"date order ({dates - 1} of them).")
         if wanted is not None and wanted != channels:

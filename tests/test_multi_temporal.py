@@ -119,7 +119,7 @@ def test_a_fixed_count_of_dates_other_than_given_is_one_line(series, tmp_path, r
     model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
     out = tmp_path / "o.tif"
     result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "-o", out)
-    assert_one_line_error(result, "m.onnx takes 3 dates", "2 were given", "--extra-bands")
+    assert_one_line_error(result, "m.onnx takes 3 dates", "2 given", "--extra-bands")
     assert not out.exists()
 
 
@@ -235,3 +235,31 @@ def test_verbose_names_the_time_axis_and_dates(series, tmp_path, run_cli):
                      "--extra-bands", paths[2], "-o", tmp_path / "o.tif")
     assert result.exit_code == 0, result.output
     assert "x0 [N,2,3,H,W] [N,C,T,H,W] (3 dates of 2 channels)" in result.stderr
+
+
+def test_no_further_date_or_one_of_other_bands_is_one_line(series, make_raster, tmp_path,
+                                                           run_cli):
+    stack, paths = series
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    result = run_cli("predict", model, paths[0], "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "takes 3 dates", "but 1 given", "(2 of them)")
+    three = make_raster("three.tif", np.concatenate([stack[2], stack[2][:1]]))
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     three, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "d1.tif 2, three.tif 3", "--bands")
+
+
+@pytest.mark.parametrize("shape", [["N", 3, "H", "W", 2], [1, 3, 32, 32, 2]])
+def test_a_channels_last_5d_input_is_one_line(series, tmp_path, run_cli, shape):
+    """[N,T,H,W,C] (Keras ConvLSTM) read as [N,T,C,H,W] would feed rows as channels."""
+    _, paths = series
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["out"], axes=[1], keepdims=0)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [shape[0], *shape[2:]])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    onnx.save(model, str(tmp_path / "nthwc.onnx"))
+    result = run_cli("predict", tmp_path / "nthwc.onnx", paths[0], "--extra-bands", paths[1],
+                     "--extra-bands", paths[2], "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "nthwc.onnx", "channels last", "[N,T,C,H,W]")
