@@ -481,7 +481,8 @@ def predict_rasters(
                "extra_resampling": extra_resampling,
                "resume": resume, "settings": settings})
              for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
-    given = [(image, output, model_path, extra)
+    given = [(image, output, model_path, *(extra if isinstance(extra, list | tuple)
+                                           else [extra]))  # a list: each date's
              for image, output, extra in zip(images, outputs, extra_bands, strict=True)]
     return _run(calls, images, outputs, workers, scheduler, progress, given)
 

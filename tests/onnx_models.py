@@ -291,3 +291,50 @@ def siamese_reference(first: np.ndarray, second: np.ndarray, *, seed=30) -> np.n
         return np.einsum("c,chw->hw", weights[0, :, 0, 0].astype(np.float64), pixels) + bias[0]
 
     return 1 / (1 + np.exp(-(conv(second, seed + 1) - conv(first, seed))))[np.newaxis]
+
+
+def temporal_model(path, layout="NTCHW", dates=3, channels=2, *, fixed=True, names=None,
+                   metadata=None, conv3d=False):
+    """``out[c] = sum_t W[t, c] * x[t, c]`` per pixel (W distinct: a date fed out of order
+    shows), of a 5-D input in ``layout``; ``fixed``: T and C fixed, else T named
+    ``names[0]`` (W[t, c] = (T - t) * w[c]: a CumSum over any count of dates)."""
+    axis = 1 if layout == "NTCHW" else 2
+    dims = [dates, channels] if axis == 1 else [channels, dates]
+    if not fixed:
+        dims[axis - 1] = names[0]
+    weights = temporal_weights(dates, channels, fixed)
+    if not fixed:
+        weights = weights[:1] / dates
+    shaped = weights.reshape(1, -1, channels, 1, 1) if axis == 1 else \
+        weights.T.reshape(1, channels, -1, 1, 1)
+    nodes = [helper.make_node("Mul", ["xc", "w"], ["xw"]),
+             helper.make_node("ReduceSum", ["xw", "axes"], ["out"], keepdims=0),
+             helper.make_node("CumSum", ["x", "axis"], ["xc"]) if not fixed else
+             helper.make_node("Identity", ["x"], ["xc"])]
+    inits = [numpy_helper.from_array(shaped.astype(np.float32), "w"),
+             numpy_helper.from_array(np.array([axis], np.int64), "axes"),
+             numpy_helper.from_array(np.array(axis, np.int64), "axis")]
+    if conv3d:  # Prithvi's patch embedding: a Conv3d on [N,C,T,H,W], here the identity
+        kernel = np.eye(channels, dtype=np.float32).reshape(channels, channels, 1, 1, 1)
+        nodes.insert(0, helper.make_node("Conv", ["x0", "k"], ["x"], kernel_shape=[1, 1, 1]))
+        inits.append(numpy_helper.from_array(kernel, "k"))
+    graph = helper.make_graph(
+        nodes, "temporal",
+        [helper.make_tensor_value_info("x0" if conv3d else "x", TensorProto.FLOAT,
+                                       ["N", *dims, "H", "W"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", channels, "H", "W"])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    for key, value in (metadata or {}).items():
+        helper.set_model_props(model, {key: value})
+    onnx.save(model, str(path))
+    return path
+
+
+def temporal_weights(dates, channels, fixed=True):
+    """W[t, c] of :func:`temporal_model`."""
+    if not fixed:
+        return np.outer(np.arange(dates, 0, -1), temporal_weights(1, channels)[0])
+    return (np.arange(1, dates * channels + 1, dtype=np.float64).reshape(dates, channels)
+            * np.array([1, -1] * channels)[:channels] / 3)

@@ -11,7 +11,7 @@ import pytest
 import rasterio
 
 from .conftest import assert_one_line_error, write_garbled_jpeg
-from .onnx_models import pointwise_model
+from .onnx_models import pointwise_model, temporal_model
 
 distributed = pytest.importorskip("distributed")
 
@@ -1608,3 +1608,24 @@ def test_the_workers_digest_with_the_callers_code_fingerprint(run_cli, make_rast
         assert src.tags()[resume.TAG].endswith("-" + "f" * resume.CODE_CHARS)
     resumed = run_cli(*args, "--resume")
     assert resumed.exit_code == 0 and resumed.output.count("skipped (--resume)") == 2
+
+
+def test_a_worker_s_warning_on_several_dates_is_one_line(run_cli, make_raster, tmp_path,
+                                                         cluster):
+    """A multi-temporal model's images of three dates (a folder each) on a scheduler: a
+    worker's warning came back through a list of paths ('expected str, bytes or
+    os.PathLike object, not list'); now each is one 'Warning:' line."""
+    rng = np.random.default_rng(2)
+    for name in ("a", "b"):
+        for folder in ("t1", "t2", "t3"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            make_raster(f"{folder}/{name}.tif", rng.integers(0, 3000, (2, 24, 24), np.uint16))
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    result = run_cli("predict", model, tmp_path / "t1" / "a.tif", tmp_path / "t1" / "b.tif",
+                     "--extra-bands", tmp_path / "t2", "--extra-bands", tmp_path / "t3",
+                     "-o", tmp_path / "out", "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("Warning:") for line in lines), result.stderr
+    assert "uint16" in lines[0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "b.tif"]

@@ -8,63 +8,17 @@ import numpy as np
 import onnx
 import pytest
 import rasterio
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from tests.conftest import assert_one_line_error
+from tests.onnx_models import temporal_model, temporal_weights
 
 HEIGHT, WIDTH = 40, 52
 
 
-def temporal_model(path, layout="NTCHW", dates=3, channels=2, *, fixed=True, names=None,
-                   metadata=None, conv3d=False):
-    """``out[c] = sum_t W[t, c] * x[t, c]`` per pixel (W distinct: a date fed out of order
-    shows), of a 5-D input in ``layout``; ``fixed``: T and C fixed, else T named
-    ``names[0]`` (W[t, c] = (T - t) * w[c]: a CumSum over any count of dates)."""
-    axis = 1 if layout == "NTCHW" else 2
-    dims = [dates, channels] if axis == 1 else [channels, dates]
-    if not fixed:
-        dims[axis - 1] = names[0]
-    weights = _weights(dates, channels, fixed)
-    if not fixed:
-        weights = weights[:1] / dates
-    shaped = weights.reshape(1, -1, channels, 1, 1) if axis == 1 else \
-        weights.T.reshape(1, channels, -1, 1, 1)
-    nodes = [helper.make_node("Mul", ["xc", "w"], ["xw"]),
-             helper.make_node("ReduceSum", ["xw", "axes"], ["out"], keepdims=0),
-             helper.make_node("CumSum", ["x", "axis"], ["xc"]) if not fixed else
-             helper.make_node("Identity", ["x"], ["xc"])]
-    inits = [numpy_helper.from_array(shaped.astype(np.float32), "w"),
-             numpy_helper.from_array(np.array([axis], np.int64), "axes"),
-             numpy_helper.from_array(np.array(axis, np.int64), "axis")]
-    if conv3d:  # Prithvi's patch embedding: a Conv3d on [N,C,T,H,W], here the identity
-        kernel = np.eye(channels, dtype=np.float32).reshape(channels, channels, 1, 1, 1)
-        nodes.insert(0, helper.make_node("Conv", ["x0", "k"], ["x"], kernel_shape=[1, 1, 1]))
-        inits.append(numpy_helper.from_array(kernel, "k"))
-    graph = helper.make_graph(
-        nodes, "temporal",
-        [helper.make_tensor_value_info("x0" if conv3d else "x", TensorProto.FLOAT,
-                                       ["N", *dims, "H", "W"])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", channels, "H", "W"])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 10
-    for key, value in (metadata or {}).items():
-        helper.set_model_props(model, {key: value})
-    onnx.save(model, str(path))
-    return path
-
-
-def _weights(dates, channels, fixed=True):
-    """W[t, c] of :func:`temporal_model`."""
-    if not fixed:
-        return np.outer(np.arange(dates, 0, -1), _weights(1, channels)[0]).astype(np.float64)
-    return (np.arange(1, dates * channels + 1, dtype=np.float64).reshape(dates, channels)
-            * np.array([1, -1] * channels)[:channels] / 3)
-
-
 def _reference(stack, dates, channels, fixed=True):
     """The model's output for float (T, C, H, W) inputs."""
-    return np.einsum("tc,tchw->chw", _weights(dates, channels, fixed), stack)
+    return np.einsum("tc,tchw->chw", temporal_weights(dates, channels, fixed), stack)
 
 
 @pytest.fixture
@@ -263,3 +217,20 @@ def test_a_channels_last_5d_input_is_one_line(series, tmp_path, run_cli, shape):
     result = run_cli("predict", tmp_path / "nthwc.onnx", paths[0], "--extra-bands", paths[1],
                      "--extra-bands", paths[2], "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "nthwc.onnx", "channels last", "[N,T,C,H,W]")
+
+
+def test_a_worker_s_warning_on_several_dates_names_the_paths_given(make_raster, tmp_path,
+                                                                   run_cli):
+    """Workers' warnings are put back in the paths given, each date's among them."""
+    rng = np.random.default_rng(2)
+    for name in ("a", "b"):
+        for folder in ("t1", "t2", "t3"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            make_raster(f"{folder}/{name}.tif", rng.integers(0, 3000, (2, 24, 24),
+                                                            dtype=np.uint16))
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    result = run_cli("predict", model, tmp_path / "t1" / "a.tif", tmp_path / "t1" / "b.tif",
+                     "--extra-bands", tmp_path / "t2", "--extra-bands", tmp_path / "t3",
+                     "-o", tmp_path / "out", "--workers", 2, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "uint16" in result.stderr and "Traceback" not in result.stderr
