@@ -1780,7 +1780,8 @@ class OnnxModel:
             f"{self.date_channels[1]} channels (two dates)")
         if self.dates is not None:
             channels = f"{self.input_name} {self.dates.describe()}"
-        return (f"{self.path.name}: {self.provider}, {self.layout}, {channels} "
+        layout = "" if self.dates is not None else f"{self.layout}, "  # said in channels
+        return (f"{self.path.name}: {self.provider}, {layout}{channels} "
                 f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "
                 f"{self.class_names}, activation {activations}")
 

@@ -188,7 +188,7 @@ def test_verbose_names_the_time_axis_and_dates(series, tmp_path, run_cli):
     result = run_cli("-v", "predict", model, *paths[:1], "--extra-bands", paths[1],
                      "--extra-bands", paths[2], "-o", tmp_path / "o.tif")
     assert result.exit_code == 0, result.output
-    assert "x0 [N,2,3,H,W] [N,C,T,H,W] (3 dates of 2 channels)" in result.stderr
+    assert "Provider, x0 [N,2,3,H,W] [N,C,T,H,W] (3 dates of 2 channels)" in result.stderr
 
 
 def test_no_further_date_or_one_of_other_bands_is_one_line(series, make_raster, tmp_path,
