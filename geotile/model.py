@@ -1386,10 +1386,9 @@ class OnnxModel:
             raise InputError(f"--scale {scale:g}: give a number > 0 (pixels are multiplied "
                              f"by it before model {self.path.name} sees them).")
         channels = self.channels or 1
-        if getattr(self, "dates", None) is not None:  # one date's values: see take_dates
-            given = [len(v) if isinstance(v, list | tuple) else 1 for v in (mean, std)
-                     if v is not None]
-            channels = self.dates.fixed()[1] or max(given, default=1)
+        #: a 5-D model's channels per date, None while its dates have not told them: each
+        #: value is taken as given, one date's (:meth:`take_dates` checks and repeats them)
+        per_date = self.dates.fixed()[1] or 0 if getattr(self, "dates", None) else None
         values = {}
         wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
@@ -1437,7 +1436,9 @@ class OnnxModel:
         for name, given, default in (("mean", mean, 0.0), ("std", std, 1.0)):
             value, source = (declared[name] if given is None and name in declared
                              else (given if given is not None else default, None))
-            values[name] = _per_channel(_both_dates(value, self.date_channels), channels,
+            count = channels if per_date is None else per_date or (
+                len(value) if isinstance(value, list | tuple) else 1)
+            values[name] = _per_channel(_both_dates(value, self.date_channels), count,
                                         name, self.path, source)
         self._mean, self._std = values["mean"], values["std"]
         for name, given, other in (("mean", mean, "std"), ("std", std, "mean")):

@@ -326,8 +326,7 @@ def temporal_model(path, layout="NTCHW", dates=3, channels=2, *, fixed=True, nam
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 10
-    for key, value in (metadata or {}).items():
-        helper.set_model_props(model, {key: value})
+    helper.set_model_props(model, dict(metadata or {}))
     onnx.save(model, str(path))
     return path
 

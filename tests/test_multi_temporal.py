@@ -234,3 +234,15 @@ def test_a_worker_s_warning_on_several_dates_names_the_paths_given(make_raster, 
                      "-o", tmp_path / "out", "--workers", 2, "--resume")
     assert result.exit_code == 0, result.output
     assert "uint16" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_metadata_mean_std_of_one_date_apply_to_every_date(series, tmp_path, run_cli):
+    """A model whose time axis only the dates given tell ([N,2,3,H,W]) with a metadata
+    mean/std of its 2 channels was refused ('has 2 values for 1 channels')."""
+    stack, paths = series
+    model = temporal_model(tmp_path / "m.onnx", "NCTHW",
+                           metadata={"mean": "[0.1, 0.2]", "std": "[1, 2]"})
+    got, _ = _predict(run_cli, model, paths, tmp_path / "o.tif")
+    fed = (stack - np.array([0.1, 0.2]).reshape(1, 2, 1, 1)) / np.array(
+        [1, 2]).reshape(1, 2, 1, 1)
+    np.testing.assert_allclose(got, _reference(fed, 3, 2), atol=1e-5)
