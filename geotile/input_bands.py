@@ -103,6 +103,20 @@ def _check_second_date(model, added: int, source) -> None:
                          "bands with --bands.")
 
 
+def every_date_bands(model, src, bands, source=None):
+    """The bands that also pick the --extra-bands rasters' (:func:`geotile.extra_bands.
+    date_bands`): --bands, else a multi-temporal model's default bands of the image ``src``
+    (TerraTorch's output_bands, a bundle's), each date being of the image's product."""
+    from geotile.extra_bands import date_bands
+
+    picked = date_bands(model, bands)
+    if picked or getattr(model, "dates", None) is None:
+        return picked
+    chosen = getattr(getattr(model, "raster_input", None), "bands_for", None)
+    found = chosen(src, source or src.name) if chosen is not None else None
+    return tuple(found or getattr(model, "bundle_bands", None) or ()) or None
+
+
 def band_numbers(src, bands, source) -> tuple[int, ...] | None:
     """``bands`` (--bands: numbers, or names of the bands' descriptions or of a STAC Item's
     common names, :func:`geotile.mlm_sidecars.described_keys`) as band numbers of ``src``;
@@ -220,13 +234,14 @@ def _default_bands(src, model, extra: int = 0, source=None) -> list[int]:
     alpha band still masks nodata); ``extra`` channels come from elsewhere."""
     from rasterio.enums import ColorInterp
 
+    timed = getattr(model, "dates", None) is not None  # extra: further dates, alike
     chosen = getattr(getattr(model, "raster_input", None), "bands_for", None)
-    if chosen is not None and not extra:  # TerraTorch's: by the image's band descriptions
+    if chosen is not None and (not extra or timed):  # TerraTorch's: by band descriptions
         picked = chosen(src, source or src.name)
         if picked is not None:
             return picked
     bundle = getattr(model, "bundle_bands", None)
-    if bundle and not extra:
+    if bundle and (not extra or timed):
         if max(bundle) > src.count:
             raise ModelError(f"{source or src.name}: the image has {src.count} "
                              f"band{'s' if src.count > 1 else ''}, but "

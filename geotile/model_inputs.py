@@ -152,8 +152,7 @@ def time_axis(arg, graph, metadata: dict, path) -> int | None:
     for axis, (one, other) in ((1, names), (2, names[::-1])):
         if set(one) & TIME_WORDS or set(other) & CHANNEL_WORDS:
             return axis
-    doc = next((getattr(i, "doc_string", "") for i in graph.input if i.name == arg.name),
-               "") \
+    doc = next((i.doc_string for i in graph.input if i.name == arg.name), "") \
         if graph is not None else ""
     said = _said_axis(doc) or _said_axis(arg.name)
     if said is not None or graph is None:

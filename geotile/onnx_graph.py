@@ -1,7 +1,7 @@
 """The few parts of an ONNX file geotile reads before running it: node ops, their
 inputs/outputs and attributes (a Transpose's perm, a Softmax's axis, a Resize's mode), the
-graph's input and output names, the default opset, small constants (a Mul's 1/255, a Clip's
-bounds) and where initialisers keep external data.
+graph's input and output names, shapes and doc strings, the default opset, small
+constants (a Mul's 1/255, a Clip's bounds) and where initialisers keep external data.
 
 Parsed by protobuf against a subset of onnx.proto (same field numbers; other fields are
 skipped), in a private descriptor pool. Importing the ``onnx`` package instead costs about
@@ -17,7 +17,15 @@ from pathlib import Path
 _SCHEMA = {
     "StringStringEntryProto": [("key", 1, "string", False, None),
                                ("value", 2, "string", False, None)],
-    "ValueInfoProto": [("name", 1, "string", False, None)],
+    "ValueInfoProto": [("name", 1, "string", False, None),
+                       ("type", 2, "message", False, "TypeProto"),
+                       ("doc_string", 3, "string", False, None)],
+    "TypeProto": [("tensor_type", 1, "message", False, "TypeProtoTensor")],
+    "TypeProtoTensor": [("elem_type", 1, "int32", False, None),
+                        ("shape", 2, "message", False, "TensorShapeProto")],
+    "TensorShapeProto": [("dim", 1, "message", True, "Dimension")],
+    "Dimension": [("dim_value", 1, "int64", False, None),
+                  ("dim_param", 2, "string", False, None)],
     "NodeProto": [("input", 1, "string", True, None), ("output", 2, "string", True, None),
                   ("name", 3, "string", False, None), ("op_type", 4, "string", False, None),
                   ("attribute", 5, "message", True, "AttributeProto"),

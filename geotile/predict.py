@@ -75,13 +75,12 @@ from geotile.errors import (
 from geotile.extra_bands import (
     check_date_types,
     check_date_values,
-    date_bands,
     each_date,
     two_dates,
 )
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
-from geotile.input_bands import model_view, select_bands
+from geotile.input_bands import every_date_bands, model_view, select_bands
 from geotile.input_range import (
     _check_input_range,
     _warn_extra_declared,
@@ -906,7 +905,8 @@ def predict_raster(
     # provider they run the model
     decode_threads = usable_cpus() if getattr(model, "steady_batches", False) else None
     with open_raster(image_path, decode_threads) as original, _extra(
-            extra_bands, original, extra_resampling, date_bands(model, options.bands)
+            extra_bands, original, extra_resampling,
+            every_date_bands(model, original, options.bands, image_path)
     ) as extra, model_view(
             original, model, extra.count if extra is not None else 0) as src:
         check_pixels_readable(original)
@@ -1187,7 +1187,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                           **({"UNIFIED_SRC_NODATA": "NO"} if own else {}),
                           **source_nodata) as vrt, \
                 _extra(extra_bands[0], vrt, extra_bands[1],
-                       date_bands(model, options.bands)) as extra:
+                       every_date_bands(model, src, options.bands)) as extra:
             # the VRT holds the bands in one type: each is scaled for its own
             read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra,
                                             [np.dtype(src.dtypes[i - 1]) for i in indexes])

@@ -20,7 +20,8 @@ the ONNX metadata and the other exporters' files do not declare (options overrid
   pick them instead, and an image of as many bands as output_bands is taken to hold them.
 - class names: the task's ``class_names``.
 - multi-temporal fine-tunes (``expand_temporal_dimension``, ``num_frames`` > 1: inputs
-  [N, C, T, H, W]) are refused: geotile feeds one image of 4-D batches.
+  [N, C, T, H, W]) are read when the export takes a 5-D input (its dates: the image and
+  each --extra-bands, every date's bands picked and normalised alike), else refused.
 - ``no_data_replace`` (the raw value TerraTorch gives nodata and NaN pixels) is not
   reproduced: geotile feeds nodata pixels as 0 after the normalisation and writes them as
   nodata, so only what they give their valid neighbours differs.
@@ -126,7 +127,21 @@ def _init_args(config, section) -> dict:
     return args if isinstance(args, dict) else {}
 
 
-def _multi_temporal(config, path) -> None:
+def _five_d(model_path) -> bool:
+    """Whether the ONNX model at ``model_path`` takes a 5-D input (its dates on an axis)."""
+    from geotile.onnx_graph import read_model
+
+    model = read_model(model_path) if model_path is not None else None
+    if model is None:
+        return False
+    weights = {t.name for t in model.graph.initializer}
+    return any(len(i.type.tensor_type.shape.dim) == 5 for i in model.graph.input
+               if i.name not in weights)
+
+
+def _multi_temporal(config, path, model_path=None) -> None:
+    """ModelError for a multi-temporal fine-tune exported with a 4-D input: one of a 5-D
+    input gets its dates from predict (:mod:`geotile.model_inputs`)."""
     data = _init_args(config, "data")
     model_args = _init_args(config, "model").get("model_args")
     frames = model_args.get("num_frames") if isinstance(model_args, dict) else None
@@ -135,10 +150,11 @@ def _multi_temporal(config, path) -> None:
         why = "data.init_args expand_temporal_dimension: true"
     elif isinstance(frames, int) and not isinstance(frames, bool) and frames > 1:
         why = f"model_args num_frames {frames}"
-    if why:
+    if why and not _five_d(model_path):
         raise ModelError(f"{path}: a multi-temporal fine-tune ({why}: inputs [N, C, T, H, W] "
-                         "of several dates), which geotile cannot feed: it runs one image "
-                         "of [N, C, H, W] batches.")
+                         "of several dates), but its ONNX export takes a 4-D input; export "
+                         "the model with its 5-D input, and predict gives it the image and "
+                         "each --extra-bands as its dates.")
 
 
 #: a number PyYAML's safe loader leaves a str (no dot: 1e-4), which LightningCLI's
@@ -179,7 +195,7 @@ def terratorch_normalization(model_path, wanted=("mean", "std"), scale: bool = T
     path, config = terratorch_config(model_path)
     if config is None:
         return {}
-    _multi_temporal(config, path)
+    _multi_temporal(config, path, model_path)
     data = _init_args(config, "data")
     module = _class_path(config.get("data")).rsplit(".", 1)[-1]
     means, stds = _float(data.get("means")), _float(data.get("stds"))
@@ -243,7 +259,7 @@ def terratorch_scale(model_path) -> tuple[float, str] | None:
     path, config = terratorch_config(model_path)
     if config is None:
         return None
-    _multi_temporal(config, path)
+    _multi_temporal(config, path, model_path)
     return _constant_scale(path, config)
 
 
@@ -384,7 +400,7 @@ def terratorch_bands(model_path) -> TerraTorchBands | None:
         return None  # said by its normalisation
     if config is None:
         return None
-    _multi_temporal(config, path)
+    _multi_temporal(config, path, model_path)
     data = _init_args(config, "data")
     dataset = _band_list(data.get("predict_dataset_bands") or data.get("dataset_bands"),
                          "dataset_bands", path)

@@ -12,7 +12,7 @@ import rasterio
 import yaml
 
 from .conftest import assert_one_line_error
-from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
+from .onnx_models import FLOAT, conv1x1, ort_run, save_graph, temporal_model, temporal_weights
 
 S2_BANDS = ["COASTAL_AEROSOL", "BLUE", "GREEN", "RED", "RED_EDGE_1", "RED_EDGE_2",
             "RED_EDGE_3", "NIR_BROAD", "NIR_NARROW", "WATER_VAPOR", "CIRRUS", "SWIR_1",
@@ -529,3 +529,29 @@ def test_bands_other_than_the_config_s_output_bands_are_warned_of_once(tmp_path,
     assert "--bands 1,2,3,4,5,6 replaces" in stderr and "output_bands " + ",".join(HLS) in stderr
     _, _, stderr = predicted(run_cli, tmp_path, path, tif, "--bands", "2,3,4,9,12,13")
     assert "replaces" not in stderr, stderr
+
+
+@pytest.mark.parametrize("why", [{"num_frames": 3}, {"expand_temporal_dimension": True}])
+def test_a_multi_temporal_fine_tune_of_a_5d_export_is_fed_its_dates(tmp_path, run_cli,
+                                                                     make_raster, s2, why):
+    """Prithvi-EO-2.0 multi-temporal crop segmentation exported [N,6,3,H,W] beside its
+    config.yaml (num_frames 3) was refused ('geotile cannot feed' it); now each date's
+    output_bands, constant_scale and means/stds are those of the config."""
+    content = config(data=why if "expand_temporal_dimension" in why else None)
+    content["model"]["init_args"]["model_args"].update(
+        why if "num_frames" in why else {})
+    folder = tmp_path / "crops"
+    tt_folder(folder, content)
+    model = temporal_model(folder / "model.onnx", "NCTHW", dates=3, channels=6, conv3d=True)
+    rng = np.random.default_rng(4)
+    dates = [s2, *(rng.integers(0, 10000, s2.shape).astype(np.uint16) for _ in range(2))]
+    paths = [raster(make_raster, d, name=f"t{i}.tif") for i, d in enumerate(dates)]
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     paths[2], "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--activation", "none")
+    assert result.exit_code == 0, result.output
+    fed = np.stack([(d[[i - 1 for i in PICKED]] * 1e-4 - np.reshape(MEANS, (-1, 1, 1)))
+                    / np.reshape(STDS, (-1, 1, 1)) for d in dates])
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), np.einsum(
+            "tc,tchw->chw", temporal_weights(3, 6), fed), rtol=1e-4, atol=1e-4)

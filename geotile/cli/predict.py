@@ -361,11 +361,10 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     from geotile.extra_bands import (
         check_date_types,
         check_date_values,
-        date_bands,
         picked_bands,
         two_dates,
     )
-    from geotile.input_bands import model_view, select_bands
+    from geotile.input_bands import every_date_bands, model_view, select_bands
     from geotile.input_range import warn_one_scale_over_types
     from geotile.model_pixel import refuse_complex, refuse_unpredictable
     from geotile.predict import _several_dates
@@ -377,9 +376,10 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
         paths = [] if paths is None else [paths] if isinstance(paths, str | os.PathLike) \
             else paths
         dates = []  # (path, band numbers, types, declared values) of each further date
+        with open_raster(image) as raw:  # a further date's: the image's
+            bands = every_date_bands(model, raw, options.bands, image)
         for extra in paths:
             with open_raster(extra) as more:
-                bands = date_bands(model, options.bands)  # a further date's: the image's
                 numbers = picked_bands(more, bands, extra) if bands else range(
                     1, more.count + 1)
                 dates.append((extra, numbers, [more.dtypes[i - 1] for i in numbers],
