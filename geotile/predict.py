@@ -675,7 +675,8 @@ def predict_blocks(
 
 def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
                   options: PredictOptions | None = None) -> np.ndarray:
-    """Blended probabilities (K, H, W) float32 for an in-memory image (C, H, W); NaN = nodata.
+    """Blended probabilities (K, H, W) float32 for an in-memory image (C, H, W), or a time
+    series (T, C, H, W) for a multi-temporal model (a 5-D input); NaN = nodata.
 
     Nodata: where ``valid`` (bool, or integers: 0 is nodata) is not, NaN or infinite pixels
     and, in a masked array (``src.read(masked=True)``), pixels masked in any band. Pixels
@@ -688,7 +689,12 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
     _refuse_raster_options(options)
     masked = np.ma.getmaskarray(pixels) if np.ma.isMaskedArray(pixels) else None
     pixels = np.asarray(np.ma.getdata(pixels))
-    channels, name = getattr(model, "channels", None), Path(getattr(model, "path", "model")).name
+    name = Path(getattr(model, "path", "model")).name
+    if getattr(model, "dates", None) is not None and pixels.ndim == 4:  # (T, C, H, W)
+        model.take_dates(pixels.shape[0], pixels.shape[1], "predict_array")
+        pixels = pixels.reshape(-1, *pixels.shape[2:])
+        masked = None if masked is None else masked.reshape(pixels.shape)
+    channels = getattr(model, "channels", None)
     if pixels.ndim != 3 or channels not in (None, pixels.shape[0]):
         hwc = pixels.ndim == 3 and pixels.shape[-1] == channels
         raise ModelError(f"{name} expects (C, H, W) pixels with C = {channels or 'its channels'}"

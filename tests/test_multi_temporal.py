@@ -246,3 +246,22 @@ def test_metadata_mean_std_of_one_date_apply_to_every_date(series, tmp_path, run
     fed = (stack - np.array([0.1, 0.2]).reshape(1, 2, 1, 1)) / np.array(
         [1, 2]).reshape(1, 2, 1, 1)
     np.testing.assert_allclose(got, _reference(fed, 3, 2), atol=1e-5)
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_predict_array_takes_a_time_series_array(series, tmp_path, fixed):
+    """predict_array of a 5-D model was given no way to pass dates: (T, C, H, W) pixels
+    now feed them, as the image and --extra-bands do."""
+    from geotile.errors import ModelError
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_array
+
+    stack, _ = series
+    model = OnnxModel.from_path(temporal_model(
+        tmp_path / "m.onnx", "NCTHW", fixed=fixed, names=("time",),
+        metadata={"layout": "NCTHW"}), activation="none")
+    got = predict_array(model, stack, options=PredictOptions(dtype="float32", tile_size=32))
+    np.testing.assert_allclose(got, _reference(stack, 3, 2, fixed), atol=1e-5)
+    if fixed:  # a symbolic T takes any count
+        with pytest.raises(ModelError, match="takes 3 dates"):
+            predict_array(model, stack[:2])
