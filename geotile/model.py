@@ -564,6 +564,11 @@ class OnnxModel:
                 setattr(self, name, tuple(values) * count * channels)
         self._one_date = ((self._mean, self._std), given)
 
+    def dates_fed(self, image: int) -> None:
+        """The image's ``image`` channels feed the first date's input: where a batch of
+        stacked channels splits when neither input declares its channel count."""
+        self._image_fed = image
+
     def _feeds(self, feed: np.ndarray) -> dict[str, np.ndarray]:
         """The session's inputs of a batch of stacked channels: one, or each date's."""
         if self.dates is not None:
@@ -572,8 +577,9 @@ class OnnxModel:
             return {self.input_name: feed}
         axis = 1 if self.layout == "NCHW" else 3
         first, second = self.date_channels
-        at = first if first is not None else (feed.shape[axis] - second
-                                              if second is not None else feed.shape[axis] // 2)
+        at = first if first is not None else (
+            feed.shape[axis] - second if second is not None
+            else getattr(self, "_image_fed", None) or feed.shape[axis] // 2)
         before, after = np.split(feed, [at], axis=axis)
         return {self.input_name: np.ascontiguousarray(before),
                 self.second_input.name: np.ascontiguousarray(after)}

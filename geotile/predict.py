@@ -929,6 +929,8 @@ def predict_raster(
                                   also=_scale_unknown(model, original, options))
         warn_other_pages(original, image_path.name)
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels
+        if extra is not None and getattr(model, "second_input", None) is not None:
+            model.dates_fed(len(indexes))
         for date in each_date(extra):  # each further date beside the first
             check_date_types(model, [src.dtypes[i - 1] for i in indexes], date.dtypes,
                              image_path, date.path)

@@ -440,3 +440,27 @@ def test_float_dates_on_scales_far_apart_are_one_line(make_raster, tmp_path, run
     got, _ = _predict(run_cli, model, a, b, tmp_path / "ab.tif", "--scale", 1 / 255)
     np.testing.assert_allclose(got, siamese_reference(_read(a) / 255, _read(b) / 255),
                                atol=1e-5)
+
+
+def test_dates_of_symbolic_channels_split_where_the_image_ends(dates, make_raster, tmp_path,
+                                                                run_cli):
+    """Two inputs of symbolic channel axes ([N,C1,H,W], [N,C2,H,W]) whose first node says no
+    count (a channel mean): an RGB date beside a 2-band SAR one was split at half the five
+    stacked channels (bands 1-2 to x1, band 3 and the SAR to x2), exit 0; now the image's
+    bands feed x1 and the --extra-bands raster's x2."""
+    from onnx import helper
+
+    before = dates[0]
+    sar = np.random.default_rng(12).normal(-12, 3, (2, HEIGHT, WIDTH)).astype(np.float32)
+    extra = make_raster("sar.tif", sar)
+    model = save_graph(tmp_path / "dyn.onnx", [
+        helper.make_node("ReduceMean", ["x1"], ["m1"], axes=[1], keepdims=1),
+        helper.make_node("ReduceMean", ["x2"], ["m2"], axes=[1], keepdims=1),
+        helper.make_node("Sub", ["m2", "m1"], ["d"]),
+        helper.make_node("Sigmoid", ["d"], ["change"])],
+        [("x1", FLOAT, ["N", "C1", "H", "W"]), ("x2", FLOAT, ["N", "C2", "H", "W"])],
+        [("change", FLOAT, ["N", 1, "H", "W"])])
+    got, _ = _predict(run_cli, model, before, extra, tmp_path / "c.tif", "--tile-size", 32)
+    first = _read(before) / 255
+    want = 1 / (1 + np.exp(-(sar.astype(np.float64).mean(0) - first.mean(0))))
+    np.testing.assert_allclose(got[0], want, atol=1e-5)
