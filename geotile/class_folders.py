@@ -192,10 +192,30 @@ def class_blocks(image, files: tuple, validity: tuple):
             block = np.zeros((len(files), window.height, window.width), np.uint8)
             for band, (path, other) in enumerate(zip(files, sources, strict=True)):
                 if other is not None:
-                    block[band] = _binary(other.read(1, window=window), path)
+                    block[band] = _class_band(other, window, path)
             for check in checks:
                 block[:, check.read(1, window=window) == 0] = 255
             yield window, block
+
+
+def _class_band(src, window, path) -> np.ndarray:
+    """The 0/1 class pixels of ``window`` of the class file ``src``: where any colour band
+    (alpha left out) is not 0, so a mask saved in a colour (green on black) is read whole;
+    refused when its pixels hold two colours (no binary mask)."""
+    from geotile.raster import alpha_bands
+
+    alpha = alpha_bands(src)
+    bands = [i for i in range(1, src.count + 1) if i not in alpha] or [1]
+    values = _binary(src.read(bands, window=window), path)
+    if len(bands) > 1:
+        on = values.any(axis=0)
+        colours = np.unique(values[:, on], axis=1)
+        if colours.shape[1] > 1:
+            raise InputError(f"{path}: its pixels hold {colours.shape[1]} colours besides "
+                             "black, so it is no binary mask of its class. Give one 0/1 "
+                             "(or 0/255) mask per class, in one band or one colour.")
+        return on.astype(np.uint8)
+    return values[0]
 
 
 def _binary(values: np.ndarray, path) -> np.ndarray:

@@ -329,3 +329,27 @@ def test_jpeg_class_masks_are_refused_naming_the_lossy_format(agrivision, tmp_pa
     assert result.exit_code == 1 and not out.exists()
     said = result.stderr.replace("\n", " ")
     assert f"{FIELDS[0]}.jpg" in said and "JPEG" in said and "PNG" in said
+
+
+def test_a_class_mask_in_a_colour_reads_every_colour_band(agrivision, tmp_path, run_cli):
+    """A class mask saved as RGB (an editor's green on black) was read by its red band
+    alone: no water at all, exit 0 without a word; now any colour band (alpha left out)
+    marks the class, and a file of two colours, no binary mask, is one line."""
+    water = _class_pixels(1)["water"]
+    green = np.zeros((4, SIZE, SIZE), np.uint8)
+    green[1], green[3] = water * 255, 255  # green on black, opaque alpha
+    path = agrivision / "labels" / "water" / f"{FIELDS[1]}.png"
+    _write(path, green, "PNG")
+    out = tmp_path / "patches"
+    result = _tile(run_cli, agrivision, out, "--size", 64)
+    assert result.exit_code == 0, result.output
+    pixels, _, _ = _read(out / "masks" / f"{FIELDS[1]}_0_0.tif")
+    np.testing.assert_array_equal(pixels, _expected(1))
+    two = green[:3].copy()
+    two[0, :2] = 255  # red rows beside the green class
+    _write(path, two, "PNG")
+    result = _tile(run_cli, agrivision, tmp_path / "two")
+    assert result.exit_code == 1 and not (tmp_path / "two").exists()
+    assert "Traceback" not in result.output
+    said = result.stderr.replace("\n", " ")
+    assert str(path) in said and "2 colours" in said
