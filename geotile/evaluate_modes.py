@@ -6,6 +6,7 @@ of these."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from geotile.errors import InputError, UsageError, check_range
 from geotile.evaluate import (
@@ -52,7 +53,9 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     ``min_score`` left out. Two road rasters (``kind`` "relaxed") or folders of them
     ("relaxed folders") get the relaxed precision and recall of their road pixels within
     ``buffer`` (:func:`geotile.relaxed_scores.evaluate_relaxed`; ``road_class``: the road
-    class of class rasters)."""
+    class of class rasters). A TRUTH folder of one folder of binary masks per class
+    (``labels/<class>/<image>.png``) scores each class on its own
+    (:func:`geotile.class_folder_scores.evaluate_class_folders`)."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
     check_range("--iou", iou, 0, 1, high_open=True)
@@ -96,6 +99,13 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                                     progress=progress)
     if kind is None:
         kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
+    if kind == "folders" and pairs is None:  # labels/<class>/<image>.png, as the CLI's
+        from geotile.class_folders import class_folders
+
+        if (folders := class_folders([Path(truth)])) is not None:
+            from geotile.class_folder_scores import evaluate_class_folders
+
+            return evaluate_class_folders(prediction, folders, threshold)
     if kind == "folders":
         pairs = pairs or pair_folders(prediction, truth)
         if are_line_folders(pairs, labels_layer):

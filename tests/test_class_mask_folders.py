@@ -267,6 +267,13 @@ def test_evaluate_scores_each_class_on_its_own(agrivision, tmp_path, run_cli):
     table = run_cli("evaluate", tmp_path / "pred", agrivision / "labels")
     assert table.exit_code == 0 and "weed_cluster" in table.stdout
     assert "multi-label" in table.stdout
+    # the Python API scores them as the CLI does (it refused the folder: 'no raster or
+    # vector file in the folder')
+    import geotile
+    from geotile.evaluate import dumps
+
+    api = geotile.evaluate_files(tmp_path / "pred", agrivision / "labels")
+    assert json.loads(dumps(api)) == scores
 
 
 def test_evaluate_class_rasters_and_refusals(agrivision, tmp_path, run_cli):
