@@ -56,7 +56,7 @@ def check_date_ranges(model, first: DateRange | None, second: DateRange | None, 
                       extra) -> None:
     """InputError when the two dates of ``model`` (one of them of float pixels) reach it on
     scales :data:`RATIO` times apart: naming both files, their ranges and the rescale."""
-    from geotile.extra_bands import two_dates
+    from geotile.extra_bands import date_names, two_dates
 
     if not two_dates(model) or first is None or second is None or not (
             first.floats or second.floats):
@@ -64,7 +64,7 @@ def check_date_ranges(model, first: DateRange | None, second: DateRange | None, 
     tops = [max(abs(d.low), abs(d.top)) for d in (first, second)]
     if min(tops) <= 0 or max(tops) <= RATIO * min(tops):
         return
-    names = Path(str(image)).name, Path(str(extra)).name
+    names = date_names(image, extra)
     big = 0 if tops[0] > tops[1] else 1
     small = (first, second)[1 - big]
     bigger = (first, second)[big]
@@ -75,7 +75,7 @@ def check_date_ranges(model, first: DateRange | None, second: DateRange | None, 
     else:
         scale = "SRC_MIN SRC_MAX DST_MIN DST_MAX"
     how = (f"gdal_translate -ot Float32 -scale {scale} {names[big]} "
-           f"{Path(names[big]).stem}_rescaled.tif")
+           f"{Path(names[big]).with_name(Path(names[big]).stem + '_rescaled.tif')}")
     raise InputError(
         f"{names[0]} and {names[1]}: the two dates of {Path(model.path).name} hold values "
         f"on different scales (the first's {first.shown()}, the second's "

@@ -111,6 +111,16 @@ def date_bands(model, bands):
     return bands if bands and (timed or (dates is not None and dates[0] == dates[1])) else None
 
 
+def date_names(image, extra) -> tuple[str, str]:
+    """The two dates' files as their lines name them: by file name, with its folder where
+    both have one name (LEVIR-CD's A/x.png and B/x.png)."""
+    first, second = Path(str(image)), Path(str(extra))
+    if first.name != second.name:
+        return first.name, second.name
+    return (str(Path(first.parent.name, first.name)),
+            str(Path(second.parent.name, second.name)))
+
+
 def check_date_types(model, dtypes, extra_dtypes, image, extra) -> None:
     """InputError when a change detection model's two dates (the image's bands of
     ``dtypes``, the --extra-bands raster's of ``extra_dtypes``) of integer pixels would be
@@ -131,8 +141,9 @@ def check_date_types(model, dtypes, extra_dtypes, image, extra) -> None:
             "divided by 255" if scales == {1 / 255} else "scaled by type")
         return f"{names} pixels go in {how}"
 
+    names = date_names(image, extra)
     raise InputError(
-        f"{Path(str(image)).name} and {Path(str(extra)).name}: the two dates of "
+        f"{names[0]} and {names[1]}: the two dates of "
         f"{Path(model.path).name} would reach it on different scales (the first's "
         f"{said(dtypes, first)}, the second's {said(extra_dtypes, second)}). Give both dates "
         "in one type, or --scale for both (0.00392 for two 0..255 dates).")
@@ -163,8 +174,9 @@ def check_date_values(model, declared, extra_declared, image, extra) -> None:
         return (f"scale {_shown(s for s, _ in values)} offset "
                 f"{_shown(o for _, o in values)}")
 
+    names = date_names(image, extra)
     raise InputError(
-        f"{Path(str(image)).name} and {Path(str(extra)).name}: the two dates of "
+        f"{names[0]} and {names[1]}: the two dates of "
         f"{Path(model.path).name} declare other values for their pixels (value = pixel * "
         f"scale + offset; the first's {said(declared)}, the second's "
         f"{said(extra_declared)}): fed alike, the model would see a change everywhere. "

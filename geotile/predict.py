@@ -75,6 +75,7 @@ from geotile.errors import (
 from geotile.extra_bands import (
     check_date_types,
     check_date_values,
+    date_names,
     each_date,
     two_dates,
 )
@@ -752,13 +753,17 @@ def _refuse_raster_options(options: PredictOptions) -> None:
         )
 
 
-def _dates_named(model, src, indexes, extra, name: str) -> str:
-    """``name``, or "before.tif and after.tif" for a change detection model's dates of one
-    pixel type: what is said of the image's pixels holds for the other dates' too."""
+def _dates_named(model, src, indexes, extra, image) -> str:
+    """``image``'s name, or "before.tif and after.tif" for a change detection model's dates
+    of one pixel type: what is said of the image's pixels holds for the other dates' too
+    (each named with its folder where two share a name: :func:`date_names`)."""
     if extra is None or not two_dates(model) or set(extra.dtypes) != {
             np.dtype(src.dtypes[i - 1]) for i in indexes}:
-        return name
-    return " and ".join([name, *(d.path.name for d in each_date(extra))])
+        return Path(image).name
+    dates = each_date(extra)
+    if len(dates) == 1:
+        return " and ".join(date_names(image, dates[0].path))
+    return " and ".join([Path(image).name, *(d.path.name for d in dates)])
 
 
 def _several_dates(model, extra_bands):
@@ -948,7 +953,7 @@ def predict_raster(
                           "are. For its colours, run gdal_translate -expand rgb on it and give "
                           "a 3-channel model.", GeotileWarning, stacklevel=2)
         _warn_unscaled(model, src, indexes, added, _dates_named(model, src, indexes, extra,
-                                                                image_path.name))
+                                                                image_path))
         if extra is not None and not two_dates(model):  # a second date is fed as the first
             _warn_extra_declared(extra)
         # a float image's NaN pixels are nodata too (read_block), declared or not

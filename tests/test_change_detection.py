@@ -464,3 +464,31 @@ def test_dates_of_symbolic_channels_split_where_the_image_ends(dates, make_raste
     first = _read(before) / 255
     want = 1 / (1 + np.exp(-(sar.astype(np.float64).mean(0) - first.mean(0))))
     np.testing.assert_allclose(got[0], want, atol=1e-5)
+
+
+def test_dates_of_one_name_in_two_folders_are_told_apart(make_raster, tmp_path, run_cli):
+    """LEVIR-CD, OSCD and S2Looking name both dates alike (A/x.tif, B/x.tif): the lines for
+    dates on other scales said 'x.tif and x.tif' and advised 'gdal_translate ... x.tif
+    x_rescaled.tif'; now each date is named with its folder."""
+    rng = np.random.default_rng(23)
+    for folder in ("A", "B"):
+        (tmp_path / folder).mkdir()
+    first = make_raster("A/x.tif", rng.random((3, 40, 40)).astype(np.float32))
+    second = make_raster("B/x.tif", (rng.random((3, 40, 40)) * 255).astype(np.float32))
+    model = siamese_model(tmp_path / "m.onnx")
+    out = tmp_path / "c.tif"
+    assert_one_line_error(run_cli("predict", model, first, "--extra-bands", second, "-o", out),
+                          "A/x.tif and B/x.tif", "Rescale B/x.tif to A/x.tif's range",
+                          "-scale 0 255 0 1 B/x.tif B/x_rescaled.tif")
+    wide_pixels = rng.integers(0, 4000, (3, 40, 40)).astype(np.uint16)
+    wide = make_raster("B/y.tif", wide_pixels)
+    narrow = make_raster("A/y.tif", rng.integers(0, 256, (3, 40, 40)).astype(np.uint8))
+    assert_one_line_error(run_cli("predict", model, narrow, "--extra-bands", wide, "-o", out),
+                          "A/y.tif and B/y.tif", "uint16")
+    assert not out.exists()
+    both = make_raster("B/w.tif", rng.integers(0, 4000, (3, 40, 40)).astype(np.uint16))
+    # two uint16 dates: one warning naming both
+    result = run_cli("predict", model, make_raster("A/w.tif", wide_pixels), "--extra-bands",
+                     both, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "A/w.tif and B/w.tif: uint16 pixels go" in result.stderr.replace("\n", " ")
