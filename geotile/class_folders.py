@@ -100,6 +100,7 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
     _refuse_folders_of_masks(images, folders, by_class)
     for name, files in zip(folders.classes, by_class, strict=True):
         missing = [image for image, f in zip(images, files, strict=True) if f is None]
+        _refuse_other_case(folders.root / name, missing)
         if missing:
             warnings.warn(
                 f"{folders.root / name}: no file named after {Path(missing[0]).name}"
@@ -122,6 +123,25 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
         by_validity.append(files)
     return [(tuple(files[i] for files in by_class), tuple(files[i] for files in by_validity))
             for i in range(len(images))]
+
+
+def _refuse_other_case(folder: Path, images) -> None:
+    """A file of ``folder`` named as one of ``images`` but for the case of its letters
+    (f1.PNG beside F1.jpg) is refused, not read as no class there."""
+    from geotile.dataset_names import name_key
+    from geotile.input_files import RASTER_SUFFIXES
+    from geotile.input_paths import image_stem
+
+    if not images:
+        return
+    stems = {name_key(image_stem(image)).casefold(): image for image in images}
+    for file in sorted(folder.iterdir()):
+        image = stems.get(name_key(file.stem).casefold())
+        if image is not None and file.suffix.lower() in RASTER_SUFFIXES:
+            raise InputError(
+                f"{file}: named as {Path(image).name}'s mask but for the case of its "
+                "letters, and masks pair by their exact names. Rename it "
+                f"{image_stem(image)}{file.suffix}.")
 
 
 def _refuse_folders_of_masks(images, folders: ClassFolders, by_class) -> None:

@@ -360,3 +360,19 @@ def test_a_class_mask_in_a_colour_reads_every_colour_band(agrivision, tmp_path, 
     assert "Traceback" not in result.output
     said = result.stderr.replace("\n", " ")
     assert str(path) in said and "2 colours" in said
+
+
+def test_a_class_file_named_but_for_case_is_one_line(agrivision, tmp_path, run_cli):
+    """water/<FIELD>.PNG in lower case (copied from Windows or macOS, which pair names in any
+    case) was 'no file named after ...: read as no water there', its pixels 0, exit 0; now
+    one line naming the file and its name."""
+    field = FIELDS[1]
+    path = agrivision / "labels" / "water" / f"{field}.png"
+    renamed = path.with_name(f"{field.lower()}.PNG")
+    path.rename(renamed)
+    out = tmp_path / "patches"
+    result = _tile(run_cli, agrivision, out)
+    assert result.exit_code == 1 and not out.exists()
+    assert "Traceback" not in result.output
+    said = result.stderr.replace("\n", " ")
+    assert str(renamed) in said and f"{field}.PNG" in said and "case" in said
