@@ -5,11 +5,11 @@ A --masks folder that holds no mask files but subfolders of them is read so: eac
 is a class (bands in the order of their names, each described by its class name), its
 files named after the images as a masks folder's are. Classes may overlap: a pixel is 1 in
 every class band it belongs to. A class folder without an image's file gives 0 in that
-band (datasets that leave out empty masks), with a warning; an image without a file in
-any class folder is refused. Folders ``boundaries/`` and ``masks/`` beside the class
-folders' parent (Agriculture-Vision's field boundaries and invalid pixels), when present,
-hold one file per image whose 0 marks pixels that are not valid: 255 (the ignore value)
-in every band. The mask is tagged GEOTILE_OUTPUT=mask, GEOTILE_BANDS=independent and
+band (datasets that leave out empty masks; an empty folder: every image), with a warning;
+an image without a file in any class folder is refused. Folders ``boundaries/`` and
+``masks/`` beside the class folders' parent (Agriculture-Vision's field boundaries and
+invalid pixels), when present, hold one file per image whose 0 marks pixels that are not
+valid: 255 (the ignore value) in every band. The mask is tagged GEOTILE_OUTPUT=mask, GEOTILE_BANDS=independent and
 GEOTILE_CLASS_NAMES (background first), so tile's index.csv counts a pixel positive when
 any class band is (:func:`~geotile.mask_values.counted_band`).
 """
@@ -62,10 +62,12 @@ def class_folders(masks) -> ClassFolders | None:
 
     if rasters(root):
         return None
-    classes = sorted(d.name for d in root.iterdir()
-                     if d.is_dir() and not d.name.startswith(".") and rasters(d))
-    if not classes:
+    folders = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    if not any(rasters(d) for d in folders):
         return None
+    # an empty one is a class of no pixels (a split without it), its band kept in place
+    classes = sorted(d.name for d in folders
+                     if rasters(d) or not any(not f.name.startswith(".") for f in d.iterdir()))
     _refuse_validity_as_class(root, classes, rasters)
     validity = tuple(root.resolve().parent / name for name in VALIDITY_FOLDERS
                      if (root.resolve().parent / name).is_dir()

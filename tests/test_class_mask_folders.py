@@ -376,3 +376,19 @@ def test_a_class_file_named_but_for_case_is_one_line(agrivision, tmp_path, run_c
     assert "Traceback" not in result.output
     said = result.stderr.replace("\n", " ")
     assert str(renamed) in said and f"{field}.PNG" in said and "case" in said
+
+
+def test_an_empty_class_folder_is_a_band_of_0(agrivision, tmp_path, run_cli):
+    """A class folder left empty (a split or subset without that class) was left out: the
+    masks had a band fewer than another split's, each band after it another class, exit 0
+    without a word; now it is a class of no pixels, warned of."""
+    (agrivision / "labels" / "a_cloud").mkdir()
+    out = tmp_path / "patches"
+    result = _tile(run_cli, agrivision, out, "--size", 64)
+    assert result.exit_code == 0, result.output
+    assert "labels/a_cloud: no file named after" in result.stderr.replace("\n", " ")
+    for number, field in enumerate(FIELDS):
+        pixels, descriptions, _ = _read(out / "masks" / f"{field}_0_0.tif")
+        assert list(descriptions) == ["a_cloud", *CLASSES]
+        np.testing.assert_array_equal(pixels[1:], _expected(number))
+        np.testing.assert_array_equal(pixels[0], np.where(_expected(number)[0] == 255, 255, 0))
