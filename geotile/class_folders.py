@@ -9,9 +9,9 @@ band (datasets that leave out empty masks; an empty folder: every image), with a
 an image without a file in any class folder is refused. Folders ``boundaries/`` and
 ``masks/`` beside the class folders' parent (Agriculture-Vision's field boundaries and
 invalid pixels), when present, hold one file per image whose 0 marks pixels that are not
-valid: 255 (the ignore value) in every band. The mask is tagged GEOTILE_OUTPUT=mask, GEOTILE_BANDS=independent and
-GEOTILE_CLASS_NAMES (background first), so tile's index.csv counts a pixel positive when
-any class band is (:func:`~geotile.mask_values.counted_band`).
+valid: 255 (the ignore value) in every band. The mask is tagged GEOTILE_OUTPUT=mask,
+GEOTILE_BANDS=independent and GEOTILE_CLASS_NAMES (background first), so tile's index.csv
+counts a pixel positive when any class band is (:func:`~geotile.mask_values.counted_band`).
 """
 
 from __future__ import annotations
