@@ -241,8 +241,10 @@ def _class_band(src, window, path) -> np.ndarray:
 
 
 def _binary(values: np.ndarray, path) -> np.ndarray:
-    """``values`` of a binary mask as 0/1: refused unless they are 0 and 1 or 0 and 255."""
-    stray = ~np.isin(values, (0, 1, 255))
+    """``values`` of a binary mask as 0/1: refused unless they are 0 and 1, 0 and 255, or 0
+    and their integer type's top (a 16-bit mask's 65535)."""
+    top = np.iinfo(values.dtype).max if values.dtype.kind in "iu" else 255
+    stray = ~np.isin(values, (0, 1, 255, top))
     if stray.any():
         lossy = Path(path).suffix.lower() in (".jpg", ".jpeg")
         raise InputError(f"{path}: holds values other than 0, 1 and 255 (such as "

@@ -392,3 +392,20 @@ def test_an_empty_class_folder_is_a_band_of_0(agrivision, tmp_path, run_cli):
         assert list(descriptions) == ["a_cloud", *CLASSES]
         np.testing.assert_array_equal(pixels[1:], _expected(number))
         np.testing.assert_array_equal(pixels[0], np.where(_expected(number)[0] == 255, 255, 0))
+
+
+def test_16_bit_class_masks_of_0_and_65535_are_binary(agrivision, tmp_path, run_cli):
+    """A 16-bit class mask of 0 and 65535 (a binary mask at the type's full scale) was
+    refused as 'no binary mask of its class (such as 65535)'; now read as 0/1."""
+    water = _class_pixels(1)["water"]
+    path = agrivision / "labels" / "water" / f"{FIELDS[1]}.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="PNG", width=SIZE, height=SIZE, count=1,
+                           dtype="uint16") as dst:
+            dst.write(water.astype(np.uint16)[np.newaxis] * 65535)
+    out = tmp_path / "patches"
+    result = _tile(run_cli, agrivision, out, "--size", 64)
+    assert result.exit_code == 0, result.output
+    pixels, _, _ = _read(out / "masks" / f"{FIELDS[1]}_0_0.tif")
+    np.testing.assert_array_equal(pixels, _expected(1))
