@@ -99,8 +99,11 @@ def _check_second_date(model, added: int, source) -> None:
     if wanted is not None and added != wanted:
         raise ModelError(f"{source}: the --extra-bands raster has {added} band(s) but "
                          f"{name}'s second date input {second.name} takes {wanted} channels; "
-                         f"give the second date's image with {wanted} bands, or pick both dates' "
-                         "bands with --bands.")
+                         f"give the second date's image with {wanted} bands"
+                         + (", or pick both dates' bands with --bands."
+                            if model.date_channels[0] == wanted else
+                            " (--bands picks the image's bands alone: the dates' channels "
+                            "differ)."))
 
 
 def every_date_bands(model, src, bands, source=None):

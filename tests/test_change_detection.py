@@ -492,3 +492,15 @@ def test_dates_of_one_name_in_two_folders_are_told_apart(make_raster, tmp_path, 
                      both, "-o", out)
     assert result.exit_code == 0, result.output
     assert "A/w.tif and B/w.tif: uint16 pixels go" in result.stderr.replace("\n", " ")
+
+
+def test_a_second_date_of_other_channels_is_not_told_to_use_bands(dates, tmp_path, run_cli):
+    """An RGB and SAR model (3 and 2 channels) given a 3-band second date was told 'or pick
+    both dates' bands with --bands', which picks the image's alone for such a model; now
+    the line says so."""
+    before, after = dates
+    model = siamese_model(tmp_path / "m.onnx", names=("optical", "sar"), second_channels=2)
+    result = run_cli("predict", model, before, "--extra-bands", after, "-o", tmp_path / "c.tif")
+    assert_one_line_error(result, "sar takes 2 channels", "with 2 bands")
+    assert "pick both dates' bands" not in result.stderr
+    assert "--bands picks the image's bands alone" in result.stderr.replace("\n", " ")
