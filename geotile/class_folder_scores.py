@@ -77,6 +77,7 @@ def evaluate_class_folders(prediction, folders, threshold: float | None = None
 
         check_threshold_applies(predictions)
     paired = pair_class_files(predictions, folders)
+    _warn_unpredicted(folders, paired)
     scores = MultiLabelScores(list(folders.classes), np.zeros((len(folders.classes), 3),
                                                               np.int64))
     for path, (files, validity) in zip(predictions, paired, strict=True):
@@ -86,6 +87,22 @@ def evaluate_class_folders(prediction, folders, threshold: float | None = None
         scores.counts += counts
         scores.per_image[path.stem] = counts
     return scores
+
+
+def _warn_unpredicted(folders, paired) -> None:
+    """One warning naming the fields of the class folders without a prediction (left out
+    of the scores), as :func:`~geotile.folder_pairs.pair_folders` names unpaired files."""
+    from geotile.folder_pairs import _folder_files, _names
+
+    used = {Path(f).stem for files, _ in paired for f in files if f is not None}
+    left = {}
+    for name in folders.classes:
+        for file in _folder_files(folders.root / name)["raster"]:
+            if file.stem not in used:
+                left.setdefault(file.stem, file)
+    if left:
+        log.warning("left out, no file of the same name in the other folder: %d in %s (%s)",
+                    len(left), folders.root, _names(left[s] for s in sorted(left)))
 
 
 def _score_one(path, classes, files, validity, threshold, counts) -> int:

@@ -100,14 +100,10 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
     by_class = [pair_masks(images, [folders.root / name], missing_ok=True)
                 for name in folders.classes]
     _refuse_folders_of_masks(images, folders, by_class)
-    for name, files in zip(folders.classes, by_class, strict=True):
-        missing = [image for image, f in zip(images, files, strict=True) if f is None]
-        _refuse_other_case(folders.root / name, missing)
-        if missing:
-            warnings.warn(
-                f"{folders.root / name}: no file named after {Path(missing[0]).name}"
-                f"{f' and {len(missing) - 1} more images' if len(missing) > 1 else ''}: "
-                f"read as no {name} there (0 in its band).", GeotileWarning, stacklevel=3)
+    missing = [[image for image, f in zip(images, files, strict=True) if f is None]
+               for files in by_class]
+    for name, images_missing in zip(folders.classes, missing, strict=True):
+        _refuse_other_case(folders.root / name, images_missing)
     for i, image in enumerate(images):
         if all(files[i] is None for files in by_class):
             raise InputError(
@@ -123,6 +119,14 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
                     f"that are not valid beside the class folders of {folders.root}. Add it, "
                     "or move the folder away to count every pixel as valid.")
         by_validity.append(files)
+    # after the refusals: a refused run gets its one line alone
+    for name, images_missing in zip(folders.classes, missing, strict=True):
+        if images_missing:
+            more = len(images_missing) - 1
+            warnings.warn(
+                f"{folders.root / name}: no file named after {Path(images_missing[0]).name}"
+                f"{f' and {more} more images' if more else ''}: "
+                f"read as no {name} there (0 in its band).", GeotileWarning, stacklevel=3)
     return [(tuple(files[i] for files in by_class), tuple(files[i] for files in by_validity))
             for i in range(len(images))]
 

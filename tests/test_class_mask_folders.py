@@ -409,3 +409,24 @@ def test_16_bit_class_masks_of_0_and_65535_are_binary(agrivision, tmp_path, run_
     assert result.exit_code == 0, result.output
     pixels, _, _ = _read(out / "masks" / f"{FIELDS[1]}_0_0.tif")
     np.testing.assert_array_equal(pixels, _expected(1))
+
+
+def test_evaluate_says_which_fields_have_no_prediction(agrivision, tmp_path, run_cli):
+    """A field of the class folders without a prediction (predict failed, or pred/ of
+    another split) was left out without a word: the scores of a subset, exit 0. Now one
+    warning names it, as evaluate's folders of other files do; a prediction without any
+    class file is refused without a warning per class folder first."""
+    ids = np.zeros((1, SIZE, SIZE), np.uint8)
+    _write_tif(tmp_path / "pred" / f"{FIELDS[0]}.tif", ids, GEOTILE_OUTPUT="class")
+    result = run_cli("evaluate", tmp_path / "pred", agrivision / "labels", "--json")
+    assert result.exit_code == 0, result.output
+    said = result.stderr.replace("\n", " ")
+    assert "left out, no file of the same name" in said and FIELDS[1] in said
+    assert FIELDS[0] not in said
+    assert json.loads(result.stdout)["pixels"] == np.count_nonzero(_expected(0)[0] != 255)
+    _write_tif(tmp_path / "pred" / "other_field.tif", ids, GEOTILE_OUTPUT="class")
+    result = run_cli("evaluate", tmp_path / "pred", agrivision / "labels")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "other_field.tif: no file named after it in any class folder" in \
+        result.stderr.replace("\n", " ")
+    assert "read as no" not in result.stderr
