@@ -13,7 +13,7 @@ and FN are summed over all images per class (pooled, as folder scores are).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -136,8 +136,12 @@ def _reading(src, path, classes, threshold):
 
     kind = raster_kind(src)
     bands = [b - 1 for b in (value_bands(src) or range(1, src.count + 1))]
-    names = [class_key(n) if n else "" for n in kind.names or []]
     keys = [class_key(c) for c in classes]
+    if kind.independent_background and class_key(kind.names[0]) in keys:
+        # band 1 named as a class folder (land cover's "other"): that class, no background
+        kind = replace(kind, names=["background", *kind.names], background_band=False,
+                       independent_background=False)
+    names = [class_key(n) if n else "" for n in kind.names or []]
     strays = [n for n in names if n and n not in keys and not is_background_name(n)]
     if strays:
         raise InputError(f"{path}: it names classes ({', '.join(strays)}) that are no class "

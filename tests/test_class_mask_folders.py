@@ -430,3 +430,21 @@ def test_evaluate_says_which_fields_have_no_prediction(agrivision, tmp_path, run
     assert "other_field.tif: no file named after it in any class folder" in \
         result.stderr.replace("\n", " ")
     assert "read as no" not in result.stderr
+
+
+def test_a_class_folder_named_as_background_words_is_a_class(tmp_path, run_cli):
+    """Class folders other/ and water/ (land cover's 'other' is a class) against independent
+    probabilities whose bands are named so: band 1 was read as background's own sigmoid and
+    each pixel given its argmax, so a perfect prediction scored a mean IoU of 0.54 (water's
+    pixels that are also 'other' lost), exit 0; now each band is its class."""
+    rng = np.random.default_rng(4)
+    truth = {"other": rng.random((SIZE, SIZE)) < 0.5, "water": rng.random((SIZE, SIZE)) < 0.3}
+    for name, pixels in truth.items():
+        _write(tmp_path / "labels" / name / "f.png", pixels.astype(np.uint8) * 255, "PNG")
+    _write_tif(tmp_path / "pred" / "f.tif", np.stack(list(truth.values())).astype(np.float32),
+               list(truth), GEOTILE_OUTPUT="probability", GEOTILE_BANDS="independent")
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "labels", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert [(c["class"], c["iou"]) for c in scores["classes"]] == [("other", 1.0),
+                                                                   ("water", 1.0)]
