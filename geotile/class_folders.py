@@ -218,21 +218,22 @@ def class_blocks(image, files: tuple, validity: tuple):
             block = np.zeros((len(files), window.height, window.width), np.uint8)
             for band, (path, other) in enumerate(zip(files, sources, strict=True)):
                 if other is not None:
-                    block[band] = _class_band(other, window, path)
+                    block[band] = _class_band(other, window, path, len(files) == 1)
             for check in checks:
                 block[:, check.read(1, window=window) == 0] = 255
             yield window, block
 
 
-def _class_band(src, window, path) -> np.ndarray:
+def _class_band(src, window, path, alone: bool = False) -> np.ndarray:
     """The 0/1 class pixels of ``window`` of the class file ``src``: where any colour band
     (alpha left out) is not 0, so a mask saved in a colour (green on black) is read whole;
-    refused when its pixels hold two colours (no binary mask)."""
+    refused when its pixels hold two colours (no binary mask); ``alone``: its folder is the
+    one class folder (perhaps a folder of masks of ids: the refusal says so)."""
     from geotile.raster import alpha_bands
 
     alpha = alpha_bands(src)
     bands = [i for i in range(1, src.count + 1) if i not in alpha] or [1]
-    values = _binary(src.read(bands, window=window), path)
+    values = _binary(src.read(bands, window=window), path, alone)
     if len(bands) > 1:
         on = values.any(axis=0)
         colours = np.unique(values[:, on], axis=1)
@@ -244,18 +245,22 @@ def _class_band(src, window, path) -> np.ndarray:
     return values[0]
 
 
-def _binary(values: np.ndarray, path) -> np.ndarray:
+def _binary(values: np.ndarray, path, alone: bool = False) -> np.ndarray:
     """``values`` of a binary mask as 0/1: refused unless they are 0 and 1, 0 and 255, or 0
     and their integer type's top (a 16-bit mask's 65535)."""
     top = np.iinfo(values.dtype).max if values.dtype.kind in "iu" else 255
     stray = ~np.isin(values, (0, 1, 255, top))
     if stray.any():
+        folder = Path(path).parent
         lossy = Path(path).suffix.lower() in (".jpg", ".jpeg")
         raise InputError(f"{path}: holds values other than 0, 1 and 255 (such as "
                          f"{values[stray][0]}), so it is no binary mask of its class"
                          + (", its edges blurred by JPEG's lossy compression" if lossy
                             else "") + ". Give one 0/1 (or 0/255) mask per class"
-                         + (", saved as PNG or TIFF." if lossy else "."))
+                         + (", saved as PNG or TIFF." if lossy else ".") + (
+                             f" {folder} was read as the one class folder of --masks "
+                             f"{folder.parent}; if it holds masks of class ids, give --masks "
+                             f"{folder}." if alone and not lossy else ""))
     return (values != 0).astype(np.uint8)
 
 

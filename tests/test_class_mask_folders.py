@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import rasterio
 
+from tests.conftest import assert_one_line_error
+
 #: the replica's classes, as their folders sort
 CLASSES = ["double_plant", "water", "weed_cluster"]
 FIELDS = ["1AD76MIZ7_1011-8498-1523-9010", "2BQ4AX8LT_645-2219-1157-2731"]
@@ -448,3 +450,19 @@ def test_a_class_folder_named_as_background_words_is_a_class(tmp_path, run_cli):
     scores = json.loads(result.stdout)
     assert [(c["class"], c["iou"]) for c in scores["classes"]] == [("other", 1.0),
                                                                    ("water", 1.0)]
+
+
+def test_masks_in_one_subfolder_are_told_to_be_given_as_that_folder(tmp_path, run_cli):
+    """--masks masks/ whose masks of class ids sit in masks/train/ was read as one class
+    folder and refused as 'no binary mask of its class', naming no way out; the line now
+    says how it was read and to give --masks masks/train."""
+    ids = np.zeros((1, SIZE, SIZE), np.uint8)
+    ids[0, :20], ids[0, 30:] = 3, 1
+    _write(tmp_path / "masks" / "train" / "f.png", ids, "PNG")
+    _write(tmp_path / "images" / "f.png", np.zeros((3, SIZE, SIZE), np.uint8), "PNG")
+    out = tmp_path / "patches"
+    result = run_cli("tile", tmp_path / "images" / "f.png", "--masks", tmp_path / "masks",
+                     "-o", out)
+    assert_one_line_error(result, "f.png", "such as 3", "one class",
+                          f"--masks {tmp_path / 'masks' / 'train'}")
+    assert not out.exists()
