@@ -219,9 +219,24 @@ def class_blocks(image, files: tuple, validity: tuple):
             for band, (path, other) in enumerate(zip(files, sources, strict=True)):
                 if other is not None:
                     block[band] = _class_band(other, window, path, len(files) == 1)
-            for check in checks:
-                block[:, check.read(1, window=window) == 0] = 255
+            for path, check in zip(validity, checks, strict=True):
+                block[:, _invalid(check.read(1, window=window), path)] = 255
             yield window, block
+
+
+def _invalid(values: np.ndarray, path) -> np.ndarray:
+    """Where a validity file's ``values`` are 0 (not valid): refused unless they are 0 and
+    255 (or their integer type's top), as Agriculture-Vision's are; a 0/1 file is a mask
+    of some class (make-masks'), whose background would all be no data."""
+    top = np.iinfo(values.dtype).max if values.dtype.kind in "iu" else 255
+    stray = ~np.isin(values, (0, 255, top))
+    if stray.any():
+        raise InputError(
+            f"{path}: holds values other than 0 and 255 (such as {values[stray][0]}), so it "
+            "is no file of valid pixels (255) beside the class folders, as Agriculture-Vision's "
+            f"{Path(path).parent.name}/ are: its 0s would make pixels no data. If it is a "
+            "folder of masks, move the folder away (or rename it).")
+    return values == 0
 
 
 def _class_band(src, window, path, alone: bool = False) -> np.ndarray:

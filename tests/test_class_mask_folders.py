@@ -466,3 +466,18 @@ def test_masks_in_one_subfolder_are_told_to_be_given_as_that_folder(tmp_path, ru
     assert_one_line_error(result, "f.png", "such as 3", "one class",
                           f"--masks {tmp_path / 'masks' / 'train'}")
     assert not out.exists()
+
+
+def test_a_masks_folder_of_class_masks_beside_labels_is_no_validity_folder(agrivision,
+                                                                          tmp_path, run_cli):
+    """masks/ beside labels/ holding a project's own 0/1 masks (make-masks' buildings), not
+    Agriculture-Vision's 0/255 valid pixels: every background pixel became no data (255 in
+    every band), exit 0; now one line naming the file and the way out."""
+    for number, field in enumerate(FIELDS):
+        _write(agrivision / "masks" / f"{field}.png",
+               _class_pixels(number)["double_plant"], "PNG")
+    out = tmp_path / "patches"
+    result = _tile(run_cli, agrivision, out)
+    assert_one_line_error(result, f"masks/{FIELDS[0]}.png", "0 and 255", "valid pixels",
+                          "move the folder away")
+    assert not out.exists()
