@@ -184,6 +184,36 @@ def check_date_values(model, declared, extra_declared, image, extra) -> None:
         "those.")
 
 
+def check_date_colours(model, src, indexes, extra_src, extra_indexes, image,
+                       extra) -> None:
+    """InputError when a change detection model's two dates feed their red, green and blue
+    bands in other orders by their colour interpretation (an RGB date beside PlanetScope's
+    blue-first one): fed alike, the model would see a change everywhere."""
+    from rasterio.enums import ColorInterp
+
+    if not two_dates(model):
+        return
+    rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+    first = [src.colorinterp[i - 1] for i in indexes]
+    second = [extra_src.colorinterp[i - 1] for i in extra_indexes]
+    if len(first) != len(second) or first == second or sorted(
+            c for c in first if c in rgb) != sorted(c for c in second if c in rgb) or sum(
+            c in rgb for c in first) < 2:
+        return
+    if all(a == b for a, b in zip(first, second, strict=True) if a in rgb):
+        return
+    names = date_names(image, extra)
+    order = [extra_indexes[second.index(c)] if c in rgb else i
+             for c, i in zip(first, extra_indexes, strict=True)]
+    raise InputError(
+        f"{names[0]} and {names[1]}: the two dates of {Path(model.path).name} feed their "
+        f"bands in other colour orders (the first's {', '.join(c.name for c in first)}, the "
+        f"second's {', '.join(c.name for c in second)} by their colour interpretation): fed "
+        "alike, the model would see a change everywhere. Reorder the second's bands "
+        f"(gdal_translate {' '.join(f'-b {i}' for i in order)} {names[1]} "
+        f"{Path(names[1]).with_name(Path(names[1]).stem + '_reordered.tif')}) and give that.")
+
+
 def picked_bands(src, bands, path) -> list[int]:
     """``bands`` (--bands: numbers or band names) as band numbers of the --extra-bands
     raster ``src`` at ``path``; InputError for one it lacks."""

@@ -504,3 +504,31 @@ def test_a_second_date_of_other_channels_is_not_told_to_use_bands(dates, tmp_pat
     assert_one_line_error(result, "sar takes 2 channels", "with 2 bands")
     assert "pick both dates' bands" not in result.stderr
     assert "--bands picks the image's bands alone" in result.stderr.replace("\n", " ")
+
+
+def test_dates_in_other_colour_orders_are_one_line(dates, tmp_path, run_cli):
+    """A second date in PlanetScope's blue-first order (colour interpretation blue, green,
+    red) beside an RGB first date was fed as it is: the model saw red and blue swapped, a
+    change everywhere (0.24 off the right change), exit 0; now one line naming both and
+    the reorder."""
+    from rasterio.enums import ColorInterp
+
+    before, after = dates
+    rgb = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+    with rasterio.open(before, "r+") as dst:
+        dst.colorinterp = rgb
+    with rasterio.open(after, "r+") as dst:
+        dst.write(dst.read()[::-1])
+        dst.colorinterp = rgb[::-1]
+    model = siamese_model(tmp_path / "m.onnx")
+    out = tmp_path / "c.tif"
+    assert_one_line_error(run_cli("predict", model, before, "--extra-bands", after, "-o", out),
+                          "before.tif and after.tif", "red, green, blue",
+                          "blue, green, red", "gdal_translate -b 3 -b 2 -b 1 after.tif")
+    assert not out.exists()
+    import geotile
+    from geotile.errors import InputError
+
+    with pytest.raises(InputError, match="blue, green, red"):
+        geotile.predict_raster(model, before, out, extra_bands=after)
+    assert not out.exists()

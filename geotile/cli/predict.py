@@ -359,6 +359,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     image too (its first and last blocks read)."""
     from geotile.date_ranges import check_date_ranges, date_range
     from geotile.extra_bands import (
+        check_date_colours,
         check_date_types,
         check_date_values,
         picked_bands,
@@ -403,6 +404,8 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
                                  image, extra)
                 check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
                                           for i in indexes], extra_values, image, extra)
+                with open_raster(extra) as more:
+                    check_date_colours(model, src, indexes, more, numbers, image, extra)
                 if two_dates(model):  # as fed: after the image's uint8 scale is known
                     with open_raster(extra) as more:
                         check_date_ranges(model, date_range(model, src, indexes),
