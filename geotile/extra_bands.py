@@ -184,6 +184,16 @@ def check_date_values(model, declared, extra_declared, image, extra) -> None:
         "those.")
 
 
+def check_two_files(model, image, extra) -> None:
+    """InputError when a change detection model's second date is the image's own file."""
+    if getattr(model, "second_input", None) is not None and \
+            _same_file_key(image) == _same_file_key(extra):
+        raise InputError(
+            f"{image}: given as both dates of {Path(model.path).name} (--extra-bands is the "
+            "same file), whose change would be none. Give the second date's image with "
+            "--extra-bands.")
+
+
 def check_date_colours(model, src, indexes, extra_src, extra_indexes, image,
                        extra) -> None:
     """InputError when a change detection model's two dates feed their red, green and blue

@@ -76,6 +76,7 @@ from geotile.extra_bands import (
     check_date_colours,
     check_date_types,
     check_date_values,
+    check_two_files,
     date_names,
     each_date,
     two_dates,
@@ -943,6 +944,7 @@ def predict_raster(
             check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
                                       for i in indexes],
                               [b[2:4] for b in date.band_metadata()], image_path, date.path)
+            check_two_files(model, image_path, date.path)
             check_date_colours(model, src, indexes, *date.raster, image_path, date.path)
             if two_dates(model):
                 check_date_ranges(model, date_range(model, src, indexes),

@@ -532,3 +532,15 @@ def test_dates_in_other_colour_orders_are_one_line(dates, tmp_path, run_cli):
     with pytest.raises(InputError, match="blue, green, red"):
         geotile.predict_raster(model, before, out, extra_bands=after)
     assert not out.exists()
+
+
+def test_one_file_as_both_dates_is_one_line(dates, tmp_path, run_cli):
+    """The image given again as --extra-bands (a copy-paste of the first date's path) was
+    predicted as two dates: a change map of a date against itself, exit 0."""
+    before = dates[0]
+    model = siamese_model(tmp_path / "m.onnx")
+    out = tmp_path / "c.tif"
+    assert_one_line_error(run_cli("predict", model, before, "--extra-bands",
+                                  before.parent / "." / before.name, "-o", out),
+                          "before.tif", "both dates", "--extra-bands")
+    assert not out.exists()

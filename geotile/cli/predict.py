@@ -362,6 +362,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
         check_date_colours,
         check_date_types,
         check_date_values,
+        check_two_files,
         picked_bands,
         two_dates,
     )
@@ -404,6 +405,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
                                  image, extra)
                 check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
                                           for i in indexes], extra_values, image, extra)
+                check_two_files(model, image, extra)
                 with open_raster(extra) as more:
                     check_date_colours(model, src, indexes, more, numbers, image, extra)
                 if two_dates(model):  # as fed: after the image's uint8 scale is known
