@@ -4,6 +4,8 @@ normalisation, blending and outputs; what cannot be fed so is one line."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import rasterio
@@ -364,7 +366,8 @@ def test_dates_declaring_other_reflectance_values_are_one_line(make_raster, tmp_
                               "offset 0", "gdal_translate -unscale")
         assert not out.exists()
     many = tmp_path / "many"  # several pairs: refused before the first is predicted
-    assert_one_line_error(run_cli("predict", model, second, first, "--extra-bands", second,
+    again = shutil.copy(second, tmp_path / "t2_again.tif")  # a file is no pair of itself
+    assert_one_line_error(run_cli("predict", model, second, first, "--extra-bands", again,
                                   "--extra-bands", second, "-o", many), "t1.tif", "t2.tif")
     assert not many.exists() or not any(many.iterdir())
 
