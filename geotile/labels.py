@@ -202,6 +202,13 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                                  "make-masks takes them (geotile make-masks "
                                  f"{path} IMAGE... -o masks/); give vector labels here.") \
                     from exc
+            from geotile.class_folders import class_folders
+
+            if class_folders([path]) is not None:  # labels/<class>/<image>.png: masks already
+                raise InputError(f"{path}: one folder of binary masks per class (Agriculture-"
+                                 "Vision's labels/<class>/<image>.png), masks already: tile "
+                                 f"reads them (geotile tile IMAGE... --masks {path} -o "
+                                 "patches/), evaluate scores against them.") from exc
             raise InputError(f"{path} is a folder, not vector data GDAL can read. Give a "
                              "vector file: GeoJSON, GeoPackage, Shapefile or GeoParquet.") \
                 from exc

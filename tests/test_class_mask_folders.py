@@ -481,3 +481,15 @@ def test_a_masks_folder_of_class_masks_beside_labels_is_no_validity_folder(agriv
     assert_one_line_error(result, f"masks/{FIELDS[0]}.png", "0 and 255", "valid pixels",
                           "move the folder away")
     assert not out.exists()
+
+
+def test_make_masks_of_class_folders_names_tile(agrivision, tmp_path, run_cli):
+    """make-masks labels/ (class folders, masks already) said 'labels is a folder, not
+    vector data GDAL can read. Give a vector file', naming no command that reads them."""
+    labels = agrivision / "labels"
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", labels, agrivision / "images" / "rgb" / f"{FIELDS[0]}.jpg",
+                     "-o", f"{out}/")
+    assert_one_line_error(result, str(labels), "one folder of binary masks per class",
+                          f"--masks {labels}")
+    assert not out.exists()
