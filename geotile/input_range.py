@@ -138,10 +138,12 @@ def _warn_extra_declared(extra, stacklevel: int = 3) -> None:
 def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
     """:func:`_warn_if_unscaled` for the bands ``indexes`` of ``src``, else
     :func:`_warn_declared_unapplied`."""
+    from geotile.pixel_encoding import declared_top
+
     if not _warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],
                              lambda: _float_top(src, indexes), name,
                              lambda: _declared_scaling_hint(model, src, indexes, added),
-                             stacklevel=4):
+                             stacklevel=4, full=declared_top(src, indexes)):
         _warn_declared_unapplied(model, src, indexes, added, name)
 
 
@@ -176,17 +178,18 @@ def _warn_declared_unapplied(model, src, indexes: list[int], added: int, name: s
 
 
 def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
-                      declared: Callable = lambda: None, stacklevel: int = 3) -> bool:
+                      declared: Callable = lambda: None, stacklevel: int = 3,
+                      full: tuple[float, str] | None = None) -> bool:
     """Warn when pixels of a type that wants --scale reach the model as they are
     (``model.unscaled``), once per type among ``dtypes``. Bands of mixed types are each
     scaled by their own type's default: a float band's top (``float_top()``) is not looked
-    at then; ``declared()``: a hint from the raster's own scale/offset, else None. True when
-    it warned."""
+    at then; ``declared()``: a hint from the raster's own scale/offset, else None; ``full``:
+    the value its integer pixels stand for 1.0 at (NBITS, Planet SR). True when it warned."""
     unscaled = getattr(model, "unscaled", None)
     dtypes = list(dict.fromkeys(np.dtype(d) for d in dtypes))
     for dtype in dtypes if unscaled is not None else ():
         top = float_top() if dtype.kind == "f" and len(dtypes) == 1 else None
-        if hint := unscaled(dtype, top):
+        if hint := (unscaled(dtype, top, full) if full else unscaled(dtype, top)):
             hint = declared() or hint
             warnings.warn(f"{name}: {dtype} pixels go to the model as they are (no --scale, "
                           f"and the model declares none): {hint}.", GeotileWarning,

@@ -1512,12 +1512,15 @@ class OnnxModel:
             scale = 1 / 255 if dtype == np.uint8 and not raw else 1.0
         return Normalization(scale, self._mean, self._std)
 
-    def unscaled(self, dtype, top: float | None = None) -> str | None:
+    def unscaled(self, dtype, top: float | None = None,
+                 declared: tuple[float, str] | None = None) -> str | None:
         """What is wrong when pixels of integer ``dtype`` wider than 8 bits, or float pixels
         reaching ``top`` (above 1.5: 0..255 or reflectances x 10000 stored as float), reach
         the model as they are with nothing saying so (no --scale, a float-input model), else
         None: the model may well expect 0..1 inputs, or its mean/std are for 0..255 pixels
-        (ImageNet's 123.675 / 58.395), which 16-bit pixels overshoot many times."""
+        (ImageNet's 123.675 / 58.395), which 16-bit pixels overshoot many times.
+        ``declared``: (the value integer pixels stand for 1.0 at, why) that the raster
+        declares (:func:`geotile.pixel_encoding.declared_top`), named instead of examples."""
         dtype = self._read_dtype(dtype)
         if self._scale is not None or np.issubdtype(self.input_type, np.integer):
             return None
@@ -1545,6 +1548,13 @@ class OnnxModel:
                     "--scale 1 keeps them")
         if not (dtype.kind in "iu" and dtype.itemsize > 1):
             return None
+        if declared is not None:
+            full, why = declared
+            if self._takes_0_255:
+                return (f"{self._takes_0_255}: give --scale {255 / full:.3g} to bring them to "
+                        f"0..255 ({why})")
+            return (f"if it was trained on 0..1 inputs give --scale {1 / full:.3g} ({why}); "
+                    "--scale 1 keeps them")
         if self._takes_0_255:
             return (f"{self._takes_0_255}: give --scale to bring them to "
                     "0..255, e.g. 0.0625 for 12-bit or 0.0039 for 16-bit pixels")

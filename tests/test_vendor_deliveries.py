@@ -10,7 +10,7 @@ import rasterio
 from geotile.input_paths import files_read
 from tests.conftest import assert_one_line_error
 from tests.onnx_models import pointwise_model
-from tests.vendor_deliveries import maxar_tiles
+from tests.vendor_deliveries import maxar_tiles, planet_scene
 
 
 def test_maxar_til_reads_every_tile_in_place(tmp_path):
@@ -91,3 +91,36 @@ def test_the_collar_of_a_til_is_advised_a_vrt_not_gdal_edit(tmp_path, run_cli):
     with rasterio.open(tmp_path / "out" / f"{til.stem}_nodata.tif") as src:
         masked = src.read(1, masked=True).mask
     assert masked[:, 86:].all() and not masked[:, :86].any()
+
+
+def _warned(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if "go to the model as they are" in line]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_the_scale_advice_names_the_bits_a_raster_declares(tmp_path, make_raster, run_cli):
+    """A DIMAP's NBITS=12 (GDAL's IMAGE_STRUCTURE) says its pixels reach 4095: the advice
+    names 1/4095, not the 11-bit or 16-bit examples."""
+    pixels = np.random.default_rng(3).integers(1, 4096, (4, 40, 50)).astype("uint16")
+    image = make_raster("dimap12.tif", pixels, NBITS=12)
+    with rasterio.open(image) as src:
+        assert src.tags(1, ns="IMAGE_STRUCTURE")["NBITS"] == "12"
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, image, "-o", tmp_path / "a.tif")
+    assert result.exit_code == 0, result.output
+    warned = _warned(result)
+    assert f"--scale {1 / 4095:.3g}" in warned and "NBITS=12" in warned
+    assert "0.000489" not in warned and "16-bit" not in warned
+
+
+def test_planetscope_surface_reflectance_is_advised_its_10000_scale(tmp_path, run_cli):
+    """PlanetScope's ortho_analytic_4b_sr holds reflectance x 10000 in uint16: the advice
+    names --scale 0.0001, not the 11-bit/16-bit examples; its udm2 beside it is no image."""
+    scene = planet_scene(tmp_path / "psscene")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, scene, "-o", tmp_path / "a.tif")
+    assert result.exit_code == 0, result.output
+    warned = _warned(result)
+    assert "--scale 0.0001 " in warned and "reflectance x 10000" in warned
+    assert "0.000489" not in warned

@@ -50,3 +50,35 @@ def maxar_tiles(folder: Path, *, width=96, height=64, columns=2, seed=0) -> Path
            "END;", ""]
     stem.with_suffix(".IMD").write_text("\n".join(imd))
     return stem.with_suffix(".TIL")
+
+
+#: a PlanetScope scene's id, as its files' names begin
+PLANET_SCENE = "20230612_101010_12_2447"
+
+
+def planet_scene(folder: Path, *, width=96, height=64, bands=4, seed=0) -> Path:
+    """A PlanetScope PSScene ortho_analytic_4b_sr delivery: its AnalyticMS_SR GeoTIFF
+    (uint16 surface reflectance x 10000, nodata 0 in a 10-column collar on the left,
+    EPSG:32633, 3 m), its udm2 (8 uint8 bands: 1 clear, 6 cloud, 8 unusable; a cloud in
+    rows 0..19, columns 40..59) and its metadata XML. Returns the SR GeoTIFF."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    data = rng.integers(200, 3000, (bands, height, width)).astype("uint16")
+    data[:, :, :10] = 0
+    profile = {"driver": "GTiff", "width": width, "height": height, "crs": "EPSG:32633",
+               "transform": from_origin(400000, 5000000, 3.0, 3.0)}
+    eight = "_8b" if bands == 8 else ""
+    image = folder / f"{PLANET_SCENE}_3B_AnalyticMS_SR{eight}_clip.tif"
+    with rasterio.open(image, "w", count=bands, dtype="uint16", nodata=0, **profile) as dst:
+        dst.write(data)
+    udm = np.zeros((8, height, width), "uint8")
+    udm[0], udm[0, :, :10], udm[7, :, :10] = 1, 0, 1
+    udm[0, :20, 40:60], udm[5, :20, 40:60] = 0, 1
+    with rasterio.open(folder / f"{PLANET_SCENE}_3B_udm2_clip.tif", "w", count=8,
+                       dtype="uint8", **profile) as dst:
+        dst.write(udm)
+    (folder / f"{PLANET_SCENE}_3B_AnalyticMS{eight}_metadata_clip.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ps:EarthObservation '
+        'xmlns:ps="http://schemas.planet.com/ps/v1/planet_product_metadata_geocorrected_level">'
+        "</ps:EarthObservation>\n")
+    return image
