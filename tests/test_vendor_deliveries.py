@@ -124,3 +124,18 @@ def test_planetscope_surface_reflectance_is_advised_its_10000_scale(tmp_path, ru
     warned = _warned(result)
     assert "--scale 0.0001 " in warned and "reflectance x 10000" in warned
     assert "0.000489" not in warned
+
+
+def test_a_planet_folder_is_its_image_not_its_udm2(tmp_path, run_cli):
+    """A PSScene folder holds the image and its udm2 (8 uint8 bands of flags): predict
+    read the udm2 as a second image and refused it (8 bands for 4 channels, advising
+    --bands 1,2,3,4); the udm2 is the image's, no image of its own. Its 0 fill stays out."""
+    scene = planet_scene(tmp_path / "psscene")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    out = tmp_path / "out"
+    result = run_cli("predict", model, scene.parent, "-o", f"{out}/", "--scale", "0.0001")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.glob("*.tif")] == [scene.name]
+    with rasterio.open(out / scene.name) as src:
+        masked = src.read(1, masked=True).mask
+    assert masked[:, :10].all() and not masked[:, 10:].any()
