@@ -97,7 +97,21 @@ def image_stem(path) -> str:
     from geotile.stac_images import is_item_json, item_stem
 
     return (is_item_json(path) and item_stem(path)) or subdataset_stem(path) \
-        or input_path(path).stem
+        or dimap1_stem(path) or input_path(path).stem
+
+
+def dimap1_stem(path) -> str | None:
+    """A DIMAP v1 product's METADATA.DIM, which every SPOT 1-5 product names alike, by its
+    product folder: SCENE01's parent (S5_07_A/SCENE01/METADATA.DIM -> S5_07_A), else the
+    folder holding it. None for any other file."""
+    if os.path.basename(os.fspath(path)).lower() != "metadata.dim":
+        return None
+    path = input_path(path)
+    folder = PurePosixPath(os.fspath(path)).parent if is_virtual_path(os.fspath(path)) \
+        else Path(path).absolute().parent
+    if re.fullmatch(r"scene\d+", folder.name, re.IGNORECASE) and folder.parent.name:
+        folder = folder.parent
+    return folder.name or None
 
 
 def source_name(path) -> str:

@@ -10,7 +10,7 @@ import rasterio
 from geotile.input_paths import files_read
 from tests.conftest import assert_one_line_error
 from tests.onnx_models import pointwise_model
-from tests.vendor_deliveries import maxar_tiles, planet_scene
+from tests.vendor_deliveries import maxar_tiles, planet_scene, spot5_scene
 
 
 def test_maxar_til_reads_every_tile_in_place(tmp_path):
@@ -139,3 +139,17 @@ def test_a_planet_folder_is_its_image_not_its_udm2(tmp_path, run_cli):
     with rasterio.open(out / scene.name) as src:
         masked = src.read(1, masked=True).mask
     assert masked[:, :10].all() and not masked[:, 10:].any()
+
+
+def test_two_spot5_products_are_named_by_their_folders(tmp_path, run_cli):
+    """Every SPOT 5 DIMAP v1 product names its file SCENE01/METADATA.DIM: two in one run
+    were refused as sharing the name METADATA; each output takes its product folder's."""
+    first = spot5_scene(tmp_path / "S5_07_A", x0=600000)
+    second = spot5_scene(tmp_path / "S5_07_B", x0=700000, seed=1)
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
+    out = tmp_path / "out"
+    result = run_cli("predict", model, first, second, "-o", f"{out}/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("*.tif")) == ["S5_07_A.tif", "S5_07_B.tif"]
+    with rasterio.open(out / "S5_07_B.tif") as src:
+        assert src.transform.c == 700000 and src.crs.to_epsg() == 32631

@@ -82,3 +82,29 @@ def planet_scene(folder: Path, *, width=96, height=64, bands=4, seed=0) -> Path:
         'xmlns:ps="http://schemas.planet.com/ps/v1/planet_product_metadata_geocorrected_level">'
         "</ps:EarthObservation>\n")
     return image
+
+
+def spot5_scene(product: Path, *, x0=600000.0, width=50, height=40, seed=0) -> Path:
+    """A SPOT 5 DIMAP v1 product: ``product``/SCENE01/METADATA.DIM (the name every such
+    product gives it) and the IMAGERY.TIF it lists (3 uint8 bands, EPSG:32631, 10 m, from
+    ``x0``). Returns the METADATA.DIM."""
+    scene = product / "SCENE01"
+    scene.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(1, 255, (3, height, width)).astype("uint8")
+    with rasterio.open(scene / "IMAGERY.TIF", "w", driver="GTiff", width=width, height=height,
+                       count=3, dtype="uint8", crs="EPSG:32631",
+                       transform=from_origin(x0, 5000000, 10.0, 10.0)) as dst:
+        dst.write(pixels)
+    dim = scene / "METADATA.DIM"
+    dim.write_text(f"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<Dimap_Document name="METADATA.DIM">
+ <Metadata_Id><METADATA_FORMAT version="1.1">DIMAP</METADATA_FORMAT></Metadata_Id>
+ <Dataset_Id><DATASET_NAME>SCENE 5 123-456 03/05/12 10:20:30 2 J</DATASET_NAME></Dataset_Id>
+ <Data_Access><DATA_FILE_FORMAT>GEOTIFF</DATA_FILE_FORMAT>
+  <Data_File><DATA_FILE_PATH href="IMAGERY.TIF"/></Data_File></Data_Access>
+ <Raster_Dimensions><NCOLS>{width}</NCOLS><NROWS>{height}</NROWS><NBANDS>3</NBANDS>
+ </Raster_Dimensions>
+ <Raster_Encoding><NBITS>8</NBITS><DATA_TYPE>UNSIGNED</DATA_TYPE></Raster_Encoding>
+</Dimap_Document>
+""")
+    return dim
