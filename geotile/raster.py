@@ -94,6 +94,10 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
             download = remote_failure(path, str(exc))
         if download:
             raise InputError(download) from exc
+        from geotile.tile_indexes import tile_index_advice
+
+        if advice := tile_index_advice(path):  # gdaltindex's vector file
+            raise InputError(advice) from exc
         reason = str(exc).splitlines()[0] if str(exc) else "unknown format"
         raise InputError(
             f"{path}: not a raster GDAL can read ({reason}). "

@@ -10,7 +10,7 @@ import rasterio
 from geotile.input_paths import files_read
 from tests.conftest import assert_one_line_error
 from tests.onnx_models import pointwise_model
-from tests.vendor_deliveries import maxar_tiles, planet_scene, spot5_scene
+from tests.vendor_deliveries import maxar_tiles, planet_scene, spot5_scene, tile_index
 
 
 def test_maxar_til_reads_every_tile_in_place(tmp_path):
@@ -153,3 +153,51 @@ def test_two_spot5_products_are_named_by_their_folders(tmp_path, run_cli):
     assert sorted(p.name for p in out.glob("*.tif")) == ["S5_07_A.tif", "S5_07_B.tif"]
     with rasterio.open(out / "S5_07_B.tif") as src:
         assert src.transform.c == 700000 and src.crs.to_epsg() == 32631
+
+
+def _two_tiles(folder, make_raster):
+    from rasterio.transform import from_origin
+
+    folder.mkdir()
+    return [make_raster(f"tiles/t{c}.tif", np.full((3, 30, 40), 50 + c, "uint8"),
+                        transform=from_origin(500000 + c * 400, 4000000, 10, 10))
+            for c in range(2)]
+
+
+def test_a_shapefile_tile_index_is_advised_a_vrt_of_its_tiles(tmp_path, make_raster, run_cli):
+    """gdaltindex's index.shp (relative 'location' paths) given as the image was refused
+    with 'Give a GeoTIFF': the advice names its tiles' folder and the VRT to build, which
+    predict then reads as one scene."""
+    tiles = _two_tiles(tmp_path / "tiles", make_raster)
+    index = tile_index(tmp_path / "index.shp", tiles, [f"tiles/{t.name}" for t in tiles])
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
+    result = run_cli("predict", model, index, "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "index.shp", "tile index", "2 rasters",
+                          f"{tmp_path / 'tiles'}", f"cd {tmp_path} && gdalbuildvrt index.vrt "
+                          "index.shp")
+    assert not (tmp_path / "p.tif").exists()
+    import shutil
+    import subprocess
+
+    if shutil.which("gdalbuildvrt") is None:
+        pytest.skip("gdalbuildvrt is not installed: the advice is not run")
+    subprocess.run(["gdalbuildvrt", "-q", "index.vrt", "index.shp"], cwd=tmp_path, check=True)
+    result = run_cli("predict", model, tmp_path / "index.vrt", "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert (src.width, src.height, src.transform.c) == (80, 30, 500000)
+
+
+def test_a_geopackage_tile_index_is_advised_its_tiles(tmp_path, make_raster, run_cli):
+    """A GeoPackage index (absolute paths, in another folder): gdalbuildvrt reads no
+    GeoPackage index, so the advice is its tiles' list; one not found is named."""
+    tiles = _two_tiles(tmp_path / "tiles", make_raster)
+    (tmp_path / "idx").mkdir()
+    index = tile_index(tmp_path / "idx" / "index.gpkg", tiles, [str(t) for t in tiles])
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
+    result = run_cli("predict", model, index, "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "index.gpkg", "tile index", f"{tmp_path / 'tiles'}",
+                          "-input_file_list")
+    tiles[1].unlink()
+    result = run_cli("predict", model, index, "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, "index.gpkg", "1 of its 2 rasters", "t1.tif")

@@ -108,3 +108,18 @@ def spot5_scene(product: Path, *, x0=600000.0, width=50, height=40, seed=0) -> P
 </Dimap_Document>
 """)
     return dim
+
+
+def tile_index(path: Path, tiles: list[Path], locations: list[str]) -> Path:
+    """A tile index as gdaltindex writes it: one footprint polygon per tile in ``tiles``,
+    its 'location' field holding ``locations`` (the paths as gdaltindex was given them)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    footprints = []
+    for tile in tiles:
+        with rasterio.open(tile) as src:
+            footprints.append(box(*src.bounds))
+            crs = src.crs
+    gpd.GeoDataFrame({"location": locations}, geometry=footprints, crs=crs).to_file(path)
+    return path
