@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from pathlib import Path, PurePosixPath
 
 from geotile.errors import InputError
@@ -134,16 +133,13 @@ def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
     return sorted((f for f in files if os.path.realpath(f) not in listed), key=lambda p: p.name)
 
 
-#: a Planet usable-data mask's name: <scene>[_3B]_udm2[_clip].tif (PSScene), <scene>_udm.tif,
-#: <scene>_3B_AnalyticMS_DN_udm_clip.tif (older), SkySat's <collect>_udm2.tif
-_PLANET_UDM = re.compile(r"(?P<scene>.+?)(_analyticms_dn)?_udm2?(_clip)?\.tiff?", re.IGNORECASE)
-
-
 def _without_planet_udms(files: list[Path]) -> list[Path]:
-    """``files`` without the Planet udm/udm2 rasters (:data:`_PLANET_UDM`) whose scene's
-    image is among them: the flags of that image's pixels (clear, cloud, unusable), never
-    an image of their own. One given by name is read as any raster."""
-    udms = {f: m["scene"].lower() for f in files if (m := _PLANET_UDM.fullmatch(f.name))}
+    """``files`` without the Planet udm/udm2 rasters (:func:`geotile.planet_udm.udm_scene`)
+    whose scene's image is among them: the flags of that image's pixels (clear, cloud,
+    unusable), never an image of their own. One given by name is read as any raster."""
+    from geotile.planet_udm import udm_scene
+
+    udms = {f: scene for f in files if (scene := udm_scene(f))}
     images = [f.name.lower() for f in files if f not in udms]
     return [f for f in files if f not in udms
             or not any(name.startswith(f"{udms[f]}_") for name in images)]

@@ -849,6 +849,7 @@ def predict_raster(
     from geotile.creation_options import check_creation_options
     from geotile.input_paths import input_path, output_folders, refuse_overwriting_inputs
     from geotile.output_files import atomic_output, check_geotiff_name, verify_geotiff, write_cog
+    from geotile.planet_udm import warn_unclear
     from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster, output_profile
     from geotile.vrt_views import warn_vrt_gap
 
@@ -951,6 +952,7 @@ def predict_raster(
                                   date_range(model, *date.raster), image_path, date.path)
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)
+        warn_unclear(original, image_path, "get predictions")  # a Planet udm2's clouds
         if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel
             warnings.warn(f"{image_path.name}: its band holds colour-table indices (a paletted "
                           f"image), not intensities, and {model.path.name} gets them as they "

@@ -853,6 +853,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
     from geotile.extra_bands import ExtraBands
     from geotile.input_paths import input_path, source_name
     from geotile.no_georef import warn_if_not_georeferenced
+    from geotile.planet_udm import warn_unclear
     from geotile.progress import progress_bar
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
     from geotile.tiff_pages import warn_other_pages
@@ -874,6 +875,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                                   mask=mask)
         warn_other_pages(src, label.name, stacklevel=4)
         warn_vrt_gap(src, label.name, "become patches of valid pixels")
+        warn_unclear(src, image, "become patches")  # a Planet udm2's clouds
         if mask_src is not None:
             _warn_if_colour_labels(mask_src, image)
             _warn_if_lossy_mask(mask_src)

@@ -1,0 +1,62 @@
+"""Planet's usable-data masks (udm2: 8 uint8 bands, band 1 "clear") beside their scene's
+image: never an image of their own, and the not-clear pixels (cloud, shadow, haze, snow)
+they flag, which GDAL reads as valid image pixels, said with the copy that leaves them out."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import GeotileWarning
+
+#: a Planet usable-data mask's name: <scene>[_3B]_udm2[_clip].tif (PSScene), <scene>_udm.tif,
+#: <scene>_3B_AnalyticMS_DN_udm_clip.tif (older), SkySat's <collect>_udm2.tif
+UDM_NAME = re.compile(r"(?P<scene>.+?)(_analyticms_dn)?_udm2?(_clip)?\.tiff?", re.IGNORECASE)
+
+
+def udm_scene(path) -> str | None:
+    """The scene prefix (lower case) of a Planet udm/udm2 file's name, else None."""
+    match = UDM_NAME.fullmatch(Path(path).name)
+    return match["scene"].lower() if match else None
+
+
+def udm2_beside(image: Path) -> Path | None:
+    """The udm2 of the Planet image ``image`` in its folder (the one whose scene prefix
+    its name starts with), else None."""
+    if udm_scene(image) is not None or not image.parent.is_dir():
+        return None
+    name = image.name.lower()
+    found = [p for p in image.parent.glob("*[uU][dD][mM]2*") if p.is_file()
+             and (scene := udm_scene(p)) and name.startswith(f"{scene}_")]
+    return found[0] if len(found) == 1 else None
+
+
+def warn_unclear(src, image, what: str, size: int = 512) -> None:
+    """Warn when the udm2 beside ``image`` (opened as ``src``) flags pixels not clear
+    (band 1 is 0) among those ``src`` reads as valid (its mask; a sample of ``size`` px a
+    side): they ``what`` as any pixel; a copy with them 0, its nodata, leaves them out."""
+    import rasterio
+
+    if not isinstance(image, Path) or (udm2 := udm2_beside(image)) is None:
+        return
+    shape = (min(size, src.height), min(size, src.width))
+    try:
+        with rasterio.open(udm2) as udm:
+            if udm.count != 8 or (udm.width, udm.height) != (src.width, src.height):
+                return
+            clear = udm.read(1, out_shape=shape) == 1
+    except rasterio.errors.RasterioIOError:
+        return
+    valid = src.dataset_mask(out_shape=shape) > 0
+    share = np.count_nonzero(valid & ~clear) / max(np.count_nonzero(valid), 1)
+    if not share:
+        return
+    warnings.warn(f"{image.name}: its {udm2.name} flags {share * 100:.2g} % of its valid "
+                  f"pixels not clear (cloud, shadow, haze, snow), and they {what} as any "
+                  f"pixel. To leave them out, give a copy with them 0, its nodata: gdal_calc.py "
+                  f"-A {image.name} --allBands A -B {udm2.name} --B_band 1 --calc 'A*(B==1)' "
+                  f"--NoDataValue 0 --outfile {image.stem}_clear.tif.", GeotileWarning,
+                  stacklevel=3)
