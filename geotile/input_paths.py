@@ -333,14 +333,16 @@ def is_product_file(path) -> bool:
 
 
 def is_mosaic_file(path) -> bool:
-    """Whether ``path`` names a VRT or a product file (:func:`is_product_file`): GDAL reads
-    its pixels from other files, which it lists."""
-    return os.fspath(path).lower().endswith(".vrt") or is_product_file(path)
+    """Whether ``path`` names a VRT, a GTI tile index (.gti.gpkg, .gti.fgb) or a product
+    file (:func:`is_product_file`): GDAL reads its pixels from other files, which it lists
+    (a GTI index: :func:`geotile.tile_indexes.index_tiles`)."""
+    return os.fspath(path).lower().endswith((".vrt", ".gti.gpkg", ".gti.fgb")) \
+        or is_product_file(path)
 
 
 def files_read(path, _seen: frozenset = frozenset()) -> list:
-    """``path`` and, for a VRT or a vendor's product file (:func:`is_mosaic_file`: a .TIL,
-    a DIMAP), the files GDAL reads it from (tiles, .IMD, .RPB; which an output must never
+    """``path`` and, for a VRT, a GTI index or a vendor's product file (:func:`is_mosaic_file`:
+    a .TIL, a DIMAP), the files GDAL reads it from (tiles, .IMD, .RPB; which an output must never
     replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only; for
     a Shapefile, its other files (:func:`shapefile_parts`); for a subdataset, those GDAL
     reads it from; for a Landsat band file, its product's MTL."""
@@ -363,6 +365,10 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
     try:
         with rasterio.open(path) as src:
             files = src.files
+            if src.driver == "GTI":  # it lists the index alone
+                from geotile.tile_indexes import index_tiles
+
+                files = [*files, *map(str, index_tiles(path))]
     except RasterioError:  # not readable: its own checks say so later
         return [path]
     seen = _seen | {os.path.realpath(path)}

@@ -24,7 +24,7 @@ def tile_index_advice(path) -> str | None:
     if not locations:
         return None
     base = path.absolute().parent
-    tiles = [base / p if not os.path.isabs(p) else Path(p) for p in locations]
+    tiles = index_tiles(path)
     missing = [loc for loc, tile in zip(locations, tiles, strict=True) if not tile.exists()]
     if missing:
         return (f"{path}: a tile index (gdaltindex), not a raster, and {len(missing)} of its "
@@ -40,6 +40,13 @@ def tile_index_advice(path) -> str | None:
     folder = "their folder or " if len(folders) == 1 else ""
     return (f"{path}: a tile index (gdaltindex), not a raster: its '{LOCATION}' field lists "
             f"{len(tiles)} rasters {where}. Give {folder}one VRT of them ({build}).")
+
+
+def index_tiles(path: Path) -> list[Path]:
+    """The tiles the tile index ``path`` lists, relative paths read from its folder (as
+    GDAL's GTI driver reads a .gti.gpkg)."""
+    base = Path(path).absolute().parent
+    return [Path(p) if os.path.isabs(p) else base / p for p in _locations(Path(path))]
 
 
 def _locations(path: Path) -> list[str]:

@@ -201,3 +201,62 @@ def test_a_geopackage_tile_index_is_advised_its_tiles(tmp_path, make_raster, run
     tiles[1].unlink()
     result = run_cli("predict", model, index, "-o", tmp_path / "p.tif")
     assert_one_line_error(result, "index.gpkg", "1 of its 2 rasters", "t1.tif")
+
+
+@pytest.mark.parametrize("command", ["predict", "tile"])
+def test_the_udm2_clouds_of_a_planet_scene_are_said_and_the_advice_leaves_them_out(
+        tmp_path, run_cli, command):
+    """Its udm2 flags a cloud (20 x 20 of 86 x 64 valid pixels not clear) that predict and
+    tile read as valid pixels: said, with the gdal_calc.py copy that sets them to 0, its
+    nodata, which predict then leaves out."""
+    scene = planet_scene(tmp_path / "psscene")
+    udm2 = scene.parent / f"{scene.name.split('_3B_')[0]}_3B_udm2_clip.tif"
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    args = (["predict", model, scene, "-o", tmp_path / "a.tif", "--scale", "0.0001"]
+            if command == "predict" else ["tile", scene, "-o", tmp_path / "patches",
+                                          "--size", 32])
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if udm2.name in line]
+    assert len(said) == 1 and f"{400 / (86 * 64) * 100:.2g} % of its valid pixels" in said[0]
+    clear = tmp_path / "clear.tif"
+    advice = (f"gdal_calc.py -A {scene.name} --allBands A -B {udm2.name} --B_band 1 "
+              f"--calc 'A*(B==1)' --NoDataValue 0 --outfile {scene.stem}_clear.tif")
+    assert advice in said[0]
+    import shutil
+    import subprocess
+
+    if command == "tile" or shutil.which("gdal_calc.py") is None:
+        return
+    subprocess.run(["gdal_calc.py", "--quiet", "-A", scene, "--allBands", "A", "-B", udm2,
+                    "--B_band", "1", "--calc", "A*(B==1)", "--NoDataValue", "0", "--outfile",
+                    clear], check=True)
+    result = run_cli("predict", model, clear, "-o", tmp_path / "b.tif", "--scale", "0.0001")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "b.tif") as src:
+        masked = src.read(1, masked=True).mask
+    assert masked[:20, 40:60].all() and masked[:, :10].all()
+    assert masked.sum() == 20 * 20 + 64 * 10
+
+
+def test_a_gti_index_is_read_with_its_tiles_as_inputs(tmp_path, make_raster, run_cli):
+    """GDAL's GTI driver reads index.gti.gpkg as its tiles' mosaic (paths relative to it),
+    but lists the index alone: --resume skipped it after a tile changed, and -o tile
+    --overwrite replaced a tile. Its tiles are inputs now."""
+    tiles = _two_tiles(tmp_path / "tiles", make_raster)
+    index = tile_index(tmp_path / "index.gti.gpkg", tiles, [f"tiles/{t.name}" for t in tiles])
+    assert set(files_read(index)) >= set(tiles)
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
+    out = tmp_path / "p.tif"
+    assert run_cli("predict", model, index, "-o", out).exit_code == 0
+    with rasterio.open(out) as src:
+        assert (src.width, src.height) == (80, 30)
+        before = src.read(1)
+    with rasterio.open(tiles[1], "r+") as dst:
+        dst.write(np.full((3, 30, 40), 200, "uint8"))
+    result = run_cli("predict", model, index, "-o", out, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    with rasterio.open(out) as src:
+        assert not np.allclose(src.read(1)[:, 40:], before[:, 40:])
+    result = run_cli("predict", model, index, "-o", tiles[0], "--overwrite")
+    assert_one_line_error(result, tiles[0].name, "never writes over its inputs")
