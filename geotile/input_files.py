@@ -137,12 +137,12 @@ def _without_planet_udms(files: list[Path]) -> list[Path]:
     """``files`` without the Planet udm/udm2 rasters (:func:`geotile.planet_udm.udm_scene`)
     whose scene's image is among them: the flags of that image's pixels (clear, cloud,
     unusable), never an image of their own. One given by name is read as any raster."""
-    from geotile.planet_udm import udm_scene
+    from geotile.planet_udm import of_scene, udm_scene
 
     udms = {f: scene for f in files if (scene := udm_scene(f))}
-    images = [f.name.lower() for f in files if f not in udms]
+    images = [f for f in files if f not in udms]
     return [f for f in files if f not in udms
-            or not any(name.startswith(f"{udms[f]}_") for name in images)]
+            or not any(of_scene(image, udms[f]) for image in images)]
 
 
 #: a downloaded archive's suffix -> GDAL's prefix for the files inside it

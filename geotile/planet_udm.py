@@ -23,14 +23,21 @@ def udm_scene(path) -> str | None:
     return match["scene"].lower() if match else None
 
 
+def of_scene(image, scene: str) -> bool:
+    """Whether ``image`` is of the udm's ``scene`` (:func:`udm_scene`): its name starts with
+    it (<id>_3B_AnalyticMS_SR_clip.tif of <id>_3B_udm2_clip.tif) or is it (SkySat's
+    <collect>_panchromatic.tif of <collect>_panchromatic_udm2.tif)."""
+    name = Path(image).name.lower()
+    return name.startswith(f"{scene}_") or Path(name).stem == scene
+
+
 def udm2_beside(image: Path) -> Path | None:
     """The udm2 of the Planet image ``image`` in its folder (the one whose scene prefix
     its name starts with), else None."""
     if udm_scene(image) is not None or not image.parent.is_dir():
         return None
-    name = image.name.lower()
     found = [p for p in image.parent.glob("*[uU][dD][mM]2*") if p.is_file()
-             and (scene := udm_scene(p)) and name.startswith(f"{scene}_")]
+             and (scene := udm_scene(p)) and of_scene(image, scene)]
     return found[0] if len(found) == 1 else None
 
 

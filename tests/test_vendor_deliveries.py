@@ -10,7 +10,13 @@ import rasterio
 from geotile.input_paths import files_read
 from tests.conftest import assert_one_line_error
 from tests.onnx_models import pointwise_model
-from tests.vendor_deliveries import maxar_tiles, planet_scene, spot5_scene, tile_index
+from tests.vendor_deliveries import (
+    maxar_tiles,
+    planet_scene,
+    skysat_collect,
+    spot5_scene,
+    tile_index,
+)
 
 
 def test_maxar_til_reads_every_tile_in_place(tmp_path):
@@ -260,3 +266,14 @@ def test_a_gti_index_is_read_with_its_tiles_as_inputs(tmp_path, make_raster, run
         assert not np.allclose(src.read(1)[:, 40:], before[:, 40:])
     result = run_cli("predict", model, index, "-o", tiles[0], "--overwrite")
     assert_one_line_error(result, tiles[0].name, "never writes over its inputs")
+
+
+def test_a_skysat_collect_folder_leaves_out_both_udm2(tmp_path):
+    """SkySat's <collect>_panchromatic_udm2.tif belongs to <collect>_panchromatic.tif (the
+    udm's scene is the image's stem, not a prefix of it): both udm2 were read as images."""
+    from geotile.input_files import expand_inputs
+
+    folder = skysat_collect(tmp_path / "collect")
+    assert [p.name for p in expand_inputs([folder])] == [
+        "20200601_101530_ssc6_u0001_analytic_SR.tif",
+        "20200601_101530_ssc6_u0001_panchromatic.tif"]

@@ -123,3 +123,25 @@ def tile_index(path: Path, tiles: list[Path], locations: list[str]) -> Path:
             crs = src.crs
     gpd.GeoDataFrame({"location": locations}, geometry=footprints, crs=crs).to_file(path)
     return path
+
+
+def skysat_collect(folder: Path, *, width=96, height=64) -> Path:
+    """A SkySat ortho collect: <collect>_analytic_SR.tif (4 uint16 bands of reflectance x
+    10000, nodata 0, 0.8 m) with its _analytic_udm2.tif, and the panchromatic apart
+    (_panchromatic.tif, 1 band at 0.5 m... here 0.4 m, twice the size) with its
+    _panchromatic_udm2.tif. Returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    collect = "20200601_101530_ssc6_u0001"
+    rng = np.random.default_rng(1)
+    for kind, bands, scale, size in (("analytic_SR", 4, 0.8, 1), ("panchromatic", 1, 0.4, 2)):
+        profile = {"driver": "GTiff", "width": width * size, "height": height * size,
+                   "crs": "EPSG:32633", "transform": from_origin(400000, 5000000, scale, scale)}
+        with rasterio.open(folder / f"{collect}_{kind}.tif", "w", count=bands, dtype="uint16",
+                           nodata=0, **profile) as dst:
+            dst.write(rng.integers(200, 3000, (bands, height * size, width * size))
+                      .astype("uint16"))
+        stem = kind.split("_")[0]
+        with rasterio.open(folder / f"{collect}_{stem}_udm2.tif", "w", count=8, dtype="uint8",
+                           **profile) as dst:
+            dst.write(np.ones((8, height * size, width * size), "uint8"))
+    return folder
