@@ -13,6 +13,7 @@ from tests.onnx_models import pointwise_model
 from tests.vendor_deliveries import (
     maxar_tiles,
     planet_scene,
+    pleiades_product,
     skysat_collect,
     spot5_scene,
     tile_index,
@@ -118,6 +119,16 @@ def test_the_scale_advice_names_the_bits_a_raster_declares(tmp_path, make_raster
     warned = _warned(result)
     assert f"--scale {1 / 4095:.3g}" in warned and "NBITS=12" in warned
     assert "0.000489" not in warned and "16-bit" not in warned
+
+
+def test_a_dimap_of_12_bits_is_advised_1_over_4095(tmp_path, run_cli):
+    """GDAL's DIMAP driver gives a Pléiades DIM_*.XML's bands its NBITS=12."""
+    dim = pleiades_product(tmp_path / "phr")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, dim, "-o", tmp_path / "a.tif")
+    assert result.exit_code == 0, result.output
+    warned = _warned(result)
+    assert dim.name in warned and f"--scale {1 / 4095:.3g}" in warned and "NBITS=12" in warned
 
 
 def test_planetscope_surface_reflectance_is_advised_its_10000_scale(tmp_path, run_cli):

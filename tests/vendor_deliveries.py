@@ -145,3 +145,32 @@ def skysat_collect(folder: Path, *, width=96, height=64) -> Path:
                            **profile) as dst:
             dst.write(np.ones((8, height * size, width * size), "uint8"))
     return folder
+
+
+def pleiades_product(folder: Path, *, width=60, height=40, nbits=12, seed=0) -> Path:
+    """An Airbus DIMAP v2 product (Pléiades ortho): DIM_PHR1A_MS_001.XML declaring NBITS
+    ``nbits`` in its Raster_Encoding and its one tile IMG_..._R1C1.TIF (4 uint16 bands up to
+    2**nbits - 1, EPSG:32631, 2 m). Returns the DIM_*.XML."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tile = "IMG_PHR1A_MS_001_R1C1.TIF"
+    pixels = np.random.default_rng(seed).integers(1, 2 ** nbits, (4, height, width))
+    with rasterio.open(folder / tile, "w", driver="GTiff", width=width, height=height,
+                       count=4, dtype="uint16", crs="EPSG:32631",
+                       transform=from_origin(600000, 5000000, 2.0, 2.0)) as dst:
+        dst.write(pixels.astype("uint16"))
+    dim = folder / "DIM_PHR1A_MS_001.XML"
+    dim.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
+<Dimap_Document>
+ <Metadata_Identification><METADATA_FORMAT version="2.0">DIMAP</METADATA_FORMAT>
+  <METADATA_PROFILE>PHR_ORTHO</METADATA_PROFILE></Metadata_Identification>
+ <Raster_Data>
+  <Data_Access><DATA_FILE_FORMAT>image/geotiff</DATA_FILE_FORMAT>
+   <Data_Files><Data_File tile_R="1" tile_C="1"><DATA_FILE_PATH href="{tile}"/></Data_File>
+   </Data_Files></Data_Access>
+  <Raster_Dimensions><NROWS>{height}</NROWS><NCOLS>{width}</NCOLS><NBANDS>4</NBANDS>
+  </Raster_Dimensions>
+  <Raster_Encoding><DATA_TYPE>UNSIGNED</DATA_TYPE><NBITS>{nbits}</NBITS></Raster_Encoding>
+ </Raster_Data>
+</Dimap_Document>
+""")
+    return dim
