@@ -138,11 +138,12 @@ def _warn_extra_declared(extra, stacklevel: int = 3) -> None:
 def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
     """:func:`_warn_if_unscaled` for the bands ``indexes`` of ``src``, else
     :func:`_warn_declared_unapplied`."""
-    from geotile.pixel_encoding import declared_top
+    from geotile.pixel_encoding import declared_top, planet_radiance_hint
 
     if not _warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],
                              lambda: _float_top(src, indexes), name,
-                             lambda: _declared_scaling_hint(model, src, indexes, added),
+                             lambda: _declared_scaling_hint(model, src, indexes, added)
+                             or planet_radiance_hint(src),
                              stacklevel=4, full=declared_top(src, indexes)):
         _warn_declared_unapplied(model, src, indexes, added, name)
 

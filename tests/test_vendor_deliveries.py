@@ -11,6 +11,7 @@ from geotile.input_paths import files_read
 from tests.conftest import assert_one_line_error
 from tests.onnx_models import pointwise_model
 from tests.vendor_deliveries import (
+    PLANET_COEFFICIENTS,
     maxar_tiles,
     planet_scene,
     pleiades_product,
@@ -141,6 +142,33 @@ def test_planetscope_surface_reflectance_is_advised_its_10000_scale(tmp_path, ru
     warned = _warned(result)
     assert "--scale 0.0001 " in warned and "reflectance x 10000" in warned
     assert "0.000489" not in warned
+
+
+def test_planetscope_radiance_is_advised_its_reflectance_coefficients(tmp_path, run_cli):
+    """ortho_analytic_4b holds radiance x 100, which no 11-bit or 16-bit --scale makes
+    reflectance: the advice names the XML's coefficient per band and the gdal_translate
+    that applies them, whose copy then goes in unwarned."""
+    scene = planet_scene(tmp_path / "psscene", radiance=True)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, scene, "-o", tmp_path / "a.tif")
+    assert result.exit_code == 0, result.output
+    warned = _warned(result)
+    toa = f"{scene.stem}_toa.tif"
+    command = ("gdal_translate -ot Float32 " + " ".join(
+        f"-scale_{b} 0 1 0 {c:.6g}" for b, c in enumerate(PLANET_COEFFICIENTS, 1))
+        + f" {scene.name} {toa}")
+    assert command in warned and "0.000489" not in warned
+    import shutil
+    import subprocess
+
+    if shutil.which("gdal_translate") is None:
+        pytest.skip("gdal_translate is not installed: the advice is not run")
+    subprocess.run([*command.split()[:-2], scene, tmp_path / toa, "-q"], check=True)
+    with rasterio.open(scene) as src, rasterio.open(tmp_path / toa) as out:
+        np.testing.assert_allclose(out.read(4)[:, 10:], src.read(4)[:, 10:] * 3.42e-05,
+                                   rtol=1e-6)
+    result = run_cli("predict", model, tmp_path / toa, "-o", tmp_path / "b.tif")
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.output
 
 
 def test_a_planet_folder_is_its_image_not_its_udm2(tmp_path, run_cli):

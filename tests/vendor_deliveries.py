@@ -56,11 +56,18 @@ def maxar_tiles(folder: Path, *, width=96, height=64, columns=2, seed=0) -> Path
 PLANET_SCENE = "20230612_101010_12_2447"
 
 
-def planet_scene(folder: Path, *, width=96, height=64, bands=4, seed=0) -> Path:
+#: a PlanetScope analytic (radiance) product's reflectanceCoefficient per band
+PLANET_COEFFICIENTS = (1.93e-05, 2.08e-05, 2.31e-05, 3.42e-05)
+
+
+def planet_scene(folder: Path, *, width=96, height=64, bands=4, seed=0,
+                 radiance=False) -> Path:
     """A PlanetScope PSScene ortho_analytic_4b_sr delivery: its AnalyticMS_SR GeoTIFF
     (uint16 surface reflectance x 10000, nodata 0 in a 10-column collar on the left,
     EPSG:32633, 3 m), its udm2 (8 uint8 bands: 1 clear, 6 cloud, 8 unusable; a cloud in
-    rows 0..19, columns 40..59) and its metadata XML. Returns the SR GeoTIFF."""
+    rows 0..19, columns 40..59) and its metadata XML. ``radiance``: ortho_analytic_4b
+    instead, AnalyticMS (radiance x 100), its XML giving :data:`PLANET_COEFFICIENTS`.
+    Returns the GeoTIFF."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     data = rng.integers(200, 3000, (bands, height, width)).astype("uint16")
@@ -68,7 +75,7 @@ def planet_scene(folder: Path, *, width=96, height=64, bands=4, seed=0) -> Path:
     profile = {"driver": "GTiff", "width": width, "height": height, "crs": "EPSG:32633",
                "transform": from_origin(400000, 5000000, 3.0, 3.0)}
     eight = "_8b" if bands == 8 else ""
-    image = folder / f"{PLANET_SCENE}_3B_AnalyticMS_SR{eight}_clip.tif"
+    image = folder / f"{PLANET_SCENE}_3B_AnalyticMS{'' if radiance else '_SR'}{eight}_clip.tif"
     with rasterio.open(image, "w", count=bands, dtype="uint16", nodata=0, **profile) as dst:
         dst.write(data)
     udm = np.zeros((8, height, width), "uint8")
@@ -80,7 +87,13 @@ def planet_scene(folder: Path, *, width=96, height=64, bands=4, seed=0) -> Path:
     (folder / f"{PLANET_SCENE}_3B_AnalyticMS{eight}_metadata_clip.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n<ps:EarthObservation '
         'xmlns:ps="http://schemas.planet.com/ps/v1/planet_product_metadata_geocorrected_level">'
-        "</ps:EarthObservation>\n")
+        "<ps:ResultOf><ps:EarthObservationResult>"
+        + "".join(f"<ps:bandSpecificMetadata><ps:bandNumber>{b}</ps:bandNumber>"
+                  "<ps:radiometricScaleFactor>0.01</ps:radiometricScaleFactor>"
+                  f"<ps:reflectanceCoefficient>{c}</ps:reflectanceCoefficient>"
+                  "</ps:bandSpecificMetadata>"
+                  for b, c in enumerate(PLANET_COEFFICIENTS[:bands], 1))
+        + "</ps:EarthObservationResult></ps:ResultOf></ps:EarthObservation>\n")
     return image
 
 
