@@ -134,10 +134,10 @@ def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
 
 
 def _without_planet_udms(files: list[Path]) -> list[Path]:
-    """``files`` without the Planet udm/udm2 rasters (:func:`geotile.planet_udm.udm_scene`)
+    """``files`` without the Planet udm/udm2 rasters (:func:`geotile.planet_files.udm_scene`)
     whose scene's image is among them: the flags of that image's pixels (clear, cloud,
     unusable), never an image of their own. One given by name is read as any raster."""
-    from geotile.planet_udm import of_scene, udm_scene
+    from geotile.planet_files import of_scene, udm_scene
 
     udms = {f: scene for f in files if (scene := udm_scene(f))}
     images = [f for f in files if f not in udms]

@@ -853,7 +853,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
     from geotile.extra_bands import ExtraBands
     from geotile.input_paths import input_path, source_name
     from geotile.no_georef import warn_if_not_georeferenced
-    from geotile.planet_udm import warn_unclear
+    from geotile.planet_files import warn_unclear
     from geotile.progress import progress_bar
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
     from geotile.tiff_pages import warn_other_pages

@@ -316,3 +316,15 @@ def test_a_skysat_collect_folder_leaves_out_both_udm2(tmp_path):
     assert [p.name for p in expand_inputs([folder])] == [
         "20200601_101530_ssc6_u0001_analytic_SR.tif",
         "20200601_101530_ssc6_u0001_panchromatic.tif"]
+
+
+def test_a_skysat_folder_refused_for_its_panchromatic_names_the_analytic(tmp_path, run_cli):
+    """A SkySat collect delivers its panchromatic band apart: a 4-channel model over the
+    folder is refused for the 1-band pan, and the line names the collect's analytic_SR."""
+    folder = skysat_collect(tmp_path / "collect")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, folder, "-o", f"{tmp_path}/out/")
+    assert_one_line_error(result, "20200601_101530_ssc6_u0001_panchromatic.tif",
+                          "takes 4 channels", "panchromatic band apart",
+                          "give 20200601_101530_ssc6_u0001_analytic_SR.tif (4 bands)")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -1,6 +1,7 @@
-"""Planet's usable-data masks (udm2: 8 uint8 bands, band 1 "clear") beside their scene's
-image: never an image of their own, and the not-clear pixels (cloud, shadow, haze, snow)
-they flag, which GDAL reads as valid image pixels, said with the copy that leaves them out."""
+"""The files of a Planet delivery beside its image: usable-data masks (udm2: 8 uint8 bands,
+band 1 "clear"), never an image of their own, whose not-clear pixels (cloud, shadow, haze,
+snow), which GDAL reads as valid image pixels, are said with the copy that leaves them out;
+a SkySat collect's analytic image, named where its panchromatic one lacks bands."""
 
 from __future__ import annotations
 
@@ -67,3 +68,31 @@ def warn_unclear(src, image, what: str, size: int = 512) -> None:
                   f"-A {image.name} --allBands A -B {udm2.name} --B_band 1 --calc 'A*(B==1)' "
                   f"--NoDataValue 0 --outfile {image.stem}_clear.tif.", GeotileWarning,
                   stacklevel=3)
+
+
+#: a SkySat ortho collect's panchromatic image, which it delivers apart from its analytic
+_SKYSAT_PAN = re.compile(r"(?P<collect>.+)_panchromatic(_dn)?\.tiff?", re.IGNORECASE)
+
+
+def skysat_analytic_hint(path) -> str:
+    """For a SkySat collect's panchromatic image: the analytic image beside it that holds
+    its multispectral bands (' (SkySat delivers ...: give <collect>_analytic_SR.tif (4
+    bands))'), else ''."""
+    import rasterio
+
+    path = Path(path)
+    match = _SKYSAT_PAN.fullmatch(path.name)
+    if match is None or not path.parent.is_dir():
+        return ""
+    found = sorted(p for p in path.parent.glob(f"{match['collect']}_analytic*.tif*")
+                   if udm_scene(p) is None and p.is_file())
+    if not found:
+        return ""
+    analytic = next((p for p in found if "_sr" in p.name.lower()), found[0])
+    try:
+        with rasterio.open(analytic) as src:
+            count = src.count
+    except rasterio.errors.RasterioIOError:
+        return ""
+    return (f" (SkySat delivers the panchromatic band apart: give {analytic.name} "
+            f"({count} bands))")
