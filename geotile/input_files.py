@@ -119,17 +119,24 @@ def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
     """``files`` with the tiles that a vendor's product file in ``folder`` lists (Maxar's
     .TIL, Airbus' DIM_*.XML: :func:`geotile.input_paths.is_product_file`) replaced by that
     file, which GDAL reads as their scene (its mosaic, its metadata), sorted by name; a
-    product file GDAL cannot open leaves the folder's rasters as they are."""
+    product file GDAL cannot open leaves the folder's rasters as they are. A VRT of the
+    folder reading a product file (the collar advice's ``<stem>_nodata.vrt``) replaces it
+    in turn."""
     from geotile.input_paths import files_read, is_product_file
 
     products = sorted((p for p in folder.iterdir() if is_product_file(p) and p.is_file()
                        and not p.name.startswith(".")), key=lambda p: p.name)
+    if not products:
+        return files
+    through_vrts = {os.path.realpath(f) for vrt in files if vrt.suffix.lower() == ".vrt"
+                    for f in files_read(vrt)[1:] if is_product_file(f)}
     listed: set[str] = set()
     for product in products:
         read = files_read(product)
         if len(read) > 1:  # it opened: GDAL listed its tiles
             listed |= {os.path.realpath(f) for f in read[1:]}
-            files.append(product)
+            if os.path.realpath(product) not in through_vrts:
+                files.append(product)
     return sorted((f for f in files if os.path.realpath(f) not in listed), key=lambda p: p.name)
 
 

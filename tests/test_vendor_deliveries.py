@@ -328,3 +328,27 @@ def test_a_skysat_folder_refused_for_its_panchromatic_names_the_analytic(tmp_pat
                           "takes 4 channels", "panchromatic band apart",
                           "give 20200601_101530_ssc6_u0001_analytic_SR.tif (4 bands)")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_folder_holding_the_advised_nodata_vrt_is_that_vrt_not_the_til(tmp_path, run_cli):
+    """The collar advice's <stem>_nodata.vrt, made beside the .TIL it reads, stands for it
+    in a folder: the scene was predicted twice (<stem>.tif with its collar predicted, and
+    <stem>_nodata.tif); once now, through the VRT, the collar left out."""
+    import shutil
+    import subprocess
+
+    if shutil.which("gdalbuildvrt") is None:
+        pytest.skip("gdalbuildvrt is not installed: the advice is not run")
+    til = maxar_tiles(tmp_path / "order")
+    vrt = til.with_name(f"{til.stem}_nodata.vrt")
+    subprocess.run(["gdalbuildvrt", "-q", "-srcnodata", "0", "-vrtnodata", "0", vrt.name,
+                    til.name], cwd=til.parent, check=True)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    out = tmp_path / "out"
+    result = run_cli("predict", model, til.parent, "-o", f"{out}/", "--scale", "0.000489")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.glob("*.tif")] == [f"{vrt.stem}.tif"]
+    with rasterio.open(out / f"{vrt.stem}.tif") as src, rasterio.open(til) as scene:
+        assert src.transform == scene.transform
+        masked = src.read(1, masked=True).mask
+    assert masked[:, 86:].all() and not masked[:, :86].any()
