@@ -31,7 +31,7 @@ import threading
 _SPECTRAL = re.compile(r"B\d{1,2}A?")
 #: other bands whose 0 is no data (SCL's class 0 is NO_DATA)
 _FILLED = frozenset({"AOT", "WVP", "SCL"})
-#: (subdataset name, its bands' declarations) -> the MemoryFile of its VRT (a few kB each)
+#: (its file's identity, its bands' declarations) -> the MemoryFile of its VRT (a few kB)
 _VIEWS: dict = {}
 _LOCK = threading.Lock()
 
@@ -163,12 +163,14 @@ def with_declared_values(src):
 
 def declared_view(src, bands: list[tuple]):
     """An in-memory VRT of ``src`` whose bands declare ``bands``' (nodata, scale, offset),
-    made once per name and declarations; ``src`` is closed."""
+    made once per file (its absolute path, size and modification time: a file made again
+    on another grid is read again) and declarations; ``src`` is closed."""
     from rasterio.io import MemoryFile
 
     from geotile.quiet_warnings import quietly
+    from geotile.resume import identity
 
-    key = (src.name, tuple(bands))
+    key = (*identity(src.name), tuple(bands))
     with _LOCK:
         memory = _VIEWS.get(key)
     if memory is None:

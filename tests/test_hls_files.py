@@ -110,3 +110,42 @@ def test_fmask_bit_flags_are_refused_as_classes(run_cli, tmp_path, command):
     assert "gdal_calc.py" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def _rewrite(path, dn: int, left: float = 600240, size: int = 8):
+    """``path`` made again by the user (clipped, re-downloaded): ``size`` px a side from
+    ``left``, every pixel ``dn``, the same band tags."""
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=1,
+                       dtype="int16", crs="EPSG:32610", nodata=-9999,
+                       transform=from_origin(left, 4200000, 30, 30)) as dst:
+        dst.write(np.full((1, size, size), dn, "int16"))
+        dst.update_tags(1, _FillValue="-9999", add_offset="0", scale_factor="0.0001")
+
+
+def test_a_file_made_again_is_read_again_in_one_process(run_cli, tmp_path):
+    """A process that had read an HLS file (a notebook, a dask worker of --scheduler) kept
+    its view: the file clipped to 8 x 8 px 240 m east was predicted on its old 16 x 16 grid,
+    the new pixels at the old origin and fill beyond, exit 0. Read as it is now."""
+    band = hls_band(tmp_path)
+    model = identity_model(tmp_path / "id.onnx", 1)
+    args = ("predict", model, band, "--activation", "none", "--scale", "0.0001", "-o",
+            tmp_path / "out.tif", "--overwrite")
+    assert run_cli(*args).exit_code == 0
+    _rewrite(band, 2500)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out.tif") as dst, rasterio.open(band) as src:
+        assert (dst.shape, dst.transform) == ((8, 8), src.transform)
+        np.testing.assert_allclose(dst.read(1), 0.25, atol=1e-6)
+
+
+def test_one_relative_name_in_two_folders_reads_each_folder_s_file(tmp_path, monkeypatch):
+    """The same relative file name opened from two working folders read the first's."""
+    from geotile.raster import open_raster
+
+    first, second = hls_band(tmp_path / "a"), hls_band(tmp_path / "b")
+    _rewrite(second, 2500, left=600000, size=16)
+    for folder, dn in ((first.parent, 1200), (second.parent, 2500)):
+        monkeypatch.chdir(folder)
+        with open_raster(first.name) as src:
+            assert src.read(1)[0, 5] == dn
