@@ -330,8 +330,8 @@ def stack_xml(path, open_raster) -> str:
             src.close()
 
 
-#: (item path, its mtime and size) -> the MemoryFile of its stack, which must stay open
-#: while a dataset reads it (a few kB each)
+#: (item path, its mtime and size, its local assets' path, size and mtime) -> the
+#: MemoryFile of its stack, which must stay open while a dataset reads it (a few kB each)
 _STACKS: dict = {}
 _STACKS_LOCK = threading.Lock()
 
@@ -344,9 +344,11 @@ def open_item(path, open_raster):
     from rasterio.io import MemoryFile
 
     from geotile.quiet_warnings import quietly
+    from geotile.resume import identity
 
     info = os.stat(path)
-    key = (os.path.realpath(path), info.st_mtime_ns, info.st_size)
+    key = (os.path.realpath(path), info.st_mtime_ns, info.st_size,
+           *(tuple(identity(f)) for f in item_files(path)))  # assets made again: read again
     with _STACKS_LOCK:
         memory = _STACKS.get(key)
     if memory is None:

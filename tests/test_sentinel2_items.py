@@ -123,3 +123,22 @@ def test_other_items_are_left_as_they_declare(tmp_path):
     with open_raster(item) as src:
         assert (src.scales, src.offsets, src.nodatavals) == ((1.0,) * 3, (0.0,) * 3,
                                                              (None,) * 3)
+
+
+def test_assets_made_again_are_read_again_in_one_process(tmp_path):
+    """A process that had stacked an item (a notebook, a dask worker of --scheduler) kept
+    the stack while the item file was unchanged: its assets clipped to 8 x 8 px 80 m east
+    read as the old 16 x 16 grid. The assets are read as they are now."""
+    from geotile.raster import open_raster
+
+    item = s2_item(tmp_path, "earth-search")
+    with open_raster(item) as src:
+        assert src.shape == (16, 16)
+    for _, band, _ in BANDS:
+        with rasterio.open(tmp_path / f"{band}.tif", "w", driver="GTiff", width=8, height=8,
+                           count=1, dtype="uint16", crs="EPSG:32610", nodata=0,
+                           transform=from_origin(600080, 4200000, 10, 10)) as dst:
+            dst.write(np.full((1, 8, 8), 2000, np.uint16))
+    with open_raster(item) as src, rasterio.open(tmp_path / "B04.tif") as asset:
+        assert (src.shape, src.transform) == ((8, 8), asset.transform)
+        assert (src.read(1) == 2000).all()
