@@ -63,3 +63,24 @@ def refuse_fmask(src) -> None:
         f"learn out as a class raster first (gdal_calc.py -A {os.path.basename(name)} "
         "--calc '(A >> 1) & 1' --NoDataValue 255 --type Byte --outfile cloud.tif for "
         "clouds) and give that.")
+
+
+def refuse_band_file(src, source, model_name: str, channels: int) -> None:
+    """ModelError when ``src`` (named ``source``) is an HLS band file given to a model of
+    ``channels`` channels: one band of its scene, which ``--bands 1,1,1`` would repeat; the
+    advice stacks the scene's band files in the model's order."""
+    from geotile.errors import ModelError
+
+    name = os.path.basename(str(source))
+    if not HLS_FILE.fullmatch(name) or src.count != 1 or channels < 2:
+        return
+    scene, band = name.rsplit(".", 2)[:2]
+    files = [f"{scene}.{b}.tif" for b in ("B04", "B03", "B02")] if channels == 3 \
+        else [name, "..."]
+    nodata = src.nodatavals[0]
+    fill = "" if nodata is None else f"-srcnodata {nodata:g} -vrtnodata {nodata:g} "
+    scale = f" with --scale {src.scales[0]:g}" if src.scales[0] != 1 else ""
+    raise ModelError(
+        f"{source}: one band of an HLS scene ({band}), but {model_name} takes {channels} "
+        "channels; stack the scene's band files in the model's order first (gdalbuildvrt "
+        f"-separate {fill}{scene}.vrt {' '.join(files)}) and give that{scale}.")

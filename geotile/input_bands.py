@@ -77,6 +77,10 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
                          "paletted image); its colours feed models of 3 or 4 channels, but "
                          f"{Path(model.path).name} takes {channels} channels. Give an image "
                          f"of {channels - added} bands.")
+    if channels is not None and len(indexes) + added != channels and not added:
+        from geotile.hls_files import refuse_band_file
+
+        refuse_band_file(src, source or src.name, Path(model.path).name, channels)
     model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src))
     if not given:
         _warn_blue_first(src, indexes, source or src.name)

@@ -9,6 +9,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from .conftest import assert_one_line_error
 from .test_predict_mlm import identity_model
 
 GRID = from_origin(600000, 4200000, 30, 30)
@@ -149,3 +150,35 @@ def test_one_relative_name_in_two_folders_reads_each_folder_s_file(tmp_path, mon
         monkeypatch.chdir(folder)
         with open_raster(first.name) as src:
             assert src.read(1)[0, 5] == dn
+
+
+def test_a_band_file_given_to_a_model_of_several_channels_is_told_to_stack(run_cli,
+                                                                          tmp_path):
+    """An HLS band file (one band of its scene) given to a 3-channel model was advised
+    --bands 1,1,1, which feeds B04 as red, green and blue, exit 0: the advice now stacks
+    the scene's band files (gdalbuildvrt -separate), which predicts as the product says."""
+    import shlex
+    import shutil
+    import subprocess
+
+    bands = [hls_band(tmp_path, band) for band in ("B04", "B03", "B02")]
+    model = identity_model(tmp_path / "id3.onnx", 3)
+    result = run_cli("predict", model, bands[0], "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, bands[0].name, "one band of an HLS scene")
+    assert "--bands 1,1,1" not in result.output
+    assert "(gdalbuildvrt -separate " in result.output
+    advice = "gdalbuildvrt" + result.output.split("(gdalbuildvrt", 1)[1].split(")", 1)[0]
+    assert not (tmp_path / "out.tif").exists()
+    if shutil.which("gdalbuildvrt") is None:
+        pytest.skip("gdalbuildvrt is not installed: the advice is not run")
+    subprocess.run(shlex.split(advice), cwd=tmp_path,
+                   check=True)
+    stack = tmp_path / shlex.split(advice)[-4]
+    result = run_cli("predict", model, stack, "--activation", "none", "--scale", "0.0001",
+                     "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out.tif") as dst:
+        values = dst.read()
+        assert dst.transform == GRID
+    assert np.isnan(values[:, :, :4]).all()
+    np.testing.assert_allclose(values[:, :, 4:], 0.12, atol=1e-6)
