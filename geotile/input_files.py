@@ -15,6 +15,7 @@ from geotile.input_paths import (
     ARCHIVE_PREFIXES,
     gdal_archive_path,
     input_path,
+    is_product_file,
     is_virtual_path,
     is_virtual_subdataset,
     local_path,
@@ -208,6 +209,9 @@ def _archive_files(text: str, suffixes: tuple[str, ...]) -> list | None:
     wanted = {f.name for f in raster_files((n for n in names if not n.startswith(".")),
                                            suffixes)}
     files = sorted((name, p) for name, p in zip(names, matches, strict=True) if name in wanted)
+    if magic is None:  # a vendor's product file there stands for its tiles, as in a folder
+        files = _archive_products([(n, p) for n, p in zip(names, matches, strict=True)
+                                   if is_product_file(n) and not n.startswith(".")], files)
     if not files:
         what = "folder holds no raster files" if magic is None else "pattern matches no raster"
         deeper = sorted({p.rsplit("/", 1)[0] for p in listing if raster_files(
@@ -216,6 +220,28 @@ def _archive_files(text: str, suffixes: tuple[str, ...]) -> list | None:
                " give that path" if deeper and magic is None else "Check the path")
         raise InputError(f"{text}: the {what} ({' '.join(suffixes)}) in the archive; {fix}.")
     return [input_path(p) for _, p in files]
+
+
+def _archive_products(products: list[tuple], files: list[tuple]) -> list[tuple]:
+    """``files`` ((name, path) of an archive's folder) with the tiles that a product file
+    among ``products`` lists replaced by it (:func:`_products_for_tiles`: GDAL lists them,
+    as paths in the archive), sorted; one GDAL cannot open leaves them as they are."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from geotile.quiet_warnings import quietly
+
+    listed: set[str] = set()
+    for name, product in products:
+        try:
+            with quietly(rasterio.open, product) as src:
+                read = src.files[1:]
+        except RasterioError:
+            continue
+        if read:
+            listed |= set(read)
+            files.append((name, product))
+    return sorted(f for f in files if f[1] not in listed)
 
 
 def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFIXES,

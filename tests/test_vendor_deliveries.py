@@ -352,3 +352,25 @@ def test_a_folder_holding_the_advised_nodata_vrt_is_that_vrt_not_the_til(tmp_pat
         assert src.transform == scene.transform
         masked = src.read(1, masked=True).mask
     assert masked[:, 86:].all() and not masked[:, :86].any()
+
+
+@pytest.mark.parametrize("inside", ["", "order/"], ids=["top", "folder"])
+def test_a_zipped_delivery_is_its_scene_not_its_tiles(tmp_path, run_cli, inside):
+    """Maxar ships its products zipped: the archive (its rasters at the top) or its folder
+    (/vsizip/order.zip/order) was predicted tile by tile (2 outputs named _R1C1/_R1C2,
+    seams, the .TIL left out); one output named by the product now, as for a folder."""
+    import zipfile
+
+    til = maxar_tiles(tmp_path / "order")
+    archive = tmp_path / "order.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for file in sorted(til.parent.iterdir()):
+            zipped.write(file, f"{inside}{file.name}")
+    given = f"/vsizip/{archive}/{inside}" if inside else archive
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    out = tmp_path / "out"
+    result = run_cli("predict", model, given, "-o", f"{out}/", "--scale", "0.000489")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.glob("*.tif")] == [f"{til.stem}.tif"]
+    with rasterio.open(out / f"{til.stem}.tif") as src, rasterio.open(til) as scene:
+        assert (src.width, src.height, src.transform) == (96, 64, scene.transform)
