@@ -361,7 +361,10 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
     if isinstance(path, Path) and path.suffix.lower() == ".shp":
         return [path, *shapefile_parts(path)]  # its fields (.dbf) and CRS (.prj) too
     if not (isinstance(path, Path) and is_mosaic_file(path) and path.is_file()):
-        return [path, *(mtl_files(path) if isinstance(path, Path) else ())]
+        from geotile.sentinel2_bands import metadata_files  # a Sentinel-2 band file's MTD
+
+        return [path, *(mtl_files(path) + metadata_files(path)
+                        if isinstance(path, Path) else ())]
     try:
         with rasterio.open(path) as src:
             files = src.files

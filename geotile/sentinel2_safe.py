@@ -111,15 +111,16 @@ def _refuse_missing_bands(src) -> None:
         "B02.jp2) and give that.")
 
 
-def view_xml(src, bands: list[tuple]) -> str:
+def view_xml(src, bands: list[tuple], tags: dict | None = None) -> str:
     """The VRT (XML) of ``src`` whose bands declare ``bands``' (nodata, scale, offset),
-    with its descriptions, band metadata and colour interpretation."""
+    with its descriptions, band metadata and colour interpretation, its metadata and
+    ``tags``."""
     from xml.sax.saxutils import escape
 
     from rasterio.dtypes import _gdal_typename
 
     colours = {"red": "Red", "green": "Green", "blue": "Blue", "gray": "Gray"}
-    parts = []
+    extra, parts = tags or {}, []
     for index, (nodata, scale, offset) in enumerate(bands, start=1):
         tags = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>'
                        for k, v in src.tags(index).items())
@@ -133,7 +134,8 @@ def view_xml(src, bands: list[tuple]) -> str:
             f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(_absolute(src.name))}'
             f"</SourceFilename><SourceBand>{index}</SourceBand></SimpleSource>"
             "</VRTRasterBand>")
-    tags = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in src.tags().items())
+    tags = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>'
+                   for k, v in {**src.tags(), **extra}.items())
     georef = f"<SRS>{escape(src.crs.to_wkt())}</SRS>" if src.crs is not None else ""
     georef += f"<GeoTransform>{', '.join(map(repr, src.transform.to_gdal()))}</GeoTransform>"
     return (f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">{georef}'
@@ -161,20 +163,21 @@ def with_declared_values(src):
     return src if bands is None else declared_view(src, bands)
 
 
-def declared_view(src, bands: list[tuple]):
+def declared_view(src, bands: list[tuple], tags: dict | None = None):
     """An in-memory VRT of ``src`` whose bands declare ``bands``' (nodata, scale, offset),
-    made once per file (its absolute path, size and modification time: a file made again
-    on another grid is read again) and declarations; ``src`` is closed."""
+    and its metadata ``tags`` too, made once per file (its absolute path, size and
+    modification time: a file made again on another grid is read again) and declarations;
+    ``src`` is closed."""
     from rasterio.io import MemoryFile
 
     from geotile.quiet_warnings import quietly
     from geotile.resume import identity
 
-    key = (*identity(src.name), tuple(bands))
+    key = (*identity(src.name), tuple(bands), tuple(sorted((tags or {}).items())))
     with _LOCK:
         memory = _VIEWS.get(key)
     if memory is None:
-        xml = view_xml(src, bands)
+        xml = view_xml(src, bands, tags)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", src.name.rsplit("/", 1)[-1])
         memory = MemoryFile(xml.encode(), filename=f"{stem}.vrt")
         with _LOCK:

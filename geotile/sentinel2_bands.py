@@ -1,0 +1,232 @@
+"""Sentinel-2 band files given themselves, as the product names them in its IMG_DATA
+(L2A: ``R10m/T31TCJ_20230615T105031_B04_10m.jp2``, ``TCI_10m``, ``R20m/..._SCL_20m.jp2``;
+L1C: ``T31TCJ_20230615T105031_B04.jp2``), a GeoTIFF copy under the same stem, or a
+``gdalbuildvrt -separate`` stack of them. Their files declare nothing; the product's
+MTD_MSIL2A.xml / MTD_MSIL1C.xml (beside the file, or above its GRANULE folder, listing
+the file) gives what :mod:`geotile.sentinel2_safe` declares for its subdatasets:
+
+- spectral bands (uint16): nodata 0, scale 1 / (BOA_)QUANTIFICATION_VALUE and offset
+  BOA_ADD_OFFSET (RADIO_ADD_OFFSET) / that value; AOT, WVP: their quantification. With
+  no MTD found: nodata 0 and scale 1e-4 (every baseline's), no offset, with a warning;
+- TCI (3 bands uint8): nodata 0 only;
+- SCL (uint8): nodata 0 (its class NO_DATA) and ESA's class names (GEOTILE_CLASS_NAMES).
+
+Another type or band count under such a name (reflectance already) declares nothing;
+what a file declares itself is kept. The MTD used is an input (:func:`metadata_files`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import warnings
+from pathlib import Path
+
+#: a band file as the product names it: tile, sensing time, band, L2A's resolution
+BAND_FILE = re.compile(r"T\d{2}[A-Z]{3}_\d{8}T\d{6}_(B\d[\dA]|TCI|SCL|AOT|WVP)(_\d{2}m)?"
+                       r"\.(?:jp2|tiff?)", re.IGNORECASE)
+#: SCL's classes as ESA names them (the Level-2A product format), by id
+SCL_NAMES = ["no_data", "saturated_or_defective", "cast_shadows", "cloud_shadows",
+             "vegetation", "not_vegetated", "water", "unclassified",
+             "cloud_medium_probability", "cloud_high_probability", "thin_cirrus", "snow"]
+#: the spectral bands by the MTD's band_id (its Spectral_Information says so too)
+_PHYSICAL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11",
+             "B12"]
+#: the most bytes an MTD is read of (ESA's are some 50-100 kB)
+_LARGEST = 1 << 23
+
+
+def _kind(path) -> tuple[str, str] | None:
+    """(band: B4, B8A, TCI, SCL, AOT, WVP; level: 2A or 1C) of a band file's name."""
+    found = BAND_FILE.fullmatch(os.path.basename(os.fspath(path)))
+    if not found:
+        return None
+    band = re.sub(r"^B0", "B", found.group(1).upper())
+    return band, "2A" if found.group(2) else "1C"
+
+
+def product_metadata(path) -> Path | None:
+    """The MTD_MSIL2A.xml (L1C: MTD_MSIL1C.xml) of the local band file ``path``: beside it,
+    else above its GRANULE folder (GRANULE/<granule>/IMG_DATA[/R10m]/), one that lists the
+    file (its IMAGE_FILE, whatever its suffix); None when there is none."""
+    kind = _kind(path)
+    text = os.fspath(path)
+    if kind is None or text.startswith("/vsi") or "://" in text:
+        return None
+    path = Path(os.path.abspath(text))
+    places = [path.parent]
+    for parent in list(path.parents)[1:5]:
+        if parent.name == "GRANULE":
+            places.append(parent.parent)
+            break
+    for place in places:
+        mtd = place / f"MTD_MSIL{kind[1]}.xml"
+        try:
+            stat = mtd.stat()
+        except OSError:
+            continue
+        values = _values(str(mtd), stat.st_mtime_ns, stat.st_size)
+        if path.stem.lower() in values["files"]:
+            return mtd
+    return None
+
+
+def metadata_files(path) -> list:
+    """[the MTD deciding the band file ``path``'s values] (an input, as the file is), or []."""
+    mtd = product_metadata(path)
+    return [mtd] if mtd is not None else []
+
+
+@functools.lru_cache(maxsize=16)
+def _values(mtd: str, *_version) -> dict:
+    """What an MTD declares: files (its IMAGE_FILE stems, lower case), nodata, the
+    quantification by band kind (spectral, AOT, WVP) and the offset by band name."""
+    import xml.etree.ElementTree as ElementTree
+
+    from geotile.sentinel2_safe import finite_number
+
+    values: dict = {"files": set(), "nodata": 0.0, "quantity": {}, "offsets": {}}
+    try:
+        with open(mtd, "rb") as file:
+            root = ElementTree.fromstring(file.read(_LARGEST))
+    except (OSError, ElementTree.ParseError):
+        return values
+    names = dict(enumerate(_PHYSICAL))
+    offsets = {}
+    for element in root.iter():
+        tag, text = element.tag.rsplit("}", 1)[-1], (element.text or "").strip()
+        if tag == "IMAGE_FILE":
+            values["files"].add(text.rsplit("/", 1)[-1].lower())
+        elif tag == "Special_Values" and element.findtext("SPECIAL_VALUE_TEXT") == "NODATA":
+            values["nodata"] = finite_number(element.findtext("SPECIAL_VALUE_INDEX")) or 0.0
+        elif tag in ("BOA_QUANTIFICATION_VALUE", "QUANTIFICATION_VALUE"):
+            values["quantity"]["spectral"] = finite_number(text)
+        elif tag in ("AOT_QUANTIFICATION_VALUE", "WVP_QUANTIFICATION_VALUE"):
+            values["quantity"][tag[:3]] = finite_number(text)
+        elif tag in ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET"):
+            offsets[element.get("band_id")] = finite_number(text)
+        elif tag == "Spectral_Information" and element.get("physicalBand"):
+            names[int(element.get("bandId", -1))] = element.get("physicalBand")
+    values["offsets"] = {names.get(int(k)): v for k, v in offsets.items()
+                         if k is not None and k.isdigit() and v is not None}
+    return values
+
+
+def band_declared(src) -> tuple[list[tuple], dict] | None:
+    """((nodata, scale, offset) per band, dataset tags to add) of a Sentinel-2 band file
+    ``src`` (local, of the product's type), where it declares none; None otherwise."""
+    kind = _kind(src.name)
+    if kind is None or str(src.name).startswith("/vsi") or "://" in str(src.name):
+        return None
+    band, level = kind
+    count, dtype = (3, "uint8") if band == "TCI" else (1, "uint8" if band == "SCL" else
+                                                        "uint16")
+    if src.count != count or set(src.dtypes) != {dtype}:
+        return None
+    own = list(zip(src.nodatavals, src.scales, src.offsets, strict=True))
+    nodata = [0.0 if value is None else value for value, _, _ in own]
+    if band in ("TCI", "SCL"):
+        bands = [(n, s, o) for n, (_, s, o) in zip(nodata, own, strict=True)]
+        tags = {} if band == "TCI" or "GEOTILE_CLASS_NAMES" in {**src.tags(1), **src.tags()} \
+            else {"GEOTILE_CLASS_NAMES": _json(SCL_NAMES)}
+        return (bands, tags) if bands != own or tags else None
+    scale, offset = own[0][1:]
+    if (scale, offset) == (1, 0):
+        scale, offset = _scale_offset(src.name, band, level)
+    bands = [(nodata[0], scale, offset)]
+    return (bands, {}) if bands != own else None
+
+
+def _scale_offset(path, band: str, level: str) -> tuple[float, float]:
+    """(scale, offset) of ``band`` from its product's MTD; without one, a spectral band's
+    1e-4 and no offset, with a warning (AOT, WVP: none)."""
+    mtd = product_metadata(path)
+    if mtd is None:
+        if band in ("AOT", "WVP"):
+            return 1.0, 0.0
+        from geotile.errors import GeotileWarning
+
+        name = os.path.basename(os.fspath(path))
+        advice = (f"no MTD_MSIL{level}.xml of its product found (beside it or above its "
+                  "GRANULE folder): read with nodata 0 and scale 0.0001, but its offset is "
+                  "unknown (products of processing baseline 04.00 on, from 2022-01-25, hold "
+                  "DN + 1000: reflectance 0.1 too high, give --mean 0.1 with --scale 0.0001); "
+                  f"give it in its unzipped SAFE, or put the product's MTD_MSIL{level}.xml "
+                  "beside it")
+        warnings.warn(GeotileWarning(f"{name}: {advice}.", about=name, advice=advice),
+                      stacklevel=3)
+        return 0.0001, 0.0
+    stat = mtd.stat()
+    values = _values(str(mtd), stat.st_mtime_ns, stat.st_size)
+    quantity = values["quantity"].get(band if band in ("AOT", "WVP") else "spectral")
+    if not quantity:
+        return 1.0, 0.0
+    shift = values["offsets"].get(band, 0.0) if band not in ("AOT", "WVP") else 0.0
+    return 1 / quantity, shift / quantity
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def stack_declared(src) -> list[tuple] | None:
+    """(nodata, scale, offset) per band of a local VRT file whose bands are each one band of
+    a Sentinel-2 band file (gdalbuildvrt -separate B04.jp2 B03.jp2 ...): each band's file's
+    (:func:`band_declared`) where the VRT band declares none; None when none is added."""
+    import xml.etree.ElementTree as ElementTree
+
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from geotile.quiet_warnings import quietly
+
+    name = str(src.name)
+    if src.driver != "VRT" or not name.lower().endswith(".vrt") or not os.path.isfile(name):
+        return None
+    try:
+        root = ElementTree.parse(name).getroot()
+    except (ElementTree.ParseError, OSError):
+        return None
+    own = list(zip(src.nodatavals, src.scales, src.offsets, strict=True))
+    bands = list(own)
+    for element in root.iter("VRTRasterBand"):
+        index = int(element.get("band", 0))
+        sources = [s for s in element if s.tag in ("SimpleSource", "ComplexSource")]
+        if not 1 <= index <= len(bands) or element.get("subClass") or len(sources) != 1 \
+                or any(sources[0].find(t) is not None for t in ("ScaleRatio", "ScaleOffset",
+                                                                "LUT")):
+            continue
+        source = sources[0].find("SourceFilename")
+        if source is None or not BAND_FILE.fullmatch(os.path.basename(source.text or "")):
+            continue
+        path = source.text if source.get("relativeToVRT") != "1" else \
+            os.path.join(os.path.dirname(os.path.abspath(name)), source.text)
+        try:
+            with quietly(rasterio.open, path) as band_src:
+                found = band_declared(band_src)
+        except RasterioError:
+            continue
+        number = int(sources[0].findtext("SourceBand", "1"))
+        if found is None or not 1 <= number <= len(found[0]):
+            continue
+        value, scale, offset = bands[index - 1]
+        declared = found[0][number - 1]
+        bands[index - 1] = (value if value is not None else declared[0],
+                            *(declared[1:] if (scale, offset) == (1, 0) else (scale, offset)))
+    return bands if bands != own else None
+
+
+def with_band_values(src):
+    """``src``, or for a Sentinel-2 band file or a stack of them declaring what its product
+    does (:func:`band_declared`, :func:`stack_declared`) an in-memory VRT of it declaring
+    them (``src`` is closed then)."""
+    from geotile.sentinel2_safe import declared_view
+
+    found = band_declared(src)
+    if found is not None:
+        return declared_view(src, *found)
+    bands = stack_declared(src)
+    return src if bands is None else declared_view(src, bands)

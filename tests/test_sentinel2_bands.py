@@ -1,0 +1,220 @@
+"""Sentinel-2 band files given themselves (IMG_DATA's T31TCJ_..._B04_10m.jp2, a GeoTIFF
+copy under its stem, a gdalbuildvrt -separate stack of them): the nodata 0, reflectance
+scale and offset of the product's MTD_MSIL2A.xml / MTD_MSIL1C.xml, SCL's no data and
+class names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from .test_predict_mlm import identity_model
+from .test_sentinel2_safe import RGB, SIZE, safe_product
+
+with rasterio.Env() as _env:
+    _DRIVERS = _env.drivers()
+pytestmark = pytest.mark.skipif("JP2OpenJPEG" not in _DRIVERS,
+                                reason="GDAL without the JP2OpenJPEG driver")
+
+
+def _product(tmp_path, baseline="05.10", level="2A", files=None):
+    """The SAFE folder of :func:`safe_product`."""
+    safe_product(tmp_path, baseline, level, files or RGB)
+    return next(tmp_path.glob("*.SAFE"))
+
+
+def _band(safe, band):
+    """The file of ``band`` (B04, TCI, SCL) in product folder ``safe``."""
+    return next(safe.rglob(f"*_{band}*.jp2"))
+
+
+def _tif_copy(path, dtype=None):
+    """A GeoTIFF copy of ``path`` beside it under its stem (gdal_translate's), its pixels
+    cast to ``dtype`` when given."""
+    with rasterio.open(path) as src:
+        profile = {**src.profile, "driver": "GTiff"}
+        values = src.read()
+    if dtype:
+        profile["dtype"] = dtype
+    out = path.with_suffix(".tif")
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(values.astype(profile["dtype"]))
+    return out
+
+
+@pytest.mark.parametrize(("level", "baseline", "copy", "offset"), [
+    ("2A", "05.10", False, -0.1),  # R10m/T31TCJ_..._B04_10m.jp2, BOA_ADD_OFFSET -1000
+    ("2A", "05.10", True, -0.1),  # its GeoTIFF copy under the same stem
+    ("1C", "05.10", False, -0.1),  # IMG_DATA/T31TCJ_..._B04.jp2, RADIO_ADD_OFFSET
+    ("2A", "03.01", False, 0.0),  # before baseline 04.00: no offset
+])
+def test_a_band_file_declares_its_products_nodata_scale_and_offset(run_cli, tmp_path, level,
+                                                                   baseline, copy, offset):
+    """A band file given itself declared nothing: its 0 fill was predicted and the warning
+    advised 16-bit scaling. It takes the MTD's nodata 0, 1 / 10000 and offset / 10000: the
+    fill is NaN, the warning names the flags that feed reflectance."""
+    from geotile.raster import open_raster
+
+    band = _band(_product(tmp_path, baseline, level), "B04")
+    band = _tif_copy(band) if copy else band
+    with open_raster(band) as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (0.0001,), (offset,))
+        assert src.read(1)[0, 4:6].tolist() == [0, 1300]
+    model = identity_model(tmp_path / "id.onnx", 1)
+    result = run_cli("predict", model, band, "--activation", "none", "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    assert f"--scale 0.0001 --mean {abs(offset):g}" in result.stderr
+    assert "16-bit" not in result.stderr
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        values = dst.read(1)
+        assert dst.transform == from_origin(300000, 4900020, 10, 10)
+    assert np.isnan(values[:, :5]).all() and (values[:, 5:] == 1300).all()
+
+
+def test_a_band_file_without_its_mtd_warns_that_the_offset_is_unknown(run_cli, tmp_path):
+    """Copied out of its product: nodata 0 and the quantification 1 / 10000 every baseline
+    has, no offset guessed; one warning says it is unknown and what to do."""
+    from geotile.raster import open_raster
+
+    band = _band(_product(tmp_path / "p"), "B04")
+    alone = tmp_path / band.name
+    shutil.copy(band, alone)
+    with pytest.warns(UserWarning, match="offset") as caught, open_raster(alone) as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (0.0001,), (0.0,))
+    assert "MTD_MSIL2A.xml" in str(caught[0].message)
+    model = identity_model(tmp_path / "id.onnx", 1)
+    result = run_cli("predict", model, alone, "--activation", "none", "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "MTD_MSIL2A.xml" in line]
+    assert len(said) == 1 and "offset" in said[0] and alone.name in said[0], result.stderr
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        assert np.isnan(dst.read(1)[:, :5]).all()
+
+
+def test_the_true_colour_file_declares_nodata_only(tmp_path):
+    """TCI_10m.jp2 (uint8 RGB): nodata 0 on its 3 bands, no reflectance scale."""
+    from geotile.raster import open_raster
+
+    tci = _band(_product(tmp_path, files={**RGB, ("TCI", 10): 90}), "TCI")
+    with open_raster(tci) as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,) * 3, (1.0,) * 3,
+                                                             (0.0,) * 3)
+
+
+@pytest.mark.parametrize("case", ["float32", "name", "foreign"])
+def test_other_rasters_declare_nothing(tmp_path, case):
+    """A float copy under the band's name (reflectance already), a uint16 file named
+    otherwise beside the product's files, and a band file whose MTD beside it lists
+    another product's files: read as they are (no warning but for the last)."""
+    import warnings
+
+    from geotile.raster import open_raster
+
+    safe = _product(tmp_path)
+    band = _band(safe, "B04")
+    if case == "float32":
+        path = _tif_copy(band, "float32")
+    elif case == "name":
+        path = band.with_name("b04_subset.tif")
+        shutil.copy(_tif_copy(band), path)
+    else:
+        path = safe / band.name.replace("20240101T105441", "20240301T105441")
+        shutil.copy(band, path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_raster(path) as src:
+            declared = (src.nodatavals, src.offsets)
+    if case == "foreign":
+        assert declared == ((0.0,), (0.0,)) and "MTD_MSIL2A.xml" in str(caught[0].message)
+    else:
+        assert declared == ((None,), (0.0,)) and not caught
+
+
+def _scl(safe):
+    """The product's SCL_20m.jp2 rewritten with classes 4, 8 and 9 by rows beside its 0
+    fill (the left 2 columns)."""
+    path = _band(safe, "SCL")
+    pixels = np.repeat(np.resize(np.array([4, 8, 9], np.uint8), 10)[:, None], 10, 1)[None]
+    pixels[:, :, :2] = 0
+    with rasterio.open(path, "w", driver="JP2OpenJPEG", width=10, height=10, count=1,
+                       dtype="uint8", crs="EPSG:32631", QUALITY=100, REVERSIBLE="YES",
+                       transform=from_origin(300000, 4900020, 20, 20)) as dst:
+        dst.write(pixels)
+    return path, pixels[0]
+
+
+def test_scl_as_labels_ignores_its_no_data_and_names_its_classes(run_cli, tmp_path):
+    """SCL_20m.jp2 given to make-masks: its class 0 (NO_DATA) was a class, "background",
+    and ids 4, 8, 9 unnamed. Now 0 is ignored (255) and the classes take ESA's names."""
+    safe = _product(tmp_path, files={**RGB, ("B11", 20): 2100, ("SCL", 20): 4})
+    scl, pixels = _scl(safe)
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", scl, _band(safe, "B11"), "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as dst:
+        mask = dst.read(1)
+        names = json.loads(dst.tags()["GEOTILE_CLASS_NAMES"])
+    assert (mask[:, :2] == 255).all()
+    assert (mask[:, 2:] == pixels[:, 2:]).all()
+    assert names[4] == "vegetation" and names[9] == "cloud_high_probability"
+    summary = json.loads(result.stdout)["masks"][0]
+    assert summary["ignored_pixels"] == 20
+
+
+def test_a_separate_stack_of_band_files_declares_each_bands_values(run_cli, tmp_path):
+    """gdalbuildvrt -separate stack.vrt B04 B03 B02: the VRT's bands declared nothing (its
+    sources' nothing either), the fill predicted; each band now takes its file's."""
+    from geotile.raster import open_raster
+
+    safe = _product(tmp_path)
+    sources = "".join(
+        f'<VRTRasterBand dataType="UInt16" band="{i}"><ComplexSource>'
+        f'<SourceFilename relativeToVRT="1">{_band(safe, b).relative_to(tmp_path)}'
+        "</SourceFilename><SourceBand>1</SourceBand>"
+        f'<SrcRect xOff="0" yOff="0" xSize="{SIZE}" ySize="{SIZE}"/>'
+        f'<DstRect xOff="0" yOff="0" xSize="{SIZE}" ySize="{SIZE}"/>'
+        "</ComplexSource></VRTRasterBand>" for i, b in enumerate(["B04", "B03", "B02"], 1))
+    stack = tmp_path / "stack.vrt"
+    stack.write_text(f'<VRTDataset rasterXSize="{SIZE}" rasterYSize="{SIZE}"><SRS>EPSG:32631'
+                     "</SRS><GeoTransform>300000, 10, 0, 4900020, 0, -10</GeoTransform>"
+                     f"{sources}</VRTDataset>")
+    with open_raster(stack) as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,) * 3, (0.0001,) * 3,
+                                                             (-0.1,) * 3)
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, stack, "--activation", "none", "--scale", "0.0001",
+                     "--mean", "0.1", "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        values = dst.read()
+    assert np.isnan(values[:, :, :5]).all()
+    np.testing.assert_allclose(values[:, 0, 5:], [[0.03] * 15, [0.02] * 15, [0.01] * 15],
+                               atol=1e-6)
+
+
+def test_resume_redoes_a_band_file_whose_mtd_changed(run_cli, tmp_path):
+    """The MTD decides the band's offset: --resume digests it, so patches cut before the
+    MTD's offset was fixed are cut again with the new one."""
+    import glob
+
+    from geotile.input_paths import files_read
+
+    safe = _product(tmp_path)
+    band, mtd = _band(safe, "B04"), safe / "MTD_MSIL2A.xml"
+    assert mtd in files_read(band)
+    patches = tmp_path / "patches"
+    args = ("tile", band, "--size", "10", "-o", patches, "--resume")
+    assert run_cli(*args).exit_code == 0
+    mtd.write_text(mtd.read_text().replace(">-1000<", ">-2000<"))
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    found = glob.glob(str(patches / "images" / "*.tif"))
+    assert found
+    for patch in found:
+        with rasterio.open(patch) as src:
+            assert src.offsets == (-0.2,) and src.nodata == 0, patch
