@@ -173,15 +173,12 @@ def _json(value) -> str:
 
 
 def stack_declared(src) -> list[tuple] | None:
-    """(nodata, scale, offset) per band of a local VRT file whose bands are each one band of
-    a Sentinel-2 band file (gdalbuildvrt -separate B04.jp2 B03.jp2 ...): each band's file's
-    (:func:`band_declared`) where the VRT band declares none; None when none is added."""
+    """(nodata, scale, offset) per band of a local VRT file whose bands read Sentinel-2
+    band files alone (gdalbuildvrt -separate B04.jp2 B03.jp2 ..., or a mosaic of granules'
+    B04): their files' (:func:`band_declared`, the same for every source of a band) where
+    the VRT band declares none; None when none is added. A mosaic whose sources declare no
+    nodata is warned of (a later file's 0 fill hides an earlier one's pixels)."""
     import xml.etree.ElementTree as ElementTree
-
-    import rasterio
-    from rasterio.errors import RasterioError
-
-    from geotile.quiet_warnings import quietly
 
     name = str(src.name)
     if src.driver != "VRT" or not name.lower().endswith(".vrt") or not os.path.isfile(name):
@@ -191,32 +188,57 @@ def stack_declared(src) -> list[tuple] | None:
     except (ElementTree.ParseError, OSError):
         return None
     own = list(zip(src.nodatavals, src.scales, src.offsets, strict=True))
-    bands = list(own)
+    bands, hidden = list(own), []
     for element in root.iter("VRTRasterBand"):
         index = int(element.get("band", 0))
         sources = [s for s in element if s.tag in ("SimpleSource", "ComplexSource")]
-        if not 1 <= index <= len(bands) or element.get("subClass") or len(sources) != 1 \
-                or any(sources[0].find(t) is not None for t in ("ScaleRatio", "ScaleOffset",
-                                                                "LUT")):
+        if not 1 <= index <= len(bands) or element.get("subClass") or not sources \
+                or len(sources) != sum(e.tag.endswith("Source") for e in element):
             continue
-        source = sources[0].find("SourceFilename")
-        if source is None or not BAND_FILE.fullmatch(os.path.basename(source.text or "")):
+        found = {_source_declared(name, source) for source in sources}
+        if len(found) != 1 or None in found:
             continue
-        path = source.text if source.get("relativeToVRT") != "1" else \
-            os.path.join(os.path.dirname(os.path.abspath(name)), source.text)
-        try:
-            with quietly(rasterio.open, path) as band_src:
-                found = band_declared(band_src)
-        except RasterioError:
-            continue
-        number = int(sources[0].findtext("SourceBand", "1"))
-        if found is None or not 1 <= number <= len(found[0]):
-            continue
+        declared = found.pop()
         value, scale, offset = bands[index - 1]
-        declared = found[0][number - 1]
         bands[index - 1] = (value if value is not None else declared[0],
                             *(declared[1:] if (scale, offset) == (1, 0) else (scale, offset)))
+        if len(sources) > 1 and any(s.find("NODATA") is None for s in sources):
+            hidden.append(index)
+    if hidden:
+        from geotile.errors import GeotileWarning
+
+        file = os.path.basename(name)
+        advice = (f"band{'s' if hidden[1:] else ''} {', '.join(map(str, hidden))} "
+                  f"mosaic{'' if hidden[1:] else 's'} "
+                  "Sentinel-2 band files whose 0 fill the VRT does not declare: where they "
+                  "overlap, a later file's fill hides an earlier one's pixels; build it "
+                  "with gdalbuildvrt -srcnodata 0 -vrtnodata 0")
+        warnings.warn(GeotileWarning(f"{file}: {advice}.", about=file, advice=advice),
+                      stacklevel=3)
     return bands if bands != own else None
+
+
+def _source_declared(vrt: str, source) -> tuple | None:
+    """(nodata, scale, offset) of a VRT ``source`` element's band of a Sentinel-2 band file
+    (:func:`band_declared`), None for another source or one rescaling its pixels."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from geotile.quiet_warnings import quietly
+
+    path = source.find("SourceFilename")
+    if path is None or not BAND_FILE.fullmatch(os.path.basename(path.text or "")) \
+            or any(source.find(t) is not None for t in ("ScaleRatio", "ScaleOffset", "LUT")):
+        return None
+    text = path.text if path.get("relativeToVRT") != "1" else \
+        os.path.join(os.path.dirname(os.path.abspath(vrt)), path.text)
+    try:
+        with quietly(rasterio.open, text) as band_src:
+            found = band_declared(band_src)
+    except RasterioError:
+        return None
+    number = int(source.findtext("SourceBand", "1"))
+    return found[0][number - 1] if found and 1 <= number <= len(found[0]) else None
 
 
 def with_band_values(src):

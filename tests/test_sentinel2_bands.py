@@ -218,3 +218,37 @@ def test_resume_redoes_a_band_file_whose_mtd_changed(run_cli, tmp_path):
     for patch in found:
         with rasterio.open(patch) as src:
             assert src.offsets == (-0.2,) and src.nodata == 0, patch
+
+
+@pytest.mark.parametrize("source_nodata", [False, True])
+def test_a_mosaic_of_band_files_declares_their_values(tmp_path, source_nodata):
+    """gdalbuildvrt of two granules' B04 (here one file twice, 10 px apart): the band takes
+    their values; its sources declaring no nodata (no -srcnodata 0), the later one's 0 fill
+    hides the earlier one's pixels where they overlap: a warning says how to build it."""
+    from geotile.raster import open_raster
+
+    safe = _product(tmp_path)
+    band = _band(safe, "B04")
+    nodata = "<NODATA>0</NODATA>" if source_nodata else ""
+    sources = "".join(
+        f'<ComplexSource><SourceFilename relativeToVRT="0">{band}</SourceFilename>'
+        f'<SourceBand>1</SourceBand><SrcRect xOff="0" yOff="0" xSize="{SIZE}" '
+        f'ySize="{SIZE}"/><DstRect xOff="{x}" yOff="0" xSize="{SIZE}" ySize="{SIZE}"/>'
+        f"{nodata}</ComplexSource>" for x in (0, 10))
+    mosaic = tmp_path / "mosaic.vrt"
+    mosaic.write_text(f'<VRTDataset rasterXSize="{SIZE + 10}" rasterYSize="{SIZE}"><SRS>'
+                      "EPSG:32631</SRS><GeoTransform>300000, 10, 0, 4900020, 0, -10"
+                      '</GeoTransform><VRTRasterBand dataType="UInt16" band="1">'
+                      f"{sources}</VRTRasterBand></VRTDataset>")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught, open_raster(mosaic) as src:
+        warnings.simplefilter("always")
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (0.0001,), (-0.1,))
+        row = src.read(1)[0]
+    said = [str(w.message) for w in caught if "-srcnodata 0" in str(w.message)]
+    if source_nodata:
+        assert not said and row[10:15].tolist() == [1300] * 5
+    else:
+        assert len(said) == 1 and said[0].startswith("mosaic.vrt: ")
+        assert row[10:15].tolist() == [0] * 5
