@@ -18,6 +18,7 @@ what a file declares itself is kept. The MTD used is an input (:func:`metadata_f
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import warnings
@@ -80,13 +81,13 @@ def metadata_files(path) -> list:
 
 @functools.lru_cache(maxsize=16)
 def _values(mtd: str, *_version) -> dict:
-    """What an MTD declares: files (its IMAGE_FILE stems, lower case), nodata, the
-    quantification by band kind (spectral, AOT, WVP) and the offset by band name."""
+    """What an MTD declares: files (its IMAGE_FILE stems, lower case), the quantification
+    by band kind (spectral, AOT, WVP) and the offset by band name (B4, B8A)."""
     import xml.etree.ElementTree as ElementTree
 
     from geotile.sentinel2_safe import finite_number
 
-    values: dict = {"files": set(), "nodata": 0.0, "quantity": {}, "offsets": {}}
+    values: dict = {"files": set(), "quantity": {}, "offsets": {}}
     try:
         with open(mtd, "rb") as file:
             root = ElementTree.fromstring(file.read(_LARGEST))
@@ -98,16 +99,15 @@ def _values(mtd: str, *_version) -> dict:
         tag, text = element.tag.rsplit("}", 1)[-1], (element.text or "").strip()
         if tag == "IMAGE_FILE":
             values["files"].add(text.rsplit("/", 1)[-1].lower())
-        elif tag == "Special_Values" and element.findtext("SPECIAL_VALUE_TEXT") == "NODATA":
-            values["nodata"] = finite_number(element.findtext("SPECIAL_VALUE_INDEX")) or 0.0
         elif tag in ("BOA_QUANTIFICATION_VALUE", "QUANTIFICATION_VALUE"):
             values["quantity"]["spectral"] = finite_number(text)
         elif tag in ("AOT_QUANTIFICATION_VALUE", "WVP_QUANTIFICATION_VALUE"):
             values["quantity"][tag[:3]] = finite_number(text)
         elif tag in ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET"):
             offsets[element.get("band_id")] = finite_number(text)
-        elif tag == "Spectral_Information" and element.get("physicalBand"):
-            names[int(element.get("bandId", -1))] = element.get("physicalBand")
+        elif tag == "Spectral_Information" and (element.get("bandId") or "").isdigit() \
+                and element.get("physicalBand"):
+            names[int(element.get("bandId"))] = element.get("physicalBand")
     values["offsets"] = {names.get(int(k)): v for k, v in offsets.items()
                          if k is not None and k.isdigit() and v is not None}
     return values
@@ -129,7 +129,7 @@ def band_declared(src) -> tuple[list[tuple], dict] | None:
     if band in ("TCI", "SCL"):
         bands = [(n, s, o) for n, (_, s, o) in zip(nodata, own, strict=True)]
         tags = {} if band == "TCI" or "GEOTILE_CLASS_NAMES" in {**src.tags(1), **src.tags()} \
-            else {"GEOTILE_CLASS_NAMES": _json(SCL_NAMES)}
+            else {"GEOTILE_CLASS_NAMES": json.dumps(SCL_NAMES)}
         return (bands, tags) if bands != own or tags else None
     scale, offset = own[0][1:]
     if (scale, offset) == (1, 0):
@@ -164,12 +164,6 @@ def _scale_offset(path, band: str, level: str) -> tuple[float, float]:
         return 1.0, 0.0
     shift = values["offsets"].get(band, 0.0) if band not in ("AOT", "WVP") else 0.0
     return 1 / quantity, shift / quantity
-
-
-def _json(value) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 def stack_declared(src) -> list[tuple] | None:
