@@ -580,7 +580,9 @@ def read_block(
         pixels = pixels[np.newaxis]
     if check_nodata and rows and cols:
         try:
-            valid = _selected_mask(src, window, indexes)
+            valid = _value_mask(src, pixels, indexes)
+            if valid is None:
+                valid = _selected_mask(src, window, indexes)
         except RasterioError as exc:
             raise InputError(f"{src.name}: the nodata mask cannot be read ({exc}).") from exc
         if alpha_as_data:
@@ -599,6 +601,28 @@ def read_block(
     if finite is not None:
         valid = valid & finite
     return pixels, valid
+
+
+def _value_mask(src, pixels: np.ndarray, indexes) -> np.ndarray | None:
+    """Where any band of the integer ``pixels`` read (bands ``indexes``) is not its nodata
+    value: the mask :func:`_selected_mask` gets from GDAL when a nodata value alone masks
+    every band (no mask or alpha band), without reading it again (GDAL's mask of a
+    pixel-interleaved GeoTIFF decodes each tile once per band: 224 times for EnMAP's).
+    None for other rasters."""
+    from rasterio.enums import ColorInterp, MaskFlags
+
+    if not isinstance(src, rasterio.io.DatasetReader) or pixels.dtype.kind not in "iu" \
+            or ColorInterp.alpha in src.colorinterp \
+            or any(list(flags) != [MaskFlags.nodata] for flags in src.mask_flag_enums):
+        return None
+    bands = range(1, src.count + 1) if indexes is None else np.atleast_1d(indexes)
+    values = [src.nodatavals[int(i) - 1] for i in bands]
+    info = np.iinfo(pixels.dtype)
+    if any(v is None or not float(v).is_integer() or not info.min <= v <= info.max
+           for v in values):
+        return None  # GDAL's own rule for a value the type cannot hold
+    nodata = np.array(values, pixels.dtype).reshape(-1, 1, 1)
+    return (pixels != nodata).any(axis=0)
 
 
 def _selected_mask(src, window, indexes) -> np.ndarray:
