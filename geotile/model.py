@@ -1577,7 +1577,8 @@ class OnnxModel:
         (``rgb``: the raster's red, green and blue bands, suggested to a 3-channel model)."""
         if self.channels is not None and count != self.channels:
             hint = ",".join(["1"] * self.channels) if count == 1 else ",".join(
-                str(i + 1) for i in range(self.channels))
+                str(i + 1) for i in range(self.channels)) if self.channels <= 4 \
+                else f"1-{self.channels}"
             if rgb and self.channels == 3:
                 hint = f"{','.join(map(str, rgb))} (red, green, blue)"
             raise ModelError(

@@ -205,17 +205,33 @@ class PredictOptions:
 
 
 def parse_bands(value) -> tuple:
-    """--bands as the CLI and PredictOptions take it: "1,2,3" or "B04,B03,B02" (or a list)
-    as a tuple of 1-based band numbers and band names."""
+    """--bands as the CLI and PredictOptions take it: "1,2,3", "1-50,60" (ranges, both
+    ends included) or "B04,B03,B02" (or a list) as a tuple of 1-based band numbers and
+    band names."""
     items = value.split(",") if isinstance(value, str) else list(value)
-    bands = tuple(v if isinstance(v, int) else int(v) if str(v).strip().lstrip("-").isdecimal()
-                  else str(v).strip() for v in items)
+    bands = tuple(band for v in items for band in _band_items(v))
     if any(b == "" for b in bands):
         raise InputError("--bands: give 1-based band numbers or band names, e.g. 1,2,3, "
                          "1,1,1 or B04,B03,B02")
     if any(isinstance(b, int) and b < 1 for b in bands):
         raise InputError("--bands: band numbers start at 1")
     return bands
+
+
+def _band_items(value) -> list:
+    """One item of --bands: a band number, a range of them ("1-50"), else a name."""
+    if isinstance(value, int):
+        return [value]
+    text = str(value).strip()
+    if text.lstrip("-").isdecimal():
+        return [int(text)]
+    first, dash, last = (part.strip() for part in text.partition("-"))
+    if not (dash and first.isdecimal() and last.isdecimal()):
+        return [text]
+    if int(last) < int(first):
+        raise InputError(f"--bands: {text} goes down; give a range from the lower band "
+                         f"number, e.g. {last}-{first}, or the bands one by one.")
+    return list(range(int(first), int(last) + 1))
 
 
 def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import rasterio
 from rasterio.windows import Window
 
 from geotile.raster import read_block
-from tests.conftest import write_raster
+from tests.conftest import assert_one_line_error, write_raster
 
 
 def _cube(bands=40, size=48, seed=0) -> np.ndarray:
@@ -47,4 +47,56 @@ def test_a_nodata_value_masks_pixels_as_gdal_without_reading_its_masks(
     # band 4's dropout: nodata when it is the only band read
     assert valid[17:22, 25:35].all() == (indexes != [4, 4])
     assert valid[17:22, 25:35].any() == (indexes != [4, 4])
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("1-5", (1, 2, 3, 4, 5)),
+    ("1-3,7,10-11", (1, 2, 3, 7, 10, 11)),
+    (" 2 - 4 ,1", (2, 3, 4, 1)),
+    ("5-5", (5,)),
+    ("B04,1-2", ("B04", 1, 2)),
+    ("red-edge", ("red-edge",)),  # a name with a dash stays a name
+])
+def test_bands_take_ranges_of_band_numbers(given, expected):
+    from geotile.predict import parse_bands
+
+    assert parse_bands(given) == expected
+
+
+@pytest.mark.parametrize("given, message", [
+    ("50-1", "50-1 goes down"),
+    ("0-4", "band numbers start at 1"),
+])
+def test_a_range_of_bands_that_cannot_be_is_refused(given, message):
+    from geotile.errors import InputError
+    from geotile.predict import parse_bands
+
+    with pytest.raises(InputError, match=message):
+        parse_bands(given)
+
+
+def test_a_many_band_model_gets_a_range_of_bands(tmp_path, run_cli):
+    """A 50-channel model over a 224-band EnMAP-like image: the refusal names --bands 1-50
+    (it listed 50 numbers), and --bands 1-50 feeds bands 1 to 50, in order."""
+    from tests.onnx_models import pointwise_model, pointwise_reference
+
+    cube = _cube(bands=60, size=32)
+    image = write_raster(tmp_path / "enmap.tif", cube, nodata=-32768)
+    model = pointwise_model(tmp_path / "m50.onnx", channels=50, ir_version=10)
+    out = tmp_path / "p.tif"
+    refused = run_cli("predict", model, image, "-o", out)
+    assert_one_line_error(refused, "60 band(s) selected", "takes 50 channels",
+                          "--bands 1-50.")
+    assert not out.exists()
+    assert_one_line_error(run_cli("predict", model, image, "--bands", "20-69", "-o", out),
+                          "band 61 does not exist")
+    result = run_cli("predict", model, image, "--bands", "1-45,56-60", "--scale", "0.0001",
+                     "-o", out)
+    assert result.exit_code == 0, result.output
+    fed = cube[list(range(45)) + list(range(55, 60))].astype(np.float64) * 0.0001
+    expected = pointwise_reference(fed[np.newaxis], channels=50)[0, 0]
+    with rasterio.open(out) as dst:
+        got = dst.read(1, masked=True)
+    assert got.mask[:10, :12].all() and not got.mask[10:].any()
+    np.testing.assert_allclose(got[10:], expected[10:], rtol=1e-4, atol=1e-5)
 

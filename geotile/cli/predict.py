@@ -99,6 +99,7 @@ def _bands(ctx, param, value):
               "(after the activation; softmax classes still sum to 1), or raw values.")
 @click.option("--bands", callback=_bands, metavar="LIST",
               help="Raster bands fed to the model, in order: numbers, e.g. 1,2,3 or 1,1,1, "
+              "ranges of them, e.g. 1-50,60-120 (a hyperspectral image's), "
               "or names of their descriptions (a STAC Item's band names or common names), "
               "e.g. B04,B03,B02 or red,green,blue. "
               "Default: all but an alpha band (only named here is it fed).")
