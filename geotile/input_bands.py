@@ -84,6 +84,7 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
     model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src))
     if not given:
         _warn_blue_first(src, indexes, source or src.name)
+    _warn_bad_bands(src, indexes, source or src.name)
     fit = getattr(model, "image_bands", None)  # Raster Vision's stats of the bands fed
     if fit is not None:
         fit(indexes, source or src.name, added)
@@ -266,3 +267,43 @@ def _default_bands(src, model, extra: int = 0, source=None) -> list[int]:
                  src.name, src.count, channels)
         return bands[:-1]
     return bands
+
+
+def bad_bands(src) -> list[int]:
+    """The bands an ENVI header's bad band list (``bbl``, AVIRIS, AVIRIS-NG, HyMap) marks 0
+    (water vapour, detector edges); none without one, or with one of another length."""
+    text = src.tags(ns="ENVI").get("bbl", "") if src.driver == "ENVI" else ""
+    flags = [f.strip() for f in text.strip().strip("{}").split(",") if f.strip()]
+    if len(flags) != src.count:
+        return []
+    try:
+        return [i for i, f in enumerate(flags, start=1) if float(f) == 0]
+    except ValueError:
+        return []
+
+
+def band_ranges(numbers) -> str:
+    """Band numbers as --bands takes them, runs as ranges: 1-10,15,20-29."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1][-1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def _warn_bad_bands(src, indexes: list[int], source) -> None:
+    """Warn when bands the raster marks bad (:func:`bad_bands`) feed the model, naming the
+    --bands that leaves them out; they are fed (the model may have been trained on them)."""
+    bad = bad_bands(src)
+    fed = sorted({i for i in indexes if i in bad})
+    if not fed:
+        return
+    kept = [i for i in indexes if i not in bad]
+    fix = f"give --bands {band_ranges(kept)} and a model of {len(kept)} channels" if kept \
+        else "give other bands with --bands"
+    warnings.warn(f"{Path(str(source)).name}: band{'s' if len(fed) > 1 else ''} "
+                  f"{band_ranges(fed)} feed the model but are bad bands by its ENVI header "
+                  f"(bbl 0: water vapour, noise): to leave them out {fix}, unless it was "
+                  "trained on them.", GeotileWarning, stacklevel=3)

@@ -3,6 +3,8 @@ masks read from the pixels read, band ranges in --bands, ENVI's bad band list.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -100,3 +102,44 @@ def test_a_many_band_model_gets_a_range_of_bands(tmp_path, run_cli):
     assert got.mask[:10, :12].all() and not got.mask[10:].any()
     np.testing.assert_allclose(got[10:], expected[10:], rtol=1e-4, atol=1e-5)
 
+
+def _envi(path, cube, bbl) -> Path:
+    """An AVIRIS-NG-like ENVI file (BIP) whose header lists wavelengths, a bad band list and
+    a data ignore value."""
+    from rasterio.transform import from_origin
+
+    with rasterio.open(path, "w", driver="ENVI", interleave="bip", width=cube.shape[2],
+                       height=cube.shape[1], count=cube.shape[0], dtype=cube.dtype.name,
+                       crs="EPSG:32611", transform=from_origin(300000, 3800000, 5, 5)) as dst:
+        dst.write(cube)
+    header = path.with_suffix(".hdr")
+    text = header.read_text().split("band names")[0]
+    wavelengths = ", ".join(f"{380 + 5 * i:.1f}" for i in range(cube.shape[0]))
+    header.write_text(text + f"wavelength units = Nanometers\nwavelength = {{ {wavelengths} }}\n"
+                      f"bbl = {{ {', '.join(map(str, bbl))} }}\ndata ignore value = -32768\n")
+    Path(f"{path}.aux.xml").unlink(missing_ok=True)
+    return path
+
+
+def test_bad_bands_of_an_envi_header_fed_to_the_model_are_warned_of(tmp_path, run_cli):
+    """AVIRIS-NG's bbl marks water-vapour bands 0: fed as they are, with a warning naming
+    them and the --bands that leaves them out; its data ignore value is nodata."""
+    from tests.onnx_models import pointwise_model
+
+    cube = _cube(bands=30, size=24)
+    bbl = [0 if 10 <= i < 14 or i == 29 else 1 for i in range(30)]
+    image = _envi(tmp_path / "ang.img", cube, bbl)
+    out = tmp_path / "p.tif"
+    result = run_cli("predict", pointwise_model(tmp_path / "m30.onnx", channels=30,
+                                                ir_version=10), image, "-o", out)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "bbl" in line]
+    assert len(warned) == 1, result.stderr
+    assert "bands 11-14,30" in warned[0] and "--bands 1-10,15-29" in warned[0], warned[0]
+    with rasterio.open(out) as dst:
+        got = dst.read(1, masked=True)
+    assert got.mask[:10, :12].all() and not got.mask[10:].any()
+    model = pointwise_model(tmp_path / "m25.onnx", channels=25, ir_version=10)
+    result = run_cli("predict", model, image, "--bands", "1-10,15-29", "-o", out, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "bbl" not in result.stderr
