@@ -93,11 +93,26 @@ def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | 
     scales = [src.scales[i - 1] for i in indexes]
     offsets = [src.offsets[i - 1] for i in indexes]
     if all(s == 1 for s in scales) and not any(offsets):
-        return None
+        return _reflectance_hint(src)
     declared = (f"the raster declares scale {_shown(scales)} and offset {_shown(offsets)} "
                 "(value = pixel * scale + offset)")
     fix, flags = _declared_fix(model, scales, offsets, added)
     return f"{declared}: {fix}; --scale 1 keeps the pixels" if flags else f"{declared}; {fix}"
+
+
+def _reflectance_hint(src) -> str | None:
+    """What to give for the reflectance an ENVI header's 'reflectance scale factor' (AVIRIS,
+    AVIRIS-NG: 10000) declares its pixels to be times, else None."""
+    text = src.tags(ns="ENVI").get("reflectance_scale_factor") if src.driver == "ENVI" else None
+    try:
+        factor = float(text)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(factor) or factor <= 0 or factor == 1:
+        return None
+    return (f"its ENVI header declares reflectance scale factor {factor:g} (reflectance = "
+            f"pixel / {factor:g}): give --scale {1 / factor:.6g} if it was trained on "
+            "reflectance; --scale 1 keeps the pixels")
 
 
 def _shown(values) -> str:

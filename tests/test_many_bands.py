@@ -143,3 +143,20 @@ def test_bad_bands_of_an_envi_header_fed_to_the_model_are_warned_of(tmp_path, ru
     result = run_cli("predict", model, image, "--bands", "1-10,15-29", "-o", out, "--overwrite")
     assert result.exit_code == 0, result.output
     assert "bbl" not in result.stderr
+
+
+def test_an_envi_reflectance_scale_factor_is_the_scale_advised(tmp_path, run_cli):
+    """AVIRIS-NG's int16 reflectance times 10000 ('reflectance scale factor = 10000'): the
+    unscaled warning advised --scale 0.0000153 (16-bit's range); it names the header's."""
+    from tests.onnx_models import pointwise_model
+
+    image = _envi(tmp_path / "ang.img", _cube(bands=5, size=24), [1] * 5)
+    header = image.with_suffix(".hdr")
+    header.write_text(header.read_text() + "reflectance scale factor = 10000\n")
+    model = pointwise_model(tmp_path / "m5.onnx", channels=5, ir_version=10)
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "as they are" in line]
+    assert len(warned) == 1, result.stderr
+    assert "reflectance scale factor 10000" in warned[0] and "--scale 0.0001" in warned[0]
+    assert "0.0000153" not in warned[0]
