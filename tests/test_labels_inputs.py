@@ -929,6 +929,82 @@ def test_openstreetmap_extract_burns_its_multipolygons_layer(run_cli, make_raste
     np.testing.assert_array_equal(mask, expected)
 
 
+def _osm_reads(monkeypatch) -> list:
+    """A list that records how each read of GDAL's (pyogrio) is asked for: ('info', its
+    force_feature_count) or ('read', the filter it carries: 'bbox', 'mask' or None)."""
+    import pyogrio
+    import pyogrio.raw
+
+    calls: list = []
+    info, read = pyogrio.read_info, pyogrio.raw.read
+
+    def spy_info(*args, **kwargs):
+        calls.append(("info", bool(kwargs.get("force_feature_count"))))
+        return info(*args, **kwargs)
+
+    def spy_read(*args, **kwargs):
+        calls.append(("read", "bbox" if kwargs.get("bbox") is not None else
+                      "mask" if kwargs.get("mask") is not None else None,
+                      kwargs.get("read_geometry", True)))
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(pyogrio, "read_info", spy_info)
+    monkeypatch.setattr(pyogrio.raw, "read", spy_read)
+    return calls
+
+
+@pytest.mark.parametrize("bounds", [True, False], ids=["bounds", "no-bounds"])
+@pytest.mark.parametrize("tiles", [1, 2])
+def test_an_openstreetmap_extract_is_read_near_the_images_only(make_raster, tmp_path,
+                                                                monkeypatch, bounds, tiles):
+    """An OSM extract far larger than the tiles (1M buildings in a .pbf: 27 s, 3.2 GB RSS
+    for one 100 m tile; with a header bbox 19 s, 1.4 GB) was read whole: without <bounds>
+    (GDAL knows no extent) every feature, with them a feature count first (a pass over the
+    file, 7.5 s and 1.2 GB alone). Now only the features near the tiles are read (GDAL's
+    spatial filter as it streams), no feature counted."""
+    from geotile.labels import image_regions
+
+    near = [(X0 + 1, Y0 - 1), (X0 + 4, Y0 - 1), (X0 + 4, Y0 - 4), (X0 + 1, Y0 - 4),
+            (X0 + 1, Y0 - 1)]
+    far = [(x + 3000, y) for x, y in near]
+    osm = tmp_path / "extract.osm"
+    _osm_extract(osm, [({"building": "yes"}, [near]), ({"building": "house"}, [far])])
+    if bounds:  # JOSM's and Geofabrik's extracts name their bounds
+        text = osm.read_text().replace(
+            "<osm version=\"0.6\">", "<osm version=\"0.6\">\n<bounds minlat=\"33\" "
+            "minlon=\"-85\" maxlat=\"35\" maxlon=\"-83\"/>")
+        osm.write_text(text)
+    images = [make_raster(f"img{i}.tif", np.zeros((20, 20), np.uint8),
+                          transform=rasterio.transform.from_origin(X0 + 1000 * i, Y0, 0.5, 0.5))
+              for i in range(tiles)]
+    calls = _osm_reads(monkeypatch)
+    labels = read_labels(osm, layer="multipolygons", regions=image_regions(images),
+                         class_field="building")
+    assert len(labels) == 1 and labels.fields["building"].tolist() == ["yes"], calls
+    assert labels.values["building"] == ["yes", "house"]  # the file's, for run-wide ids
+    assert ("info", True) not in calls, calls
+    geometry_reads = [c for c in calls if c[0] == "read" and c[2]]
+    assert geometry_reads and all(c[1] is not None for c in geometry_reads), calls
+
+
+def test_an_openstreetmap_extract_without_bounds_elsewhere_says_where_it_lies(
+        run_cli, make_raster, tmp_path):
+    """An OSM extract without <bounds> whose features all lie 3 km off the tile, read near
+    the tile only: the warning still gives the file's span (not 'the file holds no
+    features'), the mask all zeros."""
+    far = [(X0 + 3001, Y0 - 1), (X0 + 3004, Y0 - 1), (X0 + 3004, Y0 - 4), (X0 + 3001, Y0 - 4),
+           (X0 + 3001, Y0 - 1)]
+    osm = tmp_path / "extract.osm"
+    _osm_extract(osm, [({"building": "yes"}, [far])])
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    result = run_cli("make-masks", osm, image, "-o", tmp_path / "m.tif", "--layer",
+                     "multipolygons")
+    assert result.exit_code == 0, result.output
+    assert "no feature overlaps img.tif (labels span (-84.3" in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert not src.read(1).any()
+
+
 @pytest.mark.parametrize("lines", [2, 1])
 def test_microsoft_footprints_csv_gz_burns_as_given(run_cli, make_raster, tmp_path, lines):
     """Microsoft's building footprints ship as part-000xx.csv.gz holding one GeoJSON Feature
