@@ -5,6 +5,7 @@ done to one whatever file it came from: reproject, select by bounds. The readers
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -293,7 +294,7 @@ def densified(geometries: np.ndarray, crs) -> np.ndarray:
         # edges would go round the world
         across = written_across_180(geometries)
         if across.any():
-            out = shapely.segmentize(geometries, 0.01)
+            out = _segmentized(geometries, 0.01)
             out[across] = geometries[across]
             return out
         step = 0.01
@@ -305,7 +306,20 @@ def densified(geometries: np.ndarray, crs) -> np.ndarray:
         except Exception:  # GDAL knows no linear unit (a compound CRS): take metres
             factor = 1.0
         step = 1000.0 / factor
-    return shapely.segmentize(geometries, step)
+    return _segmentized(geometries, step)
+
+
+def _segmentized(geometries: np.ndarray, step: float) -> np.ndarray:
+    """shapely.segmentize, leaving as they are the geometries GEOS refuses: those with a
+    part of one repeated point (an OpenStreetMap way of one node: no edge to split)."""
+    try:
+        return shapely.segmentize(geometries, step)
+    except shapely.errors.GEOSException:
+        out = np.asarray(geometries, dtype=object).copy()
+        for i, geometry in enumerate(out):
+            with contextlib.suppress(shapely.errors.GEOSException):
+                out[i] = shapely.segmentize(geometry, step)
+        return out
 
 
 def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None:

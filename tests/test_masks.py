@@ -1265,3 +1265,31 @@ def test_geometries_cut_past_the_window_burn_the_same_bands(monkeypatch, all_tou
                         lambda g, *box: cuts.append(len(g)) or clip_by_rect(g, *box))
     burn(polygons, classes, options)
     assert not cuts
+
+
+def test_a_zero_length_lonlat_line_is_burnt_beside_the_others(run_cli, make_raster,
+                                                               tmp_path):
+    """An OpenStreetMap way of one node (two equal points: LINESTRING (x y, x y)), alone or
+    as a part of a MultiLineString, in lon/lat on a UTM image: make-masks --line-width ended
+    in a traceback (GEOSException: 'point array must contain 0 or >1 elements', from
+    densifying it before reprojecting); now the roads are burnt as without it."""
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
+    x0, y0 = UTM_ORIGIN
+    road = shapely.LineString([(x0, y0 - 10), (x0 + 50, y0 - 10)])
+    lonlat = shapely.transform(road, lambda xy: np.column_stack(to_ll.transform(*xy.T)))
+    point = lonlat.interpolate(0.5, normalized=True)
+    stub = shapely.LineString([point, point])  # on the road: burns nothing of its own
+    image = make_raster("img.tif", np.zeros((1, 40, 100), np.uint8))
+    masks = {}
+    for name, shapes in (("road", [lonlat]), ("stub", [lonlat, stub]),
+                         ("parts", [shapely.MultiLineString([lonlat, stub])])):
+        gpd.GeoDataFrame(geometry=shapes, crs="EPSG:4326").to_file(tmp_path / f"{name}.gpkg")
+        result = run_cli("make-masks", tmp_path / f"{name}.gpkg", image, "-o",
+                         tmp_path / f"{name}.tif", "--line-width", 2)
+        assert result.exit_code == 0, result.output
+        masks[name], _ = read(tmp_path / f"{name}.tif")
+    assert masks["road"].sum() >= 100 * 4
+    np.testing.assert_array_equal(masks["stub"], masks["road"])
+    np.testing.assert_array_equal(masks["parts"], masks["road"])
