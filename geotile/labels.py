@@ -36,11 +36,12 @@ from geotile.label_set import (
     parse_crs,
     property_fields,
 )
+from geotile.parquet_datasets import PARQUET_SUFFIXES, dataset_files, files_of, first_file
 
+# GeoParquet files (PARQUET_SUFFIXES) are read through pyarrow (GDAL reads them only with
+# its ADBC driver); a folder of them written as one dataset (Overture's release) as one file
 POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
-#: GeoParquet files, read through pyarrow (GDAL reads them only with its ADBC driver)
-PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 #: the CRS of GeoJSON without a ``crs`` member (RFC 7946), as GDAL reads it
 GEOJSON_DEFAULT_CRS = "EPSG:4326"
 #: the largest class id of a mask: 255 is the ignore value (nodata) of masks
@@ -145,8 +146,11 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     geojson = False  # read by geotile's GeoJSON reader
     try:
         suffix = Path(path).suffix.lower()
+        if isinstance(path, Path) and dataset_files(path):  # Overture's theme=buildings/...
+            suffix = PARQUET_SUFFIXES[0]
         if isinstance(path, Path) and (suffix in GEOJSON_SUFFIXES or suffix in PARQUET_SUFFIXES):
-            streamed = regions is not None and path.stat().st_size > STREAM_BYTES
+            streamed = regions is not None and path.is_file() and \
+                path.stat().st_size > STREAM_BYTES
             if suffix in PARQUET_SUFFIXES or streamed:
                 _one_layer(path, layer)
             if suffix in PARQUET_SUFFIXES:
@@ -1665,16 +1669,19 @@ def _read_parquet(path: Path, regions=None, override=None,
     if boxes is not None:
         import pyarrow.parquet as pq
 
-        whole = pq.ParquetFile(path)
-        if whole.metadata.num_rows:
-            meta = _geo_metadata(path)
-            bbox = meta["columns"][meta["primary_column"]].get("bbox")
-            extent = (tuple(bbox) if bbox else _bbox_extent(whole, covering)
-                      if covering is not None else tuple(frame.total_bounds))
+        wholes = [pq.ParquetFile(f) for f in files_of(path)]
+        extents = [_file_extent(f, w, covering) for f, w in zip(files_of(path), wholes,
+                                                                   strict=True)
+                   if w.metadata.num_rows]
+        if extents:
+            extent = (tuple(frame.total_bounds) if None in extents else  # all read
+                      (*np.min([e[:2] for e in extents], 0).tolist(),
+                       *np.max([e[2:] for e in extents], 0).tolist()))
         if class_field is not None and class_field in frame.columns and where is not None:
             values[class_field] = _parquet_values(path, class_field, where)
         elif class_field is not None and class_field in frame.columns:
-            column = whole.read(columns=[class_field]).column(0).to_pylist()
+            column = [v for w in wholes for v in
+                      w.read(columns=[class_field]).column(0).to_pylist()]
             values[class_field] = list(dict.fromkeys(  # (nested ones are refused in class_ids)
                 v for v in column if v is not None and not nested_value(v)))
         keep = np.zeros(len(frame), dtype=bool)
@@ -1687,6 +1694,16 @@ def _read_parquet(path: Path, regions=None, override=None,
               if name != frame.geometry.name}
     return Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
                   extent, values)
+
+
+def _file_extent(path: Path, whole, covering) -> tuple | None:
+    """One GeoParquet file's extent: its 'geo' metadata's bbox, else its bbox ``covering``
+    columns' (a read of those alone); None with neither."""
+    meta = _geo_metadata(path)
+    bbox = meta["columns"][meta["primary_column"]].get("bbox")
+    if bbox:
+        return tuple(bbox)
+    return _bbox_extent(whole, covering) if covering is not None else None
 
 
 def _parquet_values(path: Path, name: str, where: str) -> list:
@@ -1718,13 +1735,13 @@ def field_schema(path, layer: str | None = None) -> dict | None:
     path = input_path(path)
     try:
         suffix = Path(path).suffix.lower()
-        if isinstance(path, Path) and suffix in PARQUET_SUFFIXES:
+        if isinstance(path, Path) and (suffix in PARQUET_SUFFIXES or dataset_files(path)):
             import pyarrow.parquet as pq
 
             primary = _geo_metadata(path)["primary_column"]
-            if not pq.ParquetFile(path).metadata.num_rows:
+            if not sum(pq.ParquetFile(f).metadata.num_rows for f in files_of(path)):
                 return None
-            return {f.name: _arrow_dtype(f.type) for f in pq.read_schema(path)
+            return {f.name: _arrow_dtype(f.type) for f in pq.read_schema(first_file(path))
                     if f.name != primary}
         if isinstance(path, Path) and _gzipped(path):
             path = input_path(f"/vsigzip/{path}")
@@ -1783,7 +1800,7 @@ def _bbox_columns(path: Path) -> tuple | None:
             return tuple(tuple(covering[k]) for k in _BBOX_FIELDS[0])
         except (KeyError, TypeError):
             return None
-    schema = pq.read_schema(path)
+    schema = pq.read_schema(first_file(path))
     if "bbox" not in schema.names or not pa.types.is_struct(schema.field("bbox").type):
         return None
     kind = schema.field("bbox").type
@@ -1838,7 +1855,7 @@ def _geo_metadata(path: Path) -> dict:
     column as pyarrow or DuckDB write one: no geometry column named, no CRS)."""
     import pyarrow.parquet as pq
 
-    meta = pq.read_schema(path).metadata or {}
+    meta = pq.read_schema(first_file(path)).metadata or {}
     if b"geo" not in meta:
         raise InputError(f"{path}: a Parquet file without GeoParquet metadata ('geo': which "
                          "column is the geometry, in which CRS). Write it as GeoParquet, e.g. "

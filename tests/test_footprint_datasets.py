@@ -188,6 +188,38 @@ def test_overture_geoparquet_reads_only_the_rows_near_the_images(
     assert read_rows and max(read_rows) <= 10, read_rows  # row groups of 10: a tile's rows
 
 
+@pytest.mark.parametrize("covering", [True, False], ids=["covering", "bbox-column"])
+@pytest.mark.parametrize("given", ["theme=buildings/type=building", "theme=buildings"])
+def test_an_overture_release_folder_is_read_as_one_dataset(
+        run_cli, make_raster, tmp_path, read_rows, covering, given):
+    """Overture's buildings as its release ships them (theme=buildings/type=building/
+    part-0000N-<id>.c000.zstd.parquet): make-masks took the folder for one label file per
+    image ('no label file in .../type=building pairs with it (expected a.parquet)'); now its
+    files are one dataset, read near the images only (their bbox column), as one file is."""
+    from rasterio.transform import from_origin
+
+    near_b = [shapely.box(X0 + 2001, Y0 - 3, X0 + 2003, Y0 - 1)]
+    between = [shapely.box(X0 + 100 + 20 * i, Y0 - 3 - 7 * i, X0 + 104 + 20 * i, Y0 - 7 * i)
+               for i in range(30)]
+    parts = tmp_path / "release" / "theme=buildings" / "type=building"
+    parts.mkdir(parents=True)
+    overture_parquet(parts / "part-00000-5d1c.c000.zstd.parquet",
+                     [utm for utm, _ in FOOTPRINTS], covering)
+    overture_parquet(parts / "part-00001-5d1c.c000.zstd.parquet", [*between, *near_b],
+                     covering)
+    (parts / "_SUCCESS").write_bytes(b"")
+    a = make_raster("a.tif", np.zeros((20, 20), np.uint8))
+    b = make_raster("b.tif", np.zeros((20, 20), np.uint8),
+                    transform=from_origin(X0 + 2000, Y0, 0.5, 0.5))
+    result = run_cli("make-masks", tmp_path / "release" / given, a, b, "-o",
+                     tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "masks" / "a.tif"))
+    mask_b = mask_of(tmp_path / "masks" / "b.tif")
+    assert np.count_nonzero(mask_b) == 16 and (mask_b[2:6, 2:6] == 1).all()
+    assert read_rows and max(read_rows) <= 10, read_rows
+
+
 def test_microsoft_csv_gz_is_opened_no_more_than_needed(tmp_path, make_raster, monkeypatch):
     """GDAL's GeoJSONSeq driver reads the whole file at each open (2M footprints: ~12 s a
     pass): make-masks opened Microsoft's .csv.gz 5 times for one tile (to list its one
