@@ -11,9 +11,11 @@ later feature on top), with the extent, field names and class values of the whol
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,10 +35,42 @@ class LeftToGDAL(Exception):
     UTF-8, a line that is no Feature): GDAL's GeoJSONSeq driver reads it."""
 
 
+#: the names of GeoJSON text sequences in a zip (Microsoft's Uganda.geojsonl.zip)
+SEQUENCE_SUFFIXES = (".geojsonl", ".geojsons")
+
+
+def zip_sequence(path: Path) -> str | None:
+    """The name of the one file of the zip ``path`` when it is a GeoJSON text sequence
+    (Microsoft's older per-country Uganda.geojsonl.zip); None otherwise."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")
+                     and not n.startswith("__MACOSX/")]
+    except (OSError, zipfile.BadZipFile):
+        return None
+    if len(names) == 1 and names[0].lower().endswith(SEQUENCE_SUFFIXES):
+        return names[0]
+    return None
+
+
+@contextlib.contextmanager
+def opened(path: Path, gzipped: bool):
+    """``path`` open for reading bytes: gunzipped, or the sequence a .zip holds."""
+    if gzipped:
+        with gzip.open(path, "rb") as handle:
+            yield handle
+    elif path.suffix.lower() == ".zip" and (member := zip_sequence(path)):
+        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+            yield handle
+    else:
+        with open(path, "rb") as handle:
+            yield handle
+
+
 def line_blocks(path: Path, gzipped: bool) -> Iterator[list[str]]:
     """The lines of ``path`` (gunzipped), a block of them at a time, past a UTF-8
     byte-order mark."""
-    with (gzip.open if gzipped else open)(path, "rb") as handle:
+    with opened(path, gzipped) as handle:
         rest, first = b"", True
         while data := handle.read(BLOCK):
             if first:
@@ -122,7 +156,7 @@ def collection_refusal(name, number: int) -> InputError:
 def first_collection(path: Path, gzipped: bool) -> int | None:
     """The number of the first line of ``path`` (gunzipped) that is not blank when it is a
     FeatureCollection (a sequence of them); None otherwise."""
-    with (gzip.open if gzipped else open)(path, "rb") as handle:
+    with opened(path, gzipped) as handle:
         for number, line in enumerate(handle, 1):
             text = line.decode("utf-8", "replace").lstrip("\ufeff\x1e").strip()
             if not text:

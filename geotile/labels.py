@@ -105,8 +105,12 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     pixels = is_pixels(labels_crs)
     if pixels:  # each image's pixel coordinates: no CRS, read whole, placed by the caller
         labels_crs, regions = None, None
+    sequence = None  # the GeoJSON lines a zip holds (Microsoft's Uganda.geojsonl.zip)
     if isinstance(path, Path) and path.suffix.lower() == ".zip":
-        path = _zip_member(path)
+        from geotile.geojson_lines import zip_sequence
+
+        sequence = zip_sequence(path)
+        path = path if sequence else _zip_member(path)
     given = path
     if isinstance(path, Path) and _gzipped(path):  # Microsoft's part-000xx.csv.gz...
         path = input_path(f"/vsigzip/{path}")  # what it holds is sniffed: _sequence_source
@@ -175,6 +179,12 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         elif isinstance(path, Path) and suffix in (".geojsonl", ".geojsons"):
             labels = _read_sequence(path, False, _without_bom(path), layer, regions,
                                     override, class_field, where=where)
+        elif sequence is not None:  # one streaming pass; GDAL's driver reads it per open
+            from geotile.input_paths import VirtualPath
+
+            labels = _read_sequence(path, False, VirtualPath(
+                f"GeoJSONSeq:/vsizip/{path}/{sequence}"), layer, regions, override,
+                class_field, where=where)
         else:
             source = _sequence_source(path)
             if os.fspath(source).startswith("GeoJSONSeq:"):  # a local file: sniffed

@@ -251,6 +251,45 @@ def test_microsoft_csv_gz_is_opened_no_more_than_needed(tmp_path, make_raster, m
     assert opened == [], opened
 
 
+@pytest.mark.parametrize("name", ["Uganda.geojsonl", "Uganda.geojsons"])
+def test_microsoft_country_geojsonl_zip_is_streamed_once(tmp_path, make_raster, monkeypatch,
+                                                         name):
+    """Microsoft's older per-country files, Uganda.geojsonl.zip (one GeoJSON Feature a
+    line): GDAL's GeoJSONSeq driver read the zip at every open, three passes (its layers,
+    its feature count, the tile's features: 2M footprints 182 s against 64 s for the same
+    lines as .csv.gz); now one streaming pass of geotile's own, GDAL not opened."""
+    import zipfile
+
+    import pyogrio
+    import pyogrio.raw
+
+    from geotile.labels import image_regions, read_labels
+
+    far = (shapely.box(X0 + 3000, Y0 - 3, X0 + 3002, Y0 - 1), 0.5)
+    lines = "".join(json.dumps({"type": "Feature", "geometry": shapely.geometry.mapping(
+        lonlat(utm)), "properties": {"height": -1.0, "confidence": c}}) + "\n"
+        for utm, c in [*FOOTPRINTS, far])
+    path = tmp_path / f"{name}.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, lines)
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    opened: list[str] = []
+
+    def spying(name, read):
+        def spy(*args, **kwargs):
+            opened.append(name)
+            return read(*args, **kwargs)
+        return spy
+
+    for module, function in ((pyogrio, "list_layers"), (pyogrio, "read_info"),
+                             (pyogrio.raw, "read")):
+        monkeypatch.setattr(module, function, spying(function, getattr(module, function)))
+    labels = read_labels(path, regions=image_regions([image]))
+    assert len(labels) == 3 and labels.fields["confidence"].tolist() == [0.9, 0.65, 0.7]
+    assert opened == [], opened
+    assert labels.extent[2] > lonlat(far[0]).bounds[0]  # the whole file's, the far one's too
+
+
 # --- GeoJSON lines streamed by geotile (geotile.geojson_lines), not GDAL's driver ---------
 
 #: class 1 and 2 footprints over two tiles side by side (a: x 0-10 m, b: x 10-20 m): inside
