@@ -276,10 +276,12 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             check_geographic_coordinates(labels, path, why=f"although --labels-crs "
                                          f"{labels_crs} says they are")
     _drop_measures(labels.geometries)
-    if where is None and class_field is None and _osm_file(given):
-        from geotile.osm_kinds import several_kinds
+    if where is None and class_field is None:
+        from geotile.osm_kinds import several_kinds, several_subtypes
 
-        if (mixed := several_kinds(labels, given, layer)) is not None:
+        mixed = several_kinds(labels, given, layer) if _osm_file(given) else \
+            several_subtypes(labels, given)
+        if mixed is not None:
             _warn(mixed)
     if pixels:  # whatever the file declares: the option says pixels (what it says kept)
         from geotile.pixel_labels import declared_crs

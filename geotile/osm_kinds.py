@@ -1,8 +1,10 @@
-"""The kinds of feature read from a layer of an OpenStreetMap extract (GDAL's OSM driver).
+"""The kinds of feature read from a layer of an OpenStreetMap extract (GDAL's OSM driver)
+or from Overture's transportation segments (built from OSM).
 
-Its ``multipolygons`` layer holds buildings beside landuse, parks and administrative
-boundaries (one covers a whole town), its ``lines`` layer roads beside streams, railways
-and power lines: read without --where they are all burnt as one class. A warning names the
+An extract's ``multipolygons`` layer holds buildings beside landuse, parks and
+administrative boundaries (one covers a whole town), its ``lines`` layer roads beside
+streams, railways and power lines; Overture's segments are roads, railways and waterways
+(``subtype``). Read without --where they are all burnt as one class: a warning names the
 kinds read, and the expression that keeps the buildings (roads) only.
 """
 
@@ -50,3 +52,27 @@ def several_kinds(labels, path, layer: str | None) -> GeotileWarning | None:
         f"one class. {where}", about=str(path),
         advice=f"their --layer {layer} holds features of several kinds, all read as one "
         f"class. {where}")
+
+
+#: the subtypes of Overture's transportation segments
+SEGMENT_SUBTYPES = ("road", "rail", "water")
+
+
+def several_subtypes(labels, path) -> GeotileWarning | None:
+    """The warning for ``labels`` (from ``path``) that are Overture segments of several
+    subtypes; None otherwise."""
+    column = labels.fields.get("subtype")
+    if column is None or not len(labels):
+        return None
+    values, counts = np.unique([str(v) for v in column if v is not None],
+                               return_counts=True)
+    if len(values) < 2 or not set(values.tolist()) <= set(SEGMENT_SUBTYPES):
+        return None
+    listed = ", ".join(f"{v} {n}" for v, n in sorted(
+        zip(values.tolist(), counts.tolist(), strict=True),
+        key=lambda item: (item[0] != "road", -item[1], item[0])))
+    where = "For roads only give --where \"subtype = 'road'\"."
+    return GeotileWarning(
+        f"{path}: its features are of several subtypes ({listed}), all read as one class. "
+        f"{where}", about=str(path),
+        advice=f"their features are of several subtypes, all read as one class. {where}")

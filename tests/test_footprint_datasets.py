@@ -612,3 +612,30 @@ def test_a_feature_collection_of_text_coordinate_polygons_agrees_with_gdal(run_c
     expected = reference_masks(run_cli, two_tiles, tmp_path, SPREAD[1:])
     for name, mask in expected.items():
         np.testing.assert_array_equal(mask_of(tmp_path / "mixed" / name), mask)
+
+
+def test_overture_segments_of_roads_and_railways_are_named_with_the_filter(
+        run_cli, image, tmp_path):
+    """Overture's transportation segments (theme=transportation/type=segment) hold roads,
+    railways and waterways (subtype road, rail, water): make-masks --line-width burnt the
+    railway as a road without a word. Now a warning names the subtypes read and the --where
+    that keeps the roads; with it, no warning and the road alone is burnt."""
+    import geopandas as gpd
+
+    road = lonlat(shapely.LineString([(X0, Y0 - 3), (X0 + 10, Y0 - 3)]))
+    rail = lonlat(shapely.LineString([(X0, Y0 - 7), (X0 + 10, Y0 - 7)]))
+    path = tmp_path / "segments.parquet"
+    gpd.GeoDataFrame({"subtype": ["road", "rail", "road"], "class": [
+        "residential", "standard_gauge", "footway"]}, geometry=[road, rail, road],
+        crs="OGC:CRS84").to_parquet(path, write_covering_bbox=True)
+    every = run_cli("make-masks", path, image, "-o", tmp_path / "all.tif", "--line-width", 1)
+    assert every.exit_code == 0, every.output
+    assert ("segments.parquet: its features are of several subtypes (road 2, rail 1)"
+            in every.stderr), every.stderr
+    assert "--where \"subtype = 'road'\"" in every.stderr
+    roads = run_cli("make-masks", path, image, "-o", tmp_path / "roads.tif", "--line-width", 1,
+                    "--where", "subtype = 'road'")
+    assert roads.exit_code == 0, roads.output
+    assert "several" not in roads.stderr
+    assert np.count_nonzero(mask_of(tmp_path / "all.tif")) == 2 * np.count_nonzero(
+        mask_of(tmp_path / "roads.tif")) > 0
