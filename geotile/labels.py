@@ -123,6 +123,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                              "each image they list: make-masks takes them (geotile make-masks "
                              f"{path.name} IMAGE... -o masks/); give vector labels here.")
 
+        if (index := _footprint_index(path)) is not None:
+            raise InputError(f"{path}: {index}")
         if spacenet.is_spacenet_csv(path):
             if pixels:
                 raise InputError(f"{path}: a SpaceNet CSV places its pixel coordinates "
@@ -315,6 +317,25 @@ def _unread_osm_format(path) -> str | None:
                 "[out:xml] and give the .osm file (GDAL reads it: --layer lines or "
                 "multipolygons).")
     return None
+
+
+def _footprint_index(path) -> str | None:
+    """What to say of Microsoft's dataset-links.csv (Location, QuadKey, Url, Size: the
+    index of its footprint files, no footprint) given as labels; None for other files."""
+    import csv
+
+    if not isinstance(path, Path) or not path.is_file():
+        return None
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        rows = csv.reader(handle)
+        header = [name.strip().lower() for name in next(rows, [])]
+        first = next(rows, None)
+    if header[:4] != ["location", "quadkey", "url", "size"]:
+        return None
+    example = f" (its first: {first[2]})" if first and len(first) > 2 else ""
+    return ("Microsoft's list of building-footprint files, not footprints. Download the "
+            "file(s) of the rows whose QuadKey (a level-9 Bing tile) holds the images"
+            f"{example} and give that .csv.gz.")
 
 
 def _drop_measures(geometries: np.ndarray) -> None:

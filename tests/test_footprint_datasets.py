@@ -639,3 +639,20 @@ def test_overture_segments_of_roads_and_railways_are_named_with_the_filter(
     assert "several" not in roads.stderr
     assert np.count_nonzero(mask_of(tmp_path / "all.tif")) == 2 * np.count_nonzero(
         mask_of(tmp_path / "roads.tif")) > 0
+
+
+def test_microsofts_list_of_files_is_refused_naming_what_to_give(run_cli, image, tmp_path):
+    """Microsoft's dataset-links.csv (Location, QuadKey, Url, Size: the index of its
+    footprint files) given as labels said 'the file has no geometries. Give a file of
+    polygons.'; now one line says what it is and which file to give instead."""
+    path = tmp_path / "dataset-links.csv"
+    path.write_text(
+        "Location,QuadKey,Url,Size\n"
+        "Uganda,122321003,https://minedbuildings.z5.web.core.windows.net/global-buildings/"
+        "2023-04-25/global-buildings.geojsonl/RegionName=Uganda/quadkey=122321003/"
+        "part-00000-2b6f.c000.csv.gz,74.3KB\n")
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result)
+    assert "dataset-links.csv: Microsoft's list of building-footprint files" in result.stderr
+    assert "part-00000-2b6f.c000.csv.gz" in result.stderr  # its first file, as an example
+    assert not (tmp_path / "m.tif").exists()
