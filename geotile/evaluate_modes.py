@@ -32,7 +32,7 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    class_map: dict[str, int] | None = None,
                    image: str | os.PathLike | None = None,
                    min_score: float | None = None,
-                   road_class: str | int | None = None):
+                   road_class: str | int | None = None, apls: bool = False):
     """Score ``prediction`` against ``truth`` as ``geotile evaluate`` does: two vector
     files of polygons (:func:`geotile.object_scores.evaluate_vectors`) or of lines
     (:func:`geotile.evaluate_lines`, within ``buffer`` metres), two rasters
@@ -55,7 +55,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     ``buffer`` (:func:`geotile.relaxed_scores.evaluate_relaxed`; ``road_class``: the road
     class of class rasters). A TRUTH folder of one folder of binary masks per class
     (``labels/<class>/<image>.png``) scores each class on its own
-    (:func:`geotile.class_folder_scores.evaluate_class_folders`)."""
+    (:func:`geotile.class_folder_scores.evaluate_class_folders`). ``apls``: lines (files,
+    folders, road CSVs) also get APLS (:mod:`geotile.apls`)."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
     check_range("--iou", iou, 0, 1, high_open=True)
@@ -75,6 +76,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
         kind = ("coco results" if is_coco_results(prediction) else
                 "pixel truth" if is_pixel_truth(truth) else None)
+    if apls and kind in ("coco results", "pixel truth"):
+        _refuse_apls(truth)
     if kind == "coco results":
         others = {"--image": image, "--layer": labels_layer, "--labels-crs": labels_crs,
                   "--prediction-crs": prediction_crs, "--class-map": class_map,
@@ -112,6 +115,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             kind = "line folders"
     elif kind == "object folders":  # folders known to hold polygons or rasters
         kind, pairs = "folders", pairs or pair_folders(prediction, truth)
+    if apls and kind not in ("lines", "line folders", "road csvs"):
+        _refuse_apls(truth)
     if road_class is not None and kind not in ("relaxed", "relaxed folders"):
         raise UsageError(f"{truth}: --class picks the road class of two road rasters scored "
                          "with --buffer (relaxed scores); leave it out.")
@@ -139,7 +144,7 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         return evaluate_csvs(prediction, truth, iou=iou,
                              min_area=20.0 if min_area is None else min_area)
     lines = {"buffer": buffer, "labels_crs": labels_crs, "prediction_crs": prediction_crs,
-             "labels_layer": labels_layer}
+             "labels_layer": labels_layer, "apls": apls}
     if kind == "road csvs":
         from geotile.spacenet_scoring import evaluate_road_csvs
 
@@ -160,6 +165,11 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     if kind == "folders":
         return evaluate_folders(prediction, truth, pairs=pairs, class_map=class_map, **common)
     return _evaluate_pair(prediction, truth, class_map=class_map, **common)
+
+
+def _refuse_apls(truth) -> None:
+    raise UsageError(f"{truth}: --apls scores road graphs of two files (or folders) of "
+                     "lines or SpaceNet road CSVs; leave it out.")
 
 
 def _evaluate_pair(prediction, truth, *, iou, threshold, class_field, conf_field, labels_crs,

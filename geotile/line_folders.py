@@ -3,7 +3,8 @@
 Each pair of files (paired by name, :func:`geotile.folder_pairs.pair_folders`) is
 scored as two line files are (:func:`geotile.line_metrics.evaluate_lines`);
 the total sums their lengths (predicted, true, and within the buffer), so that
-long roads weigh more than short ones, as one file of all of them would.
+long roads weigh more than short ones, as one file of all of them would. APLS, where
+asked, is the mean of the images' (SpaceNet's total), images without true lines left out.
 """
 
 from __future__ import annotations
@@ -47,8 +48,18 @@ class ManyLineScores:
                              if k not in ("mode", "buffer_m", "units")}}
         return rows
 
+    @property
+    def asked_apls(self) -> bool:
+        return any(p.apls is not None for p in self.per_image.values())
+
     def as_dict(self) -> dict:
-        return {**self.scores.as_dict(), "images": len(self.per_image),
+        from geotile.apls import mean_apls
+
+        extra = {}
+        if self.asked_apls:
+            mean, scored = mean_apls(p.apls for p in self.per_image.values())
+            extra = {"apls": None if mean is None else round(mean, 6), "apls_images": scored}
+        return {**self.scores.as_dict(), **extra, "images": len(self.per_image),
                 "per_image": self.rows(), "unpaired": self.unpaired}
 
     def table(self) -> str:
@@ -59,13 +70,25 @@ class ManyLineScores:
                  f"{counted(len(self.per_image), 'image')}, "
                  f"{s.predictions} predicted ({s.predicted_length:.1f} {s.unit}), {s.truths} "
                  f"true ({s.true_length:.1f} {s.unit})",
-                 s.scores_line(),
-                 f"  {'image':<{n}}{'pred. ' + s.unit:>12}{'true ' + s.unit:>12}"
-                 f"{'prec.':>8}{'recall':>8}{'F1':>8}{'quality':>8}"]
+                 s.scores_line()]
+        apls = self.asked_apls
+        if apls:
+            from geotile.apls import mean_apls
+
+            mean, scored = mean_apls(p.apls for p in self.per_image.values())
+            lines.append("  APLS none (no truth has lines)" if mean is None else
+                         f"  APLS {mean:.4f} (mean of {counted(scored, 'image')})")
+        lines.append(f"  {'image':<{n}}{'pred. ' + s.unit:>12}{'true ' + s.unit:>12}"
+                     f"{'prec.':>8}{'recall':>8}{'F1':>8}{'quality':>8}"
+                     + (f"{'APLS':>8}" if apls else ""))
         for name, part in self.per_image.items():
-            lines.append(f"  {name:<{n}}{part.predicted_length:>12.1f}"
-                         f"{part.true_length:>12.1f}{part.precision:>8.4f}"
-                         f"{part.recall:>8.4f}{part.f1:>8.4f}{part.quality:>8.4f}")
+            row = (f"  {name:<{n}}{part.predicted_length:>12.1f}"
+                   f"{part.true_length:>12.1f}{part.precision:>8.4f}"
+                   f"{part.recall:>8.4f}{part.f1:>8.4f}{part.quality:>8.4f}")
+            if apls:
+                value = part.apls.apls if part.apls is not None else None
+                row += f"{'-' if value is None else f'{value:.4f}':>8}"
+            lines.append(row)
         return "\n".join(lines)
 
     def dumps(self) -> str:
@@ -74,9 +97,9 @@ class ManyLineScores:
 
 def evaluate_line_folders(pairs, *, buffer: float = 2.0, labels_crs: str | None = None,
                           prediction_crs: str | None = None, labels_layer: str | None = None,
-                          progress: bool = False) -> ManyLineScores:
+                          progress: bool = False, apls: bool = False) -> ManyLineScores:
     """Line scores of each pair of ``pairs`` (:class:`geotile.folder_pairs.FilePairs` of line
-    files) and in total."""
+    files) and in total (``apls``: APLS too, per image and their mean)."""
     from geotile.line_metrics import evaluate_lines
     from geotile.progress import progress_bar
 
@@ -85,7 +108,7 @@ def evaluate_line_folders(pairs, *, buffer: float = 2.0, labels_crs: str | None 
                                            desc="evaluate"):
         per_image[name] = evaluate_lines(pred, true, buffer=buffer, labels_crs=labels_crs,
                                          prediction_crs=prediction_crs,
-                                         labels_layer=labels_layer)
+                                         labels_layer=labels_layer, apls=apls)
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
     unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
                 "truth": [str(t) for t in pairs.unpaired_truth]}

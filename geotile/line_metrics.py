@@ -7,8 +7,9 @@ of true length within ``buffer`` metres of a predicted line, F1 their harmonic
 mean and quality TP / (TP + FP + FN) of the lengths (predicted length within
 the buffer over all predicted length plus the true length outside the
 prediction's buffer). Any number of lines may match one line (no one-to-one
-matching). Not SpaceNet's road metric (APLS, a graph's path lengths), nor the
-pixel "relaxed" precision of Mnih (road rasters). Lengths and the buffer are in ground
+matching). SpaceNet's road metric, APLS (a graph's path lengths), is asked apart
+(``apls=True``: :mod:`geotile.apls`); the pixel "relaxed" precision of Mnih (road rasters)
+is :mod:`geotile.relaxed_scores`. Lengths and the buffer are in ground
 metres (the truth's CRS where its unit is a ground metre, else the UTM zone:
 Web Mercator's units are not, :mod:`geotile.ground_scale`; files without a CRS
 in their own units).
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geotile.apls import AplsScore
 from geotile.buffer_measures import BufferMeasures
 from geotile.errors import InputError, check_range
 from geotile.plurals import counted_are
@@ -51,6 +53,8 @@ class LineScores(BufferMeasures):
     mode: str = "line"
     #: measured in ground metres (the lines carry a CRS); else in their coordinates' units
     metres: bool = True
+    #: APLS, where asked (:mod:`geotile.apls`)
+    apls: AplsScore | None = None
 
     def amounts(self) -> tuple[float, float, float, float]:
         """Lengths within the buffer and in all, predicted then true (Wiedemann's quality:
@@ -80,7 +84,8 @@ class LineScores(BufferMeasures):
                 "true_length_m": round(self.true_length, 3),
                 "matched_predicted_length_m": round(self.matched_predicted_length, 3),
                 "matched_true_length_m": round(self.matched_true_length, 3),
-                "predictions": self.predictions, "truths": self.truths}
+                "predictions": self.predictions, "truths": self.truths,
+                **(self.apls.as_dict() if self.apls is not None else {})}
 
     def table(self) -> str:
         return "\n".join([
@@ -88,14 +93,16 @@ class LineScores(BufferMeasures):
             f"({self.predicted_length:.1f} {self.unit}), {self.truths} true "
             f"({self.true_length:.1f} {self.unit})",
             self.scores_line(),
+            *([self.apls.table()] if self.apls is not None else []),
         ])
 
 
-def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
+def line_scores(predicted, truth, buffer: float = 2.0, apls: bool = False) -> LineScores:
     """Scores of two sequences of line geometries; each side is measured as the union of its
     lines (a stretch drawn twice, also up to ``buffer`` / 100 apart, counts once). Where they
     carry a CRS (GeoSeries...), in ground metres (:func:`in_ground_metres`); else in the
-    units of their coordinates."""
+    units of their coordinates. ``apls``: also their APLS (:func:`geotile.apls.apls`), which
+    needs metres: lines in no CRS are an InputError."""
     import shapely
 
     check_range("--buffer", buffer, 0, low_open=True, required=True)
@@ -104,13 +111,22 @@ def line_scores(predicted, truth, buffer: float = 2.0) -> LineScores:
     predicted = _lines(predicted, "predicted")
     truth = _lines(truth, "true")
     counts = len(predicted), len(truth)
+    graphs = None
+    if apls:
+        if not metres:
+            raise InputError("line_scores: APLS places control points every 50 m and snaps "
+                             "them within 4 m: give lines in a CRS (GeoSeries).")
+        from geotile.apls import apls as apls_of
+
+        graphs = apls_of(predicted, truth)
     tolerance = buffer * DISSOLVE_FRACTION
     predicted, truth = _dissolved(predicted, tolerance), _dissolved(truth, tolerance)
     pred_length = float(shapely.length(predicted).sum())
     true_length = float(shapely.length(truth).sum())
     return LineScores(buffer, pred_length, true_length,
                       _length_within(predicted, truth, buffer),
-                      _length_within(truth, predicted, buffer), *counts, metres=metres)
+                      _length_within(truth, predicted, buffer), *counts, metres=metres,
+                      apls=graphs)
 
 
 def in_ground_metres(predicted, truth):
@@ -502,22 +518,22 @@ def _read(path, crs: str | None, layer: str | None):
 def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                    buffer: float = 2.0, labels_crs: str | None = None,
                    prediction_crs: str | None = None,
-                   labels_layer: str | None = None) -> LineScores:
+                   labels_layer: str | None = None, apls: bool = False) -> LineScores:
     """:func:`line_scores` of two line files; the prediction is reprojected to the truth's
     CRS, both measured in ground metres (the truth's CRS where its unit is one, else their
     UTM zone: not in Web Mercator's units); polygons beside lines (SpaceNet 8's buildings
-    beside its roads) are left out with a warning."""
+    beside its roads) are left out with a warning. ``apls``: their APLS too."""
     return score_line_frames(_read(prediction, prediction_crs, None),
                              _read(truth, labels_crs, labels_layer), prediction, truth, buffer,
-                             prediction_crs=prediction_crs, labels_crs=labels_crs)
+                             prediction_crs=prediction_crs, labels_crs=labels_crs, apls=apls)
 
 
 def score_line_frames(pred_frame, truth_frame, prediction, truth,
                       buffer: float = 2.0, *, prediction_crs: str | None = None,
-                      labels_crs: str | None = None) -> LineScores:
+                      labels_crs: str | None = None, apls: bool = False) -> LineScores:
     """:func:`evaluate_lines` of two frames read already (from files ``prediction`` and
     ``truth``, which messages name; ``prediction_crs``/``labels_crs``: the CRSs given for
-    them, if any)."""
+    them, if any; ``apls``: their APLS too)."""
     from geotile.masks import line_parts
 
     for path, frame in ((prediction, pred_frame), (truth, truth_frame)):
@@ -532,6 +548,11 @@ def score_line_frames(pred_frame, truth_frame, prediction, truth,
 
     pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth,
                                         prediction_crs, labels_crs)
+    if truth_frame.crs is None and apls:
+        raise InputError(f"{prediction}, {truth}: the files declare no CRS, and APLS places "
+                         "control points every 50 m and snaps them within 4 m, in metres: "
+                         "give --labels-crs (and --prediction-crs) with the CRS they are in, "
+                         "or leave --apls out.")
     if truth_frame.crs is None:
         from geotile.errors import GeotileWarning
 
@@ -546,4 +567,4 @@ def score_line_frames(pred_frame, truth_frame, prediction, truth,
             log.info("%s holds no lines: %s", path, outcome)
     warn_if_apart(pred_lines, true_lines, prediction, truth,
                   "no predicted line lies on a true one", margin=buffer)
-    return line_scores(pred_lines, true_lines, buffer)
+    return line_scores(pred_lines, true_lines, buffer, apls=apls)

@@ -166,14 +166,16 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
 def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                        images=None, buffer: float = 2.0, labels_crs: str | None = None,
-                       prediction_crs: str | None = None, labels_layer: str | None = None):
+                       prediction_crs: str | None = None, labels_layer: str | None = None,
+                       apls: bool = False):
     """Line scores (:mod:`geotile.line_metrics`) where one file or both are SpaceNet road
     CSVs, in each image's pixels: ``images`` (an image or prediction raster, a folder or
     pattern of them) places each ImageId's lines through its geotransform, so that they are
     measured in ground metres. Two CSVs are scored image by image and summed
     (:class:`geotile.line_folders.ManyLineScores`), as SpaceNet scores each image alone; a
     CSV against a vector file of lines as two line files (:func:`~geotile.evaluate_lines`).
-    SpaceNet 8's building polygons beside its roads are left out with one warning."""
+    SpaceNet 8's building polygons beside its roads are left out with one warning.
+    ``apls``: APLS too (per image; two CSVs: and their mean, as SpaceNet totals it)."""
     from geotile.line_metrics import _read, score_line_frames
     from geotile.spacenet import is_road_csv, is_spacenet_csv
 
@@ -209,14 +211,15 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
             frames = _placed_alike([_frame(t, i, placed) for t, i in
                                     zip((pred, true), ids, strict=True)], placed)
             image = (ids[1] or ids[0])[0]  # the truth's ImageId
-            per_image[image] = score_line_frames(*frames, prediction, truth, buffer)
+            per_image[image] = score_line_frames(*frames, prediction, truth, buffer, apls=apls)
             files[image] = (os.fspath(prediction), os.fspath(truth))
         return ManyLineScores(per_image, files, buffer)
     frames = [_frame(tables[p], None, placed) if road else
               _read(p, crs, layer) for p, road, crs, layer in
               ((prediction, roads[0], prediction_crs, None),
                (truth, roads[1], labels_crs, labels_layer))]
-    return score_line_frames(*_placed_alike(frames, placed), prediction, truth, buffer)
+    return score_line_frames(*_placed_alike(frames, placed), prediction, truth, buffer,
+                             apls=apls)
 
 
 def _same_images(pred, true, sources: dict) -> list[tuple[list, list]]:

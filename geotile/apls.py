@@ -1,0 +1,255 @@
+"""APLS (Average Path Length Similarity; Van Etten et al. 2018), SpaceNet 3 and 5's road
+metric: how alike the shortest paths of two road graphs are.
+
+Each side's lines become a graph (nodes at line ends and intersections, where lines meet
+end to end they run on) whose edges get control points every ``spacing`` metres (one at
+the middle of an edge 37.5 to 50 m long, none on shorter ones), as CosmiQ's apls.py
+(``create_graph_midpoints``, ``--linestring_delta 50``) injects them. Ground truth to
+proposal: every control point of the truth is snapped onto the nearest proposal edge
+within ``snap`` metres (4 m); for each ordered pair of the truth's control points joined
+by a path of length L > 0, the proposal's path between their snapped places, of length
+L', costs min(1, |L - L'| / L), and 1 where either point did not snap or the proposal
+joins them by no path. One minus the mean cost is the score; proposal to truth is the
+same with the sides swapped, and APLS their harmonic mean (0 where either is 0). A
+truth without lines has no APLS (None: apls.py skips such images); a proposal without
+lines scores 0. Shortest paths by :func:`scipy.sparse.csgraph.dijkstra`, O(n^2) over the
+n control points, in blocks of sources. Not APLS_time (SpaceNet 5's travel times).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: metres between control points along an edge, and the distance control points snap
+#: onto the other graph within (apls.py's --linestring_delta and --max_snap_dist)
+SPACING = 50.0
+SNAP = 4.0
+#: paths shorter than this (metres) are not scored (apls.py's --min_path_length)
+MIN_PATH = 0.001
+#: control points within this along an edge are one node
+SAME_PLACE = 1e-9
+#: metres within which a line's vertex joins another line (a junction's end a hair off the
+#: road it meets, as reprojection leaves it: 1e-9 m would cut the road from the network)
+JOIN = 0.01
+#: sources per block of shortest paths (a block: this many rows of n distances)
+BLOCK = 256
+
+
+@dataclass(frozen=True)
+class AplsScore:
+    """APLS of one image and its two directions (None: the truth has no lines)."""
+
+    apls: float | None
+    gt_onto_prop: float | None
+    prop_onto_gt: float | None
+    #: control points of the truth and of the proposal
+    gt_points: int = 0
+    prop_points: int = 0
+
+    def as_dict(self) -> dict:
+        def shown(v):
+            return None if v is None else round(v, 6)
+
+        return {"apls": shown(self.apls), "apls_gt_onto_prop": shown(self.gt_onto_prop),
+                "apls_prop_onto_gt": shown(self.prop_onto_gt)}
+
+    def table(self) -> str:
+        """The tables' line of APLS."""
+        if self.apls is None:
+            return "  APLS none (the truth has no lines)"
+        return (f"  APLS {self.apls:.4f} (truth onto prediction {self.gt_onto_prop:.4f}, "
+                f"prediction onto truth {self.prop_onto_gt:.4f})")
+
+
+def mean_apls(scores) -> tuple[float | None, int]:
+    """(mean APLS, images scored) of ``scores`` (AplsScore or None), as SpaceNet totals
+    images: those whose truth has no lines are left out; None where none is left."""
+    values = [s.apls for s in scores if s is not None and s.apls is not None]
+    return (float(np.mean(values)) if values else None), len(values)
+
+
+@dataclass
+class _Graph:
+    """Nodes (x, y), edges (u, v), their lines and lengths."""
+
+    nodes: np.ndarray
+    edges: np.ndarray
+    lines: np.ndarray
+    lengths: np.ndarray
+
+
+def road_graph(lines) -> _Graph:
+    """The graph of ``lines`` (shapely lines in metres): nodes where lines end or cross,
+    edges between them; a stretch drawn twice is one edge, vertices within :data:`JOIN` of
+    another line join it (:func:`geotile.line_metrics._dissolved`)."""
+    import shapely
+
+    from geotile.line_metrics import _dissolved
+
+    lines = np.asarray(list(lines), dtype=object)
+    if len(lines):
+        lines = lines[~shapely.is_missing(lines)]
+        lines = lines[~shapely.is_empty(lines)] if len(lines) else lines
+    if not len(lines):
+        return _Graph(np.empty((0, 2)), np.empty((0, 2), dtype=np.intp),
+                      np.empty(0, dtype=object), np.empty(0))
+    noded = _dissolved(lines, JOIN)  # split where lines cross, overlaps once
+    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(noded)))
+    merged = merged[shapely.length(merged) > 0]
+    ends = np.stack([shapely.get_coordinates(shapely.get_point(merged, i)) for i in (0, -1)],
+                    axis=1)  # (edges, 2 ends, xy)
+    nodes, index = np.unique(ends.reshape(-1, 2), axis=0, return_inverse=True)
+    return _Graph(nodes, index.reshape(-1, 2), merged, shapely.length(merged))
+
+
+def control_points(graph: _Graph, spacing: float = SPACING) -> tuple[np.ndarray, np.ndarray]:
+    """(edge, distance along it) of the control points inside ``graph``'s edges:
+    apls.py's midpoints, every ``spacing`` (n - 1 equal steps, n = ceil(L / spacing) + 1),
+    one at the middle of an edge 0.75..1 ``spacing`` long, none on shorter ones."""
+    edge, along = [], []
+    for i, length in enumerate(graph.lengths):
+        if length < 0.75 * spacing:
+            continue
+        if length <= spacing:
+            steps = np.array([length / 2])
+        else:
+            count = len(np.arange(0, length, spacing)) + 1
+            steps = np.linspace(0, length, count)[1:-1]
+        edge.extend([i] * len(steps))
+        along.extend(steps)
+    return np.asarray(edge, dtype=np.intp), np.asarray(along, dtype=float)
+
+
+def _split(graph: _Graph, edge: np.ndarray, along: np.ndarray):
+    """(sparse adjacency, node of each inserted point) of ``graph`` with points inserted at
+    ``along`` metres of edges ``edge``; points at one place (or at an end) are one node."""
+    from scipy.sparse import coo_matrix
+
+    n = len(graph.nodes)
+    place = np.empty(len(edge), dtype=np.intp)
+    rows, cols, weights = [], [], []
+    order = np.lexsort((along, edge))
+    starts = np.searchsorted(edge[order], np.arange(len(graph.edges) + 1))
+    for i, (u, v) in enumerate(graph.edges):
+        length = graph.lengths[i]
+        picked = order[starts[i]:starts[i + 1]]
+        stops, ids = [0.0], [u]
+        for k in picked:
+            t = min(max(along[k], 0.0), length)
+            if t - stops[-1] <= SAME_PLACE:
+                place[k] = ids[-1]
+            elif length - t <= SAME_PLACE:
+                place[k] = -1 - i  # at v: set below
+            else:
+                stops.append(t)
+                ids.append(n)
+                place[k] = n
+                n += 1
+        stops.append(length)
+        ids.append(v)
+        for k in picked:
+            if place[k] == -1 - i:
+                place[k] = v
+        steps = np.diff(stops)
+        rows.extend(ids[:-1])
+        cols.extend(ids[1:])
+        weights.extend(steps)
+    rows, cols, weights = (np.asarray(a) for a in (rows, cols, weights))
+    keep = rows != cols  # a ring's closing edge of one piece joins nothing
+    rows, cols, weights = rows[keep], cols[keep], weights[keep]
+    low, high = np.minimum(rows, cols), np.maximum(rows, cols)
+    first = np.lexsort((weights, high, low))  # parallel edges: the shortest
+    low, high, weights = low[first], high[first], weights[first]
+    unique = np.r_[True, (np.diff(low) != 0) | (np.diff(high) != 0)] if len(low) else low
+    low, high, weights = low[unique], high[unique], weights[unique]
+    matrix = coo_matrix((np.maximum(weights, SAME_PLACE), (low, high)), shape=(n, n)).tocsr()
+    return matrix, place
+
+
+def _snapped(points: np.ndarray, graph: _Graph, snap: float):
+    """(edge, distance along it) of each of ``points`` (x, y) on the nearest edge of
+    ``graph`` within ``snap`` (the first edge of equal distance); edge -1 where none."""
+    import shapely
+
+    edge = np.full(len(points), -1, dtype=np.intp)
+    along = np.zeros(len(points))
+    if not len(points) or not len(graph.lines):
+        return edge, along
+    geoms = shapely.points(points)
+    point, near = shapely.STRtree(graph.lines).query_nearest(
+        geoms, max_distance=snap, all_matches=True)  # every edge at the least distance
+    first = np.lexsort((near, point))
+    point, near = point[first], near[first]
+    hit = np.r_[True, point[1:] != point[:-1]] if len(point) else point.astype(bool)
+    point, near = point[hit], near[hit]
+    edge[point] = near
+    along[point] = shapely.line_locate_point(graph.lines[near], geoms[point])
+    return edge, along
+
+
+def one_way(truth: _Graph, proposal: _Graph, spacing: float = SPACING,
+            snap: float = SNAP) -> tuple[float, int]:
+    """(score, control points) of ``truth``'s paths found in ``proposal``
+    (apls.py's C_gt_onto_prop; swapped: C_prop_onto_gt)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    edge, along = control_points(truth, spacing)
+    native, inserted = _split(truth, edge, along)
+    points = np.r_[np.arange(len(truth.nodes)), inserted]
+    points = np.unique(points)
+    if not len(points):
+        return 0.0, 0
+    xy = _coordinates(truth, edge, along, inserted, native.shape[0])[points]
+    near_edge, near_along = _snapped(xy, proposal, snap)
+    found = near_edge >= 0
+    prime, placed = _split(proposal, near_edge[found], near_along[found])
+    there = np.full(len(points), -1, dtype=np.intp)
+    there[found] = placed
+    total, count = 0.0, 0
+    for start in range(0, len(points), BLOCK):
+        rows = slice(start, start + BLOCK)
+        lengths = dijkstra(native, directed=False, indices=points[rows])[:, points]
+        scored = np.isfinite(lengths) & (lengths >= MIN_PATH)
+        cost = np.ones_like(lengths)
+        src = there[rows]
+        if found[rows].any() and found.any():
+            other = dijkstra(prime, directed=False, indices=src[found[rows]])
+            other = other[:, there[found]]
+            part = np.ones((len(src), len(points)))
+            part[np.ix_(found[rows], found)] = other
+            with np.errstate(invalid="ignore", divide="ignore"):
+                diff = np.abs(lengths - part) / lengths
+            cost = np.where(np.isfinite(part), np.minimum(diff, 1.0), 1.0)
+            cost[~found[rows], :] = 1.0
+            cost[:, ~found] = 1.0
+        total += float(cost[scored].sum())
+        count += int(scored.sum())
+    return (1.0 - total / count if count else 0.0), len(points)
+
+
+def _coordinates(graph: _Graph, edge, along, inserted, n: int) -> np.ndarray:
+    """(x, y) of the ``n`` nodes of ``graph`` split at the points ``inserted``."""
+    import shapely
+
+    xy = np.zeros((n, 2))
+    xy[:len(graph.nodes)] = graph.nodes
+    if len(edge):
+        xy[inserted] = shapely.get_coordinates(
+            shapely.line_interpolate_point(graph.lines[edge], along))
+    return xy
+
+
+def apls(predicted, truth, spacing: float = SPACING, snap: float = SNAP) -> AplsScore:
+    """:class:`AplsScore` of two sequences of shapely lines in metres (a projected CRS)."""
+    gt, prop = road_graph(truth), road_graph(predicted)
+    if not len(gt.edges):
+        return AplsScore(None, None, None, 0, len(prop.nodes))
+    if not len(prop.edges):
+        gt_points = len(gt.nodes) + len(control_points(gt, spacing)[0])
+        return AplsScore(0.0, 0.0, 0.0, gt_points, 0)
+    forward, gt_points = one_way(gt, prop, spacing, snap)
+    backward, prop_points = one_way(prop, gt, spacing, snap)
+    both = 0.0 if forward <= 0 or backward <= 0 else 2 / (1 / forward + 1 / backward)
+    return AplsScore(both, forward, backward, gt_points, prop_points)

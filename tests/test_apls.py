@@ -1,0 +1,237 @@
+"""APLS (SpaceNet's road metric): graphs, control points, snapping, paths; evaluate --apls."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+import shapely.affinity
+from shapely import LineString
+
+from geotile.apls import SNAP, SPACING, apls, control_points, road_graph
+
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+from .test_lines import write_lines
+
+X0, Y0 = UTM_ORIGIN
+#: a T: a 200 m road and a 150 m one from its middle
+T_ROADS = [LineString([(0, 0), (200, 0)]), LineString([(100, 0), (100, 150)])]
+
+
+def hmean(a, b):
+    return 2 * a * b / (a + b) if a > 0 and b > 0 else 0.0
+
+
+def ordered_pairs(n):
+    return n * (n - 1)
+
+
+def test_graph_has_nodes_at_ends_and_crossings_only():
+    # an X drawn as two lines, and as four pieces meeting at its centre, and a road drawn in
+    # two pieces end to end (no node where they meet) and twice (one edge)
+    cross = [LineString([(0, 0), (100, 100)]), LineString([(0, 100), (100, 0)])]
+    pieces = [LineString([(0, 0), (50, 50)]), LineString([(50, 50), (100, 100)]),
+              LineString([(0, 100), (50, 50)]), LineString([(50, 50), (100, 0)])]
+    for lines in (cross, pieces):
+        graph = road_graph(lines)
+        assert len(graph.nodes) == 5 and len(graph.edges) == 4
+    road = road_graph([LineString([(0, 0), (30, 0)]), LineString([(30, 0), (30, 40)]),
+                       LineString([(0, 0), (30, 0)])])
+    assert len(road.nodes) == 2 and len(road.edges) == 1 and road.lengths[0] == 70
+
+
+def test_a_side_road_ending_a_hair_off_the_road_it_meets_joins_it():
+    # reprojection leaves a T's end 1e-9 m off the main road (no shared vertex): still a T
+    off = [T_ROADS[0], LineString([(100, 1e-9), (100, 150)])]
+    assert len(road_graph(off).nodes) == 4 and len(road_graph(off).edges) == 3
+    assert apls(off, T_ROADS).apls == pytest.approx(1.0)
+    apart = [T_ROADS[0], LineString([(100, 0.5), (100, 150)])]  # 0.5 m apart: a gap
+    assert len(road_graph(apart).edges) == 2  # the main road runs on through x 100
+
+
+def test_control_points_every_50_m_as_apls_py_injects_them():
+    lines = [LineString([(0, 0), (30, 0)]), LineString([(0, 10), (40, 10)]),
+             LineString([(0, 20), (100, 20)]), LineString([(0, 30), (120, 30)])]
+    graph = road_graph(lines)
+    edge, along = control_points(graph)
+    by_length = {float(graph.lengths[e]): [] for e in range(len(graph.edges))}
+    for e, t in zip(edge, along, strict=True):
+        by_length[float(graph.lengths[e])].append(float(t))
+    # < 37.5 m: none; 37.5..50: the middle; longer: n - 1 equal steps, n = ceil(L / 50) + 1
+    assert by_length == {30.0: [], 40.0: [20.0], 100.0: [50.0], 120.0: [40.0, 80.0]}
+    assert SPACING == 50 and SNAP == 4
+
+
+def test_identical_graphs_score_1_and_an_empty_proposal_0():
+    assert apls(T_ROADS, T_ROADS).apls == 1.0
+    empty = apls([], T_ROADS)
+    assert (empty.apls, empty.gt_onto_prop, empty.prop_onto_gt) == (0.0, 0.0, 0.0)
+    nothing = apls(T_ROADS, [])  # no truth: no APLS (apls.py skips such images)
+    assert nothing.apls is None and nothing.as_dict()["apls"] is None
+
+
+def test_a_missing_road_costs_each_path_to_its_control_points():
+    score = apls([LineString([(0, 0), (200, 0)])], T_ROADS)
+    # truth's control points: 4 nodes, (50, 0), (150, 0), (100, 50), (100, 100): 8; the
+    # 3 on the missing road snap nowhere: only the 5 x 4 paths among the others are kept
+    assert score.gt_onto_prop == pytest.approx(1 - (ordered_pairs(8) - 20) / ordered_pairs(8))
+    assert score.prop_onto_gt == 1.0  # the proposal's road is all in the truth
+    assert score.apls == pytest.approx(hmean(score.gt_onto_prop, 1.0))
+    assert score.apls == pytest.approx(10 / 19)
+
+
+def test_a_gap_in_a_road_cuts_every_path_across_it():
+    gap = [LineString([(0, 0), (90, 0)]), LineString([(110, 0), (200, 0)]), T_ROADS[1]]
+    score = apls(gap, T_ROADS)
+    # truth's 8 points fall in 3 pieces of the proposal: {(0,0), (50,0)}, {(150,0),
+    # (200,0)}, and the junction with the 3 points of the side road: 2 + 2 + 12 paths kept
+    assert score.gt_onto_prop == pytest.approx(16 / ordered_pairs(8))
+    # the proposal's 10 points (2 ends and a middle a piece, 4 on the side road) join only
+    # within their pieces, as the truth joins them
+    assert score.prop_onto_gt == 1.0 and score.prop_points == 10
+    assert score.apls == pytest.approx(hmean(2 / 7, 1.0)) == pytest.approx(4 / 9)
+
+
+def test_a_spurious_spur_costs_the_proposal_side_only():
+    spur = [*T_ROADS, LineString([(50, 0), (50, 60)])]
+    score = apls(spur, T_ROADS)
+    assert score.gt_onto_prop == 1.0
+    # 12 points: 6 nodes, the middles of the 50 m stretches and of the spur, (150, 0),
+    # 2 on the side road; the spur's end and middle snap nowhere
+    assert score.prop_points == 12
+    assert score.prop_onto_gt == pytest.approx(ordered_pairs(10) / ordered_pairs(12))
+    assert score.apls == pytest.approx(30 / 37)
+
+
+def test_a_detour_costs_its_relative_length_difference():
+    truth = [LineString([(0, 0), (300, 0)])]
+    detour = [LineString([(0, 0), (100, 0), (100, 3), (200, 3), (200, 0), (300, 0)])]
+    score = apls(detour, truth)
+    # the truth's points every 50 m snap onto the detour (150 m: 3 m across onto its
+    # middle); their distances along it, against along the truth
+    xs = np.arange(0, 301, 50.0)
+    along = np.where(xs <= 100, xs, np.where(xs >= 200, xs + 6, xs + 3))
+    costs = [min(1, abs(abs(a - b) - abs(x - y)) / abs(x - y))
+             for x, a in zip(xs, along, strict=True) for y, b in zip(xs, along, strict=True)
+             if x != y]
+    assert score.gt_onto_prop == pytest.approx(1 - np.mean(costs))
+    assert 0.9 < score.gt_onto_prop < 1
+
+
+def test_control_points_snap_within_4_m_only():
+    near = apls([LineString([(0, 3.9), (200, 3.9)])], [LineString([(0, 0), (200, 0)])])
+    assert near.apls == 1.0  # every path the same length, 3.9 m aside
+    far = apls([LineString([(0, 4.1), (200, 4.1)])], [LineString([(0, 0), (200, 0)])])
+    assert far.apls == 0.0
+
+
+def test_apls_is_symmetric_and_the_harmonic_mean_of_its_directions():
+    rng = np.random.default_rng(7)
+    a = [LineString(rng.uniform(0, 300, (3, 2))) for _ in range(6)]
+    b = [shapely.affinity.translate(line, 1.0, 2.0) for line in a[1:]]
+    ab, ba = apls(b, a), apls(a, b)
+    assert ab.gt_onto_prop == pytest.approx(ba.prop_onto_gt)
+    assert ab.prop_onto_gt == pytest.approx(ba.gt_onto_prop)
+    assert ab.apls == pytest.approx(ba.apls)
+    assert ab.apls == pytest.approx(hmean(ab.gt_onto_prop, ab.prop_onto_gt))
+    assert 0 < ab.apls < 1
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def placed(lines, dx=X0, dy=Y0):
+    return [shapely.affinity.translate(line, dx, dy) for line in lines]
+
+
+def scored(run_cli, *args):
+    result = run_cli("evaluate", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_evaluate_apls_beside_the_buffer_measures(run_cli, tmp_path):
+    truth = write_lines(tmp_path / "truth.gpkg", placed(T_ROADS))
+    spur = write_lines(tmp_path / "spur.gpkg",
+                       placed([*T_ROADS, LineString([(50, 0), (50, 60)])]))
+    got = scored(run_cli, spur, truth, "--apls")
+    assert got["apls"] == pytest.approx(30 / 37, abs=1e-6)
+    assert got["apls_gt_onto_prop"] == 1.0
+    assert got["apls_prop_onto_gt"] == pytest.approx(90 / 132, abs=1e-6)
+    assert got["recall"] == pytest.approx(1.0)
+    assert got["precision"] == pytest.approx(352 / 410)  # the spur's first 2 m within 2 m
+    assert "apls" not in scored(run_cli, spur, truth)  # opt-in: O(n^2) paths
+    table = run_cli("evaluate", spur, truth, "--apls")
+    assert table.exit_code == 0, table.output
+    assert "APLS 0.8108 (truth onto prediction 1.0000, prediction onto truth 0.6818)" in \
+        table.stdout
+
+
+def test_evaluate_apls_measures_lonlat_lines_in_metres(run_cli, tmp_path):
+    truth = write_lines(tmp_path / "truth.gpkg", placed(T_ROADS))
+    gap = placed([LineString([(0, 0), (90, 0)]), LineString([(110, 0), (200, 0)]),
+                  T_ROADS[1]])
+    gpd.GeoDataFrame(geometry=gap, crs=UTM_CRS).to_crs(4326).to_file(tmp_path / "gap.geojson")
+    got = scored(run_cli, tmp_path / "gap.geojson", truth, "--apls")  # in the truth's CRS
+    assert got["apls"] == pytest.approx(4 / 9, abs=1e-6)
+    # both in lon/lat: measured in their UTM zone (not degrees), the T still joined where
+    # the side road's end lands a hair off the main road; lengths away from multiples of
+    # 50 m, whose control points a scale change of 0.04 % would add or remove
+    t_roads = [LineString([(0, 0), (210, 0)]), LineString([(105, 0), (105, 160)])]
+    gap = [LineString([(0, 0), (95, 0)]), LineString([(115, 0), (210, 0)]), t_roads[1]]
+    expected = apls(gap, t_roads).apls
+    for name, lines in (("t.geojson", t_roads), ("g.geojson", gap)):
+        gpd.GeoDataFrame(geometry=placed(lines), crs=UTM_CRS).to_crs(4326).to_file(
+            tmp_path / name)
+    got = scored(run_cli, tmp_path / "g.geojson", tmp_path / "t.geojson", "--apls")
+    assert got["apls"] == pytest.approx(expected, abs=1e-3)
+    assert 0.3 < expected < 0.6
+
+
+def test_evaluate_apls_refuses_lines_in_no_crs(run_cli, tmp_path):
+    truth = write_lines(tmp_path / "truth.gpkg", T_ROADS, crs=None)
+    pred = write_lines(tmp_path / "pred.gpkg", T_ROADS, crs=None)
+    assert scored(run_cli, pred, truth)["units"] == "coordinates"
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--apls"), "pred.gpkg",
+                          "truth.gpkg", "no CRS", "--labels-crs")
+
+
+def test_evaluate_apls_of_folders_is_the_mean_over_images(run_cli, tmp_path):
+    for side in ("pred", "truth"):
+        (tmp_path / side).mkdir()
+    write_lines(tmp_path / "truth/a.gpkg", placed(T_ROADS))
+    write_lines(tmp_path / "pred/a.gpkg", placed([LineString([(0, 0), (200, 0)])]))
+    write_lines(tmp_path / "truth/b.gpkg", placed(T_ROADS, dy=Y0 + 1000))
+    write_lines(tmp_path / "pred/b.gpkg", placed(T_ROADS, dy=Y0 + 1000))
+    got = scored(run_cli, tmp_path / "pred", tmp_path / "truth", "--apls")
+    assert got["per_image"]["a"]["apls"] == pytest.approx(10 / 19, abs=1e-6)
+    assert got["per_image"]["b"]["apls"] == 1.0
+    assert got["apls"] == pytest.approx((10 / 19 + 1) / 2, abs=1e-6)
+    table = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth", "--apls")
+    assert table.exit_code == 0, table.output
+    assert "APLS 0.7632 (mean of 2 images)" in table.stdout
+
+
+def test_evaluate_apls_applies_to_lines_only(run_cli, tmp_path):
+    square = shapely.box(X0, Y0, X0 + 10, Y0 + 10)
+    polygons = write_lines(tmp_path / "p.gpkg", [square])
+    assert_one_line_error(run_cli("evaluate", polygons, polygons, "--apls"), "--apls",
+                          code=2)
+
+
+def test_evaluate_apls_of_two_road_csvs_per_image_and_their_mean(run_cli, make_raster,
+                                                                 tmp_path):
+    from .test_spacenet_roads import SIZE, TRANSFORM, roads_csv
+
+    (tmp_path / "images").mkdir()
+    make_raster("images/PS-RGB_AOI_2_Vegas_img1.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                transform=TRANSFORM)
+    truth = roads_csv(tmp_path / "truth.csv")  # img1 road_network, img2 LINESTRING EMPTY
+    pred = roads_csv(tmp_path / "pred.csv")
+    got = scored(run_cli, pred, truth, "--image", tmp_path / "images", "--apls")
+    assert got["per_image"]["AOI_2_Vegas_img1"]["apls"] == 1.0
+    assert got["per_image"]["AOI_2_Vegas_img2"]["apls"] is None  # no true road: none
+    assert got["apls"] == 1.0 and got["apls_images"] == 1
