@@ -30,9 +30,10 @@ SNAP = 4.0
 MIN_PATH = 0.001
 #: control points within this along an edge are one node
 SAME_PLACE = 1e-9
-#: metres within which a line's vertex joins another line (a junction's end a hair off the
-#: road it meets, as reprojection leaves it: 1e-9 m would cut the road from the network)
-JOIN = 0.01
+#: metres within which a line's vertex joins another line: a junction's end a hair off the
+#: road it meets, as reprojection leaves it (1e-9 m), would cut the road from the network;
+#: larger gaps are gaps, as apls.py (lines joined by equal vertices) takes them
+JOIN = 1e-4
 #: sources per block of shortest paths (a block: this many rows of n distances)
 BLOCK = 256
 
