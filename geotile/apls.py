@@ -12,8 +12,16 @@ L', costs min(1, |L - L'| / L), and 1 where either point did not snap or the pro
 joins them by no path. One minus the mean cost is the score; proposal to truth is the
 same with the sides swapped, and APLS their harmonic mean (0 where either is 0). A
 truth without lines has no APLS (None: apls.py skips such images); a proposal without
-lines scores 0. Shortest paths by :func:`scipy.sparse.csgraph.dijkstra`, O(n^2) over the
-n control points, in blocks of sources. Not APLS_time (SpaceNet 5's travel times).
+lines scores 0. Pieces of either graph whose longest path is under 5 m are left out, as
+apls.py leaves them out (``_clean_sub_graphs``). Shortest paths by
+:func:`scipy.sparse.csgraph.dijkstra`, O(n^2) over the n control points, in blocks of
+sources. Not APLS_time (SpaceNet 5's travel times).
+
+Where apls.py differs: it joins lines at equal vertices only (here also where they cross
+without one); control points snapping onto one node are all kept here, where apls.py
+renames that node for each in turn, so that only the last counts and the others' paths
+all cost 1; it samples 500 nodes of a truth of 500 or more (``make_graphs_yuge``); here
+all are scored.
 """
 
 from __future__ import annotations
@@ -34,6 +42,10 @@ SAME_PLACE = 1e-9
 #: road it meets, as reprojection leaves it (1e-9 m), would cut the road from the network;
 #: larger gaps are gaps, as apls.py (lines joined by equal vertices) takes them
 JOIN = 1e-4
+#: pieces of a graph whose longest path is shorter (metres) are left out, as apls.py's
+#: _clean_sub_graphs (min_subgraph_length 5) drops them; pieces of more nodes are kept
+FRAGMENT = 5.0
+FRAGMENT_NODES = 100
 #: sources per block of shortest paths (a block: this many rows of n distances)
 BLOCK = 256
 
@@ -103,6 +115,31 @@ def road_graph(lines) -> _Graph:
                     axis=1)  # (edges, 2 ends, xy)
     nodes, index = np.unique(ends.reshape(-1, 2), axis=0, return_inverse=True)
     return _Graph(nodes, index.reshape(-1, 2), merged, shapely.length(merged))
+
+
+def without_fragments(graph: _Graph, shortest: float = FRAGMENT) -> _Graph:
+    """``graph`` without its connected pieces (of up to :data:`FRAGMENT_NODES` nodes) whose
+    longest shortest path between nodes is under ``shortest`` metres."""
+    from scipy.sparse.csgraph import connected_components, dijkstra
+
+    if not len(graph.edges):
+        return graph
+    matrix, _ = _split(graph, np.empty(0, dtype=np.intp), np.empty(0))
+    count, label = connected_components(matrix, directed=False)
+    sizes = np.bincount(label, minlength=count)
+    dropped = np.zeros(count, dtype=bool)
+    for piece in np.flatnonzero(sizes <= FRAGMENT_NODES):
+        nodes = np.flatnonzero(label == piece)
+        lengths = dijkstra(matrix[nodes][:, nodes], directed=False)
+        dropped[piece] = lengths[np.isfinite(lengths)].max() < shortest
+    if not dropped.any():
+        return graph
+    keep = ~dropped[label[graph.edges[:, 0]]]
+    nodes = np.unique(graph.edges[keep])
+    renumber = np.full(len(graph.nodes), -1, dtype=np.intp)
+    renumber[nodes] = np.arange(len(nodes))
+    return _Graph(graph.nodes[nodes], renumber[graph.edges[keep]], graph.lines[keep],
+                  graph.lengths[keep])
 
 
 def control_points(graph: _Graph, spacing: float = SPACING) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +281,7 @@ def _coordinates(graph: _Graph, edge, along, inserted, n: int) -> np.ndarray:
 
 def apls(predicted, truth, spacing: float = SPACING, snap: float = SNAP) -> AplsScore:
     """:class:`AplsScore` of two sequences of shapely lines in metres (a projected CRS)."""
-    gt, prop = road_graph(truth), road_graph(predicted)
+    gt, prop = (without_fragments(road_graph(lines)) for lines in (truth, predicted))
     if not len(gt.edges):
         return AplsScore(None, None, None, 0, len(prop.nodes))
     if not len(prop.edges):

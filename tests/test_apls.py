@@ -52,6 +52,17 @@ def test_a_side_road_ending_a_hair_off_the_road_it_meets_joins_it():
     assert len(road_graph(apart).edges) == 2  # the main road runs on through x 100
 
 
+def test_fragments_shorter_than_5_m_are_left_out_as_apls_py_cleans_them():
+    # apls.py drops each connected piece whose longest path is under 5 m (_clean_sub_graphs)
+    crumbs = [LineString([(300, 300), (303, 300)]),  # 3 m
+              LineString([(400, 400), (402, 400)]), LineString([(402, 400), (402, 402)]),
+              LineString([(402, 400), (404, 400)])]  # 6 m of lines, paths of 4 m at most
+    assert apls([*T_ROADS, *crumbs], T_ROADS).apls == 1.0
+    assert apls(T_ROADS, crumbs).apls is None  # a truth of crumbs: none
+    kept = [LineString([(300, 300), (306, 300)])]  # 6 m: a road the truth lacks
+    assert apls([*T_ROADS, *kept], T_ROADS).prop_onto_gt < 1
+
+
 def test_control_points_every_50_m_as_apls_py_injects_them():
     lines = [LineString([(0, 0), (30, 0)]), LineString([(0, 10), (40, 10)]),
              LineString([(0, 20), (100, 20)]), LineString([(0, 30), (120, 30)])]
