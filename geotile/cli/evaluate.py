@@ -145,7 +145,8 @@ def _line_options(command):
                      "SpaceNet's road graph metric (control points every 50 m, snapped "
                      "within 4 m; in metres: refused in no CRS); folders: the mean over "
                      "images. Off by default: shortest paths between all control points, "
-                     "O(n^2): 0.1-0.3 s a SpaceNet tile (400 m), 6 s for 1.2 km.")(command))
+                     "O(n^2): 0.2-0.4 s a SpaceNet tile (400 m, 250-600 roads), 2-6 s "
+                     "for 1.2 km.")(command))
 
 
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
@@ -256,8 +257,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     the buffer); many lines may match one; the options of polygon scores
     (--iou, --errors, --report, --class-field...) do not apply. --apls adds
     APLS (Van Etten et al. 2018; SpaceNet 3 and 5, as CosmiQ's apls.py):
-    each side a graph (nodes at line ends and crossings), control points at
-    its nodes and every 50 m along edges; truth onto prediction: each truth
+    each side a graph (nodes at line ends and crossings; pieces whose paths
+    are all under 5 m left out), control points at its nodes and every 50 m
+    along edges; truth onto prediction: each truth
     point snaps to the nearest predicted edge within 4 m, each pair of truth
     points joined by a path of length L costs min(1, |L - L'|/L), L' the
     prediction's path between their snapped places, 1 where either did not
