@@ -123,6 +123,11 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
         src.close()
         raise InputError(f"{path}: {bad}; fix it (gdal_edit.py -a_ullr ULX ULY LRX LRY, or "
                          "-unsetgt) or give the raster it came from.")
+    from geotile.data_cubes import cube_refusal
+
+    if refusal := cube_refusal(src, grid):  # a NetCDF's dates, a PRISMA cube's lines
+        src.close()
+        raise InputError(refusal)
     from geotile.change_maps import with_change_codes
     from geotile.hls_files import with_hls_values
     from geotile.landsat_mtl import with_mtl_values

@@ -1,0 +1,99 @@
+"""Data cubes whose bands GDAL makes of an axis that holds no spectral bands.
+
+GDAL opens a variable of more than two dimensions as a raster whose bands are the steps of
+the others: a NetCDF (time, y, x) variable gives one band per date (band metadata
+NETCDF_DIM_time, the dataset's NETCDF_DIM_EXTRA), a Zarr array one per index
+(DIM_time_INDEX). An HDF5 dataset's first axis always becomes the bands, so a PRISMA cube,
+stored lines x bands x samples, reads as its lines. A model of matching channel count would
+run on either and give garbage; :func:`cube_refusal` says why and how to read the cube.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+#: dimensions of time, height and ensemble (CF's T and Z axes), never spectral bands
+_NOT_SPECTRAL = frozenset({
+    "time", "t", "date", "dates", "datetime", "valid_time", "forecast_time", "reftime",
+    "step", "year", "month", "day", "doy", "level", "levels", "lev", "plev", "depth",
+    "height", "altitude", "z", "pressure", "isobaric", "member", "ensemble", "number",
+    "realization"})
+_NOT_SPECTRAL_NAMES = frozenset({"time", "height", "depth", "altitude", "air_pressure",
+                                 "forecast_period", "forecast_reference_time", "realization"})
+#: GDAL's HDF drivers, which make bands of a dataset's first axis
+_HDF_DRIVERS = frozenset({"HDF5Image", "HDF5", "HDF4Image"})
+
+
+def cube_refusal(src, grid: bool = False) -> str | None:
+    """Why ``src``'s bands are no spectral bands (steps of time, height or ensemble; an HDF
+    cube's lines), and the command that writes the cube right, else None. ``grid``: the
+    raster is read for its grid alone, which steps of time leave right."""
+    if src.count < 2:
+        return None
+    if src.driver in _HDF_DRIVERS:
+        return _hdf_lines(src)
+    return None if grid else _steps(src)
+
+
+def _extra_dimensions(src) -> list[str]:
+    """The dimensions GDAL made the bands of (netCDF's NETCDF_DIM_<name>, Zarr's
+    DIM_<name>_INDEX band metadata)."""
+    tags = src.tags(1)
+    return ([k[len("NETCDF_DIM_"):] for k in tags if k.startswith("NETCDF_DIM_")]
+            + [k[4:-6] for k in tags if k.startswith("DIM_") and k.endswith("_INDEX")])
+
+
+def _not_spectral(src, name: str) -> bool:
+    """Whether the dimension ``name`` is one of time, height or ensemble: by its name, or
+    its coordinate variable's CF attributes (axis T or Z, standard_name, 'days since')."""
+    tags = src.tags()
+    return (name.lower() in _NOT_SPECTRAL
+            or tags.get(f"{name}#axis", "").upper() in ("T", "Z")
+            or tags.get(f"{name}#standard_name", "").lower() in _NOT_SPECTRAL_NAMES
+            or " since " in tags.get(f"{name}#units", ""))
+
+
+def _steps(src) -> str | None:
+    """The refusal of bands that are the steps of a non-spectral dimension."""
+    dimensions = _extra_dimensions(src)
+    if not any(_not_spectral(src, d) for d in dimensions):
+        return None
+    shown = " x ".join(f"'{d}'" for d in dimensions)
+    values = src.tags().get(f"NETCDF_DIM_{dimensions[0]}_VALUES", "") \
+        if len(dimensions) == 1 else ""
+    name = shlex.quote(src.name)
+    return (f"{src.name}: its {src.count} bands are the steps of the dimension {shown}"
+            f"{f' (values {values})' if values else ''}, not spectral bands; write the one to use "
+            f"to a GeoTIFF (gdal_translate -b 1 {name} step1.tif; -b 1 -b 2 ... for "
+            f"several) and give that.")
+
+
+def _hdf_lines(src) -> str | None:
+    """The refusal of an HDF cube without georeference whose first axis (GDAL's bands) is a
+    spatial one: a PRISMA product's (lines x bands x samples), or any whose band count is
+    its width or height."""
+    from geotile.no_georef import unplaced
+
+    if not unplaced(src):
+        return None
+    file, _, path = src.name.partition("://")
+    file = re.sub(r'^[A-Za-z0-9]+:"?|"$', "", file)
+    # HDF-EOS groups, whose space GDAL's subdataset names write as '_'
+    path = "/" + re.sub(r"\b(Data|Geolocation)_Fields\b", r"\1 Fields", path.lstrip("/"))
+    prisma = "PRS_L" in src.name.upper() and src.name.upper().endswith("_CUBE")
+    if prisma:
+        why = (f"a PRISMA cube, stored lines x bands x samples: GDAL reads its {src.count} "
+               f"lines as bands of {src.width} x {src.height} px")
+    elif src.count in (src.width, src.height):
+        side = "width" if src.count == src.width else "height"
+        why = (f"its {src.count} bands, as many as its {side} in pixels, are a spatial axis "
+               f"(a cube stored lines x bands x samples or rows x columns x bands)")
+    else:
+        return None
+    array = shlex.quote(f"name={path},transpose=[1,0,2]")
+    other = "" if prisma else "; [2,0,1] for rows x columns x bands"
+    return (f"{src.name}: {why}, not its spectral bands, and has no georeference; write it "
+            f"as bands x rows x columns (gdalmdimtranslate {shlex.quote(file)} cube.tif "
+            f"-of GTiff -array {array}{other}), georeference it (gdal_edit.py -a_srs "
+            f"-a_ullr) and give that.")

@@ -1,0 +1,154 @@
+"""Data cubes whose axes GDAL reads as bands (NetCDF/Zarr time steps, HDF cubes stored lines x
+bands x samples): predict and tile read the bands when they are spectral, or refuse in one
+line naming the raster and the fix; never a model run or patches of the wrong axes."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import rasterio.shutil
+from rasterio.transform import from_origin
+
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+from .onnx_models import pointwise_model
+
+#: three 40 x 48 slices, each its own values (slice i: 10 * i + column)
+CUBE = np.stack([np.tile(np.arange(48, dtype=np.float32), (40, 1)) + 10 * i
+                 for i in range(3)])
+
+
+def _has_driver(name: str) -> bool:
+    with rasterio.Env() as env:
+        return name in env.drivers()
+
+
+def netcdf_cube(tmp_path, dimension: str, values="{0,1,2}"):
+    """A NetCDF of one variable (``dimension``, y, x) that GDAL's netCDF driver wrote (its
+    NETCDF_DIM_EXTRA metadata makes the bands one dimension), in UTM 16N."""
+    if not _has_driver("netCDF"):
+        pytest.skip("this GDAL has no netCDF driver")
+    path = tmp_path / f"{dimension}.nc"
+    with rasterio.open("cube", "w", driver="MEM", width=48, height=40, count=3,
+                       dtype="float32", crs=UTM_CRS,
+                       transform=from_origin(*UTM_ORIGIN, 0.5, 0.5)) as mem:
+        mem.update_tags(NETCDF_DIM_EXTRA=f"{{{dimension}}}",
+                        **{f"NETCDF_DIM_{dimension}_DEF": "{3,6}",
+                           f"NETCDF_DIM_{dimension}_VALUES": values})
+        mem.write(CUBE)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rasterio.shutil.copy(mem, path, driver="netCDF")
+    return path
+
+
+def zarr_cube(tmp_path):
+    """A Zarr (v2, uncompressed) array of dimensions (time, y, x), as xarray names them."""
+    if not _has_driver("Zarr"):
+        pytest.skip("this GDAL has no Zarr driver")
+    root = tmp_path / "cube.zarr"
+    (root / "ndvi").mkdir(parents=True)
+    (root / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
+    (root / "ndvi" / ".zarray").write_text(json.dumps({
+        "zarr_format": 2, "shape": list(CUBE.shape), "chunks": list(CUBE.shape),
+        "dtype": "<f4", "compressor": None, "fill_value": None, "order": "C",
+        "filters": None}))
+    (root / "ndvi" / ".zattrs").write_text(json.dumps({"_ARRAY_DIMENSIONS": ["time", "y", "x"]}))
+    CUBE.astype("<f4").tofile(root / "ndvi" / "0.0.0")
+    return root
+
+
+def test_a_netcdf_variable_of_time_steps_is_refused_by_predict_and_tile(tmp_path, run_cli):
+    """A (time, y, x) variable opened as a raster: GDAL makes each time step a band, and a
+    3-channel model ran on three dates as if they were R, G and B (exit 0)."""
+    cube = netcdf_cube(tmp_path, "time")
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, ir_version=10)
+    result = run_cli("predict", model, cube, "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, "time.nc", "3 bands", "'time'", "gdal_translate -b 1")
+    assert not (tmp_path / "out").exists()
+    result = run_cli("tile", cube, "--size", 16, "-o", tmp_path / "patches")
+    assert_one_line_error(result, "time.nc", "'time'")
+    assert not (tmp_path / "patches").exists()
+
+
+def test_a_netcdf_cube_of_wavelengths_is_read_as_its_bands(tmp_path, run_cli):
+    """(wavelength, y, x): the bands are spectral bands, north up, in the file's CRS."""
+    cube = netcdf_cube(tmp_path, "wavelength", "{490,560,665}")
+    result = run_cli("tile", cube, "--size", 16, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "patches" / "images" / "wavelength_0_0.tif") as src:
+        np.testing.assert_array_equal(src.read(), CUBE[:, :16, :16])
+        assert src.crs == rasterio.crs.CRS.from_string(UTM_CRS)
+        assert src.transform == from_origin(*UTM_ORIGIN, 0.5, 0.5)
+
+
+def test_make_masks_keeps_the_grid_of_a_time_cube(tmp_path, run_cli):
+    """make-masks reads the image for its grid alone: a time cube's grid is right."""
+    import geopandas
+    from shapely.geometry import box
+
+    cube = netcdf_cube(tmp_path, "time")
+    x, y = UTM_ORIGIN
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[box(x, y - 10, x + 10, y)], crs=UTM_CRS).to_file(labels)
+    result = run_cli("make-masks", labels, cube, "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    (mask,) = (tmp_path / "masks").glob("*.tif")
+    with rasterio.open(mask) as src:
+        assert src.transform == from_origin(*UTM_ORIGIN, 0.5, 0.5)
+        assert (src.width, src.height) == (48, 40)
+        assert src.read(1)[:20, :20].all() and not src.read(1)[20:, 20:].any()
+
+
+def _h5_cube(path, datasets: dict, **attrs):
+    """An HDF5 file of ``datasets`` (path in the file -> array) and string ``attrs``."""
+    h5py = pytest.importorskip("h5py")
+    if not _has_driver("HDF5"):
+        pytest.skip("this GDAL has no HDF5 driver")
+    with h5py.File(path, "w") as f:
+        for dataset, array in datasets.items():
+            f.create_dataset(dataset, data=array)
+        for key, value in attrs.items():
+            f.attrs[key] = np.bytes_(value)
+    return path
+
+
+def test_a_prisma_cube_read_as_lines_is_refused(tmp_path, run_cli):
+    """PRISMA L2D stores its cubes lines x bands x samples: GDAL read a 40-line, 173-band
+    cube as 40 'bands' of 48 x 173 px, and a 40-channel model ran on it (exit 0)."""
+    fields = "HDFEOS/SWATHS/PRS_L2D_HCO/Data Fields"
+    he5 = _h5_cube(tmp_path / "PRS_L2D_STD_20200101_0001.he5",
+                   {f"{fields}/SWIR_Cube": np.ones((40, 173, 48), np.uint16),
+                    f"{fields}/VNIR_Cube": np.ones((40, 66, 48), np.uint16)},
+                   Product_ID="PRS_L2D_STD")
+    with rasterio.open(he5) as src:
+        (name,) = [s for s in src.subdatasets if s.endswith("SWIR_Cube")]
+    model = pointwise_model(tmp_path / "m.onnx", channels=40, ir_version=10)
+    result = run_cli("predict", model, name, "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, "SWIR_Cube", "lines x bands x samples", "transpose=[1,0,2]")
+    assert not (tmp_path / "out").exists()
+    result = run_cli("tile", name, "--size", 16, "-o", tmp_path / "patches")
+    assert_one_line_error(result, "SWIR_Cube", "lines x bands x samples")
+    assert not (tmp_path / "patches").exists()
+
+
+def test_an_hdf5_cube_whose_band_count_is_its_width_is_refused(tmp_path, run_cli):
+    """No georeference, and as many 'bands' as columns: the first axis is a spatial one."""
+    h5 = _h5_cube(tmp_path / "scene.h5", {"cube": np.ones((48, 100, 48), np.float32)})
+    result = run_cli("tile", f'HDF5:"{h5}"://cube', "--size", 16, "-o", tmp_path / "p")
+    assert_one_line_error(result, "cube", "48 bands", "transpose")
+    assert not (tmp_path / "p").exists()
+
+
+def test_an_hdf5_cube_of_bands_rows_columns_is_read(tmp_path, run_cli):
+    """(bands, y, x) with a band count no spatial size: read as it is, in pixel coordinates."""
+    h5 = _h5_cube(tmp_path / "scene.h5", {"cube": CUBE})
+    result = run_cli("tile", f'HDF5:"{h5}"://cube', "--size", 16, "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(tmp_path / "p" / "images" / "scene_cube_0_0.tif") as src:
+            np.testing.assert_array_equal(src.read(), CUBE[:, :16, :16])
