@@ -259,6 +259,10 @@ def expand_one(path: str | os.PathLike, suffixes: tuple[str, ...] = RASTER_SUFFI
         return [input_path(text)]
     if is_virtual_subdataset(text):  # SENTINEL2_L2A:/vsizip//abs/S2A_....SAFE.zip/...
         return [input_path(text)]
+    from geotile.zarr_stores import zarr_refusal
+
+    if refusal := zarr_refusal(text):  # a folder of chunks, or ZARR:"cube.zarr":/ndvi
+        raise InputError(refusal)
     local = local_path(text)
     if local.is_dir():
         if stac_items:  # a downloaded search: its items, not their bands

@@ -103,6 +103,26 @@ def test_make_masks_keeps_the_grid_of_a_time_cube(tmp_path, run_cli):
         assert src.read(1)[:20, :20].all() and not src.read(1)[20:, 20:].any()
 
 
+def test_a_zarr_store_is_refused_with_the_command_that_reads_it(tmp_path, run_cli):
+    """A Zarr store is a folder of chunks: its array by GDAL's name (ZARR:"cube.zarr":/ndvi)
+    was 'no such file. Check the path.', the store itself 'the folder holds no raster
+    files'. One line says what it is and how to write its array to a GeoTIFF."""
+    cube = zarr_cube(tmp_path)
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, ir_version=10)
+    name = f'ZARR:"{cube}":/ndvi'
+    result = run_cli("predict", model, name, "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, name, "a Zarr store", "gdal_translate", " -b ")
+    assert not (tmp_path / "out").exists()
+    for given in (cube, cube / "ndvi"):
+        result = run_cli("tile", given, "--size", 16, "-o", tmp_path / "patches")
+        assert_one_line_error(result, "cube.zarr", "a Zarr store", f"ZARR:\"{cube}\":/ndvi")
+        assert not (tmp_path / "patches").exists()
+    labels = tmp_path / "labels.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": []}')
+    result = run_cli("make-masks", labels, cube, "-o", f"{tmp_path / 'masks'}/")
+    assert_one_line_error(result, "a Zarr store")
+
+
 def _h5_cube(path, datasets: dict, **attrs):
     """An HDF5 file of ``datasets`` (path in the file -> array) and string ``attrs``."""
     h5py = pytest.importorskip("h5py")
