@@ -32,7 +32,7 @@ def cube_refusal(src, grid: bool = False) -> str | None:
     if src.count < 2:
         return None
     if src.driver in _HDF_DRIVERS:
-        return _hdf_lines(src)
+        return _netcdf4_variable(src) or _hdf_lines(src)
     return None if grid else _steps(src)
 
 
@@ -69,6 +69,29 @@ def _steps(src) -> str | None:
             f"several) and give that.")
 
 
+def _netcdf4_variable(src) -> str | None:
+    """The refusal of a NetCDF-4 variable read by GDAL's HDF5 driver (its bands the first
+    dimension, without its name or the georeference), which the netCDF driver reads whole."""
+    from geotile.no_georef import unplaced
+
+    netcdf4 = "_NCProperties" in src.tags() or any(
+        k.startswith(("_Netcdf4", "DIMENSION_LIST")) for k in src.tags(1))
+    if not (netcdf4 and unplaced(src) and src.name.upper().startswith("HDF5:")):
+        return None
+    file, _, variable = _file_and_array(src.name)
+    variable = variable.lstrip("/")
+    name = f'NETCDF:"{file}":{"/" if "/" in variable else ""}{variable}'
+    return (f"{src.name}: a NetCDF-4 variable read by GDAL's HDF5 driver, which makes its "
+            f"first dimension {src.count} bands without its name or the georeference; give "
+            f"it as {shlex.quote(name)} (GDAL's netCDF driver) instead.")
+
+
+def _file_and_array(name: str) -> tuple[str, str, str]:
+    """An HDF subdataset ``name`` (HDF5:"a.h5"://group/data) as (file, '://', path)."""
+    file, sep, path = name.partition("://")
+    return re.sub(r'^[A-Za-z0-9]+:"?|"$', "", file), sep, path
+
+
 def _hdf_lines(src) -> str | None:
     """The refusal of an HDF cube without georeference whose first axis (GDAL's bands) is a
     spatial one: a PRISMA product's (lines x bands x samples), or any whose band count is
@@ -77,8 +100,7 @@ def _hdf_lines(src) -> str | None:
 
     if not unplaced(src):
         return None
-    file, _, path = src.name.partition("://")
-    file = re.sub(r'^[A-Za-z0-9]+:"?|"$', "", file)
+    file, _, path = _file_and_array(src.name)
     # HDF-EOS groups, whose space GDAL's subdataset names write as '_'
     path = "/" + re.sub(r"\b(Data|Geolocation)_Fields\b", r"\1 Fields", path.lstrip("/"))
     prisma = "PRS_L" in src.name.upper() and src.name.upper().endswith("_CUBE")

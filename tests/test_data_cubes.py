@@ -26,9 +26,10 @@ def _has_driver(name: str) -> bool:
         return name in env.drivers()
 
 
-def netcdf_cube(tmp_path, dimension: str, values="{0,1,2}"):
-    """A NetCDF of one variable (``dimension``, y, x) that GDAL's netCDF driver wrote (its
-    NETCDF_DIM_EXTRA metadata makes the bands one dimension), in UTM 16N."""
+def netcdf_cube(tmp_path, dimension: str, values="{0,1,2}", **options):
+    """A NetCDF of one variable Band1 (``dimension``, y, x) that GDAL's netCDF driver wrote
+    (its NETCDF_DIM_EXTRA metadata makes the bands one dimension), in UTM 16N; ``options``:
+    the driver's (FORMAT="NC4": a NetCDF-4, an HDF5 file)."""
     if not _has_driver("netCDF"):
         pytest.skip("this GDAL has no netCDF driver")
     path = tmp_path / f"{dimension}.nc"
@@ -41,7 +42,7 @@ def netcdf_cube(tmp_path, dimension: str, values="{0,1,2}"):
         mem.write(CUBE)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rasterio.shutil.copy(mem, path, driver="netCDF")
+            rasterio.shutil.copy(mem, path, driver="netCDF", **options)
     return path
 
 
@@ -72,6 +73,21 @@ def test_a_netcdf_variable_of_time_steps_is_refused_by_predict_and_tile(tmp_path
     result = run_cli("tile", cube, "--size", 16, "-o", tmp_path / "patches")
     assert_one_line_error(result, "time.nc", "'time'")
     assert not (tmp_path / "patches").exists()
+
+
+def test_a_netcdf4_variable_read_by_the_hdf5_driver_is_refused(tmp_path, run_cli):
+    """HDF5:"time.nc"://Band1 of a NetCDF-4 (time, y, x) variable: GDAL's HDF5 driver made
+    its dates bands with neither their dimension's name nor the georeference, and a
+    3-channel model ran on them (exit 0, pixel coordinates)."""
+    if not _has_driver("HDF5"):
+        pytest.skip("this GDAL has no HDF5 driver")
+    cube = netcdf_cube(tmp_path, "time", FORMAT="NC4")
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, ir_version=10)
+    result = run_cli("predict", model, f'HDF5:"{cube}"://Band1', "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, "Band1", "NetCDF-4", f"NETCDF:\"{cube}\":Band1")
+    assert not (tmp_path / "out").exists()
+    result = run_cli("predict", model, f'NETCDF:"{cube}":Band1', "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, "'time'")  # as the fix names it: its dates refused
 
 
 def test_a_netcdf_cube_of_wavelengths_is_read_as_its_bands(tmp_path, run_cli):
