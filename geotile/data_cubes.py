@@ -29,11 +29,28 @@ def cube_refusal(src, grid: bool = False) -> str | None:
     """Why ``src``'s bands are no spectral bands (steps of time, height or ensemble; an HDF
     cube's lines), and the command that writes the cube right, else None. ``grid``: the
     raster is read for its grid alone, which steps of time leave right."""
+    if src.driver == "netCDF" and (rows := _unoriented_rows(src)):
+        return rows
     if src.count < 2:
         return None
     if src.driver in _HDF_DRIVERS:
         return _netcdf4_variable(src) or _hdf_lines(src)
     return None if grid else _steps(src)
+
+
+def _unoriented_rows(src) -> str | None:
+    """The refusal of a NetCDF raster whose rows no y coordinate orients, unless the user
+    set GDAL_NETCDF_BOTTOMUP: GDAL then assumes them stored bottom-up and flips them, upside
+    down for the many written top row first (numpy, xarray, h5py order)."""
+    from geotile.no_georef import unplaced
+    from geotile.raster import _user_set
+
+    if src.height < 2 or not unplaced(src) or _user_set("GDAL_NETCDF_BOTTOMUP"):
+        return None
+    return (f"{src.name}: no y coordinate says which way its rows go, and GDAL would turn "
+            f"them upside down (it assumes them stored bottom row first); set "
+            f"GDAL_NETCDF_BOTTOMUP=NO to read them as stored, top row first (as numpy and "
+            f"xarray write them), or =YES to keep GDAL's flip, and run again.")
 
 
 def _extra_dimensions(src) -> list[str]:

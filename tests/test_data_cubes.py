@@ -188,3 +188,38 @@ def test_an_hdf5_cube_of_bands_rows_columns_is_read(tmp_path, run_cli):
         warnings.simplefilter("ignore")
         with rasterio.open(tmp_path / "p" / "images" / "scene_cube_0_0.tif") as src:
             np.testing.assert_array_equal(src.read(), CUBE[:, :16, :16])
+
+
+def _netcdf_without_coordinates(tmp_path):
+    """A NetCDF of one 40 x 48 variable stored top row first, with no x/y coordinates."""
+    if not _has_driver("netCDF"):
+        pytest.skip("this GDAL has no netCDF driver")
+    path = tmp_path / "plain.nc"
+    with rasterio.open("plain", "w", driver="MEM", width=48, height=40, count=1,
+                       dtype="float32") as mem:
+        mem.write(CUBE[2], 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rasterio.shutil.copy(mem, path, driver="netCDF", WRITE_BOTTOMUP="NO")
+    return path
+
+
+def test_a_netcdf_without_coordinates_is_not_flipped_silently(tmp_path, run_cli, monkeypatch):
+    """No y coordinate says which way its rows go: GDAL assumes bottom-up and flipped them,
+    and tile cut patches of the image upside down (exit 0) beside masks of its rows as
+    stored. The user's GDAL_NETCDF_BOTTOMUP says which; without it, one line asks."""
+    path = _netcdf_without_coordinates(tmp_path)
+    monkeypatch.delenv("GDAL_NETCDF_BOTTOMUP", raising=False)
+    result = run_cli("tile", path, "--size", 16, "-o", tmp_path / "patches")
+    assert_one_line_error(result, "plain.nc", "GDAL_NETCDF_BOTTOMUP=NO")
+    assert not (tmp_path / "patches").exists()
+    model = pointwise_model(tmp_path / "m.onnx", channels=1, ir_version=10)
+    result = run_cli("predict", model, path, "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, "plain.nc", "GDAL_NETCDF_BOTTOMUP")
+    monkeypatch.setenv("GDAL_NETCDF_BOTTOMUP", "NO")  # rows as stored, top first
+    result = run_cli("tile", path, "--size", 16, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(tmp_path / "patches" / "images" / "plain_0_0.tif") as src:
+            np.testing.assert_array_equal(src.read(1), CUBE[2, :16, :16])
