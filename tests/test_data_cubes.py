@@ -91,7 +91,8 @@ def test_a_netcdf4_variable_read_by_the_hdf5_driver_is_refused(tmp_path, run_cli
 
 
 def test_a_netcdf_cube_of_wavelengths_is_read_as_its_bands(tmp_path, run_cli):
-    """(wavelength, y, x): the bands are spectral bands, north up, in the file's CRS."""
+    """(wavelength, y, x), stored bottom row first (GDAL writes it so, y ascending): the
+    bands are spectral bands, north up, in the file's CRS."""
     cube = netcdf_cube(tmp_path, "wavelength", "{490,560,665}")
     result = run_cli("tile", cube, "--size", 16, "-o", tmp_path / "patches")
     assert result.exit_code == 0, result.output
@@ -171,11 +172,15 @@ def test_a_prisma_cube_read_as_lines_is_refused(tmp_path, run_cli):
     assert not (tmp_path / "patches").exists()
 
 
-def test_an_hdf5_cube_whose_band_count_is_its_width_is_refused(tmp_path, run_cli):
-    """No georeference, and as many 'bands' as columns: the first axis is a spatial one."""
-    h5 = _h5_cube(tmp_path / "scene.h5", {"cube": np.ones((48, 100, 48), np.float32)})
+@pytest.mark.parametrize("shape", [(48, 100, 48), (32, 32, 3)],
+                         ids=["lines-bands-samples", "rows-columns-bands"])
+def test_an_hdf5_cube_whose_band_count_is_a_spatial_size_is_refused(tmp_path, run_cli,
+                                                                    shape):
+    """No georeference, and as many 'bands' as columns or rows: the first axis is a spatial
+    one (a numpy (H, W, C) patch of 32 x 32 x 3 read as 32 bands of 3 x 32 px)."""
+    h5 = _h5_cube(tmp_path / "scene.h5", {"cube": np.ones(shape, np.float32)})
     result = run_cli("tile", f'HDF5:"{h5}"://cube', "--size", 16, "-o", tmp_path / "p")
-    assert_one_line_error(result, "cube", "48 bands", "transpose")
+    assert_one_line_error(result, "cube", f"{shape[0]} bands", "transpose")
     assert not (tmp_path / "p").exists()
 
 
@@ -223,3 +228,53 @@ def test_a_netcdf_without_coordinates_is_not_flipped_silently(tmp_path, run_cli,
         warnings.simplefilter("ignore")
         with rasterio.open(tmp_path / "patches" / "images" / "plain_0_0.tif") as src:
             np.testing.assert_array_equal(src.read(1), CUBE[2, :16, :16])
+
+
+def _netcdf_of(tmp_path, name, array, crs, transform, **band):
+    """A NetCDF that GDAL's netCDF driver wrote of ``array`` (bottom row first, as it
+    writes them), with ``band``'s scale, offset and nodata."""
+    if not _has_driver("netCDF"):
+        pytest.skip("this GDAL has no netCDF driver")
+    path = tmp_path / name
+    with rasterio.open("mem", "w", driver="MEM", width=array.shape[1], height=array.shape[0],
+                       count=1, dtype=array.dtype, crs=crs, transform=transform,
+                       nodata=band.get("nodata")) as mem:
+        mem.write(array, 1)
+        if "scale" in band:
+            mem.scales, mem.offsets = (band["scale"],), (band["offset"],)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rasterio.shutil.copy(mem, path, driver="netCDF")
+    return path
+
+
+def test_a_netcdfs_scale_offset_and_fill_are_kept_as_gdal_declares_them(tmp_path, run_cli):
+    """int16 with scale_factor 0.01, add_offset 20 and _FillValue -999: the patches keep
+    the stored values, the scale, the offset and the nodata (GDAL applies none of them)."""
+    stored = (np.arange(40 * 48).reshape(40, 48) % 1000).astype(np.int16)
+    stored[0, 0] = -999
+    path = _netcdf_of(tmp_path, "sst.nc", stored, UTM_CRS, from_origin(*UTM_ORIGIN, 0.5, 0.5),
+                      scale=0.01, offset=20.0, nodata=-999)
+    result = run_cli("tile", path, "--size", 16, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "patches" / "images" / "sst_0_0.tif") as src:
+        np.testing.assert_array_equal(src.read(1), stored[:16, :16])
+        assert (src.scales, src.offsets, src.nodata) == ((0.01,), (20.0,), -999)
+
+
+def test_make_masks_places_labels_on_a_grid_of_longitudes_0_to_360(tmp_path, run_cli):
+    """A global 10-degree grid from 0 to 360 east: a label at 100-90 W (-100..-90) is
+    burnt at 260-270 E, columns 26 (not left out as off the grid)."""
+    import geopandas
+    from shapely.geometry import box
+
+    values = np.tile(np.arange(36, dtype=np.float32), (18, 1))
+    path = _netcdf_of(tmp_path, "global.nc", values, "EPSG:4326", from_origin(0, 90, 10, 10))
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[box(-100, 30, -90, 40)], crs="EPSG:4326").to_file(labels)
+    result = run_cli("make-masks", labels, path, "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / "global.tif") as src:
+        rows, cols = np.nonzero(src.read(1))
+        assert src.transform == from_origin(0, 90, 10, 10)
+    assert (set(rows), set(cols)) == ({5}, {26})  # 40..30 N, 260..270 E
