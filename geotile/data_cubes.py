@@ -21,6 +21,8 @@ _NOT_SPECTRAL = frozenset({
     "realization"})
 _NOT_SPECTRAL_NAMES = frozenset({"time", "height", "depth", "altitude", "air_pressure",
                                  "forecast_period", "forecast_reference_time", "realization"})
+#: GDAL's drivers that make bands of a variable's extra dimensions
+_CUBE_DRIVERS = frozenset({"netCDF", "Zarr"})
 #: GDAL's HDF drivers, which make bands of a dataset's first axis
 _HDF_DRIVERS = frozenset({"HDF5Image", "HDF5", "HDF4Image"})
 
@@ -35,7 +37,9 @@ def cube_refusal(src, grid: bool = False) -> str | None:
         return None
     if src.driver in _HDF_DRIVERS:
         return _netcdf4_variable(src) or _hdf_lines(src)
-    return None if grid else _steps(src)
+    # a GeoTIFF that gdal_translate -b wrote keeps the NETCDF_DIM_* metadata: its bands
+    # are the user's choice
+    return None if grid or src.driver not in _CUBE_DRIVERS else _steps(src)
 
 
 def _unoriented_rows(src) -> str | None:

@@ -75,6 +75,24 @@ def test_a_netcdf_variable_of_time_steps_is_refused_by_predict_and_tile(tmp_path
     assert not (tmp_path / "patches").exists()
 
 
+def test_time_steps_written_to_a_geotiff_are_read(tmp_path, run_cli):
+    """The refusal's fix: gdal_translate -b 1 -b 3 of the cube copies its NETCDF_DIM_*
+    metadata into the GeoTIFF, which was refused in turn; the user chose those bands."""
+    cube = netcdf_cube(tmp_path, "time")
+    two = tmp_path / "two.tif"
+    with rasterio.open(cube) as src:
+        profile = {**src.profile, "driver": "GTiff", "count": 2}
+        with rasterio.open(two, "w", **profile) as dst:
+            dst.write(src.read([1, 3]))
+            dst.update_tags(**src.tags())  # as gdal_translate copies them
+            for band, source in ((1, 1), (2, 3)):
+                dst.update_tags(band, **src.tags(source))
+    result = run_cli("tile", two, "--size", 16, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "patches" / "images" / "two_0_0.tif") as src:
+        np.testing.assert_array_equal(src.read(), CUBE[[0, 2], :16, :16])
+
+
 def test_a_netcdf4_variable_read_by_the_hdf5_driver_is_refused(tmp_path, run_cli):
     """HDF5:"time.nc"://Band1 of a NetCDF-4 (time, y, x) variable: GDAL's HDF5 driver made
     its dates bands with neither their dimension's name nor the georeference, and a
