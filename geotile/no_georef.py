@@ -175,8 +175,7 @@ def labels_refusal(src, image, labels_path, labels_crs, layer=None) -> str | Non
         return labels_not_placed(image, labels_path, labels_crs, layer)
     if not src.transform.is_identity:
         return (f"{image}: the raster has no CRS, so the labels in {labels_path} "
-                f"({labels_crs.to_string()}) cannot be placed on it. Assign one with "
-                "`gdal_edit.py -a_srs EPSG:xxxx`.")
+                f"({labels_crs.to_string()}) cannot be placed on it. {assign_crs(src)}.")
     return (f"{image}: the raster has no georeferencing (no CRS, no geotransform), so the "
             f"labels in {labels_path} ({labels_crs.to_string()}) cannot be placed on it. "
             "Georeference it (gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY), or "
@@ -197,7 +196,27 @@ def unmapped_reason(src) -> tuple[str, str]:
     if src.transform.is_identity:
         return ("the raster has no georeferencing (no CRS, no geotransform)",
                 "Georeference it (gdal_translate -a_srs EPSG:xxxx -a_ullr ULX ULY LRX LRY)")
-    return "the raster has no CRS", "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`"
+    return "the raster has no CRS", assign_crs(src)
+
+
+def assign_crs(src) -> str:
+    """How to give the placed raster ``src`` the CRS it lacks: a NetCDF's CF longitude and
+    latitude coordinates without a grid_mapping (GDAL names no CRS for them) are most often
+    WGS 84, written to a GeoTIFF (gdal_edit.py would rewrite the NetCDF)."""
+    import shlex
+
+    tags = src.tags()
+    units = {v.strip().lower() for k, v in tags.items() if k.endswith("#units")}
+    if {"degrees_east", "degrees_north"} <= units or {"longitude", "latitude"} <= {
+            v.strip().lower() for k, v in tags.items() if k.endswith("#standard_name")}:
+        from geotile.input_paths import subdataset_stem
+
+        stem = subdataset_stem(src.name) or Path(str(src.name)).stem
+        return (f"Its coordinates are longitude/latitude (CF, no grid_mapping): if in WGS 84, "
+                f"write it with that CRS (gdal_translate -a_srs EPSG:4326 "
+                f"{shlex.quote(str(src.name))} {shlex.quote(stem + '_4326.tif')}) and give "
+                f"that")
+    return "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`"
 
 
 def rotated_view_refusal(src, other, what: str = "mask") -> str | None:

@@ -296,3 +296,40 @@ def test_make_masks_places_labels_on_a_grid_of_longitudes_0_to_360(tmp_path, run
         rows, cols = np.nonzero(src.read(1))
         assert src.transform == from_origin(0, 90, 10, 10)
     assert (set(rows), set(cols)) == ({5}, {26})  # 40..30 N, 260..270 E
+
+
+def _lonlat_netcdf(path):
+    """A NetCDF-3 of CF lat/lon coordinates (degrees_north, degrees_east) and no
+    grid_mapping, as many climate files are: GDAL places it but names no CRS."""
+    from scipy.io import netcdf_file
+
+    if not _has_driver("netCDF"):
+        pytest.skip("this GDAL has no netCDF driver")
+    with netcdf_file(path, "w") as nc:
+        nc.createDimension("lat", 20)
+        nc.createDimension("lon", 30)
+        lat = nc.createVariable("lat", "f8", ("lat",))
+        lat[:], lat.units, lat.standard_name = 50 - np.arange(20) * 0.1, "degrees_north", \
+            "latitude"
+        lon = nc.createVariable("lon", "f8", ("lon",))
+        lon[:], lon.units, lon.standard_name = 5 + np.arange(30) * 0.1, "degrees_east", \
+            "longitude"
+        nc.createVariable("sst", "f4", ("lat", "lon"))[:] = 1
+    return path
+
+
+def test_labels_on_a_lonlat_netcdf_without_grid_mapping_name_the_crs_to_assign(tmp_path,
+                                                                              run_cli):
+    """CF lat/lon without grid_mapping: GDAL names no CRS, and make-masks said 'Assign one
+    with gdal_edit.py -a_srs EPSG:xxxx' (which rewrites the user's NetCDF). It says the
+    coordinates are longitude/latitude and writes a GeoTIFF with EPSG:4326."""
+    import geopandas
+    from shapely.geometry import box
+
+    path = _lonlat_netcdf(tmp_path / "sst.nc")
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[box(5.5, 48.5, 6, 49)], crs="EPSG:4326").to_file(labels)
+    result = run_cli("make-masks", labels, path, "-o", f"{tmp_path / 'masks'}/")
+    assert_one_line_error(result, "sst.nc", "longitude/latitude",
+                          f"gdal_translate -a_srs EPSG:4326 {path}")
+    assert "gdal_edit" not in result.stderr
