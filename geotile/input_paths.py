@@ -295,7 +295,10 @@ def _is_file(candidate: str) -> bool:
         stat = os.stat(archive)
     except OSError:
         return False
-    return candidate in _archive_files(folder, stat.st_mtime_ns, stat.st_size)
+    members = _archive_files(folder, stat.st_mtime_ns, stat.st_size)
+    # a Zarr store is a folder of the archive, which GDAL's Zarr driver reads
+    return candidate in members or any(f"{candidate}/{marker}" in members
+                                       for marker in (".zgroup", ".zarray", "zarr.json"))
 
 
 @functools.lru_cache(maxsize=16)

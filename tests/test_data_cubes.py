@@ -158,6 +158,25 @@ def test_a_zarr_store_is_refused_with_the_command_that_reads_it(tmp_path, run_cl
     assert_one_line_error(result, "a Zarr store")
 
 
+def test_a_zarr_store_in_a_zip_is_read_through_gdal(tmp_path, run_cli):
+    """ZARR:"/vsizip//abs/cube.zip/cube.zarr":/ndvi said 'no such file. Check the path.':
+    the store is a folder in the zip, not a member. A zip is a file (versioned, never
+    overwritten as one), so GDAL reads it, and its (time, y, x) array is refused as a
+    NetCDF's is."""
+    import zipfile
+
+    cube = zarr_cube(tmp_path)
+    archive = tmp_path / "cube.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for file in sorted(cube.rglob("*")):
+            zipped.write(file, file.relative_to(tmp_path).as_posix())
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, ir_version=10)
+    name = f'ZARR:"/vsizip/{archive}/cube.zarr":/ndvi'
+    result = run_cli("predict", model, name, "-o", f"{tmp_path / 'out'}/")
+    assert_one_line_error(result, name, "3 bands", "'time'", "gdal_translate -b 1")
+    assert not (tmp_path / "out").exists()
+
+
 def _h5_cube(path, datasets: dict, **attrs):
     """An HDF5 file of ``datasets`` (path in the file -> array) and string ``attrs``."""
     h5py = pytest.importorskip("h5py")
