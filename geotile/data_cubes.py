@@ -124,7 +124,8 @@ def _hdf_lines(src) -> str | None:
     file, _, path = _file_and_array(src.name)
     # HDF-EOS groups, whose space GDAL's subdataset names write as '_'
     path = "/" + re.sub(r"\b(Data|Geolocation)_Fields\b", r"\1 Fields", path.lstrip("/"))
-    prisma = "PRS_L" in src.name.upper() and src.name.upper().endswith("_CUBE")
+    # every PRISMA cube (VNIR_Cube, SWIR_Cube, their _ERR_MATRIX) is lines x bands x samples
+    prisma = "PRS_L" in src.name.upper() and "/HDFEOS/SWATHS/" in src.name.upper()
     if prisma:
         why = (f"a PRISMA cube, stored lines x bands x samples: GDAL reads its {src.count} "
                f"lines as bands of {src.width} x {src.height} px")

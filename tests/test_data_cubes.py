@@ -196,7 +196,8 @@ def test_a_prisma_cube_read_as_lines_is_refused(tmp_path, run_cli):
     fields = "HDFEOS/SWATHS/PRS_L2D_HCO/Data Fields"
     he5 = _h5_cube(tmp_path / "PRS_L2D_STD_20200101_0001.he5",
                    {f"{fields}/SWIR_Cube": np.ones((40, 173, 48), np.uint16),
-                    f"{fields}/VNIR_Cube": np.ones((40, 66, 48), np.uint16)},
+                    f"{fields}/VNIR_Cube": np.ones((40, 66, 48), np.uint16),
+                    f"{fields}/SWIR_PIXEL_L2_ERR_MATRIX": np.ones((40, 173, 48), np.uint8)},
                    Product_ID="PRS_L2D_STD")
     with rasterio.open(he5) as src:
         (name,) = [s for s in src.subdatasets if s.endswith("SWIR_Cube")]
@@ -207,6 +208,9 @@ def test_a_prisma_cube_read_as_lines_is_refused(tmp_path, run_cli):
     result = run_cli("tile", name, "--size", 16, "-o", tmp_path / "patches")
     assert_one_line_error(result, "SWIR_Cube", "lines x bands x samples")
     assert not (tmp_path / "patches").exists()
+    result = run_cli("tile", name.replace("SWIR_Cube", "SWIR_PIXEL_L2_ERR_MATRIX"), "--size",
+                     16, "-o", tmp_path / "patches")  # its error matrix alike
+    assert_one_line_error(result, "ERR_MATRIX", "lines x bands x samples")
 
 
 @pytest.mark.parametrize("shape", [(48, 100, 48), (32, 32, 3)],
