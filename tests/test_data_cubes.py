@@ -199,8 +199,10 @@ def test_a_prisma_cube_read_as_lines_is_refused(tmp_path, run_cli):
                     f"{fields}/VNIR_Cube": np.ones((40, 66, 48), np.uint16),
                     f"{fields}/SWIR_PIXEL_L2_ERR_MATRIX": np.ones((40, 173, 48), np.uint8)},
                    Product_ID="PRS_L2D_STD")
-    with rasterio.open(he5) as src:
-        (name,) = [s for s in src.subdatasets if s.endswith("SWIR_Cube")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the container has no geotransform
+        with rasterio.open(he5) as src:
+            (name,) = [s for s in src.subdatasets if s.endswith("SWIR_Cube")]
     model = pointwise_model(tmp_path / "m.onnx", channels=40, ir_version=10)
     result = run_cli("predict", model, name, "-o", f"{tmp_path / 'out'}/")
     assert_one_line_error(result, "SWIR_Cube", "lines x bands x samples", "transpose=[1,0,2]")
@@ -241,11 +243,11 @@ def _netcdf_without_coordinates(tmp_path):
     if not _has_driver("netCDF"):
         pytest.skip("this GDAL has no netCDF driver")
     path = tmp_path / "plain.nc"
-    with rasterio.open("plain", "w", driver="MEM", width=48, height=40, count=1,
-                       dtype="float32") as mem:
-        mem.write(CUBE[2], 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no geotransform: the point
+        with rasterio.open("plain", "w", driver="MEM", width=48, height=40, count=1,
+                           dtype="float32") as mem:
+            mem.write(CUBE[2], 1)
             rasterio.shutil.copy(mem, path, driver="netCDF", WRITE_BOTTOMUP="NO")
     return path
 
