@@ -400,8 +400,10 @@ def atomic_output(
     from geotile.output_folder import signals_deferred
 
     complete = False
-    tmp, held = _held_temporary(final)  # never taken for a killed run's by another run
+    tmp, held = _temporary_sibling(final), None  # named at once for the lines below
     try:  # from here on: a Ctrl-C removes the lock file too
+        with signals_deferred():  # a signal as the lock file is made: handled in here
+            tmp, held = _held_temporary(final)  # never taken for a killed run's by another
         tmp_sidecar = pam_sidecar(tmp)
         yield tmp
         check_stopped()

@@ -99,6 +99,28 @@ def test_interrupt_is_one_line_naming_the_output(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+
+def test_ctrl_c_just_after_the_lock_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """A Ctrl-C (or SIGTERM) arriving just after the temporary's lock file was made, before
+    the write began, left .<stem>.<hex>.tmp.txt.lock in the output folder (seen in CI under
+    load: test_sigterm_ends_a_command_as_ctrl_c_does)."""
+    import signal
+
+    import geotile.output_files as output_files
+
+    held = output_files._held_temporary
+
+    def then_ctrl_c(final):
+        made = held(final)
+        signal.raise_signal(signal.SIGINT)  # Python's handler raises at the next bytecode
+        return made
+
+    monkeypatch.setattr(output_files, "_held_temporary", then_ctrl_c)
+    with pytest.raises(Interrupted, match=r"out\.txt: interrupted"), \
+            atomic_output(tmp_path / "out.txt") as tmp:
+        tmp.write_text("never")
+    assert list(tmp_path.iterdir()) == []
+
 @contextlib.contextmanager
 def _tiny_disk(tmp_path: Path, size: str = "160k"):
     """A tmpfs of ``size`` mounted under tmp_path (root only; skipped elsewhere)."""
