@@ -6,13 +6,14 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geotile.errors import GeotileError
 from geotile.grid import Grid, axis_offsets
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine
 @given(
     length=st.integers(1, 700),
     size=st.integers(1, 300),
