@@ -433,7 +433,10 @@ def alpha_holds_values(src, indexes=None) -> bool:
 def dataset_valid(src: rasterio.io.DatasetReader, window) -> np.ndarray:
     """(rows, cols) bool: GDAL's dataset mask of ``window`` and, where it leaves them out
     (:func:`unmasked_alpha`), the alpha bands above 0. Alpha bands beside a nodata value
-    (:func:`shadowed_alpha`): where some band of values is not nodata and no alpha is 0."""
+    (:func:`shadowed_alpha`): where some band of values is not nodata and no alpha is 0.
+    Bands masked by nodata values alone: where any band is not nodata."""
+    from rasterio.enums import MaskFlags
+
     shadowed = shadowed_alpha(src)
     if shadowed is not None:
         values, masks = shadowed
@@ -441,7 +444,11 @@ def dataset_valid(src: rasterio.io.DatasetReader, window) -> np.ndarray:
         for band in masks:
             valid &= read_window(src, window, band) > 0
         return valid
-    valid = src.dataset_mask(window=window) > 0
+    if all(list(flags) == [MaskFlags.nodata] for flags in src.mask_flag_enums):
+        # rasterio's dataset mask of 4 bands led by red is band 4's alone (taken for alpha)
+        valid = _any_valid(src, window, range(1, src.count + 1))
+    else:
+        valid = src.dataset_mask(window=window) > 0
     for band in unmasked_alpha(src):
         valid &= read_window(src, window, band) > 0
     return valid
@@ -624,8 +631,10 @@ def _value_mask(src, pixels: np.ndarray, indexes) -> np.ndarray | None:
     values = [src.nodatavals[int(i) - 1] for i in bands]
     info = np.iinfo(pixels.dtype)
     if any(v is None or not float(v).is_integer() or not info.min <= v <= info.max
-           for v in values):
-        return None  # GDAL's own rule for a value the type cannot hold
+           or abs(v) >= 2**53 for v in values):
+        # GDAL's own rule for a value the type cannot hold; past 2**53 rasterio's float
+        # may not be the 64-bit integer GDAL compares with
+        return None
     nodata = np.array(values, pixels.dtype).reshape(-1, 1, 1)
     return (pixels != nodata).any(axis=0)
 

@@ -270,3 +270,35 @@ def test_an_rgbn_chip_whose_nir_is_0_everywhere_is_data(tmp_path, run_cli, water
     assert result.exit_code == 0, result.output
     with open(tmp_path / "patches" / "index.csv") as f:
         assert [float(r["nodata_fraction"]) for r in csv.DictReader(f)] == [0.0] * 4
+
+
+def test_an_rgbn_with_band_4_undefined_keeps_its_nir_0s_in_every_path(tmp_path, run_cli):
+    """tile's own RGB+NIR patches (band 4 no alpha) declaring nodata 0: rasterio's dataset
+    mask of 4 bands led by red is band 4's alone, so --model-resolution and make-masks made
+    the pond's 800 px nodata while a plain predict (read_block) kept them: 1312 NaN px
+    against 512. Every path: nodata where every band is 0 (the 512 px collar)."""
+    from tests.conftest import rgbn_with_a_lake
+
+    stack = rgbn_with_a_lake((64, 64), (slice(20, 40), slice(10, 50)),
+                             (slice(None), slice(0, 8)), seed=3)
+    image = write_raster(tmp_path / "rgbn.tif", stack, crs=CRS,
+                         transform=from_origin(*ORIGIN, 1.0, 1.0), nodata=0)
+    with rasterio.open(image, "r+") as dst:
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                           ColorInterp.undefined]
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    for name, options in [("plain", []), ("resampled", ["--model-resolution", "2"])]:
+        result = run_cli("predict", model, image, "-o", f"{tmp_path / name}/", *options)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / name / "rgbn.tif") as out:
+            missing = np.isnan(out.read(1))
+        assert missing[:, :8].all() and not missing[:, 8:].any(), name
+    x0, y0 = ORIGIN
+    labels = tmp_path / "pond.geojson"
+    geopandas.GeoDataFrame(geometry=[box(x0 + 10, y0 - 40, x0 + 50, y0 - 20)],
+                           crs=CRS).to_file(labels)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        values = mask.read(1)
+    assert (values[20:40, 10:50] == 1).all() and (values == 255).sum() == 64 * 8

@@ -160,3 +160,25 @@ def test_an_envi_reflectance_scale_factor_is_the_scale_advised(tmp_path, run_cli
     assert len(warned) == 1, result.stderr
     assert "reflectance scale factor 10000" in warned[0] and "--scale 0.0001" in warned[0]
     assert "0.0000153" not in warned[0]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint64"])
+def test_a_64_bit_nodata_value_past_2_53_masks_as_gdal(tmp_path, dtype):
+    # rasterio gives nodata values as floats: 2**53 + 1 reads 2**53, so the pixels of
+    # 2**53 were called nodata and those of 2**53 + 1 (GDAL's nodata) valid
+    nodata = 2**53 + 1
+    pixels = np.full((1, 4, 6), nodata, dtype)
+    pixels[0, :, 3:] = 2**53
+    pixels[0, 0, 0] = 7
+    path = write_raster(tmp_path / "ids.tif", pixels)
+    vrt = tmp_path / "ids.vrt"
+    vrt.write_text(
+        f'<VRTDataset rasterXSize="6" rasterYSize="4"><VRTRasterBand dataType='
+        f'"{dtype.capitalize()}" band="1"><NoDataValue>{nodata}</NoDataValue><SimpleSource>'
+        f'<SourceFilename relativeToVRT="0">{path}</SourceFilename><SourceBand>1'
+        "</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>")
+    with rasterio.open(vrt) as src:
+        expected = src.read_masks(1) > 0
+        _, valid = read_block(src, 0, 0, 6, 4)
+    assert expected[0, 0] and not expected[1, :3].any() and expected[:, 3:].all()
+    np.testing.assert_array_equal(valid, expected)
