@@ -224,14 +224,29 @@ def _band_items(value) -> list:
         return [value]
     text = str(value).strip()
     if text.lstrip("-").isdecimal():
-        return [int(text)]
+        return [-_band_number(text.lstrip("-"), text) if text.startswith("-")
+                else _band_number(text, text)]
     first, dash, last = (part.strip() for part in text.partition("-"))
     if not (dash and first.isdecimal() and last.isdecimal()):
         return [text]
-    if int(last) < int(first):
+    first, last = _band_number(first, text), _band_number(last, text)
+    if last < first:
         raise InputError(f"--bands: {text} goes down; give a range from the lower band "
                          f"number, e.g. {last}-{first}, or the bands one by one.")
-    return list(range(int(first), int(last) + 1))
+    return list(range(first, last + 1))
+
+
+def _band_number(digits: str, item: str) -> int:
+    """``digits`` of the --bands ``item`` as a number; InputError past the most bands GDAL
+    opens a raster with (GDAL_MAX_BAND_COUNT, 65536 by default), before a range of them is
+    listed (1-3000000000: all of memory)."""
+    most = 65536
+    with contextlib.suppress(ValueError):
+        most = max(most, int(os.environ.get("GDAL_MAX_BAND_COUNT", "0")[:12]))
+    if len(digits.lstrip("0")) > len(str(most)) or int(digits) > most:
+        raise InputError(f"--bands: {item:.40} is past band {most}, the most a raster GDAL "
+                         "opens holds; give the image's band numbers, e.g. 1-10.")
+    return int(digits)
 
 
 def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple[int, int]:

@@ -182,3 +182,18 @@ def test_a_64_bit_nodata_value_past_2_53_masks_as_gdal(tmp_path, dtype):
         _, valid = read_block(src, 0, 0, 6, 4)
     assert expected[0, 0] and not expected[1, :3].any() and expected[:, 3:].all()
     np.testing.assert_array_equal(valid, expected)
+
+
+@pytest.mark.parametrize("given", ["1-3000000000", "1-99999999999999999999", "9" * 5000])
+def test_a_range_past_any_raster_is_refused_before_it_is_listed(tmp_path, run_cli, given):
+    """'--bands 1-3000000000' listed three billion band numbers ('not enough memory: lower
+    --tile-size ...' under a 3 GB limit, the machine's memory without one), a 20-digit end
+    a traceback (OverflowError): no raster GDAL opens has more than 65536 bands."""
+    from tests.onnx_models import pointwise_model
+
+    image = write_raster(tmp_path / "a.tif", _cube(bands=4, size=16), nodata=-32768)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, ir_version=10)
+    out = tmp_path / "p.tif"
+    result = run_cli("predict", model, image, "--bands", given, "-o", out)
+    assert_one_line_error(result, "--bands", "65536", code=2)
+    assert not out.exists()
