@@ -227,12 +227,18 @@ def _float_top(src, indexes: list[int]) -> float | None:
 
 def float_top(values: np.ndarray) -> float | None:
     """The largest finite value of float ``values`` that --scale advice may go by, else None:
-    none finite; a tenth or more of them negative (SAR backscatter in dB, standardised
-    values: no scale brings those to 0..1); or 99% of them at most 1.5 below a larger top
-    (linear SAR power or amplitude, a few bright targets in a long tail: not 0..255)."""
+    none finite; a tenth or more of them negative, their 1st percentile below -1/4 of their
+    99th (SAR backscatter in dB, standardised values: no scale brings those to 0..1; the
+    slightly negative water of reflectances is advised); or 99% of them at most 1.5 below a
+    larger top (linear SAR power or amplitude, a few bright targets in a long tail: not
+    0..255)."""
     values = values[np.isfinite(values)]
-    if not values.size or np.count_nonzero(values < 0) >= values.size / 10:
+    if not values.size:
         return None
+    if np.count_nonzero(values < 0) >= values.size / 10:
+        low, high = np.percentile(values, [1, 99])
+        if low < -0.25 * max(high, 0):
+            return None
     top = float(values.max())
     if top > 1.5 and np.percentile(values, 99) <= 1.5:
         return None

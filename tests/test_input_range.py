@@ -48,3 +48,45 @@ def test_float_0_255_pixels_are_still_warned(run_cli, make_raster, tmp_path):
     result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--tile-size", "32")
     assert result.exit_code == 0, result.output
     assert "as they are" in result.stderr and "--scale 0.00392" in result.stderr
+
+
+def _reflectance_with_water(seed: int = 0) -> np.ndarray:
+    """Float surface reflectance x 10000 of a coastal scene: land 300..4000, and 20 of 64
+    columns of water at -120..40 (Sentinel-2's BOA_ADD_OFFSET applied: 23% below 0)."""
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(300, 4000, (64, 64)).astype(np.float32)
+    values[:, :20] = rng.uniform(-120, 40, (64, 20))
+    return values
+
+
+@pytest.mark.parametrize("scale, options, advice", [
+    (1, [], "for this top"),
+    (1e-4, ["--mean", "123.675", "--std", "58.395"], "give --scale 255"),
+])
+def test_reflectance_with_negative_water_is_still_advised(run_cli, make_raster, tmp_path,
+                                                          scale, options, advice):
+    """A tenth of the values below 0 took the advice away (2d1e72f, for dB and standardised
+    values): float reflectance x 10000 with 23% of slightly negative water went to a 0..1
+    model unwarned, reflectance 0..1 to a 0..255 mean/std one. Its negatives are a few
+    percent of its top, not a scale of their own: advised as before."""
+    values = _reflectance_with_water()
+    image = make_raster("coast.tif", values * scale)
+    model = pointwise_model(tmp_path / "m.onnx", channels=1)
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--tile-size", "32",
+                     *options)
+    assert result.exit_code == 0, result.output
+    top = float((values * scale).max())
+    assert "as they are" in result.stderr and advice in result.stderr, result.stderr
+    assert f"reach only {top:g}" in result.stderr if options else \
+        f"reach {top:g}: " in result.stderr and f"({1 / top:.3g} for this top)" in result.stderr
+
+
+def test_standardised_values_get_no_0_255_advice(run_cli, make_raster, tmp_path):
+    """z-scores (half of them negative, as deep as the positives are high) are no 0..255
+    image: no scale advice."""
+    values = np.random.default_rng(3).normal(0, 1, (64, 64)).astype(np.float32)
+    image = make_raster("z.tif", values)
+    model = pointwise_model(tmp_path / "m.onnx", channels=1)
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    assert "as they are" not in result.stderr, result.stderr
