@@ -5,9 +5,10 @@ A region is a vector file (its polygons, reprojected as labels are) or a one-ban
 SpaceNet 7's ``labels/<scene>_UDM.geojson`` and ``UDM_masks/<scene>_UDM.tif``, a cloud
 mask, the unlabelled zones of a city. A folder or a pattern gives each image its own file,
 paired as label folders pair (:func:`geotile.label_folders.pair_labels`, a ``_UDM``-like
-suffix left out). Regions are burnt after the labels, so they win over any class; one
-outside an image changes nothing. Every file is read and checked before any mask is
-written.
+suffix left out). A class raster (Sentinel-2's SCL) or an HLS Fmask is refused: its
+nonzero pixels are classes or flags, not regions. Regions are burnt after the labels, so
+they win over any class; one outside an image changes nothing. Every file is read and
+checked before any mask is written.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def _check_raster(src, path, images, said: dict) -> None:
         raise InputError(f"{path}: a region raster has one band, nonzero where pixels are "
                          f"ignored; this one has {src.count}. Take the band that marks them "
                          "(gdal_translate -b N), e.g. a Planet UDM2's cloud band 6.")
+    _refuse_classes(src, path)
     if src.crs is None:
         raise InputError(f"{path}: the region raster has no CRS, so it cannot be placed on "
                          "the images. Assign one with gdal_edit.py -a_srs EPSG:xxxx.")
@@ -124,6 +126,27 @@ def _check_raster(src, path, images, said: dict) -> None:
     if not _lies_on(Labels(np.array([extent], dtype=object), crs=src.crs),
                     image_regions(images)):
         said["off"].append((path, images, extent.bounds, src.crs))
+
+
+def _refuse_classes(src, path) -> None:
+    """InputError where region raster ``src`` holds classes or flags, not regions: an HLS
+    Fmask (its clear pixels are nonzero flags too), or a raster naming more than two
+    classes (Sentinel-2's SCL: vegetation and water would be left out with the clouds)."""
+    from geotile.hls_files import refuse_fmask
+    from geotile.raster_kinds import class_names
+
+    refuse_fmask(src)
+    names = class_names(src) or []
+    if len(names) <= 2:
+        return
+    cloudy = [i for i, n in enumerate(names) if "cloud" in n.lower() or "cirrus" in n.lower()]
+    calc = " | ".join(f"(A == {i})" for i in cloudy or [1])
+    shown = ", ".join(f"{i} {n}" for i, n in enumerate(names[:5]))
+    raise InputError(
+        f"{path}: a class raster ({len(names)} classes: {shown}, ...), not regions: every "
+        "nonzero class would be left out; reduce it to 1 where pixels are to be left out "
+        f"first (gdal_calc.py -A {os.path.basename(str(path))} --calc '{calc}' --type Byte "
+        f"--outfile ignore.tif{' for its cloud classes' if cloudy else ''}) and give that.")
 
 
 def _read_vector(path, places):

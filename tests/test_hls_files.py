@@ -95,22 +95,32 @@ def fmask(folder):
     return path
 
 
-@pytest.mark.parametrize("command", ["make-masks", "tile", "evaluate"])
+@pytest.mark.parametrize("command", ["make-masks", "tile", "evaluate", "ignore"])
 def test_fmask_bit_flags_are_refused_as_classes(run_cli, tmp_path, command):
     """An HLS Fmask given as labels, masks or truth made masks of 'classes' 64 and 66 (bit
     flags: aerosol level, cloud...), exit 0: refused in one line naming the file and how to
-    take a flag out as a class raster; nothing written."""
+    take a flag out as a class raster; nothing written. As make-masks --ignore regions
+    its every pixel is nonzero (64: clear): the whole mask was left out (255), exit 0."""
     flags, band = fmask(tmp_path), hls_band(tmp_path)
     out = tmp_path / "out"
     args = {"make-masks": ("make-masks", flags, band, "-o", out / "mask.tif"),
             "tile": ("tile", band, "--masks", flags, "--size", "8", "-o", out),
-            "evaluate": ("evaluate", flags, flags)}[command]
+            "evaluate": ("evaluate", flags, flags),
+            "ignore": ("make-masks", _empty_labels(tmp_path), band, "--ignore", flags, "-o",
+                       out / "mask.tif")}[command]
     result = run_cli(*args)
     assert result.exit_code == 1, result.output
     assert f"{flags.name}: an HLS Fmask" in result.output
     assert "gdal_calc.py" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def _empty_labels(folder):
+    """A GeoJSON of no features (a scene without buildings)."""
+    path = folder / "none.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}')
+    return path
 
 
 def _rewrite(path, dn: int, left: float = 600240, size: int = 8):

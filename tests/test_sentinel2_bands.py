@@ -13,6 +13,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from .conftest import assert_one_line_error
 from .test_predict_mlm import identity_model
 from .test_sentinel2_safe import RGB, SIZE, safe_product
 
@@ -164,6 +165,22 @@ def test_scl_as_labels_ignores_its_no_data_and_names_its_classes(run_cli, tmp_pa
     assert names[4] == "vegetation" and names[9] == "cloud_high_probability"
     summary = json.loads(result.stdout)["masks"][0]
     assert summary["ignored_pixels"] == 20
+
+
+def test_scl_as_ignore_regions_is_refused(run_cli, tmp_path):
+    """SCL_20m.jp2 given to make-masks --ignore (a cloud mask): every nonzero class
+    (vegetation, water, clouds) was left out, the whole mask 255 past the fill, exit 0.
+    It names its classes: refused in one line naming the file, its classes and how to
+    reduce it to the clouds; nothing written."""
+    safe = _product(tmp_path, files={**RGB, ("B11", 20): 2100, ("SCL", 20): 4})
+    scl, _ = _scl(safe)
+    labels = tmp_path / "none.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": []}')
+    out = tmp_path / "mask.tif"
+    result = run_cli("make-masks", labels, _band(safe, "B11"), "--ignore", scl, "-o", out)
+    assert_one_line_error(result, f"{scl}: ", "12 classes", "vegetation",
+                          "gdal_calc.py", "cloud")
+    assert not out.exists()
 
 
 def test_a_separate_stack_of_band_files_declares_each_bands_values(run_cli, tmp_path):
