@@ -190,7 +190,11 @@ def stack_declared(src) -> list[tuple] | None:
                 or len(sources) != sum(e.tag.endswith("Source") for e in element):
             continue
         found = {_source_declared(name, source) for source in sources}
-        if len(found) != 1 or None in found:
+        if None in found:
+            continue
+        if len({values[1:] for values in found}) > 1:
+            _refuse_mixed(name, index, found)
+        if len(found) != 1:
             continue
         declared = found.pop()
         value, scale, offset = bands[index - 1]
@@ -210,6 +214,22 @@ def stack_declared(src) -> list[tuple] | None:
         warnings.warn(GeotileWarning(f"{file}: {advice}.", about=file, advice=advice),
                       stacklevel=3)
     return bands if bands != own else None
+
+
+def _refuse_mixed(vrt: str, index: int, found: set) -> None:
+    """InputError: band ``index`` of ``vrt`` mosaics band files whose products read their
+    DN differently (``found``: their (nodata, scale, offset)), which no one scale and
+    offset of the band reads."""
+    from geotile.errors import InputError
+
+    shown = " and ".join(sorted(f"scale {s:g} offset {o:g}" for s, o in
+                                {values[1:] for values in found}))
+    raise InputError(
+        f"{os.path.basename(vrt)}: band {index} mosaics Sentinel-2 band files whose products "
+        f"read their pixels differently ({shown}): processing baselines from 04.00 on hold "
+        "DN + 1000, earlier ones not (or a file's MTD was not found), so no one offset "
+        "reads the band; mosaic products of one side of baseline 04.00 (their MTD's "
+        "PROCESSING_BASELINE), or give each product's file on its own.")
 
 
 def _source_declared(vrt: str, source) -> tuple | None:
@@ -244,5 +264,9 @@ def with_band_values(src):
     found = band_declared(src)
     if found is not None:
         return declared_view(src, *found)
-    bands = stack_declared(src)
+    try:
+        bands = stack_declared(src)
+    except Exception:
+        src.close()
+        raise
     return src if bands is None else declared_view(src, bands)

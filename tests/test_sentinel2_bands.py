@@ -269,3 +269,36 @@ def test_a_mosaic_of_band_files_declares_their_values(tmp_path, source_nodata):
     else:
         assert len(said) == 1 and said[0].startswith("mosaic.vrt: ")
         assert row[10:15].tolist() == [0] * 5
+
+
+def _mosaic(path, bands):
+    """A gdalbuildvrt -srcnodata 0 mosaic of band files ``bands``, each 10 px east of the
+    one before."""
+    sources = "".join(
+        f'<ComplexSource><SourceFilename relativeToVRT="0">{band}</SourceFilename>'
+        f'<SourceBand>1</SourceBand><SrcRect xOff="0" yOff="0" xSize="{SIZE}" '
+        f'ySize="{SIZE}"/><DstRect xOff="{10 * i}" yOff="0" xSize="{SIZE}" ySize="{SIZE}"/>'
+        "<NODATA>0</NODATA></ComplexSource>" for i, band in enumerate(bands))
+    path.write_text(f'<VRTDataset rasterXSize="{SIZE + 10 * len(bands) - 10}" '
+                    f'rasterYSize="{SIZE}"><SRS>EPSG:32631</SRS><GeoTransform>300000, 10, 0, '
+                    '4900020, 0, -10</GeoTransform><VRTRasterBand dataType="UInt16" band="1">'
+                    f"{sources}</VRTRasterBand></VRTDataset>")
+    return path
+
+
+def test_a_mosaic_of_products_read_differently_is_refused(run_cli, tmp_path):
+    """A mosaic of B04 files of baselines 03.01 (DN = reflectance x 10000) and 05.10 (DN +
+    1000, offset -0.1) declared nothing, without a word: its 0 fill was predicted and the
+    two products' pixels, 0.1 apart in reflectance, read as one. No one offset reads it:
+    refused in one line naming the offsets and the fix; nothing written."""
+    bands = [_band(_product(tmp_path / base, base), "B04") for base in ("03.01", "05.10")]
+    mosaic = _mosaic(tmp_path / "mosaic.vrt", bands)
+    model = identity_model(tmp_path / "id.onnx", 1)
+    out = tmp_path / "out.tif"
+    result = run_cli("predict", model, mosaic, "--activation", "none", "-o", out)
+    assert_one_line_error(result, "mosaic.vrt: ", "band 1", "offset -0.1", "offset 0)",
+                          "baseline 04.00")
+    assert not out.exists()
+    same = _mosaic(tmp_path / "same.vrt", [bands[1], bands[1]])  # one product's: as before
+    result = run_cli("predict", model, same, "--activation", "none", "-o", out)
+    assert result.exit_code == 0, result.output
