@@ -138,6 +138,20 @@ def band_declared(src) -> tuple[list[tuple], dict] | None:
     return (bands, {}) if bands != own else None
 
 
+def offset_known():
+    """A context in which band files opened (one short call: :func:`quiet_warnings.hidden`)
+    declare what they would but are not warned of a missing MTD: a STAC Item's processing
+    baseline decides their offset (:mod:`geotile.sentinel2_items`)."""
+    from geotile.errors import GeotileWarning
+    from geotile.quiet_warnings import hidden
+
+    return hidden(GeotileWarning, message=_NO_MTD)
+
+
+#: the start of the warning of a band file without its product's MTD
+_NO_MTD = r"[^:]*: no MTD_MSIL(1C|2A)\.xml of its product found"
+
+
 def _scale_offset(path, band: str, level: str) -> tuple[float, float]:
     """(scale, offset) of ``band`` from its product's MTD; without one, a spectral band's
     1e-4 and no offset, with a warning (AOT, WVP: none)."""

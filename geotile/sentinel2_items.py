@@ -29,18 +29,22 @@ def _baseline(properties: dict) -> float | None:
     return int(found.group(1)) + int(found.group(2)) / 100 if found else None
 
 
+def decides(document: dict) -> bool:
+    """Whether ``document`` is a Sentinel-2 item whose processing baseline decides its
+    reflectance bands' values (:func:`declared_values`), not its band files' MTDs."""
+    properties = document.get("properties")
+    return isinstance(properties, dict) and _baseline(properties) is not None \
+        and str(properties.get("s2:product_type", "")).upper() in _PRODUCTS
+
+
 def declared_values(document: dict, names: list[str], declared: dict) -> dict:
     """``declared`` (a band's raster:bands object) for a band of ``document`` known by any
     of ``names`` (its name, common name, asset key), with the reflectance its pixels hold
     where ``document`` is a Sentinel-2 item (see the module docstring); as it is else."""
-    properties = document.get("properties")
-    if not isinstance(properties, dict):
+    if not decides(document) or not any(name and _SPECTRAL.fullmatch(name) for name in names):
         return declared
+    properties = document["properties"]
     baseline = _baseline(properties)
-    product = str(properties.get("s2:product_type", "")).upper()
-    if baseline is None or product not in _PRODUCTS \
-            or not any(name and _SPECTRAL.fullmatch(name) for name in names):
-        return declared
     declared = dict(declared)
     if properties.get("earthsearch:boa_offset_applied") is True:
         declared["offset"] = 0.0

@@ -39,6 +39,7 @@ data assets:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -247,6 +248,8 @@ def stack_xml(path, open_raster) -> str:
 
     from rasterio.dtypes import _gdal_typename
 
+    from geotile.sentinel2_bands import offset_known
+    from geotile.sentinel2_items import decides as s2_decides
     from geotile.sentinel2_items import declared_values as s2_declared
 
     document = image_item(path)
@@ -257,7 +260,8 @@ def stack_xml(path, open_raster) -> str:
     try:
         for key, asset, bands in chosen:
             gdal_path = asset_path(asset["href"], path)
-            src = _open_asset(key, gdal_path, path, open_raster)
+            with offset_known() if s2_decides(document) else contextlib.nullcontext():
+                src = _open_asset(key, gdal_path, path, open_raster)
             opened.append((key, gdal_path, bands, src))
             if len(bands) != src.count:
                 raise InputError(f"{path}: asset {key!r} lists {len(bands)} bands but its "

@@ -111,6 +111,22 @@ def test_planetary_computer_item_advises_the_products_offset(run_cli, tmp_path):
     assert "--scale 0.0001 --mean 0.1 " in result.stderr
 
 
+@pytest.mark.parametrize(("baseline", "mean"), [("03.01", "0"), ("05.09", "0.1")])
+def test_planetary_computer_assets_are_not_warned_of_an_unknown_offset(run_cli, tmp_path,
+                                                                       baseline, mean):
+    """A Planetary Computer item's assets are named as ESA names band files
+    (T10SEG_..._B04_10m.tif) and have no MTD beside them: each was warned that its offset
+    is unknown, advising --mean 0.1 where the item's baseline 03.01 says 0 (fed 0.1 low).
+    The item's baseline decides: only its advice is given."""
+    item = s2_item(tmp_path, "planetary-computer", baseline)
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, item, "--bands", "B04,B03,B02", "--activation",
+                     "none", "-o", tmp_path / "raw.tif")
+    assert result.exit_code == 0, result.output
+    assert "MTD_MSIL2A.xml" not in result.stderr and "unknown" not in result.stderr
+    assert f"--scale 0.0001 --mean {mean} " in result.stderr
+
+
 def test_other_items_are_left_as_they_declare(tmp_path):
     """An item without Sentinel-2's processing baseline (a user's stack of B04.tif..
     described by eo:bands alone) keeps what its files declare: nothing added."""
