@@ -47,10 +47,11 @@ def _kind(path) -> tuple[str, str] | None:
     return band, "2A" if found.group(2) else "1C"
 
 
-def product_metadata(path) -> Path | None:
+def product_metadata(path, others: list | None = None) -> Path | None:
     """The MTD_MSIL2A.xml (L1C: MTD_MSIL1C.xml) of the local band file ``path``: beside it,
     else above its GRANULE folder (GRANULE/<granule>/IMG_DATA[/R10m]/), one that lists the
-    file (its IMAGE_FILE, whatever its suffix); None when there is none."""
+    file (its IMAGE_FILE, whatever its suffix); None when there is none. ``others`` gets
+    those there that list other files (another product's)."""
     kind = _kind(path)
     text = os.fspath(path)
     if kind is None or text.startswith("/vsi") or "://" in text:
@@ -70,6 +71,8 @@ def product_metadata(path) -> Path | None:
         values = _values(str(mtd), stat.st_mtime_ns, stat.st_size)
         if path.stem.lower() in values["files"]:
             return mtd
+        if others is not None:
+            others.append(mtd)
     return None
 
 
@@ -149,25 +152,29 @@ def offset_known():
 
 
 #: the start of the warning of a band file without its product's MTD
-_NO_MTD = r"[^:]*: no MTD_MSIL(1C|2A)\.xml of its product found"
+_NO_MTD = r"[^:]*: (no|the) MTD_MSIL(1C|2A)\.xml (of its product found|there)"
 
 
 def _scale_offset(path, band: str, level: str) -> tuple[float, float]:
     """(scale, offset) of ``band`` from its product's MTD; without one, a spectral band's
     1e-4 and no offset, with a warning (AOT, WVP: none)."""
-    mtd = product_metadata(path)
+    others: list = []
+    mtd = product_metadata(path, others)
     if mtd is None:
         if band in ("AOT", "WVP"):
             return 1.0, 0.0
         from geotile.errors import GeotileWarning
 
         name = os.path.basename(os.fspath(path))
-        advice = (f"no MTD_MSIL{level}.xml of its product found (beside it or above its "
-                  "GRANULE folder): read with nodata 0 and scale 0.0001, but its offset is "
+        found = (f"the MTD_MSIL{level}.xml there ({others[0]}) is another product's (it "
+                 f"lists no {Path(name).stem})" if others else
+                 f"no MTD_MSIL{level}.xml of its product found (beside it or above its "
+                 "GRANULE folder)")
+        advice = (f"{found}: read with nodata 0 and scale 0.0001, but its offset is "
                   "unknown (products of processing baseline 04.00 on, from 2022-01-25, hold "
                   "DN + 1000: reflectance 0.1 too high, give --mean 0.1 with --scale 0.0001); "
-                  f"give it in its unzipped SAFE, or put the product's MTD_MSIL{level}.xml "
-                  "beside it")
+                  f"give it in its unzipped SAFE, or put its own product's "
+                  f"MTD_MSIL{level}.xml beside it")
         warnings.warn(GeotileWarning(f"{name}: {advice}.", about=name, advice=advice),
                       stacklevel=3)
         return 0.0001, 0.0

@@ -302,3 +302,20 @@ def test_a_mosaic_of_products_read_differently_is_refused(run_cli, tmp_path):
     same = _mosaic(tmp_path / "same.vrt", [bands[1], bands[1]])  # one product's: as before
     result = run_cli("predict", model, same, "--activation", "none", "-o", out)
     assert result.exit_code == 0, result.output
+
+
+def test_a_band_file_beside_another_products_mtd_is_told_so(tmp_path):
+    """A merged download: a band file of another date put in a product's R10m folder. The
+    MTD above it lists other files, so its offset is unknown as before, but the warning said
+    no MTD was found and to put one beside it: it names the MTD there as another product's."""
+    from geotile.raster import open_raster
+
+    safe = _product(tmp_path)
+    band = _band(safe, "B04")
+    stranger = band.with_name(band.name.replace("20240101T105441", "20240111T105441"))
+    shutil.copy(band, stranger)
+    with pytest.warns(UserWarning, match="offset") as caught, open_raster(stranger) as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((0.0,), (0.0001,), (0.0,))
+    said = str(caught[0].message)
+    assert said.startswith(f"{stranger.name}: ") and str(safe / "MTD_MSIL2A.xml") in said
+    assert "another product's" in said and "no MTD_MSIL2A.xml" not in said
