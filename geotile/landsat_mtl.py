@@ -178,12 +178,31 @@ def mtl_declared(src) -> list[tuple] | None:
             or src.count != 1 or not local or src.dtypes[0] != dtype \
             or (src.scales[0], src.offsets[0]) != (1, 0):
         return None
-    groups = mtl_groups(mtl_files(name))
+    files = mtl_files(name)
+    groups = mtl_groups(files)
+    named = groups.get("PRODUCT_CONTENTS", {}).get("LANDSAT_PRODUCT_ID", product).upper()
+    if named != product:
+        _warn_other_product(name, files[0], named)
+        return None
     found = _level2_values(groups, band) if level2 else _level1_values(groups, band[1:])
     if found is None:
         return None
     nodata = src.nodatavals[0] if src.nodatavals[0] is not None else 0.0
     return [(nodata, *found)]
+
+
+def _warn_other_product(name: str, mtl, named: str) -> None:
+    """Warn that band file ``name``'s MTL is of another product (``named``): not read."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    file, mtl = os.path.basename(name), os.path.basename(os.fspath(mtl))
+    advice = (f"its {mtl} is product {named}'s (its LANDSAT_PRODUCT_ID), not this one's: "
+              "its scale, offset and fill are not taken; put the product's own MTL beside "
+              "it")
+    warnings.warn(GeotileWarning(f"{file}: {advice}.", about=file, advice=advice),
+                  stacklevel=4)
 
 
 def _level2_values(groups: dict, band: str) -> tuple | None:

@@ -351,3 +351,25 @@ def test_a_product_archive_given_itself_reads_as_the_extracted_files(run_cli, tm
     with rasterio.open(out) as dst:
         values = dst.read(1)
     assert np.isnan(values[:, :5]).all() and (values[:, 5:] == 9300).all()
+
+
+@pytest.mark.parametrize("mtl", ["json", "txt"])
+def test_an_mtl_of_another_product_is_not_taken(tmp_path, mtl):
+    """An _MTL named as the band files but whose LANDSAT_PRODUCT_ID is another product's
+    (a renamed or overwritten copy, LC08's 3e-05 rescaling): its values were declared as
+    the band's. The band declares nothing from it, with a warning naming both products."""
+    from geotile.raster import open_raster
+
+    folder = landsat_files(tmp_path / "scene", mtl)
+    path = next(folder.glob("*_MTL.*"))
+    other = "LC08_L2SP_198030_20240109_20240111_02_T1"
+    path.write_text(path.read_text().replace(f'"{PRODUCT}"', f'"{other}"')
+                    .replace("2.75E-05", "3.0E-05"))
+    with pytest.warns(UserWarning, match=other) as caught, \
+            open_raster(folder / f"{PRODUCT}_SR_B4.TIF") as src:
+        assert (src.nodatavals, src.scales, src.offsets) == ((None,), (1.0,), (0.0,))
+    said = str(caught[0].message)
+    assert said.startswith(f"{PRODUCT}_SR_B4.TIF: ") and path.name in said
+    path.write_text(path.read_text().replace(f'"{other}"', f'"{PRODUCT.lower()}"'))
+    with open_raster(folder / f"{PRODUCT}_SR_B4.TIF") as src:  # its own, in any case
+        assert src.scales == (3e-05,)
