@@ -5,7 +5,8 @@ some files declare only in their band metadata (``scale_factor``, ``add_offset``
 read through a VRT declaring them, pixels unchanged (as :mod:`geotile.landsat_mtl` does),
 so that predict's warning names ``--scale 0.0001`` and the fill is nodata. The angle bands
 (SZA, VZA...) declare 0.01 the same way; Fmask declares no scale. What a file declares
-itself is kept; a copy of another type (float reflectance) under the name declares nothing.
+itself is kept; a copy of another type (float reflectance, 8 bits) under the name declares
+nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ def hls_declared(src) -> list[tuple] | None:
     metadata, where GDAL's own declare none; None when nothing is to be added."""
     from geotile.sentinel2_safe import finite_number
 
-    if not HLS_FILE.fullmatch(os.path.basename(str(src.name))) or src.count != 1 \
-            or src.dtypes[0] not in ("int16", "uint16", "uint8"):
+    name = os.path.basename(str(src.name))
+    # the product's types: Fmask uint8, the others 16-bit (an 8-bit copy is not its DN)
+    fmask = name.lower().rsplit(".", 2)[-2] == "fmask"
+    if not HLS_FILE.fullmatch(name) or src.count != 1 \
+            or src.dtypes[0] not in (("uint8",) if fmask else ("int16", "uint16")):
         return None
     tags = src.tags(1)
     own = (src.nodatavals[0], src.scales[0], src.offsets[0])

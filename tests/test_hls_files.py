@@ -18,10 +18,10 @@ NAME = "HLS.S30.T10SEG.2023240T184919.v2.0"
 
 def hls_band(folder, band="B04", gdal_scale=False, nodata=-9999, name=NAME, dtype="int16",
              tags=True):
-    """An HLS band COG: 1200 (reflectance 0.12), its left 4 columns -9999 (the fill);
+    """An HLS band COG: 1200 (reflectance 0.12; 120 in 8 bits), its left 4 columns -9999 (the fill);
     band tags as LP DAAC's files carry them; GDAL's scale 0.0001 too with ``gdal_scale``."""
     folder.mkdir(parents=True, exist_ok=True)
-    pixels = np.full((1, 16, 16), 1200, dtype)
+    pixels = np.full((1, 16, 16), 120 if dtype == "uint8" else 1200, dtype)
     pixels[:, :, :4] = -9999 if dtype == "int16" else 0
     path = folder / f"{name}.{band}.tif"
     with rasterio.open(path, "w", driver="GTiff", width=16, height=16, count=1, dtype=dtype,
@@ -68,14 +68,16 @@ def test_predict_names_the_products_scale(run_cli, tmp_path):
     np.testing.assert_allclose(values[:, 4:], 0.12, atol=1e-6)
 
 
-@pytest.mark.parametrize("case", ["other-name", "float", "no-tags"])
+@pytest.mark.parametrize("case", ["other-name", "float", "uint8", "no-tags"])
 def test_other_files_are_left_as_they_declare(tmp_path, case):
-    """A file not named as HLS names its bands, one rescaled to float reflectance (under
-    the product's name), or one without the tags keeps what it declares."""
+    """A file not named as HLS names its bands, one rescaled to float reflectance or to 8
+    bits (gdal_translate -ot Byte -scale, which copies the band's scale_factor tag: it
+    declared 0.0001 on 0..255) under the product's name, or one without the tags keeps
+    what it declares."""
     from geotile.raster import open_raster
 
     path = hls_band(tmp_path, name="red" if case == "other-name" else NAME,
-                    dtype="float32" if case == "float" else "int16",
+                    dtype={"float": "float32", "uint8": "uint8"}.get(case, "int16"),
                     tags=case != "no-tags", nodata=None)
     with open_raster(path) as src:
         assert (src.scales, src.offsets, src.nodatavals) == ((1.0,), (0.0,), (None,))
