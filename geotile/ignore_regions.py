@@ -5,10 +5,10 @@ A region is a vector file (its polygons, reprojected as labels are) or a one-ban
 SpaceNet 7's ``labels/<scene>_UDM.geojson`` and ``UDM_masks/<scene>_UDM.tif``, a cloud
 mask, the unlabelled zones of a city. A folder or a pattern gives each image its own file,
 paired as label folders pair (:func:`geotile.label_folders.pair_labels`, a ``_UDM``-like
-suffix left out). A class raster (Sentinel-2's SCL) or an HLS Fmask is refused: its
-nonzero pixels are classes or flags, not regions. Regions are burnt after the labels, so
-they win over any class; one outside an image changes nothing. Every file is read and
-checked before any mask is written.
+suffix left out). A class raster (Sentinel-2's SCL), an HLS Fmask or a Landsat QA band
+is refused: its nonzero pixels are classes or flags, not regions. Regions are burnt after
+the labels, so they win over any class; one outside an image changes nothing. Every file
+is read and checked before any mask is written.
 """
 
 from __future__ import annotations
@@ -130,12 +130,15 @@ def _check_raster(src, path, images, said: dict) -> None:
 
 def _refuse_classes(src, path) -> None:
     """InputError where region raster ``src`` holds classes or flags, not regions: an HLS
-    Fmask (its clear pixels are nonzero flags too), or a raster naming more than two
-    classes (Sentinel-2's SCL: vegetation and water would be left out with the clouds)."""
+    Fmask or a Landsat QA band (their clear pixels are nonzero flags too), or a raster
+    naming more than two classes (Sentinel-2's SCL: vegetation and water would be left out
+    with the clouds)."""
     from geotile.hls_files import refuse_fmask
+    from geotile.landsat_mtl import refuse_qa_band
     from geotile.raster_kinds import class_names
 
     refuse_fmask(src)
+    refuse_qa_band(src)
     names = class_names(src) or []
     if len(names) <= 2:
         return

@@ -249,3 +249,34 @@ def with_mtl_values(src):
     from geotile.sentinel2_safe import declared_view
 
     return declared_view(src, bands)
+
+
+#: a Collection 2 QA band file of bit flags: its flags (by bit) and one flag's gdal_calc
+_QA_FILE = re.compile(r"L[COTEM]0\d_(?:L2S[PR]|L1(?:TP|GT|GS))_\d{6}_\d{8}_\d{8}_\d{2}_"
+                      r"[A-Z0-9]{2}_(QA_PIXEL|QA_RADSAT|SR_QA_AEROSOL|SR_CLOUD_QA)\.TIF",
+                      re.IGNORECASE)
+_QA_FLAGS = {
+    "QA_PIXEL": ("1 dilated cloud, 2 cirrus, 3 cloud, 4 cloud shadow, 5 snow, 6 clear, "
+                 "7 water", "(A >> 3) & 1", "cloud.tif for clouds"),
+    "QA_RADSAT": ("bit n-1: band n saturated", "(A >> 3) & 1", "saturated.tif for band 4"),
+    "SR_QA_AEROSOL": ("1 valid retrieval, 2 water, 5 interpolated, 6-7 aerosol level",
+                      "(A >> 6) == 3", "aerosol.tif for high aerosol"),
+    "SR_CLOUD_QA": ("1 cloud, 2 cloud shadow, 3 adjacent to cloud, 4 snow, 5 water",
+                    "(A >> 1) & 1", "cloud.tif for clouds")}
+
+
+def refuse_qa_band(src) -> None:
+    """InputError when ``src`` is a Landsat QA band (QA_PIXEL, QA_RADSAT, SR_QA_AEROSOL,
+    SR_CLOUD_QA) given as classes or regions: its values are bit flags, not class ids."""
+    from geotile.errors import InputError
+
+    name = str(src.name)
+    found = _QA_FILE.fullmatch(os.path.basename(name))
+    if not found:
+        return
+    band = found.group(1).upper()
+    flags, calc, example = _QA_FLAGS[band]
+    raise InputError(
+        f"{name}: a Landsat {band} band, bit flags ({flags}), not class ids; take the flag "
+        f"to learn out as a class raster first (gdal_calc.py -A {os.path.basename(name)} "
+        f"--calc '{calc}' --type Byte --outfile {example}) and give that.")

@@ -88,9 +88,11 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     any for a ``truth``.
     """
     from geotile.hls_files import refuse_fmask
+    from geotile.landsat_mtl import refuse_qa_band
 
     refuse_mixed_types(src)
     refuse_fmask(src)
+    refuse_qa_band(src)
     tags = {**src.tags(1), **src.tags()}
     names = class_names(src)
     threshold = threshold_tag(src)

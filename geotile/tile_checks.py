@@ -138,8 +138,9 @@ def _warn_if_lossy_mask(mask_src) -> None:
 def _check_grids(images, masks) -> None:
     """Every image readable and every mask on its image's grid, before any image is cut
     (:func:`_check_same_grid`): a missing last image is refused before hours of cutting.
-    A mask of bit flags (an HLS Fmask) is refused too."""
+    A mask of bit flags (an HLS Fmask, a Landsat QA band) is refused too."""
     from geotile.hls_files import refuse_fmask
+    from geotile.landsat_mtl import refuse_qa_band
     from geotile.raster import open_raster
 
     for i, image in enumerate(images):
@@ -147,6 +148,7 @@ def _check_grids(images, masks) -> None:
             if masks is not None:
                 with open_raster(masks[i]) as mask_src:
                     refuse_fmask(mask_src)
+                    refuse_qa_band(mask_src)
                     _check_same_grid(src, mask_src)
 
 

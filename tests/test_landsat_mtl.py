@@ -11,6 +11,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from .conftest import assert_one_line_error
 from .test_predict_mlm import identity_model
 
 PRODUCT = "LC09_L2SP_198030_20240101_20240103_02_T1"
@@ -373,3 +374,37 @@ def test_an_mtl_of_another_product_is_not_taken(tmp_path, mtl):
     path.write_text(path.read_text().replace(f'"{other}"', f'"{PRODUCT.lower()}"'))
     with open_raster(folder / f"{PRODUCT}_SR_B4.TIF") as src:  # its own, in any case
         assert src.scales == (3e-05,)
+
+
+def _qa_band(folder, band):
+    """The product's QA_PIXEL (uint16: 21824 clear, 22280 cloud over the top 8 rows, 1 the
+    fill in the left 5 columns) or SR_QA_AEROSOL (uint8: 224, 194) beside its bands."""
+    dtype, (clear, cloud) = {"QA_PIXEL": ("uint16", (21824, 22280)),
+                             "SR_QA_AEROSOL": ("uint8", (224, 194))}[band]
+    pixels = np.full((20, 20), clear, dtype)
+    pixels[:8], pixels[:, :5] = cloud, 1
+    path = folder / f"{PRODUCT}_{band}.TIF"
+    with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=1, dtype=dtype,
+                       crs="EPSG:32631", transform=from_origin(300000, 4900020, 30, 30)) as dst:
+        dst.write(pixels, 1)
+    return path
+
+
+@pytest.mark.parametrize(("band", "use"), [("QA_PIXEL", "ignore"), ("SR_QA_AEROSOL", "labels"),
+                                           ("SR_QA_AEROSOL", "truth")])
+def test_qa_bit_flags_are_refused_as_classes_or_regions(run_cli, tmp_path, band, use):
+    """The product's QA bands are bit flags, as an HLS Fmask is: QA_PIXEL as make-masks
+    --ignore left out every pixel (21824, clear, is nonzero: 400 of 400), SR_QA_AEROSOL as
+    labels made 'classes' 194 and 224, exit 0. Refused in one line naming the file and how
+    to take a flag out; nothing written."""
+    folder = landsat_files(tmp_path / "scene")
+    qa, image = _qa_band(folder, band), folder / f"{PRODUCT}_SR_B4.TIF"
+    labels = tmp_path / "none.geojson"
+    labels.write_text('{"type": "FeatureCollection", "features": []}')
+    out = tmp_path / "out"
+    args = {"ignore": ("make-masks", labels, image, "--ignore", qa, "-o", out / "m.tif"),
+            "labels": ("make-masks", qa, image, "-o", out / "m.tif"),
+            "truth": ("evaluate", qa, qa)}[use]
+    result = run_cli(*args)
+    assert_one_line_error(result, f"{qa}: ", "bit flags", "gdal_calc.py")
+    assert not out.exists()
