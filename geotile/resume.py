@@ -223,6 +223,14 @@ def written_by(tags: Mapping[str, str] | None, command: str) -> bool:
     return tags is not None and tags.get("GEOTILE_OUTPUT") in kinds and source in tags
 
 
+def geotile_output(src) -> bool:
+    """Whether the open raster ``src`` is an output of geotile (predict's, make-masks'),
+    which declares what it holds whatever its name (a prediction of a band file is named
+    after it)."""
+    tags = src.tags()
+    return any(written_by(tags, command) for command in OWNERS)
+
+
 def _refuse_foreign(final: Path, tags: dict[str, str] | None, command: str) -> None:
     if written_by(tags, command):
         return

@@ -11,8 +11,9 @@ the file) gives what :mod:`geotile.sentinel2_safe` declares for its subdatasets:
 - TCI (3 bands uint8): nodata 0 only;
 - SCL (uint8): nodata 0 (its class NO_DATA) and ESA's class names (GEOTILE_CLASS_NAMES).
 
-Another type or band count under such a name (reflectance already) declares nothing;
-what a file declares itself is kept. The MTD used is an input (:func:`metadata_files`).
+Another type or band count under such a name (reflectance already), or geotile's own
+output named after one, declares nothing; what a file declares itself is kept. The MTD
+used is an input (:func:`metadata_files`).
 """
 
 from __future__ import annotations
@@ -119,8 +120,11 @@ def _values(mtd: str, *_version) -> dict:
 def band_declared(src) -> tuple[list[tuple], dict] | None:
     """((nodata, scale, offset) per band, dataset tags to add) of a Sentinel-2 band file
     ``src`` (local, of the product's type), where it declares none; None otherwise."""
+    from geotile.resume import geotile_output
+
     kind = _kind(src.name)
-    if kind is None or str(src.name).startswith("/vsi") or "://" in str(src.name):
+    if kind is None or str(src.name).startswith("/vsi") or "://" in str(src.name) \
+            or geotile_output(src):
         return None
     band, level = kind
     count, dtype = (3, "uint8") if band == "TCI" else (1, "uint8" if band == "SCL" else

@@ -319,3 +319,26 @@ def test_a_band_file_beside_another_products_mtd_is_told_so(tmp_path):
     said = str(caught[0].message)
     assert said.startswith(f"{stranger.name}: ") and str(safe / "MTD_MSIL2A.xml") in said
     assert "another product's" in said and "no MTD_MSIL2A.xml" not in said
+
+
+def test_a_prediction_named_after_the_true_colour_file_keeps_its_zeros(run_cli, tmp_path):
+    """predict over T31TCJ_..._TCI_10m.jp2 writes <out>/T31TCJ_..._TCI_10m.tif: 3 bands of
+    uint8 probabilities (--dtype uint8), its fill under an internal mask. Read back (by
+    evaluate, vectorize) it was taken for the TCI: nodata 0 declared, so every pixel of
+    probability 0 was no data (band 2's 300 valid pixels all masked). geotile's own
+    outputs declare what they hold."""
+    from geotile.raster import open_raster
+
+    tci = _band(_product(tmp_path, files={**RGB, ("TCI", 10): 90}), "TCI")
+    model = identity_model(tmp_path / "id.onnx", 3)
+    out = tmp_path / "out"
+    result = run_cli("predict", model, tci, "--activation", "softmax", "--dtype", "uint8",
+                     "--scale", "1", "--mean", "0,90,90", "--std", "1,1,1", "-o", f"{out}/")
+    assert result.exit_code == 0, result.output
+    written = out / f"{tci.stem}.tif"
+    with rasterio.open(written) as src:
+        assert src.read(2)[:, 5:].max() == 0 and src.nodatavals == (None,) * 3
+        expected = src.read_masks()
+    with open_raster(written) as src:
+        assert src.nodatavals == (None,) * 3
+        assert (src.read_masks() == expected).all() and (expected[:, :, 5:] == 255).all()
