@@ -357,10 +357,11 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
         archive = local_archive(str(path))
         return [path, Path(archive)] if archive else [path]
     if isinstance(path, Path) and path.suffix.lower() in (".json", ".geojson"):
+        from geotile.sentinel2_bands import metadata_files
         from geotile.stac_images import item_files
 
         return [path, *(f for band in item_files(path)  # a STAC Item's band files too
-                        for f in (band, *mtl_files(band)))]
+                        for f in (band, *mtl_files(band), *metadata_files(band)))]
     if isinstance(path, Path) and path.suffix.lower() == ".shp":
         return [path, *shapefile_parts(path)]  # its fields (.dbf) and CRS (.prj) too
     if not (isinstance(path, Path) and is_mosaic_file(path) and path.is_file()):

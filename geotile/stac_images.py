@@ -347,12 +347,14 @@ def open_item(path, open_raster):
     cannot be stacked."""
     from rasterio.io import MemoryFile
 
+    from geotile.input_paths import files_read
     from geotile.quiet_warnings import quietly
     from geotile.resume import identity
 
     info = os.stat(path)
+    # assets made again, or their product's MTL or MTD: read again
     key = (os.path.realpath(path), info.st_mtime_ns, info.st_size,
-           *(tuple(identity(f)) for f in item_files(path)))  # assets made again: read again
+           *(tuple(identity(f)) for f in files_read(Path(path))[1:]))
     with _STACKS_LOCK:
         memory = _STACKS.get(key)
     if memory is None:

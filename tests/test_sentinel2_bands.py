@@ -342,3 +342,28 @@ def test_a_prediction_named_after_the_true_colour_file_keeps_its_zeros(run_cli, 
     with open_raster(written) as src:
         assert src.nodatavals == (None,) * 3
         assert (src.read_masks() == expected).all() and (expected[:, :, 5:] == 255).all()
+
+
+def test_resume_redoes_an_item_of_band_files_whose_mtd_changed(run_cli, tmp_path):
+    """A STAC Item (a user's, no s2:processing_baseline) of a product's band files: the MTD
+    decides their offset, but --resume digested the item and its files only, so patches cut
+    before the MTD's offset was fixed were kept ('complete'). The MTD is an input too."""
+    safe = _product(tmp_path)
+    band, mtd = _band(safe, "B04"), safe / "MTD_MSIL2A.xml"
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps({
+        "type": "Feature", "stac_version": "1.0.0", "id": "scene", "geometry": None,
+        "properties": {"datetime": "2024-01-01T10:54:41Z"}, "links": [],
+        "assets": {"B04": {"href": str(band), "roles": ["data"],
+                           "eo:bands": [{"name": "B04", "common_name": "red"}]}}}))
+    patches = tmp_path / "patches"
+    args = ("tile", item, "--size", "10", "-o", patches, "--resume")
+    assert run_cli(*args).exit_code == 0
+    mtd.write_text(mtd.read_text().replace(">-1000<", ">-2000<"))
+    result = run_cli(*args)
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    found = list((patches / "images").glob("*.tif"))
+    assert found
+    for patch in found:
+        with rasterio.open(patch) as src:
+            assert src.offsets == (-0.2,) and src.nodata == 0, patch
