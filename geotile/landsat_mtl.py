@@ -46,7 +46,7 @@ def mtl_groups(files) -> dict[str, dict[str, str]]:
     innermost group; {} when none is readable."""
     for path in files:
         try:
-            text = _read_bytes(path).decode("utf-8-sig")  # a byte order mark too
+            text = metadata_bytes(path).decode("utf-8-sig")  # a byte order mark too
         except (OSError, ValueError):
             continue
         suffix = str(path).lower().rsplit(".", 1)[-1]
@@ -60,9 +60,10 @@ def mtl_groups(files) -> dict[str, dict[str, str]]:
 _LARGEST = 1 << 22
 
 
-def _read_bytes(path) -> bytes:
-    """The bytes of MTL ``path``: a file, or a member of a local .tar, .tar.gz or .zip by
-    its GDAL path (/vsitar/scene.tar/..._MTL.json); OSError or ValueError otherwise."""
+def metadata_bytes(path) -> bytes:
+    """The bytes of metadata file ``path`` (an MTL, a Sentinel-2 MTD): a file, or a member
+    of a local .tar, .tar.gz or .zip by its GDAL path (/vsitar/scene.tar/..._MTL.json);
+    OSError or ValueError otherwise."""
     from geotile.input_paths import local_archive
 
     text = os.fspath(path)
@@ -71,10 +72,10 @@ def _read_bytes(path) -> bytes:
         with open(path, "rb") as file:
             return file.read(_LARGEST + 1)[:_LARGEST]
     member = text[text.index(archive) + len(archive):].lstrip("/")
-    return _member_bytes(archive, member, *_version(archive))
+    return _member_bytes(archive, member, *archive_version(archive))
 
 
-def _version(archive: str) -> tuple:
+def archive_version(archive: str) -> tuple:
     """(mtime, size) of ``archive``: a re-downloaded one is read again."""
     stat = os.stat(archive)
     return stat.st_mtime_ns, stat.st_size

@@ -1,9 +1,10 @@
 """Sentinel-2 band files given themselves, as the product names them in its IMG_DATA
 (L2A: ``R10m/T31TCJ_20230615T105031_B04_10m.jp2``, ``TCI_10m``, ``R20m/..._SCL_20m.jp2``;
 L1C: ``T31TCJ_20230615T105031_B04.jp2``), a GeoTIFF copy under the same stem, or a
-``gdalbuildvrt -separate`` stack of them. Their files declare nothing; the product's
+``gdalbuildvrt -separate`` stack of them, also by GDAL path in the zipped product
+(/vsizip/S2A_....SAFE.zip/...). Their files declare nothing; the product's
 MTD_MSIL2A.xml / MTD_MSIL1C.xml (beside the file, or above its GRANULE folder, listing
-the file) gives what :mod:`geotile.sentinel2_safe` declares for its subdatasets:
+the file; in the archive too) gives what :mod:`geotile.sentinel2_safe` declares for its subdatasets:
 
 - spectral bands (uint16): nodata 0, scale 1 / (BOA_)QUANTIFICATION_VALUE and offset
   BOA_ADD_OFFSET (RADIO_ADD_OFFSET) / that value; AOT, WVP: their quantification. With
@@ -21,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import posixpath
 import re
 import warnings
 from pathlib import Path
@@ -35,6 +37,8 @@ SCL_NAMES = ["no_data", "saturated_or_defective", "cast_shadows", "cloud_shadows
 #: the spectral bands by the MTD's band_id (its Spectral_Information says so too)
 _PHYSICAL = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11",
              "B12"]
+#: GDAL's prefixes of a member of a local archive whose MTD is read in it
+_ARCHIVES = ("/vsizip/", "/vsitar/")
 #: the most bytes an MTD is read of (ESA's are some 50-100 kB)
 _LARGEST = 1 << 23
 
@@ -48,33 +52,56 @@ def _kind(path) -> tuple[str, str] | None:
     return band, "2A" if found.group(2) else "1C"
 
 
-def product_metadata(path, others: list | None = None) -> Path | None:
+def product_metadata(path, others: list | None = None) -> Path | str | None:
     """The MTD_MSIL2A.xml (L1C: MTD_MSIL1C.xml) of the local band file ``path``: beside it,
     else above its GRANULE folder (GRANULE/<granule>/IMG_DATA[/R10m]/), one that lists the
-    file (its IMAGE_FILE, whatever its suffix); None when there is none. ``others`` gets
+    file (its IMAGE_FILE, whatever its suffix); None when there is none. Of a band in a
+    local archive (/vsizip/S2A_....SAFE.zip/...): its GDAL path in it. ``others`` gets
     those there that list other files (another product's)."""
     kind = _kind(path)
     text = os.fspath(path)
-    if kind is None or text.startswith("/vsi") or "://" in text:
+    archived = text.startswith(_ARCHIVES)
+    if kind is None or "://" in text or (text.startswith("/vsi") and not archived):
         return None
-    path = Path(os.path.abspath(text))
-    places = [path.parent]
-    for parent in list(path.parents)[1:5]:
-        if parent.name == "GRANULE":
-            places.append(parent.parent)
+    folder = posixpath.dirname(text) if archived else os.path.dirname(os.path.abspath(text))
+    places, parent = [folder], folder
+    for _ in range(4):
+        parent = (posixpath if archived else os.path).dirname(parent)
+        if (posixpath if archived else os.path).basename(parent) == "GRANULE":
+            places.append((posixpath if archived else os.path).dirname(parent))
             break
+    name = f"MTD_MSIL{kind[1]}.xml"
     for place in places:
-        mtd = place / f"MTD_MSIL{kind[1]}.xml"
-        try:
-            stat = mtd.stat()
-        except OSError:
+        mtd = f"{place}/{name}" if archived else Path(place) / name
+        version = _version(mtd)
+        if version is None:
             continue
-        values = _values(str(mtd), stat.st_mtime_ns, stat.st_size)
-        if path.stem.lower() in values["files"]:
+        if os.path.splitext(os.path.basename(text))[0].lower() in _values(str(mtd),
+                                                                          *version)["files"]:
             return mtd
         if others is not None:
             others.append(mtd)
     return None
+
+
+def _version(mtd) -> tuple | None:
+    """(mtime, size) of MTD file ``mtd`` (of its archive for a member of one), None when
+    there is none."""
+    from geotile.input_paths import local_archive
+    from geotile.landsat_mtl import archive_version, metadata_bytes
+
+    text = os.fspath(mtd)
+    try:
+        if not text.startswith(_ARCHIVES):
+            stat = os.stat(text)
+            return (stat.st_mtime_ns, stat.st_size) if os.path.isfile(text) else None
+        archive = local_archive(text)
+        if archive is None:
+            return None
+        metadata_bytes(text)  # there, and small enough
+        return archive_version(archive)
+    except (OSError, ValueError):
+        return None
 
 
 def metadata_files(path) -> list:
@@ -92,10 +119,11 @@ def _values(mtd: str, *_version) -> dict:
     from geotile.sentinel2_safe import finite_number
 
     values: dict = {"files": set(), "quantity": {}, "offsets": {}}
+    from geotile.landsat_mtl import metadata_bytes
+
     try:
-        with open(mtd, "rb") as file:
-            root = ElementTree.fromstring(file.read(_LARGEST))
-    except (OSError, ElementTree.ParseError):
+        root = ElementTree.fromstring(metadata_bytes(mtd)[:_LARGEST])
+    except (OSError, ValueError, ElementTree.ParseError):
         return values
     names = dict(enumerate(_PHYSICAL))
     offsets = {}
@@ -122,9 +150,9 @@ def band_declared(src) -> tuple[list[tuple], dict] | None:
     ``src`` (local, of the product's type), where it declares none; None otherwise."""
     from geotile.resume import geotile_output
 
-    kind = _kind(src.name)
-    if kind is None or str(src.name).startswith("/vsi") or "://" in str(src.name) \
-            or geotile_output(src):
+    kind, name = _kind(src.name), str(src.name)
+    if kind is None or (name.startswith("/vsi") and not name.startswith(_ARCHIVES)) \
+            or "://" in name or geotile_output(src):
         return None
     band, level = kind
     count, dtype = (3, "uint8") if band == "TCI" else (1, "uint8" if band == "SCL" else
@@ -182,8 +210,7 @@ def _scale_offset(path, band: str, level: str) -> tuple[float, float]:
         warnings.warn(GeotileWarning(f"{name}: {advice}.", about=name, advice=advice),
                       stacklevel=3)
         return 0.0001, 0.0
-    stat = mtd.stat()
-    values = _values(str(mtd), stat.st_mtime_ns, stat.st_size)
+    values = _values(str(mtd), *(_version(mtd) or ()))
     quantity = values["quantity"].get(band if band in ("AOT", "WVP") else "spectral")
     if not quantity:
         return 1.0, 0.0

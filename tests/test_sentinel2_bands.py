@@ -367,3 +367,28 @@ def test_resume_redoes_an_item_of_band_files_whose_mtd_changed(run_cli, tmp_path
     for patch in found:
         with rasterio.open(patch) as src:
             assert src.offsets == (-0.2,) and src.nodata == 0, patch
+
+
+def test_a_band_file_in_the_zipped_product_declares_its_values(run_cli, tmp_path):
+    """The product as the Copernicus Data Space delivers it (S2A_MSIL2A_....SAFE.zip), a
+    band given by its GDAL path in it (/vsizip/....SAFE.zip/....SAFE/GRANULE/.../B04_10m.jp2):
+    the MTD in it was never read: its 0 fill predicted, 16-bit scaling advised, unlike the
+    unzipped file. Now read as the unzipped one: fill NaN, the reflectance advice."""
+    import zipfile
+
+    safe = _product(tmp_path / "p")
+    band = _band(safe, "B04").relative_to(safe.parent)
+    path = tmp_path / f"{safe.name}.zip"
+    with zipfile.ZipFile(path, "w") as opened:
+        for file in sorted(safe.rglob("*")):
+            opened.write(file, file.relative_to(safe.parent).as_posix())
+    shutil.rmtree(safe)
+    name = f"/vsizip/{path}/{band.as_posix()}"
+    model = identity_model(tmp_path / "id.onnx", 1)
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, name, "--activation", "none", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "--scale 0.0001 --mean 0.1" in result.stderr and "16-bit" not in result.stderr
+    with rasterio.open(out) as dst:
+        values = dst.read(1)
+    assert np.isnan(values[:, :5]).all() and (values[:, 5:] == 1300).all()
