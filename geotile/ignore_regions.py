@@ -5,7 +5,7 @@ A region is a vector file (its polygons, reprojected as labels are) or a one-ban
 SpaceNet 7's ``labels/<scene>_UDM.geojson`` and ``UDM_masks/<scene>_UDM.tif``, a cloud
 mask, the unlabelled zones of a city. A folder or a pattern gives each image its own file,
 paired as label folders pair (:func:`geotile.label_folders.pair_labels`, a ``_UDM``-like
-suffix left out). A class raster (Sentinel-2's SCL), an HLS Fmask or a Landsat QA band
+suffix left out). Sentinel-2's SCL, an HLS Fmask or a Landsat QA band
 is refused: its nonzero pixels are classes or flags, not regions. Regions are burnt after
 the labels, so they win over any class; one outside an image changes nothing. Every file
 is read and checked before any mask is written.
@@ -130,26 +130,27 @@ def _check_raster(src, path, images, said: dict) -> None:
 
 def _refuse_classes(src, path) -> None:
     """InputError where region raster ``src`` holds classes or flags, not regions: an HLS
-    Fmask or a Landsat QA band (their clear pixels are nonzero flags too), or a raster
-    naming more than two classes (Sentinel-2's SCL: vegetation and water would be left out
-    with the clouds)."""
+    Fmask or a Landsat QA band (their clear pixels are nonzero flags too), or Sentinel-2's
+    SCL (vegetation and water would be left out with the clouds). Other class rasters (a
+    cloud model's classes, 0 its background) are regions."""
     from geotile.hls_files import refuse_fmask
     from geotile.landsat_mtl import refuse_qa_band
     from geotile.raster_kinds import class_names
+    from geotile.sentinel2_bands import SCL_NAMES
 
     refuse_fmask(src)
     refuse_qa_band(src)
     names = class_names(src) or []
-    if len(names) <= 2:
+    if names != SCL_NAMES:
         return
-    cloudy = [i for i, n in enumerate(names) if "cloud" in n.lower() or "cirrus" in n.lower()]
-    calc = " | ".join(f"(A == {i})" for i in cloudy or [1])
+    cloudy = [i for i, n in enumerate(names) if "cloud" in n or "cirrus" in n]
+    calc = " | ".join(f"(A == {i})" for i in cloudy)
     shown = ", ".join(f"{i} {n}" for i, n in enumerate(names[:5]))
     raise InputError(
-        f"{path}: a class raster ({len(names)} classes: {shown}, ...), not regions: every "
+        f"{path}: Sentinel-2's SCL ({len(names)} classes: {shown}, ...), not regions: every "
         "nonzero class would be left out; reduce it to 1 where pixels are to be left out "
         f"first (gdal_calc.py -A {os.path.basename(str(path))} --calc '{calc}' --type Byte "
-        f"--outfile ignore.tif{' for its cloud classes' if cloudy else ''}) and give that.")
+        "--outfile ignore.tif for its cloud classes) and give that.")
 
 
 def _read_vector(path, places):

@@ -181,6 +181,20 @@ def test_scl_as_ignore_regions_is_refused(run_cli, tmp_path):
     assert_one_line_error(result, f"{scl}: ", "12 classes", "vegetation",
                           "gdal_calc.py", "cloud")
     assert not out.exists()
+    clouds = tmp_path / "clouds.tif"  # a cloud model's classes: its nonzero are regions
+    with rasterio.open(scl) as src:
+        profile = {**src.profile, "driver": "GTiff"}
+        ids = np.where(src.read() >= 8, 1, 0).astype(np.uint8)
+    with rasterio.open(clouds, "w", **profile) as dst:
+        dst.write(ids)
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["background", "cloud", "shadow"]))
+    result = run_cli("make-masks", labels, _band(safe, "B11"), "--ignore", clouds, "-o", out)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as dst:  # the clouds 255; so is the image's fill
+        mask = dst.read(1)
+    with rasterio.open(_band(safe, "B11")) as src:
+        fill = src.read(1) == 0
+    assert ((mask == 255) == ((ids[0] == 1) | fill)).all() and ids.sum() == 48
 
 
 def test_a_separate_stack_of_band_files_declares_each_bands_values(run_cli, tmp_path):
