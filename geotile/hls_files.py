@@ -26,7 +26,7 @@ def hls_declared(src) -> list[tuple] | None:
 
     name = os.path.basename(str(src.name))
     # the product's types: Fmask uint8, the others 16-bit (an 8-bit copy is not its DN)
-    fmask = name.lower().rsplit(".", 2)[-2] == "fmask"
+    fmask = name.lower().endswith((".fmask.tif", ".fmask.tiff"))
     from geotile.resume import geotile_output
 
     if not HLS_FILE.fullmatch(name) or src.count != 1 or geotile_output(src) \
