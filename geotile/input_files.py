@@ -145,12 +145,11 @@ def _without_planet_udms(files: list[Path]) -> list[Path]:
     """``files`` without the Planet udm/udm2 rasters (:func:`geotile.planet_files.udm_scene`)
     whose scene's image is among them: the flags of that image's pixels (clear, cloud,
     unusable), never an image of their own. One given by name is read as any raster."""
-    from geotile.planet_files import of_scene, udm_scene
+    from geotile.planet_files import image_scenes, udm_scene
 
     udms = {f: scene for f in files if (scene := udm_scene(f))}
-    images = [f for f in files if f not in udms]
-    return [f for f in files if f not in udms
-            or not any(of_scene(image, udms[f]) for image in images)]
+    scenes = {s for f in files if f not in udms for s in image_scenes(f)}
+    return [f for f in files if f not in udms or udms[f] not in scenes]
 
 
 #: a downloaded archive's suffix -> GDAL's prefix for the files inside it

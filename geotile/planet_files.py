@@ -28,8 +28,15 @@ def of_scene(image, scene: str) -> bool:
     """Whether ``image`` is of the udm's ``scene`` (:func:`udm_scene`): its name starts with
     it (<id>_3B_AnalyticMS_SR_clip.tif of <id>_3B_udm2_clip.tif) or is it (SkySat's
     <collect>_panchromatic.tif of <collect>_panchromatic_udm2.tif)."""
+    return scene in image_scenes(image)
+
+
+def image_scenes(image) -> set[str]:
+    """The scenes (:func:`udm_scene`) a udm of ``image`` may name: each start of its lower
+    case name before a '_', and its stem; a set, so a folder's udms find their images in
+    one pass (not each against every image)."""
     name = Path(image).name.lower()
-    return name.startswith(f"{scene}_") or Path(name).stem == scene
+    return {name[:i] for i, c in enumerate(name) if c == "_"} | {Path(name).stem}
 
 
 def udm2_beside(image: Path) -> Path | None:
