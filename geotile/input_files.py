@@ -141,10 +141,11 @@ def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
     return sorted((f for f in files if os.path.realpath(f) not in listed), key=lambda p: p.name)
 
 
-def _without_planet_udms(files: list[Path]) -> list[Path]:
-    """``files`` without the Planet udm/udm2 rasters (:func:`geotile.planet_files.udm_scene`)
-    whose scene's image is among them: the flags of that image's pixels (clear, cloud,
-    unusable), never an image of their own. One given by name is read as any raster."""
+def _without_planet_udms(files: list) -> list:
+    """``files`` (of a folder, local or in an archive) without the Planet udm/udm2 rasters
+    (:func:`geotile.planet_files.udm_scene`) whose scene's image is among them: the flags
+    of that image's pixels (clear, cloud, unusable), never an image of their own. One
+    given by name or by a pattern is read as any raster."""
     from geotile.planet_files import image_scenes, udm_scene
 
     udms = {f: scene for f in files if (scene := udm_scene(f))}
@@ -218,7 +219,8 @@ def _archive_files(text: str, suffixes: tuple[str, ...]) -> list | None:
         fix = (f"its rasters are in {deeper[0]}{' and other folders' if deeper[1:] else ''}:"
                " give that path" if deeper and magic is None else "Check the path")
         raise InputError(f"{text}: the {what} ({' '.join(suffixes)}) in the archive; {fix}.")
-    return [input_path(p) for _, p in files]
+    found = [input_path(p) for _, p in files]
+    return _without_planet_udms(found) if magic is None and ".tif" in suffixes else found
 
 
 def _archive_products(products: list[tuple], files: list[tuple]) -> list[tuple]:

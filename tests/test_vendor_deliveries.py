@@ -396,3 +396,24 @@ def test_a_planet_order_of_many_scenes_is_listed_in_linear_time(tmp_path):
         [f"{s}_3B_AnalyticMS_SR_clip.tif" for s in scenes]
         + ["20230613_101010_12_2447_3B_udm2_clip.tif"])
     assert took < 3, took
+
+
+def test_a_zipped_planet_order_is_its_image_not_its_udm2(tmp_path, run_cli):
+    """Planet's Orders API delivers a zip (<order id>/PSScene/...): its folder given as
+    /vsizip/order.zip/<id>/PSScene read the udm2 as a second image (8 bands for 4
+    channels, advised --bands 1,2,3,4), as a local folder did before."""
+    import zipfile
+
+    scene = planet_scene(tmp_path / "abc123" / "PSScene")
+    archive = tmp_path / "order.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for file in sorted(scene.parent.iterdir()):
+            zipped.write(file, f"abc123/PSScene/{file.name}")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    out = tmp_path / "out"
+    result = run_cli("predict", model, f"/vsizip/{archive}/abc123/PSScene", "-o", f"{out}/",
+                     "--scale", "0.0001")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.glob("*.tif")] == [scene.name]
+    with rasterio.open(out / scene.name) as src, rasterio.open(scene) as image:
+        assert (src.transform, src.crs) == (image.transform, image.crs)
