@@ -150,7 +150,31 @@ def _without_planet_udms(files: list) -> list:
 
     udms = {f: scene for f in files if (scene := udm_scene(f))}
     scenes = {s for f in files if f not in udms for s in image_scenes(f)}
-    return [f for f in files if f not in udms or udms[f] not in scenes]
+    alone = {f: None for f, scene in udms.items() if scene not in scenes}
+    for udm in alone:
+        _refuse_udm_alone(udm, udms[udm])
+    return [f for f in files if f not in udms or f in alone]
+
+
+def _refuse_udm_alone(udm, scene: str) -> None:
+    """InputError for a folder's Planet udm/udm2 (uint8 flags: 8 bands, or udm's 1) whose
+    scene's image is not beside it: read as an image, its flags would be predicted or
+    patched (exit 0 for a model of as many channels). Another raster so named passes."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from geotile.quiet_warnings import quietly
+
+    try:
+        with quietly(rasterio.open, udm) as src:
+            flags = src.count in (1, 8) and set(src.dtypes) == {"uint8"}
+    except RasterioError:
+        return  # not readable: the commands say so
+    if flags:
+        name, parent = input_path(udm).name, PurePosixPath(os.fspath(udm)).parent
+        raise InputError(f"{udm}: a Planet usable-data mask (udm: pixel flags of a scene, "
+                         f"no image) whose image ({name[:len(scene)]}_*) is not in {parent}; "
+                         "put the scene's image beside it, or move the udm out of the folder.")
 
 
 #: a downloaded archive's suffix -> GDAL's prefix for the files inside it

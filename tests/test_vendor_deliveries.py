@@ -417,3 +417,20 @@ def test_a_zipped_planet_order_is_its_image_not_its_udm2(tmp_path, run_cli):
     assert [p.name for p in out.glob("*.tif")] == [scene.name]
     with rasterio.open(out / scene.name) as src, rasterio.open(scene) as image:
         assert (src.transform, src.crs) == (image.transform, image.crs)
+
+
+def test_a_folder_holding_a_udm2_without_its_image_says_so(tmp_path, run_cli):
+    """A Planet folder whose image did not download (or was moved) kept its udm2, read as
+    an image: refused for its 8 bands with --bands 1,2,3,4 (its clear, snow, shadow and
+    haze flags), or, for an 8-channel model, predicted from flags with exit 0."""
+    scene = planet_scene(tmp_path / "psscene")
+    scene.unlink()
+    udm2 = next(scene.parent.glob("*udm2*"))
+    model = pointwise_model(tmp_path / "m.onnx", channels=8, activation="sigmoid")
+    out = tmp_path / "out"
+    result = run_cli("predict", model, scene.parent, "-o", f"{out}/")
+    assert_one_line_error(result, udm2.name, "usable-data mask",
+                          f"{scene.name[:len('20230612_101010_12_2447_3B')]}_", "not in")
+    assert not out.exists() or not any(out.iterdir())
+    alone = run_cli("predict", model, udm2, "-o", tmp_path / "flags.tif")  # by name: read
+    assert alone.exit_code == 0, alone.output
