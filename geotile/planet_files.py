@@ -14,8 +14,10 @@ import numpy as np
 from geotile.errors import GeotileWarning
 
 #: a Planet usable-data mask's name: <scene>[_3B]_udm2[_clip].tif (PSScene), <scene>_udm.tif,
-#: <scene>_3B_AnalyticMS_DN_udm_clip.tif (older), SkySat's <collect>_udm2.tif
-UDM_NAME = re.compile(r"(?P<scene>.+?)(_analyticms_dn)?_udm2?(_clip)?\.tiff?", re.IGNORECASE)
+#: <scene>_3B_AnalyticMS_DN_udm_clip.tif (older), <tile>_BGRN_DN_udm.tif (PSOrthoTile),
+#: SkySat's <collect>_udm2.tif
+UDM_NAME = re.compile(r"(?P<scene>.+?)(_analyticms_dn|_dn)?_udm2?(_clip)?\.tiff?",
+                      re.IGNORECASE)
 
 
 def udm_scene(path) -> str | None:

@@ -434,3 +434,23 @@ def test_a_folder_holding_a_udm2_without_its_image_says_so(tmp_path, run_cli):
     assert not out.exists() or not any(out.iterdir())
     alone = run_cli("predict", model, udm2, "-o", tmp_path / "flags.tif")  # by name: read
     assert alone.exit_code == 0, alone.output
+
+
+@pytest.mark.parametrize("image, udm", [
+    ("20170101_101010_0e0f_3B_AnalyticMS_SR.tif", "20170101_101010_0e0f_3B_AnalyticMS_DN_udm.tif"),
+    ("4621017_2021-06-01_2416_BGRN_SR.tif", "4621017_2021-06-01_2416_BGRN_DN_udm.tif"),
+    ("20230612_101010_12_2447_3B_AnalyticMS_SR_harmonized_clip.tif",
+     "20230612_101010_12_2447_3B_udm2_clip.tif"),
+], ids=["PSScene4Band", "PSOrthoTile", "harmonized"])
+def test_planet_naming_conventions_leave_their_udm_out(tmp_path, image, udm):
+    """Planet's older item types name the udm after the DN product (<...>_DN_udm.tif): a
+    PSOrthoTile's _BGRN_DN_udm.tif was taken for a scene '<...>_bgrn_dn' without image."""
+    from geotile.input_files import expand_inputs
+
+    profile = {"driver": "GTiff", "width": 8, "height": 8, "crs": "EPSG:32633",
+               "transform": rasterio.transform.from_origin(400000, 5000000, 3, 3)}
+    with rasterio.open(tmp_path / image, "w", count=4, dtype="uint16", **profile) as dst:
+        dst.write(np.ones((4, 8, 8), "uint16"))
+    with rasterio.open(tmp_path / udm, "w", count=1, dtype="uint8", **profile) as dst:
+        dst.write(np.zeros((1, 8, 8), "uint8"))
+    assert [p.name for p in expand_inputs([tmp_path])] == [image]
