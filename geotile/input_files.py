@@ -108,12 +108,32 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
         if advice := safe_folder_advice(folder):
             raise InputError(f"{folder}: {advice}.")
         archives = sorted(p.name for p in folder.iterdir() if _archive_prefix(p))
+        deeper = _folders_of_rasters(folder, wanted)
         fix = (f"give its archives themselves ({', '.join(archives[:3])}"
                f"{' ...' if archives[3:] else ''}): geotile reads the rasters inside"
-               if archives else "Check the path")
+               if archives else f"its folder{'s' if deeper[1:] else ''} "
+               f"{', '.join(deeper[:3])}{f' and {len(deeper) - 3} more' if deeper[3:] else ''}"
+               f" hold{'' if deeper[1:] else 's'} them (a delivery's products, as a Maxar "
+               "order's _MUL and _PAN): give those you want" if deeper else "Check the path")
         raise InputError(f"{folder}: the folder holds no raster files "
                          f"({' '.join(wanted)}); {fix}.")
     return files
+
+
+def _folders_of_rasters(folder: Path, suffixes: tuple[str, ...]) -> list[str]:
+    """The names of ``folder``'s folders (not hidden) holding rasters or a vendor's product
+    file, sorted; one level down only."""
+    found = []
+    for sub in sorted(folder.iterdir(), key=lambda p: p.name):
+        if sub.name.startswith(".") or not sub.is_dir():
+            continue
+        try:
+            names = [p for p in sub.iterdir() if not p.name.startswith(".")]
+        except OSError:
+            continue
+        if raster_files(names, suffixes) or any(is_product_file(p) for p in names):
+            found.append(sub.name)
+    return found
 
 
 def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:

@@ -454,3 +454,17 @@ def test_planet_naming_conventions_leave_their_udm_out(tmp_path, image, udm):
     with rasterio.open(tmp_path / udm, "w", count=1, dtype="uint8", **profile) as dst:
         dst.write(np.zeros((1, 8, 8), "uint8"))
     assert [p.name for p in expand_inputs([tmp_path])] == [image]
+
+
+def test_a_maxar_order_folder_names_its_product_folders(tmp_path, run_cli):
+    """A Maxar order delivers each product in its own folder (<order>_01_P001_MUL,
+    <order>_01_P001_PAN): the order given said only 'holds no raster files; Check the
+    path'. The line names the folders that hold them."""
+    maxar_tiles(tmp_path / "058123456010" / "058123456010_01_P001_MUL")
+    maxar_tiles(tmp_path / "058123456010" / "058123456010_01_P001_PAN")
+    (tmp_path / "058123456010" / "GIS_FILES").mkdir()
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, tmp_path / "058123456010", "-o", f"{tmp_path}/out/")
+    assert_one_line_error(result, "holds no raster files", "058123456010_01_P001_MUL",
+                          "058123456010_01_P001_PAN")
+    assert "GIS_FILES" not in result.stderr and not (tmp_path / "out").exists()
