@@ -81,7 +81,8 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
         from geotile.hls_files import refuse_band_file
 
         refuse_band_file(src, source or src.name, Path(model.path).name, channels)
-    model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src))
+    model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src),
+                      _described_bgrn(src))
     if not given:
         _warn_blue_first(src, indexes, source or src.name)
     _warn_bad_bands(src, indexes, source or src.name)
@@ -174,6 +175,17 @@ def _rgb_bands(src) -> list[int] | None:
     found = [src.colorinterp.index(c) + 1 if c in src.colorinterp else None
              for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)]
     return None if None in found else found
+
+
+def _described_bgrn(src) -> list[int] | None:
+    """The bands described blue, green, red and nir (one each: PlanetScope 8-band's 2, 4,
+    6, 8 beside coastal_blue, green_i, yellow, rededge), in that order, else None."""
+    from geotile.mlm_sidecars import described_keys
+
+    keys = described_keys(src)
+    found = [[b for b, k in enumerate(keys, 1) if name in k] for name in
+             ("BLUE", "GREEN", "RED", "NIR")]
+    return [b[0] for b in found] if all(len(b) == 1 for b in found) else None
 
 
 def _warn_blue_first(src, indexes: list[int], source) -> None:

@@ -1572,15 +1572,20 @@ class OnnxModel:
         mean = means[0] if len(set(means)) == 1 else ",".join(means)
         return f"--scale {scales[0]:.12g} --mean{'=' if mean.startswith('-') else ' '}{mean}"
 
-    def check_bands(self, count: int, source, rgb: list[int] | None = None) -> None:
+    def check_bands(self, count: int, source, rgb: list[int] | None = None,
+                    bgrn: list[int] | None = None) -> None:
         """ModelError suggesting --bands when ``count`` selected bands do not fit the model
-        (``rgb``: the raster's red, green and blue bands, suggested to a 3-channel model)."""
+        (``rgb``: the raster's red, green and blue bands, suggested to a 3-channel model;
+        ``bgrn``: its bands described blue, green, red and nir, to a 4-channel one)."""
         if self.channels is not None and count != self.channels:
             hint = ",".join(["1"] * self.channels) if count == 1 else ",".join(
                 str(i + 1) for i in range(self.channels)) if self.channels <= 4 \
                 else f"1-{self.channels}"
             if rgb and self.channels == 3:
                 hint = f"{','.join(map(str, rgb))} (red, green, blue)"
+            if bgrn and self.channels == 4 and count > 4:
+                hint = (f"{','.join(map(str, bgrn))} (blue, green, red, nir by their "
+                        "descriptions; in the order the model takes them)")
             raise ModelError(
                 f"{source}: {count} band(s) selected but {self.path.name} takes "
                 f"{self.channels} channels. Choose bands with --bands, e.g. --bands {hint}."

@@ -468,3 +468,21 @@ def test_a_maxar_order_folder_names_its_product_folders(tmp_path, run_cli):
     assert_one_line_error(result, "holds no raster files", "058123456010_01_P001_MUL",
                           "058123456010_01_P001_PAN")
     assert "GIS_FILES" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_planetscope_8_bands_for_a_4_channel_model_are_advised_by_name(tmp_path, run_cli):
+    """An ortho_analytic_8b_sr image (coastal_blue, blue, green_i, green, yellow, red,
+    rededge, nir) for a 4-channel model was advised --bands 1,2,3,4: coastal blue to green,
+    no red, no NIR. Its described blue, green, red and nir are bands 2,4,6,8."""
+    scene = planet_scene(tmp_path / "psscene", bands=8)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, scene, "-o", tmp_path / "out.tif", "--scale", "0.0001")
+    assert_one_line_error(result, "--bands 2,4,6,8 (blue, green, red, nir")
+    advised = run_cli("predict", model, scene, "-o", tmp_path / "out.tif", "--scale", "0.0001",
+                      "--bands", "2,4,6,8")
+    assert advised.exit_code == 0, advised.output
+    named = run_cli("predict", model, scene, "-o", tmp_path / "named.tif", "--scale", "0.0001",
+                    "--bands", "blue,green,red,nir")
+    assert named.exit_code == 0, named.output
+    with rasterio.open(tmp_path / "out.tif") as a, rasterio.open(tmp_path / "named.tif") as b:
+        assert np.array_equal(a.read(), b.read(), equal_nan=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.enums import ColorInterp
 from rasterio.transform import from_origin
 
 #: a Maxar product's names: <acquisition>-<band code>[_R<r>C<c>]-<order>_P001.<ext>
@@ -60,13 +61,20 @@ PLANET_SCENE = "20230612_101010_12_2447"
 PLANET_COEFFICIENTS = (1.93e-05, 2.08e-05, 2.31e-05, 3.42e-05)
 
 
+#: PlanetScope 8-band's band descriptions, in its band order (its 4-band: every second)
+PLANET_8B = ("coastal_blue", "blue", "green_i", "green", "yellow", "red", "rededge", "nir")
+_COLOURS = {"blue": ColorInterp.blue, "green": ColorInterp.green, "red": ColorInterp.red}
+
+
 def planet_scene(folder: Path, *, width=96, height=64, bands=4, seed=0,
                  radiance=False) -> Path:
     """A PlanetScope PSScene ortho_analytic_4b_sr delivery: its AnalyticMS_SR GeoTIFF
     (uint16 surface reflectance x 10000, nodata 0 in a 10-column collar on the left,
     EPSG:32633, 3 m), its udm2 (8 uint8 bands: 1 clear, 6 cloud, 8 unusable; a cloud in
-    rows 0..19, columns 40..59) and its metadata XML. ``radiance``: ortho_analytic_4b
-    instead, AnalyticMS (radiance x 100), its XML giving :data:`PLANET_COEFFICIENTS`.
+    rows 0..19, columns 40..59) and its metadata XML. ``bands`` 8: ortho_analytic_8b_sr, its
+    bands described and coloured as Planet's (:data:`PLANET_8B`). ``radiance``:
+    ortho_analytic_4b instead, AnalyticMS (radiance x 100), its XML giving
+    :data:`PLANET_COEFFICIENTS`.
     Returns the GeoTIFF."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -78,6 +86,9 @@ def planet_scene(folder: Path, *, width=96, height=64, bands=4, seed=0,
     image = folder / f"{PLANET_SCENE}_3B_AnalyticMS{'' if radiance else '_SR'}{eight}_clip.tif"
     with rasterio.open(image, "w", count=bands, dtype="uint16", nodata=0, **profile) as dst:
         dst.write(data)
+        if bands == 8:  # as Planet describes them (its 4-band: left plain here)
+            dst.descriptions = PLANET_8B
+            dst.colorinterp = [_COLOURS.get(n, ColorInterp.undefined) for n in PLANET_8B]
     udm = np.zeros((8, height, width), "uint8")
     udm[0], udm[0, :, :10], udm[7, :, :10] = 1, 0, 1
     udm[0, :20, 40:60], udm[5, :20, 40:60] = 0, 1
