@@ -336,10 +336,10 @@ def is_product_file(path) -> bool:
 
 
 def is_mosaic_file(path) -> bool:
-    """Whether ``path`` names a VRT, a GTI tile index (.gti.gpkg, .gti.fgb) or a product
-    file (:func:`is_product_file`): GDAL reads its pixels from other files, which it lists
-    (a GTI index: :func:`geotile.tile_indexes.index_tiles`)."""
-    return os.fspath(path).lower().endswith((".vrt", ".gti.gpkg", ".gti.fgb")) \
+    """Whether ``path`` names a VRT, a GTI tile index (.gti.gpkg, .gti.fgb, .gti.parquet) or
+    a product file (:func:`is_product_file`): GDAL reads its pixels from other files, which
+    it lists (a GTI index: :func:`geotile.tile_indexes.index_tiles`)."""
+    return os.fspath(path).lower().endswith((".vrt", ".gti.gpkg", ".gti.fgb", ".gti.parquet")) \
         or is_product_file(path)
 
 

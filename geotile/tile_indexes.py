@@ -54,6 +54,8 @@ def _locations(path: Path) -> list[str]:
     layer; empty when it is no vector file or has no such field."""
     import pyogrio
 
+    if path.suffix.lower() in (".parquet", ".geoparquet"):  # GDAL may lack its driver
+        return _parquet_locations(path)
     try:
         fields = list(pyogrio.read_info(path)["fields"])
         field = next((f for f in fields if f.lower() == LOCATION), None)
@@ -63,3 +65,16 @@ def _locations(path: Path) -> list[str]:
     except Exception:  # pyogrio raises several types: not a vector file, no index
         return []
     return [str(v) for v in frame[field] if isinstance(v, str) and v]
+
+
+def _parquet_locations(path: Path) -> list[str]:
+    """:func:`_locations` of a (Geo)Parquet file (gdaltindex -f Parquet), read by pyarrow."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+        field = next((f for f in table.schema_arrow.names if f.lower() == LOCATION), None)
+        values = table.read(columns=[field]).column(0).to_pylist() if field else []
+    except Exception:  # pyarrow raises several types: not Parquet, unreadable
+        return []
+    return [str(v) for v in values if isinstance(v, str) and v]

@@ -486,3 +486,19 @@ def test_planetscope_8_bands_for_a_4_channel_model_are_advised_by_name(tmp_path,
     assert named.exit_code == 0, named.output
     with rasterio.open(tmp_path / "out.tif") as a, rasterio.open(tmp_path / "named.tif") as b:
         assert np.array_equal(a.read(), b.read(), equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["index.parquet", "index.gti.parquet"])
+def test_a_geoparquet_tile_index_is_advised_its_tiles(tmp_path, make_raster, run_cli, name):
+    """gdaltindex -f Parquet writes a GeoParquet index (GDAL's GTI reads .gti.parquet),
+    which pyogrio here does not read: it was 'not a raster GDAL can read ... Give a
+    GeoTIFF', naming no tile. It is advised its tiles, as a GeoPackage index is."""
+    tiles = _two_tiles(tmp_path / "tiles", make_raster)
+    index = tile_index(tmp_path / "index.gpkg", tiles, [f"tiles/{t.name}" for t in tiles])
+    import geopandas as gpd
+
+    gpd.read_file(index).to_parquet(tmp_path / name)
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
+    result = run_cli("predict", model, tmp_path / name, "-o", tmp_path / "p.tif")
+    assert_one_line_error(result, name, "tile index", "2 rasters", f"{tmp_path / 'tiles'}")
+    assert not (tmp_path / "p.tif").exists()
