@@ -19,6 +19,7 @@ from geotile.input_paths import (
     is_virtual_path,
     is_virtual_subdataset,
     local_path,
+    product_quicklooks,
 )
 from geotile.sidecars import is_sidecar
 
@@ -143,7 +144,7 @@ def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
     product file GDAL cannot open leaves the folder's rasters as they are. A VRT of the
     folder reading a product file (the collar advice's ``<stem>_nodata.vrt``) replaces it
     in turn."""
-    from geotile.input_paths import files_read, is_product_file
+    from geotile.input_paths import files_read
 
     products = sorted((p for p in folder.iterdir() if is_product_file(p) and p.is_file()
                        and not p.name.startswith(".")), key=lambda p: p.name)
@@ -154,8 +155,10 @@ def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
     listed: set[str] = set()
     for product in products:
         read = files_read(product)
-        if len(read) > 1:  # it opened: GDAL listed its tiles
-            listed |= {os.path.realpath(f) for f in read[1:]}
+        if len(read) > 1:  # it opened: GDAL listed its tiles (its quick-looks: none)
+            looks = product_quicklooks(product)
+            listed |= {os.path.realpath(f) for f in read[1:]} | {
+                os.path.realpath(f) for f in files if f.name.lower() in looks}
             if os.path.realpath(product) not in through_vrts:
                 files.append(product)
     return sorted((f for f in files if os.path.realpath(f) not in listed), key=lambda p: p.name)
@@ -284,7 +287,8 @@ def _archive_products(products: list[tuple], files: list[tuple]) -> list[tuple]:
         except RasterioError:
             continue
         if read:
-            listed |= set(read)
+            looks = product_quicklooks(name)
+            listed |= set(read) | {p for n, p in files if n.lower() in looks}
             files.append((name, product))
     return sorted(f for f in files if f[1] not in listed)
 

@@ -335,6 +335,21 @@ def is_product_file(path) -> bool:
     return bool(_PRODUCT_FILE.fullmatch(os.path.basename(os.fspath(path))))
 
 
+def product_quicklooks(path) -> set[str]:
+    """The lower-case names of the JPEG quick-looks a vendor ships beside its product file
+    ``path`` (Maxar's <stem>-BROWSE.JPG; Airbus' PREVIEW_<id>.JPG and ICON_<id>.JPG of
+    DIM_<id>.XML; SPOT 5's PREVIEW.JPG and ICON.JPG): no images of their own."""
+    name = os.path.basename(os.fspath(path)).lower()
+    stem = os.path.splitext(name)[0]
+    if name.endswith(".til"):
+        return {f"{stem}-browse.jpg"}
+    if name == "metadata.dim":
+        return {"preview.jpg", "icon.jpg"}
+    if is_product_file(name):  # DIM_<id>.XML
+        return {f"preview_{stem[4:]}.jpg", f"icon_{stem[4:]}.jpg"}
+    return set()
+
+
 def is_mosaic_file(path) -> bool:
     """Whether ``path`` names a VRT, a GTI tile index (.gti.gpkg, .gti.fgb, .gti.parquet) or
     a product file (:func:`is_product_file`): GDAL reads its pixels from other files, which

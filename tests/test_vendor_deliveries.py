@@ -502,3 +502,45 @@ def test_a_geoparquet_tile_index_is_advised_its_tiles(tmp_path, make_raster, run
     result = run_cli("predict", model, tmp_path / name, "-o", tmp_path / "p.tif")
     assert_one_line_error(result, name, "tile index", "2 rasters", f"{tmp_path / 'tiles'}")
     assert not (tmp_path / "p.tif").exists()
+
+
+def _quicklook(path):
+    """A vendor's JPEG quick-look (3 uint8 bands, no georeference)."""
+    with rasterio.open(path, "w", driver="JPEG", width=16, height=12, count=3,
+                       dtype="uint8") as dst:
+        dst.write(np.full((3, 12, 16), 90, "uint8"))
+
+
+@pytest.mark.parametrize("zipped", [False, True], ids=["folder", "zip"])
+def test_a_products_quicklooks_are_no_images_of_its_folder(tmp_path, run_cli, zipped):
+    """Maxar's <stem>-BROWSE.JPG, Airbus' PREVIEW_/ICON_<id>.JPG and SPOT 5's PREVIEW.JPG
+    and ICON.JPG lie beside the product file: they were predicted as images (a 4-channel
+    model refused the folder for a 3-band ICON_*.JPG)."""
+    import warnings
+    import zipfile
+
+    til = maxar_tiles(tmp_path / "d" / "mx")
+    dim = pleiades_product(tmp_path / "d" / "phr")
+    spot = spot5_scene(tmp_path / "d" / "S5_07_A")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # JPEGs without georeference
+        for quicklook in (til.parent / f"{til.stem}-BROWSE.JPG",
+                          dim.parent / f"PREVIEW_{dim.stem[4:]}.JPG",
+                          dim.parent / f"ICON_{dim.stem[4:]}.JPG",
+                          spot.parent / "PREVIEW.JPG", spot.parent / "ICON.JPG"):
+            _quicklook(quicklook)
+    from geotile.input_files import expand_inputs
+
+    for product in (til, dim, spot):
+        folder = product.parent
+        if zipped:
+            archive = tmp_path / f"{folder.name}.zip"
+            with zipfile.ZipFile(archive, "w") as zip_file:
+                for file in sorted(folder.iterdir()):
+                    zip_file.write(file, f"p/{file.name}")
+            folder = f"/vsizip/{archive}/p"
+        assert [p.name for p in expand_inputs([folder])] == [product.name]
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, dim.parent, "-o", f"{tmp_path}/out/", "--scale", "0.001")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "out").glob("*.tif")] == [f"{dim.stem}.tif"]
