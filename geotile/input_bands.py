@@ -56,13 +56,16 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
         _refuse_grey_and_alpha(src, model, channels, added, source or src.name)
         extra = f" and {added} of --extra-bands" if added else ""
         where = "in the --extra-bands raster" if added else "from another raster with --extra-bands"
+        from geotile.maxar_files import maxar_multispectral_hint
         from geotile.planet_files import skysat_analytic_hint
 
+        hint = skysat_analytic_hint(source or src.name) \
+            or maxar_multispectral_hint(source or src.name)
         raise ModelError(f"{source or src.name}: the image has {src.count} "
                          f"band{'s' if src.count > 1 else ''}{extra} but "
                          f"{Path(model.path).name} takes {channels} channels. Give an image "
-                         f"with all of them{skysat_analytic_hint(source or src.name)}, or the "
-                         f"missing {channels - src.count - added} {where}.")
+                         f"with all of them{hint}, or the missing "
+                         f"{channels - src.count - added} {where}.")
     if added and channels is not None and len(indexes) + added != channels:
         need = channels - added  # --bands picks the image's bands only
         fix = (f"--bands picks the image's: e.g. --bands "

@@ -544,3 +544,19 @@ def test_a_products_quicklooks_are_no_images_of_its_folder(tmp_path, run_cli, zi
     result = run_cli("predict", model, dim.parent, "-o", f"{tmp_path}/out/", "--scale", "0.001")
     assert result.exit_code == 0, result.output
     assert [p.name for p in (tmp_path / "out").glob("*.tif")] == [f"{dim.stem}.tif"]
+
+
+def test_a_maxar_pan_product_for_a_multispectral_model_names_the_mul(tmp_path, run_cli):
+    """A Maxar order's _PAN product (1 band) given beside its _MUL over a 4-channel model
+    was refused 'give the missing 3 from another raster with --extra-bands'; the line names
+    the order's multispectral product, as for a SkySat collect."""
+    order = tmp_path / "058123456010"
+    mul = maxar_tiles(order / "058123456010_01_P001_MUL")
+    pan = maxar_tiles(order / "058123456010_01_P001_PAN", pan=True)
+    with rasterio.open(pan) as src:
+        assert src.count == 1
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, mul.parent, pan.parent, "-o", f"{tmp_path}/out/",
+                     "--scale", "0.000489")
+    assert_one_line_error(result, pan.name, f"give {mul.parent.name}/{mul.name} (4 bands)")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

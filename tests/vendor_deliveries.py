@@ -14,23 +14,25 @@ from rasterio.transform import from_origin
 MAXAR_SCENE, MAXAR_ORDER = "17JUN12345678-M2AS", "-058123456010_01_P001"
 
 
-def maxar_tiles(folder: Path, *, width=96, height=64, columns=2, seed=0) -> Path:
+def maxar_tiles(folder: Path, *, width=96, height=64, columns=2, seed=0, pan=False) -> Path:
     """A Maxar ORS product: ``columns`` GeoTIFF tiles side by side (4 bands of 11-bit DN in
     uint16, EPSG:32616, 2 m, a 0 DN collar in the last tile's 10 right columns), its .TIL
     (GDAL's TIL driver mosaics them) and .IMD (its size, georeference, absCalFactor and
-    effectiveBandwidth per band). Returns the .TIL."""
+    effectiveBandwidth per band). ``pan``: the panchromatic product (P2AS, 1 band).
+    Returns the .TIL."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     tile_width = width // columns
+    scene, letters = (MAXAR_SCENE.replace("-M", "-P"), "P") if pan else (MAXAR_SCENE, "BGRN")
     til = [f"numTiles = {columns};", f"tileSizeX = {tile_width};", f"tileSizeY = {height};",
            'tileUnits = "Pixels";', "tileOverlap = 0;"]
     for c in range(columns):
-        name = f"{MAXAR_SCENE}_R1C{c + 1}{MAXAR_ORDER}.TIF"
-        data = rng.integers(100, 2048, (4, height, tile_width)).astype("uint16")
+        name = f"{scene}_R1C{c + 1}{MAXAR_ORDER}.TIF"
+        data = rng.integers(100, 2048, (len(letters), height, tile_width)).astype("uint16")
         if c == columns - 1:
             data[:, :, -10:] = 0
         with rasterio.open(folder / name, "w", driver="GTiff", width=tile_width,
-                           height=height, count=4, dtype="uint16", crs="EPSG:32616",
+                           height=height, count=len(letters), dtype="uint16", crs="EPSG:32616",
                            transform=from_origin(500000 + c * tile_width * 2.0, 4000000,
                                                  2.0, 2.0)) as dst:
             dst.write(data)
@@ -38,12 +40,12 @@ def maxar_tiles(folder: Path, *, width=96, height=64, columns=2, seed=0) -> Path
                 f"\tULColOffset = {c * tile_width};", "\tULRowOffset = 0;",
                 f"\tLRColOffset = {(c + 1) * tile_width - 1};",
                 f"\tLRRowOffset = {height - 1};", f"END_GROUP = TILE_{c + 1}"]
-    stem = folder / f"{MAXAR_SCENE}{MAXAR_ORDER}"
+    stem = folder / f"{scene}{MAXAR_ORDER}"
     stem.with_suffix(".TIL").write_text("\n".join([*til, "END;", ""]))
-    bands = [line for i, band in enumerate("BGRN") for line in (
+    bands = [line for i, band in enumerate(letters) for line in (
         f"BEGIN_GROUP = BAND_{band}", f"\tabsCalFactor = 1.2{i}e-02;",
         f"\teffectiveBandwidth = 5.4{i}e-02;", f"END_GROUP = BAND_{band}")]
-    imd = ['version = "28.4";', 'bandId = "Multi";', f"numRows = {height};",
+    imd = ['version = "28.4";', f'bandId = "{"P" if pan else "Multi"}";', f"numRows = {height};",
            f"numColumns = {width};", 'productLevel = "LV2A";', "bitsPerPixel = 16;", *bands,
            "BEGIN_GROUP = MAP_PROJECTED_PRODUCT", '\tmapProjName = "UTM";', "\tmapZone = 16;",
            "\tULX = 500001.0;", "\tULY = 3999999.0;",  # pixel centres
