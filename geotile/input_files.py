@@ -172,6 +172,8 @@ def _without_planet_udms(files: list) -> list:
     from geotile.planet_files import image_scenes, udm_scene
 
     udms = {f: scene for f in files if (scene := udm_scene(f))}
+    if not udms:
+        return files
     scenes = {s for f in files if f not in udms for s in image_scenes(f)}
     alone = {f: None for f, scene in udms.items() if scene not in scenes}
     for udm in alone:
