@@ -301,6 +301,19 @@ def _is_file(candidate: str) -> bool:
                                        for marker in (".zgroup", ".zarray", "zarr.json"))
 
 
+def archive_siblings(path: str) -> list[str]:
+    """The GDAL paths of the members beside ``path``, a file in a local archive
+    (/vsizip/a.zip/x/b.tif: those of /vsizip/a.zip/x), sorted; [] for any other path."""
+    archive = local_archive(path) if path.startswith(ARCHIVE_PREFIXES) else None
+    try:
+        stat = os.stat(archive) if archive else None
+    except OSError:
+        return []
+    folder = path.rpartition("/")[0]
+    return sorted(m for m in _archive_files(folder, stat.st_mtime_ns, stat.st_size)
+                  if m.rpartition("/")[0] == folder) if stat else []
+
+
 @functools.lru_cache(maxsize=16)
 def _archive_files(folder: str, *_version) -> frozenset[str]:
     """The paths GDAL lists under ``folder`` of a local archive, listed once per version

@@ -45,14 +45,25 @@ def image_scenes(image) -> set[str]:
     return {name[:i] for i, c in enumerate(name) if c == "_"} | {Path(name).stem}
 
 
-def udm2_beside(image: Path) -> Path | None:
+def udm2_beside(image):
     """The udm2 of the Planet image ``image`` in its folder (the one whose scene prefix
-    its name starts with), else None."""
-    if udm_scene(image) is not None or not image.parent.is_dir():
+    its name starts with; in a local archive too, as a GDAL path), else None."""
+    if udm_scene(image) is not None:
         return None
-    found = [p for p in image.parent.glob("*[uU][dD][mM]2*") if p.is_file()
-             and (scene := udm_scene(p)) and of_scene(image, scene)]
+    found = [p for p in _siblings(image) if "udm2" in p.name.lower()
+             and (scene := udm_scene(p)) and of_scene(image, scene)
+             and (not isinstance(p, Path) or p.is_file())]
     return found[0] if len(found) == 1 else None
+
+
+def _siblings(image) -> list:
+    """The files beside ``image`` (names only, not checked): a local folder's, or a local
+    archive's folder's (GDAL paths)."""
+    from geotile.input_paths import archive_siblings, input_path
+
+    if isinstance(image, Path):
+        return list(image.parent.iterdir()) if image.parent.is_dir() else []
+    return [input_path(m) for m in archive_siblings(os.fspath(image))]
 
 
 def warn_unclear(src, image, what: str, size: int = 512) -> None:
@@ -61,8 +72,10 @@ def warn_unclear(src, image, what: str, size: int = 512) -> None:
     side): they ``what`` as any pixel; a copy with them 0, its nodata, leaves them out."""
     import rasterio
 
-    if not isinstance(image, Path) or (udm2 := udm2_beside(image)) is None:
+    if (udm2 := udm2_beside(image)) is None:
         return
+    local = isinstance(image, Path)  # the advice, run in its folder; else GDAL's paths
+    a, b = (image.name, udm2.name) if local else (os.fspath(image), os.fspath(udm2))
     shape = (min(size, src.height), min(size, src.width))
     try:
         with rasterio.open(udm2) as udm:
@@ -78,7 +91,7 @@ def warn_unclear(src, image, what: str, size: int = 512) -> None:
     warnings.warn(f"{image.name}: its {udm2.name} flags {share * 100:.2g} % of its valid "
                   f"pixels not clear (cloud, shadow, haze, snow), and they {what} as any "
                   f"pixel. To leave them out, give a copy with them 0, its nodata: gdal_calc.py "
-                  f"-A {image.name} --allBands A -B {udm2.name} --B_band 1 --calc 'A*(B==1)' "
+                  f"-A {a} --allBands A -B {b} --B_band 1 --calc 'A*(B==1)' "
                   f"--NoDataValue 0 --outfile {image.stem}_clear.tif.", GeotileWarning,
                   stacklevel=3)
 

@@ -560,3 +560,25 @@ def test_a_maxar_pan_product_for_a_multispectral_model_names_the_mul(tmp_path, r
                      "--scale", "0.000489")
     assert_one_line_error(result, pan.name, f"give {mul.parent.name}/{mul.name} (4 bands)")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_udm2_clouds_of_a_zipped_planet_scene_are_said(tmp_path, run_cli):
+    """A zipped Planet order's scene read in place (/vsizip/...) was predicted without the
+    warning a folder's gets for the pixels its udm2 flags not clear (7.3 % here): the zip's
+    udm2 is found beside it, and the advice names both by their GDAL paths."""
+    import zipfile
+
+    scene = planet_scene(tmp_path / "abc123" / "PSScene")
+    archive = tmp_path / "order.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for file in sorted(scene.parent.iterdir()):
+            zipped.write(file, f"abc123/PSScene/{file.name}")
+    folder = f"/vsizip/{archive}/abc123/PSScene"
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, f"{folder}/{scene.name}", "-o", tmp_path / "a.tif",
+                     "--scale", "0.0001")
+    assert result.exit_code == 0, result.output
+    udm2 = f"{folder}/{scene.name.split('_3B_')[0]}_3B_udm2_clip.tif"
+    said = [line for line in result.stderr.splitlines() if "udm2" in line]
+    assert len(said) == 1 and f"{400 / (86 * 64) * 100:.2g} % of its valid pixels" in said[0]
+    assert f"-A {folder}/{scene.name} --allBands A -B {udm2} --B_band 1" in said[0]
