@@ -161,7 +161,24 @@ def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
                 os.path.realpath(f) for f in files if f.name.lower() in looks}
             if os.path.realpath(product) not in through_vrts:
                 files.append(product)
+        elif _recognised_unreadable(product):  # a tile missing: the commands say which
+            files.append(product)
     return sorted((f for f in files if os.path.realpath(f) not in listed), key=lambda p: p.name)
+
+
+def _recognised_unreadable(product) -> bool:
+    """Whether GDAL takes ``product`` for a product file but cannot open it (a tile it
+    lists is missing), not for a file of another kind (a text .til, a DIM_notes.xml)."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from geotile.quiet_warnings import quietly
+
+    try:
+        with quietly(rasterio.open, product):
+            return False
+    except RasterioError as exc:
+        return "not recognized as being in a supported file format" not in str(exc)
 
 
 def _without_planet_udms(files: list) -> list:

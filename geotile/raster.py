@@ -37,6 +37,7 @@ from geotile.input_paths import (
     _side_car_in_another_case,
     input_exists,
     input_path,
+    is_product_file,
     is_virtual_path,
 )
 from geotile.quiet_warnings import hidden, quietly
@@ -99,6 +100,10 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
         if advice := tile_index_advice(path):  # gdaltindex's vector file
             raise InputError(advice) from exc
         reason = str(exc).splitlines()[0] if str(exc) else "unknown format"
+        if is_product_file(path) and "not recognized" not in reason:  # a file it lists
+            raise InputError(f"{path}: a file of its product cannot be opened ({reason}); "
+                             "restore the delivery's files beside it (its tiles, .IMD), "
+                             "or give the tiles themselves.") from exc
         raise InputError(
             f"{path}: not a raster GDAL can read ({reason}). "
             "Give a GeoTIFF or another GDAL-readable image."

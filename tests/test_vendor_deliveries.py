@@ -582,3 +582,32 @@ def test_the_udm2_clouds_of_a_zipped_planet_scene_are_said(tmp_path, run_cli):
     said = [line for line in result.stderr.splitlines() if "udm2" in line]
     assert len(said) == 1 and f"{400 / (86 * 64) * 100:.2g} % of its valid pixels" in said[0]
     assert f"-A {folder}/{scene.name} --allBands A -B {udm2} --B_band 1" in said[0]
+
+
+def test_a_dimap_whose_tile_is_missing_is_said_not_left_out(tmp_path, run_cli):
+    """GDAL refuses to open a DIMAP product whose IMG_*_R1C1 is missing: in a folder it was
+    left out without a word (exit 0, the other rasters predicted, the scene not), and given
+    itself it was 'not a raster GDAL can read ... Give a GeoTIFF'. Both name the missing
+    tile and the fix now; an unrelated DIM_*.xml or .til text is still no input."""
+    dim = pleiades_product(tmp_path / "phr")
+    tile = next(dim.parent.glob("IMG_*"))
+    tile.rename(tmp_path / tile.name)
+    other = maxar_tiles(tmp_path / "other").parent / "other.tif"
+    with rasterio.open(next(other.parent.glob("*_R1C1*")), "r") as src:
+        profile, data = src.profile, src.read()
+    with rasterio.open(dim.parent / "other.tif", "w", **profile) as dst:
+        dst.write(data)
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    out = tmp_path / "out"
+    for given in (dim.parent, dim):
+        result = run_cli("predict", model, given, "-o", f"{out}/", "--scale", "0.000244")
+        assert_one_line_error(result, dim.name, tile.name, "restore the delivery")
+        assert "Give a GeoTIFF" not in result.stderr
+        assert not out.exists()
+    (tmp_path / "unrelated").mkdir()
+    (tmp_path / "unrelated" / "DIM_notes.xml").write_text("<notes>not DIMAP</notes>")
+    (tmp_path / "unrelated" / "readme.til").write_text("a text file\n")
+    (dim.parent / "other.tif").rename(tmp_path / "unrelated" / "other.tif")
+    from geotile.input_files import expand_inputs
+
+    assert [p.name for p in expand_inputs([tmp_path / "unrelated"])] == ["other.tif"]
