@@ -292,7 +292,8 @@ def _archive_files(text: str, suffixes: tuple[str, ...]) -> list | None:
 def _archive_products(products: list[tuple], files: list[tuple]) -> list[tuple]:
     """``files`` ((name, path) of an archive's folder) with the tiles that a product file
     among ``products`` lists replaced by it (:func:`_products_for_tiles`: GDAL lists them,
-    as paths in the archive), sorted; one GDAL cannot open leaves them as they are."""
+    as paths in the archive), sorted; one GDAL cannot open leaves them as they are (kept
+    itself when GDAL took it for a product: a tile missing)."""
     import rasterio
     from rasterio.errors import RasterioError
 
@@ -303,7 +304,9 @@ def _archive_products(products: list[tuple], files: list[tuple]) -> list[tuple]:
         try:
             with quietly(rasterio.open, product) as src:
                 read = src.files[1:]
-        except RasterioError:
+        except RasterioError as exc:  # recognised, a tile missing: the commands say which
+            if "not recognized as being in a supported file format" not in str(exc):
+                files.append((name, product))
             continue
         if read:
             looks = product_quicklooks(name)

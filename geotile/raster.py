@@ -100,7 +100,7 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
         if advice := tile_index_advice(path):  # gdaltindex's vector file
             raise InputError(advice) from exc
         reason = str(exc).splitlines()[0] if str(exc) else "unknown format"
-        if is_product_file(path) and "not recognized" not in reason:  # a file it lists
+        if is_product_file(path) and "being in a supported file format" not in reason:
             raise InputError(f"{path}: a file of its product cannot be opened ({reason}); "
                              "restore the delivery's files beside it (its tiles, .IMD), "
                              "or give the tiles themselves.") from exc

@@ -611,3 +611,16 @@ def test_a_dimap_whose_tile_is_missing_is_said_not_left_out(tmp_path, run_cli):
     from geotile.input_files import expand_inputs
 
     assert [p.name for p in expand_inputs([tmp_path / "unrelated"])] == ["other.tif"]
+
+
+def test_a_zipped_dimap_whose_tile_is_missing_is_said(tmp_path, run_cli):
+    """The zipped delivery's folder left such a product out silently too."""
+    import zipfile
+
+    dim = pleiades_product(tmp_path / "phr")
+    archive = tmp_path / "phr.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(dim, f"phr/{dim.name}")  # its tile left out
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
+    result = run_cli("predict", model, f"/vsizip/{archive}/phr", "-o", f"{tmp_path}/out/")
+    assert_one_line_error(result, dim.name, "IMG_PHR1A_MS_001_R1C1.TIF", "restore the delivery")
