@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 
 from geotile.class_keys import class_key, names_background
+from geotile.crs_names import crs_labels
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
 from geotile.label_set import (
@@ -1684,6 +1685,7 @@ def _read_parquet(path: Path, regions=None, override=None,
 
 
     _geo_metadata(path)  # refused in one line before geopandas' own message
+    _one_crs(path)
     boxes = None if regions is None else region_boxes(regions, override or _parquet_crs(path))
     frame = None
     covering = None if boxes is None else _bbox_columns(path)
@@ -1894,6 +1896,29 @@ def _geo_metadata(path: Path) -> dict:
                          "column is the geometry, in which CRS). Write it as GeoParquet, e.g. "
                          "with geopandas' GeoDataFrame.to_parquet, or as GeoPackage.")
     return json.loads(meta[b"geo"])
+
+
+def _one_crs(path: Path) -> None:
+    """InputError naming two part files of the dataset folder ``path`` that declare other
+    CRSs (geopandas reads them all in the first one's)."""
+    found: dict = {}  # the 'crs' member as written (of most parts the same) -> a part
+    for part in files_of(path):
+        meta = _geo_metadata(part)
+        found.setdefault(json.dumps(meta["columns"][meta["primary_column"]].get(
+            "crs", "absent"), sort_keys=True), part)
+    if len(found) < 2:
+        return
+    from pyproj import CRS
+
+    (first, crs), *others = ((p, _parquet_crs(p)) for p in found.values())
+    for part, other in others:  # GeoParquet is x/y, lon/lat, whatever the axis order
+        if (crs is None) != (other is None) or (crs is not None and not CRS(
+                crs.to_wkt()).equals(CRS(other.to_wkt()), ignore_axis_order=True)):
+            a, b = crs_labels(crs, other)
+            raise InputError(
+                f"{path}: its part files are in other CRSs ({first.name}: {a}, "
+                f"{part.name}: {b}), read as one dataset in one CRS. Write every part in "
+                "one CRS (e.g. geopandas' to_crs, then to_parquet).")
 
 
 def _parquet_crs(path: Path):

@@ -656,3 +656,21 @@ def test_microsofts_list_of_files_is_refused_naming_what_to_give(run_cli, image,
     assert "dataset-links.csv: Microsoft's list of building-footprint files" in result.stderr
     assert "part-00000-2b6f.c000.csv.gz" in result.stderr  # its first file, as an example
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_dataset_whose_parts_declare_other_crss_is_refused(run_cli, image, tmp_path):
+    """A folder of part files written in two UTM zones (part-00000 EPSG:32616, part-00001
+    EPSG:32617) was read in the first part's CRS: the second part's footprint landed 460 km
+    off and its mask lost it (48 of 96 px), exit 0. Now one line names both parts' CRSs."""
+    import geopandas as gpd
+
+    parts = tmp_path / "footprints" / "type=building"
+    parts.mkdir(parents=True)
+    first, second = (utm for utm, _ in FOOTPRINTS[:2])
+    gpd.GeoDataFrame(geometry=[first], crs=UTM_CRS).to_parquet(parts / "part-00000.parquet")
+    gpd.GeoDataFrame(geometry=[second], crs=UTM_CRS).to_crs("EPSG:32617").to_parquet(
+        parts / "part-00001.parquet")
+    result = run_cli("make-masks", tmp_path / "footprints", image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "part-00001.parquet", "EPSG:32617", "part-00000.parquet",
+                          "EPSG:32616")
+    assert not (tmp_path / "m.tif").exists()
