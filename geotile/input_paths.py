@@ -379,8 +379,9 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
     """``path`` and, for a VRT, a GTI index or a vendor's product file (:func:`is_mosaic_file`:
     a .TIL, a DIMAP), the files GDAL reads it from (tiles, .IMD, .RPB; which an output must never
     replace either), through VRTs of VRTs: GDAL lists a VRT's own sources only; for
-    a Shapefile, its other files (:func:`shapefile_parts`); for a subdataset, those GDAL
-    reads it from; for a Landsat band file, its product's MTL."""
+    a Shapefile, its other files (:func:`shapefile_parts`); for a Parquet dataset folder,
+    its part files; for a subdataset, those GDAL reads it from; for a Landsat band file,
+    its product's MTL."""
     if subdataset_file(path):  # NETCDF:"scene.nc":sst reads scene.nc (a SAFE: its bands')
         read = [input_path(path), *files_read(subdataset_file(path), _seen)]
         return [*read, *(f for f in _subdataset_files(path) if f not in read)]
@@ -396,6 +397,10 @@ def files_read(path, _seen: frozenset = frozenset()) -> list:
                         for f in (band, *mtl_files(band), *metadata_files(band)))]
     if isinstance(path, Path) and path.suffix.lower() == ".shp":
         return [path, *shapefile_parts(path)]  # its fields (.dbf) and CRS (.prj) too
+    from geotile.parquet_datasets import dataset_files
+
+    if isinstance(path, Path) and (parts := dataset_files(path)):
+        return [path, *parts]  # a folder of Parquet parts (Overture's release): each part
     if not (isinstance(path, Path) and is_mosaic_file(path) and path.is_file()):
         from geotile.sentinel2_bands import metadata_files  # a Sentinel-2 band file's MTD
 

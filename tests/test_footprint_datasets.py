@@ -674,3 +674,22 @@ def test_a_dataset_whose_parts_declare_other_crss_is_refused(run_cli, image, tmp
     assert_one_line_error(result, "part-00001.parquet", "EPSG:32617", "part-00000.parquet",
                           "EPSG:32616")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_resume_redoes_the_masks_of_an_edited_dataset_part(run_cli, image, tmp_path):
+    """--resume kept a mask made from an Overture-style folder after one of its part files
+    was rewritten with a second footprint (48 px kept for 96): the folder, not its files,
+    entered the digest. Now an edited part redoes the mask, an unchanged one skips it."""
+    parts = tmp_path / "release" / "theme=buildings" / "type=building"
+    parts.mkdir(parents=True)
+    part = parts / "part-00000-5d1c.c000.zstd.parquet"
+    overture_parquet(part, [FOOTPRINTS[0][0]], True)
+    args = ("make-masks", tmp_path / "release", image, "-o", f"{tmp_path / 'masks'}/",
+            "--resume")
+    assert run_cli(*args).exit_code == 0
+    again = run_cli(*args)
+    assert again.exit_code == 0 and "skipped (--resume)" in again.output, again.output
+    overture_parquet(part, [utm for utm, _ in FOOTPRINTS[:2]], True)
+    edited = run_cli(*args)
+    assert edited.exit_code == 0 and "skipped" not in edited.output, edited.output
+    assert np.count_nonzero(mask_of(tmp_path / "masks" / "img.tif")) == 2 * 48
