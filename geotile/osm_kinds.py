@@ -23,13 +23,17 @@ NO_KIND = {"osm_id", "osm_way_id", "name", "type", "other_tags", "admin_level", 
 
 def kinds(fields: dict, key: str, count: int) -> dict[str, int]:
     """How many of ``count`` features are of each kind: the first of ``key`` and the other
-    attribute fields (osmconf.ini's order) that has a value, else 'other'."""
+    attribute fields (osmconf.ini's order) that has a value, else 'other'; ``key``=no
+    (building=no) a kind of its own."""
     names = [key] + [n for n in fields if n != key and n not in NO_KIND]
     kind = np.full(count, "other", dtype=object)
     for name in reversed(names):
         if name in fields:
             column = np.asarray(fields[name], dtype=object)
             kind[np.array([v is not None and v != "" for v in column], dtype=bool)] = name
+    if key in fields:  # building=no: OSM's 'not a building' (a carport roof, a ruin)
+        kind[np.array([v == "no" for v in np.asarray(fields[key], dtype=object)],
+                      dtype=bool)] = f"{key}=no"
     found, counts = np.unique(kind.astype(str), return_counts=True)
     order = sorted(zip(found.tolist(), counts.tolist(), strict=True),
                    key=lambda item: (item[0] != key, -item[1], item[0]))
@@ -46,7 +50,8 @@ def several_kinds(labels, path, layer: str | None) -> GeotileWarning | None:
     if len(found) < 2:
         return None
     listed = ", ".join(f"{name} {number}" for name, number in found.items())
-    where = f'For {words} only give --where "{key} IS NOT NULL".'
+    no = f" AND {key} <> 'no'" if f"{key}=no" in found else ""
+    where = f'For {words} only give --where "{key} IS NOT NULL{no}".'
     return GeotileWarning(
         f"{path}: --layer {layer} holds features of several kinds ({listed}), all read as "
         f"one class. {where}", about=str(path),

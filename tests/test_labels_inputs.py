@@ -1324,3 +1324,32 @@ def test_a_class_map_naming_no_value_takes_null_values_too(run_cli, image, tmp_p
     mask = mask_of(out)
     assert (mask[1, 1], mask[1, 9], mask[9, 1]) == (2, 1, 1)
     assert np.count_nonzero(mask == 2) == 16 and np.count_nonzero(mask == 1) == 32
+
+
+def test_openstreetmap_building_no_is_named_apart_from_the_buildings(
+        run_cli, make_raster, tmp_path):
+    """A closed way tagged building=no (OSM: 'this is not a building', a carport roof or a
+    ruin's outline) was burnt as a building beside the buildings without a word, and the
+    advised --where "building IS NOT NULL" kept it. Now the warning counts it apart and its
+    --where leaves it out: with it, the building alone is burnt."""
+    square = [(X0 + 1, Y0 - 1), (X0 + 4, Y0 - 1), (X0 + 4, Y0 - 4), (X0 + 1, Y0 - 4),
+              (X0 + 1, Y0 - 1)]
+    roof = [(x + 5, y - 5) for x, y in square]
+    osm = tmp_path / "town.osm"
+    _osm_extract(osm, [({"building": "yes"}, [square]), ({"building": "no"}, [roof])])
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    result = run_cli("make-masks", osm, image, "-o", tmp_path / "all.tif", "--layer",
+                     "multipolygons")
+    assert result.exit_code == 0, result.output
+    assert "several kinds (building 1, building=no 1)" in result.stderr, result.stderr
+    where = "building IS NOT NULL AND building <> 'no'"
+    assert f'--where "{where}"' in result.stderr, result.stderr
+    chosen = run_cli("make-masks", osm, image, "-o", tmp_path / "m.tif", "--layer",
+                     "multipolygons", "--where", where)
+    assert chosen.exit_code == 0, chosen.output
+    expected = rasterio.features.rasterize(
+        [(shapely.Polygon(square), 1)], out_shape=(20, 20),
+        transform=rasterio.transform.from_origin(X0, Y0, 0.5, 0.5))
+    with rasterio.open(tmp_path / "m.tif") as src:
+        np.testing.assert_array_equal(src.read(1), expected)
+    assert expected.sum() == 36
