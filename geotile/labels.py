@@ -1705,8 +1705,8 @@ def _read_parquet(path: Path, regions=None, override=None,
         import pyarrow.parquet as pq
 
         wholes = [pq.ParquetFile(f) for f in files_of(path)]
-        extents = [_file_extent(f, w, covering) for f, w in zip(files_of(path), wholes,
-                                                                   strict=True)
+        extents = [_file_extent(f, w, covering and _bbox_columns(f))  # a part's own
+                   for f, w in zip(files_of(path), wholes, strict=True)
                    if w.metadata.num_rows]
         if extents:
             extent = (tuple(frame.total_bounds) if None in extents else  # all read
@@ -1733,7 +1733,7 @@ def _read_parquet(path: Path, regions=None, override=None,
 
 def _file_extent(path: Path, whole, covering) -> tuple | None:
     """One GeoParquet file's extent: its 'geo' metadata's bbox, else its bbox ``covering``
-    columns' (a read of those alone); None with neither."""
+    columns' (a read of those alone); None with neither (a dataset's part without them)."""
     meta = _geo_metadata(path)
     bbox = meta["columns"][meta["primary_column"]].get("bbox")
     if bbox:

@@ -693,3 +693,27 @@ def test_resume_redoes_the_masks_of_an_edited_dataset_part(run_cli, image, tmp_p
     edited = run_cli(*args)
     assert edited.exit_code == 0 and "skipped" not in edited.output, edited.output
     assert np.count_nonzero(mask_of(tmp_path / "masks" / "img.tif")) == 2 * 48
+
+
+def test_a_dataset_part_without_the_bbox_column_is_still_read(run_cli, image, tmp_path):
+    """A folder whose first part has Overture's bbox column and whose second has none (a
+    GeoParquet 1.0 file of the same footprints written later) was refused 'is a folder, not
+    vector data GDAL can read' (the second part's extent was read from a bbox column it
+    lacks). Now its rows are tested by their geometry, both footprints burnt."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "footprints"
+    folder.mkdir()
+    overture_parquet(folder / "part-00000.parquet", [FOOTPRINTS[0][0]], True)
+    geo = {"version": "1.0.0", "primary_column": "geometry",
+           "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Polygon"]}}}
+    table = pa.table({"id": ["08b2b"], "geometry": pa.array(
+        [shapely.to_wkb(lonlat(FOOTPRINTS[1][0]))], pa.binary())})
+    pq.write_table(table.replace_schema_metadata({b"geo": json.dumps(geo)}),
+                   folder / "part-00001.parquet")
+    result = run_cli("make-masks", folder, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "m.tif")
+    assert np.count_nonzero(mask) == 2 * 48
+    assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 8:12] == 1).all()
