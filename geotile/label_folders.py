@@ -17,7 +17,7 @@ from pathlib import Path
 
 from geotile.errors import InputError
 from geotile.input_files import CONTAINER_SUFFIXES, is_label_file
-from geotile.parquet_datasets import dataset_files
+from geotile.parquet_datasets import dataset_files, other_files
 from geotile.plurals import counted
 
 
@@ -28,7 +28,7 @@ def is_label_folder(labels, layer: str | None = None) -> bool:
     text = os.fspath(labels)
     path = Path(text)
     if path.is_dir():
-        if path.suffix.lower() == ".gdb" or dataset_files(path):  # Overture's release
+        if path.suffix.lower() == ".gdb" or dataset_files(path) or other_files(path):
             return False
         files = _folder_files(path)
         layers = [f.stem for f in files if f.suffix.lower() in (".shp", ".tab")]

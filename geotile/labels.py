@@ -226,6 +226,16 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                                  "Vision's labels/<class>/<image>.png), masks already: tile "
                                  f"reads them (geotile tile IMAGE... --masks {path} -o "
                                  "patches/), evaluate scores against them.") from exc
+            from geotile.parquet_datasets import other_files
+            from geotile.plurals import counted
+
+            if others := other_files(path):  # pyarrow would read them as parts
+                names = ", ".join(str(f.relative_to(path)) for f in others[:3])
+                one = len(others) == 1
+                raise InputError(f"{path}: a folder of Parquet part files (one dataset), "
+                                 f"but {counted(len(others), 'file')} in it "
+                                 f"{'is' if one else 'are'} not Parquet ({names}). Move "
+                                 f"{'it' if one else 'them'} out of the folder.") from exc
             raise InputError(f"{path} is a folder, not vector data GDAL can read. Give a "
                              "vector file: GeoJSON, GeoPackage, Shapefile or GeoParquet.") \
                 from exc

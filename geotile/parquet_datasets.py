@@ -16,18 +16,30 @@ def dataset_files(folder) -> list[Path]:
     """The Parquet files of ``folder`` and its subfolders, sorted, when they are one
     dataset: all Parquet (bookkeeping such as _SUCCESS, .crc aside, as pyarrow skips
     them), named part-* or under a Hive partition folder (key=value); [] otherwise."""
+    parquet, others = _laid_out(folder)
+    return [] if others else parquet
+
+
+def other_files(folder) -> list[Path]:
+    """The files of ``folder`` that are no Parquet where its Parquet files are laid out as
+    one dataset (part-*, Hive folders): pyarrow would read them as parts too."""
+    return _laid_out(folder)[1]
+
+
+def _laid_out(folder) -> tuple[list[Path], list[Path]]:
+    """``folder``'s Parquet files and its other files (bookkeeping aside) when its Parquet
+    files are named part-* or lie under a Hive partition folder; ([], []) otherwise."""
     folder = Path(folder)
     if not folder.is_dir() or folder.suffix.lower() == ".gdb":
-        return []
+        return [], []
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(
         part.startswith((".", "_")) for part in p.relative_to(folder).parts))
-    if not files or any(p.suffix.lower() not in PARQUET_SUFFIXES for p in files):
-        return []
-    hive = "=" in folder.name or any("=" in part for p in files
+    parquet = [p for p in files if p.suffix.lower() in PARQUET_SUFFIXES]
+    hive = "=" in folder.name or any("=" in part for p in parquet
                                      for part in p.relative_to(folder).parts[:-1])
-    if hive or all(p.name.lower().startswith("part-") for p in files):
-        return files
-    return []
+    if parquet and (hive or all(p.name.lower().startswith("part-") for p in parquet)):
+        return parquet, [p for p in files if p not in parquet]
+    return [], []
 
 
 def first_file(path) -> Path:

@@ -717,3 +717,21 @@ def test_a_dataset_part_without_the_bbox_column_is_still_read(run_cli, image, tm
     mask = mask_of(tmp_path / "m.tif")
     assert np.count_nonzero(mask) == 2 * 48
     assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 8:12] == 1).all()
+
+
+@pytest.mark.parametrize("given", ["theme=buildings/type=building", "theme=buildings"])
+def test_a_dataset_folder_holding_other_files_names_them(run_cli, image, tmp_path, given):
+    """An Overture release folder holding a file that is no Parquet beside its parts (a
+    manifest.json downloaded with them) was taken for one label file per image ('no label
+    file in .../type=building pairs with it (expected img.parquet)') or refused as 'a
+    folder, not vector data GDAL can read'. Now one line names the file to move out."""
+    parts = tmp_path / "release" / "theme=buildings" / "type=building"
+    parts.mkdir(parents=True)
+    overture_parquet(parts / "part-00000-5d1c.c000.zstd.parquet", [FOOTPRINTS[0][0]], True)
+    (parts / "_SUCCESS").write_bytes(b"")  # Spark's bookkeeping: read past, as pyarrow does
+    (parts / "manifest.json").write_text("{}")
+    result = run_cli("make-masks", tmp_path / "release" / given, image, "-o",
+                     tmp_path / "m.tif")
+    assert_one_line_error(result, "manifest.json", "Parquet part files", "Move")
+    assert "_SUCCESS" not in result.stderr
+    assert not (tmp_path / "m.tif").exists()
