@@ -1707,7 +1707,12 @@ def _read_parquet(path: Path, regions=None, override=None,
         except (ValueError, TypeError, pa.ArrowException):  # bbox fields not numbers...:
             frame = None  # read it all, select below
     if frame is None:
-        frame = gpd.read_parquet(path)
+        try:
+            frame = gpd.read_parquet(path)
+        except Exception as exc:  # pyarrow's: parts that type a field apart, named
+            if (unlike := _field_typed_apart(path)) is not None:
+                raise InputError(unlike) from exc
+            raise
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         return None
     extent, values = None, {}
@@ -1929,6 +1934,22 @@ def _one_crs(path: Path) -> None:
                 f"{path}: its part files are in other CRSs ({first.name}: {a}, "
                 f"{part.name}: {b}), read as one dataset in one CRS. Write every part in "
                 "one CRS (e.g. geopandas' to_crs, then to_parquet).")
+
+
+def _field_typed_apart(path: Path) -> str | None:
+    """What to say of the dataset folder ``path`` whose parts give a field other types
+    (the first such field, the first two parts); None when they agree."""
+    import pyarrow.parquet as pq
+
+    seen: dict = {}  # field name -> (its type, the part)
+    for part in files_of(path):
+        for field in pq.read_schema(part):
+            kind, first = seen.setdefault(field.name, (field.type, part))
+            if kind != field.type:
+                return (f"{path}: its part files give field '{field.name}' other types "
+                        f"({first.name}: {kind}, {part.name}: {field.type}), which cannot "
+                        "be read as one dataset. Write every part with the same schema.")
+    return None
 
 
 def _parquet_crs(path: Path):

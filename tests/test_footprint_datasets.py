@@ -735,3 +735,26 @@ def test_a_dataset_folder_holding_other_files_names_them(run_cli, image, tmp_pat
     assert_one_line_error(result, "manifest.json", "Parquet part files", "Move")
     assert "_SUCCESS" not in result.stderr
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_dataset_whose_parts_type_a_field_apart_is_refused_naming_it(run_cli, image,
+                                                                       tmp_path):
+    """A folder whose parts type one field apart (height: double in part-00000, a list of
+    text in part-00001), which pyarrow cannot read as one dataset, was refused as 'a
+    folder, not vector data GDAL can read'. Now one line names the field, its types and the
+    parts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "footprints"
+    folder.mkdir()
+    for i, height in enumerate((pa.array([5.0]), pa.array([["5 m"]]))):
+        name = folder / f"part-0000{i}.parquet"
+        overture_parquet(name, [FOOTPRINTS[i][0]], True)
+        table = pq.read_table(name)
+        pq.write_table(table.drop(["height"]).append_column("height", height)
+                       .replace_schema_metadata(table.schema.metadata), name)
+    result = run_cli("make-masks", folder, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "'height'", "part-00000.parquet: double",
+                          "part-00001.parquet: list<")
+    assert not (tmp_path / "m.tif").exists()
