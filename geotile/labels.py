@@ -1882,9 +1882,18 @@ def _boxes_filter(columns: tuple, boxes: list):
 
     xmin, ymin, xmax, ymax = (pc.field(*c) for c in columns)
     keep = xmin.is_null() | ymin.is_null() | xmax.is_null() | ymax.is_null()
-    for x0, y0, x1, y1 in boxes:
+    for box in boxes:  # grown by a float32 step: Overture's bbox is float32, rounded to
+        x0, y0, x1, y1 = _float32_grown(box)  # nearest (~0.7 m at lon 84)
         keep = keep | ((xmin <= x1) & (xmax >= x0) & (ymin <= y1) & (ymax >= y0))
     return keep
+
+
+def _float32_grown(box) -> list:
+    """``box`` grown by the float32 step at its coordinates: a bbox column written as
+    float32 may have each bound rounded that far inwards."""
+    step = np.spacing(np.abs(np.asarray(box, dtype=np.float32))).astype(np.float64)
+    grow_x, grow_y = float(step[[0, 2]].max()), float(step[[1, 3]].max())
+    return [box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y]
 
 
 def _parquet_column(series) -> np.ndarray:

@@ -758,3 +758,36 @@ def test_a_dataset_whose_parts_type_a_field_apart_is_refused_naming_it(run_cli, 
     assert_one_line_error(result, "'height'", "part-00000.parquet: double",
                           "part-00001.parquet: list<")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_footprint_whose_float32_bbox_falls_short_of_a_small_tile_is_burnt(
+        run_cli, make_raster, tmp_path):
+    """Overture's bbox column is float32 (a step of 7.6e-6 degrees, ~0.7 m, at lon -84):
+    a footprint reaching 0.3 m into a tile of 8 px at 0.1 m (a drone patch) had its xmax
+    rounded 0.35 m west, off the tile and its 1 % margin, and was left out (0 of 24 px;
+    read whole it is burnt). Now the boxes are grown by a float32 step before filtering."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from rasterio.transform import from_origin
+
+    step = float(np.spacing(np.float32(84.39)))
+    xmax = float(np.float32(-84.39)) + 0.49 * step  # float32 rounds it 0.49 step west
+    assert float(np.float32(xmax)) < xmax - 0.45 * step
+    footprint = shapely.box(xmax - 1e-4, 33.75 - 1e-4, xmax, 33.75 + 1e-4)
+    bounds = shapely.bounds(footprint)
+    bbox = pa.StructArray.from_arrays([pa.array([np.float32(bounds[i])]) for i in (0, 2, 1, 3)],
+                                      names=["xmin", "xmax", "ymin", "ymax"])
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {
+        "encoding": "WKB", "geometry_types": ["Polygon"],
+        "covering": {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}}}}}
+    pq.write_table(pa.table({"geometry": pa.array([shapely.to_wkb(footprint)], pa.binary()),
+                             "bbox": bbox}).replace_schema_metadata({b"geo": json.dumps(geo)}),
+                   tmp_path / "overture.parquet")
+    pixel = 1e-6  # degrees: ~0.1 m
+    image = make_raster("patch.tif", np.zeros((8, 8), np.uint8), crs="EPSG:4326",
+                        transform=from_origin(xmax - 3 * pixel, 33.75 + 4 * pixel, pixel, pixel))
+    result = run_cli("make-masks", tmp_path / "overture.parquet", image, "-o",
+                     tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[:, :3] == 1).all() and not mask[:, 3:].any(), mask
