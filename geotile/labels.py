@@ -1730,8 +1730,11 @@ def _read_parquet(path: Path, regions=None, override=None,
         if class_field is not None and class_field in frame.columns and where is not None:
             values[class_field] = _parquet_values(path, class_field, where)
         elif class_field is not None and class_field in frame.columns:
-            column = [v for w in wholes for v in
-                      w.read(columns=[class_field]).column(0).to_pylist()]
+            import pyarrow.dataset as pads
+
+            # a dataset's column, a Hive partition key (type=building) too, as geopandas
+            column = pads.dataset(path, format="parquet", partitioning="hive").to_table(
+                columns=[class_field]).column(0).to_pylist()
             values[class_field] = list(dict.fromkeys(  # (nested ones are refused in class_ids)
                 v for v in column if v is not None and not nested_value(v)))
         keep = np.zeros(len(frame), dtype=bool)

@@ -791,3 +791,21 @@ def test_a_footprint_whose_float32_bbox_falls_short_of_a_small_tile_is_burnt(
     assert result.exit_code == 0, result.output
     mask = mask_of(tmp_path / "m.tif")
     assert (mask[:, :3] == 1).all() and not mask[:, 3:].any(), mask
+
+
+def test_a_hive_partition_key_is_a_class_field(run_cli, image, tmp_path):
+    """Overture's theme=buildings holds type=building and type=building_part: --class-field
+    type (the partition key, a column of the dataset, not of its files) was refused as 'a
+    folder, not vector data GDAL can read' (its class values read from each file). Now the
+    buildings are class 1, the building parts class 2."""
+    theme = tmp_path / "release" / "theme=buildings"
+    for kind, (utm, _) in zip(("building", "building_part"), FOOTPRINTS, strict=False):
+        (theme / f"type={kind}").mkdir(parents=True)
+        overture_parquet(theme / f"type={kind}" / "part-00000-5d1c.c000.zstd.parquet", [utm],
+                         True)
+    result = run_cli("make-masks", theme, image, "-o", tmp_path / "m.tif", "--class-field",
+                     "type")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 8:12] == 2).all()
+    assert np.count_nonzero(mask) == 2 * 48
