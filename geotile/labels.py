@@ -37,7 +37,13 @@ from geotile.label_set import (
     parse_crs,
     property_fields,
 )
-from geotile.parquet_datasets import PARQUET_SUFFIXES, dataset_files, files_of, first_file
+from geotile.parquet_datasets import (
+    PARQUET_SUFFIXES,
+    dataset_files,
+    files_of,
+    first_file,
+    partitioning,
+)
 
 # GeoParquet files (PARQUET_SUFFIXES) are read through pyarrow (GDAL reads them only with
 # its ADBC driver); a folder of them written as one dataset (Overture's release) as one file
@@ -1703,12 +1709,13 @@ def _read_parquet(path: Path, regions=None, override=None,
         import pyarrow as pa
 
         try:  # only the rows whose bbox meets a box; row groups outside them are skipped
-            frame = gpd.read_parquet(path, filters=_boxes_filter(covering, boxes))
+            frame = gpd.read_parquet(path, filters=_boxes_filter(covering, boxes),
+                                     partitioning=partitioning(path))
         except (ValueError, TypeError, pa.ArrowException):  # bbox fields not numbers...:
             frame = None  # read it all, select below
     if frame is None:
         try:
-            frame = gpd.read_parquet(path)
+            frame = gpd.read_parquet(path, partitioning=partitioning(path))
         except Exception as exc:  # pyarrow's: parts that type a field apart, named
             if (unlike := _field_typed_apart(path)) is not None:
                 raise InputError(unlike) from exc
@@ -1733,7 +1740,8 @@ def _read_parquet(path: Path, regions=None, override=None,
             import pyarrow.dataset as pads
 
             # a dataset's column, a Hive partition key (type=building) too, as geopandas
-            column = pads.dataset(path, format="parquet", partitioning="hive").to_table(
+            column = pads.dataset(path, format="parquet",
+                                  partitioning=partitioning(path)).to_table(
                 columns=[class_field]).column(0).to_pylist()
             values[class_field] = list(dict.fromkeys(  # (nested ones are refused in class_ids)
                 v for v in column if v is not None and not nested_value(v)))
@@ -1766,7 +1774,7 @@ def _parquet_values(path: Path, name: str, where: str) -> list:
 
     from geotile.label_filter import selected
 
-    frame = gpd.read_parquet(path)
+    frame = gpd.read_parquet(path, partitioning=partitioning(path))
     fields = {str(c): _parquet_column(frame[c]) for c in frame.columns
               if c != frame.geometry.name}
     geometries = np.empty(len(frame), dtype=object)

@@ -52,3 +52,17 @@ def first_file(path) -> Path:
 def files_of(path) -> list[Path]:
     """The files of ``path``: itself, or those of the dataset folder it is."""
     return dataset_files(path) or [Path(path)]
+
+
+def partitioning(path) -> str | None:
+    """How pyarrow is to read ``path``'s Hive folders (key=value): "hive", their keys as
+    columns; None where its first file holds a column of such a key itself (DuckDB's
+    WRITE_PARTITION_COLUMNS), which pyarrow cannot merge with the folders'."""
+    import pyarrow.parquet as pq
+
+    files = dataset_files(path)
+    if not files:
+        return "hive"
+    keys = {part.split("=", 1)[0] for p in [Path(path), *files[0].relative_to(path).parents]
+            for part in [p.name] if "=" in part}
+    return None if keys & set(pq.read_schema(files[0]).names) else "hive"

@@ -809,3 +809,25 @@ def test_a_hive_partition_key_is_a_class_field(run_cli, image, tmp_path):
     mask = mask_of(tmp_path / "m.tif")
     assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 8:12] == 2).all()
     assert np.count_nonzero(mask) == 2 * 48
+
+
+def test_parts_holding_their_partition_key_as_a_column_are_read(run_cli, image, tmp_path):
+    """Part files that hold their Hive folder's key as a column too (DuckDB's
+    WRITE_PARTITION_COLUMNS; Overture files copied into a type=building/ folder) were
+    refused as 'a folder, not vector data GDAL can read' (pyarrow: 'Unable to merge: Field
+    type has incompatible types'). Now the files' own column is read, the mask burnt."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = tmp_path / "release" / "type=building"
+    parts.mkdir(parents=True)
+    name = parts / "part-00000.parquet"
+    overture_parquet(name, [utm for utm, _ in FOOTPRINTS[:2]], True)
+    table = pq.read_table(name)
+    pq.write_table(table.append_column("type", pa.array(["building", "building_part"]))
+                   .replace_schema_metadata(table.schema.metadata), name)
+    result = run_cli("make-masks", tmp_path / "release", image, "-o", tmp_path / "m.tif",
+                     "--class-field", "type")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 8:12] == 2).all()
