@@ -21,9 +21,14 @@ def dataset_files(folder) -> list[Path]:
 
 
 def other_files(folder) -> list[Path]:
-    """The files of ``folder`` that are no Parquet where its Parquet files are laid out as
-    one dataset (part-*, Hive folders): pyarrow would read them as parts too."""
-    return _laid_out(folder)[1]
+    """The files of ``folder`` that are no Parquet where its Parquet files are surely laid
+    out as one dataset (named part-*, or in Hive subfolders: a folder of one label file per
+    image may be named split=train itself): pyarrow would read them as parts too."""
+    parquet, others = _laid_out(folder)
+    if others and (all(p.name.lower().startswith("part-") for p in parquet) or any(
+            p.parent != Path(folder) for p in parquet)):
+        return others
+    return []
 
 
 def _laid_out(folder) -> tuple[list[Path], list[Path]]:

@@ -389,3 +389,20 @@ def test_spacenet8_pre_and_post_event_images_share_their_tiles_annotations(run_c
         result = run_cli("make-masks", tmp_path / "annotations", *named, "-o",
                          tmp_path / "other_out")
         assert_one_line_error(result, "0_15_63.geojson", named[1].name)
+
+
+def test_a_folder_named_key_value_of_mixed_label_files_pairs_them(run_cli, tmp_path):
+    """labels/split=train/ (a Hive-like name) holding a.parquet and b.geojson, one label file
+    per image: a folder of per-image label files, not one Parquet dataset beside a stray
+    file, read as such (each mask its own file's box)."""
+    folder = tmp_path / "labels" / "split=train"
+    boxes = {"a": [(1, 1, 4, 4)], "b": [(5, 5, 12, 9)]}
+    for stem in boxes:
+        _image(tmp_path / "images" / f"{stem}.tif")
+    _labels(folder / "b.geojson", boxes["b"])
+    gpd.read_file(_labels(tmp_path / "a.geojson", boxes["a"])).to_parquet(folder / "a.parquet")
+    result = run_cli("make-masks", folder, tmp_path / "images", "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    for stem, shapes in boxes.items():
+        np.testing.assert_array_equal(_read(tmp_path / "masks" / f"{stem}.tif")[0],
+                                      _expected(shapes))
