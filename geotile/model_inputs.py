@@ -69,6 +69,9 @@ def image_inputs(inputs, path, types) -> list:
     if len(inputs) < 2:
         return list(inputs)
     names = ", ".join(i.name for i in inputs)
+    timed = [i for i in inputs if len(i.shape or ()) == 5 and i.type in types]
+    if len(timed) == 1:  # a multi-temporal model's dates beside inputs of no image
+        raise _beside_dates(timed[0], [i for i in inputs if i is not timed[0]], path)
     other = [i for i in inputs if len(i.shape or ()) != 4 or i.type not in types]
     if other:
         what = other[0].type if len(other[0].shape or ()) == 4 else _shape(other[0])
@@ -90,6 +93,29 @@ def image_inputs(inputs, path, types) -> list:
     if names_first(first.name, second.name) is False:
         first, second = second, first
     return [first, second]
+
+
+#: what inputs beside a 5-D one hold, by their names' words: Prithvi-EO-2.0's (TerraTorch's
+#: coords_encoding), U-TAE's batch_positions (days since its training's reference date)
+BESIDE_DATES = ((("temporal",), "each date's year, day of year"), (("location",), "lat, lon"),
+                (("positions", "doy", "day", "days"), "each date's day"))
+
+
+def _beside_dates(timed, others, path) -> ModelError:
+    """The line for a 5-D input beside inputs of no image: geotile feeds the dates' pixels
+    alone; acquisition days are in no raster's pixels (a TIFF's DateTime is its writing),
+    and U-TAE's count from a date its training chose, so a guess would predict wrong."""
+    said = []
+    for arg in others:
+        words = set(_words(arg.name))
+        what = next((w for keys, w in BESIDE_DATES if words & set(keys)), None)
+        said.append(f"{arg.name} {_shape(arg)}" + (f" ({what})" if what else ""))
+    return ModelError(
+        f"{path}: beside its dates' input {timed.name} {_shape(timed)} the model takes "
+        f"{', '.join(said)}, which geotile cannot read from the rasters (no acquisition day "
+        "or reference date is in them); re-export it with those as constants of your scenes "
+        "(a wrapper forward(x) passing them), or a fine-tune exported without them "
+        "(TerraTorch: no coords_encoding).")
 
 
 def check_pair(first, second, layout: str, path) -> None:

@@ -265,3 +265,49 @@ def test_predict_array_takes_a_time_series_array(series, tmp_path, fixed):
     if fixed:  # a symbolic T takes any count
         with pytest.raises(ModelError, match="takes 3 dates"):
             predict_array(model, stack[:2])
+
+
+def _with_coordinates(path, extra):
+    """A Prithvi-EO-2.0 style [1,2,3,H,W] input beside ``extra`` inputs ((name, shape, type)),
+    which the output adds 0 times (as TerraTorch's coords_encoding feeds its encoder)."""
+    nodes = [helper.make_node("ReduceMean", ["x"], ["out0"], axes=[2], keepdims=0)]
+    inits = [onnx.numpy_helper.from_array(np.array(0, np.float32), "zero")]
+    last = "out0"
+    for i, (name, _, _) in enumerate(extra):
+        nodes += [helper.make_node("ReduceSum", [name], [f"s{i}"], keepdims=0),
+                  helper.make_node("Cast", [f"s{i}"], [f"f{i}"], to=TensorProto.FLOAT),
+                  helper.make_node("Mul", [f"f{i}", "zero"], [f"z{i}"]),
+                  helper.make_node("Add", [last, f"z{i}"], [f"out{i + 1}"])]
+        last = f"out{i + 1}"
+    graph = helper.make_graph(
+        nodes, "prithvi",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, "H", "W"]),
+         *(helper.make_tensor_value_info(n, k, s) for n, s, k in extra)],
+        [helper.make_tensor_value_info(last, TensorProto.FLOAT, [1, 2, "H", "W"])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    helper.set_model_props(model, {"layout": "NCTHW"})
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("extra, said", [
+    ([("temporal_coords", [1, 3, 2], TensorProto.FLOAT),
+      ("location_coords", [1, 2], TensorProto.FLOAT)],
+     ["temporal_coords [1,3,2]", "location_coords [1,2]", "year, day of year", "lat, lon"]),
+    ([("batch_positions", ["N", 3], TensorProto.INT64)],
+     ["batch_positions [N,3]", "day"])])
+def test_a_second_input_of_dates_or_places_is_one_line_naming_it(series, tmp_path, run_cli,
+                                                                 extra, said):
+    """Prithvi-EO-2.0's temporal_coords/location_coords, U-TAE's batch_positions: the line
+    said the image input 'x' ([1,2,3,H,W]) was 'no image batch' and to make it a constant.
+    Now it names the inputs geotile cannot fill (acquisition days are in no raster's
+    pixels, U-TAE's count from a reference date of its training) and how to export."""
+    _, paths = series
+    model = _with_coordinates(tmp_path / "coords.onnx", extra)
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     paths[2], "-o", out)
+    assert_one_line_error(result, "coords.onnx", *said, "x [1,2,3,H,W]")
+    assert "'x'" not in result.stderr and "as a constant" not in result.stderr
+    assert not out.exists()
