@@ -546,6 +546,10 @@ class OnnxModel:
         --extra-bands raster's): :meth:`geotile.model_inputs.Dates.resolve`, then one
         date's --mean/--std repeated for every date."""
         self.dates.resolve(count, channels, source)
+        size = next(iter(self._geometries), None)
+        if size is not None:
+            self.dates.check_runs(count, lambda: self._try(self.fixed_batch or 1, size)[1],
+                                  source)
         self.date_channels = (channels,) * count
         self.channels = count * channels
         fed = getattr(self, "_one_date", None)  # (as repeated, as given) for the last image
@@ -1059,6 +1063,8 @@ class OnnxModel:
             single, single_error = self._try(1, size)  # a batch of 1 baked into the graph
             if single_error is None:
                 results, error, batch, self._chunk = single, None, 1, 1
+        if error is not None and self.dates is not None and self.dates.symbolic_count():
+            results, error = self._probe_counts(batch, size, error)
         if error is not None:
             raise self._explain_run_error(size, error)
         geometries, refused = [], []
@@ -1332,6 +1338,21 @@ class OnnxModel:
         raise ModelError(f"{what}, and {list(shapes[index])} for {other_size} px: neither a "
                          "centred crop nor an integer downscale of the window; check the "
                          "export.")
+
+    def _probe_counts(self, batch: int, size: int, error: Exception):
+        """A 5-D model of symbolic T that fails on the probe's count of dates: the results
+        at the first count (1 to 24) it runs on, kept for every later probe (its graph fixes
+        T: a position embedding of num_frames); ``error`` when it runs on none."""
+        tried = self.dates.probe()[0]
+        for count in (c for c in range(1, 25) if c != tried):
+            self.dates.runs_on = count
+            results, other = self._try(batch, size)
+            if other is None:
+                log.info("%s: its time axis is symbolic, but it runs on %d dates alone",
+                         self.path.name, count)
+                return results, None
+        self.dates.runs_on = None
+        return None, error
 
     def _other_size(self, size: int):
         """(another window size, the output shapes there), or None when the model runs at

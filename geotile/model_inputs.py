@@ -201,6 +201,10 @@ class Dates:
         self.arg, self.axis, self.path = arg, axis, path
         self.dims = [d if isinstance(d, int) and d > 0 else None for d in arg.shape[1:3]]
         self.count = self.channels = None
+        #: the count of dates probes feed where T is symbolic but the graph runs on one
+        #: count alone (a position embedding of num_frames): found by the first probe
+        self.runs_on: int | None = None
+        self._counts_run: set[int] = set()
 
     def layout(self) -> str:
         return {1: "[N,T,C,H,W]", 2: "[N,C,T,H,W]"}.get(self.axis, "5-D")
@@ -225,7 +229,30 @@ class Dates:
         if self.axis is None:  # both fixed: their product is all a probe needs
             return self.dims[0] or 2, self.dims[1] or 3
         dates, channels = self.fixed()
-        return dates or 2, channels or 3
+        return dates or self.runs_on or 2, channels or 3
+
+    def symbolic_count(self) -> bool:
+        """Whether the count of dates is open to the probes: the time axis known, T
+        symbolic, nothing fed yet."""
+        return self.count is None and self.axis is not None and self.fixed()[0] is None
+
+    def check_runs(self, count: int, run, source) -> None:
+        """ModelError where ``count`` dates are not the count the graph runs on
+        (:attr:`runs_on`) and ``run()`` (a probe of them: the error, or None) fails."""
+        if self.runs_on in (None, count) or count in self._counts_run:
+            return
+        error = run()
+        if error is None:
+            self._counts_run.add(count)
+            return
+        from geotile.model_file import first_line
+
+        self.count = self.channels = None  # the next image's dates are probed afresh
+        raise ModelError(
+            f"{source}: {Path(str(self.path)).name} runs on {self.runs_on} dates (input "
+            f"{self.arg.name} {_shape(self.arg)}: T is symbolic, its graph fixes it: "
+            f"{first_line(error)}) but {count} given; give --extra-bands once per further "
+            f"date, in date order ({self.runs_on - 1} of them).")
 
     def resolve(self, count: int, channels: int, source) -> None:
         """Take ``count`` dates of ``channels`` each (the image, then each --extra-bands):

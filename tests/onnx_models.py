@@ -337,3 +337,27 @@ def temporal_weights(dates, channels, fixed=True):
         return np.outer(np.arange(dates, 0, -1), temporal_weights(1, channels)[0])
     return (np.arange(1, dates * channels + 1, dtype=np.float64).reshape(dates, channels)
             * np.array([1, -1] * channels)[:channels] / 3)
+
+
+def fixed_frames_model(path, dates=3, channels=2):
+    """A 5-D [N,T,C,H,W] input of symbolic T whose graph runs on ``dates`` only (a Reshape to
+    [N, dates*channels, H, W], as a position embedding of num_frames fixes T): one class,
+    ``sum_{t,c} W[t, c] * x[t, c]`` (W of :func:`temporal_weights`)."""
+    weights = temporal_weights(dates, channels).reshape(1, -1, 1, 1).astype(np.float32)
+    ints = {"n0": [0], "n1": [1], "hw0": [3], "hw1": [5], "tc": [dates * channels]}
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Slice", ["s", "n0", "n1"], ["n"]),
+             helper.make_node("Slice", ["s", "hw0", "hw1"], ["hw"]),
+             helper.make_node("Concat", ["n", "tc", "hw"], ["shape"], axis=0),
+             helper.make_node("Reshape", ["x", "shape"], ["flat"]),
+             helper.make_node("Conv", ["flat", "w"], ["out"], kernel_shape=[1, 1])]
+    graph = helper.make_graph(
+        nodes, "frames",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "T", channels, "H", "W"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [numpy_helper.from_array(weights, "w"),
+         *(numpy_helper.from_array(np.array(v, np.int64), k) for k, v in ints.items())])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10
+    onnx.save(model, str(path))
+    return path

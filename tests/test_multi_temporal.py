@@ -311,3 +311,21 @@ def test_a_second_input_of_dates_or_places_is_one_line_naming_it(series, tmp_pat
     assert_one_line_error(result, "coords.onnx", *said, "x [1,2,3,H,W]")
     assert "'x'" not in result.stderr and "as a constant" not in result.stderr
     assert not out.exists()
+
+
+def test_a_symbolic_time_axis_its_graph_fixes_takes_that_count(series, tmp_path, run_cli):
+    """[N,T,2,H,W] with T symbolic but a Reshape to 3 x 2 channels inside (a position
+    embedding of num_frames=3): the probe's 2 dates failed, so 3 dates given were refused
+    as 'its channel axis is symbolic ... export it with its number of channels fixed'. Now
+    the probe finds the count it runs on: 3 dates predict, 2 are one line naming 3."""
+    from tests.onnx_models import fixed_frames_model
+
+    stack, paths = series
+    model = fixed_frames_model(tmp_path / "frames.onnx")
+    got, _ = _predict(run_cli, model, paths, tmp_path / "o.tif", "--tile-size", 32,
+                      "--overlap", 8)
+    np.testing.assert_allclose(got[0], _reference(stack, 3, 2).sum(axis=0), atol=1e-5)
+    out = tmp_path / "two.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "-o", out)
+    assert_one_line_error(result, "frames.onnx runs on 3 dates", "2 given", "(2 of them)")
+    assert not out.exists()
