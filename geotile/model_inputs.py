@@ -275,6 +275,17 @@ class Dates:
         dates, wanted = self.fixed()
         if (dates or count, wanted or channels) != (count, channels):
             self.axis = told  # the next image's dates may tell
+        if count == 1 and dates and wanted and channels == dates * wanted:
+            one = Path(str(source)).name
+            by_date = " ".join(f"-b {b}" for b in range(1, wanted + 1))
+            by_band = " ".join(f"-b {1 + b * dates}" for b in range(wanted))
+            raise ModelError(
+                f"{source}: {one} holds {channels} bands: {dates} dates of {wanted} for "
+                f"{name} (input {self.arg.name} {_shape(self.arg)}), which takes one file per "
+                f"date. Split it: gdal_translate {by_date} {one} date1.tif, bands "
+                f"{wanted + 1}-{2 * wanted} date2.tif, ... where its bands go date by date "
+                f"(band by band: {by_band} for date 1), and give date1.tif, then the others "
+                "as --extra-bands in date order.")
         if dates is not None and dates != count:
             raise ModelError(
                 f"{source}: {name} takes {dates} dates (input {self.arg.name} "

@@ -329,3 +329,17 @@ def test_a_symbolic_time_axis_its_graph_fixes_takes_that_count(series, tmp_path,
     result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "-o", out)
     assert_one_line_error(result, "frames.onnx runs on 3 dates", "2 given", "(2 of them)")
     assert not out.exists()
+
+
+def test_one_raster_of_every_date_s_bands_is_told_to_split(series, make_raster, tmp_path,
+                                                          run_cli):
+    """TerraTorch's multi-temporal datasets (HLS crop classification) keep 3 dates x 6 bands
+    in one 18-band file; given alone it was told 'give --extra-bands once per further date'
+    as if it were one date. Now the line says it holds 3 x 2 bands and how to split it (the
+    order of its bands, date- or band-major, only its maker knows)."""
+    stack, _ = series
+    six = make_raster("stack6.tif", stack.reshape(6, HEIGHT, WIDTH))
+    model = temporal_model(tmp_path / "m.onnx", "NCTHW", metadata={"layout": "NCTHW"})
+    result = run_cli("predict", model, six, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "stack6.tif holds 6 bands: 3 dates of 2",
+                          "gdal_translate -b 1 -b 2 stack6.tif", "--extra-bands")
