@@ -424,8 +424,9 @@ def pair_extra_bands(images: Sequence, extra, dates: bool = False) -> list | Non
     paths = [input_path(p) for p in
              ([extra] if isinstance(extra, str | os.PathLike) else list(extra))]
     folders = [isinstance(p, Path) and p.is_dir() for p in paths]
-    if dates and len(paths) > 1 and all(folders):  # a folder per date
-        per_date = [pair_extra_bands(images, folder) for folder in paths]
+    if dates and len(paths) > 1 and (all(folders) or (len(images) == 1 and any(folders))):
+        # a folder per date (or, for one image, a file or a folder per date)
+        per_date = [pair_extra_bands(images, path) for path in paths]
         return [list(one) for one in zip(*per_date, strict=True)]
     if dates and len(paths) > 1 and len(images) == 1 and not any(folders):
         for path in paths:

@@ -343,3 +343,15 @@ def test_one_raster_of_every_date_s_bands_is_told_to_split(series, make_raster, 
     result = run_cli("predict", model, six, "-o", tmp_path / "o.tif")
     assert_one_line_error(result, "stack6.tif holds 6 bands: 3 dates of 2",
                           "gdal_translate -b 1 -b 2 stack6.tif", "--extra-bands")
+
+
+def test_a_date_s_folder_beside_a_date_s_file_pairs_by_name(series, make_raster, tmp_path,
+                                                           run_cli):
+    """One image, the second date a file, the third a folder holding the image's name: it
+    was refused as '1 image but 2 --extra-bands rasters: give one per image'."""
+    stack, paths = series
+    (tmp_path / "t3").mkdir()
+    make_raster("t3/d0.tif", stack[2])
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    got, _ = _predict(run_cli, model, [paths[0], paths[1], tmp_path / "t3"], tmp_path / "o.tif")
+    np.testing.assert_allclose(got, _reference(stack, 3, 2), atol=1e-5)
