@@ -70,6 +70,12 @@ def image_inputs(inputs, path, types) -> list:
         return list(inputs)
     names = ", ".join(i.name for i in inputs)
     timed = [i for i in inputs if len(i.shape or ()) == 5 and i.type in types]
+    if len(timed) > 1:  # two series (Sentinel-1's beside Sentinel-2's)
+        raise ModelError(
+            f"{path}: the model takes {len(timed)} series of dates ({names}: "
+            f"{', '.join(_shape(i) for i in timed)}); geotile feeds one series (the image and "
+            "each --extra-bands). Re-export it with one input, each date's channels of both "
+            "stacked.")
     if len(timed) == 1:  # a multi-temporal model's dates beside inputs of no image
         raise _beside_dates(timed[0], [i for i in inputs if i is not timed[0]], path)
     other = [i for i in inputs if len(i.shape or ()) != 4 or i.type not in types]
@@ -105,17 +111,20 @@ def _beside_dates(timed, others, path) -> ModelError:
     """The line for a 5-D input beside inputs of no image: geotile feeds the dates' pixels
     alone; acquisition days are in no raster's pixels (a TIFF's DateTime is its writing),
     and U-TAE's count from a date its training chose, so a guess would predict wrong."""
-    said = []
+    said, known = [], False
     for arg in others:
         words = set(_words(arg.name))
         what = next((w for keys, w in BESIDE_DATES if words & set(keys)), None)
+        known = known or what is not None
         said.append(f"{arg.name} {_shape(arg)}" + (f" ({what})" if what else ""))
+    why = ("which geotile cannot read from the rasters (no acquisition day or reference date "
+           "is in them)" if known else "and geotile feeds the dates' pixels alone")
     return ModelError(
         f"{path}: beside its dates' input {timed.name} {_shape(timed)} the model takes "
-        f"{', '.join(said)}, which geotile cannot read from the rasters (no acquisition day "
-        "or reference date is in them); re-export it with those as constants of your scenes "
-        "(a wrapper forward(x) passing them), or a fine-tune exported without them "
-        "(TerraTorch: no coords_encoding).")
+        f"{', '.join(said)}, {why}; re-export it with those as constants of your scenes (a "
+        "wrapper forward(x) passing them)" + (", or a fine-tune exported without them "
+                                              "(TerraTorch: no coords_encoding)." if known
+                                              else "."))
 
 
 def check_pair(first, second, layout: str, path) -> None:

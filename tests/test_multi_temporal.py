@@ -296,7 +296,9 @@ def _with_coordinates(path, extra):
       ("location_coords", [1, 2], TensorProto.FLOAT)],
      ["temporal_coords [1,3,2]", "location_coords [1,2]", "year, day of year", "lat, lon"]),
     ([("batch_positions", ["N", 3], TensorProto.INT64)],
-     ["batch_positions [N,3]", "day"])])
+     ["batch_positions [N,3]", "day"]),
+    ([("dem", ["N", 1, "H", "W"], TensorProto.FLOAT)], ["dem [N,1,H,W]", "pixels alone"]),
+    ([("s1", ["N", 2, 3, "H", "W"], TensorProto.FLOAT)], ["x, s1", "one series"])])
 def test_a_second_input_of_dates_or_places_is_one_line_naming_it(series, tmp_path, run_cli,
                                                                  extra, said):
     """Prithvi-EO-2.0's temporal_coords/location_coords, U-TAE's batch_positions: the line
@@ -308,7 +310,8 @@ def test_a_second_input_of_dates_or_places_is_one_line_naming_it(series, tmp_pat
     out = tmp_path / "o.tif"
     result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
                      paths[2], "-o", out)
-    assert_one_line_error(result, "coords.onnx", *said, "x [1,2,3,H,W]")
+    assert_one_line_error(result, "coords.onnx", *said, "x [1,2,3,H,W]"
+                          if "one series" not in said else "[N,2,3,H,W]")
     assert "'x'" not in result.stderr and "as a constant" not in result.stderr
     assert not out.exists()
 
