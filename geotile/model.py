@@ -1065,6 +1065,8 @@ class OnnxModel:
                 results, error, batch, self._chunk = single, None, 1, 1
         if error is not None and self.dates is not None and self.dates.symbolic_count():
             results, error = self._probe_counts(batch, size, error)
+        elif error is None and self.dates is not None and self.dates.symbolic_count():
+            self.dates.runs_on = self.dates.probe()[0]  # other counts are tried when given
         if error is not None:
             raise self._explain_run_error(size, error)
         geometries, refused = [], []

@@ -210,8 +210,8 @@ class Dates:
         self.arg, self.axis, self.path = arg, axis, path
         self.dims = [d if isinstance(d, int) and d > 0 else None for d in arg.shape[1:3]]
         self.count = self.channels = None
-        #: the count of dates probes feed where T is symbolic but the graph runs on one
-        #: count alone (a position embedding of num_frames): found by the first probe
+        #: the count of dates the first probe ran on where T is symbolic (the first of
+        #: 1..24 that runs where the graph fixes T: a position embedding of num_frames)
         self.runs_on: int | None = None
         self._counts_run: set[int] = set()
 

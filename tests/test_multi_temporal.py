@@ -358,3 +358,17 @@ def test_a_date_s_folder_beside_a_date_s_file_pairs_by_name(series, make_raster,
     model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
     got, _ = _predict(run_cli, model, [paths[0], paths[1], tmp_path / "t3"], tmp_path / "o.tif")
     np.testing.assert_allclose(got, _reference(stack, 3, 2), atol=1e-5)
+
+
+def test_more_dates_than_a_symbolic_time_axis_runs_on_is_one_line(series, tmp_path, run_cli):
+    """T symbolic, the graph fixed to 2 dates (the probe's count): 3 given failed mid-run as
+    'ONNX Runtime failed on a batch of 1 (... cannot be reshaped ...)', no count named."""
+    from tests.onnx_models import fixed_frames_model
+
+    _, paths = series
+    model = fixed_frames_model(tmp_path / "two.onnx", dates=2)
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, *paths[:1], "--extra-bands", paths[1], "--extra-bands",
+                     paths[2], "-o", out)
+    assert_one_line_error(result, "two.onnx runs on 2 dates", "3 given", "(1 of them)")
+    assert not out.exists()
