@@ -312,6 +312,11 @@ class OnnxModel:
                 raise five_d_error(model_input, path)
             self.dates = Dates(model_input, time_axis(model_input, graph, lower_keys(
                 dict(session.get_modelmeta().custom_metadata_map)), path), path)
+            from geotile.terratorch_sidecars import terratorch_frames
+
+            frames = terratorch_frames(path)  # a fine-tune's count where T is symbolic
+            if frames is not None:
+                self.dates.take_count(*frames)
             stacked = None if None in shape[1:3] else shape[1] * shape[2]
             shape = [shape[0], stacked, shape[3], shape[4]]
         if len(shape) != 4:

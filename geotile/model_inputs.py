@@ -213,7 +213,14 @@ class Dates:
         #: the count of dates the first probe ran on where T is symbolic (the first of
         #: 1..24 that runs where the graph fixes T: a position embedding of num_frames)
         self.runs_on: int | None = None
+        #: what fixed a symbolic T (:meth:`take_count`), "" when nothing did
+        self.why = ""
         self._counts_run: set[int] = set()
+
+    def take_count(self, count: int, why: str) -> None:
+        """Fix a symbolic T of a known time axis at ``count`` dates, as ``why`` says."""
+        if self.axis is not None and self.dims[self.axis - 1] is None:
+            self.dims[self.axis - 1], self.why = count, why
 
     def layout(self) -> str:
         return {1: "[N,T,C,H,W]", 2: "[N,C,T,H,W]"}.get(self.axis, "5-D")
@@ -298,7 +305,8 @@ class Dates:
         if dates is not None and dates != count:
             raise ModelError(
                 f"{source}: {name} takes {dates} dates (input {self.arg.name} "
-                f"{_shape(self.arg)}, {self.layout()}) but {count} given (the image and "
+                f"{_shape(self.arg)}, {self.layout()}{', ' + self.why if self.why else ''}) "
+                f"but {count} given (the image and "
                 f"{count - 1} --extra-bands); give --extra-bands once per further date, in "
                 f"date order ({dates - 1} of them).")
         if wanted is not None and wanted != channels:

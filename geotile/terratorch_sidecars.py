@@ -139,6 +139,19 @@ def _five_d(model_path) -> bool:
                if i.name not in weights)
 
 
+def terratorch_frames(model_path) -> tuple[int, str] | None:
+    """(count, why) of the dates a multi-temporal fine-tune took: its config's model_args
+    num_frames above 1, else None (its neck reshapes that many dates' tokens)."""
+    path, config = terratorch_config(model_path)
+    if config is None:
+        return None
+    model_args = _init_args(config, "model").get("model_args")
+    frames = model_args.get("num_frames") if isinstance(model_args, dict) else None
+    if isinstance(frames, int) and not isinstance(frames, bool) and frames > 1:
+        return frames, f"{path.name} model_args num_frames {frames}"
+    return None
+
+
 def _multi_temporal(config, path, model_path=None) -> None:
     """ModelError for a multi-temporal fine-tune exported with a 4-D input: one of a 5-D
     input gets its dates from predict (:mod:`geotile.model_inputs`)."""

@@ -555,3 +555,31 @@ def test_a_multi_temporal_fine_tune_of_a_5d_export_is_fed_its_dates(tmp_path, ru
     with rasterio.open(tmp_path / "o.tif") as out:
         np.testing.assert_allclose(out.read(), np.einsum(
             "tc,tchw->chw", temporal_weights(3, 6), fed), rtol=1e-4, atol=1e-4)
+
+
+def test_a_symbolic_time_axis_takes_the_fine_tune_s_num_frames(tmp_path, run_cli,
+                                                              make_raster, s2):
+    """An export of T symbolic ([N,6,time,H,W]) beside config.yaml's num_frames 3 ran on the
+    2 dates given (the fine-tune's neck reshapes its 3 dates' tokens: a wrong map, exit 0).
+    Now the config's count is the model's: 3 dates predict, 2 are one line naming it."""
+    content = config()
+    content["model"]["init_args"]["model_args"]["num_frames"] = 3
+    folder = tmp_path / "crops"
+    tt_folder(folder, content)
+    model = temporal_model(folder / "model.onnx", "NCTHW", dates=3, channels=6, fixed=False,
+                           names=("time",))
+    rng = np.random.default_rng(5)
+    dates = [s2, *(rng.integers(0, 10000, s2.shape).astype(np.uint16) for _ in range(2))]
+    paths = [raster(make_raster, d, name=f"t{i}.tif") for i, d in enumerate(dates)]
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "-o", out)
+    assert_one_line_error(result, "takes 3 dates", "num_frames 3", "but 2 given")
+    assert not out.exists()
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     paths[2], "-o", out, "--dtype", "float32", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    fed = np.stack([(d[[i - 1 for i in PICKED]] * 1e-4 - np.reshape(MEANS, (-1, 1, 1)))
+                    / np.reshape(STDS, (-1, 1, 1)) for d in dates])
+    with rasterio.open(out) as src:
+        np.testing.assert_allclose(src.read(), np.einsum(
+            "tc,tchw->chw", temporal_weights(3, 6, fixed=False), fed), rtol=1e-4, atol=1e-4)
