@@ -222,6 +222,10 @@ class Dates:
         if self.axis is not None and self.dims[self.axis - 1] is None:
             self.dims[self.axis - 1], self.why = count, why
 
+    def said(self) -> str:
+        """E.g. "input x [1,6,3,224,224], [N,C,T,H,W]"."""
+        return f"input {self.arg.name} {_shape(self.arg)}, {self.layout()}"
+
     def layout(self) -> str:
         return {1: "[N,T,C,H,W]", 2: "[N,C,T,H,W]"}.get(self.axis, "5-D")
 

@@ -728,6 +728,12 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
         model.take_dates(pixels.shape[0], pixels.shape[1], "predict_array")
         pixels = pixels.reshape(-1, *pixels.shape[2:])
         masked = None if masked is None else masked.reshape(pixels.shape)
+    elif getattr(model, "dates", None) is not None:  # date- or band-major: only T, C say
+        dates, channels = model.dates.fixed()
+        raise ModelError(
+            f"{name} takes {dates or 'T'} dates of {channels or 'C'} channels "
+            f"({model.dates.said()}), got pixels of shape {pixels.shape}: give a (T, C, H, "
+            "W) array (pixels.reshape(T, C, H, W) where its bands go date by date).")
     channels = getattr(model, "channels", None)
     if pixels.ndim != 3 or channels not in (None, pixels.shape[0]):
         hwc = pixels.ndim == 3 and pixels.shape[-1] == channels

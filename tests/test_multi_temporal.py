@@ -372,3 +372,21 @@ def test_more_dates_than_a_symbolic_time_axis_runs_on_is_one_line(series, tmp_pa
                      paths[2], "-o", out)
     assert_one_line_error(result, "two.onnx runs on 2 dates", "3 given", "(1 of them)")
     assert not out.exists()
+
+
+def test_predict_array_of_dates_stacked_in_channels_is_refused(series, tmp_path):
+    """(T*C, H, W) pixels for a 5-D model skipped the dates' checks: fed date-major as they
+    came (a band-major stack swapped bands and dates, exit 0) and one date's mean/std
+    raised numpy's 'operands could not be broadcast'. Now one ModelError asks for
+    (T, C, H, W)."""
+    from geotile.errors import ModelError
+    from geotile.model import OnnxModel
+    from geotile.predict import predict_array
+
+    stack, _ = series
+    path = temporal_model(tmp_path / "m.onnx", "NCTHW", metadata={"layout": "NCTHW"})
+    for mean in (None, [0.1, 0.2]):
+        model = OnnxModel.from_path(path, activation="none", mean=mean,
+                                    std=None if mean is None else [1, 2])
+        with pytest.raises(ModelError, match=r"3 dates of 2 channels.*\(T, C, H, W\)"):
+            predict_array(model, stack.reshape(6, HEIGHT, WIDTH))
