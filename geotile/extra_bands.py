@@ -194,6 +194,26 @@ def check_two_files(model, image, extra) -> None:
             "--extra-bands.")
 
 
+def warn_repeated_dates(model, image, extra) -> None:
+    """One warning where a multi-temporal model's dates (the image, then ``extra``'s) give
+    one file twice: a copy-paste, or a cloudy date filled with another (meant or not)."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    if getattr(model, "dates", None) is None or extra is None:
+        return
+    seen: dict[str, int] = {}
+    for number, path in enumerate([image, *(d.path for d in each_date(extra))], 1):
+        first = seen.setdefault(_same_file_key(path), number)
+        if first != number:
+            warnings.warn(f"{Path(str(path)).name} is given as dates {first} and {number} of "
+                          f"{Path(str(model.path)).name}: the same pixels twice. If another "
+                          "date was meant, give its file in that place.", GeotileWarning,
+                          stacklevel=3)
+            return
+
+
 def check_date_colours(model, src, indexes, extra_src, extra_indexes, image,
                        extra) -> None:
     """InputError when a change detection model's two dates feed their red, green and blue

@@ -80,6 +80,7 @@ from geotile.extra_bands import (
     date_names,
     each_date,
     two_dates,
+    warn_repeated_dates,
 )
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
@@ -987,6 +988,7 @@ def predict_raster(
             if two_dates(model):
                 check_date_ranges(model, date_range(model, src, indexes),
                                   date_range(model, *date.raster), image_path, date.path)
+        warn_repeated_dates(model, image_path, extra)
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)
         warn_unclear(original, image_path, "get predictions")  # a Planet udm2's clouds

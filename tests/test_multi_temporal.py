@@ -390,3 +390,17 @@ def test_predict_array_of_dates_stacked_in_channels_is_refused(series, tmp_path)
                                     std=None if mean is None else [1, 2])
         with pytest.raises(ModelError, match=r"3 dates of 2 channels.*\(T, C, H, W\)"):
             predict_array(model, stack.reshape(6, HEIGHT, WIDTH))
+
+
+def test_one_file_given_as_two_dates_is_warned_of(series, tmp_path, run_cli):
+    """d0.tif as dates 1 and 2 (a copy-paste) predicted silently; a repeated date may be
+    meant (a cloudy date filled with the one before), so it is one warning naming both."""
+    stack, paths = series
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    got, _ = _predict(run_cli, model, [paths[0], paths[0], paths[2]], tmp_path / "o.tif")
+    np.testing.assert_allclose(got, _reference(stack[[0, 0, 2]], 3, 2), atol=1e-5)
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     paths[1], "-o", tmp_path / "o2.tif")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "Warning" in line]
+    assert len(warned) == 1 and "d1.tif is given as dates 2 and 3" in warned[0], result.stderr
