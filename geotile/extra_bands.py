@@ -244,6 +244,25 @@ def check_date_colours(model, src, indexes, extra_src, extra_indexes, image,
         f"{Path(names[1]).with_name(Path(names[1]).stem + '_reordered.tif')}) and give that.")
 
 
+def check_date_names(model, src, indexes, extra_src, extra_indexes, image, extra) -> None:
+    """InputError when two dates' bands, each described (B02, B03... or red, nir), name
+    the same bands in other orders: fed alike, one date's red would meet another's blue.
+    --bands by the names picks each date's by its own."""
+    if not two_dates(model):
+        return
+    first = [src.descriptions[i - 1] for i in indexes]
+    second = [extra_src.descriptions[i - 1] for i in extra_indexes]
+    if not all(first) or not all(second) or first == second or sorted(first) != sorted(
+            second) or len(set(first)) != len(first):
+        return
+    names = date_names(image, extra)
+    raise InputError(
+        f"{names[0]} and {names[1]}: the dates of {Path(model.path).name} name their bands "
+        f"in other orders ({', '.join(first)}; {', '.join(second)}): fed alike, "
+        f"{first[0]} of one would meet {second[0]} of the other. Give --bands "
+        f"{','.join(first)}: it picks each date's bands by its own names.")
+
+
 def picked_bands(src, bands, path) -> list[int]:
     """``bands`` (--bands: numbers or band names) as band numbers of the --extra-bands
     raster ``src`` at ``path``; InputError for one it lacks."""

@@ -74,6 +74,7 @@ from geotile.errors import (
 )
 from geotile.extra_bands import (
     check_date_colours,
+    check_date_names,
     check_date_types,
     check_date_values,
     check_two_files,
@@ -985,6 +986,7 @@ def predict_raster(
                               [b[2:4] for b in date.band_metadata()], image_path, date.path)
             check_two_files(model, image_path, date.path)
             check_date_colours(model, src, indexes, *date.raster, image_path, date.path)
+            check_date_names(model, src, indexes, *date.raster, image_path, date.path)
             if two_dates(model):
                 check_date_ranges(model, date_range(model, src, indexes),
                                   date_range(model, *date.raster), image_path, date.path)

@@ -404,3 +404,23 @@ def test_one_file_given_as_two_dates_is_warned_of(series, tmp_path, run_cli):
     assert result.exit_code == 0, result.output
     warned = [line for line in result.stderr.splitlines() if "Warning" in line]
     assert len(warned) == 1 and "d1.tif is given as dates 2 and 3" in warned[0], result.stderr
+
+
+def test_dates_naming_their_bands_in_other_orders_are_one_line(series, make_raster,
+                                                               tmp_path, run_cli):
+    """The third date's bands described 'nir, red' beside 'red, nir' were fed as they came
+    (red beside nir, exit 0). Now one line names both orders and --bands by the names,
+    which picks each date's bands by its own."""
+    stack, _ = series
+    names = ["red", "nir"]
+    paths = [make_raster(f"n{i}.tif", stack[i] if i < 2 else stack[i][::-1].copy(),
+                         descriptions=names if i < 2 else names[::-1]) for i in range(3)]
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     paths[2], "-o", out)
+    assert_one_line_error(result, "n0.tif and n2.tif", "red, nir", "nir, red",
+                          "--bands red,nir")
+    assert not out.exists()
+    got, _ = _predict(run_cli, model, paths, out, "--bands", "red,nir")
+    np.testing.assert_allclose(got, _reference(stack, 3, 2), atol=1e-5)

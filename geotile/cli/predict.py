@@ -361,6 +361,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     from geotile.date_ranges import check_date_ranges, date_range
     from geotile.extra_bands import (
         check_date_colours,
+        check_date_names,
         check_date_types,
         check_date_values,
         check_two_files,
@@ -409,6 +410,7 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
                 check_two_files(model, image, extra)
                 with open_raster(extra) as more:
                     check_date_colours(model, src, indexes, more, numbers, image, extra)
+                    check_date_names(model, src, indexes, more, numbers, image, extra)
                 if two_dates(model):  # as fed: after the image's uint8 scale is known
                     with open_raster(extra) as more:
                         check_date_ranges(model, date_range(model, src, indexes),
