@@ -1,27 +1,29 @@
 """APLS (Average Path Length Similarity; Van Etten et al. 2018), SpaceNet 3 and 5's road
 metric: how alike the shortest paths of two road graphs are.
 
-Each side's lines become a graph (nodes at line ends and intersections, where lines meet
-end to end they run on) whose edges get control points every ``spacing`` metres (one at
-the middle of an edge 37.5 to 50 m long, none on shorter ones), as CosmiQ's apls.py
-(``create_graph_midpoints``, ``--linestring_delta 50``) injects them. Ground truth to
-proposal: every control point of the truth is snapped onto the nearest proposal edge
-within ``snap`` metres (4 m); for each ordered pair of the truth's control points joined
-by a path of length L > 0, the proposal's path between their snapped places, of length
-L', costs min(1, |L - L'| / L), and 1 where either point did not snap or the proposal
-joins them by no path. One minus the mean cost is the score; proposal to truth is the
-same with the sides swapped, and APLS their harmonic mean (0 where either is 0). A
+Each side's lines become a graph (nodes at line ends and at vertices lines share, as
+apls.py's graphs are built: lines crossing without a shared vertex are a bridge, not a
+junction; where lines meet end to end they run on) whose edges get control points every
+``spacing`` metres (one at the middle of an edge 37.5 to 50 m long, none on shorter ones),
+as CosmiQ's apls.py (``create_graph_midpoints``, ``--linestring_delta 50``) injects them.
+Ground truth to proposal: every control point of the truth is snapped onto the nearest
+proposal edge within ``snap`` metres (4 m); for each ordered pair of the truth's control
+points joined by a path of length L > 0, the proposal's path between their snapped places,
+of length L', costs min(1, |L - L'| / L), and 1 where either point did not snap or the
+proposal joins them by no path. One minus the mean cost is the score; proposal to truth is
+the same with the sides swapped, and APLS their harmonic mean (0 where either is 0). A
 truth without lines has no APLS (None: apls.py skips such images); a proposal without
 lines scores 0. Pieces of either graph whose longest path is under 5 m are left out, as
 apls.py leaves them out (``_clean_sub_graphs``). Shortest paths by
 :func:`scipy.sparse.csgraph.dijkstra`, O(n^2) over the n control points, in blocks of
 sources. Not APLS_time (SpaceNet 5's travel times).
 
-Where apls.py differs: it joins lines at equal vertices only (here also where they cross
-without one); control points snapping onto one node are all kept here, where apls.py
-renames that node for each in turn, so that only the last counts and the others' paths
-all cost 1; it samples 500 nodes of a truth of 500 or more (``make_graphs_yuge``); here
-all are scored.
+Where apls.py differs: a line's vertex within 0.1 mm of another line joins it (there
+too); of edges equally near a control point (on a bridge's crossing) it snaps onto the one
+running most nearly along its own road; control points snapping onto one node are all
+kept here, where apls.py renames that node for each in turn, so that only the last counts
+and the others' paths all cost 1; it samples 500 nodes of a truth of 500 or more
+(``make_graphs_yuge``); here all are scored.
 """
 
 from __future__ import annotations
@@ -94,27 +96,56 @@ class _Graph:
 
 
 def road_graph(lines) -> _Graph:
-    """The graph of ``lines`` (shapely lines in metres): nodes where lines end or cross,
-    edges between them; a stretch drawn twice is one edge, vertices within :data:`JOIN` of
-    another line join it (:func:`geotile.line_metrics._dissolved`)."""
+    """The graph of ``lines`` (shapely lines in metres): nodes where lines end or share a
+    vertex, edges between them, as apls.py builds its graphs (equal vertices are one node):
+    lines crossing without a shared vertex (a bridge) are not joined. A stretch drawn twice
+    is one edge; vertices within :data:`JOIN` of another line join it
+    (:func:`geotile.line_metrics._snapped`)."""
     import shapely
-
-    from geotile.line_metrics import _dissolved
 
     lines = np.asarray(list(lines), dtype=object)
     if len(lines):
         lines = lines[~shapely.is_missing(lines)]
         lines = lines[~shapely.is_empty(lines)] if len(lines) else lines
-    if not len(lines):
+    merged = _segments_merged(lines) if len(lines) else lines
+    if not len(merged):
         return _Graph(np.empty((0, 2)), np.empty((0, 2), dtype=np.intp),
                       np.empty(0, dtype=object), np.empty(0))
-    noded = _dissolved(lines, JOIN)  # split where lines cross, overlaps once
-    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(noded)))
-    merged = merged[shapely.length(merged) > 0]
     ends = np.stack([shapely.get_coordinates(shapely.get_point(merged, i)) for i in (0, -1)],
                     axis=1)  # (edges, 2 ends, xy)
     nodes, index = np.unique(ends.reshape(-1, 2), axis=0, return_inverse=True)
     return _Graph(nodes, index.reshape(-1, 2), merged, shapely.length(merged))
+
+
+def _segments_merged(lines: np.ndarray) -> np.ndarray:
+    """``lines`` cut into their segments (each once, whichever line or direction drew it),
+    merged again through vertices that two segments alone share: lines between ends and
+    shared vertices."""
+    import shapely
+
+    from geotile.line_metrics import _snapped
+
+    parts = shapely.get_parts(lines)
+    while (shapely.get_type_id(parts) > 3).any():  # collections of multi-lines
+        parts = shapely.get_parts(parts)
+    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
+    if not len(parts):
+        return parts
+    snapped = _snapped(parts, JOIN)
+    if not len(snapped):
+        return snapped
+    xy, part = shapely.get_coordinates(snapped, return_index=True)
+    same = part[1:] == part[:-1]
+    a, b = xy[:-1][same], xy[1:][same]
+    flip = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    a[flip], b[flip] = b[flip], a[flip].copy()
+    segments = np.unique(np.hstack([a, b]), axis=0)
+    segments = segments[(segments[:, 0] != segments[:, 2]) | (segments[:, 1] != segments[:, 3])]
+    if not len(segments):
+        return np.empty(0, dtype=object)
+    pieces = shapely.linestrings(segments.reshape(-1, 2, 2))
+    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(pieces)))
+    return merged[shapely.length(merged) > 0]
 
 
 def without_fragments(graph: _Graph, shortest: float = FRAGMENT) -> _Graph:
@@ -206,9 +237,11 @@ def _split(graph: _Graph, edge: np.ndarray, along: np.ndarray):
     return matrix, place
 
 
-def _snapped(points: np.ndarray, graph: _Graph, snap: float):
+def _snapped(points: np.ndarray, graph: _Graph, snap: float, heading=None):
     """(edge, distance along it) of each of ``points`` (x, y) on the nearest edge of
-    ``graph`` within ``snap`` (the first edge of equal distance); edge -1 where none."""
+    ``graph`` within ``snap``; edge -1 where none. Of edges at equal distance (a point on a
+    bridge's crossing) the one running most nearly along ``heading`` (unit vectors, the
+    point's own road's; zero: none), else the first."""
     import shapely
 
     edge = np.full(len(points), -1, dtype=np.intp)
@@ -218,13 +251,28 @@ def _snapped(points: np.ndarray, graph: _Graph, snap: float):
     geoms = shapely.points(points)
     point, near = shapely.STRtree(graph.lines).query_nearest(
         geoms, max_distance=snap, all_matches=True)  # every edge at the least distance
-    first = np.lexsort((near, point))
-    point, near = point[first], near[first]
+    spot = shapely.line_locate_point(graph.lines[near], geoms[point])
+    turn = np.zeros(len(point))
+    if heading is not None and len(point):
+        turn = -np.abs(np.einsum("ij,ij->i", _heading(graph.lines[near], spot), heading[point]))
+    first = np.lexsort((near, turn, point))
+    point, near, spot = point[first], near[first], spot[first]
     hit = np.r_[True, point[1:] != point[:-1]] if len(point) else point.astype(bool)
-    point, near = point[hit], near[hit]
-    edge[point] = near
-    along[point] = shapely.line_locate_point(graph.lines[near], geoms[point])
+    edge[point[hit]] = near[hit]
+    along[point[hit]] = spot[hit]
     return edge, along
+
+
+def _heading(lines: np.ndarray, along: np.ndarray, step: float = 0.01) -> np.ndarray:
+    """Unit vectors along ``lines`` at ``along`` metres (between points ``step`` apart)."""
+    import shapely
+
+    length = shapely.length(lines)
+    a = shapely.line_interpolate_point(lines, np.clip(along - step, 0, length))
+    b = shapely.line_interpolate_point(lines, np.clip(along + step, 0, length))
+    d = shapely.get_coordinates(b) - shapely.get_coordinates(a)
+    norm = np.hypot(*d.T)
+    return np.divide(d, norm[:, None], out=np.zeros_like(d), where=norm[:, None] > 0)
 
 
 def one_way(truth: _Graph, proposal: _Graph, spacing: float = SPACING,
@@ -240,7 +288,10 @@ def one_way(truth: _Graph, proposal: _Graph, spacing: float = SPACING,
     if not len(points):
         return 0.0, 0
     xy = _coordinates(truth, edge, along, inserted, native.shape[0])[points]
-    near_edge, near_along = _snapped(xy, proposal, snap)
+    heading = np.zeros((native.shape[0], 2))  # nodes: none (their roads all meet there)
+    if len(edge):
+        heading[inserted] = _heading(truth.lines[edge], along)
+    near_edge, near_along = _snapped(xy, proposal, snap, heading[points])
     found = near_edge >= 0
     prime, placed = _split(proposal, near_edge[found], near_along[found])
     there = np.full(len(points), -1, dtype=np.intp)

@@ -29,10 +29,11 @@ def ordered_pairs(n):
     return n * (n - 1)
 
 
-def test_graph_has_nodes_at_ends_and_crossings_only():
-    # an X drawn as two lines, and as four pieces meeting at its centre, and a road drawn in
-    # two pieces end to end (no node where they meet) and twice (one edge)
-    cross = [LineString([(0, 0), (100, 100)]), LineString([(0, 100), (100, 0)])]
+def test_graph_has_nodes_at_ends_and_shared_vertices_only():
+    # an X drawn as two lines sharing its centre vertex, and as four pieces meeting there,
+    # and a road drawn in two pieces end to end (no node where they meet) and twice (one edge)
+    cross = [LineString([(0, 0), (50, 50), (100, 100)]),
+             LineString([(0, 100), (50, 50), (100, 0)])]
     pieces = [LineString([(0, 0), (50, 50)]), LineString([(50, 50), (100, 100)]),
               LineString([(0, 100), (50, 50)]), LineString([(50, 50), (100, 0)])]
     for lines in (cross, pieces):
@@ -41,6 +42,23 @@ def test_graph_has_nodes_at_ends_and_crossings_only():
     road = road_graph([LineString([(0, 0), (30, 0)]), LineString([(30, 0), (30, 40)]),
                        LineString([(0, 0), (30, 0)])])
     assert len(road.nodes) == 2 and len(road.edges) == 1 and road.lengths[0] == 70
+
+
+def test_lines_crossing_without_a_shared_vertex_are_a_bridge_not_a_junction():
+    # apls.py (wkt_to_G, graphTools) makes nodes of equal vertices only: an overpass (OSM's
+    # bridges, SpaceNet's) crosses its road without one, and no path turns there
+    bridge = [LineString([(0, 0), (200, 200)]), LineString([(0, 200), (200, 0)])]
+    graph = road_graph(bridge)
+    assert len(graph.nodes) == 4 and len(graph.edges) == 2
+    junction = [LineString([(0, 0), (100, 100), (200, 200)]),
+                LineString([(0, 200), (100, 100), (200, 0)])]
+    assert len(road_graph(junction).nodes) == 5
+    # a prediction joining the roads at grade finds each of the bridge's paths, but the
+    # paths it takes from one road onto the other have none in the truth
+    score = apls(junction, bridge)
+    assert score.gt_onto_prop == pytest.approx(1.0)
+    assert score.prop_onto_gt < 0.9
+    assert apls(bridge, bridge).apls == pytest.approx(1.0)
 
 
 def test_a_side_road_ending_a_hair_off_the_road_it_meets_joins_it():

@@ -257,8 +257,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     the buffer); many lines may match one; the options of polygon scores
     (--iou, --errors, --report, --class-field...) do not apply. --apls adds
     APLS (Van Etten et al. 2018; SpaceNet 3 and 5, as CosmiQ's apls.py):
-    each side a graph (nodes at line ends and crossings; pieces whose paths
-    are all under 5 m left out), control points at its nodes and every 50 m
+    each side a graph (nodes at line ends and shared vertices: lines crossing
+    without one are a bridge; pieces whose paths are all under 5 m left
+    out), control points at its nodes and every 50 m
     along edges; truth onto prediction: each truth
     point snaps to the nearest predicted edge within 4 m, each pair of truth
     points joined by a path of length L costs min(1, |L - L'|/L), L' the
