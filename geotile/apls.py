@@ -150,12 +150,14 @@ def _segments_merged(lines: np.ndarray) -> np.ndarray:
 
 def without_fragments(graph: _Graph, shortest: float = FRAGMENT) -> _Graph:
     """``graph`` without its connected pieces (of up to :data:`FRAGMENT_NODES` nodes) whose
-    longest shortest path between nodes is under ``shortest`` metres."""
+    longest shortest path between nodes (and halfway round a ring) is under ``shortest``
+    metres."""
     from scipy.sparse.csgraph import connected_components, dijkstra
 
     if not len(graph.edges):
         return graph
-    matrix, _ = _split(graph, np.empty(0, dtype=np.intp), np.empty(0))
+    loops = np.flatnonzero(graph.edges[:, 0] == graph.edges[:, 1])  # rings: a node halfway
+    matrix, _ = _split(graph, loops, graph.lengths[loops] / 2)
     count, label = connected_components(matrix, directed=False)
     sizes = np.bincount(label, minlength=count)
     dropped = np.zeros(count, dtype=bool)

@@ -70,6 +70,16 @@ def test_a_side_road_ending_a_hair_off_the_road_it_meets_joins_it():
     assert len(road_graph(apart).edges) == 2  # the main road runs on through x 100
 
 
+def test_a_closed_loop_alone_is_a_road_not_a_crumb():
+    # a ring road (or a roundabout a tile cut its roads off) has no end: it is one node and
+    # an edge back to it, but its paths are long, and it is scored as a road
+    ring = shapely.Point(0, 0).buffer(30, quad_segs=16).exterior  # 188 m around
+    assert apls([ring], [ring]).apls == pytest.approx(1.0)
+    assert apls([], [ring]).apls == 0.0
+    shifted = shapely.affinity.translate(ring, 1.0)  # within the 4 m of snapping
+    assert apls([shifted], [ring]).apls > 0.9
+
+
 def test_fragments_shorter_than_5_m_are_left_out_as_apls_py_cleans_them():
     # apls.py drops each connected piece whose longest path is under 5 m (_clean_sub_graphs)
     crumbs = [LineString([(300, 300), (303, 300)]),  # 3 m
