@@ -146,7 +146,8 @@ def _line_options(command):
                      "within 4 m; in metres: refused in no CRS); folders: the mean over "
                      "images. Off by default: shortest paths between all control points, "
                      "O(n^2): 0.2-0.4 s a SpaceNet tile (400 m, 250-600 roads), 2-6 s "
-                     "for 1.2 km.")(command))
+                     "for 1.2 km, a minute for 6 km of 100 m blocks (said above 10,000 "
+                     "control points).")(command))
 
 
 @click.command("evaluate", short_help="Score predictions: object F1 or pixel IoU.")
