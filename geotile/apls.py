@@ -60,7 +60,7 @@ LARGE = 10_000
 
 @dataclass(frozen=True)
 class AplsScore:
-    """APLS of one image and its two directions (None: the truth has no lines)."""
+    """APLS of one image and its two directions (None: the truth has no road of 5 m or more)."""
 
     apls: float | None
     gt_onto_prop: float | None
@@ -79,14 +79,14 @@ class AplsScore:
     def table(self) -> str:
         """The tables' line of APLS."""
         if self.apls is None:
-            return "  APLS none (the truth has no lines)"
+            return "  APLS none (no true road of 5 m or more)"
         return (f"  APLS {self.apls:.4f} (truth onto prediction {self.gt_onto_prop:.4f}, "
                 f"prediction onto truth {self.prop_onto_gt:.4f})")
 
 
 def mean_apls(scores) -> tuple[float | None, int]:
     """(mean APLS, images scored) of ``scores`` (AplsScore or None), as SpaceNet totals
-    images: those whose truth has no lines are left out; None where none is left."""
+    images: those whose truth has no road of 5 m or more are left out; None where none is left."""
     values = [s.apls for s in scores if s is not None and s.apls is not None]
     return (float(np.mean(values)) if values else None), len(values)
 

@@ -76,7 +76,7 @@ class ManyLineScores:
             from geotile.apls import mean_apls
 
             mean, scored = mean_apls(p.apls for p in self.per_image.values())
-            lines.append("  APLS none (no truth has lines)" if mean is None else
+            lines.append("  APLS none (no truth has a road of 5 m or more)" if mean is None else
                          f"  APLS {mean:.4f} (mean of {counted(scored, 'image')})")
         lines.append(f"  {'image':<{n}}{'pred. ' + s.unit:>12}{'true ' + s.unit:>12}"
                      f"{'prec.':>8}{'recall':>8}{'F1':>8}{'quality':>8}"

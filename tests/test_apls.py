@@ -70,6 +70,16 @@ def test_a_side_road_ending_a_hair_off_the_road_it_meets_joins_it():
     assert len(road_graph(apart).edges) == 2  # the main road runs on through x 100
 
 
+def test_evaluate_apls_of_a_truth_of_crumbs_says_so(run_cli, tmp_path):
+    # a 3 m line is a true line the table counts, but no road for APLS (under 5 m)
+    crumb = [LineString([(X0, Y0), (X0 + 3, Y0)])]
+    truth = write_lines(tmp_path / "t.gpkg", crumb)
+    result = run_cli("evaluate", truth, truth, "--apls")
+    assert result.exit_code == 0, result.output
+    assert "1 true (3.0 m)" in result.stdout
+    assert "APLS none (no true road of 5 m or more)" in result.stdout
+
+
 def test_a_closed_loop_alone_is_a_road_not_a_crumb():
     # a ring road (or a roundabout a tile cut its roads off) has no end: it is one node and
     # an edge back to it, but its paths are long, and it is scored as a road
