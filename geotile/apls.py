@@ -341,6 +341,8 @@ def _coordinates(graph: _Graph, edge, along, inserted, n: int) -> np.ndarray:
 def apls(predicted, truth, spacing: float = SPACING, snap: float = SNAP) -> AplsScore:
     """:class:`AplsScore` of two sequences of shapely lines in metres (a projected CRS)."""
     gt, prop = (without_fragments(road_graph(lines)) for lines in (truth, predicted))
+    for graph, side in ((prop, "predicted"), (gt, "true")):
+        _say_bridges(graph, side)
     if not len(gt.edges):
         return AplsScore(None, None, None, 0, len(prop.nodes))
     if not len(prop.edges):
@@ -364,3 +366,25 @@ def _say_if_large(gt: _Graph, prop: _Graph, spacing: float) -> None:
                     "compared: this takes minutes (52 s of CPU for 11,000; apls.py samples 500 "
                     "of a truth this large). Score tiles of the area (SpaceNet's images: 400 "
                     "m) to be quicker.", side, f"{n:,}", f"{n * (n - 1):,}")
+
+
+def _say_bridges(graph: _Graph, side: str) -> None:
+    """Warn where edges of ``graph`` cross without a node: bridges, or roads at grade drawn
+    without a common vertex (hand-drawn lines), which the graph does not join."""
+    import warnings
+
+    import shapely
+
+    from geotile.errors import GeotileWarning
+    from geotile.plurals import counted
+
+    if len(graph.lines) < 2:
+        return
+    pairs = shapely.STRtree(graph.lines).query(graph.lines, predicate="crosses")
+    n = int((pairs[0] < pairs[1]).sum())
+    if n:
+        it, has = ("it", "has") if n == 1 else ("them", "have")
+        warnings.warn(f"APLS: {counted(n, 'crossing')} of the {side} lines {has} no vertex of "
+                      f"both: scored as {'a bridge' if n == 1 else 'bridges'} (no turn there), "
+                      f"as apls.py scores {it}; where roads meet, give both lines a vertex "
+                      "there.", GeotileWarning, stacklevel=3)
