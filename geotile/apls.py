@@ -18,12 +18,13 @@ apls.py leaves them out (``_clean_sub_graphs``). Shortest paths by
 :func:`scipy.sparse.csgraph.dijkstra`, O(n^2) over the n control points, in blocks of
 sources. Not APLS_time (SpaceNet 5's travel times).
 
-Where apls.py differs: a line's vertex within 0.1 mm of another line joins it (there
-too); of edges equally near a control point (on a bridge's crossing) it snaps onto the one
-running most nearly along its own road; control points snapping onto one node are all
-kept here, where apls.py renames that node for each in turn, so that only the last counts
-and the others' paths all cost 1; it samples 500 nodes of a truth of 500 or more
-(``make_graphs_yuge``); here all are scored.
+Where apls.py differs: a line's vertex within 0.1 mm of another line joins it (there too);
+a ring alone is one node and its control points (apls.py keeps each of its vertices, osmnx
+simplifying no ring without an end); of edges equally near a control point (on a bridge's
+crossing) it snaps onto the one running most nearly along its own road; control points
+snapping onto one node are all kept here, where apls.py renames that node for each in
+turn, so that only the last counts and the others' paths all cost 1; it samples 500 nodes
+of a truth of 500 or more (``make_graphs_yuge``); here all are scored.
 """
 
 from __future__ import annotations
