@@ -269,7 +269,32 @@ def _snapped(points: np.ndarray, graph: _Graph, snap: float, heading=None):
     hit = np.r_[True, point[1:] != point[:-1]] if len(point) else point.astype(bool)
     edge[point[hit]] = near[hit]
     along[point[hit]] = spot[hit]
+    if heading is not None:  # a line crossing itself: which pass (line_locate_point: the first)
+        for i in np.flatnonzero((edge >= 0) & ~shapely.is_simple(
+                graph.lines[np.maximum(edge, 0)])):
+            along[i] = _pass_along(graph.lines[edge[i]], points[i], heading[i], along[i])
     return edge, along
+
+
+def _pass_along(line, point: np.ndarray, heading: np.ndarray, first: float) -> float:
+    """The distance along ``line`` of its nearest point to ``point`` on the pass running most
+    nearly along ``heading`` (of the passes at the least distance; ``first`` where one)."""
+    import shapely
+
+    xy = shapely.get_coordinates(line)
+    a, d = xy[:-1], np.diff(xy, axis=0)
+    lengths = np.hypot(*d.T)
+    ok = lengths > 0
+    a, d, start = a[ok], d[ok], np.r_[0.0, np.cumsum(lengths)][:-1][ok]
+    lengths = lengths[ok]
+    t = np.clip(np.einsum("ij,ij->i", point - a, d) / lengths ** 2, 0.0, 1.0)
+    gap = np.hypot(*(a + t[:, None] * d - point).T)
+    nearest = np.flatnonzero(gap <= gap.min() + SAME_PLACE)
+    if len(nearest) < 2 or not heading.any():
+        return first
+    turn = np.abs(d[nearest] @ heading) / lengths[nearest]
+    k = nearest[np.argmax(turn)]
+    return float(start[k] + t[k] * lengths[k])
 
 
 def _heading(lines: np.ndarray, along: np.ndarray, step: float = 0.01) -> np.ndarray:

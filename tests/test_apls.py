@@ -69,6 +69,14 @@ def test_lines_crossing_without_a_shared_vertex_are_a_bridge_not_a_junction():
     assert len(said) == 2 and "of the predicted lines" in str(said[0].message)
 
 
+def test_a_road_crossing_itself_on_a_bridge_scored_against_itself_is_1():
+    # a ramp looping under itself, one line through (100, 0) twice, where control points
+    # 100 m and 500 m along it lie: each is placed on its own pass, as apls.py places it
+    ramp = LineString([(0, 0), (200, 0), (200, 100), (100, 100), (100, -100)])
+    assert not ramp.is_simple and ramp.length == 600
+    assert apls([ramp], [ramp]).apls == pytest.approx(1.0)
+
+
 def test_a_side_road_ending_a_hair_off_the_road_it_meets_joins_it():
     # reprojection leaves a T's end 1e-9 m off the main road (no shared vertex): still a T
     off = [T_ROADS[0], LineString([(100, 1e-9), (100, 150)])]
