@@ -8,11 +8,14 @@ example, fails here. Nothing runs: the work itself is checked by the other tests
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
+import rasterio
 from click.testing import CliRunner
 
 from geotile.cli.main import COMMANDS, cli, hoist_group_flags
@@ -152,3 +155,66 @@ def test_each_help_example_starts_its_own_line(names):
     text = help_text(*names)
     assert [line for line in text.splitlines()
             if "$ geotile" in line and not line.strip().startswith("$ geotile")] == []
+
+
+def documented(fragment: str, where: str = "README.md") -> list[str]:
+    """The one documented command of ``where`` holding ``fragment``, as the shell splits it
+    (its leading ``geotile`` dropped): the test runs what the text shows, not a copy."""
+    lines = [line for place, line in EXAMPLES if place == where and fragment in line]
+    assert len(lines) == 1, (fragment, lines)
+    return shlex.split(lines[0], comments=True)[1:]
+
+
+def test_readme_hyperspectral_example_feeds_the_ranges_of_bands(run_cli, tmp_path,
+                                                                monkeypatch):
+    from .conftest import write_raster
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    args = documented("ENMAP01_SPECTRAL_IMAGE.TIF")
+    monkeypatch.chdir(tmp_path)
+    pixels = np.random.default_rng(3).integers(0, 10000, (224, 12, 12)).astype(np.int16)
+    write_raster(tmp_path / "ENMAP01_SPECTRAL_IMAGE.TIF", pixels)
+    pointwise_model(tmp_path / "hsi.onnx", channels=200)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    fed = np.r_[0:130, 135:160, 165:210]  # 1-130,136-160,166-210: 200 bands
+    expected = pointwise_reference(pixels[fed][np.newaxis] * 0.0001, channels=200)[0]
+    with rasterio.open(tmp_path / "hsi.tif") as out:
+        np.testing.assert_allclose(out.read(), expected, atol=1e-4)
+
+
+def test_readme_multi_temporal_example_feeds_three_dates(run_cli, tmp_path, monkeypatch):
+    from .conftest import write_raster
+    from .onnx_models import temporal_model, temporal_weights
+
+    args = documented("prithvi_crops.onnx")
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(4)
+    dates = [rng.random((7, 12, 12), dtype=np.float32) for _ in range(3)]
+    for name, pixels in zip(("march.tif", "june.tif", "sept.tif"), dates, strict=True):
+        write_raster(tmp_path / name, pixels)
+    temporal_model(tmp_path / "prithvi_crops.onnx", layout="NCTHW", dates=3, channels=6)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    fed = np.stack([pixels[1:7] for pixels in dates])  # --bands 2,3,4,5,6,7 of each date
+    scores = np.einsum("tc,tchw->chw", temporal_weights(3, 6), fed)
+    with rasterio.open(tmp_path / "crops.tif") as out:
+        np.testing.assert_array_equal(out.read(1), scores.argmax(axis=0))
+
+
+def test_readme_apls_example_scores_road_csvs(run_cli, tmp_path, monkeypatch):
+    from .conftest import write_raster
+    from .test_spacenet_roads import SIZE, TRANSFORM, roads_csv
+
+    args = documented("--apls")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "PS-RGB").mkdir()
+    write_raster(tmp_path / "PS-RGB" / "PS-RGB_AOI_2_Vegas_img1.tif",
+                 np.zeros((1, SIZE, SIZE), np.uint8), transform=TRANSFORM)
+    roads_csv(tmp_path / "truth_roads.csv")
+    roads_csv(tmp_path / "roads.csv")
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert "apls" in result.output.lower(), result.output
+    got = json.loads(run_cli(*args, "--json").stdout)
+    assert got["apls"] == 1.0 and got["apls_images"] == 1
