@@ -218,3 +218,71 @@ def test_readme_apls_example_scores_road_csvs(run_cli, tmp_path, monkeypatch):
     assert "apls" in result.output.lower(), result.output
     got = json.loads(run_cli(*args, "--json").stdout)
     assert got["apls"] == 1.0 and got["apls_images"] == 1
+
+
+def _lonlat_frame(shapes, **columns):
+    """A GeoDataFrame of ``shapes`` (metres in UTM_CRS) in lon/lat, as Overture ships them."""
+    import geopandas as gpd
+
+    from .conftest import UTM_CRS
+
+    return gpd.GeoDataFrame(columns, geometry=shapes, crs=UTM_CRS).to_crs("OGC:CRS84")
+
+
+def test_readme_overture_examples_burn_the_release_folder_and_roads_only(
+        run_cli, tmp_path, monkeypatch):
+    import shapely
+
+    from .conftest import UTM_ORIGIN, write_raster
+
+    x0, y0 = UTM_ORIGIN
+    folder_args = documented("theme=buildings/type=building/")
+    roads_args = documented("segments.parquet")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiles").mkdir()
+    write_raster(tmp_path / "tiles" / "t1.tif", np.zeros((20, 20), np.uint8))
+    parts = tmp_path / "theme=buildings" / "type=building"
+    parts.mkdir(parents=True)
+    for part, col in enumerate((1, 6)):  # 2 x 2 m: 4 x 4 px at 0.5 m in each part
+        _lonlat_frame([shapely.box(x0 + col, y0 - 3, x0 + col + 2, y0 - 1)]).to_parquet(
+            parts / f"part-0000{part}-5d1c.c000.zstd.parquet", write_covering_bbox=True)
+    result = run_cli(*folder_args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / "t1.tif") as mask:
+        burnt = mask.read(1)
+    assert np.count_nonzero(burnt) == 32 and (burnt[2:6, 2:6] == 1).all()
+    assert (burnt[2:6, 12:16] == 1).all()
+    road = shapely.LineString([(x0, y0 - 3), (x0 + 10, y0 - 3)])
+    rail = shapely.LineString([(x0, y0 - 7), (x0 + 10, y0 - 7)])
+    _lonlat_frame([road, rail], subtype=["road", "rail"]).to_parquet(
+        tmp_path / "segments.parquet", write_covering_bbox=True)
+    result = run_cli(*roads_args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "roads" / "t1.tif") as mask:
+        burnt = mask.read(1)
+    assert burnt[6, :20].all() and not burnt[14].any()  # the road's row; the rail's none
+
+
+def test_readme_sentinel1_example_pairs_each_vv_with_its_vh(run_cli, tmp_path, monkeypatch):
+    from .conftest import write_raster
+    from .onnx_models import pointwise_model, pointwise_reference
+
+    args = documented("flood.onnx")
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    scenes = ("S1A_IW_20230101T000000_DVP_RTC30_G_gpuned_ABCD",
+              "S1A_IW_20230113T000000_DVP_RTC30_G_gpuned_EF01")
+    (tmp_path / "rtc" / "vh").mkdir(parents=True)
+    pairs = {}
+    for scene in scenes:
+        vv, vh = rng.gamma(1.0, 0.05, (2, 16, 16)).astype(np.float32)
+        write_raster(tmp_path / "rtc" / f"{scene}_VV.tif", vv)
+        write_raster(tmp_path / "rtc" / "vh" / f"{scene}_VH.tif", vh)
+        pairs[scene] = np.stack([vv, vh])
+    pointwise_model(tmp_path / "flood.onnx", channels=2)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    for scene, fed in pairs.items():
+        with rasterio.open(tmp_path / "floods" / f"{scene}_VV.tif") as out:
+            np.testing.assert_allclose(out.read(), pointwise_reference(
+                fed[np.newaxis].astype(np.float64), channels=2)[0], atol=1e-5)
