@@ -305,6 +305,13 @@ def make_masks(
     --resume's digest. A region outside an image changes nothing. A class raster such
     as Sentinel-2's SCL is reduced to one band of 0 and 1 first (gdal_calc.py).
 
+    Open datasets are read as they ship: OpenStreetMap's .osm.pbf, Overture's
+    release folder of Parquet parts (one dataset), Microsoft's .csv.gz and
+    .geojsonl.zip, Google's Open Buildings CSV; OSM and Overture's GeoParquet are
+    read near the images only, and a file of several kinds (OSM's building and
+    boundary, Overture's road and rail) is warned of naming the --where that
+    keeps one.
+
     \b
     Examples:
     $ geotile make-masks footprints.geojson tile.tif -o mask.tif
@@ -318,6 +325,7 @@ def make_masks(
           --where "confidence >= 0.75"
     $ geotile make-masks city.osm.pbf tiles/ -o masks/ --layer multipolygons \\
           --where "building IS NOT NULL"
+    $ geotile make-masks theme=buildings/type=building/ tiles/ -o masks/
     $ geotile make-masks footprints.geojson city/ -o masks/ --merge masks.vrt
     $ geotile make-masks geojson/buildings/ RGB-PanSharpen/ -o masks/
     $ geotile make-masks annotation.json images/ -o masks/

@@ -261,6 +261,15 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     relative to the item, remote ones read through GDAL's /vsicurl/ (/vsis3/,
     /vsigs/). Outputs in a folder are named after the item's id; a folder of
     items (or of their folders) is predicted item by item.
+
+    Deliveries are read as products, declaring the nodata, scale and offset
+    their metadata give: a Sentinel-2 SAFE subdataset or band file (its MTD),
+    a Landsat band file beside its MTL or in its archive, an HLS band file, a
+    Maxar .TIL or DIMAP DIM_*.XML / METADATA.DIM (its tiles one image), a
+    PlanetScope or SkySat folder (udm2 left out; a PSScene's clouds warned
+    of). A
+    gdaltindex index, complex (SAR) pixels and NetCDF/Zarr time steps are
+    refused naming the command that makes an image of them.
     """
     from geotile.input_files import expand_inputs
     from geotile.model import OnnxModel
