@@ -188,6 +188,8 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     or a quoted pattern ('city/*.tif'). A STAC Item of imagery (item.json) is
     its band assets stacked, its patches named after its id; a folder of Items
     (a downloaded search, or folders of them) is its Items, not their bands.
+    Deliveries (SAFE, Landsat, HLS, Maxar .TIL, DIMAP, Planet) are read as
+    predict reads them (see its --help); complex (SAR) pixels are refused.
     """
     from geotile.input_files import expand_inputs
 
