@@ -19,6 +19,17 @@ from rasterio.transform import from_origin
 # 0.14.0's fiona reader breaks on fiona >= 1.10 (no fiona.path).
 geopandas.options.io_engine = "pyogrio"
 
+# Hypothesis' deadline (200 ms an example) and its too-slow health check time the machine,
+# not the code: on CI's 2 loaded cores they fail at random. No property test is timed.
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # hypothesis comes with the test extras
+    pass
+else:
+    settings.register_profile("geotile", deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("geotile")
+
 REAL_DATA = Path(os.environ.get("GEOTILE_REAL_DATA", Path(__file__).parents[2] / "shared" / "data"))
 
 #: a UTM 16N origin near the SpaceNet sample tile, 0.5 m pixels
