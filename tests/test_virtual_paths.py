@@ -447,7 +447,6 @@ def test_s3_without_credentials_says_how_to_sign_or_not(tmp_path, run_cli, url, 
 def test_a_server_that_never_answers_fails_instead_of_hanging(served, tmp_path, run_cli,
                                                                command, monkeypatch):
     import os
-    import time
 
     from geotile import gdal_settings
 
@@ -459,10 +458,10 @@ def test_a_server_that_never_answers_fails_instead_of_hanging(served, tmp_path, 
     model = pointwise_model(tmp_path / "m.onnx")
     url = f"{base}/hang/{image.name if command == 'predict' else labels.name}"
     args = (model, url) if command == "predict" else (url, image)
-    start = time.monotonic()
     result = run_cli(command, *args, "-o", tmp_path / "o.tif")
-    assert time.monotonic() - start < 8
-    assert_one_line_error(result, url, "GDAL_HTTP_TIMEOUT")
+    # ended by curl's low-speed limit at geotile's stall time (1 s here), not the clock's
+    assert_one_line_error(result, url, "Operation too slow", "the last 1 seconds",
+                          "GDAL_HTTP_TIMEOUT")
     assert not (tmp_path / "o.tif").exists() and "GDAL_HTTP_LOW_SPEED_TIME" not in os.environ
     import pyogrio
     from rasterio.env import get_gdal_config
