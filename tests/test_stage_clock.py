@@ -19,25 +19,54 @@ from geotile.stage_clock import PREDICT_STAGES, StageClock
 from .onnx_models import pointwise_model
 
 
-def test_clock_sums_time_per_stage_across_threads_and_errors():
+class _ThreadClocks:
+    """A perf_counter of its own per thread, moved on only by :meth:`sleep` (and 1 µs each
+    read): stage seconds known exactly, whatever the machine's load."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def _now(self) -> float:
+        return getattr(self._local, "now", 0.0)
+
+    def perf_counter(self) -> float:
+        self._local.now = self._now() + 1e-6
+        return self._local.now
+
+    def sleep(self, seconds: float) -> None:
+        self._local.now = self._now() + seconds
+
+
+@pytest.fixture
+def clocks(monkeypatch):
+    from geotile import stage_clock
+
+    clocks = _ThreadClocks()
+    monkeypatch.setattr(stage_clock, "time", clocks)
+    return clocks
+
+
+def test_clock_sums_time_per_stage_across_threads_and_errors(clocks):
     clock = StageClock()
+    together = threading.Barrier(3)
 
     def nap():
         with clock.timing("model"):
-            time.sleep(0.05)
+            together.wait()  # all three inside at once
+            clocks.sleep(0.05)
 
     threads = [threading.Thread(target=nap) for _ in range(3)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    failing = clock.timed("blend", lambda: (time.sleep(0.02), 1 / 0))
+    failing = clock.timed("blend", lambda: (clocks.sleep(0.02), 1 / 0))
     with pytest.raises(ZeroDivisionError):
         failing()
     seconds = clock.seconds()
     assert list(seconds) == list(PREDICT_STAGES)
-    assert 0.15 <= seconds["model"] < 0.5  # three overlapping naps, summed
-    assert 0.02 <= seconds["blend"] < 0.2  # timed although it raised
+    assert seconds["model"] == pytest.approx(0.15, abs=1e-5)  # three overlapping naps, summed
+    assert seconds["blend"] == pytest.approx(0.02, abs=1e-5)  # timed although it raised
     assert seconds["decode"] == 0.0
-    assert clock.describe().startswith("decode 0.0 s, normalise 0.0 s, model 0.")
+    assert clock.describe().startswith("decode 0.0 s, normalise 0.0 s, model 0.2 s, blend 0.0")
 
 
 def _image(tmp_path, size=300):
@@ -51,8 +80,9 @@ def _image(tmp_path, size=300):
 
 
 @pytest.mark.parametrize("path", ["plain", "mosaic", "resampled"])
-def test_predict_reports_the_model_time_it_spent(tmp_path, monkeypatch, path):
-    """A model made 30 ms slower a batch shows it in ``model``, and in no other stage."""
+def test_predict_reports_the_model_time_it_spent(tmp_path, monkeypatch, path, clocks):
+    """A model made 30 ms slower a batch shows it in ``model``, and in no other stage (the
+    stages' clocks moved only by that sleep: no stage's real time compared)."""
     image = _image(tmp_path)
     model = OnnxModel.from_path(pointwise_model(tmp_path / "m.onnx"), providers="cpu",
                                 tile_size=64)
@@ -60,7 +90,8 @@ def test_predict_reports_the_model_time_it_spent(tmp_path, monkeypatch, path):
 
     def slow_run(batch):
         calls.append(len(batch))
-        time.sleep(0.03)
+        time.sleep(0.03)  # the run's wall time, summary["seconds"], holds it
+        clocks.sleep(0.03)
         return run(batch)
 
     monkeypatch.setattr(model, "run", slow_run)
