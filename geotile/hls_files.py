@@ -46,12 +46,9 @@ def hls_declared(src) -> list[tuple] | None:
 def with_hls_values(src):
     """``src``, or for an HLS v2.0 file whose band metadata declares values GDAL's do not
     (:func:`hls_declared`) an in-memory VRT of it declaring them (``src`` is closed then)."""
-    bands = hls_declared(src)
-    if bands is None:
-        return src
-    from geotile.sentinel2_safe import declared_view
+    from geotile.sentinel2_safe import declared_or_as_is
 
-    return declared_view(src, bands)
+    return declared_or_as_is(src, hls_declared(src))
 
 
 def refuse_fmask(src) -> None:

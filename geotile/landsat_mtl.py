@@ -246,12 +246,9 @@ def _level1_values(groups: dict, number: str) -> tuple | None:
 def with_mtl_values(src):
     """``src``, or for a Landsat C2 band file whose MTL declares its scale and offset
     (:func:`mtl_declared`) an in-memory VRT of it declaring them (``src`` is closed then)."""
-    bands = mtl_declared(src)
-    if bands is None:
-        return src
-    from geotile.sentinel2_safe import declared_view
+    from geotile.sentinel2_safe import declared_or_as_is
 
-    return declared_view(src, bands)
+    return declared_or_as_is(src, mtl_declared(src))
 
 
 #: a Collection 2 QA band file of bit flags: its flags (by bit) and one flag's gdal_calc

@@ -311,7 +311,7 @@ def with_band_values(src):
     """``src``, or for a Sentinel-2 band file or a stack of them declaring what its product
     does (:func:`band_declared`, :func:`stack_declared`) an in-memory VRT of it declaring
     them (``src`` is closed then)."""
-    from geotile.sentinel2_safe import declared_view
+    from geotile.sentinel2_safe import declared_or_as_is, declared_view
 
     found = band_declared(src)
     if found is not None:
@@ -321,4 +321,4 @@ def with_band_values(src):
     except Exception:
         src.close()
         raise
-    return src if bands is None else declared_view(src, bands)
+    return declared_or_as_is(src, bands)

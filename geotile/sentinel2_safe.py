@@ -159,7 +159,11 @@ def with_declared_values(src):
     closed then)."""
     if src.driver == "SENTINEL2":
         _refuse_missing_bands(src)
-    bands = declared_values(src)
+    return declared_or_as_is(src, declared_values(src))
+
+
+def declared_or_as_is(src, bands: list[tuple] | None):
+    """``src`` as it is where ``bands`` is None, else :func:`declared_view` of it."""
     return src if bands is None else declared_view(src, bands)
 
 

@@ -220,13 +220,30 @@ def test_an_overture_release_folder_is_read_as_one_dataset(
     assert read_rows and max(read_rows) <= 10, read_rows
 
 
+def _gdal_opens(monkeypatch) -> list[str]:
+    """The names of pyogrio's readers called from now on (GDAL opening a label file)."""
+    import pyogrio
+    import pyogrio.raw
+
+    opened: list[str] = []
+
+    def spying(name, read):
+        def spy(*args, **kwargs):
+            opened.append(name)
+            return read(*args, **kwargs)
+        return spy
+
+    for module, function in ((pyogrio, "list_layers"), (pyogrio, "read_info"),
+                             (pyogrio.raw, "read")):
+        monkeypatch.setattr(module, function, spying(function, getattr(module, function)))
+    return opened
+
+
 def test_microsoft_csv_gz_is_opened_no_more_than_needed(tmp_path, make_raster, monkeypatch):
     """GDAL's GeoJSONSeq driver reads the whole file at each open (2M footprints: ~12 s a
     pass): make-masks opened Microsoft's .csv.gz 5 times for one tile (to list its one
     layer, to look for a WKT column...), then twice (its extent, then the tile's features);
     now not at all: one streaming pass of geotile's own (geotile.geojson_lines)."""
-    import pyogrio
-    import pyogrio.raw
 
     from geotile.labels import image_regions, read_labels
 
@@ -236,16 +253,7 @@ def test_microsoft_csv_gz_is_opened_no_more_than_needed(tmp_path, make_raster, m
     path = tmp_path / "part-00000.csv.gz"
     path.write_bytes(gzip.compress(lines.encode()))
     image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
-    opened: list[str] = []
-    def spying(name, read):
-        def spy(*args, **kwargs):
-            opened.append(name)
-            return read(*args, **kwargs)
-        return spy
-
-    for module, name in ((pyogrio, "list_layers"), (pyogrio, "read_info"),
-                         (pyogrio.raw, "read")):
-        monkeypatch.setattr(module, name, spying(name, getattr(module, name)))
+    opened = _gdal_opens(monkeypatch)
     labels = read_labels(path, regions=image_regions([image]))
     assert len(labels) == 3
     assert opened == [], opened
@@ -260,9 +268,6 @@ def test_microsoft_country_geojsonl_zip_is_streamed_once(tmp_path, make_raster, 
     lines as .csv.gz); now one streaming pass of geotile's own, GDAL not opened."""
     import zipfile
 
-    import pyogrio
-    import pyogrio.raw
-
     from geotile.labels import image_regions, read_labels
 
     far = (shapely.box(X0 + 3000, Y0 - 3, X0 + 3002, Y0 - 1), 0.5)
@@ -273,17 +278,7 @@ def test_microsoft_country_geojsonl_zip_is_streamed_once(tmp_path, make_raster, 
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(name, lines)
     image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
-    opened: list[str] = []
-
-    def spying(name, read):
-        def spy(*args, **kwargs):
-            opened.append(name)
-            return read(*args, **kwargs)
-        return spy
-
-    for module, function in ((pyogrio, "list_layers"), (pyogrio, "read_info"),
-                             (pyogrio.raw, "read")):
-        monkeypatch.setattr(module, function, spying(function, getattr(module, function)))
+    opened = _gdal_opens(monkeypatch)
     labels = read_labels(path, regions=image_regions([image]))
     assert len(labels) == 3 and labels.fields["confidence"].tolist() == [0.9, 0.65, 0.7]
     assert opened == [], opened
