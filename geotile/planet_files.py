@@ -19,15 +19,19 @@ from geotile.errors import GeotileWarning
 #: SkySat's <collect>_udm2.tif
 UDM_NAME = re.compile(r"(?P<scene>.+?)(_analyticms_dn|_dn)?_udm2?(_clip)?\.tiff?",
                       re.IGNORECASE)
+#: the acquisition date every Planet scene, tile or collect id holds (20230612_101010_...,
+#: 4621017_2021-06-01_...): a user's roads_udm.tif holds none
+_PLANET_DATE = re.compile(r"(?<!\d)(\d{8}_\d{6}|\d{4}-\d{2}-\d{2})(?!\d)")
 
 
 def udm_scene(path) -> str | None:
-    """The scene prefix (lower case) of a Planet udm/udm2 file's name, else None."""
+    """The scene prefix (lower case) of a Planet udm/udm2 file's name (its scene id dated:
+    :data:`_PLANET_DATE`), else None."""
     name = path.name if isinstance(path, PurePath) else os.path.basename(os.fspath(path))
     if "udm" not in name.lower():
         return None  # most names: the pattern's backtracking over each costs 7 us
     match = UDM_NAME.fullmatch(name)
-    return match["scene"].lower() if match else None
+    return match["scene"].lower() if match and _PLANET_DATE.search(match["scene"]) else None
 
 
 def of_scene(image, scene: str) -> bool:

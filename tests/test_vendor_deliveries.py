@@ -624,3 +624,44 @@ def test_a_zipped_dimap_whose_tile_is_missing_is_said(tmp_path, run_cli):
     model = pointwise_model(tmp_path / "m.onnx", channels=4, activation="sigmoid")
     result = run_cli("predict", model, f"/vsizip/{archive}/phr", "-o", f"{tmp_path}/out/")
     assert_one_line_error(result, dim.name, "IMG_PHR1A_MS_001_R1C1.TIF", "restore the delivery")
+
+
+def _rgb_and_mask(folder, stem):
+    """``folder``/images/<stem>.tif (3 uint8 bands) and ``folder``/masks/<stem>.tif (its
+    1-band uint8 mask, the shape of a Planet udm), at 1 m in EPSG:32633."""
+    rng = np.random.default_rng(7)
+    profile = {"driver": "GTiff", "width": 32, "height": 32, "crs": "EPSG:32633",
+               "transform": rasterio.transform.from_origin(400000, 5000000, 1, 1)}
+    for sub, bands in (("images", 3), ("masks", 1)):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        with rasterio.open(folder / sub / f"{stem}.tif", "w", count=bands, dtype="uint8",
+                           **profile) as dst:
+            dst.write(rng.integers(0, 2 if bands == 1 else 255, (bands, 32, 32), "uint8"))
+    return folder / "images", folder / "masks"
+
+
+def test_a_users_udm_named_image_beside_its_namesake_is_predicted(tmp_path, run_cli):
+    """A user's roads_udm.tif beside roads.tif (no Planet scene id in the name: no date)
+    was left out as roads.tif's usable-data mask: 1 output of 2 images, exit 0."""
+    images, _ = _rgb_and_mask(tmp_path, "roads")
+    _rgb_and_mask(tmp_path, "roads_udm")
+    model = pointwise_model(tmp_path / "m.onnx", channels=3, activation="sigmoid")
+    result = run_cli("predict", model, images, "-o", f"{tmp_path}/out/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.tif")) == [
+        "roads.tif", "roads_udm.tif"]
+
+
+def test_a_users_udm_named_class_raster_alone_is_vectorized(tmp_path, run_cli):
+    """A folder of predictions holding site_udm.tif (1 uint8 band, as a udm) was refused as
+    a Planet usable-data mask whose image (site_*) is missing; vectorize reads it."""
+    _, masks = _rgb_and_mask(tmp_path, "site_udm")
+    with rasterio.open(masks / "site_udm.tif") as src:
+        pixels = int(src.read(1).sum())
+    result = run_cli("vectorize", masks, "-o", tmp_path / "site.gpkg")
+    assert result.exit_code == 0, result.output
+    import geopandas as gpd
+
+    found = gpd.read_file(tmp_path / "site.gpkg")
+    assert set(found["source"]) == {"site_udm.tif"}
+    assert found.area.sum() == pytest.approx(pixels)
