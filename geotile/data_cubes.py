@@ -115,8 +115,8 @@ def _file_and_array(name: str) -> tuple[str, str, str]:
 
 def _hdf_lines(src) -> str | None:
     """The refusal of an HDF cube without georeference whose first axis (GDAL's bands) is a
-    spatial one: a PRISMA product's (lines x bands x samples), or any whose band count is
-    its width or height."""
+    spatial one: a PRISMA product's (lines x bands x samples), or may be: any whose band
+    count is its width or height (the line gives the copy of bands first too)."""
     from geotile.no_georef import unplaced
 
     if not unplaced(src):
@@ -126,18 +126,21 @@ def _hdf_lines(src) -> str | None:
     path = "/" + re.sub(r"\b(Data|Geolocation)_Fields\b", r"\1 Fields", path.lstrip("/"))
     # every PRISMA cube (VNIR_Cube, SWIR_Cube, their _ERR_MATRIX) is lines x bands x samples
     prisma = "PRS_L" in src.name.upper() and "/HDFEOS/SWATHS/" in src.name.upper()
-    if prisma:
-        why = (f"a PRISMA cube, stored lines x bands x samples: GDAL reads its {src.count} "
-               f"lines as bands of {src.width} x {src.height} px")
-    elif src.count in (src.width, src.height):
-        side = "width" if src.count == src.width else "height"
-        why = (f"its {src.count} bands, as many as its {side} in pixels, are a spatial axis "
-               f"(a cube stored lines x bands x samples or rows x columns x bands)")
-    else:
-        return None
     array = shlex.quote(f"name={path},transpose=[1,0,2]")
-    other = "" if prisma else "; [2,0,1] for rows x columns x bands"
-    return (f"{src.name}: {why}, not its spectral bands, and has no georeference; write it "
-            f"as bands x rows x columns (gdalmdimtranslate {shlex.quote(file)} cube.tif "
-            f"-of GTiff -array {array}{other}), georeference it (gdal_edit.py -a_srs "
-            f"-a_ullr) and give that.")
+    fix = (f"write it as bands x rows x columns (gdalmdimtranslate {shlex.quote(file)} "
+           f"cube.tif -of GTiff -array {array}")
+    if prisma:
+        return (f"{src.name}: a PRISMA cube, stored lines x bands x samples: GDAL reads its "
+                f"{src.count} lines as bands of {src.width} x {src.height} px, not its "
+                f"spectral bands, and has no georeference; {fix}), georeference it "
+                f"(gdal_edit.py -a_srs -a_ullr) and give that.")
+    if src.count not in (src.width, src.height):
+        return None
+    # a (C, H, W) chip of as many bands as pixels a side has this shape too: say both
+    side = "width" if src.count == src.width else "height"
+    return (f"{src.name}: its {src.count} bands (GDAL makes an HDF dataset's first axis its "
+            f"bands), as many as its {side} in pixels, may be a spatial axis (a cube stored "
+            f"lines x bands x samples or rows x columns x bands), and it has no georeference;"
+            f" if so {fix}; [2,0,1] for rows x columns x bands), if its first axis is its "
+            f"bands copy it as it is (gdal_translate {shlex.quote(src.name)} cube.tif); "
+            f"georeference it (gdal_edit.py -a_srs -a_ullr) and give that.")

@@ -227,6 +227,28 @@ def test_an_hdf5_cube_whose_band_count_is_a_spatial_size_is_refused(tmp_path, ru
     assert not (tmp_path / "p").exists()
 
 
+def test_a_square_hdf5_cube_of_bands_first_is_told_how_to_read_it_as_it_is(tmp_path,
+                                                                          run_cli):
+    """A numpy (C, H, W) chip of 64 bands of 64 x 64 px, which GDAL reads right, was told
+    its bands 'are a spatial axis' and to transpose it (garbage once followed): its shape
+    cannot say, so the line says they may be and gives the copy that keeps it as it is."""
+    cube = np.arange(64 ** 3, dtype=np.float32).reshape(64, 64, 64)
+    h5 = _h5_cube(tmp_path / "chip.h5", {"cube": cube})
+    name = f'HDF5:"{h5}"://cube'
+    result = run_cli("tile", name, "--size", 16, "-o", tmp_path / "p")
+    assert_one_line_error(result, "64 bands", "may be a spatial axis", "transpose=[1,0,2]",
+                          "if its first axis is its bands",
+                          f"gdal_translate '{name}' cube.tif")
+    assert "are a spatial axis" not in result.stderr and not (tmp_path / "p").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rasterio.shutil.copy(name, tmp_path / "cube.tif", driver="GTiff")  # as told
+    result = run_cli("tile", tmp_path / "cube.tif", "--size", 16, "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "p" / "images" / "cube_0_0.tif") as src:
+        np.testing.assert_array_equal(src.read(), cube[:, :16, :16])
+
+
 def test_an_hdf5_cube_of_bands_rows_columns_is_read(tmp_path, run_cli):
     """(bands, y, x) with a band count no spatial size: read as it is, in pixel coordinates."""
     h5 = _h5_cube(tmp_path / "scene.h5", {"cube": CUBE})
