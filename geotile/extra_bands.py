@@ -403,6 +403,7 @@ class DateStack:
         self.dtypes = [t for d in dates for t in d.dtypes]
         self.dtype = np.result_type(*(d.dtype for d in dates))
         self.path = dates[0].path
+        self.exact = all(d.exact for d in dates)  # else read by whole rows (tile)
 
     def band_metadata(self) -> list[tuple]:
         return [b for d in self.dates for b in d.band_metadata()]
@@ -444,6 +445,43 @@ def open_dates(paths, like, resampling: str = "auto", bands=None):
 def each_date(extra) -> list:
     """The further dates of ``extra`` (an ExtraBands or a DateStack), none for None."""
     return [] if extra is None else list(getattr(extra, "dates", [extra]))
+
+
+def dates_named(paths) -> list[str]:
+    """The dates' files (the image's first) as index.csv and patch tags name them: by file
+    name, with its folder where names repeat (a folder per date: t2/a.tif, t3/a.tif)."""
+    paths = [Path(str(p)) for p in paths]
+    if len({p.name for p in paths}) == len(paths):
+        return [p.name for p in paths]
+    return [str(Path(p.parent.name, p.name)) for p in paths]
+
+
+def dated_band_metadata(src, extra) -> list[tuple]:
+    """Band metadata (:func:`geotile.patch_writer.band_metadata`) of the image ``src`` (date
+    1) and each further date of ``extra`` in order, each description saying its date
+    ('date2 B04'; 'date2 band 1' for a band of none)."""
+    from geotile.patch_writer import band_metadata
+
+    dates = [(range(1, src.count + 1), band_metadata(src, range(1, src.count + 1)))]
+    dates += [(d.raster[1], d.band_metadata()) for d in each_date(extra)]
+    return [(f"date{k} {about[0] or f'band {n}'}", *about[1:])
+            for k, (numbers, bands) in enumerate(dates, 1)
+            for n, about in zip(numbers, bands, strict=True)]
+
+
+def check_date_counts(image, count: int, extra) -> None:
+    """InputError naming each date's band count where a further date of ``extra`` has
+    another than the image's ``count``: a patch of (T*C) bands needs as many from each."""
+    dates = each_date(extra)
+    if all(d.count == count for d in dates):
+        return
+    names = dates_named([image, *(d.path for d in dates)])
+    shown = ", ".join(f"{n} {c}" for n, c in zip(names, [count, *(d.count for d in dates)],
+                                                     strict=True))
+    raise InputError(
+        f"{image}: its dates have other band counts ({shown}): a patch holds the dates' "
+        f"bands one date after another, so every date needs the image's {count} bands. Give "
+        "--extra-bands rasters of the same bands (gdal_translate -b N picks them).")
 
 
 def _same_file_key(path) -> str:

@@ -23,7 +23,8 @@ def _refuse_complex(images, masks, extras) -> None:
 
     for i, image in enumerate(images):
         extra = extras[i] if extras and i < len(extras) else None
-        for path, whose in ((image, ""), (extra, "the --extra-bands raster's ")):
+        for path, whose in ((image, ""), *((p, "the --extra-bands raster's ")
+                                           for p in _dates_of(extra))):
             if path is not None:
                 with open_raster(path) as src:
                     dtype = common_dtype(src)
@@ -34,6 +35,24 @@ def _refuse_complex(images, masks, extras) -> None:
                 refuse_mixed_types(src, "mask", "give a mask of class ids")
 
 
+def _dates_of(extra) -> tuple:
+    """An image's --extra-bands entry as its files: none, one, or one per further date."""
+    return () if extra is None else extra if isinstance(extra, tuple) else (extra,)
+
+
+def _check_dates(images, extras, resampling: str = "auto") -> None:
+    """Refuse in one line, before any patch is cut, an image whose further dates (a tuple
+    of --extra-bands rasters) hold other band counts than its own, or cannot be placed on
+    its grid (:class:`~geotile.extra_bands.ExtraBands`)."""
+    from geotile.extra_bands import check_date_counts, open_dates
+    from geotile.raster import open_raster
+
+    for image, extra in zip(images, extras or (), strict=False):
+        if isinstance(extra, tuple):
+            with open_raster(image) as src, open_dates(extra, src, resampling) as dates:
+                check_date_counts(image, src.count, dates)
+
+
 def _check_png(image, mask=None, extra=None) -> bool:
     """Refuse, naming the file, rasters whose pixels PNG patches cannot hold (1 to 4 bands
     of uint8 or uint16); whether the image patches are 16-bit PNGs of 2 to 4 bands, which
@@ -41,24 +60,30 @@ def _check_png(image, mask=None, extra=None) -> bool:
     from geotile.raster import common_dtype, open_raster
 
     fix = "Use --format tif or --format npy."
-    found = {}
-    for path, what in ((image, "raster"), (mask, "mask"), (extra, "--extra-bands raster")):
+    found, more = {}, []  # more: each date's (type, band count)
+    for path, what in ((image, "raster"), (mask, "mask"),
+                       *((p, "--extra-bands raster") for p in _dates_of(extra))):
         if path is None:
             continue
         with open_raster(path) as src:
             dtype, count = found[what] = common_dtype(src), src.count
+        if what != "raster" and what != "mask":
+            more.append(found[what])
         if dtype not in (np.uint8, np.uint16):
             raise InputError(f"{path}: PNG holds only uint8/uint16 pixels, this {what} is "
                              f"{dtype}. {fix}")
         if count > 4:
             raise InputError(f"{path}: PNG holds 1 to 4 bands, this {what} has {count}. {fix}")
-    if extra is not None:  # its bands follow the image's in each patch (uint8/16 stay so)
-        count = found["raster"][1] + found["--extra-bands raster"][1]
+    if more:  # their bands follow the image's in each patch (uint8/16 stay so)
+        count = found["raster"][1] + sum(c for _, c in more)
         if count > 4:
-            raise InputError(f"{extra}: PNG holds 1 to 4 bands, and this --extra-bands "
-                             f"raster's {found['--extra-bands raster'][1]} after the "
-                             f"{found['raster'][1]} of {image} make {count} bands. {fix}")
-    bands = [found[what] for what in ("raster", "--extra-bands raster") if what in found]
+            last = _dates_of(extra)[-1]
+            raise InputError(f"{last}: PNG holds 1 to 4 bands, and this --extra-bands "
+                             f"raster's {more[-1][1]} after the "
+                             f"{count - more[-1][1]} of {image}"
+                             f"{' and its earlier dates' if len(more) > 1 else ''} make "
+                             f"{count} bands. {fix}")
+    bands = [found["raster"], *more]
     return sum(count for _, count in bands) > 1 and any(d == np.uint16 for d, _ in bands)
 
 
@@ -94,7 +119,7 @@ def _check_paletted_with_extra(images, extras, fmt: str = "tif") -> None:
                 continue
             colours = "gray" if grey_palette(src) else "rgb"
         name = Path(str(image)).name
-        held = (f"patches stacked with --extra-bands {Path(str(extra)).name}"
+        held = (f"patches stacked with --extra-bands {Path(str(_dates_of(extra)[0])).name}"
                 if extra is not None else "npy patches (no colour table)")
         raise InputError(
             f"{image}: its band holds colour-table indices (a paletted image), which {held} "

@@ -82,6 +82,7 @@ from geotile.splits import SPLIT_NAMES, SplitPlan, _warn_overlapping
 from geotile.streaming import BAND_PIXELS
 from geotile.tile_checks import (
     _check_class_names,
+    _check_dates,
     _check_grids,
     _check_paletted_with_extra,
     _check_png,
@@ -521,7 +522,9 @@ def tile_rasters(
                                    overwrite=overwrite, progress=progress,
                                    annotations=annotations, extra_bands=extra_bands,
                                    extra_resampling=extra_resampling, resume=resume)
-    extras = pair_extra_bands(images, extra_bands)
+    # several for one image, or a folder each: its further dates, in order (as predict)
+    extras = pair_extra_bands(images, extra_bands, dates=True)
+    extras = [tuple(e) if isinstance(e, list) else e for e in extras] if extras else extras
     # in name order: index.csv, COCO ids and split lists do not depend on the order given
     order = sorted(range(len(images)), key=stems.__getitem__)
     images, stems = [images[i] for i in order], [stems[i] for i in order]
@@ -537,6 +540,7 @@ def tile_rasters(
             image, masks[i] if masks else None, extras[i] if extras else None)])
     _check_grids(images, masks)
     _check_paletted_with_extra(images, extras, options.fmt)
+    _check_dates(images, extras, extra_resampling)
     _check_class_names(masks)
     if annotations is not None:  # numbered as the masks number their classes
         annotations = annotations.named_by(masks, masks_from and masks_from[0])
@@ -589,7 +593,7 @@ def tile_rasters(
     about: dict = {}
     all_nodata: dict = {}  # image -> its patches, every one entirely nodata
     try:
-        read = [*images, *(masks or []), *(extras or []), *label_files,
+        read = [*images, *(masks or []), *_files_of(extras), *label_files,
                 *_files_of(masks_from[0] if masks_from else [])]  # never among the files replaced
         with staged_folder(outdir, overwrite, inputs=read, about=about) as tmp:
             lock = _lock_parts(parts)  # one run at a time in outdir: the others are refused
@@ -605,7 +609,9 @@ def tile_rasters(
                 (tmp / "masks").mkdir()
             with (tmp / "index.csv").open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(INDEX_COLUMNS)
+                # a run of several dates: each patch's dates' files, in order
+                writer.writerow(INDEX_COLUMNS + (("dates",) if extras and isinstance(
+                    extras[0], tuple) else ()))
                 for number, image in enumerate(images):
                     mask = masks[number] if masks is not None else None
                     extra = extras and (extras[number], extra_resampling)
@@ -703,7 +709,7 @@ def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
         settings["split_over"] = [resume_identity(p) for p in images]
     return [resume_digest("tile", settings,
                           [image, *(_files_of([masks[i]]) if masks is not None else []),
-                           *([extras[i]] if extras else [])])
+                           *(_files_of([extras[i]]) if extras else [])])
             for i, image in enumerate(images)]
 
 
@@ -803,7 +809,7 @@ def _kept_patches(image, mask, extra, options: TileOptions,
                   zeros_nodata: bool = False) -> np.ndarray:
     """Which patches of ``image``'s grid ``skip_empty`` and ``max_nodata`` keep (a boolean
     array of the grid's shape), from the values the tiling pass reads."""
-    from geotile.extra_bands import ExtraBands
+    from geotile.extra_bands import open_dates
     from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster
 
     with open_raster(image) as src, (
@@ -828,7 +834,7 @@ def _kept_patches(image, mask, extra, options: TileOptions,
                                 and (may_hold_nodata(src) or bool(extra)))
         # the padding's fill counts for nothing (it is never positive, always nodata);
         # else only the mask counts: read once, as the pixels
-        with (ExtraBands(extra[0], src, extra[1]) if extra and read_image
+        with (open_dates(extra[0], src, extra[1]) if extra and read_image
               else contextlib.nullcontext()) as extra_src, contextlib.closing(
                 iter_patches(src, mask_src, grid, extra_src, mask_fill=0) if read_image
                 else _mask_patches(mask_src, grid)) as patches:
@@ -850,7 +856,7 @@ def _mask_patches(mask_src, grid: Grid) -> Iterator[PatchData]:
 
 def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, number,
               extra=None, zeros_binary=False, zeros_nodata=False) -> None:
-    from geotile.extra_bands import ExtraBands
+    from geotile.extra_bands import dated_band_metadata, dates_named, open_dates
     from geotile.input_paths import input_path, source_name
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.planet_files import warn_unclear
@@ -865,7 +871,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
 
     with open_raster(image) as src, (
         open_raster(mask) if mask else contextlib.nullcontext()
-    ) as mask_src, (ExtraBands(extra[0], src, extra[1]) if extra
+    ) as mask_src, (open_dates(extra[0], src, extra[1]) if extra
                     else contextlib.nullcontext()) as extra_src:
         check_pixels_readable(src)
         if mask_src is not None:  # a refused mask: no warning about the image before
@@ -895,12 +901,18 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         writers = PatchWriter(src, outdir, options.fmt, mask_src,
                               creation_options=options.creation_options, mask_binary=binary,
                               zeros_nodata=zeros_nodata)
+        dates = [] if not extra or not isinstance(extra[0], tuple) else \
+            dates_named([image, *extra[0]])  # a multi-temporal model's
         if extra_src is not None or len({repr(v) for v in src.nodatavals}) > 1:
             # no nodata value: GeoTIFF has one for all bands, and the image's would mark
             # valid extra-band values (0 m heights) as nodata; the mask band marks them
+            more = extra_src.band_metadata() if extra_src is not None else ()
             writers.image_profile = writers._profile(
                 src, count, dtype.name, None,
-                more=extra_src.band_metadata() if extra_src is not None else ())
+                more=dated_band_metadata(src, extra_src) if dates else more)
+            if dates and "_meta" in writers.image_profile:  # how to make it (T, C, H, W)
+                writers.image_profile["_meta"]["tags"].update(
+                    GEOTILE_DATES=json.dumps(dates), GEOTILE_DATE_BANDS=str(src.count))
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         padding_drops, least_nodata = False, 1.0
@@ -950,7 +962,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                     image_rel, mask_rel or "", source, patch.row, patch.col, patch.x_off,
                     patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),
                     _fmt(maxy), "" if positive is None else _fmt(positive),
-                    _fmt(nodata_fraction), split,
+                    _fmt(nodata_fraction), split, *([";".join(dates)] if dates else []),
                 ])
                 kept += 1
             for future in pending:

@@ -186,7 +186,9 @@ def extra_bands_opts(command):
         "(x1/x2, pre/post, A/B) gets IMAGE as its first date, RASTER as its second; "
         "a multi-temporal one (a 5-D input [N,T,C,H,W] or [N,C,T,H,W]) gets IMAGE as "
         "date 1 and one --extra-bands per further date, in date order (a file each, or a "
-        "folder each for several IMAGEs); --bands picks every date's bands.")(command)
+        "folder each for several IMAGEs); --bands picks every date's bands. tile cuts "
+        "such dates into patches of every date's bands, date after date (index.csv's "
+        "dates column names their files).")(command)
 
 
 def _local_output(ctx, param, value):
