@@ -489,11 +489,13 @@ def _same_file_key(path) -> str:
     return os.path.realpath(os.fspath(path))
 
 
-def pair_extra_bands(images: Sequence, extra, dates: bool = False) -> list | None:
+def pair_extra_bands(images: Sequence, extra, dates: bool = False,
+                     date: int | None = None) -> list | None:
     """The extra-bands raster of each image: one file per image (in order), or a folder of
     files named after the images (``<stem>.*``, ``<stem>_dsm.*``..., or as datasets name
     them: :func:`geotile.dataset_names.elevation_bases`). ``dates`` (predict): several for
-    one image, or several folders, are its further dates in order (a list per image)."""
+    one image, or several folders, are its further dates in order (a list per image);
+    ``date``: the number of the date a folder holds, which its refusals name."""
     if not extra:
         return None
     from geotile.input_paths import input_path
@@ -503,7 +505,8 @@ def pair_extra_bands(images: Sequence, extra, dates: bool = False) -> list | Non
     folders = [isinstance(p, Path) and p.is_dir() for p in paths]
     if dates and len(paths) > 1 and (all(folders) or (len(images) == 1 and any(folders))):
         # a folder per date (or, for one image, a file or a folder per date)
-        per_date = [pair_extra_bands(images, path) for path in paths]
+        per_date = [pair_extra_bands(images, path, date=number)
+                    for number, path in enumerate(paths, 2)]
         return [list(one) for one in zip(*per_date, strict=True)]
     if dates and len(paths) > 1 and len(images) == 1 and not any(folders):
         for path in paths:
@@ -540,6 +543,12 @@ def pair_extra_bands(images: Sequence, extra, dates: bool = False) -> list | Non
                 left = [f.name for f in files if f not in own and any(
                     names_elevation_of(f.stem, base, stem) for base in bases)]
                 why = f" ({', '.join(left)}: an image or label raster)" if left else ""
+                if date is not None:  # a folder of one further date's rasters
+                    raise InputError(
+                        f"{image}: {len(found) or 'no'} date {date} raster(s) named {named} "
+                        f"in {folder}{why} (--extra-bands number {date - 1}). " + (
+                            "Leave one of them there." if found else f"Put its date {date} "
+                            f"raster there, named after it ({Path(image).name})."))
                 raise InputError(
                     f"{image}: {len(found) or 'no'} extra-bands raster(s) named {named} in "
                     f"{folder}{why}. Give one file per image with --extra-bands.")

@@ -104,7 +104,7 @@ def test_folders_of_dates_pair_by_name(make_raster, tmp_path, run_cli):
     (tmp_path / "t3" / "b.tif").unlink()
     result = run_cli("tile", *images, "--extra-bands", tmp_path / "t2", "--extra-bands",
                      tmp_path / "t3", "--size", SIZE, "-o", tmp_path / "out2")
-    assert_one_line_error(result, "b.tif", "t3")
+    assert_one_line_error(result, "b.tif", "date 3", "t3")
     assert not (tmp_path / "out2").exists()
 
 
