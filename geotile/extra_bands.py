@@ -9,6 +9,8 @@ not cover, or where it is nodata, are nodata in the stack. Reading is by row ban
 the image itself is read, so memory does not grow with the raster. ``tile`` writes the
 stack without a nodata value (one value would hold for every band: the image's 0 would
 make 0 m heights nodata) and marks invalid pixels in the patch's mask band instead.
+Repeated, they are a multi-temporal model's further dates (:class:`DateStack`), the image
+date 1, which predict feeds and tile cuts in date order.
 """
 
 from __future__ import annotations

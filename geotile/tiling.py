@@ -481,7 +481,10 @@ def tile_rasters(
     ``overwrite``, and only the files it wrote: see :mod:`geotile.output_folder`). The
     patches appear when all are written; an error or interrupt leaves ``outdir`` as it was.
     ``extra_bands``: rasters (one per image, or a folder) whose bands are stacked after the
-    image's (see :mod:`geotile.extra_bands`).
+    image's (see :mod:`geotile.extra_bands`); several for one image, or a folder each, are
+    its further dates (paired as predict pairs them), stacked in date order: index.csv's
+    ``dates`` column and the patches' GEOTILE_DATES tag name their files, GEOTILE_DATE_BANDS
+    the bands of each, so that a (T*C, H, W) patch reshapes to (T, C, H, W).
 
     Each image is cut into a folder of its own in ``outdir/.geotile-tile-parts.tmp``, finished
     by a completion record written last; the folder goes when the run ends (and, without
