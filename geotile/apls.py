@@ -107,7 +107,7 @@ def road_graph(lines) -> _Graph:
     vertex, edges between them, as apls.py builds its graphs (equal vertices are one node):
     lines crossing without a shared vertex (a bridge) are not joined. A stretch drawn twice
     is one edge; vertices within :data:`JOIN` of another line join it
-    (:func:`geotile.line_metrics._snapped`)."""
+    (:func:`geotile.line_snapping.snapped_lines`)."""
     import shapely
 
     lines = np.asarray(list(lines), dtype=object)
@@ -130,7 +130,7 @@ def _segments_merged(lines: np.ndarray) -> np.ndarray:
     shared vertices."""
     import shapely
 
-    from geotile.line_metrics import _snapped
+    from geotile.line_snapping import snapped_lines
 
     parts = shapely.get_parts(lines)
     while (shapely.get_type_id(parts) > 3).any():  # collections of multi-lines
@@ -138,7 +138,7 @@ def _segments_merged(lines: np.ndarray) -> np.ndarray:
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
     if not len(parts):
         return parts
-    snapped = _snapped(parts, JOIN)
+    snapped = snapped_lines(parts, JOIN)
     if not len(snapped):
         return snapped
     xy, part = shapely.get_coordinates(snapped, return_index=True)

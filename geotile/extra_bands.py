@@ -104,15 +104,6 @@ def _resampling_for(src, path, resampling: str) -> str:
     return resampling
 
 
-def date_bands(model, bands):
-    """The --bands that also pick the --extra-bands raster's: those of a change detection
-    model's second date (:mod:`geotile.model_inputs`) of as many channels as the first,
-    else None (all its bands)."""
-    dates = getattr(model, "date_channels", None)
-    timed = getattr(model, "dates", None) is not None  # a 5-D input: every date alike
-    return bands if bands and (timed or (dates is not None and dates[0] == dates[1])) else None
-
-
 def date_names(image, extra) -> tuple[str, str]:
     """The two dates' files as their lines name them: by file name, with its folder where
     both have one name (LEVIR-CD's A/x.png and B/x.png)."""

@@ -117,12 +117,19 @@ def _check_second_date(model, added: int, source) -> None:
                             "differ)."))
 
 
-def every_date_bands(model, src, bands, source=None):
-    """The bands that also pick the --extra-bands rasters' (:func:`geotile.extra_bands.
-    date_bands`): --bands, else a multi-temporal model's default bands of the image ``src``
-    (TerraTorch's output_bands, a bundle's), each date being of the image's product."""
-    from geotile.extra_bands import date_bands
+def date_bands(model, bands):
+    """The --bands that also pick the --extra-bands raster's: those of a change detection
+    model's second date (:mod:`geotile.model_inputs`) of as many channels as the first,
+    else None (all its bands)."""
+    dates = getattr(model, "date_channels", None)
+    timed = getattr(model, "dates", None) is not None  # a 5-D input: every date alike
+    return bands if bands and (timed or (dates is not None and dates[0] == dates[1])) else None
 
+
+def every_date_bands(model, src, bands, source=None):
+    """The bands that also pick the --extra-bands rasters' (:func:`date_bands`): --bands,
+    else a multi-temporal model's default bands of the image ``src`` (TerraTorch's
+    output_bands, a bundle's), each date being of the image's product."""
     picked = date_bands(model, bands)
     if picked or getattr(model, "dates", None) is None:
         return picked
