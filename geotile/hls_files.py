@@ -27,7 +27,7 @@ def hls_declared(src) -> list[tuple] | None:
     name = os.path.basename(str(src.name))
     # the product's types: Fmask uint8, the others 16-bit (an 8-bit copy is not its DN)
     fmask = name.lower().endswith((".fmask.tif", ".fmask.tiff"))
-    from geotile.resume import geotile_output
+    from geotile.output_owners import geotile_output
 
     if not HLS_FILE.fullmatch(name) or src.count != 1 or geotile_output(src) \
             or src.dtypes[0] not in (("uint8",) if fmask else ("int16", "uint16")):

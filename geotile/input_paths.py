@@ -647,3 +647,19 @@ def with_absolute_archive(path: str) -> str:
         return path
     start = path.index("/", 1) + 1 if path.startswith("/vsi") else path.index("://") + 3
     return f"{path[:start]}{os.path.abspath(archive)}{path[start + len(archive):]}"
+
+
+def identity(path: str | os.PathLike) -> list:
+    """``[path, size, mtime_ns]`` of a local file; ``[path]`` for a virtual/remote one or a
+    subdataset's name (its file made absolute)."""
+    text = os.fspath(path)
+    if (subdataset := absolute_subdataset(text)) is not None:  # its file: one more input
+        return [subdataset]
+    if is_virtual_path(text):
+        archive = local_archive(text)
+        return [with_absolute_archive(text), *identity(archive)[1:]] if archive else [text]
+    try:
+        stat = os.stat(text)
+    except OSError:  # missing: the command reports it when it opens the file
+        return [os.path.abspath(text)]
+    return [os.path.abspath(text), stat.st_size, stat.st_mtime_ns]

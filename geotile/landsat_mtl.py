@@ -175,7 +175,7 @@ def mtl_declared(src) -> list[tuple] | None:
     # the product's DN: a copy rescaled to reflectance (float) or 8 bits is not
     dtype = "uint16" if level2 or int(product[2:4]) >= 8 else "uint8"
     local = not name.startswith("/vsi") or name.startswith(("/vsitar/", "/vsizip/"))
-    from geotile.resume import geotile_output
+    from geotile.output_owners import geotile_output
 
     if level2 != band.startswith(("SR_", "ST_")) or src.driver != "GTiff" or geotile_output(src) \
             or src.count != 1 or not local or src.dtypes[0] != dtype \

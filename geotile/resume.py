@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from geotile.errors import OutputExistsError
+from geotile.input_paths import identity
+from geotile.output_owners import OWNERS, written_by
 
 log = logging.getLogger("geotile")
 
@@ -37,35 +39,6 @@ TAG = "GEOTILE_COMPLETE"
 
 #: what :func:`plan` decides for one output
 SKIP, WRITE, REPLACE = "skip", "write", "replace"
-
-#: what marks a raster each command writes: its GEOTILE_OUTPUT values and the tag naming its
-#: source (never one geotile asks users to set, as GEOTILE_OUTPUT and _CLASS_NAMES)
-OWNERS = {"predict": (("probability", "raw", "class"), "GEOTILE_MODEL"),
-          "make-masks": (("mask",), "GEOTILE_LABELS")}
-
-
-def identity(path: str | os.PathLike) -> list:
-    """``[path, size, mtime_ns]`` of a local file; ``[path]`` for a virtual/remote one or a
-    subdataset's name (its file made absolute)."""
-    from geotile.input_paths import (
-        absolute_subdataset,
-        is_virtual_path,
-        local_archive,
-        with_absolute_archive,
-    )
-
-    text = os.fspath(path)
-    if (subdataset := absolute_subdataset(text)) is not None:  # its file: one more input
-        return [subdataset]
-    if is_virtual_path(text):
-        archive = local_archive(text)
-        return [with_absolute_archive(text), *identity(archive)[1:]] if archive else [text]
-    try:
-        stat = os.stat(text)
-    except OSError:  # missing: the command reports it when it opens the file
-        return [os.path.abspath(text)]
-    return [os.path.abspath(text), stat.st_size, stat.st_mtime_ns]
-
 
 def _files_of(path: str | os.PathLike) -> list:
     """The files an input is read from: itself, a VRT's sources, and the sidecars GDAL reads
@@ -214,21 +187,6 @@ def refuse_foreign(outputs: Iterable[str | os.PathLike], command: str) -> None:
     for output in outputs:
         if Path(output).exists():
             _refuse_foreign(Path(output), read_tags(output), command)
-
-
-def written_by(tags: Mapping[str, str] | None, command: str) -> bool:
-    """Whether a raster of these tags (None: not a raster) is an output of geotile
-    ``command`` (a key of :data:`OWNERS`), a mosaic of its outputs included."""
-    kinds, source = OWNERS[command]
-    return tags is not None and tags.get("GEOTILE_OUTPUT") in kinds and source in tags
-
-
-def geotile_output(src) -> bool:
-    """Whether the open raster ``src`` is an output of geotile (predict's, make-masks'),
-    which declares what it holds whatever its name (a prediction of a band file is named
-    after it)."""
-    tags = src.tags()
-    return any(written_by(tags, command) for command in OWNERS)
 
 
 def _refuse_foreign(final: Path, tags: dict[str, str] | None, command: str) -> None:

@@ -148,7 +148,7 @@ def _values(mtd: str, *_version) -> dict:
 def band_declared(src) -> tuple[list[tuple], dict] | None:
     """((nodata, scale, offset) per band, dataset tags to add) of a Sentinel-2 band file
     ``src`` (local, of the product's type), where it declares none; None otherwise."""
-    from geotile.resume import geotile_output
+    from geotile.output_owners import geotile_output
 
     kind, name = _kind(src.name), str(src.name)
     if kind is None or (name.startswith("/vsi") and not name.startswith(_ARCHIVES)) \

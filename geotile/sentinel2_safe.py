@@ -174,8 +174,8 @@ def declared_view(src, bands: list[tuple], tags: dict | None = None):
     ``src`` is closed."""
     from rasterio.io import MemoryFile
 
+    from geotile.input_paths import identity
     from geotile.quiet_warnings import quietly
-    from geotile.resume import identity
 
     key = (*identity(src.name), tuple(bands), tuple(sorted((tags or {}).items())))
     with _LOCK:

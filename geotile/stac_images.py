@@ -347,9 +347,8 @@ def open_item(path, open_raster):
     cannot be stacked."""
     from rasterio.io import MemoryFile
 
-    from geotile.input_paths import files_read
+    from geotile.input_paths import files_read, identity
     from geotile.quiet_warnings import quietly
-    from geotile.resume import identity
 
     info = os.stat(path)
     # assets made again, or their product's MTL or MTD: read again
