@@ -46,8 +46,8 @@ def _unoriented_rows(src) -> str | None:
     """The refusal of a NetCDF raster whose rows no y coordinate orients, unless the user
     set GDAL_NETCDF_BOTTOMUP: GDAL then assumes them stored bottom-up and flips them, upside
     down for the many written top row first (numpy, xarray, h5py order)."""
+    from geotile.gdal_settings import _user_set
     from geotile.no_georef import unplaced
-    from geotile.raster import _user_set
 
     if src.height < 2 or not unplaced(src) or _user_set("GDAL_NETCDF_BOTTOMUP"):
         return None

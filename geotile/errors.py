@@ -152,3 +152,15 @@ def write_advice(cause: BaseException | str,
         found = [c for c in _WRITE_ADVICE if os.strerror(c).lower() in text]
         code = max(found, key=lambda c: len(os.strerror(c)), default=None)
     return _WRITE_ADVICE.get(code, default)
+
+
+def gdal_reason(exc: BaseException, default: str = "unknown error") -> str:
+    """GDAL's own first line for a rasterio error: rasterio's "Read failed. See previous
+    exception for details." chains it as the cause."""
+    reasons = []
+    while exc is not None and len(reasons) < 10:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        if text and "previous exception" not in text:
+            reasons.append(text)
+        exc = exc.__cause__ or exc.__context__
+    return reasons[-1] if reasons else default

@@ -52,6 +52,13 @@ def _file_limit_settings() -> dict:
     return {"GDAL_MAX_DATASET_POOL_SIZE": str(max(2, soft // 4))}
 
 
+def _user_set(key: str) -> bool:
+    """Whether the GDAL setting ``key`` is the user's (environment or rasterio.Env)."""
+    from rasterio.env import get_gdal_config
+
+    return key in os.environ or get_gdal_config(key) is not None
+
+
 def read_settings() -> dict:
     """The :data:`READ_SETTINGS`, HTTP limits and open-file pool that the user has not set
     (environment, rasterio.Env), and the :data:`FORCED_SETTINGS`."""

@@ -24,8 +24,7 @@ from geotile.creation_options import (
     _resolved,
     cog_creation_options,
 )
-from geotile.errors import InputError, Interrupted, OutputExistsError, write_advice
-from geotile.raster import gdal_reason
+from geotile.errors import InputError, Interrupted, OutputExistsError, gdal_reason, write_advice
 from geotile.sidecars import gdal_sidecars
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError
+from geotile.errors import InputError, gdal_reason
 from geotile.grid import Patch
 from geotile.mask_values import (
     is_binary_0_255,
@@ -312,8 +312,6 @@ class PatchWriter:
 
     @staticmethod
     def _refused(text: str, profile: dict, exc: Exception, what: str) -> InputError:
-        from geotile.raster import gdal_reason
-
         reason = gdal_reason(exc, type(exc).__name__)
         return InputError(
             f"{text}: GDAL cannot write {profile['dtype']} GeoTIFF {what} patches with these "

@@ -32,7 +32,8 @@ from geotile.creation_options import (
     check_creation_options,
     gtiff_creation_options,
 )
-from geotile.errors import InputError, write_advice
+from geotile.errors import InputError, gdal_reason, write_advice
+from geotile.gdal_settings import _user_set
 from geotile.input_paths import (
     _side_car_in_another_case,
     input_exists,
@@ -52,13 +53,6 @@ _BASE_PROFILE: dict[str, Any] = {
     "bigtiff": "IF_SAFER",
     "num_threads": "ALL_CPUS",
 }
-
-
-def _user_set(key: str) -> bool:
-    """Whether the GDAL setting ``key`` is the user's (environment or rasterio.Env)."""
-    from rasterio.env import get_gdal_config
-
-    return key in os.environ or get_gdal_config(key) is not None
 
 
 #: the conversion of complex (SAR) pixels to amplitude that every refusal of them names
@@ -239,18 +233,6 @@ def sample_pixels(src, indexes=None, grid: int = 8, size: int = 64) -> np.ndarra
              for y in rows for x in cols]
     parts = [p[np.newaxis] if p.ndim == 2 else p for p in parts]
     return np.concatenate(parts, axis=-1)
-
-
-def gdal_reason(exc: BaseException, default: str = "unknown error") -> str:
-    """GDAL's own first line for a rasterio error: rasterio's "Read failed. See previous
-    exception for details." chains it as the cause."""
-    reasons = []
-    while exc is not None and len(reasons) < 10:
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        if text and "previous exception" not in text:
-            reasons.append(text)
-        exc = exc.__cause__ or exc.__context__
-    return reasons[-1] if reasons else default
 
 
 #: files check_pixels_readable read whole, as they were then (:func:`_readable_key`)
