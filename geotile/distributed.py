@@ -460,7 +460,7 @@ def predict_rasters(
     images, outputs = path_list(images), path_list(outputs)
     check_pairs(images, outputs)
     extra_bands = list(extra_bands) if extra_bands else [None] * len(images)
-    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.input_sources import refuse_overwriting_inputs
 
     refuse_overwriting_inputs(outputs, [model_path, *images, *(
         p for e in extra_bands for p in (e if isinstance(e, list | tuple) else [e]))])
@@ -520,7 +520,7 @@ def make_masks_on_cluster(
         from geotile.masks import make_masks
 
         return make_masks(labels_path, images, outputs, progress=progress, **kwargs)
-    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.input_sources import refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder, pairs_label_rasters, plan
     from geotile.stac_labels import item_labels, label_item
 

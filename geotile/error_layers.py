@@ -189,7 +189,7 @@ def write_errors(result, output: str | os.PathLike, overwrite: bool = False) -> 
     """Write ``errors_frame(result)`` to ``output`` (.gpkg layer "errors", its other layers
     kept; .geojson in EPSG:4326 as RFC 7946 says; .fgb) as vectorize writes its output
     (:func:`geotile.vector_output.write_vector`); returns the number of polygons written."""
-    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.input_sources import refuse_overwriting_inputs
     from geotile.vector_output import check_vector_output, text_columns, write_vector
 
     output = Path(output)

@@ -144,7 +144,7 @@ def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
     product file GDAL cannot open leaves the folder's rasters as they are. A VRT of the
     folder reading a product file (the collar advice's ``<stem>_nodata.vrt``) replaces it
     in turn."""
-    from geotile.input_paths import files_read
+    from geotile.input_sources import files_read
 
     products = sorted((p for p in folder.iterdir() if is_product_file(p) and p.is_file()
                        and not p.name.startswith(".")), key=lambda p: p.name)

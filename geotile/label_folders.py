@@ -89,7 +89,8 @@ def pair_labels(labels, images, rasters: bool = False,
     left alone. ``rasters``: a folder without vector files gives its rasters. ``strip``:
     suffixes (any case) left out of the files' names before pairing (SpaceNet 7's _UDM)."""
     from geotile.dataset_names import catalog_tile, image_name, name_key, scene_of_mask
-    from geotile.input_paths import image_stem, input_path
+    from geotile.image_stems import image_stem
+    from geotile.input_paths import input_path
     from geotile.spacenet import image_id
 
     files = (rasters and _label_rasters(labels)) or label_files(labels)
@@ -197,7 +198,8 @@ def _tails(ident: str) -> list[str]:
 
 def _refusal(image: Path, labels, files: list[Path], found: list[Path],
              others: dict | None = None) -> str:
-    from geotile.input_paths import image_stem, input_path
+    from geotile.image_stems import image_stem
+    from geotile.input_paths import input_path
     from geotile.spacenet import image_id
 
     stem = image_stem(image)  # a STAC Item's id
@@ -283,7 +285,7 @@ def check_pairing(images, outputs) -> None:
 def check_outputs(outputs, inputs, overwrite: bool, resume: bool) -> None:
     """plan's refusals of ``outputs`` before anything is written: one of ``inputs``, not a
     GeoTIFF name, there already (unless ``overwrite`` or ``resume``)."""
-    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.input_sources import refuse_overwriting_inputs
     from geotile.output_files import check_geotiff_name, check_output
 
     refuse_overwriting_inputs(outputs, inputs)

@@ -18,8 +18,8 @@ from geotile.dataset_names import (
     scene_of_mask,
 )
 from geotile.errors import InputError
+from geotile.image_stems import image_stem
 from geotile.input_files import RASTER_SUFFIXES
-from geotile.input_paths import image_stem
 from geotile.plurals import counted
 from geotile.sidecars import SIDECAR_SUFFIXES
 

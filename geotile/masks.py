@@ -814,7 +814,8 @@ def make_masks(
     """
     from geotile import pixel_label_formats as formats
     from geotile.input_files import check_pairs, path_list
-    from geotile.input_paths import input_path, refuse_overwriting_inputs
+    from geotile.input_paths import input_path
+    from geotile.input_sources import refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder, pairs_label_rasters
     from geotile.labels import read_labels
     from geotile.output_files import check_geotiff_name, check_output

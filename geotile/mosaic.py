@@ -54,9 +54,9 @@ class Mosaic:
         return [t.path for t in self.tiles]
 
     def input_sources(self, beside: frozenset) -> dict:
-        """:func:`geotile.input_paths.input_sources` of the tiles, once per ``beside``: each
+        """:func:`geotile.input_sources.input_sources` of the tiles, once per ``beside``: each
         tile's output is checked against all tiles in time linear in their number."""
-        from geotile.input_paths import input_sources
+        from geotile.input_sources import input_sources
 
         key = ("sources", beside)
         if key not in self._once:

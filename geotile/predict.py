@@ -886,7 +886,8 @@ def predict_raster(
 
     from geotile.categories import paletted
     from geotile.creation_options import check_creation_options
-    from geotile.input_paths import input_path, output_folders, refuse_overwriting_inputs
+    from geotile.input_paths import input_path, output_folders
+    from geotile.input_sources import refuse_overwriting_inputs
     from geotile.output_files import atomic_output, check_geotiff_name, verify_geotiff, write_cog
     from geotile.planet_files import warn_unclear
     from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster, output_profile

@@ -1053,7 +1053,7 @@ def _per_file(cache: dict, src, compute):
     of _SCANNED_MAX dropped first); a VRT by those of every file it reads too (its sources
     change apart from it); each time for a raster in memory or remote (no modification time
     tells a rewrite)."""
-    from geotile.input_paths import files_read
+    from geotile.input_sources import files_read
 
     files = files_read(str(src.name)) if src.driver == "VRT" else [str(src.name)]
     try:

@@ -255,7 +255,7 @@ def write_report(evaluation, output: str | os.PathLike, image: str | os.PathLike
     """Draw the TP / FP / FN polygons of an ObjectEvaluation into ``output`` (.png or .html),
     over ``image`` when given. Written atomically."""
     from geotile.error_layers import evaluation_inputs
-    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.input_sources import refuse_overwriting_inputs
     from geotile.output_files import atomic_output
 
     output = Path(output)

@@ -43,7 +43,8 @@ SKIP, WRITE, REPLACE = "skip", "write", "replace"
 def _files_of(path: str | os.PathLike) -> list:
     """The files an input is read from: itself, a VRT's sources, and the sidecars GDAL reads
     with it (.aux.xml: nodata, scale; .ovr; .msk): a change to any makes another input."""
-    from geotile.input_paths import files_read, is_virtual_path, subdataset_file
+    from geotile.input_paths import is_virtual_path, subdataset_file
+    from geotile.input_sources import files_read
     from geotile.sidecars import gdal_sidecars
 
     # HDF5:"a.h5"://dataset (a "://" in it) reads a.h5

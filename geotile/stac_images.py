@@ -347,13 +347,16 @@ def open_item(path, open_raster):
     cannot be stacked."""
     from rasterio.io import MemoryFile
 
-    from geotile.input_paths import files_read, identity
+    from geotile.input_paths import identity, input_path, mtl_files
     from geotile.quiet_warnings import quietly
+    from geotile.sentinel2_bands import metadata_files
 
     info = os.stat(path)
     # assets made again, or their product's MTL or MTD: read again
+    read = [f for band in item_files(input_path(path))
+            for f in (band, *mtl_files(band), *metadata_files(band))]
     key = (os.path.realpath(path), info.st_mtime_ns, info.st_size,
-           *(tuple(identity(f)) for f in files_read(Path(path))[1:]))
+           *(tuple(identity(f)) for f in read))
     with _STACKS_LOCK:
         memory = _STACKS.get(key)
     if memory is None:

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from geotile.errors import OutputExistsError
-from geotile.input_paths import image_stem
+from geotile.image_stems import image_stem
 
 
 def _keep_finished(parts: Path, lock, images, digests) -> int:

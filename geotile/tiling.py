@@ -62,7 +62,7 @@ from geotile.errors import (
 )
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid
-from geotile.input_paths import image_stem
+from geotile.image_stems import image_stem
 from geotile.mask_pairing import _as_paths, _without_masks, pair_masks
 from geotile.mask_values import (
     _zero_class,

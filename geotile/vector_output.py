@@ -205,7 +205,7 @@ def _written_name(part: Path) -> str:
 
 
 def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
-    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.input_sources import refuse_overwriting_inputs
 
     refuse_overwriting_inputs(_parts(output, writer), paths)
 

@@ -11,7 +11,8 @@ import rasterio
 import rasterio.shutil
 from rasterio.transform import from_origin
 
-from geotile.input_paths import absolute_subdataset, files_read, subdataset_file
+from geotile.input_paths import absolute_subdataset, subdataset_file
+from geotile.input_sources import files_read
 
 
 def _netcdf4(path, value: int):

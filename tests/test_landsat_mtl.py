@@ -206,7 +206,7 @@ def test_a_product_renamed_to_lower_case_declares_its_values(run_cli, tmp_path):
     some archives and tools do): before, the MTL was looked up as ..._MTL.json and the
     band declared nothing, the 0 fill predicted; now as the upper-case product, and
     --resume redoes the output when the MTL changes."""
-    from geotile.input_paths import files_read
+    from geotile.input_sources import files_read
     from geotile.raster import open_raster
 
     folder = landsat_files(tmp_path / "scene")

@@ -233,7 +233,7 @@ def test_resume_redoes_a_band_file_whose_mtd_changed(run_cli, tmp_path):
     MTD's offset was fixed are cut again with the new one."""
     import glob
 
-    from geotile.input_paths import files_read
+    from geotile.input_sources import files_read
 
     safe = _product(tmp_path)
     band, mtd = _band(safe, "B04"), safe / "MTD_MSIL2A.xml"

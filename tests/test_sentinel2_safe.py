@@ -297,7 +297,9 @@ def test_a_zipped_product_subdataset_reads_as_the_unzipped_one(run_cli, tmp_path
     """The subdataset of a .SAFE.zip as gdalinfo lists it (/vsizip//abs/...): read as
     the unzipped product (fill NaN, DN as stored, the reflectance advice), its output named
     after the product; before, 'no such file. Check the path.' (its '//' collapsed too)."""
-    from geotile.input_paths import files_read, image_stem, input_path
+    from geotile.image_stems import image_stem
+    from geotile.input_paths import input_path
+    from geotile.input_sources import files_read
 
     name = zipped(safe_product(tmp_path))
     archive = next(tmp_path.glob("*.SAFE.zip"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from geotile.input_paths import files_read
+from geotile.input_sources import files_read
 from tests.conftest import assert_one_line_error
 from tests.onnx_models import pointwise_model
 from tests.vendor_deliveries import (

@@ -91,7 +91,7 @@ def _check_outputs(kind, prediction, truth, report, image, errors, overwrite, *,
     (geotile.evaluate_inputs.input_kind); outputs that may not be written."""
     from geotile.error_layers import ERRORS_LAYER, ERRORS_SUFFIXES
     from geotile.evaluate import is_raster
-    from geotile.input_paths import refuse_overwriting_inputs
+    from geotile.input_sources import refuse_overwriting_inputs
     from geotile.output_files import check_output, check_writable
     from geotile.vector_output import check_vector_output
 
@@ -497,7 +497,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
                                    "(TP/FP/FN polygons) of vector files or SpaceNet CSVs.")
         if errors is not None:  # the paired files are inputs; the first truth's CRS
             from geotile.error_layers import check_errors_crs
-            from geotile.input_paths import refuse_overwriting_inputs
+            from geotile.input_sources import refuse_overwriting_inputs
 
             refuse_overwriting_inputs([errors], [f for pair in pairs.pairs.values()
                                                  for f in pair])

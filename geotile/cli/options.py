@@ -236,7 +236,8 @@ def resolve_outputs(
     inputs (or of ``protected``, e.g. the labels) is always refused.
     """
     from geotile.errors import InputError
-    from geotile.input_paths import input_exists, refuse_overwriting_inputs
+    from geotile.input_paths import input_exists
+    from geotile.input_sources import refuse_overwriting_inputs
     from geotile.output_files import GEOTIFF_SUFFIXES, check_geotiff_name, check_output
 
     missing = next((p for p in inputs if not input_exists(p)), None)
@@ -282,7 +283,7 @@ def resolve_outputs(
 
 def _output_stem(path) -> str:
     """The name of an input's output in a folder: a STAC Item's id, else its file's stem."""
-    from geotile.input_paths import image_stem
+    from geotile.image_stems import image_stem
 
     return image_stem(path)
 
@@ -325,7 +326,7 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None 
         raise InputError(f"{merge}: write the mosaic beside the {which} folder, not in it "
                          "(a later run over that folder would read it as one more tile), "
                          f"e.g. --merge {Path(merge).parent.parent / Path(merge).name}.")
-    from geotile.input_paths import files_read
+    from geotile.input_sources import files_read
 
     inputs = [image for image, _ in pairs]
     read = [f for given in (*inputs, *protected) for f in files_read(given)]
