@@ -1713,9 +1713,16 @@ def _read_parquet(path: Path, regions=None, override=None,
                                      partitioning=partitioning(path))
         except (ValueError, TypeError, pa.ArrowException):  # bbox fields not numbers...:
             frame = None  # read it all, select below
+    streamed = None  # the bounds of all the geometries of a file read in batches
     if frame is None:
-        try:
-            frame = gpd.read_parquet(path, partitioning=partitioning(path))
+        from geotile.parquet_batches import rows_near
+
+        try:  # no bbox column: decoded a batch at a time, the rows near the boxes kept
+            if boxes is None:
+                frame = gpd.read_parquet(path, partitioning=partitioning(path))
+            else:
+                frame, streamed = rows_near(path, _geo_metadata(path), boxes,
+                                            partitioning(path))
         except Exception as exc:  # pyarrow's: parts that type a field apart, named
             if (unlike := _field_typed_apart(path)) is not None:
                 raise InputError(unlike) from exc
@@ -1731,7 +1738,7 @@ def _read_parquet(path: Path, regions=None, override=None,
                    for f, w in zip(files_of(path), wholes, strict=True)
                    if w.metadata.num_rows]
         if extents:
-            extent = (tuple(frame.total_bounds) if None in extents else  # all read
+            extent = ((streamed or tuple(frame.total_bounds)) if None in extents else
                       (*np.min([e[:2] for e in extents], 0).tolist(),
                        *np.max([e[2:] for e in extents], 0).tolist()))
         if class_field is not None and class_field in frame.columns and where is not None:

@@ -826,3 +826,79 @@ def test_parts_holding_their_partition_key_as_a_column_are_read(run_cli, image, 
     assert result.exit_code == 0, result.output
     mask = mask_of(tmp_path / "m.tif")
     assert (mask[2:14, 2:6] == 1).all() and (mask[2:14, 8:12] == 2).all()
+
+
+def _random_footprints(rng, count: int) -> list:
+    """``count`` random quadrilaterals of 1-8 m over a 600 x 600 m area from UTM_ORIGIN."""
+    shapes = []
+    for x, y, w, h, turn in zip(rng.uniform(0, 600, count), rng.uniform(-600, 0, count),
+                                rng.uniform(1, 8, count), rng.uniform(1, 8, count),
+                                rng.uniform(0, 90, count), strict=True):
+        box = shapely.box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h)
+        shapes.append(shapely.affinity.rotate(box, turn))
+    return shapes
+
+
+def _geoparquet_without_bbox(path, shapes, encoding: str, row_group_size: int) -> None:
+    """geopandas' GeoParquet (no bbox column, no covering) of ``shapes`` in lon/lat."""
+    import geopandas as gpd
+
+    frame = gpd.GeoDataFrame({"height": np.arange(len(shapes), dtype=float)},
+                             geometry=[lonlat(s) for s in shapes], crs="EPSG:4326")
+    frame.to_parquet(path, geometry_encoding=encoding, row_group_size=row_group_size)
+
+
+@pytest.mark.parametrize("encoding", ["WKB", "geoarrow"])
+@pytest.mark.parametrize("layout", ["file", "folder"])
+def test_a_geoparquet_without_a_bbox_column_is_read_in_batches(
+        run_cli, make_raster, tmp_path, monkeypatch, encoding, layout):
+    """A GeoParquet file or dataset without a bbox column was read whole (2M footprints:
+    12 s, 1.7 GB), all its geometries decoded at once. Now it is read in record batches,
+    only the rows near the images kept: on random tiles the masks equal the whole read's."""
+    from rasterio.transform import from_origin
+
+    import geotile.masks
+    from geotile import parquet_batches
+
+    rng = np.random.default_rng(257)
+    shapes = _random_footprints(rng, 400)
+    if layout == "file":
+        path = tmp_path / "footprints.parquet"
+        _geoparquet_without_bbox(path, shapes, encoding, 1000)
+    else:
+        path = tmp_path / "release" / "type=building"
+        path.mkdir(parents=True)
+        for i in range(2):
+            _geoparquet_without_bbox(path / f"part-0000{i}.parquet", shapes[i::2], encoding,
+                                     1000)
+    tiles = []
+    for i in range(8):
+        pixel = float(rng.choice([0.1, 0.3, 0.5]))
+        side = int(rng.integers(8, 60))
+        x, y = rng.uniform(0, 560), rng.uniform(-560, 0)
+        tiles.append(make_raster(f"t{i}.tif", np.zeros((side, side), np.uint8),
+                                 transform=from_origin(X0 + x, Y0 + y, pixel, pixel)))
+    decoded: list[int] = []  # the geometries of each decoding of WKB or GeoArrow
+    for name in ("from_wkb", "from_ragged_array"):
+        original = getattr(shapely, name)
+
+        def counted(*args, original=original, **kwargs):
+            shapes = original(*args, **kwargs)
+            decoded.append(len(shapes))
+            return shapes
+
+        monkeypatch.setattr(shapely, name, counted)
+    monkeypatch.setattr(parquet_batches, "BATCH_ROWS", 16)
+    result = run_cli("make-masks", path, *tiles, "-o", tmp_path / "near")
+    assert result.exit_code == 0, result.output
+    assert decoded and max(decoded) <= 16, decoded  # a batch at a time, not 400
+    monkeypatch.setattr(geotile.masks, "_regions", lambda *args, **kwargs: None)
+    result = run_cli("make-masks", path, *tiles, "-o", tmp_path / "whole")
+    assert result.exit_code == 0, result.output
+    burnt = 0
+    for tile in tiles:
+        near, whole = mask_of(tmp_path / "near" / tile.name), mask_of(
+            tmp_path / "whole" / tile.name)
+        np.testing.assert_array_equal(near, whole, err_msg=tile.name)
+        burnt += np.count_nonzero(whole)
+    assert burnt  # some footprints lie on the tiles

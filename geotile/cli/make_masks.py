@@ -307,7 +307,7 @@ def make_masks(
 
     Open datasets are read as they ship: OpenStreetMap's .osm.pbf, Overture's
     release folder of Parquet parts (one dataset), Microsoft's .csv.gz and
-    .geojsonl.zip, Google's Open Buildings CSV; OSM and Overture's GeoParquet are
+    .geojsonl.zip, Google's Open Buildings CSV; OSM and any GeoParquet are
     read near the images only, and a file of several kinds (OSM's building and
     boundary, Overture's road and rail) is warned of naming the --where that
     keeps one.

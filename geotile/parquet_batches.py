@@ -1,0 +1,91 @@
+"""The rows of a GeoParquet file or dataset near some boxes, read in record batches.
+
+A file without a bbox column (GeoParquet 1.0, geopandas' default) gives pyarrow no filter
+to push down: its geometries are decoded one batch at a time and only the rows whose bounds
+meet a box are kept, so memory holds a batch and the rows kept, not the whole file.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+#: rows decoded at a time (2M footprints: ~30 batches)
+BATCH_ROWS = 65_536
+
+
+def rows_near(path, geo: dict, boxes, partitioning):
+    """The rows of GeoParquet ``path`` (a file or a dataset folder read with
+    ``partitioning``) whose geometry's bounds meet one of ``boxes`` (in its CRS), as a
+    GeoDataFrame like geopandas.read_parquet's, and the bounds of all its geometries
+    (xmin, ymin, xmax, ymax; NaN where it has none). ``geo``: its 'geo' metadata."""
+    import geopandas as gpd
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import shapely
+
+    dataset = ds.dataset(path, format="parquet", partitioning=partitioning)
+    name = geo["primary_column"]
+    column = geo["columns"][name]
+    encoding = column.get("encoding", "WKB")
+    extent = np.full(4, np.nan)
+    attributes, geometries = [], []
+    for batch in _batches(dataset):
+        shapes = _decoded(batch.column(name), encoding)
+        bounds = shapely.bounds(shapes)
+        if not len(bounds):
+            continue
+        with warnings.catch_warnings():  # a batch of empty or null geometries: all NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            extent = np.concatenate([np.fmin(extent[:2], np.nanmin(bounds[:, :2], 0)),
+                                     np.fmax(extent[2:], np.nanmax(bounds[:, 2:], 0))])
+        keep = np.zeros(len(bounds), dtype=bool)
+        for x0, y0, x1, y1 in boxes:  # NaN bounds (empty, null) meet none
+            keep |= (bounds[:, 0] <= x1) & (bounds[:, 2] >= x0) & \
+                (bounds[:, 1] <= y1) & (bounds[:, 3] >= y0)
+        attributes.append(batch.filter(pa.array(keep)))
+        geometries.append(shapes[keep])
+    frame = pa.Table.from_batches(attributes, schema=dataset.schema).drop_columns(
+        [name]).to_pandas()
+    crs = column.get("crs", "OGC:CRS84")  # absent: CRS84, the spec says
+    shapes = np.concatenate(geometries) if geometries else np.empty(0, dtype=object)
+    frame.insert(dataset.schema.get_field_index(name), name,
+                 gpd.GeoSeries(shapes, index=frame.index, crs=crs))
+    return gpd.GeoDataFrame(frame, geometry=name), tuple(extent.tolist())
+
+
+def _batches(dataset):
+    """Each batch of ``dataset``'s files, its columns as its schema gives them (a Hive
+    folder's key from the folder, a column a part lacks null). File by file with
+    pyarrow.parquet, which holds a batch where the dataset scanner reads row groups ahead
+    (2M footprints: 360 MB against 700 MB)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    schema = dataset.schema
+    for fragment in dataset.get_fragments():
+        keys = ds.get_partition_keys(fragment.partition_expression)
+        for batch in pq.ParquetFile(fragment.path, pre_buffer=False).iter_batches(
+                batch_size=BATCH_ROWS):
+            names = batch.schema.names
+            columns = [batch.column(f.name).cast(f.type) if f.name in names else
+                       pa.nulls(len(batch), f.type) if f.name not in keys else
+                       pa.array([keys[f.name]] * len(batch)).cast(f.type) for f in schema]
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _decoded(values, encoding: str) -> np.ndarray:
+    """Shapely geometries of a GeoParquet geometry column's batch ``values``: WKB, or one
+    of GeoArrow's native encodings ('polygon', 'multipolygon'...)."""
+    import geopandas as gpd
+    import pyarrow as pa
+    import shapely
+
+    if encoding.upper() == "WKB":
+        return shapely.from_wkb(values.to_numpy(zero_copy_only=False))
+    field = pa.field("geometry", values.type,
+                     metadata={"ARROW:extension:name": f"geoarrow.{encoding}"})
+    table = pa.Table.from_arrays([values], schema=pa.schema([field]))
+    return np.asarray(gpd.GeoDataFrame.from_arrow(table).geometry.values, dtype=object)
