@@ -113,6 +113,17 @@ def _file_and_array(name: str) -> tuple[str, str, str]:
     return re.sub(r'^[A-Za-z0-9]+:"?|"$', "", file), sep, path
 
 
+def _subdataset_name(src) -> str:
+    """``src``'s subdataset name (HDF5:"a.h5"://group/data), also where it was given by its
+    file name: GDAL then opens a file's one array, whose name its derived subdatasets
+    (DERIVED_SUBDATASET:LOGAMPLITUDE:<name>) keep."""
+    if "://" in src.name:
+        return src.name
+    derived = src.tags(ns="DERIVED_SUBDATASETS").get("DERIVED_SUBDATASET_1_NAME", "")
+    name = derived.split(":", 2)[-1]
+    return name if "://" in name else src.name
+
+
 def _hdf_lines(src) -> str | None:
     """The refusal of an HDF cube without georeference whose first axis (GDAL's bands) is a
     spatial one: a PRISMA product's (lines x bands x samples), or may be: any whose band
@@ -121,11 +132,11 @@ def _hdf_lines(src) -> str | None:
 
     if not unplaced(src):
         return None
-    file, _, path = _file_and_array(src.name)
+    file, _, path = _file_and_array(_subdataset_name(src))
     # HDF-EOS groups, whose space GDAL's subdataset names write as '_'
     path = "/" + re.sub(r"\b(Data|Geolocation)_Fields\b", r"\1 Fields", path.lstrip("/"))
     # every PRISMA cube (VNIR_Cube, SWIR_Cube, their _ERR_MATRIX) is lines x bands x samples
-    prisma = "PRS_L" in src.name.upper() and "/HDFEOS/SWATHS/" in src.name.upper()
+    prisma = "PRS_L" in src.name.upper() and "/HDFEOS/SWATHS/" in f"/{path.upper()}"
     array = shlex.quote(f"name={path},transpose=[1,0,2]")
     fix = (f"write it as bands x rows x columns (gdalmdimtranslate {shlex.quote(file)} "
            f"cube.tif -of GTiff -array {array}")

@@ -227,6 +227,23 @@ def test_an_hdf5_cube_whose_band_count_is_a_spatial_size_is_refused(tmp_path, ru
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.parametrize("array", ["cube", "scene/radiance/cube"])
+def test_an_hdf5_cube_given_by_its_file_name_is_told_its_arrays_path(tmp_path, run_cli,
+                                                                     array):
+    """An HDF5 file of one cube given by its file name (GDAL opens its one array): the line
+    said gdalmdimtranslate -array 'name=/,transpose=[1,0,2]', a path naming no array. Now
+    it names the array's own path, which GDAL opens as that cube."""
+    h5 = _h5_cube(tmp_path / "scene.h5", {array: np.ones((48, 100, 48), np.float32)})
+    result = run_cli("tile", h5, "--size", 16, "-o", tmp_path / "p")
+    assert_one_line_error(result, "scene.h5", "48 bands",
+                          f"-array 'name=/{array},transpose=[1,0,2]'")
+    assert "name=/," not in result.stderr and not (tmp_path / "p").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no georeference
+        with rasterio.open(f'HDF5:"{h5}"://{array}') as src:
+            assert (src.count, src.height, src.width) == (48, 100, 48)
+
+
 def test_a_square_hdf5_cube_of_bands_first_is_told_how_to_read_it_as_it_is(tmp_path,
                                                                           run_cli):
     """A numpy (C, H, W) chip of 64 bands of 64 x 64 px, which GDAL reads right, was told
