@@ -807,6 +807,23 @@ def _dates_named(model, src, indexes, extra, image) -> str:
     return " and ".join([Path(image).name, *(d.path.name for d in dates)])
 
 
+def refuse_mosaic_dates(model, image_path) -> None:
+    """InputError where ``model`` takes several dates, one file each (a 5-D input): --mosaic
+    reads the tiles' own bands and cannot add the further dates (--extra-bands)."""
+    dates = getattr(model, "dates", None)
+    if dates is None:
+        return
+    count = dates.fixed()[0] if dates.axis is not None else (  # both fixed: the smaller
+        None if None in dates.dims else min(dates.dims))  # is at least the dates
+    if count is None or count < 2:
+        return
+    raise InputError(
+        f"{image_path}: {Path(model.path).name} takes {count} dates, one raster each, and "
+        f"--mosaic cannot add the further ones (--extra-bands); mosaic each date's tiles "
+        f"into one raster (gdalbuildvrt date1.vrt <date 1's tiles>, date2.vrt ...) and "
+        f"predict date1.vrt --extra-bands date2.vrt ... without --mosaic.")
+
+
 def _several_dates(model, extra_bands):
     """``extra_bands`` as one path, or the paths of a multi-temporal model's further dates;
     InputError for several given to a model of no time axis."""
@@ -934,6 +951,8 @@ def predict_raster(
                 "logits: p >= 0.5), or predict with --activation sigmoid.")
     started, clock = time.perf_counter(), StageClock()
     image_path, output_path = input_path(image_path), Path(output_path)
+    if mosaic is not None:
+        refuse_mosaic_dates(model, image_path)
     extra_bands = _several_dates(model, extra_bands)
     refuse_overwriting_inputs([output_path], [image_path, *_paths(extra_bands), getattr(
         model, "path", None)], mosaic.input_sources(output_folders([output_path]))

@@ -77,6 +77,37 @@ def test_a_fixed_count_of_dates_other_than_given_is_one_line(series, tmp_path, r
     assert not out.exists()
 
 
+def test_mosaic_of_a_multi_temporal_model_says_how_to_give_its_dates(make_raster, tmp_path,
+                                                                   run_cli):
+    """predict --mosaic of two tiles with a 3-date model: told to give '--extra-bands once
+    per further date' (exit 1), which --mosaic then refused as bad usage ('cannot be
+    combined with --extra-bands', exit 2, no way out named): a dead end. Now the model's
+    need is an input refusal (exit 1) and the options' clash bad usage (exit 2), as the
+    CLI's others are (--mosaic --workers: 2; the model's resolution under --mosaic: 1),
+    both naming the way that works: each date's tiles mosaicked, predicted without
+    --mosaic."""
+    from rasterio.transform import from_origin
+
+    from tests.conftest import UTM_ORIGIN
+
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    rng = np.random.default_rng(3)
+    tiles = {(date, col): make_raster(
+        f"d{date}_{col}.tif", rng.random((2, 20, 20)).astype(np.float32),
+        transform=from_origin(UTM_ORIGIN[0] + 10 * col, UTM_ORIGIN[1], 0.5, 0.5))
+        for date in range(3) for col in range(2)}
+    out = tmp_path / "out"
+    result = run_cli("predict", model, tiles[0, 0], tiles[0, 1], "-o", f"{out}/", "--mosaic")
+    assert_one_line_error(result, "m.onnx takes 3 dates", "--mosaic", "gdalbuildvrt",
+                          "without --mosaic")
+    assert "give --extra-bands once" not in result.stderr
+    result = run_cli("predict", model, tiles[0, 0], tiles[0, 1], "--extra-bands",
+                     tiles[1, 0], "--extra-bands", tiles[2, 0], "-o", f"{out}/", "--mosaic")
+    assert_one_line_error(result, "--mosaic cannot be combined with --extra-bands",
+                          "gdalbuildvrt", "without --mosaic", code=2)
+    assert not out.exists()
+
+
 def test_dates_of_ambiguous_axes_are_one_line_saying_how_to_tell(make_raster, tmp_path,
                                                                  run_cli):
     """[N,2,2,H,W] given 2 dates of 2 bands: either order fits, nothing says which."""

@@ -285,7 +285,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands
     from geotile.mosaic import open_mosaic
-    from geotile.predict import PredictOptions, predict_raster
+    from geotile.predict import PredictOptions, predict_raster, refuse_mosaic_dates
 
     options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend,
                              batch_size=batch_size, tta=tta, bands=bands,
@@ -298,7 +298,10 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         raise click.UsageError("--dtype sets the type of probability output; class output is "
                                "always uint8 class ids: leave out --dtype.")
     if mosaic and extra_bands:
-        raise click.UsageError("--mosaic cannot be combined with --extra-bands.")
+        raise click.UsageError(
+            "--mosaic cannot be combined with --extra-bands (further dates or bands): mosaic "
+            "each one's tiles into one raster (gdalbuildvrt date1.vrt <its tiles>) and "
+            "predict those without --mosaic.")
     if mosaic and (workers or scheduler):
         raise click.UsageError("--mosaic runs in one process: leave out --workers/--scheduler.")
     extras = pair_extra_bands(images, extra_bands, dates=True) or [None] * len(images)
@@ -348,6 +351,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     if ctx.obj["verbose"]:
         click.echo(onnx_model.describe(), err=True)
     _check_class_output(onnx_model, options)
+    if grid is not None:  # a multi-temporal model's further dates: no --extra-bands
+        refuse_mosaic_dates(onnx_model, pairs[0][0])
     if len(pairs) > 1:  # a batch fails before its first image, not at the one that does not fit
         _check_all_bands(onnx_model, options, pairs, extras, pixels=True)
     summaries = []
