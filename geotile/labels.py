@@ -1777,18 +1777,19 @@ def _file_extent(path: Path, whole, covering) -> tuple | None:
 def _parquet_values(path: Path, name: str, where: str) -> list:
     """The distinct values of field ``name`` of the features ``where`` selects in the whole
     GeoParquet file ``path``."""
-    import geopandas as gpd
-
     from geotile.label_filter import selected
+    from geotile.parquet_batches import frames
 
-    frame = gpd.read_parquet(path, partitioning=partitioning(path))
-    fields = {str(c): _parquet_column(frame[c]) for c in frame.columns
-              if c != frame.geometry.name}
-    geometries = np.empty(len(frame), dtype=object)
-    geometries[:] = list(frame.geometry.values)
-    column = fields[name][selected(fields, geometries, where, path)]
-    return list(dict.fromkeys(v for v in column.tolist() if v is not None
-                              and not nested_value(v)))
+    found: dict = {}  # batch by batch: memory holds one
+    for frame in frames(path, _geo_metadata(path), partitioning(path)):
+        fields = {str(c): _parquet_column(frame[c]) for c in frame.columns
+                  if c != frame.geometry.name}
+        geometries = np.empty(len(frame), dtype=object)
+        geometries[:] = list(frame.geometry.values)
+        column = fields[name][selected(fields, geometries, where, path)]
+        found.update(dict.fromkeys(v for v in column.tolist() if v is not None
+                                   and not nested_value(v)))
+    return list(found)
 
 
 def field_schema(path, layer: str | None = None) -> dict | None:

@@ -20,22 +20,15 @@ def rows_near(path, geo: dict, boxes, partitioning):
     ``partitioning``) whose geometry's bounds meet one of ``boxes`` (in its CRS), as a
     GeoDataFrame like geopandas.read_parquet's, and the bounds of all its geometries
     (xmin, ymin, xmax, ymax; NaN where it has none). ``geo``: its 'geo' metadata."""
-    import geopandas as gpd
     import pyarrow as pa
     import pyarrow.dataset as ds
     import shapely
 
     dataset = ds.dataset(path, format="parquet", partitioning=partitioning)
-    name = geo["primary_column"]
-    column = geo["columns"][name]
-    encoding = column.get("encoding", "WKB")
     extent = np.full(4, np.nan)
-    attributes, geometries = [], []
-    for batch in _batches(dataset):
-        shapes = _decoded(batch.column(name), encoding)
+    kept, geometries = [], []
+    for batch, shapes in _decoded_batches(dataset, geo):
         bounds = shapely.bounds(shapes)
-        if not len(bounds):
-            continue
         with warnings.catch_warnings():  # a batch of empty or null geometries: all NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             extent = np.concatenate([np.fmin(extent[:2], np.nanmin(bounds[:, :2], 0)),
@@ -44,15 +37,43 @@ def rows_near(path, geo: dict, boxes, partitioning):
         for x0, y0, x1, y1 in boxes:  # NaN bounds (empty, null) meet none
             keep |= (bounds[:, 0] <= x1) & (bounds[:, 2] >= x0) & \
                 (bounds[:, 1] <= y1) & (bounds[:, 3] >= y0)
-        attributes.append(batch.filter(pa.array(keep)))
+        kept.append(batch.filter(pa.array(keep)))
         geometries.append(shapes[keep])
-    frame = pa.Table.from_batches(attributes, schema=dataset.schema).drop_columns(
-        [name]).to_pandas()
-    crs = column.get("crs", "OGC:CRS84")  # absent: CRS84, the spec says
     shapes = np.concatenate(geometries) if geometries else np.empty(0, dtype=object)
-    frame.insert(dataset.schema.get_field_index(name), name,
+    return (_frame(pa.Table.from_batches(kept, schema=dataset.schema), geo, shapes),
+            tuple(extent.tolist()))
+
+
+def frames(path, geo: dict, partitioning):
+    """Each record batch of GeoParquet ``path`` (a file or a dataset folder read with
+    ``partitioning``) as a GeoDataFrame like geopandas.read_parquet's, in file order."""
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(path, format="parquet", partitioning=partitioning)
+    for batch, shapes in _decoded_batches(dataset, geo):
+        yield _frame(batch, geo, shapes)
+
+
+def _decoded_batches(dataset, geo: dict):
+    """Each non-empty batch of ``dataset`` and its geometries, decoded."""
+    name = geo["primary_column"]
+    encoding = geo["columns"][name].get("encoding", "WKB")
+    for batch in _batches(dataset):
+        if len(batch):
+            yield batch, _decoded(batch.column(name), encoding)
+
+
+def _frame(table, geo: dict, shapes):
+    """A GeoDataFrame of arrow ``table`` (a table or batch) whose primary geometry column
+    holds ``shapes``, its other columns as pyarrow converts them, as geopandas reads them."""
+    import geopandas as gpd
+
+    name = geo["primary_column"]
+    frame = table.drop_columns([name]).to_pandas()
+    crs = geo["columns"][name].get("crs", "OGC:CRS84")  # absent: CRS84, the spec says
+    frame.insert(table.schema.get_field_index(name), name,
                  gpd.GeoSeries(shapes, index=frame.index, crs=crs))
-    return gpd.GeoDataFrame(frame, geometry=name), tuple(extent.tolist())
+    return gpd.GeoDataFrame(frame, geometry=name)
 
 
 def _batches(dataset):

@@ -843,18 +843,25 @@ def _geoparquet_without_bbox(path, shapes, encoding: str, row_group_size: int) -
     """geopandas' GeoParquet (no bbox column, no covering) of ``shapes`` in lon/lat."""
     import geopandas as gpd
 
-    frame = gpd.GeoDataFrame({"height": np.arange(len(shapes), dtype=float)},
+    frame = gpd.GeoDataFrame({"height": np.arange(len(shapes), dtype=float),
+                              "kind": [("house", "shed", "barn")[i % 3]
+                                       for i in range(len(shapes))]},
                              geometry=[lonlat(s) for s in shapes], crs="EPSG:4326")
     frame.to_parquet(path, geometry_encoding=encoding, row_group_size=row_group_size)
 
 
+@pytest.mark.parametrize("selection", [[], ["--class-field", "kind", "--where",
+                                             "height >= 40 AND kind <> 'barn'"]],
+                         ids=["all", "class-field-where"])
 @pytest.mark.parametrize("encoding", ["WKB", "geoarrow"])
 @pytest.mark.parametrize("layout", ["file", "folder"])
 def test_a_geoparquet_without_a_bbox_column_is_read_in_batches(
-        run_cli, make_raster, tmp_path, monkeypatch, encoding, layout):
+        run_cli, make_raster, tmp_path, monkeypatch, encoding, layout, selection):
     """A GeoParquet file or dataset without a bbox column was read whole (2M footprints:
-    12 s, 1.7 GB), all its geometries decoded at once. Now it is read in record batches,
-    only the rows near the images kept: on random tiles the masks equal the whole read's."""
+    12 s, 1.7 GB), all its geometries decoded at once, and with --class-field and --where
+    read whole once more for the class names the selection holds (2.4 GB). Now it is read
+    in record batches, only the rows near the images kept, the names gathered batch by
+    batch: on random tiles the masks equal the whole read's."""
     from rasterio.transform import from_origin
 
     import geotile.masks
@@ -889,11 +896,11 @@ def test_a_geoparquet_without_a_bbox_column_is_read_in_batches(
 
         monkeypatch.setattr(shapely, name, counted)
     monkeypatch.setattr(parquet_batches, "BATCH_ROWS", 16)
-    result = run_cli("make-masks", path, *tiles, "-o", tmp_path / "near")
+    result = run_cli("make-masks", path, *tiles, "-o", tmp_path / "near", *selection)
     assert result.exit_code == 0, result.output
     assert decoded and max(decoded) <= 16, decoded  # a batch at a time, not 400
     monkeypatch.setattr(geotile.masks, "_regions", lambda *args, **kwargs: None)
-    result = run_cli("make-masks", path, *tiles, "-o", tmp_path / "whole")
+    result = run_cli("make-masks", path, *tiles, "-o", tmp_path / "whole", *selection)
     assert result.exit_code == 0, result.output
     burnt = 0
     for tile in tiles:
