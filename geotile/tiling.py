@@ -483,8 +483,9 @@ def tile_rasters(
     ``extra_bands``: rasters (one per image, or a folder) whose bands are stacked after the
     image's (see :mod:`geotile.extra_bands`); several for one image, or a folder each, are
     its further dates (paired as predict pairs them), stacked in date order: index.csv's
-    ``dates`` column and the patches' GEOTILE_DATES tag name their files, GEOTILE_DATE_BANDS
-    the bands of each, so that a (T*C, H, W) patch reshapes to (T, C, H, W).
+    ``dates`` column and the patches' GEOTILE_DATES tag name their files (a JSON list, as a
+    name may hold ';' or ','), GEOTILE_DATE_BANDS the bands of each, so that a (T*C, H, W)
+    patch reshapes to (T, C, H, W).
 
     Each image is cut into a folder of its own in ``outdir/.geotile-tile-parts.tmp``, finished
     by a completion record written last; the folder goes when the run ends (and, without
@@ -965,7 +966,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
                     image_rel, mask_rel or "", source, patch.row, patch.col, patch.x_off,
                     patch.y_off, patch.width, patch.height, _fmt(minx), _fmt(miny), _fmt(maxx),
                     _fmt(maxy), "" if positive is None else _fmt(positive),
-                    _fmt(nodata_fraction), split, *([";".join(dates)] if dates else []),
+                    _fmt(nodata_fraction), split, *([json.dumps(dates)] if dates else []),
                 ])
                 kept += 1
             for future in pending:

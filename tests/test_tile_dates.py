@@ -48,7 +48,7 @@ def test_every_date_is_stacked_in_date_order(dates, tmp_path, run_cli):
     rows = _rows(out)
     assert len(rows) == 4
     for row in rows:
-        assert row["dates"] == "d1.tif;d2.tif;d3.tif"
+        assert json.loads(row["dates"]) == ["d1.tif", "d2.tif", "d3.tif"]
         with rasterio.open(out / row["image"]) as patch:
             assert patch.count == 9
             data = patch.read()
@@ -149,3 +149,16 @@ def test_png_patches_of_too_many_dates_name_the_last(dates, tmp_path, run_cli):
     result = run_cli("tile", image, "--extra-bands", second, "--extra-bands", third,
                      "--format", "png", "--size", SIZE, "-o", tmp_path / "out")
     assert_one_line_error(result, "d3.tif", "6 of", "earlier dates", "make 9 bands")
+
+
+def test_dates_column_holds_names_with_separators(dates, make_raster, tmp_path, run_cli):
+    image = dates[0]
+    odd = [_date(make_raster, "x;y.tif", 2), _date(make_raster, "p,q.tif", 3)]
+    out = tmp_path / "out"
+    result = run_cli("tile", image, "--extra-bands", odd[0], "--extra-bands", odd[1],
+                     "--size", SIZE, "-o", out)
+    assert result.exit_code == 0, result.output
+    for row in _rows(out):  # a name's ';' or ',' is no boundary between dates
+        assert json.loads(row["dates"]) == ["d1.tif", "x;y.tif", "p,q.tif"]
+        with rasterio.open(out / row["image"]) as patch:
+            assert json.loads(patch.tags()["GEOTILE_DATES"]) == json.loads(row["dates"])

@@ -188,7 +188,7 @@ def extra_bands_opts(command):
         "date 1 and one --extra-bands per further date, in date order (a file each, or a "
         "folder each for several IMAGEs); --bands picks every date's bands. tile cuts "
         "such dates into patches of every date's bands, date after date (index.csv's "
-        "dates column names their files).")(command)
+        "dates column: their files as a JSON list).")(command)
 
 
 def _local_output(ctx, param, value):
