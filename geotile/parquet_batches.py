@@ -106,7 +106,32 @@ def _decoded(values, encoding: str) -> np.ndarray:
 
     if encoding.upper() == "WKB":
         return shapely.from_wkb(values.to_numpy(zero_copy_only=False))
+    if encoding == "multipolygon":
+        values = _without_ringless_parts(values)
     field = pa.field("geometry", values.type,
                      metadata={"ARROW:extension:name": f"geoarrow.{encoding}"})
     table = pa.Table.from_arrays([values], schema=pa.schema([field]))
     return np.asarray(gpd.GeoDataFrame.from_arrow(table).geometry.values, dtype=object)
+
+
+def _without_ringless_parts(values):
+    """GeoArrow multipolygons ``values`` less their parts of no ring (geopandas writes a
+    POLYGON EMPTY among multipolygons so), on which shapely's from_ragged_array crashes the
+    process (shapely 2.2); such a part holds no area. ``values`` as given where none has."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    parts = values.flatten()  # the polygons of the rows, in order (null rows hold none)
+    rings = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+    if rings.all():
+        return values
+    keep = rings > 0
+    counts = pc.fill_null(pc.list_value_length(values), 0).to_numpy(zero_copy_only=False)
+    row = np.repeat(np.arange(len(values)), counts)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(row[keep], minlength=len(values)))])
+    large = pa.types.is_large_list(values.type)
+    return (pa.LargeListArray if large else pa.ListArray).from_arrays(
+        pa.array(offsets, pa.int64() if large else pa.int32()), parts.filter(pa.array(keep)),
+        type=values.type, mask=values.is_null())

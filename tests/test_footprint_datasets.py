@@ -909,3 +909,33 @@ def test_a_geoparquet_without_a_bbox_column_is_read_in_batches(
         np.testing.assert_array_equal(near, whole, err_msg=tile.name)
         burnt += np.count_nonzero(whole)
     assert burnt  # some footprints lie on the tiles
+
+
+def test_geoarrow_multipolygons_beside_an_empty_polygon_are_burnt(make_raster, tmp_path):
+    """geopandas writes a POLYGON EMPTY among multipolygons (GeoArrow 'multipolygon') as a
+    part of no ring, on which shapely's from_ragged_array crashed the process (exit -11,
+    no message); the part holds no area: the other rows burn as a whole read of them."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import geopandas as gpd
+
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    shapes = [shapely.Polygon(), shapely.MultiPolygon([FOOTPRINTS[0][0], FOOTPRINTS[1][0]]),
+              None, FOOTPRINTS[2][0]]
+    frame = gpd.GeoDataFrame({"n": range(4)}, geometry=shapes, crs=UTM_CRS)
+    frame.to_parquet(tmp_path / "fp.parquet", geometry_encoding="geoarrow")
+    frame.iloc[1:].to_file(tmp_path / "fp.gpkg")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    for name in ("fp.parquet", "fp.gpkg"):
+        run = subprocess.run([sys.executable, "-m", "geotile", "make-masks",
+                              str(tmp_path / name), str(image), "-o",
+                              str(tmp_path / f"{name}.tif")],
+                             env=env, cwd=root, capture_output=True, text=True)
+        assert run.returncode == 0, (run.returncode, run.stderr)
+    footprints_burnt(mask_of(tmp_path / "fp.parquet.tif"))
+    np.testing.assert_array_equal(mask_of(tmp_path / "fp.parquet.tif"),
+                                  mask_of(tmp_path / "fp.gpkg.tif"))
