@@ -229,6 +229,10 @@ def stack_declared(src) -> list[tuple] | None:
     name = str(src.name)
     if src.driver != "VRT" or not name.lower().endswith(".vrt") or not os.path.isfile(name):
         return None
+    # GDAL's list of the VRT's files first (~1 ms for 2000 sources): a mosaic of other
+    # rasters is not parsed at every open (~75 ms for 2000 sources)
+    if not any(BAND_FILE.fullmatch(os.path.basename(f)) for f in src.files[1:]):
+        return None
     try:
         root = ElementTree.parse(name).getroot()
     except (ElementTree.ParseError, OSError):
