@@ -98,11 +98,11 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     are no input, as a shell's ``*`` leaves them out. A dangling link is kept: the commands
     say "no such file", as for the shell's expansion."""
     wanted = tuple(s.lower() for s in suffixes)
-    files = sorted(raster_files((p for p in folder.iterdir() if _file_or_dangling(p)
-                                 and not p.name.startswith(".")), suffixes),
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]  # listed once
+    files = sorted(raster_files((p for p in entries if _file_or_dangling(p)), suffixes),
                    key=lambda p: p.name)
     if ".tif" in wanted:
-        files = _without_planet_udms(_products_for_tiles(folder, files))
+        files = _without_planet_udms(_products_for_tiles(entries, files))
     if not files:
         from geotile.sentinel2_safe import safe_folder_advice
 
@@ -137,17 +137,18 @@ def _folders_of_rasters(folder: Path, suffixes: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _products_for_tiles(folder: Path, files: list[Path]) -> list[Path]:
-    """``files`` with the tiles that a vendor's product file in ``folder`` lists (Maxar's
-    .TIL, Airbus' DIM_*.XML: :func:`geotile.input_paths.is_product_file`) replaced by that
-    file, which GDAL reads as their scene (its mosaic, its metadata), sorted by name; a
+def _products_for_tiles(entries: list[Path], files: list[Path]) -> list[Path]:
+    """``files`` with the tiles that a vendor's product file among ``entries`` (a folder's
+    listing, hidden names left out) lists (Maxar's .TIL, Airbus' DIM_*.XML:
+    :func:`geotile.input_paths.is_product_file`) replaced by that file, which GDAL reads
+    as their scene (its mosaic, its metadata), sorted by name; a
     product file GDAL cannot open leaves the folder's rasters as they are. A VRT of the
     folder reading a product file (the collar advice's ``<stem>_nodata.vrt``) replaces it
     in turn."""
     from geotile.input_sources import files_read
 
-    products = sorted((p for p in folder.iterdir() if is_product_file(p) and p.is_file()
-                       and not p.name.startswith(".")), key=lambda p: p.name)
+    products = sorted((p for p in entries if is_product_file(p) and p.is_file()),
+                      key=lambda p: p.name)
     if not products:
         return files
     through_vrts = {os.path.realpath(f) for vrt in files if vrt.suffix.lower() == ".vrt"
