@@ -9,7 +9,9 @@ properties) declares of a reflectance band's values, as catalogs serve them:
   (BOA_ADD_OFFSET / RADIO_ADD_OFFSET -1000), as :mod:`geotile.sentinel2_safe` reads a
   SAFE; 0 is the product's no data;
 - what an item declares otherwise (Earth Search's ``sentinel-2-c1-l2a``: -0.1, not
-  applied) is kept.
+  applied) is kept;
+- the 8-bit true-colour image (TCI, ``visual``: eo:bands B04, B03, B02) holds display
+  values, not DN: its fill 0 alone; another type (reflectance already) is left as declared.
 """
 
 from __future__ import annotations
@@ -37,12 +39,16 @@ def decides(document: dict) -> bool:
         and str(properties.get("s2:product_type", "")).upper() in _PRODUCTS
 
 
-def declared_values(document: dict, names: list[str], declared: dict) -> dict:
+def declared_values(document: dict, names: list[str], declared: dict,
+                    dtype: str = "uint16") -> dict:
     """``declared`` (a band's raster:bands object) for a band of ``document`` known by any
-    of ``names`` (its name, common name, asset key), with the reflectance its pixels hold
-    where ``document`` is a Sentinel-2 item (see the module docstring); as it is else."""
+    of ``names`` (its name, common name, asset key), its pixels of ``dtype``, with the
+    reflectance they hold where ``document`` is a Sentinel-2 item (see the module
+    docstring); as it is else."""
     if not decides(document) or not any(name and _SPECTRAL.fullmatch(name) for name in names):
         return declared
+    if dtype != "uint16":  # not the product's DN: TCI's 8-bit display values, or converted
+        return {"nodata": 0, **declared} if dtype == "uint8" else declared
     properties = document["properties"]
     baseline = _baseline(properties)
     declared = dict(declared)

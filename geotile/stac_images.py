@@ -300,7 +300,8 @@ def stack_xml(path, open_raster) -> str:
             for index, band in enumerate(bands, start=1):
                 name, common = _name(band, key), _common(band)
                 declared = s2_declared(document, [name, common, key],
-                                       _raster_band(asset_of[key], band, index - 1))
+                                       _raster_band(asset_of[key], band, index - 1),
+                                       src.dtypes[index - 1])
                 nodata = src.nodatavals[index - 1]
                 if nodata is None and _number(declared.get("nodata")) is not None:
                     nodata = _number(declared.get("nodata"))

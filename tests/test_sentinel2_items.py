@@ -162,3 +162,55 @@ def test_assets_made_again_are_read_again_in_one_process(tmp_path):
     with open_raster(item) as src, rasterio.open(tmp_path / "B04.tif") as asset:
         assert (src.shape, src.transform) == ((8, 8), asset.transform)
         assert (src.read(1) == 2000).all()
+
+
+def _visual_item(folder, catalog):
+    """An item whose one asset is the 8-bit true-colour image (TCI, 'visual': B04, B03,
+    B02 of DN 120, left 4 columns 0) as ``catalog`` serves it (see :func:`s2_item`; 'l1c':
+    Earth Search's sentinel-2-l1c)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pc = catalog == "planetary-computer"
+    name = "T10SEG_20230828T184919_TCI_10m.tif" if pc else "TCI.tif"
+    pixels = np.full((3, 16, 16), 120, np.uint8)
+    pixels[:, :, :4] = 0
+    with rasterio.open(folder / name, "w", driver="GTiff", width=16, height=16, count=3,
+                       dtype="uint8", crs="EPSG:32610", transform=GRID) as dst:
+        dst.write(pixels)
+    asset = {"href": f"./{name}", "roles": ["data"] if pc else ["visual"],
+             "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+             "eo:bands": [{"name": band, "common_name": key} for key, band, _ in BANDS]}
+    if not pc:
+        asset["raster:bands"] = [{"nodata": 0, "data_type": "uint8"}] * 3
+        asset["roles"].append("data")
+    properties = {"datetime": "2023-08-28T18:49:19Z", "s2:processing_baseline": "05.09",
+                  "s2:product_type": "S2MSI1C" if catalog == "l1c" else "S2MSI2A"}
+    if catalog == "earth-search-c1":
+        properties["earthsearch:boa_offset_applied"] = False
+    path = folder / "item.json"
+    path.write_text(json.dumps({"type": "Feature", "stac_version": "1.0.0", "id": "S2A_TCI",
+                                "geometry": None, "properties": properties, "links": [],
+                                "assets": {"visual": asset}}))
+    return path
+
+
+@pytest.mark.parametrize("catalog", ["planetary-computer", "earth-search-c1", "l1c"])
+def test_an_items_true_colour_image_is_not_declared_reflectance(run_cli, tmp_path, catalog):
+    """An item of a baseline 05.09 product whose one asset is the true-colour 'visual'
+    (uint8 display values, eo:bands B04, B03, B02) declared scale 0.0001 and offset -0.1
+    on it as on the 16-bit DN: predict advised --scale 0.0001 --mean 0.1, feeding 120 as
+    -0.088. Its bands declare the fill 0 alone: 120 reaches the model as any 8-bit
+    image's (/ 255), the fill NaN."""
+    from geotile.raster import open_raster
+
+    item = _visual_item(tmp_path, catalog)
+    with open_raster(item) as src:
+        assert (src.scales, src.offsets, src.nodatavals) == ((1.0,) * 3, (0.0,) * 3,
+                                                             (0.0,) * 3)
+    model = identity_model(tmp_path / "id.onnx", 3)
+    result = run_cli("predict", model, item, "--activation", "none", "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    assert "--mean 0.1" not in result.stderr and "0.0001" not in result.stderr
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        values = dst.read()
+    assert np.isnan(values[:, :, :4]).all()
+    np.testing.assert_allclose(values[:, :, 4:], 120 / 255, rtol=1e-6)
