@@ -113,7 +113,9 @@ def metadata_files(path) -> list:
 @functools.lru_cache(maxsize=16)
 def _values(mtd: str, *_version) -> dict:
     """What an MTD declares: files (its IMAGE_FILE stems, lower case), the quantification
-    by band kind (spectral, AOT, WVP) and the offset by band name (B4, B8A)."""
+    by band kind (spectral, AOT, WVP) and the offset by band name (B4, B8A); PSD 14.2's
+    names too (IMAGE_FILE_2A, L2A_BOA_QUANTIFICATION_VALUE; not the L1C's
+    L1C_TOA_QUANTIFICATION_VALUE beside it)."""
     import xml.etree.ElementTree as ElementTree
 
     from geotile.sentinel2_safe import finite_number
@@ -129,7 +131,8 @@ def _values(mtd: str, *_version) -> dict:
     offsets = {}
     for element in root.iter():
         tag, text = element.tag.rsplit("}", 1)[-1], (element.text or "").strip()
-        if tag == "IMAGE_FILE":
+        tag = tag.removeprefix("L2A_")  # PSD 14.2's names (baselines 02.04-02.06)
+        if tag in ("IMAGE_FILE", "IMAGE_FILE_2A"):
             values["files"].add(text.rsplit("/", 1)[-1].lower())
         elif tag in ("BOA_QUANTIFICATION_VALUE", "QUANTIFICATION_VALUE"):
             values["quantity"]["spectral"] = finite_number(text)

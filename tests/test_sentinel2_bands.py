@@ -136,6 +136,48 @@ def test_other_rasters_declare_nothing(tmp_path, case):
         assert declared == ((None,), (0.0,)) and not caught
 
 
+#: PSD 14.2's names (Level-2A of processing baselines 02.04-02.06) of later PSDs' elements
+_PSD142 = {"Product_Info": "L2A_Product_Info", "IMAGE_FILE": "IMAGE_FILE_2A",
+           "Product_Organisation": "L2A_Product_Organisation",
+           "Product_Image_Characteristics": "L2A_Product_Image_Characteristics",
+           "QUANTIFICATION_VALUES_LIST": "L1C_L2A_Quantification_Values_List",
+           "BOA_QUANTIFICATION_VALUE": "L2A_BOA_QUANTIFICATION_VALUE",
+           "AOT_QUANTIFICATION_VALUE": "L2A_AOT_QUANTIFICATION_VALUE",
+           "WVP_QUANTIFICATION_VALUE": "L2A_WVP_QUANTIFICATION_VALUE"}
+
+
+def test_a_band_file_of_a_psd_14_2_product_declares_its_mtds_values(tmp_path):
+    """An L2A product of baseline 02.06 names its files IMAGE_FILE_2A and its quantification
+    L2A_BOA_QUANTIFICATION_VALUE (L2A_AOT_..., L2A_WVP_...; beside the L1C's 1000 of
+    L1C_TOA_QUANTIFICATION_VALUE): its own MTD was taken for another product's (a warning
+    that the offset is unknown on B04) and AOT and WVP declared scale 1, not 1 / 1000.
+    They declare the MTD's values now: B04 0.0001 and offset 0 unwarned, AOT and WVP
+    0.001."""
+    import re
+    import warnings
+
+    from geotile.raster import open_raster
+
+    safe = _product(tmp_path, "02.06", files={("B04", 10): 1300, ("AOT", 10): 120,
+                                              ("WVP", 10): 900})
+    mtd = safe / "MTD_MSIL2A.xml"
+    text = re.sub(r"<(/?)(\w+)([ >])", lambda m: f"<{m[1]}{_PSD142.get(m[2], m[2])}{m[3]}",
+                  mtd.read_text())
+    mtd.write_text(text.replace(
+        "<L1C_L2A_Quantification_Values_List>", "<L1C_L2A_Quantification_Values_List>"
+        '<L1C_TOA_QUANTIFICATION_VALUE unit="none">1000</L1C_TOA_QUANTIFICATION_VALUE>'))
+    assert "<IMAGE_FILE_2A>" in mtd.read_text()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        declared = {}
+        for band in ("B04", "AOT", "WVP"):
+            with open_raster(_band(safe, band)) as src:
+                declared[band] = (src.nodatavals, src.scales, src.offsets)
+    assert not [w for w in caught if "MTD_MSIL2A" in str(w.message)], caught[0].message
+    assert declared == {"B04": ((0.0,), (0.0001,), (0.0,)), "AOT": ((0.0,), (0.001,), (0.0,)),
+                        "WVP": ((0.0,), (0.001,), (0.0,))}
+
+
 def _scl(safe):
     """The product's SCL_20m.jp2 rewritten with classes 4, 8 and 9 by rows beside its 0
     fill (the left 2 columns)."""
