@@ -3,7 +3,9 @@ properties) declares of a reflectance band's values, as catalogs serve them:
 
 - Earth Search's ``sentinel-2-l2a`` shifted the pixels of baseline 04.00 on by the
   product's -1000 already (``earthsearch:boa_offset_applied`` true) but its raster:bands
-  still declare offset -0.1: the pixels are reflectance x 10000, offset 0;
+  still declare offset -0.1: the pixels are reflectance x 10000, offset 0; where that
+  flag is false they are the product's DN, whatever raster:bands says: offset -0.1 from
+  baseline 04.00, 0 before it;
 - the Planetary Computer's items declare no raster:bands on their raw DN: scale 0.0001
   (the product's quantification value, 10000) and, since baseline 04.00, offset -0.1
   (BOA_ADD_OFFSET / RADIO_ADD_OFFSET -1000), as :mod:`geotile.sentinel2_safe` reads a
@@ -52,8 +54,11 @@ def declared_values(document: dict, names: list[str], declared: dict,
     properties = document["properties"]
     baseline = _baseline(properties)
     declared = dict(declared)
-    if properties.get("earthsearch:boa_offset_applied") is True:
-        declared["offset"] = 0.0
+    applied = properties.get("earthsearch:boa_offset_applied")
+    if isinstance(applied, bool):  # Earth Search says what its COGs hold
+        scale = declared.get("scale", 0.0001)
+        declared |= {"scale": scale,
+                     "offset": 0.0 if applied or baseline < 4 else -1000 * scale}
     elif "scale" not in declared and "offset" not in declared:
         declared |= {"scale": 0.0001, "offset": -0.1 if baseline >= 4 else 0.0}
     declared.setdefault("nodata", 0)

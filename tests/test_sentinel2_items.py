@@ -214,3 +214,29 @@ def test_an_items_true_colour_image_is_not_declared_reflectance(run_cli, tmp_pat
         values = dst.read()
     assert np.isnan(values[:, :, :4]).all()
     np.testing.assert_allclose(values[:, :, 4:], 120 / 255, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("baseline", "declared", "offset"), [
+    ("03.01", -0.1, 0.0),  # before 04.00 the product holds no offset: -0.1 read 0.1 low
+    ("04.00", 0.0, -0.1),  # not applied (the flag says): the pixels hold DN + 1000
+    ("04.00", None, -0.1),
+])
+def test_earth_search_flag_decides_against_its_raster_bands(tmp_path, baseline, declared,
+                                                            offset):
+    """Earth Search's sentinel-2-l2a says with earthsearch:boa_offset_applied whether its
+    COGs still hold the product's DN; where that flag is false its raster:bands offset was
+    kept whatever it said: -0.1 on a baseline 03.01 product (no offset: reflectance read
+    0.1 low), 0 or none on a baseline 04.00 one (DN + 1000: read 0.1 high). The flag and
+    the baseline decide: 0 before 04.00, -0.1 from it."""
+    from geotile.raster import open_raster
+
+    item = s2_item(tmp_path, "earth-search-c1", baseline)
+    document = json.loads(item.read_text())
+    document["collection"] = "sentinel-2-l2a"
+    for asset in document["assets"].values():
+        bands = {k: v for k, v in EARTH_SEARCH.items() if k != "offset"}
+        asset["raster:bands"] = [bands if declared is None else {**bands, "offset": declared}]
+    item.write_text(json.dumps(document))
+    with open_raster(item) as src:
+        assert (src.scales, src.offsets, src.nodatavals) == ((0.0001,) * 3, (offset,) * 3,
+                                                             (0.0,) * 3)
