@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 
 from .conftest import assert_one_line_error
 from .test_predict_mlm import identity_model
-from .test_sentinel2_safe import RGB, SIZE, safe_product
+from .test_sentinel2_safe import PHYSICAL, RGB, SIZE, safe_product
 
 with rasterio.Env() as _env:
     _DRIVERS = _env.drivers()
@@ -134,6 +134,41 @@ def test_other_rasters_declare_nothing(tmp_path, case):
         assert declared == ((0.0,), (0.0,)) and "MTD_MSIL2A.xml" in str(caught[0].message)
     else:
         assert declared == ((None,), (0.0,)) and not caught
+
+
+@pytest.mark.parametrize("level", ["2A", "1C"])
+def test_each_band_takes_the_offset_of_its_own_band_id(tmp_path, level):
+    """The MTD lists BOA_ADD_OFFSET (RADIO_ADD_OFFSET) by band_id 0-12: B1..B8, B8A (8),
+    B9 (9), B10, B11, B12, not by the number in the file name. With band_id i's offset
+    -(1000 + 10 i) each band file and each band of the product's subdatasets declares its
+    own: B8 -0.107, B8A -0.108, B9 -0.109, B11 -0.111."""
+    import re
+
+    from geotile.raster import open_raster
+
+    names = {"B05": 20, "B06": 20, "B07": 20, "B8A": 20, "B11": 20, "B12": 20, "B01": 60,
+             "B09": 60, "B08": 10}
+    safe = _product(tmp_path, "05.10", level, files={(b, r): 2000 for b, r in names.items()})
+    mtd = safe / f"MTD_MSIL{level}.xml"
+    mtd.write_text(re.sub(r'band_id="(\d+)">-1000<',
+                          lambda m: f'band_id="{m[1]}">{-1000 - 10 * int(m[1])}<',
+                          mtd.read_text()))
+
+    def expected(name):
+        return -(1000 + 10 * PHYSICAL.index(re.sub(r"^B0", "B", name))) / 10000
+
+    for band in names:
+        with open_raster(_band(safe, band)) as src:
+            assert src.offsets == (pytest.approx(expected(band), abs=1e-12),), band
+    if level == "1C" or "SENTINEL2" not in _DRIVERS:
+        return
+    for resolution in ("20m", "60m"):
+        with open_raster(f"SENTINEL2_L2A:{mtd}:{resolution}:EPSG_32631") as src:
+            found = {src.tags(i)["BANDNAME"]: src.offsets[i - 1]
+                     for i in range(1, src.count + 1) if src.scales[i - 1] == 0.0001}
+        assert found == {b: pytest.approx(expected(b), abs=1e-12) for b in found}
+        assert set(found) == {"B1", "B9"} if resolution == "60m" else \
+            {"B5", "B6", "B7", "B8A", "B11", "B12"}
 
 
 #: PSD 14.2's names (Level-2A of processing baselines 02.04-02.06) of later PSDs' elements
