@@ -148,7 +148,7 @@ def test_each_band_takes_the_offset_of_its_own_band_id(tmp_path, level):
 
     names = {"B05": 20, "B06": 20, "B07": 20, "B8A": 20, "B11": 20, "B12": 20, "B01": 60,
              "B09": 60, "B08": 10}
-    safe = _product(tmp_path, "05.10", level, files={(b, r): 2000 for b, r in names.items()})
+    safe = _product(tmp_path, "05.10", level, files=dict.fromkeys(names.items(), 2000))
     mtd = safe / f"MTD_MSIL{level}.xml"
     mtd.write_text(re.sub(r'band_id="(\d+)">-1000<',
                           lambda m: f'band_id="{m[1]}">{-1000 - 10 * int(m[1])}<',
