@@ -11,7 +11,8 @@ stack declares its raster:bands (:mod:`geotile.stac_images`), pixels unchanged:
 - nodata: SPECIAL_VALUE_NODATA (0) on the spectral bands, the 8-bit true-colour (TCI)
   ones, AOT, WVP and SCL (whose class 0 is no data); not on the cloud and snow
   probabilities (CLD, SNW), whose 0 is a value;
-- scale 1 / BOA_QUANTIFICATION_VALUE (L1C: QUANTIFICATION_VALUE) and offset
+- scale 1 / BOA_QUANTIFICATION_VALUE (L1C: QUANTIFICATION_VALUE; PSD 14.2:
+  L2A_BOA_QUANTIFICATION_VALUE) and offset
   BOA_ADD_OFFSET (RADIO_ADD_OFFSET) / that value: L2A since processing baseline 04.00 is
   reflectance = DN x 0.0001 - 0.1, before it DN x 0.0001; not on TCI's 8-bit bands. AOT
   and WVP: 1 / AOT_QUANTIFICATION_VALUE, 1 / WVP_QUANTIFICATION_VALUE.
@@ -63,8 +64,7 @@ def declared_values(src) -> list[tuple] | None:
             continue
         value = own[0] if own[0] is not None else nodata
         scale, offset = own[1], own[2]
-        quantity = finite_number(tags.get(f"{name}_QUANTIFICATION_VALUE")) if not spectral else \
-            finite_number(tags.get("BOA_QUANTIFICATION_VALUE") or tags.get("QUANTIFICATION_VALUE"))
+        quantity = finite_number(_quantification(tags, "BOA" if spectral else name))
         if (scale, offset) == (1, 0) and quantity and src.dtypes[index - 1] != "uint8":
             shift = finite_number(band.get("BOA_ADD_OFFSET") or band.get("RADIO_ADD_OFFSET")) \
                 if spectral else 0
@@ -72,6 +72,16 @@ def declared_values(src) -> list[tuple] | None:
         added |= (value, scale, offset) != own
         bands.append((value, scale, offset))
     return bands if added else None
+
+
+def _quantification(tags: dict, kind: str):
+    """The product's quantification value of ``kind`` (BOA: the spectral bands, AOT, WVP)
+    in SENTINEL2 dataset ``tags``: PSD 14.2's name too (L2A_BOA_QUANTIFICATION_VALUE,
+    baselines 02.04-02.06); an L1C's QUANTIFICATION_VALUE for BOA (not the
+    L1C_TOA_QUANTIFICATION_VALUE an L2A's metadata repeats)."""
+    return tags.get(f"{kind}_QUANTIFICATION_VALUE") or tags.get(
+        f"L2A_{kind}_QUANTIFICATION_VALUE") or (tags.get("QUANTIFICATION_VALUE")
+                                                if kind == "BOA" else None)
 
 
 def missing_files(src) -> dict[str, str]:

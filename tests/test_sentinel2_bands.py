@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 
 from .conftest import assert_one_line_error
 from .test_predict_mlm import identity_model
-from .test_sentinel2_safe import PHYSICAL, RGB, SIZE, safe_product
+from .test_sentinel2_safe import PHYSICAL, RGB, SIZE, psd_14_2, safe_product
 
 with rasterio.Env() as _env:
     _DRIVERS = _env.drivers()
@@ -171,16 +171,6 @@ def test_each_band_takes_the_offset_of_its_own_band_id(tmp_path, level):
             {"B5", "B6", "B7", "B8A", "B11", "B12"}
 
 
-#: PSD 14.2's names (Level-2A of processing baselines 02.04-02.06) of later PSDs' elements
-_PSD142 = {"Product_Info": "L2A_Product_Info", "IMAGE_FILE": "IMAGE_FILE_2A",
-           "Product_Organisation": "L2A_Product_Organisation",
-           "Product_Image_Characteristics": "L2A_Product_Image_Characteristics",
-           "QUANTIFICATION_VALUES_LIST": "L1C_L2A_Quantification_Values_List",
-           "BOA_QUANTIFICATION_VALUE": "L2A_BOA_QUANTIFICATION_VALUE",
-           "AOT_QUANTIFICATION_VALUE": "L2A_AOT_QUANTIFICATION_VALUE",
-           "WVP_QUANTIFICATION_VALUE": "L2A_WVP_QUANTIFICATION_VALUE"}
-
-
 def test_a_band_file_of_a_psd_14_2_product_declares_its_mtds_values(tmp_path):
     """An L2A product of baseline 02.06 names its files IMAGE_FILE_2A and its quantification
     L2A_BOA_QUANTIFICATION_VALUE (L2A_AOT_..., L2A_WVP_...; beside the L1C's 1000 of
@@ -188,20 +178,13 @@ def test_a_band_file_of_a_psd_14_2_product_declares_its_mtds_values(tmp_path):
     that the offset is unknown on B04) and AOT and WVP declared scale 1, not 1 / 1000.
     They declare the MTD's values now: B04 0.0001 and offset 0 unwarned, AOT and WVP
     0.001."""
-    import re
     import warnings
 
     from geotile.raster import open_raster
 
     safe = _product(tmp_path, "02.06", files={("B04", 10): 1300, ("AOT", 10): 120,
                                               ("WVP", 10): 900})
-    mtd = safe / "MTD_MSIL2A.xml"
-    text = re.sub(r"<(/?)(\w+)([ >])", lambda m: f"<{m[1]}{_PSD142.get(m[2], m[2])}{m[3]}",
-                  mtd.read_text())
-    mtd.write_text(text.replace(
-        "<L1C_L2A_Quantification_Values_List>", "<L1C_L2A_Quantification_Values_List>"
-        '<L1C_TOA_QUANTIFICATION_VALUE unit="none">1000</L1C_TOA_QUANTIFICATION_VALUE>'))
-    assert "<IMAGE_FILE_2A>" in mtd.read_text()
+    psd_14_2(safe / "MTD_MSIL2A.xml")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         declared = {}

@@ -100,6 +100,44 @@ def safe_product(folder, baseline="05.10", level="2A", files=None, resolution="1
     return f"SENTINEL2_L{level}:{safe / f'MTD_MSIL{level}.xml'}:{resolution}:EPSG_32631"
 
 
+#: PSD 14.2's names (Level-2A of processing baselines 02.04-02.06) of later PSDs' elements
+_PSD142 = {"Product_Info": "L2A_Product_Info", "IMAGE_FILE": "IMAGE_FILE_2A",
+           "Product_Organisation": "L2A_Product_Organisation",
+           "Product_Image_Characteristics": "L2A_Product_Image_Characteristics",
+           "QUANTIFICATION_VALUES_LIST": "L1C_L2A_Quantification_Values_List",
+           "BOA_QUANTIFICATION_VALUE": "L2A_BOA_QUANTIFICATION_VALUE",
+           "AOT_QUANTIFICATION_VALUE": "L2A_AOT_QUANTIFICATION_VALUE",
+           "WVP_QUANTIFICATION_VALUE": "L2A_WVP_QUANTIFICATION_VALUE"}
+
+
+def psd_14_2(mtd):
+    """MTD_MSIL2A.xml ``mtd`` of :func:`safe_product` rewritten with PSD 14.2's names, and
+    the L1C's quantification (1000 here, unlike the L2A's 10000) beside the L2A's."""
+    import re
+
+    text = re.sub(r"<(/?)(\w+)([ >])", lambda m: f"<{m[1]}{_PSD142.get(m[2], m[2])}{m[3]}",
+                  mtd.read_text())
+    mtd.write_text(text.replace(
+        "<L1C_L2A_Quantification_Values_List>", "<L1C_L2A_Quantification_Values_List>"
+        '<L1C_TOA_QUANTIFICATION_VALUE unit="none">1000</L1C_TOA_QUANTIFICATION_VALUE>'))
+
+
+def test_a_psd_14_2_product_declares_its_quantification(tmp_path):
+    """GDAL names a PSD 14.2 product's (baselines 02.04-02.06) quantification
+    L2A_BOA_QUANTIFICATION_VALUE (L2A_AOT_..., L2A_WVP_...): its bands declared no scale
+    (predict advised 16-bit scaling). They declare 1 / 10000 (AOT, WVP 1 / 1000), no
+    offset, not the L1C's L1C_TOA_QUANTIFICATION_VALUE."""
+    from geotile.raster import open_raster
+
+    name = safe_product(tmp_path, "02.06")
+    psd_14_2(next(tmp_path.glob("*.SAFE")) / "MTD_MSIL2A.xml")
+    with open_raster(name) as src:
+        found = {src.tags(i)["BANDNAME"]: (src.nodatavals[i - 1], src.scales[i - 1],
+                                           src.offsets[i - 1]) for i in range(1, src.count + 1)}
+    assert found == {**dict.fromkeys(["B4", "B3", "B2", "B8"], (0.0, 0.0001, 0.0)),
+                     "AOT": (0.0, 0.001, 0.0), "WVP": (0.0, 0.001, 0.0)}
+
+
 def test_a_safe_product_fill_is_nodata_and_its_reflectance_is_named(run_cli, tmp_path):
     """The 10 m subdataset of an L2A product of baseline 05.10 picked B04,B03,B02 by name:
     its 0 fill is NaN in the output (not predicted), the DN go in as stored, and the
