@@ -89,7 +89,8 @@ def _walk(found: Walk, path: Path, ancestors: list) -> None:
 
 
 def source_images(path: Path, document: dict) -> list[Path]:
-    """The local image files a label item's source links lead to."""
+    """The local image files a label item's source links lead to, and the imagery items
+    they lead through (an IMAGE may be its item: Open Cities AI's 665946/665946.json)."""
     from geotile.stac_labels import RASTER_SUFFIXES, REMOTE, local_path, stac_document
 
     images = []
@@ -105,6 +106,7 @@ def source_images(path: Path, document: dict) -> list[Path]:
         source = stac_document(target)
         if source is None or source.get("type") != "Feature":
             continue
+        images.append(target)
         for key, asset in (source.get("assets") or {}).items():
             if not isinstance(asset, dict) or not isinstance(asset.get("href"), str) \
                     or asset["href"].lower().startswith(REMOTE):

@@ -542,3 +542,20 @@ def test_a_catalog_of_undeclared_classes_numbers_the_selected_features(run_cli, 
     assert json.loads(result.stdout)["classes"] == ["background", "building", "road"]
     np.testing.assert_array_equal(_read(tmp_path / "masks" / "a.tif")[0],
                                   _expected(A_BOXES[1:], [2]))
+
+
+
+def test_a_catalog_pairs_the_source_imagery_item_given_as_image(run_cli, tmp_path):
+    """Open Cities AI's train_tier_1: each label item's source link is the imagery item
+    (acc/665946/665946.json); that item given as IMAGE takes the label item naming it, as
+    its image file does. It was refused as named by none ('1 label items found, naming
+    b.tif'): with no band metadata it is now refused for that, naming the image file."""
+    catalog, _, (_, _, source_b) = _two_scene_catalog(tmp_path)
+    result = run_cli("make-masks", str(catalog), str(source_b), "-o", str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "b.json", "no raster data assets", "give the image file")
+    document = json.loads(source_b.read_text())
+    document["assets"]["data"]["eo:bands"] = [{"name": n} for n in ("red", "green", "blue")]
+    source_b.write_text(json.dumps(document))
+    result = run_cli("make-masks", str(catalog), str(source_b), "-o", str(tmp_path / "m.tif"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], _expected(B_BOXES, [1]))
