@@ -20,13 +20,14 @@ from pathlib import PurePosixPath
 #: SpaceNet 7's ``_Buildings``, DFC2022's UrbanAtlas ``_UA2012``, GID-15's ``_15label``,
 #: Five-Billion-Pixels' ``_24label``, Chesapeake's ``_lc``, Sen1Floods11's ``_LabelHand``,
 #: ``_S1OtsuLabelHand``, ``_S1OtsuLabelWeak`` and ``_S2IndexLabelWeak``, iSAID's semantic
-#: ``_instance_color_RGB``, OSCD's change maps ``<city>-cm``); "" first: a mask
+#: ``_instance_color_RGB``, OSCD's change maps ``<city>-cm``, LandCover.ai's split.py
+#: pieces ``<name>_<k>_m.png``); "" first: a mask
 #: of the image's own name (in another folder) is the best match; of a scene's, the first
 #: suffix found wins (Chesapeake's tile_lc.tif beside tile_buildings.tif: _lc)
 MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_lab",
                  "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_UA2012", "_15label",
                  "_24label", "_lc", "_Buildings", "_LabelHand", "_S1OtsuLabelHand",
-                 "_S1OtsuLabelWeak", "_S2IndexLabelWeak", "_instance_color_RGB", "-cm")
+                 "_S1OtsuLabelWeak", "_S2IndexLabelWeak", "_instance_color_RGB", "-cm", "_m")
 _LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)
 #: what may follow the scene's name in an image's name (compared in lower case; the
 #: Chesapeake CVPR tiles' NAIP _naip-new and _naip-old; Sen1Floods11's <chip>_S1Hand,

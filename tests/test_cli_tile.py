@@ -2087,6 +2087,23 @@ def test_gid15_and_five_billion_pixels_names_pair(run_cli, make_raster, tmp_path
             "GF2_PMS2__L1A0001064454-MSS2.tif": (11, classes - 1)}
 
 
+
+def test_landcover_ai_split_names_pair(run_cli, make_raster, tmp_path):
+    """LandCover.ai's split.py cuts each orthophoto and its mask into output/<name>_<k>.jpg
+    beside <name>_<k>_m.png (classes 0..4); `tile 'output/*.jpg' --masks output/` was
+    refused ('no mask named M-33-20-D-c-4-2_0.*'): each piece pairs with its _m mask."""
+    (tmp_path / "output").mkdir()
+    for k in range(2):
+        make_raster(f"output/M-33-20-D-c-4-2_{k}.jpg", np.full((3, 32, 32), 10 + k, np.uint8),
+                    crs=None, driver="JPEG")
+        make_raster(f"output/M-33-20-D-c-4-2_{k}_m.png", np.full((32, 32), 3 + k, np.uint8),
+                    crs=None, driver="PNG")
+    result = run_cli("tile", str(tmp_path / "output" / "*.jpg"), "--masks",
+                     tmp_path / "output", "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {"M-33-20-D-c-4-2_0.jpg": (10, 3),
+                                              "M-33-20-D-c-4-2_1.jpg": (11, 4)}
+
 def test_chesapeake_cvpr_names_pair(run_cli, make_raster, tmp_path):
     """The Chesapeake CVPR land cover tiles keep m_3708035_ne_17_1_naip-new.tif (NAIP,
     4 bands) beside its land cover m_3708035_ne_17_1_lc.tif, _naip-old, _nlcd and
