@@ -707,8 +707,10 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
                          f"Give {palette_advice(label)}.")
     if label.count != 1 and not (label.count == 2 and 2 in alpha_bands(label)):
+        # SEN12MS's lc_ rasters: four unnamed schemes (IGBP first) as bands
         bands = f" ({', '.join(label.descriptions)}); give one of them (gdal_translate -b N)" \
-            if named else ""
+            if named else (f"; give the one band of the classes wanted (gdal_translate -b 1 "
+                           f"{Path(str(labels_path)).name} band1.tif for band 1)")
         raise InputError(f"{labels_path}: a label raster has one band of class ids, or three "
                          f"(RGB) with --palette; this one has {label.count}{bands}.")
     if np.dtype(label.dtypes[0]).kind not in "uif":

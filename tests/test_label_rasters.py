@@ -2390,3 +2390,17 @@ def test_a_palette_colour_named_no_data_is_ignored(tmp_path, run_cli, unknown):
     assert nodata == 255
     assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", *list(gid)[1:]]
     assert "not in the palette" not in result.stderr
+
+
+def test_a_label_raster_of_several_unnamed_schemes_names_the_band_fix(tmp_path, run_cli):
+    """SEN12MS's ROIs1158_spring_lc_1_p30.tif holds four land cover schemes as uint16
+    bands without descriptions (IGBP, LCCS land cover, land use, surface hydrology): it was
+    refused naming no fix ('... this one has 4.'); the one line names gdal_translate -b N."""
+    lc = np.stack([np.full((32, 32), v, np.uint16) for v in (10, 35, 9, 30)])
+    labels = write_raster(tmp_path / "ROIs1158_spring_lc_1_p30.tif", lc)
+    image = write_raster(tmp_path / "ROIs1158_spring_s2_1_p30.tif",
+                         np.ones((13, 32, 32), np.uint16))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "ROIs1158_spring_lc_1_p30.tif", "has 4",
+                          "gdal_translate -b 1 ROIs1158_spring_lc_1_p30.tif")
+    assert not (tmp_path / "m.tif").exists()
