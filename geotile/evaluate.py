@@ -590,6 +590,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         raster_kind,
         reads_nodata,
         warn_if_lossy_ids,
+        warn_if_other_class_bands,
         warn_if_scaled_class_raster,
         warn_zero_nodata,
         zero_nodata,
@@ -609,6 +610,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         # a probability truth (a teacher model's) is read as a prediction is, at its threshold
         t_indexes, true_kind = plain_bands(true, raster_kind(true, truth=True))
         t_indexes = t_indexes or (None if true_kind.kind == "probability" else [1])
+        if true_kind.kind == "class" and t_indexes == [1] and true.count > 1:
+            warn_if_other_class_bands(true, truth, stacklevel=4)
         for path, src, kind in ((truth, true, true_kind), (prediction, pred, pred_kind)):
             if kind.kind == "class":
                 warn_if_lossy_ids(src, path, "which count as errors", stacklevel=4)

@@ -862,6 +862,26 @@ def warn_if_lossy_ids(src, path, effect: str, stacklevel: int = 3) -> None:
                   stacklevel=stacklevel)
 
 
+def warn_if_other_class_bands(src, path, stacklevel: int = 3) -> None:
+    """One warning when a class truth of several unnamed bands (no roles, no alpha) is read
+    by its band 1 and another band holds other ids in a sample (SEN12MS's lc_ rasters:
+    IGBP, then three LCCS schemes): band 1 alone is scored."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+    from geotile.raster import alpha_bands, sample_pixels
+
+    others = [b for b in range(2, src.count + 1) if b not in alpha_bands(src)]
+    if not others or any(src.descriptions or ()) or band_roles(src):
+        return
+    sample = sample_pixels(src, [1, *others])
+    if all((band == sample[0]).all() for band in sample[1:]):  # a grey RGB: one band
+        return
+    warnings.warn(f"{path}: band 1 of its {src.count} unnamed bands of class ids is the "
+                  "truth scored; where the prediction's classes are another band's, give "
+                  f"that one (gdal_translate -b N {Path(str(path)).name} truth.tif).",
+                  GeotileWarning, stacklevel=stacklevel)
+
 def warn_if_scaled_class_raster(src, kind: RasterKind, source,
                                 ignore: int | None = None) -> None:
     """:func:`warn_if_scaled_probabilities` from a sample of an open raster read as

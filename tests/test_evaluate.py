@@ -2007,3 +2007,28 @@ def test_confusion_matrix_heads_show_whole_class_names_up_to_a_cap():
                          class_names=many).table().splitlines()
     assert "Confusion matrix (rows: truth, columns: prediction):" in lines
     assert not any(len(line) > 200 for line in lines)
+
+
+def test_a_truth_of_several_unnamed_class_bands_warns_band_1_alone_is_scored(
+        run_cli, make_raster):
+    """SEN12MS's ROIs1158_spring_lc_1_p30.tif holds four land cover schemes as unnamed
+    uint16 bands (IGBP 1..17, LCCS land cover, land use, hydrology): a prediction of LCCS
+    land cover ids was scored against band 1 (IGBP) alone, accuracy 0.5, exit 0 without a
+    word; the scores stay band 1's and a warning names it and the fix (gdal_translate -b N).
+    A grey RGB truth (R = G = B) and a one-band one stay silent."""
+    igbp = np.full((32, 32), 10, np.uint16)
+    igbp[:, 16:] = 13
+    lccs = np.where(igbp == 10, 35, 9).astype(np.uint16)
+    truth = make_raster("ROIs1158_spring_lc_1_p30.tif",
+                        np.stack([igbp, lccs, lccs + 1, lccs + 2]))
+    prediction = make_raster("pred.tif", np.where(igbp == 10, 35, 13).astype(np.uint16))
+    result = run_cli("evaluate", prediction, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert "\"accuracy\": 0.5" in result.stdout.replace(" ", " ")
+    assert "ROIs1158_spring_lc_1_p30.tif" in result.stderr
+    assert "band 1 of its 4" in result.stderr and "gdal_translate -b" in result.stderr
+    for name, bands in (("grey.tif", np.stack([igbp] * 3).astype(np.uint8)),
+                        ("one.tif", igbp)):
+        result = run_cli("evaluate", make_raster(f"p_{name}", igbp), make_raster(name, bands))
+        assert result.exit_code == 0, result.output
+        assert "band 1 of its" not in result.stderr
