@@ -1,5 +1,5 @@
 """Built-in palettes of colour-coded labels (ISPRS, DeepGlobe, UAVid, DroneDeploy, iSAID,
-SECOND)
+SECOND, Five Billion Pixels)
 and which of them a raster's colours are: the advice to give a colour-coded raster met
 without --palette."""
 
@@ -83,10 +83,41 @@ SECOND = {
     "building": (128, 0, 0),
     "playground": (255, 0, 0),
 }
+#: Five Billion Pixels' Annotation__color/<image>_24label.tif: its 24 classes in the order
+#: of its Annotation__index ids 1..24 (as its devkit and mmsegmentation's FBP configs list
+#: them); black, unlabeled (index 0), is ignored
+FBP = {
+    "unlabeled": (0, 0, 0),
+    "industrial_area": (200, 0, 0),
+    "paddy_field": (0, 200, 0),
+    "irrigated_field": (150, 250, 0),
+    "dry_cropland": (150, 200, 150),
+    "garden_land": (200, 0, 200),
+    "arbor_forest": (150, 0, 250),
+    "shrub_forest": (150, 150, 250),
+    "park": (200, 150, 200),
+    "natural_meadow": (250, 200, 0),
+    "artificial_meadow": (200, 200, 0),
+    "river": (0, 0, 200),
+    "urban_residential": (250, 0, 150),
+    "lake": (0, 150, 200),
+    "pond": (0, 200, 250),
+    "fish_pond": (150, 200, 250),
+    "snow": (250, 250, 250),
+    "bareland": (200, 200, 200),
+    "rural_residential": (200, 150, 150),
+    "stadium": (250, 200, 150),
+    "square": (150, 150, 0),
+    "road": (250, 150, 150),
+    "overpass": (250, 150, 0),
+    "railway_station": (250, 200, 250),
+    "airport": (200, 150, 0),
+}
 PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
-            "uavid": UAVID, "dronedeploy": DRONEDEPLOY, "isaid": ISAID, "second": SECOND}
+            "uavid": UAVID, "dronedeploy": DRONEDEPLOY, "isaid": ISAID, "second": SECOND,
+            "fbp": FBP}
 #: the built-in palettes of colours of their own (vaihingen's are potsdam's)
-OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy", "isaid", "second")
+OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy", "isaid", "second", "fbp")
 #: colours off a palette colour by at most this in every band take its class (_Snap)
 NEAR = 16
 #: a colour of this share of a label raster's sampled pixels is a class: a palette

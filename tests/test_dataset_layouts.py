@@ -349,3 +349,46 @@ def test_xview_boxes_of_an_image_named_with_and_without_tif_are_all_burnt(
     with rasterio.open(tmp_path / "mask.tif") as mask:
         assert mask.read(1).tolist() == expected.tolist()
     assert "4 features" in result.output
+
+
+#: Five Billion Pixels' colours of ids 3, 12 and 21 (irrigated field, urban residential,
+#: road), as its devkit and mmsegmentation's FBP configs list them; black is unlabeled (0)
+_FBP_COLOURS = {0: (0, 0, 0), 3: (150, 250, 0), 12: (250, 0, 150), 21: (250, 150, 150)}
+
+
+def test_five_billion_pixels_colour_labels_read_by_its_palette(run_cli, make_raster, tmp_path):
+    """Five Billion Pixels ships each GF-2 image (Image__8bit_NirRGB/<name>.tiff) with
+    Annotation__index/<name>_24label.png (ids 0 unlabeled, 1..24) and
+    Annotation__color/<name>_24label.tif, its 24 colours; the colour labels needed a JSON
+    palette of 25 colours written by hand (the advice: 'not those of a built-in palette').
+    --palette fbp gives the index file's ids (unlabeled black is 255, ignored), tile too,
+    and the advice names it."""
+    name = "GF2_PMS1__L1A0000564539-MSS1"
+    for folder in ("Image__8bit_NirRGB", "Annotation__color"):
+        (tmp_path / folder).mkdir()
+    index = np.zeros((32, 32), np.uint8)
+    index[:16, 16:], index[16:, :16], index[16:, 16:] = 3, 12, 21
+    colours = np.zeros((3, 32, 32), np.uint8)
+    for class_id, colour in _FBP_COLOURS.items():
+        colours[:, index == class_id] = np.array(colour, np.uint8)[:, None]
+    image = make_raster(f"Image__8bit_NirRGB/{name}.tiff", np.ones((4, 32, 32), np.uint8),
+                        crs=None)
+    make_raster(f"Annotation__color/{name}_24label.tif", colours, crs=None)
+    labels = tmp_path / f"Annotation__color/{name}_24label.tif"
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--palette", "fbp")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as src:
+        np.testing.assert_array_equal(src.read(1), np.where(index == 0, 255, index))
+    result = run_cli("tile", image, "--masks", tmp_path / "Annotation__color", "--palette",
+                     "fbp", "--size", 16, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "out/index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    ids = set()
+    for row in rows:
+        with rasterio.open(tmp_path / "out" / row["mask"]) as src:
+            ids |= set(np.unique(src.read(1)).tolist())
+    assert ids == {3, 12, 21, 255}
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "plain.tif")
+    assert result.exit_code == 1 and "--palette fbp" in result.stderr
+

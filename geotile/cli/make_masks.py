@@ -74,8 +74,8 @@ def _line_options(command):
 @click.option("--palette", metavar="NAME|FILE.json", callback=home_callback,
               help="LABELS is a colour-coded label raster: built-in 'potsdam' (ISPRS classes "
               "impervious_surfaces..clutter = 1..6; also 'vaihingen'), 'deepglobe', 'uavid', "
-              "'dronedeploy', 'isaid', 'second' (each dataset's classes and ignored "
-              "colour; SECOND's white, no change, is 0), "
+              "'dronedeploy', 'isaid', 'second', 'fbp' (Five Billion Pixels; each dataset's "
+              "classes and ignored colour; SECOND's white, no change, is 0), "
               'or a JSON file {"building": [0, 0, 255], '
               "...} (ids 1..K in file order; 'background' is 0, 'ignore' is 255). A colour "
               "within 16 (in every band) of a palette colour takes its class (JPEG labels); "

@@ -77,7 +77,7 @@ def _parse_split(ctx, param, value):
 @extra_bands_opts
 @click.option("--palette", metavar="NAME|FILE.json", callback=home_callback,
               help="The --masks are colour-coded label rasters (ISPRS 'potsdam', "
-              "'deepglobe', 'uavid', 'dronedeploy', 'isaid', 'second', or a JSON "
+              "'deepglobe', 'uavid', 'dronedeploy', 'isaid', 'second', 'fbp', or a JSON "
               "palette as make-masks takes): class-id masks are made on each IMAGE's grid "
               "first (unknown colours 255, the ignore value).")
 @click.option("--overwrite", is_flag=True,
