@@ -69,12 +69,28 @@ def prefixed_mask_name(image_stem: str) -> str | None:
     return None
 
 
+#: SEN12MS's and DFC2020's patches: ROIs1158_spring_s2_1_p30 (s1_ SAR, s2_ optical), whose
+#: land cover is ROIs1158_spring_lc_1_p30 (SEN12MS) or ROIs0000_validation_dfc_0_p0 (DFC2020)
+_SEN12MS = re.compile(r"(ROIs\d+_[a-z]+_)s[12](_\d+_p\d+)", re.I)
+
+
+def sen12ms_mask_names(image_stem: str) -> list[str]:
+    """The land cover names of a SEN12MS or DFC2020 patch (``ROIs1158_spring_s2_1_p30``:
+    ``ROIs1158_spring_lc_1_p30``, ``ROIs1158_spring_dfc_1_p30``); [] for other names."""
+    match = _SEN12MS.fullmatch(image_stem)
+    if match is None:
+        return []
+    return [f"{match[1]}{kind}{match[2]}" for kind in ("lc", "dfc")]
+
+
 def mask_bases(image_stem: str) -> list[str]:
     """The names a mask of this image starts with: the image's stem, then its scene name
     (:func:`scene_name`) when it has an image suffix, or its mask name when it has an image
-    prefix (:func:`prefixed_mask_name`)."""
+    prefix (:func:`prefixed_mask_name`), or a SEN12MS patch's land cover names
+    (:func:`sen12ms_mask_names`)."""
     prefixed = prefixed_mask_name(image_stem)
-    return _stem_and_scene(image_stem) + ([] if prefixed is None else [prefixed])
+    return (_stem_and_scene(image_stem) + ([] if prefixed is None else [prefixed])
+            + sen12ms_mask_names(image_stem))
 
 
 def _named(mask_stem: str, base: str, suffixes: tuple[str, ...] = _LOWER_SUFFIXES) -> bool:

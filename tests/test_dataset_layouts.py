@@ -392,3 +392,43 @@ def test_five_billion_pixels_colour_labels_read_by_its_palette(run_cli, make_ras
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "plain.tif")
     assert result.exit_code == 1 and "--palette fbp" in result.stderr
 
+
+def test_sen12ms_and_dfc2020_patches_pair_with_their_land_cover(run_cli, make_raster,
+                                                               tmp_path):
+    """SEN12MS names a patch's land cover ROIs1158_spring/lc_1/ROIs1158_spring_lc_1_p30.tif
+    beside s2_1/ROIs1158_spring_s2_1_p30.tif and s1_1/ROIs1158_spring_s1_1_p30.tif; DFC2020
+    its labels dfc_0/ROIs0000_validation_dfc_0_p0.tif for s2_0/ROIs0000_validation_s2_0_p0.
+    `tile s2_1/ --masks lc_1/` was refused ('no mask named ROIs1158_spring_s2_1_p30.*'):
+    each patch pairs with its own land cover (all four bands kept, uint16)."""
+    kw = {"crs": "EPSG:32631", "transform": from_origin(600000, 5000000, 10, 10)}
+    for folder in ("s2_1", "s1_1", "lc_1", "s2_0", "dfc_0"):
+        (tmp_path / folder).mkdir()
+    for p, igbp in (("p30", 10), ("p31", 13)):
+        make_raster(f"s2_1/ROIs1158_spring_s2_1_{p}.tif",
+                    np.full((13, 32, 32), igbp * 100, np.uint16), **kw)
+        make_raster(f"s1_1/ROIs1158_spring_s1_1_{p}.tif",
+                    np.full((2, 32, 32), -igbp, np.float32), **kw)
+        make_raster(f"lc_1/ROIs1158_spring_lc_1_{p}.tif", np.stack(
+            [np.full((32, 32), v, np.uint16) for v in (igbp, 35, 9, 30)]), **kw)
+    make_raster("s2_0/ROIs0000_validation_s2_0_p0.tif", np.full((13, 32, 32), 700, np.uint16),
+                **kw)
+    make_raster("dfc_0/ROIs0000_validation_dfc_0_p0.tif", np.full((32, 32), 7, np.uint8), **kw)
+    for images, masks, expected in (
+            ("s2_1", "lc_1", {"ROIs1158_spring_s2_1_p30.tif": (1000, 10),
+                              "ROIs1158_spring_s2_1_p31.tif": (1300, 13)}),
+            ("s1_1", "lc_1", {"ROIs1158_spring_s1_1_p30.tif": (-10, 10),
+                              "ROIs1158_spring_s1_1_p31.tif": (-13, 13)}),
+            ("s2_0", "dfc_0", {"ROIs0000_validation_s2_0_p0.tif": (700, 7)})):
+        out = tmp_path / f"out_{images}"
+        result = run_cli("tile", tmp_path / images, "--masks", tmp_path / masks, "--size", 32,
+                         "-o", out)
+        assert result.exit_code == 0, result.output
+        with (out / "index.csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        found = {}
+        for row in rows:
+            with rasterio.open(out / row["image"]) as image, \
+                    rasterio.open(out / row["mask"]) as mask:
+                found[row["source"]] = (int(image.read(1)[0, 0]), int(mask.read(1)[0, 0]))
+                assert mask.count == (4 if masks == "lc_1" else 1)
+        assert found == expected
