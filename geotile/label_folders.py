@@ -222,13 +222,16 @@ def run_class_values(files, class_field: str, labels_crs=None, layer=None,
                      where: str | None = None) -> list:
     """The values of ``class_field`` over all ``files`` (first seen first; with ``where``,
     of the features it selects): the names of a run's classes, so that every mask of it
-    gives a name the same id."""
-    from geotile.labels import nested_value, read_labels
+    gives a name the same id. A file of features without the field is refused here, before
+    any mask is written."""
+    from geotile.labels import missing_field, nested_value, read_labels
 
     seen: dict = {}
     for path in dict.fromkeys(files):
         labels = read_labels(path, labels_crs, layer=layer, class_field=class_field,
                              empty_ok=True, crs_option=None, where=where)
+        if class_field not in labels.fields and len(labels):
+            raise missing_field(path, class_field, labels.fields)
         column = labels.fields.get(class_field, [])
         for value in [*list(column), *labels.values.get(class_field, [])]:
             if value is not None and not nested_value(value) and value == value:

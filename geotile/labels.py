@@ -2036,6 +2036,16 @@ def check_geographic_coordinates(labels, source: str | os.PathLike,
         )
 
 
+def missing_field(source, class_field: str, fields) -> InputError:
+    """The one-line refusal of a --class-field that ``source``'s ``fields`` lack."""
+    from geotile.xbd import pre_disaster_hint
+
+    return InputError(f"{source}: no field {class_field!r}. "
+                      f"Fields: {', '.join(fields) or 'none'}."
+                      + cut_name_hint(class_field, fields, "--class-field")
+                      + pre_disaster_hint(source, class_field))
+
+
 def class_ids(
     labels: Labels,
     class_field: str | None,
@@ -2056,9 +2066,7 @@ def class_ids(
     if class_field is None:
         return [1] * len(labels), {1: "building"}
     if class_field not in labels.fields:
-        raise InputError(f"{source}: no field {class_field!r}. "
-                         f"Fields: {', '.join(labels.fields) or 'none'}."
-                         + cut_name_hint(class_field, labels.fields, "--class-field"))
+        raise missing_field(source, class_field, labels.fields)
     values = list(labels.fields[class_field])
     held = next((v for v in [*values, *labels.values.get(class_field, [])]
                  if nested_value(v)), None)

@@ -34,6 +34,17 @@ def damage_map(values) -> dict[str, int] | None:
     return None
 
 
+
+def pre_disaster_hint(source, class_field: str) -> str:
+    """The fix to add when --class-field subtype meets an xBD pre-disaster file (its
+    buildings before the event carry no damage): "" for other files and fields."""
+    name = Path(str(source)).name
+    if class_field != "subtype" or not name.lower().endswith("_pre_disaster.json"):
+        return ""
+    return (" xBD's pre-disaster files hold no damage subtype: give the post-disaster ones "
+            "for damage ids ('labels/*_post_disaster.json' with the matching images), or "
+            "leave out --class-field for building footprints.")
+
 def is_xbd(document) -> bool:
     """Whether a parsed JSON document is an xBD label file (``features`` an object holding
     ``xy`` or ``lng_lat`` lists)."""

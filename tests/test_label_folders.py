@@ -182,6 +182,20 @@ def test_class_ids_by_name_are_those_of_the_whole_run(run_cli, tmp_path):
     assert again.stdout.count("skipped (--resume)") == 3
 
 
+
+def test_a_label_file_without_the_class_field_is_refused_before_any_mask(run_cli, tmp_path):
+    """tile_1.geojson of 'kind', tile_2.geojson of features without it: the run wrote
+    tile_1.tif, then stopped at tile_2 ('no field 'kind''), exit 1 with a mask left; the
+    field is checked where the run's class names are gathered, before any mask."""
+    folder = tmp_path / "labels"
+    images = [_image(tmp_path / "img" / f"tile_{i}.tif") for i in (1, 2)]
+    _labels(folder / "tile_1.geojson", [(1, 1, 6, 6)], ["tree"])
+    _labels(folder / "tile_2.geojson", [(1, 1, 6, 6)])
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", folder, *images, "-o", out, "--class-field", "kind")
+    assert_one_line_error(result, "tile_2.geojson", "no field 'kind'")
+    assert not out.exists() or not any(out.iterdir())
+
 def test_a_class_spelt_two_ways_in_a_folder_has_one_name_in_every_mask(run_cli, tmp_path):
     """'House' in one file and 'house' in another (one class, id 1 in both masks) were named
     'House' in the first mask's GEOTILE_CLASS_NAMES and 'house' in the second's (each mask

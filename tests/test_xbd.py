@@ -208,3 +208,22 @@ def test_damage_classes_of_a_vectorized_mask_score_against_the_xbd_subtype(run_c
     per_class = json.loads(result.stdout)["per_class"]
     assert {k: (v["tp"], v["fp"], v["fn"]) for k, v in per_class.items()} == {
         "major-damage": (1, 0, 0), "no-damage": (1, 0, 0), "destroyed": (1, 0, 0)}
+
+
+def test_pre_disaster_files_with_class_field_subtype_name_the_fix(run_cli, tmp_path):
+    """xBD's labels/ holds <name>_pre_disaster.json (buildings before the event: no
+    subtype) beside <name>_post_disaster.json: make-masks labels/ images/ --class-field
+    subtype was refused as 'no field 'subtype'. Fields: feature_type, uid.', naming no fix;
+    the line says pre-disaster files hold no damage and names the post-disaster pattern."""
+    for folder in ("labels", "images"):
+        (tmp_path / folder).mkdir()
+    for when, subtype in (("pre", False), ("post", True)):
+        labels, image = _xbd(tmp_path, f"hurricane-harvey_00000001_{when}_disaster",
+                             BUILDINGS, subtype=subtype)
+        labels.rename(tmp_path / "labels" / labels.name)
+        image.rename(tmp_path / "images" / image.name)
+    result = run_cli("make-masks", tmp_path / "labels", tmp_path / "images", "-o",
+                     f"{tmp_path / 'masks'}/", "--class-field", "subtype")
+    assert_one_line_error(result, "hurricane-harvey_00000001_pre_disaster.json",
+                          "no field 'subtype'", "pre-disaster", "_post_disaster")
+    assert not (tmp_path / "masks").exists()
