@@ -227,6 +227,8 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     from geotile.output_folder import signals_deferred
 
     _writable_folder(output)
+    if writer == "ESRI Shapefile":
+        _refuse_long_text(frame, output)
     complete = False
     if writer != "GPKG":
         layer = output.stem
@@ -299,6 +301,25 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         locked.close()
+
+
+#: the most bytes a .dbf text field holds (GDAL cuts longer values, with only a warning)
+DBF_TEXT_BYTES = 254
+
+
+def _refuse_long_text(frame, output: Path) -> None:
+    """InputError for a text value longer than a Shapefile's .dbf holds (in UTF-8 bytes,
+    as GDAL writes it): GDAL would write it cut."""
+    for name in frame.columns:
+        if name == frame.geometry.name or frame[name].dtype.kind not in "OUST":
+            continue
+        sizes = [len(v.encode("utf-8")) if isinstance(v, str) else 0 for v in frame[name]]
+        if sizes and max(sizes) > DBF_TEXT_BYTES:
+            value = str(frame[name].iloc[int(np.argmax(sizes))])
+            raise InputError(f"{output}: field '{name}' holds {value[:20]!r}... of "
+                             f"{max(sizes)} bytes, and a Shapefile keeps {DBF_TEXT_BYTES} "
+                             "bytes of a text value (it would be cut). Write .gpkg, .fgb or "
+                             ".geojson instead.")
 
 
 def _remove_stale_parts(output: Path, published: list[Path]) -> None:

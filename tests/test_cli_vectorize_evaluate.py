@@ -975,3 +975,32 @@ def test_report_of_truth_reaching_far_past_the_image_draws_its_outlines(run_cli,
             pictures.append(src.read())
     np.testing.assert_array_equal(pictures[0], pictures[1])
     assert (pictures[0][:, 11:13, 20] != 90).any()  # FAR_RIGHT's outline, from x 14 on
+
+
+def _named_squares(make_raster, tmp_path, name):
+    raster, _ = _squares(make_raster, tmp_path)
+    import rasterio
+
+    with rasterio.open(raster, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["background", name]))
+    return raster
+
+
+def test_a_shapefile_text_value_past_254_bytes_is_refused_not_cut(run_cli, make_raster,
+                                                                  tmp_path):
+    """A .dbf text field holds 254 bytes: a class named in 130 Cyrillic letters (260 bytes
+    in UTF-8) came back cut to 127 letters, exit 0, GDAL's warning the only sign."""
+    raster = _named_squares(make_raster, tmp_path, "Ж" * 130)
+    out = tmp_path / "v.shp"
+    result = run_cli("vectorize", raster, "-o", out)
+    assert_one_line_error(result, str(out), "'class'", "260 bytes", "254", ".gpkg")
+    assert not list(tmp_path.glob("v.*"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".v")]
+
+
+def test_a_shapefile_text_value_of_254_bytes_is_written_whole(run_cli, make_raster, tmp_path):
+    raster = _named_squares(make_raster, tmp_path, "Ж" * 127)
+    out = tmp_path / "v.shp"
+    result = run_cli("vectorize", raster, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert set(gpd.read_file(out)["class"]) == {"Ж" * 127}
