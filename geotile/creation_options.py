@@ -16,6 +16,11 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from geotile.errors import InputError
 from geotile.quiet_warnings import hidden
 
+#: BigTIFF for every GeoTIFF and COG output that might pass classic TIFF's 4 GB (GDAL's
+#: guess from the uncompressed size): the default, IF_NEEDED, never makes a compressed file
+#: BigTIFF, and the write fails at 4 GB
+BIGTIFF = "IF_SAFER"
+
 #: Compression profiles for GeoTIFF outputs: name -> creation options.
 COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
     "deflate": {"compress": "deflate", "zlevel": 6},

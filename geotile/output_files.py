@@ -20,6 +20,7 @@ from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
 from geotile.creation_options import (
+    BIGTIFF,
     COMPRESSION_PROFILES,
     _resolved,
     cog_creation_options,
@@ -482,7 +483,7 @@ def write_cog(
         floats = np.dtype(src.dtypes[0]).kind == "f"
     codec = COMPRESSION_PROFILES[_resolved("float-fast" if floats else "deflate")]
     settings = {**cog_creation_options(codec), "predictor": "YES", "num_threads": "ALL_CPUS",
-                "overview_resampling": "average"}
+                "overview_resampling": "average", "bigtiff": BIGTIFF}
     settings.update(options)
     user = cog_creation_options({k.lower(): v for k, v in (creation_options or {}).items()})
     if "compress" in user:  # another codec: its own level and predictor defaults

@@ -27,6 +27,7 @@ import rasterio
 from rasterio.errors import NodataShadowWarning, RasterioError, RasterioIOError
 
 from geotile.creation_options import (
+    BIGTIFF,
     COMPRESSION_PROFILES,
     _resolved,
     check_creation_options,
@@ -50,7 +51,7 @@ _BASE_PROFILE: dict[str, Any] = {
     "blockysize": 512,
     "interleave": "pixel",
     "photometric": "minisblack",  # data bands, not RGB pictures
-    "bigtiff": "IF_SAFER",
+    "bigtiff": BIGTIFF,
     "num_threads": "ALL_CPUS",
 }
 

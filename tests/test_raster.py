@@ -512,3 +512,33 @@ def test_make_masks_takes_a_complex_int16_image_as_its_grid(tmp_path, run_cli):
         assert (mask.crs, mask.transform, mask.shape) == (src.crs, src.transform, src.shape)
         values = mask.read(1)
     assert values[2:6, 2:6].all() and values.sum() == 16
+
+
+def test_a_cog_may_grow_past_4_gb_as_the_geotiffs_do(tmp_path, monkeypatch):
+    """GeoTIFF outputs say BIGTIFF=IF_SAFER; their COG copies said nothing, the COG driver's
+    IF_NEEDED, which never makes a compressed file BigTIFF: a city's COG (predict --cog,
+    --merge) past 4 GB compressed failed at the very end, after all the inference."""
+    import rasterio.shutil
+
+    from geotile.output_files import write_cog
+
+    src = tmp_path / "src.tif"
+    with rasterio.open(src, "w", driver="GTiff", width=32, height=32, count=1, dtype="uint8",
+                       crs="EPSG:32616", transform=rasterio.transform.from_origin(0, 32, 1, 1)
+                       ) as dst:
+        dst.write(np.arange(1024, dtype=np.uint8).reshape(1, 32, 32))
+    seen = []
+    real = rasterio.shutil.copy
+
+    def copy(*args, **kwargs):
+        seen.append({k.lower(): v for k, v in kwargs.items()})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rasterio.shutil, "copy", copy)
+    write_cog(src, tmp_path / "cog.tif")
+    assert str(seen[-1].get("bigtiff")).upper() == "IF_SAFER"
+    with rasterio.open(tmp_path / "cog.tif") as cog:
+        assert (cog.read(1) == np.arange(1024, dtype=np.uint8).reshape(32, 32)).all()
+    write_cog(src, tmp_path / "big.tif", {"BIGTIFF": "YES"})  # --co still decides
+    assert (tmp_path / "big.tif").read_bytes()[:4] == b"II+\x00"
+    assert str(seen[-1]["bigtiff"]).upper() == "YES"
