@@ -102,6 +102,39 @@ def _warn_16_bit_png(images: list) -> None:
         GeotileWarning, stacklevel=3)
 
 
+def _png_alpha_band(image, extra=None) -> int | None:
+    """The band of ``image``'s patches (its bands, then its --extra-bands rasters') that a
+    PNG stores as alpha, the 2nd of 2 or the 4th of 4, where it holds data (an NIR, a VH),
+    not a 0/255 alpha mask (:func:`~geotile.raster.holds_a_mask`); else None."""
+    from rasterio.enums import ColorInterp
+
+    from geotile.raster import holds_a_mask, open_raster
+
+    paths = [image, *_dates_of(extra)]
+    count = 0
+    for path in paths:
+        with open_raster(path) as src:
+            count += src.count
+            if path is paths[-1] and count in (2, 4):  # its last band is the patches' last
+                mask = src.colorinterp[-1] == ColorInterp.alpha and holds_a_mask(src, src.count)
+                return None if mask else count
+    return None
+
+
+def _warn_png_alpha(found: list[tuple]) -> None:
+    """One warning naming the images of ``found`` ((image, band) of :func:`_png_alpha_band`):
+    their PNG patches keep that band, data, as alpha, which readers drop or draw."""
+    if not found:
+        return
+    (image, band), more = found[0], f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    warnings.warn(
+        f"{image}{more}: PNG keeps band {band} of {band} of its patches as alpha "
+        "(transparency), not as data: cv2.imread drops it by default, as PIL's "
+        "convert('RGB') does, and viewers draw its 0s transparent. Read the patches with "
+        "rasterio or cv2.IMREAD_UNCHANGED, or use --format tif or --format npy.",
+        GeotileWarning, stacklevel=3)
+
+
 def _check_paletted_with_extra(images, extras, fmt: str = "tif") -> None:
     """Refuse, naming the image, a paletted image (colour-table indices) stacked with
     --extra-bands, or cut into npy patches: one colour table holds one band and an npy array

@@ -87,11 +87,13 @@ from geotile.tile_checks import (
     _check_paletted_with_extra,
     _check_png,
     _check_same_grid,
+    _png_alpha_band,
     _refuse_complex,
     _warn_16_bit_png,
     _warn_if_colour_labels,
     _warn_if_lossy_mask,
     _warn_mask_band_lost,
+    _warn_png_alpha,
     _warn_zero_nodata,
 )
 from geotile.tile_resume import (
@@ -542,6 +544,8 @@ def tile_rasters(
     if options.fmt == "png":  # every input, before any patch is cut
         _warn_16_bit_png([image for i, image in enumerate(images) if _check_png(
             image, masks[i] if masks else None, extras[i] if extras else None)])
+        _warn_png_alpha([(image, band) for i, image in enumerate(images) if (
+            band := _png_alpha_band(image, extras[i] if extras else None))])
     _check_grids(images, masks)
     _check_paletted_with_extra(images, extras, options.fmt)
     _check_dates(images, extras, extra_resampling)

@@ -2189,3 +2189,48 @@ def test_a_complex_mask_is_refused(run_cli, make_raster, tmp_path):
     result = run_cli("tile", image, "--masks", mask, "--size", "16", "-o", tmp_path / "out")
     assert_one_line_error(result, "sar_mask.tif", "complex pixels", "not a mask")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bands", [2, 4])
+def test_png_patches_whose_last_band_becomes_alpha_say_so(run_cli, tmp_path, bands):
+    """PNG holds 2 or 4 channels only as grey+alpha or RGBA: tile --format png of an RGB+NIR
+    image (ISPRS Potsdam, NAIP) or a 2-band one (SAR VV/VH) wrote the NIR (VH) as the
+    patch's alpha, without a word: cv2.imread's default and PIL's convert('RGB') drop it,
+    viewers draw NIR 0 (water) transparent -> one warning names the image and the fix; the
+    patch holds the values; an RGBA image whose band 4 is a 0/255 alpha is not warned of."""
+    import warnings
+
+    import rasterio
+    from PIL import Image
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_CRS, write_raster
+
+    pixels = np.random.default_rng(0).integers(1, 255, (bands, 64, 64)).astype(np.uint8)
+    pixels[-1, :16] = 0  # NIR over water
+    image = write_raster(tmp_path / "rgbn.tif", pixels, crs=UTM_CRS,
+                         transform=from_origin(500000, 4000000, 1, 1))
+    result = run_cli("tile", image, "--size", "32", "--format", "png", "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "alpha" in line]
+    assert len(warned) == 1, result.stderr
+    assert "rgbn.tif" in warned[0] and f"band {bands}" in warned[0]
+    assert "--format tif" in warned[0]
+    patch = tmp_path / "p" / "images" / "rgbn_0_0.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(patch) as src:
+            assert (src.read() == pixels[:, :32, :32]).all()
+    assert Image.open(patch).mode == ("LA" if bands == 2 else "RGBA")  # what it is about
+    rgba = pixels.copy()
+    rgba[-1] = 255
+    rgba[-1, :16] = 0
+    rgba_image = write_raster(tmp_path / "rgba.tif", rgba, crs=UTM_CRS,
+                              transform=from_origin(500000, 4000000, 1, 1),
+                              photometric="rgb" if bands == 4 else "minisblack",
+                              alpha="yes")
+    result = run_cli("tile", rgba_image, "--size", "32", "--format", "png", "-o",
+                     tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    assert "alpha" not in result.stderr, result.stderr
