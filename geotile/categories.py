@@ -141,7 +141,10 @@ def _vat_names(path: Path) -> list[str]:
     (``<raster>.vat.dbf``: Value and a column named like :data:`_NAME_COLUMNS`, ArcGIS'
     ClassName or Class_Name), which GDAL reads from 3.11 only; [] without a readable one."""
     table = path.with_name(path.name + ".vat.dbf")
-    if not table.is_file():
+    try:
+        if not table.is_file():
+            return []
+    except OSError:  # a raster named near 255 bytes: no room for a table's name beside it
         return []
     import pyogrio  # here: 0.5 s of imports (pandas) for the rasters without a table
 

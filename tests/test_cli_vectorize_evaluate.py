@@ -1004,3 +1004,19 @@ def test_a_shapefile_text_value_of_254_bytes_is_written_whole(run_cli, make_rast
     result = run_cli("vectorize", raster, "-o", out)
     assert result.exit_code == 0, result.output
     assert set(gpd.read_file(out)["class"]) == {"Ж" * 127}
+
+
+def test_a_raster_named_near_the_file_name_limit_is_vectorized(run_cli, make_raster,
+                                                               tmp_path):
+    """A raster named in 251 bytes (a legal name: 255 is the limit) has no room for the
+    ArcGIS table name beside it (name + '.vat.dbf'): looking for one raised ENAMETOOLONG,
+    and vectorize said '...tif.vat.dbf: File name too long. Choose a shorter output name.'
+    (exit 1), as did evaluate; there is no such table, so none is read."""
+    raster, _ = _squares(make_raster, tmp_path)
+    long = raster.rename(tmp_path / ("x" * 247 + ".tif"))
+    out = tmp_path / "v.gpkg"
+    result = run_cli("vectorize", long, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert len(gpd.read_file(out)) == 2
+    result = run_cli("evaluate", long, long)
+    assert result.exit_code == 0, result.output
