@@ -367,6 +367,22 @@ def pam_sidecar(path: str | os.PathLike) -> Path:
     return Path(f"{os.fspath(path)}.aux.xml")
 
 
+def _check_sidecar_name(sidecar: Path, final: Path) -> None:
+    """InputError where the file system cannot name ``final``'s PAM ``sidecar`` (its class
+    names, ...): ``final`` named in up to 255 bytes leaves no room for '.aux.xml'."""
+    try:
+        sidecar.exists()
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        size = len(os.fsencode(sidecar.name))
+        most = os.pathconf(final.parent, "PC_NAME_MAX")
+        raise InputError(f"{final}: its sidecar {sidecar.name} (the category names GDAL "
+                         f"keeps beside it) is {size} bytes, and this file system names "
+                         f"{most} at most; nothing was written under that name. Choose a "
+                         f"name {size - most} bytes shorter.") from None
+
+
 @contextlib.contextmanager
 def atomic_output(
     path: str | os.PathLike,
@@ -409,6 +425,8 @@ def atomic_output(
         check_stopped()
         if verify is not None and tmp.exists():
             verify(tmp, final)
+        if tmp_sidecar.exists():
+            _check_sidecar_name(sidecar, final)
         guard = RUN_GUARD.get()
         # a cluster task never publishes once its run was reported interrupted; Ctrl-C and
         # SIGTERM wait until the sidecar is in too (the raster alone misses its names)

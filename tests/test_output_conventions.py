@@ -463,3 +463,23 @@ def test_jpeg_cog_of_three_probability_bands_is_refused(run_cli, tmp_path, image
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "q.tif") as dst:
         assert dst.photometric is None or dst.photometric.name == "minisblack"
+
+
+def test_a_class_raster_named_without_room_for_its_sidecar_is_refused(tmp_path, image,
+                                                                     three_classes):
+    """A class raster keeps its names in <name>.aux.xml: named in 251 bytes (legal), that
+    sidecar's 259 cannot exist. predict put the raster in place, then failed moving the
+    sidecar ('File name too long. Choose a shorter output name.', exit 1): a class raster
+    without its names under the final name -> refused before it is moved in; a probability
+    raster (no sidecar) of that name is written."""
+    from geotile.errors import InputError
+
+    out = tmp_path / ("c" * 247 + ".tif")
+    with pytest.raises(InputError, match=r"\.aux\.xml.*4 bytes") as caught:
+        predict_raster(three_classes, image, out, options=PredictOptions(output_type="class"))
+    assert "\n" not in str(caught.value)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.suffix != ".onnx"] == ["img.tif"]
+    predict_raster(three_classes, image, out)
+    with rasterio.open(out) as dst:
+        assert dst.count == 3
