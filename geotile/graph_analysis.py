@@ -218,6 +218,57 @@ def graph_input_channels(graph, input_name: str) -> int | None:
     return int(found.pop()) if len(found) == 1 and None not in found else None
 
 
+#: ops that keep every pixel where it is (a normalisation, a Transpose, quantisation): not
+#: a Pad (Swin pads its input to whole patches), a Resize or a Slice
+_POSITION_PASS_OPS = _INPUT_PASS_OPS | {"Sub", "Add", "Mul", "Div", "Relu", "Clip",
+                                        "BatchNormalization", "DynamicQuantizeLinear",
+                                        "QuantizeLinear", "DequantizeLinear"}
+
+
+def graph_input_patch(graph, input_name: str) -> int | None:
+    """The side in px of the patches the model cuts its input into (a ViT/DINOv2 patch
+    embedding: a Conv whose kernel and stride are that side, without padding, taking the
+    input through ops that keep its pixels in place), else None. Such a Conv drops the
+    pixels past the last whole patch: windows must be whole patches."""
+    from geotile.onnx_graph import attribute
+
+    _, constant_names = _graph_index(graph)
+    dims = {t.name: list(t.dims) for t in graph.initializer}
+    dims.update({node.output[0]: dims[node.input[0]] for node in graph.node  # QDQ weights
+                 if node.op_type == "DequantizeLinear" and node.input[0] in dims})
+
+    def side(node) -> int | None:
+        at = _CONV_WEIGHTS[node.op_type]
+        weight = dims.get(node.input[at]) if len(node.input) > at else None
+        kernel = attribute(node, "kernel_shape") or (weight[2:] if weight else None)
+        strides = attribute(node, "strides") or [1]
+        if not kernel or len(set(kernel)) != 1 or list(strides) != list(kernel) \
+                or any(attribute(node, "pads") or [0]) \
+                or attribute(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID") \
+                or any(d != 1 for d in attribute(node, "dilations") or [1]):
+            return None
+        return int(kernel[0]) if kernel[0] > 1 else None
+
+    def patches(name: str, depth: int = 0) -> set:
+        consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
+        if not consumers or depth > 8:
+            return {None}
+        found = set()
+        for node in consumers:
+            if node.op_type in _CONV_WEIGHTS and node.op_type != "ConvTranspose" \
+                    and node.input[0] == name:
+                found.add(side(node))
+            elif node.op_type in _POSITION_PASS_OPS and all(
+                    i in constant_names or not i for i in node.input if i != name):
+                found |= patches(node.output[0], depth + 1)
+            else:
+                found.add(None)
+        return found
+
+    found = patches(input_name)
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
 def _graph_index(graph) -> tuple[dict, set]:
     """(tensor name -> the node producing it, names of constant tensors) of a graph."""
     producers = {out: node for node in graph.node for out in node.output}

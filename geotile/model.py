@@ -71,6 +71,7 @@ from geotile.graph_analysis import (
     graph_class_ids,
     graph_ends,
     graph_input_channels,
+    graph_input_patch,
     graph_scales_input,
     quantized_op,
 )
@@ -488,6 +489,9 @@ class OnnxModel:
         #: why 12- or 16-bit pixels go in as they are (the graph divides them by 10000)
         self._scales_wide = (graph_scales_input(graph, self.input_name, wide=True)
                              if graph is not None else "")
+        #: px of the patches a ViT/DINOv2 patch embedding cuts the input into (None: none)
+        self._patch = (graph_input_patch(graph, self.input_name)
+                       if graph is not None and self.dates is None else None)
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
@@ -1052,6 +1056,7 @@ class OnnxModel:
             batch = max(1, min(batch, self.windows_in_budget(size)))
         if size in self._geometries and (self._chunk or batch <= self._probed_batch):
             return self._geometries[size]
+        self._refuse_part_patches(size)
         self._refuse_huge_output(size)
         results, error = self._try(batch, size)
         if error is not None and self._layout_guessed:  # the other layout may be the one
@@ -1096,9 +1101,25 @@ class OnnxModel:
                 raise ModelError(f"{self.path}: output {output.name!r} has one channel; a "
                                  "softmax over one channel is 1 everywhere. Use --activation "
                                  "sigmoid (or none).")
+        if self._patch and first == Geometry(size, size):  # its patches upsampled in the graph
+            first = Geometry(size, size, 0, self._patch // 2, self._patch)
         self._geometries[size] = first
         self._probed_batch = max(self._probed_batch, batch)
         return first
+
+    def _refuse_part_patches(self, size: int) -> None:
+        """ModelError (``suggested_size``: the nearest whole patches) for ``size`` px windows
+        a dynamic-size model's patch embedding cannot cut into whole patches: it would drop
+        the last pixels and stretch its tokens over the window."""
+        patch = self._patch
+        if self.fixed_size or not patch or size % patch == 0:
+            return
+        target = max(patch, round(size / patch) * patch)
+        exc = ModelError(f"{self.path}: its input is cut into {patch} px patches (a Conv of "
+                         f"kernel and stride {patch}: a ViT/DINOv2 patch embedding), so its "
+                         f"windows must be multiples of {patch} px: try --tile-size {target}.")
+        exc.suggested_size = target
+        raise exc
 
     def declared_output_channels(self) -> int | None:
         """The channels of the chosen outputs together: as probed, else as the graph declares

@@ -124,7 +124,7 @@ def conv3x3_reference(batch: np.ndarray, *, channels=3, classes=1, seed=0,
 
 # --- models of other people's export shapes (see tests/test_model_formats.py) -------------
 def save_graph(path, nodes, inputs, outputs, initializers=(), *, metadata=None,
-               external=False, opset=OPSET) -> Path:
+               external=False, opset=OPSET, ir_version=IR_VERSION) -> Path:
     """Save a graph: ``inputs``/``outputs`` are (name, elem_type, shape) triples, values of
     ``initializers`` numpy arrays keyed by name; ``external``: weights in <name>.data."""
     graph = helper.make_graph(
@@ -134,7 +134,7 @@ def save_graph(path, nodes, inputs, outputs, initializers=(), *, metadata=None,
         [numpy_helper.from_array(np.asarray(v), k) for k, v in dict(initializers).items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = IR_VERSION
+    model.ir_version = ir_version
     for key, value in (metadata or {}).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)

@@ -118,3 +118,49 @@ def test_an_output_wider_than_the_window_by_an_odd_margin_is_one_line(tmp_path, 
                        [("logits", FLOAT, ["N", 2, "H+1", "W+1"])], weights)
     result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
     assert_one_line_error(result, "1 px wider", "cannot be centred")
+
+
+def upsampled_patch_model(path, patch: int = 14, classes: int = 3):
+    """A dynamic-size ViT/DINOv2 segmenter as torch.onnx.export(dynamo=True) writes it
+    (opset 18, IR 10, dims s0/s1/s2): a patch embedding (Conv of kernel and stride
+    ``patch``), 1x1 conv logits per token, upsampled in the graph to the input's size
+    (``F.interpolate(size=x.shape[-2:], mode='bilinear')``)."""
+    embed = np.random.default_rng(35).normal(0, 0.05, (8, 3, patch, patch)).astype(np.float32)
+    conv, weights = conv1x1("tokens", "coarse", 8, classes, seed=36)
+    nodes = [helper.make_node("Conv", ["x", "embed"], ["tokens"], kernel_shape=[patch, patch],
+                              strides=[patch, patch]), conv,
+             helper.make_node("Shape", ["x"], ["x_shape"]),
+             helper.make_node("Shape", ["coarse"], ["coarse_shape"]),
+             helper.make_node("Slice", ["coarse_shape", "zero", "two"], ["nk"]),
+             helper.make_node("Slice", ["x_shape", "two", "four"], ["hw"]),
+             helper.make_node("Concat", ["nk", "hw"], ["sizes"], axis=0),
+             helper.make_node("Resize", ["coarse", "", "", "sizes"], ["logits"],
+                              mode="linear", coordinate_transformation_mode="half_pixel")]
+    ends = {"zero": np.array([0]), "two": np.array([2]), "four": np.array([4])}
+    return save_graph(path, nodes, [("x", FLOAT, ["s0", 3, "s1", "s2"])],
+                      [("logits", FLOAT, ["s0", classes, "s1", "s2"])],
+                      {**weights, "embed": embed, **ends}, opset=18, ir_version=10)
+
+
+def test_patch_14_logits_upsampled_in_the_graph_are_predicted_on_whole_patches(
+        tmp_path, run_cli, make_raster):
+    """A dynamic DINOv2-style model upsampling its 14 px tokens to its input in the graph ran
+    at the default 512 px windows: 36 tokens cover 504 px and were stretched over 512, the
+    class edges up to 8 px off (max 0.74 from its probabilities on the whole image, exit 0).
+    Windows are now whole patches (518 px) that start on the image's patch grid."""
+    pixels = np.random.default_rng(37).integers(0, 256, (3, 560, 700), dtype=np.uint8)
+    model = upsampled_patch_model(tmp_path / "dinov2_seg.onnx")
+    out = predicted(run_cli, model, make_raster("rgb.tif", pixels))
+    logits = ort_run(model, pixels[np.newaxis].astype(np.float32) / np.float32(255))[0]
+    inner = (slice(None), slice(14, -14), slice(14, -14))
+    np.testing.assert_allclose(out[inner], softmax(logits)[0][inner], atol=1e-5)
+
+
+def test_patch_14_windows_of_another_size_are_one_line(tmp_path, run_cli, make_raster):
+    """--tile-size 500 (35.7 patches): refused naming the patch and a size that is whole
+    patches, nothing written."""
+    model = upsampled_patch_model(tmp_path / "dinov2_seg.onnx")
+    image = make_raster("rgb.tif", np.zeros((3, 64, 64), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif", "--tile-size", "500")
+    assert_one_line_error(result, "dinov2_seg.onnx", "14 px patches", "--tile-size 504")
+    assert not (tmp_path / "out.tif").exists()
