@@ -1056,7 +1056,6 @@ class OnnxModel:
             batch = max(1, min(batch, self.windows_in_budget(size)))
         if size in self._geometries and (self._chunk or batch <= self._probed_batch):
             return self._geometries[size]
-        self._refuse_part_patches(size)
         self._refuse_huge_output(size)
         results, error = self._try(batch, size)
         if error is not None and self._layout_guessed:  # the other layout may be the one
@@ -1079,6 +1078,7 @@ class OnnxModel:
             self.dates.runs_on = self.dates.probe()[0]  # other counts are tried when given
         if error is not None:
             raise self._explain_run_error(size, error)
+        self._refuse_part_patches(size)  # after the errors of a size it cannot run at all
         geometries, refused = [], []
         for index, (output, result) in enumerate(zip(self.outputs, results, strict=True)):
             try:
