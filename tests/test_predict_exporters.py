@@ -164,3 +164,28 @@ def test_patch_14_windows_of_another_size_are_one_line(tmp_path, run_cli, make_r
     result = run_cli("predict", model, image, "-o", tmp_path / "out.tif", "--tile-size", "500")
     assert_one_line_error(result, "dinov2_seg.onnx", "14 px patches", "--tile-size 504")
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_patched_model_that_runs_on_no_such_size_is_told_the_size_it_runs_on(
+        tmp_path, run_cli, make_raster):
+    """4 px patches, then two 2x2 poolings joined back by skips (ConvNeXt/UperNet-like): at
+    --tile-size 250 ONNX Runtime cannot run it; the patch check (250 -> 252) came first and
+    named a size that fails the same way. The size offered is the one it runs on."""
+    embed = np.random.default_rng(38).normal(0, 0.1, (2, 3, 4, 4)).astype(np.float32)
+    up = helper.make_node("Resize", ["p2", "", "two_x"], ["r1"], mode="nearest")
+    nodes = [helper.make_node("Conv", ["x", "embed"], ["t"], kernel_shape=[4, 4],
+                              strides=[4, 4]),
+             helper.make_node("MaxPool", ["t"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("MaxPool", ["p1"], ["p2"], kernel_shape=[2, 2], strides=[2, 2]),
+             up, helper.make_node("Add", ["r1", "p1"], ["a1"]),
+             helper.make_node("Resize", ["a1", "", "two_x"], ["r2"], mode="nearest"),
+             helper.make_node("Add", ["r2", "t"], ["coarse"]),
+             helper.make_node("Resize", ["coarse", "", "four_x"], ["logits"], mode="linear")]
+    model = save_graph(tmp_path / "convnext.onnx", nodes, [("x", FLOAT, ["N", 3, "H", "W"])],
+                       [("logits", FLOAT, ["N", 2, "H", "W"])],
+                       {"embed": embed, "two_x": np.array([1, 1, 2, 2], np.float32),
+                        "four_x": np.array([1, 1, 4, 4], np.float32)}, ir_version=10)
+    image = make_raster("rgb.tif", np.zeros((3, 64, 64), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif", "--tile-size", "250")
+    assert_one_line_error(result, "convnext.onnx", "multiples of 16", "--tile-size 256")
+    assert not (tmp_path / "out.tif").exists()
