@@ -58,6 +58,7 @@ import json
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1072,6 +1073,8 @@ class OnnxModel:
             single, single_error = self._try(1, size)  # a batch of 1 baked into the graph
             if single_error is None:
                 results, error, batch, self._chunk = single, None, 1, 1
+        if error is not None and not self.fixed_batch and self.dates is None:
+            results, error, batch = self._hidden_batch(size, batch, error)
         if error is not None and self.dates is not None and self.dates.symbolic_count():
             results, error = self._probe_counts(batch, size, error)
         elif error is None and self.dates is not None and self.dates.symbolic_count():
@@ -1366,6 +1369,22 @@ class OnnxModel:
         raise ModelError(f"{what}, and {list(shapes[index])} for {other_size} px: neither a "
                          "centred crop nor an integer downscale of the window; check the "
                          "export.")
+
+    def _hidden_batch(self, size: int, batch: int, error: Exception):
+        """(results, None, its batch) for a graph of symbolic batch that runs on one batch
+        size alone, which ONNX Runtime's ``error`` names (a traced export reshaping to its
+        dummy input's batch of 4: 'requested shape:{4,-1,512,512}'): kept as a fixed batch
+        (last batches padded); (None, ``error``, ``batch``) when it names none that runs."""
+        named = {int(n) for n in re.findall(r"\d+", first_line(error))}
+        for count in (c for c in HIDDEN_BATCHES if c in named and c != batch):
+            results, other = self._try(count, size)
+            if other is None and all(r.shape[:1] == (count,) for r in results):
+                log.info("%s: its input's batch is symbolic, but its graph runs on batches "
+                         "of %d alone: windows run %d at a time", self.path.name, count,
+                         count)
+                self.fixed_batch = count
+                return results, None, count
+        return None, error, batch
 
     def _probe_counts(self, batch: int, size: int, error: Exception):
         """A 5-D model of symbolic T that fails on the probe's count of dates: the results
@@ -1856,6 +1875,11 @@ class OnnxModel:
         return (f"{self.path.name}: {self.provider}, {layout}{channels} "
                 f"({np.dtype(self.input_type).name}), {size}, {self.num_classes} output band(s) "
                 f"{self.class_names}, activation {activations}")
+
+
+#: batch sizes a traced export may have baked into a graph of symbolic batch (its dummy
+#: input's), tried when ONNX Runtime's error names them (:meth:`OnnxModel._hidden_batch`)
+HIDDEN_BATCHES = (2, 3, 4, 6, 8, 12, 16)
 
 
 #: (main head, auxiliary head) output names of exporters whose auxiliary head is trained

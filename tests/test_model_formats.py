@@ -753,6 +753,25 @@ def test_batch_of_one_baked_into_the_graph_runs_at_any_batch_size(tmp_path, imag
     np.testing.assert_allclose(out, sigmoid(whole(path, image)[0][0]), atol=1e-5)
 
 
+@pytest.mark.parametrize("batch_size", [3, 8])
+def test_batch_of_four_baked_into_a_graph_of_symbolic_batch_runs_padded(tmp_path, image,
+                                                                       batch_size):
+    """A traced export reshaping to its dummy input's batch of 4 while its input and output
+    declare a symbolic one: refused as 'cannot run the model on 64 px tiles (... requested
+    shape:{4,1,64,64}). Check the export.', blaming the tile size. It runs 4 windows at a
+    time (a last batch padded), as a declared batch of 4 does."""
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=7)
+    nodes = [conv, helper.make_node("Reshape", ["logits", "shape"], ["output"])]
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "H", "W"])],
+                      {**weights, "shape": np.array([4, -1, 0, 0], np.int64)}, ir_version=10)
+    plain = save_graph(tmp_path / "plain.onnx", [conv], nchw_in(),
+                       [("logits", FLOAT, ["N", 1, "H", "W"])], weights, ir_version=10)
+    out = predict_array(OnnxModel.from_path(path), image,
+                        options=PredictOptions(tile_size=64, batch_size=batch_size))
+    np.testing.assert_allclose(out, sigmoid(whole(plain, image)[0][0]), atol=1e-5)
+
+
 # --- 4. several outputs ----------------------------------------------------------------------
 def two_outputs(path, **kw):
     mask, w1 = conv1x1("input", "mask_logits", 3, 1, seed=8, prefix="a")
