@@ -165,12 +165,15 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
 #: the output of transformers' depth estimation models (DPT, GLPN, Depth Anything...)
 DEPTH_OUTPUT = "predicted_depth"
 #: names (lower case) of the outputs of feature extractors: SAM's image encoder
-#: (image_embeddings), transformers' backbones and encoders (last_hidden_state,
-#: hidden_states, feature_maps, pooler_output, encoder_hidden_states), timm's and others'
-#: features/embeddings; predict writes their raw values, bands <output>_1..<output>_K
-FEATURE_OUTPUTS = frozenset({"image_embeddings", "last_hidden_state", "hidden_states",
-                             "feature_maps", "features", "embeddings", "pooler_output",
-                             "encoder_hidden_states"})
+#: (image_embeddings), SAM2's (ONNX Runtime's export: image_features_0/1 beside it;
+#: samexporter's: high_res_feats_0/1, image_embed), transformers' backbones and encoders
+#: (last_hidden_state, hidden_states, feature_maps, pooler_output, encoder_hidden_states),
+#: timm's and others' features/embeddings; predict writes their raw values, bands
+#: <output>_1..<output>_K
+FEATURE_OUTPUTS = frozenset({"image_embeddings", "image_features_0", "image_features_1",
+                             "image_embed", "high_res_feats_0", "high_res_feats_1",
+                             "last_hidden_state", "hidden_states", "feature_maps", "features",
+                             "embeddings", "pooler_output", "encoder_hidden_states"})
 
 
 def is_feature_output(name) -> bool:

@@ -4082,6 +4082,39 @@ def test_a_feature_extractor_writes_its_raw_features(tmp_path, run_cli, make_ras
     assert_one_line_error(result, "features")
 
 
+@pytest.mark.parametrize("names", [("high_res_feats_0", "high_res_feats_1", "image_embed"),
+                                   ("image_features_0", "image_features_1",
+                                    "image_embeddings")])
+def test_a_sam2_encoders_outputs_picked_are_raw_features(tmp_path, run_cli, make_raster,
+                                                         names):
+    """SAM2's image encoder (samexporter's high_res_feats_0/1 and image_embed, ONNX
+    Runtime's export image_features_0/1 and image_embeddings: 1/4, 1/8, 1/16): all three are
+    refused as of different sizes, and --outputs image_embed, as the refusal advises,
+    wrote a softmax over its 16 embedding channels as class_1..16 probabilities (exit 0).
+    Each is a feature extractor's output: raw values, float32, tagged raw."""
+    weights, nodes, outputs = {}, [], []
+    for k, (name, factor) in enumerate(zip(names, (4, 8, 16), strict=True)):
+        weights[f"W{k}"] = np.random.default_rng(96 + k).normal(
+            0, 0.05, (16, 3, factor, factor)).astype(np.float32)
+        nodes.append(helper.make_node("Conv", ["image", f"W{k}"], [name],
+                                      kernel_shape=[factor, factor], strides=[factor, factor]))
+        outputs.append((name, FLOAT, [1, 16, 64 // factor, 64 // factor]))
+    path = save_graph(tmp_path / "sam2_encoder.onnx", nodes, [("image", FLOAT, [1, 3, 64, 64])],
+                      outputs, weights, ir_version=10)
+    pixels = np.random.default_rng(99).integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    tif = make_raster("img.tif", pixels)
+    for name, factor, coarse in zip(names, (4, 8, 16), whole(path, pixels), strict=True):
+        out = tmp_path / f"{name}.tif"
+        result = run_cli("predict", path, tif, "-o", out, "--outputs", name)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out) as written:
+            assert written.tags()["GEOTILE_OUTPUT"] == "raw" and written.dtypes[0] == "float32"
+            assert list(written.descriptions) == [f"{name}_{k}" for k in range(1, 17)]
+            np.testing.assert_allclose(written.read(),
+                                       resize_reference(coarse, factor, tmp_path)[0],
+                                       atol=1e-5)
+
+
 def test_features_picked_with_outputs_are_raw_and_beside_logits_unchanged(tmp_path, run_cli,
                                                                          make_raster):
     """A model giving logits and last_hidden_state: as before (a feature name among others
