@@ -25,6 +25,13 @@ ORDERED_WORDS = (("pre", "post"), ("before", "after"), ("old", "new"), ("first",
                  ("earlier", "later"), ("ref", "test"))  # TinyCD's forward(ref, test)
 
 
+#: words of the names of a promptable model's prompt inputs (Segment Anything's mask
+#: decoder: point_coords, point_labels; EfficientSAM's batched_point_coords; transformers'
+#: SamModel input_points, input_boxes) and whole names of its other ones
+PROMPT_WORDS = {"point", "points", "box", "boxes", "prompt", "prompts"}
+PROMPT_NAMES = {"mask_input", "has_mask_input"}
+
+
 def _words(name: str) -> list[str]:
     """``name`` in lower-case words: split at non-alphanumerics, digits and camelCase."""
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
@@ -78,6 +85,15 @@ def image_inputs(inputs, path, types) -> list:
             "stacked.")
     if len(timed) == 1:  # a multi-temporal model's dates beside inputs of no image
         raise _beside_dates(timed[0], [i for i in inputs if i is not timed[0]], path)
+    prompts = [i.name for i in inputs if set(_words(i.name)) & PROMPT_WORDS
+               or i.name.lower() in PROMPT_NAMES]
+    if prompts:
+        raise ModelError(
+            f"{path}: a promptable (Segment Anything-style) model: it takes prompts "
+            f"({', '.join(prompts)}), and its masks follow the points or boxes given, not "
+            "classes of the image's pixels; geotile predicts segmentation models that take "
+            "the image alone. Give such a model (a SAM image encoder alone is written as "
+            "raw features).")
     other = [i for i in inputs if len(i.shape or ()) != 4 or i.type not in types]
     if other:
         what = other[0].type if len(other[0].shape or ()) == 4 else _shape(other[0])

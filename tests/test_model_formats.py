@@ -4115,6 +4115,35 @@ def test_a_sam2_encoders_outputs_picked_are_raw_features(tmp_path, run_cli, make
                                        atol=1e-5)
 
 
+@pytest.mark.parametrize("inputs", [
+    # segment-anything's exported mask decoder (scripts/export_onnx_model.py)
+    [("image_embeddings", [1, 256, 64, 64]), ("point_coords", [1, "num_points", 2]),
+     ("point_labels", [1, "num_points"]), ("mask_input", [1, 1, 256, 256]),
+     ("has_mask_input", [1]), ("orig_im_size", [2])],
+    # EfficientSAM: the image with its point prompts in one graph
+    [("batched_images", [1, 3, "H", "W"]), ("batched_point_coords", [1, 1, "P", 2]),
+     ("batched_point_labels", [1, 1, "P"])],
+    # transformers' SamModel: pixel_values with input_boxes
+    [("pixel_values", [1, 3, 1024, 1024]), ("input_boxes", [1, "B", 4])]])
+def test_a_promptable_sam_model_is_refused_as_one(tmp_path, run_cli, make_raster, inputs):
+    """A Segment Anything mask decoder, or a SAM model taking the image with its prompts, was
+    refused as "'point_coords' is no image batch ... Re-export it with that input as a
+    constant": a fixed point in every window, whose mask follows that point, not the image's
+    classes. Refused as a model of prompts, naming them."""
+    from .conftest import assert_one_line_error
+
+    first = inputs[0][0]
+    nodes = [helper.make_node("ReduceMean", [first], ["masks"], axes=[1], keepdims=1)]
+    path = save_graph(tmp_path / "sam.onnx", nodes, [(n, FLOAT, s) for n, s in inputs],
+                      [("masks", FLOAT, None)], ir_version=10)
+    tif = make_raster("img.tif", np.zeros((3, 64, 64), np.uint8))
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+    prompts = [n for n, _ in inputs if n not in (first, "orig_im_size")]
+    assert_one_line_error(result, "sam.onnx", "prompts", *prompts)
+    assert "as a constant" not in result.stderr
+    assert not (tmp_path / "o.tif").exists()
+
+
 def test_features_picked_with_outputs_are_raw_and_beside_logits_unchanged(tmp_path, run_cli,
                                                                          make_raster):
     """A model giving logits and last_hidden_state: as before (a feature name among others
