@@ -1265,6 +1265,9 @@ class OnnxModel:
         wider = self._wider(output, shape, size, index, candidates, what)
         if wider is not None:
             return wider
+        tokens = _token_sequence(shape, size) if result.ndim == 3 else None
+        if tokens:
+            raise ModelError(f"{what}: {tokens}")
         raise ModelError(f"{what}, neither the window nor a centred crop or an integer "
                          "downscale of it (super-resolution and classifier outputs are not "
                          "supported); check the export or --tile-size.")
@@ -1975,6 +1978,27 @@ def _geometry(size: int, height, width) -> Geometry | None:
     if size % height == 0 and factor >= 2:
         return Geometry(size, size, 0, factor // 2, factor)  # upsampled: outer half-cell guessed
     return Geometry(size, height, (size - height) // 2, 0)
+
+
+def _token_sequence(shape: tuple, size: int) -> str | None:
+    """What a rank-3 output ``shape`` of a ``size`` px window is when one of its axes holds
+    a square grid's patch tokens (a ViT/DINOv2 head left as a sequence: [N, 1369, K] at 518
+    px, 37 x 37 tokens of 14 px; a class token first too), and the reshape that makes a map
+    of them; else None."""
+    for axis in sorted((1, 2), key=lambda a: -int(shape[a])):  # the longer axis first
+        count, values = int(shape[axis]), int(shape[3 - axis])
+        for extra in (0, 1):
+            side = math.isqrt(max(count - extra, 0))
+            if side > 1 and side * side == count - extra and size % side == 0:
+                patch = size // side
+                cls = " after a class token (drop it)" if extra else ""
+                shaped = ("tokens.transpose(1, 2).reshape" if axis == 1 else
+                          "tokens.reshape")
+                return (f"{count - extra} = {side} x {side} patch tokens of {patch} px{cls}, "
+                        f"{values} values each: a token sequence, not a map of the window. "
+                        f"Export them as a grid, [N, {values}, {side}, {side}] ({shaped}(N, "
+                        f"{values}, {side}, {side})), or upsampled to the input.")
+    return None
 
 
 def _detection_masks(names: list[str], shapes: list) -> str | None:

@@ -189,3 +189,30 @@ def test_a_patched_model_that_runs_on_no_such_size_is_told_the_size_it_runs_on(
     result = run_cli("predict", model, image, "-o", tmp_path / "out.tif", "--tile-size", "250")
     assert_one_line_error(result, "convnext.onnx", "multiples of 16", "--tile-size 256")
     assert not (tmp_path / "out.tif").exists()
+
+
+@pytest.mark.parametrize("order", ["tokens-then-classes", "classes-then-tokens"])
+def test_a_patch_token_sequence_output_is_told_to_be_exported_as_a_grid(tmp_path, run_cli,
+                                                                        make_raster, order):
+    """A linear head on DINOv2's patch tokens exported as their sequence, [N, 1369, 5] at 518
+    px (37 x 37 tokens) or [N, 5, 1369], was refused as 'neither the window nor a centred
+    crop or an integer downscale of it (super-resolution and classifier outputs are not
+    supported)'; it is told the tokens' grid and the reshape that makes a map of them."""
+    embed = np.random.default_rng(39).normal(0, 0.1, (5, 3, 14, 14)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "embed"], ["grid"], kernel_shape=[14, 14],
+                              strides=[14, 14]),
+             helper.make_node("Reshape", ["grid", "flat"], ["sequence"])]
+    shape = ["N", 5, "T"]
+    if order == "tokens-then-classes":
+        nodes.append(helper.make_node("Transpose", ["sequence"], ["logits"], perm=[0, 2, 1]))
+        shape = ["N", "T", 5]
+    else:
+        nodes[-1].output[0] = "logits"
+    model = save_graph(tmp_path / "tokens.onnx", nodes, [("x", FLOAT, ["N", 3, "H", "W"])],
+                       [("logits", FLOAT, shape)],
+                       {"embed": embed, "flat": np.array([0, 5, -1])}, ir_version=10)
+    image = make_raster("rgb.tif", np.zeros((3, 64, 64), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, "tokens.onnx", "37 x 37", "14 px", "[N, 5, 37, 37]")
+    assert "super-resolution" not in result.stderr
+    assert not (tmp_path / "out.tif").exists()
