@@ -12,11 +12,14 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   [N,K,H,W], [N,H,W,K] or [N,H,W] (checked against the window, not guessed
   from the input layout alone); a batch of 1 baked into the graph runs in
   chunks, as does a dynamically quantized model (DynamicQuantizeLinear: one range a
-  run). The output is the window, its centred crop (valid convolutions), a few px
-  wider on every side (padding beyond the kernel's: its centre is taken) or
-  an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too; upsampled
-  bilinearly here: logits before the activation applied here, as HF/mmseg do), see
-  :class:`Geometry`;
+  run); another batch baked into a graph of symbolic batch, named by ONNX Runtime's error,
+  is kept as a fixed one. The output is the window, its centred crop (valid
+  convolutions), a few px wider on every side (padding beyond the kernel's: its centre is
+  taken) or an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too;
+  upsampled bilinearly here: logits before the activation applied here, as HF/mmseg do),
+  see :class:`Geometry`; a patch embedding on the input (a Conv of kernel = stride, no
+  pads) makes windows whole patches on the image's patch grid, however the output is
+  upsampled; a token sequence [N, T, K] is refused naming its grid;
 - a mask classification export (MaskFormer, Mask2Former, OneFormer: class queries
   [N, Q, K+1] beside mask queries [N, Q, h, w]) gives one output of K class scores, combined
   per window as transformers does (:mod:`geotile.mask_classification`);
