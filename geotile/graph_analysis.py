@@ -3,6 +3,7 @@ itself, its input's channels, the final values each output gives (an activation 
 range, class ids) and whether it is quantised."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -267,6 +268,45 @@ def graph_input_patch(graph, input_name: str) -> int | None:
 
     found = patches(input_name)
     return found.pop() if len(found) == 1 and None not in found else None
+
+
+#: words of the module a torch.onnx.export(dynamo=True) node comes from that make its
+#: output an auxiliary head's (torchvision's aux_classifier, mmseg's auxiliary_head)
+_AUXILIARY_WORDS = {"aux", "auxiliary"}
+
+
+def graph_auxiliary_outputs(graph) -> set[str]:
+    """Outputs a dynamo export computes in an auxiliary head's module (aux_classifier,
+    auxiliary_head), as its nodes' metadata (pkg.torch.onnx.name_scopes) says: the output's
+    own node or, through ops that hand values on (a Resize), the node giving them."""
+    import ast
+    import re
+
+    producers, _ = _graph_index(graph)
+
+    def scopes(node) -> list[str]:
+        for entry in getattr(node, "metadata_props", ()):
+            if entry.key == "pkg.torch.onnx.name_scopes":
+                with contextlib.suppress(ValueError, SyntaxError, MemoryError,
+                                         RecursionError):
+                    value = ast.literal_eval(entry.value)
+                    return [str(v) for v in value[:-1]] if isinstance(value, list) else []
+        return []
+
+    found = set()
+    for output in graph.output:
+        node, steps = producers.get(output.name), 0
+        while node is not None and steps < 8:
+            modules = [m for m in scopes(node) if m]
+            if modules:
+                words = {w for m in modules for w in re.split(r"[^a-z]+", m.lower())}
+                if words & _AUXILIARY_WORDS:
+                    found.add(output.name)
+                break
+            if node.op_type not in _PASS_THROUGH_OPS or not node.input:
+                break
+            node, steps = producers.get(node.input[0]), steps + 1
+    return found
 
 
 def _graph_index(graph) -> tuple[dict, set]:

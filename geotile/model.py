@@ -72,6 +72,7 @@ from geotile.errors import InputError, InputRangeError, ModelError
 from geotile.graph_analysis import (
     PROBABILITY_TOLERANCE,
     GraphEnd,
+    graph_auxiliary_outputs,
     graph_class_ids,
     graph_ends,
     graph_input_channels,
@@ -501,6 +502,7 @@ class OnnxModel:
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
         chosen = {o.name for o in self.outputs} | {o.class_queries for o in self.outputs}
         if any(n not in chosen and not _auxiliary_head(n, self.all_output_names)
+               and n not in self._auxiliary_modules
                for n in self.all_output_names):  # those left out may tell
             try:
                 every = session.run(None, self._feeds(self._zeros(
@@ -793,6 +795,8 @@ class OnnxModel:
         all_outputs = self.session.get_outputs()
         ends = graph_ends(graph, opset) if graph is not None else {}
         ids = graph_class_ids(graph) if graph is not None else {}
+        #: outputs of an auxiliary head's module, as a dynamo export's node metadata says
+        self._auxiliary_modules = graph_auxiliary_outputs(graph) if graph is not None else set()
         outputs = []
         for i, o in enumerate(all_outputs):
             end = ends.get(o.name, GraphEnd())
@@ -810,7 +814,8 @@ class OnnxModel:
                                             for k in ("class_names", "names"))
                           if isinstance(v, list) and v and all(isinstance(d, dict) for d in v)),
                          0)
-            auxiliary = [o for o in outputs if _auxiliary_head(o.name, self.all_output_names)
+            auxiliary = [o for o in outputs if (_auxiliary_head(o.name, self.all_output_names)
+                                                or o.name in self._auxiliary_modules)
                          and o.index >= named]
             if auxiliary and len(auxiliary) < len(outputs):
                 # an auxiliary head (torchvision's aux, UperNet's auxiliary_logits) is trained

@@ -216,3 +216,35 @@ def test_a_patch_token_sequence_output_is_told_to_be_exported_as_a_grid(tmp_path
     assert_one_line_error(result, "tokens.onnx", "37 x 37", "14 px", "[N, 5, 37, 37]")
     assert "super-resolution" not in result.stderr
     assert not (tmp_path / "out.tif").exists()
+
+
+def dynamo_two_heads(path, scopes):
+    """torchvision's out/aux model as torch.onnx.export(dynamo=True) writes it without
+    output_names: its dict's outputs named after their ops (conv2d, conv2d_1), the modules
+    they come from only in each node's metadata (pkg.torch.onnx.name_scopes)."""
+    nodes, weights = [], {}
+    for k, (name, scope) in enumerate(zip(("conv2d", "conv2d_1"), scopes, strict=True)):
+        conv, more = conv1x1("x", name, 3, 3, seed=40 + k, prefix=f"h{k}")
+        entry = conv.metadata_props.add()
+        entry.key, entry.value = "pkg.torch.onnx.name_scopes", repr(["", scope, name])
+        nodes.append(conv)
+        weights.update(more)
+    return save_graph(path, nodes, [("x", FLOAT, ["s77", 3, "s53", "s0"])],
+                      [(n, FLOAT, ["s77", 3, "s53", "s0"]) for n in ("conv2d", "conv2d_1")],
+                      weights, opset=18, ir_version=10)
+
+
+def test_a_dynamo_exports_auxiliary_head_is_told_by_its_module(tmp_path, run_cli,
+                                                               make_raster):
+    """A torchvision segmentation model of aux_loss=True exported by dynamo without
+    output_names: its outputs conv2d (classifier) and conv2d_1 (aux_classifier) were both
+    written, 6 bands, the auxiliary head's as classes of their own. The head whose module
+    is aux_classifier is left out, as 'aux' is; heads of other modules are all written."""
+    pixels = np.random.default_rng(41).integers(0, 256, (3, 64, 80), dtype=np.uint8)
+    image = make_raster("rgb.tif", pixels)
+    model = dynamo_two_heads(tmp_path / "deeplab.onnx", ("classifier", "aux_classifier"))
+    out = predicted(run_cli, model, image)
+    logits = ort_run(model, pixels[np.newaxis].astype(np.float32) / np.float32(255))
+    np.testing.assert_allclose(out, softmax(logits[0])[0], atol=1e-6)
+    both = dynamo_two_heads(tmp_path / "two.onnx", ("seg_head", "edge_head"))
+    assert predicted(run_cli, both, make_raster("rgb2.tif", pixels)).shape[0] == 6
