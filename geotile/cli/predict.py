@@ -158,7 +158,8 @@ def _bands(ctx, param, value):
 @click.option("--outputs", "model_outputs", metavar="NAMES",
               help="Model outputs to write, by name, comma-separated (default: all, in order; "
                    "an auxiliary head's, torchvision's aux or UperNet's auxiliary_logits, left "
-                   "out when it and its main head, out or logits, are the only outputs).")
+                   "out when it and its main head, out or logits, are the only outputs, or "
+                   "that of a dynamo export's aux_classifier/auxiliary_head module).")
 @click.option("--model-resolution", callback=_resolution, metavar="M|native",
               help="The model's pixel size in metres: windows are read resampled to it and the "
               "result written back on the image grid. Default: the model's resolution "
