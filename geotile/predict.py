@@ -293,7 +293,10 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
     if (size - pixels) % scale:  # a stride of whole output cells
         stride = max(scale, (size - pixels) // scale * scale)
         if not quiet:
-            log.info("%s downscales by %d: overlap %d px, so that windows start on its cells",
+            what = ("cuts its input into %d px patches" if geometry.out == size
+                    and not geometry.offset and scale == getattr(model, "_patch", None)
+                    else "downscales by %d")
+            log.info("%s " + what + ": overlap %d px, so that windows start on its cells",
                      model.path.name, scale, size - stride)
         pixels = size - stride
     return size, pixels
