@@ -4,7 +4,9 @@ Each pair of files (paired by name, :func:`geotile.folder_pairs.pair_folders`) i
 scored as two line files are (:func:`geotile.line_metrics.evaluate_lines`);
 the total sums their lengths (predicted, true, and within the buffer), so that
 long roads weigh more than short ones, as one file of all of them would. APLS, where
-asked, is the mean of the images' (SpaceNet's total), images without true lines left out.
+asked, is the mean of the images' (SpaceNet's total), images without true lines left out;
+a truth without a prediction file scores 0 there, as SpaceNet scores an image a submission
+leaves out (an empty proposal: 0).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class ManyLineScores:
     buffer: float
     unpaired: dict[str, list[str]] = field(default_factory=dict)
     mode: str = "line"
+    #: APLS of the truths without a prediction file {truth: AplsScore (0) or None (no road)}
+    unpredicted: dict = field(default_factory=dict)
 
     @property
     def scores(self) -> LineScores:
@@ -50,15 +54,27 @@ class ManyLineScores:
 
     @property
     def asked_apls(self) -> bool:
-        return any(p.apls is not None for p in self.per_image.values())
+        return any(p.apls is not None for p in self.per_image.values()) or bool(
+            self.unpredicted)
 
-    def as_dict(self) -> dict:
+    def mean_apls(self) -> tuple[float | None, int]:
+        """(mean APLS, images scored): the pairs' and the truths without a prediction (0)."""
         from geotile.apls import mean_apls
 
+        return mean_apls([*(p.apls for p in self.per_image.values()),
+                          *self.unpredicted.values()])
+
+    @property
+    def zero_unpredicted(self) -> list[str]:
+        """The truths without a prediction scored 0 (those with a road of 5 m or more)."""
+        return [t for t, s in self.unpredicted.items() if s is not None and s.apls is not None]
+
+    def as_dict(self) -> dict:
         extra = {}
         if self.asked_apls:
-            mean, scored = mean_apls(p.apls for p in self.per_image.values())
-            extra = {"apls": None if mean is None else round(mean, 6), "apls_images": scored}
+            mean, scored = self.mean_apls()
+            extra = {"apls": None if mean is None else round(mean, 6), "apls_images": scored,
+                     "apls_unpredicted": self.zero_unpredicted}
         return {**self.scores.as_dict(), **extra, "images": len(self.per_image),
                 "per_image": self.rows(), "unpaired": self.unpaired}
 
@@ -73,11 +89,11 @@ class ManyLineScores:
                  s.scores_line()]
         apls = self.asked_apls
         if apls:
-            from geotile.apls import mean_apls
-
-            mean, scored = mean_apls(p.apls for p in self.per_image.values())
+            mean, scored = self.mean_apls()
+            zero = len(self.zero_unpredicted)
             lines.append("  APLS none (no truth has a road of 5 m or more)" if mean is None else
-                         f"  APLS {mean:.4f} (mean of {counted(scored, 'image')})")
+                         f"  APLS {mean:.4f} (mean of {counted(scored, 'image')}"
+                         + (f"; {zero} without a prediction scored 0)" if zero else ")"))
         lines.append(f"  {'image':<{n}}{'pred. ' + s.unit:>12}{'true ' + s.unit:>12}"
                      f"{'prec.':>8}{'recall':>8}{'F1':>8}{'quality':>8}"
                      + (f"{'APLS':>8}" if apls else ""))
@@ -112,4 +128,16 @@ def evaluate_line_folders(pairs, *, buffer: float = 2.0, labels_crs: str | None 
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
     unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
                 "truth": [str(t) for t in pairs.unpaired_truth]}
-    return ManyLineScores(per_image, files, buffer, unpaired)
+    unpredicted = {str(t): _apls_of_nothing(t, labels_crs, labels_layer)
+                   for t in pairs.unpaired_truth} if apls else {}
+    return ManyLineScores(per_image, files, buffer, unpaired, unpredicted=unpredicted)
+
+
+def _apls_of_nothing(truth, labels_crs: str | None, labels_layer: str | None):
+    """The APLS of no prediction against the lines of file ``truth``: 0, or None where it
+    holds no road of 5 m or more (scored as two files are, an empty prediction)."""
+    from geotile.line_metrics import _read, score_line_frames
+
+    frame = _read(truth, labels_crs, labels_layer)
+    return score_line_frames(frame.iloc[:0], frame, truth, truth, labels_crs=labels_crs,
+                             apls=True).apls

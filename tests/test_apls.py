@@ -306,6 +306,28 @@ def test_evaluate_apls_of_folders_is_the_mean_over_images(run_cli, tmp_path):
     assert "APLS 0.7632 (mean of 2 images)" in table.stdout
 
 
+def test_evaluate_apls_of_folders_scores_a_truth_without_a_prediction_0(run_cli, tmp_path):
+    # SpaceNet scores an image the submission leaves out 0, as an empty proposal: left out
+    # of the mean, a model writing nothing for its hardest tiles would score higher
+    for side in ("pred", "truth"):
+        (tmp_path / side).mkdir()
+    write_lines(tmp_path / "truth/a.gpkg", placed(T_ROADS))
+    write_lines(tmp_path / "pred/a.gpkg", placed(T_ROADS))
+    write_lines(tmp_path / "truth/b.gpkg", placed(T_ROADS, dy=Y0 + 1000))  # no pred/b
+    write_lines(tmp_path / "truth/c.gpkg", placed([LineString([(0, 0), (3, 0)])]))  # a crumb
+    got = scored(run_cli, tmp_path / "pred", tmp_path / "truth", "--apls")
+    assert got["per_image"]["a"]["apls"] == 1.0
+    assert got["apls"] == 0.5 and got["apls_images"] == 2
+    assert got["apls_unpredicted"] == [str(tmp_path / "truth/b.gpkg")]  # c: no road to score
+    assert got["unpaired"]["truth"] == [str(tmp_path / "truth/b.gpkg"),
+                                        str(tmp_path / "truth/c.gpkg")]
+    table = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth", "--apls")
+    assert table.exit_code == 0, table.output
+    assert "APLS 0.5000 (mean of 2 images; 1 without a prediction scored 0)" in table.stdout
+    plain = scored(run_cli, tmp_path / "pred", tmp_path / "truth")  # no --apls: not read
+    assert "apls" not in plain and plain["images"] == 1
+
+
 def test_evaluate_apls_applies_to_lines_only(run_cli, tmp_path):
     square = shapely.box(X0, Y0, X0 + 10, Y0 + 10)
     polygons = write_lines(tmp_path / "p.gpkg", [square])

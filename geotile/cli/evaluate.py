@@ -267,7 +267,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     prediction's path between their snapped places, 1 where either did not
     snap or no path joins them; 1 - the mean cost; prediction onto truth
     the same swapped; APLS their harmonic mean. A truth without lines has
-    none (null); per image, folders and road CSVs also their mean.
+    none (null); per image, folders and road CSVs also their mean, a truth
+    without a prediction scored 0 (SpaceNet's rule for a missing image).
     A SpaceNet road CSV (ImageId, WKT_Pix: SpaceNet 3, 5 and 8's, vectorize
     --lines -o x.csv's) on either side: its lines are placed on the images
     --image gives (a folder; ImageId: the image name without its product
@@ -367,7 +368,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     matched_predicted_length_m, matched_true_length_m, predictions, truths;
     with --apls: apls, apls_gt_onto_prop, apls_prop_onto_gt (null: no true
     lines); folders of lines also images, per_image and unpaired (--apls:
-    apls the mean over apls_images, images with true lines).
+    apls the mean over apls_images, images with true lines, those of
+    apls_unpredicted, truths without a prediction, scored 0).
     Road rasters (--buffer): mode ("relaxed"), buffer_m, units, rho_px
     (along columns), rho_px_rows, road_class, precision, recall, f1,
     quality, predicted_pixels, true_pixels, matched_predicted_pixels,
