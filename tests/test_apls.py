@@ -348,3 +348,18 @@ def test_evaluate_apls_of_two_road_csvs_per_image_and_their_mean(run_cli, make_r
     assert got["per_image"]["AOI_2_Vegas_img1"]["apls"] == 1.0
     assert got["per_image"]["AOI_2_Vegas_img2"]["apls"] is None  # no true road: none
     assert got["apls"] == 1.0 and got["apls_images"] == 1
+
+
+def test_evaluate_apls_of_road_csvs_scores_an_image_left_out_of_the_prediction_0(
+        run_cli, make_raster, tmp_path):
+    from .test_spacenet_roads import SIZE, TRANSFORM, roads_csv, write_rows
+
+    (tmp_path / "images").mkdir()
+    make_raster("images/PS-RGB_AOI_2_Vegas_img1.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                transform=TRANSFORM)
+    truth = roads_csv(tmp_path / "truth.csv")  # img1 road_network, img2 LINESTRING EMPTY
+    pred = write_rows(tmp_path / "pred.csv", ["ImageId", "WKT_Pix"],
+                      [["AOI_2_Vegas_img2", "LINESTRING EMPTY"]])  # img1 left out
+    got = scored(run_cli, pred, truth, "--image", tmp_path / "images", "--apls")
+    assert got["per_image"]["AOI_2_Vegas_img1"]["apls"] == 0.0
+    assert got["apls"] == 0.0 and got["apls_images"] == 1
