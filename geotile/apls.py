@@ -16,7 +16,7 @@ truth without lines has no APLS (None: apls.py skips such images); a proposal wi
 lines scores 0. Pieces of either graph whose longest path is under 5 m are left out, as
 apls.py leaves them out (``_clean_sub_graphs``). Shortest paths by
 :func:`scipy.sparse.csgraph.dijkstra`, O(n^2) over the n control points, in blocks of
-sources. Not APLS_time (SpaceNet 5's travel times).
+sources. Not APLS_time (SpaceNet 5's travel times): files carrying them are told so.
 
 Where apls.py differs: a line's vertex within 0.1 mm of another line joins it (there too),
 where apls.py joins equal vertices only (a T drawn without a vertex at its junction: two
@@ -65,6 +65,29 @@ BLOCK = 256
 #: control points of one side above which APLS is said to take minutes before it starts
 #: (all pairs of paths: 11,000 points of a 6 km grid of 100 m blocks took 52 s of CPU)
 LARGE = 10_000
+
+
+#: fields of SpaceNet 5's speeds and travel times (GeoJSON truth, road CSVs)
+SPEED_FIELDS = ("inferred_speed_mps", "inferred_speed_mph", "travel_time_s")
+
+
+def say_if_timed(frames) -> None:
+    """Warn where one of ``frames`` ((file, its fields: a GeoDataFrame, a road CSV's extra
+    columns)) carries SpaceNet 5's speeds or travel times: APLS here weights paths by length
+    (APLS_length), not by travel time."""
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    for path, frame in frames:
+        fields = [c for c in SPEED_FIELDS if c in frame and np.isfinite(
+            np.asarray(frame[c], dtype=float)).any()]
+        if fields:
+            warnings.warn(f"{path} carries {fields[0]}: APLS here weighs paths by length "
+                          "(SpaceNet 3's APLS, apls.py's APLS_length), not by travel time "
+                          "(SpaceNet 5's APLS_time, which geotile does not compute).",
+                          GeotileWarning, stacklevel=3)
+            return
 
 
 @dataclass(frozen=True)

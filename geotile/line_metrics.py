@@ -455,6 +455,10 @@ def score_line_frames(pred_frame, truth_frame, prediction, truth,
                       f"{buffer:g} and the lengths are in their coordinates' units (pixels for "
                       "lines vectorized from an image without georeference), not metres.",
                       GeotileWarning, stacklevel=2)
+    if apls:
+        from geotile.apls import say_if_timed
+
+        say_if_timed(((truth, truth_frame), (prediction, pred_frame)))
     pred_lines, true_lines = in_ground_metres(pred_frame.geometry, truth_frame.geometry)
     for path, lines, outcome in ((prediction, pred_lines, "recall 0"),
                                  (truth, true_lines, "precision 0")):

@@ -200,6 +200,10 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
                          "and measure its lines.")
     rasters = _rasters(images)
     tables = {p: _lines_of(p) for p, road in zip(paths, roads, strict=True) if road}
+    if apls:
+        from geotile.apls import say_if_timed
+
+        say_if_timed((p, tables[p].extra) for p in (truth, prediction) if p in tables)
     sources: dict = {}
     placed = _images_of(tables, rasters, images, sources)
     if all(roads):

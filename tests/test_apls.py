@@ -282,6 +282,24 @@ def test_evaluate_apls_measures_lonlat_lines_in_metres(run_cli, tmp_path):
     assert 0.3 < expected < 0.6
 
 
+def test_evaluate_apls_of_lines_with_speeds_says_it_weighs_paths_by_length(run_cli,
+                                                                           tmp_path):
+    # SpaceNet 5's truth carries inferred_speed_mps and ranks by travel time (APLS_time):
+    # its T at 20 and 8 m/s against the same T at 8 and 20 m/s is APLS_time 0.2 in apls.py
+    truth = write_lines(tmp_path / "truth.geojson", placed(T_ROADS),
+                        inferred_speed_mps=[20.0, 8.0])
+    pred = write_lines(tmp_path / "pred.geojson", placed(T_ROADS),
+                       inferred_speed_mps=[8.0, 20.0])
+    result = run_cli("evaluate", pred, truth, "--apls", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["apls"] == 1.0
+    assert "truth.geojson" in result.stderr and "inferred_speed_mps" in result.stderr
+    assert "APLS_time" in result.stderr and "by length" in result.stderr
+    plain = write_lines(tmp_path / "plain.geojson", placed(T_ROADS))
+    quiet = run_cli("evaluate", plain, plain, "--apls", "--json")
+    assert quiet.exit_code == 0 and "APLS_time" not in quiet.stderr
+
+
 def test_evaluate_apls_refuses_lines_in_no_crs(run_cli, tmp_path):
     truth = write_lines(tmp_path / "truth.gpkg", T_ROADS, crs=None)
     pred = write_lines(tmp_path / "pred.gpkg", T_ROADS, crs=None)
@@ -363,3 +381,23 @@ def test_evaluate_apls_of_road_csvs_scores_an_image_left_out_of_the_prediction_0
     got = scored(run_cli, pred, truth, "--image", tmp_path / "images", "--apls")
     assert got["per_image"]["AOI_2_Vegas_img1"]["apls"] == 0.0
     assert got["apls"] == 0.0 and got["apls_images"] == 1
+
+
+def test_evaluate_apls_of_spacenet_5_road_csvs_says_it_weighs_paths_by_length(
+        run_cli, make_raster, tmp_path):
+    from .test_spacenet_roads import SIZE, TRANSFORM, write_rows
+
+    (tmp_path / "images").mkdir()
+    make_raster("images/PS-RGB_AOI_7_Moscow_chip0.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                transform=TRANSFORM)
+    rows = [["AOI_7_Moscow_chip0", "LINESTRING (10 20, 210 20)", "100.0", "5.0"],
+            ["AOI_7_Moscow_chip0", "LINESTRING (110 20, 110 320)", "150.0", "18.8"]]
+    header = ["ImageId", "WKT_Pix", "length_m", "travel_time_s"]
+    truth = write_rows(tmp_path / "truth.csv", header, rows)
+    pred = write_rows(tmp_path / "pred.csv", header, rows)
+    result = run_cli("evaluate", pred, truth, "--image", tmp_path / "images", "--apls",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["apls"] == 1.0
+    assert "truth.csv carries travel_time_s" in result.stderr
+    assert "APLS_time" in result.stderr

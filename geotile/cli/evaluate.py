@@ -257,7 +257,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     F1, and quality TP/(TP+FP+FN) of the lengths (TP: predicted length within
     the buffer); many lines may match one; the options of polygon scores
     (--iou, --errors, --report, --class-field...) do not apply. --apls adds
-    APLS (Van Etten et al. 2018; SpaceNet 3 and 5, as CosmiQ's apls.py):
+    APLS (Van Etten et al. 2018; as CosmiQ's apls.py) by path length: SpaceNet
+    3's metric, apls.py's APLS_length, not SpaceNet 5's travel-time APLS_time:
     each side a graph (nodes at line ends and shared vertices: lines crossing
     without one are a bridge; pieces whose paths are all under 5 m left
     out), control points at its nodes and every 50 m
