@@ -5,8 +5,10 @@ scored as two line files are (:func:`geotile.line_metrics.evaluate_lines`);
 the total sums their lengths (predicted, true, and within the buffer), so that
 long roads weigh more than short ones, as one file of all of them would. APLS, where
 asked, is the mean of the images' (SpaceNet's total), images without true lines left out;
-a truth without a prediction file scores 0 there, as SpaceNet scores an image a submission
-leaves out (an empty proposal: 0).
+a truth without a prediction file scores 0 there, as an empty prediction file does (road
+CSVs too: an image the prediction leaves out is an empty proposal), so that writing nothing
+for the hardest tiles scores no higher. SpaceNet 3's offline tester and apls.py leave such
+images unscored instead.
 """
 
 from __future__ import annotations

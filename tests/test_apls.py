@@ -325,8 +325,8 @@ def test_evaluate_apls_of_folders_is_the_mean_over_images(run_cli, tmp_path):
 
 
 def test_evaluate_apls_of_folders_scores_a_truth_without_a_prediction_0(run_cli, tmp_path):
-    # SpaceNet scores an image the submission leaves out 0, as an empty proposal: left out
-    # of the mean, a model writing nothing for its hardest tiles would score higher
+    # a missing prediction scores 0 as an empty one does (and an image a road CSV leaves
+    # out): left out of the mean, writing nothing for the hardest tiles would score higher
     for side in ("pred", "truth"):
         (tmp_path / side).mkdir()
     write_lines(tmp_path / "truth/a.gpkg", placed(T_ROADS))

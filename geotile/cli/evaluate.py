@@ -269,7 +269,8 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     snap or no path joins them; 1 - the mean cost; prediction onto truth
     the same swapped; APLS their harmonic mean. A truth without lines has
     none (null); per image, folders and road CSVs also their mean, a truth
-    without a prediction scored 0 (SpaceNet's rule for a missing image).
+    without a prediction scored 0 as an empty prediction is (SpaceNet 3's
+    tester and apls.py leave it out).
     A SpaceNet road CSV (ImageId, WKT_Pix: SpaceNet 3, 5 and 8's, vectorize
     --lines -o x.csv's) on either side: its lines are placed on the images
     --image gives (a folder; ImageId: the image name without its product
