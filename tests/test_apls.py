@@ -106,6 +106,18 @@ def test_a_closed_loop_alone_is_a_road_not_a_crumb():
     assert apls([shifted], [ring]).apls > 0.9
 
 
+def test_a_ring_hanging_at_a_junction_and_a_road_drawn_twice_are_roads():
+    # apls.py's GeoJSON reading drops every copy of an edge drawn twice, a cul-de-sac loop
+    # (its two directions) included: there missing the loop costs nothing (1.0) and a road
+    # drawn twice in the truth vanishes from it (0.769); here both are roads
+    loop = LineString([(100, 150), (140, 190), (100, 230), (60, 190), (100, 150)])
+    with_loop = [*T_ROADS, loop]
+    assert apls(with_loop, with_loop).apls == pytest.approx(1.0)
+    without = apls(T_ROADS, with_loop)
+    assert without.prop_onto_gt == 1.0 and without.gt_onto_prop < 0.5
+    assert apls(T_ROADS, [*T_ROADS, T_ROADS[1]]).apls == pytest.approx(1.0)
+
+
 def test_fragments_shorter_than_5_m_are_left_out_as_apls_py_cleans_them():
     # apls.py drops each connected piece whose longest path is under 5 m (_clean_sub_graphs)
     crumbs = [LineString([(300, 300), (303, 300)]),  # 3 m
