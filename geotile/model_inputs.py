@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from geotile.errors import ModelError
+from geotile.plurals import counted
 
 #: words that put two inputs in order: (first date's, second date's)
 ORDERED_WORDS = (("pre", "post"), ("before", "after"), ("old", "new"), ("first", "second"),
@@ -311,7 +312,7 @@ class Dates:
         dates, wanted = self.fixed()
         if (dates or count, wanted or channels) != (count, channels):
             self.axis = told  # the next image's dates may tell
-        if count == 1 and dates and wanted and channels == dates * wanted:
+        if count == 1 and (dates or 0) > 1 and wanted and channels == dates * wanted:
             one = Path(str(source)).name
             by_date = " ".join(f"-b {b}" for b in range(1, wanted + 1))
             by_band = " ".join(f"-b {1 + b * dates}" for b in range(wanted))
@@ -323,12 +324,13 @@ class Dates:
                 f"(band by band: {by_band} for date 1), and give date1.tif, then the others "
                 "as --extra-bands in date order.")
         if dates is not None and dates != count:
+            give = "give no --extra-bands (the image is its one date)" if dates == 1 else (
+                "give --extra-bands once per further date, in date order "
+                f"({dates - 1} of them)")
             raise ModelError(
-                f"{source}: {name} takes {dates} dates (input {self.arg.name} "
+                f"{source}: {name} takes {counted(dates, 'date')} (input {self.arg.name} "
                 f"{_shape(self.arg)}, {self.layout()}{', ' + self.why if self.why else ''}) "
-                f"but {count} given (the image and "
-                f"{count - 1} --extra-bands); give --extra-bands once per further date, in "
-                f"date order ({dates - 1} of them).")
+                f"but {count} given (the image and {count - 1} --extra-bands); {give}.")
         if wanted is not None and wanted != channels:
             raise ModelError(
                 f"{source}: {name} takes {wanted} channels per date (input {self.arg.name} "

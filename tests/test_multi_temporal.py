@@ -455,3 +455,20 @@ def test_dates_naming_their_bands_in_other_orders_are_one_line(series, make_rast
     assert not out.exists()
     got, _ = _predict(run_cli, model, paths, out, "--bands", "red,nir")
     np.testing.assert_allclose(got, _reference(stack, 3, 2), atol=1e-5)
+
+
+def test_a_time_axis_of_one_date_takes_the_image_alone(series, tmp_path, run_cli):
+    """[N,1,2,H,W] (a 5-D export of a single-date model) given its one 2-band image was told
+    'd0.tif holds 2 bands: 1 dates of 2 ... Split it: gdal_translate -b 1 -b 2', exit 1; a
+    second date was told '(0 of them)'. Now the image alone predicts; a further date is one
+    line saying to give none."""
+    stack, paths = series
+    model = temporal_model(tmp_path / "one.onnx", "NTCHW", dates=1)
+    got, _ = _predict(run_cli, model, paths[:1], tmp_path / "o.tif", "--tile-size", 32,
+                      "--overlap", 8)
+    np.testing.assert_allclose(got, _reference(stack[:1], 1, 2), atol=1e-5)
+    out = tmp_path / "two.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "-o", out)
+    assert_one_line_error(result, "one.onnx takes 1 date ", "2 given",
+                          "give no --extra-bands")
+    assert not out.exists()
