@@ -183,10 +183,12 @@ _CHANNEL_PASS_OPS = _INPUT_PASS_OPS | {"Sub", "Add", "Mul", "Div", "Pad", "Relu"
 _CONV_WEIGHTS = {"Conv": 1, "ConvTranspose": 1, "ConvInteger": 1, "QLinearConv": 3}
 
 
-def graph_input_channels(graph, input_name: str) -> int | None:
+def graph_input_channels(graph, input_name: str, conv3d: bool = False) -> int | None:
     """The channels the model's input has, from the weights of the Conv (ConvTranspose, or a
     quantised one) it goes into through ops that keep its channels (a normalisation, a
-    Transpose, quantisation); None when the graph does not tell (or tells two counts)."""
+    Transpose, quantisation); None when the graph does not tell (or tells two counts).
+    ``conv3d``: only a Conv of 3-D kernels reached with no Transpose between: the count is
+    then that of the input's axis 1 (ONNX's Conv takes [N,C,D,H,W])."""
     from geotile.onnx_graph import attribute
 
     _, constant_names = _graph_index(graph)
@@ -205,10 +207,10 @@ def graph_input_channels(graph, input_name: str) -> int | None:
         for node in consumers:
             at = _CONV_WEIGHTS.get(node.op_type)
             weight = dims.get(node.input[at]) if at and len(node.input) > at else None
-            if weight and node.input[0] == name and len(weight) >= 3:
+            if weight and node.input[0] == name and len(weight) >= (5 if conv3d else 3):
                 group = int(attribute(node, "group", 1) or 1)
                 found.add(weight[0] if node.op_type == "ConvTranspose" else weight[1] * group)
-            elif node.op_type in _CHANNEL_PASS_OPS and all(
+            elif node.op_type in _CHANNEL_PASS_OPS - ({"Transpose"} if conv3d else set()) and all(
                     i in constant_names or not i for i in node.input if i != name):
                 found |= counts(node.output[0], depth + 1)
             else:

@@ -211,8 +211,11 @@ def time_axis(arg, graph, metadata: dict, path) -> int | None:
         return said
     from geotile.graph_analysis import graph_input_channels
 
-    channels = graph_input_channels(graph, arg.name)
     dims = [d if isinstance(d, int) and d > 0 else None for d in arg.shape[1:3]]
+    direct = graph_input_channels(graph, arg.name, conv3d=True)
+    if direct is not None and dims[0] in (None, direct):  # a Conv3d on the input itself
+        return 2
+    channels = graph_input_channels(graph, arg.name)
     if channels is not None and dims.count(channels) == 1:
         return 2 if dims[0] == channels else 1
     return None

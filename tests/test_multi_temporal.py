@@ -472,3 +472,24 @@ def test_a_time_axis_of_one_date_takes_the_image_alone(series, tmp_path, run_cli
     assert_one_line_error(result, "one.onnx takes 1 date ", "2 given",
                           "give no --extra-bands")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("dates,channels", [(2, 3), (3, 3)])
+def test_a_conv3d_on_the_input_tells_ncthw_whatever_its_axes_say(make_raster, tmp_path,
+                                                                  run_cli, dates, channels):
+    """A Conv3d U-Net exported with every axis dynamic (torch dynamic_axes [0, 1, 2, 3, 4])
+    was fed [N,2,3,H,W] by the probe and refused as 'its channel axis is symbolic ...
+    export it with its number of channels fixed'; 3 dates of 3 bands (T = C) as 'takes 3
+    dates of 3 channels as [N,T,C,H,W] or [N,C,T,H,W] alike'. ONNX's Conv takes
+    [N,C,D,H,W]: a Conv3d on the input says its axis 1 holds the channels."""
+    rng = np.random.default_rng(3)
+    stack = rng.random((dates, channels, HEIGHT, WIDTH)).astype(np.float32)
+    paths = [make_raster(f"c{i}.tif", stack[i]) for i in range(dates)]
+    model = temporal_model(tmp_path / "m.onnx", "NCTHW", dates, channels, conv3d=True)
+    proto = onnx.load(str(model))
+    for axis in (1, 2):
+        proto.graph.input[0].type.tensor_type.shape.dim[axis].dim_param = f"x_dynamic_{axis}"
+    onnx.save(proto, str(model))
+    got, _ = _predict(run_cli, model, paths, tmp_path / "o.tif", "--tile-size", 32,
+                      "--overlap", 8)
+    np.testing.assert_allclose(got, _reference(stack, dates, channels), atol=1e-5)
