@@ -1229,6 +1229,11 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     height = max(1, round(src.height * abs(src.res[1]) / pixel[1]))
     transform = chain(src.transform, Affine.scale(src.width / width, src.height / height))
     down = width < src.width and height < src.height  # else bilinear (GDAL widens it per axis)
+    resampling = Resampling.average if down else Resampling.bilinear
+    extra_way = extra_bands[1]
+    if extra_way == "auto" and (getattr(model, "dates", None) is not None or getattr(
+            model, "second_input", None) is not None):  # further dates: as the image
+        extra_way = resampling.name
     temp = beside.with_name(beside.name + ".model-grid.tif")
     # NaN pixels of a float image are nodata, declared or not: left out of the averages
     # (else each model cell touching a NaN collar is NaN, and so its valid pixels)
@@ -1265,11 +1270,10 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
         with (alpha_as_values(src) if as_band else nodata_as_nan(src) if nan_view
               else contextlib.nullcontext(src)) as source, \
                 WarpedVRT(source, crs=src.crs, transform=transform, width=width, height=height,
-                          resampling=Resampling.average if down else Resampling.bilinear,
-                          add_alpha=as_band or mask_band,
+                          resampling=resampling, add_alpha=as_band or mask_band,
                           **({"UNIFIED_SRC_NODATA": "NO"} if own else {}),
                           **source_nodata) as vrt, \
-                _extra(extra_bands[0], vrt, extra_bands[1],
+                _extra(extra_bands[0], vrt, extra_way,
                        every_date_bands(model, src, options.bands)) as extra:
             # the VRT holds the bands in one type: each is scaled for its own
             read, prepare = _stacked_reader(model, vrt, indexes, check_nodata, extra,

@@ -493,3 +493,28 @@ def test_a_conv3d_on_the_input_tells_ncthw_whatever_its_axes_say(make_raster, tm
     got, _ = _predict(run_cli, model, paths, tmp_path / "o.tif", "--tile-size", 32,
                       "--overlap", 8)
     np.testing.assert_allclose(got, _reference(stack, dates, channels), atol=1e-5)
+
+
+def test_model_resolution_resamples_every_date_as_the_image(series, make_raster, tmp_path,
+                                                             run_cli):
+    """--model-resolution 20 of 10 m dates averaged the image (date 1) onto the model's
+    grid but resampled the --extra-bands dates bilinearly: one file given as dates 1 and 3
+    reached the model 0.12 apart (a change everywhere), exit 0. Now each date is resampled
+    as the image: three copies of one raster give W-weighted sums of one resampled image."""
+    stack, _ = series
+    copies = [make_raster(f"copy{i}.tif", stack[0]) for i in range(3)]
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    got, _ = _predict(run_cli, model, copies, tmp_path / "o.tif", "--model-resolution", 20)
+    identity = tmp_path / "identity.onnx"
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, "H", "W"])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 10
+    onnx.save(proto, str(identity))
+    resampled, _ = _predict(run_cli, identity, copies[:1], tmp_path / "r.tif",
+                            "--model-resolution", 20)
+    assert np.abs(resampled - stack[0]).max() > 0.1  # resampled indeed
+    expected = np.einsum("tc,chw->chw", temporal_weights(3, 2), resampled)
+    np.testing.assert_allclose(got, expected, atol=1e-5)

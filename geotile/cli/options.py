@@ -174,7 +174,8 @@ def extra_bands_opts(command):
         type=click.Choice(["auto", "bilinear", "nearest", "cubic", "average"]),
         default="auto", show_default=True,
         help="Resampling of --extra-bands onto the image grid. auto: nearest for a raster "
-        "of classes (a colour table or class names), else bilinear.")(command)
+        "of classes (a colour table or class names), else bilinear; a model's further "
+        "dates onto its --model-resolution grid as the image (predict).")(command)
     return click.option(
         "--extra-bands", "extra_bands", multiple=True, type=INPUT_PATH, metavar="RASTER",
         help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands, read on the "
