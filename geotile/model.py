@@ -1248,6 +1248,11 @@ class OnnxModel:
         if result.ndim == 2:
             raise ModelError(f"{what}: it is a classifier (N, K), not a segmentation model; "
                              "geotile predicts per-pixel outputs.")
+        if result.ndim == 5 and getattr(self, "dates", None) is not None:
+            raise ModelError(
+                f"{what}, 5-D: a map per date (the dates' axis of input {self.input_name} "
+                "kept); geotile writes one map of all the dates. Re-export it with the dates "
+                "reduced (a mean over T, or the last date's: out[:, :, -1] of [N,K,T,H,W]).")
         if result.ndim not in (3, 4) or shape[0] != batch:
             raise ModelError(f"{what}; geotile needs [N,K,H,W], [N,H,W,K] or [N,H,W].")
         if result.ndim == 3:

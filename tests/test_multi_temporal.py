@@ -518,3 +518,24 @@ def test_model_resolution_resamples_every_date_as_the_image(series, make_raster,
     assert np.abs(resampled - stack[0]).max() > 0.1  # resampled indeed
     expected = np.einsum("tc,chw->chw", temporal_weights(3, 2), resampled)
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_an_output_keeping_the_dates_axis_is_one_line_saying_so(series, tmp_path, run_cli):
+    """A model giving a map per date ([N,K,T,H,W]: a per-date segmentation) was told
+    'output 'y' has shape [1, 3, 2, 512, 512] ...; geotile needs [N,K,H,W], [N,H,W,K] or
+    [N,H,W]', nothing of the dates or the re-export."""
+    _, paths = series
+    model = tmp_path / "per_date.onnx"
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "per_date",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "T", 2, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", "T", 2, "H", "W"])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 10
+    onnx.save(proto, str(model))
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "--extra-bands",
+                     paths[2], "-o", out)
+    assert_one_line_error(result, "per_date.onnx", "5-D", "a map per date",
+                          "Re-export it with the dates reduced")
+    assert not out.exists()
