@@ -53,10 +53,10 @@ def date_range(model, src, indexes) -> DateRange | None:
 
 
 def check_date_ranges(model, first: DateRange | None, second: DateRange | None, image,
-                      extra) -> None:
+                      extra, number: int = 2) -> None:
     """InputError when the two dates of ``model`` (one of them of float pixels) reach it on
     scales :data:`RATIO` times apart: naming both files, their ranges and the rescale."""
-    from geotile.extra_bands import date_names, two_dates
+    from geotile.extra_bands import date_names, pair_words, two_dates
 
     if not two_dates(model) or first is None or second is None or not (
             first.floats or second.floats):
@@ -76,9 +76,10 @@ def check_date_ranges(model, first: DateRange | None, second: DateRange | None, 
         scale = "SRC_MIN SRC_MAX DST_MIN DST_MAX"
     how = (f"gdal_translate -ot Float32 -scale {scale} {names[big]} "
            f"{Path(names[big]).with_name(Path(names[big]).stem + '_rescaled.tif')}")
+    pair, one, other = pair_words(model, number)
     raise InputError(
-        f"{names[0]} and {names[1]}: the two dates of {Path(model.path).name} hold values "
-        f"on different scales (the first's {first.shown()}, the second's "
-        f"{second.shown()} as fed, 1st..99th percentile of a sample): fed alike, the model "
-        f"would see a change everywhere. Rescale {names[big]} to {names[1 - big]}'s range "
-        f"first ({how}) and give that; --scale multiplies both dates alike.")
+        f"{names[0]} and {names[1]}: {pair} hold values on different scales ({one} "
+        f"{first.shown()}, {other} {second.shown()} as fed, 1st..99th percentile of a "
+        "sample): fed alike, the model would see a change everywhere. Rescale "
+        f"{names[big]} to {names[1 - big]}'s range first ({how}) and give that; --scale "
+        "multiplies both dates alike.")

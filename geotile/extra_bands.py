@@ -114,7 +114,17 @@ def date_names(image, extra) -> tuple[str, str]:
             str(Path(second.parent.name, second.name)))
 
 
-def check_date_types(model, dtypes, extra_dtypes, image, extra) -> None:
+def pair_words(model, number: int = 2) -> tuple[str, str, str]:
+    """How a line names the image and its date ``number``: ("the two dates of m.onnx",
+    "the first's", "the second's") for a change detection model, ("dates 1 and 3 of
+    m.onnx", "date 1's", "date 3's") for a multi-temporal one."""
+    name = Path(str(model.path)).name
+    if getattr(model, "dates", None) is None:
+        return f"the two dates of {name}", "the first's", "the second's"
+    return f"dates 1 and {number} of {name}", "date 1's", f"date {number}'s"
+
+
+def check_date_types(model, dtypes, extra_dtypes, image, extra, number: int = 2) -> None:
     """InputError when a change detection model's two dates (the image's bands of
     ``dtypes``, the --extra-bands raster's of ``extra_dtypes``) of integer pixels would be
     scaled apart: a uint8 date divided by 255 beside a uint16 one fed raw. --scale puts both
@@ -135,10 +145,10 @@ def check_date_types(model, dtypes, extra_dtypes, image, extra) -> None:
         return f"{names} pixels go in {how}"
 
     names = date_names(image, extra)
+    pair, one, other = pair_words(model, number)
     raise InputError(
-        f"{names[0]} and {names[1]}: the two dates of "
-        f"{Path(model.path).name} would reach it on different scales (the first's "
-        f"{said(dtypes, first)}, the second's {said(extra_dtypes, second)}). Give both dates "
+        f"{names[0]} and {names[1]}: {pair} would reach it on different scales ({one} "
+        f"{said(dtypes, first)}, {other} {said(extra_dtypes, second)}). Give both dates "
         "in one type, or --scale for both (0.00392 for two 0..255 dates).")
 
 
@@ -149,7 +159,8 @@ def two_dates(model) -> bool:
     return dates is not None and len(dates) > 1 and len(set(dates)) == 1
 
 
-def check_date_values(model, declared, extra_declared, image, extra) -> None:
+def check_date_values(model, declared, extra_declared, image, extra,
+                      number: int = 2) -> None:
     """InputError when a change detection model's two dates declare other values for their
     pixels (``declared``, ``extra_declared``: (scale, offset) per band fed; Sentinel-2
     across baseline 04.00: DN x 0.0001 - 0.1, then DN x 0.0001): fed alike (one --scale and
@@ -168,10 +179,10 @@ def check_date_values(model, declared, extra_declared, image, extra) -> None:
                 f"{_shown(o for _, o in values)}")
 
     names = date_names(image, extra)
+    pair, one, other = pair_words(model, number)
     raise InputError(
-        f"{names[0]} and {names[1]}: the two dates of "
-        f"{Path(model.path).name} declare other values for their pixels (value = pixel * "
-        f"scale + offset; the first's {said(declared)}, the second's "
+        f"{names[0]} and {names[1]}: {pair} declare other values for their pixels (value = "
+        f"pixel * scale + offset; {one} {said(declared)}, {other} "
         f"{said(extra_declared)}): fed alike, the model would see a change everywhere. "
         "Convert both to their values (gdal_translate -unscale -ot Float32 IN OUT) and give "
         "those.")
@@ -208,7 +219,7 @@ def warn_repeated_dates(model, image, extra) -> None:
 
 
 def check_date_colours(model, src, indexes, extra_src, extra_indexes, image,
-                       extra) -> None:
+                       extra, number: int = 2) -> None:
     """InputError when a change detection model's two dates feed their red, green and blue
     bands in other orders by their colour interpretation (an RGB date beside PlanetScope's
     blue-first one): fed alike, the model would see a change everywhere."""
@@ -228,11 +239,12 @@ def check_date_colours(model, src, indexes, extra_src, extra_indexes, image,
     names = date_names(image, extra)
     order = [extra_indexes[second.index(c)] if c in rgb else i
              for c, i in zip(first, extra_indexes, strict=True)]
+    pair, one, other = pair_words(model, number)
     raise InputError(
-        f"{names[0]} and {names[1]}: the two dates of {Path(model.path).name} feed their "
-        f"bands in other colour orders (the first's {', '.join(c.name for c in first)}, the "
-        f"second's {', '.join(c.name for c in second)} by their colour interpretation): fed "
-        "alike, the model would see a change everywhere. Reorder the second's bands "
+        f"{names[0]} and {names[1]}: {pair} feed their bands in other colour orders ({one} "
+        f"{', '.join(c.name for c in first)}, {other} "
+        f"{', '.join(c.name for c in second)} by their colour interpretation): fed "
+        f"alike, the model would see a change everywhere. Reorder {other} bands "
         f"(gdal_translate {' '.join(f'-b {i}' for i in order)} {names[1]} "
         f"{Path(names[1]).with_name(Path(names[1]).stem + '_reordered.tif')}) and give that.")
 

@@ -1001,18 +1001,21 @@ def predict_raster(
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels
         if extra is not None and getattr(model, "second_input", None) is not None:
             model.dates_fed(len(indexes))
-        for date in each_date(extra):  # each further date beside the first
+        for number, date in enumerate(each_date(extra), 2):  # each beside the first
             check_date_types(model, [src.dtypes[i - 1] for i in indexes], date.dtypes,
-                             image_path, date.path)
+                             image_path, date.path, number)
             check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
                                       for i in indexes],
-                              [b[2:4] for b in date.band_metadata()], image_path, date.path)
+                              [b[2:4] for b in date.band_metadata()], image_path, date.path,
+                              number)
             check_two_files(model, image_path, date.path)
-            check_date_colours(model, src, indexes, *date.raster, image_path, date.path)
+            check_date_colours(model, src, indexes, *date.raster, image_path, date.path,
+                               number)
             check_date_names(model, src, indexes, *date.raster, image_path, date.path)
             if two_dates(model):
                 check_date_ranges(model, date_range(model, src, indexes),
-                                  date_range(model, *date.raster), image_path, date.path)
+                                  date_range(model, *date.raster), image_path, date.path,
+                                  number)
         warn_repeated_dates(model, image_path, extra)
         warn_vrt_gap(original, image_path.name, "get predictions",
                      indexes if src is original else None)

@@ -539,3 +539,21 @@ def test_an_output_keeping_the_dates_axis_is_one_line_saying_so(series, tmp_path
     assert_one_line_error(result, "per_date.onnx", "5-D", "a map per date",
                           "Re-export it with the dates reduced")
     assert not out.exists()
+
+
+def test_a_pair_check_names_the_dates_by_number(series, make_raster, tmp_path, run_cli):
+    """Three dates, the third of another type or scale, were told as of a change detection
+    model: 'd0.tif and d2.tif: the two dates of m.onnx ... (the first's ..., the second's
+    ...)', the third date called the second. Now: 'dates 1 and 3 of m.onnx', 'date 3's'."""
+    stack, paths = series
+    model = temporal_model(tmp_path / "m.onnx", "NTCHW", metadata={"layout": "NTCHW"})
+    uint8 = [make_raster(f"u{i}.tif", (stack[i] * 255).astype(np.uint8)) for i in range(2)]
+    cases = (([*uint8, make_raster("u2.tif", (stack[2] * 10000).astype(np.uint16))],
+              "u0.tif and u2.tif: dates 1 and 3 of m.onnx", "date 3's uint16"),
+             ([*paths[:2], make_raster("d2_dn.tif", stack[2] * 10000)],
+              "d0.tif and d2_dn.tif: dates 1 and 3 of m.onnx", "date 3's"))
+    for dates, pair, third in cases:
+        result = run_cli("predict", model, dates[0], "--extra-bands", dates[1],
+                         "--extra-bands", dates[2], "-o", tmp_path / "o.tif")
+        assert_one_line_error(result, pair, third)
+        assert "second's" not in result.stderr

@@ -417,19 +417,22 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
             typed.append((Path(image).name, common_dtype(src, indexes)))
             if dates:  # the image's uint8 scale from its channels, then every date
                 model.image_channels(len(indexes))
-            for extra, numbers, extra_types, extra_values in dates:
+            for number, (extra, numbers, extra_types, extra_values) in enumerate(dates, 2):
                 check_date_types(model, [src.dtypes[i - 1] for i in indexes], extra_types,
-                                 image, extra)
+                                 image, extra, number)
                 check_date_values(model, [(src.scales[i - 1], src.offsets[i - 1])
-                                          for i in indexes], extra_values, image, extra)
+                                          for i in indexes], extra_values, image, extra,
+                                  number)
                 check_two_files(model, image, extra)
                 with open_raster(extra) as more:
-                    check_date_colours(model, src, indexes, more, numbers, image, extra)
+                    check_date_colours(model, src, indexes, more, numbers, image, extra,
+                                       number)
                     check_date_names(model, src, indexes, more, numbers, image, extra)
                 if two_dates(model):  # as fed: after the image's uint8 scale is known
                     with open_raster(extra) as more:
                         check_date_ranges(model, date_range(model, src, indexes),
-                                          date_range(model, more, numbers), image, extra)
+                                          date_range(model, more, numbers), image, extra,
+                                          number)
     warn_one_scale_over_types(model, typed)
 
 
