@@ -288,9 +288,11 @@ class Dates:
         from geotile.model_file import first_line
 
         self.count = self.channels = None  # the next image's dates are probed afresh
+        # the probes tried 1, 2, ... up: fewer fail, more may run (a Conv3d's kernel)
+        why = "fewer fail" if count < self.runs_on else "its graph fixes it"
         raise ModelError(
             f"{source}: {Path(str(self.path)).name} runs on {self.runs_on} dates (input "
-            f"{self.arg.name} {_shape(self.arg)}: T is symbolic, its graph fixes it: "
+            f"{self.arg.name} {_shape(self.arg)}: T is symbolic, {why}: "
             f"{first_line(error)}) but {count} given; give --extra-bands once per further "
             f"date, in date order ({self.runs_on - 1} of them).")
 

@@ -557,3 +557,33 @@ def test_a_pair_check_names_the_dates_by_number(series, make_raster, tmp_path, r
                          "--extra-bands", dates[2], "-o", tmp_path / "o.tif")
         assert_one_line_error(result, pair, third)
         assert "second's" not in result.stderr
+
+
+def test_a_graph_needing_at_least_some_dates_says_fewer_fail(make_raster, tmp_path, run_cli):
+    """A Conv3d of temporal kernel 3 without padding runs on 3 dates or more: given 2 it was
+    told 'runs on 3 dates (... T is symbolic, its graph fixes it ...)', as if 4 would fail
+    too (they predict). Now the line says fewer fail; 4 dates predict."""
+    rng = np.random.default_rng(5)
+    stack = rng.random((4, 2, HEIGHT, WIDTH)).astype(np.float32)
+    paths = [make_raster(f"n{i}.tif", stack[i]) for i in range(4)]
+    kernel = np.arange(1, 7, dtype=np.float32).reshape(1, 2, 3, 1, 1) / 10
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "k"], ["c"], kernel_shape=[3, 1, 1]),
+         helper.make_node("ReduceMean", ["c"], ["y"], axes=[2], keepdims=0)], "nopad",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, "time", "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [onnx.numpy_helper.from_array(kernel, "k")])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 10
+    model = tmp_path / "nopad.onnx"
+    onnx.save(proto, str(model))
+    got, _ = _predict(run_cli, model, paths, tmp_path / "four.tif")
+    x = stack.transpose(1, 0, 2, 3)  # C, T, H, W
+    windows = [np.einsum("ct,cthw->hw", kernel[0, :, :, 0, 0], x[:, t:t + 3]) for t in range(2)]
+    np.testing.assert_allclose(got[0], np.mean(windows, axis=0), atol=1e-5)
+    out = tmp_path / "two.tif"
+    result = run_cli("predict", model, paths[0], "--extra-bands", paths[1], "-o", out)
+    assert_one_line_error(result, "nopad.onnx runs on 3 dates", "fewer fail", "2 given",
+                          "(2 of them)")
+    assert "fixes it" not in result.stderr
+    assert not out.exists()
