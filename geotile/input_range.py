@@ -36,11 +36,14 @@ def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_pat
         return
     dtypes = [np.dtype(src.dtypes[i - 1]) for i in indexes] + list(
         extra.dtypes if extra is not None else [])
+    from geotile.extra_bands import each_date
+
+    owners = [None] * len(indexes) + [d.path for d in each_date(extra) for _ in range(d.count)]
     if not whole:
         if all(d.kind in "iu" for d in dtypes):
             with contextlib.suppress(ModelError):  # the types' own ranges fit
                 model.check_input_range([np.iinfo(d).min for d in dtypes],
-                                        [np.iinfo(d).max for d in dtypes], image_path)
+                                        [np.iinfo(d).max for d in dtypes], image_path, owners)
         return
     lows = np.full(len(dtypes), np.inf)
     highs = np.full(len(dtypes), -np.inf)
@@ -55,7 +58,7 @@ def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_pat
                 highs = np.maximum(highs, values.max(axis=1))
     if np.isfinite(lows).all():
         scale = (getattr(model, "_scale", None) or 1.0) if scaled else 1.0
-        model.check_input_range(lows / scale, highs / scale, image_path)
+        model.check_input_range(lows / scale, highs / scale, image_path, owners)
 
 
 def warn_one_scale_over_types(model, typed) -> None:

@@ -1695,10 +1695,12 @@ class OnnxModel:
             out /= std
         return out
 
-    def check_input_range(self, lows, highs, source) -> None:
+    def check_input_range(self, lows, highs, source, owners=None) -> None:
         """ModelError naming a --scale that works when the raw pixels of ``source``, per
         channel ``lows``..``highs``, leave an integer-input model's range once normalised
-        (or saying that --mean takes them out of it whatever the scale); else nothing."""
+        (or saying that --mean takes them out of it whatever the scale); else nothing.
+        ``owners``: each channel's --extra-bands file (None: the image's), named where
+        theirs leave it."""
         if not np.issubdtype(self.input_type, np.integer):
             return
         info, scale = np.iinfo(self.input_type), self._scale or 1.0
@@ -1719,18 +1721,25 @@ class OnnxModel:
             first, second = (info.min - b) / a, (info.max - b) / a
             least, most = max(least, min(first, second)), min(most, max(first, second))
         name = np.dtype(self.input_type).name
+        outside = [not (info.min - 0.5 <= e[0] <= info.max + 0.5) for e in ends]
+        offenders = list(dict.fromkeys(  # each channel's (lo, hi) are two of ends
+            owner for i, owner in enumerate(owners or [None] * len(lows))
+            if outside[2 * i] or outside[2 * i + 1])) or [None]
+        whose = " and ".join("the image's" if owner is None else f"{Path(str(owner)).name}'s"
+                             for owner in offenders)
         head = (f"{source}: {self.path.name} takes {name} pixels ({info.min}..{info.max}) and "
-                f"the image's pixels reach {low:g}..{high:g}")
+                f"{whose} pixels reach {low:g}..{high:g}")
+        what = "the image" if offenders == [None] else "them"
         if most <= least or most <= 0:
             mean = ",".join(f"{m:g}" for m in dict.fromkeys(self._mean))
             raise ModelError(f"{head} with --mean {mean}, which no --scale brings into it: "
-                             "lower or leave out --mean, or convert the image.")
+                             f"lower or leave out --mean, or convert {what}.")
         top = most * (1 + 1e-12)  # 255 / 4080 is 0.0625, not 0.06249 (rounding keeps 255)
         suggested = next((v for v in (_round_down(top, 4), _round_down(top, 8))
                           if v >= least and v > 0), (least + most) / 2)
         raise ModelError(f"{head}: scale them into its range with --scale (e.g. --scale "
-                         f"{suggested:.8g}; the scaled pixels are rounded) or convert the "
-                         "image.")
+                         f"{suggested:.8g}; the scaled pixels are rounded) or convert "
+                         f"{what}.")
 
     # --- running -----------------------------------------------------------------------------
     def _feed(self, batch: np.ndarray) -> np.ndarray:

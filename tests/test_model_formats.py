@@ -3032,9 +3032,9 @@ def test_an_integer_model_reads_the_image_once_when_its_scale_fits(tmp_path, run
     checked = []
     original = OnnxModel.check_input_range
 
-    def spy(self, lows, highs, source):
+    def spy(self, lows, highs, source, owners=None):
         checked.append(list(highs))  # the types' tops, or the pixels' read
-        return original(self, lows, highs, source)
+        return original(self, lows, highs, source, owners)
 
     monkeypatch.setattr(OnnxModel, "check_input_range", spy)
     raw = cast_model(tmp_path / "u8.onnx", UINT8)

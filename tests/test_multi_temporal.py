@@ -587,3 +587,34 @@ def test_a_graph_needing_at_least_some_dates_says_fewer_fail(make_raster, tmp_pa
                           "(2 of them)")
     assert "fixes it" not in result.stderr
     assert not out.exists()
+
+
+def test_a_date_leaving_an_integer_model_s_range_is_named(series, make_raster, tmp_path,
+                                                          run_cli):
+    """A uint8-input 5-D model given two uint8 dates and a third of uint16 pixels up to 3999
+    was told 'd0.tif: ... takes uint8 pixels (0..255) and the image's pixels reach 0..3999',
+    the image blamed for the third date's pixels. Now the line names the date's file."""
+    stack, _ = series
+    weights = np.arange(1, 7, dtype=np.float32).reshape(1, 3, 2, 1, 1) / 10
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["xf", "w"], ["m"]),
+         helper.make_node("ReduceSum", ["m", "axes"], ["y"], keepdims=0)], "uint8",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", 3, 2, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, "H", "W"])],
+        [onnx.numpy_helper.from_array(weights, "w"),
+         onnx.numpy_helper.from_array(np.array([1], np.int64), "axes")])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 10
+    helper.set_model_props(proto, {"layout": "NTCHW"})
+    model = tmp_path / "u8.onnx"
+    onnx.save(proto, str(model))
+    dates = [make_raster(f"u{i}.tif", (stack[i] * 250).astype(np.uint8)) for i in range(2)]
+    dates.append(make_raster("dn.tif", (stack[2] * 3999).astype(np.uint16)))
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", model, dates[0], "--extra-bands", dates[1], "--extra-bands",
+                     dates[2], "-o", out)
+    assert_one_line_error(result, "takes uint8 pixels (0..255)", "dn.tif's pixels reach",
+                          "--scale")
+    assert "the image's" not in result.stderr
+    assert not out.exists()
