@@ -47,7 +47,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -869,7 +869,7 @@ def predict_raster(
     options: PredictOptions | None = None,
     overwrite: bool = False,
     progress: bool = False,
-    extra_bands: str | os.PathLike | None = None,
+    extra_bands: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     extra_resampling: str = "auto",
     resume: bool = False,
     settings: dict | None = None,
@@ -882,7 +882,8 @@ def predict_raster(
 
     ``extra_bands``: a raster whose bands are stacked after the image's (an nDSM for RGB +
     height models), read on the image's grid (``extra_resampling`` when the grids differ,
-    see :mod:`geotile.extra_bands`).
+    see :mod:`geotile.extra_bands`); a multi-temporal model's (5-D input) further dates: a
+    list of rasters in date order, the image being date 1.
     ``resume``: an output already complete for the same settings is skipped (summary key
     ``skipped``), see geotile.resume; ``settings`` (the CLI's options) replace the
     options and model description in its completion digest.
