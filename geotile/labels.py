@@ -40,6 +40,7 @@ from geotile.label_set import (
 from geotile.parquet_datasets import (
     PARQUET_SUFFIXES,
     dataset_files,
+    dataset_schema,
     files_of,
     first_file,
     partitioning,
@@ -1703,6 +1704,7 @@ def _read_parquet(path: Path, regions=None, override=None,
     _geo_metadata(path)  # refused in one line before geopandas' own message
     _one_crs(path)
     boxes = None if regions is None else region_boxes(regions, override or _parquet_crs(path))
+    schema = dataset_schema(path)  # all the parts' fields (pyarrow's: the first part's)
     frame = None
     covering = None if boxes is None else _bbox_columns(path)
     if covering is not None:
@@ -1710,7 +1712,7 @@ def _read_parquet(path: Path, regions=None, override=None,
 
         try:  # only the rows whose bbox meets a box; row groups outside them are skipped
             frame = gpd.read_parquet(path, filters=_boxes_filter(covering, boxes),
-                                     partitioning=partitioning(path))
+                                     partitioning=partitioning(path), schema=schema)
         except (ValueError, TypeError, pa.ArrowException):  # bbox fields not numbers...:
             frame = None  # read it all, select below
     streamed = None  # the bounds of all the geometries of a file read in batches
@@ -1719,10 +1721,11 @@ def _read_parquet(path: Path, regions=None, override=None,
 
         try:  # no bbox column: decoded a batch at a time, the rows near the boxes kept
             if boxes is None:
-                frame = gpd.read_parquet(path, partitioning=partitioning(path))
+                frame = gpd.read_parquet(path, partitioning=partitioning(path),
+                                         schema=schema)
             else:
                 frame, streamed = rows_near(path, _geo_metadata(path), boxes,
-                                            partitioning(path))
+                                            partitioning(path), schema)
         except Exception as exc:  # pyarrow's: parts that type a field apart, named
             if (unlike := _field_typed_apart(path)) is not None:
                 raise InputError(unlike) from exc
@@ -1742,13 +1745,13 @@ def _read_parquet(path: Path, regions=None, override=None,
                       (*np.min([e[:2] for e in extents], 0).tolist(),
                        *np.max([e[2:] for e in extents], 0).tolist()))
         if class_field is not None and class_field in frame.columns and where is not None:
-            values[class_field] = _parquet_values(path, class_field, where)
+            values[class_field] = _parquet_values(path, class_field, where, schema)
         elif class_field is not None and class_field in frame.columns:
             import pyarrow.dataset as pads
 
             # a dataset's column, a Hive partition key (type=building) too, as geopandas
-            column = pads.dataset(path, format="parquet",
-                                  partitioning=partitioning(path)).to_table(
+            column = pads.dataset(path, format="parquet", partitioning=partitioning(path),
+                                  schema=schema).to_table(
                 columns=[class_field]).column(0).to_pylist()
             values[class_field] = list(dict.fromkeys(  # (nested ones are refused in class_ids)
                 v for v in column if v is not None and not nested_value(v)))
@@ -1774,14 +1777,14 @@ def _file_extent(path: Path, whole, covering) -> tuple | None:
     return _bbox_extent(whole, covering) if covering is not None else None
 
 
-def _parquet_values(path: Path, name: str, where: str) -> list:
+def _parquet_values(path: Path, name: str, where: str, schema=None) -> list:
     """The distinct values of field ``name`` of the features ``where`` selects in the whole
-    GeoParquet file ``path``."""
+    GeoParquet file ``path`` (a dataset folder read with ``schema``)."""
     from geotile.label_filter import selected
     from geotile.parquet_batches import frames
 
     found: dict = {}  # batch by batch: memory holds one
-    for frame in frames(path, _geo_metadata(path), partitioning(path)):
+    for frame in frames(path, _geo_metadata(path), partitioning(path), schema):
         fields = {str(c): _parquet_column(frame[c]) for c in frame.columns
                   if c != frame.geometry.name}
         geometries = np.empty(len(frame), dtype=object)
@@ -1810,8 +1813,8 @@ def field_schema(path, layer: str | None = None) -> dict | None:
             primary = _geo_metadata(path)["primary_column"]
             if not sum(pq.ParquetFile(f).metadata.num_rows for f in files_of(path)):
                 return None
-            return {f.name: _arrow_dtype(f.type) for f in pq.read_schema(first_file(path))
-                    if f.name != primary}
+            schema = dataset_schema(path) or pq.read_schema(first_file(path))
+            return {f.name: _arrow_dtype(f.type) for f in schema if f.name != primary}
         if isinstance(path, Path) and _gzipped(path):
             path = input_path(f"/vsigzip/{path}")
         if isinstance(path, Path) and (suffix in (".geojsonl", ".geojsons") or (

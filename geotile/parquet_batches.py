@@ -15,16 +15,18 @@ import numpy as np
 BATCH_ROWS = 65_536
 
 
-def rows_near(path, geo: dict, boxes, partitioning):
+def rows_near(path, geo: dict, boxes, partitioning, schema=None):
     """The rows of GeoParquet ``path`` (a file or a dataset folder read with
-    ``partitioning``) whose geometry's bounds meet one of ``boxes`` (in its CRS), as a
-    GeoDataFrame like geopandas.read_parquet's, and the bounds of all its geometries
-    (xmin, ymin, xmax, ymax; NaN where it has none). ``geo``: its 'geo' metadata."""
+    ``partitioning`` and ``schema``, None: its first file's) whose geometry's bounds meet
+    one of ``boxes`` (in its CRS), as a GeoDataFrame like geopandas.read_parquet's, and the
+    bounds of all its geometries (xmin, ymin, xmax, ymax; NaN where it has none). ``geo``:
+    its 'geo' metadata."""
     import pyarrow as pa
     import pyarrow.dataset as ds
     import shapely
 
-    dataset = ds.dataset(path, format="parquet", partitioning=partitioning)
+    dataset = ds.dataset(path, format="parquet", partitioning=partitioning,
+                         schema=schema)
     extent = np.full(4, np.nan)
     kept, geometries = [], []
     for batch, shapes in _decoded_batches(dataset, geo):
@@ -44,12 +46,14 @@ def rows_near(path, geo: dict, boxes, partitioning):
             tuple(extent.tolist()))
 
 
-def frames(path, geo: dict, partitioning):
+def frames(path, geo: dict, partitioning, schema=None):
     """Each record batch of GeoParquet ``path`` (a file or a dataset folder read with
-    ``partitioning``) as a GeoDataFrame like geopandas.read_parquet's, in file order."""
+    ``partitioning`` and ``schema``) as a GeoDataFrame like geopandas.read_parquet's, in
+    file order."""
     import pyarrow.dataset as ds
 
-    dataset = ds.dataset(path, format="parquet", partitioning=partitioning)
+    dataset = ds.dataset(path, format="parquet", partitioning=partitioning,
+                         schema=schema)
     for batch, shapes in _decoded_batches(dataset, geo):
         yield _frame(batch, geo, shapes)
 

@@ -71,3 +71,24 @@ def partitioning(path) -> str | None:
     keys = {part.split("=", 1)[0] for p in [Path(path), *files[0].relative_to(path).parents]
             for part in [p.name] if "=" in part}
     return None if keys & set(pq.read_schema(files[0]).names) else "hive"
+
+
+def dataset_schema(path):
+    """The schema pyarrow is to read the dataset folder ``path`` with: its Hive keys and
+    the fields of all its parts, where pyarrow takes the first part's alone (a field only
+    later parts hold, one a part types null as all its values are None, int32 beside int64:
+    read as one, null where a part lacks it). None for a file, or parts whose fields cannot
+    be one (double beside a list: named by the caller when pyarrow fails)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    files = dataset_files(path)
+    if len(files) < 2:
+        return None
+    inferred = ds.dataset(path, format="parquet", partitioning=partitioning(path)).schema
+    try:  # the first part's fields and the Hive keys first, as pyarrow orders them
+        return pa.unify_schemas([inferred, *(pq.read_schema(f) for f in files[1:])],
+                                promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None

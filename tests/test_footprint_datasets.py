@@ -939,3 +939,63 @@ def test_geoarrow_multipolygons_beside_an_empty_polygon_are_burnt(make_raster, t
     footprints_burnt(mask_of(tmp_path / "fp.parquet.tif"))
     np.testing.assert_array_equal(mask_of(tmp_path / "fp.parquet.tif"),
                                   mask_of(tmp_path / "fp.gpkg.tif"))
+
+
+def _parts_with_class(folder, classes, covering: bool) -> None:
+    """One footprint a part (FOOTPRINTS' first ones), each part's 'class' column replaced
+    by the given arrow array; None: the part has no 'class' column."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True)
+    for i, column in enumerate(classes):
+        name = folder / f"part-0000{i}.parquet"
+        overture_parquet(name, [FOOTPRINTS[i][0]], covering)
+        table = pq.read_table(name)
+        table = table.drop(["class"])
+        if column is not None:
+            table = table.append_column("class", column)
+        pq.write_table(table.replace_schema_metadata(pq.read_schema(name).metadata), name)
+
+
+@pytest.mark.parametrize("covering", [True, False])
+def test_a_field_only_a_later_part_holds_is_read(run_cli, image, tmp_path, covering):
+    """A dataset whose first part lacks a field a later part holds (a column added in a
+    later release or export) was read with the first part's fields only: --where "class =
+    'house'" was refused '"class" not recognised as an available field. Fields: id...'
+    (and --class-field class so too). Now the parts' fields are one schema, the first
+    part's rows null in 'class'."""
+    import pyarrow as pa
+
+    folder = tmp_path / "footprints"
+    _parts_with_class(folder, [None, pa.array(["house"])], covering)
+    result = run_cli("make-masks", folder, image, "-o", tmp_path / "w.tif", "--where",
+                     "class = 'house'")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "w.tif")
+    assert np.count_nonzero(mask) == 48 and (mask[2:14, 8:12] == 1).all()
+    result = run_cli("make-masks", folder, image, "-o", tmp_path / "c.tif", "--class-field",
+                     "class", "--where", "class IS NOT NULL")
+    assert result.exit_code == 0, result.output
+    assert (mask_of(tmp_path / "c.tif") == mask).all()
+
+
+@pytest.mark.parametrize("covering", [True, False])
+def test_a_part_whose_field_is_all_null_is_read(run_cli, image, tmp_path, covering):
+    """A dataset written in chunks by geopandas, one chunk's 'class' all None (pyarrow types
+    such a column null), was refused 'its part files give field 'class' other types
+    (part-00000.parquet: null, part-00001.parquet: string)', which pyarrow and DuckDB read
+    as one. Now the null column reads as the other parts' type, its rows null."""
+    import pyarrow as pa
+
+    folder = tmp_path / "footprints"
+    _parts_with_class(folder, [pa.nulls(1), pa.array(["house"]), pa.array(["shed"])],
+                      covering)
+    result = run_cli("make-masks", folder, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert np.count_nonzero(mask_of(tmp_path / "m.tif")) == 3 * 48
+    result = run_cli("make-masks", folder, image, "-o", tmp_path / "c.tif", "--class-field",
+                     "class", "--where", "class IS NOT NULL")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "c.tif")
+    assert (mask[2:14, 2:6] == 0).all() and (mask[2:14, 8:12] == 1).all()
+    assert (mask[2:14, 14:18] == 2).all() and np.count_nonzero(mask) == 2 * 48
