@@ -1984,13 +1984,16 @@ def _field_typed_apart(path: Path) -> str | None:
 
 
 def _parquet_crs(path: Path):
-    """The CRS of a GeoParquet file's primary geometry column, from its metadata."""
+    """The CRS of a GeoParquet file's primary geometry column, from its metadata: PROJJSON,
+    or text (WKT in GeoParquet before 0.4, as geopandas 0.8-0.10 wrote it; 'EPSG:xxxx')."""
     meta = _geo_metadata(path)
     column = meta["columns"][meta["primary_column"]]
     if "crs" in column and column["crs"] is None:
         return None
     if "crs" not in column:
         return parse_crs("OGC:CRS84", str(path))
+    if isinstance(column["crs"], str):
+        return parse_crs(column["crs"], str(path))
     from pyproj import CRS
 
     return parse_crs(CRS.from_json_dict(column["crs"]).to_wkt(), str(path))

@@ -999,3 +999,26 @@ def test_a_part_whose_field_is_all_null_is_read(run_cli, image, tmp_path, coveri
     mask = mask_of(tmp_path / "c.tif")
     assert (mask[2:14, 2:6] == 0).all() and (mask[2:14, 8:12] == 1).all()
     assert (mask[2:14, 14:18] == 2).all() and np.count_nonzero(mask) == 2 * 48
+
+
+@pytest.mark.parametrize("crs", ["wkt", "EPSG:32616"])
+def test_a_geoparquet_0x_file_whose_crs_is_text_is_read_in_it(run_cli, image, tmp_path, crs):
+    """GeoParquet before 0.4 (geopandas 0.8-0.10: "version" 0.1.0) gives the CRS as WKT
+    text, not PROJJSON (some writers an 'EPSG:xxxx' string): such a file of footprints in
+    UTM was refused 'not vector data GDAL can read (Invalid projection: "PROJCRS[...")'.
+    Now the text is the CRS, the footprints burnt where they are."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyproj import CRS
+
+    text = CRS(UTM_CRS).to_wkt() if crs == "wkt" else crs
+    geo = {"schema_version": "0.1.0", "primary_column": "geometry",
+           "columns": {"geometry": {"crs": text, "encoding": "WKB"}}}
+    shapes = [utm for utm, _ in FOOTPRINTS]
+    table = pa.table({"confidence": [c for _, c in FOOTPRINTS],
+                      "geometry": pa.array(shapely.to_wkb(shapes).tolist(), pa.binary())})
+    pq.write_table(table.replace_schema_metadata({b"geo": json.dumps(geo)}),
+                   tmp_path / "old.parquet")
+    result = run_cli("make-masks", tmp_path / "old.parquet", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
