@@ -213,9 +213,23 @@ def _refusal(image: Path, labels, files: list[Path], found: list[Path],
         return (f"{image.name}: {' and '.join(names)} in {labels} "
                 f"{'both' if len(found) == 2 else 'all'} pair with it (expected one file, "
                 f"{expected}). Keep one label file per image.")
+    if (folder := _dataset_folder(files)) is not None:  # 'type=building/*.parquet'
+        return (f"{labels}: it matches the {len(files)} part files of one Parquet dataset, "
+                f"not one label file per image. Give its folder: {folder} (read as one "
+                "label file for every image).")
     taken = "".join(f"; {f.name} is {input_path(o).name}'s" for f, o in (others or {}).items())
     return (f"{image.name}: no label file in {labels} pairs with it (expected {expected}"
             f"{also}{taken}). Add its label file, or leave the image out.")
+
+
+def _dataset_folder(files: list[Path]) -> Path | None:
+    """The folder whose dataset's part files (Overture's type=building/part-*.parquet)
+    ``files`` all are; None where they are no such parts."""
+    if len(files) < 2:
+        return None
+    folder = Path(os.path.commonpath([f.absolute() for f in files]))
+    parts = set(dataset_files(folder))
+    return folder if parts and {f.absolute() for f in files} <= parts else None
 
 
 def run_class_values(files, class_field: str, labels_crs=None, layer=None,

@@ -1022,3 +1022,27 @@ def test_a_geoparquet_0x_file_whose_crs_is_text_is_read_in_it(run_cli, image, tm
     result = run_cli("make-masks", tmp_path / "old.parquet", image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
+
+
+@pytest.mark.parametrize("pattern", ["theme=buildings/type=building/*.parquet",
+                                     "theme=buildings/**/part-*.parquet"])
+def test_a_pattern_of_one_datasets_part_files_names_its_folder(run_cli, make_raster,
+                                                               tmp_path, pattern):
+    """make-masks 'release/theme=buildings/type=building/*.parquet' a.tif b.tif (the glob
+    DuckDB and Overture's docs read a release with) was taken for one label file per image
+    and refused 't0.tif: no label file ... pairs with it (expected a.parquet). Add its label
+    file', a fix that cannot be. Now one line says the pattern matches the part files of
+    one dataset and names the folder to give, which reads them as one label file."""
+    parts = tmp_path / "release" / "theme=buildings" / "type=building"
+    parts.mkdir(parents=True)
+    for i in range(2):
+        overture_parquet(parts / f"part-0000{i}-5d1c.c000.zstd.parquet", [FOOTPRINTS[i][0]],
+                         True)
+    images = [make_raster(f"{n}.tif", np.zeros((20, 20), np.uint8)) for n in "ab"]
+    result = run_cli("make-masks", f"{tmp_path / 'release'}/{pattern}", *images, "-o",
+                     tmp_path / "masks")
+    assert_one_line_error(result, "part files of one Parquet dataset", f"{parts} ")
+    assert not (tmp_path / "masks").exists()
+    result = run_cli("make-masks", parts, *images, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    assert np.count_nonzero(mask_of(tmp_path / "masks" / "a.tif")) == 2 * 48
