@@ -269,7 +269,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 from exc
         if os.fspath(path).startswith("/vsigzip/"):
             raise InputError(_not_gzipped_labels(given)) from exc
-        unread = _unread_osm_format(path)
+        unread = _bzip2_labels(path) or _unread_osm_format(path)
         if unread:
             raise InputError(f"{path}: {unread}") from exc
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -316,6 +316,22 @@ def _not_gzipped_labels(path) -> str:
     return (f"{path}: gzip-compressed, and what it holds is not vector data GDAL can read "
             "(GeoJSON, GeoJSON lines, CSV with a geometry column). Check that it is the right "
             "file.")
+
+
+def _bzip2_labels(path) -> str | None:
+    """What to say of the local bzip2 file ``path`` (Geofabrik's and the planet's .osm.bz2),
+    which GDAL does not read; None for other files."""
+    if not isinstance(path, Path) or not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head[:3] != b"BZh" or head[3:4] not in b"123456789":
+        return None
+    unpacked = path.with_suffix("") if path.suffix.lower() in (".bz2", ".bz") else path
+    return (f"bzip2-compressed, which GDAL does not read (gzip it does). Unpack it, bunzip2 "
+            f"-k {path}, and give {unpacked.name}" + (" (or the extract's .osm.pbf)" if
+                                                     unpacked.suffix.lower() == ".osm" else "")
+            + ".")
 
 
 def _unread_osm_format(path) -> str | None:

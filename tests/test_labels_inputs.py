@@ -1234,6 +1234,24 @@ def test_graphml_names_itself_and_the_conversion(run_cli, image, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name", ["berlin-latest.osm.bz2", "roads.geojson.bz2"])
+def test_a_bzip2_download_names_itself_and_how_to_unpack_it(run_cli, image, tmp_path, name):
+    """Geofabrik's and the planet's .osm.bz2 (bzip2-compressed OSM XML) was refused "not
+    vector data GDAL can read (... not recognized as being in a supported file format.; It
+    might help to specify the correct driver ... '<DRIVER>:' ...). Give GeoJSON, ...": GDAL
+    reads gzip, not bzip2. Now the line says so and names the unpacked file to give."""
+    import bz2
+
+    path = tmp_path / name
+    path.write_bytes(bz2.compress(b'<?xml version="1.0"?>\n<osm version="0.6"></osm>\n'))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--layer", "multipolygons")
+    assert_one_line_error(result, name, "bzip2", f"bunzip2 -k {path}",
+                          name.removesuffix(".bz2"))
+    assert "DRIVER" not in result.stderr
+    assert not out.exists()
+
+
 def test_a_file_geodatabase_whose_spatial_index_misses_the_image_is_burnt_whole(
         run_cli, make_raster, tmp_path):
     """A File Geodatabase whose .spx spatial index does not match its features (as GDAL 3.6's
