@@ -1876,7 +1876,8 @@ _BBOX_FIELDS = (("xmin", "ymin", "xmax", "ymax"), ("minx", "miny", "maxx", "maxy
 def _bbox_columns(path: Path) -> tuple | None:
     """The columns of a GeoParquet file's per-row bounding boxes (xmin, ymin, xmax, ymax),
     each a tuple of names (("bbox", "xmin")): its GeoParquet 1.1 covering, else a struct
-    column ``bbox`` of those fields (Overture's files without the covering metadata). None
+    column ``bbox`` of those fields (Overture's files without the covering metadata) that
+    holds its rows' bounds (a lon/lat one left beside reprojected rows does not). None
     when it has neither."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -1895,7 +1896,10 @@ def _bbox_columns(path: Path) -> tuple | None:
     names = {kind.field(i).name.lower(): kind.field(i).name for i in range(kind.num_fields)}
     for fields in _BBOX_FIELDS:
         if all(f in names for f in fields):
-            return tuple(("bbox", names[f]) for f in fields)
+            from geotile.parquet_batches import bbox_holds_bounds
+
+            columns = tuple(("bbox", names[f]) for f in fields)
+            return columns if bbox_holds_bounds(first_file(path), meta, columns) else None
     return None
 
 

@@ -1046,3 +1046,30 @@ def test_a_pattern_of_one_datasets_part_files_names_its_folder(run_cli, make_ras
     result = run_cli("make-masks", parts, *images, "-o", tmp_path / "masks")
     assert result.exit_code == 0, result.output
     assert np.count_nonzero(mask_of(tmp_path / "masks" / "a.tif")) == 2 * 48
+
+
+@pytest.mark.parametrize("folder", [False, True], ids=["file", "dataset"])
+def test_a_stale_lonlat_bbox_column_after_to_crs_leaves_no_footprint_out(
+        run_cli, image, tmp_path, folder):
+    """Overture footprints reprojected with geopandas (read_parquet, to_crs(UTM),
+    to_parquet) keep Overture's bbox struct column, still in lon/lat, undeclared (no
+    covering): it was taken for the rows' bounds and the UTM tile's box compared with lon/lat
+    numbers, every footprint left out (exit 0, masks all zeros, 'no feature overlaps').
+    Now a bbox column that does not hold its rows' bounds is not used: 3 footprints
+    burnt."""
+    import geopandas as gpd
+
+    overture_parquet(tmp_path / "overture.parquet", [utm for utm, _ in FOOTPRINTS], False)
+    frame = gpd.read_parquet(tmp_path / "overture.parquet").to_crs(UTM_CRS)
+    given = tmp_path / "utm.parquet"
+    if folder:
+        given = tmp_path / "utm" / "part-00000.parquet"
+        given.parent.mkdir()
+        frame.iloc[:2].to_parquet(given)
+        frame.iloc[2:].to_parquet(given.with_name("part-00001.parquet"))
+        given = given.parent
+    else:
+        frame.to_parquet(given)
+    result = run_cli("make-masks", given, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
