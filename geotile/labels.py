@@ -243,6 +243,10 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                                  f"but {counted(len(others), 'file')} in it "
                                  f"{'is' if one else 'are'} not Parquet ({names}). Move "
                                  f"{'it' if one else 'them'} out of the folder.") from exc
+            from geotile.parquet_datasets import unreadable_part
+
+            if broken := unreadable_part(path):  # a part left empty or cut short
+                raise InputError(broken) from exc
             raise InputError(f"{path} is a folder, not vector data GDAL can read. Give a "
                              "vector file: GeoJSON, GeoPackage, Shapefile or GeoParquet.") \
                 from exc

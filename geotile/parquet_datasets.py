@@ -92,3 +92,22 @@ def dataset_schema(path):
                                 promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
+
+
+def unreadable_part(folder) -> str | None:
+    """What to say of the first part file of the dataset folder ``folder`` that pyarrow
+    cannot read as Parquet (empty or cut short: a copy or download that failed); None when
+    it reads them all."""
+    import pyarrow.parquet as pq
+
+    from geotile.failed_downloads import failed_download
+
+    for part in dataset_files(folder):
+        try:
+            pq.read_metadata(part)
+        except Exception as exc:  # pyarrow's ArrowInvalid, OSError
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return failed_download(part, "a Parquet part file") or (
+                f"{part}: a part file of the dataset {folder} that is not Parquet pyarrow "
+                f"reads ({reason}): a download or copy cut short. Download or copy it again.")
+    return None

@@ -1073,3 +1073,21 @@ def test_a_stale_lonlat_bbox_column_after_to_crs_leaves_no_footprint_out(
     result = run_cli("make-masks", given, image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
+
+
+@pytest.mark.parametrize("broken", ["empty", "cut"])
+def test_a_dataset_with_a_part_cut_short_names_that_part(run_cli, image, tmp_path, broken):
+    """An Overture release copied with one part left empty or cut short (an interrupted
+    'aws s3 cp --recursive') was refused '<folder> is a folder, not vector data GDAL can
+    read. Give a vector file: ...', which names neither the part nor the fix. Now one line
+    names the part and says to download it again; no mask is written."""
+    parts = tmp_path / "theme=buildings" / "type=building"
+    parts.mkdir(parents=True)
+    overture_parquet(parts / "part-00000-5d1c.c000.zstd.parquet", [FOOTPRINTS[0][0]], True)
+    whole = (parts / "part-00000-5d1c.c000.zstd.parquet").read_bytes()
+    bad = parts / "part-00001-5d1c.c000.zstd.parquet"
+    bad.write_bytes(b"" if broken == "empty" else whole[:len(whole) // 2])
+    result = run_cli("make-masks", parts, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, str(bad), "again")
+    assert "is a folder" not in result.stderr
+    assert not (tmp_path / "m.tif").exists()
