@@ -1164,9 +1164,10 @@ def _read_boxes(path: Path, layer: str | None, boxes: list, driver: str | None =
 
 
 def _osm_file(path) -> bool:
-    """Whether ``path`` is an OpenStreetMap extract (.osm XML, .pbf), read by GDAL's OSM
-    driver as a stream: no feature count or extent but by a pass over the whole file."""
-    return Path(os.fspath(path)).suffix.lower() in (".osm", ".pbf")
+    """Whether ``path`` is an OpenStreetMap extract (.osm XML, .pbf; .osm.gz, through
+    /vsigzip/), read by GDAL's OSM driver as a stream: no feature count or extent but by a
+    pass over the whole file."""
+    return os.fspath(path).lower().removesuffix(".gz").endswith((".osm", ".pbf"))
 
 
 def _streamed_extent(path, layer: str | None) -> tuple | None:

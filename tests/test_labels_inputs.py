@@ -1041,6 +1041,32 @@ def test_an_openstreetmap_layer_of_several_kinds_is_named_with_the_filter(
         assert every.read(1).sum() > m.read(1).sum() > 0
 
 
+def test_a_gzipped_openstreetmap_extract_of_several_kinds_is_named_too(run_cli, make_raster,
+                                                                       tmp_path):
+    """A gzipped OSM XML extract (JOSM's and Overpass downloads' town.osm.gz, which GDAL
+    reads through /vsigzip/) read with --layer multipolygons burnt the town's boundary as
+    building, every pixel of the tile (400 of 400), without the warning an .osm gets (its
+    name ends .gz, not .osm). Now it is named as the .osm is."""
+    import gzip
+
+    square = [(X0 + 1, Y0 - 1), (X0 + 4, Y0 - 1), (X0 + 4, Y0 - 4), (X0 + 1, Y0 - 4),
+              (X0 + 1, Y0 - 1)]
+    town = [(X0 - 100, Y0 + 100), (X0 + 100, Y0 + 100), (X0 + 100, Y0 - 100),
+            (X0 - 100, Y0 - 100), (X0 - 100, Y0 + 100)]
+    _osm_extract(tmp_path / "town.osm", [({"building": "yes"}, [square]), (
+        {"boundary": "administrative", "admin_level": "8"}, [town])])
+    packed = tmp_path / "town.osm.gz"
+    packed.write_bytes(gzip.compress((tmp_path / "town.osm").read_bytes()))
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    result = run_cli("make-masks", packed, image, "-o", tmp_path / "all.tif", "--layer",
+                     "multipolygons")
+    assert result.exit_code == 0, result.output
+    assert ("town.osm.gz: --layer multipolygons holds features of several kinds (building 1, "
+            "boundary 1)" in result.stderr), result.stderr
+    with rasterio.open(tmp_path / "all.tif") as src:
+        assert src.read(1).all()  # the boundary burnt, as the warning says
+
+
 @pytest.mark.parametrize("lines", [2, 1])
 def test_microsoft_footprints_csv_gz_burns_as_given(run_cli, make_raster, tmp_path, lines):
     """Microsoft's building footprints ship as part-000xx.csv.gz holding one GeoJSON Feature
