@@ -1758,7 +1758,7 @@ def _read_parquet(path: Path, regions=None, override=None,
         import pyarrow.parquet as pq
 
         wholes = [pq.ParquetFile(f) for f in files_of(path)]
-        extents = [_file_extent(f, w, covering and _bbox_columns(f))  # a part's own
+        extents = [_file_extent(f, w, covering and _bbox_columns(f, checked=False))
                    for f, w in zip(files_of(path), wholes, strict=True)
                    if w.metadata.num_rows]
         if extents:
@@ -1878,11 +1878,12 @@ def _arrow_dtype(kind) -> np.dtype:
 _BBOX_FIELDS = (("xmin", "ymin", "xmax", "ymax"), ("minx", "miny", "maxx", "maxy"))
 
 
-def _bbox_columns(path: Path) -> tuple | None:
+def _bbox_columns(path: Path, checked: bool = True) -> tuple | None:
     """The columns of a GeoParquet file's per-row bounding boxes (xmin, ymin, xmax, ymax),
     each a tuple of names (("bbox", "xmin")): its GeoParquet 1.1 covering, else a struct
     column ``bbox`` of those fields (Overture's files without the covering metadata) that
-    holds its rows' bounds (a lon/lat one left beside reprojected rows does not). None
+    holds its rows' bounds (a lon/lat one left beside reprojected rows does not; not
+    ``checked``: taken as it is, a dataset's part whose first part's was checked). None
     when it has neither."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -1904,7 +1905,10 @@ def _bbox_columns(path: Path) -> tuple | None:
             from geotile.parquet_batches import bbox_holds_bounds
 
             columns = tuple(("bbox", names[f]) for f in fields)
-            return columns if bbox_holds_bounds(first_file(path), meta, columns) else None
+            sample = next((f for f in files_of(path) if pq.ParquetFile(f).metadata.num_rows),
+                          first_file(path))  # a dataset's first part of rows
+            return columns if not checked or bbox_holds_bounds(sample, meta, columns) \
+                else None
     return None
 
 

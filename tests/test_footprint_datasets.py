@@ -1058,6 +1058,7 @@ def test_a_stale_lonlat_bbox_column_after_to_crs_leaves_no_footprint_out(
     Now a bbox column that does not hold its rows' bounds is not used: 3 footprints
     burnt."""
     import geopandas as gpd
+    import pyarrow.parquet as pq
 
     overture_parquet(tmp_path / "overture.parquet", [utm for utm, _ in FOOTPRINTS], False)
     frame = gpd.read_parquet(tmp_path / "overture.parquet").to_crs(UTM_CRS)
@@ -1065,8 +1066,10 @@ def test_a_stale_lonlat_bbox_column_after_to_crs_leaves_no_footprint_out(
     if folder:
         given = tmp_path / "utm" / "part-00000.parquet"
         given.parent.mkdir()
-        frame.iloc[:2].to_parquet(given)
-        frame.iloc[2:].to_parquet(given.with_name("part-00001.parquet"))
+        frame.iloc[:2].to_parquet(given.with_name("part-00001.parquet"))
+        frame.iloc[2:].to_parquet(given.with_name("part-00002.parquet"))
+        pq.write_table(pq.read_table(given.with_name("part-00001.parquet")).slice(0, 0),
+                       given)  # an empty first part, of the same schema: its bbox tells none
         given = given.parent
     else:
         frame.to_parquet(given)
