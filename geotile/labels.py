@@ -1997,10 +1997,22 @@ def _one_crs(path: Path) -> None:
 
 
 def _field_typed_apart(path: Path) -> str | None:
-    """What to say of the dataset folder ``path`` whose parts give a field other types
-    (the first such field, the first two parts); None when they agree."""
+    """What to say of the dataset folder ``path`` whose parts encode their geometries apart
+    or give a field other types (the first such field, the first two parts); None when
+    they agree."""
     import pyarrow.parquet as pq
 
+    encodings: dict = {}  # the geometry's encoding -> the first part of it
+    for part in files_of(path):
+        meta = _geo_metadata(part)
+        encoding = meta["columns"][meta["primary_column"]].get("encoding", "WKB")
+        encodings.setdefault(encoding if encoding.upper() == "WKB" else
+                             f"GeoArrow {encoding}", part)
+    if len(encodings) > 1:  # geopandas' geoarrow: a part's encoding by its shapes
+        named = ", ".join(f"{part.name}: {kind}" for kind, part in list(encodings.items())[:2])
+        return (f"{path}: its part files encode their geometries apart ({named}), which "
+                "cannot be read as one dataset. Write every part as WKB (geopandas' "
+                "to_parquet default: leave out geometry_encoding='geoarrow').")
     seen: dict = {}  # field name -> (its type, the part)
     for part in files_of(path):
         for field in pq.read_schema(part):

@@ -1094,3 +1094,24 @@ def test_a_dataset_with_a_part_cut_short_names_that_part(run_cli, image, tmp_pat
     assert_one_line_error(result, str(bad), "again")
     assert "is a folder" not in result.stderr
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_parts_of_other_geoarrow_encodings_are_refused_naming_them(run_cli, image, tmp_path):
+    """geopandas picks a GeoArrow encoding per file: a dataset written chunk by chunk with
+    geometry_encoding='geoarrow' holds 'polygon' parts beside 'multipolygon' ones. It was
+    refused with both nested arrow types of 'geometry' (300 characters) and 'Write every
+    part with the same schema'. Now the line names the parts' encodings and the fix (WKB,
+    to_parquet's default)."""
+    import geopandas as gpd
+
+    folder = tmp_path / "footprints"
+    folder.mkdir()
+    shapes = [lonlat(utm) for utm, _ in FOOTPRINTS]
+    gpd.GeoDataFrame(geometry=shapes[:1], crs="EPSG:4326").to_parquet(
+        folder / "part-00000.parquet", geometry_encoding="geoarrow")
+    gpd.GeoDataFrame(geometry=[shapely.MultiPolygon(shapes[1:])], crs="EPSG:4326").to_parquet(
+        folder / "part-00001.parquet", geometry_encoding="geoarrow")
+    result = run_cli("make-masks", folder, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "part-00000.parquet: GeoArrow polygon",
+                          "part-00001.parquet: GeoArrow multipolygon", "WKB")
+    assert "list<" not in result.stderr and not (tmp_path / "m.tif").exists()
