@@ -9,6 +9,7 @@ import contextvars
 import errno
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +26,14 @@ from geotile.creation_options import (
     _resolved,
     cog_creation_options,
 )
-from geotile.errors import InputError, Interrupted, OutputExistsError, gdal_reason, write_advice
+from geotile.errors import (
+    GeotileError,
+    InputError,
+    Interrupted,
+    OutputExistsError,
+    gdal_reason,
+    write_advice,
+)
 from geotile.sidecars import gdal_sidecars
 
 
@@ -471,10 +479,25 @@ def atomic_output(
         raise InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
                          f"under that name. {advice}") from exc
     finally:
-        for leftover in (tmp, pam_sidecar(tmp)):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        stuck = _remove_temporaries(tmp)
         _release_temporary(tmp, held)
+        if stuck is not None and isinstance(sys.exc_info()[1], GeotileError):
+            # the folder turned read-only meanwhile: say so on geotile's own line
+            raise type(sys.exc_info()[1])(f"{sys.exc_info()[1]} {stuck}") from sys.exc_info()[1]
+
+
+def _remove_temporaries(tmp: Path) -> str | None:
+    """Remove ``tmp`` and its PAM sidecar; None when gone, else the sentence saying what
+    was left (a folder made read-only meanwhile refuses the removal)."""
+    for leftover in (tmp, pam_sidecar(tmp)):
+        try:
+            leftover.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            return (f"Its temporary file {leftover} could not be removed ({exc.strerror}); "
+                    "delete it once the folder is writable.")
+    return None
 
 
 #: a file named in GDAL's reason ("t1.tif, band 1: IReadBlock failed"): a read error naming

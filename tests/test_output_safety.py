@@ -1273,3 +1273,52 @@ def test_a_cut_model_grid_under_model_resolution_is_said_for_the_output(
                           "Free space")
     assert ".tmp" not in result.stderr and "previous exception" not in result.stderr
     assert list(out.iterdir()) == []
+
+
+@contextlib.contextmanager
+def _unwritable(folder: Path):
+    """``folder`` refusing new and removed entries meanwhile: chmod 555, or, where that does
+    not bind (root), ``chattr +i``; the test is skipped where neither does."""
+    def refuses() -> bool:
+        probe = folder / f".probe{uuid.uuid4().hex}"
+        try:
+            probe.touch()
+        except OSError:
+            return True
+        probe.unlink()
+        return False
+
+    folder.chmod(0o555)
+    immutable = False
+    try:
+        if not refuses():
+            immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True,
+                                       check=False).returncode == 0 if os.name == "posix" \
+                else False
+            if not (immutable and refuses()):
+                pytest.skip("this user writes into a read-only folder (root without chattr)")
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=False)
+        folder.chmod(0o755)
+
+
+def test_a_folder_made_read_only_midway_is_one_line_naming_the_output(tmp_path):
+    """A folder made read-only while an output was written (its owner's chmod, a remount):
+    the rename failed, then removing the temporary file failed too, and that error replaced
+    geotile's line: 'mid/.s1.4692bc5f.tmp.tif: Permission denied', a name the user never
+    gave, with no word that the 7 MB temporary file was left. The line names the output and
+    the temporary file left behind."""
+    final = tmp_path / "out" / "s1.tif"
+    with contextlib.ExitStack() as stack:
+        with pytest.raises(InputError) as caught, atomic_output(final) as tmp:
+            _geotiff(tmp, size=64)
+            stack.enter_context(_unwritable(final.parent))
+        text = str(caught.value)
+        assert text.startswith(f"{final}: could not be written ("), text
+        assert "nothing was left under that name" in text and "\n" not in text
+        left = [p for p in final.parent.iterdir() if not p.name.endswith(".lock")]
+        assert len(left) == 1 and left[0].name.startswith(".s1.")
+        assert f"temporary file {left[0]} could not be removed" in text, text
+        assert not final.exists()
