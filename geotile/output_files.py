@@ -460,30 +460,37 @@ def atomic_output(
                               "in place).") from None
         raise Interrupted(f"{final}: interrupted; nothing was written under that name "
                           "(the temporary file was removed).") from None
-    except OSError as exc:
-        if exc.filename not in (None, os.fspath(tmp)):
+    except (OSError, RasterioError, CPLE_BaseError) as exc:
+        if isinstance(exc, RasterioError | CPLE_BaseError) \
+                and (error := _gdal_write_error(exc, tmp, final)) is not None:
+            raise error from exc  # GDAL's reason, not rasterio's "See previous exception"
+        if not isinstance(exc, OSError) or exc.filename not in (None, os.fspath(tmp)):
             raise
         # a full disk or a vanished folder while writing: name the output, not the temp file
         raise InputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was "
                          f"left under that name. {write_advice(exc, _UNKNOWN_WRITE)}") from exc
-    except (RasterioError, CPLE_BaseError) as exc:
-        reason = gdal_reason(exc)
-        if tmp.name not in f"{exc} {reason}" and not _WRITE_FAILED.search(reason):
-            raise  # not the writing of this output
-        # GDAL failing on its own temporary files (a COG's copy on a full disk): the output
-        reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
-        advice = write_advice(reason, _UNKNOWN_WRITE)
-        if advice == _UNKNOWN_WRITE and (limit := file_size_limit()) is not None:
-            efbig = write_advice(_EFBIG)
-            advice = f"A file-size limit of {limit} bytes is set: {efbig[0].lower()}{efbig[1:]}"
-        raise InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
-                         f"under that name. {advice}") from exc
     finally:
         stuck = _remove_temporaries(tmp)
         _release_temporary(tmp, held)
         if stuck is not None and isinstance(sys.exc_info()[1], GeotileError):
             # the folder turned read-only meanwhile: say so on geotile's own line
             raise type(sys.exc_info()[1])(f"{sys.exc_info()[1]} {stuck}") from sys.exc_info()[1]
+
+
+def _gdal_write_error(exc: BaseException, tmp: Path, final: Path) -> InputError | None:
+    """The line for GDAL failing to write ``tmp`` (or a COG's own temporary files on a full
+    disk), named as ``final``, with advice by its reason (a file-size limit when one is set
+    and the reason says none); None for an error that is not the writing of this output."""
+    reason = gdal_reason(exc)
+    if tmp.name not in f"{exc} {reason}" and not _WRITE_FAILED.search(reason):
+        return None
+    reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
+    advice = write_advice(reason, _UNKNOWN_WRITE)
+    if advice == _UNKNOWN_WRITE and (limit := file_size_limit()) is not None:
+        efbig = write_advice(_EFBIG)
+        advice = f"A file-size limit of {limit} bytes is set: {efbig[0].lower()}{efbig[1:]}"
+    return InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
+                      f"under that name. {advice}")
 
 
 def _remove_temporaries(tmp: Path) -> str | None:

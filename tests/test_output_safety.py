@@ -596,18 +596,19 @@ def test_write_failures_advise_by_reason(run_cli, make_raster, tmp_path, monkeyp
     assert ("Free space" in result.stderr) == (code == 28)
 
 
-def _predict_under_a_file_size_limit(make_raster, tmp_path, *options):
+def _predict_under_a_file_size_limit(make_raster, tmp_path, *options, limit=200_000,
+                                     size=700):
     """``geotile predict`` of a noise image to p.tif (float32) in a process whose files may
-    not grow past 200 kB (a full disk's stand-in): its CompletedProcess."""
+    not grow past ``limit`` bytes (a full disk's stand-in): its CompletedProcess."""
     import resource
 
-    image = _noise_image(make_raster)
+    image = _noise_image(make_raster, size)
     model = pointwise_model(tmp_path / "m.onnx")
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": root, "PYTHONDONTWRITEBYTECODE": "1"}
 
     def limit_files():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     return subprocess.run([sys.executable, "-m", "geotile", "predict", str(model), str(image),
                            "-o", str(tmp_path / "p.tif"), "--dtype", "float32", *options],
@@ -637,6 +638,23 @@ def test_a_file_size_limit_is_said_once_libtiff_lines_are_hidden(make_raster, tm
         assert "file-size limit" in lines[0] and "200000 bytes" in lines[0], lines[0]
         assert "ulimit -f" in lines[0] and "Free space" not in lines[0], lines[0]
         assert not (tmp_path / "p.tif").exists()
+
+
+def test_a_file_size_limit_hit_by_the_first_block_is_said(make_raster, tmp_path):
+    """Under a 2 kB file-size limit the first strip's write (a 192 px output is striped,
+    written through) failed in rasterio, whose
+    'Write failed. See previous exception for details.' was the reason given, with 'Free
+    space or choose another folder' (a disk with space): the line names the limit now."""
+    for cog in ((), ("--cog",)):
+        done = _predict_under_a_file_size_limit(make_raster, tmp_path, *cog, limit=2048,
+                                                size=192)
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {tmp_path / 'p.tif'}: "), lines
+        assert "previous exception" not in lines[0], lines[0]
+        assert "file-size limit" in lines[0] and "2048 bytes" in lines[0], lines[0]
+        assert "ulimit -f" in lines[0] and "Free space" not in lines[0], lines[0]
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(("p.", ".p."))] == []
 
 
 def test_inputs_with_names_near_the_file_system_limit_are_written(run_cli, make_raster,
