@@ -336,6 +336,17 @@ def file_size_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
+def failed_write_advice(cause: BaseException | str, default: str) -> str:
+    """:func:`geotile.errors.write_advice` for a write that failed with ``cause``; where that
+    knows no fix (GDAL's "disk I/O error", "Cannot write feature") and a file-size limit is
+    set, the limit (ulimit -f), else ``default``."""
+    advice = write_advice(cause, default)
+    if advice == default and (limit := file_size_limit()) is not None:
+        efbig = write_advice(_EFBIG)
+        advice = f"A file-size limit of {limit} bytes is set: {efbig[0].lower()}{efbig[1:]}"
+    return advice
+
+
 def verify_geotiff(path: str | os.PathLike, shown_as: str | os.PathLike | None = None) -> None:
     """Raise InputError unless ``path`` is a GeoTIFF whose every block lies inside the file.
 
@@ -467,8 +478,9 @@ def atomic_output(
         if not isinstance(exc, OSError) or exc.filename not in (None, os.fspath(tmp)):
             raise
         # a full disk or a vanished folder while writing: name the output, not the temp file
+        advice = failed_write_advice(exc, _UNKNOWN_WRITE)
         raise InputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was "
-                         f"left under that name. {write_advice(exc, _UNKNOWN_WRITE)}") from exc
+                         f"left under that name. {advice}") from exc
     finally:
         stuck = _remove_temporaries(tmp)
         _release_temporary(tmp, held)
@@ -485,10 +497,7 @@ def _gdal_write_error(exc: BaseException, tmp: Path, final: Path) -> InputError 
     if tmp.name not in f"{exc} {reason}" and not _WRITE_FAILED.search(reason):
         return None
     reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
-    advice = write_advice(reason, _UNKNOWN_WRITE)
-    if advice == _UNKNOWN_WRITE and (limit := file_size_limit()) is not None:
-        efbig = write_advice(_EFBIG)
-        advice = f"A file-size limit of {limit} bytes is set: {efbig[0].lower()}{efbig[1:]}"
+    advice = failed_write_advice(reason, _UNKNOWN_WRITE)
     return InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
                       f"under that name. {advice}")
 

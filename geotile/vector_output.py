@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.errors import InputError, write_advice
+from geotile.errors import InputError
 from geotile.input_paths import ogr_path, ogr_writable
 
 #: output suffix -> GDAL driver ("parquet": GeoParquet through pyarrow)
@@ -223,7 +223,13 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     import uuid
 
     from geotile.errors import Interrupted
-    from geotile.output_files import _writable_folder, folder_lock, publish, temporary_stem
+    from geotile.output_files import (
+        _writable_folder,
+        failed_write_advice,
+        folder_lock,
+        publish,
+        temporary_stem,
+    )
     from geotile.output_folder import signals_deferred
 
     _writable_folder(output)
@@ -260,10 +266,9 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
             written = _feature_count(tmp, writer, layer)
         except _write_errors() as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+            advice = failed_write_advice(exc, "Free space or choose another output.")
             raise InputError(f"{output}: cannot be written ({reason}); nothing was written "
-                             "under that name. "
-                             f"{write_advice(exc, 'Free space or choose another output.')}"
-                             ) from exc
+                             f"under that name. {advice}") from exc
         if written != len(frame):
             raise InputError(f"{output}: not written completely ({written} of {len(frame)} "
                              "features; disk full or an I/O error?); nothing was written under "

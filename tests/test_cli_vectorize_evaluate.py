@@ -1020,3 +1020,29 @@ def test_a_raster_named_near_the_file_name_limit_is_vectorized(run_cli, make_ras
     assert len(gpd.read_file(out)) == 2
     result = run_cli("evaluate", long, long)
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
+def test_vector_output_past_a_file_size_limit_names_the_limit(make_raster, tmp_path, suffix):
+    """vectorize under ulimit -f 4 said 'cannot be written (... disk I/O error) ... Free
+    space or choose another output.' on a disk with room: the line names the limit now, as
+    predict's does (GDAL's vector drivers give no errno to tell EFBIG by)."""
+    import os
+    import resource
+    from pathlib import Path
+
+    classes = np.zeros((40, 40), np.uint8)
+    classes[::4, ::4] = 1  # 100 polygons: past 1 kB in any format
+    raster = make_raster("c.tif", classes, transform=from_origin(X0, Y0, 1, 1))
+    out = tmp_path / f"v{suffix}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-m", "geotile", "vectorize", str(raster), "-o", str(out)],
+        capture_output=True, text=True, timeout=120, env=env,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024)))
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {out}: "), lines
+    assert "file-size limit of 1024 bytes" in lines[0] and "ulimit -f" in lines[0], lines
+    assert "Free space" not in lines[0], lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.tif"]
