@@ -81,7 +81,8 @@ def _safe_relative(name: str) -> bool:
 
 
 def _all_entries(folder: Path) -> tuple[set[str], set[str]]:
-    """(files, folders) under ``folder`` as relative POSIX paths; staging folders skipped."""
+    """(files, folders) under ``folder`` as relative POSIX paths; staging folders skipped.
+    A link to a folder is a file: never followed, and never one geotile wrote."""
     files, folders = set(), set()
     def fail(error: OSError) -> None:
         raise error  # a folder that cannot be listed is not known to be geotile's
@@ -91,7 +92,7 @@ def _all_entries(folder: Path) -> tuple[set[str], set[str]]:
         if rel_root == Path("."):
             dirs[:] = [d for d in dirs if not _is_staging(d)]
         for d in dirs:
-            folders.add((rel_root / d).as_posix())
+            (files if Path(root, d).is_symlink() else folders).add((rel_root / d).as_posix())
         for n in names:
             files.add((rel_root / n).as_posix())
     return files, folders
@@ -283,6 +284,9 @@ def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:
     old = _check_folder(final, overwrite)  # again: the folder may have changed meanwhile
     _, present = geotile_files(final)
     clashes = {n for n in new if n in present} | {n for n in new if (final / n).is_dir()}
+    # a link where a folder of the new files goes (out/images -> a user's folder)
+    clashes |= {p.as_posix() for n in new for p in Path(n).parents
+                if p != Path(".") and (final / p).is_symlink()}
     if clashes:
         raise OutputExistsError(
             f"{final}: files geotile did not write have the names of files this run writes "

@@ -485,6 +485,39 @@ def test_overwrite_replaces_only_what_geotile_wrote(make_raster, tmp_path):
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+
+def test_a_linked_folder_in_the_output_is_never_written_through(make_raster, tmp_path):
+    """out/images a symbolic link to the user's folder ud/: tile moved its patches into ud,
+    replacing the user's ud/img_0_0.tif (no --overwrite, exit 0), as os.walk does not
+    follow the link and out/ looked empty. A link to a folder is refused up front like any
+    file geotile did not write; in a folder of an earlier output (--overwrite) too, and
+    nothing under the link changes."""
+    image = make_raster("img.tif", np.ones((1, 100, 100), np.uint8))
+    mine = tmp_path / "ud"
+    mine.mkdir()
+    (mine / "img_0_0.tif").write_bytes(b"the user's")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "images").symlink_to(mine, target_is_directory=True)
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match=r"did not write \(images\)"):
+            tile_rasters([image], None, out, options=TileOptions(size=50), overwrite=overwrite)
+    assert sorted(p.name for p in mine.iterdir()) == ["img_0_0.tif"]
+    assert (mine / "img_0_0.tif").read_bytes() == b"the user's"
+    assert sorted(p.name for p in out.iterdir()) == ["images"]
+    # an earlier output of geotile, its images/ then made a link: nothing goes through it
+    (out / "images").unlink()
+    tile_rasters([image], None, out, options=TileOptions(size=50))
+    for patch in (out / "images").iterdir():
+        patch.rename(mine / patch.name)
+    (out / "images").rmdir()
+    (out / "images").symlink_to(mine, target_is_directory=True)
+    before = {p.name: p.read_bytes() for p in mine.iterdir()}
+    with pytest.raises(OutputExistsError, match="images"):
+        tile_rasters([image], None, out, options=TileOptions(size=50), overwrite=True)
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
+
+
 _STATISTICS_AUX = """<PAMDataset>
   <PAMRasterBand band="1">
     <Metadata>
