@@ -378,6 +378,8 @@ class Inputs(list):
     argument read, where a run's own outputs must not go (a later run would read them)."""
 
     folders: frozenset = frozenset()
+    #: each input that a folder or pattern argument brought in -> that argument
+    listed: dict
 
 
 def path_list(paths) -> list:
@@ -400,15 +402,47 @@ def expand_inputs(paths, suffixes: tuple[str, ...] = RASTER_SUFFIXES,
     """``paths`` with folders and glob patterns expanded (see :func:`expand_one`), in order.
     A file named twice stays twice, so that commands refuse it as before: the same raster
     twice is a mistake to report, never to hide. One str or path is one input."""
-    inputs, folders = Inputs(), set()
+    inputs, folders, listed = Inputs(), set(), {}
     for path in path_list(paths):
         items = expand_one(path, suffixes, stac_items)
         inputs += items
         if items != [input_path(path)]:  # a folder or a pattern
             folders |= {Path(item).parent.resolve() for item in items
                         if not is_virtual_path(item)}
-    inputs.folders = frozenset(folders)
+            listed.update((item, path) for item in items)
+    inputs.folders, inputs.listed = frozenset(folders), listed
     return inputs
+
+
+#: what each GEOTILE_OUTPUT value of a raster geotile wrote is, in words
+_OUTPUT_KINDS = {"probability": "prediction", "raw": "prediction", "class": "prediction",
+                 "mask": "mask"}
+
+
+def refuse_geotile_outputs(inputs: Inputs, command: str) -> None:
+    """InputError for a GeoTIFF that geotile wrote (predict's, make-masks': an output of an
+    earlier run saved beside the images) among those a folder or pattern argument brought
+    in: ``command`` would read it as one more image, exit 0. Given by name, it is read."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from geotile.output_owners import OWNERS, written_by
+    from geotile.quiet_warnings import quietly
+
+    for item, given in getattr(inputs, "listed", {}).items():
+        if is_virtual_path(item) or Path(item).suffix.lower() not in (".tif", ".tiff"):
+            continue
+        try:
+            with quietly(rasterio.open, item) as src:
+                tags = src.tags()
+        except RasterioError:
+            continue  # not readable: the command says so
+        if any(written_by(tags, owner) for owner in OWNERS):
+            kind = _OUTPUT_KINDS.get(tags["GEOTILE_OUTPUT"], "output")
+            raise InputError(f"{item}: a {kind} geotile wrote (GEOTILE_OUTPUT="
+                             f"{tags['GEOTILE_OUTPUT']}), brought in by {given}: {command} "
+                             "would read it as one more image. Move geotile's outputs out "
+                             "of that folder, or give the images by name.")
 
 
 def refuse_given_twice(paths, what: str = "image") -> None:

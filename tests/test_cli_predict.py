@@ -670,3 +670,24 @@ def test_one_scale_over_images_of_different_types_is_warned(run_cli, make_raster
                                  ([rgb, wide], [], "both")):
         result = run_cli("predict", model, *images, "-o", tmp_path / again, *extra)
         assert result.exit_code == 0 and "own run" not in result.stderr, result.stderr
+
+
+def test_a_folder_holding_geotiles_own_predictions_is_refused(run_cli, make_raster, tmp_path):
+    """tiles/ held a.tif and a_prob.tif, the prediction an earlier `predict tiles/a.tif -o
+    tiles/a_prob.tif` wrote beside it: `predict tiles/ -o out/` predicted the prediction
+    as one more image (out/a_prob.tif, exit 0), as --merge in an input folder would (which
+    is refused). A raster geotile wrote that a folder or pattern brought in is refused in
+    one line before any work; given by name it is predicted, as any raster."""
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    (tmp_path / "tiles").mkdir()
+    image = make_raster("tiles/a.tif", np.full((3, 40, 30), 100, np.uint8))
+    earlier = tmp_path / "tiles" / "a_prob.tif"
+    assert run_cli("predict", model, image, "-o", earlier, "--dtype", "uint8").exit_code == 0
+    for given in (image.parent, str(image.parent / "*.tif")):
+        result = run_cli("predict", model, given, "-o", tmp_path / "out")
+        assert_one_line_error(result, str(earlier), "geotile wrote", "prediction",
+                              "give the images by name")
+        assert not (tmp_path / "out").exists()
+    result = run_cli("predict", model, image, earlier, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "a_prob.tif"]

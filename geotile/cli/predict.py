@@ -272,7 +272,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     gdaltindex index, complex (SAR) pixels and NetCDF/Zarr time steps are
     refused naming the command that makes an image of them.
     """
-    from geotile.input_files import expand_inputs
+    from geotile.input_files import expand_inputs, refuse_geotile_outputs
     from geotile.model import OnnxModel
     from geotile.model_file import local_model_path
 
@@ -283,6 +283,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     if other := not_onnx(model):  # a checkpoint, a SavedModel...: before any output is made
         raise ModelError(other)
     images = expand_inputs(images, stac_items=True)
+    refuse_geotile_outputs(images, "predict")
     from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands
     from geotile.mosaic import open_mosaic
