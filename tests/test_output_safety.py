@@ -1340,3 +1340,19 @@ def test_a_folder_made_read_only_midway_is_one_line_naming_the_output(tmp_path):
         assert len(left) == 1 and left[0].name.startswith(".s1.")
         assert f"temporary file {left[0]} could not be removed" in text, text
         assert not final.exists()
+
+
+def test_an_output_whose_sidecar_name_is_too_long_is_not_left_without_it(tmp_path):
+    """make-masks of an image named with 251 bytes (legal, 255 with .tif): the mask moved
+    into place, then its .aux.xml (class names; 263 bytes) could not be, and the mask was
+    left without it, with 'lo/m/.zzz...tmp.tif.aux.xml: File name too long' naming a
+    temporary file. The sidecar's name is checked before the move: one line naming the
+    output, nothing left."""
+    final = tmp_path / ("z" * 251 + ".tif")
+    with pytest.raises(InputError) as caught, atomic_output(final) as tmp:
+        _geotiff(tmp, size=32)
+        Path(f"{tmp}.aux.xml").write_text("<PAMDataset/>", encoding="utf-8")
+    text = str(caught.value)
+    assert text.startswith(f"{final}: ") and "\n" not in text, text
+    assert ".aux.xml" in text and "at most" in text and "shorter" in text, text
+    assert list(tmp_path.iterdir()) == []
