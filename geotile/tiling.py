@@ -456,6 +456,31 @@ def _files_of(entries) -> list:
             for p in (entry if isinstance(entry, tuple) else (entry,))]
 
 
+def _check_patch_names(images, stems, fmt: str, outdir) -> None:
+    """InputError naming the image whose shortest patch name (``<stem>_0_0.<fmt>``) is
+    longer than the file system takes (a name legal for the image, a few bytes short)."""
+    folder = _nearest_folder(Path(outdir))
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not told (Windows): 255, as most
+        limit = 255
+    for image, stem in zip(images, stems, strict=True):
+        size = len(os.fsencode(f"{stem}_0_0.{fmt}"))
+        if size > limit:
+            raise InputError(f"{image}: its patches would be named <name>_<row>_<col>.{fmt}, "
+                             f"{size} bytes or more, too long for this file system ({limit}); "
+                             f"nothing was written. Give it a name of at most "
+                             f"{limit - size + len(os.fsencode(stem))} bytes (rename it, or "
+                             "make a link of that name to it).")
+
+
+def _nearest_folder(path: Path) -> Path:
+    """``path`` or its nearest parent that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 @with_read_settings
 def tile_rasters(
     images: str | os.PathLike | Sequence[str | os.PathLike],
@@ -512,6 +537,7 @@ def tile_rasters(
         shared = sorted({s for s in stems if stems.count(s) > 1})
         raise InputError(f"images share a file name ({', '.join(shared)}): their patches "
                          "would collide. Rename them.")
+    _check_patch_names(images, stems, options.fmt, outdir)
     from geotile.class_folders import class_folders
 
     if (folders := class_folders(_as_paths(masks) if masks else None)) is not None:

@@ -518,6 +518,23 @@ def test_a_linked_folder_in_the_output_is_never_written_through(make_raster, tmp
     assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
 
 
+
+def test_an_image_name_too_long_for_its_patches_is_one_line_naming_it(make_raster, tmp_path):
+    """An image named with 251 bytes (legal): its patches <stem>_0_0.tif (259 bytes) failed
+    'out/.geotile-tile-parts.tmp/zzz.../images/zzz..._0_0.tif: File name too long ...
+    Choose a shorter output name', naming a temporary path and a fix that cannot help.
+    Before any work the line names the image, the patch name's length and the fix."""
+    stem = "z" * 251
+    image = make_raster(f"{stem}.tif", np.ones((1, 100, 100), np.uint8))
+    with pytest.raises(InputError) as caught:
+        tile_rasters([image], None, tmp_path / "out", options=TileOptions(size=50))
+    text = str(caught.value)
+    assert text.startswith(f"{image}: ") and "\n" not in text, text
+    assert f"{stem}_0_0.tif" not in text and "259 bytes" in text and "rename" in text, text
+    assert ".tmp" not in text
+    assert not (tmp_path / "out").exists()
+
+
 _STATISTICS_AUX = """<PAMDataset>
   <PAMRasterBand band="1">
     <Metadata>
