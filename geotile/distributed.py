@@ -131,6 +131,15 @@ def _lock(name: str, client):
     return Lock(name, scheduler_rpc=client.scheduler, loop=client.loop)
 
 
+def _let_go(lock) -> None:
+    """Stop ``lock``'s lease refresh once it holds no lease: dask starts a periodic callback
+    per Lock object that its event loop keeps (and with it the Lock) for the process's
+    life, one per image on a worker. Stopped on that loop, after the start queued there."""
+    callback = getattr(lock, "refresh_callback", None)  # absent with an infinite lease timeout
+    if callback is not None:
+        lock.loop.add_callback(callback.stop)
+
+
 class _Guard:
     """geotile.output_files.RUN_GUARD of a task: the worker's link to its run's interruption."""
 
@@ -167,6 +176,7 @@ class _Guard:
             yield
         finally:
             lock.release()
+            _let_go(lock)
 
 
 def _task(names: _RunNames, func, *args):
@@ -948,6 +958,7 @@ def _interrupt(client, futures, names: _RunNames, outputs, results: list) -> Int
             sealed = lock.acquire(timeout=STOP_WAIT_S)
             if sealed:
                 lock.release()
+            _let_go(lock)
             with contextlib.suppress(TimeoutError):
                 _wait_all(client, futures, STOP_WAIT_S)
         except Exception:  # the scheduler is gone

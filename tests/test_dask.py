@@ -98,6 +98,35 @@ def test_library_api_returns_summaries_in_order(make_raster, tmp_path, cluster, 
     assert all((tmp_path / o).is_file() for o in outputs)
 
 
+def _live_dask_locks() -> int:
+    """The dask Locks (Semaphores) alive in this worker: each that still refreshes its
+    leases is held by the worker's event loop for as long as the worker runs."""
+    import gc
+
+    gc.collect()
+    return sum(isinstance(o, distributed.Semaphore) for o in gc.get_objects())
+
+
+def test_a_worker_keeps_no_lock_per_image(make_raster, tmp_path, cluster):
+    """A worker outlives many runs of many images: the lock each image takes to publish its
+    output is let go, not kept alive (with a timer firing) for the worker's whole life."""
+    from geotile import PredictOptions, predict_rasters
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    images = _images(make_raster, 2)
+    options = PredictOptions(tile_size=32)
+
+    def run(count, folder):
+        predict_rasters(model, images * (count // 2),
+                        [tmp_path / folder / f"{i}.tif" for i in range(count)],
+                        options=options, scheduler=cluster.scheduler_address)
+        with distributed.Client(cluster) as client:
+            return sum(client.run(_live_dask_locks).values())
+
+    after_few = run(4, "few")
+    assert run(24, "many") == after_few
+
+
 def test_error_in_one_image_is_one_line(run_cli, make_raster, tmp_path, cluster):
     """A damaged image found by a worker: one line (its GDAL cause does not travel back as
     a traceback), and a warning from a worker is one 'Warning:' line too."""
