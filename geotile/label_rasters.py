@@ -197,6 +197,10 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
     """
     source = palette
     if isinstance(palette, (str, os.PathLike)) and str(palette).lower() in PALETTES:
+        if Path(palette).is_file():  # the user's own palette saved under a built-in's name
+            raise InputError(f"--palette {palette}: names both a built-in palette and the "
+                             f"file {palette} in this folder. Give ./{palette} for the file, "
+                             "or rename the file for the built-in one.")
         palette = PALETTES[str(palette).lower()]
     elif isinstance(palette, (str, os.PathLike)):
         path = Path(palette)

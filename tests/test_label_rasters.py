@@ -2404,3 +2404,34 @@ def test_a_label_raster_of_several_unnamed_schemes_names_the_band_fix(tmp_path, 
     assert_one_line_error(result, "ROIs1158_spring_lc_1_p30.tif", "has 4",
                           "gdal_translate -b 1 ROIs1158_spring_lc_1_p30.tif")
     assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize("name", ["fbp", "Potsdam"])
+def test_a_palette_file_named_as_a_built_in_palette_is_not_silently_passed_over(
+        tmp_path, run_cli, monkeypatch, name):
+    """A user's own JSON palette saved as 'fbp' in the working folder was read by
+    --palette fbp until fbp became a built-in palette; then the built-in was taken without
+    a word (its red 'building' 255, unknown, exit 0). A bare name that is both is refused in
+    one line naming the file and './<name>'; ./<name> reads the file; a folder of that name
+    (a dataset's) leaves the built-in name alone."""
+    monkeypatch.chdir(tmp_path)
+    rgb = np.zeros((3, 6, 8), np.uint8)
+    rgb[0, :, :4] = 255  # red left half, black right
+    labels = write_raster(tmp_path / "label.tif", rgb)
+    image = write_raster(tmp_path / "image.tif", np.zeros((3, 6, 8), np.uint8))
+    (tmp_path / name).write_text('{"background": [0, 0, 0], "building": [255, 0, 0]}')
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--palette", name)
+    assert_one_line_error(result, f"--palette {name}", f"./{name}")
+    assert not (tmp_path / "mask.tif").exists()
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif",
+                     "--palette", f"./{name}")
+    assert result.exit_code == 0, result.output
+    mask, *_ = _read(tmp_path / "mask.tif")
+    np.testing.assert_array_equal(mask[:, :4], 1)
+    np.testing.assert_array_equal(mask[:, 4:], 0)
+    (tmp_path / name).unlink()
+    (tmp_path / name).mkdir()
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask2.tif",
+                     "--palette", name.lower())
+    assert result.exit_code == 0, result.output
