@@ -13,12 +13,15 @@ properties) declares of a reflectance band's values, as catalogs serve them:
 - what an item declares otherwise (Earth Search's ``sentinel-2-c1-l2a``: -0.1, not
   applied) is kept;
 - the 8-bit true-colour image (TCI, ``visual``: eo:bands B04, B03, B02) holds display
-  values, not DN: its fill 0 alone; another type (reflectance already) is left as declared.
+  values, not DN: its fill 0 alone; floats (reflectance already) are left as declared, and
+  DN stored in other integers of 16 bits or more (Int16) are read as uint16 DN are.
 """
 
 from __future__ import annotations
 
 import re
+
+import numpy as np
 
 #: the spectral bands, by name or common name (Earth Search names its assets by the latter)
 _SPECTRAL = re.compile(r"B(0?[1-9]|1[0-2]|8A)|coastal|blue|green|red|rededge\d?|nir\d*|"
@@ -49,8 +52,9 @@ def declared_values(document: dict, names: list[str], declared: dict,
     docstring); as it is else."""
     if not decides(document) or not any(name and _SPECTRAL.fullmatch(name) for name in names):
         return declared
-    if dtype != "uint16":  # not the product's DN: TCI's 8-bit display values, or converted
-        return {"nodata": 0, **declared} if dtype == "uint8" else declared
+    kind = np.dtype(dtype)
+    if kind.kind not in "iu" or kind.itemsize < 2:  # not DN: TCI's 8-bit display values,
+        return {"nodata": 0, **declared} if kind.itemsize == 1 else declared  # or floats
     properties = document["properties"]
     baseline = _baseline(properties)
     declared = dict(declared)

@@ -240,3 +240,35 @@ def test_earth_search_flag_decides_against_its_raster_bands(tmp_path, baseline, 
     with open_raster(item) as src:
         assert (src.scales, src.offsets, src.nodatavals) == ((0.0001,) * 3, (offset,) * 3,
                                                              (0.0,) * 3)
+
+
+@pytest.mark.parametrize(("catalog", "offset"), [("earth-search", 0.0),
+                                                 ("earth-search-c1", -0.1),
+                                                 ("planetary-computer", -0.1)])
+def test_an_items_16_bit_signed_band_files_hold_dn_as_unsigned_ones_do(tmp_path, catalog,
+                                                                       offset):
+    """The rule that kept the 8-bit true-colour image from the product's reflectance took
+    every band file not uint16 for reflectance already: an item whose COGs hold the same DN
+    as Int16 (a catalog writing DN - 1000 signed, or converted) lost its reflectance (the
+    Planetary Computer's: scale 1, predict advised 16-bit scaling) and Earth Search's
+    applied offset (-0.1 kept: 0.1 low). Integer DN of 16 bits and more follow the uint16
+    rules; floats stay as declared."""
+    from geotile.raster import open_raster
+
+    item = s2_item(tmp_path, catalog, nodata=None if "planetary" in catalog else 0)
+    for path in tmp_path.glob("*.tif"):
+        with rasterio.open(path) as src:
+            profile, pixels = src.profile, src.read()
+        profile.update(dtype="int16")
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(pixels.astype(np.int16))
+    if catalog != "planetary-computer":
+        document = json.loads(item.read_text())
+        for asset in document["assets"].values():
+            asset["raster:bands"] = [{**EARTH_SEARCH, "data_type": "int16"}]
+        item.write_text(json.dumps(document))
+    with open_raster(item) as src:
+        assert src.dtypes == ("int16",) * 3
+        assert src.scales == (0.0001,) * 3
+        assert src.offsets == (offset,) * 3
+        assert src.read(1)[0, 3:5].tolist() == [0, 1500]
