@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 #: Five-Billion-Pixels' ``_24label``, Chesapeake's ``_lc``, Sen1Floods11's ``_LabelHand``,
 #: ``_S1OtsuLabelHand``, ``_S1OtsuLabelWeak`` and ``_S2IndexLabelWeak``, iSAID's semantic
 #: ``_instance_color_RGB``, OSCD's change maps ``<city>-cm``, LandCover.ai's split.py
-#: pieces ``<name>_<k>_m.png``); "" first: a mask
+#: pieces ``<name>_<k>_m.png``, after a piece number alone: :func:`suffix_fits`); "" first: a mask
 #: of the image's own name (in another folder) is the best match; of a scene's, the first
 #: suffix found wins (Chesapeake's tile_lc.tif beside tile_buildings.tif: _lc)
 MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_lab",
@@ -93,9 +93,21 @@ def mask_bases(image_stem: str) -> list[str]:
             + sen12ms_mask_names(image_stem))
 
 
+#: LandCover.ai's split.py names a piece <name>_<k> and its mask <name>_<k>_m: its _m
+#: follows a piece number alone (a user's area_m.tif is no mask of area.tif)
+_PIECE_NUMBER = re.compile(r"_\d+$")
+
+
+def suffix_fits(base: str, suffix: str) -> bool:
+    """Whether the mask suffix ``suffix`` (any case) may follow ``base``: ``_m`` only after a
+    piece number (``M-33-20-D-c-4-2_0_m``)."""
+    return suffix.lower() != "_m" or _PIECE_NUMBER.search(base) is not None
+
+
 def _named(mask_stem: str, base: str, suffixes: tuple[str, ...] = _LOWER_SUFFIXES) -> bool:
     mask_stem, base = name_key(mask_stem), name_key(base)
-    return mask_stem.startswith(base) and mask_stem[len(base):].lower() in suffixes
+    return mask_stem.startswith(base) and (rest := mask_stem[len(base):].lower()) in suffixes \
+        and suffix_fits(base, rest)
 
 
 def names_mask_with(mask_stem: str, base: str, suffix: str) -> bool:

@@ -61,13 +61,13 @@ def _masks_of(stem: str, stems: set[str]) -> set[str]:
     """The names among ``stems`` (lower case: ``104_mask``, ``104``) of masks of the image
     ``stem`` (``104_sat``, FLAIR's ``IMG_000001``; :mod:`geotile.dataset_names`) when its
     name marks it an image, compared in NFC."""
-    from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key
+    from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key, suffix_fits
 
     bases = mask_bases(name_key(stem))
     if len(bases) == 1:  # no image suffix or prefix
         return set()
     return {(base + suffix).lower() for base in bases for suffix in MASK_SUFFIXES
-            if base + suffix != bases[0]} & stems
+            if base + suffix != bases[0] and suffix_fits(base, suffix)} & stems
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:

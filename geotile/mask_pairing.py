@@ -16,6 +16,7 @@ from geotile.dataset_names import (
     names_mask_of,
     scene_name,
     scene_of_mask,
+    suffix_fits,
 )
 from geotile.errors import InputError
 from geotile.image_stems import image_stem
@@ -233,7 +234,7 @@ def _by_base_and_suffix(files: list[Path]) -> dict[tuple[str, str], list[Path]]:
         key = name_key(f.stem)
         for suffix in dict.fromkeys(s.lower() for s in MASK_SUFFIXES):
             cut = len(key) - len(suffix)
-            if cut >= 0 and key[cut:].lower() == suffix:
+            if cut >= 0 and key[cut:].lower() == suffix and suffix_fits(key[:cut], suffix):
                 named.setdefault((key[:cut], suffix), []).append(f)
     return named
 

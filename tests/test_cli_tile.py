@@ -2104,6 +2104,47 @@ def test_landcover_ai_split_names_pair(run_cli, make_raster, tmp_path):
     assert _mask_values(tmp_path / "out") == {"M-33-20-D-c-4-2_0.jpg": (10, 3),
                                               "M-33-20-D-c-4-2_1.jpg": (11, 4)}
 
+def test_a_users_names_ending_in_m_are_not_landcover_ai_masks(run_cli, make_raster, tmp_path):
+    """LandCover.ai's _m mask suffix read any name ending in _m as a mask of the name
+    before it: make-masks labels/ area.tif with labels/area.geojson beside area_m.geojson
+    (another tile's labels) was refused ('both pair with it'), tile area.tif --masks
+    masks/ took masks/area_m.tif as area.tif's, evaluate paired prediction area.tif with
+    truth area_m.tif. _m follows split.py's piece number alone (<name>_<k>_m)."""
+    import json
+
+    import rasterio
+
+    for folder in ("img", "masks", "truth", "pred"):
+        (tmp_path / folder).mkdir()
+    image = make_raster("img/area.tif", np.full((3, 16, 16), 7, np.uint8))
+    with rasterio.open(image) as src:
+        x0, y0 = src.bounds.left, src.bounds.top
+        crs, size = src.crs.to_string(), src.res[0]
+    (tmp_path / "labels").mkdir()
+    for stem, cols in (("area", (0, 4)), ("area_m", (8, 12))):
+        corners = ((cols[0], 0), (cols[1], 0), (cols[1], 4), (cols[0], 4), (cols[0], 0))
+        ring = [[x0 + c * size, y0 - r * size] for c, r in corners]
+        (tmp_path / "labels" / f"{stem}.geojson").write_text(json.dumps({
+            "type": "FeatureCollection",
+            "crs": {"type": "name", "properties": {"name": crs}},
+            "features": [{"type": "Feature", "properties": {},
+                          "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", f"{tmp_path / 'out'}/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "area.tif") as src:
+        mask = src.read(1)
+    assert mask[:4, :4].all() and not mask[:, 4:].any()
+    make_raster("masks/area_m.tif", np.ones((16, 16), np.uint8))
+    result = run_cli("tile", image, "--masks", tmp_path / "masks", "--size", 16,
+                     "-o", tmp_path / "patches")
+    assert_one_line_error(result, "no mask named area.*")
+    make_raster("truth/area_m.tif", np.ones((16, 16), np.uint8))
+    make_raster("pred/area.tif", np.ones((16, 16), np.uint8))
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth")
+    assert result.exit_code == 1
+    assert "area_m.tif" in result.output and "area.tif" in result.output
+
+
 def test_chesapeake_cvpr_names_pair(run_cli, make_raster, tmp_path):
     """The Chesapeake CVPR land cover tiles keep m_3708035_ne_17_1_naip-new.tif (NAIP,
     4 bands) beside its land cover m_3708035_ne_17_1_lc.tif, _naip-old, _nlcd and
