@@ -118,6 +118,9 @@ PALETTES = {"potsdam": POTSDAM, "vaihingen": POTSDAM, "deepglobe": DEEPGLOBE,
             "fbp": FBP}
 #: the built-in palettes of colours of their own (vaihingen's are potsdam's)
 OWN_PALETTES = ("potsdam", "deepglobe", "uavid", "dronedeploy", "isaid", "second", "fbp")
+#: GID-15's colour labels (<image>_15label): 15 of Five Billion Pixels' colours, whose ids
+#: (1..24) are not GID-15's (1..15), so that --palette fbp is not advised for them
+GID15_SUFFIX = "_15label"
 #: colours off a palette colour by at most this in every band take its class (_Snap)
 NEAR = 16
 #: a colour of this share of a label raster's sampled pixels is a class: a palette
@@ -153,7 +156,8 @@ def palette_advice(label) -> str:
     (ties: the one with fewest colours absent), else a JSON palette. A palette leaving out
     a colour of at least OWN_COLOUR_SHARE of the pixels (a class of another dataset's, not
     JPEG's thin spread of strays) is none to give: GID's red built-up was told deepglobe.
-    The black edges of ISPRS's "noBoundary" labels (by the file's name) are to be ignored."""
+    The black edges of ISPRS's "noBoundary" labels (by the file's name) are to be ignored;
+    GID-15's labels (its _15label names) are not told Five Billion Pixels' palette."""
     if (colour := one_colour_on_black(label)) is not None:  # a binary mask in a colour
         return ('--palette palette.json ({"background": [0, 0, 0], "building": '
                 f"{list(colour)}}}: a mask of black and one colour)")
@@ -161,7 +165,10 @@ def palette_advice(label) -> str:
     if "noboundary" in Path(label.name).stem.lower():
         counts = np.where(colours == 0, 0, counts)  # black: ignored with --palette potsdam
     best, best_key = None, (0, 0)
+    gid15 = Path(label.name).stem.lower().endswith(GID15_SUFFIX)
     for name in OWN_PALETTES:
+        if name == "fbp" and gid15:  # FBP's colours, but GID-15's own ids 1..15
+            continue
         codes = np.array([r << 16 | g << 8 | b for r, g, b in PALETTES[name].values()],
                          np.int64)
         covered = _near(colours, codes)

@@ -2023,6 +2023,28 @@ def test_colour_labels_of_another_dataset_are_not_told_a_palette_missing_their_c
     assert not (tmp_path / "mask.tif").exists()
 
 
+
+def test_gid15_colour_labels_are_not_told_the_five_billion_pixels_palette(tmp_path, run_cli):
+    """GID-15's colour labels (<image>_15label.tif) hold 15 of Five Billion Pixels' 24
+    colours: once fbp was built in they were told "--palette fbp", whose ids are FBP's
+    (traffic land 21 'road', rural residential 18: 15 classes spread over 1..21), not
+    GID-15's 1..15; they are told a JSON palette of their own, as before. The same colours
+    in FBP's <image>_24label.tif are still told --palette fbp."""
+    from geotile.palettes import FBP
+
+    gid15 = ("unlabeled", "industrial_area", "urban_residential", "rural_residential", "road",
+             "paddy_field", "irrigated_field", "dry_cropland", "garden_land", "arbor_forest",
+             "shrub_forest", "natural_meadow", "artificial_meadow", "river", "lake", "pond")
+    colours = {name: FBP[name] for name in gid15}
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 60), np.uint8))
+    for suffix, advice in (("15label", '--palette palette.json ({"building": '),
+                           ("24label", "--palette fbp")):
+        labels = _coloured(tmp_path, f"GF2_PMS1__L1A0000647767-MSS1_{suffix}.tif", colours)
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+        assert_one_line_error(result, labels.name, advice)
+        assert suffix == "24label" or "--palette fbp" not in result.stderr
+        assert not (tmp_path / "mask.tif").exists()
+
 def test_isprs_no_boundary_labels_are_still_told_the_potsdam_palette(tmp_path, run_cli):
     """Vaihingen's _noBoundary labels are Potsdam's colours with the class edges eroded to
     black (to be ignored). Once a palette missing a colour of 1 % of the pixels was no
