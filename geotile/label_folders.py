@@ -303,10 +303,11 @@ def check_outputs(outputs, inputs, overwrite: bool, resume: bool) -> None:
     """plan's refusals of ``outputs`` before anything is written: one of ``inputs``, not a
     GeoTIFF name, there already (unless ``overwrite`` or ``resume``)."""
     from geotile.input_sources import refuse_overwriting_inputs
-    from geotile.output_files import check_geotiff_name, check_output
+    from geotile.output_files import check_geotiff_name, check_output, check_sidecar_room
 
     refuse_overwriting_inputs(outputs, inputs)
     for output in outputs:
         check_geotiff_name(output)
+        check_sidecar_room(output)  # a mask's class names
         if not resume:
             check_output(output, overwrite)

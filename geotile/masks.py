@@ -818,7 +818,7 @@ def make_masks(
     from geotile.input_sources import refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder, pairs_label_rasters
     from geotile.labels import read_labels
-    from geotile.output_files import check_geotiff_name, check_output
+    from geotile.output_files import check_geotiff_name, check_output, check_sidecar_room
     from geotile.pixel_labels import is_pixels, one_image, placed_on
     from geotile.stac_labels import item_labels, label_item
 
@@ -863,6 +863,7 @@ def make_masks(
         [f for f in own.files if f] if own else []), *dict.fromkeys(regions)])
     for output in output_paths:
         check_geotiff_name(output)
+        check_sidecar_room(output)  # its class names
     co = mask_creation_options(creation_options, len(options.channels))
     if settings is None:
         settings = {"options": dataclasses.asdict(options), "class_field": class_field,

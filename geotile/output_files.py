@@ -394,12 +394,29 @@ def _check_sidecar_name(sidecar: Path, final: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise
-        size = len(os.fsencode(sidecar.name))
-        most = os.pathconf(final.parent, "PC_NAME_MAX")
-        raise InputError(f"{final}: its sidecar {sidecar.name} (the category names GDAL "
-                         f"keeps beside it) is {size} bytes, and this file system names "
-                         f"{most} at most; nothing was written under that name. Choose a "
-                         f"name {size - most} bytes shorter.") from None
+        raise _no_room(final, os.pathconf(final.parent, "PC_NAME_MAX")) from None
+
+
+def _no_room(final: Path, most: int) -> InputError:
+    size = len(os.fsencode(pam_sidecar(final).name))
+    return InputError(f"{final}: its sidecar {pam_sidecar(final).name} (the category names "
+                      f"GDAL keeps beside it) is {size} bytes, and this file system names "
+                      f"{most} at most; nothing was written under that name. Choose a "
+                      f"name {size - most} bytes shorter.")
+
+
+def check_sidecar_room(path: str | os.PathLike) -> None:
+    """InputError, before anything is written, where an output that keeps a PAM sidecar
+    (class names: masks, class predictions) is named with no room for '.aux.xml' (the
+    longest name its folder's file system takes, or that of the nearest folder there)."""
+    final = Path(path)
+    folder = next((p for p in (final.parent, *final.parent.parents) if p.is_dir()), None)
+    try:
+        most = os.pathconf(folder or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):  # a file system that does not say
+        return
+    if len(os.fsencode(pam_sidecar(final).name)) > most:
+        raise _no_room(final, most)
 
 
 @contextlib.contextmanager

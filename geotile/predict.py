@@ -909,7 +909,13 @@ def predict_raster(
     from geotile.creation_options import check_creation_options
     from geotile.input_paths import input_path, output_folders
     from geotile.input_sources import refuse_overwriting_inputs
-    from geotile.output_files import atomic_output, check_geotiff_name, verify_geotiff, write_cog
+    from geotile.output_files import (
+        atomic_output,
+        check_geotiff_name,
+        check_sidecar_room,
+        verify_geotiff,
+        write_cog,
+    )
     from geotile.planet_files import warn_unclear
     from geotile.raster import check_pixels_readable, may_hold_nodata, open_raster, output_profile
     from geotile.vrt_views import warn_vrt_gap
@@ -962,6 +968,8 @@ def predict_raster(
         model, "path", None)], mosaic.input_sources(output_folders([output_path]))
         if mosaic is not None else None)
     check_geotiff_name(output_path)
+    if options.output_type == "class":  # its class names: <name>.aux.xml
+        check_sidecar_room(output_path)
     complete = _completion(model, options, settings, image_path, extra_bands,
                            mosaic.identities() if mosaic is not None else ())
     if resume:

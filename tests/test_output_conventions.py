@@ -15,6 +15,7 @@ from rasterio.enums import ColorInterp, MaskFlags
 from geotile.model import OnnxModel
 from geotile.predict import PredictOptions, predict_raster
 
+from .conftest import assert_one_line_error
 from .onnx_models import pointwise_model
 
 NAMES = ["background", "building", "road"]
@@ -483,3 +484,28 @@ def test_a_class_raster_named_without_room_for_its_sidecar_is_refused(tmp_path, 
     predict_raster(three_classes, image, out)
     with rasterio.open(out) as dst:
         assert dst.count == 3
+
+
+def test_outputs_named_without_room_for_their_sidecars_are_refused_before_any(
+        run_cli, make_raster, tmp_path):
+    """make-masks (every mask keeps its class names in <name>.aux.xml) and predict
+    --output-type class of two images, the second named in 250 bytes: the first output was
+    written (and predict's inference over the second done) before that name was refused,
+    exit 1 with a run half done. Every output's sidecar name is checked first: one line
+    naming it, nothing written; probability outputs of that name are still written."""
+    long = "c" * 246 + ".tif"
+    images = [make_raster("a.tif", np.ones((3, 20, 30), np.uint8)),
+              make_raster(long, np.ones((3, 20, 30), np.uint8))]
+    labels = make_raster("classes.tif", (np.arange(600).reshape(20, 30) % 3).astype(np.uint8))
+    model = pointwise_model(tmp_path / "three.onnx", classes=3, activation="softmax",
+                            metadata={"class_names": NAMES})
+    runs = {"make-masks": ["make-masks", labels, *images],
+            "predict": ["predict", model, *images, "--output-type", "class"]}
+    for command, args in runs.items():
+        out = tmp_path / f"out-{command}"
+        result = run_cli(*args, "-o", f"{out}/")
+        assert_one_line_error(result, f"{long}.aux.xml", "3 bytes shorter")
+        assert not out.exists() or list(out.iterdir()) == []
+    result = run_cli("predict", model, *images, "-o", f"{tmp_path / 'probabilities'}/")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "probabilities" / long).exists()

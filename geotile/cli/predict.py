@@ -287,6 +287,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands
     from geotile.mosaic import open_mosaic
+    from geotile.output_files import check_sidecar_room
     from geotile.predict import PredictOptions, predict_raster, refuse_mosaic_dates
 
     options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend,
@@ -316,6 +317,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     grid = open_mosaic([image for image, _ in pairs], disjoint=True, alternative=(
         "or predict without --mosaic" + (" and --merge" if merge else ""))) if mosaic else None
     classes = output_type == "class"
+    if classes:  # each output's class names: refused before the first image's inference
+        for _, out in pairs:
+            check_sidecar_room(out)
     replace_merge = check_merge(merge, pairs, overwrite, protected=[model, *read],
                                 resume=resumed, input_folders=images.folders,
                                 creation_options=options.creation_options,
