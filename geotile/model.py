@@ -13,7 +13,10 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   from the input layout alone); a batch of 1 baked into the graph runs in
   chunks, as does a dynamically quantized model (DynamicQuantizeLinear: one range a
   run); another batch baked into a graph of symbolic batch, named by ONNX Runtime's error,
-  is kept as a fixed one. The output is the window, its centred crop (valid
+  is kept as a fixed one; a graph that mixes the windows of a batch (a reduction over axis
+  0, a Reshape to a fixed leading size: :mod:`geotile.graph_determinism`) runs one window
+  at a time; one exported in training mode (BatchNormalization, Dropout) or drawing random
+  numbers is refused. The output is the window, its centred crop (valid
   convolutions), a few px wider on every side (padding beyond the kernel's: its centre is
   taken) or an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too;
   upsampled bilinearly here: logits before the activation applied here, as HF/mmseg do),
@@ -80,6 +83,7 @@ from geotile.graph_analysis import (
     graph_scales_input,
     quantized_op,
 )
+from geotile.graph_determinism import batch_reduction
 from geotile.model_file import (
     content_key,
     explain_load_error,
@@ -285,6 +289,10 @@ class OnnxModel:
                  graph=None, opset: int | None = None) -> None:
         self.session, self.path = session, Path(path)
         path = self.path
+        if graph is not None:  # training-mode layers, random ops: no window can be trusted
+            from geotile.graph_determinism import refuse_training_graph
+
+            refuse_training_graph(graph, path)
         self.provider = session.get_providers()[0]
         self.metadata = lower_keys(dict(session.get_modelmeta().custom_metadata_map))
         #: Hugging Face's (MMDeploy's) files beside it that name its classes ("names") or
@@ -472,6 +480,11 @@ class OnnxModel:
             self._chunk = 1
             log.info("%s: dynamically quantized (DynamicQuantizeLinear): one window a run, each "
                      "quantized on its own range", path.name)
+        mixing = batch_reduction(graph, self.input_name) if graph is not None else ""
+        if mixing:  # x - x.mean(0), x.view(1, -1): windows would mix with their neighbours
+            self._chunk = 1
+            log.info("%s: its %s mixes the windows of a batch: one window a run", path.name,
+                     mixing)
         self._probed_batch = 0
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
         self._other_sizes: dict[int, tuple | None] = {}

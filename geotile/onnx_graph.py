@@ -69,7 +69,7 @@ EXTERNAL = 1
 SMALL = 64
 #: TensorProto.DataType -> numpy dtype, for the types constants are read from
 _DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
-           7: "int64", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64"}
+           7: "int64", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64"}
 
 
 @cache

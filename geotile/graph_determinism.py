@@ -1,0 +1,97 @@
+"""What in an ONNX graph makes a window's values depend on the run or on the windows run
+beside it: layers exported in training mode and random ops (refused: no window's values
+can be trusted), reductions over the batch axis (run one window a run)."""
+from __future__ import annotations
+
+from geotile.errors import ModelError
+
+#: ops that draw random numbers on every run (a seed only repeats the sequence)
+RANDOM_OPS = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
+              "Multinomial", "Bernoulli"}
+#: reductions: an ``axes`` attribute (an input from opset 18, ReduceSum's from 13)
+_REDUCE_OPS = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+               "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"}
+#: ops whose outputs are a tensor's shape, not its values
+_SHAPE_OPS = {"Shape", "Size", "ConstantOfShape"}
+_FIX = ("Re-export it in eval mode: model.eval() before torch.onnx.export (training="
+        "torch.onnx.TrainingMode.EVAL, the default), or tf.keras's training=False.")
+
+
+def _label(node) -> str:
+    return f"{node.op_type} {node.name!r}" if node.name else node.op_type
+
+
+def refuse_training_graph(graph, path) -> None:
+    """ModelError, one line naming the layer and the fix, when ``graph`` holds a
+    BatchNormalization in training mode (training_mode=1, or its running statistics as
+    outputs before opset 14: each batch normalised by its own statistics), a Dropout in
+    training mode (a constant true or computed training_mode input) or a random op."""
+    from geotile.onnx_graph import attribute, constant_values
+
+    values = constant_values(graph)
+    for node in graph.node:
+        op = node.op_type
+        if op == "BatchNormalization" and (attribute(node, "training_mode", 0) or sum(
+                1 for out in node.output if out) > 1):
+            why = "normalises each batch by its own statistics, so a window's values " \
+                "depend on --batch-size and on the windows beside it"
+        elif op == "Dropout" and len(node.input) > 2 and node.input[2] and (
+                node.input[2] not in values or values[node.input[2]].any()):
+            why = "zeroes random values on every run"
+        elif op in RANDOM_OPS:
+            raise ModelError(f"{path}: its {_label(node)} draws random numbers on every run, "
+                             "so its output changes from run to run and with --batch-size. "
+                             f"{_FIX[:-1]}, with no random layers (sample outside the model).")
+        else:
+            continue
+        raise ModelError(f"{path}: it was exported with its {_label(node)} in training "
+                         f"mode, which {why}. {_FIX}")
+
+
+def batch_reduction(graph, input_name: str) -> str:
+    """The first op mixing the values of the windows of a batch, else "": a reduction of
+    the image's values over axis 0 or over every axis (a MeanVarianceNormalization's
+    default axes 0, 2, 3 too), or a Reshape of them to a fixed
+    leading size (the batch folded into its other axes: torch's ``x.view(1, -1)``)."""
+    from geotile.onnx_graph import attribute, constant_values
+
+    values = constant_values(graph)
+    producers = {out: node for node in graph.node for out in node.output}
+    memo: dict[str, bool] = {}
+
+    def from_image(name: str, depth: int = 0) -> bool:
+        """Whether the tensor holds values computed from the image (not only its shape)."""
+        if name == input_name:
+            return True
+        if name in memo:
+            return memo[name]
+        node = producers.get(name)
+        memo[name] = False  # cycles (none in a valid graph) end here
+        memo[name] = node is not None and node.op_type not in _SHAPE_OPS and depth < 2000 \
+            and any(from_image(i, depth + 1) for i in node.input if i)
+        return memo[name]
+
+    for node in graph.node:
+        if not node.input or not from_image(node.input[0]):
+            continue
+        if node.op_type == "MeanVarianceNormalization":  # its default axes: [0, 2, 3]
+            if 0 in attribute(node, "axes", [0]):
+                return f"{_label(node)} over axis 0"
+        elif node.op_type in _REDUCE_OPS:
+            axes = attribute(node, "axes")
+            if axes is None and len(node.input) > 1 and node.input[1]:
+                known = values.get(node.input[1])
+                if known is None:
+                    continue  # computed axes: unknown
+                axes = [int(a) for a in known.ravel()]
+            if axes is None or axes == []:
+                if attribute(node, "noop_with_empty_axes", 0):
+                    continue
+                return f"{_label(node)} over every axis"
+            if 0 in axes:
+                return f"{_label(node)} over axis 0"
+        elif node.op_type == "Reshape" and len(node.input) > 1:
+            shape = values.get(node.input[1])
+            if shape is not None and shape.ndim == 1 and shape.size and shape[0] >= 1:
+                return f"{_label(node)} to a fixed shape {[int(s) for s in shape]}"
+    return ""

@@ -1,0 +1,142 @@
+"""Models whose values depend on the run or on a window's batch neighbours (exported in
+training mode, random ops, reductions over the batch axis), and per-window normalisations
+that must not."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from onnx import helper
+
+from .conftest import assert_one_line_error
+from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
+
+IN = [("input", FLOAT, ["N", 3, "H", "W"])]
+OUT = [("output", FLOAT, ["N", 2, "H", "W"])]
+#: a BatchNormalization's scale, bias, running mean and variance
+BN = {"s": np.ones(2, np.float32), "b": np.zeros(2, np.float32),
+      "m": np.full(2, 0.5, np.float32), "v": np.full(2, 2.0, np.float32)}
+DROP = {"ratio": np.array(0.5, np.float32)}
+
+
+def _model(path, name):
+    """(path of the model ``name``, its op refused or None): a 1x1 conv and one layer."""
+    conv, weights = conv1x1("input", "conv", 3, 2, 1)
+    node = helper.make_node
+    mean = node("ReduceMean", ["conv"], ["pooled"], axes=[2, 3], keepdims=0)
+    cases = {  # name: (nodes after the conv, initializers, opset)
+        "batchnorm_training_mode": ([node("BatchNormalization", ["conv", "s", "b", "m", "v"],
+                                          ["output", "rm", "rv"], training_mode=1)], BN, 15),
+        "batchnorm_5_outputs": ([node("BatchNormalization", ["conv", "s", "b", "m", "v"],
+                                      ["output", "rm", "rv", "sm", "sv"])], BN, 9),
+        "dropout_training": ([node("Dropout", ["conv", "ratio", "t"], ["output"])],
+                             {**DROP, "t": np.array(True)}, 13),
+        "random_normal_like": ([node("RandomNormalLike", ["conv"], ["noise"], scale=0.1),
+                                node("Add", ["conv", "noise"], ["output"])], {}, 17),
+        "random_uniform": ([node("RandomUniform", [], ["noise"], shape=[1, 2, 1, 1], seed=1.0),
+                            node("Add", ["conv", "noise"], ["output"])], {}, 17),
+        "multinomial": ([mean, node("Multinomial", ["pooled"], ["drawn"], sample_size=1),
+                         node("Cast", ["drawn"], ["f"], to=FLOAT),
+                         node("Unsqueeze", ["f", "axes"], ["g"]),
+                         node("Add", ["conv", "g"], ["output"])],
+                        {"axes": np.array([2, 3], np.int64)}, 17),
+        # run as they are: eval mode, or normalisations of each window on its own
+        "batchnorm_eval": ([node("BatchNormalization", ["conv", "s", "b", "m", "v"],
+                                 ["output"])], BN, 15),
+        "dropout_eval": ([node("Dropout", ["conv", "ratio", "t"], ["output"])],
+                         {**DROP, "t": np.array(False)}, 13),
+        "dropout": ([node("Dropout", ["conv"], ["output"])], {}, 13),
+        "instance_norm": ([node("InstanceNormalization", ["conv", "s", "b"], ["output"])],
+                          BN, 17),
+        "layer_norm": ([node("LayerNormalization", ["conv", "s1", "b1"], ["output"], axis=1)],
+                       {"s1": np.ones(1, np.float32), "b1": np.zeros(1, np.float32)}, 17),
+        "group_norm": ([node("GroupNormalization", ["conv", "s1", "b1"], ["output"],
+                             num_groups=1)],
+                       {"s1": np.ones(1, np.float32), "b1": np.zeros(1, np.float32)}, 18),
+        # reductions over the batch axis: one window a run
+        "reduce_mean_axis_0": ([node("ReduceMean", ["conv"], ["mu"], axes=[0]),
+                                node("Sub", ["conv", "mu"], ["output"])], {}, 17),
+        "reduce_max_all": ([node("ReduceMax", ["conv"], ["top"]),
+                            node("Div", ["conv", "top"], ["output"])], {}, 17),
+        "reduce_sum_axis_0_input": ([node("ReduceSum", ["conv", "zero"], ["total"]),
+                                     node("Sub", ["conv", "total"], ["output"])],
+                                    {"zero": np.array([0], np.int64)}, 17),
+        "mean_variance_normalization": ([node("MeanVarianceNormalization", ["conv"],
+                                              ["output"])], {}, 17),
+        "batch_folded": ([node("Shape", ["conv"], ["shape"]),
+                          node("Reshape", ["conv", "flat_shape"], ["flat"]),
+                          node("Softmax", ["flat"], ["soft"], axis=-1),
+                          node("Reshape", ["soft", "shape"], ["output"])],
+                         {"flat_shape": np.array([1, -1], np.int64)}, 17),
+    }
+    nodes, initializers, opset = cases[name]
+    return save_graph(path, [conv, *nodes], IN, OUT, {**weights, **initializers}, opset=opset)
+
+
+@pytest.fixture
+def image(make_raster):
+    pixels = np.random.default_rng(3).integers(0, 255, (3, 96, 96)).astype(np.uint8)
+    return pixels, make_raster("img.tif", pixels)
+
+
+def _predict(run_cli, model, tif, out, batch):
+    return run_cli("predict", model, tif, "-o", out, "--dtype", "float32", "--tile-size", "32",
+                   "--overlap", "0", "--batch-size", batch, "--activation", "none")
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("batchnorm_training_mode", "BatchNormalization 'bn' in training mode"),
+    ("batchnorm_5_outputs", "BatchNormalization 'bn' in training mode"),
+    ("dropout_training", "Dropout 'drop' in training mode"),
+    ("random_normal_like", "RandomNormalLike 'random'"),
+    ("random_uniform", "RandomUniform 'random'"),
+    ("multinomial", "Multinomial 'random'")])
+def test_training_mode_and_random_ops_are_refused(tmp_path, run_cli, image, name, fragment):
+    """A BatchNormalization exported in training mode normalised each batch by its own
+    statistics (a window's values 0.15 apart between --batch-size 1 and 8), a Dropout in
+    training mode and random ops gave other values every run: all exit 0. Refused now, in
+    one line naming the model, the op and the re-export in eval mode; nothing written."""
+    path = _model(tmp_path / f"{name}.onnx", name)
+    _name_node(path, fragment)
+    result = _predict(run_cli, path, image[1], tmp_path / "o.tif", 8)
+    assert_one_line_error(result, f"{name}.onnx", fragment, "model.eval()")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def _name_node(path, fragment):
+    """Name the layer the fragment names (its quoted word) in the model at ``path``."""
+    import onnx
+
+    model = onnx.load(str(path))
+    op, label = fragment.split()[0], fragment.split("'")[1]
+    next(n for n in model.graph.node if n.op_type == op).name = label
+    onnx.save(model, str(path))
+
+
+@pytest.mark.parametrize("name", [
+    "batchnorm_eval", "dropout_eval", "dropout", "instance_norm", "layer_norm", "group_norm",
+    "reduce_mean_axis_0", "reduce_max_all", "reduce_sum_axis_0_input",
+    "mean_variance_normalization", "batch_folded"])
+def test_values_do_not_depend_on_the_batch(tmp_path, run_cli, image, name):
+    """Eval-mode layers and normalisations over each window (instance, layer, group norm)
+    give every window its own values whatever --batch-size; reductions over the batch axis
+    (ReduceMean over axis 0 or every axis, MeanVarianceNormalization's default axes 0, 2,
+    3, a Reshape folding the batch away) mixed a
+    window's values with its batch neighbours' (up to 1.4 apart between --batch-size 1 and
+    8, exit 0): such models run one window a run now. Each equals ONNX Runtime's run of
+    that window alone, twice over."""
+    pixels, tif = image
+    path = _model(tmp_path / f"{name}.onnx", name)
+    written = []
+    for batch in (1, 8, 8):
+        out = tmp_path / f"o{len(written)}.tif"
+        result = _predict(run_cli, path, tif, out, batch)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out) as raster:
+            written.append(raster.read())
+    for y in range(0, 96, 32):
+        for x in range(0, 96, 32):
+            window = (pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255)[None]
+            alone = ort_run(path, window)[0][0]
+            for values in written:
+                np.testing.assert_allclose(values[:, y:y + 32, x:x + 32], alone, atol=1e-5)
