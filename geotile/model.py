@@ -1312,12 +1312,27 @@ class OnnxModel:
             if other is not None and other[1][index][1 + (axis == 1)] - other[0] != h - size:
                 continue
             if (h - size) % 2:
-                raise ModelError(f"{what}: {h - size} px wider than the window, which cannot be "
-                                 "centred on it; check the export (its padding).")
+                raise self._odd_size_error(size, h, index, what)
             output.channel_axis, output.channels = axis, int(channels)
             self._trims[(size, output.name)] = (h - size) // 2
             return Geometry(size, size)
         return None
+
+    def _odd_size_error(self, size: int, height: int, index: int, what: str) -> ModelError:
+        """ModelError for an output an odd number of px wider than the window: a decoder
+        rounding odd windows up (a stride-2 layer, then a ConvTranspose with output_padding:
+        33 px give 34) when ``size - 1`` px give the window itself, else a padding that
+        cannot be centred."""
+        if height - size == 1 and size % 2 and not self.fixed_size:
+            results, error = self._try(self.fixed_batch or 1, size - 1)
+            if error is None and list(results[index].shape).count(size - 1) >= 2:
+                exc = ModelError(f"{what}: its decoder rounds odd windows up (a ConvTranspose's "
+                                 f"output_padding after a stride-2 layer); give an even size, "
+                                 f"--tile-size {size - 1} or {size + 1}.")
+                exc.suggested_size = size - 1
+                return exc
+        return ModelError(f"{what}: {height - size} px wider than the window, which cannot be "
+                          "centred on it; check the export (its padding).")
 
     def _refuse_one_cell(self, size: int, index: int, axis: int, what: str) -> None:
         """ModelError for an output of 1 x 1 px: a pooled classifier head, or (when it grows

@@ -5480,3 +5480,41 @@ def test_only_a_folder_s_first_10_000_files_are_looked_at(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "scandir", Counted)
     assert not_onnx(crowd) is None
     assert len(listed) == 10_000
+
+
+def test_a_decoder_rounding_odd_windows_up_is_told_an_even_size(tmp_path, run_cli,
+                                                                 make_raster):
+    """A stride-2 Conv then a ConvTranspose with output_padding 1 (a U-Net decoder as torch
+    exports it) gives 34 px for a 33 px window: refused as '1 px wider than the window,
+    which cannot be centred; check the export (its padding)', though the export is right
+    and any even size runs. Now the line says so and names the even sizes beside it (a
+    size geotile chose falls back to the one below); 32 equals ONNX Runtime's run of each window."""
+    rng = np.random.default_rng(4)
+    path = save_graph(tmp_path / "unet.onnx", [
+        helper.make_node("Conv", ["input", "cw", "cb"], ["down"], strides=[2, 2],
+                         pads=[1] * 4, kernel_shape=[3, 3]),
+        helper.make_node("ConvTranspose", ["down", "tw", "tb"], ["output"], strides=[2, 2],
+                         pads=[1] * 4, output_padding=[1, 1], kernel_shape=[3, 3])],
+        [("input", FLOAT, ["N", 3, "H", "W"])], [("output", FLOAT, ["N", 2, "H2", "W2"])],
+        {"cw": rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32),
+         "cb": np.zeros(4, np.float32),
+         "tw": rng.normal(0, 0.3, (4, 2, 3, 3)).astype(np.float32),
+         "tb": np.zeros(2, np.float32)})
+    pixels = rng.integers(0, 255, (3, 64, 64)).astype(np.uint8)
+    tif = make_raster("img.tif", pixels)
+    args = ("predict", path, tif, "--dtype", "float32", "--activation", "none",
+            "--overlap", "0")
+    from .conftest import assert_one_line_error
+
+    result = run_cli(*args, "-o", tmp_path / "odd.tif", "--tile-size", "33")
+    assert_one_line_error(result, "unet.onnx", "[1, 2, 34, 34] for a 33 px window",
+                          "rounds odd windows up", "--tile-size 32 or 34")
+    assert not (tmp_path / "odd.tif").exists()
+    result = run_cli(*args, "-o", tmp_path / "even.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "even.tif") as raster:
+        written = raster.read()
+    for y, x in ((0, 0), (0, 32), (32, 0), (32, 32)):
+        window = (pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255)[None]
+        np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
+                                   ort_run(path, window)[0][0], atol=1e-5)
