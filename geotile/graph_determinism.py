@@ -50,29 +50,21 @@ def refuse_training_graph(graph, path) -> None:
 
 def batch_reduction(graph, input_name: str) -> str:
     """The first op mixing the values of the windows of a batch, else "": a reduction of
-    the image's values over axis 0 or over every axis (a MeanVarianceNormalization's
-    default axes 0, 2, 3 too), or a Reshape of them to a fixed
+    the image's values over axis 0 (-4 of a 4-D tensor) or over every axis (a
+    MeanVarianceNormalization's default axes 0, 2, 3 too), or a Reshape of them to a fixed
     leading size (the batch folded into its other axes: torch's ``x.view(1, -1)``)."""
+    from geotile.graph_analysis import _graph_ranks
     from geotile.onnx_graph import attribute, constant_values
 
     values = constant_values(graph)
-    producers = {out: node for node in graph.node for out in node.output}
-    memo: dict[str, bool] = {}
-
-    def from_image(name: str, depth: int = 0) -> bool:
-        """Whether the tensor holds values computed from the image (not only its shape)."""
-        if name == input_name:
-            return True
-        if name in memo:
-            return memo[name]
-        node = producers.get(name)
-        memo[name] = False  # cycles (none in a valid graph) end here
-        memo[name] = node is not None and node.op_type not in _SHAPE_OPS and depth < 2000 \
-            and any(from_image(i, depth + 1) for i in node.input if i)
-        return memo[name]
+    rank = _graph_ranks(graph, {out: node for node in graph.node for out in node.output})
+    image = {input_name}  # tensors holding values computed from the image (nodes in order)
+    for node in graph.node:
+        if node.op_type not in _SHAPE_OPS and any(i in image for i in node.input if i):
+            image.update(node.output)
 
     for node in graph.node:
-        if not node.input or not from_image(node.input[0]):
+        if not node.input or node.input[0] not in image:
             continue
         if node.op_type == "MeanVarianceNormalization":  # its default axes: [0, 2, 3]
             if 0 in attribute(node, "axes", [0]):
@@ -88,7 +80,8 @@ def batch_reduction(graph, input_name: str) -> str:
                 if attribute(node, "noop_with_empty_axes", 0):
                     continue
                 return f"{_label(node)} over every axis"
-            if 0 in axes:
+            dims = rank(node.input[0])
+            if 0 in axes or (dims is not None and -dims in axes):
                 return f"{_label(node)} over axis 0"
         elif node.op_type == "Reshape" and len(node.input) > 1:
             shape = values.get(node.input[1])

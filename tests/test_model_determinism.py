@@ -56,6 +56,8 @@ def _model(path, name):
         # reductions over the batch axis: one window a run
         "reduce_mean_axis_0": ([node("ReduceMean", ["conv"], ["mu"], axes=[0]),
                                 node("Sub", ["conv", "mu"], ["output"])], {}, 17),
+        "reduce_mean_axis_minus_4": ([node("ReduceMean", ["conv"], ["mu"], axes=[-4, -1]),
+                                      node("Sub", ["conv", "mu"], ["output"])], {}, 17),
         "reduce_max_all": ([node("ReduceMax", ["conv"], ["top"]),
                             node("Div", ["conv", "top"], ["output"])], {}, 17),
         "reduce_sum_axis_0_input": ([node("ReduceSum", ["conv", "zero"], ["total"]),
@@ -115,7 +117,7 @@ def _name_node(path, fragment):
 
 @pytest.mark.parametrize("name", [
     "batchnorm_eval", "dropout_eval", "dropout", "instance_norm", "layer_norm", "group_norm",
-    "reduce_mean_axis_0", "reduce_max_all", "reduce_sum_axis_0_input",
+    "reduce_mean_axis_0", "reduce_mean_axis_minus_4", "reduce_max_all", "reduce_sum_axis_0_input",
     "mean_variance_normalization", "batch_folded"])
 def test_values_do_not_depend_on_the_batch(tmp_path, run_cli, image, name):
     """Eval-mode layers and normalisations over each window (instance, layer, group norm)
