@@ -142,3 +142,16 @@ def test_values_do_not_depend_on_the_batch(tmp_path, run_cli, image, name):
             alone = ort_run(path, window)[0][0]
             for values in written:
                 np.testing.assert_allclose(values[:, y:y + 32, x:x + 32], alone, atol=1e-5)
+
+
+def test_a_reduction_after_a_deep_chain_is_found(tmp_path):
+    """The image's tensors are followed node by node, not by recursion (a ResNet-152 export
+    has thousands of nodes in a row: Python stops at 1000 frames)."""
+    from geotile.graph_determinism import batch_reduction
+    from geotile.onnx_graph import read_graph
+
+    nodes = [helper.make_node("Relu", [f"r{k}" if k else "input"], [f"r{k + 1}"])
+             for k in range(1500)]
+    nodes.append(helper.make_node("ReduceMean", ["r1500"], ["output"], axes=[0], name="mean"))
+    path = save_graph(tmp_path / "deep.onnx", nodes, IN, [("output", FLOAT, [1, 3, "H", "W"])])
+    assert batch_reduction(read_graph(path), "input") == "ReduceMean 'mean' over axis 0"
