@@ -695,6 +695,11 @@ class OnnxModel:
             data = bundle_onnx(path)
         onnx_model = load_model(path, data)
         graph = onnx_model.graph if onnx_model is not None else None
+        from geotile.legacy_resize import asymmetric_upsampling
+
+        shifted = asymmetric_upsampling(onnx_model)
+        if shifted:
+            log.warning("%s: %s", path, shifted)
         chain = choose_providers(providers)
         # external weights are found beside the path only; they are checked by load_model
         load: str | bytes = data if graph is None or not external_locations(graph) \

@@ -1,4 +1,4 @@
-"""The few parts of an ONNX file geotile reads before running it: node ops, their
+"""The few parts of an ONNX file geotile reads before running it: its producer, node ops, their
 inputs/outputs and attributes (a Transpose's perm, a Softmax's axis, a Resize's mode), the
 graph's input and output names, shapes and doc strings, the default opset, small
 constants (a Mul's 1/255, a Clip's bounds) and where initialisers keep external data.
@@ -58,6 +58,7 @@ _SCHEMA = {
                       ("attribute_proto", 11, "message", True, "AttributeProto"),
                       ("overload", 13, "string", False, None)],
     "ModelProto": [("ir_version", 1, "int64", False, None),
+                   ("producer_name", 2, "string", False, None),
                    ("graph", 7, "message", False, "GraphProto"),
                    ("opset_import", 8, "message", True, "OperatorSetIdProto"),
                    ("functions", 25, "message", True, "FunctionProto")],

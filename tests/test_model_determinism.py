@@ -155,3 +155,48 @@ def test_a_reduction_after_a_deep_chain_is_found(tmp_path):
     nodes.append(helper.make_node("ReduceMean", ["r1500"], ["output"], axes=[0], name="mean"))
     path = save_graph(tmp_path / "deep.onnx", nodes, IN, [("output", FLOAT, [1, 3, "H", "W"])])
     assert batch_reduction(read_graph(path), "input") == "ReduceMean 'mean' over axis 0"
+
+
+def _upsampling_model(path, producer, opset, op, mode):
+    """A 1x1 conv at half resolution (MaxPool 2) upsampled x2 by ``op`` at ``opset``, as
+    ``producer`` writes it."""
+    import onnx
+
+    conv, weights = conv1x1("input", "conv", 3, 2, 1)
+    pool = helper.make_node("MaxPool", ["conv"], ["half"], kernel_shape=[2, 2], strides=[2, 2])
+    scales = {"scales": np.array([1, 1, 2, 2], np.float32), "roi": np.zeros(0, np.float32)}
+    extra = {"coordinate_transformation_mode": "half_pixel"} if opset >= 11 else {}
+    inputs = ["half", "roi", "scales"] if opset >= 11 else ["half", "scales"]
+    node = helper.make_node(op, inputs, ["output"], mode=mode, **extra)
+    path = save_graph(path, [conv, pool, node], IN, OUT, {**weights, **scales}, opset=opset)
+    model = onnx.load(str(path))
+    model.producer_name = producer
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("producer, opset, op, mode, warned", [
+    ("pytorch", 9, "Upsample", "linear", True), ("pytorch", 10, "Resize", "linear", True),
+    ("pytorch", 9, "Upsample", "nearest", False), ("tf2onnx", 9, "Upsample", "linear", False),
+    ("pytorch", 11, "Resize", "linear", False)])
+def test_pytorch_bilinear_upsampling_before_opset_11_is_warned(
+        tmp_path, run_cli, image, producer, opset, op, mode, warned):
+    """torch.onnx.export before opset 11 writes F.interpolate(mode="bilinear") as an
+    Upsample/Resize that ONNX defines with asymmetric coordinates, where PyTorch's are
+    half-pixel: the map ONNX Runtime gives is shifted (0.5 px for x2) from the model's own,
+    exit 0 without a word. A warning names the layer, the shift and the re-export; nearest
+    (asymmetric in both), tf2onnx's (TensorFlow's own asymmetric resize) and opset 11's
+    half_pixel are not warned of. The values are ONNX Runtime's in every case."""
+    pixels, tif = image
+    path = _upsampling_model(tmp_path / "m.onnx", producer, opset, op, mode)
+    result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "opset_version=11" in line]
+    assert len(said) == warned, result.stderr
+    if warned:
+        assert f"its {op} (opset {opset}" in said[0] and "0.5 px" in said[0], said[0]
+        assert "m.onnx" in said[0]
+    with rasterio.open(tmp_path / "o.tif") as raster:
+        written = raster.read()
+    window = (pixels[:, :32, :32].astype(np.float32) / 255)[None]
+    np.testing.assert_allclose(written[:, :32, :32], ort_run(path, window)[0][0], atol=1e-5)
