@@ -1,6 +1,7 @@
 """What in an ONNX graph makes a window's values depend on the run or on the windows run
 beside it: layers exported in training mode and random ops (refused: no window's values
-can be trusted), reductions over the batch axis (run one window a run)."""
+can be trusted), ops mixing windows along the batch axis: reductions over it, a fixed
+leading Reshape, a Gather or Slice of windows (run one window a run)."""
 from __future__ import annotations
 
 from geotile.errors import ModelError
@@ -52,7 +53,8 @@ def batch_reduction(graph, input_name: str) -> str:
     """The first op mixing the values of the windows of a batch, else "": a reduction of
     the image's values over axis 0 (-4 of a 4-D tensor) or over every axis (a
     MeanVarianceNormalization's default axes 0, 2, 3 too), or a Reshape of them to a fixed
-    leading size (the batch folded into its other axes: torch's ``x.view(1, -1)``)."""
+    leading size (the batch folded into its other axes: torch's ``x.view(1, -1)``), a Gather
+    or Slice of windows along axis 0 (``x + x[0:1]``)."""
     from geotile.graph_analysis import _graph_ranks
     from geotile.onnx_graph import attribute, constant_values
 
@@ -80,11 +82,40 @@ def batch_reduction(graph, input_name: str) -> str:
                 if attribute(node, "noop_with_empty_axes", 0):
                     continue
                 return f"{_label(node)} over every axis"
-            dims = rank(node.input[0])
-            if 0 in axes or (dims is not None and -dims in axes):
+            if any(_axis_0(axis, rank(node.input[0])) for axis in axes):
                 return f"{_label(node)} over axis 0"
+        elif node.op_type == "Gather" and _axis_0(attribute(node, "axis", 0),
+                                                  rank(node.input[0])):
+            return f"{_label(node)} of windows by index"
+        elif node.op_type == "Slice" and _slices_batch(node, values):
+            return f"{_label(node)} of windows"
         elif node.op_type == "Reshape" and len(node.input) > 1:
             shape = values.get(node.input[1])
             if shape is not None and shape.ndim == 1 and shape.size and shape[0] >= 1:
                 return f"{_label(node)} to a fixed shape {[int(s) for s in shape]}"
     return ""
+
+
+def _slices_batch(node, values) -> bool:
+    """Whether a Slice (opset 10+: starts, ends, axes, steps as inputs) keeps only some of
+    axis 0 (axes left out: the first len(starts) axes); computed bounds: unknown, False."""
+    given = [values.get(name) if name else None for name in node.input[1:5]]
+    starts, ends = given[0], given[1] if len(given) > 1 else None
+    if starts is None or ends is None:
+        return False
+    axes = list(given[2].ravel()) if len(given) > 2 and given[2] is not None else \
+        list(range(starts.size))
+    if len(node.input) > 3 and node.input[3] and given[2] is None:
+        return False  # computed axes
+    steps = given[3].ravel() if len(given) > 3 and given[3] is not None else None
+    for k, axis in enumerate(axes):
+        if int(axis) == 0:
+            step = int(steps[k]) if steps is not None else 1
+            return not (int(starts.ravel()[k]) == 0 and int(ends.ravel()[k]) >= 2 ** 31 - 1
+                        and step == 1)
+    return False
+
+
+def _axis_0(axis: int, dims: int | None) -> bool:
+    """Whether ``axis`` (negative: from the end of a tensor of ``dims`` axes) is axis 0."""
+    return axis == 0 or (dims is not None and axis == -dims)

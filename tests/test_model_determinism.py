@@ -65,6 +65,17 @@ def _model(path, name):
                                     {"zero": np.array([0], np.int64)}, 17),
         "mean_variance_normalization": ([node("MeanVarianceNormalization", ["conv"],
                                               ["output"])], {}, 17),
+        "first_window_gathered": ([node("Gather", ["conv", "zero"], ["first"], axis=0),
+                                   node("Add", ["conv", "first"], ["output"])],
+                                  {"zero": np.array([0], np.int64)}, 17),
+        "first_window_sliced": ([node("Slice", ["conv", "zero", "one", "zero"], ["first"]),
+                                 node("Add", ["conv", "first"], ["output"])],
+                                {"zero": np.array([0], np.int64),
+                                 "one": np.array([1], np.int64)}, 17),
+        "channels_sliced": ([node("Slice", ["conv", "zero", "one", "one"], ["first"]),
+                             node("Add", ["conv", "first"], ["output"])],
+                            {"zero": np.array([0], np.int64),
+                             "one": np.array([1], np.int64)}, 17),
         "batch_folded": ([node("Shape", ["conv"], ["shape"]),
                           node("Reshape", ["conv", "flat_shape"], ["flat"]),
                           node("Softmax", ["flat"], ["soft"], axis=-1),
@@ -118,14 +129,16 @@ def _name_node(path, fragment):
 @pytest.mark.parametrize("name", [
     "batchnorm_eval", "dropout_eval", "dropout", "instance_norm", "layer_norm", "group_norm",
     "reduce_mean_axis_0", "reduce_mean_axis_minus_4", "reduce_max_all", "reduce_sum_axis_0_input",
-    "mean_variance_normalization", "batch_folded"])
+    "mean_variance_normalization", "first_window_gathered", "first_window_sliced",
+    "channels_sliced", "batch_folded"])
 def test_values_do_not_depend_on_the_batch(tmp_path, run_cli, image, name):
     """Eval-mode layers and normalisations over each window (instance, layer, group norm)
     give every window its own values whatever --batch-size; reductions over the batch axis
     (ReduceMean over axis 0 or every axis, MeanVarianceNormalization's default axes 0, 2,
     3, a Reshape folding the batch away) mixed a
     window's values with its batch neighbours' (up to 1.4 apart between --batch-size 1 and
-    8, exit 0): such models run one window a run now. Each equals ONNX Runtime's run of
+    8, exit 0), as did the first window's values picked by index (x + x[0:1]): such models
+    run one window a run now. Each equals ONNX Runtime's run of
     that window alone, twice over."""
     pixels, tif = image
     path = _model(tmp_path / f"{name}.onnx", name)
