@@ -55,7 +55,8 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     ``buffer`` (:func:`geotile.relaxed_scores.evaluate_relaxed`; ``road_class``: the road
     class of class rasters). A TRUTH folder of one folder of binary masks per class
     (``labels/<class>/<image>.png``) scores each class on its own
-    (:func:`geotile.class_folder_scores.evaluate_class_folders`). ``apls``: lines (files,
+    (:func:`geotile.class_folder_scores.evaluate_class_folders`); one of the xView2 challenge's
+target PNGs gets its score (:func:`geotile.xview2_scores.evaluate_xview2`). ``apls``: lines (files,
     folders, road CSVs) also get APLS (:mod:`geotile.apls`)."""
     from geotile.evaluate_inputs import are_line_folders, input_kind
 
@@ -104,6 +105,10 @@ def evaluate_files(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
     if kind == "folders" and pairs is None:  # labels/<class>/<image>.png, as the CLI's
         from geotile.class_folders import class_folders
+        from geotile.xview2_scores import evaluate_xview2, xview2_targets
+
+        if xview2_targets(truth) is not None:  # the xView2 challenge's target PNGs
+            return evaluate_xview2(prediction, truth)
 
         if (folders := class_folders([Path(truth)])) is not None:
             from geotile.class_folder_scores import evaluate_class_folders

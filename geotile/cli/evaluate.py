@@ -65,6 +65,7 @@ WHY = {"lines": "lines, scored by their length within --buffer metres of each ot
        "polygons": "polygons, which match by their IoU (--iou)",
        "results": "a COCO results file, scored per category of the COCO truth",
        "class folders": "a folder of binary masks per class, scored class by class",
+       "xview2": "the xView2 challenge's PNGs, scored as its xview2_metrics.py scores them",
        "csvs": "two SpaceNet CSVs, scored as SpaceNet scores them (pixel WKT, Confidence "
                "order, --iou, --min-area)"}
 
@@ -304,6 +305,13 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     (p >= --threshold) or of a multi-label mask, else a class raster's id k
     or a softmax's argmax; classes by name where the prediction names them,
     else in folder name order. No confusion matrix (--json: "multi-label").
+    TRUTH a folder of the xView2 challenge's targets (ids 0..4 in
+    test_localization_<id>_target.png and test_damage_<id>_target.png),
+    PREDICTION of its _prediction.png: the challenge's score as its
+    xview2_metrics.py gives it: localization F1 of building pixels, damage
+    F1 the harmonic mean of no/minor/major damage and destroyed's F1 on the
+    true buildings' pixels (damage counted where a building is predicted),
+    score 0.3 localization F1 + 0.7 damage F1; counts summed over images.
     Two folders: each file of PREDICTION is scored against the file of TRUTH
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
     rasters; else SpaceNet's image ids); files without a partner are left
@@ -377,6 +385,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     quality, predicted_pixels, true_pixels, matched_predicted_pixels,
     matched_true_pixels, pixels (scored); folders also images, per_image,
     unpaired.
+    xView2 folders: mode ("xview2"), score, localization_f1, damage_f1,
+    localization {tp, fp, fn, precision, recall, f1}, damage {no-damage,
+    minor-damage, major-damage, destroyed: the same}, images.
 
     \b
     Examples:
@@ -391,6 +402,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     $ geotile evaluate centrelines.gpkg roads.geojson --apls
     $ geotile evaluate roads.csv truth_roads.csv --image PS-RGB/
     $ geotile evaluate road_pred.tif road_mask.tif --buffer 3
+    $ geotile evaluate xview2_predictions/ xview2_targets/
     $ geotile evaluate predictions/ annotation.json --json
     $ geotile evaluate buildings.geojson annotation.json --image val/0001.jpg
     $ geotile evaluate coco_instances_results.json annotation.json --min-score 0.5
@@ -445,7 +457,13 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     kind = input_kind(prediction, truth, layer, "lines" if buffered or apls else "files")
     if kind == "folders":
         from geotile.class_folders import class_folders
+        from geotile.xview2_scores import evaluate_xview2, xview2_targets
 
+        if xview2_targets(truth) is not None:  # the challenge's *_target.png: its score
+            _refuse_options(ctx, list(APPLIES), "xview2")
+            result = evaluate_xview2(prediction, truth)
+            click.echo(dumps(result) if as_json else result.table())
+            return
         if (folders := class_folders([truth])) is not None:  # labels/<class>/<image>.png
             from geotile.class_folder_scores import evaluate_class_folders
 

@@ -1,0 +1,135 @@
+"""evaluate of xView2 (xBD) challenge folders: localization and damage PNGs scored as
+the challenge's xview2_metrics.py scores them (0.3 localization F1 + 0.7 harmonic mean of
+the 4 damage F1s, damage on true building pixels only)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import assert_one_line_error
+
+
+def _official(rows_of_images) -> dict:
+    """A faithful numpy reading of DIUx-xView/xView2_scoring's xview2_metrics.py (ea0793d,
+    after acb007a: every damage class counted in every image): per image TP/FN/FP, sums
+    over images, F1 0 when TP is 0, harmonic mean with epsilon 1e-6."""
+    def counts(p, t, c):
+        return [np.sum((p == c) & (t == c)), np.sum((p != c) & (t == c)),
+                np.sum((p == c) & (t != c))]
+
+    loc = np.zeros(3)
+    dmg = np.zeros((4, 3))
+    for lp, dp, lt, dt in rows_of_images:
+        lp_b, lt_b, dt_b = (lp > 0).astype(int), (lt > 0).astype(int), (dt > 0).astype(int)
+        dp = dp * lp_b
+        dp, dt = dp[dt_b == 1], dt[dt_b == 1]
+        loc += counts(lp_b, lt_b, 1)
+        for i in range(1, 5):
+            dmg[i - 1] += counts(dp, dt, i)
+
+    def f1(tp, fn, fp):
+        if tp == 0:
+            return 0.0
+        p, r = tp / (tp + fp), tp / (tp + fn)
+        return 2 * p * r / (p + r)
+
+    lf1 = f1(*loc)
+    df1s = [f1(*row) for row in dmg]
+    df1 = 4 / sum((x + 1e-6) ** -1 for x in df1s)
+    return {"score": 0.3 * lf1 + 0.7 * df1, "localization_f1": lf1, "damage_f1": df1,
+            "damage_f1s": df1s}
+
+
+def _challenge_folders(tmp_path, n=3, size=64, seed=0, split="test"):
+    rng = np.random.default_rng(seed)
+    pred, targ = tmp_path / "predictions", tmp_path / "targets"
+    pred.mkdir()
+    targ.mkdir()
+    images = []
+    for k in range(n):
+        dt = np.zeros((size, size), np.uint8)
+        for _ in range(6):  # buildings, each of one damage class
+            r, c = rng.integers(0, size - 12, 2)
+            dt[r:r + rng.integers(4, 12), c:c + rng.integers(4, 12)] = rng.integers(1, 5)
+        if k == 0:
+            dt[dt == 3] = 2  # an image without 'major damage': its FPs count
+        lt = (dt > 0).astype(np.uint8)
+        lp = np.where(rng.random(lt.shape) < 0.15, 1 - lt, lt).astype(np.uint8)
+        dp = np.where(rng.random(dt.shape) < 0.3, rng.integers(0, 5, dt.shape), dt)
+        dp = dp.astype(np.uint8)
+        name = f"{k:05d}"
+        for folder, kind, role, a in ((pred, "localization", "prediction", lp),
+                                      (pred, "damage", "prediction", dp),
+                                      (targ, "localization", "target", lt),
+                                      (targ, "damage", "target", dt)):
+            Image.fromarray(a).save(folder / f"{split}_{kind}_{name}_{role}.png")
+        images.append((lp, dp, lt, dt))
+    return pred, targ, images
+
+
+def test_xview2_folders_score_as_the_challenge_scorer(tmp_path, run_cli):
+    pred, targ, images = _challenge_folders(tmp_path)
+    official = _official(images)
+    result = run_cli("evaluate", pred, targ, "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["mode"] == "xview2"
+    assert d["images"] == 3
+    assert d["score"] == pytest.approx(official["score"], abs=1e-12)
+    assert d["localization_f1"] == pytest.approx(official["localization_f1"], abs=1e-12)
+    assert d["damage_f1"] == pytest.approx(official["damage_f1"], abs=1e-12)
+    assert [d["damage"][k]["f1"] for k in ("no-damage", "minor-damage", "major-damage",
+                                           "destroyed")] == pytest.approx(
+        official["damage_f1s"], abs=1e-12)
+    table = run_cli("evaluate", pred, targ)
+    assert table.exit_code == 0, table.output
+    assert f"{official['score']:.4f}" in table.stdout
+    assert "0.3 localization F1 + 0.7 damage F1" in table.stdout
+
+
+def test_xview2_api_gives_the_cli_s_scores(tmp_path):
+    import geotile
+    from geotile.evaluate import dumps
+
+    pred, targ, images = _challenge_folders(tmp_path, seed=1, split="hold")
+    result = geotile.evaluate_files(pred, targ)
+    assert result.as_dict()["score"] == pytest.approx(_official(images)["score"], abs=1e-12)
+    assert json.loads(dumps(result))["images"] == 3
+
+
+def test_a_class_never_predicted_scores_near_zero_damage(tmp_path, run_cli):
+    pred, targ, _ = _challenge_folders(tmp_path, seed=2)
+    for path in pred.glob("*_damage_*"):  # 'destroyed' never predicted: its F1 is 0
+        a = np.array(Image.open(path))
+        a[a == 4] = 1
+        Image.fromarray(a).save(path)
+    d = json.loads(run_cli("evaluate", pred, targ, "--json").stdout)
+    assert d["damage"]["destroyed"]["f1"] == 0.0
+    assert d["damage_f1"] < 1e-5  # the harmonic mean with epsilon 1e-6, as the challenge's
+    assert d["score"] == pytest.approx(0.3 * d["localization_f1"] + 0.7 * d["damage_f1"])
+
+
+def test_a_missing_prediction_is_refused_naming_it(tmp_path, run_cli):
+    pred, targ, _ = _challenge_folders(tmp_path)
+    (pred / "test_damage_00001_prediction.png").unlink()
+    result = run_cli("evaluate", pred, targ)
+    assert_one_line_error(result, "test_damage_00001_prediction.png", "test_damage_00001_target")
+
+
+def test_values_outside_0_4_are_refused(tmp_path, run_cli):
+    pred, targ, _ = _challenge_folders(tmp_path)
+    Image.fromarray(np.full((64, 64), 255, np.uint8)).save(
+        pred / "test_localization_00002_prediction.png")
+    result = run_cli("evaluate", pred, targ)
+    assert_one_line_error(result, "test_localization_00002_prediction.png", "0..4")
+
+
+def test_options_of_other_inputs_are_refused(tmp_path, run_cli):
+    pred, targ, _ = _challenge_folders(tmp_path)
+    result = run_cli("evaluate", pred, targ, "--iou", "0.3")
+    assert result.exit_code == 2
+    assert "--iou" in result.stderr
