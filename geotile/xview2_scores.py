@@ -1,12 +1,13 @@
 """The xView2 challenge's score of folders of its PNGs, as its scorer (DIUx-xView's
 xview2_metrics.py) gives it.
 
-TRUTH holds ``<split>_localization_<id>_target.png`` and ``<split>_damage_<id>_target.png``
-(0 no building, 1..4 no/minor/major damage, destroyed), PREDICTION the same names ending
-``_prediction.png``. Localization: pixels of a building (> 0) on each side. Damage: on the
-true buildings' pixels only, the predicted damage where a building is predicted (else 0),
-each class's TP, FN, FP (in every image: the scorer's fix of October 2019, whose first
-version left a class out of images whose truth lacks it). Counts are summed over the
+TRUTH holds ``<split>_localization_<id>_target.png`` and
+``<split>_damage_<id>_target.png`` (0 no building, 1..4 no/minor/major damage, destroyed),
+PREDICTION the same names ending ``_prediction.png``; or xBD's targets
+(:func:`xview2_targets`). Localization: pixels of a building (> 0) on each side. Damage:
+on the true buildings' pixels only, the predicted damage where a building is predicted
+(else 0), each class's TP, FN, FP (in every image: the scorer's fix of October 2019, whose
+first version left a class out of images whose truth lacks it). Counts are summed over the
 images; F1 is 0 where TP is 0; the damage F1 is the harmonic mean of the 4 classes' (each
 plus 1e-6), and the score 0.3 localization F1 + 0.7 damage F1.
 """
@@ -24,16 +25,29 @@ from geotile.xbd import DAMAGE_IDS
 
 DAMAGE = [name for name, i in DAMAGE_IDS.items() if 1 <= i <= 4]
 _TARGET = re.compile(r"^(?P<split>[^_]+)_localization_(?P<id>[^_]+)_target\.png$")
+_XBD_TARGET = re.compile(r"^(?P<stem>.+)_pre_disaster_target\.png$")
 
 
-def xview2_targets(truth: str | Path) -> list[tuple[str, str]] | None:
-    """(split, id) of each localization target in the folder ``truth``, in name order; None
-    where it holds none (not the challenge's targets)."""
+def xview2_targets(truth: str | Path) -> list[tuple[str, str, str, str]] | None:
+    """Each image's (localization target, damage target, localization prediction, damage
+    prediction) file names, in name order, for the folder ``truth``: the challenge's
+    ``test_localization_00000_target.png`` (predictions ``test_localization_00000_
+    prediction.png``), or xBD's ``targets/`` (``<event>_<id>_pre_disaster_target.png``,
+    ``_post_disaster_target.png``; predictions ``<event>_<id>_localization_disaster_
+    prediction.png`` and ``_damage_disaster_prediction.png``, as the winning solutions
+    write them). None where it holds neither."""
     truth = Path(truth)
     if not truth.is_dir():
         return None
-    found = sorted((m["split"], m["id"]) for p in truth.iterdir()
-                   if (m := _TARGET.match(p.name)))
+    names = sorted(p.name for p in truth.iterdir())
+    found = [(name, f"{m['split']}_damage_{m['id']}_target.png",
+              f"{m['split']}_localization_{m['id']}_prediction.png",
+              f"{m['split']}_damage_{m['id']}_prediction.png")
+             for name in names if (m := _TARGET.match(name))]
+    found += [(name, f"{m['stem']}_post_disaster_target.png",
+               f"{m['stem']}_localization_disaster_prediction.png",
+               f"{m['stem']}_damage_disaster_prediction.png")
+              for name in names if (m := _XBD_TARGET.match(name))]
     return found or None
 
 
@@ -55,7 +69,8 @@ def _read(path: Path, partner: Path, shape=None) -> np.ndarray:
                          f"{shape[0]} px of {partner.name}; write it at the target's size.")
     if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() > 4):
         raise InputError(f"{path}: values reach {a.max()}; the challenge's PNGs hold class "
-                         "ids 0..4 (0 no building, 1-4 damage): write those, not 0/255.")
+                         "ids 0..4 (0 no building, 1-4 damage; 5, un-classified, is not "
+                         "scored): write those, not 0/255.")
     return a.astype(np.uint8)
 
 
@@ -110,10 +125,9 @@ def evaluate_xview2(prediction: str | Path, truth: str | Path) -> XView2Scores:
     (:func:`xview2_targets`); a missing or unreadable PNG is refused naming it."""
     prediction, truth = Path(prediction), Path(truth)
     scores = XView2Scores()
-    for split, image in xview2_targets(truth) or []:
-        files = [(prediction / f"{split}_{kind}_{image}_prediction.png",
-                  truth / f"{split}_{kind}_{image}_target.png")
-                 for kind in ("localization", "damage")]
+    for names in xview2_targets(truth) or []:
+        files = [(prediction / names[2], truth / names[0]),
+                 (prediction / names[3], truth / names[1])]
         lt = _read(files[0][1], files[0][1])
         dt = _read(files[1][1], files[0][1], lt.shape)
         lp = _read(files[0][0], files[0][1], lt.shape)

@@ -44,7 +44,18 @@ def _official(rows_of_images) -> dict:
             "damage_f1s": df1s}
 
 
-def _challenge_folders(tmp_path, n=3, size=64, seed=0, split="test"):
+def _challenge_names(split, name, kind, role):
+    return f"{split}_{kind}_{name}_{role}.png"
+
+
+def _xbd_names(split, name, kind, role):
+    """xBD's targets/ (pre: buildings, post: damage), the winning solutions' predictions."""
+    if role == "target":
+        return f"{split}_{name}_{'pre' if kind == 'localization' else 'post'}_disaster_target.png"
+    return f"{split}_{name}_{kind}_disaster_prediction.png"
+
+
+def _challenge_folders(tmp_path, n=3, size=64, seed=0, split="test", names=_challenge_names):
     rng = np.random.default_rng(seed)
     pred, targ = tmp_path / "predictions", tmp_path / "targets"
     pred.mkdir()
@@ -66,7 +77,7 @@ def _challenge_folders(tmp_path, n=3, size=64, seed=0, split="test"):
                                       (pred, "damage", "prediction", dp),
                                       (targ, "localization", "target", lt),
                                       (targ, "damage", "target", dt)):
-            Image.fromarray(a).save(folder / f"{split}_{kind}_{name}_{role}.png")
+            Image.fromarray(a).save(folder / names(split, name, kind, role))
         images.append((lp, dp, lt, dt))
     return pred, targ, images
 
@@ -89,6 +100,18 @@ def test_xview2_folders_score_as_the_challenge_scorer(tmp_path, run_cli):
     assert table.exit_code == 0, table.output
     assert f"{official['score']:.4f}" in table.stdout
     assert "0.3 localization F1 + 0.7 damage F1" in table.stdout
+
+
+def test_xbd_targets_with_the_solutions_prediction_names_score_alike(tmp_path, run_cli):
+    pred, targ, images = _challenge_folders(tmp_path, seed=3, split="hurricane-harvey",
+                                            names=_xbd_names)
+    d = json.loads(run_cli("evaluate", pred, targ, "--json").stdout)
+    assert d["images"] == 3
+    assert d["score"] == pytest.approx(_official(images)["score"], abs=1e-12)
+    (pred / "hurricane-harvey_00001_damage_disaster_prediction.png").unlink()
+    assert_one_line_error(run_cli("evaluate", pred, targ),
+                          "hurricane-harvey_00001_damage_disaster_prediction.png",
+                          "hurricane-harvey_00001_post_disaster_target.png")
 
 
 def test_xview2_api_gives_the_cli_s_scores(tmp_path):

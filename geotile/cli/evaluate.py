@@ -307,7 +307,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     else in folder name order. No confusion matrix (--json: "multi-label").
     TRUTH a folder of the xView2 challenge's targets (ids 0..4 in
     test_localization_<id>_target.png and test_damage_<id>_target.png),
-    PREDICTION of its _prediction.png: the challenge's score as its
+    PREDICTION of its _prediction.png (or xBD's targets/, <name>_pre_ and
+    _post_disaster_target.png, against <name>_localization_ and
+    _damage_disaster_prediction.png): the challenge's score as its
     xview2_metrics.py gives it: localization F1 of building pixels, damage
     F1 the harmonic mean of no/minor/major damage and destroyed's F1 on the
     true buildings' pixels (damage counted where a building is predicted),
