@@ -105,8 +105,9 @@ target PNGs gets its score (:func:`geotile.xview2_scores.evaluate_xview2`). ``ap
         kind = "folders" if pairs is not None else input_kind(prediction, truth, labels_layer)
     if kind == "folders" and pairs is None:  # labels/<class>/<image>.png, as the CLI's
         from geotile.class_folders import class_folders
-        from geotile.xview2_scores import evaluate_xview2, xview2_targets
+        from geotile.xview2_scores import evaluate_xview2, refuse_targets_first, xview2_targets
 
+        refuse_targets_first(prediction, truth)
         if xview2_targets(truth) is not None:  # the xView2 challenge's target PNGs
             return evaluate_xview2(prediction, truth)
 

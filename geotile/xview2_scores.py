@@ -51,6 +51,14 @@ def xview2_targets(truth: str | Path) -> list[tuple[str, str, str, str]] | None:
     return found or None
 
 
+def refuse_targets_first(prediction: str | Path, truth: str | Path) -> None:
+    """InputError where PREDICTION, not TRUTH, holds the xView2 targets (the folders given in
+    the other order)."""
+    if xview2_targets(prediction) is not None and xview2_targets(truth) is None:
+        raise InputError(f"{prediction} holds the xView2 targets (*_target.png): give the "
+                         f"predictions first: geotile evaluate {truth} {prediction}")
+
+
 def _read(path: Path, partner: Path, shape=None) -> np.ndarray:
     """One file's pixels, 0..4 integers of one band, of the ``shape`` of the image's others."""
     from geotile.raster import open_raster

@@ -156,3 +156,9 @@ def test_options_of_other_inputs_are_refused(tmp_path, run_cli):
     result = run_cli("evaluate", pred, targ, "--iou", "0.3")
     assert result.exit_code == 2
     assert "--iou" in result.stderr
+
+
+def test_targets_given_first_are_refused_naming_the_order(tmp_path, run_cli):
+    pred, targ, _ = _challenge_folders(tmp_path)
+    assert_one_line_error(run_cli("evaluate", targ, pred), str(targ), "xView2",
+                          "predictions first")

@@ -459,8 +459,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     kind = input_kind(prediction, truth, layer, "lines" if buffered or apls else "files")
     if kind == "folders":
         from geotile.class_folders import class_folders
-        from geotile.xview2_scores import evaluate_xview2, xview2_targets
+        from geotile.xview2_scores import evaluate_xview2, refuse_targets_first, xview2_targets
 
+        refuse_targets_first(prediction, truth)
         if xview2_targets(truth) is not None:  # the challenge's *_target.png: its score
             _refuse_options(ctx, list(APPLIES), "xview2")
             result = evaluate_xview2(prediction, truth)
