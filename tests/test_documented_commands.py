@@ -286,3 +286,156 @@ def test_readme_sentinel1_example_pairs_each_vv_with_its_vh(run_cli, tmp_path, m
         with rasterio.open(tmp_path / "floods" / f"{scene}_VV.tif") as out:
             np.testing.assert_allclose(out.read(), pointwise_reference(
                 fed[np.newaxis].astype(np.float64), channels=2)[0], atol=1e-5)
+
+
+def _brightness_model(path):
+    """An ONNX model (IR 10) whose one logit is 20 x (mean of the channels - 0.5): bright
+    pixels (buildings here) are the class, dark ones background."""
+    from onnx import TensorProto, helper
+
+    from .onnx_models import save_graph
+
+    nodes = [helper.make_node("ReduceMean", ["image"], ["mean"], axes=[1], keepdims=1),
+             helper.make_node("Sub", ["mean", "half"], ["centred"]),
+             helper.make_node("Mul", ["centred", "gain"], ["logits"])]
+    return save_graph(path, nodes, [("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+                      [("logits", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+                      {"half": np.float32(0.5), "gain": np.float32(20.0)}, opset=13,
+                      ir_version=10)
+
+
+def test_main_help_pipeline_runs_from_footprints_to_a_score(run_cli, tmp_path, monkeypatch):
+    """`geotile --help`'s five commands, as written, chained on one SpaceNet-style tile."""
+    import geopandas as gpd
+    import shapely
+
+    from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
+
+    steps = [documented(fragment, "geotile --help") for fragment in (
+        "make-masks footprints.geojson", "tile tile.tif", "predict model.onnx",
+        "vectorize probabilities.tif", "evaluate buildings.geojson")]
+    monkeypatch.chdir(tmp_path)
+    x0, y0 = UTM_ORIGIN
+    boxes = [shapely.box(x0 + 2, y0 - 10, x0 + 10, y0 - 2),  # 16 x 16 px at 0.5 m
+             shapely.box(x0 + 15, y0 - 20, x0 + 25, y0 - 12)]  # 20 x 16 px
+    gpd.GeoDataFrame(geometry=boxes, crs=UTM_CRS).to_file("footprints.geojson")
+    pixels = np.full((3, 300, 300), 30, np.uint8)
+    pixels[:, 4:20, 4:20] = pixels[:, 24:40, 30:50] = 220
+    write_raster(tmp_path / "tile.tif", pixels)
+    _brightness_model(tmp_path / "model.onnx")
+    outputs = [run_cli(*args) for args in steps]
+    assert [r.exit_code for r in outputs] == [0] * 5, [r.output for r in outputs]
+    with rasterio.open("mask.tif") as mask, rasterio.open("tile.tif") as tile:
+        assert mask.transform == tile.transform and mask.crs == tile.crs
+        np.testing.assert_array_equal(mask.read(1), pixels[0] == 220)
+    assert len(list((tmp_path / "patches" / "images").glob("*.tif"))) == 4  # 300 px at 256
+    with rasterio.open("probabilities.tif") as probabilities:
+        assert probabilities.transform == tile.transform
+        np.testing.assert_array_equal(probabilities.read(1) >= 0.5, pixels[0] == 220)
+    found = gpd.read_file("buildings.geojson")  # EPSG:4326, 7 decimals: area_m2 exact
+    assert found.crs == "EPSG:4326" and sorted(found["area_m2"]) == [64.0, 80.0]
+    assert "TP 2  FP 0  FN 0" in outputs[-1].output
+
+
+def test_vectorize_help_landcover_example_keeps_the_classes_over_their_min_areas(
+        run_cli, tmp_path, monkeypatch):
+    import geopandas as gpd
+
+    from .conftest import write_raster
+
+    args = documented("landcover.gpkg", "geotile vectorize --help")
+    monkeypatch.chdir(tmp_path)
+    classes = np.zeros((64, 64), np.uint8)
+    classes[4:20, 4:20] = 1    # building, 64 m2: kept
+    classes[50:55, 50:55] = 1  # building, 6.25 m2 < 10: dropped
+    classes[30:34, 30:34] = 2  # tree, 4 m2: kept
+    classes[40:42, 40:42] = 2  # tree, 1 m2 < 2: dropped
+    classes[2:6, 40:60] = 3    # water: not asked for
+    write_raster(tmp_path / "classes.tif", classes)
+    with rasterio.open("classes.tif", "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["background", "building", "tree",
+                                                        "water"]))
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file("landcover.gpkg")
+    kept = sorted(zip(found["class"], found.area.round(3), strict=True))
+    assert kept == [("building", 64.0), ("tree", 4.0)]
+
+
+def test_evaluate_help_road_raster_example_scores_pixels_within_three_metres(
+        run_cli, tmp_path, monkeypatch):
+    from .conftest import write_raster
+
+    args = documented("road_pred.tif", "geotile evaluate --help")
+    monkeypatch.chdir(tmp_path)
+    truth, predicted = np.zeros((2, 64, 64), np.uint8)
+    truth[30:34] = 1
+    predicted[33:37] = 1       # 1.5 m (3 px) below the truth: within 3 m
+    predicted[50:52, :32] = 1  # 8 m away: a false road
+    write_raster(tmp_path / "road_mask.tif", truth)
+    write_raster(tmp_path / "road_pred.tif", predicted)
+    result = run_cli(*args, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["mode"] == "relaxed" and scores["rho_px"] == 6
+    assert scores["recall"] == 1.0 and scores["precision"] == 256 / (256 + 64)
+
+
+def test_readme_loveda_example_leaves_no_data_out_and_pairs_class_k_with_id_k_plus_1(
+        run_cli, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from .onnx_models import pointwise_model
+
+    args = documented("loveda_mask.png", "README.md")
+    monkeypatch.chdir(tmp_path)
+    names = ["background", "building", "road", "water", "barren", "forest", "agriculture"]
+    (tmp_path / "loveda.json").write_text(json.dumps(  # as the README's comment says
+        {"no data": 0, **{name: k + 1 for k, name in enumerate(names)}}))
+    pointwise_model(tmp_path / "loveda.onnx", channels=3, classes=len(names),
+                    metadata={"class_names": {str(k): n for k, n in enumerate(names)}})
+    rng = np.random.default_rng(6)
+    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save("img.png")
+    assert run_cli("predict", "loveda.onnx", "img.png", "-o", "classes.tif",
+                   "--output-type", "class").exit_code == 0
+    with rasterio.open("classes.tif") as out:
+        predicted = out.read(1)
+    truth = (predicted + 1).astype(np.uint8)  # the model right everywhere...
+    truth[:4] = 0                              # ...but where LoveDA has no data
+    truth[4:8, :] = np.where(predicted[4:8] == 1, 3, 2)  # and wrong in rows 4-7
+    Image.fromarray(truth).save("loveda_mask.png")
+    result = run_cli(*args, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["pixels"] == 28 * 32
+    assert scores["accuracy"] == 24 * 32 / (28 * 32)
+
+
+def test_make_masks_help_open_buildings_example_burns_the_confident_footprints(
+        run_cli, tmp_path, monkeypatch):
+    import gzip
+
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from .conftest import UTM_CRS, UTM_ORIGIN, write_raster
+
+    args = documented("open_buildings.csv.gz", "geotile make-masks --help")
+    monkeypatch.chdir(tmp_path)
+    x0, y0 = UTM_ORIGIN
+    write_raster(tmp_path / "tile.tif", np.zeros((3, 64, 64), np.uint8))
+    boxes = gpd.GeoSeries([shapely.box(x0 + 2, y0 - 10, x0 + 10, y0 - 2),
+                           shapely.box(x0 + 15, y0 - 20, x0 + 25, y0 - 12)], crs=UTM_CRS)
+    centres = boxes.centroid.to_crs("EPSG:4326")
+    boxes = boxes.to_crs("EPSG:4326")
+    frame = pd.DataFrame({"latitude": centres.y, "longitude": centres.x,
+                          "area_in_meters": [64.0, 80.0], "confidence": [0.9, 0.7],
+                          "geometry": boxes.to_wkt(), "full_plus_code": ["a", "b"]})
+    with gzip.open(tmp_path / "open_buildings.csv.gz", "wt") as csv:
+        frame.to_csv(csv, index=False)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open("mask.tif") as mask:
+        burnt = mask.read(1)
+    assert burnt.sum() == 256 and burnt[4:20, 4:20].all()  # the 0.9 one; not the 0.7 one
