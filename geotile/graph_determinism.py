@@ -51,54 +51,122 @@ def refuse_training_graph(graph, path) -> None:
 
 def batch_reduction(graph, input_name: str) -> str:
     """The first op mixing the values of the windows of a batch, else "": a reduction of
-    the image's values over axis 0 (-4 of a 4-D tensor) or over every axis (a
-    MeanVarianceNormalization's default axes 0, 2, 3 too), or a Reshape of them to a fixed
-    leading size (the batch folded into its other axes: torch's ``x.view(1, -1)``), a Gather
-    or Slice of windows along axis 0 (``x + x[0:1]``)."""
+    the image's values over their batch axis (axis 0 until a Transpose moves it; -4 of a 4-D
+    tensor) or over every axis (a MeanVarianceNormalization's default axes 0, 2, 3 too), or
+    a Reshape of them to a fixed leading size (the batch folded into its other axes: torch's
+    ``x.view(1, -1)``), a Gather or Slice of windows along it (``x + x[0:1]``). A Gather of
+    axis 0 after the windows were moved off it (attention's ``qkv.permute(2, 0, ...)[0]``)
+    is none."""
     from geotile.graph_analysis import _graph_ranks
     from geotile.onnx_graph import attribute, constant_values
 
     values = constant_values(graph)
     rank = _graph_ranks(graph, {out: node for node in graph.node for out in node.output})
-    image = {input_name}  # tensors holding values computed from the image (nodes in order)
+    batch_axes = _batch_axes(graph, input_name, values, rank)
     for node in graph.node:
-        if node.op_type not in _SHAPE_OPS and any(i in image for i in node.input if i):
-            image.update(node.output)
-
-    for node in graph.node:
-        if not node.input or node.input[0] not in image:
+        if not node.input or node.input[0] not in batch_axes:
             continue
+        batch = batch_axes[node.input[0]]
+
+        def is_batch(axis: int, name: str = node.input[0], batch: int = batch) -> bool:
+            dims = rank(name)
+            return axis == batch or (dims is not None and axis + dims == batch)
+
         if node.op_type == "MeanVarianceNormalization":  # its default axes: [0, 2, 3]
-            if 0 in attribute(node, "axes", [0]):
-                return f"{_label(node)} over axis 0"
+            if any(is_batch(axis) for axis in attribute(node, "axes", [0, 2, 3])):
+                return f"{_label(node)} over axis {batch}"
         elif node.op_type in _REDUCE_OPS:
-            axes = attribute(node, "axes")
-            if axes is None and len(node.input) > 1 and node.input[1]:
-                known = values.get(node.input[1])
-                if known is None:
-                    continue  # computed axes: unknown
-                axes = [int(a) for a in known.ravel()]
-            if axes is None or axes == []:
+            axes = _reduce_axes(node, values)
+            if axes is None:
+                continue  # computed axes: unknown
+            if axes == []:
                 if attribute(node, "noop_with_empty_axes", 0):
                     continue
                 return f"{_label(node)} over every axis"
-            if any(_axis_0(axis, rank(node.input[0])) for axis in axes):
-                return f"{_label(node)} over axis 0"
-        elif node.op_type == "Gather" and _axis_0(attribute(node, "axis", 0),
-                                                  rank(node.input[0])):
+            if any(is_batch(axis) for axis in axes):
+                return f"{_label(node)} over axis {batch}"
+        elif node.op_type == "Gather" and is_batch(attribute(node, "axis", 0)):
             return f"{_label(node)} of windows by index"
-        elif node.op_type == "Slice" and _slices_batch(node, values):
+        elif node.op_type == "Slice" and _slices_batch(node, values, batch):
             return f"{_label(node)} of windows"
-        elif node.op_type == "Reshape" and len(node.input) > 1:
+        elif node.op_type == "Reshape" and batch == 0 and len(node.input) > 1:
             shape = values.get(node.input[1])
             if shape is not None and shape.ndim == 1 and shape.size and shape[0] >= 1:
                 return f"{_label(node)} to a fixed shape {[int(s) for s in shape]}"
     return ""
 
 
-def _slices_batch(node, values) -> bool:
+def _reduce_axes(node, values) -> list[int] | None:
+    """A reduction's axes (an attribute, or an input from opset 18): [] when none are given
+    (every axis), None when computed."""
+    from geotile.onnx_graph import attribute
+
+    axes = attribute(node, "axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        known = values.get(node.input[1])
+        return None if known is None else [int(a) for a in known.ravel()]
+    return [] if axes is None else list(axes)
+
+
+def _batch_axes(graph, input_name: str, values, rank) -> dict[str, int]:
+    """Tensors computed from the image's values (nodes in their order; not their shapes) ->
+    the axis holding its windows: 0, moved by a Transpose (``qkv.permute(2, 0, 3, 1, 4)``:
+    1), Unsqueeze and Squeeze, or a Gather or reduction of an axis before it; 0 where a
+    node's effect on it is unknown."""
+    from geotile.onnx_graph import attribute
+
+    found = {input_name: 0}
+    for node in graph.node:
+        given = [found[i] for i in node.input if i in found]
+        if node.op_type in _SHAPE_OPS or not given:
+            continue
+        batch, op = given[0], node.op_type
+        dims = rank(node.input[0])
+
+        def positive(axes, dims=dims):
+            return None if any(a < 0 for a in axes) and dims is None else \
+                [a + dims if a < 0 else a for a in axes]
+
+        if node.input[0] not in found:
+            pass  # the image's values are not the op's data (Gather's indices...)
+        elif op == "Transpose":
+            perm = attribute(node, "perm") or (list(range(dims))[::-1] if dims else None)
+            batch = list(perm).index(batch) if perm and batch in perm else 0
+        elif op in ("Unsqueeze", "Squeeze"):
+            axes = attribute(node, "axes")
+            if axes is None and len(node.input) > 1 and node.input[1] in values:
+                axes = [int(a) for a in values[node.input[1]].ravel()]
+            out_dims = None if dims is None or axes is None else \
+                dims + len(axes) if op == "Unsqueeze" else dims - len(axes)
+            axes = None if axes is None else positive(axes, dims if op == "Squeeze" else
+                                                      out_dims)
+            if axes is None:
+                batch = 0
+            elif op == "Unsqueeze":
+                for axis in sorted(axes):
+                    batch += axis <= batch
+            else:
+                batch -= sum(axis < batch for axis in axes)
+        elif op == "Gather" and len(node.input) > 1:
+            axis = positive([attribute(node, "axis", 0)])
+            indices = values.get(node.input[1])
+            if axis is None or (axis[0] < batch and indices is None):
+                batch = 0
+            elif axis[0] < batch:
+                batch += indices.ndim - 1
+        elif op in _REDUCE_OPS and not attribute(node, "keepdims", 1):
+            axes = _reduce_axes(node, values)
+            axes = positive(axes) if axes else None
+            batch = 0 if axes is None else batch - sum(axis < batch for axis in axes)
+        for out in node.output:
+            found[out] = batch
+    return found
+
+
+def _slices_batch(node, values, batch: int = 0) -> bool:
     """Whether a Slice (opset 10+: starts, ends, axes, steps as inputs) keeps only some of
-    axis 0 (axes left out: the first len(starts) axes); computed bounds: unknown, False."""
+    axis ``batch`` (axes left out: the first len(starts) axes); computed bounds: unknown,
+    False."""
     given = [values.get(name) if name else None for name in node.input[1:5]]
     starts, ends = given[0], given[1] if len(given) > 1 else None
     if starts is None or ends is None:
@@ -109,7 +177,7 @@ def _slices_batch(node, values) -> bool:
         return False  # computed axes
     steps = given[3].ravel() if len(given) > 3 and given[3] is not None else None
     for k, axis in enumerate(axes):
-        if int(axis) == 0:
+        if int(axis) == batch:
             step = int(steps[k]) if steps is not None else 1
             return not (int(starts.ravel()[k]) == 0 and int(ends.ravel()[k]) >= 2 ** 31 - 1
                         and step == 1)

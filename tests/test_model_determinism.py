@@ -213,3 +213,65 @@ def test_pytorch_bilinear_upsampling_before_opset_11_is_warned(
         written = raster.read()
     window = (pixels[:, :32, :32].astype(np.float32) / 255)[None]
     np.testing.assert_allclose(written[:, :32, :32], ort_run(path, window)[0][0], atol=1e-5)
+
+
+def _attention_model(path, first_window=False):
+    """A pointwise attention-like model as DINOv2, SegFormer (mmseg) and
+    nn.MultiheadAttention export it: a 1x1 conv to 3 x 2 channels, reshaped to
+    [N, 3, 2, HW], transposed to put q, k, v first ([3, N, 2, HW]: ``qkv.permute(2, 0,
+    ...)``), picked by qkv[0], qkv[1], qkv[2] (Gathers of axis 0, scalar indices), q * k + v
+    reshaped to [N, 2, H, W]; ``first_window``: plus the first window's v (a Gather of the
+    windows' axis, 1 after the Transpose)."""
+    conv, weights = conv1x1("input", "conv", 3, 6, 1)
+    node = helper.make_node
+    nodes = [conv, node("Shape", ["input"], ["s"]),
+             node("Slice", ["s", "i0", "i1"], ["n"]), node("Slice", ["s", "i2", "i4"], ["hw"]),
+             node("Concat", ["n", "two", "hw"], ["out_shape"], axis=0),
+             node("Reshape", ["conv", "qkv_shape"], ["qkv"]),
+             node("Transpose", ["qkv"], ["moved"], perm=[1, 0, 2, 3])]
+    for k, name in enumerate("qkv"):
+        nodes.append(node("Gather", ["moved", f"k{k}"], [name], axis=0))
+    nodes += [node("Mul", ["q", "k"], ["qk"]), node("Add", ["qk", "v"], ["a"])]
+    if first_window:
+        nodes += [node("Gather", ["v", "i0"], ["v0"], axis=0), node("Add", ["a", "v0"], ["b"])]
+    nodes.append(node("Reshape", ["b" if first_window else "a", "out_shape"], ["output"]))
+    ints = {f"i{k}": np.array([k], np.int64) for k in (0, 1, 2, 4)}
+    ints.update({f"k{k}": np.array(k, np.int64) for k in range(3)})
+    return save_graph(path, nodes, IN, OUT, {**weights, **ints,
+                                             "two": np.array([2], np.int64),
+                                             "qkv_shape": np.array([0, 3, 2, -1], np.int64)},
+                      opset=17)
+
+
+@pytest.mark.parametrize("first_window, per_run", [(False, 8), (True, 1)])
+def test_q_k_v_picked_after_a_transpose_run_batched(tmp_path, run_cli, image, monkeypatch,
+                                                    first_window, per_run):
+    """DINOv2's and SegFormer's attention (qkv.permute(2, 0, 3, 1, 4); qkv[0], qkv[1],
+    qkv[2]) and nn.MultiheadAttention's Gather axis 0 of a tensor whose windows a Transpose
+    moved to axis 1: each window keeps its own values, yet predict ran one window a run (9
+    runs for 9 windows at --batch-size 8) -> batched as any model (2 runs); a Gather of the
+    windows' own axis after it still runs one window a run. Each window equals ONNX
+    Runtime's run of it alone."""
+    import onnxruntime
+
+    pixels, tif = image
+    path = _attention_model(tmp_path / "attention.onnx", first_window)
+    batches = []
+    run = onnxruntime.InferenceSession.run
+
+    def spy(self, names, feed, *args, **kwargs):
+        batches.append(next(iter(feed.values())).shape[0])
+        return run(self, names, feed, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
+    result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
+    assert result.exit_code == 0, result.output
+    assert max(batches) == per_run, batches
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
+    with rasterio.open(tmp_path / "o.tif") as raster:
+        written = raster.read()
+    for y in range(0, 96, 32):
+        for x in range(0, 96, 32):
+            window = (pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255)[None]
+            alone = ort_run(path, window)[0][0]
+            np.testing.assert_allclose(written[:, y:y + 32, x:x + 32], alone, atol=1e-5)
