@@ -513,6 +513,10 @@ class OnnxModel:
         # a fixed-size model is probed at its size (predict refuses any other in one line)
         probe_size = self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE)
+        if self._patch and not (self.fixed_size or tile_size or self.tile_size):
+            # nobody chose the size: whole patches from the start (one probe, not two)
+            probe_size = self.tile_size = max(self._patch, round(
+                probe_size / self._patch) * self._patch)
         chosen = {o.name for o in self.outputs} | {o.class_queries for o in self.outputs}
         if any(n not in chosen and not _auxiliary_head(n, self.all_output_names)
                and n not in self._auxiliary_modules

@@ -248,3 +248,25 @@ def test_a_dynamo_exports_auxiliary_head_is_told_by_its_module(tmp_path, run_cli
     np.testing.assert_allclose(out, softmax(logits[0])[0], atol=1e-6)
     both = dynamo_two_heads(tmp_path / "two.onnx", ("seg_head", "edge_head"))
     assert predicted(run_cli, both, make_raster("rgb2.tif", pixels)).shape[0] == 6
+
+
+def test_patch_14_model_is_probed_once_at_its_default_size(tmp_path, monkeypatch):
+    """Loading a dynamic 14 px patch model ran it twice: at 512 px (refused: 36.6 patches)
+    and again at 518 (a ViT-L-sized graph: 5.5 s of its 22 s load) -> the default size is
+    whole patches from the start: one run, at 518 px."""
+    import onnxruntime
+
+    from geotile.model import OnnxModel
+
+    model = upsampled_patch_model(tmp_path / "dinov2_seg.onnx")
+    sizes = []
+    run = onnxruntime.InferenceSession.run
+
+    def spy(self, names, feed, *args, **kwargs):
+        sizes.append(next(iter(feed.values())).shape[-1])
+        return run(self, names, feed, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
+    loaded = OnnxModel.from_path(model)
+    assert sizes == [518]
+    assert loaded.tile_size == 518
