@@ -480,7 +480,10 @@ class OnnxModel:
             self._chunk = 1
             log.info("%s: dynamically quantized (DynamicQuantizeLinear): one window a run, each "
                      "quantized on its own range", path.name)
-        mixing = batch_reduction(graph, self.input_name) if graph is not None else ""
+        # a batch fixed at 1 (torch.onnx.export without dynamic_axes: every Reshape to [1,
+        # ...]) runs one window a run anyway: nothing to say
+        mixing = batch_reduction(graph, self.input_name) if graph is not None and \
+            self.fixed_batch != 1 else ""
         if mixing:  # x - x.mean(0), x.view(1, -1): windows would mix with their neighbours
             self._chunk = 1
             log.info("%s: its %s mixes the windows of a batch: one window a run", path.name,

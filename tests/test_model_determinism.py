@@ -275,3 +275,29 @@ def test_q_k_v_picked_after_a_transpose_run_batched(tmp_path, run_cli, image, mo
             window = (pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255)[None]
             alone = ort_run(path, window)[0][0]
             np.testing.assert_allclose(written[:, y:y + 32, x:x + 32], alone, atol=1e-5)
+
+
+def test_a_batch_fixed_at_1_folded_by_a_reshape_is_not_said_to_mix(tmp_path, run_cli, image):
+    """torch.onnx.export without dynamic_axes writes every Reshape's shape as a constant of
+    its batch of 1 ([1, 4, 512, 512]): -v said 'its Reshape ... to a fixed shape [1, -1]
+    mixes the windows of a batch: one window a run' of a model that runs one window a run
+    anyway -> said of no such model; the map as before, equal to ONNX Runtime per window."""
+    conv, weights = conv1x1("input", "conv", 3, 2, 1)
+    node = helper.make_node
+    nodes = [conv, node("Reshape", ["conv", "flat_shape"], ["flat"], name="fold"),
+             node("Relu", ["flat"], ["relu"]),
+             node("Reshape", ["relu", "shape"], ["output"])]
+    path = save_graph(tmp_path / "b1.onnx", nodes, [("input", FLOAT, [1, 3, 32, 32])],
+                      [("output", FLOAT, [1, 2, 32, 32])],
+                      {**weights, "flat_shape": np.array([1, -1], np.int64),
+                       "shape": np.array([1, 2, 32, 32], np.int64)}, opset=17)
+    pixels, tif = image
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype",
+                     "float32", "--overlap", "0", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    assert "mixes the windows" not in result.stderr, result.stderr
+    assert "1 per batch" in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "o.tif") as raster:
+        written = raster.read()
+    window = (pixels[:, 32:64, 64:96].astype(np.float32) / 255)[None]
+    np.testing.assert_allclose(written[:, 32:64, 64:96], ort_run(path, window)[0][0], atol=1e-5)
