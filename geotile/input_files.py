@@ -421,28 +421,40 @@ _OUTPUT_KINDS = {"probability": "prediction", "raw": "prediction", "class": "pre
 
 def refuse_geotile_outputs(inputs: Inputs, command: str) -> None:
     """InputError for a GeoTIFF that geotile wrote (predict's, make-masks': an output of an
-    earlier run saved beside the images) among those a folder or pattern argument brought
-    in: ``command`` would read it as one more image, exit 0. Given by name, it is read."""
+    earlier run saved beside the images) that a folder or pattern argument brought in beside
+    other images: ``command`` would read it as one more image, exit 0. Given by name, or by
+    a folder or pattern bringing in nothing else (a cascade's first predictions), it is
+    read."""
     import rasterio
     from rasterio.errors import RasterioError
 
     from geotile.output_owners import OWNERS, written_by
     from geotile.quiet_warnings import quietly
 
+    by_argument: dict = {}
     for item, given in getattr(inputs, "listed", {}).items():
-        if is_virtual_path(item) or Path(item).suffix.lower() not in (".tif", ".tiff"):
-            continue
-        try:
-            with quietly(rasterio.open, item) as src:
-                tags = src.tags()
-        except RasterioError:
-            continue  # not readable: the command says so
-        if any(written_by(tags, owner) for owner in OWNERS):
-            kind = _OUTPUT_KINDS.get(tags["GEOTILE_OUTPUT"], "output")
-            raise InputError(f"{item}: a {kind} geotile wrote (GEOTILE_OUTPUT="
-                             f"{tags['GEOTILE_OUTPUT']}), brought in by {given}: {command} "
-                             "would read it as one more image. Move geotile's outputs out "
-                             "of that folder, or give the images by name.")
+        by_argument.setdefault(given, []).append(item)
+    for given, items in by_argument.items():
+        found, others = None, False
+        for item in items:
+            tags = None
+            if not is_virtual_path(item) and Path(item).suffix.lower() in (".tif", ".tiff"):
+                try:
+                    with quietly(rasterio.open, item) as src:
+                        tags = src.tags()
+                except RasterioError:
+                    pass  # not readable: the command says so
+            if tags is not None and any(written_by(tags, owner) for owner in OWNERS):
+                found = found or (item, tags["GEOTILE_OUTPUT"])
+            else:
+                others = True
+            if found and others:
+                item, output = found
+                raise InputError(f"{item}: a {_OUTPUT_KINDS.get(output, 'output')} geotile "
+                                 f"wrote (GEOTILE_OUTPUT={output}), brought in by {given} "
+                                 f"beside other images: {command} would read it as one more "
+                                 "image. Move geotile's outputs out of that folder, or give "
+                                 "the images by name.")
 
 
 def refuse_given_twice(paths, what: str = "image") -> None:

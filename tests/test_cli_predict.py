@@ -691,3 +691,31 @@ def test_a_folder_holding_geotiles_own_predictions_is_refused(run_cli, make_rast
     result = run_cli("predict", model, image, earlier, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "a_prob.tif"]
+
+
+def test_a_folder_or_pattern_of_geotiles_predictions_alone_is_predicted(run_cli, make_raster,
+                                                                        tmp_path):
+    """A cascade: stage 2 takes stage 1's predictions as its images (`predict m2.onnx
+    preds/`), or a pattern matching only them (`'tiles/*_prob.tif'`): nothing but geotile's
+    outputs is brought in, so they are what the user means to predict (refused since
+    b267994, 'give the images by name'). A folder mixing them with images is refused."""
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    (tmp_path / "tiles").mkdir()
+    images = [make_raster(f"tiles/{n}.tif", np.full((3, 40, 30), v, np.uint8))
+              for n, v in (("a", 100), ("b", 60))]
+    for image in images:
+        out = tmp_path / "preds" / image.name
+        assert run_cli("predict", model, image, "-o", out, "--dtype", "uint8").exit_code == 0
+    result = run_cli("predict", model, tmp_path / "preds", "-o", tmp_path / "stage2")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "stage2").iterdir()) == ["a.tif", "b.tif"]
+    with rasterio.open(tmp_path / "stage2" / "a.tif") as src:
+        assert src.tags()["GEOTILE_OUTPUT"] == "probability" and src.count == 3
+    earlier = tmp_path / "tiles" / "a_prob.tif"
+    assert run_cli("predict", model, images[0], "-o", earlier, "--dtype", "uint8").exit_code == 0
+    result = run_cli("predict", model, str(tmp_path / "tiles" / "*_prob.tif"),
+                     "-o", f"{tmp_path / 'only'}/")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "only").iterdir()] == ["a_prob.tif"]
+    result = run_cli("predict", model, tmp_path / "tiles", "-o", tmp_path / "mixed")
+    assert_one_line_error(result, str(earlier), "geotile wrote", "give the images by name")
