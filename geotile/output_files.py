@@ -336,15 +336,31 @@ def file_size_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def failed_write_advice(cause: BaseException | str, default: str) -> str:
+def failed_write_advice(cause: BaseException | str, default: str,
+                        written: os.PathLike | None = None) -> str:
     """:func:`geotile.errors.write_advice` for a write that failed with ``cause``; where that
     knows no fix (GDAL's "disk I/O error", "Cannot write feature") and a file-size limit is
-    set, the limit (ulimit -f), else ``default``."""
+    set, the limit (ulimit -f), else ``default``. ``written``: the temporary file or folder
+    being written; where its file system has less room than the limit (a full disk under a
+    generous limit: a write stops at the limit, leaving room), ``default``."""
     advice = write_advice(cause, default)
-    if advice == default and (limit := file_size_limit()) is not None:
+    if advice == default and (limit := file_size_limit()) is not None \
+            and (written is None or _free_bytes(Path(written)) > limit):
         efbig = write_advice(_EFBIG)
         advice = f"A file-size limit of {limit} bytes is set: {efbig[0].lower()}{efbig[1:]}"
     return advice
+
+
+def _free_bytes(written: Path) -> float:
+    """The room left on the file system of ``written`` (its folder); infinite where it
+    cannot be told."""
+    for folder in (written, *written.parents):
+        try:
+            stat = os.statvfs(folder)
+        except (OSError, AttributeError):  # gone meanwhile, or no statvfs (Windows)
+            continue
+        return stat.f_bavail * stat.f_frsize
+    return float("inf")
 
 
 def verify_geotiff(path: str | os.PathLike, shown_as: str | os.PathLike | None = None) -> None:
@@ -495,7 +511,7 @@ def atomic_output(
         if not isinstance(exc, OSError) or exc.filename not in (None, os.fspath(tmp)):
             raise
         # a full disk or a vanished folder while writing: name the output, not the temp file
-        advice = failed_write_advice(exc, _UNKNOWN_WRITE)
+        advice = failed_write_advice(exc, _UNKNOWN_WRITE, tmp)
         raise InputError(f"{final}: could not be written ({exc.strerror or exc}); nothing was "
                          f"left under that name. {advice}") from exc
     finally:
@@ -514,7 +530,7 @@ def _gdal_write_error(exc: BaseException, tmp: Path, final: Path) -> InputError 
     if tmp.name not in f"{exc} {reason}" and not _WRITE_FAILED.search(reason):
         return None
     reason = re.sub(r"[^\s:]*" + re.escape(tmp.name) + r"[^\s:]*", final.name, reason)
-    advice = failed_write_advice(reason, _UNKNOWN_WRITE)
+    advice = failed_write_advice(reason, _UNKNOWN_WRITE, tmp)
     return InputError(f"{final}: GDAL could not write it ({reason}); nothing was left "
                       f"under that name. {advice}")
 

@@ -266,7 +266,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
             written = _feature_count(tmp, writer, layer)
         except _write_errors() as exc:
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-            advice = failed_write_advice(exc, "Free space or choose another output.")
+            advice = failed_write_advice(exc, "Free space or choose another output.", folder)
             raise InputError(f"{output}: cannot be written ({reason}); nothing was written "
                              f"under that name. {advice}") from exc
         if written != len(frame):

@@ -1046,3 +1046,33 @@ def test_vector_output_past_a_file_size_limit_names_the_limit(make_raster, tmp_p
     assert "file-size limit of 1024 bytes" in lines[0] and "ulimit -f" in lines[0], lines
     assert "Free space" not in lines[0], lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.tif"]
+
+
+def test_a_file_size_limit_far_above_a_failed_write_is_not_blamed(tmp_path, monkeypatch):
+    """A disk that filled (GDAL's SQLite: 'disk I/O error', no errno) under a generous
+    ulimit -f (1 GiB, as clusters set) was told 'A file-size limit of 1073741824 bytes is
+    set ... ulimit -f' (59c1c85): the limit is named only where the file system has more
+    room than the limit (a write stops at the limit, not for want of room)."""
+    import resource
+
+    from geotile import output_files, vector_output
+    from geotile.errors import InputError
+
+    def full_disk(frame, tmp, *args):
+        tmp.write_bytes(b"x" * 8192)  # what was written before the disk filled
+        raise RuntimeError("sqlite3_exec(COMMIT) failed: disk I/O error")
+
+    monkeypatch.setattr(vector_output, "_write", full_disk)
+    monkeypatch.setattr(output_files, "_free_bytes", lambda path: 8192)  # the disk is full
+    frame = gpd.GeoDataFrame({"class": ["a"]}, geometry=[shapely.box(0, 0, 1, 1)],
+                             crs="EPSG:32633")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2**30, hard))
+    try:
+        with pytest.raises(InputError) as err:
+            vector_output.write_vector(frame, tmp_path / "v.gpkg", "GPKG", False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert "disk I/O error" in str(err.value) and "Free space" in str(err.value)
+    assert "file-size limit" not in str(err.value) and "ulimit" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
