@@ -1905,10 +1905,12 @@ def _bbox_columns(path: Path, checked: bool = True) -> tuple | None:
             from geotile.parquet_batches import bbox_holds_bounds
 
             columns = tuple(("bbox", names[f]) for f in fields)
-            sample = next((f for f in files_of(path) if pq.ParquetFile(f).metadata.num_rows),
-                          first_file(path))  # a dataset's first part of rows
-            return columns if not checked or bbox_holds_bounds(sample, meta, columns) \
-                else None
+            # a dataset's first part holding rows that tell (a geometry and its bbox)
+            for part in files_of(path) if checked else ():
+                if pq.ParquetFile(part).metadata.num_rows and \
+                        (holds := bbox_holds_bounds(part, meta, columns)) is not None:
+                    return columns if holds else None
+            return columns
     return None
 
 

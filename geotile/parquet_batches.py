@@ -141,11 +141,13 @@ def _without_ringless_parts(values):
         type=values.type, mask=values.is_null())
 
 
-def bbox_holds_bounds(path, geo: dict, columns: tuple, rows: int = 1024) -> bool:
+def bbox_holds_bounds(path, geo: dict, columns: tuple, rows: int = 1024) -> bool | None:
     """Whether the bbox ``columns`` (xmin, ymin, xmax, ymax, each a tuple of names) of the
     GeoParquet file ``path`` hold the bounds of its geometries, to a float32 step, in its
-    first ``rows`` rows: not so for Overture's lon/lat bbox that geopandas' to_crs left
-    beside projected geometries (an undeclared column, no covering)."""
+    first batch of ``rows`` rows that has rows holding both (rows of empty geometries or null
+    bboxes tell nothing: read on past them); None where no row holds both. Not so for
+    Overture's lon/lat bbox that geopandas' to_crs left beside projected geometries (an
+    undeclared column, no covering)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -153,18 +155,19 @@ def bbox_holds_bounds(path, geo: dict, columns: tuple, rows: int = 1024) -> bool
 
     name = geo["primary_column"]
     file = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)  # pages, not
-    if not file.metadata.num_rows:  # a whole row group (Overture's: 100 MB)
-        return True
-    batch = next(file.iter_batches(batch_size=rows, columns=list(dict.fromkeys(
-        [name, *(c[0] for c in columns)]))))
-    bounds = shapely.bounds(_decoded(batch.column(name),
-                                     geo["columns"][name].get("encoding", "WKB")))
-    box = np.column_stack([
-        (pc.struct_field(batch.column(c[0]), list(c[1:])) if len(c) > 1 else
-         batch.column(c[0])).cast(pa.float64()).to_numpy(zero_copy_only=False)
-        for c in columns])
-    known = np.isfinite(bounds).all(1) & np.isfinite(box).all(1)
-    bounds, box = bounds[known], box[known]
-    step = np.spacing(np.abs(bounds).astype(np.float32)).astype(np.float64)
-    return bool((box[:, :2] <= bounds[:, :2] + step[:, :2]).all() and
-                (box[:, 2:] >= bounds[:, 2:] - step[:, 2:]).all())
+    for batch in file.iter_batches(batch_size=rows, columns=list(dict.fromkeys(  # a whole
+            [name, *(c[0] for c in columns)]))):  # row group (Overture's: 100 MB)
+        bounds = shapely.bounds(_decoded(batch.column(name),
+                                         geo["columns"][name].get("encoding", "WKB")))
+        box = np.column_stack([
+            (pc.struct_field(batch.column(c[0]), list(c[1:])) if len(c) > 1 else
+             batch.column(c[0])).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            for c in columns])
+        known = np.isfinite(bounds).all(1) & np.isfinite(box).all(1)
+        if not known.any():
+            continue
+        bounds, box = bounds[known], box[known]
+        step = np.spacing(np.abs(bounds).astype(np.float32)).astype(np.float64)
+        return bool((box[:, :2] <= bounds[:, :2] + step[:, :2]).all() and
+                    (box[:, 2:] >= bounds[:, 2:] - step[:, 2:]).all())
+    return None

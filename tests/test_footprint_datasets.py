@@ -1115,3 +1115,27 @@ def test_parts_of_other_geoarrow_encodings_are_refused_naming_them(run_cli, imag
     assert_one_line_error(result, "part-00000.parquet: GeoArrow polygon",
                           "part-00001.parquet: GeoArrow multipolygon", "WKB")
     assert "list<" not in result.stderr and not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize("stale", [True, False], ids=["stale", "correct"])
+def test_a_bbox_column_is_checked_past_rows_of_empty_geometries(run_cli, image, tmp_path,
+                                                                 stale):
+    """The bbox check (d62be11) looks at the first 1024 rows: in a reprojected file sorted
+    so that 1100 rows of empty geometries (bbox null) come first, it saw no row to tell by
+    and trusted the stale lon/lat bbox, every footprint left out (exit 0, mask all zeros).
+    Now rows are read on to the first ones holding both: 3 footprints burnt, with a stale
+    bbox column as with a correct one."""
+    import geopandas as gpd
+    import pandas as pd
+
+    overture_parquet(tmp_path / "overture.parquet", [utm for utm, _ in FOOTPRINTS], False)
+    frame = gpd.read_parquet(tmp_path / "overture.parquet").to_crs(UTM_CRS)
+    if not stale:  # the bbox recomputed in UTM
+        frame["bbox"] = [dict(zip(("xmin", "ymin", "xmax", "ymax"), b, strict=True))
+                         for b in frame.geometry.bounds.to_numpy().tolist()]
+    empty = gpd.GeoDataFrame({"bbox": [None] * 1100},
+                             geometry=[shapely.Polygon()] * 1100, crs=UTM_CRS)
+    pd.concat([empty, frame[["bbox", "geometry"]]]).to_parquet(tmp_path / "utm.parquet")
+    result = run_cli("make-masks", tmp_path / "utm.parquet", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
