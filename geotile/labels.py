@@ -1882,9 +1882,9 @@ def _bbox_columns(path: Path, checked: bool = True) -> tuple | None:
     """The columns of a GeoParquet file's per-row bounding boxes (xmin, ymin, xmax, ymax),
     each a tuple of names (("bbox", "xmin")): its GeoParquet 1.1 covering, else a struct
     column ``bbox`` of those fields (Overture's files without the covering metadata) that
-    holds its rows' bounds (a lon/lat one left beside reprojected rows does not; not
-    ``checked``: taken as it is, a dataset's part whose first part's was checked). None
-    when it has neither."""
+    holds its rows' bounds (a lon/lat one left beside reprojected rows does not, in any of a
+    dataset's parts; not ``checked``: taken as it is, a part of a dataset checked whole).
+    None when it has neither."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -1905,12 +1905,12 @@ def _bbox_columns(path: Path, checked: bool = True) -> tuple | None:
             from geotile.parquet_batches import bbox_holds_bounds
 
             columns = tuple(("bbox", names[f]) for f in fields)
-            # a dataset's first part holding rows that tell (a geometry and its bbox)
-            for part in files_of(path) if checked else ():
-                if pq.ParquetFile(part).metadata.num_rows and \
-                        (holds := bbox_holds_bounds(part, meta, columns)) is not None:
-                    return columns if holds else None
-            return columns
+            # each part holding rows that tell (a geometry and its bbox): a part written
+            # apart (reprojected, its lon/lat bbox kept) may be stale where the first is not
+            parts = [f for f in files_of(path) if pq.ParquetFile(f).metadata.num_rows] \
+                if checked else []
+            stale = any(bbox_holds_bounds(part, meta, columns) is False for part in parts)
+            return None if stale else columns
     return None
 
 

@@ -1139,3 +1139,26 @@ def test_a_bbox_column_is_checked_past_rows_of_empty_geometries(run_cli, image, 
     result = run_cli("make-masks", tmp_path / "utm.parquet", image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
+
+
+def test_a_dataset_whose_later_parts_hold_a_stale_bbox_leaves_no_footprint_out(
+        run_cli, image, tmp_path):
+    """A dataset whose first part's bbox struct holds its rows' UTM bounds, and whose later
+    parts were reprojected with to_crs (Overture's lon/lat bbox kept): only the first part
+    with rows was checked, the stale bbox then filtered the later parts' footprints out
+    (1 of 3 burnt, exit 0). Every part with rows is checked now: 3 burnt."""
+    import geopandas as gpd
+
+    overture_parquet(tmp_path / "overture.parquet", [utm for utm, _ in FOOTPRINTS], False)
+    frame = gpd.read_parquet(tmp_path / "overture.parquet").to_crs(UTM_CRS)
+    folder = tmp_path / "utm"
+    folder.mkdir()
+    first = frame.iloc[:1].copy()
+    first["bbox"] = [dict(zip(("xmin", "ymin", "xmax", "ymax"), b, strict=True))
+                     for b in first.geometry.bounds.to_numpy().tolist()]
+    first.to_parquet(folder / "part-00000.parquet")
+    frame.iloc[1:2].to_parquet(folder / "part-00001.parquet")
+    frame.iloc[2:].to_parquet(folder / "part-00002.parquet")
+    result = run_cli("make-masks", folder, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
