@@ -419,12 +419,16 @@ _OUTPUT_KINDS = {"probability": "prediction", "raw": "prediction", "class": "pre
                  "mask": "mask"}
 
 
+#: what geotile's outputs are named: GeoTIFFs, COGs, and --merge's VRT mosaic of them
+_OUTPUT_SUFFIXES = (".tif", ".tiff", ".vrt")
+
+
 def refuse_geotile_outputs(inputs: Inputs, command: str) -> None:
-    """InputError for a GeoTIFF that geotile wrote (predict's, make-masks': an output of an
-    earlier run saved beside the images) that a folder or pattern argument brought in beside
-    other images: ``command`` would read it as one more image, exit 0. Given by name, or by
-    a folder or pattern bringing in nothing else (a cascade's first predictions), it is
-    read."""
+    """InputError for a GeoTIFF or --merge VRT that geotile wrote (predict's, make-masks':
+    an output of an earlier run saved beside the images) that a folder or pattern argument
+    brought in beside other images: ``command`` would read it as one more image, exit 0.
+    Given by name, or by a folder or pattern bringing in nothing else (a cascade's first
+    predictions), it is read."""
     import rasterio
     from rasterio.errors import RasterioError
 
@@ -438,7 +442,7 @@ def refuse_geotile_outputs(inputs: Inputs, command: str) -> None:
         found, others = None, False
         for item in items:
             tags = None
-            if not is_virtual_path(item) and Path(item).suffix.lower() in (".tif", ".tiff"):
+            if not is_virtual_path(item) and Path(item).suffix.lower() in _OUTPUT_SUFFIXES:
                 try:
                     with quietly(rasterio.open, item) as src:
                         tags = src.tags()

@@ -719,3 +719,22 @@ def test_a_folder_or_pattern_of_geotiles_predictions_alone_is_predicted(run_cli,
     assert [p.name for p in (tmp_path / "only").iterdir()] == ["a_prob.tif"]
     result = run_cli("predict", model, tmp_path / "tiles", "-o", tmp_path / "mixed")
     assert_one_line_error(result, str(earlier), "geotile wrote", "give the images by name")
+
+
+def test_a_merge_mosaic_left_in_the_images_folder_is_refused(run_cli, make_raster, tmp_path):
+    """`predict tiles/a.tif tiles/b.tif -o preds/ --merge tiles/mosaic.vrt` left the
+    mosaic of the predictions (a VRT, tagged as they are) beside the images: a later
+    `predict tiles/ -o out/` predicted it as one more image (out/mosaic.tif, exit 0), as
+    b267994 refuses for a GeoTIFF prediction there. It is refused the same way."""
+    model = pointwise_model(tmp_path / "m.onnx", classes=3)
+    (tmp_path / "tiles").mkdir()
+    images = [make_raster(f"tiles/{n}.tif", np.full((3, 40, 30), 100, np.uint8),
+                          transform=from_origin(UTM_ORIGIN[0] + 30 * i, UTM_ORIGIN[1], 1, 1))
+              for i, n in enumerate("ab")]
+    mosaic = tmp_path / "tiles" / "mosaic.vrt"
+    result = run_cli("predict", model, *images, "-o", f"{tmp_path / 'preds'}/",
+                     "--merge", mosaic)
+    assert result.exit_code == 0 and mosaic.exists(), result.output
+    result = run_cli("predict", model, tmp_path / "tiles", "-o", tmp_path / "out")
+    assert_one_line_error(result, str(mosaic), "geotile wrote", "give the images by name")
+    assert not (tmp_path / "out").exists()
