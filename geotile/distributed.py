@@ -535,6 +535,12 @@ def make_masks_on_cluster(
     from geotile.stac_labels import item_labels, label_item
 
     palette = kwargs.get("palette")
+    if isinstance(palette, str | os.PathLike):
+        from geotile.label_rasters import read_palette
+
+        # read in the user's folder: a worker's has no ./fbp to tell the bare name
+        # 'fbp' (refused beside that file) from the built-in palette
+        read_palette(palette)
     files = [labels_path] * len(images)
     item = None if catalog else label_item(labels_path)  # each task reads the item itself
     read, checked = labels_path, kwargs

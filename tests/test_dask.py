@@ -1680,3 +1680,34 @@ def test_a_worker_s_warning_on_several_dates_is_one_line(run_cli, make_raster, t
     assert lines and all(line.startswith("Warning:") for line in lines), result.stderr
     assert "uint16" in lines[0]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "b.tif"]
+
+
+def test_a_palette_file_named_as_a_built_in_one_is_refused_on_a_scheduler(
+        run_cli, make_raster, tmp_path, cluster, monkeypatch):
+    """make-masks --palette fbp with the user's own JSON palette saved as 'fbp' in the
+    working folder is refused in one process and with --workers ('Give ./fbp for the
+    file'), but with --scheduler each worker looked for ./fbp in its own folder, found none
+    and burnt the built-in Five Billion Pixels palette (red 'building' -> 255, exit 0).
+    Refused there too, before any mask; ./fbp reads the file on the workers."""
+    from rasterio.transform import from_origin
+
+    monkeypatch.chdir(tmp_path)
+    grid = {"crs": "EPSG:32632", "transform": from_origin(500000, 5000060, 1, 1)}
+    rgb = np.zeros((3, 6, 8), np.uint8)
+    rgb[0, :, :4] = 255  # red left half, black right
+    labels = make_raster("label.tif", rgb, **grid)
+    images = [make_raster(f"i{k}.tif", np.zeros((3, 6, 8), np.uint8), **grid) for k in (0, 1)]
+    (tmp_path / "fbp").write_text('{"background": [0, 0, 0], "building": [255, 0, 0]}')
+    for mode in (("--workers", "2"), ("--scheduler", cluster.scheduler_address)):
+        out = tmp_path / f"out-{mode[0][2:]}"
+        result = run_cli("make-masks", labels, *images, "-o", out, "--palette", "fbp", *mode)
+        assert_one_line_error(result, "--palette fbp", "./fbp")
+        assert not out.exists() or list(out.iterdir()) == []
+    out = tmp_path / "file"
+    result = run_cli("make-masks", labels, *images, "-o", out, "--palette", "./fbp",
+                     "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    for k in (0, 1):
+        with rasterio.open(out / f"i{k}.tif") as mask:
+            burnt = mask.read(1)
+        assert (burnt[:, :4] == 1).all() and (burnt[:, 4:] == 0).all()
