@@ -880,10 +880,12 @@ def warn_if_other_class_bands(src, path, stacklevel: int = 3) -> None:
     sample = sample_pixels(src, [1, *others])
     if all((band == sample[0]).all() for band in sample[1:]):  # a grey RGB: one band
         return
-    warnings.warn(f"{path}: band 1 of its {src.count} unnamed bands of class ids is the "
-                  "truth scored; where the prediction's classes are another band's, give "
-                  f"that one (gdal_translate -b N {Path(str(path)).name} truth.tif).",
-                  GeotileWarning, stacklevel=stacklevel)
+    said = (f"band 1 of its {src.count} unnamed bands of class ids is the truth scored; "
+            "where the prediction's classes are another band's, give that one "
+            "(gdal_translate -b N {} truth.tif).")
+    name = Path(str(path)).name  # the advice of a folder's other truths said once, for all
+    warnings.warn(GeotileWarning(f"{path}: {said.format(name)}", about=name,
+                                 advice=said.format("<truth>")), stacklevel=stacklevel)
 
 def warn_if_scaled_class_raster(src, kind: RasterKind, source,
                                 ignore: int | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -2032,3 +2034,29 @@ def test_a_truth_of_several_unnamed_class_bands_warns_band_1_alone_is_scored(
         result = run_cli("evaluate", make_raster(f"p_{name}", igbp), make_raster(name, bands))
         assert result.exit_code == 0, result.output
         assert "band 1 of its" not in result.stderr
+
+
+def test_a_folder_of_several_band_truths_warns_once_and_names_the_others(
+        run_cli, make_raster, tmp_path):
+    """evaluate pred/ lc_1/ of SEN12MS (a truth per patch, each of four unnamed bands) said
+    the band-1 warning once per truth file, each naming its own file in the
+    gdal_translate advice, so that the command line's digest never gathered them: 3
+    patches 3 lines, SEN12MS's 180,662 patches as many. Now one line names the first and
+    one more names the others ('2 more images (...)'); scores unchanged."""
+    igbp = np.full((32, 32), 10, np.uint16)
+    igbp[:, 16:] = 13
+    lccs = np.where(igbp == 10, 35, 9).astype(np.uint16)
+    for folder in ("pred", "lc_1"):
+        (tmp_path / folder).mkdir()
+    for k in range(3):
+        make_raster(f"lc_1/ROIs1158_spring_lc_1_p{k}.tif",
+                    np.stack([igbp, lccs, lccs + 1, lccs + 2]))
+        make_raster(f"pred/ROIs1158_spring_s2_1_p{k}.tif", igbp)
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "lc_1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == 1.0
+    lines = [line for line in result.stderr.splitlines() if "band 1 of" in line]
+    assert len(lines) == 2, result.stderr
+    assert "ROIs1158_spring_lc_1_p0.tif" in lines[0] and "gdal_translate -b N" in lines[0]
+    assert lines[1].startswith("Warning: 2 more images (ROIs1158_spring_lc_1_p1.tif, "
+                               "ROIs1158_spring_lc_1_p2.tif): band 1 of"), lines[1]
