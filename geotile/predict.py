@@ -932,8 +932,10 @@ def predict_raster(
     if (getattr(model, "writes_raw", False) or getattr(model, "model_type", None) ==
             "regressor") and options.output_type == "probability" and options.dtype == "uint8":
         # raw model values (--activation none, regressors) are not probabilities: float32
-        log.warning("--dtype uint8 ignored: %s gives raw values, not probabilities 0..1; "
-                    "written as float32", model.path.name)
+        # a warning, not a log line: said once for a folder's images (the CLI's digest)
+        warnings.warn(GeotileWarning(f"--dtype uint8 ignored: {model.path.name} gives raw "
+                                     "values, not probabilities 0..1; written as float32"),
+                      stacklevel=2)
         options = dataclasses.replace(options, dtype="float32")
     threshold = options.threshold if options.threshold is not None else (
         model.threshold if model.threshold is not None else 0.5)

@@ -5518,3 +5518,29 @@ def test_a_decoder_rounding_odd_windows_up_is_told_an_even_size(tmp_path, run_cl
         window = (pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255)[None]
         np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
                                    ort_run(path, window)[0][0], atol=1e-5)
+
+
+def test_dtype_uint8_of_raw_features_over_a_folder_is_said_once(tmp_path, run_cli,
+                                                                  make_raster):
+    """predict sam2_encoder.onnx tiles/ --outputs image_embed --dtype uint8 (raw features,
+    written as float32) logged '--dtype uint8 ignored: ...' once per image, the same line
+    for a folder of 3 images 3 times (2,000 tiles: 2,000 lines), with --workers too. It is
+    a warning now, said once for the run; the outputs stay float32."""
+    weights = {"W": np.random.default_rng(96).normal(0, 0.05, (16, 3, 16, 16)).astype(
+        np.float32)}
+    nodes = [helper.make_node("Conv", ["image", "W"], ["image_embed"], kernel_shape=[16, 16],
+                              strides=[16, 16])]
+    path = save_graph(tmp_path / "sam2_encoder.onnx", nodes, [("image", FLOAT, [1, 3, 64, 64])],
+                      [("image_embed", FLOAT, [1, 16, 4, 4])], weights, ir_version=10)
+    (tmp_path / "tiles").mkdir()
+    rng = np.random.default_rng(97)
+    for k in range(3):
+        make_raster(f"tiles/t{k}.tif", rng.integers(0, 256, (3, 64, 64), dtype=np.uint8))
+    result = run_cli("predict", path, tmp_path / "tiles", "-o", tmp_path / "out",
+                     "--outputs", "image_embed", "--dtype", "uint8")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "--dtype uint8 ignored" in line]
+    assert len(said) == 1 and "sam2_encoder.onnx gives raw values" in said[0], result.stderr
+    for k in range(3):
+        with rasterio.open(tmp_path / "out" / f"t{k}.tif") as written:
+            assert written.dtypes[0] == "float32" and written.tags()["GEOTILE_OUTPUT"] == "raw"
