@@ -64,8 +64,9 @@ def _masks_of(stem: str, stems: set[str]) -> set[str]:
     from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key, suffix_fits
 
     bases = mask_bases(name_key(stem))
-    if len(bases) == 1:  # no image suffix or prefix
-        return set()
+    if len(bases) == 1:  # no image suffix or prefix: a piece of LandCover.ai's split.py
+        piece = bases[0]  # (<name>_<k>) beside its <name>_<k>_m mask is that mask's image
+        return {(piece + "_m").lower()} & stems if suffix_fits(piece, "_m") else set()
     return {(base + suffix).lower() for base in bases for suffix in MASK_SUFFIXES
             if base + suffix != bases[0] and suffix_fits(base, suffix)} & stems
 

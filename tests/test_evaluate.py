@@ -2060,3 +2060,27 @@ def test_a_folder_of_several_band_truths_warns_once_and_names_the_others(
     assert "ROIs1158_spring_lc_1_p0.tif" in lines[0] and "gdal_translate -b N" in lines[0]
     assert lines[1].startswith("Warning: 2 more images (ROIs1158_spring_lc_1_p1.tif, "
                                "ROIs1158_spring_lc_1_p2.tif): band 1 of"), lines[1]
+
+
+def test_landcover_ai_pieces_beside_their_masks_pair_with_the_masks(run_cli, tmp_path):
+    """LandCover.ai's split.py writes each piece and its mask to one folder (output/
+    M-33-20-D-c-4-2_0.jpg beside M-33-20-D-c-4-2_0_m.png), which tile reads as --masks.
+    `evaluate pred/ output/` paired prediction M-33-20-D-c-4-2_0.png with the piece's JPEG
+    (same stem), left the _m masks out and was refused: 'output/M-33-20-D-c-4-2_0.jpg: an RGB
+    image, not a prediction'. The pieces' masks are the truth now (accuracy 1.0 of 2)."""
+    from PIL import Image
+
+    for folder in ("output", "pred"):
+        (tmp_path / folder).mkdir()
+    rng = np.random.default_rng(5)
+    for k in range(2):
+        stem = f"M-33-20-D-c-4-2_{k}"
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+            tmp_path / "output" / f"{stem}.jpg", quality=95)
+        ids = rng.integers(0, 5, (32, 32), dtype=np.uint8)
+        Image.fromarray(ids).save(tmp_path / "output" / f"{stem}_m.png")
+        Image.fromarray(ids).save(tmp_path / "pred" / f"{stem}.png")
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "output", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == 1.0 and scores["images"] == 2
