@@ -174,8 +174,8 @@ def metric_crs(crs, geometries):
     metres with planar lengths: ``crs`` itself when its unit is a ground metre there
     (:func:`in_ground_metres`), else their UTM zone where they lie within it (to
     ``TOLERANCE``), else an azimuthal equal-area projection at their centre (wider data,
-    longitudes past 180). Empty and missing geometries are left out: with nothing to
-    measure, ``crs``."""
+    longitudes past 180), a cylindrical one for lon/lat data wider than a hemisphere.
+    Empty and missing geometries are left out: with nothing to measure, ``crs``."""
     from pyproj import CRS, Transformer
 
     if (unit := local_unit(crs)) is not None:  # a site grid: its own unit, in metres
@@ -194,6 +194,13 @@ def metric_crs(crs, geometries):
         pass
     if not on_earth(crs):  # the Moon's, Mars': measured on their own body
         return _laea_on_own_body(crs, geometries)
+    if _pyproj_crs(crs).is_geographic:
+        west, south, east, north = geometries.total_bounds  # as the raster has them
+        if east - west > 180:  # past a hemisphere, which an azimuthal projection cannot
+            # hold: a cylindrical equal-area one keeps a lon/lat grid's edges straight and
+            # its areas exact
+            return CRS.from_dict({"proj": "cea", "lat_ts": (south + north) / 2,
+                                  "lon_0": (west + east) / 2, "datum": "WGS84", "units": "m"})
     west, south, east, north = geometries.to_crs(4326).total_bounds  # no union: cheap
     return CRS.from_dict({"proj": "laea", "lat_0": (south + north) / 2,
                           "lon_0": (west + east) / 2, "datum": "WGS84", "units": "m"})

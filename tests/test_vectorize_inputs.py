@@ -1814,3 +1814,36 @@ def test_layers_of_a_geopackage_told_without_gdal_only_when_sure(make_raster, tm
     assert _other_layers(out, "GPKG") == ["roads"]
     (tmp_path / "x.gpkg").write_bytes(b"not a geopackage")
     assert not _holds_only(tmp_path / "x.gpkg", "x")
+
+
+
+@pytest.mark.parametrize("width", [200, 300, 360])
+def test_a_polygon_wider_than_a_hemisphere_keeps_its_area(make_raster, tmp_path, width):
+    # an azimuthal projection cannot hold more than a hemisphere: a global raster's band
+    # 200 degrees wide at 50-60N measured 1.2e12 m2 of its 1.42e13, one all around the earth
+    # (-180..180) collapsed and was left out, with exit 0
+    from pyproj import Geod
+
+    classes = np.zeros((180, 360), np.uint8)
+    classes[80:100, 0:width] = 1  # latitudes 10 to -10
+    classes[20:30, 10:350] = 2  # 70 to 60N, 170W to 170E
+    path = make_raster("global.tif", classes, crs="EPSG:4326",
+                       transform=from_origin(-180, 90, 1, 1))
+    vectorize_polygons([path], tmp_path / "global.gpkg")
+    found = gpd.read_file(tmp_path / "global.gpkg").sort_values("class_id")
+    boxes = [shapely.box(-180, -10, -180 + width, 10), shapely.box(-170, 60, 170, 70)]
+    true_areas = [abs(Geod(ellps="WGS84").geometry_area_perimeter(
+        shapely.segmentize(box, 0.05))[0]) for box in boxes]
+    assert found["class_id"].tolist() == [1, 2]
+    assert found["area_m2"].tolist() == pytest.approx(true_areas, rel=1e-4)
+    # RFC 7946 GeoJSON: the same polygon (its longitudes a hair inside 180 after the
+    # metric round trip were taken by GDAL's antimeridian cut for a crossing: the band
+    # all around the earth was written as two meridian lines, a MultiLineString)
+    vectorize_polygons([path], tmp_path / "global.geojson")
+    written = json.loads((tmp_path / "global.geojson").read_text())["features"]
+    written.sort(key=lambda f: f["properties"]["class_id"])
+    assert [f["geometry"]["type"] for f in written] == ["Polygon", "Polygon"]
+    for feature, box in zip(written, boxes, strict=True):
+        polygon = shapely.geometry.shape(feature["geometry"])
+        assert polygon.exterior.is_ccw
+        assert polygon.symmetric_difference(box).area < 1e-6
