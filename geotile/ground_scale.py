@@ -198,8 +198,8 @@ def metric_crs(crs, geometries):
         west, south, east, north = geometries.total_bounds  # as the raster has them
         if east - west > 180:  # past a hemisphere, which an azimuthal projection cannot
             # hold: a cylindrical equal-area one keeps a lon/lat grid's edges straight and
-            # its areas exact
-            return CRS.from_dict({"proj": "cea", "lat_ts": (south + north) / 2,
+            # its areas exact ("over": a grid past 180 is not wrapped onto itself)
+            return CRS.from_dict({"proj": "cea", "lat_ts": (south + north) / 2, "over": True,
                                   "lon_0": (west + east) / 2, "datum": "WGS84", "units": "m"})
     west, south, east, north = geometries.to_crs(4326).total_bounds  # no union: cheap
     return CRS.from_dict({"proj": "laea", "lat_0": (south + north) / 2,

@@ -139,9 +139,35 @@ def _reprojected(frame, target, centre: tuple | None):
         return frame
     lon = shapely.get_coordinates(geometries[~polar])[:, 0]
     if lon.size and (lon.min() < west or lon.max() > east):
+        before = geometries.copy()
         geometries[~polar] = shapely.transform(geometries[~polar], unwrap)
+        # wrapped by PROJ, a building across 180 is whole again, narrow; one past the
+        # window's edges still wider than a hemisphere once moved lay across them (a global
+        # grid's half cell past 180) and is cut there instead
+        edges = shapely.bounds(before)
+        after = shapely.bounds(geometries)
+        across = ~polar & ((edges[:, 0] < west) | (edges[:, 2] > east)) & (
+            after[:, 2] - after[:, 0] >= 180)
+        geometries[across] = [_wrapped(g, west, east) for g in before[across]]
         frame = frame.set_geometry(list(geometries), crs=frame.crs)
     return frame
+
+
+def _wrapped(geometry, west: float, east: float):
+    """``geometry``, across the edge of the longitudes ``west``..``east`` (a global grid's
+    half cell past 180), cut there and its parts past the edge moved by 360 degrees:
+    moved vertex by vertex, a band round the earth from -181 to 181 became one from 179
+    back to -179."""
+    import shapely
+
+    parts = [shapely.affinity.translate(shapely.clip_by_rect(geometry, west + turn, -1e9,
+                                                             east + turn, 1e9), -turn)
+             for turn in (-360, 0, 360)]
+    whole = shapely.union_all([part for part in parts if not part.is_empty])
+    if shapely.get_type_id(geometry) in (3, 6):  # polygons stay polygons
+        whole = shapely.union_all([part for part in shapely.get_parts(whole)
+                                   if shapely.get_type_id(part) == 3])
+    return whole
 
 
 def _without_split_points(frame):

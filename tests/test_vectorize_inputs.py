@@ -1847,3 +1847,18 @@ def test_a_polygon_wider_than_a_hemisphere_keeps_its_area(make_raster, tmp_path,
         polygon = shapely.geometry.shape(feature["geometry"])
         assert polygon.exterior.is_ccw
         assert polygon.symmetric_difference(box).area < 1e-6
+
+
+def test_a_global_grid_past_180_degrees_keeps_its_band_in_geojson(make_raster, tmp_path):
+    # a global grid whose edges lie half a cell past 180 (pixel centres on -180 and 180, as
+    # climate reanalyses' 0.25 degree grids): a band round the earth was unwrapped vertex by
+    # vertex, its -181 and 181 corners moved to 179 and -179, and its RFC 7946 GeoJSON held
+    # two slivers 1 degree wide (40 square degrees of the band's 7200), exit 0
+    classes = np.zeros((180, 362), np.uint8)
+    classes[80:100, :] = 1  # latitudes 10 to -10, every longitude (and 1 degree twice)
+    path = make_raster("era.tif", classes, crs="EPSG:4326",
+                       transform=from_origin(-181, 90, 1, 1))
+    vectorize_polygons([path], tmp_path / "era.geojson")
+    written = json.loads((tmp_path / "era.geojson").read_text())["features"]
+    band = shapely.union_all([shapely.geometry.shape(f["geometry"]) for f in written])
+    assert band.symmetric_difference(shapely.box(-180, -10, 180, 10)).area < 1e-6
