@@ -108,7 +108,7 @@ target PNGs gets its score (:func:`geotile.xview2_scores.evaluate_xview2`). ``ap
         from geotile.xview2_scores import evaluate_xview2, refuse_targets_first, xview2_targets
 
         refuse_targets_first(prediction, truth)
-        if xview2_targets(truth) is not None:  # the xView2 challenge's target PNGs
+        if xview2_targets(truth, prediction) is not None:  # the xView2 challenge's target PNGs
             return evaluate_xview2(prediction, truth)
 
         if (folders := class_folders([Path(truth)])) is not None:

@@ -28,18 +28,22 @@ _TARGET = re.compile(r"^(?P<split>[^_]+)_localization_(?P<id>[^_]+)_target\.png$
 _XBD_TARGET = re.compile(r"^(?P<stem>.+)_pre_disaster_target\.png$")
 
 
-def xview2_targets(truth: str | Path) -> list[tuple[str, str, str, str]] | None:
+def xview2_targets(truth: str | Path, other: str | Path | None = None,
+                   ) -> list[tuple[str, str, str, str]] | None:
     """Each image's (localization target, damage target, localization prediction, damage
     prediction) file names, in name order, for the folder ``truth``: the challenge's
     ``test_localization_00000_target.png`` (predictions ``test_localization_00000_
     prediction.png``), or xBD's ``targets/`` (``<event>_<id>_pre_disaster_target.png``,
     ``_post_disaster_target.png``; predictions ``<event>_<id>_localization_disaster_
     prediction.png`` and ``_damage_disaster_prediction.png``, as the winning solutions
-    write them). None where it holds neither."""
+    write them). None where it holds neither, where its pre-disaster targets have no
+    post-disaster one (building masks alone), or where the folder ``other`` holds a raster
+    or vector file of a name in ``truth`` (its files pair by name, as any folder's)."""
     truth = Path(truth)
     if not truth.is_dir():
         return None
     names = sorted(p.name for p in truth.iterdir())
+    post = any(n.endswith("_post_disaster_target.png") for n in names)
     found = [(name, f"{m['split']}_damage_{m['id']}_target.png",
               f"{m['split']}_localization_{m['id']}_prediction.png",
               f"{m['split']}_damage_{m['id']}_prediction.png")
@@ -47,14 +51,23 @@ def xview2_targets(truth: str | Path) -> list[tuple[str, str, str, str]] | None:
     found += [(name, f"{m['stem']}_post_disaster_target.png",
                f"{m['stem']}_localization_disaster_prediction.png",
                f"{m['stem']}_damage_disaster_prediction.png")
-              for name in names if (m := _XBD_TARGET.match(name))]
-    return found or None
+              for name in names if (m := _XBD_TARGET.match(name)) and post]
+    return None if other is not None and _pair_by_name(names, other) else found or None
+
+
+def _pair_by_name(names: list[str], other: str | Path) -> bool:
+    """Whether the folder ``other`` holds a raster or vector file of one of ``names``."""
+    from geotile.label_rasters import EITHER_SUFFIXES, RASTER_SUFFIXES, VECTOR_SUFFIXES
+
+    data = RASTER_SUFFIXES + VECTOR_SUFFIXES + EITHER_SUFFIXES
+    return Path(other).is_dir() and any(
+        p.name in names and p.suffix.lower() in data for p in Path(other).iterdir())
 
 
 def refuse_targets_first(prediction: str | Path, truth: str | Path) -> None:
     """InputError where PREDICTION, not TRUTH, holds the xView2 targets (the folders given in
     the other order)."""
-    if xview2_targets(prediction) is not None and xview2_targets(truth) is None:
+    if xview2_targets(prediction, truth) is not None and xview2_targets(truth) is None:
         raise InputError(f"{prediction} holds the xView2 targets (*_target.png): give the "
                          f"predictions first: geotile evaluate {truth} {prediction}")
 

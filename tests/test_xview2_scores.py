@@ -162,3 +162,78 @@ def test_targets_given_first_are_refused_naming_the_order(tmp_path, run_cli):
     pred, targ, _ = _challenge_folders(tmp_path)
     assert_one_line_error(run_cli("evaluate", targ, pred), str(targ), "xView2",
                           "predictions first")
+
+
+def _masks(folder, names, rng, size=32):
+    """Binary building masks ``names`` in ``folder``, {name: array}."""
+    folder.mkdir(exist_ok=True)
+    out = {}
+    for name in names:
+        out[name] = (rng.random((size, size)) < 0.3).astype(np.uint8)
+        Image.fromarray(out[name]).save(folder / name)
+    return out
+
+
+def _pixel_counts(pred, truth):
+    """TP, FP, FN of building pixels summed over the images of both dicts."""
+    return [int(sum(np.sum(f(pred[k], truth[k])) for k in truth)) for f in (
+        lambda p, t: (p > 0) & (t > 0), lambda p, t: (p > 0) & (t == 0),
+        lambda p, t: (p == 0) & (t > 0))]
+
+
+@pytest.mark.parametrize("names", [
+    # xBD's targets/ and a localization model's masks named as the pre-disaster targets
+    ["guatemala-volcano_00000000_pre_disaster_target.png",
+     "guatemala-volcano_00000000_post_disaster_target.png"],
+    # the challenge's targets and predictions named as the targets
+    ["test_localization_00000_target.png", "test_damage_00000_target.png"],
+])
+def test_predictions_named_as_the_targets_get_pixel_scores(tmp_path, run_cli, names):
+    rng = np.random.default_rng(7)
+    truth = _masks(tmp_path / "targets", names, rng)
+    pred = _masks(tmp_path / "predictions", names[:1], rng)
+    result = run_cli("evaluate", tmp_path / "predictions", tmp_path / "targets", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["mode"] == "pixel"
+    row = d["per_image"][names[0][:-4]]
+    assert [row["tp"], row["fp"], row["fn"]] == _pixel_counts(pred, {names[0]: truth[names[0]]})
+
+
+def test_pre_disaster_targets_alone_are_building_masks(tmp_path, run_cli):
+    """xBD's pre-disaster targets without post ones (localization alone) pair by name."""
+    rng = np.random.default_rng(8)
+    names = [f"palu-tsunami_0000000{k}_pre_disaster_target.png" for k in range(2)]
+    truth = _masks(tmp_path / "targets", names, rng)
+    pred = _masks(tmp_path / "predictions", names, rng)
+    result = run_cli("evaluate", tmp_path / "predictions", tmp_path / "targets", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["mode"] == "pixel"
+    assert d["confusion_matrix"][1][1] == _pixel_counts(pred, truth)[0]
+    for p in (tmp_path / "predictions").iterdir():  # named as the images: the pairing's line
+        p.rename(p.with_name(p.name.replace("_target", "")))
+    assert_one_line_error(run_cli("evaluate", tmp_path / "predictions", tmp_path / "targets"),
+                          "name each prediction after its truth file")
+
+
+def test_a_stray_challenge_target_leaves_an_ordinary_folder_ordinary(tmp_path, run_cli):
+    rng = np.random.default_rng(9)
+    truth = _masks(tmp_path / "truth", ["a.png", "b.png"], rng)
+    pred = _masks(tmp_path / "pred", ["a.png", "b.png"], rng)
+    _masks(tmp_path / "truth", ["test_localization_00000_target.png"], rng)
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "truth", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["mode"] == "pixel" and d["images"] == 2
+    assert d["confusion_matrix"][1][1] == _pixel_counts(pred, truth)[0]
+    assert d["unpaired"]["truth"][0].endswith("test_localization_00000_target.png")
+
+
+def test_a_readme_in_both_folders_keeps_the_challenge_s_score(tmp_path, run_cli):
+    pred, targ, images = _challenge_folders(tmp_path, seed=4)
+    for folder in (pred, targ):
+        (folder / "README.md").write_text("xView2 test split\n")
+    d = json.loads(run_cli("evaluate", pred, targ, "--json").stdout)
+    assert d["mode"] == "xview2"
+    assert d["score"] == pytest.approx(_official(images)["score"], abs=1e-12)

@@ -462,7 +462,7 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
         from geotile.xview2_scores import evaluate_xview2, refuse_targets_first, xview2_targets
 
         refuse_targets_first(prediction, truth)
-        if xview2_targets(truth) is not None:  # the challenge's *_target.png: its score
+        if xview2_targets(truth, prediction) is not None:  # the challenge's *_target.png: its score
             _refuse_options(ctx, list(APPLIES), "xview2")
             result = evaluate_xview2(prediction, truth)
             click.echo(dumps(result) if as_json else result.table())
