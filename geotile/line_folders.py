@@ -31,6 +31,8 @@ class ManyLineScores:
     mode: str = "line"
     #: APLS of the truths without a prediction file {truth: AplsScore (0) or None (no road)}
     unpredicted: dict = field(default_factory=dict)
+    #: images of ``per_image`` the prediction leaves out (road CSVs: scored as empty)
+    left_out: list = field(default_factory=list)
 
     @property
     def scores(self) -> LineScores:
@@ -69,7 +71,8 @@ class ManyLineScores:
     @property
     def zero_unpredicted(self) -> list[str]:
         """The truths without a prediction scored 0 (those with a road of 5 m or more)."""
-        return [t for t, s in self.unpredicted.items() if s is not None and s.apls is not None]
+        scores = {**{n: self.per_image[n].apls for n in self.left_out}, **self.unpredicted}
+        return [t for t, s in scores.items() if s is not None and s.apls is not None]
 
     def as_dict(self) -> dict:
         extra = {}

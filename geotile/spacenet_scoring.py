@@ -210,14 +210,16 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
         from geotile.line_folders import ManyLineScores
 
         pred, true = tables[prediction], tables[truth]
-        per_image, files = {}, {}
+        per_image, files, left_out = {}, {}, []
         for ids in _same_images(pred, true, sources):
             frames = _placed_alike([_frame(t, i, placed) for t, i in
                                     zip((pred, true), ids, strict=True)], placed)
             image = (ids[1] or ids[0])[0]  # the truth's ImageId
             per_image[image] = score_line_frames(*frames, prediction, truth, buffer, apls=apls)
             files[image] = (os.fspath(prediction), os.fspath(truth))
-        return ManyLineScores(per_image, files, buffer)
+            if not ids[0]:
+                left_out.append(image)
+        return ManyLineScores(per_image, files, buffer, left_out=left_out)
     frames = [_frame(tables[p], None, placed) if road else
               _read(p, crs, layer) for p, road, crs, layer in
               ((prediction, roads[0], prediction_crs, None),

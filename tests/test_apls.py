@@ -393,6 +393,12 @@ def test_evaluate_apls_of_road_csvs_scores_an_image_left_out_of_the_prediction_0
     got = scored(run_cli, pred, truth, "--image", tmp_path / "images", "--apls")
     assert got["per_image"]["AOI_2_Vegas_img1"]["apls"] == 0.0
     assert got["apls"] == 0.0 and got["apls_images"] == 1
+    assert got["apls_unpredicted"] == ["AOI_2_Vegas_img1"]  # as folders list theirs
+    table = run_cli("evaluate", pred, truth, "--image", tmp_path / "images", "--apls")
+    assert table.exit_code == 0, table.output
+    assert "APLS 0.0000 (mean of 1 image; 1 without a prediction scored 0)" in table.stdout
+    both = scored(run_cli, truth, truth, "--image", tmp_path / "images", "--apls")
+    assert both["apls"] == 1.0 and both["apls_unpredicted"] == []
 
 
 def test_evaluate_apls_of_spacenet_5_road_csvs_says_it_weighs_paths_by_length(
