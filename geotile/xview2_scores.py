@@ -78,8 +78,8 @@ def _read(path: Path, partner: Path, shape=None) -> np.ndarray:
 
     if not path.is_file():
         raise InputError(f"{path}: no such file, which {partner.name} is scored against; "
-                         "write the challenge's 4 PNGs of every image (localization and "
-                         "damage, prediction and target).")
+                         + (_near_miss(path) or "write the challenge's 4 PNGs of every image "
+                            "(localization and damage, prediction and target)."))
     with open_raster(path) as src:
         if src.count != 1:
             raise InputError(f"{path}: {src.count} bands; the challenge's PNGs are one band "
@@ -93,6 +93,18 @@ def _read(path: Path, partner: Path, shape=None) -> np.ndarray:
                          "ids 0..4 (0 no building, 1-4 damage; 5, un-classified, is not "
                          "scored): write those, not 0/255.")
     return a.astype(np.uint8)
+
+
+def _near_miss(path: Path) -> str:
+    """The fix where the folder holds ``path`` by another case or as another format."""
+    near = sorted(p for p in path.parent.iterdir() if p.stem.lower() == path.stem.lower())
+    if not near:
+        return ""
+    if near[0].suffix.lower() == ".png":
+        return f"{near[0].name} is there: rename it {path.name} (names are case-sensitive)."
+    jpeg = " (JPEG's compression changes the class ids)" if near[0].suffix.lower() in (
+        ".jpg", ".jpeg") else ""
+    return f"{near[0].name} is there: write it as a PNG{jpeg}, {path.name}."
 
 
 def _counts(pred: np.ndarray, truth: np.ndarray, c: int) -> np.ndarray:

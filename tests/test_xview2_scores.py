@@ -237,3 +237,25 @@ def test_a_readme_in_both_folders_keeps_the_challenge_s_score(tmp_path, run_cli)
     d = json.loads(run_cli("evaluate", pred, targ, "--json").stdout)
     assert d["mode"] == "xview2"
     assert d["score"] == pytest.approx(_official(images)["score"], abs=1e-12)
+
+
+@pytest.mark.parametrize("rename, fix", [
+    (lambda p: p.with_name(p.name.replace("test_", "Test_")), "rename it"),
+    (lambda p: p.with_suffix(".PNG"), "rename it"),
+])
+def test_a_prediction_named_in_other_case_is_named_with_the_rename(tmp_path, run_cli, rename,
+                                                                   fix):
+    pred, targ, _ = _challenge_folders(tmp_path)
+    path = pred / "test_damage_00001_prediction.png"
+    path.rename(rename(path))
+    assert_one_line_error(run_cli("evaluate", pred, targ), "test_damage_00001_prediction.png",
+                          rename(path).name, fix)
+
+
+def test_a_jpeg_prediction_is_told_to_be_written_as_png(tmp_path, run_cli):
+    pred, targ, _ = _challenge_folders(tmp_path)
+    path = pred / "test_localization_00000_prediction.png"
+    Image.open(path).save(path.with_suffix(".jpg"))
+    path.unlink()
+    assert_one_line_error(run_cli("evaluate", pred, targ),
+                          "test_localization_00000_prediction.jpg", "JPEG", "PNG")
