@@ -158,7 +158,8 @@ def evaluate_xview2(prediction: str | Path, truth: str | Path) -> XView2Scores:
     (:func:`xview2_targets`); a missing or unreadable PNG is refused naming it."""
     prediction, truth = Path(prediction), Path(truth)
     scores = XView2Scores()
-    for names in xview2_targets(truth) or []:
+    targets = xview2_targets(truth) or []
+    for names in targets:
         files = [(prediction / names[2], truth / names[0]),
                  (prediction / names[3], truth / names[1])]
         lt = _read(files[0][1], files[0][1])
@@ -171,4 +172,21 @@ def evaluate_xview2(prediction: str | Path, truth: str | Path) -> XView2Scores:
         for i in range(1, 5):
             scores.damage[i - 1] += _counts(dp, dt, i)
         scores.images += 1
+    _warn_left_out(prediction, {n for names in targets for n in names[2:]})
     return scores
+
+
+def _warn_left_out(prediction: Path, scored: set[str]) -> None:
+    """One warning naming the PNGs of ``prediction`` no target scores (as the challenge's
+    scorer, they are left out), as :func:`~geotile.folder_pairs.pair_folders` names
+    unpaired files."""
+    import logging
+
+    from geotile.folder_pairs import _names
+
+    left = sorted(p for p in prediction.iterdir()
+                  if p.suffix.lower() == ".png" and p.name not in scored)
+    if left:
+        logging.getLogger("geotile").warning(
+            "left out, no target of the same image: %d in %s (%s)", len(left), prediction,
+            _names(left))

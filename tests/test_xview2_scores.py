@@ -259,3 +259,18 @@ def test_a_jpeg_prediction_is_told_to_be_written_as_png(tmp_path, run_cli):
     path.unlink()
     assert_one_line_error(run_cli("evaluate", pred, targ),
                           "test_localization_00000_prediction.jpg", "JPEG", "PNG")
+
+
+def test_predictions_of_no_target_are_named_as_left_out(tmp_path, run_cli):
+    """Predictions of images the targets lack (another split's) are not scored, as the
+    challenge's scorer leaves them; one warning names them, as folders' unpaired files."""
+    pred, targ, images = _challenge_folders(tmp_path)
+    for kind in ("localization", "damage"):
+        Image.fromarray(np.ones((64, 64), np.uint8)).save(
+            pred / f"test_{kind}_00007_prediction.png")
+    result = run_cli("evaluate", pred, targ, "--json")
+    assert result.exit_code == 0, result.output
+    said = result.stderr.replace("\n", " ")
+    assert "left out" in said and "2 in" in said and "test_damage_00007_prediction.png" in said
+    assert json.loads(result.stdout)["score"] == pytest.approx(_official(images)["score"],
+                                                               abs=1e-12)
