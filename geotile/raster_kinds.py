@@ -125,8 +125,11 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                          "no one class per pixel describes. Predict one output (geotile "
                          "predict --outputs NAME) and give that.")
     if output is None and names is None and not _class_descriptions(src):
+        _refuse_noisy_grey(src)
+        if truth:
+            _refuse_validity_band(src)
         _refuse_colour_image(src)
-        if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB
+        if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB(A)
             return RasterKind("class", 1.0, None, threshold)
     if floating and output is None and gdal_scale is None and count == 1 \
             and "GEOTILE_SCALE" not in tags and _whole_numbers(src, truth):
@@ -523,14 +526,76 @@ def name_roles(names) -> dict[str, int] | None:
 
 
 def _repeats_one_band(src) -> bool:
-    """Whether a multi-band integer raster repeats one band (in a sample): a grey class
-    mask saved as RGB (Massachusetts' 0/255 masks), never probabilities of classes."""
+    """Whether a multi-band integer raster repeats one band (in a sample), its alpha band
+    aside: a grey class mask saved as RGB or RGBA (Massachusetts' 0/255 masks), never
+    probabilities of classes."""
     from geotile.raster import sample_pixels
 
-    if src.count < 2 or np.dtype(src.dtypes[0]).kind not in "iu":
+    bands = [b for b in range(1, src.count + 1) if b not in alpha_bands(src)]
+    if len(bands) < 2 or np.dtype(src.dtypes[0]).kind not in "iu":
         return False
-    sample = sample_pixels(src)
+    sample = sample_pixels(src, bands)
     return bool((sample == sample[0]).all())
+
+
+#: how far apart R, G and B of grey labels may lie after lossy compression (JPEG)
+GREY_NOISE = 2
+
+
+def near_grey(sample: np.ndarray) -> bool:
+    """Whether sampled RGB pixels (3, n) are grey but for lossy noise: R, G and B within
+    :data:`GREY_NOISE` of each other everywhere."""
+    sample = sample.astype(np.int16)
+    return bool((sample.max(axis=0) - sample.min(axis=0) <= GREY_NOISE).all())
+
+
+def _refuse_noisy_grey(src) -> None:
+    """An untagged uint8 RGB raster whose bands differ by 1-2 but are grey (labels saved
+    through JPEG) is an InputError: no colours for a palette, no softmax, but one band
+    of grey labels to keep. Bands of 0/1 values (make-masks' channels) and bands that sum
+    to 255 (a softmax) are not grey labels."""
+    from rasterio.enums import ColorInterp
+
+    from geotile.raster import sample_pixels
+
+    rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+    if src.count < 3 or src.dtypes[0] != "uint8" or tuple(src.colorinterp[:3]) != rgb:
+        return
+    sample = sample_pixels(src, [1, 2, 3]).reshape(3, -1)
+    if src.nodata is not None:
+        sample = sample[:, ~(sample == src.nodata).all(axis=0)]
+    if not sample.size or (sample == sample[0]).all() or sample.max() <= 2 \
+            or not near_grey(sample) \
+            or (np.abs(sample.sum(axis=0, dtype=np.int32) - 255) <= 3).all():
+        return
+    name = Path(src.name).name
+    raise InputError(f"{src.name}: its R, G and B bands repeat one grey band but for "
+                     f"differences of up to {GREY_NOISE} (lossy compression): grey labels, not "
+                     f"colours or probabilities. Keep one band: gdal_translate -b 1 {name} "
+                     "labels.tif (ids the compression moved count as errors: export the "
+                     "labels again without lossy compression).")
+
+
+def _refuse_validity_band(src) -> None:
+    """A truth of 2 untagged integer bands, band 1 class ids (a value past 1), band 2 a 0/1
+    or 0/255 validity mask not flagged alpha, is an InputError: read as a softmax it scores
+    nothing. Flagged alpha, band 2 masks band 1 (GDAL's dataset mask); a hard softmax
+    (bands summing to 1 or 255) is no such truth."""
+    from geotile.raster import sample_pixels
+
+    if src.count != 2 or alpha_bands(src) or np.dtype(src.dtypes[0]).kind not in "iu":
+        return
+    sample = sample_pixels(src, [1, 2]).reshape(2, -1).astype(np.int64)
+    high = int(sample[1].max())
+    sums = sample.sum(axis=0)
+    if high not in (1, 255) or not np.isin(sample[1], (0, high)).all() \
+            or sample[0].max() <= 1 or (sums == sums[0]).all():
+        return
+    name = Path(src.name).name
+    raise InputError(f"{src.name}: band 1 holds class ids and band 2 holds 0 and {high} only, "
+                     "a validity mask, not the second band of a softmax. Flag it as the mask "
+                     f"(gdal_edit.py -colorinterp_2 alpha {name}: its 0 pixels are then not "
+                     f"scored), or keep band 1 alone (gdal_translate -b 1 {name} truth.tif).")
 
 
 def _refuse_colour_image(src) -> None:
@@ -556,7 +621,7 @@ def _refuse_colour_image(src) -> None:
     structure = src.tags(ns="IMAGE_STRUCTURE")
     lossy = structure.get("COMPRESSION", "").upper() in ("JPEG", "YCBCR JPEG", "WEBP", "JXL")
     photo = lossy or structure.get("SOURCE_COLOR_SPACE", "").upper() == "YCBCR" \
-        or ColorInterp.alpha in src.colorinterp
+        or (ColorInterp.alpha in src.colorinterp and not _repeats_one_band(src))
     if photo:
         raise InputError(f"{src.name}: an RGB image, not a prediction. Give the output of "
                          "`geotile predict` (probabilities or classes), or a mask; if it holds "
@@ -973,7 +1038,7 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
         sample = sample[:, ~(sample == src.nodata).all(axis=0)]
     if not sample.size:
         return False
-    grey = (sample[0] == sample[1]).all() and (sample[1] == sample[2]).all()
+    grey = near_grey(sample)  # JPEG's grey labels too: one band to keep, no palette
     codes = sample[0].astype(np.int32) << 16 | sample[1].astype(np.int32) << 8 | sample[2]
     few = len(np.unique(codes)) <= 64  # a palette's colours, not a photo's thousands
     if pure and not np.isin(sample, (0, 255)).all():

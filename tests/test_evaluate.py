@@ -2084,3 +2084,82 @@ def test_landcover_ai_pieces_beside_their_masks_pair_with_the_masks(run_cli, tmp
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     assert scores["accuracy"] == 1.0 and scores["images"] == 2
+
+
+def _class_ids_and_pred(make_raster):
+    """Class ids 0..2 on 32 x 32 px, and a prediction of them wrong in rows 0-1."""
+    ids = np.zeros((32, 32), np.uint8)
+    ids[:, 16:] = 1
+    ids[20:, :8] = 2
+    pred = ids.copy()
+    pred[:2] = 2
+    return ids, make_raster("pred.tif", pred)
+
+
+def test_a_truth_of_class_ids_and_an_unflagged_validity_band_is_refused_with_the_fix(
+        make_raster, run_cli):
+    """A 2-band uint8 truth, band 1 class ids 0..2, band 2 a 0/1 validity mask (not flagged
+    alpha), was read as a softmax and refused with advice about footprint/boundary/contact
+    bands; it is refused naming the validity band and both fixes (flag it alpha, or keep
+    band 1). Flagged alpha (as the fix does), band 2 masks: rows 0-3 invalid, 896 px scored
+    perfectly; band 1 alone scores all 1024 px."""
+    ids, prediction = _class_ids_and_pred(make_raster)
+    valid = np.ones_like(ids)
+    valid[:4] = 0
+    for high in (1, 255):
+        truth = make_raster(f"truth{high}.tif", np.stack([ids, valid * high]))
+        result = run_cli("evaluate", prediction, truth)
+        assert result.exit_code == 1, result.output
+        message = result.output.strip().splitlines()
+        assert len(message) == 1 and f"truth{high}.tif" in message[0]
+        assert f"band 2 holds 0 and {high} only" in message[0]
+        assert f"gdal_edit.py -colorinterp_2 alpha truth{high}.tif" in message[0]
+        assert f"gdal_translate -b 1 truth{high}.tif" in message[0]
+        assert "footprint" not in message[0]
+        with rasterio.open(truth, "r+") as dst:  # the fix it names
+            dst.colorinterp = [rasterio.enums.ColorInterp.gray, rasterio.enums.ColorInterp.alpha]
+        scores = evaluate_files(prediction, truth).as_dict()
+        assert scores["pixels"] == 32 * 28 and scores["accuracy"] == 1.0
+    band_1 = make_raster("band1.tif", ids)
+    assert evaluate_files(prediction, band_1).as_dict()["pixels"] == 32 * 32
+    softmax = make_raster("softmax.tif", np.stack([255 - valid * 255, valid * 255]))
+    scores = evaluate_files(make_raster("p01.tif", valid), softmax).as_dict()  # a hard one
+    assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
+
+
+def test_a_grey_rgba_truth_is_read_as_its_grey_band_masked_by_its_alpha(make_raster):
+    """A grey RGB truth (R = G = B) is read as class ids; the same with an alpha band was
+    refused as 'an RGB image, not a prediction'. It is read as band 1's ids, alpha 0 (rows
+    0-3) left out: 896 px scored, the prediction's errors in rows 0-1 among them not."""
+    ids, prediction = _class_ids_and_pred(make_raster)
+    alpha = np.full_like(ids, 255)
+    alpha[:4] = 0
+    truth = make_raster("grey_rgba.tif", np.stack([ids, ids, ids, alpha]), photometric="RGB",
+                        alpha="YES")
+    with rasterio.open(truth) as src:
+        assert src.colorinterp[3] == rasterio.enums.ColorInterp.alpha
+    scores = evaluate_files(prediction, truth).as_dict()
+    assert scores["pixels"] == 32 * 28 and scores["accuracy"] == 1.0
+    grey = make_raster("grey_rgb.tif", np.stack([ids] * 3), photometric="RGB")
+    assert evaluate_files(prediction, grey).as_dict()["accuracy"] == pytest.approx(
+        1 - 64 / 1024)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_noisy_grey_rgb_truth_is_told_to_keep_one_band_not_a_palette(
+        make_raster, run_cli, binary):
+    """Grey labels saved through JPEG (R, G, B differ by 1-2): a 0/255 one was told
+    '--palette deepglobe' (which reads 255 as barren land, 0 as unknown), a 0/1/2 one was
+    refused as a softmax. Both are told they are grey labels whose one band to keep, with
+    gdal_translate -b 1."""
+    ids, prediction = _class_ids_and_pred(make_raster)
+    grey = (ids == 1) * np.uint8(255) if binary else ids
+    noise = np.random.default_rng(7).integers(0, 3, (3, 32, 32))
+    noisy = np.clip(np.stack([grey] * 3).astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    truth = make_raster("noisy.tif", noisy, photometric="RGB")
+    result = run_cli("evaluate", prediction, truth)
+    assert result.exit_code == 1, result.output
+    message = result.output.strip().splitlines()
+    assert len(message) == 1 and "noisy.tif" in message[0], result.output
+    assert "grey" in message[0] and "gdal_translate -b 1 noisy.tif" in message[0]
+    assert "--palette" not in message[0] and "softmax" not in message[0]
