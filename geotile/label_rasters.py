@@ -23,7 +23,8 @@ A label raster is either
   / Vaihingen palette (:data:`geotile.palettes.POTSDAM`): impervious_surfaces 1, building 2,
   low_vegetation 3, tree 4, car 5, clutter 6 (clutter/background, red). An entry
   named ``ignore`` (or ``nodata``, ``void``) marks a colour to ignore (255) silently,
-  e.g. the black eroded boundaries of ISPRS's "noBoundary" labels. ``deepglobe``,
+  as ``potsdam`` and ``vaihingen`` do black in ISPRS's "noBoundary" label files (by name):
+  the eroded class boundaries, which its benchmark leaves unscored. ``deepglobe``,
   ``uavid``, ``dronedeploy``, ``isaid`` and ``second`` are those datasets' palettes
   (:data:`geotile.palettes.PALETTES`).
 
@@ -59,7 +60,14 @@ import numpy as np
 from geotile.affine_math import apply
 from geotile.class_keys import zero_is_background
 from geotile.errors import GeotileWarning, InputError
-from geotile.palettes import NEAR, PALETTES, _near, _sampled_colours, palette_advice
+from geotile.palettes import (
+    NEAR,
+    PALETTES,
+    _near,
+    _sampled_colours,
+    isprs_boundaries,
+    palette_advice,
+)
 from geotile.quiet_warnings import hidden, quietly
 from geotile.raster_kinds import (
     alpha_bands,
@@ -941,6 +949,8 @@ def make_masks_from_raster(
         names = _index_names(label, class_map) if codes is None else palette_class_names(codes)
         table = colour_lookup(codes) if codes is not None else None
         ignore_codes = ignored_colours(codes) if codes is not None else []
+        if isprs_boundaries(palette, labels_path):
+            ignore_codes.append(0)  # black: ISPRS's eroded boundaries, unscored
         expand = _colour_table(label) if kind == "paletted" else None
         lossy = lossy_codec(label)
         snap = _Snap(codes, table) if codes is not None else None

@@ -150,6 +150,14 @@ def _near(colours: np.ndarray, others: np.ndarray) -> np.ndarray:
     return near
 
 
+def isprs_boundaries(palette, path) -> bool:
+    """Whether ``palette`` is ISPRS's (potsdam, vaihingen) and ``path`` one of its
+    "noBoundary" label files, whose black (0, 0, 0) marks the eroded class boundaries that
+    its benchmark leaves unscored: to ignore, as no colour of a class."""
+    return isinstance(palette, str) and palette.lower() in ("potsdam", "vaihingen") \
+        and "noboundary" in Path(str(path)).stem.lower()
+
+
 def palette_advice(label) -> str:
     """The --palette to give colour-coded labels (an open raster): the built-in palette
     whose colours (within NEAR) cover most of a sample of its pixels, the most of them
@@ -162,7 +170,7 @@ def palette_advice(label) -> str:
         return ('--palette palette.json ({"background": [0, 0, 0], "building": '
                 f"{list(colour)}}}: a mask of black and one colour)")
     colours, counts = _sampled_colours(label)
-    if "noboundary" in Path(label.name).stem.lower():
+    if isprs_boundaries("potsdam", label.name):
         counts = np.where(colours == 0, 0, counts)  # black: ignored with --palette potsdam
     best, best_key = None, (0, 0)
     gid15 = Path(label.name).stem.lower().endswith(GID15_SUFFIX)

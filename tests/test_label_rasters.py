@@ -2457,3 +2457,27 @@ def test_a_palette_file_named_as_a_built_in_palette_is_not_silently_passed_over(
     result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask2.tif",
                      "--palette", name.lower())
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("palette", ["potsdam", "vaihingen"])
+def test_isprs_black_boundaries_are_ignored_without_a_warning(tmp_path, palette):
+    """ISPRS's _noBoundary labels paint the eroded class boundaries black, which its
+    benchmark leaves unscored: --palette potsdam wrote them 255 (right) but warned
+    'colour(s) not in the palette ([0, 0, 0])'. They are ignored silently; another colour
+    off the palette still warns."""
+    ids = _scene(np.random.default_rng(3), (60, 50))
+    rgb = _paint(ids)
+    rgb[:, ::10] = 0  # the black boundaries
+    labels = write_raster(tmp_path / "top_mosaic_09cm_area1_noBoundary.tif", rgb)
+    image = write_raster(tmp_path / "top_mosaic_09cm_area1.tif", np.ones((3, 60, 50), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeotileWarning)
+        make_masks(labels, image, tmp_path / "mask.tif", palette=palette)
+    mask = _read(tmp_path / "mask.tif")[0]
+    expected = ids.copy()
+    expected[::10] = 255
+    np.testing.assert_array_equal(mask, expected)
+    rgb[:, 5] = 128  # grey: a colour of no class, still reported
+    labels = write_raster(tmp_path / "grey_noBoundary.tif", rgb)
+    with pytest.warns(GeotileWarning, match=r"not in the palette \(\[128, 128, 128\]"):
+        make_masks(labels, image, tmp_path / "grey.tif", palette=palette)
