@@ -100,6 +100,16 @@ def dimap1_stem(path) -> str | None:
     return folder.name or None
 
 
+def given_file(path) -> str:
+    """The file the user gave for a path geotile made to read it: a .gz read through
+    /vsigzip/ (town.osm.gz), a GeoJSON sequence through GeoJSONSeq:, is that file, named so
+    in messages; any other path as it is."""
+    text = os.fspath(path)
+    for prefix in ("GeoJSONSeq:", "GeoJSON:", "/vsigzip/"):
+        text = text.removeprefix(prefix)
+    return text
+
+
 def source_name(path) -> str:
     """The name index.csv's source column gives an input: its file's name; a GDAL
     subdataset's :func:`subdataset_stem` (every SAFE product's would read

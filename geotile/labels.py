@@ -882,13 +882,13 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     polygons or lines (None: GDAL's first layer); InputError listing the layers otherwise."""
     from pyogrio import list_layers
 
-    from geotile.input_paths import ogr_path
+    from geotile.input_paths import given_file, ogr_path
 
     layers = [(str(name), str(kind)) for name, kind in list_layers(ogr_path(path))]
     names = ", ".join(name for name, _ in layers)
     if layer is not None:
         if layer not in {name for name, _ in layers}:
-            raise InputError(f"{path}: no layer {layer!r}. Layers: {names}.")
+            raise InputError(f"{given_file(path)}: no layer {layer!r}. Layers: {names}.")
         return layer
     if len(layers) < 2:
         return None
@@ -900,7 +900,7 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
     if len(shaped) > 1:
         osm = set(OSM_LAYERS) <= {name for name, _ in layers}  # GDAL's OSM driver's
         raise InputError(
-            f"{path}: the file holds {len(shaped)} layers of polygons or lines "
+            f"{given_file(path)}: the file holds {len(shaped)} layers of polygons or lines "
             f"({', '.join(shaped)}). Choose one with --layer NAME"
             + (": OpenStreetMap's roads are --layer lines, its buildings and other areas "
                "--layer multipolygons." if osm else ".")

@@ -1067,6 +1067,28 @@ def test_a_gzipped_openstreetmap_extract_of_several_kinds_is_named_too(run_cli, 
         assert src.read(1).all()  # the boundary burnt, as the warning says
 
 
+
+def test_a_gzipped_openstreetmap_extract_s_layer_choice_names_the_users_file(
+        run_cli, make_raster, tmp_path):
+    """make-masks town.osm.gz without --layer (or with one it lacks) named
+    '/vsigzip//.../town.osm.gz', GDAL's path, in its layer-choice error; it names the
+    user's town.osm.gz, as it names town.osm."""
+    import gzip
+
+    square = [(X0 + 1, Y0 - 1), (X0 + 4, Y0 - 1), (X0 + 4, Y0 - 4), (X0 + 1, Y0 - 4),
+              (X0 + 1, Y0 - 1)]
+    _osm_extract(tmp_path / "town.osm", [({"building": "yes"}, [square])])
+    packed = tmp_path / "town.osm.gz"
+    packed.write_bytes(gzip.compress((tmp_path / "town.osm").read_bytes()))
+    image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
+    for option, said in (((), "Choose one with --layer NAME"), (("--layer", "roads"),
+                                                                "no layer 'roads'")):
+        result = run_cli("make-masks", packed, image, "-o", tmp_path / "m.tif", *option)
+        assert result.exit_code == 1, result.output
+        assert f"Error: {packed}: " in result.stderr and said in result.stderr, result.stderr
+        assert "/vsigzip/" not in result.stderr
+        assert not (tmp_path / "m.tif").exists()
+
 @pytest.mark.parametrize("lines", [2, 1])
 def test_microsoft_footprints_csv_gz_burns_as_given(run_cli, make_raster, tmp_path, lines):
     """Microsoft's building footprints ship as part-000xx.csv.gz holding one GeoJSON Feature
