@@ -19,9 +19,10 @@ class BufferMeasures:
                 f"quality {self.quality:.4f}")
 
     def dumps(self) -> str:
-        import json
+        """Indented JSON, an undefined score (NaN) as null (evaluate.dumps' text)."""
+        from geotile.json_text import scores_json
 
-        return json.dumps(self.as_dict(), indent=2)
+        return scores_json(self.as_dict())
 
     @property
     def precision(self) -> float:

@@ -934,16 +934,9 @@ def is_raster(path: str | os.PathLike) -> bool:
         return False
 
 
-def _null_nan(value):
-    """``value`` with every NaN float in it (dicts, lists) replaced by None."""
-    if isinstance(value, dict):
-        return {k: _null_nan(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_null_nan(v) for v in value]
-    return None if isinstance(value, float) and np.isnan(value) else value
-
-
 def dumps(result) -> str:
     """The result as indented JSON (the keys the --help text documents); an undefined
     score (NaN) is null."""
-    return json.dumps(_null_nan(result.as_dict()), indent=2, allow_nan=False)
+    from geotile.json_text import scores_json
+
+    return scores_json(result.as_dict())

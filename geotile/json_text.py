@@ -7,6 +7,7 @@ first bytes, then read with one refusal for a file that is not JSON."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -33,6 +34,21 @@ def loads(data: str | bytes):
         return orjson.loads(raw)
     except orjson.JSONDecodeError:  # NaN, 1e400, lone surrogates: json reads them
         return json.loads(data)  # or raises its own error, as before
+
+
+def null_nan(value):
+    """``value`` with every NaN float in it (dicts, lists) replaced by None."""
+    if isinstance(value, dict):
+        return {k: null_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [null_nan(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def scores_json(scores: dict) -> str:
+    """Scores (an ``as_dict()``) as indented JSON, an undefined score (NaN) as null: JSON
+    has no NaN, which :func:`json.dumps` writes by default and other readers refuse."""
+    return json.dumps(null_nan(scores), indent=2, allow_nan=False)
 
 
 def decoded(raw: bytes) -> str:

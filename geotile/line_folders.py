@@ -13,7 +13,6 @@ images unscored instead.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from geotile.line_metrics import LineScores
@@ -113,7 +112,9 @@ class ManyLineScores:
         return "\n".join(lines)
 
     def dumps(self) -> str:
-        return json.dumps(self.as_dict(), indent=2)
+        from geotile.json_text import scores_json
+
+        return scores_json(self.as_dict())
 
 
 def evaluate_line_folders(pairs, *, buffer: float = 2.0, labels_crs: str | None = None,

@@ -31,7 +31,6 @@ mask (gdal_rasterize -a_nodata 0), with a warning.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -454,7 +453,9 @@ class ManyRelaxedScores:
         return "\n".join(lines)
 
     def dumps(self) -> str:
-        return json.dumps(self.as_dict(), indent=2)
+        from geotile.json_text import scores_json
+
+        return scores_json(self.as_dict())
 
 
 def evaluate_relaxed_folders(pairs, *, buffer: float = 3.0,

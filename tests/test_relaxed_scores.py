@@ -332,3 +332,40 @@ def test_folders_of_0_255_masks_declaring_nodata_255_warn_once(run_cli, make_ras
     assert len(said) == 1, result.stderr
     assert "a.tif and 2 other rasters" in said[0] and "60 pixels" in said[0], said[0]
     assert "-unsetnodata on each, e.g." in said[0]
+
+
+def _strict_json(text: str):
+    """``text`` parsed as JSON proper: NaN and Infinity, which json.dumps writes by
+    default but no other reader takes, refused."""
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_library_dumps_write_an_undefined_score_as_null_as_evaluate_dumps_does():
+    """RelaxedScores.dumps and ManyLineScores.dumps (the library API) wrote NaN, which is
+    not JSON (the total of two grids of other pixel sizes has no one rho: NaN), where the
+    CLI's evaluate.dumps writes null; they now write the same text."""
+    import math
+
+    from geotile.evaluate import dumps
+    from geotile.line_folders import ManyLineScores
+    from geotile.line_metrics import LineScores
+    from geotile.relaxed_scores import ManyRelaxedScores, RelaxedScores
+
+    fine = RelaxedScores(3.0, (6.0, 6.0), 10, 12, 8, 9, pixels=100)
+    coarse = RelaxedScores(3.0, (3.0, 3.0), 5, 4, 4, 4, pixels=50)
+    many = ManyRelaxedScores({"a": fine, "b": coarse}, {"a": ("pa", "ta"), "b": ("pb", "tb")},
+                             3.0)
+    total = many.scores
+    assert math.isnan(total.rho_px[0])  # no one rho for the two grids
+    undefined = LineScores(2.0, math.nan, 10.0, 0.0, 8.0)  # a length that is no number
+    lines = ManyLineScores({"a": undefined}, {"a": ("pa.geojson", "ta.geojson")}, 2.0)
+    for scores, key in ((total, "rho_px"), (many, "rho_px"), (lines, "predicted_length_m"),
+                        (undefined, "predicted_length_m")):
+        text = scores.dumps()
+        assert _strict_json(text)[key] is None, text
+        assert text == dumps(scores)
+    assert _strict_json(lines.dumps())["per_image"]["a"]["precision"] is None
