@@ -30,6 +30,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache, partial
 from itertools import pairwise
 from pathlib import Path
 
@@ -958,6 +959,9 @@ def make_masks(
     from geotile.label_order import space_sorted, warn_order_lost
 
     overlaps: list | None = [] if space_sorted(labels_path, layer) else None
+    # asked once, where labels that miss an image fit its pixels
+    run_matched = cache(partial(_any_image_matched, labels, by_crs, labels_path, image_paths,
+                                options, class_field, class_map, spacenet_rows))
     for index, (image_path, output_path, replace, tag) in enumerate(zip(
             image_paths, output_paths, overwrites, complete, strict=True)):
         summaries.append(
@@ -965,6 +969,7 @@ def make_masks(
                 labels, by_crs, labels_path, input_path(image_path), Path(output_path),
                 options, class_field, class_map, replace, progress, co, tag, spacenet_rows,
                 layer, overlaps=overlaps, regions=ignore.of(index) if ignore else (),
+                run_matched=run_matched,
             )
         )
     if overlaps:
@@ -1371,13 +1376,15 @@ def _mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
     overwrite, progress, creation_options, complete=None, spacenet_rows=False, layer=None,
     *, multi: bool | None = None, listed: bool = False, overlaps: list | None = None,
-    regions: Sequence = (),
+    regions: Sequence = (), run_matched=None,
 ) -> dict:
     """The mask of one image (``multi``: its one band holds class ids, "class", by default
     with ``class_field``; ``listed``: the labels are the image's own, none is a negative
     image, not labels that miss it; ``overlaps``: the image is added to it where features
     of different classes overlap on it, :mod:`geotile.label_order`; ``regions``: its
-    --ignore files, :mod:`geotile.ignore_regions`)."""
+    --ignore files, :mod:`geotile.ignore_regions`; ``run_matched``: whether a feature lies
+    on any image of the run, asked before naming --labels-crs pixels for labels that miss
+    this one)."""
     import rasterio
 
     from geotile.categories import class_colours, write_categories
@@ -1387,19 +1394,14 @@ def _mask_one_image(
 
     with open_raster(image_path, grid=True) as src:
         check_pixels_readable(src)
-        from geotile.no_georef import labels_refusal, map_crs
+        from geotile.no_georef import labels_refusal
+        from geotile.pixel_labels import fits_pixels
 
         refusal = labels_refusal(src, image_path, labels_path, labels.crs)
         if refusal:
             raise InputError(refusal)
-        crs = map_crs(src)  # none where nothing places it in its CRS: pixel coordinates
-        key = crs.to_wkt() if crs else None
-        if key not in by_crs:  # reproject once per distinct CRS, not per image
-            by_crs[key] = prepare_labels(labels, crs, labels_path, class_field, class_map,
-                                         options.line_width, options.line_cap)
-        frame, names = by_crs[key]
-        if spacenet_rows:
-            frame = own_rows(frame, labels, image_path)
+        crs, frame, names = _image_frame(labels, by_crs, src, labels_path, image_path,
+                                         options, class_field, class_map, spacenet_rows)
         # a float image's NaN pixels are nodata too, declared or not (as tile and predict)
         ignore = may_hold_nodata(src)
         extent = grid_envelope(src.transform, src.width, src.height)
@@ -1413,8 +1415,12 @@ def _mask_one_image(
             if classes_overlap(on_image, extent):
                 overlaps.append(image_path)
         if len(on_image) == 0 and not (listed and len(labels) == 0):
+            size: tuple[int, int] | None = (src.width, src.height)
+            if run_matched is not None and fits_pixels(labels, *size, image_path) \
+                    and run_matched():  # lon/lat they are: no pixel coordinates to name
+                size = None
             say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer,
-                             size=(src.width, src.height))
+                             size=size)
         left_out = RegionMask(regions, src, options.all_touched)  # --ignore
         regions = bool(np.any(near.fields["class_id"] == IGNORE)) or bool(regions)  # crowd
         profile = mask_profile(src, len(options.channels), ignore or regions, creation_options)
@@ -1447,6 +1453,42 @@ def _mask_one_image(
             "classes": json.loads(_class_names_json(names))}
 
 
+def _image_frame(labels, by_crs, src, labels_path, image_path, options, class_field,
+                 class_map, spacenet_rows) -> tuple:
+    """(crs, frame, names): ``labels`` prepared in the CRS of the open image ``src`` (none
+    where nothing places it: pixel coordinates), once per CRS in ``by_crs``; a SpaceNet
+    CSV's rows of this image only."""
+    from geotile.no_georef import map_crs
+
+    crs = map_crs(src)
+    key = crs.to_wkt() if crs else None
+    if key not in by_crs:  # reproject once per distinct CRS, not per image
+        by_crs[key] = prepare_labels(labels, crs, labels_path, class_field, class_map,
+                                     options.line_width, options.line_cap)
+    frame, names = by_crs[key]
+    if spacenet_rows:
+        frame = own_rows(frame, labels, image_path)
+    return crs, frame, names
+
+
+def _any_image_matched(labels, by_crs, labels_path, image_paths, options, class_field,
+                       class_map, spacenet_rows) -> bool:
+    """Whether a feature of ``labels`` lies on any of ``image_paths``: then they are in the
+    CRS they declare, whatever pixels their coordinates fit."""
+    from geotile.input_paths import input_path
+    from geotile.label_set import grid_envelope, select_bounds
+    from geotile.raster import open_raster
+
+    for image_path in image_paths:
+        image_path = input_path(image_path)
+        with open_raster(image_path, grid=True) as src:
+            _, frame, _ = _image_frame(labels, by_crs, src, labels_path, image_path, options,
+                                       class_field, class_map, spacenet_rows)
+            if len(select_bounds(frame, grid_envelope(src.transform, src.width, src.height))):
+                return True
+    return False
+
+
 def own_rows(frame, labels, image_path):
     """The rows of a SpaceNet CSV whose ImageId is ``image_path``'s: its truth is per image,
     so where tiles overlap a mask holds its own buildings only, whatever other images are in
@@ -1468,7 +1510,7 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
     ``outcomes``: the same said of many images at once; ``layer``: the one read (--layer),
     named where it is empty (the file's other layers may hold features); ``size``: the
     image's (width, height) in pixels, to name --labels-crs pixels for lon/lat labels within
-    them."""
+    them (None where another image of the run has a feature: lon/lat they are)."""
     from geotile.input_paths import input_path
     from geotile.pixel_labels import fits_pixels, no_overlap
 

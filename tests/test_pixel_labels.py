@@ -491,6 +491,29 @@ def test_a_shapefile_prj_or_geopackage_srs_is_what_the_file_declares(run_cli, tm
     assert "in pixels, the image is 100x100 px" in result.stderr
 
 
+def test_lon_lat_labels_on_one_tile_name_no_pixels_for_the_tiles_they_miss(run_cli, tmp_path):
+    """Lon/lat labels on t1.tif (near lon 15, lat 0) miss its neighbour t2.tif, whose 40x40
+    pixels their coordinates happen to fit: t2's warning said 'pass --labels-crs pixels if
+    they are' although t1 burnt their feature (400 px), so they are plainly lon/lat. The
+    advice is given only where no image of the run has a feature; t2 alone still gets it."""
+    tiles = []
+    for name, x0 in (("t1.tif", 15.0), ("t2.tif", 15.01)):
+        tiles.append(write_raster(tmp_path / name, np.ones((40, 40), np.uint8), crs="EPSG:4326",
+                                  transform=from_origin(x0, 0.0004, 0.00001, 0.00001)))
+    labels = _geojson(tmp_path / "lab.geojson", [shapely.box(15.0001, 0.0001, 15.0003, 0.0003)])
+    for order in (tiles, tiles[::-1]):
+        result = run_cli("make-masks", labels, *order, "-o", tmp_path / "out", "--overwrite")
+        assert result.exit_code == 0, result.output
+        assert _mask(tmp_path / "out" / "t1.tif").sum() == 400
+        warned = [line for line in result.stderr.splitlines() if "Warning" in line]
+        assert len(warned) == 1 and "no feature overlaps t2.tif" in warned[0], result.stderr
+        assert "--labels-crs pixels" not in result.stderr and "pixel coordinates" not in \
+            result.stderr
+    result = run_cli("make-masks", labels, tiles[1], "-o", tmp_path / "alone.tif")
+    assert result.exit_code == 0, result.output
+    assert "no feature overlaps t2.tif" in result.stderr
+    assert "They lie within t2.tif's 40x40 pixels" in result.stderr
+
 def test_pixels_that_read_as_lon_lat_off_the_image_name_labels_crs_pixels(run_cli, tile,
                                                                           tmp_path):
     """Pixel coordinates given without --labels-crs that are degrees too (10..30: a spot in
