@@ -73,6 +73,7 @@ from geotile.raster_kinds import (
     alpha_bands,
     counts_0_255,
     kind_0_255,
+    refuse_noisy_grey,
     value_text,
     warn_if_lossy_ids,
     warn_zero_nodata,
@@ -716,6 +717,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         return [1], "index"
     named = _class_descriptions(label)  # bands of roles or classes, not of colours
     if label.count >= 3 and label.dtypes[0] == "uint8" and not named:
+        refuse_noisy_grey(label)  # JPEG's grey labels: one band to keep, no palette
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
                          f"Give {palette_advice(label)}.")
     if label.count != 1 and not (label.count == 2 and 2 in alpha_bands(label)):

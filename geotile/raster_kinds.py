@@ -125,7 +125,7 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                          "no one class per pixel describes. Predict one output (geotile "
                          "predict --outputs NAME) and give that.")
     if output is None and names is None and not _class_descriptions(src):
-        _refuse_noisy_grey(src)
+        refuse_noisy_grey(src)
         if truth:
             _refuse_validity_band(src)
         _refuse_colour_image(src)
@@ -549,7 +549,7 @@ def near_grey(sample: np.ndarray) -> bool:
     return bool((sample.max(axis=0) - sample.min(axis=0) <= GREY_NOISE).all())
 
 
-def _refuse_noisy_grey(src) -> None:
+def refuse_noisy_grey(src) -> None:
     """An untagged uint8 RGB raster whose bands differ by 1-2 but are grey (labels saved
     through JPEG) is an InputError: no colours for a palette, no softmax, but one band
     of grey labels to keep. Bands of 0/1 values (make-masks' channels) and bands that sum
@@ -572,7 +572,7 @@ def _refuse_noisy_grey(src) -> None:
     raise InputError(f"{src.name}: its R, G and B bands repeat one grey band but for "
                      f"differences of up to {GREY_NOISE} (lossy compression): grey labels, not "
                      f"colours or probabilities. Keep one band: gdal_translate -b 1 {name} "
-                     "labels.tif (ids the compression moved count as errors: export the "
+                     "labels.tif (ids the compression moved stay wrong there: export the "
                      "labels again without lossy compression).")
 
 

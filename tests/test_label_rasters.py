@@ -2481,3 +2481,23 @@ def test_isprs_black_boundaries_are_ignored_without_a_warning(tmp_path, palette)
     labels = write_raster(tmp_path / "grey_noBoundary.tif", rgb)
     with pytest.warns(GeotileWarning, match=r"not in the palette \(\[128, 128, 128\]"):
         make_masks(labels, image, tmp_path / "grey.tif", palette=palette)
+
+
+def test_noisy_grey_labels_are_told_to_keep_one_band_not_a_palette(tmp_path, run_cli):
+    """A grey 0/255 label raster saved through JPEG (R, G, B off by 1-2) was told 'Give
+    --palette deepglobe', whose colours read 255 as barren land and 0 as unknown; it is
+    told it holds grey labels and to keep one band (gdal_translate -b 1), nothing written."""
+    ids = np.zeros((40, 40), np.uint8)
+    ids[10:30, 5:25] = 255
+    noise = np.random.default_rng(5).integers(0, 3, (3, 40, 40))
+    noisy = np.clip(np.stack([ids] * 3).astype(np.int16) - noise * (ids > 0) + noise * (ids == 0),
+                    0, 255).astype(np.uint8)
+    labels = write_raster(tmp_path / "mask_grey.tif", noisy, photometric="RGB")
+    image = write_raster(tmp_path / "image.tif", np.ones((3, 40, 40), np.uint8))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "mask_grey.tif" in lines[0], result.output
+    assert "grey" in lines[0] and "gdal_translate -b 1 mask_grey.tif" in lines[0]
+    assert "--palette" not in lines[0]
+    assert not (tmp_path / "m.tif").exists()
