@@ -124,10 +124,10 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                          f"outputs ({', '.join(names or [])}), a softmax among them, that "
                          "no one class per pixel describes. Predict one output (geotile "
                          "predict --outputs NAME) and give that.")
+    if truth and output is None and names is None:
+        _refuse_validity_band(src)
     if output is None and names is None and not _class_descriptions(src):
         refuse_noisy_grey(src)
-        if truth:
-            _refuse_validity_band(src)
         _refuse_colour_image(src)
         if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB(A)
             return RasterKind("class", 1.0, None, threshold)
@@ -576,14 +576,22 @@ def refuse_noisy_grey(src) -> None:
                      "labels again without lossy compression).")
 
 
+#: band descriptions that name a validity mask, not a class
+_MASK_BANDS = frozenset({"mask", "valid", "validity", "valid_mask", "alpha", "nodata",
+                         "no_data", "ignore"})
+
+
 def _refuse_validity_band(src) -> None:
     """A truth of 2 untagged integer bands, band 1 class ids (a value past 1), band 2 a 0/1
-    or 0/255 validity mask not flagged alpha, is an InputError: read as a softmax it scores
-    nothing. Flagged alpha, band 2 masks band 1 (GDAL's dataset mask); a hard softmax
-    (bands summing to 1 or 255) is no such truth."""
+    or 0/255 validity mask not flagged alpha (undescribed, or described as a mask), is an
+    InputError: read as a softmax it scores nothing. Flagged alpha, band 2 masks band 1
+    (GDAL's dataset mask); a hard softmax (bands summing to 1 or 255) is no such truth."""
     from geotile.raster import sample_pixels
 
     if src.count != 2 or alpha_bands(src) or np.dtype(src.dtypes[0]).kind not in "iu":
+        return
+    second = ((src.descriptions or (None, None))[1] or "").strip().lower().replace(" ", "_")
+    if second and second not in _MASK_BANDS:
         return
     sample = sample_pixels(src, [1, 2]).reshape(2, -1).astype(np.int64)
     high = int(sample[1].max())

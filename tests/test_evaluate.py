@@ -2102,7 +2102,8 @@ def test_a_truth_of_class_ids_and_an_unflagged_validity_band_is_refused_with_the
     alpha), was read as a softmax and refused with advice about footprint/boundary/contact
     bands; it is refused naming the validity band and both fixes (flag it alpha, or keep
     band 1). Flagged alpha (as the fix does), band 2 masks: rows 0-3 invalid, 896 px scored
-    perfectly; band 1 alone scores all 1024 px."""
+    perfectly; band 1 alone scores all 1024 px. Bands described "class", "mask" were read
+    as probabilities: all background, accuracy 0.375, exit 0; refused the same way."""
     ids, prediction = _class_ids_and_pred(make_raster)
     valid = np.ones_like(ids)
     valid[:4] = 0
@@ -2120,6 +2121,10 @@ def test_a_truth_of_class_ids_and_an_unflagged_validity_band_is_refused_with_the
             dst.colorinterp = [rasterio.enums.ColorInterp.gray, rasterio.enums.ColorInterp.alpha]
         scores = evaluate_files(prediction, truth).as_dict()
         assert scores["pixels"] == 32 * 28 and scores["accuracy"] == 1.0
+    described = make_raster("described.tif", np.stack([ids, valid]),
+                            descriptions=["class", "mask"])  # scored as all background, exit 0
+    result = run_cli("evaluate", prediction, described)
+    assert result.exit_code == 1 and "band 2 holds 0 and 1 only" in result.output, result.output
     band_1 = make_raster("band1.tif", ids)
     assert evaluate_files(prediction, band_1).as_dict()["pixels"] == 32 * 32
     softmax = make_raster("softmax.tif", np.stack([255 - valid * 255, valid * 255]))
