@@ -36,9 +36,10 @@ def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_pat
         return
     dtypes = [np.dtype(src.dtypes[i - 1]) for i in indexes] + list(
         extra.dtypes if extra is not None else [])
-    from geotile.extra_bands import each_date
-
-    owners = [None] * len(indexes) + [d.path for d in each_date(extra) for _ in range(d.count)]
+    # each further date of ``extra`` (a DateStack's dates, else the one ExtraBands), as
+    # extra_bands.each_date gives them (not imported: extra_bands takes _shown from here)
+    dates = [] if extra is None else list(getattr(extra, "dates", [extra]))
+    owners = [None] * len(indexes) + [d.path for d in dates for _ in range(d.count)]
     if not whole:
         if all(d.kind in "iu" for d in dtypes):
             with contextlib.suppress(ModelError):  # the types' own ranges fit
