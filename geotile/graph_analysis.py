@@ -183,6 +183,31 @@ _CHANNEL_PASS_OPS = _INPUT_PASS_OPS | {"Sub", "Add", "Mul", "Div", "Pad", "Relu"
 _CONV_WEIGHTS = {"Conv": 1, "ConvTranspose": 1, "ConvInteger": 1, "QLinearConv": 3}
 
 
+#: what a :func:`_first_layers` reader says of a node that is not the layer it looks for
+_NOT_A_LAYER = object()
+
+
+def _first_layers(graph, name: str, read, constant_names, passes, depth: int = 0) -> set:
+    """What ``read(node, name)`` says of each first layer the tensor ``name`` goes into
+    through ops of ``passes`` (taking nothing but constants beside it); None for a path
+    that ends anywhere else (or a graph too deep to follow)."""
+    consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
+    if not consumers or depth > 8:
+        return {None}
+    found = set()
+    for node in consumers:
+        value = read(node, name)
+        if value is not _NOT_A_LAYER:
+            found.add(value)
+        elif node.op_type in passes and all(
+                i in constant_names or not i for i in node.input if i != name):
+            found |= _first_layers(graph, node.output[0], read, constant_names, passes,
+                                   depth + 1)
+        else:
+            found.add(None)
+    return found
+
+
 def graph_input_channels(graph, input_name: str, conv3d: bool = False) -> int | None:
     """The channels the model's input has, from the weights of the Conv (ConvTranspose, or a
     quantised one) it goes into through ops that keep its channels (a normalisation, a
@@ -199,25 +224,16 @@ def graph_input_channels(graph, input_name: str, conv3d: bool = False) -> int | 
     dims.update({node.output[0]: dims[node.input[0]] for node in graph.node  # QDQ weights
                  if node.op_type == "DequantizeLinear" and node.input[0] in dims})
 
-    def counts(name: str, depth: int = 0) -> set:
-        consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
-        if not consumers or depth > 8:
-            return {None}
-        found = set()
-        for node in consumers:
-            at = _CONV_WEIGHTS.get(node.op_type)
-            weight = dims.get(node.input[at]) if at and len(node.input) > at else None
-            if weight and node.input[0] == name and len(weight) >= (5 if conv3d else 3):
-                group = int(attribute(node, "group", 1) or 1)
-                found.add(weight[0] if node.op_type == "ConvTranspose" else weight[1] * group)
-            elif node.op_type in _CHANNEL_PASS_OPS - ({"Transpose"} if conv3d else set()) and all(
-                    i in constant_names or not i for i in node.input if i != name):
-                found |= counts(node.output[0], depth + 1)
-            else:
-                found.add(None)
-        return found
+    def channels(node, name: str):
+        at = _CONV_WEIGHTS.get(node.op_type)
+        weight = dims.get(node.input[at]) if at and len(node.input) > at else None
+        if not (weight and node.input[0] == name and len(weight) >= (5 if conv3d else 3)):
+            return _NOT_A_LAYER
+        group = int(attribute(node, "group", 1) or 1)
+        return weight[0] if node.op_type == "ConvTranspose" else weight[1] * group
 
-    found = counts(input_name)
+    found = _first_layers(graph, input_name, channels, constant_names,
+                          _CHANNEL_PASS_OPS - ({"Transpose"} if conv3d else set()))
     return int(found.pop()) if len(found) == 1 and None not in found else None
 
 
@@ -252,23 +268,13 @@ def graph_input_patch(graph, input_name: str) -> int | None:
             return None
         return int(kernel[0]) if kernel[0] > 1 else None
 
-    def patches(name: str, depth: int = 0) -> set:
-        consumers = [n for n in graph.node if name in n.input and n.op_type not in _SHAPE_OPS]
-        if not consumers or depth > 8:
-            return {None}
-        found = set()
-        for node in consumers:
-            if node.op_type in _CONV_WEIGHTS and node.op_type != "ConvTranspose" \
-                    and node.input[0] == name:
-                found.add(side(node))
-            elif node.op_type in _POSITION_PASS_OPS and all(
-                    i in constant_names or not i for i in node.input if i != name):
-                found |= patches(node.output[0], depth + 1)
-            else:
-                found.add(None)
-        return found
+    def patch(node, name: str):
+        if node.op_type in _CONV_WEIGHTS and node.op_type != "ConvTranspose" \
+                and node.input[0] == name:
+            return side(node)
+        return _NOT_A_LAYER
 
-    found = patches(input_name)
+    found = _first_layers(graph, input_name, patch, constant_names, _POSITION_PASS_OPS)
     return found.pop() if len(found) == 1 and None not in found else None
 
 
