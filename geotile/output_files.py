@@ -34,6 +34,7 @@ from geotile.errors import (
     gdal_reason,
     write_advice,
 )
+from geotile.plurals import counted
 from geotile.sidecars import gdal_sidecars
 
 
@@ -418,7 +419,7 @@ def _no_room(final: Path, most: int) -> InputError:
     return InputError(f"{final}: its sidecar {pam_sidecar(final).name} (the category names "
                       f"GDAL keeps beside it) is {size} bytes, and this file system names "
                       f"{most} at most; nothing was written under that name. Choose a "
-                      f"name {size - most} bytes shorter.")
+                      f"name {counted(size - most, 'byte')} shorter.")
 
 
 def check_sidecar_room(path: str | os.PathLike) -> None:

@@ -509,3 +509,17 @@ def test_outputs_named_without_room_for_their_sidecars_are_refused_before_any(
     result = run_cli("predict", model, *images, "-o", f"{tmp_path / 'probabilities'}/")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "probabilities" / long).exists()
+
+
+def test_a_sidecar_name_one_byte_too_long_is_counted_in_the_singular(tmp_path):
+    """A name of 248 bytes leaves its sidecar 256, one over 255: the refusal said
+    '1 bytes shorter' -> '1 byte shorter'; 2 over still says 'bytes'."""
+    from geotile.errors import InputError
+    from geotile.output_files import check_sidecar_room
+
+    with pytest.raises(InputError) as caught:
+        check_sidecar_room(tmp_path / ("c" * 244 + ".tif"))
+    assert str(caught.value).endswith("Choose a name 1 byte shorter.")
+    with pytest.raises(InputError) as caught:
+        check_sidecar_room(tmp_path / ("c" * 245 + ".tif"))
+    assert str(caught.value).endswith("Choose a name 2 bytes shorter.")
