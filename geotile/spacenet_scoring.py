@@ -139,11 +139,7 @@ def evaluate_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                     "rule is not applied", prediction, truth, min_area)
         min_area = 0.0
     if len(pred) and len(true) and not set(pred.images) & set(true.images):
-        raise InputError(f"{prediction} and {truth} share no ImageId (e.g. "
-                         f"{sorted(pred.images)[0]!r} and {sorted(true.images)[0]!r}): every "
-                         "score would be 0. Name the proposals' images as the truth does "
-                         "(vectorize takes ImageId from the image name without its product "
-                         "prefix).")
+        raise _no_shared_image(prediction, pred.images, truth, true.images)
     total = ObjectScores(0, 0, 0, iou)
     per_image, kept = {}, {}
     for image in sorted(set(true.images) | set(pred.images)):
@@ -211,7 +207,10 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
 
         pred, true = tables[prediction], tables[truth]
         per_image, files, left_out = {}, {}, []
-        for ids in _same_images(pred, true, sources):
+        groups = _same_images(pred, true, sources)
+        if len(pred.images) and len(true.images) and not any(p and t for p, t in groups):
+            raise _no_shared_image(prediction, pred.images, truth, true.images)
+        for ids in groups:
             frames = _placed_alike([_frame(t, i, placed) for t, i in
                                     zip((pred, true), ids, strict=True)], placed)
             image = (ids[1] or ids[0])[0]  # the truth's ImageId
@@ -226,6 +225,20 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
                (truth, roads[1], labels_crs, labels_layer))]
     return score_line_frames(*_placed_alike(frames, placed), prediction, truth, buffer,
                              apls=apls)
+
+
+def _no_shared_image(prediction, pred_ids, truth, true_ids) -> InputError:
+    """The refusal of two CSVs whose ImageIds name no image of both (another city's
+    submission?): how many each holds and two of each."""
+    held = []
+    for path, ids in ((prediction, pred_ids), (truth, true_ids)):
+        ids = sorted(set(ids))
+        shown = ", ".join(repr(i) for i in ids[:2]) + (", ..." if len(ids) > 2 else "")
+        held.append(f"{path} holds {counted(len(ids), 'ImageId')} ({shown})")
+    return InputError(f"{held[0]} and {held[1]}: they share no ImageId, so every score "
+                      "would be 0 (the wrong file, another city's?). Name the proposals' "
+                      "images as the truth does (vectorize takes ImageId from the image name "
+                      "without its product prefix).")
 
 
 def _same_images(pred, true, sources: dict) -> list[tuple[list, list]]:

@@ -377,6 +377,30 @@ def test_csvs_sharing_no_image_id_are_one_line(tmp_path, run_cli):
                           "'img_b'")
 
 
+def test_building_csvs_sharing_no_image_id_say_how_many_each_holds(tmp_path, run_cli):
+    """The refusal of another city's submission named one ImageId of each file -> how many
+    each holds and two of each; a header-only prediction still scores 0, exit 0."""
+    import json
+
+    from .conftest import assert_one_line_error
+
+    header = ["ImageId", "BuildingId", "PolygonWKT_Pix", "Confidence"]
+    pred = write_rows(tmp_path / "paris.csv", header,
+                      [[f"AOI_3_Paris_img{i}", 0, square(0, 0, 10), 1] for i in (7, 8, 9)])
+    truth = write_rows(tmp_path / "vegas.csv", header[:3],
+                       [[f"AOI_2_Vegas_img{i}", 0, square(0, 0, 10)] for i in (1, 2)])
+    result = run_cli("evaluate", pred, truth)
+    assert_one_line_error(result, "paris.csv holds 3", "'AOI_3_Paris_img7'",
+                          "'AOI_3_Paris_img8'", "vegas.csv holds 2", "'AOI_2_Vegas_img1'",
+                          "'AOI_2_Vegas_img2'", "share no ImageId")
+    assert "img9" not in result.output
+    empty = write_rows(tmp_path / "empty.csv", header, [])
+    result = run_cli("evaluate", empty, truth, "--json")
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["tp"] == got["fp"] == 0 and got["fn"] == 2
+
+
 def test_cli_vectorize_writes_proposals_that_read_back(run_cli, make_raster, tmp_path):
     classes = np.zeros((40, 50), np.uint8)
     classes[3:8, 2:12] = 1

@@ -544,3 +544,28 @@ def test_a_small_chips_lines_a_pixel_or_two_past_its_edge_are_burnt(run_cli, mak
                      [["AOI_2_Vegas_img1", "LINESTRING (4 8.5, 60 8.5)"]])
     result = run_cli("make-masks", far, chip, "-o", tmp_path / "f.tif", "--line-width", CELL)
     assert_one_line_error(result, "far.csv", "16x16 px", "another image")
+
+
+def test_two_road_csvs_sharing_no_image_id_are_refused_not_scored_0(run_cli, make_raster,
+                                                                   tmp_path):
+    """Another city's road submission (AOI_3_Paris ImageIds) against Vegas's truth, with
+    both cities' images in --image, scored 0 with --apls, exit 0 -> refused in one line
+    naming both files, how many ImageIds each holds and two of each. A header-only
+    prediction (an empty submission) still scores 0."""
+    (tmp_path / "images").mkdir()
+    for name in ("AOI_2_Vegas_img1", "AOI_3_Paris_img7", "AOI_3_Paris_img8",
+                 "AOI_3_Paris_img9"):
+        make_raster(f"images/PS-RGB_{name}.tif", np.zeros((1, SIZE, SIZE), np.uint8),
+                    transform=TRANSFORM)
+    truth = roads_csv(tmp_path / "truth.csv")  # img1 and img2 (LINESTRING EMPTY)
+    line = to_pixels(road_network(X0, Y0, SIZE * CELL)[0]).wkt
+    pred = write_rows(tmp_path / "paris.csv", ["ImageId", "WKT_Pix"],
+                      [[f"AOI_3_Paris_img{i}", line] for i in (7, 8, 9)])
+    result = run_cli("evaluate", pred, truth, "--image", tmp_path / "images", "--apls")
+    assert_one_line_error(result, "paris.csv holds 3", "'AOI_3_Paris_img7'",
+                          "'AOI_3_Paris_img8'", "truth.csv holds 2", "'AOI_2_Vegas_img1'",
+                          "'AOI_2_Vegas_img2'", "share no ImageId")
+    assert "img9" not in result.output
+    empty = write_rows(tmp_path / "empty.csv", ["ImageId", "WKT_Pix"], [])
+    got = scored(run_cli, empty, truth, "--image", tmp_path / "images", "--apls")
+    assert got["recall"] == 0 and got["true_length_m"] > 100
