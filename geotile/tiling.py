@@ -570,8 +570,13 @@ def tile_rasters(
     if options.fmt == "png":  # every input, before any patch is cut
         _warn_16_bit_png([image for i, image in enumerate(images) if _check_png(
             image, masks[i] if masks else None, extras[i] if extras else None)])
+        # a mask of 2 or 4 bands (independent classes: a 0/1 band each) likewise; one made
+        # in a temporary folder (class folders, label rasters) is named by its image
         _warn_png_alpha([(image, band) for i, image in enumerate(images) if (
-            band := _png_alpha_band(image, extras[i] if extras else None))])
+            band := _png_alpha_band(image, extras[i] if extras else None))] + [
+            (f"the mask of {images[i]}" if masks_from else mask, band)
+            for i, mask in enumerate(masks or []) if mask is not None and (
+                band := _png_alpha_band(mask))])
     _check_grids(images, masks)
     _check_paletted_with_extra(images, extras, options.fmt)
     _check_dates(images, extras, extra_resampling)

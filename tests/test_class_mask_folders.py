@@ -493,3 +493,23 @@ def test_make_masks_of_class_folders_names_tile(agrivision, tmp_path, run_cli):
     assert_one_line_error(result, str(labels), "one folder of binary masks per class",
                           f"--masks {labels}")
     assert not out.exists()
+
+
+def test_png_patches_of_4_class_folders_say_the_4th_class_is_alpha(agrivision, tmp_path,
+                                                                    run_cli):
+    """4 class folders make a 4-band mask (in a temporary folder): PNG mask patches keep the
+    4th class as alpha -> one warning naming the image whose mask it is, not the temporary
+    file; 3 class folders, none."""
+    import shutil
+
+    out = tmp_path / "three"
+    result = _tile(run_cli, agrivision, out, "--format", "png")
+    assert result.exit_code == 0, result.output
+    assert "alpha" not in result.stderr, result.stderr
+    shutil.copytree(agrivision / "labels" / "weed_cluster", agrivision / "labels" / "zz_cloud")
+    result = _tile(run_cli, agrivision, tmp_path / "four", "--format", "png")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert said.count("as alpha") == 1, said
+    assert f"the mask of {agrivision / 'images' / 'rgb' / FIELDS[0]}.jpg (and 1 more)" in said
+    assert "band 4 of 4" in said and "geotile-masks-" not in said

@@ -2275,3 +2275,39 @@ def test_png_patches_whose_last_band_becomes_alpha_say_so(run_cli, tmp_path, ban
                      tmp_path / "a")
     assert result.exit_code == 0, result.output
     assert "alpha" not in result.stderr, result.stderr
+
+
+def test_png_mask_patches_of_a_4_class_independent_mask_say_its_4th_class_is_alpha(
+        run_cli, tmp_path):
+    """make-masks with GEOTILE_BANDS=independent writes a 0/1 band per class: tile
+    --format png of a 4-class one stored class 4 as each mask patch's alpha (RGBA), which
+    cv2.imread drops and viewers draw transparent, without a word (an image's was warned
+    of) -> one warning names the mask and band 4; a 3-class mask is not warned of."""
+    import rasterio
+    from PIL import Image
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_CRS, write_raster
+
+    transform = from_origin(500000, 4000000, 1, 1)
+    image = write_raster(tmp_path / "scene.tif", np.full((3, 64, 64), 90, np.uint8),
+                         crs=UTM_CRS, transform=transform)
+    for classes in (4, 3):
+        labels = (np.random.default_rng(classes).random((classes, 64, 64)) > 0.5)
+        mask = write_raster(tmp_path / f"mask{classes}.tif", labels.astype(np.uint8),
+                            crs=UTM_CRS, transform=transform)
+        with rasterio.open(mask, "r+") as dst:
+            dst.update_tags(GEOTILE_OUTPUT="mask", GEOTILE_BANDS="independent")
+        out = tmp_path / f"p{classes}"
+        result = run_cli("tile", image, "--masks", mask, "--size", "32", "--format", "png",
+                         "-o", out)
+        assert result.exit_code == 0, result.output
+        warned = [line for line in result.stderr.splitlines() if "alpha" in line]
+        if classes == 3:
+            assert warned == [], result.stderr
+            continue
+        assert len(warned) == 1, result.stderr
+        assert "mask4.tif" in warned[0] and "band 4 of 4" in warned[0]
+        assert "--format tif" in warned[0]
+        patch = next((out / "masks").glob("*.png"))
+        assert Image.open(patch).mode == "RGBA"  # what it is about
