@@ -403,17 +403,6 @@ def pam_sidecar(path: str | os.PathLike) -> Path:
     return Path(f"{os.fspath(path)}.aux.xml")
 
 
-def _check_sidecar_name(sidecar: Path, final: Path) -> None:
-    """InputError where the file system cannot name ``final``'s PAM ``sidecar`` (its class
-    names, ...): ``final`` named in up to 255 bytes leaves no room for '.aux.xml'."""
-    try:
-        sidecar.exists()
-    except OSError as exc:
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-        raise _no_room(final, os.pathconf(final.parent, "PC_NAME_MAX")) from None
-
-
 def _no_room(final: Path, most: int) -> InputError:
     size = len(os.fsencode(pam_sidecar(final).name))
     return InputError(f"{final}: its sidecar {pam_sidecar(final).name} (the category names "
@@ -478,8 +467,8 @@ def atomic_output(
         check_stopped()
         if verify is not None and tmp.exists():
             verify(tmp, final)
-        if tmp_sidecar.exists():
-            _check_sidecar_name(sidecar, final)
+        if tmp_sidecar.exists():  # before the move: never an output without its sidecar
+            check_sidecar_room(final)
         guard = RUN_GUARD.get()
         # a cluster task never publishes once its run was reported interrupted; Ctrl-C and
         # SIGTERM wait until the sidecar is in too (the raster alone misses its names)
