@@ -1059,7 +1059,8 @@ def predict_raster(
         # a valid-convolution model leaves the raster's outer margin unpredicted: masked as
         # nodata, never written as 0
         size = resolve_tiling(model, options, quiet=True)[0]
-        margin = _geometry(model, size, batch_size_for(model, size, options)).offset > 0
+        geometry = _geometry(model, size, batch_size_for(model, size, options))
+        margin = geometry.offset > 0
         if _writes_mask(options, check_nodata or margin):
             # GDAL (3.10) compression threads read the bands' ExtraSamples from a TIFF
             # directory that writing the internal mask frees meanwhile ('ERROR 1: ... Bad
@@ -1113,9 +1114,9 @@ def predict_raster(
                         if not _write_bands(dst, bands, options, threshold,
                                             check_nodata or margin, clock,
                                             background_channel(model)):
-                            warnings.warn(f"{image_path.name}: the raster holds no valid "
-                                          "pixel (all nodata), so neither does the output.",
-                                          GeotileWarning, stacklevel=2)
+                            warnings.warn(_nothing_predicted(
+                                image_path, model, geometry, size, src, mosaic),
+                                GeotileWarning, stacklevel=2)
                 if options.cog:  # cut at close on a full disk without an error: said first
                     verify_geotiff(target, output_path)
                     write_cog(target, final_tmp, options.creation_options,
@@ -1137,6 +1138,30 @@ def predict_raster(
     log.info("%s: busy time per stage (threads overlap): %s", image_path.name,
              clock.describe())
     return summary
+
+
+def _nothing_predicted(image_path, model, geometry, size: int, src, mosaic) -> str:
+    """The warning for an output without a predicted pixel: the raster holds none, or (a
+    valid-convolution model's) every pixel lies in the margin its windows leave unpredicted
+    at the raster's (or the mosaic's) edges."""
+    near, far = geometry.offset, far_margin(geometry, size)
+    if near:
+        tile = mosaic.tile(image_path) if mosaic is not None else None
+        place = (tile.col, tile.row) if tile else (0, 0)
+        total = (mosaic.width, mosaic.height) if tile else (src.width, src.height)
+        if any(max(start, near) >= min(start + length, whole - far)
+               for start, length, whole in zip(place, (src.width, src.height), total,
+                                               strict=True)):
+            sides = f"{near} px" if near == far else f"{near} px (far sides {far} px)"
+            where = "the mosaic's" if tile else "the raster's"
+            fix = "" if tile else ": predict it within a larger image, or with its " \
+                "neighbouring tiles (--mosaic)"
+            return (f"{image_path.name}: {src.width} x {src.height} px, all within the {sides} "
+                    f"margin at {where} edges that {model.path.name} leaves unpredicted (its "
+                    f"output is the centre {geometry.out} px of each {size} px window), so "
+                    f"the output holds no prediction{fix}.")
+    return (f"{image_path.name}: the raster holds no valid pixel (all nodata), so neither "
+            "does the output.")
 
 
 def _extra(path, src, resampling, bands=None):

@@ -159,7 +159,7 @@ def _writes_mask(options, check_nodata: bool) -> bool:
 def _write_bands(dst, bands, options, threshold, check_nodata, clock=None,
                  background_band: bool = False) -> bool:
     """Encode and write finished blocks in a background thread (GDAL releases the GIL);
-    whether any pixel was valid.
+    whether any pixel was predicted (valid, not NaN).
 
     Blocks come strip by strip, top to bottom; rows of a strip are gathered into whole
     rows of output blocks before writing, so each compressed tile is written once,
@@ -207,7 +207,8 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None,
     with BackgroundWriter(depth=2) as writer:
         for item in bands:
             check_stopped()  # a cluster run interrupted: stop between blocks
-            any_valid = any_valid or bool(item[2].any())
+            # predicted: valid and not NaN (a valid-convolution model's near margin)
+            any_valid = any_valid or bool((item[2] & ~np.isnan(item[1][0])).any())
             # encoded at once: blocks of K float probabilities waiting to be joined and
             # encoded are K times (class ids) or 4 times (uint8) larger
             with clock.timing("encode"):

@@ -2649,6 +2649,37 @@ def test_valid_convolution_margin_is_nodata_in_uint8_output(tmp_path, make_raste
     assert (mask[14:-14, 14:-14] == 255).all()
 
 
+@pytest.mark.parametrize("shape", [(20, 20), (1, 1), (40, 28)])
+def test_an_image_within_the_unpredicted_margin_is_said_so(tmp_path, run_cli, make_raster,
+                                                           shape):
+    """A 20 x 20 px image under a model that crops 14 px of each side: every pixel lies in
+    the margin no window's output reaches, so the output is all nodata. That was written
+    without a word (20 x 20: pixels of the near margin counted as predicted), or said as
+    'all nodata' of an image with no nodata at all (1 x 1); now one warning names the
+    margin, and an image with a predicted pixel gets none."""
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
+    nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["output"])]
+    consts = {"starts": np.array([14, 14]), "ends": np.array([-14, -14]),
+              "axes": np.array([2, 3])}
+    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
+                      [("output", FLOAT, ["N", 1, "h", "w"])], {**weights, **consts})
+    pixels = np.random.default_rng(3).integers(1, 256, (3, *shape), dtype=np.uint8)
+    tif = make_raster("small.tif", pixels)  # no nodata at all
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert np.isnan(out.read()).all()
+    warning = [line for line in result.stderr.splitlines() if "small.tif" in line]
+    assert len(warning) == 1, result.stderr
+    assert "14 px" in warning[0] and "m.onnx" in warning[0], warning
+    assert "all nodata" not in warning[0]
+    bigger = make_raster("big.tif", np.full((3, 29, 29), 9, np.uint8))
+    result = run_cli("predict", path, bigger, "-o", tmp_path / "b.tif", "--tile-size", "64")
+    assert result.exit_code == 0 and "margin" not in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "b.tif") as out:
+        assert np.isnan(out.read()).sum() == 29 * 29 - 1
+
+
 def test_dynamic_model_without_metadata_gets_a_size_that_runs(tmp_path, image):
     from geotile.errors import ModelError
 

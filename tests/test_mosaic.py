@@ -688,3 +688,24 @@ def test_tiles_of_a_compound_crs_beside_plain_ones_are_one_mosaic(tmp_path, scen
     expected, expected_transform, _ = _read(tmp_path / "tiles.tif")
     np.testing.assert_array_equal(merged, expected)
     assert transform == expected_transform and crs == "EPSG:32633"
+
+
+def test_a_tile_within_the_mosaics_unpredicted_margin_is_said_so(tmp_path, run_cli):
+    """A 1 px wide tile on the mosaic's right edge, under a model whose output is 1 px short
+    of each side of its window: no pixel of it is predicted. That was written without a
+    word; now one warning names the margin at the mosaic's edges, and the tile beside it,
+    predicted, gets none."""
+    model = valid_conv_model(tmp_path / "valid.onnx")
+    (tmp_path / "tiles").mkdir()
+    pixels = np.random.default_rng(8).integers(1, 256, (3, 40, 41), np.uint8)
+    _write(tmp_path / "tiles" / "a.tif", pixels[:, :, :40])
+    _write(tmp_path / "tiles" / "b.tif", pixels[:, :, 40:], col=40)
+    result = run_cli("predict", model, tmp_path / "tiles", "-o", tmp_path / "out", "--mosaic")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "b.tif") as out:
+        assert np.isnan(out.read()).all()
+    with rasterio.open(tmp_path / "out" / "a.tif") as out:
+        assert not np.isnan(out.read()[:, 1:-1, 1:]).any()
+    said = [line for line in result.stderr.splitlines() if "margin" in line]
+    assert len(said) == 1 and said[0].startswith("Warning: b.tif: 1 x 40 px"), result.stderr
+    assert "1 px margin at the mosaic's edges" in said[0] and "valid.onnx" in said[0]
