@@ -142,8 +142,11 @@ def _vrt_xml(mosaic, sources: list[_Source], folder: Path, first_path) -> ET.Ele
             ET.SubElement(root, "SRS").text = first.crs.to_wkt()
         ET.SubElement(root, "GeoTransform").text = ", ".join(
             repr(v) for v in transform.to_gdal())
+        # PixelIsPoint tiles (their outputs keep it): the mosaic too, else a reader taking
+        # the tie point as written puts it half a pixel off them
         _metadata(root, {k: v for k, v in first.tags().items()
-                         if k.startswith("GEOTILE_") and k != COMPLETE_TAG})
+                         if (k.startswith("GEOTILE_") and k != COMPLETE_TAG)
+                         or (k == "AREA_OR_POINT" and v.lower() == "point")})
         pam = _pam_bands(first_path)
         # what no tile covers (gaps) is nodata: a mask's ignore value where masks declare
         # none (255: never a class), else a mask band from the tiles' own masks

@@ -353,6 +353,38 @@ def test_predict_pattern_merged_cog_equals_the_whole_scene(tmp_path, run_cli):
         assert merged.colormap(1)[1] == src.colormap(1)[1]
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".vrt"])
+def test_merge_of_pixel_is_point_outputs_is_pixel_is_point(tmp_path, run_cli, suffix):
+    """Tiles georeferenced PixelIsPoint (AREA_OR_POINT=Point) give outputs that keep it, but
+    their --merge mosaic said Area: a reader that takes the GeoTIFF tie point as it is
+    (GDAL's GTIFF_POINT_GEO_IGNORE=TRUE) put the merged COG half a pixel (0.25 m) off its
+    own tiles and the images. The mosaic says Point too, so it lies on them either way."""
+    from tests.onnx_models import pointwise_model
+
+    scene = np.random.default_rng(4).integers(1, 256, (3, 40, 60)).astype("uint8")
+    (tmp_path / "tiles").mkdir()
+    for i, col in enumerate((0, 30)):
+        path = write_raster(tmp_path / "tiles" / f"t{i}.tif", scene[:, :, col : col + 30],
+                            transform=from_origin(UTM_ORIGIN[0] + col * 0.5, UTM_ORIGIN[1],
+                                                  0.5, 0.5))
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(AREA_OR_POINT="Point")
+    merged = tmp_path / f"city{suffix}"
+    result = run_cli("predict", pointwise_model(tmp_path / "m.onnx"), tmp_path / "tiles",
+                     "-o", tmp_path / "pred", "--merge", merged, "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    for ignore in ("FALSE", "TRUE"):
+        with rasterio.Env(GTIFF_POINT_GEO_IGNORE=ignore), \
+                rasterio.open(tmp_path / "tiles" / "t0.tif") as image, \
+                rasterio.open(tmp_path / "pred" / "t0.tif") as output, \
+                rasterio.open(merged) as mosaic:
+            assert output.tags()["AREA_OR_POINT"] == mosaic.tags()["AREA_OR_POINT"] == "Point"
+            assert output.transform == image.transform
+            if suffix == ".tif":  # a VRT's geotransform is read as written, whatever GDAL's
+                assert mosaic.transform == image.transform, ignore  # setting says
+            np.testing.assert_array_equal(mosaic.read(1)[:, :30], output.read(1))
+
+
 @pytest.mark.parametrize("command", ["predict", "make-masks"])
 def test_merged_cog_takes_the_creation_options_of_the_outputs(tmp_path, run_cli, command):
     """--co COMPRESS=LZW --co PREDICTOR=2 reached the per-tile outputs but the --merge COG
