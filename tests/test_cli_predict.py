@@ -738,3 +738,33 @@ def test_a_merge_mosaic_left_in_the_images_folder_is_refused(run_cli, make_raste
     result = run_cli("predict", model, tmp_path / "tiles", "-o", tmp_path / "out")
     assert_one_line_error(result, str(mosaic), "geotile wrote", "give the images by name")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("name", "extra"), [("RGB.byte.tif", ()), ("alpha.tif", ()),
+                                             ("RGB.byte.tif", ("--tta", "d4")),
+                                             ("alpha.tif", ("--dtype", "uint8"))])
+def test_real_collars_are_nodata_and_the_scene_exact(run_cli, tmp_path, real_data, name, extra):
+    """Real scenes with collars: rasterio's Landsat RGB.byte.tif (nodata 0 around a tilted
+    footprint) and alpha.tif (an alpha band). Under a pointwise model the output is the
+    model's value of each valid pixel (no collar pixel leaks in through the blending of
+    windows that straddle the footprint's edge), nodata on the collar, on the image's grid."""
+    image = real_data / "rasterio" / name
+    with rasterio.open(image) as src:
+        pixels, valid = src.read([1, 2, 3]), src.dataset_mask() > 0
+        transform, crs = src.transform, src.crs
+    assert 0 < valid.mean() < 1
+    model = pointwise_model(tmp_path / "m.onnx")
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif", "--tile-size", "128",
+                     *extra)
+    assert result.exit_code == 0, result.output
+    expected = pointwise_reference(pixels[np.newaxis] / np.float32(255))[0, 0]
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert out.transform == transform and out.crs == crs
+        values, mask = out.read(1), out.dataset_mask() > 0
+    np.testing.assert_array_equal(mask, valid)
+    if "uint8" in extra:  # p x 255, 0 under the mask
+        np.testing.assert_allclose(values[valid], expected[valid] * 255, atol=0.5 + 1e-4)
+        assert (values[~valid] == 0).all()
+    else:
+        np.testing.assert_allclose(values[valid], expected[valid], atol=1e-6)
+        assert np.isnan(values[~valid]).all()
