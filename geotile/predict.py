@@ -1115,7 +1115,7 @@ def predict_raster(
                                             check_nodata or margin, clock,
                                             background_channel(model)):
                             warnings.warn(_nothing_predicted(
-                                image_path, model, geometry, size, src, mosaic),
+                                image_path, model, geometry, size, src, mosaic, pixel),
                                 GeotileWarning, stacklevel=2)
                 if options.cog:  # cut at close on a full disk without an error: said first
                     verify_geotiff(target, output_path)
@@ -1140,26 +1140,34 @@ def predict_raster(
     return summary
 
 
-def _nothing_predicted(image_path, model, geometry, size: int, src, mosaic) -> str:
+def model_grid_size(src, pixel) -> tuple[int, int]:
+    """(width, height) of ``src`` resampled to the model's ``pixel`` ((x, y), CRS units)."""
+    return (max(1, round(src.width * abs(src.res[0]) / pixel[0])),
+            max(1, round(src.height * abs(src.res[1]) / pixel[1])))
+
+
+def _nothing_predicted(image_path, model, geometry, size: int, src, mosaic, pixel) -> str:
     """The warning for an output without a predicted pixel: the raster holds none, or (a
     valid-convolution model's) every pixel lies in the margin its windows leave unpredicted
-    at the raster's (or the mosaic's) edges."""
+    at the raster's (or the mosaic's) edges, on the model's grid (``pixel``: its pixel size
+    where the raster is resampled to it)."""
     near, far = geometry.offset, far_margin(geometry, size)
     if near:
         tile = mosaic.tile(image_path) if mosaic is not None else None
+        extent = model_grid_size(src, pixel) if pixel else (src.width, src.height)
         place = (tile.col, tile.row) if tile else (0, 0)
-        total = (mosaic.width, mosaic.height) if tile else (src.width, src.height)
+        total = (mosaic.width, mosaic.height) if tile else extent
         if any(max(start, near) >= min(start + length, whole - far)
-               for start, length, whole in zip(place, (src.width, src.height), total,
-                                               strict=True)):
+               for start, length, whole in zip(place, extent, total, strict=True)):
             sides = f"{near} px" if near == far else f"{near} px (far sides {far} px)"
             where = "the mosaic's" if tile else "the raster's"
-            fix = "" if tile else ": predict it within a larger image, or with its " \
-                "neighbouring tiles (--mosaic)"
-            return (f"{image_path.name}: {src.width} x {src.height} px, all within the {sides} "
-                    f"margin at {where} edges that {model.path.name} leaves unpredicted (its "
-                    f"output is the centre {geometry.out} px of each {size} px window), so "
-                    f"the output holds no prediction{fix}.")
+            fix = "" if tile else ": predict it within a larger image" + (
+                "" if pixel else ", or with its neighbouring tiles (--mosaic)")  # not resampled
+            grid = f" ({extent[0]} x {extent[1]} px at the model's pixel size)" if pixel else ""
+            return (f"{image_path.name}: {src.width} x {src.height} px{grid}, all within the "
+                    f"{sides} margin at {where} edges that {model.path.name} leaves "
+                    f"unpredicted (its output is the centre {geometry.out} px of each {size} "
+                    f"px window), so the output holds no prediction{fix}.")
     return (f"{image_path.name}: the raster holds no valid pixel (all nodata), so neither "
             "does the output.")
 
@@ -1264,8 +1272,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
     from geotile.vrt_views import alpha_as_values, nodata_as_nan
 
     clock = clock or StageClock()
-    width = max(1, round(src.width * abs(src.res[0]) / pixel[0]))
-    height = max(1, round(src.height * abs(src.res[1]) / pixel[1]))
+    width, height = model_grid_size(src, pixel)
     transform = chain(src.transform, Affine.scale(src.width / width, src.height / height))
     down = width < src.width and height < src.height  # else bilinear (GDAL widens it per axis)
     resampling = Resampling.average if down else Resampling.bilinear

@@ -2649,6 +2649,16 @@ def test_valid_convolution_margin_is_nodata_in_uint8_output(tmp_path, make_raste
     assert (mask[14:-14, 14:-14] == 255).all()
 
 
+def cropping_model(path, crop: int = 14):
+    """A 1x1 convolution whose output is its window less ``crop`` px of each side."""
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
+    nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["output"])]
+    consts = {"starts": np.array([crop, crop]), "ends": np.array([-crop, -crop]),
+              "axes": np.array([2, 3])}
+    return save_graph(path, nodes, nchw_in(), [("output", FLOAT, ["N", 1, "h", "w"])],
+                      {**weights, **consts})
+
+
 @pytest.mark.parametrize("shape", [(20, 20), (1, 1), (40, 28)])
 def test_an_image_within_the_unpredicted_margin_is_said_so(tmp_path, run_cli, make_raster,
                                                            shape):
@@ -2657,12 +2667,7 @@ def test_an_image_within_the_unpredicted_margin_is_said_so(tmp_path, run_cli, ma
     without a word (20 x 20: pixels of the near margin counted as predicted), or said as
     'all nodata' of an image with no nodata at all (1 x 1); now one warning names the
     margin, and an image with a predicted pixel gets none."""
-    conv, weights = conv1x1("input", "logits", 3, 1, seed=10)
-    nodes = [conv, helper.make_node("Slice", ["logits", "starts", "ends", "axes"], ["output"])]
-    consts = {"starts": np.array([14, 14]), "ends": np.array([-14, -14]),
-              "axes": np.array([2, 3])}
-    path = save_graph(tmp_path / "m.onnx", nodes, nchw_in(),
-                      [("output", FLOAT, ["N", 1, "h", "w"])], {**weights, **consts})
+    path = cropping_model(tmp_path / "m.onnx")
     pixels = np.random.default_rng(3).integers(1, 256, (3, *shape), dtype=np.uint8)
     tif = make_raster("small.tif", pixels)  # no nodata at all
     result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64")
@@ -2678,6 +2683,29 @@ def test_an_image_within_the_unpredicted_margin_is_said_so(tmp_path, run_cli, ma
     assert result.exit_code == 0 and "margin" not in result.stderr, result.stderr
     with rasterio.open(tmp_path / "b.tif") as out:
         assert np.isnan(out.read()).sum() == 29 * 29 - 1
+
+
+@pytest.mark.parametrize(("metres", "predicted"), [(2.0, False), (0.25, True)])
+def test_the_margin_is_measured_on_the_models_grid(tmp_path, run_cli, make_raster, metres,
+                                                   predicted):
+    """100 x 100 px of 0.5 m run at --model-resolution 2 are 25 x 25 px of the model's, all
+    within the 14 px margin of a model cropping 14 px a side: nothing was predicted and the
+    warning said the image was all nodata; now it names the margin on the model's grid.
+    At 0.25 m (200 x 200 px of the model's) the centre is predicted, without a warning."""
+    path = cropping_model(tmp_path / "m.onnx")
+    tif = make_raster("coarse.tif", np.full((3, 100, 100), 90, np.uint8))
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "64",
+                     "--model-resolution", str(metres))
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        assert (~np.isnan(out.read(1))).any() == predicted
+    if predicted:
+        assert "coarse.tif" not in result.stderr, result.stderr
+    else:
+        warning = [line for line in result.stderr.splitlines() if "coarse.tif" in line]
+        assert len(warning) == 1 and "all nodata" not in warning[0], result.stderr
+        assert "25 x 25 px at the model's pixel size" in warning[0]
+        assert "14 px margin" in warning[0]
 
 
 def test_dynamic_model_without_metadata_gets_a_size_that_runs(tmp_path, image):
