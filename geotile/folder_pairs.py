@@ -50,25 +50,38 @@ def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> 
     paired = {name_key(p.stem).lower() for p in others}
 
     def kept(path: Path) -> bool:
-        masks = _masks_of(path.stem, stems)
+        masks = _masks_of(path.stem, stems, path)
         return not masks or (not masks - paired
                              and any(pairs(path.stem, o.stem) for o in others))
 
     return [p for p in rasters if kept(p)]
 
 
-def _masks_of(stem: str, stems: set[str]) -> set[str]:
+def _masks_of(stem: str, stems: set[str], path: Path | None = None) -> set[str]:
     """The names among ``stems`` (lower case: ``104_mask``, ``104``) of masks of the image
     ``stem`` (``104_sat``, FLAIR's ``IMG_000001``; :mod:`geotile.dataset_names`) when its
-    name marks it an image, compared in NFC."""
+    name marks it an image, compared in NFC; a LandCover.ai piece (``<name>_<k>``, the file
+    ``path``) only when it is an RGB image, not a class mask of its own."""
     from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key, suffix_fits
 
     bases = mask_bases(name_key(stem))
     if len(bases) == 1:  # no image suffix or prefix: a piece of LandCover.ai's split.py
         piece = bases[0]  # (<name>_<k>) beside its <name>_<k>_m mask is that mask's image
-        return {(piece + "_m").lower()} & stems if suffix_fits(piece, "_m") else set()
+        masks = {(piece + "_m").lower()} & stems if suffix_fits(piece, "_m") else set()
+        return masks if masks and (path is None or _is_rgb(path)) else set()
     return {(base + suffix).lower() for base in bases for suffix in MASK_SUFFIXES
             if base + suffix != bases[0] and suffix_fits(base, suffix)} & stems
+
+
+def _is_rgb(path: Path) -> bool:
+    """Whether the raster ``path`` has 3 bands or more (an image, not a class mask)."""
+    from geotile.raster import open_raster
+
+    try:
+        with open_raster(path) as src:
+            return src.count >= 3
+    except InputError:  # unreadable: refused where it is scored, as before
+        return False
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:

@@ -2086,6 +2086,28 @@ def test_landcover_ai_pieces_beside_their_masks_pair_with_the_masks(run_cli, tmp
     assert scores["accuracy"] == 1.0 and scores["images"] == 2
 
 
+def test_class_masks_named_piece_and_piece_m_keep_their_exact_name_pairs(run_cli, make_raster):
+    """A truth folder of one-band class masks area_1.tif and area_1_m.tif (no LandCover.ai
+    piece: no RGB image) and a prediction area_1.tif: 836664c read area_1.tif as the image of
+    area_1_m.tif, scored the prediction against area_1_m.tif (accuracy 0.55) and left the
+    exact-name truth out without a word. The exact name pairs again (accuracy 1.0), area_1_m
+    is left out with the usual warning."""
+    ids = np.zeros((32, 32), np.uint8)
+    ids[4:20, 4:20] = 1
+    other = np.zeros((32, 32), np.uint8)
+    other[10:30, 10:30] = 1
+    for folder in ("pred", "truth"):
+        (make_raster("x.tif", ids).parent / folder).mkdir()
+    make_raster("truth/area_1.tif", ids)
+    make_raster("truth/area_1_m.tif", other)
+    pred = make_raster("pred/area_1.tif", ids)
+    result = run_cli("evaluate", pred.parent, pred.parent.parent / "truth", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == 1.0 and scores["images"] == 1
+    assert "area_1_m.tif" in result.stderr and "left out" in result.stderr
+
+
 def _class_ids_and_pred(make_raster):
     """Class ids 0..2 on 32 x 32 px, and a prediction of them wrong in rows 0-1."""
     ids = np.zeros((32, 32), np.uint8)
