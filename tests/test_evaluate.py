@@ -2154,6 +2154,31 @@ def test_a_truth_of_class_ids_and_an_unflagged_validity_band_is_refused_with_the
     assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
 
 
+def test_two_binary_0_255_class_bands_are_not_told_their_second_is_a_validity_mask(
+        make_raster, run_cli):
+    """A truth of two undescribed 0/255 binary masks (building, road) was told by 5d3c2cd
+    'band 1 holds class ids and band 2 ... a validity mask' with 'gdal_edit.py
+    -colorinterp_2 alpha': that fix scores the buildings on the road pixels alone (exit 0).
+    Band 1 is a binary mask like band 2: the refusal says to describe the bands, as before,
+    and the bands described are scored as the two classes they are."""
+    building = np.zeros((32, 32), np.uint8)
+    building[4:20, 4:20] = 255
+    road = np.zeros((32, 32), np.uint8)
+    road[22:30, 2:12] = 255
+    prediction = make_raster("pred.tif", np.stack([building, road]) // 255,
+                             descriptions=["building", "road"])
+    truth = make_raster("truth.tif", np.stack([building, road]))
+    result = run_cli("evaluate", prediction, truth)
+    assert result.exit_code == 1, result.output
+    assert "validity" not in result.output and "colorinterp_2" not in result.output
+    assert "description" in result.output, result.output
+    described = make_raster("described.tif", np.stack([building, road]),
+                            descriptions=["building", "road"])
+    classes = {c["class"]: c for c in evaluate_files(prediction, described).as_dict()["classes"]}
+    assert classes["building"]["iou"] == 1.0 and classes["building"]["support"] == 256
+    assert classes["road"]["iou"] == 1.0 and classes["road"]["support"] == 80
+
+
 def test_a_grey_rgba_truth_is_read_as_its_grey_band_masked_by_its_alpha(make_raster):
     """A grey RGB truth (R = G = B) is read as class ids; the same with an alpha band was
     refused as 'an RGB image, not a prediction'. It is read as band 1's ids, alpha 0 (rows
