@@ -103,7 +103,8 @@ def pair_labels(labels, images, rasters: bool = False,
     found, others = [], []
     for image in images:
         stem = name_key(image_stem(image))
-        own = [f for f in candidates(stem) if image_name(stem, stem_of(f)) is not None]
+        own = [f for f in candidates(stem) if image_name(stem, stem_of(f)) is not None
+               and not _landcover_ai_name(f, stem_of(f), stem)]
         # a file of another image's stem, or of its name as a scene (104_mask.geojson for
         # 104_sat.tif beside 104.tif), is that image's
         found.append([f for f in own if (key := name_key(stem_of(f))) == stem
@@ -135,6 +136,16 @@ def pair_labels(labels, images, rasters: bool = False,
                 f"image's label file after it ({image_stem(images[0])}"
                 f"{label_suffix(f) or '.geojson'} for {input_path(images[0]).name}).")
     return [own[0] for own in found]
+
+
+def _landcover_ai_name(path: Path, stem: str, image: str) -> bool:
+    """Whether the vector file ``path`` (its stem ``stem``) pairs with the image ``image``
+    by LandCover.ai's ``_m`` mask suffix alone (``area_1_m.geojson`` for ``area_1.tif``):
+    that dataset's masks are PNG rasters, so a vector file so named is no label of it."""
+    from geotile.dataset_names import name_key, names_mask_with
+
+    return is_label_file(path) and name_key(stem) != name_key(image) \
+        and names_mask_with(stem, image, "_m")
 
 
 def _stripped(stem: str, suffixes: tuple[str, ...]) -> str:

@@ -420,3 +420,18 @@ def test_a_folder_named_key_value_of_mixed_label_files_pairs_them(run_cli, tmp_p
     for stem, shapes in boxes.items():
         np.testing.assert_array_equal(_read(tmp_path / "masks" / f"{stem}.tif")[0],
                                       _expected(shapes))
+
+
+def test_a_vector_label_named_like_a_landcover_ai_mask_does_not_pair(tmp_path, run_cli):
+    """labels/area_1.geojson beside labels/area_1_m.geojson (a modified copy): 089dccb's
+    LandCover.ai _m suffix (<name>_<k>_m, whose masks are PNG rasters) paired both with
+    area_1.tif and make-masks refused ('both pair with it'; worked before). The vector file
+    of the image's own name is its labels again: its box (10 x 10 px) is burnt."""
+    image = _image(tmp_path / "area_1.tif")
+    _labels(tmp_path / "labels" / "area_1.geojson", [(0, 0, 5, 5)])
+    _labels(tmp_path / "labels" / "area_1_m.geojson", [(10, 10, 18, 18)])
+    result = run_cli("make-masks", tmp_path / "labels", image, "-o", f"{tmp_path}/out/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / "area_1.tif") as src:
+        mask = src.read(1)
+    assert (mask == 1).sum() == 100 and mask[:10, :10].all()
