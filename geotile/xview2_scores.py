@@ -56,12 +56,15 @@ def xview2_targets(truth: str | Path, other: str | Path | None = None,
 
 
 def _pair_by_name(names: list[str], other: str | Path) -> bool:
-    """Whether the folder ``other`` holds a raster or vector file of one of ``names``."""
+    """Whether the folder ``other`` holds a raster or vector file of the stem of one of
+    ``names`` (in any format: folders pair by stem)."""
+    from geotile.label_folders import label_stem
     from geotile.label_rasters import EITHER_SUFFIXES, RASTER_SUFFIXES, VECTOR_SUFFIXES
 
     data = RASTER_SUFFIXES + VECTOR_SUFFIXES + EITHER_SUFFIXES
+    stems = {Path(n).stem for n in names}
     return Path(other).is_dir() and any(
-        p.name in names and p.suffix.lower() in data for p in Path(other).iterdir())
+        label_stem(p) in stems and p.suffix.lower() in data for p in Path(other).iterdir())
 
 
 def refuse_targets_first(prediction: str | Path, truth: str | Path) -> None:
