@@ -603,9 +603,11 @@ def _refuse_validity_band(src) -> None:
         return
     name = Path(src.name).name
     raise InputError(f"{src.name}: band 1 holds class ids and band 2 holds 0 and {high} only, "
-                     "a validity mask, not the second band of a softmax. Flag it as the mask "
+                     "not the second band of a softmax. A validity mask? Flag it as the mask "
                      f"(gdal_edit.py -colorinterp_2 alpha {name}: its 0 pixels are then not "
-                     f"scored), or keep band 1 alone (gdal_translate -b 1 {name} truth.tif).")
+                     f"scored), or keep band 1 alone (gdal_translate -b 1 {name} truth.tif)."
+                     + ("" if second else " A class of its own? Score each band alone (-b 1, "
+                        "then -b 2)."))
 
 
 def _refuse_colour_image(src) -> None:

@@ -2179,6 +2179,23 @@ def test_two_binary_0_255_class_bands_are_not_told_their_second_is_a_validity_ma
     assert classes["road"]["iou"] == 1.0 and classes["road"]["support"] == 80
 
 
+def test_class_ids_beside_a_0_1_class_band_are_not_only_told_to_flag_it_alpha(
+        make_raster, run_cli):
+    """Land cover ids 0..2 beside an undescribed 0/1 building band: 5d3c2cd's refusal said
+    band 2 is 'a validity mask' and named flagging it alpha, which scores band 1 on the
+    buildings alone (exit 0). The line says band 2 may be a class of its own too, and how
+    to score each band alone (gdal_translate -b 1, -b 2)."""
+    ids, prediction = _class_ids_and_pred(make_raster)
+    building = np.zeros_like(ids)
+    building[6:14, 20:30] = 1
+    truth = make_raster("truth.tif", np.stack([ids, building]))
+    result = run_cli("evaluate", prediction, truth)
+    assert result.exit_code == 1, result.output
+    message = result.output.strip().splitlines()
+    assert len(message) == 1 and "class of its own" in message[0], result.output
+    assert "gdal_translate -b 1 truth.tif" in message[0] and "-b 2" in message[0]
+
+
 def test_a_grey_rgba_truth_is_read_as_its_grey_band_masked_by_its_alpha(make_raster):
     """A grey RGB truth (R = G = B) is read as class ids; the same with an alpha band was
     refused as 'an RGB image, not a prediction'. It is read as band 1's ids, alpha 0 (rows
