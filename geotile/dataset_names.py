@@ -17,7 +17,8 @@ from pathlib import PurePosixPath
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
-#: SpaceNet 7's ``_Buildings``, DFC2022's UrbanAtlas ``_UA2012``, GID-15's ``_15label``,
+#: SpaceNet 7's ``_Buildings``, DFC2022's UrbanAtlas ``_UA2012``, GeoNRW's ``_seg`` (its
+#: <E>_<N>_seg.tif beside <E>_<N>_rgb.jp2 and _dem.tif), GID-15's ``_15label``,
 #: Five-Billion-Pixels' ``_24label``, Chesapeake's ``_lc``, Sen1Floods11's ``_LabelHand``,
 #: ``_S1OtsuLabelHand``, ``_S1OtsuLabelWeak`` and ``_S2IndexLabelWeak``, iSAID's semantic
 #: ``_instance_color_RGB``, OSCD's change maps ``<city>-cm``, LandCover.ai's split.py
@@ -25,7 +26,7 @@ from pathlib import PurePosixPath
 #: of the image's own name (in another folder) is the best match; of a scene's, the first
 #: suffix found wins (Chesapeake's tile_lc.tif beside tile_buildings.tif: _lc)
 MASK_SUFFIXES = ("", "_mask", "-mask", "_masks", "_label", "-label", "_labels", "_lab",
-                 "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_UA2012", "_15label",
+                 "_label_noBoundary", "_noBoundary", "_gt", "-gt", "_UA2012", "_seg", "_15label",
                  "_24label", "_lc", "_Buildings", "_LabelHand", "_S1OtsuLabelHand",
                  "_S1OtsuLabelWeak", "_S2IndexLabelWeak", "_instance_color_RGB", "-cm", "_m")
 _LOWER_SUFFIXES = tuple(s.lower() for s in MASK_SUFFIXES)

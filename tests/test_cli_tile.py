@@ -2167,6 +2167,51 @@ def test_chesapeake_cvpr_names_pair(run_cli, make_raster, tmp_path):
                                                   f"m_3708036_nw_17_1_{layer}.tif": (first + 1, 4)}
 
 
+def _geonrw_tree(tmp_path) -> dict:
+    """GeoNRW's layout: <city>/<E>_<N>_rgb.jp2 (uint8 RGB), <E>_<N>_dem.tif (float32) and
+    <E>_<N>_seg.tif (uint8 classes 0..10) of one 1 m tile in EPSG:25832; {tile: values}."""
+    from rasterio.transform import from_origin
+
+    from .conftest import write_raster
+
+    values = {}
+    for k, (city, east, north) in enumerate((("aachen", 294, 5628), ("aachen", 295, 5628),
+                                             ("bonn", 364, 5621))):
+        folder, tile = tmp_path / "geonrw" / city, f"{east}_{north}"
+        folder.mkdir(parents=True, exist_ok=True)
+        where = {"crs": "EPSG:25832", "transform": from_origin(east * 1000, north * 1000, 1, 1)}
+        write_raster(folder / f"{tile}_rgb.jp2", np.full((3, 32, 32), 100 + k, np.uint8),
+                     driver="JP2OpenJPEG", **where)
+        write_raster(folder / f"{tile}_dem.tif", np.full((32, 32), 50.5 + k, np.float32),
+                     **where)
+        write_raster(folder / f"{tile}_seg.tif", np.full((32, 32), 8 + k, np.uint8), **where)
+        values[f"{tile}_rgb.jp2"] = (100 + k, 8 + k, 50.5 + k)
+    return values
+
+
+def test_geonrw_names_pair(run_cli, tmp_path):
+    """GeoNRW keeps <city>/<E>_<N>_rgb.jp2 beside its labels <E>_<N>_seg.tif and its DEM
+    <E>_<N>_dem.tif: `tile 'geonrw/*/*_rgb.jp2' --masks 'geonrw/*/*_seg.tif'` and `--masks
+    aachen/` were refused ('no mask named 294_5628_rgb.* or 294_5628.*'): each image pairs
+    with its own _seg labels, and --extra-bands aachen/ stacks its DEM, not the labels."""
+    import rasterio
+
+    values = _geonrw_tree(tmp_path)
+    root = tmp_path / "geonrw"
+    result = run_cli("tile", root / "*" / "*_rgb.jp2", "--masks", root / "*" / "*_seg.tif",
+                     "--size", 32, "-o", tmp_path / "all")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "all") == {k: v[:2] for k, v in values.items()}
+    result = run_cli("tile", root / "aachen" / "*_rgb.jp2", "--masks", root / "aachen",
+                     "--extra-bands", root / "aachen", "--size", 32, "-o", tmp_path / "aachen")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "aachen") == {
+        k: v[:2] for k, v in values.items() if not k.startswith("364")}
+    with rasterio.open(tmp_path / "aachen" / "images" / "295_5628_rgb_0_0.tif") as patch:
+        assert patch.count == 4 and patch.read(4)[0, 0] == values["295_5628_rgb.jp2"][2]
+        assert patch.crs.to_epsg() == 25832 and patch.transform.c == 295000
+
+
 def test_16_bit_png_patches_of_several_bands_say_pil_reads_them_8_bit(run_cli, tmp_path):
     """PIL (torchvision's and Hugging Face's image loading) reads a 16-bit PNG of 2 to 4
     bands by its high byte (RGB 4000 as 15: a black training set), and cv2.imread too by

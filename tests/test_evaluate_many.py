@@ -1127,3 +1127,32 @@ def test_flair_and_dfc2022_predictions_pair_with_their_masks(tmp_path):
         first, second = names[0][0], names[1][0]
         assert (rows[first]["tp"], rows[first]["fp"], rows[first]["fn"]) == (50, 0, 0)
         assert (rows[second]["tp"], rows[second]["fp"], rows[second]["fn"]) == (20, 0, 0)
+
+
+def test_geonrw_predictions_pair_with_seg_labels_not_rgb_images(tmp_path):
+    """Predictions named after GeoNRW's images (294_5628_rgb.tif, as predict names them)
+    against a city folder (294_5628_rgb.jp2, _dem.tif, _seg.tif) were scored against the
+    RGB photograph of the same stem (IoU 0, exit 0): they pair with the _seg labels."""
+    from rasterio.transform import from_origin
+
+    pred, truth = tmp_path / "pred", tmp_path / "aachen"
+    pred.mkdir()
+    truth.mkdir()
+    labels = {}
+    for k, east in enumerate((294, 295)):
+        tile = f"{east}_5628"
+        where = {"crs": "EPSG:25832", "transform": from_origin(east * 1000, 5629000, 1, 1)}
+        seg = np.zeros((10, 10), np.uint8)
+        seg[: 3 + k] = 10  # buildings: 30 and 40 pixels
+        labels[tile] = int((seg == 10).sum())
+        write_raster(truth / f"{tile}_rgb.jp2", np.full((3, 10, 10), 120, np.uint8),
+                     driver="JP2OpenJPEG", **where)
+        write_raster(truth / f"{tile}_dem.tif", np.full((10, 10), 61.5, np.float32), **where)
+        write_raster(truth / f"{tile}_seg.tif", seg, **where)
+        write_raster(pred / f"{tile}_rgb.tif", seg, **where)
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        tile: (f"{tile}_rgb.tif", f"{tile}_seg.tif") for tile in labels}
+    rows = evaluate_folders(pred, truth).rows()
+    for tile, positives in labels.items():
+        assert (rows[tile]["tp"], rows[tile]["fp"], rows[tile]["fn"]) == (positives, 0, 0)

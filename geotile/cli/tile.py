@@ -34,7 +34,8 @@ def _parse_split(ctx, param, value):
 @click.option("--masks", "masks", multiple=True, type=INPUT_PATH,
               help="Masks: a folder or a quoted pattern ('masks/*.tif') whose files are "
               "paired with the IMAGEs by name (<stem>.* or <stem>_mask.*; also -mask, "
-              "_label, _lab, _label_noBoundary, _noBoundary, _gt, DFC2022's _UA2012, GID's "
+              "_label, _lab, _label_noBoundary, _noBoundary, _gt, DFC2022's _UA2012, GeoNRW's "
+              "_seg, GID's "
               "_15label and _24label, Chesapeake's _lc, OSCD's -cm (its 1 no change, 2 "
               "change read as 0, 1); an image's _sat, _RGB, _RGBIR, _IRRG, -ortho or "
               "_naip-new may be left out, as in DeepGlobe's "
