@@ -162,17 +162,38 @@ _CO_POLARISED = re.compile(r"(.+_)(VV|HH)((?:_db)?)$", re.I)
 _CROSS_POLARISED = str.maketrans("VHvh", "HVhv")  # of the second letter: VV -> VH
 
 
+#: what follows an image's stem or scene in its elevation raster's name, beside it (GeoNRW's
+#: <E>_<N>_dem.tif of <E>_<N>_rgb.jp2, DroneDeploy's -elev; compared in lower case)
+ELEVATION_SUFFIXES = ("_dem", "_dsm", "_ndsm", "-elev", "_elev")
+
+
+def _isprs_dsm_names(image_stem: str) -> list[str]:
+    """ISPRS's DSM name of an image (``top_potsdam_2_10_RGB``: ``dsm_potsdam_02_10``), []
+    for other names."""
+    return [name.format(*map(int, match.groups())) for pattern, name in _ISPRS_DSM
+            if (match := pattern.match(image_stem))]
+
+
+def names_elevation(stem: str, image_stem: str) -> bool:
+    """Whether the raster ``stem`` is by its name the image's elevation raster: ISPRS's DSM
+    (``dsm_potsdam_02_10``) or nDSM (``dsm_potsdam_02_10_normalized_lastools``,
+    ``dsm_09cm_matching_area1_normalized``), or the image's stem or scene name and one of
+    :data:`ELEVATION_SUFFIXES` (``294_5628_dem`` of ``294_5628_rgb``); in NFC."""
+    stem, image_stem = name_key(stem), name_key(image_stem)
+    lower = stem.lower()
+    return (any(stem == dsm or stem.startswith(f"{dsm}_normalized")
+                for dsm in _isprs_dsm_names(image_stem))
+            or any(lower == (base + suffix).lower() for base in _stem_and_scene(image_stem)
+                   for suffix in ELEVATION_SUFFIXES))
+
+
 def elevation_bases(image_stem: str) -> list[str]:
     """The names an image's elevation raster (DSM, nDSM) starts with, best first: the
     image's stem, its scene name (DroneDeploy's ``107f24d6e9-ortho``: ``107f24d6e9``, whose
     ``107f24d6e9-elev``), ISPRS's DSM name (``top_potsdam_2_10_RGB``:
     ``dsm_potsdam_02_10``), a SAR scene's cross-polarised band (``<scene>_VV``:
     ``<scene>_VH``; ``_HH``: ``_HV``; ``_VV_dB``: ``_VH_dB``)."""
-    bases = _stem_and_scene(image_stem)
-    for pattern, name in _ISPRS_DSM:
-        match = pattern.match(image_stem)
-        if match:
-            bases.append(name.format(*map(int, match.groups())))
+    bases = _stem_and_scene(image_stem) + _isprs_dsm_names(image_stem)
     if match := _CO_POLARISED.match(image_stem):
         scene, co, db = match.groups()
         bases.append(f"{scene}{co[0]}{co[1].translate(_CROSS_POLARISED)}{db}")

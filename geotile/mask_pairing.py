@@ -112,6 +112,33 @@ def _without_masks(images: list, masks) -> list:
     return kept
 
 
+def _without_elevation(images: list, masks) -> list:
+    """``images`` less the elevation rasters of other images among them, when the masks are
+    a folder or a pattern naming none after them: ISPRS Potsdam unpacked in one folder
+    (dsm_potsdam_02_10.tif beside top_potsdam_2_10_RGB.tif), a GeoNRW city (<E>_<N>_dem.tif
+    beside <E>_<N>_rgb.jp2; :func:`~geotile.dataset_names.names_elevation`). Said in a
+    warning: --extra-bands stacks them."""
+    from geotile.dataset_names import names_elevation
+
+    found = _mask_files(_as_paths(masks)) if masks else None
+    if found is None:
+        return images
+    stems = [name_key(image_stem(p)) for p in images]
+
+    def is_elevation(i: int) -> bool:
+        own = _resolved(images[i])
+        return (any(names_elevation(stems[i], other) for j, other in enumerate(stems) if j != i)
+                and not any(names_mask_of(name_key(f.stem), stems[i]) for f in found[0]
+                            if _resolved(f) != own))
+
+    left = [image for i, image in enumerate(images) if is_elevation(i)]
+    if left:
+        log.warning("left out of the images, named as their elevation rasters: %s (stack "
+                    "them onto the images with --extra-bands)",
+                    ", ".join(Path(p).name for p in left))
+    return [image for image in images if image not in left]
+
+
 def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
     """The images ``mask`` is named after: those of its stem, else those whose stem (or
     scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its stem

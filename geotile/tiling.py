@@ -63,7 +63,7 @@ from geotile.errors import (
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid
 from geotile.image_stems import image_stem
-from geotile.mask_pairing import _as_paths, _without_masks, pair_masks
+from geotile.mask_pairing import _as_paths, _without_elevation, _without_masks, pair_masks
 from geotile.mask_values import (
     _zero_class,
     counted_band,
@@ -530,7 +530,7 @@ def tile_rasters(
     from geotile.input_files import refuse_given_twice
     from geotile.output_folder import staged_folder
 
-    images = _without_masks(_as_paths(images), masks)
+    images = _without_elevation(_without_masks(_as_paths(images), masks), masks)
     refuse_given_twice(images)
     stems = [image_stem(p) for p in images]
     if len(set(stems)) != len(stems):  # before pairing masks: by these names

@@ -2212,6 +2212,47 @@ def test_geonrw_names_pair(run_cli, tmp_path):
         assert patch.crs.to_epsg() == 25832 and patch.transform.c == 295000
 
 
+def test_elevation_rasters_beside_the_images_are_left_out(run_cli, make_raster, tmp_path):
+    """A folder holding the images, their labels and their DSMs (ISPRS Potsdam unpacked in
+    one folder: top_potsdam_2_10_RGB.tif, top_potsdam_2_10_label.tif, dsm_potsdam_02_10.tif;
+    a GeoNRW city: <E>_<N>_rgb.jp2, _seg.tif, _dem.tif), given as IMAGE and --masks, took
+    each DSM for an image and refused it ('no mask named dsm_potsdam_02_10.*'; name each mask
+    after its image): the DSMs are left out, said on stderr with --extra-bands, and the
+    images are cut with their own labels. A DSM with a mask of its own is still an image."""
+    from rasterio.transform import from_origin
+
+    values = _geonrw_tree(tmp_path)
+    city = tmp_path / "geonrw" / "aachen"
+    result = run_cli("tile", city, "--masks", city, "--size", 32, "-o", tmp_path / "nrw")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "nrw") == {
+        k: v[:2] for k, v in values.items() if not k.startswith("364")}
+    assert "294_5628_dem.tif" in result.stderr and "--extra-bands" in result.stderr
+
+    (tmp_path / "potsdam").mkdir()
+    for k, tile in enumerate(((2, 10), (2, 11))):
+        where = {"crs": "EPSG:32633",
+                 "transform": from_origin(366000 + 300 * k, 5808000, 0.05, 0.05)}
+        make_raster(f"potsdam/top_potsdam_{tile[0]}_{tile[1]}_RGB.tif",
+                    np.full((3, 32, 32), 60 + k, np.uint8), **where)
+        make_raster(f"potsdam/top_potsdam_{tile[0]}_{tile[1]}_label.tif",
+                    np.full((32, 32), 4 + k, np.uint8), **where)
+        make_raster("potsdam/dsm_potsdam_{:02d}_{:02d}.tif".format(*tile),
+                    np.full((32, 32), 35.5, np.float32), **where)
+    folder = tmp_path / "potsdam"
+    result = run_cli("tile", folder, "--masks", folder, "--size", 32, "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "p") == {"top_potsdam_2_10_RGB.tif": (60, 4),
+                                            "top_potsdam_2_11_RGB.tif": (61, 5)}
+    assert "dsm_potsdam_02_10.tif" in result.stderr
+
+    make_raster("potsdam/dsm_potsdam_02_10_mask.tif", np.full((32, 32), 9, np.uint8),
+                crs="EPSG:32633", transform=from_origin(366000, 5808000, 0.05, 0.05))
+    result = run_cli("tile", folder, "--masks", folder, "--size", 32, "-o", tmp_path / "own")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "own")["dsm_potsdam_02_10.tif"] == (35, 9)
+
+
 def test_16_bit_png_patches_of_several_bands_say_pil_reads_them_8_bit(run_cli, tmp_path):
     """PIL (torchvision's and Hugging Face's image loading) reads a 16-bit PNG of 2 to 4
     bands by its high byte (RGB 4000 as 15: a black training set), and cv2.imread too by
