@@ -58,10 +58,14 @@ def pair_masks(images: Sequence[str | Path], masks,
     if len(images) >= 1 and (found := _mask_files(masks)) is not None:
         return _pair_by_stem(images, *found, missing_ok=missing_ok)
     if len(masks) != len(images):
+        # one label raster over every image (DFC2018's ground truth): make-masks cuts it
+        one = (f"; one label raster over them all is cut onto each image's grid by `geotile "
+               f"make-masks {Path(str(masks[0])).name} IMAGE... -o masks/`"
+               if len(masks) == 1 else "")
         raise InputError(
             f"{counted(len(images), 'image')} but {counted(len(masks), 'mask')}: "
             "give one --masks file per image, "
-            "or a folder or a pattern ('masks/*.tif') of masks named after the images."
+            f"or a folder or a pattern ('masks/*.tif') of masks named after the images{one}."
         )
     return _pair_files_by_name(images, masks)
 

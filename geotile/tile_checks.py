@@ -288,8 +288,14 @@ def _check_same_grid(src, mask_src) -> None:
         raise InputError(one_georeferenced(src, mask_src, plain[0] is mask_src))
     if (no_crs := crs_alone_differs(src, mask_src)) is not None:
         raise InputError(no_crs)
+    import shlex
+
+    names = " ".join(shlex.quote(Path(str(r.name)).name) for r in (mask_src, src))
+    # a label raster of another resolution or extent (DFC2018's 0.5 m ground truth over
+    # 0.05 m tiles) is itself the LABELS that make-masks resamples onto the image's grid
     raise InputError(f"{mask_src.name}: the mask's grid differs from {src.name}'s: "
-                     f"{difference}. Make it with `geotile make-masks LABELS IMAGE`.")
+                     f"{difference}. Make it on the image's grid with `geotile make-masks "
+                     f"{names} -o mask.tif` (from its labels, or this raster).")
 
 
 def crs_alone_differs(src, mask_src, roles: tuple[str, str] = ("image", "mask")) -> str | None:

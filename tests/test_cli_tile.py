@@ -2253,6 +2253,52 @@ def test_elevation_rasters_beside_the_images_are_left_out(run_cli, make_raster, 
     assert _mask_values(tmp_path / "own")["dsm_potsdam_02_10.tif"] == (35, 9)
 
 
+def test_dfc2018_ground_truth_at_another_resolution_is_cut_by_make_masks(run_cli, make_raster,
+                                                                       tmp_path):
+    """DFC2018 (Houston) labels its 0.05 m RGB tiles (Final RGB HR Imagery/UH_NAD83_<E>_<N>.tif)
+    with one ground truth raster at 0.5 m over all of them
+    (TrainingGT/2018_IEEE_GRSS_DFC_GT_TR.tif). tile refused it without the command that
+    fixes it ('2 images but 1 mask: give one --masks file per image'; 'Make it with
+    `geotile make-masks LABELS IMAGE`'): both refusals name make-masks with that raster,
+    and the masks it makes tile with each image, the classes where the 0.5 m cells are."""
+    import csv
+
+    import rasterio
+    from rasterio.transform import from_origin
+
+    where = {"crs": "EPSG:26915"}
+    (tmp_path / "Final RGB HR Imagery").mkdir()
+    (tmp_path / "TrainingGT").mkdir()
+    images = [make_raster(f"Final RGB HR Imagery/UH_NAD83_{east}_3289689.tif",
+                          np.full((3, 64, 64), 40 + k, np.uint8), **where,
+                          transform=from_origin(east, 3289689, 0.05, 0.05))
+              for k, east in enumerate((272056, 272060))]
+    truth = np.zeros((20, 40), np.uint8)
+    truth[:, :16] = 7  # 272056 to 272064 m: crosses the second tile 80 px from its left
+    truth[:, 16:] = 9
+    gt = make_raster("TrainingGT/2018_IEEE_GRSS_DFC_GT_TR.tif", truth, **where,
+                     transform=from_origin(272056, 3289689, 0.5, 0.5))
+    fix = f"geotile make-masks {gt.name}"
+    assert_one_line_error(run_cli("tile", images[1], "--masks", gt, "--size", 32, "-o",
+                                  tmp_path / "one"), gt.name, f"{fix} {images[1].name}")
+    assert_one_line_error(run_cli("tile", images[0].parent, "--masks", gt, "--size", 32,
+                                  "-o", tmp_path / "all"), "2 images but 1 mask", fix)
+
+    result = run_cli("make-masks", gt, *images, "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    result = run_cli("tile", images[0].parent, "--masks", tmp_path / "masks", "--size", 32,
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "out" / "index.csv").open() as handle:
+        masks = [row["mask"] for row in csv.DictReader(handle)]
+    assert len(masks) == 8
+    for name in masks:
+        with rasterio.open(tmp_path / "out" / name) as patch:
+            assert patch.res == (0.05, 0.05) and patch.crs.to_epsg() == 26915
+            east = patch.bounds.left + (np.arange(32) + 0.5) * 0.05
+            assert (patch.read(1) == np.where(east < 272064, 7, 9)[None]).all(), name
+
+
 def test_16_bit_png_patches_of_several_bands_say_pil_reads_them_8_bit(run_cli, tmp_path):
     """PIL (torchvision's and Hugging Face's image loading) reads a 16-bit PNG of 2 to 4
     bands by its high byte (RGB 4000 as 15: a black training set), and cv2.imread too by
