@@ -494,11 +494,35 @@ def _same_file_key(path) -> str:
     return os.path.realpath(os.fspath(path))
 
 
+def _folder_or_pattern_files(paths: list) -> list[Path] | None:
+    """The files (side-cars and hidden files left out) of a folder or of a quoted glob
+    pattern matching no file of its own name (DFC2022's labeled_train/*/RGEALTI/*.tif, a
+    folder per region), when ``paths`` is one of them; None otherwise."""
+    import glob
+
+    from geotile.sidecars import is_sidecar
+
+    if len(paths) != 1 or not isinstance(paths[0], Path):
+        return None
+    path = paths[0]
+    if path.is_dir():
+        found = sorted(path.iterdir())
+    elif not path.exists() and glob.has_magic(str(path)):
+        found = sorted(Path(p) for p in glob.glob(str(path)))
+        if not any(p.is_file() for p in found):
+            raise InputError(f"--extra-bands {path}: the pattern matches no file. Check it "
+                             "(quote it, so that the shell does not expand it).")
+    else:
+        return None
+    return [p for p in found if p.is_file() and not p.name.startswith(".") and not is_sidecar(p)]
+
+
 def pair_extra_bands(images: Sequence, extra, dates: bool = False,
                      date: int | None = None) -> list | None:
-    """The extra-bands raster of each image: one file per image (in order), or a folder of
-    files named after the images (``<stem>.*``, ``<stem>_dsm.*``..., or as datasets name
-    them: :func:`geotile.dataset_names.elevation_bases`). ``dates`` (predict): several for
+    """The extra-bands raster of each image: one file per image (in order), or a folder (or
+    a quoted pattern) of files named after the images (``<stem>.*``, ``<stem>_dsm.*``..., or
+    as datasets name them: :func:`geotile.dataset_names.elevation_bases`). ``dates``
+    (predict): several for
     one image, or several folders, are its further dates in order (a list per image);
     ``date``: the number of the date a folder holds, which its refusals name."""
     if not extra:
@@ -518,12 +542,8 @@ def pair_extra_bands(images: Sequence, extra, dates: bool = False,
             if isinstance(path, Path) and not path.exists():
                 raise InputError(f"--extra-bands {path}: no such file. Check the path.")
         return [paths]
-    if len(paths) == 1 and isinstance(paths[0], Path) and paths[0].is_dir():
-        folder = paths[0]
-        from geotile.sidecars import is_sidecar
-
-        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                       and not is_sidecar(p))
+    if (files := _folder_or_pattern_files(paths)) is not None:
+        where = paths[0]  # a folder, or a pattern
         from geotile.dataset_names import (
             elevation_bases,
             name_key,
@@ -551,12 +571,12 @@ def pair_extra_bands(images: Sequence, extra, dates: bool = False,
                 if date is not None:  # a folder of one further date's rasters
                     raise InputError(
                         f"{image}: {len(found) or 'no'} date {date} raster(s) named {named} "
-                        f"in {folder}{why} (--extra-bands number {date - 1}). " + (
+                        f"in {where}{why} (--extra-bands number {date - 1}). " + (
                             "Leave one of them there." if found else f"Put its date {date} "
                             f"raster there, named after it ({Path(image).name})."))
                 raise InputError(
                     f"{image}: {len(found) or 'no'} extra-bands raster(s) named {named} in "
-                    f"{folder}{why}. Give one file per image with --extra-bands.")
+                    f"{where}{why}. Give one file per image with --extra-bands.")
             paired.append(found[0])
         return paired
     if len(paths) != len(images):

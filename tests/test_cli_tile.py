@@ -2299,6 +2299,46 @@ def test_dfc2018_ground_truth_at_another_resolution_is_cut_by_make_masks(run_cli
             assert (patch.read(1) == np.where(east < 272064, 7, 9)[None]).all(), name
 
 
+def test_dfc2022_dems_of_every_region_stack_by_a_pattern(run_cli, make_raster, tmp_path):
+    """DFC2022 keeps labeled_train/<region>/BDORTHO/<tile>.tif (0.5 m) with its labels in
+    UrbanAtlas/<tile>_UA2012.tif and its 1 m DEM in RGEALTI/<tile>_RGEALTI.tif, a folder of
+    each per region. --masks takes a pattern over the regions, --extra-bands did not ('2
+    images but 1 --extra-bands raster'): a quoted pattern pairs by name as a folder does,
+    each tile with its own region's DEM resampled onto its grid; a pattern of no file is
+    refused as such."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    root = tmp_path / "labeled_train"
+    for k, (region, name) in enumerate((("Nice", "06-2014-1007-6318-LA93-0M50-E080"),
+                                        ("Rennes", "35-2012-0310-6785-LA93-0M50-E080"))):
+        west = 1000000 + 10000 * k
+        for folder in ("BDORTHO", "UrbanAtlas", "RGEALTI"):
+            (root / region / folder).mkdir(parents=True)
+        half = {"crs": "EPSG:2154", "transform": from_origin(west, 6300000, 0.5, 0.5)}
+        make_raster(f"labeled_train/{region}/BDORTHO/{name}.tif",
+                    np.full((3, 32, 32), 10 + k, np.uint8), **half)
+        make_raster(f"labeled_train/{region}/UrbanAtlas/{name}_UA2012.tif",
+                    np.full((32, 32), 5 + k, np.uint8), **half)
+        make_raster(f"labeled_train/{region}/RGEALTI/{name}_RGEALTI.tif",
+                    np.full((16, 16), 40.0 + 100 * k, np.float32), crs="EPSG:2154",
+                    transform=from_origin(west, 6300000, 1, 1))
+    result = run_cli("tile", root / "*" / "BDORTHO" / "*.tif", "--masks",
+                     root / "*" / "UrbanAtlas" / "*.tif", "--extra-bands",
+                     root / "*" / "RGEALTI" / "*.tif", "--size", 32, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _mask_values(tmp_path / "out") == {
+        "06-2014-1007-6318-LA93-0M50-E080.tif": (10, 5),
+        "35-2012-0310-6785-LA93-0M50-E080.tif": (11, 6)}
+    for name, height in (("06-2014-1007-6318-LA93-0M50-E080", 40.0),
+                         ("35-2012-0310-6785-LA93-0M50-E080", 140.0)):
+        with rasterio.open(tmp_path / "out" / "images" / f"{name}_0_0.tif") as patch:
+            assert patch.count == 4 and (patch.read(4) == height).all()
+    result = run_cli("tile", root / "*" / "BDORTHO" / "*.tif", "--extra-bands",
+                     root / "*" / "DEM" / "*.tif", "--size", 32, "-o", tmp_path / "none")
+    assert_one_line_error(result, "DEM", "matches no file")
+
+
 def test_16_bit_png_patches_of_several_bands_say_pil_reads_them_8_bit(run_cli, tmp_path):
     """PIL (torchvision's and Hugging Face's image loading) reads a 16-bit PNG of 2 to 4
     bands by its high byte (RGB 4000 as 15: a black training set), and cv2.imread too by

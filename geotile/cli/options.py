@@ -180,7 +180,8 @@ def extra_bands_opts(command):
         "--extra-bands", "extra_bands", multiple=True, type=INPUT_PATH, metavar="RASTER",
         help="Stack the bands of RASTER (e.g. an nDSM) after the image's bands, read on the "
         "image grid (exactly when the grids match, else resampled or reprojected). One per "
-        "IMAGE (repeat), or a folder of rasters named after the IMAGEs (<stem>_ndsm.tif; "
+        "IMAGE (repeat), or a folder (or a quoted pattern: DFC2022's "
+        "'labeled_train/*/RGEALTI/*.tif') of rasters named after the IMAGEs (<stem>_ndsm.tif; "
         "ISPRS's dsm_potsdam_02_10.tif for top_potsdam_2_10_RGB.tif; Sentinel-1's "
         "<scene>_VH.tif for <scene>_VV.tif, _HV for _HH; LEVIR-CD's B/ for A/: the same "
         "names). predict: a change detection model of two inputs "
