@@ -122,6 +122,16 @@ def names_mask_of(mask_stem: str, image_stem: str) -> bool:
     return any(_named(mask_stem, base) for base in mask_bases(image_stem))
 
 
+def mask_rank(mask_stem: str, image_stem: str) -> tuple[int, int] | None:
+    """How early tile's pairing finds ``mask_stem`` among the image's mask names: (its base's
+    place in :func:`mask_bases`, its suffix's in :data:`MASK_SUFFIXES`), least first
+    (Chesapeake's tile_lc before tile_buildings); None when it names no mask of the image."""
+    ranks = [(i, j) for i, base in enumerate(mask_bases(name_key(image_stem)))
+             for j, suffix in enumerate(_LOWER_SUFFIXES)
+             if _named(mask_stem, base, (suffix,))]
+    return min(ranks, default=None)
+
+
 def scene_of_mask(mask_stem: str, image_stem: str) -> str | None:
     """The image's scene when ``mask_stem`` names it and not the image itself
     (``top_potsdam_2_10_label`` for ``top_potsdam_2_10_RGB``: ``top_potsdam_2_10``)."""

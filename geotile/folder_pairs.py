@@ -106,6 +106,26 @@ def _names(paths, limit: int = 5) -> str:
                                        else "")
 
 
+def _pair_first_masks(pairs: dict, preds: dict, trues: dict, rest_pred: list,
+                      rest_true: list) -> None:
+    """Pair, in place, a prediction that several truths name as its mask with the one tile
+    pairs it with (:func:`~geotile.dataset_names.mask_rank`: Chesapeake's tile_lc before
+    tile_buildings), when no other prediction names that truth; the others stay unpaired."""
+    from geotile.dataset_names import mask_rank
+
+    for p in list(rest_pred):
+        ranked = sorted((rank, t) for t in rest_true if (rank := mask_rank(t, p)) is not None)
+        if len(ranked) < 2 or ranked[0][0] == ranked[1][0]:
+            continue
+        best = ranked[0][1]
+        name = image_name(p, best)
+        if name in pairs or any(names_mask_of(best, q) for q in rest_pred if q != p):
+            continue  # left to the rules below, which refuse a clash
+        pairs[name] = (preds[p], trues[best])
+        rest_pred.remove(p)
+        rest_true.remove(best)
+
+
 def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> FilePairs:
     """Pair the files of two folders by stem (``pred/<stem>.geojson`` with
     ``truth/<stem>.geojson``, rasters with rasters), else by SpaceNet image id. The truth
@@ -138,6 +158,7 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     pairs = {label_stem(trues[key]): (preds[key], trues[key]) for key in trues if key in preds}
     rest_pred = [s for s in preds if s not in trues]
     rest_true = [s for s in trues if s not in preds]
+    _pair_first_masks(pairs, preds, trues, rest_pred, rest_true)
     for t in list(rest_true):
         found = [(p, name) for p in rest_pred if (name := image_name(p, t)) is not None]
         if not found:

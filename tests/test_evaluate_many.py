@@ -1156,3 +1156,38 @@ def test_geonrw_predictions_pair_with_seg_labels_not_rgb_images(tmp_path):
     rows = evaluate_folders(pred, truth).rows()
     for tile, positives in labels.items():
         assert (rows[tile]["tp"], rows[tile]["fp"], rows[tile]["fn"]) == (positives, 0, 0)
+
+
+def test_chesapeake_cvpr_predictions_pair_with_lc_as_tile_does(tmp_path):
+    """Predictions named after the Chesapeake CVPR NAIP tiles (m_3708035_ne_17_1_naip-new.tif)
+    against a tiles folder holding the tile's _naip-new, _naip-old, _lc, _nlcd, _buildings
+    and _landsat-leaf-on rasters were refused ('... _buildings.tif, ..._lc.tif name the same
+    image'), though tile pairs the same names (_lc before _buildings): evaluate pairs them
+    with the _lc land cover too, the other rasters left out."""
+    from rasterio.transform import from_origin
+
+    pred, truth = tmp_path / "pred", tmp_path / "de_1m_2013_extended-debuffered-test_tiles"
+    pred.mkdir()
+    truth.mkdir()
+    counts = {}
+    for k, tile in enumerate(("m_3807511_ne_18_060_20131104", "m_3807512_nw_18_060_20131104")):
+        where = {"crs": "EPSG:26918", "transform": from_origin(400000 + 1000 * k, 4300000, 1, 1)}
+        lc = np.full((10, 10), 5, np.uint8)  # barren
+        lc[: 2 + k] = 4  # impervious: 20 and 30 pixels
+        counts[tile] = {4: 10 * (2 + k), 5: 10 * (8 - k)}
+        for layer in ("naip-new", "naip-old"):
+            write_raster(truth / f"{tile}_{layer}.tif", np.full((4, 10, 10), 90, np.uint8),
+                         **where)
+        write_raster(truth / f"{tile}_landsat-leaf-on.tif",
+                     np.full((9, 10, 10), 500, np.uint16), **where)
+        write_raster(truth / f"{tile}_lc.tif", lc, **where)
+        write_raster(truth / f"{tile}_nlcd.tif", np.full((10, 10), 41, np.uint8), **where)
+        write_raster(truth / f"{tile}_buildings.tif", np.ones((10, 10), np.uint8), **where)
+        write_raster(pred / f"{tile}_naip-new.tif", lc, **where)
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        tile: (f"{tile}_naip-new.tif", f"{tile}_lc.tif") for tile in counts}
+    rows = evaluate_folders(pred, truth).rows()
+    for tile, count in counts.items():
+        assert (rows[tile]["tp"], rows[tile]["fp"], rows[tile]["fn"]) == (sum(count.values()),
+                                                                          0, 0)
