@@ -93,7 +93,10 @@ def pair_labels(labels, images, rasters: bool = False,
     from geotile.input_paths import input_path
     from geotile.spacenet import image_id
 
-    files = (rasters and _label_rasters(labels)) or label_files(labels)
+    # an image is never its own label (a GeoNRW city's <E>_<N>_rgb.jp2 beside its _seg.tif)
+    given = {os.path.realpath(os.fspath(image)) for image in images}
+    files = [f for f in (rasters and _label_rasters(labels)) or label_files(labels)
+             if os.path.realpath(f) not in given]
 
     def stem_of(f: Path) -> str:
         return _stripped(label_stem(f), strip)

@@ -2501,3 +2501,27 @@ def test_noisy_grey_labels_are_told_to_keep_one_band_not_a_palette(tmp_path, run
     assert "grey" in lines[0] and "gdal_translate -b 1 mask_grey.tif" in lines[0]
     assert "--palette" not in lines[0]
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_label_rasters_beside_their_images_pair_by_name(run_cli, tmp_path):
+    """A label folder that also holds the images (a GeoNRW city: <E>_<N>_rgb.jp2 beside
+    its <E>_<N>_seg.tif and _dem.tif; ISPRS Potsdam unpacked in one folder) was refused as
+    'a folder of 6 rasters', told to mosaic them all (images and DSMs too) into one label
+    raster: an image is never its own label, so each pairs with its own labels."""
+    city = tmp_path / "aachen"
+    city.mkdir()
+    images = []
+    for k, east in enumerate((294, 295)):
+        where = {"crs": "EPSG:25832", "transform": from_origin(east * 1000, 5629000, 1, 1)}
+        images.append(write_raster(city / f"{east}_5628_rgb.jp2",
+                                   np.full((3, 16, 16), 100, np.uint8), driver="JP2OpenJPEG",
+                                   **where))
+        write_raster(city / f"{east}_5628_dem.tif", np.full((16, 16), 61.5, np.float32),
+                     **where)
+        write_raster(city / f"{east}_5628_seg.tif", np.full((16, 16), 9 + k, np.uint8),
+                     **where)
+    result = run_cli("make-masks", city, *images, "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    for k, east in enumerate((294, 295)):
+        with rasterio.open(tmp_path / "masks" / f"{east}_5628_rgb.tif") as mask:
+            assert (mask.read(1) == 9 + k).all() and mask.transform.c == east * 1000
