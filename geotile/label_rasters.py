@@ -689,12 +689,14 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
     from geotile.categories import paletted
     from geotile.hls_files import refuse_fmask
+    from geotile.label_band import refuse_label_band
     from geotile.landsat_mtl import refuse_qa_band
     from geotile.raster_kinds import _class_descriptions, refuse_mixed_types
 
     refuse_mixed_types(label, "label raster", "give the footprints or a class raster")
     refuse_fmask(label)
     refuse_qa_band(label)
+    refuse_label_band(label, labels_path)  # Dynamic World's: not band 1
     if palette is not None:
         if label.count == 1 and label.dtypes[0] == "uint8" and paletted(label):
             return [1], "paletted"  # its colour table gives each index's colour

@@ -88,11 +88,13 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     any for a ``truth``.
     """
     from geotile.hls_files import refuse_fmask
+    from geotile.label_band import refuse_label_band
     from geotile.landsat_mtl import refuse_qa_band
 
     refuse_mixed_types(src)
     refuse_fmask(src)
     refuse_qa_band(src)
+    refuse_label_band(src)  # Dynamic World's class ids beside its probabilities
     tags = {**src.tags(1), **src.tags()}
     names = class_names(src)
     threshold = threshold_tag(src)

@@ -1,0 +1,183 @@
+"""Land-cover products as label rasters and truths, synthesised with their real layouts:
+ESA WorldCover (EPSG:4326 tiles meeting at whole degrees, colour table, nodata 0), Google
+Dynamic World exports (nine probability bands and 'label'), Urban Atlas / CORINE codes
+(uint16), under an orthotile at 0.4 m in UTM, checked against each pixel centre's label."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from pyproj import Transformer
+from rasterio.transform import Affine, from_origin
+
+from tests.conftest import assert_one_line_error, write_raster
+
+#: Dynamic World's bands as Earth Engine exports them (descriptions), 'label' last
+DYNAMIC_WORLD = ["water", "trees", "grass", "flooded_vegetation", "crops", "shrub_and_scrub",
+                 "built", "bare", "snow_and_ice", "label"]
+#: WorldCover's class values
+WORLDCOVER = np.array([10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100], np.uint8)
+#: WorldCover's pixel: 1/12000 degree, as its tiles' geotransforms write it
+DEGREE_PX = 8.333333333333333e-05
+
+
+def _blocks(rng, shape, classes, block=2) -> np.ndarray:
+    small = rng.choice(classes, size=(shape[0] // block + 1, shape[1] // block + 1))
+    return small.repeat(block, 0).repeat(block, 1)[: shape[0], : shape[1]]
+
+
+def _orthotile(path, crs, x, y, size=300, res=0.4):
+    """An RGB orthotile of ``size`` px at ``res`` m centred on (x, y)."""
+    pixels = np.full((3, size, size), 90, np.uint8)
+    return write_raster(path, pixels, crs=crs,
+                        transform=from_origin(x - size * res / 2, y + size * res / 2, res, res))
+
+
+def _worldcover_tile(path, rng, west, col, row, shape=(120, 90)):
+    """The window (``row``, ``col``; ``shape``) of the 3x3 degree WorldCover tile whose
+    top-left corner is (``west``, 48), as gdal_translate -srcwin cuts it: uint8 class
+    values in 2 px blocks, its colour table (0 transparent), nodata 0."""
+    transform = Affine(DEGREE_PX, 0, west, 0, -DEGREE_PX, 48.0) * Affine.translation(col, row)
+    ids = _blocks(rng, shape, WORLDCOVER)
+    colours = dict.fromkeys(range(256), (0, 0, 0, 0))
+    colours.update({int(v): (int(v), 255 - int(v), 100, 255) for v in WORLDCOVER})
+    write_raster(path, ids, crs="EPSG:4326", transform=transform, nodata=0)
+    with rasterio.open(path, "r+") as dst:
+        dst.write_colormap(1, colours)
+    return path
+
+
+def _mosaic(path, tiles):
+    """A VRT of tiles on one grid side by side, as gdalbuildvrt writes it (colour table and
+    nodata 0 kept)."""
+    with rasterio.open(tiles[0]) as src:
+        transform, height, colours = src.transform, src.height, src.colormap(1)
+    sources, width = [], 0
+    for tile in tiles:
+        with rasterio.open(tile) as src:
+            x = round((src.transform.c - transform.c) / transform.a)
+            sources.append(
+                f'<ComplexSource><SourceFilename relativeToVRT="0">{tile}</SourceFilename>'
+                f'<SourceBand>1</SourceBand><SrcRect xOff="0" yOff="0" xSize="{src.width}" '
+                f'ySize="{src.height}"/><DstRect xOff="{x}" yOff="0" xSize="{src.width}" '
+                f'ySize="{src.height}"/><NODATA>0</NODATA></ComplexSource>')
+            width = max(width, x + src.width)
+    entries = "".join(f'<Entry c1="{c[0]}" c2="{c[1]}" c3="{c[2]}" c4="{c[3]}"/>'
+                      for _, c in sorted(colours.items()))
+    path.write_text(
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>EPSG:4326</SRS>'
+        f"<GeoTransform>{transform.c!r}, {transform.a!r}, 0, {transform.f!r}, 0, "
+        f'{transform.e!r}</GeoTransform><VRTRasterBand dataType="Byte" band="1">'
+        f"<NoDataValue>0</NoDataValue><ColorInterp>Palette</ColorInterp>"
+        f"<ColorTable>{entries}</ColorTable>{''.join(sources)}</VRTRasterBand></VRTDataset>")
+    return path
+
+
+def _under_centres(tiles, image) -> np.ndarray:
+    """The label under each pixel centre of ``image`` (PROJ per centre, then the tile pixel
+    it falls in), 255 outside every tile and on its nodata: the independent check."""
+    with rasterio.open(image) as src:
+        rows, cols = np.mgrid[0:src.height, 0:src.width]
+        xs, ys = src.transform * (cols + 0.5, rows + 0.5)
+        crs, shape = src.crs, (src.height, src.width)
+    want = np.full(shape, 255, np.int64)
+    for tile in tiles:
+        with rasterio.open(tile) as src:
+            lon, lat = Transformer.from_crs(crs, src.crs, always_xy=True).transform(xs, ys)
+            col, row = ~src.transform * (lon, lat)
+            col, row = np.floor(col).astype(int), np.floor(row).astype(int)
+            inside = (col >= 0) & (col < src.width) & (row >= 0) & (row < src.height)
+            values = src.read(1)[row[inside], col[inside]]
+            found = want[inside]
+            want[inside] = np.where((found == 255) & (values != src.nodata), values, found)
+    return want
+
+
+def test_a_worldcover_mosaic_of_two_tiles_under_a_utm_orthotile(tmp_path, run_cli):
+    """Two WorldCover tiles meeting at 9 degrees east (N45E006, N45E009), mosaicked by a VRT,
+    under a 0.4 m UTM 32N orthotile astride the meridian: every pixel holds the class
+    value under its centre (no value interpolated, none beyond WorldCover's, the colour
+    table not read as RGB), nodata 0 and the land outside the tiles the ignore value 255,
+    and no seam, gap or half-pixel shift at the meridian."""
+    rng = np.random.default_rng(2)
+    row = 30060  # lat 45.495
+    west = _worldcover_tile(tmp_path / "ESA_WorldCover_10m_2021_v200_N45E006_Map.tif", rng,
+                            6.0, 36000 - 90, row)
+    east = _worldcover_tile(tmp_path / "ESA_WorldCover_10m_2021_v200_N45E009_Map.tif", rng,
+                            9.0, 0, row)
+    with rasterio.open(east, "r+") as dst:  # a stretch of no data in the east tile
+        ids = dst.read(1)
+        ids[:, 4:9] = 0
+        dst.write(ids, 1)
+    mosaic = _mosaic(tmp_path / "worldcover.vrt", [west, east])
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:32632", always_xy=True).transform(
+        9.0002, 45.4852)
+    # its top rows lie north of the tiles' window (45.495): outside the label raster
+    image = _orthotile(tmp_path / "ortho.tif", "EPSG:32632", x, y + 1050, size=600)
+    result = run_cli("make-masks", mosaic, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        mask, nodata = src.read(1), src.nodata
+    want = _under_centres([west, east], image)
+    assert nodata == 255
+    assert set(np.unique(mask)) <= {*WORLDCOVER.tolist(), 255}
+    assert (mask == 255).any() and (mask == 255).mean() < 0.5  # nodata and outside: ignored
+    assert np.array_equal(mask, want)
+
+
+def _dynamic_world(path, rng, shape=(60, 60), label_first=False):
+    """A Dynamic World export: nine class probabilities and 'label' (float32, as Earth
+    Engine writes an image of mixed types), UTM 10 m; returns (path, label ids)."""
+    probabilities = rng.dirichlet(np.ones(9), size=shape).astype(np.float32)
+    probabilities = np.moveaxis(probabilities, -1, 0)
+    label = probabilities.argmax(0).astype(np.float32)[np.newaxis]
+    bands, names = (np.concatenate([probabilities, label]), DYNAMIC_WORLD)
+    if label_first:
+        bands, names = np.concatenate([label, probabilities]), DYNAMIC_WORLD[-1:] + \
+            DYNAMIC_WORLD[:-1]
+    write_raster(path, bands, crs="EPSG:32633", transform=from_origin(500000, 5540000, 10, 10),
+                 descriptions=names)
+    return path, label[0].astype(np.uint8)
+
+
+@pytest.mark.parametrize("label_first", [False, True])
+def test_a_dynamic_world_export_as_labels_names_its_label_band(tmp_path, run_cli, label_first):
+    """make-masks on Dynamic World's ten bands said "give one of them (gdal_translate -b N)"
+    without N; it names the 'label' band's number and the command, nothing written."""
+    labels, _ = _dynamic_world(tmp_path / "dw.tif", np.random.default_rng(0),
+                               label_first=label_first)
+    image = _orthotile(tmp_path / "ortho.tif", "EPSG:32633", 500300, 5539700)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    band = 1 if label_first else 10
+    assert_one_line_error(result, str(labels), f"band {band} ('label')",
+                          f"gdal_translate -b {band} dw.tif")
+    assert not (tmp_path / "mask.tif").exists()
+
+
+@pytest.mark.parametrize("side", ["truth", "prediction"])
+def test_a_dynamic_world_export_in_evaluate_names_its_label_band(tmp_path, run_cli, side):
+    """evaluate read Dynamic World's ten bands as probabilities and refused them with "values
+    reach 8: ... gdal_translate -ot Byte", which keeps band 1 (water's probability, 0 as a
+    byte); it names the 'label' band, and scoring that band alone gives the accuracy of
+    the ids."""
+    rng = np.random.default_rng(1)
+    export, label = _dynamic_world(tmp_path / "dw.tif", rng)
+    other = label.copy()
+    other[20:30] = 3
+    ids = write_raster(tmp_path / "ids.tif", other, crs="EPSG:32633",
+                       transform=from_origin(500000, 5540000, 10, 10))
+    pair = (ids, export) if side == "truth" else (export, ids)
+    result = run_cli("evaluate", *pair, "--json")
+    assert_one_line_error(result, str(export), "band 10 ('label')",
+                          "gdal_translate -b 10 dw.tif")
+    with rasterio.open(export) as src:  # what the message says to do
+        band = src.read(10).astype(np.uint8)
+    alone = write_raster(tmp_path / "label.tif", band, crs="EPSG:32633",
+                         transform=from_origin(500000, 5540000, 10, 10))
+    pair = (ids, alone) if side == "truth" else (alone, ids)
+    result = run_cli("evaluate", *pair, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx((other == label).mean())
