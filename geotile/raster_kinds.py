@@ -1428,13 +1428,14 @@ def _zero_nodata(src) -> ZeroNodata:
 def warn_zero_nodata(names, meanings, stacklevel: int = 2) -> None:
     """One warning for the rasters ``names`` whose declared nodata 0 :func:`zero_nodata`
     read as ``meanings`` (those it decided by value; once per command run): their 0 read
-    as background, or as no data with the share of their pixels left out and the fix."""
+    as background, or as no data with the share of their pixels left out and the fix; none
+    of a raster holding no 0 (an inland WorldCover tile): nothing to decide."""
     import warnings
 
     from geotile.errors import GeotileWarning
 
     said = [(str(n), m) for n, m in zip(names, meanings, strict=True)
-            if m is not None and not m.named]
+            if m is not None and not m.named and m.zeros]  # no 0 held: nothing to say
     for background in (True, False):
         hit = [(n, m) for n, m in said if m.background == background]
         if not hit:

@@ -181,3 +181,25 @@ def test_a_dynamic_world_export_in_evaluate_names_its_label_band(tmp_path, run_c
     result = run_cli("evaluate", *pair, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["accuracy"] == pytest.approx((other == label).mean())
+
+
+def test_a_declared_nodata_0_that_no_pixel_holds_is_not_warned_of(tmp_path, run_cli):
+    """A WorldCover tile declares nodata 0 and, inland, holds none: make-masks warned "its 0
+    is read as no data, 0% of the pixels left out. If 0 is background, unset its nodata"
+    of a value it never met; it says nothing, and still warns where 0s are left out."""
+    rng = np.random.default_rng(3)
+    tile = _worldcover_tile(tmp_path / "ESA_WorldCover_10m_2021_v200_N45E006_Map.tif", rng,
+                            6.0, 36000 - 90, 30060)
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:32632", always_xy=True).transform(
+        8.9965, 45.4902)
+    image = _orthotile(tmp_path / "ortho.tif", "EPSG:32632", x, y)
+    result = run_cli("make-masks", tile, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    assert "nodata 0" not in result.stderr, result.stderr
+    with rasterio.open(tile, "r+") as dst:
+        ids = dst.read(1)
+        ids[:12] = 0
+        dst.write(ids, 1)
+    result = run_cli("make-masks", tile, image, "-o", tmp_path / "mask.tif", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "and nodata 0: its 0 is read as no data, 10% of the pixels left out" in result.stderr
