@@ -905,6 +905,72 @@ def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray
     return ids
 
 
+def _check_ids_under(label, labels_path, image_paths) -> None:
+    """:class:`BadClassIds` for the ids a mask cannot hold (below 0, above 255) that a label
+    raster of a wider type than uint8 holds under any image (the window bounding it),
+    before any mask is written: a run stopped at the image under CORINE's code 311 left the
+    masks of the images before it."""
+    from rasterio.windows import Window
+
+    from geotile.input_paths import input_path
+    from geotile.raster import dataset_valid, has_nodata, open_raster, read_window, unmasked_alpha
+
+    if label.dtypes[0] == "uint8":
+        return
+    check = (has_nodata(label) or bool(unmasked_alpha(label))) and not _zero_is_background(label)
+    bad = []
+    for image_path in map(input_path, image_paths):
+        with open_raster(image_path) as image:
+            window = _window_under(label, image)
+        if window is None:
+            continue
+        step = max(1, CENTRES // max(int(window.width), 1))
+        for top in range(0, int(window.height), step):
+            part = Window(window.col_off, window.row_off + top, window.width,
+                          min(step, int(window.height) - top))
+            band = read_window(label, part, 1)
+            valid = dataset_valid(label, part) if check else np.ones(band.shape, bool)
+            if band.dtype.kind == "f":
+                valid &= np.isfinite(band)
+            seen = band[valid]
+            bad.append(np.unique(seen[(seen < 0) | (seen > IGNORE)]))
+    if bad and any(b.size for b in bad):
+        raise BadClassIds(labels_path, np.concatenate(bad))
+
+
+def _window_under(label, image):
+    """The window of the label raster's pixels under ``image`` (bounding its footprint,
+    clipped to the raster), or None: none, or not told cheaply (rotated grids, the
+    antimeridian, bounds PROJ cannot transform)."""
+    from rasterio.errors import WindowError
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import Window, from_bounds
+
+    whole = Window(0, 0, label.width, label.height)
+    if _pixel_grid(label, image):
+        return whole
+    offset = _offset(label, image)
+    if offset is not None:
+        window = Window(offset[1], offset[0], image.width, image.height)
+    elif (label.transform.b, label.transform.d) != (0, 0):
+        return None
+    else:
+        bounds = rasterio_bounds(image.transform, image.width, image.height)
+        if image.crs is not None and label.crs is not None and image.crs != label.crs:
+            try:
+                bounds = transform_bounds(image.crs, label.crs, *bounds, densify_pts=21)
+            except Exception:
+                return None
+        if not np.isfinite(bounds).all() or bounds[2] < bounds[0]:
+            return None
+        window = from_bounds(*bounds, transform=label.transform)
+        window = window.round_offsets(op="floor").round_lengths(op="ceil")
+    try:
+        return window.intersection(whole)
+    except WindowError:
+        return None
+
+
 def _nowhere(window) -> None:
     """No --ignore region on any window."""
     return None
@@ -961,6 +1027,8 @@ def make_masks_from_raster(
         # every image before any mask; a damaged one too where there are several
         _check_placeable(label, labels_path, image_paths, pixels=len(image_paths) > 1)
         _warn_inexact_datum(label, labels_path, image_paths)
+        if kind == "index":  # every image's ids before any mask (CORINE's 311 under one)
+            _check_ids_under(label, labels_path, image_paths)
         unknown: dict[int, int] = {}
         left_out: dict[int, int] = {}  # pixels of ids named no data, by id
         summaries = [

@@ -203,3 +203,26 @@ def test_a_declared_nodata_0_that_no_pixel_holds_is_not_warned_of(tmp_path, run_
     result = run_cli("make-masks", tile, image, "-o", tmp_path / "mask.tif", "--overwrite")
     assert result.exit_code == 0, result.output
     assert "and nodata 0: its 0 is read as no data, 10% of the pixels left out" in result.stderr
+
+
+def test_corine_codes_beyond_a_mask_under_a_later_image_write_no_mask(tmp_path, run_cli):
+    """CORINE Land Cover's codes as a uint16 raster (EPSG:3035, 100 m): 112 (discontinuous
+    urban fabric) fits a mask, 311 (broad-leaved forest) does not. The masks of images
+    before the one under 311 were written and left behind by the refusal; every image is
+    checked first: one line naming 311, no mask. Codes never wrap (311 is not 55)."""
+    codes = np.full((40, 40), 112, np.uint16)
+    codes[:, 20:] = 311
+    labels = write_raster(tmp_path / "U2018_CLC2018_V2020_20u1.tif", codes, crs="EPSG:3035",
+                          transform=from_origin(4679000, 3000000, 100, 100), nodata=0)
+    to_utm = Transformer.from_crs("EPSG:3035", "EPSG:32633", always_xy=True)
+    images = [_orthotile(tmp_path / f"{name}.tif", "EPSG:32633",
+                         *to_utm.transform(4679000 + east, 2998000), size=200, res=0.5)
+              for name, east in (("a", 500), ("b", 3500))]
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", labels, *images, "-o", out)
+    assert_one_line_error(result, str(labels), "class id 311 does not fit")
+    assert not out.exists() or not any(out.iterdir())
+    result = run_cli("make-masks", labels, images[0], "-o", f"{out}/")  # 112 alone: kept
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / "a.tif") as src:
+        assert np.unique(src.read(1)).tolist() == [112]
