@@ -1447,6 +1447,10 @@ def warn_zero_nodata(names, meanings, stacklevel: int = 2) -> None:
             what = f"a 0/{values[0]:g} mask" if values else "an all-0 mask"
             text = (f"{first}{more}: {what} declaring nodata 0 (as gdal_rasterize -a_nodata "
                     "0 writes): its 0 is read as background, not as no data.")
+            if values and values[0] != 255:  # land cover of one class (water 1) beside no data
+                fix = f"on each, e.g. {first}" if more else first
+                text += (" If 0 is no data (a land-cover clip of one class), say so: "
+                         f"gdal_edit.py -mo {ZERO_TAG}=nodata {fix}")
         else:
             zeros = sum(m.zeros for _, m in hit)
             pixels = sum(m.pixels for _, m in hit)

@@ -226,3 +226,27 @@ def test_corine_codes_beyond_a_mask_under_a_later_image_write_no_mask(tmp_path, 
     assert result.exit_code == 0, result.output
     with rasterio.open(out / "a.tif") as src:
         assert np.unique(src.read(1)).tolist() == [112]
+
+
+def test_a_land_cover_clip_of_water_alone_is_told_how_to_keep_its_nodata(tmp_path, run_cli):
+    """An Esri/Impact Observatory 10 m land-cover clip over a lake: water (1) alone beside
+    nodata 0 reads as a 0/1 mask (gdal_rasterize -burn 1 -a_nodata 0), its nodata as
+    background, and the warning gave no way to say otherwise; it names the tag that does,
+    and with it the nodata is the ignore value 255, water 1, no pixel 0."""
+    ids = np.ones((60, 60), np.uint8)
+    ids[:, 40:] = 0  # the clip's outside
+    labels = write_raster(tmp_path / "17S_20230101-20240101.tif", ids, crs="EPSG:32617",
+                          transform=from_origin(600000, 4300000, 10, 10), nodata=0)
+    image = _orthotile(tmp_path / "ortho.tif", "EPSG:32617", 600400, 4299700, size=500)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    fix = f"gdal_edit.py -mo GEOTILE_ZERO=nodata {labels}"
+    assert "its 0 is read as background" in result.stderr and fix in result.stderr
+    with rasterio.open(labels, "r+") as dst:  # what the warning says to do
+        dst.update_tags(GEOTILE_ZERO="nodata")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif", "--overwrite")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        mask = src.read(1)
+    xs = 600400 - 100 + (np.arange(500) + 0.5) * 0.4  # column centres; the clip ends at 600400
+    assert (mask[:, xs < 600400] == 1).all() and (mask[:, xs > 600400] == 255).all()
