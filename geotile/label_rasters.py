@@ -399,9 +399,30 @@ def _check_placeable(label, labels_path, image_paths, pixels: bool = False) -> N
         with open_raster(image_path) as image:
             if pixels:
                 check_pixels_readable(image)
-            refusal = placement_refusal(label, labels_path, image, image_path)
+            refusal = placement_refusal(label, labels_path, image, image_path) or \
+                _another_tile(label, labels_path, image, image_path)
         if refusal:
             raise InputError(refusal)
+
+
+def _another_tile(label, labels_path, image, image_path) -> str | None:
+    """Why ``image`` looks like another tile of the label raster (given as an IMAGE:
+    make-masks N45E006.tif N45E009.tif ortho.tif), or None: one band of its type, nodata
+    and colour table, on its grid and beside it, not under it. Its mask was all the ignore
+    value, and the images' masks lacked that tile's labels."""
+    from geotile.categories import paletted
+
+    if image.count != 1 or label.count != 1 or image.dtypes[0] != label.dtypes[0] \
+            or image.nodata != label.nodata or not (paletted(image) and paletted(label)) \
+            or image.colormap(1) != label.colormap(1):
+        return None
+    offset = _offset(label, image)
+    if offset is None or (-image.height < offset[0] < label.height
+                          and -image.width < offset[1] < label.width):
+        return None  # another grid, or under the label raster
+    return (f"{image_path}: a raster of {labels_path}'s type and colour table on its grid, "
+            "beside it: another tile of the label raster, not an image? LABELS is one raster: "
+            "mosaic the tiles first (gdalbuildvrt labels.vrt TILE...) and give labels.vrt.")
 
 
 def _pixel_grid(label, image) -> bool:

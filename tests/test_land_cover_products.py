@@ -250,3 +250,29 @@ def test_a_land_cover_clip_of_water_alone_is_told_how_to_keep_its_nodata(tmp_pat
         mask = src.read(1)
     xs = 600400 - 100 + (np.arange(500) + 0.5) * 0.4  # column centres; the clip ends at 600400
     assert (mask[:, xs < 600400] == 1).all() and (mask[:, xs > 600400] == 255).all()
+
+
+def test_two_worldcover_tiles_given_as_labels_and_image_are_told_to_be_mosaicked(
+        tmp_path, run_cli):
+    """make-masks N45E006.tif N45E009.tif ortho.tif (both tiles as LABELS) took the second
+    tile for an image: exit 0, a mask of that tile and the orthotile's east half the ignore
+    value (only a warning that the tile "does not cover" it). An "image" on the label
+    raster's grid, of its type and colour table, beside it is another tile of it: one line
+    saying to mosaic them (gdalbuildvrt), no mask."""
+    rng = np.random.default_rng(4)
+    west = _worldcover_tile(tmp_path / "ESA_WorldCover_10m_2021_v200_N45E006_Map.tif", rng,
+                            6.0, 36000 - 90, 30060)
+    east = _worldcover_tile(tmp_path / "ESA_WorldCover_10m_2021_v200_N45E009_Map.tif", rng,
+                            9.0, 0, 30060)
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:32632", always_xy=True).transform(
+        9.0002, 45.4902)
+    image = _orthotile(tmp_path / "ortho.tif", "EPSG:32632", x, y)
+    out = tmp_path / "masks"
+    result = run_cli("make-masks", west, east, image, "-o", f"{out}/")
+    assert_one_line_error(result, str(east), "another tile of", "gdalbuildvrt")
+    assert not out.exists() or not any(out.iterdir())
+    mosaic = _mosaic(tmp_path / "worldcover.vrt", [west, east])  # as the message says
+    result = run_cli("make-masks", mosaic, image, "-o", f"{out}/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / "ortho.tif") as src:
+        assert np.array_equal(src.read(1), _under_centres([west, east], image))
