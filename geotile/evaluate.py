@@ -256,6 +256,11 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
     return grown
 
 
+#: at most this many distinct values above MAX_SCORED_CLASS_ID in a block of a class
+#: raster are class codes (Urban Atlas' 27), not instance ids nor scaled probabilities
+CLASS_CODES = 64
+
+
 def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
          source) -> np.ndarray:
     """Class ids of a row band: class rasters as they are, probabilities thresholded
@@ -297,6 +302,16 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
                     advice = (f", or if it is a 0/{top} mask, its {top} the class, make it "
                               f"0/1 (gdal_translate -scale 0 {top} 0 1 -ot Byte {name} "
                               f"mask.tif){advice.replace(', or if', '; if', 1)}")
+            codes = np.unique(ids[ids > MAX_SCORED_CLASS_ID])
+            if codes.size <= CLASS_CODES and not advice.startswith(", or if"):
+                shown = ", ".join(map(value_text, codes[:4])) + (", ..." if codes.size > 4
+                                                                 else "")
+                raise InputError(f"{source}: value {value_text(top)} is beyond the class ids "
+                                 f"evaluate scores (0..{MAX_SCORED_CLASS_ID}): {codes.size} "
+                                 f"distinct values above it ({shown}). Class codes (Urban "
+                                 f"Atlas' 11100..50000)? Then renumber them to "
+                                 f"0..{MAX_SCORED_CLASS_ID} first (a lookup, gdal_calc.py); "
+                                 "instance ids are not classes.")
             raise InputError(f"{source}: value {value_text(top)} is beyond the class ids "
                              f"evaluate scores (0..{MAX_SCORED_CLASS_ID}); instance ids or "
                              f"counts are not classes. Give a class raster{advice}.")

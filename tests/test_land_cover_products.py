@@ -276,3 +276,20 @@ def test_two_worldcover_tiles_given_as_labels_and_image_are_told_to_be_mosaicked
     assert result.exit_code == 0, result.output
     with rasterio.open(out / "ortho.tif") as src:
         assert np.array_equal(src.read(1), _under_centres([west, east], image))
+
+
+def test_an_urban_atlas_truth_of_codes_beyond_1023_is_told_to_renumber(tmp_path, run_cli):
+    """Urban Atlas' codes (11100..50000, uint16) as a truth were refused as "instance ids or
+    counts ... if it holds probabilities scaled to 0..65535, set its scale first
+    (gdal_edit.py -scale ...)", advice that reads the classes as probabilities; a few
+    distinct codes are named as codes to renumber, without the scale advice."""
+    rng = np.random.default_rng(5)
+    codes = _blocks(rng, (60, 60), np.array([11100, 12100, 14100, 21000, 31000], np.uint16), 3)
+    grid = {"crs": "EPSG:3035", "transform": from_origin(4679000, 3000000, 10, 10)}
+    truth = write_raster(tmp_path / "DE001L1_BERLIN_UA2018.tif", codes, nodata=0, **grid)
+    prediction = write_raster(tmp_path / "prediction.tif",
+                              rng.integers(0, 5, (60, 60)).astype(np.uint8), **grid)
+    result = run_cli("evaluate", prediction, truth)
+    assert_one_line_error(result, str(truth), "value 31000", "5 distinct values",
+                          "renumber them")
+    assert "-scale" not in result.stderr
