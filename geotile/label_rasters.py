@@ -35,6 +35,12 @@ reported in one warning with their pixel counts and written as ``IGNORE`` (255),
 pixels where the image or the label raster is nodata, or that the label raster does not
 cover; 255 is declared as the mask's nodata.
 
+A label product in tiles (WorldCover's 3x3 degree tiles) is one raster: a VRT of them
+(gdalbuildvrt); a tile given as an image (of the label raster's type and colour table, on
+its grid beside it) is refused before any mask. Ids a mask cannot hold (uint16 codes past
+255: CORINE's 311, Urban Atlas') are refused under every image first; a band named 'label'
+among others (a Dynamic World export) is named, not read as band 1.
+
 Alignment: on the image's own grid (same CRS, pixel size and an origin a whole number
 of pixels away, the common case) pixels are copied exactly; otherwise each image pixel
 takes the label pixel under its centre (nearest neighbour; a centre on a pixel edge, as
