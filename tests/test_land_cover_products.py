@@ -76,9 +76,11 @@ def _mosaic(path, tiles):
     return path
 
 
-def _under_centres(tiles, image) -> np.ndarray:
+def _under_centres(tiles, image, edges=None) -> np.ndarray:
     """The label under each pixel centre of ``image`` (PROJ per centre, then the tile pixel
-    it falls in), 255 outside every tile and on its nodata: the independent check."""
+    it falls in), 255 outside every tile and on its nodata: the independent check.
+    ``edges``: a boolean array set where a centre lies within 1e-6 px of a label pixel edge
+    (either pixel is right)."""
     with rasterio.open(image) as src:
         rows, cols = np.mgrid[0:src.height, 0:src.width]
         xs, ys = src.transform * (cols + 0.5, rows + 0.5)
@@ -88,6 +90,8 @@ def _under_centres(tiles, image) -> np.ndarray:
         with rasterio.open(tile) as src:
             lon, lat = Transformer.from_crs(crs, src.crs, always_xy=True).transform(xs, ys)
             col, row = ~src.transform * (lon, lat)
+            if edges is not None:
+                edges |= (np.abs(col - np.rint(col)) < 1e-6) | (np.abs(row - np.rint(row)) < 1e-6)
             col, row = np.floor(col).astype(int), np.floor(row).astype(int)
             inside = (col >= 0) & (col < src.width) & (row >= 0) & (row < src.height)
             values = src.read(1)[row[inside], col[inside]]
@@ -126,6 +130,52 @@ def test_a_worldcover_mosaic_of_two_tiles_under_a_utm_orthotile(tmp_path, run_cl
     assert set(np.unique(mask)) <= {*WORLDCOVER.tolist(), 255}
     assert (mask == 255).any() and (mask == 255).mean() < 0.5  # nodata and outside: ignored
     assert np.array_equal(mask, want)
+
+
+#: NLCD's Albers (EPSG:5070's parameters, as its files' own WKT names no code)
+NLCD_ALBERS = ("+proj=aea +lat_0=23 +lon_0=-96 +lat_1=29.5 +lat_2=45.5 +x_0=0 +y_0=0 "
+               "+datum=NAD83 +units=m +no_defs")
+NLCD = [11, 12, 21, 22, 23, 24, 31, 41, 42, 43, 52, 71, 81, 82, 90, 95]
+
+
+@pytest.mark.parametrize(("product", "crs", "res", "classes", "nodata", "image_crs", "where",
+                          "image_res"), [
+    ("nlcd_2019", NLCD_ALBERS, 30, NLCD, 250, "EPSG:32617", (-80.0, 40.0), 0.4),
+    ("nlcd_2016", "EPSG:5070", 30, NLCD, 0, "EPSG:26917", (-80.0, 40.0), 0.4),
+    ("esri_io_17S", "EPSG:32617", 10, list(range(1, 12)), 0, "EPSG:32618", (-78.05, 39.0),
+     0.5),
+    ("chesapeake_lc", NLCD_ALBERS, 1, list(range(1, 13)), 15, "EPSG:32618", (-76.5, 38.9),
+     0.3),
+])
+def test_land_cover_rasters_under_an_orthotile_in_another_crs(
+        tmp_path, run_cli, product, crs, res, classes, nodata, image_crs, where, image_res):
+    """NLCD (Albers, 30 m, 256-entry colour table, nodata 250 or 0), Esri/IO 10 m (UTM 17N
+    under an image in 18N), Chesapeake 1 m (nodata 15) under an orthotile astride the label
+    raster's east edge: each pixel holds the class under its centre (none interpolated, the
+    colour table not read as RGB), nodata and the area past the raster 255."""
+    rng = np.random.default_rng(6)
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(*where)
+    size = 100
+    east = np.floor(x / res) * res + 60  # the raster ends 60 m east of the image's centre
+    ids = _blocks(rng, (size, size), np.array(classes, np.uint8))
+    stripe = max(1, round(40 / res))  # a stretch of nodata the image sees
+    ids[: size // 2 + 3, size - 2 * stripe: size - stripe] = nodata
+    labels = write_raster(tmp_path / f"{product}.tif", ids, crs=crs, nodata=nodata,
+                          transform=from_origin(east - size * res, y + size * res / 2, res, res))
+    with rasterio.open(labels, "r+") as dst:
+        dst.write_colormap(1, {i: (i, 255 - i, 128, 255) for i in range(256)})
+    ix, iy = Transformer.from_crs("EPSG:4326", image_crs, always_xy=True).transform(*where)
+    image = _orthotile(tmp_path / "ortho.tif", image_crs, ix, iy, size=400, res=image_res)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        mask = src.read(1)
+    edges = np.zeros(mask.shape, bool)
+    want = _under_centres([labels], image, edges)
+    assert edges.sum() < 5
+    assert np.array_equal(mask[~edges], want[~edges])
+    assert set(np.unique(mask)) <= {*classes, 255} and len(np.unique(mask)) > 3
+    assert 0.02 < (mask == 255).mean() < 0.6  # nodata and the land past the raster
 
 
 def _dynamic_world(path, rng, shape=(60, 60), label_first=False):
