@@ -1325,7 +1325,12 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 **({"GEOTILE_COMPLETE": complete} if complete else {}))
             # the class ids named for GIS clients (gdalinfo "Categories:", QGIS)
             write_categories(tmp, class_names, class_colours(len(class_names), class_names))
-    if not covered:
+        # under its extent, all no data (Chesapeake's 15 outside the watershed): no CRS wrong
+        beneath = not covered and _window_under(label, image) is not None
+    if beneath:
+        warnings.warn(f"{labels_path} holds only no data under {Path(image_path).name}: its "
+                      f"mask is all the ignore value {IGNORE}.", GeotileWarning, stacklevel=3)
+    elif not covered:
         warnings.warn(f"{labels_path} does not cover {Path(image_path).name}: its mask is all "
                       f"the ignore value {IGNORE}. The label raster's CRS may be wrong, or it "
                       "may belong to another image.", GeotileWarning, stacklevel=3)

@@ -343,3 +343,21 @@ def test_an_urban_atlas_truth_of_codes_beyond_1023_is_told_to_renumber(tmp_path,
     assert_one_line_error(result, str(truth), "value 31000", "5 distinct values",
                           "renumber them")
     assert "-scale" not in result.stderr
+
+
+def test_an_image_over_the_nodata_of_a_label_raster_is_not_told_its_crs_may_be_wrong(
+        tmp_path, run_cli):
+    """Chesapeake's 1 m land cover is 15 (no data) outside the watershed, inside its
+    rectangle: an orthotile there got "does not cover ortho.tif ... The label raster's CRS
+    may be wrong"; it is told the label raster holds only no data under it."""
+    ids = np.full((200, 200), 15, np.uint8)
+    ids[:, :50] = 5  # the watershed's edge, west of the image
+    labels = write_raster(tmp_path / "chesapeake_lc.tif", ids, crs="EPSG:5070", nodata=15,
+                          transform=from_origin(1600000, 1900000, 1, 1))
+    image = _orthotile(tmp_path / "ortho.tif", "EPSG:5070", 1600150, 1899900, size=200)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    assert "holds only no data under ortho.tif" in result.stderr, result.stderr
+    assert "CRS may be wrong" not in result.stderr
+    with rasterio.open(tmp_path / "mask.tif") as src:
+        assert (src.read(1) == 255).all()
