@@ -125,8 +125,12 @@ _NO_CRS = re.compile(r'\s*[A-Z_]+\["Undefined (geographic|Cartesian) SRS"', re.I
 def header_crs(text: str | None, path):
     """The CRS a vector file's header declares (WKT or EPSG text from pyogrio), None where it
     declares none: also a GeoPackage's srs_id 0 ("Undefined geographic SRS") and -1
-    ("Undefined Cartesian SRS"), whatever the coordinates (pixels included)."""
-    if not text or _NO_CRS.match(text):
+    ("Undefined Cartesian SRS"), whatever the coordinates (pixels included), and GDAL's
+    LOCAL_CS["unnamed"] of unit "unknown" (:data:`~geotile.no_georef.NO_CRS_READ_AS`: what
+    gdal_polygonize.py gives the polygons of a PixelIsPoint raster without CRS)."""
+    from geotile.no_georef import NO_CRS_READ_AS
+
+    if not text or _NO_CRS.match(text) or text.startswith(NO_CRS_READ_AS):
         return None
     return parse_crs(text, str(path))
 

@@ -31,16 +31,30 @@ def quiet_rasterio() -> Iterator[None]:
         yield
 
 
+#: the CRS GDAL reads from a GeoTIFF whose GeoKeys name no model type: GDAL's own write of
+#: a raster without CRS but with AREA_OR_POINT=Point holds its raster-type key alone
+NO_CRS_READ_AS = 'LOCAL_CS["unnamed",UNIT["unknown",'
+
+
+def raster_crs(src):
+    """``src``'s CRS, None where it has none: also GDAL's :data:`NO_CRS_READ_AS`, which
+    names no unit and no place (a PixelIsPoint raster without CRS)."""
+    crs = src.crs
+    if crs is not None and not crs.is_epsg_code and crs.to_wkt().startswith(NO_CRS_READ_AS):
+        return None
+    return crs
+
+
 def placed_nowhere(src) -> bool:
     """True for a raster that names a CRS but has no geotransform, GCPs or RPCs: its pixels
     have no place in that CRS (an output given both would claim the identity's origin)."""
-    return src.crs is not None and src.transform.is_identity and \
+    return raster_crs(src) is not None and src.transform.is_identity and \
         sensor_georeferencing(src) is None
 
 
 def map_crs(src):
     """``src``'s CRS for outputs on its grid: None when nothing places it in that CRS."""
-    return None if placed_nowhere(src) else src.crs
+    return None if placed_nowhere(src) else raster_crs(src)
 
 
 def horizontal(crs):
@@ -252,7 +266,7 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str 
                       f"-a_gt) for map coordinates.{also}", GeotileWarning,
                       stacklevel=stacklevel)
         return True
-    if src.crs is not None:
+    if raster_crs(src) is not None:
         return False
     if sensor_georeferencing(src):
         sensor = sensor_georeferencing(src)

@@ -802,3 +802,85 @@ def test_pixel_geojson_against_a_georeferenced_file_is_refused(tmp_path, run_cli
         for pair in ((pixels, truth), (truth, pixels)):
             result = run_cli("evaluate", *pair, "--json")
             assert_one_line_error(result, str(pixels), "not longitude/latitude")
+
+
+def _point_without_crs(path, array):
+    """A PixelIsPoint GeoTIFF with a geotransform and no CRS. GDAL writes its raster-type
+    GeoKey alone and reads that back as a CRS: LOCAL_CS["unnamed"] of unit "unknown"."""
+    with rasterio.open(path, "w", driver="GTiff", width=array.shape[1], height=array.shape[0],
+                       count=1, dtype=array.dtype.name,
+                       transform=Affine(0.5, 0, 1000.0, 0, -0.5, 2000.0)) as dst:
+        dst.update_tags(AREA_OR_POINT="Point")
+        dst.write(array, 1)
+    return path
+
+
+def _square_labels(path, transform, x0, y0, x1, y1):
+    """A label file without CRS holding the square of pixels (x0, y0)-(x1, y1) under
+    ``transform``."""
+    import json
+
+    corners = [transform * xy for xy in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": None, "features": [
+        {"type": "Feature", "properties": {},
+         "geometry": {"type": "Polygon", "coordinates": [corners]}}]}))
+    return path
+
+
+def test_a_pixel_is_point_raster_without_crs_is_one_without_crs(tmp_path, run_cli):
+    """GDAL reads a PixelIsPoint GeoTIFF without CRS as in LOCAL_CS["unnamed"] of unit
+    "unknown": make-masks refused its labels without CRS ('the labels declare no CRS. Pass
+    --labels-crs EPSG:xxxx') and vectorize gave its polygons that CRS with its unit made
+    metres (areas said in m^2 without a word) -> both as for its Area twin: the mask burnt,
+    the polygons in no CRS, with the warning that says their units."""
+    import geopandas as gpd
+
+    image = _point_without_crs(tmp_path / "pt.tif", np.zeros((40, 40), np.uint8))
+    with rasterio.open(image) as src:
+        transform = src.transform
+        assert src.crs is not None and src.crs.to_wkt().startswith('LOCAL_CS["unnamed"')
+    labels = _square_labels(tmp_path / "l.geojson", transform, 10, 12, 20, 30)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as mask:
+        assert mask.transform == transform
+        assert mask.tags().get("AREA_OR_POINT") == "Point"
+        burnt = mask.read(1)
+    expected = np.zeros((40, 40), np.uint8)
+    expected[12:30, 10:20] = 1
+    assert np.array_equal(burnt, expected)
+
+    classes = _point_without_crs(tmp_path / "c.tif", expected)
+    result = run_cli("vectorize", classes, "-o", tmp_path / "v.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "no CRS" in result.output and "in those units" in result.output
+    polygons = gpd.read_file(tmp_path / "v.gpkg")
+    assert polygons.crs is None
+    assert polygons.geometry.iloc[0].equals(
+        gpd.read_file(labels).set_crs(None, allow_override=True).geometry.iloc[0])
+    assert polygons["area_m2"].iloc[0] == pytest.approx(10 * 18 * 0.25)
+
+
+def test_labels_in_gdals_no_crs_placeholder_are_labels_without_crs(tmp_path, run_cli):
+    """gdal_polygonize.py of a PixelIsPoint raster without CRS writes its polygons in the CRS
+    GDAL read for it, LOCAL_CS["unnamed"] of unit "unknown": make-masks refused them on
+    that raster ('the raster has no CRS, so the labels ... (LOCAL_CS["unnamed"...]) cannot
+    be placed on it') -> they are labels without CRS: burnt on it as its coordinates."""
+    import geopandas as gpd
+    import shapely
+
+    from geotile.no_georef import NO_CRS_READ_AS
+
+    image = _point_without_crs(tmp_path / "pt.tif", np.zeros((40, 40), np.uint8))
+    with rasterio.open(image) as src:
+        transform, placeholder = src.transform, src.crs.to_wkt()
+    assert placeholder.startswith(NO_CRS_READ_AS)
+    square = shapely.Polygon([transform * xy for xy in ((3, 4), (9, 4), (9, 7), (3, 7))])
+    labels = tmp_path / "polygonized.gpkg"
+    gpd.GeoDataFrame(geometry=[square], crs=placeholder).to_file(labels)
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((40, 40), np.uint8)
+    expected[4:7, 3:9] = 1
+    with rasterio.open(tmp_path / "m.tif") as mask:
+        assert np.array_equal(mask.read(1), expected)
