@@ -607,7 +607,9 @@ def on_valid_pixels(instances: list[tuple], valid: np.ndarray) -> list[tuple]:
 
 
 def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
-    """The instances back in map coordinates of the patch's CRS (named in a crs member)."""
+    """The instances back in map coordinates of the patch's CRS (named in a crs member;
+    without one ``"crs": null``, GeoJSON 2008's "no CRS", which geotile reads back as such:
+    with no member, RFC 7946 readers take the coordinates for lon/lat)."""
     features = []
     for pixels, class_id in instances:
         geom = shapely.transform(pixels, lambda xy: np.column_stack(
@@ -616,7 +618,7 @@ def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
                          "properties": {"class_id": class_id,
                                         "class": names.get(class_id, str(class_id))},
                          "geometry": json.loads(shapely.to_geojson(geom))})
-    document: dict = {"type": "FeatureCollection"}
+    document: dict = {"type": "FeatureCollection", "crs": None}
     if crs is not None:
         epsg = crs.to_epsg(confidence_threshold=100)  # a near match names another datum
         name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else crs.to_wkt()

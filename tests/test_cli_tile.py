@@ -855,6 +855,40 @@ def test_patch_labels_name_no_epsg_code_for_a_near_match(tmp_path):
         assert CRS.from_user_input(name) == crs
 
 
+def test_patch_labels_of_an_image_without_crs_say_crs_null(run_cli, make_raster, tmp_path):
+    """A patch's labels of an image without CRS were GeoJSON without a crs member, which
+    RFC 7946 (and geotile) read as lon/lat: make-masks refused the patch's own labels on the
+    patch ('coordinates like (1004, 1996) are not longitude/latitude') -> they say "crs":
+    null, as vectorize's GeoJSON of such a raster does: read back as no CRS, they burn the
+    patch's mask."""
+    import json
+
+    import rasterio
+    import shapely
+    from rasterio.transform import from_origin
+
+    transform = from_origin(1000.0, 2000.0, 0.5, 0.5)
+    image = make_raster("site.tif", np.zeros((1, 64, 64), np.uint8), crs=None,
+                        transform=transform)
+    square = shapely.Polygon([transform * xy for xy in ((40, 4), (52, 4), (52, 20), (40, 20))])
+    labels = tmp_path / "site.gpkg"
+    import geopandas
+
+    geopandas.GeoDataFrame(geometry=[square]).to_file(labels)
+    result = run_cli("tile", image, "--labels", labels, "--size", "32", "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    patch_labels = tmp_path / "p" / "labels" / "site_0_1.geojson"
+    document = json.loads(patch_labels.read_text())
+    assert "crs" in document and document["crs"] is None
+    result = run_cli("make-masks", patch_labels, tmp_path / "p" / "images" / "site_0_1.tif",
+                     "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((32, 32), np.uint8)
+    expected[4:20, 8:20] = 1
+    with rasterio.open(tmp_path / "m.tif") as mask:
+        np.testing.assert_array_equal(mask.read(1), expected)
+
+
 def test_dataset_image_and_mask_names_pair(run_cli, make_raster, tmp_path):
     """DeepGlobe keeps 104_sat.jpg beside 104_mask.png in one folder; ISPRS Potsdam names
     top_potsdam_2_10_RGB.tif's labels top_potsdam_2_10_label.tif: each mask goes with its
