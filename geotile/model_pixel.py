@@ -28,7 +28,7 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
     Compared with the raster's pixel size on the ground at its centre, per axis
     (:func:`_ground_pixel`). Pixels too far from the model's are refused before
     (:func:`refuse_unpredictable`)."""
-    from geotile.no_georef import placed_nowhere
+    from geotile.no_georef import placed_nowhere, raster_crs
 
     metres, given = _wanted_resolution(model, options)
     if not metres:
@@ -36,7 +36,7 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
     name = Path(src.name).name
     ground = _ground_pixel(src)
     if ground is None:  # said without -v: the model runs at a scale nobody checked
-        if src.crs is not None and not placed_nowhere(src):  # else said with no georef
+        if raster_crs(src) is not None and not placed_nowhere(src):  # else said: no georef
             warnings.warn(f"{name}: pixel size unknown in ground metres: {given} is not "
                           "applied. Reproject the image (gdalwarp -t_srs EPSG:xxxx) to "
                           "resample it, or give --model-resolution native.", GeotileWarning,
@@ -158,9 +158,10 @@ def _ground_pixel(src) -> tuple[float, float] | None:
     raster (to 2e-3: UTM) or cannot be measured; None without a CRS (or with degrees that
     cannot be measured)."""
     from geotile.ground_scale import ground_scales, in_ground_metres
-    from geotile.no_georef import placed_nowhere
+    from geotile.no_georef import placed_nowhere, raster_crs
 
-    if src.crs is None or placed_nowhere(src):  # no pixel size in that CRS
+    # no pixel size in no CRS, GDAL's placeholder of none, or one nothing places it in
+    if raster_crs(src) is None or placed_nowhere(src):
         return None
     res_x, res_y = abs(src.res[0]), abs(src.res[1])
     if not in_ground_metres(src.crs, src.bounds):

@@ -399,13 +399,15 @@ def _fields(table: SpaceNetTable, rows: np.ndarray) -> dict[str, np.ndarray]:
 
 def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
     from geotile.label_set import Labels, parse_crs, to_crs
+    from geotile.no_georef import raster_crs
     from geotile.raster import open_raster
 
     ids = set(table.images)
     parts, crs, matched, placed = [], None, [], {}
     for image in images:
         with open_raster(image) as src:  # quietly: for a photo the caller warns
-            transform, image_crs, size = src.transform, src.crs, (src.width, src.height)
+            transform, image_crs = src.transform, raster_crs(src)
+            size = src.width, src.height
         placed.setdefault(image_crs is None, image)
         if len(placed) == 2:  # one table holds one CRS, or none
             other = placed[image_crs is not None]
@@ -496,13 +498,14 @@ def check_image_ids(paths: Sequence, rows: str = "proposals") -> None:
 def _check_crs(paths: list, option) -> None:
     """Rasters without a CRS: refused with ``--crs`` (``option``) to reproject to; else one
     warning (PolygonWKT_Geo left POLYGON EMPTY, or in their own coordinates for "source")."""
+    from geotile.no_georef import raster_crs
     from geotile.output_crs import check_missing_crs
     from geotile.raster import open_raster
 
     missing = []
     for path in paths:
         with open_raster(path) as src:
-            if src.crs is None:
+            if raster_crs(src) is None:
                 missing.append(path)
     if not missing:
         return
@@ -522,6 +525,7 @@ def _check_local_crs(paths: list, option) -> None:
     default), which PROJ cannot reach from it."""
     from geotile.ground_scale import local_unit, on_earth, transformable
     from geotile.label_set import _crs_name
+    from geotile.no_georef import raster_crs
     from geotile.output_crs import check_transformable, parse_crs
     from geotile.raster import open_raster
 
@@ -530,7 +534,7 @@ def _check_local_crs(paths: list, option) -> None:
         return
     for path in paths:
         with open_raster(path) as src:
-            crs = src.crs
+            crs = raster_crs(src)
         elsewhere = crs is not None and not on_earth(crs)  # the Moon's, Mars'
         if crs is not None and (local_unit(crs) is not None or elsewhere) and \
                 not transformable(crs, target):
@@ -642,14 +646,15 @@ def check_one_class(paths: list, options, rows: str = "building proposals") -> N
 def _geo_crs(paths: list, option) -> str | None:
     """The CRS of PolygonWKT_Geo (--json's crs): ``option``'s, the rasters' one CRS for
     "source", None where no raster has a CRS (or, for "source", they differ)."""
+    from geotile.no_georef import raster_crs
     from geotile.output_crs import parse_crs
     from geotile.raster import open_raster
 
     found = set()
     for path in paths:
         with open_raster(path) as src:
-            if src.crs is not None:
-                found.add(src.crs.to_string())
+            if (crs := raster_crs(src)) is not None:
+                found.add(crs.to_string())
     target = parse_crs(option or GEO_CRS)
     if not found or (target == "source" and len(found) > 1):
         return None

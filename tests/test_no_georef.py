@@ -884,3 +884,40 @@ def test_labels_in_gdals_no_crs_placeholder_are_labels_without_crs(tmp_path, run
     expected[4:7, 3:9] = 1
     with rasterio.open(tmp_path / "m.tif") as mask:
         assert np.array_equal(mask.read(1), expected)
+
+
+def test_model_resolution_is_not_applied_to_a_pixel_is_point_raster_without_crs(
+        tmp_path, run_cli):
+    """--model-resolution 1 on a PixelIsPoint raster without CRS took GDAL's LOCAL_CS
+    "unnamed" of unit "unknown" for metres ('0.5 m pixels, the model expects 1 m') and
+    resampled its windows -> as for its Area twin: its pixel size is unknown on the ground,
+    nothing is resampled."""
+    pixels = np.random.default_rng(3).integers(0, 255, (40, 40)).astype(np.uint8)
+    image = _point_without_crs(tmp_path / "pt.tif", pixels)
+    model = pointwise_model(tmp_path / "m.onnx", channels=1)
+    result = run_cli("predict", model, image, "-o", tmp_path / "native.tif")
+    assert result.exit_code == 0, result.output
+    result = run_cli("predict", model, image, "-o", tmp_path / "asked.tif",
+                     "--model-resolution", "1", "-v")
+    assert result.exit_code == 0, result.output
+    assert "0.5 m pixels" not in result.output and "no CRS" in result.output
+    assert np.array_equal(_read(tmp_path / "asked.tif")[0], _read(tmp_path / "native.tif")[0])
+
+
+def test_spacenet_csv_of_a_pixel_is_point_raster_without_crs(tmp_path, run_cli):
+    """vectorize -o x.csv of a PixelIsPoint raster without CRS refused it as 'in a local CRS
+    (unnamed), tied to no place on the earth' -> as its Area twin: PolygonWKT_Pix holds the
+    building, PolygonWKT_Geo is POLYGON EMPTY, with the warning that says why."""
+    classes = np.zeros((40, 40), np.uint8)
+    classes[5:15, 20:30] = 1
+    raster = _point_without_crs(tmp_path / "pt.tif", classes)
+    result = run_cli("vectorize", raster, "-o", tmp_path / "b.csv")
+    assert result.exit_code == 0, result.output
+    assert "no CRS" in result.output
+    with open(tmp_path / "b.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["PolygonWKT_Geo"] == "POLYGON EMPTY"
+    import shapely
+
+    assert shapely.from_wkt(row["PolygonWKT_Pix"]).normalize().equals(
+        shapely.box(20, 5, 30, 15).normalize())
