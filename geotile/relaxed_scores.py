@@ -170,9 +170,12 @@ def ground_steps(src) -> tuple[tuple[float, float], tuple[float, float], bool]:
     raster's grid: its CRS's units where they are ground metres, else scaled at the
     raster's centre (degrees, feet, Web Mercator); in its coordinates' units without a
     CRS."""
+    from geotile.no_georef import raster_crs
+
     t = src.transform
     column, row = (t.a, t.d), (t.b, t.e)
-    if src.crs is None:
+    crs = raster_crs(src)  # GDAL's placeholder of none too
+    if crs is None:
         return column, row, False
     from geotile.ground_scale import centre_scales, in_ground_metres
 
@@ -180,9 +183,9 @@ def ground_steps(src) -> tuple[tuple[float, float], tuple[float, float], bool]:
     xs = [t.c + t.a * c + t.b * r for c, r in corners]
     ys = [t.f + t.d * c + t.e * r for c, r in corners]
     bounds = (min(xs), min(ys), max(xs), max(ys))  # (src.bounds warns on a rotated grid)
-    if in_ground_metres(src.crs, bounds):
+    if in_ground_metres(crs, bounds):
         return column, row, True
-    sx, sy = centre_scales(src.crs, bounds)
+    sx, sy = centre_scales(crs, bounds)
     if not (math.isfinite(sx) and math.isfinite(sy)):
         raise InputError(f"{src.name}: its CRS cannot be measured in metres where it lies; "
                          "reproject it (gdalwarp -t_srs EPSG:<UTM zone>).")

@@ -921,3 +921,19 @@ def test_spacenet_csv_of_a_pixel_is_point_raster_without_crs(tmp_path, run_cli):
 
     assert shapely.from_wkt(row["PolygonWKT_Pix"]).normalize().equals(
         shapely.box(20, 5, 30, 15).normalize())
+
+
+def test_relaxed_scores_of_pixel_is_point_rasters_without_crs_say_their_units(tmp_path,
+                                                                              run_cli):
+    """evaluate --buffer on PixelIsPoint rasters without CRS said "units": "m", GDAL's
+    LOCAL_CS "unnamed" of unit "unknown" taken for metres -> "coordinates", as for their
+    Area twins: the buffer is in their coordinates' units."""
+    import json
+
+    truth = np.zeros((40, 40), np.uint8)
+    truth[10:12, 5:35] = 1
+    raster = _point_without_crs(tmp_path / "roads.tif", truth)
+    result = run_cli("evaluate", raster, raster, "--buffer", "2", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["units"], scores["rho_px"]) == ("coordinates", 4.0)
