@@ -2061,13 +2061,15 @@ def point_features(geometries: np.ndarray) -> int:
 
 
 def check_geographic_coordinates(labels, source: str | os.PathLike,
-                                 option: str = "--labels-crs", why: str | None = None) -> None:
+                                 option: str = "--labels-crs", why: str | None = None,
+                                 hint=None) -> None:
     """Refuse lon/lat labels whose coordinates cannot be degrees.
 
     GeoJSON without a ``crs`` member is read as EPSG:4326, so projected
     coordinates written without a CRS arrive here claiming to be degrees.
     ``labels`` is a Labels or a GeoDataFrame; ``why``: who says they are degrees, where
-    not the file (an option).
+    not the file (an option); ``hint``: called for a sentence to add (the CRS they may be
+    in), '' for none.
     """
     if labels.crs is None or not labels.crs.is_geographic:
         return
@@ -2082,6 +2084,7 @@ def check_geographic_coordinates(labels, source: str | os.PathLike,
         raise InputError(
             f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "
             f"{why}. Pass {option} with the CRS they are really in (EPSG:xxxx or WKT)."
+            + (hint() if hint is not None else "")
         )
 
 

@@ -463,10 +463,12 @@ def prepare_labels(
     line_width: float | None = None,
     line_cap: str = "round",
     lines_fix: str | None = None,
+    lonlat_hint=None,
 ):
     """Repair, class and reproject labels once; returns (Labels with a ``class_id`` field,
     class names). Lines become polygons ``line_width`` metres wide (:func:`buffer_lines`;
-    ``lines_fix``: what a command without --line-width tells users to do with lines)."""
+    ``lines_fix``: what a command without --line-width tells users to do with lines;
+    ``lonlat_hint``: as :func:`~geotile.labels.check_geographic_coordinates`' hint)."""
     import shapely
 
     from geotile.label_set import to_crs, warn_inexact, whole_across_180
@@ -524,7 +526,7 @@ def prepare_labels(
             "left out: points have no area to burn.", about=os.fspath(source),
             advice=f"{source}: point features near them were left out: points have no area "
             "to burn."), stacklevel=3)
-    check_geographic_coordinates(labels, source)
+    check_geographic_coordinates(labels, source, hint=lonlat_hint)
     if crs is not None:
         if labels.crs is not None and len(labels):
             warn_inexact(labels.crs, crs, labels.total_bounds, source)
@@ -1463,12 +1465,44 @@ def _image_frame(labels, by_crs, src, labels_path, image_path, options, class_fi
     crs = map_crs(src)
     key = crs.to_wkt() if crs else None
     if key not in by_crs:  # reproject once per distinct CRS, not per image
-        by_crs[key] = prepare_labels(labels, crs, labels_path, class_field, class_map,
-                                     options.line_width, options.line_cap)
+        by_crs[key] = prepare_labels(
+            labels, crs, labels_path, class_field, class_map, options.line_width,
+            options.line_cap, lonlat_hint=lambda: _in_image_crs(labels, src, image_path))
     frame, names = by_crs[key]
     if spacenet_rows:
         frame = own_rows(frame, labels, image_path)
     return crs, frame, names
+
+
+def _in_image_crs(labels, src, image_path) -> str:
+    """Where lon/lat ``labels`` whose coordinates are no degrees lie on the open image ``src``
+    read in its projected CRS (a file written without its CRS, as SpaceNet's custom Albers
+    labels): that they do, and how to say it, by its code, else by its WKT in a file
+    (--labels-crs reads one); '' where they do not."""
+    import shlex
+
+    import shapely
+
+    from geotile.crs_names import exact_code
+    from geotile.label_set import _crs_name, grid_envelope
+    from geotile.no_georef import map_crs
+
+    crs = map_crs(src)
+    if crs is None or crs.is_geographic or labels.crs is None or not labels.crs.is_geographic:
+        return ""
+    extent = labels.extent if labels.extent is not None else labels.total_bounds
+    if not shapely.box(*extent).intersects(
+            shapely.box(*grid_envelope(src.transform, src.width, src.height))):
+        return ""
+    name = Path(str(image_path)).name
+    code = exact_code(crs)
+    wkt = f"{Path(name).stem}.wkt"
+    if code:
+        return (f" They lie on {name} in its CRS ({_crs_name(crs)}): if that is theirs, "
+                f"--labels-crs {code}.")
+    return (f" They lie on {name} in its CRS ({_crs_name(crs)}), which has no EPSG code: if "
+            f"that is theirs, `gdalsrsinfo -o wkt {shlex.quote(name)} > {shlex.quote(wkt)}`, "
+            f"then --labels-crs {shlex.quote(wkt)}.")
 
 
 def _any_image_matched(labels, by_crs, labels_path, image_paths, options, class_field,

@@ -753,3 +753,48 @@ def test_a_class_map_naming_only_background_is_refused_naming_its_file(run_cli, 
     with rasterio.open(out) as src:
         mask = src.read(1)
     assert [int(mask[4, 10 * i + 4]) for i in range(2)] == [3, 5]
+
+
+ALBERS = ('PROJCS["Custom_Albers",GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID['
+          '"WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",'
+          '0.0174532925199433]],PROJECTION["Albers"],PARAMETER["False_Easting",0.0],'
+          'PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",-96.0],'
+          'PARAMETER["Standard_Parallel_1",29.5],PARAMETER["Standard_Parallel_2",45.5],'
+          'PARAMETER["Latitude_Of_Origin",23.0],UNIT["Meter",1.0]]')
+
+
+@pytest.mark.parametrize("crs, fix", [(ALBERS, "gdalsrsinfo -o wkt scene.tif > scene.wkt"),
+                                      (UTM_CRS, f"--labels-crs {UTM_CRS}")])
+def test_labels_in_the_images_crs_read_as_lon_lat_are_told_that_crs(tmp_path, run_cli,
+                                                                     make_raster, crs, fix):
+    """GeoJSON without a crs member holding the image's own projected coordinates (as
+    SpaceNet's geotiff_custom_proj_labels.geojson, in a custom Albers without EPSG code) was
+    told 'Pass --labels-crs with the CRS they are really in (EPSG:xxxx or WKT)', with no
+    code to give -> the refusal says they lie on the image in its CRS and how to pass it: its
+    code, or (none) its WKT written to a file by gdalsrsinfo; given so, they are burnt."""
+    from rasterio.transform import from_origin
+
+    transform = from_origin(-663400.0, 2118700.0, 30.0, 30.0) if crs == ALBERS else \
+        from_origin(*UTM_ORIGIN, 0.5, 0.5)
+    image = make_raster("scene.tif", np.zeros((1, 40, 40), np.uint8), crs=crs,
+                        transform=transform)
+    square = shapely.Polygon([transform * xy for xy in ((5, 6), (15, 6), (15, 20), (5, 20))])
+    labels = tmp_path / "labels.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(square)}]}))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "labels.geojson", "not longitude/latitude",
+                          "lie on scene.tif in its CRS", fix)
+    assert not (tmp_path / "m.tif").exists()
+    given = crs
+    if crs == ALBERS:  # what gdalsrsinfo writes: the image's CRS as WKT
+        with rasterio.open(image) as src:
+            (tmp_path / "scene.wkt").write_text(src.crs.to_wkt())
+        given = tmp_path / "scene.wkt"
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif", "--labels-crs",
+                     given)
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((40, 40), np.uint8)
+    expected[6:20, 5:15] = 1
+    with rasterio.open(tmp_path / "m.tif") as mask:
+        np.testing.assert_array_equal(mask.read(1), expected)
