@@ -257,7 +257,8 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
 
 
 #: at most this many distinct values above MAX_SCORED_CLASS_ID in a block of a class
-#: raster are class codes (Urban Atlas' 27), not instance ids nor scaled probabilities
+#: raster, all multiples of 10, are class codes (Urban Atlas' 27: 11100, 11210, ...),
+#: not instance ids nor scaled probabilities (6554, 58982)
 CLASS_CODES = 64
 
 
@@ -303,7 +304,8 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
                               f"0/1 (gdal_translate -scale 0 {top} 0 1 -ot Byte {name} "
                               f"mask.tif){advice.replace(', or if', '; if', 1)}")
             codes = np.unique(ids[ids > MAX_SCORED_CLASS_ID])
-            if codes.size <= CLASS_CODES and not advice.startswith(", or if"):
+            if (codes.size <= CLASS_CODES and not np.any(codes % 10)
+                    and not advice.startswith(", or if")):
                 shown = ", ".join(map(value_text, codes[:4])) + (", ..." if codes.size > 4
                                                                  else "")
                 raise InputError(f"{source}: value {value_text(top)} is beyond the class ids "
