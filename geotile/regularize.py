@@ -247,6 +247,48 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
     return _close_party_walls(out, geometries, mates, cell) if mates else out
 
 
+def close_class_walls(out: np.ndarray, geometries: np.ndarray, rows: np.ndarray,
+                       cell: float) -> np.ndarray:
+    """Each strip a squared building gave up that polygons enclose (a wall moved off its
+    staircase along a tree or road: pixels of no class), given to the polygon of another
+    class it shares the longest edge with; strips open to the background stay squared away,
+    and slivers of the overlays' round-off (under a hundredth of a pixel) stay as they are.
+    Returns ``out`` itself where no strip was given (a copy otherwise)."""
+    import shapely
+
+    others = np.flatnonzero(~rows & ~shapely.is_missing(geometries))
+    buildings = np.flatnonzero(rows & ~shapely.is_missing(geometries))
+    if not len(others) or not len(buildings):
+        return out
+    near = np.unique(shapely.STRtree(geometries[others]).query(
+        geometries[buildings], predicate="intersects")[0])
+    if not len(near):
+        return out
+    pixels = shapely.union_all(geometries[buildings[near]])  # of buildings beside others
+    around = shapely.STRtree(geometries).query(pixels, predicate="intersects")
+    strips = shapely.get_parts(pixels.difference(shapely.union_all(out[around])))
+    current, given = shapely.STRtree(out), np.array(out, dtype=object)
+    width = 1e-3 * cell  # a band this wide round each strip: what lies beside it
+    for strip in strips[shapely.area(strips) > 0.01 * cell**2]:  # not an overlay's sliver
+        beside = strip.buffer(width, join_style="mitre").difference(strip)
+        hits = current.query(beside, predicate="intersects")
+        shared = shapely.area(shapely.intersection(given[hits], beside))
+        # an edge beside nothing, or a hundredth of a pixel of it: the strip opens onto the
+        # background (diagonal edges overlaid leave no common line to measure, a band does)
+        if beside.area - shared.sum() > 0.01 * cell * width:
+            continue
+        shared[rows[hits]] = 0
+        if shared.max(initial=0) <= 0.01 * cell * width:
+            continue  # along buildings only (another class at a corner at most)
+        k = hits[int(np.argmax(shared))]
+        # snapped onto it first: along a slanted (simplified) edge the overlays leave the
+        # strip a round-off off the polygon, and the union two parts
+        joined = _largest(shapely.union(given[k], shapely.snap(strip, given[k], width)))
+        if joined is not None and is_valid(joined):
+            given[k] = joined
+    return out if all(a is b for a, b in zip(given, out, strict=True)) else given
+
+
 def _largest(shape):
     """``shape`` if a Polygon, else its largest polygon (None without one)."""
     import shapely

@@ -71,7 +71,7 @@ from geotile.raster_kinds import (
     reads_nodata,
     warn_if_scaled_class_raster,
 )
-from geotile.regularize import _building_rows, regularize_coverage
+from geotile.regularize import _building_rows, close_class_walls, regularize_coverage
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 from geotile.touching_union import touching_unions
 from geotile.vector_output import (
@@ -415,8 +415,9 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     the raster's own CRS, not reprojected; ``matched``: they are already), fill holes,
     simplify, regularise and drop small polygons (and those simplified into nothing), in a
     metric CRS. The polygons of a raster tile its surface: cleaning never makes two of them
-    overlap. ``names``: the rasters' class names by id (per-class keys naming a class are
-    that class: :func:`per_class_values`)."""
+    overlap, and the strips squared buildings give up along another class go to that class
+    (:func:`~geotile.regularize.close_class_walls`). ``names``: the rasters' class names by
+    id (per-class keys naming a class are that class: :func:`per_class_values`)."""
 
     # a coverage: where regions meet on another's straight edge, that edge gets the vertex too
     geometries = frame.geometry.values if matched else edge_matched(
@@ -430,8 +431,10 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     # after simplifying: squared buildings leave the coverage's edges unshared, and the
     # polygons would then be simplified one by one, into each other
     if options.regularize:  # squared walls end on neighbours' edges: matched again
-        geometries = edge_matched(regularize_coverage(geometries, _building_rows(frame), cell),
-                                  cell * 1e-3)
+        rows = _building_rows(frame)
+        squared = edge_matched(regularize_coverage(geometries, rows, cell), cell * 1e-3)
+        closed = close_class_walls(squared, geometries, rows, cell)
+        geometries = squared if closed is squared else edge_matched(closed, cell * 1e-3)
     frame = frame.set_geometry(list(geometries), crs=frame.crs)
     area = frame.geometry.area.to_numpy()
     frame["area_m2"] = area.round(2)
