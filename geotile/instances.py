@@ -987,8 +987,8 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
 
     crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
     centre = frame.attrs.get("centre")
-    if len(frame) and crs is None:  # the raster's own units
-        frame = clean(frame, options, cell)
+    if len(frame) and crs is None:  # the raster's own units (rotated too: not exact)
+        frame = clean(frame, options, cell, exact=frame.attrs.get("exact", True))
     elif len(frame):
         metric = _metric_crs(crs, frame)
         frame = clean(densified_to_crs(frame, metric), options,

@@ -415,7 +415,8 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     the raster's own CRS, not reprojected; ``matched``: they are already), fill holes,
     simplify, regularise and drop small polygons (and those simplified into nothing), in a
     metric CRS. The polygons of a raster tile its surface: cleaning never makes two of them
-    overlap, and the strips squared buildings give up along another class go to that class
+    overlap, and on a north-up grid in its own CRS (``exact``) the strips squared buildings
+    give up along another class go to that class
     (:func:`~geotile.regularize.close_class_walls`). ``names``: the rasters' class names by
     id (per-class keys naming a class are that class: :func:`per_class_values`)."""
 
@@ -433,7 +434,9 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     if options.regularize:  # squared walls end on neighbours' edges: matched again
         rows = _building_rows(frame)
         squared = edge_matched(regularize_coverage(geometries, rows, cell), cell * 1e-3)
-        closed = close_class_walls(squared, geometries, rows, cell)
+        # only on a north-up grid in its own CRS: elsewhere vertices a round-off apart,
+        # matched twice, left outlines GEOS could no longer overlay (rotated by 17 degrees)
+        closed = close_class_walls(squared, geometries, rows, cell) if exact else squared
         geometries = squared if closed is squared else edge_matched(closed, cell * 1e-3)
     frame = frame.set_geometry(list(geometries), crs=frame.crs)
     area = frame.geometry.area.to_numpy()
@@ -673,8 +676,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
     _say_missing_classes(options, frame, jobs, paths)
     _say_nothing_squared(options, frame, paths)
-    if len(frame) and crs is None:  # the raster's own units
-        frame = clean(frame, options, cell, names=names)
+    if len(frame) and crs is None:  # the raster's own units (rotated too: not exact)
+        frame = clean(frame, options, cell, exact=exact, names=names)
     elif len(frame):
         metric = _metric_crs(crs, frame)
         exact = metric == crs and exact
