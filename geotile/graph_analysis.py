@@ -247,8 +247,9 @@ _POSITION_PASS_OPS = _INPUT_PASS_OPS | {"Sub", "Add", "Mul", "Div", "Relu", "Cli
 def graph_input_patch(graph, input_name: str) -> int | None:
     """The side in px of the patches the model cuts its input into (a ViT/DINOv2 patch
     embedding: a Conv whose kernel and stride are that side, without padding, taking the
-    input through ops that keep its pixels in place), else None. Such a Conv drops the
-    pixels past the last whole patch: windows must be whole patches."""
+    input through ops that keep its pixels in place; not a CNN's stem, whose cells a wider
+    Conv spreads: ConvNeXt's), else None. Such a Conv drops the pixels past the last whole
+    patch: windows must be whole patches."""
     from geotile.onnx_graph import attribute
 
     _, constant_names = _graph_index(graph)
@@ -271,11 +272,48 @@ def graph_input_patch(graph, input_name: str) -> int | None:
     def patch(node, name: str):
         if node.op_type in _CONV_WEIGHTS and node.op_type != "ConvTranspose" \
                 and node.input[0] == name:
-            return side(node)
+            found = side(node)
+            return None if found and _convolved_cells(graph, node.output[0], dims) else found
         return _NOT_A_LAYER
 
     found = _first_layers(graph, input_name, patch, constant_names, _POSITION_PASS_OPS)
     return found.pop() if len(found) == 1 and None not in found else None
+
+
+#: ops that make a patch grid a sequence of tokens (ViT, DINOv2, Swin) or mix its tokens
+_TOKEN_OPS = {"Reshape", "Flatten", "MatMul", "Gemm", "Einsum", "Attention",
+              "MultiHeadAttention"}
+
+
+def _convolved_cells(graph, name: str, dims: dict, steps: int = 64) -> bool:
+    """Whether the cells of a kernel = stride Conv (its output ``name``) go into a Conv of
+    a kernel wider than 1 before any op of tokens (:data:`_TOKEN_OPS`): a CNN's patchify
+    stem (ConvNeXt's 4 px, LayerNorm2d between), not a ViT's patch embedding. Nodes are
+    followed breadth first, the first of either kind deciding; ``dims``: weights' shapes."""
+    from geotile.onnx_graph import attribute
+
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for tensor in node.input:
+            consumers.setdefault(tensor, []).append(node)
+    queue, seen = [name], {name}
+    while queue and steps > 0:
+        tensor, queue = queue[0], queue[1:]
+        for node in consumers.get(tensor, []):
+            if node.op_type in _SHAPE_OPS:
+                continue
+            if node.op_type in _TOKEN_OPS:
+                return False
+            if node.op_type in _CONV_WEIGHTS:
+                at = _CONV_WEIGHTS[node.op_type]
+                weight = dims.get(node.input[at]) if len(node.input) > at else None
+                kernel = attribute(node, "kernel_shape") or (weight[2:] if weight else [])
+                if any(k > 1 for k in kernel):
+                    return True
+            steps -= 1
+            queue += [out for out in node.output if out and out not in seen]
+            seen.update(node.output)
+    return False
 
 
 #: words of the module a torch.onnx.export(dynamo=True) node comes from that make its

@@ -270,3 +270,49 @@ def test_patch_14_model_is_probed_once_at_its_default_size(tmp_path, monkeypatch
     loaded = OnnxModel.from_path(model)
     assert sizes == [518]
     assert loaded.tile_size == 518
+
+
+def convnext_stem_model(path, classes: int = 2):
+    """A ConvNeXt-encoded segmenter as torch.onnx.export writes smp's Unet('tu-convnext_*')
+    or torchvision's convnext: a 4 px stem (a Conv of kernel and stride 4, no pads, as a
+    patch embedding), LayerNorm2d (Transpose, LayerNormalization, Transpose), a 3x3 Conv
+    over the 4 px grid with its residual, 1x1 conv logits upsampled x4 in the graph."""
+    rng = np.random.default_rng(41)
+    head, weights = conv1x1("mixed", "coarse", 8, classes, seed=42)
+    node = helper.make_node
+    nodes = [node("Conv", ["x", "stem"], ["cells"], kernel_shape=[4, 4], strides=[4, 4]),
+             node("Transpose", ["cells"], ["nhwc"], perm=[0, 2, 3, 1]),
+             node("LayerNormalization", ["nhwc", "ln_s", "ln_b"], ["normed"], axis=-1),
+             node("Transpose", ["normed"], ["nchw"], perm=[0, 3, 1, 2]),
+             node("Conv", ["nchw", "dw"], ["spread"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             node("Add", ["nchw", "spread"], ["mixed"]), head,
+             node("Resize", ["coarse", "", "scales"], ["logits"], mode="linear",
+                  coordinate_transformation_mode="half_pixel")]
+    initializers = {**weights, "stem": rng.normal(0, 0.1, (8, 3, 4, 4)).astype(np.float32),
+                    "dw": rng.normal(0, 0.1, (8, 8, 3, 3)).astype(np.float32),
+                    "ln_s": np.ones(8, np.float32), "ln_b": np.zeros(8, np.float32),
+                    "scales": np.array([1, 1, 4, 4], np.float32)}
+    return save_graph(path, nodes, [("x", FLOAT, ["N", 3, "H", "W"])],
+                      [("logits", FLOAT, ["N", classes, "H", "W"])], initializers, opset=17)
+
+
+def test_a_convnext_stem_is_not_taken_for_a_vit_patch_embedding(tmp_path, run_cli, make_raster):
+    """A ConvNeXt encoder's 4 px stem (kernel = stride 4, no pads) was read as a ViT patch
+    embedding: --overlap 0 at 32 px windows became 4 px ('covers the centre 28 px'), 16
+    windows for 9, each window's outer 2 px blended away (values up to 0.5 from its own
+    run). A 3x3 Conv over its cells before any token Reshape makes it a CNN: windows as
+    asked, each equal to ONNX Runtime's run of it alone."""
+    pixels = np.random.default_rng(43).integers(0, 256, (3, 96, 96), dtype=np.uint8)
+    model = convnext_stem_model(tmp_path / "unet_convnext.onnx")
+    image = make_raster("rgb.tif", pixels)
+    result = run_cli("-v", "predict", model, image, "-o", tmp_path / "out.tif", "--tile-size",
+                     "32", "--overlap", "0", "--activation", "none", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    assert "3 x 3 windows of 32 px, overlap 0 px" in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "out.tif") as written:
+        out = written.read()
+    for y in range(0, 96, 32):
+        for x in range(0, 96, 32):
+            window = pixels[np.newaxis, :, y:y + 32, x:x + 32].astype(np.float32) / 255
+            np.testing.assert_allclose(out[:, y:y + 32, x:x + 32], ort_run(model, window)[0][0],
+                                       atol=1e-5)
