@@ -324,7 +324,8 @@ _AUXILIARY_WORDS = {"aux", "auxiliary"}
 def graph_auxiliary_outputs(graph) -> set[str]:
     """Outputs a dynamo export computes in an auxiliary head's module (aux_classifier,
     auxiliary_head), as its nodes' metadata (pkg.torch.onnx.name_scopes) says: the output's
-    own node or, through ops that hand values on (a Resize), the node giving them."""
+    own node or, through ops that hand values on (a Resize, in a wrapper's module too), the
+    node giving them."""
     import ast
     import re
 
@@ -343,11 +344,9 @@ def graph_auxiliary_outputs(graph) -> set[str]:
     for output in graph.output:
         node, steps = producers.get(output.name), 0
         while node is not None and steps < 8:
-            modules = [m for m in scopes(node) if m]
-            if modules:
-                words = {w for m in modules for w in re.split(r"[^a-z]+", m.lower())}
-                if words & _AUXILIARY_WORDS:
-                    found.add(output.name)
+            words = {w for m in scopes(node) for w in re.split(r"[^a-z]+", m.lower())}
+            if words & _AUXILIARY_WORDS:
+                found.add(output.name)
                 break
             if node.op_type not in _PASS_THROUGH_OPS or not node.input:
                 break

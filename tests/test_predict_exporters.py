@@ -316,3 +316,36 @@ def test_a_convnext_stem_is_not_taken_for_a_vit_patch_embedding(tmp_path, run_cl
             window = pixels[np.newaxis, :, y:y + 32, x:x + 32].astype(np.float32) / 255
             np.testing.assert_allclose(out[:, y:y + 32, x:x + 32], ort_run(model, window)[0][0],
                                        atol=1e-5)
+
+
+def test_a_wrapped_dynamo_exports_auxiliary_head_is_told_through_its_resize(
+        tmp_path, run_cli, make_raster):
+    """torchvision's out/aux model exported by dynamo inside a wrapper (``self.model =
+    deeplabv3_...``; forward returning model(x)['out'], model(x)['aux']) without
+    output_names: each head's Conv is in model.classifier / model.aux_classifier, the
+    F.interpolate after it in the wrapper's 'model' scope. The walk stopped at that Resize
+    (a module, no 'aux' in it): both heads written, 6 bands -> the auxiliary head is found
+    through it and left out, 3 bands equal to the main head's softmax."""
+    pixels = np.random.default_rng(44).integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    nodes, weights = [], {"scales": np.array([1, 1, 2, 2], np.float32)}
+    for k, head in enumerate(("classifier", "aux_classifier")):
+        conv, more = conv1x1("pooled", f"conv2d_{k}", 3, 3, seed=45 + k, prefix=f"h{k}")
+        resize = helper.make_node("Resize", [f"conv2d_{k}", "", "scales"],
+                                  [f"upsample_bilinear2d_{k}"], mode="linear",
+                                  coordinate_transformation_mode="half_pixel")
+        for node, scopes in ((conv, ["", "model", f"model.{head}", f"conv2d_{k}"]),
+                             (resize, ["", "model", f"upsample_bilinear2d_{k}"])):
+            entry = node.metadata_props.add()
+            entry.key, entry.value = "pkg.torch.onnx.name_scopes", repr(scopes)
+        nodes += [conv, resize]
+        weights.update(more)
+    pool = helper.make_node("AveragePool", ["x"], ["pooled"], kernel_shape=[2, 2],
+                            strides=[2, 2])
+    model = save_graph(tmp_path / "wrapped.onnx", [pool, *nodes],
+                       [("x", FLOAT, ["s77", 3, "s53", "s0"])],
+                       [(f"upsample_bilinear2d_{k}", FLOAT, ["s77", 3, "s53", "s0"])
+                        for k in range(2)], weights, opset=18, ir_version=10)
+    out = predicted(run_cli, model, make_raster("rgb.tif", pixels), "--tile-size", "64")
+    logits = ort_run(model, pixels[np.newaxis].astype(np.float32) / np.float32(255))
+    assert out.shape[0] == 3
+    np.testing.assert_allclose(out, softmax(logits[0])[0], atol=1e-5)
