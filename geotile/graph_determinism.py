@@ -56,7 +56,8 @@ def batch_reduction(graph, input_name: str) -> str:
     a Reshape of them to a fixed leading size (the batch folded into its other axes: torch's
     ``x.view(1, -1)``), a Gather or Slice of windows along it (``x + x[0:1]``). A Gather of
     axis 0 after the windows were moved off it (attention's ``qkv.permute(2, 0, ...)[0]``)
-    is none."""
+    is none, nor one of indices computed from shapes alone (dynamo's as_strided: a Range
+    over every window), as a Slice of computed bounds is none."""
     from geotile.graph_analysis import _graph_ranks
     from geotile.onnx_graph import attribute, constant_values
 
@@ -85,7 +86,8 @@ def batch_reduction(graph, input_name: str) -> str:
                 return f"{_label(node)} over every axis"
             if any(is_batch(axis) for axis in axes):
                 return f"{_label(node)} over axis {batch}"
-        elif node.op_type == "Gather" and is_batch(attribute(node, "axis", 0)):
+        elif node.op_type == "Gather" and is_batch(attribute(node, "axis", 0)) and (
+                len(node.input) < 2 or node.input[1] in values or node.input[1] in batch_axes):
             return f"{_label(node)} of windows by index"
         elif node.op_type == "Slice" and _slices_batch(node, values, batch):
             return f"{_label(node)} of windows"

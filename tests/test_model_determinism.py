@@ -301,3 +301,51 @@ def test_a_batch_fixed_at_1_folded_by_a_reshape_is_not_said_to_mix(tmp_path, run
         written = raster.read()
     window = (pixels[:, 32:64, 64:96].astype(np.float32) / 255)[None]
     np.testing.assert_allclose(written[:, 32:64, 64:96], ort_run(path, window)[0][0], atol=1e-5)
+
+
+def test_as_strided_after_a_pooling_runs_batched(tmp_path, run_cli, image, monkeypatch):
+    """torch.onnx.export(dynamo=True) writes smp UPerNet's adaptive pooling (as_strided) as
+    a Reshape of the pooled [N, C, 1, 1] to [-1] and a Gather of axis 0 whose indices are
+    computed from the input's shape (Range(N * C)): ran one window a run ('its Gather
+    node_as_strided of windows by index mixes the windows', 9 runs for 9 windows at
+    --batch-size 8) -> indices computed from shapes alone pick every window's own values:
+    batched; each window equals ONNX Runtime's run of it alone."""
+    import onnxruntime
+
+    conv, weights = conv1x1("input", "conv", 3, 2, 1)
+    node = helper.make_node
+    nodes = [conv, node("ReduceMean", ["conv"], ["mean"], axes=[2, 3]),
+             node("Reshape", ["mean", "flat_shape"], ["flat"]),
+             node("Shape", ["input"], ["shape"]),
+             node("Gather", ["shape", "zero"], ["n"], axis=0),
+             node("Mul", ["n", "two"], ["total"]),
+             node("Range", ["zero", "total", "one"], ["indices"]),
+             node("Gather", ["flat", "indices"], ["picked"], axis=0, name="node_as_strided"),
+             node("Unsqueeze", ["n", "axes"], ["n1"]),
+             node("Concat", ["n1", "rest"], ["back_shape"], axis=0),
+             node("Reshape", ["picked", "back_shape"], ["pooled"]),
+             node("Sub", ["conv", "pooled"], ["output"])]
+    path = save_graph(tmp_path / "as_strided.onnx", nodes, IN, OUT, {
+        **weights, "flat_shape": np.array([-1], np.int64), "zero": np.array(0, np.int64),
+        "one": np.array(1, np.int64), "two": np.array(2, np.int64),
+        "axes": np.array([0], np.int64), "rest": np.array([2, 1, 1], np.int64)}, opset=17)
+    pixels, tif = image
+    batches = []
+    run = onnxruntime.InferenceSession.run
+
+    def spy(self, names, feed, *args, **kwargs):
+        batches.append(next(iter(feed.values())).shape[0])
+        return run(self, names, feed, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
+    result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
+    assert result.exit_code == 0, result.output
+    assert max(batches) == 8, batches
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
+    with rasterio.open(tmp_path / "o.tif") as raster:
+        written = raster.read()
+    for y in range(0, 96, 32):
+        for x in range(0, 96, 32):
+            window = (pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255)[None]
+            np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
+                                       ort_run(path, window)[0][0], atol=1e-5)
