@@ -49,7 +49,7 @@ def refuse_training_graph(graph, path) -> None:
                          f"mode, which {why}. {_FIX}")
 
 
-def batch_reduction(graph, input_name: str) -> str:
+def batch_reduction(graph, input_name: str, fixed_batch: int | None = None) -> str:
     """The first op mixing the values of the windows of a batch, else "": a reduction of
     the image's values over their batch axis (axis 0 until a Transpose moves it; -4 of a 4-D
     tensor) or over every axis (a MeanVarianceNormalization's default axes 0, 2, 3 too), or
@@ -57,7 +57,8 @@ def batch_reduction(graph, input_name: str) -> str:
     ``x.view(1, -1)``), a Gather or Slice of windows along it (``x + x[0:1]``). A Gather of
     axis 0 after the windows were moved off it (attention's ``qkv.permute(2, 0, ...)[0]``)
     is none, nor one of indices computed from shapes alone (dynamo's as_strided: a Range
-    over every window), as a Slice of computed bounds is none."""
+    over every window), as a Slice of computed bounds is none, nor a Reshape to the
+    model's own ``fixed_batch`` (an export without dynamic axes: [2, 32, -1])."""
     from geotile.graph_analysis import _graph_ranks
     from geotile.onnx_graph import attribute, constant_values
 
@@ -93,7 +94,8 @@ def batch_reduction(graph, input_name: str) -> str:
             return f"{_label(node)} of windows"
         elif node.op_type == "Reshape" and batch == 0 and len(node.input) > 1:
             shape = values.get(node.input[1])
-            if shape is not None and shape.ndim == 1 and shape.size and shape[0] >= 1:
+            if shape is not None and shape.ndim == 1 and shape.size and shape[0] >= 1 \
+                    and shape[0] != fixed_batch:
                 return f"{_label(node)} to a fixed shape {[int(s) for s in shape]}"
     return ""
 

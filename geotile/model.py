@@ -482,8 +482,8 @@ class OnnxModel:
                      "quantized on its own range", path.name)
         # a batch fixed at 1 (torch.onnx.export without dynamic_axes: every Reshape to [1,
         # ...]) runs one window a run anyway: nothing to say
-        mixing = batch_reduction(graph, self.input_name) if graph is not None and \
-            self.fixed_batch != 1 else ""
+        mixing = batch_reduction(graph, self.input_name, self.fixed_batch) if graph is not None \
+            and self.fixed_batch != 1 else ""
         if mixing:  # x - x.mean(0), x.view(1, -1): windows would mix with their neighbours
             self._chunk = 1
             log.info("%s: its %s mixes the windows of a batch: one window a run", path.name,
