@@ -10,7 +10,7 @@ _LINEAR = {"linear", "bilinear"}
 
 def asymmetric_upsampling(model) -> str:
     """Why the map of a PyTorch export (its producer_name) is shifted, naming the first
-    linear Upsample/Resize before opset 11 and its shift, else ""."""
+    linear Upsample/Resize before opset 11 (not of scales 1) and its shift, else ""."""
     from geotile.onnx_graph import attribute, constant_values, default_opset
 
     if model is None or not model.producer_name.lower().startswith("pytorch"):
@@ -25,6 +25,8 @@ def asymmetric_upsampling(model) -> str:
             continue
         scales = values.get(node.input[1]) if len(node.input) > 1 else None
         scales = attribute(node, "scales") if scales is None else list(scales.ravel())
+        if scales and all(s == 1 for s in scales):
+            continue  # the same size: no coordinates to differ
         factor = max(scales) if scales else None
         shift = f"{(factor - 1) / 2:g} px for its x{factor:g}" if factor else \
             "(scale - 1) / 2 px"

@@ -170,14 +170,16 @@ def test_a_reduction_after_a_deep_chain_is_found(tmp_path):
     assert batch_reduction(read_graph(path), "input") == "ReduceMean 'mean' over axis 0"
 
 
-def _upsampling_model(path, producer, opset, op, mode):
-    """A 1x1 conv at half resolution (MaxPool 2) upsampled x2 by ``op`` at ``opset``, as
-    ``producer`` writes it."""
+def _upsampling_model(path, producer, opset, op, mode, factor=2):
+    """A 1x1 conv at 1 / ``factor`` resolution (MaxPool) upsampled x ``factor`` by ``op`` at
+    ``opset``, as ``producer`` writes it."""
     import onnx
 
     conv, weights = conv1x1("input", "conv", 3, 2, 1)
-    pool = helper.make_node("MaxPool", ["conv"], ["half"], kernel_shape=[2, 2], strides=[2, 2])
-    scales = {"scales": np.array([1, 1, 2, 2], np.float32), "roi": np.zeros(0, np.float32)}
+    pool = helper.make_node("MaxPool", ["conv"], ["half"], kernel_shape=[factor, factor],
+                            strides=[factor, factor])
+    scales = {"scales": np.array([1, 1, factor, factor], np.float32),
+              "roi": np.zeros(0, np.float32)}
     extra = {"coordinate_transformation_mode": "half_pixel"} if opset >= 11 else {}
     inputs = ["half", "roi", "scales"] if opset >= 11 else ["half", "scales"]
     node = helper.make_node(op, inputs, ["output"], mode=mode, **extra)
@@ -378,3 +380,19 @@ def test_a_batch_fixed_at_2_reshaped_to_its_own_batch_is_not_said_to_mix(tmp_pat
     window = (pixels[:, 32:64, 64:96].astype(np.float32) / 255)[None]
     np.testing.assert_allclose(written[:, 32:64, 64:96],
                                ort_run(path, np.repeat(window, 2, axis=0))[0][0], atol=1e-5)
+
+
+def test_pytorch_bilinear_resize_by_1_before_opset_11_is_not_warned(tmp_path, run_cli, image):
+    """torch.onnx.export at opset 9 of F.interpolate(scale_factor=1, mode="bilinear") (a
+    resize to the same size) writes an Upsample of scales 1: warned 'its map is shifted 0 px
+    for its x1 ... Re-export it', of a map no coordinate convention shifts -> not warned;
+    the values ONNX Runtime's."""
+    pixels, tif = image
+    path = _upsampling_model(tmp_path / "m.onnx", "pytorch", 9, "Upsample", "linear", 1)
+    result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
+    assert result.exit_code == 0, result.output
+    assert "opset_version=11" not in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "o.tif") as raster:
+        written = raster.read()
+    window = (pixels[:, :32, :32].astype(np.float32) / 255)[None]
+    np.testing.assert_allclose(written[:, :32, :32], ort_run(path, window)[0][0], atol=1e-5)
