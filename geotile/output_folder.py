@@ -255,6 +255,9 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
                     time.sleep(0.05)
                 _remove_empty(made)  # only folders left empty: nothing was published
         except KeyboardInterrupt:
+            if published:  # a Ctrl-C as the emptied staging folder went
+                raise Interrupted(f"{final}: interrupted after the output was written "
+                                  "completely (it is in place).") from None
             raise Interrupted(f"{final}: interrupted; nothing was written there (the "
                               "temporary files were removed).") from None
 

@@ -129,6 +129,27 @@ def _remove_staging(outdir: Path, keep: str) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
+def _remove_leftovers(outdir: Path, run_key: str) -> None:
+    """A --resume finding ``outdir`` complete: remove the parts folder (and staging folders)
+    that a run of ``run_key`` left when it was killed once its output was in place; never
+    another run's parts to go on from, nor while a run writes there."""
+    parts = _parts_folder(outdir)
+    if not parts.is_dir() or _read_record(parts / RUN_RECORD).get("run") != run_key:
+        return
+    try:
+        lock = _lock_parts(parts)
+    except OutputExistsError:  # a run writing there now
+        return
+    try:
+        _remove_staging(outdir, keep="")
+        _empty(parts)
+        with contextlib.suppress(OSError):
+            parts.rmdir()
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
 def _holds_geotile_output(outdir: Path) -> bool:
     from geotile.output_folder import geotile_files
 

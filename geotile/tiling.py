@@ -107,6 +107,7 @@ from geotile.tile_resume import (
     _lock_parts,
     _parts_folder,
     _read_record,
+    _remove_leftovers,
     _remove_staging,
 )
 
@@ -605,6 +606,7 @@ def tile_rasters(
     if resume:  # a finished run: nothing to read
         finished = _finished_run(Path(outdir), run_digest)
         if finished is not None:
+            _remove_leftovers(Path(outdir), run_key)  # of this run, killed once in place
             return finished
         if not overwrite and _holds_geotile_output(Path(outdir)):
             _check_resumable(Path(outdir), run_key)
@@ -675,6 +677,9 @@ def tile_rasters(
             _forget_parts(parts, lock, made)
             raise
         if _finished_run(Path(outdir), run_digest) is not None:  # interrupted once in place
+            _empty(parts)  # nothing left to go on from
+            with contextlib.suppress(OSError):
+                parts.rmdir()
             raise
         finished = sum(_read_record(parts / image_stem(image) / "complete.json")
                        .get("complete") == digest

@@ -1060,3 +1060,94 @@ def test_resume_redoes_the_outputs_another_geotile_wrote(run_cli, request, tmp_p
     again = run_cli(*args, "--resume")
     assert again.exit_code == 0 and written() == redone
     assert "another geotile" not in again.output
+
+
+_KILL_AFTER_PUBLISH = """
+import os, signal, sys
+import geotile.tiling as tiling
+def dies(folder):
+    os.kill(os.getpid(), signal.SIGKILL)  # the output is in place, its parts not yet removed
+tiling._empty = dies
+from geotile.cli.main import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_tile_resume_of_a_run_killed_once_published_removes_its_parts(make_raster, run_cli,
+                                                                      tmp_path):
+    """`tile --resume` killed after its output was in place, before its parts folder (a hard
+    link of every patch: 585 files for 288 patches) was removed: the next --resume found the
+    output complete and returned, leaving the parts and the empty staging folder for good.
+    It now removes what that killed run left; the output stays as it is."""
+    import subprocess
+    import sys
+
+    images = [make_raster(f"img{i}.tif", np.full((1, 40, 40), i, np.uint8)) for i in range(3)]
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    args = (*map(str, images), "--size", "20", "--resume")
+    assert run_cli("tile", *args, "-o", clean).exit_code == 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", _KILL_AFTER_PUBLISH, "tile", *args, "-o",
+                             str(out)], env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    parts = out / ".geotile-tile-parts.tmp"
+    assert any(parts.rglob("*.tif"))
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.tif") if parts not in p.parents}
+    result = run_cli("tile", *args, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [".geotile-tile.json", "images", "index.csv"]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.tif")} == before
+    assert _tree(out) == _tree(clean)
+
+
+def test_tile_resume_interrupted_once_published_removes_its_parts(make_raster, run_cli,
+                                                                  tmp_path, monkeypatch):
+    """Ctrl-C of `tile --resume` while its output moved in: it says the output is in place,
+    and its parts folder (kept only for a --resume to go on from) goes as after a run that
+    was not interrupted."""
+    import signal
+
+    import geotile.output_folder as output_folder
+
+    images = [make_raster(f"img{i}.tif", np.full((1, 40, 40), i, np.uint8)) for i in range(3)]
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    args = (*images, "--size", "20", "--resume")
+    assert run_cli("tile", *args, "-o", clean).exit_code == 0
+    publish = output_folder._publish
+
+    def interrupted(*a):
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C as the files move in: held until in
+        publish(*a)
+
+    monkeypatch.setattr(output_folder, "_publish", interrupted)
+    result = run_cli("tile", *args, "-o", out)
+    assert_one_line_error(result, f"{out}: interrupted after the output was written "
+                          "completely (it is in place)", code=130)
+    assert sorted(p.name for p in out.iterdir()) == [".geotile-tile.json", "images", "index.csv"]
+    assert _tree(out) == _tree(clean)
+
+
+def test_tile_interrupted_while_its_staging_folder_goes_says_the_output_is_in_place(
+        make_raster, run_cli, tmp_path, monkeypatch):
+    """A Ctrl-C landing after the patches were published, while the emptied staging folder
+    was removed, said 'interrupted; nothing was written there' about a complete output (288
+    patches, index.csv, marker in place): it says the output is in place."""
+    import signal
+
+    import geotile.output_folder as output_folder
+
+    image = make_raster("img.tif", np.ones((1, 40, 40), np.uint8))
+    out = tmp_path / "out"
+    rmtree = output_folder._rmtree
+
+    def interrupted(path):
+        if (out / "index.csv").exists():  # published: Ctrl-C as the staging folder goes
+            signal.raise_signal(signal.SIGINT)
+        rmtree(path)
+
+    monkeypatch.setattr(output_folder, "_rmtree", interrupted)
+    result = run_cli("tile", image, "--size", "20", "-o", out)
+    assert_one_line_error(result, f"{out}: interrupted after the output was written "
+                          "completely (it is in place)", code=130)
+    assert sorted(p.name for p in out.iterdir()) == [".geotile-tile.json", "images", "index.csv"]
+    assert len((out / "index.csv").read_text().splitlines()) == 1 + 4
