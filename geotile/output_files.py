@@ -266,9 +266,12 @@ def check_writable(final: str | os.PathLike) -> None:
         raise error
     folder = _nearest_existing(final)
     probe = _temporary_sibling(folder / final.name)
+    from geotile.output_folder import signals_deferred
+
     try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        os.unlink(probe)
+        with signals_deferred():  # a Ctrl-C between the two: the probe goes first
+            os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            os.unlink(probe)
     except OSError as exc:
         raise InputError(f"{final}: its folder {folder} is not writable ({exc.strerror}). "
                          "Choose another output path or fix its permissions.") from exc

@@ -121,6 +121,31 @@ def test_ctrl_c_just_after_the_lock_file_is_made_leaves_nothing(tmp_path, monkey
         tmp.write_text("never")
     assert list(tmp_path.iterdir()) == []
 
+def test_ctrl_c_while_the_writable_probe_exists_leaves_nothing(tmp_path, monkeypatch):
+    """SIGTERM of `vectorize -o v.geojson` (1.5 s in) landed between the making and the
+    removal of check_writable's probe file: it said 'the temporary files were removed' and
+    left an empty .v.<hex>.tmp.geojson, which no later run removed. The probe is made and
+    removed with signals held."""
+    import signal
+
+    from geotile.output_files import check_writable
+
+    close = os.close
+    fired = []
+
+    def then_ctrl_c(handle):
+        close(handle)
+        if not fired and any(p.name.endswith(".tmp.geojson") for p in tmp_path.iterdir()):
+            fired.append(1)
+            signal.raise_signal(signal.SIGINT)  # Python's handler raises at the next bytecode
+
+    monkeypatch.setattr(os, "close", then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        check_writable(tmp_path / "v.geojson")
+    monkeypatch.undo()
+    assert fired and list(tmp_path.iterdir()) == []
+
+
 @contextlib.contextmanager
 def _tiny_disk(tmp_path: Path, size: str = "160k"):
     """A tmpfs of ``size`` mounted under tmp_path (root only; skipped elsewhere)."""
