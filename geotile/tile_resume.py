@@ -131,10 +131,11 @@ def _remove_staging(outdir: Path, keep: str) -> None:
 
 def _remove_leftovers(outdir: Path, run_key: str) -> None:
     """A --resume finding ``outdir`` complete: remove the parts folder (and staging folders)
-    that a run of ``run_key`` left when it was killed once its output was in place; never
-    another run's parts to go on from, nor while a run writes there."""
+    that a run of ``run_key`` left when it was killed once its output was in place (or that
+    lost their run record as that run emptied them); never another run's parts to go on
+    from, nor while a run writes there."""
     parts = _parts_folder(outdir)
-    if not parts.is_dir() or _read_record(parts / RUN_RECORD).get("run") != run_key:
+    if not parts.is_dir() or _read_record(parts / RUN_RECORD).get("run", run_key) != run_key:
         return
     try:
         lock = _lock_parts(parts)

@@ -1151,3 +1151,24 @@ def test_tile_interrupted_while_its_staging_folder_goes_says_the_output_is_in_pl
                           "completely (it is in place)", code=130)
     assert sorted(p.name for p in out.iterdir()) == [".geotile-tile.json", "images", "index.csv"]
     assert len((out / "index.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_tile_resume_removes_parts_left_without_their_run_record(make_raster, run_cli,
+                                                                 tmp_path):
+    """A Ctrl-C while a finished run emptied its parts folder (its run record gone first)
+    left the other parts: the next --resume over the complete output removes them too, but
+    never the parts of another run (its record names it)."""
+    images = [make_raster(f"img{i}.tif", np.full((1, 40, 40), i, np.uint8)) for i in range(2)]
+    out = tmp_path / "out"
+    args = ("tile", *images, "--size", "20", "--resume", "-o", out)
+    assert run_cli(*args).exit_code == 0
+    expected = _tree(out)
+    parts = out / ".geotile-tile-parts.tmp"
+    (parts / "img1" / "images").mkdir(parents=True)
+    (parts / "img1" / "images" / "img1_0_0.tif").write_bytes(b"cut")
+    assert run_cli(*args).exit_code == 0
+    assert not parts.exists() and _tree(out) == expected
+    (parts / "img1").mkdir(parents=True)
+    (parts / ".geotile-run.json").write_text('{"run": "another", "overwrite": true}')
+    assert run_cli(*args).exit_code == 0
+    assert (parts / "img1").is_dir()
