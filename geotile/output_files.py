@@ -448,6 +448,9 @@ def atomic_output(
     replaced output goes with it. A stray sidecar without ``overwrite`` is refused (GDAL
     would merge it into the new output).
 
+    With ``overwrite`` the temporary files a killed run left for ``path`` go first
+    (:func:`geotile.resume.remove_temporaries`).
+
     ``written_meanwhile(final, sidecar)``: whether a file that appeared meanwhile (with its
     sidecar where ``sidecar``) is this very output, of another run of the same command (a
     --resume started twice; geotile.resume.completed_as): it stays, and this copy goes.
@@ -456,6 +459,10 @@ def atomic_output(
     check_output(final, overwrite)
     sidecar = pam_sidecar(final)
     _writable_folder(final)
+    if overwrite:  # what a killed run left beside it (geotile's names, never a live run's)
+        from geotile.resume import remove_temporaries
+
+        remove_temporaries(final)
     if verify is None and final.suffix.lower() in (".tif", ".tiff"):
         verify = verify_geotiff
     from geotile.output_folder import signals_deferred

@@ -733,6 +733,31 @@ def test_predict_killed_by_sigkill_resumes(run_cli, predict_setup, tmp_path):
     assert _files(out) == _files(clean)  # the temporary file is gone too
 
 
+def test_predict_overwrite_after_a_sigkill_removes_the_killed_runs_temporaries(
+        run_cli, predict_setup, tmp_path):
+    """A predict killed by SIGKILL (the OOM killer) leaves .img1.<hex>.tmp.tif (as large as
+    the output) and its .lock: --resume removed them, --overwrite left them for good. It
+    removes them too (geotile's names of that output only)."""
+    import subprocess
+    import sys
+
+    model, images = predict_setup
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert _predict(run_cli, model, images, clean).exit_code == 0
+    args = ["predict", str(model), *map(str, images), "--tile-size", "32", "-o", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", _KILL_PREDICT, *args], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert any(".tmp.tif" in p.name for p in out.iterdir())
+    (out / ".img1.notes.tmp.tif").write_text("mine")  # not a name geotile gives
+    result = _predict(run_cli, model, images, out, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert (out / ".img1.notes.tmp.tif").read_text() == "mine"
+    (out / ".img1.notes.tmp.tif").unlink()
+    assert _files(out) == _files(clean)
+
+
 @pytest.mark.parametrize("resume", [False, True])
 def test_an_interrupted_tile_says_what_it_keeps_for_resume(make_raster, run_cli, tmp_path,
                                                            monkeypatch, resume):
