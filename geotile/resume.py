@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -242,8 +243,9 @@ def _temporary_pattern(final: Path) -> re.Pattern:
 
 
 def remove_temporaries(output: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files a killed geotile run left beside ``output`` (its own
-    names only: ``.<stem>.[<run tag>-]<8 hex>.tmp<suffix>[...]``), never those of a run
+    """Remove the temporary files (and vector outputs' temporary folders) a killed geotile
+    run left beside ``output`` (its own names only:
+    ``.<stem>.[<run tag>-]<8 hex>.tmp<suffix>[...]``), never those of a run
     still writing them (its ``.lock`` held); returns what was removed."""
     final = Path(output)
     if not final.parent.is_dir():
@@ -254,7 +256,8 @@ def remove_temporaries(output: str | os.PathLike) -> list[Path]:
     found: dict[str, list[Path]] = {}  # by the temporary file they belong to
     for name in _hidden_names(final.parent):
         entry = final.parent / name
-        if (match := pattern.fullmatch(name)) and entry.is_file() and not entry.is_symlink():
+        if (match := pattern.fullmatch(name)) and not entry.is_symlink() and (
+                entry.is_file() or entry.is_dir()):  # a folder: vector_output's
             found.setdefault(name[:match.start(1)] if match.group(1) else name,
                              []).append(entry)
     removed = []
@@ -263,7 +266,10 @@ def remove_temporaries(output: str | os.PathLike) -> list[Path]:
             if not abandoned:  # another run, still writing it
                 continue
             for entry in entries:
-                entry.unlink(missing_ok=True)
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
                 removed.append(entry)
     return removed
 

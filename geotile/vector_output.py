@@ -220,19 +220,22 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     of the ``rasters`` (:func:`geojson_decimals`). ``geometry_type``: the layer's declared
     type where ``frame`` holds no feature to tell it (lines of a tile without roads)."""
     import shutil
-    import uuid
 
     from geotile.errors import Interrupted
     from geotile.output_files import (
+        _held_temporary,
+        _release_temporary,
+        _temporary_sibling,
         _writable_folder,
         failed_write_advice,
         folder_lock,
         publish,
-        temporary_stem,
     )
     from geotile.output_folder import signals_deferred
+    from geotile.resume import remove_temporaries
 
     _writable_folder(output)
+    remove_temporaries(output)  # the folder a killed run left (geotile's, never a live run's)
     if writer == "ESRI Shapefile":
         _refuse_long_text(frame, output)
     complete = False
@@ -242,16 +245,17 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
         layer = default_layer(output)
     geometry = frame.geometry.name  # last, as GDAL lists it: GeoParquet tables concatenate
     frame = frame[[c for c in frame.columns if c != geometry] + [geometry]]
-    # named after the output's stem cut as a temporary file's: a legal name near the file
-    # system's 255 bytes stays one with a '.' and '.<8 hex>.tmp' around it
-    folder = output.with_name(
-        f".{temporary_stem(output.stem)}{output.suffix}.{uuid.uuid4().hex[:8]}.tmp")
+    # a temporary file's name (.<stem>.<8 hex>.tmp<suffix>), its lock held while it is
+    # written: a later run removes it only once this one ended (remove_temporaries)
+    folder, held = _temporary_sibling(output), None
     # a GeoPackage's other layers are copied, then the copy replaces it: locked from the
     # look at its layers to the move, so that a layer another run writes there meanwhile
     # (vectorize's, evaluate --errors') is in the copy, never lost; other formats: the move
     locked = contextlib.ExitStack()
     whole = writer == "GPKG"
     try:
+        with signals_deferred():  # a signal as the lock file is made: handled in here
+            folder, held = _held_temporary(output)
         if whole:
             locked.enter_context(folder_lock(output.parent))
         folder.mkdir()
@@ -305,6 +309,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
                           "(the temporary files were removed).") from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        _release_temporary(folder, held)
         locked.close()
 
 

@@ -1076,3 +1076,38 @@ def test_a_file_size_limit_far_above_a_failed_write_is_not_blamed(tmp_path, monk
     assert "disk I/O error" in str(err.value) and "Free space" in str(err.value)
     assert "file-size limit" not in str(err.value) and "ulimit" not in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+_KILL_WRITING = """
+import os, signal, sys
+import geotile.vector_output as vector_output
+def dies(*a, **k):
+    os.kill(os.getpid(), signal.SIGKILL)  # the OOM killer, as the features are written
+vector_output._write = dies
+from geotile.cli.main import cli
+cli(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("name", ["v.gpkg", "v.geojson"])
+def test_vectorize_after_a_sigkill_removes_the_killed_runs_temporary_folder(
+        run_cli, make_raster, tmp_path, name):
+    """vectorize killed by SIGKILL while writing left .v.gpkg.<hex>.tmp/ (the whole output
+    being written), which every later run left in place. The next write of that output
+    removes what a killed run left (geotile's names, never a live run's nor the user's)."""
+    mask = np.zeros((1, 20, 20), np.uint8)
+    mask[0, 4:9, 4:9] = 1
+    raster = make_raster("m.tif", mask)
+    out = tmp_path / "out" / name
+    out.parent.mkdir()
+    mine = out.parent / ".v.notes.tmp.gpkg"  # not a name geotile gives
+    mine.mkdir()
+    killed = subprocess.run([sys.executable, "-c", _KILL_WRITING, "vectorize", str(raster),
+                             "-o", str(out)], capture_output=True, text=True, timeout=120,
+                            env={"PYTHONPATH": ":".join(sys.path), "PATH": "/usr/bin:/bin"})
+    assert killed.returncode == -9, killed.stderr
+    assert any(".tmp" in p.name and p != mine for p in out.parent.iterdir())
+    result = run_cli("vectorize", raster, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([name, mine.name])
+    assert len(gpd.read_file(out)) == 1
