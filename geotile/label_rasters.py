@@ -934,9 +934,10 @@ def _index_ids(values: np.ndarray, valid: np.ndarray, labels_path) -> np.ndarray
 
 def _check_ids_under(label, labels_path, image_paths) -> None:
     """:class:`BadClassIds` for the ids a mask cannot hold (below 0, above 255) that a label
-    raster of a wider type than uint8 holds under any image (the window bounding it),
-    before any mask is written: a run stopped at the image under CORINE's code 311 left the
-    masks of the images before it."""
+    raster of a wider type than uint8 holds under any image (the window bounding it; where
+    found there off the image's grid, under its pixel centres alone), before any mask is
+    written: a run stopped at the image under CORINE's code 311 left the masks of the
+    images before it."""
     from rasterio.windows import Window
 
     from geotile.input_paths import input_path
@@ -949,20 +950,44 @@ def _check_ids_under(label, labels_path, image_paths) -> None:
     for image_path in map(input_path, image_paths):
         with open_raster(image_path) as image:
             window = _window_under(label, image)
-        if window is None:
-            continue
-        step = max(1, CENTRES // max(int(window.width), 1))
-        for top in range(0, int(window.height), step):
-            part = Window(window.col_off, window.row_off + top, window.width,
-                          min(step, int(window.height) - top))
-            band = read_window(label, part, 1)
-            valid = dataset_valid(label, part) if check else np.ones(band.shape, bool)
-            if band.dtype.kind == "f":
-                valid &= np.isfinite(band)
-            seen = band[valid]
-            bad.append(np.unique(seen[(seen < 0) | (seen > IGNORE)]))
+            if window is None:
+                continue
+            step = max(1, CENTRES // max(int(window.width), 1))
+            found = []
+            for top in range(0, int(window.height), step):
+                part = Window(window.col_off, window.row_off + top, window.width,
+                              min(step, int(window.height) - top))
+                band = read_window(label, part, 1)
+                valid = dataset_valid(label, part) if check else np.ones(band.shape, bool)
+                found.append(_out_of_range(band, valid))
+            if any(f.size for f in found) and not _pixel_grid(label, image) \
+                    and _offset(label, image) is None:
+                # the window bounds the footprint: only the pixels under its centres count
+                found = _warped_out_of_range(label, image, check)
+            bad.extend(found)
     if bad and any(b.size for b in bad):
         raise BadClassIds(labels_path, np.concatenate(bad))
+
+
+def _out_of_range(band: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The distinct valid values of ``band`` a mask cannot hold (below 0, above 255)."""
+    if band.dtype.kind == "f":
+        valid = valid & np.isfinite(band)
+    seen = band[valid]
+    return np.unique(seen[(seen < 0) | (seen > IGNORE)])
+
+
+def _warped_out_of_range(label, image, check: bool) -> list[np.ndarray]:
+    """:func:`_out_of_range` of the label pixels under the image's pixel centres, read as
+    its mask reads them (:func:`_warp_band`): a window bounding a footprint askew on the
+    label grid reaches cells no centre falls in."""
+    step = _band_rows(label, image, streamed_band_rows(image.width, DEFAULT_BAND_ROWS))
+    found = []
+    for top in range(0, image.height, step):
+        values, valid = _warp_band(label, image, top, min(step, image.height - top), [1],
+                                   check)
+        found.append(_out_of_range(values[0], valid))
+    return found
 
 
 def _window_under(label, image):

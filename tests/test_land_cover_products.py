@@ -361,3 +361,27 @@ def test_an_image_over_the_nodata_of_a_label_raster_is_not_told_its_crs_may_be_w
     assert "CRS may be wrong" not in result.stderr
     with rasterio.open(tmp_path / "mask.tif") as src:
         assert (src.read(1) == 255).all()
+
+
+def test_corine_codes_beside_a_rotated_image_footprint_are_not_refused(tmp_path, run_cli):
+    """An orthotile in UTM 33N lies askew on CORINE's EPSG:3035 grid: the label window
+    bounding it reaches 100 m cells no pixel centre of it falls in. 311 there, 112 under
+    every centre: the mask is all 112 (exit 0), as before the up-front id check, which read
+    the whole bounding window and refused 311."""
+    x0, y0, res, size = 4679000, 3000000, 100, 40
+    to_utm = Transformer.from_crs("EPSG:3035", "EPSG:32633", always_xy=True)
+    image = _orthotile(tmp_path / "a.tif", "EPSG:32633",
+                       *to_utm.transform(x0 + 2000, y0 - 2000), size=200, res=2.0)
+    with rasterio.open(image) as src:
+        rows, cols = np.mgrid[0:src.height, 0:src.width] + 0.5
+        xs, ys = src.transform * (cols.ravel(), rows.ravel())
+    ex, ny = Transformer.from_crs("EPSG:32633", "EPSG:3035", always_xy=True).transform(xs, ys)
+    codes = np.full((size, size), 311, np.uint16)
+    codes[((y0 - ny) // res).astype(int), ((ex - x0) // res).astype(int)] = 112
+    assert (codes == 311).sum() > size * size - 30  # only the cells under the image are 112
+    labels = write_raster(tmp_path / "clc.tif", codes, crs="EPSG:3035",
+                          transform=from_origin(x0, y0, res, res), nodata=0)
+    result = run_cli("make-masks", labels, image, "-o", f"{tmp_path}/masks/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / "a.tif") as src:
+        assert np.unique(src.read(1)).tolist() == [112]
