@@ -385,3 +385,25 @@ def test_corine_codes_beside_a_rotated_image_footprint_are_not_refused(tmp_path,
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "masks" / "a.tif") as src:
         assert np.unique(src.read(1)).tolist() == [112]
+
+
+def test_codes_between_the_pixel_centres_of_a_coarser_image_are_not_refused(tmp_path, run_cli):
+    """A uint16 label raster at 0.25 m under a 1 m orthotile: a mask reads the label pixel
+    under each image pixel's centre, not the three rows between them, which hold 300 here.
+    The mask is all 7 (exit 0), as before the up-front id check, which refused 300."""
+    codes = np.full((120, 120), 7, np.uint16)
+    codes[0::4] = 300  # the first row of each 4 x 4 block: no centre of the 1 m pixels
+    labels = write_raster(tmp_path / "labels.tif", codes, crs="EPSG:32633",
+                          transform=from_origin(500000, 5000000, 0.25, 0.25), nodata=0)
+    image = write_raster(tmp_path / "a.tif", np.full((3, 30, 30), 90, np.uint8),
+                         crs="EPSG:32633", transform=from_origin(500000, 5000000, 1, 1))
+    result = run_cli("make-masks", labels, image, "-o", f"{tmp_path}/masks/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "masks" / "a.tif") as src:
+        assert np.unique(src.read(1)).tolist() == [7]
+    codes[2::4] = 301  # under the centres: refused, naming it, no mask
+    labels = write_raster(tmp_path / "centres.tif", codes, crs="EPSG:32633",
+                          transform=from_origin(500000, 5000000, 0.25, 0.25), nodata=0)
+    result = run_cli("make-masks", labels, image, "-o", f"{tmp_path}/refused/")
+    assert_one_line_error(result, str(labels), "class id 301 does not fit")
+    assert not (tmp_path / "refused" / "a.tif").exists()
