@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from geotile.dataset_names import image_name, names_mask_of
 from geotile.errors import InputError
 from geotile.input_files import VECTOR_SUFFIXES
@@ -61,25 +63,28 @@ def _masks_of(stem: str, stems: set[str], path: Path | None = None) -> set[str]:
     """The names among ``stems`` (lower case: ``104_mask``, ``104``) of masks of the image
     ``stem`` (``104_sat``, FLAIR's ``IMG_000001``; :mod:`geotile.dataset_names`) when its
     name marks it an image, compared in NFC; a LandCover.ai piece (``<name>_<k>``, the file
-    ``path``) only when it is an RGB image, not a class mask of its own."""
+    ``path``) only when it is an image, not a class mask of its own."""
     from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key, suffix_fits
 
     bases = mask_bases(name_key(stem))
     if len(bases) == 1:  # no image suffix or prefix: a piece of LandCover.ai's split.py
         piece = bases[0]  # (<name>_<k>) beside its <name>_<k>_m mask is that mask's image
         masks = {(piece + "_m").lower()} & stems if suffix_fits(piece, "_m") else set()
-        return masks if masks and (path is None or _is_rgb(path)) else set()
+        return masks if masks and (path is None or _is_image(path)) else set()
     return {(base + suffix).lower() for base in bases for suffix in MASK_SUFFIXES
             if base + suffix != bases[0] and suffix_fits(base, suffix)} & stems
 
 
-def _is_rgb(path: Path) -> bool:
-    """Whether the raster ``path`` has 3 bands or more (an image, not a class mask)."""
-    from geotile.raster import open_raster
+def _is_image(path: Path) -> bool:
+    """Whether the raster ``path`` is an image, not a class mask: 3 bands or more (RGB), or
+    a band 1 of more distinct values in a sample than a class mask holds (a grey photo, SAR
+    in dB; :data:`~geotile.label_rasters.PHOTO_COLOURS`)."""
+    from geotile.label_rasters import PHOTO_COLOURS
+    from geotile.raster import open_raster, sample_pixels
 
     try:
         with open_raster(path) as src:
-            return src.count >= 3
+            return src.count >= 3 or np.unique(sample_pixels(src, [1])).size > PHOTO_COLOURS
     except InputError:  # unreadable: refused where it is scored, as before
         return False
 

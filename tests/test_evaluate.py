@@ -2108,6 +2108,33 @@ def test_class_masks_named_piece_and_piece_m_keep_their_exact_name_pairs(run_cli
     assert "area_1_m.tif" in result.stderr and "left out" in result.stderr
 
 
+def test_grey_and_sar_pieces_beside_their_masks_pair_with_the_masks(run_cli, tmp_path,
+                                                                   make_raster):
+    """Pieces cut as LandCover.ai's split.py names them (<name>_<k> beside <name>_<k>_m) from
+    a grey orthophoto (one-band JPEG) and a Sentinel-1 scene (VV, VH in dB, float32): ca77b93
+    kept such a piece as a truth (an image only with 3+ bands), and the prediction
+    <name>_<k> was scored against the photo's grey levels (IoU 0.002, exit 0). A piece of
+    many distinct values is an image: the _m masks are the truth (accuracy 1.0 of 2)."""
+    from PIL import Image
+
+    for folder in ("output", "pred"):
+        (tmp_path / folder).mkdir()
+    rng = np.random.default_rng(7)
+    Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(
+        tmp_path / "output" / "grey_0.jpg", quality=95)
+    ids = rng.integers(0, 5, (32, 32), dtype=np.uint8)
+    Image.fromarray(ids).save(tmp_path / "output" / "grey_0_m.png")
+    Image.fromarray(ids).save(tmp_path / "pred" / "grey_0.png")
+    make_raster("output/s1_0.tif", rng.normal(-12, 4, (2, 32, 32)).astype(np.float32))
+    ids = rng.integers(0, 5, (32, 32), dtype=np.uint8)
+    make_raster("output/s1_0_m.tif", ids)
+    make_raster("pred/s1_0.tif", ids)
+    result = run_cli("evaluate", tmp_path / "pred", tmp_path / "output", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == 1.0 and scores["images"] == 2
+
+
 def _class_ids_and_pred(make_raster):
     """Class ids 0..2 on 32 x 32 px, and a prediction of them wrong in rows 0-1."""
     ids = np.zeros((32, 32), np.uint8)
