@@ -128,6 +128,8 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                          "predict --outputs NAME) and give that.")
     if truth and output is None and names is None:
         _refuse_validity_band(src)
+        if gdal_scale is None and "GEOTILE_SCALE" not in tags:
+            _refuse_class_layers(src)
     if output is None and names is None and not _class_descriptions(src):
         refuse_noisy_grey(src)
         _refuse_colour_image(src)
@@ -610,6 +612,47 @@ def _refuse_validity_band(src) -> None:
                      f"scored), or keep band 1 alone (gdal_translate -b 1 {name} truth.tif)."
                      + ("" if second else " A class of its own? Score each band alone (-b 1, "
                         "then -b 2)."))
+
+
+#: the most ids a band of a class layer holds (a sample's distinct values): more, and values
+#: of 2..SCALED_PROBABILITY_IDS may be probabilities of a class rarely seen
+LAYER_IDS = 32
+
+
+def _refuse_class_layers(src) -> None:
+    """A truth of several integer bands described (each named: 'landcover', 'building';
+    'label'), one of them holding class ids past 1 (few, at most
+    :data:`SCALED_PROBABILITY_IDS`), its bands no hard softmax (summing to one value), is an
+    InputError naming the band and the fix (keep one): its layers of classes would be read
+    as probabilities x 1/255 (ids 0..3 all background) or band 1 alone be scored."""
+    from geotile.raster import sample_pixels
+
+    dtype = np.dtype(src.dtypes[0])
+    names = _descriptions(src) if _class_descriptions(src) else None
+    bands = value_bands(src) or list(range(1, src.count + 1))
+    if dtype.kind not in "iu" or dtype not in SCALED_PROBABILITY_IDS or not names \
+            or len(bands) < 2:
+        return
+    sample = sample_pixels(src, bands).reshape(len(bands), -1).astype(np.int64)
+    if src.nodata is not None:
+        sample = sample[:, ~(sample == src.nodata).any(axis=0)]
+    sums = sample.sum(axis=0)
+    if not sample.size or (sums == sums[0]).all():
+        return
+    held = [np.unique(band) for band in sample]
+    index = next((i for i, ids in enumerate(held) if 1 < ids.max() <= SCALED_PROBABILITY_IDS[
+        dtype] and len(ids) <= LAYER_IDS), None)
+    if index is None:
+        return
+    ids = held[index]
+    name = Path(str(src.name)).name
+    listed = ", ".join(f"{b} {n!r}" for b, n in zip(bands, names, strict=True))
+    raise InputError(f"{src.name}: band {bands[index]} ({names[index]!r}) holds class ids "
+                     f"{ids.min()}..{ids.max()}, so its {len(bands)} bands are layers of "
+                     "classes, not probabilities, and one is scored. Keep the layer of the "
+                     f"prediction's classes: gdal_translate -b N {name} truth.tif (N: "
+                     f"{listed}); if they are probabilities, tag it: "
+                     f"{_TAG_PROBABILITIES}{name}.")
 
 
 def _refuse_colour_image(src) -> None:

@@ -2259,3 +2259,57 @@ def test_a_noisy_grey_rgb_truth_is_told_to_keep_one_band_not_a_palette(
     assert len(message) == 1 and "noisy.tif" in message[0], result.output
     assert "grey" in message[0] and "gdal_translate -b 1 noisy.tif" in message[0]
     assert "--palette" not in message[0] and "softmax" not in message[0]
+
+
+def _land_cover_and_buildings():
+    """Land-cover ids 0..3 in 8 px columns, and a 0/1 building layer, on 32 x 32 px."""
+    cover = (np.arange(32)[np.newaxis, :].repeat(32, axis=0) // 8).astype(np.uint8)
+    buildings = np.zeros((32, 32), np.uint8)
+    buildings[4:12, 4:20] = 1
+    return cover, buildings
+
+
+@pytest.mark.parametrize(("names", "dtype", "order", "high"), [
+    (["landcover", "building"], "uint8", (0, 1), 1),
+    (["landcover", "building"], "uint8", (0, 1), 255),
+    (["label", "label"], "uint8", (0, 1), 1),
+    (["class", "class"], "uint8", (0, 1), 1),
+    (["building", "landcover"], "uint8", (1, 0), 1),
+    (["landcover", "building"], "uint16", (0, 1), 1),
+])
+def test_a_truth_of_class_layers_described_is_refused_not_read_as_probabilities(
+        make_raster, run_cli, names, dtype, order, high):
+    """A 2-band truth, land-cover ids 0..3 in one band and a building layer (0/1 or 0/255)
+    in the other, its bands described (class layers, not a validity mask), was read as
+    probabilities x 1/255 (uint8): ids 0..3 all below 0.5, all background, an all-zero
+    prediction scored accuracy 1.0, exit 0; uint16, band 1 alone was scored without a word.
+    It is refused in one line naming the file, the bands and the fix (keep one band), for
+    any prediction: a class raster, predict's tagged probabilities, untagged 0..255 ones."""
+    cover, buildings = _land_cover_and_buildings()
+    layers = [cover, buildings * high]
+    truth = make_raster(f"truth_{dtype}.tif", np.stack([layers[i] for i in order]).astype(dtype),
+                        descriptions=names)
+    zero = make_raster("zero.tif", np.zeros((32, 32), np.uint8))
+    probability = make_raster("p.tif", np.stack([255 - buildings * 200, buildings * 200]),
+                              descriptions=["background", "building"])
+    with rasterio.open(probability, "r+") as dst:
+        dst.update_tags(GEOTILE_OUTPUT="probability", GEOTILE_SCALE="255",
+                        GEOTILE_BANDS="exclusive", GEOTILE_MODEL="m.onnx",
+                        GEOTILE_CLASS_NAMES=json.dumps(["background", "building"]))
+    third_party = make_raster("third.tif", (buildings * 230 + 10).astype(np.uint8))
+    cover_band = order.index(0) + 1
+    for prediction in (zero, make_raster("cover.tif", cover), probability, third_party):
+        result = run_cli("evaluate", prediction, truth)
+        message = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(message) == 1, result.output
+        assert f"truth_{dtype}.tif" in message[0] and "Traceback" not in result.output
+        assert f"band {cover_band} ({names[cover_band - 1]!r}) holds class ids 0..3" \
+            in message[0], message[0]
+        assert f"gdal_translate -b N truth_{dtype}.tif" in message[0]
+    kept = tmp = truth.with_name("kept.tif")  # the fix it names: the land-cover band alone
+    with rasterio.open(truth) as src:
+        profile = {**src.profile, "count": 1}
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(src.read(cover_band), 1)
+    scores = evaluate_files(zero, kept).as_dict()
+    assert scores["pixels"] == 32 * 32 and scores["accuracy"] == np.mean(cover == 0)
