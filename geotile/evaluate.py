@@ -651,7 +651,10 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                       for src, kind, run in ((pred, pred_kind, zeros_nodata[0]),
                                              (true, true_kind, zeros_nodata[1])))
         check_pred = reads_nodata(pred, pred_kind) and not (zeros[0] and zeros[0].background)
-        check_true = has_nodata(true) and not (zeros[1] and zeros[1].background)
+        # a probability truth's class band that GDAL flags alpha (a one-hot of 4 uint8
+        # bands) holds values, as a prediction's does (reads_nodata)
+        check_true = has_nodata(true) and reads_nodata(true, true_kind) and not (
+            zeros[1] and zeros[1].background)
         zero_nodata = [0, 0]  # pixels of class 0 in the truth, the prediction, left out
         # because the other declares nodata 0
         lost_255 = ignored_255 = 0  # pixels of a class in the prediction, of all pixels,

@@ -2313,3 +2313,23 @@ def test_a_truth_of_class_layers_described_is_refused_not_read_as_probabilities(
             dst.write(src.read(cover_band), 1)
     scores = evaluate_files(zero, kept).as_dict()
     assert scores["pixels"] == 32 * 32 and scores["accuracy"] == np.mean(cover == 0)
+
+
+@pytest.mark.parametrize("high", [1, 255])
+def test_a_one_hot_truth_of_four_described_bands_scores_every_pixel(make_raster, high):
+    """A one-hot truth of 4 uint8 bands (background, water, forest, urban: 0/1 or 0/255),
+    which GDAL flags RGBA, was scored on the 256 px where band 4 ('urban', read by GDAL's
+    dataset mask as alpha) is not 0: the land cover's prediction 'perfect' on urban alone,
+    an all-zero one accuracy 0, exit 0. Its bands are classes (mask_alpha_bands): all
+    1024 px are scored, 256 of each class; an all-zero prediction right on background's."""
+    cover, _ = _land_cover_and_buildings()
+    truth = make_raster("onehot.tif", np.stack([(cover == k) * high for k in range(4)])
+                        .astype(np.uint8), descriptions=["background", "water", "forest",
+                                                          "urban"])
+    with rasterio.open(truth) as src:
+        assert src.colorinterp[3] == rasterio.enums.ColorInterp.alpha  # as GDAL flags it
+    scores = evaluate_files(make_raster("cover.tif", cover), truth).as_dict()
+    assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
+    assert [c["support"] for c in scores["classes"]] == [256] * 4
+    zero = evaluate_files(make_raster("zero.tif", np.zeros_like(cover)), truth).as_dict()
+    assert zero["pixels"] == 32 * 32 and zero["accuracy"] == np.mean(cover == 0)
