@@ -138,10 +138,14 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     if floating and output is None and gdal_scale is None and count == 1 \
             and "GEOTILE_SCALE" not in tags and _whole_numbers(src, truth):
         return RasterKind("class", 1.0, names, threshold)
-    if output == "probability" or floating or gdal_scale is not None or (
+    # a one-hot of wider integer bands each named by its class (uint16 0/1): its classes
+    one_hot = output is None and names is None and gdal_scale is None and count > 1 \
+        and "GEOTILE_SCALE" not in tags and np.dtype(src.dtypes[0]).kind in "iu" \
+        and src.dtypes[0] != "uint8" and _class_descriptions(src) and _holds_0_1(src)
+    if output == "probability" or floating or gdal_scale is not None or one_hot or (
             count > 1 and src.dtypes[0] == "uint8"):
         _refuse_offset(src, gdal_scale)
-        default = 1.0 if floating else 1 / gdal_scale if gdal_scale else 255.0
+        default = 1.0 if floating or one_hot else 1 / gdal_scale if gdal_scale else 255.0
         scale = _number_tag(src, tags, "GEOTILE_SCALE", 0.0, None, low_open=True) or default
         if floating and scale > 1:
             _refuse_unscaled(src, scale, "GEOTILE_SCALE" in tags)
@@ -300,7 +304,8 @@ def _sums_to_one(src, scale: float) -> bool:
         valid &= (sample != src.nodata).all(axis=0)
     if not valid.any():
         return False
-    tolerance = NAMED_SOFTMAX_TOLERANCE + (0 if floating else len(indexes) * 0.5 / scale)
+    rounded = not floating and scale > 1  # 0/1 bands (scale 1) round nothing
+    tolerance = NAMED_SOFTMAX_TOLERANCE + (len(indexes) * 0.5 / scale if rounded else 0)
     off = np.abs(sample.sum(axis=0)[valid] / scale - 1) > tolerance
     return bool(np.count_nonzero(off) <= SOFTMAX_STRAYS * off.size)
 
@@ -459,6 +464,16 @@ def zero_one_kind(src, kind: RasterKind) -> RasterKind:
             or src.dtypes[0] != "uint8" or "GEOTILE_SCALE" in {**src.tags(1), **src.tags()}
             or any(s not in (0, 1) for s in src.scales or ())):
         return kind
+    if not _holds_0_1(src):
+        return kind
+    logging.getLogger("geotile").info("%s: its bands hold 0 and 1 only: read as a 0/1 mask "
+                                      "(1: p = 1)", src.name)
+    return replace(kind, scale=1.0)
+
+
+def _holds_0_1(src) -> bool:
+    """Whether the value bands of ``src`` hold 0 and 1 only, some 1, nodata aside (0/1
+    channels, a one-hot): one scan per file, stopping at the first value above 1."""
     bands = value_bands(src) or list(range(1, src.count + 1))
 
     def zero_one(raster) -> bool:
@@ -467,16 +482,12 @@ def zero_one_kind(src, kind: RasterKind) -> RasterKind:
             block = raster.read(bands, window=window)
             if raster.nodata is not None:
                 block = block[block != raster.nodata]
-            if (block > 1).any():
+            if (block > 1).any() or (block < 0).any():
                 return False
             found = found or bool(block.any())
         return found
 
-    if not _per_file(_ZERO_ONE, src, zero_one):
-        return kind
-    logging.getLogger("geotile").info("%s: its bands hold 0 and 1 only: read as a 0/1 mask "
-                                      "(1: p = 1)", src.name)
-    return replace(kind, scale=1.0)
+    return _per_file(_ZERO_ONE, src, zero_one)
 
 
 def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:

@@ -2333,3 +2333,25 @@ def test_a_one_hot_truth_of_four_described_bands_scores_every_pixel(make_raster,
     assert [c["support"] for c in scores["classes"]] == [256] * 4
     zero = evaluate_files(make_raster("zero.tif", np.zeros_like(cover)), truth).as_dict()
     assert zero["pixels"] == 32 * 32 and zero["accuracy"] == np.mean(cover == 0)
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_a_one_hot_of_uint16_described_bands_is_read_as_its_classes(make_raster, background):
+    """A one-hot of uint16 bands, each described by its class (background, water, forest,
+    urban; or without background), 0/1 only, was read as a class raster of band 1's ids:
+    background's band made 'class 1', a land-cover prediction scored accuracy 0 (0.5
+    without a background band), an all-zero one 0.75, exit 0; as a prediction the same.
+    Its bands are its classes, as a uint8 one-hot's: all 1024 px right for the land
+    cover, an all-zero prediction right on background's 256 alone."""
+    cover, _ = _land_cover_and_buildings()
+    names = ["background", "water", "forest", "urban"]
+    first = 0 if background else 1
+    onehot = make_raster("onehot.tif", np.stack([cover == k for k in range(first, 4)])
+                         .astype(np.uint16), descriptions=names[first:])
+    ids = make_raster("cover.tif", cover)
+    for prediction, truth in ((ids, onehot), (onehot, ids)):
+        scores = evaluate_files(prediction, truth).as_dict()
+        assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0, scores
+    zero = evaluate_files(make_raster("zero.tif", np.zeros_like(cover)), onehot).as_dict()
+    assert zero["accuracy"] == np.mean(cover == 0)
+    assert [c["support"] for c in zero["classes"]] == [256] * 4
