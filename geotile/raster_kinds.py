@@ -633,9 +633,10 @@ LAYER_IDS = 32
 def _refuse_class_layers(src) -> None:
     """A truth of several integer bands described (each named: 'landcover', 'building';
     'label'), one of them holding class ids past 1 (few, at most
-    :data:`SCALED_PROBABILITY_IDS`), its bands no hard softmax (summing to one value), is an
-    InputError naming the band and the fix (keep one): its layers of classes would be read
-    as probabilities x 1/255 (ids 0..3 all background) or band 1 alone be scored."""
+    :data:`SCALED_PROBABILITY_IDS`, in regions: :func:`_regions`), its bands no hard
+    softmax (summing to one value), is an InputError naming the band and the fix (keep
+    one): its layers of classes would be read as probabilities x 1/255 (ids 0..3 all
+    background) or band 1 alone be scored."""
     from geotile.raster import sample_pixels
 
     dtype = np.dtype(src.dtypes[0])
@@ -644,15 +645,15 @@ def _refuse_class_layers(src) -> None:
     if dtype.kind not in "iu" or dtype not in SCALED_PROBABILITY_IDS or not names \
             or len(bands) < 2:
         return
-    sample = sample_pixels(src, bands).reshape(len(bands), -1).astype(np.int64)
-    if src.nodata is not None:
-        sample = sample[:, ~(sample == src.nodata).any(axis=0)]
-    sums = sample.sum(axis=0)
-    if not sample.size or (sums == sums[0]).all():
+    sample = sample_pixels(src, bands).astype(np.int64)  # (bands, rows, cols)
+    valid = np.ones(sample.shape[1:], bool) if src.nodata is None \
+        else ~(sample == src.nodata).any(axis=0)
+    sums = sample.sum(axis=0)[valid]
+    if not sums.size or (sums == sums[0]).all():
         return
-    held = [np.unique(band) for band in sample]
+    held = [np.unique(band[valid]) for band in sample]
     index = next((i for i, ids in enumerate(held) if 1 < ids.max() <= SCALED_PROBABILITY_IDS[
-        dtype] and len(ids) <= LAYER_IDS), None)
+        dtype] and len(ids) <= LAYER_IDS and _regions(sample[i], valid)), None)
     if index is None:
         return
     ids = held[index]
@@ -664,6 +665,19 @@ def _refuse_class_layers(src) -> None:
                      f"prediction's classes: gdal_translate -b N {name} truth.tif (N: "
                      f"{listed}); if they are probabilities, tag it: "
                      f"{_TAG_PROBABILITIES}{name}.")
+
+
+#: the share of a band's values >= 2 equal to their right and lower neighbours for them to
+#: be regions of class ids (a land cover's parcels), not probabilities (a tail, noise)
+REGION_SHARE = 0.5
+
+
+def _regions(band: np.ndarray, valid: np.ndarray) -> bool:
+    """Whether the values >= 2 of a sampled ``band`` (rows, cols) form regions of one value:
+    :data:`REGION_SHARE` of them equal to their right and lower neighbours."""
+    high = ((band >= 2) & valid)[:-1, :-1]
+    inside = (band[:-1, :-1] == band[1:, :-1]) & (band[:-1, :-1] == band[:-1, 1:])
+    return bool(high.any()) and (inside & high).sum() >= REGION_SHARE * high.sum()
 
 
 def _refuse_colour_image(src) -> None:

@@ -2355,3 +2355,24 @@ def test_a_one_hot_of_uint16_described_bands_is_read_as_its_classes(make_raster,
     zero = evaluate_files(make_raster("zero.tif", np.zeros_like(cover)), onehot).as_dict()
     assert zero["accuracy"] == np.mean(cover == 0)
     assert [c["support"] for c in zero["classes"]] == [256] * 4
+
+
+@pytest.mark.parametrize("field", ["tail", "noise"])
+def test_a_described_truth_of_low_probabilities_is_no_class_layer(make_raster, field):
+    """Independent uint8 probabilities described 'building', 'road', all below 0.1 (a
+    teacher model's on a tile without either: a peak of 20/255, or values 0..20 anywhere)
+    are probabilities, not class ids 0..20, though few and whole: their values >= 2 form no
+    regions of one id. Scored as probabilities: all background, so an all-zero prediction
+    is right on all 1024 px and one of buildings on none of its 128."""
+    y, x = np.mgrid[0:32, 0:32]
+    if field == "tail":
+        low = np.round(20 * np.exp(-((x - 16) ** 2 + (y - 16) ** 2) / 30))
+    else:
+        low = np.random.default_rng(0).integers(0, 21, (32, 32))
+    truth = make_raster("teacher.tif", np.stack([low, low[::-1]]).astype(np.uint8),
+                        descriptions=["building", "road"])
+    zero = evaluate_files(make_raster("zero.tif", np.zeros((32, 32), np.uint8)), truth)
+    assert zero.as_dict()["pixels"] == 32 * 32 and zero.as_dict()["accuracy"] == 1.0
+    _, buildings = _land_cover_and_buildings()
+    some = evaluate_files(make_raster("b.tif", buildings), truth).as_dict()
+    assert some["accuracy"] == 1 - buildings.mean()
