@@ -126,15 +126,20 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                          f"outputs ({', '.join(names or [])}), a softmax among them, that "
                          "no one class per pixel describes. Predict one output (geotile "
                          "predict --outputs NAME) and give that.")
+    # a truth's layers of class ids, not probabilities (unless its tags say they are)
+    layers = truth and output is None and names is None and bands is None \
+        and gdal_scale is None and "GEOTILE_SCALE" not in tags
     if truth and output is None and names is None:
         _refuse_validity_band(src)
-        if gdal_scale is None and "GEOTILE_SCALE" not in tags:
+        if layers and _class_descriptions(src):
             _refuse_class_layers(src)
     if output is None and names is None and not _class_descriptions(src):
         refuse_noisy_grey(src)
         _refuse_colour_image(src)
         if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB(A)
             return RasterKind("class", 1.0, None, threshold)
+        if layers and src.dtypes[0] == "uint8":  # uint16: band 1 (warn_if_other_class_bands)
+            _refuse_class_layers(src)
     if floating and output is None and gdal_scale is None and count == 1 \
             and "GEOTILE_SCALE" not in tags and _whole_numbers(src, truth):
         return RasterKind("class", 1.0, names, threshold)
@@ -631,8 +636,8 @@ LAYER_IDS = 32
 
 
 def _refuse_class_layers(src) -> None:
-    """A truth of several integer bands described (each named: 'landcover', 'building';
-    'label'), one of them holding class ids past 1 (few, at most
+    """A truth of several integer bands (described, each named: 'landcover', 'building';
+    'label'; or undescribed uint8 ones), one of them holding class ids past 1 (few, at most
     :data:`SCALED_PROBABILITY_IDS`, in regions: :func:`_regions`), its bands no hard
     softmax (summing to one value), is an InputError naming the band and the fix (keep
     one): its layers of classes would be read as probabilities x 1/255 (ids 0..3 all
@@ -640,10 +645,9 @@ def _refuse_class_layers(src) -> None:
     from geotile.raster import sample_pixels
 
     dtype = np.dtype(src.dtypes[0])
-    names = _descriptions(src) if _class_descriptions(src) else None
     bands = value_bands(src) or list(range(1, src.count + 1))
-    if dtype.kind not in "iu" or dtype not in SCALED_PROBABILITY_IDS or not names \
-            or len(bands) < 2:
+    names = _descriptions(src) if _class_descriptions(src) else [None] * len(bands)
+    if dtype.kind not in "iu" or dtype not in SCALED_PROBABILITY_IDS or len(bands) < 2:
         return
     sample = sample_pixels(src, bands).astype(np.int64)  # (bands, rows, cols)
     valid = np.ones(sample.shape[1:], bool) if src.nodata is None \
@@ -658,13 +662,19 @@ def _refuse_class_layers(src) -> None:
         return
     ids = held[index]
     name = Path(str(src.name)).name
-    listed = ", ".join(f"{b} {n!r}" for b, n in zip(bands, names, strict=True))
-    raise InputError(f"{src.name}: band {bands[index]} ({names[index]!r}) holds class ids "
+    listed = ", ".join(_band(b, n) for b, n in zip(bands, names, strict=True))
+    said = f" ({names[index]!r})" if names[index] else ""
+    raise InputError(f"{src.name}: band {bands[index]}{said} holds class ids "
                      f"{ids.min()}..{ids.max()}, so its {len(bands)} bands are layers of "
-                     "classes, not probabilities, and one is scored. Keep the layer of the "
+                     "classes, not probabilities: evaluate scores one. Keep the layer of the "
                      f"prediction's classes: gdal_translate -b N {name} truth.tif (N: "
                      f"{listed}); if they are probabilities, tag it: "
                      f"{_TAG_PROBABILITIES}{name}.")
+
+
+def _band(band: int, name: str | None) -> str:
+    """A band as a list names it: its number and description (2 'building')."""
+    return f"{band} {name!r}" if name else str(band)
 
 
 #: the share of a band's values >= 2 equal to their right and lower neighbours for them to

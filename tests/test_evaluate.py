@@ -2376,3 +2376,24 @@ def test_a_described_truth_of_low_probabilities_is_no_class_layer(make_raster, f
     _, buildings = _land_cover_and_buildings()
     some = evaluate_files(make_raster("b.tif", buildings), truth).as_dict()
     assert some["accuracy"] == 1 - buildings.mean()
+
+
+def test_an_undescribed_uint8_truth_of_two_class_layers_is_refused_as_layers(make_raster,
+                                                                            run_cli):
+    """A uint8 truth of two undescribed layers of class ids (land cover 0..3 of two years)
+    was refused as 'no softmax' with advice to tag it GEOTILE_BANDS=independent, which then
+    read ids 0..3 as probabilities below 0.5: all background, an all-zero prediction
+    accuracy 1.0, exit 0. It is refused as layers of class ids, keeping one band the fix;
+    a grey truth saved as RGB (R = G = B) is still read as its ids."""
+    cover, _ = _land_cover_and_buildings()
+    truth = make_raster("years.tif", np.stack([cover, cover.T]))
+    zero = make_raster("zero.tif", np.zeros_like(cover))
+    result = run_cli("evaluate", zero, truth)
+    message = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(message) == 1, result.output
+    assert "years.tif: band 1 holds class ids 0..3" in message[0]
+    assert "gdal_translate -b N years.tif truth.tif (N: 1, 2)" in message[0]
+    assert "GEOTILE_BANDS=independent" not in message[0]
+    grey = make_raster("grey.tif", np.stack([cover] * 3))
+    scores = evaluate_files(make_raster("cover.tif", cover), grey).as_dict()
+    assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
