@@ -602,11 +602,12 @@ _MASK_BANDS = frozenset({"mask", "valid", "validity", "valid_mask", "alpha", "no
 
 
 def _refuse_validity_band(src) -> None:
-    """A truth of 2 untagged integer bands, band 1 class ids (a value past 1), band 2 a 0/1
-    or 0/255 validity mask not flagged alpha (undescribed, or described as a mask), is an
-    InputError: read as a softmax it scores nothing. Flagged alpha, band 2 masks band 1
-    (GDAL's dataset mask); a hard softmax (bands summing to 1 or 255) is no such truth, nor
-    is a band 1 of 0 and 255 alone (two binary masks, building and road: to describe)."""
+    """A truth of 2 untagged integer bands, band 1 class ids (a value past 1, or any below
+    a band 2 described as a mask), band 2 a 0/1 or 0/255 validity mask not flagged alpha
+    (undescribed, or described as a mask), is an InputError: read as a softmax it scores
+    nothing. Flagged alpha, band 2 masks band 1 (GDAL's dataset mask); a hard softmax
+    (bands summing to 1 or 255) is no such truth, nor is an undescribed pair whose band 1
+    holds 0 and 255 alone (two binary masks, building and road: to describe)."""
     from geotile.raster import sample_pixels
 
     if src.count != 2 or alpha_bands(src) or np.dtype(src.dtypes[0]).kind not in "iu":
@@ -618,8 +619,8 @@ def _refuse_validity_band(src) -> None:
     high = int(sample[1].max())
     sums = sample.sum(axis=0)
     if high not in (1, 255) or not np.isin(sample[1], (0, high)).all() \
-            or sample[0].max() <= 1 or (sums == sums[0]).all() \
-            or np.isin(sample[0], (0, 255)).all():
+            or (sample[0].max() <= 1 and not second) or (sums == sums[0]).all() \
+            or (np.isin(sample[0], (0, 255)).all() and not second):
         return
     name = Path(src.name).name
     raise InputError(f"{src.name}: band 1 holds class ids and band 2 holds 0 and {high} only, "
