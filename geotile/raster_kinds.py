@@ -126,13 +126,14 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                          f"outputs ({', '.join(names or [])}), a softmax among them, that "
                          "no one class per pixel describes. Predict one output (geotile "
                          "predict --outputs NAME) and give that.")
-    # a truth's layers of class ids, not probabilities (unless its tags say they are)
-    layers = truth and output is None and names is None and bands is None \
-        and gdal_scale is None and "GEOTILE_SCALE" not in tags
+    # a truth's layers of class ids, not probabilities (unless its tags say they are); its
+    # names past its bands are those of ids
+    layers = truth and output is None and bands is None and gdal_scale is None \
+        and "GEOTILE_SCALE" not in tags and (names is None or len(names) > count)
     if truth and output is None and names is None:
         _refuse_validity_band(src)
-        if layers and _class_descriptions(src):
-            _refuse_class_layers(src)
+    if layers and (names is not None or _class_descriptions(src)):
+        _refuse_class_layers(src)
     if output is None and names is None and not _class_descriptions(src):
         refuse_noisy_grey(src)
         _refuse_colour_image(src)

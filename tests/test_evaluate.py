@@ -2422,3 +2422,21 @@ def test_a_0_1_truth_beside_a_band_described_as_validity_mask_is_refused(make_ra
         dst.colorinterp = [rasterio.enums.ColorInterp.gray, rasterio.enums.ColorInterp.alpha]
     scores = evaluate_files(prediction, truth).as_dict()
     assert scores["pixels"] == 32 * 28 and scores["accuracy"] == 1.0
+
+
+def test_a_two_band_truth_naming_more_classes_than_bands_is_refused_as_layers(make_raster,
+                                                                             run_cli):
+    """A 2-band uint8 truth (land-cover ids 0..3, a 0/1 building layer) whose
+    GEOTILE_CLASS_NAMES names 4 classes, ids of band 1, was read as probabilities: an
+    all-zero prediction scored accuracy 0.97, exit 0. Names past its bands are ids':
+    refused as layers of class ids, keeping one band the fix."""
+    cover, buildings = _land_cover_and_buildings()
+    truth = make_raster("named.tif", np.stack([cover, buildings]))
+    with rasterio.open(truth, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["background", "water", "forest",
+                                                        "urban"]))
+    result = run_cli("evaluate", make_raster("zero.tif", np.zeros_like(cover)), truth)
+    message = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(message) == 1, result.output
+    assert "named.tif: band 1 holds class ids 0..3" in message[0]
+    assert "gdal_translate -b N named.tif truth.tif (N: 1, 2)" in message[0]
