@@ -296,7 +296,7 @@ def _write_cog(root: ET.Element, output: Path, overwrite: bool, resampling: str,
                creation_options: dict | None = None) -> Path:
     """The COG of the VRT ``root``, written atomically (the VRT lives beside it meanwhile,
     so that its relative paths hold, named as the temporary COG's companion: a killed run's
-    is one that --resume removes, geotile.resume.remove_temporaries)."""
+    is one that --resume removes, geotile.output_files.remove_temporaries)."""
     with atomic_output(output, overwrite) as tmp:
         vrt = tmp.with_name(f"{tmp.name}.merge.vrt")
         try:

@@ -9,6 +9,7 @@ import contextvars
 import errno
 import os
 import re
+import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -128,7 +129,7 @@ def _lock_of(tmp: Path) -> Path:
 def _held_temporary(final: Path) -> tuple[Path, int | None]:
     """A temporary name for ``final`` (:func:`_temporary_sibling`) and a descriptor holding
     an exclusive lock on its ``<tmp>.lock`` until :func:`_release_temporary`: another run's
-    --resume (geotile.resume.remove_temporaries) removes only the temporary files of runs
+    --resume (remove_temporaries) removes only the temporary files of runs
     that ended, never those of one still writing. None where the lock cannot be made
     (no flock; a folder not writable, which the write itself reports)."""
     try:
@@ -449,7 +450,7 @@ def atomic_output(
     would merge it into the new output).
 
     With ``overwrite`` the temporary files a killed run left for ``path`` go first
-    (:func:`geotile.resume.remove_temporaries`).
+    (:func:`remove_temporaries`).
 
     ``written_meanwhile(final, sidecar)``: whether a file that appeared meanwhile (with its
     sidecar where ``sidecar``) is this very output, of another run of the same command (a
@@ -460,8 +461,6 @@ def atomic_output(
     sidecar = pam_sidecar(final)
     _writable_folder(final)
     if overwrite:  # what a killed run left beside it (geotile's names, never a live run's)
-        from geotile.resume import remove_temporaries
-
         remove_temporaries(final)
     if verify is None and final.suffix.lower() in (".tif", ".tiff"):
         verify = verify_geotiff
@@ -590,3 +589,60 @@ def write_cog(
         # said for the file written (atomic_output names the output), whatever GDAL's words:
         # a full disk fails the copy as "FillEmptyTiles() failed because panByteCounts == NULL"
         raise RasterioError(f"writing {os.fspath(dst_path)} failed: {reason}") from exc
+
+
+def _temporary_pattern(final: Path) -> re.Pattern:
+    # geotile.output_files._temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
+    # .<stem>.<run tag>-<8 hex>.tmp<suffix>), plus what geotile writes beside it (.aux.xml,
+    # .gtiff, .model-grid.tif, .part)
+    stem = re.escape(temporary_stem(final.stem))
+    return re.compile(rf"\.{stem}\.(?:[0-9a-f]{{8}}-)?[0-9a-f]{{8}}\.tmp"
+                      rf"{re.escape(final.suffix)}(\.[A-Za-z0-9_.-]+)?")
+
+
+def remove_temporaries(output: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files (and vector outputs' temporary folders) a killed geotile
+    run left beside ``output`` (its own names only:
+    ``.<stem>.[<run tag>-]<8 hex>.tmp<suffix>[...]``), never those of a run
+    still writing them (its ``.lock`` held); returns what was removed."""
+    final = Path(output)
+    if not final.parent.is_dir():
+        return []
+    pattern = _temporary_pattern(final)
+    found: dict[str, list[Path]] = {}  # by the temporary file they belong to
+    for name in _hidden_names(final.parent):
+        entry = final.parent / name
+        if (match := pattern.fullmatch(name)) and not entry.is_symlink() and (
+                entry.is_file() or entry.is_dir()):  # a folder: vector_output's
+            found.setdefault(name[:match.start(1)] if match.group(1) else name,
+                             []).append(entry)
+    removed = []
+    for tmp, entries in found.items():
+        with temporary_abandoned(final.parent / tmp) as abandoned:
+            if not abandoned:  # another run, still writing it
+                continue
+            for entry in entries:
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+#: folder -> (its modification time, its hidden entries): see :func:`_hidden_names`
+_HIDDEN_NAMES: dict[str, tuple[int, list[str]]] = {}
+
+
+def _hidden_names(folder: Path) -> list[str]:
+    """The hidden entries of ``folder`` (where temporaries live), listed again only when
+    the folder changed since (its modification time): a --resume over a city's outputs
+    lists their folder once, not once per output. An entry missed by a coarse clock is one
+    made after the first look: another run's, never this run's to remove."""
+    key, stamp = os.fspath(folder), folder.stat().st_mtime_ns
+    cached = _HIDDEN_NAMES.get(key)
+    if cached is None or cached[0] != stamp:
+        with os.scandir(folder) as entries:
+            cached = (stamp, [e.name for e in entries if e.name.startswith(".")])
+        _HIDDEN_NAMES[key] = cached
+    return cached[1]

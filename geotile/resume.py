@@ -14,7 +14,8 @@ skipped; one that the same command wrote (:func:`written_by`) but with another d
 (other options, changed inputs, another geotile's code: said once, :data:`OTHER_CODE`) or
 without the tag is redone; a file it did not write (the user's, another command's) is
 never replaced (one-line error). Temporary files that a killed run left beside the outputs
-(geotile's own names only, see :func:`remove_temporaries`) are removed first.
+(geotile's own names only, see :func:`geotile.output_files.remove_temporaries`) are removed
+first.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import re
-import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -142,7 +141,7 @@ def plan(output: str | os.PathLike, wanted: str, command: str, sidecar: bool = F
     complete for these options). Raises OutputExistsError for a file it did not write.
     ``sidecar``: the output is complete only with its PAM sidecar (category names), which
     atomic_output moves in after it."""
-    from geotile.output_files import pam_sidecar
+    from geotile.output_files import pam_sidecar, remove_temporaries
 
     final = Path(output)
     remove_temporaries(final)
@@ -229,64 +228,3 @@ def _whole(path: Path) -> bool:
         log.info("%s: cut short, redone (--resume)", path)
         return False
     return True
-
-
-def _temporary_pattern(final: Path) -> re.Pattern:
-    # geotile.output_files._temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
-    # .<stem>.<run tag>-<8 hex>.tmp<suffix>), plus what geotile writes beside it (.aux.xml,
-    # .gtiff, .model-grid.tif, .part)
-    from geotile.output_files import temporary_stem
-
-    stem = re.escape(temporary_stem(final.stem))
-    return re.compile(rf"\.{stem}\.(?:[0-9a-f]{{8}}-)?[0-9a-f]{{8}}\.tmp"
-                      rf"{re.escape(final.suffix)}(\.[A-Za-z0-9_.-]+)?")
-
-
-def remove_temporaries(output: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files (and vector outputs' temporary folders) a killed geotile
-    run left beside ``output`` (its own names only:
-    ``.<stem>.[<run tag>-]<8 hex>.tmp<suffix>[...]``), never those of a run
-    still writing them (its ``.lock`` held); returns what was removed."""
-    final = Path(output)
-    if not final.parent.is_dir():
-        return []
-    from geotile.output_files import temporary_abandoned
-
-    pattern = _temporary_pattern(final)
-    found: dict[str, list[Path]] = {}  # by the temporary file they belong to
-    for name in _hidden_names(final.parent):
-        entry = final.parent / name
-        if (match := pattern.fullmatch(name)) and not entry.is_symlink() and (
-                entry.is_file() or entry.is_dir()):  # a folder: vector_output's
-            found.setdefault(name[:match.start(1)] if match.group(1) else name,
-                             []).append(entry)
-    removed = []
-    for tmp, entries in found.items():
-        with temporary_abandoned(final.parent / tmp) as abandoned:
-            if not abandoned:  # another run, still writing it
-                continue
-            for entry in entries:
-                if entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
-                removed.append(entry)
-    return removed
-
-
-#: folder -> (its modification time, its hidden entries): see :func:`_hidden_names`
-_HIDDEN_NAMES: dict[str, tuple[int, list[str]]] = {}
-
-
-def _hidden_names(folder: Path) -> list[str]:
-    """The hidden entries of ``folder`` (where temporaries live), listed again only when
-    the folder changed since (its modification time): a --resume over a city's outputs
-    lists their folder once, not once per output. An entry missed by a coarse clock is one
-    made after the first look: another run's, never this run's to remove."""
-    key, stamp = os.fspath(folder), folder.stat().st_mtime_ns
-    cached = _HIDDEN_NAMES.get(key)
-    if cached is None or cached[0] != stamp:
-        with os.scandir(folder) as entries:
-            cached = (stamp, [e.name for e in entries if e.name.startswith(".")])
-        _HIDDEN_NAMES[key] = cached
-    return cached[1]

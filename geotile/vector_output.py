@@ -230,9 +230,9 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
         failed_write_advice,
         folder_lock,
         publish,
+        remove_temporaries,
     )
     from geotile.output_folder import signals_deferred
-    from geotile.resume import remove_temporaries
 
     _writable_folder(output)
     remove_temporaries(output)  # the folder a killed run left (geotile's, never a live run's)

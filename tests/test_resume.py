@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from geotile import resume
+from geotile import output_files, resume
 
 from .conftest import assert_one_line_error, write_vrt
 from .onnx_models import conv3x3_model
@@ -238,7 +238,7 @@ def test_remove_temporaries_only_geotile_names(tmp_path):
               ".a.35a395da0798a827.tmp.tif"]
     for name in ours + theirs:
         (tmp_path / name).write_bytes(b"x")
-    removed = resume.remove_temporaries(final)
+    removed = output_files.remove_temporaries(final)
     assert sorted(p.name for p in removed) == sorted(ours)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)
 
@@ -265,13 +265,14 @@ def test_a_resume_over_many_outputs_lists_their_folder_once(tmp_path, monkeypatc
 
     monkeypatch.setattr(os, "scandir", counting(os.scandir))
     monkeypatch.setattr(os, "listdir", counting(os.listdir))
-    removed = [p for i in range(60) for p in resume.remove_temporaries(tmp_path / f"t{i}.tif")]
+    removed = [p for i in range(60)
+               for p in output_files.remove_temporaries(tmp_path / f"t{i}.tif")]
     assert removed == left and not any(p.exists() for p in left)
     assert len(listed) <= 3  # once, and again after each removal changed the folder
     later = tmp_path / ".t7.89abcdef.tmp.tif"  # a killed run's, after the first look
     later.write_bytes(b"x")
     os.utime(tmp_path, ns=(0, tmp_path.stat().st_mtime_ns + 10**9))  # a coarse clock too
-    assert resume.remove_temporaries(tmp_path / "t7.tif") == [later]
+    assert output_files.remove_temporaries(tmp_path / "t7.tif") == [later]
 
 
 @pytest.mark.parametrize("stem", ["a;b", "Zürich " + "z" * 200])
@@ -283,7 +284,7 @@ def test_remove_temporaries_finds_those_of_renamed_stems(tmp_path, stem):
     final = tmp_path / f"{stem}.tif"
     left = _temporary_sibling(final)
     left.write_bytes(b"x")
-    assert resume.remove_temporaries(final) == [left]
+    assert output_files.remove_temporaries(final) == [left]
     assert not left.exists()
 
 
@@ -308,7 +309,7 @@ def test_a_resume_leaves_the_temporaries_of_a_run_still_writing(tmp_path):
     try:
         assert writer.stdout.readline() == "writing\n"
         (live,) = [p for p in out.iterdir() if p.name.endswith(".tmp.tif")]
-        assert resume.remove_temporaries(out / "img0.tif") == []  # the second run's look
+        assert output_files.remove_temporaries(out / "img0.tif") == []  # the second run's look
         assert live.read_bytes() == b"written by the first run"
     finally:
         writer.communicate("", timeout=60)
@@ -318,7 +319,7 @@ def test_a_resume_leaves_the_temporaries_of_a_run_still_writing(tmp_path):
     dead = [out / ".img0.0123abcd.tmp.tif", out / ".img0.0123abcd.tmp.tif.lock"]
     for path in dead:  # a killed run's: its lock is held by no one
         path.write_bytes(b"x")
-    assert sorted(resume.remove_temporaries(out / "img0.tif")) == dead
+    assert sorted(output_files.remove_temporaries(out / "img0.tif")) == dead
 
 
 def test_resume_removes_what_a_killed_workers_run_left(run_cli, predict_setup, tmp_path):

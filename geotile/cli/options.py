@@ -313,7 +313,8 @@ def check_merge(merge, pairs, overwrite: bool, protected=(), resume: str | None 
     if merge is None:
         return overwrite
     from geotile.merge import check_grid, check_merge_output
-    from geotile.resume import read_tags, remove_temporaries, written_by
+    from geotile.output_files import remove_temporaries
+    from geotile.resume import read_tags, written_by
 
     if resume:  # what a run killed while writing the mosaic left beside it
         remove_temporaries(merge)
