@@ -104,6 +104,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
     (:mod:`geotile.label_filter`): only the features it selects are kept, and ``values`` are
     those of the features it selects in the whole file.
     """
+    from geotile.curves import linearise
     from geotile.input_paths import input_exists, input_path
     from geotile.pixel_labels import OPTION, is_pixels
 
@@ -299,6 +300,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         if np.isfinite(extent).all():  # the option says lon/lat, not the file
             check_geographic_coordinates(labels, path, why=f"although --labels-crs "
                                          f"{labels_crs} says they are")
+    linearise(labels.geometries)  # arcs in GeometryCollections: GDAL left them
     _drop_measures(labels.geometries)
     if where is None and class_field is None:
         from geotile.osm_kinds import several_kinds, several_subtypes

@@ -1,0 +1,89 @@
+"""Vector labels as GIS tools write them: arcs (CurvePolygon, CompoundCurve) at any depth,
+measured geometries, empty and null features."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pyogrio
+import pyogrio.raw
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+from geotile.labels import read_labels
+
+from .conftest import UTM_CRS, UTM_ORIGIN
+
+X0, Y0 = UTM_ORIGIN
+SIZE = 40
+GRID = from_origin(X0, Y0, 1, 1)  # 1 m pixels
+
+
+def iso_wkb(kind: int, *members: bytes, points=None) -> bytes:
+    """ISO WKB (little-endian) of geometry type ``kind``: ``points`` (x, y) of a curve or
+    line, or ``members`` (rings of a polygon: :func:`ring`; parts of a collection)."""
+    if points is not None:
+        return struct.pack("<BII", 1, kind, len(points)) + b"".join(
+            struct.pack("<dd", *p) for p in points)
+    return struct.pack("<BII", 1, kind, len(members)) + b"".join(members)
+
+
+def ring(points) -> bytes:
+    """A linear ring of a Polygon's WKB."""
+    return struct.pack("<I", len(points)) + b"".join(struct.pack("<dd", *p) for p in points)
+
+
+def circle(cx: float, cy: float, radius: float) -> bytes:
+    """A CurvePolygon (10) of one CircularString (8): the circle of ``radius`` about
+    (X0 + cx, Y0 - cy)."""
+    x, y = X0 + cx, Y0 - cy
+    return iso_wkb(10, iso_wkb(8, points=[(x - radius, y), (x, y + radius), (x + radius, y),
+                                          (x, y - radius), (x - radius, y)]))
+
+
+def write_gpkg(path, wkbs: list[bytes], kind: str = "Unknown"):
+    """A GeoPackage written by GDAL of ``wkbs`` (arcs kept) in UTM_CRS."""
+    pyogrio.raw.write(path, geometry=np.array(wkbs, dtype=object), field_data=[], fields=[],
+                      crs=UTM_CRS, geometry_type=kind, driver="GPKG")
+    return path
+
+
+@pytest.fixture
+def image(make_raster):
+    return make_raster("img.tif", np.zeros((SIZE, SIZE), np.uint8), transform=GRID)
+
+
+def burnt(geometries) -> np.ndarray:
+    """The pixels whose centre is in ``geometries`` on the image's grid (rasterio)."""
+    return rasterize([(g, 1) for g in geometries], out_shape=(SIZE, SIZE),
+                     transform=GRID, dtype="uint8")
+
+
+@pytest.mark.parametrize("where", ["collection", "nested collection"])
+def test_arcs_inside_a_geometry_collection_are_burnt_as_gdal_linearises_them(
+        run_cli, image, tmp_path, where):
+    """A CurvePolygon in a GeometryCollection (FME's and QGIS's 'Geometry' layers) reached
+    GEOS as an arc, which it cannot handle: a traceback. It is burnt as GDAL linearises a
+    CurvePolygon of its own, beside the collection's polygons."""
+    disc = circle(20, 20, 10)
+    square = shapely.box(X0 + 1, Y0 - 39, X0 + 5, Y0 - 35)
+    corners = shapely.get_coordinates(square.exterior).tolist()
+    line = iso_wkb(2, points=[(X0 + 1, Y0 - 1), (X0 + 3, Y0 - 1)])
+    parts = [iso_wkb(7, disc, line), iso_wkb(3, ring(corners))] if where != "collection" \
+        else [disc, iso_wkb(3, ring(corners))]
+    labels = write_gpkg(tmp_path / "arcs.gpkg", [iso_wkb(7, *parts)], "GeometryCollection")
+    alone = write_gpkg(tmp_path / "disc.gpkg", [disc])
+    linear = pyogrio.read_dataframe(alone).geometry.iloc[0]  # GDAL's own linearisation
+    assert shapely.get_type_id(linear) == 3 and len(shapely.get_coordinates(linear)) > 20
+    expected = burnt([linear, square])
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as src:
+        np.testing.assert_array_equal(src.read(1), expected)
+    assert abs(int(expected.sum()) - 16 - np.pi * 10 ** 2) < 10  # a disc and 16 px
+    [geometry] = read_labels(labels).geometries
+    assert not shapely.get_type_id(shapely.get_parts(geometry)).max() > 7
