@@ -988,8 +988,11 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         file_crs = override or header_crs(info.get("crs"), path)
         if options and file_crs is None:
             file_crs = parse_crs(GEOJSON_DEFAULT_CRS, "CSV")
-        if info.get("geometry_type") is not None and (
-                info.get("total_bounds") is not None or osm):
+        bounds = info.get("total_bounds")
+        # an extent of one point: no geometry at all (GDAL says 0, 0, 0, 0), read whole
+        flat = bounds is not None and bounds[0] == bounds[2] and bounds[1] == bounds[3]
+        if info.get("geometry_type") is not None and not flat and (
+                bounds is not None or osm):
             boxes = region_boxes(regions, file_crs)
     if boxes is None:
         meta, fids, wkb, field_data = _ogr_read(path, chosen, **options)
@@ -1111,6 +1114,8 @@ def _gpkg_query(db, path: Path, layer, regions, override, class_field) -> Labels
     if any(v is None for v in bounds):
         bounds = db.execute(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM '
                             f'"{rtree}"').fetchone()
+    if all(v is None for v in bounds):  # rows, none with a geometry: GDAL's reader reads
+        return None  # them all, for read_labels to tell
     extent = tuple(np.nan if v is None else float(v) for v in bounds)
     values = {}
     if class_field is not None and class_field in names:
@@ -1767,6 +1772,8 @@ def _read_parquet(path: Path, regions=None, override=None,
             extent = ((streamed or tuple(frame.total_bounds)) if None in extents else
                       (*np.min([e[:2] for e in extents], 0).tolist(),
                        *np.max([e[2:] for e in extents], 0).tolist()))
+        if extent is not None and not np.isfinite(np.asarray(extent, float)).any():  # rows,
+            return _read_parquet(path, None, override, class_field, where)  # none shaped
         if class_field is not None and class_field in frame.columns and where is not None:
             values[class_field] = _parquet_values(path, class_field, where, schema)
         elif class_field is not None and class_field in frame.columns:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 
+import geopandas as gpd
 import numpy as np
 import pyogrio
 import pyogrio.raw
@@ -16,7 +17,7 @@ from rasterio.transform import from_origin
 
 from geotile.labels import read_labels
 
-from .conftest import UTM_CRS, UTM_ORIGIN
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
 
 X0, Y0 = UTM_ORIGIN
 SIZE = 40
@@ -87,3 +88,28 @@ def test_arcs_inside_a_geometry_collection_are_burnt_as_gdal_linearises_them(
     assert abs(int(expected.sum()) - 16 - np.pi * 10 ** 2) < 10  # a disc and 16 px
     [geometry] = read_labels(labels).geometries
     assert not shapely.get_type_id(shapely.get_parts(geometry)).max() > 7
+
+
+@pytest.mark.parametrize("driver", ["GPKG", "GeoJSON", "FlatGeobuf", "GeoParquet"])
+def test_a_file_of_null_and_empty_geometries_only_is_refused_in_every_format(
+        run_cli, image, tmp_path, driver):
+    """A GeoPackage whose features are all NULL or POLYGON EMPTY (an export of attributes
+    only) made an all-zero mask, exit 0, with a warning that its features, spanning
+    (nan, nan, nan, nan), miss the image: the CRS may be wrong. It is refused as the same
+    GeoJSON is."""
+    suffix = {"GPKG": "gpkg", "GeoJSON": "geojson", "FlatGeobuf": "fgb"}.get(driver, "parquet")
+    path = tmp_path / f"nothing.{suffix}"
+    empty = iso_wkb(3)  # POLYGON EMPTY
+    if driver == "GeoParquet":
+        gpd.GeoDataFrame({"id": [1, 2, 3]}, geometry=[None, shapely.from_wkb(empty), None],
+                         crs=UTM_CRS).to_parquet(path)
+    else:
+        pyogrio.raw.write(path, geometry=np.array([None, empty, None], dtype=object),
+                          field_data=[np.array([1, 2, 3])], fields=["id"], crs=UTM_CRS,
+                          geometry_type="Polygon", driver=driver,
+                          **({"layer_options": {"SPATIAL_INDEX": "NO"}}  # nulls need none
+                             if driver == "FlatGeobuf" else {}))
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, path.name, "no feature has a geometry")
+    assert "nan" not in result.output
+    assert not (tmp_path / "m.tif").exists()
