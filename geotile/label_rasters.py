@@ -198,7 +198,8 @@ def _has_vector_layers(path: str | os.PathLike) -> bool:
 
         from geotile.input_paths import ogr_path
 
-        with hidden(RuntimeWarning):  # GDAL's notes on a file it cannot read
+        # GDAL's notes on a file it cannot read; pyogrio's on a layer of M (PolygonM)
+        with hidden(RuntimeWarning, UserWarning):
             return len(list_layers(ogr_path(path))) > 0
     except Exception:
         return False

@@ -45,6 +45,7 @@ from geotile.parquet_datasets import (
     first_file,
     partitioning,
 )
+from geotile.quiet_warnings import MEASURED, hidden
 
 # GeoParquet files (PARQUET_SUFFIXES) are read through pyarrow (GDAL reads them only with
 # its ADBC driver); a folder of them written as one dataset (Overture's release) as one file
@@ -886,7 +887,9 @@ def _choose_layer(path: Path, layer: str | None) -> str | None:
 
     from geotile.input_paths import given_file, ogr_path
 
-    layers = [(str(name), str(kind)) for name, kind in list_layers(ogr_path(path))]
+    with hidden(UserWarning, message=MEASURED):
+        listed = list_layers(ogr_path(path))
+    layers = [(str(name), str(kind)) for name, kind in listed]
     names = ", ".join(name for name, _ in layers)
     if layer is not None:
         if layer not in {name for name, _ in layers}:
@@ -933,9 +936,13 @@ WINDOWS_1252 = {c: bytes([c]).decode("cp1252") for c in range(0x80, 0xA0)
 def _ogr_read(path: Path, layer: str | None, **kwargs):
     """pyogrio's raw read (meta, fids, wkb, fields), retried as Latin-1 (with a warning)
     when text fields are not UTF-8; text read as Latin-1 is read as Windows-1252."""
-    from pyogrio.raw import read
+    from pyogrio.raw import read as pyogrio_read
 
     from geotile.input_paths import ogr_path
+
+    def read(*args, **options):
+        with hidden(UserWarning, message=MEASURED):  # M dropped here: _drop_measures
+            return pyogrio_read(*args, **options)
 
     try:
         meta, fids, wkb, fields = read(ogr_path(path), layer=layer, return_fids=True,
@@ -983,8 +990,9 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         # GDAL's OSM driver counts features by a pass over the whole file (1M buildings:
         # 7.5 s, 1.2 GB): it has none to tell an empty layer by, its extent may be unknown
         osm = _osm_file(path)
-        info = read_info(ogr_path(path), layer=chosen, force_feature_count=not osm,
-                         force_total_bounds=True, **options)
+        with hidden(UserWarning, message=MEASURED):
+            info = read_info(ogr_path(path), layer=chosen, force_feature_count=not osm,
+                             force_total_bounds=True, **options)
         file_crs = override or header_crs(info.get("crs"), path)
         if options and file_crs is None:
             file_crs = parse_crs(GEOJSON_DEFAULT_CRS, "CSV")

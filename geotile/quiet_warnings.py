@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Iterator
 
 _LOCK = threading.RLock()
+#: pyogrio's note on each look at a layer of PolygonM, LineStringZM...: geotile drops M itself
+MEASURED = r"Measured \(M\) geometry types are not supported"
 #: Python 3.14's per-context warning filters (free-threaded builds, -X context_aware_warnings)
 _CONTEXT_AWARE = bool(getattr(sys.flags, "context_aware_warnings", False))
 

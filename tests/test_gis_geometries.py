@@ -3,7 +3,10 @@ measured geometries, empty and null features."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import struct
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -15,6 +18,7 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
+from geotile.label_rasters import is_label_raster
 from geotile.labels import read_labels
 
 from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
@@ -113,3 +117,55 @@ def test_a_file_of_null_and_empty_geometries_only_is_refused_in_every_format(
     assert_one_line_error(result, path.name, "no feature has a geometry")
     assert "nan" not in result.output
     assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize(("driver", "kind"), [("ESRI Shapefile", "PolygonM"),
+                                              ("GPKG", "PolygonZM"), ("GPKG", "LineStringZM")])
+def test_measured_geometries_are_burnt_without_pyogrios_note_that_m_is_unsupported(
+        run_cli, image, tmp_path, driver, kind):
+    """Shapefiles PolygonM and PolygonZM or LineStringZM GeoPackages (surveys, linear
+    referencing) were burnt right, under pyogrio's 'Warning: Measured (M) geometry types are
+    not supported' naming no file: geotile drops M itself (as gdal_rasterize ignores it)."""
+    corners = [(X0 + 5, Y0 - 30), (X0 + 30, Y0 - 30), (X0 + 30, Y0 - 5), (X0 + 5, Y0 - 5),
+               (X0 + 5, Y0 - 30)]
+    z, line = "Z" in kind, kind.startswith("Line")
+    points = struct.pack("<I", 5) + b"".join(  # ISO M (2000 + type), ZM (3000 + type)
+        struct.pack("<dddd" if z else "<ddd", x, y, *((7.5,) if z else ()), i)
+        for i, (x, y) in enumerate(corners))
+    wkb = struct.pack("<BI", 1, (3000 if z else 2000) + (2 if line else 3)) + \
+        (points if line else struct.pack("<I", 1) + points)
+    path = tmp_path / ("survey.shp" if driver == "ESRI Shapefile" else "survey.gpkg")
+    pyogrio.raw.write(path, geometry=np.array([wkb], dtype=object), field_data=[], fields=[],
+                      crs=UTM_CRS, geometry_type="Unknown", driver=driver)
+    if driver == "GPKG":  # the layer's type declared as QGIS declares it (pyogrio writes
+        with sqlite3.connect(path) as db:  # no M type)
+            db.execute("UPDATE gpkg_geometry_columns SET geometry_type_name = ?, z = ?, m = 1",
+                       ("LINESTRING" if line else "POLYGON", int(z)))
+    with warnings.catch_warnings(record=True) as caught:  # each step that opens the file
+        warnings.simplefilter("always")
+        assert not is_label_raster(path)
+        read_labels(path)
+    assert not [w for w in caught if "Measured" in str(w.message)]
+    width = ("--line-width", 3) if line else ()
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif", *width)
+    assert result.exit_code == 0, result.output
+    assert "Measured" not in result.output
+    shape = shapely.LineString(corners).buffer(1.5) if line else shapely.Polygon(corners)
+    with rasterio.open(tmp_path / "m.tif") as src:
+        np.testing.assert_array_equal(src.read(1), burnt([shape]))
+
+
+def test_evaluate_scores_a_measured_shapefile_without_pyogrios_note(run_cli, tmp_path):
+    """A PolygonM Shapefile scored against itself: F1 1, and no 'Measured (M) geometry
+    types are not supported' from each of pyogrio's looks at the file."""
+    corners = [(X0 + 5, Y0 - 30), (X0 + 30, Y0 - 30), (X0 + 30, Y0 - 5), (X0 + 5, Y0 - 5),
+               (X0 + 5, Y0 - 30)]
+    wkb = struct.pack("<BII", 1, 2003, 1) + struct.pack("<I", 5) + b"".join(
+        struct.pack("<ddd", x, y, i) for i, (x, y) in enumerate(corners))
+    path = tmp_path / "survey.shp"
+    pyogrio.raw.write(path, geometry=np.array([wkb], dtype=object), field_data=[], fields=[],
+                      crs=UTM_CRS, geometry_type="Unknown", driver="ESRI Shapefile")
+    result = run_cli("evaluate", path, path, "--json")
+    assert result.exit_code == 0, result.output
+    assert "Measured" not in result.output
+    assert json.loads(result.stdout)["f1"] == 1.0

@@ -26,6 +26,7 @@ import click
 
 from geotile._version import __version__
 from geotile.gdal_settings import FORCED_SETTINGS, READ_SETTINGS, check_proj_data
+from geotile.quiet_warnings import MEASURED
 
 #: command name -> "module:function"
 COMMANDS = {
@@ -231,6 +232,8 @@ def _command_scope(ctx: click.Context):
         # affine 3's notice about its `*`, raised inside rasterio's own functions: not the
         # user's to act on, and under PYTHONWARNINGS=error it failed every command
         warnings.filterwarnings("ignore", "Use `@` matmul instead", PendingDeprecationWarning)
+        # pyogrio's note at each look at a PolygonM layer: geotile drops M, as gdal_rasterize
+        warnings.filterwarnings("ignore", MEASURED, UserWarning)
         logger = logging.getLogger("geotile")
         saved = (logger.handlers[:], logger.level, logger.propagate)
         stack.callback(_restore_logger, logger, saved)
