@@ -301,7 +301,7 @@ def _polygons_only(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
     others = present & ~polygonal
     if others.any():
         kinds = sorted({int(t) for t in shapely.get_type_id(values[others])})
-        names = ", ".join(sorted(_GEOMETRY_NAMES.get(t, str(t)) for t in kinds))
+        names = ", ".join(sorted({_GEOMETRY_NAMES.get(t, str(t)) for t in kinds}))  # once
         if not polygonal.any():
             raise InputError(f"{path}: its features are {names}, not polygons; object scores "
                              "compare polygons (lines are scored against lines, with "

@@ -169,3 +169,18 @@ def test_evaluate_scores_a_measured_shapefile_without_pyogrios_note(run_cli, tmp
     assert result.exit_code == 0, result.output
     assert "Measured" not in result.output
     assert json.loads(result.stdout)["f1"] == 1.0
+
+
+def test_evaluate_names_points_and_multipoints_left_out_once(run_cli, tmp_path):
+    """A truth of footprints with a Point and a MultiPoint (trees digitised in the same
+    layer) was warned of as '2 features are points, points, not polygons'."""
+    square = shapely.box(X0 + 5, Y0 - 30, X0 + 30, Y0 - 5)
+    path = tmp_path / "truth.gpkg"
+    gpd.GeoDataFrame(geometry=[square, shapely.Point(X0 + 1, Y0 - 1),
+                               shapely.MultiPoint([(X0 + 2, Y0 - 2), (X0 + 3, Y0 - 3)])],
+                     crs=UTM_CRS).to_file(path)
+    result = run_cli("evaluate", path, path, "--json")
+    assert result.exit_code == 0, result.output
+    assert "truth.gpkg: 2 features are points, not polygons, and are left out of the " \
+        "object scores." in result.stderr
+    assert json.loads(result.stdout)["f1"] == 1.0
