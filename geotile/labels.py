@@ -278,6 +278,8 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         unread = _bzip2_labels(path) or _unread_osm_format(path)
         if unread:
             raise InputError(f"{path}: {unread}") from exc
+        if (surfaces := _surface_layer(exc, path)) is not None:
+            raise InputError(surfaces) from exc
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
             f"{path}: not vector data GDAL can read ({reason}). "
@@ -316,6 +318,19 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         return Labels(labels.geometries, labels.fields, None, labels.extent, labels.values,
                       declared=declared_crs(labels.crs, given))
     return _lonlat_checked(labels, path, crs_option)
+
+
+def _surface_layer(exc: Exception, path) -> str | None:
+    """What to say of a layer of 3D surfaces (PolyhedralSurface, TIN, Triangle: WKB types
+    15, 16, 17), which pyogrio refuses to read (``exc``); None for another error."""
+    found = re.search(r"Geometry type is not supported: (\d+)", str(exc))
+    kind = (int(found[1]) & 0x7FFFFFFF) % 1000 if found else None  # Z, M: 1015, 3016...
+    if kind not in (15, 16, 17):
+        return None
+    name = {15: "PolyhedralSurface", 16: "TIN", 17: "Triangle"}[kind]
+    return (f"{path}: a layer of {name} geometries (3D surfaces: CityGML, an ArcGIS "
+            "multipatch), which geotile cannot read. Make them polygons (their faces) "
+            f"first: ogr2ogr -nlt MULTIPOLYGON polygons.gpkg {path}")
 
 
 def _not_gzipped_labels(path) -> str:

@@ -184,3 +184,29 @@ def test_evaluate_names_points_and_multipoints_left_out_once(run_cli, tmp_path):
     assert "truth.gpkg: 2 features are points, not polygons, and are left out of the " \
         "object scores." in result.stderr
     assert json.loads(result.stdout)["f1"] == 1.0
+
+
+@pytest.mark.parametrize("kind", ["POLYHEDRALSURFACE", "TIN", "TRIANGLE"])
+def test_a_layer_of_3d_surfaces_is_refused_naming_the_conversion(run_cli, image, tmp_path,
+                                                                 kind):
+    """A layer of PolyhedralSurface, TIN or Triangle (3D building models: CityGML, an
+    ArcGIS multipatch export) was refused as 'not vector data GDAL can read (Geometry type
+    is not supported: 15)'; the line says what it holds and the ogr2ogr that makes it
+    polygons."""
+    path = tmp_path / "models.gpkg"
+    corners = [(X0 + 5, Y0 - 30), (X0 + 30, Y0 - 30), (X0 + 30, Y0 - 5), (X0 + 5, Y0 - 30)]
+    triangle = iso_wkb(17, ring(corners))
+    wkb = {"TRIANGLE": triangle, "TIN": iso_wkb(16, triangle),
+           "POLYHEDRALSURFACE": iso_wkb(15, iso_wkb(3, ring(corners)))}[kind]
+    with warnings.catch_warnings():  # GDAL's note on registering their extension
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.raw.write(path, geometry=np.array([wkb], dtype=object),
+                          field_data=[], fields=[], crs=UTM_CRS, geometry_type="Unknown",
+                          driver="GPKG")
+    with sqlite3.connect(path) as db:  # the layer's type, as GDAL writes such a layer
+        db.execute("UPDATE gpkg_geometry_columns SET geometry_type_name = ?", (kind,))
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "models.gpkg", "3D surfaces",
+                          f"ogr2ogr -nlt MULTIPOLYGON polygons.gpkg {path}")
+    assert "not vector data GDAL can read" not in result.output
+    assert not (tmp_path / "m.tif").exists()
