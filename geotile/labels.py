@@ -1053,10 +1053,12 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
 
         if repaired:
             _warn(f"{path}: {_count(repaired)} with geometry GEOS cannot read as it is "
-                  f"(e.g. unclosed rings) were repaired: {_names(repaired, label)}.")
+                  f"(e.g. unclosed rings) {'was' if len(repaired) == 1 else 'were'} "
+                  f"repaired: {_names(repaired, label)}.")
         if skipped:
-            _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read were "
-                  f"skipped: {_names(skipped, label)}.")
+            _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read "
+                  f"{'was' if len(skipped) == 1 else 'were'} skipped: "
+                  f"{_names(skipped, label)}.")
     return Labels(geometries, fields, crs, extent, values)
 
 

@@ -210,3 +210,26 @@ def test_a_layer_of_3d_surfaces_is_refused_naming_the_conversion(run_cli, image,
                           f"ogr2ogr -nlt MULTIPOLYGON polygons.gpkg {path}")
     assert "not vector data GDAL can read" not in result.output
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_one_repaired_and_one_skipped_feature_are_each_said_in_the_singular(
+        run_cli, image, tmp_path):
+    """An unclosed ring and a TIN among a GeoPackage's footprints were warned of as '1
+    feature ... were repaired' and '1 feature ... were skipped'; the square is burnt."""
+    square = [(X0 + 5, Y0 - 30), (X0 + 30, Y0 - 30), (X0 + 30, Y0 - 5), (X0 + 5, Y0 - 5)]
+    unclosed = iso_wkb(3, ring(square))
+    tin = iso_wkb(16, iso_wkb(17, ring([*square[:3], square[0]])))
+    path = tmp_path / "mixed.gpkg"
+    with warnings.catch_warnings():  # GDAL's note on a ring left open
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.raw.write(path, geometry=np.array([unclosed, tin], dtype=object),
+                          field_data=[], fields=[], crs=UTM_CRS, geometry_type="Unknown",
+                          driver="GPKG")
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    assert "mixed.gpkg: 1 feature with geometry GEOS cannot read as it is (e.g. unclosed " \
+        "rings) was repaired: FID 1." in result.stderr, result.stderr
+    assert "mixed.gpkg: 1 feature with a geometry that cannot be read was skipped: FID 2." \
+        in result.stderr, result.stderr
+    with rasterio.open(tmp_path / "m.tif") as src:
+        np.testing.assert_array_equal(src.read(1), burnt([shapely.Polygon(square)]))
