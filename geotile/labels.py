@@ -1785,6 +1785,7 @@ def _read_parquet(path: Path, regions=None, override=None,
             raise
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         return None
+    _points_beside_shapes(frame, path)
     extent, values = None, {}
     if boxes is not None:
         import pyarrow.parquet as pq
@@ -1820,6 +1821,27 @@ def _read_parquet(path: Path, regions=None, override=None,
               if name != frame.geometry.name}
     return Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
                   extent, values)
+
+
+def _points_beside_shapes(frame, path: Path) -> None:
+    """InputError when ``frame``'s geometry column holds points only while another of its
+    geometry columns (GeoParquet may have several) holds polygons or lines."""
+    if not len(frame) or not np.isin(shapely.get_type_id(frame.geometry.values),
+                                     [-1, 0, 4]).all():  # none, Point, MultiPoint
+        return
+    primary = frame.geometry.name
+    for name in _geo_metadata(path).get("columns", {}):
+        if name == primary or name not in frame.columns:
+            continue
+        column = frame[name].values  # WKB where read a batch at a time
+        shapes = column if str(frame[name].dtype) == "geometry" else shapely.from_wkb(
+            np.asarray(column, dtype=object), on_invalid="ignore")
+        if np.isin(shapely.get_type_id(shapes), [1, 2, 3, 5, 6]).any():
+            raise InputError(
+                f"{path}: its geometry column {primary!r} holds points, but its column "
+                f"{name!r} polygons or lines. Make that the geometry column: ogr2ogr -sql "
+                f'"SELECT {name}, * FROM {Path(path).stem}" labels.gpkg {path} (or '
+                f"geopandas: read_parquet, set_geometry({name!r}), to_parquet).")
 
 
 def _file_extent(path: Path, whole, covering) -> tuple | None:

@@ -233,3 +233,25 @@ def test_one_repaired_and_one_skipped_feature_are_each_said_in_the_singular(
         in result.stderr, result.stderr
     with rasterio.open(tmp_path / "m.tif") as src:
         np.testing.assert_array_equal(src.read(1), burnt([shapely.Polygon(square)]))
+
+
+def test_a_geoparquet_whose_primary_geometry_is_points_names_its_polygon_column(
+        run_cli, image, tmp_path):
+    """A GeoParquet of two geometry columns, its primary the footprints' centroids and
+    'footprint' the polygons, was refused as 'no feature is a polygon. Give building
+    footprints.'; the line names the column that holds them and how to make it the one."""
+    polygons = [shapely.box(X0 + 5, Y0 - 20, X0 + 20, Y0 - 5),
+                shapely.box(X0 + 25, Y0 - 35, X0 + 35, Y0 - 25)]
+    frame = gpd.GeoDataFrame({"footprint": gpd.GeoSeries(polygons, crs=UTM_CRS)},
+                             geometry=gpd.GeoSeries(shapely.centroid(polygons), crs=UTM_CRS))
+    path = tmp_path / "two.parquet"
+    frame.rename_geometry("centroid").to_parquet(path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "two.parquet", "'centroid' holds points", "'footprint'",
+                          "SELECT footprint, * FROM two", "set_geometry('footprint')")
+    assert not (tmp_path / "m.tif").exists()
+    frame.set_geometry("footprint").to_parquet(path)  # the fix: burnt
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as src:
+        np.testing.assert_array_equal(src.read(1), burnt(polygons))
