@@ -255,3 +255,11 @@ def test_a_geoparquet_whose_primary_geometry_is_points_names_its_polygon_column(
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "m.tif") as src:
         np.testing.assert_array_equal(src.read(1), burnt(polygons))
+
+
+def test_make_masks_help_says_what_becomes_of_points_arcs_and_measures(run_cli):
+    """--help said nothing of points, arcs or Z/M among vector labels."""
+    text = " ".join(run_cli("make-masks", "--help").output.split())
+    assert "arcs (CurvePolygon, MultiSurface) linearised as GDAL does, Z and M ignored; " \
+        "points, which have no area, are left out with a warning (a file of points only " \
+        "is refused)" in text

@@ -123,7 +123,10 @@ def make_masks(
     later feature in LABELS wins (a FlatGeobuf with a spatial index keeps them sorted by
     place, not as written: a warning says so where classes overlap; write it with -lco
     SPATIAL_INDEX=NO). Labels in another CRS are reprojected; invalid
-    polygons are repaired. LABELS is read once however many images are given.
+    polygons are repaired, arcs (CurvePolygon, MultiSurface) linearised as GDAL
+    does, Z and M ignored; points, which have no area, are left out with a
+    warning (a file of points only is refused). LABELS is read once however
+    many images are given.
     Where the image is nodata (nodata value, mask or alpha band, NaN in a float
     image) the mask is 255, declared as its nodata value, for losses to ignore.
 
