@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import threading
 import uuid
 import warnings
@@ -698,10 +699,12 @@ def _process_state():
     unread when a run is interrupted under load, "Future exception was never retrieved", are
     not the user's; a lost scheduler is one line, SchedulerLost, not the client's logged
     tracebacks), and ``os.environ`` back as it was after (dask's nanny sets
-    OMP_NUM_THREADS=1... here for its workers). Saved by the first of the runs at once in
-    this process (threads) and restored by the last: each saving and restoring its own would
-    put back what another run had changed."""
+    OMP_NUM_THREADS=1... here for its workers), as are multiprocessing's start method and
+    distributed's cache of its servers' methods (see :func:`_release_servers`). Saved by the
+    first of the runs at once in this process (threads) and restored by the last: each saving
+    and restoring its own would put back what another run had changed."""
     import logging
+    import multiprocessing
 
     loggers = [logging.getLogger("asyncio"), logging.getLogger("distributed.client")]
     with _STATE_LOCK:
@@ -710,6 +713,7 @@ def _process_state():
                 import distributed.client  # noqa: F401
             _STATE["environ"] = dict(os.environ)
             _STATE["levels"] = [log.level for log in loggers]
+            _STATE["start"] = multiprocessing.get_start_method(allow_none=True)
             for log in loggers:
                 log.setLevel(logging.CRITICAL)
         _STATE["runs"] += 1
@@ -722,6 +726,19 @@ def _process_state():
                 for log, level in zip(loggers, _STATE["levels"], strict=True):
                     log.setLevel(level)
                 _restore_environ(_STATE["environ"])
+                if _STATE["start"] is None:  # fixed by Python's spawn of a worker
+                    multiprocessing.set_start_method(None, force=True)
+                _release_servers()
+
+
+def _release_servers() -> None:
+    """Each run's scheduler, nanny and worker objects freed: distributed caches
+    ``_expects_comm`` of their bound methods for good, which kept every one alive, with its
+    log handler on the 'distributed.scheduler' logger (one more per run)."""
+    core = sys.modules.get("distributed.core")
+    cache_clear = getattr(getattr(core, "_expects_comm", None), "cache_clear", None)
+    if cache_clear is not None:
+        cache_clear()
 
 
 def _restore_environ(environ: dict) -> None:

@@ -1209,6 +1209,40 @@ def test_local_workers_leave_the_callers_environment_as_it_was(make_raster, tmp_
     assert dict(os.environ) == before
 
 
+def test_local_workers_leave_no_start_method_and_no_scheduler_behind(make_raster, tmp_path):
+    """predict_rasters(..., workers=1) three times in a fresh process fixed
+    multiprocessing's start method ('fork': Python's spawn asks for the default while it
+    starts a worker), so the caller's own set_start_method('spawn') then failed with
+    'context has already been set'; and each run's scheduler stayed alive for good
+    (distributed caches its bound methods), one more handler on the 'distributed.scheduler'
+    logger per run (3 after 3 runs). Both are as before the runs now."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    model = pointwise_model(tmp_path / "m.onnx")
+    image = _images(make_raster, count=1)[0]
+    script = textwrap.dedent(f"""
+        import gc, logging, multiprocessing
+        import geotile
+        if __name__ == "__main__":
+            for run in range(3):
+                geotile.predict_rasters({str(model)!r}, [{str(image)!r}],
+                                        [{str(tmp_path)!r} + f"/out{{run}}.tif"], workers=1)
+            gc.collect()
+            print(multiprocessing.get_start_method(allow_none=True),
+                  len(logging.getLogger("distributed.scheduler").handlers))
+            multiprocessing.set_start_method("spawn")
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["None", "0"]
+    assert all((tmp_path / f"out{run}.tif").exists() for run in range(3))
+
+
 def test_local_workers_make_a_missing_dask_temporary_directory(run_cli, make_raster, tmp_path):
     """dask's temporary-directory set to a folder not made yet: dask makes it, but the run's
     scratch folder was made in it first and `predict --workers 2` failed ('...geotile-dask-...:
