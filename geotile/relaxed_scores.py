@@ -39,6 +39,7 @@ import numpy as np
 
 from geotile.buffer_measures import BufferMeasures
 from geotile.errors import InputError, check_range
+from geotile.gdal_settings import with_read_settings
 
 #: relative slack on the radius, so that a distance equal to rho (3 px at 0.5 m and 1.5 m)
 #: is within it despite rounding
@@ -266,6 +267,7 @@ class _Side:
         return scored & (ids == 1), scored
 
 
+@with_read_settings
 def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                      buffer: float = 3.0, road_class: str | int | None = None,
                      threshold: float | None = None, progress: bool = False,

@@ -548,6 +548,29 @@ def test_library_calls_refuse_a_corrupt_jpeg_as_the_commands_do(tmp_path):
     assert (tmp_path / "o.tif").exists()
 
 
+def test_evaluate_relaxed_refuses_a_corrupt_jpeg_as_evaluate_does(run_cli, tmp_path):
+    """geotile.evaluate_relaxed read a JPEG with garbled scan data without geotile's GDAL
+    settings (the only public reader of rasters not under them): libjpeg's noise was scored
+    as an RGB image ('an RGB image, not a prediction') where `geotile evaluate` and
+    evaluate_files say the file is damaged; now the same InputError, the setting not left."""
+    import pytest
+    from rasterio.env import get_gdal_config
+
+    from geotile.errors import InputError
+
+    from .conftest import write_garbled_jpeg
+
+    jpeg = write_garbled_jpeg(tmp_path / "photo.jpg")
+    result = run_cli("evaluate", jpeg, jpeg)
+    assert result.exit_code == 1 and "Corrupt JPEG data" in result.output
+    with pytest.raises(InputError, match="Corrupt JPEG data") as files:
+        geotile.evaluate_files(jpeg, jpeg)
+    with pytest.raises(InputError, match="Corrupt JPEG data") as relaxed:
+        geotile.evaluate_relaxed(jpeg, jpeg)
+    assert str(relaxed.value) == str(files.value)
+    assert get_gdal_config("GDAL_ERROR_ON_LIBJPEG_WARNING") is None
+
+
 def test_a_progress_bar_leaves_no_thread_and_no_start_method(make_raster, tmp_path):
     """make_masks(progress=True) in a fresh process left tqdm's monitor thread running
     (2 threads after the call, so every later make_masks ran its bands in one process) and
