@@ -23,3 +23,11 @@ def chain(outer: Affine, inner: Affine) -> Affine:
     oa, ob, oc, od, oe, of = inner[:6]
     return Affine(sa * oa + sb * od, sa * ob + sb * oe, sa * oc + sb * of + sc,
                   sd * oa + se * od, sd * ob + se * oe, sd * oc + se * of + sf)
+
+
+def window_transform(window, transform: Affine) -> Affine:
+    """The transform of ``window`` (a rasterio Window) of a raster georeferenced by
+    ``transform``: what ``rasterio.windows.transform`` gives, bit for bit, without its
+    ``*`` (whose notice fails a caller's ``python -W error``)."""
+    x, y = apply(transform, window.col_off or 0.0, window.row_off or 0.0)
+    return chain(Affine.translation(x - transform.c, y - transform.f), transform)

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from geotile.affine_math import apply
+from geotile.affine_math import apply, window_transform
 from geotile.errors import GeotileWarning, InputError
 
 KINDS = ("coco", "yolo")
@@ -330,7 +330,6 @@ def write_patch_labels(folder: Path, images: Sequence[Path], options: Annotation
     here; ``splits``: the split names in order, for data.yaml); returns the number of
     instances written."""
     from rasterio.windows import Window
-    from rasterio.windows import transform as window_transform
 
     from geotile.input_paths import input_path, source_name
     from geotile.label_set import grid_envelope, select_bounds

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.affine_math import apply, chain
+from geotile.affine_math import apply, chain, window_transform
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.gdal_settings import with_read_settings
@@ -1631,7 +1631,6 @@ def _burn_bands(src, dst, labels, options: MaskOptions, progress: bool,
     ``IGNORE``, or ``left_out``, a :class:`geotile.ignore_regions.RegionMask`, marks
     pixels: burnt after the labels); returns (positive footprint pixels, ignored pixels)."""
     from rasterio.windows import Window
-    from rasterio.windows import transform as window_transform
 
     from geotile.label_set import grid_envelope, select_bounds
     from geotile.progress import progress_bar
@@ -1795,7 +1794,6 @@ class RegionMask:
         if not self.shapes and not self.warped:
             return None
         from rasterio.features import geometry_mask
-        from rasterio.windows import transform as window_transform
 
         from geotile.label_set import grid_envelope, select_bounds
 

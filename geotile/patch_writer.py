@@ -290,7 +290,7 @@ class PatchWriter:
 
     def _lost(self, back, patch: Patch, profile: dict, tags: dict) -> str:
         """What a probe patch read back lacks of what was written, in words ('' if none)."""
-        from rasterio.windows import transform as window_transform
+        from geotile.affine_math import window_transform
 
         lost = []
         if not self.sensor and (back.crs != profile.get("crs") or not back.transform
@@ -394,7 +394,8 @@ class PatchWriter:
             path.write_bytes(buffer.getbuffer())
             return
         import rasterio
-        from rasterio.windows import transform as window_transform
+
+        from geotile.affine_math import window_transform
 
         profile = dict(profile, width=array.shape[2], height=array.shape[1])
         colormap = profile.pop("colormap", None)

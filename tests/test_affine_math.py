@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from affine import Affine
 
-from geotile.affine_math import apply, chain
+from geotile.affine_math import apply, chain, window_transform
 
 ROTATED = Affine(0.3, 0.1, 500_000.25, -0.05, -0.3, 4_100_000.75)
 
@@ -34,3 +34,16 @@ def test_chain_applies_inner_first():
     point = (11.0, -4.0)
     assert np.allclose(apply(chain(ROTATED, inner), *point), apply(ROTATED, *apply(inner, *point)))
 
+
+
+def test_window_transform_gives_rasterios_numbers_bit_for_bit():
+    from rasterio.windows import Window
+    from rasterio.windows import transform as rasterio_window_transform
+
+    for window in (Window(0, 0, 5, 5), Window(-3, 17.5, 8, 9), Window(1e5 + 0.25, -2, 1, 1)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PendingDeprecationWarning)  # affine 3's notice
+            want = rasterio_window_transform(window, ROTATED)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert window_transform(window, ROTATED) == want
