@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from collections.abc import Callable
 
 #: a JPEG whose data libjpeg finds corrupt is a read error, not noise decoded silently.
@@ -111,19 +112,42 @@ def _is_remote(value) -> bool:
             ("/vsicurl", "/vsis3", "/vsigs", "/vsiaz", "/vsiadls", "/vsioss", "/vsiswift")))
 
 
+#: pyogrio settings geotile set -> its reads under way that need them (see pyogrio_settings)
+_PYOGRIO_HELD: dict[str, int] = {}
+_PYOGRIO_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
-def _vector_settings(settings: dict):
+def pyogrio_settings(settings: dict):
     """``settings`` in pyogrio's GDAL (its own library, which a rasterio.Env does not reach)
-    for the time of the block, the user's own values restored after."""
+    for the time of the block, those the user has not set. They are the process's, not the
+    thread's: the first of the blocks at once (threads) sets one, the last to end unsets it;
+    a value set by another block is not the user's."""
     import pyogrio
 
-    settings = {key: value for key, value in settings.items() if key.startswith("GDAL_HTTP")
-                and pyogrio.get_gdal_config_option(key) is None}
-    pyogrio.set_gdal_config_options(settings)
+    with _PYOGRIO_LOCK:
+        ours = [key for key in settings if key in _PYOGRIO_HELD
+                or pyogrio.get_gdal_config_option(key) is None]
+        for key in ours:
+            if key not in _PYOGRIO_HELD:
+                pyogrio.set_gdal_config_options({key: settings[key]})
+            _PYOGRIO_HELD[key] = _PYOGRIO_HELD.get(key, 0) + 1
     try:
         yield
     finally:
-        pyogrio.set_gdal_config_options(dict.fromkeys(settings))
+        with _PYOGRIO_LOCK:
+            for key in ours:
+                _PYOGRIO_HELD[key] -= 1
+                if not _PYOGRIO_HELD[key]:
+                    del _PYOGRIO_HELD[key]
+                    pyogrio.set_gdal_config_options({key: None})
+
+
+def _vector_settings(settings: dict):
+    """The HTTP limits of ``settings`` in pyogrio's GDAL for the time of the block (see
+    :func:`pyogrio_settings`), the user's own values kept."""
+    return pyogrio_settings({key: value for key, value in settings.items()
+                             if key.startswith("GDAL_HTTP")})
 
 
 def with_read_settings(function: Callable) -> Callable:

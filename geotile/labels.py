@@ -1228,19 +1228,14 @@ def _without_gdb_index(driver: str | None):
     .spx spatial index: GDAL trusts an index that does not match the features (as GDAL 3.6
     writes them for newer GDAL, a stale one from ArcGIS) and finds none near the image. The
     user's own OPENFILEGDB_USE_SPATIAL_INDEX wins."""
-    import pyogrio
-
+    from geotile.gdal_settings import pyogrio_settings
 
     key = "OPENFILEGDB_USE_SPATIAL_INDEX"
-    if driver != "OpenFileGDB" or key in os.environ or \
-            pyogrio.get_gdal_config_option(key) is not None:
+    if driver != "OpenFileGDB" or key in os.environ:
         yield
         return
-    pyogrio.set_gdal_config_options({key: "NO"})
-    try:
+    with pyogrio_settings({key: "NO"}):
         yield
-    finally:
-        pyogrio.set_gdal_config_options({key: None})
 
 
 #: files whose class values beside a region's features are one column read (:func:`_distinct`)

@@ -713,3 +713,36 @@ def test_a_pool_keeps_no_filter_from_evaluates_closed_lines_note(tmp_path, monke
     assert len(saved) == 1
     assert _user_and_geotile_warnings_show_under(saved[0]) == [
         "the user's own", "x.tif: the raster has no georeferencing"]
+
+
+def test_overlapping_reads_keep_geotiles_vector_settings_until_the_last_ends(monkeypatch):
+    """pyogrio's GDAL settings are the process's: make_masks of a File Geodatabase in two
+    threads at once set OPENFILEGDB_USE_SPATIAL_INDEX=NO in the first, took it for the
+    user's own in the second, and the first's end unset it under the second, which then
+    read through the stale index (no features near the image); remote reads lost their
+    HTTP time limits likewise. Now the setting stays until the last read ends; the user's
+    own value is never touched."""
+    import pyogrio
+
+    from geotile.gdal_settings import _vector_settings
+    from geotile.labels import _without_gdb_index
+
+    key, http = "OPENFILEGDB_USE_SPATIAL_INDEX", "GDAL_HTTP_CONNECTTIMEOUT"
+    monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv(http, raising=False)
+    for reading, name, value in ((lambda: _without_gdb_index("OpenFileGDB"), key, "NO"),
+                                 (lambda: _vector_settings({http: "15"}), http, 15)):
+        first, second = reading(), reading()
+        first.__enter__()
+        second.__enter__()  # another thread's, while the first runs
+        first.__exit__(None, None, None)
+        assert pyogrio.get_gdal_config_option(name) == value
+        second.__exit__(None, None, None)
+        assert pyogrio.get_gdal_config_option(name) is None
+        pyogrio.set_gdal_config_options({name: "users"})
+        try:
+            with reading(), reading():
+                assert pyogrio.get_gdal_config_option(name) == "users"
+            assert pyogrio.get_gdal_config_option(name) == "users"
+        finally:
+            pyogrio.set_gdal_config_options({name: None})
