@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -630,8 +631,11 @@ def remove_temporaries(output: str | os.PathLike) -> list[Path]:
     return removed
 
 
-#: folder -> (its modification time, its hidden entries): see :func:`_hidden_names`
+#: folder -> (its modification time, its hidden entries): see :func:`_hidden_names`; the
+#: most recent _HIDDEN_FOLDERS only (a service's jobs each write a folder of their own)
 _HIDDEN_NAMES: dict[str, tuple[int, list[str]]] = {}
+_HIDDEN_FOLDERS = 64
+_HIDDEN_LOCK = threading.Lock()
 
 
 def _hidden_names(folder: Path) -> list[str]:
@@ -640,9 +644,14 @@ def _hidden_names(folder: Path) -> list[str]:
     lists their folder once, not once per output. An entry missed by a coarse clock is one
     made after the first look: another run's, never this run's to remove."""
     key, stamp = os.fspath(folder), folder.stat().st_mtime_ns
-    cached = _HIDDEN_NAMES.get(key)
+    with _HIDDEN_LOCK:
+        cached = _HIDDEN_NAMES.get(key)
     if cached is None or cached[0] != stamp:
         with os.scandir(folder) as entries:
             cached = (stamp, [e.name for e in entries if e.name.startswith(".")])
-        _HIDDEN_NAMES[key] = cached
+        with _HIDDEN_LOCK:
+            _HIDDEN_NAMES.pop(key, None)
+            while len(_HIDDEN_NAMES) >= _HIDDEN_FOLDERS:
+                del _HIDDEN_NAMES[next(iter(_HIDDEN_NAMES))]
+            _HIDDEN_NAMES[key] = cached
     return cached[1]

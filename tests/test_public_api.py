@@ -746,3 +746,18 @@ def test_overlapping_reads_keep_geotiles_vector_settings_until_the_last_ends(mon
             assert pyogrio.get_gdal_config_option(name) == "users"
         finally:
             pyogrio.set_gdal_config_options({name: None})
+
+
+def test_resume_remembers_a_bounded_number_of_output_folders(tmp_path):
+    """A service's resume runs, each into a folder of its own, kept every folder's listing
+    of hidden entries for good (remove_temporaries on 300 folders: 300 kept, growing with
+    every job); now the most recent ones only, as the input listings are."""
+    from geotile import output_files
+
+    output_files._HIDDEN_NAMES.clear()
+    for job in range(300):
+        folder = tmp_path / f"job{job}"
+        folder.mkdir()
+        (folder / f".out.tif.tmp.{job}").write_bytes(b"")  # a killed run's temporary
+        output_files.remove_temporaries(folder / "out.tif")
+    assert 0 < len(output_files._HIDDEN_NAMES) <= 64
