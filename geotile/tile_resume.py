@@ -129,13 +129,20 @@ def _remove_staging(outdir: Path, keep: str) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def _remove_leftovers(outdir: Path, run_key: str) -> None:
+def _remove_leftovers(outdir: Path, run_key: str, stems) -> None:
     """A --resume finding ``outdir`` complete: remove the parts folder (and staging folders)
-    that a run of ``run_key`` left when it was killed once its output was in place (or that
-    lost their run record as that run emptied them); never another run's parts to go on
+    that a run of ``run_key`` left when it was killed once its output was in place; where
+    the run record went first (a run emptying it), only the parts of this run's images
+    (``stems``), never what else the folder holds; never another run's parts to go on
     from, nor while a run writes there."""
     parts = _parts_folder(outdir)
-    if not parts.is_dir() or _read_record(parts / RUN_RECORD).get("run", run_key) != run_key:
+    if not parts.is_dir():
+        return
+    recorded = _read_record(parts / RUN_RECORD).get("run")
+    if recorded is None:
+        _remove_parts_of(parts, stems)
+        return
+    if recorded != run_key:
         return
     try:
         lock = _lock_parts(parts)
@@ -144,6 +151,25 @@ def _remove_leftovers(outdir: Path, run_key: str) -> None:
     try:
         _remove_staging(outdir, keep="")
         _empty(parts)
+        with contextlib.suppress(OSError):
+            parts.rmdir()
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _remove_parts_of(parts: Path, stems) -> None:
+    """Remove the part folders of ``stems`` from ``parts`` (a folder without run record),
+    and ``parts`` once empty: anything else in it is not known to be geotile's."""
+    try:
+        lock = _lock_parts(parts)
+    except OutputExistsError:  # a run writing there now
+        return
+    try:
+        for stem in stems:
+            part = parts / stem
+            if part.is_dir() and not part.is_symlink():
+                shutil.rmtree(part, ignore_errors=True)
         with contextlib.suppress(OSError):
             parts.rmdir()
     finally:

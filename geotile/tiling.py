@@ -606,7 +606,8 @@ def tile_rasters(
     if resume:  # a finished run: nothing to read
         finished = _finished_run(Path(outdir), run_digest)
         if finished is not None:
-            _remove_leftovers(Path(outdir), run_key)  # of this run, killed once in place
+            _remove_leftovers(Path(outdir), run_key,  # of this run, killed once in place
+                              [image_stem(i) for i in images])
             return finished
         if not overwrite and _holds_geotile_output(Path(outdir)):
             _check_resumable(Path(outdir), run_key)

@@ -1198,3 +1198,22 @@ def test_tile_resume_removes_parts_left_without_their_run_record(make_raster, ru
     (parts / ".geotile-run.json").write_text('{"run": "another", "overwrite": true}')
     assert run_cli(*args).exit_code == 0
     assert (parts / "img1").is_dir()
+
+
+def test_tile_resume_keeps_a_parts_named_folder_of_the_users(make_raster, run_cli, tmp_path):
+    """Without a run record, --resume over a complete output removes only the parts of this
+    run's images: a folder named as geotile's parts holding the user's own files stays."""
+    images = [make_raster(f"img{i}.tif", np.full((1, 40, 40), i, np.uint8)) for i in range(2)]
+    out = tmp_path / "out"
+    args = ("tile", *images, "--size", "20", "--resume", "-o", out)
+    assert run_cli(*args).exit_code == 0
+    parts = out / ".geotile-tile-parts.tmp"
+    (parts / "notes").mkdir(parents=True)
+    (parts / "notes" / "field.txt").write_text("mine")
+    (parts / "readme.txt").write_text("mine too")
+    (parts / "img1" / "images").mkdir(parents=True)
+    (parts / "img1" / "images" / "img1_0_0.tif").write_bytes(b"cut")
+    assert run_cli(*args).exit_code == 0
+    assert (parts / "notes" / "field.txt").read_text() == "mine"
+    assert (parts / "readme.txt").read_text() == "mine too"
+    assert not (parts / "img1").exists()
