@@ -174,8 +174,9 @@ def _release_temporary(tmp: Path, handle: int | None) -> None:
 @contextlib.contextmanager
 def temporary_abandoned(tmp: Path) -> Iterator[bool]:
     """Whether the temporary file ``tmp`` (and what lies beside it) was left by a run that
-    ended: False while the run writing it holds its lock (:func:`_held_temporary`), True
-    otherwise, its lock held meanwhile so that no run takes it while the files go."""
+    ended: False while the run writing it holds its lock (:func:`_held_temporary`) or
+    where the file system has no locks to tell (its lock file there), True otherwise, its
+    lock held meanwhile so that no run takes it while the files go."""
     try:
         import fcntl
 
@@ -189,8 +190,9 @@ def temporary_abandoned(tmp: Path) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
-        except OSError:  # a file system without locks: cannot tell, as before
-            pass
+        except OSError:  # a file system without locks: cannot tell, so it may be a live
+            yield False  # run's (its writer locks nothing either): left in place
+            return
         yield True
     finally:
         os.close(handle)

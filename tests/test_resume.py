@@ -1217,3 +1217,27 @@ def test_tile_resume_keeps_a_parts_named_folder_of_the_users(make_raster, run_cl
     assert (parts / "notes" / "field.txt").read_text() == "mine"
     assert (parts / "readme.txt").read_text() == "mine too"
     assert not (parts / "img1").exists()
+
+
+def test_a_live_runs_temporary_stays_where_the_file_system_has_no_locks(tmp_path,
+                                                                        monkeypatch):
+    """On a file system without flock (ENOLCK: some NFS, SMB or FUSE mounts) nothing tells
+    a live run's temporary from a killed run's: an --overwrite or --resume of the same
+    output in another process leaves it (it removed the file being written)."""
+    import errno
+    import fcntl
+
+    from geotile.output_files import _held_temporary
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    final = tmp_path / "img1.tif"
+    tmp, handle = _held_temporary(final)
+    tmp.write_bytes(b"being written")
+    try:
+        assert resume.remove_temporaries(final) == []
+        assert tmp.read_bytes() == b"being written"
+    finally:
+        os.close(handle)
