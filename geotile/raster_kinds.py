@@ -640,10 +640,10 @@ LAYER_IDS = 32
 def _refuse_class_layers(src) -> None:
     """A truth of several integer bands (described, each named: 'landcover', 'building';
     'label'; or undescribed uint8 ones), one of them holding class ids past 1 (few, at most
-    :data:`SCALED_PROBABILITY_IDS`, in regions: :func:`_regions`), its bands no hard
-    softmax (summing to one value), is an InputError naming the band and the fix (keep
-    one): its layers of classes would be read as probabilities x 1/255 (ids 0..3 all
-    background) or band 1 alone be scored."""
+    :data:`SCALED_PROBABILITY_IDS`, in regions: :func:`_regions`), its bands no softmax
+    (summing to one value, or to the type's maximum as rounded soft labels do), is an
+    InputError naming the band and the fix (keep one): its layers of classes would be read
+    as probabilities x 1/255 (ids 0..3 all background) or band 1 alone be scored."""
     from geotile.raster import sample_pixels
 
     dtype = np.dtype(src.dtypes[0])
@@ -655,8 +655,8 @@ def _refuse_class_layers(src) -> None:
     valid = np.ones(sample.shape[1:], bool) if src.nodata is None \
         else ~(sample == src.nodata).any(axis=0)
     sums = sample.sum(axis=0)[valid]
-    if not sums.size or (sums == sums[0]).all():
-        return
+    if not sums.size or (sums == sums[0]).all() or _sums_to_one(src, np.iinfo(dtype).max):
+        return  # a hard softmax, or one of bands rounded each (soft labels)
     held = [np.unique(band[valid]) for band in sample]
     index = next((i for i, ids in enumerate(held) if 1 < ids.max() <= SCALED_PROBABILITY_IDS[
         dtype] and len(ids) <= LAYER_IDS and _regions(sample[i], valid)), None)

@@ -2440,3 +2440,20 @@ def test_a_two_band_truth_naming_more_classes_than_bands_is_refused_as_layers(ma
     assert result.exit_code == 1 and len(message) == 1, result.output
     assert "named.tif: band 1 holds class ids 0..3" in message[0]
     assert "gdal_translate -b N named.tif truth.tif (N: 1, 2)" in message[0]
+
+
+def test_a_described_soft_label_truth_of_a_coarse_teacher_is_no_class_layer(make_raster):
+    """Soft labels of a teacher at 1/16 of the truth's resolution (background, building,
+    road; uint8 x 255, each band rounded alone: sums 254..256) hold few values in blocks,
+    road's below 0.3: a softmax, not class layers (refused as 'class ids 12..87'). Scored
+    as probabilities: the argmax of the soft labels is right on every pixel."""
+    rng = np.random.default_rng(0)
+    coarse = rng.dirichlet([8, 2, 0.3], size=(4, 4)).transpose(2, 0, 1)
+    coarse[2] = np.minimum(coarse[2], 0.3)
+    coarse[0] = 1 - coarse[1] - coarse[2]
+    soft = np.round(np.repeat(np.repeat(coarse, 16, 1), 16, 2) * 255).astype(np.uint8)
+    assert len(np.unique(soft.astype(int).sum(axis=0))) > 1  # rounded: no hard softmax
+    truth = make_raster("soft.tif", soft, descriptions=["background", "building", "road"])
+    argmax = np.argmax(soft, axis=0).astype(np.uint8)
+    result = evaluate_files(make_raster("argmax.tif", argmax), truth).as_dict()
+    assert result["pixels"] == 64 * 64 and result["accuracy"] == 1.0
