@@ -240,7 +240,8 @@ def graph_input_channels(graph, input_name: str, conv3d: bool = False) -> int | 
 #: ops that keep every pixel where it is (a normalisation, a Transpose, quantisation): not
 #: a Pad (Swin pads its input to whole patches), a Resize or a Slice
 _POSITION_PASS_OPS = _INPUT_PASS_OPS | {"Sub", "Add", "Mul", "Div", "Relu", "Clip",
-                                        "BatchNormalization", "DynamicQuantizeLinear",
+                                        "BatchNormalization", "InstanceNormalization",
+                                        "LayerNormalization", "DynamicQuantizeLinear",
                                         "QuantizeLinear", "DequantizeLinear"}
 
 

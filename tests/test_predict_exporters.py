@@ -349,3 +349,36 @@ def test_a_wrapped_dynamo_exports_auxiliary_head_is_told_through_its_resize(
     logits = ort_run(model, pixels[np.newaxis].astype(np.float32) / np.float32(255))
     assert out.shape[0] == 3
     np.testing.assert_allclose(out, softmax(logits[0])[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["InstanceNormalization", "LayerNormalization"])
+def test_a_patch_embedding_after_a_normalisation_layer_is_found(tmp_path, run_cli,
+                                                                make_raster, norm):
+    """A ViT normalising its input in the graph (per image: InstanceNormalization; per
+    pixel over its bands: LayerNormalization of the channel axis between Transposes) before
+    its 14 px patch embedding ran --tile-size 500 windows (35.7 patches, exit 0, its tokens
+    stretched over 500 px) where a BatchNormalization's was refused: both keep the pixels
+    in place, so the patches are found and the size refused in one line."""
+    import onnx
+
+    model = upsampled_patch_model(tmp_path / "plain.onnx")
+    proto = onnx.load(model)
+    graph = proto.graph
+    graph.node[0].input[0] = "normed"
+    ones = np.ones(3, np.float32)
+    graph.initializer.extend([onnx.numpy_helper.from_array(ones, "gamma"),
+                              onnx.numpy_helper.from_array(ones * 0, "beta")])
+    if norm == "InstanceNormalization":
+        layers = [helper.make_node(norm, ["x", "gamma", "beta"], ["normed"])]
+    else:
+        layers = [helper.make_node("Transpose", ["x"], ["nhwc"], perm=[0, 2, 3, 1]),
+                  helper.make_node(norm, ["nhwc", "gamma", "beta"], ["ln"], axis=-1),
+                  helper.make_node("Transpose", ["ln"], ["normed"], perm=[0, 3, 1, 2])]
+    for node in reversed(layers):
+        graph.node.insert(0, node)
+    onnx.save(proto, tmp_path / "normed.onnx")
+    image = make_raster("rgb.tif", np.zeros((3, 64, 64), np.uint8))
+    result = run_cli("predict", tmp_path / "normed.onnx", image, "-o", tmp_path / "out.tif",
+                     "--tile-size", "500")
+    assert_one_line_error(result, "normed.onnx", "14 px patches", "--tile-size 504")
+    assert not (tmp_path / "out.tif").exists()
