@@ -1237,7 +1237,7 @@ def test_a_live_runs_temporary_stays_where_the_file_system_has_no_locks(tmp_path
     tmp, handle = _held_temporary(final)
     tmp.write_bytes(b"being written")
     try:
-        assert resume.remove_temporaries(final) == []
+        assert output_files.remove_temporaries(final) == []
         assert tmp.read_bytes() == b"being written"
     finally:
         os.close(handle)
