@@ -15,7 +15,7 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   run); another batch baked into a graph of symbolic batch, named by ONNX Runtime's error,
   is kept as a fixed one; a graph that mixes the windows of a batch (a reduction over axis
   0, a Reshape to a fixed leading size: :mod:`geotile.graph_determinism`) runs one window
-  at a time; one exported in training mode (BatchNormalization, Dropout) or drawing random
+  at a time (its fixed batch filled with that window repeated); one exported in training mode (BatchNormalization, Dropout) or drawing random
   numbers is refused. The output is the window, its centred crop (valid
   convolutions), a few px wider on every side (padding beyond the kernel's: its centre is
   taken) or an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too;
@@ -484,10 +484,20 @@ class OnnxModel:
         # ...]) runs one window a run anyway: nothing to say
         mixing = batch_reduction(graph, self.input_name, self.fixed_batch) if graph is not None \
             and self.fixed_batch != 1 else ""
+        #: a batch fixed in a graph that mixes windows: each window is fed alone, repeated
+        #: to fill it (its batch statistics its own), and one output taken
+        self._replicate = bool(mixing) and bool(self.fixed_batch)
         if mixing:  # x - x.mean(0), x.view(1, -1): windows would mix with their neighbours
             self._chunk = 1
-            log.info("%s: its %s mixes the windows of a batch: one window a run", path.name,
-                     mixing)
+            if self._replicate:
+                log.info("%s: its %s mixes the windows of a batch, fixed at %d: each window "
+                         "runs alone, repeated %d times to fill it (%d x the work; export it "
+                         "with a dynamic batch axis, or fix the layer, to batch windows)",
+                         path.name, mixing, self.fixed_batch, self.fixed_batch,
+                         self.fixed_batch)
+            else:
+                log.info("%s: its %s mixes the windows of a batch: one window a run",
+                         path.name, mixing)
         self._probed_batch = 0
         self._upsample_cache: dict[tuple[int, int], np.ndarray] = {}
         self._other_sizes: dict[int, tuple | None] = {}
@@ -546,8 +556,9 @@ class OnnxModel:
 
         smp_classes_warning(self.path, [o.channels for o in self.outputs])
         # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
-        # changes, costing more than a padded batch: predict keeps one shape on them
-        self.steady_batches = self.provider != PROVIDERS["cpu"]
+        # changes, costing more than a padded batch: predict keeps one shape on them (not
+        # where windows run one a run: every run has one shape, and padding would be run)
+        self.steady_batches = self.provider != PROVIDERS["cpu"] and self._chunk != 1
         #: TensorRT builds an engine for each new input shape (minutes for a large network,
         #: and again whenever a shape falls outside the last one's range): every batch there
         #: has the size probed at load
@@ -1903,6 +1914,10 @@ class OnnxModel:
 
     def _run_in_steps(self, batch: np.ndarray, step: int | None) -> list[np.ndarray]:
         count = batch.shape[0]
+        if self._replicate:  # each window alone, filling the fixed batch; its own output
+            parts = [[out[:1] for out in self._raw_run(np.repeat(
+                batch[k : k + 1], self.fixed_batch, axis=0))] for k in range(count)]
+            return [np.concatenate(group) for group in zip(*parts, strict=True)]
         if not step or count == step:
             return self._raw_run(batch)
         parts = []

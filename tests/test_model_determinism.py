@@ -19,8 +19,9 @@ BN = {"s": np.ones(2, np.float32), "b": np.zeros(2, np.float32),
 DROP = {"ratio": np.array(0.5, np.float32)}
 
 
-def _model(path, name):
-    """(path of the model ``name``, its op refused or None): a 1x1 conv and one layer."""
+def _model(path, name, batch="N"):
+    """The model ``name``: a 1x1 conv and one layer; ``batch``: its input's and output's
+    batch (an int: fixed)."""
     conv, weights = conv1x1("input", "conv", 3, 2, 1)
     node = helper.make_node
     mean = node("ReduceMean", ["conv"], ["pooled"], axes=[2, 3], keepdims=0)
@@ -83,7 +84,9 @@ def _model(path, name):
                          {"flat_shape": np.array([1, -1], np.int64)}, 17),
     }
     nodes, initializers, opset = cases[name]
-    return save_graph(path, [conv, *nodes], IN, OUT, {**weights, **initializers}, opset=opset)
+    inputs, outputs = [(n, t, [batch, *shape[1:]]) for n, t, shape in IN + OUT]
+    return save_graph(path, [conv, *nodes], [inputs], [outputs], {**weights, **initializers},
+                      opset=opset)
 
 
 @pytest.fixture
@@ -396,3 +399,93 @@ def test_pytorch_bilinear_resize_by_1_before_opset_11_is_not_warned(tmp_path, ru
         written = raster.read()
     window = (pixels[:, :32, :32].astype(np.float32) / 255)[None]
     np.testing.assert_allclose(written[:, :32, :32], ort_run(path, window)[0][0], atol=1e-5)
+
+
+#: graphs mixing the windows of a batch (:func:`_model`)
+MIXING = ["reduce_mean_axis_0", "reduce_max_all", "mean_variance_normalization",
+          "first_window_gathered", "first_window_sliced", "batch_folded"]
+
+
+def _replicated(path, window, fixed):
+    """The model's output for ``window`` (C, s, s) fed alone, repeated to fill its batch."""
+    return ort_run(path, np.repeat(window[None], fixed, axis=0))[0][0]
+
+
+@pytest.mark.parametrize("fixed", [2, 4])
+@pytest.mark.parametrize("name", MIXING)
+def test_a_fixed_batch_that_mixes_windows_runs_each_window_alone(tmp_path, run_cli,
+                                                                 make_raster, name, fixed):
+    """A model of a batch fixed at 2 or 4 (a traced export) whose graph mixes the windows
+    of a batch (x - x.mean(0), x / x.max(), x.view(1, -1), x + x[0:1]) ran full batches
+    of different windows: a window's values hung on its neighbours, on --batch-size and
+    on the zeros padding the last batch (up to 0.9 apart, exit 0) -> each window runs
+    alone, repeated to fill the batch: its values are the model's on it alone, for
+    --batch-size 1, 2, 8, images of 1, 5 and 9 windows, and --tta flip."""
+    path = _model(tmp_path / f"{name}.onnx", name, fixed)
+    rng = np.random.default_rng(7)
+    for rows, cols in ((1, 1), (1, 5), (3, 3)):
+        pixels = rng.integers(0, 255, (3, 32 * rows, 32 * cols)).astype(np.uint8)
+        tif = make_raster(f"img{rows}x{cols}.tif", pixels)
+        runs = [("1", "none"), ("2", "none"), ("8", "none"), ("8", "flip")]
+        for batch, tta in runs if (rows, cols) == (3, 3) else runs[2:3]:
+            out = tmp_path / f"o{rows}{cols}{batch}{tta}.tif"
+            result = run_cli("predict", path, tif, "-o", out, "--dtype", "float32",
+                             "--tile-size", "32", "--overlap", "0", "--batch-size", batch,
+                             "--activation", "none", "--tta", tta)
+            assert result.exit_code == 0, result.output
+            with rasterio.open(out) as raster:
+                written = raster.read()
+            for y in range(0, 32 * rows, 32):
+                for x in range(0, 32 * cols, 32):
+                    window = pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255
+                    alone = _replicated(path, window, fixed)
+                    if tta == "flip":
+                        alone = (alone + _replicated(path, window[:, :, ::-1], fixed)[:, :, ::-1]
+                                 + _replicated(path, window[:, ::-1], fixed)[:, ::-1]) / 3
+                    np.testing.assert_allclose(written[:, y:y + 32, x:x + 32], alone,
+                                               atol=1e-5, err_msg=f"{batch} {tta} {y} {x}")
+
+
+@pytest.mark.parametrize("name, fixed, runs", [
+    ("reduce_mean_axis_0", 4, 9), ("batch_folded", 2, 9), ("batchnorm_eval", 4, 3),
+    ("batchnorm_eval", 2, 5)])
+def test_runs_of_a_fixed_batch(tmp_path, name, fixed, runs, monkeypatch):
+    """9 windows: a fixed batch that mixes windows runs one window a run (9 runs, each
+    window repeated to fill the batch); one that does not still runs full batches (3 runs
+    of 4, 5 of 2: the last padded), no slower than before."""
+    import onnxruntime
+
+    from geotile.model import OnnxModel
+
+    model = OnnxModel.from_path(_model(tmp_path / "m.onnx", name, fixed), tile_size=32,
+                                activation="none")
+    fed = []
+    run = onnxruntime.InferenceSession.run
+
+    def spy(self, names, feed, *args, **kwargs):
+        fed.append(next(iter(feed.values())))
+        return run(self, names, feed, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
+    batch = np.random.default_rng(2).random((9, 3, 32, 32)).astype(np.float32)
+    out = model.run(batch)
+    assert len(fed) == runs and {len(f) for f in fed} == {fixed}
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
+    for window, values in zip(batch, out, strict=True):
+        np.testing.assert_allclose(values, _replicated(tmp_path / "m.onnx", window, fixed),
+                                   atol=1e-5)
+
+
+def test_a_fixed_batch_that_mixes_windows_says_what_it_costs(tmp_path, run_cli, image):
+    """-v names the layer, that each window runs alone repeated to fill the fixed batch,
+    the cost and the re-export; the windows line says 1 per batch."""
+    path = _model(tmp_path / "m.onnx", "reduce_mean_axis_0", 4)
+    result = run_cli("-v", "predict", path, image[1], "-o", tmp_path / "o.tif", "--tile-size",
+                     "32", "--overlap", "0", "--activation", "none")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "mixes the windows" in line]
+    assert len(said) == 1, result.stderr
+    assert "m.onnx" in said[0] and "ReduceMean" in said[0], said[0]
+    assert "repeated 4 times" in said[0] and "4 x the work" in said[0], said[0]
+    assert "dynamic batch axis" in said[0], said[0]
+    assert "1 per batch" in result.stderr, result.stderr
