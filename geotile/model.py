@@ -15,8 +15,9 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   run); another batch baked into a graph of symbolic batch, named by ONNX Runtime's error,
   is kept as a fixed one; a graph that mixes the windows of a batch (a reduction over axis
   0, a Reshape to a fixed leading size: :mod:`geotile.graph_determinism`) runs one window
-  at a time (its fixed batch filled with that window repeated); one exported in training mode (BatchNormalization, Dropout) or drawing random
-  numbers is refused. The output is the window, its centred crop (valid
+  at a time (a fixed batch filled with that window repeated); one exported in training
+  mode (BatchNormalization, Dropout) or drawing random numbers is refused. The output is
+  the window, its centred crop (valid
   convolutions), a few px wider on every side (padding beyond the kernel's: its centre is
   taken) or an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too;
   upsampled bilinearly here: logits before the activation applied here, as HF/mmseg do),
