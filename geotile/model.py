@@ -488,6 +488,11 @@ class OnnxModel:
         #: a batch fixed in a graph that mixes windows: each window is fed alone, repeated
         #: to fill it (its batch statistics its own), and one output taken
         self._replicate = bool(mixing) and bool(self.fixed_batch)
+        #: a symbolic batch found fixed by the probe (:meth:`_hidden_batch`) -> what mixes
+        #: windows then (a Reshape to that batch mixes none)
+        self._mixing_at = {count: batch_reduction(graph, self.input_name, count)
+                           for count in HIDDEN_BATCHES} if mixing and not self.fixed_batch \
+            else {}
         if mixing:  # x - x.mean(0), x.view(1, -1): windows would mix with their neighbours
             self._chunk = 1
             if self._replicate:
@@ -557,9 +562,8 @@ class OnnxModel:
 
         smp_classes_warning(self.path, [o.channels for o in self.outputs])
         # GPU providers re-plan (cuDNN algorithm search, buffers) whenever the batch shape
-        # changes, costing more than a padded batch: predict keeps one shape on them (not
-        # where windows run one a run: every run has one shape, and padding would be run)
-        self.steady_batches = self.provider != PROVIDERS["cpu"] and self._chunk != 1
+        # changes, costing more than a padded batch: predict keeps one shape on them
+        self.steady_batches = self.provider != PROVIDERS["cpu"]
         #: TensorRT builds an engine for each new input shape (minutes for a large network,
         #: and again whenever a shape falls outside the last one's range): every batch there
         #: has the size probed at load
@@ -1451,6 +1455,11 @@ class OnnxModel:
                          "of %d alone: windows run %d at a time", self.path.name, count,
                          count)
                 self.fixed_batch = count
+                self._replicate = bool(self._mixing_at.get(count))
+                if self._replicate:
+                    log.info("%s: its %s mixes the windows of a batch: each window runs "
+                             "alone, repeated %d times to fill it (%d x the work)",
+                             self.path.name, self._mixing_at[count], count, count)
                 return results, None, count
         return None, error, batch
 
@@ -1916,8 +1925,12 @@ class OnnxModel:
     def _run_in_steps(self, batch: np.ndarray, step: int | None) -> list[np.ndarray]:
         count = batch.shape[0]
         if self._replicate:  # each window alone, filling the fixed batch; its own output
-            parts = [[out[:1] for out in self._raw_run(np.repeat(
-                batch[k : k + 1], self.fixed_batch, axis=0))] for k in range(count)]
+            parts: list[list[np.ndarray]] = []
+            for k in range(count):  # a window as the one before (padding): its output
+                if not (parts and np.array_equal(batch[k], batch[k - 1])):
+                    last = [out[:1] for out in self._raw_run(np.repeat(
+                        batch[k : k + 1], self.fixed_batch, axis=0))]
+                parts.append(last)
             return [np.concatenate(group) for group in zip(*parts, strict=True)]
         if not step or count == step:
             return self._raw_run(batch)

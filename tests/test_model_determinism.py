@@ -489,3 +489,79 @@ def test_a_fixed_batch_that_mixes_windows_says_what_it_costs(tmp_path, run_cli, 
     assert "repeated 4 times" in said[0] and "4 x the work" in said[0], said[0]
     assert "dynamic batch axis" in said[0], said[0]
     assert "1 per batch" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("mixes", [True, False])
+def test_a_batch_hidden_in_a_symbolic_graph_that_mixes_windows(tmp_path, run_cli, make_raster,
+                                                               mixes):
+    """A traced export of symbolic batch whose graph reshapes to its dummy batch of 4
+    ([4, 2, 1024]: run 4 at a time, found by ONNX Runtime's error) and subtracts the batch's
+    mean (x - x.mean(0)) ran full batches of 4 different windows (exit 0, values off) ->
+    each window runs alone, repeated to fill the 4; without the mean its windows still run
+    4 a run (3 runs for 9 windows). Each window equals the model on it alone, repeated."""
+    import onnxruntime
+
+    conv, weights = conv1x1("input", "conv", 3, 2, 1)
+    node = helper.make_node
+    nodes = [conv, node("Reshape", ["conv", "tokens_shape"], ["tokens"]),
+             node("Relu", ["tokens"], ["relu"]), node("Shape", ["conv"], ["shape"]),
+             node("Reshape", ["relu", "shape"], ["back"])]
+    nodes += [node("ReduceMean", ["back"], ["mu"], axes=[0]),
+              node("Sub", ["back", "mu"], ["output"])] if mixes else [
+        node("Identity", ["back"], ["output"])]
+    path = save_graph(tmp_path / "hidden.onnx", nodes, IN, OUT,
+                      {**weights, "tokens_shape": np.array([4, 2, 1024], np.int64)}, opset=17)
+    pixels = np.random.default_rng(4).integers(0, 255, (3, 96, 96)).astype(np.uint8)
+    tif = make_raster("img.tif", pixels)
+    fed = []
+    run = onnxruntime.InferenceSession.run
+
+    def spy(self, names, feed, *args, **kwargs):
+        fed.append(next(iter(feed.values())).shape[0])
+        return run(self, names, feed, *args, **kwargs)
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
+    try:
+        result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
+    finally:
+        monkeypatch.undo()
+    assert result.exit_code == 0, result.output
+    assert sum(size == 4 for size in fed) >= (9 if mixes else 3), fed
+    if not mixes:
+        assert sum(size == 4 for size in fed) <= 4, fed  # 3 runs and the probe
+    with rasterio.open(tmp_path / "o.tif") as raster:
+        written = raster.read()
+    for y in range(0, 96, 32):
+        for x in range(0, 96, 32):
+            window = pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255
+            np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
+                                       _replicated(path, window, 4), atol=1e-5)
+
+
+def test_padding_of_a_fixed_batch_that_mixes_windows_runs_once(tmp_path, monkeypatch):
+    """On GPU providers a strip's last batch is padded with zero windows to --batch-size
+    (64): each ran alone, repeated to fill the fixed batch (64 runs of 4 for 2 windows)
+    -> a window equal to the one before it takes its output: 3 runs, the values the
+    model's on each window alone."""
+    import onnxruntime
+
+    from geotile.model import OnnxModel
+
+    path = _model(tmp_path / "m.onnx", "reduce_mean_axis_0", 4)
+    model = OnnxModel.from_path(path, tile_size=32, activation="none")
+    fed = []
+    run = onnxruntime.InferenceSession.run
+
+    def spy(self, names, feed, *args, **kwargs):
+        fed.append(next(iter(feed.values())))
+        return run(self, names, feed, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
+    batch = np.zeros((64, 3, 32, 32), np.float32)
+    batch[:2] = np.random.default_rng(2).random((2, 3, 32, 32))
+    out = model.run(batch)
+    assert len(fed) == 3
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
+    for window, values in zip(batch, out, strict=True):
+        np.testing.assert_allclose(values, _replicated(path, window, 4), atol=1e-5)
