@@ -493,9 +493,13 @@ class OnnxModel:
         self._mixing_at = {count: batch_reduction(graph, self.input_name, count)
                            for count in HIDDEN_BATCHES} if mixing and not self.fixed_batch \
             else {}
+        # a Reshape to a batch the probe may find fixed (:meth:`_hidden_batch`): said after it
+        unsaid = mixing and any(m != mixing for m in self._mixing_at.values())
         if mixing:  # x - x.mean(0), x.view(1, -1): windows would mix with their neighbours
             self._chunk = 1
-            if self._replicate:
+            if unsaid:
+                pass
+            elif self._replicate:
                 log.info("%s: its %s mixes the windows of a batch, fixed at %d: each window "
                          "runs alone, repeated %d times to fill it (%d x the work; export it "
                          "with a dynamic batch axis, or fix the layer, to batch windows)",
@@ -557,6 +561,9 @@ class OnnxModel:
                      suggested)
             self.tile_size = suggested
             self.geometry(suggested, batch_size)
+        if unsaid and not self.fixed_batch:
+            log.info("%s: its %s mixes the windows of a batch: one window a run", path.name,
+                     mixing)
         self._name_outputs()
         from geotile.smp_sidecars import smp_classes_warning
 
@@ -1451,15 +1458,14 @@ class OnnxModel:
         for count in (c for c in HIDDEN_BATCHES if c in named and c != batch):
             results, other = self._try(count, size)
             if other is None and all(r.shape[:1] == (count,) for r in results):
-                log.info("%s: its input's batch is symbolic, but its graph runs on batches "
-                         "of %d alone: windows run %d at a time", self.path.name, count,
-                         count)
                 self.fixed_batch = count
-                self._replicate = bool(self._mixing_at.get(count))
-                if self._replicate:
-                    log.info("%s: its %s mixes the windows of a batch: each window runs "
-                             "alone, repeated %d times to fill it (%d x the work)",
-                             self.path.name, self._mixing_at[count], count, count)
+                mixing = self._mixing_at.get(count, "")
+                self._replicate = bool(mixing)
+                log.info("%s: its input's batch is symbolic, but its graph runs on batches "
+                         "of %d alone: %s", self.path.name, count,
+                         f"its {mixing} mixes the windows of a batch: each window runs alone, "
+                         f"repeated {count} times to fill it ({count} x the work)"
+                         if mixing else f"windows run {count} at a time")
                 return results, None, count
         return None, error, batch
 

@@ -498,7 +498,8 @@ def test_a_batch_hidden_in_a_symbolic_graph_that_mixes_windows(tmp_path, run_cli
     ([4, 2, 1024]: run 4 at a time, found by ONNX Runtime's error) and subtracts the batch's
     mean (x - x.mean(0)) ran full batches of 4 different windows (exit 0, values off) ->
     each window runs alone, repeated to fill the 4; without the mean its windows still run
-    4 a run (3 runs for 9 windows). Each window equals the model on it alone, repeated."""
+    4 a run (3 runs for 9 windows), and -v no longer says that its Reshape mixes windows,
+    one a run. Each window equals the model on it alone, repeated."""
     import onnxruntime
 
     conv, weights = conv1x1("input", "conv", 3, 2, 1)
@@ -523,10 +524,16 @@ def test_a_batch_hidden_in_a_symbolic_graph_that_mixes_windows(tmp_path, run_cli
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
     try:
-        result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
+        result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype",
+                         "float32", "--tile-size", "32", "--overlap", "0", "--batch-size", 8,
+                         "--activation", "none")
     finally:
         monkeypatch.undo()
     assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "mixes the windows" in line]
+    assert len(said) == mixes and "one window a run" not in result.stderr, result.stderr
+    if mixes:
+        assert "ReduceMean" in said[0] and "repeated 4 times" in said[0], said[0]
     assert sum(size == 4 for size in fed) >= (9 if mixes else 3), fed
     if not mixes:
         assert sum(size == 4 for size in fed) <= 4, fed  # 3 runs and the probe
