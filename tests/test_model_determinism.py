@@ -572,3 +572,36 @@ def test_padding_of_a_fixed_batch_that_mixes_windows_runs_once(tmp_path, monkeyp
     monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
     for window, values in zip(batch, out, strict=True):
         np.testing.assert_allclose(values, _replicated(path, window, 4), atol=1e-5)
+
+
+def test_a_fixed_batch_runs_full_batches_whatever_the_batch_size(tmp_path, run_cli, image,
+                                                                  monkeypatch):
+    """A batch fixed at 4 that does not mix windows, --batch-size 1 or 2: each batch of 1
+    or 2 windows was padded with zeros to 4 (9 runs for 9 windows at --batch-size 1, 5 at
+    2, 3 at 8) -> --batch-size is rounded up to whole fixed batches: as many runs as at 8;
+    the map the same, equal to the model's run of each window."""
+    import onnxruntime
+
+    pixels, tif = image
+    path = _model(tmp_path / "m.onnx", "batchnorm_eval", 4)
+    counts, written = [], []
+    run = onnxruntime.InferenceSession.run
+    for batch in (1, 2, 8):
+        fed = []
+
+        def spy(self, names, feed, *args, fed=fed, **kwargs):
+            fed.append(next(iter(feed.values())).shape[0])
+            return run(self, names, feed, *args, **kwargs)
+
+        monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
+        result = _predict(run_cli, path, tif, tmp_path / f"o{batch}.tif", batch)
+        monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
+        assert result.exit_code == 0, result.output
+        counts.append(len(fed))
+        with rasterio.open(tmp_path / f"o{batch}.tif") as raster:
+            written.append(raster.read())
+    assert counts[0] == counts[1] == counts[2], counts
+    window = pixels[:, 32:64, 64:96].astype(np.float32) / 255
+    for values in written:
+        np.testing.assert_allclose(values[:, 32:64, 64:96], _replicated(path, window, 4),
+                                   atol=1e-5)
