@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,11 +327,11 @@ def graph_auxiliary_outputs(graph) -> set[str]:
     """Outputs a dynamo export computes in an auxiliary head's module (aux_classifier,
     auxiliary_head), as its nodes' metadata (pkg.torch.onnx.name_scopes) says: the output's
     own node or, through ops that hand values on (a Resize, in a wrapper's module too), the
-    node giving them."""
+    node giving them; a Concat's when all it joins is (not torch.cat([aux, main]))."""
     import ast
     import re
 
-    producers, _ = _graph_index(graph)
+    producers, constants = _graph_index(graph)
 
     def scopes(node) -> list[str]:
         for entry in getattr(node, "metadata_props", ()):
@@ -341,18 +342,22 @@ def graph_auxiliary_outputs(graph) -> set[str]:
                     return [str(v) for v in value[:-1]] if isinstance(value, list) else []
         return []
 
-    found = set()
-    for output in graph.output:
-        node, steps = producers.get(output.name), 0
-        while node is not None and steps < 8:
-            words = {w for m in scopes(node) for w in re.split(r"[^a-z]+", m.lower())}
-            if words & _AUXILIARY_WORDS:
-                found.add(output.name)
-                break
-            if node.op_type not in _PASS_THROUGH_OPS or not node.input:
-                break
-            node, steps = producers.get(node.input[0]), steps + 1
-    return found
+    @functools.cache  # a Concat of Concats is walked once per tensor and depth
+    def auxiliary(tensor: str, steps: int) -> bool:
+        node = producers.get(tensor)
+        if node is None or steps >= 8:
+            return False
+        words = {w for m in scopes(node) for w in re.split(r"[^a-z]+", m.lower())}
+        if words & _AUXILIARY_WORDS:
+            return True
+        if node.op_type not in _PASS_THROUGH_OPS or not node.input:
+            return False
+        if node.op_type == "Concat":  # torch.cat([aux, main]) is the model's own
+            joined = [t for t in node.input if t and t not in constants]
+            return bool(joined) and all(auxiliary(t, steps + 1) for t in joined)
+        return auxiliary(node.input[0], steps + 1)
+
+    return {output.name for output in graph.output if auxiliary(output.name, 0)}
 
 
 def _graph_index(graph) -> tuple[dict, set]:
