@@ -129,3 +129,13 @@ def test_a_users_output_named_aux_is_written(tmp_path, run_cli, make_raster, nam
     out, every = written_and_reference(tmp_path, run_cli, make_raster, model)
     assert out.shape[0] == 3 * len(names)
     np.testing.assert_allclose(out, np.concatenate([e[0] for e in every]), atol=1e-5)
+
+
+def test_the_auxiliary_head_beside_a_concat_of_it_and_the_main_head_is_left_out(
+        tmp_path, run_cli, make_raster):
+    """Outputs torch.cat([aux, main]) and aux_classifier's own: the Concat's 6 bands."""
+    model = dynamo_model(tmp_path / "cat.onnx", HEADS, [("cat", ("conv2d", "conv2d_1"))],
+                         ["cat", "conv2d"])
+    out, every = written_and_reference(tmp_path, run_cli, make_raster, model)
+    assert out.shape[0] == 6
+    np.testing.assert_allclose(out, every[0][0], atol=1e-5)
