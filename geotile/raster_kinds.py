@@ -126,21 +126,21 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
                          f"outputs ({', '.join(names or [])}), a softmax among them, that "
                          "no one class per pixel describes. Predict one output (geotile "
                          "predict --outputs NAME) and give that.")
-    # a truth's layers of class ids, not probabilities (unless its tags say they are); its
-    # names past its bands are those of ids
-    layers = truth and output is None and bands is None and gdal_scale is None \
+    # layers of class ids, not probabilities (unless its tags say they are); its names past
+    # its bands are those of ids
+    layers = output is None and bands is None and gdal_scale is None \
         and "GEOTILE_SCALE" not in tags and (names is None or len(names) > count)
     if truth and output is None and names is None:
         _refuse_validity_band(src)
     if layers and (names is not None or _class_descriptions(src)):
-        _refuse_class_layers(src)
+        _refuse_class_layers(src, truth)
     if output is None and names is None and not _class_descriptions(src):
         refuse_noisy_grey(src)
         _refuse_colour_image(src)
         if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB(A)
             return RasterKind("class", 1.0, None, threshold)
         if layers and src.dtypes[0] == "uint8":  # uint16: band 1 (warn_if_other_class_bands)
-            _refuse_class_layers(src)
+            _refuse_class_layers(src, truth)
     if floating and output is None and gdal_scale is None and count == 1 \
             and "GEOTILE_SCALE" not in tags and _whole_numbers(src, truth):
         return RasterKind("class", 1.0, names, threshold)
@@ -637,13 +637,14 @@ def _refuse_validity_band(src) -> None:
 LAYER_IDS = 32
 
 
-def _refuse_class_layers(src) -> None:
-    """A truth of several integer bands (described, each named: 'landcover', 'building';
-    'label'; or undescribed uint8 ones), one of them holding class ids past 1 (few, at most
-    :data:`SCALED_PROBABILITY_IDS`, in regions: :func:`_regions`), its bands no softmax
-    (summing to one value, or to the type's maximum as rounded soft labels do), is an
-    InputError naming the band and the fix (keep one): its layers of classes would be read
-    as probabilities x 1/255 (ids 0..3 all background) or band 1 alone be scored."""
+def _refuse_class_layers(src, truth: bool = True) -> None:
+    """A truth or prediction of several integer bands (described, each named: 'landcover',
+    'building'; 'label'; or undescribed uint8 ones), one of them holding class ids past 1
+    (few, at most :data:`SCALED_PROBABILITY_IDS`, in regions: :func:`_regions`; a
+    prediction's, every id from 1 up in regions of its own: :func:`_id_regions`), its bands
+    no softmax (summing to one value, or to the type's maximum as rounded soft labels do),
+    is an InputError naming the band and the fix (keep one): its layers of classes would be
+    read as probabilities x 1/255 (ids 0..3 all background) or band 1 alone be scored."""
     from geotile.raster import sample_pixels
 
     dtype = np.dtype(src.dtypes[0])
@@ -659,17 +660,20 @@ def _refuse_class_layers(src) -> None:
         return  # a hard softmax, or one of bands rounded each (soft labels)
     held = [np.unique(band[valid]) for band in sample]
     index = next((i for i, ids in enumerate(held) if 1 < ids.max() <= SCALED_PROBABILITY_IDS[
-        dtype] and len(ids) <= LAYER_IDS and _regions(sample[i], valid)), None)
+        dtype] and len(ids) <= LAYER_IDS and _regions(sample[i], valid) and (
+            truth or _id_regions(sample[i], valid, ids))), None)
     if index is None:
         return
     ids = held[index]
     name = Path(str(src.name)).name
     listed = ", ".join(_band(b, n) for b, n in zip(bands, names, strict=True))
     said = f" ({names[index]!r})" if names[index] else ""
+    reads, other, out = ("evaluate scores one", "prediction's", "truth") if truth else (
+        "one is read", "truth's", "prediction")
     raise InputError(f"{src.name}: band {bands[index]}{said} holds class ids "
                      f"{ids.min()}..{ids.max()}, so its {len(bands)} bands are layers of "
-                     "classes, not probabilities: evaluate scores one. Keep the layer of the "
-                     f"prediction's classes: gdal_translate -b N {name} truth.tif (N: "
+                     f"classes, not probabilities: {reads}. Keep the layer of the {other} "
+                     f"classes: gdal_translate -b N {name} {out}.tif (N: "
                      f"{listed}); if they are probabilities, tag it: "
                      f"{_TAG_PROBABILITIES}{name}.")
 
@@ -690,6 +694,21 @@ def _regions(band: np.ndarray, valid: np.ndarray) -> bool:
     high = ((band >= 2) & valid)[:-1, :-1]
     inside = (band[:-1, :-1] == band[1:, :-1]) & (band[:-1, :-1] == band[:-1, 1:])
     return bool(high.any()) and (inside & high).sum() >= REGION_SHARE * high.sum()
+
+
+def _id_regions(band: np.ndarray, valid: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether every id from 1 to the largest of ``ids`` occurs in a sampled ``band`` and
+    forms regions of its own (:data:`REGION_SHARE` of its pixels amid 8 neighbours of the
+    same id): a prediction's class ids, not a sigmoid's small values over flat areas,
+    whose plateaus meet through thin steps of the values between along their edges."""
+    from scipy import ndimage
+
+    for value in range(1, int(ids.max()) + 1):
+        where = (band == value) & valid
+        amid = ndimage.binary_erosion(where, np.ones((3, 3), bool))
+        if not where.any() or amid.sum() < REGION_SHARE * where.sum():
+            return False
+    return True
 
 
 def _refuse_colour_image(src) -> None:

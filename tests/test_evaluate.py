@@ -2457,3 +2457,60 @@ def test_a_described_soft_label_truth_of_a_coarse_teacher_is_no_class_layer(make
     argmax = np.argmax(soft, axis=0).astype(np.uint8)
     result = evaluate_files(make_raster("argmax.tif", argmax), truth).as_dict()
     assert result["pixels"] == 64 * 64 and result["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(("names", "dtype", "high"), [
+    (None, "uint8", 1),
+    (["landcover", "building"], "uint8", 1),
+    (["landcover", "building"], "uint8", 255),
+    (["landcover", "building"], "uint16", 1),
+])
+def test_a_prediction_of_class_layers_is_refused_not_read_as_probabilities(
+        make_raster, run_cli, tmp_path, names, dtype, high):
+    """A 2-band prediction, band 1 land-cover ids 0..3, band 2 a building layer, was read as
+    probabilities x 1/255 (described: all background, accuracy 0.25 against its own land
+    cover, exit 0, and vectorize wrote no polygon; undescribed: refused as 'no softmax' with
+    advice to tag it GEOTILE_BANDS=independent, which scores ids as probabilities). evaluate
+    and vectorize refuse it in one line naming the file, the band of ids and the fix; its
+    band 1 kept scores 1.0."""
+    cover, buildings = _land_cover_and_buildings()
+    prediction = make_raster("layers.tif", np.stack([cover, buildings * high]).astype(dtype),
+                             **({"descriptions": names} if names else {}))
+    truth = make_raster("cover.tif", cover)
+    said = f" ({names[0]!r})" if names else ""
+    for result in (run_cli("evaluate", prediction, truth),
+                   run_cli("vectorize", prediction, "-o", tmp_path / "out.gpkg")):
+        message = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(message) == 1, result.output
+        assert f"layers.tif: band 1{said} holds class ids 0..3" in message[0], message[0]
+        assert "gdal_translate -b N layers.tif" in message[0]
+        assert "GEOTILE_BANDS=independent" not in message[0]
+    assert not (tmp_path / "out.gpkg").exists()
+    kept = make_raster("kept.tif", cover.astype(dtype))
+    assert evaluate_files(kept, truth).as_dict()["accuracy"] == 1.0
+
+
+def _flat_sigmoid(levels):
+    """A sigmoid's uint8 output over flat areas on 32 x 32 px: plateaus of small constant
+    values ``levels`` (left, right half), smoothed across their edge as a network's
+    receptive field does, and 0 in the top rows."""
+    from scipy import ndimage
+
+    flat = np.where(np.arange(32)[np.newaxis, :] < 16, *levels).repeat(32, axis=0)
+    flat[:6] = 0
+    return np.round(ndimage.uniform_filter(flat.astype(float), 7)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("levels", [(3, 0), (2, 4), (3, 1)])
+def test_independent_sigmoids_of_small_flat_values_are_read_as_probabilities(
+        make_raster, levels):
+    """Undescribed-tag sigmoid outputs (building, road) over a flat area hold small constant
+    values (p < 0.02) with steps between them only along the plateaus' edges: probabilities
+    below the threshold, all background, never refused as layers of class ids."""
+    _, buildings = _land_cover_and_buildings()
+    prediction = make_raster("flat.tif", np.stack([_flat_sigmoid(levels),
+                                                   _flat_sigmoid(levels[::-1])]),
+                             descriptions=["building", "road"])
+    scores = evaluate_files(prediction, make_raster("b.tif", buildings)).as_dict()
+    assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1 - buildings.mean()
+
