@@ -144,10 +144,12 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     if floating and output is None and gdal_scale is None and count == 1 \
             and "GEOTILE_SCALE" not in tags and _whole_numbers(src, truth):
         return RasterKind("class", 1.0, names, threshold)
-    # a one-hot of wider integer bands each named by its class (uint16 0/1): its classes
+    # a one-hot of wider integer bands (uint16 0/1) each named by its class, or unnamed but
+    # one 1 per pixel (their sum): its classes, not band 1's ids
     one_hot = output is None and names is None and gdal_scale is None and count > 1 \
         and "GEOTILE_SCALE" not in tags and np.dtype(src.dtypes[0]).kind in "iu" \
-        and src.dtypes[0] != "uint8" and _class_descriptions(src) and _holds_0_1(src)
+        and src.dtypes[0] != "uint8" and _holds_0_1(src) and (_class_descriptions(src) or _per_file(
+            _SUMS_TO_ONE, src, lambda src: _sums_to_one(src, 1.0)))
     if output == "probability" or floating or gdal_scale is not None or one_hot or (
             count > 1 and src.dtypes[0] == "uint8"):
         _refuse_offset(src, gdal_scale)

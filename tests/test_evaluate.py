@@ -2514,3 +2514,17 @@ def test_independent_sigmoids_of_small_flat_values_are_read_as_probabilities(
     scores = evaluate_files(prediction, make_raster("b.tif", buildings)).as_dict()
     assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1 - buildings.mean()
 
+
+@pytest.mark.parametrize("as_truth", [False, True])
+def test_an_undescribed_uint16_one_hot_is_read_as_its_classes(make_raster, as_truth):
+    """A uint16 one-hot of 4 undescribed 0/1 bands (background, then classes 1..3) was read
+    as class ids of band 1: background's band made class 1, a land-cover prediction scored
+    accuracy 0, exit 0. Its bands are read as its classes (probabilities x 1), as a
+    described one's: accuracy 1.0 either way round."""
+    cover, _ = _land_cover_and_buildings()
+    one_hot = make_raster("one_hot.tif", np.stack([cover == k for k in range(4)])
+                          .astype(np.uint16))
+    ids = make_raster("cover.tif", cover)
+    pair = (ids, one_hot) if as_truth else (one_hot, ids)
+    scores = evaluate_files(*pair).as_dict()
+    assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
