@@ -629,6 +629,8 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         t_indexes = t_indexes or (None if true_kind.kind == "probability" else [1])
         if true_kind.kind == "class" and t_indexes == [1] and true.count > 1:
             warn_if_other_class_bands(true, truth, stacklevel=4)
+        if pred_kind.kind == "class" and p_indexes is None and pred.count > 1:
+            warn_if_other_class_bands(pred, prediction, stacklevel=4, side="prediction")
         for path, src, kind in ((truth, true, true_kind), (prediction, pred, pred_kind)):
             if kind.kind == "class":
                 warn_if_lossy_ids(src, path, "which count as errors", stacklevel=4)

@@ -1045,10 +1045,18 @@ def warn_if_lossy_ids(src, path, effect: str, stacklevel: int = 3) -> None:
                   stacklevel=stacklevel)
 
 
-def warn_if_other_class_bands(src, path, stacklevel: int = 3) -> None:
-    """One warning when a class truth of several unnamed bands (no roles, no alpha) is read
-    by its band 1 and another band holds other ids in a sample (SEN12MS's lc_ rasters:
-    IGBP, then three LCCS schemes): band 1 alone is scored."""
+#: what warn_if_other_class_bands says of band 1 of each kind of input, which other band's
+#: classes may be meant, and the file the fix writes
+_READ_BY = {"truth": ("the truth scored", "the prediction's classes are", "truth"),
+            "prediction": ("the prediction read", "the truth's classes are", "prediction"),
+            "vectorize": ("the one vectorized", "the classes wanted are", "classes")}
+
+
+def warn_if_other_class_bands(src, path, stacklevel: int = 3, side: str = "truth") -> None:
+    """One warning when a class truth, prediction (``side``) or raster to vectorize of
+    several unnamed bands (no roles, no alpha) is read by its band 1 and another band holds
+    other ids in a sample (SEN12MS's lc_ rasters: IGBP, then three LCCS schemes; uint16
+    layers, which raster_kind does not refuse): band 1 alone is read."""
     import warnings
 
     from geotile.errors import GeotileWarning
@@ -1060,9 +1068,9 @@ def warn_if_other_class_bands(src, path, stacklevel: int = 3) -> None:
     sample = sample_pixels(src, [1, *others])
     if all((band == sample[0]).all() for band in sample[1:]):  # a grey RGB: one band
         return
-    said = (f"band 1 of its {src.count} unnamed bands of class ids is the truth scored; "
-            "where the prediction's classes are another band's, give that one "
-            "(gdal_translate -b N {} truth.tif).")
+    read, other, out = _READ_BY[side]
+    said = (f"band 1 of its {src.count} unnamed bands of class ids is {read}; where "
+            f"{other} another band's, give that one (gdal_translate -b N {{}} {out}.tif).")
     name = Path(str(path)).name  # the advice of a folder's other truths said once, for all
     warnings.warn(GeotileWarning(f"{path}: {said.format(name)}", about=name,
                                  advice=said.format("<truth>")), stacklevel=stacklevel)

@@ -69,6 +69,7 @@ from geotile.raster_kinds import (
     plain_bands,
     raster_kind,
     reads_nodata,
+    warn_if_other_class_bands,
     warn_if_scaled_class_raster,
 )
 from geotile.regularize import _building_rows, close_class_walls, regularize_coverage
@@ -632,6 +633,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         with open_raster(path) as src:
             kind = raster_kind(src, threshold_given=options.threshold is not None)
             indexes, kind = plain_bands(src, binary_mask_kind(src, kind))
+            if kind.kind == "class" and indexes is None and src.count > 1:
+                warn_if_other_class_bands(src, path, stacklevel=2, side="vectorize")
             keep = kept_class_ids(options, kind.names, path)
             ignore = may_ignore_255(src, kind) and (keep is None or 255 not in keep)
             if ignore:

@@ -2528,3 +2528,22 @@ def test_an_undescribed_uint16_one_hot_is_read_as_its_classes(make_raster, as_tr
     pair = (ids, one_hot) if as_truth else (one_hot, ids)
     scores = evaluate_files(*pair).as_dict()
     assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
+
+
+def test_a_uint16_prediction_of_undescribed_class_layers_warns_which_band_is_read(
+        make_raster, run_cli, tmp_path):
+    """A uint16 prediction of two undescribed layers of class ids (land cover 0..3, then
+    another scheme) was read by its band 1 without a word, by evaluate and vectorize alike
+    (a truth's says so): both warn that band 1 is read and how to give another; the score
+    is band 1's."""
+    cover, _ = _land_cover_and_buildings()
+    prediction = make_raster("layers16.tif", np.stack([cover, 3 - cover]).astype(np.uint16))
+    truth = make_raster("cover.tif", cover)
+    with pytest.warns(GeotileWarning, match=r"layers16.tif: band 1 of its 2 unnamed bands "
+                      r"of class ids is the prediction read.*gdal_translate -b N "
+                      r"layers16.tif prediction.tif"):
+        assert evaluate_files(prediction, truth).as_dict()["accuracy"] == 1.0
+    result = run_cli("vectorize", prediction, "-o", tmp_path / "out.gpkg")
+    assert result.exit_code == 0, result.output
+    assert "band 1 of its 2 unnamed bands of class ids is the one vectorized" in result.output
+    assert "gdal_translate -b N layers16.tif classes.tif" in result.output
