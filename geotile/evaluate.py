@@ -710,8 +710,6 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                                                          prediction)
         # once per raster, from a sample (after the blocks: ids beyond a confusion matrix
         # are refused there, with the same advice); the truth's 255 is its ignore value
-        warn_if_scaled_class_raster(pred, pred_kind, prediction)
-        warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
         may = may_be_0_255(true, true_kind), may_be_0_255(pred, pred_kind)
         edge = (_strays_at_edges(true, confusion.sum(axis=1)) if may[0] else 0,
                 _strays_at_edges(pred, confusion.sum(axis=0)) if may[1] else 0)
@@ -720,8 +718,11 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         truth_0_255 = true.dtypes[0] == "uint8" or (may[0] and not confusion[IGNORE + 1:].any())
         pred_0_255 = pred_kind.kind == "class" and (pred.dtypes[0] == "uint8" or (
             may[1] and not confusion[:, IGNORE + 1:].any()))
-        _refuse_instance_ids(confusion, pred, pred_kind, true_kind, prediction, truth,
-                             _meaning_of_255(confusion, truth_0_255, pred_0_255, edge))
+        binary = _meaning_of_255(confusion, truth_0_255, pred_0_255, edge)
+        _refuse_instance_ids(confusion, pred, pred_kind, true_kind, prediction, truth, binary)
+        _refuse_scaled_probabilities(confusion, pred, pred_kind, prediction, truth, binary)
+        warn_if_scaled_class_raster(pred, pred_kind, prediction)
+        warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
         by_id = None
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
             meaning = _meaning_of_255(confusion, truth_0_255, False, edge)
@@ -812,6 +813,40 @@ def _refuse_instance_ids(confusion: np.ndarray, pred, pred_kind, true_kind, pred
         f"{name} --calc \"A>0\" --type Byte --outfile mask.tif), or vectorize it (geotile "
         f"vectorize {name} -o buildings.gpkg) and evaluate those polygons against the truth's "
         "for object scores.")
+
+
+#: how many ids past SCALED_PROBABILITY_IDS that the truth never holds make an untagged
+#: class prediction probabilities x 255 without their scale (_refuse_scaled_probabilities)
+SCALED_IDS = 3
+
+
+def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, prediction, truth,
+                                 binary: tuple[bool, bool]) -> None:
+    """An InputError when an untagged, unnamed uint8/uint16 class prediction (no 0/255 mask:
+    ``binary``) holds :data:`SCALED_IDS` ids or more past SCALED_PROBABILITY_IDS (not the
+    ignore value 255) that the truth never holds: probabilities x 255 (x 65535) written
+    without their scale (a third-party sigmoid's), which scored as ids give accuracy 0; the
+    scale that reads them is the fix. Codes past 100 that the truth holds too (CCI's
+    10..220) are ids."""
+    from geotile.raster_kinds import SCALED_PROBABILITY_IDS
+
+    dtype = np.dtype(pred.dtypes[0])
+    if pred_kind.kind != "class" or pred_kind.names is not None or binary[1] \
+            or dtype not in SCALED_PROBABILITY_IDS or "GEOTILE_OUTPUT" in pred.tags():
+        return
+    predicted = np.flatnonzero(confusion.sum(axis=0))
+    held = confusion.sum(axis=1)
+    foreign = [i for i in predicted if i != IGNORE and (i >= len(held) or not held[i])]
+    if sum(i > SCALED_PROBABILITY_IDS[dtype] for i in foreign) < SCALED_IDS:
+        return
+    name = Path(str(prediction)).name
+    full = np.iinfo(dtype).max
+    raise InputError(f"{prediction}: {len(predicted)} values ({int(predicted[0])}.."
+                     f"{int(predicted[-1])}) and no class names, {len(foreign)} of them ids "
+                     f"that {Path(str(truth)).name} never holds: probabilities x {full} "
+                     f"without their scale, not classes. Set it: gdal_edit.py -scale "
+                     f"{1 / full:.6g} {name}; if they are class ids, say so: gdal_edit.py "
+                     f"-mo GEOTILE_OUTPUT=class {name}.")
 
 
 def _id_shift(names, counts) -> int:

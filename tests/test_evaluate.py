@@ -943,18 +943,20 @@ def test_ignore_value_of_a_truth_is_no_sign_of_scaled_probabilities(make_raster)
 
 
 def test_scaled_probabilities_are_warned_of_once_per_raster(make_raster):
-    """A class raster of probabilities x 255 read in 16 blocks: one warning, not one per
-    block."""
+    """A class raster of ids 150..250 (probabilities x 255?) read in 16 blocks: one warning,
+    not one per block (against a truth of the same ids: against one that holds none of
+    them, it is refused, test_untagged_uint8_probabilities_against_a_mask_...)."""
     import warnings
 
     from geotile.errors import GeotileWarning
 
     scores = np.arange(64 * 64).reshape(64, 64) % 101 + 150  # 150..250 in every block
-    truth = make_raster("t.tif", np.zeros((64, 64), np.uint8))
+    truth = make_raster("t.tif", scores.astype(np.uint8))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         evaluate_rasters(make_raster("p.tif", scores.astype(np.uint8)), truth, block_size=16)
-    said = [str(w.message) for w in caught if issubclass(w.category, GeotileWarning)]
+    said = [str(w.message) for w in caught if issubclass(w.category, GeotileWarning)
+            and "p.tif" in str(w.message)]
     assert len(said) == 1 and "p.tif: class ids up to 250" in said[0], said
 
 
@@ -2547,3 +2549,38 @@ def test_a_uint16_prediction_of_undescribed_class_layers_warns_which_band_is_rea
     assert result.exit_code == 0, result.output
     assert "band 1 of its 2 unnamed bands of class ids is the one vectorized" in result.output
     assert "gdal_translate -b N layers16.tif classes.tif" in result.output
+
+
+def _sigmoid_bytes(buildings):
+    """A third-party sigmoid's untagged uint8 output (p x 255) around ``buildings``: smooth,
+    1..254, no flat 0 or 255 (so no 0/255 mask)."""
+    from scipy import ndimage
+
+    outside = ndimage.distance_transform_edt(buildings == 0)
+    inside = ndimage.distance_transform_edt(buildings == 1)
+    p = 1 / (1 + np.exp((outside - inside) / 3))
+    return np.clip(np.round(p * 255), 1, 254).astype(np.uint8)
+
+
+def test_untagged_uint8_probabilities_against_a_mask_are_refused_with_the_scale(
+        make_raster, run_cli):
+    """A third-party sigmoid's untagged 1-band uint8 output (p x 255, smooth, no flat 0/255)
+    was read as class ids 1..254 against a 0/1 building truth: accuracy 0, exit 0, a
+    warning. Its many ids past 100 that the truth never holds are refused in one line with
+    the scale that reads them (gdal_edit.py -scale), which then scores 1.0; land-cover
+    codes past 100 that the truth holds too (CCI's 10..220) are still scored as ids."""
+    _, buildings = _land_cover_and_buildings()
+    prediction = make_raster("sigmoid.tif", _sigmoid_bytes(buildings))
+    truth = make_raster("buildings.tif", buildings)
+    result = run_cli("evaluate", prediction, truth)
+    message = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(message) == 1, result.output
+    assert "sigmoid.tif" in message[0] and "buildings.tif" in message[0]
+    assert "gdal_edit.py -scale 0.00392157 sigmoid.tif" in message[0]
+    with rasterio.open(prediction, "r+") as dst:
+        dst.scales = (1 / 255,)
+    assert evaluate_files(prediction, truth).as_dict()["accuracy"] == 1.0
+    codes = (np.arange(32 * 32).reshape(32, 32) // 24 * 5 + 10).astype(np.uint8)  # 10..220
+    scores = evaluate_files(make_raster("cci.tif", codes),
+                            make_raster("cci_truth.tif", codes)).as_dict()
+    assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
