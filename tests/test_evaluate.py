@@ -2584,3 +2584,24 @@ def test_untagged_uint8_probabilities_against_a_mask_are_refused_with_the_scale(
     scores = evaluate_files(make_raster("cci.tif", codes),
                             make_raster("cci_truth.tif", codes)).as_dict()
     assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
+
+
+def test_an_undescribed_uint8_one_hot_of_four_bands_is_read_as_its_classes(
+        make_raster, run_cli, tmp_path):
+    """A uint8 one-hot of 4 undescribed 0/1 bands, which GDAL flags RGBA, was refused by
+    evaluate and vectorize as 'an RGB image, not a prediction' (no photograph holds 0 and 1
+    alone): it is read as its classes, band 1 background: accuracy 1.0, and vectorize
+    writes the regions of classes 1..3."""
+    from rasterio.enums import ColorInterp
+
+    cover, _ = _land_cover_and_buildings()
+    one_hot = make_raster("one_hot8.tif", np.stack([cover == k for k in range(4)])
+                          .astype(np.uint8))
+    with rasterio.open(one_hot, "r+") as dst:
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                           ColorInterp.alpha]
+    scores = evaluate_files(one_hot, make_raster("cover.tif", cover)).as_dict()
+    assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
+    result = run_cli("vectorize", one_hot, "-o", tmp_path / "out.gpkg")
+    assert result.exit_code == 0, result.output
+    assert sorted(gpd.read_file(tmp_path / "out.gpkg")["class_id"]) == [1, 2, 3]
