@@ -248,18 +248,22 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
 
 
 def close_class_walls(out: np.ndarray, geometries: np.ndarray, rows: np.ndarray,
-                       cell: float) -> np.ndarray:
+                       cell: float, extent=None) -> np.ndarray:
     """Each strip a squared building gave up that polygons enclose (a wall moved off its
     staircase along a tree or road: pixels of no class), given to the polygon of another
     class it shares the longest edge with; strips open to the background stay squared away,
     and slivers of the overlays' round-off (under a hundredth of a pixel) stay as they are.
-    Returns ``out`` itself where no strip was given (a copy otherwise)."""
+    ``extent`` (the rasters' surface) closes strips along its edge too, and those beside
+    buildings only there go back to the building (cut by the edge, not walled); squared
+    polygons are clipped to it. Returns ``out`` itself where nothing changed (a copy
+    otherwise)."""
     import shapely
 
     others = np.flatnonzero(~rows & ~shapely.is_missing(geometries))
     buildings = np.flatnonzero(rows & ~shapely.is_missing(geometries))
     if not len(others) or not len(buildings):
         return out
+    out = _clipped(out, extent)  # first: strips are snapped onto the walls at the edge
     near = np.unique(shapely.STRtree(geometries[others]).query(
         geometries[buildings], predicate="intersects")[0])
     if not len(near):
@@ -271,13 +275,18 @@ def close_class_walls(out: np.ndarray, geometries: np.ndarray, rows: np.ndarray,
     width = 1e-3 * cell  # a band this wide round each strip: what lies beside it
     for strip in strips[shapely.area(strips) > 0.01 * cell**2]:  # not an overlay's sliver
         beside = strip.buffer(width, join_style="mitre").difference(strip)
+        # the rasters' edge closes a strip: beyond it lies no background, the land goes on
+        edge = extent is not None and not extent.contains(beside)
+        if edge:
+            beside = beside.intersection(extent)
         hits = current.query(beside, predicate="intersects")
         shared = shapely.area(shapely.intersection(given[hits], beside))
         # an edge beside nothing, or a hundredth of a pixel of it: the strip opens onto the
         # background (diagonal edges overlaid leave no common line to measure, a band does)
         if beside.area - shared.sum() > 0.01 * cell * width:
             continue
-        shared[rows[hits]] = 0
+        if not edge or (~rows[hits] & (shared > 0.01 * cell * width)).any():
+            shared[rows[hits]] = 0
         if shared.max(initial=0) <= 0.01 * cell * width:
             continue  # along buildings only (another class at a corner at most)
         k = hits[int(np.argmax(shared))]
@@ -286,7 +295,26 @@ def close_class_walls(out: np.ndarray, geometries: np.ndarray, rows: np.ndarray,
         joined = _largest(shapely.union(given[k], shapely.snap(strip, given[k], width)))
         if joined is not None and is_valid(joined):
             given[k] = joined
-    return out if all(a is b for a, b in zip(given, out, strict=True)) else given
+    return _clipped(out if all(a is b for a, b in zip(given, out, strict=True)) else given,
+                    extent)
+
+
+def _clipped(out: np.ndarray, extent) -> np.ndarray:
+    """``out`` cut to ``extent`` (None: as it is): a building tilted by squaring reached
+    2.7 cm past the rasters' edge (and neighbours matched to its vertices a round-off).
+    ``out`` itself where all lie within (a copy otherwise)."""
+    import shapely
+
+    if extent is None:
+        return out
+    outside = np.flatnonzero(~shapely.is_missing(out))
+    outside = outside[~shapely.covers(extent, out[outside])]
+    if not len(outside):
+        return out
+    out = out.copy()
+    out[outside] = [_largest(shape) or shape for shape in
+                    shapely.intersection(out[outside], extent)]
+    return out
 
 
 def _largest(shape):

@@ -411,7 +411,7 @@ def _metric_crs(crs, frame):
 
 
 def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
-          names: list[str] | None = None, matched: bool = False):
+          names: list[str] | None = None, matched: bool = False, extent=None):
     """Edge-match (:func:`~geotile.coverage.edge_matched`; ``exact``: the polygons are in
     the raster's own CRS, not reprojected; ``matched``: they are already), fill holes,
     simplify, regularise and drop small polygons (and those simplified into nothing), in a
@@ -419,7 +419,9 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     overlap, and on a north-up grid in its own CRS (``exact``) the strips squared buildings
     give up along another class go to that class
     (:func:`~geotile.regularize.close_class_walls`). ``names``: the rasters' class names by
-    id (per-class keys naming a class are that class: :func:`per_class_values`)."""
+    id (per-class keys naming a class are that class: :func:`per_class_values`); ``extent``:
+    the rasters' surface (exact grids): squared polygons end at its edge, which closes the
+    strips along it."""
 
     # a coverage: where regions meet on another's straight edge, that edge gets the vertex too
     geometries = frame.geometry.values if matched else edge_matched(
@@ -437,7 +439,8 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
         squared = edge_matched(regularize_coverage(geometries, rows, cell), cell * 1e-3)
         # only on a north-up grid in its own CRS: elsewhere vertices a round-off apart,
         # matched twice, left outlines GEOS could no longer overlay (rotated by 17 degrees)
-        closed = close_class_walls(squared, geometries, rows, cell) if exact else squared
+        closed = close_class_walls(squared, geometries, rows, cell, extent) if exact \
+            else squared
         geometries = squared if closed is squared else edge_matched(closed, cell * 1e-3)
     frame = frame.set_geometry(list(geometries), crs=frame.crs)
     area = frame.geometry.area.to_numpy()
@@ -610,6 +613,9 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     in a metric CRS, and the rasters' CRS: ``(GeoDataFrame, crs)``. Bands are polygonized
     in worker processes where there are several CPUs (:mod:`geotile.band_workers`), in
     order either way."""
+    import shapely
+    from rasterio.transform import array_bounds
+
     from geotile.band_workers import run_jobs, worker_count
     from geotile.crs_names import pixel_size
     from geotile.grid import grid_places
@@ -624,10 +630,11 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     ignoring = {}  # the sources whose 255 may be the ignore value: whether named
     with open_raster(paths[0]) as first:
         crs, cell = map_crs(first), pixel_size(first.transform)
-    transforms = []
+    transforms, boxes = [], []
     for path in paths:
         with open_raster(path) as src:
             transforms.append(src.transform)
+            boxes.append(array_bounds(src.height, src.width, src.transform))
     places = grid_places(transforms)
     for path, (grid, col, row) in zip(paths, places, strict=True):
         with open_raster(path) as src:
@@ -679,14 +686,19 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
     _say_missing_classes(options, frame, jobs, paths)
     _say_nothing_squared(options, frame, paths)
+    # the rasters' surface: squared buildings end at its edge (exact grids, in their CRS)
+    west, south, east, north = np.array(boxes).T
+    extent = shapely.union_all(shapely.box(np.minimum(west, east), np.minimum(south, north),
+                                           np.maximum(west, east), np.maximum(south, north)))
     if len(frame) and crs is None:  # the raster's own units (rotated too: not exact)
-        frame = clean(frame, options, cell, exact=exact, names=names)
+        frame = clean(frame, options, cell, exact=exact, names=names, extent=extent)
     elif len(frame):
         metric = _metric_crs(crs, frame)
         exact = metric == crs and exact
         frame = clean(densified_to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
                       exact=exact, names=names,
-                      matched=exact and len(paths) == 1 and _one_class(frame))
+                      matched=exact and len(paths) == 1 and _one_class(frame),
+                      extent=extent if exact else None)
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)

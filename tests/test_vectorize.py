@@ -1131,6 +1131,53 @@ def test_regularized_buildings_leave_no_gap_against_other_classes(make_raster, t
     assert changed >= 2
 
 
+def _land_cover_with_edge_houses(seed: int, houses: int) -> np.ndarray:
+    """240 x 200 px of tree, road and water (no background) with ``houses`` rectangular and
+    L-shaped houses (class 1), some cut by the raster's edges, some touching each other."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    field = ndimage.gaussian_filter(rng.normal(size=(240, 200)), 5)
+    classes = (np.digitize(field, np.quantile(field, [1 / 3, 2 / 3])) + 2).astype(np.uint8)
+    for _ in range(houses):
+        y, x = rng.integers(-5, 237), rng.integers(-5, 197)
+        height, width = rng.integers(5, 22), rng.integers(5, 22)
+        classes[max(y, 0):y + height, max(x, 0):x + width] = 1
+        if rng.random() < 0.4:  # a leg: an L
+            classes[max(y, 0):y + height + rng.integers(4, 12),
+                    max(x, 0):x + 4 + rng.integers(0, 4)] = 1
+    return classes
+
+
+@pytest.mark.parametrize("simplify,seed,houses,size", [(0.0, 3, 150, 0.4), (0.5, 3, 150, 0.4),
+                                                       (0.0, 2, 60, 0.3), (0.5, 2, 60, 0.3),
+                                                       (0.0, 4, 400, 0.3)])
+def test_regularized_land_cover_covers_the_raster_to_its_edges(make_raster, tmp_path,
+                                                               simplify, seed, houses, size):
+    """Houses cut by the raster's edge, squared among other classes, gave up the strips of
+    their pixels along the edge (taken as open to the background: 0.9 and 1.9 m2, slivers
+    of 0.03-0.4 m2) and, tilted, reached up to 2.7 cm past it (a review). The raster's edge
+    closes the strips (given back to the house beside them) and clips the polygons: no
+    class pixel uncovered beyond a hundredth of a pixel, nothing outside the raster."""
+    classes = _land_cover_with_edge_houses(seed, houses)
+    path = make_raster("cover.tif", classes, transform=from_origin(X0, Y0, size, size))
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "tree", "road", '
+                                            '"water"]')
+        footprint = shapely.box(*dst.bounds)
+    out = tmp_path / "r.gpkg"
+    vectorize_polygons([path], out, options=VectorizeOptions(
+        crs="source", regularize=True, simplify=simplify, workers=1))
+    polygons = np.asarray(gpd.read_file(out).geometry.values)
+    assert shapely.is_valid(polygons).all()
+    assert shapely.coverage_is_valid(polygons)  # no overlap
+    gaps = shapely.get_parts(footprint.difference(shapely.union_all(polygons)))
+    if simplify:  # simplified: along the edge (inside, pixels simplified away stay so)
+        gaps = gaps[shapely.intersects(gaps, footprint.exterior)]
+    assert shapely.area(gaps).max(initial=0) < 0.01 * size**2
+    assert shapely.area(shapely.difference(polygons, footprint)).max() == 0
+
+
 def _rotated_classes(seed: int) -> np.ndarray:
     """150 x 120 px of 40 random blocks of classes 1-3, 5 % of pixels noise."""
     rng = np.random.default_rng(seed)
