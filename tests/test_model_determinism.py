@@ -3,6 +3,8 @@ training mode, random ops, reductions over the batch axis), and per-window norma
 that must not."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import rasterio
@@ -257,22 +259,14 @@ def test_q_k_v_picked_after_a_transpose_run_batched(tmp_path, run_cli, image, mo
     runs for 9 windows at --batch-size 8) -> batched as any model (2 runs); a Gather of the
     windows' own axis after it still runs one window a run. Each window equals ONNX
     Runtime's run of it alone."""
-    import onnxruntime
 
     pixels, tif = image
     path = _attention_model(tmp_path / "attention.onnx", first_window)
-    batches = []
-    run = onnxruntime.InferenceSession.run
-
-    def spy(self, names, feed, *args, **kwargs):
-        batches.append(next(iter(feed.values())).shape[0])
-        return run(self, names, feed, *args, **kwargs)
-
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
-    result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
+    with _runs_fed(monkeypatch) as fed:
+        result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
     assert result.exit_code == 0, result.output
+    batches = [len(f) for f in fed]
     assert max(batches) == per_run, batches
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
     with rasterio.open(tmp_path / "o.tif") as raster:
         written = raster.read()
     for y in range(0, 96, 32):
@@ -315,7 +309,6 @@ def test_as_strided_after_a_pooling_runs_batched(tmp_path, run_cli, image, monke
     node_as_strided of windows by index mixes the windows', 9 runs for 9 windows at
     --batch-size 8) -> indices computed from shapes alone pick every window's own values:
     batched; each window equals ONNX Runtime's run of it alone."""
-    import onnxruntime
 
     conv, weights = conv1x1("input", "conv", 3, 2, 1)
     node = helper.make_node
@@ -335,18 +328,11 @@ def test_as_strided_after_a_pooling_runs_batched(tmp_path, run_cli, image, monke
         "one": np.array(1, np.int64), "two": np.array(2, np.int64),
         "axes": np.array([0], np.int64), "rest": np.array([2, 1, 1], np.int64)}, opset=17)
     pixels, tif = image
-    batches = []
-    run = onnxruntime.InferenceSession.run
-
-    def spy(self, names, feed, *args, **kwargs):
-        batches.append(next(iter(feed.values())).shape[0])
-        return run(self, names, feed, *args, **kwargs)
-
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
-    result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
+    with _runs_fed(monkeypatch) as fed:
+        result = _predict(run_cli, path, tif, tmp_path / "o.tif", 8)
     assert result.exit_code == 0, result.output
+    batches = [len(f) for f in fed]
     assert max(batches) == 8, batches
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
     with rasterio.open(tmp_path / "o.tif") as raster:
         written = raster.read()
     for y in range(0, 96, 32):
@@ -406,6 +392,25 @@ MIXING = ["reduce_mean_axis_0", "reduce_max_all", "mean_variance_normalization",
           "first_window_gathered", "first_window_sliced", "batch_folded"]
 
 
+@contextlib.contextmanager
+def _runs_fed(monkeypatch):
+    """The first input of every ONNX Runtime run made inside the block, in order."""
+    import onnxruntime
+
+    fed = []
+    run = onnxruntime.InferenceSession.run
+
+    def spy(self, names, feed, *args, **kwargs):
+        fed.append(next(iter(feed.values())))
+        return run(self, names, feed, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
+    try:
+        yield fed
+    finally:
+        monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
+
+
 def _replicated(path, window, fixed):
     """The model's output for ``window`` (C, s, s) fed alone, repeated to fill its batch."""
     return ort_run(path, np.repeat(window[None], fixed, axis=0))[0][0]
@@ -453,24 +458,15 @@ def test_runs_of_a_fixed_batch(tmp_path, name, fixed, runs, monkeypatch):
     """9 windows: a fixed batch that mixes windows runs one window a run (9 runs, each
     window repeated to fill the batch); one that does not still runs full batches (3 runs
     of 4, 5 of 2: the last padded), no slower than before."""
-    import onnxruntime
 
     from geotile.model import OnnxModel
 
     model = OnnxModel.from_path(_model(tmp_path / "m.onnx", name, fixed), tile_size=32,
                                 activation="none")
-    fed = []
-    run = onnxruntime.InferenceSession.run
-
-    def spy(self, names, feed, *args, **kwargs):
-        fed.append(next(iter(feed.values())))
-        return run(self, names, feed, *args, **kwargs)
-
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
     batch = np.random.default_rng(2).random((9, 3, 32, 32)).astype(np.float32)
-    out = model.run(batch)
+    with _runs_fed(monkeypatch) as fed:
+        out = model.run(batch)
     assert len(fed) == runs and {len(f) for f in fed} == {fixed}
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
     for window, values in zip(batch, out, strict=True):
         np.testing.assert_allclose(values, _replicated(tmp_path / "m.onnx", window, fixed),
                                    atol=1e-5)
@@ -500,7 +496,6 @@ def test_a_batch_hidden_in_a_symbolic_graph_that_mixes_windows(tmp_path, run_cli
     each window runs alone, repeated to fill the 4; without the mean its windows still run
     4 a run (3 runs for 9 windows), and -v no longer says that its Reshape mixes windows,
     one a run. Each window equals the model on it alone, repeated."""
-    import onnxruntime
 
     conv, weights = conv1x1("input", "conv", 3, 2, 1)
     node = helper.make_node
@@ -514,21 +509,11 @@ def test_a_batch_hidden_in_a_symbolic_graph_that_mixes_windows(tmp_path, run_cli
                       {**weights, "tokens_shape": np.array([4, 2, 1024], np.int64)}, opset=17)
     pixels = np.random.default_rng(4).integers(0, 255, (3, 96, 96)).astype(np.uint8)
     tif = make_raster("img.tif", pixels)
-    fed = []
-    run = onnxruntime.InferenceSession.run
-
-    def spy(self, names, feed, *args, **kwargs):
-        fed.append(next(iter(feed.values())).shape[0])
-        return run(self, names, feed, *args, **kwargs)
-
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
-    try:
+    with pytest.MonkeyPatch.context() as monkeypatch, _runs_fed(monkeypatch) as inputs:
         result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype",
                          "float32", "--tile-size", "32", "--overlap", "0", "--batch-size", 8,
                          "--activation", "none")
-    finally:
-        monkeypatch.undo()
+    fed = [len(f) for f in inputs]
     assert result.exit_code == 0, result.output
     said = [line for line in result.stderr.splitlines() if "mixes the windows" in line]
     assert len(said) == mixes and "one window a run" not in result.stderr, result.stderr
@@ -551,25 +536,16 @@ def test_padding_of_a_fixed_batch_that_mixes_windows_runs_once(tmp_path, monkeyp
     (64): each ran alone, repeated to fill the fixed batch (64 runs of 4 for 2 windows)
     -> a window equal to the one before it takes its output: 3 runs, the values the
     model's on each window alone."""
-    import onnxruntime
 
     from geotile.model import OnnxModel
 
     path = _model(tmp_path / "m.onnx", "reduce_mean_axis_0", 4)
     model = OnnxModel.from_path(path, tile_size=32, activation="none")
-    fed = []
-    run = onnxruntime.InferenceSession.run
-
-    def spy(self, names, feed, *args, **kwargs):
-        fed.append(next(iter(feed.values())))
-        return run(self, names, feed, *args, **kwargs)
-
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
     batch = np.zeros((64, 3, 32, 32), np.float32)
     batch[:2] = np.random.default_rng(2).random((2, 3, 32, 32))
-    out = model.run(batch)
+    with _runs_fed(monkeypatch) as fed:
+        out = model.run(batch)
     assert len(fed) == 3
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
     for window, values in zip(batch, out, strict=True):
         np.testing.assert_allclose(values, _replicated(path, window, 4), atol=1e-5)
 
@@ -580,22 +556,13 @@ def test_a_fixed_batch_runs_full_batches_whatever_the_batch_size(tmp_path, run_c
     or 2 windows was padded with zeros to 4 (9 runs for 9 windows at --batch-size 1, 5 at
     2, 3 at 8) -> --batch-size is rounded up to whole fixed batches: as many runs as at 8;
     the map the same, equal to the model's run of each window."""
-    import onnxruntime
 
     pixels, tif = image
     path = _model(tmp_path / "m.onnx", "batchnorm_eval", 4)
     counts, written = [], []
-    run = onnxruntime.InferenceSession.run
     for batch in (1, 2, 8):
-        fed = []
-
-        def spy(self, names, feed, *args, fed=fed, **kwargs):
-            fed.append(next(iter(feed.values())).shape[0])
-            return run(self, names, feed, *args, **kwargs)
-
-        monkeypatch.setattr(onnxruntime.InferenceSession, "run", spy)
-        result = _predict(run_cli, path, tif, tmp_path / f"o{batch}.tif", batch)
-        monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
+        with _runs_fed(monkeypatch) as fed:
+            result = _predict(run_cli, path, tif, tmp_path / f"o{batch}.tif", batch)
         assert result.exit_code == 0, result.output
         counts.append(len(fed))
         with rasterio.open(tmp_path / f"o{batch}.tif") as raster:

@@ -714,11 +714,12 @@ cli(sys.argv[1:])
 """
 
 
-def test_predict_killed_by_sigkill_resumes(run_cli, predict_setup, tmp_path):
+def _clean_and_killed_predict(run_cli, model, images, tmp_path):
+    """An uninterrupted predict into clean/, and one into out/ killed by SIGKILL after its
+    first output (_KILL_PREDICT): (clean, out)."""
     import subprocess
     import sys
 
-    model, images = predict_setup
     clean, out = tmp_path / "clean", tmp_path / "out"
     assert _predict(run_cli, model, images, clean).exit_code == 0
     args = ["predict", str(model), *map(str, images), "--tile-size", "32", "-o", str(out)]
@@ -726,6 +727,12 @@ def test_predict_killed_by_sigkill_resumes(run_cli, predict_setup, tmp_path):
     killed = subprocess.run([sys.executable, "-c", _KILL_PREDICT, *args], env=env,
                             capture_output=True, text=True, timeout=120)
     assert killed.returncode == -9, killed.stderr
+    return clean, out
+
+
+def test_predict_killed_by_sigkill_resumes(run_cli, predict_setup, tmp_path):
+    model, images = predict_setup
+    clean, out = _clean_and_killed_predict(run_cli, model, images, tmp_path)
     left = sorted(p.name for p in out.iterdir())
     assert left[-1] == "img0.tif" and any(".tmp.tif" in name for name in left), left
     result = _predict(run_cli, model, images, out, "--resume")
@@ -739,17 +746,8 @@ def test_predict_overwrite_after_a_sigkill_removes_the_killed_runs_temporaries(
     """A predict killed by SIGKILL (the OOM killer) leaves .img1.<hex>.tmp.tif (as large as
     the output) and its .lock: --resume removed them, --overwrite left them for good. It
     removes them too (geotile's names of that output only)."""
-    import subprocess
-    import sys
-
     model, images = predict_setup
-    clean, out = tmp_path / "clean", tmp_path / "out"
-    assert _predict(run_cli, model, images, clean).exit_code == 0
-    args = ["predict", str(model), *map(str, images), "--tile-size", "32", "-o", str(out)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    killed = subprocess.run([sys.executable, "-c", _KILL_PREDICT, *args], env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert killed.returncode == -9, killed.stderr
+    clean, out = _clean_and_killed_predict(run_cli, model, images, tmp_path)
     assert any(".tmp.tif" in p.name for p in out.iterdir())
     (out / ".img1.notes.tmp.tif").write_text("mine")  # not a name geotile gives
     result = _predict(run_cli, model, images, out, "--overwrite")

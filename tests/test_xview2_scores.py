@@ -188,31 +188,18 @@ def _pixel_counts(pred, truth):
     # the challenge's targets and predictions named as the targets
     ["test_localization_00000_target.png", "test_damage_00000_target.png"],
 ])
-def test_predictions_named_as_the_targets_get_pixel_scores(tmp_path, run_cli, names):
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_predictions_named_as_the_targets_get_pixel_scores(tmp_path, run_cli, names, suffix):
+    """Predictions named as the targets pair by name and get pixel scores; in another
+    format too (a localization model's GeoTIFFs, <image>_pre_disaster_target.tif): folders
+    pair by stem, and scored so before 680841f; b88bd98 looked for the targets' whole names
+    (.png) and refused them as xView2 ('..._localization_disaster_prediction.png: no such
+    file')."""
     rng = np.random.default_rng(7)
     truth = _masks(tmp_path / "targets", names, rng)
     pred = _masks(tmp_path / "predictions", names[:1], rng)
-    result = run_cli("evaluate", tmp_path / "predictions", tmp_path / "targets", "--json")
-    assert result.exit_code == 0, result.output
-    d = json.loads(result.stdout)
-    assert d["mode"] == "pixel"
-    row = d["per_image"][names[0][:-4]]
-    assert [row["tp"], row["fp"], row["fn"]] == _pixel_counts(pred, {names[0]: truth[names[0]]})
-
-
-def test_predictions_named_as_the_targets_in_another_format_get_pixel_scores(tmp_path,
-                                                                            run_cli):
-    """xBD's targets/ and a localization model's GeoTIFFs named as the pre-disaster targets
-    (<image>_pre_disaster_target.tif): folders pair by stem, and scored so before 680841f;
-    b88bd98 looked for the targets' whole names (.png) and refused them as xView2
-    ('..._localization_disaster_prediction.png: no such file'). Pixel scores again."""
-    rng = np.random.default_rng(10)
-    names = ["guatemala-volcano_00000000_pre_disaster_target.png",
-             "guatemala-volcano_00000000_post_disaster_target.png"]
-    truth = _masks(tmp_path / "targets", names, rng)
-    pred = _masks(tmp_path / "predictions", names[:1], rng)
     png = tmp_path / "predictions" / names[0]
-    png.rename(png.with_suffix(".tif"))
+    png.rename(png.with_suffix(suffix))
     result = run_cli("evaluate", tmp_path / "predictions", tmp_path / "targets", "--json")
     assert result.exit_code == 0, result.output
     d = json.loads(result.stdout)
