@@ -57,8 +57,9 @@ def batch_reduction(graph, input_name: str, fixed_batch: int | None = None) -> s
     ``x.view(1, -1)``), a Gather or Slice of windows along it (``x + x[0:1]``). A Gather of
     axis 0 after the windows were moved off it (attention's ``qkv.permute(2, 0, ...)[0]``)
     is none, nor one of indices computed from shapes alone (dynamo's as_strided: a Range
-    over every window), as a Slice of computed bounds is none, nor a Reshape to the
-    model's own ``fixed_batch`` (an export without dynamic axes: [2, 32, -1])."""
+    over every window), as a Slice of computed bounds is none, nor a Reshape to a whole
+    multiple of the model's own ``fixed_batch`` (an export without dynamic axes: [2, 32,
+    -1]; Swin's attention of B x 16 windows, [32, 64, 96]: each window its own rows)."""
     from geotile.graph_analysis import _graph_ranks
     from geotile.onnx_graph import attribute, constant_values
 
@@ -95,7 +96,7 @@ def batch_reduction(graph, input_name: str, fixed_batch: int | None = None) -> s
         elif node.op_type == "Reshape" and batch == 0 and len(node.input) > 1:
             shape = values.get(node.input[1])
             if shape is not None and shape.ndim == 1 and shape.size and shape[0] >= 1 \
-                    and shape[0] != fixed_batch:
+                    and not (fixed_batch and shape[0] % fixed_batch == 0):
                 return f"{_label(node)} to a fixed shape {[int(s) for s in shape]}"
     return ""
 
