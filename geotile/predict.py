@@ -320,17 +320,18 @@ def batch_size_for(model, size: int, options: PredictOptions) -> int:
     """``--batch-size``, else as many windows as make CPU_BATCH_PIXELS (GPU_BATCH_PIXELS on
     a GPU), at least 1: memory then follows the pixels per batch, not the tile size. Rounded
     up to whole batches of a batch fixed in the model (it runs that many windows anyway),
-    unless it is filled with one window repeated."""
+    unless it is filled with one window repeated, but no further than the windows whose
+    outputs fit the memory budget (they are upsampled and blended at full size)."""
+    fits = getattr(model, "windows_in_budget", lambda size: 64)(size)  # many classes
     if options.batch_size is not None:
         wanted = options.batch_size
     else:
         budget = CPU_BATCH_PIXELS if getattr(model, "provider", CPU_PROVIDER) == CPU_PROVIDER \
             else GPU_BATCH_PIXELS
-        fits = getattr(model, "windows_in_budget", lambda size: 64)(size)  # many classes
         wanted = max(1, min(64, fits, budget // (size * size)))
     fixed = getattr(model, "fixed_batch", None)
     if isinstance(fixed, int) and fixed > 1 and not getattr(model, "_replicate", False):
-        return -(-wanted // fixed) * fixed
+        return max(wanted, min(-(-wanted // fixed) * fixed, fits))
     return wanted
 
 

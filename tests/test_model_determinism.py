@@ -584,3 +584,34 @@ def test_a_fixed_batch_runs_full_batches_whatever_the_batch_size(tmp_path, run_c
         np.testing.assert_allclose(values[:, 32:64, 64:96], _replicated(path, window, 4),
                                    atol=1e-5)
 
+
+def test_whole_fixed_batches_stay_within_the_memory_budget(tmp_path, run_cli, image,
+                                                            monkeypatch):
+    """--batch-size 1 on a batch fixed at 8 was rounded up to 8 windows a batch whatever
+    their size: their outputs are activated, upsampled and blended at full resolution (a
+    fixed batch 32 of 150 classes at 512 px: 5 GB, where --batch-size 1 held 157 MB) ->
+    rounded up no further than the windows the memory budget holds (3 here), and never
+    below --batch-size; the map the same."""
+    import geotile.model
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, batch_size_for
+
+    pixels, tif = image
+    path = _model(tmp_path / "m.onnx", "batchnorm_eval", 8)
+    model = OnnxModel.from_path(path, tile_size=32, activation="none")
+    window_bytes = model._window_bytes_per_pixel() * 32 * 32
+    assert batch_size_for(model, 32, PredictOptions(batch_size=1)) == 8
+    monkeypatch.setattr(geotile.model, "MAX_WINDOW_OUTPUT_BYTES", 3 * window_bytes)
+    assert batch_size_for(model, 32, PredictOptions(batch_size=1)) == 3
+    assert batch_size_for(model, 32, PredictOptions(batch_size=5)) == 5
+    assert batch_size_for(model, 32, PredictOptions(batch_size=12)) == 12
+    assert batch_size_for(model, 32, PredictOptions()) == 3
+    result = _predict(run_cli, path, tif, tmp_path / "o.tif", 1)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as raster:
+        written = raster.read()
+    for y in range(0, 96, 32):
+        for x in range(0, 96, 32):
+            window = pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255
+            np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
+                                       _replicated(path, window, 8), atol=1e-5)
