@@ -307,12 +307,14 @@ def say_windows(model, name: str, shape, size: int, overlap: int, per_run: int,
     """-v: the windows predict chose for ``name`` (rows x columns; ``whole``: of what) and
     as many a batch as the model runs: no more than the windows, nor than a batch fixed in
     the model (or found to be 1 when probed; 1 where a fixed batch is filled with one
-    window repeated)."""
+    window repeated); a --batch-size rounded up to the fixed batch is said."""
     step = 1 if getattr(model, "_replicate", False) else getattr(
         model, "fixed_batch", None) or getattr(model, "_chunk", None) or per_run
+    rounded = "" if options.batch_size is None or per_run <= options.batch_size else \
+        f" (the model's batch is fixed at {step}: --batch-size {options.batch_size} rounded up)"
     per_run = max(1, min(per_run, shape[0] * shape[1], step))
-    log.info("%s: %d x %d windows%s of %d px, overlap %d px, %d per batch, %s blend%s", name,
-             *shape, whole, size, overlap, per_run, options.blend,
+    log.info("%s: %d x %d windows%s of %d px, overlap %d px, %d per batch%s, %s blend%s", name,
+             *shape, whole, size, overlap, per_run, rounded, options.blend,
              "" if options.tta == "none" else f", tta {options.tta}")
 
 

@@ -615,3 +615,21 @@ def test_whole_fixed_batches_stay_within_the_memory_budget(tmp_path, run_cli, im
             window = pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255
             np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
                                        _replicated(path, window, 8), atol=1e-5)
+
+
+def test_a_batch_size_rounded_up_to_the_fixed_batch_is_said(tmp_path, run_cli, image):
+    """--batch-size 3 on a batch fixed at 8 ran 8 windows a batch, -v saying only '8 per
+    batch' -> it says the model's batch is fixed at 8 and --batch-size 3 was rounded up;
+    nothing said at --batch-size 8 or 16, nor without -v."""
+    path = _model(tmp_path / "m.onnx", "batchnorm_eval", 8)
+    for batch, said in ((3, True), (8, False), (16, False)):
+        result = run_cli("-v", "predict", path, image[1], "-o", tmp_path / f"o{batch}.tif",
+                         "--tile-size", "32", "--overlap", "0", "--batch-size", batch,
+                         "--activation", "none")
+        assert result.exit_code == 0, result.output
+        line = next(x for x in result.stderr.splitlines() if "per batch" in x)
+        assert ("fixed at 8: --batch-size 3 rounded up" in line) == said, line
+        assert "8 per batch" in line, line
+    result = run_cli("predict", path, image[1], "-o", tmp_path / "q.tif", "--tile-size", "32",
+                     "--overlap", "0", "--batch-size", 3, "--activation", "none")
+    assert result.exit_code == 0 and "rounded up" not in result.stderr, result.output
