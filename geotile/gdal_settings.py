@@ -114,6 +114,8 @@ def _is_remote(value) -> bool:
 
 #: pyogrio settings geotile set -> its reads under way that need them (see pyogrio_settings)
 _PYOGRIO_HELD: dict[str, int] = {}
+#: pyogrio settings geotile set -> the value it set, as pyogrio reads it back
+_PYOGRIO_SET: dict[str, object] = {}
 _PYOGRIO_LOCK = threading.Lock()
 
 
@@ -121,8 +123,8 @@ _PYOGRIO_LOCK = threading.Lock()
 def pyogrio_settings(settings: dict):
     """``settings`` in pyogrio's GDAL (its own library, which a rasterio.Env does not reach)
     for the time of the block, those the user has not set. They are the process's, not the
-    thread's: the first of the blocks at once (threads) sets one, the last to end unsets it;
-    a value set by another block is not the user's."""
+    thread's: the first of the blocks at once (threads) sets one, the last to end unsets it
+    unless the user has set it meanwhile; a value set by another block is not the user's."""
     import pyogrio
 
     with _PYOGRIO_LOCK:
@@ -131,6 +133,7 @@ def pyogrio_settings(settings: dict):
         for key in ours:
             if key not in _PYOGRIO_HELD:
                 pyogrio.set_gdal_config_options({key: settings[key]})
+                _PYOGRIO_SET[key] = pyogrio.get_gdal_config_option(key)
             _PYOGRIO_HELD[key] = _PYOGRIO_HELD.get(key, 0) + 1
     try:
         yield
@@ -140,7 +143,8 @@ def pyogrio_settings(settings: dict):
                 _PYOGRIO_HELD[key] -= 1
                 if not _PYOGRIO_HELD[key]:
                     del _PYOGRIO_HELD[key]
-                    pyogrio.set_gdal_config_options({key: None})
+                    if pyogrio.get_gdal_config_option(key) == _PYOGRIO_SET.pop(key):
+                        pyogrio.set_gdal_config_options({key: None})
 
 
 def _vector_settings(settings: dict):

@@ -748,6 +748,30 @@ def test_overlapping_reads_keep_geotiles_vector_settings_until_the_last_ends(mon
             pyogrio.set_gdal_config_options({name: None})
 
 
+def test_a_vector_setting_the_user_makes_during_a_read_is_kept_after_it(monkeypatch):
+    """pyogrio_settings unset, at the end of the last block, whatever the option then held:
+    a user's OPENFILEGDB_USE_SPATIAL_INDEX=YES set while a make_masks ran (another thread,
+    a callback) was wiped to unset. geotile unsets only the value it set."""
+    import pyogrio
+
+    from geotile.gdal_settings import pyogrio_settings
+
+    key = "OPENFILEGDB_USE_SPATIAL_INDEX"
+    monkeypatch.delenv(key, raising=False)
+    try:
+        with pyogrio_settings({key: "NO"}):
+            assert pyogrio.get_gdal_config_option(key) == "NO"
+            pyogrio.set_gdal_config_options({key: "YES"})  # the user's, during the read
+            with pyogrio_settings({key: "NO"}):  # a read started after: the user's value
+                assert pyogrio.get_gdal_config_option(key) == "YES"
+        assert pyogrio.get_gdal_config_option(key) == "YES"
+        with pyogrio_settings({key: "NO"}):  # the user's value, set before
+            assert pyogrio.get_gdal_config_option(key) == "YES"
+        assert pyogrio.get_gdal_config_option(key) == "YES"
+    finally:
+        pyogrio.set_gdal_config_options({key: None})
+
+
 def test_resume_remembers_a_bounded_number_of_output_folders(tmp_path):
     """A service's resume runs, each into a folder of its own, kept every folder's listing
     of hidden entries for good (remove_temporaries on 300 folders: 300 kept, growing with
