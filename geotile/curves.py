@@ -3,6 +3,7 @@ straight-edged geometries GEOS works with, as GDAL linearises them."""
 
 from __future__ import annotations
 
+import re
 import uuid
 import warnings
 
@@ -11,6 +12,13 @@ import shapely
 
 #: GEOS type ids from CircularString (8) up: curves GEOS reads but cannot operate on
 FIRST_CURVE = 8
+
+#: an empty arc in WKT (GDAL hands a collection whose only arcs are empty back as it is)
+_EMPTY_ARC = re.compile(r"\b(CIRCULARSTRING|COMPOUNDCURVE|CURVEPOLYGON|MULTICURVE|MULTISURFACE)"
+                        r"(?= (?:Z |M |ZM )?EMPTY)")
+_LINEAR = {"CIRCULARSTRING": "LINESTRING", "COMPOUNDCURVE": "LINESTRING",
+           "CURVEPOLYGON": "POLYGON", "MULTICURVE": "MULTILINESTRING",
+           "MULTISURFACE": "MULTIPOLYGON"}
 
 
 def linearise(geometries: np.ndarray) -> None:
@@ -22,6 +30,9 @@ def linearise(geometries: np.ndarray) -> None:
             if _curved(geometries[i])]
     if todo:
         geometries[todo] = _gdal_linear(geometries[todo])
+        left = [i for i in todo if _curved(geometries[i])]
+        if left:
+            geometries[left] = _empty_arcs_linear(geometries[left])
 
 
 def _curved(geometry) -> bool:
@@ -41,7 +52,8 @@ def _gdal_linear(curved: np.ndarray) -> np.ndarray:
     from pyogrio import vsi_unlink
 
     path = f"/vsimem/geotile_arcs_{uuid.uuid4().hex}.geojson"
-    wkb = np.array(shapely.to_wkb(curved, output_dimension=3), dtype=object)
+    # ISO WKB: GDAL refuses shapely's default (extended) WKB of XYM
+    wkb = np.array(shapely.to_wkb(curved, output_dimension=3, flavor="iso"), dtype=object)
     try:
         with warnings.catch_warnings():  # "'crs' was not provided": none is needed
             warnings.simplefilter("ignore", UserWarning)
@@ -52,3 +64,11 @@ def _gdal_linear(curved: np.ndarray) -> np.ndarray:
     finally:
         vsi_unlink(path)
     return shapely.from_wkb(read)
+
+
+def _empty_arcs_linear(geometries: np.ndarray) -> np.ndarray:
+    """``geometries`` with their empty arcs (CURVEPOLYGON EMPTY...) made the linear empties
+    of the same kind: GDAL linearises only a geometry with an arc that has points."""
+    wkt = shapely.to_wkt(geometries, rounding_precision=-1, output_dimension=3)
+    return shapely.from_wkt([_EMPTY_ARC.sub(lambda found: _LINEAR[found[1]], text)
+                             for text in wkt.tolist()])

@@ -94,6 +94,47 @@ def test_arcs_inside_a_geometry_collection_are_burnt_as_gdal_linearises_them(
     assert not shapely.get_type_id(shapely.get_parts(geometry)).max() > 7
 
 
+@pytest.mark.parametrize("kind", ["measured", "empty member"])
+def test_arcs_in_measured_collections_and_beside_empty_arcs_are_burnt(
+        run_cli, image, tmp_path, kind):
+    """A GeometryCollection M holding a CurvePolygon M (a survey's GeoPackage, GeoParquet)
+    died with pyogrio's GeometryError traceback (shapely's WKB of XYM, not ISO, refused by
+    GDAL); one holding a CURVEPOLYGON EMPTY beside its polygons, with a GEOSException
+    traceback (GDAL hands the empty arc back as it is). Both are burnt as GDAL linearises
+    the disc, the empty member leaving no pixel."""
+    x, y = X0 + 20, Y0 - 20
+    wkt = f"CURVEPOLYGON(CIRCULARSTRING({x - 10} {y}, {x + 10} {y}, {x - 10} {y}))"
+    square = shapely.box(X0 + 1, Y0 - 39, X0 + 5, Y0 - 35)
+    if kind == "measured":
+        corners = ", ".join(f"{a} {b} 7" for a, b in square.exterior.coords)
+        collection = (f"GEOMETRYCOLLECTION M(CURVEPOLYGON M(CIRCULARSTRING M({x - 10} {y} 7, "
+                      f"{x + 10} {y} 7, {x - 10} {y} 7)), POLYGON M(({corners})))")
+        collections = [collection]
+    else:  # GDAL linearises a collection with an arc whole, and leaves one without as it is
+        collections = [f"GEOMETRYCOLLECTION({wkt})",
+                       f"GEOMETRYCOLLECTION(CURVEPOLYGON EMPTY, {square.wkt})"]
+    geometries = shapely.from_wkt(collections)
+    assert shapely.has_m(geometries).all() == (kind == "measured")
+    labels = write_gpkg(tmp_path / "arcs.gpkg", shapely.to_wkb(geometries, flavor="iso",
+                                                               output_dimension=4).tolist())
+    parquet = tmp_path / "arcs.parquet"
+    gpd.GeoDataFrame(geometry=geometries, crs=UTM_CRS).to_parquet(parquet)
+    disc = write_gpkg(tmp_path / "disc.gpkg", [shapely.to_wkb(shapely.from_wkt(
+        f"GEOMETRYCOLLECTION({wkt})"), flavor="iso")])
+    [linear] = shapely.get_parts(read_labels(disc).geometries)
+    assert shapely.get_type_id(linear) == 3 and len(shapely.get_coordinates(linear)) > 20
+    expected = burnt([linear, square])
+    assert expected.sum() > 300
+    for path in (labels, parquet):
+        result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif", "--overwrite")
+        assert result.exit_code == 0, result.output
+        with rasterio.open(tmp_path / "m.tif") as src:
+            np.testing.assert_array_equal(src.read(1), expected)
+        read = read_labels(path).geometries
+        assert shapely.get_type_id(shapely.get_parts(read)).max() <= 3
+        assert not shapely.has_m(read).any()
+
+
 @pytest.mark.parametrize("driver", ["GPKG", "GeoJSON", "FlatGeobuf", "GeoParquet"])
 def test_a_file_of_null_and_empty_geometries_only_is_refused_in_every_format(
         run_cli, image, tmp_path, driver):
