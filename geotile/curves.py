@@ -26,13 +26,33 @@ def linearise(geometries: np.ndarray) -> None:
     GeometryCollection too (GDAL's readers linearise a curve, never a collection's
     members), by GDAL's own linear approximation of each arc."""
     kinds = shapely.get_type_id(geometries)
-    todo = [i for i in np.flatnonzero((kinds == 7) | (kinds >= FIRST_CURVE)).tolist()
-            if _curved(geometries[i])]
+    todo = np.flatnonzero(kinds >= FIRST_CURVE).tolist() + _holding_arcs(
+        geometries, np.flatnonzero(kinds == 7))
     if todo:
         geometries[todo] = _gdal_linear(geometries[todo])
         left = [i for i in todo if _curved(geometries[i])]
         if left:
             geometries[left] = _empty_arcs_linear(geometries[left])
+
+
+def _holding_arcs(geometries: np.ndarray, indices: np.ndarray) -> list[int]:
+    """Those of ``indices`` (GeometryCollections of ``geometries``) holding an arc, at any
+    depth: their parts listed all at once, halves listed apart where shapely refuses one
+    (an arc), so that only the arcs' collections are looked at alone."""
+    if not len(indices):
+        return []
+    try:
+        parts, owners = shapely.get_parts(geometries[indices], return_index=True)
+    except NotImplementedError:  # "Nonlinear geometry types are not currently supported"
+        if len(indices) == 1:
+            return indices.tolist()
+        half = len(indices) // 2
+        return _holding_arcs(geometries, indices[:half]) + \
+            _holding_arcs(geometries, indices[half:])
+    kinds = shapely.get_type_id(parts)
+    inner = np.flatnonzero(kinds == 7)
+    held = np.union1d(owners[kinds >= FIRST_CURVE], owners[_holding_arcs(parts, inner)])
+    return indices[held.astype(int)].tolist()
 
 
 def _curved(geometry) -> bool:
