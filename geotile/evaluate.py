@@ -827,8 +827,11 @@ def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, predict
     ignore value 255) that the truth never holds: probabilities x 255 (x 65535) written
     without their scale (a third-party sigmoid's), which scored as ids give accuracy 0; the
     scale that reads them is the fix. Codes past 100 that the truth holds too (CCI's
-    10..220) are ids."""
-    from geotile.raster_kinds import SCALED_PROBABILITY_IDS
+    10..220), or, of at most LAYER_IDS foreign ids, each in regions of its own in a sample
+    (a land cover's errors), are ids; a ramp's steps, or a coarse sigmoid's blocks of dozens
+    of values, are not."""
+    from geotile.raster import sample_pixels
+    from geotile.raster_kinds import LAYER_IDS, SCALED_PROBABILITY_IDS, forms_regions
 
     dtype = np.dtype(pred.dtypes[0])
     if pred_kind.kind != "class" or pred_kind.names is not None or binary[1] \
@@ -837,8 +840,15 @@ def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, predict
     predicted = np.flatnonzero(confusion.sum(axis=0))
     held = confusion.sum(axis=1)
     foreign = [i for i in predicted if i != IGNORE and (i >= len(held) or not held[i])]
-    if sum(i > SCALED_PROBABILITY_IDS[dtype] for i in foreign) < SCALED_IDS:
+    high = [i for i in foreign if i > SCALED_PROBABILITY_IDS[dtype]]
+    if len(high) < SCALED_IDS:
         return
+    if len(foreign) <= LAYER_IDS:  # a legend's few codes, or a ramp's many values
+        band = sample_pixels(pred, [1])[0]
+        valid = np.ones(band.shape, bool) if pred.nodata is None else band != pred.nodata
+        steps = [i for i in high if (band == i).any() and not forms_regions(band, valid, i)]
+        if len(steps) < SCALED_IDS:
+            return
     name = Path(str(prediction)).name
     full = np.iinfo(dtype).max
     raise InputError(f"{prediction}: {len(predicted)} values ({int(predicted[0])}.."

@@ -703,14 +703,18 @@ def _id_regions(band: np.ndarray, valid: np.ndarray, ids: np.ndarray) -> bool:
     forms regions of its own (:data:`REGION_SHARE` of its pixels amid 8 neighbours of the
     same id): a prediction's class ids, not a sigmoid's small values over flat areas,
     whose plateaus meet through thin steps of the values between along their edges."""
+    return all(forms_regions(band, valid, value) for value in range(1, int(ids.max()) + 1))
+
+
+def forms_regions(band: np.ndarray, valid: np.ndarray, value: int) -> bool:
+    """Whether ``value`` occurs in a sampled ``band`` and :data:`REGION_SHARE` of its pixels
+    lie amid 8 neighbours of the same value: a class id's parcels, not a step of a
+    probability ramp."""
     from scipy import ndimage
 
-    for value in range(1, int(ids.max()) + 1):
-        where = (band == value) & valid
-        amid = ndimage.binary_erosion(where, np.ones((3, 3), bool))
-        if not where.any() or amid.sum() < REGION_SHARE * where.sum():
-            return False
-    return True
+    where = (band == value) & valid
+    amid = ndimage.binary_erosion(where, np.ones((3, 3), bool))
+    return bool(where.any()) and amid.sum() >= REGION_SHARE * where.sum()
 
 
 def _refuse_colour_image(src) -> None:

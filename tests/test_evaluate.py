@@ -2586,6 +2586,32 @@ def test_untagged_uint8_probabilities_against_a_mask_are_refused_with_the_scale(
     assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
 
 
+def test_land_cover_codes_the_truth_lacks_are_scored_not_taken_for_scaled_probabilities(
+        make_raster):
+    """A land-cover prediction of CCI codes (10..220) in parcels, holding 4 codes past 100
+    that its truth tile never holds (the model's errors), was refused as 'probabilities x
+    255 without their scale': codes that each form regions of their own are scored as ids
+    (accuracy: the share of equal pixels); a sigmoid's ramp and a coarse sigmoid's blocks
+    (many values past 100) are still refused."""
+    from scipy import ndimage
+
+    codes = np.array([10, 30, 60, 130, 150, 190, 200, 210, 220], np.uint8)
+    parcels = np.arange(64)[:, None] // 16 * 4 + np.arange(64)[None, :] // 16  # 16 parcels
+    prediction = codes[parcels % len(codes)]
+    truth = np.where(np.isin(prediction, [150, 190, 200, 210]), 10, prediction)
+    scores = evaluate_files(make_raster("cci.tif", prediction),
+                            make_raster("cci_truth.tif", truth)).as_dict()
+    assert scores["pixels"] == 64 * 64
+    assert scores["accuracy"] == pytest.approx((prediction == truth).mean())
+    # a coarse model's sigmoid upsampled x8 (nearest): blocks, but dozens of values
+    _, buildings = _land_cover_and_buildings()
+    smooth = ndimage.zoom(_sigmoid_bytes(buildings).astype(float), 4, order=1)  # 128 px
+    blocky = np.kron(np.round(ndimage.zoom(smooth, 1 / 8, order=1)), np.ones((8, 8)))
+    with pytest.raises(InputError, match=r"gdal_edit\.py -scale 0\.00392157 blocky\.tif"):
+        evaluate_files(make_raster("blocky.tif", blocky.astype(np.uint8)),
+                       make_raster("buildings.tif", np.kron(buildings, np.ones((4, 4), np.uint8))))
+
+
 def test_an_undescribed_uint8_one_hot_of_four_bands_is_read_as_its_classes(
         make_raster, run_cli, tmp_path):
     """A uint8 one-hot of 4 undescribed 0/1 bands, which GDAL flags RGBA, was refused by
