@@ -739,11 +739,11 @@ def _refuse_colour_image(src) -> None:
         return
     structure = src.tags(ns="IMAGE_STRUCTURE")
     lossy = structure.get("COMPRESSION", "").upper() in ("JPEG", "YCBCR JPEG", "WEBP", "JXL")
-    # an alpha band beside bands of 0 and 1 alone (a one-hot, make-masks' channels) is no
-    # photograph's
+    # an alpha band beside bands of 0 and 1 alone (a one-hot, make-masks' channels), or one
+    # of bands summing to 255 (a softmax saved uint8 per band), is no photograph's
     photo = lossy or structure.get("SOURCE_COLOR_SPACE", "").upper() == "YCBCR" \
         or (ColorInterp.alpha in src.colorinterp and not _repeats_one_band(src)
-            and not _holds_0_1(src))
+            and not _holds_0_1(src) and not _sums_to_one(src, 255.0))
     if photo:
         raise InputError(f"{src.name}: an RGB image, not a prediction. Give the output of "
                          "`geotile predict` (probabilities or classes), or a mask; if it holds "

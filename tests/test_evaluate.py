@@ -2631,3 +2631,31 @@ def test_an_undescribed_uint8_one_hot_of_four_bands_is_read_as_its_classes(
     result = run_cli("vectorize", one_hot, "-o", tmp_path / "out.gpkg")
     assert result.exit_code == 0, result.output
     assert sorted(gpd.read_file(tmp_path / "out.gpkg")["class_id"]) == [1, 2, 3]
+
+
+def test_an_undescribed_uint8_softmax_of_four_bands_is_read_as_its_classes(
+        make_raster, run_cli, tmp_path):
+    """A third-party softmax of 4 classes saved uint8 per band (each rounded: sums 255..256),
+    which GDAL flags RGBA, was refused by evaluate and vectorize as 'an RGB image, not a
+    prediction' (no photograph's bands sum to 255): it is read as its classes, band 1
+    background: the argmax's accuracy, and vectorize writes classes 1..3."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+    cover = np.zeros((128, 128), np.uint8)  # parcels of classes 1..3 on background
+    boxes = rng.integers(5, 40, (12, 4)) * (3, 3, 1, 1)  # row, col, height, width
+    for k, (row, col, height, width) in zip(np.arange(12) % 3 + 1, boxes, strict=True):
+        cover[row:row + height, col:col + width] = k
+    logits = np.stack([ndimage.gaussian_filter((cover == k).astype(float), 2.0) * 6
+                       for k in range(4)])
+    soft = np.exp(logits) / np.exp(logits).sum(axis=0)
+    scaled = np.round(soft * 255).astype(np.uint8)
+    assert (scaled.sum(axis=0, dtype=int) != 255).any()  # rounded per band
+    softmax = make_raster("softmax8.tif", scaled)
+    with rasterio.open(softmax) as src:
+        assert src.colorinterp[3].name == "alpha"
+    scores = evaluate_files(softmax, make_raster("cover.tif", cover)).as_dict()
+    assert scores["accuracy"] == pytest.approx((scaled.argmax(axis=0) == cover).mean())
+    result = run_cli("vectorize", softmax, "-o", tmp_path / "out.gpkg")
+    assert result.exit_code == 0, result.output
+    assert set(gpd.read_file(tmp_path / "out.gpkg")["class_id"]) == {1, 2, 3}
