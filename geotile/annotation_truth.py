@@ -23,12 +23,12 @@ no pixels, in a temporary folder (its messages name the prediction). VIA's --cla
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from geotile.errors import InputError
+from geotile.errors import GeotileWarning, InputError
+from geotile.quiet_warnings import hidden
 
 #: VIA's warning of an image of other bytes than the file annotated: a prediction's are
 _OTHER_BYTES = r".* bytes, but .* annotated a file of -?\d+ bytes"
@@ -119,8 +119,7 @@ def _read_labelstudio(labels, images, class_field):
 def _read_via(labels, images, class_field):
     from geotile.via_labels import read_via
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_OTHER_BYTES)
+    with hidden(GeotileWarning, message=_OTHER_BYTES):
         return read_via(labels, images, class_field)
 
 

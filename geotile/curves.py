@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import uuid
-import warnings
 
 import numpy as np
 import shapely
+
+from geotile.quiet_warnings import NO_CRS, hidden
 
 #: GEOS type ids from CircularString (8) up: curves GEOS reads but cannot operate on
 FIRST_CURVE = 8
@@ -75,8 +76,7 @@ def _gdal_linear(curved: np.ndarray) -> np.ndarray:
     # ISO WKB: GDAL refuses shapely's default (extended) WKB of XYM
     wkb = np.array(shapely.to_wkb(curved, output_dimension=3, flavor="iso"), dtype=object)
     try:
-        with warnings.catch_warnings():  # "'crs' was not provided": none is needed
-            warnings.simplefilter("ignore", UserWarning)
+        with hidden(UserWarning, message=NO_CRS):  # none is needed
             pyogrio.raw.write(path, geometry=wkb, field_data=[], fields=[], crs=None,
                               geometry_type="Unknown", driver="GeoJSON",
                               layer_options={"COORDINATE_PRECISION": 17})

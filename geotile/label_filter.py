@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-import warnings
 
 import numpy as np
 import shapely
 
 from geotile.errors import InputError
+from geotile.quiet_warnings import NO_CRS, hidden
 
 #: the in-memory layer's name, as the expression's SELECT names it
 _LAYER = "labels"
@@ -59,8 +59,7 @@ def selected(fields: dict, geometries, where: str, source, geojson: bool = False
     from pyogrio.raw import read, write
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # no CRS: none is needed to select
+        with hidden(UserWarning, message=NO_CRS):  # none is needed to select
             write(path, wkb, data, names, driver="FlatGeobuf", layer=_LAYER,
                   geometry_type="Unknown" if wkb is not None else None, crs=None,
                   SPATIAL_INDEX="NO")  # no index: the features keep their order (FIDs)

@@ -22,6 +22,7 @@ neighbourhood operations, so band seams are exact and memory stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -42,7 +43,7 @@ from geotile.gc_pause import gc_paused
 from geotile.gdal_settings import with_read_settings
 from geotile.no_georef import copy_georeferencing
 from geotile.plurals import counted
-from geotile.quiet_warnings import is_valid, quietly
+from geotile.quiet_warnings import hidden, is_valid, quietly
 from geotile.resume import REPLACE, SKIP, completed_as
 from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
@@ -1155,8 +1156,7 @@ def _labelme_frames(labelme, image_paths, class_map):
         with open_raster(image, grid=True) as src:
             opened.append((image, map_crs(src), src.transform))
         fields = image_classes(labelme, position, class_map)
-        with warnings.catch_warnings():  # said as each image is placed
-            warnings.simplefilter("ignore")
+        with hidden(GeotileWarning):  # geotile's own, said again as each image is placed
             class_ids(Labels(np.empty(len(fields[CATEGORY]), dtype=object), fields, None,
                              None, {CATEGORY: list(labelme.names)}), CATEGORY, class_map,
                       labelme.files[position])
@@ -1175,9 +1175,9 @@ def _placed_labelme(labelme, opened: list, class_map, first: int = 0):
     for position, (image, crs, transform) in enumerate(opened, first):
         source = labelme.files[position]
         labels = image_labels(labelme, position, transform, crs, class_map)
-        with warnings.catch_warnings():
-            if not labelme.names:  # __ignore__ shapes only: burnt IGNORE, not background
-                warnings.filterwarnings("ignore", message=r".*names background \('__ignore")
+        # __ignore__ shapes only: burnt IGNORE, not background
+        with hidden(GeotileWarning, message=r".*names background \('__ignore") \
+                if not labelme.names else contextlib.nullcontext():
             frame, names = prepare_labels(labels, crs, source, CATEGORY, class_map)
         frame = frame.replace(class_id=np.where(frame.fields[IGNORED], IGNORE,
                                                 frame.fields["class_id"]))

@@ -7,9 +7,9 @@ meet a box are kept, so memory holds a batch and the rows kept, not the whole fi
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from geotile.quiet_warnings import hidden
 
 #: rows decoded at a time (2M footprints: ~30 batches)
 BATCH_ROWS = 65_536
@@ -31,8 +31,8 @@ def rows_near(path, geo: dict, boxes, partitioning, schema=None):
     kept, geometries = [], []
     for batch, shapes in _decoded_batches(dataset, geo):
         bounds = shapely.bounds(shapes)
-        with warnings.catch_warnings():  # a batch of empty or null geometries: all NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
+        # a batch of empty or null geometries: all NaN
+        with hidden(RuntimeWarning, message="All-NaN slice encountered"):
             extent = np.concatenate([np.fmin(extent[:2], np.nanmin(bounds[:, :2], 0)),
                                      np.fmax(extent[2:], np.nanmax(bounds[:, 2:], 0))])
         keep = np.zeros(len(bounds), dtype=bool)

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 _LOCK = threading.RLock()
 #: pyogrio's note on each look at a layer of PolygonM, LineStringZM...: geotile drops M itself
 MEASURED = r"Measured \(M\) geometry types are not supported"
+#: pyogrio's note on writing geometries without a CRS (to GDAL's memory, where none is needed)
+NO_CRS = r"'crs' was not provided"
 #: Python 3.14's per-context warning filters (free-threaded builds, -X context_aware_warnings)
 _CONTEXT_AWARE = bool(getattr(sys.flags, "context_aware_warnings", False))
 
