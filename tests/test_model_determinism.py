@@ -284,30 +284,39 @@ def test_q_k_v_picked_after_a_transpose_run_batched(tmp_path, run_cli, image, mo
             np.testing.assert_allclose(written[:, y:y + 32, x:x + 32], alone, atol=1e-5)
 
 
-def test_a_batch_fixed_at_1_folded_by_a_reshape_is_not_said_to_mix(tmp_path, run_cli, image):
+@pytest.mark.parametrize("fixed, folded, after", [
+    (1, [1, -1], ("Relu", {})), (2, [2, 2, -1], ("Softmax", {"axis": -1}))])
+def test_a_batch_reshaped_to_its_own_fixed_size_is_not_said_to_mix(tmp_path, run_cli, image,
+                                                                   fixed, folded, after):
     """torch.onnx.export without dynamic_axes writes every Reshape's shape as a constant of
-    its batch of 1 ([1, 4, 512, 512]): -v said 'its Reshape ... to a fixed shape [1, -1]
-    mixes the windows of a batch: one window a run' of a model that runs one window a run
-    anyway -> said of no such model; the map as before, equal to ONNX Runtime per window."""
+    its batch: of 1 ([1, -1]) -v said 'its Reshape ... to a fixed shape [1, -1] mixes the
+    windows of a batch: one window a run' of a model that runs one window a run anyway;
+    SegFormer exported with a fixed batch of 2 reshapes its tokens to [2, 32, -1], said to
+    mix too, yet each window keeps its own values (and ran 2 a run) -> a fixed leading size
+    equal to the model's batch is not said to mix; the map equal to ONNX Runtime's run of
+    each window (repeated to the fixed batch)."""
     conv, weights = conv1x1("input", "conv", 3, 2, 1)
     node = helper.make_node
-    nodes = [conv, node("Reshape", ["conv", "flat_shape"], ["flat"], name="fold"),
-             node("Relu", ["flat"], ["relu"]),
-             node("Reshape", ["relu", "shape"], ["output"])]
-    path = save_graph(tmp_path / "b1.onnx", nodes, [("input", FLOAT, [1, 3, 32, 32])],
-                      [("output", FLOAT, [1, 2, 32, 32])],
-                      {**weights, "flat_shape": np.array([1, -1], np.int64),
-                       "shape": np.array([1, 2, 32, 32], np.int64)}, opset=17)
+    op, attributes = after
+    nodes = [conv, node("Reshape", ["conv", "folded_shape"], ["folded"], name="fold"),
+             node(op, ["folded"], ["after"], **attributes),
+             node("Reshape", ["after", "shape"], ["output"])]
+    path = save_graph(tmp_path / "fixed.onnx", nodes, [("input", FLOAT, [fixed, 3, 32, 32])],
+                      [("output", FLOAT, [fixed, 2, 32, 32])],
+                      {**weights, "folded_shape": np.array(folded, np.int64),
+                       "shape": np.array([fixed, 2, 32, 32], np.int64)}, opset=17)
     pixels, tif = image
     result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype",
                      "float32", "--overlap", "0", "--activation", "none")
     assert result.exit_code == 0, result.output
     assert "mixes the windows" not in result.stderr, result.stderr
-    assert "1 per batch" in result.stderr, result.stderr
+    assert f"{fixed} per batch" in result.stderr, result.stderr
     with rasterio.open(tmp_path / "o.tif") as raster:
         written = raster.read()
     window = (pixels[:, 32:64, 64:96].astype(np.float32) / 255)[None]
-    np.testing.assert_allclose(written[:, 32:64, 64:96], ort_run(path, window)[0][0], atol=1e-5)
+    np.testing.assert_allclose(written[:, 32:64, 64:96],
+                               ort_run(path, np.repeat(window, fixed, axis=0))[0][0],
+                               atol=1e-5)
 
 
 def test_as_strided_after_a_pooling_runs_batched(tmp_path, run_cli, image, monkeypatch):
@@ -348,35 +357,6 @@ def test_as_strided_after_a_pooling_runs_batched(tmp_path, run_cli, image, monke
             window = (pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255)[None]
             np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
                                        ort_run(path, window)[0][0], atol=1e-5)
-
-
-def test_a_batch_fixed_at_2_reshaped_to_its_own_batch_is_not_said_to_mix(tmp_path, run_cli,
-                                                                        image):
-    """SegFormer exported with a fixed batch of 2 (no dynamic_axes) reshapes its tokens to
-    [2, 32, -1]: -v said 'its Reshape ... to a fixed shape [2, 32, -1] mixes the windows of
-    a batch: one window a run', yet each window keeps its own values (and ran 2 a run) ->
-    a fixed leading size equal to the model's batch is not said to mix; the map equal to
-    ONNX Runtime's run of each window."""
-    conv, weights = conv1x1("input", "conv", 3, 2, 1)
-    node = helper.make_node
-    nodes = [conv, node("Reshape", ["conv", "tokens_shape"], ["tokens"], name="fold"),
-             node("Softmax", ["tokens"], ["soft"], axis=-1),
-             node("Reshape", ["soft", "shape"], ["output"])]
-    path = save_graph(tmp_path / "b2.onnx", nodes, [("input", FLOAT, [2, 3, 32, 32])],
-                      [("output", FLOAT, [2, 2, 32, 32])],
-                      {**weights, "tokens_shape": np.array([2, 2, -1], np.int64),
-                       "shape": np.array([2, 2, 32, 32], np.int64)}, opset=17)
-    pixels, tif = image
-    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype",
-                     "float32", "--overlap", "0", "--activation", "none")
-    assert result.exit_code == 0, result.output
-    assert "mixes the windows" not in result.stderr, result.stderr
-    assert "2 per batch" in result.stderr, result.stderr
-    with rasterio.open(tmp_path / "o.tif") as raster:
-        written = raster.read()
-    window = (pixels[:, 32:64, 64:96].astype(np.float32) / 255)[None]
-    np.testing.assert_allclose(written[:, 32:64, 64:96],
-                               ort_run(path, np.repeat(window, 2, axis=0))[0][0], atol=1e-5)
 
 
 def test_pytorch_bilinear_resize_by_1_before_opset_11_is_not_warned(tmp_path, run_cli, image):
