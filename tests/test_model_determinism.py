@@ -399,6 +399,16 @@ def _runs_fed(monkeypatch):
         monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
 
 
+def _assert_each_window_alone(written, pixels, path, fixed):
+    """Each 32 px window of ``written`` equals the model on that window alone, repeated to
+    fill its fixed batch."""
+    for y in range(0, pixels.shape[1], 32):
+        for x in range(0, pixels.shape[2], 32):
+            window = pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255
+            np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
+                                       _replicated(path, window, fixed), atol=1e-5)
+
+
 def _replicated(path, window, fixed):
     """The model's output for ``window`` (C, s, s) fed alone, repeated to fill its batch."""
     return ort_run(path, np.repeat(window[None], fixed, axis=0))[0][0]
@@ -515,11 +525,7 @@ def test_a_batch_hidden_in_a_symbolic_graph_that_mixes_windows(tmp_path, run_cli
         assert sum(size == 4 for size in fed) <= 4, fed  # 3 runs and the probe
     with rasterio.open(tmp_path / "o.tif") as raster:
         written = raster.read()
-    for y in range(0, 96, 32):
-        for x in range(0, 96, 32):
-            window = pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255
-            np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
-                                       _replicated(path, window, 4), atol=1e-5)
+    _assert_each_window_alone(written, pixels, path, 4)
 
 
 def test_padding_of_a_fixed_batch_that_mixes_windows_runs_once(tmp_path, monkeypatch):
@@ -590,11 +596,7 @@ def test_whole_fixed_batches_stay_within_the_memory_budget(tmp_path, run_cli, im
     assert result.exit_code == 0, result.output
     with rasterio.open(tmp_path / "o.tif") as raster:
         written = raster.read()
-    for y in range(0, 96, 32):
-        for x in range(0, 96, 32):
-            window = pixels[:, y:y + 32, x:x + 32].astype(np.float32) / 255
-            np.testing.assert_allclose(written[:, y:y + 32, x:x + 32],
-                                       _replicated(path, window, 8), atol=1e-5)
+    _assert_each_window_alone(written, pixels, path, 8)
 
 
 def test_a_batch_size_rounded_up_to_the_fixed_batch_is_said(tmp_path, run_cli, image):
