@@ -263,7 +263,7 @@ def close_class_walls(out: np.ndarray, geometries: np.ndarray, rows: np.ndarray,
     buildings = np.flatnonzero(rows & ~shapely.is_missing(geometries))
     if not len(others) or not len(buildings):
         return out
-    out = _clipped(out, extent)  # first: strips are snapped onto the walls at the edge
+    out = clipped(out, extent)  # first: strips are snapped onto the walls at the edge
     near = np.unique(shapely.STRtree(geometries[others]).query(
         geometries[buildings], predicate="intersects")[0])
     if not len(near):
@@ -295,11 +295,11 @@ def close_class_walls(out: np.ndarray, geometries: np.ndarray, rows: np.ndarray,
         joined = _largest(shapely.union(given[k], shapely.snap(strip, given[k], width)))
         if joined is not None and is_valid(joined):
             given[k] = joined
-    return _clipped(out if all(a is b for a, b in zip(given, out, strict=True)) else given,
+    return clipped(out if all(a is b for a, b in zip(given, out, strict=True)) else given,
                     extent)
 
 
-def _clipped(out: np.ndarray, extent) -> np.ndarray:
+def clipped(out: np.ndarray, extent) -> np.ndarray:
     """``out`` cut to ``extent`` (None: as it is): a building tilted by squaring reached
     2.7 cm past the rasters' edge (and neighbours matched to its vertices a round-off).
     ``out`` itself where all lie within (a copy otherwise)."""

@@ -72,7 +72,13 @@ from geotile.raster_kinds import (
     warn_if_other_class_bands,
     warn_if_scaled_class_raster,
 )
-from geotile.regularize import _building_rows, close_class_walls, regularize_coverage
+from geotile.regularize import (
+    _building_rows,
+    _largest,
+    clipped,
+    close_class_walls,
+    regularize_coverage,
+)
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 from geotile.touching_union import touching_unions
 from geotile.vector_output import (
@@ -411,7 +417,8 @@ def _metric_crs(crs, frame):
 
 
 def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
-          names: list[str] | None = None, matched: bool = False, extent=None):
+          names: list[str] | None = None, matched: bool = False, extent=None,
+          valid=None):
     """Edge-match (:func:`~geotile.coverage.edge_matched`; ``exact``: the polygons are in
     the raster's own CRS, not reprojected; ``matched``: they are already), fill holes,
     simplify, regularise and drop small polygons (and those simplified into nothing), in a
@@ -421,7 +428,8 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     (:func:`~geotile.regularize.close_class_walls`). ``names``: the rasters' class names by
     id (per-class keys naming a class are that class: :func:`per_class_values`); ``extent``:
     the rasters' surface (exact grids): squared polygons end at its edge, which closes the
-    strips along it."""
+    strips along it; ``valid``: that surface less its nodata pixels, None without any
+    (exact grids): squared polygons are clipped to it."""
 
     # a coverage: where regions meet on another's straight edge, that edge gets the vertex too
     geometries = frame.geometry.values if matched else edge_matched(
@@ -441,6 +449,9 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
         # matched twice, left outlines GEOS could no longer overlay (rotated by 17 degrees)
         closed = close_class_walls(squared, geometries, rows, cell, extent) if exact \
             else squared
+        if valid is not None and exact:  # squared walls past a nodata collar: cut there
+            closed = closed.copy()
+            closed[rows] = _within(closed[rows], valid, cell)
         geometries = squared if closed is squared else edge_matched(closed, cell * 1e-3)
     frame = frame.set_geometry(list(geometries), crs=frame.crs)
     area = frame.geometry.area.to_numpy()
@@ -452,6 +463,21 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     if np.any(smallest > 0):
         keep &= frame["area_m2"].to_numpy() >= smallest
     return frame if keep.all() else frame[keep]
+
+
+def _within(polygons: np.ndarray, valid, cell: float) -> np.ndarray:
+    """``polygons`` clipped to ``valid`` (:func:`~geotile.regularize.clipped`); a clipped
+    one whose edge passed a pixel corner of its staircase (a wall on a diagonal) pinched
+    there a round-off apart: it is snapped onto a 1e-6 pixel grid, the pinch parted, and
+    keeps its largest part."""
+    import shapely
+
+    out = clipped(polygons, valid)
+    changed = np.flatnonzero([a is not b for a, b in zip(out, polygons, strict=True)])
+    for i in changed:
+        if out[i] is not None:
+            out[i] = _largest(shapely.set_precision(out[i], cell * 1e-6)) or out[i]
+    return out
 
 
 #: a cleaned polygon of less than this fraction of a pixel's area has collapsed (left out)
@@ -547,6 +573,8 @@ class BandJob:
     grid: object = None
     col: int = 0
     row: int = 0
+    #: whether its nodata pixels are wanted (--regularize keeps squared polygons out of them)
+    nodata: bool = False
 
 
 @gc_paused()  # thousands of GeoJSON dicts and lists, none in a cycle
@@ -578,34 +606,56 @@ def band_regions(job: BandJob) -> list[tuple]:
     # or adjacent raster found it, so outputs do not depend on how the raster was cut
     regions = polygonize_array(ids, score, Affine.translation(job.col, job.row + job.top),
                                foreground)
-    placed = shapely.transform(np.array([r[0] for r in regions], dtype=object),
-                               lambda xy: np.column_stack(apply(raster_transform, *xy.T)))
-    return ShippedRegions((polygon, *region[1:], job.name)
-                          for polygon, region in zip(placed, regions, strict=True))
+    def place(polygons):
+        return shapely.transform(np.array(polygons, dtype=object),
+                                 lambda xy: np.column_stack(apply(raster_transform, *xy.T)))
+
+    placed = place([r[0] for r in regions])
+    shipped = ShippedRegions((polygon, *region[1:], job.name)
+                             for polygon, region in zip(placed, regions, strict=True))
+    if job.nodata and not valid.all():  # a collar: squared polygons stay out (clean's valid)
+        shipped.nodata = shapely.union_all(place(_nodata_polygons(
+            valid, Affine.translation(job.col, job.row + job.top))))
+    return shipped
+
+
+def _nodata_polygons(valid: np.ndarray, transform) -> list:
+    """The polygons of the pixels not ``valid`` (rasterio.features.shapes), in
+    ``transform``'s coordinates."""
+    import shapely
+    from rasterio.features import shapes
+
+    return [shapely.geometry.shape(shape) for shape, _ in
+            shapes(np.zeros(valid.shape, np.uint8), mask=~valid, transform=transform)]
 
 
 class ShippedRegions(list):
     """Region tuples (polygon first) whose polygons travel from a worker process as flat
     coordinate arrays: shapely pickles each polygon on its own (WKB), 0.09 s to send and
-    0.05 s to receive the 7,610 buildings of a 6000 px mask, against 0.03 and 0.01."""
+    0.05 s to receive the 7,610 buildings of a 6000 px mask, against 0.03 and 0.01.
+    ``nodata``: the band's nodata pixels (a polygon; None without any)."""
+
+    nodata = None
 
     def __reduce__(self):
         import shapely
 
+        state = {"nodata": self.nodata} if self.nodata is not None else None
         polygons = np.array([region[0] for region in self], dtype=object)
         if not len(self) or not (shapely.get_type_id(polygons) == shapely.GeometryType.POLYGON
                                  ).all() or shapely.has_z(polygons).any():
-            return ShippedRegions, (list(self),)
+            return ShippedRegions, (list(self),), state
         _, coords, offsets = shapely.to_ragged_array(polygons)
-        return _regions_from_arrays, (coords, offsets, [region[1:] for region in self])
+        return _regions_from_arrays, (coords, offsets, [region[1:] for region in self]), state
 
 
-def _regions_from_arrays(coords, offsets, rest) -> list[tuple]:
+def _regions_from_arrays(coords, offsets, rest) -> ShippedRegions:
     """:class:`ShippedRegions` back from their polygons' coordinate arrays."""
     import shapely
 
     polygons = shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, offsets)
-    return [(polygon, *others) for polygon, others in zip(polygons, rest, strict=True)]
+    return ShippedRegions((polygon, *others)
+                          for polygon, others in zip(polygons, rest, strict=True))
 
 
 def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: bool = False):
@@ -655,16 +705,21 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                              if t is not None)
             check = reads_nodata(src, kind)
             jobs += [BandJob(path, _name(path), indexes, kind, keep, threshold, check,
-                             part.top, part.rows, transforms[grid], col, row)
+                             part.top, part.rows, transforms[grid], col, row,
+                             options.regularize)
                      for part in row_blocks(src.height, even_band_rows(
                          src.height, band_rows(src.width, options.band_rows), forks))]
     finished, edge_regions = [], []
+    nodata = {}  # each raster's nodata pixels (a polygon per band holding any)
     with gc_paused(), run_jobs(band_regions, jobs, options.workers) as results:
         import geopandas as gpd  # imported while the workers polygonize
         import pyogrio  # noqa: F401  (the writer's, 0.02 s: here off the critical path)
 
-        for regions in progress_bar(results, progress, total=len(jobs), unit="band",
-                                    desc=_name(paths[0]) if len(paths) == 1 else "rasters"):
+        for job, regions in zip(jobs, progress_bar(
+                results, progress, total=len(jobs), unit="band",
+                desc=_name(paths[0]) if len(paths) == 1 else "rasters"), strict=True):
+            if regions.nodata is not None:
+                nodata.setdefault(job.path, []).append(regions.nodata)
             for region in regions:
                 (edge_regions if region[4] else finished).append(region)
     exact = all(map(places_edges_exactly, transforms))
@@ -686,19 +741,27 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
     _say_missing_classes(options, frame, jobs, paths)
     _say_nothing_squared(options, frame, paths)
-    # the rasters' surface: squared buildings end at its edge (exact grids, in their CRS)
+    # the rasters' surface: squared buildings end at its edge (exact grids, in their CRS),
+    # and at their nodata collars (``valid``)
     west, south, east, north = np.array(boxes).T
-    extent = shapely.union_all(shapely.box(np.minimum(west, east), np.minimum(south, north),
-                                           np.maximum(west, east), np.maximum(south, north)))
+    surfaces = shapely.box(np.minimum(west, east), np.minimum(south, north),
+                           np.maximum(west, east), np.maximum(south, north))
+    extent = shapely.union_all(surfaces)
+    valid = None
+    if nodata:
+        valid = shapely.union_all([surface.difference(shapely.union_all(nodata[path]))
+                                   if path in nodata else surface
+                                   for surface, path in zip(surfaces, paths, strict=True)])
     if len(frame) and crs is None:  # the raster's own units (rotated too: not exact)
-        frame = clean(frame, options, cell, exact=exact, names=names, extent=extent)
+        frame = clean(frame, options, cell, exact=exact, names=names, extent=extent,
+                      valid=valid)
     elif len(frame):
         metric = _metric_crs(crs, frame)
         exact = metric == crs and exact
         frame = clean(densified_to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
                       exact=exact, names=names,
                       matched=exact and len(paths) == 1 and _one_class(frame),
-                      extent=extent if exact else None)
+                      extent=extent if exact else None, valid=valid if exact else None)
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)
