@@ -49,6 +49,8 @@ def remote_failure(path, reason: str) -> str | None:
                 "later.")
     if re.search(r"CURL error|timed out|Timeout", reason, re.IGNORECASE):
         first = reason.split(";")[0].strip()
-        return (f"{path}: could not be downloaded ({first}). Check the URL and the network; "
-                "GDAL_HTTP_LOW_SPEED_TIME and GDAL_HTTP_TIMEOUT set how long to wait.")
+        return (f"{path}: could not be downloaded ({first}). Check the URL and the network "
+                "and try again, or download it first (curl -O, or gdal vsi copy) and give "
+                "the local file; GDAL_HTTP_LOW_SPEED_TIME and GDAL_HTTP_TIMEOUT set how "
+                "long to wait.")
     return None

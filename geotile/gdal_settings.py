@@ -149,9 +149,11 @@ def pyogrio_settings(settings: dict):
 
 def _vector_settings(settings: dict):
     """The HTTP limits of ``settings`` in pyogrio's GDAL for the time of the block (see
-    :func:`pyogrio_settings`), the user's own values kept."""
+    :func:`pyogrio_settings`), the user's own values kept; and no listing of the folder
+    (the server's /) at each open: on a server that never answers, one more wait."""
     return pyogrio_settings({key: value for key, value in settings.items()
-                             if key.startswith("GDAL_HTTP")})
+                             if key.startswith("GDAL_HTTP")
+                             or key == "GDAL_DISABLE_READDIR_ON_OPEN"})
 
 
 def with_read_settings(function: Callable) -> Callable:

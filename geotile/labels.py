@@ -27,6 +27,7 @@ from geotile.class_keys import class_key, names_background
 from geotile.crs_names import crs_labels
 from geotile.errors import GeotileWarning, InputError
 from geotile.gc_pause import gc_paused
+from geotile.gdal_settings import with_read_settings
 from geotile.label_set import (
     Labels,
     class_map_names,
@@ -71,6 +72,7 @@ def _gzipped(path) -> bool:
         return False
 
 
+@with_read_settings  # a remote file's HTTP limits in pyogrio's GDAL: no hang
 def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                 layer: str | None = None, images=None, regions=None,
                 class_field: str | None = None, empty_ok: bool = False,

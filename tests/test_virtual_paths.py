@@ -645,3 +645,38 @@ def test_a_zipped_shapefile_and_an_edited_geopackage_in_a_bang_folder(tmp_path):
         edits.close()
     assert (work / "edited.gpkg-wal").stat().st_size > 0
     assert len(read_labels(work / "edited.gpkg").geometries) == 1
+
+
+_READ_HANGING = """
+import sys, time
+from geotile import gdal_settings
+from geotile.errors import InputError
+from geotile.labels import read_labels
+gdal_settings.HTTP_STALL_S = 1  # geotile's default: 15 s
+start = time.monotonic()
+try:
+    read_labels(sys.argv[1])
+except InputError as exc:
+    print(round(time.monotonic() - start, 1), exc)
+"""
+
+
+@pytest.mark.parametrize("user", [{}, {"GDAL_HTTP_TIMEOUT": "1"}])
+def test_read_labels_of_a_server_that_never_answers_fails_in_seconds(served, user):
+    """The library's read_labels (no command around it) read a remote file with no time
+    limit in pyogrio's GDAL: a server that accepts and never answers hung it for ever."""
+    import os
+
+    folder, base = served
+    _scene(folder)
+    url = f"{base}/hang/footprints.geojson"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GDAL_HTTP")}, **user}
+    done = subprocess.run([sys.executable, "-c", _READ_HANGING, url], env=env, text=True,
+                          capture_output=True, timeout=20, cwd=Path(__file__).parents[1])
+    seconds, message = done.stdout.strip().split(" ", 1)
+    # one stalled request costs a second: GDAL's open asks at most three times
+    assert float(seconds) < 4, done.stdout
+    assert message.startswith(f"{url}: could not be downloaded"), message
+    assert "download it first" in message and "GDAL_HTTP_TIMEOUT" in message
+    said = "timed out after 1" if user else "the last 1 seconds"  # the user's limit wins
+    assert said in message and "Traceback" not in done.stderr
