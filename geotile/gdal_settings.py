@@ -103,10 +103,10 @@ def _check_proj_data(name: str, value: str) -> None:
             f"point {name} at PROJ {version}'s share/proj.") from None
 
 
-def _is_remote(value) -> bool:
+def is_remote(value) -> bool:
     """Whether an argument is, or lists, a remote path (a URL, /vsicurl/, /vsis3/...)."""
     if isinstance(value, list | tuple):
-        return any(_is_remote(v) for v in value)
+        return any(is_remote(v) for v in value)
     return isinstance(value, str | os.PathLike) and (
         "://" in os.fspath(value) or os.fspath(value).startswith(
             ("/vsicurl", "/vsis3", "/vsigs", "/vsiaz", "/vsiadls", "/vsioss", "/vsiswift")))
@@ -167,7 +167,7 @@ def with_read_settings(function: Callable) -> Callable:
             return function(*args, **kwargs)
         import rasterio
 
-        remote = _is_remote([*args, *kwargs.values()])
+        remote = is_remote([*args, *kwargs.values()])
         with rasterio.Env(**settings), (
                 _vector_settings(settings) if remote else contextlib.nullcontext()):
             check_proj_data()

@@ -283,6 +283,15 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         if (surfaces := _surface_layer(exc, path)) is not None:
             raise InputError(surfaces) from exc
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        from geotile.gdal_settings import is_remote
+
+        if is_remote(path) and not os.fspath(path).startswith(("zip:", "tar:", "file:")):
+            # GDAL reads what a dropped or stalled download gave as all there is
+            raise InputError(
+                f"{path}: unreadable as downloaded ({reason}): its download was cut short "
+                "(a dropped or too slow connection), or it is no vector data. Check the URL "
+                "and try again, or download it first (curl -O, or gdal vsi copy) and give "
+                "the local file.") from exc
         raise InputError(
             f"{path}: not vector data GDAL can read ({reason}). "
             "Give GeoJSON, GeoPackage, Shapefile or GeoParquet."

@@ -3,7 +3,8 @@
 `python -m tests.http_range_server FOLDER` serves FOLDER on 127.0.0.1 and prints its port.
 Paths that stand in for a failing server: ``/status/404/x.tif`` answers that status,
 ``/norange/x.tif`` answers 200 with the whole file whatever the Range, ``/hang/x.tif``
-accepts the request and never answers.
+accepts the request and never answers, ``/cut/x.tif`` drops the connection half-way
+through each range it sends.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         if self.path.startswith("/norange/"):
             self.path = self.path[len("/norange"):]
             return super().send_head()
+        cut = self.path.startswith("/cut/")
+        if cut:
+            self.path = self.path[len("/cut"):]
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         path = self.translate_path(self.path)
         if not match or not os.path.isfile(path):
@@ -47,6 +51,9 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(end - start + 1))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
+        if cut:  # the length promised, half of it sent, the connection closed
+            self.close_connection = True
+            return _Slice(handle, (end - start + 1) // 2)
         return _Slice(handle, end - start + 1)
 
 

@@ -680,3 +680,18 @@ def test_read_labels_of_a_server_that_never_answers_fails_in_seconds(served, use
     assert "download it first" in message and "GDAL_HTTP_TIMEOUT" in message
     said = "timed out after 1" if user else "the last 1 seconds"  # the user's limit wins
     assert said in message and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["make-masks", "evaluate"])
+def test_labels_whose_download_is_cut_short_say_so_not_a_format(served, tmp_path, run_cli,
+                                                                 command):
+    """GDAL reads what a dropped connection delivered as the whole file: a GeoJSON cut
+    half-way was refused as 'not vector data GDAL can read (Unterminated string)'."""
+    folder, base = served
+    image, labels = _scene(folder)
+    url = f"{base}/cut/{labels.name}"
+    args = (url, image, "-o", tmp_path / "o.tif") if command == "make-masks" else (
+        image, url)
+    result = run_cli(command, *args)
+    assert_one_line_error(result, url, "cut short", "try again", "download it first")
+    assert "GDAL can read" not in result.output and not (tmp_path / "o.tif").exists()
