@@ -147,13 +147,22 @@ def pyogrio_settings(settings: dict):
                         pyogrio.set_gdal_config_options({key: None})
 
 
+def _vector_key(key: str) -> bool:
+    return key.startswith("GDAL_HTTP") or key == "GDAL_DISABLE_READDIR_ON_OPEN"
+
+
 def _vector_settings(settings: dict):
-    """The HTTP limits of ``settings`` in pyogrio's GDAL for the time of the block (see
-    :func:`pyogrio_settings`), the user's own values kept; and no listing of the folder
-    (the server's /) at each open: on a server that never answers, one more wait."""
-    return pyogrio_settings({key: value for key, value in settings.items()
-                             if key.startswith("GDAL_HTTP")
-                             or key == "GDAL_DISABLE_READDIR_ON_OPEN"})
+    """The HTTP limits of ``settings``, and those of the rasterio.Env around (the user's,
+    the command's), in pyogrio's GDAL for the time of the block (see
+    :func:`pyogrio_settings`), which a rasterio.Env does not reach; the environment's own
+    kept. No listing of the folder (the server's /) at each open: one more stalled wait."""
+    from rasterio.env import getenv, hasenv
+
+    around = getenv() if hasenv() else {}
+    chosen = {**{key: value for key, value in around.items() if _vector_key(key)},
+              **{key: value for key, value in settings.items() if _vector_key(key)}}
+    return pyogrio_settings({key: ("ON" if value else "OFF") if isinstance(value, bool)
+                             else str(value) for key, value in chosen.items()})
 
 
 def with_read_settings(function: Callable) -> Callable:

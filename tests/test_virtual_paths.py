@@ -695,3 +695,35 @@ def test_labels_whose_download_is_cut_short_say_so_not_a_format(served, tmp_path
     result = run_cli(command, *args)
     assert_one_line_error(result, url, "cut short", "try again", "download it first")
     assert "GDAL can read" not in result.output and not (tmp_path / "o.tif").exists()
+
+
+_READ_IN_ENV = """
+import sys, time
+import rasterio
+from geotile import gdal_settings
+from geotile.errors import InputError
+from geotile.labels import read_labels
+gdal_settings.HTTP_STALL_S = 60  # geotile's own limits, longer than the test waits
+start = time.monotonic()
+with rasterio.Env(GDAL_HTTP_LOW_SPEED_TIME=1, GDAL_HTTP_LOW_SPEED_LIMIT=1):
+    try:
+        read_labels(sys.argv[1])
+    except InputError as exc:
+        print(round(time.monotonic() - start, 1), exc)
+"""
+
+
+def test_http_limits_of_the_users_rasterio_env_reach_the_labels_read(served):
+    """A user's GDAL_HTTP_* of a rasterio.Env, which pyogrio's GDAL does not see, kept
+    geotile's own out of it and put none in: the remote labels read hung for ever."""
+    import os
+
+    folder, base = served
+    _scene(folder)
+    url = f"{base}/hang/footprints.geojson"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GDAL_HTTP")}
+    done = subprocess.run([sys.executable, "-c", _READ_IN_ENV, url], env=env, text=True,
+                          capture_output=True, timeout=20, cwd=Path(__file__).parents[1])
+    seconds, message = done.stdout.strip().split(" ", 1)
+    assert float(seconds) < 4 and "the last 1 seconds" in message, done.stdout
+    assert message.startswith(f"{url}: could not be downloaded"), message
