@@ -55,7 +55,10 @@ def check_one_layer(path, layer: str | None, role: str) -> None:
         from geotile.input_paths import ogr_path
 
         layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(ogr_path(path))]
-    except Exception:  # not a file GDAL lists layers of: read (and refused) later
+    except Exception as exc:  # not a file GDAL lists layers of: read (and refused) later
+        from geotile.failed_downloads import raise_remote_failure
+
+        raise_remote_failure(path, exc)
         return
     shaped = [name for name, kind in layers
               if any(word in kind for word in ("Polygon", "LineString", "Surface", "Curve",

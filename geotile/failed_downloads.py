@@ -54,3 +54,14 @@ def remote_failure(path, reason: str) -> str | None:
                 "the local file; GDAL_HTTP_LOW_SPEED_TIME and GDAL_HTTP_TIMEOUT set how "
                 "long to wait.")
     return None
+
+
+def raise_remote_failure(path, exc: Exception) -> None:
+    """InputError (:func:`remote_failure`) when reading the remote ``path`` failed for the
+    server or the network: a probe that takes any failure for 'not that kind of file'
+    must not ask a stalled server again."""
+    from geotile.errors import InputError
+    from geotile.gdal_settings import is_remote
+
+    if is_remote(path) and (why := remote_failure(path, str(exc))):
+        raise InputError(why) from exc

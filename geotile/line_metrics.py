@@ -317,7 +317,12 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
         kind = str(info.get("geometry_type") or "")
         if info.get("features") == 0 and "LineString" not in kind:
             return None
-    except Exception:  # not readable by GDAL here (GeoParquet...): read it below
+    except InputError:
+        raise
+    except Exception as exc:  # not readable by GDAL here (GeoParquet...): read it below
+        from geotile.failed_downloads import raise_remote_failure
+
+        raise_remote_failure(path, exc)
         kind = "Unknown"
     if "LineString" in kind:  # also a layer of none (vectorize --lines of a tile without)
         return True

@@ -727,3 +727,23 @@ def test_http_limits_of_the_users_rasterio_env_reach_the_labels_read(served):
     seconds, message = done.stdout.strip().split(" ", 1)
     assert float(seconds) < 4 and "the last 1 seconds" in message, done.stdout
     assert message.startswith(f"{url}: could not be downloaded"), message
+
+
+def test_evaluate_against_a_server_that_never_answers_waits_once(served, tmp_path,
+                                                                 run_cli, monkeypatch):
+    """evaluate's probes of TRUTH (its layers, whether it holds lines) took a stalled
+    server's failure for 'not that kind of file' and asked again: 9 waits, not 3."""
+    import os
+    import time
+
+    folder, base = served
+    image, labels = _scene(folder)
+    for key in [k for k in os.environ if k.startswith("GDAL_HTTP")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "1")
+    url = f"{base}/hang/{labels.name}"
+    start = time.monotonic()
+    result = run_cli("evaluate", image, url)
+    assert_one_line_error(result, url, "could not be downloaded", "timed out after 1",
+                          "download it first")
+    assert time.monotonic() - start < 4.5  # GDAL's open asks at most three times
