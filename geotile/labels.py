@@ -845,9 +845,14 @@ def _names(indices: list, label, limit: int = 5) -> str:
     return shown + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
 
 
+#: the frame with_read_settings puts between read_labels and its caller
+READ_SETTINGS_FRAME = 1
+
+
 def _warn(message: str | GeotileWarning, depth: int = 0) -> None:
-    """A GeotileWarning attributed to read_labels' caller (``depth``: extra frames)."""
-    warnings.warn(message, GeotileWarning, stacklevel=4 + depth)
+    """A GeotileWarning attributed to read_labels' caller (``depth``: extra frames; read
+    outside read_labels, -READ_SETTINGS_FRAME)."""
+    warnings.warn(message, GeotileWarning, stacklevel=4 + READ_SETTINGS_FRAME + depth)
 
 
 #: a GeoJSON object without a ``crs`` member (``"crs": null`` is one: no CRS)
@@ -2331,7 +2336,7 @@ def read_class_map(path: str | os.PathLike, *, zero: bool = False, merges: bool 
         except UnicodeDecodeError:  # "ANSI", as Notepad and Excel save it
             text = raw.decode("cp1252")
             _warn(f"{path}: not UTF-8; read it as Windows-1252. Check the class names with "
-                  "accents.")
+                  "accents.", depth=-READ_SETTINGS_FRAME)
         mapping = json.loads(text, object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
