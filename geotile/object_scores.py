@@ -450,6 +450,7 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         pred_frame = _without_background(pred_frame, pred_field, prediction)
     warn_if_apart(pred_frame, truth_frame, prediction, truth,
                   "every prediction is a false positive")
+    _warn_of_cut_buildings(prediction, truth, pred_frame, truth_frame)
     pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)
     pred_frame, conf_field = _scoring_order(pred_frame, conf_field, prediction)
     truth_frame = truth_frame.reset_index(drop=True)
@@ -484,6 +485,19 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     return ObjectEvaluation(scores, pred_frame, truth_frame, per_class, conf_field=conf_field,
                             inputs=(prediction, truth),
                             classes=classes if class_field else None)
+
+
+def _warn_of_cut_buildings(prediction, truth, pred_frame, truth_frame) -> None:
+    """A SpaceNet CSV (per image) scored against a file of whole buildings: say so when it
+    holds buildings cut at image edges (:mod:`geotile.image_edge_pieces`)."""
+    from geotile.image_edge_pieces import warn_if_cut
+    from geotile.spacenet import is_spacenet_csv
+
+    csvs = is_spacenet_csv(prediction), is_spacenet_csv(truth)
+    if csvs[0] != csvs[1]:
+        path, frame, other = (prediction, pred_frame, truth) if csvs[0] else \
+            (truth, truth_frame, prediction)
+        warn_if_cut(frame, path, other)
 
 
 def _without_background(frame, field: str, source):

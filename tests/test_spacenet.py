@@ -24,7 +24,7 @@ from geotile.spacenet import (
 )
 from geotile.spacenet_scoring import evaluate_csvs
 
-from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error
+from .conftest import UTM_CRS, UTM_ORIGIN, assert_one_line_error, write_raster
 
 X0, Y0 = UTM_ORIGIN
 TRANSFORM = from_origin(X0, Y0, 0.5, 0.5)
@@ -828,3 +828,37 @@ def test_the_table_of_one_image_says_one_image(tmp_path):
                            [["AOI_2_Vegas_img1", 0, square(0, 0, 10), 1]])
     table = evaluate_csvs(proposals, truth).table()
     assert table.splitlines()[0].endswith(": 1 image"), table
+
+
+def test_csv_of_adjacent_tiles_against_whole_buildings_says_they_are_cut(run_cli, tmp_path):
+    """A city vectorized to SpaceNet's CSV holds a building cut by a tile edge as one piece
+    per image: scored against whole truth buildings, the pieces are false positives with
+    exit 0. evaluate says so in one line and names the way (a .gpkg keeps them whole)."""
+    classes = np.zeros((20, 40), np.uint8)
+    classes[5:15, 12:30] = 1  # crosses the tile edge at column 20: 8 px + 10 px
+    classes[2:6, 2:8] = 1  # inside the first tile
+    (tmp_path / "pred").mkdir()
+    for col in (0, 20):
+        write_raster(tmp_path / "pred" / f"AOI_1_img{col}.tif", classes[:, col : col + 20],
+                     transform=from_origin(X0 + col * 0.5, Y0, 0.5, 0.5))
+    truth = gpd.GeoDataFrame(geometry=[shapely.box(X0 + 6, Y0 - 7.5, X0 + 15, Y0 - 2.5),
+                                       shapely.box(X0 + 1, Y0 - 3, X0 + 4, Y0 - 1)],
+                             crs=UTM_CRS)
+    truth.to_file(tmp_path / "truth.gpkg")
+    for suffix in (".csv", ".gpkg"):
+        result = run_cli("vectorize", tmp_path / "pred", "-o", tmp_path / f"p{suffix}")
+        assert result.exit_code == 0, result.output
+    assert len(read_csv(tmp_path / "p.csv").image_ids) == 3  # 1 + 2 pieces
+    whole = run_cli("evaluate", tmp_path / "p.gpkg", tmp_path / "truth.gpkg", "--json")
+    assert whole.exit_code == 0, whole.output
+    assert json.loads(whole.stdout)["f1"] == 1.0 and not whole.stderr.strip()
+    cut = run_cli("evaluate", tmp_path / "p.csv", tmp_path / "truth.gpkg", "--json")
+    assert cut.exit_code == 0, cut.output
+    assert json.loads(cut.stdout)["fp"] > 0
+    lines = [line for line in cut.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, cut.stderr
+    for fragment in ("p.csv", "2 of its 3 polygons", "1 building", "image edges", ".gpkg"):
+        assert fragment in lines[0], lines[0]
+    # per image, against a SpaceNet CSV truth, pieces are what SpaceNet scores: no word
+    per_image = run_cli("evaluate", tmp_path / "p.csv", tmp_path / "p.csv", "--json")
+    assert per_image.exit_code == 0 and not per_image.stderr.strip(), per_image.output

@@ -249,7 +249,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     Two SpaceNet CSVs (ImageId, BuildingId, PolygonWKT_Pix/_Geo, Confidence):
     the same metric image by image in pixel coordinates, with SpaceNet's
     --min-area rule, per-image and total scores. A SpaceNet CSV against a
-    vector file is read through its PolygonWKT_Geo column.
+    vector file is read through its PolygonWKT_Geo column; a building cut by
+    image edges is one piece per image there (a warning counts them): score
+    a city's whole buildings from `vectorize tiles/ -o city.gpkg`.
     Two files of lines (centrelines, e.g. from `vectorize --lines`; a truth of
     roads beside buildings, SpaceNet 8's annotations, gives its lines): the
     buffer measures of road extraction (Wiedemann): length-weighted precision
