@@ -118,9 +118,8 @@ def _check_overlaps(paths: list[Path], footprints: list, bare: list[bool]) -> No
                 raise InputError(_one_at_a_time(paths, bare, i, j))
             if cols > 0 and rows > 0:
                 raise InputError(
-                    f"{paths[i]} and {paths[j]} overlap (by {cols} x {rows} pixels); buildings "
-                    "there would be counted twice. Give rasters that only touch (or crop one "
-                    "with gdal_translate -srcwin first).")
+                    f"{paths[i]} and {paths[j]} overlap (by {cols} x {rows} pixels); features "
+                    f"there would be counted twice. {MOSAIC_WAY} -srcwin).")
             continue
         overlap = polygons[i].intersection(polygons[j])
         pixels = overlap.area / min(footprints[i][1], footprints[j][1])
@@ -140,9 +139,14 @@ def _check_overlaps(paths: list[Path], footprints: list, bare: list[bool]) -> No
                 "mosaic.vrt FILES) and vectorize the VRT, or give tiles georeferenced exactly "
                 "(GeoTIFF).")
         raise InputError(
-            f"{paths[i]} and {paths[j]} overlap (by about {pixels:.0f} pixels); buildings "
-            "there would be counted twice. Give rasters that only touch (or crop one with "
-            "gdal_translate -projwin first).")
+            f"{paths[i]} and {paths[j]} overlap (by about {pixels:.0f} pixels); features "
+            f"there would be counted twice. {MOSAIC_WAY} -projwin).")
+
+
+#: the way out of overlapping rasters (tiles delivered with overlaps or nodata collars)
+MOSAIC_WAY = ("Vectorize one mosaic of them (predict ... --merge city.tif, or gdalbuildvrt "
+              "city.vrt FILES: the later file wins where they overlap), or give rasters that "
+              "only touch (crop one with gdal_translate")
 
 
 def _name(path) -> str:

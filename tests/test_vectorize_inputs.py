@@ -127,6 +127,20 @@ def test_cli_duplicate_and_overlap_are_one_line(run_cli, make_raster, tmp_path):
     assert_one_line_error(run_cli("vectorize", a, b, "-o", tmp_path / "x.gpkg"), "a.tif", "b.tif")
 
 
+@pytest.mark.parametrize("mode", [[], ["--lines"]])
+def test_overlapping_tiles_name_the_mosaic_as_the_way_out(run_cli, make_raster, tmp_path, mode):
+    """Tiles delivered overlapping (by 5 px here) are refused; the way to whole features is
+    one mosaic of them (predict --merge, gdalbuildvrt), which the line names, and roads are
+    not called buildings."""
+    a = _square(make_raster, "a.tif", X0, Y0)
+    b = _square(make_raster, "b.tif", X0 + 15, Y0)
+    result = run_cli("vectorize", a, b, "-o", tmp_path / "x.gpkg", *mode)
+    assert_one_line_error(result, "a.tif", "b.tif", "by 5 x 20 pixels", "counted twice",
+                          "--merge", "gdalbuildvrt")
+    assert "buildings" not in result.stderr
+    assert not (tmp_path / "x.gpkg").exists()
+
+
 @pytest.mark.parametrize("suffix", [".gpkg", ".parquet", ".geoparquet", ".shp", ".fgb"])
 def test_formats_other_than_geojson_keep_the_source_crs(make_raster, tmp_path, suffix):
     path = _square(make_raster, "a.tif", X0, Y0)
