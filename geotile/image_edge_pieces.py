@@ -1,10 +1,12 @@
-"""Buildings a SpaceNet CSV holds cut at image edges, one piece per ImageId.
+"""Buildings (and roads) a SpaceNet CSV holds cut at image edges, one piece per ImageId.
 
 ``geotile vectorize tiles/ -o proposals.csv`` writes a building that crosses the edge of two
 adjacent tiles as one row per image, as SpaceNet scores it (per image, against truth clipped
 to each image). Scored against a city's whole buildings, each piece is a polygon of its own:
 a perfect prediction of 230 buildings, 81 of them cut into 174 pieces, scores F1 0.80. Such
-pieces are polygons of different ImageIds that touch or overlap.
+pieces are polygons of different ImageIds that touch or overlap. A road CSV's lines stop at
+the last pixel centre of each image: a road across two images is two lines a pixel apart,
+which APLS, against the city's whole roads, scores as a break.
 """
 
 from __future__ import annotations
@@ -50,3 +52,37 @@ def warn_if_cut(frame, path, other) -> None:
                     ".geojson (joined across raster edges); per image, score against a "
                     "SpaceNet CSV truth.", path, pieces, len(frame),
                     counted(buildings, "building"), other)
+
+
+def cut_lines(lines, images, gap: float) -> int:
+    """How many of ``lines`` have an end within ``gap`` of a line of another image
+    (``images``: each line's ImageId)."""
+    import shapely
+
+    lines = np.asarray(lines, dtype=object)
+    if not len(lines):
+        return 0
+    images = np.asarray(images).astype(str)
+    tree = shapely.STRtree(lines)
+    cut = set()
+    for end in (0, -1):
+        points = shapely.get_point(lines, end)
+        one, other = tree.query(points, predicate="dwithin", distance=gap)
+        apart = images[one] != images[other]
+        cut.update(one[apart].tolist())
+        cut.update(other[apart].tolist())
+    return len(cut)
+
+
+def warn_if_lines_cut(lines, images, gap: float, path, other) -> None:
+    """Warn, in one line, when the road CSV ``path``'s ``lines`` (placed, with their
+    ``images``) hold roads cut at image edges (ends ``gap`` apart) and APLS scores them
+    against ``other``, a file of whole roads."""
+    cut = cut_lines(lines, images, gap)
+    if cut:
+        log.warning("%s: %d of its %d lines end at image edges a pixel from another image's "
+                    "line (roads cut there, one line per ImageId, as SpaceNet scores per "
+                    "image): against %s APLS counts each cut as a break. For whole roads "
+                    "vectorize --lines the rasters to .gpkg or .geojson (joined across raster "
+                    "edges); per image, score against a SpaceNet road CSV truth.", path, cut,
+                    len(lines), other)

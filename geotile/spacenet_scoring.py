@@ -223,8 +223,25 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
               _read(p, crs, layer) for p, road, crs, layer in
               ((prediction, roads[0], prediction_crs, None),
                (truth, roads[1], labels_crs, labels_layer))]
+    if apls:
+        _warn_of_cut_roads(tables[csv_path], frames[0 if roads[0] else 1], placed, csv_path,
+                           truth if roads[0] else prediction)
     return score_line_frames(*_placed_alike(frames, placed), prediction, truth, buffer,
                              apls=apls)
+
+
+def _warn_of_cut_roads(table, frame, placed: dict, path, other) -> None:
+    """A road CSV scored with APLS against a file of whole roads: say so when its lines stop
+    at image edges a pixel from another image's (:mod:`geotile.image_edge_pieces`); the
+    gap allowed is 1.5 of the coarsest placed pixel (a diagonal step and a half)."""
+    from geotile.image_edge_pieces import warn_if_lines_cut
+
+    names = sorted(set(table.image_ids))  # in _frame's order
+    images = [name for name in names for _ in table.rows_of(name)]
+    pixels = [max(abs(t.a), abs(t.e)) for t, _ in (placed.get(n, (None, None)) for n in names)
+              if t is not None]
+    if pixels and len(images) == len(frame):
+        warn_if_lines_cut(frame.geometry.values, images, 1.5 * max(pixels), path, other)
 
 
 def _no_shared_image(prediction, pred_ids, truth, true_ids) -> InputError:

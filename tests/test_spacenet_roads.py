@@ -569,3 +569,43 @@ def test_two_road_csvs_sharing_no_image_id_are_refused_not_scored_0(run_cli, mak
     empty = write_rows(tmp_path / "empty.csv", ["ImageId", "WKT_Pix"], [])
     got = scored(run_cli, empty, truth, "--image", tmp_path / "images", "--apls")
     assert got["recall"] == 0 and got["true_length_m"] > 100
+
+
+def test_road_csv_of_adjacent_tiles_against_whole_roads_says_apls_sees_cuts(run_cli, tmp_path):
+    """A road across two adjacent tiles, vectorized to SpaceNet's road CSV, is one line per
+    image with a pixel's gap at the tile edge: against the city's whole road, APLS counts
+    the gap as a break (perfect prediction, APLS far below 1, exit 0). evaluate says so in
+    one line and names the way; a .gpkg of the same rasters joins the road."""
+    (tmp_path / "pred").mkdir()
+    for col in (0, 40):
+        classes = np.zeros((40, 40), np.uint8)
+        classes[18:23, :] = 1  # an east-west road 5 px wide across both tiles
+        with rasterio.open(tmp_path / "pred" / f"AOI_1_img{col}.tif", "w", driver="GTiff",
+                           width=40, height=40, count=1, dtype="uint8", crs=UTM_CRS,
+                           transform=from_origin(X0 + col * CELL, Y0, CELL, CELL)) as dst:
+            dst.write(classes, 1)
+    truth = tmp_path / "truth.gpkg"
+    import geopandas as gpd
+
+    gpd.GeoDataFrame(geometry=[shapely.LineString([(X0, Y0 - 10.25), (X0 + 40, Y0 - 10.25)])],
+                     crs=UTM_CRS).to_file(truth)
+    for suffix in (".csv", ".gpkg"):
+        result = run_cli("vectorize", tmp_path / "pred", "-o", tmp_path / f"p{suffix}",
+                         "--lines")
+        assert result.exit_code == 0, result.output
+    assert len(read_csv(tmp_path / "p.csv").image_ids) == 2
+    whole = run_cli("evaluate", tmp_path / "p.gpkg", truth, "--apls", "--json")
+    assert whole.exit_code == 0 and not whole.stderr.strip(), whole.output
+    cut = run_cli("evaluate", tmp_path / "p.csv", truth, "--apls", "--json", "--image",
+                  tmp_path / "pred")
+    assert cut.exit_code == 0, cut.output
+    import json
+
+    assert json.loads(cut.stdout)["apls"] < json.loads(whole.stdout)["apls"]
+    lines = [line for line in cut.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, cut.stderr
+    for fragment in ("p.csv", "2 of its 2 lines", "image edges", "APLS", ".gpkg"):
+        assert fragment in lines[0], lines[0]
+    # buffer scores only: a gap of a pixel changes nothing there, and nothing is said
+    plain = run_cli("evaluate", tmp_path / "p.csv", truth, "--image", tmp_path / "pred")
+    assert plain.exit_code == 0 and not plain.stderr.strip(), plain.output

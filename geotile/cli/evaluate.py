@@ -278,7 +278,9 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     --lines -o x.csv's) on either side: its lines are placed on the images
     --image gives (a folder; ImageId: the image name without its product
     prefix) and scored so, in metres; two road CSVs image by image, totals
-    summed (per_image as folders'); no --image is refused.
+    summed (per_image as folders'); no --image is refused. Its roads stop at
+    image edges: APLS against whole roads sees a break at each (a warning
+    counts them); vectorize --lines to .gpkg to keep them whole.
     Two rasters on the same grid: per-class pixel IoU, precision, recall, F1
     and a confusion matrix (rows: truth, columns: prediction; one wider
     than 200 characters, as of 150 classes, is left to --json and its 10
