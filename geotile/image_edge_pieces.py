@@ -46,11 +46,12 @@ def warn_if_cut(frame, path, other) -> None:
 
     pieces, buildings = cut_pieces(frame)
     if pieces:
-        log.warning("%s: %d of its %d polygons are pieces of %s cut at image edges (one row "
-                    "per ImageId, as SpaceNet scores per image): against %s each piece is "
-                    "scored alone. For whole buildings vectorize the rasters to .gpkg or "
-                    ".geojson (joined across raster edges); per image, score against a "
-                    "SpaceNet CSV truth.", path, pieces, len(frame),
+        log.warning("%s: %d of its %d polygons are pieces of %s cut at (or repeated "
+                    "across) image edges, one row per ImageId as SpaceNet scores per image: "
+                    "against %s each piece is scored alone. For whole buildings vectorize "
+                    "the rasters (overlapping ones: their mosaic, predict --merge) to .gpkg "
+                    "or .geojson; per image, score against a SpaceNet CSV truth.", path,
+                    pieces, len(frame),
                     counted(buildings, "building"), other)
 
 
@@ -83,6 +84,7 @@ def warn_if_lines_cut(lines, images, gap: float, path, other) -> None:
         log.warning("%s: %d of its %d lines end at image edges a pixel from another image's "
                     "line (roads cut there, one line per ImageId, as SpaceNet scores per "
                     "image): against %s APLS counts each cut as a break. For whole roads "
-                    "vectorize --lines the rasters to .gpkg or .geojson (joined across raster "
-                    "edges); per image, score against a SpaceNet road CSV truth.", path, cut,
+                    "vectorize --lines the rasters (overlapping ones: their mosaic, predict "
+                    "--merge) to .gpkg or .geojson; per image, score against a SpaceNet road "
+                    "CSV truth.", path, cut,
                     len(lines), other)

@@ -862,3 +862,24 @@ def test_csv_of_adjacent_tiles_against_whole_buildings_says_they_are_cut(run_cli
     # per image, against a SpaceNet CSV truth, pieces are what SpaceNet scores: no word
     per_image = run_cli("evaluate", tmp_path / "p.csv", tmp_path / "p.csv", "--json")
     assert per_image.exit_code == 0 and not per_image.stderr.strip(), per_image.output
+
+
+def test_csv_of_overlapping_tiles_names_their_mosaic_as_the_way(run_cli, tmp_path):
+    """Tiles delivered overlapping (5 px here) give a building in the overlap once per image:
+    the warning names the mosaic (predict --merge), as vectorize refuses the tiles so."""
+    classes = np.zeros((20, 35), np.uint8)
+    classes[5:15, 16:19] = 1  # in both tiles' overlap, columns 15..20
+    (tmp_path / "pred").mkdir()
+    for col in (0, 15):
+        write_raster(tmp_path / "pred" / f"AOI_1_img{col}.tif", classes[:, col : col + 20],
+                     transform=from_origin(X0 + col * 0.5, Y0, 0.5, 0.5))
+    gpd.GeoDataFrame(geometry=[shapely.box(X0 + 8, Y0 - 7.5, X0 + 9.5, Y0 - 2.5)],
+                     crs=UTM_CRS).to_file(tmp_path / "truth.gpkg")
+    assert run_cli("vectorize", tmp_path / "pred", "-o", tmp_path / "p.csv").exit_code == 0
+    result = run_cli("evaluate", tmp_path / "p.csv", tmp_path / "truth.gpkg", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["fp"] == 1  # the copy
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in ("2 of its 2 polygons", "1 building", "repeated", "predict --merge"):
+        assert fragment in lines[0], lines[0]
