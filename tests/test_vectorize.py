@@ -1494,6 +1494,32 @@ def test_buildings_of_a_raster_round_the_pole_keep_their_longitudes(tmp_path):
     assert found.total_bounds[0] >= -180 and found.total_bounds[2] <= 180
 
 
+@pytest.mark.parametrize("crs", ["EPSG:3031", "EPSG:3413"])
+def test_a_class_raster_on_the_pole_keeps_its_pixel_corners(tmp_path, crs):
+    """A 0.3 m class raster of an EPSG:3031 / 3413 grid with the pole at its centre,
+    vectorized in its own CRS: its polygons were measured in an azimuthal equal-area
+    projection at the pole, whose inverse PROJ gives only to about 1 cm within 1 m of the
+    pole, so corners came back up to 3 cm off the pixels' and neighbouring classes
+    overlapped (742 pairs in a 150 px raster). Now every corner is a pixel's and the
+    classes tile their pixels."""
+    rows, cols = np.mgrid[0:40, 0:40]
+    classes = ((rows // 3 + cols // 4) % 3 + (rows * cols) % 2).astype(np.uint8)
+    path = tmp_path / "pole.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=40, height=40, count=1,
+                       dtype="uint8", crs=crs, transform=from_origin(-6, 6, 0.3, 0.3)) as dst:
+        dst.write(classes, 1)
+    vectorize_polygons([path], tmp_path / "pole.gpkg")
+    found = gpd.read_file(tmp_path / "pole.gpkg")
+    corners = shapely.get_coordinates(found.geometry.values)
+    steps = (corners + 6) / 0.3
+    assert np.abs(steps - np.round(steps)).max() * 0.3 < 1e-6
+    polygons = found.geometry.values
+    left, right = shapely.STRtree(polygons).query(polygons, predicate="intersects")
+    shared = shapely.area(shapely.intersection(polygons[left], polygons[right]))
+    assert shared[left != right].max() < 1e-9
+    assert shapely.area(polygons).sum() == pytest.approx((classes > 0).sum() * 0.09, abs=1e-6)
+
+
 @pytest.mark.parametrize("crs", [None, "EPSG:4326"])
 def test_a_global_lonlat_mosaic_keeps_its_wide_polygons(make_raster, tmp_path, crs):
     """A 1 degree EPSG:4326 global mosaic (-180..180) with an ocean band 340 degrees wide
