@@ -173,8 +173,9 @@ class PatchWriter:
         self.mask_template = TiffTemplate() if use_templates and mask_src is not None else None
         if mask_src is not None:
             # a mask's declared nodata (make-masks' ignore value, 255) travels to every patch
-            # a mask patch holding padding declares its fill (the ignore value) as nodata; a
-            # 0/255 mask, whose 255 is a class, marks it in a mask band instead
+            # a mask patch holding padding declares its fill (the ignore value) as nodata, and
+            # so do the others where 255 is the ignore value (:meth:`ignore`); a 0/255 mask,
+            # whose 255 is a class, marks it in a mask band instead
             self.binary_mask = is_binary_0_255(mask_src) if mask_binary is None \
                 else mask_binary
             # class ids stay exact: no lossy codec or setting reaches a mask patch
@@ -205,12 +206,19 @@ class PatchWriter:
         or class the mask says there; and in PNG/npy mask patches, which hold no nodata
         value or tag to say it, its other no-data values (a declared nodata 0 or 15, ids
         named no data, a signed mask's negative values: Sen1Floods11's undeclared -1) are
-        255 too: trainers would read them as classes."""
+        255 too: trainers would read them as classes. Every GeoTIFF mask patch then
+        declares its padding value (the ignore value) as nodata, padded or not."""
         if 255 not in ignore_values or not self.has_mask:
             return
         # a NaN fill (a float mask declaring nodata NaN) is written there too
         self.ignores_invalid = not np.isnan(self.mask_fill) or \
             np.dtype(self.mask_profile["dtype"]).kind == "f"
+        if self.fmt == "tif" and not self.mask_band:
+            # every mask patch declares it as nodata, not only those holding some (padding,
+            # the image's nodata): readers that merge patches (rasterio.merge, as TorchGeo's
+            # RasterDataset does) fill with the first file's nodata, and a first one
+            # declaring none turned the padding of the next into 0, the background
+            self.mask_profile = self.padded_mask_profile
         if self.fmt != "tif":
             self.mask_no_data = tuple(v for v in ignore_values if v != 255 and v == v)
             # as tile's index.csv counts them (tiling._fractions): no class ids

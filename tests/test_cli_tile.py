@@ -745,7 +745,8 @@ def test_shift_mask_patches_are_unchanged(run_cli, tmp_path):
     for row in _index(out):
         x_off, y_off = int(row["x_off"]), int(row["y_off"])
         with rasterio.open(out / row["mask"]) as patch:
-            assert patch.nodata == source_nodata
+            # the ignore value (255) declared by every mask patch, as the padded ones do
+            assert patch.nodata == (255 if source_nodata is None else source_nodata)
             np.testing.assert_array_equal(patch.read(1),
                                           source[y_off:y_off + 32, x_off:x_off + 32])
             assert float(row["nodata_fraction"]) == 0
@@ -2517,3 +2518,42 @@ def test_png_mask_patches_of_a_4_class_independent_mask_say_its_4th_class_is_alp
         assert "--format tif" in warned[0]
         patch = next((out / "masks").glob("*.png"))
         assert Image.open(patch).mode == "RGBA"  # what it is about
+
+
+@pytest.mark.parametrize("edge", ["pad", "shift"])
+def test_every_mask_patch_declares_the_ignore_value_for_readers_that_merge_them(
+        run_cli, make_raster, tmp_path, edge):
+    """TorchGeo's RasterDataset reads the patches of a query with rasterio.merge, filled with
+    the first file's nodata: mask patches with padding (or the image's nodata collar)
+    declared 255, the others none, so a query over a padded patch whose first file was an
+    inner patch read its 17408 padded pixels as 0, the background. Every mask patch of a
+    mask whose 255 is the ignore value declares it: merged, the padding stays 255."""
+    import rasterio
+    from rasterio.merge import merge
+
+    pixels = np.random.default_rng(1).integers(1, 255, (3, 600, 700)).astype(np.uint8)
+    pixels[:, :, :40] = 0  # a nodata collar on the left
+    image = make_raster("rgb.tif", pixels, nodata=0)
+    labels = (np.random.default_rng(2).random((600, 700)) > 0.7).astype(np.uint8)
+    mask = make_raster("rgb_mask.tif", labels)
+    out = tmp_path / "out"
+    result = run_cli("tile", image, "--masks", mask, "--size", 256, "--edge", edge, "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = _index(out)
+    assert len(rows) == 9
+    nodatas = set()
+    for row in rows:
+        with rasterio.open(out / row["mask"]) as patch:
+            nodatas.add(patch.nodata)
+            own = patch.read(1)
+            bounds = patch.bounds
+        # an inner patch first, as a merge over the patches touching these bounds may take it
+        inner = out / "masks" / "rgb_1_1.tif"
+        files = [inner, out / row["mask"]] if row["mask"] != "masks/rgb_1_1.tif" else [inner]
+        merged, _ = merge([str(f) for f in files], bounds=bounds)
+        np.testing.assert_array_equal(merged[0], own, err_msg=row["mask"])
+        x, y = int(row["x_off"]), int(row["y_off"])
+        inside = np.zeros((256, 256), bool)
+        inside[:min(256, 600 - y), :min(256, 700 - x)] = True
+        assert (own[~inside] == 255).all()  # padding: the ignore value, not background
+    assert nodatas == {255}

@@ -52,8 +52,8 @@ def test_900px_at_224(spacenet_like, tmp_path, edge, count):
                 np.testing.assert_array_equal(
                     m.read(), msrc.read(window=window, boundless=True, fill_value=255)
                 )
-                padded = not (patch.dataset_mask() > 0).all()
-                assert m.nodata == (255 if padded else None)
+                # the ignore value is declared by every mask patch, padded or not
+                assert m.nodata == 255
                 assert tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy")) == \
                     pytest.approx(tuple(patch.bounds))
                 positive = float(np.count_nonzero(m.read(1) == 1)) / 224**2
@@ -930,7 +930,8 @@ def test_a_0_1_mask_declaring_nodata_0_reads_0_as_background(make_raster, tmp_pa
     assert {float(r["nodata_fraction"]) for r in rows.values()} == {0.0}
     assert float(rows["a_0_0.tif"]["positive_fraction"]) == 0.25
     with rasterio.open(tmp_path / "a" / "masks" / "b_1_1.tif") as patch:
-        assert patch.nodata is None and (patch.read(1) == 0).all()
+        # 0 the background; 255, the ignore value, declared by every mask patch
+        assert patch.nodata == 255 and (patch.read(1) == 0).all()
     classes = labels.copy()
     classes[32:, :] = 2  # 0 on the top-right quarter and in the top-left one: 1792 px (44%)
     mask = make_raster("c_mask.tif", classes, nodata=0)
@@ -994,7 +995,7 @@ def test_a_nodata_0_read_as_no_data_stays_no_data_in_its_patches(make_raster, tm
     rows = {r["image"].split("/")[-1]: r for r in read_index(tmp_path / "c")}
     assert float(rows["b_0_0.tif"]["nodata_fraction"]) == 0
     with rasterio.open(tmp_path / "c" / "masks" / "b_0_0.tif") as src:
-        assert src.nodata is None and "GEOTILE_ZERO" not in src.tags()
+        assert src.nodata == 255 and "GEOTILE_ZERO" not in src.tags()  # 255: ignore
 
 
 def test_a_paletted_0_255_mask_pads_as_a_0_255_mask(make_raster, tmp_path):
