@@ -83,6 +83,33 @@ def colour_options(like, count: int) -> dict:
     return options
 
 
+def band_colours(like, count: int, options: dict) -> list | None:
+    """Each band's colour interpretation where ``options`` (:func:`colour_options`)
+    PHOTOMETRIC=MINISBLACK cannot say it: blue, green, red order (rasterio's RGBA.uint16.tif,
+    a BGR export), whose patches were Gray, Undefined...: QGIS drew band 1 as red. An alpha
+    is kept where :func:`colour_options` would keep it as band 2 (a 0/max mask); None
+    where GDAL's default says the same."""
+    from rasterio.enums import ColorInterp
+
+    from geotile.raster import alpha_holds_values, shadowed_alpha
+
+    if options.get("photometric") != "minisblack":
+        return None
+    kinds = list(like.colorinterp)[:count]
+    kinds += [ColorInterp.undefined] * (count - len(kinds))
+    shadowed = shadowed_alpha(like) if ColorInterp.alpha in kinds else None
+    for index, kind in enumerate(kinds):
+        if kind == ColorInterp.alpha and (index == 0 or alpha_holds_values(like) or (
+                shadowed is not None and index + 1 not in shadowed[1])):
+            kinds[index] = ColorInterp.undefined
+    if kinds[0] == ColorInterp.undefined:
+        kinds[0] = ColorInterp.gray
+    default = [ColorInterp.gray] + [ColorInterp.undefined] * (count - 1)
+    if options.get("alpha") == "yes":
+        default[1] = ColorInterp.alpha
+    return None if kinds == default else kinds
+
+
 def _colour_table(like, count: int, dtype: str, fmt: str) -> dict | None:
     """``like``'s colour table where its patches can hold it: one band of indices in a
     GeoTIFF (8 or 16 bit) or a PNG (8 bit)."""
@@ -243,6 +270,8 @@ class PatchWriter:
 
             profile.update(driver="GTiff", crs=map_crs(like), nodata=nodata, interleave="pixel")
             profile.update(colour_options(like, count))
+            if kinds := band_colours(like, count, profile):
+                profile["_colorinterp"] = kinds
             meta = _carried_metadata(like, count, more)
             if meta:
                 profile["_meta"] = meta
@@ -408,6 +437,7 @@ class PatchWriter:
         profile = dict(profile, width=array.shape[2], height=array.shape[1])
         colormap = profile.pop("colormap", None)
         meta = profile.pop("_meta", None)
+        kinds = profile.pop("_colorinterp", None)
         # PNG cannot hold the georeference (index.csv has the bounds); passing it anyway
         # keeps rasterio from warning about a non-georeferenced dataset.
         transform = window_transform(patch.window, self.src.transform)
@@ -425,6 +455,8 @@ class PatchWriter:
                     # directory (and the origin) twice, and the template cannot learn it
                     if colormap:
                         dst.write_colormap(1, colormap)
+                    if kinds:
+                        dst.colorinterp = kinds
                     if meta:
                         _write_metadata(dst, meta)
                     dst.write(array)

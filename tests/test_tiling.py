@@ -1651,6 +1651,37 @@ def test_a_mask_in_a_crs_of_the_same_epsg_look_names_what_differs(make_raster, t
     assert "COMPD_CS" not in text and "EPSG:32616" not in text
 
 
+def test_bgr_and_bgra_patches_keep_the_colour_interpretation(make_raster, tmp_path):
+    """A uint16 image in blue, green, red order with an alpha band (rasterio's RGBA.uint16.tif)
+    gave patches of Gray, Undefined, Undefined, Undefined: QGIS then draws band 1 as red
+    (colours swapped) and band 4 as data. Patches keep blue, green, red (and the alpha,
+    still marking the dataset mask), as gdal_translate -srcwin does."""
+    from rasterio.enums import ColorInterp as C
+
+    pixels = np.random.default_rng(4).integers(1, 10000, (4, 48, 48)).astype(np.uint16)
+    pixels[3] = 65535
+    pixels[3, :, :10] = 0  # transparent on the left
+    bgra = make_raster("bgra.tif", pixels, photometric="MINISBLACK", alpha="UNSPECIFIED")
+    bgr = make_raster("bgr.tif", pixels[:3], photometric="MINISBLACK")
+    for image, kinds in ((bgra, [C.blue, C.green, C.red, C.alpha]),
+                         (bgr, [C.blue, C.green, C.red])):
+        with rasterio.open(image, "r+") as dst:
+            dst.colorinterp = kinds
+        out = tmp_path / image.stem
+        tile_rasters([image], None, out, options=TileOptions(size=32, edge="pad"))
+        for row in read_index(out):
+            with rasterio.open(out / row["image"]) as patch:
+                assert patch.colorinterp == tuple(kinds), row["image"]
+                x, y = int(row["x_off"]), int(row["y_off"])
+                inside = pixels[:len(kinds), y:y + 32, x:x + 32]
+                np.testing.assert_array_equal(
+                    patch.read()[:, :inside.shape[1], :inside.shape[2]], inside)
+                if len(kinds) == 4:  # the alpha's 0s and the padding are no data
+                    valid = np.zeros((32, 32), bool)
+                    valid[:inside.shape[1], :inside.shape[2]] = inside[3] > 0
+                    np.testing.assert_array_equal(patch.dataset_mask() > 0, valid)
+
+
 @pytest.mark.parametrize("band4", ["nir", "alpha"])
 def test_rgbn_whose_nir_gdal_flags_alpha_keeps_its_lake(make_raster, tmp_path, band4):
     """A 4-band uint8 RGB+NIR GeoTIFF (band 4 flagged alpha by GDAL's default): NIR 0 over a
