@@ -84,16 +84,17 @@ def colour_options(like, count: int) -> dict:
 
 
 def band_colours(like, count: int, options: dict) -> list | None:
-    """Each band's colour interpretation where ``options`` (:func:`colour_options`)
-    PHOTOMETRIC=MINISBLACK cannot say it: blue, green, red order (rasterio's RGBA.uint16.tif,
-    a BGR export), whose patches were Gray, Undefined...: QGIS drew band 1 as red. An alpha
-    is kept where :func:`colour_options` would keep it as band 2 (a 0/max mask); None
-    where GDAL's default says the same."""
+    """Each band's colour interpretation where ``options``' PHOTOMETRIC and ALPHA
+    (:func:`colour_options`) cannot say it: blue, green, red order (rasterio's
+    RGBA.uint16.tif, a BGR export), whose patches were Gray, Undefined...: QGIS drew band 1
+    as red; an alpha after an infrared (RGBN + alpha). An alpha is kept where
+    :func:`colour_options` would keep it (a 0/max mask); None where GDAL's default says
+    the same."""
     from rasterio.enums import ColorInterp
 
     from geotile.raster import alpha_holds_values, shadowed_alpha
 
-    if options.get("photometric") != "minisblack":
+    if options.get("photometric") not in ("minisblack", "rgb"):
         return None
     kinds = list(like.colorinterp)[:count]
     kinds += [ColorInterp.undefined] * (count - len(kinds))
@@ -104,9 +105,12 @@ def band_colours(like, count: int, options: dict) -> list | None:
             kinds[index] = ColorInterp.undefined
     if kinds[0] == ColorInterp.undefined:
         kinds[0] = ColorInterp.gray
-    default = [ColorInterp.gray] + [ColorInterp.undefined] * (count - 1)
-    if options.get("alpha") == "yes":
-        default[1] = ColorInterp.alpha
+    rgb = options["photometric"] == "rgb"
+    default = [ColorInterp.red, ColorInterp.green, ColorInterp.blue] if rgb else \
+        [ColorInterp.gray]
+    default += [ColorInterp.undefined] * (count - len(default))
+    if options.get("alpha") == "yes":  # the first extra sample
+        default[3 if rgb else 1] = ColorInterp.alpha
     return None if kinds == default else kinds
 
 

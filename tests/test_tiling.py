@@ -1655,7 +1655,8 @@ def test_bgr_and_bgra_patches_keep_the_colour_interpretation(make_raster, tmp_pa
     """A uint16 image in blue, green, red order with an alpha band (rasterio's RGBA.uint16.tif)
     gave patches of Gray, Undefined, Undefined, Undefined: QGIS then draws band 1 as red
     (colours swapped) and band 4 as data. Patches keep blue, green, red (and the alpha,
-    still marking the dataset mask), as gdal_translate -srcwin does."""
+    still marking the dataset mask), as gdal_translate -srcwin does; so does an alpha after
+    an infrared (RGB + NIR + alpha), which PHOTOMETRIC=RGB cannot say."""
     from rasterio.enums import ColorInterp as C
 
     pixels = np.random.default_rng(4).integers(1, 10000, (4, 48, 48)).astype(np.uint16)
@@ -1663,8 +1664,12 @@ def test_bgr_and_bgra_patches_keep_the_colour_interpretation(make_raster, tmp_pa
     pixels[3, :, :10] = 0  # transparent on the left
     bgra = make_raster("bgra.tif", pixels, photometric="MINISBLACK", alpha="UNSPECIFIED")
     bgr = make_raster("bgr.tif", pixels[:3], photometric="MINISBLACK")
+    rgbna = make_raster("rgbna.tif", np.concatenate([pixels[:3], pixels]), photometric="RGB",
+                        alpha="UNSPECIFIED")  # an alpha after an infrared: band 5 of 5
     for image, kinds in ((bgra, [C.blue, C.green, C.red, C.alpha]),
-                         (bgr, [C.blue, C.green, C.red])):
+                         (bgr, [C.blue, C.green, C.red]),
+                         (rgbna, [C.red, C.green, C.blue, C.undefined, C.undefined,
+                                  C.undefined, C.alpha])):
         with rasterio.open(image, "r+") as dst:
             dst.colorinterp = kinds
         out = tmp_path / image.stem
@@ -1673,12 +1678,13 @@ def test_bgr_and_bgra_patches_keep_the_colour_interpretation(make_raster, tmp_pa
             with rasterio.open(out / row["image"]) as patch:
                 assert patch.colorinterp == tuple(kinds), row["image"]
                 x, y = int(row["x_off"]), int(row["y_off"])
-                inside = pixels[:len(kinds), y:y + 32, x:x + 32]
+                with rasterio.open(image) as src:
+                    inside = src.read()[:, y:y + 32, x:x + 32]
                 np.testing.assert_array_equal(
                     patch.read()[:, :inside.shape[1], :inside.shape[2]], inside)
-                if len(kinds) == 4:  # the alpha's 0s and the padding are no data
+                if C.alpha in kinds:  # the alpha's 0s and the padding are no data
                     valid = np.zeros((32, 32), bool)
-                    valid[:inside.shape[1], :inside.shape[2]] = inside[3] > 0
+                    valid[:inside.shape[1], :inside.shape[2]] = inside[-1] > 0
                     np.testing.assert_array_equal(patch.dataset_mask() > 0, valid)
 
 
