@@ -34,6 +34,14 @@ def is_background_name(name: str) -> bool:
             or not BACKGROUND_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", key)))
 
 
+def unnamed_zero(names) -> str:
+    """The name of an id 0 that ``names`` (the others, by id) leave unnamed: background,
+    unless another id is named so (ArcGIS' Classify Pixels: Value 1 'Background', 0 its
+    NoData), whose class it would take when classes pair by name: then its number."""
+    taken = any(class_key(n) == "background" for n in names if n)
+    return "0" if taken else "background"
+
+
 def is_placeholder_name(name) -> bool:
     """Whether a class name only numbers its class: predict's class_1 for a model naming
     none, make-masks' "3" for an id no label names (nothing to match by name)."""

@@ -495,10 +495,12 @@ def truth_names(class_map: dict[str, int]) -> list[str]:
     a label raster): an unnamed id is its number, or background for 0. An id named no data
     (:func:`~geotile.raster_kinds.names_no_data`: "no data", "ignore", "unknown"...) is
     left out of the scores, as 255."""
+    from geotile.class_keys import unnamed_zero
     from geotile.label_set import class_map_names
 
     by_id = class_map_names(class_map)
-    return [by_id.get(i, "background" if i == 0 else str(i))
+    zero = unnamed_zero(by_id.values())
+    return [by_id.get(i, zero if i == 0 else str(i))
             for i in range(max(class_map.values()) + 1)]
 
 

@@ -21,6 +21,7 @@ from geotile.class_keys import (
     class_key,
     is_background_name,
     names_background,
+    unnamed_zero,
     zero_is_background,
 )
 from geotile.errors import InputError
@@ -794,7 +795,8 @@ def _qml_names(src) -> list[str] | None:
     labels = {v: n for v, n in labels.items() if 0 <= v < 255 and n and n != str(v)}
     if not labels:
         return None
-    return ["background" if i == 0 and i not in labels else labels.get(i, str(i))
+    zero = unnamed_zero(labels.values())
+    return [zero if i == 0 and i not in labels else labels.get(i, str(i))
             for i in range(max(labels) + 1)]
 
 
@@ -813,7 +815,8 @@ def _category_names(src) -> list[str] | None:
             categories.pop()
     if not categories or len(categories) > 255:
         return None
-    return ["background" if i == 0 and not name else name or str(i)
+    zero = unnamed_zero(categories)
+    return [zero if i == 0 and not name else name or str(i)
             for i, name in enumerate(categories)]
 
 

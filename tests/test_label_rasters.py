@@ -2525,3 +2525,29 @@ def test_label_rasters_beside_their_images_pair_by_name(run_cli, tmp_path):
     for k, east in enumerate((294, 295)):
         with rasterio.open(tmp_path / "masks" / f"{east}_5628_rgb.tif") as mask:
             assert (mask.read(1) == 9 + k).all() and mask.transform.c == east * 1000
+
+
+def test_an_arcgis_classification_naming_background_1_scores_against_its_own_kind(
+        tmp_path, run_cli):
+    """ArcGIS Pro's Classify Pixels writes Value 1..4 (Background, Water, Forest, Urban) in
+    its attribute table and 0 as NoData, unnamed. The unnamed 0 was named 'background',
+    the name of id 1 too: a prediction's class 1 paired with the truth's 0, the truth's
+    Background found no partner, accuracy 0.2 instead of 0.86, exit 0. An unnamed 0 beside
+    a named background is no background: each class pairs with its own."""
+    rows = [(1, 12, "Background"), (2, 12, "Water"), (3, 12, "Forest"), (4, 12, "Urban")]
+    truth_ids = (np.arange(6 * 8).reshape(6, 8) % 4 + 1).astype(np.uint8)
+    pred_ids = truth_ids.copy()
+    pred_ids[0] = 2  # a row of water where the truth differs on 6 of its 8 px
+    paths = []
+    for name, ids in (("truth", truth_ids), ("pred", pred_ids)):
+        path = write_raster(tmp_path / f"{name}.tif", ids, nodata=0)
+        (tmp_path / f"{name}.tif.aux.xml").write_text(_rat(rows, name_usage=0))
+        paths.append(path)
+    result = run_cli("evaluate", paths[1], paths[0], "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == pytest.approx(np.mean(truth_ids == pred_ids))
+    ious = {c["class"]: c["iou"] for c in scores["classes"] if c["support"] or c["predicted"]}
+    for k, (_, _, name) in enumerate(rows, start=1):
+        t, p = truth_ids == k, pred_ids == k
+        assert ious[name] == pytest.approx((t & p).sum() / (t | p).sum()), name
