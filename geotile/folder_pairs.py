@@ -62,17 +62,17 @@ def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> 
 def _masks_of(stem: str, stems: set[str], path: Path | None = None) -> set[str]:
     """The names among ``stems`` (lower case: ``104_mask``, ``104``) of masks of the image
     ``stem`` (``104_sat``, FLAIR's ``IMG_000001``; :mod:`geotile.dataset_names`) when its
-    name marks it an image, compared in NFC; a LandCover.ai piece (``<name>_<k>``, the file
+    name marks it an image, compared in NFC; a name of no image suffix (``a`` beside
+    ``a_mask``, a LandCover.ai piece ``<name>_<k>`` beside ``<name>_<k>_m``; the file
     ``path``) only when it is an image, not a class mask of its own."""
     from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key, suffix_fits
 
     bases = mask_bases(name_key(stem))
-    if len(bases) == 1:  # no image suffix or prefix: a piece of LandCover.ai's split.py
-        piece = bases[0]  # (<name>_<k>) beside its <name>_<k>_m mask is that mask's image
-        masks = {(piece + "_m").lower()} & stems if suffix_fits(piece, "_m") else set()
+    masks = {(base + suffix).lower() for base in bases for suffix in MASK_SUFFIXES
+             if base + suffix != bases[0] and suffix_fits(base, suffix)} & stems
+    if len(bases) == 1:  # no image suffix or prefix: its name alone says no image
         return masks if masks and (path is None or _is_image(path)) else set()
-    return {(base + suffix).lower() for base in bases for suffix in MASK_SUFFIXES
-            if base + suffix != bases[0] and suffix_fits(base, suffix)} & stems
+    return masks
 
 
 def _is_image(path: Path) -> bool:

@@ -2137,6 +2137,33 @@ def test_grey_and_sar_pieces_beside_their_masks_pair_with_the_masks(run_cli, tmp
     assert scores["accuracy"] == 1.0 and scores["images"] == 2
 
 
+def test_images_beside_masks_named_after_them_leave_the_masks_as_truth(run_cli, tmp_path,
+                                                                      make_raster):
+    """A truth folder as datasets unpack (tile --masks reads it): images a.tif, b.tif (RGB)
+    beside their masks a_mask.tif, b_seg.tif. Predictions a.tif, b.tif paired with the
+    photos by name and were refused ('its 3 bands sum to 0.031..2.9, not 1 ... footprint,
+    boundary and contact'), the masks left out. As a LandCover.ai piece beside its _m: an
+    image beside a mask named after it is that mask's image; the masks are the truth."""
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0:32, 0:32]
+    photo = np.stack([(rows * 7 + cols * c) % 256 for c in (1, 3, 5)]).astype(np.uint8)
+    truths, preds = {}, {}
+    for folder in ("pred", "truth"):
+        (tmp_path / folder).mkdir()
+    for stem, suffix in (("a", "_mask"), ("b", "_seg")):
+        truths[stem] = rng.integers(0, 3, (32, 32), dtype=np.uint8)
+        preds[stem] = np.where(rng.random((32, 32)) < 0.8, truths[stem], 2).astype(np.uint8)
+        make_raster(f"truth/{stem}.tif", photo)
+        make_raster(f"truth/{stem}{suffix}.tif", truths[stem])
+        pred = make_raster(f"pred/{stem}.tif", preds[stem])
+    result = run_cli("evaluate", pred.parent, pred.parent.parent / "truth", "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    agree = sum(int((preds[s] == truths[s]).sum()) for s in "ab")
+    assert scores["images"] == 2 and scores["accuracy"] == pytest.approx(agree / 2048)
+    assert scores["unpaired"] == {"prediction": [], "truth": []}
+
+
 def _class_ids_and_pred(make_raster):
     """Class ids 0..2 on 32 x 32 px, and a prediction of them wrong in rows 0-1."""
     ids = np.zeros((32, 32), np.uint8)
