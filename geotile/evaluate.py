@@ -820,6 +820,8 @@ def _refuse_instance_ids(confusion: np.ndarray, pred, pred_kind, true_kind, pred
 #: how many ids past SCALED_PROBABILITY_IDS that the truth never holds make an untagged
 #: class prediction probabilities x 255 without their scale (_refuse_scaled_probabilities)
 SCALED_IDS = 3
+#: the largest value of probabilities written as whole percent (p x 100)
+PERCENT = 100
 
 
 def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, prediction, truth,
@@ -831,7 +833,8 @@ def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, predict
     scale that reads them is the fix. Codes past 100 that the truth holds too (CCI's
     10..220), or, of at most LAYER_IDS foreign ids, each in regions of its own in a sample
     (a land cover's errors), are ids; a ramp's steps, or a coarse sigmoid's blocks of dozens
-    of values, are not."""
+    of values, are not. More than LAYER_IDS foreign ids, none past :data:`PERCENT`, mostly
+    steps, are probabilities x 100 (whole percent): -scale 0.01."""
     from geotile.raster import sample_pixels
     from geotile.raster_kinds import LAYER_IDS, SCALED_PROBABILITY_IDS, forms_regions
 
@@ -843,20 +846,24 @@ def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, predict
     held = confusion.sum(axis=1)
     foreign = [i for i in predicted if i != IGNORE and (i >= len(held) or not held[i])]
     high = [i for i in foreign if i > SCALED_PROBABILITY_IDS[dtype]]
-    if len(high) < SCALED_IDS:
+    # percent (p x 100, none past 100): a ramp's many values, each a step, not a parcel
+    percent = len(foreign) > LAYER_IDS and int(predicted[-1]) <= PERCENT
+    if len(high) < SCALED_IDS and not percent:
         return
-    if len(foreign) <= LAYER_IDS:  # a legend's few codes, or a ramp's many values
+    if len(foreign) <= LAYER_IDS or percent:  # a legend's few codes, or a ramp's many values
         band = sample_pixels(pred, [1])[0]
         valid = np.ones(band.shape, bool) if pred.nodata is None else band != pred.nodata
-        steps = [i for i in high if (band == i).any() and not forms_regions(band, valid, i)]
+        steps = [i for i in (foreign if percent else high)
+                 if (band == i).any() and not forms_regions(band, valid, i)]
         if len(steps) < SCALED_IDS:
             return
     name = Path(str(prediction)).name
-    full = np.iinfo(dtype).max
+    full = PERCENT if percent else np.iinfo(dtype).max
     raise InputError(f"{prediction}: {len(predicted)} values ({int(predicted[0])}.."
                      f"{int(predicted[-1])}) and no class names, {len(foreign)} of them ids "
                      f"that {Path(str(truth)).name} never holds: probabilities x {full} "
-                     f"without their scale, not classes. Set it: gdal_edit.py -scale "
+                     f"{'(percent) ' if percent else ''}without their scale, not classes. "
+                     "Set it: gdal_edit.py -scale "
                      f"{1 / full:.6g} {name}; if they are class ids, say so: gdal_edit.py "
                      f"-mo GEOTILE_OUTPUT=class {name}.")
 

@@ -2613,6 +2613,37 @@ def test_untagged_uint8_probabilities_against_a_mask_are_refused_with_the_scale(
     assert scores["pixels"] == 32 * 32 and scores["accuracy"] == 1.0
 
 
+def test_untagged_uint8_percent_probabilities_against_a_mask_are_refused_with_the_scale(
+        make_raster, run_cli):
+    """A sigmoid written as percent (round(p x 100), uint8 0..100, untagged: tools that
+    store probabilities as whole percent) against a 0/1 building truth was read as class ids
+    0..100: accuracy 0.03, exit 0, without a word (the scaled-probability refusal looked for
+    ids past 100 alone). Its many foreign ids in ramps, none past 100, are refused in one
+    line naming -scale 0.01, which then scores the threshold's pixels; 64 class ids in
+    parcels against a truth of 2 are still scored as ids."""
+    from scipy import ndimage
+
+    _, buildings = _land_cover_and_buildings()
+    outside = ndimage.distance_transform_edt(buildings == 0)
+    inside = ndimage.distance_transform_edt(buildings == 1)
+    percent = np.round(100 / (1 + np.exp((outside - inside) / 6))).astype(np.uint8)
+    prediction = make_raster("percent.tif", percent)
+    truth = make_raster("buildings.tif", buildings)
+    result = run_cli("evaluate", prediction, truth)
+    message = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(message) == 1, result.output
+    assert "percent.tif" in message[0] and "buildings.tif" in message[0]
+    assert "gdal_edit.py -scale 0.01 percent.tif" in message[0]
+    with rasterio.open(prediction, "r+") as dst:
+        dst.scales = (0.01,)
+    expected = np.mean((percent * 0.01 >= 0.5) == buildings)
+    assert evaluate_files(prediction, truth).as_dict()["accuracy"] == pytest.approx(expected)
+    parcels = (np.arange(64)[:, None] // 8 * 8 + np.arange(64) // 8).astype(np.uint8)
+    scores = evaluate_files(make_raster("classes.tif", parcels),  # ids 0..63, 8 x 8 px each
+                            make_raster("halves.tif", parcels % 2)).as_dict()
+    assert scores["pixels"] == 64 * 64 and scores["accuracy"] == pytest.approx(2 / 64)
+
+
 def test_land_cover_codes_the_truth_lacks_are_scored_not_taken_for_scaled_probabilities(
         make_raster):
     """A land-cover prediction of CCI codes (10..220) in parcels, holding 4 codes past 100
