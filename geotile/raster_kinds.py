@@ -915,6 +915,11 @@ def check_probabilities(values: np.ndarray, valid: np.ndarray, kind: RasterKind,
                          f"{full}, give that scale (gdal_edit.py -scale {1 / full:.6g} -mo "
                          f"GEOTILE_SCALE={full} {name}); class ids: gdal_edit.py -mo "
                          f"GEOTILE_OUTPUT=class {name}.")
+    if bad < 0:  # no integer type of ids holds them (-ot Byte clamps them to 0)
+        name = Path(str(source)).name if source is not None else "RASTER"
+        raise InputError(f"{source or 'raster'}: values reach {bad:g}{scaled}: not "
+                         f"probabilities 0..1{LOGITS_HINT}; if {bad:g} marks pixels without "
+                         f"data, declare it (gdal_edit.py -a_nodata {bad:g} {name}).")
     # a type that holds them: -ot Byte clamps ids above 255 (instance ids) to 255, one id
     wide = "Byte" if bad <= 255 else "UInt16" if bad <= 65535 else "UInt32"
     raise InputError(f"{source or 'raster'}: values reach {bad:g}{scaled}: not probabilities "

@@ -752,13 +752,19 @@ def test_instances_write_whole_shapefiles_in_either_case(run_cli, make_raster, t
                                                ((0.5, -2), "-2")])
 def test_float_values_outside_0_1_are_not_probabilities(run_cli, make_raster, tmp_path,
                                                          values, reach):
+    """Floats past 0..1 are refused; negative ones (a model's logits, TorchGeo's raw
+    output saved with rasterio) were told to become class ids (gdal_translate -ot Byte,
+    which clamps the negatives to 0 and cuts the rest to ids 0..6): they are told to apply
+    the model's sigmoid or softmax, or to declare a nodata value."""
     classes = np.zeros((40, 30), np.float32)
     for k, value in enumerate(values):
         classes[30:34, 4 + 8 * k:8 + 8 * k] = value  # in the last row band only
     path = make_raster("f.tif", classes, transform=from_origin(X0, Y0, 1, 1))
     result = run_cli("vectorize", path, "-o", tmp_path / "f.gpkg")
-    assert_one_line_error(result, "f.tif", f"values reach {reach}", "0..1",
-                          "gdal_translate -ot Byte")
+    fix = ("logits, apply its sigmoid or softmax", "gdal_edit.py -a_nodata -2 f.tif") \
+        if reach.startswith("-") else ("gdal_translate -ot Byte",)
+    assert_one_line_error(result, "f.tif", f"values reach {reach}", "0..1", *fix)
+    assert "gdal_translate" not in result.output or not reach.startswith("-")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]
     result = run_cli("vectorize", path, "-o", tmp_path / "f.gpkg", "--lines")
     assert_one_line_error(result, "f.tif", f"values reach {reach}")
