@@ -602,12 +602,14 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (
+        ROLES,
         looks_like_colour_labels,
         may_be_0_255,
         no_data_ids,
         plain_bands,
         raster_kind,
         reads_nodata,
+        roles_tag_advice,
         warn_if_lossy_ids,
         warn_if_other_class_bands,
         warn_if_scaled_class_raster,
@@ -620,10 +622,14 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         _check_same_grid(pred, true, prediction, truth)
         for path, src in ((truth, true), (prediction, pred)):
             if looks_like_colour_labels(src):  # band 1 (red) alone would be scored
+                advice = palette_advice(src)  # no built-in palette's 0/255 colours:
+                roles = (f"; if they are solaris' footprint, boundary and contact masks, name "
+                         f"them: {roles_tag_advice(src)}" if src.count == len(ROLES)
+                         and "palette.json" in advice
+                         and looks_like_colour_labels(src, pure=True) else "")
                 raise InputError(f"{path}: its RGB bands look like colour-coded labels, not "
                                  "class ids. Make a class mask first: geotile make-masks "
-                                 f"{Path(str(path)).name} IMAGE -o mask.tif "
-                                 f"{palette_advice(src)}.")
+                                 f"{Path(str(path)).name} IMAGE -o mask.tif {advice}{roles}.")
         p_indexes, pred_kind = plain_bands(pred, raster_kind(
             pred, threshold_given=threshold is not None))
         # a probability truth (a teacher model's) is read as a prediction is, at its threshold

@@ -322,16 +322,14 @@ def check_instance_raster(src) -> None:
     if src.count <= len(ROLES) and looks_like_colour_labels(src, pure=True):
         # unnamed 0/255 bands (solaris'): no colour-coded labels for a user who said
         # --instances, and no --palette to give
-        import json
-        import shlex
+        from geotile.raster_kinds import roles_tag_advice
 
         roles = ROLES[:src.count]
-        names = shlex.quote(f"GEOTILE_CLASS_NAMES={json.dumps(list(roles))}")
         raise InputError(f"{src.name}: --instances reads bands named {', '.join(roles[:-1])} "
                          f"and {roles[-1]}, and these {src.count} unnamed bands of 0 and 255 "
                          "look like colour-coded labels. If they are "
                          f"{', '.join(roles[:-1])} and {roles[-1]} in that order, name them: "
-                         f"gdal_edit.py -mo {names} {shlex.quote(Path(src.name).name)}")
+                         f"{roles_tag_advice(src)}")
     kind = binary_mask_kind(src, raster_kind(src))
     if kind.kind != "class":
         return

@@ -519,6 +519,15 @@ def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:
 ROLES = ("footprint", "boundary", "contact")
 
 
+def roles_tag_advice(src) -> str:
+    """The command that names the unnamed bands of ``src`` by :data:`ROLES`, in order
+    (solaris' footprint, boundary and contact masks of 0 and 255)."""
+    import shlex
+
+    names = shlex.quote(f"GEOTILE_CLASS_NAMES={json.dumps(list(ROLES[:src.count]))}")
+    return f"gdal_edit.py -mo {names} {shlex.quote(Path(str(src.name)).name)}"
+
+
 def band_roles(src, required: bool = False) -> dict[str, int] | None:
     """Band index (1-based) of each role present, from the band descriptions, else from a
     GEOTILE_CLASS_NAMES tag naming each band (a copy that dropped the descriptions).

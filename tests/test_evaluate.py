@@ -2717,3 +2717,39 @@ def test_an_undescribed_uint8_softmax_of_four_bands_is_read_as_its_classes(
     result = run_cli("vectorize", softmax, "-o", tmp_path / "out.gpkg")
     assert result.exit_code == 0, result.output
     assert set(gpd.read_file(tmp_path / "out.gpkg")["class_id"]) == {1, 2, 3}
+
+
+def test_solaris_footprint_boundary_contact_masks_are_refused_with_the_names_that_read_them(
+        make_raster, run_cli):
+    """solaris' df_to_px_mask(channels=['footprint', 'boundary', 'contact']) writes three
+    unnamed uint8 bands of 0 and 255 (GDAL flags them RGB). evaluate took them for colour
+    labels alone and advised make-masks --palette, which reads footprint-only, edge and
+    contact pixels as three classes. The refusal names the tag that says what the bands
+    are; tagged, the footprint band is scored (accuracy as numpy's)."""
+    from scipy import ndimage
+
+    buildings = np.zeros((32, 32), np.uint8)
+    buildings[4:12, 4:20] = 1
+    buildings[16:28, 8:14] = 1
+    predicted = buildings.copy()
+    predicted[20:24, 14:18] = 1
+    for name, mask in (("truth", buildings), ("pred", predicted)):
+        edge = ndimage.binary_dilation(mask) & ~ndimage.binary_erosion(mask)
+        contact = ndimage.binary_dilation(mask, iterations=2) & ~mask.astype(bool) & ~edge
+        make_raster(f"{name}_fbc.tif", np.stack([mask, edge, contact]).astype(np.uint8) * 255)
+    truth = make_raster("truth.tif", buildings)
+    prediction = make_raster("pred.tif", predicted)
+    for pred, true, fbc in ((prediction.with_name("pred_fbc.tif"), truth, "pred_fbc.tif"),
+                            (prediction, truth.with_name("truth_fbc.tif"), "truth_fbc.tif")):
+        result = run_cli("evaluate", pred, true)
+        message = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(message) == 1, result.output
+        assert fbc in message[0]
+        assert 'GEOTILE_CLASS_NAMES=["footprint", "boundary", "contact"]' in message[0]
+        path = pred if fbc.startswith("pred") else true
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES='["footprint", "boundary", "contact"]')
+        result = run_cli("evaluate", pred, true, "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["accuracy"] == pytest.approx(
+            np.mean(buildings == predicted))
