@@ -674,6 +674,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         signed_truth = true_kind.kind == "class" and np.dtype(true.dtypes[0]).kind == "i"
         left_negative = 0
         nodata_255 = true.nodata == IGNORE and may_be_0_255(true, true_kind)  # not make-masks'
+        pred_255 = [0, 0] if pred.nodata == IGNORE and may_be_0_255(pred, pred_kind) else None
 
         def read(parts):
             # a probability of 0 is a value (GDAL's mask: nodata where every band is), as
@@ -711,6 +712,11 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                 if true.nodata == 0 and zeros[1] is None:
                     zero_nodata[1] += _zeros(p_values, p_valid & ~t_valid, pred_kind, threshold,
                                              prediction)
+                if pred_255 is not None:  # the truth's classes where the prediction's 255s
+                    lost = t_valid & ~p_valid
+                    pred_255[0] += int(lost.sum())
+                    pred_255[1] += int(lost.sum()) - _zeros(t_values, lost, true_kind,
+                                                            t_threshold, truth)
                 if nodata_255:
                     lost = p_valid & ~t_valid
                     ignored_255 += int(lost.sum())
@@ -727,6 +733,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         pred_0_255 = pred_kind.kind == "class" and (pred.dtypes[0] == "uint8" or (
             may[1] and not confusion[:, IGNORE + 1:].any()))
         binary = _meaning_of_255(confusion, truth_0_255, pred_0_255, edge)
+        _refuse_nodata_255_prediction(confusion, pred_255, prediction, truth)
         _refuse_instance_ids(confusion, pred, pred_kind, true_kind, prediction, truth, binary)
         _refuse_scaled_probabilities(confusion, pred, pred_kind, prediction, truth, binary)
         warn_if_scaled_class_raster(pred, pred_kind, prediction)
@@ -982,6 +989,24 @@ def _lost_255(counts) -> int:
             return 0
     lost, ignored = sum(c.lost_255 for c in counts), sum(c.nodata_255 for c in counts)
     return lost if lost and lost >= AGREES_WITH_255 * ignored else 0
+
+
+def _refuse_nodata_255_prediction(confusion: np.ndarray, pred_255: list[int] | None,
+                                  prediction, truth) -> None:
+    """An InputError when a prediction naming no classes declares nodata 255, holds only 0
+    where it is scored, and the truth holds a class on :data:`AGREES_WITH_255` or more of
+    its 255s (``pred_255``: those pixels where the truth is valid, and of a class there): a
+    0/255 mask whose positives were declared nodata (gdal_calc.py --NoDataValue=255), every
+    predicted building left out of the scores."""
+    if not pred_255 or not pred_255[1] or pred_255[1] < AGREES_WITH_255 * pred_255[0] \
+            or confusion[:, 1:].any():
+        return
+    name = Path(str(prediction)).name
+    raise InputError(f"{prediction}: its nodata value 255 is every non-zero pixel: "
+                     f"{pred_255[1]} pixels where {Path(str(truth)).name} holds a class would "
+                     "be left out of the scores, and the prediction holds only 0. If it is a "
+                     "0/255 mask (255 the positive class, not pixels to ignore), unset its "
+                     f"nodata (gdal_edit.py -unsetnodata {name}).")
 
 
 def _warn_nodata_255(name: str, other: str, lost: int, pixels: int, fix: str = "") -> None:

@@ -2753,3 +2753,28 @@ def test_solaris_footprint_boundary_contact_masks_are_refused_with_the_names_tha
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["accuracy"] == pytest.approx(
             np.mean(buildings == predicted))
+
+
+def test_a_prediction_whose_nodata_255_is_its_positive_class_is_refused(make_raster, run_cli):
+    """A 0/255 building prediction declaring nodata 255 (gdal_calc.py --NoDataValue=255,
+    gdal_rasterize -burn 255 -a_nodata 255) left every predicted building out of the scores:
+    accuracy 0.98 on the 0s alone, building IoU 0, exit 0 without a word (a truth so
+    declared is warned). Its 255s, where the truth holds buildings, are refused in one line
+    naming the fix; unset, the mask scores as numpy's."""
+    truth = np.zeros((32, 32), np.uint8)
+    truth[4:12, 4:20] = 1
+    truth[16:28, 8:14] = 1
+    predicted = truth.copy()
+    predicted[20:24, 14:18] = 1
+    predicted[4:6, 4:20] = 0
+    prediction = make_raster("pred.tif", predicted * 255, nodata=255)
+    truth_path = make_raster("truth.tif", truth)
+    result = run_cli("evaluate", prediction, truth_path)
+    message = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(message) == 1, result.output
+    assert "pred.tif" in message[0] and "gdal_edit.py -unsetnodata pred.tif" in message[0]
+    with rasterio.open(prediction, "r+") as dst:
+        dst.nodata = None
+    result = run_cli("evaluate", prediction, truth_path, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(np.mean(truth == predicted))
