@@ -292,7 +292,7 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
         scaled = kind.names is None and band.dtype in SCALED_PROBABILITY_IDS
         if ids.size and ids.max() > MAX_SCORED_CLASS_ID:
             top = ids.max()
-            advice = f"; {scale_advice(band.dtype, name)}" if scaled else ""
+            advice = f"; {scale_advice(band.dtype, name, int(top))}" if scaled else ""
             limits = np.finfo if band.dtype.kind == "f" else np.iinfo
             if band.dtype.kind in "iuf" and top == limits(band.dtype).max and (
                     ids[ids > MAX_SCORED_CLASS_ID] == top).all():  # the dtype's maximum alone

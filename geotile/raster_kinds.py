@@ -1045,9 +1045,14 @@ def warn_if_scaled_probabilities(ids: np.ndarray, source) -> None:
                   stacklevel=3)
 
 
-def scale_advice(dtype, name: str) -> str:
-    """How to read an integer raster of probabilities x the dtype's maximum as such."""
-    full = np.iinfo(dtype).max
+#: a common full scale of probabilities below a uint16's 65535 (p x 10000, as reflectances)
+TEN_THOUSAND = 10000
+
+
+def scale_advice(dtype, name: str, top: int | None = None) -> str:
+    """How to read an integer raster of probabilities x the dtype's maximum as such; x
+    10000 when its largest value ``top`` is exactly :data:`TEN_THOUSAND`."""
+    full = TEN_THOUSAND if top == TEN_THOUSAND else np.iinfo(dtype).max
     return (f"if it holds probabilities scaled to 0..{full}, set its scale first "
             f"(gdal_edit.py -scale {1 / full:.6g} {name})")
 

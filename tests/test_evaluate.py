@@ -2778,3 +2778,27 @@ def test_a_prediction_whose_nodata_255_is_its_positive_class_is_refused(make_ras
     result = run_cli("evaluate", prediction, truth_path, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["accuracy"] == pytest.approx(np.mean(truth == predicted))
+
+
+def test_uint16_probabilities_x_10000_are_told_the_scale_of_their_maximum(make_raster, run_cli):
+    """A sigmoid saved as uint16 p x 10000 (0..10000, as reflectances are scaled) against a
+    0/1 mask was refused with '-scale 1.5259e-05' (p x 65535), which reads its 10000 as
+    p = 0.15: all background, exit 0. A maximum of 10000 is told -scale 0.0001, which
+    scores as numpy's threshold."""
+    from scipy import ndimage
+
+    _, buildings = _land_cover_and_buildings()
+    outside = ndimage.distance_transform_edt(buildings == 0)
+    inside = ndimage.distance_transform_edt(buildings == 1)
+    p = np.round(10000 / (1 + np.exp((outside - inside) / 2))).astype(np.uint16)
+    p[0, 0] = 10000
+    prediction = make_raster("p16.tif", p)
+    truth = make_raster("buildings.tif", buildings)
+    result = run_cli("evaluate", prediction, truth)
+    message = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(message) == 1, result.output
+    assert "gdal_edit.py -scale 0.0001 p16.tif" in message[0]
+    with rasterio.open(prediction, "r+") as dst:
+        dst.scales = (0.0001,)
+    expected = np.mean((p * 0.0001 >= 0.5) == buildings)
+    assert evaluate_files(prediction, truth).as_dict()["accuracy"] == pytest.approx(expected)
