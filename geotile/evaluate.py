@@ -747,8 +747,11 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
             by_id = (tuple(int(i) for i in held if i != IGNORE),
                      (int(read.sum()), int(np.trace(read)), int(np.trace(read, -1)),
                       int(np.trace(read, 1))))
-        said = _predicted_no_data(confusion, no_data, true_kind.names) \
-            if no_data and lookup is None and _numbers_only(pred_kind.names) else None
+        # the named truth's declared nodata id (ArcGIS' unnamed 0 beside its Value 1..N) is
+        # no data to predict too
+        said_ids, said_names = _no_data_said(true, true_kind, no_data)
+        said = _predicted_no_data(confusion, said_ids, said_names) \
+            if said_ids and lookup is None and _numbers_only(pred_kind.names) else None
         counts = _RasterCounts.of(confusion, names, truth_0_255, pred_0_255,
                                   zero_nodata=tuple(zero_nodata),
                                   pixels=pred.width * pred.height, by_id=by_id,
@@ -934,6 +937,25 @@ def _numbers_only(names) -> bool:
     from geotile.class_keys import is_placeholder_name
 
     return not names or all(is_placeholder_name(n) for n in names)
+
+
+def _no_data_said(true, true_kind, no_data: list[int]) -> tuple[list[int], list[str] | None]:
+    """The truth's ids of no data that a prediction naming no classes should not hold, and
+    the truth's names for them: ``no_data`` (ids named no data), and its declared nodata
+    value where it is an unnamed id (or one named background) of a named class truth,
+    named 'nodata'."""
+    from geotile.class_keys import is_background_name, is_placeholder_name
+
+    names = true_kind.names
+    nodata = true.nodata
+    if (true_kind.kind != "class" or not names or nodata is None or nodata != int(nodata)
+            or not 0 <= int(nodata) < len(names) or int(nodata) in no_data
+            or not (is_placeholder_name(names[int(nodata)])
+                    or is_background_name(names[int(nodata)]))):
+        return no_data, names
+    names = list(names)
+    names[int(nodata)] = "nodata"
+    return [*no_data, int(nodata)], names
 
 
 def _predicted_no_data(confusion: np.ndarray, no_data: list[int], names: list[str]) -> tuple:

@@ -2551,3 +2551,28 @@ def test_an_arcgis_classification_naming_background_1_scores_against_its_own_kin
     for k, (_, _, name) in enumerate(rows, start=1):
         t, p = truth_ids == k, pred_ids == k
         assert ious[name] == pytest.approx((t & p).sum() / (t | p).sum()), name
+
+
+def test_an_unnamed_prediction_of_ids_from_0_against_a_named_truth_from_1_is_warned(
+        tmp_path, run_cli):
+    """A model's class ids 0..3 (unnamed) against an ArcGIS Pro truth naming Value 1..4
+    (Background, Water, Forest, Urban; 0 its NoData) paired by id: accuracy 0.02, exit 0,
+    without a word (LoveDA's named no-data id is warned). The prediction's id 0, on the
+    truth's nodata id, is said with the fix: named so, its classes pair by name and score
+    as numpy's."""
+    rows = [(1, 12, "Background"), (2, 12, "Water"), (3, 12, "Forest"), (4, 12, "Urban")]
+    truth_ids = (np.arange(6 * 8).reshape(6, 8) % 4 + 1).astype(np.uint8)
+    pred_ids = truth_ids - 1
+    pred_ids[0] = 1
+    truth = write_raster(tmp_path / "truth.tif", truth_ids, nodata=0)
+    (tmp_path / "truth.tif.aux.xml").write_text(_rat(rows, name_usage=0))
+    prediction = write_raster(tmp_path / "pred.tif", pred_ids)
+    result = run_cli("evaluate", prediction, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert "holds id 0" in result.stderr and "GEOTILE_CLASS_NAMES" in result.stderr
+    with rasterio.open(prediction, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps([name for _, _, name in rows]))
+    result = run_cli("evaluate", prediction, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(
+        np.mean(truth_ids == pred_ids + 1))
