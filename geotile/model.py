@@ -285,6 +285,9 @@ def _squeezed(activation: str, channels: int) -> str:
 class OnnxModel:
     """A loaded ONNX segmentation model; see the module docstring."""
 
+    #: whether it runs in float16 (--fp16 off the CPU, :meth:`from_path`): other pixels
+    fp16 = False
+
     def __init__(self, session, path: Path, activation: str | None = None, *,
                  outputs=None, tile_size: int | None = None, batch_size: int = 1,
                  graph=None, opset: int | None = None) -> None:
@@ -763,6 +766,7 @@ class OnnxModel:
                     batch_size=batch_size, graph=graph, opset=default_opset(onnx_model))
         model.set_normalization(mean, std, scale)
         model.read_raster_input(scale, replaced=mean is not None and std is not None)
+        model.fp16 = bool(fp16) and chain[0] != PROVIDERS["cpu"]
         return model
 
     def read_raster_input(self, scale=None, replaced: bool = False) -> None:

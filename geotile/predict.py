@@ -897,8 +897,9 @@ def predict_raster(
     see :mod:`geotile.extra_bands`); a multi-temporal model's (5-D input) further dates: a
     list of rasters in date order, the image being date 1.
     ``resume``: an output already complete for the same settings is skipped (summary key
-    ``skipped``), see geotile.resume; ``settings`` (the CLI's options) replace the
-    options and model description in its completion digest.
+    ``skipped``), see geotile.resume: the CLI and this function tag the same work alike;
+    ``settings`` (JSON-able, a caller's own) replace the options and model description in
+    its completion digest.
 
     Outputs (tags GEOTILE_OUTPUT, GEOTILE_CLASS_NAMES, GEOTILE_THRESHOLD, GEOTILE_SCALE;
     class names as band descriptions or category names):
@@ -985,7 +986,8 @@ def predict_raster(
     if options.output_type == "class":  # its class names: <name>.aux.xml
         check_sidecar_room(output_path)
     complete = _completion(model, options, settings, image_path, extra_bands,
-                           mosaic.identities() if mosaic is not None else ())
+                           mosaic.identities() if mosaic is not None else (),
+                           extra_resampling)
     if resume:
         action = resume_plan(output_path, complete, "predict",
                              sidecar=options.output_type == "class")
@@ -1237,15 +1239,28 @@ def _stacked_reader(model, src, indexes, check_nodata, extra, dtypes=None):
     return read_stacked, prepare
 
 
-def _completion(model, options, settings, image_path, extra_bands=None, mosaic=()) -> str:
-    """The completion digest of one prediction (geotile.resume); ``mosaic``: the
-    identities of its tiles (``Mosaic.identities``)."""
+#: PredictOptions fields that never change an output's bytes: out of its completion digest
+_NOT_PIXELS = ("merge_cog",)  # checks --co for the merged COG only
+
+
+def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(),
+                extra_resampling="auto") -> str:
+    """The completion digest of one prediction (geotile.resume), the same from the CLI and
+    the API: the options, the model as loaded (provider, outputs, activation, float16,
+    normalisation) and, with ``extra_bands``, their resampling; ``settings`` (a caller's
+    own) replace those; ``mosaic``: the identities of its tiles (``Mosaic.identities``)."""
     from geotile.resume import digest
 
     if settings is None:
-        settings = {"options": dataclasses.asdict(options), "model": model.describe(),
+        settings = {"options": {k: v for k, v in dataclasses.asdict(options).items()
+                                if k not in _NOT_PIXELS},
+                    "model": model.describe(),
+                    "outputs": [(o.name, o.activation) for o in getattr(model, "outputs", ())],
+                    "fp16": getattr(model, "fp16", False),
                     "normalise": [repr(getattr(model, k, None))
                                   for k in ("_mean", "_std", "_scale")]}
+        if extra_bands is not None:
+            settings["extra_resampling"] = extra_resampling
     if options.output_type == "probability" and getattr(model, "writes_raw", False):
         # tagged GEOTILE_OUTPUT=probability before it was raw: such a file is redone
         settings = {**settings, "output": "raw"}

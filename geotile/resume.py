@@ -7,7 +7,8 @@ its source files, :mod:`geotile.code_fingerprint`: ``__version__`` stays the sam
 what the outputs hold changes). The tag is in the TIFF directory, which GDAL writes last,
 at close, and the file only appears under its final name after it was verified and
 renamed (:func:`geotile.output_files.atomic_output`): a tagged file under its final name
-is complete.
+is complete. The library computes the digest (the CLI passes no settings of its own), so the
+CLI and the Python API tag the same work alike and resume each other's outputs.
 
 With ``--resume`` (:func:`plan`), an output whose tag equals the digest of this run is
 skipped; one that the same command wrote (:func:`written_by`) but with another digest

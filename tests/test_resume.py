@@ -1239,3 +1239,99 @@ def test_a_live_runs_temporary_stays_where_the_file_system_has_no_locks(tmp_path
         assert tmp.read_bytes() == b"being written"
     finally:
         os.close(handle)
+
+
+def _mtimes(paths):
+    return [os.stat(p).st_mtime_ns for p in paths]
+
+
+def test_predict_cli_and_api_resume_each_others_outputs(run_cli, predict_setup, tmp_path):
+    """The CLI digested its own parameters, the API the options and the model: the same
+    output got two tags, so a --resume of one redid what the other had finished."""
+    import time
+
+    from geotile.predict import PredictOptions, predict_raster
+
+    model, images = predict_setup
+    out = tmp_path / "out"
+    outs = [out / p.name for p in images]
+    for image, output in zip(images, outs, strict=True):
+        predict_raster(model, image, output, options=PredictOptions(tile_size=32))
+    first = _mtimes(outs)
+    time.sleep(0.01)
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped (--resume)") == 3, result.output
+    assert _mtimes(outs) == first
+    # the reverse: the CLI's outputs are complete for the API
+    cli_out = tmp_path / "cli"
+    assert _predict(run_cli, model, images, cli_out).exit_code == 0
+    done = [predict_raster(model, image, cli_out / image.name, resume=True,
+                           options=PredictOptions(tile_size=32)) for image in images]
+    assert all(summary.get("skipped") for summary in done)
+    # an option that changes the pixels: redone, by either
+    again = predict_raster(model, images[0], outs[0], resume=True,
+                           options=PredictOptions(tile_size=32, dtype="uint8"))
+    assert not again.get("skipped")
+    with rasterio.open(outs[0]) as src:
+        assert src.dtypes[0] == "uint8"
+    result = _predict(run_cli, model, images, out, "--resume")
+    assert result.output.count("skipped (--resume)") == 2, result.output
+    with rasterio.open(outs[0]) as src:
+        assert src.dtypes[0] == "float32"
+
+
+def test_predict_resume_redoes_another_extra_resampling_or_fp16(make_raster, tmp_path):
+    """What the CLI's digest held and the API's did not: --extra-resampling and --fp16
+    (where it runs: the CPU provider ignores it)."""
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+
+    model = conv3x3_model(tmp_path / "m4.onnx", channels=4)
+    rng = np.random.default_rng(1)
+    image = make_raster("img.tif", rng.integers(0, 255, (3, 40, 40), np.uint8))
+    extra = make_raster("ndsm.tif", rng.integers(0, 255, (1, 40, 40), np.uint8))
+    out, options = tmp_path / "out.tif", PredictOptions(tile_size=32)
+    predict_raster(model, image, out, options=options, extra_bands=extra,
+                   extra_resampling="nearest")
+    assert predict_raster(model, image, out, options=options, extra_bands=extra,
+                          extra_resampling="nearest", resume=True)["skipped"]
+    assert not predict_raster(model, image, out, options=options, extra_bands=extra,
+                              extra_resampling="bilinear", resume=True).get("skipped")
+    half = OnnxModel.from_path(model, fp16=True, tile_size=32)  # the CPU: ignored
+    again = {"options": options, "extra_bands": extra, "extra_resampling": "bilinear",
+             "resume": True}
+    assert predict_raster(half, image, out, **again)["skipped"]
+    half.fp16 = True  # as on a GPU: float16 pixels
+    assert not predict_raster(half, image, out, **again).get("skipped")
+
+
+def test_make_masks_cli_and_api_resume_each_others_masks(run_cli, masks_setup, tmp_path):
+    import time
+
+    from geotile.masks import MaskOptions, make_masks
+
+    labels, images = masks_setup
+    out = tmp_path / "out"
+    outs = [out / p.name for p in images]
+    make_masks(labels, images, outs)
+    first = _mtimes(outs)
+    time.sleep(0.01)
+    result = run_cli("make-masks", labels, *images, "-o", out, "--resume")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skipped") == 3, result.output
+    assert _mtimes(outs) == first
+    cli_out = tmp_path / "cli"
+    assert run_cli("make-masks", labels, *images, "-o", cli_out).exit_code == 0
+    done = make_masks(labels, images, [cli_out / p.name for p in images], resume=True)
+    assert all(summary.get("skipped") for summary in done)
+    # another option (the boundary channel): redone, by either
+    done = make_masks(labels, images[:1], outs[:1], resume=True,
+                      options=MaskOptions(channels=("footprint", "boundary")))
+    assert not done[0].get("skipped")
+    with rasterio.open(outs[0]) as src:
+        assert src.count == 2
+    result = run_cli("make-masks", labels, *images, "-o", out, "--resume")
+    assert result.exit_code == 0 and result.output.count("skipped") == 2, result.output
+    with rasterio.open(outs[0]) as src:
+        assert src.count == 1

@@ -23,7 +23,6 @@ from geotile.cli.options import (
     overwrite_opt,
     resolve_outputs,
     resume_opt,
-    run_settings,
     write_merge,
 )
 
@@ -391,9 +390,6 @@ def make_masks(
     replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resumed,
                                 input_folders=images.folders,
                                 creation_options=creation_options, categorical=True)
-    # --ignore files, as LABELS, enter the digest by identity
-    settings = {**run_settings(ctx, "labels", "images", "workers", "scheduler", "ignore"),
-                "class_map": mapping}
     if workers or scheduler:
         from functools import partial
 
@@ -414,7 +410,6 @@ def make_masks(
         progress=ctx.obj["progress"],
         palette=palette,
         resume=resume,
-        settings=settings,
         where=where,
         ignore=ignore or None,
     )

@@ -57,19 +57,6 @@ def check_resume(overwrite: bool, resume: bool) -> None:
                                "all. Give one.")
 
 
-#: parameters that never change an output's bytes (left out of its completion digest)
-_NOT_SETTINGS = ("output", "overwrite", "resume", "as_json", "merge")
-
-
-def run_settings(ctx: click.Context, *inputs: str) -> dict:
-    """The command's parameters that decide its outputs, for the completion digest
-    (geotile.resume): all but the output, --overwrite, --resume, --json and ``inputs``
-    (input files, which enter the digest by identity)."""
-    return {"command": ctx.command.name, **{
-        key: value for key, value in ctx.params.items()
-        if key not in _NOT_SETTINGS and key not in inputs}}
-
-
 creation_options_opt = click.option(
     "--co",
     "creation_options",

@@ -23,7 +23,6 @@ from geotile.cli.options import (
     overwrite_opt,
     resolve_outputs,
     resume_opt,
-    run_settings,
     write_merge,
 )
 from geotile.streaming import DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE, MIN_TILE_SIZE
@@ -324,7 +323,6 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                                 resume=resumed, input_folders=images.folders,
                                 creation_options=options.creation_options,
                                 dtype="uint8" if classes else dtype, categorical=classes)
-    settings = run_settings(ctx, "model", "images", "workers", "scheduler")
     model_options = {"providers": providers, "fp16": fp16, "mean": mean, "std": std,
                      "scale": scale, "activation": activation, "outputs": model_outputs}
     if (workers or scheduler) and (len(pairs) > 1 or output_type == "class"):
@@ -343,7 +341,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
             model, [image for image, _ in pairs], [out for _, out in pairs], options=options,
             model_options=model_options,
             workers=workers, scheduler=scheduler, overwrite=overwrite, resume=resume,
-            extra_bands=extras, extra_resampling=extra_resampling, settings=settings,
+            extra_bands=extras, extra_resampling=extra_resampling,
             progress=ctx.obj["progress"])
         for summary in summaries:
             _report(ctx, summary, as_json)
@@ -366,7 +364,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
         summary = predict_raster(onnx_model, image, out, options=options, overwrite=overwrite,
                                  progress=ctx.obj["progress"], extra_bands=extra,
                                  extra_resampling=extra_resampling, resume=resume,
-                                 settings=settings, mosaic=grid)
+                                 mosaic=grid)
         summaries.append(summary)
         _report(ctx, summary, as_json)
     if as_json:
