@@ -195,7 +195,7 @@ def is_building_class(name) -> bool:
     return any(word in BUILDING_CLASSES for word in class_key(name).split("_"))
 
 
-def _building_rows(frame) -> np.ndarray:
+def building_rows(frame) -> np.ndarray:
     """The rows --regularize squares: those of building classes (:func:`is_building_class`;
     an unnamed raster's class 1 is "building", and so is predict's class_1 of a model
     without class names)."""
@@ -232,7 +232,7 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
     for rank, i in enumerate(order):
         hits = [order[k] for k in shapes.query(regular[i], predicate="intersects") if k < rank]
         shape = regular[i].difference(shapely.union_all(out[hits])) if hits else regular[i]
-        shape = _largest(shape)
+        shape = largest_polygon(shape)
         area = geometries[i].area
         if shape is not None and is_valid(shape) and \
                 shape.intersection(geometries[i]).area >= 0.7 * shape.union(geometries[i]).area \
@@ -241,7 +241,7 @@ def regularize_coverage(geometries: np.ndarray, rows: np.ndarray, cell: float) -
         elif i in mates:  # its pixels, less what larger neighbours squared over
             near = [j for j in order[:rank] if mates.get(j) == mates[i]
                     and shapely.intersects(out[j], geometries[i])]
-            kept = _largest(geometries[i].difference(shapely.union_all(out[near])))
+            kept = largest_polygon(geometries[i].difference(shapely.union_all(out[near])))
             if kept is not None:
                 out[i] = kept
     return _close_party_walls(out, geometries, mates, cell) if mates else out
@@ -292,7 +292,7 @@ def close_class_walls(out: np.ndarray, geometries: np.ndarray, rows: np.ndarray,
         k = hits[int(np.argmax(shared))]
         # snapped onto it first: along a slanted (simplified) edge the overlays leave the
         # strip a round-off off the polygon, and the union two parts
-        joined = _largest(shapely.union(given[k], shapely.snap(strip, given[k], width)))
+        joined = largest_polygon(shapely.union(given[k], shapely.snap(strip, given[k], width)))
         if joined is not None and is_valid(joined):
             given[k] = joined
     return clipped(out if all(a is b for a, b in zip(given, out, strict=True)) else given,
@@ -312,12 +312,12 @@ def clipped(out: np.ndarray, extent) -> np.ndarray:
     if not len(outside):
         return out
     out = out.copy()
-    out[outside] = [_largest(shape) or shape for shape in
+    out[outside] = [largest_polygon(shape) or shape for shape in
                     shapely.intersection(out[outside], extent)]
     return out
 
 
-def _largest(shape):
+def largest_polygon(shape):
     """``shape`` if a Polygon, else its largest polygon (None without one)."""
     import shapely
 
@@ -380,7 +380,7 @@ def _close_party_walls(out: np.ndarray, geometries: np.ndarray, mates: dict[int,
             if (shared > 0).sum() < 2:
                 continue  # a notch of one building's outline: squared away, as alone
             k = members[int(np.argmax(shared))]
-            joined = _largest(shapely.simplify(shapely.union(out[k], slit), 0))
+            joined = largest_polygon(shapely.simplify(shapely.union(out[k], slit), 0))
             if joined is not None:  # the overlay's round-off: a wall out and back
                 joined = _without_spikes(joined, cell * 1e-6)
             if joined is not None and is_valid(joined):

@@ -73,10 +73,10 @@ from geotile.raster_kinds import (
     warn_if_scaled_class_raster,
 )
 from geotile.regularize import (
-    _building_rows,
-    _largest,
+    building_rows,
     clipped,
     close_class_walls,
+    largest_polygon,
     regularize_coverage,
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
@@ -443,7 +443,7 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     # after simplifying: squared buildings leave the coverage's edges unshared, and the
     # polygons would then be simplified one by one, into each other
     if options.regularize:  # squared walls end on neighbours' edges: matched again
-        rows = _building_rows(frame)
+        rows = building_rows(frame)
         squared = edge_matched(regularize_coverage(geometries, rows, cell), cell * 1e-3)
         # only on a north-up grid in its own CRS: elsewhere vertices a round-off apart,
         # matched twice, left outlines GEOS could no longer overlay (rotated by 17 degrees)
@@ -476,7 +476,7 @@ def _within(polygons: np.ndarray, valid, cell: float) -> np.ndarray:
     changed = np.flatnonzero([a is not b for a, b in zip(out, polygons, strict=True)])
     for i in changed:
         if out[i] is not None:
-            out[i] = _largest(shapely.set_precision(out[i], cell * 1e-6)) or out[i]
+            out[i] = largest_polygon(shapely.set_precision(out[i], cell * 1e-6)) or out[i]
     return out
 
 
@@ -503,7 +503,7 @@ def fill_small_holes(geometries: np.ndarray, max_area: float) -> np.ndarray:
 
 def _say_nothing_squared(options: VectorizeOptions, frame, paths) -> None:
     """A warning when --regularize squares no polygon: no class is named as buildings."""
-    if not options.regularize or not len(frame) or _building_rows(frame).any():
+    if not options.regularize or not len(frame) or building_rows(frame).any():
         return
     classes = ", ".join(dict.fromkeys(frame["class"].astype(str)))
     warnings.warn(f"{_name(paths[0])}: --regularize squares classes named as buildings "

@@ -1805,3 +1805,28 @@ def test_regularized_land_cover_stays_in_its_valid_area(make_raster, tmp_path, s
     houses = polygons[found["class"] == "building"]  # simplified others: as they were
     outside = shapely.area(shapely.difference(houses, area))
     assert outside.max() < 0.01 * size**2, outside.sum()
+
+
+def test_vectorize_takes_only_public_names_from_regularize():
+    """vectorize imported regularize's private _largest and _building_rows: their public
+    names (largest_polygon, building_rows) are the module's contract, unchanged in use."""
+    import ast
+    from pathlib import Path
+
+    import geotile.vectorize
+    from geotile.regularize import building_rows, largest_polygon
+
+    tree = ast.parse(Path(geotile.vectorize.__file__).read_text())
+    private = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+               and n.module == "geotile.regularize" for a in n.names if a.name.startswith("_")]
+    assert private == []
+    small, big = shapely.box(0, 0, 1, 1), shapely.box(5, 5, 8, 8)
+    assert largest_polygon(small) is small
+    assert largest_polygon(shapely.MultiPolygon([small, big])).equals(big)
+    assert largest_polygon(shapely.GeometryCollection(
+        [shapely.LineString([(0, 0), (9, 9)]), small])).equals(small)
+    assert largest_polygon(shapely.LineString([(0, 0), (1, 1)])) is None
+    frame = gpd.GeoDataFrame({"class": ["building", "road", "class_1", "class_1"],
+                              "class_id": [2, 1, 1, 3]}, geometry=[small] * 4)
+    assert building_rows(frame).tolist() == [True, False, True, False]
+    assert building_rows(frame[["geometry"]]).tolist() == [True] * 4
