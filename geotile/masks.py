@@ -818,7 +818,7 @@ def make_masks(
     """
     from geotile import pixel_label_formats as formats
     from geotile.input_files import check_pairs, path_list
-    from geotile.input_paths import input_path
+    from geotile.input_paths import identity, input_path
     from geotile.input_sources import refuse_overwriting_inputs
     from geotile.label_folders import is_label_folder, pairs_label_rasters
     from geotile.labels import read_labels
@@ -869,10 +869,13 @@ def make_masks(
         check_geotiff_name(output)
         check_sidecar_room(output)  # its class names
     co = mask_creation_options(creation_options, len(options.channels))
-    if settings is None:
+    if settings is None:  # a palette file as its input identity names it (absolute: a
+        # dask worker is given it so), whatever folder the run starts from
+        named = identity(palette)[0] if isinstance(palette, str | os.PathLike) and \
+            palette != "potsdam" else palette
         settings = {"options": dataclasses.asdict(options), "class_field": class_field,
                     "class_map": class_map, "labels_crs": labels_crs, "layer": layer,
-                    "creation_options": co, "palette": palette,
+                    "creation_options": co, "palette": named,
                     **({"where": where} if where is not None else {})}
     if class_values is not None:  # other names in the run would change the ids
         settings = {**settings, "class_values": sorted(map(str, class_values))}
