@@ -43,7 +43,6 @@ import dataclasses
 import itertools
 import json
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,6 +51,7 @@ import shapely
 
 from geotile.affine_math import apply, window_transform
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 KINDS = ("coco", "yolo")
 
@@ -270,7 +270,6 @@ def _one_class_as_masks(frame, names: dict[int, str], options: AnnotationOptions
     name that class (land cover: building 2), with all the masks' classes as categories;
     elsewhere left as they are, with a warning naming the masks' classes for that id (a
     road mask's road 1) and the labels' field holding the masks' classes, if any."""
-    import warnings
 
     from geotile.class_keys import class_key
 
@@ -290,8 +289,8 @@ def _one_class_as_masks(frame, names: dict[int, str], options: AnnotationOptions
               f"'{own_name}' {own_id}, but the masks' classes are {listed} "
               f"({options.mask_source}); to annotate them as the masks, {fix}.")
     # a folder's label files: said once in full, the others in one line at the end
-    warnings.warn(GeotileWarning(f"{source}: {advice}", about=Path(str(source)).name,
-                                 advice=advice), stacklevel=2)
+    warn(GeotileWarning(f"{source}: {advice}", about=Path(str(source)).name,
+                        advice=advice))
     return frame, names
 
 
@@ -469,12 +468,12 @@ def _yolo_channels(folder: Path, rows: list[dict], source) -> int | None:
     with quiet_rasterio(), open_raster(folder / rows[0]["image"]) as patch:
         count, dtype = patch.count, patch.dtypes[0]
     if dtype != "uint8":
-        warnings.warn(
+        warn(
             f"the image patches are {dtype}, and Ultralytics reads 8-bit images only (a "
             "16-bit one by its high byte: values 0-4095 as 0-15; a 16-bit RGB TIFF not at "
             "all), so no data.yaml was written (the labels were). Scale the images to 8 bit "
             "first (gdal_translate -ot Byte -scale MIN MAX 0 255 in.tif in_8bit.tif) and tile "
-            "those for Ultralytics.", GeotileWarning, stacklevel=3)
+            "those for Ultralytics.", GeotileWarning)
         return -1
     with quiet_rasterio(), open_raster(source) as src:
         alpha = colour_options(src, count).get("alpha") == "yes"

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -123,10 +123,10 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
     for name, images_missing in zip(folders.classes, missing, strict=True):
         if images_missing:
             more = len(images_missing) - 1
-            warnings.warn(
+            warn(
                 f"{folders.root / name}: no file named after {Path(images_missing[0]).name}"
                 f"{f' and {more} more images' if more else ''}: "
-                f"read as no {name} there (0 in its band).", GeotileWarning, stacklevel=3)
+                f"read as no {name} there (0 in its band).", GeotileWarning)
     return [(tuple(files[i] for files in by_class), tuple(files[i] for files in by_validity))
             for i in range(len(images))]
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -30,6 +29,7 @@ import shapely
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_documents import is_coco
+from geotile.user_warnings import warn
 
 KEYS = ("images", "annotations", "categories")
 #: a COCO key opening a list near the start of a file: worth parsing it to see
@@ -274,13 +274,13 @@ def image_labels(coco: Coco, entry: dict, transform, crs):
         crowd.append(is_crowd(annotation.get("iscrowd")))
         ids.append(annotation.get("id"))
     if slivers:
-        warnings.warn(f"{coco.path}: {len(slivers)} polygon(s) of {entry['file_name']} have no "
-                      f"area and were left out (annotation {slivers[0]} first).",
-                      GeotileWarning, stacklevel=3)
+        warn(f"{coco.path}: {len(slivers)} polygon(s) of {entry['file_name']} have no "
+             f"area and were left out (annotation {slivers[0]} first).",
+             GeotileWarning)
     if boxes:
-        warnings.warn(f"{coco.path}: {len(boxes)} annotation(s) of {entry['file_name']} have no "
-                      "segmentation (segmentation [], a bbox only) and were left out "
-                      f"(annotation {boxes[0]} first).", GeotileWarning, stacklevel=3)
+        warn(f"{coco.path}: {len(boxes)} annotation(s) of {entry['file_name']} have no "
+             "segmentation (segmentation [], a bbox only) and were left out "
+             f"(annotation {boxes[0]} first).", GeotileWarning)
     array = np.empty(len(geometries), dtype=object)
     array[:] = geometries
     if len(array):

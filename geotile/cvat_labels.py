@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -37,6 +36,7 @@ import numpy as np
 import shapely
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 #: shape elements with an area (burnt) and without one (left out)
 AREA = ("polygon", "box", "ellipse", "mask")
@@ -386,7 +386,7 @@ def _say_left_out(path: Path, found: list, what: str, why: str) -> None:
         return
     count = len(found)
     entry, tag, position = found[0]
-    warnings.warn(f"{path}: {count} {what}{'s' if count > 1 else ''} "
-                  f"{'were' if count > 1 else 'was'} left out (image {entry.name} <{tag}> "
-                  f"#{position}{' first' if count > 1 else ''}): {why}.",
-                  GeotileWarning, stacklevel=3)
+    warn(f"{path}: {count} {what}{'s' if count > 1 else ''} "
+         f"{'were' if count > 1 else 'was'} left out (image {entry.name} <{tag}> "
+         f"#{position}{' first' if count > 1 else ''}): {why}.",
+         GeotileWarning)

@@ -184,9 +184,9 @@ def read_darwin(labels, images):
         else:
             _check_image(f, read[f].size, image, bool(read[f].instances))
     say_left_out(labels, read.values(), "no_area", "line, keypoint, tag, skeleton, cuboid "
-                 "or other annotation", "they have no area to burn", _place, 4)
+                 "or other annotation", "they have no area to burn", _place)
     say_left_out(labels, read.values(), "slivers", "annotation", "they burn no pixel of "
-                 "the image (no area, or outside it)", _place, 4)
+                 "the image (no area, or outside it)", _place)
     return Labelme(os.fspath(labels), chosen, [read[f] for f in chosen],
                    run_names(read.values(), classes))
 

@@ -215,9 +215,9 @@ def read_datumaro(labels, images):
         chosen.append(read[key])
     say_left_out(labels, read.values(), "no_area", "label, points, polyline, caption, "
                  "cuboid, skeleton or other annotation", "they have no area to burn",
-                 _place, 4)
+                 _place)
     say_left_out(labels, read.values(), "slivers", "annotation", "they burn no pixel of "
-                 "the image (no area, or outside it)", _place, 4)
+                 "the image (no area, or outside it)", _place)
     return Labelme(os.fspath(labels), [f.path for f in chosen], chosen,
                    run_names(read.values(), classes))
 

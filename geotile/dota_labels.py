@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +43,7 @@ import shapely
 
 from geotile.dota_files import HEADER, LABEL_FOLDER, SUFFIX, is_object, label_files, numbers
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 #: px: each quadrilateral is grown so much, so that pixel centres on its edges are inside
 GROW = 1e-6
@@ -119,10 +119,10 @@ def _say(labels, found: list[tuple[Path, int]], what: tuple[str, str], happened:
         count = len(found)
         first, line = found[0]
         several = count > 1
-        warnings.warn(f"{labels}: {count} {what[several]} "
-                      f"{happened.format(*(('were', 'their') if several else ('was', 'its')))} "
-                      f"({first.name} line {line}{' first' if several else ''}).",
-                      GeotileWarning, stacklevel=4)
+        warn(f"{labels}: {count} {what[several]} "
+             f"{happened.format(*(('were', 'their') if several else ('was', 'its')))} "
+             f"({first.name} line {line}{' first' if several else ''}).",
+             GeotileWarning)
 
 
 def quadrilateral(points: np.ndarray):

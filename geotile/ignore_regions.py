@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geotile.errors import InputError
+from geotile.user_warnings import warn
 
 #: what may follow an image's stem in its region file's name (SpaceNet 7's _UDM), any case
 SUFFIXES = ("_UDM", "_UDM2", "_cloud", "_clouds", "_cloudmask", "_ignore")
@@ -211,7 +212,6 @@ def _check_vector(path, images, places, said: dict) -> None:
 def _warn(said: dict) -> None:
     """One warning of the region files whose lines or points were left out, one of those
     lying on none of their images: the first file in full, how many others."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -220,19 +220,19 @@ def _warn(said: dict) -> None:
 
     if lines := said["no area"]:
         path, count = lines[0]
-        warnings.warn(f"{path}: {count} line or point feature{'s' if count > 1 else ''} of "
-                      f"--ignore {'were' if count > 1 else 'was'} left out"
-                      f"{others(lines, 'region files of some')}: they mark no area.",
-                      GeotileWarning, stacklevel=5)
+        warn(f"{path}: {count} line or point feature{'s' if count > 1 else ''} of "
+             f"--ignore {'were' if count > 1 else 'was'} left out"
+             f"{others(lines, 'region files of some')}: they mark no area.",
+             GeotileWarning)
     if off := said["off"]:
         path, images, (minx, miny, maxx, maxy), crs = off[0]
         names = ", ".join(Path(os.fspath(i)).name for i in images[:3])
         more = f" and {len(images) - 3} more" if len(images) > 3 else ""
-        warnings.warn(f"{path}: no --ignore region lies on {names}{more} (regions span "
-                      f"({minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}) in "
-                      f"{crs.to_string()}){others(off, 'region files on none of theirs')}; "
-                      "no pixel is left out. Their CRS may be wrong, or the files may belong "
-                      "to other images.", GeotileWarning, stacklevel=5)
+        warn(f"{path}: no --ignore region lies on {names}{more} (regions span "
+             f"({minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}) in "
+             f"{crs.to_string()}){others(off, 'region files on none of theirs')}; "
+             "no pixel is left out. Their CRS may be wrong, or the files may belong "
+             "to other images.", GeotileWarning)
 
 
 def _lies_on(regions, places) -> bool:

@@ -9,12 +9,12 @@ where features of different classes overlap, the one on top follows that sort.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from geotile.errors import GeotileWarning
+from geotile.user_warnings import warn
 
 
 class OrderLostWarning(GeotileWarning):
@@ -64,9 +64,9 @@ def warn_order_lost(labels_path, images: list) -> None:
     the fix."""
     names = [Path(os.fspath(i)).name for i in images]
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    warnings.warn(
+    warn(
         f"{labels_path}: a FlatGeobuf with a spatial index stores its features sorted by "
         "place, not in the order they were written, so where features of different classes "
         f"overlap (on {shown}) the class on top follows that sort. For later features on "
         "top, write it without the index (ogr2ogr -lco SPATIAL_INDEX=NO; geopandas "
-        "to_file(..., SPATIAL_INDEX='NO')) or as a GeoPackage.", OrderLostWarning, stacklevel=3)
+        "to_file(..., SPATIAL_INDEX='NO')) or as a GeoPackage.", OrderLostWarning)

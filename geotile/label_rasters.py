@@ -55,7 +55,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import partial
@@ -87,6 +86,7 @@ from geotile.raster_kinds import (
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, BackgroundWriter
 from geotile.streaming import band_rows as streamed_band_rows
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -866,16 +866,16 @@ def _is_binary_0_255(label, labels_path) -> bool:
     ranked = np.argsort(-counts[1:255], kind="stable")[:8] + 1
     shown = ", ".join(f"{v}: {counts[v]} px" for v in ranked.tolist() if counts[v])
     if kind == "low":
-        warnings.warn(f"{labels_path}: 0 and 255 but for {others} pixels of values below 128 "
-                      f"({shown}): read as class ids, 255 ({high} px) as the ignore value. If "
-                      "it is a 0/255 mask (255 the positive class), make it one first "
-                      f"(gdal_calc.py -A {Path(str(labels_path)).name} --outfile mask.tif "
-                      "--calc \"255*(A>=128)\").", GeotileWarning, stacklevel=4)
+        warn(f"{labels_path}: 0 and 255 but for {others} pixels of values below 128 "
+             f"({shown}): read as class ids, 255 ({high} px) as the ignore value. If "
+             "it is a 0/255 mask (255 the positive class), make it one first "
+             f"(gdal_calc.py -A {Path(str(labels_path)).name} --outfile mask.tif "
+             "--calc \"255*(A>=128)\").", GeotileWarning)
         return False
     if others:
-        warnings.warn(f"{labels_path}: a 0/255 mask with {others} pixels of other values "
-                      f"({shown}), as resampling or JPEG leave: read as 1 from 128 up, else 0.",
-                      GeotileWarning, stacklevel=4)
+        warn(f"{labels_path}: a 0/255 mask with {others} pixels of other values "
+             f"({shown}), as resampling or JPEG leave: read as 1 from 128 up, else 0.",
+             GeotileWarning)
     return True
 
 
@@ -1097,9 +1097,9 @@ def make_masks_from_raster(
     if snap is not None and snap.pixels:
         cause = (f"its {lossy} compression (lossy) shifted them" if lossy
                  else "antialiasing or resampling may have shifted them")
-        warnings.warn(f"{labels_path}: {snap.pixels} pixels have a colour within {NEAR} of one "
-                      f"palette colour, not it ({cause}); they take that colour's class.",
-                      GeotileWarning, stacklevel=2)
+        warn(f"{labels_path}: {snap.pixels} pixels have a colour within {NEAR} of one "
+             f"palette colour, not it ({cause}); they take that colour's class.",
+             GeotileWarning)
     if unknown:
         _warn_unknown(labels_path, unknown, len(summaries), lossy)
     if left_out:
@@ -1131,9 +1131,9 @@ def _one_class_list(summaries: list[dict], names, labels_path, from_class_map: b
                   else "its class names (GEOTILE_CLASS_NAMES tag or categories)")
         shown = ", ".join(map(str, unnamed[:UNNAMED_SHOWN])) + (
             f" and {len(unnamed) - UNNAMED_SHOWN} more" if len(unnamed) > UNNAMED_SHOWN else "")
-        warnings.warn(f"{labels_path}: class ids {shown} have no name in {source}; the "
-                      "masks name them by number. Name every class id the raster holds.",
-                      GeotileWarning, stacklevel=4)
+        warn(f"{labels_path}: class ids {shown} have no name in {source}; the "
+             "masks name them by number. Name every class id the raster holds.",
+             GeotileWarning)
     same_class_lists(summaries)
 
 
@@ -1208,8 +1208,8 @@ def _warn_no_data_ids(labels_path, left_out: dict[int, int], names: list[str]) -
     else:
         named = ", ".join(f"{i} ({names[i]!r})" for i in sorted(left_out))
         text = f"class ids {named} are named no data: their {pixels} pixels are"
-    warnings.warn(f"{labels_path}: {text} written as the ignore value {IGNORE}.",
-                  GeotileWarning, stacklevel=3)
+    warn(f"{labels_path}: {text} written as the ignore value {IGNORE}.",
+         GeotileWarning)
 
 
 def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
@@ -1223,9 +1223,9 @@ def _warn_unknown(labels_path, unknown: dict[int, int], images: int,
            "Export the labels losslessly (PNG, or GeoTIFF with COMPRESS=DEFLATE)."
            if lossy else "Add the colours to the palette if they are classes; an entry "
            "named \"ignore\" leaves its colour out silently.")
-    warnings.warn(f"{labels_path}: {total} pixels{where} have {len(ranked)} colour(s) not in "
-                  f"the palette ({shown}{more}); they are written as the ignore value "
-                  f"{IGNORE}. {fix}", GeotileWarning, stacklevel=3)
+    warn(f"{labels_path}: {total} pixels{where} have {len(ranked)} colour(s) not in "
+         f"the palette ({shown}{more}); they are written as the ignore value "
+         f"{IGNORE}. {fix}", GeotileWarning)
 
 
 def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, names, unknown,
@@ -1354,12 +1354,12 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
         # under its extent, all no data (Chesapeake's 15 outside the watershed): no CRS wrong
         beneath = not covered and _window_under(label, image) is not None
     if beneath:
-        warnings.warn(f"{labels_path} holds only no data under {Path(image_path).name}: its "
-                      f"mask is all the ignore value {IGNORE}.", GeotileWarning, stacklevel=3)
+        warn(f"{labels_path} holds only no data under {Path(image_path).name}: its "
+             f"mask is all the ignore value {IGNORE}.", GeotileWarning)
     elif not covered:
-        warnings.warn(f"{labels_path} does not cover {Path(image_path).name}: its mask is all "
-                      f"the ignore value {IGNORE}. The label raster's CRS may be wrong, or it "
-                      "may belong to another image.", GeotileWarning, stacklevel=3)
+        warn(f"{labels_path} does not cover {Path(image_path).name}: its mask is all "
+             f"the ignore value {IGNORE}. The label raster's CRS may be wrong, or it "
+             "may belong to another image.", GeotileWarning)
     for c, n in seen.items():
         unknown[c] = unknown.get(c, 0) + n
     for i in np.flatnonzero(dropped).tolist() if left_out is not None else ():

@@ -17,6 +17,7 @@ import shapely
 
 from geotile.affine_math import apply
 from geotile.errors import InputError
+from geotile.user_warnings import warn
 
 
 def geometry_array(geometries, name: str = "the geometries") -> np.ndarray:
@@ -371,12 +372,11 @@ def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None
 
 def warn_inexact(source_crs, target_crs, bounds, source) -> None:
     """A GeotileWarning with :func:`inexact_transformation`'s line, if any."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
     if (line := inexact_transformation(source_crs, target_crs, bounds, source)) is not None:
-        warnings.warn(line, GeotileWarning, stacklevel=3)
+        warn(line, GeotileWarning)
 
 
 def _crs_name(crs) -> str:

@@ -104,9 +104,9 @@ def read_labelbox(labels, images) -> Labelme:
         orientation, _, _, view = image_view(image)
         found.append(_image_shapes(path, image, row, orientation, view))
     say_left_out(path, found, "no_area", "ImagePolyline or ImagePoint object",
-                 "lines and points have no area to burn", _place, 3)
+                 "lines and points have no area to burn", _place)
     say_left_out(path, found, "slivers", "object", "they have no area (points on one line, "
-                 "a box of no width or height)", _place, 3)
+                 "a box of no width or height)", _place)
     return Labelme(os.fspath(labels), [path] * len(found), found, run_names(found, classes))
 
 

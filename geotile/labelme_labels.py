@@ -30,7 +30,6 @@ import contextlib
 import math
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import shapely
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_documents import is_labelme
 from geotile.short_repr import short_repr
+from geotile.user_warnings import warn
 
 #: the field of the Labels holding each shape's label (its class name)
 CATEGORY = "label"
@@ -166,9 +166,9 @@ def read_labelme(labels, images) -> Labelme:
         files = pair_labels(labels, images)
     read = {f: read_file(f) for f in dict.fromkeys(files)}
     say_left_out(labels, read.values(), "no_area", "line, linestrip, point or points shape",
-                 "they have no area to burn", _shape_place, 4)
+                 "they have no area to burn", _shape_place)
     say_left_out(labels, read.values(), "slivers", "shape", "they have no area (points on "
-                 "one line, a circle of radius 0)", _shape_place, 4)
+                 "one line, a circle of radius 0)", _shape_place)
     return Labelme(os.fspath(labels), files, [read[f] for f in files],
                    run_names(read.values()))
 
@@ -210,20 +210,17 @@ def _image_name(path: Path) -> str:
     return str(name) if name else path.stem
 
 
-def say_left_out(labels, read, attribute: str, what: str, why: str, place,
-                 stacklevel: int) -> None:
+def say_left_out(labels, read, attribute: str, what: str, why: str, place) -> None:
     """One warning counting the shapes of ``read`` (LabelmeFiles) left out as ``attribute``
-    (``no_area``, ``slivers``), naming the first (``place(file, position)``); ``stacklevel``
-    counted from here."""
+    (``no_area``, ``slivers``), naming the first (``place(file, position)``)."""
     found = [(f, getattr(f, attribute)) for f in read if getattr(f, attribute)]
     if not found:
         return
     count = sum(len(positions) for _, positions in found)
     first, positions = found[0]
-    warnings.warn(f"{labels}: {count} {what}{'s' if count > 1 else ''} "
-                  f"{'were' if count > 1 else 'was'} left out ({place(first, positions[0])}"
-                  f"{' first' if count > 1 else ''}): {why}.", GeotileWarning,
-                  stacklevel=stacklevel)
+    warn(f"{labels}: {count} {what}{'s' if count > 1 else ''} "
+         f"{'were' if count > 1 else 'was'} left out ({place(first, positions[0])}"
+         f"{' first' if count > 1 else ''}): {why}.", GeotileWarning)
 
 
 def _shape_place(found: LabelmeFile, position: int) -> str:

@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from geotile.parquet_datasets import (
     partitioning,
 )
 from geotile.quiet_warnings import MEASURED, hidden
+from geotile.user_warnings import warn
 
 # GeoParquet files (PARQUET_SUFFIXES) are read through pyarrow (GDAL reads them only with
 # its ADBC driver); a folder of them written as one dataset (Overture's release) as one file
@@ -322,7 +322,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
         mixed = several_kinds(labels, given, layer) if _osm_file(given) else \
             several_subtypes(labels, given)
         if mixed is not None:
-            _warn(mixed)
+            warn(mixed)
     if pixels:  # whatever the file declares: the option says pixels (what it says kept)
         from geotile.pixel_labels import declared_crs
 
@@ -453,7 +453,7 @@ def _lonlat_checked(labels: Labels, path, crs_option: str | None) -> Labels:
         try:
             check_geographic_coordinates(labels, path, crs_option)
         except InputError as exc:
-            _warn(str(exc))
+            warn(str(exc))
     return labels
 
 
@@ -582,10 +582,9 @@ def wide_encoding(head: bytes) -> str | None:
     return None if encoding.startswith("utf-8") else encoding
 
 
-def _say_wide(path: Path, encoding: str, depth: int = 0) -> None:
-    _warn(f"{path}: {encoding.upper()}, not UTF-8 as GeoJSON must be (RFC 7946); read it as "
-          f"{encoding.upper()}. Save it as UTF-8 for other tools (GDAL cannot open it).",
-          depth=depth + 1)
+def _say_wide(path: Path, encoding: str) -> None:
+    warn(f"{path}: {encoding.upper()}, not UTF-8 as GeoJSON must be (RFC 7946); read it as "
+         f"{encoding.upper()}. Save it as UTF-8 for other tools (GDAL cannot open it).")
 
 
 def _cut_short(path: Path, encoding: str) -> InputError:
@@ -610,8 +609,8 @@ def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels
         if wide:
             raise _cut_short(path, wide) from None
         text = raw.decode("latin-1").translate(WINDOWS_1252)
-        _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
-              "Check text fields with accents.")
+        warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
+             "Check text fields with accents.")
     if wide:
         _say_wide(path, wide)
     from geotile.json_text import loads
@@ -769,25 +768,25 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
     # each with a count-free advice: tasks reading the features near their own tiles (make-masks
     # --workers) say it once in full, then once for the other images (the CLI's digest)
     if trimmed:
-        _warn(GeotileWarning(
+        warn(GeotileWarning(
             f"{path}: {_count(trimmed)} had positions of more than three numbers (an M "
             f"value?), read as x, y, z as GDAL does: {_names(trimmed, label)} (numbered from "
             "0, as ogrinfo does).", about=str(path), advice=f"{path}: features near "
             "them had positions of more than three numbers (an M value?), read as x, y, z as "
-            "GDAL does."), depth=1)
+            "GDAL does."))
     if closed:
-        _warn(GeotileWarning(
+        warn(GeotileWarning(
             f"{path}: {_count(closed)} had rings that were not closed and were closed: "
             f"{_names(closed, label)} (numbered from 0, as ogrinfo does).",
             about=str(path), advice=f"{path}: features near them had rings that were "
-            "not closed and were closed."), depth=1)
+            "not closed and were closed."))
     if skipped:
-        _warn(GeotileWarning(
+        warn(GeotileWarning(
             f"{path}: {_count(skipped)} with a geometry that cannot be read "
             f"{'was' if len(skipped) == 1 else 'were'} skipped: "
             f"{_names(skipped, label)} (numbered from 0, as ogrinfo does; {reason}).",
             about=str(path), advice=f"{path}: features near them with a geometry that "
-            f"cannot be read were skipped ({reason})."), depth=1)
+            f"cannot be read were skipped ({reason})."))
 
 
 def _xyz_positions(shape):
@@ -843,16 +842,6 @@ def _count(indices: list) -> str:
 def _names(indices: list, label, limit: int = 5) -> str:
     shown = ", ".join(label(i) for i in indices[:limit])
     return shown + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
-
-
-#: the frame with_read_settings puts between read_labels and its caller
-READ_SETTINGS_FRAME = 1
-
-
-def _warn(message: str | GeotileWarning, depth: int = 0) -> None:
-    """A GeotileWarning attributed to read_labels' caller (``depth``: extra frames; read
-    outside read_labels, -READ_SETTINGS_FRAME)."""
-    warnings.warn(message, GeotileWarning, stacklevel=4 + READ_SETTINGS_FRAME + depth)
 
 
 #: a GeoJSON object without a ``crs`` member (``"crs": null`` is one: no CRS)
@@ -984,8 +973,8 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
         # does not know, and hands the bytes back undecoded
         meta, fids, wkb, fields = read(ogr_path(path), layer=layer, return_fids=True,
                                        encoding="ISO-8859-1", **kwargs)
-        _warn(f"{path}: text fields are not UTF-8; read them as Latin-1 (Windows-1252). "
-              "Check text fields with accents.", depth=1)
+        warn(f"{path}: text fields are not UTF-8; read them as Latin-1 (Windows-1252). "
+             "Check text fields with accents.")
         latin = True
     if latin:
         fields = [column if column.dtype != object else np.array(
@@ -1068,13 +1057,13 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
             return f"FID {fids[i]}" if fids is not None else f"feature {i}"
 
         if repaired:
-            _warn(f"{path}: {_count(repaired)} with geometry GEOS cannot read as it is "
-                  f"(e.g. unclosed rings) {'was' if len(repaired) == 1 else 'were'} "
-                  f"repaired: {_names(repaired, label)}.")
+            warn(f"{path}: {_count(repaired)} with geometry GEOS cannot read as it is "
+                 f"(e.g. unclosed rings) {'was' if len(repaired) == 1 else 'were'} "
+                 f"repaired: {_names(repaired, label)}.")
         if skipped:
-            _warn(f"{path}: {_count(skipped)} with a geometry that cannot be read "
-                  f"{'was' if len(skipped) == 1 else 'were'} skipped: "
-                  f"{_names(skipped, label)}.")
+            warn(f"{path}: {_count(skipped)} with a geometry that cannot be read "
+                 f"{'was' if len(skipped) == 1 else 'were'} skipped: "
+                 f"{_names(skipped, label)}.")
     return Labels(geometries, fields, crs, extent, values)
 
 
@@ -1429,15 +1418,15 @@ def _stream_geojson(path: Path, regions, override, class_field: str | None,
     with open(path, "rb") as handle:
         wide = wide_encoding(handle.read(4))
     if wide:
-        _say_wide(path, wide, depth=1)
+        _say_wide(path, wide)
     reader = _GeoJSONStream(path, wide or "utf-8-sig")
     try:
         return reader.read(regions, override, class_field, where)
     except _NotUTF8:
         if wide:
             raise _cut_short(path, wide) from None
-        _warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
-              "Check text fields with accents.", depth=1)
+        warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
+             "Check text fields with accents.")
         return _GeoJSONStream(path, "latin-1").read(regions, override, class_field, where)
 
 
@@ -2290,11 +2279,11 @@ def _say_background(named: list[str], class_field: str, source) -> None:
     if not named:
         return
     shown = ", ".join(repr(k) for k in list(dict.fromkeys(named))[:5])
-    warnings.warn(
+    warn(
         f"{source}: {_count(named)} of field {class_field!r} "
         f"{'name' if len(named) > 1 else 'names'} background ({shown}): burnt as background "
         "(0). To make them a class, name them in a --class-map.",
-        GeotileWarning, stacklevel=4)
+        GeotileWarning)
 
 
 def _refuse_ids_mixed_with_names(values: list, everything: list, class_field: str,
@@ -2335,8 +2324,8 @@ def read_class_map(path: str | os.PathLike, *, zero: bool = False, merges: bool 
             text = decoded(raw)
         except UnicodeDecodeError:  # "ANSI", as Notepad and Excel save it
             text = raw.decode("cp1252")
-            _warn(f"{path}: not UTF-8; read it as Windows-1252. Check the class names with "
-                  "accents.", depth=-READ_SETTINGS_FRAME)
+            warn(f"{path}: not UTF-8; read it as Windows-1252. Check the class names with "
+                 "accents.")
         mapping = json.loads(text, object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(

@@ -113,9 +113,9 @@ def read_labelstudio(labels, images) -> Labelme:
         orientation, _, _, view = image_view(image)
         found.append(_image_shapes(path, image, task, orientation, view))
     say_left_out(path, found, "no_area", "result", "keypoints, polylines, unclosed polygons "
-                 "and choices or text have no area to burn", _region_place, 3)
+                 "and choices or text have no area to burn", _region_place)
     say_left_out(path, found, "slivers", "region", "they have no area (points on one line, "
-                 "a radius of 0)", _region_place, 3)
+                 "a radius of 0)", _region_place)
     return Labelme(os.fspath(labels), [path] * len(found), found,
                    run_names(found, export_names(path, tasks)))
 

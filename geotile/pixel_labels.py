@@ -21,11 +21,11 @@ polygons, each far larger than the image, one covering it whole), as big lon/lat
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 
 from geotile.errors import InputError
+from geotile.user_warnings import warn
 
 #: the --labels-crs value of labels in each image's pixel coordinates
 PIXELS = "pixels"
@@ -238,13 +238,13 @@ def warn_if_pixels(labels, src, image, source: str | os.PathLike) -> None:
     if np.any(left != right):  # shared borders or overlaps: regions, not scattered objects
         return
     name = getattr(image, "name", None) or os.path.basename(str(image))
-    warnings.warn(GeotileWarning(
+    warn(GeotileWarning(
         f"{source}: read as longitude/latitude ({labels.crs.to_string()}), one of its "
         f"{len(geometries)} separate polygons, each over {AREA_RATIO:.0f} times the area of "
         f"{name}, covers it whole (right for islands, lakes or countries), but "
         f"{_advice(src, image)}", about=name,
         advice=f"one of the labels' big separate polygons covers each whole; if they are "
-               f"the images' pixel coordinates, pass {OPTION}."), stacklevel=3)
+      f"the images' pixel coordinates, pass {OPTION}."))
 
 
 def refuse_for_evaluate(labels_crs, truth) -> None:

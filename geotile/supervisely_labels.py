@@ -169,9 +169,9 @@ def read_supervisely(labels, images):
         else:
             _check_image(ann, read[ann].size, image, bool(read[ann].instances))
     say_left_out(labels, read.values(), "no_area", "line, point, graph or cuboid_2d object",
-                 "they have no area to burn", _place, 4)
+                 "they have no area to burn", _place)
     say_left_out(labels, read.values(), "slivers", "object", "they lie outside the image",
-                 _place, 4)
+                 _place)
     if classes is None:
         names = run_names(read.values())
     else:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ import shapely
 from geotile.errors import GeotileWarning, InputError
 from geotile.label_documents import is_via, is_via3, via_entries
 from geotile.short_repr import short_repr
+from geotile.user_warnings import warn
 
 #: the class of regions without one (no region attribute, or none of --class-field)
 UNNAMED = "object"
@@ -395,18 +395,17 @@ def _say(path: Path, read, unnamed: int, field: str | None, differ: list) -> Non
     for attribute, what, why in (
             ("no_area", "polyline or point region", "they have no area to burn"),
             ("slivers", "region", "they have no area (points on one line, a radius of 0)")):
-        say_left_out(path, read, attribute, what, why, _region_place, 4)
+        say_left_out(path, read, attribute, what, why, _region_place)
     if unnamed:
         why = (f"no {field!r} value" if field else "no region attribute")
-        warnings.warn(f"{path}: {unnamed} region{'s' if unnamed > 1 else ''} with {why}: "
-                      f"class {UNNAMED!r} (--class-map maps it).", GeotileWarning, stacklevel=3)
+        warn(f"{path}: {unnamed} region{'s' if unnamed > 1 else ''} with {why}: "
+             f"class {UNNAMED!r} (--class-map maps it).", GeotileWarning)
     if differ:
         image, size, declared = differ[0]
         more = f" and {len(differ) - 1} more" if len(differ) > 1 else ""
-        warnings.warn(f"{image}{more}: {size} bytes, but {path} annotated a file of "
-                      f"{declared} bytes: another copy of the image. A re-encoded one of the "
-                      "same pixels is fine; a resized one is not.", GeotileWarning,
-                      stacklevel=3)
+        warn(f"{image}{more}: {size} bytes, but {path} annotated a file of "
+             f"{declared} bytes: another copy of the image. A re-encoded one of the "
+             "same pixels is fine; a resized one is not.", GeotileWarning)
 
 
 def place(entry: dict, index: int) -> str:

@@ -10,13 +10,13 @@ image's pixels) and ``lng_lat`` (EPSG:4326, for imagery georeferenced since).
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import shapely
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 LAYERS = ("xy", "lng_lat")
 #: ``subtype`` ids: the xView2 challenge's damage scale, least to most (1-4), and 5 for the
@@ -73,10 +73,9 @@ def read_xbd(document: dict, path: Path, layer: str | None, override=None):
     geometries[:] = list(shapely.from_wkt(texts, on_invalid="ignore")) if items else []
     unread = [i for i, (text, geometry) in enumerate(zip(texts, geometries, strict=True))
               if text is not None and geometry is None]
-    if unread:  # attributed to read_labels' caller (past with_read_settings' frame)
-        warnings.warn(f"{path}: {len(unread)} {layer} feature(s) with WKT that cannot be read "
-                      f"were skipped (feature {unread[0]}, numbered from 0).", GeotileWarning,
-                      stacklevel=5)
+    if unread:
+        warn(f"{path}: {len(unread)} {layer} feature(s) with WKT that cannot be read "
+             f"were skipped (feature {unread[0]}, numbered from 0).", GeotileWarning)
     properties = [item.get("properties") if isinstance(item.get("properties"), dict) else {}
                   for item in items]
     crs = override or (parse_crs("EPSG:4326", "xBD") if layer == "lng_lat" else None)

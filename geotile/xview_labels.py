@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from pathlib import Path
 
 import shapely
 
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 #: bytes of a file's start searched for xView's keys
 SNIFF_BYTES = 1 << 16
@@ -87,13 +87,13 @@ def read_xview(labels, images):
         shapes.append(found)
     if slivers:
         count = len(slivers)
-        warnings.warn(f"{path}: {count} box{'es' if count > 1 else ''} of no area left out "
-                      f"(feature {slivers[0]}{' first' if count > 1 else ''}).",
-                      GeotileWarning, stacklevel=3)
+        warn(f"{path}: {count} box{'es' if count > 1 else ''} of no area left out "
+             f"(feature {slivers[0]}{' first' if count > 1 else ''}).",
+             GeotileWarning)
     if unlabelled:
-        warnings.warn(f"{path}: {unlabelled} box{'es' if unlabelled > 1 else ''} of type_id 75 "
-                      "or 82 left out: xView's class list (xview_class_labels.txt) has no such "
-                      "class, and its tools drop them.", GeotileWarning, stacklevel=3)
+        warn(f"{path}: {unlabelled} box{'es' if unlabelled > 1 else ''} of type_id 75 "
+             "or 82 left out: xView's class list (xview_class_labels.txt) has no such "
+             "class, and its tools drop them.", GeotileWarning)
     return Labelme(os.fspath(labels), [path] * len(shapes), shapes,
                    sorted(names, key=lambda n: (len(n), n)))
 

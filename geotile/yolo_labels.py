@@ -21,7 +21,6 @@ import glob
 import logging
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import shapely
 
 from geotile.coco_labels import MAX_POINTS
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -139,10 +139,10 @@ def read_yolo(labels, images) -> Yolo:
                                  f"{len(names) - 1}). Fix the line or add the class to names.")
     else:
         names = [f"class_{i}" for i in range(max(top, 0) + 1)]
-        warnings.warn(f"{labels}: no data.yaml in its folder or the {UP} above it: classes "
-                      f"are named by index, class_0..class_{max(top, 0)} (Ultralytics' "
-                      "default names); put the dataset's data.yaml (names) beside labels/ "
-                      "to name them.", GeotileWarning, stacklevel=3)
+        warn(f"{labels}: no data.yaml in its folder or the {UP} above it: classes "
+             f"are named by index, class_0..class_{max(top, 0)} (Ultralytics' "
+             "default names); put the dataset's data.yaml (names) beside labels/ "
+             "to name them.", GeotileWarning)
     if len(names) > MAX_INDEX + 1:
         where = data_yaml or labels
         raise InputError(f"{where}: {len(names)} classes; a mask holds class ids 1..254 "
@@ -150,10 +150,10 @@ def read_yolo(labels, images) -> Yolo:
     boxes = [(path, o.line) for path, found in objects.items() for o in found if o.box]
     if boxes:
         path, line = boxes[0]
-        warnings.warn(f"{labels}: {len(boxes)} line{'s are' if len(boxes) > 1 else ' is a'} "
-                      f"detection box{'es' if len(boxes) > 1 else ''} (class cx cy w h, "
-                      f"first {path.name} line {line}), burnt as rectangles.",
-                      GeotileWarning, stacklevel=3)
+        warn(f"{labels}: {len(boxes)} line{'s are' if len(boxes) > 1 else ' is a'} "
+             f"detection box{'es' if len(boxes) > 1 else ''} (class cx cy w h, "
+             f"first {path.name} line {line}), burnt as rectangles.",
+             GeotileWarning)
     class_map = {name: i + 1 for i, name in reversed(list(enumerate(names)))}
     return Yolo(os.fspath(labels), paired, [objects[f] if f else [] for f in paired], names,
                 data_yaml, dict(sorted(class_map.items(), key=lambda item: item[1])))
@@ -419,9 +419,9 @@ def image_labels(yolo: Yolo, position: int, width: int, height: int, transform, 
         geometries.append(polygon)
         names.append(yolo.names[item.index])
     if slivers:
-        warnings.warn(f"{yolo.files[position]}: {len(slivers)} object(s) have no area (points "
-                      f"on one line, or outside the image) and were left out (line "
-                      f"{slivers[0]} first).", GeotileWarning, stacklevel=3)
+        warn(f"{yolo.files[position]}: {len(slivers)} object(s) have no area (points "
+             f"on one line, or outside the image) and were left out (line "
+             f"{slivers[0]} first).", GeotileWarning)
     array = np.empty(len(geometries), dtype=object)
     array[:] = geometries
     if len(array):
