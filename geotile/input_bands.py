@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from pathlib import Path
 
 from geotile.errors import GeotileWarning, InputError, ModelError
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -210,11 +210,11 @@ def _warn_blue_first(src, indexes: list[int], source) -> None:
         b, r = colours.index(ColorInterp.blue), colours.index(ColorInterp.red)
         swapped[b], swapped[r] = swapped[r], swapped[b]
         names = ", ".join(c.name for c in colours)
-        warnings.warn(f"{Path(str(source)).name}: bands {','.join(map(str, indexes))} are "
-                      f"{names} by their colour interpretation and feed the model in that "
-                      f"order: give --bands {','.join(map(str, swapped))} if it takes red "
-                      f"first, or --bands {','.join(map(str, indexes))} to keep it.",
-                      GeotileWarning, stacklevel=3)
+        warn(f"{Path(str(source)).name}: bands {','.join(map(str, indexes))} are "
+             f"{names} by their colour interpretation and feed the model in that "
+             f"order: give --bands {','.join(map(str, swapped))} if it takes red "
+             f"first, or --bands {','.join(map(str, indexes))} to keep it.",
+             GeotileWarning)
 
 
 def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) -> None:
@@ -325,7 +325,7 @@ def _warn_bad_bands(src, indexes: list[int], source) -> None:
     kept = [i for i in indexes if i not in bad]
     fix = f"give --bands {band_ranges(kept)} and a model of {len(kept)} channels" if kept \
         else "give other bands with --bands"
-    warnings.warn(f"{Path(str(source)).name}: band{'s' if len(fed) > 1 else ''} "
-                  f"{band_ranges(fed)} feed the model but are bad bands by its ENVI header "
-                  f"(bbl 0: water vapour, noise): to leave them out {fix}, unless it was "
-                  "trained on them.", GeotileWarning, stacklevel=3)
+    warn(f"{Path(str(source)).name}: band{'s' if len(fed) > 1 else ''} "
+         f"{band_ranges(fed)} feed the model but are bad bands by its ENVI header "
+         f"(bbl 0: water vapour, noise): to leave them out {fix}, unless it was "
+         "trained on them.", GeotileWarning)

@@ -31,6 +31,7 @@ import os
 import re
 
 from geotile.input_paths import LANDSAT_BAND_FILE, mtl_files
+from geotile.user_warnings import warn
 
 #: a Level-2 band's MTL group and its scale and offset keys, by its kind (the MTL repeats
 #: the keys of surface reflectance in LEVEL1_RADIOMETRIC_RESCALING: the Level-1 product's)
@@ -196,7 +197,6 @@ def mtl_declared(src) -> list[tuple] | None:
 
 def _warn_other_product(name: str, mtl, named: str) -> None:
     """Warn that band file ``name``'s MTL is of another product (``named``): not read."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -204,8 +204,7 @@ def _warn_other_product(name: str, mtl, named: str) -> None:
     advice = (f"its {mtl} is product {named}'s (its LANDSAT_PRODUCT_ID), not this one's: "
               "its scale, offset and fill are not taken; put the product's own MTL beside "
               "it")
-    warnings.warn(GeotileWarning(f"{file}: {advice}.", about=file, advice=advice),
-                  stacklevel=4)
+    warn(GeotileWarning(f"{file}: {advice}.", about=file, advice=advice))
 
 
 def _level2_values(groups: dict, band: str) -> tuple | None:

@@ -28,7 +28,6 @@ import json
 import logging
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, partial
@@ -49,6 +48,7 @@ from geotile.resume import TAG as COMPLETE_TAG
 from geotile.resume import digest as resume_digest
 from geotile.resume import plan as resume_plan
 from geotile.streaming import BackgroundWriter, row_blocks
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -522,11 +522,11 @@ def prepare_labels(
             raise InputError(f"{source}: no feature has a geometry. Give a file of polygons.")
         raise InputError(f"{source}: no feature is a polygon. Give building footprints.")
     if points:
-        warnings.warn(GeotileWarning(
+        warn(GeotileWarning(
             f"{source}: {counted(points, 'point feature')} {'was' if points == 1 else 'were'} "
             "left out: points have no area to burn.", about=os.fspath(source),
             advice=f"{source}: point features near them were left out: points have no area "
-            "to burn."), stacklevel=3)
+            "to burn."))
     check_geographic_coordinates(labels, source, hint=lonlat_hint)
     if crs is not None:
         if labels.crs is not None and len(labels):
@@ -574,13 +574,12 @@ def _drop_non_finite(labels, source, chunk: int = 100_000):
         return labels
     count = int(bad.sum())
     more = f" and {count - len(places)} more" if count > len(places) else ""
-    warnings.warn(GeotileWarning(
+    warn(GeotileWarning(
         f"{source}: {count} feature{'s' if count > 1 else ''} with infinite or NaN "
         f"coordinates (reprojected outside a CRS's area?) {'were' if count > 1 else 'was'} "
         f"skipped: at {', '.join(places)}{more} (first finite vertex). Fix or remove them.",
         about=os.fspath(source), advice=f"{source}: features near them with infinite or NaN "
-        "coordinates (reprojected outside a CRS's area?) were skipped. Fix or remove them."),
-        stacklevel=4)
+        "coordinates (reprojected outside a CRS's area?) were skipped. Fix or remove them."))
     geometries = labels.geometries.copy()
     geometries[bad] = None
     return labels.replace(geometries=geometries)
@@ -601,12 +600,12 @@ def _say_no_area(original, repaired, source, degrees: bool = False) -> None:
     places = ", ".join(f"({x:.{digits}f}, {y:.{digits}f})" for x, y in
                        (shapely.get_coordinates(original[i])[0] for i in gone[:5]))
     more = f" and {count - 5} more" if count > 5 else ""
-    warnings.warn(GeotileWarning(
+    warn(GeotileWarning(
         f"{source}: {count} polygon{'s have' if count > 1 else ' has'} no area (rings folded "
         f"back on themselves or on one line) and {'were' if count > 1 else 'was'} left out: "
         f"at {places}{more} (first vertex). Fix or remove them.", about=os.fspath(source),
         advice=f"{source}: polygons near them with no area (rings folded back on themselves "
-        "or on one line) were left out. Fix or remove them."), stacklevel=4)
+        "or on one line) were left out. Fix or remove them."))
 
 
 def _drop_shapeless(labels, class_field: str | None):
@@ -653,22 +652,22 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
                 raise InputError(f"{source}: the features are lines (roads?), which have no "
                                  f"area; {lines_fix}{closed}")
             n = int(lines.sum())
-            warnings.warn(GeotileWarning(
+            warn(GeotileWarning(
                 f"{source}: {counted(n, 'line feature')} {'was' if n == 1 else 'were'} left out "
                 f"of the annotations; {lines_fix}{closed}", about=os.fspath(source),
                 advice=f"{source}: line features near them were left out of the annotations; "
-                f"{lines_fix}{_closed_advice(closed, source)}"), stacklevel=3)
+                f"{lines_fix}{_closed_advice(closed, source)}"))
             return labels
         if only.all():
             raise InputError(f"{source}: the features are lines (roads?), which have no area "
                              f"to burn. Give --line-width M to burn them M metres wide.{closed}")
         n = int(lines.sum())
-        warnings.warn(GeotileWarning(
+        warn(GeotileWarning(
             f"{source}: {counted(n, 'line feature')} {'was' if n == 1 else 'were'} left out "
             f"(no --line-width); give --line-width M to burn them M metres wide.{closed}",
             about=os.fspath(source), advice=f"{source}: line features near them were left out "
             "(no --line-width); give --line-width M to burn them M metres wide."
-            f"{_closed_advice(closed, source)}"), stacklevel=3)
+            f"{_closed_advice(closed, source)}"))
         return labels
     if not width > 0 or cap not in LINE_CAPS:
         raise InputError(f"--line-width {width} --line-cap {cap}: give a width > 0 metres and "
@@ -1558,11 +1557,11 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
         # fault, nor an empty file's (geotile's GeoJSON reader gives no extent)
         expression, count = labels.where
         near = " near the image" if labels.extent is not None else ""
-        warnings.warn(GeotileWarning(
+        warn(GeotileWarning(
             f"{labels_path}: --where {expression!r} selects none of its {count} "
             f"features{near}; {outcome or f'the mask of {image} is all zeros'}.", about=image,
             advice=f"--where {expression!r} selects none of their labels' features; "
-            f"{outcomes}."), stacklevel=3)
+            f"{outcomes}."))
         return
     shapeless = shapely.is_missing(labels.geometries) | shapely.is_empty(labels.geometries)
     if shapeless.all() and labels.extent is None and "ImageId" not in labels.fields:
@@ -1570,10 +1569,10 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
         # EMPTY roads, say)
         features = "features with a geometry" if len(labels) else "features"
         where = f"layer {layer!r} of {labels_path}" if layer else labels_path
-        warnings.warn(GeotileWarning(
+        warn(GeotileWarning(
             f"{where} holds no {features}; "
             f"{outcome or f'the mask of {image} is all zeros'}.", about=image,
-            advice=f"the labels given for them hold no {features}; {outcomes}."), stacklevel=3)
+            advice=f"the labels given for them hold no {features}; {outcomes}."))
         return
     if "ImageId" in labels.fields and {"BuildingId", "RoadId"} & set(labels.fields):
         from geotile.spacenet import match_image
@@ -1611,7 +1610,7 @@ def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,
             message += pixels
             advice += (" They lie within the images' pixels, as pixel coordinates would: pass "
                        "--labels-crs pixels if they are.")
-    warnings.warn(GeotileWarning(message, about=image, advice=advice), stacklevel=3)
+    warn(GeotileWarning(message, about=image, advice=advice))
 
 
 def mask_profile(src, count: int, ignore: bool, creation_options: dict) -> dict:

@@ -10,12 +10,12 @@ with the identity transform is written) is not shown in its place.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 from geotile.affine_math import apply
 from geotile.errors import GeotileWarning
+from geotile.user_warnings import warn
 
 
 @contextlib.contextmanager
@@ -251,7 +251,7 @@ def rotated_view_refusal(src, other, what: str = "mask") -> str | None:
             f"then give it with the {what}.")
 
 
-def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str = "",
+def warn_if_not_georeferenced(src, outputs: str, also: str = "",
                               mask=None) -> bool:
     """One GeotileWarning when ``src`` has no CRS, or one that nothing places it in
     (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"; ``also``:
@@ -260,35 +260,34 @@ def warn_if_not_georeferenced(src, outputs: str, stacklevel: int = 3, also: str 
     name = Path(str(src.name)).name
     also = f" {also}" if also else ""
     if placed_nowhere(src):
-        warnings.warn(f"{name}: the raster names a CRS but has no geotransform, so nothing "
-                      f"places it on the map; {outputs} are in pixel coordinates (x right, "
-                      "y down) and carry no CRS. Georeference it (gdal_translate -a_ullr or "
-                      f"-a_gt) for map coordinates.{also}", GeotileWarning,
-                      stacklevel=stacklevel)
+        warn(f"{name}: the raster names a CRS but has no geotransform, so nothing "
+             f"places it on the map; {outputs} are in pixel coordinates (x right, "
+             "y down) and carry no CRS. Georeference it (gdal_translate -a_ullr or "
+             f"-a_gt) for map coordinates.{also}", GeotileWarning)
         return True
     if raster_crs(src) is not None:
         return False
     if sensor_georeferencing(src):
         sensor = sensor_georeferencing(src)
-        warnings.warn(f"{name}: georeferenced by {sensor} only (not orthorectified): output "
-                      f"rasters keep its {sensor} on the same pixels, other coordinates of "
-                      f"{outputs} are pixel ones. Orthorectify it ({orthorectify(sensor)}) "
-                      f"for a map grid.{also}", GeotileWarning, stacklevel=stacklevel)
+        warn(f"{name}: georeferenced by {sensor} only (not orthorectified): output "
+             f"rasters keep its {sensor} on the same pixels, other coordinates of "
+             f"{outputs} are pixel ones. Orthorectify it ({orthorectify(sensor)}) "
+             f"for a map grid.{also}", GeotileWarning)
         return True
     orientation = src.tags().get("EXIF_Orientation", "1").strip()
     if orientation not in ("", "1"):
         shown = None if mask is None else Path(str(mask)).name
         # said once for other photos: their masks' names apart
         advice = _turned(name, orientation, outputs, shown and "its mask").partition(": ")[2]
-        warnings.warn(GeotileWarning(_turned(name, orientation, outputs, shown), about=name,
-                                     advice=advice), stacklevel=stacklevel)
+        warn(GeotileWarning(_turned(name, orientation, outputs, shown), about=name,
+                            advice=advice))
     if src.transform.is_identity:
         text = (f"{name}: the raster has no georeferencing; {outputs} are in pixel "
                 "coordinates (x right, y down) and carry no CRS.")
     else:
         text = (f"{name}: the raster has no CRS; {outputs} are in its own coordinates "
                 f"(its geotransform) and carry no CRS.{_unread_prj(src)}")
-    warnings.warn(text + also, GeotileWarning, stacklevel=stacklevel)
+    warn(text + also, GeotileWarning)
     return True
 
 

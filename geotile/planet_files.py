@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from pathlib import Path, PurePath
 
 import numpy as np
 
 from geotile.errors import GeotileWarning
+from geotile.user_warnings import warn
 
 #: a Planet usable-data mask's name: <scene>[_3B]_udm2[_clip].tif (PSScene), <scene>_udm.tif,
 #: <scene>_3B_AnalyticMS_DN_udm_clip.tif (older), <tile>_BGRN_DN_udm.tif (PSOrthoTile),
@@ -92,12 +92,11 @@ def warn_unclear(src, image, what: str, size: int = 512) -> None:
     share = np.count_nonzero(valid & ~clear) / max(np.count_nonzero(valid), 1)
     if not share:
         return
-    warnings.warn(f"{image.name}: its {udm2.name} flags {share * 100:.2g} % of its valid "
-                  f"pixels not clear (cloud, shadow, haze, snow), and they {what} as any "
-                  f"pixel. To leave them out, give a copy with them 0, its nodata: gdal_calc.py "
-                  f"-A {a} --allBands A -B {b} --B_band 1 --calc 'A*(B==1)' "
-                  f"--NoDataValue 0 --outfile {image.stem}_clear.tif.", GeotileWarning,
-                  stacklevel=3)
+    warn(f"{image.name}: its {udm2.name} flags {share * 100:.2g} % of its valid "
+         f"pixels not clear (cloud, shadow, haze, snow), and they {what} as any "
+         f"pixel. To leave them out, give a copy with them 0, its nodata: gdal_calc.py "
+         f"-A {a} --allBands A -B {b} --B_band 1 --calc 'A*(B==1)' "
+         f"--NoDataValue 0 --outfile {image.stem}_clear.tif.", GeotileWarning)
 
 
 #: a SkySat ortho collect's panchromatic image, which it delivers apart from its analytic

@@ -32,6 +32,7 @@ from typing import Any
 from geotile.errors import OutputExistsError
 from geotile.input_paths import identity
 from geotile.output_owners import OWNERS, written_by
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -109,11 +110,10 @@ def say_other_code(found: str | None) -> None:
     """Warn (:data:`OTHER_CODE`, one line however many outputs) when ``found`` is another
     geotile's completion digest."""
     if by_other_code(found):
-        import warnings
 
         from geotile.errors import GeotileWarning
 
-        warnings.warn(OTHER_CODE, GeotileWarning, stacklevel=3)
+        warn(OTHER_CODE, GeotileWarning)
 
 
 def settings_key(command: str, settings: Mapping[str, Any]) -> str:

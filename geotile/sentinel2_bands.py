@@ -24,8 +24,9 @@ import json
 import os
 import posixpath
 import re
-import warnings
 from pathlib import Path
+
+from geotile.user_warnings import warn
 
 #: a band file as the product names it: tile, sensing time, band, L2A's resolution
 BAND_FILE = re.compile(r"T\d{2}[A-Z]{3}_\d{8}T\d{6}_(B\d[\dA]|TCI|SCL|AOT|WVP)(_\d{2}m)?"
@@ -210,8 +211,7 @@ def _scale_offset(path, band: str, level: str) -> tuple[float, float]:
                   "DN + 1000: reflectance 0.1 too high, give --mean 0.1 with --scale 0.0001); "
                   f"give it in its unzipped SAFE, or put its own product's "
                   f"MTD_MSIL{level}.xml beside it")
-        warnings.warn(GeotileWarning(f"{name}: {advice}.", about=name, advice=advice),
-                      stacklevel=3)
+        warn(GeotileWarning(f"{name}: {advice}.", about=name, advice=advice))
         return 0.0001, 0.0
     values = _values(str(mtd), *(_version(mtd) or ()))
     quantity = values["quantity"].get(band if band in ("AOT", "WVP") else "spectral")
@@ -270,8 +270,7 @@ def stack_declared(src) -> list[tuple] | None:
                   "Sentinel-2 band files whose 0 fill the VRT does not declare: where they "
                   "overlap, a later file's fill hides an earlier one's pixels; build it "
                   "with gdalbuildvrt -srcnodata 0 -vrtnodata 0")
-        warnings.warn(GeotileWarning(f"{file}: {advice}.", about=file, advice=advice),
-                      stacklevel=3)
+        warn(GeotileWarning(f"{file}: {advice}.", about=file, advice=advice))
     return bands if bands != own else None
 
 

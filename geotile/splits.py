@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ import numpy as np
 from geotile.errors import GeotileWarning
 from geotile.grid import Grid, Patch
 from geotile.quiet_warnings import is_valid
+from geotile.user_warnings import warn
 
 SPLIT_NAMES = ("train", "val", "test")
 #: split planning: blocks wanted for the smallest split, the weight of keeping a block's
@@ -212,11 +212,11 @@ def _warn_overlapping(images) -> None:
         pairs.extend(_overlaps_across_crs(groups))
     if pairs:
         more = f" (and {len(pairs) - 1} more pairs)" if len(pairs) > 1 else ""
-        warnings.warn(
+        warn(
             f"{pairs[0][0]} and {pairs[0][1]} overlap on the ground{more}: --split keeps "
             "splits apart within an image only, so their common ground may be in train and "
             "in val or test. Tile overlapping images (other dates, collects) in one split, "
-            "or cut the overlap out.", GeotileWarning, stacklevel=3)
+            "or cut the overlap out.", GeotileWarning)
 
 
 def _overlaps_across_crs(groups: dict[str, list]) -> list[tuple]:

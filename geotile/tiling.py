@@ -43,7 +43,6 @@ import logging
 import math
 import os
 import shutil
-import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -110,6 +109,7 @@ from geotile.tile_resume import (
     _remove_leftovers,
     _remove_staging,
 )
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -587,11 +587,11 @@ def tile_rasters(
     zeros_nodata = _warn_zero_nodata(masks)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded
-        warnings.warn(
+        warn(
             f"0/255 masks (255: the building) are padded with 0, background, in {options.fmt} "
             "mask patches, which hold no mask band to mark it (index.csv's nodata_fraction "
             "counts it). Use --format tif to have the padding marked.",
-            GeotileWarning, stacklevel=2)
+            GeotileWarning)
     if options.fmt != "tif":
         _warn_mask_band_lost(images, options.fmt)
     summary = TileSummary(Path(outdir))
@@ -709,23 +709,23 @@ def tile_rasters(
         if lock is not None:
             os.close(lock)  # after the folder went: a run waiting on it makes a new one
     for image, why in summary.skipped_images.items():
-        warnings.warn(f"{image}: skipped, no patch: {why}", GeotileWarning, stacklevel=2)
+        warn(f"{image}: skipped, no patch: {why}", GeotileWarning)
     if options.max_nodata is None:  # else kept as asked (--max-nodata 1)
         for image, count in all_nodata.items():
-            warnings.warn(
+            warn(
                 f"{image}: all {count} of its patches are entirely nodata (index.csv's "
                 "nodata_fraction 1.0), written as no --max-nodata was given. Pass "
                 "--max-nodata 0.99 to leave such patches out, or check the image's nodata "
-                "value.", GeotileWarning, stacklevel=2)
+                "value.", GeotileWarning)
     if options.split is not None:
         empty = [name for name, fraction in zip(SPLIT_NAMES, options.split, strict=False)
                  if fraction > 0 and not summary.per_split.get(name)]
         if empty:
-            warnings.warn(
+            warn(
                 f"no patch in {' and '.join(empty)}: the images hold too few patches for "
                 f"--split {','.join(f'{f:g}' for f in options.split)} (splits go by spatial "
                 "blocks). Give more or larger images, a smaller --size, or other fractions.",
-                GeotileWarning, stacklevel=2)
+                GeotileWarning)
     return summary
 
 
@@ -922,9 +922,9 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         if mask_src is not None:  # a refused mask: no warning about the image before
             check_pixels_readable(mask_src)
             _check_same_grid(src, mask_src)
-        warn_if_not_georeferenced(src, "the patches and their index.csv bounds", stacklevel=4,
+        warn_if_not_georeferenced(src, "the patches and their index.csv bounds",
                                   mask=mask)
-        warn_other_pages(src, label.name, stacklevel=4)
+        warn_other_pages(src, label.name)
         warn_vrt_gap(src, label.name, "become patches of valid pixels")
         warn_unclear(src, image, "become patches")  # a Planet udm2's clouds
         if mask_src is not None:

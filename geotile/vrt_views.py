@@ -12,6 +12,7 @@ import rasterio
 
 from geotile.input_paths import _is_local
 from geotile.raster import has_nodata, sample_pixels, unmasked_alpha
+from geotile.user_warnings import warn
 
 
 @contextlib.contextmanager
@@ -178,7 +179,6 @@ def warn_vrt_gap(src, name: str, what: str, indexes=None) -> None:
     and declares no nodata or alpha: GDAL reads them as valid 0s, which become ``what``;
     else one when 12/16-bit bands are 0 together in a share of it (a scene's fill, as in
     Sentinel-2's JP2s and stacks of them, which declare no nodata)."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -186,16 +186,15 @@ def warn_vrt_gap(src, name: str, what: str, indexes=None) -> None:
     if has_nodata(src) or unmasked_alpha(src):
         return
     if gap := vrt_uncovered(src, indexes):
-        warnings.warn(f"{name}: {gap * 100:.3g} % of it lies outside all of its sources, and "
-                      "it declares no nodata or alpha: GDAL reads those areas as valid 0 "
-                      f"pixels, and they {what}. Rebuild it with gdalbuildvrt -addalpha (or a "
-                      "nodata value: -vrtnodata) to leave them out.", GeotileWarning,
-                      stacklevel=3)
+        warn(f"{name}: {gap * 100:.3g} % of it lies outside all of its sources, and "
+             "it declares no nodata or alpha: GDAL reads those areas as valid 0 "
+             f"pixels, and they {what}. Rebuild it with gdalbuildvrt -addalpha (or a "
+             "nodata value: -vrtnodata) to leave them out.", GeotileWarning)
     elif share := _zero_fill_share(src, indexes):
-        warnings.warn(f"{name}: its {src.dtypes[0]} bands are 0 together in {share * 100:.3g} "
-                      "% of it (sampled), a fill, but it declares no nodata: GDAL reads those "
-                      f"pixels as valid, and they {what}. {_declare_fill(src.name)} to leave "
-                      "them out.", GeotileWarning, stacklevel=3)
+        warn(f"{name}: its {src.dtypes[0]} bands are 0 together in {share * 100:.3g} "
+             "% of it (sampled), a fill, but it declares no nodata: GDAL reads those "
+             f"pixels as valid, and they {what}. {_declare_fill(src.name)} to leave "
+             "them out.", GeotileWarning)
 
 
 def _declare_fill(path) -> str:

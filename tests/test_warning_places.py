@@ -142,7 +142,7 @@ def _evaluate_lines(tmp_path):
     evaluate_lines(lines("pred.geojson"), lines("truth.geojson"))
 
 
-CALLS = [_read_latin1, _read_open_ring, _masks_latin1]
+CALLS = [_read_latin1, _read_open_ring, _masks_points, _masks_latin1, _tile]
 
 
 @pytest.mark.parametrize("call", CALLS, ids=[c.__name__.strip("_") for c in CALLS])
