@@ -23,6 +23,7 @@ from pathlib import Path
 from geotile.cpus import usable_cpus
 from geotile.errors import GeotileError, InputError, Interrupted
 from geotile.gdal_settings import with_read_settings
+from geotile.user_warnings import warn
 
 #: per worker process: (model path, options) -> OnnxModel
 _MODELS: dict = {}
@@ -826,8 +827,7 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                     if digest and Path(digest[0]).name != name:  # of the labels file, said
                         digest = (name, digest[1])  # by each task: once, the others named
                     # with its file and advice, as in one process (the CLI's digest)
-                    warnings.warn(category(text, *digest) if digest else text, category,
-                                  stacklevel=2)
+                    warn(category(text, *digest) if digest else text, category)
                 bar.update()
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop everything now
             raise _interrupt(client, futures, names, outputs, results) from None

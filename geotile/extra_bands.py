@@ -23,6 +23,7 @@ import numpy as np
 
 from geotile.errors import InputError
 from geotile.plurals import counted
+from geotile.user_warnings import warn
 
 RESAMPLING = ("auto", "bilinear", "nearest", "cubic", "average")
 
@@ -89,7 +90,6 @@ def _resampling_for(src, path, resampling: str) -> str:
     """The resampling that puts ``src`` on the image grid: ``auto`` is nearest for a raster
     of classes (:func:`_holds_classes`), else bilinear; a blending one asked for a raster
     of classes is warned about once."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -97,10 +97,10 @@ def _resampling_for(src, path, resampling: str) -> str:
     if resampling == "auto":
         return "nearest" if classes else "bilinear"
     if classes and resampling != "nearest":
-        warnings.warn(f"{Path(str(path)).name}: the --extra-bands raster holds classes (a "
-                      f"colour table or class names), which {resampling} resampling blends "
-                      "into ids of no class at their borders; give --extra-resampling nearest "
-                      "to keep them.", GeotileWarning, stacklevel=4)
+        warn(f"{Path(str(path)).name}: the --extra-bands raster holds classes (a "
+             f"colour table or class names), which {resampling} resampling blends "
+             "into ids of no class at their borders; give --extra-resampling nearest "
+             "to keep them.", GeotileWarning)
     return resampling
 
 
@@ -201,7 +201,6 @@ def check_two_files(model, image, extra) -> None:
 def warn_repeated_dates(model, image, extra) -> None:
     """One warning where a multi-temporal model's dates (the image, then ``extra``'s) give
     one file twice: a copy-paste, or a cloudy date filled with another (meant or not)."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -211,10 +210,9 @@ def warn_repeated_dates(model, image, extra) -> None:
     for number, path in enumerate([image, *(d.path for d in each_date(extra))], 1):
         first = seen.setdefault(_same_file_key(path), number)
         if first != number:
-            warnings.warn(f"{Path(str(path)).name} is given as dates {first} and {number} of "
-                          f"{Path(str(model.path)).name}: the same pixels twice. If another "
-                          "date was meant, give its file in that place.", GeotileWarning,
-                          stacklevel=3)
+            warn(f"{Path(str(path)).name} is given as dates {first} and {number} of "
+                 f"{Path(str(model.path)).name}: the same pixels twice. If another "
+                 "date was meant, give its file in that place.", GeotileWarning)
             return
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputRangeError, ModelError
+from geotile.user_warnings import warn
 
 
 @contextlib.contextmanager
@@ -85,10 +85,10 @@ def warn_one_scale_over_types(model, typed) -> None:
     if len(first) < 2:
         return
     shown = ", ".join(f"{name}'s {dtype} {reach(dtype)}" for name, dtype in first.values())
-    warnings.warn(f"--scale {scale:.3g} multiplies every image's pixels alike, but they are of "
-                  f"{len(first)} types, which reach the model on different ranges ({shown}): "
-                  "predict each type in its own run with its own --scale (or convert them to "
-                  "one type first: gdal_translate -ot Byte -scale).", GeotileWarning, stacklevel=2)
+    warn(f"--scale {scale:.3g} multiplies every image's pixels alike, but they are of "
+         f"{len(first)} types, which reach the model on different ranges ({shown}): "
+         "predict each type in its own run with its own --scale (or convert them to "
+         "one type first: gdal_translate -ot Byte -scale).", GeotileWarning)
 
 
 def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | None:
@@ -136,7 +136,7 @@ def _declared_fix(model, scales, offsets, added: int) -> tuple[str, bool]:
             f"negated{plus})"), True
 
 
-def _warn_extra_declared(extra, stacklevel: int = 3) -> None:
+def _warn_extra_declared(extra) -> None:
     """Warn when the --extra-bands raster ``extra`` (:class:`geotile.extra_bands.ExtraBands`)
     declares values other than its pixels (GDAL scale/offset: an nDSM in uint16 centimetres
     of scale 0.01): they reach the model as they are, as its patches hold them."""
@@ -147,11 +147,10 @@ def _warn_extra_declared(extra, stacklevel: int = 3) -> None:
     shown = ",".join(f"{v:.12g}" for v in dict.fromkeys(scales))
     moved = ",".join(f"{v:.12g}" for v in dict.fromkeys(offsets))
     name = extra.path.name
-    warnings.warn(f"{name}: the --extra-bands raster declares scale {shown} and offset {moved} "
-                  "(value = pixel * scale + offset), but its pixels go to the model as they "
-                  "are. To feed those values convert it first: gdal_translate -unscale -ot "
-                  f"Float32 {name} {extra.path.stem}_values.tif.", GeotileWarning,
-                  stacklevel=stacklevel)
+    warn(f"{name}: the --extra-bands raster declares scale {shown} and offset {moved} "
+         "(value = pixel * scale + offset), but its pixels go to the model as they "
+         "are. To feed those values convert it first: gdal_translate -unscale -ot "
+         f"Float32 {name} {extra.path.stem}_values.tif.", GeotileWarning)
 
 
 def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
@@ -163,7 +162,7 @@ def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> Non
                              lambda: _float_top(src, indexes), name,
                              lambda: _declared_scaling_hint(model, src, indexes, added)
                              or planet_radiance_hint(src),
-                             stacklevel=4, full=declared_top(src, indexes)):
+                             full=declared_top(src, indexes)):
         _warn_declared_unapplied(model, src, indexes, added, name)
 
 
@@ -189,16 +188,16 @@ def _warn_declared_unapplied(model, src, indexes: list[int], added: int, name: s
         f"as stored, divided by {round(1 / fed)}" if math.isclose(1 / fed, round(1 / fed))
         else f"as stored, times {fed:.6g}")
     fix = _declared_fix(model, scales, offsets, added)[0]
-    warnings.warn(f"{name}: band{'s' if len(bands) > 1 else ''} "
-                  f"{','.join(str(i) for i, _, _ in bands)} declare scale "
-                  f"{_shown(s for _, s, _ in bands)} and offset "
-                  f"{_shown(o for _, _, o in bands)} (value = pixel * scale + offset), but "
-                  f"their {dtypes[0]} pixels go to the model {how}, not as those "
-                  f"values: {fix}.", GeotileWarning, stacklevel=3)
+    warn(f"{name}: band{'s' if len(bands) > 1 else ''} "
+         f"{','.join(str(i) for i, _, _ in bands)} declare scale "
+         f"{_shown(s for _, s, _ in bands)} and offset "
+         f"{_shown(o for _, _, o in bands)} (value = pixel * scale + offset), but "
+         f"their {dtypes[0]} pixels go to the model {how}, not as those "
+         f"values: {fix}.", GeotileWarning)
 
 
 def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
-                      declared: Callable = lambda: None, stacklevel: int = 3,
+                      declared: Callable = lambda: None,
                       full: tuple[float, str] | None = None) -> bool:
     """Warn when pixels of a type that wants --scale reach the model as they are
     (``model.unscaled``), once per type among ``dtypes``. Bands of mixed types are each
@@ -211,9 +210,8 @@ def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
         top = float_top() if dtype.kind == "f" and len(dtypes) == 1 else None
         if hint := (unscaled(dtype, top, full) if full else unscaled(dtype, top)):
             hint = declared() or hint
-            warnings.warn(f"{name}: {dtype} pixels go to the model as they are (no --scale, "
-                          f"and the model declares none): {hint}.", GeotileWarning,
-                          stacklevel=stacklevel)
+            warn(f"{name}: {dtype} pixels go to the model as they are (no --scale, "
+                 f"and the model declares none): {hint}.", GeotileWarning)
             return True
     return False
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from pathlib import Path
 
 from geotile.affine_math import apply
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -37,10 +37,9 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
     ground = _ground_pixel(src)
     if ground is None:  # said without -v: the model runs at a scale nobody checked
         if raster_crs(src) is not None and not placed_nowhere(src):  # else said: no georef
-            warnings.warn(f"{name}: pixel size unknown in ground metres: {given} is not "
-                          "applied. Reproject the image (gdalwarp -t_srs EPSG:xxxx) to "
-                          "resample it, or give --model-resolution native.", GeotileWarning,
-                          stacklevel=2)
+            warn(f"{name}: pixel size unknown in ground metres: {given} is not "
+                 "applied. Reproject the image (gdalwarp -t_srs EPSG:xxxx) to "
+                 "resample it, or give --model-resolution native.", GeotileWarning)
         return None
     ratios = [size / metres for size in ground]
     shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in ground))
@@ -49,10 +48,10 @@ def _model_pixel(model, src, options) -> tuple[float, float] | None:
         log.info("%s: %s m pixels, as the model expects", name, shown)
         return None
     if factor > LARGE_RESAMPLING:  # slow and likely a unit mix-up: said without -v
-        warnings.warn(f"{name}: {given} resamples its {shown} m pixels {factor:.3g}x "
-                      f"({'finer' if metres < min(ground) else 'coarser'}); if the model's "
-                      "pixels are not that size, give --model-resolution in metres (or "
-                      "native).", GeotileWarning, stacklevel=2)
+        warn(f"{name}: {given} resamples its {shown} m pixels {factor:.3g}x "
+             f"({'finer' if metres < min(ground) else 'coarser'}); if the model's "
+             "pixels are not that size, give --model-resolution in metres (or "
+             "native).", GeotileWarning)
     log.info("%s: %s m pixels, the model expects %g m: windows are read resampled to %g m "
              "and the result is written back on the image grid (--model-resolution native "
              "turns this off)", name, shown, metres, metres)

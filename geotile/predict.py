@@ -46,7 +46,6 @@ import logging
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -118,6 +117,7 @@ from geotile.resume import plan as resume_plan
 from geotile.stage_clock import StageClock
 from geotile.streaming import DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE, MIN_TILE_SIZE
 from geotile.tta import TTA_TRANSFORMS
+from geotile.user_warnings import warn
 
 if TYPE_CHECKING:
     from rasterio.windows import Window
@@ -946,9 +946,8 @@ def predict_raster(
             "regressor") and options.output_type == "probability" and options.dtype == "uint8":
         # raw model values (--activation none, regressors) are not probabilities: float32
         # a warning, not a log line: said once for a folder's images (the CLI's digest)
-        warnings.warn(GeotileWarning(f"--dtype uint8 ignored: {model.path.name} gives raw "
-                                     "values, not probabilities 0..1; written as float32"),
-                      stacklevel=2)
+        warn(GeotileWarning(f"--dtype uint8 ignored: {model.path.name} gives raw "
+                            "values, not probabilities 0..1; written as float32"))
         options = dataclasses.replace(options, dtype="float32")
     threshold = options.threshold if options.threshold is not None else (
         model.threshold if model.threshold is not None else 0.5)
@@ -1046,10 +1045,10 @@ def predict_raster(
                      indexes if src is original else None)
         warn_unclear(original, image_path, "get predictions")  # a Planet udm2's clouds
         if src.count == 1 and paletted(src) and 1 in indexes:  # not expanded: 1 channel
-            warnings.warn(f"{image_path.name}: its band holds colour-table indices (a paletted "
-                          f"image), not intensities, and {model.path.name} gets them as they "
-                          "are. For its colours, run gdal_translate -expand rgb on it and give "
-                          "a 3-channel model.", GeotileWarning, stacklevel=2)
+            warn(f"{image_path.name}: its band holds colour-table indices (a paletted "
+                 f"image), not intensities, and {model.path.name} gets them as they "
+                 "are. For its colours, run gdal_translate -expand rgb on it and give "
+                 "a 3-channel model.", GeotileWarning)
         _warn_unscaled(model, src, indexes, added, _dates_named(model, src, indexes, extra,
                                                                 image_path))
         if extra is not None and not two_dates(model):  # a second date is fed as the first
@@ -1128,9 +1127,9 @@ def predict_raster(
                         if not _write_bands(dst, bands, options, threshold,
                                             check_nodata or margin, clock,
                                             background_channel(model)):
-                            warnings.warn(_nothing_predicted(
+                            warn(_nothing_predicted(
                                 image_path, model, geometry, size, src, mosaic, pixel),
-                                GeotileWarning, stacklevel=2)
+                                GeotileWarning)
                 if options.cog:  # cut at close on a full disk without an error: said first
                     verify_geotiff(target, output_path)
                     write_cog(target, final_tmp, options.creation_options,

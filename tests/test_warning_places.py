@@ -142,7 +142,8 @@ def _evaluate_lines(tmp_path):
     evaluate_lines(lines("pred.geojson"), lines("truth.geojson"))
 
 
-CALLS = [_read_latin1, _read_open_ring, _masks_points, _masks_latin1, _tile]
+CALLS = [_read_latin1, _read_open_ring, _masks_points, _masks_latin1, _predict,
+         _predict_on_workers, _tile]
 
 
 @pytest.mark.parametrize("call", CALLS, ids=[c.__name__.strip("_") for c in CALLS])
