@@ -42,6 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geotile.user_warnings import warn
+
 log = logging.getLogger("geotile")
 
 #: metres between control points along an edge, and the distance control points snap
@@ -75,7 +77,6 @@ def say_if_timed(frames) -> None:
     """Warn where one of ``frames`` ((file, its fields: a GeoDataFrame, a road CSV's extra
     columns)) carries SpaceNet 5's speeds or travel times: APLS here weights paths by length
     (APLS_length), not by travel time."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -83,10 +84,10 @@ def say_if_timed(frames) -> None:
         fields = [c for c in SPEED_FIELDS if c in frame and np.isfinite(
             np.asarray(frame[c], dtype=float)).any()]
         if fields:
-            warnings.warn(f"{path} carries {fields[0]}: APLS here weighs paths by length "
-                          "(SpaceNet 3's APLS, apls.py's APLS_length), not by travel time "
-                          "(SpaceNet 5's APLS_time, which geotile does not compute).",
-                          GeotileWarning, stacklevel=3)
+            warn(f"{path} carries {fields[0]}: APLS here weighs paths by length "
+                 "(SpaceNet 3's APLS, apls.py's APLS_length), not by travel time "
+                 "(SpaceNet 5's APLS_time, which geotile does not compute).",
+                 GeotileWarning)
             return
 
 
@@ -428,7 +429,6 @@ def _say_if_large(gt: _Graph, prop: _Graph, spacing: float) -> None:
 def _say_bridges(graph: _Graph, side: str) -> None:
     """Warn where edges of ``graph`` cross without a node: bridges, or roads at grade drawn
     without a common vertex (hand-drawn lines), which the graph does not join."""
-    import warnings
 
     import shapely
 
@@ -441,7 +441,7 @@ def _say_bridges(graph: _Graph, side: str) -> None:
     n = int((pairs[0] < pairs[1]).sum())
     if n:
         it, has = ("it", "has") if n == 1 else ("them", "have")
-        warnings.warn(f"APLS: {counted(n, 'crossing')} of the {side} lines {has} no vertex of "
-                      f"both: scored as {'a bridge' if n == 1 else 'bridges'} (no turn there), "
-                      f"as apls.py scores {it}; where roads meet, give both lines a vertex "
-                      "there.", GeotileWarning, stacklevel=3)
+        warn(f"APLS: {counted(n, 'crossing')} of the {side} lines {has} no vertex of "
+             f"both: scored as {'a bridge' if n == 1 else 'bridges'} (no turn there), "
+             f"as apls.py scores {it}; where roads meet, give both lines a vertex "
+             "there.", GeotileWarning)

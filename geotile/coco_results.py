@@ -23,7 +23,6 @@ import logging
 import math
 import os
 import re
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 
 from geotile.errors import GeotileWarning, InputError, UsageError
 from geotile.folder_evaluation import ManyEvaluation
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -219,11 +219,11 @@ def _warn_low(path: Path, scores: np.ndarray) -> None:
     given: each is scored as a prediction."""
     low = int((scores < LOW_SCORE).sum())
     if low and low >= LOW_SHARE * len(scores):
-        warnings.warn(f"{path}: {low} of {len(scores)} results score below {LOW_SCORE:g} (the "
-                      f"lowest {scores.min():.3g}) and each is scored as a prediction; "
-                      "frameworks write detections down to 0.05 for COCO's AP. Give "
-                      "--min-score (the score the model is used at, e.g. 0.5) to score those "
-                      "it keeps.", GeotileWarning, stacklevel=3)
+        warn(f"{path}: {low} of {len(scores)} results score below {LOW_SCORE:g} (the "
+             f"lowest {scores.min():.3g}) and each is scored as a prediction; "
+             "frameworks write detections down to 0.05 for COCO's AP. Give "
+             "--min-score (the score the model is used at, e.g. 0.5) to score those "
+             "it keeps.", GeotileWarning)
 
 
 def _what(result: dict, index: int) -> str:

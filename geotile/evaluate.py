@@ -636,12 +636,12 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         t_indexes, true_kind = plain_bands(true, raster_kind(true, truth=True))
         t_indexes = t_indexes or (None if true_kind.kind == "probability" else [1])
         if true_kind.kind == "class" and t_indexes == [1] and true.count > 1:
-            warn_if_other_class_bands(true, truth, stacklevel=4)
+            warn_if_other_class_bands(true, truth)
         if pred_kind.kind == "class" and p_indexes is None and pred.count > 1:
-            warn_if_other_class_bands(pred, prediction, stacklevel=4, side="prediction")
+            warn_if_other_class_bands(pred, prediction, side="prediction")
         for path, src, kind in ((truth, true, true_kind), (prediction, pred, pred_kind)):
             if kind.kind == "class":
-                warn_if_lossy_ids(src, path, "which count as errors", stacklevel=4)
+                warn_if_lossy_ids(src, path, "which count as errors")
         t_threshold = true_kind.threshold if true_kind.threshold is not None else 0.5
         merged: dict[int, int] = {}
         if class_map:
@@ -765,7 +765,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         if warn and unmatched:
             log.warning("%s (against %s): %s", prediction, truth, unmatched)
         if warn:
-            warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
+            warn_zero_nodata([prediction, truth], zeros)
         if by_id and warn:
             _warn_paired_by_id(str(truth), prediction, truth, [counts])
         for path, other, lost in ((prediction, truth, zero_nodata[0]),

@@ -5,12 +5,12 @@ and a warning where the two cover different ground."""
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 
 from geotile.errors import InputError
 from geotile.label_set import header_crs
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -151,10 +151,10 @@ def _both_in_pixels(prediction_frame, truth_frame, prediction, truth, prediction
     from geotile.errors import GeotileWarning
 
     minx, miny = frames[beyond.index(True)].total_bounds[:2]
-    warnings.warn(f"{prediction}, {truth}: coordinates like ({minx:.0f}, {miny:.0f}) are not "
-                  "longitude/latitude and neither file declares a CRS: both read in no CRS "
-                  "(pixel coordinates, say). Pass --labels-crs and --prediction-crs if they "
-                  "are in one.", GeotileWarning, stacklevel=4)
+    warn(f"{prediction}, {truth}: coordinates like ({minx:.0f}, {miny:.0f}) are not "
+         "longitude/latitude and neither file declares a CRS: both read in no CRS "
+         "(pixel coordinates, say). Pass --labels-crs and --prediction-crs if they "
+         "are in one.", GeotileWarning)
     return _without_crs(prediction_frame), _without_crs(truth_frame)
 
 
@@ -172,10 +172,10 @@ def _in_the_others_frame(frame, other, source, other_source):
         check_geographic_coordinates(frame, source)
     except InputError:
         minx, miny = frame.total_bounds[:2]
-        warnings.warn(f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not "
-                      f"longitude/latitude; read, as {other_source}'s, in no CRS (pixel "
-                      "coordinates, say). Pass --labels-crs/--prediction-crs if they are in "
-                      "one.", GeotileWarning, stacklevel=4)
+        warn(f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not "
+             f"longitude/latitude; read, as {other_source}'s, in no CRS (pixel "
+             "coordinates, say). Pass --labels-crs/--prediction-crs if they are in "
+             "one.", GeotileWarning)
         return _without_crs(frame)
     return frame
 

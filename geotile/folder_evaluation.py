@@ -322,7 +322,7 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
 
         said = [(_shown(pairs.pairs[name][side]), c.zeros[side])
                 for side in (0, 1) for name, c in per_image.items()]
-        warn_zero_nodata([n for n, _ in said], [z for _, z in said], stacklevel=2)
+        warn_zero_nodata([n for n, _ in said], [z for _, z in said])
         _warn_folder_nodata_255(pairs, per_image)
         by_id = {name: c for name, c in per_image.items() if c.by_id}
         if by_id:

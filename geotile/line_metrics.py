@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from geotile.buffer_measures import BufferMeasures
 from geotile.errors import InputError, check_range
 from geotile.line_snapping import snapped_lines
 from geotile.plurals import counted_are
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -192,10 +192,9 @@ def _lines(geometries, side: str = "") -> np.ndarray:
     linear, _, _, only = line_parts(array)
     if not only.all():
         n = int((~only).sum())
-        warnings.warn(f"line_scores: {counted_are(n, f'{side} geometry', f'{side} geometries')} "
-                      f"{'a point, not a line' if n == 1 else 'points, not lines'}, and "
-                      f"{'is' if n == 1 else 'are'} left out of the line scores.", GeotileWarning,
-                      stacklevel=3)
+        warn(f"line_scores: {counted_are(n, f'{side} geometry', f'{side} geometries')} "
+             f"{'a point, not a line' if n == 1 else 'points, not lines'}, and "
+             f"{'is' if n == 1 else 'are'} left out of the line scores.", GeotileWarning)
     return linear[only]
 
 
@@ -379,10 +378,10 @@ def _polygons_left_out(frame, path) -> None:
     other = ~line_parts(geometries)[3] & ~blank & ~np.isin(kinds, POINT_TYPES)
     if other.any():
         n = int(other.sum())
-        warnings.warn(f"{path}: {counted_are(n, 'feature')} "
-                      f"{'a polygon' if n == 1 else 'polygons'}, not lines (buildings beside "
-                      f"roads), and {'is' if n == 1 else 'are'} left out of the line scores.",
-                      GeotileWarning, stacklevel=3)
+        warn(f"{path}: {counted_are(n, 'feature')} "
+             f"{'a polygon' if n == 1 else 'polygons'}, not lines (buildings beside "
+             f"roads), and {'is' if n == 1 else 'are'} left out of the line scores.",
+             GeotileWarning)
 
 
 def _lines_only(frame, path):
@@ -399,10 +398,10 @@ def _lines_only(frame, path):
     points = ~lines & np.isin(kinds, POINT_TYPES)
     if points.any():
         n = int(points.sum())
-        warnings.warn(f"{path}: {counted_are(n, 'feature')} "
-                      f"{'a point, not a line' if n == 1 else 'points, not lines'}, and "
-                      f"{'is' if n == 1 else 'are'} left out of the line scores.",
-                      GeotileWarning, stacklevel=3)
+        warn(f"{path}: {counted_are(n, 'feature')} "
+             f"{'a point, not a line' if n == 1 else 'points, not lines'}, and "
+             f"{'is' if n == 1 else 'are'} left out of the line scores.",
+             GeotileWarning)
     frame = frame[only].copy()
     frame[frame.geometry.name] = gpd.GeoSeries(linear[only], index=frame.index, crs=frame.crs)
     return frame
@@ -456,10 +455,10 @@ def score_line_frames(pred_frame, truth_frame, prediction, truth,
     if truth_frame.crs is None:
         from geotile.errors import GeotileWarning
 
-        warnings.warn(f"{prediction}, {truth}: the files declare no CRS, so --buffer "
-                      f"{buffer:g} and the lengths are in their coordinates' units (pixels for "
-                      "lines vectorized from an image without georeference), not metres.",
-                      GeotileWarning, stacklevel=2)
+        warn(f"{prediction}, {truth}: the files declare no CRS, so --buffer "
+             f"{buffer:g} and the lengths are in their coordinates' units (pixels for "
+             "lines vectorized from an image without georeference), not metres.",
+             GeotileWarning)
     if apls:
         from geotile.apls import say_if_timed
 

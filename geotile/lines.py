@@ -44,7 +44,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +65,7 @@ from geotile.raster_kinds import (
 )
 from geotile.skeleton_pixels import SkeletonPixels
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -691,8 +691,8 @@ def _say_missing_classes(options: LineOptions, frame, sources: list[_Source], pa
     for name in options.classes or ():
         if all(_road_class_id(name, s.kind.names) not in found for s in sources):
             where = paths[0].name if len(paths) == 1 else f"{len(paths)} rasters"
-            warnings.warn(f"--classes {name}: no line of that class in {where}; the output "
-                          "holds none.", GeotileWarning, stacklevel=4)
+            warn(f"--classes {name}: no line of that class in {where}; the output "
+                 "holds none.", GeotileWarning)
 
 
 def _road_class_id(name, names) -> int:
@@ -1178,10 +1178,9 @@ def vectorize_lines(
             caveat = (" (it says \"crs\": null, which geotile evaluate reads as no CRS, but "
                       "other GeoJSON readers will take them for longitude/latitude: prefer "
                       ".gpkg)" if writer == "GeoJSON" else "")
-            warnings.warn(f"{paths[0]}: {no_crs(paths[0])}; lines are in its own "
-                          "coordinates (pixels when it has no geotransform), lengths in those "
-                          f"units, and the output carries no CRS{caveat}.", GeotileWarning,
-                          stacklevel=2)
+            warn(f"{paths[0]}: {no_crs(paths[0])}; lines are in its own "
+                 "coordinates (pixels when it has no geotransform), lengths in those "
+                 f"units, and the output carries no CRS{caveat}.", GeotileWarning)
         check_output_crs(output, writer, options.crs, crs)
         frame, crs = centrelines(paths, options, progress)
         target = output_crs(options.crs, writer, crs)

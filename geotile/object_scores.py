@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +39,7 @@ from geotile.label_set import geometry_array as _geometry_array
 from geotile.plurals import counted_are
 from geotile.quiet_warnings import is_valid
 from geotile.score_tables import _name_column
+from geotile.user_warnings import warn
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -309,10 +309,10 @@ def _polygons_only(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
         n = int(others.sum())
         what = f"a {_GEOMETRY_NAME[kinds[0]]}" if n == 1 and kinds[0] in _GEOMETRY_NAME \
             else names
-        warnings.warn(f"{path}: {counted_are(n, 'feature')} {what}, "
-                      f"{'not a polygon' if n == 1 else 'not polygons'}, and "
-                      f"{'is' if n == 1 else 'are'} left out of the object scores.",
-                      GeotileWarning, stacklevel=3)
+        warn(f"{path}: {counted_are(n, 'feature')} {what}, "
+             f"{'not a polygon' if n == 1 else 'not polygons'}, and "
+             f"{'is' if n == 1 else 'are'} left out of the object scores.",
+             GeotileWarning)
     return frame[polygonal]
 
 
@@ -392,10 +392,9 @@ def _apply_min_area(pred_frame, truth_frame, min_area: float):
     if len(truth_frame) and not len(kept_truth):
         from geotile.errors import GeotileWarning
 
-        warnings.warn(f"--min-area {min_area:g} {unit} leaves out all {len(truth_frame)} "
-                      f"truth polygons (the largest is {areas.max():.4g} {unit}): the scores "
-                      f"are of nothing. Give --min-area in {unit}.", GeotileWarning,
-                      stacklevel=3)
+        warn(f"--min-area {min_area:g} {unit} leaves out all {len(truth_frame)} "
+             f"truth polygons (the largest is {areas.max():.4g} {unit}): the scores "
+             f"are of nothing. Give --min-area in {unit}.", GeotileWarning)
     kept_pred = pred_frame[square_metres(pred_frame) > min_area] if len(pred_frame) \
         else pred_frame
     dropped = len(truth_frame) - len(kept_truth), len(pred_frame) - len(kept_pred)
@@ -516,10 +515,9 @@ def _without_background(frame, field: str, source):
         return frame
     said = [v for v, b in zip(named, background, strict=True) if b]
     shown = ", ".join(repr(v) for v in list(dict.fromkeys(said))[:5])
-    warnings.warn(f"{source}: {_count(said)} of field {field!r} "
-                  f"{'name' if len(said) > 1 else 'names'} background ({shown}): left out of "
-                  "the scores, as make-masks burns them as background (0).", GeotileWarning,
-                  stacklevel=4)
+    warn(f"{source}: {_count(said)} of field {field!r} "
+         f"{'name' if len(said) > 1 else 'names'} background ({shown}): left out of "
+         "the scores, as make-masks burns them as background (0).", GeotileWarning)
     return frame[~background]
 
 

@@ -5,7 +5,6 @@ or lines reprojected to it (edges densified, longitudes kept whole at the antime
 from __future__ import annotations
 
 import os
-import warnings
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from geotile.affine_math import apply
 from geotile.errors import GeotileWarning, InputError
+from geotile.user_warnings import warn
 
 #: True where the caller has said already that the rasters have no CRS (SpaceNet CSVs):
 #: :func:`check_missing_crs` does not say it again (in this thread and context only)
@@ -254,10 +254,10 @@ def check_missing_crs(paths, crs, option, writer: str) -> None:
     if sensor is not None:
         caveat += (f". It is placed by {sensor} alone (not orthorectified): "
                    f"orthorectify it ({orthorectify(sensor)}) for map coordinates")
-    warnings.warn(f"{paths[0]}: {no_crs(paths[0])}; polygons are in its own "
-                  "coordinates (pixels when it has no geotransform), areas and "
-                  f"lengths in those units, and the output carries no CRS{caveat}.",
-                  GeotileWarning, stacklevel=3)
+    warn(f"{paths[0]}: {no_crs(paths[0])}; polygons are in its own "
+         "coordinates (pixels when it has no geotransform), areas and "
+         f"lengths in those units, and the output carries no CRS{caveat}.",
+         GeotileWarning)
 
 
 def no_crs(path) -> str:

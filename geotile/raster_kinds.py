@@ -26,6 +26,7 @@ from geotile.class_keys import (
 )
 from geotile.errors import InputError
 from geotile.raster import AMPLITUDE, alpha_bands
+from geotile.user_warnings import warn
 
 
 @dataclass(frozen=True)
@@ -1028,7 +1029,6 @@ def warn_if_scaled_probabilities(ids: np.ndarray, source) -> None:
     :data:`SCALED_PROBABILITY_IDS` (other than a uint8 0/255 mask's): most likely
     probabilities written as 0..255 or 0..65535 without GDAL's scale (read as classes
     "20" and "200")."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -1040,9 +1040,8 @@ def warn_if_scaled_probabilities(ids: np.ndarray, source) -> None:
             == "binary":
         return  # a 0/255 mask, a few strays aside
     name = Path(str(source)).name if source is not None else "raster"
-    warnings.warn(f"{name}: class ids up to {top} and no class names: "
-                  f"{scale_advice(ids.dtype, name)}; read as class ids.", GeotileWarning,
-                  stacklevel=3)
+    warn(f"{name}: class ids up to {top} and no class names: "
+         f"{scale_advice(ids.dtype, name)}; read as class ids.", GeotileWarning)
 
 
 #: a common full scale of probabilities below a uint16's 65535 (p x 10000, as reflectances)
@@ -1057,21 +1056,19 @@ def scale_advice(dtype, name: str, top: int | None = None) -> str:
             f"(gdal_edit.py -scale {1 / full:.6g} {name})")
 
 
-def warn_if_lossy_ids(src, path, effect: str, stacklevel: int = 3) -> None:
+def warn_if_lossy_ids(src, path, effect: str) -> None:
     """One warning when a raster of class ids (not a 0/255 mask, whose strays are read from
     128 up) is JPEG- or WebP-compressed: the codec moves ids near class edges to
     neighbouring or new ones; ``effect`` says what that does to the command's result."""
-    import warnings
 
     from geotile.errors import GeotileWarning
     from geotile.raster import lossy_codec
 
     if not (codec := lossy_codec(src)) or values_0_255(src, nodata=True) == "binary":
         return
-    warnings.warn(f"{path}: class ids from a {codec}-compressed (lossy) raster: the codec "
-                  f"moves ids near class edges to neighbouring or new ones, {effect}. Export "
-                  "the labels losslessly (PNG or GeoTIFF) from their source.", GeotileWarning,
-                  stacklevel=stacklevel)
+    warn(f"{path}: class ids from a {codec}-compressed (lossy) raster: the codec "
+         f"moves ids near class edges to neighbouring or new ones, {effect}. Export "
+         "the labels losslessly (PNG or GeoTIFF) from their source.", GeotileWarning)
 
 
 #: what warn_if_other_class_bands says of band 1 of each kind of input, which other band's
@@ -1081,12 +1078,11 @@ _READ_BY = {"truth": ("the truth scored", "the prediction's classes are", "truth
             "vectorize": ("the one vectorized", "the classes wanted are", "classes")}
 
 
-def warn_if_other_class_bands(src, path, stacklevel: int = 3, side: str = "truth") -> None:
+def warn_if_other_class_bands(src, path, side: str = "truth") -> None:
     """One warning when a class truth, prediction (``side``) or raster to vectorize of
     several unnamed bands (no roles, no alpha) is read by its band 1 and another band holds
     other ids in a sample (SEN12MS's lc_ rasters: IGBP, then three LCCS schemes; uint16
     layers, which raster_kind does not refuse): band 1 alone is read."""
-    import warnings
 
     from geotile.errors import GeotileWarning
     from geotile.raster import alpha_bands, sample_pixels
@@ -1101,8 +1097,8 @@ def warn_if_other_class_bands(src, path, stacklevel: int = 3, side: str = "truth
     said = (f"band 1 of its {src.count} unnamed bands of class ids is {read}; where "
             f"{other} another band's, give that one (gdal_translate -b N {{}} {out}.tif).")
     name = Path(str(path)).name  # the advice of a folder's other truths said once, for all
-    warnings.warn(GeotileWarning(f"{path}: {said.format(name)}", about=name,
-                                 advice=said.format("<truth>")), stacklevel=stacklevel)
+    warn(GeotileWarning(f"{path}: {said.format(name)}", about=name,
+                        advice=said.format("<truth>")))
 
 def warn_if_scaled_class_raster(src, kind: RasterKind, source,
                                 ignore: int | None = None) -> None:
@@ -1563,12 +1559,11 @@ def _zero_nodata(src) -> ZeroNodata:
     return ZeroNodata(True, tuple(found), pixels, zeros)
 
 
-def warn_zero_nodata(names, meanings, stacklevel: int = 2) -> None:
+def warn_zero_nodata(names, meanings) -> None:
     """One warning for the rasters ``names`` whose declared nodata 0 :func:`zero_nodata`
     read as ``meanings`` (those it decided by value; once per command run): their 0 read
     as background, or as no data with the share of their pixels left out and the fix; none
     of a raster holding no 0 (an inland WorldCover tile): nothing to decide."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -1600,4 +1595,4 @@ def warn_zero_nodata(names, meanings, stacklevel: int = 2) -> None:
             text = (f"{first}{more}: {shown} and nodata 0: its 0 is read as no "
                     f"data, {100 * zeros / max(pixels, 1):.0f}% of the pixels left out. If 0 is "
                     f"background, unset its nodata (gdal_edit.py -unsetnodata {fix}).")
-        warnings.warn(text, GeotileWarning, stacklevel=stacklevel + 1)
+        warn(text, GeotileWarning)

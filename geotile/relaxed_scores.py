@@ -40,6 +40,7 @@ import numpy as np
 from geotile.buffer_measures import BufferMeasures
 from geotile.errors import InputError, check_range
 from geotile.gdal_settings import with_read_settings
+from geotile.user_warnings import warn
 
 #: relative slack on the radius, so that a distance equal to rho (3 px at 0.5 m and 1.5 m)
 #: is within it despite rounding
@@ -324,7 +325,7 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         checks = tuple(reads and not (zero and zero.background) for reads, zero in zip(
             (reads_nodata(pred, p_kind), has_nodata(true)), zeros, strict=True))
         if zeros_seen is None:
-            warn_zero_nodata([prediction, truth], zeros, stacklevel=3)
+            warn_zero_nodata([prediction, truth], zeros)
         else:
             zeros_seen += zip((prediction, truth), zeros, strict=True)
 
@@ -373,10 +374,9 @@ def _nodata_255_lost(sides, nodata: list[int], roads) -> list[tuple[str, int]]:
             if lost and not road and may_be_0_255(side.src, side.kind)]
 
 
-def _warn_nodata_255(lost: list[tuple[str, int]], stacklevel: int = 4) -> None:
+def _warn_nodata_255(lost: list[tuple[str, int]]) -> None:
     """One warning for the masks ``lost`` (:func:`_nodata_255_lost`), the first named (as
     pixel scores warn of a truth's)."""
-    import warnings
 
     from geotile.errors import GeotileWarning
 
@@ -394,8 +394,7 @@ def _warn_nodata_255(lost: list[tuple[str, int]], stacklevel: int = 4) -> None:
                 f"{pixels} pixels and they hold no road: if they are 0/255 road masks (255 "
                 "road, not no data), unset their nodata (gdal_edit.py -unsetnodata on each, "
                 f"e.g. {name})")
-    warnings.warn(f"{said}; they are left out on both sides.", GeotileWarning,
-                  stacklevel=stacklevel)
+    warn(f"{said}; they are left out on both sides.", GeotileWarning)
 
 
 @dataclass
@@ -482,8 +481,8 @@ def evaluate_relaxed_folders(pairs, *, buffer: float = 3.0,
         per_image[name] = evaluate_relaxed(pred, true, buffer=buffer, road_class=road_class,
                                            threshold=threshold, zeros_seen=zeros,
                                            lost_255=lost)
-    warn_zero_nodata([p for p, _ in zeros], [m for _, m in zeros], stacklevel=3)
-    _warn_nodata_255(lost, stacklevel=3)
+    warn_zero_nodata([p for p, _ in zeros], [m for _, m in zeros])
+    _warn_nodata_255(lost)
     files = {name: (str(p), str(t)) for name, (p, t) in pairs.pairs.items()}
     unpaired = {"prediction": [str(p) for p in pairs.unpaired_prediction],
                 "truth": [str(t) for t in pairs.unpaired_truth]}

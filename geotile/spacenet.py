@@ -28,7 +28,6 @@ import logging
 import math
 import os
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError, Interrupted, UsageError
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -513,10 +513,10 @@ def _check_crs(paths: list, option) -> None:
         check_missing_crs(missing, None, option, "CSV")
         return
     more = f" (and {len(missing) - 1} other rasters)" if len(missing) > 1 else ""
-    warnings.warn(f"{missing[0]}: the raster has no CRS{more}, so its PolygonWKT_Geo "
-                  f"({GEO_CRS}) is written POLYGON EMPTY; PolygonWKT_Pix holds its buildings. "
-                  "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`, or give --crs source for "
-                  "its own coordinates.", GeotileWarning, stacklevel=3)
+    warn(f"{missing[0]}: the raster has no CRS{more}, so its PolygonWKT_Geo "
+         f"({GEO_CRS}) is written POLYGON EMPTY; PolygonWKT_Pix holds its buildings. "
+         "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`, or give --crs source for "
+         "its own coordinates.", GeotileWarning)
 
 
 def _check_local_crs(paths: list, option) -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from geotile.errors import GeotileWarning
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -89,10 +89,10 @@ def vectorize_lines_to_csv(
     lengths = not missing
     if missing:
         more = f" (and {len(missing) - 1} other rasters)" if len(missing) > 1 else ""
-        warnings.warn(f"{missing[0]}: the raster has no CRS{more}, so its lines' lengths are "
-                      f"in no metres: {os.fspath(output)} leaves out length_m (SpaceNet 3's "
-                      "columns ImageId, WKT_Pix). Assign one with `gdal_edit.py -a_srs "
-                      "EPSG:xxxx` for SpaceNet 5's length_m.", GeotileWarning, stacklevel=3)
+        warn(f"{missing[0]}: the raster has no CRS{more}, so its lines' lengths are "
+             f"in no metres: {os.fspath(output)} leaves out length_m (SpaceNet 3's "
+             "columns ImageId, WKT_Pix). Assign one with `gdal_edit.py -a_srs "
+             "EPSG:xxxx` for SpaceNet 5's length_m.", GeotileWarning)
     from geotile.spacenet import image_id
 
     rows: list[tuple] = []

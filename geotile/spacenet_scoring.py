@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +12,7 @@ import numpy as np
 from geotile.errors import GeotileWarning, InputError, UsageError
 from geotile.plurals import counted
 from geotile.spacenet import GEO_CRS, read_csv
+from geotile.user_warnings import warn
 
 log = logging.getLogger("geotile")
 
@@ -42,10 +42,10 @@ class CsvEvaluation:
         geo = why is None
         if not geo and self.per_image:
             _refuse_pixel_geojson(output, why)
-            warnings.warn(f"{output or 'the errors'}: in pixel coordinates (x right, y down "
-                          f"from each image's top-left corner), without a CRS: {why}. For map "
-                          "coordinates give both files PolygonWKT_Geo polygons (vectorize -o "
-                          "x.csv writes them).", GeotileWarning, stacklevel=2)
+            warn(f"{output or 'the errors'}: in pixel coordinates (x right, y down "
+                 f"from each image's top-left corner), without a CRS: {why}. For map "
+                 "coordinates give both files PolygonWKT_Geo polygons (vectorize -o "
+                 "x.csv writes them).", GeotileWarning)
         scored = (lambda t: t.pixel) if self.coordinates == "pixel" else (lambda t: t.geo)
         frames = []
         for image, scores in self.per_image.items():
@@ -309,8 +309,8 @@ def _lines_of(path):
     if other.any():
         n = int(other.sum())
         are = "is a polygon" if n == 1 else "are polygons"
-        warnings.warn(f"{path}: {counted(n, 'row')} {are}, not lines (buildings beside "
-                      "roads), left out of the line scores.", GeotileWarning, stacklevel=3)
+        warn(f"{path}: {counted(n, 'row')} {are}, not lines (buildings beside "
+             "roads), left out of the line scores.", GeotileWarning)
         keep = np.flatnonzero(~other)
         table.image_ids, table.pixel = table.image_ids[keep], table.pixel[keep]
     return table

@@ -4,13 +4,13 @@ otherwise, colour, lossy or mask-band-only labels, and masks declaring nodata 0.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from geotile.errors import GeotileWarning, InputError
 from geotile.raster_kinds import run_zero_nodata, warn_zero_nodata, zero_nodata
+from geotile.user_warnings import warn
 
 
 def _refuse_complex(images, masks, extras) -> None:
@@ -94,12 +94,12 @@ def _warn_16_bit_png(images: list) -> None:
     if not images:
         return
     more = f" (and {len(images) - 1} more)" if len(images) > 1 else ""
-    warnings.warn(
+    warn(
         f"{images[0]}{more}: its 16-bit bands make 16-bit PNG patches of several bands, "
         "which PIL (torchvision's and Hugging Face's image loading) reads as 8-bit, their "
         "high byte (4000 as 15), as cv2.imread does by default: read them with rasterio "
         "or cv2.IMREAD_UNCHANGED, or use --format tif or --format npy.",
-        GeotileWarning, stacklevel=3)
+        GeotileWarning)
 
 
 def _png_alpha_band(image, extra=None) -> int | None:
@@ -127,12 +127,12 @@ def _warn_png_alpha(found: list[tuple]) -> None:
     if not found:
         return
     (image, band), more = found[0], f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    warnings.warn(
+    warn(
         f"{image}{more}: PNG keeps band {band} of {band} of its patches as alpha "
         "(transparency), not as data: cv2.imread drops it by default, as PIL's "
         "convert('RGB') does, and viewers draw its 0s transparent. Read the patches with "
         "rasterio or cv2.IMREAD_UNCHANGED, or use --format tif or --format npy.",
-        GeotileWarning, stacklevel=3)
+        GeotileWarning)
 
 
 def _check_paletted_with_extra(images, extras, fmt: str = "tif") -> None:
@@ -169,10 +169,10 @@ def _warn_if_colour_labels(mask_src, image) -> None:
 
     if looks_like_colour_labels(mask_src):
         name = Path(str(mask_src.name)).name
-        warnings.warn(f"{name}: its RGB bands look like colour-coded labels, so the mask "
-                      "patches hold colours, not class ids. Make a class mask first: geotile "
-                      f"make-masks {name} {Path(str(image)).name} -o mask.tif "
-                      f"{palette_advice(mask_src)}.", GeotileWarning, stacklevel=5)
+        warn(f"{name}: its RGB bands look like colour-coded labels, so the mask "
+             "patches hold colours, not class ids. Make a class mask first: geotile "
+             f"make-masks {name} {Path(str(image)).name} -o mask.tif "
+             f"{palette_advice(mask_src)}.", GeotileWarning)
 
 
 def _warn_if_lossy_mask(mask_src) -> None:
@@ -187,10 +187,10 @@ def _warn_if_lossy_mask(mask_src) -> None:
     strays = int(counts[1:255].sum()) if counts is not None and counts[255] else 0
     found = (f" (here {strays} px of values other than 0 and 255)" if strays else "")
     name = Path(str(mask_src.name)).name
-    warnings.warn(f"{name}: the mask is {codec}-compressed (lossy), which shifts the values "
-                  f"near class edges to other, even new, class ids{found}; its patches keep "
-                  "them. Export the mask losslessly (PNG or GeoTIFF) from its source.",
-                  GeotileWarning, stacklevel=5)
+    warn(f"{name}: the mask is {codec}-compressed (lossy), which shifts the values "
+         f"near class edges to other, even new, class ids{found}; its patches keep "
+         "them. Export the mask losslessly (PNG or GeoTIFF) from its source.",
+         GeotileWarning)
 
 
 def _check_grids(images, masks) -> None:
@@ -247,11 +247,11 @@ def _warn_mask_band_lost(images, fmt: str) -> None:
                 masked.append(str(image))
     if masked:
         more = f" (and {len(masked) - 1} more)" if len(masked) > 1 else ""
-        warnings.warn(
+        warn(
             f"{masked[0]}{more}: its nodata is a mask band, which {fmt} patches cannot hold: "
             "their masked pixels read as image data (index.csv's nodata_fraction counts "
             "them). Use --format tif to keep the mask in each patch.",
-            GeotileWarning, stacklevel=3)
+            GeotileWarning)
 
 
 def _warn_zero_nodata(masks) -> bool:
@@ -270,7 +270,7 @@ def _warn_zero_nodata(masks) -> bool:
         for mask in meanings:
             with open_raster(mask) as mask_src:
                 meanings[mask] = zero_nodata(mask_src, run)
-    warn_zero_nodata(list(meanings), list(meanings.values()), stacklevel=3)
+    warn_zero_nodata(list(meanings), list(meanings.values()))
     return run
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +80,7 @@ from geotile.regularize import (
 )
 from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 from geotile.touching_union import touching_unions
+from geotile.user_warnings import warn
 from geotile.vector_output import (
     _check_not_an_input,
     check_vector_output,
@@ -506,11 +506,11 @@ def _say_nothing_squared(options: VectorizeOptions, frame, paths) -> None:
     if not options.regularize or not len(frame) or building_rows(frame).any():
         return
     classes = ", ".join(dict.fromkeys(frame["class"].astype(str)))
-    warnings.warn(f"{_name(paths[0])}: --regularize squares classes named as buildings "
-                  "(building, house, roof, garage, ...), none of " + classes + ": their "
-                  "outlines are left as polygonized. Name the classes (tag "
-                  "GEOTILE_CLASS_NAMES, gdal_edit.py -mo), or leave out --regularize.",
-                  GeotileWarning, stacklevel=4)
+    warn(f"{_name(paths[0])}: --regularize squares classes named as buildings "
+         "(building, house, roof, garage, ...), none of " + classes + ": their "
+         "outlines are left as polygonized. Name the classes (tag "
+         "GEOTILE_CLASS_NAMES, gdal_edit.py -mo), or leave out --regularize.",
+         GeotileWarning)
 
 
 def vectorize_polygons(
@@ -691,7 +691,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             kind = raster_kind(src, threshold_given=options.threshold is not None)
             indexes, kind = plain_bands(src, binary_mask_kind(src, kind))
             if kind.kind == "class" and indexes is None and src.count > 1:
-                warn_if_other_class_bands(src, path, stacklevel=2, side="vectorize")
+                warn_if_other_class_bands(src, path, side="vectorize")
             keep = kept_class_ids(options, kind.names, path)
             ignore = may_ignore_255(src, kind) and (keep is None or 255 not in keep)
             if ignore:
@@ -815,7 +815,7 @@ def _say_missing_classes(options: VectorizeOptions, frame, jobs, paths) -> None:
             else:
                 text = (f"--classes {name}: no region of that class in {where}; the output "
                         "holds none.")
-            warnings.warn(text, GeotileWarning, stacklevel=4)
+            warn(text, GeotileWarning)
 
 
 def _sources_for(merged, edge_regions) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from geotile.errors import UsageError, interrupted_as, unused_options
 from geotile.gdal_settings import with_read_settings
+from geotile.user_warnings import warn
 
 #: the marker watershed's options (``--instances`` only), as their keyword and option names
 MARKER_OPTIONS = {"marker_threshold": "--marker-threshold",
@@ -130,7 +131,6 @@ def vectorize_rasters(
 def _said_empty(rasters, feature: str, summary: dict) -> dict:
     """``summary``, after a GeotileWarning for each raster without a valid pixel (all NaN,
     infinite or nodata: a broken model export), which gave the output no ``feature``."""
-    import warnings
 
     from geotile.errors import GeotileWarning
     from geotile.input_paths import input_path
@@ -138,9 +138,9 @@ def _said_empty(rasters, feature: str, summary: dict) -> dict:
 
     for raster in rasters:
         if not holds_valid_pixel(raster):
-            warnings.warn(f"{input_path(raster).name}: the raster holds no valid pixel (all "
-                          f"NaN, infinite or nodata), so no {feature} comes from it.",
-                          GeotileWarning, stacklevel=3)
+            warn(f"{input_path(raster).name}: the raster holds no valid pixel (all "
+                 f"NaN, infinite or nodata), so no {feature} comes from it.",
+                 GeotileWarning)
     return summary
 
 

@@ -143,7 +143,7 @@ def _evaluate_lines(tmp_path):
 
 
 CALLS = [_read_latin1, _read_open_ring, _masks_points, _masks_latin1, _predict,
-         _predict_on_workers, _tile]
+         _predict_on_workers, _tile, _vectorize, _vectorize_lines, _evaluate_lines]
 
 
 @pytest.mark.parametrize("call", CALLS, ids=[c.__name__.strip("_") for c in CALLS])
@@ -154,6 +154,15 @@ def test_a_warning_names_the_callers_line(call, tmp_path):
     said = [w for w in caught if issubclass(w.category, GeotileWarning)]
     assert said, [str(w.message) for w in caught]
     assert [(w.filename, str(w.message)) for w in said if w.filename != __file__] == []
+
+
+def test_a_module_filter_names_the_callers_module(tmp_path):
+    """-W error::GeotileWarning:tests.test_warning_places (a filter on the user's module)
+    turns the warning into an error."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=GeotileWarning, module=__name__)
+        with pytest.raises(GeotileWarning, match="declare no CRS"):
+            _evaluate_lines(tmp_path)
 
 
 def test_a_warning_in_geotiles_reader_thread_names_the_threads_frame():
