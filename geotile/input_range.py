@@ -210,8 +210,11 @@ def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
         top = float_top() if dtype.kind == "f" and len(dtypes) == 1 else None
         if hint := (unscaled(dtype, top, full) if full else unscaled(dtype, top)):
             hint = declared() or hint
+            eight_bit = getattr(model, "scale_for_8_bit", "")
+            why = (f"its {eight_bit} is for 8-bit pixels" if eight_bit
+                   else "the model declares none")
             warn(f"{name}: {dtype} pixels go to the model as they are (no --scale, "
-                 f"and the model declares none): {hint}.", GeotileWarning)
+                 f"and {why}): {hint}.", GeotileWarning)
             return True
     return False
 

@@ -525,6 +525,10 @@ class OnnxModel:
         #: a file's word that unsigned pixels are divided by their type's maximum (Raster
         #: Vision's: uint16 / 65535), "" when not
         self._dtype_max = ""
+        #: the file and key whose scale geotile takes for 8-bit pixels only (transformers'
+        #: rescale_factor 1/255, mmcv's Normalize of 0..255 pixels), "" when none: named
+        #: where other pixels go in unscaled
+        self.scale_for_8_bit = ""
         self._mixed_said = False  # the warning of a mean and std on two scales given
         self._stats_wide = False  # mean/std above 255: for raw 12- or 16-bit pixels
         #: why the graph takes 0..255 pixels (it divides by 255, its mean/std are for them)
@@ -1554,7 +1558,7 @@ class OnnxModel:
         wanted = [name for name, given in (("mean", mean), ("std", std)) if given is None]
         declared = declared_normalization(self.metadata, self.path, wanted) if wanted else {}
         self.sidecars.pop("normalization", None)
-        self._pixels_0_255 = self._dtype_max = ""
+        self._pixels_0_255 = self._dtype_max = self.scale_for_8_bit = ""
         if wanted and not declared:  # no metadata: the files its exporter wrote beside it
             from geotile.exporter_sidecars import sidecar_normalization
             from geotile.hf_sidecars import PREPROCESSOR, hf_folder
@@ -1572,10 +1576,12 @@ class OnnxModel:
                 declared["scale"] = ("1/(its type's maximum) for unsigned pixels", where)
             elif where.endswith("of 0..255 pixels"):  # mmcv's: uint8 as they are, not 16-bit
                 self._pixels_0_255 = f"its {where.split(' ')[0]} Normalize is of 0..255 pixels"
-                declared["scale"] = ("1", where.split(" of ")[0] + " for 8-bit pixels")
+                self.scale_for_8_bit = where.split(" of ")[0]
+                declared["scale"] = ("1", self.scale_for_8_bit + " for 8-bit pixels")
             elif factor is not None and math.isclose(factor, 1 / 255, rel_tol=1e-6) \
                     and not where.endswith("constant_scale"):  # TerraTorch's: every image
-                declared["scale"] = ("1/255", declared["scale"][1] + " for 8-bit pixels")
+                self.scale_for_8_bit = declared["scale"][1]
+                declared["scale"] = ("1/255", self.scale_for_8_bit + " for 8-bit pixels")
             elif factor is not None:
                 scale = factor
             if declared:

@@ -3413,6 +3413,25 @@ def test_hugging_face_rescale_of_8_bit_pixels_leaves_16_bit_images_unscaled(
                                                             UNIT_STD), atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["uint16", "float32"])
+def test_pixels_left_unscaled_beside_a_hugging_face_rescale_name_it(tmp_path, run_cli,
+                                                                    make_raster, dtype):
+    """A float32 image of 0..255 values (or a uint16 one) beside a SegFormer export with
+    preprocessor_config.json's rescale_factor 1/255 went in unscaled with a warning saying
+    "the model declares none": it declares 1/255, which geotile takes for 8-bit pixels only.
+    The warning names that file and key instead."""
+    path = optimum_folder(tmp_path / "segformer")
+    top = 255 if dtype == "float32" else 2000
+    pixels = np.random.default_rng(3).integers(0, top, (3, 32, 32)).astype(dtype)
+    tif = make_raster(f"{dtype}.tif", pixels)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--tile-size", "32")
+    assert result.exit_code == 0, result.output
+    assert "--scale" in result.stderr
+    assert "declares none" not in result.stderr, result.stderr
+    assert "preprocessor_config.json rescale_factor" in result.stderr, result.stderr
+    assert "for 8-bit pixels" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(("config", "names"), [
     ({"model_type": "segformer", "label2id": {n: i for i, n in enumerate(HF_LABELS)}},
      HF_LABELS),
