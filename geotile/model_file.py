@@ -116,6 +116,14 @@ def explain_load_error(path: Path, exc: Exception, data: bytes = b"") -> str:
         return (f"{path}: the model uses opset {opset.group(1)} of {opset.group(2)}, and the "
                 f"installed ONNX Runtime {ort.__version__} supports up to {opset.group(3)}. "
                 "Re-export it with an older opset (torch.onnx.export opset_version=...).")
+    kernel = re.search(r"Could not find an implementation for (\S+)\((\d+)\) node with "
+                       r"name '([^']*)'", text)
+    if kernel:  # an op at an opset, or of input types, this ONNX Runtime has no kernel for
+        op, version, node = kernel.groups()
+        return (f"{path}: the installed ONNX Runtime {ort.__version__} has no implementation "
+                f"of {op} (opset {version}) for the input types of node '{node}'. Re-export "
+                "the model (another opset_version, or with dynamic height/width, or dynamo=True "
+                "in torch.onnx.export), or try another onnxruntime version.")
     return f"{path}: ONNX Runtime cannot load the model ({first_line(exc)})."
 
 

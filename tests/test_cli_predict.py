@@ -122,6 +122,34 @@ def test_bad_inputs(run_cli, make_raster, real_data, tmp_path):
     assert not (tmp_path / "o.tif").exists()
 
 
+def test_a_node_onnx_runtime_has_no_kernel_for_names_it_and_the_fix(run_cli, make_raster,
+                                                                   tmp_path):
+    """A Mask2Former exported at a fixed 512 px (torch.onnx.export, opset 17) had a
+    GridSample node ONNX Runtime 1.31 has no kernel for (its dynamic export loads): the
+    refusal passed on "NOT_IMPLEMENTED : Could not find an implementation for
+    GridSample(16) node ..." with no way out. It names the op and its opset, the installed
+    ONNX Runtime, and the fix (re-export, another onnxruntime)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    dims = ["batch", 3, "height", "width"]
+    nodes = [helper.make_node("Cast", ["pixel_values"], ["wide"], to=TensorProto.DOUBLE),
+             helper.make_node("Erf", ["wide"], ["erf"], name="/decoder/Erf"),
+             helper.make_node("Cast", ["erf"], ["logits"], to=TensorProto.FLOAT)]
+    graph = helper.make_graph(
+        nodes, "no_kernel",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, dims)])
+    model = tmp_path / "no_kernel.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=10), model)
+    image = make_raster("img.tif", np.zeros((3, 32, 32), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "no_kernel.onnx", "Erf (opset 13)", "no implementation",
+                          "/decoder/Erf", "Re-export", "onnxruntime")
+    assert not (tmp_path / "o.tif").exists()
+
+
 def test_an_image_with_too_few_bands_is_told_so(run_cli, make_raster, tmp_path):
     """3 (12) bands for a 4 (13) channel model: the refusal said "e.g. --bands 1,2,3,4", a
     band the image lacks. It now says what the image has and the model takes, and names
