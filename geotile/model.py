@@ -23,7 +23,9 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   upsampled bilinearly here: logits before the activation applied here, as HF/mmseg do),
   see :class:`Geometry`; a patch embedding on the input (a Conv of kernel = stride, no
   pads) makes windows whole patches on the image's patch grid, however the output is
-  upsampled; a token sequence [N, T, K] is refused naming its grid;
+  upsampled; a square map flattened row after row, [N, h*w, K] or [N, K, h*w]
+  (keras_segmentation's Reshape before its softmax), is read as that map, but a
+  patch embedding's token sequence [N, T, K] is refused naming its grid;
 - a mask classification export (MaskFormer, Mask2Former, OneFormer: class queries
   [N, Q, K+1] beside mask queries [N, Q, h, w]) gives one output of K class scores, combined
   per window as transformers does (:mod:`geotile.mask_classification`);
@@ -248,6 +250,9 @@ class ModelOutput:
     #: the output of class queries [N, Q, K+1] this one's mask queries [N, Q, h, w] are
     #: combined with (a mask classification model: geotile.mask_classification), or ""
     class_queries: str = ""
+    #: the axis (1 or 2) of a map flattened to a sequence of its pixels, row after row
+    #: (keras_segmentation's Reshape((h * w, K)): [N, h*w, K]; [N, K, h*w]), None for a map
+    flat_axis: int | None = None
 
     @property
     def multi_label(self) -> bool:
@@ -1086,6 +1091,8 @@ class OnnxModel:
         names = [o.name for o in self.outputs]
         queries = [o.class_queries for o in self.outputs if o.class_queries]
         results = self.session.run(names + queries, self._feeds(feed), self._run_options)
+        results[:len(names)] = [_unflattened(o, r) for o, r in zip(self.outputs, results,
+                                                                  strict=False)]
         if not queries:
             return results
         from geotile.mask_classification import semantic_scores
@@ -1153,6 +1160,7 @@ class OnnxModel:
             except ModelError as exc:
                 refused.append((output, result, exc))
             else:
+                result = _unflattened(output, result)
                 _check_softmax_axis(output, result.shape)
                 _check_softmax_sums(output, result)
         if refused:
@@ -1202,7 +1210,10 @@ class OnnxModel:
                 axis = 3
             elif len(shape) == 4 and shape[2] == shape[3] != shape[1]:
                 axis = 1
-            channels = 1 if len(shape) == 3 else shape[axis] if len(shape) == 4 else None
+            flat = _flat_axis(shape) if len(shape) == 3 and all(
+                isinstance(d, int) for d in shape[1:]) else None
+            channels = shape[3 - flat] if flat else 1 if len(shape) == 3 else \
+                shape[axis] if len(shape) == 4 else None
             if not isinstance(channels, int) or channels < 1:
                 return None
             total += channels
@@ -1334,12 +1345,45 @@ class OnnxModel:
         wider = self._wider(output, shape, size, index, candidates, what)
         if wider is not None:
             return wider
+        if result.ndim == 3 and output.flat_axis is None and not self._patch:
+            flat = self._flattened_map(output, result, size, batch, index)
+            if flat is not None:
+                return flat
         tokens = _token_sequence(shape, size) if result.ndim == 3 else None
         if tokens:
             raise ModelError(f"{what}: {tokens}")
         raise ModelError(f"{what}, neither the window nor a centred crop or an integer "
                          "downscale of it (super-resolution and classifier outputs are not "
                          "supported); check the export or --tile-size.")
+
+    def _flattened_map(self, output: ModelOutput, result: np.ndarray, size: int, batch: int,
+                       index: int) -> Geometry | None:
+        """The geometry of an output [N, h*w, K] (or [N, K, h*w]) of a network with no patch
+        embedding (whose tokens these would be): a square map flattened row after row
+        (keras_segmentation's Reshape((h * w, K)) before its softmax), read as the
+        [N, h, w, K] map (:attr:`ModelOutput.flat_axis`); None when it is none (its
+        softmax's axis, if any, mapped to the map's)."""
+        found = _flat_axis(result.shape)
+        if found is None:
+            return None
+        axis, softmax_axis = found, output.softmax_axis
+        output.flat_axis = axis
+        if softmax_axis is not None:  # its axis in the map: classes last (1), first (2)
+            flat = softmax_axis % 3
+            output.softmax_axis = 0 if flat == 0 else 2 if flat == axis else \
+                (3 if axis == 1 else 1)
+        self._other_sizes.pop(size, None)  # probed before: flattened shapes
+        try:
+            geometry = self._read_output(output, _unflattened(output, result), size, batch,
+                                         index)
+        except ModelError:
+            output.flat_axis, output.softmax_axis = None, softmax_axis
+            self._other_sizes.pop(size, None)
+            return None
+        log.info("%s: output %s %s is a %s map flattened row after row: read as its map",
+                 self.path.name, output.name, list(result.shape),
+                 " x ".join([str(_unflattened(output, result).shape[2])] * 2))
+        return geometry
 
     def _wider(self, output: ModelOutput, shape: tuple, size: int, index: int, candidates,
                what: str) -> Geometry | None:
@@ -2034,6 +2078,16 @@ def _check_softmax_axis(output: ModelOutput, shape: tuple) -> None:
         output.not_probabilities = (
             "its final Softmax normalises its one channel, so it is 1 everywhere. Re-export "
             "it ending in a Sigmoid (or in its logits).")
+    elif axis != output.channel_axis and output.flat_axis is not None and axis:
+        pixels = shape[2] * shape[2]  # its map's (axis 2 is a side either way)
+        flat = [shape[0], pixels, output.channels] if output.flat_axis == 1 else [
+            shape[0], output.channels, pixels]
+        output.not_probabilities = (
+            f"its final Softmax(axis={output.flat_axis}) normalises axis "
+            f"{output.flat_axis} of its {flat} output, the {pixels} pixels of its map "
+            f"flattened, not its {output.channels} classes (axis {3 - output.flat_axis}): its "
+            "values are no class probabilities (and change with the window). Re-export it "
+            f"with the Softmax over the classes (axis={3 - output.flat_axis}).")
     elif axis != output.channel_axis:
         height, width = (a for a in range(1, len(shape)) if a != output.channel_axis)
         names = {0: "the batch", height: "the window's height", width: "the window's width"}
@@ -2085,6 +2139,28 @@ def _geometry(size: int, height, width) -> Geometry | None:
     if size % height == 0 and factor >= 2:
         return Geometry(size, size, 0, factor // 2, factor)  # upsampled: outer half-cell guessed
     return Geometry(size, height, (size - height) // 2, 0)
+
+
+def _flat_axis(shape: tuple) -> int | None:
+    """The axis (1 or 2) of a rank-3 ``shape`` holding a square map's h*w pixels (h >= 2),
+    the longer one, beside fewer values; else None."""
+    for axis in sorted((1, 2), key=lambda a: -int(shape[a])):
+        count = int(shape[axis])
+        side = math.isqrt(count)
+        if side > 1 and side * side == count and int(shape[3 - axis]) < count:
+            return axis
+    return None
+
+
+def _unflattened(output: ModelOutput, result):
+    """``result`` of ``output`` as its map: [N, h*w, K] -> [N, h, w, K], [N, K, h*w] ->
+    [N, K, h, w] (row after row, as numpy and ONNX Reshape flatten); others as they are."""
+    if output.flat_axis is None or np.ndim(result) != 3:
+        return result
+    side = math.isqrt(result.shape[output.flat_axis])
+    shape = (side, side, result.shape[2]) if output.flat_axis == 1 else (
+        result.shape[1], side, side)
+    return np.reshape(result, (result.shape[0], *shape))
 
 
 def _token_sequence(shape: tuple, size: int) -> str | None:

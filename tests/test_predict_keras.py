@@ -1,0 +1,119 @@
+"""`geotile predict` on Keras models in the graph shapes tf2onnx writes (NHWC input named
+input_1 of dim_params unk__N, a Transpose to NCHW in front, a Transpose back before the
+end), run through the CLI on georeferenced GeoTIFFs and compared with ONNX Runtime run
+directly on the same pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from onnx import helper
+
+from .conftest import assert_one_line_error
+from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
+
+SIZE = 64
+
+
+def flattened_model(path, *, classes=4, pool=1, activation="Softmax", **attributes):
+    """keras_segmentation's head (get_segmentation_model: Reshape((h * w, -1)), then
+    Activation('softmax')) at a fixed SIZE px input, as tf2onnx exports it: the NHWC map
+    transposed back, reshaped to [N, h*w, K] by a shape of Shape/Gather/Concat, the
+    activation over the last axis; ``pool``: a MaxPool first (vgg_unet's half-size map)."""
+    side = SIZE // pool
+    conv, weights = conv1x1("nchw", "logits", 3, classes, seed=51)
+    weights["c_W"] *= 4
+    nodes = [helper.make_node("Transpose", ["input_1"], ["nchw"], perm=[0, 3, 1, 2]), conv]
+    last = "logits"
+    if pool > 1:
+        nodes.append(helper.make_node("MaxPool", ["logits"], ["pooled"],
+                                      kernel_shape=[pool, pool], strides=[pool, pool]))
+        last = "pooled"
+    nodes += [
+        helper.make_node("Transpose", [last], ["nhwc"], perm=[0, 2, 3, 1]),
+        helper.make_node("Shape", [last], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"]),
+        helper.make_node("Concat", ["batch", "tail"], ["flat"], axis=0),
+        helper.make_node("Reshape", ["nhwc", "flat"], ["sequence"]),
+        helper.make_node(activation, ["sequence"], ["output_0"], **attributes),
+    ]
+    weights.update(zero=np.array([0], np.int64),
+                   tail=np.array([side * side, classes], np.int64))
+    return save_graph(path, nodes, [("input_1", FLOAT, ["unk__38", SIZE, SIZE, 3])],
+                      [("output_0", FLOAT, ["unk__39", side * side, classes])], weights,
+                      opset=13, ir_version=10)
+
+
+def bilinear(values: np.ndarray, factor: int) -> np.ndarray:
+    """(K, h, w) upsampled by ``factor`` with half-pixel centres, edges clamped (numpy)."""
+    def matrix(source: int) -> np.ndarray:
+        x = np.clip((np.arange(source * factor) + 0.5) / factor - 0.5, 0, source - 1)
+        low = np.floor(x).astype(int)
+        high = np.minimum(low + 1, source - 1)
+        m = np.zeros((source * factor, source))
+        np.add.at(m, (np.arange(len(x)), low), 1 - (x - low))
+        np.add.at(m, (np.arange(len(x)), high), x - low)
+        return m
+
+    rows, cols = matrix(values.shape[1]), matrix(values.shape[2])
+    return np.einsum("yh,khw,xw->kyx", rows, values, cols)
+
+
+@pytest.mark.parametrize("pool", [1, 2])
+def test_a_keras_segmentation_flattened_softmax_is_read_as_its_map(tmp_path, run_cli,
+                                                                    make_raster, pool):
+    """keras_segmentation's models end in Reshape((h*w, K)) and a softmax: [N, 4096, 4] for a
+    64 px window (h = w = 64), or [N, 1024, 4] (its half-size map, vgg_unet's). They were
+    refused as ViT 'patch tokens of 1 px' (of 2 px) to be reshaped in PyTorch; the rows
+    are the map's pixels, row after row, so they are read as the [N, h, w, K] map it is:
+    the window's own pixels, or a downscale by 2 upsampled as any other."""
+    pixels = np.random.default_rng(52).integers(0, 256, (3, SIZE, SIZE), dtype=np.uint8)
+    image = make_raster("rgb.tif", pixels)
+    model = flattened_model(tmp_path / "vgg_unet.onnx", pool=pool)
+    out_path = tmp_path / "out.tif"
+    result = run_cli("predict", model, image, "-o", out_path)
+    assert result.exit_code == 0, result.output
+    feed = (pixels.astype(np.float32) / np.float32(255)).transpose(1, 2, 0)[np.newaxis]
+    side = SIZE // pool
+    expected = ort_run(model, feed)[0][0].reshape(side, side, 4).transpose(2, 0, 1)
+    if pool > 1:
+        expected = bilinear(expected, pool)
+    with rasterio.open(out_path) as written, rasterio.open(image) as source:
+        assert (written.crs, written.transform, written.shape) == (
+            source.crs, source.transform, source.shape)
+        np.testing.assert_allclose(written.read(), expected, atol=1e-5)
+    classes = tmp_path / "classes.tif"
+    result = run_cli("predict", model, image, "-o", classes, "--output-type", "class")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(classes) as written:
+        ids = written.read(1)
+    firm = np.sort(expected, axis=0)[-1] - np.sort(expected, axis=0)[-2] > 1e-4
+    assert firm.mean() > 0.9
+    np.testing.assert_array_equal(ids[firm], expected.argmax(axis=0)[firm])
+
+
+def test_a_flattened_map_with_a_sigmoid_is_its_one_class_map(tmp_path, run_cli, make_raster):
+    """keras_segmentation's sigmoid head of one class, [N, h*w, 1]: its probabilities on
+    the window's pixels, and class 1 where p >= 0.5."""
+    pixels = np.random.default_rng(53).integers(0, 256, (3, SIZE, SIZE), dtype=np.uint8)
+    image = make_raster("rgb.tif", pixels)
+    model = flattened_model(tmp_path / "unet.onnx", classes=1, activation="Sigmoid")
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    feed = (pixels.astype(np.float32) / np.float32(255)).transpose(1, 2, 0)[np.newaxis]
+    expected = ort_run(model, feed)[0][0].reshape(1, SIZE, SIZE)
+    with rasterio.open(tmp_path / "out.tif") as written:
+        np.testing.assert_allclose(written.read(), expected, atol=1e-6)
+
+
+def test_a_flattened_map_whose_softmax_is_over_its_pixels_is_refused(tmp_path, run_cli,
+                                                                      make_raster):
+    """A Softmax(axis=1) of [N, h*w, K] normalises the window's pixels, not its classes:
+    no class probabilities, refused as such (not taken for a map of them)."""
+    image = make_raster("rgb.tif", np.zeros((3, SIZE, SIZE), np.uint8))
+    model = flattened_model(tmp_path / "unet.onnx", axis=1)
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, "unet.onnx", "Softmax(axis=1)", "[1, 4096, 4]",
+                          "not its 4 classes (axis 2)")
+    assert not (tmp_path / "out.tif").exists()
