@@ -667,3 +667,23 @@ def quantized_op(graph) -> str | None:
                 or node.op_type.startswith("QLinear") or node.op_type.endswith("Integer"):
             return node.op_type
     return None
+
+
+#: TensorProto.FLOAT16, a Cast's ``to``
+FLOAT16 = 10
+
+
+def graph_input_float16(graph, input_name: str) -> bool:
+    """Whether the model casts its (wider) input to float16 first, through ops that keep its
+    values (a Transpose): Keras' mixed_float16 policy as tf2onnx exports it, where values
+    beyond float16's 65504 become inf."""
+    from geotile.onnx_graph import attribute
+
+    def cast(node, name: str):
+        if node.op_type != "Cast" or node.input[0] != name:
+            return _NOT_A_LAYER
+        return attribute(node, "to", 0) == FLOAT16
+
+    _, constant_names = _graph_index(graph)
+    return True in _first_layers(graph, input_name, cast, constant_names,
+                                 _INPUT_PASS_OPS - {"Cast"})

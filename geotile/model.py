@@ -5,7 +5,9 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
 
 - input: one image tensor (or a change detection model's two dates, fed the image's and
   --extra-bands' channels: :mod:`geotile.model_inputs`), NCHW (PyTorch) or NHWC (Keras via
-  tf2onnx), of float, float16 or integer type (an integer model gets raw pixels); a fixed
+  tf2onnx), of float, float16 or integer type (an integer model gets raw pixels; values
+  beyond 65504 are refused for a float16 one, or one that casts its input to float16
+  first: Keras mixed_float16); a fixed
   H=W (or one of them fixed) sets the tile size; a fixed batch size is honoured by padding;
 - outputs: every output (or those chosen; not an auxiliary head's, torchvision's ``aux``,
   UperNet's ``auxiliary_logits``, beside others) becomes bands, in order; each may be
@@ -82,6 +84,7 @@ from geotile.graph_analysis import (
     graph_class_ids,
     graph_ends,
     graph_input_channels,
+    graph_input_float16,
     graph_input_patch,
     graph_scales_input,
     quantized_op,
@@ -542,6 +545,9 @@ class OnnxModel:
         #: why 12- or 16-bit pixels go in as they are (the graph divides them by 10000)
         self._scales_wide = (graph_scales_input(graph, self.input_name, wide=True)
                              if graph is not None else "")
+        #: the graph casts its float32 input to float16 first (Keras mixed_float16)
+        self._casts_to_float16 = graph is not None and self.input_type != np.float16 and \
+            graph_input_float16(graph, self.input_name)
         #: px of the patches a ViT/DINOv2 patch embedding cuts the input into (None: none)
         self._patch = (graph_input_patch(graph, self.input_name)
                        if graph is not None and self.dates is None else None)
@@ -1887,12 +1893,15 @@ class OnnxModel:
                     f"--scale to bring them to whole numbers (e.g. --scale {info.max:g} for "
                     "0..1 reflectances), or --scale 1 for integer pixels.")
             feed = whole
-        elif self.input_type == np.float16:  # float16 ends at 65504: beyond, pixels are inf
-            top = float(np.abs(feed).max(initial=0))
+        elif self.input_type == np.float16 or self._casts_to_float16:
+            top = float(np.abs(feed).max(initial=0))  # float16 ends at 65504: beyond, inf
             if top > float(np.finfo(np.float16).max):
-                raise ModelError(f"{self.path}: the model takes float16 and these values reach "
+                takes = "casts its input to float16 (Keras mixed_float16)" \
+                    if self._casts_to_float16 else "takes float16"
+                scale = (self._scale or 1.0) * (255 if self._takes_0_255 else 1) / top
+                raise ModelError(f"{self.path}: the model {takes} and these values reach "
                                  f"{top:g}, beyond its 65504: give --scale (e.g. --scale "
-                                 f"{1 / top:.3g}) or the normalisation it was trained with.")
+                                 f"{scale:.3g}) or the normalisation it was trained with.")
         return np.ascontiguousarray(feed, dtype=self.input_type)
 
     def _raw_run(self, batch: np.ndarray) -> list[np.ndarray]:

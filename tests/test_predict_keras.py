@@ -11,7 +11,7 @@ import rasterio
 from onnx import helper
 
 from .conftest import assert_one_line_error
-from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
+from .onnx_models import FLOAT, FLOAT16, conv1x1, ort_run, save_graph
 
 SIZE = 64
 
@@ -117,3 +117,45 @@ def test_a_flattened_map_whose_softmax_is_over_its_pixels_is_refused(tmp_path, r
     assert_one_line_error(result, "unet.onnx", "Softmax(axis=1)", "[1, 4096, 4]",
                           "not its 4 classes (axis 2)")
     assert not (tmp_path / "out.tif").exists()
+
+
+def mixed_float16_model(path, classes=4):
+    """A Keras model of policy mixed_float16 as tf2onnx exports it: a float32 input
+    input_1, a Cast to float16 first, float16 convolutions, a Cast back to float32 before
+    the final softmax (its dtype float32)."""
+    conv, weights = conv1x1("nchw", "logits", 3, classes, seed=54)
+    weights = {k: v.astype(np.float16) for k, v in weights.items()}
+    nodes = [helper.make_node("Cast", ["input_1"], ["half"], to=FLOAT16),
+             helper.make_node("Transpose", ["half"], ["nchw"], perm=[0, 3, 1, 2]), conv,
+             helper.make_node("Cast", ["logits"], ["logits32"], to=FLOAT),
+             helper.make_node("Softmax", ["logits32"], ["probabilities"], axis=1),
+             helper.make_node("Transpose", ["probabilities"], ["output_0"], perm=[0, 2, 3, 1])]
+    return save_graph(path, nodes, [("input_1", FLOAT, ["unk__22", "unk__23", "unk__24", 3])],
+                      [("output_0", FLOAT, ["unk__25", "unk__26", "unk__27", classes])],
+                      weights, opset=13, ir_version=10)
+
+
+def test_a_mixed_float16_model_refuses_pixels_beyond_float16(tmp_path, run_cli, make_raster):
+    """A mixed_float16 export casts its float32 input to float16 first: raw 16-bit pixels
+    of 65535 became inf there, and the model's values NaN, refused as 'a division or log in
+    the model on black or nodata input' (a Rescaling after the Cast: exit 0 with the
+    saturated pixels' classes of inf). Refused as pixels beyond float16's 65504, naming
+    --scale; scaled into it, the output is the model's."""
+    pixels = np.random.default_rng(55).integers(0, 65536, (3, 48, 48)).astype(np.uint16)
+    pixels[:, :4, :4] = 65535
+    image = make_raster("s2.tif", pixels)
+    model = mixed_float16_model(tmp_path / "mixed.onnx")
+    out = tmp_path / "out.tif"
+    result = run_cli("predict", model, image, "-o", out)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]  # after the warning of unscaled pixels
+    for fragment in ("mixed.onnx", "casts its input to float16", "65535", "65504", "--scale"):
+        assert fragment in error, error
+    assert not out.exists()
+    result = run_cli("predict", model, image, "-o", out, "--scale", "0.0001")
+    assert result.exit_code == 0, result.output
+    feed = (pixels.astype(np.float32) * np.float32(0.0001)).transpose(1, 2, 0)[np.newaxis]
+    expected = ort_run(model, feed)[0][0].transpose(2, 0, 1)
+    with rasterio.open(out) as written:
+        np.testing.assert_allclose(written.read(), expected, atol=1e-6)
