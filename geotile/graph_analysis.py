@@ -687,3 +687,26 @@ def graph_input_float16(graph, input_name: str) -> bool:
     _, constant_names = _graph_index(graph)
     return True in _first_layers(graph, input_name, cast, constant_names,
                                  _INPUT_PASS_OPS - {"Cast"})
+
+
+#: ops after a map's Reshape that keep each value in its place (an activation, a Cast, the
+#: Transpose of keras_segmentation's Permute((2, 1)))
+_FLAT_PASS_OPS = {"Softmax", "Sigmoid", "LogSoftmax", "Cast", "Identity", "Transpose",
+                  "Relu", "Clip"}
+
+
+def graph_flattened_outputs(graph) -> set[str]:
+    """The outputs a Reshape or Flatten makes, through ops that keep each value in its place:
+    those that may hold a map flattened to a sequence of its pixels (keras_segmentation's
+    Reshape((h * w, K)), then its softmax)."""
+    producers, _ = _graph_index(graph)
+
+    def reshaped(name: str, depth: int = 0) -> bool:
+        node = producers.get(name)
+        if node is None or depth >= 16:
+            return False
+        if node.op_type in ("Reshape", "Flatten"):
+            return True
+        return node.op_type in _FLAT_PASS_OPS and reshaped(node.input[0], depth + 1)
+
+    return {output.name for output in graph.output if reshaped(output.name)}

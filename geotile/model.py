@@ -83,6 +83,7 @@ from geotile.graph_analysis import (
     graph_auxiliary_outputs,
     graph_class_ids,
     graph_ends,
+    graph_flattened_outputs,
     graph_input_channels,
     graph_input_float16,
     graph_input_patch,
@@ -862,6 +863,8 @@ class OnnxModel:
         all_outputs = self.session.get_outputs()
         ends = graph_ends(graph, opset) if graph is not None else {}
         ids = graph_class_ids(graph) if graph is not None else {}
+        #: outputs a Reshape makes: a map flattened to its pixels, if [N, h*w, K]
+        self._flattened = graph_flattened_outputs(graph) if graph is not None else set()
         #: outputs of an auxiliary head's module, as a dynamo export's node metadata says
         self._auxiliary_modules = graph_auxiliary_outputs(graph) if graph is not None else set()
         outputs = []
@@ -1351,7 +1354,8 @@ class OnnxModel:
         wider = self._wider(output, shape, size, index, candidates, what)
         if wider is not None:
             return wider
-        if result.ndim == 3 and output.flat_axis is None and not self._patch:
+        if result.ndim == 3 and output.flat_axis is None and not self._patch \
+                and output.name in self._flattened:
             flat = self._flattened_map(output, result, size, batch, index)
             if flat is not None:
                 return flat
@@ -1364,11 +1368,11 @@ class OnnxModel:
 
     def _flattened_map(self, output: ModelOutput, result: np.ndarray, size: int, batch: int,
                        index: int) -> Geometry | None:
-        """The geometry of an output [N, h*w, K] (or [N, K, h*w]) of a network with no patch
-        embedding (whose tokens these would be): a square map flattened row after row
-        (keras_segmentation's Reshape((h * w, K)) before its softmax), read as the
-        [N, h, w, K] map (:attr:`ModelOutput.flat_axis`); None when it is none (its
-        softmax's axis, if any, mapped to the map's)."""
+        """The geometry of an output [N, h*w, K] (or [N, K, h*w]) that a Reshape makes in a
+        network with no patch embedding (whose tokens these would be): a square map
+        flattened row after row (keras_segmentation's Reshape((h * w, K)) before its
+        softmax), read as the [N, h, w, K] map (:attr:`ModelOutput.flat_axis`); None when
+        it is none (its softmax's axis, if any, mapped to the map's)."""
         found = _flat_axis(result.shape)
         if found is None:
             return None

@@ -159,3 +159,27 @@ def test_a_mixed_float16_model_refuses_pixels_beyond_float16(tmp_path, run_cli, 
     expected = ort_run(model, feed)[0][0].transpose(2, 0, 1)
     with rasterio.open(out) as written:
         np.testing.assert_allclose(written.read(), expected, atol=1e-6)
+
+
+def test_a_sequence_made_by_no_reshape_is_not_taken_for_a_flattened_map(tmp_path, run_cli,
+                                                                         make_raster):
+    """An output [N, 100, 256] of a MatMul (100 queries of 256 features, a DETR-like head)
+    has a square count on an axis but flattens no map: refused as no map of the window,
+    not read as 100 channels of a 16 x 16 map."""
+    image = make_raster("rgb.tif", np.zeros((3, SIZE, SIZE), np.uint8))
+    queries = np.random.default_rng(56).normal(0, 1, (1, 100, 3)).astype(np.float32)
+    nodes = [helper.make_node("Transpose", ["input_1"], ["nchw"], perm=[0, 3, 1, 2]),
+             helper.make_node("GlobalAveragePool", ["nchw"], ["pooled"]),
+             helper.make_node("Reshape", ["pooled", "vector"], ["features"]),
+             helper.make_node("MatMul", ["queries", "features"], ["scores"]),
+             helper.make_node("Expand", ["scores", "wide"], ["output_0"])]
+    model = save_graph(tmp_path / "detr.onnx", nodes,
+                       [("input_1", FLOAT, ["unk__1", SIZE, SIZE, 3])],
+                       [("output_0", FLOAT, ["unk__2", 100, 256])],
+                       {"queries": queries, "vector": np.array([1, 3, 1], np.int64),
+                        "wide": np.array([1, 100, 256], np.int64)},
+                       opset=13, ir_version=10)
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, "detr.onnx", "[1, 100, 256]")
+    assert "flattened" not in result.stderr
+    assert not (tmp_path / "out.tif").exists()
