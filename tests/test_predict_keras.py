@@ -16,11 +16,14 @@ from .onnx_models import FLOAT, FLOAT16, conv1x1, ort_run, save_graph
 SIZE = 64
 
 
-def flattened_model(path, *, classes=4, pool=1, activation="Softmax", **attributes):
+def flattened_model(path, *, classes=4, pool=1, activation="Softmax", first=False,
+                    **attributes):
     """keras_segmentation's head (get_segmentation_model: Reshape((h * w, -1)), then
     Activation('softmax')) at a fixed SIZE px input, as tf2onnx exports it: the NHWC map
     transposed back, reshaped to [N, h*w, K] by a shape of Shape/Gather/Concat, the
-    activation over the last axis; ``pool``: a MaxPool first (vgg_unet's half-size map)."""
+    activation over the last axis; ``pool``: a MaxPool first (vgg_unet's half-size map);
+    ``first``: the NCHW map reshaped, [N, K, h*w] (x.flatten(2)), the activation over
+    axis 1."""
     side = SIZE // pool
     conv, weights = conv1x1("nchw", "logits", 3, classes, seed=51)
     weights["c_W"] *= 4
@@ -31,18 +34,21 @@ def flattened_model(path, *, classes=4, pool=1, activation="Softmax", **attribut
                                       kernel_shape=[pool, pool], strides=[pool, pool]))
         last = "pooled"
     nodes += [
-        helper.make_node("Transpose", [last], ["nhwc"], perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", [last], ["nhwc"], perm=[0, 2, 3, 1])
+        if not first else helper.make_node("Identity", [last], ["nhwc"]),
         helper.make_node("Shape", [last], ["shape"]),
         helper.make_node("Gather", ["shape", "zero"], ["batch"]),
         helper.make_node("Concat", ["batch", "tail"], ["flat"], axis=0),
         helper.make_node("Reshape", ["nhwc", "flat"], ["sequence"]),
         helper.make_node(activation, ["sequence"], ["output_0"], **attributes),
     ]
-    weights.update(zero=np.array([0], np.int64),
-                   tail=np.array([side * side, classes], np.int64))
+    tail = [classes, side * side] if first else [side * side, classes]
+    if first and activation == "Softmax":
+        nodes[-1] = helper.make_node("Softmax", ["sequence"], ["output_0"], axis=1)
+    weights.update(zero=np.array([0], np.int64), tail=np.array(tail, np.int64))
     return save_graph(path, nodes, [("input_1", FLOAT, ["unk__38", SIZE, SIZE, 3])],
-                      [("output_0", FLOAT, ["unk__39", side * side, classes])], weights,
-                      opset=13, ir_version=10)
+                      [("output_0", FLOAT, ["unk__39", *tail])], weights, opset=13,
+                      ir_version=10)
 
 
 def bilinear(values: np.ndarray, factor: int) -> np.ndarray:
@@ -60,23 +66,26 @@ def bilinear(values: np.ndarray, factor: int) -> np.ndarray:
     return np.einsum("yh,khw,xw->kyx", rows, values, cols)
 
 
-@pytest.mark.parametrize("pool", [1, 2])
+@pytest.mark.parametrize(("pool", "first"), [(1, False), (2, False), (1, True)])
 def test_a_keras_segmentation_flattened_softmax_is_read_as_its_map(tmp_path, run_cli,
-                                                                    make_raster, pool):
+                                                                    make_raster, pool, first):
     """keras_segmentation's models end in Reshape((h*w, K)) and a softmax: [N, 4096, 4] for a
     64 px window (h = w = 64), or [N, 1024, 4] (its half-size map, vgg_unet's). They were
     refused as ViT 'patch tokens of 1 px' (of 2 px) to be reshaped in PyTorch; the rows
     are the map's pixels, row after row, so they are read as the [N, h, w, K] map it is:
-    the window's own pixels, or a downscale by 2 upsampled as any other."""
+    the window's own pixels, or a downscale by 2 upsampled as any other; [N, 4, 4096]
+    (a flattened NCHW map) as [N, 4, h, w]."""
     pixels = np.random.default_rng(52).integers(0, 256, (3, SIZE, SIZE), dtype=np.uint8)
     image = make_raster("rgb.tif", pixels)
-    model = flattened_model(tmp_path / "vgg_unet.onnx", pool=pool)
+    model = flattened_model(tmp_path / "vgg_unet.onnx", pool=pool, first=first)
     out_path = tmp_path / "out.tif"
     result = run_cli("predict", model, image, "-o", out_path)
     assert result.exit_code == 0, result.output
     feed = (pixels.astype(np.float32) / np.float32(255)).transpose(1, 2, 0)[np.newaxis]
     side = SIZE // pool
-    expected = ort_run(model, feed)[0][0].reshape(side, side, 4).transpose(2, 0, 1)
+    expected = ort_run(model, feed)[0][0]
+    expected = expected.reshape(4, side, side) if first else \
+        expected.reshape(side, side, 4).transpose(2, 0, 1)
     if pool > 1:
         expected = bilinear(expected, pool)
     with rasterio.open(out_path) as written, rasterio.open(image) as source:
