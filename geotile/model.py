@@ -1162,6 +1162,8 @@ class OnnxModel:
         if error is not None:
             raise self._explain_run_error(size, error)
         self._refuse_part_patches(size)  # after the errors of a size it cannot run at all
+        if any(np.ndim(r) == 3 for r in results):  # detections, before any is read as a map
+            self._refuse_instance_model([np.shape(r) for r in results], size)
         geometries, refused = [], []
         for index, (output, result) in enumerate(zip(self.outputs, results, strict=True)):
             try:
@@ -1410,10 +1412,42 @@ class OnnxModel:
                 continue
             if (h - size) % 2:
                 raise self._odd_size_error(size, h, index, what)
+            self._refuse_rounded(size, h, index, 2 if axis == 1 else 1, what)
             output.channel_axis, output.channels = axis, int(channels)
             self._trims[(size, output.name)] = (h - size) // 2
             return Geometry(size, size)
         return None
+
+    def _refuse_rounded(self, size: int, height: int, index: int, axis: int, what: str,
+                        smaller: bool = False) -> None:
+        """ModelError (``suggested_size``: the nearest multiple) when the output's ``height``
+        at ``size`` px, smaller or wider than the window by a margin that another size keeps,
+        comes from strides rounding the window (floor: MaxPool; ceil: 'same' strided Conv)
+        and an upsampling: its output then grows k px at a time (probes at ``size`` + 1, 2,
+        4... px), lies at the window's top left, and is no centred crop (valid
+        convolutions: it grows 1 px a px). A ``smaller`` one is a crop still where the
+        window is aligned (a floor: the next sizes below k give the same output)."""
+        grown: dict[int, int] = {}
+        step = None
+        for extra in (1, 2, 4, 8, 16, 32, 64):
+            results, error = self._try(self.fixed_batch or 1, size + extra)
+            if error is not None or len(results[index].shape) <= axis:
+                return  # nothing to tell by
+            grown[extra] = int(results[index].shape[axis])
+            if grown[extra] - height == extra:
+                step = extra
+                break
+        if step is None or step == 1:
+            return
+        if smaller and all(grown[e] == height for e in grown if e < step):
+            return  # floor(size / k) is whole: the valid part's margin, centred
+        target = max(step, round(size / step) * step)
+        exc = ModelError(f"{what}: its output grows {step} px at a time (strides, then an "
+                         f"upsampling), so a window no multiple of {step} px is rounded and "
+                         "its output lies at its top left, not centred; give tile sizes that "
+                         f"are multiples of {step}: try --tile-size {target}.")
+        exc.suggested_size = target
+        raise exc
 
     def _odd_size_error(self, size: int, height: int, index: int, what: str) -> ModelError:
         """ModelError for an output an odd number of px wider than the window: a decoder
@@ -1483,6 +1517,8 @@ class OnnxModel:
                     f"{factor} divides (e.g. {size // factor * factor}).")
         else:  # the margin stays the same at another size: valid convolutions
             crop = other[1][index][axis] - height == other[0] - size
+            if crop:
+                self._refuse_rounded(size, height, index, axis, what, smaller=True)
         if crop and (size - height) % 2:
             raise ModelError(f"{what}: a crop of {size - height} px (valid convolutions) "
                              "cannot be centred in the window; check the export.")

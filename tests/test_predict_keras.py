@@ -192,3 +192,56 @@ def test_a_sequence_made_by_no_reshape_is_not_taken_for_a_flattened_map(tmp_path
     assert_one_line_error(result, "detr.onnx", "[1, 100, 256]")
     assert "flattened" not in result.stderr
     assert not (tmp_path / "out.tif").exists()
+
+
+def strided_model(path, kind: str):
+    """A Keras encoder-decoder without skips as tf2onnx exports it: two stride-2 layers (Conv
+    of padding 'same': SAME_UPPER, ceil(s / 2); or MaxPooling2D: floor(s / 2)), a 1x1
+    Conv, UpSampling2D(4) (a nearest Resize), softmax. At a window no multiple of 4 its
+    output is ceil or floor(s / 4) * 4 px, lying at the window's top left."""
+    nodes = [helper.make_node("Transpose", ["input_1"], ["x0"], perm=[0, 3, 1, 2])]
+    rng = np.random.default_rng(57)
+    weights = {}
+    for k in range(2):
+        if kind == "same":
+            weights[f"w{k}"] = rng.normal(0, 0.5, (3, 3, 3, 3)).astype(np.float32)
+            nodes.append(helper.make_node("Conv", [f"x{k}", f"w{k}"], [f"x{k + 1}"],
+                                          kernel_shape=[3, 3], strides=[2, 2],
+                                          auto_pad="SAME_UPPER"))
+        else:
+            nodes.append(helper.make_node("MaxPool", [f"x{k}"], [f"x{k + 1}"],
+                                          kernel_shape=[2, 2], strides=[2, 2]))
+    conv, more = conv1x1("x2", "logits", 3, 4, seed=58)
+    weights.update(more, scales=np.array([1, 1, 4, 4], np.float32))
+    nodes += [conv,
+              helper.make_node("Resize", ["logits", "", "scales"], ["up"], mode="nearest"),
+              helper.make_node("Softmax", ["up"], ["probabilities"], axis=1),
+              helper.make_node("Transpose", ["probabilities"], ["output_0"],
+                               perm=[0, 2, 3, 1])]
+    return save_graph(path, nodes, [("input_1", FLOAT, ["unk__1", "unk__2", "unk__3", 3])],
+                      [("output_0", FLOAT, ["unk__4", "unk__5", "unk__6", 4])], weights,
+                      opset=13, ir_version=10)
+
+
+@pytest.mark.parametrize("kind", ["same", "pool"])
+def test_a_window_its_strides_round_is_refused_not_shifted(tmp_path, run_cli, make_raster,
+                                                           kind):
+    """Stride-4 layers then UpSampling2D(4) give 64 px (ceil) or 60 px (floor) for a 62 px
+    window, at its top left. They were taken for padding beyond the kernel (its centre
+    taken) or a centred crop of valid convolutions: exit 0, every value 1 px off (and a
+    NaN rim). Refused naming a multiple of 4; at 64 px the output is the model's."""
+    model = strided_model(tmp_path / "fcn.onnx", kind)
+    pixels = np.random.default_rng(59).integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    odd = make_raster("odd.tif", pixels[:, :62, :62])
+    result = run_cli("predict", model, odd, "-o", tmp_path / "odd_out.tif",
+                     "--tile-size", "62")
+    assert_one_line_error(result, "fcn.onnx", "multiples of 4", "--tile-size 64")
+    assert not (tmp_path / "odd_out.tif").exists()
+    image = make_raster("rgb.tif", pixels)
+    out = tmp_path / "out.tif"
+    result = run_cli("predict", model, image, "-o", out, "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    feed = (pixels.astype(np.float32) / np.float32(255)).transpose(1, 2, 0)[np.newaxis]
+    expected = ort_run(model, feed)[0][0].transpose(2, 0, 1)
+    with rasterio.open(out) as written:
+        np.testing.assert_allclose(written.read(), expected, atol=1e-6)
