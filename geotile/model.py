@@ -21,7 +21,9 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   mode (BatchNormalization, Dropout) or drawing random numbers is refused. The output is
   the window, its centred crop (valid
   convolutions), a few px wider on every side (padding beyond the kernel's: its centre is
-  taken) or an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too;
+  taken; an output that grows k px at a time, strides rounding the window before an
+  upsampling, is refused at sizes no multiple of k: it lies at the window's top left)
+  or an integer downscale of it, any factor (ViT/DINOv2's 14 px patches too;
   upsampled bilinearly here: logits before the activation applied here, as HF/mmseg do),
   see :class:`Geometry`; a patch embedding on the input (a Conv of kernel = stride, no
   pads) makes windows whole patches on the image's patch grid, however the output is
