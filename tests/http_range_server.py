@@ -3,8 +3,9 @@
 `python -m tests.http_range_server FOLDER` serves FOLDER on 127.0.0.1 and prints its port.
 Paths that stand in for a failing server: ``/status/404/x.tif`` answers that status,
 ``/norange/x.tif`` answers 200 with the whole file whatever the Range, ``/hang/x.tif``
-accepts the request and never answers, ``/cut/x.tif`` drops the connection half-way
-through each range it sends.
+accepts the request and never answers (each one counted: a line in
+FOLDER/.hang-requests), ``/cut/x.tif`` drops the connection half-way through each range it
+sends.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
             self.send_error(int(status[1]))
             return None
         if self.path.startswith("/hang/"):
+            with open(os.path.join(self.directory, ".hang-requests"), "a") as log:
+                log.write(self.path + "\n")
             time.sleep(600)
             return None
         if self.path.startswith("/norange/"):
