@@ -186,7 +186,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
                     try:
                         labels = _read_ogr(path, layer, regions, override, class_field,
                                            where=where)
-                    except InputError:
+                    except (InputError, Warning):  # a warning made an error: itself
                         raise
                     except Exception:
                         raise other from None
@@ -210,7 +210,7 @@ def read_labels(path: str | os.PathLike, labels_crs: str | None = None,
             else:
                 labels = _read_ogr(source, layer, regions, override, class_field,
                                    whole_values, where)
-    except InputError:
+    except (InputError, Warning):  # a warning made an error (-W error) says itself
         raise
     except Exception as exc:  # json, GEOS, pyogrio and GDAL raise many types
         from geotile.label_rasters import is_label_raster

@@ -176,3 +176,31 @@ def test_a_warning_in_geotiles_reader_thread_names_the_threads_frame():
         list(background(map(warn, ["in a thread"])))
     assert [(w.filename, str(w.message)) for w in caught] == [(threading.__file__,
                                                                "in a thread")]
+
+
+@pytest.mark.parametrize("call, text", [(_read_latin1, "not UTF-8"),
+                                        (_read_open_ring, "ring"),
+                                        (_masks_latin1, "not UTF-8")],
+                         ids=["read_latin1", "read_open_ring", "masks_latin1"])
+def test_a_warning_made_an_error_reaches_the_user_as_itself(call, text, tmp_path):
+    """-W error: read_labels' broad handler turned the warning into 'not vector data GDAL
+    can read (...). Give GeoJSON, ...', wrong advice for a file GDAL reads -> the warning
+    itself is raised, its own text the error."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=GeotileWarning)
+        with pytest.raises(GeotileWarning) as raised:
+            call(tmp_path)
+    assert text in str(raised.value) and "GDAL can read" not in str(raised.value)
+
+
+def test_make_masks_under_w_error_says_the_warning(run_cli, tmp_path):
+    from .conftest import assert_one_line_error
+
+    labels = _square_geojson(tmp_path / "a.geojson", encoding="latin-1", name="café")
+    image = write_raster(tmp_path / "ortho.tif", np.ones((3, 80, 80), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, "a.geojson: not UTF-8", "made an error by PYTHONWARNINGS")
+    assert "GDAL can read" not in result.output
+    assert not (tmp_path / "mask.tif").exists()
