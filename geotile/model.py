@@ -311,8 +311,8 @@ class OnnxModel:
         self.provider = session.get_providers()[0]
         self.metadata = lower_keys(dict(session.get_modelmeta().custom_metadata_map))
         #: Hugging Face's (MMDeploy's) files beside it that name its classes ("names") or
-        #: normalise its input ("normalization"): inputs of its outputs, as the model file
-        #: is (--resume)
+        #: normalise its input ("normalization"), its external weights ("weights<n>"):
+        #: inputs of its outputs, as the model file is (--resume)
         self.sidecars: dict[str, Path] = {}
         #: Raster Vision's scenes: the bands its model was fed, by default
         #: (:func:`~geotile.rastervision_sidecars.rv_raster_input`); whether --bands that
@@ -782,6 +782,9 @@ class OnnxModel:
             raise ModelError(explain_load_error(path, exc, data)) from exc
         model = cls(session, path, activation, outputs=outputs, tile_size=tile_size,
                     batch_size=batch_size, graph=graph, opset=default_opset(onnx_model))
+        # its external weights (model.onnx.data): replaced alone, they change its outputs
+        for n, weights in enumerate(external_data_files(path, graph)):
+            model.sidecars[f"weights{n}"] = weights
         model.set_normalization(mean, std, scale)
         model.read_raster_input(scale, replaced=mean is not None and std is not None)
         model.fp16 = bool(fp16) and chain[0] != PROVIDERS["cpu"]

@@ -1335,3 +1335,45 @@ def test_make_masks_cli_and_api_resume_each_others_masks(run_cli, masks_setup, t
     assert result.exit_code == 0 and result.output.count("skipped") == 2, result.output
     with rasterio.open(outs[0]) as src:
         assert src.count == 1
+
+
+def test_predict_resume_redoes_outputs_of_a_models_replaced_external_weights(make_raster,
+                                                                            tmp_path):
+    """A model's weights in model.onnx.data beside its graph (torch.onnx's external data):
+    new weights under the same name, the graph file untouched (a Hugging Face download
+    fetches only the files that changed), were 'complete from an earlier run': the stale
+    prediction kept, exit 0 -> the weights' files are inputs, as the model file is."""
+    import onnx
+
+    from geotile.model import OnnxModel
+    from geotile.predict import PredictOptions, predict_raster
+
+    from .onnx_models import pointwise_model
+
+    def export(seed, folder):
+        graph = onnx.load(str(pointwise_model(tmp_path / f"plain{seed}.onnx", seed=seed,
+                                              ir_version=10)))
+        folder.mkdir()
+        onnx.save_model(graph, str(folder / "m.onnx"), save_as_external_data=True,
+                        location="m.onnx.data", size_threshold=0)
+        return folder / "m.onnx"
+
+    model, retrained = export(0, tmp_path / "v1"), export(1, tmp_path / "v2")
+    assert model.read_bytes() == retrained.read_bytes()  # only the weights differ
+    image = make_raster("img.tif", np.random.default_rng(2).integers(0, 255, (3, 40, 40),
+                                                                     np.uint8))
+    options, out = PredictOptions(tile_size=32), tmp_path / "out.tif"
+
+    def predict(path, output):
+        return predict_raster(OnnxModel.from_path(path, tile_size=32), image, output,
+                              options=options, resume=True)
+
+    predict(model, out)
+    assert predict(model, out)["skipped"]
+    weights = model.with_name("m.onnx.data")
+    weights.write_bytes(retrained.with_name("m.onnx.data").read_bytes())
+    assert not predict(model, out).get("skipped")
+    predict(retrained, tmp_path / "fresh.tif")
+    with rasterio.open(out) as got, rasterio.open(tmp_path / "fresh.tif") as fresh:
+        np.testing.assert_array_equal(got.read(), fresh.read())
+    assert predict(model, out)["skipped"]
