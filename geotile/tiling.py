@@ -748,13 +748,17 @@ def _part_digests(images, masks, extras, options: TileOptions, masks_from=None,
     settings: dict = {"options": dataclasses.asdict(options), "masks": masks is not None,
                       "patches": PATCH_FORMAT, "zeros_binary": zeros[0],
                       "zeros_nodata": zeros[1]}
+    palette_file = []  # a palette file's contents decide the ids: an input, as in make-masks
     if masks_from is not None:
         masks, settings["palette"] = masks_from[0], masks_from[1]
+        if isinstance(masks_from[1], str | os.PathLike) and Path(masks_from[1]).is_file():
+            settings["palette"], palette_file = resume_identity(masks_from[1])[0], \
+                [masks_from[1]]
     if options.split is not None:
         settings["split_over"] = [resume_identity(p) for p in images]
     return [resume_digest("tile", settings,
                           [image, *(_files_of([masks[i]]) if masks is not None else []),
-                           *(_files_of([extras[i]]) if extras else [])])
+                           *(_files_of([extras[i]]) if extras else []), *palette_file])
             for i, image in enumerate(images)]
 
 

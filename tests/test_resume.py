@@ -1377,3 +1377,32 @@ def test_predict_resume_redoes_outputs_of_a_models_replaced_external_weights(mak
     with rasterio.open(out) as got, rasterio.open(tmp_path / "fresh.tif") as fresh:
         np.testing.assert_array_equal(got.read(), fresh.read())
     assert predict(model, out)["skipped"]
+
+
+def test_tile_resume_cuts_again_after_the_palette_file_changed(make_raster, run_cli,
+                                                                tmp_path):
+    """tile --palette pal.json --resume: the palette file entered the digests by its name
+    alone, so after its classes were reordered (building 1 -> 2, car 2 -> 1) the patches
+    of the old ids were kept as complete, exit 0 -> its contents are an input, as
+    make-masks' palette is: cut again, the ids of a fresh run's."""
+    image = make_raster("img.tif", np.ones((3, 40, 40), np.uint8))
+    colours = np.zeros((3, 40, 40), np.uint8)
+    colours[2, :, :20] = 255  # building (0, 0, 255) on the left, car (255, 0, 0) right
+    colours[0, :, 20:] = 255
+    labels = make_raster("labels.tif", colours)
+    palette = tmp_path / "pal.json"
+    palette.write_text(json.dumps({"building": [0, 0, 255], "car": [255, 0, 0]}))
+
+    def tile(out, *extra):
+        result = run_cli("tile", image, "--masks", labels, "--palette", palette, "--size",
+                         "20", "-o", out, *extra)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out / "masks" / "img_0_0.tif") as left, \
+                rasterio.open(out / "masks" / "img_0_1.tif") as right:
+            return int(left.read().max()), int(right.read().max())
+
+    assert tile(tmp_path / "out", "--resume") == (1, 2)
+    palette.write_text(json.dumps({"car": [255, 0, 0], "building": [0, 0, 255]}))
+    assert tile(tmp_path / "fresh") == (2, 1)
+    assert tile(tmp_path / "out", "--resume") == (2, 1)
+    assert _tree(tmp_path / "out") == _tree(tmp_path / "fresh")
