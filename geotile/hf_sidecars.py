@@ -10,8 +10,10 @@ override both, see :meth:`geotile.model.OnnxModel.set_normalization`):
   true, 1/255; false: 0..255 pixels go in as they are), minus ``image_mean``, divided by
   ``image_std`` when ``do_normalize`` (false: neither). Its ``size`` is the processor's
   resize, not a tile size: geotile does not resize windows, so it is not read.
-  ``do_flip_channel_order`` (MobileViT's default) means the model takes BGR: warned about
-  (--bands 3,2,1), as MMDeploy's to_rgb false. MobileViT's processor does not normalise
+  ``do_flip_channel_order`` (MobileViT's default) means the model takes BGR: geotile flips
+  the image's R,G,B itself after the rescale, then normalises with image_mean/std, which are
+  the flipped channels' (:func:`hf_channel_flip`, as MobileViTImageProcessorFast does it).
+  MobileViT's processor does not normalise
   unless ``do_normalize`` says so (transformers 5 writes its image_mean/std 0.5 anyway).
 - config.json (``model_type``, ``architectures`` or ``id2label``): class names from
   ``id2label`` ({"0": "wall"}), else ``label2id``; transformers' placeholders (LABEL_0,
@@ -62,17 +64,11 @@ def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     except ValueError as exc:
         raise ModelError(f"{path}: {exc}; fix it (or remove it), or give --mean and --std."
                          ) from exc
-    if not isinstance(processor, dict) or not {
-            "image_processor_type", "feature_extractor_type", "image_mean"} & set(processor):
+    if not _is_processor(processor):
         return {}
-    # MobileViT's processor flips RGB to BGR and does not normalise unless told: transformers
-    # 5 writes its image_mean/std 0.5 without do_normalize (whose default there is None)
-    mobilevit = str(processor.get("image_processor_type", processor.get(
-        "feature_extractor_type", ""))).startswith("MobileViT")
-    if processor.get("do_flip_channel_order", mobilevit) is True:
-        log.warning("%s: its %s says do_flip_channel_order (the model takes BGR pixels, as "
-                    "MobileViT's processor flips RGB): give --bands 3,2,1 for an RGB image",
-                    Path(model_path).name, shown(model_path, path))
+    # MobileViT's processor does not normalise unless told: transformers 5 writes its
+    # image_mean/std 0.5 without do_normalize (whose default there is None)
+    mobilevit = _mobilevit(processor)
     found = {}
     if scale:
         if processor.get("do_rescale", True) is False:
@@ -95,6 +91,34 @@ def hf_normalization(model_path, wanted=("mean", "std"), scale: bool = True
             value = processor[f"image_{name}"]
             found[name] = (value, f"{PREPROCESSOR} image_{name} {value!r}")
     return found
+
+
+def _is_processor(processor) -> bool:
+    """Whether a preprocessor_config.json's content is clearly an image processor's."""
+    return isinstance(processor, dict) and bool(
+        {"image_processor_type", "feature_extractor_type", "image_mean"} & set(processor))
+
+
+def _mobilevit(processor: dict) -> bool:
+    """Whether it is MobileViT's (or MobileViTV2's) processor, which flips by default."""
+    return str(processor.get("image_processor_type", processor.get(
+        "feature_extractor_type", ""))).startswith("MobileViT")
+
+
+def hf_channel_flip(model_path) -> str | None:
+    """Where the Hugging Face image processor beside ``model_path`` flips RGB to BGR
+    (``do_flip_channel_order``, MobileViT's default: "preprocessor_config.json
+    do_flip_channel_order"), else None (no file, not clearly a processor's, no valid JSON:
+    :func:`hf_normalization` names that one)."""
+    path = hf_folder(model_path) / PREPROCESSOR
+    try:
+        processor = read_json(path)
+    except ValueError:
+        return None
+    if not _is_processor(processor) or \
+            processor.get("do_flip_channel_order", _mobilevit(processor)) is not True:
+        return None
+    return f"{shown(model_path, path)} do_flip_channel_order"
 
 
 def hf_class_names(model_path):

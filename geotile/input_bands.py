@@ -88,6 +88,8 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
                       _described_bgrn(src))
     if not given:
         _warn_blue_first(src, indexes, source or src.name)
+    else:
+        _warn_flipped_twice(model, src, indexes, source or src.name)
     _warn_bad_bands(src, indexes, source or src.name)
     fit = getattr(model, "image_bands", None)  # Raster Vision's stats of the bands fed
     if fit is not None:
@@ -215,6 +217,21 @@ def _warn_blue_first(src, indexes: list[int], source) -> None:
              f"order: give --bands {','.join(map(str, swapped))} if it takes red "
              f"first, or --bands {','.join(map(str, indexes))} to keep it.",
              GeotileWarning)
+
+
+def _warn_flipped_twice(model, src, indexes: list[int], source) -> None:
+    """Warn when --bands gives blue, green, red to a model whose Hugging Face processor
+    flips (geotile's old advice for MobileViT): geotile flips them itself, so they would
+    reach it as red, green, blue."""
+    flip = getattr(model, "flip_rgb", None)
+    rgb = _rgb_bands(src) or [1, 2, 3]
+    if not flip or list(indexes) != rgb[::-1]:
+        return
+    warn(f"{Path(str(source)).name}: --bands {','.join(map(str, indexes))} reverses red, "
+         f"green, blue, but geotile now flips them to blue, green, red for "
+         f"{Path(model.path).name} itself ({flip}): give --bands {','.join(map(str, rgb))} "
+         "so they are not flipped twice (keep these only for an image stored blue, green, "
+         "red).", GeotileWarning)
 
 
 def _refuse_alpha_as_data(src, model, indexes: list[int], added: int, source) -> None:

@@ -531,6 +531,9 @@ class OnnxModel:
         self._run_options = None
         self._scale: float | None = None
         self._mean = self._std = None
+        #: where the model's Hugging Face processor flips R,G,B to B,G,R before it
+        #: (MobileViT's do_flip_channel_order), None when not: done in :meth:`_feed`
+        self.flip_rgb: str | None = None
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
         self._pixels_0_255 = ""  # a file's word that its mean/std are of 0..255 pixels
         #: a file's word that unsigned pixels are divided by their type's maximum (Raster
@@ -785,6 +788,15 @@ class OnnxModel:
         # its external weights (model.onnx.data): replaced alone, they change its outputs
         for n, weights in enumerate(external_data_files(path, graph)):
             model.sidecars[f"weights{n}"] = weights
+        from geotile.hf_sidecars import hf_channel_flip
+
+        model.flip_rgb = hf_channel_flip(path)
+        if model.flip_rgb:  # read whatever --mean/--std say: an input of its outputs
+            from geotile.hf_sidecars import PREPROCESSOR, hf_folder
+
+            model.sidecars["flip"] = hf_folder(path) / PREPROCESSOR
+            log.info("%s: the image's red, green, blue go in as blue, green, red (%s)",
+                     path.name, model.flip_rgb)
         model.set_normalization(mean, std, scale)
         model.read_raster_input(scale, replaced=mean is not None and std is not None)
         model.fp16 = bool(fp16) and chain[0] != PROVIDERS["cpu"]
@@ -1702,6 +1714,10 @@ class OnnxModel:
                 len(value) if isinstance(value, list | tuple) else 1)
             values[name] = _per_channel(_both_dates(value, self.date_channels), count,
                                         name, self.path, source)
+            if self.flip_rgb and given is None and len(values[name]) == 3:
+                # the model's files give its (blue, green, red) channels': kept in the
+                # image's order, normalised before the flip (as after it in transformers)
+                values[name] = values[name][::-1]
         self._mean, self._std = values["mean"], values["std"]
         for name, given, other in (("mean", mean, "std"), ("std", std, "mean")):
             if given is not None and other in declared:  # one replaced, one kept: say so
@@ -1833,6 +1849,13 @@ class OnnxModel:
         """ModelError suggesting --bands when ``count`` selected bands do not fit the model
         (``rgb``: the raster's red, green and blue bands, suggested to a 3-channel model;
         ``bgrn``: its bands described blue, green, red and nir, to a 4-channel one)."""
+        if self.flip_rgb and count not in (1, 3):
+            raise ModelError(
+                f"{self.path.name}: its {self.flip_rgb.rsplit(' ', 1)[0]} flips red, green, blue "
+                f"to blue, green, red (do_flip_channel_order) but it takes {count} channels, "
+                "which transformers' MobileViT processors flip differently (the fast one the "
+                "first 3, the slow one all); set do_flip_channel_order false in it and give "
+                "--bands in the order the model takes them.")
         if self.channels is not None and count != self.channels:
             hint = ",".join(["1"] * self.channels) if count == 1 else ",".join(
                 str(i + 1) for i in range(self.channels)) if self.channels <= 4 \
@@ -1915,6 +1938,8 @@ class OnnxModel:
 
     # --- running -----------------------------------------------------------------------------
     def _feed(self, batch: np.ndarray) -> np.ndarray:
+        if self.flip_rgb and batch.shape[1] == 3:  # normalised in the image's order
+            batch = batch[:, ::-1]
         feed = batch if self.layout == "NCHW" else batch.transpose(0, 2, 3, 1)
         if np.issubdtype(self.input_type, np.integer):
             info = np.iinfo(self.input_type)

@@ -1260,6 +1260,8 @@ def _completion(model, options, settings, image_path, extra_bands=None, mosaic=(
                                   for k in ("_mean", "_std", "_scale")]}
         if extra_bands is not None:
             settings["extra_resampling"] = extra_resampling
+        if getattr(model, "flip_rgb", None):  # only then: other outputs keep their digest
+            settings["flip_rgb"] = True
     if options.output_type == "probability" and getattr(model, "writes_raw", False):
         # tagged GEOTILE_OUTPUT=probability before it was raw: such a file is redone
         settings = {**settings, "output": "raw"}

@@ -3332,13 +3332,14 @@ HF_CONFIG = {"model_type": "segformer", "architectures": ["SegformerForSemanticS
              "label2id": {name: i for i, name in enumerate(HF_LABELS)}, "num_labels": 4}
 
 
-def optimum_folder(folder, processor=HF_PROCESSOR, config=HF_CONFIG, metadata=None):
+def optimum_folder(folder, processor=HF_PROCESSOR, config=HF_CONFIG, metadata=None,
+                   channels=3):
     """What ``optimum-cli export onnx`` writes: model.onnx (input pixel_values, output logits,
     no metadata_props) with preprocessor_config.json and config.json beside it (a dict is
     written as JSON, a str as it is, None: no file)."""
     folder.mkdir(parents=True, exist_ok=True)
-    conv, weights = conv1x1("pixel_values", "logits", 3, len(HF_LABELS), seed=9)
-    path = save_graph(folder / "model.onnx", [conv], nchw_in("pixel_values"),
+    conv, weights = conv1x1("pixel_values", "logits", channels, len(HF_LABELS), seed=9)
+    path = save_graph(folder / "model.onnx", [conv], nchw_in("pixel_values", channels),
                       [("logits", FLOAT, ["batch_size", len(HF_LABELS), "height", "width"])],
                       weights, metadata=metadata)
     model = onnx.load(str(path))
@@ -3541,39 +3542,99 @@ MOBILEVIT_PROCESSOR = {"image_processor_type": "MobileViTImageProcessor", "do_re
                        "do_resize": True, "size": {"shortest_edge": 512}}
 
 
-@pytest.mark.parametrize("processor", [
-    MOBILEVIT_PROCESSOR,
+@pytest.mark.parametrize(("processor", "mean", "std"), [
+    (MOBILEVIT_PROCESSOR, [0.0] * 3, [1.0] * 3),
     # older exports: the feature extractor, whose default flips without saying so
-    {"feature_extractor_type": "MobileViTFeatureExtractor", "do_resize": True, "size": 288},
+    ({"feature_extractor_type": "MobileViTFeatureExtractor", "do_resize": True, "size": 288},
+     [0.0] * 3, [1.0] * 3),
     # transformers 5 writes its image_mean/std 0.5 without do_normalize, whose default there
     # is None: it does not normalise (geotile fed 2x - 1: 72 % of pixels agreed)
-    {**MOBILEVIT_PROCESSOR, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}])
-def test_hugging_face_processor_flipping_channels_to_bgr_is_warned(tmp_path, run_cli,
-                                                                   make_raster, image,
-                                                                   processor):
+    ({**MOBILEVIT_PROCESSOR, "image_mean": [0.5] * 3, "image_std": [0.5] * 3},
+     [0.0] * 3, [1.0] * 3),
+    # told to normalise, MobileViTImageProcessorFast does it after the flip: image_mean[0]
+    # is the blue channel's
+    ({**MOBILEVIT_PROCESSOR, "do_normalize": True, "image_mean": [0.1, 0.4, 0.7],
+      "image_std": [0.2, 0.5, 0.9]}, [0.1, 0.4, 0.7], [0.2, 0.5, 0.9])])
+def test_hugging_face_processor_flipping_channels_to_bgr_is_applied(
+        tmp_path, run_cli, make_raster, image, processor, mean, std):
     """MobileViT's (and MobileViTV2's) image processor flips RGB to BGR before the model
-    (do_flip_channel_order, its default): a MobileViT export (random weights) ran on RGB
-    without a word, probabilities up to 0.002 off and 1 % of pixels of another class (trained
-    weights tell colours apart more). As for mmseg's to_rgb false, a warning naming the file
-    asks for --bands 3,2,1, which gives transformers' result."""
+    (do_flip_channel_order, its default): geotile only warned and asked for --bands 3,2,1, so
+    a user who missed it got BGR-wrong probabilities with exit 0. Now the flip is applied as
+    transformers does (rescale, flip, then its mean/std in the flipped order): an RGB image
+    gives transformers' result as it is, and --bands 3,2,1 (the old advice) is warned of."""
     path = optimum_folder(tmp_path / "mobilevit", processor=processor)
     tif = make_raster("img.tif", image)
     result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
                      "--tile-size", "64")
     assert result.exit_code == 0, result.output
-    assert "BGR" in result.stderr and "--bands 3,2,1" in result.stderr, result.stderr
-    assert "preprocessor_config.json" in result.stderr and "flip" in result.stderr
+    assert "--bands 3,2,1" not in result.stderr, result.stderr
+    # numpy's own pipeline: x / 255, RGB -> BGR, minus mean, over std, the model, softmax
+    rescaled = image.astype(np.float32) * np.float32(1 / 255)
+    feed = (rescaled[::-1][np.newaxis] - np.float32(mean).reshape(1, -1, 1, 1)) \
+        / np.float32(std).reshape(1, -1, 1, 1)
+    expected = softmax(ort_run(path, np.ascontiguousarray(feed))[0][0].astype(np.float64))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        got = out.read()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    unflipped = hf_reference(path, image, 1 / 255, mean, std)
+    assert np.abs(got - unflipped).max() > 1e-3  # the model tells the channels apart
+    # --bands 3,2,1, as the old warning asked: one line says geotile flips now (the bands
+    # given are still fed as asked, flipped once more)
     result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--dtype", "float32",
                      "--tile-size", "64", "--bands", "3,2,1")
     assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "--bands 3,2,1" in line]
+    assert len(said) == 1 and "preprocessor_config.json" in said[0] \
+        and "flip" in said[0] and "--bands 1,2,3" in said[0], result.stderr
     with rasterio.open(tmp_path / "b.tif") as out:
-        np.testing.assert_allclose(out.read(), hf_reference(path, image[::-1], 1 / 255,
-                                                            [0.0] * 3, [1.0] * 3), atol=1e-5)
-    # a processor that keeps RGB says nothing of it
+        np.testing.assert_allclose(out.read(), unflipped, atol=1e-5)
+    # a processor that keeps RGB flips nothing and says nothing of it
     keeps = optimum_folder(tmp_path / "rgb", processor={**MOBILEVIT_PROCESSOR,
                                                         "do_flip_channel_order": False})
-    result = run_cli("predict", keeps, tif, "-o", tmp_path / "k.tif", "--tile-size", "64")
-    assert result.exit_code == 0 and "BGR" not in result.stderr, result.output
+    result = run_cli("predict", keeps, tif, "-o", tmp_path / "k.tif", "--dtype", "float32",
+                     "--tile-size", "64", "--bands", "3,2,1")
+    assert result.exit_code == 0 and "flip" not in result.stderr, result.output
+    with rasterio.open(tmp_path / "k.tif") as out:
+        np.testing.assert_allclose(out.read(), hf_reference(keeps, image[::-1], 1 / 255,
+                                                            [0.0] * 3, [1.0] * 3), atol=1e-5)
+
+
+def test_mean_and_std_given_to_a_flipping_hugging_face_model_are_in_bands_order(
+        tmp_path, run_cli, make_raster, image):
+    """--bands picks red, green, blue for a model whose processor flips them, so --mean and
+    --std given are in that order too (the processor's own image_mean/std, in the model's
+    blue, green, red order, are reordered: see the test above)."""
+    path = optimum_folder(tmp_path / "mobilevit", processor=MOBILEVIT_PROCESSOR)
+    tif = make_raster("img.tif", image)
+    mean, std = [0.1, 0.4, 0.7], [0.2, 0.5, 0.9]
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64", "--mean", "0.1,0.4,0.7", "--std", "0.2,0.5,0.9")
+    assert result.exit_code == 0, result.output
+    normalised = (image.astype(np.float32) * np.float32(1 / 255)
+                  - np.float32(mean).reshape(-1, 1, 1)) / np.float32(std).reshape(-1, 1, 1)
+    feed = np.ascontiguousarray(normalised[::-1][np.newaxis])
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), softmax(ort_run(path, feed)[0][0].astype(
+            np.float64)), atol=1e-5)
+
+
+def test_hugging_face_channel_flip_of_other_than_3_channels_is_refused(
+        tmp_path, run_cli, make_raster, image):
+    """transformers' two MobileViT processors disagree beyond 3 channels (the fast one flips
+    the first 3, the slow one reverses them all): a 4-channel model (RGBN, or RGB and an nDSM
+    from --extra-bands) whose processor flips is refused, naming the file and the fix."""
+    path = optimum_folder(tmp_path / "mobilevit", processor=MOBILEVIT_PROCESSOR, channels=4)
+    rgbn = make_raster("rgbn.tif", np.concatenate([image, image[:1]]))
+    rgb, ndsm = make_raster("rgb.tif", image), make_raster("ndsm.tif", image[:1])
+    for args in ((rgbn,), (rgb, "--extra-bands", ndsm)):
+        out = tmp_path / "o.tif"
+        result = run_cli("predict", path, *args, "-o", out, "--tile-size", "64")
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.output, result.output
+        assert "preprocessor_config.json" in lines[0] and "4 channels" in lines[0] \
+            and "do_flip_channel_order false" in lines[0], lines[0]
+        assert not out.exists()
 
 
 def quantized_hub_model(path, form):
@@ -3702,6 +3763,30 @@ def test_resume_redoes_outputs_of_other_hugging_face_files(tmp_path, run_cli, ma
         assert list(out.descriptions) == (list("abcd") if edit == "config" else HF_LABELS)
         np.testing.assert_allclose(out.read(), hf_reference(path, image, 1 / 255, UNIT_MEAN,
                                                             std), atol=1e-5)
+
+
+def test_resume_redoes_an_output_written_without_the_channel_flip(tmp_path, run_cli,
+                                                                 make_raster, image,
+                                                                 monkeypatch):
+    """An output of a MobileViT export written before geotile applied its processor's
+    do_flip_channel_order (RGB fed as it was) had the same completion digest as one written
+    with the flip (its mean/std, files and options unchanged), so --resume skipped the
+    BGR-wrong file; the flip is part of the digest now."""
+    import geotile.hf_sidecars as hf
+
+    path = optimum_folder(tmp_path / "m", processor=MOBILEVIT_PROCESSOR)
+    tif = make_raster("img.tif", image)
+    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+            "--tile-size", "64")
+    with monkeypatch.context() as patch:
+        patch.setattr(hf, "hf_channel_flip", lambda model_path: None)  # as geotile did
+        assert run_cli(*args).exit_code == 0
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), hf_reference(path, image[::-1], 1 / 255,
+                                                            [0.0] * 3, [1.0] * 3), atol=1e-5)
+    assert "skipped" in run_cli(*args, "--resume").output  # flipped both times: complete
 
 
 def test_dask_workers_load_the_model_again_for_other_hugging_face_files(tmp_path, image,

@@ -101,7 +101,9 @@ def _bands(ctx, param, value):
               "ranges of them, e.g. 1-50,60-120 (a hyperspectral image's), "
               "or names of their descriptions (a STAC Item's band names or common names), "
               "e.g. B04,B03,B02 or red,green,blue. "
-              "Default: all but an alpha band (only named here is it fed).")
+              "Default: all but an alpha band (only named here is it fed). Red, green, "
+              "blue stay in that order for a model whose Hugging Face processor takes "
+              "BGR (do_flip_channel_order): geotile flips them.")
 @click.option("--mean", callback=_floats, metavar="LIST",
               help="Per-channel mean (after --scale). Default: the model's metadata, else "
               "an MLM item's value_scaling, else image_mean of a Hugging Face "
@@ -206,7 +208,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     band descriptions; classification:classes and their color_hint; regression
     written raw), else (normalisation, class names) from Hugging Face's preprocessor_config.json
     and config.json beside it (an Optimum export: rescale_factor, image_mean,
-    image_std, id2label; -v names the file and key), or above its onnx/ folder
+    image_std, id2label, do_flip_channel_order: R,G,B flipped to B,G,R for the
+    model; -v names the file and key), or above its onnx/ folder
     (transformers.js' layout), else (normalisation) from MMDeploy's
     pipeline.json beside it (an OpenMMLab/mmseg export: its Normalize mean and
     std, of 0..255 pixels; to_rgb false is warned of: give --bands 3,2,1) and
