@@ -1404,6 +1404,9 @@ def _mask_one_image(
         refusal = labels_refusal(src, image_path, labels_path, labels.crs)
         if refusal:
             raise InputError(refusal)
+        from geotile.nitf_files import warn_nitf
+
+        warn_nitf(src, Path(str(image_path)).name, "the mask")
         crs, frame, names = _image_frame(labels, by_crs, src, labels_path, image_path,
                                          options, class_field, class_map, spacenet_rows)
         # a float image's NaN pixels are nodata too, declared or not (as tile and predict)

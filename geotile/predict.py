@@ -996,6 +996,7 @@ def predict_raster(
                     "provider": model.provider, "stage_seconds": clock.seconds()}
         overwrite = overwrite or action == REPLACE
     from geotile.cpus import usable_cpus
+    from geotile.nitf_files import warn_nitf
     from geotile.no_georef import copy_georeferencing, warn_if_not_georeferenced
     from geotile.quiet_warnings import quietly
     from geotile.tiff_pages import warn_other_pages
@@ -1022,6 +1023,7 @@ def predict_raster(
         warn_if_not_georeferenced(original, "the predictions",
                                   also=_scale_unknown(model, original, options))
         warn_other_pages(original, image_path.name)
+        warn_nitf(original, image_path.name, "the predictions")
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels
         if extra is not None and getattr(model, "second_input", None) is not None:
             model.dates_fed(len(indexes))

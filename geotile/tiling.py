@@ -907,6 +907,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
               extra=None, zeros_binary=False, zeros_nodata=False) -> None:
     from geotile.extra_bands import dated_band_metadata, dates_named, open_dates
     from geotile.input_paths import input_path, source_name
+    from geotile.nitf_files import warn_nitf
     from geotile.no_georef import warn_if_not_georeferenced
     from geotile.planet_files import warn_unclear
     from geotile.progress import progress_bar
@@ -929,6 +930,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         warn_if_not_georeferenced(src, "the patches and their index.csv bounds",
                                   mask=mask)
         warn_other_pages(src, label.name)
+        warn_nitf(src, label.name, "the patches and their index.csv bounds")
         warn_vrt_gap(src, label.name, "become patches of valid pixels")
         warn_unclear(src, image, "become patches")  # a Planet udm2's clouds
         if mask_src is not None:
