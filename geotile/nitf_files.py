@@ -6,7 +6,7 @@ GEOLOB or BLOCKA TRE holds them more finely. IGEOLO holds whole metres (ICORDS N
 U: MGRS), whole arc-seconds (G) or thousandths of a degree (D), so the grid read back may
 lie up to half that off the data's: at 0.5 m pixels, a pixel. MIL-STD-2500C also makes
 IGEOLO approximate; an image that carries RPC00B is placed by its RPCs. A file of several
-image segments reads as its first; NITF_IM:N:<file> reads segment N + 1.
+image segments reads as its first; NITF_IM:<n>:<file> reads segment n (0 the first).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def warn_nitf(src, name: str, outputs: str) -> None:
     if src.driver != "NITF":
         return
     segment = str(src.name).upper().startswith("NITF_IM:")
-    if segment and not name.upper().startswith("NITF_IM:"):  # which segment of the file
-        name = f"{name} (segment {int(str(src.name).split(':')[1]) + 1})"
+    if segment and not name.upper().startswith("NITF_IM:"):  # which segment, as GDAL names it
+        name = f"{name} ({':'.join(str(src.name).split(':')[:2])})"
     grid = corner_grid(src)
     if grid is not None:
         icords, shift, words = grid
@@ -76,7 +76,8 @@ def warn_nitf(src, name: str, outputs: str) -> None:
                  "geographic corners exactly with -co SDE_TRE=YES.", GeotileWarning)
     segments = [s for s in src.subdatasets if s.upper().startswith("NITF_IM:")]
     if len(segments) > 1:
-        warn(f"{name}: the NITF holds {len(segments)} image segments and the first is read "
-             f"({src.width}x{src.height} px, {src.count} band{'s' if src.count > 1 else ''})."
-             " To read another give it as GDAL names it, NITF_IM:N:<file> for segment N + 1 "
-             f"(e.g. {shlex.quote(segments[1])}; gdalinfo lists them).", GeotileWarning)
+        warn(f"{name}: the NITF holds {len(segments)} image segments and the first "
+             f"(NITF_IM:0) is read ({src.width}x{src.height} px, {src.count} band"
+             f"{'s' if src.count > 1 else ''}). To read another give it as GDAL names it, "
+             f"NITF_IM:<n>:<file> (e.g. {shlex.quote(segments[1])}; gdalinfo lists them).",
+             GeotileWarning)

@@ -102,10 +102,21 @@ def test_a_coarse_grid_igeolo_cannot_move_by_a_pixel_is_not_warned(tmp_path, run
     assert _warnings(result, "coarse.ntf") == []
 
 
-def test_a_nitf_with_exact_geographic_corners_matches_its_geotiff(tmp_path, run_cli):
-    """GEOLOB (SDE_TRE=YES) holds the geographic grid exactly: predictions and masks are the
-    GeoTIFF's, pixel for pixel and on its grid, with no warning."""
-    tif, image = nitf(tmp_path, "exact.ntf", GEOGRAPHIC, SDE_TRE="YES")
+def _blocka() -> str:
+    """A BLOCKA TRE of GEOGRAPHIC's 64x48 grid: its corner pixels' centres to 1e-6 degree
+    (first row last column, last row last column, last row first column, first row first)."""
+    t = GEOGRAPHIC[1]
+    corners = [t * (c + 0.5, r + 0.5) for c, r in ((63, 0), (63, 47), (0, 47), (0, 0))]
+    where = "".join(f"{y:+010.6f}{x:+011.6f}" for x, y in corners)
+    return "01" + "00000" + "00048" + " " * 22 + where + "010.0"
+
+
+@pytest.mark.parametrize("options", [{"SDE_TRE": "YES"}, {"TRE": f"BLOCKA={_blocka()}"}],
+                         ids=["geolob", "blocka"])
+def test_a_nitf_with_exact_geographic_corners_matches_its_geotiff(tmp_path, run_cli, options):
+    """GEOLOB (SDE_TRE=YES) or BLOCKA hold the geographic grid finely: predictions and masks
+    are the GeoTIFF's, pixel for pixel and on its grid, with no warning."""
+    tif, image = nitf(tmp_path, "exact.ntf", GEOGRAPHIC, **options)
     labels = _labels(tmp_path, tif)
     model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
     for source, stem in ((tif, "ref"), (image, "ntf")):
@@ -197,12 +208,13 @@ def test_every_image_segment_is_reached_by_its_subdataset_name(tmp_path, run_cli
     assert result.exit_code == 0, result.output
     said = [line for line in _warnings(result, "two.ntf") if "segments" in line]
     assert len(said) == 1 and "2 image segments" in said[0], result.stderr
+    assert "the first (NITF_IM:0) is read (64x48 px, 3 bands)" in said[0], said[0]
     assert f"NITF_IM:1:{image}" in said[0], said[0]
     for source, output in ((f"NITF_IM:1:{image}", "second_ntf.tif"), (tif2, "second_tif.tif")):
         result = run_cli("predict", model, source, "-o", tmp_path / output)
         assert result.exit_code == 0, result.output
     said = _warnings(run_cli("predict", model, f"NITF_IM:1:{image}", "-o",
-                             tmp_path / "again.tif"), "two.ntf (segment 2): its grid")
+                             tmp_path / "again.tif"), "two.ntf (NITF_IM:1): its grid")
     assert len(said) == 1 and "ICORDS=N" in said[0], said
     np.testing.assert_array_equal(_read(tmp_path / "second_ntf.tif")[2],
                                   _read(tmp_path / "second_tif.tif")[2])
