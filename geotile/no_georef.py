@@ -326,14 +326,15 @@ def _unread_prj(src) -> str:
 
 
 def sensor_georeferencing(src) -> str | None:
-    """"GCPs" or "RPCs" when ``src`` is placed on the ground by those alone (no geotransform,
-    as Level-1 satellite products), else None."""
+    """"RPCs" or "GCPs" when ``src`` is placed on the ground by those alone (no geotransform,
+    as Level-1 satellite products), else None. RPCs before GCPs: the sensor model, where
+    GCPs beside them are a footprint's corners (a NITF's IGEOLO that no grid fits)."""
     if not src.transform.is_identity:
         return None
-    if src.gcps and src.gcps[0]:
-        return "GCPs"
     if src.rpcs is not None:
         return "RPCs"
+    if src.gcps and src.gcps[0]:
+        return "GCPs"
     return None
 
 

@@ -42,7 +42,7 @@ class PatchData:
 
 
 def _place_by_sensor(src, dst, patch) -> None:
-    """``src``'s GCPs or RPCs on the patch ``dst`` cut at ``patch``: pixel positions moved by
+    """``src``'s GCPs and RPCs on the patch ``dst`` cut at ``patch``: pixel positions moved by
     the patch's offset (GCP pixel/line, RPC LINE_OFF/SAMP_OFF)."""
     from rasterio.control import GroundControlPoint
     from rasterio.rpc import RPC
@@ -52,7 +52,7 @@ def _place_by_sensor(src, dst, patch) -> None:
         dst.gcps = ([GroundControlPoint(row=g.row - patch.y_off, col=g.col - patch.x_off,
                                         x=g.x, y=g.y, z=g.z, id=g.id, info=g.info)
                      for g in gcps], crs)
-    elif src.rpcs is not None:
+    if src.rpcs is not None:
         rpc = src.rpcs.to_dict()
         rpc["line_off"] -= patch.y_off
         rpc["samp_off"] -= patch.x_off

@@ -254,3 +254,31 @@ def test_a_jpeg_compressed_nitf_predicts_its_decoded_pixels(tmp_path, run_cli):
     got, expected = _read(tmp_path / "jpeg_p.tif"), _read(tmp_path / "decoded_p.tif")
     assert got[:2] == expected[:2]
     np.testing.assert_array_equal(got[2], expected[2])
+
+
+def test_rpcs_with_corner_gcps_are_orthorectified_by_the_rpcs(tmp_path, run_cli):
+    """An L1B NITF's footprint corners (IGEOLO) that no affine grid fits come as 4 GCPs
+    beside its RPC00B: it was told 'GCPs only' and gdalwarp -t_srs (a warp by the 4
+    approximate corners); now the RPCs and gdalwarp -rpc, and each patch keeps both."""
+    image = rpc_nitf(tmp_path, "l1b.ntf", ICORDS="G",
+                     IGEOLO="523115N0132400E523115N0132410E523100N0132420E523100N0132350E")
+    with rasterio.open(image) as src:
+        assert src.transform.is_identity and len(src.gcps[0]) == 4 and src.rpcs is not None
+        rpcs = src.rpcs.to_dict()
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[shapely.box(13.4, 52.51, 13.41, 52.52)],
+                           crs=4326).to_file(labels)
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    predicted = run_cli("predict", model, image, "-o", tmp_path / "p.tif")
+    tiled = run_cli("tile", image, "--size", "32", "-o", tmp_path / "tiles")
+    for result in (predicted, tiled):
+        assert result.exit_code == 0, result.output
+        said = _warnings(result, "l1b.ntf")
+        assert len(said) == 1 and "RPCs only" in said[0], said
+        assert "gdalwarp -rpc -t_srs" in said[0], said[0]
+    with rasterio.open(tmp_path / "tiles" / "images" / "l1b_1_1.tif") as patch:
+        assert patch.rpcs is not None and len(patch.gcps[0]) == 4
+        assert (patch.rpcs.line_off, patch.rpcs.samp_off) == (
+            rpcs["line_off"] - 16, rpcs["samp_off"] - 32)
+    masked = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(masked, "l1b.ntf", "RPCs only", "gdalwarp -rpc -t_srs")
