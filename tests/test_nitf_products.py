@@ -65,6 +65,7 @@ def _read(path):
 @pytest.mark.parametrize("name, place, icords, precision", [
     ("utm.ntf", UTM, "N", "1 m"),
     ("UTM.NTF", UTM, "N", "1 m"),
+    ("south.nitf", ("EPSG:32733", UTM[1]), "S", "1 m"),
     ("geographic.nitf", GEOGRAPHIC, "G", "1 arc-second"),
     ("scene.r0", GEOGRAPHIC, "G", "1 arc-second"),
 ])
