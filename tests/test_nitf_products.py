@@ -68,6 +68,7 @@ def _read(path):
     ("south.nitf", ("EPSG:32733", UTM[1]), "S", "1 m"),
     ("geographic.nitf", GEOGRAPHIC, "G", "1 arc-second"),
     ("scene.r0", GEOGRAPHIC, "G", "1 arc-second"),
+    ("decimal.ntf", ("EPSG:4326", from_origin(13.4, 52.52, 1e-4, 1e-4)), "D", "0.001 degree"),
 ])
 def test_igeolo_corners_that_may_move_the_grid_a_pixel_are_said(
         tmp_path, run_cli, name, place, icords, precision):
@@ -75,7 +76,7 @@ def test_igeolo_corners_that_may_move_the_grid_a_pixel_are_said(
     geographic) and reads its grid back from them: 0.5 m pixels came back 0.492 m, the
     origin 0.5 m off, and a mask of labels in EPSG:4326 moved by a pixel (60 of 512 pixels
     differed from the GeoTIFF's), silently. Each command says it, outputs on the NITF's grid."""
-    tif, image = nitf(tmp_path, name, place)
+    tif, image = nitf(tmp_path, name, place, **({"ICORDS": "D"} if icords == "D" else {}))
     labels = _labels(tmp_path, tif)
     with rasterio.open(image) as src:
         assert src.tags()["NITF_ICORDS"] == icords
