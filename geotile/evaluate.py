@@ -869,9 +869,11 @@ def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, predict
     if len(foreign) <= LAYER_IDS or percent:  # a legend's few codes, or a ramp's many values
         band = sample_pixels(pred, [1])[0]
         valid = np.ones(band.shape, bool) if pred.nodata is None else band != pred.nodata
-        steps = [i for i in (foreign if percent else high)
-                 if (band == i).any() and not forms_regions(band, valid, i)]
-        if len(steps) < SCALED_IDS:
+        seen = [i for i in (foreign if percent else high) if (band == i).any()]
+        steps = [i for i in seen if not forms_regions(band, valid, i)]
+        # percent: mostly steps (a land cover's few linear classes, roads, rails, streams,
+        # form no regions either)
+        if len(steps) < SCALED_IDS or (percent and 2 * len(steps) <= len(seen)):
             return
     name = Path(str(prediction)).name
     full = PERCENT if percent else np.iinfo(dtype).max

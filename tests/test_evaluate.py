@@ -2644,6 +2644,26 @@ def test_untagged_uint8_percent_probabilities_against_a_mask_are_refused_with_th
     assert scores["pixels"] == 64 * 64 and scores["accuracy"] == pytest.approx(2 / 64)
 
 
+def test_forty_land_cover_classes_with_three_linear_ones_are_scored_not_taken_for_percent(
+        make_raster):
+    """An untagged land-cover prediction of 43 class ids 10..52 (40 in 16 px parcels, roads,
+    rails and streams 1 px wide) against a truth of another legend (1..3) was refused as
+    'probabilities x 100 (percent)': its 3 linear classes form no regions, and 3 steps
+    sufficed. Mostly parcels, it is scored as ids (accuracy: the share of equal pixels)."""
+    n = 128
+    prediction = ((np.arange(n)[:, None] // 16 * 8 + np.arange(n)[None, :] // 16) % 40
+                  + 10).astype(np.uint8)
+    prediction[20, :] = prediction[:, 100] = 50
+    prediction[:, 37] = 51
+    prediction[90, :] = 52
+    truth = np.where(prediction % 2 == 0, 1, 2).astype(np.uint8)
+    truth[:64] = 3
+    scores = evaluate_files(make_raster("landcover.tif", prediction),
+                            make_raster("other_legend.tif", truth)).as_dict()
+    assert scores["pixels"] == n * n
+    assert scores["accuracy"] == pytest.approx((prediction == truth).mean())
+
+
 def test_land_cover_codes_the_truth_lacks_are_scored_not_taken_for_scaled_probabilities(
         make_raster):
     """A land-cover prediction of CCI codes (10..220) in parcels, holding 4 codes past 100
