@@ -749,7 +749,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                       int(np.trace(read, 1))))
         # the named truth's declared nodata id (ArcGIS' unnamed 0 beside its Value 1..N) is
         # no data to predict too
-        said_ids, said_names = _no_data_said(true, true_kind, no_data)
+        said_ids, said_names = _no_data_said(true, true_kind, no_data, confusion)
         said = _predicted_no_data(confusion, said_ids, said_names) \
             if said_ids and lookup is None and _numbers_only(pred_kind.names) else None
         counts = _RasterCounts.of(confusion, names, truth_0_255, pred_0_255,
@@ -941,17 +941,20 @@ def _numbers_only(names) -> bool:
     return not names or all(is_placeholder_name(n) for n in names)
 
 
-def _no_data_said(true, true_kind, no_data: list[int]) -> tuple[list[int], list[str] | None]:
+def _no_data_said(true, true_kind, no_data: list[int],
+                  confusion: np.ndarray) -> tuple[list[int], list[str] | None]:
     """The truth's ids of no data that a prediction naming no classes should not hold, and
     the truth's names for them: ``no_data`` (ids named no data), and its declared nodata
     value where it is an unnamed id (or one named background) of a named class truth,
-    named 'nodata'."""
+    named 'nodata', unless the truth's pixels of it were scored (``confusion``'s row: a
+    background 0 declared nodata, read as background)."""
     from geotile.class_keys import is_background_name, is_placeholder_name
 
     names = true_kind.names
     nodata = true.nodata
     if (true_kind.kind != "class" or not names or nodata is None or nodata != int(nodata)
             or not 0 <= int(nodata) < len(names) or int(nodata) in no_data
+            or (int(nodata) < len(confusion) and confusion[int(nodata)].any())
             or not (is_placeholder_name(names[int(nodata)])
                     or is_background_name(names[int(nodata)]))):
         return no_data, names

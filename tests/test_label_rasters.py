@@ -2576,3 +2576,24 @@ def test_an_unnamed_prediction_of_ids_from_0_against_a_named_truth_from_1_is_war
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["accuracy"] == pytest.approx(
         np.mean(truth_ids == pred_ids + 1))
+
+
+def test_a_named_background_0_declared_nodata_but_scored_is_no_no_data_to_predict(
+        tmp_path, run_cli):
+    """A truth naming 0..2 background, building, road and declaring nodata 0 (gdal_translate
+    -a_nodata 0), its 0 read as background and scored (all 4096 pixels), against an unnamed
+    prediction equal to it: accuracy 1.0, yet a warning said the prediction's 0 'predict no
+    data and count as misses' on 78% of the pixels. A nodata id the truth's pixels are
+    scored as is no data to predict: no such warning, accuracy 1.0."""
+    ids = np.zeros((64, 64), np.uint8)
+    ids[10:30, 10:40] = 1
+    ids[40:60, 5:20] = 2
+    truth = write_raster(tmp_path / "truth.tif", ids, nodata=0)
+    with rasterio.open(truth, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(["background", "building", "road"]))
+    prediction = write_raster(tmp_path / "pred.tif", ids)
+    result = run_cli("evaluate", prediction, truth, "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["pixels"] == ids.size and scores["accuracy"] == 1.0
+    assert "predict no data" not in result.stderr, result.stderr
