@@ -48,11 +48,14 @@ def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> 
     images; 104_sat.jpg beside predictions named 104_mask.tif is still the image)."""
     from geotile.dataset_names import name_key
 
-    stems = {name_key(p.stem).lower() for p in rasters}
+    by_key = {name_key(p.stem).lower(): p.stem for p in rasters}
+    stems = set(by_key)
     paired = {name_key(p.stem).lower() for p in others}
 
     def kept(path: Path) -> bool:
         masks = _masks_of(path.stem, stems, path)
+        if masks and not any(pairs(by_key[m], o.stem) for m in masks for o in others):
+            return True  # masks of no partner (a.tif probabilities beside a_seg.tif classes)
         return not masks or (not masks - paired
                              and any(pairs(path.stem, o.stem) for o in others))
 

@@ -2822,3 +2822,24 @@ def test_uint16_probabilities_x_10000_are_told_the_scale_of_their_maximum(make_r
         dst.scales = (0.0001,)
     expected = np.mean((p * 0.0001 >= 0.5) == buildings)
     assert evaluate_files(prediction, truth).as_dict()["accuracy"] == pytest.approx(expected)
+
+
+def test_a_prediction_folder_of_probabilities_beside_their_seg_classes_pairs_by_name(
+        make_raster, tmp_path):
+    """A prediction folder holding a.tif (float probabilities) beside a_seg.tif (its class
+    map) against a truth folder of a.tif was refused ('no file of one has the name of a
+    file of the other'): the probabilities, of many values, were taken for a_seg's image and
+    dropped, though a_seg pairs with no truth. They pair with the truth by name as before
+    (a_seg.tif left out with a warning) and score as numpy's."""
+    mask = np.zeros((64, 64), np.uint8)
+    mask[10:40, 10:40] = 1
+    noise = np.random.default_rng(0).random((64, 64))
+    prob = np.clip(mask * 0.6 + noise * 0.5, 0, 1).astype(np.float32)
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "truth").mkdir()
+    make_raster("pred/a.tif", prob)
+    make_raster("pred/a_seg.tif", 1 - mask)
+    make_raster("truth/a.tif", mask)
+    scores = evaluate_files(tmp_path / "pred", tmp_path / "truth").as_dict()
+    assert scores["pixels"] == mask.size
+    assert scores["accuracy"] == pytest.approx(np.mean((prob >= 0.5) == mask))
