@@ -1022,18 +1022,25 @@ def _refuse_nodata_255_prediction(confusion: np.ndarray, pred_255: list[int] | N
                                   prediction, truth) -> None:
     """An InputError when a prediction naming no classes declares nodata 255, holds only 0
     where it is scored, and the truth holds a class on :data:`AGREES_WITH_255` or more of
-    its 255s (``pred_255``: those pixels where the truth is valid, and of a class there): a
-    0/255 mask whose positives were declared nodata (gdal_calc.py --NoDataValue=255), every
-    predicted building left out of the scores."""
-    if not pred_255 or not pred_255[1] or pred_255[1] < AGREES_WITH_255 * pred_255[0] \
-            or confusion[:, 1:].any():
+    its 255s (``pred_255``: those pixels where the truth is valid, and of a class there), or
+    fewer but all the truth's class pixels (255 a collar without data too): a 0/255 mask
+    whose positives were declared nodata (gdal_calc.py --NoDataValue=255), every predicted
+    building left out of the scores."""
+    if not pred_255 or not pred_255[1] or confusion[:, 1:].any():
+        return
+    rows = np.arange(len(confusion))
+    # under half: a nodata collar of 255 too, refused where every truth class pixel is in it
+    collar = pred_255[1] < AGREES_WITH_255 * pred_255[0]
+    if collar and confusion[(rows > 0) & (rows != IGNORE)].any():
         return
     name = Path(str(prediction)).name
+    also = (f"; its 255 also marks {pred_255[0] - pred_255[1]} pixels of the truth's 0 (a "
+            "collar without data?): give those another value first" if collar else "")
     raise InputError(f"{prediction}: its nodata value 255 is every non-zero pixel: "
                      f"{pred_255[1]} pixels where {Path(str(truth)).name} holds a class would "
                      "be left out of the scores, and the prediction holds only 0. If it is a "
                      "0/255 mask (255 the positive class, not pixels to ignore), unset its "
-                     f"nodata (gdal_edit.py -unsetnodata {name}).")
+                     f"nodata (gdal_edit.py -unsetnodata {name}){also}.")
 
 
 def _warn_nodata_255(name: str, other: str, lost: int, pixels: int, fix: str = "") -> None:

@@ -2843,3 +2843,26 @@ def test_a_prediction_folder_of_probabilities_beside_their_seg_classes_pairs_by_
     scores = evaluate_files(tmp_path / "pred", tmp_path / "truth").as_dict()
     assert scores["pixels"] == mask.size
     assert scores["accuracy"] == pytest.approx(np.mean((prob >= 0.5) == mask))
+
+
+def test_a_0_255_prediction_with_a_nodata_255_collar_and_buildings_is_refused(
+        make_raster, run_cli):
+    """A 0/255 building prediction declaring nodata 255 that also marks a 30 px collar
+    without data (truth 0 there): its 255s lie on the truth's buildings for 768 of 3768
+    pixels (under half), so it scored accuracy 1.0 on its 0s alone, building support 0
+    though the truth holds 768 building pixels, exit 0 without a word. Every truth building
+    pixel lying in its 255s, none scored, it is refused in one line that names the collar
+    too (255 means two things there)."""
+    truth = np.zeros((100, 100), np.uint8)
+    for y in range(20, 90, 20):
+        for x in range(40, 100, 20):
+            truth[y:y + 8, x:x + 8] = 1
+    predicted = (truth * 255).astype(np.uint8)
+    predicted[:, :30] = 255
+    prediction = make_raster("collar.tif", predicted, nodata=255)
+    result = run_cli("evaluate", prediction, make_raster("truth.tif", truth))
+    message = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(message) == 1, result.output
+    assert "collar.tif" in message[0] and "gdal_edit.py -unsetnodata collar.tif" in message[0]
+    assert f"{int(truth.sum())} pixels where truth.tif holds a class" in message[0]
+    assert "another value" in message[0]
