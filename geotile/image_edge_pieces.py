@@ -18,9 +18,16 @@ import numpy as np
 log = logging.getLogger("geotile")
 
 
-def cut_pieces(frame) -> tuple[int, int]:
+#: the share of a piece's area a polygon of the other file covers to hold it
+COVERED = 0.5
+
+
+def cut_pieces(frame, whole=None) -> tuple[int, int]:
     """(pieces, buildings): how many polygons of ``frame`` touch or overlap one of another
-    ``ImageId``, and how many groups (buildings) they make; (0, 0) without that column."""
+    ``ImageId``, and how many groups (buildings) they make; (0, 0) without that column.
+    ``whole`` (the other file's polygons, in ``frame``'s CRS): only the buildings of which
+    one of them covers pieces of two images (a whole building; per-chip pieces, as SpaceNet's
+    own truth holds them, match piece by piece)."""
     import shapely
 
     from geotile.touching_union import groups
@@ -36,15 +43,42 @@ def cut_pieces(frame) -> tuple[int, int]:
         return 0, 0
     cut = np.unique(np.concatenate([one, other]))
     label = groups(one, other, len(geometries))
+    if whole is not None:
+        cut = cut[np.isin(label[cut], _held_whole(geometries[cut], images[cut], label[cut],
+                                                  whole))]
     return len(cut), len(np.unique(label[cut]))
 
 
-def warn_if_cut(frame, path, other) -> None:
+def _held_whole(pieces, images, labels, whole) -> np.ndarray:
+    """The ``labels`` (buildings) of ``pieces`` of which one polygon of ``whole`` covers
+    :data:`COVERED` of pieces of two ``images`` or more."""
+    import shapely
+
+    whole = np.asarray(whole, dtype=object)
+    if not len(whole):
+        return np.array([], labels.dtype)
+    piece, polygon = shapely.STRtree(pieces).query(whole, predicate="intersects")[::-1]
+    shared = shapely.area(shapely.intersection(pieces[piece], whole[polygon]))
+    held = shared >= COVERED * shapely.area(pieces[piece])
+    piece, polygon = piece[held], polygon[held]
+    spanned = [labels[piece[polygon == p]][0] for p in np.unique(polygon)
+               if len(set(images[piece[polygon == p]])) > 1]
+    return np.unique(np.asarray(spanned, labels.dtype))
+
+
+def warn_if_cut(frame, path, other, other_frame=None) -> None:
     """Warn, in one line, when ``frame`` (read from the SpaceNet CSV ``path``) holds
-    buildings cut at image edges and is scored against ``other``, a file of whole ones."""
+    buildings cut at image edges and is scored against ``other``, a file of whole ones
+    (``other_frame``, its polygons: those it holds whole)."""
     from geotile.plurals import counted
 
-    pieces, buildings = cut_pieces(frame)
+    whole = None
+    if other_frame is not None:
+        if frame.crs is not None and other_frame.crs is not None \
+                and other_frame.crs != frame.crs:
+            other_frame = other_frame.to_crs(frame.crs)
+        whole = other_frame.geometry.values
+    pieces, buildings = cut_pieces(frame, whole)
     if pieces:
         log.warning("%s: %d of its %d polygons are pieces of %s cut at (or repeated "
                     "across) image edges, one row per ImageId as SpaceNet scores per image: "

@@ -883,3 +883,32 @@ def test_csv_of_overlapping_tiles_names_their_mosaic_as_the_way(run_cli, tmp_pat
     assert len(lines) == 1, result.stderr
     for fragment in ("2 of its 2 polygons", "1 building", "repeated", "predict --merge"):
         assert fragment in lines[0], lines[0]
+
+
+def test_a_spacenet_csv_truth_of_chip_pieces_against_the_same_pieces_gives_no_word(
+        run_cli, tmp_path):
+    """SpaceNet's own CSV truth holds buildings cut at chip edges, one piece per ImageId;
+    per-chip predictions merged into one GeoJSON hold the same pieces. Scored so (F1 1.0),
+    evaluate warned that 2 of the truth's 3 polygons are pieces 'scored alone' and advised
+    whole buildings: neither file holds a whole building, so there is no word; against
+    whole buildings the warning stays."""
+    classes = np.zeros((20, 40), np.uint8)
+    classes[5:15, 12:30] = 1  # crosses the chip edge at column 20
+    classes[2:6, 2:8] = 1
+    (tmp_path / "chips").mkdir()
+    for col in (0, 20):
+        write_raster(tmp_path / "chips" / f"AOI_1_img{col}.tif", classes[:, col : col + 20],
+                     transform=from_origin(X0 + col * 0.5, Y0, 0.5, 0.5))
+    for suffix in (".csv", ".gpkg"):
+        result = run_cli("vectorize", tmp_path / "chips", "-o", tmp_path / f"truth{suffix}")
+        assert result.exit_code == 0, result.output
+    table = read_csv(tmp_path / "truth.csv")
+    gpd.GeoDataFrame(geometry=list(table.geo), crs="EPSG:4326").to_file(
+        tmp_path / "pieces.geojson")
+    pieces = run_cli("evaluate", tmp_path / "pieces.geojson", tmp_path / "truth.csv", "--json")
+    assert pieces.exit_code == 0, pieces.output
+    assert json.loads(pieces.stdout)["f1"] == 1.0
+    assert not pieces.stderr.strip(), pieces.stderr
+    whole = run_cli("evaluate", tmp_path / "truth.gpkg", tmp_path / "truth.csv", "--json")
+    assert whole.exit_code == 0, whole.output
+    assert "1 building cut" in whole.stderr, whole.stderr
