@@ -89,9 +89,11 @@ def warn_if_cut(frame, path, other, other_frame=None) -> None:
                     counted(buildings, "building"), other)
 
 
-def cut_lines(lines, images, gap: float) -> int:
+def cut_lines(lines, images, gap: float, whole=None) -> int:
     """How many of ``lines`` have an end within ``gap`` of a line of another image
-    (``images``: each line's ImageId)."""
+    (``images``: each line's ImageId); with ``whole`` (the other file's lines, in their
+    CRS), only ends where none of those ends within 2 ``gap`` (per-chip roads, as SpaceNet's
+    own truth holds them, are cut alike)."""
     import shapely
 
     lines = np.asarray(lines, dtype=object)
@@ -99,21 +101,33 @@ def cut_lines(lines, images, gap: float) -> int:
         return 0
     images = np.asarray(images).astype(str)
     tree = shapely.STRtree(lines)
+    ends = None
+    if whole is not None:
+        whole = np.asarray(whole, dtype=object)
+        whole = whole[shapely.get_type_id(whole) == 1]  # LineStrings' ends
+        ends = shapely.STRtree(np.concatenate([shapely.get_point(whole, 0),
+                                               shapely.get_point(whole, -1)]))
     cut = set()
     for end in (0, -1):
         points = shapely.get_point(lines, end)
         one, other = tree.query(points, predicate="dwithin", distance=gap)
         apart = images[one] != images[other]
-        cut.update(one[apart].tolist())
-        cut.update(other[apart].tolist())
+        one, other = one[apart], other[apart]
+        if ends is not None and len(one):
+            alike = np.unique(ends.query(points[one], predicate="dwithin",
+                                         distance=2 * gap)[0])
+            keep = ~np.isin(np.arange(len(one)), alike)
+            one, other = one[keep], other[keep]
+        cut.update(one.tolist())
+        cut.update(other.tolist())
     return len(cut)
 
 
-def warn_if_lines_cut(lines, images, gap: float, path, other) -> None:
+def warn_if_lines_cut(lines, images, gap: float, path, other, whole=None) -> None:
     """Warn, in one line, when the road CSV ``path``'s ``lines`` (placed, with their
     ``images``) hold roads cut at image edges (ends ``gap`` apart) and APLS scores them
-    against ``other``, a file of whole roads."""
-    cut = cut_lines(lines, images, gap)
+    against ``other``, a file of whole roads (``whole``: its lines, in ``lines``' CRS)."""
+    cut = cut_lines(lines, images, gap, whole)
     if cut:
         log.warning("%s: %d of its %d lines end at image edges a pixel from another image's "
                     "line (roads cut there, one line per ImageId, as SpaceNet scores per "

@@ -609,3 +609,34 @@ def test_road_csv_of_adjacent_tiles_against_whole_roads_says_apls_sees_cuts(run_
     # buffer scores only: a gap of a pixel changes nothing there, and nothing is said
     plain = run_cli("evaluate", tmp_path / "p.csv", truth, "--image", tmp_path / "pred")
     assert plain.exit_code == 0 and not plain.stderr.strip(), plain.output
+
+
+def test_a_road_csv_against_per_chip_roads_cut_alike_gives_no_cut_warning(run_cli, tmp_path):
+    """SpaceNet's own per-chip road truth stops each road at the chip edge, as a road CSV
+    of the same chips does: scored with --apls, the cuts match and APLS is that of equal
+    graphs, yet evaluate warned '2 of its 2 lines end at image edges ... APLS counts each
+    cut as a break' and advised whole roads. Where the other file's lines end there too,
+    nothing is said."""
+    import json
+
+    import geopandas as gpd
+
+    (tmp_path / "pred").mkdir()
+    for col in (0, 40):
+        classes = np.zeros((40, 40), np.uint8)
+        classes[18:23, :] = 1
+        with rasterio.open(tmp_path / "pred" / f"AOI_1_img{col}.tif", "w", driver="GTiff",
+                           width=40, height=40, count=1, dtype="uint8", crs=UTM_CRS,
+                           transform=from_origin(X0 + col * CELL, Y0, CELL, CELL)) as dst:
+            dst.write(classes, 1)
+    result = run_cli("vectorize", tmp_path / "pred", "-o", tmp_path / "p.csv", "--lines")
+    assert result.exit_code == 0, result.output
+    y = Y0 - 20.5 * CELL
+    chips = [shapely.LineString([(X0 + (col + 0.5) * CELL, y), (X0 + (col + 39.5) * CELL, y)])
+             for col in (0, 40)]
+    gpd.GeoDataFrame(geometry=chips, crs=UTM_CRS).to_file(tmp_path / "chips.geojson")
+    got = run_cli("evaluate", tmp_path / "p.csv", tmp_path / "chips.geojson", "--apls",
+                  "--json", "--image", tmp_path / "pred")
+    assert got.exit_code == 0, got.output
+    assert not got.stderr.strip(), got.stderr
+    assert json.loads(got.stdout)["apls"] > 0.9
