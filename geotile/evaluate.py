@@ -271,6 +271,7 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
         SCALED_PROBABILITY_IDS,
         check_probabilities,
         class_ids,
+        largest_value,
         scale_advice,
         value_text,
         whole_float_ids,
@@ -292,7 +293,8 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
         scaled = kind.names is None and band.dtype in SCALED_PROBABILITY_IDS
         if ids.size and ids.max() > MAX_SCORED_CLASS_ID:
             top = ids.max()
-            advice = f"; {scale_advice(band.dtype, name, int(top))}" if scaled else ""
+            advice = f"; {scale_advice(band.dtype, name, largest_value(source, int(top)))}" \
+                if scaled else ""
             limits = np.finfo if band.dtype.kind == "f" else np.iinfo
             if band.dtype.kind in "iuf" and top == limits(band.dtype).max and (
                     ids[ids > MAX_SCORED_CLASS_ID] == top).all():  # the dtype's maximum alone

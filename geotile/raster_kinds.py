@@ -1048,10 +1048,31 @@ def warn_if_scaled_probabilities(ids: np.ndarray, source) -> None:
 TEN_THOUSAND = 10000
 
 
+def largest_value(source, top: int) -> int:
+    """The largest valid value of band 1 of the raster ``source``, read block by block (a
+    refusal's advice: the block that failed holds ``top``, maybe not the largest);
+    ``top`` where it cannot be read."""
+    from geotile.raster import open_raster
+
+    try:
+        with open_raster(source) as src:
+            for _, window in src.block_windows(1):
+                band = src.read(1, window=window)
+                if src.nodata is not None:
+                    band = band[band != src.nodata]
+                if band.size:
+                    top = max(top, int(band.max()))
+    except (InputError, OSError, ValueError):  # rasterio's errors are OSErrors
+        pass
+    return top
+
+
 def scale_advice(dtype, name: str, top: int | None = None) -> str:
     """How to read an integer raster of probabilities x the dtype's maximum as such; x
-    10000 when its largest value ``top`` is exactly :data:`TEN_THOUSAND`."""
-    full = TEN_THOUSAND if top == TEN_THOUSAND else np.iinfo(dtype).max
+    10000 when its largest value ``top`` is no more than :data:`TEN_THOUSAND` (a sigmoid's
+    most confident pixel short of 1; x 65535 it would top out at p = 0.15, nothing
+    predicted)."""
+    full = TEN_THOUSAND if top is not None and top <= TEN_THOUSAND else np.iinfo(dtype).max
     return (f"if it holds probabilities scaled to 0..{full}, set its scale first "
             f"(gdal_edit.py -scale {1 / full:.6g} {name})")
 

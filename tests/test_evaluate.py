@@ -2866,3 +2866,35 @@ def test_a_0_255_prediction_with_a_nodata_255_collar_and_buildings_is_refused(
     assert "collar.tif" in message[0] and "gdal_edit.py -unsetnodata collar.tif" in message[0]
     assert f"{int(truth.sum())} pixels where truth.tif holds a class" in message[0]
     assert "another value" in message[0]
+
+
+def test_uint16_probabilities_x_10000_short_of_10000_are_told_that_scale(make_raster, run_cli):
+    """A sigmoid saved as uint16 p x 10000 whose most confident pixel is p = 0.88 (largest
+    value 8803, not exactly 10000) was told '-scale 1.5259e-05' (p x
+    65535): set so, it reads as p <= 0.13, all background, exit 0. A largest value (of the
+    whole raster) of 10000 or less, which x 65535 would top out at p = 0.15, is told -scale
+    0.0001, which scores as numpy's."""
+    from scipy import ndimage
+
+    _, buildings = _land_cover_and_buildings()
+    outside = ndimage.distance_transform_edt(buildings == 0)
+    inside = ndimage.distance_transform_edt(buildings == 1)
+    p = np.round(9994 / (1 + np.exp((outside - inside) / 2))).astype(np.uint16)
+    assert p.max() < 10000
+    prediction = make_raster("p16.tif", p)
+    truth = make_raster("buildings.tif", buildings)
+    result = run_cli("evaluate", prediction, truth)
+    message = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(message) == 1, result.output
+    assert "gdal_edit.py -scale 0.0001 p16.tif" in message[0], message[0]
+    with rasterio.open(prediction, "r+") as dst:
+        dst.scales = (0.0001,)
+    expected = np.mean((p * 0.0001 >= 0.5) == buildings)
+    assert evaluate_files(prediction, truth).as_dict()["accuracy"] == pytest.approx(expected)
+    # p x 65535 whose first 16 rows top out at 3000: the raster's largest value decides
+    wide = np.kron(p.astype(np.float64) / 9994 * 65535, np.ones((2, 2))).astype(np.uint16)
+    wide[:16] = np.minimum(wide[:16], 3000)
+    with pytest.raises(InputError, match=r"-scale 1\.5259e-05 p65535\.tif"):
+        evaluate_rasters(make_raster("p65535.tif", wide),
+                         make_raster("wide.tif", np.kron(buildings, np.ones((2, 2), np.uint8))),
+                         block_size=16)
