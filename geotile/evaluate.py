@@ -842,6 +842,25 @@ SCALED_IDS = 3
 PERCENT = 100
 
 
+#: the share of neighbouring values of a percent ramp that differ by at most RAMP_STEP
+#: (a steep sigmoid's 0.7; a class map's ids in any order, 0.4)
+RAMP_SHARE = 0.6
+RAMP_STEP = 10
+
+
+def _ramp_share(band: np.ndarray, valid: np.ndarray) -> float:
+    """Of the neighbouring valid pixels of ``band`` (a sample) whose values differ, the share
+    that differ by :data:`RAMP_STEP` or less: a ramp's steps, not a class map's edges."""
+    values = band.astype(np.int64)
+    found = []
+    for a, b, ok in ((values[1:], values[:-1], valid[1:] & valid[:-1]),
+                     (values[:, 1:], values[:, :-1], valid[:, 1:] & valid[:, :-1])):
+        diff = np.abs(a - b)[ok]
+        found.append(diff[diff > 0])
+    diffs = np.concatenate(found)
+    return float((diffs <= RAMP_STEP).mean()) if diffs.size else 1.0
+
+
 def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, prediction, truth,
                                  binary: tuple[bool, bool]) -> None:
     """An InputError when an untagged, unnamed uint8/uint16 class prediction (no 0/255 mask:
@@ -875,7 +894,8 @@ def _refuse_scaled_probabilities(confusion: np.ndarray, pred, pred_kind, predict
         steps = [i for i in seen if not forms_regions(band, valid, i)]
         # percent: mostly steps (a land cover's few linear classes, roads, rails, streams,
         # form no regions either)
-        if len(steps) < SCALED_IDS or (percent and 2 * len(steps) <= len(seen)):
+        if len(steps) < SCALED_IDS or (percent and (2 * len(steps) <= len(seen)
+                                                    or _ramp_share(band, valid) < RAMP_SHARE)):
             return
     name = Path(str(prediction)).name
     full = PERCENT if percent else np.iinfo(dtype).max

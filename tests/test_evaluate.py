@@ -2664,6 +2664,24 @@ def test_forty_land_cover_classes_with_three_linear_ones_are_scored_not_taken_fo
     assert scores["accuracy"] == pytest.approx((prediction == truth).mean())
 
 
+def test_a_smooth_45_class_map_is_scored_not_taken_for_percent(make_raster):
+    """An untagged class map of 45 ids 0..44 from the argmax of smooth fields (a CRF's or a
+    smoothed model's, blobs of ~60 px) against a truth of 2 ids was refused as
+    'probabilities x 100 (percent)': most of its small blobs erode away. Its neighbouring
+    ids differ by any amount (a ramp's by a few percent): it is scored as ids."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(1)
+    fields = np.stack([ndimage.gaussian_filter(rng.random((256, 256)), 6)
+                       for _ in range(45)])
+    prediction = fields.argmax(0).astype(np.uint8)
+    truth = (prediction % 3 == 0).astype(np.uint8)
+    scores = evaluate_files(make_raster("crf.tif", prediction),
+                            make_raster("two.tif", truth)).as_dict()
+    assert scores["pixels"] == prediction.size
+    assert scores["accuracy"] == pytest.approx((prediction == truth).mean())
+
+
 def test_land_cover_codes_the_truth_lacks_are_scored_not_taken_for_scaled_probabilities(
         make_raster):
     """A land-cover prediction of CCI codes (10..220) in parcels, holding 4 codes past 100
