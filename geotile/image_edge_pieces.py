@@ -66,10 +66,10 @@ def _held_whole(pieces, images, labels, whole) -> np.ndarray:
     return np.unique(np.asarray(spanned, labels.dtype))
 
 
-def warn_if_cut(frame, path, other, other_frame=None) -> None:
-    """Warn, in one line, when ``frame`` (read from the SpaceNet CSV ``path``) holds
-    buildings cut at image edges and is scored against ``other``, a file of whole ones
-    (``other_frame``, its polygons: those it holds whole)."""
+def warn_if_cut(frame, path, other, other_frame=None, truth: bool = False) -> None:
+    """Warn, in one line, when ``frame`` (read from the SpaceNet CSV ``path``, the truth
+    where ``truth``) holds buildings cut at image edges and is scored against ``other``, a
+    file of whole ones (``other_frame``, its polygons: those it holds whole)."""
     from geotile.plurals import counted
 
     whole = None
@@ -79,7 +79,13 @@ def warn_if_cut(frame, path, other, other_frame=None) -> None:
             other_frame = other_frame.to_crs(frame.crs)
         whole = other_frame.geometry.values
     pieces, buildings = cut_pieces(frame, whole)
-    if pieces:
+    if pieces and truth:  # SpaceNet's own truth: per image is the way, not whole buildings
+        log.warning("%s: %d of its %d polygons are pieces of %s cut at image edges, one row "
+                    "per ImageId as SpaceNet scores per image: against %s each piece is "
+                    "scored alone. Score per image: give the predictions as a SpaceNet CSV "
+                    "too (vectorize CHIPS/ -o proposals.csv).", path, pieces, len(frame),
+                    counted(buildings, "building"), other)
+    elif pieces:
         log.warning("%s: %d of its %d polygons are pieces of %s cut at (or repeated "
                     "across) image edges, one row per ImageId as SpaceNet scores per image: "
                     "against %s each piece is scored alone. For whole buildings vectorize "

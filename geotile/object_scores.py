@@ -496,7 +496,8 @@ def _warn_of_cut_buildings(prediction, truth, pred_frame, truth_frame) -> None:
     if csvs[0] != csvs[1]:
         path, frame, other = (prediction, pred_frame, truth) if csvs[0] else \
             (truth, truth_frame, prediction)
-        warn_if_cut(frame, path, other, truth_frame if csvs[0] else pred_frame)
+        warn_if_cut(frame, path, other, truth_frame if csvs[0] else pred_frame,
+                    truth=not csvs[0])
 
 
 def _without_background(frame, field: str, source):

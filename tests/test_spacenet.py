@@ -912,3 +912,7 @@ def test_a_spacenet_csv_truth_of_chip_pieces_against_the_same_pieces_gives_no_wo
     whole = run_cli("evaluate", tmp_path / "truth.gpkg", tmp_path / "truth.csv", "--json")
     assert whole.exit_code == 0, whole.output
     assert "1 building cut" in whole.stderr, whole.stderr
+    # the pieces are the truth's: the way is a per-image CSV of the predictions, not a
+    # .gpkg of whole buildings (the prediction is one already)
+    assert "truth.csv" in whole.stderr and "predictions as a SpaceNet CSV" in whole.stderr
+    assert "For whole buildings vectorize" not in whole.stderr, whole.stderr
