@@ -129,12 +129,20 @@ def cut_lines(lines, images, gap: float, whole=None) -> int:
     return len(cut)
 
 
-def warn_if_lines_cut(lines, images, gap: float, path, other, whole=None) -> None:
+def warn_if_lines_cut(lines, images, gap: float, path, other, whole=None,
+                      truth: bool = False) -> None:
     """Warn, in one line, when the road CSV ``path``'s ``lines`` (placed, with their
-    ``images``) hold roads cut at image edges (ends ``gap`` apart) and APLS scores them
-    against ``other``, a file of whole roads (``whole``: its lines, in ``lines``' CRS)."""
+    ``images``; the truth where ``truth``) hold roads cut at image edges (ends ``gap``
+    apart) and APLS scores them against ``other``, a file of whole roads (``whole``: its
+    lines, in ``lines``' CRS)."""
     cut = cut_lines(lines, images, gap, whole)
-    if cut:
+    if cut and truth:  # SpaceNet's own truth: per image is the way
+        log.warning("%s: %d of its %d lines end at image edges a pixel from another image's "
+                    "line (roads cut there, one line per ImageId, as SpaceNet scores per "
+                    "image): against %s APLS counts each cut as a break. Score per image: "
+                    "give the predictions as a SpaceNet road CSV too (vectorize --lines "
+                    "CHIPS/ -o proposals.csv).", path, cut, len(lines), other)
+    elif cut:
         log.warning("%s: %d of its %d lines end at image edges a pixel from another image's "
                     "line (roads cut there, one line per ImageId, as SpaceNet scores per "
                     "image): against %s APLS counts each cut as a break. For whole roads "

@@ -225,13 +225,16 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
                (truth, roads[1], labels_crs, labels_layer))]
     if apls:
         _warn_of_cut_roads(tables[csv_path], frames[0 if roads[0] else 1], placed, csv_path,
-                           truth if roads[0] else prediction, frames[1 if roads[0] else 0])
+                           truth if roads[0] else prediction, frames[1 if roads[0] else 0],
+                           not roads[0])
     return score_line_frames(*_placed_alike(frames, placed), prediction, truth, buffer,
                              apls=apls)
 
 
-def _warn_of_cut_roads(table, frame, placed: dict, path, other, other_frame) -> None:
-    """A road CSV scored with APLS against a file of whole roads (``other_frame``): say so
+def _warn_of_cut_roads(table, frame, placed: dict, path, other, other_frame,
+                       truth: bool) -> None:
+    """A road CSV (the truth where ``truth``) scored with APLS against a file of whole
+    roads (``other_frame``): say so
     when its lines stop at image edges a pixel from another image's and the other file's
     do not (:mod:`geotile.image_edge_pieces`); the gap allowed is 1.5 of the coarsest
     placed pixel (a diagonal step and a half)."""
@@ -248,7 +251,7 @@ def _warn_of_cut_roads(table, frame, placed: dict, path, other, other_frame) -> 
               if t is not None]
     if pixels and len(images) == len(frame):
         warn_if_lines_cut(frame.geometry.values, images, 1.5 * max(pixels), path, other,
-                          shapely.get_parts(other_frame.geometry.values))
+                          shapely.get_parts(other_frame.geometry.values), truth=truth)
 
 
 def _no_shared_image(prediction, pred_ids, truth, true_ids) -> InputError:

@@ -640,3 +640,12 @@ def test_a_road_csv_against_per_chip_roads_cut_alike_gives_no_cut_warning(run_cl
     assert got.exit_code == 0, got.output
     assert not got.stderr.strip(), got.stderr
     assert json.loads(got.stdout)["apls"] > 0.9
+    # the road CSV as the truth, against a whole road: per image is the way
+    whole = tmp_path / "whole.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.LineString([(X0, y), (X0 + 80 * CELL, y)])],
+                     crs=UTM_CRS).to_file(whole)
+    got = run_cli("evaluate", whole, tmp_path / "p.csv", "--apls", "--json", "--image",
+                  tmp_path / "pred")
+    assert got.exit_code == 0, got.output
+    assert "predictions as a SpaceNet road CSV" in got.stderr, got.stderr
+    assert "For whole roads vectorize" not in got.stderr, got.stderr
