@@ -1040,20 +1040,26 @@ def _lost_255(counts) -> int:
     return lost if lost and lost >= AGREES_WITH_255 * ignored else 0
 
 
+#: how many times denser the truth's classes lie in a prediction's nodata 255 than in its
+#: pixels scored for that 255 to be its positive class (_refuse_nodata_255_prediction)
+ENRICHED = 4
+
+
 def _refuse_nodata_255_prediction(confusion: np.ndarray, pred_255: list[int] | None,
                                   prediction, truth) -> None:
     """An InputError when a prediction naming no classes declares nodata 255, holds only 0
     where it is scored, and the truth holds a class on :data:`AGREES_WITH_255` or more of
     its 255s (``pred_255``: those pixels where the truth is valid, and of a class there), or
-    fewer but all the truth's class pixels (255 a collar without data too): a 0/255 mask
+    fewer but :data:`ENRICHED` times their share of the pixels scored (255 a collar without
+    data too): a 0/255 mask
     whose positives were declared nodata (gdal_calc.py --NoDataValue=255), every predicted
     building left out of the scores."""
     if not pred_255 or not pred_255[1] or confusion[:, 1:].any():
         return
-    rows = np.arange(len(confusion))
-    # under half: a nodata collar of 255 too, refused where every truth class pixel is in it
+    # under half: a nodata collar of 255 too, refused where the truth's classes crowd in its
+    # 255s (ENRICHED times their share of the pixels scored: a mask of them, not a cloud's)
     collar = pred_255[1] < AGREES_WITH_255 * pred_255[0]
-    if collar and confusion[(rows > 0) & (rows != IGNORE)].any():
+    if collar and pred_255[1] * confusion.sum() < ENRICHED * pred_255[0] * confusion[1:].sum():
         return
     name = Path(str(prediction)).name
     also = (f"; its 255 also marks {pred_255[0] - pred_255[1]} pixels of the truth's 0 (a "

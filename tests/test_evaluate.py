@@ -2884,6 +2884,22 @@ def test_a_0_255_prediction_with_a_nodata_255_collar_and_buildings_is_refused(
     assert "collar.tif" in message[0] and "gdal_edit.py -unsetnodata collar.tif" in message[0]
     assert f"{int(truth.sum())} pixels where truth.tif holds a class" in message[0]
     assert "another value" in message[0]
+    # a model that missed one building (its pixels scored as 0): the truth's class is 20%
+    # of the 255s and 1% of the pixels scored, still its positives, still refused
+    missed = predicted.copy()
+    missed[20:28, 40:48] = 0
+    result = run_cli("evaluate", make_raster("missed.tif", missed, nodata=255),
+                     make_raster("truth.tif", truth))
+    assert result.exit_code == 1 and "gdal_edit.py -unsetnodata missed.tif" in result.output, \
+        result.output
+    # an empty prediction whose nodata (a cloud mask) lies on buildings as densely as the
+    # rest of the truth holds them is scored: its 255 is no mask of the truth's buildings
+    cloud = np.zeros_like(predicted)
+    cloud[:, :50] = 255
+    scores = evaluate_files(make_raster("cloud.tif", cloud, nodata=255),
+                            make_raster("truth.tif", truth)).as_dict()
+    assert scores["pixels"] == 100 * 50
+    assert scores["accuracy"] == pytest.approx(np.mean(truth[:, 50:] == 0))
 
 
 def test_uint16_probabilities_x_10000_short_of_10000_are_told_that_scale(make_raster, run_cli):
