@@ -58,7 +58,10 @@ def _held_whole(pieces, images, labels, whole) -> np.ndarray:
     if not len(whole):
         return np.array([], labels.dtype)
     piece, polygon = shapely.STRtree(pieces).query(whole, predicate="intersects")[::-1]
-    shared = shapely.area(shapely.intersection(pieces[piece], whole[polygon]))
+    try:
+        shared = shapely.area(shapely.intersection(pieces[piece], whole[polygon]))
+    except shapely.errors.GEOSException:  # a self-crossing polygon: cut, as before
+        return np.unique(labels)
     held = shared >= COVERED * shapely.area(pieces[piece])
     piece, polygon = piece[held], polygon[held]
     spanned = [labels[piece[polygon == p]][0] for p in np.unique(polygon)
