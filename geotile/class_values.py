@@ -11,7 +11,7 @@ from geotile.class_keys import class_key, zero_is_background
 from geotile.errors import InputError
 
 
-def _class_name(names, class_id: int) -> str:
+def class_name_of(names, class_id: int) -> str:
     if names and 0 <= class_id < len(names):
         return str(names[class_id])
     return "building" if class_id == 1 and not names else str(class_id)
@@ -47,7 +47,7 @@ def parse_per_class(text: str | float | None, option: str = "--min-area") -> flo
 def per_class_values(value: float | dict, frame, names: list[str] | None = None) -> np.ndarray:
     """The value for each row of ``frame`` (by its ``class`` name, else ``class_id``). A key
     naming a class (of ``names``, the raster's by id, else of the frame's rows) is that class
-    alone, as in --classes (:func:`_class_id`): '2' of classes named '3', '1', '2' is id 3,
+    alone, as in --classes (:func:`class_id_of`): '2' of classes named '3', '1', '2' is id 3,
     not also id 2."""
     if not isinstance(value, dict):
         return np.full(len(frame), float(value))
@@ -67,33 +67,33 @@ def _value_key(key) -> str:
     return str(int(key)) if key.isdigit() else key
 
 
-def _known_classes(names: list[str] | None) -> dict[str, int]:
+def known_classes(names: list[str] | None) -> dict[str, int]:
     """Class key -> id of a raster's class names (None: unnamed, its class 1 is "building")."""
     return {class_key(n): i for i, n in enumerate(names or [])} or {"building": 1}
 
 
-def _class_id(name, names: list[str] | None) -> int:
+def class_id_of(name, names: list[str] | None) -> int:
     """The id of a class given by name or id in a raster with ``names`` (None: unnamed, its
     class 1 is "building")."""
-    known = _known_classes(names)
+    known = known_classes(names)
     key = class_key(name)
     return known[key] if key in known else int(name)
 
 
-def _check_each_class_once(keys, names: list[str] | None, option: str, path) -> None:
+def check_each_class_once(keys, names: list[str] | None, option: str, path) -> None:
     """InputError in one line where two of ``keys`` (checked names or ids) are one class of a
     raster with ``names``: tree=5,2=1 (tree being class 2) would keep one value silently."""
     seen: dict[int, str] = {}
     for key in keys:
-        class_id = _class_id(key, names)
+        class_id = class_id_of(key, names)
         if class_id in seen:
             raise InputError(f"{option}: {seen[class_id]!r} and {key!r} are both class "
-                             f"{_class_name(names, class_id)} (id {class_id}) in "
+                             f"{class_name_of(names, class_id)} (id {class_id}) in "
                              f"{Path(str(path)).name}: give each class once.")
         seen[class_id] = key
 
 
-def _check_class_names(keys, known: dict[str, int], option: str, path) -> None:
+def check_class_names(keys, known: dict[str, int], option: str, path) -> None:
     bad = [k for k in keys if class_key(k) not in known and not str(k).isdigit()]
     if bad:
         named = ", ".join(n for n, i in known.items() if i or not zero_is_background([n]))

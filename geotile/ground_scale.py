@@ -85,6 +85,15 @@ def centre_scales(crs, bounds) -> tuple[float, float]:
     return ground_scales(crs, (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
 
 
+def cell_in_metres(metric, crs, cell, frame) -> float:
+    """The ``cell`` (a pixel's side in ``crs`` units) in ground metres at ``frame``'s centre
+    (degrees, US feet, Web Mercator's units)."""
+    if metric == crs or not len(frame):
+        return cell
+    scales = centre_scales(crs, frame.total_bounds)
+    return cell * float(np.sqrt(scales[0] * scales[1])) if all(np.isfinite(scales)) else cell
+
+
 def local_unit(crs) -> float | None:
     """Metres per unit of a CRS tied to no place on the earth (an engineering CRS: a
     LOCAL_CS site grid of drone photogrammetry or a survey), None for other CRSs."""

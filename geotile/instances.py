@@ -947,7 +947,7 @@ def vectorize_instances(
         parse_crs,
         warn_inexact_datum,
     )
-    from geotile.vector_output import _check_not_an_input, check_vector_output, write_vector
+    from geotile.vector_output import check_not_an_input, check_vector_output, write_vector
     from geotile.vectorize import VectorizeOptions, kept_class_ids, summary
     from geotile.vectorize_inputs import check_inputs
 
@@ -956,7 +956,7 @@ def vectorize_instances(
     writer = check_vector_output(output, overwrite)  # a Shapefile's parts, any case
     parse_crs(options.crs)
     paths, crs = check_inputs(paths)  # one CRS, no raster twice, none overlapping
-    _check_not_an_input(output, writer, paths)
+    check_not_an_input(output, writer, paths)
     check_missing_crs(paths, crs, options.crs, writer)
     check_output_crs(output, writer, options.crs, crs)
     keep = kept_class_ids(options, INSTANCE_CLASSES, paths[0])  # its one class: building
@@ -980,22 +980,23 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     in the frame's CRS units (the regularisation grid)."""
     from rasterio.crs import CRS
 
+    from geotile.ground_scale import cell_in_metres, metric_crs
     from geotile.output_crs import densified_to_crs, output_crs, to_output_crs
-    from geotile.vectorize import _cell_in, _metric_crs, _orient, clean
+    from geotile.vectorize import clean, orient_rings
 
     crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
     centre = frame.attrs.get("centre")
     if len(frame) and crs is None:  # the raster's own units (rotated too: not exact)
         frame = clean(frame, options, cell, exact=frame.attrs.get("exact", True))
     elif len(frame):
-        metric = _metric_crs(crs, frame)
+        metric = metric_crs(crs, frame)
         frame = clean(densified_to_crs(frame, metric), options,
-                      _cell_in(metric, crs, cell, frame),
+                      cell_in_metres(metric, crs, cell, frame),
                       exact=metric == crs and frame.attrs.get("exact", True))
     else:
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)
     frame = to_output_crs(frame, target, centre)
-    frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
+    frame = frame.set_geometry(orient_rings(frame.geometry.values), crs=frame.crs)
     frame.attrs = {}  # cell, exact and centre are ours (GeoParquet writes attrs as JSON)
     return frame.reset_index(drop=True)

@@ -766,11 +766,11 @@ def _simplify_by_class(frame, crs, cell: float, options: LineOptions, names=None
 
 
 def _road_class_name(names, class_id: int) -> str:
-    from geotile.class_values import _class_name
+    from geotile.class_values import class_name_of
 
     if not names and class_id == 1:
         return "road"
-    return _class_name(names, class_id)
+    return class_name_of(names, class_id)
 
 
 def _merge(lines) -> np.ndarray:
@@ -1152,7 +1152,7 @@ def vectorize_lines(
         to_output_crs,
         warn_inexact_datum,
     )
-    from geotile.vector_output import _check_not_an_input, check_vector_output, write_vector
+    from geotile.vector_output import check_not_an_input, check_vector_output, write_vector
     from geotile.vectorize_inputs import check_inputs
 
     with interrupted_as(output):
@@ -1165,7 +1165,7 @@ def vectorize_lines(
         writer = check_vector_output(output, overwrite)
         target = parse_crs(options.crs)
         paths, crs = check_inputs(paths)
-        _check_not_an_input(output, writer, paths)
+        check_not_an_input(output, writer, paths)
         if crs is None and not (target is None or isinstance(target, str)):
             from geotile.no_georef import unmapped_reason
             from geotile.raster import open_raster

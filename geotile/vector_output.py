@@ -204,7 +204,7 @@ def _written_name(part: Path) -> str:
     return temporary_stem(part.stem) + part.suffix.lower()
 
 
-def _check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
+def check_not_an_input(output: Path, writer: str, paths: list[Path]) -> None:
     from geotile.input_sources import refuse_overwriting_inputs
 
     refuse_overwriting_inputs(_parts(output, writer), paths)

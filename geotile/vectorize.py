@@ -38,11 +38,11 @@ import numpy as np
 
 from geotile.affine_math import apply
 from geotile.class_values import (
-    _check_class_names,
-    _check_each_class_once,
-    _class_id,
-    _class_name,
-    _known_classes,
+    check_class_names,
+    check_each_class_once,
+    class_id_of,
+    class_name_of,
+    known_classes,
     parse_per_class,
     per_class_values,
 )
@@ -82,12 +82,12 @@ from geotile.streaming import DEFAULT_BAND_ROWS, row_blocks
 from geotile.touching_union import touching_unions
 from geotile.user_warnings import warn
 from geotile.vector_output import (
-    _check_not_an_input,
+    check_not_an_input,
     check_vector_output,
     text_columns,
     write_vector,
 )
-from geotile.vectorize_inputs import _name, check_inputs, same_class_names
+from geotile.vectorize_inputs import check_inputs, raster_file_name, same_class_names
 
 log = logging.getLogger("geotile")
 
@@ -506,7 +506,7 @@ def _say_nothing_squared(options: VectorizeOptions, frame, paths) -> None:
     if not options.regularize or not len(frame) or building_rows(frame).any():
         return
     classes = ", ".join(dict.fromkeys(frame["class"].astype(str)))
-    warn(f"{_name(paths[0])}: --regularize squares classes named as buildings "
+    warn(f"{raster_file_name(paths[0])}: --regularize squares classes named as buildings "
          "(building, house, roof, garage, ...), none of " + classes + ": their "
          "outlines are left as polygonized. Name the classes (tag "
          "GEOTILE_CLASS_NAMES, gdal_edit.py -mo), or leave out --regularize.",
@@ -532,7 +532,7 @@ def vectorize_polygons(
     writer = check_vector_output(output, overwrite)
     target = parse_crs(options.crs)
     paths, crs = check_inputs(paths)
-    _check_not_an_input(output, writer, paths)
+    check_not_an_input(output, writer, paths)
     check_missing_crs(paths, crs, options.crs, writer)
     check_output_crs(output, writer, options.crs, crs)
     frame, crs = polygonize_rasters(paths, options, progress)
@@ -540,11 +540,11 @@ def vectorize_polygons(
     if len(frame):
         warn_inexact_datum(paths[0], crs, target)
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
-    frame = frame.set_geometry(_orient(frame.geometry.values), crs=frame.crs)
+    frame = frame.set_geometry(orient_rings(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)
     write_vector(frame, output, writer, overwrite, rasters=paths, geometry_type="Polygon")
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
-    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(_name, paths)))
+    log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(raster_file_name, paths)))
     return summary(output, frame, counts, paths)
 
 
@@ -552,7 +552,7 @@ def summary(output, frame, counts: dict, paths) -> dict:
     """What vectorize reports (--json): output, features, per_class, crs, sources."""
     return {"output": str(output), "features": len(frame), "per_class": counts,
             "crs": frame.crs.to_string() if frame.crs is not None else None,
-            "sources": [_name(p) for p in paths]}
+            "sources": [raster_file_name(p) for p in paths]}
 
 
 @dataclass(frozen=True)
@@ -669,6 +669,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     from geotile.band_workers import run_jobs, worker_count
     from geotile.crs_names import pixel_size
     from geotile.grid import grid_places
+    from geotile.ground_scale import cell_in_metres
     from geotile.no_georef import map_crs
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
@@ -695,7 +696,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             keep = kept_class_ids(options, kind.names, path)
             ignore = may_ignore_255(src, kind) and (keep is None or 255 not in keep)
             if ignore:
-                ignoring[_name(path)] = bool(kind.names)
+                ignoring[raster_file_name(path)] = bool(kind.names)
             # once, not in each band's worker
             warn_if_scaled_class_raster(src, kind, path, ignore=255 if ignore else None)
             kinds.append(kind.kind)
@@ -704,7 +705,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
             check = reads_nodata(src, kind)
-            jobs += [BandJob(path, _name(path), indexes, kind, keep, threshold, check,
+            jobs += [BandJob(path, raster_file_name(path), indexes, kind, keep, threshold, check,
                              part.top, part.rows, transforms[grid], col, row,
                              options.regularize)
                      for part in row_blocks(src.height, even_band_rows(
@@ -717,7 +718,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
 
         for job, regions in zip(jobs, progress_bar(
                 results, progress, total=len(jobs), unit="band",
-                desc=_name(paths[0]) if len(paths) == 1 else "rasters"), strict=True):
+                desc=raster_file_name(paths[0]) if len(paths) == 1 else "rasters"), strict=True):
             if regions.nodata is not None:
                 nodata.setdefault(job.path, []).append(regions.nodata)
             for region in regions:
@@ -738,7 +739,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     frame = _without_ignored_255(frame, ignoring)
     if all(k == "class" for k in kinds):
         frame = frame.drop(columns="score")
-    frame.insert(1, "class", [_class_name(names, c) for c in frame["class_id"]])
+    frame.insert(1, "class", [class_name_of(names, c) for c in frame["class_id"]])
     _say_missing_classes(options, frame, jobs, paths)
     _say_nothing_squared(options, frame, paths)
     # the rasters' surface: squared buildings end at its edge (exact grids, in their CRS),
@@ -758,8 +759,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     elif len(frame):
         metric = _metric_crs(crs, frame)
         exact = metric == crs and exact
-        frame = clean(densified_to_crs(frame, metric), options, _cell_in(metric, crs, cell, frame),
-                      exact=exact, names=names,
+        frame = clean(densified_to_crs(frame, metric), options,
+                      cell_in_metres(metric, crs, cell, frame), exact=exact, names=names,
                       matched=exact and len(paths) == 1 and _one_class(frame),
                       extent=extent if exact else None, valid=valid if exact else None)
     else:  # the columns and types of any other output: tables of many tiles concatenate
@@ -805,9 +806,9 @@ def _say_missing_classes(options: VectorizeOptions, frame, jobs, paths) -> None:
         return
     found = set(frame["class_id"].tolist())
     for name in options.classes:
-        if all(_class_id(name, job.kind.names) not in found for job in jobs):
+        if all(class_id_of(name, job.kind.names) not in found for job in jobs):
             where = Path(str(paths[0])).name if len(paths) == 1 else f"{len(paths)} rasters"
-            if all(_class_id(name, job.kind.names) == 0 and not job.kind.zero_class
+            if all(class_id_of(name, job.kind.names) == 0 and not job.kind.zero_class
                    for job in jobs):  # background, never a region
                 text = (f"--classes {name}: id 0 is background in {where}, which vectorize "
                         "never polygonizes (only a raster naming id 0 a class has regions "
@@ -833,18 +834,7 @@ def _sources_for(merged, edge_regions) -> list[str]:
     return sources
 
 
-def _cell_in(metric, crs, cell, frame) -> float:
-    """The ``cell`` (a pixel's side in ``crs`` units) in ground metres at ``frame``'s centre
-    (degrees, US feet, Web Mercator's units: :mod:`geotile.ground_scale`)."""
-    from geotile.ground_scale import centre_scales
-
-    if metric == crs or not len(frame):
-        return cell
-    scales = centre_scales(crs, frame.total_bounds)
-    return cell * float(np.sqrt(scales[0] * scales[1])) if all(np.isfinite(scales)) else cell
-
-
-def _orient(geometries):
+def orient_rings(geometries):
     """Counter-clockwise exteriors, clockwise holes (RFC 7946's right-hand rule)."""
     import shapely
 
@@ -857,17 +847,17 @@ def _orient(geometries):
 def kept_class_ids(options: VectorizeOptions, names: list[str] | None, path) -> np.ndarray | None:
     """Class ids to keep for ``options.classes`` (names or ids) in a raster with ``names``
     (None: every class); also checks that per-class keys name known classes."""
-    known = _known_classes(names)
+    known = known_classes(names)
     for option, value in (("--min-area", options.min_area), ("--simplify", options.simplify)):
         if isinstance(value, dict):
-            _check_class_names([k for k in value if k != "*"], known, option, path)
-            _check_each_class_once([k for k in value if k != "*"], names, option, path)
+            check_class_names([k for k in value if k != "*"], known, option, path)
+            check_each_class_once([k for k in value if k != "*"], names, option, path)
     if not options.classes:
         return None
-    _check_class_names(options.classes, known, "--classes", path)
-    kept = {_class_id(c, names) for c in options.classes}
+    check_class_names(options.classes, known, "--classes", path)
+    kept = {class_id_of(c, names) for c in options.classes}
     for option, value in (("--min-area", options.min_area), ("--simplify", options.simplify)):
-        left_out = [k for k in value if k != "*" and _class_id(k, names) not in kept] \
+        left_out = [k for k in value if k != "*" and class_id_of(k, names) not in kept] \
             if isinstance(value, dict) else []
         if left_out:  # a value that does nothing
             raise UsageError(f"{option} {left_out[0]}={value[left_out[0]]:g}: "

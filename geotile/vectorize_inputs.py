@@ -149,7 +149,7 @@ MOSAIC_WAY = ("Vectorize one mosaic of them (predict ... --merge city.tif, or gd
               "only touch (crop one with gdal_translate")
 
 
-def _name(path) -> str:
+def raster_file_name(path) -> str:
     """A raster's file name (the last part of a GDAL virtual path too, without a URL's
     ``?query``: a presigned URL's signature is no name)."""
     from geotile.input_paths import input_path
@@ -168,7 +168,7 @@ def same_class_names(named: tuple | None, path, names: list[str] | None) -> tupl
     first, known = named
     for class_id, (a, b) in enumerate(zip(known, names, strict=False)):
         if class_key(a) != class_key(b):
-            raise InputError(f"{path}: its class {class_id} is {b!r}, in {_name(first)} "
+            raise InputError(f"{path}: its class {class_id} is {b!r}, in {raster_file_name(first)} "
                              f"{a!r}; one output cannot label both. Vectorize them apart, or "
                              "fix the names (tag GEOTILE_CLASS_NAMES, gdal_edit.py -mo).")
     return (first, known) if len(known) >= len(names) else (path, names)
