@@ -32,7 +32,7 @@ log = logging.getLogger("geotile")
 _SIDECARS = (*SIDECAR_SUFFIXES, ".json", ".txt", ".csv")
 
 
-def _as_paths(paths) -> list:
+def as_paths(paths) -> list:
     """A bare path (str, bytes or PathLike) is one path, not a sequence of characters.
     Local paths become Paths; GDAL virtual and cloud paths (/vsizip/..., s3://...) stay
     the text they are, so that they reach GDAL unchanged."""
@@ -54,7 +54,7 @@ def pair_masks(images: Sequence[str | Path], masks,
         return None
     from geotile.input_files import in_place
 
-    masks = [in_place(m) for m in _as_paths(masks)]  # masks.zip: read in place
+    masks = [in_place(m) for m in as_paths(masks)]  # masks.zip: read in place
     if len(images) >= 1 and (found := _mask_files(masks)) is not None:
         return _pair_by_stem(images, *found, missing_ok=missing_ok)
     if len(masks) != len(images):
@@ -93,12 +93,12 @@ def _mask_files(masks: list) -> tuple[list[Path], str] | None:
     return None
 
 
-def _without_masks(images: list, masks) -> list:
+def without_masks(images: list, masks) -> list:
     """``images`` less the masks among them: files of a --masks folder or pattern named as
     the mask of another image (``tile DIR --masks DIR`` with img1.tif beside
     img1_mask.tif), unless one of those files is named as their own mask (x_buildings.tif
     beside x.tif, each with its _mask.tif)."""
-    found = _mask_files(_as_paths(masks)) if masks else None
+    found = _mask_files(as_paths(masks)) if masks else None
     if found is None:
         return images
     files = {_resolved(f) for f in found[0]}
@@ -116,7 +116,7 @@ def _without_masks(images: list, masks) -> list:
     return kept
 
 
-def _without_elevation(images: list, masks) -> list:
+def without_elevation(images: list, masks) -> list:
     """``images`` less the elevation rasters of other images among them, when the masks are
     a folder or a pattern naming none after them: ISPRS Potsdam unpacked in one folder
     (dsm_potsdam_02_10.tif beside top_potsdam_2_10_RGB.tif), a GeoNRW city (<E>_<N>_dem.tif
@@ -124,7 +124,7 @@ def _without_elevation(images: list, masks) -> list:
     warning: --extra-bands stacks them."""
     from geotile.dataset_names import names_elevation
 
-    found = _mask_files(_as_paths(masks)) if masks else None
+    found = _mask_files(as_paths(masks)) if masks else None
     if found is None:
         return images
     stems = [name_key(image_stem(p)) for p in images]

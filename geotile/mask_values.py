@@ -43,7 +43,7 @@ def mask_nodata(mask_src, binary: bool | None = None, zeros_nodata: bool = False
     :func:`~geotile.raster_kinds.zero_nodata`), as make-masks and evaluate read it.
     ``binary``: whether it is a 0/255 mask (:func:`is_binary_0_255`), when known;
     ``zeros_nodata``: the run reads 0 as no data
-    (:func:`~geotile.tile_checks._warn_zero_nodata`)."""
+    (:func:`~geotile.tile_checks.warn_masks_zero_nodata`)."""
     if mask_src.nodata == 0 and (binary or zero_nodata(mask_src, zeros_nodata).background):
         return None
     return mask_src.nodata
@@ -111,7 +111,7 @@ def multi_label_mask(mask_src) -> bool:
     return tags.get("GEOTILE_OUTPUT") == "mask" and tags.get("GEOTILE_BANDS") == "independent"
 
 
-def _zero_class(mask_src) -> bool:
+def names_zero_class(mask_src) -> bool:
     """Whether a mask names its id 0 as a class (:func:`~geotile.raster_kinds.class_names`,
     :func:`~geotile.class_keys.zero_is_background`): then it is no background."""
     from geotile.class_keys import zero_is_background

@@ -177,7 +177,7 @@ def _check_folder(final: Path, overwrite: bool) -> set[str]:
     return ours
 
 
-def _os_error(exc: OSError, final: Path) -> InputError:
+def output_os_error(exc: OSError, final: Path) -> InputError:
     if exc.errno == errno.ENOSPC:
         return InputError(f"{final}: no space left on the device; nothing was written there. "
                           "Free space and run again.")
@@ -220,7 +220,7 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
     try:
         old = _check_folder(final, overwrite)
     except OSError as exc:
-        raise _os_error(exc, final) from exc
+        raise output_os_error(exc, final) from exc
     _check_inputs_kept(final, old, inputs)
     made = [p for p in (final, *final.parents) if not p.exists()]  # removed again on failure
     try:
@@ -229,7 +229,7 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
         staging.mkdir()
     except OSError as exc:
         _remove_empty(made)
-        raise _os_error(exc, final) from exc
+        raise output_os_error(exc, final) from exc
     published = False
     try:
         yield staging
@@ -244,7 +244,7 @@ def staged_folder(path: str | os.PathLike, overwrite: bool = False,
         raise Interrupted(f"{final}: interrupted; nothing was written there (the temporary "
                           "files were removed).") from None
     except OSError as exc:
-        raise _os_error(exc, final) from exc
+        raise output_os_error(exc, final) from exc
     finally:
         try:
             with signals_deferred():  # a second Ctrl-C waits until the staging folder is gone

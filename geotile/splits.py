@@ -177,7 +177,7 @@ def _block_size(grids: Sequence[Grid], smallest: float) -> int:
     return best
 
 
-def _warn_overlapping(images) -> None:
+def warn_overlapping(images) -> None:
     """One warning when georeferenced images cover the same ground (by more than half a
     pixel): --split plans its blocks per image, so that ground may land in train and in
     val or test. Candidate pairs come from an STRtree (a city of tiles); images in other

@@ -13,7 +13,7 @@ from geotile.raster_kinds import run_zero_nodata, warn_zero_nodata, zero_nodata
 from geotile.user_warnings import warn
 
 
-def _refuse_complex(images, masks, extras) -> None:
+def refuse_complex_inputs(images, masks, extras) -> None:
     """Refuse, naming the file, a complex (SAR SLC) image, mask or --extra-bands raster:
     its patches would hold two values a pixel, which predict refuses to feed a model
     (:func:`~geotile.model_pixel.refuse_complex`) and a mask's classes are not."""
@@ -40,7 +40,7 @@ def _dates_of(extra) -> tuple:
     return () if extra is None else extra if isinstance(extra, tuple) else (extra,)
 
 
-def _check_dates(images, extras, resampling: str = "auto") -> None:
+def check_dates(images, extras, resampling: str = "auto") -> None:
     """Refuse in one line, before any patch is cut, an image whose further dates (a tuple
     of --extra-bands rasters) hold other band counts than its own, or cannot be placed on
     its grid (:class:`~geotile.extra_bands.ExtraBands`)."""
@@ -53,10 +53,10 @@ def _check_dates(images, extras, resampling: str = "auto") -> None:
                 check_date_counts(image, src.count, dates)
 
 
-def _check_png(image, mask=None, extra=None) -> bool:
+def check_png(image, mask=None, extra=None) -> bool:
     """Refuse, naming the file, rasters whose pixels PNG patches cannot hold (1 to 4 bands
     of uint8 or uint16); whether the image patches are 16-bit PNGs of 2 to 4 bands, which
-    PIL reads by their high byte (:func:`_warn_16_bit_png`)."""
+    PIL reads by their high byte (:func:`warn_16_bit_png`)."""
     from geotile.raster import common_dtype, open_raster
 
     fix = "Use --format tif or --format npy."
@@ -87,7 +87,7 @@ def _check_png(image, mask=None, extra=None) -> bool:
     return sum(count for _, count in bands) > 1 and any(d == np.uint16 for d, _ in bands)
 
 
-def _warn_16_bit_png(images: list) -> None:
+def warn_16_bit_png(images: list) -> None:
     """One warning naming ``images`` (those cut into 16-bit PNGs of 2 to 4 bands): the
     files hold the exact values, but PIL reads such a PNG as 8-bit, its high byte (RGB
     4000 as 15), and so does cv2.imread unless told IMREAD_UNCHANGED."""
@@ -102,7 +102,7 @@ def _warn_16_bit_png(images: list) -> None:
         GeotileWarning)
 
 
-def _png_alpha_band(image, extra=None) -> int | None:
+def png_alpha_band(image, extra=None) -> int | None:
     """The band of ``image``'s patches (its bands, then its --extra-bands rasters') that a
     PNG stores as alpha, the 2nd of 2 or the 4th of 4, where it holds data (an NIR, a VH),
     not a 0/255 alpha mask (:func:`~geotile.raster.holds_a_mask`); else None."""
@@ -121,8 +121,8 @@ def _png_alpha_band(image, extra=None) -> int | None:
     return None
 
 
-def _warn_png_alpha(found: list[tuple]) -> None:
-    """One warning naming the images of ``found`` ((image, band) of :func:`_png_alpha_band`):
+def warn_png_alpha(found: list[tuple]) -> None:
+    """One warning naming the images of ``found`` ((image, band) of :func:`png_alpha_band`):
     their PNG patches keep that band, data, as alpha, which readers drop or draw."""
     if not found:
         return
@@ -135,7 +135,7 @@ def _warn_png_alpha(found: list[tuple]) -> None:
         GeotileWarning)
 
 
-def _check_paletted_with_extra(images, extras, fmt: str = "tif") -> None:
+def check_paletted_with_extra(images, extras, fmt: str = "tif") -> None:
     """Refuse, naming the image, a paletted image (colour-table indices) stacked with
     --extra-bands, or cut into npy patches: one colour table holds one band and an npy array
     none, so its patches would hold bare indices, while predict feeds the same stack its
@@ -161,7 +161,7 @@ def _check_paletted_with_extra(images, extras, fmt: str = "tif") -> None:
             f"tile that{'' if extra is not None else ' (tif and png patches keep the table)'}.")
 
 
-def _warn_if_colour_labels(mask_src, image) -> None:
+def warn_if_colour_labels(mask_src, image) -> None:
     """One warning when a mask looks like colour-coded labels: its patches would hold
     colours, not class ids."""
     from geotile.palettes import palette_advice
@@ -175,7 +175,7 @@ def _warn_if_colour_labels(mask_src, image) -> None:
              f"{palette_advice(mask_src)}.", GeotileWarning)
 
 
-def _warn_if_lossy_mask(mask_src) -> None:
+def warn_if_lossy_mask(mask_src) -> None:
     """One warning when a mask is JPEG- or WebP-compressed (lossy): the codec moves class
     ids near class edges to other values, which its patches keep as they are."""
     from geotile.raster import lossy_codec
@@ -193,9 +193,9 @@ def _warn_if_lossy_mask(mask_src) -> None:
          GeotileWarning)
 
 
-def _check_grids(images, masks) -> None:
+def check_grids(images, masks) -> None:
     """Every image readable and every mask on its image's grid, before any image is cut
-    (:func:`_check_same_grid`): a missing last image is refused before hours of cutting.
+    (:func:`check_mask_grid`): a missing last image is refused before hours of cutting.
     A mask of bit flags (an HLS Fmask, a Landsat QA band) is refused too."""
     from geotile.hls_files import refuse_fmask
     from geotile.landsat_mtl import refuse_qa_band
@@ -207,10 +207,10 @@ def _check_grids(images, masks) -> None:
                 with open_raster(masks[i]) as mask_src:
                     refuse_fmask(mask_src)
                     refuse_qa_band(mask_src)
-                    _check_same_grid(src, mask_src)
+                    check_mask_grid(src, mask_src)
 
 
-def _check_class_names(masks) -> None:
+def check_mask_class_names(masks) -> None:
     """InputError where two masks name one class id otherwise (building 1 in one, grass 1
     in the other): their patches would mean different classes by the same id. Ids only
     one of them names, or numbers only (placeholders), agree with anything; names apart
@@ -234,7 +234,7 @@ def _check_class_names(masks) -> None:
                     "(geotile make-masks --class-map classes.json).")
 
 
-def _warn_mask_band_lost(images, fmt: str) -> None:
+def warn_mask_band_lost(images, fmt: str) -> None:
     """One warning when an image's nodata is a GDAL mask band (gdal_translate -mask, a
     JPEG-YCbCr orthomosaic's internal mask, .msk): PNG/npy patches cannot hold it, so its
     masked pixels read as image data there."""
@@ -254,7 +254,7 @@ def _warn_mask_band_lost(images, fmt: str) -> None:
             GeotileWarning)
 
 
-def _warn_zero_nodata(masks) -> bool:
+def warn_masks_zero_nodata(masks) -> bool:
     """Whether the run reads the declared nodata 0 of every unnamed mask as no data
     (:func:`~geotile.raster_kinds.run_zero_nodata`), with one warning per meaning
     (:func:`~geotile.raster_kinds.warn_zero_nodata`), before any is cut."""
@@ -274,7 +274,7 @@ def _warn_zero_nodata(masks) -> bool:
     return run
 
 
-def _check_same_grid(src, mask_src) -> None:
+def check_mask_grid(src, mask_src) -> None:
     from geotile.crs_names import grid_difference
 
     if (difference := grid_difference(mask_src, src)) is None:

@@ -15,7 +15,7 @@ from geotile.errors import OutputExistsError
 from geotile.image_stems import image_stem
 
 
-def _keep_finished(parts: Path, lock, images, digests) -> int:
+def keep_finished(parts: Path, lock, images, digests) -> int:
     """A failed --resume run: remove the patches of the images it did not finish (cut short,
     redone by the next run anyway); the number of finished images, kept for it."""
     if lock is None:  # not this run's folder
@@ -23,14 +23,14 @@ def _keep_finished(parts: Path, lock, images, digests) -> int:
     finished = 0
     for image, digest in zip(images, digests, strict=True):
         part = parts / image_stem(image)
-        if _read_record(part / "complete.json").get("complete") == digest:
+        if read_record(part / "complete.json").get("complete") == digest:
             finished += 1
         else:
             shutil.rmtree(part, ignore_errors=True)
     return finished
 
 
-def _forget_record(parts: Path, lock, made: list[Path]) -> None:
+def forget_record(parts: Path, lock, made: list[Path]) -> None:
     """A failed --resume run that finished no image (and replaces no earlier output): it
     leaves nothing to go on from, so its run record goes, and the folders it made when left
     empty (the cut images of other runs stay)."""
@@ -44,11 +44,11 @@ def _forget_record(parts: Path, lock, made: list[Path]) -> None:
             folder.rmdir()
 
 
-def _forget_parts(parts: Path, lock, made: list[Path]) -> None:
+def forget_parts(parts: Path, lock, made: list[Path]) -> None:
     """A failed run without --resume: its cut images go (never another run's), and the
     folders it made when left empty."""
     if lock is not None:
-        _empty(parts)
+        empty_folder(parts)
         with contextlib.suppress(OSError):
             parts.rmdir()
     for folder in made:  # deepest first; only when left empty
@@ -63,11 +63,11 @@ PARTS = ".geotile-tile-parts.tmp"
 RUN_RECORD = ".geotile-run.json"
 
 
-def _parts_folder(outdir) -> Path:
+def parts_folder(outdir) -> Path:
     return Path(outdir) / PARTS
 
 
-def _empty(folder: Path) -> None:
+def empty_folder(folder: Path) -> None:
     """Remove what ``folder`` holds (not the folder: its lock stays with it)."""
     with contextlib.suppress(OSError):
         for entry in list(folder.iterdir()):
@@ -78,7 +78,7 @@ def _empty(folder: Path) -> None:
                     entry.unlink()
 
 
-def _lock_parts(parts: Path) -> int | None:
+def lock_parts(parts: Path) -> int | None:
     """Make ``parts`` and hold an exclusive lock on it for the run (a descriptor to close at
     its end; None where the system has no flock). Two runs into one folder would remove each
     other's cut images: a second run while one is writing is refused."""
@@ -95,9 +95,9 @@ def _lock_parts(parts: Path) -> int | None:
         except FileNotFoundError:  # the run holding it removed it meanwhile
             continue
         except OSError as exc:
-            from geotile.output_folder import _os_error
+            from geotile.output_folder import output_os_error
 
-            raise _os_error(exc, outdir) from exc
+            raise output_os_error(exc, outdir) from exc
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -116,7 +116,7 @@ def _lock_parts(parts: Path) -> int | None:
                             "another output folder.")
 
 
-def _remove_staging(outdir: Path, keep: str) -> None:
+def remove_staging(outdir: Path, keep: str) -> None:
     """Remove the staging folders a killed run left in ``outdir`` (the names staged_folder
     gives: ``.geotile-tile-<8 hex>.tmp``), but this run's ``keep``."""
     from geotile.output_folder import STAGING_PREFIX, STAGING_SUFFIX
@@ -129,28 +129,28 @@ def _remove_staging(outdir: Path, keep: str) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def _remove_leftovers(outdir: Path, run_key: str, stems) -> None:
+def remove_leftovers(outdir: Path, run_key: str, stems) -> None:
     """A --resume finding ``outdir`` complete: remove the parts folder (and staging folders)
     that a run of ``run_key`` left when it was killed once its output was in place; where
     the run record went first (a run emptying it), only the parts of this run's images
     (``stems``), never what else the folder holds; never another run's parts to go on
     from, nor while a run writes there."""
-    parts = _parts_folder(outdir)
+    parts = parts_folder(outdir)
     if not parts.is_dir():
         return
-    recorded = _read_record(parts / RUN_RECORD).get("run")
+    recorded = read_record(parts / RUN_RECORD).get("run")
     if recorded is None:
         _remove_parts_of(parts, stems)
         return
     if recorded != run_key:
         return
     try:
-        lock = _lock_parts(parts)
+        lock = lock_parts(parts)
     except OutputExistsError:  # a run writing there now
         return
     try:
-        _remove_staging(outdir, keep="")
-        _empty(parts)
+        remove_staging(outdir, keep="")
+        empty_folder(parts)
         with contextlib.suppress(OSError):
             parts.rmdir()
     finally:
@@ -162,7 +162,7 @@ def _remove_parts_of(parts: Path, stems) -> None:
     """Remove the part folders of ``stems`` from ``parts`` (a folder without run record),
     and ``parts`` once empty: anything else in it is not known to be geotile's."""
     try:
-        lock = _lock_parts(parts)
+        lock = lock_parts(parts)
     except OutputExistsError:  # a run writing there now
         return
     try:
@@ -177,20 +177,20 @@ def _remove_parts_of(parts: Path, stems) -> None:
             os.close(lock)
 
 
-def _holds_geotile_output(outdir: Path) -> bool:
+def holds_geotile_output(outdir: Path) -> bool:
     from geotile.output_folder import geotile_files
 
     return outdir.is_dir() and bool(geotile_files(outdir)[0])
 
 
-def _check_resumable(outdir: Path, run_key: str) -> None:
+def check_resumable(outdir: Path, run_key: str) -> None:
     """Refuse a --resume into ``outdir``'s earlier output unless it was made with the same
     options and inputs (by an older geotile, or from inputs changed since), or a killed
     --overwrite run of this run's key was replacing it."""
     from geotile.output_folder import MARKER
 
-    killed = _read_record(_parts_folder(outdir) / RUN_RECORD)
-    marker = _read_record(outdir / MARKER)
+    killed = read_record(parts_folder(outdir) / RUN_RECORD)
+    marker = read_record(outdir / MARKER)
     if marker.get("run") == run_key or (
             killed.get("run") == run_key and killed.get("overwrite") is True):
         return
@@ -206,7 +206,7 @@ def _check_resumable(outdir: Path, run_key: str) -> None:
         "(without --resume) to replace it, or give another output folder.")
 
 
-def _read_record(path: Path) -> dict:
+def read_record(path: Path) -> dict:
     """The JSON object a run wrote at ``path`` (marker, completion or run record); {} when
     it is missing or unreadable."""
     with contextlib.suppress(OSError, ValueError):

@@ -62,52 +62,52 @@ from geotile.errors import (
 from geotile.gdal_settings import with_read_settings
 from geotile.grid import EDGE_MODES, Grid
 from geotile.image_stems import image_stem
-from geotile.mask_pairing import _as_paths, _without_elevation, _without_masks, pair_masks
+from geotile.mask_pairing import as_paths, pair_masks, without_elevation, without_masks
 from geotile.mask_values import (
-    _zero_class,
     counted_band,
     is_binary_0_255,
     mask_alpha_bands,
     mask_ignore_values,
     mask_padding_value,
     masked_by_band,
+    names_zero_class,
     probability_mask,
 )
 from geotile.patch_writer import PatchData, PatchWriter
 from geotile.resume import digest as resume_digest
 from geotile.resume import identity as resume_identity
 from geotile.resume import say_other_code
-from geotile.splits import SPLIT_NAMES, SplitPlan, _warn_overlapping
+from geotile.splits import SPLIT_NAMES, SplitPlan, warn_overlapping
 from geotile.streaming import BAND_PIXELS
 from geotile.tile_checks import (
-    _check_class_names,
-    _check_dates,
-    _check_grids,
-    _check_paletted_with_extra,
-    _check_png,
-    _check_same_grid,
-    _png_alpha_band,
-    _refuse_complex,
-    _warn_16_bit_png,
-    _warn_if_colour_labels,
-    _warn_if_lossy_mask,
-    _warn_mask_band_lost,
-    _warn_png_alpha,
-    _warn_zero_nodata,
+    check_dates,
+    check_grids,
+    check_mask_class_names,
+    check_mask_grid,
+    check_paletted_with_extra,
+    check_png,
+    png_alpha_band,
+    refuse_complex_inputs,
+    warn_16_bit_png,
+    warn_if_colour_labels,
+    warn_if_lossy_mask,
+    warn_mask_band_lost,
+    warn_masks_zero_nodata,
+    warn_png_alpha,
 )
 from geotile.tile_resume import (
     RUN_RECORD,
-    _check_resumable,
-    _empty,
-    _forget_parts,
-    _forget_record,
-    _holds_geotile_output,
-    _keep_finished,
-    _lock_parts,
-    _parts_folder,
-    _read_record,
-    _remove_leftovers,
-    _remove_staging,
+    check_resumable,
+    empty_folder,
+    forget_parts,
+    forget_record,
+    holds_geotile_output,
+    keep_finished,
+    lock_parts,
+    parts_folder,
+    read_record,
+    remove_leftovers,
+    remove_staging,
 )
 from geotile.user_warnings import warn
 
@@ -521,7 +521,7 @@ def tile_rasters(
     ``resume``: a run killed before it ended keeps the images it finished, and an ``outdir``
     complete for the same options and inputs (its marker's digest) is left as it is; an
     earlier output of other options or input files is refused
-    (:func:`~geotile.tile_resume._check_resumable`).
+    (:func:`~geotile.tile_resume.check_resumable`).
     ``palette`` (``potsdam`` or a palette file/dict): the masks are colour label rasters,
     turned into class-id masks on each image's grid first (as ``make-masks --palette``);
     ``masks_from`` ((label rasters, palette)) is how: they stand for those masks in the
@@ -531,7 +531,7 @@ def tile_rasters(
     from geotile.input_files import refuse_given_twice
     from geotile.output_folder import staged_folder
 
-    images = _without_elevation(_without_masks(_as_paths(images), masks), masks)
+    images = without_elevation(without_masks(as_paths(images), masks), masks)
     refuse_given_twice(images)
     stems = [image_stem(p) for p in images]
     if len(set(stems)) != len(stems):  # before pairing masks: by these names
@@ -541,7 +541,7 @@ def tile_rasters(
     _check_patch_names(images, stems, options.fmt, outdir)
     from geotile.class_folders import class_folders
 
-    if (folders := class_folders(_as_paths(masks) if masks else None)) is not None:
+    if (folders := class_folders(as_paths(masks) if masks else None)) is not None:
         if palette is not None:
             raise UsageError(f"--palette maps colour label rasters; --masks {folders.root} "
                              "holds a folder of binary masks per class. Leave out --palette.")
@@ -567,24 +567,24 @@ def tile_rasters(
         masks_from = ([masks_from[0][i] for i in order], masks_from[1])
     if options.skip_empty and masks is None:
         raise UsageError("--skip-empty needs --masks (it drops patches with no positive pixel)")
-    _refuse_complex(images, masks, extras)
+    refuse_complex_inputs(images, masks, extras)
     if options.fmt == "png":  # every input, before any patch is cut
-        _warn_16_bit_png([image for i, image in enumerate(images) if _check_png(
+        warn_16_bit_png([image for i, image in enumerate(images) if check_png(
             image, masks[i] if masks else None, extras[i] if extras else None)])
         # a mask of 2 or 4 bands (independent classes: a 0/1 band each) likewise; one made
         # in a temporary folder (class folders, label rasters) is named by its image
-        _warn_png_alpha([(image, band) for i, image in enumerate(images) if (
-            band := _png_alpha_band(image, extras[i] if extras else None))] + [
+        warn_png_alpha([(image, band) for i, image in enumerate(images) if (
+            band := png_alpha_band(image, extras[i] if extras else None))] + [
             (f"the mask of {images[i]}" if masks_from else mask, band)
             for i, mask in enumerate(masks or []) if mask is not None and (
-                band := _png_alpha_band(mask))])
-    _check_grids(images, masks)
-    _check_paletted_with_extra(images, extras, options.fmt)
-    _check_dates(images, extras, extra_resampling)
-    _check_class_names(masks)
+                band := png_alpha_band(mask))])
+    check_grids(images, masks)
+    check_paletted_with_extra(images, extras, options.fmt)
+    check_dates(images, extras, extra_resampling)
+    check_mask_class_names(masks)
     if annotations is not None:  # numbered as the masks number their classes
         annotations = annotations.named_by(masks, masks_from and masks_from[0])
-    zeros_nodata = _warn_zero_nodata(masks)
+    zeros_nodata = warn_masks_zero_nodata(masks)
     zeros_binary = _zeros_are_binary(images, masks, options)
     if zeros_binary and options.fmt != "tif":  # some 0/255 mask is padded
         warn(
@@ -593,7 +593,7 @@ def tile_rasters(
             "counts it). Use --format tif to have the padding marked.",
             GeotileWarning)
     if options.fmt != "tif":
-        _warn_mask_band_lost(images, options.fmt)
+        warn_mask_band_lost(images, options.fmt)
     summary = TileSummary(Path(outdir))
     digests = _part_digests(images, masks, extras, options, masks_from,
                             (zeros_binary, zeros_nodata))
@@ -606,11 +606,11 @@ def tile_rasters(
     if resume:  # a finished run: nothing to read
         finished = _finished_run(Path(outdir), run_digest)
         if finished is not None:
-            _remove_leftovers(Path(outdir), run_key,  # of this run, killed once in place
+            remove_leftovers(Path(outdir), run_key,  # of this run, killed once in place
                               [image_stem(i) for i in images])
             return finished
-        if not overwrite and _holds_geotile_output(Path(outdir)):
-            _check_resumable(Path(outdir), run_key)
+        if not overwrite and holds_geotile_output(Path(outdir)):
+            check_resumable(Path(outdir), run_key)
             _say_other_code(Path(outdir))
             overwrite = True
     patch_labels = None
@@ -626,10 +626,10 @@ def tile_rasters(
                                   extras and (extras[i], extra_resampling), options,
                                   zeros_nodata)
                     for i, image in enumerate(images)]
-        _warn_overlapping(images)
+        warn_overlapping(images)
         plan = SplitPlan.make([_grid_of(image, options) for image in images], stems,
                               options.split, options.seed, kept)
-    parts = _parts_folder(outdir)
+    parts = parts_folder(outdir)
     made = [p for p in parts.parents if not p.exists()]  # removed again on failure
     lock = None
     about: dict = {}
@@ -638,11 +638,11 @@ def tile_rasters(
         read = [*images, *(masks or []), *_files_of(extras), *label_files,
                 *_files_of(masks_from[0] if masks_from else [])]  # never among the files replaced
         with staged_folder(outdir, overwrite, inputs=read, about=about) as tmp:
-            lock = _lock_parts(parts)  # one run at a time in outdir: the others are refused
+            lock = lock_parts(parts)  # one run at a time in outdir: the others are refused
             # a killed run's staging folders (no other run is writing now: the lock)
-            _remove_staging(Path(outdir), keep=tmp.name)
+            remove_staging(Path(outdir), keep=tmp.name)
             if not resume:  # left by a killed run: start afresh
-                _empty(parts)
+                empty_folder(parts)
             # what a --resume of this run, if killed, may replace
             (parts / RUN_RECORD).write_text(json.dumps({"run": run_key, "overwrite": overwrite}),
                                             encoding="utf-8")
@@ -675,14 +675,14 @@ def tile_rasters(
             about.update(complete=run_digest, run=run_key, summary=counts)
     except Interrupted:
         if not resume:
-            _forget_parts(parts, lock, made)
+            forget_parts(parts, lock, made)
             raise
         if _finished_run(Path(outdir), run_digest) is not None:  # interrupted once in place
-            _empty(parts)  # nothing left to go on from
+            empty_folder(parts)  # nothing left to go on from
             with contextlib.suppress(OSError):
                 parts.rmdir()
             raise
-        finished = sum(_read_record(parts / image_stem(image) / "complete.json")
+        finished = sum(read_record(parts / image_stem(image) / "complete.json")
                        .get("complete") == digest
                        for image, digest in zip(images, digests, strict=True))
         raise Interrupted(f"{outdir}: interrupted; nothing was published there. The "
@@ -690,11 +690,11 @@ def tile_rasters(
                           "run the same command with --resume to go on from them.") from None
     except BaseException as exc:
         if not resume:
-            _forget_parts(parts, lock, made)
+            forget_parts(parts, lock, made)
             raise
-        finished = _keep_finished(parts, lock, images, digests)
+        finished = keep_finished(parts, lock, images, digests)
         if not finished and not overwrite:  # the record of a killed --overwrite run stays
-            _forget_record(parts, lock, made)
+            forget_record(parts, lock, made)
         if finished and isinstance(exc, GeotileError) and \
                 _finished_run(Path(outdir), run_digest) is None:
             raise type(exc)(f"{exc} The {finished} of {len(images)} images finished are kept "
@@ -702,7 +702,7 @@ def tile_rasters(
                             "them.") from exc
         raise
     else:
-        _empty(parts)
+        empty_folder(parts)
         with contextlib.suppress(OSError):
             parts.rmdir()
     finally:
@@ -784,14 +784,14 @@ def _say_other_code(outdir: Path) -> None:
     """The one line of --resume redoing an output folder that another geotile finished."""
     from geotile.output_folder import MARKER
 
-    say_other_code(_read_record(outdir / MARKER).get("complete"))
+    say_other_code(read_record(outdir / MARKER).get("complete"))
 
 
 def _finished_run(outdir: Path, run_digest: str) -> TileSummary | None:
     """The summary of ``outdir`` when its marker says it is complete for ``run_digest``."""
     from geotile.output_folder import MARKER
 
-    about = _read_record(outdir / MARKER)
+    about = read_record(outdir / MARKER)
     if about.get("complete") != run_digest or not all(
             (outdir / name).is_file() for name in about.get("files", [])):
         return None
@@ -812,7 +812,7 @@ def _tile_part(image, mask, staging, part, complete, writer, options, summary, p
     already was), then link its patches into ``staging`` and add its rows and counts: its
     index rows."""
     record = part / "complete.json"
-    done = _read_record(record)
+    done = read_record(record)
     if done.get("complete") != complete:
         say_other_code(done.get("complete"))  # a killed run of another geotile's
         shutil.rmtree(part, ignore_errors=True)
@@ -867,14 +867,14 @@ def _kept_patches(image, mask, extra, options: TileOptions,
         check_pixels_readable(src)
         if mask_src is not None:
             check_pixels_readable(mask_src)
-            _check_same_grid(src, mask_src)
+            check_mask_grid(src, mask_src)
         grid = Grid(src.width, src.height, options.size, options.overlap, options.edge)
         kept = np.zeros(grid.shape, bool)
         binary = mask_src is not None and is_binary_0_255(mask_src)  # strays below 128: 0
         probability = probability_mask(mask_src)
         ignore_values = mask_ignore_values(mask_src, binary, zeros_nodata) \
             if mask_src is not None and probability is None else ()
-        zero_class = _zero_class(mask_src)
+        zero_class = names_zero_class(mask_src)
         band = counted_band(mask_src)  # make-masks' footprint, wherever --channels put it
         nodata = options.max_nodata is not None
         # the image's nodata counts for max_nodata, and for skip_empty where the mask's
@@ -926,7 +926,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         check_pixels_readable(src)
         if mask_src is not None:  # a refused mask: no warning about the image before
             check_pixels_readable(mask_src)
-            _check_same_grid(src, mask_src)
+            check_mask_grid(src, mask_src)
         warn_if_not_georeferenced(src, "the patches and their index.csv bounds",
                                   mask=mask)
         warn_other_pages(src, label.name)
@@ -934,8 +934,8 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         warn_vrt_gap(src, label.name, "become patches of valid pixels")
         warn_unclear(src, image, "become patches")  # a Planet udm2's clouds
         if mask_src is not None:
-            _warn_if_colour_labels(mask_src, image)
-            _warn_if_lossy_mask(mask_src)
+            warn_if_colour_labels(mask_src, image)
+            warn_if_lossy_mask(mask_src)
         count, dtype = src.count, common_dtype(src)
         if extra_src is not None:  # the patches hold both rasters' bands
             count, dtype = count + extra_src.count, np.result_type(dtype, extra_src.dtype)
@@ -967,7 +967,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
         writers.check_creation_options(grid.size)
         kept = dropped_nodata = 0
         padding_drops, least_nodata = False, 1.0
-        zero_class = _zero_class(mask_src)
+        zero_class = names_zero_class(mask_src)
         band = counted_band(mask_src)  # make-masks' footprint, wherever --channels put it
         positive_128 = mask_src is not None and (binary or is_binary_0_255(mask_src))
         probability = probability_mask(mask_src)

@@ -1091,7 +1091,7 @@ import os, signal, sys
 import geotile.tiling as tiling
 def dies(folder):
     os.kill(os.getpid(), signal.SIGKILL)  # the output is in place, its parts not yet removed
-tiling._empty = dies
+tiling.empty_folder = dies
 from geotile.cli.main import cli
 cli(sys.argv[1:])
 """
