@@ -172,11 +172,11 @@ def check_date_values(model, declared, extra_declared, image, extra,
             for one, two in zip(declared, extra_declared, strict=True)
             for a, b in zip(one, two, strict=True)):
         return
-    from geotile.input_range import _shown
+    from geotile.input_range import shown_values
 
     def said(values):
-        return (f"scale {_shown(s for s, _ in values)} offset "
-                f"{_shown(o for _, o in values)}")
+        return (f"scale {shown_values(s for s, _ in values)} offset "
+                f"{shown_values(o for _, o in values)}")
 
     names = date_names(image, extra)
     pair, one, other = pair_words(model, number)

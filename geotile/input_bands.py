@@ -146,7 +146,7 @@ def band_numbers(src, bands, source) -> tuple[int, ...] | None:
     InputError naming ``source`` for a name no single band goes by."""
     if not bands or all(isinstance(b, int) for b in bands):
         return bands
-    from geotile.mlm_sidecars import _key, described_keys
+    from geotile.mlm_sidecars import band_key, described_keys
 
     keys = described_keys(src)
     numbers = []
@@ -154,7 +154,7 @@ def band_numbers(src, bands, source) -> tuple[int, ...] | None:
         if isinstance(band, int):
             numbers.append(band)
             continue
-        hits = [i for i, names in enumerate(keys, start=1) if _key(band) in names]
+        hits = [i for i, names in enumerate(keys, start=1) if band_key(band) in names]
         if len(hits) != 1:
             shown = ", ".join(str(d) for d in src.descriptions if d) or "none"
             what = "no band goes" if not hits else f"bands {hits[0]} and {hits[1]} go"

@@ -15,17 +15,17 @@ from geotile.user_warnings import warn
 
 
 @contextlib.contextmanager
-def _whole_range_advice(range_check):
+def whole_range_advice(range_check):
     """A batch that leaves an integer-input model's range (InputRangeError) names a --scale
-    from the whole image's range (:func:`_check_input_range`), not from that batch's."""
+    from the whole image's range (:func:`check_input_range`), not from that batch's."""
     try:
         yield
     except InputRangeError:
-        _check_input_range(*range_check, whole=True)
+        check_input_range(*range_check, whole=True)
         raise
 
 
-def _check_input_range(model, src, indexes, extra, read, scaled: bool, image_path,
+def check_input_range(model, src, indexes, extra, read, scaled: bool, image_path,
                        whole: bool = False) -> None:
     """The image's range against an integer-input model's (``model.check_input_range``):
     before any batch from its bands' types alone (nothing read; types whose range does not
@@ -98,8 +98,8 @@ def _declared_scaling_hint(model, src, indexes: list[int], added: int) -> str | 
     offsets = [src.offsets[i - 1] for i in indexes]
     if all(s == 1 for s in scales) and not any(offsets):
         return _reflectance_hint(src)
-    declared = (f"the raster declares scale {_shown(scales)} and offset {_shown(offsets)} "
-                "(value = pixel * scale + offset)")
+    declared = (f"the raster declares scale {shown_values(scales)} and offset "
+                f"{shown_values(offsets)} (value = pixel * scale + offset)")
     fix, flags = _declared_fix(model, scales, offsets, added)
     return f"{declared}: {fix}; --scale 1 keeps the pixels" if flags else f"{declared}; {fix}"
 
@@ -119,7 +119,7 @@ def _reflectance_hint(src) -> str | None:
             "reflectance; --scale 1 keeps the pixels")
 
 
-def _shown(values) -> str:
+def shown_values(values) -> str:
     """Band values as a warning names them: each distinct one once, in band order."""
     return ",".join(f"{v:.12g}" for v in dict.fromkeys(values))
 
@@ -136,7 +136,7 @@ def _declared_fix(model, scales, offsets, added: int) -> tuple[str, bool]:
             f"negated{plus})"), True
 
 
-def _warn_extra_declared(extra) -> None:
+def warn_extra_declared(extra) -> None:
     """Warn when the --extra-bands raster ``extra`` (:class:`geotile.extra_bands.ExtraBands`)
     declares values other than its pixels (GDAL scale/offset: an nDSM in uint16 centimetres
     of scale 0.01): they reach the model as they are, as its patches hold them."""
@@ -153,12 +153,12 @@ def _warn_extra_declared(extra) -> None:
          f"Float32 {name} {extra.path.stem}_values.tif.", GeotileWarning)
 
 
-def _warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
-    """:func:`_warn_if_unscaled` for the bands ``indexes`` of ``src``, else
+def warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None:
+    """:func:`warn_if_unscaled` for the bands ``indexes`` of ``src``, else
     :func:`_warn_declared_unapplied`."""
     from geotile.pixel_encoding import declared_top, planet_radiance_hint
 
-    if not _warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],
+    if not warn_if_unscaled(model, [np.dtype(src.dtypes[i - 1]) for i in indexes],
                              lambda: _float_top(src, indexes), name,
                              lambda: _declared_scaling_hint(model, src, indexes, added)
                              or planet_radiance_hint(src),
@@ -190,13 +190,13 @@ def _warn_declared_unapplied(model, src, indexes: list[int], added: int, name: s
     fix = _declared_fix(model, scales, offsets, added)[0]
     warn(f"{name}: band{'s' if len(bands) > 1 else ''} "
          f"{','.join(str(i) for i, _, _ in bands)} declare scale "
-         f"{_shown(s for _, s, _ in bands)} and offset "
-         f"{_shown(o for _, _, o in bands)} (value = pixel * scale + offset), but "
+         f"{shown_values(s for _, s, _ in bands)} and offset "
+         f"{shown_values(o for _, _, o in bands)} (value = pixel * scale + offset), but "
          f"their {dtypes[0]} pixels go to the model {how}, not as those "
          f"values: {fix}.", GeotileWarning)
 
 
-def _warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
+def warn_if_unscaled(model, dtypes, float_top: Callable, name: str,
                       declared: Callable = lambda: None,
                       full: tuple[float, str] | None = None) -> bool:
     """Warn when pixels of a type that wants --scale reach the model as they are

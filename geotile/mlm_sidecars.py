@@ -570,7 +570,7 @@ def mlm_post_processing(model_path) -> None:
                              "or run the model with its own framework.")
 
 
-def _key(name) -> str:
+def band_key(name) -> str:
     """A band name compared: case, spaces and hyphens aside, B04 as B4."""
     key = re.sub(r"[\s\-]+", "_", str(name).strip()).upper()
     return re.sub(r"^B0+(?=\d)", "B", key)
@@ -581,7 +581,7 @@ def _keys(description) -> set[str]:
     Sentinel-2 driver: "B4, central wavelength 665 nm")."""
     if not description or not str(description).strip():
         return set()
-    return {_key(description), _key(re.split(r"[,\s(]", str(description).strip())[0])}
+    return {band_key(description), band_key(re.split(r"[,\s(]", str(description).strip())[0])}
 
 
 def described_keys(src) -> list[set[str]]:
@@ -590,7 +590,7 @@ def described_keys(src) -> list[set[str]]:
     keys = []
     for band, description in enumerate(src.descriptions, start=1):
         common = src.tags(band).get("STAC_COMMON_NAME") if src.driver == "VRT" else None
-        keys.append(_keys(description) | ({_key(common)} if common else set()))
+        keys.append(_keys(description) | ({band_key(common)} if common else set()))
     return keys
 
 
@@ -606,7 +606,7 @@ def _common_names(item) -> dict[str, set[str]]:
     for band in objects:
         common = band.get("common_name", band.get("eo:common_name"))
         if isinstance(band.get("name"), str) and isinstance(common, str) and common.strip():
-            found.setdefault(_key(common), set()).add(_key(band["name"]))
+            found.setdefault(band_key(common), set()).add(band_key(band["name"]))
     aliases: dict[str, set[str]] = {}
     for common, names in found.items():
         if len(names) == 1:
@@ -684,10 +684,10 @@ class MlmInput:
         if quiet or not self.names or not self.nodata:
             return picked
         indexes = picked or list(range(1, src.count + 1))
-        undeclared = [(name, self.nodata[_key(name)], index) for name, index in zip(
-            self.names, indexes, strict=False) if _key(name) in self.nodata and (
+        undeclared = [(name, self.nodata[band_key(name)], index) for name, index in zip(
+            self.names, indexes, strict=False) if band_key(name) in self.nodata and (
             src.nodatavals[index - 1] is None or src.nodatavals[index - 1] != self.nodata[
-                _key(name)])]
+                band_key(name)])]
         if undeclared:
             name, value, index = undeclared[0]
             declared = src.nodatavals[index - 1]
@@ -710,11 +710,11 @@ class MlmInput:
         if not self.names:
             return None
         name, shown = Path(str(source)).name, ",".join(self.names)
-        wanted = [{_key(b)} | self.aliases.get(_key(b), set()) for b in self.names]
+        wanted = [{band_key(b)} | self.aliases.get(band_key(b), set()) for b in self.names]
         described = described_keys(src)
         texts = ", ".join(str(d) for d in src.descriptions)
-        keys = [_key(b) for b in self.names]
-        twice = next((b for b in self.names if keys.count(_key(b)) > 1), None)
+        keys = [band_key(b) for b in self.names]
+        twice = next((b for b in self.names if keys.count(band_key(b)) > 1), None)
         in_order = src.count == len(self.names) and (not any(described) or all(
             d & w for d, w in zip(described, wanted, strict=True)))
         if twice is not None and not in_order:
@@ -787,7 +787,7 @@ def mlm_input(model_path, channels: int | None = None) -> MlmInput | None:
 
 
 def _band_nodata(item) -> dict[str, float]:
-    """Band name (:func:`_key`) -> the nodata value its band object (``raster:bands``, STAC
+    """Band name (:func:`band_key`) -> the nodata value its band object (``raster:bands``, STAC
     1.1 ``bands``, in the properties or an mlm:model asset) gives."""
     found: dict[str, float] = {}
     for where in (item["properties"], *(a for _, a in _model_assets(item))):
@@ -797,7 +797,7 @@ def _band_nodata(item) -> dict[str, float]:
                     band, dict) else None
                 if isinstance(band, dict) and isinstance(band.get("name"), str) and \
                         isinstance(value, int | float) and not isinstance(value, bool):
-                    found.setdefault(_key(band["name"]), float(value))
+                    found.setdefault(band_key(band["name"]), float(value))
     return found
 
 

@@ -22,7 +22,7 @@ MAX_RESAMPLING = 100
 LARGE_RESAMPLING = 8
 
 
-def _model_pixel(model, src, options) -> tuple[float, float] | None:
+def model_pixel(model, src, options) -> tuple[float, float] | None:
     """The model's pixel size in the raster's CRS units, (x, y), when windows must be
     resampled to it (``--model-resolution`` M, else the model's ``resolution``), else None.
     Compared with the raster's pixel size on the ground at its centre, per axis
@@ -128,7 +128,7 @@ def _wanted_resolution(model, options) -> tuple[float | None, str]:
         f"{model.path.name}'s resolution metadata ({metres * 100:g} cm/px, Deepness's unit)"
 
 
-def _scale_unknown(model, src, options) -> str:
+def scale_unknown(model, src, options) -> str:
     """What the no-georeferencing warning adds when the model's resolution cannot be
     applied to ``src`` ("" when none is wanted)."""
     metres, given = _wanted_resolution(model, options)
@@ -139,7 +139,7 @@ def _scale_unknown(model, src, options) -> str:
             "give --model-resolution native.")
 
 
-def _mosaic_resampling(image_path, model, src, options) -> str:
+def mosaic_resampling(image_path, model, src, options) -> str:
     """Why --mosaic refuses tiles whose pixels are not the model's, and the fixes."""
     metres, given = _wanted_resolution(model, options)
     shown = " x ".join(dict.fromkeys(f"{size:.4g}" for size in _ground_pixel(src)))
@@ -177,7 +177,7 @@ def _ground_pixel(src) -> tuple[float, float] | None:
     return res_x * unit, res_y * unit
 
 
-def _check_one_nodata(src, indexes: list[int], image_path) -> None:
+def check_one_nodata(src, indexes: list[int], image_path) -> None:
     """InputError when the bands ``indexes`` declare different nodata values: resampling to
     the model's resolution (a WarpedVRT) takes one for all of them."""
     values = list(dict.fromkeys(repr(src.nodatavals[i - 1]) for i in indexes))

@@ -297,10 +297,10 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     from geotile.blending import WeightWindows
     from geotile.predict import (
         BatchBuffer,
-        _geometry,
         batch_size_for,
         blend_outputs,
         far_margin,
+        output_geometry,
         prepare_band,
         repeat_edges,
         resolve_tiling,
@@ -317,7 +317,7 @@ def predict_tile(model, mosaic: Mosaic, path, options, indexes: list[int],
     tile = mosaic.tile(path)
     size, overlap = resolve_tiling(model, options, quiet=True)
     per_run = batch_size_for(model, size, options)
-    geometry = _geometry(model, size, per_run)
+    geometry = output_geometry(model, size, per_run)
     offset, out = geometry.offset, geometry.out
     beyond = far_margin(geometry, size)
     cells = getattr(geometry, "scale", 1) > 1  # a downscaling model's

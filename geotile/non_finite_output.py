@@ -46,7 +46,7 @@ class NonFiniteOutput(ModelError):
                                   math.floor(col), where, image)
 
 
-def _placed(exc: NonFiniteOutput, src, image_path, mosaic=None) -> NonFiniteOutput:
+def placed_error(exc: NonFiniteOutput, src, image_path, mosaic=None) -> NonFiniteOutput:
     """``exc`` placed on the image ``src`` and named; with a ``mosaic``, on the tile
     that holds its pixel (the windows read the neighbouring tiles too)."""
     tile = mosaic.tile_at(exc.row, exc.col) if mosaic is not None else None
@@ -59,7 +59,7 @@ def _placed(exc: NonFiniteOutput, src, image_path, mosaic=None) -> NonFiniteOutp
                       mosaic.transform, tile.path.name)
 
 
-def _finite_where_valid(model, output: np.ndarray, valid: np.ndarray, top: int = 0,
+def finite_where_valid(model, output: np.ndarray, valid: np.ndarray, top: int = 0,
                         left: int = 0) -> np.ndarray:
     """``output`` with NaN/inf at nodata pixels set to 0 (never written); NonFiniteOutput
     when a valid pixel has one (``top``, ``left``: the window's place on the grid; a model

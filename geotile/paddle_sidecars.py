@@ -54,7 +54,7 @@ def _loader():
     return Loader
 
 
-def _read_yaml(path: Path):
+def read_yaml(path: Path):
     """The YAML in ``path``, None when there is no such file; ValueError (its reason)."""
     if not path.is_file():
         return None
@@ -118,7 +118,7 @@ def _paddle_config(model_path):
     for name in (DEPLOY, MODEL_YML):
         path = folder / name
         try:
-            config = _read_yaml(path)
+            config = read_yaml(path)
         except ValueError as exc:
             if not _shows_paddle_keys(path, name):  # another tool's (a Helm template)
                 continue

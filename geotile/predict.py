@@ -86,30 +86,30 @@ from geotile.gdal_settings import with_read_settings
 from geotile.grid import Grid
 from geotile.input_bands import every_date_bands, model_view, select_bands
 from geotile.input_range import (
-    _check_input_range,
-    _warn_extra_declared,
-    _warn_if_unscaled,
-    _warn_unscaled,
-    _whole_range_advice,
+    check_input_range,
     float_top,
+    warn_extra_declared,
+    warn_if_unscaled,
+    warn_unscaled,
+    whole_range_advice,
 )
 from geotile.model import DEFAULT_TILE_SIZE, DEPTH_OUTPUT
 from geotile.model_pixel import (
-    _check_one_nodata,
-    _model_pixel,
-    _mosaic_resampling,
-    _scale_unknown,
+    check_one_nodata,
+    model_pixel,
+    mosaic_resampling,
     refuse_complex,
     refuse_unpredictable,
+    scale_unknown,
 )
-from geotile.non_finite_output import NonFiniteOutput, _finite_where_valid, _placed
+from geotile.non_finite_output import NonFiniteOutput, finite_where_valid, placed_error
 from geotile.prediction_output import (
-    _block_width,
-    _describe_output,
-    _overview_resampling,
-    _write_bands,
-    _write_sidecar,
-    _writes_mask,
+    block_width,
+    describe_output,
+    overview_resampling,
+    write_bands,
+    write_sidecar,
+    writes_mask,
 )
 from geotile.resume import REPLACE, SKIP, completed_as
 from geotile.resume import TAG as COMPLETE_TAG
@@ -282,7 +282,7 @@ def resolve_tiling(model, options: PredictOptions, quiet: bool = False) -> tuple
         fix = "" if options.overlap is not None else "give --overlap "
         raise InputError(f"{given} is {pixels} px of the {size} px tile, which leaves no step "
                          f"between tiles: {fix}at most {size - 1} px.")
-    geometry = _geometry(model, size, batch_size_for(model, size, options))
+    geometry = output_geometry(model, size, batch_size_for(model, size, options))
     needed = size - geometry.out + 2 * geometry.margin
     if pixels < needed:
         if not quiet:
@@ -337,7 +337,7 @@ def batch_size_for(model, size: int, options: PredictOptions) -> int:
     return wanted
 
 
-def _geometry(model, size: int, batch_size: int):
+def output_geometry(model, size: int, batch_size: int):
     """Where the model's output lies in a ``size`` px window (models without geometry, such
     as test doubles, output the whole window)."""
     from geotile.model import Geometry
@@ -490,7 +490,7 @@ def blend_outputs(model, windows: WeightWindows, last: tuple[int, int], chunk, o
     for patch, output in zip(chunk, outputs, strict=False):  # outputs may hold padding
         x = patch.x_off - left + offset
         if not finite:
-            output = _finite_where_valid(model, output, valid[offset : offset + out, x : x + out],
+            output = finite_where_valid(model, output, valid[offset : offset + out, x : x + out],
                                          patch.y_off + offset, patch.x_off + offset)
         add(output, windows.get(patch.row == 0, patch.row == last[0], patch.col == 0,
                                 patch.col == last[1]), patch)
@@ -548,7 +548,7 @@ def predict_blocks(
 
     size, overlap = resolve_tiling(model, options)
     per_run = batch_size_for(model, size, options)
-    geometry = _geometry(model, size, per_run)
+    geometry = output_geometry(model, size, per_run)
     offset, out = geometry.offset, geometry.out
     beyond = far_margin(geometry, size)
     grid = window_grid(width, height, size, overlap, geometry)
@@ -774,7 +774,7 @@ def predict_array(model, pixels: np.ndarray, valid: np.ndarray | None = None,
     finite = finite_pixels(pixels)
     if finite is not None:
         valid = valid & finite
-    _warn_if_unscaled(model, [pixels.dtype], lambda: float_top(pixels[:, valid]),
+    warn_if_unscaled(model, [pixels.dtype], lambda: float_top(pixels[:, valid]),
                       "predict_array")
 
     def read(left, top, cols, rows):
@@ -839,7 +839,7 @@ def refuse_mosaic_dates(model, image_path) -> None:
         f"predict date1.vrt --extra-bands date2.vrt ... without --mosaic.")
 
 
-def _several_dates(model, extra_bands):
+def several_dates(model, extra_bands):
     """``extra_bands`` as one path, or the paths of a multi-temporal model's further dates;
     InputError for several given to a model of no time axis."""
     if extra_bands is None or isinstance(extra_bands, str | os.PathLike):
@@ -977,7 +977,7 @@ def predict_raster(
     image_path, output_path = input_path(image_path), Path(output_path)
     if mosaic is not None:
         refuse_mosaic_dates(model, image_path)
-    extra_bands = _several_dates(model, extra_bands)
+    extra_bands = several_dates(model, extra_bands)
     refuse_overwriting_inputs([output_path], [image_path, *_paths(extra_bands), getattr(
         model, "path", None)], mosaic.input_sources(output_folders([output_path]))
         if mosaic is not None else None)
@@ -1021,7 +1021,7 @@ def predict_raster(
         indexes = select_bands(model, src, options, added, source)
         # after the refusals: a refused image gets its one line alone
         warn_if_not_georeferenced(original, "the predictions",
-                                  also=_scale_unknown(model, original, options))
+                                  also=scale_unknown(model, original, options))
         warn_other_pages(original, image_path.name)
         warn_nitf(original, image_path.name, "the predictions")
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels
@@ -1051,10 +1051,10 @@ def predict_raster(
                  f"image), not intensities, and {model.path.name} gets them as they "
                  "are. For its colours, run gdal_translate -expand rgb on it and give "
                  "a 3-channel model.", GeotileWarning)
-        _warn_unscaled(model, src, indexes, added, _dates_named(model, src, indexes, extra,
+        warn_unscaled(model, src, indexes, added, _dates_named(model, src, indexes, extra,
                                                                 image_path))
         if extra is not None and not two_dates(model):  # a second date is fed as the first
-            _warn_extra_declared(extra)
+            warn_extra_declared(extra)
         # a float image's NaN pixels are nodata too (read_block), declared or not
         check_nodata = may_hold_nodata(src, indexes)
         classes = model.num_classes
@@ -1074,9 +1074,9 @@ def predict_raster(
         # a valid-convolution model leaves the raster's outer margin unpredicted: masked as
         # nodata, never written as 0
         size = resolve_tiling(model, options, quiet=True)[0]
-        geometry = _geometry(model, size, batch_size_for(model, size, options))
+        geometry = output_geometry(model, size, batch_size_for(model, size, options))
         margin = geometry.offset > 0
-        if _writes_mask(options, check_nodata or margin):
+        if writes_mask(options, check_nodata or margin):
             # GDAL (3.10) compression threads read the bands' ExtraSamples from a TIFF
             # directory that writing the internal mask frees meanwhile ('ERROR 1: ... Bad
             # value 1 for "ExtraSamples" tag' on stderr): compress in the writer thread, as
@@ -1085,14 +1085,14 @@ def predict_raster(
 
         read, prepare = _stacked_reader(model, src, indexes, check_nodata, extra)
         range_check = (model, src, indexes, extra, read, prepare is not None, image_path)
-        _check_input_range(*range_check)
+        check_input_range(*range_check)
 
         if (options.cog or options.merge_cog) and options.creation_options:  # band count known
             check_creation_options(options.creation_options, dtype=dtype, count=count, cog=True,
                                    categorical=options.output_type == "class")
-        pixel = _model_pixel(model, original, options)  # refused before anything is written
+        pixel = model_pixel(model, original, options)  # refused before anything is written
         if pixel is not None:
-            _check_one_nodata(src, indexes, image_path)
+            check_one_nodata(src, indexes, image_path)
         if mosaic is not None:
             if src is not original:
                 raise InputError(f"{image_path}: --mosaic reads the tiles' own bands, and this "
@@ -1102,8 +1102,8 @@ def predict_raster(
                 raise InputError(f"{image_path}: --mosaic cannot add --extra-bands; drop one "
                                  "of them.")
             if pixel is not None:
-                raise InputError(_mosaic_resampling(image_path, model, original, options))
-        with _whole_range_advice(range_check), atomic_output(
+                raise InputError(mosaic_resampling(image_path, model, original, options))
+        with whole_range_advice(range_check), atomic_output(
                 output_path, overwrite,
                 written_meanwhile=completed_as(complete) if complete else None) as final_tmp:
             target = final_tmp.with_name(final_tmp.name + ".gtiff") if options.cog else final_tmp
@@ -1111,7 +1111,7 @@ def predict_raster(
                 with quietly(rasterio.open, target, "w", **profile) as dst:
                     copy_georeferencing(original, dst)
                     note_orientation(original, dst)
-                    _describe_output(dst, options, names, threshold, model)
+                    describe_output(dst, options, names, threshold, model)
                     dst.update_tags(**{COMPLETE_TAG: complete})
                     if mosaic is not None:
                         bands = mosaic.predict(model, image_path, options, indexes, progress,
@@ -1119,14 +1119,14 @@ def predict_raster(
                     elif pixel is None:
                         bands = predict_blocks(model, read, src.width, src.height, options,
                                                progress, image_path.name, prepare,
-                                               _block_width(dst), clock)
+                                               block_width(dst), clock)
                     else:
                         bands = _resampled_bands(model, src, indexes, check_nodata, options,
                                                  progress, pixel, final_tmp,
                                                  (extra_bands, extra_resampling),
-                                                 _block_width(dst), clock, output_path)
+                                                 block_width(dst), clock, output_path)
                     with contextlib.closing(bands):
-                        if not _write_bands(dst, bands, options, threshold,
+                        if not write_bands(dst, bands, options, threshold,
                                             check_nodata or margin, clock,
                                             background_channel(model)):
                             warn(_nothing_predicted(
@@ -1135,10 +1135,10 @@ def predict_raster(
                 if options.cog:  # cut at close on a full disk without an error: said first
                     verify_geotiff(target, output_path)
                     write_cog(target, final_tmp, options.creation_options,
-                              overview_resampling=_overview_resampling(options))
-                _write_sidecar(final_tmp, options, names)
+                              overview_resampling=overview_resampling(options))
+                write_sidecar(final_tmp, options, names)
             except NonFiniteOutput as exc:  # placed on the image, with map coordinates
-                raise _placed(exc, original, image_path, mosaic) from None
+                raise placed_error(exc, original, image_path, mosaic) from None
             finally:
                 if options.cog:
                     target.unlink(missing_ok=True)
@@ -1359,7 +1359,7 @@ def _resampled_bands(model, src, indexes, check_nodata, options, progress, pixel
                                      nodata=float("nan"))
             with rasterio.open(temp, "w", **profile) as grid, contextlib.closing(
                     predict_blocks(model, read, width, height, options, progress,
-                                   Path(src.name).name, prepare, _block_width(grid),
+                                   Path(src.name).name, prepare, block_width(grid),
                                    clock)) as bands:
                 for window, blended, valid in bands:
                     with clock.timing("encode"):

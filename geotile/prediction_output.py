@@ -87,7 +87,7 @@ def most_probable(blended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids, best
 
 
-def _describe_output(dst, options, names, threshold, model) -> None:
+def describe_output(dst, options, names, threshold, model) -> None:
     """Tags, band descriptions, colour interpretation, scale/offset and colour table, so
     that GIS clients (QGIS, gdalinfo) and geotile's own readers see what the bands hold."""
     from rasterio.enums import ColorInterp
@@ -123,7 +123,7 @@ def _describe_output(dst, options, names, threshold, model) -> None:
     dst.update_tags(**tags)
 
 
-def _write_sidecar(path: Path, options, names) -> None:
+def write_sidecar(path: Path, options, names) -> None:
     """Class outputs: category names (and a raster attribute table) in the PAM sidecar,
     published with the raster by atomic_output."""
     from geotile.categories import write_categories
@@ -132,7 +132,7 @@ def _write_sidecar(path: Path, options, names) -> None:
         write_categories(path, names, _colours(len(names), names))
 
 
-def _overview_resampling(options) -> str:
+def overview_resampling(options) -> str:
     """Class ids are never averaged: their overviews keep the most frequent class."""
     return "mode" if options.output_type == "class" else "average"
 
@@ -143,20 +143,20 @@ def _colours(count: int, names=None) -> dict[int, tuple[int, int, int, int]]:
     return class_colours(count, names)
 
 
-def _block_width(dst) -> int:
+def block_width(dst) -> int:
     """The column alignment of strips written to ``dst``: its block width when tiled; a
     whole row when striped (strips would rewrite each compressed strip)."""
     cols = dst.block_shapes[0][1]
     return cols if cols < dst.width else max(dst.width, 1)
 
 
-def _writes_mask(options, check_nodata: bool) -> bool:
+def writes_mask(options, check_nodata: bool) -> bool:
     """Whether the output gets an internal mask: uint8 probabilities (0 and 255 are values)
     with nodata to mark."""
     return options.output_type == "probability" and options.dtype == "uint8" and check_nodata
 
 
-def _write_bands(dst, bands, options, threshold, check_nodata, clock=None,
+def write_bands(dst, bands, options, threshold, check_nodata, clock=None,
                  background_band: bool = False) -> bool:
     """Encode and write finished blocks in a background thread (GDAL releases the GIL);
     whether any pixel was predicted (valid, not NaN).
@@ -171,7 +171,7 @@ def _write_bands(dst, bands, options, threshold, check_nodata, clock=None,
     from geotile.output_files import check_stopped
     from geotile.streaming import BackgroundWriter
 
-    mask_band = _writes_mask(options, check_nodata)
+    mask_band = writes_mask(options, check_nodata)
     block_rows = dst.block_shapes[0][0]
     clock = clock or StageClock()
 

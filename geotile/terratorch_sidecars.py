@@ -81,12 +81,12 @@ def _is_terratorch(config) -> bool:
 def _read(path: Path):
     """The TerraTorch config in ``path``, else None; ModelError naming the file when one
     that mentions terratorch is no valid YAML."""
-    from geotile.paddle_sidecars import _read_yaml
+    from geotile.paddle_sidecars import read_yaml
 
     try:
         if not path.is_file() or path.stat().st_size > _LARGEST:
             return None
-        config = _read_yaml(path)
+        config = read_yaml(path)
     except (ValueError, OSError) as exc:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")

@@ -392,7 +392,7 @@ def test_model_resolution_is_compared_with_the_ground_pixel_size(make_raster, wa
     from pyproj import Geod, Transformer
     from rasterio.transform import from_origin
 
-    from geotile.model_pixel import _model_pixel
+    from geotile.model_pixel import model_pixel
 
     x0, y0 = 1_700_000.0, 8_400_000.0
     tif = make_raster("merc.tif", np.zeros((3, 64, 64), np.uint8), crs="EPSG:3857",
@@ -405,7 +405,7 @@ def test_model_resolution_is_compared_with_the_ground_pixel_size(make_raster, wa
     model = SimpleNamespace(resolution=0.5, path=tif)
     options = PredictOptions(model_resolution=None if wanted == "meta" else wanted)
     with rasterio.open(tif) as src:
-        pixel = _model_pixel(model, src, options)
+        pixel = model_pixel(model, src, options)
     if expected is None:
         assert pixel is None
     else:

@@ -57,7 +57,7 @@ def test_killed_predict_resumes_byte_identical(run_cli, predict_setup, tmp_path,
     out = tmp_path / "out"
     import geotile.predict as predict_module
 
-    real = predict_module._write_bands
+    real = predict_module.write_bands
     calls = []
 
     def dies_on_second(*args, **kwargs):
@@ -66,9 +66,9 @@ def test_killed_predict_resumes_byte_identical(run_cli, predict_setup, tmp_path,
             raise SystemExit(137)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(predict_module, "_write_bands", dies_on_second)
+    monkeypatch.setattr(predict_module, "write_bands", dies_on_second)
     assert _predict(run_cli, model, images, out).exit_code != 0
-    monkeypatch.setattr(predict_module, "_write_bands", real)
+    monkeypatch.setattr(predict_module, "write_bands", real)
     assert sorted(p.name for p in out.iterdir()) == ["img0.tif"]
     leftover = out / ".img1.0123abcd.tmp.tif"
     leftover.write_bytes(b"half a tiff")
@@ -702,13 +702,13 @@ def test_predict_resume_cog_and_class_outputs(run_cli, predict_setup, tmp_path, 
 _KILL_PREDICT = """
 import os, signal, sys
 import geotile.predict as predict
-real, calls = predict._write_bands, []
+real, calls = predict.write_bands, []
 def dies(*a, **k):
     calls.append(1)
     if len(calls) == 2:
         os.kill(os.getpid(), signal.SIGKILL)
     return real(*a, **k)
-predict._write_bands = dies
+predict.write_bands = dies
 from geotile.cli.main import cli
 cli(sys.argv[1:])
 """

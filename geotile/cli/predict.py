@@ -392,12 +392,12 @@ def _check_all_bands(model, options, pairs, extras, pixels: bool = False) -> Non
     from geotile.input_bands import every_date_bands, model_view, select_bands
     from geotile.input_range import warn_one_scale_over_types
     from geotile.model_pixel import refuse_complex, refuse_unpredictable
-    from geotile.predict import _several_dates
+    from geotile.predict import several_dates
     from geotile.raster import check_pixels_readable, common_dtype, open_raster
 
     typed = []
     for (image, _), paths in zip(pairs, extras, strict=True):
-        paths = _several_dates(model, paths)
+        paths = several_dates(model, paths)
         paths = [] if paths is None else [paths] if isinstance(paths, str | os.PathLike) \
             else paths
         dates = []  # (path, band numbers, types, declared values) of each further date
