@@ -34,10 +34,10 @@ class MultiLabelScores:
     per_image: dict[str, np.ndarray] = field(default_factory=dict)
 
     def rows(self, counts: np.ndarray | None = None) -> list[dict]:
-        from geotile.evaluate import _ratios
+        from geotile.evaluate import pixel_ratios
 
         counts = self.counts if counts is None else counts
-        return [{"class_id": k, "class": name, **_ratios(*map(int, counts[k - 1])),
+        return [{"class_id": k, "class": name, **pixel_ratios(*map(int, counts[k - 1])),
                  "support": int(counts[k - 1, 0] + counts[k - 1, 2]),
                  "predicted": int(counts[k - 1, 0] + counts[k - 1, 1])}
                 for k, name in enumerate(self.classes, start=1)]
@@ -64,9 +64,9 @@ def evaluate_class_folders(prediction, folders, threshold: float | None = None
     """Score the rasters of the ``prediction`` folder (named after the truth's files)
     against ``folders`` (:class:`~geotile.class_folders.ClassFolders`), class by class."""
     from geotile.class_folders import describe, pair_class_files
-    from geotile.folder_pairs import _folder_files
+    from geotile.folder_pairs import folder_files
 
-    predictions = _folder_files(Path(prediction))["raster"]
+    predictions = folder_files(Path(prediction))["raster"]
     if not predictions:
         raise InputError(f"{prediction}: no raster in the folder. Give a folder of "
                          "prediction rasters named after the masks of "
@@ -92,17 +92,17 @@ def evaluate_class_folders(prediction, folders, threshold: float | None = None
 def _warn_unpredicted(folders, paired) -> None:
     """One warning naming the fields of the class folders without a prediction (left out
     of the scores), as :func:`~geotile.folder_pairs.pair_folders` names unpaired files."""
-    from geotile.folder_pairs import _folder_files, _names
+    from geotile.folder_pairs import folder_files, listed_names
 
     used = {Path(f).stem for files, _ in paired for f in files if f is not None}
     left = {}
     for name in folders.classes:
-        for file in _folder_files(folders.root / name)["raster"]:
+        for file in folder_files(folders.root / name)["raster"]:
             if file.stem not in used:
                 left.setdefault(file.stem, file)
     if left:
         log.warning("left out, no file of the same name in the other folder: %d in %s (%s)",
-                    len(left), folders.root, _names(left[s] for s in sorted(left)))
+                    len(left), folders.root, listed_names(left[s] for s in sorted(left)))
 
 
 def _score_one(path, classes, files, validity, threshold, counts) -> int:

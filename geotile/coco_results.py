@@ -309,14 +309,14 @@ def _score_image(pred, truth, ignored, *, iou, min_area, conf_field, source, sev
     confidence) against its truth, as :func:`geotile.object_scores.evaluate_vectors`."""
     from geotile.object_scores import (
         ObjectEvaluation,
-        _apply_min_area,
-        _scoring_order,
+        apply_min_area,
         match_polygons,
         outside_ignored,
+        scoring_order,
     )
 
-    pred, truth = _apply_min_area(pred, truth, min_area)
-    pred, conf_field = _scoring_order(pred, conf_field, source)
+    pred, truth = apply_min_area(pred, truth, min_area)
+    pred, conf_field = scoring_order(pred, conf_field, source)
     truth = truth.reset_index(drop=True)
     if len(ignored):
         pred = outside_ignored(pred, truth, ignored, iou, repair_truth)

@@ -15,7 +15,7 @@ from geotile.errors import InputError
 from geotile.evaluation_crs import declared_crs, reprojected
 from geotile.folder_evaluation import ManyEvaluation
 from geotile.label_set import geometry_array as _geometry_array
-from geotile.object_scores import ObjectEvaluation, ObjectScores, _repaired
+from geotile.object_scores import ObjectEvaluation, ObjectScores, repaired
 from geotile.quiet_warnings import is_valid
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def _best_ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     best = np.zeros(len(a))
     if not len(a) or not len(b):
         return best
-    a, b = _repaired(_geometry_array(a)), _repaired(_geometry_array(b))
+    a, b = repaired(_geometry_array(a)), repaired(_geometry_array(b))
     ok_a = is_valid(a) & ~shapely.is_empty(a)
     ok_b = np.flatnonzero(is_valid(b) & ~shapely.is_empty(b))
     query = np.flatnonzero(ok_a)

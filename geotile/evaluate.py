@@ -23,7 +23,7 @@ import numpy as np
 from geotile import label_rasters
 from geotile.errors import InputError
 from geotile.input_files import VECTOR_SUFFIXES
-from geotile.score_tables import _name_column, class_lines, shown
+from geotile.score_tables import class_lines, name_column_width, shown
 
 log = logging.getLogger("geotile")
 
@@ -62,7 +62,7 @@ class PixelScores:
         return "background" if class_id == 0 else str(class_id)
 
     def classes(self) -> list[dict]:
-        """Per class: class_id, class, iou, precision, recall, f1 (:func:`_ratios`),
+        """Per class: class_id, class, iou, precision, recall, f1 (:func:`pixel_ratios`),
         support (truth pixels) and predicted."""
         c = self.confusion
         rows = []
@@ -70,7 +70,7 @@ class PixelScores:
             tp = int(c[k, k])
             fp = int(c[:, k].sum()) - tp
             fn = int(c[k].sum()) - tp
-            ratios = _ratios(0, 0, 0) if k in self.left_out else _ratios(tp, fp, fn)
+            ratios = pixel_ratios(0, 0, 0) if k in self.left_out else pixel_ratios(tp, fp, fn)
             rows.append({"class_id": k, "class": self.name(k), **ratios,
                          "support": int(c[k].sum()), "predicted": int(c[:, k].sum())})
         return rows
@@ -99,13 +99,13 @@ class PixelScores:
         n = len(d["classes"])
         rows = [self.name(k) for k in range(n)]
         least = max(8, len(str(self.confusion.max(initial=0))) + 2)
-        fits = (MATRIX_CHARACTERS - _name_column(rows)) // max(n, 1)  # wider names, if room
+        fits = (MATRIX_CHARACTERS - name_column_width(rows)) // max(n, 1)  # wider names, if room
         width = max(least, min(HEAD_CHARACTERS, fits, max(map(len, rows), default=0) + 1))
         heads = [r if len(r) < width else r[:width - 2] + "~" for r in rows]
         if len(set(heads)) < n:  # cut names would clash: columns by class id
             heads, rows = [str(k) for k in range(n)], [f"{k} {r}" for k, r in enumerate(rows)]
             width = least
-        w = _name_column(rows)
+        w = name_column_width(rows)
         if w + n * width > MATRIX_CHARACTERS:  # 150 classes: lines no terminal shows
             return "\n".join(lines + self._largest_confusions())
         lines.append("Confusion matrix (rows: truth, columns: prediction):")
@@ -133,7 +133,7 @@ class PixelScores:
                         for k, j, v in pairs]
 
 
-def _ratios(tp: int, fp: int, fn: int) -> dict:
+def pixel_ratios(tp: int, fp: int, fn: int) -> dict:
     """IoU, precision, recall and F1 of pixel counts: NaN where there is nothing to score
     (TP + FP + FN = 0), else 0 where a denominator is 0."""
     if not tp + fp + fn:
@@ -217,7 +217,7 @@ def pixel_scores(prediction: np.ndarray, truth: np.ndarray, valid: np.ndarray | 
 
 def _array_counts(confusion: np.ndarray, prediction: np.ndarray, truth: np.ndarray,
                   valid: np.ndarray | None, names) -> _RasterCounts:
-    """The counts of two arrays as :func:`_raster_counts` holds those of two rasters of
+    """The counts of two arrays as :func:`raster_counts` holds those of two rasters of
     their types, naming no classes, for 255 to be read as evaluate reads it
     (:func:`_resolve_255`); with 3 or more ``names`` (class rasters) 255 is ignored."""
     from geotile.raster_kinds import may_hold_0_255
@@ -235,7 +235,7 @@ def _array_counts(confusion: np.ndarray, prediction: np.ndarray, truth: np.ndarr
 
 def _array_edge_strays(ids: np.ndarray, valid: np.ndarray | None, counts: np.ndarray) -> int:
     """:func:`_strays_at_edges` of an array (its last two axes an image's rows and columns)."""
-    from geotile.raster_kinds import _edge_strays
+    from geotile.raster_kinds import count_edge_strays
 
     if len(counts) <= IGNORE or not counts[IGNORE] or not counts[1:IGNORE].any() \
             or ids.ndim == 0:
@@ -244,11 +244,11 @@ def _array_edge_strays(ids: np.ndarray, valid: np.ndarray | None, counts: np.nda
     kept = np.ones(ids.shape, bool) if valid is None else valid
     kept = kept.reshape(images.shape)
     images = np.where(kept, images, 0)  # (a float array's NaN: left out by valid)
-    return sum(_edge_strays(image[:0], image, (image > 0) & (image < IGNORE) & keep, image[:0])
+    return sum(count_edge_strays(image[:0], image, (image > 0) & (image < IGNORE) & keep, image[:0])
                for image, keep in zip(images, kept, strict=True))
 
 
-def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
+def add_confusion(total: np.ndarray, part: np.ndarray) -> np.ndarray:
     n = max(total.shape[0], part.shape[0])
     grown = np.zeros((n, n), np.int64)
     grown[: total.shape[0], : total.shape[0]] += total
@@ -262,7 +262,7 @@ def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
 CLASS_CODES = 64
 
 
-def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
+def band_class_ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
          source) -> np.ndarray:
     """Class ids of a row band: class rasters as they are, probabilities thresholded
     (one band: p >= threshold) or argmaxed (several bands)."""
@@ -324,7 +324,7 @@ def _ids(values: np.ndarray, valid: np.ndarray, kind, threshold: float,
     return class_ids(values, valid, kind, threshold, source)[0]
 
 
-def _meaning_of_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
+def meaning_of_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: bool,
                     edge: tuple[int, int] = (0, 0)) -> tuple[bool, bool]:
     """Whether the truth and the prediction (uint8 rasters) are 0/255 masks (INRIA,
     Massachusetts, DeepGlobe, JPEG or antialiased ones with a few strays too), from the
@@ -371,7 +371,7 @@ def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: boo
                  wide_truth: bool = False) -> np.ndarray:
     """Class 255 of uint8 rasters (or wider ones of ids 0..255 only: ``truth_uint8``,
     ``prediction_uint8``), once every pixel is counted: where ``meaning`` (default:
-    :func:`_meaning_of_255` of this matrix) says a side is a 0/255 mask, its ids are read as
+    :func:`meaning_of_255` of this matrix) says a side is a 0/255 mask, its ids are read as
     one (:func:`_fold_0_255`); else 255 is left out of a uint8 truth (the ignore value), as
     of a class truth of another type (``wide_truth``) holding no id above 255, as make-masks
     reads them. The matrix is then cut to the classes used (at least ``classes``)."""
@@ -381,7 +381,7 @@ def _resolve_255(confusion: np.ndarray, truth_uint8: bool, prediction_uint8: boo
         c = c.copy()
         c[IGNORE] = 0  # ids 0..254 and 255: the ignore value
     if c.shape[0] > IGNORE:
-        truth_binary, prediction_binary = meaning or _meaning_of_255(c, truth_uint8,
+        truth_binary, prediction_binary = meaning or meaning_of_255(c, truth_uint8,
                                                                     prediction_uint8)
         c = c.copy()
         if truth_uint8:
@@ -458,7 +458,7 @@ def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float, source
     return int((where & (class_ids(values, where, kind, threshold, source)[0] == 0)).sum())
 
 
-def _check_same_grid(pred, true, prediction, truth) -> None:
+def check_same_grid(pred, true, prediction, truth) -> None:
     """An InputError when the rasters' grids differ, or, first, when one of them is damaged
     (a truncated GeoTIFF loses its georeferencing: no grid problem to fix with gdalwarp)."""
     from geotile.crs_names import grid_difference
@@ -526,7 +526,7 @@ def evaluate_rasters(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     make-masks' for a label raster) names the truth's ids. Streams by ``block_size`` px
     blocks (read a block ahead, see geotile.streaming).
     """
-    counts = _raster_counts(prediction, truth, threshold=threshold, progress=progress,
+    counts = raster_counts(prediction, truth, threshold=threshold, progress=progress,
                             block_size=block_size, class_map=class_map)
     return counts.scores()
 
@@ -566,7 +566,7 @@ class _RasterCounts:
     #: the truth's ids named no data (:attr:`PixelScores.left_out`)
     left_out: tuple[int, ...] = ()
     #: a prediction naming no classes that holds those ids on pixels scored: (the ids, their
-    #: pixels, the pixels scored, the truth's names) (:func:`_warn_predicted_no_data`)
+    #: pixels, the pixels scored, the truth's names) (:func:`warn_predicted_no_data`)
     predicted_no_data: tuple | None = None
 
     @classmethod
@@ -584,7 +584,7 @@ class _RasterCounts:
         return full
 
     def scores(self, meaning: tuple[bool, bool] | None = None) -> PixelScores:
-        meaning = meaning or _meaning_of_255(self.confusion, self.truth_uint8,
+        meaning = meaning or meaning_of_255(self.confusion, self.truth_uint8,
                                              self.prediction_uint8, self.edge_strays)
         meaning = (meaning[0] and self.may_be_0_255[0], meaning[1] and self.may_be_0_255[1])
         confusion = _resolve_255(self.confusion, self.truth_uint8, self.prediction_uint8,
@@ -593,7 +593,7 @@ class _RasterCounts:
         return PixelScores(confusion, self.names, left_out=self.left_out)
 
 
-def _raster_counts(prediction, truth, *, threshold: float | None = None,
+def raster_counts(prediction, truth, *, threshold: float | None = None,
                    progress: bool = False, block_size: int = PIXEL_BLOCK_SIZE,
                    warn: bool = True, zeros_nodata: tuple[bool, bool] = (False, False),
                    class_map: dict[str, int] | None = None) -> _RasterCounts:
@@ -621,7 +621,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
     from geotile.streaming import background, blocks, is_striped
 
     with open_raster(prediction) as pred, open_raster(truth) as true:
-        _check_same_grid(pred, true, prediction, truth)
+        check_same_grid(pred, true, prediction, truth)
         for path, src in ((truth, true), (prediction, pred)):
             if looks_like_colour_labels(src):  # band 1 (red) alone would be scored
                 advice = palette_advice(src)  # no built-in palette's 0/255 colours:
@@ -697,17 +697,17 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
                     negative = t_values[0] < 0
                     keep = keep & ~negative
                     left_negative += int((negative & p_valid & t_valid).sum())
-                p_ids = _ids(p_values, keep, pred_kind, threshold, prediction)
+                p_ids = band_class_ids(p_values, keep, pred_kind, threshold, prediction)
                 if lookup is not None:
                     p_ids = lookup[p_ids]
-                t_ids = _ids(t_values, keep, true_kind, t_threshold, truth)
+                t_ids = band_class_ids(t_values, keep, true_kind, t_threshold, truth)
                 for source, target in merged.items():  # --class-map's ids of one class
                     t_ids = np.where(t_ids == source, target, t_ids)
                     if lookup is None:  # the prediction's ids are the truth's: merged too
                         p_ids = np.where(p_ids == source, target, p_ids)
                 if no_data:  # the truth's ids named no data: left out
                     keep = keep & ~np.isin(t_ids, no_data)
-                confusion = _add(confusion, confusion_matrix(p_ids, t_ids, keep))
+                confusion = add_confusion(confusion, confusion_matrix(p_ids, t_ids, keep))
                 if pred.nodata == 0 and zeros[0] is None:  # else warn_zero_nodata's
                     zero_nodata[0] += _zeros(t_values, t_valid & ~p_valid, true_kind, t_threshold,
                                              truth)
@@ -734,7 +734,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         truth_0_255 = true.dtypes[0] == "uint8" or (may[0] and not confusion[IGNORE + 1:].any())
         pred_0_255 = pred_kind.kind == "class" and (pred.dtypes[0] == "uint8" or (
             may[1] and not confusion[:, IGNORE + 1:].any()))
-        binary = _meaning_of_255(confusion, truth_0_255, pred_0_255, edge)
+        binary = meaning_of_255(confusion, truth_0_255, pred_0_255, edge)
         _refuse_nodata_255_prediction(confusion, pred_255, prediction, truth)
         _refuse_instance_ids(confusion, pred, pred_kind, true_kind, prediction, truth, binary)
         _refuse_scaled_probabilities(confusion, pred, pred_kind, prediction, truth, binary)
@@ -742,7 +742,7 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         warn_if_scaled_class_raster(true, true_kind, truth, ignore=IGNORE)
         by_id = None
         if pred_kind.names and not true_kind.names:  # scored under the prediction's names
-            meaning = _meaning_of_255(confusion, truth_0_255, False, edge)
+            meaning = meaning_of_255(confusion, truth_0_255, False, edge)
             read = _resolve_255(confusion, truth_0_255, False, 2, meaning,
                                 wide_truth=wide_truth)  # 0/255?
             held = np.flatnonzero(read.any(axis=1))
@@ -769,16 +769,16 @@ def _raster_counts(prediction, truth, *, threshold: float | None = None,
         if warn:
             warn_zero_nodata([prediction, truth], zeros)
         if by_id and warn:
-            _warn_paired_by_id(str(truth), prediction, truth, [counts])
+            warn_paired_by_id(str(truth), prediction, truth, [counts])
         for path, other, lost in ((prediction, truth, zero_nodata[0]),
                                   (truth, prediction, zero_nodata[1])):
             if lost and warn:
                 _warn_zero_nodata(Path(str(path)).name, Path(str(other)).name, lost,
                                   counts.pixels)
         if warn and said:
-            _warn_predicted_no_data(prediction, truth, [said])
-        if warn and (lost := _lost_255([counts])):
-            _warn_nodata_255(Path(str(truth)).name, Path(str(prediction)).name, lost,
+            warn_predicted_no_data(prediction, truth, [said])
+        if warn and (lost := lost_to_255([counts])):
+            warn_nodata_255(Path(str(truth)).name, Path(str(prediction)).name, lost,
                              counts.pixels)
     if not confusion.sum():
         log.warning("%s and %s share no valid pixel: every score is 0", prediction, truth)
@@ -806,7 +806,7 @@ def _refuse_instance_ids(confusion: np.ndarray, pred, pred_kind, true_kind, pred
     its own id), which scored as classes gives class 1 the first building alone and every
     other building a class of its own. Classes of a land-cover prediction against a
     building mask (road, water) lie on its background instead; ``binary``: whether the
-    truth, the prediction are 0/255 masks (:func:`_meaning_of_255`: strays are no ids)."""
+    truth, the prediction are 0/255 masks (:func:`meaning_of_255`: strays are no ids)."""
     if pred_kind.kind != "class" or pred_kind.names is not None or binary[1] or (
             true_kind.names is not None and len(true_kind.names) > 2):
         return
@@ -920,7 +920,7 @@ def _id_shift(names, counts) -> int:
     return 0
 
 
-def _warn_paired_by_id(where: str, prediction, truth, counts) -> None:
+def warn_paired_by_id(where: str, prediction, truth, counts) -> None:
     """Say that an unnamed truth's ids (``counts``: :class:`_RasterCounts` with ``by_id``,
     of one pair or a folder's) were paired by id with the prediction's class names where
     that looks wrong (ids one off: :func:`_id_shift`, or ids past the names), with the class
@@ -992,7 +992,7 @@ def _predicted_no_data(confusion: np.ndarray, no_data: list[int], names: list[st
     return ids, int(confusion[:, list(ids)].sum()), int(confusion.sum()), names
 
 
-def _warn_predicted_no_data(prediction, truth, found: list[tuple], others: int = 0) -> None:
+def warn_predicted_no_data(prediction, truth, found: list[tuple], others: int = 0) -> None:
     """Say that a prediction naming no classes holds, on pixels scored, the ids that the
     truth's names call no data (``found``: :func:`_predicted_no_data` of one pair, or of
     ``others`` + 1 pairs of a folder): paired by id, it predicts no data there (a model
@@ -1022,11 +1022,11 @@ def _warn_zero_nodata(name: str, other: str, lost: int, pixels: int) -> None:
 
 
 #: share of a truth's nodata 255 where the prediction must hold a class for that nodata to be
-#: taken for a 0/255 mask's positives (:func:`_lost_255`), not for its ignore value
+#: taken for a 0/255 mask's positives (:func:`lost_to_255`), not for its ignore value
 AGREES_WITH_255 = 0.5
 
 
-def _lost_255(counts) -> int:
+def lost_to_255(counts) -> int:
     """The pixels where the prediction holds a class that the truths' nodata 255 left out
     (:class:`_RasterCounts` of a pair or a folder's) when the evidence says that nodata is
     a 0/255 mask's positives: no truth holds a class id 1..254, and the prediction holds a
@@ -1071,7 +1071,7 @@ def _refuse_nodata_255_prediction(confusion: np.ndarray, pred_255: list[int] | N
                      f"nodata (gdal_edit.py -unsetnodata {name}){also}.")
 
 
-def _warn_nodata_255(name: str, other: str, lost: int, pixels: int, fix: str = "") -> None:
+def warn_nodata_255(name: str, other: str, lost: int, pixels: int, fix: str = "") -> None:
     """Say that nodata 255 of truth ``name``, all but 0s, left out ``lost`` of ``pixels``
     pixels where ``other`` holds a class: maybe a 0/255 mask's positives, declared nodata."""
     log.warning("%s: its nodata value 255 is every non-zero pixel: %d pixels (%.0f%%) where "

@@ -9,7 +9,7 @@ from pathlib import Path
 from geotile.errors import InputError
 
 
-def _is_folder(path) -> bool:
+def is_folder(path) -> bool:
     """A folder of files to pair; not a File Geodatabase (a .gdb folder is one dataset)."""
     from geotile.input_paths import is_virtual_path
 
@@ -29,8 +29,8 @@ def are_folders(prediction, truth, layer: str | None = None) -> bool:
         if is_virtual_path(text) and not text.startswith(ARCHIVE_PREFIXES):
             refuse_remote_listing(text)
     one_layer = layer is not None and (Path(truth) / f"{layer}.shp").is_file()
-    dirs = [_is_folder(prediction), _is_folder(truth) and not one_layer]
-    if dirs[0] and one_layer and _is_folder(truth):
+    dirs = [is_folder(prediction), is_folder(truth) and not one_layer]
+    if dirs[0] and one_layer and is_folder(truth):
         raise InputError(f"{prediction} is a folder but {truth} with --layer {layer} is one "
                          f"dataset ({layer}.shp): give one PREDICTION file (merge the "
                          f"folder's: ogrmerge.py -single -o pred.gpkg {prediction}/*).")
@@ -47,7 +47,7 @@ def check_one_layer(path, layer: str | None, role: str) -> None:
     from geotile.evaluate import is_raster
     from geotile.input_paths import input_exists
 
-    if layer is not None or not input_exists(path) or _is_folder(path) or is_raster(path):
+    if layer is not None or not input_exists(path) or is_folder(path) or is_raster(path):
         return
     try:
         import pyogrio

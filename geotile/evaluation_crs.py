@@ -93,7 +93,7 @@ def reprojected(frame, crs, source, other):
     return moved.set_geometry(list(geometries), crs=moved.crs)
 
 
-def _same_crs(prediction_frame, truth_frame, prediction, truth, prediction_crs=None,
+def same_crs(prediction_frame, truth_frame, prediction, truth, prediction_crs=None,
               labels_crs=None):
     """(prediction, truth) frames in the truth's CRS; lon/lat geometries cut at the
     antimeridian (RFC 7946) or wrapped round the globe by PROJ made whole. ``prediction_crs``
@@ -155,7 +155,7 @@ def _both_in_pixels(prediction_frame, truth_frame, prediction, truth, prediction
          "longitude/latitude and neither file declares a CRS: both read in no CRS "
          "(pixel coordinates, say). Pass --labels-crs and --prediction-crs if they "
          "are in one.", GeotileWarning)
-    return _without_crs(prediction_frame), _without_crs(truth_frame)
+    return without_crs(prediction_frame), without_crs(truth_frame)
 
 
 def _in_the_others_frame(frame, other, source, other_source):
@@ -176,11 +176,11 @@ def _in_the_others_frame(frame, other, source, other_source):
              f"longitude/latitude; read, as {other_source}'s, in no CRS (pixel "
              "coordinates, say). Pass --labels-crs/--prediction-crs if they are in "
              "one.", GeotileWarning)
-        return _without_crs(frame)
+        return without_crs(frame)
     return frame
 
 
-def _without_crs(frame):
+def without_crs(frame):
     """``frame`` in no CRS (geopandas < 1.0 refuses ``set_crs(None)``)."""
     try:
         return frame.set_crs(None, allow_override=True)

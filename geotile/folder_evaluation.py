@@ -13,14 +13,14 @@ import numpy as np
 from geotile.errors import UsageError
 from geotile.evaluate import (
     PixelScores,
-    _add,
-    _lost_255,
-    _meaning_of_255,
-    _raster_counts,
-    _ratios,
-    _warn_nodata_255,
-    _warn_paired_by_id,
-    _warn_predicted_no_data,
+    add_confusion,
+    lost_to_255,
+    meaning_of_255,
+    pixel_ratios,
+    raster_counts,
+    warn_nodata_255,
+    warn_paired_by_id,
+    warn_predicted_no_data,
 )
 from geotile.folder_pairs import FilePairs, pair_folders
 from geotile.object_scores import ObjectEvaluation, ObjectScores, evaluate_vectors
@@ -44,7 +44,7 @@ def foreground(scores: PixelScores) -> dict:
     kept[[i for i in scores.left_out if i < len(kept)]] = False  # no data: no class
     tp = int(np.diag(c)[kept].sum())
     fp, fn = int(c[:, kept].sum()) - tp, int(c[kept, :].sum()) - tp
-    ratios = _ratios(tp, fp, fn)
+    ratios = pixel_ratios(tp, fp, fn)
     return {"tp": tp, "fp": fp, "fn": fn, **{k: ratios[k] for k in (
         "precision", "recall", "f1", "iou")}}
 
@@ -107,7 +107,7 @@ class ManyEvaluation:
         names, confusions = _by_name(parts)
         total = np.zeros((2, 2), np.int64)
         for confusion in confusions:
-            total = _add(total, confusion)
+            total = add_confusion(total, confusion)
         left = {p.name(k) for p in parts for k in p.left_out}
         return PixelScores(total, names,
                            left_out=tuple(i for i, n in enumerate(names or ()) if n in left))
@@ -181,19 +181,19 @@ class ManyEvaluation:
 
 
 def _folder_meaning_of_255(counts) -> tuple[bool, bool]:
-    """:func:`_meaning_of_255` of the uint8 truths and of the uint8 class predictions of a
+    """:func:`meaning_of_255` of the uint8 truths and of the uint8 class predictions of a
     folder, each side from its images' pooled counts (of the rasters naming no classes)."""
     truth = prediction = np.zeros((2, 2), np.int64)
     edge = [0, 0]
     for c in counts:
         if c.truth_uint8 and c.may_be_0_255[0]:
-            truth = _add(truth, c.confusion)
+            truth = add_confusion(truth, c.confusion)
             edge[0] += c.edge_strays[0]
         if c.prediction_uint8 and c.may_be_0_255[1]:
-            prediction = _add(prediction, c.confusion)
+            prediction = add_confusion(prediction, c.confusion)
             edge[1] += c.edge_strays[1]
-    return (_meaning_of_255(truth, True, False, tuple(edge))[0],
-            _meaning_of_255(prediction, False, True, tuple(edge))[1])
+    return (meaning_of_255(truth, True, False, tuple(edge))[0],
+            meaning_of_255(prediction, False, True, tuple(edge))[1])
 
 
 def _shown(path) -> str:
@@ -241,23 +241,23 @@ def _folder_zeros(pairs: FilePairs) -> tuple[bool, bool]:
 
 def _warn_folder_nodata_255(pairs: FilePairs, counts: dict) -> None:
     """One warning for the pixels the truths' nodata 255 left out over a folder's tiles
-    (:func:`_warn_nodata_255`)."""
+    (:func:`warn_nodata_255`)."""
     hit = [name for name, c in counts.items() if c.lost_255]
-    if hit and (lost := _lost_255(counts.values())):
+    if hit and (lost := lost_to_255(counts.values())):
         first = Path(str(pairs.pairs[hit[0]][1]))
         shown = _shown(first)
         what = f"{shown} and {len(hit) - 1} other truths" if len(hit) > 1 else shown
-        _warn_nodata_255(what, Path(str(pairs.pairs[hit[0]][0])).parent.name, lost,
+        warn_nodata_255(what, Path(str(pairs.pairs[hit[0]][0])).parent.name, lost,
                          sum(c.pixels for c in counts.values()), f"on each, e.g. {shown}")
 
 
 def _named_as_folder_truth(per_image: dict) -> dict:
     """Each image's predicted class names paired with the folder's truth names (a tile whose
     truth lacks 'Buildings' pairs its 'building' too): one class in every tile, the totals
-    and errors files alike (:func:`~geotile.object_scores._named_as_truth` pairs per tile)."""
+    and errors files alike (:func:`~geotile.object_scores.named_as_truth` pairs per tile)."""
     from dataclasses import replace
 
-    from geotile.object_scores import _named_as_truth
+    from geotile.object_scores import named_as_truth
 
     truth = np.array(sorted({n for e in per_image.values() if e.classes
                              for n in e.classes[2]}), dtype=object)
@@ -267,7 +267,7 @@ def _named_as_folder_truth(per_image: dict) -> dict:
             renamed[image] = evaluation
             continue
         field_name, pred_class, true_class = evaluation.classes
-        named = _named_as_truth(pred_class, truth) if len(pred_class) else pred_class
+        named = named_as_truth(pred_class, truth) if len(pred_class) else pred_class
         moves = {old: new for old, new in zip(pred_class, named, strict=True) if old != new}
         if not moves or any(new in evaluation.per_class for new in moves.values()):
             renamed[image] = evaluation
@@ -289,7 +289,7 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     """Score each file of the ``prediction`` folder against the file of the ``truth`` folder
     of the same name (``pair_folders``): object scores for vector files, pixel scores for
     rasters; per image and in total. 255 of uint8 masks means the same in every image:
-    class 1 where the folder's masks are 0/255 ones (:func:`_meaning_of_255`), else ignore
+    class 1 where the folder's masks are 0/255 ones (:func:`meaning_of_255`), else ignore
     (truth). ``class_map`` names the truth rasters' ids (:func:`evaluate_rasters`)."""
     from geotile.progress import progress_bar
 
@@ -312,7 +312,7 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
                 labels_crs=labels_crs, prediction_crs=prediction_crs,
                 repair_truth=repair_truth, labels_layer=labels_layer, min_area=min_area)
         else:
-            per_image[name] = _raster_counts(pred, true, threshold=threshold, warn=False,
+            per_image[name] = raster_counts(pred, true, threshold=threshold, warn=False,
                                              zeros_nodata=zeros, class_map=class_map)
     if pairs.kind == "vector" and class_field:
         per_image = _named_as_folder_truth(per_image)
@@ -329,12 +329,12 @@ def evaluate_folders(prediction: str | os.PathLike, truth: str | os.PathLike, *,
             first = next(iter(by_id))
             where = (f"{pairs.pairs[first][1]}" if len(by_id) == 1 else
                      f"{pairs.pairs[first][1]} and {len(by_id) - 1} other truths")
-            _warn_paired_by_id(where, prediction, truth, by_id.values())
+            warn_paired_by_id(where, prediction, truth, by_id.values())
         said_no_data = {n: c.predicted_no_data for n, c in per_image.items()
                         if c.predicted_no_data}
         if said_no_data:  # one warning for the folder: the first pair named, the others counted
             first = next(iter(said_no_data))
-            _warn_predicted_no_data(pairs.pairs[first][0], pairs.pairs[first][1],
+            warn_predicted_no_data(pairs.pairs[first][0], pairs.pairs[first][1],
                                     list(said_no_data.values()), len(said_no_data) - 1)
         said: dict[str, list[str]] = {}
         for name, c in per_image.items():

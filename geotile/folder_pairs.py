@@ -28,7 +28,7 @@ class FilePairs:
     unpaired_truth: list[Path] = field(default_factory=list)
 
 
-def _folder_files(folder: Path) -> dict[str, list[Path]]:
+def folder_files(folder: Path) -> dict[str, list[Path]]:
     """The rasters and vector files of a folder (not of its subfolders), by extension; a File
     Geodatabase (a .gdb folder) is one vector file
     (:func:`geotile.input_files.is_label_file`)."""
@@ -108,7 +108,7 @@ def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
     return stems
 
 
-def _names(paths, limit: int = 5) -> str:
+def listed_names(paths, limit: int = 5) -> str:
     names = [Path(p).name for p in paths]
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
                                        else "")
@@ -142,7 +142,7 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     from geotile.label_folders import label_stem
 
     prediction, truth = Path(prediction), Path(truth)
-    true_files, pred_files = _folder_files(truth), _folder_files(prediction)
+    true_files, pred_files = folder_files(truth), folder_files(prediction)
     true_files["raster"], pred_files["raster"] = (
         _without_images_of_masks(true_files["raster"], pred_files["raster"],
                                  lambda t, p: image_name(p, t) is not None),
@@ -179,13 +179,13 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
             rivals = [u for u in trues if image_name(p, u) is not None]
             if len(rivals) > 1:
                 raise InputError(
-                    f"{preds[p].name} matches {_names(trues[u] for u in rivals)} in {truth} "
+                    f"{preds[p].name} matches {listed_names(trues[u] for u in rivals)} in {truth} "
                     "by its image id; give it the file name of its truth.")
             found += [(q, n) for q in preds if q not in rest_pred and not names_mask_of(t, q)
                       and (n := image_name(q, t)) is not None]
         if len(found) > 1 or len(rivals) > 1 or name in pairs:
             clash = [preds[q] for q, _ in found] + [trues[u] for u in rivals]
-            raise InputError(f"{_names(clash)} name the same image ({name}); pair each "
+            raise InputError(f"{listed_names(clash)} name the same image ({name}); pair each "
                              "prediction with its truth by giving both the same file name.")
         pairs[name] = (preds[p], trues[t])
         rest_pred.remove(p)
@@ -195,10 +195,10 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     if not pairs:
         raise InputError(
             f"{prediction} and {truth}: no file of one has the name of a file of the other "
-            f"(e.g. {_names(preds.values(), 2)} vs {_names(trues.values(), 2)}); name each "
-            "prediction after its truth file (same stem).")
+            f"(e.g. {listed_names(preds.values(), 2)} vs {listed_names(trues.values(), 2)}); "
+            "name each prediction after its truth file (same stem).")
     if unpaired_pred or unpaired_true:
-        parts = [f"{len(files)} in {folder} ({_names(files)})" for folder, files in
+        parts = [f"{len(files)} in {folder} ({listed_names(files)})" for folder, files in
                  ((prediction, unpaired_pred), (truth, unpaired_true)) if files]
         log.warning("left out, no file of the same name in the other folder: %s",
                     "; ".join(parts))

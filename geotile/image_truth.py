@@ -57,7 +57,7 @@ def image_stem(path, known: set[str] | None) -> str:
     return stem
 
 
-def _stand_in(path, known: set[str] | None) -> Path:
+def stand_in(path, known: set[str] | None) -> Path:
     """``path`` named as its image (:func:`image_stem`), for pairing by name."""
     from geotile.input_paths import input_path
 
@@ -115,7 +115,7 @@ def yolo_truth(truth, grids: list) -> list[ImageTruth]:
     from geotile.yolo_labels import CATEGORY, check_images, label_files, read_yolo
 
     known = {f.stem for f in label_files(truth) or []}
-    yolo = read_yolo(truth, [_stand_in(g, known) for g in grids])
+    yolo = read_yolo(truth, [stand_in(g, known) for g in grids])
     check_images(yolo, grids)
     _refuse_shared_names(yolo)
     several = len(set(yolo.class_map.values())) > 1

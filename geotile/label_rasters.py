@@ -719,7 +719,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     from geotile.hls_files import refuse_fmask
     from geotile.label_band import refuse_label_band
     from geotile.landsat_mtl import refuse_qa_band
-    from geotile.raster_kinds import _class_descriptions, refuse_mixed_types
+    from geotile.raster_kinds import has_class_descriptions, refuse_mixed_types
 
     refuse_mixed_types(label, "label raster", "give the footprints or a class raster")
     refuse_fmask(label)
@@ -745,7 +745,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         return [1], "binary"
     if _is_grey(label):  # class ids in R = G = B (a "grey" PNG saved as RGB): band 1
         return [1], "index"
-    named = _class_descriptions(label)  # bands of roles or classes, not of colours
+    named = has_class_descriptions(label)  # bands of roles or classes, not of colours
     if label.count >= 3 and label.dtypes[0] == "uint8" and not named:
         refuse_noisy_grey(label)  # JPEG's grey labels: one band to keep, no palette
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "

@@ -142,8 +142,8 @@ def evaluate_line_folders(pairs, *, buffer: float = 2.0, labels_crs: str | None 
 def _apls_of_nothing(truth, labels_crs: str | None, labels_layer: str | None):
     """The APLS of no prediction against the lines of file ``truth``: 0, or None where it
     holds no road of 5 m or more (scored as two files are, an empty prediction)."""
-    from geotile.line_metrics import _read, score_line_frames
+    from geotile.line_metrics import read_lines, score_line_frames
 
-    frame = _read(truth, labels_crs, labels_layer)
+    frame = read_lines(truth, labels_crs, labels_layer)
     return score_line_frames(frame.iloc[:0], frame, truth, truth, labels_crs=labels_crs,
                              apls=True).apls

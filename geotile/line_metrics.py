@@ -327,7 +327,7 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
         return True
     if kind not in ("Unknown", "Geometry", "") and "GeometryCollection" not in kind:
         return False
-    frame = _read(path, None, layer)
+    frame = read_lines(path, None, layer)
     return _all_lines(frame.geometry.values) if len(frame) else None
 
 
@@ -407,11 +407,11 @@ def _lines_only(frame, path):
     return frame
 
 
-def _read(path, crs: str | None, layer: str | None):
+def read_lines(path, crs: str | None, layer: str | None):
     """The features of a vector file; a file without features is an empty frame."""
-    from geotile.object_scores import _read_vector
+    from geotile.object_scores import read_vector_or_empty
 
-    return _read_vector(path, crs, layer, polygons=False)
+    return read_vector_or_empty(path, crs, layer, polygons=False)
 
 
 def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
@@ -422,8 +422,8 @@ def evaluate_lines(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     CRS, both measured in ground metres (the truth's CRS where its unit is one, else their
     UTM zone: not in Web Mercator's units); polygons beside lines (SpaceNet 8's buildings
     beside its roads) are left out with a warning. ``apls``: their APLS too."""
-    return score_line_frames(_read(prediction, prediction_crs, None),
-                             _read(truth, labels_crs, labels_layer), prediction, truth, buffer,
+    return score_line_frames(read_lines(prediction, prediction_crs, None),
+                             read_lines(truth, labels_crs, labels_layer), prediction, truth, buffer,
                              prediction_crs=prediction_crs, labels_crs=labels_crs, apls=apls)
 
 
@@ -443,9 +443,9 @@ def score_line_frames(pred_frame, truth_frame, prediction, truth,
             _polygons_left_out(frame, path)
     pred_frame, truth_frame = _lines_only(pred_frame, prediction), _lines_only(truth_frame,
                                                                                truth)
-    from geotile.evaluation_crs import _same_crs, warn_if_apart
+    from geotile.evaluation_crs import same_crs, warn_if_apart
 
-    pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth,
+    pred_frame, truth_frame = same_crs(pred_frame, truth_frame, prediction, truth,
                                         prediction_crs, labels_crs)
     if truth_frame.crs is None and apls:
         raise InputError(f"{prediction}, {truth}: the files declare no CRS, and APLS places "

@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.errors import InputError, check_range
-from geotile.evaluation_crs import _same_crs, in_truth_crs, warn_if_apart
+from geotile.evaluation_crs import in_truth_crs, same_crs, warn_if_apart
 from geotile.label_set import cut_name_hint
 from geotile.label_set import geometry_array as _geometry_array
 from geotile.plurals import counted_are
 from geotile.quiet_warnings import is_valid
-from geotile.score_tables import _name_column
+from geotile.score_tables import name_column_width
 from geotile.user_warnings import warn
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class ObjectScores:
                 "iou_threshold": self.iou_threshold}
 
 
-def _repaired(geometries: np.ndarray) -> np.ndarray:
+def repaired(geometries: np.ndarray) -> np.ndarray:
     """``buffer(0)`` of the invalid geometries, as solaris repairs bow-ties."""
     import shapely
 
@@ -120,10 +120,10 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
     import shapely
 
     check_range("--iou", iou, 0, 1, high_open=True, required=True)
-    pred = _repaired(_geometry_array(in_truth_crs(predicted, truth), "the predicted geometries"))
+    pred = repaired(_geometry_array(in_truth_crs(predicted, truth), "the predicted geometries"))
     true = _geometry_array(truth, "the true geometries")
     if repair_truth:
-        true = _repaired(true)
+        true = repaired(true)
     # invalid geometries score IoU 0 with everything (solaris): keep them out of the pairs
     usable_true = np.flatnonzero(is_valid(true) & ~shapely.is_empty(true))
     usable_pred = is_valid(pred) & ~shapely.is_empty(pred)
@@ -203,7 +203,7 @@ class ObjectEvaluation:
             f"mean IoU of matches {s.mean_iou:.4f}",
         ]
         if self.per_class:
-            w = _name_column(self.per_class)
+            w = name_column_width(self.per_class)
             lines.append(f"  {'class':<{w}}{'TP':>6}{'FP':>6}{'FN':>6}{'prec.':>8}"
                          f"{'recall':>8}{'F1':>8}")
             for name, c in self.per_class.items():
@@ -212,7 +212,7 @@ class ObjectEvaluation:
         return "\n".join(lines)
 
 
-def _read_vector(path, crs_override: str | None, layer: str | None = None,
+def read_vector_or_empty(path, crs_override: str | None, layer: str | None = None,
                  polygons: bool = True) -> gpd.GeoDataFrame:
     """read_labels, except that a file with no features (or no geometries) is an empty frame:
     SpaceNet scores an empty proposal or truth file instead of failing. ``polygons``: only
@@ -246,9 +246,9 @@ def _read_vector(path, crs_override: str | None, layer: str | None = None,
             from geotile.labels import no_crs
 
             if no_crs(path):  # "crs": null, which GDAL reads as lon/lat
-                from geotile.evaluation_crs import _without_crs
+                from geotile.evaluation_crs import without_crs
 
-                frame = _without_crs(frame)
+                frame = without_crs(frame)
     frame = _polygons_only(frame, path) if polygons else \
         frame[~shapely.is_missing(frame.geometry.values)]
     _refuse_overflowing(frame, path)
@@ -327,7 +327,7 @@ _GEOMETRY_NAME = {0: "point", 1: "line", 2: "ring", 4: "multipoint", 5: "multili
 CONF_FIELDS = ("conf", "score", "Confidence", "confidence")
 
 
-def _scoring_order(frame: gpd.GeoDataFrame, conf_field: str | None, source
+def scoring_order(frame: gpd.GeoDataFrame, conf_field: str | None, source
                    ) -> tuple[gpd.GeoDataFrame, str | None]:
     """The predictions in decreasing confidence, and the field that gave it: ``conf_field``
     (an InputError when the file has no such field: a typo would match in file order),
@@ -381,7 +381,7 @@ def square_metres(frame: gpd.GeoDataFrame) -> np.ndarray:
     return np.asarray(frame.geometry.area, dtype=np.float64)
 
 
-def _apply_min_area(pred_frame, truth_frame, min_area: float):
+def apply_min_area(pred_frame, truth_frame, min_area: float):
     """SpaceNet's minimum-area rule (in m^2 here): truth polygons of area < ``min_area`` and
     predictions of area <= ``min_area`` are left out of the scores."""
     if min_area <= 0:
@@ -425,13 +425,13 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     """
 
     if truth_frame is None:
-        truth_frame = _read_vector(truth, labels_crs, labels_layer)
-    pred_frame = _read_vector(prediction, prediction_crs)
+        truth_frame = read_vector_or_empty(truth, labels_crs, labels_layer)
+    pred_frame = read_vector_or_empty(prediction, prediction_crs)
     if in_pixels:
-        from geotile.evaluation_crs import _without_crs
+        from geotile.evaluation_crs import without_crs
 
-        pred_frame = _without_crs(pred_frame)
-    pred_frame, truth_frame = _same_crs(pred_frame, truth_frame, prediction, truth,
+        pred_frame = without_crs(pred_frame)
+    pred_frame, truth_frame = same_crs(pred_frame, truth_frame, prediction, truth,
                                         prediction_crs, labels_crs)
     if class_field:
         pred_field = class_field
@@ -450,8 +450,8 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     warn_if_apart(pred_frame, truth_frame, prediction, truth,
                   "every prediction is a false positive")
     _warn_of_cut_buildings(prediction, truth, pred_frame, truth_frame)
-    pred_frame, truth_frame = _apply_min_area(pred_frame, truth_frame, min_area)
-    pred_frame, conf_field = _scoring_order(pred_frame, conf_field, prediction)
+    pred_frame, truth_frame = apply_min_area(pred_frame, truth_frame, min_area)
+    pred_frame, conf_field = scoring_order(pred_frame, conf_field, prediction)
     truth_frame = truth_frame.reset_index(drop=True)
     if ignored is not None and len(ignored):
         pred_frame = outside_ignored(pred_frame, truth_frame, ignored, iou, repair_truth)
@@ -470,7 +470,7 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         true_class, pred_class = _class_labels(
             truth_frame[class_field] if len(truth_frame) else [],
             pred_frame[pred_field] if len(pred_frame) else [])
-        pred_class = _named_as_truth(pred_class, true_class)
+        pred_class = named_as_truth(pred_class, true_class)
         if len(pred_class) and len(true_class) and not set(pred_class) & set(true_class):
             log.warning("%s and %s share no %s value (%s against %s): every per-class score "
                         "is 0. Give both files the same class values (ids or names).",
@@ -522,7 +522,7 @@ def _without_background(frame, field: str, source):
     return frame[~background]
 
 
-def _named_as_truth(pred_class: np.ndarray, true_class: np.ndarray) -> np.ndarray:
+def named_as_truth(pred_class: np.ndarray, true_class: np.ndarray) -> np.ndarray:
     """The prediction's class names, each the truth's name that it differs from only by
     separators or a plural ('building' for 'Buildings'), where one name of the truth
     (no other) is so (:func:`~geotile.class_keys.match_class_names`, as raster scores pair

@@ -31,12 +31,12 @@ from geotile.dataset_names import name_key
 from geotile.errors import InputError, UsageError
 from geotile.image_truth import (
     ImageTruth,
-    _stand_in,
     burn,
     coco_truth,
     image_stem,
     labelme_truth,
     scratch_folder,
+    stand_in,
     yolo_truth,
 )
 
@@ -87,7 +87,7 @@ def _read(truth, grids: list, class_field: str | None = None, unnamed: list[str]
         from geotile.label_folders import label_files as labelme_files
 
         known = _label_stems(truth)
-        labelme = read_labelme(truth, [_stand_in(g, known) for g in grids])
+        labelme = read_labelme(truth, [stand_in(g, known) for g in grids])
         if unnamed:
             labelme = _whole_folder(labelme, unnamed)
         truths = labelme_truth(labelme, grids)
@@ -158,9 +158,9 @@ def evaluate_pixel_truth(prediction, truth, *, image=None, iou: float = 0.5,
     grid) against TRUTH in each image's pixels: pixel scores of the burnt instances, or
     object scores of the instances."""
     from geotile.evaluate import evaluate_rasters, is_raster
-    from geotile.evaluate_inputs import _is_folder
+    from geotile.evaluate_inputs import is_folder
 
-    if _is_folder(prediction):
+    if is_folder(prediction):
         if image is not None:
             raise UsageError(f"{prediction} is a folder of prediction rasters, each on its "
                              "image's grid: leave out --image.")
@@ -251,10 +251,10 @@ def _folder(prediction, truth, threshold, progress, class_field=None):
     _warn_unnamed(unnamed, truths[0])
     unpaired = _unpaired(listed, truths)
     if unpaired:
-        from geotile.folder_pairs import _names
+        from geotile.folder_pairs import listed_names
 
         log.warning("left out, no prediction in %s: %d of the images of %s (%s)", prediction,
-                    len(unpaired), truth, _names(unpaired))
+                    len(unpaired), truth, listed_names(unpaired))
     with scratch_folder(truth) as folder:
         pairs = {}
         for one in truths:

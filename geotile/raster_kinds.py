@@ -134,9 +134,9 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
         and "GEOTILE_SCALE" not in tags and (names is None or len(names) > count)
     if truth and output is None and names is None:
         _refuse_validity_band(src)
-    if layers and (names is not None or _class_descriptions(src)):
+    if layers and (names is not None or has_class_descriptions(src)):
         _refuse_class_layers(src, truth)
-    if output is None and names is None and not _class_descriptions(src):
+    if output is None and names is None and not has_class_descriptions(src):
         refuse_noisy_grey(src)
         _refuse_colour_image(src)
         if gdal_scale is None and _repeats_one_band(src):  # a grey mask saved as RGB(A)
@@ -150,8 +150,9 @@ def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Rast
     # one 1 per pixel (their sum): its classes, not band 1's ids
     one_hot = output is None and names is None and gdal_scale is None and count > 1 \
         and "GEOTILE_SCALE" not in tags and np.dtype(src.dtypes[0]).kind in "iu" \
-        and src.dtypes[0] != "uint8" and _holds_0_1(src) and (_class_descriptions(src) or _per_file(
-            _SUMS_TO_ONE, src, lambda src: _sums_to_one(src, 1.0)))
+        and src.dtypes[0] != "uint8" and _holds_0_1(src) and (
+            has_class_descriptions(src) or _per_file(_SUMS_TO_ONE, src,
+                                                      lambda src: _sums_to_one(src, 1.0)))
     if output == "probability" or floating or gdal_scale is not None or one_hot or (
             count > 1 and src.dtypes[0] == "uint8"):
         _refuse_offset(src, gdal_scale)
@@ -662,7 +663,7 @@ def _refuse_class_layers(src, truth: bool = True) -> None:
 
     dtype = np.dtype(src.dtypes[0])
     bands = value_bands(src) or list(range(1, src.count + 1))
-    names = _descriptions(src) if _class_descriptions(src) else [None] * len(bands)
+    names = _descriptions(src) if has_class_descriptions(src) else [None] * len(bands)
     if dtype.kind not in "iu" or dtype not in SCALED_PROBABILITY_IDS or len(bands) < 2:
         return
     sample = sample_pixels(src, bands).astype(np.int64)  # (bands, rows, cols)
@@ -767,7 +768,7 @@ _COLOUR_BANDS = frozenset({"red", "green", "blue", "alpha", "gray", "grey", "nir
                            "band_1", "band_2", "band_3", "band_4"})
 
 
-def _class_descriptions(src) -> bool:
+def has_class_descriptions(src) -> bool:
     """Whether every band is described, and by names other than colours: class names, the
     mark of a prediction (an image's bands are undescribed or red, green, ...)."""
     names = _descriptions(src)
@@ -1198,7 +1199,7 @@ def looks_like_colour_labels(src, pure: bool = False) -> bool:
     rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
     if src.count < 3 or src.dtypes[0] != "uint8" or tuple(src.colorinterp[:3]) != rgb \
             or {"GEOTILE_OUTPUT", "GEOTILE_CLASS_NAMES"} & set(src.tags()) \
-            or _class_descriptions(src):  # geotile's own; bands of roles or classes
+            or has_class_descriptions(src):  # geotile's own; bands of roles or classes
         return False
     from geotile.raster import sample_pixels
 
@@ -1376,7 +1377,7 @@ def _scan_0_255(label) -> np.ndarray | None:
         else:
             counts[:256] += np.bincount(values.ravel(), minlength=256)
         if held is not None:
-            counts[256] += _edge_strays(*held, values[:EDGE_RADIUS])
+            counts[256] += count_edge_strays(*held, values[:EDGE_RADIUS])
             judged += int(held[2].sum())
         held = (held[1][-EDGE_RADIUS:] if held else values[:0], values, strays)
         # stop once no rest could make it a mask: too many strays, more than a few all below
@@ -1389,7 +1390,7 @@ def _scan_0_255(label) -> np.ndarray | None:
                                               or far > (1 - EDGE_SHARE) * limit)):
             return None
     if held is not None:
-        counts[256] += _edge_strays(*held, held[1][:0])
+        counts[256] += count_edge_strays(*held, held[1][:0])
     return counts
 
 
@@ -1400,7 +1401,7 @@ def may_hold_0_255(dtype) -> bool:
     return dtype.kind == "f" or (dtype.kind in "iu" and np.iinfo(dtype).max >= 255)
 
 
-def _edge_strays(above: np.ndarray, values: np.ndarray, strays: np.ndarray,
+def count_edge_strays(above: np.ndarray, values: np.ndarray, strays: np.ndarray,
                  below: np.ndarray) -> int:
     """How many ``strays`` of the rows ``values`` lie within EDGE_RADIUS px of both a 0 and
     a 255, ``above`` and ``below`` the rows around them."""

@@ -246,10 +246,10 @@ class _Side:
 
     def masks(self, values, valid) -> tuple[np.ndarray, np.ndarray]:
         """(road, scored) of a block: scored False where the truth leaves pixels out."""
-        from geotile.evaluate import _ids
+        from geotile.evaluate import band_class_ids
 
         # class ids as pixel scores read them; probabilities thresholded or argmaxed
-        ids = _ids(values, valid, self.kind, self.threshold, self.path)
+        ids = band_class_ids(values, valid, self.kind, self.threshold, self.path)
         scored = valid.copy()
         if self.kind.binary_255:  # a 0/255 mask: 255 (strays from 128 up) is road
             return valid & (ids >= 128), scored
@@ -284,7 +284,7 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     ``zeros_seen``: a list that gathers (path, what its nodata 0 means) for one warning
     over many pairs, instead of a warning of this pair; ``lost_255`` likewise (path, pixels
     its nodata 255 left out) of 0/255 masks without road."""
-    from geotile.evaluate import PIXEL_BLOCK_SIZE, _check_same_grid
+    from geotile.evaluate import PIXEL_BLOCK_SIZE, check_same_grid
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
     from geotile.raster_kinds import (
@@ -301,7 +301,7 @@ def evaluate_relaxed(prediction: str | os.PathLike, truth: str | os.PathLike, *,
     _check_rasters(prediction, truth)
     block_size = block_size or PIXEL_BLOCK_SIZE
     with open_raster(prediction) as pred, open_raster(truth) as true:
-        _check_same_grid(pred, true, prediction, truth)
+        check_same_grid(pred, true, prediction, truth)
         p_indexes, p_kind = plain_bands(pred, raster_kind(
             pred, threshold_given=threshold is not None))
         t_indexes, t_kind = plain_bands(true, raster_kind(true, truth=True))

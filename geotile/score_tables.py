@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _name_column(names) -> int:
+def name_column_width(names) -> int:
     """The width of a table's class column: 16, or the longest name and a space (names are
     never cut: 'Tree Canopy over Structures' and '... over Impervious Roads')."""
     return max(16, *(len(str(n)) + 1 for n in names), 0)
@@ -20,7 +20,7 @@ def shown(value: float, width: int = 0) -> str:
 def class_lines(classes) -> list[str]:
     """A pixel score table's header and one line per class of ``classes`` (as_dict's):
     IoU, F1, precision, recall and support."""
-    w = _name_column(c["class"] for c in classes)
+    w = name_column_width(c["class"] for c in classes)
     return [f"{'class':<{w}}{'IoU':>8}{'F1':>8}{'prec.':>8}{'recall':>8}{'support':>12}",
             *(f"{c['class']:<{w}}" + "".join(shown(c[k], 8) for k in (
                 "iou", "f1", "precision", "recall")) + f"{c['support']:>12}" for c in classes)]

@@ -172,7 +172,7 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
     CSV against a vector file of lines as two line files (:func:`~geotile.evaluate_lines`).
     SpaceNet 8's building polygons beside its roads are left out with one warning.
     ``apls``: APLS too (per image; two CSVs: and their mean, as SpaceNet totals it)."""
-    from geotile.line_metrics import _read, score_line_frames
+    from geotile.line_metrics import read_lines, score_line_frames
     from geotile.spacenet import is_road_csv, is_spacenet_csv
 
     paths = (prediction, truth)
@@ -220,7 +220,7 @@ def evaluate_road_csvs(prediction: str | os.PathLike, truth: str | os.PathLike, 
                 left_out.append(image)
         return ManyLineScores(per_image, files, buffer, left_out=left_out)
     frames = [_frame(tables[p], None, placed) if road else
-              _read(p, crs, layer) for p, road, crs, layer in
+              read_lines(p, crs, layer) for p, road, crs, layer in
               ((prediction, roads[0], prediction_crs, None),
                (truth, roads[1], labels_crs, labels_layer))]
     if apls:

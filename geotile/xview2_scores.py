@@ -185,11 +185,11 @@ def _warn_left_out(prediction: Path, scored: set[str]) -> None:
     unpaired files."""
     import logging
 
-    from geotile.folder_pairs import _names
+    from geotile.folder_pairs import listed_names
 
     left = sorted(p for p in prediction.iterdir()
                   if p.suffix.lower() == ".png" and p.name not in scored)
     if left:
         logging.getLogger("geotile").warning(
             "left out, no target of the same image: %d in %s (%s)", len(left), prediction,
-            _names(left))
+            listed_names(left))

@@ -207,9 +207,9 @@ def union_of(geometries):
 def without_crs(frame):
     """A GeoDataFrame/GeoSeries in no CRS, as geotile drops one (geopandas < 1.0 refuses
     ``set_crs(None)``)."""
-    from geotile.evaluation_crs import _without_crs
+    from geotile import evaluation_crs
 
-    return _without_crs(frame)
+    return evaluation_crs.without_crs(frame)
 
 
 def assert_one_line_error(result, *fragments, code: int = 1):
