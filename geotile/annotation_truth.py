@@ -48,26 +48,30 @@ class _Format:
 
 
 def _cvat_names(path: Path) -> tuple[list[str], set[str]]:
-    from geotile.cvat_labels import _base, _parse
+    from geotile.cvat_labels import base_name, parse_cvat
 
-    listed = [entry.name for entry in _parse(path, set())[1]]
-    return listed, {_base(name) for name in listed}
+    listed = [entry.name for entry in parse_cvat(path, set())[1]]
+    return listed, {base_name(name) for name in listed}
 
 
 def _labelstudio_names(path: Path) -> tuple[list[str], set[str]]:
-    from geotile.labelstudio_labels import _parse, _tasks, without_upload_prefix
+    from geotile.labelstudio_labels import (
+        labelstudio_tasks,
+        read_labelstudio_json,
+        without_upload_prefix,
+    )
 
-    document = _parse(path)
-    tasks = _tasks(path, document if isinstance(document, list) else [document])
+    document = read_labelstudio_json(path)
+    tasks = labelstudio_tasks(path, document if isinstance(document, list) else [document])
     names = {task["name"] for task in tasks}
     return [task["image"] for task in tasks], names | {
         without_upload_prefix(name) for name in names}
 
 
 def _via_names(path: Path) -> tuple[list[str], set[str]]:
-    from geotile.via_labels import _by_name, entries_of
+    from geotile.via_labels import entries_by_name, entries_of
 
-    by_name = _by_name(path, entries_of(path))
+    by_name = entries_by_name(path, entries_of(path))
     return [entry["filename"] for found in by_name.values() for _, entry in found], set(by_name)
 
 
@@ -78,9 +82,9 @@ def _labelbox_names(path: Path) -> tuple[list[str], set[str]]:
 
 
 def _supervisely_names(path: Path) -> tuple[list[str], set[str]]:
-    from geotile.supervisely_labels import _layout, image_name
+    from geotile.supervisely_labels import image_name, supervisely_layout
 
-    names = [image_name(f) for f in _layout(path)[0]]
+    names = [image_name(f) for f in supervisely_layout(path)[0]]
     return names, set(names)
 
 

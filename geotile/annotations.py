@@ -299,14 +299,14 @@ def _masks_class_map(labels, options: AnnotationOptions, source) -> dict[str, in
     where the masks name none or the field holds ids; InputError naming a class of the
     labels that the masks do not name (but background)."""
     from geotile.class_keys import class_key, names_background
-    from geotile.labels import _number
+    from geotile.labels import as_number
 
     field = options.class_field
     if not options.mask_classes or field is None or field not in labels.fields:
         return None  # (a missing field is refused where the labels are classed)
     values = [v for v in [*labels.fields[field], *labels.values.get(field, [])]
               if v is not None and str(v).strip() and not (isinstance(v, float) and v != v)]
-    if not values or any(_number(v) is not None for v in values):
+    if not values or any(as_number(v) is not None for v in values):
         return None  # ids, or ids mixed with names (refused where the labels are classed)
     known = {class_key(name) for name in options.mask_classes}
     missing = [v for v in dict.fromkeys(str(v).strip() for v in values)

@@ -117,7 +117,7 @@ def read_coco(path, document=None) -> Coco | None:
         for key in ("width", "height"):
             if not _whole(entry.get(key)):
                 raise InputError(f"{path}: image id {entry['id']} ({name}) has {key} "
-                                 f"{_short(entry.get(key))}; give its size in pixels.")
+                                 f"{short_json(entry.get(key))}; give its size in pixels.")
         if entry["id"] in by_id:
             raise InputError(f"{path}: image id {entry['id']} is given twice "
                              f"({by_id[entry['id']]['file_name']} and {name}). Give each "
@@ -142,10 +142,10 @@ def read_coco(path, document=None) -> Coco | None:
         if not isinstance(annotation, dict):
             raise InputError(f"{path}: annotations[{index}] is not an object.")
         what = _what(annotation, index)
-        if not _listed(annotation.get("image_id"), by_id):
+        if not is_listed(annotation.get("image_id"), by_id):
             raise InputError(f"{path}: {what} names image_id {annotation.get('image_id')!r}, "
                              "which no image has. Fix or remove it.")
-        if not _listed(annotation.get("category_id"), categories):
+        if not is_listed(annotation.get("category_id"), categories):
             raise InputError(f"{path}: {what} names category_id "
                              f"{annotation.get('category_id')!r}, which no category has. "
                              "Add the category or fix the annotation.")
@@ -266,7 +266,7 @@ def image_labels(coco: Coco, entry: dict, transform, crs):
         if annotation.get("segmentation") == []:  # a box only (CVAT, Roboflow): no shape
             boxes.append(annotation.get("id", index))
             continue
-        geometry = _geometry(coco.path, annotation, entry, index, slivers)
+        geometry = coco_geometry(coco.path, annotation, entry, index, slivers)
         if geometry is None:
             continue
         geometries.append(geometry)
@@ -304,7 +304,7 @@ def _objects(values: list) -> np.ndarray:
     return array
 
 
-def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: list,
+def coco_geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: list,
               what: str | None = None):
     """The annotation's shape in its image's pixel coordinates (None: nothing to burn);
     InputError naming the file and the annotation (``what``: how to name it) when its
@@ -316,7 +316,7 @@ def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: li
     if isinstance(segmentation, dict):
         return _rle_shape(path, what, segmentation, entry)
     if not isinstance(segmentation, list):
-        raise InputError(f"{path}: {what} has segmentation {_short(segmentation)}; give "
+        raise InputError(f"{path}: {what} has segmentation {short_json(segmentation)}; give "
                          "polygons ([[x1, y1, x2, y2, ...], ...]) or an RLE ({counts, size}).")
     parts = []
     for ring in segmentation:
@@ -326,14 +326,14 @@ def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: li
                              "Simplify it or remove it.")
         if (not isinstance(ring, list) or len(ring) < 6 or len(ring) % 2
                 or not all(_number(v) for v in ring)):
-            raise InputError(f"{path}: {what} has a polygon {_short(ring)}: a polygon is a "
+            raise InputError(f"{path}: {what} has a polygon {short_json(ring)}: a polygon is a "
                              "flat list of at least 3 points [x1, y1, x2, y2, x3, y3, ...]. "
                              "Fix or remove it.")
         xy = float_xy(ring)
         if not np.isfinite(xy).all():
             raise InputError(f"{path}: {what} has a polygon with a coordinate that is not a "
                              "finite number. Fix or remove it.")
-        polygon = _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+        polygon = polygonal(shapely.make_valid(shapely.Polygon(xy)))
         if polygon.area <= 0:  # a sliver (points on one line), as exporters write some
             slivers.append(annotation.get("id", index))
             continue
@@ -343,7 +343,7 @@ def _geometry(path: Path, annotation: dict, entry: dict, index: int, slivers: li
     return parts[0] if len(parts) == 1 else shapely.union_all(parts)
 
 
-def _polygonal(geometry):
+def polygonal(geometry):
     """The polygons of a repaired ring (make_valid keeps a spike as a line beside them)."""
     parts = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else shapely.Polygon()
@@ -363,7 +363,7 @@ def rle_runs(path: Path, what: str, rle: dict, entry: dict) -> list[int]:
     height, width = int(entry["height"]), int(entry["width"])
     if (not isinstance(size, list) or len(size) != 2 or not all(map(_whole, size))
             or tuple(size) != (height, width)):
-        raise InputError(f"{path}: {what} has an RLE of size {_short(size)}, but its image "
+        raise InputError(f"{path}: {what} has an RLE of size {short_json(size)}, but its image "
                          f"{entry['file_name']} is [{height}, {width}] ([height, width]). "
                          "Fix or remove it.")
     if isinstance(counts, str):
@@ -374,7 +374,7 @@ def rle_runs(path: Path, what: str, rle: dict, entry: dict) -> list[int]:
     elif isinstance(counts, list) and all(_whole(c) for c in counts):
         runs = [int(c) for c in counts]
     else:
-        raise InputError(f"{path}: {what} has RLE counts {_short(counts)}; give whole numbers "
+        raise InputError(f"{path}: {what} has RLE counts {short_json(counts)}; give whole numbers "
                          "or COCO's compressed string.")
     if any(r < 0 for r in runs) or sum(runs) != height * width:
         raise InputError(f"{path}: {what} has an RLE whose counts cover {sum(runs)} pixels, "
@@ -520,7 +520,7 @@ def _whole(value) -> bool:
         return False
 
 
-def _listed(value, table: dict) -> bool:
+def is_listed(value, table: dict) -> bool:
     """Whether ``value`` is a key of ``table`` (a list or an object is none)."""
     try:
         return value in table
@@ -532,6 +532,6 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _short(value) -> str:
+def short_json(value) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -4,7 +4,7 @@ coco_instances_results.json, MMDetection's ``*.segm.json``, Ultralytics' predict
 bbox}``, scored against the COCO instances file (TRUTH) whose images they name.
 
 Each result is one polygon, its mask's pixels (compressed or uncompressed RLE, or polygons,
-read as make-masks reads COCO's: :func:`geotile.coco_labels._geometry`), so that
+read as make-masks reads COCO's: :func:`geotile.coco_labels.coco_geometry`), so that
 overlapping masks are scored each on its own, as COCO scores them. Its ``image_id`` is an
 image id of TRUTH, or (Ultralytics', of an image whose stem is no number) that image's file
 stem; its ``category_id`` a category of TRUTH. Each image of TRUTH is scored as two polygon
@@ -130,7 +130,7 @@ def _images(coco, path: Path, results: list) -> list:
     image_id: the stem, int(stem) where it is a number); by stem throughout where an int is
     one image's id and another's number and only stems pair every result; InputError naming
     the image ids that are neither, or such an int where both readings pair every result."""
-    from geotile.coco_labels import _listed
+    from geotile.coco_labels import is_listed
 
     by_id = {e["id"]: e for found in coco.by_name.values() for e in found}
     stems: dict = {}
@@ -140,7 +140,7 @@ def _images(coco, path: Path, results: list) -> list:
         if stem.isdecimal():  # Ultralytics: int(stem) if stem.isnumeric()
             stems.setdefault(int(stem), []).append(entry)
     keys = [result.get("image_id") for result in results]
-    as_ids = [by_id[k] if _listed(k, by_id) else None for k in keys]
+    as_ids = [by_id[k] if is_listed(k, by_id) else None for k in keys]
     as_stems = [stems[k][0] if isinstance(k, str | int) and not isinstance(k, bool)
                 and len(stems.get(k, ())) == 1 else None for k in keys]
     clash = next((i for i, (a, b) in enumerate(zip(as_ids, as_stems, strict=True))
@@ -179,12 +179,12 @@ def _images(coco, path: Path, results: list) -> list:
 def _categories(coco, path: Path, results: list) -> list:
     """Each result's class name (None: a category make-masks burns as background);
     InputError naming the category ids TRUTH lacks."""
-    from geotile.coco_labels import _listed
+    from geotile.coco_labels import is_listed
 
     unknown = {}
     for result in results:
         key = result.get("category_id")
-        if not _listed(key, coco.categories):
+        if not is_listed(key, coco.categories):
             unknown[repr(key)] = unknown.get(repr(key), 0) + 1
     if unknown:
         shown = ", ".join(f"{k} ({n} result{'s' if n > 1 else ''})"
@@ -231,16 +231,16 @@ def _what(result: dict, index: int) -> str:
 
 
 def _shape(path: Path, result: dict, entry: dict, index: int, slivers: list):
-    from geotile.coco_labels import _geometry, _short
+    from geotile.coco_labels import coco_geometry, short_json
 
     what = _what(result, index)
     segmentation = result.get("segmentation")
     if segmentation is None or segmentation == []:
-        raise InputError(f"{path}: {what} has segmentation {_short(segmentation)}, a box "
+        raise InputError(f"{path}: {what} has segmentation {short_json(segmentation)}, a box "
                          "only: evaluate scores masks. Give the instance-segmentation results "
                          "(MMDetection's *.segm.json, not *.bbox.json; detectron2's of a mask "
                          "model).")
-    return _geometry(path, result, entry, index, slivers, what)
+    return coco_geometry(path, result, entry, index, slivers, what)
 
 
 def _shapes(path: Path, rows: list, entries: list, kept: np.ndarray) -> dict:

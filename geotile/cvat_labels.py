@@ -78,7 +78,7 @@ def read_cvat(labels, images):
 
     path = Path(os.fspath(labels))
     wanted = {input_path(image).name for image in images}
-    declared, entries = _parse(path, wanted)
+    declared, entries = parse_cvat(path, wanted)
     chosen = [_entry(path, entries, image) for image in images]
     _check_sizes(path, chosen, images)
     built: dict[int, LabelmeFile] = {}
@@ -103,7 +103,7 @@ def read_cvat(labels, images):
                    [n for n in names if not is_ignore(n)])
 
 
-def _parse(path: Path, wanted: set[str]) -> tuple[list[str], list[_Entry]]:
+def parse_cvat(path: Path, wanted: set[str]) -> tuple[list[str], list[_Entry]]:
     """(the class names ``<meta>`` declares, every ``<image>``), the shapes kept of those
     whose base name is in ``wanted``; the file streamed through expat."""
     from xml.parsers import expat
@@ -137,7 +137,7 @@ def _parse(path: Path, wanted: set[str]) -> tuple[list[str], list[_Entry]]:
                                  "make-masks reads images' shapes: export the task as \"CVAT "
                                  "for images 1.1\" and give that annotations.xml.")
             if tag == "image":
-                keep = _base(attrs.get("name", "")) in wanted
+                keep = base_name(attrs.get("name", "")) in wanted
                 entries.append(_Entry(len(entries), attrs, [] if keep else None))
                 counts["position"] = 0
         elif parent == "image" and depth == 2:
@@ -190,7 +190,7 @@ def _parse(path: Path, wanted: set[str]) -> tuple[list[str], list[_Entry]]:
     return list(dict.fromkeys(declared)), entries
 
 
-def _base(name: str) -> str:
+def base_name(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).name
 
 
@@ -201,7 +201,7 @@ def _entry(path: Path, entries: list[_Entry], image) -> _Entry:
     from geotile.input_paths import input_path
 
     name = input_path(image).name
-    found = [e for e in entries if e.shapes is not None and _base(e.name) == name]
+    found = [e for e in entries if e.shapes is not None and base_name(e.name) == name]
     if len(found) > 1:
         found = path_ends(image, found, lambda e: e.name)
     if not found:
@@ -290,7 +290,7 @@ def _number(where: str, label: str, attrs: dict, key: str, default=None, whole=F
 
 def _geometry(where: str, label: str, tag: str, attrs: dict, size):
     """The shape in the image's pixel coordinates (None: a mask of no pixel)."""
-    from geotile.coco_labels import _polygonal
+    from geotile.coco_labels import polygonal
 
     if tag == "mask":
         return _mask(where, label, attrs, size)
@@ -310,7 +310,7 @@ def _geometry(where: str, label: str, tag: str, attrs: dict, size):
     else:
         xy = _points(where, label, attrs.get("points", ""))
     shape = shapely.Polygon(xy)
-    return shape if shape.is_valid else _polygonal(shapely.make_valid(shape))
+    return shape if shape.is_valid else polygonal(shapely.make_valid(shape))
 
 
 def box_corners(x0, y0, x1, y1, degrees) -> np.ndarray:

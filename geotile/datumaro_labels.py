@@ -384,10 +384,10 @@ def _annotation(found: _Item, shown: str, position: int, annotation, view, resul
         if geometry is None:
             return None
     elif kind == "polygon":
-        from geotile.coco_labels import _polygonal
+        from geotile.coco_labels import polygonal
 
         xy = _xy(what, annotation.get("points"), 3, None)
-        geometry = _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+        geometry = polygonal(shapely.make_valid(shapely.Polygon(xy)))
     else:
         geometry = _boxed(what, kind, annotation, attributes, view)
     width, height = view

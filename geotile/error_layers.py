@@ -126,11 +126,11 @@ def errors_frame(result, output=None) -> gpd.GeoDataFrame:
         bare = next((n for n, f in named.items() if f.crs is None and len(f)), None)
         if crs is not None and bare is not None:
             # its coordinates would be written as the others' CRS: no place on the earth
-            from geotile.label_set import _crs_name
+            from geotile.label_set import crs_name
 
             raise InputError(
                 f"{result.files[bare][1]}: declares no CRS, while {result.files[first][1]} is "
-                f"in {_crs_name(crs)}, so its TP/FP/FN polygons cannot be placed among the "
+                f"in {crs_name(crs)}, so its TP/FP/FN polygons cannot be placed among the "
                 "others'. Give it its CRS (--labels-crs and --prediction-crs when every file "
                 "is in one), or write its errors in a run of its own.")
         frames = [reprojected(f, crs, name, first) if f.crs is not None and f.crs != crs

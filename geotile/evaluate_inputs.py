@@ -97,12 +97,12 @@ def pair_kind(prediction, truth, layer) -> bool | None:
 def _closed(path, layer) -> str:
     """What to say of the closed lines of ``path`` (CAD outlines: polygons once converted)."""
     from geotile.labels import read_labels
-    from geotile.masks import _closed_lines
+    from geotile.masks import closed_lines_message
     from geotile.quiet_warnings import recorded
 
     try:
         with recorded():  # its warnings set aside (catch_warnings would race other threads)
-            return _closed_lines(read_labels(path, layer=layer, crs_option=None).geometries,
+            return closed_lines_message(read_labels(path, layer=layer, crs_option=None).geometries,
                                  path)
     except Exception:  # unreadable here: the message stands without it
         return ""

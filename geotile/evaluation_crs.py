@@ -60,7 +60,7 @@ def reprojected(frame, crs, source, other):
     import geopandas as gpd
     from pyproj.exceptions import ProjError
 
-    from geotile.label_set import _crs_name, densified, warn_inexact
+    from geotile.label_set import crs_name, densified, warn_inexact
 
     if len(frame) and frame.crs is not None:
         warn_inexact(frame.crs, crs, frame.total_bounds, source)
@@ -76,8 +76,8 @@ def reprojected(frame, crs, source, other):
         moved = frame.to_crs(crs)
     except ProjError as exc:
         raise InputError(
-            f"{source}: its CRS ({_crs_name(frame.crs)}) cannot be transformed to that of "
-            f"{other} ({_crs_name(crs)}): they share no datum (a local site grid?). Give both "
+            f"{source}: its CRS ({crs_name(frame.crs)}) cannot be transformed to that of "
+            f"{other} ({crs_name(crs)}): they share no datum (a local site grid?). Give both "
             "in one CRS (--prediction-crs when the file declares a wrong one).") from exc
     if not moved.crs.is_geographic or not len(moved):
         return moved
@@ -197,10 +197,10 @@ def _whole_at_antimeridian(frame):
         return frame
     import shapely
 
-    from geotile.label_set import _unwrapped
+    from geotile.label_set import rejoined_at_antimeridian
 
     geometries = np.asarray(frame.geometry.values, dtype=object)
-    whole = _unwrapped(geometries)
+    whole = rejoined_at_antimeridian(geometries)
     if whole is geometries:
         return frame
     for i in np.flatnonzero(whole != geometries).tolist():  # its two halves: one polygon

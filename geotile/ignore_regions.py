@@ -154,7 +154,7 @@ def _refuse_classes(src, path) -> None:
         "--outfile ignore.tif for its cloud classes) and give that.")
 
 
-def _read_vector(path, places):
+def read_ignore_regions(path, places):
     """The region features of vector file ``path`` near ``places`` (image regions)."""
     from geotile.labels import read_labels
 
@@ -182,7 +182,7 @@ def _check_vector(path, images, places, said: dict) -> None:
     or no region lies on any of them ("off")."""
     import math
 
-    regions = _read_vector(path, places)
+    regions = read_ignore_regions(path, places)
     extent = regions.extent if regions.extent is not None else tuple(regions.total_bounds)
     if not all(math.isfinite(v) for v in extent):
         return  # no feature with a geometry: no region (SpaceNet 7's UDM of a clear sky)

@@ -68,7 +68,7 @@ def stand_in(path, known: set[str] | None) -> Path:
 def coco_truth(coco, grids: list) -> list[ImageTruth]:
     """The instances of a COCO file on each of ``grids``, its entry found by name."""
     from geotile.coco_labels import CATEGORY, checked_entry
-    from geotile.masks import _coco_frames
+    from geotile.masks import coco_frames
 
     by_stem = name_stems(coco.by_name)
     entries = [checked_entry(coco, grid, entry_name(grid, coco.path, coco.by_name, by_stem))
@@ -79,7 +79,7 @@ def coco_truth(coco, grids: list) -> list[ImageTruth]:
     return [ImageTruth(image, coco.path, crs, labels, frame, names, CATEGORY, mapping, several,
                        entry["file_name"], ids)
             for (image, labels, crs, frame, names), entry in zip(
-                _coco_frames(coco, grids, mapping, entries), entries, strict=True)]
+                coco_frames(coco, grids, mapping, entries), entries, strict=True)]
 
 
 def name_stems(names) -> dict[str, list[str]]:
@@ -111,18 +111,18 @@ def entry_name(grid, source, names, by_stem: dict[str, list[str]]) -> str | None
 
 def yolo_truth(truth, grids: list) -> list[ImageTruth]:
     """The objects of a YOLO labels folder on each of ``grids``, its .txt found by stem."""
-    from geotile.masks import _refuse_shared_names, _yolo_frames
+    from geotile.masks import refuse_shared_names, yolo_frames
     from geotile.yolo_labels import CATEGORY, check_images, label_files, read_yolo
 
     known = {f.stem for f in label_files(truth) or []}
     yolo = read_yolo(truth, [stand_in(g, known) for g in grids])
     check_images(yolo, grids)
-    _refuse_shared_names(yolo)
+    refuse_shared_names(yolo)
     several = len(set(yolo.class_map.values())) > 1
     return [ImageTruth(image, source, crs, labels, frame, names, CATEGORY, yolo.class_map,
                        several, None if file is None else str(file))
             for (image, source, crs, labels, (frame, names)), file in zip(
-                _yolo_frames(yolo, grids, yolo.class_map), yolo.files, strict=True)]
+                yolo_frames(yolo, grids, yolo.class_map), yolo.files, strict=True)]
 
 
 def labelme_truth(labelme, grids: list, shows: str = "Labelme shows") -> list[ImageTruth]:
@@ -130,22 +130,22 @@ def labelme_truth(labelme, grids: list, shows: str = "Labelme shows") -> list[Im
     order of ``grids``) on each of ``grids`` (``shows``: who shows an image its EXIF
     orientation turns as turned, the format's tool, in the refusal of one)."""
     from geotile.labelme_labels import CATEGORY, check_images
-    from geotile.masks import _labelme_frames
+    from geotile.masks import labelme_frames
 
     check_images(labelme, grids, shows)
     shared = len(set(labelme.files)) < len(labelme.files)  # one file of several images
     return [ImageTruth(image, source, crs, labels, frame, names, CATEGORY, None,
                        len([i for i in names if i]) > 1, None if shared else str(source))
-            for image, source, crs, labels, (frame, names) in _labelme_frames(
+            for image, source, crs, labels, (frame, names) in labelme_frames(
                 labelme, grids, None)]
 
 
 def burn(one: ImageTruth, output: Path) -> None:
     """``one``'s mask at ``output``, as make-masks writes it on its image."""
-    from geotile.masks import MaskOptions, _mask_one_image
+    from geotile.masks import MaskOptions, mask_one_image
 
     key = one.crs.to_wkt() if one.crs else None
-    _mask_one_image(one.labels, {key: (one.frame, one.names)}, one.source, one.image,
+    mask_one_image(one.labels, {key: (one.frame, one.names)}, one.source, one.image,
                     output, MaskOptions(), one.category, one.mapping, True, False, {},
                     multi=one.several, listed=True)
 

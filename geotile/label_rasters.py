@@ -68,10 +68,10 @@ from geotile.errors import GeotileWarning, InputError
 from geotile.palettes import (
     NEAR,
     PALETTES,
-    _near,
-    _sampled_colours,
     isprs_boundaries,
+    near_colours,
     palette_advice,
+    sampled_colours,
 )
 from geotile.quiet_warnings import hidden, quietly
 from geotile.raster_kinds import (
@@ -229,7 +229,7 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
             from geotile.json_text import decoded
 
             palette = json.loads(decoded(path.read_bytes()),
-                                 object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
+                                 object_pairs_hook=lambda pairs: no_twice(pairs, twice))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f'{path}: not a JSON palette like {{"building": [0, 0, 255]}} '
                              f"({exc}).") from exc
@@ -257,7 +257,7 @@ def read_palette(palette: str | os.PathLike | dict) -> dict[str, int]:
     return codes
 
 
-def _no_twice(pairs: list[tuple[str, object]], twice: list[str]) -> dict:
+def no_twice(pairs: list[tuple[str, object]], twice: list[str]) -> dict:
     """A JSON object as a dict, adding to ``twice`` the keys it names more than once."""
     seen: dict = {}
     for key, value in pairs:
@@ -507,13 +507,13 @@ def _untransformable(label_crs, labels_path, image_crs, image_path) -> str | Non
     from pyproj import Transformer
     from pyproj.exceptions import ProjError
 
-    from geotile.label_set import _crs_name
+    from geotile.label_set import crs_name
 
     try:
         Transformer.from_crs(image_crs.to_wkt(), label_crs.to_wkt(), always_xy=True)
     except ProjError:
-        return (f"{labels_path}: its CRS ({_crs_name(label_crs)}) cannot be transformed to "
-                f"that of {image_path} ({_crs_name(image_crs)}): they share no datum (a local "
+        return (f"{labels_path}: its CRS ({crs_name(label_crs)}) cannot be transformed to "
+                f"that of {image_path} ({crs_name(image_crs)}): they share no datum (a local "
                 "site grid?). Give a label raster in the image's CRS, or both in one map CRS.")
     return None
 
@@ -777,7 +777,7 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
     (within NEAR per band, below NEAR_SHARE, or LOSSY_NEAR_SHARE for JPEG-compressed labels,
     whose message says so). LABELS and IMAGE swapped gave an all-255 mask and "add 59222
     colours to the palette"."""
-    colours, counts = _sampled_colours(label)
+    colours, counts = sampled_colours(label)
     if len(colours) <= PHOTO_COLOURS:
         return
     palette = np.array(list(codes.values()), np.int32)
@@ -786,7 +786,7 @@ def _refuse_photo(label, labels_path, codes: dict[str, int]) -> None:
         return
     from geotile.raster import lossy_codec
 
-    close = counts[_near(colours, palette)].sum() / counts.sum()
+    close = counts[near_colours(colours, palette)].sum() / counts.sum()
     lossy = lossy_codec(label)
     if close >= (LOSSY_NEAR_SHARE if lossy else NEAR_SHARE):
         return

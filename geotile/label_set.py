@@ -113,7 +113,7 @@ def parse_crs(value, option: str):
         raise InputError(f"{option} {value}: {kind}, which places nothing on a map. Give the "
                          "CRS of the coordinates, e.g. EPSG:32633 (a drone ortho's 'UTM + "
                          "height' CRS without its height).")
-    raise InputError(f"{option}: its CRS ({_crs_name(crs)}) is {kind}, which places nothing "
+    raise InputError(f"{option}: its CRS ({crs_name(crs)}) is {kind}, which places nothing "
                      "on a map. Pass the CRS its coordinates are in with --labels-crs "
                      "(--prediction-crs for evaluate's predictions).")
 
@@ -171,8 +171,8 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
                                            always_xy=True)
     except ProjError as exc:  # e.g. a map CRS and a local (engineering) one
         raise InputError(
-            f"{source}: its CRS ({_crs_name(labels.crs)}) cannot be transformed to the "
-            f"raster's ({_crs_name(target)}): they share no datum. Give labels in the "
+            f"{source}: its CRS ({crs_name(labels.crs)}) cannot be transformed to the "
+            f"raster's ({crs_name(target)}): they share no datum. Give labels in the "
             "raster's coordinates (--labels-crs with its CRS when the file declares another), "
             "or a raster in a map CRS.") from exc
     moved = shapely.transform(densified(labels.geometries, labels.crs),
@@ -180,7 +180,8 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
                                                                                xy[:, 1])))
     if target.is_geographic:
         moved, polar = closed_round_poles(moved)  # from a polar CRS: caps, not zigzags
-        unwrapped = _unwrapped(moved[~polar], (labels.geometries[~polar], transformer))
+        unwrapped = rejoined_at_antimeridian(moved[~polar],
+                                             (labels.geometries[~polar], transformer))
         moved[~polar] = unwrapped
     return labels.replace(geometries=moved, crs=target)
 
@@ -364,7 +365,7 @@ def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None
         return None
     off = (f"is accurate to {used.accuracy:g} m only" if used.accuracy >= 0
            else "is a ballpark shift of unknown accuracy (tens of metres or more)")
-    return (f"{source}: moving {_crs_name(src)} to {_crs_name(dst)} {off} ({used.description}): "
+    return (f"{source}: moving {crs_name(src)} to {crs_name(dst)} {off} ({used.description}): "
             f"the {best.accuracy:g} m transformation needs the PROJ grid {grids[0]}, missing "
             f"here. Get it with `projsync --file {grids[0]}` (or set PROJ_NETWORK=ON) and "
             "rerun.")
@@ -379,7 +380,7 @@ def warn_inexact(source_crs, target_crs, bounds, source) -> None:
         warn(line, GeotileWarning)
 
 
-def _crs_name(crs) -> str:
+def crs_name(crs) -> str:
     """EPSG:xxxx, else the CRS's name (from its WKT)."""
     from pyproj import CRS
 
@@ -393,7 +394,7 @@ def _spans(geometries: np.ndarray) -> np.ndarray:
     return bounds[:, 2] - bounds[:, 0]
 
 
-def _unwrapped(moved: np.ndarray, source=None) -> np.ndarray:
+def rejoined_at_antimeridian(moved: np.ndarray, source=None) -> np.ndarray:
     """``moved`` (lon/lat) with the geometries cut at the antimeridian made whole: its
     corners east of 180 come back near -180, a ring round the rest of the world, burnt
     inverted; their western longitudes go past 180 instead. ``source``: (geometries,

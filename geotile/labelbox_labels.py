@@ -409,7 +409,7 @@ def _numbers(where: str, values: list, what: str) -> list[float]:
 
 
 def _polygon(where: str, points):
-    from geotile.coco_labels import MAX_POINTS, _polygonal
+    from geotile.coco_labels import MAX_POINTS, polygonal
 
     if isinstance(points, list) and len(points) > MAX_POINTS:
         raise InputError(f"{where} has {len(points):,} points; a polygon holds at most "
@@ -428,7 +428,7 @@ def _polygon(where: str, points):
     if xy is None or not (np.isfinite(xy).all() and np.abs(xy).max() <= MOST_RADIUS):
         _numbers(where, values, "a point of")  # says which
     shape = shapely.polygons(xy)
-    return shape if shape.is_valid else _polygonal(shapely.make_valid(shape))
+    return shape if shape.is_valid else polygonal(shapely.make_valid(shape))
 
 
 def _box(where: str, box):

@@ -324,9 +324,9 @@ def _shape(path: Path, position: int, shape, found: LabelmeFile):
     elif kind == "rectangle":
         geometry = shapely.box(*xy.min(axis=0), *xy.max(axis=0))
     else:
-        from geotile.coco_labels import _polygonal
+        from geotile.coco_labels import polygonal
 
-        geometry = _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+        geometry = polygonal(shapely.make_valid(shapely.Polygon(xy)))
     if geometry is None or geometry.is_empty or geometry.area <= 0:
         if kind != "mask":  # a mask of no pixel is nothing to burn, and no mistake
             found.slivers.append(position)

@@ -769,20 +769,20 @@ def _geojson_geometries(shapes: list, features: list, out: np.ndarray, path: Pat
     # --workers) say it once in full, then once for the other images (the CLI's digest)
     if trimmed:
         warn(GeotileWarning(
-            f"{path}: {_count(trimmed)} had positions of more than three numbers (an M "
+            f"{path}: {count_features(trimmed)} had positions of more than three numbers (an M "
             f"value?), read as x, y, z as GDAL does: {_names(trimmed, label)} (numbered from "
             "0, as ogrinfo does).", about=str(path), advice=f"{path}: features near "
             "them had positions of more than three numbers (an M value?), read as x, y, z as "
             "GDAL does."))
     if closed:
         warn(GeotileWarning(
-            f"{path}: {_count(closed)} had rings that were not closed and were closed: "
+            f"{path}: {count_features(closed)} had rings that were not closed and were closed: "
             f"{_names(closed, label)} (numbered from 0, as ogrinfo does).",
             about=str(path), advice=f"{path}: features near them had rings that were "
             "not closed and were closed."))
     if skipped:
         warn(GeotileWarning(
-            f"{path}: {_count(skipped)} with a geometry that cannot be read "
+            f"{path}: {count_features(skipped)} with a geometry that cannot be read "
             f"{'was' if len(skipped) == 1 else 'were'} skipped: "
             f"{_names(skipped, label)} (numbered from 0, as ogrinfo does; {reason}).",
             about=str(path), advice=f"{path}: features near them with a geometry that "
@@ -835,7 +835,7 @@ def _close_rings(shape):
     return {"type": kind, "coordinates": fixed[0] if kind == "Polygon" else fixed}
 
 
-def _count(indices: list) -> str:
+def count_features(indices: list) -> str:
     return f"{len(indices)} feature{'s' if len(indices) != 1 else ''}"
 
 
@@ -900,7 +900,7 @@ def no_crs(path) -> bool:
 OSM_LAYERS = ("points", "lines", "multilinestrings", "multipolygons", "other_relations")
 
 
-def _choose_layer(path: Path, layer: str | None) -> str | None:
+def choose_layer(path: Path, layer: str | None) -> str | None:
     """The layer to read: ``layer`` when the file has it, else the file's only layer of
     polygons or lines (None: GDAL's first layer); InputError listing the layers otherwise."""
     from pyogrio import list_layers
@@ -1000,7 +1000,7 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
     sequence = os.fspath(path).startswith(("GeoJSONSeq:", "GeoJSON:")) or \
         os.fspath(path).lower().endswith((".geojsonl", ".geojsons"))
     options = {} if sequence else _wkt_csv_options(path, where)
-    chosen = None if sequence and layer is None else _choose_layer(path, layer)
+    chosen = None if sequence and layer is None else choose_layer(path, layer)
     boxes, info = None, None
     if regions is not None:
         from pyogrio import read_info
@@ -1057,11 +1057,11 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
             return f"FID {fids[i]}" if fids is not None else f"feature {i}"
 
         if repaired:
-            warn(f"{path}: {_count(repaired)} with geometry GEOS cannot read as it is "
+            warn(f"{path}: {count_features(repaired)} with geometry GEOS cannot read as it is "
                  f"(e.g. unclosed rings) {'was' if len(repaired) == 1 else 'were'} "
                  f"repaired: {_names(repaired, label)}.")
         if skipped:
-            warn(f"{path}: {_count(skipped)} with a geometry that cannot be read "
+            warn(f"{path}: {count_features(skipped)} with a geometry that cannot be read "
                  f"{'was' if len(skipped) == 1 else 'were'} skipped: "
                  f"{_names(skipped, label)}.")
     return Labels(geometries, fields, crs, extent, values)
@@ -1261,7 +1261,7 @@ def whole_class_values(path, class_field: str, layer: str | None = None) -> list
             or not path.is_file():
         return None
     try:
-        chosen = _choose_layer(path, layer)
+        chosen = choose_layer(path, layer)
         if class_field not in pyogrio.read_info(path, layer=chosen)["fields"]:
             return None
         return _distinct(path, chosen, class_field)
@@ -1902,7 +1902,7 @@ def field_schema(path, layer: str | None = None) -> dict | None:
         sequence = os.fspath(source).startswith(("GeoJSONSeq:", "GeoJSON:")) or \
             os.fspath(source).lower().endswith((".geojsonl", ".geojsons"))
         options = {} if sequence else _wkt_csv_options(source, "where")
-        chosen = None if sequence and layer is None else _choose_layer(source, layer)
+        chosen = None if sequence and layer is None else choose_layer(source, layer)
         info = read_info(ogr_path(source), layer=chosen, **options)
     except InputError:
         raise
@@ -2193,7 +2193,7 @@ def class_ids(
         class_map = check_class_map(class_map, "--class-map")
     # an empty text value is no value (as in a Shapefile), unless the class map names it:
     # then a null is that value too (SpaceNet 8's 'flooded': 'yes' or null)
-    maps_empty = class_map is not None and "" in {_class_key(k) for k in class_map}
+    maps_empty = class_map is not None and "" in {class_value_text(k) for k in class_map}
 
     def null(v) -> bool:
         return v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
@@ -2215,10 +2215,10 @@ def class_ids(
     # only part of the file was read: ids from the names of the whole file, as a full read
     everything = values + ["" if null(v) else v for v in labels.values.get(class_field, [])
                            if not absent(v)]
-    numbers = [_number(v) for v in values]
+    numbers = [as_number(v) for v in values]
     if class_map is None:
         _refuse_ids_mixed_with_names(values, everything, class_field, source)
-    if class_map is None and all(_number(v) is not None for v in everything):
+    if class_map is None and all(as_number(v) is not None for v in everything):
         fractional = next((v for v, n in zip(values, numbers, strict=True)
                            if not float(n).is_integer()), None)
         if fractional is not None:
@@ -2227,7 +2227,7 @@ def class_ids(
                 "a whole class id 1..254. Map the classes with --class-map."
             )
         ids = [int(n) for n in numbers]
-        every = {int(n) for n in map(_number, everything) if float(n).is_integer()}
+        every = {int(n) for n in map(as_number, everything) if float(n).is_integer()}
         names = {i: str(i) for i in sorted(set(ids) | every)}
         positive = ids
     else:
@@ -2235,8 +2235,8 @@ def class_ids(
         # the whole file or run (values read beside these: one name in every mask), then here
         spelling: dict[str, str] = {}
         for v in [*everything[len(values):], *values]:
-            spelling.setdefault(class_key(_class_key(v)), _class_key(v))
-        keys = [class_key(_class_key(v)) for v in values]
+            spelling.setdefault(class_key(class_value_text(v)), class_value_text(v))
+        keys = [class_key(class_value_text(v)) for v in values]
         given = {class_key(k): i for k, i in (class_map or {}).items()}
         # names of background ('Clutter/background') that the map does not name: id 0
         background = {k for k in spelling if k not in given and names_background(k)}
@@ -2254,7 +2254,7 @@ def class_ids(
         positive = [i for i in ids if i]
         _say_background([spelling[k] for k in keys if k in background], class_field, source)
     bad = sorted({i for i in positive if not 1 <= i <= MAX_CLASS_ID})
-    if bad and class_map is None and not all(_number(v) is not None for v in everything):
+    if bad and class_map is None and not all(as_number(v) is not None for v in everything):
         raise InputError(  # ids 1..N given to the names: N is too many
             f"{source}: field {class_field!r} holds {len(mapping)} class names; a mask holds at "
             f"most {MAX_CLASS_ID} classes (ids 1..{MAX_CLASS_ID}). Merge them with a "
@@ -2280,7 +2280,7 @@ def _say_background(named: list[str], class_field: str, source) -> None:
         return
     shown = ", ".join(repr(k) for k in list(dict.fromkeys(named))[:5])
     warn(
-        f"{source}: {_count(named)} of field {class_field!r} "
+        f"{source}: {count_features(named)} of field {class_field!r} "
         f"{'name' if len(named) > 1 else 'names'} background ({shown}): burnt as background "
         "(0). To make them a class, name them in a --class-map.",
         GeotileWarning)
@@ -2292,15 +2292,16 @@ def _refuse_ids_mixed_with_names(values: list, everything: list, class_field: st
     sorted as text, every id would move (2 burnt as 3, 10 as 2)."""
     from collections import Counter
 
-    names = [v for v in everything if _number(v) is None]
+    names = [v for v in everything if as_number(v) is None]
     if not names or len(names) == len(everything):
         return
-    counts = Counter(str(v) for v in values if _number(v) is None)
+    counts = Counter(str(v) for v in values if as_number(v) is None)
     seen = list(dict.fromkeys(str(v) for v in names))
     shown = ", ".join(f"{v!r} ({counts[v]} feature{'s' if counts[v] != 1 else ''})"
                       if counts[v] else repr(v) for v in seen[:5])
     more = f" and {len(seen) - 5} more" if len(seen) > 5 else ""
-    ids = [_class_key(n) for n in sorted({n for n in map(_number, everything) if n is not None})]
+    ids = [class_value_text(n)
+           for n in sorted({n for n in map(as_number, everything) if n is not None})]
     raise InputError(
         f"{source}: field {class_field!r} holds class ids ({', '.join(ids[:5])}"
         f"{'...' if len(ids) > 5 else ''}) and values that are not numbers: {shown}{more}. "
@@ -2314,7 +2315,7 @@ def read_class_map(path: str | os.PathLike, *, zero: bool = False, merges: bool 
     ``zero``: it may name id 0, as a label raster's; ``merges``: a list of ids names them
     one class, {"other": [13, 14]}, as evaluate reads a truth's)."""
     from geotile.json_text import decoded
-    from geotile.label_rasters import _no_twice
+    from geotile.label_rasters import no_twice
 
     path = Path(path)
     twice: list[str] = []
@@ -2326,7 +2327,7 @@ def read_class_map(path: str | os.PathLike, *, zero: bool = False, merges: bool 
             text = raw.decode("cp1252")
             warn(f"{path}: not UTF-8; read it as Windows-1252. Check the class names with "
                  "accents.")
-        mapping = json.loads(text, object_pairs_hook=lambda pairs: _no_twice(pairs, twice))
+        mapping = json.loads(text, object_pairs_hook=lambda pairs: no_twice(pairs, twice))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
             f'{path}: not a JSON object of class names to ids, like {{"building": 1}}.'
@@ -2357,7 +2358,7 @@ def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False,
     low = 0 if zero else 1
     for name, value in mapping.items():
         values = value if merges and isinstance(value, list) and value else [value]
-        numbers = [None if isinstance(v, str) else _number(v) for v in values]
+        numbers = [None if isinstance(v, str) else as_number(v) for v in values]
         if not zero and not isinstance(value, list) and numbers[0] == 0 \
                 and names_background(name):
             continue
@@ -2382,7 +2383,7 @@ def check_class_map(mapping, source: str | os.PathLike, *, zero: bool = False,
                 raise InputError(f"{source}: id {int(number)} is in the ids of "
                                  f"{listed[int(number)]!r} and of {str(name)!r}; give each "
                                  "id one class.")
-        key, spelt = class_key(_class_key(name)), _class_key(name)
+        key, spelt = class_key(class_value_text(name)), class_value_text(name)
         if not isinstance(number, tuple):
             number = int(number)
         if key in keys and checked[keys[key]] != number:
@@ -2406,7 +2407,7 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _number(value) -> float | int | None:
+def as_number(value) -> float | int | None:
     """``value`` as a finite number when it is one or is text that reads as one; else None."""
     if isinstance(value, (bool, np.bool_)) or value is None:
         return None
@@ -2425,10 +2426,10 @@ def _number(value) -> float | int | None:
     return None
 
 
-def _class_key(value) -> str:
+def class_value_text(value) -> str:
     """The text a class value is looked up by: whole numbers as "1" (also 1.0 and "01"),
     text without the spaces around it."""
-    number = _number(value)
+    number = as_number(value)
     if number is not None and float(number).is_integer():
         return str(int(number))
     return str(value).strip()

@@ -88,7 +88,7 @@ def is_labelstudio_file(path) -> bool:
     return sniffed(path, _SNIFF, SNIFF_BYTES, ".json") and holds(Path(path), is_labelstudio)
 
 
-def _parse(path: Path):
+def read_labelstudio_json(path: Path):
     from geotile.json_text import read_json
 
     return read_json(path, "Give Label Studio's JSON export.")
@@ -102,8 +102,8 @@ def read_labelstudio(labels, images) -> Labelme:
     from geotile.turned_images import image_view
 
     path = Path(os.fspath(labels))
-    document = _parse(path)
-    tasks = _tasks(path, document if isinstance(document, list) else [document])
+    document = read_labelstudio_json(path)
+    tasks = labelstudio_tasks(path, document if isinstance(document, list) else [document])
     by_name: dict[str, list[dict]] = {}
     for task in tasks:
         by_name.setdefault(task["name"], []).append(task)
@@ -144,7 +144,7 @@ def export_names(path: Path, tasks: list[dict]) -> list[str]:
     return names
 
 
-def _tasks(path: Path, items: list) -> list[dict]:
+def labelstudio_tasks(path: Path, items: list) -> list[dict]:
     """Each task's ``{"id", "name", "image", "annotations", "predictions", "min"}``
     (JSON_MIN's records of one id gathered as its annotations)."""
     tasks: dict = {}
@@ -428,7 +428,7 @@ def _geometry(where: str, kind: str, value: dict, width: int, height: int):
 
 
 def _polygon(where: str, points, width: int, height: int):
-    from geotile.coco_labels import MAX_POINTS, _polygonal
+    from geotile.coco_labels import MAX_POINTS, polygonal
     from geotile.label_points import float_xy, xy_pairs
 
     if isinstance(points, list) and len(points) > MAX_POINTS:
@@ -442,7 +442,7 @@ def _polygon(where: str, points, width: int, height: int):
         raise InputError(f"{where} has a point that is no percent of the image (not finite, "
                          f"or past {MOST_PERCENT:g}). Fix or remove it.")
     xy = xy * np.array([width, height]) / 100
-    return _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+    return polygonal(shapely.make_valid(shapely.Polygon(xy)))
 
 
 def decode_rle(data, count: int) -> np.ndarray | None:
@@ -574,12 +574,12 @@ def _png_alpha(where: str, png: bytes) -> np.ndarray:
     from rasterio.io import MemoryFile
 
     from geotile.no_georef import quiet_rasterio
-    from geotile.supervisely_bitmaps import _chunks
+    from geotile.supervisely_bitmaps import png_chunks
 
     if not _whole_png(png):  # libpng reads a cut one, its missing rows left 0
         raise InputError(f"{where} is a bitmask whose PNG is cut short or broken (a chunk's "
                          "length or CRC is wrong, or no IEND). Fix or remove it.")
-    chunks = _chunks(png)
+    chunks = png_chunks(png)
     depth, colour = chunks[b"IHDR"][8], chunks[b"IHDR"][9]
     transparency = chunks.get(b"tRNS")
     if colour not in (4, 6) and transparency is None:

@@ -306,10 +306,10 @@ def is_line_file(path: str | os.PathLike, layer: str | None = None) -> bool | No
 
         with hidden(RuntimeWarning):  # GDAL's notes on a file it cannot read
             if layer is None and len(pyogrio.list_layers(ogr_path(path))) > 1:
-                from geotile.labels import _choose_layer
+                from geotile.labels import choose_layer
 
                 # the one layer of lines or polygons beside points (osmnx: nodes, edges)
-                layer = _choose_layer(path, None)
+                layer = choose_layer(path, None)
                 if layer is None:
                     return False  # points only: the other scores say so
             info = pyogrio.read_info(ogr_path(path), layer=layer)

@@ -646,7 +646,7 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
     if not lines.any():
         return labels
     if width is None:
-        closed = _closed_lines(linear[lines], source)
+        closed = closed_lines_message(linear[lines], source)
         if lines_fix is not None:
             if only.all():
                 raise InputError(f"{source}: the features are lines (roads?), which have no "
@@ -689,7 +689,7 @@ def buffer_lines(labels, crs, source, width: float | None, cap: str = "round",
     return labels.replace(geometries=geometries)
 
 
-def _closed_lines(lines, source) -> str:
+def closed_lines_message(lines, source) -> str:
     """What to say of the closed ``lines`` (outlines, as CAD's closed polylines read): the
     conversion that makes them polygons; '' unless most lines are closed (a road network's
     roundabouts are not outlines, and the conversion would make every road a polygon; a CAD
@@ -708,7 +708,7 @@ def _closed_lines(lines, source) -> str:
 
 
 def _closed_advice(closed: str, source) -> str:
-    """:func:`_closed_lines`' text without its count, for the advice of many images."""
+    """:func:`closed_lines_message`' text without its count, for the advice of many images."""
     if not closed:
         return ""
     return (" Most are closed (outlines, as CAD polylines are read): to read them as "
@@ -970,7 +970,7 @@ def make_masks(
     for index, (image_path, output_path, replace, tag) in enumerate(zip(
             image_paths, output_paths, overwrites, complete, strict=True)):
         summaries.append(
-            _mask_one_image(
+            mask_one_image(
                 labels, by_crs, labels_path, input_path(image_path), Path(output_path),
                 options, class_field, class_map, replace, progress, co, tag, spacenet_rows,
                 layer, overlaps=overlaps, regions=ignore.of(index) if ignore else (),
@@ -1041,16 +1041,16 @@ def _coco_masks(coco, image_paths, output_paths, overwrites, complete, options, 
     several = len(set(mapping.values())) > 1
     summaries = []
     for index, ((image, labels, crs, frame, names), output, replace, tag) in enumerate(zip(
-            _coco_frames(coco, image_paths, mapping), output_paths, overwrites, complete,
+            coco_frames(coco, image_paths, mapping), output_paths, overwrites, complete,
             strict=True)):
-        summaries.append(_mask_one_image(
+        summaries.append(mask_one_image(
             labels, {crs.to_wkt() if crs else None: (frame, names)}, coco.path, image,
             Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
             tag, multi=several, listed=True, regions=ignore.of(index) if ignore else ()))
     return summaries
 
 
-def _coco_frames(coco, image_paths, mapping, entries=None) -> list[tuple]:
+def coco_frames(coco, image_paths, mapping, entries=None) -> list[tuple]:
     """(image, labels, crs, frame, names) of every image of a COCO run, its annotations
     placed and classed (crowd regions ``IGNORE``): any broken annotation or class the
     mapping lacks, in any image, refused before a mask is written. ``entries``: the images'
@@ -1083,14 +1083,14 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
 
     check_images(yolo, image_paths)
     if class_map is None:  # ids are index + 1, given by name: one name, one index
-        _refuse_shared_names(yolo)
+        refuse_shared_names(yolo)
     mapping = class_map or yolo.class_map
     several = len(set(mapping.values())) > 1
     summaries = []
     for position, ((image, source, crs, labels, (frame, names)), output, replace, tag) in \
-            enumerate(zip(_yolo_frames(yolo, image_paths, mapping), output_paths, overwrites,
+            enumerate(zip(yolo_frames(yolo, image_paths, mapping), output_paths, overwrites,
                           complete, strict=True)):
-        summary = _mask_one_image(
+        summary = mask_one_image(
             labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
             Path(output), options, CATEGORY, mapping, replace, progress, creation_options,
             tag, multi=several, listed=True, regions=ignore.of(position) if ignore else ())
@@ -1099,7 +1099,7 @@ def _yolo_masks(yolo, image_paths, output_paths, overwrites, complete, options, 
     return summaries
 
 
-def _yolo_frames(yolo, image_paths, mapping) -> list[tuple]:
+def yolo_frames(yolo, image_paths, mapping) -> list[tuple]:
     """(image, label file, crs, labels, (frame, names)) of every image of a YOLO run, its
     objects placed and classed, before any mask is written."""
     from geotile.input_paths import input_path
@@ -1129,10 +1129,10 @@ def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, opt
     check_images(labelme, image_paths)
     summaries = []
     for index, ((image, source, crs, labels, (frame, names)), output, replace, tag) in \
-            enumerate(zip(_labelme_frames(labelme, image_paths, class_map), output_paths,
+            enumerate(zip(labelme_frames(labelme, image_paths, class_map), output_paths,
                           overwrites, complete, strict=True)):
         several = len([i for i in names if i]) > 1
-        summary = _mask_one_image(
+        summary = mask_one_image(
             labels, {crs.to_wkt() if crs else None: (frame, names)}, source, image,
             Path(output), options, CATEGORY, class_map, replace, progress, creation_options,
             tag, multi=several, listed=True, regions=ignore.of(index) if ignore else ())
@@ -1140,7 +1140,7 @@ def _labelme_masks(labelme, image_paths, output_paths, overwrites, complete, opt
     return summaries
 
 
-def _labelme_frames(labelme, image_paths, class_map):
+def labelme_frames(labelme, image_paths, class_map):
     """(image, label file, crs, labels, (frame, names)) of every image of a Labelme run, its
     shapes classed (``__ignore__``'s ``IGNORE``; a class the map lacks, in any image, refused
     before any mask is written), then placed one image at a time as the iterator is walked:
@@ -1186,7 +1186,7 @@ def _placed_labelme(labelme, opened: list, class_map, first: int = 0):
         yield image, source, crs, labels, (frame, names)
 
 
-def _refuse_shared_names(yolo) -> None:
+def refuse_shared_names(yolo) -> None:
     """InputError when data.yaml names two class indices alike (as class names compare),
     which index + 1 ids cannot tell apart."""
     from geotile.class_keys import class_key
@@ -1283,7 +1283,7 @@ def check_placeable(labels_path, image_paths, *, labels_crs=None, layer=None,
 
     coco = read_coco(labels_path)
     if coco is not None:  # each image in its own pixels: listed, of its size, its
-        _coco_frames(coco, image_paths, class_map or coco.class_map)  # annotations sound
+        coco_frames(coco, image_paths, class_map or coco.class_map)  # annotations sound
         return
     unplaced = []
     for image_path in image_paths:
@@ -1376,7 +1376,7 @@ def mask_creation_options(creation_options, count: int) -> dict:
     return options
 
 
-def _mask_one_image(
+def mask_one_image(
     labels, by_crs, labels_path, image_path, output_path, options, class_field, class_map,
     overwrite, progress, creation_options, complete=None, spacenet_rows=False, layer=None,
     *, multi: bool | None = None, listed: bool = False, overlaps: list | None = None,
@@ -1489,7 +1489,7 @@ def _in_image_crs(labels, src, image_path) -> str:
     import shapely
 
     from geotile.crs_names import exact_code
-    from geotile.label_set import _crs_name, grid_envelope
+    from geotile.label_set import crs_name, grid_envelope
     from geotile.no_georef import map_crs
 
     crs = map_crs(src)
@@ -1503,9 +1503,9 @@ def _in_image_crs(labels, src, image_path) -> str:
     code = exact_code(crs)
     wkt = f"{Path(name).stem}.wkt"
     if code:
-        return (f" They lie on {name} in its CRS ({_crs_name(crs)}): if that is theirs, "
+        return (f" They lie on {name} in its CRS ({crs_name(crs)}): if that is theirs, "
                 f"--labels-crs {code}.")
-    return (f" They lie on {name} in its CRS ({_crs_name(crs)}), which has no EPSG code: if "
+    return (f" They lie on {name} in its CRS ({crs_name(crs)}), which has no EPSG code: if "
             f"that is theirs, `gdalsrsinfo -o wkt {shlex.quote(name)} > {shlex.quote(wkt)}`, "
             f"then --labels-crs {shlex.quote(wkt)}.")
 
@@ -1769,7 +1769,7 @@ class RegionMask:
         from rasterio.enums import Resampling
         from rasterio.vrt import WarpedVRT
 
-        from geotile.ignore_regions import _read_vector, areas, is_region_raster
+        from geotile.ignore_regions import areas, is_region_raster, read_ignore_regions
         from geotile.input_paths import input_path
         from geotile.label_set import grid_envelope
         from geotile.raster import open_raster
@@ -1783,7 +1783,7 @@ class RegionMask:
                     region, crs=image.crs, transform=image.transform, width=image.width,
                     height=image.height, resampling=Resampling.nearest)))
                 continue
-            labels, _ = areas(_read_vector(f, [(image.crs, grid_envelope(
+            labels, _ = areas(read_ignore_regions(f, [(image.crs, grid_envelope(
                 image.transform, image.width, image.height))]))  # lines: said in the check
             if len(labels):
                 frame, _ = prepare_labels(labels, image.crs, f)

@@ -506,17 +506,17 @@ def _without_background(frame, field: str, source):
     0 and tile leaves out of its annotations; a warning names them."""
     from geotile.class_keys import names_background
     from geotile.errors import GeotileWarning
-    from geotile.labels import _class_key, _count
+    from geotile.labels import class_value_text, count_features
 
     if not len(frame) or field not in frame.columns:
         return frame
-    named = [_class_key(v) if isinstance(v, str) else None for v in frame[field]]
+    named = [class_value_text(v) if isinstance(v, str) else None for v in frame[field]]
     background = np.array([v is not None and names_background(v) for v in named], bool)
     if not background.any():
         return frame
     said = [v for v, b in zip(named, background, strict=True) if b]
     shown = ", ".join(repr(v) for v in list(dict.fromkeys(said))[:5])
-    warn(f"{source}: {_count(said)} of field {field!r} "
+    warn(f"{source}: {count_features(said)} of field {field!r} "
          f"{'name' if len(said) > 1 else 'names'} background ({shown}): left out of "
          "the scores, as make-masks burns them as background (0).", GeotileWarning)
     return frame[~background]
@@ -546,13 +546,13 @@ def _class_labels(*columns) -> list[np.ndarray]:
     aside), spelt as first seen (the first column first); missing (null, or blank text: a
     CSV's null) -> 'none'."""
     from geotile.class_keys import class_key
-    from geotile.labels import _class_key
+    from geotile.labels import class_value_text
 
     spelling: dict[str, str] = {}
     labels = []
     for column in columns:
         texts = ["none" if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v))
-                 or (isinstance(v, str) and not v.strip()) else _class_key(v) for v in column]
+                 or (isinstance(v, str) and not v.strip()) else class_value_text(v) for v in column]
         labels.append(np.array([spelling.setdefault(class_key(t), t) for t in texts],
                                dtype=object))
     return labels

@@ -128,7 +128,7 @@ NEAR = 16
 OWN_COLOUR_SHARE = 0.01
 
 
-def _sampled_colours(label) -> tuple[np.ndarray, np.ndarray]:
+def sampled_colours(label) -> tuple[np.ndarray, np.ndarray]:
     """The distinct colour codes of a sample of an RGB raster's pixels (a few blocks) and
     their pixel counts; pixels of alpha 0 or of the raster's nodata left out."""
     alpha = [b for b in alpha_bands(label) if b > 3][:1]
@@ -140,7 +140,7 @@ def _sampled_colours(label) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(rgb[0] << 16 | rgb[1] << 8 | rgb[2], return_counts=True)
 
 
-def _near(colours: np.ndarray, others: np.ndarray) -> np.ndarray:
+def near_colours(colours: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Which colour codes are within NEAR in every band of one of ``others``."""
     near = np.zeros(len(colours), bool)
     bands = np.stack([colours >> 16, colours >> 8 & 255, colours & 255])
@@ -169,7 +169,7 @@ def palette_advice(label) -> str:
     if (colour := one_colour_on_black(label)) is not None:  # a binary mask in a colour
         return ('--palette palette.json ({"background": [0, 0, 0], "building": '
                 f"{list(colour)}}}: a mask of black and one colour)")
-    colours, counts = _sampled_colours(label)
+    colours, counts = sampled_colours(label)
     if isprs_boundaries("potsdam", label.name):
         counts = np.where(colours == 0, 0, counts)  # black: ignored with --palette potsdam
     best, best_key = None, (0, 0)
@@ -179,10 +179,10 @@ def palette_advice(label) -> str:
             continue
         codes = np.array([r << 16 | g << 8 | b for r, g, b in PALETTES[name].values()],
                          np.int64)
-        covered = _near(colours, codes)
+        covered = near_colours(colours, codes)
         if (counts[~covered] >= OWN_COLOUR_SHARE * counts.sum()).any():
             continue
-        key = (int(counts[covered].sum()), -int((~_near(codes, colours)).sum()))
+        key = (int(counts[covered].sum()), -int((~near_colours(codes, colours)).sum()))
         if key > best_key:
             best, best_key = name, key
     if best is not None and best_key[0] > counts.sum() / 2:

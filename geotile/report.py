@@ -100,15 +100,15 @@ def check_image_crs(image, truth, truth_crs) -> None:
     """Before scoring: an InputError naming ``image`` and ``truth`` where the polygons (in
     ``truth_crs``) cannot be drawn over the image (a local site grid and a map CRS)."""
     from geotile.ground_scale import transformable
-    from geotile.label_set import _crs_name
+    from geotile.label_set import crs_name
     from geotile.raster import open_raster
 
     with open_raster(image) as src:
         image_crs = src.crs
     if image_crs is None or truth_crs is None or transformable(truth_crs, image_crs):
         return
-    raise InputError(f"{image}: its CRS ({_crs_name(image_crs)}) and that of {truth} "
-                     f"({_crs_name(truth_crs)}) share no datum (a local site grid?), so the "
+    raise InputError(f"{image}: its CRS ({crs_name(image_crs)}) and that of {truth} "
+                     f"({crs_name(truth_crs)}) share no datum (a local site grid?), so the "
                      "polygons cannot be drawn over it. Give --image the image of these labels "
                      "in their CRS, or leave --image out (a blank background).")
 

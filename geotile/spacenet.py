@@ -524,7 +524,7 @@ def _check_local_crs(paths: list, option) -> None:
     no place on the earth) whose PolygonWKT_Geo would be in another CRS (EPSG:4326 by
     default), which PROJ cannot reach from it."""
     from geotile.ground_scale import local_unit, on_earth, transformable
-    from geotile.label_set import _crs_name
+    from geotile.label_set import crs_name
     from geotile.no_georef import raster_crs
     from geotile.output_crs import check_transformable, parse_crs
     from geotile.raster import open_raster
@@ -539,9 +539,9 @@ def _check_local_crs(paths: list, option) -> None:
         if crs is not None and (local_unit(crs) is not None or elsewhere) and \
                 not transformable(crs, target):
             kind = "a CRS of another body than the earth" if elsewhere else "a local CRS"
-            raise InputError(f"{path}: the raster is in {kind} ({_crs_name(crs)}), tied "
+            raise InputError(f"{path}: the raster is in {kind} ({crs_name(crs)}), tied "
                              f"to no place on the earth, which PROJ cannot convert to "
-                             f"PolygonWKT_Geo's {_crs_name(target)}: give --crs source (Geo "
+                             f"PolygonWKT_Geo's {crs_name(target)}: give --crs source (Geo "
                              "WKT in the raster's coordinates), or georeference the raster.")
         check_transformable(crs, target, option)
 

@@ -130,7 +130,7 @@ def _png(where: str, title: str, text: str, x0: int, y0: int,
     return head + rest, True
 
 
-def _chunks(png: bytes) -> dict[bytes, bytes]:
+def png_chunks(png: bytes) -> dict[bytes, bytes]:
     """The chunks before the pixels (IHDR, PLTE, tRNS...), by type."""
     found, at = {}, len(_SIGNATURE)
     while at + 8 <= len(png):
@@ -172,7 +172,7 @@ def _opacity(where: str, title: str, png: bytes, compressed: bool) -> np.ndarray
 
 def _mask(where: str, title: str, png: bytes, compressed: bool) -> np.ndarray:
     """The bitmap's pixels inside, as Supervisely reads them."""
-    chunks = _chunks(png)
+    chunks = png_chunks(png)
     colour = chunks[b"IHDR"][9]
     transparency = chunks.get(b"tRNS")
     if colour == 2 and transparency is not None and len(transparency) < 6:

@@ -109,7 +109,7 @@ def _datasets(project: Path) -> list[Path]:
     return sorted(found)
 
 
-def _layout(path: Path) -> tuple[list[Path], Path | None]:
+def supervisely_layout(path: Path) -> tuple[list[Path], Path | None]:
     """(the ann files of LABELS, the project's meta.json or None)."""
     if path.is_file():
         return [path], _meta_above(path.parent)
@@ -155,7 +155,7 @@ def read_supervisely(labels, images):
     from geotile.labelme_labels import Labelme, is_ignore, run_names, say_left_out
 
     path = Path(os.fspath(labels))
-    files, meta = _layout(path)
+    files, meta = supervisely_layout(path)
     classes = _classes(meta)
     if path.is_file() and len(images) != 1:
         raise InputError(f"{path}: Supervisely's annotation of one image, but {len(images)} "

@@ -124,7 +124,7 @@ def read_via(labels, images, class_field: str | None = None):
     from geotile.labelme_labels import Labelme, LabelmeFile
 
     path = Path(os.fspath(labels))
-    by_name = _by_name(path, entries_of(path))
+    by_name = entries_by_name(path, entries_of(path))
     field = _class_field(path, by_name, class_field)
     names, unnamed = _names(path, by_name, field)
     read: dict[tuple, LabelmeFile] = {}
@@ -147,7 +147,7 @@ def read_via(labels, images, class_field: str | None = None):
     return Labelme(os.fspath(labels), files, shapes, names)
 
 
-def _by_name(path: Path, entries: dict) -> dict[str, list[tuple[str, dict]]]:
+def entries_by_name(path: Path, entries: dict) -> dict[str, list[tuple[str, dict]]]:
     """Base name of each entry's filename -> its (key, entry)s, each checked in structure."""
     by_name: dict[str, list[tuple[str, dict]]] = {}
     for key, entry in entries.items():
@@ -317,7 +317,7 @@ def _instances(path: Path, entry: dict, field: str | None, found,
 
 def _geometry(where: str, kind: str, shape: dict, height: int):
     """The region's shape in its image's pixel coordinates."""
-    from geotile.coco_labels import MAX_POINTS, _polygonal
+    from geotile.coco_labels import MAX_POINTS, polygonal
     from geotile.labelme_labels import MOST_RADIUS, circle, ellipse
 
     if kind == "polygon":
@@ -336,7 +336,7 @@ def _geometry(where: str, kind: str, shape: dict, height: int):
             raise InputError(f"{where} is a polygon of {len(xs)} point(s); it needs at least "
                              "3 points. Fix or remove it.")
         xy = _within(where, _finite(where, xs + ys)).reshape(2, -1).T
-        return _polygonal(shapely.make_valid(shapely.Polygon(xy)))
+        return polygonal(shapely.make_valid(shapely.Polygon(xy)))
     keys = AREA[kind] + (("theta",) if kind == "ellipse" and "theta" in shape else ())
     values = [shape.get(k) for k in keys]
     if not all(map(_number, values)):

@@ -404,7 +404,7 @@ def image_labels(yolo: Yolo, position: int, width: int, height: int, transform, 
     """:class:`geotile.label_set.Labels` of image ``position``'s objects in the coordinates
     of the image (``width`` x ``height`` px, ``transform``, ``crs``): field ``category`` (the
     class name); objects in line order (the later wins where they overlap)."""
-    from geotile.coco_labels import _polygonal
+    from geotile.coco_labels import polygonal
     from geotile.label_set import Labels
     from geotile.spacenet import pixel_to_map
 
@@ -412,7 +412,7 @@ def image_labels(yolo: Yolo, position: int, width: int, height: int, transform, 
     for item in yolo.objects[position]:
         xy = item.points * (width, height)
         polygon = (shapely.box(*xy.min(axis=0), *xy.max(axis=0)) if item.box
-                   else _polygonal(shapely.make_valid(shapely.Polygon(xy))))
+                   else polygonal(shapely.make_valid(shapely.Polygon(xy))))
         if polygon.is_empty or polygon.area <= 0:
             slivers.append(item.line)
             continue

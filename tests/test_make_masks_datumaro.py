@@ -289,7 +289,7 @@ def test_shapes_against_datumaro_s_own_drawing():
     import shapely
     from rasterio.features import rasterize
 
-    from geotile.coco_labels import _polygonal
+    from geotile.coco_labels import polygonal
     from geotile.datumaro_labels import _boxed
 
     def theirs(ring):
@@ -320,7 +320,7 @@ def test_shapes_against_datumaro_s_own_drawing():
     for _ in range(200):
         ring = rng.uniform(8, [W - 8, H - 8]) + rng.uniform(-12, 12, (int(rng.integers(3, 9)),
                                                                      2))
-        polygon = _polygonal(shapely.make_valid(shapely.Polygon(ring)))  # as read
+        polygon = polygonal(shapely.make_valid(shapely.Polygon(ring)))  # as read
         differ = rasterize([polygon], out_shape=(H, W), dtype="uint8") != theirs(
             ring.ravel().tolist())
         assert near_outline(shapely.Polygon(ring), differ)

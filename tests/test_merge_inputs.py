@@ -777,13 +777,13 @@ def test_opening_a_tile_does_not_list_its_folder_and_still_finds_its_side_cars(
     gpd.GeoDataFrame(geometry=[box(UTM_ORIGIN[0], UTM_ORIGIN[1] - 4, UTM_ORIGIN[0] + 4,
                                    UTM_ORIGIN[1])], crs=UTM_CRS).to_file(labels)
     seen = []
-    real = geotile.masks._mask_one_image
+    real = geotile.masks.mask_one_image
 
     def spy(*args, **kwargs):
         seen.append(get_gdal_config("GDAL_DISABLE_READDIR_ON_OPEN"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(geotile.masks, "_mask_one_image", spy)
+    monkeypatch.setattr(geotile.masks, "mask_one_image", spy)
     result = run_cli("make-masks", labels, tiles, "-o", tmp_path / "out", "-q")
     assert result.exit_code == 0, result.output
     assert seen == ["TRUE", "TRUE"]  # GDAL reads the folder listing of neither tile

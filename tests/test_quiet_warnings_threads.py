@@ -81,7 +81,7 @@ def _labelme_classes(monkeypatch, entered, other_in, tmp_path):
     import geotile.labels
     import geotile.no_georef
     import geotile.raster
-    from geotile.masks import _labelme_frames
+    from geotile.masks import labelme_frames
 
     text = "b.json: 1 feature of field 'label' names background ('_background_'): burnt"
 
@@ -96,7 +96,7 @@ def _labelme_classes(monkeypatch, entered, other_in, tmp_path):
                         lambda *a: {geotile.labelme_labels.CATEGORY: []})
     monkeypatch.setattr(geotile.labels, "class_ids", _slow(class_ids, entered, other_in))
     labelme = types.SimpleNamespace(files=["b.json"], names=["_background_"])
-    return (lambda: _labelme_frames(labelme, ["b.png"], None),
+    return (lambda: labelme_frames(labelme, ["b.png"], None),
             lambda got: isinstance(got, types.GeneratorType), text, GeotileWarning)
 
 
