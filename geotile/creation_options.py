@@ -34,7 +34,7 @@ COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def _resolved(compression: str) -> str:
+def resolved_compression(compression: str) -> str:
     """A name of :data:`COMPRESSION_PROFILES`; "float-fast": ZSTD level 1 (with the float
     predictor), DEFLATE level 1 where GDAL lacks ZSTD."""
     if compression == "float-fast":

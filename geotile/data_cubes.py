@@ -46,10 +46,10 @@ def _unoriented_rows(src) -> str | None:
     """The refusal of a NetCDF raster whose rows no y coordinate orients, unless the user
     set GDAL_NETCDF_BOTTOMUP: GDAL then assumes them stored bottom-up and flips them, upside
     down for the many written top row first (numpy, xarray, h5py order)."""
-    from geotile.gdal_settings import _user_set
+    from geotile.gdal_settings import set_by_user
     from geotile.no_georef import unplaced
 
-    if src.height < 2 or not unplaced(src) or _user_set("GDAL_NETCDF_BOTTOMUP"):
+    if src.height < 2 or not unplaced(src) or set_by_user("GDAL_NETCDF_BOTTOMUP"):
         return None
     return (f"{src.name}: no y coordinate says which way its rows go, and GDAL would turn "
             f"them upside down (it assumes them stored bottom row first); set "

@@ -53,7 +53,7 @@ def _file_limit_settings() -> dict:
     return {"GDAL_MAX_DATASET_POOL_SIZE": str(max(2, soft // 4))}
 
 
-def _user_set(key: str) -> bool:
+def set_by_user(key: str) -> bool:
     """Whether the GDAL setting ``key`` is the user's (environment or rasterio.Env)."""
     from rasterio.env import get_gdal_config
 

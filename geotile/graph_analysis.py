@@ -460,7 +460,7 @@ def graph_ends(graph, opset: int | None = None) -> dict[str, GraphEnd]:
     producers, constants = _graph_index(graph)
     values = constant_values(graph)
     memo: dict[str, GraphEnd] = {}
-    rank = _graph_ranks(graph, producers)
+    rank = graph_ranks(graph, producers)
 
     def softmax(node) -> GraphEnd:
         quantized = node.op_type == "QLinearSoftmax"  # its own opset attribute, axis -1
@@ -597,7 +597,7 @@ _BROADCAST_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean"
                   "PRelu", "MatMul"}
 
 
-def _graph_ranks(graph, producers: dict):
+def graph_ranks(graph, producers: dict):
     """rank(name): the number of axes of a tensor when the graph tells it (the image input
     has 4; shapes carried through convolutions, elementwise and shape-keeping ops), else
     None (through Reshape, Flatten, Squeeze...)."""

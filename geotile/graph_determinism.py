@@ -60,11 +60,11 @@ def batch_reduction(graph, input_name: str, fixed_batch: int | None = None) -> s
     over every window), as a Slice of computed bounds is none, nor a Reshape to a whole
     multiple of the model's own ``fixed_batch`` (an export without dynamic axes: [2, 32,
     -1]; Swin's attention of B x 16 windows, [32, 64, 96]: each window its own rows)."""
-    from geotile.graph_analysis import _graph_ranks
+    from geotile.graph_analysis import graph_ranks
     from geotile.onnx_graph import attribute, constant_values
 
     values = constant_values(graph)
-    rank = _graph_ranks(graph, {out: node for node in graph.node for out in node.output})
+    rank = graph_ranks(graph, {out: node for node in graph.node for out in node.output})
     batch_axes = _batch_axes(graph, input_name, values, rank)
     for node in graph.node:
         if not node.input or node.input[0] not in batch_axes:

@@ -39,7 +39,7 @@ def is_virtual_subdataset(path: str | os.PathLike) -> bool:
     return bool(_VIRTUAL_SUBDATASET.match(os.fspath(path)))
 
 
-def _is_local(path: str | os.PathLike) -> bool:
+def is_local(path: str | os.PathLike) -> bool:
     return not is_virtual_path(path)
 
 
@@ -234,7 +234,7 @@ def in_name_order(paths) -> list:
 def input_exists(path: str | os.PathLike) -> bool:
     """False only for a local file that does not exist (GDAL itself checks virtual paths,
     and the subdatasets of an existing file: :func:`subdataset_file`)."""
-    return not _is_local(path) or Path(path).exists() or subdataset_file(path) is not None
+    return not is_local(path) or Path(path).exists() or subdataset_file(path) is not None
 
 
 #: the start of a URL (s3://, https://, rasterio's zip://)
@@ -441,7 +441,7 @@ def _folder_names(folder: str, name: str) -> dict[str, list[str]]:
     return names
 
 
-def _side_car_in_another_case(path) -> bool:
+def side_car_in_another_case(path) -> bool:
     """Whether a local raster has a side-car that GDAL, not listing folders
     (GDAL_DISABLE_READDIR_ON_OPEN, see gdal_settings), would miss: one named in another
     case than the raster's or mixed case (scene.TIF with scene.tif.msk, c.tif with c.Tfw).

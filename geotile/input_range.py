@@ -37,7 +37,7 @@ def check_input_range(model, src, indexes, extra, read, scaled: bool, image_path
     dtypes = [np.dtype(src.dtypes[i - 1]) for i in indexes] + list(
         extra.dtypes if extra is not None else [])
     # each further date of ``extra`` (a DateStack's dates, else the one ExtraBands), as
-    # extra_bands.each_date gives them (not imported: extra_bands takes _shown from here)
+    # extra_bands.each_date gives them (not imported: extra_bands takes shown_values from here)
     dates = [] if extra is None else list(getattr(extra, "dates", [extra]))
     owners = [None] * len(indexes) + [d.path for d in dates for _ in range(d.count)]
     if not whole:

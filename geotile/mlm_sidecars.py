@@ -658,7 +658,7 @@ class MlmInput:
         self.bands = self.order = None
         self.where = f"{file.name} mlm:input"
         self.why = ""
-        self.nodata: dict[str, float] = {}  # band name (_key) -> its band object's nodata
+        self.nodata: dict[str, float] = {}  # band name (band_key) -> its band object's nodata
 
     def bind(self, indexes, source, added: int = 0) -> None:
         pass

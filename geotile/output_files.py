@@ -25,8 +25,8 @@ from rasterio.errors import RasterioError
 from geotile.creation_options import (
     BIGTIFF,
     COMPRESSION_PROFILES,
-    _resolved,
     cog_creation_options,
+    resolved_compression,
 )
 from geotile.errors import (
     GeotileError,
@@ -112,7 +112,7 @@ def check_stopped() -> None:
         guard.check()
 
 
-def _temporary_sibling(path: Path) -> Path:
+def temporary_sibling(path: Path) -> Path:
     """``.<stem>.<8 hex>.tmp<suffix>``; in a cluster run ``.<stem>.<run tag>-<8 hex>...``,
     so that the run can remove those its killed workers left (geotile.distributed). The
     stem is :func:`gdal_safe_name`'d (the rename into place keeps the name given)."""
@@ -127,18 +127,18 @@ def _lock_of(tmp: Path) -> Path:
     return tmp.with_name(f"{tmp.name}.lock")
 
 
-def _held_temporary(final: Path) -> tuple[Path, int | None]:
-    """A temporary name for ``final`` (:func:`_temporary_sibling`) and a descriptor holding
-    an exclusive lock on its ``<tmp>.lock`` until :func:`_release_temporary`: another run's
+def held_temporary(final: Path) -> tuple[Path, int | None]:
+    """A temporary name for ``final`` (:func:`temporary_sibling`) and a descriptor holding
+    an exclusive lock on its ``<tmp>.lock`` until :func:`release_temporary`: another run's
     --resume (remove_temporaries) removes only the temporary files of runs
     that ended, never those of one still writing. None where the lock cannot be made
     (no flock; a folder not writable, which the write itself reports)."""
     try:
         import fcntl
     except ImportError:  # Windows
-        return _temporary_sibling(final), None
+        return temporary_sibling(final), None
     for _ in range(10):
-        tmp = _temporary_sibling(final)
+        tmp = temporary_sibling(final)
         lock = _lock_of(tmp)
         try:
             handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -158,13 +158,13 @@ def _held_temporary(final: Path) -> tuple[Path, int | None]:
             except OSError:
                 pass
         except BaseException:  # Ctrl-C or SIGTERM: the lock file made goes with it
-            _release_temporary(tmp, handle)
+            release_temporary(tmp, handle)
             raise
         os.close(handle)  # removed by a --resume before it was locked: take another name
-    return _temporary_sibling(final), None
+    return temporary_sibling(final), None
 
 
-def _release_temporary(tmp: Path, handle: int | None) -> None:
+def release_temporary(tmp: Path, handle: int | None) -> None:
     if handle is not None:
         with contextlib.suppress(OSError):
             _lock_of(tmp).unlink()
@@ -174,7 +174,7 @@ def _release_temporary(tmp: Path, handle: int | None) -> None:
 @contextlib.contextmanager
 def temporary_abandoned(tmp: Path) -> Iterator[bool]:
     """Whether the temporary file ``tmp`` (and what lies beside it) was left by a run that
-    ended: False while the run writing it holds its lock (:func:`_held_temporary`) or
+    ended: False while the run writing it holds its lock (:func:`held_temporary`) or
     where the file system has no locks to tell (its lock file there), True otherwise, its
     lock held meanwhile so that no run takes it while the files go."""
     try:
@@ -246,7 +246,7 @@ def _file_in_the_way(final: Path) -> InputError | None:
     return None
 
 
-def _writable_folder(final: Path) -> None:
+def writable_folder(final: Path) -> None:
     """Create the output's folder; a folder that cannot be made or written is one line."""
     folder = final.parent
     if (error := _file_in_the_way(final)) is not None:
@@ -269,7 +269,7 @@ def check_writable(final: str | os.PathLike) -> None:
     if (error := _file_in_the_way(final)) is not None:
         raise error
     folder = _nearest_existing(final)
-    probe = _temporary_sibling(folder / final.name)
+    probe = temporary_sibling(folder / final.name)
     from geotile.output_folder import signals_deferred
 
     try:
@@ -462,7 +462,7 @@ def atomic_output(
     final = Path(path)
     check_output(final, overwrite)
     sidecar = pam_sidecar(final)
-    _writable_folder(final)
+    writable_folder(final)
     if overwrite:  # what a killed run left beside it (geotile's names, never a live run's)
         remove_temporaries(final)
     if verify is None and final.suffix.lower() in (".tif", ".tiff"):
@@ -470,10 +470,10 @@ def atomic_output(
     from geotile.output_folder import signals_deferred
 
     complete = False
-    tmp, held = _temporary_sibling(final), None  # named at once for the lines below
+    tmp, held = temporary_sibling(final), None  # named at once for the lines below
     try:  # from here on: a Ctrl-C removes the lock file too
         with signals_deferred():  # a signal as the lock file is made: handled in here
-            tmp, held = _held_temporary(final)  # never taken for a killed run's by another
+            tmp, held = held_temporary(final)  # never taken for a killed run's by another
         tmp_sidecar = pam_sidecar(tmp)
         yield tmp
         check_stopped()
@@ -518,7 +518,7 @@ def atomic_output(
                          f"left under that name. {advice}") from exc
     finally:
         stuck = _remove_temporaries(tmp)
-        _release_temporary(tmp, held)
+        release_temporary(tmp, held)
         if stuck is not None and isinstance(sys.exc_info()[1], GeotileError):
             # the folder turned read-only meanwhile: say so on geotile's own line
             raise type(sys.exc_info()[1])(f"{sys.exc_info()[1]} {stuck}") from sys.exc_info()[1]
@@ -573,7 +573,7 @@ def write_cog(
 
     with rasterio.open(src_path) as src:
         floats = np.dtype(src.dtypes[0]).kind == "f"
-    codec = COMPRESSION_PROFILES[_resolved("float-fast" if floats else "deflate")]
+    codec = COMPRESSION_PROFILES[resolved_compression("float-fast" if floats else "deflate")]
     settings = {**cog_creation_options(codec), "predictor": "YES", "num_threads": "ALL_CPUS",
                 "overview_resampling": "average", "bigtiff": BIGTIFF}
     settings.update(options)
@@ -595,7 +595,7 @@ def write_cog(
 
 
 def _temporary_pattern(final: Path) -> re.Pattern:
-    # geotile.output_files._temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
+    # geotile.output_files.temporary_sibling: .<stem>.<8 hex>.tmp<suffix> (a dask run's:
     # .<stem>.<run tag>-<8 hex>.tmp<suffix>), plus what geotile writes beside it (.aux.xml,
     # .gtiff, .model-grid.tif, .part)
     stem = re.escape(temporary_stem(final.stem))

@@ -29,18 +29,18 @@ from rasterio.errors import NodataShadowWarning, RasterioError, RasterioIOError
 from geotile.creation_options import (
     BIGTIFF,
     COMPRESSION_PROFILES,
-    _resolved,
     check_creation_options,
     gtiff_creation_options,
+    resolved_compression,
 )
 from geotile.errors import InputError, gdal_reason, write_advice
-from geotile.gdal_settings import _user_set
+from geotile.gdal_settings import set_by_user
 from geotile.input_paths import (
-    _side_car_in_another_case,
     input_exists,
     input_path,
     is_product_file,
     is_virtual_path,
+    side_car_in_another_case,
 )
 from geotile.quiet_warnings import hidden, quietly
 
@@ -76,9 +76,9 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
         return open_item(path, lambda asset: open_raster(input_path(asset)))
     try:
         settings = {}
-        if decode_threads and decode_threads > 1 and not _user_set("GDAL_NUM_THREADS"):
+        if decode_threads and decode_threads > 1 and not set_by_user("GDAL_NUM_THREADS"):
             settings["GDAL_NUM_THREADS"] = str(decode_threads)
-        if _side_car_in_another_case(path):  # GDAL finds it in the folder's listing
+        if side_car_in_another_case(path):  # GDAL finds it in the folder's listing
             settings["GDAL_DISABLE_READDIR_ON_OPEN"] = "FALSE"
         with rasterio.Env(**settings) if settings else contextlib.nullcontext():
             src = quietly(rasterio.open, path)
@@ -310,7 +310,7 @@ def output_profile(
     if "compress" in options:
         profile["compress"] = str(options["compress"]).lower()
     else:
-        profile.update(COMPRESSION_PROFILES[_resolved(compression)])
+        profile.update(COMPRESSION_PROFILES[resolved_compression(compression)])
     if like is not None:
         base = like.profile if hasattr(like, "profile") else like
         for key in ("width", "height", "transform", "crs"):

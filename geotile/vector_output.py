@@ -223,18 +223,18 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
 
     from geotile.errors import Interrupted
     from geotile.output_files import (
-        _held_temporary,
-        _release_temporary,
-        _temporary_sibling,
-        _writable_folder,
         failed_write_advice,
         folder_lock,
+        held_temporary,
         publish,
+        release_temporary,
         remove_temporaries,
+        temporary_sibling,
+        writable_folder,
     )
     from geotile.output_folder import signals_deferred
 
-    _writable_folder(output)
+    writable_folder(output)
     remove_temporaries(output)  # the folder a killed run left (geotile's, never a live run's)
     if writer == "ESRI Shapefile":
         _refuse_long_text(frame, output)
@@ -247,7 +247,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     frame = frame[[c for c in frame.columns if c != geometry] + [geometry]]
     # a temporary file's name (.<stem>.<8 hex>.tmp<suffix>), its lock held while it is
     # written: a later run removes it only once this one ended (remove_temporaries)
-    folder, held = _temporary_sibling(output), None
+    folder, held = temporary_sibling(output), None
     # a GeoPackage's other layers are copied, then the copy replaces it: locked from the
     # look at its layers to the move, so that a layer another run writes there meanwhile
     # (vectorize's, evaluate --errors') is in the copy, never lost; other formats: the move
@@ -255,7 +255,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
     whole = writer == "GPKG"
     try:
         with signals_deferred():  # a signal as the lock file is made: handled in here
-            folder, held = _held_temporary(output)
+            folder, held = held_temporary(output)
         if whole:
             locked.enter_context(folder_lock(output.parent))
         folder.mkdir()
@@ -309,7 +309,7 @@ def write_vector(frame, output: Path, writer: str, overwrite: bool,
                           "(the temporary files were removed).") from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        _release_temporary(folder, held)
+        release_temporary(folder, held)
         locked.close()
 
 

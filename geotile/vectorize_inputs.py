@@ -78,11 +78,11 @@ def _one_at_a_time(paths: list, bare: list[bool], i: int, j: int) -> str:
 def check_given_once(paths: Sequence[str | os.PathLike]) -> list:
     """``paths`` as input paths (:func:`geotile.input_paths.input_path`); an InputError for a
     raster given twice, however spelt (its buildings would be counted twice)."""
-    from geotile.input_paths import _is_local, input_path
+    from geotile.input_paths import input_path, is_local
 
     seen: dict[str, Path] = {}
     for path in map(input_path, paths):
-        key = os.path.realpath(path) if _is_local(path) else os.fspath(path)
+        key = os.path.realpath(path) if is_local(path) else os.fspath(path)
         if key in seen:
             also = "" if os.fspath(seen[key]) == os.fspath(path) else f" (as {seen[key]} too)"
             raise InputError(f"{path}: given twice{also}; its buildings would be counted "

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import rasterio
 
-from geotile.input_paths import _is_local
+from geotile.input_paths import is_local
 from geotile.raster import has_nodata, sample_pixels, unmasked_alpha
 from geotile.user_warnings import warn
 
@@ -29,7 +29,7 @@ def expanded_palette(src, colours: str) -> Iterator[rasterio.io.DatasetReader]:
     if components[-1] != "Alpha" and (src.nodata is not None or any(
             entry[3] < 255 for entry in table.values())):
         components.append("Alpha")
-    name = src.name if not _is_local(src.name) else os.path.abspath(src.name)
+    name = src.name if not is_local(src.name) else os.path.abspath(src.name)
     bands = []
     for band, interp in enumerate(components, start=1):
         component = 4 if interp == "Alpha" else min(band, 3)
@@ -53,7 +53,7 @@ def alpha_as_values(src) -> Iterator[rasterio.io.DatasetReader]:
 
     from rasterio.dtypes import _gdal_typename
 
-    name = src.name if not _is_local(src.name) else os.path.abspath(src.name)
+    name = src.name if not is_local(src.name) else os.path.abspath(src.name)
     bands = [f'<VRTRasterBand dataType="{_gdal_typename(dtype)}" band="{band}">'
              f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(name)}</SourceFilename>'
              f"<SourceBand>{band}</SourceBand></SimpleSource></VRTRasterBand>"
@@ -88,7 +88,7 @@ def _as_nan(src, values: list) -> Iterator[rasterio.io.DatasetReader]:
 
     from rasterio.dtypes import _gdal_typename
 
-    name = src.name if not _is_local(src.name) else os.path.abspath(src.name)
+    name = src.name if not is_local(src.name) else os.path.abspath(src.name)
     bands = []
     for band, (dtype, nodata, interp) in enumerate(
             zip(src.dtypes, values, src.colorinterp, strict=True), start=1):
@@ -131,7 +131,7 @@ def vrt_uncovered(src, indexes=None) -> float | None:
     such VRT or its cover is not known (derived or warped bands)."""
     import xml.etree.ElementTree as ElementTree
 
-    if src.driver != "VRT" or not _is_local(src.name) or not os.path.isfile(src.name):
+    if src.driver != "VRT" or not is_local(src.name) or not os.path.isfile(src.name):
         return None
     try:
         root = ElementTree.parse(src.name).getroot()

@@ -108,14 +108,14 @@ def test_ctrl_c_just_after_the_lock_file_is_made_leaves_nothing(tmp_path, monkey
 
     import geotile.output_files as output_files
 
-    held = output_files._held_temporary
+    held = output_files.held_temporary
 
     def then_ctrl_c(final):
         made = held(final)
         signal.raise_signal(signal.SIGINT)  # Python's handler raises at the next bytecode
         return made
 
-    monkeypatch.setattr(output_files, "_held_temporary", then_ctrl_c)
+    monkeypatch.setattr(output_files, "held_temporary", then_ctrl_c)
     with pytest.raises(Interrupted, match=r"out\.txt: interrupted"), \
             atomic_output(tmp_path / "out.txt") as tmp:
         tmp.write_text("never")

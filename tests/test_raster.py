@@ -433,7 +433,7 @@ def test_side_car_check_is_not_quadratic_in_a_folder_of_dotted_names(tmp_path, m
     # one with a side-car in another case, so GDAL listed the folder at its every open
     import geotile.input_paths as input_paths
     from geotile.gdal_settings import READ_SETTINGS
-    from geotile.input_paths import _folder_names, _side_car_in_another_case
+    from geotile.input_paths import _folder_names, side_car_in_another_case
 
     monkeypatch.delenv("GDAL_DISABLE_READDIR_ON_OPEN", raising=False)
     names = [f"2024.05.{i:04d}.tif" for i in range(4000)]
@@ -448,12 +448,12 @@ def test_side_car_check_is_not_quadratic_in_a_folder_of_dotted_names(tmp_path, m
     monkeypatch.setattr(input_paths.os, "listdir",
                         lambda folder: listings.append(folder) or listdir(folder))
     with rasterio.Env(**READ_SETTINGS):
-        found = [name for name in names if _side_car_in_another_case(tmp_path / name)]
+        found = [name for name in names if side_car_in_another_case(tmp_path / name)]
         assert found == ["2024.05.0007.tif", "2024.05.0009.tif"]
-        assert not _side_car_in_another_case(tmp_path / "scene.tif")
-        assert _side_car_in_another_case(tmp_path / "Other.tif")
-        assert _side_car_in_another_case(tmp_path / "bare")
-        assert not _side_car_in_another_case(tmp_path / "Alone.Tif")
+        assert not side_car_in_another_case(tmp_path / "scene.tif")
+        assert side_car_in_another_case(tmp_path / "Other.tif")
+        assert side_car_in_another_case(tmp_path / "bare")
+        assert not side_car_in_another_case(tmp_path / "Alone.Tif")
     assert listings == [str(tmp_path)]  # one listing serves the folder's 4000 checks
     # and each raster's check walks its own names, not the 4000 sharing "2024"
     filed = _folder_names(str(tmp_path), names[0])
@@ -467,7 +467,7 @@ def test_a_folder_written_into_is_not_listed_again_at_every_open(tmp_path, monke
     import os
 
     from geotile.gdal_settings import READ_SETTINGS
-    from geotile.input_paths import _side_car_in_another_case
+    from geotile.input_paths import side_car_in_another_case
 
     monkeypatch.delenv("GDAL_DISABLE_READDIR_ON_OPEN", raising=False)
     for i in range(200):
@@ -478,13 +478,13 @@ def test_a_folder_written_into_is_not_listed_again_at_every_open(tmp_path, monke
     with rasterio.Env(**READ_SETTINGS):
         for i in range(200):
             for _ in range(3):
-                assert not _side_car_in_another_case(tmp_path / f"t_{i:03d}.tif")
+                assert not side_car_in_another_case(tmp_path / f"t_{i:03d}.tif")
             (tmp_path / f"t_{i:03d}_out.tif").touch()
         assert len(listings) <= 2, len(listings)
         # a raster the listing has not seen is looked up in a new one, with its side-cars
         (tmp_path / "new.tif").touch()
         (tmp_path / "new.Tfw").touch()
-        assert _side_car_in_another_case(tmp_path / "new.tif")
+        assert side_car_in_another_case(tmp_path / "new.tif")
 
 
 def test_make_masks_takes_a_complex_int16_image_as_its_grid(tmp_path, run_cli):

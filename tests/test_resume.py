@@ -279,10 +279,10 @@ def test_a_resume_over_many_outputs_lists_their_folder_once(tmp_path, monkeypatc
 def test_remove_temporaries_finds_those_of_renamed_stems(tmp_path, stem):
     """The temporary file of x;y.tif is .x_y.<hex>.tmp.tif (GDAL cuts names at ';'), that
     of a long stem has it cut short: --resume once left both behind."""
-    from geotile.output_files import _temporary_sibling
+    from geotile.output_files import temporary_sibling
 
     final = tmp_path / f"{stem}.tif"
-    left = _temporary_sibling(final)
+    left = temporary_sibling(final)
     left.write_bytes(b"x")
     assert output_files.remove_temporaries(final) == [left]
     assert not left.exists()
@@ -1225,14 +1225,14 @@ def test_a_live_runs_temporary_stays_where_the_file_system_has_no_locks(tmp_path
     import errno
     import fcntl
 
-    from geotile.output_files import _held_temporary
+    from geotile.output_files import held_temporary
 
     def no_locks(fd, op):
         raise OSError(errno.ENOLCK, "No locks available")
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
     final = tmp_path / "img1.tif"
-    tmp, handle = _held_temporary(final)
+    tmp, handle = held_temporary(final)
     tmp.write_bytes(b"being written")
     try:
         assert output_files.remove_temporaries(final) == []
