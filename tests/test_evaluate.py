@@ -2932,3 +2932,38 @@ def test_uint16_probabilities_x_10000_short_of_10000_are_told_that_scale(make_ra
         evaluate_rasters(make_raster("p65535.tif", wide),
                          make_raster("wide.tif", np.kron(buildings, np.ones((2, 2), np.uint8))),
                          block_size=16)
+
+
+def test_only_pairs_that_may_pass_the_threshold_are_intersected(monkeypatch):
+    """A pair whose IoU cannot pass the threshold (the overlap of its bounding boxes, or the
+    smaller area, over the union that leaves) is never intersected: no match, no tie, and the
+    same TP/FP/FN, pairs and IoUs, bit for bit, as when every intersecting pair is."""
+    rng = np.random.default_rng(7)
+    truth = [box(x, y, s) for (x, y), s in zip(rng.uniform(0, 150, (80, 2)),
+                                                rng.uniform(5, 15, 80), strict=True)]
+    pred = [shapely.affinity.translate(t, *rng.normal(0, 2.5, 2)) for t in truth]
+    pred += [shapely.affinity.scale(t, 0.5, 0.5) for t in truth[:20]]  # a quarter's area
+    seen = []
+    intersection = shapely.intersection
+
+    def counted(a, b, **kwargs):
+        seen.append(len(np.atleast_1d(a)))
+        return intersection(a, b, **kwargs)
+
+    monkeypatch.setattr(shapely, "intersection", counted)
+    scores = match_polygons(pred, truth, 0.5)
+    tree = shapely.STRtree(truth)
+    q, t = tree.query(pred, predicate="intersects")
+    inter = shapely.area(intersection(np.asarray(pred, object)[q], np.asarray(truth)[t]))
+    areas_p, areas_t = shapely.area(pred)[q], shapely.area(truth)[t]
+    passing = int((inter / (areas_p + areas_t - inter) > 0.5).sum())
+    # each of the quarter-size predictions' pairs (IoU at most 0.25) left out
+    assert passing <= sum(seen) <= len(q) - int((q >= len(truth)).sum())
+    monkeypatch.setattr(shapely, "intersection", intersection)
+    tp, fp, fn, pairs = brute_force(pred, truth, 0.5)
+    assert (scores.tp, scores.fp, scores.fn) == (tp, fp, fn)
+    assert [(m.pred, m.truth) for m in scores.matches] == pairs
+    for m in scores.matches:
+        p, t = pred[m.pred], truth[m.truth]
+        union = p.area + t.area - p.intersection(t).area
+        assert m.iou == p.intersection(t).area / union  # the same float, not approximately
