@@ -93,13 +93,22 @@ class ObjectScores:
 
 def repaired(geometries: np.ndarray) -> np.ndarray:
     """``buffer(0)`` of the invalid geometries, as solaris repairs bow-ties."""
+    return repaired_valid(geometries)[0]
+
+
+def repaired_valid(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`repaired` geometries, which of them are valid): only the repaired ones are
+    checked again."""
     import shapely
 
-    invalid = ~is_valid(geometries) & ~shapely.is_empty(geometries)
+    valid = is_valid(geometries)
+    invalid = ~valid & ~shapely.is_empty(geometries)
     if invalid.any():
         geometries = geometries.copy()
         geometries[invalid] = shapely.buffer(geometries[invalid], 0)
-    return geometries
+        valid = valid.copy()
+        valid[invalid] = is_valid(geometries[invalid])
+    return geometries, valid
 
 
 #: shapely type ids of a Polygon and a MultiPolygon (valid: parts that do not overlap)
@@ -135,13 +144,13 @@ def match_polygons(predicted, truth, iou: float = 0.5, *,
     import shapely
 
     check_range("--iou", iou, 0, 1, high_open=True, required=True)
-    pred = repaired(_geometry_array(in_truth_crs(predicted, truth), "the predicted geometries"))
+    pred, pred_valid = repaired_valid(_geometry_array(in_truth_crs(predicted, truth),
+                                                       "the predicted geometries"))
     true = _geometry_array(truth, "the true geometries")
-    if repair_truth:
-        true = repaired(true)
+    true, true_valid = repaired_valid(true) if repair_truth else (true, is_valid(true))
     # invalid geometries score IoU 0 with everything (solaris): keep them out of the pairs
-    usable_true = np.flatnonzero(is_valid(true) & ~shapely.is_empty(true))
-    usable_pred = is_valid(pred) & ~shapely.is_empty(pred)
+    usable_true = np.flatnonzero(true_valid & ~shapely.is_empty(true))
+    usable_pred = pred_valid & ~shapely.is_empty(pred)
     tree = shapely.STRtree(true[usable_true])
     query = np.flatnonzero(usable_pred)
     q, t = tree.query(pred[query], predicate="intersects")
