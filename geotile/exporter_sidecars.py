@@ -46,6 +46,27 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     return smp_normalization(model_path, wanted, scale)
 
 
+def sidecar_channel_flip(model_path) -> tuple[str, Path, str] | None:
+    """(where, the file, why a model of other than 3 channels is refused and how to undo
+    it) of the first exporter's files beside ``model_path`` that say the model takes the
+    image's R,G,B as B,G,R: Hugging Face's do_flip_channel_order
+    (:func:`~geotile.hf_sidecars.hf_channel_flip`), MMDeploy's to_rgb false
+    (:func:`~geotile.mmdeploy_sidecars.mmdeploy_channel_flip`); None without one."""
+    from geotile import hf_sidecars, mmdeploy_sidecars
+
+    where = hf_sidecars.hf_channel_flip(model_path)
+    if where:
+        return (where, hf_sidecars.hf_folder(model_path) / hf_sidecars.PREPROCESSOR,
+                "which transformers' MobileViT processors flip differently (the fast one "
+                "the first 3, the slow one all); set do_flip_channel_order false in it")
+    where = mmdeploy_sidecars.mmdeploy_channel_flip(model_path)
+    if where:
+        return (where, mmdeploy_sidecars.mmdeploy_folder(model_path) / mmdeploy_sidecars.PIPELINE,
+                "which mmseg converts only of 3-channel images; set to_rgb true in its "
+                "Normalize")
+    return None
+
+
 def sidecar_class_names(model_path, channels: int | None = None):
     """(class names, where, the file read) of the first exporter's files beside
     ``model_path`` that name them: an MLM item's classification:classes, Hugging Face's

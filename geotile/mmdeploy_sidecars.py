@@ -11,8 +11,10 @@ and Hugging Face's files do not declare (options override all, see
   preprocessing (mmseg 0.x's img_norm_cfg; 1.x's data_preprocessor, which MMDeploy writes
   so, ``to_rgb`` being its ``bgr_to_rgb``): ``mean`` and ``std`` of 0..255 pixels, as mmcv
   loads 8-bit images (a mean of 0 and std of 1: 0..255 pixels go in as they are);
-  ``to_rgb`` false means the model takes BGR, which is warned about (--bands 3,2,1), as
-  for metadata. Its ``Resize`` is not a tile size: geotile does not resize windows.
+  ``to_rgb`` false means the model takes the channels as cv2 loads them, B,G,R, its
+  mean/std in that order: geotile flips the image's R,G,B itself
+  (:func:`mmdeploy_channel_flip`, as for a Hugging Face processor's). Its ``Resize`` is
+  not a tile size: geotile does not resize windows.
 - detail.json (``codebase``, ``codebase_config`` or ``onnx_config``): class names from a
   ``classes`` list in a model config added to it (``model_cfg``: its dataset's or
   ``metainfo``'s), when there is one; MMDeploy's own names only the config's file
@@ -87,37 +89,54 @@ def _transforms(items):
         yield from _transforms(item.get("transforms"))
 
 
-def mmdeploy_normalization(model_path, wanted=("mean", "std"), scale: bool = True
-                           ) -> dict[str, tuple]:
-    """"mean"/"std" (those ``wanted``) -> (value, where pipeline.json gives it) from the
-    Normalize of MMDeploy's pipeline.json beside ``model_path``, and "scale" (when
-    ``scale``) 1.0 where its mean and std are no larger than 1 (mean 0, std 1: mmseg feeds
-    0..255 pixels, which geotile's default would divide by 255); {} without one. Warns of a
-    model that takes BGR (to_rgb false). ModelError naming the file when it is no valid
-    JSON (mean/std are checked per channel by the model)."""
+def _normalize(model_path) -> dict | None:
+    """The Normalize transform of MMDeploy's pipeline.json beside ``model_path``; None
+    without one. ModelError naming the file when it is no valid JSON."""
     folder = mmdeploy_folder(model_path)
     path = folder / PIPELINE
     try:
         pipeline = read_json(path)
     except ValueError as exc:
         if not _shows_mmdeploy_pipeline(path):  # another tool's (JSON with comments)
-            return {}
+            return None
         raise ModelError(f"{path}: {exc}; fix it (or remove it), or give --mean and --std."
                          ) from exc
     if not _is_mmdeploy_pipeline(pipeline) or not _for_this_model(model_path, folder):
-        return {}
-    normalize = next((t for t in _transforms(pipeline["pipeline"]["tasks"])
-                      if t.get("type") == "Normalize"), None)
+        return None
+    return next((t for t in _transforms(pipeline["pipeline"]["tasks"])
+                 if t.get("type") == "Normalize"), None)
+
+
+def mmdeploy_channel_flip(model_path) -> str | None:
+    """Where MMDeploy's pipeline.json beside ``model_path`` says the model takes B,G,R (its
+    Normalize's to_rgb, or mmseg 1.x's bgr_to_rgb, false: the channels as cv2 loads them):
+    "pipeline.json Normalize to_rgb false"; else None (no valid JSON:
+    :func:`mmdeploy_normalization` names it)."""
+    try:
+        normalize = _normalize(model_path)
+    except ModelError:
+        return None
+    for flag in ("to_rgb", "bgr_to_rgb"):
+        if normalize is not None and normalize.get(flag) is False:
+            return f"{PIPELINE} Normalize {flag} false"
+    return None
+
+
+def mmdeploy_normalization(model_path, wanted=("mean", "std"), scale: bool = True
+                           ) -> dict[str, tuple]:
+    """"mean"/"std" (those ``wanted``) -> (value, where pipeline.json gives it) from the
+    Normalize of MMDeploy's pipeline.json beside ``model_path``, and "scale" (when
+    ``scale``) 1.0 where its mean and std are no larger than 1 (mean 0, std 1: mmseg feeds
+    0..255 pixels, which geotile's default would divide by 255); {} without one.
+    ModelError naming the file when it is no valid JSON (mean/std are checked per channel
+    by the model)."""
+    normalize = _normalize(model_path)
     if normalize is None:
         return {}
     found = {}
     for name in ("mean", "std"):
         if name in wanted and name in normalize:
             found[name] = (normalize[name], f"{PIPELINE} Normalize {name} {normalize[name]!r}")
-    if normalize.get("to_rgb") is False or normalize.get("bgr_to_rgb") is False:
-        log.warning("%s: its %s Normalize says it was trained on BGR pixels (to_rgb false, as "
-                    "mmcv loads images): give --bands 3,2,1 for an RGB image",
-                    Path(model_path).name, PIPELINE)
     if scale and found:
         try:
             values = [float(v) for name in ("mean", "std")

@@ -105,6 +105,7 @@ from geotile.model_file import (
 from geotile.model_metadata import (
     CLASS_NAME_KEYS,
     INSTANCE_ROLES,
+    declared_bgr,
     declared_normalization,
     lower_keys,
     metadata_number,
@@ -531,9 +532,11 @@ class OnnxModel:
         self._run_options = None
         self._scale: float | None = None
         self._mean = self._std = None
-        #: where the model's Hugging Face processor flips R,G,B to B,G,R before it
-        #: (MobileViT's do_flip_channel_order), None when not: done in :meth:`_feed`
+        #: where the model is said to take the image's R,G,B as B,G,R (a Hugging Face
+        #: processor's do_flip_channel_order, MMDeploy's or the metadata's to_rgb false),
+        #: None when not: flipped in :meth:`_feed`
         self.flip_rgb: str | None = None
+        self._flip_refusal = ""  # why other than 3 channels are refused, and the fix
         self._takes_0_255 = ""  # why uint8 pixels go in as they are (mean/std, the graph)
         self._pixels_0_255 = ""  # a file's word that its mean/std are of 0..255 pixels
         #: a file's word that unsigned pixels are divided by their type's maximum (Raster
@@ -788,15 +791,7 @@ class OnnxModel:
         # its external weights (model.onnx.data): replaced alone, they change its outputs
         for n, weights in enumerate(external_data_files(path, graph)):
             model.sidecars[f"weights{n}"] = weights
-        from geotile.hf_sidecars import hf_channel_flip
-
-        model.flip_rgb = hf_channel_flip(path)
-        if model.flip_rgb:  # read whatever --mean/--std say: an input of its outputs
-            from geotile.hf_sidecars import PREPROCESSOR, hf_folder
-
-            model.sidecars["flip"] = hf_folder(path) / PREPROCESSOR
-            log.info("%s: the image's red, green, blue go in as blue, green, red (%s)",
-                     path.name, model.flip_rgb)
+        model.find_channel_flip()
         model.set_normalization(mean, std, scale)
         model.read_raster_input(scale, replaced=mean is not None and std is not None)
         model.fp16 = bool(fp16) and chain[0] != PROVIDERS["cpu"]
@@ -1641,6 +1636,25 @@ class OnnxModel:
         return ModelError(f"{head}. Try another --tile-size or check the export.")
 
     # --- normalisation -----------------------------------------------------------------------
+    def find_channel_flip(self) -> None:
+        """Whether the model takes the image's R,G,B as B,G,R: its metadata's normalisation
+        says so (:func:`declared_bgr`), else the files its exporter wrote beside it
+        (:func:`~geotile.exporter_sidecars.sidecar_channel_flip`); read whatever --mean/--std
+        say, the file (an input of its outputs) kept for --resume."""
+        from geotile.exporter_sidecars import sidecar_channel_flip
+
+        where = declared_bgr(self.metadata)
+        found = (where, None, "which mmseg converts only of 3-channel images; fix the "
+                 f"model's metadata {where.split()[1]}") if where else \
+            sidecar_channel_flip(self.path)
+        if found is None:
+            return
+        self.flip_rgb, file, self._flip_refusal = found
+        if file is not None:
+            self.sidecars["flip"] = file
+        log.info("%s: the image's red, green, blue go in as blue, green, red (%s)",
+                 self.path.name, self.flip_rgb)
+
     def set_normalization(self, mean=None, std=None, scale=None) -> None:
         """Options override the metadata (:func:`declared_normalization`), which overrides
         Hugging Face's preprocessor_config.json beside the model (its rescale_factor too,
@@ -1851,11 +1865,9 @@ class OnnxModel:
         ``bgrn``: its bands described blue, green, red and nir, to a 4-channel one)."""
         if self.flip_rgb and count not in (1, 3):
             raise ModelError(
-                f"{self.path.name}: its {self.flip_rgb.rsplit(' ', 1)[0]} flips red, green, blue "
-                f"to blue, green, red (do_flip_channel_order) but it takes {count} channels, "
-                "which transformers' MobileViT processors flip differently (the fast one the "
-                "first 3, the slow one all); set do_flip_channel_order false in it and give "
-                "--bands in the order the model takes them.")
+                f"{self.path.name}: its {self.flip_rgb} says the model takes blue, green, "
+                f"red (geotile flips an image's red, green, blue), but it takes {count} channels, "
+                f"{self._flip_refusal}, and give --bands in the order the model takes them.")
         if self.channels is not None and count != self.channels:
             hint = ",".join(["1"] * self.channels) if count == 1 else ",".join(
                 str(i + 1) for i in range(self.channels)) if self.channels <= 4 \

@@ -55,7 +55,7 @@ def declared_normalization(metadata: dict[str, str], path,
     """"mean"/"std" (those ``wanted``) -> (value, where the metadata gives it) under any of
     their usual keys (:data:`_NORMALIZATION_KEYS`, :data:`_NORMALIZATION_DICTS`). ModelError
     when two keys give different values; a warning for a key that looks like normalisation
-    but is not read, and for a model declaring BGR input (mmseg's to_rgb false)."""
+    but is not read (a model declaring BGR input: :func:`declared_bgr`)."""
     import re
 
     found: dict[str, list] = {"mean": [], "std": []}
@@ -77,10 +77,6 @@ def declared_normalization(metadata: dict[str, str], path,
         for name in ("mean", "std"):
             if name in value:
                 found[name].append((value[name], f"metadata {key} {name} {value[name]!r}"))
-        if value.get("to_rgb") is False or value.get("bgr_to_rgb") is False \
-                or value.get("rgb_to_bgr") is True:
-            log.warning("%s: its metadata %s says it was trained on BGR pixels: give --bands "
-                        "3,2,1 for an RGB image", Path(path).name, key)
     for key, text in metadata.items():
         looks = re.search(r"(^|_)(mean|std)(_values?)?$|norm|standardi[sz]", key)
         # a number standing alone (123.675, [0.5, 0.5]), not a layer's name (BatchNorm2d)
@@ -100,6 +96,28 @@ def declared_normalization(metadata: dict[str, str], path,
         if entries:
             declared[name] = entries[0]
     return declared
+
+
+#: a normalisation dict's word that the model takes B,G,R: mmcv's to_rgb and mmseg's
+#: bgr_to_rgb false (the channels as cv2 loads them), rgb_to_bgr true
+_BGR_FLAGS = (("to_rgb", False), ("bgr_to_rgb", False), ("rgb_to_bgr", True))
+
+
+def declared_bgr(metadata: dict[str, str]) -> str | None:
+    """Where the metadata's normalisation dict (:data:`_NORMALIZATION_DICTS`, with a mean
+    or std) says the model takes blue, green, red, its mean/std in that order ("metadata
+    img_norm_cfg to_rgb false"); None when none does."""
+    for key in _NORMALIZATION_DICTS:
+        value = metadata_value(metadata, key)
+        if not isinstance(value, dict):
+            continue
+        value = {str(k).lower(): v for k, v in value.items()}
+        if not {"mean", "std"} & set(value):
+            continue
+        for flag, bgr in _BGR_FLAGS:
+            if value.get(flag) is bgr:
+                return f"metadata {key} {flag} {str(bgr).lower()}"
+    return None
 
 
 #: the bands of an instance model whose marker thresholds metadata may declare

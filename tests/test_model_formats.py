@@ -1321,7 +1321,6 @@ def test_upper_case_metadata_keys_are_read(tmp_path):
     ({"mean_values": "123.675,116.28,103.53"}, "mean_values"),
     ({"rgb_std": STD_255}, "rgb_std"),
     ({"normalize": "imagenet 0.485"}, "normalize"),
-    ({"img_norm_cfg": {"mean": MEAN_255, "std": STD_255, "to_rgb": False}}, "BGR"),
 ])
 def test_normalisation_metadata_that_is_not_read_is_warned(tmp_path, caplog, metadata, named):
     path = logits_model(tmp_path / "m.onnx", metadata=metadata)
@@ -1332,6 +1331,59 @@ def test_normalisation_metadata_that_is_not_read_is_warned(tmp_path, caplog, met
     with caplog.at_level("WARNING", logger="geotile"):  # the options replace it: no word
         OnnxModel.from_path(path, mean=[0.5], std=[0.5])
     assert caplog.text == ""
+
+
+@pytest.mark.parametrize("metadata", [
+    {"img_norm_cfg": {"mean": MEAN_255[::-1], "std": STD_255[::-1], "to_rgb": False}},
+    {"data_preprocessor": {"mean": MEAN_255[::-1], "std": STD_255[::-1],
+                           "bgr_to_rgb": False}},
+    {"normalization": {"mean": MEAN_255[::-1], "std": STD_255[::-1], "rgb_to_bgr": True}},
+])
+def test_metadata_declaring_bgr_input_is_flipped(tmp_path, run_cli, make_raster, image,
+                                                 metadata):
+    """Metadata whose normalisation says the model takes BGR (mmseg's to_rgb false, its
+    mean/std in B,G,R order) only got a warning asking for --bands 3,2,1: a user who missed
+    it got BGR-wrong outputs with exit 0. Now the image's R,G,B are flipped to B,G,R for the
+    model (the Hugging Face flip), the mean/std applied in the model's order."""
+    path = logits_model(tmp_path / "m.onnx", classes=3, metadata=metadata)
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    assert "--bands 3,2,1" not in result.stderr, result.stderr
+    bgr = image[::-1].astype(np.float32)
+    feed = (bgr - np.float32(MEAN_255[::-1]).reshape(-1, 1, 1)) \
+        / np.float32(STD_255[::-1]).reshape(-1, 1, 1)
+    expected = softmax(ort_run(path, np.ascontiguousarray(feed[np.newaxis]))[0][0].astype(
+        np.float64))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        got = out.read()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    unflipped = (image.astype(np.float32) - np.float32(MEAN_255[::-1]).reshape(-1, 1, 1)) \
+        / np.float32(STD_255[::-1]).reshape(-1, 1, 1)
+    assert np.abs(got - softmax(ort_run(path, unflipped[np.newaxis])[0][0].astype(
+        np.float64))).max() > 1e-3
+    result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--tile-size", "64",
+                     "--bands", "3,2,1")
+    said = [line for line in result.stderr.splitlines() if "--bands 3,2,1" in line]
+    assert result.exit_code == 0 and len(said) == 1 and "metadata" in said[0], result.stderr
+
+
+def test_metadata_declaring_bgr_input_of_4_channels_is_refused(tmp_path, run_cli,
+                                                               make_raster, image):
+    conv, weights = conv1x1("input", "output", 4, 2, seed=4)
+    path = save_graph(tmp_path / "m.onnx", [conv], nchw_in(channels=4),
+                      [("output", FLOAT, ["N", 2, "H", "W"])], weights, metadata={
+                          "img_norm_cfg": {"mean": [103.5, 116.3, 123.7, 9], "std": [57, 57, 58, 4],
+                                           "to_rgb": False}})
+    rgbn = make_raster("rgbn.tif", np.concatenate([image, image[:1]]))
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", path, rgbn, "-o", out, "--tile-size", "64")
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert "img_norm_cfg" in lines[0] and "4 channels" in lines[0], lines[0]
+    assert not out.exists()
 
 
 def test_unrelated_metadata_is_not_taken_for_normalisation(tmp_path, caplog):
@@ -4420,21 +4472,22 @@ def mmdeploy_pipeline(normalize=MMSEG_NORMALIZE, with_argmax=False, nested=False
 
 
 def mmdeploy_folder(folder, *, with_argmax=False, pipeline=None, detail_extra=None,
-                    net="end2end.onnx"):
+                    net="end2end.onnx", channels=3):
     """What ``tools/deploy.py configs/mmseg/segmentation_onnxruntime_dynamic.py`` writes:
     end2end.onnx (input 'input', output 'output': class ids [batch, 1, height, width] int64
     by an ArgMax, MMDeploy's default, else logits [batch, 7, height, width]), deploy.json,
     pipeline.json and detail.json."""
     folder.mkdir(parents=True, exist_ok=True)
-    conv, weights = conv1x1("input", "logits" if with_argmax else "output", 3, len(LOVEDA),
-                            seed=96)
+    conv, weights = conv1x1("input", "logits" if with_argmax else "output", channels,
+                            len(LOVEDA), seed=96)
     nodes = [conv]
     if with_argmax:
         nodes.append(helper.make_node("ArgMax", ["logits"], ["output"], axis=1, keepdims=1))
         output = ("output", onnx.TensorProto.INT64, ["batch", 1, "height", "width"])
     else:
         output = ("output", FLOAT, ["batch", len(LOVEDA), "height", "width"])
-    path = save_graph(folder / net, nodes, [("input", FLOAT, ["batch", 3, "height", "width"])],
+    path = save_graph(folder / net, nodes,
+                      [("input", FLOAT, ["batch", channels, "height", "width"])],
                       [output], weights)
     model = onnx.load(str(path))
     model.ir_version = 8
@@ -4487,26 +4540,93 @@ def test_mmdeploy_export_reads_its_pipeline_normalize(tmp_path, run_cli, make_ra
     assert "pipeline.json Normalize" in result.stderr, result.stderr
 
 
-def test_mmdeploy_normalize_of_bgr_pixels_is_warned(tmp_path, run_cli, make_raster, image):
-    """to_rgb false (mmseg's default in 0.x configs that leave it out of img_norm_cfg, and
-    1.x's bgr_to_rgb false): the model takes BGR, as mmcv loads images. It ran on RGB without
-    a word; as for metadata saying so, a warning asks for --bands 3,2,1, which gives
-    mmseg's result."""
-    pipeline = mmdeploy_pipeline({**MMSEG_NORMALIZE, "mean": MEAN_255[::-1],
-                                  "std": STD_255[::-1], "to_rgb": False})
+@pytest.mark.parametrize("key", ["to_rgb", "bgr_to_rgb"])
+def test_mmdeploy_normalize_of_bgr_pixels_is_applied(tmp_path, run_cli, make_raster, image,
+                                                     key):
+    """to_rgb false (mmseg 0.x's img_norm_cfg; 1.x's bgr_to_rgb false): the model takes the
+    channels as cv2 loads them, B,G,R, with the mean/std in that order. geotile only warned
+    and asked for --bands 3,2,1, so a user who missed it got BGR-wrong probabilities with
+    exit 0. Now an RGB image is flipped to B,G,R before the model, through the same flip as
+    a Hugging Face processor's, and gives mmseg's result; --bands 3,2,1 (the old advice) is
+    warned of in one line."""
+    normalize = {key: value for key, value in MMSEG_NORMALIZE.items() if key != "to_rgb"}
+    pipeline = mmdeploy_pipeline({**normalize, "mean": MEAN_255[::-1], "std": STD_255[::-1],
+                                  key: False})
     path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
     tif = make_raster("img.tif", image)
     result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
                      "--tile-size", "64")
     assert result.exit_code == 0, result.output
-    assert "BGR" in result.stderr and "--bands 3,2,1" in result.stderr, result.stderr
-    assert "pipeline.json" in result.stderr
+    assert "--bands 3,2,1" not in result.stderr, result.stderr
+    # mmseg's own pipeline: the image as cv2 loads it (B,G,R), minus the BGR mean, over std
+    bgr = image[::-1].astype(np.float32)
+    feed = (bgr - np.float32(MEAN_255[::-1]).reshape(-1, 1, 1)) \
+        / np.float32(STD_255[::-1]).reshape(-1, 1, 1)
+    expected = softmax(ort_run(path, np.ascontiguousarray(feed[np.newaxis]))[0][0].astype(
+        np.float64))
+    with rasterio.open(tmp_path / "o.tif") as out:
+        got = out.read()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    unflipped = mmseg_reference(path, image, MEAN_255[::-1], STD_255[::-1])
+    assert np.abs(got - unflipped).max() > 1e-3  # the model tells the channels apart
     result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--dtype", "float32",
                      "--tile-size", "64", "--bands", "3,2,1")
     assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "--bands 3,2,1" in line]
+    assert len(said) == 1 and "pipeline.json" in said[0] and "--bands 1,2,3" in said[0], \
+        result.stderr
     with rasterio.open(tmp_path / "b.tif") as out:
+        np.testing.assert_allclose(out.read(), unflipped, atol=1e-5)
+    # --mean/--std given are in --bands order (R,G,B), and the model still takes B,G,R
+    result = run_cli("predict", path, tif, "-o", tmp_path / "m.tif", "--dtype", "float32",
+                     "--tile-size", "64", "--mean", ",".join(map(str, MEAN_255)),
+                     "--std", ",".join(map(str, STD_255)))
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "m.tif") as out:
+        np.testing.assert_allclose(out.read(), expected, atol=1e-5)
+
+
+def test_mmdeploy_bgr_model_of_other_than_3_channels_is_refused(tmp_path, run_cli,
+                                                                make_raster, image):
+    """mmseg converts BGR only of 3-channel images: a 4-channel model whose Normalize says
+    to_rgb false (RGBN, or RGB and an nDSM) cannot be flipped as it was trained; refused in
+    one line naming the file and the fix, nothing written."""
+    pipeline = mmdeploy_pipeline({**MMSEG_NORMALIZE, "mean": [*MEAN_255[::-1], 0],
+                                  "std": [*STD_255[::-1], 1], "to_rgb": False})
+    path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline, channels=4)
+    rgbn = make_raster("rgbn.tif", np.concatenate([image, image[:1]]))
+    out = tmp_path / "o.tif"
+    result = run_cli("predict", path, rgbn, "-o", out, "--tile-size", "64")
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert "pipeline.json" in lines[0] and "4 channels" in lines[0] \
+        and "to_rgb" in lines[0], lines[0]
+    assert not out.exists()
+
+
+def test_resume_redoes_an_output_written_without_the_mmdeploy_bgr_flip(tmp_path, run_cli,
+                                                                      make_raster, image,
+                                                                      monkeypatch):
+    """An output of a to_rgb-false MMDeploy export written unflipped (as geotile did) is
+    redone by --resume: the flip is part of the completion digest."""
+    import geotile.mmdeploy_sidecars as mmdeploy
+
+    pipeline = mmdeploy_pipeline({**MMSEG_NORMALIZE, "mean": MEAN_255[::-1],
+                                  "std": STD_255[::-1], "to_rgb": False})
+    path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
+    tif = make_raster("img.tif", image)
+    args = ("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+            "--tile-size", "64")
+    with monkeypatch.context() as patch:
+        patch.setattr(mmdeploy, "mmdeploy_channel_flip", lambda model_path: None)
+        assert run_cli(*args).exit_code == 0
+    result = run_cli(*args, "--resume")
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
         np.testing.assert_allclose(out.read(), mmseg_reference(
             path, image, MEAN_255[::-1], STD_255[::-1], bgr=True), atol=1e-5)
+    assert "skipped" in run_cli(*args, "--resume").output
 
 
 def test_mmdeploy_normalize_without_a_mean_feeds_0_255_pixels(tmp_path, image):
@@ -4702,12 +4822,14 @@ def test_predict_help_and_readme_name_mmdeploy_s_files(run_cli):
     from pathlib import Path
 
     text = " ".join(run_cli("predict", "--help").output.split())
-    assert "MMDeploy's pipeline.json beside it" in text and "--bands 3,2,1" in text
+    assert "MMDeploy's pipeline.json beside it" in text and "--bands 3,2,1" not in text
+    assert "in B,G,R order when to_rgb is false: R,G,B flipped to B,G,R" in text
     assert "(class names) detail.json" in text
     readme = (Path(__file__).parents[1] / "examples" / "README.md").read_text()
     assert "tools/deploy.py" in readme and "with_argmax=False" in readme
     # without --dump-info tools/deploy.py writes no pipeline.json nor detail.json
     assert "--work-dir work --dump-info" in readme
+    assert "give `--bands 3,2,1` for an RGB image" not in readme  # geotile flips now
 
 
 @pytest.mark.parametrize("detail_extra", [

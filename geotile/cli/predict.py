@@ -102,8 +102,9 @@ def _bands(ctx, param, value):
               "or names of their descriptions (a STAC Item's band names or common names), "
               "e.g. B04,B03,B02 or red,green,blue. "
               "Default: all but an alpha band (only named here is it fed). Red, green, "
-              "blue stay in that order for a model whose Hugging Face processor takes "
-              "BGR (do_flip_channel_order): geotile flips them.")
+              "blue stay in that order for a model said to take BGR (a Hugging Face "
+              "processor's do_flip_channel_order, MMDeploy's or the metadata's to_rgb "
+              "false): geotile flips them.")
 @click.option("--mean", callback=_floats, metavar="LIST",
               help="Per-channel mean (after --scale). Default: the model's metadata, else "
               "an MLM item's value_scaling, else image_mean of a Hugging Face "
@@ -212,7 +213,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     model; -v names the file and key), or above its onnx/ folder
     (transformers.js' layout), else (normalisation) from MMDeploy's
     pipeline.json beside it (an OpenMMLab/mmseg export: its Normalize mean and
-    std, of 0..255 pixels; to_rgb false is warned of: give --bands 3,2,1) and
+    std, of 0..255 pixels, in B,G,R order when to_rgb is false: R,G,B flipped
+    to B,G,R for the model, as for metadata saying to_rgb false) and
     (class names) detail.json, when a model_cfg with the classes is added to
     it (MMDeploy's names only the config's file), else from PaddleSeg's
     deploy.yaml or PaddleRS' model.yml beside it (a
