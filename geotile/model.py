@@ -105,7 +105,7 @@ from geotile.model_file import (
 from geotile.model_metadata import (
     CLASS_NAME_KEYS,
     INSTANCE_ROLES,
-    declared_bgr,
+    declared_channel_order,
     declared_normalization,
     lower_keys,
     metadata_number,
@@ -1638,12 +1638,16 @@ class OnnxModel:
     # --- normalisation -----------------------------------------------------------------------
     def find_channel_flip(self) -> None:
         """Whether the model takes the image's R,G,B as B,G,R: its metadata's normalisation
-        says so (:func:`declared_bgr`), else the files its exporter wrote beside it
+        says so, or that it takes R,G,B (:func:`declared_channel_order`), else the files its
+        exporter wrote beside it
         (:func:`~geotile.exporter_sidecars.sidecar_channel_flip`); read whatever --mean/--std
         say, the file (an input of its outputs) kept for --resume."""
         from geotile.exporter_sidecars import sidecar_channel_flip
 
-        where = declared_bgr(self.metadata)
+        declared = declared_channel_order(self.metadata)
+        if declared is not None and not declared[1]:  # R,G,B: the metadata overrides files
+            return
+        where = declared[0] if declared else None
         found = (where, None, "which mmseg converts only of 3-channel images; fix the "
                  f"model's metadata {where.split()[1]}") if where else \
             sidecar_channel_flip(self.path)

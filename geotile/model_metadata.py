@@ -98,15 +98,17 @@ def declared_normalization(metadata: dict[str, str], path,
     return declared
 
 
-#: a normalisation dict's word that the model takes B,G,R: mmcv's to_rgb and mmseg's
-#: bgr_to_rgb false (the channels as cv2 loads them), rgb_to_bgr true
-_BGR_FLAGS = (("to_rgb", False), ("bgr_to_rgb", False), ("rgb_to_bgr", True))
+#: a normalisation dict's word on the model's channel order: flag -> whether the model
+#: takes B,G,R, by its value (mmcv's to_rgb and mmseg's bgr_to_rgb false: the channels as
+#: cv2 loads them; true: R,G,B), rgb_to_bgr true (false says nothing: mmengine's default)
+_ORDER_FLAGS = (("to_rgb", {False: True, True: False}),
+                ("bgr_to_rgb", {False: True, True: False}), ("rgb_to_bgr", {True: True}))
 
 
-def declared_bgr(metadata: dict[str, str]) -> str | None:
-    """Where the metadata's normalisation dict (:data:`_NORMALIZATION_DICTS`, with a mean
-    or std) says the model takes blue, green, red, its mean/std in that order ("metadata
-    img_norm_cfg to_rgb false"); None when none does."""
+def declared_channel_order(metadata: dict[str, str]) -> tuple[str, bool] | None:
+    """(where, whether the model takes blue, green, red: its mean/std in that order) when
+    the metadata's normalisation dict (:data:`_NORMALIZATION_DICTS`, with a mean or std)
+    says so either way ("metadata img_norm_cfg to_rgb false", True); else None."""
     for key in _NORMALIZATION_DICTS:
         value = metadata_value(metadata, key)
         if not isinstance(value, dict):
@@ -114,9 +116,10 @@ def declared_bgr(metadata: dict[str, str]) -> str | None:
         value = {str(k).lower(): v for k, v in value.items()}
         if not {"mean", "std"} & set(value):
             continue
-        for flag, bgr in _BGR_FLAGS:
-            if value.get(flag) is bgr:
-                return f"metadata {key} {flag} {str(bgr).lower()}"
+        for flag, bgr in _ORDER_FLAGS:
+            said = value.get(flag)
+            if isinstance(said, bool) and said in bgr:
+                return f"metadata {key} {flag} {str(said).lower()}", bgr[said]
     return None
 
 

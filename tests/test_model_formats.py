@@ -4586,6 +4586,26 @@ def test_mmdeploy_normalize_of_bgr_pixels_is_applied(tmp_path, run_cli, make_ras
         np.testing.assert_allclose(out.read(), expected, atol=1e-5)
 
 
+def test_metadata_saying_rgb_overrides_mmdeploy_s_to_rgb_false(tmp_path, run_cli,
+                                                               make_raster, image):
+    """The model's metadata overrides the files beside it: its img_norm_cfg to_rgb true
+    (mean/std in R,G,B order) over a pipeline.json saying to_rgb false was flipped anyway,
+    its mean/std reversed too (probabilities >1e-3 off mmseg's, exit 0)."""
+    pipeline = mmdeploy_pipeline({**MMSEG_NORMALIZE, "mean": MEAN_255[::-1],
+                                  "std": STD_255[::-1], "to_rgb": False})
+    path = mmdeploy_folder(tmp_path / "work", pipeline=pipeline)
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, {"img_norm_cfg": json.dumps(
+        {"mean": MEAN_255, "std": STD_255, "to_rgb": True})})
+    onnx.save(model, str(path))
+    tif = make_raster("img.tif", image)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif", "--dtype", "float32",
+                     "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "o.tif") as out:
+        np.testing.assert_allclose(out.read(), mmseg_reference(path, image), atol=1e-5)
+
+
 def test_mmdeploy_bgr_model_of_other_than_3_channels_is_refused(tmp_path, run_cli,
                                                                 make_raster, image):
     """mmseg converts BGR only of 3-channel images: a 4-channel model whose Normalize says
