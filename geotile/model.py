@@ -1438,7 +1438,8 @@ class OnnxModel:
         and an upsampling: its output then grows k px at a time (probes at ``size`` + 1, 2,
         4... px), lies at the window's top left, and is no centred crop (valid
         convolutions: it grows 1 px a px). A ``smaller`` one is a crop still where the
-        window is aligned (a floor: the next sizes below k give the same output)."""
+        window is aligned: the same output k - 1 px wider (a floor: MaxPool) or narrower (a
+        ceil: ceil_mode pools, valid convolutions first)."""
         grown: dict[int, int] = {}
         step = None
         for extra in (1, 2, 4, 8, 16, 32, 64):
@@ -1451,8 +1452,9 @@ class OnnxModel:
                 break
         if step is None or step == 1:
             return
-        if smaller and all(grown[e] == height for e in grown if e < step):
-            return  # floor(size / k) is whole: the valid part's margin, centred
+        if smaller and height in (self._height_at(size, step - 1, index, axis, grown),
+                                  self._height_at(size, 1 - step, index, axis, grown)):
+            return  # the valid part a multiple of k, its first (floor) or last (ceil) size
         target = max(step, round(size / step) * step)
         exc = ModelError(f"{what}: its output grows {step} px at a time (strides, then an "
                          f"upsampling), so a window no multiple of {step} px is rounded and "
@@ -1460,6 +1462,18 @@ class OnnxModel:
                          f"are multiples of {step}: try --tile-size {target}.")
         exc.suggested_size = target
         raise exc
+
+    def _height_at(self, size: int, extra: int, index: int, axis: int,
+                   grown: dict[int, int]) -> int | None:
+        """The output's height (its ``axis``) at ``size`` + ``extra`` px (``grown`` holds
+        those probed), None where the model cannot run so."""
+        if extra not in grown:
+            results, error = self._try(self.fixed_batch or 1, size + extra) \
+                if size + extra > 0 else (None, True)
+            if error is not None or len(results[index].shape) <= axis:
+                return None
+            grown[extra] = int(results[index].shape[axis])
+        return grown[extra]
 
     def _odd_size_error(self, size: int, height: int, index: int, what: str) -> ModelError:
         """ModelError for an output an odd number of px wider than the window: a decoder

@@ -245,3 +245,50 @@ def test_a_window_its_strides_round_is_refused_not_shifted(tmp_path, run_cli, ma
     expected = ort_run(model, feed)[0][0].transpose(2, 0, 1)
     with rasterio.open(out) as written:
         np.testing.assert_allclose(written.read(), expected, atol=1e-6)
+
+
+def valid_pooled_model(path, step: int, ceil: bool):
+    """A valid 3x3 Conv (1 px margin), an AveragePool of ``step`` (``ceil``: ceil_mode, as
+    PyTorch's MaxPool2d(ceil_mode=True)) and a nearest Resize by ``step``: at a window
+    whose 2 px smaller valid part is a multiple of ``step``, a crop centred 1 px in."""
+    weights = {"w": np.random.default_rng(61).normal(0, 0.5, (2, 3, 3, 3)).astype(np.float32),
+               "scales": np.array([1, 1, step, step], np.float32)}
+    nodes = [helper.make_node("Conv", ["input", "w"], ["valid"], kernel_shape=[3, 3]),
+             helper.make_node("AveragePool", ["valid"], ["pooled"], kernel_shape=[step, step],
+                              strides=[step, step], ceil_mode=int(ceil)),
+             helper.make_node("Resize", ["pooled", "", "scales"], ["output"], mode="nearest")]
+    return save_graph(path, nodes, [("input", FLOAT, [1, 3, "h", "w"])],
+                      [("output", FLOAT, [1, 2, "oh", "ow"])], weights, opset=17,
+                      ir_version=10)
+
+
+@pytest.mark.parametrize(("step", "ceil", "size"), [(2, True, 64), (4, True, 66),
+                                                    (8, False, 66)])
+def test_a_valid_crop_whose_pooling_is_aligned_is_read_centred(tmp_path, run_cli,
+                                                                make_raster, step, ceil, size):
+    """A valid Conv then a ceil_mode pool (PyTorch) and an upsampling, at a window whose valid
+    part is a multiple of the pool (62 px for 2, 64 px for 4): its output, 2 px smaller,
+    grows by the pool's step at size + 1 (ceil) and was refused as 'a window no multiple of
+    2 px is rounded' at 64 px, a multiple of 2 -> read as the centred crop it is."""
+    from geotile.model import OnnxModel
+
+    model = valid_pooled_model(tmp_path / "m.onnx", step, ceil)
+    geometry = OnnxModel.from_path(model, tile_size=size).geometry(size)
+    assert (geometry.out, geometry.offset) == (size - 2, 1)
+    pixels = np.random.default_rng(62).integers(0, 256, (3, size, size), dtype=np.uint8)
+    result = run_cli("predict", model, make_raster("rgb.tif", pixels), "-o",
+                     tmp_path / "out.tif", "--tile-size", size)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_valid_crop_whose_floor_pooling_is_not_aligned_is_refused(tmp_path, run_cli,
+                                                                    make_raster):
+    """Valid 3x3 Conv, AveragePool(8), Resize(8) at 68 px: 66 valid px floor to 64, at the
+    valid part's top left (1 px in), and size + 1, 2, 4 give the same 64 px: it was taken
+    for an aligned floor and centred (2 px in), exit 0, every value 1 px off -> refused."""
+    model = valid_pooled_model(tmp_path / "m.onnx", 8, False)
+    pixels = np.random.default_rng(63).integers(0, 256, (3, 68, 68), dtype=np.uint8)
+    result = run_cli("predict", model, make_raster("rgb.tif", pixels), "-o",
+                     tmp_path / "out.tif", "--tile-size", "68")
+    assert_one_line_error(result, "m.onnx", "multiples of 8")
+    assert not (tmp_path / "out.tif").exists()
