@@ -695,18 +695,37 @@ _FLAT_PASS_OPS = {"Softmax", "Sigmoid", "LogSoftmax", "Cast", "Identity", "Trans
                   "Relu", "Clip"}
 
 
+#: ops that make a map of the image (a Reshape of theirs flattens a map, one of a Gemm's
+#: or MatMul's rows does not: DETR's queries)
+_MAP_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger", "MaxPool", "AveragePool",
+            "LpPool", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"}
+
+
 def graph_flattened_outputs(graph) -> set[str]:
-    """The outputs a Reshape or Flatten makes, through ops that keep each value in its place:
-    those that may hold a map flattened to a sequence of its pixels (keras_segmentation's
+    """The outputs a Reshape or Flatten of a map (a Conv's, pool's or Resize's, through
+    elementwise ops) makes, through ops that keep each value in its place: those that may
+    hold a map flattened to a sequence of its pixels (keras_segmentation's
     Reshape((h * w, K)), then its softmax)."""
     producers, _ = _graph_index(graph)
+    memo: dict[str, bool] = {}
+
+    def a_map(name: str, depth: int = 0) -> bool:
+        node = producers.get(name)
+        if node is None or depth >= 64:
+            return False
+        if name not in memo:
+            memo[name] = node.op_type in _MAP_OPS or (
+                node.op_type in _FIRST_RANK_OPS and a_map(node.input[0], depth + 1)) or (
+                node.op_type in _BROADCAST_OPS - {"MatMul"}
+                and any(a_map(i, depth + 1) for i in node.input if i))
+        return memo[name]
 
     def reshaped(name: str, depth: int = 0) -> bool:
         node = producers.get(name)
         if node is None or depth >= 16:
             return False
         if node.op_type in ("Reshape", "Flatten"):
-            return True
+            return a_map(node.input[0])
         return node.op_type in _FLAT_PASS_OPS and reshaped(node.input[0], depth + 1)
 
     return {output.name for output in graph.output if reshaped(output.name)}

@@ -292,3 +292,27 @@ def test_a_valid_crop_whose_floor_pooling_is_not_aligned_is_refused(tmp_path, ru
                      tmp_path / "out.tif", "--tile-size", "68")
     assert_one_line_error(result, "m.onnx", "multiples of 8")
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_queries_a_reshape_makes_of_a_linear_layer_are_not_a_flattened_map(tmp_path, run_cli,
+                                                                           make_raster):
+    """DETR's class logits [1, 100, 92] as torch exports Linear on queries viewed 2-D
+    (Reshape [100, 32], Gemm, Reshape [1, 100, 92]) at a fixed 320 px input, after a
+    stride-32 3x3 Conv: they were read as 92 bands of a 10 x 10 map flattened, exit 0 -> a
+    Reshape flattens a map only where its input is one (a Conv, pool or Resize's): refused."""
+    rng = np.random.default_rng(64)
+    weights = {"w": rng.normal(0, 0.1, (32, 3, 3, 3)).astype(np.float32),
+               "rows": np.array([100, 32], np.int64),
+               "fc": rng.normal(0, 0.1, (32, 92)).astype(np.float32),
+               "out": np.array([1, 100, 92], np.int64)}
+    nodes = [helper.make_node("Conv", ["input", "w"], ["features"], kernel_shape=[3, 3],
+                              strides=[32, 32], pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["features", "rows"], ["queries"]),
+             helper.make_node("Gemm", ["queries", "fc"], ["scores"]),
+             helper.make_node("Reshape", ["scores", "out"], ["logits"])]
+    model = save_graph(tmp_path / "detr.onnx", nodes, [("input", FLOAT, [1, 3, 320, 320])],
+                       [("logits", FLOAT, [1, 100, 92])], weights, opset=17, ir_version=10)
+    image = make_raster("rgb.tif", np.zeros((3, 320, 320), np.uint8))
+    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
+    assert_one_line_error(result, "detr.onnx", "[1, 100, 92]")
+    assert not (tmp_path / "out.tif").exists()
