@@ -1455,13 +1455,39 @@ class OnnxModel:
         if smaller and height in (self._height_at(size, step - 1, index, axis, grown),
                                   self._height_at(size, 1 - step, index, axis, grown)):
             return  # the valid part a multiple of k, its first (floor) or last (ceil) size
-        target = max(step, round(size / step) * step)
+        target = (self._aligned_size(size, height, step, index, axis, grown) if smaller
+                  else None) or max(step, round(size / step) * step)
         exc = ModelError(f"{what}: its output grows {step} px at a time (strides, then an "
                          f"upsampling), so a window no multiple of {step} px is rounded and "
                          "its output lies at its top left, not centred; give tile sizes that "
-                         f"are multiples of {step}: try --tile-size {target}.")
+                         + (f"are multiples of {step}" if target % step == 0 else
+                            f"leave valid convolutions a multiple of {step}") +
+                         f": try --tile-size {target}.")
         exc.suggested_size = target
         raise exc
+
+    def _aligned_size(self, size: int, height: int, step: int, index: int, axis: int,
+                      grown: dict[int, int]) -> int | None:
+        """The size nearest ``size`` at which a crop growing ``step`` px at a time is
+        aligned (valid convolutions' margin first: no multiple of ``step`` then), by halving
+        the sizes up to the one whose output grows: that one (a floor) or the one before (a
+        ceil), whichever leaves an even margin; None when neither or both do."""
+        low, high = 0, step
+        while high - low > 1:
+            middle = (low + high) // 2
+            height_there = self._height_at(size, middle, index, axis, grown)
+            if height_there is None:
+                return None
+            low, high = (middle, high) if height_there == height else (low, middle)
+        found = []
+        for extra in (high, low):
+            there = self._height_at(size, extra, index, axis, grown)
+            if there is not None and there < size + extra and (size + extra - there) % 2 == 0:
+                found.append(size + extra)
+        if len(found) != 1:
+            return None
+        below = found[0] - step * math.ceil((found[0] - size) / step)
+        return found[0] if below < step or found[0] - size < size - below else below
 
     def _height_at(self, size: int, extra: int, index: int, axis: int,
                    grown: dict[int, int]) -> int | None:

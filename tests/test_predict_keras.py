@@ -285,12 +285,13 @@ def test_a_valid_crop_whose_floor_pooling_is_not_aligned_is_refused(tmp_path, ru
                                                                     make_raster):
     """Valid 3x3 Conv, AveragePool(8), Resize(8) at 68 px: 66 valid px floor to 64, at the
     valid part's top left (1 px in), and size + 1, 2, 4 give the same 64 px: it was taken
-    for an aligned floor and centred (2 px in), exit 0, every value 1 px off -> refused."""
+    for an aligned floor and centred (2 px in), exit 0, every value 1 px off -> refused,
+    naming 66 px (64 valid px), not 64 px, a multiple of 8 whose 62 valid px floor too."""
     model = valid_pooled_model(tmp_path / "m.onnx", 8, False)
     pixels = np.random.default_rng(63).integers(0, 256, (3, 68, 68), dtype=np.uint8)
     result = run_cli("predict", model, make_raster("rgb.tif", pixels), "-o",
                      tmp_path / "out.tif", "--tile-size", "68")
-    assert_one_line_error(result, "m.onnx", "multiples of 8")
+    assert_one_line_error(result, "m.onnx", "--tile-size 66")
     assert not (tmp_path / "out.tif").exists()
 
 
