@@ -66,13 +66,7 @@ def declared_normalization(metadata: dict[str, str], path,
                 found[name].append((metadata_value(metadata, key),
                                     f"metadata {key} {metadata[key]!r}"))
                 read.add(key)
-    for key in _NORMALIZATION_DICTS:
-        value = metadata_value(metadata, key)
-        if not isinstance(value, dict):
-            continue
-        value = {str(k).lower(): v for k, v in value.items()}
-        if not {"mean", "std"} & set(value):
-            continue
+    for key, value in _normalization_dicts(metadata):
         read.add(key)
         for name in ("mean", "std"):
             if name in value:
@@ -98,6 +92,17 @@ def declared_normalization(metadata: dict[str, str], path,
     return declared
 
 
+def _normalization_dicts(metadata: dict[str, str]):
+    """(key, its dict with lower-case keys) of each normalisation dict of the metadata
+    (:data:`_NORMALIZATION_DICTS`) that holds a mean or a std."""
+    for key in _NORMALIZATION_DICTS:
+        value = metadata_value(metadata, key)
+        if isinstance(value, dict):
+            value = {str(k).lower(): v for k, v in value.items()}
+            if {"mean", "std"} & set(value):
+                yield key, value
+
+
 #: a normalisation dict's word on the model's channel order: flag -> whether the model
 #: takes B,G,R, by its value (mmcv's to_rgb and mmseg's bgr_to_rgb false: the channels as
 #: cv2 loads them; true: R,G,B), rgb_to_bgr true (false says nothing: mmengine's default)
@@ -109,13 +114,7 @@ def declared_channel_order(metadata: dict[str, str]) -> tuple[str, bool] | None:
     """(where, whether the model takes blue, green, red: its mean/std in that order) when
     the metadata's normalisation dict (:data:`_NORMALIZATION_DICTS`, with a mean or std)
     says so either way ("metadata img_norm_cfg to_rgb false", True); else None."""
-    for key in _NORMALIZATION_DICTS:
-        value = metadata_value(metadata, key)
-        if not isinstance(value, dict):
-            continue
-        value = {str(k).lower(): v for k, v in value.items()}
-        if not {"mean", "std"} & set(value):
-            continue
+    for key, value in _normalization_dicts(metadata):
         for flag, bgr in _ORDER_FLAGS:
             said = value.get(flag)
             if isinstance(said, bool) and said in bgr:

@@ -1333,6 +1333,26 @@ def test_normalisation_metadata_that_is_not_read_is_warned(tmp_path, caplog, met
     assert caplog.text == ""
 
 
+def _assert_fed_bgr(path, image, output) -> tuple[np.ndarray, np.ndarray]:
+    """Assert ``output`` holds the softmax of the model at ``path`` fed ``image`` as mmseg
+    feeds a to_rgb false model (its B,G,R, minus the mean given in B,G,R order, over the
+    std), and differs from the unflipped feed's (the model tells the channels apart);
+    return both references (flipped, unflipped)."""
+    mean = np.float32(MEAN_255[::-1]).reshape(-1, 1, 1)
+    std = np.float32(STD_255[::-1]).reshape(-1, 1, 1)
+
+    def reference(pixels):
+        feed = np.ascontiguousarray(((pixels.astype(np.float32) - mean) / std)[np.newaxis])
+        return softmax(ort_run(path, feed)[0][0].astype(np.float64))
+
+    expected, unflipped = reference(image[::-1]), reference(image)
+    with rasterio.open(output) as out:
+        got = out.read()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.abs(got - unflipped).max() > 1e-3
+    return expected, unflipped
+
+
 @pytest.mark.parametrize("metadata", [
     {"img_norm_cfg": {"mean": MEAN_255[::-1], "std": STD_255[::-1], "to_rgb": False}},
     {"data_preprocessor": {"mean": MEAN_255[::-1], "std": STD_255[::-1],
@@ -1351,18 +1371,7 @@ def test_metadata_declaring_bgr_input_is_flipped(tmp_path, run_cli, make_raster,
                      "--tile-size", "64")
     assert result.exit_code == 0, result.output
     assert "--bands 3,2,1" not in result.stderr, result.stderr
-    bgr = image[::-1].astype(np.float32)
-    feed = (bgr - np.float32(MEAN_255[::-1]).reshape(-1, 1, 1)) \
-        / np.float32(STD_255[::-1]).reshape(-1, 1, 1)
-    expected = softmax(ort_run(path, np.ascontiguousarray(feed[np.newaxis]))[0][0].astype(
-        np.float64))
-    with rasterio.open(tmp_path / "o.tif") as out:
-        got = out.read()
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    unflipped = (image.astype(np.float32) - np.float32(MEAN_255[::-1]).reshape(-1, 1, 1)) \
-        / np.float32(STD_255[::-1]).reshape(-1, 1, 1)
-    assert np.abs(got - softmax(ort_run(path, unflipped[np.newaxis])[0][0].astype(
-        np.float64))).max() > 1e-3
+    _assert_fed_bgr(path, image, tmp_path / "o.tif")
     result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--tile-size", "64",
                      "--bands", "3,2,1")
     said = [line for line in result.stderr.splitlines() if "--bands 3,2,1" in line]
@@ -4558,17 +4567,7 @@ def test_mmdeploy_normalize_of_bgr_pixels_is_applied(tmp_path, run_cli, make_ras
                      "--tile-size", "64")
     assert result.exit_code == 0, result.output
     assert "--bands 3,2,1" not in result.stderr, result.stderr
-    # mmseg's own pipeline: the image as cv2 loads it (B,G,R), minus the BGR mean, over std
-    bgr = image[::-1].astype(np.float32)
-    feed = (bgr - np.float32(MEAN_255[::-1]).reshape(-1, 1, 1)) \
-        / np.float32(STD_255[::-1]).reshape(-1, 1, 1)
-    expected = softmax(ort_run(path, np.ascontiguousarray(feed[np.newaxis]))[0][0].astype(
-        np.float64))
-    with rasterio.open(tmp_path / "o.tif") as out:
-        got = out.read()
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    unflipped = mmseg_reference(path, image, MEAN_255[::-1], STD_255[::-1])
-    assert np.abs(got - unflipped).max() > 1e-3  # the model tells the channels apart
+    expected, unflipped = _assert_fed_bgr(path, image, tmp_path / "o.tif")
     result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--dtype", "float32",
                      "--tile-size", "64", "--bands", "3,2,1")
     assert result.exit_code == 0, result.output
