@@ -17,6 +17,7 @@ from rasterio.enums import ColorInterp
 from geotile.model import OnnxModel
 from geotile.predict import PredictOptions, predict_array, predict_raster
 
+from .conftest import assert_one_line_error
 from .onnx_models import FLOAT, conv1x1, ort_run, save_graph
 
 
@@ -1388,10 +1389,7 @@ def test_metadata_declaring_bgr_input_of_4_channels_is_refused(tmp_path, run_cli
     rgbn = make_raster("rgbn.tif", np.concatenate([image, image[:1]]))
     out = tmp_path / "o.tif"
     result = run_cli("predict", path, rgbn, "-o", out, "--tile-size", "64")
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    assert "img_norm_cfg" in lines[0] and "4 channels" in lines[0], lines[0]
+    assert_one_line_error(result, "img_norm_cfg", "4 channels")
     assert not out.exists()
 
 
@@ -4616,11 +4614,7 @@ def test_mmdeploy_bgr_model_of_other_than_3_channels_is_refused(tmp_path, run_cl
     rgbn = make_raster("rgbn.tif", np.concatenate([image, image[:1]]))
     out = tmp_path / "o.tif"
     result = run_cli("predict", path, rgbn, "-o", out, "--tile-size", "64")
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    assert "pipeline.json" in lines[0] and "4 channels" in lines[0] \
-        and "to_rgb" in lines[0], lines[0]
+    assert_one_line_error(result, "pipeline.json", "4 channels", "to_rgb")
     assert not out.exists()
 
 
