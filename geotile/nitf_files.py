@@ -5,7 +5,9 @@ GDAL derives a NITF's geotransform from IGEOLO, its four corner pixels' centres,
 GEOLOB or BLOCKA TRE holds them more finely. IGEOLO holds whole metres (ICORDS N, S: UTM;
 U: MGRS), whole arc-seconds (G) or thousandths of a degree (D), so the grid read back may
 lie up to half that off the data's: at 0.5 m pixels, a pixel. MIL-STD-2500C also makes
-IGEOLO approximate; an image that carries RPC00B is placed by its RPCs. A file of several
+IGEOLO approximate; an image that carries RPC00B is placed by its RPCs, unless they place
+its pixels where its grid does (an orthorectified product that keeps RPCs fitted to its
+map grid, e.g. Maxar OR2A): gdalwarp -rpc would warp that a second time. A file of several
 image segments reads as its first; NITF_IM:<n>:<file> reads segment n (0 the first).
 """
 
@@ -47,6 +49,28 @@ def corner_grid(src) -> tuple[str, float, str] | None:
     return icords, step / 2 / pixel, words
 
 
+def rpcs_fit_grid(src, rounding: float) -> bool:
+    """Whether ``src``'s RPCs (at their mean height) place its corner and centre pixels
+    within SAID_FROM pixels, beyond the ``rounding`` its grid may carry, of where its grid
+    does: a map-projected image's own model."""
+    import numpy as np
+    from rasterio.errors import RasterioError
+    from rasterio.transform import RPCTransformer
+    from rasterio.warp import transform as reproject
+
+    rows = np.array([0, 0, src.height - 1, src.height - 1, src.height // 2])
+    cols = np.array([0, src.width - 1, 0, src.width - 1, src.width // 2])
+    try:
+        with RPCTransformer(src.rpcs) as rpc:
+            lons, lats = rpc.xy(rows, cols, zs=src.rpcs.height_off)
+        xs, ys = reproject("EPSG:4326", src.crs, np.atleast_1d(lons), np.atleast_1d(lats))
+    except (RasterioError, ValueError):  # a model GDAL cannot invert fits nothing
+        return False
+    back_cols, back_rows = ~src.transform * (np.asarray(xs), np.asarray(ys))
+    off = np.hypot(back_cols - (cols + 0.5), back_rows - (rows + 0.5))
+    return bool(np.all(np.isfinite(off)) and off.max() < SAID_FROM + rounding)
+
+
 def warn_nitf(src, name: str, outputs: str) -> None:
     """The warnings of the NITF ``src`` (``name``): a grid read from IGEOLO that may lie a
     pixel or more off, or beside RPCs (``outputs``: what is on it, e.g. "the predictions");
@@ -62,7 +86,7 @@ def warn_nitf(src, name: str, outputs: str) -> None:
         off = f"{shift:.3g} pixel{'s' if shift > 1 else ''}"
         where = (f"{name}: its grid is GDAL's reading of the NITF's corner coordinates "
                  f"(IGEOLO, ICORDS={icords}), ")
-        if src.rpcs is not None:
+        if src.rpcs is not None and not rpcs_fit_grid(src, shift):
             warn(f"{where}which MIL-STD-2500C makes approximate (to {words}, up to {off} "
                  f"here), while its RPC00B holds the sensor model: {outputs} follow that "
                  "approximate grid. Orthorectify it by its RPCs (gdalwarp -rpc -t_srs "

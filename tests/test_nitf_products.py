@@ -284,3 +284,65 @@ def test_rpcs_with_corner_gcps_are_orthorectified_by_the_rpcs(tmp_path, run_cli)
             rpcs["line_off"] - 16, rpcs["samp_off"] - 32)
     masked = run_cli("make-masks", labels, image, "-o", tmp_path / "mask.tif")
     assert_one_line_error(masked, "l1b.ntf", "RPCs only", "gdalwarp -rpc -t_srs")
+
+
+def _rpcs_of(place, width=64, height=48):
+    """RPCs that place each pixel where the grid ``place`` does (an orthorectified product
+    that still carries RPC00B, fitted to its own map grid, as Maxar OR2A's are). RPC00B
+    keeps offsets and scales to 4 decimals (whole pixels): the coefficients fit the grid."""
+    from pyproj import Transformer
+
+    crs, transform = place
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    west, north = to_lonlat.transform(*(transform * (0, 0)))
+    east, south = to_lonlat.transform(*(transform * (width, height)))
+    lon, lat = round((west + east) / 2, 4), round((north + south) / 2, 4)
+    dx, dy = (east - west) / width, (north - south) / height
+    # samp = (lon - west) / dx - 0.5, line = (north - lat) / dy - 0.5 (pixel centres)
+    samp = [((lon - west) / dx - 0.5 - 32) / 32, 0.01 / dx / 32]
+    line = [((north - lat) / dy - 0.5 - 24) / 24, -0.01 / dy / 24]
+    return RPC(height_off=0, height_scale=500, lat_off=lat, lat_scale=0.01, long_off=lon,
+               long_scale=0.01, line_off=24, line_scale=24, samp_off=32, samp_scale=32,
+               line_den_coeff=[1] + [0] * 19, line_num_coeff=[line[0], 0, line[1]] + [0] * 17,
+               samp_den_coeff=[1] + [0] * 19, samp_num_coeff=samp + [0] * 18)
+
+
+def ortho_nitf(tmp_path, name, place, **options):
+    """PIXELS on the map grid ``place`` with RPCs fitted to it, as the NITF ``name``."""
+    crs, transform = place
+    tif = write_raster(tmp_path / "ortho.tif", PIXELS, crs=crs, transform=transform)
+    with rasterio.open(tif, "r+") as dst:
+        dst.rpcs = _rpcs_of(place)
+    rasterio.shutil.copy(tif, tmp_path / name, driver="NITF", **options)
+    return tmp_path / name
+
+
+def test_an_orthorectified_nitf_with_rpcs_is_not_told_to_orthorectify_again(
+        tmp_path, run_cli):
+    """An ortho product on a UTM grid (ICORDS=N, 0.5 m pixels) that still carries RPC00B
+    fitted to that grid: its corners' whole metres may move it a pixel (said), but
+    gdalwarp -rpc would warp the map-projected pixels a second time (not advised)."""
+    image = ortho_nitf(tmp_path, "or2a.ntf", UTM)
+    with rasterio.open(image) as src:
+        assert src.rpcs is not None and src.crs.to_epsg() == 32633
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    said = _warnings(result, "or2a.ntf")
+    assert len(said) == 1 and "IGEOLO" in said[0] and "gdalwarp -rpc" not in said[0], said
+    tiled = run_cli("tile", image, "-o", tmp_path / "patches", "--size", "16")
+    said = _warnings(tiled, "or2a.ntf")
+    assert len(said) == 1 and "gdalwarp -rpc" not in said[0], said
+
+
+def test_an_exact_grid_beside_rpcs_fitted_to_it_is_not_warned(tmp_path, run_cli):
+    """Arc-second corners at ~110 m pixels (0.14 pixel at most) and RPCs that agree with
+    them: nothing to say."""
+    coarse = ("EPSG:4326", from_origin(13.4, 52.52, 1e-3, 1e-3))
+    image = ortho_nitf(tmp_path, "coarse.ntf", coarse, ICORDS="G")
+    with rasterio.open(image) as src:
+        assert src.rpcs is not None and not src.transform.is_identity
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    result = run_cli("predict", model, image, "-o", tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    assert _warnings(result, "coarse.ntf") == []
