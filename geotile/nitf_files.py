@@ -66,7 +66,9 @@ def rpcs_fit_grid(src, rounding: float) -> bool:
         xs, ys = reproject("EPSG:4326", src.crs, np.atleast_1d(lons), np.atleast_1d(lats))
     except (RasterioError, ValueError):  # a model GDAL cannot invert fits nothing
         return False
-    back_cols, back_rows = ~src.transform * (np.asarray(xs), np.asarray(ys))
+    inverse, xs, ys = ~src.transform, np.asarray(xs), np.asarray(ys)
+    back_cols = inverse.a * xs + inverse.b * ys + inverse.c
+    back_rows = inverse.d * xs + inverse.e * ys + inverse.f
     off = np.hypot(back_cols - (cols + 0.5), back_rows - (rows + 0.5))
     return bool(np.all(np.isfinite(off)) and off.max() < SAID_FROM + rounding)
 
