@@ -51,8 +51,9 @@ def sidecar_channel_flip(model_path) -> tuple[str, Path, str] | None:
     it) of the first exporter's files beside ``model_path`` that say the model takes the
     image's R,G,B as B,G,R: Hugging Face's do_flip_channel_order
     (:func:`~geotile.hf_sidecars.hf_channel_flip`), MMDeploy's to_rgb false
-    (:func:`~geotile.mmdeploy_sidecars.mmdeploy_channel_flip`); None without one."""
-    from geotile import hf_sidecars, mmdeploy_sidecars
+    (:func:`~geotile.mmdeploy_sidecars.mmdeploy_channel_flip`), PaddleX's TransformsMode
+    BGR (:func:`~geotile.paddle_sidecars.paddle_channel_flip`); None without one."""
+    from geotile import hf_sidecars, mmdeploy_sidecars, paddle_sidecars
 
     where = hf_sidecars.hf_channel_flip(model_path)
     if where:
@@ -64,6 +65,11 @@ def sidecar_channel_flip(model_path) -> tuple[str, Path, str] | None:
         return (where, mmdeploy_sidecars.mmdeploy_folder(model_path) / mmdeploy_sidecars.PIPELINE,
                 "which mmseg converts only of 3-channel images; set to_rgb true in its "
                 "Normalize")
+    where = paddle_sidecars.paddle_channel_flip(model_path)
+    if where:
+        return (where, paddle_sidecars.paddle_folder(model_path) / paddle_sidecars.MODEL_YML,
+                "which PaddleX reads as B,G,R only of 3-channel images; set TransformsMode "
+                "RGB in it")
     return None
 
 

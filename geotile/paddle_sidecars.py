@@ -12,6 +12,10 @@ override all, see :meth:`geotile.model.OnnxModel.set_normalization`):
   divides by ``std`` (0.5 and 0.5 when not given: inputs -1..1); PaddleRS' maps
   ``min_val``..``max_val`` (0..255 when not given) to 0..1 first (PaddleX: unless
   ``is_scale`` is false). Its Resize is not a tile size: geotile does not resize windows.
+- channel order (:func:`paddle_channel_flip`): PaddleX 1.x's model.yml ``TransformsMode:
+  BGR`` (its deploy feeds the channels as cv2 reads them, its Normalize in that order);
+  PaddleSeg's deploy.yaml says none (its Compose converts cv2's B,G,R to R,G,B), nor do
+  PaddleRS' or PaddleX 2's model.yml (R,G,B, or the bands as GDAL reads them).
 - class names: model.yml's ``_Attributes.labels``, else the dataset's ``label.txt`` or
   ``labels.txt`` (one name a line) beside a model whose deploy.yaml or model.yml is
   Paddle's (two that differ: neither is read).
@@ -195,6 +199,19 @@ def paddle_normalization(model_path, wanted=("mean", "std"), scale: bool = True
             found[name] = (values[name] if len(values[name]) > 1 else values[name][0],
                            f"{where} {name} {shown}")
     return found
+
+
+def paddle_channel_flip(model_path) -> str | None:
+    """"model.yml TransformsMode BGR" where PaddleX's model.yml beside ``model_path`` says
+    the model takes B,G,R; else None (no valid YAML: :func:`paddle_normalization` names
+    it)."""
+    try:
+        path, _, config = _paddle_config(model_path)
+    except ValueError:
+        return None
+    if path is not None and path.name == MODEL_YML and config.get("TransformsMode") == "BGR":
+        return f"{MODEL_YML} TransformsMode BGR"
+    return None
 
 
 def paddle_class_names(model_path):

@@ -5026,6 +5026,74 @@ def test_paddlers_model_yml_normalizes_and_names_the_bands(tmp_path, run_cli, ma
     assert "class names from model.yml _Attributes.labels" in result.stderr, result.stderr
 
 
+PADDLEX_BGR_MODEL_YML = """\
+Model: DeepLabv3p
+Transforms:
+- Normalize:
+    max_val: [255.0, 255.0, 255.0]
+    mean: [0.406, 0.456, 0.485]
+    min_val: [0.0, 0.0, 0.0]
+    std: [0.225, 0.224, 0.229]
+- ArrangeSegmenter:
+    mode: test
+TransformsMode: BGR
+_Attributes:
+  labels: [background, building, road, water]
+  model_type: segmenter
+  num_classes: 4
+_init_params:
+  num_classes: 4
+status: Infer
+version: 1.3.11
+"""
+
+
+def test_paddlex_model_yml_transforms_mode_bgr_is_flipped(tmp_path, run_cli, make_raster,
+                                                         image):
+    """A PaddleX 1.x segmenter (model.yml TransformsMode BGR: its deploy reads images with
+    cv2 and leaves them B,G,R; its Normalize mean/std in that order) was fed the image's
+    R,G,B as they were with exit 0. Now they go through the flip of MMDeploy's to_rgb
+    false; --bands 3,2,1 warns of flipping twice; 4 channels are refused."""
+    path = paddle_folder(tmp_path / "out", "none", deploy=PADDLEX_BGR_MODEL_YML,
+                         name="model.yml")
+    tif = make_raster("img.tif", image)
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--dtype",
+                     "float32", "--tile-size", "64")
+    assert result.exit_code == 0, result.output
+    mean, std = [0.406, 0.456, 0.485], [0.225, 0.224, 0.229]
+    expected = paddle_reference(path, image[::-1], mean, std)
+    with rasterio.open(tmp_path / "o.tif") as out:
+        got = out.read()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.abs(got - paddle_reference(path, image, mean, std)).max() > 1e-3
+    assert "model.yml TransformsMode BGR" in result.stderr, result.stderr
+    model = OnnxModel.from_path(path)
+    assert model.sidecars["flip"] == tmp_path / "out" / "model.yml"
+    result = run_cli("predict", path, tif, "-o", tmp_path / "b.tif", "--tile-size", "64",
+                     "--bands", "3,2,1")
+    said = [line for line in result.stderr.splitlines() if "--bands 3,2,1" in line]
+    assert result.exit_code == 0 and len(said) == 1 and "model.yml" in said[0], result.stderr
+    rgb = paddle_folder(tmp_path / "rgb", "none", name="model.yml",
+                        deploy=PADDLEX_BGR_MODEL_YML.replace("Mode: BGR", "Mode: RGB"))
+    assert OnnxModel.from_path(rgb).flip_rgb is None
+
+
+def test_paddlex_bgr_model_of_4_channels_is_refused(tmp_path, run_cli, make_raster, image):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    conv, weights = conv1x1("x", "y", 4, 4, seed=5)
+    path = save_graph(folder / "model.onnx", [conv], [("x", FLOAT, [-1, 4, -1, -1])],
+                      [("y", FLOAT, [-1, 4, -1, -1])], weights)
+    four = PADDLEX_BGR_MODEL_YML.replace("255.0]", "255.0, 255.0]").replace(
+        "0.0]", "0.0, 0.0]").replace("0.485]", "0.485, 0.5]").replace("0.229]", "0.229, 0.25]")
+    (folder / "model.yml").write_text(four)
+    rgbn = make_raster("rgbn.tif", np.concatenate([image, image[:1]]))
+    out = tmp_path / "o.tif"
+    assert_one_line_error(run_cli("predict", path, rgbn, "-o", out, "--tile-size", "64"),
+                          "model.yml TransformsMode BGR", "4 channels", "TransformsMode RGB")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("name", ["label.txt", "labels.txt"])
 def test_a_paddleseg_label_txt_names_the_bands(tmp_path, run_cli, make_raster, image, name):
     """The dataset's label.txt (one class a line) copied beside a PaddleSeg export: the bands
