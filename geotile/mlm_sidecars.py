@@ -8,8 +8,9 @@ metadata override it (:class:`geotile.model.OnnxModel`). From ``properties``:
 
 - ``mlm:input`` (one: geotile feeds one image): ``bands`` name the bands fed, picked by the
   image's band descriptions where they name them (B04 as B4, GDAL's "B4, central ...", the
-  common names of the item's band objects), else by position (as many bands, none described
-  otherwise; bands named twice, two dates, go by position only);
+  common names of the item's band objects), else, bands undescribed, by their colour
+  interpretation where it names each (blue, green, red: a model trained on B,G,R), else by
+  position (as many bands; bands named twice, two dates, go by position only);
   ``input.shape`` / ``dim_order`` are checked against the model's channels;
   ``dim_order`` sets the layout (NCHW or NHWC; a batch axis first or none; a time axis or
   other refused), its fixed height/width the default tile size (:func:`mlm_structure`;
@@ -594,6 +595,19 @@ def described_keys(src) -> list[set[str]]:
     return keys
 
 
+def _by_colour(src, wanted: list[set[str]]) -> list[int] | None:
+    """The bands (1-based) whose colour interpretation (red, green, blue) is the name each
+    of ``wanted`` goes by, one band each; None unless every one is so named."""
+    from rasterio.enums import ColorInterp
+
+    colours = [{band_key(c.name)} if c in (ColorInterp.red, ColorInterp.green,
+                                           ColorInterp.blue) else set()
+               for c in src.colorinterp]
+    hits = [[i + 1 for i, c in enumerate(colours) if c & w] for w in wanted]
+    picked = [h[0] for h in hits if len(h) == 1]
+    return picked if len(picked) == len(wanted) == len(set(picked)) else None
+
+
 def _common_names(item) -> dict[str, set[str]]:
     """Band name -> its common name (``eo:bands``, ``raster:bands``, STAC 1.1 ``bands``, in
     the properties or an mlm:model asset); one shared by bands of other names is left out."""
@@ -700,8 +714,9 @@ class MlmInput:
 
     def _bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
         """The image's bands (1-based) fed: by their descriptions where they name the
-        item's bands (or their common names), else by position (an image of as many bands,
-        none described); ModelError naming ``source`` otherwise, and for bands the item
+        item's bands (or their common names), else by colour interpretation where it names
+        each (:func:`_by_colour`), else by position (an image of as many bands, none
+        described); ModelError naming ``source`` otherwise, and for bands the item
         computes (expressions). Bands named twice (two dates) go by position only."""
         if self.expressions:
             raise ModelError(f"{source}: {self.where} band {self.expressions[0]} is an "
@@ -736,6 +751,12 @@ class MlmInput:
                 log.info("%s: bands %s feed the model, by their descriptions (%s bands %s)",
                          name, ",".join(map(str, picked)), self.file.name, shown)
             return picked
+        by_colour = None if twice is not None or any(described) else _by_colour(src, wanted)
+        if by_colour:
+            if not quiet:
+                log.info("%s: bands %s feed the model, by their colour interpretation (%s "
+                         "bands %s)", name, ",".join(map(str, by_colour)), self.file.name, shown)
+            return by_colour
         if in_order:
             if not quiet:
                 log.info("%s: bands 1-%d are taken as %s bands %s (by position%s)", name,

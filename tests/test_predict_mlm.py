@@ -592,3 +592,31 @@ def test_value_scaling_is_of_the_raw_pixels_of_any_type(tmp_path, run_cli, make_
     if scaling == "z-score":
         x = np.stack([(x[i] - (100.0 + 10 * i)) / (4.0 + i) for i in range(3)])
     np.testing.assert_allclose(out, x, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize(("bands", "objects"), [
+    (["blue", "green", "red"], None),
+    (["B02", "B03", "B04"], [("B02", "blue"), ("B03", "green"), ("B04", "red")]),
+])
+def test_colour_bands_of_an_rgb_image_go_by_its_colour_interpretation(
+        tmp_path, run_cli, make_raster, bands, objects):
+    """An item feeding blue, green, red (a model trained on BGR: by name, or by its band
+    objects' common names) and an RGB GeoTIFF (undescribed bands, colour interpretation
+    red, green, blue): bands 1-3 went in by position, red as blue, exit 0. Now they are
+    picked by colour: 3,2,1."""
+    from rasterio.enums import ColorInterp
+
+    rgb = np.random.default_rng(7).integers(1, 255, (3, 16, 16)).astype(np.uint8)
+    tif = make_raster("rgb.tif", rgb)
+    with rasterio.open(tif, "r+") as src:
+        src.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+    content = item(bands, None, channels=3)
+    if objects:
+        content["assets"]["model"]["eo:bands"] = [{"name": n, "common_name": c}
+                                                  for n, c in objects]
+    model, _ = folder(tmp_path, content, channels=3)
+    out, stderr = predicted(run_cli, tmp_path, model, tif)
+    np.testing.assert_array_equal(out, rgb[[2, 1, 0]])
+    assert "bands 3,2,1" in stderr and "colour interpretation" in stderr, stderr
+    out, _ = predicted(run_cli, tmp_path, model, tif, "--bands", "1,2,3")  # as given
+    np.testing.assert_array_equal(out, rgb)
