@@ -595,7 +595,7 @@ def described_keys(src) -> list[set[str]]:
     return keys
 
 
-def _by_colour(src, wanted: list[set[str]]) -> list[int] | None:
+def bands_by_colour(src, wanted: list[set[str]]) -> list[int] | None:
     """The bands (1-based) whose colour interpretation (red, green, blue) is the name each
     of ``wanted`` goes by, one band each; None unless every one is so named."""
     from rasterio.enums import ColorInterp
@@ -715,7 +715,7 @@ class MlmInput:
     def _bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
         """The image's bands (1-based) fed: by their descriptions where they name the
         item's bands (or their common names), else by colour interpretation where it names
-        each (:func:`_by_colour`), else by position (an image of as many bands, none
+        each (:func:`bands_by_colour`), else by position (an image of as many bands, none
         described); ModelError naming ``source`` otherwise, and for bands the item
         computes (expressions). Bands named twice (two dates) go by position only."""
         if self.expressions:
@@ -751,7 +751,8 @@ class MlmInput:
                 log.info("%s: bands %s feed the model, by their descriptions (%s bands %s)",
                          name, ",".join(map(str, picked)), self.file.name, shown)
             return picked
-        by_colour = None if twice is not None or any(described) else _by_colour(src, wanted)
+        by_colour = None if twice is not None or any(described) else \
+            bands_by_colour(src, wanted)
         if by_colour:
             if not quiet:
                 log.info("%s: bands %s feed the model, by their colour interpretation (%s "

@@ -17,7 +17,9 @@ the ONNX metadata and the other exporters' files do not declare (options overrid
 - bands (:func:`terratorch_bands`): ``dataset_bands`` name the file's bands in order,
   ``output_bands`` (a subset) those fed, in their order (``predict_*`` ones first, as
   TerraTorch's predict does); the image's band descriptions, when they carry those names,
-  pick them instead, and an image of as many bands as output_bands is taken to hold them.
+  pick them instead (undescribed: their colour interpretation, where it names each band
+  fed: BLUE, GREEN, RED of an RGB image), and an image of as many bands as output_bands is
+  taken to hold them.
 - class names: the task's ``class_names``.
 - multi-temporal fine-tunes (``expand_temporal_dimension``, ``num_frames`` > 1: inputs
   [N, C, T, H, W]) are read when the export takes a 5-D input (its dates: the image and
@@ -354,9 +356,13 @@ class TerraTorchBands:
     def bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
         """The image's bands (1-based) fed: by their descriptions when they name the
         config's bands (those naming only some, each where dataset_bands put it: by
-        position), else by position in dataset_bands, else (an image of as many bands
+        position), else, bands undescribed, by colour interpretation where it names each
+        (:func:`~geotile.mlm_sidecars.bands_by_colour`), else by position in dataset_bands,
+        else (an image of as many bands
         as output_bands) all of them, warned of (``quiet``: nothing logged); ModelError
         naming ``source`` otherwise."""
+        from geotile.mlm_sidecars import band_key, bands_by_colour
+
         name, output = Path(str(source)).name, self.output
         shown = ",".join(map(str, output))
         described = [_key(d) if d else None for d in src.descriptions]
@@ -377,6 +383,14 @@ class TerraTorchBands:
             if picked:
                 if not quiet:
                     log.info("%s: bands %s feed the model, by their descriptions (%s "
+                             "output_bands %s)", name, ",".join(map(str, picked)),
+                             self.file.name, shown)
+                return picked
+        if all(isinstance(b, str) for b in output) and not any(src.descriptions):
+            picked = bands_by_colour(src, [{band_key(b)} for b in output])
+            if picked:  # BLUE, GREEN, RED of an RGB image: by colour, not position
+                if not quiet:
+                    log.info("%s: bands %s feed the model, by their colour interpretation (%s "
                              "output_bands %s)", name, ",".join(map(str, picked)),
                              self.file.name, shown)
                 return picked

@@ -583,3 +583,25 @@ def test_a_symbolic_time_axis_takes_the_fine_tune_s_num_frames(tmp_path, run_cli
     with rasterio.open(out) as src:
         np.testing.assert_allclose(src.read(), np.einsum(
             "tc,tchw->chw", temporal_weights(3, 6, fixed=False), fed), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dataset", [["BLUE", "GREEN", "RED"], HLS])
+def test_colour_bands_of_an_rgb_image_go_by_its_colour_interpretation(tmp_path, run_cli,
+                                                                     make_raster, dataset):
+    """output_bands BLUE, GREEN, RED (a model trained on B,G,R stacks) and an RGB GeoTIFF
+    (undescribed, colour interpretation red, green, blue): bands 1-3 went in by position,
+    red as BLUE, exit 0. Now they are picked by colour: 3,2,1."""
+    from rasterio.enums import ColorInterp
+
+    rgb = np.random.default_rng(9).integers(1, 255, (3, 16, 16)).astype(np.uint8)
+    tif = make_raster("rgb.tif", rgb)
+    with rasterio.open(tif, "r+") as src:
+        src.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+    data = {"dataset_bands": dataset, "output_bands": ["BLUE", "GREEN", "RED"],
+            "means": [0.4, 0.5, 0.6], "stds": [0.2, 0.25, 0.3], "constant_scale": 1 / 255}
+    path = tt_folder(tmp_path / "bgr", config(data=data), channels=3)
+    out, _, stderr = predicted(run_cli, tmp_path, path, tif)
+    expected = reference(path, rgb[[2, 1, 0]], data["means"], data["stds"], 1 / 255)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert np.abs(out - reference(path, rgb, data["means"], data["stds"], 1 / 255)).max() > 1e-3
+    assert "bands 3,2,1" in stderr and "colour interpretation" in stderr, stderr
