@@ -206,8 +206,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     class names and normalisation are read from the model and its metadata,
     else from a STAC MLM item (.json) beside it whose mlm:model asset it is
     (value_scaling per band, clips included, of raw pixels; bands by the image's
-    band descriptions; classification:classes and their color_hint; regression
-    written raw), else (normalisation, class names) from Hugging Face's preprocessor_config.json
+    band descriptions, or colour interpretation; classification:classes and
+    their color_hint; regression written raw), else (normalisation, class
+    names) from Hugging Face's preprocessor_config.json
     and config.json beside it (an Optimum export: rescale_factor, image_mean,
     image_std, id2label, do_flip_channel_order: R,G,B flipped to B,G,R for the
     model; -v names the file and key), or above its onnx/ folder
@@ -219,7 +220,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     it (MMDeploy's names only the config's file), else from PaddleSeg's
     deploy.yaml or PaddleRS' model.yml beside it (a
     paddle2onnx export: its Normalize, PaddleSeg's default mean and std 0.5
-    of pixels / 255 when it gives none) and (class names) model.yml's
+    of pixels / 255 when it gives none; PaddleX's model.yml TransformsMode BGR:
+    R,G,B flipped to B,G,R) and (class names) model.yml's
     _Attributes labels or the dataset's label.txt / labels.txt beside it,
     else from Raster Vision's learner-config.json (its model-bundle.zip), else
     from TerraTorch's config.yaml (constant_scale, means, stds, bands, class_names),
