@@ -146,7 +146,8 @@ def band_numbers(src, bands, source) -> tuple[int, ...] | None:
     InputError naming ``source`` for a name no single band goes by."""
     if not bands or all(isinstance(b, int) for b in bands):
         return bands
-    from geotile.mlm_sidecars import band_key, described_keys
+    from geotile.band_keys import band_key
+    from geotile.mlm_sidecars import described_keys
 
     keys = described_keys(src)
     numbers = []

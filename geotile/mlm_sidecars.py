@@ -46,6 +46,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from geotile.band_keys import band_key, bands_by_colour
 from geotile.errors import ModelError
 
 log = logging.getLogger("geotile")
@@ -571,12 +572,6 @@ def mlm_post_processing(model_path) -> None:
                              "or run the model with its own framework.")
 
 
-def band_key(name) -> str:
-    """A band name compared: case, spaces and hyphens aside, B04 as B4."""
-    key = re.sub(r"[\s\-]+", "_", str(name).strip()).upper()
-    return re.sub(r"^B0+(?=\d)", "B", key)
-
-
 def _keys(description) -> set[str]:
     """The names a band description may give: all of it, or its first word (GDAL's
     Sentinel-2 driver: "B4, central wavelength 665 nm")."""
@@ -593,19 +588,6 @@ def described_keys(src) -> list[set[str]]:
         common = src.tags(band).get("STAC_COMMON_NAME") if src.driver == "VRT" else None
         keys.append(_keys(description) | ({band_key(common)} if common else set()))
     return keys
-
-
-def bands_by_colour(src, wanted: list[set[str]]) -> list[int] | None:
-    """The bands (1-based) whose colour interpretation (red, green, blue) is the name each
-    of ``wanted`` goes by, one band each; None unless every one is so named."""
-    from rasterio.enums import ColorInterp
-
-    colours = [{band_key(c.name)} if c in (ColorInterp.red, ColorInterp.green,
-                                           ColorInterp.blue) else set()
-               for c in src.colorinterp]
-    hits = [[i + 1 for i, c in enumerate(colours) if c & w] for w in wanted]
-    picked = [h[0] for h in hits if len(h) == 1]
-    return picked if len(picked) == len(wanted) == len(set(picked)) else None
 
 
 def _common_names(item) -> dict[str, set[str]]:

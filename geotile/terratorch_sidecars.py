@@ -357,11 +357,11 @@ class TerraTorchBands:
         """The image's bands (1-based) fed: by their descriptions when they name the
         config's bands (those naming only some, each where dataset_bands put it: by
         position), else, bands undescribed, by colour interpretation where it names each
-        (:func:`~geotile.mlm_sidecars.bands_by_colour`), else by position in dataset_bands,
+        (:func:`~geotile.band_keys.bands_by_colour`), else by position in dataset_bands,
         else (an image of as many bands
         as output_bands) all of them, warned of (``quiet``: nothing logged); ModelError
         naming ``source`` otherwise."""
-        from geotile.mlm_sidecars import band_key, bands_by_colour
+        from geotile.band_keys import band_key, bands_by_colour
 
         name, output = Path(str(source)).name, self.output
         shown = ",".join(map(str, output))
