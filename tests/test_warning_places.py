@@ -12,23 +12,12 @@ import warnings
 
 import numpy as np
 import pytest
-import rasterio
 
 from geotile.errors import GeotileWarning
 
 from .conftest import UTM_CRS, UTM_ORIGIN, write_raster, write_without_transform
 from .onnx_models import pointwise_model
-
-
-def _plain(path, array, driver):
-    """A plain image (no CRS, no geotransform), as a camera ships it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(path, "w", driver=driver, width=array.shape[2],
-                           height=array.shape[1], count=array.shape[0],
-                           dtype=array.dtype.name) as dst:
-            dst.write(array)
-    return path
+from .test_no_georef import _plain
 
 
 def _image(tmp_path):
