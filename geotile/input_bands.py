@@ -86,7 +86,7 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
         refuse_band_file(src, source or src.name, Path(model.path).name, channels)
     model.check_bands(len(indexes) + added, source or src.name, _rgb_bands(src),
                       _described_bgrn(src))
-    if not given:
+    if not given and not _picked_by_colour(model, src, indexes):
         _warn_blue_first(src, indexes, source or src.name)
     else:
         _warn_flipped_twice(model, src, indexes, source or src.name)
@@ -199,6 +199,17 @@ def _described_bgrn(src) -> list[int] | None:
     found = [[b for b, k in enumerate(keys, 1) if name in k] for name in
              ("BLUE", "GREEN", "RED", "NIR")]
     return [b[0] for b in found] if all(len(b) == 1 for b in found) else None
+
+
+def _picked_by_colour(model, src, indexes: list[int]) -> bool:
+    """Whether the model's MLM item or TerraTorch config names the bands fed as their
+    colour interpretation does (:func:`~geotile.band_keys.bands_by_colour`): blue first
+    is then what it takes, no order to warn of."""
+    from geotile.band_keys import bands_by_colour
+
+    named = getattr(getattr(model, "raster_input", None), "named_bands", None)
+    wanted = named() if named is not None else None
+    return bool(wanted) and bands_by_colour(src, wanted) == list(indexes)
 
 
 def _warn_blue_first(src, indexes: list[int], source) -> None:

@@ -672,6 +672,13 @@ class MlmInput:
     def describe(self) -> str:
         return f"{self.where} bands {','.join(self.names or [])}"
 
+    def named_bands(self) -> list[set[str]] | None:
+        """The names (:func:`band_key`) each band fed goes by: its own and its common
+        names; None without band names."""
+        if not self.names:
+            return None
+        return [{band_key(b)} | self.aliases.get(band_key(b), set()) for b in self.names]
+
     def bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
         """:meth:`_bands_for`, and a warning where the item's band objects give a nodata
         value the image does not declare for the bands fed (its pixels of that value are
@@ -707,7 +714,7 @@ class MlmInput:
         if not self.names:
             return None
         name, shown = Path(str(source)).name, ",".join(self.names)
-        wanted = [{band_key(b)} | self.aliases.get(band_key(b), set()) for b in self.names]
+        wanted = self.named_bands()
         described = described_keys(src)
         texts = ", ".join(str(d) for d in src.descriptions)
         keys = [band_key(b) for b in self.names]

@@ -353,6 +353,15 @@ class TerraTorchBands:
     def describe(self) -> str:
         return f"{self.where} output_bands {','.join(map(str, self.output))}"
 
+    def named_bands(self) -> list[set[str]] | None:
+        """The name (:func:`~geotile.band_keys.band_key`) each band fed goes by; None where
+        output_bands give numbers."""
+        from geotile.band_keys import band_key
+
+        if not all(isinstance(b, str) for b in self.output):
+            return None
+        return [{band_key(b)} for b in self.output]
+
     def bands_for(self, src, source, quiet: bool = False) -> list[int] | None:
         """The image's bands (1-based) fed: by their descriptions when they name the
         config's bands (those naming only some, each where dataset_bands put it: by
@@ -361,7 +370,7 @@ class TerraTorchBands:
         else (an image of as many bands
         as output_bands) all of them, warned of (``quiet``: nothing logged); ModelError
         naming ``source`` otherwise."""
-        from geotile.band_keys import band_key, bands_by_colour
+        from geotile.band_keys import bands_by_colour
 
         name, output = Path(str(source)).name, self.output
         shown = ",".join(map(str, output))
@@ -386,8 +395,8 @@ class TerraTorchBands:
                              "output_bands %s)", name, ",".join(map(str, picked)),
                              self.file.name, shown)
                 return picked
-        if all(isinstance(b, str) for b in output) and not any(src.descriptions):
-            picked = bands_by_colour(src, [{band_key(b)} for b in output])
+        if (named := self.named_bands()) and not any(src.descriptions):
+            picked = bands_by_colour(src, named)
             if picked:  # BLUE, GREEN, RED of an RGB image: by colour, not position
                 if not quiet:
                     log.info("%s: bands %s feed the model, by their colour interpretation (%s "

@@ -620,3 +620,25 @@ def test_colour_bands_of_an_rgb_image_go_by_its_colour_interpretation(
     assert "bands 3,2,1" in stderr and "colour interpretation" in stderr, stderr
     out, _ = predicted(run_cli, tmp_path, model, tif, "--bands", "1,2,3")  # as given
     np.testing.assert_array_equal(out, rgb)
+
+
+@pytest.mark.parametrize("colours", [("red", "green", "blue", "alpha"),
+                                     ("blue", "green", "red")])
+def test_bands_picked_by_colour_are_not_warned_of_as_blue_first(tmp_path, run_cli,
+                                                                make_raster, colours):
+    """An item feeding blue, green, red over an RGBA (or a BGR-interpreted) GeoTIFF: the
+    bands picked by colour interpretation (3,2,1; 1,2,3) were fed right, yet warned of as
+    'blue, green, red ... give --bands 1,2,3 if it takes red first' (the item says it takes
+    blue first: that advice feeds it red as blue). Now said once, at -v, and not warned."""
+    from rasterio.enums import ColorInterp
+
+    pixels = np.random.default_rng(8).integers(1, 255, (len(colours), 16, 16)).astype(np.uint8)
+    tif = make_raster("rgba.tif", pixels)
+    with rasterio.open(tif, "r+") as src:
+        src.colorinterp = [ColorInterp[c] for c in colours]
+    model, _ = folder(tmp_path, item(["blue", "green", "red"], None, channels=3), channels=3)
+    out, stderr = predicted(run_cli, tmp_path, model, tif)
+    fed = [colours.index(c) for c in ("blue", "green", "red")]
+    np.testing.assert_array_equal(out, pixels[fed])
+    assert "colour interpretation (item.json" in stderr
+    assert "red first" not in stderr and "Warning" not in stderr, stderr

@@ -605,3 +605,23 @@ def test_colour_bands_of_an_rgb_image_go_by_its_colour_interpretation(tmp_path, 
     np.testing.assert_allclose(out, expected, atol=1e-5)
     assert np.abs(out - reference(path, rgb, data["means"], data["stds"], 1 / 255)).max() > 1e-3
     assert "bands 3,2,1" in stderr and "colour interpretation" in stderr, stderr
+
+
+def test_bands_picked_by_colour_are_not_warned_of_as_blue_first(tmp_path, run_cli,
+                                                                make_raster):
+    """output_bands BLUE, GREEN, RED over an RGB GeoTIFF: bands 3,2,1 were picked by colour
+    and fed right, yet warned of as 'blue, green, red ... give --bands 1,2,3 if it takes red
+    first' (the config says it takes blue first). Now not warned."""
+    from rasterio.enums import ColorInterp
+
+    rgb = np.random.default_rng(10).integers(1, 255, (3, 16, 16)).astype(np.uint8)
+    tif = make_raster("rgb.tif", rgb)
+    with rasterio.open(tif, "r+") as src:
+        src.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+    data = {"dataset_bands": ["BLUE", "GREEN", "RED"], "output_bands": ["BLUE", "GREEN", "RED"],
+            "means": [0.4, 0.5, 0.6], "stds": [0.2, 0.25, 0.3], "constant_scale": 1 / 255}
+    path = tt_folder(tmp_path / "bgr", config(data=data), channels=3)
+    out, _, stderr = predicted(run_cli, tmp_path, path, tif)
+    expected = reference(path, rgb[[2, 1, 0]], data["means"], data["stds"], 1 / 255)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert "bands 3,2,1" in stderr and "red first" not in stderr, stderr
