@@ -212,7 +212,8 @@ def metric_crs(crs, geometries):
                                   "lon_0": (west + east) / 2, "datum": "WGS84", "units": "m"})
     west, south, east, north = geometries.to_crs(4326).total_bounds  # no union: cheap
     if max(north, -south) >= POLAR_LATITUDE:
-        polar = _polar_stereographic(crs, geometries, 90.0 if north >= -south else -90.0)
+        polar = _polar_stereographic(crs, geometries, 90.0 if north >= -south else -90.0,
+                                     (west + east) / 2)
         if polar is not None:
             return polar
     return CRS.from_dict({"proj": "laea", "lat_0": (south + north) / 2,
@@ -224,15 +225,17 @@ def metric_crs(crs, geometries):
 POLAR_LATITUDE = 89.99
 
 
-def _polar_stereographic(crs, geometries, pole: float):
+def _polar_stereographic(crs, geometries, pole: float, lon_0: float):
     """A polar stereographic projection at ``pole`` with scale 1 there, where it holds
     ``geometries`` (in ``crs``) in ground metres (to ``TOLERANCE``: within about 500 km of
     the pole), else None. Near a pole PROJ inverts the azimuthal equal-area projection only
     to about 1 cm within 1 m of it (8 cm at 10 cm): corners of a 0.3 m grid on the pole
-    came back off its pixels' and neighbouring regions overlapped."""
+    came back off its pixels' and neighbouring regions overlapped. ``lon_0`` (the data's
+    central longitude) is the one the pole comes back at: a lon/lat edge along the pole,
+    one point here, stays within the data's longitudes."""
     from pyproj import CRS, Transformer
 
-    polar = CRS.from_dict({"proj": "stere", "lat_0": pole, "lat_ts": pole, "lon_0": 0,
+    polar = CRS.from_dict({"proj": "stere", "lat_0": pole, "lat_ts": pole, "lon_0": lon_0,
                            "datum": "WGS84", "units": "m"})
     there = Transformer.from_crs(_pyproj_crs(crs), polar, always_xy=True).transform_bounds(
         *geometries.total_bounds, densify_pts=21)

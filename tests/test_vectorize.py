@@ -1520,6 +1520,35 @@ def test_a_class_raster_on_the_pole_keeps_its_pixel_corners(tmp_path, crs):
     assert shapely.area(polygons).sum() == pytest.approx((classes > 0).sum() * 0.09, abs=1e-6)
 
 
+@pytest.mark.parametrize("top", [90.0, -89.9])
+def test_a_lonlat_raster_reaching_the_pole_stays_within_its_longitudes(tmp_path, top):
+    """An EPSG:4326 raster of 1 x 0.01 degree pixels, 100..110 E, whose last row reaches a
+    pole: measured in a polar stereographic projection of lon_0 0 (61266ad), the pole edge
+    of a region of 102..105 E came back as one vertex at 0 E, its polygon spanning 0..105 E.
+    Now that vertex lies at the data's central longitude (as before 61266ad: an edge along
+    the pole is one point in any azimuthal projection), within the raster; every other
+    corner is a pixel's."""
+    classes = np.zeros((10, 10), np.uint8)
+    classes[:, 2:5] = 1
+    classes[3:6, 6:9] = 2
+    path = tmp_path / "polar.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=10, height=10, count=1,
+                       dtype="uint8", crs="EPSG:4326",
+                       transform=from_origin(100, top, 1.0, 0.01)) as dst:
+        dst.write(classes, 1)
+    vectorize_polygons([path], tmp_path / "polar.gpkg")
+    found = gpd.read_file(tmp_path / "polar.gpkg").set_index("class_id")
+    west, south, east, north = found.geometry[1].bounds
+    assert (west, south, north) == pytest.approx((102, top - 0.1, top), abs=1e-9)
+    assert 105 <= east <= 110
+    np.testing.assert_allclose(found.geometry[2].bounds, (106, top - 0.06, 109, top - 0.03),
+                               atol=1e-9)
+    corners = shapely.get_coordinates(found.geometry.values)
+    corners = corners[np.abs(corners[:, 1]) < 90]
+    steps = np.column_stack([corners[:, 0] - 100, (top - corners[:, 1]) / 0.01])
+    assert np.abs(steps - np.round(steps)).max() < 1e-6
+
+
 @pytest.mark.parametrize("crs", [None, "EPSG:4326"])
 def test_a_global_lonlat_mosaic_keeps_its_wide_polygons(make_raster, tmp_path, crs):
     """A 1 degree EPSG:4326 global mosaic (-180..180) with an ocean band 340 degrees wide
