@@ -669,6 +669,44 @@ def quantized_op(graph) -> str | None:
     return None
 
 
+
+#: quantised ops -> the input positions of their output's scale and zero point (QLinear*:
+#: onnxruntime.quantization's QOperator ops, ai.onnx's and com.microsoft's)
+_OUTPUT_QUANTA = {"QuantizeLinear": (1, 2), "QLinearConv": (6, 7), "QLinearMatMul": (6, 7),
+                  "QLinearAdd": (6, 7), "QLinearMul": (6, 7), "QLinearSigmoid": (3, 4),
+                  "QLinearSoftmax": (3, 4), "QLinearLeakyRelu": (3, 4),
+                  "QLinearAveragePool": (3, 4), "QLinearGlobalAveragePool": (3, 4),
+                  "QLinearConcat": (0, 1)}
+
+
+def graph_quantized_outputs(graph) -> dict[str, str]:
+    """Output name -> the quantised op whose integer codes it is, seen through shape-only
+    ops ("QuantizeLinear 'name' (scale 0.05, zero point 128)"), for outputs that are
+    codes with no DequantizeLinear after them; others are left out."""
+    from geotile.onnx_graph import constant_values
+
+    producers, _ = _graph_index(graph)
+    constants = constant_values(graph)
+    found = {}
+    for output in graph.output:
+        node, depth = producers.get(output.name), 0
+        while node is not None and depth < 64 and node.op_type in _AXES_KEPT_OPS - {
+                "Cast", "QuantizeLinear", "DequantizeLinear"} | {"Transpose", "Reshape",
+                                                                  "Squeeze", "Unsqueeze"}:
+            node, depth = producers.get(node.input[0]), depth + 1
+        if node is None or node.op_type not in _OUTPUT_QUANTA:
+            continue
+        told = f"{node.op_type} {node.name!r}" if node.name else node.op_type
+        at = _OUTPUT_QUANTA[node.op_type]
+        names = [node.input[i] if i < len(node.input) else "" for i in at]
+        scale, zero = (constants.get(n) if n else None for n in names)
+        if scale is not None and scale.size == 1 and (zero is None) == (not names[1]):
+            zero = 0 if zero is None else zero.item()
+            told += f" (scale {scale.item():.6g}, zero point {zero:g})"
+        found[output.name] = told
+    return found
+
+
 #: TensorProto.FLOAT16, a Cast's ``to``
 FLOAT16 = 10
 

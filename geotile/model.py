@@ -89,6 +89,7 @@ from geotile.graph_analysis import (
     graph_input_channels,
     graph_input_float16,
     graph_input_patch,
+    graph_quantized_outputs,
     graph_scales_input,
     quantized_op,
 )
@@ -260,6 +261,9 @@ class ModelOutput:
     #: the axis (1 or 2) of a map flattened to a sequence of its pixels, row after row
     #: (keras_segmentation's Reshape((h * w, K)): [N, h*w, K]; [N, K, h*w]), None for a map
     flat_axis: int | None = None
+    #: the quantised op whose integer codes it is, with its scale and zero point (no
+    #: DequantizeLinear after it: :func:`~geotile.graph_analysis.graph_quantized_outputs`)
+    quantized: str = ""
 
     @property
     def multi_label(self) -> bool:
@@ -875,6 +879,7 @@ class OnnxModel:
         all_outputs = self.session.get_outputs()
         ends = graph_ends(graph, opset) if graph is not None else {}
         ids = graph_class_ids(graph) if graph is not None else {}
+        codes = graph_quantized_outputs(graph) if graph is not None else {}
         #: outputs a Reshape makes: a map flattened to its pixels, if [N, h*w, K]
         self._flattened = graph_flattened_outputs(graph) if graph is not None else set()
         #: outputs of an auxiliary head's module, as a dynamo export's node metadata says
@@ -887,7 +892,8 @@ class OnnxModel:
                                        class_ids=ids.get(o.name, False),
                                        overshoots=end.overshoots and end.probabilities,
                                        softmax_axis=end.axis if end.kind == "softmax"
-                                       else None, sliced=end.sliced))
+                                       else None, sliced=end.sliced,
+                                       quantized=codes.get(o.name, "")))
         self.all_output_names = [o.name for o in outputs]
         if not wanted:
             # an output whose classes the metadata names (Deepness: one dict per output) is
@@ -1313,6 +1319,11 @@ class OnnxModel:
         what = f"{self.path}: output {output.name!r} has shape {list(shape)} for a " \
                f"{size} px window"
         integer = not np.issubdtype(result.dtype, np.floating)
+        if integer and output.quantized:  # codes of an int8 model's last op, not scores
+            raise ModelError(f"{what} of type {result.dtype}: the codes of its "
+                             f"{output.quantized}, not scores. Add a DequantizeLinear of "
+                             "that scale and zero point after it (onnxruntime.quantization "
+                             "keeps one before each output), or give the float model.")
         if integer and not output.class_ids:  # quantised scores (p x 255 cast to uint8)...
             raise ModelError(f"{what} of type {result.dtype}: integer outputs are not read (they "
                              "cannot be blended across windows). Export the model's float "
