@@ -670,6 +670,15 @@ def quantized_op(graph) -> str | None:
 
 
 
+
+def cpu_layout_op(graph) -> str | None:
+    """The first of ONNX Runtime's blocked-layout CPU ops (com.microsoft.nchwc: what a model
+    saved optimised at ORT_ENABLE_ALL holds, made for the CPU it was saved on), else None."""
+    for node in graph.node if graph is not None else ():
+        if node.domain == "com.microsoft.nchwc":
+            return f"{node.domain} {node.op_type}"
+    return None
+
 #: quantised ops -> the input positions of their output's scale and zero point (QLinear*:
 #: onnxruntime.quantization's QOperator ops, ai.onnx's and com.microsoft's)
 _OUTPUT_QUANTA = {"QuantizeLinear": (1, 2), "QLinearConv": (6, 7), "QLinearMatMul": (6, 7),

@@ -82,6 +82,7 @@ from geotile.errors import InputError, InputRangeError, ModelError
 from geotile.graph_analysis import (
     PROBABILITY_TOLERANCE,
     GraphEnd,
+    cpu_layout_op,
     graph_auxiliary_outputs,
     graph_class_ids,
     graph_ends,
@@ -772,6 +773,11 @@ class OnnxModel:
             elif quantized:
                 log.warning("--fp16 ignored: %s is quantized (%s), which a float16 copy would "
                             "break; it runs as it is", path.name, quantized)
+            elif cpu_layout_op(graph):
+                log.warning("--fp16 ignored: %s holds ONNX Runtime's CPU layout ops (%s: "
+                            "saved optimised at ORT_ENABLE_ALL), which a float16 copy would "
+                            "break; it runs as it is (save it at ORT_ENABLE_EXTENDED, or give "
+                            "the export)", path.name, cpu_layout_op(graph))
             else:
                 load = str(float16_copy(path, data))
         options = ort.SessionOptions()
