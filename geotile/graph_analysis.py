@@ -688,33 +688,72 @@ _OUTPUT_QUANTA = {"QuantizeLinear": (1, 2), "QLinearConv": (6, 7), "QLinearMatMu
                   "QLinearConcat": (0, 1)}
 
 
-def graph_quantized_outputs(graph) -> dict[str, str]:
-    """Output name -> the quantised op whose integer codes it is, seen through shape-only
-    ops ("QuantizeLinear 'name' (scale 0.05, zero point 128)"), for outputs that are
-    codes with no DequantizeLinear after them; others are left out."""
+#: integer element types of a zero point -> the range of their codes (uint8 by default)
+_CODE_RANGES = {2: (0, 255), 3: (-128, 127), 4: (0, 65535), 5: (-32768, 32767)}
+
+
+def _quantum(node, constants: dict, types: dict) -> tuple[str, float, float] | None:
+    """(the op named, with its output's scale and zero point; the lowest and highest value
+    its codes stand for) of a quantising ``node``, else None; the values are infinite where
+    its scale or zero point is no single constant."""
+    if node.op_type not in _OUTPUT_QUANTA:
+        return None
+    told = f"{node.op_type} {node.name!r}" if node.name else node.op_type
+    names = [node.input[i] if i < len(node.input) else "" for i in _OUTPUT_QUANTA[node.op_type]]
+    scale, zero = (constants.get(n) if n else None for n in names)
+    if scale is None or scale.size != 1 or (zero is None) != (not names[1]) or (
+            zero is not None and zero.size != 1):
+        return told, -math.inf, math.inf
+    zero_point = 0.0 if zero is None else zero.item()
+    low, high = _CODE_RANGES.get(types.get(names[1], 2), (0, 255))
+    return (f"{told} (scale {scale.item():.6g}, zero point {zero_point:g})",
+            (low - zero_point) * scale.item(), (high - zero_point) * scale.item())
+
+
+def _quantized_path(graph, name: str, through: set) -> list[tuple[str, float, float]]:
+    """The quantising ops (:func:`_quantum`) on the way back from ``name`` through the ops
+    ``through``, to the first other op (itself when it quantises), nearest first."""
     from geotile.onnx_graph import constant_values
 
     producers, _ = _graph_index(graph)
     constants = constant_values(graph)
-    found = {}
-    for output in graph.output:
-        node, depth = producers.get(output.name), 0
-        while node is not None and depth < 64 and node.op_type in _AXES_KEPT_OPS - {
-                "Cast", "QuantizeLinear", "DequantizeLinear"} | {"Transpose", "Reshape",
-                                                                  "Squeeze", "Unsqueeze"}:
-            node, depth = producers.get(node.input[0]), depth + 1
-        if node is None or node.op_type not in _OUTPUT_QUANTA:
-            continue
-        told = f"{node.op_type} {node.name!r}" if node.name else node.op_type
-        at = _OUTPUT_QUANTA[node.op_type]
-        names = [node.input[i] if i < len(node.input) else "" for i in at]
-        scale, zero = (constants.get(n) if n else None for n in names)
-        if scale is not None and scale.size == 1 and (zero is None) == (not names[1]):
-            zero = 0 if zero is None else zero.item()
-            told += f" (scale {scale.item():.6g}, zero point {zero:g})"
-        found[output.name] = told
+    types = {t.name: t.data_type for t in graph.initializer}
+    found, node, depth = [], producers.get(name), 0
+    while node is not None and depth < 64:
+        quantum = _quantum(node, constants, types)
+        if quantum is not None:
+            found.append(quantum)
+        if node.op_type not in through:
+            break
+        node, depth = producers.get(node.input[0]), depth + 1
     return found
 
+
+def graph_quantized_outputs(graph) -> dict[str, str]:
+    """Output name -> the quantised op whose integer codes it is, seen through shape-only
+    ops ("QuantizeLinear 'name' (scale 0.05, zero point 128)"), for outputs that are
+    codes with no DequantizeLinear after them; others are left out."""
+    shape_ops = {"Identity", "Resize", "Upsample", "Transpose", "Reshape", "Squeeze",
+                 "Unsqueeze"}
+    found = {}
+    for output in graph.output:
+        path = _quantized_path(graph, output.name, shape_ops)
+        if path:
+            found[output.name] = path[-1][0]
+    return found
+
+
+def graph_quantized_ceilings(graph) -> dict[str, tuple[float, str]]:
+    """Output name -> (the highest value, the op) where a quantisation after the output's
+    last op that is not a pass-through one (its final Sigmoid or Softmax) leaves no code for
+    values above it: calibrated on data whose values never reached them."""
+    found = {}
+    for output in graph.output:
+        path = _quantized_path(graph, output.name, _PASS_THROUGH_OPS - {"Concat"})
+        if path:
+            told, _, high = min(path, key=lambda quantum: quantum[2])
+            found[output.name] = (high, told)
+    return found
 
 #: TensorProto.FLOAT16, a Cast's ``to``
 FLOAT16 = 10

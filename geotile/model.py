@@ -90,6 +90,7 @@ from geotile.graph_analysis import (
     graph_input_channels,
     graph_input_float16,
     graph_input_patch,
+    graph_quantized_ceilings,
     graph_quantized_outputs,
     graph_scales_input,
     quantized_op,
@@ -490,6 +491,8 @@ class OnnxModel:
         self.raw_values = self.activation == "none" or self.model_type == "regressor"
         self._warned: set[str] = set()  # outputs whose metadata activation was overruled
         self.outputs = self._select_outputs(outputs, graph, opset)
+        if graph is not None:
+            self._warn_quantized_ceilings(graph)
         self._pair_queries(self.tile_size if self.fixed_size else (
             tile_size or self.tile_size or DEFAULT_TILE_SIZE))
         self._refuse_instance_model(
@@ -881,6 +884,20 @@ class OnnxModel:
         return self.raster_input.bands if self.raster_input is not None else None
 
     # --- outputs ---------------------------------------------------------------------------
+    def _warn_quantized_ceilings(self, graph) -> None:
+        """Warn of an output whose final Sigmoid/Softmax is quantised with no codes for the
+        probabilities above a ceiling (quantize_static calibrated without them)."""
+        ceilings = graph_quantized_ceilings(graph)
+        for output in self.outputs:
+            high, told = ceilings.get(output.name, (math.inf, ""))
+            if output.final_kind in ("sigmoid", "softmax") and high < QUANTIZED_CEILING:
+                log.warning("%s: output %s: its final %s is quantised by %s, whose codes end "
+                            "at %.3g: higher probabilities come out %.3g (calibrated on data "
+                            "that never reached them). Quantize it again with calibration "
+                            "windows holding every class, or keep that op in float "
+                            "(nodes_to_exclude).", self.path.name, output.name,
+                            output.final_kind.capitalize(), told, high, high)
+
     def _select_outputs(self, wanted, graph, opset=None) -> list[ModelOutput]:
         all_outputs = self.session.get_outputs()
         ends = graph_ends(graph, opset) if graph is not None else {}
@@ -2252,6 +2269,8 @@ def _check_softmax_axis(output: ModelOutput, shape: tuple) -> None:
             "the classes" + (f" (axis={output.channel_axis})." if output.channel_axis else "."))
 
 
+#: the highest probability a final quantisation may leave codes for without a warning
+QUANTIZED_CEILING = 0.99
 #: how far from 1 the classes of a final softmax may sum at a pixel of the probe (float16)
 SOFTMAX_SUM_TOLERANCE = 0.01
 

@@ -80,3 +80,39 @@ def test_fp16_on_a_model_saved_with_ort_cpu_layout_ops_runs_it_as_it_is(tmp_path
     assert "--fp16 ignored" in caplog.text and "com.microsoft.nchwc" in caplog.text
     assert "optimised.onnx" in caplog.text and "ORT_ENABLE_EXTENDED" in caplog.text
     np.testing.assert_allclose(loaded.run(batch), ort_run(path, batch)[0], atol=1e-5)
+
+
+def test_probabilities_cut_by_the_final_quantization_are_warned_of(tmp_path, make_raster,
+                                                                   run_cli):
+    """quantize_static calibrated on windows without the class: the QuantizeLinear after the
+    final Sigmoid spans 0..0.6 (scale 0.6 / 255), every probability above 0.6 came out 0.6,
+    and --output-type class never reached 0.5's class where it should, without a word. The
+    values are still ONNX Runtime's, and a warning names the ceiling and the fix."""
+    import rasterio
+
+    from .onnx_models import ort_run
+
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=7)
+    weights["c_W"] = np.full((1, 3, 1, 1), 4.0, np.float32)
+    weights["c_B"] = np.array([-6.0], np.float32)
+    nodes = [conv, helper.make_node("Sigmoid", ["logits"], ["p"]),
+             helper.make_node("QuantizeLinear", ["p", "s", "z"], ["q"], name="p_quantize"),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["output"])]
+    model = save_graph(tmp_path / "int8.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                       [("output", FLOAT, ["N", 1, "H", "W"])],
+                       {**weights, "s": np.array(0.6 / 255, np.float32),
+                        "z": np.array(0, np.uint8)}, ir_version=10)
+    pixels = np.random.default_rng(2).integers(0, 256, (3, 32, 32), dtype=np.uint8)
+    image = make_raster("image.tif", pixels)
+    out = tmp_path / "out.tif"
+    result = run_cli("predict", str(model), str(image), "-o", str(out), "--tile-size", "32",
+                     "--overlap", "0")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "0.6" in line]
+    assert len(warned) == 1 and "int8.onnx" in warned[0], result.stderr
+    assert "QuantizeLinear 'p_quantize'" in warned[0] and "calibrat" in warned[0]
+    with rasterio.open(out) as written:
+        got = written.read(1)
+    expected = ort_run(model, pixels[None].astype(np.float32) / 255)[0][0, 0]
+    assert abs(expected.max() - 0.6) < 1e-6 and (expected == expected.max()).mean() > 0.2
+    np.testing.assert_allclose(got, expected, atol=1e-6)
