@@ -679,6 +679,24 @@ def cpu_layout_op(graph) -> str | None:
             return f"{node.domain} {node.op_type}"
     return None
 
+
+def quantized_resize_sizes(graph) -> str | None:
+    """A Resize or Upsample taking its scales or sizes from a DequantizeLinear ("Resize
+    'name' takes its scales"), else None: onnxruntime.quantization quantises the scales an
+    opset 9/10 export computes (a Concat), 1 coming back as 1.0039."""
+    producers, _ = _graph_index(graph)
+    for node in graph.node:
+        if node.op_type not in ("Resize", "Upsample"):
+            continue
+        sized = ["scales", "scales"] if node.op_type == "Upsample" or len(node.input) == 2 \
+            else ["roi", "scales", "sizes"]
+        for name, role in zip(node.input[1:], sized, strict=False):
+            source = producers.get(name)
+            if role != "roi" and source is not None and source.op_type == "DequantizeLinear":
+                told = f"{node.op_type} {node.name!r}" if node.name else node.op_type
+                return f"{told} takes its {role}"
+    return None
+
 #: quantised ops -> the input positions of their output's scale and zero point (QLinear*:
 #: onnxruntime.quantization's QOperator ops, ai.onnx's and com.microsoft's)
 _OUTPUT_QUANTA = {"QuantizeLinear": (1, 2), "QLinearConv": (6, 7), "QLinearMatMul": (6, 7),

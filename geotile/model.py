@@ -94,6 +94,7 @@ from geotile.graph_analysis import (
     graph_quantized_outputs,
     graph_scales_input,
     quantized_op,
+    quantized_resize_sizes,
 )
 from geotile.graph_determinism import batch_reduction
 from geotile.model_file import (
@@ -315,6 +316,13 @@ class OnnxModel:
             from geotile.graph_determinism import refuse_training_graph
 
             refuse_training_graph(graph, path)
+            resized = quantized_resize_sizes(graph)
+            if resized:  # 1 quantised to 1.0039: wrong sizes, or ONNX Runtime fails
+                raise ModelError(f"{path}: its {resized} through a DequantizeLinear (the "
+                                 "quantizer quantised the scales an opset 9/10 export "
+                                 "computes), so windows come out of wrong sizes. Quantize an "
+                                 "export of opset 13 or later (torch.onnx.export(..., "
+                                 "opset_version=17)).")
         self.provider = session.get_providers()[0]
         self.metadata = lower_keys(dict(session.get_modelmeta().custom_metadata_map))
         #: Hugging Face's (MMDeploy's) files beside it that name its classes ("names") or

@@ -116,3 +116,31 @@ def test_probabilities_cut_by_the_final_quantization_are_warned_of(tmp_path, mak
     expected = ort_run(model, pixels[None].astype(np.float32) / 255)[0][0, 0]
     assert abs(expected.max() - 0.6) < 1e-6 and (expected == expected.max()).mean() > 0.2
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_resize_scales_through_a_dequantize_linear_are_refused(tmp_path, make_raster, run_cli):
+    """quantize_static of an opset 9/10 export (Upsample, made Resize-10) quantises the
+    scales the export computes with a Concat: they come through QuantizeLinear and
+    DequantizeLinear as 1.0039, not 1, and ONNX Runtime failed on a channel count ('Input
+    channels C is not equal to kernel channels * group. C: 191 kernel channels: 192'),
+    told as 'Try another --tile-size'. It is refused before it runs, naming the fix."""
+    conv, weights = conv1x1("input", "features", 3, 2, seed=9)
+    nodes = [conv, helper.make_node("Concat", ["one", "two"], ["scales"], axis=0),
+             helper.make_node("QuantizeLinear", ["scales", "s", "z"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"]),
+             helper.make_node("Resize", ["features", "dq"], ["output"], mode="nearest",
+                              name="upsample")]
+    model = save_graph(tmp_path / "int8.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                       [("output", FLOAT, ["N", 2, "H2", "W2"])],
+                       {**weights, "one": np.array([1, 1], np.float32),
+                        "two": np.array([2, 2], np.float32),
+                        "s": np.array(2 / 255, np.float32), "z": np.array(0, np.uint8)},
+                       opset=10, ir_version=10)
+    image = make_raster("image.tif", np.random.default_rng(0).integers(
+        0, 256, (3, 32, 32), dtype=np.uint8))
+    out = tmp_path / "out.tif"
+    result = run_cli("predict", str(model), str(image), "-o", str(out), "--tile-size", "32",
+                     "--overlap", "0")
+    assert_one_line_error(result, str(model), "Resize 'upsample'", "scales",
+                          "DequantizeLinear", "opset 13")
+    assert "--tile-size" not in result.stderr and not out.exists()
