@@ -124,6 +124,11 @@ def explain_load_error(path: Path, exc: Exception, data: bytes = b"") -> str:
                 f"of {op} (opset {version}) for the input types of node '{node}'. Re-export "
                 "the model (another opset_version, or with dynamic height/width, or dynamo=True "
                 "in torch.onnx.export), or try another onnxruntime version.")
+    if "Type Error" in text and "tensor(float16)" in text:  # a float16 conversion's types
+        return (f"{path}: ONNX Runtime cannot load this float16 model ({first_line(exc)}): "
+                "its converter mistyped it (convert_float_to_float16 of an opset 9/10 "
+                "Upsample export does). Convert an export of opset 11 or later, or give the "
+                "float32 model (--fp16 runs a float16 copy of it on a GPU).")
     return f"{path}: ONNX Runtime cannot load the model ({first_line(exc)})."
 
 

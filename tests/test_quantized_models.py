@@ -144,3 +144,28 @@ def test_resize_scales_through_a_dequantize_linear_are_refused(tmp_path, make_ra
     assert_one_line_error(result, str(model), "Resize 'upsample'", "scales",
                           "DequantizeLinear", "opset 13")
     assert "--tile-size" not in result.stderr and not out.exists()
+
+
+def test_a_float16_conversion_onnx_runtime_cannot_load_names_the_fix(tmp_path, make_raster,
+                                                                     run_cli):
+    """onnxconverter_common's convert_float_to_float16 of an opset 9/10 export (Upsample)
+    declares a Cast's float output float16 (value_info): the refusal was 'ONNX Runtime cannot
+    load the model (... Type Error: Type (tensor(float16)) of output arg ...)', no fix. It
+    names the float32 model with --fp16 (geotile's own copy loads) and an opset 11 export."""
+    from .onnx_models import FLOAT16
+
+    conv, weights = conv1x1("input", "features", 3, 2, seed=10)
+    weights = {k: v.astype(np.float16) for k, v in weights.items()}
+    nodes = [conv, helper.make_node("Cast", ["features"], ["wide"], to=FLOAT, name="cast"),
+             helper.make_node("Cast", ["wide"], ["output"], to=FLOAT16)]
+    path = save_graph(tmp_path / "fp16.onnx", nodes, [("input", FLOAT16, ["N", 3, "H", "W"])],
+                      [("output", FLOAT16, ["N", 2, "H", "W"])], weights, ir_version=10)
+    model = onnx.load(str(path))  # as the converter writes it
+    model.graph.value_info.append(helper.make_tensor_value_info("wide", FLOAT16,
+                                                                ["N", 2, "H", "W"]))
+    onnx.save(model, str(path))
+    image = make_raster("image.tif", np.random.default_rng(0).integers(
+        0, 256, (3, 32, 32), dtype=np.uint8))
+    result = run_cli("predict", str(path), str(image), "-o", str(tmp_path / "out.tif"))
+    assert_one_line_error(result, str(path), "float16", "Type Error", "float32 model",
+                          "--fp16", "opset 11")
