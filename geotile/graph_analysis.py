@@ -697,6 +697,20 @@ def quantized_resize_sizes(graph) -> str | None:
                 return f"{told} takes its {role}"
     return None
 
+
+def float16_part(graph) -> str | None:
+    """What of ``graph`` is float16 already (its maker converted it: convert_float_to_float16,
+    auto_mixed_precision, which keeps in float32 the ops float16 cannot hold), else None."""
+    from geotile.onnx_graph import attribute
+
+    for tensor in graph.initializer if graph is not None else ():
+        if tensor.data_type == FLOAT16:
+            return f"float16 weights ({tensor.name})"
+    for node in graph.node if graph is not None else ():
+        if node.op_type == "Cast" and attribute(node, "to", 0) == FLOAT16:
+            return f"a Cast to float16 ({node.name or node.output[0]})"
+    return None
+
 #: quantised ops -> the input positions of their output's scale and zero point (QLinear*:
 #: onnxruntime.quantization's QOperator ops, ai.onnx's and com.microsoft's)
 _OUTPUT_QUANTA = {"QuantizeLinear": (1, 2), "QLinearConv": (6, 7), "QLinearMatMul": (6, 7),

@@ -83,6 +83,7 @@ from geotile.graph_analysis import (
     PROBABILITY_TOLERANCE,
     GraphEnd,
     cpu_layout_op,
+    float16_part,
     graph_auxiliary_outputs,
     graph_class_ids,
     graph_ends,
@@ -784,6 +785,10 @@ class OnnxModel:
             elif quantized:
                 log.warning("--fp16 ignored: %s is quantized (%s), which a float16 copy would "
                             "break; it runs as it is", path.name, quantized)
+            elif float16_part(graph):
+                log.warning("--fp16 ignored: %s is float16 already (%s; ops left float32, "
+                            "as auto_mixed_precision leaves those float16 cannot hold, stay "
+                            "so); it runs as it is", path.name, float16_part(graph))
             elif cpu_layout_op(graph):
                 log.warning("--fp16 ignored: %s holds ONNX Runtime's CPU layout ops (%s: "
                             "saved optimised at ORT_ENABLE_ALL), which a float16 copy would "

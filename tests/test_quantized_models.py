@@ -169,3 +169,39 @@ def test_a_float16_conversion_onnx_runtime_cannot_load_names_the_fix(tmp_path, m
     result = run_cli("predict", str(path), str(image), "-o", str(tmp_path / "out.tif"))
     assert_one_line_error(result, str(path), "float16", "Type Error", "float32 model",
                           "--fp16", "opset 11")
+
+
+def test_fp16_on_a_mixed_precision_model_keeps_its_float32_ops(tmp_path, monkeypatch, caplog):
+    """auto_mixed_precision keeps in float32 the ops whose values float16 cannot hold: --fp16
+    on a GPU provider converted them too (a Conv reaching 225000 and a Div by 1e5, past
+    float16's 65504: 2.26 came out 3.45). A model already holding float16 now runs as it
+    is, with a warning."""
+    from onnx import TensorProto
+
+    import geotile.model as model_module
+    from geotile.model import OnnxModel
+
+    from .onnx_models import ort_run
+
+    monkeypatch.setenv("GEOTILE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(model_module, "choose_providers",
+                        lambda requested: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    half, first = conv1x1("half_in", "half_out", 3, 2, seed=11, prefix="a")
+    first = {k: v.astype(np.float16) for k, v in first.items()}
+    wide = {"b_W": np.full((1, 2, 1, 1), 30000.0, np.float32), "b_B": np.zeros(1, np.float32),
+            "d": np.array(1e5, np.float32)}
+    nodes = [helper.make_node("Cast", ["input"], ["half_in"], to=TensorProto.FLOAT16), half,
+             helper.make_node("Cast", ["half_out"], ["back"], to=FLOAT),
+             helper.make_node("Relu", ["back"], ["r"]),
+             helper.make_node("Conv", ["r", "b_W", "b_B"], ["big"], kernel_shape=[1, 1]),
+             helper.make_node("Div", ["big", "d"], ["output"])]
+    path = save_graph(tmp_path / "mixed.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 1, "H", "W"])], {**first, **wide},
+                      ir_version=10)
+    batch = np.random.default_rng(3).random((1, 3, 8, 8), dtype=np.float32) + 2
+    expected = ort_run(path, batch)[0]
+    assert np.isfinite(expected).all() and expected.max() > 65504 / 1e5
+    with caplog.at_level("WARNING", logger="geotile"):
+        loaded = OnnxModel.from_path(path, fp16=True, activation="none")
+    assert "--fp16 ignored" in caplog.text and "mixed.onnx" in caplog.text
+    np.testing.assert_allclose(loaded.run(batch), expected, rtol=1e-6)
