@@ -62,6 +62,11 @@ predictor always sees ``float32 (N, C, s, s) -> float32 (N, K, o, o)``:
   values seen outside 0..1 in the first batch are refused;
 - providers: ``auto`` takes the best of TensorRT, CUDA, CPU whose libraries
   really load, checked quietly before ONNX Runtime is asked.
+- quantised and converted models run as they are: an output of a final QuantizeLinear's
+  codes is refused naming its scale and zero point, a final Sigmoid/Softmax quantised with
+  no codes near 1 is warned of, Resize scales quantised (an opset 9/10 export) are refused;
+  --fp16 leaves a quantised model, one float16 already and one holding ONNX Runtime's CPU
+  layout ops (com.microsoft.nchwc) as they are.
 """
 from __future__ import annotations
 
