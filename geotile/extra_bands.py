@@ -515,6 +515,59 @@ def _folder_or_pattern_files(paths: list) -> list[Path] | None:
     return [p for p in found if p.is_file() and not p.name.startswith(".") and not is_sidecar(p)]
 
 
+def _named_partners(image, files: list[Path], given: set) -> tuple[list, list]:
+    """The ``files`` that may be ``image``'s extra-bands raster (none of ``given``, the
+    images' keys, nor the image's label raster: 107f24d6e9-label.png beside -ortho), and
+    those of them named after it by its first base that names any
+    (:func:`geotile.dataset_names.elevation_bases`)."""
+    from geotile.dataset_names import (
+        elevation_bases,
+        name_key,
+        names_elevation_of,
+        names_mask_of,
+    )
+
+    stem = Path(image).stem
+    bases = elevation_bases(stem)
+    keys = {name_key(b) for b in bases}
+    own = [f for f in files if _same_file_key(f) not in given
+           and (name_key(f.stem) in keys or not names_mask_of(f.stem, stem))]
+    found = next(([f for f in own if names_elevation_of(f.stem, base, stem)] for base in bases
+                  if any(names_elevation_of(f.stem, base, stem) for f in own)), [])
+    return own, found
+
+
+def without_paired_images(images, extra):
+    """``images`` (:class:`geotile.input_files.Inputs`) without those that a folder listed
+    and that are, by name, another image's raster in that same folder given as
+    --extra-bands (``rtc/ --extra-bands rtc/``: HyP3's <scene>_VH.tif beside its _VV.tif),
+    unless they pair with one of their own; ``images`` itself when none is."""
+    from geotile.input_paths import input_path
+
+    listed = getattr(images, "listed", {})
+    if not extra or (isinstance(extra, list | tuple) and len(extra) != 1) or not listed:
+        return images
+    folder = input_path(extra[0] if isinstance(extra, list | tuple) else extra)
+    if not (isinstance(folder, Path) and folder.is_dir()):
+        return images
+    files = _folder_or_pattern_files([folder])
+    key = _same_file_key(folder)
+    keys = {_same_file_key(p): p for p in images}
+    ours = {k for k, p in keys.items()
+            if p in listed and _same_file_key(input_path(listed[p])) == key}
+    partners = {}
+    for image in images:
+        found = _named_partners(image, files, {_same_file_key(image)})[1]
+        if len(found) == 1:
+            partners[_same_file_key(image)] = _same_file_key(found[0])
+    drop = {p for p in partners.values() if p in ours and p not in partners}
+    if not drop:
+        return images
+    kept = type(images)(p for p in images if _same_file_key(p) not in drop)
+    kept.folders, kept.listed = images.folders, {p: a for p, a in listed.items() if p in kept}
+    return kept
+
+
 def pair_extra_bands(images: Sequence, extra, dates: bool = False,
                      date: int | None = None) -> list | None:
     """The extra-bands raster of each image: one file per image (in order), or a folder (or
@@ -542,25 +595,14 @@ def pair_extra_bands(images: Sequence, extra, dates: bool = False,
         return [paths]
     if (files := _folder_or_pattern_files(paths)) is not None:
         where = paths[0]  # a folder, or a pattern
-        from geotile.dataset_names import (
-            elevation_bases,
-            name_key,
-            names_elevation_of,
-            names_mask_of,
-        )
+        from geotile.dataset_names import elevation_bases, names_elevation_of
 
         given = {_same_file_key(p) for p in images}
         paired = []
         for image in images:
             stem = Path(image).stem
             bases = elevation_bases(stem)
-            keys = {name_key(b) for b in bases}
-            # never an image given, nor its label raster (107f24d6e9-label.png beside -ortho)
-            own = [f for f in files if _same_file_key(f) not in given
-                   and (name_key(f.stem) in keys or not names_mask_of(f.stem, stem))]
-            found = next(([f for f in own if names_elevation_of(f.stem, base, stem)]
-                          for base in bases
-                          if any(names_elevation_of(f.stem, base, stem) for f in own)), [])
+            own, found = _named_partners(image, files, given)
             if len(found) != 1:
                 named = " or ".join(f"{b}.*, {b}_*.*" for b in bases)
                 left = [f.name for f in files if f not in own and any(

@@ -58,9 +58,11 @@ def select_bands(model, src, options, added: int = 0, source=None) -> list[int]:
         where = "in the --extra-bands raster" if added else "from another raster with --extra-bands"
         from geotile.maxar_files import maxar_multispectral_hint
         from geotile.planet_files import skysat_analytic_hint
+        from geotile.sar_files import polarisation_hint
 
         hint = skysat_analytic_hint(source or src.name) \
-            or maxar_multispectral_hint(source or src.name)
+            or maxar_multispectral_hint(source or src.name) \
+            or (polarisation_hint(source or src.name) if not added else "")
         raise ModelError(f"{source or src.name}: the image has {src.count} "
                          f"band{'s' if src.count > 1 else ''}{extra} but "
                          f"{Path(model.path).name} takes {channels} channels. Give an image "

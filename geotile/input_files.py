@@ -102,7 +102,7 @@ def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     files = sorted(raster_files((p for p in entries if _file_or_dangling(p)), suffixes),
                    key=lambda p: p.name)
     if ".tif" in wanted:
-        files = _without_planet_udms(_products_for_tiles(entries, files))
+        files = _without_side_rasters(_products_for_tiles(entries, files))
     if not files:
         from geotile.sentinel2_safe import safe_folder_advice
 
@@ -180,6 +180,15 @@ def _recognised_unreadable(product) -> bool:
             return False
     except RasterioError as exc:
         return "not recognized as being in a supported file format" not in str(exc)
+
+
+def _without_side_rasters(files: list) -> list:
+    """``files`` (of a folder, local or in an archive) without the rasters that describe
+    another image among them: Planet's udm/udm2, HyP3 RTC's layover, incidence, browse, DEM
+    and area rasters (:func:`geotile.sar_files.without_hyp3_side_rasters`)."""
+    from geotile.sar_files import without_hyp3_side_rasters
+
+    return without_hyp3_side_rasters(_without_planet_udms(files))
 
 
 def _without_planet_udms(files: list) -> list:
@@ -287,7 +296,7 @@ def _archive_files(text: str, suffixes: tuple[str, ...]) -> list | None:
                " give that path" if deeper and magic is None else "Check the path")
         raise InputError(f"{text}: the {what} ({' '.join(suffixes)}) in the archive; {fix}.")
     found = [input_path(p) for _, p in files]
-    return _without_planet_udms(found) if magic is None and ".tif" in suffixes else found
+    return _without_side_rasters(found) if magic is None and ".tif" in suffixes else found
 
 
 def _archive_products(products: list[tuple], files: list[tuple]) -> list[tuple]:

@@ -289,6 +289,9 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     if other := not_onnx(model):  # a checkpoint, a SavedModel...: before any output is made
         raise ModelError(other)
     images = expand_inputs(images, stac_items=True)
+    from geotile.extra_bands import without_paired_images
+
+    images = without_paired_images(images, list(extra_bands))  # rtc/ --extra-bands rtc/
     refuse_geotile_outputs(images, "predict")
     from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands

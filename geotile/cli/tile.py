@@ -192,9 +192,11 @@ def tile(ctx, images, output, masks, size, overlap, edge, fmt, skip_empty, max_n
     Deliveries (SAFE, Landsat, HLS, Maxar .TIL, DIMAP, Planet) are read as
     predict reads them (see its --help); complex (SAR) pixels are refused.
     """
+    from geotile.extra_bands import without_paired_images
     from geotile.input_files import expand_inputs
 
     images = expand_inputs(images, stac_items=True)  # a folder of Items: its Items
+    images = without_paired_images(images, list(extra_bands))  # rtc/ --extra-bands rtc/
     import json
 
     from geotile.creation_options import parse_creation_options

@@ -1,0 +1,68 @@
+"""SAR deliveries by their file names: an ASF HyP3 RTC product's side rasters, and a
+scene's other polarisation beside one given alone.
+
+A HyP3 RTC product folder holds ``<scene>_VV.tif`` and ``<scene>_VH.tif`` (HH/HV; ``_VV_dB``
+when processed in dB) beside ``<scene>_ls_map.tif`` (layover/shadow flags),
+``_inc_map.tif`` (incidence angles), ``_rgb.tif`` (a colour browse), ``_dem.tif`` and
+``_area.tif`` (scattering area): rasters that describe the scene's geometry, never
+backscatter to cut or predict.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path, PurePath
+
+#: a scene's polarisation file: <scene>_VV (VH, HH, HV), HyP3's dB <scene>_VV_dB
+_POLARISATION = re.compile(r"(?P<scene>.+)_(?P<pol>VV|VH|HH|HV)(?P<db>_db)?$", re.I)
+#: a HyP3 RTC product's side rasters: <scene>_<what>
+_HYP3_SIDE = re.compile(r"(?P<scene>.+)_(?:ls_map|inc_map|rgb|dem|area)$", re.I)
+#: the other polarisation of a dual-polarisation pair (of the second letter)
+_OTHER = {"VV": "VH", "VH": "VV", "HH": "HV", "HV": "HH"}
+
+
+def _stem(path) -> str:
+    name = path.name if isinstance(path, PurePath) else os.path.basename(os.fspath(path))
+    return name.split(".", 1)[0]
+
+
+def without_hyp3_side_rasters(files: list) -> list:
+    """``files`` (of a folder) without the HyP3 side rasters (:data:`_HYP3_SIDE`) whose
+    scene has a polarisation file among them; side rasters of no such scene stay."""
+    scenes = {m["scene"].lower() for f in files if (m := _POLARISATION.match(_stem(f)))}
+    if not scenes:
+        return files
+    return [f for f in files if not ((m := _HYP3_SIDE.match(_stem(f)))
+                                     and m["scene"].lower() in scenes)]
+
+
+def other_polarisation(path) -> Path | None:
+    """The file beside ``path`` (a local ``<scene>_VV.tif``...) holding its scene's other
+    polarisation (``<scene>_VH.tif``, the same suffix and dB-ness), None if there is none."""
+    path = Path(os.fspath(path))
+    match = _POLARISATION.match(_stem(path))
+    if match is None or not path.parent.is_dir():
+        return None
+    pol = match["pol"]
+    other = _OTHER[pol.upper()]
+    other = other if pol.isupper() else other.lower()
+    partner = path.with_name(f"{match['scene']}_{other}{match['db'] or ''}"
+                             f"{path.name[len(_stem(path)):]}")
+    return partner if partner.is_file() else None
+
+
+def polarisation_hint(path) -> str:
+    """For one polarisation of a scene whose other one lies beside it: how to give both, the
+    co-polarised (VV, HH) first as models take them, else ''."""
+    partner = other_polarisation(path)
+    if partner is None:
+        return ""
+    path = Path(os.fspath(path))
+    match = _POLARISATION.match(_stem(path))
+    co, cross = (path, partner) if match["pol"].upper() in ("VV", "HH") else (partner, path)
+    stack = path.with_name(f"{match['scene']}.vrt")
+    give = f"add --extra-bands {cross}" if co == path else f"give {co} --extra-bands {cross}"
+    return (f" (its scene's other polarisation is beside it: {give}; a folder of scenes: "
+            f"{path.parent} --extra-bands {path.parent}; or one file of both: gdalbuildvrt "
+            f"-separate {stack} {co} {cross})")

@@ -1,0 +1,101 @@
+"""SAR products as delivered: an ASF HyP3 RTC product folder (<scene>_VV.tif, <scene>_VH.tif
+beside its _ls_map, _inc_map, _rgb, _dem and _area rasters), float32 linear power with
+nodata 0, through tile, make-masks and predict."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import rasterio
+
+from .conftest import assert_one_line_error
+from .onnx_models import pointwise_model, pointwise_reference
+
+SCENE = "S1A_IW_20230101T000000_DVP_RTC30_G_gpuned_ABCD"
+#: the rasters HyP3 ships beside a scene's polarisations (none of them backscatter)
+HYP3_SIDECARS = ("ls_map", "inc_map", "rgb", "dem", "area")
+
+
+def _hyp3_product(make_raster, tmp_path, folder: str = "rtc", size: int = 32) -> dict:
+    """A HyP3 RTC product folder: VV and VH (float32 linear power, nodata 0, the first 4
+    columns 0) and the side rasters; returns the polarisations' pixels by name."""
+    (tmp_path / folder).mkdir()
+    rng = np.random.default_rng(3)
+    power = rng.gamma(2.0, 0.05, (2, size, size)).astype(np.float32)
+    power[:, :, :4] = 0
+    pixels = {}
+    for name, values in zip(("VV", "VH"), power, strict=True):
+        make_raster(f"{folder}/{SCENE}_{name}.tif", values, nodata=0)
+        pixels[name] = values
+    make_raster(f"{folder}/{SCENE}_ls_map.tif", np.zeros((size, size), np.uint8), nodata=0)
+    make_raster(f"{folder}/{SCENE}_inc_map.tif", np.full((size, size), 0.6, np.float32))
+    make_raster(f"{folder}/{SCENE}_rgb.tif", np.full((3, size, size), 90, np.uint8))
+    make_raster(f"{folder}/{SCENE}_dem.tif", np.full((size, size), 120, np.float32))
+    make_raster(f"{folder}/{SCENE}_area.tif", np.ones((size, size), np.float32))
+    return pixels
+
+
+def _sources(index) -> set[str]:
+    with open(index, newline="") as f:
+        return {row["source"] for row in csv.DictReader(f)}
+
+
+def test_hyp3_folder_is_its_polarisations_not_its_side_rasters(make_raster, tmp_path,
+                                                               run_cli):
+    """tile rtc/ cut the layover/shadow map (all nodata), the incidence angles, the RGB
+    browse, the DEM and the scattering area into training patches beside VV and VH (7
+    sources, 28 patches at --size 16), exit 0."""
+    _hyp3_product(make_raster, tmp_path)
+    result = run_cli("tile", tmp_path / "rtc", "--size", 16, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _sources(tmp_path / "out" / "index.csv") == {f"{SCENE}_VV.tif", f"{SCENE}_VH.tif"}
+
+
+def test_hyp3_side_rasters_stay_inputs_when_given_without_the_scene(make_raster, tmp_path,
+                                                                    run_cli):
+    """A folder of incidence maps alone (no polarisation of their scene) is still read."""
+    (tmp_path / "inc").mkdir()
+    make_raster(f"inc/{SCENE}_inc_map.tif", np.full((16, 16), 0.6, np.float32))
+    result = run_cli("tile", tmp_path / "inc", "--size", 16, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _sources(tmp_path / "out" / "index.csv") == {f"{SCENE}_inc_map.tif"}
+
+
+def test_hyp3_folder_as_its_own_extra_bands_pairs_vv_with_vh(make_raster, tmp_path,
+                                                             run_cli):
+    """predict flood.onnx rtc/ --extra-bands rtc/ (the product as delivered, one folder)
+    was refused: '<scene>_VH.tif: no extra-bands raster(s) named <scene>_VH.*' (the VH
+    listed as an image of its own). The VH is the VV's band 2: one output, the model's on
+    (VV, VH), nodata where the image is 0."""
+    pixels = _hyp3_product(make_raster, tmp_path)
+    model = pointwise_model(tmp_path / "flood.onnx", channels=2, ir_version=10)
+    result = run_cli("predict", model, tmp_path / "rtc", "--extra-bands", tmp_path / "rtc",
+                     "--dtype", "float32", "-o", f"{tmp_path / 'floods'}/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "floods").glob("*.tif")) == [f"{SCENE}_VV.tif"]
+    fed = np.stack([pixels["VV"], pixels["VH"]])[np.newaxis].astype(np.float64)
+    expected = pointwise_reference(fed, channels=2)[0, 0]
+    with rasterio.open(tmp_path / "floods" / f"{SCENE}_VV.tif") as out:
+        got, valid = out.read(1), out.read_masks(1) > 0
+    assert not valid[:, :4].any()
+    np.testing.assert_allclose(got[:, 4:], expected[:, 4:], atol=1e-5)
+    result = run_cli("tile", tmp_path / "rtc", "--extra-bands", tmp_path / "rtc", "--size",
+                     32, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "patches" / "images" / f"{SCENE}_VV_0_0.tif") as patch:
+        np.testing.assert_array_equal(patch.read(), fed[0].astype(np.float32))
+
+
+def test_one_polarisation_for_a_dual_pol_model_names_its_partner(make_raster, tmp_path,
+                                                                 run_cli):
+    """predict flood.onnx <scene>_VV.tif for a VV+VH model said only 'or the missing 1
+    from another raster with --extra-bands': the line names the scene's VH beside it and
+    the one-file stack (gdalbuildvrt -separate)."""
+    _hyp3_product(make_raster, tmp_path)
+    model = pointwise_model(tmp_path / "flood.onnx", channels=2, ir_version=10)
+    vv = tmp_path / "rtc" / f"{SCENE}_VV.tif"
+    result = run_cli("predict", model, vv, "-o", tmp_path / "flood.tif")
+    assert_one_line_error(result, f"--extra-bands {tmp_path / 'rtc' / SCENE}_VH.tif",
+                          "gdalbuildvrt -separate")
+    assert not (tmp_path / "flood.tif").exists()
