@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -164,6 +165,39 @@ def warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None
                              or planet_radiance_hint(src),
                              full=declared_top(src, indexes)):
         _warn_declared_unapplied(model, src, indexes, added, name)
+
+
+def warn_decibels_or_power(model, src, indexes: list[int], name: str) -> None:
+    """Warn when float pixels and the model's mean disagree on SAR backscatter's scale:
+    pixels never negative (linear power or amplitude) for a mean below 0 in each channel
+    the image feeds (dB statistics), or mostly negative ones (median below 0: dB) for a
+    mean above 0 in each (linear power's). What goes in is kept: either may be right."""
+    mean = list(getattr(model, "_mean", None) or [])[:len(indexes)]
+    if not mean or any(np.dtype(src.dtypes[i - 1]).kind != "f" for i in indexes):
+        return
+    if not (all(m < 0 for m in mean) or all(m > 0 for m in mean)):
+        return
+    from geotile.raster import sample_pixels
+
+    values = sample_pixels(src, indexes)
+    values = values[np.isfinite(values) & (values != src.nodata if src.nodata is not None
+                                           else True)]
+    if not values.size:
+        return
+    median, shown = float(np.median(values)), shown_values(mean)
+    model_name = getattr(getattr(model, "path", None), "name", "the model")
+    if mean[0] < 0 and values.min() >= 0:
+        warn(f"{name}: its pixels are never negative (median {median:.3g}: linear power or "
+             f"amplitude?) but {model_name}'s mean {shown} is below 0, as of backscatter in "
+             "dB. If it was trained on dB, convert them first: gdal_calc.py -A "
+             f"{name} --outfile {Path(name).stem}_dB.tif --calc '10*log10(A)' "
+             "--type Float32.", GeotileWarning)
+    elif mean[0] > 0 and median < 0:
+        warn(f"{name}: its pixels are mostly negative (median {median:.3g}: backscatter in "
+             f"dB?) but {model_name}'s mean {shown} is above 0, as of linear power. If it "
+             f"was trained on linear power, convert them first: gdal_calc.py -A {name} "
+             f"--outfile {Path(name).stem}_power.tif --calc '10**(A/10)' --type Float32.",
+             GeotileWarning)
 
 
 def _warn_declared_unapplied(model, src, indexes: list[int], added: int, name: str) -> None:

@@ -1860,7 +1860,8 @@ class OnnxModel:
             log.warning("%s: mean %s and std %s are on two scales (a mean of 0..1 pixels, a "
                         "std of 0..255 ones), so normalised pixels are 255 times off: give "
                         "--mean and --std on one scale", self.path.name, list(mean), list(std))
-        if self._scale is None and (max(mean) > 1 or min(std) > 1):
+        # a mean below 0 is of signed values (SAR backscatter in dB), never of 0..255 pixels
+        if self._scale is None and min(mean) >= 0 and (max(mean) > 1 or min(std) > 1):
             self._takes_0_255 = "its mean/std are for 0..255 pixels"
             if self._takes_0_255 != before:
                 log.info("%s: mean %s and std %s are on the %s scale: uint8 pixels are "

@@ -88,6 +88,7 @@ from geotile.input_bands import every_date_bands, model_view, select_bands
 from geotile.input_range import (
     check_input_range,
     float_top,
+    warn_decibels_or_power,
     warn_extra_declared,
     warn_if_unscaled,
     warn_unscaled,
@@ -1053,6 +1054,7 @@ def predict_raster(
                  "a 3-channel model.", GeotileWarning)
         warn_unscaled(model, src, indexes, added, _dates_named(model, src, indexes, extra,
                                                                 image_path))
+        warn_decibels_or_power(model, src, indexes, image_path.name)
         if extra is not None and not two_dates(model):  # a second date is fed as the first
             warn_extra_declared(extra)
         # a float image's NaN pixels are nodata too (read_block), declared or not

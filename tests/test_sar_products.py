@@ -99,3 +99,45 @@ def test_one_polarisation_for_a_dual_pol_model_names_its_partner(make_raster, tm
     assert_one_line_error(result, f"--extra-bands {tmp_path / 'rtc' / SCENE}_VH.tif",
                           "gdalbuildvrt -separate")
     assert not (tmp_path / "flood.tif").exists()
+
+
+def _sar_model(tmp_path, name, mean, std):
+    """A VV+VH model whose Deepness metadata declares ``mean``/``std`` per channel."""
+    return pointwise_model(tmp_path / name, channels=2, ir_version=10, metadata={
+        "standardization_mean": mean, "standardization_std": std})
+
+
+def test_linear_power_for_a_model_of_decibels_is_warned_with_the_conversion(
+        make_raster, tmp_path, run_cli):
+    """A model whose mean/std are Sen1Floods11's dB statistics (-10.4, -17.1 / 4.1, 4.6) given
+    HyP3's linear power (0..0.5) was told 'its mean/std are for 0..255 pixels: give --scale
+    255', which makes it worse. The warning says the mean is of dB and names the
+    conversion (10*log10); the prediction is made as asked."""
+    _hyp3_product(make_raster, tmp_path)
+    model = _sar_model(tmp_path, "db.onnx", [-10.4, -17.1], [4.1, 4.6])
+    result = run_cli("predict", model, tmp_path / "rtc", "--extra-bands", tmp_path / "rtc",
+                     "-o", f"{tmp_path / 'floods'}/")
+    assert result.exit_code == 0, result.output
+    assert "--scale 255" not in result.stderr
+    assert "dB" in result.stderr and "10*log10(A)" in result.stderr, result.stderr
+    assert (tmp_path / "floods" / f"{SCENE}_VV.tif").exists()
+
+
+def test_decibels_for_a_model_of_linear_power_is_warned_with_the_conversion(
+        make_raster, tmp_path, run_cli):
+    """A Sentinel Hub / Sen1Floods11 dB stack (-30..5, NaN nodata) given to a model whose mean
+    is of linear power (0.08, 0.02) went in without a word, exit 0."""
+    rng = np.random.default_rng(4)
+    power = rng.gamma(2.0, 0.05, (2, 32, 32))
+    decibels = (10 * np.log10(power)).astype(np.float32)
+    decibels[:, :3] = np.nan
+    image = make_raster("s1_db.tif", decibels, nodata=float("nan"))
+    model = _sar_model(tmp_path, "linear.onnx", [0.08, 0.02], [0.1, 0.03])
+    result = run_cli("predict", model, image, "-o", tmp_path / "flood.tif")
+    assert result.exit_code == 0, result.output
+    assert "dB" in result.stderr and "10**(A/10)" in result.stderr, result.stderr
+    # a model of dB statistics takes them without a word about scales
+    model = _sar_model(tmp_path, "db.onnx", [-10.4, -17.1], [4.1, 4.6])
+    result = run_cli("predict", model, image, "-o", tmp_path / "flood_db.tif")
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr, result.stderr
