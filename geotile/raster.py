@@ -116,8 +116,7 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
     if "complex_int16" in src.dtypes and not grid:  # no numpy type: read as complex64
         src.close()
         raise InputError(f"{path}: CInt16 complex pixels (SAR) hold two values each; convert "
-                         f"them to amplitude or intensity first ({AMPLITUDE}), or to CFloat32 "
-                         "(gdal_translate -ot CFloat32).")
+                         f"them to amplitude or intensity first ({AMPLITUDE}).")
     bad = _unusable_geotransform(src)
     if bad:
         src.close()

@@ -305,8 +305,10 @@ def test_a_geotransform_of_nan_or_inf_is_refused_by_every_command(tmp_path, run_
 
 def test_complex_int16_pixels_are_refused_by_every_command(tmp_path, run_cli):
     """A CInt16 raster (Sentinel-1 SLC's type) gave every command a TypeError traceback
-    ('complex_int16' is no numpy type): one line naming the file and the conversions (but
-    make-masks, which takes it as a grid: below)."""
+    ('complex_int16' is no numpy type): one line naming the file and the conversion to
+    amplitude (but make-masks, which takes it as a grid: below). It also offered
+    'gdal_translate -ot CFloat32', whose CFloat32 copy every one of these refuses again:
+    no longer named."""
     from .conftest import assert_one_line_error, write_raster
     from .onnx_models import pointwise_model
 
@@ -317,9 +319,15 @@ def test_complex_int16_pixels_are_refused_by_every_command(tmp_path, run_cli):
             "pred.tif": ("predict", model, image, "-o", tmp_path / "pred.tif"),
             "polygons.gpkg": ("vectorize", image, "-o", tmp_path / "polygons.gpkg")}
     for output, args in runs.items():
-        assert_one_line_error(run_cli(*args), "slc.tif", "CInt16", "gdal_calc.py",
-                              "-ot CFloat32")
+        result = run_cli(*args)
+        assert_one_line_error(result, "slc.tif", "CInt16", "gdal_calc.py", "abs(A)")
+        assert "CFloat32" not in result.stderr
         assert not (tmp_path / output).exists()
+    copy = write_raster(tmp_path / "slc_cfloat32.tif", pixels)  # what -ot CFloat32 gives
+    for args in (("tile", copy, "--size", "8", "-o", tmp_path / "patches"),
+                 ("predict", model, copy, "-o", tmp_path / "pred.tif"),
+                 ("vectorize", copy, "-o", tmp_path / "polygons.gpkg")):
+        assert_one_line_error(run_cli(*args), "slc_cfloat32.tif", "abs(A)")
 
 
 def test_a_file_of_subdatasets_names_one_to_give(tmp_path, run_cli):
