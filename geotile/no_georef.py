@@ -252,12 +252,13 @@ def rotated_view_refusal(src, other, what: str = "mask") -> str | None:
 
 
 def warn_if_not_georeferenced(src, outputs: str, also: str = "",
-                              mask=None) -> bool:
+                              mask=None, name: str | None = None) -> bool:
     """One GeotileWarning when ``src`` has no CRS, or one that nothing places it in
     (``outputs`` names what is affected, e.g. "the patches and index.csv bounds"; ``also``:
     a sentence added to it; ``mask``: the mask paired with it, whose EXIF turn is said
-    as :func:`_turned`); True when it warned."""
-    name = Path(str(src.name)).name
+    as :func:`_turned`; ``name``: the file's, where ``src`` is a view of it); True when it
+    warned."""
+    name = name or Path(str(src.name)).name
     also = f" {also}" if also else ""
     if placed_nowhere(src):
         warn(f"{name}: the raster names a CRS but has no geotransform, so nothing "

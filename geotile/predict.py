@@ -1022,7 +1022,8 @@ def predict_raster(
         indexes = select_bands(model, src, options, added, source)
         # after the refusals: a refused image gets its one line alone
         warn_if_not_georeferenced(original, "the predictions",
-                                  also=scale_unknown(model, original, options))
+                                  also=scale_unknown(model, original, options),
+                                  name=image_path.name)
         warn_other_pages(original, image_path.name)
         warn_nitf(original, image_path.name, "the predictions")
         model.image_channels(len(indexes))  # the image's uint8 scale from its channels

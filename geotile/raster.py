@@ -130,12 +130,14 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
     from geotile.change_maps import with_change_codes
     from geotile.hls_files import with_hls_values
     from geotile.landsat_mtl import with_mtl_values
+    from geotile.sar_files import with_grd_nodata
     from geotile.sentinel2_bands import with_band_values
     from geotile.sentinel2_safe import with_declared_values
 
     # a Sentinel-2 SAFE's or band file's, a Landsat band file's or an HLS file's nodata,
-    # scale and offset
+    # scale and offset; a Sentinel-1 GRD measurement file's nodata
     src = with_hls_values(with_mtl_values(with_band_values(with_declared_values(src))))
+    src = with_grd_nodata(src)
     return with_change_codes(src, path)  # OSCD's 1/2 change maps: 0/1
 
 

@@ -1,5 +1,5 @@
-"""SAR deliveries by their file names: an ASF HyP3 RTC product's side rasters, and a
-scene's other polarisation beside one given alone.
+"""SAR deliveries by their file names: an ASF HyP3 RTC product's side rasters, a scene's
+other polarisation beside one given alone, and a Sentinel-1 GRD measurement file's nodata.
 
 A HyP3 RTC product folder holds ``<scene>_VV.tif`` and ``<scene>_VH.tif`` (HH/HV; ``_VV_dB``
 when processed in dB) beside ``<scene>_ls_map.tif`` (layover/shadow flags),
@@ -18,6 +18,11 @@ from pathlib import Path, PurePath
 _POLARISATION = re.compile(r"(?P<scene>.+)_(?P<pol>VV|VH|HH|HV)(?P<db>_db)?$", re.I)
 #: a HyP3 RTC product's side rasters: <scene>_<what>
 _HYP3_SIDE = re.compile(r"(?P<scene>.+)_(?:ls_map|inc_map|rgb|dem|area)$", re.I)
+#: a Sentinel-1 GRD measurement file (a .SAFE's measurement/s1a-iw-grd-vv-<start>-<stop>-
+#: <orbit>-<datatake>-001.tiff): uint16 amplitude placed by GCPs, whose 0 is no data (the
+#: border the products fill with 0) though the file declares no nodata
+_GRD_FILE = re.compile(r"s1[a-d]-(?:iw|ew|sm|s[1-6]|wv)[1-6]?-grd-(?:hh|hv|vv|vh)-\d{8}t\d{6}-"
+                       r"\d{8}t\d{6}-\d{6}-[0-9a-f]{6}-\d{3}\.tiff?", re.I)
 #: the other polarisation of a dual-polarisation pair (of the second letter)
 _OTHER = {"VV": "VH", "VH": "VV", "HH": "HV", "HV": "HH"}
 
@@ -66,3 +71,15 @@ def polarisation_hint(path) -> str:
     return (f" (its scene's other polarisation is beside it: {give}; a folder of scenes: "
             f"{path.parent} --extra-bands {path.parent}; or one file of both: gdalbuildvrt "
             f"-separate {stack} {co} {cross})")
+
+
+def with_grd_nodata(src):
+    """``src``, or for a Sentinel-1 GRD measurement file (:data:`_GRD_FILE`: its name,
+    uint16, one band, no nodata of its own) an in-memory VRT of it declaring nodata 0, its
+    GCPs kept (``src`` is closed then)."""
+    from geotile.sentinel2_safe import declared_view
+
+    if not _GRD_FILE.fullmatch(os.path.basename(str(src.name))) or src.count != 1 \
+            or src.dtypes[0] != "uint16" or src.nodata is not None:
+        return src
+    return declared_view(src, [(0, src.scales[0], src.offsets[0])])

@@ -124,7 +124,7 @@ def _refuse_missing_bands(src) -> None:
 def view_xml(src, bands: list[tuple], tags: dict | None = None) -> str:
     """The VRT (XML) of ``src`` whose bands declare ``bands``' (nodata, scale, offset),
     with its descriptions, band metadata and colour interpretation, its metadata and
-    ``tags``."""
+    ``tags``, on its grid (its GCPs where they alone place it)."""
     from xml.sax.saxutils import escape
 
     from rasterio.dtypes import _gdal_typename
@@ -148,6 +148,12 @@ def view_xml(src, bands: list[tuple], tags: dict | None = None) -> str:
                    for k, v in {**src.tags(), **extra}.items())
     georef = f"<SRS>{escape(src.crs.to_wkt())}</SRS>" if src.crs is not None else ""
     georef += f"<GeoTransform>{', '.join(map(repr, src.transform.to_gdal()))}</GeoTransform>"
+    gcps, gcp_crs = src.gcps
+    if gcps and src.transform.is_identity:  # placed by GCPs alone (Sentinel-1 GRD)
+        crs = escape(gcp_crs.to_wkt(), {'"': "&quot;"}) if gcp_crs is not None else ""
+        georef = "<GCPList Projection=\"{}\">{}</GCPList>".format(crs, "".join(
+            f'<GCP Id="{escape(g.id or "")}" Pixel="{g.col!r}" Line="{g.row!r}" '
+            f'X="{g.x!r}" Y="{g.y!r}" Z="{(g.z or 0.0)!r}"/>' for g in gcps))
     return (f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">{georef}'
             f"<Metadata>{tags}</Metadata>{''.join(parts)}</VRTDataset>")
 

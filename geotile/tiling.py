@@ -928,7 +928,7 @@ def _tile_one(image, mask, outdir, writer, options, summary, progress, plan, num
             check_pixels_readable(mask_src)
             check_mask_grid(src, mask_src)
         warn_if_not_georeferenced(src, "the patches and their index.csv bounds",
-                                  mask=mask)
+                                  mask=mask, name=label.name)
         warn_other_pages(src, label.name)
         warn_nitf(src, label.name, "the patches and their index.csv bounds")
         warn_vrt_gap(src, label.name, "become patches of valid pixels")

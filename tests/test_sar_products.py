@@ -141,3 +141,62 @@ def test_decibels_for_a_model_of_linear_power_is_warned_with_the_conversion(
     result = run_cli("predict", model, image, "-o", tmp_path / "flood_db.tif")
     assert result.exit_code == 0, result.output
     assert "Warning" not in result.stderr, result.stderr
+
+
+#: a Sentinel-1 GRD measurement file as a .SAFE's measurement/ folder holds it
+GRD_NAME = "s1a-iw-grd-vv-20230101t051234-20230101t051259-046589-0595a1-001.tiff"
+
+
+def _grd(tmp_path, name: str = GRD_NAME):
+    """A GRD measurement TIFF: uint16 amplitude placed by GCPs only (no CRS on the grid), no
+    nodata declared, its first 6 columns 0 (the border ESA's products set to 0, no data)."""
+    from rasterio.control import GroundControlPoint
+    from rasterio.crs import CRS
+
+    amplitude = np.random.default_rng(6).integers(20, 900, (32, 32)).astype(np.uint16)
+    amplitude[:, :6] = 0
+    (tmp_path / "measurement").mkdir(exist_ok=True)
+    path = tmp_path / "measurement" / name
+    gcps = [GroundControlPoint(row=r, col=c, x=15 + c * 1e-4, y=45 - r * 1e-4, z=0)
+            for r in (0, 16, 31) for c in (0, 16, 31)]
+    with rasterio.open(path, "w", driver="GTiff", width=32, height=32, count=1,
+                       dtype="uint16") as dst:
+        dst.gcps = (gcps, CRS.from_epsg(4326))
+        dst.write(amplitude, 1)
+    return path, amplitude, gcps
+
+
+def test_grd_measurement_zero_border_is_nodata_and_its_gcps_stay(tmp_path, run_cli):
+    """A Sentinel-1 GRD measurement TIFF declares no nodata, but its products fill the
+    border with 0 (no data): predict fed the zeros to the model and wrote class 1 there
+    (192 pixels of the 6 border columns), tile counted them as data (nodata_fraction 0).
+    They are nodata now, the GCP-only warning as before and the GCPs kept."""
+    image, amplitude, gcps = _grd(tmp_path)
+    model = pointwise_model(tmp_path / "ships.onnx", channels=1, ir_version=10)
+    result = run_cli("predict", model, image, "--scale", "0.001", "--output-type", "class",
+                     "--threshold", "0.0", "-o", tmp_path / "ships.tif")
+    assert result.exit_code == 0, result.output
+    assert f"{GRD_NAME}: georeferenced by GCPs only" in result.stderr, result.stderr
+    expected = pointwise_reference(amplitude[np.newaxis, np.newaxis] * 0.001)[0, 0] > 0.0
+    with rasterio.open(tmp_path / "ships.tif") as out:
+        classes, valid = out.read(1), out.read_masks(1) > 0
+        assert [(g.row, g.col, g.x, g.y) for g in out.gcps[0]] == \
+            [(g.row, g.col, g.x, g.y) for g in gcps]
+    assert not valid[:, :6].any() and valid[:, 6:].all()
+    np.testing.assert_array_equal(classes[:, 6:], expected[:, 6:].astype(np.uint8))
+    result = run_cli("tile", image, "--size", 16, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    assert f"{GRD_NAME}: georeferenced by GCPs only" in result.stderr, result.stderr
+    with open(tmp_path / "patches" / "index.csv", newline="") as f:
+        fractions = {row["col"]: float(row["nodata_fraction"]) for row in csv.DictReader(f)}
+    assert fractions == {"0": 6 / 16, "1": 0.0}
+
+
+def test_a_grd_copy_of_other_values_keeps_its_zeros(tmp_path, run_cli):
+    """Only the product's own file (its name, uint16, GCPs, no nodata declared) takes
+    nodata 0: the same pixels under another name are read as they are."""
+    image, _, _ = _grd(tmp_path, "grd_copy.tif")
+    result = run_cli("tile", image, "--size", 16, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "patches" / "index.csv", newline="") as f:
+        assert {float(row["nodata_fraction"]) for row in csv.DictReader(f)} == {0.0}
