@@ -5,7 +5,8 @@ A HyP3 RTC product folder holds ``<scene>_VV.tif`` and ``<scene>_VH.tif`` (HH/HV
 when processed in dB) beside ``<scene>_ls_map.tif`` (layover/shadow flags),
 ``_inc_map.tif`` (incidence angles), ``_rgb.tif`` (a colour browse), ``_dem.tif`` and
 ``_area.tif`` (scattering area): rasters that describe the scene's geometry, never
-backscatter to cut or predict.
+backscatter to cut or predict; an OPERA RTC-S1 burst's ``<id>_mask.tif`` (layover and
+shadow flags) beside its ``<id>_VV.tif`` alike.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path, PurePath
 
 #: a scene's polarisation file: <scene>_VV (VH, HH, HV), HyP3's dB <scene>_VV_dB
 _POLARISATION = re.compile(r"(?P<scene>.+)_(?P<pol>VV|VH|HH|HV)(?P<db>_db)?$", re.I)
-#: a HyP3 RTC product's side rasters: <scene>_<what>
-_HYP3_SIDE = re.compile(r"(?P<scene>.+)_(?:ls_map|inc_map|rgb|dem|area)$", re.I)
+#: an RTC product's side rasters, <scene>_<what>: HyP3's, and OPERA RTC-S1's layover and
+#: shadow _mask
+_HYP3_SIDE = re.compile(r"(?P<scene>.+)_(?:ls_map|inc_map|rgb|dem|area|mask)$", re.I)
 #: a Sentinel-1 GRD measurement file (a .SAFE's measurement/s1a-iw-grd-vv-<start>-<stop>-
 #: <orbit>-<datatake>-001.tiff): uint16 amplitude placed by GCPs, whose 0 is no data (the
 #: border the products fill with 0) though the file declares no nodata
@@ -28,12 +30,13 @@ _OTHER = {"VV": "VH", "VH": "VV", "HH": "HV", "HV": "HH"}
 
 
 def _stem(path) -> str:
+    """The file name without its suffix (OPERA's ``..._v1.0_VV.tif``: ``..._v1.0_VV``)."""
     name = path.name if isinstance(path, PurePath) else os.path.basename(os.fspath(path))
-    return name.split(".", 1)[0]
+    return os.path.splitext(name)[0]
 
 
 def without_hyp3_side_rasters(files: list) -> list:
-    """``files`` (of a folder) without the HyP3 side rasters (:data:`_HYP3_SIDE`) whose
+    """``files`` (of a folder) without the RTC side rasters (:data:`_HYP3_SIDE`) whose
     scene has a polarisation file among them; side rasters of no such scene stay."""
     scenes = {m["scene"].lower() for f in files if (m := _POLARISATION.match(_stem(f)))}
     if not scenes:

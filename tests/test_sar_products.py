@@ -52,6 +52,29 @@ def test_hyp3_folder_is_its_polarisations_not_its_side_rasters(make_raster, tmp_
     assert _sources(tmp_path / "out" / "index.csv") == {f"{SCENE}_VV.tif", f"{SCENE}_VH.tif"}
 
 
+def test_opera_rtc_folder_is_its_polarisations_not_its_layover_shadow_mask(
+        make_raster, tmp_path, run_cli):
+    """An OPERA RTC-S1 burst folder (<id>_VV.tif, <id>_VH.tif, <id>_mask.tif: layover and
+    shadow flags): tile cut the mask as a third image, predict opera/ --extra-bands opera/
+    refused it ('<id>_mask.tif: no extra-bands raster(s) named <id>_mask.*')."""
+    scene = "OPERA_L2_RTC-S1_T069-147170-IW1_20231012T010000Z_20231012T150000Z_S1A_30_v1.0"
+    (tmp_path / "opera").mkdir()
+    power = np.random.default_rng(7).gamma(2.0, 0.05, (2, 16, 16)).astype(np.float32)
+    make_raster(f"opera/{scene}_VV.tif", power[0], nodata=0)
+    make_raster(f"opera/{scene}_VH.tif", power[1], nodata=0)
+    make_raster(f"opera/{scene}_mask.tif", np.zeros((16, 16), np.uint8), nodata=255)
+    result = run_cli("tile", tmp_path / "opera", "--size", 16, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _sources(tmp_path / "out" / "index.csv") == {f"{scene}_VV.tif", f"{scene}_VH.tif"}
+    model = pointwise_model(tmp_path / "flood.onnx", channels=2, ir_version=10)
+    result = run_cli("predict", model, tmp_path / "opera", "--extra-bands", tmp_path / "opera",
+                     "--dtype", "float32", "-o", f"{tmp_path / 'floods'}/")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "floods" / f"{scene}_VV.tif") as out:
+        np.testing.assert_allclose(out.read(1), pointwise_reference(
+            power[np.newaxis].astype(np.float64), channels=2)[0, 0], atol=1e-5)
+
+
 def test_hyp3_side_rasters_stay_inputs_when_given_without_the_scene(make_raster, tmp_path,
                                                                     run_cli):
     """A folder of incidence maps alone (no polarisation of their scene) is still read."""
