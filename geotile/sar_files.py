@@ -23,8 +23,8 @@ _HYP3_SIDE = re.compile(r"(?P<scene>.+)_(?:ls_map|inc_map|rgb|dem|area|mask)$", 
 #: a Sentinel-1 GRD measurement file (a .SAFE's measurement/s1a-iw-grd-vv-<start>-<stop>-
 #: <orbit>-<datatake>-001.tiff): uint16 amplitude placed by GCPs, whose 0 is no data (the
 #: border the products fill with 0) though the file declares no nodata
-_GRD_FILE = re.compile(r"s1[a-d]-(?:iw|ew|sm|s[1-6]|wv)[1-6]?-grd-(?:hh|hv|vv|vh)-\d{8}t\d{6}-"
-                       r"\d{8}t\d{6}-\d{6}-[0-9a-f]{6}-\d{3}\.tiff?", re.I)
+_GRD_FILE = re.compile(r"(?P<head>s1[a-d]-(?:iw|ew|sm|s[1-6]|wv)[1-6]?-grd-)(?P<pol>hh|hv|vv|vh)"
+                       r"(?P<tail>-\d{8}t\d{6}-\d{8}t\d{6}-\d{6}-[0-9a-f]{6}-)\d{3}\.tiff?", re.I)
 #: the other polarisation of a dual-polarisation pair (of the second letter)
 _OTHER = {"VV": "VH", "VH": "VV", "HH": "HV", "HV": "HH"}
 
@@ -45,32 +45,46 @@ def without_hyp3_side_rasters(files: list) -> list:
                                      and m["scene"].lower() in scenes)]
 
 
-def other_polarisation(path) -> Path | None:
-    """The file beside ``path`` (a local ``<scene>_VV.tif``...) holding its scene's other
-    polarisation (``<scene>_VH.tif``, the same suffix and dB-ness), None if there is none."""
-    path = Path(os.fspath(path))
-    match = _POLARISATION.match(_stem(path))
-    if match is None or not path.parent.is_dir():
-        return None
-    pol = match["pol"]
+def _other_name(pol: str) -> str:
+    """The other polarisation of a dual-polarisation pair, in ``pol``'s case."""
     other = _OTHER[pol.upper()]
-    other = other if pol.isupper() else other.lower()
-    partner = path.with_name(f"{match['scene']}_{other}{match['db'] or ''}"
-                             f"{path.name[len(_stem(path)):]}")
+    return other if pol.isupper() else other.lower()
+
+
+def other_polarisation(path) -> Path | None:
+    """The file beside ``path`` (a local ``<scene>_VV.tif``, a GRD measurement file...)
+    holding its scene's other polarisation (``<scene>_VH.tif``, the same suffix and
+    dB-ness; the GRD's ``-vh-`` file of its datatake), None if there is none."""
+    path = Path(os.fspath(path))
+    if not path.parent.is_dir():
+        return None
+    if grd := _GRD_FILE.fullmatch(path.name):
+        found = sorted(path.parent.glob(f"{grd['head']}{_other_name(grd['pol'])}"
+                                        f"{grd['tail']}[0-9][0-9][0-9].tif*"))
+        return found[0] if len(found) == 1 else None
+    match = _POLARISATION.match(_stem(path))
+    if match is None:
+        return None
+    partner = path.with_name(f"{match['scene']}_{_other_name(match['pol'])}"
+                             f"{match['db'] or ''}{path.name[len(_stem(path)):]}")
     return partner if partner.is_file() else None
 
 
 def polarisation_hint(path) -> str:
     """For one polarisation of a scene whose other one lies beside it: how to give both, the
-    co-polarised (VV, HH) first as models take them, else ''."""
+    co-polarised (VV, HH) first as models take them, else ''. A GRD measurement file, placed
+    by GCPs that gdalbuildvrt does not stack, is given its partner by --extra-bands only."""
     partner = other_polarisation(path)
     if partner is None:
         return ""
     path = Path(os.fspath(path))
-    match = _POLARISATION.match(_stem(path))
+    grd = _GRD_FILE.fullmatch(path.name)
+    match = grd or _POLARISATION.match(_stem(path))
     co, cross = (path, partner) if match["pol"].upper() in ("VV", "HH") else (partner, path)
-    stack = path.with_name(f"{match['scene']}.vrt")
     give = f"add --extra-bands {cross}" if co == path else f"give {co} --extra-bands {cross}"
+    if grd:
+        return f" (its scene's other polarisation is beside it: {give})"
+    stack = path.with_name(f"{match['scene']}.vrt")
     return (f" (its scene's other polarisation is beside it: {give}; a folder of scenes: "
             f"{path.parent} --extra-bands {path.parent}; or one file of both: gdalbuildvrt "
             f"-separate {stack} {co} {cross})")

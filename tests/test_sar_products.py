@@ -223,3 +223,18 @@ def test_a_grd_copy_of_other_values_keeps_its_zeros(tmp_path, run_cli):
     assert result.exit_code == 0, result.output
     with open(tmp_path / "patches" / "index.csv", newline="") as f:
         assert {float(row["nodata_fraction"]) for row in csv.DictReader(f)} == {0.0}
+
+
+def test_one_grd_polarisation_for_a_dual_pol_model_names_its_partner(tmp_path, run_cli):
+    """A GRD's -vv- measurement file for a VV+VH model was told only '--extra-bands': the
+    line names the datatake's -vh- file beside it (its own file number, -002), and no
+    gdalbuildvrt stack, which GCP-only rasters cannot make."""
+    image, _, _ = _grd(tmp_path)
+    partner = _grd(tmp_path, GRD_NAME.replace("-vv-", "-vh-").replace("-001.", "-002."))[0]
+    model = pointwise_model(tmp_path / "ships.onnx", channels=2, ir_version=10)
+    result = run_cli("predict", model, image, "-o", tmp_path / "ships.tif")
+    assert_one_line_error(result, f"add --extra-bands {partner}")
+    assert "gdalbuildvrt" not in result.stderr
+    result = run_cli("predict", model, image, "--extra-bands", partner, "-o",
+                     tmp_path / "ships.tif")
+    assert result.exit_code == 0, result.output
