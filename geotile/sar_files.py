@@ -73,7 +73,7 @@ def other_polarisation(path) -> Path | None:
 def polarisation_hint(path) -> str:
     """For one polarisation of a scene whose other one lies beside it: how to give both, the
     co-polarised (VV, HH) first as models take them, else ''. A GRD measurement file, placed
-    by GCPs that gdalbuildvrt does not stack, is given its partner by --extra-bands only."""
+    by GCPs that a gdalbuildvrt stack drops, is given its partner by --extra-bands only."""
     partner = other_polarisation(path)
     if partner is None:
         return ""

@@ -228,7 +228,7 @@ def test_a_grd_copy_of_other_values_keeps_its_zeros(tmp_path, run_cli):
 def test_one_grd_polarisation_for_a_dual_pol_model_names_its_partner(tmp_path, run_cli):
     """A GRD's -vv- measurement file for a VV+VH model was told only '--extra-bands': the
     line names the datatake's -vh- file beside it (its own file number, -002), and no
-    gdalbuildvrt stack, which GCP-only rasters cannot make."""
+    gdalbuildvrt stack, which drops their GCPs (GDAL 3.6: a 2-band VRT placed nowhere)."""
     image, _, _ = _grd(tmp_path)
     partner = _grd(tmp_path, GRD_NAME.replace("-vv-", "-vh-").replace("-001.", "-002."))[0]
     model = pointwise_model(tmp_path / "ships.onnx", channels=2, ir_version=10)
