@@ -538,8 +538,8 @@ def _named_partners(image, files: list[Path], given: set) -> tuple[list, list]:
 
 
 def without_paired_images(images, extra):
-    """``images`` (:class:`geotile.input_files.Inputs`) without those that a folder listed
-    and that are, by name, another image's raster in that same folder given as
+    """``images`` (:class:`geotile.input_files.Inputs`) without those that a folder or a
+    pattern listed and that are, by name, another image's raster in their folder given as
     --extra-bands (``rtc/ --extra-bands rtc/``: HyP3's <scene>_VH.tif beside its _VV.tif),
     unless they pair with one of their own; ``images`` itself when none is."""
     from geotile.input_paths import input_path
@@ -553,8 +553,8 @@ def without_paired_images(images, extra):
     files = _folder_or_pattern_files([folder])
     key = _same_file_key(folder)
     keys = {_same_file_key(p): p for p in images}
-    ours = {k for k, p in keys.items()
-            if p in listed and _same_file_key(input_path(listed[p])) == key}
+    ours = {k for k, p in keys.items()  # listed by a folder or pattern, in that folder
+            if p in listed and _same_file_key(Path(os.fspath(p)).parent) == key}
     partners = {}
     for image in images:
         found = _named_partners(image, files, {_same_file_key(image)})[1]

@@ -238,3 +238,24 @@ def test_one_grd_polarisation_for_a_dual_pol_model_names_its_partner(tmp_path, r
     result = run_cli("predict", model, image, "--extra-bands", partner, "-o",
                      tmp_path / "ships.tif")
     assert result.exit_code == 0, result.output
+
+
+def test_hyp3_pattern_with_its_folder_as_extra_bands_pairs_vv_with_vh(make_raster, tmp_path,
+                                                                      run_cli):
+    """'rtc/*.tif' --extra-bands rtc/ (a quoted pattern, dB products _VV_dB/_VH_dB) is the
+    folder form: each _VV_dB takes its _VH_dB, which is no image of its own."""
+    (tmp_path / "rtc").mkdir()
+    stems = {}
+    for day in ("20230101", "20230113"):
+        scene = f"S1A_IW_{day}T000000_DVP_RTC30_G_dpuned_ABCD"
+        decibels = np.random.default_rng(int(day)).normal(-12, 3, (2, 16, 16))
+        for pol, values in zip(("VV", "VH"), decibels.astype(np.float32), strict=True):
+            make_raster(f"rtc/{scene}_{pol}_dB.tif", values, nodata=float("nan"))
+        stems[f"{scene}_VV_dB"] = decibels
+    result = run_cli("tile", str(tmp_path / "rtc" / "*.tif"), "--extra-bands",
+                     tmp_path / "rtc", "--size", 16, "-o", tmp_path / "patches")
+    assert result.exit_code == 0, result.output
+    assert _sources(tmp_path / "patches" / "index.csv") == {f"{s}.tif" for s in stems}
+    for stem, values in stems.items():
+        with rasterio.open(tmp_path / "patches" / "images" / f"{stem}_0_0.tif") as patch:
+            np.testing.assert_array_equal(patch.read(), values.astype(np.float32))
