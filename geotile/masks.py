@@ -1427,7 +1427,7 @@ def mask_one_image(
                     and run_matched():  # lon/lat they are: no pixel coordinates to name
                 size = None
             say_no_labels_on(labels, frame, labels_path, image_path, extent, crs, layer=layer,
-                             size=size)
+                             size=size, **(NODATA_OUTCOMES if ignore else {}))
         left_out = RegionMask(regions, src, options.all_touched)  # --ignore
         regions = bool(np.any(near.fields["class_id"] == IGNORE)) or bool(regions)  # crowd
         profile = mask_profile(src, len(options.channels), ignore or regions, creation_options)
@@ -1536,6 +1536,14 @@ def own_rows(frame, labels, image_path):
 
     listed = labels.values.get("ImageId", labels.fields["ImageId"].tolist())
     return frame.take(frame.fields["ImageId"] == match_image(image_path, set(listed)))
+
+
+#: what an image's mask holds without a feature on it, where the image may hold nodata
+#: (a drone ortho's tile outside the flight: all 255), as say_no_labels_on's outcomes
+NODATA_OUTCOMES = {
+    "outcome": "the mask is 0 where the image holds data, 255 (ignore) where it is nodata",
+    "outcomes": "their masks are 0 where the images hold data, 255 (ignore) where they are "
+                "nodata"}
 
 
 def say_no_labels_on(labels, frame, labels_path, image_path, extent, crs,

@@ -302,3 +302,24 @@ def test_an_rgbn_with_band_4_undefined_keeps_its_nir_0s_in_every_path(tmp_path, 
     with rasterio.open(tmp_path / "mask.tif") as mask:
         values = mask.read(1)
     assert (values[20:40, 10:50] == 1).all() and (values == 255).sum() == 64 * 8
+
+
+def test_make_masks_of_a_split_tile_outside_the_flight_and_the_labels_says_255(
+        tmp_path, run_cli, pix4d_tiles):
+    """Labels of the flight's buildings over a Pix4D tile outside the flight (and them): the
+    warning said 'the mask is all zeros' while make-masks wrote 255 (ignore) in all its 4096
+    pixels (alpha 0). It says what the mask holds: 0 where the image holds data, 255 where
+    it is nodata."""
+    tiles, _ = pix4d_tiles
+    x0, y0 = ORIGIN
+    labels = tmp_path / "labels.geojson"  # over tile 1's flight only
+    geopandas.GeoDataFrame(geometry=[box(x0 + 0.5, y0 - 2.5, x0 + 2.0, y0 - 0.5)],
+                           crs=CRS).to_file(labels)
+    result = run_cli("make-masks", labels, tiles[1], "-o", tmp_path / "mask.tif")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        assert (mask.read(1) == 255).all()
+    warned = [line for line in result.stderr.splitlines() if "no feature overlaps" in line]
+    assert len(warned) == 1, result.stderr
+    assert "all zeros" not in warned[0]
+    assert "0 where the image holds data, 255 (ignore) where it is nodata" in warned[0]
