@@ -230,6 +230,10 @@ def assign_crs(src) -> str:
                 f"write it with that CRS (gdal_translate -a_srs EPSG:4326 "
                 f"{shlex.quote(str(src.name))} {shlex.quote(stem + '_4326.tif')}) and give "
                 f"that")
+    prj = _unread_prj_path(src)
+    if prj is not None:  # a Pix4D tile placed by .tfw and .prj: its CRS is there
+        return (f"{prj.name} beside it holds one, which GDAL does not read for this format: "
+                f"write it in ({_write_prj_in(src, prj)})")
     return "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`"
 
 
@@ -312,18 +316,30 @@ def _turned(name: str, orientation: str, outputs: str, mask: str | None = None) 
             f"lies turned off it: then rotate the photo's pixels first ({rotate}).")
 
 
-def _unread_prj(src) -> str:
-    """What to do with a .prj beside ``src`` (as ArcGIS writes beside a world-filed PNG or
-    JPEG) that GDAL does not read for its format: '' when there is none."""
-    import shlex
-
+def _unread_prj_path(src) -> Path | None:
+    """A .prj beside ``src`` (as ArcGIS writes beside a world-filed PNG or JPEG, Pix4D
+    beside a .tfw-placed tile) that GDAL does not read for its format, else None."""
     path = Path(str(src.name))
     prj = next((p for p in (path.with_suffix(".prj"), path.with_suffix(".PRJ"))
                 if p.is_file()), None)
-    if prj is None or str(prj) in src.files:
+    return None if prj is None or str(prj) in src.files else prj
+
+
+def _write_prj_in(src, prj: Path) -> str:
+    """The gdal_edit.py that writes the CRS of ``prj`` into ``src``."""
+    import shlex
+
+    return f"gdal_edit.py -a_srs {shlex.quote(str(prj))} {shlex.quote(str(src.name))}"
+
+
+def _unread_prj(src) -> str:
+    """What to do with an unread .prj beside ``src`` (:func:`_unread_prj_path`): '' when
+    there is none."""
+    prj = _unread_prj_path(src)
+    if prj is None:
         return ""
     return (f" GDAL does not read {prj.name} for this format: write its CRS in first "
-            f"(gdal_edit.py -a_srs {shlex.quote(str(prj))} {shlex.quote(str(path))}).")
+            f"({_write_prj_in(src, prj)}).")
 
 
 def sensor_georeferencing(src) -> str | None:

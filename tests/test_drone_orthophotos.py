@@ -15,7 +15,7 @@ from rasterio.enums import ColorInterp
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
-from tests.conftest import write_raster
+from tests.conftest import assert_one_line_error, write_raster
 from tests.onnx_models import pointwise_model
 
 CRS = "EPSG:32633"
@@ -323,3 +323,32 @@ def test_make_masks_of_a_split_tile_outside_the_flight_and_the_labels_says_255(
     assert len(warned) == 1, result.stderr
     assert "all zeros" not in warned[0]
     assert "0 where the image holds data, 255 (ignore) where it is nodata" in warned[0]
+
+
+def test_make_masks_on_a_split_tile_placed_by_tfw_and_prj_names_the_prj(tmp_path, run_cli):
+    """A Pix4D tile delivered as a baseline TIFF with .tfw and .prj beside it (no GeoKeys):
+    GDAL reads the world file but not the .prj for a GeoTIFF, so make-masks refused it with
+    'Assign one with `gdal_edit.py -a_srs EPSG:xxxx`', leaving the user to find the EPSG code
+    of the CRS already beside it (predict's warning named the .prj). The refusal names it:
+    gdal_edit.py -a_srs <tile>.prj <tile>.tif; nothing is written."""
+    from pyproj import CRS as ProjCRS
+
+    needs_gdal_translate()
+    mosaic, _ = flight_mosaic(tmp_path / "site_transparent_mosaic_group1.tif")
+    tile = tmp_path / "site_transparent_mosaic_group1_1_1.tif"
+    subprocess.run(["gdal_translate", "-q", "--config", "GDAL_PAM_ENABLED", "NO", "-srcwin",
+                    "0", "0", "64", "64", "-co", "PROFILE=BASELINE", "-co", "TFW=YES",
+                    str(mosaic), str(tile)], check=True)
+    prj = tile.with_suffix(".prj")
+    prj.write_text(ProjCRS.from_user_input(CRS).to_wkt("WKT1_ESRI"))
+    with rasterio.open(tile) as src:  # the premise: placed by the .tfw, no CRS read
+        assert src.crs is None and src.transform.a == PIXEL
+    x0, y0 = ORIGIN
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[box(x0 + 0.5, y0 - 2.5, x0 + 2.0, y0 - 0.5)],
+                           crs=CRS).to_file(labels)
+    result = run_cli("make-masks", labels, tile, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, tile.name, "has no CRS",
+                          f"gdal_edit.py -a_srs {prj} {tile}")
+    assert "EPSG:xxxx" not in result.stderr
+    assert not (tmp_path / "mask.tif").exists()
