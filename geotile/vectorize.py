@@ -428,8 +428,8 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
     (:func:`~geotile.regularize.close_class_walls`). ``names``: the rasters' class names by
     id (per-class keys naming a class are that class: :func:`per_class_values`); ``extent``:
     the rasters' surface (exact grids): squared polygons end at its edge, which closes the
-    strips along it; ``valid``: that surface less its nodata pixels, None without any
-    (exact grids): squared polygons are clipped to it."""
+    strips along it; ``valid``: that surface less its nodata pixels (in the polygons' CRS),
+    None without any: squared polygons are clipped to it."""
 
     # a coverage: where regions meet on another's straight edge, that edge gets the vertex too
     geometries = frame.geometry.values if matched else edge_matched(
@@ -449,7 +449,7 @@ def clean(frame, options: VectorizeOptions, cell: float, exact: bool = True,
         # matched twice, left outlines GEOS could no longer overlay (rotated by 17 degrees)
         closed = close_class_walls(squared, geometries, rows, cell, extent) if exact \
             else squared
-        if valid is not None and exact:  # squared walls past a nodata collar: cut there
+        if valid is not None:  # squared walls past a nodata collar: cut there
             closed = closed.copy()
             closed[rows] = _within(closed[rows], valid, cell)
         geometries = squared if closed is squared else edge_matched(closed, cell * 1e-3)
@@ -755,18 +755,28 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                                    for surface, path in zip(surfaces, paths, strict=True)])
     if len(frame) and crs is None:  # the raster's own units (rotated too: not exact)
         frame = clean(frame, options, cell, exact=exact, names=names, extent=extent,
-                      valid=valid)
+                      valid=valid if exact else None)
     elif len(frame):
         metric = _metric_crs(crs, frame)
         exact = metric == crs and exact
         frame = clean(densified_to_crs(frame, metric), options,
                       cell_in_metres(metric, crs, cell, frame), exact=exact, names=names,
                       matched=exact and len(paths) == 1 and _one_class(frame),
-                      extent=extent if exact else None, valid=valid if exact else None)
+                      extent=extent if exact else None,
+                      valid=valid if exact or valid is None else _valid_in(valid, crs, metric))
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)
     return frame, crs
+
+
+def _valid_in(valid, crs, metric):
+    """The rasters' valid surface ``valid`` (in ``crs``) in the ``metric`` CRS the polygons
+    are cleaned in (feet, Web Mercator: the UTM zone), densified as they are, so that squared
+    buildings stay out of a drone ortho's nodata collar there too."""
+    import geopandas as gpd
+
+    return densified_to_crs(gpd.GeoDataFrame(geometry=[valid], crs=crs), metric).geometry.iloc[0]
 
 
 def _one_class(frame) -> bool:

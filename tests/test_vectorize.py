@@ -1836,6 +1836,39 @@ def test_regularized_land_cover_stays_in_its_valid_area(make_raster, tmp_path, s
     assert outside.max() < 0.01 * size**2, outside.sum()
 
 
+@pytest.mark.parametrize("crs,origin,size", [
+    ("EPSG:2263", (989700.0, 212700.0), 0.164),  # NY Long Island ftUS: 5 cm in feet
+    ("EPSG:6539", (1095000.0, 212900.0), 0.164),  # NAD83(2011) ftUS, as ODM writes it
+    ("EPSG:3857", (1196684.0, 8399837.0), 0.1)])  # DroneDeploy's Web Mercator at 60 N
+def test_regularized_buildings_of_a_feet_or_mercator_ortho_stay_in_its_valid_area(
+        make_raster, tmp_path, crs, origin, size):
+    """A drone ortho's buildings squared beside its nodata collar (outside the flight) in a
+    CRS whose unit is no ground metre (US feet, Web Mercator): cleaned in the UTM zone, they
+    were not clipped to the valid area as in a UTM raster (only 'exact' grids were), and
+    reached into the nodata: 1.5-2.2 m2 per building cut by the flight's edge (0 in UTM).
+    They now stay within it (to a hundredth of a pixel), valid polygons."""
+    classes = _land_cover_with_edge_houses(2, 60)
+    valid = _diamond(classes.shape)
+    transform = from_origin(*origin, size, size)
+    path = make_raster("cover.tif", np.where(valid, classes, 255).astype(np.uint8),
+                       transform=transform, nodata=255, crs=crs)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "tree", "road", '
+                                            '"water"]')
+    area = shapely.union_all([shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
+        valid.astype(np.uint8), mask=valid, transform=transform) if v])
+    out = tmp_path / "r.gpkg"
+    vectorize_polygons([path], out, options=VectorizeOptions(
+        crs="source", regularize=True, workers=1))
+    found = gpd.read_file(out)
+    polygons = np.asarray(found.geometry.values)
+    assert (found["class"] == "building").sum() >= 15
+    assert shapely.is_valid(polygons).all()
+    houses = polygons[found["class"] == "building"]
+    outside = shapely.area(shapely.difference(houses, area))
+    assert outside.max() < 0.01 * size**2, outside.sum()
+
+
 def test_vectorize_takes_only_public_names_from_regularize():
     """vectorize imported regularize's private _largest and _building_rows: their public
     names (largest_polygon, building_rows) are the module's contract, unchanged in use."""
