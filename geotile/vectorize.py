@@ -742,13 +742,14 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     frame.insert(1, "class", [class_name_of(names, c) for c in frame["class_id"]])
     _say_missing_classes(options, frame, jobs, paths)
     _say_nothing_squared(options, frame, paths)
-    # the rasters' surface: squared buildings end at its edge (exact grids, in their CRS),
-    # and at their nodata collars (``valid``)
+    # the rasters' surface: squared buildings end at its edge and at their nodata collars
+    # (``valid``; the surface itself without nodata: a building cut by the edge, squared,
+    # reached past it beside no other class)
     west, south, east, north = np.array(boxes).T
     surfaces = shapely.box(np.minimum(west, east), np.minimum(south, north),
                            np.maximum(west, east), np.maximum(south, north))
     extent = shapely.union_all(surfaces)
-    valid = None
+    valid = extent if options.regularize else None
     if nodata:
         valid = shapely.union_all([surface.difference(shapely.union_all(nodata[path]))
                                    if path in nodata else surface

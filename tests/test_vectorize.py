@@ -1869,6 +1869,37 @@ def test_regularized_buildings_of_a_feet_or_mercator_ortho_stay_in_its_valid_are
     assert outside.max() < 0.01 * size**2, outside.sum()
 
 
+@pytest.mark.parametrize("crs,origin,size", [
+    ("EPSG:32618", (585000.0, 4511000.0), 0.05),  # a drone ortho in UTM
+    ("EPSG:2263", (989700.0, 212700.0), 0.164),  # in US feet
+    ("EPSG:3857", (1196684.0, 8399837.0), 0.1)])  # in Web Mercator at 60 N
+def test_regularized_buildings_cut_by_the_raster_edge_end_at_it(make_raster, tmp_path, crs,
+                                                                origin, size):
+    """A one-class building raster (no other class, no nodata) whose turned buildings the
+    raster's edge cuts: squared, they reached 88 and 105 px (0.22 and 0.26 m2 at 5 cm) past
+    its edge, outside the image, in any CRS: only polygons beside another class were clipped
+    to the raster's surface. Squared buildings end at the raster's edge."""
+    t = from_origin(*origin, size, size)
+    turned = [shapely.affinity.rotate(shapely.box(-20, 60, 60, 110), 20, origin=(20, 85)),
+              shapely.affinity.rotate(shapely.box(100, -20, 160, 50), -15, origin=(130, 15))]
+    placed = [shapely.affinity.affine_transform(b, [t.a, t.b, t.d, t.e, t.c, t.f])
+              for b in turned]
+    pixels = rasterize([(b, 1) for b in placed], (200, 200), transform=t).astype(np.uint8)
+    path = make_raster("b.tif", pixels[None], transform=t, crs=crs)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building"]')
+        surface = shapely.box(*dst.bounds)
+    out = tmp_path / "b.gpkg"
+    vectorize_polygons([path], out, options=VectorizeOptions(
+        crs="source", regularize=True, workers=1))
+    found = gpd.read_file(out)
+    polygons = np.asarray(found.geometry.values)
+    assert len(found) == 2 and shapely.is_valid(polygons).all()
+    outside = shapely.area(shapely.difference(polygons, surface))
+    assert outside.max() < 0.01 * size**2, outside / size**2
+    assert shapely.area(polygons).sum() > 0.95 * pixels.sum() * size**2
+
+
 def test_vectorize_takes_only_public_names_from_regularize():
     """vectorize imported regularize's private _largest and _building_rows: their public
     names (largest_polygon, building_rows) are the module's contract, unchanged in use."""
