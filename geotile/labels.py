@@ -1754,8 +1754,17 @@ def _read_parquet(path: Path, regions=None, override=None,
     import geopandas as gpd
 
 
-    _geo_metadata(path)  # refused in one line before geopandas' own message
+    geo = _geo_metadata(path)  # refused in one line before geopandas' own message
     _one_crs(path)
+
+    def read(filters=None):  # geopandas reads no file without its 'geo' metadata
+        if geo.get("assumed"):
+            from geotile.parquet_batches import read_frame
+
+            return read_frame(path, geo, filters, partitioning(path), schema)
+        return gpd.read_parquet(path, filters=filters, partitioning=partitioning(path),
+                                schema=schema)
+
     boxes = None if regions is None else region_boxes(regions, override or _parquet_crs(path))
     schema = dataset_schema(path)  # all the parts' fields (pyarrow's: the first part's)
     frame = None
@@ -1764,8 +1773,7 @@ def _read_parquet(path: Path, regions=None, override=None,
         import pyarrow as pa
 
         try:  # only the rows whose bbox meets a box; row groups outside them are skipped
-            frame = gpd.read_parquet(path, filters=_boxes_filter(covering, boxes),
-                                     partitioning=partitioning(path), schema=schema)
+            frame = read(_boxes_filter(covering, boxes))
         except (ValueError, TypeError, pa.ArrowException):  # bbox fields not numbers...:
             frame = None  # read it all, select below
     streamed = None  # the bounds of all the geometries of a file read in batches
@@ -1774,8 +1782,7 @@ def _read_parquet(path: Path, regions=None, override=None,
 
         try:  # no bbox column: decoded a batch at a time, the rows near the boxes kept
             if boxes is None:
-                frame = gpd.read_parquet(path, partitioning=partitioning(path),
-                                         schema=schema)
+                frame = read()
             else:
                 frame, streamed = rows_near(path, _geo_metadata(path), boxes,
                                             partitioning(path), schema)
@@ -1819,8 +1826,16 @@ def _read_parquet(path: Path, regions=None, override=None,
     geometries[:] = list(frame.geometry.values)
     fields = {str(name): _parquet_column(frame[name]) for name in frame.columns
               if name != frame.geometry.name}
-    return Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
-                  extent, values)
+    labels = Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
+                    extent, values)
+    if geo.get("assumed") and override is None:
+        with contextlib.suppress(InputError):  # not lon/lat: refused, saying so, instead
+            check_geographic_coordinates(labels, path)
+            warn(f"{path}: no GeoParquet metadata (a WKB column copied by DuckDB or "
+                 f"pyarrow): its column {geo['primary_column']!r} read as lon/lat "
+                 "(OGC:CRS84, Overture's CRS). If it is in another CRS, pass --labels-crs "
+                 "EPSG:xxxx.")
+    return labels
 
 
 def _points_beside_shapes(frame, path: Path) -> None:
@@ -2023,10 +2038,16 @@ def _geo_metadata(path: Path) -> dict:
     column as pyarrow or DuckDB write one: no geometry column named, no CRS)."""
     import pyarrow.parquet as pq
 
-    meta = pq.read_schema(first_file(path)).metadata or {}
+    schema = pq.read_schema(first_file(path))
+    meta = schema.metadata or {}
     if b"geo" not in meta:
+        from geotile.wkb_parquet import GEOMETRY_NAMES, assumed_geo, geometry_column
+
+        if (name := geometry_column(schema)) is not None:  # DuckDB's copy of Overture's
+            return assumed_geo(name)
         raise InputError(f"{path}: a Parquet file without GeoParquet metadata ('geo': which "
-                         "column is the geometry, in which CRS). Write it as GeoParquet, e.g. "
+                         "column is the geometry, in which CRS) nor a WKB column named "
+                         f"{' or '.join(GEOMETRY_NAMES)}. Write it as GeoParquet, e.g. "
                          "with geopandas' GeoDataFrame.to_parquet, or as GeoPackage.")
     return json.loads(meta[b"geo"])
 
@@ -2136,12 +2157,26 @@ def check_geographic_coordinates(labels, source: str | os.PathLike,
             why = ("read as EPSG:4326 (a CSV names no CRS; Google Open Buildings' and "
                    "SpaceNet's PolygonWKT_Geo are lon/lat)") \
                 if str(source).lower().endswith((".csv", ".csv.gz")) else \
+                ("read as lon/lat (a Parquet file without GeoParquet metadata names no CRS; "
+                 "Overture's are lon/lat)") if _assumed_lonlat(source) else \
                 f"although the file declares {labels.crs.to_string()} (GeoJSON's default)"
         raise InputError(
             f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "
             f"{why}. Pass {option} with the CRS they are really in (EPSG:xxxx or WKT)."
             + (hint() if hint is not None else "")
         )
+
+
+def _assumed_lonlat(source) -> bool:
+    """Whether ``source`` is a local Parquet file (or dataset folder) without GeoParquet
+    metadata, whose WKB column is read as lon/lat."""
+    path = Path(os.fspath(source))
+    if path.suffix.lower() not in PARQUET_SUFFIXES and not dataset_files(path):
+        return False
+    try:
+        return bool(_geo_metadata(path).get("assumed"))
+    except (InputError, OSError, ValueError):
+        return False
 
 
 def missing_field(source, class_field: str, fields) -> InputError:

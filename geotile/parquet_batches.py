@@ -46,6 +46,19 @@ def rows_near(path, geo: dict, boxes, partitioning, schema=None):
             tuple(extent.tolist()))
 
 
+def read_frame(path, geo: dict, filters, partitioning, schema=None):
+    """The rows of ``path`` (a file or a dataset folder) that ``filters`` (a pyarrow
+    expression, or None: all) keeps, as geopandas.read_parquet gives them, for a file whose
+    'geo' metadata ``geo`` is not in it (:func:`geotile.wkb_parquet.assumed_geo`), which
+    geopandas refuses to read."""
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(path, format="parquet", partitioning=partitioning,
+                       schema=schema).to_table(filter=filters)
+    name = geo["primary_column"]
+    return _frame(table, geo, _decoded(table.column(name),
+                                       geo["columns"][name].get("encoding", "WKB")))
+
 def frames(path, geo: dict, partitioning, schema=None):
     """Each record batch of GeoParquet ``path`` (a file or a dataset folder read with
     ``partitioning`` and ``schema``) as a GeoDataFrame like geopandas.read_parquet's, in

@@ -1162,3 +1162,52 @@ def test_a_dataset_whose_later_parts_hold_a_stale_bbox_leaves_no_footprint_out(
     result = run_cli("make-masks", folder, image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
+
+
+def without_geo_metadata(path) -> None:
+    """``path`` rewritten as DuckDB's COPY ... TO 'x.parquet' writes Overture's rows when
+    its spatial extension is not loaded: the WKB column as a plain BLOB, no 'geo' key."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    pq.write_table(table.replace_schema_metadata(None), path, row_group_size=10)
+
+
+@pytest.mark.parametrize("bbox", [True, False], ids=["bbox-column", "no-bbox"])
+def test_overture_parquet_without_geo_metadata_is_read_in_lonlat(run_cli, image, tmp_path,
+                                                                  bbox):
+    """Overture's buildings copied by DuckDB without its spatial extension (a WKB BLOB
+    'geometry', a bbox struct, no 'geo' key) were refused ('a Parquet file without
+    GeoParquet metadata... Write it as GeoParquet, e.g. with geopandas' to_parquet', which
+    cannot read it either, and --labels-crs did not help). Now its 'geometry' column is read
+    in Overture's documented CRS, lon/lat, with a warning naming --labels-crs."""
+    path = tmp_path / "overture.parquet"
+    overture_parquet(path, [utm for utm, _ in FOOTPRINTS], covering=False)
+    without_geo_metadata(path)
+    if not bbox:
+        import pyarrow.parquet as pq
+
+        pq.write_table(pq.read_table(path).drop_columns(["bbox"]), path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
+    assert "overture.parquet: no GeoParquet metadata" in result.stderr, result.stderr
+    assert "'geometry' read as lon/lat" in result.stderr and "--labels-crs" in result.stderr
+    truth = run_cli("evaluate", tmp_path / "overture.parquet", path, "--json")
+    assert truth.exit_code == 0, truth.output
+    assert json.loads(truth.stdout)["tp"] == 3, truth.stdout
+
+
+def test_parquet_without_geo_metadata_takes_labels_crs(run_cli, image, tmp_path):
+    """A WKB Parquet of UTM footprints without 'geo': --labels-crs says its CRS (it was
+    refused whatever the option said); no warning then."""
+    import geopandas as gpd
+
+    path = tmp_path / "utm.parquet"
+    gpd.GeoDataFrame(geometry=[utm for utm, _ in FOOTPRINTS], crs=UTM_CRS).to_parquet(path)
+    without_geo_metadata(path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif",
+                     "--labels-crs", UTM_CRS)
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
+    assert "GeoParquet" not in result.stderr, result.stderr

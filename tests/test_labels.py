@@ -116,7 +116,9 @@ def test_a_crs_member_naming_no_crs_gives_way_to_labels_crs(tmp_path, make_raste
 def test_parquet_without_geoparquet_metadata_is_one_clear_line(tmp_path, make_raster, run_cli,
                                                                monkeypatch, near_images):
     """A Parquet file of WKB geometries without the 'geo' metadata (as pyarrow or DuckDB
-    write one) was refused as "not vector data GDAL can read (b'geo')"."""
+    write one) was refused as "not vector data GDAL can read (b'geo')". Its 'geometry'
+    column is read as lon/lat (Overture's CRS): UTM coordinates are refused naming
+    --labels-crs and the image's CRS; a WKB column of another name names those it takes."""
     import pyarrow.parquet as pq
 
     import geotile.labels as labels_module
@@ -129,9 +131,16 @@ def test_parquet_without_geoparquet_metadata_is_one_clear_line(tmp_path, make_ra
     image = make_raster("img.tif", np.zeros((20, 20), np.uint8))
     out = tmp_path / "m.tif"
     result = run_cli("make-masks", tmp_path / "wkb.parquet", image, "-o", out)
-    assert_one_line_error(result, "wkb.parquet: a Parquet file without GeoParquet metadata",
-                          "GeoDataFrame.to_parquet")
+    assert_one_line_error(result, "wkb.parquet: coordinates like (740000, 3734990) are not "
+                          "longitude/latitude", "without GeoParquet metadata",
+                          "--labels-crs EPSG:32616")
     assert "b'geo'" not in result.stderr and not out.exists()
+    pq.write_table(table.rename_columns(["shape"]).replace_schema_metadata(None),
+                   tmp_path / "shape.parquet")
+    result = run_cli("make-masks", tmp_path / "shape.parquet", image, "-o", out)
+    assert_one_line_error(result, "shape.parquet: a Parquet file without GeoParquet metadata",
+                          "nor a WKB column named geometry or geom", "GeoDataFrame.to_parquet")
+    assert not out.exists()
 
 
 def test_labels_crs_overrides_and_reprojection_is_exact(tmp_path):
