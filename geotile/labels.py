@@ -1758,7 +1758,7 @@ def _read_parquet(path: Path, regions=None, override=None,
     _one_crs(path)
 
     def read(filters=None):  # geopandas reads no file without its 'geo' metadata
-        if geo.get("assumed"):
+        if geo.get("plain"):
             from geotile.parquet_batches import read_frame
 
             return read_frame(path, geo, filters, partitioning(path), schema)
@@ -1828,7 +1828,9 @@ def _read_parquet(path: Path, regions=None, override=None,
               if name != frame.geometry.name}
     labels = Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
                     extent, values)
-    if geo.get("assumed") and override is None:
+    from geotile.wkb_parquet import lonlat_assumed
+
+    if lonlat_assumed(geo) and override is None:
         with contextlib.suppress(InputError):  # not lon/lat: refused, saying so, instead
             check_geographic_coordinates(labels, path)
             warn(f"{path}: no GeoParquet metadata (a WKB column copied by DuckDB or "
@@ -2044,7 +2046,7 @@ def _geo_metadata(path: Path) -> dict:
         from geotile.wkb_parquet import GEOMETRY_NAMES, assumed_geo, geometry_column
 
         if (name := geometry_column(schema)) is not None:  # DuckDB's copy of Overture's
-            return assumed_geo(name)
+            return assumed_geo(schema, name)
         raise InputError(f"{path}: a Parquet file without GeoParquet metadata ('geo': which "
                          "column is the geometry, in which CRS) nor a WKB column named "
                          f"{' or '.join(GEOMETRY_NAMES)}. Write it as GeoParquet, e.g. "
@@ -2173,8 +2175,10 @@ def _assumed_lonlat(source) -> bool:
     path = Path(os.fspath(source))
     if path.suffix.lower() not in PARQUET_SUFFIXES and not dataset_files(path):
         return False
+    from geotile.wkb_parquet import lonlat_assumed
+
     try:
-        return bool(_geo_metadata(path).get("assumed"))
+        return lonlat_assumed(_geo_metadata(path))
     except (InputError, OSError, ValueError):
         return False
 

@@ -27,9 +27,26 @@ def geometry_column(schema) -> str | None:
     return None
 
 
-def assumed_geo(name: str) -> dict:
-    """'geo' metadata for a file whose WKB column ``name`` declares nothing: no 'crs'
-    member, which readers take as OGC:CRS84 (GeoParquet 1.1); 'assumed' marks it."""
-    return {"version": "1.1.0", "primary_column": name, "assumed": True,
-            "columns": {name: {"encoding": "WKB", "geometry_types": []}}}
+def assumed_geo(schema, name: str) -> dict:
+    """'geo' metadata for a file of pyarrow ``schema`` whose WKB column ``name`` is not in
+    GeoParquet's 'geo' key ('plain' marks it): the CRS its GeoArrow extension metadata names
+    ({"crs": ...} on a geoarrow.wkb field), else no 'crs' member, which readers take as
+    OGC:CRS84 (GeoParquet 1.1)."""
+    import json
 
+    column: dict = {"encoding": "WKB", "geometry_types": []}
+    meta = schema.field(name).metadata or {}
+    if meta.get(b"ARROW:extension:name") == b"geoarrow.wkb":
+        try:
+            declared = json.loads(meta.get(b"ARROW:extension:metadata") or b"{}")
+        except ValueError:
+            declared = {}
+        if isinstance(declared, dict) and declared.get("crs"):
+            column["crs"] = declared["crs"]
+    return {"version": "1.1.0", "primary_column": name, "plain": True,
+            "columns": {name: column}}
+
+
+def lonlat_assumed(geo: dict) -> bool:
+    """Whether ``geo`` (:func:`assumed_geo`'s) names no CRS: its WKB read as lon/lat."""
+    return bool(geo.get("plain")) and "crs" not in geo["columns"][geo["primary_column"]]

@@ -1170,6 +1170,8 @@ def without_geo_metadata(path) -> None:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
+    at = table.schema.get_field_index("geometry")
+    table = table.cast(table.schema.set(at, table.schema.field(at).with_metadata(None)))
     pq.write_table(table.replace_schema_metadata(None), path, row_group_size=10)
 
 
@@ -1208,6 +1210,26 @@ def test_parquet_without_geo_metadata_takes_labels_crs(run_cli, image, tmp_path)
     without_geo_metadata(path)
     result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif",
                      "--labels-crs", UTM_CRS)
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
+    assert "GeoParquet" not in result.stderr, result.stderr
+
+
+def test_parquet_without_geo_metadata_takes_its_geoarrow_field_crs(run_cli, image, tmp_path):
+    """A WKB column typed geoarrow.wkb whose extension metadata names its CRS (GeoArrow's
+    field-level CRS, as overturemaps-py and Arrow-native writers type the column) and no
+    'geo' key: read in that CRS (UTM here), not taken for lon/lat."""
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "utm.parquet"
+    gpd.GeoDataFrame(geometry=[utm for utm, _ in FOOTPRINTS], crs=UTM_CRS).to_parquet(path)
+    table = pq.read_table(path).replace_schema_metadata(None)
+    field = table.schema.field("geometry").with_metadata({
+        b"ARROW:extension:name": b"geoarrow.wkb",
+        b"ARROW:extension:metadata": json.dumps({"crs": UTM_CRS}).encode()})
+    pq.write_table(table.cast(table.schema.set(0, field)), path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
     assert "GeoParquet" not in result.stderr, result.stderr
