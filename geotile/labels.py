@@ -2045,8 +2045,9 @@ def _geo_metadata(path: Path) -> dict:
     if b"geo" not in meta:
         from geotile.wkb_parquet import GEOMETRY_NAMES, assumed_geo, geometry_column
 
-        if (name := geometry_column(schema)) is not None:  # DuckDB's copy of Overture's
-            return assumed_geo(schema, name)
+        stored = pq.ParquetFile(first_file(path)).schema  # Parquet's own column types
+        if (name := geometry_column(schema, stored)) is not None:  # DuckDB's copy of...
+            return assumed_geo(schema, name, stored)
         raise InputError(f"{path}: a Parquet file without GeoParquet metadata ('geo': which "
                          "column is the geometry, in which CRS) nor a WKB column named "
                          f"{' or '.join(GEOMETRY_NAMES)}. Write it as GeoParquet, e.g. "

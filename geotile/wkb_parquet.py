@@ -4,7 +4,8 @@ DuckDB's ``COPY (SELECT * FROM read_parquet('s3://overturemaps-...')) TO 'x.parq
 without its spatial extension loaded writes Overture's geometry column as a plain BLOB and
 drops the 'geo' key; so do pyarrow scripts that copy a table. Such a file is read as GDAL's
 Parquet driver reads it: the binary column named as GDAL looks for one (GEOM_POSSIBLE_NAMES,
-and DuckDB's ``geom``) is WKB, in no declared CRS, taken here as lon/lat (OGC:CRS84, what
+and DuckDB's ``geom``) is WKB, in the CRS its Parquet GEOMETRY type (DuckDB 1.4, GDAL 3.12)
+or its GeoArrow field metadata declares; with neither, taken as lon/lat (OGC:CRS84, what
 Overture documents and GeoParquet assumes where no CRS is given) unless --labels-crs says.
 """
 
@@ -14,37 +15,74 @@ from __future__ import annotations
 GEOMETRY_NAMES = ("geometry", "geom", "wkb_geometry")
 
 
-def geometry_column(schema) -> str | None:
-    """The name of the binary column of pyarrow ``schema`` that holds its geometries as WKB
-    by the names above; None without one."""
+def geometry_column(schema, parquet_schema=None) -> str | None:
+    """The name of the binary column of pyarrow ``schema`` that holds its geometries as WKB:
+    the first of Parquet's GEOMETRY/GEOGRAPHY type (``parquet_schema``, the file's
+    ParquetSchema), else the first by the names above; None without one."""
     import pyarrow as pa
 
-    for name in GEOMETRY_NAMES:
-        if name in schema.names:
-            kind = schema.field(name).type
-            if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-                return name
+    def binary(name: str) -> bool:
+        kind = schema.field(name).type
+        return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+
+    if parquet_schema is not None:
+        for i in range(len(parquet_schema)):
+            column = parquet_schema.column(i)
+            if str(column.logical_type.type) in ("GEOMETRY", "GEOGRAPHY") and \
+                    column.path in schema.names and binary(column.path):
+                return column.path
+    return next((n for n in GEOMETRY_NAMES if n in schema.names and binary(n)), None)
+
+
+def assumed_geo(schema, name: str, parquet_schema=None) -> dict:
+    """'geo' metadata for a file of pyarrow ``schema`` whose WKB column ``name`` is not in
+    GeoParquet's 'geo' key ('plain' marks it). Its CRS: the one its Parquet GEOMETRY or
+    GEOGRAPHY logical type names (``parquet_schema``, the file's ParquetSchema; that type
+    without one: OGC:CRS84, the Parquet format's default), else the one its GeoArrow
+    extension metadata names ({"crs": ...} on a geoarrow.wkb field), else no 'crs' member,
+    which readers take as OGC:CRS84 (GeoParquet 1.1)."""
+    column: dict = {"encoding": "WKB", "geometry_types": []}
+    crs = _logical_type_crs(parquet_schema, name) or _extension_crs(schema.field(name))
+    if crs:
+        column["crs"] = crs
+    return {"version": "1.1.0", "primary_column": name, "plain": True,
+            "columns": {name: column}}
+
+
+def _logical_type_crs(parquet_schema, name: str) -> str | dict | None:
+    """The CRS of column ``name``'s Parquet GEOMETRY/GEOGRAPHY logical type (its 'crs', else
+    OGC:CRS84); None for a column of another type or no ``parquet_schema``."""
+    import json
+
+    if parquet_schema is None:
+        return None
+    for i in range(len(parquet_schema)):
+        column = parquet_schema.column(i)
+        if column.path == name and str(column.logical_type.type) in ("GEOMETRY",
+                                                                     "GEOGRAPHY"):
+            try:
+                declared = json.loads(column.logical_type.to_json())
+            except ValueError:
+                declared = {}
+            crs = declared.get("crs") if isinstance(declared, dict) else None
+            if isinstance(crs, str) and crs.lower().startswith("srid:"):
+                crs = f"EPSG:{crs[5:]}"  # an engine's id, EPSG's in practice
+            return crs or "OGC:CRS84"
     return None
 
 
-def assumed_geo(schema, name: str) -> dict:
-    """'geo' metadata for a file of pyarrow ``schema`` whose WKB column ``name`` is not in
-    GeoParquet's 'geo' key ('plain' marks it): the CRS its GeoArrow extension metadata names
-    ({"crs": ...} on a geoarrow.wkb field), else no 'crs' member, which readers take as
-    OGC:CRS84 (GeoParquet 1.1)."""
+def _extension_crs(field) -> str | dict | None:
+    """The CRS a geoarrow.wkb ``field``'s extension metadata names; None without one."""
     import json
 
-    column: dict = {"encoding": "WKB", "geometry_types": []}
-    meta = schema.field(name).metadata or {}
-    if meta.get(b"ARROW:extension:name") == b"geoarrow.wkb":
-        try:
-            declared = json.loads(meta.get(b"ARROW:extension:metadata") or b"{}")
-        except ValueError:
-            declared = {}
-        if isinstance(declared, dict) and declared.get("crs"):
-            column["crs"] = declared["crs"]
-    return {"version": "1.1.0", "primary_column": name, "plain": True,
-            "columns": {name: column}}
+    meta = field.metadata or {}
+    if meta.get(b"ARROW:extension:name") != b"geoarrow.wkb":
+        return None
+    try:
+        declared = json.loads(meta.get(b"ARROW:extension:metadata") or b"{}")
+    except ValueError:
+        return None
+    return (declared.get("crs") or None) if isinstance(declared, dict) else None
 
 
 def lonlat_assumed(geo: dict) -> bool:

@@ -1233,3 +1233,62 @@ def test_parquet_without_geo_metadata_takes_its_geoarrow_field_crs(run_cli, imag
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
     assert "GeoParquet" not in result.stderr, result.stderr
+
+
+def native_geometry_parquet(path, shapes, crs: str | None, name: str = "geometry") -> None:
+    """Parquet whose WKB column has Parquet's own GEOMETRY logical type (format 2.11, as
+    DuckDB 1.4 and GDAL 3.12 write it) naming ``crs`` (None: none, OGC:CRS84 by the spec),
+    without 'geo' metadata nor Arrow's schema: pyarrow reads a plain binary column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    metadata = json.dumps({"crs": crs} if crs else {}).encode()
+
+    class Wkb(pa.ExtensionType):
+        def __init__(self):
+            super().__init__(pa.binary(), "geoarrow.wkb")
+
+        def __arrow_ext_serialize__(self):
+            return metadata
+
+        @classmethod
+        def __arrow_ext_deserialize__(cls, storage, serialized):
+            return cls()
+
+    pa.register_extension_type(Wkb())
+    try:
+        values = pa.array(shapely.to_wkb(shapes).tolist(), pa.binary())
+        pq.write_table(pa.table({name: pa.ExtensionArray.from_storage(Wkb(), values)}),
+                       path, store_schema=False)
+    finally:
+        pa.unregister_extension_type("geoarrow.wkb")
+
+
+@pytest.mark.parametrize("crs", [UTM_CRS, None])
+def test_parquet_of_the_native_geometry_type_is_read_in_its_crs(run_cli, image, tmp_path,
+                                                                 crs):
+    """A WKB column of Parquet's GEOMETRY logical type, no 'geo' key: its type's CRS
+    (EPSG:32616) was not read, the UTM footprints refused as 'a Parquet file... names no
+    CRS'. Now the type's CRS, else the spec's default OGC:CRS84, is theirs: no warning."""
+    shapes = [utm if crs else lonlat(utm) for utm, _ in FOOTPRINTS]
+    path = tmp_path / "native.parquet"
+    native_geometry_parquet(path, shapes, crs)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
+    assert "GeoParquet" not in result.stderr, result.stderr
+
+
+def test_a_native_geometry_column_of_another_name_is_the_geometry(run_cli, image, tmp_path):
+    """The column of Parquet's GEOMETRY type is the geometry whatever its name (GDAL's
+    default 'geometry' renamed 'shape' by a SELECT): it was 'a Parquet file without
+    GeoParquet metadata'."""
+    import pyarrow.parquet as pq
+
+    native_geometry_parquet(tmp_path / "shape.parquet", [utm for utm, _ in FOOTPRINTS],
+                            UTM_CRS, name="shape")
+    assert str(pq.ParquetFile(tmp_path / "shape.parquet").schema.column(0).logical_type
+               .type) == "GEOMETRY"
+    result = run_cli("make-masks", tmp_path / "shape.parquet", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
