@@ -312,7 +312,9 @@ def make_masks(
     .geojsonl.zip, Google's Open Buildings CSV; OSM and any GeoParquet are
     read near the images only, and a file of several kinds (OSM's building and
     boundary, Overture's road and rail) is warned of naming the --where that
-    keeps one.
+    keeps one. A Parquet file without GeoParquet metadata (DuckDB's COPY of
+    Overture's rows) is read through its WKB geometry column, in the CRS its
+    column type names, else in lon/lat with a warning (--labels-crs if not).
 
     \b
     Examples:
