@@ -10,11 +10,13 @@ from geotile.errors import InputError
 
 
 def is_folder(path) -> bool:
-    """A folder of files to pair; not a File Geodatabase (a .gdb folder is one dataset)."""
+    """A folder of files to pair; not a File Geodatabase (a .gdb folder is one dataset) nor
+    a folder of Parquet parts (Overture's theme=buildings/: one dataset, as make-masks)."""
     from geotile.input_paths import is_virtual_path
+    from geotile.parquet_datasets import dataset_files
 
     return (not is_virtual_path(os.fspath(path)) and Path(path).is_dir()
-            and Path(path).suffix.lower() != ".gdb")
+            and Path(path).suffix.lower() != ".gdb" and not dataset_files(Path(path)))
 
 
 def are_folders(prediction, truth, layer: str | None = None) -> bool:

@@ -1292,3 +1292,25 @@ def test_a_native_geometry_column_of_another_name_is_the_geometry(run_cli, image
     result = run_cli("make-masks", tmp_path / "shape.parquet", image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["geoparquet", "duckdb-copy"])
+def test_evaluate_takes_an_overture_release_folder_as_truth(run_cli, tmp_path, plain):
+    """Overture's theme=buildings/type=building folder of Parquet parts, one dataset to
+    make-masks, was to evaluate 'a folder but pred.geojson is not: give two folders'. Now
+    it is one TRUTH file, as make-masks reads it."""
+    import geopandas as gpd
+
+    parts = tmp_path / "theme=buildings" / "type=building"
+    parts.mkdir(parents=True)
+    shapes = [utm for utm, _ in FOOTPRINTS]
+    for i, rows in enumerate((shapes[:2], shapes[2:])):
+        overture_parquet(parts / f"part-0000{i}-5d1c.c000.zstd.parquet", rows, True)
+        if plain:
+            without_geo_metadata(parts / f"part-0000{i}-5d1c.c000.zstd.parquet")
+    gpd.GeoDataFrame(geometry=shapes[1:], crs=UTM_CRS).to_file(tmp_path / "pred.geojson")
+    result = run_cli("evaluate", tmp_path / "pred.geojson", tmp_path / "theme=buildings",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 0, 1), scores
