@@ -1761,7 +1761,8 @@ def _read_parquet(path: Path, regions=None, override=None,
         if geo.get("plain"):
             from geotile.parquet_batches import read_frame
 
-            return read_frame(path, geo, filters, partitioning(path), schema)
+            with _wkb_named(path, geo):
+                return read_frame(path, geo, filters, partitioning(path), schema)
         return gpd.read_parquet(path, filters=filters, partitioning=partitioning(path),
                                 schema=schema)
 
@@ -1784,8 +1785,11 @@ def _read_parquet(path: Path, regions=None, override=None,
             if boxes is None:
                 frame = read()
             else:
-                frame, streamed = rows_near(path, _geo_metadata(path), boxes,
-                                            partitioning(path), schema)
+                with _wkb_named(path, geo):
+                    frame, streamed = rows_near(path, _geo_metadata(path), boxes,
+                                                partitioning(path), schema)
+        except InputError:
+            raise
         except Exception as exc:  # pyarrow's: parts that type a field apart, named
             if (unlike := _field_typed_apart(path)) is not None:
                 raise InputError(unlike) from exc
@@ -1830,7 +1834,8 @@ def _read_parquet(path: Path, regions=None, override=None,
                     extent, values)
     from geotile.wkb_parquet import lonlat_assumed
 
-    if lonlat_assumed(geo) and override is None:
+    extent = labels.extent if labels.extent is not None else labels.total_bounds
+    if lonlat_assumed(geo) and override is None and np.isfinite(extent).all():
         with contextlib.suppress(InputError):  # not lon/lat: refused, saying so, instead
             check_geographic_coordinates(labels, path)
             warn(f"{path}: no GeoParquet metadata (a WKB column copied by DuckDB or "
@@ -1838,6 +1843,24 @@ def _read_parquet(path: Path, regions=None, override=None,
                  "(OGC:CRS84, Overture's CRS). If it is in another CRS, pass --labels-crs "
                  "EPSG:xxxx.")
     return labels
+
+
+@contextlib.contextmanager
+def _wkb_named(path: Path, geo: dict):
+    """InputError naming the column and ST_AsWKB where the geometry column of a Parquet
+    file without 'geo' metadata (``geo``: the one assumed for it) holds no WKB (DuckDB
+    spatial's own GEOMETRY serialisation, copied as it is)."""
+    try:
+        yield
+    except shapely.errors.GEOSException as exc:
+        if not geo.get("plain"):
+            raise
+        name = geo["primary_column"]
+        raise InputError(
+            f"{path}: its column {name!r} holds no WKB ({str(exc).splitlines()[0]}) and the "
+            f"file has no GeoParquet metadata. Write it again as WKB: in DuckDB COPY (SELECT "
+            f"* REPLACE (ST_AsWKB({name}) AS {name}) FROM ...) TO '{Path(path).name}', or "
+            "as GeoParquet with the spatial extension loaded.") from exc
 
 
 def _points_beside_shapes(frame, path: Path) -> None:

@@ -1314,3 +1314,33 @@ def test_evaluate_takes_an_overture_release_folder_as_truth(run_cli, tmp_path, p
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 0, 1), scores
+
+
+def test_a_plain_parquet_column_of_no_wkb_names_the_column_and_the_fix(run_cli, image,
+                                                                         tmp_path):
+    """A 'geometry' BLOB that is no WKB (DuckDB spatial's own GEOMETRY serialisation,
+    copied without ST_AsWKB) and no 'geo' key: 'not vector data GDAL can read
+    (ParseException: Unknown WKB type 465)'. Now one line names the column and ST_AsWKB."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "duckdb.parquet"
+    pq.write_table(pa.table({"id": [1, 2], "geometry": pa.array(
+        [b"\x00\x01\x02\x03blob", b"\x05\x06\x07\x08blob"], pa.binary())}), path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "duckdb.parquet: its column 'geometry' holds no WKB",
+                          "ST_AsWKB(geometry)")
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_plain_parquet_of_null_geometries_is_one_line(run_cli, image, tmp_path):
+    """No geometry at all, no 'geo' key: the refusal came after a warning that its column
+    was 'read as lon/lat', of which there was nothing; now the refusal alone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "nulls.parquet"
+    pq.write_table(pa.table({"id": [1, 2], "geometry": pa.array([None, None],
+                                                                pa.binary())}), path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "nulls.parquet: no feature has a geometry")
