@@ -172,23 +172,24 @@ def rasterize_labels(
     if "footprint" in options.channels or ignored:
         footprint = (bands[options.channels.index("footprint")]
                      if "footprint" in options.channels else np.zeros_like(bands[0]))
-        with gc_paused():
+        with gc_paused():  # rasterio's dicts of each polygon too, none in a cycle
             shapes = burn_shapes(geometries, classes, parts)
-        rasterize(shapes, out=footprint, transform=transform, all_touched=options.all_touched)
+            rasterize(shapes, out=footprint, transform=transform,
+                      all_touched=options.all_touched)
     if "boundary" in options.channels or "contact" in options.channels:
         # a feature of class 0 (its value names background) clears what lies under it, as
         # one to ignore does
         numbers = [i if c and c != IGNORE else 0 for i, c in enumerate(classes, start=1)]
         with gc_paused():
             shapes = burn_shapes(geometries, numbers, parts)
-        instances = rasterize(
-            shapes,
-            out_shape=(height + 2 * halo, width + 2 * halo),
-            transform=halo_transform,
-            all_touched=options.all_touched,
-            fill=0,
-            dtype="int32",
-        )
+            instances = rasterize(
+                shapes,
+                out_shape=(height + 2 * halo, width + 2 * halo),
+                transform=halo_transform,
+                all_touched=options.all_touched,
+                fill=0,
+                dtype="int32",
+            )
         inner = (slice(halo, halo + height), slice(halo, halo + width))
         if "boundary" in options.channels:
             bands[options.channels.index("boundary")] = boundary_band(

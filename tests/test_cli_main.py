@@ -548,3 +548,29 @@ def test_vectorize_lines_summary_names_the_units_of_its_length(run_cli, make_ras
     assert result.stdout.strip().endswith("1 line, 9.5 m")
     result = run_cli("vectorize", plain, "-o", tmp_path / "p.csv", "--lines", "--json")
     assert '"units": "coordinates"' in result.stdout
+
+
+def test_only_a_process_of_its_own_freezes_the_modules_a_command_imports(run_cli, tmp_path,
+                                                                         monkeypatch):
+    # main() (the console script, `python -m geotile`) runs one command and exits: numpy's
+    # and rasterio's modules are taken out of the collector's walks; a CliRunner's (tests, a
+    # notebook) are not, so garbage of earlier commands there stays collectable
+    import gc
+
+    from geotile.cli import main as cli_main
+
+    args = ("make-masks", tmp_path / "none.geojson", tmp_path / "none.tif", "-o",
+            tmp_path / "mask.tif")
+    before = gc.get_freeze_count()
+    result = run_cli(*args)
+    assert result.exit_code == 1 and "none.tif: no such file" in result.stderr
+    assert gc.get_freeze_count() == before
+    monkeypatch.setattr(cli_main, "_WHOLE_PROCESS", [True])
+    try:
+        result = run_cli(*args)
+        assert result.exit_code == 1 and "none.tif: no such file" in result.stderr
+        assert gc.get_freeze_count() > before
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+    assert not (tmp_path / "mask.tif").exists()

@@ -38,6 +38,9 @@ COMMANDS = {
 }
 
 
+#: set by :func:`main`: this process runs one command and ends (not a test's CliRunner or
+#: a notebook), so what the command imports lives until the exit
+_WHOLE_PROCESS: list[bool] = []
 #: options of the group that are also accepted after the command name
 _GROUP_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"}
 #: GDAL settings for every command: commands stream by strips and write whole blocks, so a
@@ -216,7 +219,15 @@ def _command_scope(ctx: click.Context):
     (the library is used in notebooks and services: nothing leaks out of a command)."""
     with contextlib.ExitStack() as stack:
         if not ctx.meta.get("geotile.help"):
-            import rasterio
+            from geotile.gc_pause import gc_paused
+
+            # numpy's and rasterio's modules, thousands of objects kept to the exit: in a
+            # process of its own (main()) the collector never walks them again
+            with gc_paused():
+                import rasterio
+
+                if _WHOLE_PROCESS:
+                    gc.freeze()
 
             settings = {**{k: v for k, v in GDAL_SETTINGS.items() if k not in os.environ},
                         **FORCED_SETTINGS}
@@ -400,6 +411,7 @@ def main() -> None:
         signal.signal(signal.SIGINT, _raise_ctrl_c)
     sys.unraisablehook = _redeliver_swallowed(sys.unraisablehook)
     atexit.register(_end_by_the_signal)  # registered first: runs after every other
+    _WHOLE_PROCESS.append(True)
     try:
         cli(prog_name="geotile")
     except SystemExit as exc:
