@@ -113,9 +113,10 @@ class _RunNames:
         self.publish = f"geotile-publish-{run}"
         self.tag = run[:8]
         self.pid = os.getpid()  # the caller's process
-        from geotile.code_fingerprint import fingerprint
+        from geotile.code_fingerprint import content, fingerprint
 
-        self.code = fingerprint()  # the workers' completion digests are the caller's
+        self.code = fingerprint()  # the workers' completion digests are the caller's ...
+        self.content = content()  # ... made by the caller's code: other code is refused
 
 
 def _run_client(names: _RunNames):
@@ -199,6 +200,8 @@ def _task(names: _RunNames, func, *args):
     failure = None
     token, code = RUN_GUARD.set(_Guard(names)), SHIPPED.set(names.code)
     try:
+        if os.getpid() != names.pid:
+            _check_same_code(names)
         import rasterio
 
         with rasterio.Env(**names.gdal):
@@ -224,6 +227,21 @@ def _task(names: _RunNames, func, *args):
     # a library's deprecation notices are for developers: hidden here as Python hides them
     return result, [(str(w.message), w.category, _digest(w.message)) for w in caught
                     if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+
+
+def _check_same_code(names: _RunNames) -> None:
+    """In a worker process: its geotile is the caller's code (another install of another
+    version would write other outputs, tagged complete for the caller's code)."""
+    import geotile
+    from geotile import code_fingerprint
+
+    if code_fingerprint.content() != names.content:
+        from distributed import get_worker
+
+        raise InputError(f"dask worker {get_worker().address} runs other geotile code "
+                         f"({geotile.__version__} in {os.path.dirname(geotile.__file__)}) "
+                         "than this command; install the same geotile on every worker and "
+                         "run again.")
 
 
 def _rebuilt(exc: GeotileError) -> GeotileError:

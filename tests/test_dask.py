@@ -1745,3 +1745,47 @@ def test_a_palette_file_named_as_a_built_in_one_is_refused_on_a_scheduler(
         with rasterio.open(out / f"i{k}.tif") as mask:
             burnt = mask.read(1)
         assert (burnt[:, :4] == 1).all() and (burnt[:, 4:] == 0).all()
+
+
+def _run_other_code():
+    """In a worker: geotile's code reads as another install's (another version)."""
+    from geotile import code_fingerprint
+
+    code_fingerprint.content = lambda: "0" * 64
+
+
+def _run_own_code():
+    from geotile import code_fingerprint
+
+    del code_fingerprint.content  # the module's function again
+    import importlib
+
+    importlib.reload(code_fingerprint)
+
+
+def test_workers_running_other_geotile_code_are_refused(run_cli, make_raster, tmp_path,
+                                                        cluster):
+    """Workers that import another geotile (another install, same version string) would
+    write its outputs and tag them with this command's fingerprint, so a later --resume
+    took them for this code's: the run stops at the first such task, one line, exit 1."""
+    from geotile import resume
+
+    model = tmp_path / "m.onnx"
+    pointwise_model(model, classes=2)
+    images = _images(make_raster, 2)
+    with distributed.Client(cluster) as client:
+        client.run(_run_other_code)
+        try:
+            result = run_cli("predict", model, *images, "--tile-size", "32", "-o",
+                             tmp_path / "out", "--scheduler", cluster.scheduler_address)
+        finally:
+            client.run(_run_own_code)
+    assert_one_line_error(result, "other geotile code", "install the same geotile")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    # the same workers running this code again: the run goes through, tagged as ours
+    result = run_cli("predict", model, *images, "--tile-size", "32", "-o", tmp_path / "out",
+                     "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "out" / images[0].name) as src:
+        assert resume.TAG in src.tags()
+
