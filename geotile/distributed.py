@@ -880,7 +880,14 @@ def _as_given(result, image, output):
 def _text_as_given(text: str, *paths) -> str:
     """A worker's message naming ``paths`` made absolute (:func:`_shared`), with each path
     as given."""
+    from geotile.input_paths import absolute_subdataset, is_virtual_path
+
     pairs = {_shared(p, True): os.fspath(p) for p in paths if p is not None}
+    for path in [os.fspath(p) for p in paths if p is not None]:  # and each one's folder
+        folder = os.path.dirname(path)  # ('out' of out/a.tif: an output folder's messages)
+        if folder not in ("", ".") and not is_virtual_path(path) \
+                and absolute_subdataset(path) is None:
+            pairs.setdefault(_shared(folder, True), folder)
     for shared in sorted(pairs, key=len, reverse=True):  # /a/b.tif before /a/b
         if shared != pairs[shared]:
             text = text.replace(shared, pairs[shared])
@@ -942,7 +949,25 @@ def _seen_from_here(exc: GeotileError) -> GeotileError:
     if rest.startswith("already exists") and not os.path.lexists(path):
         return type(exc)(f"{where}: already exists on dask worker {worker}, though not "
                          f"here; {shared}")
+    if rest.startswith(_UNWRITABLE) and _writable_here(path):
+        return type(exc)(f"{where}: dask worker {worker} may not write there, though this "
+                         "machine can. Run the workers as a user who may write to it (on a "
+                         "read-write mount), or choose an output folder they can write.")
     return exc
+
+
+#: the starts of geotile.output_files' messages on an output folder it cannot make or write
+_UNWRITABLE = ("cannot create the output folder", "the output folder is not writable")
+
+
+def _writable_here(folder: str) -> bool:
+    """Whether this process could make ``folder`` or write in it."""
+    while not os.path.exists(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return False
+        folder = parent
+    return os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
 
 
 def _check_visible(outputs) -> None:

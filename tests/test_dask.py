@@ -1789,3 +1789,44 @@ def test_workers_running_other_geotile_code_are_refused(run_cli, make_raster, tm
     with rasterio.open(tmp_path / "out" / images[0].name) as src:
         assert resume.TAG in src.tags()
 
+
+def _workers_may_not_write(on: bool):
+    """In a worker: every folder reads as not writable (a worker run as another user, a
+    read-only mount), or as it is again."""
+    import errno
+    import pathlib
+
+    original = os.__dict__.setdefault("_unpatched_access", os.access)
+    os.access = (lambda path, mode, **kw: not mode & os.W_OK and original(path, mode, **kw)) \
+        if on else original
+    mkdir = pathlib.__dict__.setdefault("_unpatched_mkdir", pathlib.Path.mkdir)
+
+    def refused(path, *args, **kwargs):
+        if path.name == "out" and not path.exists():
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return mkdir(path, *args, **kwargs)
+
+    pathlib.Path.mkdir = refused if on else mkdir
+
+
+@pytest.mark.parametrize("made", [True, False])
+def test_an_output_folder_only_this_machine_may_write_is_said_to_be_the_worker_s(
+        run_cli, make_raster, tmp_path, cluster, monkeypatch, made):
+    """A worker that may not write (or make) the output folder that the user may: the one
+    line names the folder as given and says it is the worker that cannot write there,
+    not 'fix its permissions' of a folder the user can write."""
+    pointwise_model(tmp_path / "m.onnx")
+    make_raster("a.tif", np.zeros((3, 20, 20), np.uint8))
+    if made:
+        (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with distributed.Client(cluster) as client:
+        client.run(_workers_may_not_write, True)
+        try:
+            result = run_cli("predict", "m.onnx", "a.tif", "-o", "out/",
+                             "--scheduler", cluster.scheduler_address)
+        finally:
+            client.run(_workers_may_not_write, False)
+    assert_one_line_error(result, "out: ", "dask worker tcp://", "this machine can")
+    assert str(tmp_path) not in result.stderr
+    assert not (tmp_path / "out" / "a.tif").exists()
