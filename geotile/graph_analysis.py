@@ -721,7 +721,8 @@ _OUTPUT_QUANTA = {"QuantizeLinear": (1, 2), "QLinearConv": (6, 7), "QLinearMatMu
 
 
 #: integer element types of a zero point -> the range of their codes (uint8 by default)
-_CODE_RANGES = {2: (0, 255), 3: (-128, 127), 4: (0, 65535), 5: (-32768, 32767)}
+_CODE_RANGES = {2: (0, 255), 3: (-128, 127), 4: (0, 65535), 5: (-32768, 32767), 21: (0, 15),
+                22: (-8, 7)}
 
 
 def _quantum(node, constants: dict, types: dict) -> tuple[str, float, float] | None:
@@ -736,8 +737,14 @@ def _quantum(node, constants: dict, types: dict) -> tuple[str, float, float] | N
     if scale is None or scale.size != 1 or (zero is None) != (not names[1]) or (
             zero is not None and zero.size != 1):
         return told, -math.inf, math.inf
+    from geotile.onnx_graph import attribute
+
     zero_point = 0.0 if zero is None else zero.item()
-    low, high = _CODE_RANGES.get(types.get(names[1], 2), (0, 255))
+    # the codes' type: the zero point's, else (opset 21) output_dtype's, uint8 by default
+    code_type = types.get(names[1]) if names[1] else attribute(node, "output_dtype", 0) or 2
+    if code_type not in _CODE_RANGES:  # float8 codes, or a zero point of unknown type
+        return told, -math.inf, math.inf
+    low, high = _CODE_RANGES[code_type]
     return (f"{told} (scale {scale.item():.6g}, zero point {zero_point:g})",
             (low - zero_point) * scale.item(), (high - zero_point) * scale.item())
 
@@ -750,6 +757,8 @@ def _quantized_path(graph, name: str, through: set) -> list[tuple[str, float, fl
     producers, _ = _graph_index(graph)
     constants = constant_values(graph)
     types = {t.name: t.data_type for t in graph.initializer}
+    types.update({n.output[0]: a.t.data_type for n in graph.node if n.op_type == "Constant"
+                  and n.output for a in n.attribute if a.name == "value"})
     found, node, depth = [], producers.get(name), 0
     while node is not None and depth < 64:
         quantum = _quantum(node, constants, types)

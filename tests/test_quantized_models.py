@@ -205,3 +205,54 @@ def test_fp16_on_a_mixed_precision_model_keeps_its_float32_ops(tmp_path, monkeyp
         loaded = OnnxModel.from_path(path, fp16=True, activation="none")
     assert "--fp16 ignored" in caplog.text and "mixed.onnx" in caplog.text
     np.testing.assert_allclose(loaded.run(batch), expected, rtol=1e-6)
+
+
+def _final_quantization_model(path, nodes, initializers, opset=17):
+    """A 1x1 convolution, a final Sigmoid and ``nodes`` quantising its ``p`` to ``output``."""
+    conv, weights = conv1x1("input", "logits", 3, 1, seed=7)
+    return save_graph(path, [conv, helper.make_node("Sigmoid", ["logits"], ["p"]), *nodes],
+                      [("input", FLOAT, ["N", 3, "H", "W"])], [("output", FLOAT,
+                                                                 ["N", 1, "H", "W"])],
+                      {**weights, **initializers}, opset=opset, ir_version=10)
+
+
+def test_a_final_quantization_is_read_by_its_zero_points_type_wherever_it_is(
+        tmp_path, make_raster, run_cli):
+    """The codes' range was read from an initializer's type only, else taken as uint8: a
+    16-bit QDQ model (com.microsoft QuantizeLinear, scale 1/65535 for 0..1) whose zero point
+    is a Constant node, or an opset 21 one declaring uint16 by output_dtype, was warned of
+    as 'codes end at 0.00389' (255 codes) though they reach 1; an int8 zero point in a
+    Constant node (scale 0.5/127: probabilities end at 0.5) went unwarned (255 codes: 1.0)."""
+    from onnx import TensorProto
+
+    pixels = np.random.default_rng(2).integers(0, 256, (3, 32, 32), dtype=np.uint8)
+    image = make_raster("image.tif", pixels)
+
+    def zero(dtype):
+        return helper.make_node("Constant", [], ["z"], value=numpy_helper.from_array(
+            np.array(0, dtype)))
+
+    def qdq(domain="", zero_point=("z",), **attributes):
+        return [helper.make_node("QuantizeLinear", ["p", "s", *zero_point], ["q"],
+                                 domain=domain, **attributes),
+                helper.make_node("DequantizeLinear", ["q", "s", *zero_point], ["output"],
+                                 domain=domain)]
+
+    models = {
+        "uint16.onnx": ([zero(np.uint16), *qdq("com.microsoft")], 1 / 65535, 17, None),
+        "opset21.onnx": (qdq(zero_point=(), output_dtype=TensorProto.UINT16), 1 / 65535, 21,
+                         None),
+        "int8.onnx": ([zero(np.int8), *qdq()], 0.5 / 127, 17, "0.5"),
+    }
+    for name, (nodes, scale, opset, ceiling) in models.items():
+        model = _final_quantization_model(tmp_path / name, nodes,
+                                          {"s": np.array(scale, np.float32)}, opset)
+        out = tmp_path / f"{name}.tif"
+        result = run_cli("predict", str(model), str(image), "-o", str(out), "--tile-size",
+                         "32", "--overlap", "0")
+        assert result.exit_code == 0, result.output
+        warned = [line for line in result.stderr.splitlines() if "quantised by" in line]
+        if ceiling is None:
+            assert not warned, result.stderr
+        else:
+            assert len(warned) == 1 and f"end at {ceiling}" in warned[0], result.stderr
