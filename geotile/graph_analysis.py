@@ -699,15 +699,21 @@ def quantized_resize_sizes(graph) -> str | None:
 
 
 def float16_part(graph) -> str | None:
-    """What of ``graph`` is float16 already (its maker converted it: convert_float_to_float16,
-    auto_mixed_precision, which keeps in float32 the ops float16 cannot hold), else None."""
+    """What of ``graph`` computes in float16 already (its maker converted it:
+    convert_float_to_float16, auto_mixed_precision, which keeps in float32 the ops float16
+    cannot hold), else None: float16 weights or a Cast to float16 read by an op other than a
+    Cast (a float16 constant only cast to float32 leaves a float32 model)."""
     from geotile.onnx_graph import attribute
 
-    for tensor in graph.initializer if graph is not None else ():
-        if tensor.data_type == FLOAT16:
+    if graph is None:
+        return None
+    computed = {name for node in graph.node if node.op_type != "Cast" for name in node.input}
+    for tensor in graph.initializer:
+        if tensor.data_type == FLOAT16 and tensor.name in computed:
             return f"float16 weights ({tensor.name})"
-    for node in graph.node if graph is not None else ():
-        if node.op_type == "Cast" and attribute(node, "to", 0) == FLOAT16:
+    for node in graph.node:
+        if node.op_type == "Cast" and attribute(node, "to", 0) == FLOAT16 \
+                and node.output[0] in computed:
             return f"a Cast to float16 ({node.name or node.output[0]})"
     return None
 

@@ -256,3 +256,33 @@ def test_a_final_quantization_is_read_by_its_zero_points_type_wherever_it_is(
             assert not warned, result.stderr
         else:
             assert len(warned) == 1 and f"end at {ceiling}" in warned[0], result.stderr
+
+
+def test_fp16_converts_a_float32_model_holding_one_float16_constant_cast_back(
+        tmp_path, monkeypatch, caplog):
+    """A float32 model whose one float16 constant (a mean kept in half precision) is only
+    Cast to float32 before use: --fp16 on a GPU provider left it float32, warned of as
+    'float16 already (float16 weights (mean))'. Its float16 copy is made and run."""
+    from onnx import TensorProto
+
+    import geotile.model as model_module
+    from geotile.model import OnnxModel
+
+    from .onnx_models import ort_run
+
+    monkeypatch.setenv("GEOTILE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(model_module, "choose_providers",
+                        lambda requested: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    conv, weights = conv1x1("centred", "output", 3, 2, seed=12)
+    nodes = [helper.make_node("Cast", ["mean"], ["mean32"], to=TensorProto.FLOAT),
+             helper.make_node("Sub", ["input", "mean32"], ["centred"]), conv]
+    path = save_graph(tmp_path / "float32.onnx", nodes, [("input", FLOAT, ["N", 3, "H", "W"])],
+                      [("output", FLOAT, ["N", 2, "H", "W"])],
+                      {**weights, "mean": np.full((1, 3, 1, 1), 0.5, np.float16)},
+                      ir_version=10)
+    batch = np.random.default_rng(3).random((1, 3, 8, 8), dtype=np.float32)
+    with caplog.at_level("WARNING", logger="geotile"):
+        loaded = OnnxModel.from_path(path, fp16=True, activation="none")
+    assert "--fp16 ignored" not in caplog.text, caplog.text
+    assert list((tmp_path / "cache").glob("float32.*.onnx"))  # its float16 copy runs
+    np.testing.assert_allclose(loaded.run(batch), ort_run(path, batch)[0], atol=2e-2)
