@@ -167,15 +167,27 @@ def warn_unscaled(model, src, indexes: list[int], added: int, name: str) -> None
         _warn_declared_unapplied(model, src, indexes, added, name)
 
 
+#: the means of backscatter in dB a model may declare (of power 1e-5..0.8)
+DB_MEANS = (-50.0, -1.0)
+#: the highest mean of linear power or amplitude
+POWER_MEAN_TOP = 1.0
+#: pixels of a median below it may be backscatter in dB (NDVI and other indices never are)
+DB_MEDIAN_TOP = -1.0
+
+
 def warn_decibels_or_power(model, src, indexes: list[int], name: str) -> None:
     """Warn when float pixels and the model's mean disagree on SAR backscatter's scale:
     pixels never negative (linear power or amplitude) for a mean below 0 in each channel
     the image feeds (dB statistics), or mostly negative ones (median below 0: dB) for a
-    mean above 0 in each (linear power's). What goes in is kept: either may be right."""
+    mean above 0 in each (linear power's). Only means backscatter has count (dB:
+    :data:`DB_MEANS`; linear power or amplitude: 0..:data:`POWER_MEAN_TOP`), and dB pixels
+    only below :data:`DB_MEDIAN_TOP` (an index such as NDVI, an elevation or a temperature
+    below 0 is no dB). What goes in is kept: either may be right."""
     mean = list(getattr(model, "_mean", None) or [])[:len(indexes)]
     if not mean or any(np.dtype(src.dtypes[i - 1]).kind != "f" for i in indexes):
         return
-    if not (all(m < 0 for m in mean) or all(m > 0 for m in mean)):
+    if not (all(DB_MEANS[0] <= m <= DB_MEANS[1] for m in mean)
+            or all(0 < m <= POWER_MEAN_TOP for m in mean)):
         return
     from geotile.raster import sample_pixels
 
@@ -192,7 +204,7 @@ def warn_decibels_or_power(model, src, indexes: list[int], name: str) -> None:
              "dB. If it was trained on dB, convert them first: gdal_calc.py -A "
              f"{name} --outfile {Path(name).stem}_dB.tif --calc '10*log10(A)' "
              "--type Float32.", GeotileWarning)
-    elif mean[0] > 0 and median < 0:
+    elif mean[0] > 0 and median < DB_MEDIAN_TOP:
         warn(f"{name}: its pixels are mostly negative (median {median:.3g}: backscatter in "
              f"dB?) but {model_name}'s mean {shown} is above 0, as of linear power. If it "
              f"was trained on linear power, convert them first: gdal_calc.py -A {name} "

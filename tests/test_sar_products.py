@@ -259,3 +259,31 @@ def test_hyp3_pattern_with_its_folder_as_extra_bands_pairs_vv_with_vh(make_raste
     for stem, values in stems.items():
         with rasterio.open(tmp_path / "patches" / "images" / f"{stem}_0_0.tif") as patch:
             np.testing.assert_array_equal(patch.read(), values.astype(np.float32))
+
+
+def test_float_images_that_are_no_backscatter_are_not_told_of_decibels(make_raster, tmp_path,
+                                                                       run_cli):
+    """The dB/linear-power warning read any float image against any mean of one sign: an
+    NDVI model (mean 0.3) given a water scene (median -0.2), an elevation model (mean 120 m)
+    given a coast below sea level (median -1.7), a temperature model (mean 5) given winter
+    (median -6) were told 'backscatter in dB? convert 10**(A/10)', and reflectance for a
+    model whose mean is a custom shift (-0.5) 'linear power or amplitude? 10*log10(A)'.
+    Means of dB (-50..-1) and of linear power (0..1) against dB pixels (median below -1)
+    still warn, exit 0 either way."""
+    rng = np.random.default_rng(8)
+    cases = {
+        "ndvi": ([0.3], [0.2], rng.uniform(-0.6, 0.2, (32, 32)), False),
+        "shifted": ([-0.5], [0.5], rng.uniform(0, 1, (32, 32)), False),
+        "elevation": ([120.0], [50.0], rng.uniform(-6, 3, (32, 32)), False),
+        "temperature": ([5.0], [8.0], rng.uniform(-15, 2, (32, 32)), False),
+        "linear_for_db": ([-10.4], [4.1], rng.gamma(2.0, 0.05, (32, 32)), True),
+        "db_for_linear": ([0.08], [0.1], 10 * np.log10(rng.gamma(2.0, 0.05, (32, 32))), True),
+    }
+    for name, (mean, std, pixels, warned) in cases.items():
+        model = pointwise_model(tmp_path / f"{name}.onnx", channels=1, ir_version=10,
+                                metadata={"standardization_mean": mean,
+                                          "standardization_std": std})
+        image = make_raster(f"{name}.tif", pixels.astype(np.float32))
+        result = run_cli("predict", model, image, "-o", tmp_path / f"{name}_out.tif")
+        assert result.exit_code == 0, result.output
+        assert ("dB" in result.stderr) == warned, (name, result.stderr)
