@@ -20,6 +20,8 @@ _POLARISATION = re.compile(r"(?P<scene>.+)_(?P<pol>VV|VH|HH|HV)(?P<db>_db)?$", r
 #: an RTC product's side rasters, <scene>_<what>: HyP3's, and OPERA RTC-S1's layover and
 #: shadow _mask
 _HYP3_SIDE = re.compile(r"(?P<scene>.+)_(?:ls_map|inc_map|rgb|dem|area|mask)$", re.I)
+#: a scene named as a Sentinel-1 product (HyP3's S1A_IW_..., S1_<burst>_...) or OPERA's
+_SAR_PRODUCT = re.compile(r"s1[a-d]?_|opera_l2_rtc", re.I)
 #: a Sentinel-1 GRD measurement file (a .SAFE's measurement/s1a-iw-grd-vv-<start>-<stop>-
 #: <orbit>-<datatake>-001.tiff): uint16 amplitude placed by GCPs, whose 0 is no data (the
 #: border the products fill with 0) though the file declares no nodata
@@ -35,10 +37,22 @@ def _stem(path) -> str:
     return os.path.splitext(name)[0]
 
 
+def _sar_scenes(files: list) -> set[str]:
+    """The scenes (lower case) of the polarisation files among ``files`` that are SAR by
+    their name (a Sentinel-1 or OPERA product's) or by both polarisations of a pair among
+    them: a drone survey's site_HH.tif (hedge heights) alone is none."""
+    pols = {}
+    for f in files:
+        if m := _POLARISATION.match(_stem(f)):
+            pols.setdefault(m["scene"].lower(), set()).add(m["pol"].upper())
+    return {scene for scene, have in pols.items() if _SAR_PRODUCT.match(scene)
+            or any(_OTHER[p] in have for p in have)}
+
+
 def without_hyp3_side_rasters(files: list) -> list:
     """``files`` (of a folder) without the RTC side rasters (:data:`_HYP3_SIDE`) whose
-    scene has a polarisation file among them; side rasters of no such scene stay."""
-    scenes = {m["scene"].lower() for f in files if (m := _POLARISATION.match(_stem(f)))}
+    scene has a polarisation file among them (:func:`_sar_scenes`); others stay."""
+    scenes = _sar_scenes(files)
     if not scenes:
         return files
     return [f for f in files if not ((m := _HYP3_SIDE.match(_stem(f)))

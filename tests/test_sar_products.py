@@ -287,3 +287,32 @@ def test_float_images_that_are_no_backscatter_are_not_told_of_decibels(make_rast
         result = run_cli("predict", model, image, "-o", tmp_path / f"{name}_out.tif")
         assert result.exit_code == 0, result.output
         assert ("dB" in result.stderr) == warned, (name, result.stderr)
+
+
+def test_a_non_sar_folder_keeps_rasters_named_like_rtc_side_rasters(make_raster, tmp_path,
+                                                                    run_cli):
+    """A drone survey folder (site_rgb.tif orthophoto, site_dem.tif, site_HH.tif hedge
+    heights): tile cut only site_HH.tif, the orthophoto and DEM left out silently as 'HyP3
+    side rasters' of a scene named site. A scene counts as SAR by a Sentinel-1/OPERA
+    product name or both polarisations of a pair beside each other; a HyP3 VV-only
+    product and a renamed dual-pol one still leave theirs out."""
+    rng = np.random.default_rng(9)
+    (tmp_path / "drone").mkdir()
+    make_raster("drone/site_rgb.tif", rng.integers(0, 256, (3, 16, 16), dtype=np.uint8))
+    make_raster("drone/site_dem.tif", rng.uniform(200, 210, (16, 16)).astype(np.float32))
+    make_raster("drone/site_HH.tif", rng.uniform(0, 3, (16, 16)).astype(np.float32))
+    result = run_cli("tile", tmp_path / "drone", "--size", 16, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _sources(tmp_path / "out" / "index.csv") == {"site_rgb.tif", "site_dem.tif",
+                                                        "site_HH.tif"}
+    (tmp_path / "sar").mkdir()
+    power = rng.gamma(2.0, 0.05, (2, 16, 16)).astype(np.float32)
+    make_raster(f"sar/{SCENE}_VV.tif", power[0])  # single-polarisation HyP3 product
+    make_raster(f"sar/{SCENE}_ls_map.tif", np.zeros((16, 16), np.uint8))
+    make_raster("sar/flood_VV.tif", power[0])  # a renamed dual-pol product
+    make_raster("sar/flood_VH.tif", power[1])
+    make_raster("sar/flood_inc_map.tif", np.full((16, 16), 0.6, np.float32))
+    result = run_cli("tile", tmp_path / "sar", "--size", 16, "-o", tmp_path / "sar_out")
+    assert result.exit_code == 0, result.output
+    assert _sources(tmp_path / "sar_out" / "index.csv") == {
+        f"{SCENE}_VV.tif", "flood_VV.tif", "flood_VH.tif"}
