@@ -4,9 +4,10 @@ other polarisation beside one given alone, and a Sentinel-1 GRD measurement file
 A HyP3 RTC product folder holds ``<scene>_VV.tif`` and ``<scene>_VH.tif`` (HH/HV; ``_VV_dB``
 when processed in dB) beside ``<scene>_ls_map.tif`` (layover/shadow flags),
 ``_inc_map.tif`` (incidence angles), ``_rgb.tif`` (a colour browse), ``_dem.tif`` and
-``_area.tif`` (scattering area): rasters that describe the scene's geometry, never
+``_area.tif`` (scattering area), and its browse and thumbnail PNGs (``<scene>.png``,
+``_thumb.png``, ``_rgb.png``, ``_rgb_thumb.png``): rasters that describe the scene, never
 backscatter to cut or predict; an OPERA RTC-S1 burst's ``<id>_mask.tif`` (layover and
-shadow flags) beside its ``<id>_VV.tif`` alike.
+shadow flags) and ``<id>_BROWSE.png`` beside its ``<id>_VV.tif`` alike.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from pathlib import Path, PurePath
 
 #: a scene's polarisation file: <scene>_VV (VH, HH, HV), HyP3's dB <scene>_VV_dB
 _POLARISATION = re.compile(r"(?P<scene>.+)_(?P<pol>VV|VH|HH|HV)(?P<db>_db)?$", re.I)
-#: an RTC product's side rasters, <scene>_<what>: HyP3's, and OPERA RTC-S1's layover and
-#: shadow _mask
-_HYP3_SIDE = re.compile(r"(?P<scene>.+)_(?:ls_map|inc_map|rgb|dem|area|mask)$", re.I)
+#: an RTC product's side rasters, <scene>_<what>: HyP3's (its browse and thumbnail PNGs
+#: too), and OPERA RTC-S1's layover and shadow _mask and _BROWSE.png
+_HYP3_SIDE = re.compile(r"(?P<scene>.+?)_(?:ls_map|inc_map|rgb|dem|area|mask|thumb|rgb_thumb"
+                        r"|browse)$", re.I)
+#: a browse image's suffixes (HyP3's amplitude browse is <scene>.png)
+_BROWSE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: a scene named as a Sentinel-1 product (HyP3's S1A_IW_..., S1_<burst>_...) or OPERA's
 _SAR_PRODUCT = re.compile(r"s1[a-d]?_|opera_l2_rtc", re.I)
 #: a Sentinel-1 GRD measurement file (a .SAFE's measurement/s1a-iw-grd-vv-<start>-<stop>-
@@ -56,7 +60,14 @@ def without_hyp3_side_rasters(files: list) -> list:
     if not scenes:
         return files
     return [f for f in files if not ((m := _HYP3_SIDE.match(_stem(f)))
-                                     and m["scene"].lower() in scenes)]
+                                     and m["scene"].lower() in scenes) and not (
+        _stem(f).lower() in scenes and _suffix(f).lower() in _BROWSE_SUFFIXES)]
+
+
+def _suffix(path) -> str:
+    """The file name's suffix (``.png``)."""
+    name = path.name if isinstance(path, PurePath) else os.path.basename(os.fspath(path))
+    return os.path.splitext(name)[1]
 
 
 def _other_name(pol: str) -> str:

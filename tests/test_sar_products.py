@@ -316,3 +316,34 @@ def test_a_non_sar_folder_keeps_rasters_named_like_rtc_side_rasters(make_raster,
     assert result.exit_code == 0, result.output
     assert _sources(tmp_path / "sar_out" / "index.csv") == {
         f"{SCENE}_VV.tif", "flood_VV.tif", "flood_VH.tif"}
+
+
+def test_rtc_browse_images_are_no_images_of_the_folder(make_raster, tmp_path, run_cli):
+    """A HyP3 product as unzipped holds its browse and thumbnail PNGs (<scene>.png,
+    _thumb.png, _rgb.png, _rgb_thumb.png), an OPERA burst its _BROWSE.png: tile rtc/ cut
+    three of them into patches in pixel coordinates beside VV and VH, and predict rtc/
+    --extra-bands rtc/ was refused ('7 extra-bands raster(s) named <scene>.*'). They are
+    left out like the side rasters."""
+    import rasterio
+
+    pixels = _hyp3_product(make_raster, tmp_path)
+    opera = "OPERA_L2_RTC-S1_T069-147170-IW1_20231012T010000Z_20231012T150000Z_S1A_30_v1.0"
+    (tmp_path / "opera").mkdir()
+    make_raster(f"opera/{opera}_VV.tif", pixels["VV"], nodata=0)
+    browses = {f"rtc/{SCENE}.png": 1, f"rtc/{SCENE}_thumb.png": 1, f"rtc/{SCENE}_rgb.png": 3,
+               f"rtc/{SCENE}_rgb_thumb.png": 3, f"opera/{opera}_BROWSE.png": 1}
+    for name, count in browses.items():
+        with rasterio.open(tmp_path / name, "w", driver="PNG", width=32, height=32,
+                           count=count, dtype="uint8") as png:
+            png.write(np.full((count, 32, 32), 100, np.uint8))
+    result = run_cli("tile", tmp_path / "rtc", "--size", 16, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert _sources(tmp_path / "out" / "index.csv") == {f"{SCENE}_VV.tif", f"{SCENE}_VH.tif"}
+    result = run_cli("tile", tmp_path / "opera", "--size", 16, "-o", tmp_path / "opera_out")
+    assert result.exit_code == 0, result.output
+    assert _sources(tmp_path / "opera_out" / "index.csv") == {f"{opera}_VV.tif"}
+    model = pointwise_model(tmp_path / "flood.onnx", channels=2, ir_version=10)
+    result = run_cli("predict", model, tmp_path / "rtc", "--extra-bands",
+                     tmp_path / "rtc", "-o", f"{tmp_path / 'floods'}/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "floods").glob("*.tif")) == [f"{SCENE}_VV.tif"]
