@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 #: side-car suffixes (metadata, overviews, masks, ENVI and EHdr headers, projections, world
@@ -18,11 +19,18 @@ def is_sidecar(path) -> bool:
     return Path(path).name.lower().endswith(SIDECAR_SUFFIXES)
 
 
+#: what GDAL reads beside a raster: its PAM metadata, external overviews and mask, and off
+#: Windows their upper-case spellings (gdaldefaultoverviews.cpp: .OVR, .MSK, read where the
+#: lower-case one is absent: both are taken, or the other is read once one goes)
+GDAL_SIDECAR_SUFFIXES = (".aux.xml", ".ovr", ".msk") + (
+    (".OVR", ".MSK") if sys.platform != "win32" else ())
+
+
 def gdal_sidecars(path: str | os.PathLike) -> list[Path]:
-    """The files beside ``path`` that GDAL reads as part of it and that exist: its PAM
-    metadata (.aux.xml), external overviews (.ovr) and mask (.msk); none whose name would
-    be too long for the file system (of a file named near its limit)."""
-    return [Path(f"{os.fspath(path)}{suffix}") for suffix in (".aux.xml", ".ovr", ".msk")
+    """The files beside ``path`` that GDAL reads as part of it and that exist
+    (:data:`GDAL_SIDECAR_SUFFIXES`); none whose name would be too long for the file system
+    (of a file named near its limit)."""
+    return [Path(f"{os.fspath(path)}{suffix}") for suffix in GDAL_SIDECAR_SUFFIXES
             if _exists(Path(f"{os.fspath(path)}{suffix}"))]
 
 

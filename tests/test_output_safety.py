@@ -1381,3 +1381,46 @@ def test_an_output_whose_sidecar_name_is_too_long_is_not_left_without_it(tmp_pat
     assert text.startswith(f"{final}: ") and "\n" not in text, text
     assert ".aux.xml" in text and "at most" in text and "shorter" in text, text
     assert list(tmp_path.iterdir()) == []
+
+
+def _external_mask(path: Path, image: Path) -> None:
+    """Give ``path`` (an upper-case .MSK name) the external mask GDAL writes for ``image``:
+    every pixel masked."""
+    import shutil
+
+    copy = image.with_name(f"masked_{image.name}")
+    shutil.copy(image, copy)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=False), rasterio.open(copy, "r+") as dst:
+        dst.write_mask(np.zeros((dst.height, dst.width), np.uint8))
+    os.replace(f"{copy}.msk", path)
+    copy.unlink()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="GDAL looks for .MSK/.OVR off Windows only")
+def test_an_upper_case_msk_beside_an_output_is_refused_and_replaced_with_it(
+        run_cli, make_raster, tmp_path):
+    """A stray out.tif.MSK (a copy from Windows, ArcGIS' spelling) is read by GDAL, on a
+    case-sensitive disk, as out.tif's mask when no out.tif.msk exists: predict wrote out.tif,
+    exit 0, and every pixel of it read back as nodata; --overwrite of an earlier output left
+    the .MSK (and an .OVR's stale overviews) in place. Now refused as .msk is, and taken
+    with the output --overwrite replaces."""
+    from .conftest import assert_one_line_error
+
+    image = make_raster("img.tif", np.full((3, 32, 32), 100, np.uint8))
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    out = tmp_path / "out.tif"
+    stray = tmp_path / "out.tif.MSK"
+    _external_mask(stray, image)
+    before = stray.read_bytes()
+    result = run_cli("predict", model, image, "-o", out)
+    assert_one_line_error(result, "out.tif.MSK", "sidecar is in the way")
+    assert not out.exists() and stray.read_bytes() == before
+    stray.unlink()
+    assert run_cli("predict", model, image, "-o", out).exit_code == 0
+    _external_mask(stray, image)
+    (tmp_path / "out.tif.OVR").write_bytes(b"stale overviews")
+    assert run_cli("predict", model, image, "-o", out, "--overwrite").exit_code == 0
+    assert not stray.exists() and not (tmp_path / "out.tif.OVR").exists()
+    with rasterio.open(out) as written:
+        assert written.files == [str(out)]
+        assert not written.read(1, masked=True).mask.any()
