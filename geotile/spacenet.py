@@ -484,6 +484,20 @@ def write_csv(rows: Sequence[tuple], output: str | os.PathLike, overwrite: bool 
         writer.writerows(rows)
 
 
+def _temporary_write_failed(output, polygons: Path, exc: BaseException) -> InputError:
+    """The line for the GeoPackage of a CSV's polygons failing in the temporary folder (a
+    full TMPDIR): named as the CSV, with that folder and what frees it."""
+    from geotile.output_files import failed_write_advice
+
+    cause = exc.__cause__ or exc
+    reason = getattr(cause, "strerror", None) or str(cause).splitlines()[0]
+    folder = polygons.parent.parent
+    advice = failed_write_advice(cause, "Free space there, or set TMPDIR to a folder with "
+                                 "room.", polygons.parent)
+    return InputError(f"{output}: its polygons could not be written in the temporary folder "
+                      f"{folder} ({reason}); nothing was written under that name. {advice}")
+
+
 def check_image_ids(paths: Sequence, rows: str = "proposals") -> None:
     """An InputError for two rasters of one ImageId: their ``rows`` would be one image's."""
     named: dict[str, object] = {}
@@ -731,6 +745,10 @@ def vectorize_to_csv(
                         raise Interrupted(f"{output}: interrupted; nothing was written "
                                           "under that name (the temporary files were "
                                           "removed).") from None
+                    except InputError as exc:  # a full TMPDIR: name the CSV and it
+                        if not str(exc).startswith(f"{polygons}:"):
+                            raise
+                        raise _temporary_write_failed(output, polygons, exc) from exc
                     frame = gpd.read_file(ogr_path(polygons), engine="pyogrio")
         finally:
             NO_CRS_SAID.reset(said)

@@ -1424,3 +1424,24 @@ def test_an_upper_case_msk_beside_an_output_is_refused_and_replaced_with_it(
     with rasterio.open(out) as written:
         assert written.files == [str(out)]
         assert not written.read(1, masked=True).mask.any()
+
+
+def test_a_full_temporary_folder_fails_vectorize_csv_naming_the_csv(
+        run_cli, make_raster, tmp_path, monkeypatch):
+    """vectorize -o x.csv polygonizes each raster into a GeoPackage in the temporary folder
+    first: a full TMPDIR (a small tmpfs /tmp) failed it with a line naming
+    /tmp/geotile-xxxx/polygons.gpkg and advising "choose another output". Now the line
+    names the CSV and the temporary folder that is full."""
+    import tempfile
+
+    from .conftest import assert_one_line_error
+
+    rng = np.random.default_rng(0)
+    classes = make_raster("cls.tif", (rng.random((1, 200, 200)) > 0.6).astype(np.uint8))
+    out = tmp_path / "out" / "x.csv"
+    with _tiny_disk(tmp_path, "16k") as disk:
+        monkeypatch.setattr(tempfile, "tempdir", str(disk))
+        result = run_cli("vectorize", classes, "-o", out)
+        assert_one_line_error(result, f"{out}:", str(disk))
+        assert "polygons.gpkg" not in result.stderr
+        assert list(disk.iterdir()) == [] and not out.exists()
