@@ -281,6 +281,36 @@ def check_writable(final: str | os.PathLike) -> None:
                          "Choose another output path or fix its permissions.") from exc
 
 
+#: the outputs of the command running, as they were when it began (absolute path -> their
+#: file's identity, None: absent; :func:`outputs_as_found`), else None
+RUN_OUTPUTS: contextvars.ContextVar = contextvars.ContextVar("geotile_run_outputs",
+                                                             default=None)
+
+
+@contextlib.contextmanager
+def outputs_as_found(outputs) -> Iterator[None]:
+    """Note the ``outputs`` of a run as they are before it writes any: an --overwrite
+    output that another process replaced since (a second run into the same folder) is
+    never replaced again (:func:`atomic_output`), so that no run ends well with a mix of
+    its outputs and another's."""
+    from geotile.errors import _identity
+
+    token = RUN_OUTPUTS.set({os.path.abspath(p): _identity(p) for p in outputs})
+    try:
+        yield
+    finally:
+        RUN_OUTPUTS.reset(token)
+
+
+def _changed_meanwhile(final: Path) -> bool:
+    """Whether another process wrote ``final`` since this run began (:data:`RUN_OUTPUTS`)."""
+    from geotile.errors import _identity
+
+    found = RUN_OUTPUTS.get()
+    key = os.path.abspath(final)
+    return found is not None and key in found and _identity(final) != found[key]
+
+
 def publish(tmp: Path, final: Path, overwrite: bool) -> None:
     """Move a finished ``tmp`` to ``final``. Without ``overwrite`` the move never replaces a
     file that appeared meanwhile (another process, a second run to the same path): a hard
@@ -487,6 +517,11 @@ def atomic_output(
         with guard.publishing() if guard is not None else contextlib.nullcontext(), \
                 signals_deferred():
             try:
+                if overwrite and _changed_meanwhile(final):
+                    raise OutputExistsError(
+                        f"{final}: another process (a second geotile run into these "
+                        "outputs?) wrote it while this run went on; it was left as it is. "
+                        "Run one at a time, or give each run its own output.")
                 publish(tmp, final, overwrite)
             except OutputExistsError:
                 if written_meanwhile is None or \

@@ -1445,3 +1445,49 @@ def test_a_full_temporary_folder_fails_vectorize_csv_naming_the_csv(
         assert_one_line_error(result, f"{out}:", str(disk))
         assert "polygons.gpkg" not in result.stderr
         assert list(disk.iterdir()) == [] and not out.exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_an_overwrite_run_whose_outputs_another_run_replaces_meanwhile_fails(
+        run_cli, make_raster, tmp_path, monkeypatch, command):
+    """Two `predict -o out/ --overwrite` runs (other models) started at once into one
+    folder both exited 0 and left a mix of their outputs (10 of one model's, 2 of the
+    other's, with 12 tiles). Now an --overwrite run refuses to replace an output that
+    another process wrote since the run began: it fails, and leaves that one as it is."""
+    import shutil
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geotile import output_files
+
+    from .conftest import assert_one_line_error
+
+    images = [make_raster(f"t{i}.tif", np.full((3, 16, 16), 50 * i, np.uint8))
+              for i in range(3)]
+    x0, y0 = UTM_ORIGIN
+    labels = tmp_path / "labels.gpkg"
+    gpd.GeoDataFrame(geometry=[box(x0 + 1, y0 - 5, x0 + 5, y0 - 1)], crs=UTM_CRS).to_file(labels)
+    more = tmp_path / "more.gpkg"
+    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(more)
+    source, others = ([pointwise_model(tmp_path / "m.onnx", activation="sigmoid")],
+                      [pointwise_model(tmp_path / "m2.onnx", activation="sigmoid", seed=5)]) \
+        if command == "predict" else ([labels], [more])
+    out, other = tmp_path / "out", tmp_path / "other"
+    assert run_cli(command, *source, *images, "-o", out).exit_code == 0
+    assert run_cli(command, *others, *images, "-o", other).exit_code == 0
+    theirs = (other / "t1.tif").read_bytes()  # another run's whole output (other pixels)
+    assert theirs != (out / "t1.tif").read_bytes()
+    real_publish, raced = output_files.publish, []
+
+    def another_run_writes_t1(tmp, final, overwrite):
+        if not raced:  # as this run publishes its first output, the other one writes t1
+            raced.append(final)
+            shutil.copyfile(other / "t1.tif", out / ".t1.other.tif")
+            os.replace(out / ".t1.other.tif", out / "t1.tif")
+        return real_publish(tmp, final, overwrite)
+
+    monkeypatch.setattr(output_files, "publish", another_run_writes_t1)
+    result = run_cli(command, *source, *images, "-o", out, "--overwrite")
+    assert_one_line_error(result, f"{out / 't1.tif'}:", "another")
+    assert (out / "t1.tif").read_bytes() == theirs

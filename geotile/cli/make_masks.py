@@ -389,6 +389,9 @@ def make_masks(
     resumed = "make-masks" if resume else None  # replacing only make-masks' outputs
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels],
                             resume=resumed)
+    from geotile.output_files import outputs_as_found
+
+    ctx.with_resource(outputs_as_found(out for _, out in pairs))  # never mixed with another run
     replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resumed,
                                 input_folders=images.folders,
                                 creation_options=creation_options, categorical=True)

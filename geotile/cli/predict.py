@@ -296,7 +296,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands
     from geotile.mosaic import open_mosaic
-    from geotile.output_files import check_sidecar_room
+    from geotile.output_files import check_sidecar_room, outputs_as_found
     from geotile.predict import PredictOptions, predict_raster, refuse_mosaic_dates
 
     options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend,
@@ -322,6 +322,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     resumed = "predict" if resume else None  # replacing only predict's outputs
     pairs = resolve_outputs(images, output, overwrite or resume, protected=read,
                             resume=resumed)
+    ctx.with_resource(outputs_as_found(out for _, out in pairs))  # never mixed with another run
     # before --merge's grid check, whose way out ("leave out --merge") --mosaic would refuse
     grid = open_mosaic([image for image, _ in pairs], disjoint=True, alternative=(
         "or predict without --mosaic" + (" and --merge" if merge else ""))) if mosaic else None
