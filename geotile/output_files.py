@@ -281,8 +281,9 @@ def check_writable(final: str | os.PathLike) -> None:
                          "Choose another output path or fix its permissions.") from exc
 
 
-#: the outputs of the command running, as they were when it began (absolute path -> their
-#: file's identity, None: absent; :func:`outputs_as_found`), else None
+#: the outputs of the command running (:func:`outputs_as_found`), else None: as they were
+#: when it began (absolute path -> their file's identity, None: absent), and as this run
+#: left those it wrote
 RUN_OUTPUTS: contextvars.ContextVar = contextvars.ContextVar("geotile_run_outputs",
                                                              default=None)
 
@@ -291,11 +292,12 @@ RUN_OUTPUTS: contextvars.ContextVar = contextvars.ContextVar("geotile_run_output
 def outputs_as_found(outputs) -> Iterator[None]:
     """Note the ``outputs`` of a run as they are before it writes any: an --overwrite
     output that another process replaced since (a second run into the same folder) is
-    never replaced again (:func:`atomic_output`), so that no run ends well with a mix of
+    never replaced again (:func:`atomic_output`), and :func:`check_outputs_kept` says at
+    the end when one this run wrote was replaced, so that no run ends well with a mix of
     its outputs and another's."""
     from geotile.errors import _identity
 
-    token = RUN_OUTPUTS.set({os.path.abspath(p): _identity(p) for p in outputs})
+    token = RUN_OUTPUTS.set(({os.path.abspath(p): _identity(p) for p in outputs}, {}))
     try:
         yield
     finally:
@@ -306,9 +308,32 @@ def _changed_meanwhile(final: Path) -> bool:
     """Whether another process wrote ``final`` since this run began (:data:`RUN_OUTPUTS`)."""
     from geotile.errors import _identity
 
-    found = RUN_OUTPUTS.get()
+    noted = RUN_OUTPUTS.get()
     key = os.path.abspath(final)
-    return found is not None and key in found and _identity(final) != found[key]
+    return noted is not None and key in noted[0] and _identity(final) != noted[0][key]
+
+
+def _note_written(final: Path) -> None:
+    from geotile.errors import _identity
+
+    if (noted := RUN_OUTPUTS.get()) is not None and (key := os.path.abspath(final)) in noted[0]:
+        noted[1][key] = (final, _identity(final))  # named as given
+
+
+def check_outputs_kept() -> None:
+    """At the end of a run: OutputExistsError naming the first output it wrote that another
+    process replaced since (a second run into the same outputs: a mix of both)."""
+    from geotile.errors import _identity
+
+    noted = RUN_OUTPUTS.get()
+    replaced = [final for final, found in (noted[1] if noted else {}).values()
+                if _identity(final) != found]
+    if replaced:
+        more = f" (and {counted(len(replaced) - 1, 'other')})" if len(replaced) > 1 else ""
+        raise OutputExistsError(
+            f"{replaced[0]}{more}: another process (a second geotile run into these outputs?) "
+            "replaced it after this run wrote it: the outputs are a mix of both runs'. Run "
+            "one at a time.")
 
 
 def publish(tmp: Path, final: Path, overwrite: bool) -> None:
@@ -527,6 +552,7 @@ def atomic_output(
                 if written_meanwhile is None or \
                         not written_meanwhile(final, tmp_sidecar.exists()):
                     raise
+                _note_written(final)
                 complete = True  # a Ctrl-C held meanwhile: the line says it is in place
                 return  # another run of the same command put this output in place
             if overwrite:  # they described the output just replaced
@@ -534,6 +560,7 @@ def atomic_output(
                     stale.unlink(missing_ok=True)
             if tmp_sidecar.exists():
                 os.replace(tmp_sidecar, sidecar)
+            _note_written(final)
             complete = True
     except KeyboardInterrupt:
         if complete:

@@ -1491,3 +1491,36 @@ def test_an_overwrite_run_whose_outputs_another_run_replaces_meanwhile_fails(
     result = run_cli(command, *source, *images, "-o", out, "--overwrite")
     assert_one_line_error(result, f"{out / 't1.tif'}:", "another")
     assert (out / "t1.tif").read_bytes() == theirs
+
+
+def test_an_overwrite_run_whose_written_output_another_run_replaces_fails(
+        run_cli, make_raster, tmp_path, monkeypatch):
+    """A second `predict --overwrite` run into the same folder that starts once the first
+    wrote t0 (so that it finds t0 as the first left it) replaced t0 and failed at t1; the
+    first went on and exited 0 with another model's t0 among its outputs. Now a run
+    checks at its end that the outputs it wrote are still its own."""
+    import shutil
+
+    from geotile import output_files
+
+    from .conftest import assert_one_line_error
+
+    images = [make_raster(f"t{i}.tif", np.full((3, 16, 16), 50 * i, np.uint8))
+              for i in range(3)]
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
+    out, other = tmp_path / "out", tmp_path / "other"
+    assert run_cli("predict", pointwise_model(tmp_path / "m2.onnx", activation="sigmoid",
+                                              seed=5), *images, "-o", other).exit_code == 0
+    real_publish, published = output_files.publish, []
+
+    def another_run_replaces_t0(tmp, final, overwrite):
+        if len(published) == 1:  # t0 is in place: the other run replaces it
+            shutil.copyfile(other / "t0.tif", out / ".t0.other.tif")
+            os.replace(out / ".t0.other.tif", out / "t0.tif")
+        published.append(final)
+        return real_publish(tmp, final, overwrite)
+
+    monkeypatch.setattr(output_files, "publish", another_run_replaces_t0)
+    result = run_cli("predict", model, *images, "-o", out, "--overwrite")
+    assert_one_line_error(result, f"{out / 't0.tif'}:", "another")
+    assert (out / "t0.tif").read_bytes() == (other / "t0.tif").read_bytes()

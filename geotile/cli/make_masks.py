@@ -389,7 +389,7 @@ def make_masks(
     resumed = "make-masks" if resume else None  # replacing only make-masks' outputs
     pairs = resolve_outputs(images, output, overwrite or resume, protected=[labels],
                             resume=resumed)
-    from geotile.output_files import outputs_as_found
+    from geotile.output_files import check_outputs_kept, outputs_as_found
 
     ctx.with_resource(outputs_as_found(out for _, out in pairs))  # never mixed with another run
     replace_merge = check_merge(merge, pairs, overwrite, protected=[labels], resume=resumed,
@@ -418,6 +418,7 @@ def make_masks(
         where=where,
         ignore=ignore or None,
     )
+    check_outputs_kept()
     if as_json:
         click.echo(json.dumps({"labels": str(labels), "classes": summaries[0]["classes"],
                                "masks": summaries}, indent=2))

@@ -296,7 +296,11 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     from geotile.creation_options import parse_creation_options
     from geotile.extra_bands import pair_extra_bands
     from geotile.mosaic import open_mosaic
-    from geotile.output_files import check_sidecar_room, outputs_as_found
+    from geotile.output_files import (
+        check_outputs_kept,
+        check_sidecar_room,
+        outputs_as_found,
+    )
     from geotile.predict import PredictOptions, predict_raster, refuse_mosaic_dates
 
     options = PredictOptions(tile_size=tile_size, overlap=overlap, blend=blend,
@@ -378,6 +382,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
                                  mosaic=grid)
         summaries.append(summary)
         _report(ctx, summary, as_json)
+    check_outputs_kept()
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
     write_merge(ctx, merge, pairs, replace_merge, as_json, options.creation_options)
