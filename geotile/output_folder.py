@@ -269,16 +269,21 @@ def _remove_empty(folders: list[Path]) -> None:
 
 
 def _check_inputs_kept(final: Path, old: set[str], inputs) -> None:
-    """Refuse to replace an earlier output that holds one of this run's inputs."""
+    """Refuse to replace an earlier output that holds one of this run's inputs, or a file
+    one reads (a VRT's sources: :func:`geotile.input_sources.files_read`)."""
     if not old or not inputs:
         return
+    from geotile.input_sources import files_read
+
     replaced = {(final / name).resolve() for name in old}
     for given in inputs:
-        if Path(given).resolve() in replaced:
-            raise InputError(
-                f"{given}: an input is among the files --overwrite would replace in {final}. "
-                "Give another output folder."
-            )
+        for read in files_read(given):
+            if isinstance(read, os.PathLike | str) and Path(read).resolve() in replaced:
+                what = "an input" if Path(read) == Path(given) else f"an input (it reads {read})"
+                raise InputError(
+                    f"{given}: {what} is among the files --overwrite would replace in "
+                    f"{final}. Give another output folder."
+                )
 
 
 def _publish(staging: Path, final: Path, overwrite: bool, about: dict) -> None:

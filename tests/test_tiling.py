@@ -2007,3 +2007,20 @@ def test_template_bytes_do_not_depend_on_which_thread_writes_first(tmp_path):
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             assert all(pool.map(write, order)), run
+
+
+def test_overwrite_never_replaces_a_patch_that_an_input_vrt_reads(make_raster, tmp_path):
+    """tile v.vrt -o out --overwrite, v.vrt reading out/images/img_0_0.tif (a patch of the
+    earlier run): the patch was removed with the earlier output, exit 0, and v.vrt left
+    pointing at nothing. Now refused, as an input given itself is, before any work."""
+    from tests.conftest import write_vrt
+
+    out = tmp_path / "out"
+    tile_rasters([make_raster("img.tif", np.ones((1, 100, 100), np.uint8))], None, out,
+                 options=TileOptions(size=50))
+    patch = out / "images" / "img_0_0.tif"
+    before = patch.read_bytes()
+    vrt = write_vrt(tmp_path / "v.vrt", patch)
+    with pytest.raises(InputError, match=r"v\.vrt.*--overwrite would replace"):
+        tile_rasters([vrt], None, out, options=TileOptions(size=25), overwrite=True)
+    assert patch.read_bytes() == before
