@@ -507,7 +507,7 @@ def atomic_output(
     replaced output goes with it. A stray sidecar without ``overwrite`` is refused (GDAL
     would merge it into the new output).
 
-    The temporary files a killed run left for ``path`` go first
+    With ``overwrite`` the temporary files a killed run left for ``path`` go first
     (:func:`remove_temporaries`).
 
     ``written_meanwhile(final, sidecar)``: whether a file that appeared meanwhile (with its
@@ -518,8 +518,8 @@ def atomic_output(
     check_output(final, overwrite)
     sidecar = pam_sidecar(final)
     writable_folder(final)
-    remove_temporaries(final)  # what a killed run left beside it (geotile's names, never a
-    # live run's): a plain run after it too, as vector outputs do
+    if overwrite:  # what a killed run left beside it (geotile's names, never a live run's)
+        remove_temporaries(final)
     if verify is None and final.suffix.lower() in (".tif", ".tiff"):
         verify = verify_geotiff
     from geotile.output_folder import signals_deferred

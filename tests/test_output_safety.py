@@ -1524,21 +1524,3 @@ def test_an_overwrite_run_whose_written_output_another_run_replaces_fails(
     result = run_cli("predict", model, *images, "-o", out, "--overwrite")
     assert_one_line_error(result, f"{out / 't0.tif'}:", "another")
     assert (out / "t0.tif").read_bytes() == (other / "t0.tif").read_bytes()
-
-
-def test_a_run_after_a_killed_one_takes_its_temporary_files_without_overwrite(
-        run_cli, make_raster, tmp_path):
-    """predict killed (SIGKILL) while writing out.tif left .out.<hex>.tmp.tif (cut short)
-    and its .lock; a plain rerun wrote out.tif and left both for good (only --overwrite and
-    --resume took them, though vectorize's plain runs do). Now any run writing out.tif
-    takes what a killed run left for it, never another's file nor a live run's."""
-    image = make_raster("img.tif", np.full((3, 16, 16), 100, np.uint8))
-    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid")
-    left = tmp_path / ".out.0123abcd.tmp.tif"
-    left.write_bytes(b"II*\x00cut short")
-    (tmp_path / f"{left.name}.lock").write_bytes(b"")
-    (tmp_path / ".out.notes.tif").write_bytes(b"a user's")
-    result = run_cli("predict", model, image, "-o", tmp_path / "out.tif")
-    assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [
-        ".out.notes.tif"]
