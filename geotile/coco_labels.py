@@ -181,8 +181,11 @@ def _class_map(categories: dict) -> dict[str, int]:
 
 
 def base_name(file_name: str) -> str:
-    """The base name of a COCO ``file_name`` (which may hold folders, / or \\)."""
-    return PurePosixPath(file_name.replace("\\", "/")).name
+    """The base name of a COCO ``file_name`` (which may hold folders, / or \\), in NFC
+    (:func:`geotile.dataset_names.name_key`: macOS names files decomposed)."""
+    from geotile.dataset_names import name_key
+
+    return name_key(PurePosixPath(file_name.replace("\\", "/")).name)
 
 
 def base_path(file_name: str) -> str:
@@ -193,17 +196,21 @@ def base_path(file_name: str) -> str:
 def path_ends(image, entries: list, file_name) -> list:
     """Those of ``entries`` (one name in several folders) whose ``file_name(entry)`` the path
     of ``image`` ends with (a/img.png, relative, ends so too); all of them where none is."""
-    given = "/" + str(image).replace("\\", "/")
-    return [e for e in entries if given.endswith("/" + base_path(file_name(e)))] or entries
+    from geotile.dataset_names import name_key
+
+    given = "/" + name_key(str(image).replace("\\", "/"))
+    return [e for e in entries if given.endswith("/" + name_key(base_path(file_name(e))))] \
+        or entries
 
 
 def image_entry(coco: Coco, image, name: str | None = None) -> dict:
     """``image``'s entry in ``coco`` (its file name; :func:`checked_entry` checks its size);
     InputError in one line naming both files otherwise. ``name``: the file name to look for
     when ``image`` is another raster of the image's pixels (evaluate's prediction)."""
+    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
 
-    name = name or input_path(image).name
+    name = name_key(name or input_path(image).name)
     found = coco.by_name.get(name, [])
     if len(found) > 1:  # the same name in several folders: the one the path ends with
         found = path_ends(image, found, lambda e: e["file_name"])

@@ -73,11 +73,12 @@ def read_cvat(labels, images):
     :class:`geotile.labelme_labels.Labelme` (one ``LabelmeFile`` per image, its ``path``
     the XML): every image's entry found (by name) and of the image's size before any shape
     is made; InputError in one line otherwise."""
+    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
     from geotile.labelme_labels import Labelme, LabelmeFile, is_ignore
 
     path = Path(os.fspath(labels))
-    wanted = {input_path(image).name for image in images}
+    wanted = {name_key(input_path(image).name) for image in images}
     declared, entries = parse_cvat(path, wanted)
     chosen = [_entry(path, entries, image) for image in images]
     _check_sizes(path, chosen, images)
@@ -191,16 +192,20 @@ def parse_cvat(path: Path, wanted: set[str]) -> tuple[list[str], list[_Entry]]:
 
 
 def base_name(name: str) -> str:
-    return PurePosixPath(name.replace("\\", "/")).name
+    """The file name of an <image>'s name (a path with / or \\), in NFC."""
+    from geotile.dataset_names import name_key
+
+    return name_key(PurePosixPath(name.replace("\\", "/")).name)
 
 
 def _entry(path: Path, entries: list[_Entry], image) -> _Entry:
     """``image``'s entry: the one of its base name, or among several the one its path ends
     with; InputError naming them otherwise."""
     from geotile.coco_labels import path_ends
+    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
 
-    name = input_path(image).name
+    name = name_key(input_path(image).name)
     found = [e for e in entries if e.shapes is not None and base_name(e.name) == name]
     if len(found) > 1:
         found = path_ends(image, found, lambda e: e.name)

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from geotile.dataset_names import name_key
 from geotile.errors import InputError
 from geotile.label_documents import is_darwin
 from geotile.short_repr import short_repr
@@ -125,7 +126,7 @@ def names(document) -> list[str]:
                 if isinstance(sources, list) else []
     elif isinstance(image, dict):
         found += [image.get("filename"), image.get("original_filename")]
-    return list(dict.fromkeys(n.replace("\\", "/").rsplit("/", 1)[-1] for n in found
+    return list(dict.fromkeys(name_key(n.replace("\\", "/").rsplit("/", 1)[-1]) for n in found
                               if isinstance(n, str) and n.strip()))
 
 
@@ -206,12 +207,13 @@ def _pair(labels, files: list[tuple[Path, list[str]]], images) -> list[Path]:
     for f, found in files:
         for name in found:
             by_name.setdefault(name, []).append(f)
-        for stem in dict.fromkeys([*(Path(n).stem for n in found), f.stem] if found else []):
+        for stem in dict.fromkeys([*(Path(n).stem for n in found), name_key(f.stem)]
+                                  if found else []):
             by_stem.setdefault(stem, []).append(f)
     chosen = []
     for image in images:
         source = Path(os.fspath(input_path(image)))
-        found = by_name.get(source.name) or by_stem.get(source.stem, [])
+        found = by_name.get(name_key(source.name)) or by_stem.get(name_key(source.stem), [])
         if not found and source.stem in broken:
             _parse(broken[source.stem])  # its own error
         if len(found) != 1:

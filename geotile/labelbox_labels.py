@@ -48,6 +48,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import shapely
 
+from geotile.dataset_names import name_key
 from geotile.errors import InputError
 from geotile.label_documents import ndjson_row
 from geotile.labelme_labels import MOST_RADIUS, Labelme, LabelmeFile, run_names
@@ -91,7 +92,7 @@ def read_labelbox(labels, images) -> Labelme:
     from geotile.turned_images import image_view
 
     path = Path(os.fspath(labels))
-    wanted = {input_path(image).name for image in images}
+    wanted = {name_key(input_path(image).name) for image in images}
     by_name: dict[str, list[_Row]] = {}
     examples: list[str] = []  # the first names of its rows, for an image none names
     classes: list[str] = []  # the class names of every row
@@ -263,7 +264,7 @@ def _row_classes(item: dict, v2: bool) -> list[str]:
 def _base(name) -> str | None:
     if not isinstance(name, str):
         return None
-    return PurePosixPath(name.replace("\\", "/")).name or None
+    return name_key(PurePosixPath(name.replace("\\", "/")).name) or None
 
 
 def _url_name(url) -> str | None:
@@ -446,7 +447,7 @@ def _box(where: str, box):
 def _row_of(path: Path, image, by_name: dict, examples: list) -> _Row:
     from geotile.input_paths import input_path
 
-    name = input_path(image).name
+    name = name_key(input_path(image).name)
     rows = list({id(r): r for r in by_name.get(name, [])}.values())
     if not rows:
         listed = ", ".join(examples) or "none"

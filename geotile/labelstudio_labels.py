@@ -43,7 +43,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import shapely
 
-from geotile.dataset_names import url_name
+from geotile.dataset_names import name_key, url_name
 from geotile.errors import InputError
 from geotile.label_documents import is_labelstudio
 from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, ellipse, run_names
@@ -191,7 +191,7 @@ def _image_ref(path: Path, key: str, data: dict, minimal: bool) -> str:
 def _task_of(path: Path, image, by_name: dict) -> dict:
     from geotile.input_paths import input_path
 
-    name = input_path(image).name
+    name = name_key(input_path(image).name)
     tasks = by_name.get(name, [])
     if not tasks:  # an upload's name: 8a9b7c1d-img.png for img.png
         tasks = [t for key, found in by_name.items() for t in found

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from geotile.dataset_names import name_key
 from geotile.errors import InputError
 from geotile.labelme_labels import LabelmeFile
 from geotile.short_repr import short_repr
@@ -186,7 +187,7 @@ def _place(found, position: int) -> str:
 
 def image_name(ann: Path) -> str:
     """The file name of the image an ann file annotates (``x.png.json``: ``x.png``)."""
-    return ann.name[:-5] if ann.name.lower().endswith(".json") else ann.name
+    return name_key(ann.name[:-5] if ann.name.lower().endswith(".json") else ann.name)
 
 
 def _pair(labels: Path, files: list[Path], images) -> list[Path]:
@@ -204,8 +205,8 @@ def _pair(labels: Path, files: list[Path], images) -> list[Path]:
     for image in images:
         source = Path(os.fspath(input_path(image)))
         own = source.parent.parent / ANN / f"{source.name}.json"
-        found = [own] if own in known else by_name.get(source.name) or by_stem.get(
-            source.stem, [])
+        found = [own] if own in known else by_name.get(name_key(source.name)) or by_stem.get(
+            name_key(source.stem), [])
         if len(found) != 1:
             listed = ", ".join(str(f.relative_to(labels)) if f.is_relative_to(labels)
                                else str(f) for f in found[:3])

@@ -262,13 +262,14 @@ def _names(path: Path, by_name: dict, field: str | None) -> tuple[list[str], int
 def _entry(path: Path, by_name: dict, image):
     """(key, entry, (width, height, EXIF orientation), bytes) of ``image``: its entry by
     file name (of its bytes among entries of one name); InputError naming both files otherwise."""
+    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
     from geotile.turned_images import image_view
 
     source = input_path(image)
     orientation, width, height, _ = image_view(image)
     size = os.path.getsize(source) if isinstance(source, Path) else None
-    found = by_name.get(source.name, [])
+    found = by_name.get(name_key(source.name), [])
     if not found:
         example = ", ".join(sorted(by_name)[:3]) or "none"
         raise InputError(f"{image}: not in {path} (no entry has filename {source.name!r}; it "
