@@ -977,10 +977,33 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
              "Check text fields with accents.")
         latin = True
     if latin:
-        fields = [column if column.dtype != object else np.array(
+        fields = _as_utf8(fields) or [column if column.dtype != object else np.array(
             [v.translate(WINDOWS_1252) if isinstance(v, str) else v for v in column],
             dtype=object) for column in fields]
     return meta, fids, wkb, fields
+
+
+def _as_utf8(fields) -> list | None:
+    """Text fields read as Latin-1 decoded as UTF-8 when every one of their non-ASCII values
+    is UTF-8 (a UTF-8 .dbf without its .cpg: 'StraÃ\u0178e' is 'Straße'; Latin-1 text is
+    valid UTF-8 only by chance: 'é' alone is not); None when some is not, or none is
+    non-ASCII."""
+    decoded, changed = [], False
+    for column in fields:
+        if column.dtype != object:
+            decoded.append(column)
+            continue
+        values = []
+        for v in column:
+            if isinstance(v, str) and not v.isascii():
+                try:
+                    v = v.encode("latin-1").decode("utf-8")
+                except UnicodeError:
+                    return None
+                changed = True
+            values.append(v)
+        decoded.append(np.array(values, dtype=object))
+    return decoded if changed else None
 
 
 def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,

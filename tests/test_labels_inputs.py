@@ -1187,6 +1187,31 @@ def test_windows_1252_shapefile_keeps_dashes_and_ligatures(run_cli, image, tmp_p
     assert (mask[2:8, 18:20] == 3).all()
 
 
+# --- item: a UTF-8 Shapefile without its .cpg ------------------------------------------------
+
+def test_utf8_shapefile_without_cpg_keeps_its_accents(run_cli, image, tmp_path):
+    """A .dbf in UTF-8 whose .cpg was left behind (copied without it, old ogr2ogr, QGIS
+    on Linux) was read as Latin-1: 'Straße' became 'StraÃ\u0178e' in the mask tags, and a
+    --class-map naming 'Straße' was refused ("class 'StraÃ\u0178e' ... is not in the class
+    map")."""
+    frame = gpd.GeoDataFrame({"klasse": ["Straße", "Gebäude", "Wald"]},
+                             geometry=[box(1, 1, 3), box(5, 1, 3), box(9, 1, 3)], crs=UTM_CRS)
+    path = tmp_path / "utf8.shp"
+    frame.to_file(path, encoding="utf-8")
+    path.with_suffix(".cpg").unlink()
+    assert "Straße".encode() in path.with_suffix(".dbf").read_bytes()
+    assert list(read_labels(path).fields["klasse"]) == ["Straße", "Gebäude", "Wald"]
+    class_map = tmp_path / "classes.json"
+    class_map.write_text(json.dumps({"Straße": 4, "Gebäude": 5, "Wald": 6}), encoding="utf-8")
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out, "--class-field", "klasse",
+                     "--class-map", class_map, "--json")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(out)
+    assert (mask[2:8, 2:8] == 4).all() and (mask[2:8, 10:16] == 5).all()
+    assert (mask[2:8, 18:20] == 6).all()
+
+
 # --- item: drone digitising in PolygonZM ------------------------------------------------------
 
 @pytest.mark.parametrize("annotations", ["yolo", "coco"])
