@@ -160,7 +160,7 @@ def _zipped_learner_config(path: str, version: tuple):
     if bundle is None or LEARNER_CONFIG not in bundle.namelist():
         return None
     try:
-        return json.loads(unzipped(bundle, LEARNER_CONFIG).decode("utf-8"))
+        return json.loads(unzipped(bundle, LEARNER_CONFIG).decode("utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"its {LEARNER_CONFIG} is not valid JSON ({exc.msg} at line "
                          f"{exc.lineno})") from exc
@@ -291,7 +291,7 @@ def _parse(text: bytes, file) -> dict:
     import json
 
     try:
-        return json.loads(text.decode("utf-8"))
+        return json.loads(text.decode("utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise ModelError(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno}); fix it "
                          "(or remove it), or give --bands.") from exc

@@ -24,10 +24,13 @@ def sidecar_folder(model_path, names: Sequence[str], above_onnx: bool = False) -
 
 def read_json(path: Path):
     """The JSON in ``path``, None when there is no such file; ValueError (its reason)."""
+    from geotile.json_text import decoded
+
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        # with or without a BOM, or UTF-16 (saved by Notepad or PowerShell on Windows)
+        return json.loads(decoded(path.read_bytes()))
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     except (OSError, UnicodeDecodeError, RecursionError) as exc:

@@ -5910,3 +5910,19 @@ def test_dtype_uint8_of_raw_features_over_a_folder_is_said_once(tmp_path, run_cl
     for k in range(3):
         with rasterio.open(tmp_path / "out" / f"t{k}.tif") as written:
             assert written.dtypes[0] == "float32" and written.tags()["GEOTILE_OUTPUT"] == "raw"
+
+
+def test_hugging_face_files_saved_with_a_byte_order_mark_are_read(tmp_path):
+    """preprocessor_config.json and config.json re-saved on Windows with a UTF-8 BOM (Notepad,
+    PowerShell's Out-File) were refused as "not valid JSON (Unexpected UTF-8 BOM ...)";
+    now they are read as without it."""
+    path = optimum_folder(tmp_path / "m", processor="\ufeff" + json.dumps(HF_PROCESSOR),
+                          config="\ufeff" + json.dumps(HF_CONFIG))
+    model = onnx.load(str(path))
+    model.ir_version = 10
+    onnx.save(model, str(path))
+    model = OnnxModel.from_path(path)
+    assert model.class_names == HF_LABELS
+    pixels = np.full((1, 3, 1, 1), 255, np.uint8)
+    np.testing.assert_allclose(model.prepare(pixels)[0, :, 0, 0],
+                               (1 - np.float32(UNIT_MEAN)) / np.float32(UNIT_STD), rtol=1e-5)
