@@ -86,14 +86,17 @@ def image_id(name: str | os.PathLike) -> str:
 
 def match_image(name: str | os.PathLike, ids) -> str | None:
     """The ImageId among ``ids`` that an image belongs to: its stem, its stem without the
-    product prefix, else the longest id the stem ends with after an underscore."""
+    product prefix, else the longest id the stem ends with after an underscore; compared
+    in NFC (:func:`geotile.dataset_names.name_key`: macOS names files decomposed)."""
+    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
 
-    stem = input_path(name).stem
-    for candidate in (stem, image_id(name)):
-        if candidate in ids:
-            return candidate
-    ends = [i for i in ids if stem.endswith("_" + i)]
+    keys = {name_key(i): i for i in ids}
+    stem = name_key(input_path(name).stem)
+    for candidate in (stem, name_key(image_id(name))):
+        if candidate in keys:
+            return keys[candidate]
+    ends = [i for key, i in keys.items() if stem.endswith("_" + key)]
     return max(ends, key=len) if ends else None
 
 

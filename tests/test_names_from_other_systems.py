@@ -98,3 +98,25 @@ def test_a_name_in_the_other_unicode_form_pairs_with_its_image(tmp_path, run_cli
     assert expected.sum() > 200
     mask = _masked(tmp_path / "foreign", run_cli, kind, disk, listed)
     np.testing.assert_array_equal(mask, expected)
+
+
+@pytest.mark.parametrize("forms", NAMES)
+def test_a_spacenet_image_id_in_the_other_unicode_form_names_its_image(tmp_path, run_cli,
+                                                                        forms):
+    """A SpaceNet-style CSV whose ImageId is Zürich_1 in the other form than the image's
+    file was refused: "no ImageId matches the images (Zürich_1); the file names e.g.
+    Zürich_1"; now its rows burn, and only its own."""
+    disk, listed = (unicodedata.normalize(form, "Zürich_1") for form in NAMES[forms])
+    image = write_raster(tmp_path / f"{disk}.tif", np.full((3, H, W), 90, np.uint8))
+    pixels = "POLYGON (({} 0,{} 0,{} 0,{} 0,{} 0))"
+    house = pixels.format(*(f"{x} {y}" for x, y in [*HOUSE, HOUSE[0]]))
+    other = pixels.format("1 30", "6 30", "6 38", "1 38", "1 30")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo\n"
+                      f'other,1,"{other}","{other}"\n{listed},1,"{house}","{house}"\n',
+                      encoding="utf-8")
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask = read_mask(tmp_path / "m.tif")[0]
+    expected = _masked(tmp_path / "coco", run_cli, "coco", "tile_1.tif", "tile_1.tif")
+    np.testing.assert_array_equal(mask, expected)
