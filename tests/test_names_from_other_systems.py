@@ -66,7 +66,21 @@ def _darwin(path, name):
             "annotations": [polygon], "properties": []}
 
 
+def _labelbox(path, name):
+    house = {"feature_id": "f1", "name": "building", "value": "building",
+             "annotation_kind": "ImagePolygon", "polygon": [{"x": x, "y": y} for x, y in HOUSE]}
+    label = {"label_kind": "Default", "version": "1.0.0", "id": "L1",
+             "label_details": {"created_by": "a@b.c"},
+             "annotations": {"objects": [house], "classifications": [], "relationships": []}}
+    row = {"data_row": {"id": "dr-1", "external_id": f"D:\\fotos\\{name}",
+                        "row_data": "https://storage.example/x/1"},
+           "media_attributes": {"width": W, "height": H, "mime_type": "image/tiff"},
+           "projects": {"proj1": {"name": "p", "labels": [label]}}}
+    return json.dumps(row) + "\n"
+
+
 FORMATS = {"coco": (_coco, "labels.json"), "cvat": (_cvat, "annotations.xml"),
+           "labelbox": (_labelbox, "export.ndjson"),
            "via": (_via, "via.json"), "labelstudio": (_labelstudio, "export.json"),
            "darwin": (_darwin, "darwin/item.json")}
 
@@ -120,3 +134,29 @@ def test_a_spacenet_image_id_in_the_other_unicode_form_names_its_image(tmp_path,
     mask = read_mask(tmp_path / "m.tif")[0]
     expected = _masked(tmp_path / "coco", run_cli, "coco", "tile_1.tif", "tile_1.tif")
     np.testing.assert_array_equal(mask, expected)
+
+
+@pytest.mark.parametrize("forms", NAMES)
+def test_a_supervisely_ann_file_in_the_other_unicode_form_names_its_image(tmp_path, run_cli,
+                                                                          forms):
+    """A Supervisely project's ann/Zürich_1.tif.json (unpacked on Linux from a macOS
+    archive, or the reverse) pairs with the image Zürich_1.tif given from elsewhere."""
+    disk, listed = (unicodedata.normalize(form, "Zürich_1.tif") for form in NAMES[forms])
+    root = tmp_path / "project"
+    (root / "ds0" / "ann").mkdir(parents=True)
+    (root / "ds0" / "img").mkdir()
+    (root / "meta.json").write_text(json.dumps({"classes": [
+        {"title": "building", "shape": "polygon", "color": "#FF0000", "id": 11}],
+        "tags": [], "projectType": "images"}))
+    house = {"id": 1, "classId": 11, "classTitle": "building", "geometryType": "polygon",
+             "tags": [], "points": {"exterior": [[5, 5], [20, 5], [20, 15], [5, 15]],
+                                    "interior": []}}
+    (root / "ds0" / "ann" / f"{listed}.json").write_text(json.dumps(
+        {"description": "", "tags": [], "size": {"height": H, "width": W},
+         "objects": [house]}), encoding="utf-8")
+    image = write_raster(tmp_path / disk, np.full((3, H, W), 90, np.uint8))
+    result = run_cli("make-masks", root, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((H, W), np.uint8)
+    expected[5:16, 5:21] = 1
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
