@@ -131,18 +131,20 @@ def _images(coco, path: Path, results: list) -> list:
     one image's id and another's number and only stems pair every result; InputError naming
     the image ids that are neither, or such an int where both readings pair every result."""
     from geotile.coco_labels import is_listed
+    from geotile.dataset_names import name_key
 
     by_id = {e["id"]: e for found in coco.by_name.values() for e in found}
     stems: dict = {}
-    for entry in by_id.values():
-        stem = Path(entry["file_name"].replace("\\", "/")).stem
+    for entry in by_id.values():  # in NFC: Ultralytics on macOS writes stems decomposed
+        stem = name_key(Path(entry["file_name"].replace("\\", "/")).stem)
         stems.setdefault(stem, []).append(entry)
         if stem.isdecimal():  # Ultralytics: int(stem) if stem.isnumeric()
             stems.setdefault(int(stem), []).append(entry)
     keys = [result.get("image_id") for result in results]
     as_ids = [by_id[k] if is_listed(k, by_id) else None for k in keys]
     as_stems = [stems[k][0] if isinstance(k, str | int) and not isinstance(k, bool)
-                and len(stems.get(k, ())) == 1 else None for k in keys]
+                and len(stems.get(k, ())) == 1 else None
+                for k in (name_key(k) if isinstance(k, str) else k for k in keys)]
     clash = next((i for i, (a, b) in enumerate(zip(as_ids, as_stems, strict=True))
                   if a is not None and b is not None and a is not b), None)
     by_stem = clash is not None and all(e is not None for e in as_stems)

@@ -186,6 +186,22 @@ def test_ultralytics_file_stem_image_ids(tmp_path, run_cli):
     assert (d["tp"], d["fp"], d["fn"]) == (2, 1, 2)
 
 
+def test_ultralytics_stems_in_the_other_unicode_form_pair(tmp_path, run_cli):
+    """Ultralytics run on macOS writes the stem of Zürich.png decomposed (NFD) as image_id;
+    the truth lists it composed (NFC): it was refused ("image_id 'Zürich' name no image"),
+    now it pairs as 'a' does."""
+    import unicodedata
+
+    truth = _truth(tmp_path / "annotation.json")
+    truth.write_text(truth.read_text().replace("val/a.png", "val/Z\\u00fcrich.png"))
+    results = _results(tmp_path / "predictions.json", RESULTS[:3],
+                       image_id=unicodedata.normalize("NFD", "Z\u00fcrich"))
+    result = run_cli("evaluate", results, truth, "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert (d["tp"], d["fp"], d["fn"]) == (2, 1, 2)
+
+
 def test_empty_results_and_conf_field(files, tmp_path, run_cli):
     """[] (a model that found nothing): every instance a false negative; --conf-field names
     the key of the confidence ('' file order: the duplicate first then takes A)."""
