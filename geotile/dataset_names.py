@@ -246,4 +246,4 @@ def url_name(url: str) -> str:
     parsed = urlparse(url.replace("\\", "/"))
     shown = parse_qs(parsed.query).get("d") if parsed.query else None
     target = shown[0] if shown else unquote(parsed.path)
-    return name_key(PurePosixPath(target).name)
+    return name_key(PurePosixPath(target.replace("\\", "/")).name)  # ?d=a%5Cb.jpg: Windows

@@ -160,3 +160,23 @@ def test_a_supervisely_ann_file_in_the_other_unicode_form_names_its_image(tmp_pa
     expected = np.zeros((H, W), np.uint8)
     expected[5:16, 5:21] = 1
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+
+
+@pytest.mark.parametrize("url", ["/data/local-files/?d=dataset1%5Ctile_1.tif",
+                                 "/data/local-files/?d=C%3A%5Cdata%5Ctile_1.tif",
+                                 "http://localhost:8080/data/local-files/?d=a%5Cb/tile_1.tif"])
+def test_a_label_studio_url_of_a_windows_path_names_its_file(tmp_path, run_cli, url):
+    """Label Studio on Windows escapes the folder's backslash in a local file's URL
+    (?d=dataset1%5C3293148.jpg, HumanSignal/label-studio#4121): the task was taken to name
+    the whole unescaped path, and its image was refused; now it names tile_1.tif."""
+    from geotile.dataset_names import url_name
+
+    assert url_name(url) == "tile_1.tif"
+    expected = _masked(tmp_path / "plain", run_cli, "labelstudio", "tile_1.tif", "tile_1.tif")
+    image = write_raster(tmp_path / "tile_1.tif", np.full((3, H, W), 90, np.uint8))
+    task = _labelstudio(None, "tile_1.tif")
+    task[0]["data"]["image"] = url
+    (tmp_path / "export.json").write_text(json.dumps(task))
+    result = run_cli("make-masks", tmp_path / "export.json", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
