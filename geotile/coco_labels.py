@@ -195,12 +195,30 @@ def base_path(file_name: str) -> str:
 
 def path_ends(image, entries: list, file_name) -> list:
     """Those of ``entries`` (one name in several folders) whose ``file_name(entry)`` the path
-    of ``image`` ends with (a/img.png, relative, ends so too); all of them where none is."""
+    of ``image`` ends with (a/img.png, relative, ends so too); where none is (a path of
+    another machine: C:\\data\\a\\img.png, /Users/ana/a/img.png), the one that shares the
+    most folders with its end (a/img.png); all of them where none or several do."""
     from geotile.dataset_names import name_key
 
     given = "/" + name_key(str(image).replace("\\", "/"))
-    return [e for e in entries if given.endswith("/" + name_key(base_path(file_name(e))))] \
-        or entries
+    listed = [name_key(base_path(file_name(e))) for e in entries]
+    found = [e for e, name in zip(entries, listed, strict=True)
+             if given.endswith("/" + name)]
+    if found:
+        return found
+    shared = [_shared_end(given.split("/"), name.split("/")) for name in listed]
+    best = [e for e, n in zip(entries, shared, strict=True) if n == max(shared)]
+    return best if max(shared) > 1 and len(best) == 1 else entries
+
+
+def _shared_end(a: list[str], b: list[str]) -> int:
+    """How many last parts of paths ``a`` and ``b`` (their parts) are the same."""
+    count = 0
+    for x, y in zip(reversed(a), reversed(b), strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 def image_entry(coco: Coco, image, name: str | None = None) -> dict:

@@ -11,7 +11,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from tests.conftest import write_raster
+from tests.conftest import assert_one_line_error, write_raster
 from tests.pixel_label_files import read_mask
 
 H, W = 40, 50
@@ -180,3 +180,45 @@ def test_a_label_studio_url_of_a_windows_path_names_its_file(tmp_path, run_cli, 
     result = run_cli("make-masks", tmp_path / "export.json", image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
+
+
+@pytest.mark.parametrize("kind", ["coco", "cvat"])
+@pytest.mark.parametrize("folder", ["C:\\data\\", "/Users/ana/data/", "D:/proj/"])
+def test_one_name_in_two_folders_of_another_machine_takes_the_image_s_folder(
+        tmp_path, run_cli, kind, folder):
+    """An export listing north\\img.tif and south\\img.tif under a Windows or macOS folder
+    (C:\\data\\north\\img.tif) was refused for each image, "give the image by a path that
+    ends with one of them", a path no Linux image can have; now each image takes the entry
+    of its own folder (north/img.tif: north's), and an image in a third folder is refused."""
+    names = [f"{folder}north\\img.tif", f"{folder}south\\img.tif"]
+    second = [(1, 30), (6, 30), (6, 38), (1, 38)]
+    if kind == "coco":
+        labels = tmp_path / "labels.json"
+        document = _coco(labels, "x")
+        document["images"] = [{"id": i + 1, "file_name": n, "width": W, "height": H}
+                              for i, n in enumerate(names)]
+        document["annotations"].append({**document["annotations"][0], "id": 2, "image_id": 2,
+                                        "segmentation": [[c for xy in second for c in xy]]})
+        labels.write_text(json.dumps(document))
+    else:
+        labels = tmp_path / "annotations.xml"
+        one = _cvat(labels, "x").split("<image ")
+        two = "<image " + one[1].replace('name="imgs/x"', f'name="{names[1]}"').replace(
+            'id="0"', 'id="1"').replace(
+            ";".join(f"{x},{y}" for x, y in HOUSE), ";".join(f"{x},{y}" for x, y in second))
+        one[1] = one[1].replace('name="imgs/x"', f'name="{names[0]}"')
+        labels.write_text("<image ".join(one).replace("</annotations>", two))
+    masks = {}
+    for where in ("north", "south", "west"):
+        image = write_raster((tmp_path / "imgs" / where).mkdir(parents=True) or
+                             tmp_path / "imgs" / where / "img.tif",
+                             np.full((3, H, W), 90, np.uint8))
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / f"{where}.tif")
+        if where == "west":
+            assert_one_line_error(result, "img.tif", "north", "south")
+            assert not (tmp_path / "west.tif").exists()
+            continue
+        assert result.exit_code == 0, result.output
+        masks[where] = read_mask(tmp_path / f"{where}.tif")[0]
+    assert masks["north"][10, 15] == 1 and masks["north"][34, 3] == 0
+    assert masks["south"][10, 15] == 0 and masks["south"][34, 3] == 1
