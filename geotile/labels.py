@@ -599,23 +599,51 @@ def _one_layer(path: Path, layer: str | None) -> None:
                          f"{path.stem!r}. Leave out --layer.")
 
 
+def _refuse_code_page_annotations(path: Path, document) -> None:
+    """InputError for an annotation tool's JSON (in an image's pixels) that is not UTF-8:
+    saved in Windows' code page (Labelme before 4.5: cp1252, or GBK on Chinese Windows,
+    wkentaro/labelme#299), which its own reader refuses and which is no GeoJSON either."""
+    from geotile.label_documents import (
+        is_coco,
+        is_darwin,
+        is_datumaro,
+        is_labelme,
+        is_labelstudio,
+        is_via,
+    )
+
+    kinds = ((is_labelme, "Labelme shapes"), (is_coco, "COCO annotations"),
+             (is_labelstudio, "a Label Studio export"), (is_via, "VIA regions"),
+             (is_darwin, "V7's Darwin JSON"), (is_datumaro, "Datumaro JSON"))
+    kind = next((name for test, name in kinds if test(document)), None)
+    if kind is not None:
+        raise InputError(f"{path}: {kind}, but not UTF-8 (saved in a Windows code page, as "
+                         "Labelme before 4.5 did). Convert it to UTF-8 and give that: "
+                         f"iconv -f CP1252 -t UTF-8 {path.name} > utf8/{path.name} (GBK "
+                         "for Chinese Windows).")
+
+
 def _read_geojson(path: Path, override=None, layer: str | None = None) -> Labels | None:
     """GeoJSON (or an xBD label file: :mod:`geotile.xbd`) as Labels."""
     raw = path.read_bytes()
     wide = wide_encoding(raw[:4])
+    latin = False
     try:
         text = raw.decode(wide or "utf-8-sig")
     except UnicodeDecodeError:  # GDAL reads such files too; names may show odd letters
         if wide:
             raise _cut_short(path, wide) from None
         text = raw.decode("latin-1").translate(WINDOWS_1252)
-        warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
-             "Check text fields with accents.")
+        latin = True
     if wide:
         _say_wide(path, wide)
     from geotile.json_text import loads
 
     document = loads(text)
+    if latin:
+        _refuse_code_page_annotations(path, document)
+        warn(f"{path}: not UTF-8, as GeoJSON must be (RFC 7946); read it as Latin-1. "
+             "Check text fields with accents.")
     from geotile.stac_labels import is_stac, labels_refusal
 
     if is_stac(document):  # an item's footprint is no label (make_masks reads its asset)

@@ -653,6 +653,27 @@ def test_a_labelme_file_saved_as_utf16_or_with_a_bom_is_read(tmp_path, run_cli, 
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0][0], _polygon(HOUSE))
 
 
+@pytest.mark.parametrize("command", ["make-masks", "evaluate"])
+def test_a_labelme_file_in_a_windows_code_page_is_refused_saying_so(tmp_path, run_cli,
+                                                                    command):
+    """Labelme before 4.5 saved its JSON in Windows' code page (cp1252: 'Straße' as one
+    byte 0xDF; wkentaro/labelme#299). Such a file, not UTF-8, was read as GeoJSON and
+    refused in two lines, a Latin-1 warning then "Labelme shapes ...: make-masks takes
+    them; give vector labels here", under make-masks itself; now one line says it is not
+    UTF-8 and how to convert it, and nothing is written."""
+    path = tmp_path / "labels" / "a.json"
+    document = _labelme(path, [_shape("Straße", HOUSE)])
+    path.write_bytes(json.dumps(document, ensure_ascii=False).encode("cp1252"))
+    assert b"Stra\xdfe" in path.read_bytes()
+    image = _png(tmp_path / "images" / "a.png")
+    out = tmp_path / "m.tif"
+    args = ([path, image, "-o", out] if command == "make-masks" else [image, path])
+    result = run_cli(command, *args)
+    assert_one_line_error(result, "a.json", "Labelme", "not UTF-8", "iconv")
+    assert "make-masks takes" not in result.stderr
+    assert not out.exists()
+
+
 def test_a_mask_reaching_far_past_the_image_is_refused_before_it_is_decoded(tmp_path,
                                                                            run_cli):
     """A mask PNG far larger than its image (one of 20000x20000 px on a 50x40 image took
