@@ -77,13 +77,28 @@ def read_json(path: Path, give: str, parse=loads):
     from geotile.errors import InputError
 
     try:
-        return parse(decoded(path.read_bytes()))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raw = path.read_bytes()
+        return parse(decoded(raw))
+    except UnicodeDecodeError as exc:
+        if _code_page_text(raw):
+            raise InputError(
+                f"{path}: not UTF-8 (byte 0x{raw[exc.start]:02X} at {exc.start}: saved in a "
+                "Windows code page). Convert it to UTF-8 and give that: iconv -f CP1252 -t "
+                f"UTF-8 {path.name} > utf8/{path.name} (GBK for Chinese Windows).") from exc
+        raise InputError(f"{path}: not a JSON file ({exc}). {give}") from exc
+    except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a JSON file ({first}). {give}") from exc
     except RecursionError:
         raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile file). "
                          f"{give}") from None
+
+
+def _code_page_text(raw: bytes) -> bool:
+    """Whether ``raw``, not UTF-8, is JSON text in a one-byte code page (cp1252, as Windows
+    tools saved it): it begins as a JSON object or array and holds no control bytes."""
+    head = raw[:4096].lstrip()
+    return head[:1] in (b"{", b"[") and not any(b < 9 or 13 < b < 32 for b in head)
 
 
 def sniffed(path, pattern: re.Pattern, size: int, suffix: str | None = None) -> bool:

@@ -521,6 +521,21 @@ def test_a_coco_file_saved_as_utf16_or_with_a_bom_is_read(tmp_path, run_cli, enc
     np.testing.assert_array_equal(_read(tmp_path / "m.tif")[0], expected)
 
 
+def test_a_coco_file_in_a_windows_code_page_is_refused_saying_so(tmp_path, run_cli):
+    """A COCO file saved in Windows' code page (a category 'Straße' as the byte 0xDF) was
+    refused as "not a JSON file ('utf-8' codec can't decode byte 0xdf ...). Give a COCO
+    annotation file": it is one; now the line says it is not UTF-8 and how to convert it."""
+    image = _png(tmp_path / "img.png")
+    labels = _coco(tmp_path / "annotation.json", [{"segmentation": [POLYGON]}],
+                   categories=[{"id": 100, "name": "Straße"}])
+    labels.write_bytes(json.dumps(json.loads(labels.read_text()),
+                                  ensure_ascii=False).encode("cp1252"))
+    result = run_cli("make-masks", labels, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "annotation.json", "not UTF-8", "byte 0xDF", "iconv")
+    assert "not a JSON file" not in result.stderr
+    assert not (tmp_path / "m.tif").exists()
+
+
 @pytest.mark.parametrize(("orientation", "size"), [("3", (W, H)), ("6", (H, W))])
 def test_a_photo_turned_by_exif_with_annotations_is_refused(tmp_path, run_cli, orientation,
                                                             size):
