@@ -81,10 +81,7 @@ def read_json(path: Path, give: str, parse=loads):
         return parse(decoded(raw))
     except UnicodeDecodeError as exc:
         if _code_page_text(raw):
-            raise InputError(
-                f"{path}: not UTF-8 (byte 0x{raw[exc.start]:02X} at {exc.start}: saved in a "
-                "Windows code page). Convert it to UTF-8 and give that: iconv -f CP1252 -t "
-                f"UTF-8 {path.name} > utf8/{path.name} (GBK for Chinese Windows).") from exc
+            raise not_utf8(path, exc) from exc
         raise InputError(f"{path}: not a JSON file ({exc}). {give}") from exc
     except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -92,6 +89,17 @@ def read_json(path: Path, give: str, parse=loads):
     except RecursionError:
         raise InputError(f"{path}: JSON nested too deep to read (a broken or hostile file). "
                          f"{give}") from None
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError):
+    """The InputError of a text file (JSON, YAML) saved in a Windows code page, not UTF-8:
+    the byte, and how to convert it."""
+    from geotile.errors import InputError
+
+    return InputError(
+        f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02X} at {exc.start}: saved in a "
+        "Windows code page). Convert it to UTF-8 and give that: iconv -f CP1252 -t UTF-8 "
+        f"{path.name} > utf8/{path.name} (GBK for Chinese Windows).")
 
 
 def _code_page_text(raw: bytes) -> bool:

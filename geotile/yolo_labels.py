@@ -225,7 +225,11 @@ def read_names(path: Path) -> list[str]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(f"{path}: not valid YAML ({getattr(exc, 'problem', None) or exc}"
                          f"{where}). Fix it: Ultralytics reads it too.") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # typed in Notepad on Windows
+        from geotile.json_text import not_utf8
+
+        raise not_utf8(path, exc) from exc
+    except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc}).") from exc
     except RecursionError:
         raise InputError(f"{path}: nested too deep to read (a broken or hostile file). Fix "

@@ -400,3 +400,15 @@ def test_a_line_of_more_points_than_the_limit_is_refused_before_any_geometry(tmp
     assert MAX_POINTS == 1_000_000
     line = "0 " + " ".join(["0.1 0.1", "0.5 0.1", "0.5 0.5"] * 333_334)
     _refused(tmp_path, run_cli, [line], "a.txt line 2", "more than 1,000,000 points")
+
+
+def test_a_data_yaml_in_a_windows_code_page_is_refused_saying_so(tmp_path, run_cli):
+    """A data.yaml typed in Notepad on Windows (names: [Straße]: the byte 0xDF, cp1252) was
+    refused as "cannot be read ('utf-8' codec can't decode byte 0xdf ...)." with no way out;
+    now the line says it is not UTF-8 and how to convert it (Ultralytics reads UTF-8)."""
+    labels, images = _dataset(tmp_path / "ds", {"a": ["0 0.1 0.1 0.5 0.1 0.5 0.5"]},
+                              names="names: [a]\n")
+    (tmp_path / "ds" / "data.yaml").write_bytes("names:\r\n  0: Straße\r\n".encode("cp1252"))
+    result = run_cli("make-masks", labels, images, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "data.yaml", "not UTF-8", "byte 0xDF", "iconv")
+    assert not (tmp_path / "m.tif").exists()
