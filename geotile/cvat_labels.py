@@ -184,11 +184,36 @@ def parse_cvat(path: Path, wanted: set[str]) -> tuple[list[str], list[_Entry]]:
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
     except expat.ExpatError as exc:
+        byte = _byte_at(path, parser.ErrorByteIndex)
+        if byte is not None:  # re-saved by a Windows editor in cp1252
+            from geotile.json_text import not_utf8
+
+            raise not_utf8(path, byte, parser.ErrorByteIndex) from None
         raise InputError(f"{path}: not well-formed XML ({exc}). Give CVAT's annotations.xml "
                          "export, whole.") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     return list(dict.fromkeys(declared)), entries
+
+
+def _byte_at(path: Path, index: int) -> int | None:
+    """The byte at ``index`` of the file (where expat stopped) when no UTF-8 character
+    starts there, else None."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(index, 0))
+            found = handle.read(4)
+    except OSError:
+        return None
+    if index < 0 or not found or found[0] < 0x80:
+        return None
+    for end in range(2, len(found) + 1):
+        try:
+            found[:end].decode("utf-8")
+            return None
+        except UnicodeDecodeError:
+            continue
+    return found[0]
 
 
 def base_name(name: str) -> str:

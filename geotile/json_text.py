@@ -81,7 +81,7 @@ def read_json(path: Path, give: str, parse=loads):
         return parse(decoded(raw))
     except UnicodeDecodeError as exc:
         if _code_page_text(raw):
-            raise not_utf8(path, exc) from exc
+            raise not_utf8(path, raw[exc.start], exc.start) from exc
         raise InputError(f"{path}: not a JSON file ({exc}). {give}") from exc
     except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -91,13 +91,13 @@ def read_json(path: Path, give: str, parse=loads):
                          f"{give}") from None
 
 
-def not_utf8(path: Path, exc: UnicodeDecodeError):
-    """The InputError of a text file (JSON, YAML) saved in a Windows code page, not UTF-8:
-    the byte, and how to convert it."""
+def not_utf8(path: Path, byte: int, position: int):
+    """The InputError of a text file (JSON, YAML, XML) saved in a Windows code page, not
+    UTF-8 (``byte`` at ``position`` is not): how to convert it."""
     from geotile.errors import InputError
 
     return InputError(
-        f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02X} at {exc.start}: saved in a "
+        f"{path}: not UTF-8 (byte 0x{byte:02X} at {position}: saved in a "
         "Windows code page). Convert it to UTF-8 and give that: iconv -f CP1252 -t UTF-8 "
         f"{path.name} > utf8/{path.name} (GBK for Chinese Windows).")
 

@@ -228,7 +228,7 @@ def read_names(path: Path) -> list[str]:
     except UnicodeDecodeError as exc:  # typed in Notepad on Windows
         from geotile.json_text import not_utf8
 
-        raise not_utf8(path, exc) from exc
+        raise not_utf8(path, exc.object[exc.start], exc.start) from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc}).") from exc
     except RecursionError:

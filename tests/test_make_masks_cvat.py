@@ -512,3 +512,17 @@ def test_ignore_shapes_are_255_and_no_class(tmp_path, run_cli):
     expected[_polygon(HOUSE)] = 255
     np.testing.assert_array_equal(bands[0], expected)
     assert json.loads(tags["GEOTILE_CLASS_NAMES"]) == ["background", "house", "tree"]
+
+
+def test_an_export_re_saved_in_a_windows_code_page_is_refused_saying_so(tmp_path, run_cli):
+    """annotations.xml re-saved by a Windows editor in cp1252 (a label 'Straße' as the byte
+    0xDF, the declaration still utf-8) was refused as "not well-formed XML (not well-formed
+    (invalid token) ...)"; now the line says it is not UTF-8 and how to convert it."""
+    path = tmp_path / "annotations.xml"
+    write_cvat(path, [("a.png", W, H, [polygon("Straße", HOUSE)])],
+               labels=[("Straße", "polygon")])
+    path.write_bytes(path.read_text(encoding="utf-8").encode("cp1252"))
+    image = _png(tmp_path / "a.png")
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "annotations.xml", "not UTF-8", "byte 0xDF", "iconv")
+    assert not (tmp_path / "m.tif").exists()
