@@ -134,9 +134,9 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
 def _refuse_other_case(folder: Path, images) -> None:
     """A file of ``folder`` named as one of ``images`` but for the case of its letters
     (f1.PNG beside F1.jpg) is refused, not read as no class there."""
-    from geotile.dataset_names import name_key
     from geotile.image_stems import image_stem
     from geotile.input_files import RASTER_SUFFIXES
+    from geotile.name_keys import name_key
 
     if not images:
         return

@@ -183,7 +183,7 @@ def _class_map(categories: dict) -> dict[str, int]:
 def base_name(file_name: str) -> str:
     """The base name of a COCO ``file_name`` (which may hold folders, / or \\), in NFC
     (:func:`geotile.dataset_names.name_key`: macOS names files decomposed)."""
-    from geotile.dataset_names import name_key
+    from geotile.name_keys import name_key
 
     return name_key(PurePosixPath(file_name.replace("\\", "/")).name)
 
@@ -198,7 +198,7 @@ def path_ends(image, entries: list, file_name) -> list:
     of ``image`` ends with (a/img.png, relative, ends so too); where none is (a path of
     another machine: C:\\data\\a\\img.png, /Users/ana/a/img.png), the one that shares the
     most folders with its end (a/img.png); all of them where none or several do."""
-    from geotile.dataset_names import name_key
+    from geotile.name_keys import name_key
 
     given = "/" + name_key(str(image).replace("\\", "/"))
     listed = [name_key(base_path(file_name(e))) for e in entries]
@@ -225,8 +225,8 @@ def image_entry(coco: Coco, image, name: str | None = None) -> dict:
     """``image``'s entry in ``coco`` (its file name; :func:`checked_entry` checks its size);
     InputError in one line naming both files otherwise. ``name``: the file name to look for
     when ``image`` is another raster of the image's pixels (evaluate's prediction)."""
-    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
+    from geotile.name_keys import name_key
 
     name = name_key(name or input_path(image).name)
     found = coco.by_name.get(name, [])

@@ -131,7 +131,7 @@ def _images(coco, path: Path, results: list) -> list:
     one image's id and another's number and only stems pair every result; InputError naming
     the image ids that are neither, or such an int where both readings pair every result."""
     from geotile.coco_labels import is_listed
-    from geotile.dataset_names import name_key
+    from geotile.name_keys import name_key
 
     by_id = {e["id"]: e for found in coco.by_name.values() for e in found}
     stems: dict = {}

@@ -73,9 +73,9 @@ def read_cvat(labels, images):
     :class:`geotile.labelme_labels.Labelme` (one ``LabelmeFile`` per image, its ``path``
     the XML): every image's entry found (by name) and of the image's size before any shape
     is made; InputError in one line otherwise."""
-    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
     from geotile.labelme_labels import Labelme, LabelmeFile, is_ignore
+    from geotile.name_keys import name_key
 
     path = Path(os.fspath(labels))
     wanted = {name_key(input_path(image).name) for image in images}
@@ -218,7 +218,7 @@ def _byte_at(path: Path, index: int) -> int | None:
 
 def base_name(name: str) -> str:
     """The file name of an <image>'s name (a path with / or \\), in NFC."""
-    from geotile.dataset_names import name_key
+    from geotile.name_keys import name_key
 
     return name_key(PurePosixPath(name.replace("\\", "/")).name)
 
@@ -227,8 +227,8 @@ def _entry(path: Path, entries: list[_Entry], image) -> _Entry:
     """``image``'s entry: the one of its base name, or among several the one its path ends
     with; InputError naming them otherwise."""
     from geotile.coco_labels import path_ends
-    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
+    from geotile.name_keys import name_key
 
     name = name_key(input_path(image).name)
     found = [e for e in entries if e.shapes is not None and base_name(e.name) == name]

@@ -49,9 +49,9 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from geotile.dataset_names import name_key
 from geotile.errors import InputError
 from geotile.label_documents import is_darwin
+from geotile.name_keys import name_key
 from geotile.short_repr import short_repr
 
 #: annotation kinds without an area (left out), in darwin-py's order of main types; a

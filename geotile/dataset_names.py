@@ -12,8 +12,9 @@ scene name. FLAIR marks both by a prefix instead: ``IMG_000001.tif`` with ``MSK_
 from __future__ import annotations
 
 import re
-import unicodedata
 from pathlib import PurePosixPath
+
+from geotile.name_keys import name_key
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
@@ -37,12 +38,6 @@ IMAGE_SUFFIXES = ("_sat", "-sat", "_rgb", "_rgbir", "_irrg", "_image", "_img", "
                   "_ortho", "_naip-new", "_naip-old", "_s1hand", "_s2hand", "_s1weak")
 #: an image's name prefix and its mask's (FLAIR #1/#2: IMG_000001.tif, MSK_000001.tif)
 PREFIXES = (("IMG_", "MSK_"),)
-
-
-def name_key(name: str) -> str:
-    """``name`` as files are paired by it: in Unicode NFC (macOS writes Zürich as Zu +
-    U+0308, NFD; Linux and Windows keep what they are given), so both spell one name."""
-    return unicodedata.normalize("NFC", name)
 
 
 def scene_name(image_stem: str) -> str | None:

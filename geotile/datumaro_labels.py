@@ -232,7 +232,7 @@ class _Index:
     names in Unicode NFC (:func:`geotile.dataset_names.name_key`)."""
 
     def __init__(self, items: list[_Item]):
-        from geotile.dataset_names import name_key
+        from geotile.name_keys import name_key
 
         self.by_name: dict[str, list[_Item]] = {}
         self.by_stem: dict[str, list[_Item]] = {}
@@ -253,8 +253,8 @@ def _pair(labels, index: _Index, image) -> _Item:
     """``image``'s item: the one whose image path names it, else the one whose id is its
     stem (of several, the one of the subset a folder of the image's path names: datumaro's
     images/<subset>/); InputError naming the image for none or several."""
-    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
+    from geotile.name_keys import name_key
 
     source = Path(os.fspath(input_path(image)))
     found = (index.by_name.get(name_key(source.name))

@@ -63,18 +63,18 @@ def interrupted_as(output):
     """Ctrl-C or SIGTERM (KeyboardInterrupt) in the block as :class:`Interrupted` naming
     ``output``, as every writing function raises it; after the block put a new ``output``
     in place (writers publish only complete files), the line says so."""
-    before = _identity(output)
+    before = file_identity(output)
     try:
         yield
     except KeyboardInterrupt:
-        if _identity(output) not in (None, before):
+        if file_identity(output) not in (None, before):
             raise Interrupted(f"{output}: interrupted after it was written completely (it "
                               "is in place).") from None
         raise Interrupted(f"{output}: interrupted; nothing was written under that name "
                           "(the temporary files were removed).") from None
 
 
-def _identity(path) -> tuple | None:
+def file_identity(path) -> tuple | None:
     """The file ``path`` is now (device, inode, mtime, size); None where there is none."""
     try:
         info = os.stat(path)

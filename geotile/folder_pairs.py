@@ -46,7 +46,7 @@ def _without_images_of_masks(rasters: list[Path], others: list[Path], pairs) -> 
     namesake among ``others`` (the other folder's rasters) and the raster a partner there
     too (``pairs(stem, other_stem)``: farm-ortho.tif and farm.tif in both folders are two
     images; 104_sat.jpg beside predictions named 104_mask.tif is still the image)."""
-    from geotile.dataset_names import name_key
+    from geotile.name_keys import name_key
 
     by_key = {name_key(p.stem).lower(): p.stem for p in rasters}
     stems = set(by_key)
@@ -68,7 +68,8 @@ def _masks_of(stem: str, stems: set[str], path: Path | None = None) -> set[str]:
     name marks it an image, compared in NFC; a name of no image suffix (``a`` beside
     ``a_mask``, a LandCover.ai piece ``<name>_<k>`` beside ``<name>_<k>_m``; the file
     ``path``) only when it is an image, not a class mask of its own."""
-    from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key, suffix_fits
+    from geotile.dataset_names import MASK_SUFFIXES, mask_bases, suffix_fits
+    from geotile.name_keys import name_key
 
     bases = mask_bases(name_key(stem))
     masks = {(base + suffix).lower() for base in bases for suffix in MASK_SUFFIXES
@@ -95,8 +96,8 @@ def _is_image(path: Path) -> bool:
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
     """``files`` by stem in NFC (:func:`~geotile.dataset_names.name_key`); an OSM extract's
     tile_a.osm.pbf by tile_a, as make-masks pairs it."""
-    from geotile.dataset_names import name_key
     from geotile.label_folders import label_stem
+    from geotile.name_keys import name_key
 
     stems: dict[str, Path] = {}
     for path in files:

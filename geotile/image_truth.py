@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from geotile.dataset_names import name_key
 from geotile.errors import InputError
+from geotile.name_keys import name_key
 
 #: what may follow an image's stem in its prediction's name
 PREDICTION_SUFFIXES = ("_pred", "-pred", "_prediction", "_predictions", "_probabilities",

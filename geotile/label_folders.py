@@ -88,9 +88,10 @@ def pair_labels(labels, images, rasters: bool = False,
     name expected for an image with no label file or with two. Label files of no image are
     left alone. ``rasters``: a folder without vector files gives its rasters. ``strip``:
     suffixes (any case) left out of the files' names before pairing (SpaceNet 7's _UDM)."""
-    from geotile.dataset_names import catalog_tile, image_name, name_key, scene_of_mask
+    from geotile.dataset_names import catalog_tile, image_name, scene_of_mask
     from geotile.image_stems import image_stem
     from geotile.input_paths import input_path
+    from geotile.name_keys import name_key
     from geotile.spacenet import image_id
 
     # an image is never its own label (a GeoNRW city's <E>_<N>_rgb.jp2 beside its _seg.tif)
@@ -145,7 +146,8 @@ def _landcover_ai_name(path: Path, stem: str, image: str) -> bool:
     """Whether the vector file ``path`` (its stem ``stem``) pairs with the image ``image``
     by LandCover.ai's ``_m`` mask suffix alone (``area_1_m.geojson`` for ``area_1.tif``):
     that dataset's masks are PNG rasters, so a vector file so named is no label of it."""
-    from geotile.dataset_names import name_key, names_mask_with
+    from geotile.dataset_names import names_mask_with
+    from geotile.name_keys import name_key
 
     return is_label_file(path) and name_key(stem) != name_key(image) \
         and names_mask_with(stem, image, "_m")
@@ -181,7 +183,8 @@ def _candidates(files: list[Path], stem_of=label_stem):
     :func:`~geotile.dataset_names.image_name` may pair with it (a superset, found by the
     names' bases and SpaceNet ids, so that pairing thousands of tiles takes no
     thousands-squared comparisons)."""
-    from geotile.dataset_names import MASK_SUFFIXES, mask_bases, name_key
+    from geotile.dataset_names import MASK_SUFFIXES, mask_bases
+    from geotile.name_keys import name_key
     from geotile.spacenet import image_id
 
     by_base, by_id, by_tail = defaultdict(set), defaultdict(set), defaultdict(set)

@@ -48,10 +48,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import shapely
 
-from geotile.dataset_names import name_key
 from geotile.errors import InputError
 from geotile.label_documents import ndjson_row
 from geotile.labelme_labels import MOST_RADIUS, Labelme, LabelmeFile, run_names
+from geotile.name_keys import name_key
 
 #: object kinds with an area, without one, and given by URL
 AREA = ("ImagePolygon", "ImageBoundingBox")

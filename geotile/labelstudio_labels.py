@@ -43,10 +43,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import shapely
 
-from geotile.dataset_names import name_key, url_name
+from geotile.dataset_names import url_name
 from geotile.errors import InputError
 from geotile.label_documents import is_labelstudio
 from geotile.labelme_labels import MASK_INSET, Labelme, LabelmeFile, ellipse, run_names
+from geotile.name_keys import name_key
 
 #: keys a Label Studio export names near its start (JSON_MIN names its annotation's after
 #: the regions, a brush's RLE maybe 64 KiB long, after its format): worth parsing it to see

@@ -295,9 +295,9 @@ def outputs_as_found(outputs) -> Iterator[None]:
     never replaced again (:func:`atomic_output`), and :func:`check_outputs_kept` says at
     the end when one this run wrote was replaced, so that no run ends well with a mix of
     its outputs and another's."""
-    from geotile.errors import _identity
+    from geotile.errors import file_identity
 
-    token = RUN_OUTPUTS.set(({os.path.abspath(p): _identity(p) for p in outputs}, {}))
+    token = RUN_OUTPUTS.set(({os.path.abspath(p): file_identity(p) for p in outputs}, {}))
     try:
         yield
     finally:
@@ -306,28 +306,28 @@ def outputs_as_found(outputs) -> Iterator[None]:
 
 def _changed_meanwhile(final: Path) -> bool:
     """Whether another process wrote ``final`` since this run began (:data:`RUN_OUTPUTS`)."""
-    from geotile.errors import _identity
+    from geotile.errors import file_identity
 
     noted = RUN_OUTPUTS.get()
     key = os.path.abspath(final)
-    return noted is not None and key in noted[0] and _identity(final) != noted[0][key]
+    return noted is not None and key in noted[0] and file_identity(final) != noted[0][key]
 
 
 def _note_written(final: Path) -> None:
-    from geotile.errors import _identity
+    from geotile.errors import file_identity
 
     if (noted := RUN_OUTPUTS.get()) is not None and (key := os.path.abspath(final)) in noted[0]:
-        noted[1][key] = (final, _identity(final))  # named as given
+        noted[1][key] = (final, file_identity(final))  # named as given
 
 
 def check_outputs_kept() -> None:
     """At the end of a run: OutputExistsError naming the first output it wrote that another
     process replaced since (a second run into the same outputs: a mix of both)."""
-    from geotile.errors import _identity
+    from geotile.errors import file_identity
 
     noted = RUN_OUTPUTS.get()
     replaced = [final for final, found in (noted[1] if noted else {}).values()
-                if _identity(final) != found]
+                if file_identity(final) != found]
     if replaced:
         more = f" (and {counted(len(replaced) - 1, 'other')})" if len(replaced) > 1 else ""
         raise OutputExistsError(

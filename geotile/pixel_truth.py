@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.dataset_names import name_key
 from geotile.errors import InputError, UsageError
 from geotile.image_truth import (
     ImageTruth,
@@ -39,6 +38,7 @@ from geotile.image_truth import (
     stand_in,
     yolo_truth,
 )
+from geotile.name_keys import name_key
 
 log = logging.getLogger(__name__)
 

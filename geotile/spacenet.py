@@ -88,8 +88,8 @@ def match_image(name: str | os.PathLike, ids) -> str | None:
     """The ImageId among ``ids`` that an image belongs to: its stem, its stem without the
     product prefix, else the longest id the stem ends with after an underscore; compared
     in NFC (:func:`geotile.dataset_names.name_key`: macOS names files decomposed)."""
-    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
+    from geotile.name_keys import name_key
 
     keys = {name_key(i): i for i in ids}
     stem = name_key(input_path(name).stem)

@@ -48,9 +48,9 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from geotile.dataset_names import name_key
 from geotile.errors import InputError
 from geotile.labelme_labels import LabelmeFile
+from geotile.name_keys import name_key
 from geotile.short_repr import short_repr
 
 #: shapes burnt, and those without an area (left out)

@@ -164,8 +164,8 @@ def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path
     of several of one stem (a recursive pattern), the one at the image's path with
     images/ as ``folder``/ (labels/; DOTA's labelTxt/); InputError when that does not
     choose."""
-    from geotile.dataset_names import name_key
     from geotile.input_paths import input_path
+    from geotile.name_keys import name_key
 
     by_stem: dict[str, list[Path]] = {}
     for f in files:
