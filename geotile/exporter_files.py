@@ -9,6 +9,7 @@ from pathlib import Path
 def named_sidecar_paths(model_path) -> list[Path]:
     """The files of :func:`geotile.exporter_sidecars.sidecar_paths` known by name (all but
     an MLM item, which may be any JSON file beside the model)."""
+    from geotile.esri_sidecars import esri_files
     from geotile.hf_sidecars import CONFIG, PREPROCESSOR, hf_folder
     from geotile.mmdeploy_sidecars import mmdeploy_files
     from geotile.paddle_sidecars import paddle_files
@@ -19,4 +20,4 @@ def named_sidecar_paths(model_path) -> list[Path]:
     beside = hf_folder(model_path)
     return [beside / PREPROCESSOR, beside / CONFIG, *mmdeploy_files(model_path),
             *paddle_files(model_path), *rv_files(model_path), *smp_files(model_path),
-            *terratorch_files(model_path)]
+            *terratorch_files(model_path), *esri_files(model_path)]

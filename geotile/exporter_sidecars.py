@@ -3,7 +3,8 @@ a STAC MLM item whose model asset it is (:mod:`geotile.mlm_sidecars`), Hugging F
 (Optimum: :mod:`geotile.hf_sidecars`), MMDeploy's
 (:mod:`geotile.mmdeploy_sidecars`), PaddleSeg's and PaddleRS'
 (:mod:`geotile.paddle_sidecars`), Raster Vision's (:mod:`geotile.rastervision_sidecars`),
-TerraTorch's Lightning config (:mod:`geotile.terratorch_sidecars`),
+TerraTorch's Lightning config (:mod:`geotile.terratorch_sidecars`), Esri's .emd
+(:mod:`geotile.esri_sidecars`),
 segmentation_models_pytorch's (:mod:`geotile.smp_sidecars`: normalisation only).
 The first whose files declare a normalisation, or class names, gives them; the model's
 metadata and the options override them (:class:`geotile.model.OnnxModel`)."""
@@ -17,6 +18,7 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     """(name -> (value, where), the file read) of the first exporter's normalisation beside
     ``model_path`` (:func:`~geotile.hf_sidecars.hf_normalization` and its peers: "mean",
     "std" of those ``wanted``, "scale" when ``scale``); ({}, None) without one."""
+    from geotile.esri_sidecars import emd_file, esri_normalization
     from geotile.hf_sidecars import PREPROCESSOR, hf_folder, hf_normalization
     from geotile.mlm_sidecars import mlm_item, mlm_normalization
     from geotile.mmdeploy_sidecars import PIPELINE, mmdeploy_folder, mmdeploy_normalization
@@ -43,6 +45,9 @@ def sidecar_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     declared = terratorch_normalization(model_path, wanted, scale)
     if declared:
         return declared, terratorch_config(model_path)[0]
+    declared = esri_normalization(model_path, wanted, scale)
+    if declared:
+        return declared, emd_file(model_path)
     return smp_normalization(model_path, wanted, scale)
 
 
@@ -81,6 +86,7 @@ def sidecar_class_names(model_path, channels: int | None = None):
     config.yaml; (None,
     None, None) without any. ``channels``: the model's classes, where known (an MLM item's
     nodata classes are left out for them)."""
+    from geotile.esri_sidecars import emd_file, esri_class_names
     from geotile.hf_sidecars import CONFIG, hf_class_names, hf_folder
     from geotile.mlm_sidecars import mlm_class_names, mlm_item
     from geotile.mmdeploy_sidecars import DETAIL, mmdeploy_class_names, mmdeploy_folder
@@ -106,6 +112,9 @@ def sidecar_class_names(model_path, channels: int | None = None):
     value, where = terratorch_class_names(model_path)
     if value is not None:
         return value, where, terratorch_config(model_path)[0]
+    value, where = esri_class_names(model_path, channels)
+    if value is not None:
+        return value, where, emd_file(model_path)
     return None, None, None
 
 

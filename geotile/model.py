@@ -768,10 +768,11 @@ class OnnxModel:
         except OSError as exc:
             raise ModelError(f"{path}: cannot be read ({exc.strerror or exc}). Check its "
                              "permissions, or copy it again.") from exc
-        if data[:2] == b"PK":  # a zip: Raster Vision's model bundle, its model.onnx read
+        if data[:2] == b"PK":  # a zip: an Esri .dlpk's ONNX model, or Raster Vision's bundle's
+            from geotile.esri_sidecars import dlpk_onnx, is_dlpk
             from geotile.rastervision_sidecars import bundle_onnx
 
-            data = bundle_onnx(path)
+            data = dlpk_onnx(path) if is_dlpk(path) else bundle_onnx(path)
         onnx_model = load_model(path, data)
         graph = onnx_model.graph if onnx_model is not None else None
         from geotile.legacy_resize import asymmetric_upsampling
@@ -835,6 +836,7 @@ class OnnxModel:
         unless ``scale`` (--scale) says what the pixels are, then warned of and none is run.
         An MLM item's bands and clips (:func:`~geotile.mlm_sidecars.mlm_input`): its clips
         are left out with --scale or --mean and --std (``replaced``)."""
+        from geotile.esri_sidecars import esri_bands
         from geotile.mlm_sidecars import mlm_input, mlm_item
         from geotile.rastervision_sidecars import rv_raster_input
         from geotile.terratorch_sidecars import terratorch_bands
@@ -843,7 +845,7 @@ class OnnxModel:
         if item is not None:
             self.sidecars["mlm"] = item  # read for its tasks and input, whatever it gives
         found = self.raster_input = mlm_input(self.path, self.channels) or rv_raster_input(
-            self.path) or terratorch_bands(self.path)
+            self.path) or terratorch_bands(self.path) or esri_bands(self.path)
         if found is None:
             return
         if found.file == item:

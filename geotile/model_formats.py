@@ -343,16 +343,23 @@ def _zip(path: Path, file, size: int) -> str | None:
                 f"keras.saving.load_model('{path.name}').export('model.onnx', format='onnx'); "
                 f"{TF_NHWC}.")
     emd = next((name for name in names if name.lower().endswith(".emd")), None)
-    if emd is not None:
-        return f"{path}: " + _esri(_member_json(file, dict(members)[emd]))
+    if emd is not None:  # its ONNX model is read from it (geotile.esri_sidecars.dlpk_onnx)
+        found = _member_json(file, dict(members)[emd])
+        model = str(found.get("ModelFile") or "") if isinstance(found, dict) else ""
+        if model.lower().endswith(".onnx") and any(
+                name.rsplit("/", 1)[-1] == model.rsplit("/", 1)[-1] for name in names):
+            return None
+        return f"{path}: " + esri_line(found)
     if count > MEMBERS:
         return (f"{path}: a zip of {count:,} files, no model (a Raster Vision bundle holds a "
                 "few): unzip it and give the model's .onnx file.")
     return None
 
 
-def _esri(emd) -> str:
-    """The line of an Esri deep learning package whose .emd says ``emd`` (a dict, or None)."""
+def esri_line(emd) -> str:
+    """The line of an Esri deep learning package whose .emd says ``emd`` (a dict, or None)
+    that geotile does not run: no ONNX model in it, or one whose weights lie in external
+    files (a .dlpk holding an ONNX model is read: :func:`geotile.esri_sidecars.dlpk_onnx`)."""
     emd = emd if isinstance(emd, dict) else {}
     framework = str(emd.get("Framework") or "an unnamed framework")[:40]
     model = str(emd.get("ModelFile") or "its model file")[:80]
@@ -466,7 +473,7 @@ def _folder(path: Path) -> str | None:
             found = json.loads(_head(path / emd).decode("utf-8-sig"))
         except (ValueError, RecursionError):
             found = None
-        return f"{path}: " + _esri(found).replace("unzip it and ", "")
+        return f"{path}: " + esri_line(found).replace("unzip it and ", "")
     return None
 
 

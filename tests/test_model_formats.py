@@ -5480,8 +5480,9 @@ OTHER_FORMATS = {
         {"Framework": "PyTorch", "ModelFile": "model.pth",
          "ModelConfiguration": "_DynamicUnet"}).encode(), "model.pth": b"PK"}),
         "roads.dlpk", ["Esri deep learning package (.dlpk) of a PyTorch model (model.pth)"]),
+    # one holding its ONNX model is run (tests/test_predict_esri.py): not one without it
     "onnx dlpk": (lambda p: stored_zip(p, {"unet.emd": json.dumps(
-        {"Framework": "ONNX", "ModelFile": "unet.onnx"}).encode(), "unet.onnx": b"\x08\x07"}),
+        {"Framework": "ONNX", "ModelFile": "unet.onnx"}).encode(), "unet.pth": b"\x08\x07"}),
         "roads.dlpk", ["Esri deep learning package (.dlpk) holding the ONNX model unet.onnx: "
                        "unzip it and give unet.onnx"]),
     "darknet cfg": (lambda p: p.write_bytes(b"[net]\nbatch=1\n"), "yolo.cfg", ["Darknet"]),

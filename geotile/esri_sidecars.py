@@ -1,0 +1,279 @@
+"""Esri's files with an ONNX model: its Esri Model Definition (``.emd``, JSON) beside it (the
+same stem, else the one .emd of the folder whose ``ModelFile`` names it), or the deep learning
+package (``.dlpk``, a zip of the .emd, the model and a raster function) given as the model
+(:func:`dlpk_onnx`). Read for what the ONNX metadata and the other exporters' files do not
+declare (options override all, see :meth:`geotile.model.OnnxModel.set_normalization`), as
+arcgis.learn writes it (``ArcGISModel._create_emd_template``) and its raster functions use it
+(``normalize_batch`` / ``norm``):
+
+- normalisation: ``NormalizationStats`` (a multispectral model's, stats of all the raster's
+  bands, picked by ``ExtractBands``): ``(x - band_min) / (band_max - band_min)``, then minus
+  ``scaled_mean_values``, over ``scaled_std_values``; fed as geotile's ``(x - mean) / std``
+  of raw pixels (mean ``min + scaled_mean * range``, std ``scaled_std * range``). Without it,
+  an arcgis.learn RGB model (``ArcGISLearnVersion``, ``IsMultispectral`` false) takes
+  ImageNet's mean/std of 0..1 pixels (its ``norm``: raw pixels minus 255 x mean, over 255 x
+  std). A model saying ``IsMultispectral`` without stats, stats without a value needed,
+  ``DoNormalize`` false, a zero range are refused; an .emd of another tool without stats is
+  warned of (give --mean/--std/--scale).
+- class names: ``Classes`` ``Name`` in order, a "background" first where the model has one
+  channel more (arcgis.learn's class 0).
+- bands: ``ExtractBands`` (0-based) are the default --bands.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+from geotile.errors import ModelError
+from geotile.sidecar_files import read_json
+
+log = logging.getLogger("geotile")
+
+SUFFIX = ".emd"
+#: ImageNet's mean/std of 0..1 pixels (arcgis.learn's imagenet_stats)
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+#: NormalizationStats read by arcgis.learn's normalize_batch
+STATS = ("band_min_values", "band_max_values", "scaled_mean_values", "scaled_std_values")
+ASK = "give --mean, --std and --scale for the pixels it was trained on"
+
+
+def is_dlpk(model_path) -> bool:
+    """Whether ``model_path`` is a zip holding an .emd (an Esri deep learning package)."""
+    import zipfile
+
+    try:
+        with open(model_path, "rb") as file:
+            if file.read(2) != b"PK":
+                return False
+        with zipfile.ZipFile(model_path) as archive:
+            return any(n.lower().endswith(SUFFIX) for n in archive.namelist())
+    except (OSError, zipfile.BadZipFile, RuntimeError, EOFError):
+        return False
+
+
+def _zipped_emd(path: Path):
+    """(the .emd's JSON, its member name) of the .dlpk at ``path``."""
+    import zipfile
+
+    from geotile.rastervision_sidecars import unzipped
+
+    with zipfile.ZipFile(path) as archive:
+        name = next(n for n in archive.namelist() if n.lower().endswith(SUFFIX))
+        try:
+            return json.loads(unzipped(archive, name, 1 << 24).decode("utf-8-sig")), name
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise ModelError(f"{path}: its {name} is not valid JSON ({exc}); fix it, or "
+                             f"{ASK}.") from exc
+
+
+def emd_file(model_path) -> Path | None:
+    """The .emd that goes with the ONNX model at ``model_path`` (the .dlpk itself when it
+    is one): <stem>.emd beside it, else the one .emd there whose ModelFile names it."""
+    path = Path(model_path)
+    if is_dlpk(path):
+        return path
+    same = path.with_suffix(SUFFIX)
+    if same.is_file():
+        return same
+    naming = []
+    for other in sorted(path.parent.glob("*" + SUFFIX)):
+        try:
+            doc = read_json(other)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and Path(str(doc.get("ModelFile", ""))).name == path.name:
+            naming.append(other)
+    return naming[0] if len(naming) == 1 else None
+
+
+def esri_emd(model_path):
+    """(the .emd's JSON, the file read, its name in messages) for ``model_path``; (None,
+    None, "") without one. ModelError naming it when it is no JSON object."""
+    file = emd_file(model_path)
+    if file is None:
+        return None, None, ""
+    if file == Path(model_path) and file.suffix.lower() != SUFFIX:
+        doc, name = _zipped_emd(file)
+        shown = Path(name).name
+    else:
+        try:
+            doc = read_json(file)
+        except ValueError as exc:
+            raise ModelError(f"{file}: {exc}; fix it (or remove it), or {ASK}.") from exc
+        shown = file.name
+    if not isinstance(doc, dict):
+        raise ModelError(f"{file}: holds no JSON object (an Esri model definition); fix it "
+                         f"(or remove it), or {ASK}.")
+    return doc, file, shown
+
+
+def _extract_bands(doc, file, count: int | None):
+    """ExtractBands (0-based ints, each below ``count`` when given), None without them."""
+    bands = doc.get("ExtractBands")
+    if bands is None:
+        return None
+    if not isinstance(bands, list) or not bands or not all(
+            isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in bands):
+        raise ModelError(f"{file}: ExtractBands {bands!r} is not a list of band indexes "
+                         "(0-based); fix it, or give --bands.")
+    if count is not None and max(bands) >= count:
+        raise ModelError(f"{file}: ExtractBands {bands} picks band index {max(bands)}, but "
+                         f"its NormalizationStats hold stats of {count} bands; fix it, or "
+                         f"{ASK}.")
+    return bands
+
+
+def _numbers(stats, key, file):
+    value = stats.get(key)
+    if not isinstance(value, list) or not value or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value):
+        raise ModelError(f"{file}: NormalizationStats {key} is {json.dumps(value)[:40]}, not "
+                         f"a list of numbers (one per band); fix it, or {ASK}.")
+    return [float(v) for v in value]
+
+
+def esri_normalization(model_path, wanted=("mean", "std"), scale: bool = True
+                       ) -> dict[str, tuple]:
+    """"scale" (when ``scale``) and "mean"/"std" (those ``wanted``) -> (value, where) of the
+    .emd with ``model_path`` (see the module docstring); {} without one, or with another
+    tool's .emd that declares none (warned of). ModelError naming the key that cannot be
+    read unambiguously."""
+    doc, file, name = esri_emd(model_path)
+    if doc is None:
+        return {}
+    stats = doc.get("NormalizationStats")
+    found = {}
+    if stats is None:
+        if doc.get("IsMultispectral") is True:
+            raise ModelError(f"{file}: IsMultispectral is true but it has no "
+                             f"NormalizationStats (arcgis.learn's multispectral scaling); "
+                             f"{ASK}.")
+        if "ArcGISLearnVersion" not in doc:
+            log.warning("%s: its %s has no NormalizationStats and is not arcgis.learn's (no "
+                        "ArcGISLearnVersion): its normalisation is not known; give --mean, "
+                        "--std and --scale", Path(model_path).name, name)
+            return {}
+        where = f"{name} ImageNet mean/std of 0..1 pixels (arcgis.learn RGB model)"
+        if scale:
+            found["scale"] = (1.0, where)
+        for key, values in zip(("mean", "std"), IMAGENET, strict=True):
+            if key in wanted:
+                found[key] = ([255 * v for v in values], where)
+        return found
+    if not isinstance(stats, dict):
+        raise ModelError(f"{file}: NormalizationStats is no object of band stats; fix it, or "
+                         f"{ASK}.")
+    if doc.get("DoNormalize") is False:
+        raise ModelError(f"{file}: DoNormalize is false, which arcgis.learn's inference does "
+                         f"not read the same way everywhere; {ASK}.")
+    low, high, mean, std = (_numbers(stats, key, file) for key in STATS)
+    if len({len(low), len(high), len(mean), len(std)}) > 1:
+        raise ModelError(f"{file}: NormalizationStats {', '.join(STATS)} hold different "
+                         f"counts of bands; fix it, or {ASK}.")
+    bands = _extract_bands(doc, file, len(low)) or list(range(len(low)))
+    spans = [high[b] - low[b] for b in bands]
+    if any(span <= 0 for span in spans):
+        band = bands[next(i for i, s in enumerate(spans) if s <= 0)]
+        raise ModelError(f"{file}: NormalizationStats band_min_values and band_max_values "
+                         f"of band index {band} leave no range ({low[band]:g} to "
+                         f"{high[band]:g}); fix it, or {ASK}.")
+    where = f"{name} NormalizationStats (min/max, then scaled mean/std)"
+    if scale:
+        found["scale"] = (1.0, where)
+    if "mean" in wanted:
+        found["mean"] = ([low[b] + mean[b] * s for b, s in zip(bands, spans, strict=True)],
+                         where)
+    if "std" in wanted:
+        found["std"] = ([std[b] * s for b, s in zip(bands, spans, strict=True)], where)
+    return found
+
+
+def esri_class_names(model_path, channels: int | None = None):
+    """(names, where) from the .emd's Classes (a "background" first where the model has one
+    channel more and no class is Value 0); (None, None) without them."""
+    try:
+        doc, _, name = esri_emd(model_path)
+    except ModelError:
+        return None, None  # its normalisation says why
+    classes = doc.get("Classes") if doc is not None else None
+    if not isinstance(classes, list) or not classes or not all(
+            isinstance(c, dict) and "Name" in c for c in classes):
+        return None, None
+    names = [str(c["Name"]) for c in classes]
+    if channels == len(names) + 1 and all(c.get("Value") != 0 for c in classes):
+        names = ["background", *names]
+    return names, f"{name} Classes"
+
+
+class EsriBands:
+    """The bands an .emd's ExtractBands feed the model (1-based: :attr:`bands`); no raster
+    transformer steps."""
+
+    def __init__(self, file: Path, name: str, bands: list[int]):
+        self.file, self.bands = file, bands
+        self.steps: list = []
+        self.unsupported: list[str] = []
+        self.stats_file = None
+        self.where = f"{name} ExtractBands"
+
+    def bind(self, indexes, source, added: int = 0) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"{self.where} {[b - 1 for b in self.bands]}"
+
+
+def esri_bands(model_path) -> EsriBands | None:
+    """The bands of the .emd with ``model_path`` (ExtractBands), None without them."""
+    try:
+        doc, file, name = esri_emd(model_path)
+    except ModelError:
+        return None  # its normalisation says why
+    if doc is None:
+        return None
+    bands = _extract_bands(doc, file, None)
+    if bands is None:
+        return None
+    found = EsriBands(file, name, [b + 1 for b in bands])
+    log.info("%s: bands %s feed it (%s)", Path(model_path).name,
+             ",".join(map(str, found.bands)), found.describe())
+    return found
+
+
+def esri_files(model_path) -> list[Path]:
+    """Esri's file read with ``model_path``: its .emd, or the .dlpk given."""
+    file = emd_file(model_path)
+    return [file] if file is not None else []
+
+
+def dlpk_onnx(model_path) -> bytes:
+    """The ONNX model of the .dlpk at ``model_path`` (its .emd's ModelFile), read in memory;
+    ModelError with the line of :func:`geotile.model_formats.not_onnx` when it holds none,
+    or one whose weights lie in external files."""
+    import zipfile
+
+    from geotile.model_formats import esri_line
+    from geotile.onnx_graph import external_locations, read_model
+    from geotile.rastervision_sidecars import unzipped
+
+    path = Path(model_path)
+    doc, _, _ = esri_emd(path)
+    refused = f"{path}: " + esri_line(doc)
+    model = str(doc.get("ModelFile") or "")
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        member = next((n for n in names if n == model or Path(n).name == Path(model).name),
+                      None)
+        if member is None or not member.lower().endswith(".onnx"):
+            raise ModelError(refused)
+        try:
+            data = unzipped(archive, member)
+        except ValueError as exc:
+            raise ModelError(f"{path}: {exc}; unzip it and give {member}.") from exc
+    parsed = read_model(path, data)
+    if parsed is not None and external_locations(parsed.graph):
+        raise ModelError(refused)
+    return data
