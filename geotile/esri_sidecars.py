@@ -18,6 +18,10 @@ arcgis.learn writes it (``ArcGISModel._create_emd_template``) and its raster fun
 - class names: ``Classes`` ``Name`` in order, a "background" first where the model has one
   channel more (arcgis.learn's class 0).
 - bands: ``ExtractBands`` (0-based) are the default --bands.
+- windows: ``ImageHeight`` (= ``ImageWidth``: the chips it was trained on) is the default
+  --tile-size. ``ModelPadding`` and ``BatchSize`` are not read: ArcGIS' padding discards
+  each tile's edge, geotile blends overlapping windows (--overlap); a batch size changes
+  no output.
 """
 from __future__ import annotations
 
@@ -206,6 +210,28 @@ def esri_class_names(model_path, channels: int | None = None):
     if channels == len(names) + 1 and all(c.get("Value") != 0 for c in classes):
         names = ["background", *names]
     return names, f"{name} Classes"
+
+
+def esri_tile_size(model_path) -> int | None:
+    """The .emd's ImageHeight (px) when ImageWidth is the same or absent, said with -v;
+    None without it, or for one too small for predict's windows (warned of)."""
+    from geotile.streaming import MIN_TILE_SIZE
+
+    try:
+        doc, _, name = esri_emd(model_path)
+    except ModelError:
+        return None  # its normalisation says why
+    height = doc.get("ImageHeight") if doc is not None else None
+    if not isinstance(height, int) or isinstance(height, bool) or doc.get(
+            "ImageWidth", height) != height:
+        return None
+    if height < MIN_TILE_SIZE:
+        log.warning("%s: its %s ImageHeight says %d px chips, smaller than any window predict "
+                    "feeds (%d px): default windows used (give --tile-size to choose)",
+                    Path(model_path).name, name, height, MIN_TILE_SIZE)
+        return None
+    log.info("%s: %d px windows, as %s ImageHeight says", Path(model_path).name, height, name)
+    return height
 
 
 class EsriBands:

@@ -699,7 +699,8 @@ class OnnxModel:
     @functools.cached_property
     def tile_size(self) -> int | None:
         """Its fixed input size, else its metadata's tile size (px), else its MLM item's
-        fixed height/width (mlm:input input shape), else None."""
+        fixed height/width (mlm:input input shape), else its Esri .emd's ImageHeight, else
+        None."""
         size = metadata_number(self.metadata, ("tile_size", "tiles_size"), self.path,
                                integer=True, minimum=1, option="--tile-size")
         structure = getattr(self, "mlm_structure", None)
@@ -715,6 +716,10 @@ class OnnxModel:
             log.info("%s: %d px windows, as %s shape says", self.path.name, structure.size,
                      structure.where)
             return structure.size
+        if size is None:
+            from geotile.esri_sidecars import esri_tile_size
+
+            size = esri_tile_size(self.path)
         return size
 
     @functools.cached_property

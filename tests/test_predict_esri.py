@@ -220,3 +220,18 @@ def test_dlpk_of_a_broken_onnx_model_is_one_line(tmp_path, run_cli, make_raster,
     result = run_cli("predict", path, make_raster("img.tif", image16), "-o",
                      tmp_path / "o.tif")
     assert_one_line_error(result, "roads.dlpk", "not an ONNX model")
+
+
+def test_emd_image_height_is_the_default_tile_size(tmp_path, run_cli, make_raster, image16):
+    """ImageHeight/ImageWidth (the chips it was trained on) were ignored (512 px windows):
+    now they are the default windows; --tile-size overrides them."""
+    path = unet(tmp_path / "m", emd(ImageHeight=128, ImageWidth=128))
+    tif = make_raster("img.tif", np.random.default_rng(5).integers(
+        0, 6000, (4, 300, 300), dtype=np.uint16))
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif")
+    assert result.exit_code == 0, result.output
+    assert "windows of 128 px" in result.stderr, result.stderr
+    assert "unet.emd ImageHeight" in result.stderr, result.stderr
+    result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--overwrite",
+                     "--tile-size", "256")
+    assert "windows of 256 px" in result.stderr, result.stderr
