@@ -16,7 +16,7 @@ arcgis.learn writes it (``ArcGISModel._create_emd_template``) and its raster fun
   ``DoNormalize`` false, a zero range are refused; an .emd of another tool without stats is
   warned of (give --mean/--std/--scale).
 - class names: ``Classes`` ``Name`` in order, a "background" first where the model has one
-  channel more (arcgis.learn's class 0).
+  channel more (arcgis.learn's class 0); their ``Color`` colours a class output.
 - bands: ``ExtractBands`` (0-based) are the default --bands.
 - windows: ``ImageHeight`` (= ``ImageWidth``: the chips it was trained on) is the default
   --tile-size. ``ModelPadding`` and ``BatchSize`` are not read: ArcGIS' padding discards
@@ -232,6 +232,30 @@ def esri_tile_size(model_path) -> int | None:
         return None
     log.info("%s: %d px windows, as %s ImageHeight says", Path(model_path).name, height, name)
     return height
+
+
+def esri_colours(model_path, names: list[str]) -> dict[int, tuple[int, int, int, int]] | None:
+    """Channel -> RGBA of the .emd's Classes' Color [r, g, b] when its Classes named the
+    bands ``names`` (a background first keeps geotile's colour); None otherwise, or unless
+    every class has a colour of 3 values 0..255."""
+    from geotile.categories import class_colours
+
+    found, _ = esri_class_names(model_path, len(names))
+    if found != names:
+        return None
+    try:
+        classes = esri_emd(model_path)[0]["Classes"]
+    except ModelError:
+        return None
+    colours = [c.get("Color") for c in classes]
+    if not all(isinstance(c, list) and len(c) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in c)
+            for c in colours):
+        return None
+    table = class_colours(len(names), names)
+    first = len(names) - len(colours)
+    table.update({first + i: (*c, 255) for i, c in enumerate(colours)})
+    return table
 
 
 class EsriBands:

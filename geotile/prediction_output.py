@@ -118,6 +118,10 @@ def describe_output(dst, options, names, threshold, model) -> None:
 
         hinted = mlm_colours(model.path, len(names)) if getattr(
             model, "sidecars", {}).get("mlm") else None
+        if hinted is None and getattr(model, "sidecars", {}).get("names"):
+            from geotile.esri_sidecars import esri_colours  # an .emd's Classes' Color
+
+            hinted = esri_colours(model.path, list(names))
         dst.write_colormap(1, hinted if hinted and len(hinted) == len(names)
                            else _colours(len(names), names))
     dst.update_tags(**tags)

@@ -235,3 +235,21 @@ def test_emd_image_height_is_the_default_tile_size(tmp_path, run_cli, make_raste
     result = run_cli("-v", "predict", path, tif, "-o", tmp_path / "o.tif", "--overwrite",
                      "--tile-size", "256")
     assert "windows of 256 px" in result.stderr, result.stderr
+
+
+def test_emd_class_colours_colour_the_class_output(tmp_path, run_cli, make_raster, image16):
+    """Classes' Color [r, g, b] were left unread (geotile's own colours): now they colour
+    the class raster, background keeping geotile's."""
+    from geotile.categories import class_colours
+
+    path = unet(tmp_path / "m", emd())
+    result = run_cli("predict", path, make_raster("img.tif", image16), "-o",
+                     tmp_path / "c.tif", "--output-type", "class")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as out:
+        table = out.colormap(1)
+        assert json.loads(out.tags()["GEOTILE_CLASS_NAMES"]) == ["background", "Building",
+                                                                 "Road"]
+    names = ["background", "Building", "Road"]
+    assert table[0][:3] == class_colours(3, names)[0][:3]
+    assert table[1][:3] == (255, 0, 0) and table[2][:3] == (0, 0, 255)
