@@ -15,7 +15,8 @@ line (:func:`not_onnx`). Signatures, each from the format's own writer:
 - TensorRT engines (``ftrt``, or Ultralytics' 4-byte length and JSON before it), OpenVINO
   IR (``<net`` in an .xml), Paddle (.pdmodel/.pdiparams, PIR .json: ``"magic":"pir"``),
   CoreML (.mlmodel, .mlpackage), ncnn (.param: ``7767517``), Esri .dlpk (a zip with an
-  .emd), Darknet (.cfg ``[net]``, .weights), scikit-learn/joblib pickles, Git LFS pointers.
+  .emd; one holding its ONNX model is run: :mod:`geotile.esri_sidecars`), Darknet (.cfg
+  ``[net]``, .weights), scikit-learn/joblib pickles, Git LFS pointers.
 
 A file whose first bytes read as ONNX ModelProto fields (any order: a producer_name 'TFL3...'
 is no TFLite identifier) is never named from magic bytes; a saved_model.pb (whose start an
@@ -344,11 +345,11 @@ def _zip(path: Path, file, size: int) -> str | None:
                 f"{TF_NHWC}.")
     emd = next((name for name in names if name.lower().endswith(".emd")), None)
     if emd is not None:  # its ONNX model is read from it (geotile.esri_sidecars.dlpk_onnx)
-        found = _member_json(file, dict(members)[emd])
+        found = _member_json(file, dict(members)[emd])  # None: over HEAD bytes, or no JSON
         model = str(found.get("ModelFile") or "") if isinstance(found, dict) else ""
-        if model.lower().endswith(".onnx") and any(
-                name.rsplit("/", 1)[-1] == model.rsplit("/", 1)[-1] for name in names):
-            return None
+        if found is None or (model.lower().endswith(".onnx") and any(
+                name.rsplit("/", 1)[-1] == model.rsplit("/", 1)[-1] for name in names)):
+            return None  # read whole by dlpk_onnx, which says what it holds
         return f"{path}: " + esri_line(found)
     if count > MEMBERS:
         return (f"{path}: a zip of {count:,} files, no model (a Raster Vision bundle holds a "
@@ -366,7 +367,9 @@ def esri_line(emd) -> str:
     if framework.lower() == "onnx" or model.lower().endswith(".onnx"):
         return (f"an Esri deep learning package (.dlpk) holding the ONNX model {model}: unzip "
                 f"it and give {model}.")
-    return (f"an Esri deep learning package (.dlpk) of a {framework} model ({model}), not an "
+    kind = "a model of an unnamed framework" if "Framework" not in emd or not emd[
+        "Framework"] else f"a {framework} model"
+    return (f"an Esri deep learning package (.dlpk) of {kind} ({model}), not an "
             f"ONNX model: unzip it and export {model} to ONNX from {framework} "
             "(torch.onnx.export, tf2onnx).")
 

@@ -253,3 +253,22 @@ def test_emd_class_colours_colour_the_class_output(tmp_path, run_cli, make_raste
     names = ["background", "Building", "Road"]
     assert table[0][:3] == class_colours(3, names)[0][:3]
     assert table[1][:3] == (255, 0, 0) and table[2][:3] == (0, 0, 255)
+
+
+@pytest.mark.parametrize("framework", ["ONNX", "PyTorch"])
+def test_dlpk_of_a_long_emd(tmp_path, run_cli, make_raster, image16, framework):
+    """An .emd over 16 kB (arcgis.learn writes per_class_metrics, accuracies) was not read
+    from the zip's head: the .dlpk holding an ONNX model is run all the same, one holding a
+    PyTorch model refused with its line."""
+    doc = emd(per_class_metrics="x" * 40_000)
+    if framework == "PyTorch":
+        doc.update(Framework="PyTorch", ModelFile="unet.pth")
+    path, source = dlpk(tmp_path, doc, model_name=doc["ModelFile"])
+    if framework == "ONNX":
+        out, _, _ = predicted(run_cli, make_raster, image16, tmp_path, path)
+        np.testing.assert_allclose(out, multispectral_reference(source, image16), atol=1e-5)
+        return
+    result = run_cli("predict", path, make_raster("img.tif", image16), "-o",
+                     tmp_path / "o.tif")
+    assert_one_line_error(result, "roads.dlpk", "of a PyTorch model (unet.pth)",
+                          "export unet.pth to ONNX")
