@@ -1144,6 +1144,7 @@ def same_class_lists(summaries: list[dict]) -> None:
     import rasterio
 
     from geotile.categories import class_colours, write_categories
+    from geotile.output_files import changed_in_place
 
     lists = [s["classes"] for s in summaries if s.get("classes")]
     every = max(lists, key=len, default=None)
@@ -1152,7 +1153,8 @@ def same_class_lists(summaries: list[dict]) -> None:
     for summary in summaries:
         classes = summary.get("classes")
         if classes and len(classes) < len(every) and classes == every[:len(classes)]:
-            with rasterio.open(summary["output"], "r+") as dst:
+            with changed_in_place(summary["output"]), \
+                    rasterio.open(summary["output"], "r+") as dst:
                 dst.update_tags(GEOTILE_CLASS_NAMES=json.dumps(every))
             write_categories(summary["output"], every, class_colours(len(every), every))
             summary["classes"] = every

@@ -320,6 +320,20 @@ def _note_written(final: Path) -> None:
         noted[1][key] = (final, file_identity(final))  # named as given
 
 
+@contextlib.contextmanager
+def changed_in_place(final: str | os.PathLike) -> Iterator[None]:
+    """Around this run's own change to an output it wrote (a mask's class list rewritten
+    once every image's is known): it stays this run's for :func:`check_outputs_kept`,
+    unless another process had replaced it before."""
+    from geotile.errors import _identity
+
+    noted, key = RUN_OUTPUTS.get(), os.path.abspath(final)
+    before = _identity(final)
+    yield
+    if noted is not None and key in noted[1] and noted[1][key][1] == before:
+        noted[1][key] = (noted[1][key][0], _identity(final))
+
+
 def check_outputs_kept() -> None:
     """At the end of a run: OutputExistsError naming the first output it wrote that another
     process replaced since (a second run into the same outputs: a mix of both)."""

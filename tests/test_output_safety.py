@@ -1524,3 +1524,50 @@ def test_an_overwrite_run_whose_written_output_another_run_replaces_fails(
     result = run_cli("predict", model, *images, "-o", out, "--overwrite")
     assert_one_line_error(result, f"{out / 't0.tif'}:", "another")
     assert (out / "t0.tif").read_bytes() == (other / "t0.tif").read_bytes()
+
+
+def test_masks_of_a_label_raster_given_its_whole_class_list_are_still_this_runs(
+        run_cli, make_raster, tmp_path):
+    """make-masks labels.tif a.tif b.tif -o out/ (class 1 under a.tif, 1 and 2 under b.tif)
+    rewrites a.tif's class list in place once b.tif's is known: that change of its own was
+    taken for another process's ('out/a.tif: another process ... replaced it'), exit 1,
+    though both masks were right. Now exit 0, each mask naming all three classes."""
+    from rasterio.transform import from_origin
+
+    x0, y0 = UTM_ORIGIN
+    labels = np.zeros((16, 32), np.uint8)
+    labels[2:6, 2:6], labels[2:6, 20:24] = 1, 2
+    label = make_raster("labels.tif", labels)
+    a = make_raster("a.tif", np.full((3, 16, 16), 9, np.uint8))
+    b = make_raster("b.tif", np.full((3, 16, 16), 9, np.uint8),
+                    transform=from_origin(x0 + 8, y0, 0.5, 0.5))
+    out = tmp_path / "out"
+    for extra in ((), ("--overwrite",)):
+        result = run_cli("make-masks", label, a, b, "-o", out, *extra)
+        assert result.exit_code == 0, result.output
+        names = []
+        for name, (row, col), value in (("a.tif", (3, 3), 1), ("b.tif", (3, 5), 2)):
+            with rasterio.open(out / name) as src:
+                names.append(json.loads(src.tags()["GEOTILE_CLASS_NAMES"]))
+                assert int(src.read(1)[row, col]) == value
+        assert names[0] == names[1] and len(names[0]) == 3
+
+
+def test_an_output_replaced_before_the_runs_own_change_in_place_is_still_refused(tmp_path):
+    """changed_in_place re-notes only an output that was still this run's: one another
+    process replaced before the run rewrote its tags still fails the run at its end."""
+    from geotile.output_files import changed_in_place, check_outputs_kept, outputs_as_found
+
+    final = tmp_path / "m.tif"
+    with outputs_as_found([final]):
+        with atomic_output(final, overwrite=True) as tmp:
+            _geotiff(tmp, size=32)
+        with changed_in_place(final), rasterio.open(final, "r+") as dst:
+            dst.update_tags(NOTE="ours")
+        check_outputs_kept()
+        _geotiff(tmp_path / "theirs.tif", size=48)
+        os.replace(tmp_path / "theirs.tif", final)
+        with changed_in_place(final), rasterio.open(final, "r+") as dst:
+            dst.update_tags(NOTE="ours again")
+        with pytest.raises(OutputExistsError, match=r"m\.tif: another process"):
+            check_outputs_kept()
