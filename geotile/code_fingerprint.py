@@ -15,15 +15,26 @@ SHIPPED: contextvars.ContextVar[str | None] = contextvars.ContextVar("geotile_co
                                                                      default=None)
 
 
+def _code_files(root: Path) -> list[Path]:
+    """The package's code under ``root``, sorted by relative path: its ``*.py`` files and
+    the ``*.pyc`` of a sourceless install (compileall -b, no .py beside it; never a
+    __pycache__ copy of a .py, nor a legacy .pyc that its .py hides from import)."""
+    found = [p for p in root.rglob("*.py*") if p.suffix == ".py" or (
+        p.suffix == ".pyc" and p.parent.name != "__pycache__"
+        and not p.with_suffix(".py").exists())]
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
 @functools.cache
 def _own() -> str:
     """sha256 over the sorted relative paths, sizes and modification times of this
-    package's ``*.py`` files: any other code differs in one (a reinstall of the same code
-    too, which redoes the outputs once: the safe side), for ~1 ms of stat calls where
-    reading the 2.6 MB of source took 5-15 ms on every make-masks and predict run."""
+    package's code files (:func:`_code_files`): any other code differs in one (a
+    reinstall of the same code too, which redoes the outputs once: the safe side), for
+    ~1 ms of stat calls where reading the 2.6 MB of source took 5-15 ms on every
+    make-masks and predict run."""
     root = Path(__file__).resolve().parent
     sha = hashlib.sha256()
-    for path in sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix()):
+    for path in _code_files(root):
         stat = path.stat()
         sha.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0"
                    f"{stat.st_mtime_ns}\0".encode())
@@ -32,13 +43,13 @@ def _own() -> str:
 
 @functools.cache
 def content() -> str:
-    """sha256 over the sorted relative paths and bytes of this package's ``*.py`` files:
+    """sha256 over the sorted relative paths and bytes of this package's code files:
     the same code installed elsewhere (another machine, other modification times) reads the
     same, other code differs. Read once per process (5-15 ms): by a dask worker, whose
     tasks tag outputs with the caller's :func:`fingerprint`, to refuse other code."""
     root = Path(__file__).resolve().parent
     sha = hashlib.sha256()
-    for path in sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix()):
+    for path in _code_files(root):
         sha.update(f"{path.relative_to(root).as_posix()}\0".encode())
         sha.update(hashlib.sha256(path.read_bytes()).digest())
     return sha.hexdigest()

@@ -1406,3 +1406,45 @@ def test_tile_resume_cuts_again_after_the_palette_file_changed(make_raster, run_
     assert tile(tmp_path / "fresh") == (2, 1)
     assert tile(tmp_path / "out", "--resume") == (2, 1)
     assert _tree(tmp_path / "out") == _tree(tmp_path / "fresh")
+
+
+def test_sourceless_installs_of_other_code_have_other_code_digests(tmp_path):
+    """An install of geotile's bytecode alone (compileall -b, the .py files deleted: slim
+    images) hashed no file at all: every such install, whatever its code, had one content
+    digest (sha256 of nothing), so dask workers of another geotile were taken for the
+    caller's code, and --resume's fingerprint was the same for any of them. Now its .pyc
+    files count; a legacy .pyc beside its .py (never imported) does not."""
+    import compileall
+    import shutil
+    import subprocess
+    import sys
+
+    package = Path(__file__).resolve().parents[1] / "geotile"
+
+    def digests(root: Path) -> tuple[str, str]:
+        code = ("from geotile import code_fingerprint as c\n"
+                f"assert c.__file__.startswith({str(root)!r}), c.__file__\n"
+                "print(c.content(), c._own())")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                              check=True)
+        return tuple(done.stdout.split())
+
+    installs = []
+    for name, extra in (("a", ""), ("b", "\nSHIFT = 1\n")):
+        root = tmp_path / name
+        shutil.copytree(package, root / "geotile",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        with open(root / "geotile" / "tta.py", "a", encoding="utf-8") as module:
+            module.write(extra)
+        installs.append(root)
+    source = digests(installs[0])
+    assert compileall.compile_dir(installs[0] / "geotile", legacy=True, quiet=1)
+    assert digests(installs[0]) == source  # a .pyc beside its .py is never imported
+    for root in installs[1:]:
+        assert compileall.compile_dir(root / "geotile", legacy=True, quiet=1)
+    for root in installs:
+        for path in (root / "geotile").rglob("*.py"):
+            path.unlink()
+    a, b = digests(installs[0]), digests(installs[1])
+    assert a[0] != b[0] and a[1] != b[1]
