@@ -42,16 +42,33 @@ def _own() -> str:
 
 
 @functools.cache
-def content() -> str:
-    """sha256 over the sorted relative paths and bytes of this package's code files:
-    the same code installed elsewhere (another machine, other modification times) reads the
-    same, other code differs. Read once per process (5-15 ms): by a dask worker, whose
-    tasks tag outputs with the caller's :func:`fingerprint`, to refuse other code."""
+def code_files() -> tuple[str, ...]:
+    """The relative paths of this package's code files (:func:`_code_files`)."""
+    root = Path(__file__).resolve().parent
+    return tuple(path.relative_to(root).as_posix() for path in _code_files(root))
+
+
+def content(files: tuple[str, ...] | None = None) -> str:
+    """sha256 over the relative paths and bytes of this package's code ``files`` (the
+    caller's :func:`code_files`; all of its own by default): the same code installed
+    elsewhere (another machine, other modification times) reads the same, other code
+    differs, and a file missing here too. Read once per process (5-15 ms): by a dask
+    worker, whose tasks tag outputs with the caller's :func:`fingerprint`, to refuse other
+    code; files only the worker holds (a removed module left behind) are never imported by
+    the caller's code, and do not count."""
+    return _content(code_files() if files is None else files)
+
+
+@functools.cache
+def _content(files: tuple[str, ...]) -> str:
     root = Path(__file__).resolve().parent
     sha = hashlib.sha256()
-    for path in _code_files(root):
-        sha.update(f"{path.relative_to(root).as_posix()}\0".encode())
-        sha.update(hashlib.sha256(path.read_bytes()).digest())
+    for name in files:
+        sha.update(f"{name}\0".encode())
+        try:
+            sha.update(hashlib.sha256((root / name).read_bytes()).digest())
+        except OSError:  # not here: other code
+            sha.update(b"\0")
     return sha.hexdigest()
 
 

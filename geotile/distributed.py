@@ -113,10 +113,11 @@ class _RunNames:
         self.publish = f"geotile-publish-{run}"
         self.tag = run[:8]
         self.pid = os.getpid()  # the caller's process
-        from geotile.code_fingerprint import content, fingerprint
+        from geotile.code_fingerprint import code_files, content, fingerprint
 
         self.code = fingerprint()  # the workers' completion digests are the caller's ...
-        self.content = content()  # ... made by the caller's code: other code is refused
+        self.files = code_files()  # ... made by the caller's code: other code is refused
+        self.content = content(self.files)
 
 
 def _run_client(names: _RunNames):
@@ -235,7 +236,7 @@ def _check_same_code(names: _RunNames) -> None:
     import geotile
     from geotile import code_fingerprint
 
-    if code_fingerprint.content() != names.content:
+    if code_fingerprint.content(names.files) != names.content:
         from distributed import get_worker
 
         raise InputError(f"dask worker {get_worker().address} runs other geotile code "

@@ -1751,7 +1751,7 @@ def _run_other_code():
     """In a worker: geotile's code reads as another install's (another version)."""
     from geotile import code_fingerprint
 
-    code_fingerprint.content = lambda: "0" * 64
+    code_fingerprint.content = lambda files=None: "0" * 64
 
 
 def _run_own_code():
@@ -1830,3 +1830,55 @@ def test_an_output_folder_only_this_machine_may_write_is_said_to_be_the_worker_s
     assert_one_line_error(result, "out: ", "dask worker tcp://", "this machine can")
     assert str(tmp_path) not in result.stderr
     assert not (tmp_path / "out" / "a.tif").exists()
+
+
+def _read_code_at(root: str | None):
+    """In a worker: geotile's code reads as the copy at ``root`` (None: its own again)."""
+    import importlib
+
+    from geotile import code_fingerprint
+
+    if root is None:
+        importlib.reload(code_fingerprint)
+        return
+    code_fingerprint.__file__ = os.path.join(root, "geotile", "code_fingerprint.py")
+    for name in dir(code_fingerprint):  # what it read of the code before: read again
+        if hasattr(cached := getattr(code_fingerprint, name), "cache_clear"):
+            cached.cache_clear()
+
+
+@pytest.mark.parametrize("change", ["stray files", "a module changed"])
+def test_workers_whose_geotile_holds_stray_files_run_the_same_code(run_cli, make_raster,
+                                                                    tmp_path, cluster, change):
+    """A worker's geotile holding files the caller's has not (a module removed since, left
+    by an rsync without --delete or a wheel built over a stale build/; tests copied in) was
+    refused as 'other geotile code', exit 1, though every module the caller's code imports
+    was the same. Now only the caller's files count; one of them changed is still refused."""
+    import shutil
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "geotile"
+    copy = tmp_path / "site-packages"
+    shutil.copytree(package, copy / "geotile", ignore=shutil.ignore_patterns("__pycache__"))
+    if change == "stray files":
+        (copy / "geotile" / "old_module.py").write_text("X = 1\n")
+        (copy / "geotile" / "tests").mkdir()
+        (copy / "geotile" / "tests" / "test_old.py").write_text("def test(): pass\n")
+    else:
+        with open(copy / "geotile" / "tta.py", "a", encoding="utf-8") as module:
+            module.write("\nSHIFT = 1\n")
+    model = tmp_path / "m.onnx"
+    pointwise_model(model, classes=2)
+    images = _images(make_raster, 2)
+    with distributed.Client(cluster) as client:
+        client.run(_read_code_at, str(copy))
+        try:
+            result = run_cli("predict", model, *images, "--tile-size", "32", "-o",
+                             tmp_path / "out", "--scheduler", cluster.scheduler_address)
+        finally:
+            client.run(_read_code_at, None)
+    if change == "stray files":
+        assert result.exit_code == 0, result.output
+        assert all((tmp_path / "out" / image.name).is_file() for image in images)
+    else:
+        assert_one_line_error(result, "other geotile code", "install the same geotile")
