@@ -232,10 +232,18 @@ def _task(names: _RunNames, func, *args):
 
 def _check_same_code(names: _RunNames) -> None:
     """In a worker process: its geotile is the caller's code (another install of another
-    version would write other outputs, tagged complete for the caller's code)."""
+    version would write other outputs, tagged complete for the caller's code), and the
+    code it loaded is still that on its disk."""
     import geotile
     from geotile import code_fingerprint
 
+    if code_fingerprint.changed_since_read():
+        from distributed import get_worker
+
+        raise InputError(f"dask worker {get_worker().address}: its geotile "
+                         f"({os.path.dirname(geotile.__file__)}) changed since the worker "
+                         "read it (an upgrade or an edit: the modules it loaded are the old "
+                         "code); restart the workers and run again.")
     if code_fingerprint.content(names.files) != names.content:
         from distributed import get_worker
 

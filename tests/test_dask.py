@@ -1882,3 +1882,39 @@ def test_workers_whose_geotile_holds_stray_files_run_the_same_code(run_cli, make
         assert all((tmp_path / "out" / image.name).is_file() for image in images)
     else:
         assert_one_line_error(result, "other geotile code", "install the same geotile")
+
+
+
+def test_workers_whose_geotile_was_upgraded_since_they_started_are_refused(
+        run_cli, make_raster, tmp_path, cluster):
+    """Workers that ran geotile tasks and then had their geotile upgraded under them (pip
+    install -U, git pull) read the code once: they went on with the modules they had loaded
+    (the old code) and loaded the others from the new files, exit 0, while a caller of the
+    old code saw its own digest. Now a task finds the files changed since its process read
+    them and is refused, naming the worker and the restart; a touch alone changes nothing."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from .conftest import assert_one_line_error
+
+    copy = tmp_path / "site-packages"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "geotile", copy / "geotile",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    model = tmp_path / "m.onnx"
+    pointwise_model(model, classes=2)
+    images = _images(make_raster, 2)
+    args = ("predict", model, *images, "--tile-size", "32", "-o", tmp_path / "out",
+            "--overwrite", "--scheduler", cluster.scheduler_address)
+    with distributed.Client(cluster) as client:
+        client.run(_read_code_at, str(copy))
+        try:
+            assert run_cli(*args).exit_code == 0  # the same code as this command's
+            os.utime(copy / "geotile" / "tta.py")  # touched: the same code still
+            assert run_cli(*args).exit_code == 0
+            with open(copy / "geotile" / "tta.py", "a", encoding="utf-8") as module:
+                module.write("\nSHIFT = 1\n")  # an upgrade, under the running workers
+            result = run_cli(*args)
+        finally:
+            client.run(_read_code_at, None)
+    assert_one_line_error(result, "dask worker tcp://", "changed since", "restart")
