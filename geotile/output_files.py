@@ -325,13 +325,13 @@ def changed_in_place(final: str | os.PathLike) -> Iterator[None]:
     """Around this run's own change to an output it wrote (a mask's class list rewritten
     once every image's is known): it stays this run's for :func:`check_outputs_kept`,
     unless another process had replaced it before."""
-    from geotile.errors import _identity
+    from geotile.errors import file_identity
 
     noted, key = RUN_OUTPUTS.get(), os.path.abspath(final)
-    before = _identity(final)
+    before = file_identity(final)
     yield
     if noted is not None and key in noted[1] and noted[1][key][1] == before:
-        noted[1][key] = (noted[1][key][0], _identity(final))
+        noted[1][key] = (noted[1][key][0], file_identity(final))
 
 
 def check_outputs_kept() -> None:
