@@ -1879,12 +1879,16 @@ def _read_parquet(path: Path, regions=None, override=None,
         frame = frame[keep]
     geometries = np.empty(len(frame), dtype=object)
     geometries[:] = list(frame.geometry.values)
+    from geotile.wkb_parquet import lonlat_assumed, mixed_srids
+
+    if geo.get("plain") and override is None and (srids := mixed_srids(geometries)):
+        raise InputError(f"{path}: its column {geo['primary_column']!r} holds EWKB of SRID "
+                         f"{srids[0]} and of SRID {srids[1]}, which cannot be read in one "
+                         "CRS. Write it in one (ST_Transform), or pass --labels-crs.")
     fields = {str(name): _parquet_column(frame[name]) for name in frame.columns
               if name != frame.geometry.name}
     labels = Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
                     extent, values)
-    from geotile.wkb_parquet import lonlat_assumed
-
     extent = labels.extent if labels.extent is not None else labels.total_bounds
     if lonlat_assumed(geo) and override is None and np.isfinite(extent).all():
         with contextlib.suppress(InputError):  # not lon/lat: refused, saying so, instead
@@ -2117,11 +2121,16 @@ def _geo_metadata(path: Path) -> dict:
     schema = pq.read_schema(first_file(path))
     meta = schema.metadata or {}
     if b"geo" not in meta:
-        from geotile.wkb_parquet import GEOMETRY_NAMES, assumed_geo, geometry_column
+        from geotile.wkb_parquet import (
+            GEOMETRY_NAMES,
+            assumed_geo,
+            first_srid,
+            geometry_column,
+        )
 
         stored = pq.ParquetFile(first_file(path)).schema  # Parquet's own column types
         if (name := geometry_column(schema, stored)) is not None:  # DuckDB's copy of...
-            return assumed_geo(schema, name, stored)
+            return assumed_geo(schema, name, stored, first_srid(first_file(path), name))
         raise InputError(f"{path}: a Parquet file without GeoParquet metadata ('geo': which "
                          "column is the geometry, in which CRS) nor a WKB column named "
                          f"{' or '.join(GEOMETRY_NAMES)}. Write it as GeoParquet, e.g. "

@@ -5,7 +5,8 @@ without its spatial extension loaded writes Overture's geometry column as a plai
 drops the 'geo' key; so do pyarrow scripts that copy a table. Such a file is read as GDAL's
 Parquet driver reads it: the binary column named as GDAL looks for one (GEOM_POSSIBLE_NAMES,
 and DuckDB's ``geom``) is WKB, in the CRS its Parquet GEOMETRY type (DuckDB 1.4, GDAL 3.12)
-or its GeoArrow field metadata declares; with neither, taken as lon/lat (OGC:CRS84, what
+or its GeoArrow field metadata declares, else the SRID inside its values (EWKB, PostGIS's and
+DuckDB's ST_AsEWKB); with none, taken as lon/lat (OGC:CRS84, what
 Overture documents and GeoParquet assumes where no CRS is given) unless --labels-crs says.
 """
 
@@ -34,19 +35,48 @@ def geometry_column(schema, parquet_schema=None) -> str | None:
     return next((n for n in GEOMETRY_NAMES if n in schema.names and binary(n)), None)
 
 
-def assumed_geo(schema, name: str, parquet_schema=None) -> dict:
+def assumed_geo(schema, name: str, parquet_schema=None, srid: int | None = None) -> dict:
     """'geo' metadata for a file of pyarrow ``schema`` whose WKB column ``name`` is not in
     GeoParquet's 'geo' key ('plain' marks it). Its CRS: the one its Parquet GEOMETRY or
     GEOGRAPHY logical type names (``parquet_schema``, the file's ParquetSchema; that type
     without one: OGC:CRS84, the Parquet format's default), else the one its GeoArrow
-    extension metadata names ({"crs": ...} on a geoarrow.wkb field), else no 'crs' member,
-    which readers take as OGC:CRS84 (GeoParquet 1.1)."""
+    extension metadata names ({"crs": ...} on a geoarrow.wkb field), else EPSG's ``srid``
+    (its first value's EWKB SRID, :func:`first_srid`), else no 'crs' member, which readers
+    take as OGC:CRS84 (GeoParquet 1.1)."""
     column: dict = {"encoding": "WKB", "geometry_types": []}
-    crs = _logical_type_crs(parquet_schema, name) or _extension_crs(schema.field(name))
+    crs = (_logical_type_crs(parquet_schema, name) or _extension_crs(schema.field(name))
+           or (f"EPSG:{srid}" if srid else None))
     if crs:
         column["crs"] = crs
     return {"version": "1.1.0", "primary_column": name, "plain": True,
             "columns": {name: column}}
+
+
+def first_srid(path, name: str) -> int | None:
+    """The SRID of the first value of Parquet file ``path``'s column ``name`` that is EWKB
+    carrying one (PostGIS's and DuckDB's ST_AsEWKB); None where it is plain WKB, no WKB or
+    all null."""
+    import pyarrow.parquet as pq
+    import shapely
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=256, columns=[name]):
+        value = next((v for v in batch.column(0).to_pylist() if v is not None), None)
+        if value is not None:
+            try:
+                return int(shapely.get_srid(shapely.from_wkb(value))) or None
+            except shapely.errors.GEOSException:  # no WKB: refused when read
+                return None
+    return None
+
+
+def mixed_srids(shapes) -> tuple[int, int] | None:
+    """Two SRIDs that EWKB ``shapes`` (read from one column) carry apart; None for one."""
+    import numpy as np
+    import shapely
+
+    found = np.unique(shapely.get_srid(shapes[~shapely.is_missing(shapes)]))
+    found = found[found != 0]
+    return (int(found[0]), int(found[1])) if len(found) > 1 else None
 
 
 def _logical_type_crs(parquet_schema, name: str) -> str | dict | None:

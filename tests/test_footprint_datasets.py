@@ -1344,3 +1344,40 @@ def test_a_plain_parquet_of_null_geometries_is_one_line(run_cli, image, tmp_path
                                                                 pa.binary())}), path)
     result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
     assert_one_line_error(result, "nulls.parquet: no feature has a geometry")
+
+
+@pytest.mark.parametrize("srid", [32616, 4326])
+def test_parquet_of_ewkb_without_geo_metadata_is_read_in_its_srid(run_cli, image, tmp_path,
+                                                                   srid):
+    """PostGIS's or DuckDB's ST_AsEWKB column (the SRID inside each WKB), no 'geo' key: the
+    UTM footprints of SRID 32616 were refused as 'read as lon/lat (a Parquet file without
+    GeoParquet metadata names no CRS)' though each names EPSG:32616. Now read in the SRID
+    they carry, without the lon/lat warning."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shapes = shapely.set_srid(np.array([utm if srid != 4326 else lonlat(utm)
+                                        for utm, _ in FOOTPRINTS]), srid)
+    path = tmp_path / "ewkb.parquet"
+    pq.write_table(pa.table({"geometry": pa.array(
+        [None, *shapely.to_wkb(shapes, include_srid=True).tolist()], pa.binary())}), path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
+    assert "lon/lat" not in result.stderr, result.stderr
+
+
+def test_parquet_of_ewkb_of_two_srids_is_refused(run_cli, image, tmp_path):
+    """EWKB rows of two SRIDs in one column cannot be read in one CRS: one line naming
+    both, nothing written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    utm = shapely.set_srid(np.array([u for u, _ in FOOTPRINTS]), 32616)
+    utm[2] = shapely.set_srid(utm[2], 26916)  # NAD83 / UTM 16N, metres apart
+    path = tmp_path / "ewkb.parquet"
+    pq.write_table(pa.table({"geometry": pa.array(
+        shapely.to_wkb(utm, include_srid=True).tolist(), pa.binary())}), path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "ewkb.parquet", "32616", "26916")
+    assert not (tmp_path / "m.tif").exists()
