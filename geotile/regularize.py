@@ -302,11 +302,13 @@ def close_class_walls(out: np.ndarray, geometries: np.ndarray, rows: np.ndarray,
 def clipped(out: np.ndarray, extent) -> np.ndarray:
     """``out`` cut to ``extent`` (None: as it is): a building tilted by squaring reached
     2.7 cm past the rasters' edge (and neighbours matched to its vertices a round-off).
-    ``out`` itself where all lie within (a copy otherwise)."""
+    ``out`` itself where all lie within (a copy otherwise). ``extent`` is prepared (a drone
+    ortho's ragged valid area: tens of thousands of vertices, tested once per polygon)."""
     import shapely
 
     if extent is None:
         return out
+    shapely.prepare(extent)
     outside = np.flatnonzero(~shapely.is_missing(out))
     outside = outside[~shapely.covers(extent, out[outside])]
     if not len(outside):

@@ -1923,3 +1923,38 @@ def test_vectorize_takes_only_public_names_from_regularize():
                               "class_id": [2, 1, 1, 3]}, geometry=[small] * 4)
     assert building_rows(frame).tolist() == [True, False, True, False]
     assert building_rows(frame[["geometry"]]).tolist() == [True] * 4
+
+
+def test_squared_buildings_are_clipped_to_a_ragged_valid_area_without_testing_each_alone():
+    """--regularize clips every squared building to the rasters' valid area, a staircase of
+    tens of thousands of vertices along a drone ortho's ragged collar (30k over 9 tiles of
+    2000 px, now in US feet and Web Mercator too): each building was tested against it
+    unprepared (1.0 s of CPU for 10k buildings, the run 3.4 -> 5.2 s). Now the area is
+    prepared once: the same polygons, in a fraction of one unprepared test of them all."""
+    import time
+
+    from geotile.regularize import clipped, largest_polygon
+
+    rng = np.random.default_rng(3)
+    edge = np.cumsum(rng.integers(-1, 2, 8000)) + 400.0  # a ragged collar, 1 unit steps
+    stairs = np.column_stack([np.repeat(np.arange(8001.0), 2)[1:-1],
+                              np.repeat(edge, 2)]).reshape(-1, 2)
+    valid = shapely.Polygon([(0, -1000), *stairs, (8000, -1000)])
+    corners = rng.uniform([0, -900], [7990, 500], (3000, 2))
+    buildings = shapely.box(corners[:, 0], corners[:, 1], corners[:, 0] + 8, corners[:, 1] + 6)
+    expected = [b if shapely.covers(valid, b) else  # the largest part of one cut apart
+                largest_polygon(part := shapely.intersection(b, valid)) or part
+                for b in buildings]
+
+    start = time.process_time()
+    shapely.covers(shapely.from_wkb(shapely.to_wkb(valid)), buildings)  # each one alone
+    alone = time.process_time() - start
+    start = time.process_time()
+    out = clipped(buildings, valid)
+    took = time.process_time() - start
+    assert took < alone / 3, (took, alone)
+    cut = [i for i, b in enumerate(buildings) if out[i] is not b]
+    assert 0 < len(cut) < len(buildings)
+    for i in cut:
+        assert out[i].is_empty or shapely.covers(valid.buffer(1e-9), out[i])
+        assert abs(out[i].area - expected[i].area) < 1e-6 * max(expected[i].area, 1)
