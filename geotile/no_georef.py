@@ -231,9 +231,12 @@ def assign_crs(src) -> str:
                 f"{shlex.quote(str(src.name))} {shlex.quote(stem + '_4326.tif')}) and give "
                 f"that")
     prj = _unread_prj_path(src)
-    if prj is not None:  # a Pix4D tile placed by .tfw and .prj: its CRS is there
+    if prj is not None and _holds_crs(prj):  # a Pix4D tile placed by .tfw and .prj
         return (f"{prj.name} beside it holds one, which GDAL does not read for this format: "
                 f"write it in ({_write_prj_in(src, prj)})")
+    if prj is not None:
+        return (f"{prj.name} beside it holds no CRS GDAL reads: assign one with "
+                "`gdal_edit.py -a_srs EPSG:xxxx`")
     return "Assign one with `gdal_edit.py -a_srs EPSG:xxxx`"
 
 
@@ -325,6 +328,24 @@ def _unread_prj_path(src) -> Path | None:
     return None if prj is None or str(prj) in src.files else prj
 
 
+def _holds_crs(prj: Path) -> bool:
+    """Whether the .prj file ``prj`` holds a CRS gdal_edit.py -a_srs reads: WKT (ESRI's
+    too) or PROJ text PROJ parses, or ArcInfo's 'Projection ...' lines; not an empty file."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        text = prj.read_text(errors="replace").strip()
+    except OSError:
+        return False
+    if text.split(None, 1)[:1] == ["Projection"]:  # ArcInfo's .prj, which GDAL reads
+        return True
+    try:
+        return bool(text) and CRS.from_user_input(text) is not None
+    except CRSError:
+        return False
+
+
 def _write_prj_in(src, prj: Path) -> str:
     """The gdal_edit.py that writes the CRS of ``prj`` into ``src``."""
     import shlex
@@ -336,7 +357,7 @@ def _unread_prj(src) -> str:
     """What to do with an unread .prj beside ``src`` (:func:`_unread_prj_path`): '' when
     there is none."""
     prj = _unread_prj_path(src)
-    if prj is None:
+    if prj is None or not _holds_crs(prj):
         return ""
     return (f" GDAL does not read {prj.name} for this format: write its CRS in first "
             f"({_write_prj_in(src, prj)}).")

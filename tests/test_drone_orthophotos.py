@@ -352,3 +352,30 @@ def test_make_masks_on_a_split_tile_placed_by_tfw_and_prj_names_the_prj(tmp_path
                           f"gdal_edit.py -a_srs {prj} {tile}")
     assert "EPSG:xxxx" not in result.stderr
     assert not (tmp_path / "mask.tif").exists()
+
+
+@pytest.mark.parametrize("text", ["", "Pix4D project: arbitrary coordinates\n"],
+                         ids=["empty", "no-crs"])
+def test_a_prj_beside_a_tfw_tile_that_holds_no_crs_is_not_offered(tmp_path, run_cli, text):
+    """A .prj beside a .tfw-placed tile that no reader takes for a CRS (empty, as an export
+    of arbitrary coordinates leaves it; other text) was offered all the same: 'tile.prj
+    beside it holds one ... gdal_edit.py -a_srs tile.prj tile.tif', which GDAL refuses
+    ('failed to load SRS definition'). Now the refusal says the .prj holds none GDAL reads
+    and asks for the CRS (EPSG:xxxx); nothing is written."""
+    needs_gdal_translate()
+    mosaic, _ = flight_mosaic(tmp_path / "site_transparent_mosaic_group1.tif")
+    tile = tmp_path / "site_transparent_mosaic_group1_1_1.tif"
+    subprocess.run(["gdal_translate", "-q", "--config", "GDAL_PAM_ENABLED", "NO", "-srcwin",
+                    "0", "0", "64", "64", "-co", "PROFILE=BASELINE", "-co", "TFW=YES",
+                    str(mosaic), str(tile)], check=True)
+    prj = tile.with_suffix(".prj")
+    prj.write_text(text)
+    x0, y0 = ORIGIN
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[box(x0 + 0.5, y0 - 2.5, x0 + 2.0, y0 - 0.5)],
+                           crs=CRS).to_file(labels)
+    result = run_cli("make-masks", labels, tile, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, tile.name, "has no CRS", "EPSG:xxxx",
+                          f"{prj.name} beside it holds no CRS")
+    assert f"-a_srs {prj}" not in result.stderr
+    assert not (tmp_path / "mask.tif").exists()
