@@ -44,7 +44,8 @@ def assumed_geo(schema, name: str, parquet_schema=None, srid: int | None = None)
     (its first value's EWKB SRID, :func:`first_srid`), else no 'crs' member, which readers
     take as OGC:CRS84 (GeoParquet 1.1)."""
     column: dict = {"encoding": "WKB", "geometry_types": []}
-    crs = (_logical_type_crs(parquet_schema, name) or _extension_crs(schema.field(name))
+    crs = (_logical_type_crs(parquet_schema, name, schema.metadata)
+           or _extension_crs(schema.field(name))
            or (f"EPSG:{srid}" if srid else None))
     if crs:
         column["crs"] = crs
@@ -81,9 +82,10 @@ def mixed_srids(shapes) -> tuple[int, int] | None:
     return (int(found[0]), int(found[1])) if len(found) > 1 else None
 
 
-def _logical_type_crs(parquet_schema, name: str) -> str | dict | None:
+def _logical_type_crs(parquet_schema, name: str, metadata=None) -> str | dict | None:
     """The CRS of column ``name``'s Parquet GEOMETRY/GEOGRAPHY logical type (its 'crs', else
-    OGC:CRS84); None for a column of another type or no ``parquet_schema``."""
+    OGC:CRS84; 'projjson:<key>': the PROJJSON under that key of the file's ``metadata``);
+    None for a column of another type or no ``parquet_schema``."""
     import json
 
     if parquet_schema is None:
@@ -99,6 +101,9 @@ def _logical_type_crs(parquet_schema, name: str) -> str | dict | None:
             crs = declared.get("crs") if isinstance(declared, dict) else None
             if isinstance(crs, str) and crs.lower().startswith("srid:"):
                 crs = f"EPSG:{crs[5:]}"  # an engine's id, EPSG's in practice
+            elif isinstance(crs, str) and crs.startswith("projjson:") and \
+                    (text := (metadata or {}).get(crs[9:].encode())) is not None:
+                crs = text.decode()  # the format's reference to a key of the file's
             return crs or "OGC:CRS84"
     return None
 

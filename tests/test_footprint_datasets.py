@@ -1381,3 +1381,40 @@ def test_parquet_of_ewkb_of_two_srids_is_refused(run_cli, image, tmp_path):
     result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
     assert_one_line_error(result, "ewkb.parquet", "32616", "26916")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_native_geometry_crs_given_by_a_projjson_key_is_read(run_cli, image, tmp_path):
+    """Parquet's GEOMETRY type may name its CRS 'projjson:<key>', the PROJJSON under that
+    key of the file's metadata (the format's own way for a CRS without an id): it was
+    refused, "'projjson:crs_utm' is not a CRS GDAL knows". Now the key's PROJJSON is the
+    CRS: the UTM footprints burn where they lie."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyproj import CRS
+
+    metadata = json.dumps({"crs": "projjson:crs_utm"}).encode()
+
+    class Wkb(pa.ExtensionType):
+        def __init__(self):
+            super().__init__(pa.binary(), "geoarrow.wkb")
+
+        def __arrow_ext_serialize__(self):
+            return metadata
+
+        @classmethod
+        def __arrow_ext_deserialize__(cls, storage, serialized):
+            return cls()
+
+    pa.register_extension_type(Wkb())
+    try:
+        values = pa.array(shapely.to_wkb([utm for utm, _ in FOOTPRINTS]).tolist(), pa.binary())
+        table = pa.table({"geometry": pa.ExtensionArray.from_storage(Wkb(), values)})
+        pq.write_table(table.replace_schema_metadata(
+            {"crs_utm": CRS(UTM_CRS).to_json()}), tmp_path / "keyed.parquet")
+    finally:
+        pa.unregister_extension_type("geoarrow.wkb")
+    assert "projjson:crs_utm" in str(pq.ParquetFile(tmp_path / "keyed.parquet").schema
+                                     .column(0).logical_type)
+    result = run_cli("make-masks", tmp_path / "keyed.parquet", image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
