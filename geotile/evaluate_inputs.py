@@ -11,12 +11,13 @@ from geotile.errors import InputError
 
 def is_folder(path) -> bool:
     """A folder of files to pair; not a File Geodatabase (a .gdb folder is one dataset) nor
-    a folder of Parquet parts (Overture's theme=buildings/: one dataset, as make-masks)."""
+    a folder of Parquet parts (Overture's theme=buildings/: one dataset, as make-masks). A
+    folder that may be either (split=val/ of t1.parquet...): :func:`are_folders` decides."""
     from geotile.input_paths import is_virtual_path
-    from geotile.parquet_datasets import dataset_files
+    from geotile.parquet_datasets import surely_dataset
 
     return (not is_virtual_path(os.fspath(path)) and Path(path).is_dir()
-            and Path(path).suffix.lower() != ".gdb" and not dataset_files(Path(path)))
+            and Path(path).suffix.lower() != ".gdb" and not surely_dataset(Path(path)))
 
 
 def are_folders(prediction, truth, layer: str | None = None) -> bool:
@@ -25,6 +26,7 @@ def are_folders(prediction, truth, layer: str | None = None) -> bool:
     unzipped Geofabrik extract: gis_osm_roads_free_1)."""
     from geotile.input_files import refuse_remote_listing
     from geotile.input_paths import ARCHIVE_PREFIXES, is_virtual_path
+    from geotile.parquet_datasets import dataset_files
 
     for path in (prediction, truth):  # a local archive (/vsizip/...) is no remote folder
         text = os.fspath(path)
@@ -32,6 +34,8 @@ def are_folders(prediction, truth, layer: str | None = None) -> bool:
             refuse_remote_listing(text)
     one_layer = layer is not None and (Path(truth) / f"{layer}.shp").is_file()
     dirs = [is_folder(prediction), is_folder(truth) and not one_layer]
+    if dirs[0] != dirs[1] and dataset_files(Path(prediction if dirs[0] else truth)):
+        dirs = [False, False]  # a Parquet dataset (split=val/) beside a file: one file too
     if dirs[0] and one_layer and is_folder(truth):
         raise InputError(f"{prediction} is a folder but {truth} with --layer {layer} is one "
                          f"dataset ({layer}.shp): give one PREDICTION file (merge the "

@@ -25,10 +25,21 @@ def other_files(folder) -> list[Path]:
     out as one dataset (named part-*, or in Hive subfolders: a folder of one label file per
     image may be named split=train itself): pyarrow would read them as parts too."""
     parquet, others = _laid_out(folder)
-    if others and (all(p.name.lower().startswith("part-") for p in parquet) or any(
-            p.parent != Path(folder) for p in parquet)):
-        return others
-    return []
+    return others if others and _as_parts(folder, parquet) else []
+
+
+def surely_dataset(folder) -> bool:
+    """Whether ``folder`` is a dataset's Parquet parts that no folder of one label file per
+    image could be (named part-*, or in Hive subfolders: Overture's theme=buildings/); a
+    folder named key=value holding t1.parquet, t2.parquet is either."""
+    parquet = dataset_files(folder)
+    return bool(parquet) and _as_parts(folder, parquet)
+
+
+def _as_parts(folder, parquet: list[Path]) -> bool:
+    """Whether the Parquet files ``parquet`` of ``folder`` are named or laid out as parts."""
+    return all(p.name.lower().startswith("part-") for p in parquet) or any(
+        p.parent != Path(folder) for p in parquet)
 
 
 def _laid_out(folder) -> tuple[list[Path], list[Path]]:

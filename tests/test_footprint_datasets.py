@@ -1418,3 +1418,29 @@ def test_a_native_geometry_crs_given_by_a_projjson_key_is_read(run_cli, image, t
     result = run_cli("make-masks", tmp_path / "keyed.parquet", image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
+
+
+def test_evaluate_pairs_folders_of_one_parquet_per_tile_named_like_a_partition(run_cli,
+                                                                               tmp_path):
+    """A folder of one GeoParquet per tile that is itself named key=value (split=val/t1,
+    t2.parquet) is paired by name with a PREDICTION folder, as before Overture's release
+    folder became one TRUTH file: it was refused ('predj is a folder but split=val is not:
+    give two folders'), and two such folders were scored as one file, without their
+    per-image scores. A folder of parts (part-*, Hive subfolders) stays one file."""
+    import geopandas as gpd
+
+    shapes = gpd.GeoDataFrame(geometry=[utm for utm, _ in FOOTPRINTS], crs=UTM_CRS)
+    pred, geojson, truth = (tmp_path / "pred" / "split=val", tmp_path / "predj",
+                            tmp_path / "truth" / "split=val")
+    for folder in (pred, geojson, truth):
+        folder.mkdir(parents=True)
+    for name, rows in (("t1", shapes.iloc[:2]), ("t2", shapes.iloc[2:])):
+        rows.to_parquet(truth / f"{name}.parquet")
+        rows.to_file(geojson / f"{name}.geojson")
+        rows.iloc[:1].to_parquet(pred / f"{name}.parquet")
+    for prediction, tp in ((geojson, 3), (pred, 2)):
+        result = run_cli("evaluate", prediction, truth, "--json")
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        assert (scores["tp"], scores["fn"]) == (tp, 3 - tp), scores
+        assert sorted(scores["per_image"]) == ["t1", "t2"], scores
