@@ -2245,12 +2245,27 @@ def check_geographic_coordinates(labels, source: str | os.PathLike,
                 if str(source).lower().endswith((".csv", ".csv.gz")) else \
                 ("read as lon/lat (a Parquet file without GeoParquet metadata names no CRS; "
                  "Overture's are lon/lat)") if _assumed_lonlat(source) else \
+                f"although its column {srid[0]!r} carries SRID {srid[1]} (EWKB)" \
+                if (srid := _ewkb_srid(source)) else \
                 f"although the file declares {labels.crs.to_string()} (GeoJSON's default)"
         raise InputError(
             f"{source}: coordinates like ({minx:.0f}, {miny:.0f}) are not longitude/latitude, "
             f"{why}. Pass {option} with the CRS they are really in (EPSG:xxxx or WKT)."
             + (hint() if hint is not None else "")
         )
+
+
+def _ewkb_srid(source) -> tuple[str, int] | None:
+    """(column, SRID) of a local Parquet file (or dataset folder) without GeoParquet
+    metadata whose CRS is its EWKB's SRID; None otherwise."""
+    path = Path(os.fspath(source))
+    if path.suffix.lower() not in PARQUET_SUFFIXES and not dataset_files(path):
+        return None
+    try:
+        geo = _geo_metadata(path)
+    except (InputError, OSError, ValueError):
+        return None
+    return (geo["primary_column"], geo["srid"]) if geo.get("srid") else None
 
 
 def _assumed_lonlat(source) -> bool:

@@ -45,12 +45,14 @@ def assumed_geo(schema, name: str, parquet_schema=None, srid: int | None = None)
     take as OGC:CRS84 (GeoParquet 1.1)."""
     column: dict = {"encoding": "WKB", "geometry_types": []}
     crs = (_logical_type_crs(parquet_schema, name, schema.metadata)
-           or _extension_crs(schema.field(name))
-           or (f"EPSG:{srid}" if srid else None))
+           or _extension_crs(schema.field(name)))
+    geo = {"version": "1.1.0", "primary_column": name, "plain": True,
+           "columns": {name: column}}
+    if crs is None and srid:
+        crs, geo["srid"] = f"EPSG:{srid}", srid  # 'srid': said where it is refused
     if crs:
         column["crs"] = crs
-    return {"version": "1.1.0", "primary_column": name, "plain": True,
-            "columns": {name: column}}
+    return geo
 
 
 def first_srid(path, name: str) -> int | None:

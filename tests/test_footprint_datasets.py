@@ -1444,3 +1444,20 @@ def test_evaluate_pairs_folders_of_one_parquet_per_tile_named_like_a_partition(r
         scores = json.loads(result.stdout)
         assert (scores["tp"], scores["fn"]) == (tp, 3 - tp), scores
         assert sorted(scores["per_image"]) == ["t1", "t2"], scores
+
+
+def test_ewkb_of_srid_4326_on_projected_coordinates_names_its_srid(run_cli, image, tmp_path):
+    """EWKB rows of SRID 4326 holding UTM metres (an ST_SetSRID slip) are refused as not
+    lon/lat; the line said 'although the file declares EPSG:4326 (GeoJSON's default)' of a
+    Parquet file. It names the SRID its geometries carry."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shapes = shapely.set_srid(np.array([utm for utm, _ in FOOTPRINTS]), 4326)
+    path = tmp_path / "ewkb.parquet"
+    pq.write_table(pa.table({"geometry": pa.array(
+        shapely.to_wkb(shapes, include_srid=True).tolist(), pa.binary())}), path)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert_one_line_error(result, "ewkb.parquet", "not longitude/latitude",
+                          "its column 'geometry' carries SRID 4326 (EWKB)", "--labels-crs")
+    assert "GeoJSON" not in result.stderr
