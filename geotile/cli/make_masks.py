@@ -314,7 +314,8 @@ def make_masks(
     boundary, Overture's road and rail) is warned of naming the --where that
     keeps one. A Parquet file without GeoParquet metadata (DuckDB's COPY of
     Overture's rows) is read through its WKB geometry column, in the CRS its
-    column type names, else in lon/lat with a warning (--labels-crs if not).
+    column type or its EWKB's SRID names, else in lon/lat with a warning
+    (--labels-crs if not).
 
     \b
     Examples:
