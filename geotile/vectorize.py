@@ -70,6 +70,7 @@ from geotile.raster_kinds import (
     reads_nodata,
     warn_if_other_class_bands,
     warn_if_scaled_class_raster,
+    zero_nodata,
 )
 from geotile.regularize import (
     building_rows,
@@ -705,9 +706,11 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             threshold = next(t for t in (options.threshold, kind.threshold, 0.5)
                              if t is not None)
             check = reads_nodata(src, kind)
+            # a nodata 0 that is the mask's background (-a_nodata 0) is no collar to end at
+            collar = options.regularize and not (
+                kind.kind == "class" and (zero := zero_nodata(src)) and zero.background)
             jobs += [BandJob(path, raster_file_name(path), indexes, kind, keep, threshold, check,
-                             part.top, part.rows, transforms[grid], col, row,
-                             options.regularize)
+                             part.top, part.rows, transforms[grid], col, row, collar)
                      for part in row_blocks(src.height, even_band_rows(
                          src.height, band_rows(src.width, options.band_rows), forks))]
     finished, edge_regions = [], []

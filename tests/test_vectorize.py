@@ -1958,3 +1958,34 @@ def test_squared_buildings_are_clipped_to_a_ragged_valid_area_without_testing_ea
     for i in cut:
         assert out[i].is_empty or shapely.covers(valid.buffer(1e-9), out[i])
         assert abs(out[i].area - expected[i].area) < 1e-6 * max(expected[i].area, 1)
+
+
+@pytest.mark.parametrize("crs,origin", [("EPSG:32616", (740000.0, 3735000.0)),
+                                        ("EPSG:3857", (-9400000.0, 4000000.0))])
+def test_regularized_buildings_of_a_mask_whose_nodata_is_its_background_stay_square(
+        make_raster, tmp_path, crs, origin):
+    """A 0/1 building mask declaring nodata 0 (gdal_rasterize -burn 1 -a_nodata 0: its 0 is
+    background, as make-masks and evaluate read it): --regularize clipped each squared
+    building back to its own pixels' staircase (96-174 vertices instead of 4 corners), taking
+    the background for a nodata collar; in UTM, and since squared buildings are clipped to
+    the valid area in every CRS, in Web Mercator too. Now they stay square, as without
+    the nodata 0."""
+    from skimage.draw import polygon as fill
+
+    mask = np.zeros((120, 120), np.uint8)
+    for k, (row, col) in enumerate([(35, 35), (35, 85), (85, 40), (85, 85)]):
+        angle = np.radians(20 + 10 * k)
+        corners = np.array([(-15, -8), (15, -8), (15, 8), (-15, 8)])
+        rr = row + corners[:, 0] * np.sin(angle) + corners[:, 1] * np.cos(angle)
+        cc = col + corners[:, 0] * np.cos(angle) - corners[:, 1] * np.sin(angle)
+        mask[fill(rr, cc, mask.shape)] = 1
+    found = {}
+    for nodata in (None, 0):
+        path = make_raster(f"mask_{nodata}.tif", mask, transform=from_origin(*origin, 0.5, 0.5),
+                           crs=crs, nodata=nodata)
+        out = tmp_path / f"b_{nodata}.gpkg"
+        vectorize_polygons([path], out, options=VectorizeOptions(regularize=True, workers=1))
+        found[nodata] = gpd.read_file(out)
+    corners = shapely.get_num_coordinates(np.asarray(found[0].geometry.values)) - 1
+    assert len(found[0]) == 4 and (corners == 4).all(), corners
+    assert np.allclose(sorted(found[0].area), sorted(found[None].area), rtol=1e-6)
