@@ -79,7 +79,7 @@ def emd_file(model_path) -> Path | None:
     if is_dlpk(path):
         return path
     same = path.with_suffix(SUFFIX)
-    if same.is_file():
+    if same.is_file() and not _describes_another(same, path):
         return same
     naming = []
     for other in sorted(path.parent.glob("*" + SUFFIX)):
@@ -87,9 +87,26 @@ def emd_file(model_path) -> Path | None:
             doc = read_json(other)
         except ValueError:
             continue
-        if isinstance(doc, dict) and Path(str(doc.get("ModelFile", ""))).name == path.name:
+        if isinstance(doc, dict) and _model_file(doc) == path.name:
             naming.append(other)
     return naming[0] if len(naming) == 1 else None
+
+
+def _model_file(doc) -> str:
+    """The file name of a .emd's ModelFile (a folder before it, / or \\, left out)."""
+    return str(doc.get("ModelFile") or "").replace("\\", "/").rsplit("/", 1)[-1] if \
+        isinstance(doc, dict) else ""
+
+
+def _describes_another(emd: Path, path: Path) -> bool:
+    """Whether ``emd`` (of the stem of ``path``) names another ONNX model beside it as its
+    ModelFile: that model's, not this one's."""
+    try:
+        model = _model_file(read_json(emd))
+    except ValueError:
+        return False
+    return model.lower().endswith(".onnx") and model != path.name and (
+        path.parent / model).is_file()
 
 
 def esri_emd(model_path):

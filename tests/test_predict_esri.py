@@ -272,3 +272,32 @@ def test_dlpk_of_a_long_emd(tmp_path, run_cli, make_raster, image16, framework):
                      tmp_path / "o.tif")
     assert_one_line_error(result, "roads.dlpk", "of a PyTorch model (unet.pth)",
                           "export unet.pth to ONNX")
+
+
+def test_dlpk_members_in_a_folder(tmp_path, run_cli, make_raster, image16):
+    source = unet(tmp_path / "src", None)
+    path = tmp_path / "roads.dlpk"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("roads/unet.emd", json.dumps(emd()))
+        archive.write(source, "roads/unet.onnx")
+    out, names, _ = predicted(run_cli, make_raster, image16, tmp_path, path)
+    np.testing.assert_allclose(out, multispectral_reference(source, image16), atol=1e-5)
+    assert names == ["background", "Building", "Road"]
+
+
+def test_emd_naming_a_pth_beside_its_onnx_export(tmp_path, run_cli, make_raster, image16):
+    """unet.emd (ModelFile unet.pth, as arcgis.learn saved it) beside unet.onnx exported
+    from it: the .emd describes the export."""
+    path = unet(tmp_path / "m", emd(Framework="PyTorch", ModelFile="unet.pth"))
+    out, _, _ = predicted(run_cli, make_raster, image16, tmp_path, path)
+    np.testing.assert_allclose(out, multispectral_reference(path, image16), atol=1e-5)
+
+
+def test_emd_of_the_same_stem_naming_another_onnx_model_is_not_taken(
+        tmp_path, run_cli, make_raster, image8):
+    """unet.emd whose ModelFile is roads.onnx, beside it: describes roads.onnx, not
+    unet.onnx (fed its 4-band stats: refused or misnormalised)."""
+    unet(tmp_path / "m", None, name="roads")
+    path = unet(tmp_path / "m", emd(ModelFile="roads.onnx"))
+    out, _, _ = predicted(run_cli, make_raster, image8, tmp_path, path)
+    np.testing.assert_allclose(out, softmax_of(path, image8[np.newaxis] / 255), atol=1e-5)
