@@ -41,6 +41,10 @@ IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 #: NormalizationStats read by arcgis.learn's normalize_batch
 STATS = ("band_min_values", "band_max_values", "scaled_mean_values", "scaled_std_values")
 ASK = "give --mean, --std and --scale for the pixels it was trained on"
+#: ModelTypes of no per-pixel output (ArcGIS' Detect Objects / Classify Objects tools')
+REFUSED_TYPES = {"ObjectDetection": "gives bounding boxes",
+                 "ObjectClassification": "gives one class per feature of a feature class",
+                 "InstanceDetection": "gives instance masks of objects"}
 
 
 def is_dlpk(model_path) -> bool:
@@ -128,6 +132,23 @@ def esri_emd(model_path):
         raise ModelError(f"{file}: holds no JSON object (an Esri model definition); fix it "
                          f"(or remove it), or {ASK}.")
     return doc, file, shown
+
+
+def esri_task(model_path) -> None:
+    """ModelError naming the .emd with ``model_path`` whose ModelType gives no per-pixel
+    output (:data:`REFUSED_TYPES`); ImageClassification (arcgis.learn's pixel classifiers),
+    ClassifyPixels and the others run. A broken .emd: its normalisation says why."""
+    try:
+        doc, file, name = esri_emd(model_path)
+    except ModelError:
+        return
+    kind = doc.get("ModelType") if doc is not None else None
+    why = REFUSED_TYPES.get(kind) if isinstance(kind, str) else None
+    if why:
+        where = str(file) if name == file.name else f"{file}: its {name}"
+        raise ModelError(f"{where}: ModelType {kind}: the model {why}, not a per-pixel map; "
+                         "geotile predicts segmentation and per-pixel regression: run it "
+                         "with ArcGIS (or its own framework).")
 
 
 def _extract_bands(doc, file, count: int | None):

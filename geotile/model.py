@@ -487,6 +487,9 @@ class OnnxModel:
                      path.name, ", ".join(picked or [o.name for o in session.get_outputs()]))
         #: a TerraTorch pixel-wise regression's (its config.yaml): raw values, as depth's
         self.regression = None
+        from geotile.esri_sidecars import esri_task
+
+        esri_task(path)  # an Esri object detector's .emd: no per-pixel output
         if self.activation == "auto":  # an MLM item's post-processing: --activation or none
             from geotile.mlm_sidecars import mlm_post_processing
 

@@ -274,6 +274,58 @@ def test_dlpk_of_a_long_emd(tmp_path, run_cli, make_raster, image16, framework):
                           "export unet.pth to ONNX")
 
 
+@pytest.mark.parametrize(("model_type", "why"), [
+    ("ObjectDetection", "bounding boxes"), ("ObjectClassification", "one class per feature"),
+    ("InstanceDetection", "instance"),
+])
+def test_emd_of_a_model_that_classifies_no_pixels_is_refused(tmp_path, run_cli, make_raster,
+                                                            image16, model_type, why):
+    """An .emd of an object detector beside an ONNX model was read as a pixel classifier's
+    (its stats fed, its Classes naming the bands, exit 0): refused naming its ModelType."""
+    path = unet(tmp_path / "m", emd(ModelType=model_type, ModelConfiguration="_FasterRCNN"))
+    result = run_cli("predict", path, make_raster("img.tif", image16), "-o",
+                     tmp_path / "o.tif")
+    assert_one_line_error(result, "unet.emd", f"ModelType {model_type}", why)
+    assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("model_type", ["ImageClassification", "ClassifyPixels", "-"])
+def test_emd_of_a_pixel_classifier_runs(tmp_path, run_cli, make_raster, image16, model_type):
+    """arcgis.learn writes ImageClassification for its pixel classifiers, Esri's docs
+    ClassifyPixels: both run, as an .emd without ModelType does."""
+    path = unet(tmp_path / "m", emd(ModelType=model_type))
+    out, _, _ = predicted(run_cli, make_raster, image16, tmp_path, path)
+    np.testing.assert_allclose(out, multispectral_reference(path, image16), atol=1e-5)
+
+
+def test_extract_bands_out_of_order_pick_their_own_stats(tmp_path, run_cli, make_raster,
+                                                        image16):
+    path = unet(tmp_path / "m", emd(ExtractBands=[3, 1, 0]))
+    out, _, _ = predicted(run_cli, make_raster, image16, tmp_path, path)
+    np.testing.assert_allclose(out, multispectral_reference(path, image16, (3, 1, 0)),
+                               atol=1e-5)
+
+
+def test_rgb_model_with_stats_uses_them_not_imagenet(tmp_path, run_cli, make_raster, image8):
+    """arcgis.learn's raster function reads NormalizationStats whenever the .emd has them
+    (an 8-bit RGB model's too: band max 255), ImageNet only without them."""
+    stats = {"band_min_values": [0.0, 0.0, 0.0], "band_max_values": [255.0, 255.0, 255.0],
+             "scaled_mean_values": [0.4, 0.5, 0.6], "scaled_std_values": [0.2, 0.25, 0.3]}
+    path = unet(tmp_path / "m", emd(multispectral=False, NormalizationStats=stats))
+    out, _, _ = predicted(run_cli, make_raster, image8, tmp_path, path)
+    mean = np.reshape(stats["scaled_mean_values"], (-1, 1, 1))
+    std = np.reshape(stats["scaled_std_values"], (-1, 1, 1))
+    feed = (image8.astype(np.float64) / 255 - mean) / std
+    np.testing.assert_allclose(out, softmax_of(path, feed[np.newaxis]), atol=1e-5)
+
+
+def test_arcgis_raster_function_keeps_imagenet(tmp_path, run_cli, make_raster, image8):
+    path = unet(tmp_path / "m", emd(multispectral=False,
+                                    InferenceFunction="ArcGISImageClassifier.py"))
+    out, _, _ = predicted(run_cli, make_raster, image8, tmp_path, path)
+    np.testing.assert_allclose(out, rgb_reference(path, image8), atol=1e-5)
+
+
 def test_dlpk_members_in_a_folder(tmp_path, run_cli, make_raster, image16):
     source = unet(tmp_path / "src", None)
     path = tmp_path / "roads.dlpk"
