@@ -32,6 +32,9 @@ def check_class_output(model) -> None:
                          "raster holds one class per pixel: write probabilities (leave out "
                          "--output-type class) and run `geotile vectorize PROBABILITIES.tif "
                          "--instances` for buildings.")
+    from geotile.esri_sidecars import esri_class_ids
+
+    esri_class_ids(model.path, class_names(model))  # ArcGIS' ids: an .emd's Classes Values
 
 
 def multi_label(model) -> bool:

@@ -250,6 +250,33 @@ def esri_class_names(model_path, channels: int | None = None):
     return names, f"{name} Classes"
 
 
+def esri_class_ids(model_path, names: list[str]) -> None:
+    """ModelError naming the .emd with ``model_path`` whose Classes Values are not the ids
+    of a class raster of ``names`` (its channels): arcgis.learn's raster function writes
+    channel k as the k-th Value (background 0 first where the model has one channel more),
+    geotile's class raster numbers channels 0..K-1."""
+    try:
+        doc, file, name = esri_emd(model_path)
+    except ModelError:
+        return
+    classes = doc.get("Classes") if doc is not None else None
+    if not isinstance(classes, list) or not classes or len(names) not in (
+            len(classes), len(classes) + 1):
+        return
+    values = [c.get("Value") if isinstance(c, dict) else None for c in classes]
+    ids = [0, *values] if len(names) == len(classes) + 1 else values
+    if ids == list(range(len(names))):
+        return
+    where = str(file) if name == file.name else f"{file}: its {name}"
+    shown = ", ".join(json.dumps(v) for v in values)
+    first = len(names) - len(classes)  # 1 where background is the model's channel 0
+    raise ModelError(f"{where}: its Classes Values {shown} are the ids ArcGIS writes for the "
+                     f"model's channels, and a class raster of geotile's holds "
+                     f"0..{len(names) - 1}: write probabilities (--output-type probability) "
+                     f"and reclassify them, or number the Classes {first}..{len(names) - 1} in "
+                     f"{name}.")
+
+
 def esri_tile_size(model_path) -> int | None:
     """The .emd's ImageHeight (px) when ImageWidth is the same or absent, said with -v;
     None without it, or for one too small for predict's windows (warned of)."""

@@ -298,6 +298,37 @@ def test_emd_of_a_pixel_classifier_runs(tmp_path, run_cli, make_raster, image16,
     np.testing.assert_allclose(out, multispectral_reference(path, image16), atol=1e-5)
 
 
+@pytest.mark.parametrize("values", [[5, 10], [2, 1]])
+def test_emd_class_values_other_than_channels_are_refused_for_class_output(
+        tmp_path, run_cli, make_raster, image16, values):
+    """Classes Values 5, 10 (arcgis.learn's raster function writes channel k as the k-th
+    Value, background 0): geotile's class raster held 1 and 2 for them, exit 0. Class output
+    is refused naming the Values; probabilities (named by the Classes) are written."""
+    classes = [{**c, "Value": v} for c, v in zip(CLASSES, values, strict=True)]
+    path = unet(tmp_path / "m", emd(Classes=classes))
+    tif = make_raster("img.tif", image16)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "c.tif", "--output-type", "class")
+    assert_one_line_error(result, "unet.emd", f"Values {values[0]}, {values[1]}", "1..2",
+                          "--output-type probability")
+    assert not (tmp_path / "c.tif").exists()
+    out, names, _ = predicted(run_cli, make_raster, image16, tmp_path, path)
+    assert names == ["background", "Building", "Road"]
+    np.testing.assert_allclose(out, multispectral_reference(path, image16), atol=1e-5)
+
+
+def test_emd_class_values_of_the_channels_write_class_ids(tmp_path, run_cli, make_raster,
+                                                         image16):
+    """Values 1..K (background 0) are the channels: class output as before."""
+    path = unet(tmp_path / "m", emd())
+    result = run_cli("predict", path, make_raster("img.tif", image16), "-o",
+                     tmp_path / "c.tif", "--output-type", "class")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "c.tif") as out:
+        ids = out.read(1)
+    expected = multispectral_reference(path, image16).argmax(axis=0)
+    assert (ids == expected).mean() > 0.99
+
+
 def test_extract_bands_out_of_order_pick_their_own_stats(tmp_path, run_cli, make_raster,
                                                         image16):
     path = unet(tmp_path / "m", emd(ExtractBands=[3, 1, 0]))
