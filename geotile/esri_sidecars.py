@@ -1,5 +1,6 @@
 """Esri's files with an ONNX model: its Esri Model Definition (``.emd``, JSON) beside it (the
-same stem, else the one .emd of the folder whose ``ModelFile`` names it), or the deep learning
+same stem unless its ``ModelFile`` is another ONNX model there, else the one .emd of the
+folder whose ``ModelFile`` names it), or the deep learning
 package (``.dlpk``, a zip of the .emd, the model and a raster function) given as the model
 (:func:`dlpk_onnx`). Read for what the ONNX metadata and the other exporters' files do not
 declare (options override all, see :meth:`geotile.model.OnnxModel.set_normalization`), as
@@ -14,9 +15,12 @@ arcgis.learn writes it (``ArcGISModel._create_emd_template``) and its raster fun
   ImageNet's mean/std of 0..1 pixels (its ``norm``: raw pixels minus 255 x mean, over 255 x
   std). A model saying ``IsMultispectral`` without stats, stats without a value needed,
   ``DoNormalize`` false, a zero range are refused; an .emd of another tool without stats is
-  warned of (give --mean/--std/--scale).
+  warned of (give --mean/--std/--scale), as is one naming its own raster function (a
+  ModelConfiguration or InferenceFunction .py not ArcGIS'), whose code normalises.
+- task: a ModelType of no per-pixel output (ObjectDetection...) is refused.
 - class names: ``Classes`` ``Name`` in order, a "background" first where the model has one
-  channel more (arcgis.learn's class 0); their ``Color`` colours a class output.
+  channel more (arcgis.learn's class 0); their ``Color`` colours a class output, whose
+  ids are channels: Values other than them (ArcGIS writes channel k as the k-th) refused.
 - bands: ``ExtractBands`` (0-based) are the default --bands.
 - windows: ``ImageHeight`` (= ``ImageWidth``: the chips it was trained on) is the default
   --tile-size. ``ModelPadding`` and ``BatchSize`` are not read: ArcGIS' padding discards
@@ -177,6 +181,18 @@ def _numbers(stats, key, file):
     return [float(v) for v in value]
 
 
+def _custom_function(doc) -> str | None:
+    """'key file.py' of an .emd whose ModelConfiguration or InferenceFunction is a Python file
+    of its author's (a custom raster function), not one of ArcGIS' (ArcGIS*.py); else None."""
+    for key in ("ModelConfiguration", "InferenceFunction"):
+        value = doc.get(key)
+        if isinstance(value, str) and value.lower().endswith(".py"):
+            file = value.replace("\\", "/").rsplit("/", 1)[-1]
+            if not file.startswith("ArcGIS"):
+                return f"{key} {file}"
+    return None
+
+
 def esri_normalization(model_path, wanted=("mean", "std"), scale: bool = True
                        ) -> dict[str, tuple]:
     """"scale" (when ``scale``) and "mean"/"std" (those ``wanted``) -> (value, where) of the
@@ -197,6 +213,12 @@ def esri_normalization(model_path, wanted=("mean", "std"), scale: bool = True
             log.warning("%s: its %s has no NormalizationStats and is not arcgis.learn's (no "
                         "ArcGISLearnVersion): its normalisation is not known; give --mean, "
                         "--std and --scale", Path(model_path).name, name)
+            return {}
+        custom = _custom_function(doc)
+        if custom:
+            log.warning("%s: its %s has no NormalizationStats and names its own raster "
+                        "function (%s), which normalises as its code says, not known here; "
+                        "give --mean, --std and --scale", Path(model_path).name, name, custom)
             return {}
         where = f"{name} ImageNet mean/std of 0..1 pixels (arcgis.learn RGB model)"
         if scale:

@@ -350,6 +350,19 @@ def test_rgb_model_with_stats_uses_them_not_imagenet(tmp_path, run_cli, make_ras
     np.testing.assert_allclose(out, softmax_of(path, feed[np.newaxis]), atol=1e-5)
 
 
+@pytest.mark.parametrize("custom", [{"ModelConfiguration": "my_unet.py"},
+                                    {"InferenceFunction": "MyClassifier.py"}])
+def test_emd_of_a_custom_raster_function_without_stats_is_warned_of(
+        tmp_path, run_cli, make_raster, image8, custom):
+    """A custom Python raster function (ModelConfiguration or InferenceFunction a .py of the
+    author's) normalises as its code says: ImageNet was assumed silently. Now warned of, as
+    an .emd of another tool is (give --mean/--std/--scale), geotile's default fed."""
+    path = unet(tmp_path / "m", emd(multispectral=False, **custom))
+    out, _, stderr = predicted(run_cli, make_raster, image8, tmp_path, path)
+    assert "--mean" in stderr and "unet.emd" in stderr and ".py" in stderr, stderr
+    np.testing.assert_allclose(out, softmax_of(path, image8[np.newaxis] / 255), atol=1e-5)
+
+
 def test_arcgis_raster_function_keeps_imagenet(tmp_path, run_cli, make_raster, image8):
     path = unet(tmp_path / "m", emd(multispectral=False,
                                     InferenceFunction="ArcGISImageClassifier.py"))
