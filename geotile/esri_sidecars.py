@@ -17,7 +17,8 @@ arcgis.learn writes it (``ArcGISModel._create_emd_template``) and its raster fun
   ``DoNormalize`` false, a zero range are refused; an .emd of another tool without stats is
   warned of (give --mean/--std/--scale), as is one naming its own raster function (a
   ModelConfiguration or InferenceFunction .py not ArcGIS'), whose code normalises.
-- task: a ModelType of no per-pixel output (ObjectDetection...) is refused.
+- task: a ModelType of no per-pixel output (ObjectDetection...) is refused; an image
+  translation model's normalisation (Pix2Pix, CycleGAN: -1..1 of min/max) is asked for.
 - class names: ``Classes`` ``Name`` in order, a "background" first where the model has one
   channel more (arcgis.learn's class 0); their ``Color`` colours a class output, whose
   ids are channels: Values other than them (ArcGIS writes channel k as the k-th) refused.
@@ -45,6 +46,8 @@ IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 #: NormalizationStats read by arcgis.learn's normalize_batch
 STATS = ("band_min_values", "band_max_values", "scaled_mean_values", "scaled_std_values")
 ASK = "give --mean, --std and --scale for the pixels it was trained on"
+#: arcgis.learn's image translation models (-1..1 of min/max, not standardised)
+TRANSLATION = {"Pix2Pix", "Pix2PixHD", "CycleGAN", "WNet_cGAN"}
 #: ModelTypes of no per-pixel output (ArcGIS' Detect Objects / Classify Objects tools')
 REFUSED_TYPES = {"ObjectDetection": "gives bounding boxes",
                  "ObjectClassification": "gives one class per feature of a feature class",
@@ -185,12 +188,18 @@ def _custom_function(doc) -> str | None:
     """'key file.py' of an .emd whose ModelConfiguration or InferenceFunction is a Python file
     of its author's (a custom raster function), not one of ArcGIS' (ArcGIS*.py); else None."""
     for key in ("ModelConfiguration", "InferenceFunction"):
-        value = doc.get(key)
-        if isinstance(value, str) and value.lower().endswith(".py"):
-            file = value.replace("\\", "/").rsplit("/", 1)[-1]
-            if not file.startswith("ArcGIS"):
-                return f"{key} {file}"
+        file = _function(doc.get(key))
+        if file and not file.startswith("ArcGIS"):
+            return f"{key} {file}"
     return None
+
+
+def _function(value) -> str | None:
+    """The file name of a raster function an .emd names (``[Functions]System\\...\\x.py``,
+    a path or a name); None unless a .py."""
+    if not isinstance(value, str) or not value.lower().endswith(".py"):
+        return None
+    return value.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def esri_normalization(model_path, wanted=("mean", "std"), scale: bool = True
@@ -202,6 +211,14 @@ def esri_normalization(model_path, wanted=("mean", "std"), scale: bool = True
     doc, file, name = esri_emd(model_path)
     if doc is None:
         return {}
+    kind = doc.get("ModelType")
+    if kind in TRANSLATION or "NormalizationStats_b" in doc or _function(
+            doc.get("InferenceFunction")) == "ArcGISImageTranslation.py":
+        shown = f"ModelType {kind}" if isinstance(kind, str) else "NormalizationStats_b"
+        raise ModelError(f"{file}: {shown}, an image translation model: ArcGIS scales its "
+                         f"pixels to -1..1 of NormalizationStats' min/max (the other "
+                         f"direction's by NormalizationStats_b), not to their scaled mean/std; "
+                         f"{ASK}.")
     stats = doc.get("NormalizationStats")
     found = {}
     if stats is None:

@@ -397,3 +397,27 @@ def test_emd_of_the_same_stem_naming_another_onnx_model_is_not_taken(
     path = unet(tmp_path / "m", emd(ModelFile="roads.onnx"))
     out, _, _ = predicted(run_cli, make_raster, image8, tmp_path, path)
     np.testing.assert_allclose(out, softmax_of(path, image8[np.newaxis] / 255), atol=1e-5)
+
+
+@pytest.mark.parametrize("changes", [
+    {"ModelType": "Pix2Pix", "ModelConfiguration": "_pix2pix",
+     "InferenceFunction": "[Functions]System\\DeepLearning\\ArcGISLearn\\"
+                          "ArcGISImageTranslation.py", "NormalizationStats_b": STATS},
+    {"ModelType": "CycleGAN", "ModelConfiguration": "_cyclegan"},
+])
+def test_emd_of_an_image_translation_model_is_not_standardised(tmp_path, run_cli,
+                                                                make_raster, image16, changes):
+    """Pix2Pix/CycleGAN (arcgis.learn's image translation) scale pixels to -1..1 of the
+    stats' min/max (-1 + 2 x scaled), not to their scaled mean/std, which were fed with exit
+    0: refused naming the ModelType and --mean/--std/--scale; those options run it."""
+    path = unet(tmp_path / "m", emd(**changes))
+    tif = make_raster("img.tif", image16)
+    result = run_cli("predict", path, tif, "-o", tmp_path / "o.tif")
+    assert_one_line_error(result, "unet.emd", f"ModelType {changes['ModelType']}", "-1..1",
+                          "--mean")
+    assert not (tmp_path / "o.tif").exists()
+    out, _, _ = predicted(run_cli, make_raster, image16, tmp_path, path, "--mean",
+                          "1,2,3", "--std", "100,200,300", "--scale", "1")
+    feed = (image16[[0, 1, 3]].astype(np.float64) - np.reshape([1, 2, 3], (-1, 1, 1))) \
+        / np.reshape([100, 200, 300], (-1, 1, 1))
+    np.testing.assert_allclose(out, softmax_of(path, feed[np.newaxis]), atol=1e-5)
