@@ -194,13 +194,14 @@ def base_path(file_name: str) -> str:
 
 
 def path_ends(image, entries: list, file_name) -> list:
-    """Those of ``entries`` (one name in several folders) whose ``file_name(entry)`` the path
-    of ``image`` ends with (a/img.png, relative, ends so too); where none is (a path of
-    another machine: C:\\data\\a\\img.png, /Users/ana/a/img.png), the one that shares the
-    most folders with its end (a/img.png); all of them where none or several do."""
+    """Those of ``entries`` (one name in several folders) whose ``file_name(entry)`` the
+    absolute path of ``image`` (img.png given inside a/ too) ends with (a/img.png); where
+    none is (a path of another machine: C:\\data\\a\\img.png, /Users/ana/a/img.png), the
+    one that shares the most folders with its end (a/img.png); all of them where none or
+    several do."""
     from geotile.name_keys import name_key
 
-    given = "/" + name_key(str(image).replace("\\", "/"))
+    given = "/" + name_key(os.path.abspath(str(image)).replace("\\", "/"))
     listed = [name_key(base_path(file_name(e))) for e in entries]
     found = [e for e, name in zip(entries, listed, strict=True)
              if given.endswith("/" + name)]

@@ -222,3 +222,36 @@ def test_one_name_in_two_folders_of_another_machine_takes_the_image_s_folder(
         masks[where] = read_mask(tmp_path / f"{where}.tif")[0]
     assert masks["north"][10, 15] == 1 and masks["north"][34, 3] == 0
     assert masks["south"][10, 15] == 0 and masks["south"][34, 3] == 1
+
+
+@pytest.mark.parametrize("kind", ["coco", "cvat"])
+def test_one_name_in_two_folders_given_relative_takes_the_image_s_folder(
+        tmp_path, run_cli, monkeypatch, kind):
+    """The image given as img.tif from inside south/ (make-masks labels img.tif) was refused
+    ("lists 2 images named 'img.tif' ... give the image by a path that ends with one of
+    them"): its folder was read from the path as typed. Now from where it is."""
+    names = ["C:\\data\\north\\img.tif", "C:\\data\\south\\img.tif"]
+    second = [(1, 30), (6, 30), (6, 38), (1, 38)]
+    if kind == "coco":
+        labels = tmp_path / "labels.json"
+        document = _coco(labels, "x")
+        document["images"] = [{"id": i + 1, "file_name": n, "width": W, "height": H}
+                              for i, n in enumerate(names)]
+        document["annotations"].append({**document["annotations"][0], "id": 2, "image_id": 2,
+                                        "segmentation": [[c for xy in second for c in xy]]})
+        labels.write_text(json.dumps(document))
+    else:
+        labels = tmp_path / "annotations.xml"
+        one = _cvat(labels, "x").split("<image ")
+        two = "<image " + one[1].replace('name="imgs/x"', f'name="{names[1]}"').replace(
+            'id="0"', 'id="1"').replace(
+            ";".join(f"{x},{y}" for x, y in HOUSE), ";".join(f"{x},{y}" for x, y in second))
+        one[1] = one[1].replace('name="imgs/x"', f'name="{names[0]}"')
+        labels.write_text("<image ".join(one).replace("</annotations>", two))
+    (tmp_path / "imgs" / "south").mkdir(parents=True)
+    write_raster(tmp_path / "imgs" / "south" / "img.tif", np.full((3, H, W), 90, np.uint8))
+    monkeypatch.chdir(tmp_path / "imgs" / "south")
+    result = run_cli("make-masks", labels, "img.tif", "-o", tmp_path / "s.tif")
+    assert result.exit_code == 0, result.output
+    mask = read_mask(tmp_path / "s.tif")[0]
+    assert mask[10, 15] == 0 and mask[34, 3] == 1
