@@ -226,7 +226,7 @@ def base_name(name: str) -> str:
 def _entry(path: Path, entries: list[_Entry], image) -> _Entry:
     """``image``'s entry: the one of its base name, or among several the one its path ends
     with; InputError naming them otherwise."""
-    from geotile.coco_labels import path_ends
+    from geotile.coco_labels import path_ends, refuse_other_spelling
     from geotile.input_paths import input_path
     from geotile.name_keys import name_key
 
@@ -242,6 +242,7 @@ def _entry(path: Path, entries: list[_Entry], image) -> _Entry:
         raise InputError(f"{image}: {path} lists {len(found)} images it may be: "
                          f"{found[0].what()} and {found[1].what()}. Give each image one "
                          "entry, or the image by a path that ends with its name there.")
+    refuse_other_spelling(image, found[0].name, path)
     return found[0]
 
 

@@ -255,3 +255,70 @@ def test_one_name_in_two_folders_given_relative_takes_the_image_s_folder(
     assert result.exit_code == 0, result.output
     mask = read_mask(tmp_path / "s.tif")[0]
     assert mask[10, 15] == 0 and mask[34, 3] == 1
+
+
+def _two_forms(tmp_path, kind, listed):
+    """labels naming Zürich.tif in the forms ``listed`` (the first with HOUSE, the second
+    with a square at the left edge), and both spellings of it on disk."""
+    second = [(1, 30), (6, 30), (6, 38), (1, 38)]
+    names = [unicodedata.normalize(form, "Zürich.tif") for form in listed]
+    if kind == "coco":
+        labels = tmp_path / "labels.json"
+        document = _coco(labels, "x")
+        document["images"] = [{"id": i + 1, "file_name": n, "width": W, "height": H}
+                              for i, n in enumerate(names)]
+        if len(names) == 2:
+            document["annotations"].append({**document["annotations"][0], "id": 2,
+                                            "image_id": 2, "segmentation": [
+                                                [c for xy in second for c in xy]]})
+        labels.write_text(json.dumps(document))
+    else:
+        labels = tmp_path / "annotations.xml"
+        one = _cvat(labels, "x").split("<image ")
+        two = "<image " + one[1].replace('name="imgs/x"', f'name="{names[-1]}"').replace(
+            'id="0"', 'id="1"').replace(
+            ";".join(f"{x},{y}" for x, y in HOUSE), ";".join(f"{x},{y}" for x, y in second))
+        one[1] = one[1].replace('name="imgs/x"', f'name="{names[0]}"')
+        labels.write_text("<image ".join(one).replace("</annotations>", two if len(
+            names) == 2 else "</annotations>"))
+    (tmp_path / "imgs").mkdir()
+    for form in ("NFC", "NFD"):
+        write_raster(tmp_path / "imgs" / unicodedata.normalize(form, "Zürich.tif"),
+                     np.full((3, H, W), 90, np.uint8))
+    return labels
+
+
+@pytest.mark.parametrize("kind", ["coco", "cvat"])
+def test_both_unicode_forms_listed_and_on_disk_pair_by_spelling(tmp_path, run_cli, kind):
+    """Zürich.tif in NFC and in NFD, both listed (other labels each) and both on disk: each
+    image was refused ("lists 2 images named 'Zürich.tif' ... give the image by a path that
+    ends with one of them", no path can). Now each takes the entry spelled as it is."""
+    labels = _two_forms(tmp_path, kind, ("NFC", "NFD"))
+    masks = {}
+    for form in ("NFC", "NFD"):
+        image = tmp_path / "imgs" / unicodedata.normalize(form, "Zürich.tif")
+        result = run_cli("make-masks", labels, image, "-o", tmp_path / f"{form}.tif")
+        assert result.exit_code == 0, result.output
+        masks[form] = read_mask(tmp_path / f"{form}.tif")[0]
+    assert masks["NFC"][10, 15] == 1 and masks["NFC"][34, 3] == 0
+    assert masks["NFD"][10, 15] == 0 and masks["NFD"][34, 3] == 1
+
+
+@pytest.mark.parametrize("kind", ["coco", "cvat"])
+def test_one_unicode_form_listed_both_on_disk_is_refused_for_the_other(tmp_path, run_cli,
+                                                                       kind):
+    """Labels listing Zürich.tif in NFC, both spellings on disk: the NFD file took the NFC
+    file's labels (two masks of one image's houses, exit 0). Now the NFC file gets them and
+    the NFD one is refused naming the file the labels are for; a folder run writes nothing."""
+    labels = _two_forms(tmp_path, kind, ("NFC",))
+    nfc, nfd = (tmp_path / "imgs" / unicodedata.normalize(f, "Zürich.tif")
+                for f in ("NFC", "NFD"))
+    result = run_cli("make-masks", labels, nfc, "-o", tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    assert read_mask(tmp_path / "c.tif")[0][10, 15] == 1
+    result = run_cli("make-masks", labels, nfd, "-o", tmp_path / "d.tif")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d.tif").exists()
+    result = run_cli("make-masks", labels, tmp_path / "imgs", "-o", tmp_path / "out")
+    assert_one_line_error(result, "Unicode form")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
