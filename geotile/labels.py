@@ -983,7 +983,8 @@ WINDOWS_1252 = {c: bytes([c]).decode("cp1252") for c in range(0x80, 0xA0)
 
 def _ogr_read(path: Path, layer: str | None, **kwargs):
     """pyogrio's raw read (meta, fids, wkb, fields), retried as Latin-1 (with a warning)
-    when text fields are not UTF-8; text read as Latin-1 is read as Windows-1252."""
+    when text fields are not UTF-8; text read as Latin-1 is read as Windows-1252, or as
+    UTF-8 where all valid UTF-8 and no .cpg declares the code page."""
     from pyogrio.raw import read as pyogrio_read
 
     from geotile.input_paths import ogr_path
@@ -1005,10 +1006,18 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
              "Check text fields with accents.")
         latin = True
     if latin:
-        fields = _as_utf8(fields) or [column if column.dtype != object else np.array(
+        fields = (None if _has_cpg(path) else _as_utf8(fields)) or [column if column.dtype != object else np.array(
             [v.translate(WINDOWS_1252) if isinstance(v, str) else v for v in column],
             dtype=object) for column in fields]
     return meta, fids, wkb, fields
+
+
+def _has_cpg(path) -> bool:
+    """Whether the Shapefile at ``path`` declares its code page in a .cpg (LDID/87 is read
+    as Latin-1 by GDAL, not guessed at as UTF-8)."""
+    if not isinstance(path, Path) or path.suffix.lower() not in (".shp", ".dbf"):
+        return False
+    return any(path.with_suffix(suffix).is_file() for suffix in (".cpg", ".CPG"))
 
 
 def _as_utf8(fields) -> list | None:

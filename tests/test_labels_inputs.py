@@ -1212,6 +1212,22 @@ def test_utf8_shapefile_without_cpg_keeps_its_accents(run_cli, image, tmp_path):
     assert (mask[2:8, 18:20] == 6).all()
 
 
+
+@pytest.mark.parametrize("cpg", ["LDID/87", None])
+def test_latin1_shapefile_declared_by_its_cpg_is_not_read_as_utf8(image, tmp_path, cpg):
+    """A .dbf whose .cpg says LDID/87 (ArcGIS' ANSI code page) holding 'Ã©cole', Latin-1
+    bytes that are also valid UTF-8, was decoded as UTF-8 ('école'): a guess for a .dbf
+    without its .cpg only, now made there only. ASCII text reads alike either way."""
+    frame = gpd.GeoDataFrame({"klasse": ["Ã©cole", "Wald"]},
+                             geometry=[box(1, 1, 3), box(5, 1, 3)], crs=UTM_CRS)
+    path = tmp_path / "ansi.shp"
+    frame.to_file(path, encoding="cp1252")
+    path.with_suffix(".cpg").unlink()
+    if cpg:
+        path.with_suffix(".cpg").write_text(cpg)
+    expected = ["Ã©cole", "Wald"] if cpg else ["école", "Wald"]
+    assert list(read_labels(path).fields["klasse"]) == expected
+
 # --- item: drone digitising in PolygonZM ------------------------------------------------------
 
 @pytest.mark.parametrize("annotations", ["yolo", "coco"])
