@@ -1006,7 +1006,8 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
              "Check text fields with accents.")
         latin = True
     if latin:
-        fields = (None if _has_cpg(path) else _as_utf8(fields)) or [column if column.dtype != object else np.array(
+        guessed = None if _has_cpg(path) else _as_utf8(fields)
+        fields = guessed or [column if column.dtype != object else np.array(
             [v.translate(WINDOWS_1252) if isinstance(v, str) else v for v in column],
             dtype=object) for column in fields]
     return meta, fids, wkb, fields
