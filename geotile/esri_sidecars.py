@@ -72,12 +72,13 @@ def _zipped_emd(path: Path):
     """(the .emd's JSON, its member name) of the .dlpk at ``path``."""
     import zipfile
 
+    from geotile.json_text import decoded
     from geotile.rastervision_sidecars import unzipped
 
     with zipfile.ZipFile(path) as archive:
         name = next(n for n in archive.namelist() if n.lower().endswith(SUFFIX))
         try:
-            return json.loads(unzipped(archive, name, 1 << 24).decode("utf-8-sig")), name
+            return json.loads(decoded(unzipped(archive, name, 1 << 24))), name  # UTF-16 too
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ModelError(f"{path}: its {name} is not valid JSON ({exc}); fix it, or "
                              f"{ASK}.") from exc

@@ -435,7 +435,9 @@ def _member_head(file, info: tuple, limit: int = HEAD) -> bytes:
 def _member_json(file, info: tuple):
     """The JSON of a small zip member, None when it is no JSON (or over ``HEAD`` bytes)."""
     try:
-        return json.loads(_member_head(file, info).decode("utf-8-sig"))
+        from geotile.json_text import decoded
+
+        return json.loads(decoded(_member_head(file, info)))
     except (ValueError, RecursionError):
         return None
 

@@ -421,3 +421,21 @@ def test_emd_of_an_image_translation_model_is_not_standardised(tmp_path, run_cli
     feed = (image16[[0, 1, 3]].astype(np.float64) - np.reshape([1, 2, 3], (-1, 1, 1))) \
         / np.reshape([100, 200, 300], (-1, 1, 1))
     np.testing.assert_allclose(out, softmax_of(path, feed[np.newaxis]), atol=1e-5)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_emd_saved_by_notepad_is_read_beside_and_in_a_dlpk(tmp_path, run_cli, make_raster,
+                                                           image16, encoding):
+    """An .emd re-saved by Notepad (UTF-16 with its mark, or UTF-8 with a BOM) was read
+    beside the model but refused inside a .dlpk ('its unet.emd is not valid JSON')."""
+    text = json.dumps(emd()).encode(encoding)
+    path = unet(tmp_path / "m", None)
+    path.with_suffix(".emd").write_bytes(text)
+    out, _, _ = predicted(run_cli, make_raster, image16, tmp_path, path)
+    np.testing.assert_allclose(out, multispectral_reference(path, image16), atol=1e-5)
+    package = tmp_path / "roads.dlpk"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("unet.emd", text)
+        archive.write(path, "unet.onnx")
+    out, _, _ = predicted(run_cli, make_raster, image16, tmp_path, package)
+    np.testing.assert_allclose(out, multispectral_reference(path, image16), atol=1e-5)
