@@ -250,21 +250,11 @@ def image_entry(coco: Coco, image, name: str | None = None) -> dict:
         raise InputError(f"{image}: {coco.path} lists {len(found)} images named {name!r} "
                          f"({', '.join(e['file_name'] for e in found[:3])}); give the image "
                          "by a path that ends with one of them.")
+    from geotile.name_keys import refuse_other_spelling
+
     refuse_other_spelling(image, found[0]["file_name"], coco.path)
     return found[0]
 
-
-def refuse_other_spelling(image, listed: str, labels) -> None:
-    """InputError where ``listed`` (``image``'s name in NFC only) spells another file beside
-    it: the labels name that one (both forms of a name on one disk)."""
-    from geotile.name_keys import other_spelling_beside
-
-    beside = other_spelling_beside(image, listed)
-    if beside is not None:
-        raise InputError(f"{image}: {labels} lists {listed!r}, the file {beside.name} beside "
-                         "it, whose name differs from this one's only in Unicode form (NFC/"
-                         "NFD); the labels are that file's. Rename one of the two (convmv "
-                         "--nfc), or give the one the labels name.")
 
 
 def check_images(coco: Coco, images) -> list[dict]:

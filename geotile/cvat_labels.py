@@ -226,9 +226,9 @@ def base_name(name: str) -> str:
 def _entry(path: Path, entries: list[_Entry], image) -> _Entry:
     """``image``'s entry: the one of its base name, or among several the one its path ends
     with; InputError naming them otherwise."""
-    from geotile.coco_labels import path_ends, refuse_other_spelling
+    from geotile.coco_labels import path_ends
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key
+    from geotile.name_keys import name_key, refuse_other_spelling
 
     name = name_key(input_path(image).name)
     found = [e for e in entries if e.shapes is not None and base_name(e.name) == name]

@@ -112,9 +112,10 @@ def _parse(path: Path):
                      "annotations).")
 
 
-def names(document) -> list[str]:
+def names(document, spelled: bool = False) -> list[str]:
     """The file names of the image a Darwin document annotates (its item's name and source
-    files; 1.0's filename and original_filename), base names, first the item's."""
+    files; 1.0's filename and original_filename), base names, first the item's; in NFC
+    unless ``spelled``."""
     found = []
     item, image = document.get("item"), document.get("image")
     if isinstance(item, dict):
@@ -126,7 +127,8 @@ def names(document) -> list[str]:
                 if isinstance(sources, list) else []
     elif isinstance(image, dict):
         found += [image.get("filename"), image.get("original_filename")]
-    return list(dict.fromkeys(name_key(n.replace("\\", "/").rsplit("/", 1)[-1]) for n in found
+    key = (lambda n: n) if spelled else name_key
+    return list(dict.fromkeys(key(n.replace("\\", "/").rsplit("/", 1)[-1]) for n in found
                               if isinstance(n, str) and n.strip()))
 
 
@@ -200,6 +202,7 @@ def _pair(labels, files: list[tuple[Path, list[str]]], images) -> list[Path]:
     """Each image's Darwin file: the one naming it, else the one of its stem (its names'
     or its own); InputError naming the image for none or several."""
     from geotile.input_paths import input_path
+    from geotile.name_keys import refuse_other_spelling
 
     by_name: dict[str, list[Path]] = {}
     by_stem: dict[str, list[Path]] = {}
@@ -224,6 +227,10 @@ def _pair(labels, files: list[tuple[Path, list[str]]], images) -> list[Path]:
                 "per image." if found else
                 f"{image}: no Darwin JSON in {labels} names it or its stem (it holds e.g. "
                 f"{example}). Give the images of these annotations.")
+        spelled = [n for n in names(_parse(found[0]), spelled=True)
+                   if name_key(n) == name_key(source.name)]
+        if spelled and source.name not in spelled:
+            refuse_other_spelling(image, spelled[0], labels)
         chosen.append(found[0])
     return chosen
 

@@ -234,11 +234,16 @@ def image_name(a: str, b: str) -> str | None:
 
 
 def url_name(url: str) -> str:
-    """The file name of a task's image URL: a path's, an http, s3 or gs URL's, or a
-    local-files URL's ``?d=`` path's (percent-escapes decoded); in NFC (:func:`name_key`)."""
+    """The file name of a task's image URL (:func:`url_file_name`) in NFC (:func:`name_key`)."""
+    return name_key(url_file_name(url))
+
+
+def url_file_name(url: str) -> str:
+    """The file name of a task's image URL as spelled: a path's, an http, s3 or gs URL's, or
+    a local-files URL's ``?d=`` path's (percent-escapes decoded)."""
     from urllib.parse import parse_qs, unquote, urlparse
 
     parsed = urlparse(url.replace("\\", "/"))
     shown = parse_qs(parsed.query).get("d") if parsed.query else None
     target = shown[0] if shown else unquote(parsed.path)
-    return name_key(PurePosixPath(target.replace("\\", "/")).name)  # ?d=a%5Cb.jpg: Windows
+    return PurePosixPath(target.replace("\\", "/")).name  # ?d=a%5Cb.jpg: Windows

@@ -445,7 +445,9 @@ def _box(where: str, box):
 
 
 def _row_of(path: Path, image, by_name: dict, examples: list) -> _Row:
+    from geotile.dataset_names import url_file_name
     from geotile.input_paths import input_path
+    from geotile.name_keys import refuse_other_spelling
 
     name = name_key(input_path(image).name)
     rows = list({id(r): r for r in by_name.get(name, [])}.values())
@@ -459,6 +461,7 @@ def _row_of(path: Path, image, by_name: dict, examples: list) -> _Row:
         raise InputError(f"{image}: {path} holds {len(ids)} data rows named {name!r} "
                          f"({', '.join(ids[:4])}). Export one data row per image (or give each "
                          "its own external_id).")
+    refuse_other_spelling(image, url_file_name(rows[0].shown), path)
     if len(rows) == 1:
         return rows[0]
     first = rows[0]  # v1: one row per label of the data row

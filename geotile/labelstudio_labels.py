@@ -190,7 +190,9 @@ def _image_ref(path: Path, key: str, data: dict, minimal: bool) -> str:
 
 
 def _task_of(path: Path, image, by_name: dict) -> dict:
+    from geotile.dataset_names import url_file_name
     from geotile.input_paths import input_path
+    from geotile.name_keys import refuse_other_spelling
 
     name = name_key(input_path(image).name)
     tasks = by_name.get(name, [])
@@ -205,6 +207,7 @@ def _task_of(path: Path, image, by_name: dict) -> dict:
         ids = ", ".join(str(t["id"]) for t in tasks[:4])
         raise InputError(f"{image}: {path} holds {len(tasks)} tasks of {name!r} (ids {ids}). "
                          "Delete the duplicate tasks in Label Studio and export again.")
+    refuse_other_spelling(image, url_file_name(tasks[0]["image"]), path)
     return tasks[0]
 
 

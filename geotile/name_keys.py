@@ -38,9 +38,23 @@ def other_spelling_beside(image, listed: str) -> Path | None:
     if not isinstance(path, Path):
         return None  # a GDAL virtual path
     beside = path.parent / raw_name(listed)
-    if beside.name == path.name or not beside.is_file():
+    if beside.name == path.name or name_key(beside.name) != name_key(path.name) or \
+            not beside.is_file():
         return None
     try:
         return None if os.path.samefile(beside, path) else beside  # macOS: one file
     except OSError:
         return None
+
+
+def refuse_other_spelling(image, listed: str, labels) -> None:
+    """InputError where ``listed`` (``image``'s name in NFC only) spells another file beside
+    it: the labels name that one (both forms of a name on one disk)."""
+    from geotile.errors import InputError
+
+    beside = other_spelling_beside(image, listed)
+    if beside is not None:
+        raise InputError(f"{image}: {labels} lists {listed!r}, the file {beside.name} beside "
+                         "it, whose name differs from this one's only in Unicode form (NFC/"
+                         "NFD); the labels are that file's. Rename one of the two (convmv "
+                         "--nfc), or give the one the labels name.")

@@ -263,7 +263,7 @@ def _entry(path: Path, by_name: dict, image):
     """(key, entry, (width, height, EXIF orientation), bytes) of ``image``: its entry by
     file name (of its bytes among entries of one name); InputError naming both files otherwise."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key
+    from geotile.name_keys import name_key, refuse_other_spelling
     from geotile.turned_images import image_view
 
     source = input_path(image)
@@ -284,6 +284,7 @@ def _entry(path: Path, by_name: dict, image):
                              "is it. Give each image one entry, or images of distinct names.")
         found = same
     key, entry = found[0]
+    refuse_other_spelling(image, str(entry["filename"]), path)
     return key, entry, (width, height, orientation), size
 
 

@@ -322,3 +322,27 @@ def test_one_unicode_form_listed_both_on_disk_is_refused_for_the_other(tmp_path,
     result = run_cli("make-masks", labels, tmp_path / "imgs", "-o", tmp_path / "out")
     assert_one_line_error(result, "Unicode form")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_a_name_listed_in_one_form_is_not_the_other_spelling_s_beside_it(tmp_path, run_cli,
+                                                                          kind):
+    """Zürich_1.tif listed in NFC, with both spellings on disk: the NFD file took the NFC
+    file's labels (exit 0) in every one-file export; now it is refused naming the Unicode
+    form, and the NFC file still gets them."""
+    write, labels_name = FORMATS[kind]
+    nfc, nfd = (unicodedata.normalize(f, "Zürich_1.tif") for f in ("NFC", "NFD"))
+    for name in (nfc, nfd):
+        write_raster(tmp_path / name, np.full((3, H, W), 90, np.uint8))
+    labels = tmp_path / labels_name
+    labels.parent.mkdir(parents=True, exist_ok=True)
+    document = write(labels, nfc)
+    labels.write_text(document if isinstance(document, str) else json.dumps(document),
+                      encoding="utf-8")
+    given = labels.parent if kind == "darwin" else labels
+    result = run_cli("make-masks", given, tmp_path / nfc, "-o", tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    assert read_mask(tmp_path / "c.tif")[0].sum() > 200
+    result = run_cli("make-masks", given, tmp_path / nfd, "-o", tmp_path / "d.tif")
+    assert_one_line_error(result, "Unicode form")
+    assert not (tmp_path / "d.tif").exists()
