@@ -56,7 +56,8 @@ GEOJSON_SUFFIXES = (".geojson", ".json")
 GEOJSON_DEFAULT_CRS = "EPSG:4326"
 #: the largest class id of a mask: 255 is the ignore value (nodata) of masks
 MAX_CLASS_ID = 254
-#: GeoJSON files larger than this are streamed in chunks when only some regions are needed
+#: GeoJSON files larger than this are streamed in chunks when only some regions are needed;
+#: CSVs of WKT larger than this have their rows near the regions found by pyarrow
 STREAM_BYTES = 16 * 2**20
 #: features per chunk of a streamed GeoJSON
 CHUNK_FEATURES = 20_000
@@ -1062,8 +1063,10 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         os.fspath(path).lower().endswith((".geojsonl", ".geojsons"))
     options = {} if sequence else _wkt_csv_options(path, where)
     chosen = None if sequence and layer is None else choose_layer(path, layer)
-    boxes, info = None, None
-    if regions is not None:
+    boxes, info, near = None, None, None
+    if regions is not None and "GEOM_POSSIBLE_NAMES" in options:  # Google Open Buildings
+        boxes, info, near = _wkt_csv_near(path, chosen, regions, override, options)
+    if regions is not None and near is None:
         from pyogrio import read_info
 
         from geotile.input_paths import ogr_path
@@ -1083,7 +1086,9 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
         if info.get("geometry_type") is not None and not flat and (
                 bounds is not None or osm):
             boxes = region_boxes(regions, file_crs)
-    if boxes is None:
+    if near is not None:
+        meta, fids, wkb, field_data = near
+    elif boxes is None:
         meta, fids, wkb, field_data = _ogr_read(path, chosen, **options)
     else:
         meta, fids, wkb, field_data = _read_boxes(path, chosen, boxes, info.get("driver"),
@@ -1724,6 +1729,69 @@ class _StreamState:
         labels.where = None if self.where is None else (self.where, self.count)
         return labels
 
+
+
+def _wkt_csv_near(path, layer: str | None, regions, override, options: dict) -> tuple:
+    """(boxes, info, read) for the local CSV of WKT ``path`` near ``regions``: what
+    :func:`_read_ogr` gets from GDAL's extent and spatial filter (a parse of each row's WKT,
+    twice), from the rows whose box (:mod:`geotile.wkt_csv`) meets a region's, or whose box
+    is unknown, read by GDAL by FID and kept where GEOS says they intersect a region's box,
+    as GDAL's filter does. (None, None, None) where GDAL must read it all (a CSV pyarrow
+    reads otherwise than GDAL, WKT that GEOS cannot read, a box GDAL sees otherwise)."""
+    from pyogrio.raw import read as pyogrio_read
+
+    from geotile.input_paths import ogr_path
+    from geotile.wkt_csv import Unread, wkt_boxes
+
+    none = None, None, None
+    text = os.fspath(path)
+    local = Path(text.removeprefix("/vsigzip/"))
+    if not (isinstance(path, Path) or text.startswith("/vsigzip/")) or not local.is_file() \
+            or local.stat().st_size <= STREAM_BYTES:  # a small one: GDAL's passes are quick
+        return none
+    try:
+        with hidden(UserWarning, message=MEASURED):
+            meta = pyogrio_read(ogr_path(path), layer=layer, max_features=1, **options)[0]
+        names, found, unknown = wkt_boxes(local, text.startswith("/vsigzip/"),
+                                          options["GEOM_POSSIBLE_NAMES"])
+    except (Unread, UnicodeDecodeError):  # GDAL's own read says what is wrong
+        return none
+    column = options["GEOM_POSSIBLE_NAMES"]
+    if [n for n in names if n != column] != list(meta["fields"]) or len(names) != \
+            len(meta["fields"]) + 1:  # not the columns GDAL reads: another separator...
+        return none
+    crs = override or header_crs(meta.get("crs"), path) or \
+        parse_crs(GEOJSON_DEFAULT_CRS, "CSV")
+    boxes = region_boxes(regions, crs)
+    if boxes is None:
+        return none
+    close = unknown.copy()
+    for x0, y0, x1, y1 in boxes:
+        close |= (found[:, 0] <= x1) & (found[:, 2] >= x0) & (found[:, 1] <= y1) & \
+            (found[:, 3] >= y0)
+    rows = np.flatnonzero(close)
+    meta, fids, wkb, field_data = _ogr_read(path, layer, fids=rows + 1, **options)
+    shapes = shapely.from_wkb(wkb, on_invalid="ignore")
+    if len(fids) != len(rows) or any(g is None and w is not None
+                                     for g, w in zip(shapes, wkb, strict=True)):
+        return none  # GDAL names and repairs what GEOS cannot read
+    known = ~unknown[rows]
+    if any(w is None for w in wkb[~known]):  # WKT GDAL cannot read: its filtered read
+        return none  # refuses the file, as it did before
+    seen = shapely.bounds(shapes)
+    if not np.array_equal(seen[known], found[rows][known], equal_nan=True):
+        return none  # GDAL's rows are not pyarrow's (a quoted line break...)
+    found[rows[~known]] = seen[~known]
+    if np.isnan(found[:, 0]).all():
+        return none
+    extent = (*np.nanmin(found[:, :2], axis=0), *np.nanmax(found[:, 2:], axis=0))
+    if extent[0] == extent[2] and extent[1] == extent[3]:
+        return none  # one point: GDAL's reader reads it whole
+    hit = np.zeros(len(rows), dtype=bool)
+    for box in boxes:
+        hit |= shapely.intersects(shapes, shapely.box(*box))
+    info = {"total_bounds": extent, "features": len(found)}
+    return boxes, info, (meta, fids[hit], wkb[hit], [data[hit] for data in field_data])
 
 
 def _wkt_csv_options(path, where: str | None = None) -> dict:

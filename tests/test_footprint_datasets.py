@@ -1461,3 +1461,108 @@ def test_ewkb_of_srid_4326_on_projected_coordinates_names_its_srid(run_cli, imag
     assert_one_line_error(result, "ewkb.parquet", "not longitude/latitude",
                           "its column 'geometry' carries SRID 4326 (EWKB)", "--labels-crs")
     assert "GeoJSON" not in result.stderr
+
+
+def big_csv_rows() -> list:
+    """Google Open Buildings rows for the pyarrow path (geotile.wkt_csv), each with a
+    confidence: the three footprints; a 2 km-long strip whose centroid lies 1 km off the
+    tile but which crosses it; an L around the tile whose box holds the tile but which
+    misses it; a POLYGON Z and a MULTIPOLYGON over it; 200 far footprints."""
+    strip = shapely.box(X0 - 1990, Y0 - 9, X0 + 10, Y0 - 8)  # pixel rows 16-17
+    around = shapely.Polygon([(X0 - 50, Y0 - 50), (X0 - 2, Y0 - 50), (X0 - 2, Y0 + 2),
+                              (X0 + 50, Y0 + 2), (X0 + 50, Y0 + 50), (X0 - 50, Y0 + 50)])
+    raised = shapely.force_3d(shapely.box(X0 + 1, Y0 - 10, X0 + 2, Y0 - 9.5), 7.0)
+    parts = shapely.MultiPolygon([shapely.box(X0 + 3, Y0 - 0.5, X0 + 4, Y0),
+                                  shapely.box(X0 + 500, Y0, X0 + 510, Y0 + 10)])
+    far = [(shapely.box(X0 + 300 + 20 * i, Y0 + 300, X0 + 310 + 20 * i, Y0 + 308), 0.8)
+           for i in range(200)]
+    return [*far[:100], *FOOTPRINTS, (strip, 0.75), (around, 0.9), (raised, 0.95),
+            (parts, 0.85), *far[100:]]
+
+
+def through_gdal(monkeypatch) -> None:
+    """Read CSVs of WKT as before: by GDAL's extent and spatial filter, however large."""
+    import geotile.labels
+
+    monkeypatch.setattr(geotile.labels, "_wkt_csv_near", lambda *args: (None, None, None))
+
+
+@pytest.mark.parametrize("name", ["open_buildings.csv", "open_buildings.csv.gz"])
+@pytest.mark.parametrize("where", [None, "confidence >= 0.8"])
+def test_a_large_google_csv_read_near_the_tile_as_gdal_reads_it(
+        monkeypatch, image, tmp_path, name, where):
+    """A large CSV's rows near the tile are found from the numbers of their WKT, not by
+    GDAL parsing every row twice; the features, their fields (typed for --where), the
+    extent and the mask are GDAL's: the long strip crossing the tile from 1 km away is
+    burnt, the L around it is not, a POLYGON Z is read by GDAL."""
+    import pyogrio
+
+    import geotile.labels
+    from geotile.labels import image_regions, read_labels
+
+    monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
+    path = tmp_path / name
+    text = open_buildings_csv(big_csv_rows()).encode()
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    regions = image_regions([image])
+
+    def every_row(*args, **kwargs):
+        raise AssertionError("GDAL's extent: a parse of every row")
+
+    with monkeypatch.context() as fast:
+        fast.setattr(pyogrio, "read_info", every_row)
+        new = read_labels(path, regions=regions, where=where)
+    with monkeypatch.context() as gdal:
+        through_gdal(gdal)
+        old = read_labels(path, regions=regions, where=where)
+    assert shapely.to_wkb(new.geometries).tolist() == shapely.to_wkb(old.geometries).tolist()
+    assert {k: v.tolist() for k, v in new.fields.items()} == \
+        {k: v.tolist() for k, v in old.fields.items()}
+    assert [v.dtype for v in new.fields.values()] == [v.dtype for v in old.fields.values()]
+    assert (new.crs, new.extent) == (old.crs, old.extent)
+    strip = lonlat(big_csv_rows()[103][0])
+    crossing = any(shapely.equals_exact(g, strip, 1e-9) for g in new.geometries)
+    assert crossing == (where is None)  # its confidence is 0.75
+    assert len(new) == (6 if where is None else 3)  # 3 (1) footprints, (strip), Z, multi
+
+
+def test_a_large_google_csv_burns_a_strip_from_far_off(run_cli, monkeypatch, image,
+                                                        tmp_path):
+    """make-masks over a large Open Buildings CSV: the strip whose centre is 1 km off the
+    tile burns its rows across the tile; the same mask as GDAL's own read gives."""
+    import geotile.labels
+
+    monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
+    path = tmp_path / "open_buildings.csv"
+    path.write_text(open_buildings_csv(big_csv_rows()))
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "m.tif")
+    assert (mask[16:18] == 1).all()
+    assert (mask[19, 2:4] == 1).all() and (mask[0, 6:8] == 1).all()  # POLYGON Z, multi
+    through_gdal(monkeypatch)
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "gdal.tif")
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(mask, mask_of(tmp_path / "gdal.tif"))
+
+
+@pytest.mark.parametrize("broken", ["POLYGON ((-3.98 0.74, -3", "POLYGON ((1 2 1.2.3, 3 4))"])
+def test_a_large_google_csv_with_broken_wkt_far_off_said_as_before(
+        run_cli, monkeypatch, image, tmp_path, broken):
+    """A row of WKT cut short (or with a number of two points) far from the tile: make-masks
+    says what it said when GDAL parsed every row, in one line, and writes nothing."""
+    import geotile.labels
+
+    monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
+    path = tmp_path / "open_buildings.csv"
+    path.write_text(open_buildings_csv(big_csv_rows()) + f'0,0,1.0,0.9,"{broken}",X\n')
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    through_gdal(monkeypatch)
+    gdal = run_cli("make-masks", path, image, "-o", tmp_path / "gdal.tif")
+    assert (result.exit_code, result.output) == (gdal.exit_code, gdal.output.replace(
+        "gdal.tif", "m.tif"))
+    if gdal.exit_code:
+        assert_one_line_error(result, "open_buildings.csv", "not vector data GDAL can read")
+        assert not (tmp_path / "m.tif").exists()
+    else:
+        assert np.array_equal(mask_of(tmp_path / "m.tif"), mask_of(tmp_path / "gdal.tif"))
