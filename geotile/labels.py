@@ -1735,13 +1735,14 @@ def _wkt_csv_near(path, layer: str | None, regions, override, options: dict) -> 
     """(boxes, info, read) for the local CSV of WKT ``path`` near ``regions``: what
     :func:`_read_ogr` gets from GDAL's extent and spatial filter (a parse of each row's WKT,
     twice), from the rows whose box (:mod:`geotile.wkt_csv`) meets a region's, or whose box
-    is unknown, read by GDAL by FID and kept where GEOS says they intersect a region's box,
-    as GDAL's filter does. (None, None, None) where GDAL must read it all (a CSV pyarrow
-    reads otherwise than GDAL, WKT that GEOS cannot read, a box GDAL sees otherwise)."""
+    is unknown, read by GDAL (:func:`_csv_rows`) and kept where GEOS says they intersect a
+    region's box, as GDAL's filter does. (None, None, None) where GDAL must read it all (a
+    CSV pyarrow reads otherwise than GDAL, WKT that GEOS cannot read, a box GDAL sees
+    otherwise)."""
     from pyogrio.raw import read as pyogrio_read
 
     from geotile.input_paths import ogr_path
-    from geotile.wkt_csv import Unread, wkt_boxes
+    from geotile.wkt_csv import Unread, rows_near
 
     none = None, None, None
     text = os.fspath(path)
@@ -1749,49 +1750,89 @@ def _wkt_csv_near(path, layer: str | None, regions, override, options: dict) -> 
     if not (isinstance(path, Path) or text.startswith("/vsigzip/")) or not local.is_file() \
             or local.stat().st_size <= STREAM_BYTES:  # a small one: GDAL's passes are quick
         return none
+    column = options["GEOM_POSSIBLE_NAMES"]
     try:
         with hidden(UserWarning, message=MEASURED):
             meta = pyogrio_read(ogr_path(path), layer=layer, max_features=1, **options)[0]
-        names, found, unknown = wkt_boxes(local, text.startswith("/vsigzip/"),
-                                          options["GEOM_POSSIBLE_NAMES"])
+        crs = override or header_crs(meta.get("crs"), path) or \
+            parse_crs(GEOJSON_DEFAULT_CRS, "CSV")
+        boxes = region_boxes(regions, crs)
+        if boxes is None:
+            return none
+        near = rows_near(local, text.startswith("/vsigzip/"), column, boxes)
     except (Unread, UnicodeDecodeError):  # GDAL's own read says what is wrong
         return none
-    column = options["GEOM_POSSIBLE_NAMES"]
-    if [n for n in names if n != column] != list(meta["fields"]) or len(names) != \
-            len(meta["fields"]) + 1:  # not the columns GDAL reads: another separator...
+    if [n for n in near.names if n != column] != list(meta["fields"]) or \
+            len(near.names) != len(meta["fields"]) + 1:  # another separator...
         return none
-    crs = override or header_crs(meta.get("crs"), path) or \
-        parse_crs(GEOJSON_DEFAULT_CRS, "CSV")
-    boxes = region_boxes(regions, crs)
-    if boxes is None:
+    read = _csv_rows(path, local, layer, near, options)
+    if read is None:
         return none
-    close = unknown.copy()
-    for x0, y0, x1, y1 in boxes:
-        close |= (found[:, 0] <= x1) & (found[:, 2] >= x0) & (found[:, 1] <= y1) & \
-            (found[:, 3] >= y0)
-    rows = np.flatnonzero(close)
-    meta, fids, wkb, field_data = _ogr_read(path, layer, fids=rows + 1, **options)
+    meta, fids, wkb, field_data = read
     shapes = shapely.from_wkb(wkb, on_invalid="ignore")
-    if len(fids) != len(rows) or any(g is None and w is not None
-                                     for g, w in zip(shapes, wkb, strict=True)):
+    if len(fids) != len(near.rows) or any(g is None and w is not None
+                                          for g, w in zip(shapes, wkb, strict=True)):
         return none  # GDAL names and repairs what GEOS cannot read
-    known = ~unknown[rows]
+    known = ~near.unknown
     if any(w is None for w in wkb[~known]):  # WKT GDAL cannot read: its filtered read
         return none  # refuses the file, as it did before
     seen = shapely.bounds(shapes)
-    if not np.array_equal(seen[known], found[rows][known], equal_nan=True):
+    if not np.array_equal(seen[known], near.boxes[known], equal_nan=True):
         return none  # GDAL's rows are not pyarrow's (a quoted line break...)
-    found[rows[~known]] = seen[~known]
-    if np.isnan(found[:, 0]).all():
-        return none
-    extent = (*np.nanmin(found[:, :2], axis=0), *np.nanmax(found[:, 2:], axis=0))
-    if extent[0] == extent[2] and extent[1] == extent[3]:
-        return none  # one point: GDAL's reader reads it whole
-    hit = np.zeros(len(rows), dtype=bool)
+    extent = near.extent
+    if (~known).any() and not np.isnan(seen[~known, 0]).all():
+        extent = np.concatenate([np.fmin(extent[:2], np.nanmin(seen[~known, :2], 0)),
+                                 np.fmax(extent[2:], np.nanmax(seen[~known, 2:], 0))])
+    if not np.isfinite(extent).all() or (extent[0] == extent[2] and extent[1] == extent[3]):
+        return none  # no geometry, or one point: GDAL's reader reads it whole
+    hit = np.zeros(len(near.rows), dtype=bool)
     for box in boxes:
         hit |= shapely.intersects(shapes, shapely.box(*box))
-    info = {"total_bounds": extent, "features": len(found)}
+    info = {"total_bounds": tuple(float(v) for v in extent), "features": near.count}
     return boxes, info, (meta, fids[hit], wkb[hit], [data[hit] for data in field_data])
+
+
+def _csv_rows(path, local: Path, layer: str | None, near, options: dict) -> tuple | None:
+    """pyogrio's raw read of the CSV's rows ``near.rows`` (:class:`geotile.wkt_csv.Near`),
+    FIDs as the whole file's: from a copy of its head (GDAL types columns by it) and those
+    rows' lines, not by GDAL reading its way through the file to each; by FID from the file
+    itself where lines are not rows, where a .csvt or .prj beside it says more, or where
+    the copy is not read as UTF-8. None where GDAL's read is refused: the whole file's read
+    says why."""
+    name = local.name.removesuffix(".gz").removesuffix(".GZ")
+    beside = [local.with_name(f"{Path(name).stem}{ext}") for ext in (".csvt", ".prj")]
+    if near.lines is not None and not any(p.exists() for p in beside):
+        try:
+            read = _copied_rows(name, layer, near, options)
+        except Exception:  # GDAL's or the disk's: the file itself, by FID, says what
+            read = None
+        if read is not None:
+            return read
+    try:
+        return _ogr_read(path, layer, fids=near.rows + 1, **options)
+    except UnicodeDecodeError:
+        return None
+
+
+def _copied_rows(name: str, layer: str | None, near, options: dict) -> tuple | None:
+    """:func:`_csv_rows` from a copy named ``name``; None for text not read as UTF-8."""
+    import tempfile
+
+    from pyogrio.raw import read as pyogrio_read
+
+    after = near.rows >= near.head_rows
+    fids = np.where(after, near.head_rows + np.cumsum(after), near.rows + 1)
+    with tempfile.TemporaryDirectory(prefix="geotile-") as folder:
+        copy = Path(folder) / name
+        with open(copy, "wb") as handle:
+            handle.write(near.head if near.head.endswith(b"\n") else near.head + b"\n")
+            handle.writelines(line if line.endswith(b"\n") else line + b"\n"
+                              for line, later in zip(near.lines, after, strict=True) if later)
+        with hidden(UserWarning, message=MEASURED):
+            meta, _, wkb, field_data = pyogrio_read(copy, layer=layer, fids=fids, **options)
+    if str(meta.get("encoding", "")).upper() in ("ISO-8859-1", "LATIN1"):
+        return None
+    return meta, near.rows + 1, wkb, field_data
 
 
 def _wkt_csv_options(path, where: str | None = None) -> dict:

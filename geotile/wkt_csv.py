@@ -10,6 +10,7 @@ text) is "unknown": its box is for GDAL to find, so none is ever guessed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,35 +30,95 @@ class Unread(Exception):
     """A CSV pyarrow does not read as GDAL would (GDAL reads it then)."""
 
 
-def wkt_boxes(local: Path, gzipped: bool, column: str) -> tuple[list, np.ndarray, np.ndarray]:
-    """The column names of the CSV ``local`` (``gzipped``), and for each row the box
-    (minx, miny, maxx, maxy) of its WKT in ``column`` (NaN: none, or unknown) and whether
-    it is unknown (text other than 2D polygons or lines of the form :data:`SHAPE` says, or
-    numbers out of place); empty text is no geometry. Unread for what pyarrow cannot read
-    (text that is not UTF-8, a row of another number of columns...)."""
+#: bytes of whole lines from the top kept for GDAL (which types columns from the first
+#: 100,000: AUTODETECT_SIZE_LIMIT) when it reads the rows near the regions
+HEAD = 2**20
+
+
+@dataclass
+class Near:
+    """A CSV's rows near some boxes: ``rows`` (0-based), their ``boxes`` (NaN where
+    ``unknown``), the ``extent`` of the rows' known boxes, ``count`` rows in all, the
+    column ``names``; ``head`` (bytes: the header and the whole lines of about
+    :data:`HEAD` bytes, ``head_rows`` rows) and the ``lines`` of the rows past it, None
+    where lines are not rows one to one (quoted line breaks, blank lines)."""
+
+    names: list
+    rows: np.ndarray
+    boxes: np.ndarray
+    unknown: np.ndarray
+    extent: np.ndarray
+    count: int
+    head: bytes
+    head_rows: int
+    lines: list | None
+
+
+def rows_near(local: Path, gzipped: bool, column: str, regions: list) -> Near:
+    """The rows of the CSV ``local`` (``gzipped``) whose WKT in ``column`` has a box
+    meeting one of ``regions`` (boxes: minx, miny, maxx, maxy), or an unknown box (text
+    other than 2D polygons or lines of the form :data:`SHAPE` says, or numbers out of
+    place); empty text is no geometry. Unread for what pyarrow cannot read (text that is
+    not UTF-8, a row of another number of columns...)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    boxes, unknown = [], []
-    compression = "gzip" if gzipped else None
+    from geotile.geojson_lines import opened
+
+    rows, boxes, unknown, lines = [], [], [], []
+    extent = np.array([np.inf, np.inf, -np.inf, -np.inf])
+    names, head, head_rows, count, rest, aligned = None, b"", 0, 0, b"", True
+    convert = pcsv.ConvertOptions(include_columns=[column], column_types={column: pa.string()})
     try:
-        with pa.input_stream(str(local), compression=compression) as stream:
-            names = list(pcsv.open_csv(stream, read_options=pcsv.ReadOptions(
-                block_size=2**20, use_threads=False)).schema.names)
-        with pa.input_stream(str(local), compression=compression) as stream:
-            reader = pcsv.open_csv(
-                stream, read_options=pcsv.ReadOptions(block_size=BLOCK),
-                convert_options=pcsv.ConvertOptions(include_columns=[column],
-                                                    column_types={column: pa.string()}))
-            for batch in reader:
-                found, odd = _boxes(batch.column(0))
-                boxes.append(found)
-                unknown.append(odd)
-    except (pa.ArrowException, OSError, EOFError) as exc:
+        with opened(local, gzipped) as handle:
+            while True:
+                data = handle.read(BLOCK)
+                block = rest + data
+                cut = block.rfind(b"\n") + 1 if data else len(block)
+                block, rest = block[:cut], block[cut:]
+                if not block:
+                    if data:
+                        continue
+                    break
+                ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n")) + 1
+                ends = ends if block.endswith(b"\n") else np.append(ends, len(block))
+                starts = np.concatenate([[0], ends[:-1]])
+                skip = 0
+                if names is None:  # the header: the first line
+                    names = pcsv.read_csv(pa.py_buffer(block[:ends[0]])).schema.names
+                    top = int(np.searchsorted(ends, HEAD)) + 1
+                    head, head_rows, skip = block[:ends[min(top, len(ends)) - 1]], \
+                        min(top, len(ends)) - 1, 1
+                table = pcsv.read_csv(pa.py_buffer(block), read_options=pcsv.ReadOptions(
+                    column_names=names, skip_rows=skip), convert_options=convert)
+                text = table.column(0).combine_chunks()
+                aligned &= len(text) == len(ends) - skip
+                found, odd = _boxes(text)
+                close = odd.copy()
+                for x0, y0, x1, y1 in regions:
+                    close |= (found[:, 0] <= x1) & (found[:, 2] >= x0) & \
+                        (found[:, 1] <= y1) & (found[:, 3] >= y0)
+                if (~np.isnan(found[:, 0])).any():
+                    extent = np.concatenate([np.fmin(extent[:2], np.nanmin(found[:, :2], 0)),
+                                             np.fmax(extent[2:], np.nanmax(found[:, 2:], 0))])
+                chosen = np.flatnonzero(close)
+                rows.append(chosen + count)
+                boxes.append(found[chosen])
+                unknown.append(odd[chosen])
+                if aligned:
+                    lines += [block[starts[i]:ends[i]] for i in (chosen + skip).tolist()]
+                count += len(text)
+                if not data:
+                    break
+    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
         raise Unread(str(exc)) from None
-    if not boxes:
-        return names, np.empty((0, 4)), np.empty(0, dtype=bool)
-    return names, np.concatenate(boxes), np.concatenate(unknown)
+    if names is None:
+        raise Unread("no header")
+    rows = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+    boxes = np.concatenate(boxes) if boxes else np.empty((0, 4))
+    unknown = np.concatenate(unknown) if unknown else np.empty(0, dtype=bool)
+    return Near(list(names), rows, boxes, unknown, extent, count, head, head_rows,
+                lines if aligned else None)
 
 
 def _boxes(column) -> tuple[np.ndarray, np.ndarray]:

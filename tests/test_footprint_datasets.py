@@ -1489,20 +1489,32 @@ def through_gdal(monkeypatch) -> None:
 
 @pytest.mark.parametrize("name", ["open_buildings.csv", "open_buildings.csv.gz"])
 @pytest.mark.parametrize("where", [None, "confidence >= 0.8"])
+@pytest.mark.parametrize("kind", ["plain", "blocks", "line break", "csvt"])
 def test_a_large_google_csv_read_near_the_tile_as_gdal_reads_it(
-        monkeypatch, image, tmp_path, name, where):
+        monkeypatch, image, tmp_path, name, where, kind):
     """A large CSV's rows near the tile are found from the numbers of their WKT, not by
     GDAL parsing every row twice; the features, their fields (typed for --where), the
     extent and the mask are GDAL's: the long strip crossing the tile from 1 km away is
-    burnt, the L around it is not, a POLYGON Z is read by GDAL."""
+    burnt, the L around it is not, a POLYGON Z is read by GDAL. Read in small blocks
+    (the rows past a short head); with a quoted line break in a far row, or a .csvt
+    beside it (GDAL then reads the rows by FID from the file itself)."""
     import pyogrio
 
     import geotile.labels
+    import geotile.wkt_csv
     from geotile.labels import image_regions, read_labels
 
     monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
+    if kind == "blocks":
+        monkeypatch.setattr(geotile.wkt_csv, "BLOCK", 4096)
+        monkeypatch.setattr(geotile.wkt_csv, "HEAD", 2000)
     path = tmp_path / name
     text = open_buildings_csv(big_csv_rows()).encode()
+    if kind == "line break":
+        text = text.replace(b"865Q8X6C+2XQ5", b'"865Q8X6C\n+2XQ5"', 1)
+    if kind == "csvt":
+        (tmp_path / "open_buildings.csvt").write_text(
+            "Real,Real,Real,Real,String,String\n")
     path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
     regions = image_regions([image])
 
