@@ -28,6 +28,8 @@ from geotile.gc_pause import gc_paused
 BLOCK = 16 * 2**20
 #: features near the regions parsed by GEOS at a time
 CHUNK_FEATURES = 20_000
+#: lines without their coordinates remembered a block, read once each
+SEEN = 100_000
 
 
 class LeftToGDAL(Exception):
@@ -219,20 +221,27 @@ class _Reader:
         coordinates, placed = [], []  # read apart, for _boxes; their features' places
         unknown = []  # places of features whose geometry GEOS is to read (or refuse)
         search, parse, scan, note = COORDINATES.search, self._parse, self.scan, self._note
+        seen = {}  # each line without its coordinates already read: whether it has them
         for number, line in enumerate(lines, self.lines + 1):
             found = search(line)
             if found:  # the line without its coordinates: a short parse
                 start, end = found.span(1)
                 rest = line[:start] + "0" + line[end:]
-                try:
-                    feature, stop = scan(rest, 0)
-                except (StopIteration, ValueError):
-                    stop = -1
-                if stop != len(rest):
-                    feature = parse(rest, number)
-                note(feature, number)
-                geometry = feature.get("geometry")
-                if type(geometry) is dict and type(geometry.get("coordinates")) is int:
+                placeable = seen.get(rest)
+                if placeable is None:  # (Microsoft's: a few hundred apart a block)
+                    try:
+                        feature, stop = scan(rest, 0)
+                    except (StopIteration, ValueError):
+                        stop = -1
+                    if stop != len(rest):
+                        feature = parse(rest, number)
+                    note(feature, number)
+                    geometry = feature.get("geometry")
+                    placeable = type(geometry) is dict and \
+                        type(geometry.get("coordinates")) is int
+                    if len(seen) < SEEN:
+                        seen[rest] = placeable
+                if placeable:
                     coordinates.append(line[start:end])
                     placed.append(len(kept))
                     kept.append(line)

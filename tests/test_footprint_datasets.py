@@ -1578,3 +1578,30 @@ def test_a_large_google_csv_with_broken_wkt_far_off_said_as_before(
         assert not (tmp_path / "m.tif").exists()
     else:
         assert np.array_equal(mask_of(tmp_path / "m.tif"), mask_of(tmp_path / "gdal.tif"))
+
+
+def test_microsoft_lines_alike_but_for_coordinates_read_once(run_cli, image, tmp_path):
+    """Lines alike but for their coordinates (Microsoft's: height and confidence -1 on most)
+    have the rest of their text parsed once a block: each footprint still burns with its
+    own class, and a broken line after hundreds alike is still named by its number."""
+    far = shapely.box(X0 + 300, Y0 + 300, X0 + 310, Y0 + 308)
+    shapes = [far] * 300 + [utm for utm, _ in FOOTPRINTS] + [far] * 300
+
+    def line(utm, index) -> str:
+        return json.dumps({"type": "Feature", "properties": {"class": 1 + index % 2},
+                           "geometry": shapely.geometry.mapping(lonlat(utm))}) + "\n"
+
+    text = "".join(line(utm, i) for i, utm in enumerate(shapes))
+    path = tmp_path / "part-00170.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif", "--class-field",
+                     "class")
+    assert result.exit_code == 0, result.output
+    mask = mask_of(tmp_path / "m.tif")
+    for index, col in zip(range(300, 303), (2, 8, 14), strict=True):
+        assert (mask[2:14, col:col + 4] == 1 + index % 2).all()
+    broken = text + line(far, 0).replace("}}", "}", 1)
+    path.write_bytes(gzip.compress(broken.encode()))
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "b.tif")
+    assert_one_line_error(result, "part-00170.csv.gz", f"line {len(shapes) + 1}")
+    assert not (tmp_path / "b.tif").exists()
