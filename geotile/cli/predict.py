@@ -190,8 +190,8 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
             tta, bands, mean, std, scale, output_type, threshold, dtype, activation, model_outputs,
             model_resolution, extra_bands, extra_resampling, mosaic, block_size, cog,
             creation_options, overwrite, resume, workers, scheduler, as_json, merge):
-    """Run MODEL (ONNX, or a STAC MLM item.json naming one) over each IMAGE with
-    overlapping, blended windows.
+    """Run MODEL (ONNX, an Esri .dlpk holding one, or a STAC MLM item.json naming
+    one) over each IMAGE with overlapping, blended windows.
 
     The output has exactly the image's grid. By default it holds one float32
     band per class (per output channel), the model's values; --dtype uint8
@@ -225,8 +225,10 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
     _Attributes labels or the dataset's label.txt / labels.txt beside it,
     else from Raster Vision's learner-config.json (its model-bundle.zip), else
     from TerraTorch's config.yaml (constant_scale, means, stds, bands, class_names),
-    else (normalisation) from segmentation_models_pytorch's config.json beside
-    it (save_pretrained: its encoder's preprocessing, ImageNet's mean/std for
+    else from Esri's .emd beside it or in the .dlpk (NormalizationStats,
+    ExtractBands as --bands, Classes and their Color, ImageHeight as
+    --tile-size), else (normalisation) from segmentation_models_pytorch's
+    config.json beside it (save_pretrained: its encoder's preprocessing, ImageNet's mean/std for
     most; an albumentations_config_eval.json Normalize first);
     options override them. A mask classification model's class and mask
     queries (MaskFormer, Mask2Former, OneFormer) are combined into class
