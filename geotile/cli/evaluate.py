@@ -321,8 +321,10 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     Two folders: each file of PREDICTION is scored against the file of TRUTH
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
     rasters; else SpaceNet's image ids); files without a partner are left
-    out with one warning. Scores per image and in total (summed TP, FP, FN
-    or confusion matrix, as SpaceNet totals; lines: summed lengths): pixels
+    out with one warning. A folder of Parquet parts (Overture's release
+    folder: part-* files, key=value subfolders) is one vector file. Scores
+    per image and in total (summed TP, FP, FN or confusion matrix, as
+    SpaceNet totals; lines: summed lengths): pixels
     pooled over images, as mmseg's IoUMetric, not a mean of per-image scores.
     TRUTH drawn in each image's pixels (a COCO instances file, a YOLO-seg
     labels folder, a Labelme file or folder, a CVAT XML, a Label Studio
