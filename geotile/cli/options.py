@@ -373,7 +373,8 @@ def cluster_opts(func):
     func = click.option(
         "--scheduler", metavar="ADDRESS", default=None,
         help="Run the images on a running dask scheduler, e.g. tcp://host:8786; paths must "
-        "be reachable from every worker. Needs geotile[dask].")(func)
+        "be reachable from every worker, and each worker run this geotile (checked). Needs "
+        "geotile[dask].")(func)
     return click.option(
         "--workers", type=click.IntRange(min=1), default=None,
         help="Run the images in parallel on a local dask cluster of N worker processes "
