@@ -254,7 +254,7 @@ def _pair(labels, index: _Index, image) -> _Item:
     stem (of several, the one of the subset a folder of the image's path names: datumaro's
     images/<subset>/); InputError naming the image for none or several."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key
+    from geotile.name_keys import name_key, refuse_other_spelling
 
     source = Path(os.fspath(input_path(image)))
     found = (index.by_name.get(name_key(source.name))
@@ -273,6 +273,10 @@ def _pair(labels, index: _Index, image) -> _Item:
                              f"{fix}.")
         raise InputError(f"{image}: no item of {labels} names it or its stem (it lists e.g. "
                          f"{short_repr(index.example)}). Give the images the export names.")
+    if not source.name.isascii():  # one spelling in NFC and NFD alike
+        name, ident = _item_names(found[0])
+        refuse_other_spelling(image, name if name and name_key(name) == name_key(source.name)
+                              else f"{ident}{source.suffix}", labels)
     return found[0]
 
 

@@ -185,15 +185,18 @@ def _place(found, position: int) -> str:
     return f"{found.path.name} objects[{position}]"
 
 
-def image_name(ann: Path) -> str:
-    """The file name of the image an ann file annotates (``x.png.json``: ``x.png``)."""
-    return name_key(ann.name[:-5] if ann.name.lower().endswith(".json") else ann.name)
+def image_name(ann: Path, spelled: bool = False) -> str:
+    """The file name of the image an ann file annotates (``x.png.json``: ``x.png``), in NFC
+    unless ``spelled``."""
+    name = ann.name[:-5] if ann.name.lower().endswith(".json") else ann.name
+    return name if spelled else name_key(name)
 
 
 def _pair(labels: Path, files: list[Path], images) -> list[Path]:
     """Each image's ann file: its own dataset's, else the one of its file name, else of its
     stem; InputError naming the image for none or several."""
     from geotile.input_paths import input_path
+    from geotile.name_keys import refuse_other_spelling
 
     known = set(files)
     by_name: dict[str, list[Path]] = {}
@@ -217,6 +220,9 @@ def _pair(labels: Path, files: list[Path], images) -> list[Path]:
                 if found else
                 f"{image}: no {ANN}/{source.name}.json in {labels} (it holds e.g. "
                 f"{example}). Give the images of these annotations.")
+        listed = image_name(found[0], spelled=True)
+        refuse_other_spelling(image, listed if name_key(listed) == name_key(source.name)
+                              else Path(listed).stem + source.suffix, found[0])
         chosen.append(found[0])
     return chosen
 

@@ -165,7 +165,7 @@ def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path
     images/ as ``folder``/ (labels/; DOTA's labelTxt/); InputError when that does not
     choose."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key
+    from geotile.name_keys import name_key, refuse_other_spelling
 
     by_stem: dict[str, list[Path]] = {}
     for f in files:
@@ -181,6 +181,8 @@ def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path
             raise InputError(f"{path.name}: {' and '.join(str(f) for f in found[:3])} in "
                              f"{labels} all pair with it. Give the labels of one split "
                              "(labels/train) or keep one .txt per image name.")
+        if found:
+            refuse_other_spelling(image, found[0].stem + path.suffix, found[0])
         paired.append(found[0] if found else None)
     return paired
 

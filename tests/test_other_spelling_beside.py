@@ -1,0 +1,87 @@
+"""Zürich_1.tif written in NFC and in NFD, both beside each other, labels naming one of
+them: the other was given the same labels with exit 0 by the formats paired by a name or a
+stem (Datumaro, Supervisely, SpaceNet CSV, YOLO); now it is refused in one line naming the
+Unicode form (:func:`geotile.name_keys.refuse_other_spelling`, as COCO/CVAT/VIA do), and the
+file the labels name still gets them."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import numpy as np
+import pytest
+
+from tests.conftest import assert_one_line_error, write_raster
+from tests.pixel_label_files import read_mask
+
+H, W = 40, 50
+NFC, NFD = (unicodedata.normalize(f, "Zürich_1") for f in ("NFC", "NFD"))
+SQUARE = [(5, 5), (20, 5), (20, 15), (5, 15)]
+
+
+def _datumaro(root, stem):
+    ann = {"id": 0, "type": "polygon", "attributes": {}, "group": 0, "label_id": 0,
+           "z_order": 0, "points": [c for xy in SQUARE for c in xy]}
+    path = root / "dm" / "annotations" / "default.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({
+        "dm_format_version": "1.0", "media_type": 2, "infos": {},
+        "categories": {"label": {"labels": [{"name": "building", "parent": "",
+                                             "attributes": []}],
+                                 "label_groups": [], "attributes": []}},
+        "items": [{"id": stem, "annotations": [ann],
+                   "image": {"path": f"{stem}.tif", "size": [H, W]}}]}), encoding="utf-8")
+    return root / "dm"
+
+
+def _supervisely(root, stem):
+    project = root / "project"
+    (project / "ds0" / "ann").mkdir(parents=True)
+    (project / "meta.json").write_text(json.dumps({"classes": [
+        {"title": "building", "shape": "polygon", "color": "#FF0000", "id": 11}],
+        "tags": [], "projectType": "images"}))
+    house = {"id": 1, "classId": 11, "classTitle": "building", "geometryType": "polygon",
+             "tags": [], "points": {"exterior": [list(xy) for xy in SQUARE], "interior": []}}
+    (project / "ds0" / "ann" / f"{stem}.tif.json").write_text(json.dumps(
+        {"description": "", "tags": [], "size": {"height": H, "width": W},
+         "objects": [house]}), encoding="utf-8")
+    return project
+
+
+def _spacenet(root, stem):
+    wkt = "POLYGON (({}))".format(",".join(f"{x} {y} 0" for x, y in [*SQUARE, SQUARE[0]]))
+    path = root / "labels.csv"
+    path.write_text(f'ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo\n{stem},1,"{wkt}",'
+                    f'"{wkt}"\n', encoding="utf-8")
+    return path
+
+
+def _yolo(root, stem):
+    (root / "labels").mkdir()
+    xy = " ".join(f"{x / W:.6f} {y / H:.6f}" for x, y in SQUARE)
+    (root / "labels" / f"{stem}.txt").write_text(f"0 {xy}\n", encoding="utf-8")
+    (root / "data.yaml").write_text("names: [building]\n")
+    return root / "labels"
+
+
+FORMATS = {"datumaro": _datumaro, "supervisely": _supervisely, "spacenet": _spacenet,
+           "yolo": _yolo}
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_labels_of_one_spelling_are_not_the_other_file_s(tmp_path, run_cli, kind):
+    """The NFC file gets the square; the NFD one beside it (the labels name none of its
+    spelling) was given it too with exit 0, now it is refused and nothing is written."""
+    (tmp_path / "images").mkdir()
+    for stem in (NFC, NFD):
+        write_raster(tmp_path / "images" / f"{stem}.tif", np.full((3, H, W), 90, np.uint8))
+    labels = FORMATS[kind](tmp_path, NFC)
+    result = run_cli("make-masks", labels, tmp_path / "images" / f"{NFC}.tif", "-o",
+                     tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    assert read_mask(tmp_path / "c.tif")[0][10, 10] == 1
+    result = run_cli("make-masks", labels, tmp_path / "images" / f"{NFD}.tif", "-o",
+                     tmp_path / "d.tif")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d.tif").exists()
