@@ -91,7 +91,7 @@ def pair_labels(labels, images, rasters: bool = False,
     from geotile.dataset_names import catalog_tile, image_name, scene_of_mask
     from geotile.image_stems import image_stem
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key
+    from geotile.name_keys import name_key, refuse_other_spelling
     from geotile.spacenet import image_id
 
     # an image is never its own label (a GeoNRW city's <E>_<N>_rgb.jp2 beside its _seg.tif)
@@ -122,6 +122,7 @@ def pair_labels(labels, images, rasters: bool = False,
     for image, own, other in zip(images, found, others, strict=True):
         if len(own) != 1:
             raise InputError(_refusal(input_path(image), labels, files, own, other))
+        refuse_other_spelling(image, stem_of(own[0]) + input_path(image).suffix, own[0])
     # one file for images of other names (x_12.tif and y_12.tif: 12.geojson) is no one's;
     # the images of one scene (_RGB, _IRRG), of one SpaceNet id (PS-RGB_, PS-MS_) or of one
     # SpaceNet 8 tile (pre- and post-event acquisitions) share it

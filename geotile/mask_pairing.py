@@ -199,6 +199,9 @@ def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
 
 def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
                   missing_ok: bool = False) -> list[Path | None]:
+    from geotile.input_paths import input_path
+    from geotile.name_keys import refuse_other_spelling
+
     files = [f for f in files if not f.name.startswith(".")
              and not f.name.lower().endswith(_SIDECARS)]
     own = {_resolved(p) for p in images}
@@ -252,6 +255,7 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
                 f"{image}: several masks match in {where} ({', '.join(f.name for f in found)}). "
                 "Keep one, or give the mask file with --masks."
             )
+        refuse_other_spelling(image, found[0].stem + input_path(image).suffix, found[0])
         paired.append(found[0])
     return paired
 

@@ -11,8 +11,9 @@ import unicodedata
 
 import numpy as np
 import pytest
+import rasterio
 
-from tests.conftest import assert_one_line_error, write_raster
+from tests.conftest import UTM_CRS, assert_one_line_error, write_raster
 from tests.pixel_label_files import read_mask
 
 H, W = 40, 50
@@ -85,3 +86,50 @@ def test_labels_of_one_spelling_are_not_the_other_file_s(tmp_path, run_cli, kind
                      tmp_path / "d.tif")
     assert_one_line_error(result, "Unicode form", "Rename")
     assert not (tmp_path / "d.tif").exists()
+
+
+def _two_images(tmp_path):
+    (tmp_path / "images").mkdir()
+    return [write_raster(tmp_path / "images" / f"{stem}.tif", np.full((3, H, W), 90, np.uint8))
+            for stem in (NFC, NFD)]
+
+
+def test_a_label_folder_s_file_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):
+    """labels/Zürich_1.geojson (NFC) in a folder of label files, both images beside each
+    other: the NFD image was paired with it (exit 0); now it is refused, the NFC one burns."""
+    nfc, nfd = _two_images(tmp_path)
+    with rasterio.open(nfc) as src:
+        left, top = src.bounds.left, src.bounds.top
+    ring = [[left + 5, top - 5], [left + 20, top - 5], [left + 20, top - 15],
+            [left + 5, top - 15], [left + 5, top - 5]]
+    (tmp_path / "labels").mkdir()
+    code = UTM_CRS.split(":")[-1]
+    (tmp_path / "labels" / f"{NFC}.geojson").write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}},
+        "features": [{"type": "Feature", "properties": {},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}}]}),
+        encoding="utf-8")
+    result = run_cli("make-masks", tmp_path / "labels", nfc, "-o", tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    assert read_mask(tmp_path / "c.tif")[0].sum() > 100
+    result = run_cli("make-masks", tmp_path / "labels", nfd, "-o", tmp_path / "d.tif")
+    assert_one_line_error(result, "Unicode form", f"{NFC}.geojson")
+    assert not (tmp_path / "d.tif").exists()
+
+
+def test_a_mask_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):
+    """tile --masks masks/ holding Zürich_1.tif (NFC), both images beside each other: the
+    NFD image was cut with the NFC image's mask (12 patches, exit 0); now it is refused."""
+    nfc, nfd = _two_images(tmp_path)
+    (tmp_path / "masks").mkdir()
+    mask = np.zeros((H, W), np.uint8)
+    mask[5:20, 5:20] = 1
+    write_raster(tmp_path / "masks" / f"{NFC}.tif", mask)
+    result = run_cli("tile", nfc, "--masks", tmp_path / "masks", "-o", tmp_path / "c",
+                     "--size", "16")
+    assert result.exit_code == 0, result.output
+    result = run_cli("tile", nfd, "--masks", tmp_path / "masks", "-o", tmp_path / "d",
+                     "--size", "16")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
