@@ -111,11 +111,16 @@ def entry_name(grid, source, names, by_stem: dict[str, list[str]]) -> str | None
 
 def yolo_truth(truth, grids: list) -> list[ImageTruth]:
     """The objects of a YOLO labels folder on each of ``grids``, its .txt found by stem."""
+    from geotile.input_paths import input_path
     from geotile.masks import refuse_shared_names, yolo_frames
+    from geotile.name_keys import refuse_other_spelling
     from geotile.yolo_labels import CATEGORY, check_images, label_files, read_yolo
 
     known = {f.stem for f in label_files(truth) or []}
     yolo = read_yolo(truth, [stand_in(g, known) for g in grids])
+    for grid, file in zip(grids, yolo.files, strict=True):  # stand_in spells names in NFC
+        if file is not None:
+            refuse_other_spelling(grid, file.stem + input_path(grid).suffix, file)
     check_images(yolo, grids)
     refuse_shared_names(yolo)
     several = len(set(yolo.class_map.values())) > 1

@@ -133,3 +133,40 @@ def test_a_mask_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):
                      "--size", "16")
     assert_one_line_error(result, "Unicode form", "Rename")
     assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
+
+
+def test_a_labelme_folder_s_file_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):
+    """labelme/Zürich_1.json (NFC) in a folder of Labelme files: the NFD image beside the
+    NFC one took its shapes (225 px, exit 0); now it is refused."""
+    nfc, nfd = _two_images(tmp_path)
+    (tmp_path / "labelme").mkdir()
+    (tmp_path / "labelme" / f"{NFC}.json").write_text(json.dumps({
+        "version": "5.0.1", "flags": {}, "imagePath": f"../images/{NFC}.tif",
+        "imageData": None, "imageHeight": H, "imageWidth": W,
+        "shapes": [{"label": "building", "points": [list(xy) for xy in SQUARE],
+                    "group_id": None, "shape_type": "polygon", "flags": {}}]}),
+        encoding="utf-8")
+    result = run_cli("make-masks", tmp_path / "labelme", nfc, "-o", tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    assert read_mask(tmp_path / "c.tif")[0][10, 10] == 1
+    result = run_cli("make-masks", tmp_path / "labelme", nfd, "-o", tmp_path / "d.tif")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d.tif").exists()
+
+
+def test_evaluate_s_yolo_truth_of_one_spelling_is_not_the_other_prediction_s(tmp_path,
+                                                                             run_cli):
+    """evaluate pred/Zürich_1.tif (NFD, beside the NFC one) against a YOLO labels folder
+    holding Zürich_1.txt (NFC): it was scored against the NFC image's truth (IoU 1.0,
+    exit 0); now it is refused, and the NFC prediction still scored."""
+    (tmp_path / "pred").mkdir()
+    mask = np.zeros((H, W), np.uint8)
+    mask[5:16, 5:21] = 1
+    for stem in (NFC, NFD):
+        write_raster(tmp_path / "pred" / f"{stem}.tif", mask, crs=None)
+    labels = _yolo(tmp_path, NFC)
+    result = run_cli("evaluate", tmp_path / "pred" / f"{NFC}.tif", labels)
+    assert result.exit_code == 0, result.output
+    assert "building" in result.output
+    result = run_cli("evaluate", tmp_path / "pred" / f"{NFD}.tif", labels)
+    assert_one_line_error(result, "Unicode form", "Rename")
