@@ -202,6 +202,7 @@ def annotation_truth(truth, grids: list, class_field: str | None = None):
     the names of the images TRUTH lists) before anything is scored."""
     from geotile.image_truth import entry_name, labelme_truth, name_stems, scratch_folder
     from geotile.input_paths import input_path
+    from geotile.name_keys import refuse_other_spelling
 
     found = _format(truth)
     path = Path(os.fspath(truth))
@@ -209,6 +210,8 @@ def annotation_truth(truth, grids: list, class_field: str | None = None):
     by_stem = name_stems(names)
     chosen = [entry_name(grid, path, names, by_stem) or input_path(grid).name
               for grid in grids]
+    for grid, name in zip(grids, chosen, strict=True):  # its stand-in spells it as listed
+        refuse_other_spelling(grid, name, truth)
     with scratch_folder(truth) as folder:
         stand_ins = [_stand_in(folder / str(i), grid, name)
                      for i, (grid, name) in enumerate(zip(grids, chosen, strict=True))]

@@ -170,3 +170,20 @@ def test_evaluate_s_yolo_truth_of_one_spelling_is_not_the_other_prediction_s(tmp
     assert "building" in result.output
     result = run_cli("evaluate", tmp_path / "pred" / f"{NFD}.tif", labels)
     assert_one_line_error(result, "Unicode form", "Rename")
+
+
+@pytest.mark.parametrize("kind", ["datumaro", "supervisely"])
+def test_evaluate_s_export_truth_of_one_spelling_is_not_the_other_prediction_s(
+        tmp_path, run_cli, kind):
+    """evaluate pred/Zürich_1.tif (NFD, beside the NFC prediction) against an export naming
+    Zürich_1.tif in NFC: it was scored against that image's truth (exit 0); now refused."""
+    (tmp_path / "pred").mkdir()
+    mask = np.zeros((H, W), np.uint8)
+    mask[5:16, 5:21] = 1
+    for stem in (NFC, NFD):
+        write_raster(tmp_path / "pred" / f"{stem}.tif", mask, crs=None)
+    labels = FORMATS[kind](tmp_path, NFC)
+    result = run_cli("evaluate", tmp_path / "pred" / f"{NFC}.tif", labels)
+    assert result.exit_code == 0, result.output
+    result = run_cli("evaluate", tmp_path / "pred" / f"{NFD}.tif", labels)
+    assert_one_line_error(result, "Unicode form", "Rename")
