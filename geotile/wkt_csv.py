@@ -15,8 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-#: the WKT this module takes the box of: 2D polygons or lines, numbers and brackets only
-SHAPE = r"^\s*(MULTI)?(POLYGON|LINESTRING)\s*\(\s*[-+0-9.eE,()\s]*\)\s*$"
+#: a number as GDAL's WKT reader takes it (a '-', never a '+', before it) and pyarrow casts
+_N = r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_W = r"[ \t\r\n]*"
+#: positions between brackets ("(x y, x y)"), and brackets of such lists, GDAL's nesting
+_LIST = rf"\({_W}{_N}[ \t\r\n]+{_N}(?:{_W},{_W}{_N}[ \t\r\n]+{_N})*{_W}\)"
+_LISTS = rf"\({_W}{_LIST}(?:{_W},{_W}{_LIST})*{_W}\)"
+_POLYGONS = rf"\({_W}{_LISTS}(?:{_W},{_W}{_LISTS})*{_W}\)"
+#: the WKT this module takes the box of: 2D polygons or lines, brackets nested as their
+#: kind's (GDAL refuses others), numbers two a position
+SHAPE = (rf"^{_W}(?:LINESTRING{_W}{_LIST}|(?:POLYGON|MULTILINESTRING){_W}{_LISTS}"
+         rf"|MULTIPOLYGON{_W}{_POLYGONS}){_W}$")
 #: bytes of CSV parsed at a time
 BLOCK = 16 * 2**20
 

@@ -1605,3 +1605,29 @@ def test_microsoft_lines_alike_but_for_coordinates_read_once(run_cli, image, tmp
     result = run_cli("make-masks", path, image, "-o", tmp_path / "b.tif")
     assert_one_line_error(result, "part-00170.csv.gz", f"line {len(shapes) + 1}")
     assert not (tmp_path / "b.tif").exists()
+
+
+@pytest.mark.parametrize("broken", [
+    "POLYGON (-84 34, -84.1 34, -84.1 34.1, -84 34)",  # one bracket too few
+    "POLYGON ((-84 34, -84.1 34, -84.1 34.1, -84 34)",  # not closed
+    "MULTIPOLYGON ((-84 34, -84.1 34, -84.1 34.1, -84 34))",  # a level missing
+    "LINESTRING ((-84 34, -84.1 34))",
+    "POLYGON ((-84 34 5, -84.1, 34 -84.1, 34.1 -84, 34))",  # three numbers, then one
+    "POLYGON ((+84 34, 84.1 34, 84.1 34.1, 84 34))",  # GDAL reads no '+' before a number
+])
+def test_a_large_google_csv_with_misshapen_wkt_far_off_refused_as_before(
+        run_cli, monkeypatch, image, tmp_path, broken):
+    """WKT whose numbers come two a position but whose brackets or signs GDAL refuses, far
+    from the tile: make-masks refuses the file as GDAL's whole read did (it exited 0)."""
+    import geotile.labels
+
+    monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
+    path = tmp_path / "open_buildings.csv"
+    path.write_text(open_buildings_csv(big_csv_rows()) + f'0,0,1.0,0.9,"{broken}",X\n')
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    through_gdal(monkeypatch)
+    gdal = run_cli("make-masks", path, image, "-o", tmp_path / "gdal.tif")
+    assert gdal.exit_code == 1
+    assert (result.exit_code, result.stderr) == (1, gdal.stderr)
+    assert_one_line_error(result, "open_buildings.csv", "not vector data GDAL can read")
+    assert not (tmp_path / "m.tif").exists()
