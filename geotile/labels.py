@@ -1769,7 +1769,8 @@ def _wkt_csv_near(path, layer: str | None, regions, override, options: dict) -> 
     if read is None:
         return none
     meta, fids, wkb, field_data = read
-    shapes = shapely.from_wkb(wkb, on_invalid="ignore")
+    with np.errstate(invalid="ignore"):  # (NaN numbers: GDAL's whole read names them)
+        shapes = shapely.from_wkb(wkb, on_invalid="ignore")
     if len(fids) != len(near.rows) or any(g is None and w is not None
                                           for g, w in zip(shapes, wkb, strict=True)):
         return none  # GDAL names and repairs what GEOS cannot read

@@ -1631,3 +1631,22 @@ def test_a_large_google_csv_with_misshapen_wkt_far_off_refused_as_before(
     assert (result.exit_code, result.stderr) == (1, gdal.stderr)
     assert_one_line_error(result, "open_buildings.csv", "not vector data GDAL can read")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_large_google_csv_with_nan_wkt_far_off_said_in_one_line(
+        run_cli, monkeypatch, image, tmp_path):
+    """A far row whose ring GEOS refuses (NaN numbers: the ring is not closed): the one
+    line GDAL's whole read gave, without numpy's 'invalid value encountered in from_wkb'
+    warning before it."""
+    import geotile.labels
+
+    monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
+    path = tmp_path / "open_buildings.csv"
+    path.write_text(open_buildings_csv(big_csv_rows())
+                    + '0,0,1.0,0.9,"POLYGON ((nan nan, 1 1, 2 2, nan nan))",X\n')
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    through_gdal(monkeypatch)
+    gdal = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert gdal.exit_code == 1
+    assert (result.exit_code, result.stderr) == (1, gdal.stderr)
+    assert_one_line_error(result, "open_buildings.csv", "not vector data GDAL can read")
