@@ -1759,7 +1759,12 @@ def _wkt_csv_near(path, layer: str | None, regions, override, options: dict) -> 
         boxes = region_boxes(regions, crs)
         if boxes is None:
             return none
-        near = rows_near(local, text.startswith("/vsigzip/"), column, boxes)
+        kinds = {"int32": "integer", "int64": "integer64", "float64": "real"}
+        typed = {name: kinds.get(str(dtype)) for name, dtype
+                 in zip(meta["fields"], meta["dtypes"], strict=True) if str(dtype) != "object"}
+        if None in typed.values():  # dates...: GDAL's read says what it warns of
+            return none
+        near = rows_near(local, text.startswith("/vsigzip/"), column, boxes, typed)
     except (Unread, UnicodeDecodeError):  # GDAL's own read says what is wrong
         return none
     if [n for n in near.names if n != column] != list(meta["fields"]) or \

@@ -26,6 +26,9 @@ _POLYGONS = rf"\({_W}{_LISTS}(?:{_W},{_W}{_LISTS})*{_W}\)"
 #: kind's (GDAL refuses others), numbers two a position
 SHAPE = (rf"^{_W}(?:LINESTRING{_W}{_LIST}|(?:POLYGON|MULTILINESTRING){_W}{_LISTS}"
          rf"|MULTIPOLYGON{_W}{_POLYGONS}){_W}$")
+#: values GDAL's typed (AUTODETECT_TYPE) columns read without a warning: integers, reals
+TYPED = {"integer": r"^(?:-?[0-9]{1,9})?$", "integer64": r"^(?:-?[0-9]{1,18})?$",
+         "real": rf"^(?:{_N})?$"}
 #: bytes of CSV parsed at a time
 BLOCK = 16 * 2**20
 
@@ -63,12 +66,14 @@ class Near:
     lines: list | None
 
 
-def rows_near(local: Path, gzipped: bool, column: str, regions: list) -> Near:
+def rows_near(local: Path, gzipped: bool, column: str, regions: list,
+              typed: dict | None = None) -> Near:
     """The rows of the CSV ``local`` (``gzipped``) whose WKT in ``column`` has a box
     meeting one of ``regions`` (boxes: minx, miny, maxx, maxy), or an unknown box (text
     other than 2D polygons or lines of the form :data:`SHAPE` says, or numbers out of
     place); empty text is no geometry. Unread for what pyarrow cannot read (text that is
-    not UTF-8, a row of another number of columns...)."""
+    not UTF-8, a row of another number of columns...), or a value of the columns ``typed``
+    (name: a key of :data:`TYPED`) GDAL would warn of, a row of its own."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -77,7 +82,12 @@ def rows_near(local: Path, gzipped: bool, column: str, regions: list) -> Near:
     rows, boxes, unknown, lines = [], [], [], []
     extent = np.array([np.inf, np.inf, -np.inf, -np.inf])
     names, head, head_rows, count, rest, aligned = None, b"", 0, 0, b"", True
-    convert = pcsv.ConvertOptions(include_columns=[column], column_types={column: pa.string()})
+    import pyarrow.compute as pc
+
+    typed = typed or {}
+    included = [column, *typed]
+    convert = pcsv.ConvertOptions(include_columns=included,
+                                  column_types={name: pa.string() for name in included})
     try:
         with opened(local, gzipped) as handle:
             while True:
@@ -100,7 +110,12 @@ def rows_near(local: Path, gzipped: bool, column: str, regions: list) -> Near:
                         min(top, len(ends)) - 1, 1
                 table = pcsv.read_csv(pa.py_buffer(block), read_options=pcsv.ReadOptions(
                     column_names=names, skip_rows=skip), convert_options=convert)
-                text = table.column(0).combine_chunks()
+                text = table.column(column).combine_chunks()
+                for name, kind in typed.items():
+                    values = table.column(name)
+                    if len(values) and not pc.all(pc.match_substring_regex(
+                            values, TYPED[kind])).as_py():
+                        raise Unread(f"a value of {name} GDAL reads with a warning")
                 aligned &= len(text) == len(ends) - skip
                 found, odd = _boxes(text)
                 close = odd.copy()

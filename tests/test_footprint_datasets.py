@@ -1650,3 +1650,28 @@ def test_a_large_google_csv_with_nan_wkt_far_off_said_in_one_line(
     assert gdal.exit_code == 1
     assert (result.exit_code, result.stderr) == (1, gdal.stderr)
     assert_one_line_error(result, "open_buildings.csv", "not vector data GDAL can read")
+
+
+@pytest.mark.parametrize("value", ["high", "0.8x"])
+def test_a_large_google_csv_with_text_in_a_typed_column_past_the_head_warns_as_before(
+        run_cli, monkeypatch, image, tmp_path, value):
+    """--where types the columns from the first 1 MB (GDAL's AUTODETECT_TYPE): text in the
+    confidence column of a far row past it, GDAL's whole read warned once naming its record
+    (exit 0, the same mask); the rows near the tile alone said nothing. Read by GDAL whole,
+    the same warning and mask."""
+    import geotile.labels
+
+    monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
+    rows = big_csv_rows()
+    far = open_buildings_csv(rows[:100]).split("\n", 1)[1]
+    path = tmp_path / "open_buildings.csv"
+    text = open_buildings_csv(rows) + far * 50  # ~1.3 MB: the head is ~1 MB
+    at = text.index(",0.8,", 2**20 + 50_000)
+    path.write_text(text[:at] + f",{value}," + text[at + 5:])
+    args = ("--where", "confidence >= 0.8")
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif", *args)
+    through_gdal(monkeypatch)
+    gdal = run_cli("make-masks", path, image, "-o", tmp_path / "gdal.tif", *args)
+    assert gdal.exit_code == 0 and "Invalid value type found in record" in gdal.stderr
+    assert (result.exit_code, result.stderr) == (0, gdal.stderr.replace("gdal.tif", "m.tif"))
+    assert np.array_equal(mask_of(tmp_path / "m.tif"), mask_of(tmp_path / "gdal.tif"))
