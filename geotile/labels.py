@@ -396,10 +396,13 @@ def _footprint_index(path) -> str | None:
         return None
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
         rows = csv.reader(handle)
-        header = [name.strip().lower() for name in next(rows, [])]
-        first = next(rows, None)
-    if header[:4] != ["location", "quadkey", "url", "size"]:
-        return None
+        try:  # (a field over csv's 128 KB limit: not the index)
+            header = [name.strip().lower() for name in next(rows, [])]
+            if header[:4] != ["location", "quadkey", "url", "size"]:
+                return None
+            first = next(rows, None)
+        except csv.Error:
+            return None
     example = f" (its first: {first[2]})" if first and len(first) > 2 else ""
     return ("Microsoft's list of building-footprint files, not footprints. Download the "
             "file(s) of the rows whose QuadKey (a level-9 Bing tile) holds the images"

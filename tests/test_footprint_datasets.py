@@ -1675,3 +1675,18 @@ def test_a_large_google_csv_with_text_in_a_typed_column_past_the_head_warns_as_b
     assert gdal.exit_code == 0 and "Invalid value type found in record" in gdal.stderr
     assert (result.exit_code, result.stderr) == (0, gdal.stderr.replace("gdal.tif", "m.tif"))
     assert np.array_equal(mask_of(tmp_path / "m.tif"), mask_of(tmp_path / "gdal.tif"))
+
+
+def test_a_google_csv_with_a_field_over_128_kb_in_its_first_row_is_read(
+        run_cli, image, tmp_path):
+    """A first row with a field longer than Python's csv limit (131,072 characters): the
+    check for Microsoft's index of footprint files stopped make-masks with a traceback
+    ('field larger than field limit'); the footprints now burn."""
+    far = shapely.box(X0 + 300, Y0 + 300, X0 + 310, Y0 + 308)
+    text = open_buildings_csv([(far, 0.8), *FOOTPRINTS])
+    head, first, rest = text.split("\n", 2)
+    path = tmp_path / "open_buildings.csv"
+    path.write_text(f"{head}\n{first.replace('865Q8X6C+2XQ5', 'X' * 200_000)}\n{rest}")
+    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "m.tif"))
