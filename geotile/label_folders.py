@@ -283,7 +283,7 @@ def with_run_values(labels, class_field, values):
         fields = {**fields, class_field: np.array([], dtype=object)}
     known = {**labels.values, class_field: [*values, *labels.values.get(class_field, [])]}
     return Labels(labels.geometries, fields, labels.crs, labels.extent, known,
-                  declared=labels.declared)
+                  declared=labels.declared, assumed=labels.assumed)
 
 
 def plan(labels, images, outputs, *, class_field=None, class_map=None, labels_crs=None,

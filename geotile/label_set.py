@@ -61,6 +61,9 @@ class Labels:
     #: selected by --where (:func:`geotile.label_filter.filter_labels`): (the expression,
     #: the features it selected from), for messages
     where: tuple | None = None
+    #: the CRS was assumed, not declared (a CSV, a Parquet file without 'geo' metadata):
+    #: why, for messages (:func:`geotile.masks.refuse_guessed_crs`)
+    assumed: str | None = None
 
     def __len__(self) -> int:
         return len(self.geometries)
@@ -79,13 +82,14 @@ class Labels:
     def take(self, index) -> Labels:
         """The features at ``index`` (positions or a boolean mask), in that order."""
         return Labels(self.geometries[index], {k: v[index] for k, v in self.fields.items()},
-                      self.crs, self.extent, self.values)
+                      self.crs, self.extent, self.values, assumed=self.assumed)
 
     def replace(self, geometries=None, crs=None, **fields) -> Labels:
         """A copy with other geometries (same length), CRS or extra fields."""
         return Labels(self.geometries if geometries is None else geometries,
                       {**self.fields, **{k: np.asarray(v) for k, v in fields.items()}},
-                      self.crs if crs is None else crs, self.extent, self.values)
+                      self.crs if crs is None else crs, self.extent, self.values,
+                      assumed=self.assumed if crs is None else None)
 
     def to_frame(self):
         """A GeoDataFrame of the same features."""

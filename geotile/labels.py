@@ -54,6 +54,10 @@ POLYGONAL = ("Polygon", "MultiPolygon")
 GEOJSON_SUFFIXES = (".geojson", ".json")
 #: the CRS of GeoJSON without a ``crs`` member (RFC 7946), as GDAL reads it
 GEOJSON_DEFAULT_CRS = "EPSG:4326"
+#: why a CSV's or a Parquet file's CRS (without 'geo' metadata) is assumed, not declared
+CSV_ASSUMED = "read as lon/lat (EPSG:4326) as a CSV names no CRS"
+PARQUET_ASSUMED = ("read as lon/lat (OGC:CRS84) as a Parquet file without GeoParquet "
+                   "metadata names no CRS")
 #: the largest class id of a mask: 255 is the ignore value (nodata) of masks
 MAX_CLASS_ID = 254
 #: GeoJSON files larger than this are streamed in chunks when only some regions are needed;
@@ -1133,7 +1137,9 @@ def _read_ogr(path: Path, layer: str | None = None, regions=None, override=None,
             warn(f"{path}: {count_features(skipped)} with a geometry that cannot be read "
                  f"{'was' if len(skipped) == 1 else 'were'} skipped: "
                  f"{_names(skipped, label)}.")
-    return Labels(geometries, fields, crs, extent, values)
+    return Labels(geometries, fields, crs, extent, values,
+                  assumed=CSV_ASSUMED if options and header_crs(meta.get("crs"), path) is None
+                  else None)
 
 
 #: bytes of a GeoPackage geometry header's envelope, by its envelope indicator
@@ -2018,7 +2024,10 @@ def _read_parquet(path: Path, regions=None, override=None,
     labels = Labels(geometries, fields, parse_crs(frame.crs, str(path)) if frame.crs else None,
                     extent, values)
     extent = labels.extent if labels.extent is not None else labels.total_bounds
-    if lonlat_assumed(geo) and override is None and np.isfinite(extent).all():
+    if lonlat_assumed(geo) and override is None:
+        labels.assumed = PARQUET_ASSUMED
+    # none near the regions read: the caller says where they lie (make-masks refuses them)
+    if labels.assumed and np.isfinite(extent).all() and (regions is None or len(labels)):
         with contextlib.suppress(InputError):  # not lon/lat: refused, saying so, instead
             check_geographic_coordinates(labels, path)
             warn(f"{path}: no GeoParquet metadata (a WKB column copied by DuckDB or "

@@ -968,6 +968,8 @@ def make_masks(
     # asked once, where labels that miss an image fit its pixels
     run_matched = cache(partial(_any_image_matched, labels, by_crs, labels_path, image_paths,
                                 options, class_field, class_map, spacenet_rows))
+    if labels_crs is None and not spacenet_rows:  # nothing written yet
+        refuse_guessed_crs(labels, labels_path, image_paths, run_matched)
     for index, (image_path, output_path, replace, tag) in enumerate(zip(
             image_paths, output_paths, overwrites, complete, strict=True)):
         summaries.append(
@@ -1254,6 +1256,35 @@ def refuse_pixel_coordinates(labels, labels_path, image_paths) -> None:
     for image_path in image_paths:  # warned of once none is refused
         with open_raster(input_path(image_path), grid=True) as src:
             warn_if_pixels(labels, src, input_path(image_path), labels_path)
+
+
+def refuse_guessed_crs(labels, labels_path, image_paths, matched) -> None:
+    """InputError where ``labels`` whose CRS was assumed, not declared (a CSV, a Parquet
+    file without 'geo' metadata: :attr:`~geotile.label_set.Labels.assumed`), put no feature
+    on any of ``image_paths`` (``matched()``: whether one does): the guess, not the labels,
+    is wrong as far as geotile can tell (UTM metres over 1e5 pass for degrees), and their
+    masks would be all zeros. Labels of a declared CRS lie elsewhere: warned of per image."""
+    import shapely
+
+    from geotile.input_paths import input_path
+    from geotile.raster import open_raster
+
+    shaped = ~(shapely.is_missing(labels.geometries) | shapely.is_empty(labels.geometries))
+    if labels.assumed is None or (labels.where is not None and not len(labels)) or \
+            not (shaped.any() or labels.extent is not None) or matched():
+        return
+    crss = []
+    for image_path in image_paths:
+        with open_raster(input_path(image_path), grid=True) as src:
+            if src.crs and (name := src.crs.to_string()) not in crss:
+                crss.append(name)
+    images = "the image" if len(image_paths) == 1 else f"any of the {len(image_paths)} images"
+    likely = f" (--labels-crs {crss[0]}, the image's CRS, if they are in it)" \
+        if len(crss) == 1 else ""
+    raise InputError(
+        f"{labels_path}: no feature overlaps {images} (labels span {_labels_span(labels)}), "
+        f"and that CRS is a guess: {labels.assumed}. Pass --labels-crs with the CRS their "
+        f"coordinates are in{likely}, or give the labels of these images.")
 
 
 def _check_placeable(image_paths, labels_path, labels_crs, layer=None) -> None:

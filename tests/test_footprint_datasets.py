@@ -1690,3 +1690,67 @@ def test_a_google_csv_with_a_field_over_128_kb_in_its_first_row_is_read(
     result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "m.tif"))
+
+
+def _scaled_utm(factor: float = 1e5) -> list:
+    """The footprints' UTM metres divided by ``factor``: (7.4, 37.35), degrees that lie
+    far from the image (a unit slip), not beyond +-180/+-90."""
+    return [shapely.transform(utm, lambda xy: xy / factor) for utm, _ in FOOTPRINTS]
+
+
+def _plain_wkb_parquet(path, shapes) -> None:
+    """A Parquet of a WKB 'geometry' column without 'geo' metadata (pyarrow's, DuckDB's)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"geometry": pa.array(shapely.to_wkb(shapes).tolist(),
+                                                   pa.binary())}), path)
+
+
+@pytest.mark.parametrize("name", ["plain.parquet", "wkt.csv"])
+def test_labels_in_a_guessed_crs_that_miss_every_image_are_refused(run_cli, image, tmp_path,
+                                                                    name):
+    """A Parquet without 'geo' metadata (or a CSV of WKT) names no CRS: read as lon/lat,
+    UTM metres divided by 1e5 (in +-180/+-90) lay nowhere near the image, and make-masks
+    exited 0 with an all-zero mask and two warnings. Now it exits 1 with one line naming
+    the file, the CRS assumed and why, and --labels-crs with the image's CRS; no mask."""
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        _plain_wkb_parquet(path, _scaled_utm())
+    else:
+        path.write_text("id,WKT_geometry\n" + "".join(f'{i},"{s.wkt}"\n'
+                                            for i, s in enumerate(_scaled_utm())))
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out)
+    assert_one_line_error(result, name, "no feature overlaps", "lon/lat", "no CRS",
+                          f"--labels-crs {UTM_CRS}")
+    assert not out.exists()
+
+
+def test_labels_of_a_declared_crs_that_miss_every_image_stay_a_warning(run_cli, image,
+                                                                        tmp_path):
+    """The same footprints in a GeoParquet that declares lon/lat: the file says so, so they
+    lie elsewhere as far as geotile can tell: an all-zero mask and a warning, as before."""
+    import geopandas as gpd
+
+    path = tmp_path / "declared.parquet"
+    gpd.GeoDataFrame(geometry=_scaled_utm(), crs="OGC:CRS84").to_parquet(path)
+    out = tmp_path / "m.tif"
+    result = run_cli("make-masks", path, image, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "no feature overlaps" in result.stderr, result.stderr
+    assert not mask_of(out).any()
+
+
+def test_guessed_crs_labels_that_hit_one_image_of_two_are_burnt(run_cli, image, make_raster,
+                                                                 tmp_path):
+    """A plain Parquet of lon/lat footprints on one image of two: the guess holds there,
+    both masks are written (the other all zeros, with its warning)."""
+    path = tmp_path / "plain.parquet"
+    _plain_wkb_parquet(path, [lonlat(utm) for utm, _ in FOOTPRINTS])
+    far = make_raster("far.tif", np.zeros((20, 20), np.uint8),
+                      transform=rasterio.transform.from_origin(X0 + 5000, Y0, 0.5, 0.5))
+    result = run_cli("make-masks", path, image, far, "-o", tmp_path / "masks")
+    assert result.exit_code == 0, result.output
+    footprints_burnt(mask_of(tmp_path / "masks" / "img.tif"))
+    assert not mask_of(tmp_path / "masks" / "far.tif").any()
