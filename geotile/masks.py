@@ -1223,6 +1223,9 @@ def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dic
         groups.setdefault(path, []).append(index)
     summaries: list = [None] * len(files)
     ignore = kwargs.pop("ignore", None)  # each image's, paired once for the run
+    if kwargs.get("labels_crs") is None:  # a file's guess refused before any mask is made
+        for path, indices in groups.items():
+            _check_guessed_crs(path, [image_paths[i] for i in indices], kwargs)
     for path, indices in groups.items():
         done = make_masks(path, [image_paths[i] for i in indices],
                           [output_paths[i] for i in indices], class_values=values,
@@ -1230,6 +1233,34 @@ def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dic
         for i, summary in zip(indices, done, strict=True):
             summaries[i] = named_labels(summary, path)
     return summaries
+
+
+def _check_guessed_crs(path, image_paths, kwargs) -> None:
+    """:func:`refuse_guessed_crs` of a label folder's file (a Parquet or CSV file, whose CRS
+    may be assumed) for its ``image_paths``, read as make_masks reads it (``kwargs``: its
+    options), its lon/lat note left to make_masks."""
+    from geotile import pixel_label_formats as formats
+    from geotile.labels import read_labels
+    from geotile.parquet_datasets import PARQUET_SUFFIXES, dataset_files
+    from geotile.quiet_warnings import hidden
+    from geotile.spacenet import is_spacenet_csv
+
+    name, layer = os.fspath(path).lower(), kwargs.get("layer")
+    csv = name.endswith((".csv", ".csv.gz"))
+    if not (name.endswith(PARQUET_SUFFIXES) or csv or dataset_files(Path(path))) or \
+            (csv and (formats.pixel_label_format(path, layer, image_paths) is not None
+                      or is_spacenet_csv(path))):
+        return
+    options = kwargs.get("options") or MaskOptions()
+    with hidden(GeotileWarning, message=r".*: no GeoParquet metadata"):
+        labels = read_labels(path, None, layer=layer, images=image_paths,
+                             regions=_regions(image_paths, options.halo,
+                                              (options.line_width or 0.0) / 2),
+                             class_field=kwargs.get("class_field"), empty_ok=True,
+                             crs_option=None, where=kwargs.get("where"))
+    refuse_guessed_crs(labels, path, image_paths, partial(
+        _any_image_matched, labels, {}, path, image_paths, options, kwargs.get("class_field"),
+        kwargs.get("class_map"), False))
 
 
 def named_labels(summary: dict, labels_path) -> dict:

@@ -1754,3 +1754,19 @@ def test_guessed_crs_labels_that_hit_one_image_of_two_are_burnt(run_cli, image, 
     assert result.exit_code == 0, result.output
     footprints_burnt(mask_of(tmp_path / "masks" / "img.tif"))
     assert not mask_of(tmp_path / "masks" / "far.tif").any()
+
+
+def test_a_label_folder_file_in_a_guessed_crs_missing_its_image_writes_no_mask(
+        run_cli, image, make_raster, tmp_path):
+    """A folder of one plain Parquet per image: b.parquet holds UTM metres / 1e5, read as
+    lon/lat nowhere near b.tif. The run is refused naming b.parquet before any mask is
+    written (img.tif's, from a sound file, included), not after img.tif's."""
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    _plain_wkb_parquet(folder / "img.parquet", [lonlat(utm) for utm, _ in FOOTPRINTS])
+    _plain_wkb_parquet(folder / "b.parquet", _scaled_utm())
+    other = make_raster("b.tif", np.zeros((20, 20), np.uint8))
+    result = run_cli("make-masks", folder, image, other, "-o", tmp_path / "masks")
+    assert_one_line_error(result, "b.parquet", "no feature overlaps", "no CRS",
+                          f"--labels-crs {UTM_CRS}")
+    assert not list((tmp_path / "masks").glob("*.tif"))
