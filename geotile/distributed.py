@@ -627,6 +627,16 @@ def make_masks_on_cluster(
         groups[labels_path] = (read, checked, images)
     for own, own_kwargs, group in groups.values():
         _check_placeable(own, group, own_kwargs)
+    if kwargs.get("labels_crs") is None:  # a guessed CRS judged on the whole run, not
+        from geotile.masks import check_guessed_crs  # on each task's one image
+
+        by_file: dict = {}
+        for path, image in zip(files, images, strict=True):
+            by_file.setdefault(path, []).append(image)
+        for own, own_kwargs, group in (groups.values() if catalog or not folder else (
+                (path, kwargs, group) for path, group in by_file.items())):
+            check_guessed_crs(own, group, own_kwargs)
+        kwargs = {**kwargs, "guess_checked": True}
     if not folder and not is_label_raster(read) and kwargs.get("where") is not None:
         from geotile.label_filter import check_where  # each task reads it: refused once,
         from geotile.labels import field_schema

@@ -782,6 +782,7 @@ def make_masks(
     whole_values: Sequence | None = None,
     where: str | None = None,
     ignore: Sequence[str | os.PathLike] | None = None,
+    guess_checked: bool = False,
 ) -> list[dict]:
     """Write one mask per image on the image's exact grid; labels are read once.
 
@@ -815,6 +816,11 @@ def make_masks(
     ``ignore``: regions burnt ``IGNORE`` over every band after the labels (vector files or
     rasters, a folder or pattern of one per image: :mod:`geotile.ignore_regions`), each
     file checked before any mask is written and part of the completion digest.
+
+    Labels whose CRS is assumed, not declared (a CSV, a Parquet file without 'geo'
+    metadata), none of whose features lies on any image, are refused before any mask
+    (:func:`refuse_guessed_crs`); ``guess_checked``: the caller did so for the whole run
+    (:func:`check_guessed_crs`; a dask task masks one image of it).
     """
     from geotile import pixel_label_formats as formats
     from geotile.input_files import check_pairs, path_list
@@ -837,7 +843,8 @@ def make_masks(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
             class_map=class_map, labels_crs=labels_crs, layer=layer,
             creation_options=creation_options, overwrite=overwrite, progress=progress,
-            palette=palette, resume=resume, settings=settings, where=where, ignore=ignore)
+            palette=palette, resume=resume, settings=settings, where=where, ignore=ignore,
+            guess_checked=guess_checked)
     item = label_item(labels_path)  # a STAC label item: its labels asset, as it classes it
     if item is not None:
         labels_path, class_field, class_map, class_values = item_labels(
@@ -854,7 +861,8 @@ def make_masks(
             labels_path, image_paths, output_paths, options=options, class_field=class_field,
             class_map=class_map, labels_crs=labels_crs, layer=layer,
             creation_options=creation_options, overwrite=overwrite, progress=progress,
-            palette=palette, resume=resume, settings=settings, where=where, ignore=ignore)
+            palette=palette, resume=resume, settings=settings, where=where, ignore=ignore,
+            guess_checked=guess_checked)
     check_pairs(image_paths, output_paths)
     pixels = is_pixels(labels_crs)
     if pixels:  # one image's pixel coordinates
@@ -968,7 +976,7 @@ def make_masks(
     # asked once, where labels that miss an image fit its pixels
     run_matched = cache(partial(_any_image_matched, labels, by_crs, labels_path, image_paths,
                                 options, class_field, class_map, spacenet_rows))
-    if labels_crs is None and not spacenet_rows:  # nothing written yet
+    if labels_crs is None and not spacenet_rows and not guess_checked:  # nothing written yet
         refuse_guessed_crs(labels, labels_path, image_paths, run_matched)
     for index, (image_path, output_path, replace, tag) in enumerate(zip(
             image_paths, output_paths, overwrites, complete, strict=True)):
@@ -1223,22 +1231,23 @@ def _by_label_file(labels_path, image_paths, output_paths, **kwargs) -> list[dic
         groups.setdefault(path, []).append(index)
     summaries: list = [None] * len(files)
     ignore = kwargs.pop("ignore", None)  # each image's, paired once for the run
-    if kwargs.get("labels_crs") is None:  # a file's guess refused before any mask is made
-        for path, indices in groups.items():
-            _check_guessed_crs(path, [image_paths[i] for i in indices], kwargs)
+    if kwargs.get("labels_crs") is None and not kwargs.get("guess_checked"):
+        for path, indices in groups.items():  # a file's guess refused before any mask
+            check_guessed_crs(path, [image_paths[i] for i in indices], kwargs)
     for path, indices in groups.items():
         done = make_masks(path, [image_paths[i] for i in indices],
                           [output_paths[i] for i in indices], class_values=values,
-                          ignore=ignore.take(indices) if ignore else None, **kwargs)
+                          ignore=ignore.take(indices) if ignore else None,
+                          **{**kwargs, "guess_checked": True})
         for i, summary in zip(indices, done, strict=True):
             summaries[i] = named_labels(summary, path)
     return summaries
 
 
-def _check_guessed_crs(path, image_paths, kwargs) -> None:
-    """:func:`refuse_guessed_crs` of a label folder's file (a Parquet or CSV file, whose CRS
-    may be assumed) for its ``image_paths``, read as make_masks reads it (``kwargs``: its
-    options), its lon/lat note left to make_masks."""
+def check_guessed_crs(path, image_paths, kwargs) -> None:
+    """:func:`refuse_guessed_crs` of labels file ``path`` (a Parquet or CSV file, whose CRS
+    may be assumed; others pass) for ``image_paths``, read as make_masks reads it
+    (``kwargs``: its options), its lon/lat note left to make_masks."""
     from geotile import pixel_label_formats as formats
     from geotile.labels import read_labels
     from geotile.parquet_datasets import PARQUET_SUFFIXES, dataset_files

@@ -1918,3 +1918,45 @@ def test_workers_whose_geotile_was_upgraded_since_they_started_are_refused(
         finally:
             client.run(_read_code_at, None)
     assert_one_line_error(result, "dask worker tcp://", "changed since", "restart")
+
+
+def test_make_masks_of_a_guessed_crs_judges_the_run_not_each_task(run_cli, make_raster,
+                                                                   tmp_path, cluster):
+    """A Parquet without 'geo' metadata (read as lon/lat) of footprints on one image of two:
+    the task of the other image, on its own, saw no feature and refused the guess (exit 1
+    with one mask written). The run is judged as in one process: both masks, exit 0; and
+    footprints that miss both images (UTM metres / 1e5) are refused before any mask."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import rasterio
+    import shapely
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    box = shapely.box(x0 + 2, y0 - 8, x0 + 6, y0 - 2)
+    to_lonlat = Transformer.from_crs(UTM_CRS, "EPSG:4326", always_xy=True)
+    images = [make_raster("near.tif", np.zeros((20, 20), np.uint8)),
+              make_raster("far.tif", np.zeros((20, 20), np.uint8),
+                          transform=from_origin(x0 + 5000, y0, 0.5, 0.5))]
+    for name, shape in (("lonlat", shapely.transform(
+            box, lambda xy: np.column_stack(to_lonlat.transform(*xy.T)))),
+            ("scaled", shapely.transform(box, lambda xy: xy / 1e5))):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table({"geometry": pa.array([shapely.to_wkb(shape)], pa.binary())}),
+                       path)
+        out = tmp_path / name
+        result = run_cli("make-masks", path, *images, "-o", out, "--scheduler",
+                         cluster.scheduler_address)
+        if name == "scaled":
+            assert_one_line_error(result, "scaled.parquet", "no feature overlaps",
+                                  "no CRS", "--labels-crs")
+            assert not list(out.glob("*.tif"))
+            continue
+        assert result.exit_code == 0, result.output
+        with rasterio.open(out / "near.tif") as src:
+            assert src.read(1).sum() == 8 * 12
+        with rasterio.open(out / "far.tif") as src:
+            assert not src.read(1).any()
