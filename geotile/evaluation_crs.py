@@ -249,16 +249,45 @@ def _one_longitude_range(*frames):
 
 
 def warn_if_apart(pred_frame, truth_frame, prediction, truth, outcome: str,
-                  margin: float = 0.0) -> None:
+                  margin: float = 0.0, crs_options: tuple | None = None) -> None:
     """Warn when the two frames' extents (same CRS) are farther apart than ``margin`` and
     than a tenth of their larger side (a road's box has no height: a prediction just
     beyond the buffer is not other ground): a CRS or longitude/latitude mix-up, or
     another image's file, scores 0 (``outcome``) rather than an error. Empty geometries
-    are no ground: a side of only those is not warned of."""
-    if _apart(pred_frame, truth_frame, margin):
+    are no ground: a side of only those is not warned of. ``crs_options``: the
+    (--prediction-crs, --labels-crs) given: a side without one whose CRS is a guess
+    (:func:`geotile.labels.assumed_crs`) is refused where apart, its note warned of else."""
+    apart = _apart(pred_frame, truth_frame, margin)
+    if crs_options is not None:
+        _judge_guesses(apart, prediction, truth, crs_options, outcome)
+    if apart:
         log.warning("%s and %s cover different ground (no feature of one near the other's): "
                     "%s. Check their CRS (longitude and latitude swapped?) and that they are "
                     "of one image.", prediction, truth, outcome)
+
+
+def _judge_guesses(apart: bool, prediction, truth, crs_options, outcome: str) -> None:
+    """InputError naming a side whose CRS was assumed, not declared, where the two lie
+    apart (UTM metres over 1e5 pass for degrees: ``outcome`` is the guess's, not the
+    model's); else the note that a Parquet file without 'geo' metadata was read as lon/lat
+    (held back at read: :func:`geotile.object_scores.read_vector_or_empty`)."""
+    from geotile.labels import assumed_crs, lonlat_note
+
+    for path, other, option, given in ((truth, prediction, "--labels-crs", crs_options[1]),
+                                       (prediction, truth, "--prediction-crs",
+                                        crs_options[0])):
+        if given is not None or (guess := assumed_crs(path)) is None:
+            continue
+        if apart:
+            crs = declared_crs(other)
+            likely = f" ({option} {crs.to_string()}, the CRS of {other}, if it is in it)" \
+                if crs is not None and not crs.is_geographic else ""
+            raise InputError(
+                f"{path}: no feature lies near those of {other} ({outcome}), and its CRS is "
+                f"a guess: {guess[0]}. Pass {option} with the CRS its coordinates are in"
+                f"{likely}.")
+        if guess[1] is not None:
+            warn(lonlat_note(path, guess[1], option))
 
 
 def _apart(pred_frame, truth_frame, margin: float = 0.0) -> bool:

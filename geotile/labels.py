@@ -2030,10 +2030,7 @@ def _read_parquet(path: Path, regions=None, override=None,
     if labels.assumed and np.isfinite(extent).all() and (regions is None or len(labels)):
         with contextlib.suppress(InputError):  # not lon/lat: refused, saying so, instead
             check_geographic_coordinates(labels, path)
-            warn(f"{path}: no GeoParquet metadata (a WKB column copied by DuckDB or "
-                 f"pyarrow): its column {geo['primary_column']!r} read as lon/lat "
-                 "(OGC:CRS84, Overture's CRS). If it is in another CRS, pass --labels-crs "
-                 "EPSG:xxxx.")
+            warn(lonlat_note(path, geo["primary_column"]))
     return labels
 
 
@@ -2403,6 +2400,28 @@ def _ewkb_srid(source) -> tuple[str, int] | None:
     except (InputError, OSError, ValueError):
         return None
     return (geo["primary_column"], geo["srid"]) if geo.get("srid") else None
+
+
+def lonlat_note(path, column: str, option: str = "--labels-crs") -> str:
+    """The warning that a Parquet file without GeoParquet metadata is read as lon/lat."""
+    return (f"{path}: no GeoParquet metadata (a WKB column copied by DuckDB or pyarrow): its "
+            f"column {column!r} read as lon/lat (OGC:CRS84, Overture's CRS). If it is in "
+            f"another CRS, pass {option} EPSG:xxxx.")
+
+
+def assumed_crs(source) -> tuple[str, str | None] | None:
+    """(why, the WKB column its lon/lat note names, or None) where the CRS of a
+    local labels file is assumed, not declared: a Parquet file (or dataset) without
+    GeoParquet metadata naming one (:data:`PARQUET_ASSUMED`), a CSV (:data:`CSV_ASSUMED`;
+    SpaceNet's name theirs); None otherwise."""
+    from geotile.spacenet import is_spacenet_csv
+
+    if _assumed_lonlat(source):
+        return PARQUET_ASSUMED, _geo_metadata(Path(os.fspath(source)))["primary_column"]
+    name = os.fspath(source).lower()
+    if name.endswith(".csv.gz") or (name.endswith(".csv") and not is_spacenet_csv(source)):
+        return CSV_ASSUMED, None
+    return None
 
 
 def _assumed_lonlat(source) -> bool:

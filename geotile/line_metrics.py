@@ -469,5 +469,6 @@ def score_line_frames(pred_frame, truth_frame, prediction, truth,
         if not len(_lines(lines)):  # no features, or empty ones (a tile without roads)
             log.info("%s holds no lines: %s", path, outcome)
     warn_if_apart(pred_lines, true_lines, prediction, truth,
-                  "no predicted line lies on a true one", margin=buffer)
+                  "no predicted line lies on a true one", margin=buffer,
+                  crs_options=(prediction_crs, labels_crs))
     return line_scores(pred_lines, true_lines, buffer, apls=apls)

@@ -250,11 +250,16 @@ def read_vector_or_empty(path, crs_override: str | None, layer: str | None = Non
     import geopandas as gpd
     import shapely
 
+    from geotile.errors import GeotileWarning
     from geotile.input_paths import ogr_path
     from geotile.labels import PARQUET_SUFFIXES, read_labels
+    from geotile.quiet_warnings import hidden
 
     try:
-        frame = read_labels(path, crs_override, layer=layer, crs_option=None).to_frame()
+        # a plain Parquet's lon/lat note: said once the other side tells the guess holds
+        # (geotile.evaluation_crs.warn_if_apart)
+        with hidden(GeotileWarning, message=r".*: no GeoParquet metadata"):
+            frame = read_labels(path, crs_override, layer=layer, crs_option=None).to_frame()
     except InputError:
         try:
             from geotile.quiet_warnings import hidden
@@ -477,7 +482,8 @@ def evaluate_vectors(prediction: str | os.PathLike, truth: str | os.PathLike, *,
         truth_frame = _without_background(truth_frame, class_field, truth)
         pred_frame = _without_background(pred_frame, pred_field, prediction)
     warn_if_apart(pred_frame, truth_frame, prediction, truth,
-                  "every prediction is a false positive")
+                  "every prediction is a false positive",
+                  crs_options=(prediction_crs, labels_crs))
     _warn_of_cut_buildings(prediction, truth, pred_frame, truth_frame)
     pred_frame, truth_frame = apply_min_area(pred_frame, truth_frame, min_area)
     pred_frame, conf_field = scoring_order(pred_frame, conf_field, prediction)

@@ -2994,3 +2994,46 @@ def test_each_geometry_is_checked_for_validity_once(monkeypatch, repair_truth):
     assert [(m.pred, m.truth, m.iou) for m in scores.matches] == \
         [(m.pred, m.truth, m.iou) for m in expected.matches]
     assert (scores.tp, scores.fp, scores.fn) == (expected.tp, expected.fp, expected.fn)
+
+
+def _plain_parquet(path, shapes) -> None:
+    """A Parquet of a WKB 'geometry' column without GeoParquet's 'geo' metadata: no CRS."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"geometry": pa.array(shapely.to_wkb(shapes).tolist(),
+                                                   pa.binary())}), path)
+
+
+@pytest.mark.parametrize("guessed", ["truth", "prediction"])
+@pytest.mark.parametrize("kind", ["polygons", "lines"])
+def test_a_guessed_crs_that_puts_one_side_elsewhere_is_refused(run_cli, tmp_path, guessed,
+                                                               kind):
+    """Footprints (or road lines) in UTM metres / 1e5 in a Parquet without 'geo' metadata,
+    read as lon/lat, against the same features in a GeoPackage of EPSG:32616: every one
+    lay far from the other side's, and evaluate exited 0 with scores of 0. Now exit 1, one
+    line naming the Parquet file, the CRS assumed and why, and the option with the other
+    side's CRS; nothing on stdout."""
+    x0, y0 = UTM_ORIGIN
+    shapes = [shapely.box(x0 + 10 * i, y0 - 8, x0 + 10 * i + 6, y0 - 2) for i in range(3)]
+    if kind == "lines":
+        shapes = [shapely.LineString([(x0 + 10 * i, y0), (x0 + 10 * i, y0 - 40)])
+                  for i in range(3)]
+    plain, declared = tmp_path / "plain.parquet", tmp_path / "declared.gpkg"
+    _plain_parquet(plain, [shapely.transform(s, lambda xy: xy / 1e5) for s in shapes])
+    gpd.GeoDataFrame(geometry=shapes, crs=UTM_CRS).to_file(declared)
+    pred, truth = (declared, plain) if guessed == "truth" else (plain, declared)
+    result = run_cli("evaluate", pred, truth, "--json")
+    option = "--labels-crs" if guessed == "truth" else "--prediction-crs"
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in ("plain.parquet", "lon/lat", "no CRS", f"{option} {UTM_CRS}"):
+        assert fragment in lines[0], lines[0]
+    assert not result.stdout.strip()
+    # declared far apart: scores of 0 with a warning, as before
+    gpd.GeoDataFrame(geometry=[shapely.transform(s, lambda xy: xy / 1e5) for s in shapes],
+                     crs="OGC:CRS84").to_parquet(plain)
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert result.exit_code == 0, result.output
+    assert "cover different ground" in result.stderr, result.stderr

@@ -1198,6 +1198,8 @@ def test_overture_parquet_without_geo_metadata_is_read_in_lonlat(run_cli, image,
     truth = run_cli("evaluate", tmp_path / "overture.parquet", path, "--json")
     assert truth.exit_code == 0, truth.output
     assert json.loads(truth.stdout)["tp"] == 3, truth.stdout
+    assert truth.stderr.count("no GeoParquet metadata") == 2, truth.stderr  # each side
+    assert "pass --prediction-crs" in truth.stderr, truth.stderr
 
 
 def test_parquet_without_geo_metadata_takes_labels_crs(run_cli, image, tmp_path):
