@@ -2412,14 +2412,15 @@ def lonlat_note(path, column: str, option: str = "--labels-crs") -> str:
 def assumed_crs(source) -> tuple[str, str | None] | None:
     """(why, the WKB column its lon/lat note names, or None) where the CRS of a
     local labels file is assumed, not declared: a Parquet file (or dataset) without
-    GeoParquet metadata naming one (:data:`PARQUET_ASSUMED`), a CSV (:data:`CSV_ASSUMED`;
-    SpaceNet's name theirs); None otherwise."""
+    GeoParquet metadata naming one (:data:`PARQUET_ASSUMED`), a CSV of a WKT column
+    (:data:`CSV_ASSUMED`; SpaceNet's name theirs); None otherwise."""
     from geotile.spacenet import is_spacenet_csv
 
     if _assumed_lonlat(source):
         return PARQUET_ASSUMED, _geo_metadata(Path(os.fspath(source)))["primary_column"]
     name = os.fspath(source).lower()
-    if name.endswith(".csv.gz") or (name.endswith(".csv") and not is_spacenet_csv(source)):
+    if name.endswith(".csv") and not is_spacenet_csv(source) and \
+            _wkt_csv_options(Path(os.fspath(source))):  # its WKT column read as lon/lat
         return CSV_ASSUMED, None
     return None
 

@@ -3005,7 +3005,7 @@ def _plain_parquet(path, shapes) -> None:
                                                    pa.binary())}), path)
 
 
-@pytest.mark.parametrize("guessed", ["truth", "prediction"])
+@pytest.mark.parametrize("guessed", ["truth", "prediction", "csv"])
 @pytest.mark.parametrize("kind", ["polygons", "lines"])
 def test_a_guessed_crs_that_puts_one_side_elsewhere_is_refused(run_cli, tmp_path, guessed,
                                                                kind):
@@ -3020,17 +3020,24 @@ def test_a_guessed_crs_that_puts_one_side_elsewhere_is_refused(run_cli, tmp_path
         shapes = [shapely.LineString([(x0 + 10 * i, y0), (x0 + 10 * i, y0 - 40)])
                   for i in range(3)]
     plain, declared = tmp_path / "plain.parquet", tmp_path / "declared.gpkg"
-    _plain_parquet(plain, [shapely.transform(s, lambda xy: xy / 1e5) for s in shapes])
+    scaled = [shapely.transform(s, lambda xy: xy / 1e5) for s in shapes]
+    _plain_parquet(plain, scaled)
+    if guessed == "csv":  # a WKT column (Google Open Buildings'): read as lon/lat
+        plain = tmp_path / "plain.csv"
+        plain.write_text("id,WKT_geometry\n" + "".join(f'{i},"{s.wkt}"\n'
+                                                      for i, s in enumerate(scaled)))
     gpd.GeoDataFrame(geometry=shapes, crs=UTM_CRS).to_file(declared)
-    pred, truth = (declared, plain) if guessed == "truth" else (plain, declared)
+    pred, truth = (plain, declared) if guessed == "prediction" else (declared, plain)
     result = run_cli("evaluate", pred, truth, "--json")
-    option = "--labels-crs" if guessed == "truth" else "--prediction-crs"
+    option = "--prediction-crs" if guessed == "prediction" else "--labels-crs"
     assert result.exit_code == 1, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    for fragment in ("plain.parquet", "lon/lat", "no CRS", f"{option} {UTM_CRS}"):
+    for fragment in (plain.name, "lon/lat", "no CRS", f"{option} {UTM_CRS}"):
         assert fragment in lines[0], lines[0]
     assert not result.stdout.strip()
+    if guessed == "csv":
+        return
     # declared far apart: scores of 0 with a warning, as before
     gpd.GeoDataFrame(geometry=[shapely.transform(s, lambda xy: xy / 1e5) for s in shapes],
                      crs="OGC:CRS84").to_parquet(plain)
