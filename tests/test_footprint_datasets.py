@@ -1237,10 +1237,14 @@ def test_parquet_without_geo_metadata_takes_its_geoarrow_field_crs(run_cli, imag
     assert "GeoParquet" not in result.stderr, result.stderr
 
 
-def native_geometry_parquet(path, shapes, crs: str | None, name: str = "geometry") -> None:
+def native_geometry_parquet(path, shapes, crs: str | None, name: str = "geometry",
+                            file_metadata: dict | None = None,
+                            store_schema: bool = False) -> None:
     """Parquet whose WKB column has Parquet's own GEOMETRY logical type (format 2.11, as
     DuckDB 1.4 and GDAL 3.12 write it) naming ``crs`` (None: none, OGC:CRS84 by the spec),
-    without 'geo' metadata nor Arrow's schema: pyarrow reads a plain binary column."""
+    without 'geo' metadata nor Arrow's schema: pyarrow reads a plain binary column;
+    ``file_metadata``: key-value metadata of the file (a CRS's PROJJSON under a key),
+    written with Arrow's schema where ``store_schema``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -1260,8 +1264,10 @@ def native_geometry_parquet(path, shapes, crs: str | None, name: str = "geometry
     pa.register_extension_type(Wkb())
     try:
         values = pa.array(shapely.to_wkb(shapes).tolist(), pa.binary())
-        pq.write_table(pa.table({name: pa.ExtensionArray.from_storage(Wkb(), values)}),
-                       path, store_schema=False)
+        table = pa.table({name: pa.ExtensionArray.from_storage(Wkb(), values)})
+        if file_metadata:
+            table = table.replace_schema_metadata(file_metadata)
+        pq.write_table(table, path, store_schema=store_schema)
     finally:
         pa.unregister_extension_type("geoarrow.wkb")
 
@@ -1390,31 +1396,12 @@ def test_a_native_geometry_crs_given_by_a_projjson_key_is_read(run_cli, image, t
     key of the file's metadata (the format's own way for a CRS without an id): it was
     refused, "'projjson:crs_utm' is not a CRS GDAL knows". Now the key's PROJJSON is the
     CRS: the UTM footprints burn where they lie."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
     from pyproj import CRS
 
-    metadata = json.dumps({"crs": "projjson:crs_utm"}).encode()
-
-    class Wkb(pa.ExtensionType):
-        def __init__(self):
-            super().__init__(pa.binary(), "geoarrow.wkb")
-
-        def __arrow_ext_serialize__(self):
-            return metadata
-
-        @classmethod
-        def __arrow_ext_deserialize__(cls, storage, serialized):
-            return cls()
-
-    pa.register_extension_type(Wkb())
-    try:
-        values = pa.array(shapely.to_wkb([utm for utm, _ in FOOTPRINTS]).tolist(), pa.binary())
-        table = pa.table({"geometry": pa.ExtensionArray.from_storage(Wkb(), values)})
-        pq.write_table(table.replace_schema_metadata(
-            {"crs_utm": CRS(UTM_CRS).to_json()}), tmp_path / "keyed.parquet")
-    finally:
-        pa.unregister_extension_type("geoarrow.wkb")
+    native_geometry_parquet(tmp_path / "keyed.parquet", [utm for utm, _ in FOOTPRINTS],
+                            "projjson:crs_utm", file_metadata={"crs_utm": CRS(UTM_CRS).to_json()},
+                            store_schema=True)
     assert "projjson:crs_utm" in str(pq.ParquetFile(tmp_path / "keyed.parquet").schema
                                      .column(0).logical_type)
     result = run_cli("make-masks", tmp_path / "keyed.parquet", image, "-o", tmp_path / "m.tif")

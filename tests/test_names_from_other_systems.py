@@ -182,15 +182,9 @@ def test_a_label_studio_url_of_a_windows_path_names_its_file(tmp_path, run_cli, 
     np.testing.assert_array_equal(read_mask(tmp_path / "m.tif")[0], expected)
 
 
-@pytest.mark.parametrize("kind", ["coco", "cvat"])
-@pytest.mark.parametrize("folder", ["C:\\data\\", "/Users/ana/data/", "D:/proj/"])
-def test_one_name_in_two_folders_of_another_machine_takes_the_image_s_folder(
-        tmp_path, run_cli, kind, folder):
-    """An export listing north\\img.tif and south\\img.tif under a Windows or macOS folder
-    (C:\\data\\north\\img.tif) was refused for each image, "give the image by a path that
-    ends with one of them", a path no Linux image can have; now each image takes the entry
-    of its own folder (north/img.tif: north's), and an image in a third folder is refused."""
-    names = [f"{folder}north\\img.tif", f"{folder}south\\img.tif"]
+def _two_folder_export(tmp_path, kind: str, names: list[str]):
+    """A COCO or CVAT export listing ``names`` (one file name in two folders): the house on
+    the first, a small box at the left edge (1..6, 30..38) on the second."""
     second = [(1, 30), (6, 30), (6, 38), (1, 38)]
     if kind == "coco":
         labels = tmp_path / "labels.json"
@@ -200,14 +194,27 @@ def test_one_name_in_two_folders_of_another_machine_takes_the_image_s_folder(
         document["annotations"].append({**document["annotations"][0], "id": 2, "image_id": 2,
                                         "segmentation": [[c for xy in second for c in xy]]})
         labels.write_text(json.dumps(document))
-    else:
-        labels = tmp_path / "annotations.xml"
-        one = _cvat(labels, "x").split("<image ")
-        two = "<image " + one[1].replace('name="imgs/x"', f'name="{names[1]}"').replace(
-            'id="0"', 'id="1"').replace(
-            ";".join(f"{x},{y}" for x, y in HOUSE), ";".join(f"{x},{y}" for x, y in second))
-        one[1] = one[1].replace('name="imgs/x"', f'name="{names[0]}"')
-        labels.write_text("<image ".join(one).replace("</annotations>", two))
+        return labels
+    labels = tmp_path / "annotations.xml"
+    one = _cvat(labels, "x").split("<image ")
+    two = "<image " + one[1].replace('name="imgs/x"', f'name="{names[1]}"').replace(
+        'id="0"', 'id="1"').replace(
+        ";".join(f"{x},{y}" for x, y in HOUSE), ";".join(f"{x},{y}" for x, y in second))
+    one[1] = one[1].replace('name="imgs/x"', f'name="{names[0]}"')
+    labels.write_text("<image ".join(one).replace("</annotations>", two))
+    return labels
+
+
+@pytest.mark.parametrize("kind", ["coco", "cvat"])
+@pytest.mark.parametrize("folder", ["C:\\data\\", "/Users/ana/data/", "D:/proj/"])
+def test_one_name_in_two_folders_of_another_machine_takes_the_image_s_folder(
+        tmp_path, run_cli, kind, folder):
+    """An export listing north\\img.tif and south\\img.tif under a Windows or macOS folder
+    (C:\\data\\north\\img.tif) was refused for each image, "give the image by a path that
+    ends with one of them", a path no Linux image can have; now each image takes the entry
+    of its own folder (north/img.tif: north's), and an image in a third folder is refused."""
+    names = [f"{folder}north\\img.tif", f"{folder}south\\img.tif"]
+    labels = _two_folder_export(tmp_path, kind, names)
     masks = {}
     for where in ("north", "south", "west"):
         image = write_raster((tmp_path / "imgs" / where).mkdir(parents=True) or
@@ -231,23 +238,7 @@ def test_one_name_in_two_folders_given_relative_takes_the_image_s_folder(
     ("lists 2 images named 'img.tif' ... give the image by a path that ends with one of
     them"): its folder was read from the path as typed. Now from where it is."""
     names = ["C:\\data\\north\\img.tif", "C:\\data\\south\\img.tif"]
-    second = [(1, 30), (6, 30), (6, 38), (1, 38)]
-    if kind == "coco":
-        labels = tmp_path / "labels.json"
-        document = _coco(labels, "x")
-        document["images"] = [{"id": i + 1, "file_name": n, "width": W, "height": H}
-                              for i, n in enumerate(names)]
-        document["annotations"].append({**document["annotations"][0], "id": 2, "image_id": 2,
-                                        "segmentation": [[c for xy in second for c in xy]]})
-        labels.write_text(json.dumps(document))
-    else:
-        labels = tmp_path / "annotations.xml"
-        one = _cvat(labels, "x").split("<image ")
-        two = "<image " + one[1].replace('name="imgs/x"', f'name="{names[1]}"').replace(
-            'id="0"', 'id="1"').replace(
-            ";".join(f"{x},{y}" for x, y in HOUSE), ";".join(f"{x},{y}" for x, y in second))
-        one[1] = one[1].replace('name="imgs/x"', f'name="{names[0]}"')
-        labels.write_text("<image ".join(one).replace("</annotations>", two))
+    labels = _two_folder_export(tmp_path, kind, names)
     (tmp_path / "imgs" / "south").mkdir(parents=True)
     write_raster(tmp_path / "imgs" / "south" / "img.tif", np.full((3, H, W), 90, np.uint8))
     monkeypatch.chdir(tmp_path / "imgs" / "south")
