@@ -127,6 +127,19 @@ def mask_rank(mask_stem: str, image_stem: str) -> tuple[int, int] | None:
     return min(ranks, default=None)
 
 
+def image_spelled_by(head: str, base: str, image_key: str) -> str | None:
+    """The image's stem as a mask name spells it that starts with ``head``: ``base`` (one of
+    :func:`mask_bases` of the image whose stem in NFC is ``image_key``) as the mask spells
+    it, Unicode form included (``Zu\u0308rich_1`` for ``Zu\u0308rich_1_mask``,
+    ``IMG_Zu\u0308rich`` for ``MSK_Zu\u0308rich``); None for a SEN12MS land cover name."""
+    if image_key.startswith(base):  # the image's stem, or its scene
+        return head + image_key[len(base):]
+    for image, mask in PREFIXES:
+        if base[:len(mask)].lower() == mask.lower():
+            return image_key[:len(image)] + head[len(mask):]
+    return None
+
+
 def scene_of_mask(mask_stem: str, image_stem: str) -> str | None:
     """The image's scene when ``mask_stem`` names it and not the image itself
     (``top_potsdam_2_10_label`` for ``top_potsdam_2_10_RGB``: ``top_potsdam_2_10``)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from geotile.dataset_names import (
     MASK_SUFFIXES,
+    image_spelled_by,
     mask_bases,
     name_key,
     names_mask_of,
@@ -255,7 +256,11 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
                 f"{image}: several masks match in {where} ({', '.join(f.name for f in found)}). "
                 "Keep one, or give the mask file with --masks."
             )
-        refuse_other_spelling(image, found[0].stem + input_path(image).suffix, found[0])
+        # the image as the mask spells it: its base as written, the (ASCII) suffix cut off
+        head = found[0].stem[:len(found[0].stem) - len(suffix)]
+        spelled = image_spelled_by(head, base, stem)  # Zürich_1_mask, MSK_Zürich
+        if spelled is not None:
+            refuse_other_spelling(image, spelled + input_path(image).suffix, found[0])
         paired.append(found[0])
     return paired
 

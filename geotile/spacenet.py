@@ -100,15 +100,19 @@ def match_image(name: str | os.PathLike, ids) -> str | None:
     return max(ends, key=len) if ends else None
 
 
-def _refuse_other_spelling(labels, found: str, image) -> None:
-    """InputError where ImageId ``found`` is ``image``'s stem in NFC only and spells another
-    file beside it (:func:`geotile.name_keys.refuse_other_spelling`)."""
+def refuse_other_spelling(labels, found: str, image) -> None:
+    """InputError where ImageId ``found`` names ``image`` (its stem, or its stem's end after a
+    product prefix) in NFC only and spells another file beside it
+    (:func:`geotile.name_keys.refuse_other_spelling`)."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key, refuse_other_spelling
+    from geotile.name_keys import name_key
+    from geotile.name_keys import refuse_other_spelling as refuse
 
     source = input_path(image)
-    if name_key(found) == name_key(source.stem):
-        refuse_other_spelling(image, found + source.suffix, labels)
+    stem, key = source.stem, name_key(found)
+    head = next((stem[:i] for i in range(len(stem) + 1) if name_key(stem[i:]) == key), None)
+    if head is not None:  # RGB-PanSharpen_Zürich_1: the prefix as the file spells it
+        refuse(image, head + found + source.suffix, labels)
 
 
 #: cell separators of SpaceNet CSVs: commas as published; semicolons or tabs where Excel
@@ -432,7 +436,7 @@ def _labels_on_images(path, table: SpaceNetTable, images, labels_crs):
         found = match_image(image, ids)
         if found is None:
             continue
-        _refuse_other_spelling(path, found, image)
+        refuse_other_spelling(path, found, image)
         crs = crs if crs is not None else image_crs
         rows = table.rows_of(found)
         matched.append(found)

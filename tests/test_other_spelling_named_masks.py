@@ -1,0 +1,65 @@
+"""Zürich_1.tif written in NFC and in NFD beside each other, a mask or truth naming one of
+them through a suffix or a prefix (Zürich_1_mask.tif, FLAIR's MSK_, SpaceNet's product
+prefixes): the other image was given it too with exit 0; now it is refused in one line
+naming the Unicode form (:func:`geotile.name_keys.refuse_other_spelling`)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pytest
+
+from tests.conftest import assert_one_line_error, write_raster
+from tests.pixel_label_files import read_mask
+
+H, W = 40, 50
+SQUARE = [(5, 5), (20, 5), (20, 15), (5, 15)]
+
+
+def _spellings(stem):
+    return [unicodedata.normalize(f, stem) for f in ("NFC", "NFD")]
+
+
+def _images(tmp_path, stem):
+    (tmp_path / "images").mkdir()
+    return [write_raster(tmp_path / "images" / f"{s}.tif", np.full((3, H, W), 90, np.uint8))
+            for s in _spellings(stem)]
+
+
+@pytest.mark.parametrize(("stem", "mask"), [
+    ("Zürich_1", "Zürich_1_mask.tif"), ("Zürich_1", "Zürich_1_seg.png"),
+    ("Zürich_1_sat", "Zürich_1_mask.tif"), ("IMG_Zürich", "MSK_Zürich.tif")])
+def test_a_suffixed_mask_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli, stem,
+                                                                  mask):
+    """tile --masks masks/ holding the NFC image's mask by a suffix (or a scene's, FLAIR's
+    MSK_): the NFD image beside it was cut with that mask (exit 0); now it is refused."""
+    nfc, nfd = _images(tmp_path, stem)
+    (tmp_path / "masks").mkdir()
+    values = np.zeros((H, W), np.uint8)
+    values[5:20, 5:20] = 1
+    write_raster(tmp_path / "masks" / unicodedata.normalize("NFC", mask), values,
+                 driver="PNG" if mask.endswith(".png") else "GTiff")
+    result = run_cli("tile", nfc, "--masks", tmp_path / "masks", "-o", tmp_path / "c",
+                     "--size", "16")
+    assert result.exit_code == 0, result.output
+    result = run_cli("tile", nfd, "--masks", tmp_path / "masks", "-o", tmp_path / "d",
+                     "--size", "16")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
+
+
+def test_a_spacenet_csv_s_id_is_not_the_other_product_image_s(tmp_path, run_cli):
+    """RGB-PanSharpen_Zürich_1.tif in NFC and NFD, a SpaceNet CSV whose ImageId is Zürich_1
+    (NFC): the NFD image took its square (exit 0); now it is refused."""
+    nfc, nfd = _images(tmp_path, "RGB-PanSharpen_Zürich_1")
+    wkt = "POLYGON (({}))".format(",".join(f"{x} {y} 0" for x, y in [*SQUARE, SQUARE[0]]))
+    csv = tmp_path / "labels.csv"
+    csv.write_text(f'ImageId,BuildingId,PolygonWKT_Pix,PolygonWKT_Geo\n'
+                   f'{_spellings("Zürich_1")[0]},1,"{wkt}","{wkt}"\n', encoding="utf-8")
+    result = run_cli("make-masks", csv, nfc, "-o", tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    assert read_mask(tmp_path / "c.tif")[0][10, 10] == 1
+    result = run_cli("make-masks", csv, nfd, "-o", tmp_path / "d.tif")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d.tif").exists()
