@@ -100,19 +100,31 @@ def match_image(name: str | os.PathLike, ids) -> str | None:
     return max(ends, key=len) if ends else None
 
 
-def refuse_other_spelling(labels, found: str, image) -> None:
-    """InputError where ImageId ``found`` names ``image`` (its stem, or its stem's end after a
-    product prefix) in NFC only and spells another file beside it
-    (:func:`geotile.name_keys.refuse_other_spelling`)."""
+def id_spelling(image, found: str) -> str | None:
+    """``image``'s file name as ImageId ``found`` (its stem, or its stem's end after a product
+    prefix, in NFC) spells it, Unicode form included: RGB-PanSharpen_Zu\u0308rich_1.tif for
+    ``Zu\u0308rich_1``; None for a GDAL virtual path or an id that is not its stem's end."""
+    from pathlib import Path
+
     from geotile.input_paths import input_path
     from geotile.name_keys import name_key
-    from geotile.name_keys import refuse_other_spelling as refuse
 
     source = input_path(image)
+    if not isinstance(source, Path):
+        return None
     stem, key = source.stem, name_key(found)
     head = next((stem[:i] for i in range(len(stem) + 1) if name_key(stem[i:]) == key), None)
-    if head is not None:  # RGB-PanSharpen_Zürich_1: the prefix as the file spells it
-        refuse(image, head + found + source.suffix, labels)
+    return None if head is None else head + found + source.suffix
+
+
+def refuse_other_spelling(labels, found: str, image) -> None:
+    """InputError where ImageId ``found`` names ``image`` in NFC only and spells another file
+    beside it (:func:`geotile.name_keys.refuse_other_spelling`)."""
+    from geotile.name_keys import refuse_other_spelling as refuse
+
+    spelled = id_spelling(image, found)
+    if spelled is not None:
+        refuse(image, spelled, labels)
 
 
 #: cell separators of SpaceNet CSVs: commas as published; semicolons or tabs where Excel

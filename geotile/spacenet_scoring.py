@@ -330,9 +330,10 @@ def _images_of(tables: dict, rasters: list, images, sources: dict | None = None)
     """{ImageId: (transform, CRS)} of the rasters that the tables' ImageIds name (``sources``
     filled with {ImageId: raster}); an InputError for an ImageId with lines that none names,
     or a raster without a CRS."""
+    from geotile.name_keys import other_spelling_beside
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
-    from geotile.spacenet import check_in_image, match_image
+    from geotile.spacenet import check_in_image, id_spelling, match_image
 
     placed, sizes = {}, {}
     sources = {} if sources is None else sources
@@ -341,6 +342,9 @@ def _images_of(tables: dict, rasters: list, images, sources: dict | None = None)
         for raster in rasters:
             found = match_image(raster, ids)
             if found is None or sources.get(found) == raster:
+                continue
+            spelled = id_spelling(raster, found)  # Zürich_1 NFC: not the NFD file beside
+            if spelled is not None and other_spelling_beside(raster, spelled) is not None:
                 continue
             with open_raster(raster) as src:
                 crs, transform, size = map_crs(src), src.transform, (src.width, src.height)

@@ -63,3 +63,25 @@ def test_a_spacenet_csv_s_id_is_not_the_other_product_image_s(tmp_path, run_cli)
     result = run_cli("make-masks", csv, nfd, "-o", tmp_path / "d.tif")
     assert_one_line_error(result, "Unicode form", "Rename")
     assert not (tmp_path / "d.tif").exists()
+
+
+def test_evaluate_places_a_road_csv_s_id_on_its_own_spelling_s_image(tmp_path, run_cli,
+                                                                      make_raster):
+    """evaluate lines against a SpaceNet road CSV whose ImageId is Zürich_1 (NFC), --image a
+    folder holding RGB-PanSharpen_Zürich_1.tif in NFC and, on another grid, in NFD: both
+    were taken as that ImageId ('on other pixel grids (PAN and MUL?)', exit 1); now the NFD
+    file, which the CSV does not name, is left out and the lines score on the NFC one."""
+    from rasterio.transform import from_origin
+
+    from tests.test_lines import road_network, write_lines
+    from tests.test_spacenet_roads import CELL, SIZE, TRANSFORM, X0, Y0, roads_csv, scored
+
+    nfc, nfd = _spellings("RGB-PanSharpen_Zürich_1")
+    (tmp_path / "images").mkdir()
+    make_raster(f"images/{nfd}.tif", np.zeros((3, SIZE, SIZE), np.uint8),
+                transform=from_origin(X0 + 1000, Y0, CELL, CELL))
+    make_raster(f"images/{nfc}.tif", np.zeros((3, SIZE, SIZE), np.uint8), transform=TRANSFORM)
+    truth = roads_csv(tmp_path / "truth.csv", image_id=_spellings("Zürich_1")[0], empty=())
+    pred = write_lines(tmp_path / "pred.geojson", road_network(X0, Y0, SIZE * CELL))
+    got = scored(run_cli, pred, truth, "--image", tmp_path / "images")
+    assert got["precision"] == pytest.approx(1.0) and got["recall"] == pytest.approx(1.0)
