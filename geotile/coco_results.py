@@ -142,9 +142,7 @@ def _images(coco, path: Path, results: list) -> list:
             stems.setdefault(int(stem), []).append(entry)
     keys = [result.get("image_id") for result in results]
     as_ids = [by_id[k] if is_listed(k, by_id) else None for k in keys]
-    as_stems = [stems[k][0] if isinstance(k, str | int) and not isinstance(k, bool)
-                and len(stems.get(k, ())) == 1 else None
-                for k in (name_key(k) if isinstance(k, str) else k for k in keys)]
+    as_stems = [_by_stem(stems, k) for k in keys]
     clash = next((i for i, (a, b) in enumerate(zip(as_ids, as_stems, strict=True))
                   if a is not None and b is not None and a is not b), None)
     by_stem = clash is not None and all(e is not None for e in as_stems)
@@ -176,6 +174,20 @@ def _images(coco, path: Path, results: list) -> list:
                          "Give the results of the truth's images, or the truth file they "
                          "were made on.")
     return entries
+
+
+def _by_stem(stems: dict, key) -> dict | None:
+    """The one image entry of file stem (or number) ``key``; of two spellings of one stem
+    (Zürich_1.tif in NFC and NFD, both listed), the one spelled as ``key``; else None."""
+    from geotile.name_keys import name_key, raw_name
+
+    if not isinstance(key, str | int) or isinstance(key, bool):
+        return None
+    found = stems.get(name_key(key) if isinstance(key, str) else key, [])
+    if len(found) > 1 and isinstance(key, str):
+        found = [e for e in found
+                 if Path(raw_name(e["file_name"])).stem == key] or found
+    return found[0] if len(found) == 1 else None
 
 
 def _categories(coco, path: Path, results: list) -> list:

@@ -85,3 +85,32 @@ def test_evaluate_places_a_road_csv_s_id_on_its_own_spelling_s_image(tmp_path, r
     pred = write_lines(tmp_path / "pred.geojson", road_network(X0, Y0, SIZE * CELL))
     got = scored(run_cli, pred, truth, "--image", tmp_path / "images")
     assert got["precision"] == pytest.approx(1.0) and got["recall"] == pytest.approx(1.0)
+
+
+def test_coco_results_by_stem_score_against_the_entry_of_their_spelling(tmp_path, run_cli):
+    """A COCO truth listing Zürich_1.tif in NFC (id 1, one box) and in NFD (id 2, another),
+    results by file stem (Ultralytics' image_id) spelled as each: refused ('name no image',
+    exit 1: both entries are one name in NFC); now each result scores against the entry
+    spelled as it is (TP 1 on each image)."""
+    import json
+
+    from tests.test_evaluate_coco_results import _box, _polygon
+
+    nfc, nfd = _spellings("Zürich_1")
+    boxes = {nfc: _box(10, 10, 30, 30), nfd: _box(50, 40, 70, 60)}
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({
+        "images": [{"id": i + 1, "file_name": f"{s}.tif", "width": 120, "height": 100}
+                   for i, s in enumerate(boxes)],
+        "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
+                         "segmentation": _polygon(box)} for i, box in enumerate(boxes.values())],
+        "categories": [{"id": 1, "name": "building"}]}, ensure_ascii=False), encoding="utf-8")
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([
+        {"image_id": s, "category_id": 1, "score": 0.9, "segmentation": _polygon(box),
+         "bbox": [0, 0, 1, 1]} for s, box in boxes.items()], ensure_ascii=False),
+        encoding="utf-8")
+    result = run_cli("evaluate", results, truth, "--json")
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["tp"] == 2 and got["fp"] == 0 and got["fn"] == 0
