@@ -140,6 +140,31 @@ def image_spelled_by(head: str, base: str, image_key: str) -> str | None:
     return None
 
 
+def label_spelling(image, label_stem: str) -> str | None:
+    """``image``'s file name as ``label_stem`` spells it, Unicode form included, where
+    :func:`image_name` pairs the two: through a mask suffix or prefix
+    (:func:`image_spelled_by`), or SpaceNet's rules (``Zu\u0308rich_1`` for
+    ``RGB-PanSharpen_Zürich_1.tif``: RGB-PanSharpen_Zu\u0308rich_1.tif); None otherwise."""
+    from pathlib import Path
+
+    from geotile.input_paths import input_path
+    from geotile.spacenet import id_spelling, image_id
+
+    path = input_path(image)
+    if not isinstance(path, Path):
+        return None
+    key = name_key(path.stem)
+    for base in mask_bases(key):
+        for suffix in MASK_SUFFIXES:
+            if names_mask_with(label_stem, base, suffix):
+                spelled = image_spelled_by(label_stem[:len(label_stem) - len(suffix)], base,
+                                           key)
+                return None if spelled is None else spelled + path.suffix
+    tail = next((label_stem[i:] for i in range(len(label_stem))
+                 if name_key(label_stem[i:]) == key), None)  # buildings_Zürich_1
+    return tail + path.suffix if tail is not None else id_spelling(path, image_id(label_stem))
+
+
 def scene_of_mask(mask_stem: str, image_stem: str) -> str | None:
     """The image's scene when ``mask_stem`` names it and not the image itself
     (``top_potsdam_2_10_label`` for ``top_potsdam_2_10_RGB``: ``top_potsdam_2_10``)."""

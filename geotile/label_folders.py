@@ -88,7 +88,7 @@ def pair_labels(labels, images, rasters: bool = False,
     name expected for an image with no label file or with two. Label files of no image are
     left alone. ``rasters``: a folder without vector files gives its rasters. ``strip``:
     suffixes (any case) left out of the files' names before pairing (SpaceNet 7's _UDM)."""
-    from geotile.dataset_names import catalog_tile, image_name, scene_of_mask
+    from geotile.dataset_names import catalog_tile, image_name, label_spelling, scene_of_mask
     from geotile.image_stems import image_stem
     from geotile.input_paths import input_path
     from geotile.name_keys import name_key, refuse_other_spelling
@@ -122,7 +122,9 @@ def pair_labels(labels, images, rasters: bool = False,
     for image, own, other in zip(images, found, others, strict=True):
         if len(own) != 1:
             raise InputError(_refusal(input_path(image), labels, files, own, other))
-        refuse_other_spelling(image, stem_of(own[0]) + input_path(image).suffix, own[0])
+        spelled = label_spelling(image, stem_of(own[0]))  # Zürich_1_labels, RGB-..._Zürich_1
+        if spelled is not None:
+            refuse_other_spelling(image, spelled, own[0])
     # one file for images of other names (x_12.tif and y_12.tif: 12.geojson) is no one's;
     # the images of one scene (_RGB, _IRRG), of one SpaceNet id (PS-RGB_, PS-MS_) or of one
     # SpaceNet 8 tile (pre- and post-event acquisitions) share it

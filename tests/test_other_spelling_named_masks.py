@@ -114,3 +114,37 @@ def test_coco_results_by_stem_score_against_the_entry_of_their_spelling(tmp_path
     assert result.exit_code == 0, result.output
     got = json.loads(result.stdout)
     assert got["tp"] == 2 and got["fp"] == 0 and got["fn"] == 0
+
+
+@pytest.mark.parametrize(("stem", "label"), [
+    ("Zürich_1", "Zürich_1_labels"), ("RGB-PanSharpen_Zürich_1", "Zürich_1"),
+    ("Zürich_1", "buildings_Zürich_1"), ("Zürich_1_sat", "Zürich_1_mask")])
+def test_a_label_folder_s_suffixed_file_is_not_the_other_image_s(tmp_path, run_cli, stem,
+                                                                 label):
+    """make-masks labels/ holding the NFC image's GeoJSON named with a suffix or without its
+    product prefix: the NFD image beside it burnt it too (exit 0); now it is refused."""
+    import json
+
+    import rasterio
+
+    from tests.conftest import UTM_CRS
+
+    nfc, nfd = _images(tmp_path, stem)
+    with rasterio.open(nfc) as src:
+        left, top = src.bounds.left, src.bounds.top
+    ring = [[left + 5, top - 5], [left + 20, top - 5], [left + 20, top - 15],
+            [left + 5, top - 15], [left + 5, top - 5]]
+    (tmp_path / "labels").mkdir()
+    code = UTM_CRS.split(":")[-1]
+    (tmp_path / "labels" / f"{_spellings(label)[0]}.geojson").write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}},
+        "features": [{"type": "Feature", "properties": {},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}}]}),
+        encoding="utf-8")
+    result = run_cli("make-masks", tmp_path / "labels", nfc, "-o", tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    assert read_mask(tmp_path / "c.tif")[0].sum() > 100
+    result = run_cli("make-masks", tmp_path / "labels", nfd, "-o", tmp_path / "d.tif")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d.tif").exists()
