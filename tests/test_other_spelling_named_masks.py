@@ -148,3 +148,21 @@ def test_a_label_folder_s_suffixed_file_is_not_the_other_image_s(tmp_path, run_c
     result = run_cli("make-masks", tmp_path / "labels", nfd, "-o", tmp_path / "d.tif")
     assert_one_line_error(result, "Unicode form", "Rename")
     assert not (tmp_path / "d.tif").exists()
+
+
+def test_a_class_folder_s_suffixed_mask_is_not_the_other_image_s(tmp_path, run_cli):
+    """tile --masks masks/ of class folders, masks/building/Zürich_1_mask.tif (NFC): the NFD
+    image beside the NFC one was cut with it (12 patches, exit 0); now it is refused."""
+    nfc, nfd = _images(tmp_path, "Zürich_1")
+    (tmp_path / "masks" / "building").mkdir(parents=True)
+    values = np.zeros((H, W), np.uint8)
+    values[5:20, 5:20] = 1
+    write_raster(tmp_path / "masks" / "building" / f"{_spellings('Zürich_1')[0]}_mask.tif",
+                 values)
+    result = run_cli("tile", nfc, "--masks", tmp_path / "masks", "-o", tmp_path / "c",
+                     "--size", "16")
+    assert result.exit_code == 0, result.output
+    result = run_cli("tile", nfd, "--masks", tmp_path / "masks", "-o", tmp_path / "d",
+                     "--size", "16")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
