@@ -87,16 +87,24 @@ def image_id(name: str | os.PathLike) -> str:
 def match_image(name: str | os.PathLike, ids) -> str | None:
     """The ImageId among ``ids`` that an image belongs to: its stem, its stem without the
     product prefix, else the longest id the stem ends with after an underscore; compared
-    in NFC (:func:`geotile.dataset_names.name_key`: macOS names files decomposed)."""
+    in NFC (:func:`geotile.dataset_names.name_key`: macOS names files decomposed), an id
+    listed in both forms taken as the file spells it."""
     from geotile.input_paths import input_path
     from geotile.name_keys import name_key
 
-    keys = {name_key(i): i for i in ids}
-    stem = name_key(input_path(name).stem)
+    raw = input_path(name).stem
+    keys: dict[str, list] = {}
+    for i in sorted(ids, key=str):
+        keys.setdefault(name_key(i), []).append(i)
+
+    def spelled(key: str) -> str:  # of ids listed in both forms, the one of this file's
+        return next((i for i in keys[key] if raw.endswith(i)), keys[key][0])
+
+    stem = name_key(raw)
     for candidate in (stem, name_key(image_id(name))):
         if candidate in keys:
-            return keys[candidate]
-    ends = [i for key, i in keys.items() if stem.endswith("_" + key)]
+            return spelled(candidate)
+    ends = [spelled(key) for key in keys if stem.endswith("_" + key)]
     return max(ends, key=len) if ends else None
 
 
