@@ -669,7 +669,6 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     in worker processes where there are several CPUs (:mod:`geotile.band_workers`), in
     order either way."""
     import shapely
-    from rasterio.transform import array_bounds
 
     from geotile.band_workers import run_jobs, worker_count
     from geotile.crs_names import pixel_size
@@ -686,11 +685,11 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     ignoring = {}  # the sources whose 255 may be the ignore value: whether named
     with open_raster(paths[0]) as first:
         crs, cell = map_crs(first), pixel_size(first.transform)
-    transforms, boxes = [], []
+    transforms, shapes = [], []
     for path in paths:
         with open_raster(path) as src:
             transforms.append(src.transform)
-            boxes.append(array_bounds(src.height, src.width, src.transform))
+            shapes.append(src.shape)
     places = grid_places(transforms)
     for path, (grid, col, row) in zip(paths, places, strict=True):
         with open_raster(path) as src:
@@ -753,9 +752,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     # the rasters' surface: squared buildings end at its edge and at their nodata collars
     # (``valid``; the surface itself without nodata: a building cut by the edge, squared,
     # reached past it beside no other class)
-    west, south, east, north = np.array(boxes).T
-    surfaces = shapely.box(np.minimum(west, east), np.minimum(south, north),
-                           np.maximum(west, east), np.maximum(south, north))
+    surfaces = raster_footprints(transforms, shapes)
     extent = shapely.union_all(surfaces)
     valid = extent if options.regularize else None
     if nodata:
@@ -764,7 +761,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                                    for surface, path in zip(surfaces, paths, strict=True)])
     if len(frame) and crs is None:  # the raster's own units (rotated too: not exact)
         frame = clean(frame, options, cell, exact=exact, names=names, extent=extent,
-                      valid=valid if exact else None, rotated=rotated)
+                      valid=valid, rotated=rotated)
     elif len(frame):
         metric = _metric_crs(crs, frame)
         exact = metric == crs and exact
@@ -778,6 +775,20 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
         frame = text_columns(frame)
     return frame, crs
+
+
+def raster_footprints(transforms, shapes) -> np.ndarray:
+    """Each raster's surface: its four corners through its geotransform (``shapes``: (rows,
+    cols)), counter-clockwise. A rotated grid's is
+    the turned rectangle, not its bounding box (an aerial frame turned 20 degrees: squared
+    buildings reached 88-105 px past its edge, in the box's corners); a north-up one's is
+    ``shapely.box`` of its bounds, vertex for vertex."""
+    import shapely
+
+    rings = [np.column_stack(apply(t, np.array([cols, cols, 0, 0]),
+                                   np.array([rows, 0, 0, rows])))
+             for t, (rows, cols) in zip(transforms, shapes, strict=True)]
+    return shapely.orient_polygons(shapely.polygons(rings))
 
 
 def _valid_in(valid, crs, metric):
