@@ -769,7 +769,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                       cell_in_metres(metric, crs, cell, frame), exact=exact, names=names,
                       matched=exact and len(paths) == 1 and _one_class(frame),
                       extent=extent if exact else None,
-                      valid=valid if exact or valid is None else _valid_in(valid, crs, metric),
+                      valid=valid if exact or valid is None else _valid_in(valid, crs, metric,
+                                                                           cell),
                       rotated=rotated)
     else:  # the columns and types of any other output: tables of many tiles concatenate
         frame.insert(len(frame.columns) - 1, "area_m2", np.zeros(0))
@@ -791,13 +792,18 @@ def raster_footprints(transforms, shapes) -> np.ndarray:
     return shapely.orient_polygons(shapely.polygons(rings))
 
 
-def _valid_in(valid, crs, metric):
+def _valid_in(valid, crs, metric, cell: float):
     """The rasters' valid surface ``valid`` (in ``crs``) in the ``metric`` CRS the polygons
-    are cleaned in (feet, Web Mercator: the UTM zone), densified as they are, so that squared
-    buildings stay out of a drone ortho's nodata collar there too."""
+    are cleaned in (feet, Web Mercator: the UTM zone), so that squared buildings stay out of
+    a drone ortho's nodata collar there too. Its edges are split every 10 pixels (``cell``,
+    in ``crs``) first: the straight edge of a 3000 px Web Mercator raster, its ends alone
+    reprojected, bowed off the raster's edge (turned 25 degrees: 0.09 m2 of 10 buildings
+    past it; north-up: up to 0.025 px per building)."""
     import geopandas as gpd
+    import shapely
 
-    return densified_to_crs(gpd.GeoDataFrame(geometry=[valid], crs=crs), metric).geometry.iloc[0]
+    dense = valid if crs == metric else shapely.segmentize(valid, 10 * cell)
+    return densified_to_crs(gpd.GeoDataFrame(geometry=[dense], crs=crs), metric).geometry.iloc[0]
 
 
 def _one_class(frame) -> bool:

@@ -2040,3 +2040,29 @@ def test_regularized_buildings_of_a_rotated_raster_end_at_its_rotated_edge(
     assert outside.max() < 0.01 * size**2, outside / size**2
     assert shapely.area(polygons).sum() > 0.9 * (pixels & valid).sum() * size**2
 
+
+def test_regularized_buildings_of_a_rotated_web_mercator_raster_end_at_its_edge_midway(
+        make_raster, tmp_path):
+    """A rotated Web Mercator raster (2000 px, 0.5 m, 25 degrees) is cleaned in its UTM
+    zone: its straight edge, only its corners reprojected, bowed off the raster's edge
+    there, and a building squared midway along it reached past the edge. The footprint
+    is split every 10 pixels before it is reprojected: the building ends at the edge."""
+    size = 0.5
+    t = (Affine.translation(-9400000.0, 4000000.0) @ Affine.rotation(25)
+         @ Affine.scale(size, -size))
+    buildings = [shapely.affinity.rotate(shapely.box(960, -30, 1040, 30), 20),
+                 shapely.affinity.rotate(shapely.box(-30, 960, 30, 1040), -15)]
+    pixels = rasterize([(b, 1) for b in buildings], (2000, 2000)).astype(np.uint8)
+    path = make_raster("b.tif", pixels, transform=t, crs="EPSG:3857")
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building"]')
+    footprint = shapely.Polygon([t @ corner for corner in
+                                 [(0, 0), (2000, 0), (2000, 2000), (0, 2000)]])
+    out = tmp_path / "b.gpkg"
+    vectorize_polygons([path], out, options=VectorizeOptions(
+        crs="source", regularize=True, workers=1))
+    polygons = np.asarray(gpd.read_file(out).geometry.values)
+    assert len(polygons) == 2 and shapely.is_valid(polygons).all()
+    outside = shapely.area(shapely.difference(polygons, footprint))
+    assert outside.max() < 0.01 * size**2, outside / size**2
+    assert shapely.area(polygons).sum() > 0.9 * pixels.sum() * size**2
