@@ -798,7 +798,7 @@ def _valid_in(valid, crs, metric, cell: float):
     a drone ortho's nodata collar there too. Its edges are split every 10 pixels (``cell``,
     in ``crs``) first: the straight edge of a 3000 px Web Mercator raster, its ends alone
     reprojected, bowed off the raster's edge (turned 25 degrees: 0.09 m2 of 10 buildings
-    past it; north-up: up to 0.025 px per building)."""
+    past it; north-up: up to 0.025 px2 per building)."""
     import geopandas as gpd
     import shapely
 
