@@ -752,7 +752,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     # the rasters' surface: squared buildings end at its edge and at their nodata collars
     # (``valid``; the surface itself without nodata: a building cut by the edge, squared,
     # reached past it beside no other class)
-    surfaces = raster_footprints(transforms, shapes)
+    surfaces = raster_footprints([(transforms[grid], col, row) for grid, col, row in places],
+                                 shapes)
     extent = shapely.union_all(surfaces)
     valid = extent if options.regularize else None
     if nodata:
@@ -778,17 +779,20 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     return frame, crs
 
 
-def raster_footprints(transforms, shapes) -> np.ndarray:
-    """Each raster's surface: its four corners through its geotransform (``shapes``: (rows,
-    cols)), counter-clockwise. A rotated grid's is
-    the turned rectangle, not its bounding box (an aerial frame turned 20 degrees: squared
+def raster_footprints(placed, shapes) -> np.ndarray:
+    """Each raster's surface: its four corners through its geotransform, counter-clockwise
+    (``placed``: each raster's grid transform and its (col, row) offset there,
+    :func:`~geotile.grid.grid_places`; ``shapes``: (rows, cols)). A rotated grid's is the
+    turned rectangle, not its bounding box (an aerial frame turned 20 degrees: squared
     buildings reached 88-105 px past its edge, in the box's corners); a north-up one's is
-    ``shapely.box`` of its bounds, vertex for vertex."""
+    ``shapely.box`` of its bounds, vertex for vertex. Adjacent rasters share their corners
+    bit for bit (each from its own transform, rotated tiles met a round-off apart, and
+    their union split buildings across the seam)."""
     import shapely
 
-    rings = [np.column_stack(apply(t, np.array([cols, cols, 0, 0]),
-                                   np.array([rows, 0, 0, rows])))
-             for t, (rows, cols) in zip(transforms, shapes, strict=True)]
+    rings = [np.column_stack(apply(t, col + np.array([cols, cols, 0, 0]),
+                                   row + np.array([rows, 0, 0, rows])))
+             for (t, col, row), (rows, cols) in zip(placed, shapes, strict=True)]
     return shapely.orient_polygons(shapely.polygons(rings))
 
 

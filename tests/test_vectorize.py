@@ -2066,3 +2066,38 @@ def test_regularized_buildings_of_a_rotated_web_mercator_raster_end_at_its_edge_
     outside = shapely.area(shapely.difference(polygons, footprint))
     assert outside.max() < 0.01 * size**2, outside / size**2
     assert shapely.area(polygons).sum() > 0.9 * pixels.sum() * size**2
+
+
+@pytest.mark.parametrize("crs", ["EPSG:32616", None])
+def test_regularized_buildings_across_the_seam_of_rotated_tiles_stay_whole(make_raster,
+                                                                          tmp_path, crs):
+    """Two adjacent tiles of a grid turned 23 degrees, buildings across their seam: their
+    footprints, each from its own geotransform, met a round-off apart, their union split
+    along the seam and squared buildings kept their larger half (45 of 90 m2). Footprints
+    are placed on the tiles' shared grid: the buildings are those of the one raster."""
+    size = 0.3
+    grid = (Affine.translation(500000.3, 3700000.7) @ Affine.rotation(23)
+            @ Affine.scale(size, -size))
+    houses = [shapely.affinity.rotate(shapely.box(80, 20 + 40 * k, 120, 45 + 40 * k),
+                                      10 + 5 * k) for k in range(4)]
+    pixels = rasterize([(h, 1) for h in houses], (200, 200)).astype(np.uint8)
+    paths = {"one": [make_raster("one.tif", pixels, crs=crs, transform=grid)],
+             "two": [make_raster(f"t{i}.tif", pixels[:, 100 * i:100 * (i + 1)], crs=crs,
+                                 transform=grid @ Affine.translation(100 * i, 0))
+                     for i in range(2)]}
+    found = {}
+    for name, rasters in paths.items():
+        for path in rasters:
+            with rasterio.open(path, "r+") as dst:
+                dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building"]')
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*the raster has no CRS", GeotileWarning)
+            vectorize_polygons(rasters, tmp_path / f"{name}.gpkg", options=VectorizeOptions(
+                crs="source", regularize=True, workers=1))
+        found[name] = np.asarray(gpd.read_file(tmp_path / f"{name}.gpkg").geometry.values)
+    assert len(found["one"]) == len(houses) == len(found["two"])
+    assert shapely.is_valid(found["two"]).all()
+    order = [np.argsort(shapely.bounds(found[name])[:, 1]) for name in ("one", "two")]
+    assert shapely.area(found["two"][order[1]]) == pytest.approx(
+        shapely.area(found["one"][order[0]]), abs=0.01 * size**2)
+    assert shapely.area(found["one"]).min() > 0.9 * 40 * 25 * size**2
