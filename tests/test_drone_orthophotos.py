@@ -325,6 +325,26 @@ def test_make_masks_of_a_split_tile_outside_the_flight_and_the_labels_says_255(
     assert "0 where the image holds data, 255 (ignore) where it is nodata" in warned[0]
 
 
+def _tfw_split_tile(tmp_path):
+    """A Pix4D split tile (64 px of the flight mosaic) as a baseline TIFF placed by a .tfw
+    beside it, no GeoKeys."""
+    mosaic, _ = flight_mosaic(tmp_path / "site_transparent_mosaic_group1.tif")
+    tile = tmp_path / "site_transparent_mosaic_group1_1_1.tif"
+    subprocess.run(["gdal_translate", "-q", "--config", "GDAL_PAM_ENABLED", "NO", "-srcwin",
+                    "0", "0", "64", "64", "-co", "PROFILE=BASELINE", "-co", "TFW=YES",
+                    str(mosaic), str(tile)], check=True)
+    return tile
+
+
+def _box_labels(tmp_path):
+    """One box label over that tile, in its CRS."""
+    x0, y0 = ORIGIN
+    labels = tmp_path / "labels.geojson"
+    geopandas.GeoDataFrame(geometry=[box(x0 + 0.5, y0 - 2.5, x0 + 2.0, y0 - 0.5)],
+                           crs=CRS).to_file(labels)
+    return labels
+
+
 def test_make_masks_on_a_split_tile_placed_by_tfw_and_prj_names_the_prj(tmp_path, run_cli):
     """A Pix4D tile delivered as a baseline TIFF with .tfw and .prj beside it (no GeoKeys):
     GDAL reads the world file but not the .prj for a GeoTIFF, so make-masks refused it with
@@ -334,19 +354,12 @@ def test_make_masks_on_a_split_tile_placed_by_tfw_and_prj_names_the_prj(tmp_path
     from pyproj import CRS as ProjCRS
 
     needs_gdal_translate()
-    mosaic, _ = flight_mosaic(tmp_path / "site_transparent_mosaic_group1.tif")
-    tile = tmp_path / "site_transparent_mosaic_group1_1_1.tif"
-    subprocess.run(["gdal_translate", "-q", "--config", "GDAL_PAM_ENABLED", "NO", "-srcwin",
-                    "0", "0", "64", "64", "-co", "PROFILE=BASELINE", "-co", "TFW=YES",
-                    str(mosaic), str(tile)], check=True)
+    tile = _tfw_split_tile(tmp_path)
     prj = tile.with_suffix(".prj")
     prj.write_text(ProjCRS.from_user_input(CRS).to_wkt("WKT1_ESRI"))
     with rasterio.open(tile) as src:  # the premise: placed by the .tfw, no CRS read
         assert src.crs is None and src.transform.a == PIXEL
-    x0, y0 = ORIGIN
-    labels = tmp_path / "labels.geojson"
-    geopandas.GeoDataFrame(geometry=[box(x0 + 0.5, y0 - 2.5, x0 + 2.0, y0 - 0.5)],
-                           crs=CRS).to_file(labels)
+    labels = _box_labels(tmp_path)
     result = run_cli("make-masks", labels, tile, "-o", tmp_path / "mask.tif")
     assert_one_line_error(result, tile.name, "has no CRS",
                           f"gdal_edit.py -a_srs {prj} {tile}")
@@ -363,17 +376,10 @@ def test_a_prj_beside_a_tfw_tile_that_holds_no_crs_is_not_offered(tmp_path, run_
     ('failed to load SRS definition'). Now the refusal says the .prj holds none GDAL reads
     and asks for the CRS (EPSG:xxxx); nothing is written."""
     needs_gdal_translate()
-    mosaic, _ = flight_mosaic(tmp_path / "site_transparent_mosaic_group1.tif")
-    tile = tmp_path / "site_transparent_mosaic_group1_1_1.tif"
-    subprocess.run(["gdal_translate", "-q", "--config", "GDAL_PAM_ENABLED", "NO", "-srcwin",
-                    "0", "0", "64", "64", "-co", "PROFILE=BASELINE", "-co", "TFW=YES",
-                    str(mosaic), str(tile)], check=True)
+    tile = _tfw_split_tile(tmp_path)
     prj = tile.with_suffix(".prj")
     prj.write_text(text)
-    x0, y0 = ORIGIN
-    labels = tmp_path / "labels.geojson"
-    geopandas.GeoDataFrame(geometry=[box(x0 + 0.5, y0 - 2.5, x0 + 2.0, y0 - 0.5)],
-                           crs=CRS).to_file(labels)
+    labels = _box_labels(tmp_path)
     result = run_cli("make-masks", labels, tile, "-o", tmp_path / "mask.tif")
     assert_one_line_error(result, tile.name, "has no CRS", "EPSG:xxxx",
                           f"{prj.name} beside it holds no CRS")

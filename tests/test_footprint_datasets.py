@@ -1547,11 +1547,9 @@ def test_a_large_google_csv_burns_a_strip_from_far_off(run_cli, monkeypatch, ima
     assert np.array_equal(mask, mask_of(tmp_path / "gdal.tif"))
 
 
-@pytest.mark.parametrize("broken", ["POLYGON ((-3.98 0.74, -3", "POLYGON ((1 2 1.2.3, 3 4))"])
-def test_a_large_google_csv_with_broken_wkt_far_off_said_as_before(
-        run_cli, monkeypatch, image, tmp_path, broken):
-    """A row of WKT cut short (or with a number of two points) far from the tile: make-masks
-    says what it said when GDAL parsed every row, in one line, and writes nothing."""
+def _broken_row_both_ways(run_cli, monkeypatch, image, tmp_path, broken: str):
+    """make-masks of a large Google CSV whose last row's WKT is ``broken`` (far off the
+    tile) by the fast path (m.tif), then by GDAL's whole read (gdal.tif): both results."""
     import geotile.labels
 
     monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
@@ -1559,7 +1557,15 @@ def test_a_large_google_csv_with_broken_wkt_far_off_said_as_before(
     path.write_text(open_buildings_csv(big_csv_rows()) + f'0,0,1.0,0.9,"{broken}",X\n')
     result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
     through_gdal(monkeypatch)
-    gdal = run_cli("make-masks", path, image, "-o", tmp_path / "gdal.tif")
+    return result, run_cli("make-masks", path, image, "-o", tmp_path / "gdal.tif")
+
+
+@pytest.mark.parametrize("broken", ["POLYGON ((-3.98 0.74, -3", "POLYGON ((1 2 1.2.3, 3 4))"])
+def test_a_large_google_csv_with_broken_wkt_far_off_said_as_before(
+        run_cli, monkeypatch, image, tmp_path, broken):
+    """A row of WKT cut short (or with a number of two points) far from the tile: make-masks
+    says what it said when GDAL parsed every row, in one line, and writes nothing."""
+    result, gdal = _broken_row_both_ways(run_cli, monkeypatch, image, tmp_path, broken)
     assert (result.exit_code, result.output) == (gdal.exit_code, gdal.output.replace(
         "gdal.tif", "m.tif"))
     if gdal.exit_code:
@@ -1608,14 +1614,7 @@ def test_a_large_google_csv_with_misshapen_wkt_far_off_refused_as_before(
         run_cli, monkeypatch, image, tmp_path, broken):
     """WKT whose numbers come two a position but whose brackets or signs GDAL refuses, far
     from the tile: make-masks refuses the file as GDAL's whole read did (it exited 0)."""
-    import geotile.labels
-
-    monkeypatch.setattr(geotile.labels, "STREAM_BYTES", 0)
-    path = tmp_path / "open_buildings.csv"
-    path.write_text(open_buildings_csv(big_csv_rows()) + f'0,0,1.0,0.9,"{broken}",X\n')
-    result = run_cli("make-masks", path, image, "-o", tmp_path / "m.tif")
-    through_gdal(monkeypatch)
-    gdal = run_cli("make-masks", path, image, "-o", tmp_path / "gdal.tif")
+    result, gdal = _broken_row_both_ways(run_cli, monkeypatch, image, tmp_path, broken)
     assert gdal.exit_code == 1
     assert (result.exit_code, result.stderr) == (1, gdal.stderr)
     assert_one_line_error(result, "open_buildings.csv", "not vector data GDAL can read")

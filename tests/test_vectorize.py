@@ -1825,11 +1825,7 @@ def test_regularized_land_cover_stays_in_its_valid_area(make_raster, tmp_path, s
         path = make_raster("cover.tif", classes, transform=transform)
         with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "r+") as dst:
             dst.write_mask(valid.astype(np.uint8) * 255)
-    with rasterio.open(path, "r+") as dst:
-        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "tree", "road", '
-                                            '"water"]')
-    area = shapely.union_all([shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
-        valid.astype(np.uint8), mask=valid, transform=transform) if v])
+    area = _named_cover_and_valid_area(path, valid, transform)
     out = tmp_path / "r.gpkg"
     vectorize_polygons([path], out, options=VectorizeOptions(
         crs="source", regularize=True, simplify=simplify, workers=1))
@@ -1841,6 +1837,16 @@ def test_regularized_land_cover_stays_in_its_valid_area(make_raster, tmp_path, s
     houses = polygons[found["class"] == "building"]  # simplified others: as they were
     outside = shapely.area(shapely.difference(houses, area))
     assert outside.max() < 0.01 * size**2, outside.sum()
+
+
+def _named_cover_and_valid_area(path, valid, transform):
+    """Name the land-cover classes of the raster ``path``; the union of its ``valid`` pixels
+    (a boolean array on ``transform``) as a polygon."""
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "tree", "road", '
+                                            '"water"]')
+    return shapely.union_all([shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
+        valid.astype(np.uint8), mask=valid, transform=transform) if v])
 
 
 @pytest.mark.parametrize("crs,origin,size", [
@@ -1859,11 +1865,7 @@ def test_regularized_buildings_of_a_feet_or_mercator_ortho_stay_in_its_valid_are
     transform = from_origin(*origin, size, size)
     path = make_raster("cover.tif", np.where(valid, classes, 255).astype(np.uint8),
                        transform=transform, nodata=255, crs=crs)
-    with rasterio.open(path, "r+") as dst:
-        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building", "tree", "road", '
-                                            '"water"]')
-    area = shapely.union_all([shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
-        valid.astype(np.uint8), mask=valid, transform=transform) if v])
+    area = _named_cover_and_valid_area(path, valid, transform)
     out = tmp_path / "r.gpkg"
     vectorize_polygons([path], out, options=VectorizeOptions(
         crs="source", regularize=True, workers=1))
