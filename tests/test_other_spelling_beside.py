@@ -94,22 +94,28 @@ def _two_images(tmp_path):
             for stem in (NFC, NFD)]
 
 
-def test_a_label_folder_s_file_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):
-    """labels/Zürich_1.geojson (NFC) in a folder of label files, both images beside each
-    other: the NFD image was paired with it (exit 0); now it is refused, the NFC one burns."""
-    nfc, nfd = _two_images(tmp_path)
-    with rasterio.open(nfc) as src:
+def write_box_label(image, path) -> None:
+    """A GeoJSON of one 15 x 10 m box near ``image``'s top-left corner, in its UTM CRS (a
+    legacy 'crs' member), at ``path``."""
+    with rasterio.open(image) as src:
         left, top = src.bounds.left, src.bounds.top
     ring = [[left + 5, top - 5], [left + 20, top - 5], [left + 20, top - 15],
             [left + 5, top - 15], [left + 5, top - 5]]
-    (tmp_path / "labels").mkdir()
     code = UTM_CRS.split(":")[-1]
-    (tmp_path / "labels" / f"{NFC}.geojson").write_text(json.dumps({
+    path.write_text(json.dumps({
         "type": "FeatureCollection",
         "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}},
         "features": [{"type": "Feature", "properties": {},
                       "geometry": {"type": "Polygon", "coordinates": [ring]}}]}),
         encoding="utf-8")
+
+
+def test_a_label_folder_s_file_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):
+    """labels/Zürich_1.geojson (NFC) in a folder of label files, both images beside each
+    other: the NFD image was paired with it (exit 0); now it is refused, the NFC one burns."""
+    nfc, nfd = _two_images(tmp_path)
+    (tmp_path / "labels").mkdir()
+    write_box_label(nfc, tmp_path / "labels" / f"{NFC}.geojson")
     result = run_cli("make-masks", tmp_path / "labels", nfc, "-o", tmp_path / "c.tif")
     assert result.exit_code == 0, result.output
     assert read_mask(tmp_path / "c.tif")[0].sum() > 100

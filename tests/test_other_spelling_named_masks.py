@@ -129,25 +129,11 @@ def test_a_label_folder_s_suffixed_file_is_not_the_other_image_s(tmp_path, run_c
                                                                  label):
     """make-masks labels/ holding the NFC image's GeoJSON named with a suffix or without its
     product prefix: the NFD image beside it burnt it too (exit 0); now it is refused."""
-    import json
-
-    import rasterio
-
-    from tests.conftest import UTM_CRS
+    from tests.test_other_spelling_beside import write_box_label
 
     nfc, nfd = _images(tmp_path, stem)
-    with rasterio.open(nfc) as src:
-        left, top = src.bounds.left, src.bounds.top
-    ring = [[left + 5, top - 5], [left + 20, top - 5], [left + 20, top - 15],
-            [left + 5, top - 15], [left + 5, top - 5]]
     (tmp_path / "labels").mkdir()
-    code = UTM_CRS.split(":")[-1]
-    (tmp_path / "labels" / f"{_spellings(label)[0]}.geojson").write_text(json.dumps({
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}},
-        "features": [{"type": "Feature", "properties": {},
-                      "geometry": {"type": "Polygon", "coordinates": [ring]}}]}),
-        encoding="utf-8")
+    write_box_label(nfc, tmp_path / "labels" / f"{_spellings(label)[0]}.geojson")
     result = run_cli("make-masks", tmp_path / "labels", nfc, "-o", tmp_path / "c.tif")
     assert result.exit_code == 0, result.output
     assert read_mask(tmp_path / "c.tif")[0].sum() > 100
