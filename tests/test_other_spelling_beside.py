@@ -124,6 +124,18 @@ def test_a_label_folder_s_file_of_one_spelling_is_not_the_other_image_s(tmp_path
     assert not (tmp_path / "d.tif").exists()
 
 
+def tile_takes_one_refuses_the_other(run_cli, tmp_path, nfc, nfd) -> None:
+    """tile with --masks tmp_path/masks cuts the image the mask names (``nfc``) and refuses
+    the other spelling (``nfd``) in one line, writing nothing."""
+    result = run_cli("tile", nfc, "--masks", tmp_path / "masks", "-o", tmp_path / "c",
+                     "--size", "16")
+    assert result.exit_code == 0, result.output
+    result = run_cli("tile", nfd, "--masks", tmp_path / "masks", "-o", tmp_path / "d",
+                     "--size", "16")
+    assert_one_line_error(result, "Unicode form", "Rename")
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
+
+
 def test_a_mask_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):
     """tile --masks masks/ holding Zürich_1.tif (NFC), both images beside each other: the
     NFD image was cut with the NFC image's mask (12 patches, exit 0); now it is refused."""
@@ -132,13 +144,7 @@ def test_a_mask_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):
     mask = np.zeros((H, W), np.uint8)
     mask[5:20, 5:20] = 1
     write_raster(tmp_path / "masks" / f"{NFC}.tif", mask)
-    result = run_cli("tile", nfc, "--masks", tmp_path / "masks", "-o", tmp_path / "c",
-                     "--size", "16")
-    assert result.exit_code == 0, result.output
-    result = run_cli("tile", nfd, "--masks", tmp_path / "masks", "-o", tmp_path / "d",
-                     "--size", "16")
-    assert_one_line_error(result, "Unicode form", "Rename")
-    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
+    tile_takes_one_refuses_the_other(run_cli, tmp_path, nfc, nfd)
 
 
 def test_a_labelme_folder_s_file_of_one_spelling_is_not_the_other_image_s(tmp_path, run_cli):

@@ -12,21 +12,10 @@ import pytest
 
 from tests.conftest import assert_one_line_error, write_raster
 from tests.pixel_label_files import read_mask
+from tests.test_other_spelling_beside import tile_takes_one_refuses_the_other
 
 H, W = 40, 50
 SQUARE = [(5, 5), (20, 5), (20, 15), (5, 15)]
-
-
-def _tile_takes_one_refuses_the_other(run_cli, tmp_path, nfc, nfd) -> None:
-    """tile with --masks tmp_path/masks cuts the image the mask names (``nfc``) and refuses
-    the other spelling (``nfd``) in one line, writing nothing."""
-    result = run_cli("tile", nfc, "--masks", tmp_path / "masks", "-o", tmp_path / "c",
-                     "--size", "16")
-    assert result.exit_code == 0, result.output
-    result = run_cli("tile", nfd, "--masks", tmp_path / "masks", "-o", tmp_path / "d",
-                     "--size", "16")
-    assert_one_line_error(result, "Unicode form", "Rename")
-    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
 
 
 def _spellings(stem):
@@ -52,7 +41,7 @@ def test_a_suffixed_mask_of_one_spelling_is_not_the_other_image_s(tmp_path, run_
     values[5:20, 5:20] = 1
     write_raster(tmp_path / "masks" / unicodedata.normalize("NFC", mask), values,
                  driver="PNG" if mask.endswith(".png") else "GTiff")
-    _tile_takes_one_refuses_the_other(run_cli, tmp_path, nfc, nfd)
+    tile_takes_one_refuses_the_other(run_cli, tmp_path, nfc, nfd)
 
 
 def test_a_spacenet_csv_s_id_is_not_the_other_product_image_s(tmp_path, run_cli):
@@ -151,7 +140,7 @@ def test_a_class_folder_s_suffixed_mask_is_not_the_other_image_s(tmp_path, run_c
     values[5:20, 5:20] = 1
     write_raster(tmp_path / "masks" / "building" / f"{_spellings('Zürich_1')[0]}_mask.tif",
                  values)
-    _tile_takes_one_refuses_the_other(run_cli, tmp_path, nfc, nfd)
+    tile_takes_one_refuses_the_other(run_cli, tmp_path, nfc, nfd)
 
 
 def test_a_spacenet_csv_listing_both_spellings_gives_each_image_its_own(tmp_path, run_cli):
