@@ -799,15 +799,15 @@ class OnnxModel:
             elif quantized:
                 log.warning("--fp16 ignored: %s is quantized (%s), which a float16 copy would "
                             "break; it runs as it is", path.name, quantized)
-            elif float16_part(graph):
+            elif half := float16_part(graph):
                 log.warning("--fp16 ignored: %s is float16 already (%s; ops left float32, "
                             "as auto_mixed_precision leaves those float16 cannot hold, stay "
-                            "so); it runs as it is", path.name, float16_part(graph))
-            elif cpu_layout_op(graph):
+                            "so); it runs as it is", path.name, half)
+            elif layout := cpu_layout_op(graph):
                 log.warning("--fp16 ignored: %s holds ONNX Runtime's CPU layout ops (%s: "
                             "saved optimised at ORT_ENABLE_ALL), which a float16 copy would "
                             "break; it runs as it is (save it at ORT_ENABLE_EXTENDED, or give "
-                            "the export)", path.name, cpu_layout_op(graph))
+                            "the export)", path.name, layout)
             else:
                 load = str(float16_copy(path, data))
         options = ort.SessionOptions()
