@@ -183,21 +183,23 @@ class _Guard:
             _let_go(lock)
 
 
-def _task(names: _RunNames, func, *args):
+def _task(names: _RunNames, output: tuple, func, *args):
     """Run ``func(*args)`` on a worker, unless another task failed already: ``(result,
-    [(warning text, category)])``, the warnings to show where the command runs (a worker's
-    own stderr would print them raw, with a source line). A GeotileError comes back bare:
-    its cause (a GDAL error) need not survive the way back, and the message says it all.
-    Once the run is interrupted the task stops between blocks and publishes nothing."""
+    [(warning text, category)], written)``, the warnings to show where the command runs (a
+    worker's own stderr would print them raw, with a source line). A GeotileError comes back
+    bare: its cause (a GDAL error) need not survive the way back, and the message says it
+    all. Once the run is interrupted the task stops between blocks and publishes nothing.
+    ``output``: (its output path as the task names it, the caller's note of it:
+    geotile.output_files.noted_output); ``written``: its identity as the task left it."""
     from distributed import Event
 
     from geotile.code_fingerprint import SHIPPED
-    from geotile.output_files import RUN_GUARD
+    from geotile.output_files import RUN_GUARD, task_output
     from geotile.quiet_warnings import recorded
 
     # another image failed, or Ctrl-C: start nothing new
     if Event(names.stop, client=_run_client(names)).is_set():
-        return None, []
+        return None, [], None
     failure = None
     token, code = RUN_GUARD.set(_Guard(names)), SHIPPED.set(names.code)
     try:
@@ -205,7 +207,7 @@ def _task(names: _RunNames, func, *args):
             _check_same_code(names)
         import rasterio
 
-        with rasterio.Env(**names.gdal):
+        with rasterio.Env(**names.gdal), task_output(*output) as told:
             if os.getpid() == names.pid:  # a thread of the caller's process (an in-process
                 # cluster): its filters are the caller's, and other tasks run beside
                 with recorded() as caught:
@@ -227,7 +229,8 @@ def _task(names: _RunNames, func, *args):
         raise failure
     # a library's deprecation notices are for developers: hidden here as Python hides them
     return result, [(str(w.message), w.category, _digest(w.message)) for w in caught
-                    if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+                    if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))
+                    ], told["written"]
 
 
 def _check_same_code(names: _RunNames) -> None:
@@ -816,14 +819,19 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
     from distributed import Event, as_completed
     from distributed.scheduler import KilledWorker
 
-    futures = [client.submit(_task, names, *call, pure=False) for call in calls]
+    from geotile.output_files import note_task_output, noted_output
+
+    # each task takes its output as this run noted it: never replaced once another wrote it
+    futures = [client.submit(_task, names, (_shared(output, scheduler is not None),
+                                            noted_output(output)), *call, pure=False)
+               for call, output in zip(calls, outputs, strict=True)]
     index = {future.key: i for i, future in enumerate(futures)}
     results: list = [None] * len(futures)
     with progress_bar(enabled=progress, total=len(futures), unit="image") as bar:
         try:
             for future in as_completed(futures, loop=client.loop):
                 try:
-                    results[index[future.key]], caught = future.result()
+                    results[index[future.key]], caught, written = future.result()
                 except GeotileError as exc:
                     Event(names.stop, client=client).set()
                     _wait_all(client, futures)
@@ -850,6 +858,7 @@ def _run_on(client, names: _RunNames, scheduler, calls, images, outputs, progres
                         f"{_kept(futures, results, outputs)} Run again with --resume: the "
                         "complete outputs are kept, the others made.") from None
                 number = index[future.key]
+                note_task_output(outputs[number], written)  # checked at the run's end
                 if scheduler:  # the workers were given them made absolute
                     results[number] = _as_given(results[number], images[number],
                                                 outputs[number])

@@ -282,10 +282,19 @@ def check_writable(final: str | os.PathLike) -> None:
 
 
 #: the outputs of the command running (:func:`outputs_as_found`), else None: as they were
-#: when it began (absolute path -> their file's identity, None: absent), and as this run
-#: left those it wrote
+#: when it began (absolute path -> their file's :func:`output_identity`, None: absent), and
+#: as this run left those it wrote (absolute path -> (path as given, identity))
 RUN_OUTPUTS: contextvars.ContextVar = contextvars.ContextVar("geotile_run_outputs",
                                                              default=None)
+
+
+def output_identity(path) -> tuple | None:
+    """:func:`geotile.errors.file_identity` without the device (inode, mtime, size): a
+    cluster's workers on other machines see a shared file under other device numbers."""
+    from geotile.errors import file_identity
+
+    found = file_identity(path)
+    return None if found is None else found[1:]
 
 
 @contextlib.contextmanager
@@ -295,29 +304,58 @@ def outputs_as_found(outputs) -> Iterator[None]:
     never replaced again (:func:`atomic_output`), and :func:`check_outputs_kept` says at
     the end when one this run wrote was replaced, so that no run ends well with a mix of
     its outputs and another's."""
-    from geotile.errors import file_identity
-
-    token = RUN_OUTPUTS.set(({os.path.abspath(p): file_identity(p) for p in outputs}, {}))
+    token = RUN_OUTPUTS.set(({os.path.abspath(p): output_identity(p) for p in outputs}, {}))
     try:
         yield
     finally:
         RUN_OUTPUTS.reset(token)
 
 
+def noted_output(path) -> tuple | None:
+    """What travels with a cluster task writing ``path``: ``(identity,)`` as this run
+    noted it when it began (:func:`outputs_as_found`), None where it noted none."""
+    noted = RUN_OUTPUTS.get()
+    key = os.path.abspath(path)
+    return (noted[0][key],) if noted is not None and key in noted[0] else None
+
+
+@contextlib.contextmanager
+def task_output(path, noted: tuple | None) -> Iterator[dict]:
+    """In a cluster task writing ``path`` (as the task names it): the caller's note of it
+    (:func:`noted_output`) stands for this thread's, so that its worker never replaces it
+    once another process wrote it since the run began. Yields a dict that holds, once the
+    block ends, ``"written"``: the output's identity as the task left it (None: not
+    written), for the caller's :func:`note_task_output`."""
+    told: dict = {"written": None}
+    token = RUN_OUTPUTS.set(None if noted is None
+                            else ({os.path.abspath(path): noted[0]}, {}))
+    try:
+        yield told
+        if noted is not None:
+            written = RUN_OUTPUTS.get()[1].get(os.path.abspath(path))
+            told["written"] = None if written is None else written[1]
+    finally:
+        RUN_OUTPUTS.reset(token)
+
+
+def note_task_output(path, written: tuple | None) -> None:
+    """In the caller: a cluster task wrote ``path`` and left it as ``written``
+    (:func:`task_output`), for :func:`check_outputs_kept` as if this process wrote it."""
+    noted = RUN_OUTPUTS.get()
+    if written is not None and noted is not None and (key := os.path.abspath(path)) in noted[0]:
+        noted[1][key] = (Path(path), written)
+
+
 def _changed_meanwhile(final: Path) -> bool:
     """Whether another process wrote ``final`` since this run began (:data:`RUN_OUTPUTS`)."""
-    from geotile.errors import file_identity
-
     noted = RUN_OUTPUTS.get()
     key = os.path.abspath(final)
-    return noted is not None and key in noted[0] and file_identity(final) != noted[0][key]
+    return noted is not None and key in noted[0] and output_identity(final) != noted[0][key]
 
 
 def _note_written(final: Path) -> None:
-    from geotile.errors import file_identity
-
     if (noted := RUN_OUTPUTS.get()) is not None and (key := os.path.abspath(final)) in noted[0]:
-        noted[1][key] = (final, file_identity(final))  # named as given
+        noted[1][key] = (final, output_identity(final))  # named as given
 
 
 @contextlib.contextmanager
@@ -325,23 +363,19 @@ def changed_in_place(final: str | os.PathLike) -> Iterator[None]:
     """Around this run's own change to an output it wrote (a mask's class list rewritten
     once every image's is known): it stays this run's for :func:`check_outputs_kept`,
     unless another process had replaced it before."""
-    from geotile.errors import file_identity
-
     noted, key = RUN_OUTPUTS.get(), os.path.abspath(final)
-    before = file_identity(final)
+    before = output_identity(final)
     yield
     if noted is not None and key in noted[1] and noted[1][key][1] == before:
-        noted[1][key] = (noted[1][key][0], file_identity(final))
+        noted[1][key] = (noted[1][key][0], output_identity(final))
 
 
 def check_outputs_kept() -> None:
     """At the end of a run: OutputExistsError naming the first output it wrote that another
     process replaced since (a second run into the same outputs: a mix of both)."""
-    from geotile.errors import file_identity
-
     noted = RUN_OUTPUTS.get()
     replaced = [final for final, found in (noted[1] if noted else {}).values()
-                if file_identity(final) != found]
+                if output_identity(final) != found]
     if replaced:
         more = f" (and {counted(len(replaced) - 1, 'other')})" if len(replaced) > 1 else ""
         raise OutputExistsError(

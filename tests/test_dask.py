@@ -1279,8 +1279,9 @@ def test_a_users_gdal_http_limits_reach_the_workers():
                           dashboard_address=None) as cluster, Client(cluster) as client:
             with rasterio.Env(GDAL_HTTP_LOW_SPEED_TIME="120"):
                 names = distributed._RunNames()
-            result, _ = client.submit(distributed._task, names, get_gdal_config,
-                                      "GDAL_HTTP_LOW_SPEED_TIME", pure=False).result()
+            result, _, _ = client.submit(distributed._task, names, (None, None),
+                                         get_gdal_config, "GDAL_HTTP_LOW_SPEED_TIME",
+                                         pure=False).result()
     finally:
         os.environ.clear()
         os.environ.update(before)
@@ -1960,3 +1961,151 @@ def test_make_masks_of_a_guessed_crs_judges_the_run_not_each_task(run_cli, make_
             assert src.read(1).sum() == 8 * 12
         with rasterio.open(out / "far.tif") as src:
             assert not src.read(1).any()
+
+
+def _two_runs_outputs(run_cli, make_raster, tmp_path, command):
+    """Three images, this run's source (a model, labels) and another run's outputs of other
+    pixels: (args of this run, its output folder, the other run's folder)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+
+    images = [make_raster(f"t{i}.tif", np.full((3, 16, 16), 50 * i, np.uint8))
+              for i in range(3)]
+    x0, y0 = UTM_ORIGIN
+    labels, more = tmp_path / "labels.gpkg", tmp_path / "more.gpkg"
+    gpd.GeoDataFrame(geometry=[box(x0 + 1, y0 - 5, x0 + 5, y0 - 1)], crs=UTM_CRS).to_file(labels)
+    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(more)
+    source, others = ([pointwise_model(tmp_path / "m.onnx", activation="sigmoid")],
+                      [pointwise_model(tmp_path / "m2.onnx", activation="sigmoid", seed=5)]) \
+        if command == "predict" else ([labels], [more])
+    out, other = tmp_path / "out", tmp_path / "other"
+    assert run_cli(command, *source, *images, "-o", out).exit_code == 0
+    assert run_cli(command, *others, *images, "-o", other).exit_code == 0
+    for i in range(3):
+        assert (other / f"t{i}.tif").read_bytes() != (out / f"t{i}.tif").read_bytes()
+    return (command, *source, *images, "-o", out, "--overwrite"), out, other
+
+
+def _another_run_writes(other, out, name):
+    import shutil
+
+    shutil.copyfile(other / name, out / f".{name}.other")
+    os.replace(out / f".{name}.other", out / name)
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_a_workers_run_never_replaces_an_output_another_run_wrote_since_it_began(
+        run_cli, make_raster, tmp_path, monkeypatch, command):
+    """Two `predict -o out/ --overwrite --workers N` runs (other models) into one folder
+    both exited 0 and left a mix of their outputs: the workers noted nothing. Now the
+    outputs are noted before the tasks are sent, and a worker leaves one that another
+    process wrote since as it is: the run fails in one line naming it."""
+    from geotile import distributed as gd
+
+    args, out, other = _two_runs_outputs(run_cli, make_raster, tmp_path, command)
+    theirs = (other / "t1.tif").read_bytes()
+    real_client = gd._client
+
+    def another_run_writes_t1(*given):  # after this run noted its outputs, before its tasks
+        _another_run_writes(other, out, "t1.tif")
+        return real_client(*given)
+
+    monkeypatch.setattr(gd, "_client", another_run_writes_t1)
+    result = run_cli(*args, "--workers", "1")
+    assert_one_line_error(result, f"{out / 't1.tif'}:", "another process")
+    assert (out / "t1.tif").read_bytes() == theirs
+
+
+def test_a_workers_run_whose_written_output_another_run_replaces_fails(
+        run_cli, make_raster, tmp_path, monkeypatch):
+    """The caller checks at the end what its workers wrote: an output another process
+    replaced after a worker wrote it fails the run (it is a mix of both runs')."""
+    from geotile import distributed as gd
+
+    args, out, other = _two_runs_outputs(run_cli, make_raster, tmp_path, "predict")
+    real_run_on = gd._run_on
+
+    def another_run_writes_t0_after(*given):
+        results = real_run_on(*given)
+        _another_run_writes(other, out, "t0.tif")
+        return results
+
+    monkeypatch.setattr(gd, "_run_on", another_run_writes_t0_after)
+    result = run_cli(*args, "--workers", "2")
+    assert_one_line_error(result, f"{out / 't0.tif'}:", "replaced it after this run wrote it")
+    assert (out / "t0.tif").read_bytes() == (other / "t0.tif").read_bytes()
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_a_worker_refuses_an_output_replaced_as_it_publishes_another(
+        run_cli, make_raster, tmp_path, monkeypatch, command):
+    """On a scheduler's in-process workers (threads here): the other run writes t1 as this
+    run's worker publishes t0; t1 is left as the other run wrote it, and the run fails."""
+    import logging
+
+    from geotile import output_files
+
+    args, out, other = _two_runs_outputs(run_cli, make_raster, tmp_path, command)
+    theirs = (other / "t1.tif").read_bytes()
+    real_publish = output_files.publish
+
+    def another_run_writes_t1(tmp, final, overwrite):
+        if os.path.basename(final) == "t0.tif":
+            _another_run_writes(other, out, "t1.tif")
+        return real_publish(tmp, final, overwrite)
+
+    monkeypatch.setattr(output_files, "publish", another_run_writes_t1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        result = run_cli(*args, "--scheduler", cluster.scheduler_address)
+    assert_one_line_error(result, f"{out / 't1.tif'}:", "another process")
+    assert (out / "t1.tif").read_bytes() == theirs
+
+
+def test_label_raster_masks_on_workers_rewritten_by_the_run_itself_are_its_own(
+        run_cli, make_raster, tmp_path):
+    """make-masks labels.tif a.tif b.tif --workers 2 --overwrite: the caller rewrites a.tif's
+    class list once b.tif's is known; that change of its own, after a worker wrote it, is
+    no other process's: exit 0, both masks name all three classes."""
+    import json
+
+    from rasterio.transform import from_origin
+
+    from .conftest import UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    labels = np.zeros((16, 32), np.uint8)
+    labels[2:6, 2:6], labels[2:6, 20:24] = 1, 2
+    label = make_raster("labels.tif", labels)
+    a = make_raster("a.tif", np.full((3, 16, 16), 9, np.uint8))
+    b = make_raster("b.tif", np.full((3, 16, 16), 9, np.uint8),
+                    transform=from_origin(x0 + 8, y0, 0.5, 0.5))
+    out = tmp_path / "out"
+    assert run_cli("make-masks", label, a, b, "-o", out).exit_code == 0
+    result = run_cli("make-masks", label, a, b, "-o", out, "--overwrite", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    names = []
+    for name in ("a.tif", "b.tif"):
+        with rasterio.open(out / name) as src:
+            names.append(json.loads(src.tags()["GEOTILE_CLASS_NAMES"]))
+    assert names[0] == names[1] and len(names[0]) == 3
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_workers_runs_with_resume_overwrite_and_merge_keep_their_outputs(
+        run_cli, make_raster, tmp_path, command):
+    """The outputs noted before the tasks go out are the run's own to write: --resume over
+    a finished run, then --overwrite, each with --workers and --merge, end well, and the
+    merged raster is made of the tiles as they are."""
+    args, out, _ = _two_runs_outputs(run_cli, make_raster, tmp_path, command)
+    args = args[:-1]  # without --overwrite
+    merged = tmp_path / "merged.tif"
+    for extra in (("--resume",), ("--overwrite",)):
+        result = run_cli(*args, "--workers", "2", "--merge", merged, *extra)
+        assert result.exit_code == 0, result.output
+        with rasterio.open(merged) as src, rasterio.open(out / "t2.tif") as tile:
+            assert (src.width, src.height) == (tile.width, tile.height)
+            assert np.array_equal(src.read(), tile.read())
+    assert "skipped" not in result.output

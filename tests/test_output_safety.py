@@ -1571,3 +1571,47 @@ def test_an_output_replaced_before_the_runs_own_change_in_place_is_still_refused
             dst.update_tags(NOTE="ours again")
         with pytest.raises(OutputExistsError, match=r"m\.tif: another process"):
             check_outputs_kept()
+
+
+def test_a_cluster_tasks_output_is_judged_by_its_file_not_the_device_number_it_is_seen_under(
+        tmp_path, monkeypatch):
+    """A dask worker on another machine sees the shared output folder under another device
+    number: its output, noted by the caller when the run began, is the same file there (it
+    is replaced, and the caller keeps it as this run's); one another process wrote since
+    is refused by the worker."""
+    from geotile import errors
+    from geotile.output_files import (
+        check_outputs_kept,
+        note_task_output,
+        noted_output,
+        outputs_as_found,
+        task_output,
+    )
+
+    final, theirs = _geotiff(tmp_path / "m.tif", size=32), tmp_path / "theirs.tif"
+    here = errors.file_identity
+
+    def on_the_worker(path):  # the same files, under device 99
+        found = here(path)
+        return None if found is None else (99, *found[1:])
+
+    with outputs_as_found([final]):
+        noted = noted_output(final)
+        with monkeypatch.context() as worker:
+            worker.setattr(errors, "file_identity", on_the_worker)
+            with task_output(final, noted) as told, \
+                    atomic_output(final, overwrite=True) as tmp:
+                _geotiff(tmp, size=48)
+        note_task_output(final, told["written"])
+        check_outputs_kept()  # the task's output, as it left it
+        with rasterio.open(final) as src:
+            assert src.width == 48
+        os.replace(_geotiff(theirs, size=16), final)  # another run, after the task
+        with pytest.raises(OutputExistsError, match=r"m\.tif: another process .* after"):
+            check_outputs_kept()
+        with task_output(final, noted_output(final)), pytest.raises(
+                OutputExistsError, match=r"m\.tif: another process"), \
+                atomic_output(final, overwrite=True) as tmp:
+            _geotiff(tmp, size=64)
+        with rasterio.open(final) as src:
+            assert src.width == 16  # left as the other run wrote it

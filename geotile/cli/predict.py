@@ -362,6 +362,7 @@ def predict(ctx, model, images, output, tile_size, overlap, blend, batch_size, p
             progress=ctx.obj["progress"])
         for summary in summaries:
             _report(ctx, summary, as_json)
+        check_outputs_kept()  # what the workers wrote, as they left it
         if as_json:
             click.echo(json.dumps(summaries, indent=2))
         write_merge(ctx, merge, pairs, replace_merge, as_json, options.creation_options)
