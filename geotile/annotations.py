@@ -604,10 +604,15 @@ def on_valid_pixels(instances: list[tuple], valid: np.ndarray) -> list[tuple]:
     return kept
 
 
+#: GeoJSON 2008's name of WGS 84 in longitude, latitude order
+CRS84_URN = "urn:ogc:def:crs:OGC:1.3:CRS84"
+
+
 def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
     """The instances back in map coordinates of the patch's CRS (named in a crs member;
     without one ``"crs": null``, GeoJSON 2008's "no CRS", which geotile reads back as such:
-    with no member, RFC 7946 readers take the coordinates for lon/lat)."""
+    with no member, RFC 7946 readers take the coordinates for lon/lat). WGS 84 lon/lat is
+    named CRS84, as GDAL's GeoJSON writer names it: EPSG::4326's axes are lat, lon."""
     features = []
     for pixels, class_id in instances:
         geom = shapely.transform(pixels, lambda xy: np.column_stack(
@@ -619,7 +624,8 @@ def _write_geojson(path: Path, instances, patch_transform, crs, names) -> None:
     document: dict = {"type": "FeatureCollection", "crs": None}
     if crs is not None:
         epsg = crs.to_epsg(confidence_threshold=100)  # a near match names another datum
-        name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else crs.to_wkt()
+        name = (CRS84_URN if epsg == 4326 else f"urn:ogc:def:crs:EPSG::{epsg}" if epsg
+                else crs.to_wkt())
         document["crs"] = {"type": "name", "properties": {"name": name}}
     document["features"] = features
     path.write_text(json.dumps(document), encoding="utf-8")

@@ -856,6 +856,45 @@ def test_patch_labels_name_no_epsg_code_for_a_near_match(tmp_path):
         assert CRS.from_user_input(name) == crs
 
 
+def test_patch_labels_in_lon_lat_name_the_crs_in_their_axis_order(run_cli, make_raster,
+                                                                   tmp_path):
+    """A lon/lat image's patch labels named "urn:ogc:def:crs:EPSG::4326", whose axes are
+    latitude, longitude, above coordinates written longitude first: readers that follow the
+    URN's axis order (GeoTools, pyproj) put the buildings at (lat, lon) swapped. Now they
+    name urn:ogc:def:crs:OGC:1.3:CRS84 (longitude, latitude), as GDAL's GeoJSON writer
+    does, and geotile still reads them back onto the patch."""
+    import json
+
+    import geopandas
+    import rasterio
+    import shapely
+    from pyproj import CRS
+    from rasterio.transform import from_origin
+
+    transform = from_origin(10.0, 50.0, 1e-4, 1e-4)
+    image = make_raster("ll.tif", np.zeros((1, 64, 64), np.uint8), crs="EPSG:4326",
+                        transform=transform)
+    square = shapely.Polygon([transform * xy for xy in ((40, 4), (52, 4), (52, 20), (40, 20))])
+    labels = tmp_path / "ll.gpkg"
+    geopandas.GeoDataFrame(geometry=[square], crs="EPSG:4326").to_file(labels)
+    result = run_cli("tile", image, "--labels", labels, "--size", "32", "-o", tmp_path / "p")
+    assert result.exit_code == 0, result.output
+    patch_labels = tmp_path / "p" / "labels" / "ll_0_1.geojson"
+    document = json.loads(patch_labels.read_text())
+    crs = CRS.from_user_input(document["crs"]["properties"]["name"])
+    assert crs.equals("EPSG:4326", ignore_axis_order=True)
+    assert [axis.direction for axis in crs.axis_info] == ["east", "north"]
+    x, y = document["features"][0]["geometry"]["coordinates"][0][0]
+    assert 10.0 < x < 10.0064 and 49.9936 < y < 50.0  # longitude first, as the axes say
+    result = run_cli("make-masks", patch_labels, tmp_path / "p" / "images" / "ll_0_1.tif",
+                     "-o", tmp_path / "m.tif")
+    assert result.exit_code == 0, result.output
+    expected = np.zeros((32, 32), np.uint8)
+    expected[4:20, 8:20] = 1
+    with rasterio.open(tmp_path / "m.tif") as mask:
+        np.testing.assert_array_equal(mask.read(1), expected)
+
+
 def test_patch_labels_of_an_image_without_crs_say_crs_null(run_cli, make_raster, tmp_path):
     """A patch's labels of an image without CRS were GeoJSON without a crs member, which
     RFC 7946 (and geotile) read as lon/lat: make-masks refused the patch's own labels on the
