@@ -393,7 +393,7 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     Returns ``(polygon, score_sum, pixel_count, on_border)`` per instance, ``on_border``
     meaning it touches the raster's outer edge.
     """
-    pieces, _, _ = _raster_pieces(src, threshold=threshold, options=options, roles=roles,
+    pieces, *_ = _raster_pieces(src, threshold=threshold, options=options, roles=roles,
                                   progress=progress)
     return _unite(pieces, _UnionFind())
 
@@ -508,8 +508,13 @@ def _raster_pieces(src, *, threshold: float | None = None,
     from affine import Affine
 
     from geotile.progress import progress_bar
+    from geotile.vectorize import nodata_polygons
 
     grid, col0, row0 = place or (src.transform, 0, 0)
+
+    def on_grid(polygons) -> np.ndarray:  # the grid's pixels -> its coordinates
+        return shapely.transform(np.array(polygons, dtype=object),
+                                 lambda xy: np.column_stack(apply(grid, *xy.T)))
 
     roles = roles or band_roles(src, required=True)
     present = [r for r in ROLES if r in roles]
@@ -521,6 +526,7 @@ def _raster_pieces(src, *, threshold: float | None = None,
     pieces: dict[int, list] = {}  # global id -> [polygons, score sum, pixel count, on border]
     above = None  # (global labels of the previous band's last rows, core columns; first row)
     next_id = 0
+    nodata = []  # the polygons of its nodata pixels, placed
     extent = [0, 0, src.height, src.width]  # top, left, bottom, right: the group around
     for n in neighbours:
         extent = [min(extent[0], n.row), min(extent[1], n.col),
@@ -554,6 +560,9 @@ def _raster_pieces(src, *, threshold: float | None = None,
             left = None  # (global labels of the block to the left, its first column)
             for number, column in enumerate(columns):
                 core_cols = slice(column.above, column.above + column.rows)
+                # in the grid's pixels (whole numbers), placed by the grid's transform:
+                # vertices where blocks or adjacent rasters meet are the same coordinates
+                pixels = Affine.translation(col0 + column.top, row0 + band.top)
                 values, valid = read(column.read_top, band.read_top, column.read_rows,
                                      band.read_rows)
                 channels = dict(zip(present, values, strict=True))
@@ -561,6 +570,8 @@ def _raster_pieces(src, *, threshold: float | None = None,
                                        channels.get("contact"), threshold, valid, options)
                 # only the core's footprint is kept (scores): the bands go before the flood
                 footprint = channels["footprint"][band.core, core_cols].copy()
+                if not valid[band.core, core_cols].all():  # --regularize's collar
+                    nodata.extend(on_grid(nodata_polygons(valid[band.core, core_cols], pixels)))
                 del values, valid, channels
                 local = _flooded(*inputs)
                 del inputs
@@ -594,12 +605,8 @@ def _raster_pieces(src, *, threshold: float | None = None,
                     edges.append(core[:, -1])
                 for line in edges:
                     border[line] = True
-                # in the grid's pixels (whole numbers), placed by the grid's transform:
-                # vertices where blocks or adjacent rasters meet are the same coordinates
-                pixels = Affine.translation(col0 + column.top, row0 + band.top)
                 found = instance_polygons(core, footprint, pixels, with_labels=True)
-                placed = shapely.transform(np.array([f[1] for f in found], dtype=object),
-                                           lambda xy: np.column_stack(apply(grid, *xy.T)))
+                placed = on_grid([f[1] for f in found])
                 for (label, _, total, count), polygon in zip(found, placed, strict=True):
                     piece = pieces.get(label + next_id)
                     if piece is None:  # the sums are per label: count them once per block
@@ -631,7 +638,7 @@ def _raster_pieces(src, *, threshold: float | None = None,
         group[1] += piece[1]
         group[2] += piece[2]
         group[3] |= piece[3]
-    return grouped, placed, next_id
+    return grouped, placed, next_id, shapely.union_all(nodata) if nodata else None
 
 
 def _keep_strips(strips: dict, sides: dict, labels: np.ndarray, band, column, first_band: bool,
@@ -870,15 +877,16 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
     from geotile.vector_output import text_columns
-    from geotile.vectorize import places_edges_exactly
+    from geotile.vectorize import places_edges_exactly, raster_footprints
 
     # in name order: the rows and their sources do not depend on the order given; GDAL
     # virtual and remote paths as given (a Path collapses /vsizip//tmp and https://)
     paths = in_name_order([p if isinstance(p, str) else Path(p) for p in paths])
-    crs, cell, exact = None, 1.0, True
+    crs, cell, exact, shapes = None, 1.0, True, []
     for number, path in enumerate(paths):
         with open_raster(path) as src:
             check_instance_raster(src)
+            shapes.append(src.shape)
             exact &= places_edges_exactly(src.transform)
             if number == 0:
                 crs, cell = map_crs(src), pixel_size(src.transform)
@@ -889,6 +897,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     surface, places, neighbours, grids = _surfaces(paths, options.halo)
     pieces: dict[int, list] = {}
     strips: dict[int, list] = {}
+    nodata = [None] * len(paths)  # each raster's nodata pixels (a polygon; None: none)
     base = 0
     with run_jobs(_raster_regions, [(p, threshold, options, tuple(n), (g, *at))
                                     for p, n, g, at in zip(paths, neighbours, grids, places,
@@ -896,7 +905,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
                   workers) as results:
         import geopandas as gpd  # imported while the workers split
 
-        for number, (found, edges, used) in enumerate(
+        for number, (found, edges, used, nodata[number]) in enumerate(
                 progress_bar(results, progress, total=len(paths), unit="raster")):
             for label, piece in found.items():  # keyed by the raster's index, not its name
                 pieces[base + label] = [*piece, number]
@@ -922,6 +931,15 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     frame.attrs["cell"] = cell
     frame.attrs["exact"] = exact  # T-junction vertices exactly on the edges (not rotated)
     frame.attrs["centre"] = raster_centre(paths[0]) if paths else None
+    # the rasters' surface and, less their nodata, their valid one: --regularize's squared
+    # houses end there (88-105 px2 past the edge, 113-155 past a collar, before)
+    import shapely
+
+    surfaces = raster_footprints([(g, col, row) for g, (col, row) in zip(grids, places,
+                                                                        strict=True)], shapes)
+    frame.attrs["extent"] = shapely.union_all(surfaces)
+    frame.attrs["valid"] = shapely.union_all(
+        [s if n is None else s.difference(n) for s, n in zip(surfaces, nodata, strict=True)])
     return frame
 
 
@@ -982,17 +1000,25 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
 
     from geotile.ground_scale import cell_in_metres, metric_crs
     from geotile.output_crs import densified_to_crs, output_crs, to_output_crs
-    from geotile.vectorize import clean, orient_rings
+    from geotile.vectorize import clean, orient_rings, valid_in
 
     crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
     centre = frame.attrs.get("centre")
+    # the rasters' surface and valid surface (instance_frame's): squared houses end there
+    exact, extent, valid = (frame.attrs.get(k, d) for k, d in
+                            (("exact", True), ("extent", None), ("valid", None)))
     if len(frame) and crs is None:  # the raster's own units (rotated too: not exact)
-        frame = clean(frame, options, cell, exact=frame.attrs.get("exact", True))
+        frame = clean(frame, options, cell, exact=exact, extent=extent, valid=valid,
+                      rotated=not exact)
     elif len(frame):
         metric = metric_crs(crs, frame)
+        here = metric == crs and exact
         frame = clean(densified_to_crs(frame, metric), options,
-                      cell_in_metres(metric, crs, cell, frame),
-                      exact=metric == crs and frame.attrs.get("exact", True))
+                      cell_in_metres(metric, crs, cell, frame), exact=here,
+                      extent=extent if here else None,
+                      valid=valid if here or valid is None else valid_in(valid, crs, metric,
+                                                                          cell),
+                      rotated=not exact)
     else:
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)

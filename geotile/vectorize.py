@@ -619,12 +619,12 @@ def band_regions(job: BandJob) -> list[tuple]:
     shipped = ShippedRegions((polygon, *region[1:], job.name)
                              for polygon, region in zip(placed, regions, strict=True))
     if job.nodata and not valid.all():  # a collar: squared polygons stay out (clean's valid)
-        shipped.nodata = shapely.union_all(place(_nodata_polygons(
+        shipped.nodata = shapely.union_all(place(nodata_polygons(
             valid, Affine.translation(job.col, job.row + job.top))))
     return shipped
 
 
-def _nodata_polygons(valid: np.ndarray, transform) -> list:
+def nodata_polygons(valid: np.ndarray, transform) -> list:
     """The polygons of the pixels not ``valid`` (rasterio.features.shapes), in
     ``transform``'s coordinates."""
     import shapely
@@ -770,7 +770,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
                       cell_in_metres(metric, crs, cell, frame), exact=exact, names=names,
                       matched=exact and len(paths) == 1 and _one_class(frame),
                       extent=extent if exact else None,
-                      valid=valid if exact or valid is None else _valid_in(valid, crs, metric,
+                      valid=valid if exact or valid is None else valid_in(valid, crs, metric,
                                                                            cell),
                       rotated=rotated)
     else:  # the columns and types of any other output: tables of many tiles concatenate
@@ -796,7 +796,7 @@ def raster_footprints(placed, shapes) -> np.ndarray:
     return shapely.orient_polygons(shapely.polygons(rings))
 
 
-def _valid_in(valid, crs, metric, cell: float):
+def valid_in(valid, crs, metric, cell: float):
     """The rasters' valid surface ``valid`` (in ``crs``) in the ``metric`` CRS the polygons
     are cleaned in (feet, Web Mercator: the UTM zone), so that squared buildings stay out of
     a drone ortho's nodata collar there too. Its edges are split every 10 pixels (``cell``,

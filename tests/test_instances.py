@@ -1139,3 +1139,53 @@ def test_cli_instances_tell_how_to_name_unnamed_0_255_bands(run_cli, make_raster
                      "--crs", "source")
     assert result.exit_code == 0, result.output
     assert len(gpd.read_file(tmp_path / "inst.gpkg")) == 26
+
+
+@pytest.mark.parametrize("crs,origin,size,degrees,collar", [
+    (UTM_CRS, UTM_ORIGIN, 0.05, 0, False),  # north-up
+    (UTM_CRS, UTM_ORIGIN, 0.05, 25, False),  # an aerial frame turned 25 degrees
+    ("EPSG:3857", (1196684.0, 8399837.0), 0.1, 25, False),  # Web Mercator at 60 N
+    (UTM_CRS, UTM_ORIGIN, 0.05, 0, True),  # a tilted frame's nodata collar
+    (None, UTM_ORIGIN, 0.05, 25, True)])  # no CRS: its own coordinates
+def test_regularized_instances_end_at_the_rasters_edge_and_collar(
+        make_raster, tmp_path, crs, origin, size, degrees, collar):
+    """--instances --regularize of houses the raster's edge cuts: squared, they reached
+    past the edge (88 and 105 px2 at 5 cm, north-up and turned alike) and past a nodata
+    collar (155 and 113 px2), as the plain vectorizer's did before it clipped them to the
+    rasters' footprint less their nodata. A house inside stays a 4-corner square."""
+    import warnings
+
+    from affine import Affine
+    from rasterio.features import rasterize, shapes
+
+    from geotile.errors import GeotileWarning
+    from geotile.instances import vectorize_instances
+    from geotile.vectorize import VectorizeOptions
+
+    houses = [shapely.affinity.rotate(shapely.box(-20, 60, 60, 110), 20),  # cut by the edge
+              shapely.affinity.rotate(shapely.box(100, -20, 160, 50), -15),
+              shapely.affinity.rotate(shapely.box(80, 120, 130, 160), 30)]  # inside
+    footprint = rasterize([(h, 1) for h in houses], (200, 200)).astype(np.float32)
+    valid = np.ones(footprint.shape, bool)
+    if collar:  # the frame turned 12 degrees inside the raster: nodata around it
+        valid = rasterize([(shapely.affinity.rotate(shapely.box(8, 8, 192, 192), 12), 1)],
+                          (200, 200)).astype(bool)
+    bands = np.stack([footprint, np.zeros_like(footprint), np.zeros_like(footprint)])
+    t = Affine.translation(*origin) * Affine.rotation(degrees) * Affine.scale(size, -size)
+    path = make_raster("p.tif", np.where(valid, bands, -1).astype(np.float32), crs=crs,
+                       transform=t, nodata=-1 if collar else None,
+                       descriptions=("footprint", "boundary", "contact"))
+    out = tmp_path / "p.gpkg"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*the raster has no CRS", GeotileWarning)
+        vectorize_instances([path], out, options=VectorizeOptions(
+            crs="source", regularize=True, workers=1))
+    found = np.asarray(gpd.read_file(out).geometry.values)
+    surface = shapely.union_all([shapely.geometry.shape(g) for g, _ in shapes(
+        valid.astype(np.uint8), mask=valid, transform=t)])
+    assert len(found) == 3 and shapely.is_valid(found).all()
+    outside = shapely.area(shapely.difference(found, surface)) / size**2
+    assert outside.max() < 0.01, outside
+    inside = [g for g in found if g.distance(surface.boundary) > 2 * size]
+    assert [len(g.exterior.coords) - 1 for g in inside] == [4]
+    assert shapely.area(found).sum() > 0.9 * (footprint.astype(bool) & valid).sum() * size**2
