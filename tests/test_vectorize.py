@@ -2103,3 +2103,36 @@ def test_regularized_buildings_across_the_seam_of_rotated_tiles_stay_whole(make_
     assert shapely.area(found["two"][order[1]]) == pytest.approx(
         shapely.area(found["one"][order[0]]), abs=0.01 * size**2)
     assert shapely.area(found["one"]).min() > 0.9 * 40 * 25 * size**2
+
+
+@pytest.mark.parametrize("degrees,options", [(0, {}), (0, {"regularize": True}),
+                                             (15, {"regularize": True})])
+def test_a_raster_centred_past_the_antimeridian_keeps_its_pixel_corners(
+        make_raster, tmp_path, degrees, options):
+    """A lon/lat raster across the antimeridian whose centre lies past 180 (5 cm pixels,
+    179.99995 to 180.00013): PROJ found no UTM zone for it, the polygons were measured in an
+    azimuthal equal-area projection, which PROJ inverts only to 1.5 mm at 16.5 S, and came
+    back 0.015 px off the pixels' corners, squared buildings 0.48 px2 past the raster's
+    turned edge. Measured in the UTM zone there, vertices stay on the corners and squared
+    buildings inside the raster."""
+    t = (Affine.translation(179.99995, -16.5) @ Affine.rotation(degrees)
+         @ Affine.scale(9e-7, -9e-7))
+    houses = [shapely.affinity.rotate(shapely.box(40, -20, 160, 40), -10),  # cut by the edge
+              shapely.box(30.0, 60.0, 90.0, 90.0)]
+    pixels = rasterize([(h, 1) for h in houses], (100, 200)).astype(np.uint8)
+    path = make_raster("fiji.tif", pixels, crs="EPSG:4326", transform=t)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(GEOTILE_CLASS_NAMES='["background", "building"]')
+    out = tmp_path / "fiji.gpkg"
+    vectorize_polygons([path], out, options=VectorizeOptions(crs="source", workers=1,
+                                                             **options))
+    found = np.asarray(gpd.read_file(out).geometry.values)
+    assert len(found) == 2 and shapely.is_valid(found).all()
+    xy = shapely.get_coordinates(found)
+    cols, rows = ~t * (np.where(xy[:, 0] < 0, xy[:, 0] + 360, xy[:, 0]), xy[:, 1])
+    surface = shapely.box(0, 0, 200, 100)
+    inside = shapely.transform(found, lambda xy: np.column_stack(
+        ~t * (np.where(xy[:, 0] < 0, xy[:, 0] + 360, xy[:, 0]), xy[:, 1])))
+    assert shapely.area(shapely.difference(inside, surface)).max() < 1e-3
+    if not options:  # the pixels' outlines: every vertex a pixel corner
+        assert np.abs(np.column_stack([cols, rows]) % 1 - 0.5).min() > 0.5 - 1e-6
