@@ -494,14 +494,16 @@ def _read_roles(dataset, left: int, top: int, width: int, height: int, bands: li
 def _raster_pieces(src, *, threshold: float | None = None,
                    options: InstanceOptions = InstanceOptions(), roles=None,
                    progress: bool = False, neighbours: Sequence[_Neighbour] = (),
-                   place: tuple | None = None):
+                   place: tuple | None = None, collar: bool = False):
     """The instance pieces of an open raster by blocks (:func:`raster_instance_regions`),
     read past its edges from adjacent ``neighbours`` as from one raster: ``({label:
     [polygons, score sum, pixel count, on border]}, strips, labels used)``, ``strips``:
     ``(side, line, row, col, labels)``, the labels over the ``SEAM_PX`` px on each side of
     the edge at row or column ``line`` where a neighbour lies beyond it, placed at (``row``,
     ``col``) px of the raster. ``place``: (transform, col, row) of the pixel grid the raster
-    lies on and its origin there (:func:`geotile.grid.grid_places`; None: its own)."""
+    lies on and its origin there (:func:`geotile.grid.grid_places`; None: its own).
+    ``collar``: its nodata pixels are wanted too (a polygon placed on the grid, the tuple's
+    fourth item; None without any or without ``collar``)."""
     from contextlib import ExitStack
 
     import shapely
@@ -570,7 +572,7 @@ def _raster_pieces(src, *, threshold: float | None = None,
                                        channels.get("contact"), threshold, valid, options)
                 # only the core's footprint is kept (scores): the bands go before the flood
                 footprint = channels["footprint"][band.core, core_cols].copy()
-                if not valid[band.core, core_cols].all():  # --regularize's collar
+                if collar and not valid[band.core, core_cols].all():  # --regularize's ends
                     nodata.extend(on_grid(nodata_polygons(valid[band.core, core_cols], pixels)))
                 del values, valid, channels
                 local = _flooded(*inputs)
@@ -804,10 +806,10 @@ def _raster_regions(job: tuple):
     """:func:`_raster_pieces` of one raster, read with its neighbours on one grid."""
     from geotile.raster import open_raster
 
-    path, threshold, options, neighbours, place = job
+    path, threshold, options, neighbours, place, collar = job
     with open_raster(path) as src:
         return _raster_pieces(src, threshold=threshold, options=options, neighbours=neighbours,
-                              place=place)
+                              place=place, collar=collar)
 
 
 def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], list[list],
@@ -862,13 +864,16 @@ def _link_strips(links: _UnionFind, strips: list[tuple]) -> None:
 
 def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | None = None,
                    options: InstanceOptions = InstanceOptions(), progress: bool = False,
-                   workers: int | None = None):
+                   workers: int | None = None, collar: bool = False):
     """A GeoDataFrame (raster CRS) of the building instances of the rasters (by blocks):
     class_id, class, score, source; one row per building. Adjacent rasters on one pixel grid
     are split as one raster (each read with its neighbours' pixels as context, labels
     paired along their edges); buildings crossing the edges of rasters on other grids are
     united where they share an edge. Several rasters are split in worker processes where
-    there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none)."""
+    there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none).
+    ``attrs``: cell, exact, centre, and the rasters' surface (``extent``) and valid surface
+    (``valid``: less their nodata pixels, read only with ``collar``), where
+    :func:`finish_frame` ends squared buildings."""
     from geotile.band_workers import run_jobs
     from geotile.crs_names import crs_labels, pixel_size
     from geotile.input_paths import in_name_order, input_path
@@ -899,7 +904,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     strips: dict[int, list] = {}
     nodata = [None] * len(paths)  # each raster's nodata pixels (a polygon; None: none)
     base = 0
-    with run_jobs(_raster_regions, [(p, threshold, options, tuple(n), (g, *at))
+    with run_jobs(_raster_regions, [(p, threshold, options, tuple(n), (g, *at), collar)
                                     for p, n, g, at in zip(paths, neighbours, grids, places,
                                                            strict=True)],
                   workers) as results:
@@ -979,7 +984,8 @@ def vectorize_instances(
     check_output_crs(output, writer, options.crs, crs)
     keep = kept_class_ids(options, INSTANCE_CLASSES, paths[0])  # its one class: building
     frame = instance_frame(paths, threshold=options.threshold, options=instance_options,
-                           progress=progress, workers=options.workers)
+                           progress=progress, workers=options.workers,
+                           collar=options.regularize)
     if keep is not None and 1 not in keep:
         frame = frame.iloc[:0]
     if len(frame):

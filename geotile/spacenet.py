@@ -770,7 +770,7 @@ def vectorize_to_csv(
                 from geotile.instances import finish_frame, instance_frame
 
                 frame = instance_frame([path], threshold=options.threshold,
-                                       options=instance_options)
+                                       options=instance_options, collar=source.regularize)
                 if keep is not None and 1 not in keep:
                     frame = frame.iloc[:0]
                 frame = finish_frame(frame, source, frame.attrs.get("cell", 1.0))
