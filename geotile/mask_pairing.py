@@ -13,6 +13,7 @@ from geotile.dataset_names import (
     MASK_SUFFIXES,
     image_spelled_by,
     mask_bases,
+    mask_name_splits,
     name_key,
     names_mask_of,
     scene_name,
@@ -103,12 +104,20 @@ def without_masks(images: list, masks) -> list:
     if found is None:
         return images
     files = {_resolved(f) for f in found[0]}
-    mask_stems = {name_key(f.stem) for f in found[0]}
     stems = [name_key(image_stem(p)) for p in images]
+    owners: dict[str, set[int]] = {}  # a mask's base: the images it is a base of
+    for j, stem in enumerate(stems):
+        for base in mask_bases(stem):
+            owners.setdefault(name_key(base), set()).add(j)
+    masks_of: dict[str, set[str]] = {}  # a base: the masks named after it
+    for stem in {name_key(f.stem) for f in found[0]}:
+        for base in mask_name_splits(stem):
+            masks_of.setdefault(base, set()).add(stem)
 
-    def is_mask(i: int) -> bool:
-        return (any(names_mask_of(stems[i], other) for j, other in enumerate(stems) if j != i)
-                and not any(s != stems[i] and names_mask_of(s, stems[i]) for s in mask_stems))
+    def is_mask(i: int) -> bool:  # each name looked up, not compared with every other
+        return (any(owners.get(base, set()) - {i} for base in mask_name_splits(stems[i]))
+                and not any(masks_of.get(name_key(base), set()) - {stems[i]}
+                            for base in mask_bases(stems[i])))
 
     kept = [image for i, image in enumerate(images)
             if _resolved(image) not in files or not is_mask(i)]
@@ -123,16 +132,17 @@ def without_elevation(images: list, masks) -> list:
     (dsm_potsdam_02_10.tif beside top_potsdam_2_10_RGB.tif), a GeoNRW city (<E>_<N>_dem.tif
     beside <E>_<N>_rgb.jp2; :func:`~geotile.dataset_names.names_elevation`). Said in a
     warning: --extra-bands stacks them."""
-    from geotile.dataset_names import names_elevation
+    from geotile.dataset_names import elevation_rasters
 
     found = _mask_files(as_paths(masks)) if masks else None
     if found is None:
         return images
     stems = [name_key(image_stem(p)) for p in images]
+    elevation = elevation_rasters(stems)
 
     def is_elevation(i: int) -> bool:
         own = _resolved(images[i])
-        return (any(names_elevation(stems[i], other) for j, other in enumerate(stems) if j != i)
+        return (elevation[i]
                 and not any(names_mask_of(name_key(f.stem), stems[i]) for f in found[0]
                             if _resolved(f) != own))
 

@@ -5,6 +5,7 @@ a SkySat collect's analytic image, named where its panchromatic one lacks bands.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path, PurePath
@@ -54,20 +55,42 @@ def udm2_beside(image):
     its name starts with; in a local archive too, as a GDAL path), else None."""
     if udm_scene(image) is not None:
         return None
-    found = [p for p in _siblings(image) if "udm2" in p.name.lower()
-             and (scene := udm_scene(p)) and of_scene(image, scene)
-             and (not isinstance(p, Path) or p.is_file())]
+    by_scene = _udm2s_beside(image)
+    found = [p for scene in image_scenes(image) for p in by_scene.get(scene, ())
+             if not isinstance(p, Path) or p.is_file()]
     return found[0] if len(found) == 1 else None
 
 
-def _siblings(image) -> list:
-    """The files beside ``image`` (names only, not checked): a local folder's, or a local
-    archive's folder's (GDAL paths)."""
+def _udm2s_beside(image) -> dict[str, list]:
+    """The udm2 files beside ``image`` by scene (:func:`udm_scene`; names only, not
+    checked): a local folder's, listed once while it is unchanged (not once per image of
+    a folder of 20,000), or a local archive's folder's (GDAL paths)."""
     from geotile.input_paths import archive_siblings, input_path
 
     if isinstance(image, Path):
-        return list(image.parent.iterdir()) if image.parent.is_dir() else []
-    return [input_path(m) for m in archive_siblings(os.fspath(image))]
+        try:
+            version = os.stat(image.parent).st_mtime_ns
+        except OSError:
+            return {}
+        return _udm2s_in(image.parent, version)
+    return _by_scene(input_path(m) for m in archive_siblings(os.fspath(image)))
+
+
+@functools.lru_cache(maxsize=16)
+def _udm2s_in(folder: Path, _version: int) -> dict[str, list]:
+    """:func:`_udm2s_beside` of a local ``folder`` as it was at ``_version`` (its mtime)."""
+    try:
+        return _by_scene(folder.iterdir())
+    except OSError:
+        return {}
+
+
+def _by_scene(paths) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for p in paths:
+        if "udm2" in p.name.lower() and (scene := udm_scene(p)):
+            found.setdefault(scene, []).append(p)
+    return found
 
 
 def warn_unclear(src, image, what: str, size: int = 512) -> None:

@@ -1,0 +1,99 @@
+"""tile over a folder of many images: no step may look at the folder, or at every other
+image, once per image (a folder of 20,000 tiles took hours)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import write_raster
+
+N = 30
+
+
+def _folder(tmp_path, n: int = N):
+    """``n`` 8x8 images in images/, each with its _mask.tif in masks/ (1 in a 3x3 square)."""
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 2:5] = 1
+    for folder in ("images", "masks"):
+        (tmp_path / folder).mkdir()
+    for i in range(n):
+        write_raster(tmp_path / "images" / f"t_{i:03d}.tif", np.full((3, 8, 8), 90, np.uint8))
+        write_raster(tmp_path / "masks" / f"t_{i:03d}_mask.tif", mask)
+    return tmp_path / "images", tmp_path / "masks"
+
+
+def test_tile_lists_the_image_folder_once_not_once_per_image(tmp_path, run_cli,
+                                                              monkeypatch):
+    """The udm2 beside each image (Planet) was looked for by listing its folder again for
+    every image: 30 images, 30 listings (20,000 images: 400 million names)."""
+    images, masks = _folder(tmp_path)
+    listed = []
+    iterdir = Path.iterdir
+
+    def counted(self):
+        listed.append(self)
+        return iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", counted)
+    result = run_cli("tile", images, "--masks", masks, "-o", tmp_path / "out", "--size", 8)
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "out" / "masks").iterdir())) == N
+    assert sum(p.resolve() == images.resolve() for p in listed) <= 5  # read as input: 3
+
+
+def test_udm2_added_after_a_listing_is_found(tmp_path):
+    """The folder's listing is kept while the folder is unchanged: a udm2 written after
+    one image was looked at is found for the next."""
+    from geotile.planet_files import udm2_beside
+
+    image = write_raster(tmp_path / "20230601_101010_00_2475_3B_AnalyticMS_SR.tif",
+                         np.zeros((4, 8, 8), np.uint16))
+    assert udm2_beside(image) is None
+    udm2 = write_raster(tmp_path / "20230601_101010_00_2475_3B_udm2.tif",
+                        np.ones((8, 8, 8), np.uint8))
+    assert udm2_beside(image) == udm2
+
+
+def _touched(folder: Path, names) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        (folder / name).touch()
+    return [folder / name for name in names]
+
+
+def test_elevation_filter_is_not_quadratic(tmp_path):
+    """Each image's stem was compared with every other's to find elevation rasters: 1,500
+    images, 2 million comparisons (24 s; 4,000: 172 s); now each stem's names are looked up. The
+    GeoNRW and Potsdam DSMs and nDSMs are still left out, their images kept."""
+    from geotile.mask_pairing import without_elevation
+
+    _touched(tmp_path / "masks", ["294_5628_rgb_seg.tif", "top_potsdam_2_10_label.tif"])
+    elevation = ["294_5628_dem.tif", "dsm_potsdam_02_10.tif",
+                 "dsm_potsdam_02_10_normalized_lastools.jpg"]
+    images = _touched(tmp_path / "images", [f"t_{i:04d}.tif" for i in range(1500)] + [
+        "294_5628_rgb.jp2", "top_potsdam_2_10_RGB.tif", *elevation])
+    start = time.perf_counter()
+    kept = without_elevation(images, tmp_path / "masks")
+    took = time.perf_counter() - start
+    assert sorted(p.name for p in set(images) - set(kept)) == sorted(elevation)
+    assert took < 5, f"{took:.1f} s for {len(images)} images"
+
+
+def test_masks_among_the_images_filter_is_not_quadratic(tmp_path):
+    """tile DIR --masks DIR: each file was compared with every other to tell masks from
+    images (1,200 images and their masks: 56 s; 3,000: 350 s); now looked up. The
+    masks are left out, an image named as its own mask's image (x_buildings.tif beside
+    x.tif, each with its _mask) kept."""
+    from geotile.mask_pairing import without_masks
+
+    stems = [f"t_{i:04d}" for i in range(1200)] + ["x", "x_buildings"]
+    files = _touched(tmp_path / "data", [f"{s}.tif" for s in stems]
+                     + [f"{s}_mask.tif" for s in stems])
+    start = time.perf_counter()
+    kept = without_masks(files, tmp_path / "data")
+    took = time.perf_counter() - start
+    assert sorted(p.name for p in kept) == sorted(f"{s}.tif" for s in stems)
+    assert took < 5, f"{took:.1f} s for {len(files)} files"
