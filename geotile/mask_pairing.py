@@ -239,6 +239,8 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
                                                            or key not in images_by_stem))
             # a raster beside files of its name (world file, .prj, style) is the mask
             found = [f for f in found if f.suffix.lower() in RASTER_SUFFIXES] or found
+            if len(found) > 1:  # Zürich_1_mask in NFC and NFD: the one spelled as the image
+                found = _spelled_as(image, found, suffix, base, stem)
             if found:
                 break
         if not found and missing_ok:
@@ -273,6 +275,17 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
             refuse_other_spelling(image, spelled + input_path(image).suffix, found[0])
         paired.append(found[0])
     return paired
+
+
+def _spelled_as(image, found: list[Path], suffix: str, base: str, stem: str) -> list[Path]:
+    """Of masks ``found`` for ``image`` (stem ``stem`` in NFC) through ``base`` and
+    ``suffix``, the one that spells the image as its name does, where only one does."""
+    from geotile.input_paths import input_path
+
+    spelled = input_path(image).stem
+    same = [f for f in found if image_spelled_by(
+        f.stem[:len(f.stem) - len(suffix)], base, stem) == spelled]
+    return same if len(same) == 1 else found
 
 
 def _by_base_and_suffix(files: list[Path]) -> dict[tuple[str, str], list[Path]]:

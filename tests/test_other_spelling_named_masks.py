@@ -167,3 +167,23 @@ def test_a_spacenet_csv_listing_both_spellings_gives_each_image_its_own(tmp_path
         with rasterio.open(out) as src:
             values = src.read(1)
         assert values[10, inside] == 1 and values[10, outside] == 0
+
+
+@pytest.mark.parametrize(("stem", "suffix"), [("Zürich_1", "_mask"), ("Zürich_1", ""),
+                                              ("서울_항공", "_mask")])
+def test_each_spelling_with_its_own_mask_takes_its_own(tmp_path, run_cli, stem, suffix):
+    """Both spellings of the image, each with its mask spelled as it is (1 for NFC's, 2
+    for NFD's): refused as 'several masks match' (exit 1), though the names tell them
+    apart; now each image is cut with its own."""
+    images = _images(tmp_path, stem)
+    (tmp_path / "masks").mkdir()
+    for value, spelled in enumerate(_spellings(stem), start=1):
+        write_raster(tmp_path / "masks" / f"{spelled}{suffix}.tif",
+                     np.full((H, W), value, np.uint8))
+    out = tmp_path / "out"
+    result = run_cli("tile", *images, "--masks", tmp_path / "masks", "-o", out, "--size", 20)
+    assert result.exit_code == 0, result.output
+    for value, spelled in enumerate(_spellings(stem), start=1):
+        patches = [p for p in (out / "masks").iterdir() if p.name.startswith(f"{spelled}_")]
+        assert patches
+        assert {int(v) for p in patches for v in np.unique(read_mask(p)[0])} == {value}
