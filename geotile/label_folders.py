@@ -119,7 +119,11 @@ def pair_labels(labels, images, rasters: bool = False,
         raise InputError(f"{labels}: the folder holds {len(files)} layers of polygons or "
                          f"lines ({', '.join(f.stem for f in files)}), none named after an "
                          "image. Choose one with --layer NAME.")  # GDAL's one file of layers
-    for image, own, other in zip(images, found, others, strict=True):
+    for i, (image, own, other) in enumerate(zip(images, found, others, strict=True)):
+        if len(own) > 1:  # Zürich_1.geojson in NFC and in NFD: the one spelled as the image
+            same = [f for f in own
+                    if label_spelling(image, stem_of(f)) == input_path(image).name]
+            own = found[i] = same if len(same) == 1 else own
         if len(own) != 1:
             raise InputError(_refusal(input_path(image), labels, files, own, other))
         spelled = label_spelling(image, stem_of(own[0]))  # Zürich_1_labels, RGB-..._Zürich_1

@@ -199,3 +199,22 @@ def test_evaluate_s_export_truth_of_one_spelling_is_not_the_other_prediction_s(
     assert result.exit_code == 0, result.output
     result = run_cli("evaluate", tmp_path / "pred" / f"{NFD}.tif", labels)
     assert_one_line_error(result, "Unicode form", "Rename")
+
+
+def test_a_label_folder_with_a_file_of_each_spelling_gives_each_its_own(tmp_path, run_cli):
+    """labels/ holding Zürich_1.geojson in NFC (a box) and in NFD (no building), both
+    images beside each other: refused as 'both pair with it' (exit 1); now each image's
+    mask is made from the file spelled as it is."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    for stem in (NFC, NFD):
+        write_raster(tmp_path / "images" / f"{stem}.tif", np.full((3, H, W), 90, np.uint8))
+    write_box_label(tmp_path / "images" / f"{NFC}.tif", tmp_path / "labels" / f"{NFC}.geojson")
+    box = json.loads((tmp_path / "labels" / f"{NFC}.geojson").read_text(encoding="utf-8"))
+    (tmp_path / "labels" / f"{NFD}.geojson").write_text(
+        json.dumps({**box, "features": []}), encoding="utf-8")
+    result = run_cli("make-masks", tmp_path / "labels", tmp_path / "images",
+                     "-o", f"{tmp_path / 'masks'}/")
+    assert result.exit_code == 0, result.output
+    assert int(read_mask(tmp_path / "masks" / f"{NFC}.tif")[0].sum()) > 0
+    assert int(read_mask(tmp_path / "masks" / f"{NFD}.tif")[0].sum()) == 0
