@@ -600,6 +600,7 @@ def raster_counts(prediction, truth, *, threshold: float | None = None,
     """:func:`evaluate_rasters`' counts, 255 not yet resolved; ``warn``: of pixels left out
     by a nodata 0 (else only counted, for a folder's one warning); ``zeros_nodata``: the
     prediction's, the truth's folder reads a nodata 0 as no data (:func:`_folder_zeros`)."""
+    from geotile.nodata_classes import refuse_nodata_class
     from geotile.palettes import palette_advice
     from geotile.progress import progress_bar
     from geotile.raster import has_nodata, open_raster, read_block
@@ -649,6 +650,8 @@ def raster_counts(prediction, truth, *, threshold: float | None = None,
         if class_map:
             class_map, merged = merged_ids(class_map)
             true_kind = replace(true_kind, names=truth_names(class_map))
+            if true_kind.kind == "class":
+                refuse_nodata_class(true, truth, true_kind.names, "--class-map")
         no_data = no_data_ids(true_kind.names)
         if threshold is None:
             threshold = pred_kind.threshold if pred_kind.threshold is not None else 0.5

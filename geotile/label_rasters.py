@@ -65,6 +65,7 @@ import numpy as np
 from geotile.affine_math import apply
 from geotile.class_keys import zero_is_background
 from geotile.errors import GeotileWarning, InputError
+from geotile.nodata_classes import refuse_nodata_class
 from geotile.palettes import (
     NEAR,
     PALETTES,
@@ -1070,6 +1071,8 @@ def make_masks_from_raster(
                              "--class-map cannot name id 0. Name its class 1 (255), e.g. "
                              '{"building": 1}.')
         names = _index_names(label, class_map) if codes is None else palette_class_names(codes)
+        if codes is None:  # a nodata that is a class would burn that class as ignored
+            refuse_nodata_class(label, labels_path, names, "--class-map" if class_map else "")
         table = colour_lookup(codes) if codes is not None else None
         ignore_codes = ignored_colours(codes) if codes is not None else []
         if isprs_boundaries(palette, labels_path):

@@ -73,6 +73,18 @@ def refuse_mixed_types(src, what: str = "prediction, mask or label raster",
 
 
 def raster_kind(src, truth: bool = False, threshold_given: bool = False) -> RasterKind:
+    """Tell class rasters from probability rasters and read their names and threshold
+    (:func:`_raster_kind`); a class raster whose declared nodata is one of its classes is
+    an InputError (:func:`~geotile.nodata_classes.refuse_nodata_class`)."""
+    from geotile.nodata_classes import refuse_nodata_class
+
+    kind = _raster_kind(src, truth, threshold_given)
+    if kind.kind == "class":
+        refuse_nodata_class(src, names=kind.names)
+    return kind
+
+
+def _raster_kind(src, truth: bool = False, threshold_given: bool = False) -> RasterKind:
     """Tell class rasters from probability rasters and read their names and threshold.
 
     geotile's tags decide (GEOTILE_OUTPUT, GEOTILE_SCALE, GEOTILE_CLASS_NAMES,
@@ -1327,6 +1339,10 @@ def _per_file(cache: dict, src, compute):
             del cache[next(iter(cache))]
         cache[key] = compute(src)
     return cache[key]
+
+
+#: :func:`_per_file` for other modules' caches
+per_file = _per_file
 
 
 def _any_block(src, hit) -> bool:

@@ -210,6 +210,22 @@ def check_grids(images, masks) -> None:
                     check_mask_grid(src, mask_src)
 
 
+def check_mask_nodata_classes(masks) -> None:
+    """InputError where a mask's declared nodata is one of its classes (a 0/1 mask declaring
+    nodata 1: :func:`~geotile.nodata_classes.refuse_nodata_class`): its patches would mark
+    that class no data, index.csv count it so and the filters drop it. Predict's
+    probabilities given as masks hold no class ids."""
+    from geotile.nodata_classes import refuse_nodata_class
+    from geotile.raster import open_raster
+
+    for mask in masks or ():
+        if mask is None:
+            continue
+        with open_raster(mask) as mask_src:
+            if mask_src.tags().get("GEOTILE_OUTPUT") != "probability":
+                refuse_nodata_class(mask_src, mask)
+
+
 def check_mask_class_names(masks) -> None:
     """InputError where two masks name one class id otherwise (building 1 in one, grass 1
     in the other): their patches would mean different classes by the same id. Ids only

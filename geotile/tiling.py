@@ -84,6 +84,7 @@ from geotile.tile_checks import (
     check_grids,
     check_mask_class_names,
     check_mask_grid,
+    check_mask_nodata_classes,
     check_paletted_with_extra,
     check_png,
     png_alpha_band,
@@ -582,6 +583,7 @@ def tile_rasters(
     check_paletted_with_extra(images, extras, options.fmt)
     check_dates(images, extras, extra_resampling)
     check_mask_class_names(masks)
+    check_mask_nodata_classes(masks)
     if annotations is not None:  # numbered as the masks number their classes
         annotations = annotations.named_by(masks, masks_from and masks_from[0])
     zeros_nodata = warn_masks_zero_nodata(masks)

@@ -49,6 +49,7 @@ from geotile.class_values import (
 from geotile.coverage import edge_matched, simplify_coverage
 from geotile.errors import GeotileWarning, InputError, UsageError, check_range, check_whole
 from geotile.gc_pause import gc_paused
+from geotile.nodata_classes import refuse_nodata_class
 from geotile.output_crs import (
     check_missing_crs,
     check_output_crs,
@@ -698,6 +699,8 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
             if kind.kind == "class" and indexes is None and src.count > 1:
                 warn_if_other_class_bands(src, path, side="vectorize")
             keep = kept_class_ids(options, kind.names, path)
+            if kind.kind == "class" and keep is not None:  # --classes naming its nodata
+                refuse_nodata_class(src, path, kind.names, "--classes", {int(k) for k in keep})
             ignore = may_ignore_255(src, kind) and (keep is None or 255 not in keep)
             if ignore:
                 ignoring[raster_file_name(path)] = bool(kind.names)
