@@ -19,6 +19,9 @@ from geotile.errors import InputError
 #: value of make-masks and predict; a run of ids 1..255 is no class raster)
 LARGEST_RUN_ID = 254
 
+#: make-masks' ignore value: no class, beside any run of ids
+IGNORE = 255
+
 
 @dataclass(frozen=True)
 class NodataClass:
@@ -43,24 +46,34 @@ def _whole_nodata(src) -> int | None:
 
 def _held_ids(src) -> tuple[frozenset, int]:
     """The whole ids 1..:data:`LARGEST_RUN_ID` band 1 holds (empty once it holds another
-    value past 0: no run of small ids), and how many pixels are its nodata; block by block."""
+    value past 0 and the ignore value 255: no run of small ids), and how many pixels are
+    its nodata; block by block (8- and 16-bit unsigned ids counted by np.bincount, linear,
+    not np.unique's sort)."""
     value = src.nodata
+    dtype = np.dtype(src.dtypes[0])
+    counted = dtype.kind == "u" and dtype.itemsize <= 2
+    counts = np.zeros(1 << (8 * dtype.itemsize) if counted else 0, np.int64)
     held: set = set()
     other = False
     pixels = 0
     for _, window in src.block_windows(1):
         block = src.read(1, window=window)
+        if counted:
+            counts += np.bincount(block.ravel(), minlength=counts.size)
+            continue
         pixels += int(np.count_nonzero(block == value))
         if other:
             continue
         ids = np.unique(block)
-        ids = ids[ids != 0]
-        if block.dtype.kind == "f":
-            ids = ids[~np.isnan(ids)]
+        ids = ids[(ids != 0) & ~np.isnan(ids)] if dtype.kind == "f" else ids[ids != 0]
         small = (ids >= 1) & (ids <= LARGEST_RUN_ID) & (ids == np.round(ids))
-        other = not small.all()
+        other = not (small | (ids == IGNORE)).all()
         held.update(int(i) for i in ids[small])
-    return (frozenset() if other else frozenset(held)), pixels
+    if counted:
+        pixels = int(counts[int(value)]) if value < counts.size else 0
+        other = bool(counts[IGNORE + 1:].any())  # past the ignore value
+        held = set(np.flatnonzero(counts[1:LARGEST_RUN_ID + 1]) + 1)
+    return (frozenset() if other else frozenset(int(i) for i in held)), pixels
 
 
 def nodata_class(src, names=None, named_by: str = "", given=()) -> NodataClass | None:

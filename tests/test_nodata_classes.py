@@ -246,3 +246,15 @@ def test_predict_class_output_declares_no_class_nodata(make_raster, run_cli, tmp
     result = run_cli("evaluate", out, out, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["pixels"] == int((ids != 255).sum())
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "float32"])
+def test_a_make_masks_mask_declaring_nodata_1_is_refused_beside_its_255(
+        make_raster, run_cli, tmp_path, dtype):
+    """A make-masks mask (0/1 and 255 where unknown) re-declared nodata 1: its 255 is the
+    ignore value, no class id that would make 1 anything but the building class."""
+    mask = _buildings()
+    mask[:, :5] = 255
+    raster = make_raster("m.tif", mask.astype(dtype), nodata=1)
+    _refused(run_cli("vectorize", raster, "-o", tmp_path / "m.geojson"), raster, 1,
+             int((mask == 1).sum()))
