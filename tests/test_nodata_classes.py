@@ -258,3 +258,19 @@ def test_a_make_masks_mask_declaring_nodata_1_is_refused_beside_its_255(
     raster = make_raster("m.tif", mask.astype(dtype), nodata=1)
     _refused(run_cli("vectorize", raster, "-o", tmp_path / "m.geojson"), raster, 1,
              int((mask == 1).sum()))
+
+
+def test_evaluate_lines_and_folders_refuse_a_class_declared_nodata(make_raster, run_cli,
+                                                                    tmp_path):
+    """Road lines scored with --buffer, and a folder of truths: the truth's class 1
+    declared nodata is refused there too, naming the file."""
+    roads = np.zeros((64, 64), np.uint8)
+    roads[20:22, :] = 1
+    bad = make_raster("roads_nd.tif", roads, nodata=1)
+    _refused(run_cli("evaluate", make_raster("roads.tif", roads), bad, "--buffer", 2), bad,
+             1, int(roads.sum()))
+    for folder, nodata in (("pred", None), ("truth", 1)):
+        (tmp_path / folder).mkdir()
+        make_raster(f"{folder}/a.tif", _buildings(), nodata=nodata)
+    _refused(run_cli("evaluate", tmp_path / "pred", tmp_path / "truth"),
+             tmp_path / "truth" / "a.tif", 1, int(_buildings().sum()))
