@@ -163,7 +163,7 @@ def _raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Ras
     one_hot = output is None and names is None and gdal_scale is None and count > 1 \
         and "GEOTILE_SCALE" not in tags and np.dtype(src.dtypes[0]).kind in "iu" \
         and src.dtypes[0] != "uint8" and _holds_0_1(src) and (
-            has_class_descriptions(src) or _per_file(_SUMS_TO_ONE, src,
+            has_class_descriptions(src) or per_file(_SUMS_TO_ONE, src,
                                                       lambda src: _sums_to_one(src, 1.0)))
     if output == "probability" or floating or gdal_scale is not None or one_hot or (
             count > 1 and src.dtypes[0] == "uint8"):
@@ -183,7 +183,7 @@ def _raster_kind(src, truth: bool = False, threshold_given: bool = False) -> Ras
                               independent_background=True)
         elif names and count == len(names) > 1 and (bands == "independent" or (
                 bands != "exclusive" and not is_background_name(names[0])
-                and not (bands is None and _per_file(
+                and not (bands is None and per_file(
                     _SUMS_TO_ONE, src, lambda src: _sums_to_one(src, float(scale)))))):
             return RasterKind("probability", float(scale), ["background", *names], threshold,
                               background_band=False)
@@ -264,7 +264,7 @@ def _refuse_offset(src, gdal_scale: float | None) -> None:
                          f"(gdal_edit.py -offset 0 {name}).")
 
 
-#: _within_0_1 of the rasters already scanned, by file (:func:`_per_file`)
+#: _within_0_1 of the rasters already scanned, by file (:func:`per_file`)
 _WITHIN_0_1: dict[tuple, bool] = {}
 
 
@@ -294,7 +294,7 @@ def _refuse_unscaled(src, scale: float, tagged: bool) -> None:
     -unscale (GEOTILE_SCALE=255 copied) or -scale 0 255 0 1 (its GDAL scale 1/255 kept
     too), where no pixel would reach a threshold; not resampled uint8 codes (values
     between the steps of 1/``scale`` under that GDAL scale), read as codes."""
-    if not _per_file(_WITHIN_0_1, src, lambda raster: _within_0_1(raster, scale)):
+    if not per_file(_WITHIN_0_1, src, lambda raster: _within_0_1(raster, scale)):
         return
     name = Path(str(src.name)).name
     said = f"GEOTILE_SCALE={scale:g}" if tagged else f"GDAL scale {1 / scale:.6g}"
@@ -304,7 +304,7 @@ def _refuse_unscaled(src, scale: float, tagged: bool) -> None:
                      f"gdal_edit.py -scale 1 -mo GEOTILE_SCALE=1 {name}.")
 
 
-#: _sums_to_one of the rasters already sampled, by file (:func:`_per_file`)
+#: _sums_to_one of the rasters already sampled, by file (:func:`per_file`)
 _SUMS_TO_ONE: dict[tuple, bool] = {}
 #: how far from 1 a sampled pixel's bands may sum for named bands to be read as a softmax
 #: (float16 outputs, resampling), past the rounding of an integer type
@@ -358,7 +358,7 @@ def _only_0_255(src) -> bool:
     return counts is not None and counts[255] > 0 and not counts[1:255].any()
 
 
-#: _has_fraction of the rasters already scanned, by file (:func:`_per_file`)
+#: _has_fraction of the rasters already scanned, by file (:func:`per_file`)
 _FRACTION: dict[tuple, bool] = {}
 
 
@@ -370,7 +370,7 @@ def _has_fraction(src) -> bool:
         block = block[np.isfinite(block) & (block != src.nodata)]
         return bool((block != np.round(block)).any())
 
-    return _per_file(_FRACTION, src, lambda raster: _any_block(raster, fraction))
+    return per_file(_FRACTION, src, lambda raster: _any_block(raster, fraction))
 
 
 def binary_mask_kind(src, kind: RasterKind) -> RasterKind:
@@ -412,7 +412,7 @@ def ignores_255(ids: np.ndarray, named: bool) -> bool:
         named or not (others >= 128).any())
 
 
-#: ids_above_255 of the rasters already scanned, by file (:func:`_per_file`)
+#: ids_above_255 of the rasters already scanned, by file (:func:`per_file`)
 _ABOVE_255: dict[tuple, bool] = {}
 
 
@@ -428,7 +428,7 @@ def ids_above_255(src) -> bool:
         return bool(((block > 255) & (block != src.nodata if src.nodata is not None
                                       else True)).any())
 
-    return _per_file(_ABOVE_255, src, lambda raster: _any_block(raster, high))
+    return per_file(_ABOVE_255, src, lambda raster: _any_block(raster, high))
 
 
 def reads_nodata(src, kind: RasterKind) -> bool:
@@ -471,7 +471,7 @@ def value_bands(src) -> list[int] | None:
     return [b for b in range(1, src.count + 1) if b not in alpha] if alpha else None
 
 
-#: zero_one_kind's scans, by file (:func:`_per_file`)
+#: zero_one_kind's scans, by file (:func:`per_file`)
 _ZERO_ONE: dict[tuple, bool] = {}
 
 
@@ -510,7 +510,7 @@ def _holds_0_1(src) -> bool:
             found = found or bool(block.any())
         return found
 
-    return _per_file(_ZERO_ONE, src, zero_one)
+    return per_file(_ZERO_ONE, src, zero_one)
 
 
 def plain_bands(src, kind: RasterKind) -> tuple[list[int] | None, RasterKind]:
@@ -1245,7 +1245,7 @@ EDGE_RADIUS = 6
 EDGE_SHARE = 0.75
 #: about this many pixels a band of strips of the 0/255 scan reads
 _SCAN_PIXELS = 1 << 16
-#: counts_0_255 of the rasters already scanned, by file (:func:`_per_file`), oldest first
+#: counts_0_255 of the rasters already scanned, by file (:func:`per_file`), oldest first
 _SCANNED: dict[tuple, np.ndarray | None] = {}
 _SCANNED_MAX = 256
 
@@ -1309,16 +1309,16 @@ def counts_0_255(label) -> np.ndarray | None:
     float type: a 0/255 mask exported as UInt16 or Float32; NaN left out), or None: another
     raster, or one seen not to be a 0/255 mask (bands that differ, too many strays or too
     many away from edges, or more than a few all below 128). Read in bands of rows,
-    stopping there; once per file (cached: :func:`_per_file`)."""
+    stopping there; once per file (cached: :func:`per_file`)."""
     alpha = set(alpha_bands(label))
     if not may_hold_0_255(label.dtypes[0]) or label.count not in (1, 2, 3, 4) or (
             alpha & ({1} if label.count <= 2 else {1, 2, 3})) or (
             label.count == 2 and alpha != {2}):
         return None
-    return _per_file(_SCANNED, label, _scan_0_255)
+    return per_file(_SCANNED, label, _scan_0_255)
 
 
-def _per_file(cache: dict, src, compute):
+def per_file(cache: dict, src, compute):
     """``compute(src)``, once per file: kept in ``cache`` by absolute path, shape, inode,
     size and modification and change times (a file replaced by one of the same modification
     time, as tar, ``cp -p`` or rsync leave it, is another: its change time moved; the oldest
@@ -1339,10 +1339,6 @@ def _per_file(cache: dict, src, compute):
             del cache[next(iter(cache))]
         cache[key] = compute(src)
     return cache[key]
-
-
-#: :func:`_per_file` for other modules' caches
-per_file = _per_file
 
 
 def _any_block(src, hit) -> bool:
@@ -1528,7 +1524,7 @@ MASK_IDS = frozenset({1, 255})
 ZERO_TAG = "GEOTILE_ZERO"
 
 
-#: zero_nodata of the rasters already scanned, by file (:func:`_per_file`)
+#: zero_nodata of the rasters already scanned, by file (:func:`per_file`)
 _ZERO_NODATA: dict[tuple, ZeroNodata] = {}
 
 
@@ -1561,7 +1557,7 @@ def run_zero_nodata(meanings) -> bool:
 
 def _cached_zero_nodata(src) -> ZeroNodata:
     """:func:`zero_nodata` of one raster alone, once per file."""
-    return _per_file(_ZERO_NODATA, src, _zero_nodata)
+    return per_file(_ZERO_NODATA, src, _zero_nodata)
 
 
 def _zero_nodata(src) -> ZeroNodata:
