@@ -230,16 +230,17 @@ def image_entry(coco: Coco, image, name: str | None = None) -> dict:
     InputError in one line naming both files otherwise. ``name``: the file name to look for
     when ``image`` is another raster of the image's pixels (evaluate's prediction)."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key
+    from geotile.name_keys import name_key, nfc, raw_name
 
-    name = name_key(name or input_path(image).name)
+    shown = nfc(name or input_path(image).name)
+    name = name_key(shown)
     found = coco.by_name.get(name, [])
     if len(found) > 1:  # the same name in several folders: the one the path ends with
         found = path_ends(image, found, lambda e: e["file_name"])
     if not found:
-        listed = sorted(coco.by_name)
+        listed = sorted(raw_name(e["file_name"]) for v in coco.by_name.values() for e in v)
         example = ", ".join(listed[:3]) or "none"
-        raise InputError(f"{image}: not in {coco.path} (no image has file_name {name!r}; it "
+        raise InputError(f"{image}: not in {coco.path} (no image has file_name {shown!r}; it "
                          f"lists e.g. {example}). Give images the file names it lists.")
     if len(found) > 1 and len({base_path(e["file_name"]) for e in found}) == 1:
         ids = [str(e["id"]) for e in found]
@@ -247,7 +248,7 @@ def image_entry(coco: Coco, image, name: str | None = None) -> dict:
         raise InputError(f"{image}: {coco.path} lists {found[0]['file_name']} {times} (image "
                          f"ids {', '.join(ids[:-1])} and {ids[-1]}). Give each image one entry.")
     if len(found) > 1:
-        raise InputError(f"{image}: {coco.path} lists {len(found)} images named {name!r} "
+        raise InputError(f"{image}: {coco.path} lists {len(found)} images named {shown!r} "
                          f"({', '.join(e['file_name'] for e in found[:3])}); give the image "
                          "by a path that ends with one of them.")
     from geotile.name_keys import refuse_other_spelling

@@ -236,8 +236,9 @@ def _entry(path: Path, entries: list[_Entry], image) -> _Entry:
         found = path_ends(image, found, lambda e: e.name)
     if not found:
         listed = ", ".join(e.name for e in entries[:3]) or "none"
-        raise InputError(f"{image}: not in {path} (no <image> named {name!r}; it lists e.g. "
-                         f"{listed}). Give the images it names.")
+        raise InputError(f"{image}: not in {path} (no <image> named "
+                         f"{input_path(image).name!r}; it lists e.g. {listed}). Give the images "
+                         "it names.")
     if len(found) > 1:
         raise InputError(f"{image}: {path} lists {len(found)} images it may be: "
                          f"{found[0].what()} and {found[1].what()}. Give each image one "

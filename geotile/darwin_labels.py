@@ -217,6 +217,9 @@ def _pair(labels, files: list[tuple[Path, list[str]]], images) -> list[Path]:
     for image in images:
         source = Path(os.fspath(input_path(image)))
         found = by_name.get(name_key(source.name)) or by_stem.get(name_key(source.stem), [])
+        if len(found) > 1:  # TILE_1.tif and tile_1.tif: the file naming it as it is spelled
+            own = [f for f in found if source.name in names(_parse(f), spelled=True)]
+            found = own if len(own) == 1 else found
         if not found and source.stem in broken:
             _parse(broken[source.stem])  # its own error
         if len(found) != 1:

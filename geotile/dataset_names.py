@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from geotile.name_keys import name_key
+from geotile.name_keys import name_key, nfc
 
 #: what may follow an image's stem in its mask's name (``tile_mask.tif``, ``tile-gt.png``;
 #: any case; ISPRS's ``_label_noBoundary`` and ``_noBoundary``, FloodNet's ``_lab``,
@@ -143,7 +143,7 @@ def image_spelled_by(head: str, base: str, image_key: str) -> str | None:
     :func:`mask_bases` of the image whose stem in NFC is ``image_key``) as the mask spells
     it, Unicode form included (``Zu\u0308rich_1`` for ``Zu\u0308rich_1_mask``,
     ``IMG_Zu\u0308rich`` for ``MSK_Zu\u0308rich``); None for a SEN12MS land cover name."""
-    if image_key.startswith(base):  # the image's stem, or its scene
+    if name_key(image_key).startswith(base):  # the image's stem, or its scene
         return head + image_key[len(base):]
     for image, mask in PREFIXES:
         if base[:len(mask)].lower() == mask.lower():
@@ -169,7 +169,7 @@ def label_spelling(image, label_stem: str) -> str | None:
         for suffix in MASK_SUFFIXES:
             if names_mask_with(label_stem, base, suffix):
                 spelled = image_spelled_by(label_stem[:len(label_stem) - len(suffix)], base,
-                                           key)
+                                           nfc(path.stem))
                 return None if spelled is None else spelled + path.suffix
     tail = next((label_stem[i:] for i in range(len(label_stem))
                  if name_key(label_stem[i:]) == key), None)  # buildings_Zürich_1
@@ -298,13 +298,14 @@ def image_name(a: str, b: str) -> str | None:
     (:func:`name_key`)."""
     from geotile.spacenet import image_id
 
-    a, b = name_key(a), name_key(b)
+    a, b = nfc(a), nfc(b)  # compared by name_key, given as spelled
     if names_mask_of(b, a):
         return scene_of_mask(b, a) or a
     a, b = image_id(a), image_id(b)
-    if a == b or a.endswith("_" + b):
+    key_a, key_b = name_key(a), name_key(b)
+    if key_a == key_b or key_a.endswith("_" + key_b):
         return b
-    return a if b.endswith("_" + a) else None
+    return a if key_b.endswith("_" + key_a) else None
 
 
 def url_name(url: str) -> str:

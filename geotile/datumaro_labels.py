@@ -236,9 +236,10 @@ class _Index:
 
         self.by_name: dict[str, list[_Item]] = {}
         self.by_stem: dict[str, list[_Item]] = {}
+        self.names: dict[int, tuple] = {}  # id(item) -> its (name, ident), as spelled
         listed = []
         for it in items:
-            name, ident = _item_names(it)
+            name, ident = self.names[id(it)] = _item_names(it)
             if name:
                 self.by_name.setdefault(name_key(name), []).append(it)
             stems = (ident, PurePosixPath(name).stem if name else None)
@@ -254,11 +255,14 @@ def _pair(labels, index: _Index, image) -> _Item:
     stem (of several, the one of the subset a folder of the image's path names: datumaro's
     images/<subset>/); InputError naming the image for none or several."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key, refuse_other_spelling
+    from geotile.name_keys import name_key, refuse_other_spelling, same_spelling
 
     source = Path(os.fspath(input_path(image)))
     found = (index.by_name.get(name_key(source.name))
              or index.by_stem.get(name_key(source.stem)) or [])
+    if len(found) > 1:  # TILE_1.tif and tile_1.tif: the item spelling the image's name
+        found = same_spelling(image, found, lambda it: index.names[id(it)][0]
+                              or f"{index.names[id(it)][1]}{source.suffix}")
     if len(found) > 1:  # datumaro saves a subset's images in images/<subset>/
         folders = Path(os.path.abspath(source)).parent.parts
         ours = [it for it in found if it.path.stem in folders]
@@ -273,10 +277,11 @@ def _pair(labels, index: _Index, image) -> _Item:
                              f"{fix}.")
         raise InputError(f"{image}: no item of {labels} names it or its stem (it lists e.g. "
                          f"{short_repr(index.example)}). Give the images the export names.")
-    if not source.name.isascii():  # one spelling in NFC and NFD alike
-        name, ident = _item_names(found[0])
-        refuse_other_spelling(image, name if name and name_key(name) == name_key(source.name)
-                              else f"{ident}{source.suffix}", labels)
+    name, ident = index.names[id(found[0])]
+    listed = (name if name and name_key(name) == name_key(source.name)
+              else f"{ident or PurePosixPath(name).stem}{source.suffix}")
+    if listed.replace("\\", "/").rsplit("/", 1)[-1] != source.name:  # NFD, another case
+        refuse_other_spelling(image, listed, labels)
     return found[0]
 
 

@@ -537,6 +537,18 @@ def _named_partners(image, files: list[Path], given: set) -> tuple[list, list]:
     return own, found
 
 
+def _warn_other_case(image, found: Path, bases: list[str]) -> None:
+    """Warn where ``found`` (named after ``image`` by one of ``bases``) spells the image's
+    name in another letter case (TILE_1_DSM.tif for tile_1.tif)."""
+    from geotile.dataset_names import names_elevation_of
+    from geotile.name_keys import nfc, warn_other_case
+
+    stem = Path(image).stem
+    base = next(b for b in bases if names_elevation_of(found.stem, b, stem))
+    if base == stem:
+        warn_other_case(image, nfc(found.stem)[:len(nfc(base))] + Path(image).suffix, found)
+
+
 def without_paired_images(images, extra):
     """``images`` (:class:`geotile.input_files.Inputs`) without those that a folder or a
     pattern listed and that are, by name, another image's raster in their folder given as
@@ -617,6 +629,7 @@ def pair_extra_bands(images: Sequence, extra, dates: bool = False,
                 raise InputError(
                     f"{image}: {len(found) or 'no'} extra-bands raster(s) named {named} in "
                     f"{where}{why}. Give one file per image with --extra-bands.")
+            _warn_other_case(image, found[0], bases)
             paired.append(found[0])
         return paired
     if len(paths) != len(images):

@@ -94,14 +94,14 @@ def _is_image(path: Path) -> bool:
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:
-    """``files`` by stem in NFC (:func:`~geotile.dataset_names.name_key`); an OSM extract's
-    tile_a.osm.pbf by tile_a, as make-masks pairs it."""
+    """``files`` by stem in NFC, letter case kept (:func:`~geotile.name_keys.nfc`); an OSM
+    extract's tile_a.osm.pbf by tile_a, as make-masks pairs it."""
     from geotile.label_folders import label_stem
-    from geotile.name_keys import name_key
+    from geotile.name_keys import nfc
 
     stems: dict[str, Path] = {}
     for path in files:
-        key = name_key(label_stem(path))
+        key = nfc(label_stem(path))
         if key in stems:
             raise InputError(f"{folder}: {stems[key].name} and {path.name} share the name "
                              f"{key!r}; keep one file per image in the folder.")
@@ -113,6 +113,30 @@ def listed_names(paths, limit: int = 5) -> str:
     names = [Path(p).name for p in paths]
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
                                        else "")
+
+
+def _pair_other_case(pairs: dict, preds: dict, trues: dict, rest_pred: list,
+                     rest_true: list, truth) -> None:
+    """Pair, in place, a prediction with the one truth left whose stem differs from its own
+    in letter case only (truth made on Windows/macOS: TILE_1.tif for tile_1.tif), where no
+    other prediction left is so named; a warning names both."""
+    from geotile.name_keys import name_key, warn_other_case
+
+    def by_key(stems):
+        found: dict[str, list[str]] = {}
+        for stem in stems:
+            found.setdefault(name_key(stem), []).append(stem)
+        return found
+
+    left_pred, left_true = by_key(rest_pred), by_key(rest_true)
+    for key, (p, *more) in left_pred.items():
+        if more or len(left_true.get(key, ())) != 1:
+            continue
+        t = left_true[key][0]
+        warn_other_case(preds[p], t + preds[p].suffix, trues[t].parent)
+        pairs[trues[t].stem] = (preds[p], trues[t])
+        rest_pred.remove(p)
+        rest_true.remove(t)
 
 
 def _pair_first_masks(pairs: dict, preds: dict, trues: dict, rest_pred: list,
@@ -167,6 +191,7 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     pairs = {label_stem(trues[key]): (preds[key], trues[key]) for key in trues if key in preds}
     rest_pred = [s for s in preds if s not in trues]
     rest_true = [s for s in trues if s not in preds]
+    _pair_other_case(pairs, preds, trues, rest_pred, rest_true, truth)
     _pair_first_masks(pairs, preds, trues, rest_pred, rest_true)
     for t in list(rest_true):
         found = [(p, name) for p in rest_pred if (name := image_name(p, t)) is not None]

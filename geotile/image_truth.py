@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,15 +45,17 @@ class ImageTruth:
 
 
 def image_stem(path, known: set[str] | None) -> str:
-    """The stem of the image ``path`` stands for: its own, or without a prediction suffix
-    when only that one is ``known`` (None: any is)."""
+    """The stem of the image ``path`` stands for, in NFC: its own, or without a prediction
+    suffix when only that one is ``known`` (stems as :func:`name_key` gives them; None: any
+    is)."""
     from geotile.input_paths import input_path
 
-    stem = name_key(input_path(path).stem)
-    if known is None or stem in known:
+    stem = unicodedata.normalize("NFC", input_path(path).stem)  # its case kept, for messages
+    key = name_key(stem)
+    if known is None or key in known:
         return stem
     for suffix in PREDICTION_SUFFIXES:
-        if stem.lower().endswith(suffix) and stem[: -len(suffix)] in known:
+        if key.endswith(suffix) and key[: -len(suffix)] in known:
             return stem[: -len(suffix)]
     return stem
 
@@ -83,10 +86,11 @@ def coco_truth(coco, grids: list) -> list[ImageTruth]:
 
 
 def name_stems(names) -> dict[str, list[str]]:
-    """The stem of each image name of ``names`` -> those names."""
+    """The stem of each image name of ``names`` (as :func:`name_key` gives it) -> those
+    names."""
     by_stem: dict[str, list[str]] = {}
     for name in names:
-        by_stem.setdefault(Path(name).stem, []).append(name)
+        by_stem.setdefault(name_key(Path(name).stem), []).append(name)
     return by_stem
 
 
@@ -101,7 +105,7 @@ def entry_name(grid, source, names, by_stem: dict[str, list[str]]) -> str | None
     if own in names:
         return own
     stem = image_stem(grid, set(by_stem))
-    names = sorted(by_stem.get(stem, []))
+    names = sorted(by_stem.get(name_key(stem), []))
     if len(names) > 1:
         raise InputError(f"{grid}: {source} lists {', '.join(names[:-1])} and {names[-1]}, "
                          f"all of stem {stem!r}, so its name fits each. Name the prediction "
@@ -116,7 +120,7 @@ def yolo_truth(truth, grids: list) -> list[ImageTruth]:
     from geotile.name_keys import refuse_other_spelling
     from geotile.yolo_labels import CATEGORY, check_images, label_files, read_yolo
 
-    known = {f.stem for f in label_files(truth) or []}
+    known = {name_key(f.stem) for f in label_files(truth) or []}
     yolo = read_yolo(truth, [stand_in(g, known) for g in grids])
     for grid, file in zip(grids, yolo.files, strict=True):  # stand_in spells names in NFC
         if file is not None:

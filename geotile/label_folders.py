@@ -91,7 +91,7 @@ def pair_labels(labels, images, rasters: bool = False,
     from geotile.dataset_names import catalog_tile, image_name, label_spelling, scene_of_mask
     from geotile.image_stems import image_stem
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key, refuse_other_spelling
+    from geotile.name_keys import name_key, nfc, refuse_other_spelling
     from geotile.spacenet import image_id
 
     # an image is never its own label (a GeoNRW city's <E>_<N>_rgb.jp2 beside its _seg.tif)
@@ -135,8 +135,8 @@ def pair_labels(labels, images, rasters: bool = False,
     named: dict[Path, dict[str, list]] = defaultdict(dict)
     for image, (f,) in zip(images, found, strict=True):
         stem = name_key(image_stem(image))
-        key = (scene_of_mask(name_key(stem_of(f)), stem) or catalog_tile(stem)
-               or image_id(stem))
+        key = (scene_of_mask(name_key(stem_of(f)), stem)
+               or catalog_tile(nfc(image_stem(image))) or image_id(stem))  # Maxar's hex ids
         named[f].setdefault(key, []).append(image)
     for f, by_name in named.items():
         if len(by_name) > 1:

@@ -447,18 +447,21 @@ def _box(where: str, box):
 def _row_of(path: Path, image, by_name: dict, examples: list) -> _Row:
     from geotile.dataset_names import url_file_name
     from geotile.input_paths import input_path
-    from geotile.name_keys import refuse_other_spelling
+    from geotile.name_keys import refuse_other_spelling, same_spelling
 
     name = name_key(input_path(image).name)
     rows = list({id(r): r for r in by_name.get(name, [])}.values())
+    if len(rows) > 1:  # TILE_1.tif and tile_1.tif: the row spelling it (of v1's rows: all)
+        rows = same_spelling(image, rows, lambda r: url_file_name(r.shown))
     if not rows:
         listed = ", ".join(examples) or "none"
         raise InputError(f"{image}: not in {path} (no data row's external_id, global_key or "
-                         f"row_data is named {name!r}; its rows name e.g. {listed}). Give the "
-                         "images its rows name.")
+                         f"row_data is named {input_path(image).name!r}; its rows name e.g. "
+                         f"{listed}). Give the images its rows name.")
     ids = list(dict.fromkeys(r.id for r in rows))
     if len(ids) > 1:
-        raise InputError(f"{image}: {path} holds {len(ids)} data rows named {name!r} "
+        raise InputError(f"{image}: {path} holds {len(ids)} data rows named "
+                         f"{input_path(image).name!r} "
                          f"({', '.join(ids[:4])}). Export one data row per image (or give each "
                          "its own external_id).")
     refuse_other_spelling(image, url_file_name(rows[0].shown), path)

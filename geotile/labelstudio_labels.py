@@ -192,20 +192,25 @@ def _image_ref(path: Path, key: str, data: dict, minimal: bool) -> str:
 def _task_of(path: Path, image, by_name: dict) -> dict:
     from geotile.dataset_names import url_file_name
     from geotile.input_paths import input_path
-    from geotile.name_keys import refuse_other_spelling
+    from geotile.name_keys import refuse_other_spelling, same_spelling
 
     name = name_key(input_path(image).name)
     tasks = by_name.get(name, [])
     if not tasks:  # an upload's name: 8a9b7c1d-img.png for img.png
         tasks = [t for key, found in by_name.items() for t in found
                  if without_upload_prefix(key) == name and key != name]
+    if len(tasks) > 1:  # TILE_1.tif and tile_1.tif: the task spelling the image's name
+        tasks = same_spelling(image, tasks, lambda t: url_file_name(t["image"]))
     if not tasks:
-        listed = ", ".join(sorted(by_name)[:3]) or "none"
-        raise InputError(f"{image}: not in {path} (no task's image is named {name!r}; its "
+        listed = ", ".join(sorted(url_file_name(t["image"]) for found in by_name.values()
+                                  for t in found)[:3]) or "none"
+        raise InputError(f"{image}: not in {path} (no task's image is named "
+                         f"{input_path(image).name!r}; its "
                          f"tasks name e.g. {listed}). Give the images its tasks name.")
     if len(tasks) > 1:
         ids = ", ".join(str(t["id"]) for t in tasks[:4])
-        raise InputError(f"{image}: {path} holds {len(tasks)} tasks of {name!r} (ids {ids}). "
+        raise InputError(f"{image}: {path} holds {len(tasks)} tasks of "
+                         f"{input_path(image).name!r} (ids {ids}). "
                          "Delete the duplicate tasks in Label Studio and export again.")
     refuse_other_spelling(image, url_file_name(tasks[0]["image"]), path)
     return tasks[0]

@@ -23,6 +23,7 @@ from geotile.dataset_names import (
 from geotile.errors import InputError
 from geotile.image_stems import image_stem
 from geotile.input_files import RASTER_SUFFIXES
+from geotile.name_keys import nfc
 from geotile.plurals import counted
 from geotile.sidecars import SIDECAR_SUFFIXES
 
@@ -240,12 +241,15 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
             # a raster beside files of its name (world file, .prj, style) is the mask
             found = [f for f in found if f.suffix.lower() in RASTER_SUFFIXES] or found
             if len(found) > 1:  # Zürich_1_mask in NFC and NFD: the one spelled as the image
-                found = _spelled_as(image, found, suffix, base, stem)
+                found = _spelled_as(image, found, suffix, base)
             if found:
                 break
         if not found and missing_ok:
             paired.append(None)
             continue
+        spelling = nfc(image_stem(image))  # as messages show it (name_key folds its case)
+        if not found:
+            bases = mask_bases(spelling)
         if not found and others:
             names = ", ".join(dict.fromkeys(Path(o).name for o in others))
             raise InputError(
@@ -255,7 +259,7 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
                 "image's mask after its whole name, or give --masks files."
             )
         if not found:
-            scene = scene_name(stem)  # a FLAIR IMG_'s MSK_ name takes no suffix
+            scene = scene_name(spelling)  # a FLAIR IMG_'s MSK_ name takes no suffix
             example = f"{scene}_label.*" if scene else f"{bases[0]}_mask.*"
             raise InputError(
                 f"{image}: no mask named {' or '.join(f'{b}.*' for b in bases)} in {where}, "
@@ -269,22 +273,25 @@ def _pair_by_stem(images: Sequence[str | Path], files: list[Path], where: str,
                 "Keep one, or give the mask file with --masks."
             )
         # the image as the mask spells it: its base as written, the (ASCII) suffix cut off
-        head = found[0].stem[:len(found[0].stem) - len(suffix)]
-        spelled = image_spelled_by(head, base, stem)  # Zürich_1_mask, MSK_Zürich
+        spelled = _spelled(found[0], suffix, base, spelling)  # Zürich_1_mask, MSK_Zürich
         if spelled is not None:
             refuse_other_spelling(image, spelled + input_path(image).suffix, found[0])
         paired.append(found[0])
     return paired
 
 
-def _spelled_as(image, found: list[Path], suffix: str, base: str, stem: str) -> list[Path]:
-    """Of masks ``found`` for ``image`` (stem ``stem`` in NFC) through ``base`` and
-    ``suffix``, the one that spells the image as its name does, where only one does."""
-    from geotile.input_paths import input_path
+def _spelled(mask: Path, suffix: str, base: str, spelling: str) -> str | None:
+    """The image's stem (``spelling``, one of whose bases is ``base``) as ``mask``, named
+    with ``suffix``, spells it: its base as written, the (ASCII) suffix cut off."""
+    return image_spelled_by(mask.stem[:len(mask.stem) - len(suffix)], base, spelling)
 
-    spelled = input_path(image).stem
-    same = [f for f in found if image_spelled_by(
-        f.stem[:len(f.stem) - len(suffix)], base, stem) == spelled]
+
+def _spelled_as(image, found: list[Path], suffix: str, base: str) -> list[Path]:
+    """Of masks ``found`` for ``image`` through ``base`` and ``suffix``, the one that spells
+    the image as its name does (Unicode form and letter case: Zürich_1_mask in NFC and
+    NFD, TILE_1_mask beside tile_1_mask), where only one does."""
+    spelled = image_stem(image)
+    same = [f for f in found if _spelled(f, suffix, base, nfc(spelled)) == spelled]
     return same if len(same) == 1 else found
 
 

@@ -7,10 +7,24 @@ import unicodedata
 from pathlib import Path
 
 
+def nfc(name: str) -> str:
+    """``name`` in Unicode NFC, its letter case kept: as messages and spellings show it."""
+    return unicodedata.normalize("NFC", name)
+
+
 def name_key(name: str) -> str:
     """``name`` as files are paired by it: in Unicode NFC (macOS writes Zürich as Zu +
-    U+0308, NFD; Linux and Windows keep what they are given), so both spell one name."""
-    return unicodedata.normalize("NFC", name)
+    U+0308, NFD; Linux and Windows keep what they are given), so both spell one name, and
+    case-folded (Windows and macOS disks find IMG_1.JPG as img_1.jpg, so exports made there
+    spell names in any case)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _difference(a: str, b: str) -> str:
+    """How two names of one :func:`name_key` differ: in Unicode form only, or in letter case
+    ("" where they are spelled alike)."""
+    nfc = [unicodedata.normalize("NFC", n) for n in (a, b)]
+    return "" if a == b else "Unicode form (NFC/NFD)" if nfc[0] == nfc[1] else "letter case"
 
 
 def raw_name(name: str) -> str:
@@ -51,10 +65,27 @@ def refuse_other_spelling(image, listed: str, labels) -> None:
     """InputError where ``listed`` (``image``'s name in NFC only) spells another file beside
     it: the labels name that one (both forms of a name on one disk)."""
     from geotile.errors import InputError
+    from geotile.input_paths import input_path
 
     beside = other_spelling_beside(image, listed)
     if beside is not None:
+        how = _difference(beside.name, input_path(image).name)
+        fix = " (convmv --nfc)" if how.startswith("Unicode") else ""
         raise InputError(f"{image}: {labels} lists {listed!r}, the file {beside.name} beside "
-                         "it, whose name differs from this one's only in Unicode form (NFC/"
-                         "NFD); the labels are that file's. Rename one of the two (convmv "
-                         "--nfc), or give the one the labels name.")
+                         f"it, whose name differs from this one's only in {how}; the labels "
+                         f"are that file's. Rename one of the two{fix}, or give the one the "
+                         "labels name.")
+    warn_other_case(image, listed, labels)
+
+
+def warn_other_case(image, listed: str, labels) -> None:
+    """Warn that ``labels`` spell ``image``'s name in another letter case (an export made on
+    Windows/macOS), paired all the same: no other file beside it is spelled so."""
+    from geotile.input_paths import input_path
+    from geotile.user_warnings import warn
+
+    spelled, name = raw_name(listed), input_path(image).name
+    if name_key(spelled) == name_key(name) and _difference(spelled, name) == "letter case":
+        warn(f"{image}: {labels} names it {spelled!r}, in another letter case (made on "
+             f"Windows/macOS, whose disks ignore case); paired with {name}. Rename one to "
+             "the other's spelling to silence this.")

@@ -330,7 +330,7 @@ def _images_of(tables: dict, rasters: list, images, sources: dict | None = None)
     """{ImageId: (transform, CRS)} of the rasters that the tables' ImageIds name (``sources``
     filled with {ImageId: raster}); an InputError for an ImageId with lines that none names,
     or a raster without a CRS."""
-    from geotile.name_keys import other_spelling_beside
+    from geotile.name_keys import other_spelling_beside, warn_other_case
     from geotile.no_georef import map_crs
     from geotile.raster import open_raster
     from geotile.spacenet import check_in_image, id_spelling, match_image
@@ -346,6 +346,8 @@ def _images_of(tables: dict, rasters: list, images, sources: dict | None = None)
             spelled = id_spelling(raster, found)  # Zürich_1 NFC: not the NFD file beside
             if spelled is not None and other_spelling_beside(raster, spelled) is not None:
                 continue
+            if spelled is not None:  # TILE_1 for tile_1.tif: paired, said
+                warn_other_case(raster, spelled, path)
             with open_raster(raster) as src:
                 crs, transform, size = map_crs(src), src.transform, (src.width, src.height)
             if found in placed and placed[found] != (transform, crs):

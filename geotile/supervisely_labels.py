@@ -188,8 +188,10 @@ def _place(found, position: int) -> str:
 def image_name(ann: Path, spelled: bool = False) -> str:
     """The file name of the image an ann file annotates (``x.png.json``: ``x.png``), in NFC
     unless ``spelled``."""
+    from geotile.name_keys import nfc
+
     name = ann.name[:-5] if ann.name.lower().endswith(".json") else ann.name
-    return name if spelled else name_key(name)
+    return name if spelled else nfc(name)
 
 
 def _pair(labels: Path, files: list[Path], images) -> list[Path]:
@@ -202,8 +204,8 @@ def _pair(labels: Path, files: list[Path], images) -> list[Path]:
     by_name: dict[str, list[Path]] = {}
     by_stem: dict[str, list[Path]] = {}
     for f in files:
-        by_name.setdefault(image_name(f), []).append(f)
-        by_stem.setdefault(Path(image_name(f)).stem, []).append(f)
+        by_name.setdefault(name_key(image_name(f)), []).append(f)
+        by_stem.setdefault(name_key(Path(image_name(f)).stem), []).append(f)
     chosen = []
     for image in images:
         source = Path(os.fspath(input_path(image)))

@@ -263,15 +263,20 @@ def _entry(path: Path, by_name: dict, image):
     """(key, entry, (width, height, EXIF orientation), bytes) of ``image``: its entry by
     file name (of its bytes among entries of one name); InputError naming both files otherwise."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key, refuse_other_spelling
+    from geotile.dataset_names import url_file_name
+    from geotile.name_keys import name_key, refuse_other_spelling, same_spelling
     from geotile.turned_images import image_view
 
     source = input_path(image)
     orientation, width, height, _ = image_view(image)
     size = os.path.getsize(source) if isinstance(source, Path) else None
     found = by_name.get(name_key(source.name), [])
+    if len(found) > 1:  # TILE_1.tif and tile_1.tif: the entry spelled as the image is
+        found = same_spelling(image, found,
+                              lambda key_entry: url_file_name(str(key_entry[1]["filename"])))
     if not found:
-        example = ", ".join(sorted(by_name)[:3]) or "none"
+        example = ", ".join(sorted(str(e["filename"]) for entries in by_name.values()
+                                   for _, e in entries)[:3]) or "none"
         raise InputError(f"{image}: not in {path} (no entry has filename {source.name!r}; it "
                          f"lists e.g. {example}). Give images the file names it lists.")
     if len(found) > 1:
@@ -284,7 +289,7 @@ def _entry(path: Path, by_name: dict, image):
                              "is it. Give each image one entry, or images of distinct names.")
         found = same
     key, entry = found[0]
-    refuse_other_spelling(image, str(entry["filename"]), path)
+    refuse_other_spelling(image, url_file_name(str(entry["filename"])), path)
     return key, entry, (width, height, orientation), size
 
 
