@@ -262,8 +262,8 @@ def _names(path: Path, by_name: dict, field: str | None) -> tuple[list[str], int
 def _entry(path: Path, by_name: dict, image):
     """(key, entry, (width, height, EXIF orientation), bytes) of ``image``: its entry by
     file name (of its bytes among entries of one name); InputError naming both files otherwise."""
-    from geotile.input_paths import input_path
     from geotile.dataset_names import url_file_name
+    from geotile.input_paths import input_path
     from geotile.name_keys import name_key, refuse_other_spelling, same_spelling
     from geotile.turned_images import image_view
 

@@ -310,3 +310,20 @@ def test_an_export_listing_both_cases_gives_each_image_its_own(tmp_path, run_cli
     assert "letter case" not in result.output
     assert read_mask(tmp_path / "out" / f"{images[0].stem}.tif")[0][10, 10] == 1
     assert not read_mask(tmp_path / "out" / f"{images[1].stem}.tif")[0].any()
+
+
+def test_evaluate_places_a_road_csv_s_id_in_another_case(tmp_path, run_cli, make_raster):
+    """A SpaceNet road CSV of ImageId AOI_TILE_1, --image holding RGB-PanSharpen_aoi_tile_1
+    .tif: the lines were scored on it in silence; now a warning names both spellings."""
+    from tests.test_lines import road_network, write_lines
+    from tests.test_spacenet_roads import CELL, SIZE, TRANSFORM, X0, Y0, roads_csv, scored
+
+    (tmp_path / "images").mkdir()
+    make_raster("images/RGB-PanSharpen_aoi_tile_1.tif", np.zeros((3, SIZE, SIZE), np.uint8),
+                transform=TRANSFORM)
+    truth = roads_csv(tmp_path / "truth.csv", image_id="AOI_TILE_1", empty=())
+    pred = write_lines(tmp_path / "pred.geojson", road_network(X0, Y0, SIZE * CELL))
+    got = scored(run_cli, pred, truth, "--image", tmp_path / "images")
+    assert got["precision"] == pytest.approx(1.0) and got["recall"] == pytest.approx(1.0)
+    result = run_cli("evaluate", pred, truth, "--image", tmp_path / "images")
+    _warned(result, "AOI_TILE_1", "aoi_tile_1.tif")
