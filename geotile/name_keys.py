@@ -44,21 +44,30 @@ def same_spelling(image, entries: list, listed) -> list:
 
 
 def other_spelling_beside(image, listed: str) -> Path | None:
-    """The file beside ``image`` spelled as ``listed`` (a name equal to the image's in NFC
-    only), where that is another file than the image: the one the labels name; else None."""
+    """The file beside ``image`` spelled as ``listed`` (a name equal to the image's by
+    :func:`name_key` only; its extension in either case: labels paired by stem spell none),
+    where that is another file than the image: the one the labels name; else None. A few
+    stats, for names spelled otherwise only: no folder is listed."""
     from geotile.input_paths import input_path
 
     path = input_path(image)
     if not isinstance(path, Path):
         return None  # a GDAL virtual path
-    beside = path.parent / raw_name(listed)
-    if beside.name == path.name or name_key(beside.name) != name_key(path.name) or \
-            not beside.is_file():
+    name = raw_name(listed)
+    if name == path.name or name_key(name) != name_key(path.name):
         return None
-    try:
-        return None if os.path.samefile(beside, path) else beside  # macOS: one file
-    except OSError:
-        return None
+    stem, dot, suffix = name.rpartition(".")
+    cases = (f"{stem}.{suffix.lower()}", f"{stem}.{suffix.upper()}") if dot else ()
+    for spelled in dict.fromkeys([name, *cases]):
+        beside = path.parent / spelled
+        if spelled == path.name or not beside.is_file():
+            continue
+        try:
+            if not os.path.samefile(beside, path):  # macOS: one file
+                return beside
+        except OSError:
+            continue
+    return None
 
 
 def refuse_other_spelling(image, listed: str, labels) -> None:

@@ -327,3 +327,18 @@ def test_evaluate_places_a_road_csv_s_id_in_another_case(tmp_path, run_cli, make
     assert got["precision"] == pytest.approx(1.0) and got["recall"] == pytest.approx(1.0)
     result = run_cli("evaluate", pred, truth, "--image", tmp_path / "images")
     _warned(result, "AOI_TILE_1", "aoi_tile_1.tif")
+
+
+@pytest.mark.parametrize("kind", ["yolo", "spacenet"])
+def test_a_stem_in_another_case_is_the_file_of_its_spelling_whatever_its_suffix(
+        tmp_path, run_cli, kind):
+    """images/TILE_1.TIF and images/tile_1.tif, labels of TILE_1 (by stem): TILE_1.TIF gets
+    them; tile_1.tif took them too (exit 0); now it is refused naming both spellings."""
+    own, other = _image(tmp_path, f"{LISTED}.TIF"), _image(tmp_path)
+    labels = FORMATS[kind](tmp_path, LISTED)
+    result = run_cli("make-masks", labels, own, "-o", tmp_path / "c.tif")
+    assert result.exit_code == 0, result.output
+    assert read_mask(tmp_path / "c.tif")[0][10, 10] == 1
+    result = run_cli("make-masks", labels, other, "-o", tmp_path / "d.tif")
+    assert_one_line_error(result, f"{LISTED}.TIF", "letter case", "Rename")
+    assert not (tmp_path / "d.tif").exists()
