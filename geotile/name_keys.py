@@ -90,11 +90,13 @@ def refuse_other_spelling(image, listed: str, labels) -> None:
 def warn_other_case(image, listed: str, labels) -> None:
     """Warn that ``labels`` spell ``image``'s name in another letter case (an export made on
     Windows/macOS), paired all the same: no other file beside it is spelled so."""
+    from geotile.errors import GeotileWarning
     from geotile.input_paths import input_path
     from geotile.user_warnings import warn
 
     spelled, name = raw_name(listed), input_path(image).name
     if name_key(spelled) == name_key(name) and _difference(spelled, name) == "letter case":
-        warn(f"{image}: {labels} names it {spelled!r}, in another letter case (made on "
-             f"Windows/macOS, whose disks ignore case); paired with {name}. Rename one to "
-             "the other's spelling to silence this.")
+        why = ("in another letter case (made on Windows/macOS, whose disks ignore case); "
+               "paired all the same. Rename one to the other's spelling to silence this.")
+        warn(GeotileWarning(f"{image}: {labels} names it {spelled!r}, {why}",
+                            about=os.fspath(image), advice=f"labels name it {why}"))

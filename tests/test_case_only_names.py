@@ -342,3 +342,18 @@ def test_a_stem_in_another_case_is_the_file_of_its_spelling_whatever_its_suffix(
     result = run_cli("make-masks", labels, other, "-o", tmp_path / "d.tif")
     assert_one_line_error(result, f"{LISTED}.TIF", "letter case", "Rename")
     assert not (tmp_path / "d.tif").exists()
+
+
+def test_many_images_in_another_case_are_warned_of_once(tmp_path, run_cli):
+    """A YOLO folder of IMG_<n>.txt for img_<n>.tif: a warning per image (one line each of a
+    folder of thousands); now the first in full, the others in one line with their count."""
+    labels = FORMATS["yolo"](tmp_path, "IMG_0")
+    images = [_image(tmp_path, f"img_{n}.tif") for n in range(4)]
+    for n in range(1, 4):
+        (labels / f"IMG_{n}.txt").write_text((labels / "IMG_0.txt").read_text())
+    result = run_cli("make-masks", labels, *images, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "letter case" in line]
+    assert len(said) == 2 and "'IMG_0.tif'" in said[0], said
+    assert f"{len(images) - 1} more images" in said[1]
+    assert all(read_mask(tmp_path / "out" / i.name)[0][10, 10] == 1 for i in images)
