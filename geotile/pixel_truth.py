@@ -206,8 +206,8 @@ def _check_named(prediction, one: ImageTruth, listed: list[str] | None) -> None:
         stem = Path(name.replace("\\", "/")).stem
         stems[name] = {name_key(stem), name_key(without_upload_prefix(stem))}
     known = set().union(*stems.values())
-    stem = image_stem(prediction, known)
-    own = stems[one.entry] if one.entry in stems else {image_stem(one.image, known)}
+    stem = name_key(image_stem(prediction, known))
+    own = stems[one.entry] if one.entry in stems else {name_key(image_stem(one.image, known))}
     if stem in known and stem not in own:
         named = next(name for name, others in stems.items() if stem in others)
         raise InputError(f"{prediction}: named after {named} of {one.source}, but --image "

@@ -357,3 +357,15 @@ def test_many_images_in_another_case_are_warned_of_once(tmp_path, run_cli):
     assert len(said) == 2 and "'IMG_0.tif'" in said[0], said
     assert f"{len(images) - 1} more images" in said[1]
     assert all(read_mask(tmp_path / "out" / i.name)[0][10, 10] == 1 for i in images)
+
+
+def test_a_vector_prediction_named_after_another_image_in_capitals_is_refused(tmp_path,
+                                                                            run_cli):
+    """A.geojson (vectorize's of A.tif) with --image B's raster, truth listing A.JPG and
+    B.JPG: scored against B's truth it would be an FP (exit 0); refused, as in lower case."""
+    from tests.test_evaluate_pixel_truth_pairing import _classes, _coco, _square_geojson
+
+    truth = _coco(tmp_path / "annotation.json", ("A.JPG", "B.JPG"))
+    pred = _square_geojson(tmp_path / "A.geojson")
+    assert_one_line_error(run_cli("evaluate", pred, truth, "--image",
+                                  _classes(tmp_path / "B.tif")), "A.geojson", "A.JPG", "B.tif")
