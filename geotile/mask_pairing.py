@@ -159,9 +159,11 @@ def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
     """The images ``mask`` is named after: those of its stem, else those whose stem (or
     scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its stem
     (:mod:`geotile.dataset_names`)."""
+    spelled = [nfc(image_stem(image)) for image in images]
+    same = [i for i, s in enumerate(spelled) if s == nfc(Path(mask).stem)]  # TILE_1, tile_1
     stem = name_key(Path(mask).stem)
-    stems = [name_key(image_stem(image)) for image in images]
-    exact = [i for i, s in enumerate(stems) if s == stem]
+    stems = [name_key(s) for s in spelled]
+    exact = same or [i for i, s in enumerate(stems) if s == stem]
     return exact or [i for i, s in enumerate(stems) if names_mask_of(stem, s)]
 
 

@@ -369,3 +369,19 @@ def test_a_vector_prediction_named_after_another_image_in_capitals_is_refused(tm
     pred = _square_geojson(tmp_path / "A.geojson")
     assert_one_line_error(run_cli("evaluate", pred, truth, "--image",
                                   _classes(tmp_path / "B.tif")), "A.geojson", "A.JPG", "B.tif")
+
+
+def test_mask_files_of_two_cases_given_one_by_one_go_to_their_own_images(tmp_path, run_cli):
+    """tile TILE_1.tif tile_1.tif --masks masks/tile_1.tif masks/TILE_1.tif (listed in the
+    other order): each image is cut with its own mask (an empty one for tile_1)."""
+    images = [_image(tmp_path, f"{LISTED}.tif"), _image(tmp_path)]
+    _mask(tmp_path / "masks" / f"{LISTED}.tif")
+    write_raster(tmp_path / "masks" / f"{DISK}.tif", np.zeros((H, W), np.uint8))
+    result = run_cli("tile", *images, "--masks", tmp_path / "masks" / f"{DISK}.tif",
+                     "--masks", tmp_path / "masks" / f"{LISTED}.tif", "-o", tmp_path / "out",
+                     "--size", "16")
+    assert result.exit_code == 0, result.output
+    assert "letter case" not in result.output
+    cut = {name: [read_mask(m)[0].any() for m in (tmp_path / "out" / "masks").iterdir()
+                  if m.name.startswith(name)] for name in (LISTED, DISK)}
+    assert any(cut[LISTED]) and cut[DISK] and not any(cut[DISK])
