@@ -526,6 +526,7 @@ def _named_partners(image, files: list[Path], given: set) -> tuple[list, list]:
         names_elevation_of,
         names_mask_of,
     )
+    from geotile.name_keys import nfc
 
     stem = Path(image).stem
     bases = elevation_bases(stem)
@@ -534,6 +535,9 @@ def _named_partners(image, files: list[Path], given: set) -> tuple[list, list]:
            and (name_key(f.stem) in keys or not names_mask_of(f.stem, stem))]
     found = next(([f for f in own if names_elevation_of(f.stem, base, stem)] for base in bases
                   if any(names_elevation_of(f.stem, base, stem) for f in own)), [])
+    if len(found) > 1:  # TILE_1_DSM.tif beside tile_1_dsm.tif: the one spelled as the image
+        spelled = [f for f in found if any(nfc(f.stem).startswith(nfc(b)) for b in bases)]
+        found = spelled if len(spelled) == 1 else found
     return own, found
 
 

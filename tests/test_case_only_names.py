@@ -173,13 +173,20 @@ def test_tile_masks_of_two_cases_each_go_to_their_own_image(tmp_path, run_cli):
     """masks/TILE_1.tif and masks/tile_1.tif, images of both names: each takes its own (not
     "several masks match"), with no warning."""
     images = [_image(tmp_path, f"{LISTED}.tif"), _image(tmp_path)]
-    for name in (LISTED, DISK):
-        _mask(tmp_path / "masks" / f"{name}.tif")
+    _mask(tmp_path / "masks" / f"{LISTED}.tif")
+    write_raster(tmp_path / "masks" / f"{DISK}.tif", np.zeros((H, W), np.uint8))
     for image in images:
         result = run_cli("tile", image, "--masks", tmp_path / "masks", "-o",
                          tmp_path / image.stem, "--size", "16")
         assert result.exit_code == 0, result.output
         assert "letter case" not in result.output
+    result = run_cli("tile", *images, "--masks", tmp_path / "masks", "-o", tmp_path / "both",
+                     "--size", "16")  # in one run
+    assert result.exit_code == 0, result.output
+    assert "letter case" not in result.output
+    cut = {name: [read_mask(m)[0].any() for m in (tmp_path / "both" / "masks").iterdir()
+                  if m.name.startswith(name)] for name in (LISTED, DISK)}
+    assert any(cut[LISTED]) and cut[DISK] and not any(cut[DISK])
 
 
 def test_evaluate_truth_in_another_case_is_scored(tmp_path, run_cli):
@@ -385,3 +392,19 @@ def test_mask_files_of_two_cases_given_one_by_one_go_to_their_own_images(tmp_pat
     cut = {name: [read_mask(m)[0].any() for m in (tmp_path / "out" / "masks").iterdir()
                   if m.name.startswith(name)] for name in (LISTED, DISK)}
     assert any(cut[LISTED]) and cut[DISK] and not any(cut[DISK])
+
+
+def test_extra_bands_of_two_cases_go_to_their_own_images(tmp_path, run_cli):
+    """dsm/TILE_1_DSM.tif (7) and dsm/tile_1_DSM.tif (3) for TILE_1.tif and tile_1.tif: each
+    image stacks its own (not '2 extra-bands rasters'), with no warning."""
+    images = [_image(tmp_path, f"{LISTED}.tif"), _image(tmp_path)]
+    (tmp_path / "dsm").mkdir()
+    for name, value in ((LISTED, 7), (DISK, 3)):
+        write_raster(tmp_path / "dsm" / f"{name}_DSM.tif", np.full((H, W), value, np.float32))
+    result = run_cli("tile", *images, "--extra-bands", tmp_path / "dsm", "--size", "16",
+                     "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "letter case" not in result.output
+    for name, value in ((LISTED, 7), (DISK, 3)):
+        patch = next((tmp_path / "out" / "images").glob(f"{name}_*"))
+        assert set(np.unique(read_mask(patch, None)[0][-1])) == {value}
