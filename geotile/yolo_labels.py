@@ -165,7 +165,7 @@ def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path
     images/ as ``folder``/ (labels/; DOTA's labelTxt/); InputError when that does not
     choose."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key, refuse_other_spelling
+    from geotile.name_keys import name_key, refuse_other_spelling, same_spelling
 
     by_stem: dict[str, list[Path]] = {}
     for f in files:
@@ -174,6 +174,8 @@ def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path
     for image in images:
         path = input_path(image)
         found = by_stem.get(name_key(path.stem), [])
+        if len(found) > 1:  # TILE_1.txt beside tile_1.txt: the one spelled as the image
+            found = same_spelling(image, found, lambda f: f.stem + path.suffix)
         if len(found) > 1:
             own = _label_path(path, folder)
             found = [f for f in found if f.resolve() == own] or found

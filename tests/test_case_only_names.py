@@ -408,3 +408,16 @@ def test_extra_bands_of_two_cases_go_to_their_own_images(tmp_path, run_cli):
     for name, value in ((LISTED, 7), (DISK, 3)):
         patch = next((tmp_path / "out" / "images").glob(f"{name}_*"))
         assert set(np.unique(read_mask(patch, None)[0][-1])) == {value}
+
+
+def test_yolo_txts_of_two_cases_outside_an_images_folder_label_their_own(tmp_path, run_cli):
+    """scenes/TILE_1.tif and scenes/tile_1.tif (no images/ folder), labels/TILE_1.txt and
+    labels/tile_1.txt: each image its own .txt, not 'both pair with it'."""
+    labels = _yolo_pair(tmp_path, [LISTED, DISK])
+    (tmp_path / "scenes").mkdir()
+    images = [write_raster(tmp_path / "scenes" / f"{n}.tif", np.full((3, H, W), 90, np.uint8))
+              for n in (LISTED, DISK)]
+    result = run_cli("make-masks", labels, *images, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    first, second = (read_mask(tmp_path / "out" / i.name)[0] for i in images)
+    assert first[10, 10] == 1 and second[10, 10] == 0 and second.any()
