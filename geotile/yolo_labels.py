@@ -175,7 +175,7 @@ def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path
         path = input_path(image)
         found = by_stem.get(name_key(path.stem), [])
         if len(found) > 1:  # TILE_1.txt beside tile_1.txt: the one spelled as the image
-            found = same_spelling(image, found, lambda f: f.stem + path.suffix)
+            found = same_spelling(image, found, lambda f, s=path.suffix: f.stem + s)
         if len(found) > 1:
             own = _label_path(path, folder)
             found = [f for f in found if f.resolve() == own] or found
