@@ -102,8 +102,6 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
     _refuse_folders_of_masks(images, folders, by_class)
     missing = [[image for image, f in zip(images, files, strict=True) if f is None]
                for files in by_class]
-    for name, images_missing in zip(folders.classes, missing, strict=True):
-        _refuse_other_case(folders.root / name, images_missing)
     for i, image in enumerate(images):
         if all(files[i] is None for files in by_class):
             raise InputError(
@@ -129,25 +127,6 @@ def pair_class_files(images, folders: ClassFolders) -> list[tuple]:
                 f"read as no {name} there (0 in its band).", GeotileWarning)
     return [(tuple(files[i] for files in by_class), tuple(files[i] for files in by_validity))
             for i in range(len(images))]
-
-
-def _refuse_other_case(folder: Path, images) -> None:
-    """A file of ``folder`` named as one of ``images`` but for the case of its letters
-    (f1.PNG beside F1.jpg) is refused, not read as no class there."""
-    from geotile.image_stems import image_stem
-    from geotile.input_files import RASTER_SUFFIXES
-    from geotile.name_keys import name_key
-
-    if not images:
-        return
-    stems = {name_key(image_stem(image)).casefold(): image for image in images}
-    for file in sorted(folder.iterdir()):
-        image = stems.get(name_key(file.stem).casefold())
-        if image is not None and file.suffix.lower() in RASTER_SUFFIXES:
-            raise InputError(
-                f"{file}: named as {Path(image).name}'s mask but for the case of its "
-                "letters, and masks pair by their exact names. Rename it "
-                f"{image_stem(image)}{file.suffix}.")
 
 
 def _refuse_folders_of_masks(images, folders: ClassFolders, by_class) -> None:
