@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import functools
 import os
 import re
 import shutil
@@ -288,13 +289,37 @@ RUN_OUTPUTS: contextvars.ContextVar = contextvars.ContextVar("geotile_run_output
                                                              default=None)
 
 
+@functools.cache
+def this_machine() -> str:
+    """Where a file's inode number means what it meant: this host and boot, and this
+    process's mount namespace (another container on the host mounts a bucket anew)."""
+    import socket
+
+    parts = [socket.gethostname()]
+    with contextlib.suppress(OSError):  # Linux only
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    with contextlib.suppress(OSError):
+        parts.append(os.readlink("/proc/self/ns/mnt"))
+    return " ".join(parts)
+
+
 def output_identity(path) -> tuple | None:
-    """:func:`geotile.errors.file_identity` without the device (inode, mtime, size): a
-    cluster's workers on other machines see a shared file under other device numbers."""
+    """The file ``path`` is now, as :func:`same_output` compares it: (:func:`this_machine`,
+    inode, mtime, size); None where there is none."""
     from geotile.errors import file_identity
 
     found = file_identity(path)
-    return None if found is None else found[1:]
+    return None if found is None else (this_machine(), *found[1:])
+
+
+def same_output(found: tuple | None, noted: tuple | None) -> bool:
+    """Whether two :func:`output_identity` are one file: its mtime and size, and its inode
+    where both were read on one machine. A cluster's worker on another machine sees a
+    shared file under another device number, and a mount that numbers files itself (a
+    FUSE mount of a bucket, gVisor) under another inode; its mtime and size are the file's."""
+    if found is None or noted is None:
+        return found is noted
+    return found[2:] == noted[2:] and (found[0] != noted[0] or found[1] == noted[1])
 
 
 @contextlib.contextmanager
@@ -350,7 +375,8 @@ def _changed_meanwhile(final: Path) -> bool:
     """Whether another process wrote ``final`` since this run began (:data:`RUN_OUTPUTS`)."""
     noted = RUN_OUTPUTS.get()
     key = os.path.abspath(final)
-    return noted is not None and key in noted[0] and output_identity(final) != noted[0][key]
+    return noted is not None and key in noted[0] and \
+        not same_output(output_identity(final), noted[0][key])
 
 
 def _note_written(final: Path) -> None:
@@ -366,7 +392,7 @@ def changed_in_place(final: str | os.PathLike) -> Iterator[None]:
     noted, key = RUN_OUTPUTS.get(), os.path.abspath(final)
     before = output_identity(final)
     yield
-    if noted is not None and key in noted[1] and noted[1][key][1] == before:
+    if noted is not None and key in noted[1] and same_output(before, noted[1][key][1]):
         noted[1][key] = (noted[1][key][0], output_identity(final))
 
 
@@ -375,7 +401,7 @@ def check_outputs_kept() -> None:
     process replaced since (a second run into the same outputs: a mix of both)."""
     noted = RUN_OUTPUTS.get()
     replaced = [final for final, found in (noted[1] if noted else {}).values()
-                if output_identity(final) != found]
+                if not same_output(output_identity(final), found)]
     if replaced:
         more = f" (and {counted(len(replaced) - 1, 'other')})" if len(replaced) > 1 else ""
         raise OutputExistsError(

@@ -1615,3 +1615,58 @@ def test_a_cluster_tasks_output_is_judged_by_its_file_not_the_device_number_it_i
             _geotiff(tmp, size=64)
         with rasterio.open(final) as src:
             assert src.width == 16  # left as the other run wrote it
+
+
+def test_a_cluster_tasks_output_on_a_mount_that_numbers_files_itself_is_the_same_file(
+        tmp_path, monkeypatch):
+    """A worker on another machine whose mount of the shared folder numbers files itself
+    (a FUSE mount of a bucket, gVisor: inode 1000 more here): the caller's note of an
+    --overwrite output and what the worker wrote are the same files there. Both were
+    refused (exit 1 on every output); now device and inode are compared only on the
+    machine that read them, so the run keeps its outputs, the class list the caller
+    rewrites included, and one another process replaced is still refused on both sides."""
+    from geotile import errors, output_files
+    from geotile.output_files import (
+        changed_in_place,
+        check_outputs_kept,
+        note_task_output,
+        noted_output,
+        outputs_as_found,
+        task_output,
+    )
+
+    final, theirs = _geotiff(tmp_path / "m.tif", size=32), tmp_path / "theirs.tif"
+    here = errors.file_identity
+
+    def on_the_worker(path):  # the same files, numbered by the worker's own mount
+        found = here(path)
+        return None if found is None else (99, found[1] + 1000, *found[2:])
+
+    @contextlib.contextmanager
+    def worker():
+        with monkeypatch.context() as patched:
+            patched.setattr(errors, "file_identity", on_the_worker)
+            patched.setattr(output_files, "this_machine", lambda: "worker-host")
+            yield
+
+    with outputs_as_found([final]):
+        noted = noted_output(final)
+        with worker(), task_output(final, noted) as told, \
+                atomic_output(final, overwrite=True) as tmp:
+            _geotiff(tmp, size=48)
+        note_task_output(final, told["written"])
+        check_outputs_kept()  # the task's output, as it left it
+        with changed_in_place(final), rasterio.open(final, "r+") as dst:
+            dst.update_tags(GEOTILE_CLASS_NAMES='["a", "b"]')  # the caller's own change
+        check_outputs_kept()
+        with rasterio.open(final) as src:
+            assert src.width == 48 and src.tags()["GEOTILE_CLASS_NAMES"] == '["a", "b"]'
+        os.replace(_geotiff(theirs, size=16), final)  # another run, after the task
+        with pytest.raises(OutputExistsError, match=r"m\.tif: another process .* after"):
+            check_outputs_kept()
+        with worker(), task_output(final, noted_output(final)), pytest.raises(
+                OutputExistsError, match=r"m\.tif: another process"), \
+                atomic_output(final, overwrite=True) as tmp:
+            _geotiff(tmp, size=64)
+        with rasterio.open(final) as src:
+            assert src.width == 16  # left as the other run wrote it
