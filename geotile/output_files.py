@@ -284,7 +284,9 @@ def check_writable(final: str | os.PathLike) -> None:
 
 #: the outputs of the command running (:func:`outputs_as_found`), else None: as they were
 #: when it began (absolute path -> their file's :func:`output_identity`, None: absent), and
-#: as this run left those it wrote (absolute path -> (path as given, identity))
+#: as this run left those it wrote (absolute path -> (path as given, identity, whether a
+#: file found there instead is this very output: (atomic_output's written_meanwhile,
+#: whether it had a sidecar), or None))
 RUN_OUTPUTS: contextvars.ContextVar = contextvars.ContextVar("geotile_run_outputs",
                                                              default=None)
 
@@ -349,8 +351,8 @@ def task_output(path, noted: tuple | None) -> Iterator[dict]:
     """In a cluster task writing ``path`` (as the task names it): the caller's note of it
     (:func:`noted_output`) stands for this thread's, so that its worker never replaces it
     once another process wrote it since the run began. Yields a dict that holds, once the
-    block ends, ``"written"``: the output's identity as the task left it (None: not
-    written), for the caller's :func:`note_task_output`."""
+    block ends, ``"written"``: the output as the task left it (its identity, and how to
+    tell it again; None: not written), for the caller's :func:`note_task_output`."""
     told: dict = {"written": None}
     token = RUN_OUTPUTS.set(None if noted is None
                             else ({os.path.abspath(path): noted[0]}, {}))
@@ -358,7 +360,7 @@ def task_output(path, noted: tuple | None) -> Iterator[dict]:
         yield told
         if noted is not None:
             written = RUN_OUTPUTS.get()[1].get(os.path.abspath(path))
-            told["written"] = None if written is None else written[1]
+            told["written"] = None if written is None else written[1:]
     finally:
         RUN_OUTPUTS.reset(token)
 
@@ -368,7 +370,7 @@ def note_task_output(path, written: tuple | None) -> None:
     (:func:`task_output`), for :func:`check_outputs_kept` as if this process wrote it."""
     noted = RUN_OUTPUTS.get()
     if written is not None and noted is not None and (key := os.path.abspath(path)) in noted[0]:
-        noted[1][key] = (Path(path), written)
+        noted[1][key] = (Path(path), *written)
 
 
 def _changed_meanwhile(final: Path) -> bool:
@@ -379,9 +381,11 @@ def _changed_meanwhile(final: Path) -> bool:
         not same_output(output_identity(final), noted[0][key])
 
 
-def _note_written(final: Path) -> None:
+def _note_written(final: Path, same: tuple | None = None) -> None:
+    """Note ``final`` as this run left it; ``same``: (written_meanwhile, sidecar), which
+    tells this very output put in place by another run (:func:`check_outputs_kept`)."""
     if (noted := RUN_OUTPUTS.get()) is not None and (key := os.path.abspath(final)) in noted[0]:
-        noted[1][key] = (final, output_identity(final))  # named as given
+        noted[1][key] = (final, output_identity(final), same)  # named as given
 
 
 @contextlib.contextmanager
@@ -393,15 +397,18 @@ def changed_in_place(final: str | os.PathLike) -> Iterator[None]:
     before = output_identity(final)
     yield
     if noted is not None and key in noted[1] and same_output(before, noted[1][key][1]):
-        noted[1][key] = (noted[1][key][0], output_identity(final))
+        noted[1][key] = (noted[1][key][0], output_identity(final), *noted[1][key][2:])
 
 
 def check_outputs_kept() -> None:
     """At the end of a run: OutputExistsError naming the first output it wrote that another
-    process replaced since (a second run into the same outputs: a mix of both)."""
+    process replaced since (a second run into the same outputs: a mix of both), unless
+    by this very output (complete with its completion tag: a killed run's task that
+    finished late, a --resume started twice), as :func:`atomic_output` keeps one."""
     noted = RUN_OUTPUTS.get()
-    replaced = [final for final, found in (noted[1] if noted else {}).values()
-                if not same_output(output_identity(final), found)]
+    replaced = [final for final, found, same in (noted[1] if noted else {}).values()
+                if not same_output(output_identity(final), found)
+                and not (same is not None and same[0](Path(final), same[1]))]
     if replaced:
         more = f" (and {counted(len(replaced) - 1, 'other')})" if len(replaced) > 1 else ""
         raise OutputExistsError(
@@ -615,6 +622,9 @@ def atomic_output(
         # SIGTERM wait until the sidecar is in too (the raster alone misses its names)
         with guard.publishing() if guard is not None else contextlib.nullcontext(), \
                 signals_deferred():
+            # how a file found there in its place is told to be this very output
+            same = None if written_meanwhile is None else (written_meanwhile,
+                                                           tmp_sidecar.exists())
             try:
                 if overwrite and _changed_meanwhile(final):
                     raise OutputExistsError(
@@ -623,10 +633,9 @@ def atomic_output(
                         "Run one at a time, or give each run its own output.")
                 publish(tmp, final, overwrite)
             except OutputExistsError:
-                if written_meanwhile is None or \
-                        not written_meanwhile(final, tmp_sidecar.exists()):
+                if same is None or not same[0](final, same[1]):
                     raise
-                _note_written(final)
+                _note_written(final, same)
                 complete = True  # a Ctrl-C held meanwhile: the line says it is in place
                 return  # another run of the same command put this output in place
             if overwrite:  # they described the output just replaced
@@ -634,7 +643,7 @@ def atomic_output(
                     stale.unlink(missing_ok=True)
             if tmp_sidecar.exists():
                 os.replace(tmp_sidecar, sidecar)
-            _note_written(final)
+            _note_written(final, same)
             complete = True
     except KeyboardInterrupt:
         if complete:

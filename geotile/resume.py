@@ -21,6 +21,7 @@ first.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -206,15 +207,17 @@ def completed_as(wanted: str):
     """For :func:`geotile.output_files.atomic_output`'s ``written_meanwhile``: whether a file
     that appeared while this run wrote it is complete with the completion tag ``wanted``
     (its PAM sidecar in place where it has one, its blocks whole: a copy killed keeps the
-    tag in its header), the same output, written by another run."""
-    def same(final: Path, sidecar: bool) -> bool:
-        from geotile.output_files import pam_sidecar
+    tag in its header), the same output, written by another run. Picklable: it travels
+    back from a cluster's task with its output (geotile.output_files.task_output)."""
+    return functools.partial(_complete_as, wanted)
 
-        if sidecar and not pam_sidecar(final).is_file():
-            return False
-        return (read_tags(final) or {}).get(TAG) == wanted and _whole(final)
 
-    return same
+def _complete_as(wanted: str, final: Path, sidecar: bool) -> bool:
+    from geotile.output_files import pam_sidecar
+
+    if sidecar and not pam_sidecar(final).is_file():
+        return False
+    return (read_tags(final) or {}).get(TAG) == wanted and _whole(final)
 
 
 def _whole(path: Path) -> bool:

@@ -2109,3 +2109,29 @@ def test_workers_runs_with_resume_overwrite_and_merge_keep_their_outputs(
             assert (src.width, src.height) == (tile.width, tile.height)
             assert np.array_equal(src.read(), tile.read())
     assert "skipped" not in result.output
+
+
+@pytest.mark.parametrize("command", ["predict", "make-masks"])
+def test_an_output_a_killed_run_of_the_same_command_puts_in_place_late_is_kept(
+        run_cli, make_raster, tmp_path, monkeypatch, command):
+    """A run killed (its client gone) leaves its tasks running on the cluster: one of them
+    puts t0 in place after the --resume run's worker wrote it. That file is complete, of
+    the same command over the same inputs (as the worker accepts one put in place before
+    it publishes): the run ends well. One of another command is still refused (above)."""
+    from geotile import distributed as gd
+
+    args, out, _ = _two_runs_outputs(run_cli, make_raster, tmp_path, command)
+    twin = tmp_path / "twin"  # the killed run's task, as it wrote t0
+    assert run_cli(*args[:args.index(out)], twin).exit_code == 0
+    real_run_on = gd._run_on
+
+    def the_killed_runs_task_publishes_t0(*given):
+        results = real_run_on(*given)
+        _another_run_writes(twin, out, "t0.tif")
+        return results
+
+    monkeypatch.setattr(gd, "_run_on", the_killed_runs_task_publishes_t0)
+    (out / "t0.tif").unlink()  # the killed run had not written it
+    result = run_cli(*args[:-1], "--resume", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert (out / "t0.tif").read_bytes() == (twin / "t0.tif").read_bytes()

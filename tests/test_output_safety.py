@@ -1670,3 +1670,29 @@ def test_a_cluster_tasks_output_on_a_mount_that_numbers_files_itself_is_the_same
             _geotiff(tmp, size=64)
         with rasterio.open(final) as src:
             assert src.width == 16  # left as the other run wrote it
+
+
+@pytest.mark.parametrize("theirs", ["run-a", "run-b", "run-a cut"])
+def test_an_output_replaced_after_the_run_by_this_very_output_is_kept(tmp_path, theirs):
+    """A killed run's task that finished late, or a --resume started twice, replaced an
+    output after this run wrote it, complete with this run's completion tag: the run ends
+    well, as when it appears before the move (above); another tag, or one cut short after
+    its header, is still another process's."""
+    from geotile.output_files import check_outputs_kept, outputs_as_found
+
+    final, late = tmp_path / "out.tif", tmp_path / "late.tif"
+    with outputs_as_found([final]):
+        with atomic_output(final, overwrite=True,
+                           written_meanwhile=completed_as("run-a")) as tmp:
+            _geotiff(tmp)
+            with rasterio.open(tmp, "r+") as dst:
+                dst.update_tags(GEOTILE_COMPLETE="run-a")
+        _geotiff(late, size=64)
+        with rasterio.open(late, "r+") as dst:
+            dst.update_tags(GEOTILE_COMPLETE=theirs.split()[0])
+        if theirs.endswith("cut"):
+            os.truncate(late, os.path.getsize(late) - 100)
+        os.replace(late, final)
+        with pytest.raises(OutputExistsError, match=r"out\.tif: another process .* after") \
+                if theirs != "run-a" else contextlib.nullcontext():
+            check_outputs_kept()
