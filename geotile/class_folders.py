@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.crs_identity import one_crs
 from geotile.errors import GeotileWarning, InputError
 from geotile.user_warnings import warn
 
@@ -268,6 +269,6 @@ def _check_grid(src, image, other, path) -> None:
                          f"{image} ({src.width} x {src.height} px), whose mask it is named "
                          "as. Give masks of their images' size.")
     if not unplaced(other) and not unplaced(src) and (
-            other.transform != src.transform or other.crs != src.crs):
+            other.transform != src.transform or not one_crs(other.crs, src.crs)):
         raise InputError(f"{path}: its grid differs from {image}'s (transform or CRS). "
                          "Give masks on their images' grid.")

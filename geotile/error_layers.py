@@ -133,8 +133,11 @@ def errors_frame(result, output=None) -> gpd.GeoDataFrame:
                 f"in {crs_name(crs)}, so its TP/FP/FN polygons cannot be placed among the "
                 "others'. Give it its CRS (--labels-crs and --prediction-crs when every file "
                 "is in one), or write its errors in a run of its own.")
-        frames = [reprojected(f, crs, name, first) if f.crs is not None and f.crs != crs
-                  else f for name, f in named.items()]
+        from geotile.crs_identity import one_crs
+
+        frames = [f if f.crs is None else f.set_crs(crs, allow_override=True)
+                  if one_crs(f.crs, crs, ellipsoid_only=True) else reprojected(f, crs, name, first)
+                  for name, f in named.items()]
     else:  # SpaceNet CSVs
         frames = result.outcome_frames(output)
         crs = frames[0].crs if frames else None

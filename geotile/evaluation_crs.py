@@ -8,6 +8,7 @@ import logging
 
 import numpy as np
 
+from geotile.crs_identity import one_crs
 from geotile.errors import InputError
 from geotile.label_set import header_crs
 from geotile.user_warnings import warn
@@ -26,7 +27,8 @@ def in_truth_crs(predicted, truth):
         declared = (crs[1] or crs[0]).to_string()
         raise InputError(f"the {missing} geometries carry no CRS while the {other} ones are in "
                          f"{declared}: set it ({missing}.set_crs(...)) before scoring.")
-    if None not in crs and crs[0] != crs[1]:
+    if None not in crs and not one_crs(*crs, ellipsoid_only=True):  # one spelled two ways:
+        # as they are
         log.info("reprojecting the predictions to the truth's CRS %s", crs[1].to_string())
         predicted = reprojected(predicted, crs[1], "the predictions", "the truth")
     return predicted
@@ -111,7 +113,10 @@ def same_crs(prediction_frame, truth_frame, prediction, truth, prediction_crs=No
         option = "--prediction-crs" if prediction_frame.crs is None else "--labels-crs"
         raise InputError(f"{missing}: the file declares no CRS while the other one does. "
                          f"Pass {option} EPSG:xxxx to say what its coordinates are in.")
-    if prediction_frame.crs is not None and prediction_frame.crs != truth_frame.crs:
+    if prediction_frame.crs is not None and one_crs(prediction_frame.crs, truth_frame.crs,
+                                                      ellipsoid_only=True):
+        prediction_frame = prediction_frame.set_crs(truth_frame.crs, allow_override=True)
+    elif prediction_frame.crs is not None:
         log.info("reprojecting %s to the truth's CRS %s", prediction,
                  truth_frame.crs.to_string())
         prediction_frame = reprojected(prediction_frame, truth_frame.crs, prediction, truth)

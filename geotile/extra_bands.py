@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geotile.crs_identity import one_crs
 from geotile.errors import InputError
 from geotile.plurals import counted
 from geotile.user_warnings import warn
@@ -46,7 +47,7 @@ def _check_overlap(src, like, path) -> None:
     left, bottom, right, top = rasterio_bounds(like.transform, like.width, like.height)
     extent = rasterio_bounds(src.transform, src.width, src.height)
     west, south, east, north = transform_bounds(src.crs, like.crs, *extent) \
-        if src.crs is not None and src.crs != like.crs else extent
+        if src.crs is not None and not one_crs(src.crs, like.crs) else extent
     if west >= right or east <= left or south >= top or north <= bottom:
         name = Path(str(like.name)).name
         raise InputError(

@@ -77,8 +77,10 @@ def warn_if_cut(frame, path, other, other_frame=None, truth: bool = False) -> No
 
     whole = None
     if other_frame is not None:
+        from geotile.crs_identity import one_crs
+
         if frame.crs is not None and other_frame.crs is not None \
-                and other_frame.crs != frame.crs:
+                and not one_crs(other_frame.crs, frame.crs, ellipsoid_only=True):
             other_frame = other_frame.to_crs(frame.crs)
         whole = other_frame.geometry.values
     pieces, buildings = cut_pieces(frame, whole)

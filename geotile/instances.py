@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.affine_math import apply
+from geotile.crs_identity import one_crs
 from geotile.errors import InputError, check_range, check_whole
 from geotile.raster_kinds import ROLES, band_roles
 from geotile.streaming import DEFAULT_BAND_ROWS, DEFAULT_BLOCK_SIZE, RowBlock, row_blocks
@@ -877,7 +878,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.band_workers import run_jobs
     from geotile.crs_names import crs_labels, pixel_size
     from geotile.input_paths import in_name_order, input_path
-    from geotile.no_georef import horizontal, map_crs
+    from geotile.no_georef import map_crs
     from geotile.output_crs import raster_centre
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
@@ -895,7 +896,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
             exact &= places_edges_exactly(src.transform)
             if number == 0:
                 crs, cell = map_crs(src), pixel_size(src.transform)
-            elif horizontal(map_crs(src)) != horizontal(crs):  # heights aside
+            elif not one_crs(map_crs(src), crs):  # heights aside, spelled either way
                 mine, first = crs_labels(map_crs(src), crs)
                 raise InputError(f"{path}: CRS {mine} differs from the first raster's "
                                  f"({first}). Reproject it with gdalwarp first.")

@@ -64,6 +64,7 @@ import numpy as np
 
 from geotile.affine_math import apply
 from geotile.class_keys import zero_is_background
+from geotile.crs_identity import one_crs
 from geotile.errors import GeotileWarning, InputError
 from geotile.nodata_classes import refuse_nodata_class
 from geotile.palettes import (
@@ -478,7 +479,7 @@ def placement_refusal(label, labels_path, image, image_path) -> str | None:
         return (f"{missing}: the raster has no CRS, so the label raster cannot be placed on "
                 "the image. Assign one with `gdal_edit.py -a_srs EPSG:xxxx`, or give a label "
                 "raster on the image's pixel grid.")
-    if label.crs is not None and image.crs is not None and label.crs != image.crs:
+    if label.crs is not None and image.crs is not None and not one_crs(label.crs, image.crs):
         return _untransformable(label.crs, labels_path, image.crs, image_path)
     return None
 
@@ -497,7 +498,7 @@ def _warn_inexact_datum(label, labels_path, image_paths) -> None:
     for image_path in map(input_path, image_paths):
         with open_raster(image_path) as image:
             crs = image.crs
-        if crs is not None and crs != label.crs and crs not in seen:
+        if crs is not None and not one_crs(crs, label.crs) and crs not in seen:
             seen.append(crs)
             warn_inexact(label.crs, crs, label.bounds, labels_path)
 
@@ -523,7 +524,7 @@ def _offset(label, image) -> tuple[int, int] | None:
     """(row, col) of the image's origin in the label raster's pixels when both share a
     grid (same CRS, pixel size and axes; origins a whole number of pixels apart), else None."""
     a, b = label.transform, image.transform
-    same_crs = label.crs is None or image.crs is None or label.crs == image.crs
+    same_crs = label.crs is None or image.crs is None or one_crs(label.crs, image.crs)
     if not same_crs or (a.b, a.d, b.b, b.d) != (0, 0, 0, 0):
         return None
     if not (np.isclose(a.a, b.a, rtol=1e-9, atol=0) and np.isclose(a.e, b.e, rtol=1e-9, atol=0)):
@@ -626,7 +627,7 @@ def _label_pixels(label, image, top, rows) -> tuple[np.ndarray, np.ndarray]:
     src_crs = label.crs or image.crs or CRS.from_epsg(3857)
     dst_crs = image.crs or src_crs
     transformer = None
-    if src_crs != dst_crs:
+    if not one_crs(src_crs, dst_crs):
         from pyproj import Transformer
 
         transformer = Transformer.from_crs(dst_crs.to_wkt(), src_crs.to_wkt(), always_xy=True)
@@ -689,7 +690,7 @@ def _band_rows(label, image, rows: int) -> int:
 
     left, bottom, right, top = rasterio_bounds(image.transform, image.width, image.height)
     src_crs = label.crs or image.crs or CRS.from_epsg(3857)
-    if image.crs is not None and src_crs != image.crs:
+    if image.crs is not None and not one_crs(src_crs, image.crs):
         try:
             left, bottom, right, top = transform_bounds(image.crs, src_crs, left, bottom,
                                                         right, top, densify_pts=21)
@@ -1010,7 +1011,8 @@ def _window_under(label, image):
         return None
     else:
         bounds = rasterio_bounds(image.transform, image.width, image.height)
-        if image.crs is not None and label.crs is not None and image.crs != label.crs:
+        if image.crs is not None and label.crs is not None and not one_crs(image.crs,
+                                                                           label.crs):
             try:
                 bounds = transform_bounds(image.crs, label.crs, *bounds, densify_pts=21)
             except Exception:

@@ -160,8 +160,12 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     if crs is None:
         return labels
     target = parse_crs(crs, "the raster's CRS")
-    if labels.crs == target:
-        return labels
+    from geotile.crs_identity import one_crs
+
+    # one CRS spelled otherwise (GDAL's EPSG:5070 for the image's +ellps=GRS80 Albers): the
+    # labels as they are, not densified and moved by round-off
+    if one_crs(labels.crs, target, ellipsoid_only=True):
+        return labels.replace(crs=target)
     from pyproj import Transformer
     from pyproj.exceptions import ProjError
 
@@ -340,6 +344,10 @@ def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None
     from geotile.quiet_warnings import hidden
 
     if source_crs == target_crs:  # pyproj stays unimported (start-up counts)
+        return None
+    from geotile.crs_identity import one_crs
+
+    if one_crs(source_crs, target_crs, ellipsoid_only=True):  # not moved at all
         return None
     from pyproj import CRS, Transformer
     from pyproj.transformer import AreaOfInterest, TransformerGroup

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from geotile.affine_math import apply, chain, window_transform
+from geotile.crs_identity import one_crs
 from geotile.errors import GeotileWarning, InputError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.gdal_settings import with_read_settings
@@ -534,9 +535,9 @@ def prepare_labels(
             warn_inexact(labels.crs, crs, labels.total_bounds, source)
         before = labels.crs
         labels = to_crs(labels, crs, source)
-        if labels.crs != before and len(labels):  # reprojected: repaired ones may cross
-            # themselves again by a nanometre (a ring run back along its own edge), which
-            # GEOS refuses to clip to a tile's patches
+        # reprojected: repaired ones may cross themselves again by a nanometre (a ring run
+        # back along its own edge), which GEOS refuses to clip to a tile's patches
+        if not one_crs(labels.crs, before, ellipsoid_only=True) and len(labels):
             moved = labels.geometries
             broken = np.flatnonzero(~is_valid(moved) & ~shapely.is_missing(moved))
             # (not those off the CRS's map, inf: said where they are later)
@@ -1791,7 +1792,7 @@ def _in_labels_crs(extent, crs, labels) -> str:
     labels' own; "" where the CRSs agree or the image cannot be placed in theirs."""
     from rasterio.warp import transform_bounds
 
-    if crs is None or labels.crs is None or crs == labels.crs:
+    if crs is None or labels.crs is None or one_crs(crs, labels.crs, ellipsoid_only=True):
         return ""
     try:
         bounds = transform_bounds(crs, labels.crs, *extent)
@@ -1813,7 +1814,8 @@ def _swapped_axes(extent, crs, labels) -> bool:
         return False
 
     try:
-        image = transform_bounds(crs, labels.crs, *extent) if crs != labels.crs else extent
+        image = extent if one_crs(crs, labels.crs, ellipsoid_only=True) else \
+            transform_bounds(crs, labels.crs, *extent)
     except Exception:  # no place in their CRS
         return False
     if labels.extent is None:  # all read: a swapped feature lies on the image

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geotile.affine_math import apply, chain
+from geotile.crs_identity import one_crs
 from geotile.crs_names import exact_code
 from geotile.errors import InputError
 from geotile.stage_clock import StageClock
@@ -167,7 +168,6 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
     paths = path_list(paths)
     from geotile.crs_names import crs_labels, pixel_sides
     from geotile.input_paths import input_path
-    from geotile.no_georef import horizontal
     from geotile.raster import alpha_bands
 
     first = None
@@ -198,7 +198,7 @@ def open_mosaic(paths: Sequence[str | os.PathLike], *, same_bands: bool = True,
                 getattr(transform, k), getattr(ref, k), rel_tol=1e-9, abs_tol=1e-12)
                 for k in "abde")
             # a compound CRS (UTM + EGM96 heights) places pixels as its horizontal part does
-            other_crs = horizontal(crs) != horizontal(ref_crs)
+            other_crs = not one_crs(crs, ref_crs)
             if origin is not None and (other_crs or pixel_size_differs):
                 raise unplaced(origin)  # beside map tiles, not pixel-coordinate ones
             if other_crs:

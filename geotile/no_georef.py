@@ -70,8 +70,10 @@ def horizontal(crs):
 
 def same_map_crs(a, b) -> bool:
     """Whether rasters ``a`` and ``b`` place their grids in one CRS (:func:`map_crs`),
-    heights apart (:func:`horizontal`)."""
-    return horizontal(map_crs(a)) == horizontal(map_crs(b))
+    heights apart, spelled either way (:func:`geotile.crs_identity.one_crs`)."""
+    from geotile.crs_identity import one_crs
+
+    return one_crs(map_crs(a), map_crs(b))
 
 
 def unplaced(src) -> bool:

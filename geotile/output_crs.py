@@ -74,6 +74,30 @@ def to_output_crs(frame, target, centre: tuple | None):
     return _valid_polygons(out, moved)
 
 
+def on_pixel_corners(frame, transforms, tolerance: float = 1e-6):
+    """``frame``, back in its rasters' CRS from the metric one it was cleaned in, each x (y)
+    within ``tolerance`` pixels of a pixel corner's on a north-up grid of ``transforms``
+    put on it exactly (``transform * (col, row)``): UTM and back left an Albers raster's
+    edge at 1000089.9999999993 for 1000090. Others (simplified corners, rotated grids) as
+    they are."""
+    import shapely
+
+    grids = {(t.a, t.c, t.e, t.f) for t in transforms if t.b == 0 and t.d == 0}
+    if not len(frame) or frame.crs is None or not grids:
+        return frame
+
+    def snap(xy: np.ndarray) -> np.ndarray:
+        for a, c, e, f in grids:
+            for axis, scale, origin in ((0, a, c), (1, e, f)):
+                corner = np.round((xy[:, axis] - origin) / scale) * scale + origin
+                near = np.abs(xy[:, axis] - corner) <= tolerance * abs(scale)
+                xy[near, axis] = corner[near]
+        return xy
+
+    values = np.asarray(frame.geometry.values, dtype=object)
+    return frame.set_geometry(list(shapely.transform(values, snap)), crs=frame.crs)
+
+
 def _valid_polygons(frame, moved: np.ndarray):
     """``frame`` with the polygons that reprojection made invalid (of those ``moved``) made
     valid: a needle a few cm wide on a squared outline, valid in metres, has its two edges

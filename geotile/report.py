@@ -116,9 +116,11 @@ def check_image_crs(image, truth, truth_crs) -> None:
 def _to_canvas_crs(groups: dict[str, list], source_crs, canvas: Canvas) -> dict[str, list]:
     import geopandas as gpd
 
+    from geotile.crs_identity import one_crs
     from geotile.ground_scale import to_crs
 
-    if canvas.crs is None or source_crs is None or canvas.crs == source_crs:
+    if canvas.crs is None or source_crs is None or one_crs(canvas.crs, source_crs,
+                                                            ellipsoid_only=True):
         return groups
     return {k: list(to_crs(gpd.GeoSeries(v, crs=source_crs), canvas.crs).values)
             for k, v in groups.items()}

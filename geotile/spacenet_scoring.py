@@ -240,9 +240,11 @@ def _warn_of_cut_roads(table, frame, placed: dict, path, other, other_frame,
     placed pixel (a diagonal step and a half)."""
     import shapely
 
+    from geotile.crs_identity import one_crs
     from geotile.image_edge_pieces import warn_if_lines_cut
 
-    if frame.crs is not None and other_frame.crs is not None and other_frame.crs != frame.crs:
+    if frame.crs is not None and other_frame.crs is not None and \
+            not one_crs(other_frame.crs, frame.crs, ellipsoid_only=True):
         other_frame = other_frame.to_crs(frame.crs)
 
     names = sorted(set(table.image_ids))  # in _frame's order

@@ -45,6 +45,7 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from geotile.crs_identity import one_crs
 from geotile.errors import InputError
 
 #: roles of assets that are not bands of the image
@@ -269,7 +270,7 @@ def stack_xml(path, open_raster) -> str:
                                  "eo:bands, or give the file itself.")
         asset_of = {key: asset for key, asset, _ in chosen}
         first = opened[0]
-        other = next((o for o in opened if o[3].crs != first[3].crs), None)
+        other = next((o for o in opened if not one_crs(o[3].crs, first[3].crs)), None)
         if other is not None:
             raise InputError(
                 f"{path}: its assets are in different CRSs ({first[0]}: "

@@ -47,6 +47,7 @@ from geotile.class_values import (
     per_class_values,
 )
 from geotile.coverage import edge_matched, simplify_coverage
+from geotile.crs_identity import one_crs
 from geotile.errors import GeotileWarning, InputError, UsageError, check_range, check_whole
 from geotile.gc_pause import gc_paused
 from geotile.nodata_classes import refuse_nodata_class
@@ -54,6 +55,7 @@ from geotile.output_crs import (
     check_missing_crs,
     check_output_crs,
     densified_to_crs,
+    on_pixel_corners,
     output_crs,
     parse_crs,
     raster_centre,
@@ -546,12 +548,25 @@ def vectorize_polygons(
     if len(frame):
         warn_inexact_datum(paths[0], crs, target)
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
+    if one_crs(frame.crs, crs):  # measured in another CRS and back: pixel corners again
+        frame = on_pixel_corners(frame, raster_transforms(paths))
     frame = frame.set_geometry(orient_rings(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)
     write_vector(frame, output, writer, overwrite, rasters=paths, geometry_type="Polygon")
     counts = frame["class"].value_counts().to_dict() if len(frame) else {}
     log.info("%s: %d polygons from %s", output, len(frame), ", ".join(map(raster_file_name, paths)))
     return summary(output, frame, counts, paths)
+
+
+def raster_transforms(paths) -> list:
+    """Each raster's geotransform."""
+    from geotile.raster import open_raster
+
+    transforms = []
+    for path in paths:
+        with open_raster(path) as src:
+            transforms.append(src.transform)
+    return transforms
 
 
 def summary(output, frame, counts: dict, paths) -> dict:

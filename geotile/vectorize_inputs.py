@@ -22,8 +22,9 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
     overlapping (their buildings would be counted twice)."""
     import shapely
 
+    from geotile.crs_identity import one_crs
     from geotile.crs_names import crs_labels
-    from geotile.no_georef import horizontal, map_crs
+    from geotile.no_georef import map_crs
     from geotile.raster import open_raster
 
     if isinstance(paths, (str, bytes, os.PathLike)):  # one path, not its characters
@@ -40,9 +41,9 @@ def check_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike],
             if position == 0:
                 crs = here
             # a compound CRS (UTM + EGM96 heights) places pixels as its horizontal part does
-            elif horizontal(here) != horizontal(crs) and (bare[-1] or bare[0]):
+            elif not one_crs(here, crs) and (bare[-1] or bare[0]):
                 raise InputError(_one_at_a_time([*checked, path], bare, position, 0))
-            elif horizontal(here) != horizontal(crs):
+            elif not one_crs(here, crs):
                 mine, first = crs_labels(here, crs)
                 raise InputError(f"{path}: CRS {mine if here else '(none)'} differs from the "
                                  f"first raster's ({first}). Reproject (or assign a CRS "
