@@ -883,7 +883,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
     from geotile.vector_output import text_columns
-    from geotile.vectorize import places_edges_exactly, raster_footprints
+    from geotile.vectorize import places_edges_exactly, raster_footprints, raster_transforms
 
     # in name order: the rows and their sources do not depend on the order given; GDAL
     # virtual and remote paths as given (a Path collapses /vsizip//tmp and https://)
@@ -946,6 +946,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     frame.attrs["extent"] = shapely.union_all(surfaces)
     frame.attrs["valid"] = shapely.union_all(
         [s if n is None else s.difference(n) for s, n in zip(surfaces, nodata, strict=True)])
+    frame.attrs["transforms"] = raster_transforms(paths)
     return frame
 
 
@@ -1006,11 +1007,17 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     from rasterio.crs import CRS
 
     from geotile.ground_scale import cell_in_metres, metric_crs
-    from geotile.output_crs import densified_to_crs, output_crs, to_output_crs
+    from geotile.output_crs import (
+        densified_to_crs,
+        on_pixel_corners,
+        output_crs,
+        to_output_crs,
+    )
     from geotile.vectorize import clean, orient_rings, valid_in
 
     crs = CRS.from_user_input(frame.crs) if frame.crs is not None else None
     centre = frame.attrs.get("centre")
+    transforms = frame.attrs.get("transforms", [])
     # the rasters' surface and valid surface (instance_frame's): squared houses end there
     exact, extent, valid = (frame.attrs.get(k, d) for k, d in
                             (("exact", True), ("extent", None), ("valid", None)))
@@ -1030,6 +1037,8 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)
     frame = to_output_crs(frame, target, centre)
+    if one_crs(frame.crs, crs, ellipsoid_only=True):  # from the metric CRS: pixel corners
+        frame = on_pixel_corners(frame, transforms)
     frame = frame.set_geometry(orient_rings(frame.geometry.values), crs=frame.crs)
-    frame.attrs = {}  # cell, exact and centre are ours (GeoParquet writes attrs as JSON)
+    frame.attrs = {}  # ours (cell, exact, centre, transforms): GeoParquet writes attrs as JSON
     return frame.reset_index(drop=True)

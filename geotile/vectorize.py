@@ -548,7 +548,8 @@ def vectorize_polygons(
     if len(frame):
         warn_inexact_datum(paths[0], crs, target)
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
-    if one_crs(frame.crs, crs):  # measured in another CRS and back: pixel corners again
+    if one_crs(frame.crs, crs, ellipsoid_only=True):  # measured in another CRS and back:
+        # pixel corners again
         frame = on_pixel_corners(frame, raster_transforms(paths))
     frame = frame.set_geometry(orient_rings(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)

@@ -192,3 +192,25 @@ def test_vectorize_in_the_rasters_crs_puts_edges_on_pixel_corners(tmp_path, crs,
     assert (cols == np.round(cols)).all() and (rows == np.round(rows)).all(), xy
     assert (xy[:, 0] == ORIGIN[0] + 30 * np.round(cols)).all()
     assert sorted(shapely.area(found.geometry.values)) == [36 * 900, 42 * 900]
+
+
+@pytest.mark.parametrize("option", [["--instances"], ["--crs", "EPSG:5070"]])
+def test_vectorize_instances_or_another_spelling_put_edges_on_pixel_corners(
+        tmp_path, run_cli, option):
+    """Buildings from footprint/boundary/contact bands (--instances), or polygons written
+    with --crs EPSG:5070 (GDAL's spelling of the raster's ellipsoid-only Albers), came back
+    off the pixel corners too (1000089.9999999993); now on them."""
+    bands = np.zeros((3, 20, 20), np.uint8)
+    bands[0, 5:12, 3:9] = 255
+    path = tmp_path / "b.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=3,
+                       dtype="uint8", crs=ALBERS, transform=from_origin(*ORIGIN, 30, 30)) as dst:
+        dst.write(bands)
+        dst.descriptions = ("footprint", "boundary", "contact")
+    result = run_cli("vectorize", path, "-o", tmp_path / "b.gpkg", *option)
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(tmp_path / "b.gpkg")
+    assert len(found) == 1 and found.geometry.iloc[0].area == 42 * 900
+    xy = shapely.get_coordinates(found.geometry.values)
+    cols, rows = (xy[:, 0] - ORIGIN[0]) / 30, (ORIGIN[1] - xy[:, 1]) / 30
+    assert (cols == np.round(cols)).all() and (rows == np.round(rows)).all(), xy
