@@ -82,7 +82,12 @@ def on_pixel_corners(frame, transforms, tolerance: float = 1e-6):
     they are."""
     import shapely
 
-    grids = {(t.a, t.c, t.e, t.f) for t in transforms if t.b == 0 and t.d == 0}
+    grids: dict = {}  # one per grid: a city's tiles share one (origins whole pixels apart)
+    for t in transforms:
+        if t.b == 0 and t.d == 0:
+            grids.setdefault((t.a, t.e, round(t.c / t.a % 1, 6) % 1, round(t.f / t.e % 1, 6) % 1),
+                             (t.a, t.c, t.e, t.f))
+    grids = list(grids.values())
     if not len(frame) or frame.crs is None or not grids:
         return frame
 
