@@ -93,7 +93,8 @@ def nodata_class(src, names=None, named_by: str = "", given=()) -> NodataClass |
         return None
     names = names if names is not None else class_names(src)
     name = names[value] if names is not None and value < len(names) else None
-    if name is not None and names_no_data(name, value):  # named no data: it is
+    # named no data: it is ('Unclassified' too, a class past id 0 but for the nodata it names)
+    if name is not None and names_no_data(name):
         return None
     if name is not None and str(name).strip() == str(value):  # unnamed: its number
         name = None

@@ -1479,16 +1479,24 @@ NODATA_NAMES = frozenset({"nodata", "no_data", "ignore", "ignored", "void", "unl
 UNCLASSIFIED_NAMES = frozenset({"unclassified", "no_class", "noclass", "not_classified"})
 
 
+#: beginnings of names that say no data ('No data (ocean)', 'NoData - outside scene', a
+#: product's 'Fill Value', MapBiomas' 'Não observado'), in the languages land-cover legends
+#: and QGIS users write them in (compared as :func:`~geotile.class_keys.class_key` gives them)
+NODATA_PREFIXES = ("no_data", "nodata", "no_value", "novalue", "fill_value", "fillvalue",
+                   "not_observed", "out_of_bounds", "outside", "sin_dato", "keine_daten",
+                   "pas_de_donn", "sem_dado", "nessun_dato", "brak_danych", "geen_data",
+                   "geen_gegevens", "não_observado", "nao_observado")
+
+
 def names_no_data(name, class_id: int = 0) -> bool:
     """Whether the name of id ``class_id`` says no data: one of :data:`NODATA_NAMES` (past
-    id 0, not :data:`UNCLASSIFIED_NAMES`), or one starting with 'no data' or 'nodata' ('No
-    data (ocean)', 'NoData - outside scene')."""
+    id 0, not :data:`UNCLASSIFIED_NAMES`), or one starting with :data:`NODATA_PREFIXES`."""
     from geotile.class_keys import class_key
 
     key = class_key(name)
     if class_id and key in UNCLASSIFIED_NAMES:
         return False
-    return key in NODATA_NAMES or key.startswith(("no_data", "nodata"))
+    return key in NODATA_NAMES or key.startswith(NODATA_PREFIXES)
 
 
 def no_data_ids(names) -> list[int]:

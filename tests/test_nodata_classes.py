@@ -274,3 +274,58 @@ def test_evaluate_lines_and_folders_refuse_a_class_declared_nodata(make_raster, 
         make_raster(f"{folder}/a.tif", _buildings(), nodata=nodata)
     _refused(run_cli("evaluate", tmp_path / "pred", tmp_path / "truth"),
              tmp_path / "truth" / "a.tif", 1, int(_buildings().sum()))
+
+
+def _land_cover_with_collar(make_raster, name: str, nodata: int = 250):
+    """An NLCD-like land-cover raster: codes 11..95 inside a collar of ``nodata``, which its
+    attribute table (category names) calls ``name``."""
+    from geotile.categories import write_categories
+
+    ids = np.zeros((64, 64), np.uint8)
+    for row, code in zip(range(4, 60, 14), (11, 41, 82, 90), strict=True):
+        ids[row:row + 14, 4:60] = code
+    ids[:4], ids[60:], ids[:, :4], ids[:, 60:] = nodata, nodata, nodata, nodata
+    raster = make_raster("lc.tif", ids, nodata=nodata)
+    names = [""] * (max(nodata, 90) + 1)
+    names[11], names[41], names[82], names[90] = ("Open Water", "Deciduous Forest",
+                                                  "Cultivated Crops", "Woody Wetlands")
+    names[nodata] = name
+    write_categories(raster, names)
+    return raster, ids
+
+
+@pytest.mark.parametrize("name", [
+    "Fill Value", "Unclassified", "Sin datos", "Keine Daten", "Pas de données", "Sem dados",
+    "Nessun dato", "Brak danych", "Geen gegevens", "Não observado", "Not observed",
+    "Out of bounds", "Outside study area"])
+def test_a_nodata_named_no_data_in_other_words_is_read_as_no_data(make_raster, run_cli,
+                                                                   tmp_path, name):
+    """A land-cover product's nodata 250 (Annual NLCD) or 27 (MapBiomas' 'Não observado')
+    named no data as producers and QGIS users write it ('Fill Value', 'Sin datos', 'Keine
+    Daten'...) was refused as a class by every command: it is the collar's no data."""
+    raster, ids = _land_cover_with_collar(make_raster, name)
+    out = tmp_path / "lc.gpkg"
+    result = run_cli("vectorize", raster, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert set(gpd.read_file(out)["class_id"]) == {11, 41, 82, 90}
+    result = run_cli("evaluate", raster, raster, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == 1.0
+    image = _image(make_raster)
+    assert run_cli("tile", image, "--masks", raster, "-o", tmp_path / "t", "--size",
+                   32).exit_code == 0
+    mask = tmp_path / "m.tif"
+    result = run_cli("make-masks", raster, image, "-o", mask)
+    assert result.exit_code == 0, result.output
+    import rasterio
+
+    with rasterio.open(mask) as src:
+        assert (src.read(1)[ids == 250] == 255).all()  # no data: make-masks' ignore value
+
+
+@pytest.mark.parametrize("name", ["Background", "Clouds", "Water"])
+def test_a_nodata_named_a_class_over_a_collar_is_still_refused(make_raster, run_cli, name):
+    """A class name on the declared nodata is a class, wherever its pixels lie."""
+    raster, ids = _land_cover_with_collar(make_raster, name, nodata=7)
+    _refused(run_cli("vectorize", raster, "-o", raster.with_suffix(".gpkg")), raster, 7,
+             int((ids == 7).sum()))
