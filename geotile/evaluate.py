@@ -495,7 +495,7 @@ def merged_ids(class_map: dict) -> tuple[dict[str, int], dict[int, int]]:
 def truth_names(class_map: dict[str, int]) -> list[str]:
     """A truth's class names by id from a class map {name: id} (make-masks --class-map's for
     a label raster): an unnamed id is its number, or background for 0. An id named no data
-    (:func:`~geotile.raster_kinds.names_no_data`: "no data", "ignore", "unknown"...) is
+    (:func:`~geotile.nodata_names.names_no_data`: "no data", "ignore", "unknown"...) is
     left out of the scores, as 255."""
     from geotile.class_keys import unnamed_zero
     from geotile.label_set import class_map_names

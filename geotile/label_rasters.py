@@ -4,7 +4,7 @@ A label raster is either
 
 - **class indices**: one integer band, 0 background, 1..254 class ids; 255, the
   raster's nodata and the ids past 0 its names call no data (CORINE's 48 'NODATA':
-  :func:`~geotile.raster_kinds.names_no_data`, as evaluate leaves them out) are the
+  :func:`~geotile.nodata_names.names_no_data`, as evaluate leaves them out) are the
   ignore value, with a warning for the latter, but a declared nodata 0 is background where the
   raster holds one class id besides (a 0/1 mask of gdal_rasterize -burn 1 -a_nodata 0),
   with a warning (:func:`~geotile.raster_kinds.zero_nodata`). Names come from a class map given
@@ -284,8 +284,8 @@ def _rgb(colour) -> tuple[int, int, int] | None:
 def _palette_ids(names: list[str]) -> dict[str, int]:
     """Class ids of palette names: 1..K in order; ``background`` is 0 and ``ignore``
     (or ``nodata``, ``void``, any name that says no data: GID's 'unknown', 'unlabeled',
-    :func:`~geotile.raster_kinds.names_no_data`) is IGNORE, neither taking a number."""
-    from geotile.raster_kinds import names_no_data
+    :func:`~geotile.nodata_names.names_no_data`) is IGNORE, neither taking a number."""
+    from geotile.nodata_names import names_no_data
 
     ids, k = {}, 0
     for name in names:
@@ -1190,7 +1190,7 @@ def _map_names_0_no_data(class_map) -> bool:
     label:classes): its 0 is written 255. A map naming no id 0 leaves the raster's own 0
     to its own rule (:func:`~geotile.raster_kinds.zero_nodata`), as without a map."""
     from geotile.label_set import class_map_names
-    from geotile.raster_kinds import names_no_data
+    from geotile.nodata_names import names_no_data
 
     zero = class_map_names(class_map).get(0) if class_map else None
     return zero is not None and names_no_data(zero)

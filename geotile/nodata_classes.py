@@ -32,7 +32,7 @@ class NodataClass:
     why: str
 
 
-#: _held_ids of the rasters already scanned, by file (raster_kinds.per_file)
+#: _held_ids of the rasters already scanned, by file (:func:`~geotile.file_scans.per_file`)
 _HELD: dict[tuple, tuple[frozenset, int]] = {}
 
 
@@ -79,19 +79,20 @@ def _held_ids(src) -> tuple[frozenset, int]:
 def nodata_class(src, names=None, named_by: str = "", given=()) -> NodataClass | None:
     """The declared nodata of a class raster's band 1 when it is one of its classes, with
     the pixels that hold it; None when it is no class, or no pixel holds it. A class when
-    ``names`` (by id; default the raster's own, :func:`~geotile.raster_kinds.class_names`)
-    name it other than no data (:func:`~geotile.raster_kinds.names_no_data`) or its number;
+    ``names`` (by id: the raster's own, :func:`~geotile.raster_kinds.class_names`, or an
+    option's; None: none) name it other than no data
+    (:func:`~geotile.nodata_names.names_no_data`) or its number;
     else, by the ids held: the mask's id 1 beside 0 alone (a 0/1 mask declaring nodata 1),
     or an id inside a run 1..N held whole, below its top N (nodata 2 of ids 1, 2, 3). A
     nodata at the top of such a run (classes 1, 2 and nodata 3 round them) may be no data:
     left as declared, unless named. ``named_by``: the option that gave ``names``, or the
     ids ``given`` (vectorize --classes 2)."""
-    from geotile.raster_kinds import class_names, names_no_data, per_file
+    from geotile.file_scans import per_file
+    from geotile.nodata_names import names_no_data
 
     value = _whole_nodata(src)
     if value is None:
         return None
-    names = names if names is not None else class_names(src)
     name = names[value] if names is not None and value < len(names) else None
     # named no data: it is ('Unclassified' too, a class past id 0 but for the nodata it names)
     if name is not None and names_no_data(name):

@@ -10,7 +10,6 @@ a class: :func:`zero_is_background`).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +24,8 @@ from geotile.class_keys import (
     zero_is_background,
 )
 from geotile.errors import InputError
+from geotile.file_scans import per_file
+from geotile.nodata_names import names_no_data
 from geotile.raster import AMPLITUDE, alpha_bands
 from geotile.user_warnings import warn
 
@@ -1247,7 +1248,6 @@ EDGE_SHARE = 0.75
 _SCAN_PIXELS = 1 << 16
 #: counts_0_255 of the rasters already scanned, by file (:func:`per_file`), oldest first
 _SCANNED: dict[tuple, np.ndarray | None] = {}
-_SCANNED_MAX = 256
 
 
 def values_0_255(label, nodata: bool = False) -> str | None:
@@ -1316,29 +1316,6 @@ def counts_0_255(label) -> np.ndarray | None:
             label.count == 2 and alpha != {2}):
         return None
     return per_file(_SCANNED, label, _scan_0_255)
-
-
-def per_file(cache: dict, src, compute):
-    """``compute(src)``, once per file: kept in ``cache`` by absolute path, shape, inode,
-    size and modification and change times (a file replaced by one of the same modification
-    time, as tar, ``cp -p`` or rsync leave it, is another: its change time moved; the oldest
-    of _SCANNED_MAX dropped first); a VRT by those of every file it reads too (its sources
-    change apart from it); each time for a raster in memory or remote (no modification time
-    tells a rewrite)."""
-    from geotile.input_sources import files_read
-
-    files = files_read(str(src.name)) if src.driver == "VRT" else [str(src.name)]
-    try:
-        stats = [os.stat(str(f)) for f in files]
-    except (OSError, ValueError):
-        return compute(src)
-    key = (os.path.abspath(str(src.name)), src.shape, *(
-        (i.st_dev, i.st_ino, i.st_size, i.st_mtime_ns, i.st_ctime_ns) for i in stats))
-    if key not in cache:
-        if len(cache) >= _SCANNED_MAX:
-            del cache[next(iter(cache))]
-        cache[key] = compute(src)
-    return cache[key]
 
 
 def _any_block(src, hit) -> bool:
@@ -1465,38 +1442,6 @@ def check_threshold_applies(rasters) -> None:
     fix = f"{advice}, or else leave --threshold out" if advice else "leave it out"
     raise UsageError(f"{name} holds class ids, not probabilities: --threshold applies to "
                      f"probability rasters only; {fix}.")
-
-
-#: names of id 0 that say "no data" (a raster naming its id 0 so: its nodata 0 is no data)
-NODATA_NAMES = frozenset({"nodata", "no_data", "ignore", "ignored", "void", "unlabeled",
-                          "unlabelled", "not_labeled", "not_labelled", "unknown", "null",
-                          "masked", "missing", "unclassified", "no_class", "noclass",
-                          "not_classified", "fill", "no_information"})  # DFC2022's 0
-
-
-#: names of no data at id 0 only: past it, a class (ASPRS LiDAR's 1 'Unclassified': points
-#: processed into no other class, which a model predicts too)
-UNCLASSIFIED_NAMES = frozenset({"unclassified", "no_class", "noclass", "not_classified"})
-
-
-#: beginnings of names that say no data ('No data (ocean)', 'NoData - outside scene', a
-#: product's 'Fill Value', MapBiomas' 'Não observado'), in the languages land-cover legends
-#: and QGIS users write them in (compared as :func:`~geotile.class_keys.class_key` gives them)
-NODATA_PREFIXES = ("no_data", "nodata", "no_value", "novalue", "fill_value", "fillvalue",
-                   "not_observed", "out_of_bounds", "outside", "sin_dato", "keine_daten",
-                   "pas_de_donn", "sem_dado", "nessun_dato", "brak_danych", "geen_data",
-                   "geen_gegevens", "não_observado", "nao_observado")
-
-
-def names_no_data(name, class_id: int = 0) -> bool:
-    """Whether the name of id ``class_id`` says no data: one of :data:`NODATA_NAMES` (past
-    id 0, not :data:`UNCLASSIFIED_NAMES`), or one starting with :data:`NODATA_PREFIXES`."""
-    from geotile.class_keys import class_key
-
-    key = class_key(name)
-    if class_id and key in UNCLASSIFIED_NAMES:
-        return False
-    return key in NODATA_NAMES or key.startswith(NODATA_PREFIXES)
 
 
 def no_data_ids(names) -> list[int]:

@@ -217,13 +217,14 @@ def check_mask_nodata_classes(masks) -> None:
     probabilities given as masks hold no class ids."""
     from geotile.nodata_classes import refuse_nodata_class
     from geotile.raster import open_raster
+    from geotile.raster_kinds import class_names
 
     for mask in masks or ():
         if mask is None:
             continue
         with open_raster(mask) as mask_src:
             if mask_src.tags().get("GEOTILE_OUTPUT") != "probability":
-                refuse_nodata_class(mask_src, mask)
+                refuse_nodata_class(mask_src, mask, class_names(mask_src))
 
 
 def check_mask_class_names(masks) -> None:

@@ -898,10 +898,10 @@ def test_an_envi_classification_ignoring_0_named_unclassified_leaves_0_out(tmp_p
 
 
 def test_every_name_of_no_data_for_id_0_is_no_class():
-    """A name of id 0 saying no data (raster_kinds.NODATA_NAMES: its declared nodata 0 is
+    """A name of id 0 saying no data (nodata_names.NODATA_NAMES: its declared nodata 0 is
     no data) makes id 0 no class when nothing is declared too, never a class of its own."""
     from geotile.class_keys import zero_is_background
-    from geotile.raster_kinds import NODATA_NAMES
+    from geotile.nodata_names import NODATA_NAMES
 
     assert [n for n in sorted(NODATA_NAMES) if not zero_is_background([n, "a"])] == []
     assert zero_is_background(["No data (ocean)", "a"]) and zero_is_background(["Fill", "a"])
