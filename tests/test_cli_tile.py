@@ -866,7 +866,6 @@ def test_patch_labels_in_lon_lat_name_the_crs_in_their_axis_order(run_cli, make_
     import json
 
     import geopandas
-    import rasterio
     import shapely
     from pyproj import CRS
     from rasterio.transform import from_origin
@@ -886,13 +885,7 @@ def test_patch_labels_in_lon_lat_name_the_crs_in_their_axis_order(run_cli, make_
     assert [axis.direction for axis in crs.axis_info] == ["east", "north"]
     x, y = document["features"][0]["geometry"]["coordinates"][0][0]
     assert 10.0 < x < 10.0064 and 49.9936 < y < 50.0  # longitude first, as the axes say
-    result = run_cli("make-masks", patch_labels, tmp_path / "p" / "images" / "ll_0_1.tif",
-                     "-o", tmp_path / "m.tif")
-    assert result.exit_code == 0, result.output
-    expected = np.zeros((32, 32), np.uint8)
-    expected[4:20, 8:20] = 1
-    with rasterio.open(tmp_path / "m.tif") as mask:
-        np.testing.assert_array_equal(mask.read(1), expected)
+    burns_its_own_patch(run_cli, tmp_path, "ll_0_1")
 
 
 def test_patch_labels_of_an_image_without_crs_say_crs_null(run_cli, make_raster, tmp_path):
@@ -903,7 +896,6 @@ def test_patch_labels_of_an_image_without_crs_say_crs_null(run_cli, make_raster,
     patch's mask."""
     import json
 
-    import rasterio
     import shapely
     from rasterio.transform import from_origin
 
@@ -920,8 +912,16 @@ def test_patch_labels_of_an_image_without_crs_say_crs_null(run_cli, make_raster,
     patch_labels = tmp_path / "p" / "labels" / "site_0_1.geojson"
     document = json.loads(patch_labels.read_text())
     assert "crs" in document and document["crs"] is None
-    result = run_cli("make-masks", patch_labels, tmp_path / "p" / "images" / "site_0_1.tif",
-                     "-o", tmp_path / "m.tif")
+    burns_its_own_patch(run_cli, tmp_path, "site_0_1")
+
+
+def burns_its_own_patch(run_cli, tmp_path, patch: str) -> None:
+    """make-masks of tile's patch labels p/labels/<patch>.geojson on its image patch burns
+    the square the test's labels place at rows 4-19, columns 8-19 of the 32 px patch."""
+    import rasterio
+
+    result = run_cli("make-masks", tmp_path / "p" / "labels" / f"{patch}.geojson",
+                     tmp_path / "p" / "images" / f"{patch}.tif", "-o", tmp_path / "m.tif")
     assert result.exit_code == 0, result.output
     expected = np.zeros((32, 32), np.uint8)
     expected[4:20, 8:20] = 1

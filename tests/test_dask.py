@@ -2071,17 +2071,9 @@ def test_label_raster_masks_on_workers_rewritten_by_the_run_itself_are_its_own(
     no other process's: exit 0, both masks name all three classes."""
     import json
 
-    from rasterio.transform import from_origin
+    from .test_output_safety import label_raster_of_two_tiles
 
-    from .conftest import UTM_ORIGIN
-
-    x0, y0 = UTM_ORIGIN
-    labels = np.zeros((16, 32), np.uint8)
-    labels[2:6, 2:6], labels[2:6, 20:24] = 1, 2
-    label = make_raster("labels.tif", labels)
-    a = make_raster("a.tif", np.full((3, 16, 16), 9, np.uint8))
-    b = make_raster("b.tif", np.full((3, 16, 16), 9, np.uint8),
-                    transform=from_origin(x0 + 8, y0, 0.5, 0.5))
+    label, a, b = label_raster_of_two_tiles(make_raster)
     out = tmp_path / "out"
     assert run_cli("make-masks", label, a, b, "-o", out).exit_code == 0
     result = run_cli("make-masks", label, a, b, "-o", out, "--overwrite", "--workers", "2")

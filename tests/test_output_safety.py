@@ -1526,12 +1526,9 @@ def test_an_overwrite_run_whose_written_output_another_run_replaces_fails(
     assert (out / "t0.tif").read_bytes() == (other / "t0.tif").read_bytes()
 
 
-def test_masks_of_a_label_raster_given_its_whole_class_list_are_still_this_runs(
-        run_cli, make_raster, tmp_path):
-    """make-masks labels.tif a.tif b.tif -o out/ (class 1 under a.tif, 1 and 2 under b.tif)
-    rewrites a.tif's class list in place once b.tif's is known: that change of its own was
-    taken for another process's ('out/a.tif: another process ... replaced it'), exit 1,
-    though both masks were right. Now exit 0, each mask naming all three classes."""
+def label_raster_of_two_tiles(make_raster) -> tuple:
+    """labels.tif (class 1 under a.tif, classes 1 and 2 under b.tif, 8 px east of it) and
+    the two 16 px tiles: make-masks learns b.tif's class 2 after writing a.tif's mask."""
     from rasterio.transform import from_origin
 
     x0, y0 = UTM_ORIGIN
@@ -1541,6 +1538,16 @@ def test_masks_of_a_label_raster_given_its_whole_class_list_are_still_this_runs(
     a = make_raster("a.tif", np.full((3, 16, 16), 9, np.uint8))
     b = make_raster("b.tif", np.full((3, 16, 16), 9, np.uint8),
                     transform=from_origin(x0 + 8, y0, 0.5, 0.5))
+    return label, a, b
+
+
+def test_masks_of_a_label_raster_given_its_whole_class_list_are_still_this_runs(
+        run_cli, make_raster, tmp_path):
+    """make-masks labels.tif a.tif b.tif -o out/ (class 1 under a.tif, 1 and 2 under b.tif)
+    rewrites a.tif's class list in place once b.tif's is known: that change of its own was
+    taken for another process's ('out/a.tif: another process ... replaced it'), exit 1,
+    though both masks were right. Now exit 0, each mask naming all three classes."""
+    label, a, b = label_raster_of_two_tiles(make_raster)
     out = tmp_path / "out"
     for extra in ((), ("--overwrite",)):
         result = run_cli("make-masks", label, a, b, "-o", out, *extra)
