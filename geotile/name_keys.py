@@ -12,12 +12,23 @@ def nfc(name: str) -> str:
     return unicodedata.normalize("NFC", name)
 
 
+def _fold(letter: str) -> str:
+    """``letter`` in lower case through its upper case, where each maps to one letter (as
+    NTFS compares names: σ, ς and Σ alike); else as it is (ß is not SS, ﬁ not FI)."""
+    upper = letter.upper()
+    letter = upper if len(upper) == 1 else letter
+    lower = letter.lower()
+    return lower if len(lower) == 1 else letter
+
+
 def name_key(name: str) -> str:
     """``name`` as files are paired by it: in Unicode NFC (macOS writes Zürich as Zu +
     U+0308, NFD; Linux and Windows keep what they are given), so both spell one name, and
-    case-folded (Windows and macOS disks find IMG_1.JPG as img_1.jpg, so exports made there
-    spell names in any case)."""
-    return unicodedata.normalize("NFC", name).casefold()
+    in one letter case (Windows and macOS disks find IMG_1.JPG as img_1.jpg, so exports
+    made there spell names in any case), one letter for one (not str.casefold: Straße_1
+    and Strasse_1 are two files there, two places), so the key is as long as the name."""
+    name = unicodedata.normalize("NFC", name)
+    return name.lower() if name.isascii() else "".join(map(_fold, name))
 
 
 def _difference(a: str, b: str) -> str:
