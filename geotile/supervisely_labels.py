@@ -194,11 +194,19 @@ def image_name(ann: Path, spelled: bool = False) -> str:
     return name if spelled else nfc(name)
 
 
+def _spelled(ann: Path, source: Path) -> str:
+    """The image file name ``ann`` spells for ``source``: its own, or its stem with the
+    image's extension where it pairs by stem."""
+    listed = image_name(ann, spelled=True)
+    return listed if name_key(listed) == name_key(source.name) \
+        else Path(listed).stem + source.suffix
+
+
 def _pair(labels: Path, files: list[Path], images) -> list[Path]:
     """Each image's ann file: its own dataset's, else the one of its file name, else of its
     stem; InputError naming the image for none or several."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import refuse_other_spelling
+    from geotile.name_keys import refuse_other_spelling, same_spelling
 
     known = set(files)
     by_name: dict[str, list[Path]] = {}
@@ -210,8 +218,9 @@ def _pair(labels: Path, files: list[Path], images) -> list[Path]:
     for image in images:
         source = Path(os.fspath(input_path(image)))
         own = source.parent.parent / ANN / f"{source.name}.json"
-        found = [own] if own in known else by_name.get(name_key(source.name)) or by_stem.get(
-            name_key(source.stem), [])
+        found = [own] if own in known else same_spelling(
+            image, by_name.get(name_key(source.name)) or by_stem.get(name_key(source.stem), []),
+            lambda f, s=source: _spelled(f, s))
         if len(found) != 1:
             listed = ", ".join(str(f.relative_to(labels)) if f.is_relative_to(labels)
                                else str(f) for f in found[:3])
@@ -222,9 +231,7 @@ def _pair(labels: Path, files: list[Path], images) -> list[Path]:
                 if found else
                 f"{image}: no {ANN}/{source.name}.json in {labels} (it holds e.g. "
                 f"{example}). Give the images of these annotations.")
-        listed = image_name(found[0], spelled=True)
-        refuse_other_spelling(image, listed if name_key(listed) == name_key(source.name)
-                              else Path(listed).stem + source.suffix, found[0])
+        refuse_other_spelling(image, _spelled(found[0], source), found[0])
         chosen.append(found[0])
     return chosen
 

@@ -421,3 +421,26 @@ def test_yolo_txts_of_two_cases_outside_an_images_folder_label_their_own(tmp_pat
     assert result.exit_code == 0, result.output
     first, second = (read_mask(tmp_path / "out" / i.name)[0] for i in images)
     assert first[10, 10] == 1 and second[10, 10] == 0 and second.any()
+
+
+def _supervisely_both(root):
+    """A Supervisely project with ann/TILE_1.tif.json (a square) and ann/tile_1.tif.json
+    (a square 20 px further right)."""
+    project = FORMATS["supervisely"](root, LISTED)
+    ann = json.loads((project / "ds0" / "ann" / f"{LISTED}.tif.json").read_text())
+    ann["objects"][0]["points"]["exterior"] = [[x + 20, y] for x, y in SQUARE]
+    (project / "ds0" / "ann" / f"{DISK}.tif.json").write_text(json.dumps(ann))
+    return project
+
+
+def test_supervisely_anns_of_two_cases_each_label_their_own_image(tmp_path, run_cli):
+    """ann/TILE_1.tif.json and ann/tile_1.tif.json, images of both names: refused as '2
+    annotations of it' (exit 1; paired yesterday); now each image takes its own ann."""
+    images = [_image(tmp_path, f"{LISTED}.tif"), _image(tmp_path)]
+    project = _supervisely_both(tmp_path)
+    result = run_cli("make-masks", project, *images, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "letter case" not in result.output
+    first, second = (read_mask(tmp_path / "out" / i.name)[0] for i in images)
+    assert first[10, 10] == 1 and first[10, 30] == 0
+    assert second[10, 30] == 1 and second[10, 10] == 0
