@@ -165,11 +165,17 @@ def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path
     images/ as ``folder``/ (labels/; DOTA's labelTxt/); InputError when that does not
     choose."""
     from geotile.input_paths import input_path
-    from geotile.name_keys import name_key, refuse_other_spelling, same_spelling
+    from geotile.name_keys import (
+        name_key,
+        other_spelling_beside,
+        refuse_other_spelling,
+        same_spelling,
+    )
 
     by_stem: dict[str, list[Path]] = {}
     for f in files:
         by_stem.setdefault(name_key(f.stem), []).append(f)
+    given = {p.resolve() for p in map(input_path, images) if isinstance(p, Path)}
     paired = []
     for image in images:
         path = input_path(image)
@@ -183,6 +189,9 @@ def pair(labels, files: list[Path], images, folder: str = "labels") -> list[Path
             raise InputError(f"{path.name}: {' and '.join(str(f) for f in found[:3])} in "
                              f"{labels} all pair with it. Give the labels of one split "
                              "(labels/train) or keep one .txt per image name.")
+        beside = other_spelling_beside(image, found[0].stem + path.suffix) if found else None
+        if beside is not None and beside.resolve() in given:
+            found = []  # TILE_1.txt is TILE_1.tif's, also given: tile_1.tif has none
         if found:
             refuse_other_spelling(image, found[0].stem + path.suffix, found[0])
         paired.append(found[0] if found else None)

@@ -444,3 +444,20 @@ def test_supervisely_anns_of_two_cases_each_label_their_own_image(tmp_path, run_
     first, second = (read_mask(tmp_path / "out" / i.name)[0] for i in images)
     assert first[10, 10] == 1 and first[10, 30] == 0
     assert second[10, 30] == 1 and second[10, 10] == 0
+
+
+def test_a_yolo_txt_spelled_as_one_of_two_images_leaves_the_other_background(tmp_path,
+                                                                             run_cli):
+    """labels/TILE_1.txt alone for images TILE_1.tif and tile_1.tif given together (two
+    images on a Linux disk): tile_1.tif was refused as TILE_1's spelling (exit 1; background
+    yesterday, as YOLO reads an image with no .txt); now TILE_1 takes the square and
+    tile_1.tif is background, with no word of letter case."""
+    images = [_image(tmp_path, f"{LISTED}.tif"), _image(tmp_path), _image(tmp_path, "c.tif")]
+    labels = FORMATS["yolo"](tmp_path, LISTED)
+    result = run_cli("make-masks", labels, *images, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "letter case" not in result.output
+    assert read_mask(tmp_path / "out" / f"{LISTED}.tif")[0][10, 10] == 1
+    assert not read_mask(tmp_path / "out" / f"{DISK}.tif")[0].any()
+    result = run_cli("make-masks", labels, images[1], "-o", tmp_path / "d.tif")  # alone
+    assert_one_line_error(result, LISTED, "Rename")
