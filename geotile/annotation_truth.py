@@ -208,8 +208,8 @@ def annotation_truth(truth, grids: list, class_field: str | None = None):
     path = Path(os.fspath(truth))
     listed, names = found.names(path)
     by_stem = name_stems(names)
-    chosen = [entry_name(grid, path, names, by_stem) or input_path(grid).name
-              for grid in grids]
+    chosen = [_as_listed(grid, entry_name(grid, path, names, by_stem)
+                         or input_path(grid).name, listed) for grid in grids]
     for grid, name in zip(grids, chosen, strict=True):  # its stand-in spells it as listed
         refuse_other_spelling(grid, name, truth)
     with scratch_folder(truth) as folder:
@@ -225,6 +225,19 @@ def annotation_truth(truth, grids: list, class_field: str | None = None):
     truths = labelme_truth(labelme, grids, found.shows)
     return [replace(one, entry=shapes.image_path)
             for one, shapes in zip(truths, labelme.shapes, strict=True)], listed
+
+
+def _as_listed(grid, name: str, listed: list[str]) -> str:
+    """``name`` (a name TRUTH lists, perhaps as :func:`name_key` gives it) as TRUTH spells
+    it: the listed spelling the prediction ``grid`` names (TILE_1.TIF for TILE_1.tif beside
+    tile_1.TIF), else its one spelling; ``name`` where none or several are listed."""
+    from geotile.image_truth import spelled_names
+    from geotile.input_paths import input_path
+    from geotile.name_keys import name_key, raw_name
+
+    found = sorted({n for n in map(raw_name, listed) if name_key(n) == name_key(name)})
+    found = spelled_names(input_path(grid).stem, found) if len(found) > 1 else found
+    return found[0] if len(found) == 1 else name
 
 
 def _stand_in(folder: Path, grid, name: str) -> Path:

@@ -229,12 +229,17 @@ def image_entry(coco: Coco, image, name: str | None = None) -> dict:
     """``image``'s entry in ``coco`` (its file name; :func:`checked_entry` checks its size);
     InputError in one line naming both files otherwise. ``name``: the file name to look for
     when ``image`` is another raster of the image's pixels (evaluate's prediction)."""
+    from geotile.image_truth import spelled_names
     from geotile.input_paths import input_path
     from geotile.name_keys import name_key, nfc, raw_name
 
     shown = nfc(name or input_path(image).name)
-    name = name_key(shown)
-    found = coco.by_name.get(name, [])
+    found = coco.by_name.get(name_key(shown), [])
+    if len(found) > 1 and name is not None:  # TILE_1.png and tile_1.png: TILE_1.tif's
+        spelled = spelled_names(input_path(image).stem,
+                                [raw_name(e["file_name"]) for e in found])
+        found = [e for e in found if raw_name(e["file_name"]) in spelled]
+        shown = nfc(raw_name(found[0]["file_name"])) if len(found) == 1 else shown
     if len(found) > 1:  # the same name in several folders: the one the path ends with
         found = path_ends(image, found, lambda e: e["file_name"])
     if not found:

@@ -60,6 +60,18 @@ def image_stem(path, known: set[str] | None) -> str:
     return stem
 
 
+def spelled_names(stem: str, names: list[str]) -> list[str]:
+    """Those of ``names`` (of one :func:`name_key`) that the prediction stem ``stem`` names
+    as they are spelled: TILE_1.png for TILE_1, TILE_1_pred or TILE_1.png, not tile_1.png
+    (two images on a Linux disk); all of them where none is."""
+    def named(name: str) -> bool:
+        own = Path(name).stem
+        return stem in (name, own) or (
+            stem.startswith(own) and stem[len(own):].lower() in PREDICTION_SUFFIXES)
+
+    return [n for n in names if named(n)] or names
+
+
 def stand_in(path, known: set[str] | None) -> Path:
     """``path`` named as its image (:func:`image_stem`), for pairing by name."""
     from geotile.input_paths import input_path
@@ -102,10 +114,12 @@ def entry_name(grid, source, names, by_stem: dict[str, list[str]]) -> str | None
     from geotile.input_paths import input_path
 
     own = input_path(grid).stem
-    if own in names:
+    if own in names or name_key(own) in names:  # COCO's by name_key: TILE_1.png.tif
         return own
     stem = image_stem(grid, set(by_stem))
     names = sorted(by_stem.get(name_key(stem), []))
+    if len(names) > 1:  # TILE_1.png and tile_1.png: the one spelled as the prediction
+        names = spelled_names(input_path(grid).stem, names)
     if len(names) > 1:
         raise InputError(f"{grid}: {source} lists {', '.join(names[:-1])} and {names[-1]}, "
                          f"all of stem {stem!r}, so its name fits each. Name the prediction "

@@ -461,3 +461,35 @@ def test_a_yolo_txt_spelled_as_one_of_two_images_leaves_the_other_background(tmp
     assert not read_mask(tmp_path / "out" / f"{DISK}.tif")[0].any()
     result = run_cli("make-masks", labels, images[1], "-o", tmp_path / "d.tif")  # alone
     assert_one_line_error(result, LISTED, "Rename")
+
+
+@pytest.mark.parametrize("stem", [LISTED, f"{LISTED}_pred", f"{LISTED}.png"])
+def test_evaluate_against_a_coco_listing_both_cases_scores_each(tmp_path, run_cli, stem):
+    """A COCO truth listing TILE_1.png (the square) and tile_1.png (nothing): the prediction
+    TILE_1.tif (or TILE_1_pred.tif, TILE_1.png.tif) was refused as 'lists 2 images named
+    'tile_1.png'' (exit 1; scored yesterday); now each prediction is scored against the
+    entry spelled as it is: TILE_1's square found, tile_1's square a false positive."""
+    from tests.test_evaluate_pixel_truth_pairing import _classes, _coco
+
+    truth = _coco(tmp_path / "truth.json", [f"{LISTED}.png", f"{DISK}.png"], annotated=(1,))
+    for name, found in ((stem, True), (DISK, False)):
+        result = run_cli("evaluate", _classes(tmp_path / "pred" / f"{name}.tif"), truth)
+        assert result.exit_code == 0, result.output
+        assert "letter case" not in result.output
+        assert ("mean IoU 1.0000" in result.output) is found, result.output
+
+
+def test_evaluate_against_a_via_listing_both_cases_scores_each(tmp_path, run_cli):
+    """A VIA truth listing TILE_1.TIF (the square) and tile_1.TIF (nothing): each prediction
+    is scored against the entry spelled as it is, none refused as 'all of stem'."""
+    from tests.test_evaluate_pixel_truth_pairing import _classes
+
+    truth = _merged("via", tmp_path)
+    (x0, y0), (x1, y1) = SQUARE[0], SQUARE[2]
+    for name, support in ((LISTED, (x1 - x0) * (y1 - y0)), (DISK, 0)):
+        result = run_cli("evaluate", _classes(tmp_path / "pred" / f"{name}.tif"), truth)
+        assert result.exit_code == 0, result.output
+        assert f"'{DISK if name == LISTED else LISTED}." not in result.output  # no other's
+        rows = [line.split() for line in result.output.splitlines()
+                if line.startswith("building") and "." in line]
+        assert [int(row[-1]) for row in rows] == [support], result.output
