@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -21,6 +22,7 @@ def _fold(letter: str) -> str:
     return lower if len(lower) == 1 else letter
 
 
+@lru_cache(maxsize=1 << 16)  # a folder's names, looked up again by each pairing
 def name_key(name: str) -> str:
     """``name`` as files are paired by it: in Unicode NFC (macOS writes Zürich as Zu +
     U+0308, NFD; Linux and Windows keep what they are given), so both spell one name, and
