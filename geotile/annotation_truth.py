@@ -231,9 +231,9 @@ def _as_listed(grid, name: str, listed: list[str]) -> str:
     """``name`` (a name TRUTH lists, perhaps as :func:`name_key` gives it) as TRUTH spells
     it: the listed spelling the prediction ``grid`` names (TILE_1.TIF for TILE_1.tif beside
     tile_1.TIF), else its one spelling; ``name`` where none or several are listed."""
-    from geotile.image_truth import spelled_names
     from geotile.input_paths import input_path
     from geotile.name_keys import name_key, raw_name
+    from geotile.prediction_names import spelled_names
 
     found = sorted({n for n in map(raw_name, listed) if name_key(n) == name_key(name)})
     found = spelled_names(input_path(grid).stem, found) if len(found) > 1 else found

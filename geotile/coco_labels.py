@@ -229,9 +229,9 @@ def image_entry(coco: Coco, image, name: str | None = None) -> dict:
     """``image``'s entry in ``coco`` (its file name; :func:`checked_entry` checks its size);
     InputError in one line naming both files otherwise. ``name``: the file name to look for
     when ``image`` is another raster of the image's pixels (evaluate's prediction)."""
-    from geotile.image_truth import spelled_names
     from geotile.input_paths import input_path
     from geotile.name_keys import name_key, nfc, raw_name
+    from geotile.prediction_names import spelled_names
 
     shown = nfc(name or input_path(image).name)
     found = coco.by_name.get(name_key(shown), [])

@@ -17,10 +17,7 @@ from pathlib import Path
 
 from geotile.errors import InputError
 from geotile.name_keys import name_key
-
-#: what may follow an image's stem in its prediction's name
-PREDICTION_SUFFIXES = ("_pred", "-pred", "_prediction", "_predictions", "_probabilities",
-                       "_probs", "_classes", "_class", "_buildings")
+from geotile.prediction_names import PREDICTION_SUFFIXES, spelled_names
 
 
 @dataclass
@@ -58,18 +55,6 @@ def image_stem(path, known: set[str] | None) -> str:
         if key.endswith(suffix) and key[: -len(suffix)] in known:
             return stem[: -len(suffix)]
     return stem
-
-
-def spelled_names(stem: str, names: list[str]) -> list[str]:
-    """Those of ``names`` (of one :func:`name_key`) that the prediction stem ``stem`` names
-    as they are spelled: TILE_1.png for TILE_1, TILE_1_pred or TILE_1.png, not tile_1.png
-    (two images on a Linux disk); all of them where none is."""
-    def named(name: str) -> bool:
-        own = Path(name).stem
-        return stem in (name, own) or (
-            stem.startswith(own) and stem[len(own):].lower() in PREDICTION_SUFFIXES)
-
-    return [n for n in names if named(n)] or names
 
 
 def stand_in(path, known: set[str] | None) -> Path:
