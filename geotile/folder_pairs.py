@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geotile.dataset_names import image_name, names_mask_of
+from geotile.dataset_names import image_name, mask_bases, mask_name_splits, names_mask_of
 from geotile.errors import InputError
 from geotile.input_files import VECTOR_SUFFIXES
 from geotile.label_rasters import RASTER_SUFFIXES
@@ -159,6 +159,51 @@ def _pair_first_masks(pairs: dict, preds: dict, trues: dict, rest_pred: list,
         rest_true.remove(best)
 
 
+def _named_as_truths(preds: dict[str, Path], trues: dict[str, Path], prediction: Path,
+                     truth: Path) -> dict[str, Path]:
+    """``preds`` by stem, each named by no truth but by one less its prediction suffix
+    (TILE_1_pred of truth TILE_1.tif or TILE_1_mask.tif; :data:`PREDICTION_SUFFIXES`) by
+    that shorter stem, so it pairs as that name would; an InputError naming two predictions
+    that so come to one name (TILE_1.tif and TILE_1_pred.tif: one image scored twice)."""
+    from geotile.name_keys import name_key
+    from geotile.prediction_names import without_prediction_suffix
+
+    named: dict[str, str] = {}  # a name a truth's stem gives (name_key): that truth's stem
+    for stem in trues:
+        for base in mask_name_splits(stem):
+            named.setdefault(base, stem)
+
+    def truth_of(stem: str) -> str | None:
+        return next((named[b] for b in mask_bases(name_key(stem)) if b in named), None)
+
+    kept: dict[str, Path] = {}
+    by_key: dict[str, tuple[str, bool]] = {}  # name_key: the first stem, whether shortened
+    for stem, path in preds.items():
+        image = without_prediction_suffix(stem)
+        shortened = image is not None and truth_of(stem) is None and truth_of(image) is not None
+        stem = image if shortened else stem
+        key = name_key(stem)
+        first, was = by_key.get(key, (None, False))
+        if first is None:
+            by_key[key] = (stem, shortened)
+        elif shortened or was:  # tile_1.tif beside TILE_1.tif, neither shortened: as before
+            raise InputError(f"{prediction}: {kept[first].name} and {path.name} both name "
+                             f"{trues[truth_of(stem)].name} of {truth}; leave one "
+                             "prediction of each image in the folder.")
+        kept[stem] = path
+    return kept
+
+
+def _names_truth(prediction_stem: str, truth_stem: str) -> bool:
+    """Whether a prediction names a truth (:func:`image_name`), by its stem or by it less
+    its prediction suffix."""
+    from geotile.prediction_names import without_prediction_suffix
+
+    image = without_prediction_suffix(prediction_stem)
+    return any(image_name(stem, truth_stem) is not None
+               for stem in (prediction_stem, image) if stem is not None)
+
+
 def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> FilePairs:
     """Pair the files of two folders by stem (``pred/<stem>.geojson`` with
     ``truth/<stem>.geojson``, rasters with rasters), else by SpaceNet image id. The truth
@@ -170,9 +215,8 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     true_files, pred_files = folder_files(truth), folder_files(prediction)
     true_files["raster"], pred_files["raster"] = (
         _without_images_of_masks(true_files["raster"], pred_files["raster"],
-                                 lambda t, p: image_name(p, t) is not None),
-        _without_images_of_masks(pred_files["raster"], true_files["raster"],
-                                 lambda p, t: image_name(p, t) is not None))
+                                 lambda t, p: _names_truth(p, t)),
+        _without_images_of_masks(pred_files["raster"], true_files["raster"], _names_truth))
     if true_files["raster"] and true_files["vector"]:
         raise InputError(f"{truth}: holds both rasters and vector files; put the truth of one "
                          "kind in a folder of its own.")
@@ -187,7 +231,8 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
             f"{prediction} holds {other} but {truth} holds {kind}s: compare like with like "
             "(`geotile vectorize` the rasters for object scores, or `geotile make-masks` the "
             "labels for pixel scores).")
-    preds, trues = _by_stem(pred_files[kind], prediction), _by_stem(true_files[kind], truth)
+    trues = _by_stem(true_files[kind], truth)
+    preds = _named_as_truths(_by_stem(pred_files[kind], prediction), trues, prediction, truth)
     pairs = {label_stem(trues[key]): (preds[key], trues[key]) for key in trues if key in preds}
     rest_pred = [s for s in preds if s not in trues]
     rest_true = [s for s in trues if s not in preds]

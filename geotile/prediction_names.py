@@ -21,3 +21,13 @@ def spelled_names(stem: str, names: list[str]) -> list[str]:
             stem.startswith(own) and stem[len(own):].lower() in PREDICTION_SUFFIXES)
 
     return [n for n in names if named(n)] or names
+
+
+def without_prediction_suffix(stem: str) -> str | None:
+    """``stem`` less the prediction suffix it ends with, in any case (``TILE_1_PRED``:
+    ``TILE_1``), None when it ends with none."""
+    from geotile.name_keys import name_key
+
+    key = name_key(stem)  # as long as the stem
+    return next((stem[:-len(suffix)] for suffix in PREDICTION_SUFFIXES
+                 if key.endswith(suffix) and len(key) > len(suffix)), None)

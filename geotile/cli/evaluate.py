@@ -320,9 +320,11 @@ def evaluate(ctx, prediction, truth, iou, threshold, class_field, conf_field, mi
     score 0.3 localization F1 + 0.7 damage F1; counts summed over images.
     Two folders: each file of PREDICTION is scored against the file of TRUTH
     with the same name (pred/<stem>.geojson vs truth/<stem>.geojson, or
-    rasters; else SpaceNet's image ids); files without a partner are left
-    out with one warning. A folder of Parquet parts (Overture's release
-    folder: part-* files, key=value subfolders) is one vector file. Scores
+    rasters; pred/<stem>_pred.tif... vs truth/<stem>.tif or <stem>_mask.tif
+    where no truth has its exact name; else SpaceNet's image ids); files
+    without a partner are left out with one warning. A folder of Parquet
+    parts (Overture's release folder: part-* files, key=value subfolders) is
+    one vector file. Scores
     per image and in total (summed TP, FP, FN or confusion matrix, as
     SpaceNet totals; lines: summed lengths): pixels
     pooled over images, as mmseg's IoUMetric, not a mean of per-image scores.
