@@ -17,7 +17,7 @@ from pathlib import Path
 
 from geotile.errors import InputError
 from geotile.name_keys import name_key
-from geotile.prediction_names import PREDICTION_SUFFIXES, spelled_names
+from geotile.prediction_names import spelled_names, without_prediction_suffix
 
 
 @dataclass
@@ -51,10 +51,8 @@ def image_stem(path, known: set[str] | None) -> str:
     key = name_key(stem)
     if known is None or key in known:
         return stem
-    for suffix in PREDICTION_SUFFIXES:
-        if key.endswith(suffix) and key[: -len(suffix)] in known:
-            return stem[: -len(suffix)]
-    return stem
+    image = without_prediction_suffix(stem)
+    return image if image is not None and name_key(image) in known else stem
 
 
 def stand_in(path, known: set[str] | None) -> Path:
