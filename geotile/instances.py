@@ -1009,6 +1009,7 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     from geotile.ground_scale import cell_in_metres, metric_crs
     from geotile.output_crs import (
         densified_to_crs,
+        moved_rows,
         on_pixel_corners,
         output_crs,
         to_output_crs,
@@ -1036,9 +1037,11 @@ def finish_frame(frame, options, cell: float = 1.0, writer: str | None = None):
     else:
         frame["area_m2"] = np.array([], np.float64)
     target = output_crs(options.crs, writer, crs)
+    cleaned = np.array(frame.geometry.values, dtype=object)  # a copy: the objects it held
     frame = to_output_crs(frame, target, centre)
-    if one_crs(frame.crs, crs, ellipsoid_only=True):  # from the metric CRS: pixel corners
-        frame = on_pixel_corners(frame, transforms)
+    moved = moved_rows(cleaned, frame)  # none of a UTM raster's: cleaned in its CRS
+    if moved.any() and one_crs(frame.crs, crs, ellipsoid_only=True):  # from the metric CRS:
+        frame = on_pixel_corners(frame, transforms, moved)  # pixel corners
     frame = frame.set_geometry(orient_rings(frame.geometry.values), crs=frame.crs)
     frame.attrs = {}  # ours (cell, exact, centre, transforms): GeoParquet writes attrs as JSON
     return frame.reset_index(drop=True)

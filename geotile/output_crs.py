@@ -66,20 +66,29 @@ def to_output_crs(frame, target, centre: tuple | None):
     out = _reprojected(frame, target, centre)
     if out is frame or not len(out):
         return out
-    before = np.asarray(frame.geometry.values, dtype=object)
-    after = np.asarray(out.geometry.values, dtype=object)
-    # those reprojection left as they were (the same objects: in the rasters' own CRS, all)
-    moved = np.ones(len(after), bool) if len(before) != len(after) else np.fromiter(
-        (a is not b for a, b in zip(after, before, strict=True)), bool, len(after))
-    return _valid_polygons(out, moved)
+    return _valid_polygons(out, moved_rows(np.asarray(frame.geometry.values, dtype=object),
+                                           out))
 
 
-def on_pixel_corners(frame, transforms, tolerance: float = 1e-6):
+def moved_rows(before: np.ndarray, frame) -> np.ndarray:
+    """Which rows of ``frame`` hold other geometries than ``before`` (its geometries before
+    :func:`to_output_crs`): those reprojection moved (all where the count differs). The
+    others are the same objects: in the rasters' own CRS (a UTM raster's), all."""
+    after = np.asarray(frame.geometry.values, dtype=object)
+    if len(before) != len(after):
+        return np.ones(len(after), bool)
+    return np.fromiter((a is not b for a, b in zip(after, before, strict=True)), bool,
+                       len(after))
+
+
+def on_pixel_corners(frame, transforms, rows: np.ndarray | None = None,
+                     tolerance: float = 1e-6):
     """``frame``, back in its rasters' CRS from the metric one it was cleaned in, each x (y)
     within ``tolerance`` pixels of a pixel corner's on a north-up grid of ``transforms``
     put on it exactly (``transform * (col, row)``): UTM and back left an Albers raster's
-    edge at 1000089.9999999993 for 1000090. Others (simplified corners, rotated grids) as
-    they are."""
+    edge at 1000089.9999999993 for 1000090. Others (simplified corners, rotated grids), and
+    the rows not in ``rows`` (:func:`moved_rows`: never out of the rasters' CRS), as they
+    are."""
     import shapely
 
     grids: dict = {}  # one per grid: a city's tiles share one (origins whole pixels apart)
@@ -88,7 +97,8 @@ def on_pixel_corners(frame, transforms, tolerance: float = 1e-6):
             grids.setdefault((t.a, t.e, round(t.c / t.a % 1, 6) % 1, round(t.f / t.e % 1, 6) % 1),
                              (t.a, t.c, t.e, t.f))
     grids = list(grids.values())
-    if not len(frame) or frame.crs is None or not grids:
+    rows = np.ones(len(frame), bool) if rows is None else np.asarray(rows, bool)
+    if not rows.any() or frame.crs is None or not grids:
         return frame
 
     def snap(xy: np.ndarray) -> np.ndarray:
@@ -99,8 +109,9 @@ def on_pixel_corners(frame, transforms, tolerance: float = 1e-6):
                 xy[near, axis] = corner[near]
         return xy
 
-    values = np.asarray(frame.geometry.values, dtype=object)
-    return frame.set_geometry(list(shapely.transform(values, snap)), crs=frame.crs)
+    values = np.array(frame.geometry.values, dtype=object)  # a copy: frame stays as it is
+    values[rows] = shapely.transform(values[rows], snap)
+    return frame.set_geometry(list(values), crs=frame.crs)
 
 
 def _valid_polygons(frame, moved: np.ndarray):

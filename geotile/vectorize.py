@@ -55,6 +55,7 @@ from geotile.output_crs import (
     check_missing_crs,
     check_output_crs,
     densified_to_crs,
+    moved_rows,
     on_pixel_corners,
     output_crs,
     parse_crs,
@@ -547,10 +548,12 @@ def vectorize_polygons(
     target = output_crs(options.crs, writer, crs)
     if len(frame):
         warn_inexact_datum(paths[0], crs, target)
+    cleaned = np.array(frame.geometry.values, dtype=object)  # a copy: the objects it held
     frame = to_output_crs(frame, target, raster_centre(paths[0]))
-    if one_crs(frame.crs, crs, ellipsoid_only=True):  # measured in another CRS and back:
-        # pixel corners again
-        frame = on_pixel_corners(frame, raster_transforms(paths))
+    moved = moved_rows(cleaned, frame)  # none of a UTM raster's: cleaned in its CRS
+    if moved.any() and one_crs(frame.crs, crs, ellipsoid_only=True):  # measured in another
+        # CRS and back: pixel corners again
+        frame = on_pixel_corners(frame, raster_transforms(paths), moved)
     frame = frame.set_geometry(orient_rings(frame.geometry.values), crs=frame.crs)
     frame = frame.reset_index(drop=True)
     write_vector(frame, output, writer, overwrite, rasters=paths, geometry_type="Polygon")
