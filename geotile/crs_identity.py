@@ -27,7 +27,7 @@ def one_crs(a, b, ellipsoid_only: bool = False) -> bool:
     from pyproj import CRS
     from rasterio.crs import CRS as GdalCRS
 
-    a, b = (_horizontal(CRS.from_wkt(c.to_wkt())) for c in (a, b))
+    a, b = (_east_first(_horizontal(CRS.from_wkt(c.to_wkt()))) for c in (a, b))
     # GDAL's equality too: a .prj's ESRI datum names ("D_Unknown_based_on_GRS_1980...")
     if a.equals(b, ignore_axis_order=True) or GdalCRS.from_wkt(a.to_wkt()) == \
             GdalCRS.from_wkt(b.to_wkt()):
@@ -39,6 +39,21 @@ def one_crs(a, b, ellipsoid_only: bool = False) -> bool:
 def _horizontal(crs):
     """A compound CRS's horizontal part (the pyproj CRS ``crs`` else)."""
     return crs.sub_crs_list[0] if crs.is_compound else crs
+
+
+def _east_first(crs):
+    """``crs`` with a projected CRS's axes easting first (EPSG:3035, 2193: northing first):
+    GDAL and geopandas read x, y in that order whatever the CRS says, which pyproj's
+    ``ignore_axis_order`` overlooks for geographic CRSs only. Their directions stay."""
+    from pyproj import CRS
+
+    if not crs.is_projected or crs.is_bound or len(crs.axis_info) != 2 or \
+            crs.axis_info[0].direction not in ("north", "south") or \
+            crs.axis_info[1].direction not in ("east", "west"):  # a polar CRS's two norths
+        return crs
+    spec = crs.to_json_dict()
+    spec["coordinate_system"]["axis"].reverse()
+    return CRS.from_json_dict(spec)
 
 
 def _with_datum_of(crs, other):

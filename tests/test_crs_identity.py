@@ -22,6 +22,11 @@ from geotile.crs_identity import one_crs
 ALBERS = ("+proj=aea +lat_1=29.5 +lat_2=45.5 +lat_0=23 +lon_0=-96 +x_0=0 +y_0=0 +ellps=GRS80 "
           "+units=m +no_defs")
 ORIGIN = (1000000.0, 2000000.0)
+#: LAEA Europe and NZTM without a datum: GDAL writes them to GeoPackage and Shapefile as
+#: EPSG:3035 and EPSG:2193, whose axes are northing first
+LAEA = "+proj=laea +lat_0=52 +lon_0=10 +x_0=4321000 +y_0=3210000 +ellps=GRS80 +units=m"
+NZTM = ("+proj=tmerc +lat_0=0 +lon_0=173 +k=0.9996 +x_0=1600000 +y_0=10000000 +ellps=GRS80 "
+        "+units=m")
 
 
 def _boxes(n: int = 6, size: float = 30.0) -> list:
@@ -61,7 +66,9 @@ def test_one_crs_spelled_two_ways_is_one(a, b):
 @pytest.mark.parametrize("a,b", [
     (ALBERS, "EPSG:5070"),  # GDAL's GeoPackage/Shapefile spelling of it (NAD83)
     ("+proj=utm +zone=16 +ellps=WGS84 +units=m", "EPSG:32616"),
-    ("+proj=utm +zone=16 +ellps=GRS80 +units=m", "EPSG:26916")])
+    ("+proj=utm +zone=16 +ellps=GRS80 +units=m", "EPSG:26916"),
+    (LAEA, "EPSG:3035"),  # GDAL's spelling of it: ETRS89, northing first
+    (NZTM, "EPSG:2193")])  # NZGD2000, northing first
 def test_an_ellipsoid_only_crs_is_one_with_a_datum_of_that_ellipsoid_for_vectors(a, b):
     a, b = CRS.from_user_input(a), CRS.from_user_input(b)
     assert one_crs(a, b, ellipsoid_only=True) and one_crs(b, a, ellipsoid_only=True)
@@ -94,6 +101,30 @@ def test_labels_in_the_images_custom_crs_keep_their_coordinates(tmp_path, name):
     moved = to_crs(labels, CRS.from_string(ALBERS), tmp_path / name)
     assert _coordinates(moved.geometries) == _coordinates(_boxes())
     assert one_crs(moved.crs, CRS.from_string(ALBERS))
+
+
+@pytest.mark.parametrize("crs", [LAEA, NZTM])
+def test_labels_in_the_images_crs_spelled_northing_first_keep_their_coordinates(tmp_path,
+                                                                                crs):
+    """Labels in the image's LAEA Europe (NZTM) without a datum, written to GeoPackage (read
+    back as EPSG:3035, EPSG:2193: axes northing first) were reprojected into it, edges split
+    every km and moved by round-off: one CRS but for the axis order, which GDAL and
+    geopandas (x, y: easting first) never use. Now they keep their coordinates."""
+    from geotile.label_set import to_crs
+    from geotile.labels import read_labels
+
+    _written(tmp_path, "l.gpkg", ProjCRS(crs))
+    labels = read_labels(tmp_path / "l.gpkg")
+    assert ProjCRS.from_wkt(labels.crs.to_wkt()).axis_info[0].direction == "north"
+    moved = to_crs(labels, CRS.from_string(crs), "l.gpkg")
+    assert _coordinates(moved.geometries) == _coordinates(_boxes())
+
+
+@pytest.mark.parametrize("a,b", [("EPSG:3035", LAEA.replace("10 ", "10.001 ")),
+                                 ("EPSG:2193", NZTM.replace("GRS80", "intl")),
+                                 ("EPSG:2193", "EPSG:27200")])  # NZGD49 / NZ Map Grid
+def test_northing_first_crss_that_differ_stay_two(a, b):
+    assert not one_crs(CRS.from_user_input(a), CRS.from_user_input(b), ellipsoid_only=True)
 
 
 def test_labels_in_another_datum_or_lon_0_are_still_reprojected(tmp_path):
