@@ -12,6 +12,7 @@ import rasterio
 
 from .conftest import assert_one_line_error, write_garbled_jpeg
 from .onnx_models import pointwise_model, temporal_model
+from .test_output_safety import two_runs_outputs
 
 distributed = pytest.importorskip("distributed")
 
@@ -1963,31 +1964,6 @@ def test_make_masks_of_a_guessed_crs_judges_the_run_not_each_task(run_cli, make_
             assert not src.read(1).any()
 
 
-def _two_runs_outputs(run_cli, make_raster, tmp_path, command):
-    """Three images, this run's source (a model, labels) and another run's outputs of other
-    pixels: (args of this run, its output folder, the other run's folder)."""
-    import geopandas as gpd
-    from shapely.geometry import box
-
-    from .conftest import UTM_CRS, UTM_ORIGIN
-
-    images = [make_raster(f"t{i}.tif", np.full((3, 16, 16), 50 * i, np.uint8))
-              for i in range(3)]
-    x0, y0 = UTM_ORIGIN
-    labels, more = tmp_path / "labels.gpkg", tmp_path / "more.gpkg"
-    gpd.GeoDataFrame(geometry=[box(x0 + 1, y0 - 5, x0 + 5, y0 - 1)], crs=UTM_CRS).to_file(labels)
-    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(more)
-    source, others = ([pointwise_model(tmp_path / "m.onnx", activation="sigmoid")],
-                      [pointwise_model(tmp_path / "m2.onnx", activation="sigmoid", seed=5)]) \
-        if command == "predict" else ([labels], [more])
-    out, other = tmp_path / "out", tmp_path / "other"
-    assert run_cli(command, *source, *images, "-o", out).exit_code == 0
-    assert run_cli(command, *others, *images, "-o", other).exit_code == 0
-    for i in range(3):
-        assert (other / f"t{i}.tif").read_bytes() != (out / f"t{i}.tif").read_bytes()
-    return (command, *source, *images, "-o", out, "--overwrite"), out, other
-
-
 def _another_run_writes(other, out, name):
     import shutil
 
@@ -2004,7 +1980,7 @@ def test_a_workers_run_never_replaces_an_output_another_run_wrote_since_it_began
     process wrote since as it is: the run fails in one line naming it."""
     from geotile import distributed as gd
 
-    args, out, other = _two_runs_outputs(run_cli, make_raster, tmp_path, command)
+    args, out, other = two_runs_outputs(run_cli, make_raster, tmp_path, command)
     theirs = (other / "t1.tif").read_bytes()
     real_client = gd._client
 
@@ -2024,7 +2000,7 @@ def test_a_workers_run_whose_written_output_another_run_replaces_fails(
     replaced after a worker wrote it fails the run (it is a mix of both runs')."""
     from geotile import distributed as gd
 
-    args, out, other = _two_runs_outputs(run_cli, make_raster, tmp_path, "predict")
+    args, out, other = two_runs_outputs(run_cli, make_raster, tmp_path, "predict")
     real_run_on = gd._run_on
 
     def another_run_writes_t0_after(*given):
@@ -2047,7 +2023,7 @@ def test_a_worker_refuses_an_output_replaced_as_it_publishes_another(
 
     from geotile import output_files
 
-    args, out, other = _two_runs_outputs(run_cli, make_raster, tmp_path, command)
+    args, out, other = two_runs_outputs(run_cli, make_raster, tmp_path, command)
     theirs = (other / "t1.tif").read_bytes()
     real_publish = output_files.publish
 
@@ -2091,7 +2067,7 @@ def test_workers_runs_with_resume_overwrite_and_merge_keep_their_outputs(
     """The outputs noted before the tasks go out are the run's own to write: --resume over
     a finished run, then --overwrite, each with --workers and --merge, end well, and the
     merged raster is made of the tiles as they are."""
-    args, out, _ = _two_runs_outputs(run_cli, make_raster, tmp_path, command)
+    args, out, _ = two_runs_outputs(run_cli, make_raster, tmp_path, command)
     args = args[:-1]  # without --overwrite
     merged = tmp_path / "merged.tif"
     for extra in (("--resume",), ("--overwrite",)):
@@ -2112,7 +2088,7 @@ def test_an_output_a_killed_run_of_the_same_command_puts_in_place_late_is_kept(
     it publishes): the run ends well. One of another command is still refused (above)."""
     from geotile import distributed as gd
 
-    args, out, _ = _two_runs_outputs(run_cli, make_raster, tmp_path, command)
+    args, out, _ = two_runs_outputs(run_cli, make_raster, tmp_path, command)
     twin = tmp_path / "twin"  # the killed run's task, as it wrote t0
     assert run_cli(*args[:args.index(out)], twin).exit_code == 0
     real_run_on = gd._run_on

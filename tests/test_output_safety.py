@@ -1447,6 +1447,32 @@ def test_a_full_temporary_folder_fails_vectorize_csv_naming_the_csv(
         assert list(disk.iterdir()) == [] and not out.exists()
 
 
+def two_runs_outputs(run_cli, make_raster, tmp_path, command):
+    """Three images, this run's source (a model, labels) and another run's outputs of other
+    pixels: (args of this run, its output folder, the other run's folder)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from .conftest import UTM_CRS, UTM_ORIGIN
+    from .onnx_models import pointwise_model
+
+    images = [make_raster(f"t{i}.tif", np.full((3, 16, 16), 50 * i, np.uint8))
+              for i in range(3)]
+    x0, y0 = UTM_ORIGIN
+    labels, more = tmp_path / "labels.gpkg", tmp_path / "more.gpkg"
+    gpd.GeoDataFrame(geometry=[box(x0 + 1, y0 - 5, x0 + 5, y0 - 1)], crs=UTM_CRS).to_file(labels)
+    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(more)
+    source, others = ([pointwise_model(tmp_path / "m.onnx", activation="sigmoid")],
+                      [pointwise_model(tmp_path / "m2.onnx", activation="sigmoid", seed=5)]) \
+        if command == "predict" else ([labels], [more])
+    out, other = tmp_path / "out", tmp_path / "other"
+    assert run_cli(command, *source, *images, "-o", out).exit_code == 0
+    assert run_cli(command, *others, *images, "-o", other).exit_code == 0
+    for i in range(3):
+        assert (other / f"t{i}.tif").read_bytes() != (out / f"t{i}.tif").read_bytes()
+    return (command, *source, *images, "-o", out, "--overwrite"), out, other
+
+
 @pytest.mark.parametrize("command", ["predict", "make-masks"])
 def test_an_overwrite_run_whose_outputs_another_run_replaces_meanwhile_fails(
         run_cli, make_raster, tmp_path, monkeypatch, command):
@@ -1456,26 +1482,11 @@ def test_an_overwrite_run_whose_outputs_another_run_replaces_meanwhile_fails(
     another process wrote since the run began: it fails, and leaves that one as it is."""
     import shutil
 
-    import geopandas as gpd
-    from shapely.geometry import box
-
     from geotile import output_files
 
     from .conftest import assert_one_line_error
 
-    images = [make_raster(f"t{i}.tif", np.full((3, 16, 16), 50 * i, np.uint8))
-              for i in range(3)]
-    x0, y0 = UTM_ORIGIN
-    labels = tmp_path / "labels.gpkg"
-    gpd.GeoDataFrame(geometry=[box(x0 + 1, y0 - 5, x0 + 5, y0 - 1)], crs=UTM_CRS).to_file(labels)
-    more = tmp_path / "more.gpkg"
-    gpd.GeoDataFrame(geometry=[box(x0, y0 - 8, x0 + 8, y0)], crs=UTM_CRS).to_file(more)
-    source, others = ([pointwise_model(tmp_path / "m.onnx", activation="sigmoid")],
-                      [pointwise_model(tmp_path / "m2.onnx", activation="sigmoid", seed=5)]) \
-        if command == "predict" else ([labels], [more])
-    out, other = tmp_path / "out", tmp_path / "other"
-    assert run_cli(command, *source, *images, "-o", out).exit_code == 0
-    assert run_cli(command, *others, *images, "-o", other).exit_code == 0
+    args, out, other = two_runs_outputs(run_cli, make_raster, tmp_path, command)
     theirs = (other / "t1.tif").read_bytes()  # another run's whole output (other pixels)
     assert theirs != (out / "t1.tif").read_bytes()
     real_publish, raced = output_files.publish, []
@@ -1488,7 +1499,7 @@ def test_an_overwrite_run_whose_outputs_another_run_replaces_meanwhile_fails(
         return real_publish(tmp, final, overwrite)
 
     monkeypatch.setattr(output_files, "publish", another_run_writes_t1)
-    result = run_cli(command, *source, *images, "-o", out, "--overwrite")
+    result = run_cli(*args)
     assert_one_line_error(result, f"{out / 't1.tif'}:", "another")
     assert (out / "t1.tif").read_bytes() == theirs
 
