@@ -162,36 +162,55 @@ def _pair_first_masks(pairs: dict, preds: dict, trues: dict, rest_pred: list,
 def _named_as_truths(preds: dict[str, Path], trues: dict[str, Path], prediction: Path,
                      truth: Path) -> dict[str, Path]:
     """``preds`` by stem, each named by no truth but by one less its prediction suffix
-    (TILE_1_pred of truth TILE_1.tif or TILE_1_mask.tif; :data:`PREDICTION_SUFFIXES`) by
-    that shorter stem, so it pairs as that name would; an InputError naming two predictions
-    that so come to one name (TILE_1.tif and TILE_1_pred.tif: one image scored twice)."""
-    from geotile.name_keys import name_key
+    (TILE_1_pred of truth TILE_1.tif or TILE_1_mask.tif, of SpaceNet's
+    buildings_AOI_2_Vegas_img1.geojson by image id; :data:`PREDICTION_SUFFIXES`) by that
+    shorter stem, so it pairs as that name would; an InputError naming two predictions that
+    so come to one truth (TILE_1.tif and TILE_1_pred.tif: one image scored twice)."""
+    from geotile.name_keys import name_key, nfc
     from geotile.prediction_names import without_prediction_suffix
 
-    named: dict[str, str] = {}  # a name a truth's stem gives (name_key): that truth's stem
+    named: dict[str, list[str]] = {}  # a name a truth's stem gives (name_key): truth stems
     for stem in trues:
         for base in mask_name_splits(stem):
-            named.setdefault(base, stem)
+            named.setdefault(base, []).append(stem)
 
     def truth_of(stem: str) -> str | None:
-        return next((named[b] for b in mask_bases(name_key(stem)) if b in named), None)
+        """The truth ``stem`` names: of several in other letter cases the one it spells."""
+        found = next((named[b] for b in mask_bases(name_key(stem)) if b in named), [])
+        spelled = [t for t in found if nfc(t)[:len(stem)] == nfc(stem)]
+        return (spelled or found or [None])[0]
+
+    def by_id(stem: str) -> list[str]:
+        """The truths ``stem`` names by SpaceNet image id (:func:`image_name`)."""
+        return [t for t in trues if image_name(stem, t) is not None]
 
     kept: dict[str, Path] = {}
-    by_key: dict[str, tuple[str, bool]] = {}  # name_key: the first stem, whether shortened
+    by_truth: dict[tuple, tuple[str, bool]] = {}  # its truth (or key): stem, shortened
     for stem, path in preds.items():
         image = without_prediction_suffix(stem)
-        shortened = image is not None and truth_of(stem) is None and truth_of(image) is not None
-        stem = image if shortened else stem
-        key = name_key(stem)
-        first, was = by_key.get(key, (None, False))
-        if first is None:
-            by_key[key] = (stem, shortened)
-        elif shortened or was:  # tile_1.tif beside TILE_1.tif, neither shortened: as before
-            raise InputError(f"{prediction}: {kept[first].name} and {path.name} both name "
-                             f"{trues[truth_of(stem)].name} of {truth}; leave one "
+        own, target = truth_of(stem), None
+        ids = by_id(stem) if own is None else []
+        if image is not None and own is None:
+            target = truth_of(image)
+            if target is None and not ids and len(image_ids := by_id(image)) == 1:
+                target = image_ids[0]
+        shortened = target is not None
+        stem, own = (image, target) if shortened else (stem, own or _single(ids))
+        key = ("truth", own) if own is not None else ("name", name_key(stem))
+        first, was = by_truth.get(key, (None, False))
+        if first is None and stem not in kept:
+            by_truth[key] = (stem, shortened)
+        elif shortened or was or stem in kept:  # tile_1 beside TILE_1, neither shortened
+            other = kept[first if first is not None else stem].name
+            raise InputError(f"{prediction}: {other} and {path.name} both name "
+                             f"{trues[own].name if own else stem} of {truth}; leave one "
                              "prediction of each image in the folder.")
         kept[stem] = path
     return kept
+
+
+def _single(names: list[str]) -> str | None:
+    return names[0] if len(names) == 1 else None
 
 
 def _names_truth(prediction_stem: str, truth_stem: str) -> bool:

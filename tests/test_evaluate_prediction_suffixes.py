@@ -123,7 +123,9 @@ def test_a_prediction_named_as_a_truth_takes_that_truth_not_its_image_s(tmp_path
     (("TILE_1", "TILE_1_pred"), "TILE_1"),
     (("TILE_1_pred", "TILE_1_probs"), "TILE_1_mask"),
     (("TILE_1", "tile_1_PRED"), "TILE_1"),
-    (("tile_1", "TILE_1_classes"), "TILE_1_label")])
+    (("tile_1", "TILE_1_classes"), "TILE_1_label"),
+    (("AOI_2_Vegas_img1", "AOI_2_Vegas_img1_pred"), "RGB-PanSharpen_AOI_2_Vegas_img1"),
+    (("AOI_2_Vegas_img1_probs", "AOI_2_Vegas_img1_pred"), "buildings_AOI_2_Vegas_img1")])
 def test_two_predictions_of_one_truth_are_refused_naming_both(tmp_path, run_cli, preds,
                                                                truth_stem):
     """TILE_1.tif and TILE_1_pred.tif beside each other both name truth/TILE_1.tif: scoring
@@ -203,3 +205,43 @@ def test_predictions_of_one_name_in_two_cases_and_no_suffix_pair_as_before(tmp_p
     assert {k: p.name for k, (p, _) in pairs.pairs.items()} == {"TILE_1": "TILE_1.tif"}
     assert [p.name for p in pairs.unpaired_prediction] == ["tile_1.tif"]
     assert "left out" in caplog.text
+
+
+@pytest.mark.parametrize("preds", [("X_PRED", "x_pred"), ("X_PRED", "x"), ("X_pred", "x_probs")])
+def test_suffixed_predictions_of_two_images_in_two_cases_pair_each_with_its_own(tmp_path,
+                                                                                 preds):
+    """truth/X.tif and truth/x.tif (two images on a Linux disk) with pred/X_PRED.tif and
+    pred/x_pred.tif (or x.tif) were refused ('X_PRED.tif and x_pred.tif both name X.tif');
+    each pairs with the truth its name spells, as X.tif and x.tif do."""
+    pred, truth = _folders(tmp_path, [("truth", "X", _mask(3)), ("truth", "x", _mask(7)),
+                                      ("pred", preds[0], _mask(3)), ("pred", preds[1], _mask(7))])
+    pairs = pair_folders(pred, truth)
+    assert {k: (p.name, t.name) for k, (p, t) in pairs.pairs.items()} == {
+        "X": (f"{preds[0]}.tif", "X.tif"), "x": (f"{preds[1]}.tif", "x.tif")}
+    assert not pairs.unpaired_prediction and not pairs.unpaired_truth
+
+
+@pytest.mark.parametrize("pred_prefix", ["", "RGB-PanSharpen_"])
+def test_suffixed_spacenet_predictions_pair_by_image_id(tmp_path, run_cli, pred_prefix):
+    """SpaceNet truth buildings_AOI_2_Vegas_img1.geojson with pred/AOI_2_Vegas_img1_pred.geojson
+    was refused ('no file of one has the name of a file of the other') though
+    AOI_2_Vegas_img1.geojson pairs by image id; it scores as that unsuffixed name."""
+    results = {}
+    for suffix in ("", "_pred"):
+        pred, truth = tmp_path / f"p{suffix}", tmp_path / f"t{suffix}"
+        pred.mkdir()
+        truth.mkdir()
+        for image, boxes in (("img1", [(0, 0), (30, 0)]), ("img2", [(0, 0)])):
+            _write_vector(truth / f"buildings_AOI_2_Vegas_{image}.geojson", boxes)
+            _write_vector(pred / f"{pred_prefix}AOI_2_Vegas_{image}{suffix}.geojson",
+                          [*boxes[:1], (100, 100)])
+        pairs = pair_folders(pred, truth)
+        assert sorted((p.name, t.name) for p, t in pairs.pairs.values()) == [
+            (f"{pred_prefix}AOI_2_Vegas_{i}{suffix}.geojson",
+             f"buildings_AOI_2_Vegas_{i}.geojson") for i in ("img1", "img2")]
+        result = run_cli("evaluate", pred, truth, "--json")
+        assert result.exit_code == 0, result.output
+        results[suffix] = json.loads(result.stdout)
+    assert (results["_pred"]["tp"], results["_pred"]["fp"], results["_pred"]["fn"]) == (2, 2, 1)
+    for key in ("tp", "fp", "fn", "precision", "recall", "f1", "images"):
+        assert results["_pred"][key] == results[""][key], key
