@@ -188,13 +188,14 @@ def _named_as_truths(preds: dict[str, Path], trues: dict[str, Path], prediction:
     by_truth: dict[tuple, tuple[str, bool]] = {}  # its truth (or key): stem, shortened
     for stem, path in preds.items():
         image = without_prediction_suffix(stem)
-        own, target = truth_of(stem), None
+        own, target, shortened = truth_of(stem), None, False
         ids = by_id(stem) if own is None else []
         if image is not None and own is None:
             target = truth_of(image)
-            if target is None and not ids and len(image_ids := by_id(image)) == 1:
-                target = image_ids[0]
-        shortened = target is not None
+            if target is None and not ids and (image_ids := by_id(image)):
+                target = _single(image_ids)  # of several: refused below, as unsuffixed
+                shortened = True
+        shortened = shortened or target is not None
         stem, own = (image, target) if shortened else (stem, own or _single(ids))
         key = ("truth", own) if own is not None else ("name", name_key(stem))
         first, was = by_truth.get(key, (None, False))

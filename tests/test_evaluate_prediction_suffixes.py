@@ -245,3 +245,15 @@ def test_suffixed_spacenet_predictions_pair_by_image_id(tmp_path, run_cli, pred_
     assert (results["_pred"]["tp"], results["_pred"]["fp"], results["_pred"]["fn"]) == (2, 2, 1)
     for key in ("tp", "fp", "fn", "precision", "recall", "f1", "images"):
         assert results["_pred"][key] == results[""][key], key
+
+
+def test_a_suffixed_prediction_of_two_truths_by_image_id_is_refused_as_unsuffixed(tmp_path,
+                                                                                  run_cli):
+    """pred/1_pred.tif names a_1.tif and b_1.tif by image id, as pred/1.tif does: refused
+    naming both truths, not left out with a warning (exit 0 on the other image)."""
+    pred, truth = _folders(tmp_path, [("pred", "1_pred", _mask(3)), ("truth", "a_1", _mask(3)),
+                                      ("truth", "b_1", _mask(3)), ("pred", "c", _mask(2)),
+                                      ("truth", "c", _mask(2))])
+    result = run_cli("evaluate", pred, truth, "--json")
+    assert_one_line_error(result, "1_pred.tif", "a_1.tif", "b_1.tif")
+    assert result.stdout == ""
