@@ -189,29 +189,28 @@ def _named_as_truths(preds: dict[str, Path], trues: dict[str, Path], prediction:
     for stem, path in preds.items():
         image = without_prediction_suffix(stem)
         own, target, shortened = truth_of(stem), None, False
-        ids = by_id(stem) if own is None else []
         if image is not None and own is None:
-            target = truth_of(image)
-            if target is None and not ids and (image_ids := by_id(image)):
-                target = _single(image_ids)  # of several: refused below, as unsuffixed
-                shortened = True
-        shortened = shortened or target is not None
-        stem, own = (image, target) if shortened else (stem, own or _single(ids))
+            target = truth_of(image)  # else by image id, which several may share
+            shortened = target is not None or (_names_any(image, trues)
+                                               and not _names_any(stem, trues))
+        stem, own = (image, target) if shortened else (stem, own)
         key = ("truth", own) if own is not None else ("name", name_key(stem))
         first, was = by_truth.get(key, (None, False))
         if first is None and stem not in kept:
             by_truth[key] = (stem, shortened)
         elif shortened or was or stem in kept:  # tile_1 beside TILE_1, neither shortened
             other = kept[first if first is not None else stem].name
+            named_truths = listed_names(trues[t] for t in ([own] if own else by_id(stem)))
             raise InputError(f"{prediction}: {other} and {path.name} both name "
-                             f"{trues[own].name if own else stem} of {truth}; leave one "
-                             "prediction of each image in the folder.")
+                             f"{named_truths} of {truth}; leave one prediction of each "
+                             "image in the folder.")
         kept[stem] = path
     return kept
 
 
-def _single(names: list[str]) -> str | None:
-    return names[0] if len(names) == 1 else None
+def _names_any(stem: str, trues) -> bool:
+    """Whether ``stem`` names one of the truth stems ``trues`` by image id (:func:`image_name`)."""
+    return any(image_name(stem, t) is not None for t in trues)
 
 
 def _names_truth(prediction_stem: str, truth_stem: str) -> bool:
