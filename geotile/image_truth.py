@@ -10,13 +10,12 @@ import contextlib
 import errno
 import os
 import tempfile
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from geotile.errors import InputError
-from geotile.name_keys import name_key
+from geotile.name_keys import name_key, nfc
 from geotile.prediction_names import spelled_names, without_prediction_suffix
 
 
@@ -47,7 +46,7 @@ def image_stem(path, known: set[str] | None) -> str:
     is)."""
     from geotile.input_paths import input_path
 
-    stem = unicodedata.normalize("NFC", input_path(path).stem)  # its case kept, for messages
+    stem = nfc(input_path(path).stem)  # its case kept, for messages
     key = name_key(stem)
     if known is None or key in known:
         return stem

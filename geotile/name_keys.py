@@ -29,15 +29,14 @@ def name_key(name: str) -> str:
     in one letter case (Windows and macOS disks find IMG_1.JPG as img_1.jpg, so exports
     made there spell names in any case), one letter for one (not str.casefold: Straße_1
     and Strasse_1 are two files there, two places), so the key is as long as the name."""
-    name = unicodedata.normalize("NFC", name)
+    name = nfc(name)
     return name.lower() if name.isascii() else "".join(map(_fold, name))
 
 
 def _difference(a: str, b: str) -> str:
     """How two names of one :func:`name_key` differ: in Unicode form only, or in letter case
     ("" where they are spelled alike)."""
-    nfc = [unicodedata.normalize("NFC", n) for n in (a, b)]
-    return "" if a == b else "Unicode form (NFC/NFD)" if nfc[0] == nfc[1] else "letter case"
+    return "" if a == b else "Unicode form (NFC/NFD)" if nfc(a) == nfc(b) else "letter case"
 
 
 def raw_name(name: str) -> str:

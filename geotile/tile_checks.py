@@ -210,36 +210,29 @@ def check_grids(images, masks) -> None:
                     check_mask_grid(src, mask_src)
 
 
-def check_mask_nodata_classes(masks) -> None:
-    """InputError where a mask's declared nodata is one of its classes (a 0/1 mask declaring
-    nodata 1: :func:`~geotile.nodata_classes.refuse_nodata_class`): its patches would mark
-    that class no data, index.csv count it so and the filters drop it. Predict's
-    probabilities given as masks hold no class ids."""
-    from geotile.nodata_classes import refuse_nodata_class
-    from geotile.raster import open_raster
-    from geotile.raster_kinds import class_names
-
-    for mask in masks or ():
-        if mask is None:
-            continue
-        with open_raster(mask) as mask_src:
-            if mask_src.tags().get("GEOTILE_OUTPUT") != "probability":
-                refuse_nodata_class(mask_src, mask, class_names(mask_src))
-
-
-def check_mask_class_names(masks) -> None:
+def check_mask_classes(masks) -> None:
     """InputError where two masks name one class id otherwise (building 1 in one, grass 1
     in the other): their patches would mean different classes by the same id. Ids only
     one of them names, or numbers only (placeholders), agree with anything; names apart
-    only by case, separators or a plural ('Building', 'buildings') agree."""
+    only by case, separators or a plural ('Building', 'buildings') agree. Also where a
+    mask's declared nodata is one of its classes (a 0/1 mask declaring nodata 1:
+    :func:`~geotile.nodata_classes.refuse_nodata_class`): its patches would mark that class
+    no data, index.csv count it so and the filters drop it (predict's probabilities given
+    as masks hold no class ids). Each mask opened once."""
     from geotile.class_keys import is_placeholder_name, same_class_name
+    from geotile.nodata_classes import refuse_nodata_class
     from geotile.raster import open_raster
     from geotile.raster_kinds import class_names
 
     first: dict[int, tuple[str, str]] = {}  # id -> (name, mask naming it first)
     for mask in masks or ():
+        if mask is None:
+            continue
         with open_raster(mask) as mask_src:
-            names = class_names(mask_src) or []
+            names = class_names(mask_src)
+            if mask_src.tags().get("GEOTILE_OUTPUT") != "probability":
+                refuse_nodata_class(mask_src, mask, names)
+        names = names or []
         for i, name in enumerate(names):
             if i == 0 or is_placeholder_name(name):
                 continue

@@ -82,9 +82,8 @@ from geotile.streaming import BAND_PIXELS
 from geotile.tile_checks import (
     check_dates,
     check_grids,
-    check_mask_class_names,
+    check_mask_classes,
     check_mask_grid,
-    check_mask_nodata_classes,
     check_paletted_with_extra,
     check_png,
     png_alpha_band,
@@ -582,8 +581,7 @@ def tile_rasters(
     check_grids(images, masks)
     check_paletted_with_extra(images, extras, options.fmt)
     check_dates(images, extras, extra_resampling)
-    check_mask_class_names(masks)
-    check_mask_nodata_classes(masks)
+    check_mask_classes(masks)
     if annotations is not None:  # numbered as the masks number their classes
         annotations = annotations.named_by(masks, masks_from and masks_from[0])
     zeros_nodata = warn_masks_zero_nodata(masks)
