@@ -40,16 +40,41 @@ def worker_count(jobs: int, workers: int | None = None) -> int:
     return min(workers, jobs)
 
 
-def _quiet_worker(parent: int | None = None) -> None:
+#: the signals a worker handles otherwise than its parent: held back across the fork
+_WORKER_SIGNALS = frozenset(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                            if hasattr(signal, name))
+
+
+def _quiet_worker(parent: int | None = None, mask: set | None = None) -> None:
     """Ctrl-C is the parent's to handle; SIGTERM (the parent stopping a worker) ends it,
     whatever handler the parent had installed (the command's raises KeyboardInterrupt).
     The worker ends with its ``parent`` (pid), however it ends: killed (SIGKILL, the OOM
-    killer), it can no longer stop its workers, which would wait for jobs forever."""
+    killer), it can no longer stop its workers, which would wait for jobs forever.
+    Forked with those signals held back (:func:`_held_signals`), the worker takes one that
+    came meanwhile only now, under its own handlers; ``mask`` is the parent's own mask."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     _end_with_parent(parent)
+
+
+@contextlib.contextmanager
+def _held_signals() -> Iterator[set | None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back in this thread while workers are forked, so that
+    none reaches a new worker before its set-up (:func:`_quiet_worker`) replaces the handlers
+    it inherits; yields the mask to restore (None where signals cannot be held). One that
+    came meanwhile reaches this process when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield None
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _WORKER_SIGNALS)
+    try:
+        yield mask
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 #: prctl's option that sends the calling process a signal when its parent dies (Linux)
@@ -111,16 +136,21 @@ def run_jobs(function: Callable, jobs: Sequence, workers: int | None = None,
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    executor = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_quiet_worker, initargs=(os.getpid(),))
+    executor = None
     try:
-        # submitted here, not by executor.map: an interrupted map cancels the waiting
-        # futures, which the stopped pool then fails, and Python 3.11's management thread
-        # prints "InvalidStateError: CANCELLED" for each (fixed in 3.12)
-        futures = [executor.submit(_in_worker, function, job) for job in jobs]
+        with _held_signals() as mask:  # the workers are forked at the first submit
+            executor = ProcessPoolExecutor(
+                count, mp_context=multiprocessing.get_context("fork"),
+                initializer=_quiet_worker, initargs=(os.getpid(), mask))
+            # submitted here, not by executor.map: an interrupted map cancels the waiting
+            # futures, which the stopped pool then fails, and Python 3.11's management
+            # thread prints "InvalidStateError: CANCELLED" for each (fixed in 3.12)
+            futures = list(_results(executor.submit(_in_worker, function, job)
+                                    for job in jobs))
         yield _results(future.result() for future in futures)
     except BaseException:
-        _stop(executor)
+        if executor is not None:
+            _stop(executor)
         raise
     executor.shutdown(wait=True, cancel_futures=True)
 
@@ -149,7 +179,8 @@ def _stop(executor) -> None:
 
 
 def _results(results: Iterator) -> Iterator:
-    """``results`` with a worker that died (killed for memory...) as one clear error."""
+    """``results`` (or submissions) with a worker that died (killed for memory...) as one
+    clear error."""
     from concurrent.futures.process import BrokenProcessPool
 
     try:

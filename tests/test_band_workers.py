@@ -438,3 +438,63 @@ def test_ctrl_c_while_a_worker_sends_its_result_stops_at_once(tmp_path):
         process.communicate()
         pytest.fail("run_jobs hung after Ctrl-C while a worker sent its result")
     assert (process.returncode, out.strip()) == (0, "stopped"), err
+
+
+_SIGNAL_BEFORE_SET_UP = """
+import os, signal, sys
+from geotile import band_workers
+
+def stop(signum, frame):  # as the command's handler: SIGTERM ends it like Ctrl-C
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGTERM, stop)
+set_up = band_workers._quiet_worker
+
+def signalled_first(*args):
+    # the signal reaches the new worker before its set-up, as a Ctrl-C sent to the whole
+    # process group (a terminal's) does when it comes just as the workers are forked
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    set_up(*args)
+
+band_workers._quiet_worker = signalled_first
+try:
+    with band_workers.run_jobs(abs, [-1, -2, -3], workers=2) as results:
+        print(list(results))
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def _signal_before_set_up(tmp_path, name):
+    import subprocess
+    from pathlib import Path
+
+    import geotile
+
+    script = tmp_path / "parent.py"
+    script.write_text(_SIGNAL_BEFORE_SET_UP)
+    env = {**os.environ, "PYTHONPATH": str(Path(geotile.__file__).parents[1])}
+    return subprocess.run([sys.executable, str(script), name], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_ctrl_c_as_workers_start_is_not_theirs(tmp_path):
+    """Ctrl-C reaching a worker between its fork and its set-up (which ignores SIGINT: the
+    parent handles it) raised KeyboardInterrupt in the worker: 'Exception in initializer'
+    with a traceback on stderr, then 'a worker process died'. The fork happens with SIGINT
+    held back; the worker takes it only once it ignores it, and runs its jobs."""
+    _needs_fork()
+    done = _signal_before_set_up(tmp_path, "SIGINT")
+    assert done.stdout.strip() == "[1, 2, 3]", done.stdout + done.stderr
+    assert done.stderr == ""
+
+
+def test_sigterm_as_workers_start_ends_them_without_a_traceback(tmp_path):
+    """The parent stopping its workers (SIGTERM) just as they start: a worker still holding
+    the command's SIGTERM handler (raises KeyboardInterrupt) printed a traceback. Held back
+    until its set-up restores SIGTERM's default, the worker just ends."""
+    _needs_fork()
+    done = _signal_before_set_up(tmp_path, "SIGTERM")
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, \
+        done.stderr
+    assert done.stdout.startswith("GeotileError a worker process died"), done.stdout
