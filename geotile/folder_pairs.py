@@ -115,6 +115,57 @@ def listed_names(paths, limit: int = 5) -> str:
                                        else "")
 
 
+class _Namers:
+    """The stems of one folder by what they name (:func:`image_name`'s rules: the SpaceNet
+    image id, equal or one ending in ``_`` and the other, and mask names), so that the stems
+    that may name a stem of the other folder are looked up rather than tried one by one.
+    ``truths``: whether the stems are the truth folder's (masks of the predictions)."""
+
+    def __init__(self, stems, truths: bool):
+        self.truths, self.order = truths, {stem: i for i, stem in enumerate(stems)}
+        self.by_id: dict[str, list[str]] = {}  # its image id
+        self.by_tail: dict[str, list[str]] = {}  # what its image id ends in after a "_"
+        self.by_mask: dict[str, list[str]] = {}  # a truth: the images it is a mask name of
+        for stem in stems:
+            key, tails = _id_keys(stem)
+            self.by_id.setdefault(key, []).append(stem)
+            for tail in tails:
+                self.by_tail.setdefault(tail, []).append(stem)
+            for base in (mask_name_splits(stem) if truths else _mask_keys(stem)):
+                self.by_mask.setdefault(base, []).append(stem)
+
+    def naming(self, stem: str, among=None) -> list[str]:
+        """The stems (of ``among``, in this folder's order) that may name ``stem`` of the
+        other folder: a superset of those :func:`image_name` pairs with it."""
+        key, tails = _id_keys(stem)
+        found = self.by_id.get(key, []) + self.by_tail.get(key, [])
+        for tail in tails:
+            found += self.by_id.get(tail, [])
+        for base in (_mask_keys(stem) if self.truths else mask_name_splits(stem)):
+            found += self.by_mask.get(base, [])
+        return sorted({s for s in found if among is None or s in among},
+                      key=self.order.__getitem__)
+
+
+def _id_keys(stem: str) -> tuple[str, list[str]]:
+    """``stem``'s SpaceNet image id as :func:`image_name` compares it, and what it ends in
+    after each ``_``."""
+    from geotile.name_keys import name_key, nfc
+    from geotile.spacenet import image_id
+
+    key = name_key(image_id(nfc(stem)))
+    return key, [key[i + 1:] for i, letter in enumerate(key) if letter == "_"]
+
+
+def _mask_keys(image: str) -> set[str]:
+    """The names (:func:`~geotile.name_keys.name_key`) a mask of the image ``image`` is a
+    mask name of, as :func:`names_mask_of` and :func:`mask_rank` compare them."""
+    from geotile.name_keys import name_key, nfc
+
+    return {name_key(base) for stem in (nfc(image), name_key(image))
+            for base in mask_bases(stem)}
+
+
 def _pair_other_case(pairs: dict, preds: dict, trues: dict, rest_pred: list,
                      rest_true: list, truth) -> None:
     """Pair, in place, a prediction with the one truth left whose stem differs from its own
@@ -146,17 +197,22 @@ def _pair_first_masks(pairs: dict, preds: dict, trues: dict, rest_pred: list,
     tile_buildings), when no other prediction names that truth; the others stay unpaired."""
     from geotile.dataset_names import mask_rank
 
+    masks, images = _Namers(trues, truths=True), _Namers(preds, truths=False)
+    left = set(rest_true)
     for p in list(rest_pred):
-        ranked = sorted((rank, t) for t in rest_true if (rank := mask_rank(t, p)) is not None)
+        ranked = sorted((rank, t) for t in masks.naming(p, left)
+                        if (rank := mask_rank(t, p)) is not None)
         if len(ranked) < 2 or ranked[0][0] == ranked[1][0]:
             continue
         best = ranked[0][1]
         name = image_name(p, best)
-        if name in pairs or any(names_mask_of(best, q) for q in rest_pred if q != p):
+        if name in pairs or any(names_mask_of(best, q) for q in images.naming(best, rest_pred)
+                                if q != p):
             continue  # left to the rules below, which refuse a clash
         pairs[name] = (preds[p], trues[best])
         rest_pred.remove(p)
         rest_true.remove(best)
+        left.discard(best)
 
 
 def _named_as_truths(preds: dict[str, Path], trues: dict[str, Path], prediction: Path,
@@ -180,9 +236,11 @@ def _named_as_truths(preds: dict[str, Path], trues: dict[str, Path], prediction:
         spelled = [t for t in found if nfc(t)[:len(stem)] == nfc(stem)]
         return (spelled or found or [None])[0]
 
+    masks = _Namers(trues, truths=True)
+
     def by_id(stem: str) -> list[str]:
         """The truths ``stem`` names by SpaceNet image id (:func:`image_name`)."""
-        return [t for t in trues if image_name(stem, t) is not None]
+        return [t for t in masks.naming(stem) if image_name(stem, t) is not None]
 
     kept: dict[str, Path] = {}
     by_truth: dict[tuple, tuple[str, bool]] = {}  # its truth (or key): stem, shortened
@@ -191,8 +249,7 @@ def _named_as_truths(preds: dict[str, Path], trues: dict[str, Path], prediction:
         own, target, shortened = truth_of(stem), None, False
         if image is not None and own is None:
             target = truth_of(image)  # else by image id, which several may share
-            shortened = target is not None or (_names_any(image, trues)
-                                               and not _names_any(stem, trues))
+            shortened = target is not None or (bool(by_id(image)) and not by_id(stem))
         stem, own = (image, target) if shortened else (stem, own)
         key = ("truth", own) if own is not None else ("name", name_key(stem))
         first, was = by_truth.get(key, (None, False))
@@ -206,11 +263,6 @@ def _named_as_truths(preds: dict[str, Path], trues: dict[str, Path], prediction:
                              "image in the folder.")
         kept[stem] = path
     return kept
-
-
-def _names_any(stem: str, trues) -> bool:
-    """Whether ``stem`` names one of the truth stems ``trues`` by image id (:func:`image_name`)."""
-    return any(image_name(stem, t) is not None for t in trues)
 
 
 def _names_truth(prediction_stem: str, truth_stem: str) -> bool:
@@ -257,22 +309,25 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
     rest_true = [s for s in trues if s not in preds]
     _pair_other_case(pairs, preds, trues, rest_pred, rest_true, truth)
     _pair_first_masks(pairs, preds, trues, rest_pred, rest_true)
+    images, masks = _Namers(preds, truths=False), _Namers(trues, truths=True)
+    left_pred, left_true = set(rest_pred), set(rest_true)
     for t in list(rest_true):
-        found = [(p, name) for p in rest_pred if (name := image_name(p, t)) is not None]
+        found = [(p, name) for p in images.naming(t, left_pred)
+                 if (name := image_name(p, t)) is not None]
         if not found:
             continue
         p, name = found[0]
-        rivals = [u for u in rest_true if image_name(p, u) is not None]
+        rivals = [u for u in masks.naming(p, left_true) if image_name(p, u) is not None]
         if len(found) == 1 and not names_mask_of(t, p):
             # matched by image id, not as p's mask: the files already paired by exact name
             # are candidates too (prediction 1 names a_1 and b_1 though a_1 has its own)
-            rivals = [u for u in trues if image_name(p, u) is not None]
+            rivals = [u for u in masks.naming(p) if image_name(p, u) is not None]
             if len(rivals) > 1:
                 raise InputError(
                     f"{preds[p].name} matches {listed_names(trues[u] for u in rivals)} in {truth} "
                     "by its image id; give it the file name of its truth.")
-            found += [(q, n) for q in preds if q not in rest_pred and not names_mask_of(t, q)
-                      and (n := image_name(q, t)) is not None]
+            found += [(q, n) for q in images.naming(t) if q not in left_pred
+                      and not names_mask_of(t, q) and (n := image_name(q, t)) is not None]
         if len(found) > 1 or len(rivals) > 1 or name in pairs:
             clash = [preds[q] for q, _ in found] + [trues[u] for u in rivals]
             raise InputError(f"{listed_names(clash)} name the same image ({name}); pair each "
@@ -280,6 +335,8 @@ def pair_folders(prediction: str | os.PathLike, truth: str | os.PathLike) -> Fil
         pairs[name] = (preds[p], trues[t])
         rest_pred.remove(p)
         rest_true.remove(t)
+        left_pred.discard(p)
+        left_true.discard(t)
     unpaired_pred = [preds[s] for s in rest_pred]
     unpaired_true = [trues[s] for s in rest_true]
     if not pairs:
