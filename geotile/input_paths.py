@@ -297,17 +297,25 @@ def _is_file(candidate: str) -> bool:
                                        for marker in (".zgroup", ".zarray", "zarr.json"))
 
 
-def archive_siblings(path: str) -> list[str]:
+def archive_siblings(path: str) -> tuple[str, ...]:
     """The GDAL paths of the members beside ``path``, a file in a local archive
-    (/vsizip/a.zip/x/b.tif: those of /vsizip/a.zip/x), sorted; [] for any other path."""
+    (/vsizip/a.zip/x/b.tif: those of /vsizip/a.zip/x), sorted; () for any other path."""
     archive = local_archive(path) if path.startswith(ARCHIVE_PREFIXES) else None
     try:
         stat = os.stat(archive) if archive else None
     except OSError:
-        return []
-    folder = path.rpartition("/")[0]
-    return sorted(m for m in _archive_files(folder, stat.st_mtime_ns, stat.st_size)
-                  if m.rpartition("/")[0] == folder) if stat else []
+        return ()
+    if stat is None:
+        return ()
+    return archive_members(path.rpartition("/")[0], stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def archive_members(folder: str, *version) -> tuple[str, ...]:
+    """The GDAL paths of the members right in ``folder`` of a local archive, sorted, found
+    once per ``version`` of the archive (its mtime and size), not once per image of it."""
+    return tuple(sorted(m for m in _archive_files(folder, *version)
+                        if m.rpartition("/")[0] == folder))
 
 
 @functools.lru_cache(maxsize=16)

@@ -65,7 +65,7 @@ def _udm2s_beside(image) -> dict[str, list]:
     """The udm2 files beside ``image`` by scene (:func:`udm_scene`; names only, not
     checked): a local folder's, listed once while it is unchanged (not once per image of
     a folder of 20,000), or a local archive's folder's (GDAL paths)."""
-    from geotile.input_paths import archive_siblings, input_path
+    from geotile.input_paths import archive_siblings
 
     if isinstance(image, Path):
         try:
@@ -73,7 +73,16 @@ def _udm2s_beside(image) -> dict[str, list]:
         except OSError:
             return {}
         return _udm2s_in(image.parent, version)
-    return _by_scene(input_path(m) for m in archive_siblings(os.fspath(image)))
+    return _archive_udm2s(archive_siblings(os.fspath(image)))
+
+
+@functools.lru_cache(maxsize=16)
+def _archive_udm2s(members: tuple[str, ...]) -> dict[str, list]:
+    """:func:`_udm2s_beside` of the members of a local archive's folder (GDAL paths), found
+    once per listing (:func:`~geotile.input_paths.archive_members`), not once per image."""
+    from geotile.input_paths import input_path
+
+    return _by_scene(input_path(m) for m in members)
 
 
 @functools.lru_cache(maxsize=16)
