@@ -873,7 +873,8 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     united where they share an edge. Several rasters are split in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none).
     ``attrs``: cell, exact, centre, and the rasters' surface (``extent``) and valid surface
-    (``valid``: less their nodata pixels, read only with ``collar``), where
+    (``valid``: less their nodata pixels, read only with ``collar``; a nodata 0 that is a
+    mask's background is none), where
     :func:`finish_frame` ends squared buildings."""
     from geotile.band_workers import run_jobs
     from geotile.crs_names import crs_labels, pixel_size
@@ -882,17 +883,20 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     from geotile.output_crs import raster_centre
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
+    from geotile.raster_kinds import zero_nodata
     from geotile.vector_output import text_columns
     from geotile.vectorize import places_edges_exactly, raster_footprints, raster_transforms
 
     # in name order: the rows and their sources do not depend on the order given; GDAL
     # virtual and remote paths as given (a Path collapses /vsizip//tmp and https://)
     paths = in_name_order([p if isinstance(p, str) else Path(p) for p in paths])
-    crs, cell, exact, shapes = None, 1.0, True, []
+    crs, cell, exact, shapes, collars = None, 1.0, True, [], []
     for number, path in enumerate(paths):
         with open_raster(path) as src:
             check_instance_raster(src)
             shapes.append(src.shape)
+            # a nodata 0 that is a mask's background (-a_nodata 0) is no collar to end at
+            collars.append(collar and not ((zero := zero_nodata(src)) and zero.background))
             exact &= places_edges_exactly(src.transform)
             if number == 0:
                 crs, cell = map_crs(src), pixel_size(src.transform)
@@ -905,9 +909,9 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     strips: dict[int, list] = {}
     nodata = [None] * len(paths)  # each raster's nodata pixels (a polygon; None: none)
     base = 0
-    with run_jobs(_raster_regions, [(p, threshold, options, tuple(n), (g, *at), collar)
-                                    for p, n, g, at in zip(paths, neighbours, grids, places,
-                                                           strict=True)],
+    with run_jobs(_raster_regions, [(p, threshold, options, tuple(n), (g, *at), c)
+                                    for p, n, g, at, c in zip(paths, neighbours, grids, places,
+                                                              collars, strict=True)],
                   workers) as results:
         import geopandas as gpd  # imported while the workers split
 

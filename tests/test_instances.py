@@ -1189,3 +1189,34 @@ def test_regularized_instances_end_at_the_rasters_edge_and_collar(
     inside = [g for g in found if g.distance(surface.boundary) > 2 * size]
     assert [len(g.exterior.coords) - 1 for g in inside] == [4]
     assert shapely.area(found).sum() > 0.9 * (footprint.astype(bool) & valid).sum() * size**2
+
+
+@pytest.mark.parametrize("dtype,on", [("uint8", 255), ("float32", 1)])
+def test_regularized_instances_of_a_mask_declaring_nodata_0_stay_square(
+        make_raster, tmp_path, dtype, on):
+    """A 0/255 (or 0/1) footprint, boundary, contact stack written with nodata 0
+    (gdal_translate -a_nodata 0): its background is no collar, as the plain vectorizer
+    reads such a mask. --instances --regularize clipped the squared houses to that
+    'valid' surface, their own pixels: a house inside came back a 268-vertex staircase."""
+    from affine import Affine
+    from rasterio.features import rasterize
+
+    from geotile.instances import vectorize_instances
+    from geotile.vectorize import VectorizeOptions
+
+    houses = [shapely.affinity.rotate(shapely.box(100, -20, 160, 50), -15),  # cut by the edge
+              shapely.affinity.rotate(shapely.box(80, 120, 130, 160), 30)]  # inside
+    footprint = rasterize([(h, on) for h in houses], (200, 200)).astype(dtype)
+    bands = np.stack([footprint, np.zeros_like(footprint), np.zeros_like(footprint)])
+    t = Affine.translation(*UTM_ORIGIN) * Affine.scale(0.05, -0.05)
+    found = {}
+    for nodata in (None, 0):
+        path = make_raster(f"p{nodata}.tif", bands, crs=UTM_CRS, transform=t, nodata=nodata,
+                           descriptions=("footprint", "boundary", "contact"))
+        out = tmp_path / f"p{nodata}.gpkg"
+        vectorize_instances([path], out, options=VectorizeOptions(
+            crs="source", regularize=True, workers=1))
+        found[nodata] = np.asarray(gpd.read_file(out).geometry.values)
+    assert len(found[0]) == len(found[None]) == 2
+    assert shapely.equals_exact(found[0], found[None], tolerance=1e-9).all()
+    assert sorted(len(g.exterior.coords) - 1 for g in found[0])[0] == 4  # the inside one
