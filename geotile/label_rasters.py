@@ -716,11 +716,13 @@ def rasterio_bounds(transform, width: int, height: int) -> tuple[float, float, f
 
 
 def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
-    """(band indexes to read, "colour" or "index"), or InputError saying what to give."""
+    """(band indexes to read, "colour", "paletted", "binary", "one-hot" or "index"), or
+    InputError saying what to give."""
     from geotile.categories import paletted
     from geotile.hls_files import refuse_fmask
     from geotile.label_band import refuse_label_band
     from geotile.landsat_mtl import refuse_qa_band
+    from geotile.one_hot_labels import one_hot_value
     from geotile.raster_kinds import has_class_descriptions, refuse_mixed_types
 
     refuse_mixed_types(label, "label raster", "give the footprints or a class raster")
@@ -747,6 +749,8 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         return [1], "binary"
     if _is_grey(label):  # class ids in R = G = B (a "grey" PNG saved as RGB): band 1
         return [1], "index"
+    if one_hot_value(label) is not None:  # DynamicEarthNet's: band k set, class k
+        return list(range(1, label.count + 1)), "one-hot"
     named = has_class_descriptions(label)  # bands of roles or classes, not of colours
     if label.count >= 3 and label.dtypes[0] == "uint8" and not named:
         refuse_noisy_grey(label)  # JPEG's grey labels: one band to keep, no palette
@@ -1073,6 +1077,14 @@ def make_masks_from_raster(
                              "--class-map cannot name id 0. Name its class 1 (255), e.g. "
                              '{"building": 1}.')
         names = _index_names(label, class_map) if codes is None else palette_class_names(codes)
+        one_hot = None
+        if kind == "one-hot":
+            from geotile.one_hot_labels import one_hot_value
+            from geotile.raster_kinds import has_class_descriptions
+
+            one_hot = one_hot_value(label)
+            if names is None and has_class_descriptions(label):  # band k names class k
+                names = ["background", *label.descriptions]
         if codes is None:  # a nodata that is a class would burn that class as ignored
             refuse_nodata_class(label, labels_path, names, "--class-map" if class_map else "")
         table = colour_lookup(codes) if codes is not None else None
@@ -1091,7 +1103,8 @@ def make_masks_from_raster(
         left_out: dict[int, int] = {}  # pixels of ids named no data, by id
         summaries = [
             _mask_one(label, labels_path, input_path(image), Path(output), indexes,
-                      (table, ignore_codes, expand, kind == "binary", snap), names, unknown,
+                      (table, ignore_codes, expand, kind == "binary", snap, one_hot), names,
+                      unknown,
                       creation_options, overwrite,
                       progress, tag, band_rows, left_out,
                       partial(region_mask, ignore.of(i)) if ignore else None,
@@ -1244,6 +1257,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
 
     from geotile.categories import class_colours, write_categories
     from geotile.no_georef import copy_georeferencing
+    from geotile.one_hot_labels import one_hot_ids
     from geotile.output_files import atomic_output
     from geotile.progress import progress_bar
     from geotile.raster import (
@@ -1258,7 +1272,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
     )
     from geotile.resume import completed_as
 
-    table, ignore_codes, expand, binary, snap = lookup
+    table, ignore_codes, expand, binary, snap, one_hot = lookup
     with open_raster(image_path) as image, \
             (regions(image) if regions else nullcontext(_nowhere)) as ignored_regions:
         check_pixels_readable(image)  # placement: checked for every image up front
@@ -1332,6 +1346,8 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 valid = valid & np.isfinite(values[0])
                             ids = np.where(valid, values[0] >= 128, IGNORE).astype(np.uint8)
                         else:
+                            if one_hot is not None:  # band k set: class id k
+                                values = one_hot_ids(values, one_hot)[np.newaxis]
                             try:
                                 ids = _index_ids(values, valid, labels_path)
                             except BadClassIds as exc:  # the rest of this one read: all of them

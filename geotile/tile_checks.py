@@ -196,9 +196,11 @@ def warn_if_lossy_mask(mask_src) -> None:
 def check_grids(images, masks) -> None:
     """Every image readable and every mask on its image's grid, before any image is cut
     (:func:`check_mask_grid`): a missing last image is refused before hours of cutting.
-    A mask of bit flags (an HLS Fmask, a Landsat QA band) is refused too."""
+    A mask of bit flags (an HLS Fmask, a Landsat QA band) or of one band per class (a one-hot:
+    :func:`~geotile.one_hot_labels.refuse_one_hot_mask`) is refused too."""
     from geotile.hls_files import refuse_fmask
     from geotile.landsat_mtl import refuse_qa_band
+    from geotile.one_hot_labels import refuse_one_hot_mask
     from geotile.raster import open_raster
 
     for i, image in enumerate(images):
@@ -207,6 +209,7 @@ def check_grids(images, masks) -> None:
                 with open_raster(masks[i]) as mask_src:
                     refuse_fmask(mask_src)
                     refuse_qa_band(mask_src)
+                    refuse_one_hot_mask(mask_src, image)
                     check_mask_grid(src, mask_src)
 
 

@@ -1,0 +1,71 @@
+"""Label rasters of one band per class, a one-hot: DynamicEarthNet's monthly labels (7 uint8
+bands of 0/255, 1024 px, band k set where the pixel is of class k: impervious surface,
+agriculture, forest, wetlands, soil, water, snow & ice). make-masks reads band k as class id
+k (:func:`one_hot_ids`); tile refuses them as masks (:func:`refuse_one_hot_mask`), whose
+patches would keep 7 bands whose 255 is a class, not the ignore value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from geotile.errors import InputError
+
+#: the ignore value of geotile's masks: a pixel of two classes
+IGNORE = 255
+#: the largest share of sampled pixels set in two bands or more for a raster to be one-hot
+#: (a multi-label raster's classes overlap over much of it)
+OVERLAP_SHARE = 0.05
+
+
+def one_hot_value(src) -> int | None:
+    """The value (1 or 255) marking a pixel's class in a one-hot label raster, None for any
+    other raster. One-hot: integer bands, 2 or 5 and more (3 and 4 uint8 bands are RGB(A)
+    colours, whose pure red, green and blue look alike) unless described by class names, no
+    alpha band, no geotile output (make-masks' footprint/boundary/contact channels, class
+    folders' multi-label masks: GEOTILE_OUTPUT, band roles); in a sample of its valid pixels
+    each band holds 0 and that value alone, two bands at least hold it, and at most
+    :data:`OVERLAP_SHARE` of the pixels are set in two."""
+    from geotile.raster import alpha_bands, sample_pixels
+    from geotile.raster_kinds import band_roles, has_class_descriptions
+
+    if src.count < 2 or "GEOTILE_OUTPUT" in src.tags() or band_roles(src):
+        return None
+    if np.dtype(src.dtypes[0]).kind not in "iu" or alpha_bands(src) or (
+            src.count in (3, 4) and not has_class_descriptions(src)):
+        return None
+    sample = sample_pixels(src)
+    if src.nodata is not None:
+        sample = sample[:, ~(sample == src.nodata).all(axis=0)]
+    values = np.unique(sample)
+    if len(values) != 2 or values[0] != 0 or values[1] not in (1, 255):
+        return None
+    on = sample == values[1]
+    if np.count_nonzero(on.any(axis=tuple(range(1, on.ndim)))) < 2:
+        return None
+    overlap = np.count_nonzero(on.sum(axis=0) > 1)
+    return int(values[1]) if overlap <= OVERLAP_SHARE * on[0].size else None
+
+
+def one_hot_ids(values: np.ndarray, on: int) -> np.ndarray:
+    """Class ids (rows, cols) uint8 of one-hot bands (bands, rows, cols): k where band k
+    (from 1) holds ``on``; 0 where none does (no class: background); :data:`IGNORE` where
+    several do."""
+    set_ = values == on
+    count = set_.sum(axis=0)
+    ids = np.where(count == 1, set_.argmax(axis=0) + 1, 0).astype(np.uint8)
+    ids[count > 1] = IGNORE
+    return ids
+
+
+def refuse_one_hot_mask(mask_src, image) -> None:
+    """InputError for a one-hot mask given to tile, naming the make-masks command that makes
+    it a mask of class ids on the image's grid."""
+    if one_hot_value(mask_src) is None:
+        return
+    name = Path(str(mask_src.name)).name
+    raise InputError(f"{mask_src.name}: {mask_src.count} bands, one band per class (a "
+                     "one-hot), whose patches would hold them as they are. Make a mask of "
+                     f"class ids first (band k: class k): geotile make-masks {name} "
+                     f"{Path(str(image)).name} -o mask.tif, and give that to --masks.")
