@@ -749,7 +749,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         return [1], "binary"
     if _is_grey(label):  # class ids in R = G = B (a "grey" PNG saved as RGB): band 1
         return [1], "index"
-    if one_hot_value(label) is not None:  # DynamicEarthNet's: band k set, class k
+    if one_hot_value(label) is not None:  # DynamicEarthNet's: band k set, class k - 1
         return list(range(1, label.count + 1)), "one-hot"
     named = has_class_descriptions(label)  # bands of roles or classes, not of colours
     if label.count >= 3 and label.dtypes[0] == "uint8" and not named:
@@ -1083,8 +1083,8 @@ def make_masks_from_raster(
             from geotile.raster_kinds import has_class_descriptions
 
             one_hot = one_hot_value(label)
-            if names is None and has_class_descriptions(label):  # band k names class k
-                names = ["background", *label.descriptions]
+            if names is None and has_class_descriptions(label):  # band k: class k - 1
+                names = list(label.descriptions)
         if codes is None:  # a nodata that is a class would burn that class as ignored
             refuse_nodata_class(label, labels_path, names, "--class-map" if class_map else "")
         table = colour_lookup(codes) if codes is not None else None
@@ -1346,7 +1346,7 @@ def _mask_one(label, labels_path, image_path, output_path, indexes, lookup, name
                                 valid = valid & np.isfinite(values[0])
                             ids = np.where(valid, values[0] >= 128, IGNORE).astype(np.uint8)
                         else:
-                            if one_hot is not None:  # band k set: class id k
+                            if one_hot is not None:  # band k set: class id k - 1
                                 values = one_hot_ids(values, one_hot)[np.newaxis]
                             try:
                                 ids = _index_ids(values, valid, labels_path)

@@ -1,8 +1,10 @@
 """Label rasters of one band per class, a one-hot: DynamicEarthNet's monthly labels (7 uint8
-bands of 0/255, 1024 px, band k set where the pixel is of class k: impervious surface,
-agriculture, forest, wetlands, soil, water, snow & ice). make-masks reads band k as class id
-k (:func:`one_hot_ids`); tile refuses them as masks (:func:`refuse_one_hot_mask`), whose
-patches would keep 7 bands whose 255 is a class, not the ignore value."""
+bands of 0/255, 1024 px, band k set where the pixel is of its k-th class: impervious
+surface, agriculture, forest, wetlands, soil, water, snow & ice). make-masks reads band k as
+class id k - 1 (:func:`one_hot_ids`), as evaluate and vectorize read a one-hot (band 1 is
+class 0); tile refuses them as masks (:func:`refuse_one_hot_mask`), whose patches would keep
+7 bands whose 255 is a class, not the ignore value.
+"""
 
 from __future__ import annotations
 
@@ -49,14 +51,10 @@ def one_hot_value(src) -> int | None:
 
 
 def one_hot_ids(values: np.ndarray, on: int) -> np.ndarray:
-    """Class ids (rows, cols) uint8 of one-hot bands (bands, rows, cols): k where band k
-    (from 1) holds ``on``; 0 where none does (no class: background); :data:`IGNORE` where
-    several do."""
+    """Class ids (rows, cols) uint8 of one-hot bands (bands, rows, cols): k - 1 where band k
+    alone holds ``on``; :data:`IGNORE` where none or several do (no one class)."""
     set_ = values == on
-    count = set_.sum(axis=0)
-    ids = np.where(count == 1, set_.argmax(axis=0) + 1, 0).astype(np.uint8)
-    ids[count > 1] = IGNORE
-    return ids
+    return np.where(set_.sum(axis=0) == 1, set_.argmax(axis=0), IGNORE).astype(np.uint8)
 
 
 def refuse_one_hot_mask(mask_src, image) -> None:
@@ -67,5 +65,5 @@ def refuse_one_hot_mask(mask_src, image) -> None:
     name = Path(str(mask_src.name)).name
     raise InputError(f"{mask_src.name}: {mask_src.count} bands, one band per class (a "
                      "one-hot), whose patches would hold them as they are. Make a mask of "
-                     f"class ids first (band k: class k): geotile make-masks {name} "
+                     f"class ids first (band k: class k - 1): geotile make-masks {name} "
                      f"{Path(str(image)).name} -o mask.tif, and give that to --masks.")

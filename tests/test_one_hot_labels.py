@@ -5,6 +5,7 @@ class ids, tile refuses them as masks naming make-masks."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.transform import from_origin
 
@@ -49,21 +50,20 @@ def _read(path):
 
 
 def test_make_masks_reads_a_one_hot_label_raster_as_class_ids(run_cli, tmp_path):
-    """Band k (1..7) set: class id k. It was refused as colour-coded labels ('7 bands look
-    like colour-coded labels. Give --palette ...')."""
+    """Band k (1..7) set: class id k - 1, as evaluate reads it. It was refused as
+    colour-coded labels ('7 bands look like colour-coded labels. Give --palette ...')."""
     image, label, classes = _scene(tmp_path)
     out = tmp_path / "mask.tif"
     result = run_cli("make-masks", str(label), str(image), "-o", str(out))
     assert result.exit_code == 0, result.output
     mask, nodata = _read(out)
-    np.testing.assert_array_equal(mask, classes + 1)
+    np.testing.assert_array_equal(mask, classes)
     assert nodata == 255
 
 
 def test_a_one_hot_of_0_1_bands_in_utm_on_another_grid(run_cli, tmp_path):
     """0/1 bands read alike; an image of half the pixel size takes the label pixel under
-    each of its pixels; a pixel of no class is background (0), one of two classes ignored
-    (255)."""
+    each of its pixels; a pixel of no class or of two is ignored (255)."""
     classes = _classes(3)
     image, label, _ = _scene(tmp_path, crs="EPSG:32618", on=1, classes=classes)
     with rasterio.open(label, "r+") as dst:
@@ -79,9 +79,8 @@ def test_a_one_hot_of_0_1_bands_in_utm_on_another_grid(run_cli, tmp_path):
     result = run_cli("make-masks", str(label), str(half), "-o", str(out))
     assert result.exit_code == 0, result.output
     mask, _ = _read(out)
-    expected = classes + 1
-    expected[0] = 0
-    expected[1] = 255
+    expected = classes.copy()
+    expected[:2] = 255
     np.testing.assert_array_equal(mask, np.repeat(np.repeat(expected, 2, 0), 2, 1))
     del image
 
@@ -131,3 +130,31 @@ def test_tile_keeps_geotile_own_band_per_class_masks(run_cli, tmp_path):
         with rasterio.open(out / "masks" / "2018-01-01_0_0.tif") as src:
             np.testing.assert_array_equal(src.read(), _one_hot(classes, 1)[
                 :src.count, :32, :32])
+
+
+def test_evaluate_scores_make_masks_mask_against_its_one_hot(run_cli, tmp_path):
+    """The mask make-masks makes of a one-hot, scored against that one-hot as TRUTH, is
+    perfect (make-masks wrote ids 1..7 where evaluate reads 0..6: accuracy 0, exit 0);
+    shifted 4 px east, each class loses what the shift moves out of it."""
+    import json
+
+    image, label, classes = _scene(tmp_path)
+    mask = tmp_path / "mask.tif"
+    assert run_cli("make-masks", str(label), str(image), "-o", str(mask)).exit_code == 0
+    result = run_cli("evaluate", str(mask), str(label), "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == 1.0
+    assert [c["iou"] for c in scores["classes"]] == [1.0] * CLASSES
+    shifted = np.roll(classes, 4, axis=1)
+    with rasterio.open(image) as src:
+        moved = write_raster(tmp_path / "moved.tif", shifted.astype(np.uint8), crs=src.crs,
+                             transform=src.transform)
+    result = run_cli("evaluate", str(moved), str(label), "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == np.mean(shifted == classes)
+    for k, found in enumerate(scores["classes"]):
+        hit = np.count_nonzero((shifted == k) & (classes == k))
+        either = np.count_nonzero((shifted == k) | (classes == k))
+        assert found["iou"] == pytest.approx(hit / either)
