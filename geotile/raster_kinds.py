@@ -958,14 +958,20 @@ SOFTMAX_TOLERANCE = 0.1
 SOFTMAX_STRAYS = 0.01
 
 
+#: the fewest bands of 0 and one value that check_softmax calls a one-hot (fewer: solaris'
+#: footprint, boundary and contact channels, 0 together outside buildings)
+ONE_HOT_BANDS = 5
+
+
 def check_softmax(values: np.ndarray, valid: np.ndarray, kind: RasterKind, source=None) -> None:
     """Refuse the bands of a raster read as a softmax on its values' word alone
     (:attr:`RasterKind.softmax_unsaid`) when they do not sum to 1 per pixel (past
     :data:`SOFTMAX_TOLERANCE`) in more than :data:`SOFTMAX_STRAYS` of the valid pixels read:
     independent probabilities (solaris' footprint, boundary and contact sigmoids, 0 together
     outside buildings), whose argmax with band 1 as background makes building interiors
-    background. An InputError in one line naming ``source`` and how to say what the bands
-    are; a check of the window just read."""
+    background; a one-hot's bands (:data:`ONE_HOT_BANDS` or more of 0 and one value) with
+    pixels of no class name make-masks, which leaves them out. An InputError in one line naming
+    ``source`` and how to say what the bands are; a check of the window just read."""
     if not kind.softmax_unsaid or kind.kind != "probability" or values.shape[0] < 2:
         return
     sums = values.sum(axis=0, dtype=np.float64) / kind.scale
@@ -980,11 +986,19 @@ def check_softmax(values: np.ndarray, valid: np.ndarray, kind: RasterKind, sourc
     if np.count_nonzero(off) <= SOFTMAX_STRAYS * total:
         return
     name = Path(str(source)).name if source is not None else "RASTER"
+    share = f"{np.count_nonzero(off) / total:.0%} of the pixels read"
+    # DynamicEarthNet's labels: 5 bands or more (fewer: solaris' channels), 0 or one value
+    if values.shape[0] >= ONE_HOT_BANDS and not sums[off].any() and (
+            (values == 0) | (values == kind.scale))[:, read].all():
+        raise InputError(
+            f"{source or 'raster'}: one band per class (a one-hot of {values.shape[0]} bands), "
+            f"{share} of no class, which no argmax tells. Make a mask of it, those pixels "
+            f"left out (255): geotile make-masks {name} IMAGE -o truth.tif, and give that.")
     low, high = float(sums[off].min()), float(sums[off].max())
     span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g}..{high:.2g}"
     raise InputError(
         f"{source or 'raster'}: its {values.shape[0]} bands sum to {span}, not "
-        f"1, in {np.count_nonzero(off) / total:.0%} of the pixels read, so they are no softmax "
+        f"1, in {share}, so they are no softmax "
         "whose band 1 is background (how bands without tags or descriptions are read). Say "
         "what they are: footprint, boundary and contact probabilities by their band "
         f"descriptions (rio edit-info -b 1 --description footprint {name}; -b 2 boundary; "

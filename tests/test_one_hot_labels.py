@@ -158,3 +158,54 @@ def test_evaluate_scores_make_masks_mask_against_its_one_hot(run_cli, tmp_path):
         hit = np.count_nonzero((shifted == k) & (classes == k))
         either = np.count_nonzero((shifted == k) | (classes == k))
         assert found["iou"] == pytest.approx(hit / either)
+
+
+def test_evaluate_names_make_masks_for_a_one_hot_truth_with_unlabelled_pixels(
+        run_cli, tmp_path):
+    """A one-hot TRUTH whose top rows are of no class was refused as 'no softmax whose band
+    1 is background', told to describe footprint, boundary and contact bands: it names the
+    one-hot and the make-masks command that leaves those pixels out; that mask scores the
+    labelled pixels alone."""
+    import json
+
+    image, label, classes = _scene(tmp_path)
+    with rasterio.open(label, "r+") as dst:
+        bands = dst.read()
+        bands[:, :16] = 0
+        dst.write(bands)
+    with rasterio.open(image) as src:
+        prediction = write_raster(tmp_path / "pred.tif", classes.astype(np.uint8),
+                                  crs=src.crs, transform=src.transform)
+    result = run_cli("evaluate", str(prediction), str(label))
+    assert_one_line_error(result, label.name, "one band per class", "25% of the pixels",
+                          f"geotile make-masks {label.name} IMAGE -o truth.tif")
+    truth = tmp_path / "truth.tif"
+    assert run_cli("make-masks", str(label), str(image), "-o", str(truth)).exit_code == 0
+    result = run_cli("evaluate", str(prediction), str(truth), "--json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["accuracy"] == 1.0 and scores["pixels"] == 48 * SIZE
+
+
+def test_a_class_map_naming_id_0_makes_band_1_a_class(run_cli, tmp_path):
+    """DynamicEarthNet's band 1 is impervious surface, no background: --class-map naming id
+    0 names it, and tile counts its pixels as labelled (positive_fraction 1.0)."""
+    import csv
+    import json
+
+    image, label, classes = _scene(tmp_path)
+    names = ["impervious surface", "agriculture", "forest & other vegetation", "wetlands",
+             "soil", "water", "snow & ice"]
+    (tmp_path / "classes.json").write_text(json.dumps({n: i for i, n in enumerate(names)}))
+    mask = tmp_path / "mask.tif"
+    result = run_cli("make-masks", str(label), str(image), "-o", str(mask), "--class-map",
+                     str(tmp_path / "classes.json"))
+    assert result.exit_code == 0, result.output
+    with rasterio.open(mask) as src:
+        np.testing.assert_array_equal(src.read(1), classes)
+        assert json.loads(src.tags()["GEOTILE_CLASS_NAMES"]) == names
+    out = tmp_path / "patches"
+    result = run_cli("tile", str(image), "--masks", str(mask), "--size", "32", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    with open(out / "index.csv") as f:
+        assert {row["positive_fraction"] for row in csv.DictReader(f)} == {"1.0"}

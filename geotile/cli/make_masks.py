@@ -284,7 +284,8 @@ def make_masks(
     --class-map, else its GEOTILE_CLASS_NAMES tag; a mask of 0 and 255, INRIA's
     or Massachusetts', is 0/1, a few strays read as 1 from 128 up), one band
     per class (a one-hot of 0/1 or 0/255, DynamicEarthNet's: band k is id
-    k - 1, as evaluate reads it; none or two 255) or RGB colours with --palette
+    k - 1, as evaluate reads it, background unless --class-map names id 0;
+    none or two 255) or RGB colours with --palette
     (class ids 1..K in palette order). It is aligned to each IMAGE's grid:
     copied exactly on the same grid, else nearest neighbour. Colours not in
     the palette, label nodata (and ids past 0 its names call no data, as
