@@ -752,7 +752,7 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
     if one_hot_value(label) is not None:  # DynamicEarthNet's: band k set, class k - 1
         return list(range(1, label.count + 1)), "one-hot"
     named = has_class_descriptions(label)  # bands of roles or classes, not of colours
-    if label.count >= 3 and label.dtypes[0] == "uint8" and not named:
+    if label.count in (3, 4) and label.dtypes[0] == "uint8" and not named:  # RGB(A) colours
         refuse_noisy_grey(label)  # JPEG's grey labels: one band to keep, no palette
         raise InputError(f"{labels_path}: {label.count} bands look like colour-coded labels. "
                          f"Give {palette_advice(label)}.")
@@ -761,8 +761,9 @@ def label_raster_kind(label, labels_path, palette) -> tuple[list[int], str]:
         bands = f" ({', '.join(label.descriptions)}); give one of them (gdal_translate -b N)" \
             if named else (f"; give the one band of the classes wanted (gdal_translate -b 1 "
                            f"{Path(str(labels_path)).name} band1.tif for band 1)")
-        raise InputError(f"{labels_path}: a label raster has one band of class ids, or three "
-                         f"(RGB) with --palette; this one has {label.count}{bands}.")
+        raise InputError(f"{labels_path}: a label raster has one band of class ids, three "
+                         "(RGB) with --palette, or one band per class, one class a pixel (a "
+                         f"one-hot); this one has {label.count}{bands}.")
     if np.dtype(label.dtypes[0]).kind not in "uif":
         raise InputError(f"{labels_path}: class ids of type {label.dtypes[0]}; give integers.")
     return [1], "index"

@@ -87,14 +87,17 @@ def test_a_one_hot_of_0_1_bands_in_utm_on_another_grid(run_cli, tmp_path):
 
 def test_a_multi_label_raster_is_no_one_hot(run_cli, tmp_path):
     """Bands set together over most pixels (classes overlapping, not one class a pixel)
-    are not read as one-hot: still refused, as before."""
+    are not read as one-hot: refused, not as 'colour-coded labels. Give --palette' (no
+    palette maps 7 bands) but naming the one-hot it is not and the band to keep."""
     image, label, _ = _scene(tmp_path)
     with rasterio.open(label, "r+") as dst:
         bands = dst.read()
         bands[1] = 255
         dst.write(bands)
     result = run_cli("make-masks", str(label), str(image), "-o", str(tmp_path / "m.tif"))
-    assert result.exit_code == 1
+    assert_one_line_error(result, label.name, "this one has 7", "one class a pixel",
+                          "gdal_translate -b 1")
+    assert "colour-coded" not in result.stderr
 
 
 def test_tile_refuses_a_one_hot_mask_naming_make_masks(run_cli, tmp_path):
