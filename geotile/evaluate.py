@@ -460,7 +460,9 @@ def _zeros(values: np.ndarray, where: np.ndarray, kind, threshold: float, source
 
 def check_same_grid(pred, true, prediction, truth) -> None:
     """An InputError when the rasters' grids differ, or, first, when one of them is damaged
-    (a truncated GeoTIFF loses its georeferencing: no grid problem to fix with gdalwarp)."""
+    (a truncated GeoTIFF loses its georeferencing: no grid problem to fix with gdalwarp); of
+    one size, one georeferenced and not the other, it gives the other that georeferencing
+    (:func:`~geotile.no_georef.one_georeferenced`)."""
     from geotile.crs_names import grid_difference
     from geotile.raster import check_pixels_readable
 
@@ -472,6 +474,14 @@ def check_same_grid(pred, true, prediction, truth) -> None:
         # a PNG whose .aux.xml was lost keeps its world file: assigning the CRS is the fix
         if (no_crs := crs_alone_differs(pred, true, ("prediction", "truth"))) is not None:
             raise InputError(no_crs)
+        from geotile.no_georef import one_georeferenced, unplaced
+
+        # WHU's label tiles without their images' georeferencing: the truth takes it
+        plain = [r for r in (true, pred) if unplaced(r)]
+        if len(plain) == 1 and (pred.width, pred.height) == (true.width, true.height):
+            placed = pred if plain[0] is true else true
+            raise InputError(one_georeferenced(placed, plain[0], True, "truth" if plain[0]
+                                               is true else "prediction"))
         raise InputError(
             f"{prediction} and {truth} are not on the same grid: {difference}. Rasterize the "
             "truth labels on the prediction's grid (`geotile make-masks LABELS IMAGE`), or "

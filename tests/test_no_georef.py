@@ -937,3 +937,44 @@ def test_relaxed_scores_of_pixel_is_point_rasters_without_crs_say_their_units(tm
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     assert (scores["units"], scores["rho_px"]) == ("coordinates", 4.0)
+
+
+def test_evaluate_a_plain_truth_against_a_georeferenced_prediction_names_the_fix(
+        tmp_path, run_cli):
+    """WHU's label tiles may come without the georeferencing of their images (train/label/0.tif
+    beside train/image/0.tif): a prediction on the image's grid against such a truth was told
+    'not on the same grid: CRS EPSG:2193 against no CRS. Rasterize the truth labels...'. The
+    one line says which is georeferenced and the gdal_translate that gives the truth the
+    prediction's grid; that georeferenced truth scores 1.0."""
+    import json
+    import re
+    import shlex
+    import shutil
+    import subprocess
+
+    from rasterio.transform import from_origin
+
+    from tests.conftest import write_raster
+
+    labels = np.zeros((64, 64), np.uint8)
+    labels[10:30, 5:40] = 255
+    folder = tmp_path / "3. The cropped image tiles and raster labels" / "train" / "label"
+    folder.mkdir(parents=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        truth = write_raster(folder / "0.tif", labels, crs=None, transform=Affine.identity())
+    prediction = write_raster(tmp_path / "0.tif", (labels > 0).astype(np.uint8),
+                              crs="EPSG:2193",
+                              transform=from_origin(1750000.0, 5920000.0, 0.3, 0.3))
+    result = run_cli("evaluate", str(prediction), str(truth))
+    assert_one_line_error(result, str(truth), "has no georeferencing, while 0.tif has",
+                          "gdal_translate -a_srs EPSG:2193")
+    command = re.search(r"\((gdal_translate .*)\)\.$", result.stderr.strip())[1]
+    assert shlex.split(command)[-2:] == [str(truth), str(folder / "0_georef.tif")]
+    if shutil.which("gdal_translate") is None:
+        return
+    subprocess.run(shlex.split(command), check=True, capture_output=True)
+    fixed = folder / "0_georef.tif"
+    result = run_cli("evaluate", str(prediction), str(fixed), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == 1.0
