@@ -27,8 +27,9 @@ def one_hot_value(src) -> int | None:
     colours, whose pure red, green and blue look alike) unless described by class names, no
     alpha band, no geotile output (make-masks' footprint/boundary/contact channels, class
     folders' multi-label masks: GEOTILE_OUTPUT, band roles); in a sample of its valid pixels
-    each band holds 0 and that value alone, two bands at least hold it, and at most
-    :data:`OVERLAP_SHARE` of the pixels are set in two."""
+    each band holds 0 and that value alone, two bands at least hold it, at most
+    :data:`OVERLAP_SHARE` of the pixels are set in two, and each band's are mostly its
+    own (not a label band beside a validity band set everywhere)."""
     from geotile.raster import alpha_bands, sample_pixels
     from geotile.raster_kinds import band_roles, has_class_descriptions
 
@@ -43,11 +44,15 @@ def one_hot_value(src) -> int | None:
     values = np.unique(sample)
     if len(values) != 2 or values[0] != 0 or values[1] not in (1, 255):
         return None
-    on = sample == values[1]
-    if np.count_nonzero(on.any(axis=tuple(range(1, on.ndim)))) < 2:
+    on = (sample == values[1]).reshape(sample.shape[0], -1)
+    held = on.sum(axis=1)
+    if np.count_nonzero(held) < 2:
         return None
-    overlap = np.count_nonzero(on.sum(axis=0) > 1)
-    return int(values[1]) if overlap <= OVERLAP_SHARE * on[0].size else None
+    count = on.sum(axis=0)
+    alone = (on & (count == 1)).sum(axis=1)  # a label beside a validity band: never alone
+    if np.count_nonzero(count > 1) > OVERLAP_SHARE * count.size or (2 * alone < held).any():
+        return None
+    return int(values[1])
 
 
 def one_hot_ids(values: np.ndarray, on: int) -> np.ndarray:

@@ -212,3 +212,18 @@ def test_a_class_map_naming_id_0_makes_band_1_a_class(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     with open(out / "index.csv") as f:
         assert {row["positive_fraction"] for row in csv.DictReader(f)} == {"1.0"}
+
+
+def test_a_label_band_beside_a_validity_band_is_no_one_hot(run_cli, tmp_path):
+    """Two 0/255 bands, buildings (3% of the pixels) and a validity band set almost
+    everywhere, overlap over 3% only; band 1 is never set alone, so they are no one-hot
+    (whose background would become class 1): refused naming the band to keep, as before."""
+    image, _, _ = _scene(tmp_path)
+    with rasterio.open(image) as src:
+        grid = {"crs": src.crs, "transform": src.transform}
+    bands = np.zeros((2, SIZE, SIZE), np.uint8)
+    bands[0, 10:20, 10:22] = 255
+    bands[1, :, 1:] = 255
+    label = write_raster(tmp_path / "label_valid.tif", bands, **grid)
+    result = run_cli("make-masks", str(label), str(image), "-o", str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "this one has 2", "gdal_translate -b 1")
