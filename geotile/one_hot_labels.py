@@ -19,6 +19,9 @@ IGNORE = 255
 #: the largest share of sampled pixels set in two bands or more for a raster to be one-hot
 #: (a multi-label raster's classes overlap over much of it)
 OVERLAP_SHARE = 0.05
+#: the largest share of sampled pixels set in no band for a raster to be one-hot (one class
+#: a pixel; bands of a few classes over unlabelled ground are layers to choose from)
+UNSET_SHARE = 0.5
 
 
 def one_hot_value(src) -> int | None:
@@ -28,8 +31,9 @@ def one_hot_value(src) -> int | None:
     alpha band, no geotile output (make-masks' footprint/boundary/contact channels, class
     folders' multi-label masks: GEOTILE_OUTPUT, band roles); in a sample of its valid pixels
     each band holds 0 and that value alone, two bands at least hold it, at most
-    :data:`OVERLAP_SHARE` of the pixels are set in two, and each band's are mostly its
-    own (not a label band beside a validity band set everywhere)."""
+    :data:`OVERLAP_SHARE` of the pixels are set in two and :data:`UNSET_SHARE` in none,
+    and each band's are mostly its own (not a label band beside a validity band set
+    everywhere)."""
     from geotile.raster import alpha_bands, sample_pixels
     from geotile.raster_kinds import band_roles, has_class_descriptions
 
@@ -50,7 +54,8 @@ def one_hot_value(src) -> int | None:
         return None
     count = on.sum(axis=0)
     alone = (on & (count == 1)).sum(axis=1)  # a label beside a validity band: never alone
-    if np.count_nonzero(count > 1) > OVERLAP_SHARE * count.size or (2 * alone < held).any():
+    if np.count_nonzero(count > 1) > OVERLAP_SHARE * count.size or (2 * alone < held).any() \
+            or np.count_nonzero(count == 0) > UNSET_SHARE * count.size:
         return None
     return int(values[1])
 

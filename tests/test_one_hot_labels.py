@@ -227,3 +227,20 @@ def test_a_label_band_beside_a_validity_band_is_no_one_hot(run_cli, tmp_path):
     label = write_raster(tmp_path / "label_valid.tif", bands, **grid)
     result = run_cli("make-masks", str(label), str(image), "-o", str(tmp_path / "m.tif"))
     assert_one_line_error(result, "this one has 2", "gdal_translate -b 1")
+
+
+def test_bands_of_a_few_disjoint_classes_over_background_are_no_one_hot(run_cli, tmp_path):
+    """Two 0/255 bands of buildings (3 %) and roads (5 %), set nowhere else: a multi-label
+    layer of two classes over unlabelled ground, not one class a pixel. Read as a one-hot,
+    the buildings became class 0 (background) and 92 % of the pixels ignored (255), exit 0;
+    refused naming the band to keep, as before one-hot label rasters were read."""
+    image, _, _ = _scene(tmp_path)
+    with rasterio.open(image) as src:
+        grid = {"crs": src.crs, "transform": src.transform}
+    bands = np.zeros((2, SIZE, SIZE), np.uint8)
+    bands[0, 10:20, 10:22] = 255
+    bands[1, 40:43, :] = 255
+    label = write_raster(tmp_path / "buildings_roads.tif", bands, **grid)
+    result = run_cli("make-masks", str(label), str(image), "-o", str(tmp_path / "m.tif"))
+    assert_one_line_error(result, "this one has 2", "gdal_translate -b 1")
+    assert not (tmp_path / "m.tif").exists()
