@@ -47,15 +47,20 @@ _WORKER_SIGNALS = frozenset(getattr(signal, name) for name in ("SIGINT", "SIGTER
 
 def _quiet_worker(parent: int | None = None, mask: set | None = None) -> None:
     """Ctrl-C is the parent's to handle; SIGTERM (the parent stopping a worker) ends it,
-    whatever handler the parent had installed (the command's raises KeyboardInterrupt).
+    whatever handler the parent had installed (the command's raises KeyboardInterrupt), and
+    so does SIGHUP unless the parent ignores it (``nohup``).
     The worker ends with its ``parent`` (pid), however it ends: killed (SIGKILL, the OOM
     killer), it can no longer stop its workers, which would wait for jobs forever.
     Forked with those signals held back (:func:`_held_signals`), the worker takes one that
     came meanwhile only now, under its own handlers; ``mask`` is the parent's own mask."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        # a hang-up the parent ignores (nohup) is the workers' to ignore too: the terminal's
+        # reaches them (its process group) and would end the run ('a worker process died')
+        number = getattr(signal, name, None)
+        if number is not None and not (name == "SIGHUP"
+                                       and signal.getsignal(number) is signal.SIG_IGN):
+            signal.signal(number, signal.SIG_DFL)
     if mask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     _end_with_parent(parent)

@@ -14,7 +14,7 @@ from rasterio.transform import from_origin
 
 from geotile import band_workers
 from geotile.band_workers import run_jobs, worker_count
-from geotile.errors import InputError
+from geotile.errors import GeotileError, InputError
 from geotile.vectorize import VectorizeOptions, vectorize_polygons
 
 from .conftest import UTM_ORIGIN
@@ -498,3 +498,34 @@ def test_sigterm_as_workers_start_ends_them_without_a_traceback(tmp_path):
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, \
         done.stderr
     assert done.stdout.startswith("GeotileError a worker process died"), done.stdout
+
+
+def _hung_up(job):
+    """A job whose worker gets SIGHUP, as a closed terminal sends one to its process group."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGHUP)
+    return job * 10
+
+
+def test_workers_outlive_a_hang_up_the_parent_ignores():
+    """`nohup geotile vectorize --workers 2 &`: the parent ignores SIGHUP (main() keeps it
+    ignored) but each worker restored its default, so the terminal's hang-up killed them and
+    the run ended in 'a worker process died (out of memory?)'. A SIGHUP the parent ignores is
+    ignored by its workers too; one the parent handles still ends them."""
+    import signal
+
+    _needs_fork()
+    saved = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with run_jobs(_hung_up, [1, 2, 3], workers=2) as results:
+            assert list(results) == [10, 20, 30]
+    finally:
+        signal.signal(signal.SIGHUP, saved)
+    saved = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        with pytest.raises(GeotileError, match="a worker process died"), \
+                run_jobs(_hung_up, [1, 2, 3], workers=2) as results:
+            list(results)
+    finally:
+        signal.signal(signal.SIGHUP, saved)
