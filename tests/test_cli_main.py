@@ -574,3 +574,35 @@ def test_only_a_process_of_its_own_freezes_the_modules_a_command_imports(run_cli
     finally:
         gc.unfreeze()
     assert not (tmp_path / "mask.tif").exists()
+
+
+def test_a_sigterm_an_import_swallowed_is_still_the_error_of_a_worker_it_ended(make_raster,
+                                                                              tmp_path):
+    """`timeout` (or kill -TERM -PGID) signals vectorize --workers 2 and its workers at once:
+    1 run in 40 printed 'a worker process died (out of memory?)' and exited 1, because the
+    parent's own SIGTERM landed in a C extension's import (geopandas, imported while the
+    workers polygonize), which swallowed it, and the dead workers then surfaced as that
+    GeotileError. An error after a signal came is the interrupt's: its one line, ended by
+    SIGTERM (a shell's 143)."""
+    raster = make_raster("p.tif", np.ones((8, 8), np.float32))
+    code = (
+        "import os, signal, sys, time, geotile.cli.main as m, geotile.vectorize_modes as vm\n"
+        "from geotile.errors import GeotileError\n"
+        "def polygonize(*args, **kwargs):\n"
+        "    try:  # an extension module's set-up that clears the handler's exception\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(5)\n"
+        "    except BaseException:\n"
+        "        pass\n"
+        "    raise GeotileError('a worker process died (out of memory?); run again with '\n"
+        "                       'fewer workers (--workers 1: this process only).')\n"
+        "vm.vectorize_rasters = polygonize\n"
+        f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
+        f"{str(tmp_path / 'v.gpkg')!r}]\n"
+        "m.main()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0], done.stderr
+    assert not (tmp_path / "v.gpkg").exists()

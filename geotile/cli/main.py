@@ -82,6 +82,9 @@ class GeotileGroup(click.Group):
         except Interrupted as exc:  # a writer's, raised from the KeyboardInterrupt: Ctrl-C
             raise _InterruptedExit(str(exc), _from_ctrl_c(exc)) from None
         except GeotileError as exc:
+            if _SIGNALLED:  # a worker the group's signal ended, its parent's swallowed
+                raise _InterruptedExit("interrupted; no output was left half-written."
+                                       ) from None
             raise click.ClickException(str(exc)) from exc
         except click.UsageError as exc:
             raise _OneLineUsageError(_one_line_usage(exc)) from None
