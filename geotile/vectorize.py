@@ -695,6 +695,7 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     from geotile.grid import grid_places
     from geotile.ground_scale import cell_in_metres
     from geotile.no_georef import map_crs
+    from geotile.output_folder import signals_deferred
     from geotile.progress import progress_bar
     from geotile.raster import open_raster
     from geotile.streaming import band_rows, even_band_rows
@@ -741,8 +742,11 @@ def polygonize_rasters(paths: list[Path], options: VectorizeOptions, progress: b
     finished, edge_regions = [], []
     nodata = {}  # each raster's nodata pixels (a polygon per band holding any)
     with gc_paused(), run_jobs(band_regions, jobs, options.workers) as results:
-        import geopandas as gpd  # imported while the workers polygonize
-        import pyogrio  # noqa: F401  (the writer's, 0.02 s: here off the critical path)
+        # imported while the workers polygonize, signals held: Cython modules of theirs
+        # swallow a Ctrl-C or SIGTERM raised in their set-up (the run went on, exit 0)
+        with signals_deferred():
+            import geopandas as gpd
+            import pyogrio  # noqa: F401  (the writer's, 0.02 s: here off the critical path)
 
         for job, regions in zip(jobs, progress_bar(
                 results, progress, total=len(jobs), unit="band",

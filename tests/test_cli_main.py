@@ -606,3 +606,38 @@ def test_a_sigterm_an_import_swallowed_is_still_the_error_of_a_worker_it_ended(m
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "interrupted" in lines[0], done.stderr
     assert not (tmp_path / "v.gpkg").exists()
+
+
+def test_a_sigterm_landing_in_an_import_that_swallows_it_still_interrupts(make_raster,
+                                                                         tmp_path):
+    """kill -TERM of vectorize just after its workers started: 1 run in 30 wrote its output
+    and exited 0, the signal lost. It landed in `import geopandas` (imported while the
+    workers polygonize), whose Cython modules (pandas._libs._cyutility, shapely's) swallow
+    an exception raised during their set-up. The imports now hold signals back: the run
+    ends with its one 'interrupted' line, by SIGTERM, nothing written. (A finder that runs
+    the signal's handler in a try/except stands in for the Cython module.)"""
+    raster = make_raster("p.tif", (np.arange(64).reshape(8, 8) % 3 == 0).astype(np.float32))
+    code = (
+        "import os, signal, sys, time, geotile.cli.main as m\n"
+        "class Swallowing:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('geopandas', 'pyogrio'):\n"
+        "            sys.meta_path.remove(self)\n"
+        "            try:\n"
+        "                os.kill(os.getpid(), signal.SIGTERM)\n"
+        "                time.sleep(1)\n"
+        "            except BaseException:\n"
+        "                pass\n"
+        "        return None\n"
+        "for name in [n for n in sys.modules if n.split('.')[0] in ('geopandas', 'pyogrio')]:\n"
+        "    del sys.modules[name]\n"
+        "sys.meta_path.insert(0, Swallowing())\n"
+        f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
+        f"{str(tmp_path / 'v.gpkg')!r}]\n"
+        "m.main()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0], done.stderr
+    assert not (tmp_path / "v.gpkg").exists()
