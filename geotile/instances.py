@@ -913,7 +913,10 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
                                     for p, n, g, at, c in zip(paths, neighbours, grids, places,
                                                               collars, strict=True)],
                   workers) as results:
-        import geopandas as gpd  # imported while the workers split
+        from geotile.output_folder import signals_deferred
+
+        with signals_deferred():  # imported while the workers split, signals held (a Cython
+            import geopandas as gpd  # module's set-up swallows a Ctrl-C raised in it)
 
         for number, (found, edges, used, nodata[number]) in enumerate(
                 progress_bar(results, progress, total=len(paths), unit="raster")):
