@@ -22,6 +22,47 @@ READ_SETTINGS = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
 #: predictions and polygons against labels read right
 FORCED_SETTINGS = {"GTIFF_POINT_GEO_IGNORE": "NO"}
 
+
+def _user_value(key: str) -> str | None:
+    """The user's value of the GDAL setting ``key`` (a rasterio.Env's, else the
+    environment's), or None."""
+    from rasterio.env import get_gdal_config
+
+    value = get_gdal_config(key)
+    return os.environ.get(key) if value is None else str(value)
+
+
+@contextlib.contextmanager
+def gdal_env(settings: dict):
+    """``rasterio.Env(**settings)`` for the block. rasterio, leaving its outermost Env, sets
+    each key's earlier value back as a GDAL option, the environment's too: that value then
+    outlived the environment (a later ``del os.environ[key]`` left EMPTY_DIR in force, the
+    next reads blind to side-cars). Such copies of the environment are unset."""
+    import rasterio
+    from rasterio._env import del_gdal_config
+    from rasterio.env import get_gdal_config, hasenv
+
+    with rasterio.Env(**settings) as env:
+        yield env
+    if not hasenv():
+        for key in settings:
+            if key in os.environ and get_gdal_config(key, normalize=False) == os.environ[key]:
+                del_gdal_config(key)
+
+
+def side_car_setting() -> dict:
+    """GDAL_DISABLE_READDIR_ON_OPEN=TRUE in place of a user's EMPTY_DIR (set for cloud
+    reads), else nothing: EMPTY_DIR hides every side-car, so a .tfw-placed tile read as
+    ungeoreferenced (predictions on the identity grid, exit 0) and a .msk or .aux.xml's
+    nodata, scale and classes went unread. TRUE finds them by name, unlisted."""
+    empty = str(_user_value("GDAL_DISABLE_READDIR_ON_OPEN")).upper() == "EMPTY_DIR"
+    return {"GDAL_DISABLE_READDIR_ON_OPEN": "TRUE"} if empty else {}
+
+
+def forced_settings() -> dict:
+    """The :data:`FORCED_SETTINGS` and the :func:`side_car_setting`."""
+    return {**FORCED_SETTINGS, **side_car_setting()}
+
 #: seconds a remote read (/vsicurl/, /vsis3/, https://) may connect or receive nothing
 #: before it fails: a server that accepts and never answers would hang a command for ever
 #: (GDAL sets no limit); the user's GDAL_HTTP_* settings win
@@ -62,13 +103,13 @@ def set_by_user(key: str) -> bool:
 
 def read_settings() -> dict:
     """The :data:`READ_SETTINGS`, HTTP limits and open-file pool that the user has not set
-    (environment, rasterio.Env), and the :data:`FORCED_SETTINGS`."""
+    (environment, rasterio.Env), and the :func:`forced_settings`."""
     from rasterio.env import get_gdal_config
 
     settings = {**READ_SETTINGS, **_http_settings(), **_file_limit_settings()}
     return {**{key: value for key, value in settings.items()
                if key not in os.environ and get_gdal_config(key) is None},
-            **FORCED_SETTINGS}
+            **forced_settings()}
 
 
 def check_proj_data() -> None:
@@ -174,10 +215,9 @@ def with_read_settings(function: Callable) -> Callable:
         settings = read_settings()
         if not settings:
             return function(*args, **kwargs)
-        import rasterio
 
         remote = is_remote([*args, *kwargs.values()])
-        with rasterio.Env(**settings), (
+        with gdal_env(settings), (
                 _vector_settings(settings) if remote else contextlib.nullcontext()):
             check_proj_data()
             return function(*args, **kwargs)

@@ -457,7 +457,8 @@ def side_car_in_another_case(path) -> bool:
     from rasterio.env import get_gdal_config
 
     text = os.fspath(path)
-    if "GDAL_DISABLE_READDIR_ON_OPEN" in os.environ or text.startswith("/vsi") or \
+    user = os.environ.get("GDAL_DISABLE_READDIR_ON_OPEN")  # EMPTY_DIR: read as TRUE
+    if (user is not None and user.upper() != "EMPTY_DIR") or text.startswith("/vsi") or \
             "://" in text or str(get_gdal_config("GDAL_DISABLE_READDIR_ON_OPEN")).upper() \
             not in ("TRUE", "YES", "ON", "1"):
         return False

@@ -34,7 +34,7 @@ from geotile.creation_options import (
     resolved_compression,
 )
 from geotile.errors import InputError, gdal_reason, write_advice
-from geotile.gdal_settings import set_by_user
+from geotile.gdal_settings import gdal_env, set_by_user, side_car_setting
 from geotile.input_paths import (
     input_exists,
     input_path,
@@ -75,12 +75,12 @@ def open_raster(path: str | os.PathLike, decode_threads: int | None = None, *,
     if is_item_json(path) and image_item(path) is not None:  # its band assets, one stack
         return open_item(path, lambda asset: open_raster(input_path(asset)))
     try:
-        settings = {}
+        settings = side_car_setting()
         if decode_threads and decode_threads > 1 and not set_by_user("GDAL_NUM_THREADS"):
             settings["GDAL_NUM_THREADS"] = str(decode_threads)
         if side_car_in_another_case(path):  # GDAL finds it in the folder's listing
             settings["GDAL_DISABLE_READDIR_ON_OPEN"] = "FALSE"
-        with rasterio.Env(**settings) if settings else contextlib.nullcontext():
+        with gdal_env(settings) if settings else contextlib.nullcontext():
             src = quietly(rasterio.open, path)
     except RasterioIOError as exc:
         from geotile.failed_downloads import failed_download, remote_failure

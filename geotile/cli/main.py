@@ -25,7 +25,12 @@ import warnings
 import click
 
 from geotile._version import __version__
-from geotile.gdal_settings import FORCED_SETTINGS, READ_SETTINGS, check_proj_data
+from geotile.gdal_settings import (
+    READ_SETTINGS,
+    check_proj_data,
+    forced_settings,
+    gdal_env,
+)
 from geotile.quiet_warnings import MEASURED
 
 #: command name -> "module:function"
@@ -227,15 +232,15 @@ def _command_scope(ctx: click.Context):
             # numpy's and rasterio's modules, thousands of objects kept to the exit: in a
             # process of its own (main()) the collector never walks them again
             with gc_paused():
-                import rasterio
+                import rasterio  # noqa: F401 (imported here to be frozen)
 
                 if _WHOLE_PROCESS:
                     gc.freeze()
 
             settings = {**{k: v for k, v in GDAL_SETTINGS.items() if k not in os.environ},
-                        **FORCED_SETTINGS}
+                        **forced_settings()}
             # inside an Env, GDAL/PROJ errors go to Python logging, not raw "ERROR 1:" lines
-            stack.enter_context(rasterio.Env(**settings))
+            stack.enter_context(gdal_env(settings))
             check_proj_data()
             from geotile.output_files import libtiff_errors_hidden
 

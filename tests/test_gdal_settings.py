@@ -1,0 +1,74 @@
+"""GDAL/PROJ settings users keep in their shell for other tools: geotile's outputs stay the
+same whatever they set, or it refuses in one line (geotile/gdal_settings.py)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.env import get_gdal_config
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.transform import from_origin
+
+from .conftest import UTM_ORIGIN, write_raster
+from .onnx_models import pointwise_model
+
+PIXEL = 0.5
+
+
+def _tfw_tile(path):
+    """A baseline TIFF (no GeoKeys) placed by the .tfw beside it, as Pix4D and ArcGIS
+    exports deliver split tiles."""
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 32, 32)).astype(np.uint8)
+    with warnings.catch_warnings(), rasterio.Env(GDAL_PAM_ENABLED="NO"):
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        dst = rasterio.open(
+            path, "w", driver="GTiff", width=32, height=32, count=3, dtype="uint8",
+            profile="BASELINE")
+        with dst:
+            dst.write(pixels)
+    x0, y0 = UTM_ORIGIN
+    path.with_suffix(".tfw").write_text(
+        f"{PIXEL}\n0\n0\n{-PIXEL}\n{x0 + PIXEL / 2}\n{y0 - PIXEL / 2}\n")
+    return path
+
+
+@pytest.mark.parametrize("value", ["EMPTY_DIR", "TRUE"])
+def test_predict_of_a_tfw_placed_tile_keeps_its_place_whatever_readdir(
+        tmp_path, run_cli, monkeypatch, value):
+    """GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR (set for cloud reads) hides every side-car:
+    predict of a .tfw-placed tile wrote its probabilities on the identity grid (origin 0,0,
+    1 unit pixels), exit 0. geotile opens rasters with their side-cars looked up by name
+    (TRUE, as without the setting): the output lies where the tile does."""
+    tile = _tfw_tile(tmp_path / "tile.tif")
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid", ir_version=10)
+    monkeypatch.setenv("GDAL_DISABLE_READDIR_ON_OPEN", value)
+    out = tmp_path / f"p_{value}.tif"
+    result = run_cli("predict", model, tile, "-o", out, "--scale", "0.0039", "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        assert src.transform == from_origin(*UTM_ORIGIN, PIXEL, PIXEL)
+    # rasterio set the environment's value back as a GDAL option at the command's end:
+    # unset from the environment, it stayed in force and hid the next reads' side-cars
+    monkeypatch.delenv("GDAL_DISABLE_READDIR_ON_OPEN")
+    assert get_gdal_config("GDAL_DISABLE_READDIR_ON_OPEN") is None
+
+
+def test_a_users_empty_dir_in_a_rasterio_env_does_not_hide_a_side_car(tmp_path):
+    """Library use under the user's rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN='EMPTY_DIR'):
+    open_raster read a tile whose nodata mask lies in its .msk as all valid; geotile's
+    reads find the .msk as they do without the setting, and the setting is the user's again
+    after the call."""
+    from geotile.raster import open_raster
+
+    tile = write_raster(tmp_path / "t.tif", np.ones((1, 8, 8), "uint8"))
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK="NO"), rasterio.open(tile, "r+") as dst:
+        dst.write_mask(np.r_[np.zeros((4, 8)), np.full((4, 8), 255)].astype("uint8"))
+    assert (tmp_path / "t.tif.msk").exists()
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+        with open_raster(tile) as src:
+            mask = src.read_masks(1)
+        assert get_gdal_config("GDAL_DISABLE_READDIR_ON_OPEN") == "EMPTY_DIR"
+    assert mask[0, 0] == 0 and mask[7, 0] == 255
