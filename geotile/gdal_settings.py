@@ -51,12 +51,19 @@ def gdal_env(settings: dict):
 
 
 def side_car_setting() -> dict:
-    """GDAL_DISABLE_READDIR_ON_OPEN=TRUE in place of a user's EMPTY_DIR (set for cloud
-    reads), else nothing: EMPTY_DIR hides every side-car, so a .tfw-placed tile read as
-    ungeoreferenced (predictions on the identity grid, exit 0) and a .msk or .aux.xml's
-    nodata, scale and classes went unread. TRUE finds them by name, unlisted."""
-    empty = str(_user_value("GDAL_DISABLE_READDIR_ON_OPEN")).upper() == "EMPTY_DIR"
-    return {"GDAL_DISABLE_READDIR_ON_OPEN": "TRUE"} if empty else {}
+    """The settings that let GDAL read a raster's side-cars, in place of a user's that hide
+    them, else nothing. GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR (set for cloud reads) hides
+    every side-car: a .tfw-placed tile read as ungeoreferenced (predictions on the identity
+    grid, exit 0), a .msk's nodata unread; TRUE finds them by name, unlisted.
+    GDAL_PAM_ENABLED=NO (set to keep .aux.xml files from being written) stops their
+    reading too: a PNG placed by its .aux.xml lost its CRS and grid, and nodata, scales and
+    class names kept there went unread."""
+    settings = {}
+    if str(_user_value("GDAL_DISABLE_READDIR_ON_OPEN")).upper() == "EMPTY_DIR":
+        settings["GDAL_DISABLE_READDIR_ON_OPEN"] = "TRUE"
+    if str(_user_value("GDAL_PAM_ENABLED")).upper() in ("NO", "FALSE", "OFF", "0"):
+        settings["GDAL_PAM_ENABLED"] = "YES"
+    return settings
 
 
 def forced_settings() -> dict:

@@ -72,3 +72,28 @@ def test_a_users_empty_dir_in_a_rasterio_env_does_not_hide_a_side_car(tmp_path):
             mask = src.read_masks(1)
         assert get_gdal_config("GDAL_DISABLE_READDIR_ON_OPEN") == "EMPTY_DIR"
     assert mask[0, 0] == 0 and mask[7, 0] == 255
+
+
+def test_predict_of_a_png_placed_by_its_aux_xml_keeps_its_place_without_pam(
+        tmp_path, run_cli, make_raster, monkeypatch):
+    """GDAL_PAM_ENABLED=NO (set to keep .aux.xml files from being written) also stops GDAL
+    reading them: predict of a PNG whose CRS and geotransform lie in its .aux.xml (GDAL's
+    own PNG copies, labelling tools' exports) wrote probabilities without CRS on the
+    identity grid, exit 0 and no word; make-masks called it ungeoreferenced. geotile reads
+    its inputs' .aux.xml as without the setting."""
+    tile = make_raster("t.tif", np.random.default_rng(1).integers(0, 255, (3, 16, 16))
+                       .astype(np.uint8))
+    png = tmp_path / "t.png"
+    with rasterio.open(tile) as src, rasterio.open(png, "w", driver="PNG", width=16,
+                                                   height=16, count=3, dtype="uint8",
+                                                   crs=src.crs, transform=src.transform) as dst:
+        dst.write(src.read())
+    assert (tmp_path / "t.png.aux.xml").exists()
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid", ir_version=10)
+    monkeypatch.setenv("GDAL_PAM_ENABLED", "NO")
+    result = run_cli("predict", model, png, "-o", tmp_path / "p.tif", "--scale", "0.0039", "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(tmp_path / "p.tif") as out, rasterio.open(tile) as src:
+        assert out.crs == src.crs and out.transform == src.transform
+    monkeypatch.delenv("GDAL_PAM_ENABLED")
+    assert get_gdal_config("GDAL_PAM_ENABLED") is None
