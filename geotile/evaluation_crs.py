@@ -81,6 +81,11 @@ def reprojected(frame, crs, source, other):
             f"{source}: its CRS ({crs_name(frame.crs)}) cannot be transformed to that of "
             f"{other} ({crs_name(crs)}): they share no datum (a local site grid?). Give both "
             "in one CRS (--prediction-crs when the file declares a wrong one).") from exc
+    if frame.crs is not None and len(frame):
+        from geotile.label_set import check_grid_download
+
+        check_grid_download(frame.geometry.values, moved.geometry.values, frame.crs, crs,
+                            str(source))
     if not moved.crs.is_geographic or not len(moved):
         return moved
     from geotile.label_set import closed_round_poles

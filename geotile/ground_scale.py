@@ -146,7 +146,13 @@ def to_crs(frame, crs):
     import shapely
 
     if frame.crs is None or crs is None or (scale := local_scale(frame.crs, crs)) is None:
-        return frame.to_crs(crs)
+        moved = frame.to_crs(crs)
+        if frame.crs is not None and crs is not None and len(frame):
+            from geotile.label_set import check_grid_download
+
+            check_grid_download(frame.geometry.values, moved.geometry.values, frame.crs,
+                                moved.crs)
+        return moved
     target = _pyproj_crs(crs)
     shapes = shapely.transform(np.asarray(frame.geometry.values), lambda xy: xy * scale)
     geometry = gpd.GeoSeries(shapes, index=frame.index, crs=target)

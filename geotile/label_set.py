@@ -186,6 +186,7 @@ def to_crs(labels: Labels, crs, source: str | os.PathLike) -> Labels:
     moved = shapely.transform(densified(labels.geometries, labels.crs),
                               lambda xy: np.column_stack(transformer.transform(xy[:, 0],
                                                                                xy[:, 1])))
+    check_grid_download(labels.geometries, moved, labels.crs, target, str(source))
     if target.is_geographic:
         moved, polar = closed_round_poles(moved)  # from a polar CRS: caps, not zigzags
         unwrapped = rejoined_at_antimeridian(moved[~polar],
@@ -381,6 +382,41 @@ def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None
             f"the {best.accuracy:g} m transformation needs the PROJ grid {grids[0]}, missing "
             f"here. Get it with `projsync --file {grids[0]}` (or set PROJ_NETWORK=ON) and "
             "rerun.")
+
+
+def check_grid_download(before, after, source_crs, target_crs, source=None) -> None:
+    """An InputError where geometries ``before`` (finite) came out of PROJ non-finite
+    (``after``) with PROJ_NETWORK=ON: PROJ chose a transformation through a grid it fetches
+    from its CDN and, unreachable, moved every vertex to inf (make-masks burnt nothing,
+    vectorize wrote NaN coordinates, exit 0). The line names the grid and both fixes."""
+    from pyproj.network import is_network_enabled
+
+    if not is_network_enabled():
+        return
+    finite = [np.isfinite(shapely.bounds(np.asarray(g, dtype=object))).all(axis=1)
+              for g in (before, after)]
+    lost = finite[0] & ~finite[1]
+    if not lost.any():
+        return
+    grid = "a PROJ grid"
+    with contextlib.suppress(Exception):  # the grid is named where pyproj lists it
+        from pyproj import CRS, Transformer
+        from pyproj.transformer import AreaOfInterest, TransformerGroup
+
+        src = CRS.from_wkt(source_crs.to_wkt())
+        bounds = shapely.total_bounds(np.asarray(before, dtype=object)[lost])
+        lonlat = bounds if src.is_geographic else Transformer.from_crs(
+            src, src.geodetic_crs, always_xy=True).transform_bounds(*bounds)
+        best = TransformerGroup(src, target_crs.to_wkt(), always_xy=True,
+                                area_of_interest=AreaOfInterest(*lonlat)).transformers[0]
+        grid = next(g.short_name for op in best.operations for g in op.grids)
+    fetch = f"`projsync --file {grid}`" if grid.endswith(".tif") else "projsync"
+    raise InputError(
+        f"{source + ': ' if source else ''}moving {crs_name(source_crs)} to "
+        f"{crs_name(target_crs)} failed for {lost.sum()} of {len(lost)} features: "
+        f"PROJ_NETWORK=ON has PROJ download {grid} for it, which it could not (no network?). "
+        f"Get the grid once with {fetch}, or unset PROJ_NETWORK (a less accurate "
+        "transformation without it).")
 
 
 def warn_inexact(source_crs, target_crs, bounds, source) -> None:

@@ -4,6 +4,7 @@ same whatever they set, or it refuses in one line (geotile/gdal_settings.py)."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from rasterio.env import get_gdal_config
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_origin
 
-from .conftest import UTM_ORIGIN, write_raster
+from .conftest import UTM_ORIGIN, assert_one_line_error, write_raster
 from .onnx_models import pointwise_model
 
 PIXEL = 0.5
@@ -97,3 +98,65 @@ def test_predict_of_a_png_placed_by_its_aux_xml_keeps_its_place_without_pam(
         assert out.crs == src.crs and out.transform == src.transform
     monkeypatch.delenv("GDAL_PAM_ENABLED")
     assert get_gdal_config("GDAL_PAM_ENABLED") is None
+
+
+def _nad27_labels(tmp_path):
+    """One building label in NAD27 (EPSG:4267) over a UTM 16N tile: its best move to the
+    tile goes through the PROJ grid us_noaa_conus.tif."""
+    import geopandas
+    from shapely.geometry import box
+
+    x0, y0 = UTM_ORIGIN
+    labels = tmp_path / "nad27.gpkg"
+    geopandas.GeoDataFrame(geometry=[box(x0 + 2, y0 - 10, x0 + 10, y0 - 2)],
+                           crs="EPSG:32616").to_crs("EPSG:4267").to_file(labels)
+    return labels
+
+
+@pytest.fixture
+def proj_network_offline(monkeypatch):
+    """A call that sets PROJ_NETWORK=ON as a user sets it for grids, on a machine where
+    PROJ's CDN is out of reach (a port nothing listens on); pyproj's own setting is made
+    again with it, and restored after the test."""
+    import pyproj
+
+    if (Path(pyproj.datadir.get_data_dir()) / "us_noaa_conus.tif").exists():
+        pytest.skip("us_noaa_conus.tif is installed: PROJ needs no network for it")
+
+    def offline():
+        monkeypatch.setenv("PROJ_NETWORK", "ON")
+        monkeypatch.setenv("PROJ_NETWORK_ENDPOINT", "http://127.0.0.1:9")
+        pyproj.network.set_network_enabled(True)
+
+    before = pyproj.network.is_network_enabled()
+    yield offline
+    pyproj.network.set_network_enabled(before)
+
+
+def test_labels_moved_through_a_grid_proj_cannot_download_are_refused(
+        tmp_path, run_cli, make_raster, proj_network_offline):
+    """PROJ_NETWORK=ON with no network: PROJ picks the NAD27 -> WGS 84 transformation
+    through us_noaa_conus.tif, cannot fetch it, and moves every vertex to inf: make-masks
+    wrote an all-zero mask ('no feature overlaps tile.tif'), exit 0. Now one line names
+    the grid, its projsync command and PROJ_NETWORK; nothing is written."""
+    tile = make_raster("tile.tif", np.zeros((1, 32, 32), np.uint8))
+    labels = _nad27_labels(tmp_path)
+    proj_network_offline()
+    result = run_cli("make-masks", labels, tile, "-o", tmp_path / "mask.tif")
+    assert_one_line_error(result, labels.name, "PROJ_NETWORK=ON", "us_noaa_conus.tif",
+                          "projsync --file us_noaa_conus.tif")
+    assert not (tmp_path / "mask.tif").exists()
+
+
+def test_vectorize_to_a_crs_through_a_grid_proj_cannot_download_is_refused(
+        tmp_path, run_cli, make_raster, proj_network_offline):
+    """vectorize --crs EPSG:4267 under PROJ_NETWORK=ON without network wrote a polygon of
+    NaN coordinates, exit 0; now the one line, and no output."""
+    mask = np.zeros((1, 32, 32), np.uint8)
+    mask[0, 4:20, 4:20] = 1
+    tile = make_raster("mask.tif", mask)
+    out = tmp_path / "v.gpkg"
+    proj_network_offline()
+    result = run_cli("vectorize", tile, "-o", out, "--crs", "EPSG:4267")
+    assert_one_line_error(result, "PROJ_NETWORK=ON", "projsync --file us_noaa_")
+    assert not out.exists()
