@@ -23,7 +23,7 @@ READ_SETTINGS = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
 FORCED_SETTINGS = {"GTIFF_POINT_GEO_IGNORE": "NO"}
 
 
-def _user_value(key: str) -> str | None:
+def user_value(key: str) -> str | None:
     """The user's value of the GDAL setting ``key`` (a rasterio.Env's, else the
     environment's), or None."""
     from rasterio.env import get_gdal_config
@@ -59,9 +59,9 @@ def side_car_setting() -> dict:
     reading too: a PNG placed by its .aux.xml lost its CRS and grid, and nodata, scales and
     class names kept there went unread."""
     settings = {}
-    if str(_user_value("GDAL_DISABLE_READDIR_ON_OPEN")).upper() == "EMPTY_DIR":
+    if str(user_value("GDAL_DISABLE_READDIR_ON_OPEN")).upper() == "EMPTY_DIR":
         settings["GDAL_DISABLE_READDIR_ON_OPEN"] = "TRUE"
-    if str(_user_value("GDAL_PAM_ENABLED")).upper() in ("NO", "FALSE", "OFF", "0"):
+    if str(user_value("GDAL_PAM_ENABLED")).upper() in ("NO", "FALSE", "OFF", "0"):
         settings["GDAL_PAM_ENABLED"] = "YES"
     return settings
 

@@ -696,6 +696,12 @@ def _band_rows(label, image, rows: int) -> int:
                                                         right, top, densify_pts=21)
         except Exception:  # bounds outside the label CRS's area: the default is fine
             return rows
+        from geotile.label_set import check_grid_bounds
+
+        check_grid_bounds(rasterio_bounds(image.transform, image.width, image.height),
+                          (left, bottom, right, top), image.crs, src_crs, str(label.name))
+        if not np.isfinite([left, bottom, right, top]).all():
+            return rows
         if right < left and _west_in_degrees(label) is not None:  # astride the antimeridian
             right += 360.0
     cell = abs(label.transform.a * label.transform.e - label.transform.b * label.transform.d)
@@ -1019,9 +1025,13 @@ def _window_under(label, image):
         if image.crs is not None and label.crs is not None and not one_crs(image.crs,
                                                                            label.crs):
             try:
-                bounds = transform_bounds(image.crs, label.crs, *bounds, densify_pts=21)
+                moved = transform_bounds(image.crs, label.crs, *bounds, densify_pts=21)
             except Exception:
                 return None
+            from geotile.label_set import check_grid_bounds
+
+            check_grid_bounds(bounds, moved, image.crs, label.crs, str(label.name))
+            bounds = moved
         if not np.isfinite(bounds).all() or bounds[2] < bounds[0]:
             return None
         window = from_bounds(*bounds, transform=label.transform)

@@ -160,3 +160,62 @@ def test_vectorize_to_a_crs_through_a_grid_proj_cannot_download_is_refused(
     result = run_cli("vectorize", tile, "-o", out, "--crs", "EPSG:4267")
     assert_one_line_error(result, "PROJ_NETWORK=ON", "projsync --file us_noaa_")
     assert not out.exists()
+
+
+def _nad27_raster(tmp_path, name):
+    """A 0/1 class raster in NAD27 (EPSG:4267) over the UTM tile of make_raster."""
+    from rasterio.warp import transform_bounds
+
+    x0, y0 = UTM_ORIGIN
+    west, south, east, north = transform_bounds("EPSG:32616", "EPSG:4267", x0, y0 - 16,
+                                                x0 + 16, y0)
+    classes = np.zeros((1, 20, 20), np.uint8)
+    classes[0, 5:15, 5:15] = 1
+    return write_raster(tmp_path / name, classes, crs="EPSG:4267", transform=from_origin(
+        west, north, (east - west) / 20, (north - south) / 20))
+
+
+def _geotile_offline(*args):
+    """geotile run in a process of its own under PROJ_NETWORK=ON with PROJ's CDN out of reach:
+    GDAL's PROJ reads PROJ_NETWORK once, when the process starts."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROJ_NETWORK": "ON", "PROJ_NETWORK_ENDPOINT": "http://127.0.0.1:9",
+           "PYTHONPATH": str(Path(__file__).parents[1])}
+    return subprocess.run([sys.executable, "-m", "geotile", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _one_line(process, *fragments):
+    lines = process.stderr.strip().splitlines()
+    assert process.returncode == 1 and len(lines) == 1, process.stderr
+    assert all(f in lines[0] for f in fragments), lines[0]
+
+
+def test_a_label_raster_moved_through_a_grid_proj_cannot_download_is_refused(
+        tmp_path, make_raster, proj_network_offline):
+    """make-masks of a NAD27 class raster over a UTM tile under PROJ_NETWORK=ON without
+    network: GDAL's PROJ moved the tile's bounds to inf, and the mask was all ignore (255),
+    exit 0 ('holds only no data under tile.tif'), or a traceback (ValueError: cannot
+    convert float NaN to integer). Now the one line naming PROJ_NETWORK; no mask."""
+    tile = make_raster("tile.tif", np.zeros((1, 32, 32), np.uint8))
+    labels = _nad27_raster(tmp_path, "classes.tif")
+    result = _geotile_offline("make-masks", labels, tile, "-o", tmp_path / "mask.tif")
+    _one_line(result, "classes.tif", "PROJ_NETWORK=ON", "projsync --file us_noaa_")
+    assert not (tmp_path / "mask.tif").exists()
+
+
+def test_extra_bands_moved_through_a_grid_proj_cannot_download_are_refused(
+        tmp_path, make_raster, proj_network_offline):
+    """predict --extra-bands of a NAD27 raster under PROJ_NETWORK=ON without network was
+    refused as not overlapping the image ('it spans inf, inf to inf, inf'): the line now
+    names PROJ_NETWORK and the grid."""
+    tile = make_raster("tile.tif", np.zeros((3, 32, 32), np.uint8))
+    extra = _nad27_raster(tmp_path, "ndsm.tif")
+    model = pointwise_model(tmp_path / "m.onnx", channels=4, ir_version=10)
+    result = _geotile_offline("predict", model, tile, "--extra-bands", extra, "-o",
+                              tmp_path / "p.tif")
+    _one_line(result, "ndsm.tif", "PROJ_NETWORK=ON", "projsync --file us_noaa_")
+    assert not (tmp_path / "p.tif").exists()
