@@ -16,11 +16,13 @@ from collections.abc import Callable
 READ_SETTINGS = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
                  "GDAL_DISABLE_READDIR_ON_OPEN": "TRUE"}
 
-#: settings that change where a file's pixels lie, set whatever the user's environment
-#: says: GTIFF_POINT_GEO_IGNORE=YES (GDAL < 1.8's reading, kept for old files) reads a
-#: PixelIsPoint GeoTIFF half a pixel off and writes one so, silently shifting masks,
-#: predictions and polygons against labels read right
-FORCED_SETTINGS = {"GTIFF_POINT_GEO_IGNORE": "NO"}
+#: settings that change where a file's pixels lie or which are valid, set whatever the
+#: user's environment says: GTIFF_POINT_GEO_IGNORE=YES (GDAL < 1.8's reading, kept for old
+#: files) reads a PixelIsPoint GeoTIFF half a pixel off and writes one so, silently shifting
+#: masks, predictions and polygons against labels read right; GDAL_TIFF_INTERNAL_MASK=NO
+#: wrote an output's nodata mask into a .msk of its temporary file, left behind when that
+#: became the output: every pixel valid
+FORCED_SETTINGS = {"GTIFF_POINT_GEO_IGNORE": "NO", "GDAL_TIFF_INTERNAL_MASK": "YES"}
 
 
 def user_value(key: str) -> str | None:

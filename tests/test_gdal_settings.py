@@ -219,3 +219,24 @@ def test_extra_bands_moved_through_a_grid_proj_cannot_download_are_refused(
                               tmp_path / "p.tif")
     _one_line(result, "ndsm.tif", "PROJ_NETWORK=ON", "projsync --file us_noaa_")
     assert not (tmp_path / "p.tif").exists()
+
+
+def test_predict_keeps_its_nodata_mask_inside_the_output_without_internal_masks(
+        tmp_path, run_cli, make_raster, monkeypatch):
+    """GDAL_TIFF_INTERNAL_MASK=NO (a user's, for tools that want .msk files) made GDAL
+    write predict's uint8 mask into a .msk of the temporary file, left behind under the
+    temporary name when it became the output: every pixel of the output valid, the
+    image's 10 px nodata collar scored as predictions, exit 0. The mask stays inside."""
+    pixels = np.random.default_rng(2).integers(1, 255, (3, 32, 32)).astype(np.uint8)
+    pixels[:, :, :10] = 0
+    tile = make_raster("tile.tif", pixels, nodata=0)
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid", ir_version=10)
+    monkeypatch.setenv("GDAL_TIFF_INTERNAL_MASK", "NO")
+    out = tmp_path / "out" / "p.tif"
+    result = run_cli("predict", model, tile, "-o", out, "--scale", "0.0039", "--dtype",
+                     "uint8", "-q")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        mask = src.read_masks(1)
+    assert (mask[:, :10] == 0).all() and (mask[:, 10:] == 255).all()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["p.tif"]
