@@ -37,6 +37,7 @@ from geotile.errors import (
     gdal_reason,
     write_advice,
 )
+from geotile.gdal_settings import gdal_env, set_by_user
 from geotile.plurals import counted
 from geotile.sidecars import gdal_sidecars
 
@@ -702,6 +703,16 @@ def _remove_temporaries(tmp: Path) -> str | None:
 _NAMES_A_FILE = re.compile(r"\w\.[A-Za-z]\w{1,4}\b")
 
 
+def _cog_overview_settings(settings: dict) -> dict:
+    """The overviews' codec and block size of a COG written with ``settings``, set where the
+    user has set them for gdaladdo (COMPRESS_OVERVIEW, GDAL_TIFF_OVR_BLOCKSIZE): the COG
+    driver takes theirs over its own (JPEG overviews of class ids or of a palette, whose
+    tiles then went unwritten; 64 px overview blocks in a 512 px COG)."""
+    wanted = {"COMPRESS_OVERVIEW": str(settings.get("compress", "LZW")).upper(),
+              "GDAL_TIFF_OVR_BLOCKSIZE": str(settings.get("blocksize", 512))}
+    return {key: value for key, value in wanted.items() if set_by_user(key)}
+
+
 def write_cog(
     src_path: str | os.PathLike,
     dst_path: str | os.PathLike,
@@ -728,7 +739,8 @@ def write_cog(
         settings.pop("level", None)
     settings.update(user)
     try:
-        copy(src_path, dst_path, driver="COG", **settings)
+        with gdal_env(_cog_overview_settings(settings)):
+            copy(src_path, dst_path, driver="COG", **settings)
     except (RasterioError, CPLE_BaseError) as exc:
         reason = gdal_reason(exc)
         if re.search(r"(?i)read", reason) and Path(dst_path).name not in reason and not \

@@ -240,3 +240,38 @@ def test_predict_keeps_its_nodata_mask_inside_the_output_without_internal_masks(
         mask = src.read_masks(1)
     assert (mask[:, :10] == 0).all() and (mask[:, 10:] == 255).all()
     assert sorted(p.name for p in out.parent.iterdir()) == ["p.tif"]
+
+
+def _overviews(path):
+    """(compression, block shape, pixels) of each overview of ``path``."""
+    with rasterio.open(path) as src:
+        levels = len(src.overviews(1))
+    found = []
+    for level in range(levels):
+        with rasterio.open(path, OVERVIEW_LEVEL=level) as src:
+            found.append((src.compression, src.block_shapes[0], src.read()))
+    return found
+
+
+def test_cog_overviews_are_the_cogs_own_whatever_the_overview_settings(
+        tmp_path, run_cli, make_raster, monkeypatch):
+    """COMPRESS_OVERVIEW=JPEG and GDAL_TIFF_OVR_BLOCKSIZE=64 (a user's, for gdaladdo) were
+    taken by the COG driver for predict --cog's overviews: JPEG refused the class raster's
+    palette ('ERROR 1: JPEGSetupEncode: PhotometricInterpretation 3 not allowed', raw on
+    stderr) and left its overview tiles unwritten (nodata read back), exit 0; 64 px
+    overview blocks. The overviews are those written without the settings."""
+    pixels = np.random.default_rng(3).integers(0, 255, (3, 640, 640)).astype(np.uint8)
+    tile = make_raster("tile.tif", pixels)
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid", ir_version=10)
+    args = (model, tile, "--scale", "0.0039", "--cog", "--output-type", "class", "-q")
+    clean = tmp_path / "clean.tif"
+    assert run_cli("predict", *args, "-o", clean).exit_code == 0
+    monkeypatch.setenv("COMPRESS_OVERVIEW", "JPEG")
+    monkeypatch.setenv("GDAL_TIFF_OVR_BLOCKSIZE", "64")
+    out = tmp_path / "set.tif"
+    result = run_cli("predict", *args, "-o", out)
+    assert result.exit_code == 0 and not result.stderr, result.stderr
+    expected, got = _overviews(clean), _overviews(out)
+    assert len(got) == len(expected) == 1
+    assert got[0][:2] == expected[0][:2]
+    np.testing.assert_array_equal(got[0][2], expected[0][2])
