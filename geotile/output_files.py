@@ -37,7 +37,7 @@ from geotile.errors import (
     gdal_reason,
     write_advice,
 )
-from geotile.gdal_settings import gdal_env, set_by_user
+from geotile.gdal_settings import gdal_env, set_by_user, user_value
 from geotile.plurals import counted
 from geotile.sidecars import gdal_sidecars
 
@@ -703,6 +703,18 @@ def _remove_temporaries(tmp: Path) -> str | None:
 _NAMES_A_FILE = re.compile(r"\w\.[A-Za-z]\w{1,4}\b")
 
 
+def _check_temporary_folder() -> None:
+    """InputError where the user's CPL_TMPDIR names no folder to write in (gone, read-only):
+    the COG driver writes its temporary overviews there, and its failure read as the
+    output's ('Free space or choose another folder')."""
+    folder = user_value("CPL_TMPDIR")
+    if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)):
+        raise InputError(
+            f"CPL_TMPDIR={folder}: no folder that can be written in, where GDAL writes a "
+            "COG's temporary overviews. Point it at one, or unset it (they are then written "
+            "beside the output).")
+
+
 def _cog_overview_settings(settings: dict) -> dict:
     """The overviews' codec and block size of a COG written with ``settings``, set where the
     user has set them for gdaladdo (COMPRESS_OVERVIEW, GDAL_TIFF_OVR_BLOCKSIZE): the COG
@@ -738,6 +750,7 @@ def write_cog(
         settings.pop("predictor", None)
         settings.pop("level", None)
     settings.update(user)
+    _check_temporary_folder()
     try:
         with gdal_env(_cog_overview_settings(settings)):
             copy(src_path, dst_path, driver="COG", **settings)

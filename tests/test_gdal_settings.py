@@ -275,3 +275,20 @@ def test_cog_overviews_are_the_cogs_own_whatever_the_overview_settings(
     assert len(got) == len(expected) == 1
     assert got[0][:2] == expected[0][:2]
     np.testing.assert_array_equal(got[0][2], expected[0][2])
+
+
+def test_cog_under_a_cpl_tmpdir_that_is_no_folder_names_the_setting(
+        tmp_path, run_cli, make_raster, monkeypatch):
+    """CPL_TMPDIR naming a folder that is gone (a user's, from another machine's set-up):
+    the COG driver writes its temporary overviews there, and predict --cog was refused with
+    'GDAL could not write it (Attempt to create new tiff file ... failed) ... Free space or
+    choose another folder', advice that fixes nothing. The line names CPL_TMPDIR."""
+    pixels = np.random.default_rng(3).integers(0, 255, (3, 640, 640)).astype(np.uint8)
+    tile = make_raster("tile.tif", pixels)
+    model = pointwise_model(tmp_path / "m.onnx", activation="sigmoid", ir_version=10)
+    missing = tmp_path / "gone"
+    monkeypatch.setenv("CPL_TMPDIR", str(missing))
+    out = tmp_path / "out" / "p.tif"
+    result = run_cli("predict", model, tile, "--scale", "0.0039", "--cog", "-o", out, "-q")
+    assert_one_line_error(result, f"CPL_TMPDIR={missing}", "unset it")
+    assert not out.exists()
