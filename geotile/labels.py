@@ -1001,6 +1001,8 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
         with hidden(UserWarning, message=MEASURED):  # M dropped here: _drop_measures
             return pyogrio_read(*args, **options)
 
+    if (code_page := _overridden_code_page(path)) is not None:
+        kwargs = {**kwargs, "encoding": code_page}
     try:
         meta, fids, wkb, fields = read(ogr_path(path), layer=layer, return_fids=True,
                                        **kwargs)
@@ -1019,6 +1021,31 @@ def _ogr_read(path: Path, layer: str | None, **kwargs):
             [v.translate(WINDOWS_1252) if isinstance(v, str) else v for v in column],
             dtype=object) for column in fields]
     return meta, fids, wkb, fields
+
+
+def _overridden_code_page(path) -> str | None:
+    """The code page the .cpg of the Shapefile at ``path`` declares (a Python codec name)
+    where the user's SHAPE_ENCODING would override it, else None: GDAL then decoded a UTF-8
+    .dbf as Latin-1 ('bâtiment' read 'bÃ¢timent', class names and all, exit 0)."""
+    import codecs
+
+    import pyogrio
+
+    if not _has_cpg(path) or ("SHAPE_ENCODING" not in os.environ and
+                              pyogrio.get_gdal_config_option("SHAPE_ENCODING") is None):
+        return None
+    cpg = next(path.with_suffix(s) for s in (".cpg", ".CPG") if path.with_suffix(s).is_file())
+    try:
+        name = cpg.read_text(encoding="ascii").strip().upper().removeprefix("ANSI ")
+    except (OSError, UnicodeError):
+        return None
+    if name.isdigit():  # GDAL's numeric code pages: 1252, 65001, 88591
+        name = "utf-8" if name == "65001" else f"iso-8859-{name[4:]}" \
+            if name.startswith("8859") else f"cp{name}"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
 
 
 def _has_cpg(path) -> bool:

@@ -292,3 +292,31 @@ def test_cog_under_a_cpl_tmpdir_that_is_no_folder_names_the_setting(
     result = run_cli("predict", model, tile, "--scale", "0.0039", "--cog", "-o", out, "-q")
     assert_one_line_error(result, f"CPL_TMPDIR={missing}", "unset it")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("setting", ["ISO-8859-1", "CP1252", ""])
+@pytest.mark.parametrize("code_page", ["UTF-8", "CP1252"])
+def test_a_shapefiles_code_page_wins_over_shape_encoding(tmp_path, run_cli, make_raster,
+                                                         monkeypatch, setting, code_page):
+    """SHAPE_ENCODING (a user's, for older Shapefiles without .cpg) overrode the .cpg of
+    the file: a UTF-8 Shapefile's class 'bâtiment' became 'bÃ¢timent' in the mask's class
+    names, exit 0, no word. The .cpg beside the file is read as GDAL reads it unset."""
+    import geopandas
+    from shapely.geometry import box
+
+    x0, y0 = UTM_ORIGIN
+    labels = tmp_path / "labels.shp"
+    geopandas.GeoDataFrame({"cls": ["bâtiment", "route"]},
+                           geometry=[box(x0 + 1, y0 - 5, x0 + 5, y0 - 1),
+                                     box(x0 + 8, y0 - 12, x0 + 12, y0 - 8)],
+                           crs="EPSG:32616").to_file(labels, encoding=code_page)
+    assert labels.with_suffix(".cpg").read_text().upper().replace("-", "") == \
+        code_page.replace("-", "")
+    tile = make_raster("tile.tif", np.zeros((1, 32, 32), np.uint8))
+    monkeypatch.setenv("SHAPE_ENCODING", setting)
+    result = run_cli("make-masks", labels, tile, "-o", tmp_path / "m.tif", "--class-field",
+                     "cls", "--json", "-q")
+    assert result.exit_code == 0, result.output
+    import json
+
+    assert json.loads(result.stdout)["classes"] == ["background", "bâtiment", "route"]
