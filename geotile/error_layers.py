@@ -126,7 +126,7 @@ def errors_frame(result, output=None) -> gpd.GeoDataFrame:
         bare = next((n for n, f in named.items() if f.crs is None and len(f)), None)
         if crs is not None and bare is not None:
             # its coordinates would be written as the others' CRS: no place on the earth
-            from geotile.label_set import crs_name
+            from geotile.proj_grids import crs_name
 
             raise InputError(
                 f"{result.files[bare][1]}: declares no CRS, while {result.files[first][1]} is "

@@ -62,7 +62,8 @@ def reprojected(frame, crs, source, other):
     import geopandas as gpd
     from pyproj.exceptions import ProjError
 
-    from geotile.label_set import crs_name, densified, warn_inexact
+    from geotile.label_set import densified, warn_inexact
+    from geotile.proj_grids import crs_name
 
     if len(frame) and frame.crs is not None:
         warn_inexact(frame.crs, crs, frame.total_bounds, source)
@@ -82,7 +83,7 @@ def reprojected(frame, crs, source, other):
             f"{other} ({crs_name(crs)}): they share no datum (a local site grid?). Give both "
             "in one CRS (--prediction-crs when the file declares a wrong one).") from exc
     if frame.crs is not None and len(frame):
-        from geotile.label_set import check_grid_download
+        from geotile.proj_grids import check_grid_download
 
         check_grid_download(frame.geometry.values, moved.geometry.values, frame.crs, crs,
                             str(source))

@@ -49,7 +49,7 @@ def _check_overlap(src, like, path) -> None:
     west, south, east, north = transform_bounds(src.crs, like.crs, *extent) \
         if src.crs is not None and not one_crs(src.crs, like.crs) else extent
     if src.crs is not None:
-        from geotile.label_set import check_grid_bounds
+        from geotile.proj_grids import check_grid_bounds
 
         check_grid_bounds(extent, (west, south, east, north), src.crs, like.crs, str(path))
     if west >= right or east <= left or south >= top or north <= bottom:

@@ -148,7 +148,7 @@ def to_crs(frame, crs):
     if frame.crs is None or crs is None or (scale := local_scale(frame.crs, crs)) is None:
         moved = frame.to_crs(crs)
         if frame.crs is not None and crs is not None and len(frame):
-            from geotile.label_set import check_grid_download
+            from geotile.proj_grids import check_grid_download
 
             check_grid_download(frame.geometry.values, moved.geometry.values, frame.crs,
                                 moved.crs)

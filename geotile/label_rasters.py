@@ -509,7 +509,7 @@ def _untransformable(label_crs, labels_path, image_crs, image_path) -> str | Non
     from pyproj import Transformer
     from pyproj.exceptions import ProjError
 
-    from geotile.label_set import crs_name
+    from geotile.proj_grids import crs_name
 
     try:
         Transformer.from_crs(image_crs.to_wkt(), label_crs.to_wkt(), always_xy=True)
@@ -696,7 +696,7 @@ def _band_rows(label, image, rows: int) -> int:
                                                         right, top, densify_pts=21)
         except Exception:  # bounds outside the label CRS's area: the default is fine
             return rows
-        from geotile.label_set import check_grid_bounds
+        from geotile.proj_grids import check_grid_bounds
 
         check_grid_bounds(rasterio_bounds(image.transform, image.width, image.height),
                           (left, bottom, right, top), image.crs, src_crs, str(label.name))
@@ -1028,7 +1028,7 @@ def _window_under(label, image):
                 moved = transform_bounds(image.crs, label.crs, *bounds, densify_pts=21)
             except Exception:
                 return None
-            from geotile.label_set import check_grid_bounds
+            from geotile.proj_grids import check_grid_bounds
 
             check_grid_bounds(bounds, moved, image.crs, label.crs, str(label.name))
             bounds = moved

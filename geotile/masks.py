@@ -1562,8 +1562,9 @@ def _in_image_crs(labels, src, image_path) -> str:
     import shapely
 
     from geotile.crs_names import exact_code
-    from geotile.label_set import crs_name, grid_envelope
+    from geotile.label_set import grid_envelope
     from geotile.no_georef import map_crs
+    from geotile.proj_grids import crs_name
 
     crs = map_crs(src)
     if crs is None or crs.is_geographic or labels.crs is None or not labels.crs.is_geographic:

@@ -100,7 +100,7 @@ def check_image_crs(image, truth, truth_crs) -> None:
     """Before scoring: an InputError naming ``image`` and ``truth`` where the polygons (in
     ``truth_crs``) cannot be drawn over the image (a local site grid and a map CRS)."""
     from geotile.ground_scale import transformable
-    from geotile.label_set import crs_name
+    from geotile.proj_grids import crs_name
     from geotile.raster import open_raster
 
     with open_raster(image) as src:

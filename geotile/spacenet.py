@@ -577,9 +577,9 @@ def _check_local_crs(paths: list, option) -> None:
     no place on the earth) whose PolygonWKT_Geo would be in another CRS (EPSG:4326 by
     default), which PROJ cannot reach from it."""
     from geotile.ground_scale import local_unit, on_earth, transformable
-    from geotile.label_set import crs_name
     from geotile.no_georef import raster_crs
     from geotile.output_crs import check_transformable, parse_crs
+    from geotile.proj_grids import crs_name
     from geotile.raster import open_raster
 
     target = parse_crs(option or GEO_CRS)
