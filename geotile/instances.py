@@ -711,21 +711,30 @@ def _unite(pieces: dict[int, list], links: _UnionFind) -> list[tuple]:
 
 def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
                          options: InstanceOptions = InstanceOptions(),
-                         surfaces: dict | None = None) -> list[tuple]:
+                         surfaces: dict | None = None, tolerance: float = 0.0) -> list[tuple]:
     """Unite instances of different rasters that share an edge of positive length (a building
     cut by the edge between adjacent rasters), unless that edge is a wall: most of the
     pixels along it, on either side, are boundary or contact (two houses whose party wall is
     the rasters' edge, which the watershed would have cut in one raster). ``regions``:
     (polygon, sum, count, on_border, source); ``paths``: source -> raster path (without, no
     wall is looked for); instances of one raster (or one ``surfaces``: source -> adjacent
-    rasters of one grid, split as one) are never joined."""
+    rasters of one grid, split as one) are never joined. ``tolerance`` > 0 (rotated grids,
+    :func:`~geotile.vectorize.places_edges_exactly` false): the instances are
+    :func:`~geotile.coverage.edge_matched` first, as the pixel corners of one lie a
+    round-off off the other's edge, which they then neither touch nor share."""
     import shapely
+
+    from geotile.coverage import edge_matched
+    from geotile.vectorize import without_straight_vertices
 
     surfaces = surfaces or {}
     edge = [i for i, r in enumerate(regions) if r[3]]
     if len(edge) < 2:
         return regions
     polygons = np.array([regions[i][0] for i in edge], dtype=object)
+    if tolerance > 0:
+        polygons = edge_matched(polygons, tolerance)
+    matched = dict(zip(edge, polygons, strict=True))
     tree = shapely.STRtree(polygons)
     left, right = tree.query(polygons, predicate="touches")
     links = _UnionFind()
@@ -746,7 +755,9 @@ def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
         if len(members) == 1:
             merged.append(regions[members[0]])
             continue
-        union = shapely.simplify(shapely.union_all([regions[m][0] for m in members]), 0)
+        union = shapely.union_all([matched[m] for m in members])
+        union = (without_straight_vertices([union], tolerance)[0] if tolerance > 0
+                 else shapely.simplify(union, 0))
         merged.append((union, sum(regions[m][1] for m in members),
                        sum(regions[m][2] for m in members), True, regions[members[0]][4]))
     return merged
@@ -934,7 +945,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     regions = _unite(pieces, links)
     if len(set(surface)) > 1:
         regions = merge_across_rasters(regions, dict(enumerate(paths)), options,
-                                       dict(enumerate(surface)))
+                                       dict(enumerate(surface)), 0 if exact else cell * 1e-3)
     frame = gpd.GeoDataFrame(
         {"class_id": np.ones(len(regions), np.int64), "class": ["building"] * len(regions),
          "score": [round(r[1] / r[2], 4) if r[2] else None for r in regions],

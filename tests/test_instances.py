@@ -1220,3 +1220,55 @@ def test_regularized_instances_of_a_mask_declaring_nodata_0_stay_square(
     assert len(found[0]) == len(found[None]) == 2
     assert shapely.equals_exact(found[0], found[None], tolerance=1e-9).all()
     assert sorted(len(g.exterior.coords) - 1 for g in found[0])[0] == 4  # the inside one
+
+
+def seam_houses(transform):
+    """Three touching houses in a row (walls at 30 and 52 px), a house across the row seam
+    at 50 px and one across that and columns 35-48, in the pixels of ``transform`` placed
+    by it."""
+    from affine import Affine
+
+    pixels = [shapely.box(10, 20, 30, 40), shapely.box(30, 20, 52, 40),
+              shapely.box(52, 20, 70, 40), shapely.box(12, 44, 28, 60),
+              shapely.box(35, 44, 48, 58)]
+    return [shapely.affinity.affine_transform(p, Affine.to_shapely(transform))
+            for p in pixels]
+
+
+def assert_each_house_once(found, houses, pixel):
+    """One polygon per house, its outline within a pixel of the house's (the symmetric
+    difference at most the perimeter times the pixel)."""
+    assert len(found) == len(houses), sorted(round(g.area, 2) for g in found)
+    for house in houses:
+        best = max(found, key=lambda g: g.intersection(house).area)
+        assert best.symmetric_difference(house).area <= house.length * pixel, (
+            house.area, best.area)
+
+
+@pytest.mark.parametrize("degrees", [0, 15, 25, 45])
+@pytest.mark.parametrize("offset", [0, 0.3])
+@pytest.mark.parametrize("cut", [41, 30, 31])  # through a house, on a wall, 1 px from it
+def test_houses_across_the_seams_of_rotated_tiles_are_one_each(make_raster, degrees, offset,
+                                                               cut):
+    """h356: 2 x 2 adjacent tiles of a grid turned by 15-45 degrees, the right ones on a grid
+    moved by ``offset`` of a pixel along the seam (another grid): a house across a seam was
+    two polygons (55 + 60 m2 of 112), as the pieces' shared edge lies a round-off apart on
+    a rotated grid. Each house once, touching houses apart (north-up: the control)."""
+    from affine import Affine
+
+    grid = (Affine.translation(X0, Y0) * Affine.rotation(-degrees) * Affine.scale(0.5, -0.5))
+    houses = seam_houses(grid)
+    tiles = []
+    for number, (row, col, height, width) in enumerate(
+            [(0, 0, 50, cut), (0, cut, 50, 80 - cut), (50, 0, 40, cut),
+             (50, cut, 40, 80 - cut)]):
+        # each tile's probabilities on its own grid, as a model sees them: with 8 px of
+        # context (a wall on its edge is a wall)
+        transform = grid * Affine.translation(col, row + (offset if col else 0))
+        bands = rasterize_labels(houses, [1] * len(houses), (height + 16, width + 16),
+                                 transform * Affine.translation(-8, -8),
+                                 MaskOptions(channels=("footprint", "boundary", "contact")))
+        tiles.append(make_raster(f"t{number}.tif", bands[:, 8:-8, 8:-8].astype(np.float32),
+                                 transform=transform))
+    found = instance_frame(tiles)
+    assert_each_house_once(list(found.geometry), houses, 0.5)
