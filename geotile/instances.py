@@ -396,7 +396,7 @@ def raster_instance_regions(src, *, threshold: float | None = None,
     """
     pieces, *_ = _raster_pieces(src, threshold=threshold, options=options, roles=roles,
                                   progress=progress)
-    return _unite(pieces, _UnionFind())
+    return [region[:4] for region in _unite(pieces, _UnionFind())]
 
 
 @dataclass(frozen=True)
@@ -498,7 +498,8 @@ def _raster_pieces(src, *, threshold: float | None = None,
                    place: tuple | None = None, collar: bool = False):
     """The instance pieces of an open raster by blocks (:func:`raster_instance_regions`),
     read past its edges from adjacent ``neighbours`` as from one raster: ``({label:
-    [polygons, score sum, pixel count, on border]}, strips, labels used)``, ``strips``:
+    [polygons, score sum, pixel count, on border, marked]}, strips, labels used)``
+    (``marked``: grown from a marker, not a region of the mask without one), ``strips``:
     ``(side, line, row, col, labels)``, the labels over the ``SEAM_PX`` px on each side of
     the edge at row or column ``line`` where a neighbour lies beyond it, placed at (``row``,
     ``col``) px of the raster. ``place``: (transform, col, row) of the pixel grid the raster
@@ -571,6 +572,8 @@ def _raster_pieces(src, *, threshold: float | None = None,
                 channels = dict(zip(present, values, strict=True))
                 inputs = _flood_inputs(channels["footprint"], channels.get("boundary"),
                                        channels.get("contact"), threshold, valid, options)
+                # labels above the markers' are the mask's regions without one (orphans)
+                marks = 0 if inputs[1] is None else int(inputs[1].max(initial=0))
                 # only the core's footprint is kept (scores): the bands go before the flood
                 footprint = channels["footprint"][band.core, core_cols].copy()
                 if collar and not valid[band.core, core_cols].all():  # --regularize's ends
@@ -613,7 +616,8 @@ def _raster_pieces(src, *, threshold: float | None = None,
                 for (label, _, total, count), polygon in zip(found, placed, strict=True):
                     piece = pieces.get(label + next_id)
                     if piece is None:  # the sums are per label: count them once per block
-                        pieces[label + next_id] = [[polygon], total, count, bool(border[label])]
+                        pieces[label + next_id] = [[polygon], total, count, bool(border[label]),
+                                                   label <= marks]
                     else:
                         piece[0].append(polygon)
                 next_id += int(local.max(initial=0))
@@ -636,11 +640,12 @@ def _raster_pieces(src, *, threshold: float | None = None,
                        labels if side in ("top", "bottom") else labels.T))
     grouped: dict[int, list] = {}
     for gid, piece in pieces.items():
-        group = grouped.setdefault(links.find(gid), [[], 0.0, 0, False])
+        group = grouped.setdefault(links.find(gid), [[], 0.0, 0, False, False])
         group[0] += piece[0]
         group[1] += piece[1]
         group[2] += piece[2]
         group[3] |= piece[3]
+        group[4] |= piece[4]
     return grouped, placed, next_id, shapely.union_all(nodata) if nodata else None
 
 
@@ -683,8 +688,8 @@ def _link(links: _UnionFind, a: np.ndarray, b: np.ndarray) -> None:
 
 def _unite(pieces: dict[int, list], links: _UnionFind) -> list[tuple]:
     """One polygon per linked group of pieces; parts that do not touch stay apart, sharing
-    the group's score and its pixels by area. Fields after the fourth (the source) are the
-    first piece's."""
+    the group's score and its pixels by area. The fifth field (marked) is whether any piece
+    is; those after it (the source) are the first piece's."""
     import shapely
 
     groups: dict[int, list] = {}
@@ -696,7 +701,7 @@ def _unite(pieces: dict[int, list], links: _UnionFind) -> list[tuple]:
         total = sum(m[1] for m in members)
         count = sum(m[2] for m in members)
         border = any(m[3] for m in members)
-        extra = tuple(members[0][4:])
+        extra = (any(m[4] for m in members), *members[0][5:])
         if len(polygons) == 1:
             regions.append((polygons[0], total, count, border, *extra))
             continue
@@ -716,12 +721,16 @@ def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
     cut by the edge between adjacent rasters), unless that edge is a wall: most of the
     pixels along it, on either side, are boundary or contact (two houses whose party wall is
     the rasters' edge, which the watershed would have cut in one raster). ``regions``:
-    (polygon, sum, count, on_border, source); ``paths``: source -> raster path (without, no
+    (polygon, sum, count, on_border, marked, source); ``paths``: source -> raster path (without, no
     wall is looked for); instances of one raster (or one ``surfaces``: source -> adjacent
     rasters of one grid, split as one) are never joined. ``tolerance`` > 0 (rotated grids,
     :func:`~geotile.vectorize.places_edges_exactly` false): the instances are
     :func:`~geotile.coverage.edge_matched` first, as the pixel corners of one lie a
-    round-off off the other's edge, which they then neither touch nor share."""
+    round-off off the other's edge, which they then neither touch nor share. An instance
+    without a marker (not ``marked``: a sliver the edge cut off buildings, their outer
+    wall's pixels) is what the watershed of one raster floods from the buildings it
+    touches: it joins those across the edge whatever the wall test says, split between
+    them where it touches several (:func:`_split_sliver`)."""
     import shapely
 
     from geotile.coverage import edge_matched
@@ -734,22 +743,44 @@ def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
     polygons = np.array([regions[i][0] for i in edge], dtype=object)
     if tolerance > 0:
         polygons = edge_matched(polygons, tolerance)
+    regions = list(regions)
     matched = dict(zip(edge, polygons, strict=True))
-    tree = shapely.STRtree(polygons)
-    left, right = tree.query(polygons, predicate="touches")
+    left, right = shapely.STRtree(polygons).query(polygons, predicate="touches")
+    codes: dict = {}  # each surface (else raster) as a number
+    surface = np.array([codes.setdefault(surfaces.get(regions[e][5], regions[e][5]),
+                                         len(codes)) for e in edge])
+    apart = (left != right) & (surface[left] != surface[right])
+    left, right = left[apart], right[apart]
+    shared = shapely.intersection(polygons[left], polygons[right])
+    along = shapely.length(shared) > 0
+    left, right, shared = left[along], right[along], shared[along]
+    thin = np.array([not regions[e][4] for e in edge], bool)  # slivers: no marker
     links = _UnionFind()
-    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+    dropped = set()
+    for i in np.unique(left[thin[left]]).tolist():
+        beside = [(edge[j], line) for j, line in
+                  zip(right[left == i].tolist(), shared[left == i], strict=True)]
+        if len(beside) == 1:
+            links.union(edge[i], beside[0][0])
+            continue
+        _, total, count, _, _, source = regions[edge[i]][:6]
+        for part, b in _split_sliver(polygons[i], beside):
+            share = part.area / polygons[i].area
+            matched[len(regions)] = part
+            links.union(len(regions), b)
+            regions.append((part, total * share, max(1, round(count * share)), True, False,
+                            source))
+        dropped.add(edge[i])
+    for i, j, line in zip(left.tolist(), right.tolist(), shared, strict=True):
         a, b = edge[i], edge[j]
-        if a < b and surfaces.get(regions[a][4], regions[a][4]) != surfaces.get(
-                regions[b][4], regions[b][4]):
-            shared = shapely.intersection(polygons[i], polygons[j])
-            if shapely.length(shared) > 0 and not (paths and _is_wall(
-                    shared, ((polygons[i], paths.get(regions[a][4])),
-                             (polygons[j], paths.get(regions[b][4]))), options)):
-                links.union(a, b)
+        if a < b and not thin[i] and not thin[j] and not (paths and _is_wall(
+                line, ((polygons[i], paths.get(regions[a][5])),
+                       (polygons[j], paths.get(regions[b][5]))), options)):
+            links.union(a, b)
     groups: dict[int, list[int]] = {}
     for index in range(len(regions)):
-        groups.setdefault(links.find(index), []).append(index)
+        if index not in dropped:
+            groups.setdefault(links.find(index), []).append(index)
     merged = []
     for members in groups.values():
         if len(members) == 1:
@@ -759,8 +790,37 @@ def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
         union = (without_straight_vertices([union], tolerance)[0] if tolerance > 0
                  else shapely.simplify(union, 0))
         merged.append((union, sum(regions[m][1] for m in members),
-                       sum(regions[m][2] for m in members), True, regions[members[0]][4]))
+                       sum(regions[m][2] for m in members), True,
+                       any(regions[m][4] for m in members), regions[members[0]][5]))
     return merged
+
+
+def _split_sliver(sliver, beside: list[tuple]) -> list[tuple]:
+    """``(part, neighbour)`` of a sliver that touches several instances across the edge
+    (``beside``: (neighbour, the line they share)): cut across the edge where each shared
+    line ends (a wall between two of them), each piece given to the neighbour it shares
+    most of the edge with (else the nearest)."""
+    import shapely
+    from shapely.ops import split
+
+    x0, y0, x1, y1 = sliver.bounds
+    reach = np.hypot(x1 - x0, y1 - y0)  # the cuts cross the sliver
+    cuts = []
+    for _, line in beside:
+        for piece in shapely.get_parts(shapely.line_merge(line)):
+            xy = shapely.get_coordinates(piece)
+            for end, inner in ((xy[0], xy[1]), (xy[-1], xy[-2])):
+                step = end - inner
+                normal = np.array([-step[1], step[0]]) / np.hypot(*step) * reach
+                cuts.append(shapely.LineString([end - normal, end + normal]))
+    pieces = [p for p in shapely.get_parts(split(sliver, shapely.MultiLineString(cuts)))
+              if p.area > 0]
+    parts: dict[int, list] = {}
+    for piece in pieces:
+        _, _, neighbour = max((shapely.length(shapely.intersection(piece, line)),
+                               -shapely.distance(piece, line), b) for b, line in beside)
+        parts.setdefault(neighbour, []).append(piece)
+    return [(shapely.union_all(p), b) for b, p in parts.items()]
 
 
 def _is_wall(shared, sides, options: InstanceOptions) -> bool:
@@ -949,7 +1009,7 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     frame = gpd.GeoDataFrame(
         {"class_id": np.ones(len(regions), np.int64), "class": ["building"] * len(regions),
          "score": [round(r[1] / r[2], 4) if r[2] else None for r in regions],
-         "source": [input_path(paths[r[4]]).name for r in regions]},
+         "source": [input_path(paths[r[5]]).name for r in regions]},
         geometry=[r[0] for r in regions], crs=crs)
     frame = text_columns(frame)
     frame.attrs["cell"] = cell

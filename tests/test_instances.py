@@ -1223,14 +1223,14 @@ def test_regularized_instances_of_a_mask_declaring_nodata_0_stay_square(
 
 
 def seam_houses(transform):
-    """Three touching houses in a row (walls at 30 and 52 px), a house across the row seam
-    at 50 px and one across that and columns 35-48, in the pixels of ``transform`` placed
-    by it."""
+    """Three touching houses in a row (walls at 30 and 52 px), two touching ones across the
+    row seam at 50 px (wall at row 60) and one across that and columns 35-48, in the pixels
+    of ``transform`` placed by it."""
     from affine import Affine
 
     pixels = [shapely.box(10, 20, 30, 40), shapely.box(30, 20, 52, 40),
-              shapely.box(52, 20, 70, 40), shapely.box(12, 44, 28, 60),
-              shapely.box(35, 44, 48, 58)]
+              shapely.box(52, 20, 70, 40), shapely.box(10, 44, 28, 60),
+              shapely.box(10, 60, 28, 76), shapely.box(35, 44, 48, 58)]
     return [shapely.affinity.affine_transform(p, Affine.to_shapely(transform))
             for p in pixels]
 
@@ -1239,6 +1239,7 @@ def assert_each_house_once(found, houses, pixel):
     """One polygon per house, its outline within a pixel of the house's (the symmetric
     difference at most the perimeter times the pixel)."""
     assert len(found) == len(houses), sorted(round(g.area, 2) for g in found)
+    assert all(g.geom_type == "Polygon" and g.is_valid for g in found)
     for house in houses:
         best = max(found, key=lambda g: g.intersection(house).area)
         assert best.symmetric_difference(house).area <= house.length * pixel, (
@@ -1247,13 +1248,18 @@ def assert_each_house_once(found, houses, pixel):
 
 @pytest.mark.parametrize("degrees", [0, 15, 25, 45])
 @pytest.mark.parametrize("offset", [0, 0.3])
-@pytest.mark.parametrize("cut", [41, 30, 31])  # through a house, on a wall, 1 px from it
+@pytest.mark.parametrize("cut", [41, 30, 31, 11, 69])
 def test_houses_across_the_seams_of_rotated_tiles_are_one_each(make_raster, degrees, offset,
                                                                cut):
     """h356: 2 x 2 adjacent tiles of a grid turned by 15-45 degrees, the right ones on a grid
     moved by ``offset`` of a pixel along the seam (another grid): a house across a seam was
     two polygons (55 + 60 m2 of 112), as the pieces' shared edge lies a round-off apart on
-    a rotated grid. Each house once, touching houses apart (north-up: the control)."""
+    a rotated grid. Cut 1 px inside a house's outer wall (11, 69: along three houses, two
+    of them touching) on another grid, the sliver (wall pixels, no marker) was a polygon
+    of its own (6 for 5), or joined the two touching houses into one (144 m2 for 72 + 72):
+    it now joins the houses across the seam, split between them. Each house once,
+    touching houses apart (north-up, shared grids: the control). Cuts: through a house, on
+    a wall, 1 px from it, 1 px inside the outer walls."""
     from affine import Affine
 
     grid = (Affine.translation(X0, Y0) * Affine.rotation(-degrees) * Affine.scale(0.5, -0.5))
