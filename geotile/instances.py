@@ -20,8 +20,11 @@ wall on the seam still separates two houses. Adjacent rasters on one pixel grid 
 as one raster: blocks at a raster's edge read the neighbours' pixels as context, and the
 labels both rasters give the pixels along their edge are paired as at a band seam (so a
 house cut 1-2 px from its party wall keeps its sliver, and the wall its house). Rasters on
-other grids: instances sharing an edge segment are joined (as the plain vectorizer joins
-regions), unless the pixels along it are mostly boundary or contact: a party wall.
+other grids (another pixel size, origins a fraction of a pixel apart, turned): each reads
+its neighbours' pixels past its edges by nearest pixel as context, and instances sharing
+an edge segment are joined (as the plain vectorizer joins regions), unless the pixels along
+it are mostly boundary or contact: a party wall; an instance whose marker lies past the
+edge (or without one) joins the instance(s) across it whatever its wall pixels.
 """
 
 from __future__ import annotations
@@ -401,13 +404,16 @@ def raster_instance_regions(src, *, threshold: float | None = None,
 
 @dataclass(frozen=True)
 class _Neighbour:
-    """A raster on the same pixel grid, its origin at (``col``, ``row``) px of another's."""
+    """A raster on the same pixel grid, its origin at (``col``, ``row``) px of another's;
+    or, with its ``transform``, on another grid, within the box of (``col``, ``row``,
+    ``width``, ``height``) px of the other's (its pixels are read there by nearest)."""
 
     path: Path
     col: int
     row: int
     width: int
     height: int
+    transform: object = None
 
 
 #: px on each side of the edge between adjacent rasters over which their labels are paired
@@ -432,17 +438,18 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
         reads_nodata,
     )
 
-    readers = []
-    for dataset, col, row in [(src, 0, 0)] + [
-            (stack.enter_context(open_raster(n.path)), n.col, n.row) for n in neighbours]:
+    readers, others = [], []  # on the grid of src, on others
+    for dataset, n in [(src, None)] + [
+            (stack.enter_context(open_raster(n.path)), n) for n in neighbours]:
         roles = band_roles(dataset, required=True)
         kind = binary_mask_kind(dataset, raster_kind(dataset))
         scale = instance_scale(dataset, kind)
-        readers.append((dataset, col, row, [roles.get(r) for r in present],
-                        np.float32(scale), reads_nodata(dataset, kind), kind))
+        (others if n is not None and n.transform is not None else readers).append(
+            (dataset, n.col if n else 0, n.row if n else 0, [roles.get(r) for r in present],
+             np.float32(scale), reads_nodata(dataset, kind), kind))
 
     def read(left: int, top: int, width: int, height: int):
-        if not neighbours:
+        if not readers[1:] and not (others and _beyond(src, left, top, width, height)):
             dataset, _, _, order, scale, check, kind = readers[0]
             values, valid = _read_roles(dataset, left, top, width, height, order, check)
             check_probabilities(values, valid, kind, dataset.name)  # float 0..255 scores
@@ -461,9 +468,47 @@ def _group_reader(src, present: list[str], neighbours: Sequence[_Neighbour], sta
             place = np.s_[y0 - top:y1 - top, x0 - left:x1 - left]
             values[(have, *place)] = _finite(_scaled(part, scale))
             valid[place] = ok
+        if others and _beyond(src, left, top, width, height):
+            _read_off_grid(src, others, left, top, values, valid)
         return values, valid
 
     return read
+
+
+def _beyond(src, left: int, top: int, width: int, height: int) -> bool:
+    """Whether the window reaches past ``src``'s edges."""
+    return left < 0 or top < 0 or left + width > src.width or top + height > src.height
+
+
+def _read_off_grid(src, others: list, left: int, top: int, values, valid) -> None:
+    """Fill the pixels of the window at (``left``, ``top``) of ``src`` that lie past its
+    edges from the adjacent rasters on other grids (``others``: readers), nearest pixel:
+    the context a raster's watershed sees there, as if the rasters were one."""
+    from geotile.raster_kinds import check_probabilities
+
+    height, width = valid.shape
+    rows, cols = np.mgrid[top:top + height, left:left + width]
+    outside = (rows < 0) | (cols < 0) | (rows >= src.height) | (cols >= src.width)
+    rows, cols = rows[outside] + 0.5, cols[outside] + 0.5
+    x, y = apply(src.transform, cols, rows)
+    for dataset, _, _, order, scale, check, kind in others:
+        col, row = apply(~dataset.transform, x, y)
+        col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
+        inside = (col >= 0) & (row >= 0) & (col < dataset.width) & (row < dataset.height)
+        if not inside.any():
+            continue
+        c0, r0 = col[inside].min(), row[inside].min()
+        have = [i for i, band in enumerate(order) if band is not None]
+        part, ok = _read_roles(dataset, int(c0), int(r0), int(col[inside].max() - c0 + 1),
+                               int(row[inside].max() - r0 + 1), [order[i] for i in have],
+                               check)
+        check_probabilities(part, ok, kind, dataset.name)
+        at = np.flatnonzero(outside.ravel())[inside]  # the window's pixels it gives
+        r, c = row[inside] - r0, col[inside] - c0
+        flat = values.reshape(len(values), -1)  # views of the window's arrays
+        for k, band in enumerate(have):
+            flat[band, at] = _finite(_scaled(part[k, r, c], scale))
+        valid.reshape(-1)[at] = ok[r, c]
 
 
 def _read_roles(dataset, left: int, top: int, width: int, height: int, bands: list[int],
@@ -499,7 +544,8 @@ def _raster_pieces(src, *, threshold: float | None = None,
     """The instance pieces of an open raster by blocks (:func:`raster_instance_regions`),
     read past its edges from adjacent ``neighbours`` as from one raster: ``({label:
     [polygons, score sum, pixel count, on border, marked]}, strips, labels used)``
-    (``marked``: grown from a marker, not a region of the mask without one), ``strips``:
+    (``marked``: grown from a marker inside the raster, not from one in the context past
+    its edges nor a region of the mask without one), ``strips``:
     ``(side, line, row, col, labels)``, the labels over the ``SEAM_PX`` px on each side of
     the edge at row or column ``line`` where a neighbour lies beyond it, placed at (``row``,
     ``col``) px of the raster. ``place``: (transform, col, row) of the pixel grid the raster
@@ -572,8 +618,9 @@ def _raster_pieces(src, *, threshold: float | None = None,
                 channels = dict(zip(present, values, strict=True))
                 inputs = _flood_inputs(channels["footprint"], channels.get("boundary"),
                                        channels.get("contact"), threshold, valid, options)
-                # labels above the markers' are the mask's regions without one (orphans)
-                marks = 0 if inputs[1] is None else int(inputs[1].max(initial=0))
+                # the markers inside the raster (not in the context read past its edges
+                # from the neighbours, nor a region of the mask without one: an orphan)
+                marked = _markers_inside(inputs[1], src, band, column)
                 # only the core's footprint is kept (scores): the bands go before the flood
                 footprint = channels["footprint"][band.core, core_cols].copy()
                 if collar and not valid[band.core, core_cols].all():  # --regularize's ends
@@ -617,7 +664,7 @@ def _raster_pieces(src, *, threshold: float | None = None,
                     piece = pieces.get(label + next_id)
                     if piece is None:  # the sums are per label: count them once per block
                         pieces[label + next_id] = [[polygon], total, count, bool(border[label]),
-                                                   label <= marks]
+                                                   label in marked]
                     else:
                         piece[0].append(polygon)
                 next_id += int(local.max(initial=0))
@@ -647,6 +694,15 @@ def _raster_pieces(src, *, threshold: float | None = None,
         group[3] |= piece[3]
         group[4] |= piece[4]
     return grouped, placed, next_id, shapely.union_all(nodata) if nodata else None
+
+
+def _markers_inside(seeds, src, band, column) -> set:
+    """The labels of a block's ``seeds`` (None: none) with a pixel inside ``src``."""
+    if seeds is None:
+        return set()
+    rows = slice(max(0, -band.read_top), max(0, src.height - band.read_top))
+    cols = slice(max(0, -column.read_top), max(0, src.width - column.read_top))
+    return set(np.unique(seeds[rows, cols]).tolist()) - {0}
 
 
 def _keep_strips(strips: dict, sides: dict, labels: np.ndarray, band, column, first_band: bool,
@@ -727,14 +783,13 @@ def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
     :func:`~geotile.vectorize.places_edges_exactly` false): the instances are
     :func:`~geotile.coverage.edge_matched` first, as the pixel corners of one lie a
     round-off off the other's edge, which they then neither touch nor share. An instance
-    without a marker (not ``marked``: a sliver the edge cut off buildings, their outer
-    wall's pixels) is what the watershed of one raster floods from the buildings it
-    touches: it joins those across the edge whatever the wall test says, split between
-    them where it touches several (:func:`_split_sliver`)."""
+    not ``marked`` (a sliver the edge cut off a building, its marker past the edge or
+    none: its pixels may all be wall) is what the watershed of one raster floods from the
+    buildings it touches: it joins those across the edge whatever the wall test says,
+    split between them where it touches several (:func:`_split_sliver`)."""
     import shapely
 
     from geotile.coverage import edge_matched
-    from geotile.vectorize import without_straight_vertices
 
     surfaces = surfaces or {}
     edge = [i for i, r in enumerate(regions) if r[3]]
@@ -786,9 +841,9 @@ def merge_across_rasters(regions: list[tuple], paths: dict | None = None,
         if len(members) == 1:
             merged.append(regions[members[0]])
             continue
-        union = shapely.union_all([matched[m] for m in members])
-        union = (without_straight_vertices([union], tolerance)[0] if tolerance > 0
-                 else shapely.simplify(union, 0))
+        # the collinear vertices left where the seams were (a round-off off on rotated
+        # grids): Douglas-Peucker within the round-off, which never cuts a corner
+        union = shapely.simplify(shapely.union_all([matched[m] for m in members]), tolerance)
         merged.append((union, sum(regions[m][1] for m in members),
                        sum(regions[m][2] for m in members), True,
                        any(regions[m][4] for m in members), regions[members[0]][5]))
@@ -880,7 +935,7 @@ def _pixels_along(shared, polygon, cell: float) -> list[tuple[float, float]]:
 
 
 def _raster_regions(job: tuple):
-    """:func:`_raster_pieces` of one raster, read with its neighbours on one grid."""
+    """:func:`_raster_pieces` of one raster, read with its neighbours."""
     from geotile.raster import open_raster
 
     path, threshold, options, neighbours, place, collar = job
@@ -893,8 +948,8 @@ def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], lis
                                                    list]:
     """Rasters on one pixel grid (:func:`geotile.grid.grid_places`) form a surface:
     ``(surface of each raster, (col, row) of each on its surface's grid, neighbours of
-    each: the rasters of its surface within ``halo`` px, as :class:`_Neighbour`, the
-    transform of each one's surface)``."""
+    each: the rasters within ``halo`` px, as :class:`_Neighbour` (those of other surfaces
+    with their transforms), the transform of each one's surface)``."""
     from geotile.grid import grid_places
     from geotile.raster import open_raster
 
@@ -916,7 +971,34 @@ def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], lis
         near[i] = False
         neighbours.append([_Neighbour(paths[j], int(c[j] - c[i]), int(r[j] - r[i]), int(w[j]),
                                       int(h[j])) for j in np.flatnonzero(near).tolist()])
+    if len(set(surface)) > 1:
+        _add_off_grid(neighbours, surface, transforms, sizes, paths, halo)
     return surface, places, neighbours, [transforms[g] for g in surface]
+
+
+def _add_off_grid(neighbours: list[list], surface: list[int], transforms: list, sizes: list,
+                  paths: list, halo: int) -> None:
+    """Add to each raster's ``neighbours`` the rasters of other surfaces within ``halo`` px
+    of it, each as the box of its corners in the raster's pixels (and its transform)."""
+    import shapely
+
+    corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64)
+    boxes = []
+    for t, (w, h) in zip(transforms, sizes, strict=True):
+        x, y = apply(t, corners[:, 0] * w, corners[:, 1] * h)
+        boxes.append(shapely.Polygon(np.column_stack([x, y])))
+    tree = shapely.STRtree(boxes)
+    for i, (t, (w, h)) in enumerate(zip(transforms, sizes, strict=True)):
+        back = ~t
+        reach = shapely.Polygon(np.column_stack(apply(
+            t, corners[:, 0] * (w + 2 * halo) - halo, corners[:, 1] * (h + 2 * halo) - halo)))
+        for j in tree.query(reach, predicate="intersects").tolist():
+            if surface[j] == surface[i]:
+                continue
+            col, row = apply(back, *shapely.get_coordinates(boxes[j]).T)
+            c0, r0 = int(np.floor(col.min())), int(np.floor(row.min()))
+            neighbours[i].append(_Neighbour(paths[j], c0, r0, int(np.ceil(col.max())) - c0,
+                                            int(np.ceil(row.max())) - r0, transforms[j]))
 
 
 def _link_strips(links: _UnionFind, strips: list[tuple]) -> None:
@@ -945,8 +1027,9 @@ def instance_frame(paths: Sequence[str | os.PathLike], *, threshold: float | Non
     """A GeoDataFrame (raster CRS) of the building instances of the rasters (by blocks):
     class_id, class, score, source; one row per building. Adjacent rasters on one pixel grid
     are split as one raster (each read with its neighbours' pixels as context, labels
-    paired along their edges); buildings crossing the edges of rasters on other grids are
-    united where they share an edge. Several rasters are split in worker processes where
+    paired along their edges); rasters on other grids read their neighbours' pixels as
+    context too (nearest), and buildings crossing their edges are united where they share
+    an edge (:func:`merge_across_rasters`). Several rasters are split in worker processes where
     there are several CPUs (:mod:`geotile.band_workers`; ``workers`` caps them, 1: none).
     ``attrs``: cell, exact, centre, and the rasters' surface (``extent``) and valid surface
     (``valid``: less their nodata pixels, read only with ``collar``; a nodata 0 that is a

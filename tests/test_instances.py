@@ -1248,7 +1248,7 @@ def assert_each_house_once(found, houses, pixel):
 
 @pytest.mark.parametrize("degrees", [0, 15, 25, 45])
 @pytest.mark.parametrize("offset", [0, 0.3])
-@pytest.mark.parametrize("cut", [41, 30, 31, 11, 69])
+@pytest.mark.parametrize("cut", [41, 30, 31, 32, 11, 69])
 def test_houses_across_the_seams_of_rotated_tiles_are_one_each(make_raster, degrees, offset,
                                                                cut):
     """h356: 2 x 2 adjacent tiles of a grid turned by 15-45 degrees, the right ones on a grid
@@ -1257,9 +1257,12 @@ def test_houses_across_the_seams_of_rotated_tiles_are_one_each(make_raster, degr
     a rotated grid. Cut 1 px inside a house's outer wall (11, 69: along three houses, two
     of them touching) on another grid, the sliver (wall pixels, no marker) was a polygon
     of its own (6 for 5), or joined the two touching houses into one (144 m2 for 72 + 72):
-    it now joins the houses across the seam, split between them. Each house once,
-    touching houses apart (north-up, shared grids: the control). Cuts: through a house, on
-    a wall, 1 px from it, 1 px inside the outer walls."""
+    it now joins the houses across the seam, split between them. Cut 2 px from a wall
+    (32), the house's strip went to its neighbour, which then joined the house across the
+    seam (2 houses as one): each raster now reads the other grid's pixels past its edges
+    as context. Each house once, touching houses apart (north-up, shared grids: the
+    control). Cuts: through a house, on a wall, 1 and 2 px from it, 1 px inside the outer
+    walls."""
     from affine import Affine
 
     grid = (Affine.translation(X0, Y0) * Affine.rotation(-degrees) * Affine.scale(0.5, -0.5))
