@@ -979,8 +979,11 @@ def _surfaces(paths: list[Path], halo: int) -> tuple[list[int], list[tuple], lis
 def _add_off_grid(neighbours: list[list], surface: list[int], transforms: list, sizes: list,
                   paths: list, halo: int) -> None:
     """Add to each raster's ``neighbours`` the rasters of other surfaces within ``halo`` px
-    of it, each as the box of its corners in the raster's pixels (and its transform)."""
+    of it, each as the box of its corners in the raster's pixels (and its transform); a
+    warning for two less than a pixel apart (not touching: no building is joined across)."""
     import shapely
+
+    from geotile.user_warnings import warn
 
     corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64)
     boxes = []
@@ -990,6 +993,17 @@ def _add_off_grid(neighbours: list[list], surface: list[int], transforms: list, 
     tree = shapely.STRtree(boxes)
     for i, (t, (w, h)) in enumerate(zip(transforms, sizes, strict=True)):
         back = ~t
+        pixel = abs(t.a * t.e - t.b * t.d) ** 0.5
+        for j in tree.query(boxes[i], predicate="dwithin", distance=pixel).tolist():
+            gap = shapely.distance(boxes[i], boxes[j]) / pixel
+            facing = shapely.length(shapely.intersection(
+                boxes[i].boundary, shapely.buffer(boxes[j], pixel))) / pixel
+            if i < j and gap > 1e-3 and facing > 4:  # a round-off apart, or corners: none
+                warn(f"{paths[i]} and {paths[j]} lie {gap:.2g} px apart: a building across "
+                     "the gap comes as two polygons (their origins are not on one pixel "
+                     "grid: rounded georeferencing?). Mosaic them first (gdalbuildvrt "
+                     "mosaic.vrt FILES) and vectorize the VRT, or give tiles georeferenced "
+                     "exactly.")
         reach = shapely.Polygon(np.column_stack(apply(
             t, corners[:, 0] * (w + 2 * halo) - halo, corners[:, 1] * (h + 2 * halo) - halo)))
         for j in tree.query(reach, predicate="intersects").tolist():

@@ -1279,5 +1279,37 @@ def test_houses_across_the_seams_of_rotated_tiles_are_one_each(make_raster, degr
                                  MaskOptions(channels=("footprint", "boundary", "contact")))
         tiles.append(make_raster(f"t{number}.tif", bands[:, 8:-8, 8:-8].astype(np.float32),
                                  transform=transform))
-    found = instance_frame(tiles)
+    import warnings
+
+    from geotile.errors import GeotileWarning
+
+    with warnings.catch_warnings():  # tiles that touch (diagonal ones 0.3 px apart too)
+        warnings.simplefilter("error", GeotileWarning)
+        found = instance_frame(tiles)
     assert_each_house_once(list(found.geometry), houses, 0.5)
+
+
+@pytest.mark.parametrize("gap", [0.3, 0.01])
+def test_tiles_a_fraction_of_a_pixel_apart_are_said_to_be(make_raster, gap):
+    """h356: two tiles of a grid turned 25 degrees, the second moved ``gap`` px off the first
+    (rounded origins): their polygons do not meet, so a house across the gap came as two
+    polygons (8 for 6) without a word. The gap is now named; touching tiles are not."""
+    import warnings
+
+    from affine import Affine
+
+    from geotile.errors import GeotileWarning
+
+    grid = (Affine.translation(X0, Y0) * Affine.rotation(-25) * Affine.scale(0.5, -0.5))
+    houses = seam_houses(grid)
+    tiles = []
+    for name, col, width, moved in (("a.tif", 0, 41, 0), ("b.tif", 41, 39, gap)):
+        transform = grid * Affine.translation(col + moved, 0)
+        tiles.append(write_probabilities(make_raster, name, houses, (90, width), transform))
+    with pytest.warns(GeotileWarning, match=rf"a\.tif and \S*b\.tif lie {gap:g} px apart"):
+        instance_frame(tiles)
+    touching = write_probabilities(make_raster, "c.tif", houses, (90, 39),
+                                   grid * Affine.translation(41, 0.3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeotileWarning)
+        assert len(instance_frame([tiles[0], touching])) == len(houses)
