@@ -487,10 +487,14 @@ def _read_off_grid(src, others: list, left: int, top: int, values, valid) -> Non
     from geotile.raster_kinds import check_probabilities
 
     height, width = valid.shape
-    rows, cols = np.mgrid[top:top + height, left:left + width]
-    outside = (rows < 0) | (cols < 0) | (rows >= src.height) | (cols >= src.width)
-    rows, cols = rows[outside] + 0.5, cols[outside] + 0.5
-    x, y = apply(src.transform, cols, rows)
+    rows, cols = np.arange(top, top + height), np.arange(left, left + width)
+    # past the edges and not read yet (from a neighbour on the grid): the window's frame
+    outside = ((rows < 0) | (rows >= src.height))[:, None] | \
+        ((cols < 0) | (cols >= src.width))[None, :]
+    outside &= ~valid
+    at_row, at_col = np.nonzero(outside)
+    x, y = apply(src.transform, cols[at_col] + 0.5, rows[at_row] + 0.5)
+    del at_row, at_col
     for dataset, _, _, order, scale, check, kind in others:
         col, row = apply(~dataset.transform, x, y)
         col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
