@@ -550,6 +550,17 @@ def test_vectorize_lines_summary_names_the_units_of_its_length(run_cli, make_ras
     assert '"units": "coordinates"' in result.stdout
 
 
+def _ends_interrupted_by_sigterm(code: str, output) -> None:
+    """Run ``code`` (a geotile command) in a process of its own: it ends by SIGTERM with its
+    one 'interrupted' line, ``output`` unwritten."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0], done.stderr
+    assert not output.exists()
+
+
 def test_only_a_process_of_its_own_freezes_the_modules_a_command_imports(run_cli, tmp_path,
                                                                          monkeypatch):
     # main() (the console script, `python -m geotile`) runs one command and exits: numpy's
@@ -600,12 +611,7 @@ def test_a_sigterm_an_import_swallowed_is_still_the_error_of_a_worker_it_ended(m
         f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
         f"{str(tmp_path / 'v.gpkg')!r}]\n"
         "m.main()\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == -signal.SIGTERM, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "interrupted" in lines[0], done.stderr
-    assert not (tmp_path / "v.gpkg").exists()
+    _ends_interrupted_by_sigterm(code, tmp_path / "v.gpkg")
 
 
 def test_a_sigterm_landing_in_an_import_that_swallows_it_still_interrupts(make_raster,
@@ -635,9 +641,4 @@ def test_a_sigterm_landing_in_an_import_that_swallows_it_still_interrupts(make_r
         f"sys.argv = ['geotile', 'vectorize', {str(raster)!r}, '-o', "
         f"{str(tmp_path / 'v.gpkg')!r}]\n"
         "m.main()\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == -signal.SIGTERM, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "interrupted" in lines[0], done.stderr
-    assert not (tmp_path / "v.gpkg").exists()
+    _ends_interrupted_by_sigterm(code, tmp_path / "v.gpkg")
