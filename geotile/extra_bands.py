@@ -520,30 +520,65 @@ def _folder_or_pattern_files(paths: list) -> list[Path] | None:
     return [p for p in found if p.is_file() and not p.name.startswith(".") and not is_sidecar(p)]
 
 
-def _named_partners(image, files: list[Path], given: set) -> tuple[list, list]:
-    """The ``files`` that may be ``image``'s extra-bands raster (none of ``given``, the
-    images' keys, nor the image's label raster: 107f24d6e9-label.png beside -ortho), and
-    those of them named after it by its first base that names any
-    (:func:`geotile.dataset_names.elevation_bases`)."""
-    from geotile.dataset_names import (
-        elevation_bases,
-        name_key,
-        names_elevation_of,
-        names_mask_of,
-    )
-    from geotile.name_keys import nfc
+class _NamedFiles:
+    """The files of an --extra-bands folder or pattern by the names they are or start with
+    (then ``_`` or ``-``): an image's raster looked up by its bases
+    (:func:`geotile.dataset_names.elevation_bases`), not every file compared with it."""
 
-    stem = Path(image).stem
-    bases = elevation_bases(stem)
-    keys = {name_key(b) for b in bases}
-    own = [f for f in files if _same_file_key(f) not in given
-           and (name_key(f.stem) in keys or not names_mask_of(f.stem, stem))]
-    found = next(([f for f in own if names_elevation_of(f.stem, base, stem)] for base in bases
-                  if any(names_elevation_of(f.stem, base, stem) for f in own)), [])
-    if len(found) > 1:  # TILE_1_DSM.tif beside tile_1_dsm.tif: the one spelled as the image
-        spelled = [f for f in found if any(nfc(f.stem).startswith(nfc(b)) for b in bases)]
-        found = spelled if len(spelled) == 1 else found
-    return own, found
+    def __init__(self, files: list[Path]) -> None:
+        from geotile.dataset_names import name_key
+
+        self.files = files
+        self.keys = [_same_file_key(f) for f in files]
+        self.stems = [name_key(f.stem) for f in files]
+        self.starting: dict[str, list[tuple[int, str]]] = {}  # a name: (file, what follows)
+        for i, stem in enumerate(self.stems):
+            self.starting.setdefault(stem, []).append((i, ""))
+            for at, char in enumerate(stem):
+                if char in "_-":
+                    self.starting.setdefault(stem[:at], []).append((i, char))
+
+    def _named(self, image, base: str) -> list[int]:
+        """The files named after ``image`` by ``base`` (``names_elevation_of``), in order."""
+        from geotile.dataset_names import name_key
+
+        base, own = name_key(base), name_key(Path(image).stem)
+        return [i for i, char in self.starting.get(base, ()) if char != "-" or base != own]
+
+    def _may_be(self, i: int, image, given: set) -> bool:
+        """Whether file ``i`` may be ``image``'s raster: none of ``given`` (the images'
+        keys), nor the image's label raster (107f24d6e9-label.png beside -ortho)."""
+        from geotile.dataset_names import elevation_bases, name_key, names_mask_of
+
+        stem = Path(image).stem
+        return self.keys[i] not in given and (
+            self.stems[i] in {name_key(b) for b in elevation_bases(stem)}
+            or not names_mask_of(self.files[i].stem, stem))
+
+    def partners(self, image, given: set) -> list[Path]:
+        """The files named after ``image`` by its first base that names any that may be its
+        raster (:meth:`_may_be`)."""
+        from geotile.dataset_names import elevation_bases
+        from geotile.name_keys import nfc
+
+        bases = elevation_bases(Path(image).stem)
+        found = next((named for base in bases if (named := [
+            self.files[i] for i in self._named(image, base)
+            if self._may_be(i, image, given)])), [])
+        if len(found) > 1:  # TILE_1_DSM.tif beside tile_1_dsm.tif: the one spelled as the image
+            spelled = [f for f in found if any(nfc(f.stem).startswith(nfc(b)) for b in bases)]
+            found = spelled if len(spelled) == 1 else found
+        return found
+
+    def refused(self, image, given: set) -> list[str]:
+        """The names of the files named after ``image`` that may not be its raster (an
+        image, its label raster), in order."""
+        from geotile.dataset_names import elevation_bases
+
+        named = {i for base in elevation_bases(Path(image).stem)
+                 for i in self._named(image, base)}
+        return [self.files[i].name for i in sorted(named)
+                if not self._may_be(i, image, given)]
 
 
 def _warn_other_case(image, found: Path, bases: list[str]) -> None:
@@ -576,9 +611,9 @@ def without_paired_images(images, extra):
     keys = {_same_file_key(p): p for p in images}
     ours = {k for k, p in keys.items()  # listed by a folder or pattern, in that folder
             if p in listed and _same_file_key(Path(os.fspath(p)).parent) == key}
-    partners = {}
+    partners, named = {}, _NamedFiles(files)
     for image in images:
-        found = _named_partners(image, files, {_same_file_key(image)})[1]
+        found = named.partners(image, {_same_file_key(image)})
         if len(found) == 1:
             partners[_same_file_key(image)] = _same_file_key(found[0])
     drop = {p for p in partners.values() if p in ours and p not in partners}
@@ -616,18 +651,16 @@ def pair_extra_bands(images: Sequence, extra, dates: bool = False,
         return [paths]
     if (files := _folder_or_pattern_files(paths)) is not None:
         where = paths[0]  # a folder, or a pattern
-        from geotile.dataset_names import elevation_bases, names_elevation_of
+        from geotile.dataset_names import elevation_bases
 
         given = {_same_file_key(p) for p in images}
-        paired = []
+        paired, by_name = [], _NamedFiles(files)
         for image in images:
-            stem = Path(image).stem
-            bases = elevation_bases(stem)
-            own, found = _named_partners(image, files, given)
+            bases = elevation_bases(Path(image).stem)
+            found = by_name.partners(image, given)
             if len(found) != 1:
                 named = " or ".join(f"{b}.*, {b}_*.*" for b in bases)
-                left = [f.name for f in files if f not in own and any(
-                    names_elevation_of(f.stem, base, stem) for base in bases)]
+                left = by_name.refused(image, given)
                 why = f" ({', '.join(left)}: an image or label raster)" if left else ""
                 if date is not None:  # a folder of one further date's rasters
                     raise InputError(

@@ -140,12 +140,17 @@ def without_elevation(images: list, masks) -> list:
         return images
     stems = [name_key(image_stem(p)) for p in images]
     elevation = elevation_rasters(stems)
+    masks_of: dict[str, list[Path]] = {}  # a base: the mask files named after it
+    for f in found[0]:
+        for base in mask_name_splits(f.stem):
+            masks_of.setdefault(base, []).append(f)
 
-    def is_elevation(i: int) -> bool:
+    def is_elevation(i: int) -> bool:  # its masks looked up, not every mask compared
+        if not elevation[i]:
+            return False
         own = _resolved(images[i])
-        return (elevation[i]
-                and not any(names_mask_of(name_key(f.stem), stems[i]) for f in found[0]
-                            if _resolved(f) != own))
+        return not any(_resolved(f) != own for base in mask_bases(stems[i])
+                       for f in masks_of.get(name_key(base), ()))
 
     left = [image for i, image in enumerate(images) if is_elevation(i)]
     if left:
