@@ -157,7 +157,8 @@ def without_elevation(images: list, masks) -> list:
         log.warning("left out of the images, named as their elevation rasters: %s (stack "
                     "them onto the images with --extra-bands)",
                     ", ".join(Path(p).name for p in left))
-    return [image for image in images if image not in left]
+    dropped = set(left)
+    return [image for image in images if image not in dropped]
 
 
 def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:

@@ -235,3 +235,21 @@ def test_paired_images_filter_is_not_quadratic(tmp_path, monkeypatch):
     assert kept.listed == {p: a for p, a in images.listed.items() if p in kept}
     done = sum(map(len, work))
     assert done <= 8 * len(images), f"{done} comparisons, {len(images)} files"
+
+
+def test_elevation_rasters_left_out_without_a_scan_per_image(tmp_path, monkeypatch):
+    """The DEMs found were then removed by looking each image up in the list of them (1,000
+    GeoNRW tiles: 1.5 million path comparisons, 3 s of 4); now a set. The images kept stay
+    in their order."""
+    from pathlib import PurePath
+
+    from geotile.mask_pairing import without_elevation
+
+    tiles = [f"{300 + i}_5628" for i in range(300)]
+    _touched(tmp_path / "masks", [f"{t}_seg.tif" for t in tiles])
+    images = _touched(tmp_path / "images", [f"{t}_{kind}.tif" for t in tiles[::-1]
+                                            for kind in ("dem", "rgb")])
+    compared = _counted(monkeypatch, PurePath, "__eq__")
+    kept = without_elevation(images, tmp_path / "masks")
+    assert [p.name for p in kept] == [f"{t}_rgb.tif" for t in tiles[::-1]]
+    assert len(compared) <= 3 * len(images), f"{len(compared)} comparisons, {len(images)} images"
