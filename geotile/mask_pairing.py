@@ -15,7 +15,6 @@ from geotile.dataset_names import (
     mask_bases,
     mask_name_splits,
     name_key,
-    names_mask_of,
     scene_name,
     scene_of_mask,
     suffix_fits,
@@ -161,16 +160,27 @@ def without_elevation(images: list, masks) -> list:
     return [image for image in images if image not in dropped]
 
 
-def _named_after(images: Sequence[str | Path], mask: str | Path) -> list[int]:
-    """The images ``mask`` is named after: those of its stem, else those whose stem (or
-    scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its stem
-    (:mod:`geotile.dataset_names`)."""
-    spelled = [nfc(image_stem(image)) for image in images]
-    same = [i for i, s in enumerate(spelled) if s == nfc(Path(mask).stem)]  # TILE_1, tile_1
-    stem = name_key(Path(mask).stem)
-    stems = [name_key(s) for s in spelled]
-    exact = same or [i for i, s in enumerate(stems) if s == stem]
-    return exact or [i for i, s in enumerate(stems) if names_mask_of(stem, s)]
+def _named_after(images: Sequence[str | Path], masks: list) -> list[list[int]]:
+    """For each of ``masks``, the images it is named after: those of its stem, else those
+    whose stem (or scene name: ``104_sat`` -> ``104``) plus one of the mask suffixes is its
+    stem (:mod:`geotile.dataset_names`); each name looked up, not compared with every image."""
+    spelled: dict[str, list[int]] = {}  # TILE_1 before tile_1
+    keys: dict[str, list[int]] = {}
+    bases: dict[str, list[int]] = {}  # a mask base: the images it is a base of
+    for i, image in enumerate(images):
+        name = nfc(image_stem(image))
+        spelled.setdefault(name, []).append(i)
+        keys.setdefault(key := name_key(name), []).append(i)
+        for base in dict.fromkeys(name_key(b) for b in mask_bases(key)):
+            bases.setdefault(base, []).append(i)
+
+    def named(mask) -> list[int]:
+        stem = Path(mask).stem
+        key = name_key(stem)
+        return list(spelled.get(nfc(stem)) or keys.get(key) or sorted(
+            {i for base in mask_name_splits(key) for i in bases.get(base, ())}))
+
+    return [named(mask) for mask in masks]
 
 
 def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
@@ -178,7 +188,7 @@ def _pair_files_by_name(images: Sequence[str | Path], masks: list) -> list:
     image (or its scene: one label file for a scene's _RGB and _IRRG images), in order when
     none is; a partial or ambiguous match is refused (a guess could give an image another
     image's labels)."""
-    matches = [_named_after(images, mask) for mask in masks]
+    matches = _named_after(images, masks)
     if not any(matches):
         return masks
     hint = ("Name each mask after its image (<stem>.*, <stem>_mask.*, <stem>_label.*, "
