@@ -620,7 +620,8 @@ def without_paired_images(images, extra):
     if not drop:
         return images
     kept = type(images)(p for p in images if _same_file_key(p) not in drop)
-    kept.folders, kept.listed = images.folders, {p: a for p, a in listed.items() if p in kept}
+    left = set(kept)
+    kept.folders, kept.listed = images.folders, {p: a for p, a in listed.items() if p in left}
     return kept
 
 

@@ -272,3 +272,22 @@ def test_masks_given_file_by_file_are_not_quadratic(tmp_path, monkeypatch):
     assert [p.name for p in paired] == [f"{s}_mask.tif" for s in stems]
     done = sum(map(len, work))
     assert done <= 8 * len(images), f"{done} comparisons, {len(images)} images"
+
+
+def test_paired_images_kept_without_a_scan_per_image(tmp_path, monkeypatch):
+    """The inputs a folder listed were then kept by looking each up in the list of images
+    kept (1,000 HyP3 scenes: 1.5 million path comparisons, 0.8 s); now a set. The kept
+    images stay in order, each still known as listed by rtc/."""
+    from pathlib import PurePath
+
+    from geotile.extra_bands import without_paired_images
+    from geotile.input_files import expand_inputs
+
+    scenes = [f"S1A_IW_20230601T{i:06d}_DVP_RTC30_G_gpuned_{i:04X}" for i in range(300)]
+    _touched(tmp_path / "rtc", [f"{s}_{pol}.tif" for s in scenes for pol in ("VV", "VH")])
+    images = expand_inputs([tmp_path / "rtc"])
+    compared = _counted(monkeypatch, PurePath, "__eq__")
+    kept = without_paired_images(images, [tmp_path / "rtc"])
+    assert [p.name for p in kept] == [p.name for p in images if p.stem.endswith("_VV")]
+    assert list(kept.listed) == list(kept)
+    assert len(compared) <= 3 * len(images), f"{len(compared)} comparisons, {len(images)} files"
