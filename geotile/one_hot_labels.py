@@ -24,7 +24,19 @@ OVERLAP_SHARE = 0.05
 UNSET_SHARE = 0.5
 
 
+#: one_hot_value's answers by file (:func:`~geotile.file_scans.per_file`)
+_ONE_HOT: dict = {}
+
+
 def one_hot_value(src) -> int | None:
+    """:func:`_one_hot_value`, once per file (make-masks asks what a label raster is, then
+    how to read it)."""
+    from geotile.file_scans import per_file
+
+    return per_file(_ONE_HOT, src, _one_hot_value)
+
+
+def _one_hot_value(src) -> int | None:
     """The value (1 or 255) marking a pixel's class in a one-hot label raster, None for any
     other raster. One-hot: integer bands, 2 or 5 and more (3 and 4 uint8 bands are RGB(A)
     colours, whose pure red, green and blue look alike) unless described by class names, no
