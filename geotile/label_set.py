@@ -385,14 +385,6 @@ def inexact_transformation(source_crs, target_crs, bounds, source) -> str | None
             "rerun.")
 
 
-
-
-
-
-
-
-
-
 def warn_inexact(source_crs, target_crs, bounds, source) -> None:
     """A GeotileWarning with :func:`inexact_transformation`'s line, if any."""
 
@@ -400,8 +392,6 @@ def warn_inexact(source_crs, target_crs, bounds, source) -> None:
 
     if (line := inexact_transformation(source_crs, target_crs, bounds, source)) is not None:
         warn(line, GeotileWarning)
-
-
 
 
 def _spans(geometries: np.ndarray) -> np.ndarray:

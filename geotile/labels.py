@@ -1031,10 +1031,10 @@ def _overridden_code_page(path) -> str | None:
 
     import pyogrio
 
-    if not _has_cpg(path) or ("SHAPE_ENCODING" not in os.environ and
-                              pyogrio.get_gdal_config_option("SHAPE_ENCODING") is None):
+    if (cpg := _cpg_file(path)) is None or ("SHAPE_ENCODING" not in os.environ and
+                                            pyogrio.get_gdal_config_option("SHAPE_ENCODING")
+                                            is None):
         return None
-    cpg = next(path.with_suffix(s) for s in (".cpg", ".CPG") if path.with_suffix(s).is_file())
     try:
         name = cpg.read_text(encoding="ascii").strip().upper().removeprefix("ANSI ")
     except (OSError, UnicodeError):
@@ -1051,9 +1051,15 @@ def _overridden_code_page(path) -> str | None:
 def _has_cpg(path) -> bool:
     """Whether the Shapefile at ``path`` declares its code page in a .cpg (LDID/87 is read
     as Latin-1 by GDAL, not guessed at as UTF-8)."""
+    return _cpg_file(path) is not None
+
+
+def _cpg_file(path) -> Path | None:
+    """The .cpg (or .CPG) of the Shapefile at ``path``, None where it has none."""
     if not isinstance(path, Path) or path.suffix.lower() not in (".shp", ".dbf"):
-        return False
-    return any(path.with_suffix(suffix).is_file() for suffix in (".cpg", ".CPG"))
+        return None
+    return next((cpg for suffix in (".cpg", ".CPG")
+                 if (cpg := path.with_suffix(suffix)).is_file()), None)
 
 
 def _as_utf8(fields) -> list | None:
